@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+'use strict';
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+
+const entry = join(__dirname, '..', 'dist', 'apps', 'gateway', 'src', 'main.js');
+if (!existsSync(entry)) {
+  process.stderr.write('junction: not built yet; run `npm run build` (npm ci does it for you)\n');
+  process.exit(2);
+}
+require(entry)
+  .bootstrap()
+  .catch((err) => {
+    process.stderr.write(
+      `Junction gateway failed to start: ${err && err.message ? err.message : err}\n`,
+    );
+    process.exit(1);
+  });

@@ -1,0 +1,192 @@
+import { compileRoute } from './compile';
+import { isTruthy } from './expression/truthy';
+import { RouteValidationError } from './pipeline.error';
+import { RouteDocument } from './route-document';
+import { envelopeOf, testResources } from './testing';
+
+const resources = testResources();
+const route = (pipeline: unknown[], destinations: unknown[] = [{ type: 'log' }]) =>
+  compileRoute({ id: 'r', source: { type: 'http', path: 'r' }, pipeline, destinations }, resources);
+
+describe('compileRoute', () => {
+  it('throws every problem of a bad document', () => {
+    expect(() => compileRoute({ id: 'BAD', source: {}, destinations: [] }, resources)).toThrow(
+      RouteValidationError,
+    );
+  });
+
+  describe('validate', () => {
+    const r = route([
+      {
+        validate: {
+          schema: {
+            type: 'object',
+            required: ['id'],
+            properties: { id: { type: 'string' }, email: { type: 'string', format: 'email' } },
+          },
+        },
+      },
+    ]);
+    it.each([
+      [{ id: 'a' }, 'deliver'],
+      [{ id: 'a', email: 'a@b.co' }, 'deliver'],
+      [{}, 'error'],
+      [{ id: 1 }, 'error'],
+      [{ id: 'a', email: 'nope' }, 'error'],
+      ['text', 'error'],
+    ])('%j -> %s', async (body, outcome) => {
+      expect((await r.run(envelopeOf(body))).outcome).toBe(outcome);
+    });
+    it('names what failed without echoing the value', async () => {
+      const result = await r.run(envelopeOf({ id: 12345678, email: 'secret-value' }));
+      expect(result.outcome === 'error' && result.error.code).toBe('SCHEMA_FAILED');
+      const message = result.outcome === 'error' ? result.error.message : '';
+      expect(message).toContain('/id must be string');
+      expect(message).toContain('/email must match format "email"');
+      expect(message).not.toContain('secret-value');
+      expect(result.outcome === 'error' && result.error.where).toBe('/pipeline/0 (validate)');
+    });
+  });
+
+  describe('filter', () => {
+    it.each([
+      ['total > 100', { total: 150 }, 'deliver'],
+      ['total > 100', { total: 50 }, 'drop'],
+      ['missing', {}, 'drop'],
+      ['""', {}, 'drop'],
+      ['0', {}, 'drop'],
+      ['[]', {}, 'drop'],
+      ['{}', {}, 'drop'],
+      ['"x"', {}, 'deliver'],
+      ['[0, 1]', {}, 'deliver'],
+      ['$headers.tenant = "eu"', {}, 'deliver'],
+      ['$meta.routeId = "test"', {}, 'deliver'],
+    ])('%s on %j -> %s', async (expression, body, outcome) => {
+      const result = await route([{ filter: expression }]).run(envelopeOf(body, { tenant: 'eu' }));
+      expect(result.outcome).toBe(outcome);
+      if (result.outcome === 'drop') expect(result).toMatchObject({ reason: 'filtered', stage: 0 });
+    });
+
+    it('agrees with $boolean', async () => {
+      const values = [0, 1, '', 'a', [], [0], [0, 1], {}, { a: 1 }, null, true, false];
+      for (const value of values) {
+        const viaJsonata = await resources.expressions
+          .compile('$boolean($)')
+          .evaluate(value, { headers: {}, meta: {} });
+        expect([value, isTruthy(value)]).toEqual([value, viaJsonata ?? false]);
+      }
+    });
+  });
+
+  describe('transform', () => {
+    it('replaces the body and keeps id, headers and meta', async () => {
+      const input = envelopeOf({ a: 1, b: { c: 2 } }, { h: 'v' });
+      const result = await route([{ transform: '{ "sum": a + b.c, "h": $headers.h }' }]).run(input);
+      expect(result.outcome).toBe('deliver');
+      if (result.outcome !== 'deliver') return;
+      expect(result.deliveries[0].envelope).toEqual({ ...input, body: { sum: 3, h: 'v' } });
+      expect(input.body).toEqual({ a: 1, b: { c: 2 } });
+    });
+    it('fails when the expression yields nothing', async () => {
+      const result = await route([{ transform: 'nothing.here' }]).run(envelopeOf({}));
+      expect(result.outcome === 'error' && result.error.message).toMatch(/produced no value/);
+    });
+    it('fails a message on a runtime error and says where', async () => {
+      const result = await route([{ filter: 'true' }, { transform: '$number("abc")' }]).run(
+        envelopeOf({}),
+      );
+      expect(result.outcome).toBe('error');
+      if (result.outcome !== 'error') return;
+      expect(result.error.code).toBe('EXPRESSION_FAILED');
+      expect(result.error.where).toBe('/pipeline/1 (transform)');
+      expect(result.error.message).toMatch(/D3030/);
+    });
+  });
+
+  describe('destinations', () => {
+    const destinations = [
+      { type: 'kafka', connection: 'k', topic: 'big', key: 'orderId', when: 'amount >= 1000' },
+      {
+        type: 'amqp',
+        connection: 'r',
+        exchange: 'orders',
+        routingKey: '"eu." & $lowercase(country)',
+      },
+      { type: 'amqp', connection: 'r', queue: 'audit.copy' },
+      { type: 'kafka', connection: 'k', topic: 'keyless' },
+    ];
+    it('routes by content and evaluates keys', async () => {
+      const result = await route([], destinations).run(
+        envelopeOf({ orderId: 'o1', amount: 5000, country: 'DE' }),
+      );
+      expect(result.outcome).toBe('deliver');
+      if (result.outcome !== 'deliver') return;
+      expect(result.deliveries.map((d) => [d.index, d.key, d.routingKey])).toEqual([
+        [0, 'o1', undefined],
+        [1, undefined, 'eu.de'],
+        [2, undefined, undefined],
+        [3, undefined, undefined],
+      ]);
+      const small = await route([], destinations).run(
+        envelopeOf({ orderId: 'o2', amount: 5, country: 'FR' }),
+      );
+      expect(small.deliveries.map((d) => d.index)).toEqual([1, 2, 3]);
+    });
+    it('numeric keys become strings, a missing key means no key', async () => {
+      const r = route([], [{ type: 'kafka', connection: 'k', topic: 't', key: 'n' }]);
+      expect((await r.run(envelopeOf({ n: 42 }))).deliveries[0].key).toBe('42');
+      expect((await r.run(envelopeOf({}))).deliveries[0].key).toBeNull();
+    });
+    it('a routing key that is not a string fails the message', async () => {
+      const result = await route(
+        [],
+        [{ type: 'amqp', connection: 'r', exchange: 'x', routingKey: 'n' }],
+      ).run(envelopeOf({ n: 1 }));
+      expect(result.outcome === 'error' && result.error.where).toBe('/destinations/0');
+    });
+    it('no matching destination is reported as unroutable', async () => {
+      const result = await route([], [{ type: 'log', when: 'false' }]).run(envelopeOf({}));
+      expect(result).toMatchObject({ outcome: 'drop', reason: 'unroutable' });
+    });
+  });
+
+  describe('trace', () => {
+    it('records each stage input, output and time', async () => {
+      const r = route([
+        { filter: 'true' },
+        { transform: '{"x": a}' },
+        { mask: [{ path: 'x', with: 'redact' }] },
+      ]);
+      const result = await r.run(envelopeOf({ a: 1 }), { trace: true });
+      expect(result.trace?.map((t) => [t.kind, t.input, t.output])).toEqual([
+        ['filter', { a: 1 }, { a: 1 }],
+        ['transform', { a: 1 }, { x: 1 }],
+        ['mask', { x: 1 }, { x: '[REDACTED]' }],
+      ]);
+      expect(result.trace?.every((t) => t.durationMs >= 0)).toBe(true);
+    });
+    it('records the failing stage', async () => {
+      const result = await route([{ transform: '$error("boom")' }]).run(envelopeOf({}), {
+        trace: true,
+      });
+      expect(result.trace).toEqual([
+        expect.objectContaining({
+          kind: 'transform',
+          error: { code: 'EXPRESSION_FAILED', message: expect.stringContaining('boom') },
+        }),
+      ]);
+    });
+    it('is off by default', async () => {
+      expect((await route([{ filter: 'true' }]).run(envelopeOf({}))).trace).toBeUndefined();
+    });
+  });
+
+  it('keeps the document it was compiled from', () => {
+    const doc: RouteDocument = {
+      id: 'keep',
+      source: { type: 'http', path: 'k' },
+      destinations: [{ type: 'log' }],
+    };
+    expect(compileRoute(doc, resources).document).toBe(doc);
+  });
+});

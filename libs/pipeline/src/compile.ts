@@ -1,0 +1,347 @@
+import { performance } from 'node:perf_hooks';
+import { Envelope } from './envelope';
+import { Expression, ExpressionCompileError } from './expression/expression';
+import { isTruthy } from './expression/truthy';
+import { maxDepthExceeded } from './input-guard';
+import { PipelineError, RouteProblem, RouteValidationError } from './pipeline.error';
+import { DestinationSpec, RouteDocument } from './route-document';
+import { assertRouteShape, checkRouteShape } from './schema/route-validator';
+import { STAGES, StageKind } from './stages';
+import { DROP, RouteResources, Stage, StageBuildContext } from './stages/stage';
+
+/** Where one matching destination sends the message, with its expressions already evaluated. */
+export interface Delivery {
+  /** Index in the route's `destinations`. */
+  index: number;
+  destination: DestinationSpec;
+  envelope: Envelope;
+  /** AMQP routing key, from the `routingKey` expression. */
+  routingKey?: string;
+  /** Kafka message key, from the `key` expression (null: no key). */
+  key?: string | null;
+}
+
+export interface StageTrace {
+  index: number;
+  kind: string;
+  input: unknown;
+  output?: unknown;
+  dropped?: boolean;
+  error?: { code: string; message: string };
+  durationMs: number;
+}
+
+export type RunResult =
+  | { outcome: 'deliver'; deliveries: Delivery[]; trace?: StageTrace[] }
+  | {
+      outcome: 'drop';
+      deliveries: [];
+      reason: 'filtered' | 'unroutable';
+      stage?: number;
+      trace?: StageTrace[];
+    }
+  | { outcome: 'error'; deliveries: []; error: PipelineError; trace?: StageTrace[] };
+
+export interface RunOptions {
+  /** Record every stage's input, output and time (dry runs). Costs a clock read per stage. */
+  trace?: boolean;
+}
+
+export interface CompiledRoute {
+  readonly document: RouteDocument;
+  run(envelope: Envelope, options?: RunOptions): Promise<RunResult>;
+}
+
+export interface CompileOptions {
+  /** Deepest nesting accepted in a message body. */
+  maxInputDepth?: number;
+}
+
+interface CompiledDestination {
+  index: number;
+  spec: DestinationSpec;
+  when?: Expression;
+  routingKey?: Expression;
+  key?: Expression;
+}
+
+class ProblemCollector {
+  readonly problems: RouteProblem[] = [];
+
+  context(resources: RouteResources, pointer: string): StageBuildContext {
+    return {
+      resources,
+      pointer,
+      problem: (relative, message) => this.problems.push({ pointer: pointer + relative, message }),
+      expression: (source, relative = '') => this.expression(resources, source, pointer + relative),
+    };
+  }
+
+  expression(resources: RouteResources, source: string, pointer: string): Expression | undefined {
+    try {
+      return resources.expressions.compile(source);
+    } catch (err) {
+      if (!(err instanceof ExpressionCompileError)) throw err;
+      this.problems.push({ pointer, message: err.message });
+      return undefined;
+    }
+  }
+}
+
+function stageKind(spec: object): StageKind {
+  return Object.keys(spec)[0] as StageKind;
+}
+
+/**
+ * Checks a route document completely: its shape, and everything only compiling can find
+ * (JSONata syntax and unsafe regexes, body schemas, mask paths). Returns every problem at once:
+ * parts whose shape is sound are compiled even when other parts are not.
+ */
+export function validateRoute(doc: unknown, resources: RouteResources): RouteProblem[] {
+  const shape = checkRouteShape(doc);
+  if (doc === null || typeof doc !== 'object') return shape;
+  const sound = (pointer: string) =>
+    !shape.some((p) => p.pointer === pointer || p.pointer.startsWith(`${pointer}/`));
+  const collector = new ProblemCollector();
+  buildParts(doc as RouteDocument, resources, collector, sound);
+  return inDocumentOrder([...shape, ...collector.problems]);
+}
+
+/** Sorts problems as their fields appear: /pipeline/2 before /pipeline/10, a field before its children. */
+function inDocumentOrder(problems: RouteProblem[]): RouteProblem[] {
+  const order = ['id', 'description', 'source', 'pipeline', 'destinations', 'errors', 'audit'];
+  const key = (pointer: string) => pointer.split('/').slice(1);
+  return problems
+    .map((problem, i) => ({ problem, i, segments: key(problem.pointer) }))
+    .sort((a, b) => {
+      for (let k = 0; k < Math.min(a.segments.length, b.segments.length); k++) {
+        const x = a.segments[k];
+        const y = b.segments[k];
+        if (x === y) continue;
+        if (k === 0 && order.includes(x) && order.includes(y))
+          return order.indexOf(x) - order.indexOf(y);
+        const nx = Number(x);
+        const ny = Number(y);
+        if (Number.isInteger(nx) && Number.isInteger(ny)) return nx - ny;
+        return a.i - b.i;
+      }
+      return a.segments.length - b.segments.length || a.i - b.i;
+    })
+    .map((entry) => entry.problem);
+}
+
+/** Compiles a route once per version; the result runs messages with no I/O of its own. */
+export function compileRoute(
+  doc: unknown,
+  resources: RouteResources,
+  options: CompileOptions = {},
+): CompiledRoute {
+  assertRouteShape(doc);
+  const collector = new ProblemCollector();
+  const { stages, destinations } = buildParts(doc, resources, collector, () => true);
+  if (collector.problems.length > 0)
+    throw new RouteValidationError(inDocumentOrder(collector.problems));
+  return new RouteExecutor(doc, stages, destinations, options.maxInputDepth ?? 64);
+}
+
+/** Builds every part whose pointer `sound` accepts, recording problems in the collector. */
+function buildParts(
+  doc: RouteDocument,
+  resources: RouteResources,
+  collector: ProblemCollector,
+  sound: (pointer: string) => boolean,
+): { stages: Stage[]; destinations: CompiledDestination[] } {
+  const stages: Stage[] = [];
+  (Array.isArray(doc.pipeline) ? doc.pipeline : []).forEach((spec, i) => {
+    if (!sound(`/pipeline/${i}`)) return;
+    const kind = stageKind(spec);
+    const definition = STAGES[kind] as {
+      create(config: unknown, context: StageBuildContext): Stage;
+    };
+    stages.push(
+      definition.create(
+        (spec as Record<string, unknown>)[kind],
+        collector.context(resources, `/pipeline/${i}/${kind}`),
+      ),
+    );
+  });
+  const destinations: CompiledDestination[] = [];
+  (Array.isArray(doc.destinations) ? doc.destinations : []).forEach((spec, index) => {
+    const at = `/destinations/${index}`;
+    if (!sound(at)) return;
+    const compiled: CompiledDestination = { index, spec };
+    if (spec.when !== undefined)
+      compiled.when = collector.expression(resources, spec.when, `${at}/when`);
+    if (spec.type === 'amqp') {
+      const hasExchange = spec.exchange !== undefined;
+      if (hasExchange === (spec.queue !== undefined)) {
+        collector.problems.push({
+          pointer: at,
+          message: 'an amqp destination needs exactly one of exchange or queue',
+        });
+      }
+      if (spec.routingKey !== undefined) {
+        if (!hasExchange)
+          collector.problems.push({
+            pointer: `${at}/routingKey`,
+            message: 'applies only with exchange',
+          });
+        compiled.routingKey = collector.expression(resources, spec.routingKey, `${at}/routingKey`);
+      }
+    }
+    if (spec.type === 'kafka' && spec.key !== undefined) {
+      compiled.key = collector.expression(resources, spec.key, `${at}/key`);
+    }
+    destinations.push(compiled);
+  });
+  const errors = doc.errors && typeof doc.errors === 'object' ? doc.errors : undefined;
+  const deadLetter = errors?.deadLetter as DestinationSpec | undefined;
+  if (
+    sound('/errors/deadLetter') &&
+    deadLetter?.type === 'amqp' &&
+    (deadLetter.exchange !== undefined) === (deadLetter.queue !== undefined)
+  ) {
+    collector.problems.push({
+      pointer: '/errors/deadLetter',
+      message: 'an amqp destination needs exactly one of exchange or queue',
+    });
+  }
+  const retry = errors?.retry;
+  if (
+    sound('/errors/retry') &&
+    retry?.backoffMs !== undefined &&
+    retry.maxBackoffMs !== undefined &&
+    retry.maxBackoffMs < retry.backoffMs
+  ) {
+    collector.problems.push({
+      pointer: '/errors/retry/maxBackoffMs',
+      message: 'must be at least backoffMs',
+    });
+  }
+  return { stages, destinations };
+}
+
+class RouteExecutor implements CompiledRoute {
+  constructor(
+    readonly document: RouteDocument,
+    private readonly stages: Stage[],
+    private readonly destinations: CompiledDestination[],
+    private readonly maxInputDepth: number,
+  ) {}
+
+  async run(input: Envelope, options: RunOptions = {}): Promise<RunResult> {
+    const trace: StageTrace[] | undefined = options.trace ? [] : undefined;
+    let envelope = input;
+    let at = 'input';
+    try {
+      if (maxDepthExceeded(envelope.body, this.maxInputDepth)) {
+        throw new PipelineError(
+          'INPUT_REJECTED',
+          `body is nested deeper than ${this.maxInputDepth} levels`,
+        );
+      }
+      for (let i = 0; i < this.stages.length; i++) {
+        const stage = this.stages[i];
+        at = `/pipeline/${i} (${stage.kind})`;
+        const started = trace ? performance.now() : 0;
+        let step: Envelope | typeof DROP | Promise<Envelope | typeof DROP>;
+        try {
+          step = stage.run(envelope);
+          if (step instanceof Promise) step = await step;
+        } catch (err) {
+          trace?.push({
+            index: i,
+            kind: stage.kind,
+            input: envelope.body,
+            error: errorSummary(err),
+            durationMs: performance.now() - started,
+          });
+          throw err;
+        }
+        if (step === DROP) {
+          trace?.push({
+            index: i,
+            kind: stage.kind,
+            input: envelope.body,
+            dropped: true,
+            durationMs: performance.now() - started,
+          });
+          return { outcome: 'drop', deliveries: [], reason: 'filtered', stage: i, trace };
+        }
+        trace?.push({
+          index: i,
+          kind: stage.kind,
+          input: envelope.body,
+          output: step.body,
+          durationMs: performance.now() - started,
+        });
+        envelope = step;
+      }
+      const deliveries: Delivery[] = [];
+      const bindings = { headers: envelope.headers, meta: envelope.meta };
+      for (const destination of this.destinations) {
+        at = `/destinations/${destination.index}`;
+        if (destination.when && !isTruthy(await destination.when.evaluate(envelope.body, bindings)))
+          continue;
+        const delivery: Delivery = {
+          index: destination.index,
+          destination: destination.spec,
+          envelope,
+        };
+        if (destination.routingKey) {
+          const key = await destination.routingKey.evaluate(envelope.body, bindings);
+          if (typeof key !== 'string') {
+            throw new PipelineError(
+              'EXPRESSION_FAILED',
+              `routingKey must give a string, gave ${key === undefined ? 'nothing' : typeof key}`,
+            );
+          }
+          delivery.routingKey = key;
+        }
+        if (destination.key) {
+          const key = await destination.key.evaluate(envelope.body, bindings);
+          if (
+            key !== undefined &&
+            key !== null &&
+            typeof key !== 'string' &&
+            typeof key !== 'number'
+          ) {
+            throw new PipelineError(
+              'EXPRESSION_FAILED',
+              `key must give a string or number, gave ${typeof key}`,
+            );
+          }
+          delivery.key = key === undefined || key === null ? null : String(key);
+        }
+        deliveries.push(delivery);
+      }
+      if (deliveries.length === 0)
+        return { outcome: 'drop', deliveries: [], reason: 'unroutable', trace };
+      return { outcome: 'deliver', deliveries, trace };
+    } catch (err) {
+      return { outcome: 'error', deliveries: [], error: asPipelineError(err, at), trace };
+    }
+  }
+}
+
+function errorSummary(err: unknown): { code: string; message: string } {
+  return err instanceof PipelineError
+    ? { code: err.code, message: err.message }
+    : { code: 'INTERNAL', message: String(err) };
+}
+
+function asPipelineError(err: unknown, where: string): PipelineError {
+  if (err instanceof PipelineError) {
+    return err.where
+      ? err
+      : new PipelineError(err.code, err.message, where, err.details, { cause: err.cause });
+  }
+  // A bug in a stage must fail this one message, not the worker.
+  return new PipelineError(
+    'INTERNAL',
+    `unexpected failure: ${(err as Error)?.message ?? String(err)}`,
+    where,
+    undefined,
+    { cause: err },
+  );
+}

@@ -1,0 +1,45 @@
+import { maxDepthExceeded } from './input-guard';
+import { PipelineError } from './pipeline.error';
+
+export interface DecodeLimits {
+  maxBytes: number;
+  maxDepth: number;
+}
+
+export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxBytes: 1024 * 1024, maxDepth: 64 };
+
+/**
+ * Turns a raw payload into a body. Never throws anything but a PipelineError with code
+ * INPUT_REJECTED, so a source can dead-letter the message and go on.
+ */
+export function decodeBody(
+  raw: Buffer | string,
+  limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
+): unknown {
+  const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+  if (size > limits.maxBytes) {
+    throw new PipelineError(
+      'INPUT_REJECTED',
+      `body is ${size} bytes, over the ${limits.maxBytes}-byte limit`,
+    );
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch (err) {
+    throw new PipelineError(
+      'INPUT_REJECTED',
+      `body is not valid JSON: ${(err as Error).message}`,
+      undefined,
+      undefined,
+      { cause: err },
+    );
+  }
+  if (maxDepthExceeded(body, limits.maxDepth)) {
+    throw new PipelineError(
+      'INPUT_REJECTED',
+      `body is nested deeper than ${limits.maxDepth} levels`,
+    );
+  }
+  return body;
+}

@@ -1,0 +1,27 @@
+/** Where a message came from: enough to find it again at the source. */
+export interface SourceRef {
+  type: 'amqp' | 'kafka' | 'http' | 'test';
+  /** Queue, topic or ingest path. */
+  name: string;
+  partition?: number;
+  offset?: string;
+}
+
+export interface EnvelopeMeta {
+  routeId: string;
+  routeVersion: number;
+  source: SourceRef;
+  /** ISO-8601 time the source handed the message over. */
+  receivedAt: string;
+  redelivered: boolean;
+  partition?: number;
+  offset?: string;
+}
+
+/** One message on its way through a route. Stages never mutate an envelope; they return a new one. */
+export interface Envelope {
+  id: string;
+  headers: Record<string, string>;
+  body: unknown;
+  meta: EnvelopeMeta;
+}

@@ -1,0 +1,137 @@
+import { compileRoute } from '../compile';
+import { PipelineError } from '../pipeline.error';
+import { envelopeOf, testResources } from '../testing';
+import { ExpressionCompileError } from './expression';
+import { JsonataEngine } from './jsonata.expression';
+
+const TIMEOUT_MS = 50;
+const engine = new JsonataEngine({ timeoutMs: TIMEOUT_MS });
+const bindings = { headers: {}, meta: {} };
+
+async function failure(
+  source: string,
+  input: unknown = {},
+): Promise<{ error: PipelineError; ms: number }> {
+  const expression = engine.compile(source);
+  const started = performance.now();
+  try {
+    const result = await expression.evaluate(input, bindings);
+    throw new Error(`expected a failure, got ${JSON.stringify(result)?.slice(0, 100)}`);
+  } catch (err) {
+    if (!(err instanceof PipelineError)) throw err;
+    return { error: err, ms: performance.now() - started };
+  }
+}
+
+describe('bounded JSONata evaluation', () => {
+  it.each([
+    [
+      'infinite recursion',
+      '($f := function($x){ $f($x + 1) + 1 }; $f(0))',
+      /nested deeper than 250 levels/,
+    ],
+    [
+      'endless tail recursion',
+      '($f := function($x){ $f($x + 1) }; $f(0))',
+      /ran longer than 50 ms/,
+    ],
+    ['nested 1e7 ranges', '[1..1e7].[1..1e7]', /sequence longer than 100000 items/],
+    [
+      'nested ranges under the sequence limit',
+      '[1..99999].[1..99999]',
+      /ran longer than 50 ms|sequence longer/,
+    ],
+    ['a huge $pad', '$pad("x", 1e9)', /\$pad width 1000000000 exceeds the 1000000-character limit/],
+    [
+      'a string doubled 40 times',
+      '($f := function($s, $n){ $n = 0 ? $s : $f($s & $s, $n - 1) }; $f("xxxxxxxx", 40))',
+      /runtime limit|longer than 1000000 characters/,
+    ],
+    ['a big sort', '$sort([1..99999], function($a, $b){ $a < $b })', /ran longer than 50 ms/],
+    ['a result too big to deliver', '[1..99999].{"n": $}', /more than 200000 values|ran longer/],
+  ])('%s fails fast with EXPRESSION_LIMIT', async (_name, source, message) => {
+    const { error, ms } = await failure(source);
+    expect(error.code).toBe('EXPRESSION_LIMIT');
+    expect(error.message).toMatch(message);
+    expect(ms).toBeLessThan(2 * TIMEOUT_MS);
+  });
+
+  it('refuses a catastrophic regex when the expression compiles', () => {
+    const started = performance.now();
+    expect(() => engine.compile('$match(name, /(a+)+$/)')).toThrow(ExpressionCompileError);
+    expect(() => engine.compile('$replace(name, /(x+x+)+y/, "")')).toThrow(/exponential time/);
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+
+  it('runs a polynomial regex on ordinary strings and refuses it on a hostile one, quickly', async () => {
+    const expression = engine.compile('$replace(s, /(\\w+)\\s(\\w+)/, "$2, $1")');
+    expect(await expression.evaluate({ s: 'John Smith' }, bindings)).toBe('Smith, John');
+    const started = performance.now();
+    const error = await expression
+      .evaluate({ s: 'a'.repeat(100_000) + '!' }, bindings)
+      .catch((e: unknown) => e);
+    expect((error as PipelineError).code).toBe('EXPRESSION_LIMIT');
+    expect((error as PipelineError).message).toMatch(/runs only on strings up to 20000 characters/);
+    expect(performance.now() - started).toBeLessThan(2 * TIMEOUT_MS);
+  });
+
+  it('rejects deeply nested input before any expression sees it', async () => {
+    let body: unknown = { leaf: true };
+    for (let i = 0; i < 100_000; i++) body = { child: body };
+    const route = compileRoute(
+      {
+        id: 'deep',
+        source: { type: 'http', path: 'd' },
+        pipeline: [{ filter: '$count(**) > 0' }],
+        destinations: [{ type: 'log' }],
+      },
+      testResources(),
+    );
+    const started = performance.now();
+    const result = await route.run(envelopeOf(body));
+    expect(result.outcome).toBe('error');
+    expect(result.outcome === 'error' && result.error.code).toBe('INPUT_REJECTED');
+    expect(performance.now() - started).toBeLessThan(2 * TIMEOUT_MS);
+  });
+
+  it('a descendant walk over input within the depth limit still works', async () => {
+    let body: unknown = { leaf: 1 };
+    for (let i = 0; i < 60; i++) body = { child: body };
+    expect(await engine.compile('$sum(**.leaf)').evaluate(body, bindings)).toBe(1);
+  });
+
+  it('a runaway expression fails only its own message: the next one runs', async () => {
+    const route = compileRoute(
+      {
+        id: 'r',
+        source: { type: 'http', path: 'r' },
+        pipeline: [{ filter: 'bomb ? $count([1..99999].[1..99999]) > 0 : true' }],
+        destinations: [{ type: 'log' }],
+      },
+      testResources({ expressions: engine }),
+    );
+    const [bad, good] = await Promise.all([
+      route.run(envelopeOf({ bomb: true })),
+      route.run(envelopeOf({ bomb: false })),
+    ]);
+    expect(bad.outcome).toBe('error');
+    expect(good.outcome).toBe('deliver');
+  });
+
+  it("many evaluations in flight do not eat each other's time budget", async () => {
+    // Each takes a few ms; 200 started together would blow a shared 50 ms wall clock if they interleaved.
+    const expression = engine.compile('$count([1..300].($ * 2))');
+    await expression.evaluate({}, bindings); // warm: a cold first run under jest can take most of the budget
+    const started = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: 200 }, () => expression.evaluate({}, bindings)),
+    );
+    expect(performance.now() - started).toBeGreaterThan(TIMEOUT_MS); // together they outlast one budget
+    expect(results.every((r) => r === 300)).toBe(true);
+  });
+
+  it('$pad within limits behaves as in JSONata', async () => {
+    expect(await engine.compile('$pad("foo", 5, "#")').evaluate({}, bindings)).toBe('foo##');
+    expect(await engine.compile('$pad("foo", -5)').evaluate({}, bindings)).toBe('  foo');
+  });
+});

@@ -1,0 +1,289 @@
+import { performance } from 'node:perf_hooks';
+import jsonata from 'jsonata';
+import { PipelineError } from '../pipeline.error';
+import {
+  DEFAULT_LIMITS,
+  Expression,
+  ExpressionBindings,
+  ExpressionCompileError,
+  ExpressionEngine,
+  ExpressionLimits,
+} from './expression';
+import { assertSafeRegex, guardedRegexEngine, RegexInputTooLong } from './regex-guard';
+
+/** The error objects jsonata-js throws are plain objects, not Error instances. */
+interface JsonataFault {
+  code?: string;
+  message?: string;
+  position?: number;
+  token?: string;
+}
+
+class LimitExceeded extends Error {}
+
+/**
+ * JSONata evaluation never waits on I/O here (no async functions are bound), so running two
+ * at once only interleaves their microtasks: no throughput is gained, every evaluation's
+ * wall-clock deadline is eaten by its neighbours, and memory grows with the number in flight.
+ * Evaluations therefore take turns; a deadline then measures one expression's own time.
+ */
+class EvaluationLane {
+  private busy = false;
+  private readonly waiting: Array<() => void> = [];
+
+  run<T>(work: () => Promise<T>): Promise<T> {
+    if (!this.busy) return this.start(work);
+    return new Promise<T>((resolve, reject) =>
+      this.waiting.push(() => this.start(work).then(resolve, reject)),
+    );
+  }
+
+  private start<T>(work: () => Promise<T>): Promise<T> {
+    this.busy = true;
+    let running: Promise<T>;
+    try {
+      running = work();
+    } catch (err) {
+      this.release();
+      return Promise.reject(err);
+    }
+    return running.finally(() => this.release());
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.busy = false;
+  }
+}
+
+const lane = new EvaluationLane();
+
+export class JsonataEngine implements ExpressionEngine {
+  readonly limits: ExpressionLimits;
+
+  private readonly RegexEngine: ReturnType<typeof guardedRegexEngine>;
+
+  constructor(limits: Partial<ExpressionLimits> = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.RegexEngine = guardedRegexEngine(this.limits.regexStepBudget);
+  }
+
+  compile(source: string): Expression {
+    let compiled: jsonata.Expression;
+    const guards = guardrails(this.limits, this.RegexEngine);
+    try {
+      compiled = jsonata(source, guards.options);
+    } catch (err) {
+      const fault = err as JsonataFault;
+      const at = fault.position !== undefined ? ` at position ${fault.position}` : '';
+      throw new ExpressionCompileError(
+        `JSONata syntax error${at}: ${fault.message ?? String(err)}${fault.code ? ` (${fault.code})` : ''}`,
+        fault.position,
+        fault.code,
+      );
+    }
+    forEachRegex(compiled.ast(), (regex, position) =>
+      assertSafeRegex(regex, position, this.limits.regexStepBudget),
+    );
+    // $pad allocates its whole result in one call, before any guardrail could look.
+    compiled.registerFunction('pad', boundedPad(this.limits.maxStringLength), '<s-ns?:s>');
+    return new JsonataExpression(source, compiled, guards, this.limits);
+  }
+}
+
+/** jsonata-js's $pad (code-point aware), refusing widths over the string limit. */
+function boundedPad(maxString: number) {
+  return (str: string | undefined, width: number, char?: string): string | undefined => {
+    if (str === undefined) return undefined;
+    if (Math.abs(width) > maxString) {
+      throw new LimitExceeded(`$pad width ${width} exceeds the ${maxString}-character limit`);
+    }
+    const fill = char === undefined || char.length === 0 ? ' ' : char;
+    const padLength = Math.abs(width) - Array.from(str).length;
+    if (padLength <= 0) return str;
+    let padding = fill.repeat(padLength);
+    if (fill.length > 1) padding = Array.from(padding).slice(0, padLength).join('');
+    return width > 0 ? str + padding : padding + str;
+  };
+}
+
+/** How many evaluation steps pass between two looks at the clock. */
+const CLOCK_EVERY = 32;
+
+interface Guardrails {
+  options: jsonata.JsonataOptions;
+  /** Starts the clock of one evaluation (evaluations take turns, so one clock per expression serves). */
+  start(): void;
+}
+
+/**
+ * jsonata-js checks its guardrails on every step of an evaluation, and reading the clock on each
+ * one costs more than a tenth of a realistic mapping. Its check reads `options.timeout` first and
+ * looks at the clock only when that is positive; so `timeout` is a getter that says 0 ("no
+ * limit") and itself reads the clock once in CLOCK_EVERY steps. Past the deadline it says 1, and
+ * jsonata's own check then fails the evaluation with its timeout error (D1012), as it would have.
+ * Depth and sequence guards stay on every step.
+ */
+function guardrails(limits: ExpressionLimits, RegexEngine: unknown): Guardrails {
+  let steps = 0;
+  let deadline = Infinity;
+  return {
+    options: {
+      get timeout(): number {
+        if (++steps % CLOCK_EVERY !== 0) return 0;
+        return performance.now() > deadline ? 1 : 0;
+      },
+      stack: limits.maxDepth,
+      sequence: limits.maxSequence,
+      RegexEngine: RegexEngine as RegExpConstructor,
+    },
+    start() {
+      deadline = performance.now() + limits.timeoutMs;
+    },
+  };
+}
+
+class JsonataExpression implements Expression {
+  constructor(
+    readonly source: string,
+    private readonly compiled: jsonata.Expression,
+    private readonly guards: Guardrails,
+    private readonly limits: ExpressionLimits,
+  ) {}
+
+  evaluate(input: unknown, bindings: ExpressionBindings): Promise<unknown> {
+    return lane.run(() => {
+      this.guards.start();
+      return this.compiled.evaluate(input, bindings as unknown as Record<string, unknown>).then(
+        (result: unknown) => plainResult(result, this.limits),
+        (err: unknown) => {
+          throw toPipelineError(err, this.limits);
+        },
+      );
+    });
+  }
+}
+
+function toPipelineError(err: unknown, limits: ExpressionLimits): PipelineError {
+  if (err instanceof PipelineError) return err;
+  if (err instanceof LimitExceeded || err instanceof RegexInputTooLong) {
+    return new PipelineError('EXPRESSION_LIMIT', err.message, undefined, undefined, { cause: err });
+  }
+  if (err instanceof RangeError) {
+    // Stack overflow or an allocation V8 refused: the expression outgrew the process.
+    return new PipelineError(
+      'EXPRESSION_LIMIT',
+      `expression exceeded a runtime limit: ${err.message}`,
+      undefined,
+      undefined,
+      { cause: err },
+    );
+  }
+  const fault = (err ?? {}) as JsonataFault;
+  const code = fault.code ?? 'unknown';
+  if (code === 'D1012') {
+    return new PipelineError(
+      'EXPRESSION_LIMIT',
+      `expression ran longer than ${limits.timeoutMs} ms`,
+      undefined,
+      { jsonata: code },
+      { cause: err },
+    );
+  }
+  if (code === 'D1011') {
+    return new PipelineError(
+      'EXPRESSION_LIMIT',
+      `expression nested deeper than ${limits.maxDepth} levels (runaway recursion?)`,
+      undefined,
+      { jsonata: code },
+      { cause: err },
+    );
+  }
+  if (code === 'D2014' || code === 'D2015') {
+    return new PipelineError(
+      'EXPRESSION_LIMIT',
+      `expression built a sequence longer than ${limits.maxSequence} items`,
+      undefined,
+      { jsonata: code },
+      { cause: err },
+    );
+  }
+  const at = fault.position !== undefined ? ` at position ${fault.position}` : '';
+  const message = `${fault.message ?? String(err)} (${code}${at})`;
+  return new PipelineError(
+    'EXPRESSION_FAILED',
+    message,
+    undefined,
+    { jsonata: code, position: fault.position },
+    { cause: err },
+  );
+}
+
+/**
+ * Copies a result into plain JSON data, within a budget. jsonata-js builds objects in V8's slow
+ * dictionary mode and arrays that carry extra own properties (`sequence`, a guarded `push`), which
+ * make every later stage, the size check and serialisation slower; one walk here bounds the result
+ * and hands on data shaped as if it had been parsed from JSON (functions dropped, as JSON would).
+ */
+function plainResult(result: unknown, limits: ExpressionLimits): unknown {
+  let budget = limits.maxResultNodes;
+  const copy = (value: unknown, depth: number): unknown => {
+    if (--budget < 0) {
+      throw new PipelineError(
+        'EXPRESSION_LIMIT',
+        `expression result has more than ${limits.maxResultNodes} values`,
+      );
+    }
+    if (typeof value === 'string') {
+      if (value.length > limits.maxStringLength) {
+        throw new PipelineError(
+          'EXPRESSION_LIMIT',
+          `expression result holds a string longer than ${limits.maxStringLength} characters`,
+        );
+      }
+      return value;
+    }
+    if (value === null || typeof value !== 'object')
+      return typeof value === 'function' ? undefined : value;
+    if (depth > limits.maxDepth) {
+      throw new PipelineError(
+        'EXPRESSION_LIMIT',
+        `expression result is nested deeper than ${limits.maxDepth} levels`,
+      );
+    }
+    if (Array.isArray(value)) {
+      const out = new Array<unknown>(value.length);
+      for (let i = 0; i < value.length; i++) {
+        const item = copy(value[i], depth + 1);
+        out[i] = item === undefined ? null : item;
+      }
+      return out;
+    }
+    const out: Record<string, unknown> = {};
+    for (const key in value) {
+      const item = copy((value as Record<string, unknown>)[key], depth + 1);
+      if (item !== undefined) out[key] = item;
+    }
+    return out;
+  };
+  return copy(result, 0);
+}
+
+function forEachRegex(
+  node: unknown,
+  visit: (regex: RegExp, position: number | undefined) => void,
+): void {
+  const seen = new Set<unknown>();
+  const stack: unknown[] = [node];
+  while (stack.length > 0) {
+    const current = stack.pop();
+    if (current === null || typeof current !== 'object' || seen.has(current)) continue;
+    seen.add(current);
+    const record = current as { type?: string; value?: unknown; position?: number };
+    if (record.type === 'regex' && record.value instanceof RegExp) {
+      visit(record.value, record.position);
+    }
+    for (const child of Object.values(current)) stack.push(child);
+  }
+}

@@ -1,0 +1,18 @@
+export * from './envelope';
+export * from './pipeline.error';
+export * from './route-document';
+export * from './compile';
+export * from './expression/expression';
+export { JsonataEngine } from './expression/jsonata.expression';
+export { isTruthy } from './expression/truthy';
+export { ROUTE_SCHEMA } from './schema/route-schema';
+export { checkRouteShape, parseRouteText } from './schema/route-validator';
+export type { JsonSchema } from './schema/json-schema';
+export { STAGES, STAGE_KINDS } from './stages';
+export type { StageKind } from './stages';
+export type { RouteResources, Stage, StageDefinition } from './stages/stage';
+export { MASK_STRATEGIES } from './mask/mask-strategies';
+export type { MaskStrategy } from './mask/mask-strategies';
+export { redactPans, containsPan, luhnValid } from './pan/pan-detector';
+export { decodeBody } from './decode';
+export { envelopeOf, testResources } from './testing';

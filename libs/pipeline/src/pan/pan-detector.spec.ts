@@ -1,0 +1,51 @@
+import { containsPan, luhnValid, PAN_REDACTED, redactPans, redactPanText } from './pan-detector';
+
+describe('PAN detector', () => {
+  it.each([
+    ['4111111111111111', true],
+    ['5500000000000004', true],
+    ['340000000000009', true],
+    ['4111111111111112', false],
+    ['79927398713', true],
+  ])('luhnValid(%s) is %s', (digits, valid) => {
+    expect(luhnValid(digits)).toBe(valid);
+  });
+
+  it.each([
+    ['card 4111111111111111 on file', `card ${PAN_REDACTED} on file`],
+    ['4111 1111 1111 1111', PAN_REDACTED],
+    ['4111-1111-1111-1111', PAN_REDACTED],
+    ['amex 340000000000009.', `amex ${PAN_REDACTED}.`],
+    ['19 digits 4000000000000000006', `19 digits ${PAN_REDACTED}`],
+    ['not luhn 4111111111111112', 'not luhn 4111111111111112'],
+    ['too short 411111111111', 'too short 411111111111'],
+    ['too long 41111111111111111111111', 'too long 41111111111111111111111'],
+    ['order 12345 total 99.50', 'order 12345 total 99.50'],
+    ['two: 4111111111111111,5500000000000004', `two: ${PAN_REDACTED},${PAN_REDACTED}`],
+  ])('redactPanText(%j)', (input, expected) => {
+    expect(redactPanText(input)).toBe(expected);
+  });
+
+  it('finds card numbers anywhere in a value: strings, numbers, keys, arrays', () => {
+    const value = {
+      note: 'pay with 4111111111111111',
+      raw: 4111111111111111,
+      nested: [{ deep: ['x', '5500 0000 0000 0004'] }],
+      '4111111111111111': 'as a key',
+      fine: 'nothing here',
+      amount: 1234.5,
+    };
+    const out = redactPans(value);
+    expect(JSON.stringify(out)).not.toMatch(/4111111111111111|5500 0000 0000 0004/);
+    expect(out.fine).toBe('nothing here');
+    expect(out.amount).toBe(1234.5);
+    expect(value.note).toBe('pay with 4111111111111111'); // input untouched
+  });
+
+  it('returns the same value when there is nothing to redact', () => {
+    const value = { a: [1, 2, { b: 'text 1234' }] };
+    expect(redactPans(value)).toBe(value);
+    expect(containsPan(value)).toBe(false);
+    expect(containsPan({ a: '4111111111111111' })).toBe(true);
+  });
+});

@@ -1,0 +1,74 @@
+/** Text that replaces a card number found where none should be. */
+export const PAN_REDACTED = '[PAN REDACTED]';
+
+// A run of digits, single spaces or dashes allowed between them (as card numbers are written).
+const DIGIT_RUN = /\d(?:[ -]?\d)*/g;
+
+export function luhnValid(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
+function isPan(run: string): boolean {
+  const digits = run.replace(/[ -]/g, '');
+  return digits.length >= 13 && digits.length <= 19 && luhnValid(digits);
+}
+
+/** Replaces every Luhn-valid run of 13-19 digits in a text. */
+export function redactPanText(text: string): string {
+  if (!/\d{4}/.test(text)) return text; // the common case: nothing long enough to be a card
+  return text.replace(DIGIT_RUN, (run) => (isPan(run) ? PAN_REDACTED : run));
+}
+
+export function containsPan(value: unknown): boolean {
+  return redactPans(value) !== value;
+}
+
+/**
+ * Returns `value` with every card number in its strings, numbers and keys redacted. Copies
+ * only what changes: with nothing to redact the very same value comes back.
+ */
+export function redactPans<T>(value: T): T {
+  return redact(value, 0) as T;
+}
+
+function redact(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return redactPanText(value);
+  if (typeof value === 'number') {
+    return Number.isInteger(value) && Math.abs(value) >= 1e12 && isPan(String(Math.abs(value)))
+      ? PAN_REDACTED
+      : value;
+  }
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 256) return PAN_REDACTED; // cannot inspect it all: fail closed
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item = redact(value[i], depth + 1);
+      if (item !== value[i]) (out ??= value.slice())[i] = item;
+    }
+    return out ?? value;
+  }
+  let out: Record<string, unknown> | undefined;
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    const child = redact(record[key], depth + 1);
+    const safeKey = redactPanText(key);
+    if (child !== record[key] || safeKey !== key) {
+      out ??= { ...record };
+      if (safeKey !== key) delete out[key];
+      out[safeKey] = child;
+    }
+  }
+  return out ?? value;
+}

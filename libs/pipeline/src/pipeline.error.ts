@@ -1,0 +1,47 @@
+/** Why one message could not pass a route. The code tells the runtime what to do with it. */
+export type PipelineErrorCode =
+  /** The body failed its JSON Schema. Never retried: the same body fails again. */
+  | 'SCHEMA_FAILED'
+  /** A JSONata expression threw while evaluating. */
+  | 'EXPRESSION_FAILED'
+  /** A JSONata expression ran past a time, depth or size limit. */
+  | 'EXPRESSION_LIMIT'
+  /** A mask rule could not be applied; the message is stopped rather than leak. */
+  | 'MASK_FAILED'
+  /** The input itself is outside what the engine accepts (too deep, not JSON-like). */
+  | 'INPUT_REJECTED'
+  /** A bug: a stage threw something it should not have. The message fails, the worker goes on. */
+  | 'INTERNAL';
+
+export class PipelineError extends Error {
+  override readonly name = 'PipelineError';
+
+  constructor(
+    readonly code: PipelineErrorCode,
+    message: string,
+    /** Which stage or destination failed, e.g. `pipeline/2 (mask)`. */
+    readonly where?: string,
+    /** Structured detail safe to show an operator (never the payload). */
+    readonly details?: unknown,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** One problem in a route document, located by the JSON pointer of the field. */
+export interface RouteProblem {
+  pointer: string;
+  message: string;
+}
+
+export class RouteValidationError extends Error {
+  override readonly name = 'RouteValidationError';
+  readonly code = 'ROUTE_INVALID' as const;
+
+  constructor(readonly problems: RouteProblem[]) {
+    super(
+      `route document is invalid:\n${problems.map((p) => `  ${p.pointer || '/'}: ${p.message}`).join('\n')}`,
+    );
+  }
+}

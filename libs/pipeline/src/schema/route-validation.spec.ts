@@ -1,0 +1,243 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { validateRoute } from '../compile';
+import { RouteValidationError } from '../pipeline.error';
+import { testResources } from '../testing';
+import { parseRouteText } from './route-validator';
+
+const resources = testResources();
+const base = () => ({
+  id: 'orders-eu',
+  source: { type: 'amqp', connection: 'rabbit', queue: 'orders.in' },
+  pipeline: [] as unknown[],
+  destinations: [{ type: 'kafka', connection: 'kafka', topic: 'orders.eu' }] as unknown[],
+});
+
+function problemsOf(doc: unknown) {
+  return validateRoute(doc, resources).map((p) => `${p.pointer || '/'}: ${p.message}`);
+}
+
+describe('route document validation', () => {
+  it('accepts the shipped example', () => {
+    const doc = parseRouteText(
+      readFileSync(join(__dirname, '../../../../examples/orders-eu.route.yaml'), 'utf8'),
+    );
+    expect(problemsOf(doc)).toEqual([]);
+  });
+
+  it('accepts the smallest route', () => {
+    expect(
+      problemsOf({
+        id: 'x',
+        source: { type: 'http', path: 'in' },
+        destinations: [{ type: 'log' }],
+      }),
+    ).toEqual([]);
+  });
+
+  it.each<[string, (doc: ReturnType<typeof base>) => unknown, string[]]>([
+    ['not an object', () => 'text', ['/: must be an object']],
+    [
+      'missing required top-level fields',
+      () => ({}),
+      ['/id: is required', '/source: is required', '/destinations: is required'],
+    ],
+    [
+      'unknown top-level field',
+      (d) => ({ ...d, retries: 3 }),
+      ['/retries: is not a known field here'],
+    ],
+    ['bad id', (d) => ({ ...d, id: 'Orders EU' }), ['/id: must match ^[a-z0-9][a-z0-9-]{0,62}$']],
+    [
+      'unknown source type',
+      (d) => ({ ...d, source: { type: 'sqs' } }),
+      ['/source/type: must be one of amqp, kafka, http'],
+    ],
+    [
+      'source missing a field for its type',
+      (d) => ({ ...d, source: { type: 'amqp', connection: 'rabbit' } }),
+      ['/source/queue: is required'],
+    ],
+    [
+      'source field of another type',
+      (d) => ({ ...d, source: { type: 'amqp', connection: 'r', queue: 'q', topic: 't' } }),
+      ['/source/topic: is not a known field here'],
+    ],
+    [
+      'wrong field type',
+      (d) => ({ ...d, source: { type: 'amqp', connection: 'r', queue: 'q', prefetch: 'many' } }),
+      ['/source/prefetch: must be an integer'],
+    ],
+    [
+      'out of range',
+      (d) => ({ ...d, source: { type: 'amqp', connection: 'r', queue: 'q', prefetch: 0 } }),
+      ['/source/prefetch: must be >= 1'],
+    ],
+    [
+      'unknown stage kind',
+      (d) => ({ ...d, pipeline: [{ tranform: 'x' }] }),
+      [
+        '/pipeline/0/tranform: is not a known stage kind; must be one of validate, filter, transform, mask',
+      ],
+    ],
+    [
+      'stage with two kinds',
+      (d) => ({ ...d, pipeline: [{ filter: 'a', transform: 'b' }] }),
+      ['/pipeline/0: must have exactly one key: the stage kind'],
+    ],
+    [
+      'empty stage',
+      (d) => ({ ...d, pipeline: [{}] }),
+      ['/pipeline/0: must have exactly one key: the stage kind'],
+    ],
+    [
+      'bad mask strategy',
+      (d) => ({
+        ...d,
+        pipeline: [{ filter: 'a' }, { filter: 'b' }, { mask: [{ path: 'a', with: 'scramble' }] }],
+      }),
+      ['/pipeline/2/mask/0/with: must be one of redact, remove, pan, last4, hash, email'],
+    ],
+    [
+      'bad mask path',
+      (d) => ({ ...d, pipeline: [{ mask: [{ path: 'items[0].note', with: 'redact' }] }] }),
+      [
+        "/pipeline/0/mask/0/path: 'items[0]' is not a field name (letters, digits, _ $ -) optionally followed by [*]",
+      ],
+    ],
+    [
+      'empty mask list',
+      (d) => ({ ...d, pipeline: [{ mask: [] }] }),
+      ['/pipeline/0/mask: must NOT have fewer than 1 items'],
+    ],
+    [
+      'validate without schema',
+      (d) => ({ ...d, pipeline: [{ validate: {} }] }),
+      ['/pipeline/0/validate/schema: is required'],
+    ],
+    [
+      'validate with an invalid schema',
+      (d) => ({ ...d, pipeline: [{ validate: { schema: { type: 'thing' } } }] }),
+      [
+        '/pipeline/0/validate/schema: is not a valid JSON Schema: schema is invalid: data/type must be equal to one of the allowed values, data/type must be array, data/type must match a schema in anyOf',
+      ],
+    ],
+    [
+      'filter that is not a string',
+      (d) => ({ ...d, pipeline: [{ filter: true }] }),
+      ['/pipeline/0/filter: must be a string'],
+    ],
+    [
+      'JSONata syntax error, with its position',
+      (d) => ({ ...d, pipeline: [{ transform: '{ "a": b ' }] }),
+      [
+        '/pipeline/0/transform: JSONata syntax error at position 9: Expected "}" before end of expression (S0203)',
+      ],
+    ],
+    [
+      'catastrophic regex',
+      (d) => ({ ...d, pipeline: [{ filter: '$contains(name, /(a+)+$/)' }] }),
+      [
+        '/pipeline/0/filter: regular expression /(a+)+$/ can take exponential time on some inputs (ReDoS); rewrite it without nested or overlapping repetition',
+      ],
+    ],
+    [
+      'no destinations',
+      (d) => ({ ...d, destinations: [] }),
+      ['/destinations: must NOT have fewer than 1 items'],
+    ],
+    [
+      'destination missing fields',
+      (d) => ({ ...d, destinations: [{ type: 'kafka' }] }),
+      ['/destinations/0/connection: is required', '/destinations/0/topic: is required'],
+    ],
+    [
+      'amqp destination with exchange and queue',
+      (d) => ({
+        ...d,
+        destinations: [{ type: 'amqp', connection: 'r', exchange: 'x', queue: 'q' }],
+      }),
+      ['/destinations/0: an amqp destination needs exactly one of exchange or queue'],
+    ],
+    [
+      'routingKey without exchange',
+      (d) => ({
+        ...d,
+        destinations: [{ type: 'amqp', connection: 'r', queue: 'q', routingKey: '"k"' }],
+      }),
+      ['/destinations/0/routingKey: applies only with exchange'],
+    ],
+    [
+      'bad when expression',
+      (d) => ({ ...d, destinations: [{ type: 'log', when: 'a ==' }] }),
+      [
+        '/destinations/0/when: JSONata syntax error at position 4: The symbol "=" cannot be used as a unary operator (S0211)',
+      ],
+    ],
+    [
+      'bad key expression',
+      (d) => ({
+        ...d,
+        destinations: [{ type: 'kafka', connection: 'k', topic: 't', key: 'orderId &' }],
+      }),
+      [
+        '/destinations/0/key: JSONata syntax error at position 9: Unexpected end of expression (S0207)',
+      ],
+    ],
+    [
+      'http method',
+      (d) => ({
+        ...d,
+        destinations: [{ type: 'http', connection: 'erp', path: '/o', method: 'GET' }],
+      }),
+      ['/destinations/0/method: must be one of POST, PUT, PATCH'],
+    ],
+    [
+      'dead letter with when',
+      (d) => ({ ...d, errors: { deadLetter: { type: 'log', when: 'x' } } }),
+      ['/errors/deadLetter/when: is not a known field here'],
+    ],
+    [
+      'retry backoff inverted',
+      (d) => ({ ...d, errors: { retry: { backoffMs: 500, maxBackoffMs: 100 } } }),
+      ['/errors/retry/maxBackoffMs: must be at least backoffMs'],
+    ],
+    [
+      'audit option',
+      (d) => ({ ...d, audit: { payload: 'raw' } }),
+      ['/audit/payload: must be one of masked, none'],
+    ],
+  ])('%s', (_name, mutate, expected) => {
+    expect(problemsOf(mutate(base()))).toEqual(expected);
+  });
+
+  it('reports every problem at once, shape and compile problems together', () => {
+    const doc = parseRouteText(
+      readFileSync(join(__dirname, '../../../../examples/broken.route.yaml'), 'utf8'),
+    );
+    expect(problemsOf(doc)).toEqual([
+      '/id: must match ^[a-z0-9][a-z0-9-]{0,62}$',
+      '/source/queue: is required',
+      '/pipeline/0/filter: JSONata syntax error at position 7: Unexpected end of expression (S0207)',
+      '/pipeline/1/mask/0/with: must be one of redact, remove, pan, last4, hash, email',
+      '/pipeline/2/transfrom: is not a known stage kind; must be one of validate, filter, transform, mask',
+      '/destinations/0: an amqp destination needs exactly one of exchange or queue',
+    ]);
+  });
+
+  it.each([
+    ['YAML syntax', 'id: [unclosed', /cannot parse/],
+    ['duplicate keys', 'id: a\nid: b', /cannot parse: Map keys must be unique/],
+    ['JSON syntax', '{"id": "a",', /cannot parse/],
+  ])('rejects unparseable text: %s', (_name, text, message) => {
+    expect(() => parseRouteText(text)).toThrow(RouteValidationError);
+    expect(() => parseRouteText(text)).toThrow(message);
+  });
+
+  it('parses JSON as well as YAML', () => {
+    expect(parseRouteText('{"id": "a", "destinations": []}')).toEqual({
+      id: 'a',
+      destinations: [],
+    });
+  });
+});

@@ -1,0 +1,112 @@
+import Ajv2020, { ErrorObject } from 'ajv/dist/2020';
+import { parseDocument } from 'yaml';
+import { RouteProblem, RouteValidationError } from '../pipeline.error';
+import type { RouteDocument } from '../route-document';
+import { ROUTE_SCHEMA } from './route-schema';
+
+const ajv = new Ajv2020({
+  allErrors: true,
+  strict: true,
+  strictTypes: false,
+  strictRequired: false,
+  allowUnionTypes: true,
+});
+const checkShape = ajv.compile(ROUTE_SCHEMA);
+
+function list(values: unknown[]): string {
+  return values
+    .map((v) => (typeof v === 'string' ? (v === '' ? '""' : v) : JSON.stringify(v)))
+    .join(', ');
+}
+
+function typeName(t: unknown): string {
+  const names: Record<string, string> = {
+    object: 'an object',
+    array: 'an array',
+    string: 'a string',
+    integer: 'an integer',
+    number: 'a number',
+    boolean: 'true or false',
+    null: 'null',
+  };
+  return Array.isArray(t) ? t.map(typeName).join(' or ') : (names[String(t)] ?? String(t));
+}
+
+function toProblem(e: ErrorObject): RouteProblem | undefined {
+  const at = e.instancePath;
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'if':
+    case 'allOf':
+      return undefined; // the branch's own errors say what is wrong
+    case 'required':
+      return { pointer: `${at}/${escape(String(p.missingProperty))}`, message: 'is required' };
+    case 'additionalProperties':
+      return {
+        pointer: `${at}/${escape(String(p.additionalProperty))}`,
+        message: 'is not a known field here',
+      };
+    case 'propertyNames':
+      return undefined; // reported by the enum error on the name itself
+    case 'enum':
+      if (e.propertyName !== undefined) {
+        return {
+          pointer: `${at}/${escape(e.propertyName)}`,
+          message: `is not a known stage kind; must be one of ${list(p.allowedValues as unknown[])}`,
+        };
+      }
+      return { pointer: at, message: `must be one of ${list(p.allowedValues as unknown[])}` };
+    case 'const':
+      return { pointer: at, message: `must be ${list([p.allowedValue])}` };
+    case 'type':
+      return { pointer: at, message: `must be ${typeName(p.type)}` };
+    case 'pattern':
+      return { pointer: at, message: `must match ${String(p.pattern)}` };
+    case 'minProperties':
+    case 'maxProperties':
+      if (/^\/pipeline\/\d+$/.test(at))
+        return { pointer: at, message: 'must have exactly one key: the stage kind' };
+      return { pointer: at, message: e.message ?? e.keyword };
+    default:
+      return { pointer: at, message: e.message ?? e.keyword };
+  }
+}
+
+function escape(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** Checks a document's shape against the route schema; returns every problem, not the first. */
+export function checkRouteShape(doc: unknown): RouteProblem[] {
+  if (checkShape(doc)) return [];
+  const seen = new Set<string>();
+  const problems: RouteProblem[] = [];
+  for (const error of checkShape.errors ?? []) {
+    const problem = toProblem(error);
+    if (!problem) continue;
+    const key = `${problem.pointer}\u0000${problem.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push(problem);
+  }
+  return problems;
+}
+
+/** Parses a route document written in YAML or JSON (JSON is YAML). */
+export function parseRouteText(text: string): unknown {
+  const parsed = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (parsed.errors.length > 0) {
+    throw new RouteValidationError(
+      parsed.errors.map((e) => ({
+        pointer: '',
+        message: `cannot parse: ${e.message.split('\n')[0]}`,
+      })),
+    );
+  }
+  return parsed.toJS();
+}
+
+export function assertRouteShape(doc: unknown): asserts doc is RouteDocument {
+  const problems = checkRouteShape(doc);
+  if (problems.length > 0) throw new RouteValidationError(problems);
+}

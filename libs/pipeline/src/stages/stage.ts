@@ -1,0 +1,40 @@
+import type { Envelope } from '../envelope';
+import type { Expression, ExpressionEngine } from '../expression/expression';
+import type { JsonSchema } from '../schema/json-schema';
+
+/** What a stage returns to stop a message without error (a filter that said no). */
+export const DROP: unique symbol = Symbol('junction.drop');
+export type StageResult = Envelope | typeof DROP;
+
+export interface Stage {
+  readonly kind: string;
+  /** Returns a plain value when the stage has nothing to wait for, so the executor can skip a Promise. */
+  run(envelope: Envelope): StageResult | Promise<StageResult>;
+}
+
+/** What the runtime lends a route when compiling it; the engine itself does no I/O. */
+export interface RouteResources {
+  expressions: ExpressionEngine;
+  /** Key for the `hash` mask strategy (HMAC-SHA256). */
+  hmacKey: Buffer;
+}
+
+/** Handed to a stage factory: compiles sub-parts and records problems against JSON pointers. */
+export interface StageBuildContext {
+  readonly resources: RouteResources;
+  /** Pointer of the stage's config, e.g. `/pipeline/2/mask`. */
+  readonly pointer: string;
+  /** Records a problem at `pointer + relative`; building goes on so that all problems are found. */
+  problem(relative: string, message: string): void;
+  /** Compiles an expression, recording a problem (and returning undefined) if it does not compile. */
+  expression(source: string, relative?: string): Expression | undefined;
+}
+
+/** One stage kind: data-described, so the same definition feeds validation, docs and the console. */
+export interface StageDefinition<C = unknown> {
+  readonly kind: string;
+  readonly description: string;
+  /** JSON Schema (draft 2020-12) of the config, with descriptions and examples. */
+  readonly configSchema: JsonSchema;
+  create(config: C, context: StageBuildContext): Stage;
+}

@@ -1,0 +1,59 @@
+import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { PipelineError } from '../pipeline.error';
+import { Stage, StageDefinition } from './stage';
+
+export interface ValidateConfig {
+  schema: Record<string, unknown> | boolean;
+}
+
+/** Failures name where in the body and what was expected, never the offending value. */
+export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): string[] {
+  return (errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? e.keyword}`);
+}
+
+export const validateStage: StageDefinition<ValidateConfig> = {
+  kind: 'validate',
+  description:
+    'Checks the body against a JSON Schema (draft 2020-12). A body that fails is an error: retried never, dead-lettered with the reasons.',
+  configSchema: {
+    type: 'object',
+    description: 'Validate the message body with a JSON Schema.',
+    required: ['schema'],
+    additionalProperties: false,
+    properties: {
+      schema: {
+        type: ['object', 'boolean'],
+        description:
+          'A JSON Schema (draft 2020-12) the body must satisfy. Formats such as email and date-time are checked.',
+        examples: [
+          { type: 'object', required: ['id', 'total'], properties: { total: { type: 'number' } } },
+        ],
+      },
+    },
+    examples: [{ schema: { type: 'object', required: ['id', 'total'] } }],
+  },
+  create(config, context): Stage {
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    addFormats(ajv);
+    let check: ValidateFunction | undefined;
+    try {
+      check = ajv.compile(config.schema);
+    } catch (err) {
+      context.problem('/schema', `is not a valid JSON Schema: ${(err as Error).message}`);
+    }
+    return {
+      kind: 'validate',
+      run(envelope) {
+        if (check!(envelope.body)) return envelope;
+        const reasons = describeSchemaErrors(check!.errors);
+        throw new PipelineError(
+          'SCHEMA_FAILED',
+          `body does not match the schema: ${reasons.slice(0, 10).join('; ')}`,
+          undefined,
+          { errors: reasons },
+        );
+      },
+    };
+  },
+};
