@@ -1,0 +1,3 @@
+export * from './database.error';
+export * from './embedded-postgres';
+export * from './test-database';
