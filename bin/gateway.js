@@ -8,11 +8,4 @@ if (!existsSync(entry)) {
   process.stderr.write('junction: not built yet; run `npm run build` (npm ci does it for you)\n');
   process.exit(2);
 }
-require(entry)
-  .bootstrap()
-  .catch((err) => {
-    process.stderr.write(
-      `Junction gateway failed to start: ${err && err.message ? err.message : err}\n`,
-    );
-    process.exit(1);
-  });
+require(entry).main();

@@ -1,5 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { packageInfo } from '@junction/common';
 import { Command, InvalidArgumentError } from 'commander';
 import { routeTestCommand, routeValidateCommand } from './route.commands';
 import { EXIT } from './exit-codes';
@@ -10,19 +9,8 @@ function headerOption(value: string, previous: Record<string, string>): Record<s
   return { ...previous, [value.slice(0, eq).toLowerCase()]: value.slice(eq + 1) };
 }
 
-/** The CLI's own package.json lies a different number of folders up in src and in dist. */
-function findUp(name: string, from = __dirname): string {
-  const candidate = join(from, name);
-  if (existsSync(candidate) && existsSync(join(from, 'apps'))) return candidate;
-  const parent = dirname(from);
-  if (parent === from) throw new Error(`${name} not found above ${__dirname}`);
-  return findUp(name, parent);
-}
-
 export function buildProgram(): Command {
-  const { version } = JSON.parse(readFileSync(findUp('package.json'), 'utf8')) as {
-    version: string;
-  };
+  const { version } = packageInfo();
   const program = new Command('junction')
     .description('Junction integration gateway: work with routes from the command line.')
     .version(version)

@@ -1,24 +1,169 @@
 import 'reflect-metadata';
+import { Logger, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { UsersService } from '@junction/auth';
+import { ConfigError, packageInfo, parse } from '@junction/common';
+import { EmbeddedPostgresServer } from '@junction/database';
+import { RoutesService } from '@junction/registry';
 import { AppModule } from './app.module';
+import { GatewayConfig, loadGatewayConfig } from './config';
+import { DEMO_ROUTE } from './demo-route';
+import { buildOpenApi, serveOpenApi } from './openapi/openapi';
 
-export async function bootstrap(): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule,
-    new FastifyAdapter({ bodyLimit: 1024 * 1024 }),
+export interface RunningGateway {
+  app: NestFastifyApplication;
+  url: string;
+  close(): Promise<void>;
+}
+
+const log = new Logger('Junction');
+
+/** The master key: from the environment, else (embedded default only) from the data folder, made on first start. */
+function masterKey(config: GatewayConfig, embedded: boolean): Buffer {
+  if (config.JUNCTION_MASTER_KEY) return config.JUNCTION_MASTER_KEY;
+  if (!embedded) {
+    throw new ConfigError([
+      'JUNCTION_MASTER_KEY is required with DATABASE_URL (32 bytes as hex or base64; e.g. `openssl rand -hex 32`)',
+    ]);
+  }
+  const file = join(resolve(config.JUNCTION_DATA_DIR), 'master.key');
+  if (existsSync(file)) return parse.key32(readFileSync(file, 'utf8').trim());
+  const key = randomBytes(32);
+  mkdirSync(resolve(config.JUNCTION_DATA_DIR), { recursive: true });
+  writeFileSync(file, `${key.toString('hex')}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  log.log(
+    `generated a master key in ${file}; back it up: secrets at rest cannot be read without it`,
   );
-  app.enableShutdownHooks();
-  const port = Number(process.env.PORT ?? 8080);
-  const host = process.env.HOST ?? '127.0.0.1';
-  await app.listen(port, host);
-  process.stdout.write(`Junction gateway listening on http://${host}:${port}\n`);
+  return key;
+}
+
+/** Builds the app on a database (tests call this with their own database). */
+export async function createGateway(
+  config: GatewayConfig,
+  databaseUrl: string,
+  key: Buffer,
+): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot({
+      databaseUrl,
+      masterKey: key,
+      tokenTtlSeconds: config.JUNCTION_TOKEN_TTL_SECONDS,
+      loginAttemptsPerMinute: config.JUNCTION_LOGIN_ATTEMPTS_PER_MINUTE,
+      expressionTimeoutMs: config.JUNCTION_EXPRESSION_TIMEOUT_MS,
+    }),
+    new FastifyAdapter({ bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES, trustProxy: false }),
+    { logger: process.env.JUNCTION_LOG === 'silent' ? false : ['log', 'warn', 'error'] },
+  );
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      stopAtFirstError: false,
+    }),
+  );
+  serveOpenApi(app, buildOpenApi(app, packageInfo().version));
   return app;
 }
 
-if (require.main === module) {
-  bootstrap().catch((err: unknown) => {
-    process.stderr.write(`Junction gateway failed to start: ${(err as Error).message}\n`);
-    process.exit(1);
-  });
+/** First start: an admin (password from the environment, else generated and printed once) and the demo route. */
+async function firstStart(
+  app: NestFastifyApplication,
+  config: GatewayConfig,
+): Promise<string | undefined> {
+  const password = config.JUNCTION_ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');
+  const created = await app.get(UsersService).ensureAdmin(config.JUNCTION_ADMIN_USER, password);
+  if (!created) return undefined;
+  if (config.JUNCTION_SEED_DEMO) {
+    try {
+      await app.get(RoutesService).create(DEMO_ROUTE, 'system', 'demo route seeded on first start');
+    } catch (err) {
+      log.warn(`could not seed the demo route: ${(err as Error).message}`);
+    }
+  }
+  return config.JUNCTION_ADMIN_PASSWORD ? '(from JUNCTION_ADMIN_PASSWORD)' : password;
 }
+
+export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
+  const config = loadGatewayConfig(env);
+  let embedded: EmbeddedPostgresServer | undefined;
+  let databaseUrl = config.DATABASE_URL;
+  if (!databaseUrl) {
+    // The embedded server runs as an unprivileged user when we are root: it must be able to enter the folder.
+    mkdirSync(resolve(config.JUNCTION_DATA_DIR), { recursive: true, mode: 0o755 });
+    embedded = await EmbeddedPostgresServer.start({
+      dataDir: join(resolve(config.JUNCTION_DATA_DIR), 'postgres'),
+      port: config.JUNCTION_EMBEDDED_PG_PORT,
+      log: (line) => log.debug(line),
+    });
+    databaseUrl = embedded.url;
+    log.log(
+      `embedded PostgreSQL in ${join(resolve(config.JUNCTION_DATA_DIR), 'postgres')} on 127.0.0.1:${config.JUNCTION_EMBEDDED_PG_PORT}`,
+    );
+  }
+  let app: NestFastifyApplication | undefined;
+  try {
+    app = await createGateway(config, databaseUrl, masterKey(config, embedded !== undefined));
+    await app.listen(config.PORT, config.HOST);
+    // Only once the server is up: a generated password must never be made and then lost in a failed start.
+    const adminPassword = await firstStart(app, config);
+    const address = app.getHttpServer().address();
+    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    const url = `http://${config.HOST}:${port}`;
+    const lines = [`Junction gateway listening on ${url}`, `  API docs:  ${url}/docs`];
+    if (adminPassword) {
+      lines.push(`  admin:     ${config.JUNCTION_ADMIN_USER} / ${adminPassword}`);
+      if (config.JUNCTION_SEED_DEMO) {
+        lines.push(
+          `  demo:      curl -s -X POST ${url}/ingest/demo/orders -H 'content-type: application/json' -d @examples/messages/order-de.json`,
+        );
+      }
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+    const running = app;
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        await running.close();
+        await embedded?.stop();
+      })());
+    return { app, url, close };
+  } catch (err) {
+    await app?.close().catch(() => undefined);
+    await embedded?.stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function main(): Promise<void> {
+  let gateway: RunningGateway;
+  try {
+    gateway = await bootstrap();
+  } catch (err) {
+    const message =
+      err instanceof ConfigError
+        ? err.message
+        : `Junction gateway failed to start: ${(err as Error).message}`;
+    process.stderr.write(`${message}\n`);
+    process.exit(1);
+  }
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      log.log(`${signal}: shutting down`);
+      gateway
+        .close()
+        .then(() => process.exit(0))
+        .catch((err: unknown) => {
+          process.stderr.write(`shutdown failed: ${(err as Error).message}\n`);
+          process.exit(1);
+        });
+    });
+  }
+}
+
+if (require.main === module) void main();

@@ -1,0 +1,132 @@
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+} from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { JunctionError, JunctionErrorCode } from '@junction/common';
+
+function statusOf(code: JunctionErrorCode): number {
+  switch (code) {
+    case 'BAD_REQUEST':
+    case 'ROUTE_INVALID':
+    case 'UNKNOWN_CONNECTION':
+      return HttpStatus.BAD_REQUEST;
+    case 'UNAUTHENTICATED':
+      return HttpStatus.UNAUTHORIZED;
+    case 'FORBIDDEN':
+      return HttpStatus.FORBIDDEN;
+    case 'NOT_FOUND':
+      return HttpStatus.NOT_FOUND;
+    case 'CONFLICT':
+      return HttpStatus.CONFLICT;
+    case 'PAYLOAD_TOO_LARGE':
+      return HttpStatus.PAYLOAD_TOO_LARGE;
+    case 'RATE_LIMITED':
+    case 'SATURATED':
+      return HttpStatus.TOO_MANY_REQUESTS;
+    case 'UNAVAILABLE':
+      return HttpStatus.SERVICE_UNAVAILABLE;
+    case 'TIMEOUT':
+      return HttpStatus.GATEWAY_TIMEOUT;
+  }
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  details?: unknown;
+}
+
+/** Every error leaves in one shape, `{ statusCode, error, message, details? }`, and never with a stack. */
+export function errorBody(exception: unknown, log: Logger): ErrorBody {
+  if (exception instanceof JunctionError) {
+    const statusCode = statusOf(exception.code);
+    return {
+      statusCode,
+      error: REASONS[statusCode] ?? 'Error',
+      message: exception.message,
+      ...(exception.details !== undefined ? { details: exception.details } : {}),
+    };
+  }
+  if (exception instanceof HttpException) {
+    const statusCode = exception.getStatus();
+    const response = exception.getResponse();
+    let message = exception.message;
+    let details: unknown;
+    if (typeof response === 'object' && response !== null) {
+      const m = (response as { message?: unknown }).message;
+      if (Array.isArray(m)) {
+        // class-validator's list: keep all of it, in one readable line and as details.
+        message = m.join('; ');
+        details = { problems: m };
+      } else if (typeof m === 'string') {
+        message = m;
+      }
+    }
+    if (statusCode === 429) message = 'too many requests; try again later';
+    return {
+      statusCode,
+      error: REASONS[statusCode] ?? 'Error',
+      message,
+      ...(details ? { details } : {}),
+    };
+  }
+  const fastify = exception as { statusCode?: number; code?: string; message?: string };
+  if (
+    typeof fastify?.statusCode === 'number' &&
+    fastify.statusCode >= 400 &&
+    fastify.statusCode < 500
+  ) {
+    // Fastify's own request errors (body too large, bad JSON, wrong content type).
+    const message =
+      fastify.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? 'request body is larger than the limit'
+        : (fastify.message ?? 'bad request');
+    return {
+      statusCode: fastify.statusCode,
+      error: REASONS[fastify.statusCode] ?? 'Error',
+      message,
+    };
+  }
+  const incident = randomUUID();
+  log.error(
+    `unexpected error (incident ${incident}): ${(exception as Error)?.stack ?? String(exception)}`,
+  );
+  return { statusCode: 500, error: REASONS[500], message: `internal error (incident ${incident})` };
+}
+
+@Catch()
+export class JunctionErrorFilter implements ExceptionFilter {
+  private readonly log = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const body = errorBody(exception, this.log);
+    void reply
+      .status(body.statusCode)
+      .header('content-type', 'application/json; charset=utf-8')
+      .send(body);
+  }
+}

@@ -1,0 +1,155 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  ArrayUnique,
+  IsArray,
+  IsBoolean,
+  IsEmail,
+  IsIn,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  Length,
+  MaxLength,
+} from 'class-validator';
+import { ROLES, Role } from './roles';
+
+export class LoginDto {
+  @ApiProperty({ example: 'admin', maxLength: 256 })
+  @IsString()
+  @MaxLength(256)
+  username!: string;
+
+  @ApiProperty({ example: 'correct horse battery staple', maxLength: 1024, format: 'password' })
+  @IsString()
+  @MaxLength(1024)
+  password!: string;
+
+  @ApiPropertyOptional({
+    enum: ['local', 'ldap'],
+    default: 'local',
+    description: 'Where the user is kept.',
+  })
+  @IsOptional()
+  @IsIn(['local', 'ldap'])
+  provider?: 'local' | 'ldap';
+}
+
+export class PrincipalDto {
+  @ApiProperty({ enum: ['user', 'apiKey'] }) kind!: 'user' | 'apiKey';
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ example: 'admin' }) name!: string;
+  @ApiProperty({ enum: ['local', 'ldap', 'oidc', 'apiKey'] }) provider!: string;
+  @ApiProperty({ enum: ROLES, isArray: true }) roles!: Role[];
+}
+
+export class LoginResponseDto {
+  @ApiProperty({ description: 'Send as `Authorization: Bearer <token>`.' }) token!: string;
+  @ApiProperty({ format: 'date-time' }) expiresAt!: string;
+  @ApiProperty({ type: PrincipalDto }) user!: PrincipalDto;
+}
+
+export class UserDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() username!: string;
+  @ApiProperty({ enum: ['local', 'ldap', 'oidc'] }) provider!: string;
+  @ApiProperty({ nullable: true, type: String }) displayName!: string | null;
+  @ApiProperty({ nullable: true, type: String }) email!: string | null;
+  @ApiProperty({ enum: ROLES, isArray: true }) roles!: Role[];
+  @ApiProperty() disabled!: boolean;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) lastLoginAt!: string | null;
+}
+
+export class CreateUserDto {
+  @ApiProperty({ example: 'jane', minLength: 1, maxLength: 256 })
+  @IsString()
+  @Length(1, 256)
+  username!: string;
+
+  @ApiProperty({ minLength: 12, maxLength: 1024, format: 'password' })
+  @IsString()
+  @Length(12, 1024)
+  password!: string;
+
+  @ApiProperty({ enum: ROLES, isArray: true, example: ['editor'] })
+  @IsArray()
+  @ArrayUnique()
+  @IsIn(ROLES, { each: true })
+  roles!: Role[];
+
+  @ApiPropertyOptional({ maxLength: 256 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
+  displayName?: string;
+
+  @ApiPropertyOptional({ format: 'email' })
+  @IsOptional()
+  @IsEmail()
+  email?: string;
+}
+
+export class UpdateUserDto {
+  @ApiPropertyOptional({ minLength: 12, maxLength: 1024, format: 'password' })
+  @IsOptional()
+  @IsString()
+  @Length(12, 1024)
+  password?: string;
+
+  @ApiPropertyOptional({ enum: ROLES, isArray: true })
+  @IsOptional()
+  @IsArray()
+  @ArrayUnique()
+  @IsIn(ROLES, { each: true })
+  roles?: Role[];
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsBoolean()
+  disabled?: boolean;
+
+  @ApiPropertyOptional({ maxLength: 256 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(256)
+  displayName?: string;
+
+  @ApiPropertyOptional({ format: 'email' })
+  @IsOptional()
+  @IsEmail()
+  email?: string;
+}
+
+export class CreateApiKeyDto {
+  @ApiProperty({ example: 'erp-integration', minLength: 1, maxLength: 128 })
+  @IsString()
+  @Length(1, 128)
+  name!: string;
+
+  @ApiProperty({ enum: ROLES, isArray: true, example: ['operator'] })
+  @IsArray()
+  @ArrayUnique()
+  @IsIn(ROLES, { each: true })
+  roles!: Role[];
+
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsISO8601()
+  expiresAt?: string;
+}
+
+export class ApiKeyDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ description: 'The public part of the key (jk_<prefix>_...).' }) prefix!: string;
+  @ApiProperty({ enum: ROLES, isArray: true }) roles!: Role[];
+  @ApiProperty() createdBy!: string;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) expiresAt!: string | null;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) lastUsedAt!: string | null;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) revokedAt!: string | null;
+}
+
+export class CreatedApiKeyDto extends ApiKeyDto {
+  @ApiProperty({ description: 'The key. Shown in this answer only: store it now.' }) key!: string;
+}

@@ -1,0 +1,68 @@
+import { ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AuthGuard } from '@nestjs/passport';
+import type { FastifyRequest } from 'fastify';
+import { JunctionError } from '@junction/common';
+import { PERMISSION_KEY, PUBLIC_KEY } from './auth.decorators';
+import { AUTH_EVENT_SINK, AuthEventSink } from './auth.options';
+import { Permission, permits, Principal } from './roles';
+
+/**
+ * The one guard on every endpoint: authenticates by session token (Bearer) or API key
+ * (X-API-Key) through passport, then checks the endpoint's permission against the caller's
+ * roles. Every denial is reported to the event sink (the audit trail).
+ */
+@Injectable()
+export class JunctionAuthGuard extends AuthGuard(['jwt', 'api-key']) {
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(AUTH_EVENT_SINK) private readonly events: AuthEventSink,
+  ) {
+    super();
+  }
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
+    const request = context.switchToHttp().getRequest<FastifyRequest & { user?: Principal }>();
+    try {
+      await super.canActivate(context);
+    } catch (err) {
+      await this.deny(request, 401, '(anonymous)');
+      throw err;
+    }
+    const permission = this.reflector.getAllAndOverride<Permission | undefined>(
+      PERMISSION_KEY,
+      targets,
+    );
+    const principal = request.user!;
+    if (permission && !permits(principal.roles, permission)) {
+      await this.deny(request, 403, principal.name);
+      throw new JunctionError(
+        'FORBIDDEN',
+        `this needs the '${permission}' permission, which your roles (${principal.roles.join(', ') || 'none'}) do not grant`,
+      );
+    }
+    return true;
+  }
+
+  override handleRequest<T>(err: unknown, user: T): T {
+    if (err || !user)
+      throw new JunctionError(
+        'UNAUTHENTICATED',
+        'sign in first: send a valid Bearer token or X-API-Key',
+      );
+    return user;
+  }
+
+  private async deny(request: FastifyRequest, status: 401 | 403, actor: string): Promise<void> {
+    await this.events.record({
+      type: 'request.denied',
+      actor,
+      method: request.method,
+      path: request.url.split('?')[0],
+      status,
+      ip: request.ip,
+    });
+  }
+}

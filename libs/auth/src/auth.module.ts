@@ -1,0 +1,61 @@
+import { DynamicModule, Logger, Module, Provider } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { PassportModule } from '@nestjs/passport';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { ApiKeysRepository } from './api-keys.repository';
+import { ApiKeysService } from './api-keys.service';
+import { ApiKeysController, AuthController, UsersController } from './auth.controller';
+import { JunctionAuthGuard } from './auth.guard';
+import { AUTH_EVENT_SINK, AUTH_OPTIONS, AuthEventSink, AuthOptions } from './auth.options';
+import { AuthService } from './auth.service';
+import { LoginThrottleGuard } from './login-throttle.guard';
+import { SessionsRepository } from './sessions.repository';
+import { ApiKeyStrategy, JwtStrategy } from './strategies';
+import { UsersRepository } from './users.repository';
+import { UsersService } from './users.service';
+
+/** Until the audit trail is wired in, auth events go to the log (without secrets). */
+class LogEventSink implements AuthEventSink {
+  private readonly log = new Logger('AuthEvents');
+  record(event: Parameters<AuthEventSink['record']>[0]): void {
+    this.log.log(JSON.stringify(event));
+  }
+}
+
+@Module({})
+export class AuthModule {
+  static forRoot(options: AuthOptions, eventSink?: Provider): DynamicModule {
+    return {
+      module: AuthModule,
+      global: true,
+      imports: [
+        PassportModule,
+        JwtModule.register({
+          secret: options.tokenKey,
+          signOptions: { algorithm: 'HS256' },
+          verifyOptions: { algorithms: ['HS256'] },
+        }),
+        ThrottlerModule.forRoot([
+          { name: 'login', ttl: 60_000, limit: options.loginAttemptsPerMinute },
+        ]),
+      ],
+      controllers: [AuthController, UsersController, ApiKeysController],
+      providers: [
+        { provide: AUTH_OPTIONS, useValue: options },
+        eventSink ?? { provide: AUTH_EVENT_SINK, useClass: LogEventSink },
+        UsersRepository,
+        SessionsRepository,
+        ApiKeysRepository,
+        AuthService,
+        UsersService,
+        ApiKeysService,
+        JwtStrategy,
+        ApiKeyStrategy,
+        LoginThrottleGuard,
+        { provide: APP_GUARD, useClass: JunctionAuthGuard },
+      ],
+      exports: [AuthService, UsersService, AUTH_EVENT_SINK],
+    };
+  }
+}

@@ -1,0 +1,29 @@
+/** What the gateway hands the auth module at start-up (from validated configuration). */
+export interface AuthOptions {
+  /** Key that signs session tokens (derived from the master key). */
+  tokenKey: Buffer;
+  tokenTtlSeconds: number;
+  /** Sign-in attempts allowed per minute for one address and user name. */
+  loginAttemptsPerMinute: number;
+}
+
+export const AUTH_OPTIONS = Symbol('AUTH_OPTIONS');
+
+/** Where sign-ins, failures and denials are reported; the audit trail plugs in here. */
+export interface AuthEventSink {
+  record(event: AuthEvent): void | Promise<void>;
+}
+
+export type AuthEvent =
+  | { type: 'login.succeeded'; actor: string; provider: string; ip?: string }
+  | { type: 'login.failed'; actor: string; provider: string; ip?: string; reason: string }
+  | {
+      type: 'request.denied';
+      actor: string;
+      method: string;
+      path: string;
+      status: 401 | 403;
+      ip?: string;
+    };
+
+export const AUTH_EVENT_SINK = Symbol('AUTH_EVENT_SINK');

@@ -1,0 +1,151 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { JunctionError } from '@junction/common';
+import { ApiKeysRepository } from './api-keys.repository';
+import { AUTH_EVENT_SINK, AUTH_OPTIONS, AuthEventSink, AuthOptions } from './auth.options';
+import { IdentityProvider, UserEntity } from './entities/user.entity';
+import { decoyHash, verifyPassword } from './password';
+import { Principal, Role } from './roles';
+import { SessionsRepository } from './sessions.repository';
+import { UsersRepository } from './users.repository';
+
+export interface TokenClaims {
+  sub: string;
+  sid: string;
+  prv: IdentityProvider;
+}
+
+export interface LoginResult {
+  token: string;
+  expiresAt: Date;
+  principal: Principal;
+}
+
+const INVALID_LOGIN = 'invalid user name or password';
+
+export function rolesOf(user: UserEntity): Role[] {
+  return (user.grants ?? []).map((g) => g.role).sort();
+}
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** `jk_<prefix>_<secret>`: the prefix finds the row, the whole key is checked against its hash. */
+export function newApiKey(): { key: string; prefix: string } {
+  const prefix = randomBytes(6).toString('hex');
+  return { key: `jk_${prefix}_${randomBytes(24).toString('base64url')}`, prefix };
+}
+
+@Injectable()
+export class AuthService {
+  private readonly log = new Logger('Auth');
+
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly sessions: SessionsRepository,
+    private readonly apiKeys: ApiKeysRepository,
+    private readonly jwt: JwtService,
+    @Inject(AUTH_OPTIONS) private readonly options: AuthOptions,
+    @Inject(AUTH_EVENT_SINK) private readonly events: AuthEventSink,
+  ) {}
+
+  /** Local sign-in. Every failure looks the same to the caller, and takes as long. */
+  async loginLocal(
+    username: string,
+    password: string,
+    meta: { ip?: string; userAgent?: string },
+  ): Promise<LoginResult> {
+    if (!username || !password)
+      return this.fail(username, 'local', 'empty user name or password', meta.ip);
+    const user = await this.users.findForLogin('local', username);
+    const ok = await verifyPassword(user?.passwordHash ?? (await decoyHash()), password);
+    if (!user || !ok)
+      return this.fail(username, 'local', user ? 'wrong password' : 'unknown user', meta.ip);
+    if (user.disabled) return this.fail(username, 'local', 'user disabled', meta.ip);
+    return this.startSession(user, meta);
+  }
+
+  /** Opens a session for a user a provider has already authenticated (local, LDAP or OIDC). */
+  async startSession(
+    user: UserEntity,
+    meta: { ip?: string; userAgent?: string },
+  ): Promise<LoginResult> {
+    const expiresAt = new Date(Date.now() + this.options.tokenTtlSeconds * 1000);
+    const session = await this.sessions.create({
+      userId: user.id,
+      provider: user.provider,
+      expiresAt,
+      ip: meta.ip,
+      userAgent: meta.userAgent,
+    });
+    await this.users.touchLogin(user.id);
+    const claims: TokenClaims = { sub: user.id, sid: session.id, prv: user.provider };
+    const token = await this.jwt.signAsync(claims, { expiresIn: this.options.tokenTtlSeconds });
+    await this.events.record({
+      type: 'login.succeeded',
+      actor: user.username,
+      provider: user.provider,
+      ip: meta.ip,
+    });
+    return { token, expiresAt, principal: this.principalOf(user, session.id) };
+  }
+
+  /** Called with a token's verified claims: the session must be live and the user enabled. */
+  async principalFromClaims(claims: TokenClaims): Promise<Principal | null> {
+    const session = await this.sessions.findLive(claims.sid);
+    if (!session || session.userId !== claims.sub || session.expiresAt.getTime() <= Date.now())
+      return null;
+    const user = await this.users.findById(claims.sub);
+    if (!user || user.disabled) return null;
+    return this.principalOf(user, session.id);
+  }
+
+  async principalFromApiKey(key: string): Promise<Principal | null> {
+    const match = /^jk_([0-9a-f]{12})_[A-Za-z0-9_-]{32}$/.exec(key);
+    if (!match) return null;
+    const row = await this.apiKeys.findByPrefix(match[1]);
+    if (!row || row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= Date.now()))
+      return null;
+    const presented = Buffer.from(hashApiKey(key), 'hex');
+    const stored = Buffer.from(row.keyHash, 'hex');
+    if (presented.length !== stored.length || !timingSafeEqual(presented, stored)) return null;
+    void this.apiKeys
+      .touch(row.id)
+      .catch((err: unknown) => this.log.warn(`could not record key use: ${String(err)}`));
+    return {
+      kind: 'apiKey',
+      id: row.id,
+      name: row.name,
+      provider: 'apiKey',
+      roles: [...row.roles].sort(),
+    };
+  }
+
+  async logout(principal: Principal): Promise<void> {
+    if (principal.sessionId) await this.sessions.revoke(principal.sessionId);
+  }
+
+  private principalOf(user: UserEntity, sessionId: string): Principal {
+    return {
+      kind: 'user',
+      id: user.id,
+      name: user.username,
+      provider: user.provider,
+      roles: rolesOf(user),
+      sessionId,
+    };
+  }
+
+  private async fail(actor: string, provider: string, reason: string, ip?: string): Promise<never> {
+    await this.events.record({
+      type: 'login.failed',
+      actor: actor || '(empty)',
+      provider,
+      ip,
+      reason,
+    });
+    throw new JunctionError('UNAUTHENTICATED', INVALID_LOGIN);
+  }
+}

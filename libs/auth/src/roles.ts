@@ -1,0 +1,53 @@
+export const ROLES = ['admin', 'editor', 'operator', 'auditor', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** What an endpoint requires. One guard checks it against the caller's roles. */
+export const PERMISSIONS = [
+  'routes.read',
+  'routes.write',
+  'routes.activate',
+  'routes.run',
+  'connections.read',
+  'connections.write',
+  'deadletters.read',
+  'deadletters.write',
+  'audit.read',
+  'users.manage',
+  'apikeys.manage',
+  'sessions.manage',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/**
+ * The permission table of DESIGN.md. admin: everything. editor: routes and connections.
+ * operator: run state and dead letters (and reading routes, to know what it runs). auditor: the
+ * audit trail and nothing else. viewer: reading routes and their status.
+ */
+export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
+  admin: PERMISSIONS,
+  editor: [
+    'routes.read',
+    'routes.write',
+    'routes.activate',
+    'connections.read',
+    'connections.write',
+  ],
+  operator: ['routes.read', 'routes.run', 'deadletters.read', 'deadletters.write'],
+  auditor: ['audit.read'],
+  viewer: ['routes.read'],
+};
+
+export function permits(roles: readonly Role[], permission: Permission): boolean {
+  return roles.some((role) => ROLE_PERMISSIONS[role]?.includes(permission));
+}
+
+/** Who is calling: a signed-in user or a machine with an API key. */
+export interface Principal {
+  kind: 'user' | 'apiKey';
+  id: string;
+  name: string;
+  provider: 'local' | 'ldap' | 'oidc' | 'apiKey';
+  roles: Role[];
+  /** The sign-in session (users only): revoking it ends the token. */
+  sessionId?: string;
+}

@@ -1,0 +1,40 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import type { FastifyRequest } from 'fastify';
+import { ExtractJwt, Strategy as JwtStrategyBase } from 'passport-jwt';
+import { Strategy as CustomStrategy } from 'passport-custom';
+import { AUTH_OPTIONS, AuthOptions } from './auth.options';
+import { AuthService, TokenClaims } from './auth.service';
+import { Principal } from './roles';
+
+@Injectable()
+export class JwtStrategy extends PassportStrategy(JwtStrategyBase, 'jwt') {
+  constructor(
+    private readonly auth: AuthService,
+    @Inject(AUTH_OPTIONS) options: AuthOptions,
+  ) {
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      secretOrKey: options.tokenKey,
+      algorithms: ['HS256'],
+      ignoreExpiration: false,
+    });
+  }
+
+  async validate(claims: TokenClaims): Promise<Principal | false> {
+    return (await this.auth.principalFromClaims(claims)) ?? false;
+  }
+}
+
+@Injectable()
+export class ApiKeyStrategy extends PassportStrategy(CustomStrategy, 'api-key') {
+  constructor(private readonly auth: AuthService) {
+    super();
+  }
+
+  async validate(request: FastifyRequest): Promise<Principal | false> {
+    const header = request.headers['x-api-key'];
+    if (typeof header !== 'string' || header.length === 0) return false;
+    return (await this.auth.principalFromApiKey(header)) ?? false;
+  }
+}

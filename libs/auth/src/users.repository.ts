@@ -1,0 +1,113 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { RoleGrantEntity } from './entities/role-grant.entity';
+import { IdentityProvider, UserEntity } from './entities/user.entity';
+import { Role } from './roles';
+
+export interface NewUser {
+  username: string;
+  provider: IdentityProvider;
+  passwordHash: string | null;
+  displayName?: string | null;
+  email?: string | null;
+}
+
+@Injectable()
+export class UsersRepository {
+  constructor(private readonly db: DataSource) {}
+
+  list(): Promise<UserEntity[]> {
+    return this.db
+      .getRepository(UserEntity)
+      .find({ relations: { grants: true }, order: { username: 'ASC' } });
+  }
+
+  findById(id: string): Promise<UserEntity | null> {
+    return this.db
+      .getRepository(UserEntity)
+      .findOne({ where: { id }, relations: { grants: true } });
+  }
+
+  /** With the password hash, which is otherwise never selected. */
+  findForLogin(provider: IdentityProvider, username: string): Promise<UserEntity | null> {
+    return this.db
+      .getRepository(UserEntity)
+      .createQueryBuilder('u')
+      .addSelect('u.passwordHash')
+      .leftJoinAndSelect('u.grants', 'g')
+      .where('u.provider = :provider AND u.username = :username', { provider, username })
+      .getOne();
+  }
+
+  countAdmins(manager: EntityManager = this.db.manager): Promise<number> {
+    return manager
+      .getRepository(RoleGrantEntity)
+      .createQueryBuilder('g')
+      .innerJoin('g.user', 'u')
+      .where(`g.role = 'admin' AND NOT u.disabled`)
+      .getCount();
+  }
+
+  async create(user: NewUser, roles: Role[], grantedBy: string): Promise<UserEntity> {
+    return this.db.transaction(async (manager) => {
+      const saved = await manager
+        .getRepository(UserEntity)
+        .save(
+          manager
+            .getRepository(UserEntity)
+            .create({ ...user, disabled: false, updatedAt: new Date() }),
+        );
+      await this.replaceRoles(saved.id, roles, grantedBy, manager);
+      return (await manager
+        .getRepository(UserEntity)
+        .findOne({ where: { id: saved.id }, relations: { grants: true } }))!;
+    });
+  }
+
+  async update(
+    id: string,
+    changes: {
+      passwordHash?: string;
+      disabled?: boolean;
+      displayName?: string | null;
+      email?: string | null;
+      roles?: Role[];
+    },
+    actor: string,
+    check?: (manager: EntityManager) => Promise<void>,
+  ): Promise<UserEntity | null> {
+    return this.db.transaction(async (manager) => {
+      const { roles, ...fields } = changes;
+      await manager.getRepository(UserEntity).update({ id }, { ...fields, updatedAt: new Date() });
+      if (roles) await this.replaceRoles(id, roles, actor, manager);
+      if (check) await check(manager);
+      return manager
+        .getRepository(UserEntity)
+        .findOne({ where: { id }, relations: { grants: true } });
+    });
+  }
+
+  async delete(id: string, check?: (manager: EntityManager) => Promise<void>): Promise<boolean> {
+    return this.db.transaction(async (manager) => {
+      const result = await manager.getRepository(UserEntity).delete({ id });
+      if (check) await check(manager);
+      return (result.affected ?? 0) > 0;
+    });
+  }
+
+  async touchLogin(id: string): Promise<void> {
+    await this.db.getRepository(UserEntity).update({ id }, { lastLoginAt: new Date() });
+  }
+
+  private async replaceRoles(
+    userId: string,
+    roles: Role[],
+    grantedBy: string,
+    manager: EntityManager,
+  ): Promise<void> {
+    const grants = manager.getRepository(RoleGrantEntity);
+    await grants.delete({ userId });
+    if (roles.length > 0)
+      await grants.insert([...new Set(roles)].map((role) => ({ userId, role, grantedBy })));
+  }
+}

@@ -1,0 +1,4 @@
+export * from './junction.error';
+export * from './secret-box';
+export * from './config';
+export * from './package-info';

@@ -1,0 +1,31 @@
+/**
+ * Every failure the API can report, by code. Libraries throw a JunctionError with one of these;
+ * the gateway's one exception filter maps each code to an HTTP status with an exhaustive switch.
+ */
+export type JunctionErrorCode =
+  | 'BAD_REQUEST'
+  | 'ROUTE_INVALID'
+  | 'UNKNOWN_CONNECTION'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'RATE_LIMITED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNAVAILABLE'
+  | 'SATURATED'
+  | 'TIMEOUT';
+
+export class JunctionError extends Error {
+  override readonly name = 'JunctionError';
+
+  constructor(
+    readonly code: JunctionErrorCode,
+    message: string,
+    /** Safe to return to the caller: never a secret, a payload or a stack. */
+    readonly details?: unknown,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

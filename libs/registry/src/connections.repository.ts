@@ -1,0 +1,67 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { ConnectionEntity } from './entities/connection.entity';
+import { RouteEntity } from './entities/route.entity';
+import { RouteVersionEntity } from './entities/route-version.entity';
+
+@Injectable()
+export class ConnectionsRepository {
+  constructor(private readonly db: DataSource) {}
+
+  list(): Promise<ConnectionEntity[]> {
+    return this.db.getRepository(ConnectionEntity).find({ order: { name: 'ASC' } });
+  }
+
+  find(name: string): Promise<ConnectionEntity | null> {
+    return this.db.getRepository(ConnectionEntity).findOneBy({ name });
+  }
+
+  findMany(names: string[]): Promise<ConnectionEntity[]> {
+    if (names.length === 0) return Promise.resolve([]);
+    return this.db
+      .getRepository(ConnectionEntity)
+      .createQueryBuilder('c')
+      .where('c.name IN (:...names)', { names })
+      .getMany();
+  }
+
+  async insert(connection: Omit<ConnectionEntity, 'createdAt'>): Promise<void> {
+    await this.db
+      .getRepository(ConnectionEntity)
+      .insert(connection as QueryDeepPartialEntity<ConnectionEntity>);
+  }
+
+  async save(connection: Omit<ConnectionEntity, 'createdAt'>): Promise<void> {
+    await this.db
+      .getRepository(ConnectionEntity)
+      .update({ name: connection.name }, connection as QueryDeepPartialEntity<ConnectionEntity>);
+  }
+
+  async delete(name: string): Promise<boolean> {
+    const result = await this.db.getRepository(ConnectionEntity).delete({ name });
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** Routes (not deleted) whose latest or active version names this connection. */
+  async routesUsing(name: string): Promise<string[]> {
+    const rows = await this.db
+      .getRepository(RouteVersionEntity)
+      .createQueryBuilder('v')
+      .innerJoin(
+        RouteEntity,
+        'r',
+        'r.id = v.routeId AND (v.version = r.latestVersion OR v.version = r.activeVersion)',
+      )
+      .where('r.deletedAt IS NULL')
+      .andWhere(
+        `(v.document->'source'->>'connection' = :name
+          OR v.document->'errors'->'deadLetter'->>'connection' = :name
+          OR EXISTS (SELECT 1 FROM jsonb_array_elements(v.document->'destinations') d WHERE d->>'connection' = :name))`,
+        { name },
+      )
+      .select('DISTINCT v.routeId', 'id')
+      .getRawMany<{ id: string }>();
+    return rows.map((r) => r.id).sort();
+  }
+}

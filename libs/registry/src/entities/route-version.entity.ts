@@ -1,0 +1,28 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type { RouteDocument } from '@junction/pipeline';
+
+/** One stored version of a route: immutable (a trigger refuses UPDATE and DELETE). */
+@Entity({ name: 'route_versions' })
+export class RouteVersionEntity {
+  @PrimaryColumn({ name: 'route_id', type: 'text' })
+  routeId!: string;
+
+  @PrimaryColumn({ type: 'integer' })
+  version!: number;
+
+  @Column({ type: 'jsonb' })
+  document!: RouteDocument;
+
+  /** SHA-256 of the document's canonical JSON. */
+  @Column({ type: 'text' })
+  checksum!: string;
+
+  @Column({ type: 'text' })
+  author!: string;
+
+  @Column({ type: 'text', nullable: true })
+  comment!: string | null;
+
+  @Column({ name: 'created_at', type: 'timestamptz', insert: false, update: false })
+  createdAt!: Date;
+}

@@ -1,0 +1,25 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+@Entity({ name: 'routes' })
+export class RouteEntity {
+  @PrimaryColumn({ type: 'text' })
+  id!: string;
+
+  @Column({ name: 'latest_version', type: 'integer' })
+  latestVersion!: number;
+
+  @Column({ name: 'active_version', type: 'integer', nullable: true })
+  activeVersion!: number | null;
+
+  @Column({ name: 'desired_state', type: 'text' })
+  desiredState!: 'running' | 'stopped';
+
+  @Column({ name: 'created_at', type: 'timestamptz', insert: false, update: false })
+  createdAt!: Date;
+
+  @Column({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+
+  @Column({ name: 'deleted_at', type: 'timestamptz', nullable: true })
+  deletedAt!: Date | null;
+}

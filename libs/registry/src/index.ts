@@ -1,0 +1,17 @@
+export * from './registry.tokens';
+export * from './registry.dto';
+export { RegistryModule } from './registry.module';
+export { ConnectionsService } from './connections.service';
+export type { ResolvedConnection, ConnectionView } from './connections.service';
+export { RoutesService, ROUTE_RUNTIME_STATUS } from './routes.service';
+export type { RouteRuntimeStatus, RuntimeStatus } from './routes.service';
+export { RoutesRepository, ROUTE_CHANNEL } from './routes.repository';
+export { checksumOf, canonicalJson } from './canonical-json';
+export { CONNECTION_CONFIG_SCHEMAS, CONNECTION_SECRET_KEYS } from './connection-types';
+
+import { ConnectionEntity } from './entities/connection.entity';
+import { RouteEntity } from './entities/route.entity';
+import { RouteVersionEntity } from './entities/route-version.entity';
+
+export { ConnectionEntity, RouteEntity, RouteVersionEntity };
+export const REGISTRY_ENTITIES = [ConnectionEntity, RouteEntity, RouteVersionEntity];

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { ConnectionsController } from './connections.controller';
+import { ConnectionsRepository } from './connections.repository';
+import { ConnectionsService } from './connections.service';
+import { RoutesController } from './routes.controller';
+import { RoutesRepository } from './routes.repository';
+import { RoutesService } from './routes.service';
+
+/** Connections and versioned routes. SECRET_BOX and ROUTE_RESOURCES come from the gateway. */
+@Module({
+  controllers: [ConnectionsController, RoutesController],
+  providers: [ConnectionsRepository, ConnectionsService, RoutesRepository, RoutesService],
+  exports: [ConnectionsService, RoutesService, RoutesRepository],
+})
+export class RegistryModule {}

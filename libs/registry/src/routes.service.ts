@@ -1,0 +1,369 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { compare, Operation } from 'fast-json-patch';
+import { JunctionError } from '@junction/common';
+import {
+  compileRoute,
+  connectionRefs,
+  Envelope,
+  redactPans,
+  RouteDocument,
+  RouteProblem,
+  RouteResources,
+  RunResult,
+  validateRoute,
+} from '@junction/pipeline';
+import { checksumOf } from './canonical-json';
+import { ConnectionsService } from './connections.service';
+import { RouteEntity } from './entities/route.entity';
+import { RouteVersionEntity } from './entities/route-version.entity';
+import { ROUTE_RESOURCES } from './registry.tokens';
+import { RoutesRepository } from './routes.repository';
+
+export interface RouteSummary {
+  id: string;
+  description: string | null;
+  sourceType: string;
+  activeVersion: number | null;
+  latestVersion: number;
+  desiredState: 'running' | 'stopped';
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface RouteView extends RouteSummary {
+  /** The latest version's document. */
+  document: RouteDocument;
+}
+
+export interface VersionSummary {
+  version: number;
+  author: string;
+  comment: string | null;
+  checksum: string;
+  createdAt: string;
+  active: boolean;
+}
+
+export interface VersionView extends VersionSummary {
+  document: RouteDocument;
+  /** RFC 6902 operations that turn version `diffFrom` into this one, when asked for. */
+  diff?: { from: number; operations: Operation[] };
+}
+
+export interface RuntimeStatus {
+  state: 'running' | 'stopped' | 'starting' | 'failed' | 'not-deployed';
+  inFlight: number;
+  processed: number;
+  failed: number;
+  lastError: string | null;
+}
+
+/** Implemented by the route runtime; until one is wired in, status reports only the stored state. */
+export interface RouteRuntimeStatus {
+  status(routeId: string): RuntimeStatus | undefined;
+}
+export const ROUTE_RUNTIME_STATUS = Symbol('ROUTE_RUNTIME_STATUS');
+
+export interface DryRunInput {
+  message: { body: unknown; headers?: Record<string, string> };
+  version?: number;
+}
+
+@Injectable()
+export class RoutesService {
+  constructor(
+    private readonly routes: RoutesRepository,
+    private readonly connections: ConnectionsService,
+    @Inject(ROUTE_RESOURCES) private readonly resources: RouteResources,
+    @Optional() @Inject(ROUTE_RUNTIME_STATUS) private readonly runtime?: RouteRuntimeStatus,
+  ) {}
+
+  /** Everything wrong with a document: shape, expressions, and connections it names. */
+  async problems(doc: unknown): Promise<RouteProblem[]> {
+    const problems = validateRoute(doc, this.resources);
+    if (problems.length > 0) return problems;
+    return this.connections.checkRefs(connectionRefs(doc as RouteDocument));
+  }
+
+  async list(): Promise<RouteSummary[]> {
+    const routes = await this.routes.list();
+    const summaries: RouteSummary[] = [];
+    for (const r of routes)
+      summaries.push(
+        this.summary(r, (await this.routes.findVersion(r.id, r.latestVersion))!.document),
+      );
+    return summaries;
+  }
+
+  async get(id: string): Promise<RouteView> {
+    const route = await this.require(id);
+    const latest = (await this.routes.findVersion(id, route.latestVersion))!;
+    return { ...this.summary(route, latest.document), document: latest.document };
+  }
+
+  /** Stores version 1 and makes it active: a new route runs once saved. */
+  async create(doc: unknown, author: string, comment?: string): Promise<RouteView> {
+    const document = await this.checked(doc);
+    await this.routes.transaction(async (m) => {
+      const existing = await this.routes.lock(m, document.id);
+      if (existing && !existing.deletedAt) {
+        throw new JunctionError(
+          'CONFLICT',
+          `route '${document.id}' exists already; PUT /routes/${document.id} stores a new version`,
+        );
+      }
+      // A deleted route's id may be used again: its history goes on from where it stopped.
+      const version = existing ? existing.latestVersion + 1 : 1;
+      if (!existing) await this.routes.insertRoute(m, document.id);
+      await this.routes.addVersion(m, {
+        routeId: document.id,
+        version,
+        document,
+        checksum: checksumOf(document),
+        author,
+        comment: comment ?? null,
+      });
+      await this.routes.updateRoute(m, document.id, {
+        latestVersion: version,
+        activeVersion: version,
+        desiredState: 'running',
+        deletedAt: null,
+      });
+      await this.routes.notify(m, document.id);
+    });
+    return this.get(document.id);
+  }
+
+  /** Stores the next version. It runs only once activated (or at once with `activate`). */
+  async update(
+    id: string,
+    doc: unknown,
+    author: string,
+    options: { activate?: boolean; comment?: string } = {},
+  ): Promise<RouteView> {
+    const document = await this.checked(doc);
+    if (document.id !== id) {
+      throw new JunctionError(
+        'ROUTE_INVALID',
+        `the document's id '${document.id}' is not '${id}'`,
+        { problems: [{ pointer: '/id', message: `must be '${id}' (the route being updated)` }] },
+      );
+    }
+    await this.routes.transaction(async (m) => {
+      const route = await this.routes.lock(m, id);
+      if (!route || route.deletedAt) throw new JunctionError('NOT_FOUND', `no route '${id}'`);
+      const latest = (await m
+        .getRepository(RouteVersionEntity)
+        .findOneBy({ routeId: id, version: route.latestVersion }))!;
+      let version = route.latestVersion;
+      if (latest.checksum !== checksumOf(document)) {
+        version += 1;
+        await this.routes.addVersion(m, {
+          routeId: id,
+          version,
+          document,
+          checksum: checksumOf(document),
+          author,
+          comment: options.comment ?? null,
+        });
+      }
+      await this.routes.updateRoute(m, id, {
+        latestVersion: version,
+        ...(options.activate ? { activeVersion: version } : {}),
+      });
+      if (options.activate) await this.routes.notify(m, id);
+    });
+    return this.get(id);
+  }
+
+  /** Stops the route and hides it; its versions stay, as the record of what ran. */
+  async delete(id: string): Promise<void> {
+    await this.routes.transaction(async (m) => {
+      const route = await this.routes.lock(m, id);
+      if (!route || route.deletedAt) throw new JunctionError('NOT_FOUND', `no route '${id}'`);
+      await this.routes.updateRoute(m, id, { deletedAt: new Date(), desiredState: 'stopped' });
+      await this.routes.notify(m, id);
+    });
+  }
+
+  async versions(id: string): Promise<VersionSummary[]> {
+    const route = await this.require(id);
+    return (await this.routes.listVersions(id)).map((v) => this.versionSummary(v, route));
+  }
+
+  async version(id: string, version: number, diffFrom?: number): Promise<VersionView> {
+    const route = await this.require(id);
+    const v = await this.routes.findVersion(id, version);
+    if (!v) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${version}`);
+    const out: VersionView = { ...this.versionSummary(v, route), document: v.document };
+    if (diffFrom !== undefined) {
+      const from = await this.routes.findVersion(id, diffFrom);
+      if (!from) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${diffFrom}`);
+      out.diff = { from: diffFrom, operations: compare(from.document, v.document) };
+    }
+    return out;
+  }
+
+  /** Deploys a version, or rolls back to an older one. */
+  async activate(id: string, version: number): Promise<RouteView> {
+    await this.routes.transaction(async (m) => {
+      const route = await this.routes.lock(m, id);
+      if (!route || route.deletedAt) throw new JunctionError('NOT_FOUND', `no route '${id}'`);
+      if (version < 1 || version > route.latestVersion)
+        throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${version}`);
+      const stored = await m.getRepository(RouteVersionEntity).findOneBy({ routeId: id, version });
+      // Connections may have changed since the version was saved: check again before it runs.
+      const missing = await this.connections.checkRefs(connectionRefs(stored!.document));
+      if (missing.length > 0)
+        throw new JunctionError(
+          'UNKNOWN_CONNECTION',
+          `version ${version} names connections that are missing`,
+          { problems: missing },
+        );
+      await this.routes.updateRoute(m, id, { activeVersion: version });
+      await this.routes.notify(m, id);
+    });
+    return this.get(id);
+  }
+
+  async setRunState(id: string, state: 'running' | 'stopped'): Promise<RouteView> {
+    await this.routes.transaction(async (m) => {
+      const route = await this.routes.lock(m, id);
+      if (!route || route.deletedAt) throw new JunctionError('NOT_FOUND', `no route '${id}'`);
+      await this.routes.updateRoute(m, id, { desiredState: state });
+      await this.routes.notify(m, id);
+    });
+    return this.get(id);
+  }
+
+  async status(
+    id: string,
+  ): Promise<
+    {
+      id: string;
+      desiredState: string;
+      activeVersion: number | null;
+      latestVersion: number;
+    } & RuntimeStatus
+  > {
+    const route = await this.require(id);
+    const live = this.runtime?.status(id);
+    return {
+      id,
+      desiredState: route.desiredState,
+      activeVersion: route.activeVersion,
+      latestVersion: route.latestVersion,
+      ...(live ?? {
+        state: route.activeVersion === null ? 'not-deployed' : 'stopped',
+        inFlight: 0,
+        processed: 0,
+        failed: 0,
+        lastError: null,
+      }),
+    };
+  }
+
+  /** Runs a message through a version (the active one by default) with no side effects. */
+  async dryRun(id: string, input: DryRunInput): Promise<ReturnType<typeof dryRunView>> {
+    const route = await this.require(id);
+    const version = input.version ?? route.activeVersion ?? route.latestVersion;
+    const stored = await this.routes.findVersion(id, version);
+    if (!stored) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${version}`);
+    const compiled = compileRoute(stored.document, this.resources);
+    const envelope: Envelope = {
+      id: 'dry-run',
+      headers: Object.fromEntries(
+        Object.entries(input.message.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
+      ),
+      body: input.message.body,
+      meta: {
+        routeId: id,
+        routeVersion: version,
+        source: { type: 'test', name: 'dry-run' },
+        receivedAt: new Date().toISOString(),
+        redelivered: false,
+      },
+    };
+    return dryRunView(version, await compiled.run(envelope, { trace: true }));
+  }
+
+  private async checked(doc: unknown): Promise<RouteDocument> {
+    const problems = await this.problems(doc);
+    if (problems.length > 0) {
+      const unknownConnection = problems.every(
+        (p) => p.message.startsWith('no connection named') || p.message.startsWith('connection '),
+      );
+      throw new JunctionError(
+        unknownConnection ? 'UNKNOWN_CONNECTION' : 'ROUTE_INVALID',
+        `route document has ${problems.length} problem${problems.length > 1 ? 's' : ''}`,
+        { problems },
+      );
+    }
+    return doc as RouteDocument;
+  }
+
+  private async require(id: string): Promise<RouteEntity> {
+    const route = await this.routes.find(id);
+    if (!route) throw new JunctionError('NOT_FOUND', `no route '${id}'`);
+    return route;
+  }
+
+  private summary(r: RouteEntity, document: RouteDocument): RouteSummary {
+    return {
+      id: r.id,
+      description: document.description ?? null,
+      sourceType: document.source.type,
+      activeVersion: r.activeVersion,
+      latestVersion: r.latestVersion,
+      desiredState: r.desiredState,
+      createdAt: r.createdAt.toISOString(),
+      updatedAt: r.updatedAt.toISOString(),
+    };
+  }
+
+  private versionSummary(v: RouteVersionEntity, route: RouteEntity): VersionSummary {
+    return {
+      version: v.version,
+      author: v.author,
+      comment: v.comment,
+      checksum: v.checksum,
+      createdAt: v.createdAt.toISOString(),
+      active: route.activeVersion === v.version,
+    };
+  }
+}
+
+/** The dry-run answer, with card numbers redacted: it is shown in the console and logs. */
+export function dryRunView(version: number, result: RunResult) {
+  return redactPans({
+    version,
+    outcome: result.outcome,
+    ...(result.outcome === 'drop' ? { reason: result.reason } : {}),
+    ...(result.outcome === 'error'
+      ? {
+          error: {
+            code: result.error.code,
+            message: result.error.message,
+            where: result.error.where ?? null,
+          },
+        }
+      : {}),
+    stages: (result.trace ?? []).map((t) => ({
+      index: t.index,
+      kind: t.kind,
+      input: t.input,
+      output: t.output,
+      dropped: t.dropped ?? false,
+      error: t.error ?? null,
+      durationMs: Math.round(t.durationMs * 1000) / 1000,
+    })),
+    deliveries: result.deliveries.map((d) => ({
+      destination: d.index,
+      type: d.destination.type,
+      target: d.destination,
+      routingKey: d.routingKey ?? null,
+      key: d.key ?? null,
+      body: d.envelope.body,
+    })),
+  });
+}
