@@ -81,6 +81,7 @@ export class AuthController {
   @Post('logout')
   @HttpCode(204)
   @ApiBearerAuth()
+  @ApiSecurity('apiKey')
   @ApiOperation({ summary: 'End this session' })
   @ApiNoContentResponse()
   async logout(@CurrentPrincipal() principal: Principal): Promise<void> {

@@ -1,9 +1,21 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, ApiPropertyOptions } from '@nestjs/swagger';
 import { IsIn, IsInt, IsObject, IsOptional, Matches, Min } from 'class-validator';
 
 /** Name of the OpenAPI component holding the route document's JSON Schema (from the stage registry). */
 export const ROUTE_DOCUMENT_SCHEMA = 'RouteDocument';
 export const routeDocumentRef = { $ref: `#/components/schemas/${ROUTE_DOCUMENT_SCHEMA}` };
+
+/** Any JSON value: a body or a patch value may be an object, an array, a string, a number, true/false or null. */
+const ANY_JSON: ApiPropertyOptions = {
+  oneOf: [
+    { type: 'object', additionalProperties: true },
+    { type: 'array', items: {} },
+    { type: 'string' },
+    { type: 'number' },
+    { type: 'boolean' },
+    { type: 'null' },
+  ],
+} as ApiPropertyOptions;
 
 export class ProblemDto {
   @ApiProperty({ example: '/pipeline/2/mask/0/with', description: 'JSON pointer of the field.' })
@@ -58,7 +70,8 @@ export class VersionSummaryDto {
 export class JsonPatchOperationDto {
   @ApiProperty({ enum: ['add', 'remove', 'replace', 'move', 'copy', 'test'] }) op!: string;
   @ApiProperty({ example: '/pipeline/1/filter' }) path!: string;
-  @ApiPropertyOptional({ description: 'New value (add, replace, test).' }) value?: unknown;
+  @ApiPropertyOptional({ description: 'New value (add, replace, test).', ...ANY_JSON })
+  value?: unknown;
   @ApiPropertyOptional() from?: string;
 }
 
@@ -91,7 +104,11 @@ export class RouteStatusDto {
 }
 
 export class DryRunMessageDto {
-  @ApiProperty({ description: 'The message body (any JSON).', example: { id: 'o1', total: 150 } })
+  @ApiProperty({
+    description: 'The message body (any JSON).',
+    example: { id: 'o1', total: 150 },
+    ...ANY_JSON,
+  })
   body!: unknown;
 
   @ApiPropertyOptional({
@@ -122,8 +139,9 @@ export class DryRunRequestDto {
 export class StageTraceDto {
   @ApiProperty() index!: number;
   @ApiProperty({ example: 'transform' }) kind!: string;
-  @ApiProperty({ description: 'Body before the stage (card numbers redacted).' }) input!: unknown;
-  @ApiPropertyOptional({ description: 'Body after the stage.' }) output?: unknown;
+  @ApiProperty({ description: 'Body before the stage (card numbers redacted).', ...ANY_JSON })
+  input!: unknown;
+  @ApiPropertyOptional({ description: 'Body after the stage.', ...ANY_JSON }) output?: unknown;
   @ApiProperty() dropped!: boolean;
   @ApiProperty({
     nullable: true,
@@ -140,7 +158,8 @@ export class DryRunDeliveryDto {
   @ApiProperty({ type: 'object', additionalProperties: true }) target!: object;
   @ApiProperty({ nullable: true, type: String }) routingKey!: string | null;
   @ApiProperty({ nullable: true, type: String }) key!: string | null;
-  @ApiProperty() body!: unknown;
+  @ApiProperty({ description: 'What would be sent (card numbers redacted).', ...ANY_JSON })
+  body!: unknown;
 }
 
 export class DryRunResultDto {

@@ -47,16 +47,14 @@ export class RoutesRepository {
   }
 
   async insertRoute(manager: EntityManager, id: string): Promise<void> {
-    await manager
-      .getRepository(RouteEntity)
-      .insert({
-        id,
-        latestVersion: 1,
-        activeVersion: null,
-        desiredState: 'running',
-        updatedAt: new Date(),
-        deletedAt: null,
-      });
+    await manager.getRepository(RouteEntity).insert({
+      id,
+      latestVersion: 1,
+      activeVersion: null,
+      desiredState: 'running',
+      updatedAt: new Date(),
+      deletedAt: null,
+    });
   }
 
   async addVersion(

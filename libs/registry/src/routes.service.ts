@@ -236,9 +236,7 @@ export class RoutesService {
     return this.get(id);
   }
 
-  async status(
-    id: string,
-  ): Promise<
+  async status(id: string): Promise<
     {
       id: string;
       desiredState: string;
