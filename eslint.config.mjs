@@ -53,6 +53,21 @@ export default tseslint.config(
     },
   },
   {
+    // Protocol adapters: plain TypeScript over the broker clients; only the engine's types from Junction.
+    files: ['libs/connectors/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@nestjs/*', 'typeorm', 'pg'], message: 'libs/connectors stays outside Nest and the database.' },
+            { group: ['@junction/*', '!@junction/pipeline'], message: 'libs/connectors depends only on @junction/pipeline.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: {
       sourceType: 'commonjs',

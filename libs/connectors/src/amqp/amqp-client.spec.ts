@@ -1,0 +1,93 @@
+import { ConnectorError } from '../connector';
+import { amqpConnectArgs } from './amqp-client';
+import { stringifyHeaders } from './amqp.source';
+
+describe('amqpConnectArgs', () => {
+  it('takes the user from the URL or config and the password from the secrets', () => {
+    const { url, safeUrl } = amqpConnectArgs({
+      name: 'rabbit',
+      config: { url: 'amqp://junction@rabbit.internal', vhost: '/' },
+      secrets: { password: 's3cr:t@' },
+    });
+    expect(url).toMatchObject({
+      protocol: 'amqp',
+      hostname: 'rabbit.internal',
+      port: 5672,
+      username: 'junction',
+      password: 's3cr:t@',
+      vhost: '/',
+      heartbeat: 10,
+    });
+    expect(safeUrl).toBe('amqp://junction@rabbit.internal/%2F');
+    expect(safeUrl).not.toContain('s3cr');
+  });
+
+  it('prefers config.username and config.vhost, and defaults amqps to port 5671', () => {
+    const { url } = amqpConnectArgs({
+      name: 'rabbit',
+      config: {
+        url: 'amqps://other@rabbit.internal/ignored',
+        username: 'svc',
+        vhost: 'shop%eu',
+        heartbeatSeconds: 30,
+      },
+      secrets: {},
+    });
+    expect(url).toMatchObject({
+      protocol: 'amqps',
+      port: 5671,
+      username: 'svc',
+      vhost: 'shop%25eu',
+      heartbeat: 30,
+    });
+  });
+
+  it('reads the vhost from the URL path when config has none, and falls back to guest', () => {
+    const { url } = amqpConnectArgs({
+      name: 'rabbit',
+      config: { url: 'amqp://127.0.0.1:5673/orders' },
+      secrets: {},
+    });
+    expect(url).toMatchObject({
+      port: 5673,
+      vhost: 'orders',
+      username: 'guest',
+      password: 'guest',
+    });
+  });
+
+  it.each([{ url: 'http://rabbit' }, { url: 'not a url' }, {}])('refuses config %j', (config) => {
+    expect(() => amqpConnectArgs({ name: 'rabbit', config, secrets: {} })).toThrow(ConnectorError);
+  });
+});
+
+describe('stringifyHeaders', () => {
+  it('turns every AMQP header value into a string', () => {
+    expect(
+      stringifyHeaders({
+        s: 'text',
+        n: 42,
+        f: 1.5,
+        b: false,
+        bytes: Buffer.from('héllo'),
+        big: 12345678901234567890n,
+        date: new Date('2024-01-02T03:04:05.000Z'),
+        list: [1, 'two', Buffer.from('3')],
+        table: { count: 1, reason: 'rejected' },
+        nothing: null,
+        missing: undefined,
+      }),
+    ).toEqual({
+      s: 'text',
+      n: '42',
+      f: '1.5',
+      b: 'false',
+      bytes: 'héllo',
+      big: '12345678901234567890',
+      date: '2024-01-02T03:04:05.000Z',
+      list: '[1,"two","3"]',
+      table: '{"count":1,"reason":"rejected"}',
+    });
+    expect(stringifyHeaders(undefined)).toEqual({});
+  });
+});

@@ -1,0 +1,325 @@
+/**
+ * AMQP connectors against the real RabbitMQ (AMQP_URL, default amqp://guest:guest@127.0.0.1:5672).
+ * The broker-side disruption uses `rabbitmqctl` (RABBITMQCTL overrides the command, e.g.
+ * `docker compose exec -T rabbitmq rabbitmqctl`).
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import * as amqplib from 'amqplib';
+import type { AmqpDestinationSpec, AmqpSourceSpec } from '@junction/pipeline';
+import { describeConformance, testMessages } from '../conformance/conformance';
+import { deferred, until } from '../conformance/eventually';
+import { TcpProxy } from '../conformance/tcp-proxy';
+import { testLogger } from '../conformance/test-logger';
+import { ConnectorError, type ConnectorConnection, type InboundMessage } from '../connector';
+import { ConnectorPool } from '../connector-pool';
+
+const run = execFilePromise();
+const BROKER = new URL(process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
+const RUN = randomUUID().slice(0, 8);
+const CTL = (process.env.RABBITMQCTL ?? 'rabbitmqctl').split(' ');
+
+function execFilePromise(): (file: string, args: string[]) => Promise<string> {
+  const exec = promisify(execFile);
+  return async (file, args) => (await exec(file, args)).stdout;
+}
+
+/** A stored connection as the registry would hand it over (password in secrets, not the URL). */
+function connectionTo(name: string, host: string, port: number): ConnectorConnection {
+  return {
+    name,
+    config: { url: `amqp://${BROKER.username || 'guest'}@${host}:${port}`, vhost: '/' },
+    secrets: { password: decodeURIComponent(BROKER.password) || 'guest' },
+  };
+}
+
+/** Broker-side process ids of the connections a pool opened for the stored connection `name`. */
+async function brokerConnections(name: string): Promise<string[]> {
+  const out = await run(CTL[0], [
+    ...CTL.slice(1),
+    'list_connections',
+    '-q',
+    '--no-table-headers',
+    'pid',
+    'client_properties',
+  ]);
+  return out
+    .split('\n')
+    .filter((line) => line.includes(`"connection_name","junction:${name}"`))
+    .map((line) => line.split('\t')[0]);
+}
+
+async function closeFromBroker(name: string): Promise<void> {
+  const pids = await brokerConnections(name);
+  if (pids.length === 0) throw new Error(`no broker connection named junction:${name}`);
+  for (const pid of pids) await run(CTL[0], [...CTL.slice(1), 'close_connection', pid, 'test']);
+}
+
+let admin: amqplib.ChannelModel;
+let adminChannel: amqplib.Channel;
+let queueCount = 0;
+const createdQueues = new Set<string>();
+
+function freshQueue(tag: string): string {
+  queueCount += 1;
+  const queue = `junction.test.${RUN}.${tag}.${queueCount}`;
+  createdQueues.add(queue);
+  return queue;
+}
+
+beforeAll(async () => {
+  admin = await amqplib.connect(BROKER.href);
+  adminChannel = await admin.createChannel();
+});
+
+afterAll(async () => {
+  for (const queue of createdQueues) await adminChannel.deleteQueue(queue).catch(() => undefined);
+  await admin.close();
+});
+
+describeConformance(
+  'amqp',
+  async () => {
+    const proxy = await TcpProxy.start(BROKER.hostname, Number(BROKER.port || 5672));
+    const name = `conformance-${RUN}`;
+    const connection = connectionTo(name, '127.0.0.1', proxy.port);
+    const pool = new ConnectorPool({
+      logger: testLogger(),
+      amqp: { reconnectInitialMs: 200, reconnectMaxMs: 2_000, publishTimeoutMs: 5_000 },
+    });
+    return {
+      ordering: 'prefetch-1',
+      concurrency: 'prefetch',
+      disruptions: {
+        'the broker closing the connection': () => closeFromBroker(name),
+        'a dropped socket': async () => {
+          expect(proxy.connections).toBeGreaterThan(0);
+          proxy.dropAll();
+        },
+      },
+      async fixture() {
+        const queue = freshQueue('conf');
+        const sourceSpec = (prefetch?: number): AmqpSourceSpec => ({
+          type: 'amqp',
+          connection: name,
+          queue,
+          prefetch,
+        });
+        const destinationSpec: AmqpDestinationSpec = { type: 'amqp', connection: name, queue };
+        return {
+          source: (options) =>
+            pool.source(sourceSpec(options?.prefetch), connection, { routeId: 'conformance' }),
+          destination: () => pool.destination(destinationSpec, connection),
+          backlog: async () => (await adminChannel.checkQueue(queue)).messageCount,
+          dispose: async () => {
+            await adminChannel.deleteQueue(queue);
+            createdQueues.delete(queue);
+          },
+        };
+      },
+      async close() {
+        await pool.close();
+        await proxy.close();
+      },
+    };
+  },
+  { disruptions: ['the broker closing the connection', 'a dropped socket'] },
+);
+
+describe('amqp connectors', () => {
+  const name = `amqp-${RUN}`;
+  const connection = connectionTo(name, BROKER.hostname, Number(BROKER.port || 5672));
+  const logger = testLogger();
+  let pool: ConnectorPool;
+
+  beforeAll(() => {
+    pool = new ConnectorPool({ logger, amqp: { startTimeoutMs: 3_000, publishTimeoutMs: 3_000 } });
+  });
+
+  afterAll(async () => {
+    await pool.close();
+  });
+
+  it('shares one broker connection per stored connection, and closes it with the pool', async () => {
+    const own = new ConnectorPool({ logger: testLogger() });
+    const sharedName = `shared-${RUN}`;
+    const shared = connectionTo(sharedName, BROKER.hostname, Number(BROKER.port || 5672));
+    const sources = [freshQueue('shared'), freshQueue('shared')].map((queue, i) =>
+      own.source({ type: 'amqp', connection: sharedName, queue }, shared, { routeId: `r${i}` }),
+    );
+    try {
+      for (const source of sources) await source.start(async () => undefined);
+      const destination = own.destination(
+        { type: 'amqp', connection: sharedName, queue: freshQueue('shared') },
+        shared,
+      );
+      await destination.send(testMessages('shared', 1)[0]);
+      expect(await brokerConnections(sharedName)).toHaveLength(1);
+      for (const source of sources) await source.stop();
+      await destination.close();
+    } finally {
+      await own.close();
+    }
+    await until(
+      async () => (await brokerConnections(sharedName)).length === 0,
+      'the pool to close its connection',
+    );
+  });
+
+  it('declares the source queue durable and publishes persistent JSON messages with id and headers', async () => {
+    const queue = freshQueue('props');
+    const source = pool.source({ type: 'amqp', connection: name, queue }, connection, {
+      routeId: 'props',
+    });
+    await source.start(async () => undefined);
+    await source.stop();
+    // Re-declaring it non-durable must fail: the source declared it durable.
+    const probe = await admin.createChannel();
+    probe.on('error', () => undefined);
+    await expect(probe.assertQueue(queue, { durable: false })).rejects.toMatchObject({
+      code: 406,
+    });
+
+    const destination = pool.destination(
+      { type: 'amqp', connection: name, queue, headers: { 'x-from-spec': 'yes' } },
+      connection,
+    );
+    const [message] = testMessages('props', 1);
+    await expect(destination.send(message)).resolves.toEqual({
+      kind: 'amqp',
+      exchange: '',
+      routingKey: queue,
+    });
+    await destination.close();
+    let got: amqplib.GetMessage | false = false;
+    await until(async () => {
+      got = await adminChannel.get(queue, { noAck: true });
+      return got !== false;
+    }, 'the published message');
+    const { properties, content } = got as unknown as amqplib.GetMessage;
+    expect(content.equals(message.body)).toBe(true);
+    expect(properties).toMatchObject({
+      deliveryMode: 2,
+      contentType: 'application/json',
+      messageId: message.id,
+      headers: { ...message.headers, 'x-from-spec': 'yes' },
+    });
+  });
+
+  it('stringifies AMQP header values for the handler', async () => {
+    const queue = freshQueue('headers');
+    const source = pool.source({ type: 'amqp', connection: name, queue }, connection, {
+      routeId: 'headers',
+    });
+    const received = deferred<InboundMessage>();
+    await source.start(async (message) => received.resolve(message));
+    try {
+      adminChannel.sendToQueue(queue, Buffer.from('not json at all'), {
+        messageId: 'm-1',
+        headers: { n: 42, yes: true, text: 'x', nested: { a: [1, 'b'] } },
+      });
+      const message = await received.promise;
+      expect(message).toMatchObject({
+        id: 'm-1',
+        headers: { n: '42', yes: 'true', text: 'x', nested: '{"a":[1,"b"]}' },
+        source: { type: 'amqp', name: queue },
+        redelivered: false,
+      });
+      expect(message.payload.toString()).toBe('not json at all');
+    } finally {
+      await source.stop();
+    }
+  });
+
+  it('publishes to an exchange with the routing key, and refuses what no queue would get', async () => {
+    const exchange = `junction.test.${RUN}.orders`;
+    const queue = freshQueue('routed');
+    await adminChannel.assertExchange(exchange, 'topic', { durable: false, autoDelete: false });
+    await adminChannel.assertQueue(queue, { durable: true });
+    await adminChannel.bindQueue(queue, exchange, 'eu.*');
+    const destination = pool.destination({ type: 'amqp', connection: name, exchange }, connection);
+    try {
+      const [routed, unroutable] = testMessages('routed', 2);
+      await expect(destination.send({ ...routed, routingKey: 'eu.de' })).resolves.toEqual({
+        kind: 'amqp',
+        exchange,
+        routingKey: 'eu.de',
+      });
+      await expect(destination.send({ ...unroutable, routingKey: 'us.ca' })).rejects.toMatchObject({
+        code: 'REJECTED',
+        retryable: false,
+      });
+      await until(
+        async () => (await adminChannel.checkQueue(queue)).messageCount === 1,
+        'the routed message in its queue',
+      );
+    } finally {
+      await destination.close();
+      await adminChannel.deleteExchange(exchange);
+    }
+  });
+
+  it('rejects a publish to a missing exchange for good, and recovers its channel once it exists', async () => {
+    const exchange = `junction.test.${RUN}.later`;
+    const queue = freshQueue('later');
+    const destination = pool.destination({ type: 'amqp', connection: name, exchange }, connection);
+    try {
+      const [first, second] = testMessages('later', 2);
+      const failure = await destination.send({ ...first, routingKey: queue }).catch((e) => e);
+      expect(failure).toBeInstanceOf(ConnectorError);
+      expect(failure).toMatchObject({ code: 'REJECTED', retryable: false });
+      expect(failure.message).toContain('NOT_FOUND');
+
+      await adminChannel.assertExchange(exchange, 'direct', { durable: false });
+      await adminChannel.assertQueue(queue, { durable: true });
+      await adminChannel.bindQueue(queue, exchange, queue);
+      await expect(destination.send({ ...second, routingKey: queue })).resolves.toMatchObject({
+        kind: 'amqp',
+      });
+    } finally {
+      await destination.close();
+      await adminChannel.deleteExchange(exchange).catch(() => undefined);
+    }
+  });
+
+  it('fails to start, naming the cause, when the queue exists with other arguments', async () => {
+    const queue = freshQueue('clash');
+    await adminChannel.assertQueue(queue, { durable: false });
+    const source = pool.source({ type: 'amqp', connection: name, queue }, connection, {
+      routeId: 'clash',
+    });
+    const failure = await source.start(async () => undefined).catch((e) => e);
+    expect(failure).toBeInstanceOf(ConnectorError);
+    expect(failure.message).toContain('PRECONDITION_FAILED');
+    await source.stop();
+  });
+
+  it('fails a send with a retryable error while the broker cannot be reached', async () => {
+    const own = new ConnectorPool({
+      logger: testLogger(),
+      amqp: { publishTimeoutMs: 500, connectTimeoutMs: 500 },
+    });
+    try {
+      // Port 9 (discard) is closed on the test machine: every connect attempt is refused.
+      const nowhere = connectionTo(`nowhere-${RUN}`, '127.0.0.1', 9);
+      const destination = own.destination(
+        { type: 'amqp', connection: nowhere.name, queue: 'never' },
+        nowhere,
+      );
+      await expect(destination.send(testMessages('nowhere', 1)[0])).rejects.toMatchObject({
+        code: 'UNREACHABLE',
+        retryable: true,
+      });
+      await destination.close();
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('refuses a queue destination that also names an exchange', () => {
+    expect(() =>
+      pool.destination({ type: 'amqp', connection: name, queue: 'q', exchange: 'x' }, connection),
+    ).toThrow(ConnectorError);
+  });
+});

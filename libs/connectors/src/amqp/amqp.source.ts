@@ -1,0 +1,200 @@
+import type { Channel, ConsumeMessage } from 'amqplib';
+import type { AmqpSourceSpec } from '@junction/pipeline';
+import { backoffDelay, cancellableSleep, InFlight } from '../backoff';
+import type { InboundMessage, MessageHandler, Source } from '../connector';
+import { errorText, type ConnectorLogger } from '../logger';
+import { AmqpChannelKeeper } from './amqp-channel';
+import type { AmqpClient } from './amqp-client';
+
+export interface AmqpSourceOptions {
+  routeId: string;
+  /** How long `start()` waits for the broker (connection, queue declared, consumer registered). */
+  startTimeoutMs: number;
+}
+
+const DEFAULT_PREFETCH = 100;
+
+/**
+ * Consumes one queue (declared durable if absent) with manual acknowledgements. The broker hands
+ * out at most `prefetch` unacknowledged messages, so at most `prefetch` handlers run at once; a
+ * message is acked after its handler resolved and nacked (requeued) after it rejected, always on
+ * the channel it came from. If that channel died meanwhile, the broker has already requeued the
+ * message and nothing is sent (acking it on another channel would be a protocol error).
+ */
+export class AmqpSource implements Source {
+  private keeper?: AmqpChannelKeeper<Channel>;
+  private handler?: MessageHandler;
+  private stopping = false;
+  private running = 0;
+  private failures = 0;
+  private readonly prefetch: number;
+  private readonly inFlight = new InFlight();
+  /** Deliveries over the bound: after a reconnect the old channel's handlers may still be running. */
+  private readonly waiting: Array<{ channel: Channel; message: ConsumeMessage }> = [];
+  private readonly consumerTags = new WeakMap<Channel, string>();
+  private readonly closedChannels = new WeakSet<Channel>();
+  private readonly backoffs = new Set<{ cancel(): void }>();
+
+  constructor(
+    private readonly client: AmqpClient,
+    private readonly spec: AmqpSourceSpec,
+    private readonly options: AmqpSourceOptions,
+    private readonly logger: ConnectorLogger,
+  ) {
+    this.prefetch = spec.prefetch ?? DEFAULT_PREFETCH;
+    if (!Number.isInteger(this.prefetch) || this.prefetch < 1 || this.prefetch > 65535)
+      throw new RangeError(`prefetch must be an integer from 1 to 65535, not ${spec.prefetch}`);
+  }
+
+  private get name(): string {
+    return `amqp source ${this.spec.queue} (route ${this.options.routeId})`;
+  }
+
+  async start(handler: MessageHandler): Promise<void> {
+    if (this.keeper) throw new Error(`${this.name}: already started`);
+    this.handler = handler;
+    this.stopping = false;
+    const keeper = new AmqpChannelKeeper<Channel>(
+      this.client,
+      { name: this.name, confirm: false, setup: (channel) => this.setup(channel) },
+      this.logger,
+    );
+    this.keeper = keeper;
+    try {
+      await keeper.ready(this.options.startTimeoutMs);
+    } catch (err) {
+      this.keeper = undefined;
+      await keeper.close();
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const keeper = this.keeper;
+    if (!keeper) return;
+    this.stopping = true;
+    const channel = keeper.current;
+    const tag = channel && this.consumerTags.get(channel);
+    if (channel && tag) await channel.cancel(tag).catch(() => undefined);
+    for (const { channel: from, message } of this.waiting.splice(0))
+      this.settle(from, message, 'nack');
+    for (const backoff of this.backoffs) backoff.cancel();
+    await this.inFlight.settled();
+    // Close-ok comes back only after the broker processed every ack sent before it on this channel.
+    await keeper.close();
+    this.keeper = undefined;
+  }
+
+  private async setup(channel: Channel): Promise<void> {
+    channel.once('close', () => this.closedChannels.add(channel));
+    await channel.assertQueue(this.spec.queue, { durable: true });
+    await channel.prefetch(this.prefetch);
+    if (this.stopping) return;
+    const { consumerTag } = await channel.consume(
+      this.spec.queue,
+      (message) => this.onDelivery(channel, message),
+      { noAck: false },
+    );
+    this.consumerTags.set(channel, consumerTag);
+    if (this.stopping) await channel.cancel(consumerTag);
+  }
+
+  private onDelivery(channel: Channel, message: ConsumeMessage | null): void {
+    if (message === null) {
+      // The broker cancelled the consumer (queue deleted): a fresh channel declares and consumes again.
+      this.logger.warn(`${this.name}: consumer cancelled by the broker; reopening`);
+      void channel.close().catch(() => undefined);
+      return;
+    }
+    if (this.stopping) {
+      this.settle(channel, message, 'nack');
+      return;
+    }
+    if (this.running >= this.prefetch) {
+      this.waiting.push({ channel, message });
+      return;
+    }
+    this.run(channel, message);
+  }
+
+  private run(channel: Channel, message: ConsumeMessage): void {
+    this.running += 1;
+    const done = this.handle(channel, message).finally(() => {
+      this.running -= 1;
+      const next = this.waiting.shift();
+      if (next) this.run(next.channel, next.message);
+    });
+    void this.inFlight.track(done);
+  }
+
+  private async handle(channel: Channel, message: ConsumeMessage): Promise<void> {
+    const inbound: InboundMessage = {
+      id:
+        typeof message.properties.messageId === 'string' ? message.properties.messageId : undefined,
+      headers: stringifyHeaders(message.properties.headers),
+      payload: message.content,
+      source: { type: 'amqp', name: this.spec.queue },
+      redelivered: message.fields.redelivered,
+    };
+    try {
+      await this.handler!(inbound);
+    } catch (err) {
+      this.failures += 1;
+      this.logger.debug(`${this.name}: handler rejected, requeueing: ${errorText(err)}`);
+      // Requeueing at once would spin a failing message through the handler; hold it a little
+      // (it keeps its prefetch slot, which also slows intake). stop() cuts the wait short.
+      if (!this.stopping) {
+        const sleep = cancellableSleep(backoffDelay(this.failures - 1, 50, 5_000));
+        this.backoffs.add(sleep);
+        await sleep.promise;
+        this.backoffs.delete(sleep);
+      }
+      this.settle(channel, message, 'nack');
+      return;
+    }
+    this.failures = 0;
+    this.settle(channel, message, 'ack');
+  }
+
+  private settle(channel: Channel, message: ConsumeMessage, how: 'ack' | 'nack'): void {
+    if (this.closedChannels.has(channel)) {
+      this.logger.debug(`${this.name}: channel gone before the ${how}; the broker requeued it`);
+      return;
+    }
+    try {
+      if (how === 'ack') channel.ack(message);
+      else channel.nack(message, false, true);
+    } catch (err) {
+      // The channel is closing: the broker requeues what was not acknowledged.
+      this.logger.debug(`${this.name}: ${how} not sent: ${errorText(err)}`);
+    }
+  }
+}
+
+/** AMQP header values as strings: byte arrays as UTF-8, tables and arrays as JSON. */
+export function stringifyHeaders(
+  headers: Record<string, unknown> | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [key, value] of Object.entries(headers)) {
+    if (value === undefined || value === null) continue;
+    out[key] = headerString(value);
+  }
+  return out;
+}
+
+function headerString(value: unknown): string {
+  const plain = plainValue(value);
+  return typeof plain === 'string' ? plain : JSON.stringify(plain);
+}
+
+function plainValue(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'bigint') return value.toString();
+  if (Array.isArray(value)) return value.map(plainValue);
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainValue(v)]));
+  return typeof value === 'string' ? value : value === undefined ? null : value;
+}

@@ -1,0 +1,77 @@
+import type { SourceRef } from '@junction/pipeline';
+
+/**
+ * The contract between protocol adapters and the route runtime. Adapters are plain TypeScript
+ * (no Nest); the runtime wires them. A source hands over raw messages and is told when each is
+ * done; a destination publishes and resolves only once the broker or server confirmed.
+ */
+
+/** A stored connection as a connector needs it: config with secrets opened. */
+export interface ConnectorConnection {
+  name: string;
+  config: Record<string, unknown>;
+  secrets: Record<string, string>;
+}
+
+/** One message from a source, not yet parsed (a bad payload must be dead-lettered, not crash the consumer). */
+export interface InboundMessage {
+  /** The source's own id: AMQP `messageId`, Kafka header `junction-id`, HTTP `Idempotency-Key`. */
+  id?: string;
+  headers: Record<string, string>;
+  payload: Buffer;
+  source: SourceRef;
+  redelivered: boolean;
+}
+
+/**
+ * Called by a source for each message. Resolving means "done: acknowledge" (delivered, filtered
+ * or dead-lettered, and audited). Rejecting means "not done: give it back" (AMQP nack with
+ * requeue; Kafka: do not commit, seek back). A source never acknowledges on its own.
+ */
+export type MessageHandler = (message: InboundMessage) => Promise<void>;
+
+export interface Source {
+  /** Starts consuming. Concurrency: AMQP up to `prefetch` at once; Kafka one at a time per partition, partitions in parallel. */
+  start(handler: MessageHandler): Promise<void>;
+  /** Stops taking new messages and waits for the handlers in flight to settle (their acks go out). */
+  stop(): Promise<void>;
+}
+
+export interface OutboundMessage {
+  /** Travels as AMQP `messageId`, Kafka header `junction-id`, HTTP `Idempotency-Key`. */
+  id: string;
+  headers: Record<string, string>;
+  /** JSON bytes. */
+  body: Buffer;
+  /** AMQP routing key (exchange destinations). */
+  routingKey?: string;
+  /** Kafka message key (null: none). */
+  key?: string | null;
+}
+
+/** What the far side confirmed, for the audit trail. */
+export type DeliveryReceipt =
+  | { kind: 'amqp'; exchange: string; routingKey: string }
+  | { kind: 'kafka'; topic: string; partition: number; offset: string }
+  | { kind: 'http'; status: number; url: string }
+  | { kind: 'log' };
+
+export interface Destination {
+  /** Resolves once confirmed (AMQP publisher confirm, Kafka acks from all in-sync replicas, HTTP 2xx); rejects otherwise. */
+  send(message: OutboundMessage): Promise<DeliveryReceipt>;
+  close(): Promise<void>;
+}
+
+/** Why a send failed, and whether trying again may help. */
+export class ConnectorError extends Error {
+  override readonly name = 'ConnectorError';
+  constructor(
+    readonly code: 'UNREACHABLE' | 'REJECTED' | 'TIMEOUT' | 'NOT_ALLOWED' | 'CLOSED',
+    message: string,
+    /** False for failures the same message will meet again (a 4xx, a host not on the allowlist). */
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,225 @@
+import { request, type Dispatcher } from 'undici';
+import type { HttpDestinationSpec } from '@junction/pipeline';
+import { InFlight } from '../backoff';
+import { badConfig, configNumber, configString } from '../config';
+import {
+  ConnectorError,
+  type ConnectorConnection,
+  type DeliveryReceipt,
+  type Destination,
+  type OutboundMessage,
+} from '../connector';
+import { errorText } from '../logger';
+import { HostAllowlist, hostAndPort, targetUrl } from './http-target';
+
+export interface HttpDestinationOptions {
+  /**
+   * Hosts this destination may call (see {@link HostAllowlist} for the forms). The connection's
+   * own base URL host counts as listed unless `allowConnectionHost` is false.
+   */
+  allowHosts: readonly string[];
+  /**
+   * Default true: the stored connection names its target, so its host is allowed. False makes the
+   * list the only authority (an operator who does not trust editors with targets).
+   */
+  allowConnectionHost: boolean;
+  /** The pool's shared undici agent. */
+  dispatcher: Dispatcher;
+}
+
+const DEFAULT_TIMEOUT_MS = 5_000;
+
+/** Headers a message may not set: framing and hop-by-hop headers, and the ones this destination owns. */
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'proxy-authorization',
+  'proxy-connection',
+  'authorization',
+  'content-type',
+  'idempotency-key',
+]);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * Sends each message as one JSON request (POST by default, or PUT or PATCH) to `config.baseUrl +
+ * spec.path`, with `Idempotency-Key: <message id>` so the receiver can de-duplicate retries.
+ * Resolves on 2xx. Rejects, not retryable: any other 4xx, and 3xx (redirects are never followed,
+ * so a request cannot be bounced to a host off the allowlist); retryable: 408, 429, 5xx, network
+ * failures and the time limit (`config.timeoutMs`, default 5 s, for the whole exchange).
+ */
+export class HttpDestination implements Destination {
+  private readonly url: URL;
+  private readonly receiptUrl: string;
+  private readonly method: 'POST' | 'PUT' | 'PATCH';
+  private readonly timeoutMs: number;
+  private readonly allowed: boolean;
+  private readonly fixedHeaders: Record<string, string>;
+  private readonly inFlight = new InFlight();
+  private closed = false;
+
+  constructor(
+    connection: ConnectorConnection,
+    spec: HttpDestinationSpec,
+    private readonly options: HttpDestinationOptions,
+  ) {
+    const baseUrl = configString(connection, 'baseUrl', true);
+    let base: URL;
+    try {
+      base = new URL(baseUrl);
+      this.url = targetUrl(baseUrl, spec.path);
+    } catch (err) {
+      throw badConfig(connection, `cannot call ${spec.path}: ${errorText(err)}`);
+    }
+    this.receiptUrl = `${this.url.origin}${this.url.pathname}`;
+    this.method = spec.method ?? 'POST';
+    this.timeoutMs = configNumber(connection, 'timeoutMs') ?? DEFAULT_TIMEOUT_MS;
+    const listed = options.allowConnectionHost
+      ? [...options.allowHosts, hostAndPort(base)]
+      : options.allowHosts;
+    this.allowed = new HostAllowlist(listed).allows(this.url);
+    this.fixedHeaders = { ...staticHeaders(connection), ...authHeader(connection, base) };
+  }
+
+  send(message: OutboundMessage): Promise<DeliveryReceipt> {
+    if (this.closed)
+      return Promise.reject(new ConnectorError('CLOSED', 'http destination is closed', false));
+    if (!this.allowed)
+      return Promise.reject(
+        new ConnectorError(
+          'NOT_ALLOWED',
+          `http ${this.method} ${this.receiptUrl}: host ${this.url.host} is not on the allowlist`,
+          false,
+        ),
+      );
+    return this.inFlight.track(this.call(message));
+  }
+
+  /** Waits for requests in flight; the agent belongs to the pool. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.inFlight.settled();
+  }
+
+  private async call(message: OutboundMessage): Promise<DeliveryReceipt> {
+    const where = `http ${this.method} ${this.receiptUrl}`;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), this.timeoutMs);
+    try {
+      const response = await request(this.url, {
+        method: this.method,
+        dispatcher: this.options.dispatcher,
+        headers: {
+          ...forwardableHeaders(message.headers),
+          ...this.fixedHeaders,
+          'content-type': 'application/json',
+          'idempotency-key': message.id,
+        },
+        body: message.body,
+        signal: abort.signal,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      // Read to the end so the connection goes back to the pool (dump caps what it reads).
+      await response.body.dump();
+      const status = response.statusCode;
+      if (status >= 200 && status < 300) return { kind: 'http', status, url: this.receiptUrl };
+      if (status >= 300 && status < 400) {
+        const location = response.headers.location;
+        const to = typeof location === 'string' ? redirectHost(location, this.url) : 'elsewhere';
+        throw new ConnectorError(
+          'REJECTED',
+          `${where}: answered ${status}, a redirect to ${to}; redirects are not followed`,
+          false,
+        );
+      }
+      if (status === 408)
+        throw new ConnectorError('TIMEOUT', `${where}: answered 408 Request Timeout`, true);
+      if (status === 429)
+        throw new ConnectorError('REJECTED', `${where}: answered 429 Too Many Requests`, true);
+      throw new ConnectorError('REJECTED', `${where}: answered ${status}`, status >= 500);
+    } catch (err) {
+      if (err instanceof ConnectorError) throw err;
+      throw httpConnectorError(err, where, abort.signal.aborted, this.timeoutMs);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function httpConnectorError(
+  err: unknown,
+  where: string,
+  aborted: boolean,
+  timeoutMs: number,
+): ConnectorError {
+  const code = (err as { code?: unknown }).code;
+  if (
+    aborted ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT'
+  )
+    return new ConnectorError('TIMEOUT', `${where}: no answer within ${timeoutMs} ms`, true, {
+      cause: err,
+    });
+  if (code === 'UND_ERR_INVALID_ARG')
+    return new ConnectorError('REJECTED', `${where}: ${errorText(err)}`, false, { cause: err });
+  return new ConnectorError('UNREACHABLE', `${where}: ${errorText(err)}`, true, { cause: err });
+}
+
+function redirectHost(location: string, from: URL): string {
+  try {
+    return new URL(location, from).host;
+  } catch {
+    return 'an invalid location';
+  }
+}
+
+function staticHeaders(connection: ConnectorConnection): Record<string, string> {
+  const headers = connection.config.headers;
+  if (headers === undefined || headers === null) return {};
+  if (typeof headers !== 'object' || Array.isArray(headers))
+    throw badConfig(connection, 'config.headers must be an object of strings');
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value !== 'string' || !TOKEN.test(name) || !FIELD_VALUE.test(value))
+      throw badConfig(connection, `config.headers.${name} is not a valid header`);
+    if (RESERVED_HEADERS.has(name.toLowerCase()))
+      throw badConfig(connection, `config.headers.${name} is set by Junction itself`);
+    out[name.toLowerCase()] = value;
+  }
+  return out;
+}
+
+/** Bearer token if set, else basic auth with the base URL's user name and `secrets.basicPassword`. */
+function authHeader(connection: ConnectorConnection, base: URL): Record<string, string> {
+  const { bearerToken, basicPassword } = connection.secrets;
+  if (bearerToken) return { authorization: `Bearer ${bearerToken}` };
+  if (basicPassword !== undefined) {
+    const user = decodeURIComponent(base.username);
+    const token = Buffer.from(`${user}:${basicPassword}`, 'utf8').toString('base64');
+    return { authorization: `Basic ${token}` };
+  }
+  return {};
+}
+
+/** Message headers that can travel as HTTP headers; framing, auth and malformed ones are dropped. */
+function forwardableHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (RESERVED_HEADERS.has(lower) || lower.startsWith('proxy-')) continue;
+    if (!TOKEN.test(name) || typeof value !== 'string' || !FIELD_VALUE.test(value)) continue;
+    out[lower] = value;
+  }
+  return out;
+}

@@ -1,0 +1,306 @@
+/** The HTTP destination against a real local HTTP server (node:http on 127.0.0.1, port 0). */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { HttpDestinationSpec } from '@junction/pipeline';
+import { testMessages } from '../conformance/conformance';
+import { testLogger } from '../conformance/test-logger';
+import { ConnectorError, type ConnectorConnection, type OutboundMessage } from '../connector';
+import { ConnectorPool } from '../connector-pool';
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+}
+
+/** A server that answers by path, and remembers every request it got. */
+async function startServer(
+  answer: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ server: Server; port: number; seen: Seen[] }> {
+  const seen: Seen[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+      });
+      answer(req, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as AddressInfo).port, seen };
+}
+
+async function stopServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+let target: Awaited<ReturnType<typeof startServer>>;
+let elsewhere: Awaited<ReturnType<typeof startServer>>;
+let pool: ConnectorPool;
+/** Answers held open by /slow, ended in afterAll. */
+const hanging: ServerResponse[] = [];
+
+beforeAll(async () => {
+  elsewhere = await startServer((_req, res) => res.writeHead(200).end('you should not be here'));
+  target = await startServer((req, res) => {
+    const path = (req.url ?? '').replace(/\?.*$/, '');
+    const status: Record<string, number> = {
+      '/orders': 201,
+      '/@127.0.0.2/orders': 202,
+      '/bad': 400,
+      '/gone': 404,
+      '/late': 408,
+      '/busy': 429,
+      '/broken': 500,
+      '/away': 503,
+    };
+    if (path === '/slow') {
+      hanging.push(res);
+      return;
+    }
+    if (path === '/moved') {
+      res.writeHead(302, { location: `http://127.0.0.1:${elsewhere.port}/orders` }).end();
+      return;
+    }
+    res.writeHead(status[path] ?? 404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ ok: status[path] !== undefined && status[path] < 300 }));
+  });
+  pool = new ConnectorPool({ logger: testLogger() });
+});
+
+afterAll(async () => {
+  for (const res of hanging) res.destroy();
+  await pool.close();
+  await stopServer(target.server);
+  await stopServer(elsewhere.server);
+});
+
+function erp(overrides: Partial<ConnectorConnection> = {}): ConnectorConnection {
+  return {
+    name: 'erp',
+    config: { baseUrl: `http://127.0.0.1:${target.port}`, timeoutMs: 2_000 },
+    secrets: {},
+    ...overrides,
+  };
+}
+
+function spec(path: string, method?: HttpDestinationSpec['method']): HttpDestinationSpec {
+  return { type: 'http', connection: 'erp', path, method };
+}
+
+function message(): OutboundMessage {
+  return testMessages('http', 1)[0];
+}
+
+function lastSeen(): Seen {
+  return target.seen[target.seen.length - 1];
+}
+
+describe('http destination', () => {
+  it('POSTs the JSON body with Idempotency-Key and resolves on 2xx with the status', async () => {
+    const destination = pool.destination(spec('/orders'), erp());
+    const sent = message();
+    await expect(destination.send(sent)).resolves.toEqual({
+      kind: 'http',
+      status: 201,
+      url: `http://127.0.0.1:${target.port}/orders`,
+    });
+    const request = lastSeen();
+    expect(request.method).toBe('POST');
+    expect(request.url).toBe('/orders');
+    expect(request.headers['content-type']).toBe('application/json');
+    expect(request.headers['idempotency-key']).toBe(sent.id);
+    expect(request.body.equals(sent.body)).toBe(true);
+
+    // A retry of the same message carries the same key, so the receiver can de-duplicate it.
+    await destination.send(sent);
+    expect(lastSeen().headers['idempotency-key']).toBe(sent.id);
+    await destination.close();
+  });
+
+  it.each(['PUT', 'PATCH'] as const)('sends %s when the route says so', async (method) => {
+    const destination = pool.destination(spec('/orders', method), erp());
+    await destination.send(message());
+    expect(lastSeen().method).toBe(method);
+  });
+
+  it.each([
+    ['/bad', 400, 'REJECTED', false],
+    ['/gone', 404, 'REJECTED', false],
+    ['/late', 408, 'TIMEOUT', true],
+    ['/busy', 429, 'REJECTED', true],
+    ['/broken', 500, 'REJECTED', true],
+    ['/away', 503, 'REJECTED', true],
+  ] as const)('rejects %s (%i) as %s, retryable %s', async (path, status, code, retryable) => {
+    const destination = pool.destination(spec(path), erp());
+    const failure = await destination.send(message()).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ConnectorError);
+    expect(failure).toMatchObject({ code, retryable });
+    expect((failure as Error).message).toContain(String(status));
+  });
+
+  it('gives up after timeoutMs with a retryable TIMEOUT', async () => {
+    const destination = pool.destination(
+      spec('/slow'),
+      erp({ config: { baseUrl: `http://127.0.0.1:${target.port}`, timeoutMs: 200 } }),
+    );
+    const started = Date.now();
+    await expect(destination.send(message())).rejects.toMatchObject({
+      code: 'TIMEOUT',
+      retryable: true,
+    });
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('rejects a refused connection as retryable UNREACHABLE', async () => {
+    const closed = await startServer(() => undefined);
+    const port = closed.port;
+    await stopServer(closed.server);
+    const destination = pool.destination(
+      spec('/orders'),
+      erp({ config: { baseUrl: `http://127.0.0.1:${port}` } }),
+    );
+    await expect(destination.send(message())).rejects.toMatchObject({
+      code: 'UNREACHABLE',
+      retryable: true,
+    });
+  });
+
+  it('never follows a redirect: 3xx fails for good and the other host is not called', async () => {
+    const before = elsewhere.seen.length;
+    const destination = pool.destination(spec('/moved'), erp());
+    const failure = await destination.send(message()).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ code: 'REJECTED', retryable: false });
+    expect((failure as Error).message).toContain(`127.0.0.1:${elsewhere.port}`);
+    expect(elsewhere.seen.length).toBe(before);
+  });
+
+  describe('allowlist', () => {
+    it("allows the connection's own host without a list", async () => {
+      const destination = pool.destination(spec('/orders'), erp(), { allowHosts: [] });
+      await expect(destination.send(message())).resolves.toMatchObject({ status: 201 });
+    });
+
+    it('refuses, for good and without a request, a host off the list when only the list counts', async () => {
+      const before = target.seen.length;
+      const destination = pool.destination(spec('/orders'), erp(), {
+        allowHosts: [`127.0.0.1:${elsewhere.port}`, 'erp.example.com'],
+        allowConnectionHost: false,
+      });
+      await expect(destination.send(message())).rejects.toMatchObject({
+        code: 'NOT_ALLOWED',
+        retryable: false,
+      });
+      expect(target.seen.length).toBe(before);
+    });
+
+    it.each([[(port: number) => `127.0.0.1:${port}`], [() => '127.0.0.1']])(
+      'calls a host that is on the list (%#)',
+      async (entry) => {
+        const destination = pool.destination(spec('/orders'), erp(), {
+          allowHosts: [entry(target.port)],
+          allowConnectionHost: false,
+        });
+        await expect(destination.send(message())).resolves.toMatchObject({ status: 201 });
+      },
+    );
+
+    it("keeps a tricky route path on the connection's host", async () => {
+      const destination = pool.destination(spec('@127.0.0.2/orders'), erp());
+      await expect(destination.send(message())).resolves.toMatchObject({ status: 202 });
+      expect(lastSeen().url).toBe('/@127.0.0.2/orders');
+    });
+  });
+
+  describe('headers and auth', () => {
+    it('sends a bearer token from the secrets', async () => {
+      const destination = pool.destination(
+        spec('/orders'),
+        erp({ secrets: { bearerToken: 'tok-123' } }),
+      );
+      await destination.send(message());
+      expect(lastSeen().headers.authorization).toBe('Bearer tok-123');
+    });
+
+    it('sends basic auth with the base URL user and secrets.basicPassword, not in the URL', async () => {
+      const destination = pool.destination(
+        spec('/orders'),
+        erp({
+          config: { baseUrl: `http://shop%40eu@127.0.0.1:${target.port}` },
+          secrets: { basicPassword: 'p:ss' },
+        }),
+      );
+      await expect(destination.send(message())).resolves.toMatchObject({
+        url: `http://127.0.0.1:${target.port}/orders`,
+      });
+      const auth = lastSeen().headers.authorization ?? '';
+      expect(Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString()).toBe('shop@eu:p:ss');
+    });
+
+    it('sends static headers and message headers, but never lets a message set framing or auth', async () => {
+      const destination = pool.destination(
+        spec('/orders'),
+        erp({
+          config: { baseUrl: `http://127.0.0.1:${target.port}`, headers: { 'x-tenant': 'eu' } },
+          secrets: { bearerToken: 'tok' },
+        }),
+      );
+      const sent = {
+        ...message(),
+        headers: {
+          'x-trace': 't-1',
+          authorization: 'Bearer evil',
+          host: 'evil.example',
+          'idempotency-key': 'forged',
+          'x-tenant': 'forged',
+          'bad header': 'dropped',
+        },
+      };
+      await destination.send(sent);
+      const { headers } = lastSeen();
+      expect(headers).toMatchObject({
+        'x-trace': 't-1',
+        'x-tenant': 'eu',
+        authorization: 'Bearer tok',
+        host: `127.0.0.1:${target.port}`,
+        'idempotency-key': sent.id,
+      });
+    });
+
+    it('refuses a connection whose static headers try to set what Junction owns', () => {
+      expect(() =>
+        pool.destination(
+          spec('/orders'),
+          erp({ config: { baseUrl: 'http://127.0.0.1:1', headers: { Authorization: 'x' } } }),
+        ),
+      ).toThrow(ConnectorError);
+    });
+  });
+
+  it('refuses to send once closed', async () => {
+    const destination = pool.destination(spec('/orders'), erp());
+    await destination.close();
+    await expect(destination.send(message())).rejects.toMatchObject({
+      code: 'CLOSED',
+      retryable: false,
+    });
+  });
+
+  it('finishes requests in flight before close resolves', async () => {
+    const destination = pool.destination(spec('/orders'), erp());
+    let settled = false;
+    const sending = destination.send(message()).then(() => {
+      settled = true;
+    });
+    await destination.close();
+    expect(settled).toBe(true);
+    await sending;
+  });
+});

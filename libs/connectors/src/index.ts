@@ -1,0 +1,16 @@
+export * from './connector';
+export { ConnectorPool, type ConnectorPoolOptions } from './connector-pool';
+export { consoleLogger, type ConnectorLogger } from './logger';
+export { AmqpClient, amqpConnectArgs, type AmqpClientOptions } from './amqp/amqp-client';
+export { AmqpSource, stringifyHeaders, type AmqpSourceOptions } from './amqp/amqp.source';
+export { AmqpDestination, type AmqpDestinationOptions } from './amqp/amqp.destination';
+export {
+  KafkaClient,
+  kafkaClientConfig,
+  stringifyKafkaHeaders,
+  type KafkaClientOptions,
+} from './kafka/kafka-client';
+export { KafkaSource, JUNCTION_ID_HEADER, type KafkaSourceOptions } from './kafka/kafka.source';
+export { KafkaDestination, type KafkaDestinationOptions } from './kafka/kafka.destination';
+export { HttpDestination, type HttpDestinationOptions } from './http/http.destination';
+export { HostAllowlist, targetUrl } from './http/http-target';

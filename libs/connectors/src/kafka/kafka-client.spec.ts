@@ -1,0 +1,117 @@
+import {
+  KafkaJSNonRetriableError,
+  KafkaJSNumberOfRetriesExceeded,
+  KafkaJSProtocolError,
+} from 'kafkajs';
+import { ConnectorError } from '../connector';
+import { consoleLogger } from '../logger';
+import { kafkaClientConfig, kafkaConnectorError, stringifyKafkaHeaders } from './kafka-client';
+
+describe('kafkaClientConfig', () => {
+  it('maps brokers, client id, SASL and TLS from config and secrets', () => {
+    const config = kafkaClientConfig(
+      {
+        name: 'kafka',
+        config: {
+          brokers: ['b1:9093', 'b2:9093'],
+          clientId: 'shop',
+          ssl: true,
+          sasl: { mechanism: 'scram-sha-512', username: 'svc' },
+        },
+        secrets: { saslPassword: 'pw' },
+      },
+      {},
+      consoleLogger,
+    );
+    expect(config).toMatchObject({
+      brokers: ['b1:9093', 'b2:9093'],
+      clientId: 'shop',
+      ssl: true,
+      sasl: { mechanism: 'scram-sha-512', username: 'svc', password: 'pw' },
+    });
+  });
+
+  it('uses secrets.sslKey as the client key, and as the certificate when the PEM holds one', () => {
+    const pem =
+      '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n-----BEGIN CERTIFICATE-----\ny\n-----END CERTIFICATE-----\n';
+    const config = kafkaClientConfig(
+      { name: 'kafka', config: { brokers: ['b:9093'], ssl: true }, secrets: { sslKey: pem } },
+      {},
+      consoleLogger,
+    );
+    expect(config.ssl).toEqual({ key: pem, cert: pem });
+  });
+
+  it('leaves TLS and SASL off unless configured, and defaults the client id', () => {
+    const config = kafkaClientConfig(
+      { name: 'kafka', config: { brokers: ['b:9092'] }, secrets: { saslPassword: 'unused' } },
+      {},
+      consoleLogger,
+    );
+    expect(config.ssl).toBeUndefined();
+    expect(config.sasl).toBeUndefined();
+    expect(config.clientId).toBe('junction');
+  });
+
+  it.each([
+    {},
+    { brokers: [] },
+    { brokers: 'b:9092' },
+    { brokers: ['b:9092'], sasl: { mechanism: 'gssapi', username: 'x' } },
+  ])('refuses config %j', (config) => {
+    expect(() =>
+      kafkaClientConfig({ name: 'kafka', config, secrets: {} }, {}, consoleLogger),
+    ).toThrow(ConnectorError);
+  });
+});
+
+describe('stringifyKafkaHeaders', () => {
+  it('decodes buffers and joins repeated values', () => {
+    expect(
+      stringifyKafkaHeaders({
+        a: Buffer.from('ä'),
+        b: 'x',
+        c: [Buffer.from('1'), '2'],
+        d: undefined,
+      }),
+    ).toEqual({ a: 'ä', b: 'x', c: '1, 2' });
+  });
+});
+
+describe('kafkaConnectorError', () => {
+  it('is final for a protocol error Kafka calls non-retriable', () => {
+    const err = kafkaConnectorError(
+      // kafkajs builds protocol errors from its error-code table entries.
+      new KafkaJSProtocolError({
+        type: 'INVALID_TOPIC_EXCEPTION',
+        code: 17,
+        retriable: false,
+        message: 'bad topic',
+      } as unknown as Error),
+      'produce',
+    );
+    expect(err).toMatchObject({ code: 'REJECTED', retryable: false });
+  });
+
+  it('is retryable for exhausted retries and connection trouble', () => {
+    const exhausted = new KafkaJSNumberOfRetriesExceeded(
+      new Error('Connection error: ECONNREFUSED'),
+      {
+        retryCount: 5,
+        retryTime: 1000,
+      },
+    );
+    expect(kafkaConnectorError(exhausted, 'produce')).toMatchObject({
+      code: 'UNREACHABLE',
+      retryable: true,
+    });
+    expect(
+      kafkaConnectorError(new KafkaJSNonRetriableError(new Error('x')), 'produce').retryable,
+    ).toBe(true);
+  });
+
+  it('passes a ConnectorError through', () => {
+    const original = new ConnectorError('TIMEOUT', 'late', true);
+    expect(kafkaConnectorError(original, 'produce')).toBe(original);
+  });
+});

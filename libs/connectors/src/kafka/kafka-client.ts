@@ -1,0 +1,188 @@
+import {
+  Kafka,
+  logLevel,
+  Partitioners,
+  type Consumer,
+  type ConsumerConfig,
+  type IHeaders,
+  type ISocketFactory,
+  type KafkaConfig,
+  type logCreator,
+  type Producer,
+  type SASLOptions,
+} from 'kafkajs';
+import { settleWithin } from '../backoff';
+import { badConfig, configString } from '../config';
+import { ConnectorError, type ConnectorConnection } from '../connector';
+import { errorText, type ConnectorLogger } from '../logger';
+
+export interface KafkaClientOptions {
+  /** TCP connect time limit. Default 3 s. */
+  connectionTimeout?: number;
+  /** Time limit of one request. Default 30 s. */
+  requestTimeout?: number;
+  /** Custom sockets (proxies, and tests that cut connections). */
+  socketFactory?: ISocketFactory;
+}
+
+/** kafkajs settings for a stored connection: brokers, client id, TLS and SASL from config and secrets. */
+export function kafkaClientConfig(
+  connection: ConnectorConnection,
+  options: KafkaClientOptions,
+  logger: ConnectorLogger,
+): KafkaConfig {
+  const brokers = connection.config.brokers;
+  if (
+    !Array.isArray(brokers) ||
+    brokers.length === 0 ||
+    !brokers.every((b): b is string => typeof b === 'string')
+  )
+    throw badConfig(connection, 'config.brokers must be a non-empty list of host:port');
+  const config: KafkaConfig = {
+    clientId: configString(connection, 'clientId') ?? 'junction',
+    brokers,
+    connectionTimeout: options.connectionTimeout ?? 3_000,
+    requestTimeout: options.requestTimeout ?? 30_000,
+    logLevel: logLevel.WARN,
+    logCreator: kafkaLogCreator(logger),
+  };
+  if (connection.config.ssl === true) {
+    const pem = connection.secrets.sslKey;
+    // The secret is the client's PEM: its private key, and its certificate when the bundle holds one.
+    config.ssl = pem ? { key: pem, ...(pem.includes('CERTIFICATE') ? { cert: pem } : {}) } : true;
+  }
+  const sasl = connection.config.sasl as { mechanism?: unknown; username?: unknown } | undefined;
+  if (sasl) {
+    const { mechanism, username } = sasl;
+    if (
+      (mechanism !== 'plain' && mechanism !== 'scram-sha-256' && mechanism !== 'scram-sha-512') ||
+      typeof username !== 'string'
+    )
+      throw badConfig(connection, 'config.sasl needs a mechanism and a username');
+    config.sasl = {
+      mechanism,
+      username,
+      password: connection.secrets.saslPassword ?? '',
+    } as SASLOptions;
+  }
+  if (options.socketFactory) config.socketFactory = options.socketFactory;
+  return config;
+}
+
+/**
+ * kafkajs logs into the connector logger. Its ERROR lines for single failed responses
+ * ("Response Metadata ... This server does not host this topic-partition") are retried by kafkajs
+ * itself and are warnings to us; what fails for good surfaces as an error from send or a crash.
+ */
+function kafkaLogCreator(logger: ConnectorLogger): logCreator {
+  return () =>
+    ({ namespace, level, log }) => {
+      const { message, error } = log as { message: string; error?: unknown };
+      const line = `kafkajs ${namespace}: ${message}${error ? `: ${errorText(error)}` : ''}`;
+      if (level === logLevel.ERROR && !message.startsWith('Response ')) logger.error(line);
+      else if (level <= logLevel.WARN) logger.warn(line);
+      else if (level === logLevel.INFO) logger.info(line);
+      else logger.debug(line);
+    };
+}
+
+/**
+ * One kafkajs client per stored connection, shared by every route that uses it: one idempotent
+ * producer for all its destinations (created on first send), and the consumers of its sources.
+ */
+export class KafkaClient {
+  readonly kafka: Kafka;
+  private producing?: Promise<Producer>;
+  private readonly consumers = new Set<Consumer>();
+  private closed = false;
+
+  private readonly closeTimeoutMs: number;
+
+  constructor(
+    readonly connection: ConnectorConnection,
+    options: KafkaClientOptions,
+    private readonly logger: ConnectorLogger,
+  ) {
+    this.kafka = new Kafka(kafkaClientConfig(connection, options, logger));
+    this.closeTimeoutMs = options.requestTimeout ?? 30_000;
+  }
+
+  /** The shared idempotent producer, connected. A failed connect is retried by the next call. */
+  producer(): Promise<Producer> {
+    if (this.closed)
+      return Promise.reject(new ConnectorError('CLOSED', 'kafka client is closed', false));
+    if (!this.producing) {
+      const producer = this.kafka.producer({
+        idempotent: true,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
+      this.producing = producer.connect().then(
+        () => producer,
+        async (err: unknown) => {
+          this.producing = undefined;
+          await producer.disconnect().catch(() => undefined);
+          throw new ConnectorError(
+            'UNREACHABLE',
+            `kafka ${this.connection.name}: producer could not connect: ${errorText(err)}`,
+            true,
+            { cause: err },
+          );
+        },
+      );
+    }
+    return this.producing;
+  }
+
+  /** A consumer the client disconnects on close if its source did not. */
+  consumer(config: ConsumerConfig): Consumer {
+    if (this.closed) throw new ConnectorError('CLOSED', 'kafka client is closed', false);
+    const consumer = this.kafka.consumer(config);
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  /** Called by a source once it disconnected its consumer itself. */
+  forget(consumer: Consumer): void {
+    this.consumers.delete(consumer);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const producing = this.producing;
+    this.producing = undefined;
+    const closing = Promise.allSettled([
+      ...[...this.consumers].map((c) => c.disconnect()),
+      producing?.then((p) => p.disconnect()),
+    ]);
+    if (!(await settleWithin(closing, this.closeTimeoutMs)))
+      this.logger.warn(`kafka ${this.connection.name}: disconnect still pending after close`);
+    this.consumers.clear();
+  }
+}
+
+/** Kafka header values as strings (several values of one header joined with ", "). */
+export function stringifyKafkaHeaders(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [key, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const values = Array.isArray(value) ? value : [value];
+    out[key] = values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v))).join(', ');
+  }
+  return out;
+}
+
+/** A kafkajs failure as a ConnectorError: protocol errors Kafka calls non-retriable are final. */
+export function kafkaConnectorError(err: unknown, where: string): ConnectorError {
+  if (err instanceof ConnectorError) return err;
+  let root: unknown = err;
+  while ((root as { cause?: unknown })?.cause) root = (root as { cause: unknown }).cause;
+  const e = root as { name?: string; retriable?: boolean; type?: string };
+  const message = `${where}: ${errorText(err)}${root !== err ? ` (${errorText(root)})` : ''}`;
+  if (e.name === 'KafkaJSProtocolError' && e.retriable === false)
+    return new ConnectorError('REJECTED', message, false, { cause: err });
+  if (/timeout/i.test(e.name ?? '') || e.type === 'REQUEST_TIMED_OUT')
+    return new ConnectorError('TIMEOUT', message, true, { cause: err });
+  return new ConnectorError('UNREACHABLE', message, true, { cause: err });
+}

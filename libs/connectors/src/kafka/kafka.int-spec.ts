@@ -1,0 +1,243 @@
+/**
+ * Kafka connectors against a real broker: KAFKA_BROKERS (comma-separated), default the one
+ * `scripts/kafka.sh start` runs on 127.0.0.1:19092. Start it before running these tests.
+ */
+import { randomUUID } from 'node:crypto';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { Kafka, logLevel, type Admin, type ISocketFactory } from 'kafkajs';
+import type { KafkaSourceSpec } from '@junction/pipeline';
+import { describeConformance, testMessages } from '../conformance/conformance';
+import { deferred, until } from '../conformance/eventually';
+import { testLogger } from '../conformance/test-logger';
+import type { ConnectorConnection, InboundMessage } from '../connector';
+import { ConnectorPool } from '../connector-pool';
+
+const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
+const RUN = randomUUID().slice(0, 8);
+
+let admin: Admin;
+let topicCount = 0;
+const createdTopics = new Set<string>();
+const createdGroups = new Set<string>();
+
+async function freshTopic(partitions: number): Promise<string> {
+  topicCount += 1;
+  const topic = `junction.test.${RUN}.${topicCount}`;
+  createdTopics.add(topic);
+  await admin.createTopics({
+    topics: [{ topic, numPartitions: partitions }],
+    waitForLeaders: true,
+  });
+  return topic;
+}
+
+function connectionNamed(name: string): ConnectorConnection {
+  return { name, config: { brokers: BROKERS, clientId: `junction-test-${RUN}` }, secrets: {} };
+}
+
+/** kafkajs's own socket factory, remembering every socket so that a test can cut them all. */
+function trackingSocketFactory(sockets: Set<Socket>): ISocketFactory {
+  return ({ host, port, ssl, onConnect }) => {
+    const socket = ssl
+      ? tlsConnect({ host, port, servername: host, ...ssl }, onConnect)
+      : netConnect({ host, port }, onConnect);
+    socket.setKeepAlive(true, 60_000);
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    return socket;
+  };
+}
+
+beforeAll(async () => {
+  admin = new Kafka({
+    clientId: `junction-test-admin-${RUN}`,
+    brokers: BROKERS,
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect().catch((err: unknown) => {
+    throw new Error(
+      `no Kafka at ${BROKERS.join(',')} (run scripts/kafka.sh start): ${String(err)}`,
+    );
+  });
+}, 30_000);
+
+afterAll(async () => {
+  if (createdGroups.size > 0) await admin.deleteGroups([...createdGroups]).catch(() => undefined);
+  if (createdTopics.size > 0)
+    await admin.deleteTopics({ topics: [...createdTopics] }).catch(() => undefined);
+  await admin.disconnect();
+}, 30_000);
+
+describeConformance(
+  'kafka',
+  async () => {
+    const sockets = new Set<Socket>();
+    const name = `conformance-${RUN}`;
+    const connection = connectionNamed(name);
+    const pool = new ConnectorPool({
+      logger: testLogger(),
+      kafka: {
+        maxWaitTimeInMs: 100,
+        heartbeatInterval: 1_000,
+        sessionTimeout: 10_000,
+        sendTimeoutMs: 20_000,
+        socketFactory: trackingSocketFactory(sockets),
+      },
+    });
+    return {
+      ordering: 'per-key',
+      concurrency: 'per-partition',
+      disruptions: {
+        'reset connections': async () => {
+          expect(sockets.size).toBeGreaterThan(0);
+          // As a network failure shows up (kafkajs listens for 'error' and 'end', not 'close').
+          for (const socket of sockets)
+            socket.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+        },
+      },
+      async fixture({ partitions }) {
+        const topic = await freshTopic(partitions);
+        const groupId = `${topic}.group`;
+        createdGroups.add(groupId);
+        const spec: KafkaSourceSpec = {
+          type: 'kafka',
+          connection: name,
+          topic,
+          groupId,
+          fromBeginning: true,
+        };
+        return {
+          source: () => pool.source(spec, connection, { routeId: 'conformance' }),
+          destination: () =>
+            pool.destination({ type: 'kafka', connection: name, topic }, connection),
+          dispose: async () => undefined, // topics and groups go in afterAll, once nothing uses them
+        };
+      },
+      close: () => pool.close(),
+    };
+  },
+  { disruptions: ['reset connections'], waitMs: 30_000 },
+);
+
+describe('kafka connectors', () => {
+  const name = `kafka-${RUN}`;
+  const connection = connectionNamed(name);
+  let pool: ConnectorPool;
+
+  beforeAll(() => {
+    pool = new ConnectorPool({
+      logger: testLogger(),
+      kafka: { maxWaitTimeInMs: 100, heartbeatInterval: 1_000, sessionTimeout: 10_000 },
+    });
+  });
+
+  afterAll(async () => {
+    await pool.close();
+  });
+
+  it('consumes as group junction.<route id> and commits the offset after the last handled message', async () => {
+    const topic = await freshTopic(1);
+    const routeId = `route-${RUN}`;
+    const groupId = `junction.${routeId}`;
+    createdGroups.add(groupId);
+    const source = pool.source(
+      { type: 'kafka', connection: name, topic, fromBeginning: true },
+      connection,
+      { routeId },
+    );
+    const destination = pool.destination({ type: 'kafka', connection: name, topic }, connection);
+    const messages = testMessages('commit', 5);
+    const handled: InboundMessage[] = [];
+    await source.start(async (message) => {
+      handled.push(message);
+    });
+    try {
+      const receipts = [];
+      for (const message of messages) receipts.push(await destination.send(message));
+      await until(() => handled.length === 5, 'five messages');
+      const last = receipts[4];
+      expect(last).toMatchObject({ kind: 'kafka', topic, partition: 0 });
+      const next = (BigInt(last.kind === 'kafka' ? last.offset : '0') + 1n).toString();
+      await until(async () => {
+        const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        return offsets.partitions[0]?.offset === next;
+      }, `group ${groupId} committed at ${next}`);
+    } finally {
+      await source.stop();
+      await destination.close();
+    }
+  });
+
+  it('takes the id from header junction-id and leaves it unset without one', async () => {
+    const topic = await freshTopic(1);
+    const producer = new Kafka({ brokers: BROKERS, logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    const source = pool.source(
+      { type: 'kafka', connection: name, topic, groupId: `${topic}.ids`, fromBeginning: true },
+      connection,
+      { routeId: 'ids' },
+    );
+    createdGroups.add(`${topic}.ids`);
+    const handled: InboundMessage[] = [];
+    const both = deferred();
+    await source.start(async (message) => {
+      handled.push(message);
+      if (handled.length === 2) both.resolve();
+    });
+    try {
+      await producer.send({
+        topic,
+        messages: [
+          { value: 'one', headers: { 'junction-id': 'id-1', multi: ['a', 'b'] } },
+          { key: 'k', value: 'two' },
+        ],
+      });
+      await both.promise;
+      expect(handled[0]).toMatchObject({
+        id: 'id-1',
+        headers: { 'junction-id': 'id-1', multi: 'a, b' },
+        redelivered: false,
+      });
+      expect(handled[0].payload.toString()).toBe('one');
+      expect(handled[1].id).toBeUndefined();
+      expect(handled[1].source).toMatchObject({
+        type: 'kafka',
+        name: topic,
+        partition: 0,
+        offset: '1',
+      });
+    } finally {
+      await source.stop();
+      await producer.disconnect();
+    }
+  });
+
+  it('shares one producer per stored connection across destinations', async () => {
+    const [a, b] = [await freshTopic(1), await freshTopic(1)];
+    const first = pool.destination({ type: 'kafka', connection: name, topic: a }, connection);
+    const second = pool.destination({ type: 'kafka', connection: name, topic: b }, connection);
+    const [m1, m2] = testMessages('shared', 2);
+    const [r1, r2] = await Promise.all([first.send(m1), second.send(m2)]);
+    expect(r1).toMatchObject({ kind: 'kafka', topic: a, offset: '0' });
+    expect(r2).toMatchObject({ kind: 'kafka', topic: b, offset: '0' });
+    await first.close();
+    await second.close();
+    // Closing a destination leaves the shared producer to the others.
+    const third = pool.destination({ type: 'kafka', connection: name, topic: a }, connection);
+    await expect(third.send(testMessages('shared', 1)[0])).resolves.toMatchObject({ offset: '1' });
+    await third.close();
+  });
+
+  it('rejects a send to an invalid topic name for good', async () => {
+    const destination = pool.destination(
+      { type: 'kafka', connection: name, topic: 'not a valid topic!' },
+      connection,
+    );
+    await expect(destination.send(testMessages('invalid', 1)[0])).rejects.toMatchObject({
+      name: 'ConnectorError',
+      retryable: false,
+    });
+    await destination.close();
+  }, 30_000);
+});

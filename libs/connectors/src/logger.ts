@@ -1,0 +1,19 @@
+/** Where connectors report what an operator may need (reconnects, crashes). Never given a secret or a payload. */
+export interface ConnectorLogger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** Default: warnings and errors to stderr; the gateway passes its own (Nest) logger instead. */
+export const consoleLogger: ConnectorLogger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message) => console.warn(`[connectors] ${message}`),
+  error: (message) => console.error(`[connectors] ${message}`),
+};
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
