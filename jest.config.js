@@ -13,11 +13,29 @@ const transform = {
     },
   ],
 };
+/**
+ * Packages that ship only ES modules, which jest (on Node 20, CommonJS) cannot require: @swc/jest
+ * turns exactly these into CommonJS; everything else in node_modules is loaded as it is. At run
+ * time Node loads them itself (require of ESM). ldapts is not here: it ships a CommonJS build.
+ * oidc-provider (tests only) runs in a child process of its own.
+ */
+const ESM_PACKAGES = ['openid-client', 'oauth4webapi', 'jose'];
+transform[`/node_modules/(${ESM_PACKAGES.join('|')})/.+\\.js$`] = [
+  '@swc/jest',
+  { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' }, module: { type: 'commonjs' } },
+];
+const transformIgnorePatterns = [`/node_modules/(?!(${ESM_PACKAGES.join('|')})/)`];
 const moduleNameMapper = {
   '^@junction/([a-z-]+)$': '<rootDir>/libs/$1/src',
   '^@junction/([a-z-]+)/(.*)$': '<rootDir>/libs/$1/src/$2',
 };
-const common = { transform, moduleNameMapper, testEnvironment: 'node', rootDir: __dirname };
+const common = {
+  transform,
+  transformIgnorePatterns,
+  moduleNameMapper,
+  testEnvironment: 'node',
+  rootDir: __dirname,
+};
 
 module.exports = {
   projects: [

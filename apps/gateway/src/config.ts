@@ -1,4 +1,14 @@
-import { loadConfig, parse } from '@junction/common';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import {
+  checkFilterTemplate,
+  isLoopbackUrl,
+  normalizeDn,
+  RoleMapping,
+  type LdapAuthOptions,
+  type OidcAuthOptions,
+} from '@junction/auth';
+import { ConfigError, loadConfig, parse } from '@junction/common';
 
 /** The gateway's configuration, validated at start-up. Sensitive values are never printed. */
 export const GATEWAY_CONFIG = {
@@ -70,8 +80,340 @@ function parseBoolean(raw: string): boolean {
   throw new Error('must be true or false');
 }
 
+const dn = (raw: string): string => {
+  normalizeDn(raw); // throws with what is wrong
+  return raw;
+};
+
+const oneOf =
+  <T extends string>(values: readonly T[]) =>
+  (raw: string): T => {
+    if (!(values as readonly string[]).includes(raw))
+      throw new Error(`must be one of ${values.join(', ')}`);
+    return raw as T;
+  };
+
+const filterTemplate = (placeholders: string[]) => (raw: string) => {
+  const problem = checkFilterTemplate(raw, placeholders);
+  if (problem) throw new Error(problem);
+  return raw;
+};
+
+function pemFile(path: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (err) {
+    throw new Error(`cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    new X509Certificate(pem);
+  } catch {
+    throw new Error('must be a PEM certificate file');
+  }
+  return pem;
+}
+
+/** LDAP sign-in (`POST /api/v1/auth/login` with `provider: ldap`); off while JUNCTION_LDAP_URL is unset. */
+export const LDAP_CONFIG = {
+  JUNCTION_LDAP_URL: {
+    description:
+      'LDAP server, ldap://host:port or ldaps://host:port. Setting it turns LDAP sign-in on.',
+    parse: parse.url(['ldap', 'ldaps']),
+  },
+  JUNCTION_LDAP_BIND_DN: {
+    description: 'DN of the service account that searches for users (and groups).',
+    parse: dn,
+  },
+  JUNCTION_LDAP_BIND_PASSWORD: {
+    description: 'Password of the service account.',
+    sensitive: true,
+    parse: parse.string,
+  },
+  JUNCTION_LDAP_USER_BASE: {
+    description: 'DN under which users are searched (whole subtree).',
+    parse: dn,
+  },
+  JUNCTION_LDAP_USER_FILTER: {
+    description:
+      'Filter that finds one user; {username} is replaced by the escaped (RFC 4515) user name.',
+    default: '(uid={username})',
+    parse: filterTemplate(['username']),
+  },
+  JUNCTION_LDAP_USERNAME_ATTRIBUTE: {
+    description: "Attribute of the user's entry that becomes the gateway's user name.",
+    default: 'uid',
+    parse: (raw: string) => {
+      if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(raw)) throw new Error('must be an attribute name');
+      return raw;
+    },
+  },
+  JUNCTION_LDAP_GROUP_MEMBERSHIP: {
+    description:
+      "Where a user's groups come from: memberOf (the user's memberOf attribute) or search (a group search).",
+    default: 'memberOf' as 'memberOf' | 'search',
+    parse: oneOf(['memberOf', 'search'] as const),
+  },
+  JUNCTION_LDAP_GROUP_BASE: {
+    description: 'DN under which groups are searched (with JUNCTION_LDAP_GROUP_MEMBERSHIP=search).',
+    parse: dn,
+  },
+  JUNCTION_LDAP_GROUP_FILTER: {
+    description:
+      "Group search filter; {dn} is the user's DN and {username} the user name, both escaped.",
+    default: '(member={dn})',
+    parse: filterTemplate(['dn', 'username']),
+  },
+  JUNCTION_LDAP_GROUP_ROLES: {
+    description:
+      'Group DN to role(s): "<group dn>=<role>[,<role>];..." or a JSON object. DNs are compared normalised.',
+    parse: (raw: string) => RoleMapping.parse(raw, normalizeDn),
+  },
+  JUNCTION_LDAP_CA_FILE: {
+    description: 'PEM file of the CA(s) that sign the server certificate (ldaps or StartTLS).',
+    parse: pemFile,
+  },
+  JUNCTION_LDAP_STARTTLS: {
+    description: 'Upgrade the ldap:// connection with StartTLS before binding (true/false).',
+    default: false,
+    parse: parseBoolean,
+  },
+  JUNCTION_LDAP_TIMEOUT_MS: {
+    description: 'Time limit for connecting to the directory and for each operation.',
+    default: 5000,
+    parse: parse.integer(100, 120_000),
+  },
+};
+
+const ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
+
+/** OpenID Connect sign-in and bearer tokens; off while JUNCTION_OIDC_ISSUER is unset. */
+export const OIDC_CONFIG = {
+  JUNCTION_OIDC_ISSUER: {
+    description:
+      'Issuer URL of the OpenID provider (https; http only on 127.0.0.1/localhost). Setting it turns OIDC on.',
+    parse: (raw: string) => {
+      parse.url(['https', 'http'])(raw);
+      if (raw.startsWith('http:') && !isLoopbackUrl(raw))
+        throw new Error('must be https (http is allowed only for 127.0.0.1 or localhost)');
+      return raw;
+    },
+  },
+  JUNCTION_OIDC_CLIENT_ID: {
+    description: "The gateway's client id at the provider.",
+    parse: parse.string,
+  },
+  JUNCTION_OIDC_CLIENT_SECRET: {
+    description: "The gateway's client secret at the provider.",
+    sensitive: true,
+    parse: parse.string,
+  },
+  JUNCTION_OIDC_TOKEN_AUTH_METHOD: {
+    description:
+      'How the gateway authenticates at the token endpoint: client_secret_basic, client_secret_post or none.',
+    default: 'client_secret_basic' as OidcAuthOptions['tokenAuthMethod'],
+    parse: oneOf(['client_secret_basic', 'client_secret_post', 'none'] as const),
+  },
+  JUNCTION_OIDC_REDIRECT_URI: {
+    description:
+      'Callback URL registered at the provider: https://<gateway>/api/v1/auth/oidc/callback.',
+    parse: parse.url(['https', 'http']),
+  },
+  JUNCTION_OIDC_SCOPES: {
+    description: 'Scopes asked for, space-separated; must include openid.',
+    default: 'openid profile email',
+    parse: (raw: string) => {
+      if (!raw.split(/\s+/).includes('openid')) throw new Error('must include openid');
+      return raw.trim().replace(/\s+/g, ' ');
+    },
+  },
+  JUNCTION_OIDC_ALGORITHM: {
+    description: 'The signature algorithm accepted for ID tokens and bearer access tokens.',
+    default: 'RS256',
+    parse: oneOf(ALGORITHMS),
+  },
+  JUNCTION_OIDC_USERNAME_CLAIM: {
+    description: "Claim that becomes the gateway's user name; must be stable and unique (sub).",
+    default: 'sub',
+    parse: parse.string,
+  },
+  JUNCTION_OIDC_ROLES_CLAIM: {
+    description: 'Claim (or dotted path, e.g. realm_access.roles) listing groups or roles.',
+    default: 'groups',
+    parse: parse.string,
+  },
+  JUNCTION_OIDC_CLAIM_ROLES: {
+    description: 'Claim value to role(s): "<value>=<role>[,<role>];..." or a JSON object.',
+    parse: (raw: string) => RoleMapping.parse(raw),
+  },
+  JUNCTION_OIDC_ACCEPT_BEARER: {
+    description:
+      "Accept the provider's JWT access tokens as Authorization: Bearer on API calls (true/false).",
+    default: false,
+    parse: parseBoolean,
+  },
+  JUNCTION_OIDC_BEARER_AUDIENCE: {
+    description:
+      'The audience (aud) a bearer access token must carry: this API at the provider, not the client id.',
+    parse: parse.string,
+  },
+  JUNCTION_OIDC_TIMEOUT_MS: {
+    description: 'Time limit of each request to the provider.',
+    default: 10_000,
+    parse: parse.integer(1000, 120_000),
+  },
+};
+
+type Loaded = ReturnType<
+  typeof loadConfig<typeof GATEWAY_CONFIG & typeof LDAP_CONFIG & typeof OIDC_CONFIG>
+>;
+
+/** The sign-in providers that are configured, with their settings checked as a whole. */
+export interface AuthProviders {
+  ldap?: LdapAuthOptions;
+  oidc?: OidcAuthOptions;
+}
+
+function isSet(env: NodeJS.ProcessEnv, name: string): boolean {
+  return env[name] !== undefined && env[name] !== '';
+}
+
+function ldapProvider(
+  c: Loaded,
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+): LdapAuthOptions | undefined {
+  const before = problems.length;
+  if (!c.JUNCTION_LDAP_URL) {
+    for (const name of Object.keys(LDAP_CONFIG))
+      if (isSet(env, name))
+        problems.push(
+          `${name} is set but JUNCTION_LDAP_URL is not: set it to turn LDAP sign-in on`,
+        );
+    return undefined;
+  }
+  const required = [
+    'JUNCTION_LDAP_BIND_DN',
+    'JUNCTION_LDAP_BIND_PASSWORD',
+    'JUNCTION_LDAP_USER_BASE',
+    'JUNCTION_LDAP_GROUP_ROLES',
+  ] as const;
+  for (const name of required)
+    if (c[name] === undefined)
+      problems.push(
+        `${name} is required with JUNCTION_LDAP_URL (${LDAP_CONFIG[name].description})`,
+      );
+  const ldaps = c.JUNCTION_LDAP_URL.toLowerCase().startsWith('ldaps:');
+  if (ldaps && c.JUNCTION_LDAP_STARTTLS)
+    problems.push(
+      'JUNCTION_LDAP_STARTTLS=true needs an ldap:// JUNCTION_LDAP_URL (ldaps:// is TLS already)',
+    );
+  if (c.JUNCTION_LDAP_CA_FILE && !ldaps && !c.JUNCTION_LDAP_STARTTLS)
+    problems.push(
+      'JUNCTION_LDAP_CA_FILE is set but the connection is not TLS: use ldaps:// or JUNCTION_LDAP_STARTTLS=true',
+    );
+  if (c.JUNCTION_LDAP_GROUP_MEMBERSHIP === 'search' && !c.JUNCTION_LDAP_GROUP_BASE)
+    problems.push(
+      'JUNCTION_LDAP_GROUP_BASE is required with JUNCTION_LDAP_GROUP_MEMBERSHIP=search',
+    );
+  if (problems.length > before) return undefined;
+  return {
+    url: c.JUNCTION_LDAP_URL,
+    bindDn: c.JUNCTION_LDAP_BIND_DN!,
+    bindPassword: c.JUNCTION_LDAP_BIND_PASSWORD!,
+    userBase: c.JUNCTION_LDAP_USER_BASE!,
+    userFilter: c.JUNCTION_LDAP_USER_FILTER,
+    usernameAttribute: c.JUNCTION_LDAP_USERNAME_ATTRIBUTE,
+    groupMembership: c.JUNCTION_LDAP_GROUP_MEMBERSHIP,
+    groupBase: c.JUNCTION_LDAP_GROUP_BASE,
+    groupFilter: c.JUNCTION_LDAP_GROUP_FILTER,
+    groupRoles: c.JUNCTION_LDAP_GROUP_ROLES!,
+    ca: c.JUNCTION_LDAP_CA_FILE,
+    startTls: c.JUNCTION_LDAP_STARTTLS,
+    timeoutMs: c.JUNCTION_LDAP_TIMEOUT_MS,
+  };
+}
+
+function oidcProvider(
+  c: Loaded,
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+): OidcAuthOptions | undefined {
+  if (!c.JUNCTION_OIDC_ISSUER) {
+    for (const name of Object.keys(OIDC_CONFIG))
+      if (isSet(env, name))
+        problems.push(
+          `${name} is set but JUNCTION_OIDC_ISSUER is not: set it to turn OIDC sign-in on`,
+        );
+    return undefined;
+  }
+  const before = problems.length;
+  for (const name of [
+    'JUNCTION_OIDC_CLIENT_ID',
+    'JUNCTION_OIDC_REDIRECT_URI',
+    'JUNCTION_OIDC_CLAIM_ROLES',
+  ] as const)
+    if (c[name] === undefined)
+      problems.push(
+        `${name} is required with JUNCTION_OIDC_ISSUER (${OIDC_CONFIG[name].description})`,
+      );
+  if (c.JUNCTION_OIDC_TOKEN_AUTH_METHOD !== 'none' && c.JUNCTION_OIDC_CLIENT_SECRET === undefined)
+    problems.push(
+      `JUNCTION_OIDC_CLIENT_SECRET is required with JUNCTION_OIDC_TOKEN_AUTH_METHOD=${c.JUNCTION_OIDC_TOKEN_AUTH_METHOD}`,
+    );
+  if (c.JUNCTION_OIDC_ACCEPT_BEARER) {
+    if (!c.JUNCTION_OIDC_BEARER_AUDIENCE)
+      problems.push(
+        'JUNCTION_OIDC_BEARER_AUDIENCE is required with JUNCTION_OIDC_ACCEPT_BEARER=true',
+      );
+    else if (c.JUNCTION_OIDC_BEARER_AUDIENCE === c.JUNCTION_OIDC_CLIENT_ID)
+      problems.push(
+        'JUNCTION_OIDC_BEARER_AUDIENCE must differ from JUNCTION_OIDC_CLIENT_ID, or ID tokens would pass as access tokens',
+      );
+  }
+  if (problems.length > before) return undefined;
+  return {
+    issuer: c.JUNCTION_OIDC_ISSUER,
+    clientId: c.JUNCTION_OIDC_CLIENT_ID!,
+    clientSecret: c.JUNCTION_OIDC_CLIENT_SECRET,
+    tokenAuthMethod: c.JUNCTION_OIDC_TOKEN_AUTH_METHOD,
+    redirectUri: c.JUNCTION_OIDC_REDIRECT_URI!,
+    scopes: c.JUNCTION_OIDC_SCOPES,
+    algorithm: c.JUNCTION_OIDC_ALGORITHM,
+    usernameClaim: c.JUNCTION_OIDC_USERNAME_CLAIM,
+    rolesClaim: c.JUNCTION_OIDC_ROLES_CLAIM,
+    claimRoles: c.JUNCTION_OIDC_CLAIM_ROLES!,
+    acceptBearer: c.JUNCTION_OIDC_ACCEPT_BEARER,
+    bearerAudience: c.JUNCTION_OIDC_BEARER_AUDIENCE,
+    timeoutMs: c.JUNCTION_OIDC_TIMEOUT_MS,
+  };
+}
+
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 
+/**
+ * Every variable, each parsed and checked, then the sign-in providers checked as a whole
+ * (required companions, TLS settings that fit the URL). Throws ConfigError naming each bad
+ * variable; sensitive values are never echoed.
+ */
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
-  return loadConfig(GATEWAY_CONFIG, env);
+  const values = loadConfig({ ...GATEWAY_CONFIG, ...LDAP_CONFIG, ...OIDC_CONFIG }, env);
+  const problems: string[] = [];
+  const auth: AuthProviders = {
+    ldap: ldapProvider(values, env, problems),
+    oidc: oidcProvider(values, env, problems),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { ...values, auth };
 }

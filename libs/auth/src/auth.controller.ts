@@ -9,20 +9,22 @@ import {
   Patch,
   Post,
   Req,
+  Res,
   UseGuards,
 } from '@nestjs/common';
 import {
   ApiBearerAuth,
+  ApiFoundResponse,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiCreatedResponse,
   ApiOperation,
+  ApiQuery,
   ApiSecurity,
   ApiTags,
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
-import { JunctionError } from '@junction/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiKeysService } from './api-keys.service';
 import { CurrentPrincipal, Public, RequirePermission } from './auth.decorators';
 import {
@@ -33,22 +35,41 @@ import {
   LoginDto,
   LoginResponseDto,
   PrincipalDto,
+  SessionDto,
   UpdateUserDto,
   UserDto,
 } from './auth.dto';
-import { AuthService } from './auth.service';
+import { AuthService, LoginResult } from './auth.service';
+import { LdapSignInService } from './ldap-sign-in.service';
 import { LoginThrottleGuard } from './login-throttle.guard';
+import { OidcSignInService } from './oidc-sign-in.service';
 import { Principal } from './roles';
+import { SessionsService } from './sessions.service';
 import { UsersService } from './users.service';
 
 function publicPrincipal(p: Principal): PrincipalDto {
   return { kind: p.kind, id: p.id, name: p.name, provider: p.provider, roles: p.roles };
 }
 
+function loginResponse(result: LoginResult): LoginResponseDto {
+  return {
+    token: result.token,
+    expiresAt: result.expiresAt.toISOString(),
+    user: publicPrincipal(result.principal),
+  };
+}
+
+function requestMeta(request: FastifyRequest): { ip?: string; userAgent?: string } {
+  return { ip: request.ip, userAgent: request.headers['user-agent'] };
+}
+
 @ApiTags('auth')
 @Controller('api/v1/auth')
 export class AuthController {
-  constructor(private readonly auth: AuthService) {}
+  constructor(
+    private readonly auth: AuthService,
+    private readonly ldap: LdapSignInService,
+  ) {}
 
   @Post('login')
   @Public()
@@ -56,26 +77,19 @@ export class AuthController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'Sign in; returns a session token',
-    description: 'Rate limited per address and user name.',
+    description:
+      'With `provider: ldap` the directory checks the password and the mapped groups give the roles ' +
+      '(refreshed at every sign-in). Every refusal has the same message. Rate limited per address and user name.',
   })
   @ApiOkResponse({ type: LoginResponseDto })
   @ApiTooManyRequestsResponse({ description: 'Too many attempts; try again later.' })
   async login(@Body() body: LoginDto, @Req() request: FastifyRequest): Promise<LoginResponseDto> {
-    if ((body.provider ?? 'local') !== 'local') {
-      throw new JunctionError(
-        'BAD_REQUEST',
-        `sign-in provider '${body.provider}' is not configured`,
-      );
-    }
-    const result = await this.auth.loginLocal(body.username, body.password, {
-      ip: request.ip,
-      userAgent: request.headers['user-agent'],
-    });
-    return {
-      token: result.token,
-      expiresAt: result.expiresAt.toISOString(),
-      user: publicPrincipal(result.principal),
-    };
+    const meta = requestMeta(request);
+    const result =
+      body.provider === 'ldap'
+        ? await this.ldap.login(body.username, body.password, meta)
+        : await this.auth.loginLocal(body.username, body.password, meta);
+    return loginResponse(result);
   }
 
   @Post('logout')
@@ -184,5 +198,87 @@ export class ApiKeysController {
   @ApiNoContentResponse()
   async revoke(@Param('id', new ParseUUIDPipe()) id: string): Promise<void> {
     await this.keys.revoke(id);
+  }
+}
+
+@ApiTags('auth')
+@Controller('api/v1/auth/oidc')
+export class OidcController {
+  constructor(private readonly oidc: OidcSignInService) {}
+
+  @Get('login')
+  @Public()
+  @UseGuards(LoginThrottleGuard)
+  @ApiOperation({
+    summary: 'Start OpenID Connect sign-in: redirects to the provider',
+    description:
+      'Authorization code flow with PKCE (S256), state and nonce. State, nonce and verifier travel in an ' +
+      'encrypted, httpOnly, 10-minute cookie limited to /api/v1/auth/oidc. 404 when OIDC is not configured.',
+  })
+  @ApiFoundResponse({ description: "Redirect (302) to the provider's authorization endpoint." })
+  async login(@Res() reply: FastifyReply): Promise<void> {
+    const { url, cookie } = await this.oidc.begin();
+    await reply
+      .status(302)
+      .header('set-cookie', cookie)
+      .header('cache-control', 'no-store')
+      .header('location', url)
+      .send();
+  }
+
+  @Get('callback')
+  @Public()
+  @UseGuards(LoginThrottleGuard)
+  @ApiOperation({
+    summary: 'Finish OpenID Connect sign-in; returns a session token',
+    description:
+      'Where the provider sends the browser back. Checks state, exchanges the code (with the PKCE verifier), ' +
+      "verifies the ID token (signature and algorithm, issuer, audience, expiry, nonce) and maps the roles claim's " +
+      'values to roles. Every refusal is a 401 with the same message.',
+  })
+  @ApiQuery({ name: 'code', required: false, type: String })
+  @ApiQuery({ name: 'state', required: false, type: String })
+  @ApiQuery({ name: 'iss', required: false, type: String })
+  @ApiQuery({ name: 'error', required: false, type: String })
+  @ApiOkResponse({ type: LoginResponseDto })
+  async callback(
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<LoginResponseDto> {
+    const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
+    // One attempt per cookie, whatever its outcome.
+    if (this.oidc.cookie) void reply.header('set-cookie', this.oidc.cookie.clear());
+    void reply.header('cache-control', 'no-store');
+    return loginResponse(
+      await this.oidc.complete(query, request.headers.cookie, requestMeta(request)),
+    );
+  }
+}
+
+@ApiTags('sessions')
+@ApiBearerAuth()
+@ApiSecurity('apiKey')
+@Controller('api/v1/sessions')
+@RequirePermission('sessions.manage')
+export class SessionsController {
+  constructor(private readonly sessions: SessionsService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Live sign-in sessions of every provider, newest first' })
+  @ApiOkResponse({ type: SessionDto, isArray: true })
+  list(): Promise<SessionDto[]> {
+    return this.sessions.listLive();
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'End a session: its token is refused from then on' })
+  @ApiNoContentResponse()
+  async revoke(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @CurrentPrincipal() actor: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<void> {
+    await this.sessions.revoke(id, actor, request.ip);
   }
 }

@@ -153,3 +153,16 @@ export class ApiKeyDto {
 export class CreatedApiKeyDto extends ApiKeyDto {
   @ApiProperty({ description: 'The key. Shown in this answer only: store it now.' }) key!: string;
 }
+
+export class SessionDto {
+  @ApiProperty({ format: 'uuid', description: "The session's id (its token's `sid`)." })
+  id!: string;
+  @ApiProperty({ format: 'uuid' }) userId!: string;
+  @ApiProperty({ example: 'alice' }) username!: string;
+  @ApiProperty({ enum: ['local', 'ldap', 'oidc'] }) provider!: string;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time' }) expiresAt!: string;
+  @ApiProperty({ nullable: true, type: String, description: 'Address the sign-in came from.' })
+  ip!: string | null;
+  @ApiProperty({ nullable: true, type: String }) userAgent!: string | null;
+}

@@ -8,12 +8,13 @@ import { AUTH_EVENT_SINK, AuthEventSink } from './auth.options';
 import { Permission, permits, Principal } from './roles';
 
 /**
- * The one guard on every endpoint: authenticates by session token (Bearer) or API key
- * (X-API-Key) through passport, then checks the endpoint's permission against the caller's
- * roles. Every denial is reported to the event sink (the audit trail).
+ * The one guard on every endpoint: authenticates by session token (Bearer), the OpenID
+ * provider's access token (Bearer, when configured) or API key (X-API-Key) through passport,
+ * then checks the endpoint's permission against the caller's roles. Every denial is reported to
+ * the event sink (the audit trail).
  */
 @Injectable()
-export class JunctionAuthGuard extends AuthGuard(['jwt', 'api-key']) {
+export class JunctionAuthGuard extends AuthGuard(['jwt', 'oidc-bearer', 'api-key']) {
   constructor(
     private readonly reflector: Reflector,
     @Inject(AUTH_EVENT_SINK) private readonly events: AuthEventSink,

@@ -5,13 +5,22 @@ import { PassportModule } from '@nestjs/passport';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { ApiKeysRepository } from './api-keys.repository';
 import { ApiKeysService } from './api-keys.service';
-import { ApiKeysController, AuthController, UsersController } from './auth.controller';
+import {
+  ApiKeysController,
+  AuthController,
+  OidcController,
+  SessionsController,
+  UsersController,
+} from './auth.controller';
 import { JunctionAuthGuard } from './auth.guard';
 import { AUTH_EVENT_SINK, AUTH_OPTIONS, AuthEventSink, AuthOptions } from './auth.options';
 import { AuthService } from './auth.service';
+import { LdapSignInService } from './ldap-sign-in.service';
 import { LoginThrottleGuard } from './login-throttle.guard';
+import { OidcSignInService } from './oidc-sign-in.service';
 import { SessionsRepository } from './sessions.repository';
-import { ApiKeyStrategy, JwtStrategy } from './strategies';
+import { SessionsService } from './sessions.service';
+import { ApiKeyStrategy, JwtStrategy, OidcBearerStrategy } from './strategies';
 import { UsersRepository } from './users.repository';
 import { UsersService } from './users.service';
 
@@ -40,7 +49,13 @@ export class AuthModule {
           { name: 'login', ttl: 60_000, limit: options.loginAttemptsPerMinute },
         ]),
       ],
-      controllers: [AuthController, UsersController, ApiKeysController],
+      controllers: [
+        AuthController,
+        OidcController,
+        UsersController,
+        ApiKeysController,
+        SessionsController,
+      ],
       providers: [
         { provide: AUTH_OPTIONS, useValue: options },
         eventSink ?? { provide: AUTH_EVENT_SINK, useClass: LogEventSink },
@@ -50,7 +65,11 @@ export class AuthModule {
         AuthService,
         UsersService,
         ApiKeysService,
+        SessionsService,
+        LdapSignInService,
+        OidcSignInService,
         JwtStrategy,
+        OidcBearerStrategy,
         ApiKeyStrategy,
         LoginThrottleGuard,
         { provide: APP_GUARD, useClass: JunctionAuthGuard },

@@ -1,3 +1,17 @@
+import type { LdapSettings } from './ldap/ldap-directory';
+import type { OidcSettings } from './oidc/oidc-relying-party';
+import type { RoleMapping } from './role-mapping';
+
+/** LDAP sign-in: the directory, and which groups (compared as normalised DNs) grant which roles. */
+export interface LdapAuthOptions extends LdapSettings {
+  groupRoles: RoleMapping;
+}
+
+/** OpenID Connect sign-in: the provider, and which claim values grant which roles. */
+export interface OidcAuthOptions extends OidcSettings {
+  claimRoles: RoleMapping;
+}
+
 /** What the gateway hands the auth module at start-up (from validated configuration). */
 export interface AuthOptions {
   /** Key that signs session tokens (derived from the master key). */
@@ -5,6 +19,10 @@ export interface AuthOptions {
   tokenTtlSeconds: number;
   /** Sign-in attempts allowed per minute for one address and user name. */
   loginAttemptsPerMinute: number;
+  /** Off unless configured. */
+  ldap?: LdapAuthOptions;
+  /** Off unless configured. */
+  oidc?: OidcAuthOptions;
 }
 
 export const AUTH_OPTIONS = Symbol('AUTH_OPTIONS');
@@ -23,6 +41,14 @@ export type AuthEvent =
       method: string;
       path: string;
       status: 401 | 403;
+      ip?: string;
+    }
+  | {
+      type: 'session.revoked';
+      actor: string;
+      sessionId: string;
+      user: string;
+      provider: string;
       ip?: string;
     };
 

@@ -67,6 +67,64 @@ export class AuthService {
     return this.startSession(user, meta);
   }
 
+  /**
+   * Signs in a user that a directory or identity provider has authenticated: the user is
+   * created or refreshed as that provider's, its role grants replaced by `roles` (so a group
+   * change takes effect at the next sign-in), then a session starts. Refused alike (401, the
+   * same message as any failed sign-in) when the user is disabled here or holds no role: a user
+   * with no mapped group gets no account, and the gateway does not confirm to a caller that a
+   * directory password was right. A known user who left its last group has its grants cleared
+   * and its sessions ended at that attempt.
+   */
+  async signInExternal(
+    provider: 'ldap' | 'oidc',
+    identity: { username: string; displayName: string | null; email: string | null },
+    roles: Role[],
+    meta: { ip?: string; userAgent?: string },
+  ): Promise<LoginResult> {
+    if (roles.length === 0) {
+      const known = await this.users.findForLogin(provider, identity.username);
+      if (known && !known.disabled) {
+        await this.users.upsertExternal(provider, identity.username, identity, []);
+        await this.sessions.revokeAllOf(known.id);
+      }
+      return this.refuse(identity.username, provider, 'no group that maps to a role', meta.ip);
+    }
+    const user = await this.users.upsertExternal(provider, identity.username, identity, roles);
+    if (user.disabled) return this.refuse(identity.username, provider, 'user disabled', meta.ip);
+    return this.startSession(user, meta);
+  }
+
+  /**
+   * The principal of a provider's bearer access token (no session): the user is created or its
+   * roles refreshed only when they changed, so that a stream of API calls does not write.
+   * Null when the user is disabled here or holds no role.
+   */
+  async principalFromProvider(
+    provider: 'oidc',
+    identity: { username: string; displayName: string | null; email: string | null },
+    roles: Role[],
+  ): Promise<Principal | null> {
+    if (roles.length === 0) return null;
+    let user = await this.users.findForLogin(provider, identity.username);
+    const same = user && rolesOf(user).join(',') === [...new Set(roles)].sort().join(',');
+    if (!user || (!same && !user.disabled))
+      user = await this.users.upsertExternal(provider, identity.username, identity, roles);
+    if (user.disabled) return null;
+    return {
+      kind: 'user',
+      id: user.id,
+      name: user.username,
+      provider,
+      roles: rolesOf(user),
+    };
+  }
+
+  /** Records a refused sign-in and throws the one message every refusal has. */
+  async refuse(actor: string, provider: string, reason: string, ip?: string): Promise<never> {
+    return this.fail(actor, provider, reason, ip);
+  }
+
   /** Opens a session for a user a provider has already authenticated (local, LDAP or OIDC). */
   async startSession(
     user: UserEntity,

@@ -2,6 +2,18 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, IsNull } from 'typeorm';
 import { SessionEntity } from './entities/session.entity';
 
+/** A session that is neither revoked nor expired, with its user's name. */
+export interface LiveSession {
+  id: string;
+  userId: string;
+  username: string;
+  provider: string;
+  createdAt: Date;
+  expiresAt: Date;
+  ip: string | null;
+  userAgent: string | null;
+}
+
 @Injectable()
 export class SessionsRepository {
   constructor(private readonly db: DataSource) {}
@@ -23,6 +35,15 @@ export class SessionsRepository {
     return this.db.getRepository(SessionEntity).findOne({ where: { id, revokedAt: IsNull() } });
   }
 
+  /** Live sessions, newest first. */
+  async listLive(): Promise<LiveSession[]> {
+    return this.liveQuery().orderBy('s.created_at', 'DESC').getRawMany<LiveSession>();
+  }
+
+  async findLiveWithUser(id: string): Promise<LiveSession | null> {
+    return (await this.liveQuery().andWhere('s.id = :id', { id }).getRawOne<LiveSession>()) ?? null;
+  }
+
   async revoke(id: string): Promise<boolean> {
     const result = await this.db
       .getRepository(SessionEntity)
@@ -34,5 +55,24 @@ export class SessionsRepository {
     await this.db
       .getRepository(SessionEntity)
       .update({ userId, revokedAt: IsNull() }, { revokedAt: new Date() });
+  }
+
+  private liveQuery() {
+    return (
+      this.db
+        .getRepository(SessionEntity)
+        .createQueryBuilder('s')
+        // By table name: importing UserEntity here would reorder the entities' import cycle.
+        .innerJoin('users', 'u', 'u.id = s.user_id')
+        .select('s.id', 'id')
+        .addSelect('s.user_id', 'userId')
+        .addSelect('u.username', 'username')
+        .addSelect('s.provider', 'provider')
+        .addSelect('s.created_at', 'createdAt')
+        .addSelect('s.expires_at', 'expiresAt')
+        .addSelect('s.ip', 'ip')
+        .addSelect('s.user_agent', 'userAgent')
+        .where('s.revoked_at IS NULL AND s.expires_at > now()')
+    );
   }
 }

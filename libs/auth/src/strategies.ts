@@ -5,6 +5,7 @@ import { ExtractJwt, Strategy as JwtStrategyBase } from 'passport-jwt';
 import { Strategy as CustomStrategy } from 'passport-custom';
 import { AUTH_OPTIONS, AuthOptions } from './auth.options';
 import { AuthService, TokenClaims } from './auth.service';
+import { OidcSignInService } from './oidc-sign-in.service';
 import { Principal } from './roles';
 
 @Injectable()
@@ -36,5 +37,25 @@ export class ApiKeyStrategy extends PassportStrategy(CustomStrategy, 'api-key') 
     const header = request.headers['x-api-key'];
     if (typeof header !== 'string' || header.length === 0) return false;
     return (await this.auth.principalFromApiKey(header)) ?? false;
+  }
+}
+
+/**
+ * `Authorization: Bearer <access token>` issued by the OpenID provider (when
+ * JUNCTION_OIDC_ACCEPT_BEARER is on): a JWT checked against the provider's JWKS, issuer,
+ * audience, algorithm and expiry; its roles claim mapped to roles like at sign-in. Tokens of
+ * anyone else are left to the other strategies.
+ */
+@Injectable()
+export class OidcBearerStrategy extends PassportStrategy(CustomStrategy, 'oidc-bearer') {
+  constructor(private readonly oidc: OidcSignInService) {
+    super();
+  }
+
+  async validate(request: FastifyRequest): Promise<Principal | false> {
+    const header = request.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    if (!match) return false;
+    return (await this.oidc.principalFromAccessToken(match[1])) ?? false;
   }
 }

@@ -95,6 +95,37 @@ export class UsersRepository {
     });
   }
 
+  /**
+   * A directory or identity-provider user as of this sign-in: created on first sight, its name
+   * and e-mail refreshed, and its role grants replaced by `roles`, in one transaction. A user an
+   * admin disabled stays disabled and keeps its grants untouched (returned as is).
+   */
+  async upsertExternal(
+    provider: Exclude<IdentityProvider, 'local'>,
+    username: string,
+    profile: { displayName: string | null; email: string | null },
+    roles: Role[],
+  ): Promise<UserEntity> {
+    return this.db.transaction(async (manager) => {
+      const users = manager.getRepository(UserEntity);
+      // Insert or lock the row: concurrent first sign-ins of one user meet here.
+      const inserted = await users
+        .createQueryBuilder()
+        .insert()
+        .into(UserEntity)
+        .values({ username, provider, passwordHash: null, disabled: false, updatedAt: new Date() })
+        .orUpdate(['updated_at'], ['provider', 'username'])
+        .returning(['id'])
+        .execute();
+      const id = (inserted.raw as { id: string }[])[0].id;
+      const current = (await users.findOne({ where: { id }, relations: { grants: true } }))!;
+      if (current.disabled) return current;
+      await users.update({ id }, { displayName: profile.displayName, email: profile.email });
+      await this.replaceRoles(id, roles, provider, manager);
+      return (await users.findOne({ where: { id }, relations: { grants: true } }))!;
+    });
+  }
+
   async touchLogin(id: string): Promise<void> {
     await this.db.getRepository(UserEntity).update({ id }, { lastLoginAt: new Date() });
   }
