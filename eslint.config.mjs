@@ -60,8 +60,14 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['@nestjs/*', 'typeorm', 'pg'], message: 'libs/connectors stays outside Nest and the database.' },
-            { group: ['@junction/*', '!@junction/pipeline'], message: 'libs/connectors depends only on @junction/pipeline.' },
+            {
+              group: ['@nestjs/*', 'typeorm', 'pg'],
+              message: 'libs/connectors stays outside Nest and the database.',
+            },
+            {
+              group: ['@junction/*', '!@junction/pipeline'],
+              message: 'libs/connectors depends only on @junction/pipeline.',
+            },
           ],
         },
       ],

@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`): every tier of tests, against real services.
-# Postgres and RabbitMQ are expected at 127.0.0.1 (or DATABASE_URL / AMQP_URL); Kafka and
-# LDAP are started by this script from scripts/kafka.sh and scripts/ldap.sh when a tier needs them.
+# PostgreSQL and RabbitMQ are expected at 127.0.0.1 (TEST_DATABASE_ADMIN_URL / AMQP_URL to point
+# elsewhere); Kafka (from Maven Central) and slapd (from Debian) are started here and stopped after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Build first: the e2e tier and the CLI run the compiled output.
+started=()
+cleanup() {
+  for service in "${started[@]}"; do scripts/"$service".sh stop >/dev/null 2>&1 || true; done
+}
+trap cleanup EXIT
+
+if ! scripts/kafka.sh status >/dev/null 2>&1; then
+  echo "== starting Kafka (scripts/kafka.sh)"
+  scripts/kafka.sh start >/dev/null
+  started+=(kafka)
+fi
+if ! scripts/ldap.sh status >/dev/null 2>&1; then
+  echo "== starting slapd (scripts/ldap.sh)"
+  scripts/ldap.sh start >/dev/null
+  started+=(ldap)
+fi
+
+# The e2e tier runs the compiled gateway and CLI.
 npm run --silent build
 
-npx jest --selectProjects unit integration e2e --passWithNoTests=false "$@"
+npx jest --selectProjects unit integration e2e "$@"

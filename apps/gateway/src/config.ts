@@ -72,6 +72,26 @@ export const GATEWAY_CONFIG = {
     default: 50,
     parse: parse.integer(1, 10_000),
   },
+  JUNCTION_HTTP_ALLOW_HOSTS: {
+    description:
+      "Comma-separated hosts HTTP destinations may call besides their connection's own host.",
+    default: [] as string[],
+    parse: (raw: string) =>
+      raw
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter((h) => h.length > 0),
+  },
+  JUNCTION_ROUTE_MAX_IN_FLIGHT: {
+    description: 'Most messages one HTTP-fed route handles at once; more are answered 429.',
+    default: 256,
+    parse: parse.integer(1, 100_000),
+  },
+  JUNCTION_AUDIT_RETENTION_DAYS: {
+    description:
+      'Whole days of audit trail kept; older day partitions are dropped. Unset keeps everything.',
+    parse: parse.integer(1, 36_500),
+  },
 };
 
 function parseBoolean(raw: string): boolean {

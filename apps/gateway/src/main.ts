@@ -42,6 +42,33 @@ function masterKey(config: GatewayConfig, embedded: boolean): Buffer {
   return key;
 }
 
+/**
+ * Ingest keeps the payload's bytes as sent (the audit hashes the original, and a payload that is
+ * not JSON must reach the route to be dead-lettered, not be refused by the HTTP layer); every
+ * other endpoint parses JSON as Fastify does by default.
+ */
+function rawIngestBodies(app: NestFastifyApplication): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    if (request.url.startsWith('/ingest/')) return done(null, body);
+    parseJson(request, (body as Buffer).toString('utf8'), done);
+  });
+  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    if (request.url.startsWith('/ingest/')) return done(null, body);
+    done(
+      Object.assign(
+        new Error(
+          `unsupported content type ${request.headers['content-type'] ?? '(none)'}; send application/json`,
+        ),
+        { statusCode: 415 },
+      ),
+      undefined,
+    );
+  });
+}
+
 /** Builds the app on a database (tests call this with their own database). */
 export async function createGateway(
   config: GatewayConfig,
@@ -55,10 +82,19 @@ export async function createGateway(
       tokenTtlSeconds: config.JUNCTION_TOKEN_TTL_SECONDS,
       loginAttemptsPerMinute: config.JUNCTION_LOGIN_ATTEMPTS_PER_MINUTE,
       expressionTimeoutMs: config.JUNCTION_EXPRESSION_TIMEOUT_MS,
+      authProviders: config.auth,
+      httpAllowHosts: config.JUNCTION_HTTP_ALLOW_HOSTS,
+      maxInFlight: config.JUNCTION_ROUTE_MAX_IN_FLIGHT,
+      auditRetentionDays: config.JUNCTION_AUDIT_RETENTION_DAYS,
     }),
     new FastifyAdapter({ bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES, trustProxy: false }),
-    { logger: process.env.JUNCTION_LOG === 'silent' ? false : ['log', 'warn', 'error'] },
+    // Body parsers are ours (rawIngestBodies): Nest's own would parse ingest payloads too.
+    {
+      logger: process.env.JUNCTION_LOG === 'silent' ? false : ['log', 'warn', 'error'],
+      bodyParser: false,
+    },
   );
+  rawIngestBodies(app);
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

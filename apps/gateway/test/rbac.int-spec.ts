@@ -37,6 +37,23 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'POST /api/v1/auth/login': 'public',
   'POST /api/v1/auth/logout': 'signed-in',
   'GET /api/v1/auth/me': 'signed-in',
+  // OidcController (404 when OIDC is not configured, as here)
+  'GET /api/v1/auth/oidc/login': 'public',
+  'GET /api/v1/auth/oidc/callback': 'public',
+  // AuditController (@RequirePermission('audit.read') on the class)
+  'GET /api/v1/audit/messages': 'audit.read',
+  'GET /api/v1/audit/messages/:id': 'audit.read',
+  'GET /api/v1/audit/events': 'audit.read',
+  'GET /api/v1/audit/export': 'audit.read',
+  'GET /api/v1/audit/verify': 'audit.read',
+  // DeadLettersController
+  'GET /api/v1/dead-letters': 'deadletters.read',
+  'GET /api/v1/dead-letters/:id': 'deadletters.read',
+  'POST /api/v1/dead-letters/:id/replay': 'deadletters.write',
+  'DELETE /api/v1/dead-letters/:id': 'deadletters.write',
+  // SessionsController (@RequirePermission('sessions.manage') on the class)
+  'GET /api/v1/sessions': 'sessions.manage',
+  'DELETE /api/v1/sessions/:id': 'sessions.manage',
   // UsersController (@RequirePermission('users.manage') on the class)
   'GET /api/v1/users': 'users.manage',
   'POST /api/v1/users': 'users.manage',
@@ -164,6 +181,16 @@ const fixtures = { routeId: 'rbac-orders', userId: '', userIds: {} as Record<str
 const callers: Record<CallerKind, Partial<Record<RoleName, Auth>>> = { session: {}, apiKey: {} };
 const apiKeyIds: Partial<Record<RoleName, string>> = {};
 
+/** A fresh dead letter: a payload that is not JSON, sent to the fixture ingest route. */
+async function deadLetter(): Promise<string> {
+  const res = await gateway.request('POST', '/ingest/rbac/dl', {
+    body: `not json ${next()}`,
+    headers: { 'content-type': 'text/plain' },
+  });
+  if (res.status !== 422) throw new Error(`dead letter fixture: ${res.status} ${res.text}`);
+  return (res.body as { details: { deadLetterId: string } }).details.deadLetterId;
+}
+
 /** An admin call that must succeed (fixtures). */
 async function admin(method: Method, url: string, body?: unknown): Promise<unknown> {
   const res = await gateway.request(method, url, { token: adminToken, body });
@@ -251,6 +278,56 @@ const CALLS: Record<string, Call> = {
         url: `/api/v1/api-keys/${key.id}`,
         stillThere: async () =>
           (await gateway.request('GET', '/api/v1/auth/me', { apiKey: key.key })).status === 200,
+      };
+    },
+  },
+  'GET /api/v1/audit/messages': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/audit/messages' }),
+  },
+  'GET /api/v1/audit/messages/:id': {
+    ok: 200,
+    prepare: async () => ({
+      url: `/api/v1/audit/messages/${encodeURIComponent('rbac-audit-probe')}`,
+    }),
+  },
+  'GET /api/v1/audit/events': { ok: 200, prepare: async () => ({ url: '/api/v1/audit/events' }) },
+  'GET /api/v1/audit/export': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/audit/export?format=ndjson' }),
+  },
+  'GET /api/v1/audit/verify': { ok: 200, prepare: async () => ({ url: '/api/v1/audit/verify' }) },
+  'GET /api/v1/dead-letters': { ok: 200, prepare: async () => ({ url: '/api/v1/dead-letters' }) },
+  'GET /api/v1/dead-letters/:id': {
+    ok: 200,
+    prepare: async () => ({ url: `/api/v1/dead-letters/${await deadLetter()}` }),
+  },
+  'POST /api/v1/dead-letters/:id/replay': {
+    ok: 200,
+    prepare: async () => ({ url: `/api/v1/dead-letters/${await deadLetter()}/replay` }),
+  },
+  'DELETE /api/v1/dead-letters/:id': {
+    ok: 204,
+    async prepare() {
+      const id = await deadLetter();
+      return {
+        url: `/api/v1/dead-letters/${id}`,
+        stillThere: () => exists(`/api/v1/dead-letters/${id}`),
+      };
+    },
+  },
+  'GET /api/v1/sessions': { ok: 200, prepare: async () => ({ url: '/api/v1/sessions' }) },
+  'DELETE /api/v1/sessions/:id': {
+    ok: 204,
+    async prepare() {
+      const token = await login('fixture-user');
+      const { sid } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as {
+        sid: string;
+      };
+      return {
+        url: `/api/v1/sessions/${sid}`,
+        stillThere: async () =>
+          (await gateway.request('GET', '/api/v1/auth/me', { token })).status === 200,
       };
     },
   },
@@ -384,7 +461,8 @@ async function check(
   });
   expect({ what, status: res.status, body: res.body }).toMatchObject({ status: expected });
   if (expected === 204) expect(res.text).toBe('');
-  else expect(typeof res.body).toBe('object');
+  else if (!endpoint.endsWith('/audit/export')) expect(typeof res.body).toBe('object');
+  else expect(res.headers['content-type']).toMatch(/ndjson/); // a streamed export, not JSON
   if (prepared.stillThere)
     expect({ what, stillThere: await prepared.stillThere() }).toEqual({
       what,
@@ -398,6 +476,25 @@ beforeAll(async () => {
   // Fixtures, as the admin.
   await admin('POST', '/api/v1/connections', { name: 'erp', type: 'http', config: ERP_CONFIG });
   await admin('POST', '/api/v1/routes', routeDocument(fixtures.routeId));
+  await admin('POST', '/api/v1/routes', {
+    ...routeDocument('rbac-dl'),
+    source: { type: 'http', path: 'rbac/dl', auth: 'none' },
+  });
+  // The runtime starts routes on its own time: wait until the ingest route answers.
+  for (let deadline = Date.now() + 10_000; ;) {
+    try {
+      await deadLetter();
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  // An audited message with a known id, for GET /audit/messages/:id.
+  await gateway.request('POST', '/ingest/rbac/dl', {
+    body: 'not json',
+    headers: { 'content-type': 'text/plain', 'idempotency-key': 'rbac-audit-probe' },
+  });
   const target = (await admin('POST', '/api/v1/users', {
     username: 'fixture-user',
     password: PASSWORD,

@@ -15,6 +15,7 @@ export interface TestResponse {
 export interface TestGateway {
   app: NestFastifyApplication;
   databaseUrl: string;
+  masterKey: Buffer;
   adminPassword: string;
   request(
     method: string,
@@ -29,12 +30,20 @@ export interface TestGateway {
  * The whole gateway in-process, on a fresh database of its own on the real Postgres, with the
  * real migrations, driven through Fastify's request injection (the full HTTP pipeline minus the socket).
  */
-export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
-  const db = await createTestDatabase('api');
+export async function startTestGateway(
+  env: Record<string, string> = {},
+  shared?: { databaseUrl: string; masterKey?: Buffer },
+): Promise<TestGateway> {
+  // A second gateway may share the first one's database (several processes, one Postgres).
+  const db = shared
+    ? { url: shared.databaseUrl, drop: () => Promise.resolve() }
+    : await createTestDatabase('api');
   const config = loadGatewayConfig({ JUNCTION_LOGIN_ATTEMPTS_PER_MINUTE: '1000', ...env });
+  // Processes sharing a database share its master key (it seals the secrets stored there).
+  const masterKey = shared?.masterKey ?? randomBytes(32);
   let app: NestFastifyApplication | undefined;
   try {
-    app = await createGateway(config, db.url, randomBytes(32));
+    app = await createGateway(config, db.url, masterKey);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
   } catch (err) {
@@ -43,7 +52,7 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
     throw err;
   }
   const adminPassword = `admin-${randomBytes(9).toString('base64url')}`;
-  await app.get(UsersService).ensureAdmin('admin', adminPassword);
+  if (!shared) await app.get(UsersService).ensureAdmin('admin', adminPassword);
   const running = app;
   const request: TestGateway['request'] = async (method, url, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };
@@ -69,6 +78,7 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
   return {
     app: running,
     databaseUrl: db.url,
+    masterKey,
     adminPassword,
     request,
     async login(username, password) {

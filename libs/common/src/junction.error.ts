@@ -4,6 +4,8 @@
  */
 export type JunctionErrorCode =
   | 'BAD_REQUEST'
+  | 'UNPROCESSABLE'
+  | 'BAD_GATEWAY'
   | 'ROUTE_INVALID'
   | 'UNKNOWN_CONNECTION'
   | 'NOT_FOUND'

@@ -13,6 +13,12 @@ export type { StageKind } from './stages';
 export type { RouteResources, Stage, StageDefinition } from './stages/stage';
 export { MASK_STRATEGIES } from './mask/mask-strategies';
 export type { MaskStrategy } from './mask/mask-strategies';
-export { redactPans, containsPan, luhnValid } from './pan/pan-detector';
+export {
+  redactPans,
+  redactPanText,
+  containsPan,
+  luhnValid,
+  PAN_REDACTED,
+} from './pan/pan-detector';
 export { decodeBody } from './decode';
 export { envelopeOf, testResources } from './testing';

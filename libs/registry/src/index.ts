@@ -3,7 +3,7 @@ export * from './registry.dto';
 export { RegistryModule } from './registry.module';
 export { ConnectionsService } from './connections.service';
 export type { ResolvedConnection, ConnectionView } from './connections.service';
-export { RoutesService, ROUTE_RUNTIME_STATUS } from './routes.service';
+export { RoutesService } from './routes.service';
 export type { RouteRuntimeStatus, RuntimeStatus } from './routes.service';
 export { RoutesRepository, ROUTE_CHANNEL } from './routes.repository';
 export { checksumOf, canonicalJson } from './canonical-json';

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { compare, Operation } from 'fast-json-patch';
 import { JunctionError } from '@junction/common';
 import {
@@ -58,11 +58,15 @@ export interface RuntimeStatus {
   lastError: string | null;
 }
 
-/** Implemented by the route runtime; until one is wired in, status reports only the stored state. */
+/** Implemented by the route runtime; until one is attached, status reports only the stored state. */
 export interface RouteRuntimeStatus {
   status(routeId: string): RuntimeStatus | undefined;
+  /** Applies a stored change in this process now (other processes hear of it by NOTIFY). */
+  refresh?(routeId: string): Promise<void>;
 }
-export const ROUTE_RUNTIME_STATUS = Symbol('ROUTE_RUNTIME_STATUS');
+
+/** How long an API call waits for this process's runtime to apply its change (a broker may be slow to answer). */
+const APPLY_WAIT_MS = 3000;
 
 export interface DryRunInput {
   message: { body: unknown; headers?: Record<string, string> };
@@ -71,12 +75,34 @@ export interface DryRunInput {
 
 @Injectable()
 export class RoutesService {
+  private runtime?: RouteRuntimeStatus;
+
   constructor(
     private readonly routes: RoutesRepository,
     private readonly connections: ConnectionsService,
     @Inject(ROUTE_RESOURCES) private readonly resources: RouteResources,
-    @Optional() @Inject(ROUTE_RUNTIME_STATUS) private readonly runtime?: RouteRuntimeStatus,
   ) {}
+
+  /** The route runtime reports live status through this (set at start-up; avoids a module cycle). */
+  attachRuntime(runtime: RouteRuntimeStatus): void {
+    this.runtime = runtime;
+  }
+
+  /**
+   * Lets this process's runtime apply a committed change before the API answers, so that a
+   * route is running (or stopped) when its create, activate, start or stop returns. Bounded:
+   * a route whose broker is slow to answer keeps starting in the background.
+   */
+  private async applied(id: string): Promise<void> {
+    const refresh = this.runtime?.refresh;
+    if (!refresh) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      refresh.call(this.runtime, id),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, APPLY_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+  }
 
   /** Everything wrong with a document: shape, expressions, and connections it names. */
   async problems(doc: unknown): Promise<RouteProblem[]> {
@@ -131,6 +157,7 @@ export class RoutesService {
       });
       await this.routes.notify(m, document.id);
     });
+    await this.applied(document.id);
     return this.get(document.id);
   }
 
@@ -173,6 +200,7 @@ export class RoutesService {
       });
       if (options.activate) await this.routes.notify(m, id);
     });
+    if (options.activate) await this.applied(id);
     return this.get(id);
   }
 
@@ -184,6 +212,7 @@ export class RoutesService {
       await this.routes.updateRoute(m, id, { deletedAt: new Date(), desiredState: 'stopped' });
       await this.routes.notify(m, id);
     });
+    await this.applied(id);
   }
 
   async versions(id: string): Promise<VersionSummary[]> {
@@ -223,6 +252,7 @@ export class RoutesService {
       await this.routes.updateRoute(m, id, { activeVersion: version });
       await this.routes.notify(m, id);
     });
+    await this.applied(id);
     return this.get(id);
   }
 
@@ -233,6 +263,7 @@ export class RoutesService {
       await this.routes.updateRoute(m, id, { desiredState: state });
       await this.routes.notify(m, id);
     });
+    await this.applied(id);
     return this.get(id);
   }
 

@@ -16,6 +16,10 @@ function statusOf(code: JunctionErrorCode): number {
     case 'ROUTE_INVALID':
     case 'UNKNOWN_CONNECTION':
       return HttpStatus.BAD_REQUEST;
+    case 'UNPROCESSABLE':
+      return HttpStatus.UNPROCESSABLE_ENTITY;
+    case 'BAD_GATEWAY':
+      return HttpStatus.BAD_GATEWAY;
     case 'UNAUTHENTICATED':
       return HttpStatus.UNAUTHORIZED;
     case 'FORBIDDEN':
@@ -45,6 +49,7 @@ const REASONS: Record<number, string> = {
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   502: 'Bad Gateway',

@@ -1,9 +1,8 @@
-import { All, Controller, HttpCode, Req, Res } from '@nestjs/common';
+import { All, Controller, Req, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AuthService, Public } from '@junction/auth';
 import { JunctionError } from '@junction/common';
-import { decodeBody, PipelineError } from '@junction/pipeline';
 import { IngestService } from './ingest.service';
 
 function flatHeaders(request: FastifyRequest): Record<string, string> {
@@ -15,6 +14,14 @@ function flatHeaders(request: FastifyRequest): Record<string, string> {
   return out;
 }
 
+/** The raw body as bytes: the route, not the HTTP layer, decides what a bad payload means. */
+function rawBody(request: FastifyRequest): Buffer {
+  const body = request.body;
+  if (Buffer.isBuffer(body)) return body;
+  if (typeof body === 'string') return Buffer.from(body);
+  return Buffer.from(body === undefined ? '' : JSON.stringify(body));
+}
+
 @ApiTags('ingest')
 @Controller('ingest')
 export class IngestController {
@@ -23,16 +30,19 @@ export class IngestController {
     private readonly auth: AuthService,
   ) {}
 
-  /** Authentication is per route (its `source.auth`), so the global guard lets ingest through. */
+  /**
+   * POST /ingest/{path}. Authentication is per route (its `source.auth`), so the global guard
+   * lets ingest through. async: 202 once delivered or dead-lettered; sync: 200 with the result.
+   * A message the route rejects is dead-lettered and answered 422 with the reason.
+   */
   @All('*')
   @Public()
-  @HttpCode(202)
   @ApiExcludeEndpoint()
   async receive(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     if (request.method !== 'POST') throw new JunctionError('BAD_REQUEST', 'ingest takes POST only');
     const path = (request.params as Record<string, string>)['*'] ?? '';
-    const route = await this.ingest.resolve(path);
-    const auth = route.source.auth ?? 'apiKey';
+    const { worker, source } = this.ingest.resolve(path);
+    const auth = source.auth ?? 'apiKey';
     if (auth === 'apiKey') {
       const key = request.headers['x-api-key'];
       if (typeof key !== 'string' || !(await this.auth.principalFromApiKey(key))) {
@@ -44,45 +54,46 @@ export class IngestController {
         'HMAC-signed ingest is not available in this build yet',
       );
     }
-    let body: unknown;
-    try {
-      body = decodeBody(
-        request.body === undefined
-          ? ''
-          : typeof request.body === 'string'
-            ? request.body
-            : JSON.stringify(request.body),
-      );
-    } catch (err) {
-      if (err instanceof PipelineError) throw new JunctionError('BAD_REQUEST', err.message);
-      throw err;
+    const result = await this.ingest.ingest(worker, {
+      path,
+      payload: rawBody(request),
+      headers: flatHeaders(request),
+    });
+    const sync = source.mode === 'sync';
+    const head = { id: result.id, routeId: worker.routeId, version: worker.version };
+    switch (result.outcome) {
+      case 'delivered':
+      case 'replayed':
+        if (sync)
+          void reply
+            .status(200)
+            .header('x-junction-id', result.id)
+            .send(result.body ?? null);
+        else void reply.status(202).send({ ...head, status: 'delivered' });
+        return;
+      case 'filtered':
+      case 'unroutable':
+        void reply.status(sync ? 200 : 202).send({ ...head, status: result.outcome });
+        return;
+      case 'dead-lettered': {
+        const { error, deadLetterId } = result;
+        if (error?.code === 'DELIVERY_FAILED') {
+          // Parked safely: an operator replays it once the destination is back.
+          if (sync)
+            throw new JunctionError(
+              'BAD_GATEWAY',
+              `message ${result.id} could not be delivered and was dead-lettered`,
+              { ...head, deadLetterId },
+            );
+          void reply.status(202).send({ ...head, status: 'dead-lettered', deadLetterId });
+          return;
+        }
+        throw new JunctionError(
+          'UNPROCESSABLE',
+          `message ${result.id} was rejected at ${error?.where ?? 'input'}: ${error?.message}`,
+          { ...head, code: error?.code, deadLetterId },
+        );
+      }
     }
-    const { id, result, routeId, version } = await this.ingest.ingest(
-      route,
-      body,
-      flatHeaders(request),
-    );
-    if (result.outcome === 'error') {
-      throw new JunctionError(
-        'BAD_REQUEST',
-        `message ${id} failed at ${result.error.where ?? 'input'}: ${result.error.message}`,
-        { id, code: result.error.code },
-      );
-    }
-    const sync = route.source.mode === 'sync';
-    if (result.outcome === 'drop') {
-      void reply.status(sync ? 200 : 202).send({ id, routeId, version, status: result.reason });
-      return;
-    }
-    if (sync) {
-      void reply
-        .status(200)
-        .header('x-junction-id', id)
-        .send(result.deliveries[0]?.envelope.body ?? null);
-      return;
-    }
-    void reply
-      .status(202)
-      .send({ id, routeId, version, status: 'delivered', deliveries: result.deliveries.length });
   }
 }

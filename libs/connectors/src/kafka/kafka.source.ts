@@ -40,6 +40,10 @@ export class KafkaSource implements Source {
   /** Highest offset handed to the handler per partition: a lower or equal one is a redelivery. */
   private readonly highest = new Map<number, bigint>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Next offset to commit per partition, for messages already handled. */
+  private readonly pendingCommits = new Map<number, { topic: string; offset: string }>();
+  private commitTimer?: NodeJS.Timeout;
+  private committing: Promise<void> = Promise.resolve();
   private restarts = 0;
   private active = false;
 
@@ -85,6 +89,7 @@ export class KafkaSource implements Source {
     }
     // The consumer must still be running here: kafkajs drops commits once it is stopping.
     await this.inFlight.settled();
+    if (consumer) await this.flushCommits(consumer);
     this.consumer = undefined;
     if (consumer) {
       const leaving = consumer.disconnect().catch((err: unknown) => {
@@ -158,6 +163,42 @@ export class KafkaSource implements Source {
     this.timers.add(timer);
   }
 
+  /**
+   * Commits a handled message's offset soon, with the others handled meanwhile, in one request.
+   * A commit per message costs a round trip to the group coordinator each (about 20 ms here),
+   * which capped a partition at a few dozen messages a second. Only offsets of messages whose
+   * handler resolved are ever committed, so a crash redelivers (at least once), never skips.
+   */
+  private commitLater(consumer: Consumer, topic: string, partition: number, next: string): void {
+    this.pendingCommits.set(partition, { topic, offset: next });
+    this.commitTimer ??= setTimeout(() => {
+      this.commitTimer = undefined;
+      void this.flushCommits(consumer);
+    }, COMMIT_EVERY_MS);
+  }
+
+  /** Sends the pending commits (in order after any still in flight) and waits for them. */
+  private flushCommits(consumer: Consumer): Promise<void> {
+    clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
+    const offsets = [...this.pendingCommits].map(([partition, { topic, offset }]) => ({
+      topic,
+      partition,
+      offset,
+    }));
+    this.pendingCommits.clear();
+    if (offsets.length === 0 || consumer !== this.consumer) return this.committing;
+    this.committing = this.committing.then(() =>
+      consumer.commitOffsets(offsets).catch((err: unknown) => {
+        // Handled but not committed (a rebalance, a lost coordinator): they will come again.
+        this.logger.warn(
+          `${this.name}: commit of ${offsets.map((o) => `${o.partition}@${o.offset}`).join(', ')} failed: ${errorText(err)}`,
+        );
+      }),
+    );
+    return this.committing;
+  }
+
   private async eachMessage(consumer: Consumer, payload: EachMessagePayload): Promise<void> {
     const { topic, partition, message, pause } = payload;
     if (this.stopping || this.consumer !== consumer) {
@@ -200,15 +241,7 @@ export class KafkaSource implements Source {
     }
     if (!failed) {
       this.failures.delete(partition);
-      const next = (BigInt(message.offset) + 1n).toString();
-      try {
-        await consumer.commitOffsets([{ topic, partition, offset: next }]);
-      } catch (err) {
-        // Handled but not committed (a rebalance, a lost coordinator): it will come again.
-        this.logger.warn(
-          `${this.name}: commit of ${partition}@${message.offset} failed: ${errorText(err)}`,
-        );
-      }
+      this.commitLater(consumer, topic, partition, (BigInt(message.offset) + 1n).toString());
       return;
     }
     const attempt = (this.failures.get(partition) ?? 0) + 1;
@@ -233,6 +266,9 @@ export class KafkaSource implements Source {
     this.timers.add(timer);
   }
 }
+
+/** How long a handled message may wait for its offset commit (a crash meanwhile redelivers it). */
+const COMMIT_EVERY_MS = 100;
 
 function headerId(message: KafkaMessage): string | undefined {
   const raw = message.headers?.[JUNCTION_ID_HEADER];

@@ -1,0 +1,188 @@
+import { startTestGateway, TestGateway } from './test-gateway';
+
+const PAN = '4111111111111111';
+
+/** Polls until `check` passes or the deadline is reached (then throws its last error). */
+async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+const route = (id: string, overrides: Record<string, unknown> = {}) => ({
+  id,
+  source: { type: 'http', path: id, auth: 'none', mode: 'async' },
+  pipeline: [
+    { validate: { schema: { type: 'object', required: ['id'] } } },
+    { transform: '{ "id": id, "card": card }' },
+    { mask: [{ path: 'card', with: 'pan' }] },
+  ],
+  destinations: [{ type: 'log' }],
+  ...overrides,
+});
+
+describe('route runtime: ingest, dead letters, replay, activation', () => {
+  let gw: TestGateway;
+  let admin: string;
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+    admin = await gw.login('admin', gw.adminPassword);
+  }, 60_000);
+
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  const api = (method: string, url: string, body?: unknown) =>
+    gw.request(method, url, { token: admin, body });
+  const ingest = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    gw.request('POST', `/ingest/${path}`, { body, headers });
+
+  it('starts a created route at once and delivers through it (async 202, sync 200)', async () => {
+    expect((await api('POST', '/api/v1/routes', route('orders'))).status).toBe(201);
+    const res = await eventually(async () => {
+      const r = await ingest('orders', { id: 'o-1', card: PAN });
+      expect(r.status).toBe(202);
+      return r;
+    });
+    expect(res.body).toMatchObject({ routeId: 'orders', version: 1, status: 'delivered' });
+    await api(
+      'POST',
+      '/api/v1/routes',
+      route('orders-sync', {
+        source: { type: 'http', path: 'orders-sync', auth: 'none', mode: 'sync' },
+      }),
+    );
+    const sync = await eventually(async () => {
+      const r = await ingest('orders-sync', { id: 'o-2', card: PAN });
+      expect(r.status).toBe(200);
+      return r;
+    });
+    expect(sync.body).toEqual({ id: 'o-2', card: '411111******1111' });
+    const status = await api('GET', '/api/v1/routes/orders/status');
+    expect(status.body).toMatchObject({ state: 'running', processed: 1, failed: 0, inFlight: 0 });
+  });
+
+  it('dead-letters a payload that is not JSON, answers 422, and keeps it encrypted for replay', async () => {
+    const res = await ingest('orders', `not json ${PAN}`, { 'content-type': 'text/plain' });
+    expect(res.status).toBe(422);
+    const details = (res.body as { details: { code: string; deadLetterId: string } }).details;
+    expect(details.code).toBe('INPUT_REJECTED');
+    const list = await api('GET', '/api/v1/dead-letters?routeId=orders');
+    expect(list.body).toEqual([
+      expect.objectContaining({
+        id: details.deadLetterId,
+        reasonCode: 'INPUT_REJECTED',
+        failedAt: 'input',
+        routeId: 'orders',
+        routeVersion: 1,
+      }),
+    ]);
+    expect(list.text).not.toContain(PAN);
+    const one = await api('GET', `/api/v1/dead-letters/${details.deadLetterId}`);
+    expect(one.body).toMatchObject({ payload: 'not json [PAN REDACTED]' });
+    const replay = await api('POST', `/api/v1/dead-letters/${details.deadLetterId}/replay`);
+    expect(replay.body).toMatchObject({
+      outcome: 'dead-lettered',
+      error: { code: 'INPUT_REJECTED' },
+    });
+    expect((await api('GET', `/api/v1/dead-letters/${details.deadLetterId}`)).body).toMatchObject({
+      replays: 1,
+      replayedAt: null,
+      lastReplayError: expect.stringContaining('INPUT_REJECTED'),
+    });
+    expect((await api('GET', '/api/v1/dead-letters?routeId=orders')).body).toHaveLength(1); // a failed replay adds no second letter
+    expect((await api('DELETE', `/api/v1/dead-letters/${details.deadLetterId}`)).status).toBe(204);
+    expect((await api('GET', `/api/v1/dead-letters/${details.deadLetterId}`)).status).toBe(404);
+  });
+
+  it('dead-letters a schema failure; after a fixed version is activated, replay delivers it', async () => {
+    const res = await ingest('orders', { noId: true, card: PAN });
+    expect(res.status).toBe(422);
+    const { deadLetterId, code } = (res.body as { details: { deadLetterId: string; code: string } })
+      .details;
+    expect(code).toBe('SCHEMA_FAILED');
+    const relaxed = route('orders', {
+      pipeline: [{ transform: '{ "id": noId ? "generated" : id }' }],
+    });
+    expect((await api('PUT', '/api/v1/routes/orders?activate=true', relaxed)).body).toMatchObject({
+      activeVersion: 2,
+    });
+    await eventually(async () =>
+      expect((await api('GET', '/api/v1/routes/orders/status')).body).toMatchObject({
+        state: 'running',
+        processed: 0,
+      }),
+    );
+    const replay = await api('POST', `/api/v1/dead-letters/${deadLetterId}/replay`);
+    expect(replay.body).toMatchObject({ outcome: 'replayed' });
+    expect((await api('GET', `/api/v1/dead-letters/${deadLetterId}`)).body).toMatchObject({
+      replays: 1,
+      replayedAt: expect.any(String),
+      lastReplayError: null,
+    });
+  });
+
+  it('stops and starts a route: a stopped route takes nothing', async () => {
+    await api('POST', '/api/v1/routes/orders/stop');
+    await eventually(async () => expect((await ingest('orders', { id: 'x' })).status).toBe(404));
+    expect((await api('GET', '/api/v1/routes/orders/status')).body).toMatchObject({
+      desiredState: 'stopped',
+    });
+    await api('POST', '/api/v1/routes/orders/start');
+    await eventually(async () => expect((await ingest('orders', { id: 'x' })).status).toBe(202));
+  });
+
+  it('dead-letters a runaway expression and keeps serving the next messages', async () => {
+    await api(
+      'POST',
+      '/api/v1/routes',
+      route('bombs', { pipeline: [{ filter: 'bomb ? $count([1..99999].[1..99999]) > 0 : true' }] }),
+    );
+    await eventually(async () => expect((await ingest('bombs', { id: 'ok' })).status).toBe(202));
+    const [bomb, good] = await Promise.all([
+      ingest('bombs', { bomb: true }),
+      ingest('bombs', { id: 'fine' }),
+    ]);
+    expect(bomb.status).toBe(422);
+    expect(bomb.body).toMatchObject({ details: { code: 'EXPRESSION_LIMIT' } });
+    expect(good.status).toBe(202);
+  });
+
+  it('a second gateway process on the same database follows route changes (LISTEN/NOTIFY)', async () => {
+    // In one test process both apps share passport's strategies, so they share the key too (as
+    // real processes sharing a database must: it seals the secrets stored there).
+    const other = await startTestGateway(
+      {},
+      { databaseUrl: gw.databaseUrl, masterKey: gw.masterKey },
+    );
+    try {
+      await eventually(async () =>
+        expect(
+          (await other.request('POST', '/ingest/orders', { body: { id: 'via-other' } })).status,
+        ).toBe(202),
+      );
+      expect((await api('POST', '/api/v1/routes', route('late-route'))).status).toBe(201);
+      await eventually(async () =>
+        expect(
+          (await other.request('POST', '/ingest/late-route', { body: { id: 'y' } })).status,
+        ).toBe(202),
+      );
+      await api('DELETE', '/api/v1/routes/late-route');
+      await eventually(async () =>
+        expect(
+          (await other.request('POST', '/ingest/late-route', { body: { id: 'y' } })).status,
+        ).toBe(404),
+      );
+    } finally {
+      await other.close();
+    }
+  }, 60_000);
+});

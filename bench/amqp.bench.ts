@@ -1,0 +1,128 @@
+/**
+ * npm run bench:amqp — a route on real RabbitMQ next to a raw amqplib pass-through measured in
+ * the same run: consume with prefetch, publish with a confirm, then ack.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as amqp from 'amqplib';
+import { parseRouteText, type RouteDocument } from '@junction/pipeline';
+import { order, renamingPipeline, report, runWorker, timed, type Timed } from './route-bench';
+
+const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const COUNT = Number(process.env.BENCH_MESSAGES ?? 100_000);
+const PREFETCH = 100;
+const RUN = `bench.${Date.now().toString(36)}`;
+
+async function preload(channel: amqp.ConfirmChannel, queue: string): Promise<void> {
+  await channel.assertQueue(queue, { durable: true });
+  for (let i = 0; i < COUNT; i++) {
+    const ok = channel.sendToQueue(queue, Buffer.from(JSON.stringify(order(i))), {
+      messageId: `m-${i}`,
+      persistent: true,
+      contentType: 'application/json',
+    });
+    if (!ok) await new Promise((r) => channel.once('drain', r));
+    if (i % 5000 === 4999) await channel.waitForConfirms();
+  }
+  await channel.waitForConfirms();
+}
+
+/** The floor: what plain amqplib does for the same at-least-once pass-through. */
+async function raw(connection: amqp.ChannelModel, input: string, output: string): Promise<Timed> {
+  const consume = await connection.createChannel();
+  const publish = await connection.createConfirmChannel();
+  await publish.assertQueue(output, { durable: true });
+  await consume.prefetch(PREFETCH);
+  let n = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const started = process.hrtime.bigint();
+  await consume.consume(input, (msg) => {
+    if (!msg) return;
+    publish.sendToQueue(
+      output,
+      msg.content,
+      { messageId: msg.properties.messageId, persistent: true, contentType: 'application/json' },
+      (err) => {
+        if (err) throw err;
+        consume.ack(msg);
+        if (++n === COUNT) done();
+      },
+    );
+  });
+  await finished;
+  const result = timed('raw amqplib: consume, publish with confirm, ack', COUNT, started);
+  await consume.close();
+  await publish.close();
+  return result;
+}
+
+async function main(): Promise<void> {
+  const connection = await amqp.connect(URL);
+  const channel = await connection.createConfirmChannel();
+  const rabbit = {
+    name: 'rabbit',
+    config: { url: 'amqp://guest@127.0.0.1:5672', vhost: '/' },
+    secrets: { password: 'guest' },
+  };
+  const example = parseRouteText(
+    readFileSync(join(__dirname, '..', '..', 'examples/orders-eu.route.yaml'), 'utf8'),
+  ) as RouteDocument;
+  const queues: string[] = [];
+  const q = (name: string) => {
+    queues.push(`${RUN}.${name}`);
+    return `${RUN}.${name}`;
+  };
+  const rows: Timed[] = [];
+  try {
+    const rawIn = q('raw.in');
+    await preload(channel, rawIn);
+    rows.push(await raw(connection, rawIn, q('raw.out')));
+
+    const renameIn = q('rename.in');
+    await preload(channel, renameIn);
+    rows.push(
+      await runWorker(
+        'route: validate + filter + renaming transform + mask',
+        {
+          id: 'bench-rename',
+          source: { type: 'amqp', connection: 'rabbit', queue: renameIn, prefetch: PREFETCH },
+          pipeline: renamingPipeline(),
+          destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('rename.out') }],
+        },
+        rabbit,
+        COUNT,
+      ),
+    );
+
+    const exampleIn = q('example.in');
+    await preload(channel, exampleIn);
+    rows.push(
+      await runWorker(
+        'route: examples/orders-eu (realistic mapping), one destination',
+        {
+          ...example,
+          source: { type: 'amqp', connection: 'rabbit', queue: exampleIn, prefetch: PREFETCH },
+          destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('example.out') }],
+          errors: undefined,
+        } as RouteDocument,
+        rabbit,
+        COUNT,
+      ),
+    );
+  } finally {
+    for (const queue of queues) await channel.deleteQueue(queue).catch(() => undefined);
+    await channel.close();
+    await connection.close();
+  }
+  report(
+    `Junction AMQP bench: ${COUNT} messages of ~1 KB, prefetch ${PREFETCH}, RabbitMQ at ${URL.replace(/\/\/.*@/, '//')}`,
+    rows,
+    rows[0],
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

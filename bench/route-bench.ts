@@ -1,0 +1,148 @@
+/**
+ * Shared by the broker benches: runs a route through the real runtime worker (RouteWorker with
+ * the ConnectorPool) on a real broker, in this process, and times N messages end to end.
+ */
+import { ConnectorPool, type ConnectorConnection } from '@junction/connectors';
+import { JsonataEngine, type RouteDocument } from '@junction/pipeline';
+import {
+  RouteWorker,
+  type MessageAuditSink,
+  NO_AUDIT,
+  type DeadLettersRepository,
+} from '@junction/runtime';
+
+export interface Timed {
+  name: string;
+  messages: number;
+  seconds: number;
+  perSecond: number;
+}
+
+export function timed(name: string, messages: number, startedNs: bigint): Timed {
+  const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
+  return { name, messages, seconds, perSecond: messages / seconds };
+}
+
+export function report(title: string, rows: Timed[], baseline: Timed): void {
+  console.log(title);
+  console.log(`node ${process.version}\n`);
+  for (const r of rows) {
+    console.log(
+      `${r.name.padEnd(58)} ${r.perSecond.toFixed(0).padStart(7)} msg/s  (${r.messages} in ${r.seconds.toFixed(2)} s)  ${((r.perSecond / baseline.perSecond) * 100).toFixed(0).padStart(4)}% of raw`,
+    );
+  }
+}
+
+/** A realistic ~1 KB order, varied per message. */
+export function order(i: number): Record<string, unknown> {
+  return {
+    id: `ORD-${i}`,
+    createdAt: new Date(1_764_000_000_000 + i * 1000).toISOString(),
+    total: 20 + (i % 500),
+    currency: 'EUR',
+    customer: {
+      id: `CUS-${i % 9973}`,
+      firstName: 'Jana',
+      lastName: 'Schmidt',
+      email: `jana.${i}@example.com`,
+      phone: '+49 30 1234 5678',
+      country: ['DE', 'FR', 'NL', 'IT'][i % 4],
+    },
+    shipping: {
+      method: i % 3 === 0 ? 'express' : 'standard',
+      street: 'Torstrasse 1',
+      city: 'Berlin',
+      postcode: '10119',
+      country: 'DE',
+    },
+    billing: { street: 'Torstrasse 1', city: 'Berlin', postcode: '10119', country: 'DE' },
+    items: [
+      {
+        sku: 'SKU-1001',
+        name: 'Espresso machine',
+        quantity: 1,
+        price: 199.9,
+        giftNote: 'Happy birthday, Tom!',
+      },
+      { sku: 'SKU-2002', name: 'Coffee beans 1kg', quantity: 2, price: 25.0 },
+    ],
+    payment: { method: 'card', card: { pan: '4111111111111111', brand: 'visa', expiry: '12/29' } },
+    tags: ['web', 'newsletter'],
+  };
+}
+
+/** validate + filter + a field-renaming transform + mask: the shape the 70% aim is about. */
+export function renamingPipeline(): RouteDocument['pipeline'] {
+  return [
+    { validate: { schema: { type: 'object', required: ['id', 'total', 'customer'] } } },
+    { filter: 'total > 0' },
+    {
+      transform:
+        '{ "orderId": id, "amount": total, "currency": currency, "email": customer.email, "country": customer.country, "card": payment.card }',
+    },
+    {
+      mask: [
+        { path: 'card.pan', with: 'pan' },
+        { path: 'email', with: 'hash' },
+      ],
+    },
+  ];
+}
+
+/**
+ * Runs `document` in a RouteWorker until `count` messages were processed; returns the time from
+ * the worker's start to the last one.
+ */
+export async function runWorker(
+  name: string,
+  document: RouteDocument,
+  connection: ConnectorConnection,
+  count: number,
+  audit: MessageAuditSink = NO_AUDIT,
+): Promise<Timed> {
+  const pool = new ConnectorPool();
+  let processed = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const counting: MessageAuditSink = {
+    record: async (record) => {
+      await audit.record(record);
+      if (record.outcome !== 'delivered')
+        throw new Error(
+          `bench message ${record.messageId} was ${record.outcome}: ${record.error?.message}`,
+        );
+      if (++processed === count) done();
+    },
+  };
+  const noDeadLetters = {
+    park: () => Promise.reject(new Error('the bench expects no dead letters')),
+  } as unknown as DeadLettersRepository;
+  const worker = await RouteWorker.create(
+    { id: document.id, version: 1, document },
+    {
+      connectors: {
+        source: (spec, conn, opts) => {
+          if (spec.type === 'http') throw new Error('no http');
+          return pool.source(spec, conn, opts);
+        },
+        destination: (spec, conn) => {
+          if (spec.type === 'log' || !conn) throw new Error('bench destinations are brokers');
+          return pool.destination(spec, conn);
+        },
+      },
+      connection: () => Promise.resolve(connection),
+      resources: { expressions: new JsonataEngine(), hmacKey: Buffer.from('bench') },
+      deadLetters: noDeadLetters,
+      audit: counting,
+      log: console,
+      maxInFlight: 1000,
+    },
+  );
+  const started = process.hrtime.bigint();
+  await worker.start();
+  await finished;
+  const result = timed(name, count, started);
+  await worker.stop();
+  await pool.close();
+  return result;
+}

@@ -1,0 +1,11 @@
+export * from './message-audit';
+export { RuntimeModule, RUNTIME_OPTIONS } from './runtime.module';
+export type { RuntimeOptions } from './runtime.module';
+export { RouteSupervisor } from './route-supervisor';
+export { RouteWorker } from './route-worker';
+export type { ProcessResult, WorkerStatus } from './route-worker';
+export { DeadLetterEntity } from './dead-letter.entity';
+
+import { DeadLetterEntity } from './dead-letter.entity';
+export const RUNTIME_ENTITIES = [DeadLetterEntity];
+export { DeadLettersRepository } from './dead-letters.repository';

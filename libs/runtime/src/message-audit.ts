@@ -1,0 +1,36 @@
+import type { DeliveryReceipt } from '@junction/connectors';
+import type { SourceRef } from '@junction/pipeline';
+
+export type MessageOutcome = 'delivered' | 'filtered' | 'unroutable' | 'dead-lettered' | 'replayed';
+
+/** What the runtime knows of one message on one route when it is done with it. */
+export interface MessageRecord {
+  messageId: string;
+  routeId: string;
+  routeVersion: number;
+  source: SourceRef;
+  outcome: MessageOutcome;
+  receipts: Array<{ destination: number; receipt: DeliveryReceipt }>;
+  attempts: number;
+  receivedAt: string;
+  doneAt: string;
+  error?: { code: string; message: string; where?: string };
+  /** The body after the route (masked by the route's own stages), if any. */
+  body?: unknown;
+  /** The payload as received, for hashing; never stored as is. */
+  payload: Buffer;
+  auditPayload: 'masked' | 'none';
+}
+
+/**
+ * Where finished messages are recorded. The runtime acknowledges a source message only after
+ * `record` resolved, so an implementation must resolve only once the record is durable.
+ */
+export interface MessageAuditSink {
+  record(record: MessageRecord): Promise<void>;
+}
+
+export const MESSAGE_AUDIT_SINK = Symbol('MESSAGE_AUDIT_SINK');
+
+/** Until the audit trail is wired in: nothing to wait for. */
+export const NO_AUDIT: MessageAuditSink = { record: () => Promise.resolve() };

@@ -1,0 +1,61 @@
+import { Client } from 'pg';
+
+/**
+ * Hears route changes from every gateway process through Postgres LISTEN/NOTIFY and reconnects
+ * after a lost connection. On (re)connect it asks for a full resync, since notifications sent
+ * while it was away are gone.
+ */
+export class RouteListener {
+  private client?: Client;
+  private closed = false;
+  private retryTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly channel: string,
+    private readonly onChange: (routeId: string) => void,
+    private readonly onResync: () => void,
+    private readonly log: { warn(message: string): void },
+  ) {}
+
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    await this.client?.end().catch(() => undefined);
+  }
+
+  private async connect(): Promise<void> {
+    const client = new Client({
+      connectionString: this.connectionString,
+      application_name: 'junction-route-listener',
+    });
+    client.on('notification', (n) => {
+      if (n.channel === this.channel && n.payload) this.onChange(n.payload);
+    });
+    client.on('error', (err) => this.lost(client, err));
+    client.on('end', () => this.lost(client, new Error('connection ended')));
+    await client.connect();
+    await client.query(`LISTEN ${this.channel}`);
+    this.client = client;
+  }
+
+  private lost(client: Client, err: Error): void {
+    if (this.closed || this.client !== client) return;
+    this.client = undefined;
+    this.log.warn(`route change listener lost its connection (${err.message}); reconnecting`);
+    const retry = () => {
+      this.retryTimer = setTimeout(() => {
+        if (this.closed) return;
+        this.connect()
+          .then(() => this.onResync())
+          .catch(() => retry());
+      }, 1000);
+      this.retryTimer.unref();
+    };
+    retry();
+  }
+}

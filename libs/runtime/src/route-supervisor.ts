@@ -1,0 +1,183 @@
+import type { RouteDocument } from '@junction/pipeline';
+import { RouteWorker, WorkerDeps, WorkerStatus } from './route-worker';
+
+/** What the supervisor needs to know of a stored route. */
+export interface RouteRecord {
+  id: string;
+  activeVersion: number | null;
+  desiredState: 'running' | 'stopped';
+  deleted: boolean;
+  document?: RouteDocument;
+}
+
+export interface RouteStore {
+  /** Every route that should run: not deleted, running, with an active version (and its document). */
+  runnable(): Promise<RouteRecord[]>;
+  find(id: string): Promise<RouteRecord | null>;
+}
+
+const RESTART_DELAYS_MS = [1000, 2000, 5000, 10_000, 30_000];
+
+/**
+ * Keeps one worker per running route in step with the database: starts them at boot, swaps a
+ * worker when another version is activated (the old one drains first: nothing in flight is
+ * lost), stops deleted or stopped routes, restarts a worker that failed to start, and drains
+ * everything at shutdown. Changes for one route are applied one at a time, in order.
+ */
+export class RouteSupervisor {
+  private readonly workers = new Map<string, RouteWorker>();
+  private readonly failures = new Map<
+    string,
+    { error: string; attempts: number; timer?: NodeJS.Timeout }
+  >();
+  private readonly queues = new Map<string, Promise<void>>();
+  private stopped = false;
+
+  constructor(
+    private readonly store: RouteStore,
+    private readonly deps: WorkerDeps & { closeConnectors(): Promise<void> },
+  ) {}
+
+  /**
+   * Starts every runnable route. Does not wait for the workers: a broker that is down must not
+   * keep the gateway (its API, its other routes) from starting; such a route shows `starting`
+   * or `failed` in its status and is retried.
+   */
+  async start(): Promise<void> {
+    const routes = await this.store.runnable();
+    for (const r of routes) void this.refresh(r.id);
+  }
+
+  /** Brings one route's worker in line with what is stored. Safe to call for any id, any number of times. */
+  refresh(id: string): Promise<void> {
+    const previous = this.queues.get(id) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.apply(id))
+      .catch((err: unknown) => this.deps.log.error(`route ${id}: ${(err as Error).message}`));
+    this.queues.set(id, next);
+    void next.finally(() => {
+      if (this.queues.get(id) === next) this.queues.delete(id);
+    });
+    return next;
+  }
+
+  /** Re-reads every route (after notifications may have been missed). */
+  async resync(): Promise<void> {
+    const ids = new Set([
+      ...(await this.store.runnable()).map((r) => r.id),
+      ...this.workers.keys(),
+      ...this.failures.keys(),
+    ]);
+    await Promise.all([...ids].map((id) => this.refresh(id)));
+  }
+
+  /** Every route's state, for GET /routes/{id}/status. */
+  status(id: string): (WorkerStatus & { version?: number }) | undefined {
+    const worker = this.workers.get(id);
+    if (worker) return { ...worker.status(), version: worker.version };
+    const failure = this.failures.get(id);
+    if (failure)
+      return { state: 'failed', inFlight: 0, processed: 0, failed: 0, lastError: failure.error };
+    return undefined;
+  }
+
+  /** The running worker of the HTTP route that takes this ingest path. */
+  ingestWorker(path: string): RouteWorker | undefined {
+    for (const worker of this.workers.values()) {
+      const source = worker.document.source;
+      if (source.type === 'http' && source.path === path) return worker;
+    }
+    return undefined;
+  }
+
+  worker(id: string): RouteWorker | undefined {
+    return this.workers.get(id);
+  }
+
+  /** Stops intake everywhere, drains every worker, then closes the broker clients. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const failure of this.failures.values()) clearTimeout(failure.timer);
+    // Starts still waiting for a broker are not waited for: closing the clients ends them, and
+    // `apply` stops a worker that finished starting after this point.
+    await Promise.all(
+      [...this.workers.values()].map((w) =>
+        w
+          .stop()
+          .catch((err: unknown) =>
+            this.deps.log.error(`route ${w.routeId}: stop failed: ${(err as Error).message}`),
+          ),
+      ),
+    );
+    this.workers.clear();
+    await this.deps.closeConnectors();
+  }
+
+  private async apply(id: string): Promise<void> {
+    if (this.stopped) return;
+    const record = await this.store.find(id);
+    const current = this.workers.get(id);
+    const wanted =
+      record &&
+      !record.deleted &&
+      record.desiredState === 'running' &&
+      record.activeVersion !== null &&
+      record.document;
+    if (!wanted) {
+      this.clearFailure(id);
+      if (current) {
+        this.workers.delete(id);
+        await current.stop();
+        this.deps.log.log(`route ${id}: stopped`);
+      }
+      return;
+    }
+    if (current && current.version === record.activeVersion && !this.failures.has(id)) return;
+    let next: RouteWorker;
+    try {
+      next = await RouteWorker.create(
+        { id, version: record.activeVersion!, document: record.document! },
+        this.deps,
+      );
+    } catch (err) {
+      this.fail(id, err);
+      return;
+    }
+    if (current) {
+      // Drain the old version first: its in-flight messages finish and are acknowledged.
+      this.workers.delete(id);
+      await current.stop();
+    }
+    try {
+      await next.start();
+    } catch (err) {
+      await next.stop().catch(() => undefined);
+      if (!this.stopped) this.fail(id, err);
+      return;
+    }
+    if (this.stopped) {
+      await next.stop();
+      return;
+    }
+    this.clearFailure(id);
+    this.workers.set(id, next);
+    this.deps.log.log(`route ${id}: running version ${next.version}`);
+  }
+
+  private fail(id: string, err: unknown): void {
+    const previous = this.failures.get(id);
+    const attempts = (previous?.attempts ?? 0) + 1;
+    const delay = RESTART_DELAYS_MS[Math.min(attempts - 1, RESTART_DELAYS_MS.length - 1)];
+    const error = (err as Error).message;
+    this.deps.log.warn(`route ${id}: cannot start (${error}); trying again in ${delay} ms`);
+    const timer = setTimeout(() => void this.refresh(id), delay);
+    timer.unref();
+    this.failures.set(id, { error, attempts, timer });
+  }
+
+  private clearFailure(id: string): void {
+    const failure = this.failures.get(id);
+    if (failure) clearTimeout(failure.timer);
+    this.failures.delete(id);
+  }
+}

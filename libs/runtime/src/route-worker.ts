@@ -1,0 +1,402 @@
+import { v7 as uuidv7 } from 'uuid';
+import type {
+  ConnectorConnection,
+  DeliveryReceipt,
+  Destination,
+  InboundMessage,
+  OutboundMessage,
+  Source,
+} from '@junction/connectors';
+import {
+  CompiledRoute,
+  compileRoute,
+  decodeBody,
+  Delivery,
+  DestinationSpec,
+  Envelope,
+  PipelineError,
+  RouteDocument,
+  RouteResources,
+} from '@junction/pipeline';
+import { MessageAuditSink, MessageOutcome } from './message-audit';
+import { DeadLettersRepository } from './dead-letters.repository';
+import { RetryPolicy, retryPolicy, withRetry } from './retry';
+
+/** The parts of the connector pool a worker uses (the pool owns every broker client). */
+export interface WorkerConnectors {
+  source(
+    spec: RouteDocument['source'],
+    connection: ConnectorConnection,
+    options: { routeId: string },
+  ): Source;
+  destination(
+    spec: DestinationSpec,
+    connection: ConnectorConnection | undefined,
+    options: { routeId: string },
+  ): Destination;
+}
+
+export interface WorkerDeps {
+  connectors: WorkerConnectors;
+  connection(name: string): Promise<ConnectorConnection>;
+  resources: RouteResources;
+  deadLetters: DeadLettersRepository;
+  audit: MessageAuditSink;
+  log: { log(message: string): void; warn(message: string): void; error(message: string): void };
+  /** Most messages one route handles at once (HTTP ingest; broker sources are bounded by prefetch). */
+  maxInFlight: number;
+}
+
+export interface ProcessResult {
+  id: string;
+  outcome: MessageOutcome;
+  /** The final body (the reply of a sync HTTP route). */
+  body?: unknown;
+  error?: { code: string; message: string; where?: string };
+  deadLetterId?: string;
+}
+
+export interface WorkerStatus {
+  state: 'running' | 'stopped' | 'starting' | 'failed';
+  inFlight: number;
+  processed: number;
+  failed: number;
+  lastError: string | null;
+}
+
+class Failure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly where: string | undefined,
+    readonly attempts: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Runs one version of one route: takes messages from its source (or from HTTP ingest), runs the
+ * compiled pipeline, delivers to every matching destination with retries, dead-letters what
+ * cannot be delivered, records the outcome, and only then lets the source acknowledge.
+ */
+export class RouteWorker {
+  private source?: Source;
+  private state: WorkerStatus['state'] = 'stopped';
+  private inFlight = 0;
+  private processed = 0;
+  private failed = 0;
+  private lastError: string | null = null;
+  private stopping = false;
+  private readonly idle: Array<() => void> = [];
+
+  private constructor(
+    readonly routeId: string,
+    readonly version: number,
+    readonly document: RouteDocument,
+    private readonly compiled: CompiledRoute,
+    private readonly destinations: Destination[],
+    private readonly deadLetter: Destination | undefined,
+    private readonly retry: RetryPolicy,
+    private readonly deps: WorkerDeps,
+  ) {}
+
+  static async create(
+    route: { id: string; version: number; document: RouteDocument },
+    deps: WorkerDeps,
+  ): Promise<RouteWorker> {
+    const compiled = compileRoute(route.document, deps.resources);
+    const connectionOf = async (spec: DestinationSpec) =>
+      'connection' in spec ? deps.connection(spec.connection) : undefined;
+    const destinations: Destination[] = [];
+    for (const spec of route.document.destinations) {
+      destinations.push(
+        deps.connectors.destination(spec, await connectionOf(spec), { routeId: route.id }),
+      );
+    }
+    const dlSpec = route.document.errors?.deadLetter as DestinationSpec | undefined;
+    const deadLetter = dlSpec
+      ? deps.connectors.destination(dlSpec, await connectionOf(dlSpec), { routeId: route.id })
+      : undefined;
+    return new RouteWorker(
+      route.id,
+      route.version,
+      route.document,
+      compiled,
+      destinations,
+      deadLetter,
+      retryPolicy(route.document.errors?.retry),
+      deps,
+    );
+  }
+
+  get sourceType(): RouteDocument['source']['type'] {
+    return this.document.source.type;
+  }
+
+  /** Starts consuming (broker sources); HTTP routes are fed by ingest instead. */
+  async start(): Promise<void> {
+    this.state = 'starting';
+    this.stopping = false;
+    const spec = this.document.source;
+    try {
+      if (spec.type !== 'http') {
+        const source = this.deps.connectors.source(
+          spec,
+          await this.deps.connection(spec.connection),
+          { routeId: this.routeId },
+        );
+        await source.start((message) => this.handle(message));
+        this.source = source;
+      }
+      this.state = 'running';
+    } catch (err) {
+      this.state = 'failed';
+      this.lastError = `could not start: ${(err as Error).message}`;
+      throw err;
+    }
+  }
+
+  /** Stops intake and waits for every message in flight to finish (and be acknowledged). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.source?.stop();
+    this.source = undefined;
+    if (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    this.state = 'stopped';
+  }
+
+  status(): WorkerStatus {
+    return {
+      state: this.state,
+      inFlight: this.inFlight,
+      processed: this.processed,
+      failed: this.failed,
+      lastError: this.lastError,
+    };
+  }
+
+  /** For HTTP ingest: false when the route is saturated (answer 429) or stopping. */
+  tryAcquire(): boolean {
+    if (this.stopping || this.state !== 'running' || this.inFlight >= this.deps.maxInFlight)
+      return false;
+    return true;
+  }
+
+  /** A broker source's handler: resolving acknowledges, rejecting gives the message back. */
+  private async handle(message: InboundMessage): Promise<void> {
+    await this.process(message);
+  }
+
+  /**
+   * Takes one message all the way: delivered, filtered or dead-lettered, and recorded. Rejects
+   * only when the message could not be put anywhere durable (then it must not be acknowledged).
+   */
+  async process(
+    message: InboundMessage,
+    options: { replay?: boolean } = {},
+  ): Promise<ProcessResult> {
+    this.inFlight += 1;
+    const receivedAt = new Date().toISOString();
+    const id = message.id || uuidv7();
+    try {
+      let body: unknown;
+      try {
+        body = decodeBody(message.payload);
+      } catch (err) {
+        if (!(err instanceof PipelineError)) throw err;
+        return await this.park(
+          message,
+          id,
+          receivedAt,
+          new Failure(err.code, err.message, 'input', 0),
+          options,
+        );
+      }
+      const envelope: Envelope = {
+        id,
+        headers: message.headers,
+        body,
+        meta: {
+          routeId: this.routeId,
+          routeVersion: this.version,
+          source: message.source,
+          receivedAt,
+          redelivered: message.redelivered,
+          partition: message.source.partition,
+          offset: message.source.offset,
+        },
+      };
+      const result = await this.compiled.run(envelope);
+      if (result.outcome === 'error') {
+        return await this.park(
+          message,
+          id,
+          receivedAt,
+          new Failure(result.error.code, result.error.message, result.error.where, 0),
+          options,
+        );
+      }
+      if (result.outcome === 'drop') {
+        const outcome = result.reason === 'filtered' ? 'filtered' : 'unroutable';
+        await this.record(message, id, receivedAt, outcome, { attempts: 0, receipts: [] });
+        return { id, outcome };
+      }
+      const settled = await Promise.all(result.deliveries.map((d) => this.deliver(d)));
+      const receipts = settled.flatMap((s) =>
+        'receipt' in s ? [{ destination: s.index, receipt: s.receipt }] : [],
+      );
+      const attempts = Math.max(...settled.map((s) => s.attempts));
+      const failures = settled.filter((s): s is DeliveryFailure => 'error' in s);
+      const finalBody = result.deliveries[0].envelope.body;
+      if (failures.length > 0) {
+        const reason = failures.map((f) => `destinations/${f.index}: ${f.error}`).join('; ');
+        return await this.park(
+          message,
+          id,
+          receivedAt,
+          new Failure('DELIVERY_FAILED', reason, `destinations/${failures[0].index}`, attempts),
+          options,
+          receipts,
+          finalBody,
+        );
+      }
+      const outcome: MessageOutcome = options.replay ? 'replayed' : 'delivered';
+      await this.record(message, id, receivedAt, outcome, { attempts, receipts, body: finalBody });
+      this.processed += 1;
+      return { id, outcome, body: finalBody };
+    } finally {
+      this.inFlight -= 1;
+      if (this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
+    }
+  }
+
+  private async deliver(delivery: Delivery): Promise<DeliverySuccess | DeliveryFailure> {
+    const destination = this.destinations[delivery.index];
+    const out: OutboundMessage = {
+      id: delivery.envelope.id,
+      headers:
+        delivery.destination.type === 'amqp' && delivery.destination.headers
+          ? { ...delivery.destination.headers }
+          : {},
+      body: Buffer.from(JSON.stringify(delivery.envelope.body)),
+      routingKey: delivery.routingKey,
+      key: delivery.key,
+    };
+    try {
+      const { value, attempts } = await withRetry(
+        this.retry,
+        () => destination.send(out),
+        () => false,
+      );
+      return { index: delivery.index, receipt: value, attempts };
+    } catch (err) {
+      return {
+        index: delivery.index,
+        error: (err as Error).message,
+        attempts: (err as { attempts?: number }).attempts ?? this.retry.attempts,
+      };
+    }
+  }
+
+  /** Dead-letters a message: to the route's dead-letter destination (if any) and, always, the encrypted table. */
+  private async park(
+    message: InboundMessage,
+    id: string,
+    receivedAt: string,
+    failure: Failure,
+    options: { replay?: boolean },
+    receipts: Array<{ destination: number; receipt: DeliveryReceipt }> = [],
+    body?: unknown,
+  ): Promise<ProcessResult> {
+    this.failed += 1;
+    this.lastError = `${failure.code}: ${failure.message}`;
+    const error = { code: failure.code, message: failure.message, where: failure.where };
+    // A replay that fails again stays the one dead letter it was (the caller records the attempt).
+    if (options.replay) return { id, outcome: 'dead-lettered', error };
+    const deadLetterId = await this.deps.deadLetters.park({
+      messageId: id,
+      routeId: this.routeId,
+      routeVersion: this.version,
+      source: message.source,
+      reasonCode: failure.code,
+      reason: failure.message,
+      failedAt: failure.where,
+      attempts: failure.attempts,
+      payload: message.payload,
+      headers: message.headers,
+    });
+    if (this.deadLetter) {
+      const out: OutboundMessage = {
+        id,
+        headers: {
+          ...message.headers,
+          'x-junction-route': this.routeId,
+          'x-junction-error': `${failure.code}: ${failure.message}`.slice(0, 1000),
+          'x-junction-dead-letter': deadLetterId,
+        },
+        body: message.payload,
+      };
+      try {
+        await withRetry(
+          { attempts: 3, backoffMs: 100, maxBackoffMs: 1000 },
+          () => this.deadLetter!.send(out),
+          () => false,
+        );
+      } catch (err) {
+        // The encrypted copy is committed: the message is safe and can be replayed from there.
+        this.deps.log.warn(
+          `route ${this.routeId}: dead-letter destination failed for ${id} (kept in the table): ${(err as Error).message}`,
+        );
+      }
+    }
+    await this.record(message, id, receivedAt, 'dead-lettered', {
+      attempts: failure.attempts,
+      receipts,
+      body,
+      error,
+    });
+    return { id, outcome: 'dead-lettered', error, deadLetterId };
+  }
+
+  private record(
+    message: InboundMessage,
+    id: string,
+    receivedAt: string,
+    outcome: MessageOutcome,
+    extra: {
+      attempts: number;
+      receipts: Array<{ destination: number; receipt: DeliveryReceipt }>;
+      body?: unknown;
+      error?: ProcessResult['error'];
+    },
+  ): Promise<void> {
+    return this.deps.audit.record({
+      messageId: id,
+      routeId: this.routeId,
+      routeVersion: this.version,
+      source: message.source,
+      outcome,
+      receipts: extra.receipts,
+      attempts: extra.attempts,
+      receivedAt,
+      doneAt: new Date().toISOString(),
+      error: extra.error,
+      body: extra.body,
+      payload: message.payload,
+      auditPayload: this.document.audit?.payload ?? 'masked',
+    });
+  }
+}
+
+interface DeliverySuccess {
+  index: number;
+  receipt: DeliveryReceipt;
+  attempts: number;
+}
+
+interface DeliveryFailure {
+  index: number;
+  error: string;
+  attempts: number;
+}

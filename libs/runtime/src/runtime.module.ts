@@ -1,0 +1,194 @@
+import {
+  BeforeApplicationShutdown,
+  DynamicModule,
+  Injectable,
+  Logger,
+  Module,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { SecretBox } from '@junction/common';
+import { ConnectorConnection, ConnectorPool } from '@junction/connectors';
+import { DestinationSpec, RouteDocument, RouteResources } from '@junction/pipeline';
+import {
+  ConnectionsService,
+  RegistryModule,
+  ROUTE_CHANNEL,
+  ROUTE_RESOURCES,
+  RoutesService,
+  SECRET_BOX,
+} from '@junction/registry';
+import { DeadLettersController } from './dead-letters.controller';
+import { DeadLettersRepository } from './dead-letters.repository';
+import { DeadLettersService } from './dead-letters.service';
+import { LogDestination } from './log.destination';
+import { MESSAGE_AUDIT_SINK, MessageAuditSink, NO_AUDIT } from './message-audit';
+import { RouteListener } from './route-listener';
+import { RouteStore } from './route-supervisor';
+import { RouteSupervisor } from './route-supervisor';
+import { SqlRouteStore } from './route-store';
+
+export interface RuntimeOptions {
+  /** Hosts HTTP destinations may call besides their connection's own baseUrl host. */
+  httpAllowHosts: string[];
+  /** Most messages one HTTP-fed route handles at once; more get 429. */
+  maxInFlight: number;
+}
+
+export const RUNTIME_OPTIONS = Symbol('RUNTIME_OPTIONS');
+
+/** Starts every route at boot, follows changes from every process, drains at shutdown. */
+@Injectable()
+export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly log = new Logger('Runtime');
+  private listener?: RouteListener;
+
+  constructor(
+    private readonly supervisor: RouteSupervisor,
+    private readonly routes: RoutesService,
+    private readonly db: DataSource,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.routes.attachRuntime({
+      refresh: (id) => this.supervisor.refresh(id),
+      status: (id) => {
+        const s = this.supervisor.status(id);
+        return (
+          s && {
+            state: s.state,
+            inFlight: s.inFlight,
+            processed: s.processed,
+            failed: s.failed,
+            lastError: s.lastError,
+          }
+        );
+      },
+    });
+    const url = (this.db.options as { url?: string }).url!;
+    this.listener = new RouteListener(
+      url,
+      ROUTE_CHANNEL,
+      (id) => void this.supervisor.refresh(id),
+      () => void this.supervisor.resync(),
+      this.log,
+    );
+    await this.listener.start();
+    await this.supervisor.start();
+  }
+
+  /** Stop intake, drain what is in flight, then close the broker clients (audit is flushed after). */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.listener?.stop();
+    await this.supervisor.stop();
+  }
+}
+
+@Module({})
+export class RuntimeModule {
+  static forRoot(options: RuntimeOptions): DynamicModule {
+    return {
+      module: RuntimeModule,
+      imports: [RegistryModule],
+      controllers: [DeadLettersController],
+      providers: [
+        { provide: RUNTIME_OPTIONS, useValue: options },
+        {
+          provide: DeadLettersRepository,
+          inject: [DataSource, SECRET_BOX],
+          useFactory: (db: DataSource, box: SecretBox) => new DeadLettersRepository(db, box),
+        },
+        {
+          provide: RouteSupervisor,
+          inject: [
+            DataSource,
+            ConnectionsService,
+            ROUTE_RESOURCES,
+            DeadLettersRepository,
+            RUNTIME_OPTIONS,
+            { token: MESSAGE_AUDIT_SINK, optional: true },
+          ],
+          useFactory: (
+            db: DataSource,
+            connections: ConnectionsService,
+            resources: RouteResources,
+            deadLetters: DeadLettersRepository,
+            opts: RuntimeOptions,
+            audit: MessageAuditSink | undefined,
+          ) =>
+            createSupervisor(
+              new SqlRouteStore(db),
+              connections,
+              resources,
+              deadLetters,
+              opts,
+              audit ?? NO_AUDIT,
+            ),
+        },
+        {
+          provide: DeadLettersService,
+          inject: [DeadLettersRepository, RouteSupervisor],
+          useFactory: (store: DeadLettersRepository, supervisor: RouteSupervisor) =>
+            new DeadLettersService(store, supervisor),
+        },
+        RuntimeLifecycle,
+      ],
+      exports: [RouteSupervisor],
+    };
+  }
+}
+
+function createSupervisor(
+  store: RouteStore,
+  connections: ConnectionsService,
+  resources: RouteResources,
+  deadLetters: DeadLettersRepository,
+  options: RuntimeOptions,
+  audit: MessageAuditSink,
+): RouteSupervisor {
+  const log = new Logger('Runtime');
+  const connectorLog = new Logger('Connectors');
+  const pool = new ConnectorPool({
+    logger: {
+      debug: (m: string) => connectorLog.debug(m),
+      info: (m: string) => connectorLog.log(m),
+      warn: (m: string) => connectorLog.warn(m),
+      error: (m: string) => connectorLog.error(m),
+    },
+  });
+  const logLine = new Logger('LogDestination');
+  return new RouteSupervisor(store, {
+    connectors: {
+      source: (
+        spec: RouteDocument['source'],
+        connection: ConnectorConnection,
+        opts: { routeId: string },
+      ) => {
+        if (spec.type === 'http') throw new Error('http sources are fed by ingest');
+        return pool.source(spec, connection, opts);
+      },
+      destination: (
+        spec: DestinationSpec,
+        connection: ConnectorConnection | undefined,
+        opts: { routeId: string },
+      ) => {
+        if (spec.type === 'log')
+          return new LogDestination(opts.routeId, spec.level ?? 'info', (level, line) =>
+            level === 'debug' ? logLine.debug(line) : logLine.log(line),
+          );
+        if (!connection) throw new Error(`destination of type ${spec.type} has no connection`);
+        return pool.destination(spec, connection, { allowHosts: options.httpAllowHosts });
+      },
+    },
+    connection: async (name: string) => {
+      const c = await connections.resolve(name);
+      return { name: c.name, config: c.config, secrets: c.secrets };
+    },
+    resources,
+    deadLetters,
+    audit,
+    log,
+    maxInFlight: options.maxInFlight,
+    closeConnectors: () => pool.close(),
+  });
+}

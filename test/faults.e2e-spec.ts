@@ -1,0 +1,450 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import * as amqp from 'amqplib';
+import { Kafka, logLevel } from 'kafkajs';
+import { createTestDatabase } from '@junction/database';
+import { freePort, Spawned, spawnNode } from './process';
+
+/**
+ * The failures our users fear, against the real brokers and the gateway as a process:
+ * kill -9 mid-stream, a dropped broker connection, poison messages, two processes sharing work.
+ * Every message id must arrive (duplicates are allowed by at-least-once, and counted).
+ */
+const ROOT = join(__dirname, '..');
+const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
+const RUN = `f${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+const ADMIN_PASSWORD = 'faults-admin-password';
+const MASTER_KEY = randomBytes(32).toString('hex');
+
+async function eventually<T>(
+  check: () => Promise<T> | T,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      return await check();
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`${what} not reached in ${timeoutMs} ms: ${(last as Error)?.message ?? last}`);
+}
+
+class Gateway {
+  process?: Spawned;
+  token = '';
+  constructor(
+    readonly port: number,
+    private readonly databaseUrl: string,
+  ) {}
+
+  get base(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.process = spawnNode(
+      ['bin/gateway.js'],
+      {
+        DATABASE_URL: this.databaseUrl,
+        JUNCTION_MASTER_KEY: MASTER_KEY,
+        JUNCTION_ADMIN_PASSWORD: ADMIN_PASSWORD,
+        JUNCTION_SEED_DEMO: 'false',
+        PORT: String(this.port),
+        JUNCTION_LOG: 'silent',
+      },
+      ROOT,
+    );
+    await this.process.waitFor(/listening on/, 60_000);
+    const res = await fetch(`${this.base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+    });
+    this.token = ((await res.json()) as { token: string }).token;
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    this.process?.child.kill(signal);
+    await this.process?.exited();
+  }
+
+  async api(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`${this.base}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  }
+}
+
+describe('faults: at-least-once through crashes, broker loss and poison', () => {
+  let db: { url: string; drop(): Promise<void> };
+  const gateways: Gateway[] = [];
+  let amqpConnection: amqp.ChannelModel;
+  let channel: amqp.ConfirmChannel;
+  const kafka = new Kafka({
+    clientId: `faults-${RUN}`,
+    brokers: KAFKA_BROKERS,
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+
+  beforeAll(async () => {
+    db = await createTestDatabase('faults');
+    amqpConnection = await amqp.connect(AMQP_URL);
+    channel = await amqpConnection.createConfirmChannel();
+    await admin.connect();
+    await producer.connect();
+    const first = new Gateway(await freePort(), db.url);
+    await first.start();
+    gateways.push(first);
+    expect(
+      (
+        await first.api('POST', '/connections', {
+          name: 'rabbit',
+          type: 'amqp',
+          config: { url: 'amqp://guest@127.0.0.1:5672', vhost: '/' },
+          secrets: { password: 'guest' },
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await first.api('POST', '/connections', {
+          name: 'kafka',
+          type: 'kafka',
+          config: { brokers: KAFKA_BROKERS, clientId: 'junction-faults' },
+        })
+      ).status,
+    ).toBe(201);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const g of gateways) await g.kill('SIGTERM').catch(() => undefined);
+    await channel?.close().catch(() => undefined);
+    await amqpConnection?.close().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+    await db?.drop();
+  }, 60_000);
+
+  /** Reads a Kafka topic from the start until every id is seen; returns how often each came. */
+  async function readKafka(
+    topic: string,
+    ids: string[],
+    timeoutMs = 90_000,
+  ): Promise<Map<string, number>> {
+    const seen = new Map<string, number>();
+    const consumer = kafka.consumer({
+      groupId: `reader-${RUN}-${topic}-${Date.now()}`,
+      maxWaitTimeInMs: 100,
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const id = message.headers?.['junction-id']?.toString() ?? '';
+        seen.set(id, (seen.get(id) ?? 0) + 1);
+      },
+    });
+    try {
+      await eventually(
+        () => {
+          const missing = ids.filter((id) => !seen.has(id));
+          if (missing.length > 0)
+            throw new Error(
+              `${missing.length} of ${ids.length} missing, e.g. ${missing.slice(0, 3).join(', ')}`,
+            );
+        },
+        timeoutMs,
+        `all ${ids.length} ids on ${topic}`,
+      );
+    } finally {
+      await consumer.disconnect();
+    }
+    return seen;
+  }
+
+  /** Reads an AMQP queue until every id is seen. */
+  async function readQueue(
+    queue: string,
+    ids: string[],
+    timeoutMs = 90_000,
+  ): Promise<Map<string, number>> {
+    const seen = new Map<string, number>();
+    const ch = await amqpConnection.createChannel();
+    await ch.assertQueue(queue, { durable: true });
+    const { consumerTag } = await ch.consume(queue, (msg) => {
+      if (!msg) return;
+      const id = String(msg.properties.messageId ?? '');
+      seen.set(id, (seen.get(id) ?? 0) + 1);
+      ch.ack(msg);
+    });
+    try {
+      await eventually(
+        () => {
+          const missing = ids.filter((id) => !seen.has(id));
+          if (missing.length > 0) throw new Error(`${missing.length} of ${ids.length} missing`);
+        },
+        timeoutMs,
+        `all ${ids.length} ids on ${queue}`,
+      );
+    } finally {
+      await ch.cancel(consumerTag);
+      await ch.close();
+    }
+    return seen;
+  }
+
+  async function publishAmqp(
+    queue: string,
+    ids: string[],
+    body: (id: string) => unknown = (id) => ({ id, total: 10 }),
+  ): Promise<void> {
+    await channel.assertQueue(queue, { durable: true });
+    for (const id of ids)
+      channel.sendToQueue(queue, Buffer.from(JSON.stringify(body(id))), {
+        messageId: id,
+        persistent: true,
+        contentType: 'application/json',
+      });
+    await channel.waitForConfirms();
+  }
+
+  const duplicates = (seen: Map<string, number>) =>
+    [...seen.values()].reduce((n, c) => n + (c - 1), 0);
+
+  it('AMQP -> Kafka: kill -9 mid-stream, restart, every id arrives', async () => {
+    const g = gateways[0];
+    const queue = `${RUN}.a2k.in`;
+    const topic = `${RUN}.a2k.out`;
+    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    const route = {
+      id: `${RUN}-a2k`,
+      source: { type: 'amqp', connection: 'rabbit', queue, prefetch: 50 },
+      pipeline: [{ transform: '{ "id": id, "total": total }' }],
+      destinations: [{ type: 'kafka', connection: 'kafka', topic, key: 'id' }],
+    };
+    expect((await g.api('POST', '/routes', route)).status).toBe(201);
+    const ids = Array.from({ length: 3000 }, (_, i) => `${RUN}-a2k-${i}`);
+    await publishAmqp(queue, ids);
+    // Let some flow, then crash hard.
+    await eventually(
+      async () => {
+        const status = (await g.api('GET', `/routes/${route.id}/status`)).body as {
+          processed: number;
+        };
+        if (status.processed < 200) throw new Error(`processed ${status.processed}`);
+      },
+      60_000,
+      'some messages processed',
+    );
+    await g.kill('SIGKILL');
+    await g.start();
+    const seen = await readKafka(topic, ids);
+    process.stdout.write(
+      `AMQP->Kafka after kill -9: ${ids.length} ids delivered, ${duplicates(seen)} duplicates\n`,
+    );
+    expect(ids.every((id) => seen.has(id))).toBe(true);
+  }, 240_000);
+
+  it('Kafka -> AMQP: kill -9 mid-stream, restart, every id arrives', async () => {
+    const g = gateways[0];
+    const topic = `${RUN}.k2a.in`;
+    const queue = `${RUN}.k2a.out`;
+    await admin.createTopics({ topics: [{ topic, numPartitions: 4 }], waitForLeaders: true });
+    const route = {
+      id: `${RUN}-k2a`,
+      source: { type: 'kafka', connection: 'kafka', topic, fromBeginning: true },
+      pipeline: [],
+      destinations: [{ type: 'amqp', connection: 'rabbit', queue }],
+    };
+    expect((await g.api('POST', '/routes', route)).status).toBe(201);
+    const ids = Array.from({ length: 3000 }, (_, i) => `${RUN}-k2a-${i}`);
+    for (let i = 0; i < ids.length; i += 500) {
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: ids.slice(i, i + 500).map((id) => ({
+          key: id,
+          value: JSON.stringify({ id }),
+          headers: { 'junction-id': id },
+        })),
+      });
+    }
+    await eventually(
+      async () => {
+        const status = (await g.api('GET', `/routes/${route.id}/status`)).body as {
+          processed: number;
+        };
+        if (status.processed < 200) throw new Error(`processed ${status.processed}`);
+      },
+      60_000,
+      'some messages processed',
+    );
+    await g.kill('SIGKILL');
+    await g.start();
+    const seen = await readQueue(queue, ids);
+    process.stdout.write(
+      `Kafka->AMQP after kill -9: ${ids.length} ids delivered, ${duplicates(seen)} duplicates\n`,
+    );
+    expect(ids.every((id) => seen.has(id))).toBe(true);
+  }, 240_000);
+
+  it('recovers from a dropped RabbitMQ connection with no loss', async () => {
+    const g = gateways[0];
+    const queue = `${RUN}.drop.in`;
+    const out = `${RUN}.drop.out`;
+    const route = {
+      id: `${RUN}-drop`,
+      source: { type: 'amqp', connection: 'rabbit', queue },
+      pipeline: [],
+      destinations: [{ type: 'amqp', connection: 'rabbit', queue: out }],
+    };
+    expect((await g.api('POST', '/routes', route)).status).toBe(201);
+    const ids = Array.from({ length: 2000 }, (_, i) => `${RUN}-drop-${i}`);
+    await publishAmqp(queue, ids.slice(0, 1000));
+    await eventually(async () => {
+      const status = (await g.api('GET', `/routes/${route.id}/status`)).body as {
+        processed: number;
+      };
+      if (status.processed < 100) throw new Error(`processed ${status.processed}`);
+    }, 60_000);
+    // Close the gateway's connections from the broker side (ours is named by its client properties).
+    execFileSync('rabbitmqctl', ['close_all_connections', 'junction fault test'], {
+      stdio: 'ignore',
+    });
+    amqpConnection = await amqp.connect(AMQP_URL);
+    channel = await amqpConnection.createConfirmChannel();
+    await publishAmqp(queue, ids.slice(1000));
+    const seen = await readQueue(out, ids);
+    process.stdout.write(
+      `AMQP connection drop: ${ids.length} ids delivered, ${duplicates(seen)} duplicates\n`,
+    );
+    expect(ids.every((id) => seen.has(id))).toBe(true);
+  }, 180_000);
+
+  it('dead-letters malformed and poison messages with the reason while good ones keep flowing', async () => {
+    const g = gateways[0];
+    const queue = `${RUN}.poison.in`;
+    const out = `${RUN}.poison.out`;
+    const dlq = `${RUN}.poison.dlq`;
+    const route = {
+      id: `${RUN}-poison`,
+      source: { type: 'amqp', connection: 'rabbit', queue },
+      pipeline: [
+        { validate: { schema: { type: 'object', required: ['id', 'total'] } } },
+        { transform: '{ "id": id, "ratio": $number(total) / 2 }' },
+      ],
+      destinations: [{ type: 'amqp', connection: 'rabbit', queue: out }],
+      errors: { deadLetter: { type: 'amqp', connection: 'rabbit', queue: dlq } },
+    };
+    expect((await g.api('POST', '/routes', route)).status).toBe(201);
+    await channel.assertQueue(queue, { durable: true });
+    const good = Array.from({ length: 200 }, (_, i) => `${RUN}-good-${i}`);
+    const poison: Array<[string, Buffer]> = [
+      [`${RUN}-badjson`, Buffer.from('{"id": ')],
+      [`${RUN}-schema`, Buffer.from(JSON.stringify({ id: 'x' }))],
+      [`${RUN}-jsonata`, Buffer.from(JSON.stringify({ id: 'y', total: 'not a number' }))],
+    ];
+    for (const [i, id] of good.entries()) {
+      channel.sendToQueue(queue, Buffer.from(JSON.stringify({ id, total: i })), {
+        messageId: id,
+        persistent: true,
+      });
+      if (i % 50 === 0) {
+        const [pid, payload] = poison[(i / 50) % poison.length];
+        channel.sendToQueue(queue, payload, { messageId: pid, persistent: true });
+      }
+    }
+    await channel.waitForConfirms();
+    const seen = await readQueue(out, good);
+    expect(good.every((id) => seen.has(id))).toBe(true);
+    const letters = await readQueue(
+      dlq,
+      poison.map(([id]) => id),
+    );
+    expect(letters.size).toBe(3);
+    const stored = (await g.api('GET', `/dead-letters?routeId=${route.id}`)).body as Array<{
+      messageId: string;
+      reasonCode: string;
+    }>;
+    expect(Object.fromEntries(stored.map((d) => [d.messageId, d.reasonCode]))).toMatchObject({
+      [`${RUN}-badjson`]: 'INPUT_REJECTED',
+      [`${RUN}-schema`]: 'SCHEMA_FAILED',
+      [`${RUN}-jsonata`]: 'EXPRESSION_FAILED',
+    });
+  }, 120_000);
+
+  it('two gateway processes share one queue and one 4-partition topic; killing one loses nothing', async () => {
+    const second = new Gateway(await freePort(), db.url);
+    await second.start();
+    gateways.push(second);
+    const queue = `${RUN}.shared.in`;
+    const topic = `${RUN}.shared.topic`;
+    const out = `${RUN}.shared.out`;
+    await admin.createTopics({ topics: [{ topic, numPartitions: 4 }], waitForLeaders: true });
+    const a = gateways[0];
+    // queue -> topic, topic -> out queue: both processes run both routes.
+    expect(
+      (
+        await a.api('POST', '/routes', {
+          id: `${RUN}-sq`,
+          source: { type: 'amqp', connection: 'rabbit', queue, prefetch: 20 },
+          pipeline: [],
+          destinations: [{ type: 'kafka', connection: 'kafka', topic, key: 'id' }],
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await a.api('POST', '/routes', {
+          id: `${RUN}-st`,
+          source: { type: 'kafka', connection: 'kafka', topic, fromBeginning: true },
+          pipeline: [],
+          destinations: [{ type: 'amqp', connection: 'rabbit', queue: out }],
+        })
+      ).status,
+    ).toBe(201);
+    await eventually(async () => {
+      const s = (await second.api('GET', `/routes/${RUN}-st/status`)).body as { state: string };
+      if (s.state !== 'running') throw new Error(s.state);
+    });
+    const ids = Array.from({ length: 3000 }, (_, i) => `${RUN}-shared-${i}`);
+    await publishAmqp(queue, ids);
+    await eventually(
+      async () => {
+        const both = await Promise.all(
+          [a, second].map(
+            async (g) =>
+              ((await g.api('GET', `/routes/${RUN}-sq/status`)).body as { processed: number })
+                .processed,
+          ),
+        );
+        if (both.some((n) => n === 0)) throw new Error(`work not shared yet: ${both.join(', ')}`);
+      },
+      60_000,
+      'both processes consuming',
+    );
+    await second.kill('SIGKILL');
+    const seen = await readQueue(out, ids, 120_000);
+    process.stdout.write(
+      `two processes, one killed: ${ids.length} ids delivered, ${duplicates(seen)} duplicates\n`,
+    );
+    expect(ids.every((id) => seen.has(id))).toBe(true);
+  }, 300_000);
+});
