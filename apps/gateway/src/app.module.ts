@@ -1,9 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AUTH_ENTITIES, AuthModule } from '@junction/auth';
+import { AuditModule } from '@junction/audit';
+import { AUTH_ENTITIES, AuthModule, type AuthOptions } from '@junction/auth';
 import { derive } from '@junction/common';
 import { REGISTRY_ENTITIES, RegistryModule } from '@junction/registry';
+import { RUNTIME_ENTITIES, RuntimeModule } from '@junction/runtime';
 import { MIGRATIONS } from '../../../migrations';
 import { CoreModule } from './core/core.module';
 import { JunctionErrorFilter } from './core/error.filter';
@@ -17,6 +19,14 @@ export interface AppSettings {
   tokenTtlSeconds: number;
   loginAttemptsPerMinute: number;
   expressionTimeoutMs: number;
+  /** LDAP and OIDC sign-in; each is off unless configured. */
+  authProviders?: Pick<AuthOptions, 'ldap' | 'oidc'>;
+  /** Hosts HTTP destinations may call besides their connection's own host. */
+  httpAllowHosts?: string[];
+  /** Most messages one HTTP-fed route handles at once. */
+  maxInFlight?: number;
+  /** Whole days of audit trail kept (older days are dropped); unset keeps everything. */
+  auditRetentionDays?: number;
 }
 
 @Module({})
@@ -28,7 +38,7 @@ export class AppModule {
         TypeOrmModule.forRoot({
           type: 'postgres',
           url: settings.databaseUrl,
-          entities: [...REGISTRY_ENTITIES, ...AUTH_ENTITIES],
+          entities: [...REGISTRY_ENTITIES, ...AUTH_ENTITIES, ...RUNTIME_ENTITIES],
           migrations: MIGRATIONS,
           migrationsRun: true,
           migrationsTransactionMode: 'each',
@@ -41,12 +51,26 @@ export class AppModule {
           masterKey: settings.masterKey,
           expressionTimeoutMs: settings.expressionTimeoutMs,
         }),
-        AuthModule.forRoot({
-          tokenKey: derive(settings.masterKey, 'junction/session-token'),
-          tokenTtlSeconds: settings.tokenTtlSeconds,
-          loginAttemptsPerMinute: settings.loginAttemptsPerMinute,
+        AuthModule.forRoot(
+          {
+            tokenKey: derive(settings.masterKey, 'junction/session-token'),
+            tokenTtlSeconds: settings.tokenTtlSeconds,
+            loginAttemptsPerMinute: settings.loginAttemptsPerMinute,
+            ...settings.authProviders,
+          },
+          // Sign-ins, failed sign-ins and denied requests go to the audit trail.
+          AuditModule.authEventSink(),
+        ),
+        // Global: MESSAGE_AUDIT_SINK for the runtime, and the admin-change interceptor.
+        AuditModule.forRoot({
+          databaseUrl: settings.databaseUrl,
+          retentionDays: settings.auditRetentionDays,
         }),
         RegistryModule,
+        RuntimeModule.forRoot({
+          httpAllowHosts: settings.httpAllowHosts ?? [],
+          maxInFlight: settings.maxInFlight ?? 256,
+        }),
       ],
       controllers: [HealthController, IngestController],
       providers: [IngestService, { provide: APP_FILTER, useClass: JunctionErrorFilter }],

@@ -1,0 +1,201 @@
+/**
+ * The admin changes the audit trail records, by the REST contract's method and path (DESIGN.md):
+ * what kind of change each is, what it changes, and how to read that thing's state before and
+ * after. States are read through the owning services (their views carry no secrets; the audit
+ * removes secrets again before anything is kept).
+ */
+
+/** What the interceptor can read states through; each returns undefined when it cannot tell. */
+export interface StateReader {
+  route(id: string): Promise<unknown>;
+  routeSummary(id: string): Promise<unknown>;
+  connection(name: string): Promise<unknown>;
+  user(id: string): Promise<unknown>;
+  apiKey(id: string): Promise<unknown>;
+}
+
+export interface ChangeRequest {
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  body: unknown;
+}
+
+export interface AdminChange {
+  type: string;
+  targetType: string;
+  targetId(request: ChangeRequest, result: unknown): string | undefined;
+  /** Read before the handler runs. */
+  before?(states: StateReader, request: ChangeRequest): Promise<unknown>;
+  /** The state after: by default the handler's answer (a view without secrets). */
+  after?(states: StateReader, request: ChangeRequest, result: unknown): Promise<unknown> | unknown;
+  /** What the request asked for, without values that may be secret. */
+  details?(request: ChangeRequest, result: unknown): Record<string, unknown>;
+}
+
+const field = (value: unknown, key: string): unknown =>
+  value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+const str = (value: unknown): string | undefined =>
+  typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+const keysOf = (value: unknown): string[] =>
+  value !== null && typeof value === 'object' ? Object.keys(value as object).sort() : [];
+const withoutDocument = (view: unknown): unknown => {
+  if (view === null || typeof view !== 'object') return view;
+  const { document: _document, ...rest } = view as Record<string, unknown>;
+  return rest;
+};
+
+const routeId = (r: ChangeRequest, result: unknown) =>
+  r.params.id ?? str(field(result, 'id')) ?? str(field(r.body, 'id'));
+
+const routeRunState = (type: string): AdminChange => ({
+  type,
+  targetType: 'route',
+  targetId: routeId,
+  before: (s, r) => s.routeSummary(r.params.id),
+  after: (_s, _r, result) => withoutDocument(result),
+});
+
+export const ADMIN_CHANGES: Record<string, AdminChange> = {
+  'POST /api/v1/routes': {
+    type: 'route.created',
+    targetType: 'route',
+    targetId: routeId,
+    details: (r, result) => ({
+      version: field(result, 'latestVersion'),
+      comment: r.query.comment ?? null,
+    }),
+  },
+  'PUT /api/v1/routes/:id': {
+    type: 'route.updated',
+    targetType: 'route',
+    targetId: routeId,
+    before: (s, r) => s.route(r.params.id),
+    details: (r, result) => ({
+      version: field(result, 'latestVersion'),
+      activate: r.query.activate === 'true' || r.query.activate === true,
+      comment: r.query.comment ?? null,
+    }),
+  },
+  'DELETE /api/v1/routes/:id': {
+    type: 'route.deleted',
+    targetType: 'route',
+    targetId: routeId,
+    before: (s, r) => s.route(r.params.id),
+    after: (s, r) => s.routeSummary(r.params.id),
+  },
+  'POST /api/v1/routes/:id/versions/:version/activate': {
+    ...routeRunState('route.activated'),
+    details: (r) => ({ version: Number(r.params.version) }),
+  },
+  'POST /api/v1/routes/:id/start': routeRunState('route.started'),
+  'POST /api/v1/routes/:id/stop': routeRunState('route.stopped'),
+
+  'POST /api/v1/connections': {
+    type: 'connection.created',
+    targetType: 'connection',
+    targetId: (r, result) => str(field(result, 'name')) ?? str(field(r.body, 'name')),
+    details: (r) => ({ secretsSet: keysOf(field(r.body, 'secrets')) }),
+  },
+  'PUT /api/v1/connections/:name': {
+    type: 'connection.updated',
+    targetType: 'connection',
+    targetId: (r) => r.params.name,
+    before: (s, r) => s.connection(r.params.name),
+    details: (r) => {
+      const secrets = (field(r.body, 'secrets') ?? {}) as Record<string, unknown>;
+      return {
+        secretsSet: keysOf(secrets).filter((k) => secrets[k] !== null),
+        secretsRemoved: keysOf(secrets).filter((k) => secrets[k] === null),
+      };
+    },
+  },
+  'DELETE /api/v1/connections/:name': {
+    type: 'connection.deleted',
+    targetType: 'connection',
+    targetId: (r) => r.params.name,
+    before: (s, r) => s.connection(r.params.name),
+    after: () => null,
+  },
+
+  'POST /api/v1/users': {
+    type: 'user.created',
+    targetType: 'user',
+    targetId: (r, result) => str(field(result, 'id')) ?? str(field(r.body, 'username')),
+    details: (r) => ({ username: field(r.body, 'username'), roles: field(r.body, 'roles') ?? [] }),
+  },
+  'PATCH /api/v1/users/:id': {
+    type: 'user.updated',
+    targetType: 'user',
+    targetId: (r) => r.params.id,
+    before: (s, r) => s.user(r.params.id),
+    // Which fields were asked to change: a new password shows as `password`, never its value.
+    details: (r) => ({ fields: keysOf(r.body) }),
+  },
+  'DELETE /api/v1/users/:id': {
+    type: 'user.deleted',
+    targetType: 'user',
+    targetId: (r) => r.params.id,
+    before: (s, r) => s.user(r.params.id),
+    after: () => null,
+  },
+
+  'POST /api/v1/api-keys': {
+    type: 'apikey.created',
+    targetType: 'apiKey',
+    targetId: (_r, result) => str(field(result, 'id')),
+    // The answer carries the key itself, once: keep everything but it.
+    after: (_s, _r, result) => {
+      if (result === null || typeof result !== 'object') return result;
+      const { key: _key, ...rest } = result as Record<string, unknown>;
+      return rest;
+    },
+  },
+  'DELETE /api/v1/api-keys/:id': {
+    type: 'apikey.revoked',
+    targetType: 'apiKey',
+    targetId: (r) => r.params.id,
+    before: (s, r) => s.apiKey(r.params.id),
+    after: (s, r) => s.apiKey(r.params.id),
+  },
+
+  'DELETE /api/v1/sessions/:id': {
+    type: 'session.revoked',
+    targetType: 'session',
+    targetId: (r) => r.params.id,
+    after: () => undefined,
+  },
+  'POST /api/v1/auth/logout': {
+    type: 'logout',
+    targetType: 'session',
+    targetId: () => undefined,
+    after: () => undefined,
+  },
+
+  'POST /api/v1/dead-letters/:id/replay': {
+    type: 'deadletter.replayed',
+    targetType: 'deadLetter',
+    targetId: (r) => r.params.id,
+    after: () => undefined,
+    details: (_r, result) => ({
+      messageId: field(result, 'id') ?? null,
+      outcome: field(result, 'outcome') ?? null,
+      error: field(result, 'error') ?? null,
+    }),
+  },
+  'DELETE /api/v1/dead-letters/:id': {
+    type: 'deadletter.deleted',
+    targetType: 'deadLetter',
+    targetId: (r) => r.params.id,
+    after: () => undefined,
+  },
+};
+
+/**
+ * Requests that change nothing, or are audited elsewhere: sign-in (the auth event sink), dry
+ * runs and validation (no side effects), and the audit API itself (reads only).
+ */
+export const NOT_CHANGES = new Set([
+  'POST /api/v1/auth/login',
+  'POST /api/v1/routes/validate',
+  'POST /api/v1/routes/:id/test',
+]);

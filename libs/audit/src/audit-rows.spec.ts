@@ -1,0 +1,205 @@
+import { createHash } from 'node:crypto';
+import type { MessageRecord } from '@junction/runtime';
+import { canonicalJson, safeJson, safeText, scrubSecrets, SECRET_REMOVED } from './audit-json';
+import { authEventInput, eventRow, messageRow } from './audit-rows';
+import { chainHash, GENESIS_HASH, MESSAGES } from './audit-tables';
+import { spreadsheetSafe } from './audit-export';
+import { decodeCursor, encodeCursor } from './audit-views';
+
+const PAN = '4111111111111111';
+
+function record(extra: Partial<MessageRecord> = {}): MessageRecord {
+  return {
+    messageId: 'm-1',
+    routeId: 'orders',
+    routeVersion: 3,
+    source: { type: 'kafka', name: 'orders', partition: 2, offset: '41' },
+    outcome: 'delivered',
+    receipts: [
+      { destination: 0, receipt: { kind: 'kafka', topic: 'orders.eu', partition: 1, offset: '7' } },
+      { destination: 1, receipt: { kind: 'amqp', exchange: 'orders', routingKey: 'eu.de' } },
+      {
+        destination: 2,
+        receipt: { kind: 'http', status: 201, url: 'https://erp.example.com/orders' },
+      },
+    ],
+    attempts: 2,
+    receivedAt: '2025-01-02T03:04:05.678Z',
+    doneAt: '2025-01-02T03:04:06.000+00:00',
+    body: { card: PAN, total: 12.5 },
+    payload: Buffer.from(`{"card":"${PAN}"}`),
+    auditPayload: 'masked',
+    ...extra,
+  };
+}
+
+describe('audit rows', () => {
+  it('redacts card numbers everywhere in a message row, keeps whole UUIDs, hashes the original payload', () => {
+    const uuid = '01937c5e-1234-7111-8111-111111111111';
+    const row = messageRow(
+      record({
+        messageId: uuid,
+        error: { code: 'EXPRESSION_FAILED', message: `bad card ${PAN}`, where: 'pipeline/1' },
+      }),
+    );
+    expect(row.messageId).toBe(uuid);
+    expect(JSON.stringify(row)).not.toContain(PAN);
+    expect(row.body).toEqual({ card: '[PAN REDACTED]', total: 12.5 });
+    expect(row.errorMessage).toBe('bad card [PAN REDACTED]');
+    expect(row.payloadSha256).toBe(createHash('sha256').update(`{"card":"${PAN}"}`).digest('hex'));
+    expect(row.targets).toEqual([
+      'kafka:orders.eu',
+      'amqp:orders/eu.de',
+      'http:https://erp.example.com/orders',
+    ]);
+    expect(row.doneAt).toBe('2025-01-02T03:04:06.000Z');
+  });
+
+  it("keeps no body with auditPayload 'none', and survives what Postgres cannot store", () => {
+    expect(messageRow(record({ auditPayload: 'none' })).body).toBeNull();
+    const odd = messageRow(
+      record({
+        body: { nul: 'a\u0000b', lone: 'x\uD800y', big: 10n as unknown as number },
+        receivedAt: 'nonsense',
+      }),
+    );
+    expect(odd.body).toEqual({ nul: 'a\uFFFDb', lone: 'x\uFFFDy', big: '10' });
+    expect(Date.parse(odd.receivedAt)).not.toBeNaN();
+  });
+
+  it('redacts card numbers next to UUIDs, and never takes a UUID-looking tail off a card number', () => {
+    const uuid = '01937c5e-1234-7111-8111-111111111111';
+    expect(safeText(`card ${PAN} for ${uuid}`)).toBe(`card [PAN REDACTED] for ${uuid}`);
+    // Glued to more digits the run is no card number to the detector; the UUID rule must not
+    // split off its first digits as a UUID either.
+    expect(safeText(`x${PAN.slice(0, 8)}-1234-1234-1234-123456789012`)).toBe(
+      `x${PAN.slice(0, 8)}-1234-1234-1234-123456789012`,
+    );
+    expect(safeText(`5105105105105100-${uuid}`)).not.toContain('5105105105105100');
+  });
+
+  it('removes secrets from states before diffing them', () => {
+    const row = eventRow({
+      type: 'connection.updated',
+      outcome: 'success',
+      actor: 'alice',
+      before: {
+        name: 'erp',
+        secrets: ['bearerToken'],
+        config: { url: 'amqp://u:hunter2@h', password: 'p' },
+      },
+      after: {
+        name: 'erp',
+        secrets: ['bearerToken', 'password'],
+        config: { url: 'amqp://u:hunter3@h', password: 'q' },
+      },
+    });
+    const text = JSON.stringify(row);
+    expect(text).not.toMatch(/hunter|"p"|"q"/);
+    expect(row.after).toEqual({
+      name: 'erp',
+      secrets: ['bearerToken', 'password'],
+      config: { url: `amqp://u:${SECRET_REMOVED}@h`, password: SECRET_REMOVED },
+    });
+    expect(row.diff).toEqual([{ op: 'add', path: '/secrets/1', value: 'password' }]);
+    expect(scrubSecrets({ apiKey: 'k', headers: { authorization: 'Bearer x' } })).toEqual({
+      apiKey: SECRET_REMOVED,
+      headers: { authorization: SECRET_REMOVED },
+    });
+  });
+
+  it('maps auth events, including kinds added later', () => {
+    expect(
+      authEventInput({
+        type: 'login.failed',
+        actor: 'bob',
+        provider: 'ldap',
+        reason: 'wrong password',
+      }),
+    ).toMatchObject({
+      outcome: 'failure',
+      provider: 'ldap',
+      details: { reason: 'wrong password' },
+    });
+    expect(
+      authEventInput({
+        type: 'request.denied',
+        actor: '(anonymous)',
+        method: 'GET',
+        path: '/x',
+        status: 401,
+      }),
+    ).toMatchObject({ outcome: 'denied', actorKind: 'anonymous', details: { status: 401 } });
+    const future = { type: 'session.revoked', actor: 'eve', ip: '::1', sessionId: 's' } as never;
+    expect(authEventInput(future)).toMatchObject({
+      type: 'session.revoked',
+      outcome: 'success',
+      details: { sessionId: 's' },
+    });
+  });
+});
+
+describe('the hash chain', () => {
+  it('hashes canonical JSON: the same row read back from jsonb (keys reordered) hashes the same', () => {
+    const row = messageRow(record());
+    const h1 = chainHash(
+      'audit_messages',
+      GENESIS_HASH,
+      '1',
+      '2025-01-02T03:04:05.678Z',
+      MESSAGES.content(row),
+    );
+    const reordered = JSON.parse(
+      JSON.stringify({ ...row, body: { total: 12.5, card: '[PAN REDACTED]' } }),
+    );
+    const h2 = chainHash(
+      'audit_messages',
+      GENESIS_HASH,
+      '1',
+      '2025-01-02T03:04:05.678Z',
+      MESSAGES.content(reordered),
+    );
+    expect(h2.equals(h1)).toBe(true);
+    const changed = chainHash(
+      'audit_messages',
+      GENESIS_HASH,
+      '1',
+      '2025-01-02T03:04:05.678Z',
+      MESSAGES.content({ ...row, attempts: 3 }),
+    );
+    expect(changed.equals(h1)).toBe(false);
+    const moved = chainHash(
+      'audit_events',
+      GENESIS_HASH,
+      '1',
+      '2025-01-02T03:04:05.678Z',
+      MESSAGES.content(row),
+    );
+    expect(moved.equals(h1)).toBe(false);
+  });
+
+  it('writes canonical JSON with sorted keys and keeps a __proto__ key as a key', () => {
+    expect(canonicalJson({ b: 1, a: [true, null, 'x'], c: { z: 1, y: 2 } })).toBe(
+      '{"a":[true,null,"x"],"b":1,"c":{"y":2,"z":1}}',
+    );
+    const withProto = safeJson(JSON.parse('{"__proto__":{"x":1}}'));
+    expect(canonicalJson(withProto)).toBe('{"__proto__":{"x":1}}');
+  });
+});
+
+describe('exports and paging', () => {
+  it('guards spreadsheet cells against formulas', () => {
+    expect(spreadsheetSafe('=SUM(A1)')).toBe("'=SUM(A1)");
+    expect(spreadsheetSafe('@cmd')).toBe("'@cmd");
+    expect(spreadsheetSafe('orders-eu')).toBe('orders-eu');
+    expect(spreadsheetSafe('{"a":1}')).toBe('{"a":1}');
+  });
+
+  it('round-trips a cursor and refuses a forged one', () => {
+    const position = { recordedAt: '2025-01-02T03:04:05.678Z', seq: '12345' };
+    expect(decodeCursor(encodeCursor(position))).toEqual(position);
+    expect(() => decodeCursor(Buffer.from('1; DROP TABLE x').toString('base64url'))).toThrow(
+      /cursor/,
+    );
+  });
+});

@@ -1,0 +1,434 @@
+/**
+ * The audit writer against the real Postgres: group commit, durability before resolving,
+ * outages (a TCP proxy we cut, backends we terminate), the writer role's missing UPDATE and
+ * DELETE, partitions made on demand, retention by dropping days, and the hash chain throughout.
+ */
+import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import { Client, Pool } from 'pg';
+import { DataSource } from 'typeorm';
+import { createTestDatabase, TestDatabase } from '@junction/database';
+import type { MessageRecord } from '@junction/runtime';
+import { MIGRATIONS } from '../../../migrations';
+import { AuditTrail, AuditTrailOptions } from './audit-trail';
+import { AuditRepository } from './audit.repository';
+import { AuditService } from './audit.service';
+import { AUDIT_WRITER_ROLE, auditSessionSetup } from './audit-session';
+import { PartitionMaintenance } from './partition-maintenance';
+
+const PG = { host: '127.0.0.1', port: 5432 };
+const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+function record(messageId: string, extra: Partial<MessageRecord> = {}): MessageRecord {
+  const now = new Date().toISOString();
+  return {
+    messageId,
+    routeId: 'orders',
+    routeVersion: 1,
+    source: { type: 'http', name: 'orders/in' },
+    outcome: 'delivered',
+    receipts: [{ destination: 0, receipt: { kind: 'log' } }],
+    attempts: 1,
+    receivedAt: now,
+    doneAt: now,
+    body: { id: messageId, total: 12.5 },
+    payload: Buffer.from(JSON.stringify({ id: messageId })),
+    auditPayload: 'masked',
+    ...extra,
+  };
+}
+
+/** Polls until `check` holds, or fails with what it last saw. */
+async function until(check: () => Promise<boolean> | boolean, what: string, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A TCP proxy in front of Postgres that the test can cut, slow down, or make lose a COMMIT's answer. */
+class Proxy {
+  private server?: net.Server;
+  private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  up = true;
+  /** Delay on the way to the server: a writer that resolved early would be caught. */
+  delayMs = 0;
+  /** Forward the next COMMIT, then drop the connection before its answer comes back. */
+  loseNextCommitAnswer = false;
+  lostCommits = 0;
+
+  async start(): Promise<number> {
+    this.server = net.createServer((client) => this.connect(client));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  private connect(client: net.Socket): void {
+    if (!this.up) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(PG.port, PG.host);
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    this.pairs.add(pair);
+    let mute = false;
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      this.pairs.delete(pair);
+    };
+    client.on('data', (chunk: Buffer) => {
+      const forward = () => {
+        if (upstream.destroyed) return;
+        upstream.write(chunk);
+        if (this.loseNextCommitAnswer && chunk.includes('COMMIT')) {
+          this.loseNextCommitAnswer = false;
+          this.lostCommits += 1;
+          mute = true;
+          setTimeout(end, 200); // the server has committed by then; the client never hears it
+        }
+      };
+      if (this.delayMs > 0) setTimeout(forward, this.delayMs);
+      else forward();
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!mute && !client.destroyed) client.write(chunk);
+    });
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  }
+
+  cut(): void {
+    this.up = false;
+    for (const [a, b] of this.pairs) {
+      a.destroy();
+      b.destroy();
+    }
+    this.pairs.clear();
+  }
+
+  restore(): void {
+    this.up = true;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+}
+
+describe('audit writer against real Postgres', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  let admin: Pool;
+  let repo: AuditRepository;
+  let service: AuditService;
+  const trails: AuditTrail[] = [];
+
+  const trail = (options: Partial<AuditTrailOptions> = {}) => {
+    const t = new AuditTrail({
+      databaseUrl: db.url,
+      log: quiet,
+      retryMinMs: 20,
+      retryMaxMs: 200,
+      ...options,
+    });
+    trails.push(t);
+    return t;
+  };
+  const count = async (sql: string, params: unknown[] = []) =>
+    Number((await admin.query<{ n: string }>(sql, params)).rows[0].n);
+  const urlThrough = (port: number) => {
+    const url = new URL(db.url);
+    url.host = `127.0.0.1:${port}`;
+    return url.toString();
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('audit_writer');
+    ds = new DataSource({
+      type: 'postgres',
+      url: db.url,
+      migrations: MIGRATIONS,
+      migrationsTransactionMode: 'each',
+    });
+    await ds.initialize();
+    await ds.runMigrations();
+    repo = new AuditRepository(ds);
+    service = new AuditService(repo);
+    admin = new Pool({ connectionString: db.url, max: 4 });
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const t of trails) await t.close().catch(() => undefined);
+    await admin?.end();
+    await ds?.destroy();
+    await db?.drop();
+  });
+
+  it('writes many records with few INSERTs (group commit) and chains them', async () => {
+    const t = trail({ maxBatch: 500, maxDelayMs: 5 });
+    const ids = Array.from({ length: 2_000 }, () => randomUUID());
+    await Promise.all(ids.map((id) => t.recordMessage(record(id))));
+    const stats = t.stats().messages;
+    expect(stats.rows).toBe(2_000);
+    expect(stats.batches).toBeLessThanOrEqual(8); // 2000 rows in batches of at most 500, plus stragglers
+    expect(stats.pending).toBe(0);
+    expect(await count(`SELECT count(DISTINCT message_id) AS n FROM audit_messages`)).toBe(2_000);
+    const verify = await service.verify({}, 'messages');
+    expect(verify).toMatchObject({ ok: true, checked: 2_000 });
+  });
+
+  it('serialises appends from several processes into one chain (a locked head row per table)', async () => {
+    const writers = [trail({ maxBatch: 100 }), trail({ maxBatch: 100 }), trail({ maxBatch: 100 })];
+    const ids = Array.from({ length: 3_000 }, () => randomUUID());
+    await Promise.all(
+      ids.map((id, i) =>
+        Promise.all([
+          writers[i % 3].recordMessage(record(id)),
+          writers[(i + 1) % 3].recordEvent({
+            type: 'route.updated',
+            outcome: 'success',
+            actor: `a${i}`,
+          }),
+        ]),
+      ),
+    );
+    expect(writers.map((w) => w.stats().messages.rows)).toEqual([1_000, 1_000, 1_000]);
+    const gaps = await admin.query(
+      `SELECT count(*) AS n FROM (SELECT seq - lag(seq) OVER (ORDER BY recorded_at, seq) AS step FROM audit_messages) s WHERE step <> 1`,
+    );
+    expect(Number(gaps.rows[0].n)).toBe(0);
+    expect(await service.verify({})).toMatchObject({ ok: true });
+  });
+
+  it('runs as the writer role, which may insert but never UPDATE, DELETE or TRUNCATE audit rows', async () => {
+    const session = new Client({ connectionString: db.url });
+    await session.connect();
+    try {
+      // Exactly what every writer session runs first, on a superuser connection as in the tests.
+      await session.query(auditSessionSetup());
+      expect((await session.query(`SELECT current_user AS u`)).rows[0].u).toBe(AUDIT_WRITER_ROLE);
+      const partition = `audit_messages_p${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`;
+      expect(await count(`SELECT count(*) AS n FROM ${partition}`)).toBeGreaterThan(0);
+      for (const sql of [
+        `UPDATE audit_messages SET outcome = 'filtered'`,
+        `DELETE FROM audit_messages`,
+        `TRUNCATE audit_messages`,
+        `UPDATE audit_events SET actor = 'x'`,
+        `DELETE FROM audit_events`,
+        `UPDATE ${partition} SET outcome = 'filtered'`,
+        `DELETE FROM ${partition}`,
+        `TRUNCATE ${partition}`,
+        `DELETE FROM audit_chain_heads`,
+        `INSERT INTO audit_chain_anchors (table_name, seq, hash, recorded_at, reason) VALUES ('audit_messages', 1, '\\x00', now(), 'x')`,
+        `DROP TABLE ${partition}`,
+      ]) {
+        await expect(session.query(sql)).rejects.toMatchObject({ code: '42501' });
+      }
+      // ...and the real writer's connection, though it logs in as the superuser, is refused too:
+      await admin.query(`REVOKE INSERT ON audit_messages FROM ${AUDIT_WRITER_ROLE}`);
+      const t = trail();
+      await expect(t.recordMessage(record(randomUUID()))).rejects.toMatchObject({
+        code: 'REJECTED',
+      });
+      await admin.query(`GRANT INSERT ON audit_messages TO ${AUDIT_WRITER_ROLE}`);
+    } finally {
+      await session.end();
+    }
+  });
+
+  it('refuses UPDATE, DELETE and TRUNCATE to the owner and a superuser too (triggers)', async () => {
+    await trail().recordEvent({ type: 'route.updated', outcome: 'success', actor: 'alice' });
+    for (const sql of [
+      `UPDATE audit_messages SET outcome = 'filtered'`,
+      `DELETE FROM audit_messages`,
+      `TRUNCATE audit_messages`,
+      `DELETE FROM audit_events`,
+      `TRUNCATE audit_events`,
+      `UPDATE audit_chain_heads SET seq = 0`,
+      `DELETE FROM audit_chain_heads`,
+    ]) {
+      await expect(admin.query(sql)).rejects.toMatchObject({ code: '42501' });
+    }
+  });
+
+  it('as a login role that is not the owner (the production set-up), the same', async () => {
+    const name = `junction_app_${randomUUID().slice(0, 8)}`;
+    await admin.query(`CREATE ROLE ${name} LOGIN`);
+    await admin.query(`GRANT ${AUDIT_WRITER_ROLE} TO ${name}`);
+    const url = new URL(db.url);
+    url.username = name;
+    const app = new Client({ connectionString: url.toString() });
+    try {
+      await app.connect();
+      await app.query(auditSessionSetup());
+      await expect(app.query(`UPDATE audit_messages SET attempts = 9`)).rejects.toMatchObject({
+        code: '42501',
+      });
+      await expect(app.query(`DELETE FROM audit_messages`)).rejects.toMatchObject({
+        code: '42501',
+      });
+      await app.query(`RESET ROLE`);
+      await expect(app.query(`DELETE FROM audit_messages`)).rejects.toMatchObject({
+        code: '42501',
+      });
+      const t = trail({ databaseUrl: url.toString() });
+      await t.recordMessage(record(randomUUID()));
+    } finally {
+      await app.end().catch(() => undefined);
+      for (const t of trails.splice(0)) await t.close();
+      await admin.query(`REVOKE ${AUDIT_WRITER_ROLE} FROM ${name}`);
+      await admin.query(`DROP ROLE ${name}`);
+    }
+  });
+
+  it('keeps records pending while Postgres is unreachable, resolves none before it is committed, loses none', async () => {
+    const proxy = new Proxy();
+    const port = await proxy.start();
+    const t = trail({ databaseUrl: urlThrough(port), connectTimeoutMs: 1_000 });
+    try {
+      await t.recordMessage(record(randomUUID())); // connected and working
+
+      proxy.cut();
+      const ids = Array.from({ length: 500 }, () => randomUUID());
+      const resolved = new Set<string>();
+      const all = Promise.all(
+        ids.map((id) => t.recordMessage(record(id)).then(() => void resolved.add(id))),
+      );
+      await until(() => t.stats().messages.retries >= 5, 'the writer to retry');
+      expect(resolved.size).toBe(0);
+      expect(t.stats().messages).toMatchObject({ pending: 500, failing: true });
+      expect(
+        await count(`SELECT count(*) AS n FROM audit_messages WHERE message_id = ANY($1)`, [ids]),
+      ).toBe(0);
+
+      // Back, but slow on the way to the server: a record that resolved before its COMMIT
+      // reached the server would not be found by the direct query made as soon as it resolves.
+      proxy.delayMs = 100;
+      const seenWhenResolved: Array<Promise<number>> = [];
+      const later = Array.from({ length: 100 }, () => randomUUID());
+      const laterDone = Promise.all(
+        later.map((id) =>
+          t.recordMessage(record(id)).then(() => {
+            seenWhenResolved.push(
+              count(`SELECT count(*) AS n FROM audit_messages WHERE message_id = $1`, [id]),
+            );
+          }),
+        ),
+      );
+      proxy.restore();
+      await all;
+      await laterDone;
+      expect((await Promise.all(seenWhenResolved)).every((n) => n === 1)).toBe(true);
+      expect(
+        await count(`SELECT count(*) AS n FROM audit_messages WHERE message_id = ANY($1)`, [
+          [...ids, ...later],
+        ]),
+      ).toBe(600);
+      expect(t.stats().messages.failing).toBe(false);
+      expect(await service.verify({}, 'messages')).toMatchObject({ ok: true });
+    } finally {
+      await t.close();
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it('a COMMIT whose answer was lost is found on the next try, not written twice', async () => {
+    const proxy = new Proxy();
+    const port = await proxy.start();
+    const t = trail({ databaseUrl: urlThrough(port), connectTimeoutMs: 1_000 });
+    try {
+      await t.recordMessage(record(randomUUID()));
+      proxy.loseNextCommitAnswer = true;
+      const ids = Array.from({ length: 50 }, () => randomUUID());
+      await Promise.all(ids.map((id) => t.recordMessage(record(id))));
+      expect(proxy.lostCommits).toBe(1);
+      expect(t.stats().messages.retries).toBeGreaterThanOrEqual(1);
+      expect(
+        await count(`SELECT count(*) AS n FROM audit_messages WHERE message_id = ANY($1)`, [ids]),
+      ).toBe(50);
+      expect(await service.verify({}, 'messages')).toMatchObject({ ok: true });
+    } finally {
+      await t.close();
+      await proxy.close();
+    }
+  }, 30_000);
+
+  it('survives its backends being terminated again and again (pg_terminate_backend)', async () => {
+    const t = trail({ applicationName: 'junction-audit-victim' });
+    let stop = false;
+    let terminated = 0;
+    const killer = (async () => {
+      while (!stop) {
+        const r = await admin.query(
+          `SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity
+            WHERE application_name = 'junction-audit-victim' AND pid <> pg_backend_pid()`,
+        );
+        terminated += r.rows.filter((row: { done: boolean }) => row.done).length;
+        await new Promise((r) => setTimeout(r, 15));
+      }
+    })();
+    const ids = Array.from({ length: 3_000 }, () => randomUUID());
+    const done = Promise.all(ids.map((id) => t.recordMessage(record(id))));
+    await until(() => terminated >= 5, 'backends to be terminated');
+    stop = true;
+    await killer;
+    await done;
+    expect(
+      await count(
+        `SELECT count(*) AS n FROM (SELECT message_id FROM audit_messages WHERE message_id = ANY($1) GROUP BY 1 HAVING count(*) = 1) x`,
+        [ids],
+      ),
+    ).toBe(3_000);
+    expect(await service.verify({}, 'messages')).toMatchObject({ ok: true });
+  }, 60_000);
+
+  it('refuses only the row at fault in a batch and writes the others', async () => {
+    const t = trail({ maxDelayMs: 20 });
+    const good = Array.from({ length: 9 }, () => randomUUID());
+    const bad = record(randomUUID(), { outcome: 'lost' as MessageRecord['outcome'] });
+    const results = await Promise.allSettled([
+      ...good.slice(0, 4).map((id) => t.recordMessage(record(id))),
+      t.recordMessage(bad),
+      ...good.slice(4).map((id) => t.recordMessage(record(id))),
+    ]);
+    expect(results.map((r) => r.status)).toEqual([
+      ...Array(4).fill('fulfilled'),
+      'rejected',
+      ...Array(5).fill('fulfilled'),
+    ]);
+    expect((results[4] as PromiseRejectedResult).reason).toMatchObject({ code: 'REJECTED' });
+    expect(await service.verify({}, 'messages')).toMatchObject({ ok: true });
+  });
+
+  it('drops whole days for retention, makes a missing day on demand, and the chain still verifies', async () => {
+    const t = trail();
+    await t.recordMessage(record(randomUUID()));
+    await t.recordEvent({ type: 'route.updated', outcome: 'success', actor: 'alice' });
+    const before = await service.verify({});
+    expect(before.ok).toBe(true);
+
+    // Two days from now, keeping one whole day: today's partitions go, as whole tables.
+    const maintenance = new PartitionMaintenance(
+      t,
+      repo,
+      { aheadDays: 0, retentionDays: 1 },
+      quiet,
+    );
+    const inTwoDays = new Date(Date.now() + 2 * 86_400_000);
+    const dropped = await maintenance.dropOlderThan(1, inTwoDays);
+    const today = new Date().toISOString().slice(0, 10).replace(/-/g, '');
+    expect(dropped).toEqual(
+      expect.arrayContaining([`audit_messages_p${today}`, `audit_events_p${today}`]),
+    );
+    expect(await count(`SELECT count(*) AS n FROM audit_messages`)).toBe(0);
+    expect(await service.verify({})).toMatchObject({ ok: true, checked: 0 });
+
+    // Today's partition is gone: the writer makes it again on demand, and the chain goes on.
+    await t.recordMessage(record(randomUUID()));
+    await t.recordEvent({ type: 'route.updated', outcome: 'success', actor: 'bob' });
+    expect(await service.verify({})).toMatchObject({ ok: true, checked: 2 });
+  });
+});

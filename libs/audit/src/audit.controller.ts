@@ -1,0 +1,111 @@
+import { Controller, Get, Param, Query, Req, StreamableFile } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { CurrentPrincipal, Principal, RequirePermission } from '@junction/auth';
+import { AuditTrail } from './audit-trail';
+import {
+  EventPageDto,
+  EventQueryDto,
+  ExportQueryDto,
+  MessagePageDto,
+  MessageQueryDto,
+  MessageTrailDto,
+  VerifyQueryDto,
+  VerifyResultDto,
+} from './audit.dto';
+import { AuditService } from './audit.service';
+
+@ApiTags('audit')
+@ApiBearerAuth()
+@ApiSecurity('apiKey')
+@Controller('api/v1/audit')
+@RequirePermission('audit.read')
+export class AuditController {
+  constructor(
+    private readonly audit: AuditService,
+    private readonly trail: AuditTrail,
+  ) {}
+
+  @Get('messages')
+  @ApiOperation({ summary: 'Message records, newest first, with cursor paging' })
+  @ApiOkResponse({ type: MessagePageDto })
+  messages(@Query() query: MessageQueryDto): Promise<MessagePageDto> {
+    const { limit, cursor, ...filter } = query;
+    return this.audit.messages(filter, { limit, cursor });
+  }
+
+  @Get('messages/:id')
+  @ApiOperation({ summary: "One message's full trail: every route, attempt and replay" })
+  @ApiOkResponse({ type: MessageTrailDto })
+  message(@Param('id') id: string): Promise<MessageTrailDto> {
+    return this.audit.message(id);
+  }
+
+  @Get('events')
+  @ApiOperation({
+    summary:
+      'Who did what: sign-ins, denied requests, changes to routes, connections, users and keys',
+  })
+  @ApiOkResponse({ type: EventPageDto })
+  events(@Query() query: EventQueryDto): Promise<EventPageDto> {
+    const { limit, cursor, ...filter } = query;
+    return this.audit.events(filter, { limit, cursor });
+  }
+
+  @Get('export')
+  @ApiOperation({
+    summary:
+      'Stream the matching records, oldest first, as CSV or NDJSON (same filters as the lists)',
+  })
+  @ApiProduces('text/csv', 'application/x-ndjson')
+  @ApiOkResponse({
+    description: 'CSV with a header row, or one JSON record per line.',
+    content: {
+      'text/csv': { schema: { type: 'string' } },
+      'application/x-ndjson': { schema: { type: 'string' } },
+    },
+  })
+  async export(
+    @Query() query: ExportQueryDto,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<StreamableFile> {
+    const { format, kind = 'messages', ...filter } = query;
+    // Who took a copy of the trail, and of what, is itself on the record.
+    await this.trail.recordEvent({
+      type: 'audit.exported',
+      outcome: 'success',
+      actor: principal.name,
+      actorKind: principal.kind,
+      provider: principal.provider,
+      ip: request.ip,
+      details: { kind, format, filter },
+    });
+    const stream =
+      kind === 'events'
+        ? this.audit.exportEvents(filter, format)
+        : this.audit.exportMessages(filter, format);
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    return new StreamableFile(stream, {
+      type: format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
+      disposition: `attachment; filename="audit-${kind}-${stamp}.${format === 'csv' ? 'csv' : 'ndjson'}"`,
+    });
+  }
+
+  @Get('verify')
+  @ApiOperation({
+    summary:
+      'Check the hash chains: every record unchanged and none missing (optionally over a time range)',
+  })
+  @ApiOkResponse({ type: VerifyResultDto })
+  verify(@Query() query: VerifyQueryDto): Promise<VerifyResultDto> {
+    return this.audit.verify({ from: query.from, to: query.to }, query.table);
+  }
+}

@@ -1,0 +1,154 @@
+import {
+  DynamicModule,
+  Global,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+  Provider,
+} from '@nestjs/common';
+import { APP_INTERCEPTOR, ModuleRef } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import { AUTH_EVENT_SINK } from '@junction/auth';
+import { MESSAGE_AUDIT_SINK } from '@junction/runtime';
+import { AdminAuditInterceptor, ServiceStateReader } from './admin-audit.interceptor';
+import { AuditAuthEventSink } from './audit-auth-event.sink';
+import { AuditTrail, AuditTrailOptions } from './audit-trail';
+import { AuditController } from './audit.controller';
+import { AuditRepository } from './audit.repository';
+import { AuditService } from './audit.service';
+import { PartitionMaintenance } from './partition-maintenance';
+
+export interface AuditModuleOptions extends Omit<AuditTrailOptions, 'databaseUrl' | 'log'> {
+  /** Where the writer connects (as the gateway's database user, then SET ROLE). */
+  databaseUrl: string;
+  /** Days of partitions made ahead (default 7). */
+  partitionsAheadDays?: number;
+  /** Whole days kept; older day partitions are dropped. Unset: keep everything. */
+  retentionDays?: number;
+  /** How often partitions are made ahead and retention runs (default hourly). */
+  maintenanceIntervalMs?: number;
+}
+
+export const AUDIT_OPTIONS = Symbol('AUDIT_OPTIONS');
+
+/**
+ * Makes partitions ahead at start and then hourly (with retention), and flushes the writer at
+ * shutdown: in onApplicationShutdown, which Nest calls after every beforeApplicationShutdown
+ * hook, so after the route runtime has stopped intake and drained what was in flight.
+ */
+@Injectable()
+export class AuditLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger('Audit');
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+
+  constructor(
+    private readonly trail: AuditTrail,
+    private readonly maintenance: PartitionMaintenance,
+    @Inject(AUDIT_OPTIONS) private readonly options: AuditModuleOptions,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.maintain();
+    this.timer = setInterval(
+      () => void this.maintain(),
+      this.options.maintenanceIntervalMs ?? 3_600_000,
+    );
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+    const pending = this.trail.stats();
+    if (pending.messages.pending + pending.events.pending > 0) {
+      this.log.log(
+        `flushing ${pending.messages.pending} message and ${pending.events.pending} event record(s)`,
+      );
+    }
+    await this.trail.close();
+  }
+
+  private async maintain(): Promise<void> {
+    if (this.running) return;
+    this.running = this.maintenance
+      .run()
+      .catch((err: unknown) =>
+        this.log.warn(`partition maintenance failed (will try again): ${(err as Error).message}`),
+      )
+      .finally(() => {
+        this.running = undefined;
+      });
+    await this.running;
+  }
+}
+
+/**
+ * The audit trail in the gateway: the message sink the runtime records into (global, as
+ * MESSAGE_AUDIT_SINK), the admin-change interceptor, the auditor API, partitions and retention.
+ * Pass {@link AuditModule.authEventSink} to `AuthModule.forRoot` for sign-ins and denials.
+ */
+@Global()
+@Module({})
+export class AuditModule {
+  static forRoot(options: AuditModuleOptions): DynamicModule {
+    return {
+      module: AuditModule,
+      controllers: [AuditController],
+      providers: [
+        { provide: AUDIT_OPTIONS, useValue: options },
+        {
+          provide: AuditTrail,
+          useFactory: () => new AuditTrail({ ...options, log: new Logger('Audit') }),
+        },
+        {
+          provide: MESSAGE_AUDIT_SINK,
+          inject: [AuditTrail],
+          useFactory: (t: AuditTrail) => t.messages,
+        },
+        {
+          provide: AuditRepository,
+          inject: [DataSource],
+          useFactory: (db: DataSource) => new AuditRepository(db),
+        },
+        {
+          provide: AuditService,
+          inject: [AuditRepository],
+          useFactory: (r: AuditRepository) => new AuditService(r),
+        },
+        {
+          provide: PartitionMaintenance,
+          inject: [AuditTrail, AuditRepository],
+          useFactory: (t: AuditTrail, r: AuditRepository) =>
+            new PartitionMaintenance(
+              t,
+              r,
+              { aheadDays: options.partitionsAheadDays ?? 7, retentionDays: options.retentionDays },
+              new Logger('Audit'),
+            ),
+        },
+        {
+          provide: ServiceStateReader,
+          inject: [ModuleRef, AuditRepository],
+          useFactory: (m: ModuleRef, r: AuditRepository) => new ServiceStateReader(m, r),
+        },
+        AdminAuditInterceptor,
+        { provide: APP_INTERCEPTOR, useExisting: AdminAuditInterceptor },
+        AuditLifecycle,
+      ],
+      exports: [AuditTrail, MESSAGE_AUDIT_SINK, AuditService],
+    };
+  }
+
+  /** For `AuthModule.forRoot(options, AuditModule.authEventSink())`. */
+  static authEventSink(): Provider {
+    return {
+      provide: AUTH_EVENT_SINK,
+      inject: [AuditTrail],
+      useFactory: (trail: AuditTrail) => new AuditAuthEventSink(trail),
+    };
+  }
+}

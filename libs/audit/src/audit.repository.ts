@@ -1,0 +1,233 @@
+import { DataSource } from 'typeorm';
+import { safeText } from './audit-json';
+import {
+  Chained,
+  ChainTable,
+  ChainTableName,
+  EventRow,
+  EVENTS,
+  MessageRow,
+  MESSAGES,
+} from './audit-tables';
+
+export interface MessageFilter {
+  routeId?: string;
+  outcome?: string;
+  /** ISO date-times: recorded at or after `from`, before `to`. */
+  from?: string;
+  to?: string;
+  messageId?: string;
+  /** Prefix of a destination's name: `kafka:orders.eu`, `amqp:orders/`, `http:https://erp`, `log`. */
+  destination?: string;
+  /** Free text in the ids: message, route, error code, source name. */
+  q?: string;
+}
+
+export interface EventFilter {
+  type?: string;
+  actor?: string;
+  targetType?: string;
+  targetId?: string;
+  outcome?: string;
+  from?: string;
+  to?: string;
+  q?: string;
+}
+
+/** A place in a chain: rows are ordered by (recorded_at, seq), which is also the chain order. */
+export interface ChainPosition {
+  recordedAt: string;
+  seq: string;
+}
+
+export interface ReadOptions {
+  order: 'asc' | 'desc';
+  limit: number;
+  /** Rows strictly past this position, in the order asked. */
+  after?: ChainPosition;
+}
+
+export interface ChainHead {
+  seq: string;
+  hash: Buffer;
+  recordedAt: string;
+}
+
+class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** Filters pass through the card-number detector as the stored values did, so that they match. */
+function messageWhere(f: MessageFilter, p: Params): string[] {
+  const where: string[] = [];
+  if (f.routeId) where.push(`route_id = ${p.add(safeText(f.routeId))}`);
+  if (f.outcome) where.push(`outcome = ${p.add(f.outcome)}`);
+  if (f.from) where.push(`recorded_at >= ${p.add(f.from)}::timestamptz`);
+  if (f.to) where.push(`recorded_at < ${p.add(f.to)}::timestamptz`);
+  if (f.messageId) where.push(`message_id = ${p.add(safeText(f.messageId))}`);
+  if (f.destination) {
+    where.push(
+      `EXISTS (SELECT 1 FROM unnest(targets) AS t(name) WHERE starts_with(t.name, ${p.add(safeText(f.destination))}))`,
+    );
+  }
+  if (f.q) {
+    const like = p.add(`%${escapeLike(safeText(f.q))}%`);
+    where.push(
+      `(message_id ILIKE ${like} OR route_id ILIKE ${like} OR error_code ILIKE ${like} OR source->>'name' ILIKE ${like})`,
+    );
+  }
+  return where;
+}
+
+function eventWhere(f: EventFilter, p: Params): string[] {
+  const where: string[] = [];
+  if (f.type) where.push(`type = ${p.add(f.type)}`);
+  if (f.actor) where.push(`actor = ${p.add(safeText(f.actor))}`);
+  if (f.targetType) where.push(`target_type = ${p.add(f.targetType)}`);
+  if (f.targetId) where.push(`target_id = ${p.add(safeText(f.targetId))}`);
+  if (f.outcome) where.push(`outcome = ${p.add(f.outcome)}`);
+  if (f.from) where.push(`recorded_at >= ${p.add(f.from)}::timestamptz`);
+  if (f.to) where.push(`recorded_at < ${p.add(f.to)}::timestamptz`);
+  if (f.q) {
+    const like = p.add(`%${escapeLike(safeText(f.q))}%`);
+    where.push(
+      `(actor ILIKE ${like} OR type ILIKE ${like} OR target_id ILIKE ${like} OR ip ILIKE ${like})`,
+    );
+  }
+  return where;
+}
+
+/** Reads of the audit tables (the writer role writes them; this reads as the gateway's own user). */
+export class AuditRepository {
+  constructor(private readonly db: DataSource) {}
+
+  messages(filter: MessageFilter, options: ReadOptions): Promise<Array<Chained<MessageRow>>> {
+    const p = new Params();
+    return this.read(MESSAGES, messageWhere(filter, p), p, options);
+  }
+
+  events(filter: EventFilter, options: ReadOptions): Promise<Array<Chained<EventRow>>> {
+    const p = new Params();
+    return this.read(EVENTS, eventWhere(filter, p), p, options);
+  }
+
+  /** Rows of a chain in a time range, in chain order, up to the head's seq as read before. */
+  chain<R>(
+    table: ChainTable<R>,
+    range: { from?: string; to?: string; maxSeq: string },
+    options: ReadOptions,
+  ): Promise<Array<Chained<R>>> {
+    const p = new Params();
+    const where = [`seq <= ${p.add(range.maxSeq)}::bigint`];
+    if (range.from) where.push(`recorded_at >= ${p.add(range.from)}::timestamptz`);
+    if (range.to) where.push(`recorded_at < ${p.add(range.to)}::timestamptz`);
+    return this.read(table, where, p, options);
+  }
+
+  /** The row just before a position in chain order, if any is left. */
+  async before<R>(table: ChainTable<R>, position: ChainPosition): Promise<Chained<R> | undefined> {
+    const rows = await this.read(table, [], new Params(), {
+      order: 'desc',
+      limit: 1,
+      after: position,
+    });
+    return rows[0];
+  }
+
+  async head(table: ChainTableName): Promise<ChainHead> {
+    const rows = (await this.db.query(
+      `SELECT seq, hash, recorded_at FROM audit_chain_heads WHERE table_name = $1`,
+      [table],
+    )) as Array<{ seq: string; hash: Buffer; recorded_at: Date }>;
+    if (rows.length === 0) throw new Error(`no chain head for ${table}: run the migrations`);
+    return {
+      seq: String(rows[0].seq),
+      hash: rows[0].hash,
+      recordedAt: rows[0].recorded_at.toISOString(),
+    };
+  }
+
+  /** Where a day dropped by retention ended, if `seq` was such an end. */
+  async anchor(table: ChainTableName, seq: string): Promise<Buffer | undefined> {
+    const rows = (await this.db.query(
+      `SELECT hash FROM audit_chain_anchors WHERE table_name = $1 AND seq = $2`,
+      [table, seq],
+    )) as Array<{ hash: Buffer }>;
+    return rows[0]?.hash;
+  }
+
+  /**
+   * An API key's state for the admin audit (the auth module keeps no service read of one key):
+   * never its hash.
+   */
+  async apiKeyState(id: string): Promise<Record<string, unknown> | undefined> {
+    const rows = (await this.db.query(
+      `SELECT id, name, prefix, roles, created_by AS "createdBy", created_at AS "createdAt",
+              expires_at AS "expiresAt", revoked_at AS "revokedAt"
+         FROM api_keys WHERE id::text = $1`,
+      [id],
+    )) as Array<Record<string, unknown>>;
+    return rows[0];
+  }
+
+  /** Day partitions of an audit table, oldest first. */
+  async partitions(table: ChainTableName): Promise<string[]> {
+    const rows = (await this.db.query(
+      `SELECT c.relname AS name FROM pg_inherits i
+         JOIN pg_class c ON c.oid = i.inhrelid
+         JOIN pg_class p ON p.oid = i.inhparent
+        WHERE p.relname = $1 AND p.relnamespace = current_schema()::regnamespace
+        ORDER BY c.relname`,
+      [table],
+    )) as Array<{ name: string }>;
+    return rows.map((r) => r.name);
+  }
+
+  /**
+   * Drops one day partition (retention), keeping where its chain ended so the rest still
+   * verifies. Runs as the tables' owner: the writer role may not drop anything.
+   */
+  async dropPartition(table: ChainTableName, partition: string): Promise<void> {
+    const ident = `"${partition.replace(/"/g, '""')}"`;
+    await this.db.transaction(async (m) => {
+      const last = (await m.query(
+        `SELECT seq, hash, recorded_at FROM ${ident} ORDER BY recorded_at DESC, seq DESC LIMIT 1`,
+      )) as Array<{ seq: string; hash: Buffer; recorded_at: Date }>;
+      if (last.length > 0) {
+        await m.query(
+          `INSERT INTO audit_chain_anchors (table_name, seq, hash, recorded_at, reason)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+          [table, last[0].seq, last[0].hash, last[0].recorded_at, `retention dropped ${partition}`],
+        );
+      }
+      await m.query(`DROP TABLE ${ident}`);
+    });
+  }
+
+  private async read<R>(
+    table: ChainTable<R>,
+    where: string[],
+    p: Params,
+    options: ReadOptions,
+  ): Promise<Array<Chained<R>>> {
+    const dir = options.order === 'asc' ? 'ASC' : 'DESC';
+    if (options.after) {
+      const cmp = options.order === 'asc' ? '>' : '<';
+      where.push(
+        `(recorded_at, seq) ${cmp} (${p.add(options.after.recordedAt)}::timestamptz, ${p.add(options.after.seq)}::bigint)`,
+      );
+    }
+    const rows = (await this.db.query(
+      `SELECT * FROM ${table.name} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY recorded_at ${dir}, seq ${dir} LIMIT ${Math.max(1, Math.floor(options.limit))}`,
+      p.values,
+    )) as Array<Record<string, unknown>>;
+    return rows.map((row) => table.fromDb(row));
+  }
+}

@@ -1,0 +1,162 @@
+import { Logger } from '@nestjs/common';
+import { Readable } from 'node:stream';
+import { JunctionError } from '@junction/common';
+import { safeText } from './audit-json';
+import { Chained, ChainTableName, EVENTS, MESSAGES } from './audit-tables';
+import { EVENT_COLUMNS, ExportFormat, exportStream, MESSAGE_COLUMNS } from './audit-export';
+import {
+  AuditRepository,
+  ChainPosition,
+  EventFilter,
+  MessageFilter,
+  ReadOptions,
+} from './audit.repository';
+import {
+  decodeCursor,
+  encodeCursor,
+  EventAuditView,
+  eventView,
+  MessageAuditView,
+  messageView,
+} from './audit-views';
+import { TableVerifyResult, verifyChain } from './chain-verifier';
+
+export interface Page<V> {
+  items: V[];
+  /** Pass as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  checked: number;
+  firstBrokenId?: string;
+  firstBrokenTable?: string;
+  reason?: string;
+  tables: TableVerifyResult[];
+}
+
+const EXPORT_BATCH = 1_000;
+const MAX_TRAIL = 1_000;
+
+function time(value: string | undefined, name: string): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const t = Date.parse(value);
+  if (Number.isNaN(t))
+    throw new JunctionError('BAD_REQUEST', `${name} must be an ISO 8601 date-time`);
+  return new Date(t).toISOString();
+}
+
+function timeRange<F extends { from?: string; to?: string }>(filter: F): F {
+  return { ...filter, from: time(filter.from, 'from'), to: time(filter.to, 'to') };
+}
+
+/** Queries, exports and verification of the audit trail (for the auditor role). */
+export class AuditService {
+  private readonly log = new Logger('Audit');
+
+  constructor(private readonly repo: AuditRepository) {}
+
+  /** Message records, newest first. */
+  async messages(
+    filter: MessageFilter,
+    page: { limit?: number; cursor?: string },
+  ): Promise<Page<MessageAuditView>> {
+    return this.page((o) => this.repo.messages(timeRange(filter), o), messageView, page);
+  }
+
+  /** Every record of one message id (each route, each replay), oldest first. */
+  async message(messageId: string): Promise<{ messageId: string; records: MessageAuditView[] }> {
+    const rows = await this.repo.messages({ messageId }, { order: 'asc', limit: MAX_TRAIL });
+    if (rows.length === 0)
+      throw new JunctionError('NOT_FOUND', `no audit record of message ${safeText(messageId)}`);
+    return { messageId: rows[0].row.messageId, records: rows.map(messageView) };
+  }
+
+  /** Who did what, newest first. */
+  async events(
+    filter: EventFilter,
+    page: { limit?: number; cursor?: string },
+  ): Promise<Page<EventAuditView>> {
+    return this.page((o) => this.repo.events(timeRange(filter), o), eventView, page);
+  }
+
+  /** The matching message records, oldest first, streamed. */
+  exportMessages(filter: MessageFilter, format: ExportFormat): Readable {
+    const f = timeRange(filter);
+    return exportStream(
+      this.batches((o) => this.repo.messages(f, o), messageView),
+      format,
+      MESSAGE_COLUMNS,
+      (err) => this.log.error(`message export failed: ${safeText(err.message)}`),
+    );
+  }
+
+  exportEvents(filter: EventFilter, format: ExportFormat): Readable {
+    const f = timeRange(filter);
+    return exportStream(
+      this.batches((o) => this.repo.events(f, o), eventView),
+      format,
+      EVENT_COLUMNS,
+      (err) => this.log.error(`event export failed: ${safeText(err.message)}`),
+    );
+  }
+
+  /** Checks the hash chains over a time range (both tables unless one is named). */
+  async verify(
+    range: { from?: string; to?: string },
+    table?: 'messages' | 'events',
+  ): Promise<VerifyResult> {
+    const r = timeRange(range);
+    const results: TableVerifyResult[] = [];
+    if (table !== 'events') results.push(await verifyChain(this.repo, MESSAGES, r));
+    if (table !== 'messages') results.push(await verifyChain(this.repo, EVENTS, r));
+    const broken = results.find((t) => !t.ok);
+    return {
+      ok: !broken,
+      checked: results.reduce((sum, t) => sum + t.checked, 0),
+      ...(broken
+        ? {
+            firstBrokenId: broken.firstBrokenId,
+            firstBrokenTable: broken.table as ChainTableName,
+            reason: broken.reason,
+          }
+        : {}),
+      tables: results,
+    };
+  }
+
+  private async page<R, V>(
+    read: (options: ReadOptions) => Promise<Array<Chained<R>>>,
+    view: (row: Chained<R>) => V,
+    page: { limit?: number; cursor?: string },
+  ): Promise<Page<V>> {
+    const limit = Math.min(Math.max(page.limit ?? 50, 1), 500);
+    const after = page.cursor ? decodeCursor(page.cursor) : undefined;
+    const rows = await read({ order: 'desc', limit: limit + 1, after });
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    return {
+      items: items.map(view),
+      nextCursor:
+        rows.length > limit && last
+          ? encodeCursor({ recordedAt: last.recordedAt, seq: last.seq })
+          : null,
+    };
+  }
+
+  /** Keyset reads a batch at a time: never the whole result in memory. */
+  private async *batches<R, V>(
+    read: (options: ReadOptions) => Promise<Array<Chained<R>>>,
+    view: (row: Chained<R>) => V,
+  ): AsyncGenerator<V> {
+    let after: ChainPosition | undefined;
+    for (;;) {
+      const rows = await read({ order: 'asc', limit: EXPORT_BATCH, after });
+      for (const row of rows) yield view(row);
+      if (rows.length < EXPORT_BATCH) return;
+      const last = rows[rows.length - 1];
+      after = { recordedAt: last.recordedAt, seq: last.seq };
+    }
+  }
+}

@@ -1,0 +1,347 @@
+import { Client, DatabaseError } from 'pg';
+import { AuditError } from './audit.error';
+import { safeText } from './audit-json';
+import { AuditSession } from './audit-session';
+import { Chained, chainHash, ChainTable } from './audit-tables';
+
+/** Where the writer reports outages and rejected rows (never a row's content). */
+export interface AuditLog {
+  log(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface ChainWriterOptions {
+  /** Most rows in one INSERT. */
+  maxBatch?: number;
+  /** Longest a row waits for company before its batch is written. */
+  maxDelayMs?: number;
+  /** First and longest pause between tries while the database is unreachable. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  log?: AuditLog;
+}
+
+export interface ChainWriterStats {
+  /** Rows given to the writer and not yet committed (queued or in the batch being written). */
+  pending: number;
+  batches: number;
+  rows: number;
+  /** Tries that failed and were tried again. */
+  retries: number;
+  /** True while the database refuses or cannot be reached. */
+  failing: boolean;
+  lastError: string | null;
+}
+
+interface Pending<R> {
+  row: R;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+/** What a try of one batch got as far as: enough to tell, on the next try, whether it committed. */
+interface Attempt {
+  recordedAt?: string;
+  lastSeq?: string;
+  lastHash?: Buffer;
+}
+
+/**
+ * transient: wait and try again. rows: the database refuses something in the rows (bad data):
+ * find which by halving the batch. refused: it refuses any row (no table, no privilege).
+ */
+type Failure = 'transient' | 'rows' | 'refused' | 'missing-partition';
+
+/** SQLSTATE classes worth waiting out: connection, resources, operator intervention, locks, timeouts. */
+const TRANSIENT_CLASSES = new Set(['08', '25', '28', '3D', '40', '53', '55', '57', '58', 'XX']);
+
+/** Marks an error thrown by the batch's INSERT itself: only then can a row be at fault. */
+const IN_APPEND = Symbol('in append');
+
+function classify(err: unknown): Failure {
+  if (err instanceof AuditError) return 'refused';
+  // Only the server's answers carry a SQLSTATE; a Node socket error's code (EPIPE) is no class.
+  if (err instanceof DatabaseError && typeof err.code === 'string') {
+    const { code, message } = err;
+    if (code === '23514' && /no partition of relation/i.test(message)) return 'missing-partition';
+    const sqlClass = code.slice(0, 2);
+    if (TRANSIENT_CLASSES.has(sqlClass)) return 'transient';
+    const inAppend = (err as { [IN_APPEND]?: boolean })[IN_APPEND] === true;
+    return inAppend && (sqlClass === '22' || sqlClass === '23') ? 'rows' : 'refused';
+  }
+  // No SQLSTATE: the socket (refused, reset, timed out, terminated). The database may come back.
+  return 'transient';
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Group commit for one hash-chained audit table. `append` resolves only once its row is
+ * committed (COMMIT returned, synchronous_commit on). Rows wait in memory while a batch is being
+ * written and are written together: one INSERT per batch, flushed when `maxBatch` rows are
+ * waiting or `maxDelayMs` after the first. While the database is unreachable the batch is
+ * tried again and again and every caller's promise stays pending: that is the backpressure
+ * that stops routes taking more messages. Nothing is dropped and nothing resolves early.
+ *
+ * Each batch, in one transaction: lock the table's chain head row (so that several gateway
+ * processes append one after the other), give the rows the next sequence numbers and hashes,
+ * insert them, move the head. A try whose outcome is unknown (the connection died around the
+ * COMMIT) is settled on the next try by looking for its last row under the same lock, so a
+ * batch is never written twice.
+ */
+export class ChainWriter<R> {
+  private readonly queue: Array<Pending<R>> = [];
+  private inFlight = 0;
+  private timer?: NodeJS.Timeout;
+  private draining?: Promise<void>;
+  private closed = false;
+  private readonly maxBatch: number;
+  private readonly maxDelayMs: number;
+  private readonly retryMinMs: number;
+  private readonly retryMaxMs: number;
+  private readonly counters = { batches: 0, rows: 0, retries: 0 };
+  private failingSince?: number;
+  private lastWarnAt = 0;
+  private lastError: string | null = null;
+
+  constructor(
+    private readonly table: ChainTable<R>,
+    private readonly session: AuditSession,
+    private readonly options: ChainWriterOptions = {},
+  ) {
+    this.maxBatch = Math.max(1, options.maxBatch ?? 1000);
+    this.maxDelayMs = Math.max(0, options.maxDelayMs ?? 5);
+    this.retryMinMs = options.retryMinMs ?? 50;
+    this.retryMaxMs = options.retryMaxMs ?? 2_000;
+  }
+
+  /** Resolves once the row is committed; rejects only if the database refuses the row itself, or after `close`. */
+  append(row: R): Promise<void> {
+    if (this.closed) {
+      return Promise.reject(
+        new AuditError(
+          'CLOSED',
+          `the ${this.table.name} writer is closed; the record was not taken`,
+        ),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ row, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Waits until every row given so far is committed (forever, if the database never comes back). */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.draining) {
+      this.start();
+      await this.draining;
+    }
+  }
+
+  /** Takes no more rows, writes what it has, then closes its connection. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+    await this.session.close();
+  }
+
+  stats(): ChainWriterStats {
+    return {
+      pending: this.queue.length + this.inFlight,
+      ...this.counters,
+      failing: this.failingSince !== undefined,
+      lastError: this.lastError,
+    };
+  }
+
+  private schedule(): void {
+    if (this.draining) return; // the running drain takes it next
+    if (this.queue.length >= this.maxBatch || this.maxDelayMs === 0) this.start();
+    else this.timer ??= setTimeout(() => this.start(), this.maxDelayMs);
+  }
+
+  private start(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.draining || this.queue.length === 0) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = undefined;
+      if (this.queue.length > 0) this.schedule();
+    });
+  }
+
+  /** Writes batch after batch while rows are waiting: those that came during a commit go in the next. */
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.inFlight = batch.length;
+      try {
+        await this.commit(batch);
+      } finally {
+        this.inFlight = 0;
+      }
+    }
+  }
+
+  /** Settles every row of the batch: resolved once committed, rejected only if refused for good. */
+  private async commit(batch: Array<Pending<R>>): Promise<void> {
+    const attempt: Attempt = {};
+    const madeDays = new Set<string>();
+    let delay = this.retryMinMs;
+    for (;;) {
+      try {
+        await this.session.use((client) =>
+          this.appendBatch(
+            client,
+            batch.map((p) => p.row),
+            attempt,
+          ),
+        );
+        this.counters.batches += 1;
+        this.counters.rows += batch.length;
+        this.recovered();
+        for (const p of batch) p.resolve();
+        return;
+      } catch (caught) {
+        let err = caught;
+        const failure = classify(err);
+        const day = attempt.recordedAt?.slice(0, 10);
+        if (failure === 'missing-partition' && day && !madeDays.has(day)) {
+          try {
+            await this.ensurePartition(day);
+            madeDays.add(day); // once per day and batch without waiting; then as any failure
+            continue;
+          } catch (ensureFailed) {
+            err = ensureFailed; // then wait and try again, as for any outage
+          }
+        }
+        if (failure === 'rows' || failure === 'refused') {
+          await this.refused(batch, err, failure === 'rows');
+          return;
+        }
+        this.counters.retries += 1;
+        this.failed(err);
+        await sleep(delay);
+        delay = Math.min(delay * 2, this.retryMaxMs);
+      }
+    }
+  }
+
+  /**
+   * A batch the database refuses for good. When a row is at fault, halve the batch until the
+   * rows at fault are found and write the rest; else (no table, no privilege) refuse them all.
+   */
+  private async refused(
+    batch: Array<Pending<R>>,
+    err: unknown,
+    rowAtFault: boolean,
+  ): Promise<void> {
+    if (rowAtFault && batch.length > 1) {
+      const half = Math.ceil(batch.length / 2);
+      await this.commit(batch.slice(0, half));
+      await this.commit(batch.slice(half));
+      return;
+    }
+    const message = safeText((err as Error)?.message ?? String(err));
+    this.options.log?.error(
+      `${this.table.name}: the database refused ${batch.length} audit row(s): ${message}`,
+    );
+    for (const p of batch) {
+      p.reject(new AuditError('REJECTED', `the audit row was refused: ${message}`, { cause: err }));
+    }
+  }
+
+  private async appendBatch(client: Client, rows: R[], attempt: Attempt): Promise<void> {
+    const results = (await client.query(
+      `BEGIN; SELECT seq, hash, recorded_at, date_trunc('milliseconds', clock_timestamp()) AS now
+         FROM audit_chain_heads WHERE table_name = '${this.table.name}' FOR UPDATE`,
+    )) as unknown as Array<{
+      rows: Array<{ seq: string; hash: Buffer; recorded_at: Date; now: Date }>;
+    }>;
+    const head = results[1]?.rows[0];
+    if (!head) {
+      throw new AuditError(
+        'NO_CHAIN_HEAD',
+        `no chain head for ${this.table.name}: run the migrations`,
+      );
+    }
+    if (attempt.lastSeq && attempt.recordedAt && attempt.lastHash) {
+      // The last try may have committed before its connection died: under the lock, it is known.
+      const found = await client.query(
+        `SELECT 1 FROM ${this.table.name} WHERE recorded_at = $1 AND seq = $2 AND hash = $3`,
+        [attempt.recordedAt, attempt.lastSeq, attempt.lastHash],
+      );
+      if ((found.rowCount ?? 0) > 0) {
+        await client.query('COMMIT');
+        return;
+      }
+    }
+    const recordedAt = new Date(
+      Math.max(head.now.getTime(), head.recorded_at.getTime()),
+    ).toISOString();
+    const chained: Array<Chained<R>> = [];
+    let prevHash = head.hash;
+    let seq = BigInt(head.seq);
+    for (const row of rows) {
+      seq += 1n;
+      const hash = chainHash(
+        this.table.name,
+        prevHash,
+        seq.toString(),
+        recordedAt,
+        this.table.content(row),
+      );
+      chained.push({ seq: seq.toString(), recordedAt, prevHash, hash, row });
+      prevHash = hash;
+    }
+    attempt.recordedAt = recordedAt;
+    attempt.lastSeq = seq.toString();
+    attempt.lastHash = prevHash;
+    try {
+      await client.query({
+        name: `junction-${this.table.name}-append`,
+        text: this.table.appendSql,
+        values: this.table.appendParams(chained, { seq: seq.toString(), hash: prevHash }),
+      });
+    } catch (err) {
+      if (err !== null && typeof err === 'object') Object.assign(err, { [IN_APPEND]: true });
+      throw err;
+    }
+    await client.query('COMMIT');
+  }
+
+  private async ensurePartition(day: string): Promise<void> {
+    await this.session.use((client) =>
+      client.query(`SELECT audit_ensure_partition($1::date)`, [day]),
+    );
+    this.options.log?.log(`${this.table.name}: made the partition for ${day} on demand`);
+  }
+
+  private failed(err: unknown): void {
+    this.lastError = safeText((err as Error)?.message ?? String(err));
+    const now = Date.now();
+    if (this.failingSince === undefined) {
+      this.failingSince = now;
+      this.lastWarnAt = now;
+      this.options.log?.warn(
+        `${this.table.name}: cannot write audit records (${this.lastError}); ${this.stats().pending} wait and will be retried`,
+      );
+    } else if (now - this.lastWarnAt >= 30_000) {
+      this.lastWarnAt = now;
+      this.options.log?.warn(
+        `${this.table.name}: still cannot write audit records after ${Math.round((now - this.failingSince) / 1000)} s (${this.lastError}); ${this.stats().pending} wait`,
+      );
+    }
+  }
+
+  private recovered(): void {
+    if (this.failingSince === undefined) return;
+    this.options.log?.log(
+      `${this.table.name}: audit writes resumed after ${Math.round((Date.now() - this.failingSince) / 1000)} s`,
+    );
+    this.failingSince = undefined;
+    this.lastError = null;
+  }
+}

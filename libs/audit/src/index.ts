@@ -1,0 +1,15 @@
+export { AuditModule, AUDIT_OPTIONS } from './audit.module';
+export type { AuditModuleOptions } from './audit.module';
+export { AuditTrail, createAuditTrail } from './audit-trail';
+export type { AuditTrailOptions } from './audit-trail';
+export type { AuditLog, ChainWriterStats } from './chain-writer';
+export { messageRow, eventRow } from './audit-rows';
+export type { AuditEventInput } from './audit-rows';
+export { AuditService } from './audit.service';
+export type { Page, VerifyResult } from './audit.service';
+export { AuditRepository } from './audit.repository';
+export type { MessageFilter, EventFilter } from './audit.repository';
+export type { MessageAuditView, EventAuditView } from './audit-views';
+export { AUDIT_WRITER_ROLE, auditSessionSetup } from './audit-session';
+export { AuditError } from './audit.error';
+export type { AuditErrorCode } from './audit.error';
