@@ -5,6 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as amqp from 'amqplib';
+import { DataSource } from 'typeorm';
+import { createAuditTrail } from '@junction/audit';
+import { createTestDatabase } from '@junction/database';
+import { MIGRATIONS } from '../migrations';
 import { parseRouteText, type RouteDocument } from '@junction/pipeline';
 import { order, renamingPipeline, report, runWorker, timed, type Timed } from './route-bench';
 
@@ -94,6 +98,41 @@ async function main(): Promise<void> {
         COUNT,
       ),
     );
+
+    // The same route with the audit trail on: every record committed (group commit) before the ack.
+    const db = await createTestDatabase('amqp_bench');
+    const migrations = new DataSource({
+      type: 'postgres',
+      url: db.url,
+      migrations: MIGRATIONS,
+      migrationsTransactionMode: 'each',
+    });
+    try {
+      await migrations.initialize();
+      await migrations.runMigrations();
+      await migrations.destroy();
+      const audit = createAuditTrail({ databaseUrl: db.url });
+      await audit.ensurePartitions();
+      const auditedIn = q('audited.in');
+      await preload(channel, auditedIn);
+      rows.push(
+        await runWorker(
+          'route: the same, with the audit trail on',
+          {
+            id: 'bench-audited',
+            source: { type: 'amqp', connection: 'rabbit', queue: auditedIn, prefetch: PREFETCH },
+            pipeline: renamingPipeline(),
+            destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('audited.out') }],
+          },
+          rabbit,
+          COUNT,
+          audit.messages,
+        ),
+      );
+      await audit.close();
+    } finally {
+      await db.drop();
+    }
 
     const exampleIn = q('example.in');
     await preload(channel, exampleIn);

@@ -1,9 +1,5 @@
-import {
-  ApiProperty,
-  ApiPropertyOptional,
-  ApiPropertyOptions,
-  IntersectionType,
-} from '@nestjs/swagger';
+import { ANY_JSON } from '@junction/registry';
+import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 
@@ -15,18 +11,6 @@ export const MESSAGE_OUTCOMES = [
   'replayed',
 ] as const;
 export const EVENT_OUTCOMES = ['success', 'failure', 'denied'] as const;
-
-/** Any JSON value (a body, a state): an object, an array, a string, a number, true/false or null. */
-const ANY_JSON: ApiPropertyOptions = {
-  oneOf: [
-    { type: 'object', additionalProperties: true },
-    { type: 'array', items: {} },
-    { type: 'string' },
-    { type: 'number' },
-    { type: 'boolean' },
-    { type: 'null' },
-  ],
-} as ApiPropertyOptions;
 
 class TimeRangeDto {
   @ApiPropertyOptional({

@@ -6,7 +6,7 @@ export const ROUTE_DOCUMENT_SCHEMA = 'RouteDocument';
 export const routeDocumentRef = { $ref: `#/components/schemas/${ROUTE_DOCUMENT_SCHEMA}` };
 
 /** Any JSON value: a body or a patch value may be an object, an array, a string, a number, true/false or null. */
-const ANY_JSON: ApiPropertyOptions = {
+export const ANY_JSON: ApiPropertyOptions = {
   oneOf: [
     { type: 'object', additionalProperties: true },
     { type: 'array', items: {} },

@@ -21,6 +21,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { RequirePermission } from '@junction/auth';
+import { ANY_JSON } from '@junction/registry';
 import { DeadLettersService } from './dead-letters.service';
 
 class DeadLetterDto {
@@ -47,17 +48,7 @@ class DeadLetterDto {
 }
 
 class DeadLetterDetailDto extends DeadLetterDto {
-  @ApiProperty({
-    description: 'The original payload (card numbers redacted).',
-    oneOf: [
-      { type: 'object', additionalProperties: true },
-      { type: 'array', items: {} },
-      { type: 'string' },
-      { type: 'number' },
-      { type: 'boolean' },
-      { type: 'null' },
-    ],
-  } as never)
+  @ApiProperty({ description: 'The original payload (card numbers redacted).', ...ANY_JSON })
   payload!: unknown;
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) headers!: Record<
     string,
