@@ -1,94 +1,18 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import * as amqp from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
 import { createTestDatabase } from '@junction/database';
-import { freePort, Spawned, spawnNode } from './process';
+import { eventually, freePort, GatewayProcess as Gateway } from './gateway-process';
 
 /**
  * The failures our users fear, against the real brokers and the gateway as a process:
  * kill -9 mid-stream, a dropped broker connection, poison messages, two processes sharing work.
  * Every message id must arrive (duplicates are allowed by at-least-once, and counted).
  */
-const ROOT = join(__dirname, '..');
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
 const RUN = `f${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-const ADMIN_PASSWORD = 'faults-admin-password';
-const MASTER_KEY = randomBytes(32).toString('hex');
-
-async function eventually<T>(
-  check: () => Promise<T> | T,
-  timeoutMs = 30_000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      return await check();
-    } catch (err) {
-      last = err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`${what} not reached in ${timeoutMs} ms: ${(last as Error)?.message ?? last}`);
-}
-
-class Gateway {
-  process?: Spawned;
-  token = '';
-  constructor(
-    readonly port: number,
-    private readonly databaseUrl: string,
-  ) {}
-
-  get base(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    this.process = spawnNode(
-      ['bin/gateway.js'],
-      {
-        DATABASE_URL: this.databaseUrl,
-        JUNCTION_MASTER_KEY: MASTER_KEY,
-        JUNCTION_ADMIN_PASSWORD: ADMIN_PASSWORD,
-        JUNCTION_SEED_DEMO: 'false',
-        PORT: String(this.port),
-        JUNCTION_LOG: 'silent',
-      },
-      ROOT,
-    );
-    await this.process.waitFor(/listening on/, 60_000);
-    const res = await fetch(`${this.base}/api/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
-    });
-    this.token = ((await res.json()) as { token: string }).token;
-  }
-
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    this.process?.child.kill(signal);
-    await this.process?.exited();
-  }
-
-  async api(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: unknown }> {
-    const res = await fetch(`${this.base}/api/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  }
-}
 
 describe('faults: at-least-once through crashes, broker loss and poison', () => {
   let db: { url: string; drop(): Promise<void> };

@@ -472,6 +472,15 @@ describe.each([
     expect(readFileSync(path.join(dataDir, 'junction-postgres.owner'), 'utf8')).toBe(
       `${process.pid}\n`,
     );
+    // The server writes its log after it reports ready, and the log is forwarded by polling:
+    // wait for the line rather than race it.
+    const deadline = Date.now() + 10_000;
+    while (
+      !lines.some((line) => line.includes('ready to accept connections')) &&
+      Date.now() < deadline
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     expect(readFileSync(path.join(dataDir, 'junction-postgres.log'), 'utf8')).toContain(
       'database system is ready to accept connections',
     );

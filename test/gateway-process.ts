@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Spawned, spawnNode } from './process';
+
+export { freePort } from './process';
+
+const ROOT = join(__dirname, '..');
+export const ADMIN_PASSWORD = 'gateway-admin-password';
+export const MASTER_KEY = randomBytes(32).toString('hex');
+
+export async function eventually<T>(
+  check: () => Promise<T> | T,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      return await check();
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`${what} not reached in ${timeoutMs} ms: ${(last as Error)?.message ?? last}`);
+}
+
+/** The built gateway as a process on a database of the test's, driven over HTTP as a user would. */
+export class GatewayProcess {
+  process?: Spawned;
+  token = '';
+  constructor(
+    readonly port: number,
+    private readonly databaseUrl: string,
+  ) {}
+
+  get base(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.process = spawnNode(
+      ['bin/gateway.js'],
+      {
+        DATABASE_URL: this.databaseUrl,
+        JUNCTION_MASTER_KEY: MASTER_KEY,
+        JUNCTION_ADMIN_PASSWORD: ADMIN_PASSWORD,
+        JUNCTION_SEED_DEMO: 'false',
+        PORT: String(this.port),
+        JUNCTION_LOG: 'silent',
+      },
+      ROOT,
+    );
+    await this.process.waitFor(/listening on/, 60_000);
+    const res = await fetch(`${this.base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+    });
+    this.token = ((await res.json()) as { token: string }).token;
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    this.process?.child.kill(signal);
+    await this.process?.exited();
+  }
+
+  async api(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`${this.base}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  }
+}
