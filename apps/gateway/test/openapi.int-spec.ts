@@ -3,12 +3,10 @@
  * against the controllers the app really registered and against the answers it really gives.
  */
 import SwaggerParser from '@apidevtools/swagger-parser';
-import { INestApplication, RequestMethod } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
-import { ModulesContainer } from '@nestjs/core';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { ROUTE_SCHEMA } from '@junction/pipeline';
+import { registeredEndpoints } from './registered-endpoints';
 import { startTestGateway, TestGateway } from './test-gateway';
 
 process.env.JUNCTION_LOG ??= 'silent';
@@ -90,38 +88,6 @@ function openApiKey(route: string): [HttpMethod, string] {
   return [method.toLowerCase() as HttpMethod, path.replace(/:(\w+)/g, '{$1}')];
 }
 
-/** The routes under /api/v1 the app registered, from the controllers' Nest metadata. */
-function registeredApiRoutes(app: INestApplication): string[] {
-  const out: string[] = [];
-  const join = (...parts: string[]) =>
-    '/' +
-    parts
-      .map((p) => p.replace(/^\/+|\/+$/g, ''))
-      .filter(Boolean)
-      .join('/');
-  for (const module of app.get(ModulesContainer).values()) {
-    for (const wrapper of module.controllers.values()) {
-      const type = wrapper.metatype as (new (...args: never[]) => object) | undefined;
-      if (!type) continue;
-      const bases = [Reflect.getMetadata(PATH_METADATA, type) as string | string[]].flat();
-      const proto = type.prototype as Record<string, unknown>;
-      for (const name of Object.getOwnPropertyNames(proto)) {
-        const handler = proto[name];
-        if (name === 'constructor' || typeof handler !== 'function') continue;
-        const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
-        const paths = Reflect.getMetadata(PATH_METADATA, handler) as string | string[] | undefined;
-        if (method === undefined || paths === undefined) continue;
-        for (const base of bases)
-          for (const path of [paths].flat()) {
-            const full = join(base ?? '', path);
-            if (full.startsWith('/api/v1/')) out.push(`${RequestMethod[method]} ${full}`);
-          }
-      }
-    }
-  }
-  return out.sort();
-}
-
 function operations(doc: OpenApiDoc): [string, Operation][] {
   const out: [string, Operation][] = [];
   for (const [path, item] of Object.entries(doc.paths))
@@ -175,7 +141,9 @@ describe('GET /openapi.json', () => {
 
 describe('the operations', () => {
   it('the route list in this test is what the app registered under /api/v1', () => {
-    expect(registeredApiRoutes(gateway.app)).toEqual(Object.keys(API_ROUTES).sort());
+    expect(Object.keys(registeredEndpoints(gateway.app)).sort()).toEqual(
+      Object.keys(API_ROUTES).sort(),
+    );
   });
 
   it('documents every registered route with its method, and nothing else', () => {

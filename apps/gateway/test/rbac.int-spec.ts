@@ -5,21 +5,10 @@
  * (`ROLE_PERMISSIONS` / `permits`) and the endpoint's `@RequirePermission`, written out below and
  * checked against the controllers' own metadata, so a new endpoint cannot slip in unchecked.
  */
-import { INestApplication, RequestMethod } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
-import { ModulesContainer } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
 import { createHmac, randomBytes } from 'node:crypto';
-import {
-  Permission,
-  PERMISSION_KEY,
-  PERMISSIONS,
-  permits,
-  PUBLIC_KEY,
-  Role,
-  ROLE_PERMISSIONS,
-  ROLES,
-} from '@junction/auth';
+import { Permission, PERMISSIONS, permits, Role, ROLE_PERMISSIONS, ROLES } from '@junction/auth';
+import { registeredEndpoints } from './registered-endpoints';
 import { startTestGateway, TestGateway, TestResponse } from './test-gateway';
 
 // Every denied request is logged by the auth event sink: hundreds here. JUNCTION_LOG=... shows them.
@@ -87,48 +76,6 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
 };
 
 const GUARDED = Object.keys(ENDPOINTS).filter((key) => ENDPOINTS[key] !== 'public');
-
-/** What the app itself registered under /api/v1, read from the controllers' Nest metadata. */
-function registeredEndpoints(
-  app: INestApplication,
-): Record<string, Permission | 'signed-in' | 'public'> {
-  const out: Record<string, Permission | 'signed-in' | 'public'> = {};
-  const join = (...parts: string[]) =>
-    '/' +
-    parts
-      .map((p) => p.replace(/^\/+|\/+$/g, ''))
-      .filter(Boolean)
-      .join('/');
-  for (const module of app.get(ModulesContainer).values()) {
-    for (const wrapper of module.controllers.values()) {
-      const type = wrapper.metatype as (new (...args: never[]) => object) | undefined;
-      if (!type) continue;
-      const bases = [Reflect.getMetadata(PATH_METADATA, type) as string | string[]].flat();
-      const proto = type.prototype as Record<string, unknown>;
-      for (const name of Object.getOwnPropertyNames(proto)) {
-        const handler = proto[name];
-        if (name === 'constructor' || typeof handler !== 'function') continue;
-        const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
-        const paths = Reflect.getMetadata(PATH_METADATA, handler) as string | string[] | undefined;
-        if (method === undefined || paths === undefined) continue;
-        const isPublic =
-          Reflect.getMetadata(PUBLIC_KEY, handler) ?? Reflect.getMetadata(PUBLIC_KEY, type);
-        const permission = (Reflect.getMetadata(PERMISSION_KEY, handler) ??
-          Reflect.getMetadata(PERMISSION_KEY, type)) as Permission | undefined;
-        for (const base of bases) {
-          for (const path of [paths].flat()) {
-            const full = join(base ?? '', path);
-            if (!full.startsWith('/api/v1/')) continue;
-            out[`${RequestMethod[method]} ${full}`] = isPublic
-              ? 'public'
-              : (permission ?? 'signed-in');
-          }
-        }
-      }
-    }
-  }
-  return out;
-}
 
 /** An error leaves as `{statusCode, error, message, details?}` and never shows a stack or a file. */
 const STACK_FRAME = /\bat \w+.*\(/;
