@@ -167,16 +167,7 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     const ids = Array.from({ length: 3000 }, (_, i) => `${RUN}-a2k-${i}`);
     await publishAmqp(queue, ids);
     // Let some flow, then crash hard.
-    await eventually(
-      async () => {
-        const status = (await g.api('GET', `/routes/${route.id}/status`)).body as {
-          processed: number;
-        };
-        if (status.processed < 200) throw new Error(`processed ${status.processed}`);
-      },
-      60_000,
-      'some messages processed',
-    );
+    await g.waitProcessed(route.id, 200);
     await g.kill('SIGKILL');
     await g.start();
     const seen = await readKafka(topic, ids);
@@ -210,16 +201,7 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
         })),
       });
     }
-    await eventually(
-      async () => {
-        const status = (await g.api('GET', `/routes/${route.id}/status`)).body as {
-          processed: number;
-        };
-        if (status.processed < 200) throw new Error(`processed ${status.processed}`);
-      },
-      60_000,
-      'some messages processed',
-    );
+    await g.waitProcessed(route.id, 200);
     await g.kill('SIGKILL');
     await g.start();
     const seen = await readQueue(queue, ids);
@@ -242,13 +224,8 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     expect((await g.api('POST', '/routes', route)).status).toBe(201);
     const ids = Array.from({ length: 2000 }, (_, i) => `${RUN}-drop-${i}`);
     await publishAmqp(queue, ids.slice(0, 1000));
-    await eventually(async () => {
-      const status = (await g.api('GET', `/routes/${route.id}/status`)).body as {
-        processed: number;
-      };
-      if (status.processed < 100) throw new Error(`processed ${status.processed}`);
-    }, 60_000);
-    // Close the gateway's connections from the broker side (ours is named by its client properties).
+    await g.waitProcessed(route.id, 100);
+    // Close every connection from the broker side, the gateway's included (the argument is the reason).
     execFileSync('rabbitmqctl', ['close_all_connections', 'junction fault test'], {
       stdio: 'ignore',
     });
@@ -352,13 +329,7 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     await publishAmqp(queue, ids);
     await eventually(
       async () => {
-        const both = await Promise.all(
-          [a, second].map(
-            async (g) =>
-              ((await g.api('GET', `/routes/${RUN}-sq/status`)).body as { processed: number })
-                .processed,
-          ),
-        );
+        const both = await Promise.all([a, second].map((g) => g.processed(`${RUN}-sq`)));
         if (both.some((n) => n === 0)) throw new Error(`work not shared yet: ${both.join(', ')}`);
       },
       60_000,

@@ -79,4 +79,22 @@ export class GatewayProcess {
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   }
+
+  /** Messages this process's worker of a route has delivered so far. */
+  async processed(routeId: string): Promise<number> {
+    return ((await this.api('GET', `/routes/${routeId}/status`)).body as { processed: number })
+      .processed;
+  }
+
+  /** Waits until this process has delivered at least `count` messages on a route. */
+  async waitProcessed(routeId: string, count: number, timeoutMs = 60_000): Promise<void> {
+    await eventually(
+      async () => {
+        const n = await this.processed(routeId);
+        if (n < count) throw new Error(`processed ${n}`);
+      },
+      timeoutMs,
+      `${count} messages processed on ${routeId}`,
+    );
+  }
 }

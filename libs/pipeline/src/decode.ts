@@ -1,16 +1,15 @@
-import { maxDepthExceeded } from './input-guard';
 import { PipelineError } from './pipeline.error';
 
 export interface DecodeLimits {
   maxBytes: number;
-  maxDepth: number;
 }
 
-export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxBytes: 1024 * 1024, maxDepth: 64 };
+export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxBytes: 1024 * 1024 };
 
 /**
  * Turns a raw payload into a body. Never throws anything but a PipelineError with code
- * INPUT_REJECTED, so a source can dead-letter the message and go on.
+ * INPUT_REJECTED, so a source can dead-letter the message and go on. Nesting depth is checked
+ * once, where every body enters the engine (CompiledRoute.run), not here as well.
  */
 export function decodeBody(
   raw: Buffer | string,
@@ -33,12 +32,6 @@ export function decodeBody(
       undefined,
       undefined,
       { cause: err },
-    );
-  }
-  if (maxDepthExceeded(body, limits.maxDepth)) {
-    throw new PipelineError(
-      'INPUT_REJECTED',
-      `body is nested deeper than ${limits.maxDepth} levels`,
     );
   }
   return body;

@@ -12,10 +12,20 @@ export const ROUTE_CHANNEL = 'junction_routes';
 export class RoutesRepository {
   constructor(private readonly db: DataSource) {}
 
-  list(): Promise<RouteEntity[]> {
-    return this.db
+  /** Every route that is not deleted, with its latest version's document, in one query. */
+  async listWithLatest(): Promise<Array<{ route: RouteEntity; document: RouteDocument }>> {
+    const routes = await this.db
       .getRepository(RouteEntity)
       .find({ where: { deletedAt: IsNull() }, order: { id: 'ASC' } });
+    if (routes.length === 0) return [];
+    const versions = await this.db
+      .getRepository(RouteVersionEntity)
+      .createQueryBuilder('v')
+      .innerJoin(RouteEntity, 'r', 'r.id = v.routeId AND v.version = r.latestVersion')
+      .where('r.deletedAt IS NULL')
+      .getMany();
+    const documents = new Map(versions.map((v) => [v.routeId, v.document]));
+    return routes.map((route) => ({ route, document: documents.get(route.id)! }));
   }
 
   find(id: string, manager: EntityManager = this.db.manager): Promise<RouteEntity | null> {

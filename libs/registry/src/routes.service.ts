@@ -112,13 +112,9 @@ export class RoutesService {
   }
 
   async list(): Promise<RouteSummary[]> {
-    const routes = await this.routes.list();
-    const summaries: RouteSummary[] = [];
-    for (const r of routes)
-      summaries.push(
-        this.summary(r, (await this.routes.findVersion(r.id, r.latestVersion))!.document),
-      );
-    return summaries;
+    return (await this.routes.listWithLatest()).map(({ route, document }) =>
+      this.summary(route, document),
+    );
   }
 
   async get(id: string): Promise<RouteView> {

@@ -242,7 +242,9 @@ export class RouteWorker {
         await this.record(message, id, receivedAt, outcome, { attempts: 0, receipts: [] });
         return { id, outcome };
       }
-      const settled = await Promise.all(result.deliveries.map((d) => this.deliver(d)));
+      // Every delivery carries the same final body: serialise it once, not once per destination.
+      const bytes = Buffer.from(JSON.stringify(result.deliveries[0].envelope.body));
+      const settled = await Promise.all(result.deliveries.map((d) => this.deliver(d, bytes)));
       const receipts = settled.flatMap((s) =>
         'receipt' in s ? [{ destination: s.index, receipt: s.receipt }] : [],
       );
@@ -271,7 +273,10 @@ export class RouteWorker {
     }
   }
 
-  private async deliver(delivery: Delivery): Promise<DeliverySuccess | DeliveryFailure> {
+  private async deliver(
+    delivery: Delivery,
+    body: Buffer,
+  ): Promise<DeliverySuccess | DeliveryFailure> {
     const destination = this.destinations[delivery.index];
     const out: OutboundMessage = {
       id: delivery.envelope.id,
@@ -279,7 +284,7 @@ export class RouteWorker {
         delivery.destination.type === 'amqp' && delivery.destination.headers
           ? { ...delivery.destination.headers }
           : {},
-      body: Buffer.from(JSON.stringify(delivery.envelope.body)),
+      body,
       routingKey: delivery.routingKey,
       key: delivery.key,
     };
