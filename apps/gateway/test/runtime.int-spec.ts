@@ -1,19 +1,7 @@
+import { eventually } from './eventually';
 import { startTestGateway, TestGateway } from './test-gateway';
 
 const PAN = '4111111111111111';
-
-/** Polls until `check` passes or the deadline is reached (then throws its last error). */
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 const route = (id: string, overrides: Record<string, unknown> = {}) => ({
   id,

@@ -56,9 +56,30 @@ export type DeliveryReceipt =
   | { kind: 'http'; status: number; url: string }
   | { kind: 'log' };
 
+/** The far side's answer to a request (an AMQP reply message, an HTTP response body). */
+export interface Reply {
+  body: Buffer;
+  /** As the far side named it; absent when it did not. */
+  contentType?: string;
+}
+
+/**
+ * A sent request: confirmed like any send, and an answer to wait for. The answer rejects with a
+ * ConnectorError TIMEOUT when none came in time, or CLOSED when the channel it would come on died.
+ */
+export interface SentRequest {
+  receipt: DeliveryReceipt;
+  reply: Promise<Reply>;
+}
+
 export interface Destination {
   /** Resolves once confirmed (AMQP publisher confirm, Kafka acks from all in-sync replicas, HTTP 2xx); rejects otherwise. */
   send(message: OutboundMessage): Promise<DeliveryReceipt>;
+  /**
+   * Request-reply, for destinations that can answer (AMQP with `reply`, HTTP): resolves like
+   * `send` once the request is confirmed; its `reply` waits up to `replyTimeoutMs` for the answer.
+   */
+  request?(message: OutboundMessage, replyTimeoutMs: number): Promise<SentRequest>;
   close(): Promise<void>;
 }
 

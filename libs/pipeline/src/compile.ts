@@ -194,6 +194,7 @@ function buildParts(
     }
     destinations.push(compiled);
   });
+  checkSource(doc, collector, sound);
   const errors = doc.errors && typeof doc.errors === 'object' ? doc.errors : undefined;
   const deadLetter = errors?.deadLetter as DestinationSpec | undefined;
   if (
@@ -219,6 +220,52 @@ function buildParts(
     });
   }
   return { stages, destinations };
+}
+
+/** What the schema cannot say: fields that apply only with another field's value, and one reply. */
+function checkSource(
+  doc: RouteDocument,
+  collector: ProblemCollector,
+  sound: (pointer: string) => boolean,
+): void {
+  if (!sound('/source')) return;
+  const source = doc.source;
+  const http = source?.type === 'http' ? source : undefined;
+  const sync = http?.mode === 'sync';
+  if (http) {
+    const hmac = http.auth === 'hmac';
+    if (hmac && http.connection === undefined)
+      collector.problems.push({
+        pointer: '/source/connection',
+        message: 'is required with auth: hmac (an http connection whose secret hmacKey signs)',
+      });
+    if (!hmac && http.connection !== undefined)
+      collector.problems.push({
+        pointer: '/source/connection',
+        message: 'applies only with auth: hmac',
+      });
+    if (!sync && http.timeoutMs !== undefined)
+      collector.problems.push({
+        pointer: '/source/timeoutMs',
+        message: 'applies only with mode: sync',
+      });
+  }
+  let replying: number | undefined;
+  (Array.isArray(doc.destinations) ? doc.destinations : []).forEach((spec, index) => {
+    const at = `/destinations/${index}/reply`;
+    if (!sound(`/destinations/${index}`) || !('reply' in spec) || spec.reply !== true) return;
+    if (!sync)
+      collector.problems.push({
+        pointer: at,
+        message: 'a reply is awaited only for an http source with mode: sync',
+      });
+    else if (replying !== undefined)
+      collector.problems.push({
+        pointer: at,
+        message: `only one destination can give the reply (destinations/${replying} does)`,
+      });
+    else replying = index;
+  });
 }
 
 class RouteExecutor implements CompiledRoute {

@@ -19,6 +19,10 @@ export interface HttpSourceSpec {
   path: string;
   mode?: 'async' | 'sync';
   auth?: 'none' | 'apiKey' | 'hmac';
+  /** auth: hmac: an http connection whose `hmacKey` secret checks the signatures. */
+  connection?: string;
+  /** mode: sync: longest a caller waits for the result or the reply (504 after). */
+  timeoutMs?: number;
 }
 export type SourceSpec = AmqpSourceSpec | KafkaSourceSpec | HttpSourceSpec;
 
@@ -32,6 +36,8 @@ export interface AmqpDestinationSpec {
   routingKey?: string;
   queue?: string;
   headers?: Record<string, string>;
+  /** Wait for the answer (direct reply-to) and return it to a sync HTTP caller. */
+  reply?: boolean;
   when?: string;
 }
 export interface KafkaDestinationSpec {
@@ -46,6 +52,8 @@ export interface HttpDestinationSpec {
   connection: string;
   path: string;
   method?: 'POST' | 'PUT' | 'PATCH';
+  /** Return the response body to a sync HTTP caller. */
+  reply?: boolean;
   when?: string;
 }
 export interface LogDestinationSpec {
@@ -73,16 +81,23 @@ export interface RouteDocument {
   audit?: { payload?: 'masked' | 'none' };
 }
 
+/** A connection a route names, and the secret it needs set (an HMAC-checked source needs `hmacKey`). */
+export interface ConnectionRef {
+  pointer: string;
+  name: string;
+  type: string;
+  secret?: string;
+}
+
 /** Connections a route refers to, by name and type (to check at save time). */
-export function connectionRefs(
-  doc: RouteDocument,
-): Array<{ pointer: string; name: string; type: string }> {
-  const refs: Array<{ pointer: string; name: string; type: string }> = [];
-  if ('connection' in doc.source)
+export function connectionRefs(doc: RouteDocument): ConnectionRef[] {
+  const refs: ConnectionRef[] = [];
+  if (doc.source.connection !== undefined)
     refs.push({
       pointer: '/source/connection',
       name: doc.source.connection,
       type: doc.source.type,
+      ...(doc.source.type === 'http' ? { secret: 'hmacKey' } : {}),
     });
   doc.destinations.forEach((d, i) => {
     if ('connection' in d)

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { QueryFailedError } from 'typeorm';
 import { JunctionError, SecretBox } from '@junction/common';
+import type { ConnectionRef } from '@junction/pipeline';
 import { CONNECTION_SECRET_KEYS, connectionConfigProblems } from './connection-types';
 import { ConnectionsRepository } from './connections.repository';
 import { ConnectionEntity } from './entities/connection.entity';
@@ -138,9 +139,7 @@ export class ConnectionsService {
   }
 
   /** Which of these names are missing or of another type. */
-  async checkRefs(
-    refs: Array<{ pointer: string; name: string; type: string }>,
-  ): Promise<Array<{ pointer: string; message: string }>> {
+  async checkRefs(refs: ConnectionRef[]): Promise<Array<{ pointer: string; message: string }>> {
     const found = new Map(
       (await this.connections.findMany([...new Set(refs.map((r) => r.name))])).map((c) => [
         c.name,
@@ -161,6 +160,13 @@ export class ConnectionsService {
           {
             pointer: ref.pointer,
             message: `connection '${ref.name}' is of type ${c.type}, not ${ref.type}`,
+          },
+        ];
+      if (ref.secret !== undefined && !c.secretKeys.includes(ref.secret))
+        return [
+          {
+            pointer: ref.pointer,
+            message: `connection '${ref.name}' has no ${ref.secret} secret; set it first (PUT /api/v1/connections/${ref.name})`,
           },
         ];
       return [];

@@ -5,6 +5,7 @@ import type {
   Destination,
   InboundMessage,
   OutboundMessage,
+  Reply,
   Source,
 } from '@junction/connectors';
 import {
@@ -50,8 +51,12 @@ export interface WorkerDeps {
 export interface ProcessResult {
   id: string;
   outcome: MessageOutcome;
-  /** The final body (the reply of a sync HTTP route). */
+  /** The final body (what a sync HTTP route answers when no destination gives a reply). */
   body?: unknown;
+  /** The answer of the route's `reply` destination (sync HTTP request-reply). */
+  reply?: Reply;
+  /** Why the awaited answer did not come (the message itself was delivered). */
+  replyError?: { code: 'TIMEOUT' | 'LOST' | 'FAILED'; message: string };
   error?: { code: string; message: string; where?: string };
   deadLetterId?: string;
 }
@@ -63,6 +68,9 @@ export interface WorkerStatus {
   failed: number;
   lastError: string | null;
 }
+
+/** Default wait of a sync HTTP caller, for the result or the reply. */
+export const SYNC_TIMEOUT_MS = 30_000;
 
 class Failure extends Error {
   constructor(
@@ -95,6 +103,8 @@ export class RouteWorker {
     readonly version: number,
     readonly document: RouteDocument,
     private readonly compiled: CompiledRoute,
+    /** The destination whose answer a sync HTTP caller gets, if one is marked `reply`. */
+    private readonly replyIndex: number | undefined,
     private readonly destinations: Destination[],
     private readonly deadLetter: Destination | undefined,
     private readonly retry: RetryPolicy,
@@ -118,11 +128,17 @@ export class RouteWorker {
     const deadLetter = dlSpec
       ? deps.connectors.destination(dlSpec, await connectionOf(dlSpec), { routeId: route.id })
       : undefined;
+    const source = route.document.source;
+    const replying =
+      source.type === 'http' && source.mode === 'sync'
+        ? route.document.destinations.findIndex((d) => 'reply' in d && d.reply === true)
+        : -1;
     return new RouteWorker(
       route.id,
       route.version,
       route.document,
       compiled,
+      replying >= 0 ? replying : undefined,
       destinations,
       deadLetter,
       retryPolicy(route.document.errors?.retry),
@@ -194,7 +210,7 @@ export class RouteWorker {
    */
   async process(
     message: InboundMessage,
-    options: { replay?: boolean } = {},
+    options: { replay?: boolean; replyBy?: number } = {},
   ): Promise<ProcessResult> {
     this.inFlight += 1;
     const receivedAt = new Date().toISOString();
@@ -244,7 +260,10 @@ export class RouteWorker {
       }
       // Every delivery carries the same final body: serialise it once, not once per destination.
       const bytes = Buffer.from(JSON.stringify(result.deliveries[0].envelope.body));
-      const settled = await Promise.all(result.deliveries.map((d) => this.deliver(d, bytes)));
+      const replyBy = options.replyBy ?? Date.now() + this.replyTimeoutMs();
+      const settled = await Promise.all(
+        result.deliveries.map((d) => this.deliver(d, bytes, replyBy)),
+      );
       const receipts = settled.flatMap((s) =>
         'receipt' in s ? [{ destination: s.index, receipt: s.receipt }] : [],
       );
@@ -266,7 +285,23 @@ export class RouteWorker {
       const outcome: MessageOutcome = options.replay ? 'replayed' : 'delivered';
       await this.record(message, id, receivedAt, outcome, { attempts, receipts, body: finalBody });
       this.processed += 1;
-      return { id, outcome, body: finalBody };
+      // Recorded as delivered once confirmed; the answer is for the caller only.
+      const pending = settled.find((s): s is DeliverySuccess => 'reply' in s && !!s.reply)?.reply;
+      if (!pending) return { id, outcome, body: finalBody };
+      try {
+        return { id, outcome, body: finalBody, reply: await pending };
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        return {
+          id,
+          outcome,
+          body: finalBody,
+          replyError: {
+            code: code === 'TIMEOUT' ? 'TIMEOUT' : code === 'CLOSED' ? 'LOST' : 'FAILED',
+            message: (err as Error).message,
+          },
+        };
+      }
     } finally {
       this.inFlight -= 1;
       if (this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
@@ -276,6 +311,7 @@ export class RouteWorker {
   private async deliver(
     delivery: Delivery,
     body: Buffer,
+    replyBy: number,
   ): Promise<DeliverySuccess | DeliveryFailure> {
     const destination = this.destinations[delivery.index];
     const out: OutboundMessage = {
@@ -289,6 +325,14 @@ export class RouteWorker {
       key: delivery.key,
     };
     try {
+      if (delivery.index === this.replyIndex && destination.request) {
+        const { value, attempts } = await withRetry(
+          this.retry,
+          () => destination.request!(out, Math.max(1, replyBy - Date.now())),
+          () => false,
+        );
+        return { index: delivery.index, receipt: value.receipt, attempts, reply: value.reply };
+      }
       const { value, attempts } = await withRetry(
         this.retry,
         () => destination.send(out),
@@ -302,6 +346,12 @@ export class RouteWorker {
         attempts: (err as { attempts?: number }).attempts ?? this.retry.attempts,
       };
     }
+  }
+
+  /** How long a sync HTTP caller waits: the source's `timeoutMs` (default 30 s). */
+  replyTimeoutMs(): number {
+    const source = this.document.source;
+    return (source.type === 'http' && source.timeoutMs) || SYNC_TIMEOUT_MS;
   }
 
   /** Dead-letters a message: to the route's dead-letter destination (if any) and, always, the encrypted table. */
@@ -398,6 +448,7 @@ interface DeliverySuccess {
   index: number;
   receipt: DeliveryReceipt;
   attempts: number;
+  reply?: Promise<Reply>;
 }
 
 interface DeliveryFailure {

@@ -1,14 +1,23 @@
-import { All, Controller, Req, Res } from '@nestjs/common';
+import { All, Controller, Inject, Req, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AuthService, Public } from '@junction/auth';
+import { AUTH_EVENT_SINK, AuthEventSink, AuthService, Public } from '@junction/auth';
 import { JunctionError } from '@junction/common';
+import type { Reply } from '@junction/connectors';
+import type { HttpSourceSpec } from '@junction/pipeline';
+import type { ProcessResult, RouteWorker } from '@junction/runtime';
+import { SIGNATURE_HEADER } from './ingest-signature';
 import { IngestService } from './ingest.service';
+
+/** How much longer than its timeout a sync caller waits for a message still being delivered. */
+const SYNC_GRACE_MS = 1000;
+
+const CREDENTIAL_HEADERS = new Set(['authorization', 'x-api-key', 'cookie', SIGNATURE_HEADER]);
 
 function flatHeaders(request: FastifyRequest): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
-    if (name === 'authorization' || name === 'x-api-key' || name === 'cookie') continue; // credentials never travel on
+    if (CREDENTIAL_HEADERS.has(name)) continue; // credentials never travel on
     if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return out;
@@ -28,6 +37,7 @@ export class IngestController {
   constructor(
     private readonly ingest: IngestService,
     private readonly auth: AuthService,
+    @Inject(AUTH_EVENT_SINK) private readonly events: AuthEventSink,
   ) {}
 
   /**
@@ -42,34 +52,46 @@ export class IngestController {
     if (request.method !== 'POST') throw new JunctionError('BAD_REQUEST', 'ingest takes POST only');
     const path = (request.params as Record<string, string>)['*'] ?? '';
     const { worker, source } = this.ingest.resolve(path);
-    const auth = source.auth ?? 'apiKey';
-    if (auth === 'apiKey') {
-      const key = request.headers['x-api-key'];
-      if (typeof key !== 'string' || !(await this.auth.principalFromApiKey(key))) {
-        throw new JunctionError('UNAUTHENTICATED', 'this ingest path needs a valid X-API-Key');
-      }
-    } else if (auth === 'hmac') {
-      throw new JunctionError(
-        'UNAVAILABLE',
-        'HMAC-signed ingest is not available in this build yet',
-      );
-    }
-    const result = await this.ingest.ingest(worker, {
-      path,
-      payload: rawBody(request),
-      headers: flatHeaders(request),
-    });
+    const payload = rawBody(request);
+    await this.authenticate(request, source, payload);
     const sync = source.mode === 'sync';
+    const timeoutMs = worker.replyTimeoutMs();
+    const pending = this.ingest.ingest(
+      worker,
+      { path, payload, headers: flatHeaders(request) },
+      sync ? Date.now() + timeoutMs : undefined,
+    );
+    const result = sync
+      ? await this.withinDeadline(pending, worker, timeoutMs)
+      : await pending.done;
     const head = { id: result.id, routeId: worker.routeId, version: worker.version };
     switch (result.outcome) {
       case 'delivered':
       case 'replayed':
-        if (sync)
+        if (!sync) {
+          void reply.status(202).send({ ...head, status: 'delivered' });
+          return;
+        }
+        if (result.replyError) {
+          const { code, message } = result.replyError;
+          throw new JunctionError(
+            code === 'TIMEOUT' ? 'TIMEOUT' : 'BAD_GATEWAY',
+            `message ${result.id} was delivered, but its reply ${code === 'TIMEOUT' ? 'did not come' : 'was lost'}: ${message}`,
+            { ...head, status: 'delivered' },
+          );
+        }
+        if (result.reply) {
           void reply
             .status(200)
             .header('x-junction-id', result.id)
-            .send(result.body ?? null);
-        else void reply.status(202).send({ ...head, status: 'delivered' });
+            .header('content-type', replyContentType(result.reply))
+            .send(result.reply.body);
+          return;
+        }
+        void reply
+          .status(200)
+          .header('x-junction-id', result.id)
+          .send(result.body ?? null);
         return;
       case 'filtered':
       case 'unroutable':
@@ -95,5 +117,77 @@ export class IngestController {
         );
       }
     }
+  }
+
+  /** The route's own ingest auth; a refusal is audited like any denied request. */
+  private async authenticate(
+    request: FastifyRequest,
+    source: HttpSourceSpec,
+    payload: Buffer,
+  ): Promise<void> {
+    const auth = source.auth ?? 'apiKey';
+    try {
+      if (auth === 'apiKey') {
+        const key = request.headers['x-api-key'];
+        if (typeof key !== 'string' || !(await this.auth.principalFromApiKey(key)))
+          throw new JunctionError('UNAUTHENTICATED', 'this ingest path needs a valid X-API-Key');
+      } else if (auth === 'hmac') {
+        await this.ingest.verifySignature(source, request.headers[SIGNATURE_HEADER], payload);
+      }
+    } catch (err) {
+      if (err instanceof JunctionError && err.code === 'UNAUTHENTICATED')
+        await this.events.record({
+          type: 'request.denied',
+          actor: '(anonymous)',
+          method: request.method,
+          path: request.url.split('?')[0],
+          status: 401,
+          ip: request.ip,
+        });
+      throw err;
+    }
+  }
+
+  /**
+   * A sync caller waits about the source's `timeoutMs`, then gets 504 with the message id. A reply
+   * wait ends at `timeoutMs` inside the worker (504 "delivered, no reply"); this outer limit, a
+   * second later, is for a message still being delivered (retries). The message is not abandoned:
+   * it goes on to be delivered or dead-lettered, and is audited.
+   */
+  private async withinDeadline(
+    pending: { id: string; done: Promise<ProcessResult> },
+    worker: RouteWorker,
+    timeoutMs: number,
+  ): Promise<ProcessResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new JunctionError(
+              'TIMEOUT',
+              `message ${pending.id} is not done after ${timeoutMs} ms; it is still being delivered or dead-lettered (see the audit trail)`,
+              { id: pending.id, routeId: worker.routeId, version: worker.version },
+            ),
+          ),
+        timeoutMs + SYNC_GRACE_MS,
+      );
+    });
+    try {
+      return await Promise.race([pending.done, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** The reply's own content type; JSON when it did not say and parses as JSON, else bytes. */
+function replyContentType(answer: Reply): string {
+  if (answer.contentType) return answer.contentType;
+  try {
+    JSON.parse(answer.body.toString('utf8'));
+    return 'application/json';
+  } catch {
+    return 'application/octet-stream';
   }
 }

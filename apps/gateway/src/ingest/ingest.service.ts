@@ -1,12 +1,24 @@
 import { Injectable } from '@nestjs/common';
+import { v7 as uuidv7 } from 'uuid';
 import { JunctionError } from '@junction/common';
 import type { HttpSourceSpec } from '@junction/pipeline';
+import { ConnectionsService } from '@junction/registry';
 import { ProcessResult, RouteSupervisor, RouteWorker } from '@junction/runtime';
+import { checkIngestSignature, SignatureMismatch } from './ingest-signature';
 
 export interface IngestRequest {
   path: string;
   payload: Buffer;
   headers: Record<string, string>;
+}
+
+/** A signing key is re-read this often, and at most this often after a mismatch (a rotated key). */
+const KEY_TTL_MS = 60_000;
+const KEY_RECHECK_MS = 5_000;
+
+interface CachedKey {
+  key: Buffer;
+  readAt: number;
 }
 
 /**
@@ -16,7 +28,12 @@ export interface IngestRequest {
  */
 @Injectable()
 export class IngestService {
-  constructor(private readonly supervisor: RouteSupervisor) {}
+  private readonly keys = new Map<string, CachedKey>();
+
+  constructor(
+    private readonly supervisor: RouteSupervisor,
+    private readonly connections: ConnectionsService,
+  ) {}
 
   resolve(path: string): { worker: RouteWorker; source: HttpSourceSpec } {
     const worker = this.supervisor.ingestWorker(path);
@@ -25,19 +42,69 @@ export class IngestService {
     return { worker, source: worker.document.source as HttpSourceSpec };
   }
 
-  async ingest(worker: RouteWorker, request: IngestRequest): Promise<ProcessResult> {
+  /**
+   * Checks an HMAC-signed request against the `hmacKey` secret of the source's connection. The
+   * key is cached; a mismatch re-reads it (at most every 5 s), so a rotated secret takes effect
+   * at once, and the cache never outlives a minute.
+   */
+  async verifySignature(
+    source: HttpSourceSpec,
+    signature: string | string[] | undefined,
+    body: Buffer,
+  ): Promise<void> {
+    const name = source.connection!;
+    const now = Date.now();
+    let cached = this.keys.get(name);
+    if (!cached || now - cached.readAt > KEY_TTL_MS) cached = await this.readKey(name);
+    try {
+      checkIngestSignature(signature, body, cached.key, now);
+    } catch (err) {
+      if (!(err instanceof SignatureMismatch) || now - cached.readAt < KEY_RECHECK_MS) throw err;
+      checkIngestSignature(signature, body, (await this.readKey(name)).key, now);
+    }
+  }
+
+  /**
+   * Starts the message on its way; `id` is known at once (a sync caller that times out gets it).
+   * A reply is awaited until `replyBy` (epoch ms).
+   */
+  ingest(
+    worker: RouteWorker,
+    request: IngestRequest,
+    replyBy?: number,
+  ): { id: string; done: Promise<ProcessResult> } {
     if (!worker.tryAcquire()) {
       throw new JunctionError(
         'SATURATED',
         `route '${worker.routeId}' has too many messages in flight; try again shortly`,
       );
     }
-    return worker.process({
-      id: request.headers['idempotency-key'] || undefined,
-      headers: request.headers,
-      payload: request.payload,
-      source: { type: 'http', name: request.path },
-      redelivered: false,
-    });
+    const id = request.headers['idempotency-key'] || uuidv7();
+    const done = worker.process(
+      {
+        id,
+        headers: request.headers,
+        payload: request.payload,
+        source: { type: 'http', name: request.path },
+        redelivered: false,
+      },
+      { replyBy },
+    );
+    return { id, done };
+  }
+
+  private async readKey(name: string): Promise<CachedKey> {
+    const connection = await this.connections.resolve(name).catch(() => undefined);
+    const secret = connection?.secrets.hmacKey;
+    if (!secret) {
+      this.keys.delete(name);
+      throw new JunctionError(
+        'UNAVAILABLE',
+        `this ingest path cannot check signatures: connection '${name}' has no hmacKey secret`,
+      );
+    }
+    const cached = { key: Buffer.from(secret, 'utf8'), readAt: Date.now() };
+    this.keys.set(name, cached);
+    return cached;
   }
 }

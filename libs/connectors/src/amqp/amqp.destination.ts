@@ -1,4 +1,5 @@
-import type { Channel, ConfirmChannel, Message } from 'amqplib';
+import { randomUUID } from 'node:crypto';
+import type { Channel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 import type { AmqpDestinationSpec } from '@junction/pipeline';
 import { InFlight } from '../backoff';
 import {
@@ -6,10 +7,22 @@ import {
   type DeliveryReceipt,
   type Destination,
   type OutboundMessage,
+  type Reply,
+  type SentRequest,
 } from '../connector';
 import { errorText, type ConnectorLogger } from '../logger';
 import { AmqpChannelKeeper, amqpReplyCode, PERMANENT_REPLY_CODES } from './amqp-channel';
 import type { AmqpClient } from './amqp-client';
+
+/** RabbitMQ's pseudo-queue for replies straight to the requesting channel (no queue to declare or clean up). */
+export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
+
+interface PendingReply {
+  channel: Channel;
+  resolve(reply: Reply): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
 
 export interface AmqpDestinationOptions {
   /** Longest a send waits, for a channel (reconnects included) and then for the broker's confirm. */
@@ -22,6 +35,11 @@ export interface AmqpDestinationOptions {
  * the headers. `send` resolves only on the broker's confirm; it rejects on a nack, a lost channel
  * or the time limit. Messages are published `mandatory`: one that no queue is bound to comes back
  * (basic.return, always before its confirm) and is rejected instead of silently dropped.
+ *
+ * With `reply: true` the channel also consumes RabbitMQ's direct reply-to, and {@link request}
+ * publishes with `replyTo` and a fresh `correlationId` per attempt; the responder's answer comes
+ * back on this channel and is matched by that id. A reply whose channel died is lost by design
+ * of direct reply-to: the waiter is told at once (CLOSED) instead of waiting out its time.
  */
 export class AmqpDestination implements Destination {
   private readonly keeper: AmqpChannelKeeper<ConfirmChannel>;
@@ -31,6 +49,8 @@ export class AmqpDestination implements Destination {
   private readonly channelErrors = new WeakMap<Channel, Error>();
   /** Message ids returned as unroutable, waiting for their confirm. */
   private readonly returned = new Map<string, number>();
+  /** Requests waiting for their answer, by correlation id. */
+  private readonly pending = new Map<string, PendingReply>();
   private closed = false;
 
   constructor(
@@ -64,11 +84,48 @@ export class AmqpDestination implements Destination {
     return this.inFlight.track(this.publish(message));
   }
 
+  async request(message: OutboundMessage, replyTimeoutMs: number): Promise<SentRequest> {
+    if (this.closed) throw new ConnectorError('CLOSED', 'amqp destination is closed', false);
+    if (!this.spec.reply)
+      throw new ConnectorError('REJECTED', 'amqp destination does not wait for replies', false);
+    const correlationId = randomUUID();
+    let entry: PendingReply | undefined;
+    const reply = new Promise<Reply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(correlationId);
+        reject(
+          new ConnectorError(
+            'TIMEOUT',
+            `no reply to ${message.id} within ${replyTimeoutMs} ms`,
+            true,
+          ),
+        );
+      }, replyTimeoutMs);
+      entry = { channel: undefined as unknown as Channel, resolve, reject, timer };
+    });
+    reply.catch(() => undefined); // the caller may stop caring (its own deadline); not unhandled
+    // Registered before publishing: a fast responder can answer before the confirm arrives.
+    this.pending.set(correlationId, entry!);
+    try {
+      const receipt = await this.inFlight.track(
+        this.publish(message, { replyTo: DIRECT_REPLY_TO, correlationId }, (channel) => {
+          entry!.channel = channel;
+        }),
+      );
+      return { receipt, reply };
+    } catch (err) {
+      clearTimeout(entry!.timer);
+      this.pending.delete(correlationId);
+      throw err;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.inFlight.settled();
     await this.keeper.close();
+    this.dropReplies(undefined, 'the destination closed');
   }
 
   private async setup(channel: ConfirmChannel): Promise<void> {
@@ -78,12 +135,45 @@ export class AmqpDestination implements Destination {
       if (typeof id === 'string') this.returned.set(id, (this.returned.get(id) ?? 0) + 1);
     });
     if (this.queue !== undefined) await channel.assertQueue(this.queue, { durable: true });
+    if (this.spec.reply) {
+      channel.once('close', () => this.dropReplies(channel, 'its channel closed'));
+      await channel.consume(DIRECT_REPLY_TO, (reply) => this.onReply(reply), { noAck: true });
+    }
   }
 
-  private async publish(message: OutboundMessage): Promise<DeliveryReceipt> {
+  private onReply(reply: ConsumeMessage | null): void {
+    const id: unknown = reply?.properties.correlationId;
+    if (!reply || typeof id !== 'string') return;
+    const entry = this.pending.get(id);
+    if (!entry) return; // late (timed out) or not ours: nothing waits for it
+    this.pending.delete(id);
+    clearTimeout(entry.timer);
+    const contentType: unknown = reply.properties.contentType;
+    entry.resolve({
+      body: reply.content,
+      ...(typeof contentType === 'string' ? { contentType } : {}),
+    });
+  }
+
+  /** Fails the waiters whose answers can no longer come (their channel, or every one). */
+  private dropReplies(channel: Channel | undefined, why: string): void {
+    for (const [id, entry] of this.pending) {
+      if (channel !== undefined && entry.channel !== channel) continue;
+      this.pending.delete(id);
+      clearTimeout(entry.timer);
+      entry.reject(new ConnectorError('CLOSED', `reply lost: ${why}`, true));
+    }
+  }
+
+  private async publish(
+    message: OutboundMessage,
+    properties: { replyTo?: string; correlationId?: string } = {},
+    onChannel?: (channel: Channel) => void,
+  ): Promise<DeliveryReceipt> {
     const started = Date.now();
     const timeoutMs = this.options.publishTimeoutMs;
     const channel = await this.keeper.ready(timeoutMs);
+    onChannel?.(channel);
     const routingKey = this.queue ?? message.routingKey ?? '';
     const receipt: DeliveryReceipt = { kind: 'amqp', exchange: this.exchange, routingKey };
     const where = `amqp publish to ${this.queue !== undefined ? `queue ${this.queue}` : `exchange '${this.exchange}' with key '${routingKey}'`}`;
@@ -142,6 +232,7 @@ export class AmqpDestination implements Destination {
             messageId: message.id,
             contentType: 'application/json',
             headers: { ...this.spec.headers, ...message.headers },
+            ...properties,
           },
           confirmed,
         );

@@ -12,7 +12,12 @@ import { describeConformance, testMessages } from '../conformance/conformance';
 import { deferred, until } from '../conformance/eventually';
 import { TcpProxy } from '../conformance/tcp-proxy';
 import { testLogger } from '../conformance/test-logger';
-import { ConnectorError, type ConnectorConnection, type InboundMessage } from '../connector';
+import {
+  ConnectorError,
+  type ConnectorConnection,
+  type InboundMessage,
+  type SentRequest,
+} from '../connector';
 import { ConnectorPool } from '../connector-pool';
 
 const run = execFilePromise();
@@ -315,6 +320,90 @@ describe('amqp connectors', () => {
     } finally {
       await own.close();
     }
+  });
+
+  describe('request-reply through direct reply-to', () => {
+    /** A service on `queue`: collects requests, answers them when told to (in any order). */
+    async function responder(queue: string) {
+      const channel = await admin.createChannel();
+      await channel.assertQueue(queue, { durable: true });
+      const waiting: amqplib.ConsumeMessage[] = [];
+      await channel.consume(queue, (msg) => msg && waiting.push(msg), { noAck: true });
+      return {
+        waiting,
+        answer(msg: amqplib.ConsumeMessage, body: string) {
+          channel.sendToQueue(msg.properties.replyTo as string, Buffer.from(body), {
+            correlationId: msg.properties.correlationId as string,
+          });
+        },
+        close: () => channel.close(),
+      };
+    }
+
+    it('matches each answer to its request by correlation id, whatever the order', async () => {
+      const queue = freshQueue('rpc');
+      const service = await responder(queue);
+      const destination = pool.destination(
+        { type: 'amqp', connection: name, queue, reply: true },
+        connection,
+      );
+      try {
+        const messages = testMessages('rpc', 10);
+        const sent = await Promise.all(messages.map((m) => destination.request!(m, 5_000)));
+        expect(sent[0].receipt).toEqual({ kind: 'amqp', exchange: '', routingKey: queue });
+        await until(async () => service.waiting.length === 10, 'the requests to arrive');
+        expect(service.waiting[0].properties.replyTo).toMatch(/^amq\.rabbitmq\.reply-to/);
+        // Answer last to first, each with the id of the message it answers.
+        for (const msg of [...service.waiting].reverse())
+          service.answer(msg, `answer to ${msg.properties.messageId as string}`);
+        const replies = await Promise.all(sent.map((s) => s.reply));
+        replies.forEach((r, i) => expect(r.body.toString()).toBe(`answer to ${messages[i].id}`));
+      } finally {
+        await destination.close();
+        await service.close();
+      }
+    });
+
+    it('times out a request nobody answers, and tells a waiter at once when its channel dies', async () => {
+      const queue = freshQueue('rpc-silent');
+      const service = await responder(queue);
+      const own = new ConnectorPool({
+        logger: testLogger(),
+        amqp: { reconnectInitialMs: 100, reconnectMaxMs: 500, publishTimeoutMs: 3_000 },
+      });
+      const ownName = `rpc-${RUN}`;
+      const ownConnection = connectionTo(ownName, BROKER.hostname, Number(BROKER.port || 5672));
+      const destination = own.destination(
+        { type: 'amqp', connection: ownName, queue, reply: true },
+        ownConnection,
+      );
+      try {
+        const [quiet, lost] = testMessages('rpc-silent', 2);
+        const first = await destination.request!(quiet, 300);
+        await expect(first.reply).rejects.toMatchObject({ code: 'TIMEOUT' });
+        const second = await destination.request!(lost, 30_000);
+        const started = Date.now();
+        await closeFromBroker(ownName);
+        await expect(second.reply).rejects.toMatchObject({
+          code: 'CLOSED',
+          message: expect.stringContaining('reply lost'),
+        });
+        expect(Date.now() - started).toBeLessThan(5_000);
+        // After the reconnect, requests are answered again.
+        let again: SentRequest | undefined;
+        await until(async () => {
+          again = await destination.request!(testMessages('rpc-again', 1)[0], 5_000);
+          return true;
+        }, 'a request after the reconnect');
+        await until(async () => service.waiting.length === 3, 'the third request');
+        service.answer(service.waiting[2], 'back');
+        expect((await again!.reply).body.toString()).toBe('back');
+      } finally {
+        await destination.close();
+        await own.close();
+        await service.close();
+      }
+    });
   });
 
   it('refuses a queue destination that also names an exchange', () => {

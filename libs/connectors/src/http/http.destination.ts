@@ -8,6 +8,8 @@ import {
   type DeliveryReceipt,
   type Destination,
   type OutboundMessage,
+  type Reply,
+  type SentRequest,
 } from '../connector';
 import { errorText } from '../logger';
 import { HostAllowlist, hostAndPort, targetUrl } from './http-target';
@@ -28,6 +30,8 @@ export interface HttpDestinationOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 5_000;
+/** Largest response body returned as a reply. */
+const MAX_REPLY_BYTES = 5 * 1024 * 1024;
 
 /** Headers a message may not set: framing and hop-by-hop headers, and the ones this destination owns. */
 const RESERVED_HEADERS = new Set([
@@ -90,17 +94,28 @@ export class HttpDestination implements Destination {
   }
 
   send(message: OutboundMessage): Promise<DeliveryReceipt> {
-    if (this.closed)
-      return Promise.reject(new ConnectorError('CLOSED', 'http destination is closed', false));
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
+    return this.inFlight.track(this.call(message).then((r) => r.receipt));
+  }
+
+  /** The 2xx response's body is the reply (up to 5 MiB); the exchange's time limit is the connection's. */
+  async request(message: OutboundMessage): Promise<SentRequest> {
+    const refused = this.refusal();
+    if (refused) throw refused;
+    const { receipt, reply } = await this.inFlight.track(this.call(message, true));
+    return { receipt, reply: Promise.resolve(reply!) };
+  }
+
+  private refusal(): ConnectorError | undefined {
+    if (this.closed) return new ConnectorError('CLOSED', 'http destination is closed', false);
     if (!this.allowed)
-      return Promise.reject(
-        new ConnectorError(
-          'NOT_ALLOWED',
-          `http ${this.method} ${this.receiptUrl}: host ${this.url.host} is not on the allowlist`,
-          false,
-        ),
+      return new ConnectorError(
+        'NOT_ALLOWED',
+        `http ${this.method} ${this.receiptUrl}: host ${this.url.host} is not on the allowlist`,
+        false,
       );
-    return this.inFlight.track(this.call(message));
+    return undefined;
   }
 
   /** Waits for requests in flight; the agent belongs to the pool. */
@@ -109,7 +124,10 @@ export class HttpDestination implements Destination {
     await this.inFlight.settled();
   }
 
-  private async call(message: OutboundMessage): Promise<DeliveryReceipt> {
+  private async call(
+    message: OutboundMessage,
+    withReply = false,
+  ): Promise<{ receipt: DeliveryReceipt; reply?: Reply }> {
     const where = `http ${this.method} ${this.receiptUrl}`;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), this.timeoutMs);
@@ -128,10 +146,19 @@ export class HttpDestination implements Destination {
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
       });
+      const status = response.statusCode;
+      const ok = status >= 200 && status < 300;
+      if (ok && withReply) {
+        const contentType = response.headers['content-type'];
+        const body = await readCapped(response.body, MAX_REPLY_BYTES, where);
+        return {
+          receipt: { kind: 'http', status, url: this.receiptUrl },
+          reply: { body, ...(typeof contentType === 'string' ? { contentType } : {}) },
+        };
+      }
       // Read to the end so the connection goes back to the pool (dump caps what it reads).
       await response.body.dump();
-      const status = response.statusCode;
-      if (status >= 200 && status < 300) return { kind: 'http', status, url: this.receiptUrl };
+      if (ok) return { receipt: { kind: 'http', status, url: this.receiptUrl } };
       if (status >= 300 && status < 400) {
         const location = response.headers.location;
         const to = typeof location === 'string' ? redirectHost(location, this.url) : 'elsewhere';
@@ -174,6 +201,24 @@ function httpConnectorError(
   if (code === 'UND_ERR_INVALID_ARG')
     return new ConnectorError('REJECTED', `${where}: ${errorText(err)}`, false, { cause: err });
   return new ConnectorError('UNREACHABLE', `${where}: ${errorText(err)}`, true, { cause: err });
+}
+
+async function readCapped(
+  body: AsyncIterable<Buffer> & { destroy(): unknown },
+  limit: number,
+  where: string,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      throw new ConnectorError('REJECTED', `${where}: reply larger than ${limit} bytes`, false);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
 }
 
 function redirectHost(location: string, from: URL): string {

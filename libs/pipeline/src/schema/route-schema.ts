@@ -10,6 +10,13 @@ const connection = {
   description: 'Name of a stored connection of the same type (holds the URL and secrets).',
   examples: ['rabbit', 'kafka'],
 };
+const reply = {
+  type: 'boolean',
+  default: false,
+  description:
+    'Only with an http source in sync mode, on one destination: wait for its answer (amqp: direct reply-to by correlation id; http: the response body) and return it to the caller.',
+  examples: [true],
+};
 const when = {
   type: 'string',
   minLength: 1,
@@ -18,7 +25,10 @@ const when = {
   examples: ['amount >= 1000', '$headers."x-region" = "eu"'],
 };
 
-/** Fields each destination type takes, without `when` (dead-letter destinations have none). */
+/** Destination types that can answer a sync HTTP caller. */
+const REPLYING_TYPES = new Set(['amqp', 'http']);
+
+/** Fields each destination type takes, without `when` and `reply` (dead-letter destinations have neither). */
 const DESTINATION_FIELDS: Record<
   string,
   { required: string[]; properties: Record<string, JsonSchema> }
@@ -130,6 +140,7 @@ function destinationSchema(withWhen: boolean, description: string): JsonSchema {
           type: { const: type },
           ...DESTINATION_FIELDS[type].properties,
           ...(withWhen ? { when } : {}),
+          ...(withWhen && REPLYING_TYPES.has(type) ? { reply } : {}),
         },
       },
     })),
@@ -207,8 +218,22 @@ const SOURCE_FIELDS: Record<
         enum: ['none', 'apiKey', 'hmac'],
         default: 'apiKey',
         description:
-          'How callers authenticate: an API key (X-API-Key), an HMAC signature of the body, or none.',
+          'How callers authenticate: an API key (X-API-Key), an HMAC signature of the body (X-Junction-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">), or none.',
         examples: ['apiKey'],
+      },
+      connection: {
+        ...connection,
+        description: 'auth: hmac only: an http connection whose secret hmacKey signs the requests.',
+        examples: ['partner-webhooks'],
+      },
+      timeoutMs: {
+        type: 'integer',
+        minimum: 100,
+        maximum: 300000,
+        default: 30000,
+        description:
+          'mode: sync only: longest a caller waits for the result or the reply; 504 after (the message itself is still delivered or dead-lettered).',
+        examples: [10000],
       },
     },
   },

@@ -25,6 +25,26 @@ describe('route document validation', () => {
     expect(problemsOf(doc)).toEqual([]);
   });
 
+  it('accepts a signed sync source whose amqp destination gives the reply', () => {
+    expect(
+      problemsOf({
+        id: 'quote',
+        source: {
+          type: 'http',
+          path: 'quote',
+          mode: 'sync',
+          auth: 'hmac',
+          connection: 'partner',
+          timeoutMs: 5000,
+        },
+        destinations: [
+          { type: 'log' },
+          { type: 'amqp', connection: 'rabbit', queue: 'quotes', reply: true },
+        ],
+      }),
+    ).toEqual([]);
+  });
+
   it('accepts the smallest route', () => {
     expect(
       problemsOf({
@@ -201,6 +221,64 @@ describe('route document validation', () => {
       'retry backoff inverted',
       (d) => ({ ...d, errors: { retry: { backoffMs: 500, maxBackoffMs: 100 } } }),
       ['/errors/retry/maxBackoffMs: must be at least backoffMs'],
+    ],
+    [
+      'hmac source without its connection',
+      (d) => ({ ...d, source: { type: 'http', path: 'in', auth: 'hmac' } }),
+      [
+        '/source/connection: is required with auth: hmac (an http connection whose secret hmacKey signs)',
+      ],
+    ],
+    [
+      'source connection without hmac',
+      (d) => ({
+        ...d,
+        source: { type: 'http', path: 'in', auth: 'apiKey', connection: 'partner' },
+      }),
+      ['/source/connection: applies only with auth: hmac'],
+    ],
+    [
+      'sync timeout on an async source',
+      (d) => ({ ...d, source: { type: 'http', path: 'in', timeoutMs: 5000 } }),
+      ['/source/timeoutMs: applies only with mode: sync'],
+    ],
+    [
+      'sync timeout out of range',
+      (d) => ({ ...d, source: { type: 'http', path: 'in', mode: 'sync', timeoutMs: 10 } }),
+      ['/source/timeoutMs: must be >= 100'],
+    ],
+    [
+      'reply awaited by an amqp source',
+      (d) => ({
+        ...d,
+        destinations: [{ type: 'amqp', connection: 'rabbit', queue: 'rpc', reply: true }],
+      }),
+      ['/destinations/0/reply: a reply is awaited only for an http source with mode: sync'],
+    ],
+    [
+      'two replies',
+      (d) => ({
+        ...d,
+        source: { type: 'http', path: 'in', mode: 'sync' },
+        destinations: [
+          { type: 'amqp', connection: 'rabbit', queue: 'rpc', reply: true },
+          { type: 'http', connection: 'erp', path: '/o', reply: true },
+        ],
+      }),
+      ['/destinations/1/reply: only one destination can give the reply (destinations/0 does)'],
+    ],
+    [
+      'reply from kafka or a dead-letter destination',
+      (d) => ({
+        ...d,
+        source: { type: 'http', path: 'in', mode: 'sync' },
+        destinations: [{ type: 'kafka', connection: 'k', topic: 't', reply: true }],
+        errors: { deadLetter: { type: 'amqp', connection: 'rabbit', queue: 'dlq', reply: true } },
+      }),
+      [
+        '/destinations/0/reply: is not a known field here',
+        '/errors/deadLetter/reply: is not a known field here',
+      ],
     ],
     [
       'audit option',

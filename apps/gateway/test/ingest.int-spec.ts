@@ -1,0 +1,317 @@
+import * as amqp from 'amqplib';
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { signIngest } from '../src/ingest/ingest-signature';
+import { eventually } from './eventually';
+import { startTestGateway, TestGateway } from './test-gateway';
+
+const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+/**
+ * HTTP ingest's per-route security and request-reply, against the real RabbitMQ: HMAC-signed
+ * requests checked with a connection's secret, and a sync HTTP route answered by an AMQP
+ * service through RabbitMQ's direct reply-to (and by an HTTP service's response).
+ */
+describe('ingest: HMAC signatures and request-reply', () => {
+  let gw: TestGateway;
+  let admin: string;
+  let broker: amqp.ChannelModel;
+  let responder: amqp.Channel;
+  const run = randomUUID().slice(0, 8);
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+    admin = await gw.login('admin', gw.adminPassword);
+    broker = await amqp.connect(AMQP_URL);
+    responder = await broker.createChannel();
+    const rabbit = await api('POST', '/api/v1/connections', {
+      name: 'rabbit',
+      type: 'amqp',
+      config: { url: 'amqp://guest@127.0.0.1:5672' },
+      secrets: { password: 'guest' },
+    });
+    expect(rabbit.status).toBe(201);
+  }, 60_000);
+
+  afterAll(async () => {
+    await broker?.close();
+    await gw?.close();
+  }, 30_000);
+
+  const api = (method: string, url: string, body?: unknown) =>
+    gw.request(method, url, { token: admin, body });
+  const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+    gw.request('POST', `/ingest/${path}`, {
+      body,
+      headers: { 'content-type': 'application/json', ...headers },
+    });
+  const now = () => Math.floor(Date.now() / 1000);
+
+  describe('HMAC-signed ingest', () => {
+    const key = `partner-secret-${run}`;
+    const body = JSON.stringify({ id: 'o-1', total: 12 });
+
+    beforeAll(async () => {
+      const partner = await api('POST', '/api/v1/connections', {
+        name: 'partner',
+        type: 'http',
+        config: { baseUrl: 'http://127.0.0.1:1' },
+        secrets: { hmacKey: key },
+      });
+      expect(partner.status).toBe(201);
+      const created = await api('POST', '/api/v1/routes', {
+        id: 'signed',
+        source: { type: 'http', path: 'signed', auth: 'hmac', connection: 'partner' },
+        destinations: [{ type: 'log' }],
+      });
+      expect(created.status).toBe(201);
+    });
+
+    it('takes a request signed with the key, over the exact body, with a fresh timestamp', async () => {
+      const res = await eventually(async () => {
+        const r = await post('signed', body, {
+          'x-junction-signature': signIngest(key, body, now()),
+        });
+        expect(r.status).toBe(202);
+        return r;
+      });
+      expect(res.body).toMatchObject({ routeId: 'signed', status: 'delivered' });
+    });
+
+    it.each([
+      ['no signature', () => ({}), /needs a signed request: X-Junction-Signature: t=/],
+      ['a malformed one', () => ({ 'x-junction-signature': 'sha256=abc' }), /is malformed/],
+      [
+        'another key',
+        () => ({ 'x-junction-signature': signIngest('not-the-key', body, now()) }),
+        /does not match the body/,
+      ],
+      [
+        'a signature of another body',
+        () => ({ 'x-junction-signature': signIngest(key, `${body} `, now()) }),
+        /does not match the body/,
+      ],
+      [
+        'a timestamp ten minutes old (a replayed request)',
+        () => ({ 'x-junction-signature': signIngest(key, body, now() - 600) }),
+        /60\d s away from the gateway's clock \(tolerance 300 s\)/,
+      ],
+      ['an API key instead', () => ({ 'x-api-key': 'whatever' }), /needs a signed request/],
+    ])('refuses %s with 401 and says why', async (_what, headers, message) => {
+      const res = await post('signed', body, headers());
+      expect(res.status).toBe(401);
+      expect((res.body as { message: string }).message).toMatch(message);
+    });
+
+    it('audits each refused request as a denial', async () => {
+      const res = await api('GET', '/api/v1/audit/events?type=request.denied');
+      const denied = (
+        res.body as { items: Array<{ actor: string; details: { path: string; status: number } }> }
+      ).items;
+      expect(denied.filter((e) => e.details.path === '/ingest/signed')).toHaveLength(6);
+      expect(denied[0]).toMatchObject({ actor: '(anonymous)', details: { status: 401 } });
+    });
+
+    it('a rotated key takes effect at once; the old one is refused', async () => {
+      const rotated = `${key}-2`;
+      expect(
+        (
+          await api('PUT', '/api/v1/connections/partner', {
+            type: 'http',
+            config: { baseUrl: 'http://127.0.0.1:1' },
+            secrets: { hmacKey: rotated },
+          })
+        ).status,
+      ).toBe(200);
+      // The cached key is re-read on a mismatch at most every 5 s.
+      await eventually(async () => {
+        const r = await post('signed', body, {
+          'x-junction-signature': signIngest(rotated, body, now()),
+        });
+        expect(r.status).toBe(202);
+      }, 15_000);
+      const old = await post('signed', body, {
+        'x-junction-signature': signIngest(key, body, now()),
+      });
+      expect(old.status).toBe(401);
+    }, 30_000);
+
+    it('refuses to save an HMAC route without a connection, or whose connection has no hmacKey', async () => {
+      const noConnection = await api('POST', '/api/v1/routes/validate', {
+        id: 'signed-2',
+        source: { type: 'http', path: 'signed-2', auth: 'hmac' },
+        destinations: [{ type: 'log' }],
+      });
+      expect(noConnection.body).toMatchObject({
+        valid: false,
+        problems: [
+          {
+            pointer: '/source/connection',
+            message: expect.stringMatching(/required with auth: hmac/),
+          },
+        ],
+      });
+      await api('POST', '/api/v1/connections', {
+        name: 'keyless',
+        type: 'http',
+        config: { baseUrl: 'http://127.0.0.1:1' },
+      });
+      const keyless = await api('POST', '/api/v1/routes', {
+        id: 'signed-3',
+        source: { type: 'http', path: 'signed-3', auth: 'hmac', connection: 'keyless' },
+        destinations: [{ type: 'log' }],
+      });
+      expect(keyless.status).toBe(400);
+      expect(JSON.stringify(keyless.body)).toContain("connection 'keyless' has no hmacKey secret");
+    });
+  });
+
+  describe('request-reply across brokers', () => {
+    const requests = `junction.rpc.${run}`;
+    let consumerTag: string;
+
+    beforeAll(async () => {
+      await responder.assertQueue(requests, { durable: true });
+      // The service behind the queue: answers each request on its replyTo with its correlation id.
+      ({ consumerTag } = await responder.consume(requests, (msg) => {
+        if (!msg) return;
+        const order = JSON.parse(msg.content.toString()) as { orderId: string; total: number };
+        if (order.orderId === 'silent') return responder.ack(msg); // never answers
+        responder.sendToQueue(
+          msg.properties.replyTo as string,
+          Buffer.from(JSON.stringify({ orderId: order.orderId, accepted: order.total < 1000 })),
+          {
+            correlationId: msg.properties.correlationId as string,
+            contentType: 'application/json',
+          },
+        );
+        responder.ack(msg);
+      }));
+      const created = await api('POST', '/api/v1/routes', {
+        id: 'quote',
+        source: { type: 'http', path: 'quote', auth: 'none', mode: 'sync', timeoutMs: 1500 },
+        pipeline: [{ transform: '{ "orderId": id, "total": total }' }],
+        destinations: [{ type: 'amqp', connection: 'rabbit', queue: requests, reply: true }],
+      });
+      expect(created.status).toBe(201);
+    });
+
+    afterAll(async () => {
+      await responder.cancel(consumerTag);
+      await responder.deleteQueue(requests);
+    });
+
+    it('returns the AMQP service reply to the HTTP caller, matched by correlation id', async () => {
+      // (20 s: the route's first start may wait for its channel on a loaded machine)
+      const answers = await eventually(async () => {
+        const all = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            post('quote', JSON.stringify({ id: `q-${i}`, total: i * 100 })),
+          ),
+        );
+        for (const r of all) expect(r.status).toBe(200);
+        return all;
+      });
+      // Twenty concurrent requests, each answered with its own reply.
+      answers.forEach((r, i) => {
+        expect(r.body).toEqual({ orderId: `q-${i}`, accepted: i * 100 < 1000 });
+        expect(r.headers['content-type']).toBe('application/json');
+        expect(r.headers['x-junction-id']).toEqual(expect.any(String));
+      });
+      // The message is audited as delivered to the request queue.
+      const id = answers[3].headers['x-junction-id'] as string;
+      const trail = await eventually(async () => {
+        const t = await api('GET', `/api/v1/audit/messages/${id}`);
+        expect(t.status).toBe(200);
+        return t;
+      });
+      expect(JSON.stringify(trail.body)).toContain('delivered');
+    }, 20_000);
+
+    it('answers 504 with the message id when no reply comes within the route timeout', async () => {
+      const started = Date.now();
+      const res = await post('quote', JSON.stringify({ id: 'silent', total: 1 }));
+      const took = Date.now() - started;
+      expect(res.status).toBe(504);
+      expect(res.body).toMatchObject({
+        message: expect.stringMatching(/was delivered, but its reply did not come/),
+        details: { routeId: 'quote', status: 'delivered', id: expect.any(String) },
+      });
+      expect(took).toBeGreaterThanOrEqual(1400);
+      expect(took).toBeLessThan(10_000);
+      // The gateway keeps serving: the next request is answered.
+      const next = await post('quote', JSON.stringify({ id: 'q-after', total: 5 }));
+      expect(next.status).toBe(200);
+    });
+
+    it('refuses reply on an async route and a second reply destination, pointing at the field', async () => {
+      const res = await api('POST', '/api/v1/routes/validate', {
+        id: 'quote-2',
+        source: { type: 'http', path: 'quote-2', mode: 'async' },
+        destinations: [
+          { type: 'amqp', connection: 'rabbit', queue: requests, reply: true },
+          { type: 'kafka', connection: 'kafka', topic: 't', reply: true },
+        ],
+      });
+      expect(res.body).toMatchObject({
+        valid: false,
+        problems: [
+          {
+            pointer: '/destinations/0/reply',
+            message: 'a reply is awaited only for an http source with mode: sync',
+          },
+          { pointer: '/destinations/1/reply', message: 'is not a known field here' },
+        ],
+      });
+    });
+  });
+
+  describe('request-reply over HTTP', () => {
+    let server: Server;
+
+    beforeAll(async () => {
+      server = createServer((req, res) => {
+        let text = '';
+        req.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        req.on('end', () => {
+          const order = JSON.parse(text) as { id: string };
+          res.writeHead(201, { 'content-type': 'application/json; charset=utf-8' });
+          res.end(
+            JSON.stringify({ erpId: `erp-${order.id}`, key: req.headers['idempotency-key'] }),
+          );
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as AddressInfo).port;
+      await api('POST', '/api/v1/connections', {
+        name: 'erp',
+        type: 'http',
+        config: { baseUrl: `http://127.0.0.1:${port}` },
+      });
+      const created = await api('POST', '/api/v1/routes', {
+        id: 'erp-sync',
+        source: { type: 'http', path: 'erp-sync', auth: 'none', mode: 'sync' },
+        destinations: [
+          { type: 'log' },
+          { type: 'http', connection: 'erp', path: '/orders', reply: true },
+        ],
+      });
+      expect(created.status).toBe(201);
+    });
+
+    afterAll(async () => {
+      await new Promise((resolve) => server.close(resolve));
+    });
+
+    it("returns the HTTP service's response body as the reply", async () => {
+      const res = await eventually(async () => {
+        const r = await post('erp-sync', JSON.stringify({ id: 'o-7' }));
+        expect(r.status).toBe(200);
+        return r;
+      });
+      expect(res.body).toEqual({ erpId: 'erp-o-7', key: res.headers['x-junction-id'] });
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    });
+  });
+});
