@@ -1,3 +1,4 @@
+import { Lane } from './lane';
 import { performance } from 'node:perf_hooks';
 import { Envelope } from './envelope';
 import { Expression, ExpressionCompileError } from './expression/expression';
@@ -268,6 +269,8 @@ function checkSource(
   });
 }
 
+const RUN_LANE = new Lane(2);
+
 class RouteExecutor implements CompiledRoute {
   constructor(
     readonly document: RouteDocument,
@@ -276,7 +279,16 @@ class RouteExecutor implements CompiledRoute {
     private readonly maxInputDepth: number,
   ) {}
 
-  async run(input: Envelope, options: RunOptions = {}): Promise<RunResult> {
+  /**
+   * Runs of every route take turns (stages never wait on I/O): one message goes through all its
+   * stages before the next starts, so its deliveries go out while the next one runs, and the
+   * event loop gets a turn every 2 ms to read confirms and deliveries.
+   */
+  run(input: Envelope, options: RunOptions = {}): Promise<RunResult> {
+    return RUN_LANE.run(() => this.runNow(input, options));
+  }
+
+  private async runNow(input: Envelope, options: RunOptions): Promise<RunResult> {
     const trace: StageTrace[] | undefined = options.trace ? [] : undefined;
     let envelope = input;
     let at = 'input';

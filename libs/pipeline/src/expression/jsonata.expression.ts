@@ -1,3 +1,5 @@
+import { Lane } from '../lane';
+import { BAIL, compileFast, type FastEvaluator } from './fast-path';
 import { performance } from 'node:perf_hooks';
 import jsonata from 'jsonata';
 import { PipelineError } from '../pipeline.error';
@@ -22,50 +24,26 @@ interface JsonataFault {
 class LimitExceeded extends Error {}
 
 /**
- * JSONata evaluation never waits on I/O here (no async functions are bound), so running two
- * at once only interleaves their microtasks: no throughput is gained, every evaluation's
- * wall-clock deadline is eaten by its neighbours, and memory grows with the number in flight.
- * Evaluations therefore take turns; a deadline then measures one expression's own time.
+ * JSONata evaluation never waits on I/O here (no async functions are bound), so evaluations take
+ * turns (see {@link Lane}): a deadline then measures one expression's own time, and memory does
+ * not grow with the number in flight.
  */
-class EvaluationLane {
-  private busy = false;
-  private readonly waiting: Array<() => void> = [];
-
-  run<T>(work: () => Promise<T>): Promise<T> {
-    if (!this.busy) return this.start(work);
-    return new Promise<T>((resolve, reject) =>
-      this.waiting.push(() => this.start(work).then(resolve, reject)),
-    );
-  }
-
-  private start<T>(work: () => Promise<T>): Promise<T> {
-    this.busy = true;
-    let running: Promise<T>;
-    try {
-      running = work();
-    } catch (err) {
-      this.release();
-      return Promise.reject(err);
-    }
-    return running.finally(() => this.release());
-  }
-
-  private release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.busy = false;
-  }
-}
-
-const lane = new EvaluationLane();
+const lane = new Lane();
 
 export class JsonataEngine implements ExpressionEngine {
   readonly limits: ExpressionLimits;
 
   private readonly RegexEngine: ReturnType<typeof guardedRegexEngine>;
 
-  constructor(limits: Partial<ExpressionLimits> = {}) {
+  private readonly fastPath: boolean;
+
+  /**
+   * `fastPath` (default true): expressions in the common subset (paths, literals, comparisons,
+   * and/or, object constructors) are evaluated exactly without jsonata-js; see fast-path.ts.
+   */
+  constructor(limits: Partial<ExpressionLimits> = {}, options: { fastPath?: boolean } = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.fastPath = options.fastPath ?? true;
     this.RegexEngine = guardedRegexEngine(this.limits.regexStepBudget);
   }
 
@@ -88,7 +66,13 @@ export class JsonataEngine implements ExpressionEngine {
     );
     // $pad allocates its whole result in one call, before any guardrail could look.
     compiled.registerFunction('pad', boundedPad(this.limits.maxStringLength), '<s-ns?:s>');
-    return new JsonataExpression(source, compiled, guards, this.limits);
+    return new JsonataExpression(
+      source,
+      compiled,
+      guards,
+      this.limits,
+      this.fastPath ? compileFast(compiled.ast()) : undefined,
+    );
   }
 }
 
@@ -150,9 +134,26 @@ class JsonataExpression implements Expression {
     private readonly compiled: jsonata.Expression,
     private readonly guards: Guardrails,
     private readonly limits: ExpressionLimits,
+    /** Exact synchronous evaluation when the expression is in the common subset (see fast-path.ts). */
+    private readonly fast: FastEvaluator | undefined,
   ) {}
 
+  /** True when this expression has a fast evaluator (for tests and the bench). */
+  get isFast(): boolean {
+    return this.fast !== undefined;
+  }
+
   evaluate(input: unknown, bindings: ExpressionBindings): Promise<unknown> {
+    if (this.fast) {
+      const result = this.fast(input);
+      if (result !== BAIL) {
+        try {
+          return Promise.resolve(plainResult(result, this.limits));
+        } catch (err) {
+          return Promise.reject(toPipelineError(err, this.limits));
+        }
+      }
+    }
     return lane.run(() => {
       this.guards.start();
       return this.compiled.evaluate(input, bindings as unknown as Record<string, unknown>).then(
