@@ -23,9 +23,14 @@ export function timed(name: string, messages: number, startedNs: bigint): Timed 
   return { name, messages, seconds, perSecond: messages / seconds };
 }
 
+/** The faster of two runs of the raw baseline (one before the routes, one after). */
+export function fastest(a: Timed, b: Timed): Timed {
+  return a.perSecond >= b.perSecond ? a : b;
+}
+
 export function report(title: string, rows: Timed[], baseline: Timed): void {
   console.log(title);
-  console.log(`node ${process.version}\n`);
+  console.log(`node ${process.version}; baseline: ${baseline.name}\n`);
   for (const r of rows) {
     console.log(
       `${r.name.padEnd(58)} ${r.perSecond.toFixed(0).padStart(7)} msg/s  (${r.messages} in ${r.seconds.toFixed(2)} s)  ${((r.perSecond / baseline.perSecond) * 100).toFixed(0).padStart(4)}% of raw`,
