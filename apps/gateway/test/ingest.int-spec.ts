@@ -104,6 +104,16 @@ describe('ingest: HMAC signatures and request-reply', () => {
       expect((res.body as { message: string }).message).toMatch(message);
     });
 
+    it('takes an Idempotency-Key as the message id, and refuses one that cannot be an id', async () => {
+      const signed = { 'x-junction-signature': signIngest(key, body, now()) };
+      const res = await post('signed', body, { ...signed, 'idempotency-key': `order-o-1-${run}` });
+      expect(res.body).toMatchObject({ id: `order-o-1-${run}`, status: 'delivered' });
+      for (const bad of ['x'.repeat(201), 'with space'])
+        expect((await post('signed', body, { ...signed, 'idempotency-key': bad })).status).toBe(
+          400,
+        );
+    });
+
     it('audits each refused request as a denial', async () => {
       const res = await api('GET', '/api/v1/audit/events?type=request.denied');
       const denied = (

@@ -12,6 +12,19 @@ export interface IngestRequest {
   headers: Record<string, string>;
 }
 
+/** An Idempotency-Key becomes the message id: an AMQP messageId holds at most 255 bytes. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+function messageId(key: string | undefined): string {
+  if (key === undefined || key === '') return uuidv7();
+  if (!IDEMPOTENCY_KEY.test(key))
+    throw new JunctionError(
+      'BAD_REQUEST',
+      'Idempotency-Key must be 1 to 200 visible ASCII characters (it becomes the message id)',
+    );
+  return key;
+}
+
 /** A signing key is re-read this often, and at most this often after a mismatch (a rotated key). */
 const KEY_TTL_MS = 60_000;
 const KEY_RECHECK_MS = 5_000;
@@ -73,13 +86,13 @@ export class IngestService {
     request: IngestRequest,
     replyBy?: number,
   ): { id: string; done: Promise<ProcessResult> } {
+    const id = messageId(request.headers['idempotency-key']);
     if (!worker.tryAcquire()) {
       throw new JunctionError(
         'SATURATED',
         `route '${worker.routeId}' has too many messages in flight; try again shortly`,
       );
     }
-    const id = request.headers['idempotency-key'] || uuidv7();
     const done = worker.process(
       {
         id,

@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import type { OperationObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { ROUTE_SCHEMA } from '@junction/pipeline';
 import { ErrorDto, ProblemDto, ROUTE_DOCUMENT_SCHEMA } from '@junction/registry';
 
@@ -18,6 +19,16 @@ export function buildOpenApi(app: INestApplication, version: string): OpenAPIObj
     .setVersion(version)
     .addBearerAuth()
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'apiKey')
+    .addApiKey(
+      {
+        type: 'apiKey',
+        in: 'header',
+        name: 'X-Junction-Signature',
+        description:
+          'HMAC-signed ingest (routes with `auth: hmac`): `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`, keyed with the `hmacKey` secret of the connection the route names; 300 s tolerance; several `v1=` allowed while keys rotate.',
+      },
+      'ingestSignature',
+    )
     .build();
   const document = SwaggerModule.createDocument(app, config, {
     extraModels: [ErrorDto, ProblemDto],
@@ -27,8 +38,77 @@ export function buildOpenApi(app: INestApplication, version: string): OpenAPIObj
     ...document.components,
     schemas: { ...document.components?.schemas, [ROUTE_DOCUMENT_SCHEMA]: routeSchema },
   };
+  document.paths['/ingest/{path}'] = { post: ingestOperation() };
+  document.components.schemas!.IngestAccepted = INGEST_ACCEPTED;
   addErrorResponses(document);
   return toOpenApi31(document);
+}
+
+const INGEST_ACCEPTED = {
+  type: 'object',
+  description: 'What became of a message sent to an async route (or a sync one that dropped it).',
+  required: ['id', 'routeId', 'version', 'status'],
+  properties: {
+    id: { type: 'string', description: 'Message id: the Idempotency-Key, or one given to it.' },
+    routeId: { type: 'string' },
+    version: { type: 'integer', description: 'The route version that took it.' },
+    status: {
+      enum: ['delivered', 'filtered', 'unroutable', 'dead-lettered'],
+      description:
+        'delivered: every matching destination confirmed. filtered: a filter dropped it. unroutable: no destination matched. dead-lettered: delivery failed after the retries; kept for replay.',
+    },
+    deadLetterId: { type: 'string', description: 'With status dead-lettered.' },
+  },
+};
+
+/**
+ * POST /ingest/{path}: a catch-all handler in the app (one per route path, registered at run
+ * time), so it is described here by hand, for the client systems that send messages.
+ */
+function ingestOperation(): OperationObject {
+  const json = (schema: object, description: string) => ({
+    description,
+    content: { 'application/json': { schema } },
+  });
+  return {
+    tags: ['ingest'],
+    operationId: 'ingest',
+    summary: 'Send a message to the HTTP route that takes this path',
+    description:
+      "Authentication is the route's own (`source.auth`): an API key, an HMAC signature, or none. " +
+      'async routes answer 202 once the message is delivered or safely dead-lettered; sync routes answer 200 with the result, ' +
+      'or with the reply of the destination marked `reply` (its own content type), within the route `timeoutMs`. ' +
+      'A message the route rejects (not JSON, schema, expression, mask) is dead-lettered and answered 422 with `details.deadLetterId`. ' +
+      'Answers 429 when the route has too many messages in flight; 502 when a sync delivery failed after its retries (dead-lettered); ' +
+      '504 when a sync answer did not come in time (`details.id` names the message, which still goes on).',
+    parameters: [
+      {
+        name: 'path',
+        in: 'path',
+        required: true,
+        description: "The route's `source.path`; it may contain `/` (e.g. `partner/orders`).",
+        schema: { type: 'string' },
+      },
+      {
+        name: 'Idempotency-Key',
+        in: 'header',
+        required: false,
+        description:
+          'Becomes the message id, carried to every destination (AMQP messageId, Kafka junction-id, HTTP Idempotency-Key) so receivers can drop duplicates of a retried request.',
+        schema: { type: 'string', maxLength: 200 },
+      },
+    ],
+    security: [{ apiKey: [] }, { ingestSignature: [] }, {}],
+    requestBody: {
+      required: true,
+      description: 'The message: JSON, as the route expects it.',
+      content: { 'application/json': { schema: {} } },
+    },
+    responses: {
+      '200': json({}, 'sync route: the final body, or the reply of the `reply` destination.'),
+      '202': json({ $ref: '#/components/schemas/IngestAccepted' }, 'async route: done with it.'),
+    },
+  };
 }
 
 /** Every operation may answer with the error shape; say so once, for all of them. */
