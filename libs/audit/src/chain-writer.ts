@@ -14,7 +14,11 @@ export interface AuditLog {
 export interface ChainWriterOptions {
   /** Most rows in one INSERT. */
   maxBatch?: number;
-  /** Longest a row waits for company before its batch is written. */
+  /**
+   * Longest a row waits for company before its batch is written. Default 0: an idle writer
+   * writes at once, and rows that arrive while a batch commits form the next one (group commit
+   * without added latency; a message is acknowledged only after its record commits).
+   */
   maxDelayMs?: number;
   /** First and longest pause between tries while the database is unreachable. */
   retryMinMs?: number;
@@ -111,7 +115,7 @@ export class ChainWriter<R> {
     private readonly options: ChainWriterOptions = {},
   ) {
     this.maxBatch = Math.max(1, options.maxBatch ?? 1000);
-    this.maxDelayMs = Math.max(0, options.maxDelayMs ?? 5);
+    this.maxDelayMs = Math.max(0, options.maxDelayMs ?? 0);
     this.retryMinMs = options.retryMinMs ?? 50;
     this.retryMaxMs = options.retryMaxMs ?? 2_000;
   }
