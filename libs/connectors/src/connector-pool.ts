@@ -21,6 +21,7 @@ import { KafkaClient, type KafkaClientOptions } from './kafka/kafka-client';
 import { KafkaDestination } from './kafka/kafka.destination';
 import { KafkaSource } from './kafka/kafka.source';
 import { consoleLogger, type ConnectorLogger } from './logger';
+import { tlsSettings } from './tls';
 
 export interface ConnectorPoolOptions {
   logger?: ConnectorLogger;
@@ -59,6 +60,8 @@ export class ConnectorPool {
   private readonly amqpClients = new Map<string, AmqpClient>();
   private readonly kafkaClients = new Map<string, KafkaClient>();
   private agent?: Agent;
+  /** HTTP agents of connections with their own TLS settings, by connection content. */
+  private readonly tlsAgents = new Map<string, Agent>();
   private closed = false;
 
   constructor(private readonly options: ConnectorPoolOptions = {}) {
@@ -122,7 +125,7 @@ export class ConnectorPool {
         return new HttpDestination(connection, spec, {
           allowHosts: options.allowHosts ?? [],
           allowConnectionHost: options.allowConnectionHost ?? true,
-          dispatcher: this.httpAgent(),
+          dispatcher: this.httpAgent(connection),
         });
     }
   }
@@ -134,9 +137,12 @@ export class ConnectorPool {
     const clients = [...this.amqpClients.values(), ...this.kafkaClients.values()];
     this.amqpClients.clear();
     this.kafkaClients.clear();
+    const agents = [...this.tlsAgents.values()];
+    this.tlsAgents.clear();
     const results = await Promise.allSettled([
       ...clients.map((c) => c.close()),
       this.agent?.close(),
+      ...agents.map((a) => a.close()),
     ]);
     for (const result of results)
       if (result.status === 'rejected')
@@ -163,11 +169,21 @@ export class ConnectorPool {
     return client;
   }
 
-  private httpAgent(): Agent {
-    this.agent ??= new Agent({
-      connect: { timeout: this.options.http?.connectTimeoutMs ?? 5_000 },
-    });
-    return this.agent;
+  /** The shared agent; a connection with TLS settings (a private CA, a client certificate) gets its own. */
+  private httpAgent(connection: ConnectorConnection): Agent {
+    const timeout = this.options.http?.connectTimeoutMs ?? 5_000;
+    const tls = tlsSettings(connection, 'tls', 'tlsKey');
+    if (!tls) {
+      this.agent ??= new Agent({ connect: { timeout } });
+      return this.agent;
+    }
+    const key = clientKey(connection);
+    let agent = this.tlsAgents.get(key);
+    if (!agent) {
+      agent = new Agent({ connect: { timeout, ...tls } });
+      this.tlsAgents.set(key, agent);
+    }
+    return agent;
   }
 
   private assertOpen(): void {

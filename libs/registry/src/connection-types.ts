@@ -2,6 +2,28 @@ import Ajv2020 from 'ajv/dist/2020';
 import type { JsonSchema } from '@junction/pipeline';
 
 /** What each connection type's `config` may hold. Secrets never go here: they go in `secrets`. */
+const PEM_CERTIFICATES = {
+  type: 'string',
+  pattern: '-----BEGIN CERTIFICATE-----',
+  description: 'PEM certificate(s).',
+};
+/** A private CA to trust and a client certificate (its private key is a secret). */
+const tls = (keySecret: string) => ({
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ca: {
+      ...PEM_CERTIFICATES,
+      description: 'PEM CA certificate(s) trusted besides the system ones.',
+    },
+    cert: {
+      ...PEM_CERTIFICATES,
+      description: `PEM client certificate for mutual TLS; its private key goes in secrets.${keySecret}.`,
+    },
+  },
+  description: `TLS: a private CA to trust, a client certificate (key in secrets.${keySecret}).`,
+});
+
 export const CONNECTION_CONFIG_SCHEMAS: Record<'amqp' | 'kafka' | 'http', JsonSchema> = {
   amqp: {
     type: 'object',
@@ -15,6 +37,7 @@ export const CONNECTION_CONFIG_SCHEMAS: Record<'amqp' | 'kafka' | 'http', JsonSc
         examples: ['amqp://guest@127.0.0.1:5672'],
       },
       vhost: { type: 'string', description: 'Virtual host.', examples: ['/'] },
+      tls: tls('tlsKey'),
       username: {
         type: 'string',
         description: 'User name, if not in the URL.',
@@ -46,7 +69,12 @@ export const CONNECTION_CONFIG_SCHEMAS: Record<'amqp' | 'kafka' | 'http', JsonSc
         description: 'Client id reported to the brokers.',
         examples: ['junction'],
       },
-      ssl: { type: 'boolean', description: 'Use TLS.', examples: [false] },
+      ssl: {
+        oneOf: [{ type: 'boolean' }, tls('sslKey')],
+        description:
+          'Use TLS: true, or { ca, cert } for a private CA and a client certificate (key in secrets.sslKey).',
+        examples: [false],
+      },
       sasl: {
         type: 'object',
         required: ['mechanism', 'username'],
@@ -83,15 +111,16 @@ export const CONNECTION_CONFIG_SCHEMAS: Record<'amqp' | 'kafka' | 'http', JsonSc
         description: 'Static headers (not secrets).',
         examples: [{ 'x-tenant': 'eu' }],
       },
+      tls: tls('tlsKey'),
     },
   },
 };
 
 /** Secret names each type understands; others are refused so a typo does not silently store nothing useful. */
 export const CONNECTION_SECRET_KEYS: Record<'amqp' | 'kafka' | 'http', string[]> = {
-  amqp: ['password'],
+  amqp: ['password', 'tlsKey'],
   kafka: ['saslPassword', 'sslKey'],
-  http: ['bearerToken', 'basicPassword', 'hmacKey'],
+  http: ['bearerToken', 'basicPassword', 'hmacKey', 'tlsKey'],
 };
 
 const ajv = new Ajv2020({ allErrors: true, strict: false });

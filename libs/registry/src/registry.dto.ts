@@ -199,7 +199,7 @@ export class ConnectionInputDto {
     additionalProperties: { type: 'string', nullable: true },
     writeOnly: true,
     description:
-      'Write-only. amqp: password; kafka: saslPassword, sslKey; http: bearerToken, basicPassword, hmacKey. null removes one; absent ones are kept.',
+      'Write-only. amqp: password, tlsKey; kafka: saslPassword, sslKey; http: bearerToken, basicPassword, hmacKey, tlsKey (PEM private keys of the client certificates in config). null removes one; absent ones are kept.',
     example: { password: 's3cret' },
   })
   @IsOptional()

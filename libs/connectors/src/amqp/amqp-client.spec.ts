@@ -56,6 +56,21 @@ describe('amqpConnectArgs', () => {
     });
   });
 
+  it('takes a private CA and a client certificate for amqps, the key from secrets.tlsKey', () => {
+    const ca = '-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n';
+    const cert = '-----BEGIN CERTIFICATE-----\nme\n-----END CERTIFICATE-----\n';
+    const key = '-----BEGIN EC PRIVATE KEY-----\nk\n-----END EC PRIVATE KEY-----\n';
+    const { tls } = amqpConnectArgs({
+      name: 'rabbit',
+      config: { url: 'amqps://svc@rabbit.internal', tls: { ca, cert } },
+      secrets: { password: 'pw', tlsKey: key },
+    });
+    expect(tls).toEqual({ ca, cert, key });
+    expect(() =>
+      amqpConnectArgs({ name: 'rabbit', config: { url: 'amqp://r', tls: { ca } }, secrets: {} }),
+    ).toThrow('config.tls applies only to an amqps:// URL');
+  });
+
   it.each([{ url: 'http://rabbit' }, { url: 'not a url' }, {}])('refuses config %j', (config) => {
     expect(() => amqpConnectArgs({ name: 'rabbit', config, secrets: {} })).toThrow(ConnectorError);
   });

@@ -2,6 +2,7 @@ import { AmqpConnectionManagerClass, type AmqpConnectionManager } from 'amqp-con
 import type { ChannelModel, Options } from 'amqplib';
 import { backoffDelay, cancellableSleep } from '../backoff';
 import { badConfig, configNumber, configString } from '../config';
+import { tlsSettings, type TlsSettings } from '../tls';
 import type { ConnectorConnection } from '../connector';
 import { errorText, type ConnectorLogger } from '../logger';
 
@@ -18,6 +19,8 @@ export interface AmqpClientOptions {
 export function amqpConnectArgs(connection: ConnectorConnection): {
   url: Options.Connect;
   safeUrl: string;
+  /** amqps: a private CA and a client certificate (socket options of the TLS connection). */
+  tls?: TlsSettings;
 } {
   const raw = configString(connection, 'url', true);
   let parsed: URL;
@@ -47,7 +50,10 @@ export function amqpConnectArgs(connection: ConnectorConnection): {
     heartbeat,
   };
   const safeUrl = `${protocol}://${url.username}@${parsed.host}/${encodeURIComponent(vhost)}`;
-  return { url, safeUrl };
+  const tls = tlsSettings(connection, 'tls', 'tlsKey');
+  if (tls && protocol !== 'amqps')
+    throw badConfig(connection, 'config.tls applies only to an amqps:// URL');
+  return { url, safeUrl, ...(tls ? { tls } : {}) };
 }
 
 /**
@@ -70,7 +76,7 @@ export class AmqpClient {
     options: AmqpClientOptions,
     private readonly logger: ConnectorLogger,
   ) {
-    const { url, safeUrl } = amqpConnectArgs(connection);
+    const { url, safeUrl, tls } = amqpConnectArgs(connection);
     this.safeUrl = safeUrl;
     const initialMs = options.reconnectInitialMs ?? 500;
     const maxMs = options.reconnectMaxMs ?? 30_000;
@@ -78,6 +84,7 @@ export class AmqpClient {
       heartbeatIntervalInSeconds: url.heartbeat,
       reconnectTimeInSeconds: initialMs / 1000,
       connectionOptions: {
+        ...tls,
         timeout: options.connectTimeoutMs ?? 10_000,
         clientProperties: { connection_name: `junction:${connection.name}` },
       },

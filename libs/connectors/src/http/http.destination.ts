@@ -182,6 +182,17 @@ export class HttpDestination implements Destination {
   }
 }
 
+/** Node's codes for a server certificate that is not trusted or does not fit the host. */
+const TLS_REFUSALS = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 function httpConnectorError(
   err: unknown,
   where: string,
@@ -198,6 +209,14 @@ function httpConnectorError(
     return new ConnectorError('TIMEOUT', `${where}: no answer within ${timeoutMs} ms`, true, {
       cause: err,
     });
+  if (typeof code === 'string' && TLS_REFUSALS.has(code))
+    // The same certificate will be refused again: dead-letter now, replay once trust is fixed.
+    return new ConnectorError(
+      'REJECTED',
+      `${where}: TLS: ${errorText(err)} (a private CA goes in the connection's config.tls.ca)`,
+      false,
+      { cause: err },
+    );
   if (code === 'UND_ERR_INVALID_ARG')
     return new ConnectorError('REJECTED', `${where}: ${errorText(err)}`, false, { cause: err });
   return new ConnectorError('UNREACHABLE', `${where}: ${errorText(err)}`, true, { cause: err });

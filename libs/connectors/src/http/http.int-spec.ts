@@ -1,5 +1,11 @@
 /** The HTTP destination against a real local HTTP server (node:http on 127.0.0.1, port 0). */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { HttpDestinationSpec } from '@junction/pipeline';
 import { testMessages } from '../conformance/conformance';
@@ -302,5 +308,132 @@ describe('http destination', () => {
     await destination.close();
     expect(settled).toBe(true);
     await sending;
+  });
+});
+
+describe('https with a private CA and mutual TLS', () => {
+  let dir: string;
+  let pem: Record<string, string>;
+  let server: HttpsServer;
+  let port: number;
+  let tlsPool: ConnectorPool;
+
+  /** A CA, a server certificate for 127.0.0.1 and a client certificate, made by openssl. */
+  function makeCertificates(): Record<string, string> {
+    const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+    run([
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=Junction Test CA',
+    ]);
+    writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n');
+    writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
+    for (const who of ['server', 'client']) {
+      run(['req', ...ec, '-keyout', `${who}.key`, '-out', `${who}.csr`, '-subj', `/CN=${who}`]);
+      run([
+        'x509',
+        '-req',
+        '-in',
+        `${who}.csr`,
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        `${who}.crt`,
+        '-days',
+        '1',
+        '-extfile',
+        `${who}.ext`,
+      ]);
+    }
+    const read = (f: string) => readFileSync(join(dir, f), 'utf8');
+    return {
+      ca: read('ca.crt'),
+      serverKey: read('server.key'),
+      serverCert: read('server.crt'),
+      clientKey: read('client.key'),
+      clientCert: read('client.crt'),
+    };
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'junction-tls-'));
+    pem = makeCertificates();
+    // Mutual TLS: the server asks for a client certificate signed by the same CA.
+    server = createHttpsServer(
+      {
+        key: pem.serverKey,
+        cert: pem.serverCert,
+        ca: pem.ca,
+        requestCert: true,
+        rejectUnauthorized: false,
+      },
+      (req, res) => {
+        req.resume();
+        const socket = req.socket as TLSSocket;
+        res
+          .writeHead(socket.authorized ? 201 : 403)
+          .end(socket.authorized ? 'ok' : 'no client certificate');
+      },
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+    tlsPool = new ConnectorPool({ logger: testLogger() });
+  });
+
+  afterAll(async () => {
+    await tlsPool.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const connection = (
+    name: string,
+    config: Record<string, unknown>,
+    secrets = {},
+  ): ConnectorConnection => ({
+    name,
+    config: { baseUrl: `https://127.0.0.1:${port}`, ...config },
+    secrets,
+  });
+  const send = (c: ConnectorConnection) =>
+    tlsPool
+      .destination({ type: 'http', connection: c.name, path: '/orders' }, c)
+      .send(testMessages('tls', 1)[0]);
+
+  it('refuses a server certificate from an unknown CA for good, saying where trust goes', async () => {
+    await expect(send(connection('tls-untrusted', {}))).rejects.toMatchObject({
+      code: 'REJECTED',
+      retryable: false,
+      message: expect.stringContaining('config.tls.ca'),
+    });
+  });
+
+  it('trusts the private CA of config.tls.ca; the server wants a client certificate too', async () => {
+    await expect(send(connection('tls-ca', { tls: { ca: pem.ca } }))).rejects.toMatchObject({
+      message: expect.stringContaining('answered 403'),
+    });
+    const mutual = connection(
+      'tls-mutual',
+      { tls: { ca: pem.ca, cert: pem.clientCert } },
+      { tlsKey: pem.clientKey },
+    );
+    await expect(send(mutual)).resolves.toEqual({
+      kind: 'http',
+      status: 201,
+      url: `https://127.0.0.1:${port}/orders`,
+    });
   });
 });

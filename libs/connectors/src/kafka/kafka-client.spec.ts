@@ -42,6 +42,30 @@ describe('kafkaClientConfig', () => {
     expect(config.ssl).toEqual({ key: pem, cert: pem });
   });
 
+  it('trusts a private CA and presents a client certificate from config.ssl, its key from secrets', () => {
+    const ca = '-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n';
+    const cert = '-----BEGIN CERTIFICATE-----\nclient\n-----END CERTIFICATE-----\n';
+    const key = '-----BEGIN PRIVATE KEY-----\nk\n-----END PRIVATE KEY-----\n';
+    const connection = (ssl: unknown, secrets: Record<string, string> = {}) => ({
+      name: 'kafka',
+      config: { brokers: ['b:9093'], ssl },
+      secrets,
+    });
+    expect(kafkaClientConfig(connection({ ca }), {}, consoleLogger).ssl).toEqual({ ca });
+    expect(
+      kafkaClientConfig(connection({ ca, cert }, { sslKey: key }), {}, consoleLogger).ssl,
+    ).toEqual({ ca, cert, key });
+    expect(() => kafkaClientConfig(connection({ cert }), {}, consoleLogger)).toThrow(
+      'config.ssl.cert needs its private key in secrets.sslKey',
+    );
+    expect(() => kafkaClientConfig(connection({ ca: 'not pem' }), {}, consoleLogger)).toThrow(
+      'config.ssl.ca must be PEM certificates',
+    );
+    expect(() => kafkaClientConfig(connection(true, { sslKey: key }), {}, consoleLogger)).toThrow(
+      'secrets.sslKey needs its certificate in config.ssl.cert',
+    );
+  });
+
   it('leaves TLS and SASL off unless configured, and defaults the client id', () => {
     const config = kafkaClientConfig(
       { name: 'kafka', config: { brokers: ['b:9092'] }, secrets: { saslPassword: 'unused' } },

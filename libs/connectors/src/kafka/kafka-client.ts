@@ -12,6 +12,7 @@ import {
   type SASLOptions,
 } from 'kafkajs';
 import { settleWithin } from '../backoff';
+import { tlsSettings } from '../tls';
 import { badConfig, configString } from '../config';
 import { ConnectorError, type ConnectorConnection } from '../connector';
 import { errorText, type ConnectorLogger } from '../logger';
@@ -46,10 +47,14 @@ export function kafkaClientConfig(
     logLevel: logLevel.WARN,
     logCreator: kafkaLogCreator(logger),
   };
-  if (connection.config.ssl === true) {
-    const pem = connection.secrets.sslKey;
-    // The secret is the client's PEM: its private key, and its certificate when the bundle holds one.
-    config.ssl = pem ? { key: pem, ...(pem.includes('CERTIFICATE') ? { cert: pem } : {}) } : true;
+  const ssl = connection.config.ssl;
+  if (ssl === true || (ssl !== null && typeof ssl === 'object')) {
+    // config.ssl: true, or { ca, cert } (PEM); the client key is secrets.sslKey. A key secret
+    // that also holds the certificate (one PEM bundle) serves as both where no cert is configured.
+    const settings = tlsSettings(connection, 'ssl', 'sslKey');
+    if (settings?.key && !settings.cert && settings.key.includes('BEGIN CERTIFICATE'))
+      settings.cert = settings.key;
+    config.ssl = settings ?? true;
   }
   const sasl = connection.config.sasl as { mechanism?: unknown; username?: unknown } | undefined;
   if (sasl) {
