@@ -144,6 +144,42 @@ describe('route runtime: ingest, dead letters, replay, activation', () => {
     expect(good.status).toBe(202);
   });
 
+  it('a stop is not held up by a start still waiting for a broker that refuses the login', async () => {
+    const rabbit = (password: string) => ({
+      type: 'amqp',
+      config: { url: 'amqp://guest@127.0.0.1:5672' },
+      secrets: { password },
+    });
+    const queue = `junction.test.slow-start.${Date.now()}`;
+    expect(
+      (
+        await api('POST', '/api/v1/connections', {
+          name: 'refusing',
+          ...rabbit('not-the-password'),
+        })
+      ).status,
+    ).toBe(201);
+    const created = await api(
+      'POST',
+      '/api/v1/routes',
+      route('slow-start', { source: { type: 'amqp', connection: 'refusing', queue } }),
+    );
+    expect(created.status).toBe(201);
+    // Its start now waits for a channel (up to 30 s) while the broker refuses the login.
+    const stopping = Date.now();
+    expect((await api('POST', '/api/v1/routes/slow-start/stop')).status).toBe(200);
+    expect((await api('PUT', '/api/v1/connections/refusing', rabbit('guest'))).status).toBe(200);
+    expect((await api('POST', '/api/v1/routes/slow-start/start')).status).toBe(200);
+    // Runs with the right password long before the abandoned start would have timed out.
+    await eventually(async () => {
+      const status = await api('GET', '/api/v1/routes/slow-start/status');
+      expect(status.body).toMatchObject({ state: 'running' });
+    }, 20_000);
+    expect(Date.now() - stopping).toBeLessThan(20_000);
+    expect((await api('POST', '/api/v1/routes/slow-start/stop')).status).toBe(200);
+    expect((await api('DELETE', '/api/v1/routes/slow-start')).status).toBe(204);
+  }, 60_000);
+
   it('a second gateway process on the same database follows route changes (LISTEN/NOTIFY)', async () => {
     // In one test process both apps share passport's strategies, so they share the key too (as
     // real processes sharing a database must: it seals the secrets stored there).

@@ -1,5 +1,5 @@
 import type { RouteDocument } from '@junction/pipeline';
-import { RouteWorker, WorkerDeps, WorkerStatus } from './route-worker';
+import { RouteWorker, StartCancelled, WorkerDeps, WorkerStatus } from './route-worker';
 
 /** What the supervisor needs to know of a stored route. */
 export interface RouteRecord {
@@ -14,6 +14,18 @@ export interface RouteStore {
   /** Every route that should run: not deleted, running, with an active version (and its document). */
   runnable(): Promise<RouteRecord[]>;
   find(id: string): Promise<RouteRecord | null>;
+}
+
+/** Whether a stored route should run (and, given a version, run that version). */
+function wants(record: RouteRecord | null, version?: number): boolean {
+  return (
+    !!record &&
+    !record.deleted &&
+    record.desiredState === 'running' &&
+    record.activeVersion !== null &&
+    !!record.document &&
+    (version === undefined || record.activeVersion === version)
+  );
 }
 
 const RESTART_DELAYS_MS = [1000, 2000, 5000, 10_000, 30_000];
@@ -31,6 +43,8 @@ export class RouteSupervisor {
     { error: string; attempts: number; timer?: NodeJS.Timeout }
   >();
   private readonly queues = new Map<string, Promise<void>>();
+  /** Workers whose start() is still waiting for their source, by route. */
+  private readonly starting = new Map<string, RouteWorker>();
   private stopped = false;
 
   constructor(
@@ -50,6 +64,17 @@ export class RouteSupervisor {
 
   /** Brings one route's worker in line with what is stored. Safe to call for any id, any number of times. */
   refresh(id: string): Promise<void> {
+    // Changes are applied one at a time; a start still waiting for a slow or refusing broker
+    // would hold up a stop (or another version) until it timed out. When what is stored no
+    // longer wants that worker, give the start up now.
+    const starting = this.starting.get(id);
+    if (starting)
+      void this.store
+        .find(id)
+        .then((record) => {
+          if (!wants(record, starting.version)) starting.cancelStart();
+        })
+        .catch(() => undefined);
     const previous = this.queues.get(id) ?? Promise.resolve();
     const next = previous
       .then(() => this.apply(id))
@@ -117,13 +142,7 @@ export class RouteSupervisor {
     if (this.stopped) return;
     const record = await this.store.find(id);
     const current = this.workers.get(id);
-    const wanted =
-      record &&
-      !record.deleted &&
-      record.desiredState === 'running' &&
-      record.activeVersion !== null &&
-      record.document;
-    if (!wanted) {
+    if (!wants(record)) {
       this.clearFailure(id);
       if (current) {
         this.workers.delete(id);
@@ -132,11 +151,11 @@ export class RouteSupervisor {
       }
       return;
     }
-    if (current && current.version === record.activeVersion && !this.failures.has(id)) return;
+    if (current && current.version === record!.activeVersion && !this.failures.has(id)) return;
     let next: RouteWorker;
     try {
       next = await RouteWorker.create(
-        { id, version: record.activeVersion!, document: record.document! },
+        { id, version: record!.activeVersion!, document: record!.document! },
         this.deps,
       );
     } catch (err) {
@@ -148,12 +167,16 @@ export class RouteSupervisor {
       this.workers.delete(id);
       await current.stop();
     }
+    this.starting.set(id, next);
     try {
       await next.start();
     } catch (err) {
       await next.stop().catch(() => undefined);
-      if (!this.stopped) this.fail(id, err);
+      // A cancelled start is no failure: the refresh that cancelled it is next in line.
+      if (!this.stopped && !(err instanceof StartCancelled)) this.fail(id, err);
       return;
+    } finally {
+      this.starting.delete(id);
     }
     if (this.stopped) {
       await next.stop();

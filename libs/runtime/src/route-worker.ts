@@ -69,6 +69,13 @@ export interface WorkerStatus {
   lastError: string | null;
 }
 
+/** A start given up because the route's stored state changed while it waited for its broker. */
+export class StartCancelled extends Error {
+  constructor(routeId: string) {
+    super(`route ${routeId}: start cancelled (the route changed while it was starting)`);
+  }
+}
+
 /** Default wait of a sync HTTP caller, for the result or the reply. */
 export const SYNC_TIMEOUT_MS = 30_000;
 
@@ -96,6 +103,7 @@ export class RouteWorker {
   private failed = 0;
   private lastError: string | null = null;
   private stopping = false;
+  private cancelStarting?: () => void;
   private readonly idle: Array<() => void> = [];
 
   private constructor(
@@ -162,15 +170,38 @@ export class RouteWorker {
           await this.deps.connection(spec.connection),
           { routeId: this.routeId },
         );
-        await source.start((message) => this.handle(message));
+        const started = source.start((message) => this.handle(message));
+        const cancelled = new Promise<never>((_, reject) => {
+          this.cancelStarting = () => {
+            reject(new StartCancelled(this.routeId));
+            // Give up on it: stop the source now (an AMQP start waiting for a channel ends at
+            // once) and again if its start still succeeds later, so no consumer is left behind.
+            void source.stop().catch(() => undefined);
+            void started.then(
+              () => source.stop(),
+              () => undefined,
+            );
+          };
+        });
+        try {
+          await Promise.race([started, cancelled]);
+        } finally {
+          this.cancelStarting = undefined;
+        }
         this.source = source;
       }
       this.state = 'running';
     } catch (err) {
-      this.state = 'failed';
-      this.lastError = `could not start: ${(err as Error).message}`;
+      this.state = err instanceof StartCancelled ? 'stopped' : 'failed';
+      if (!(err instanceof StartCancelled))
+        this.lastError = `could not start: ${(err as Error).message}`;
       throw err;
     }
+  }
+
+  /** Abandons a start still waiting for its source: start() rejects with StartCancelled at once. */
+  cancelStart(): void {
+    this.cancelStarting?.();
   }
 
   /** Stops intake and waits for every message in flight to finish (and be acknowledged). */
