@@ -22,6 +22,16 @@ describe('PAN detector', () => {
     ['too long 41111111111111111111111', 'too long 41111111111111111111111'],
     ['order 12345 total 99.50', 'order 12345 total 99.50'],
     ['two: 4111111111111111,5500000000000004', `two: ${PAN_REDACTED},${PAN_REDACTED}`],
+    // A card number in groups, glued to more digits by a separator.
+    ['ref 12-4111-1111-1111-1111', `ref 12-${PAN_REDACTED}`],
+    ['4111 1111 1111 1111 99', `${PAN_REDACTED} 99`],
+    ['7 4111 1111 1111 1111 2026', `7 ${PAN_REDACTED} 2026`],
+    ['amex 3400 000000 00009 x', `amex ${PAN_REDACTED} x`],
+    ['1234-4111-1111-1111-1111-5500-0000-0000-0004', `1234-${PAN_REDACTED}-${PAN_REDACTED}`],
+    // Groups that do not add up to a Luhn-valid 13-19 digits stay.
+    ['phone +49 30 1234 5678 ext 12', 'phone +49 30 1234 5678 ext 12'],
+    ['date 2026-11-26 10 30 45', 'date 2026-11-26 10 30 45'],
+    ['ids 1234-5678-9012-3456-7890', 'ids 1234-5678-9012-3456-7890'],
   ])('redactPanText(%j)', (input, expected) => {
     expect(redactPanText(input)).toBe(expected);
   });

@@ -24,10 +24,52 @@ function isPan(run: string): boolean {
   return digits.length >= 13 && digits.length <= 19 && luhnValid(digits);
 }
 
-/** Replaces every Luhn-valid run of 13-19 digits in a text. */
+/**
+ * Replaces every Luhn-valid run of 13-19 digits in a text, and a card number written in groups
+ * that is glued to more groups (`ref 12-4111-1111-1111-1111`, `4111 1111 1111 1111 99`).
+ */
 export function redactPanText(text: string): string {
   if (!/\d{4}/.test(text)) return text; // the common case: nothing long enough to be a card
-  return text.replace(DIGIT_RUN, (run) => (isPan(run) ? PAN_REDACTED : run));
+  return text.replace(DIGIT_RUN, (run) => (isPan(run) ? PAN_REDACTED : redactGroups(run)));
+}
+
+/** Digits per group of a card number as people write it (4-4-4-4, 4-6-5, 4-4-4-4-3). */
+const CARD_GROUP = /^\d{3,6}$/;
+
+/**
+ * In a run written in groups that is no card number as a whole, finds the longest span of
+ * card-like groups (3 to 6 digits each) starting at each group that holds 13-19 digits and passes
+ * the Luhn check, and redacts it; the groups around it stay.
+ */
+function redactGroups(run: string): string {
+  if (!/[ -]/.test(run)) return run;
+  const parts = run.split(/([ -])/); // group, separator, group, ...
+  const groups = parts.filter((_, i) => i % 2 === 0);
+  if (groups.length < 2) return run;
+  // Which redacted span each group falls in (undefined: kept).
+  const span: Array<number | undefined> = [];
+  for (let start = 0; start < groups.length; start++) {
+    let digits = '';
+    let end = -1;
+    for (let j = start; j < groups.length && CARD_GROUP.test(groups[j]); j++) {
+      digits += groups[j];
+      if (digits.length > 19) break;
+      if (digits.length >= 13 && luhnValid(digits)) end = j;
+    }
+    if (end < 0) continue;
+    for (let j = start; j <= end; j++) span[j] = start;
+    start = end;
+  }
+  if (span.length === 0) return run;
+  let out = '';
+  for (let g = 0; g < groups.length; g++) {
+    if (span[g] === undefined) out += groups[g];
+    else if (span[g] !== span[g - 1]) out += PAN_REDACTED;
+    // The separator after group g, unless it sits inside a redacted span.
+    if (g < groups.length - 1 && (span[g] === undefined || span[g] !== span[g + 1]))
+      out += parts[2 * g + 1];
+  }
+  return out;
 }
 
 export function containsPan(value: unknown): boolean {
