@@ -100,6 +100,36 @@ describe('the gateway process on the embedded default', () => {
     expect((await login(password)).status).toBe(200);
   }, 90_000);
 
+  it('a lost admin password: --reset-admin-password sets a new one, ends the old sessions, and is audited', async () => {
+    await start();
+    const before = await login(password);
+    const { token: oldToken } = (await before.json()) as { token: string };
+    gateway!.child.kill('SIGTERM');
+    await gateway!.exited();
+    gateway = spawnNode(['bin/gateway.js', '--reset-admin-password'], env, ROOT);
+    await gateway.waitFor(/listening on http:\/\/127\.0\.0\.1:\d+/);
+    const fresh = (await gateway.waitFor(/admin:\s+admin \/ (\S+)/))[1];
+    expect(fresh).not.toBe(password);
+    expect((await login(password)).status).toBe(401);
+    const signedIn = await login(fresh);
+    expect(signedIn.status).toBe(200);
+    const { token } = (await signedIn.json()) as { token: string };
+    const me = (t: string) =>
+      fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${t}` } });
+    expect((await me(oldToken)).status).toBe(401);
+    const events = (await (
+      await fetch(`${base}/api/v1/audit/events?actor=system&targetType=user`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+    ).json()) as { items: Array<{ type: string; actorKind: string; details: { reason: string } }> };
+    // Newest first: the reset, then the admin made on first start.
+    expect(events.items.map((e) => [e.type, e.actorKind, e.details.reason])).toEqual([
+      ['user.password-reset', 'system', 'JUNCTION_RESET_ADMIN_PASSWORD at start-up'],
+      ['user.created', 'system', 'first start'],
+    ]);
+    password = fresh;
+  }, 90_000);
+
   it('refuses bad configuration with a message naming the variable', async () => {
     gateway!.child.kill('SIGTERM');
     await gateway!.exited();

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsersService } from '@junction/auth';
+import { AuditTrail } from '@junction/audit';
 import { ConfigError, packageInfo, parse } from '@junction/common';
 import { EmbeddedPostgresServer } from '@junction/database';
 import { RoutesService } from '@junction/registry';
@@ -107,14 +108,40 @@ export async function createGateway(
   return app;
 }
 
-/** First start: an admin (password from the environment, else generated and printed once) and the demo route. */
+/**
+ * First start: an admin (password from the environment, else generated and printed once) and the
+ * demo route. With JUNCTION_RESET_ADMIN_PASSWORD, the admin gets a new password at any start.
+ * Either is audited, as the system's doing.
+ */
 async function firstStart(
   app: NestFastifyApplication,
   config: GatewayConfig,
 ): Promise<string | undefined> {
   const password = config.JUNCTION_ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');
-  const created = await app.get(UsersService).ensureAdmin(config.JUNCTION_ADMIN_USER, password);
-  if (!created) return undefined;
+  const shown = config.JUNCTION_ADMIN_PASSWORD ? '(from JUNCTION_ADMIN_PASSWORD)' : password;
+  const users = app.get(UsersService);
+  const username = config.JUNCTION_ADMIN_USER;
+  const audit = (type: string, id: string, details: Record<string, unknown>) =>
+    app.get(AuditTrail).recordEvent({
+      type,
+      outcome: 'success',
+      actor: 'system',
+      actorKind: 'system',
+      target: { type: 'user', id },
+      details: { username, ...details },
+    });
+  if (config.JUNCTION_RESET_ADMIN_PASSWORD) {
+    const { id, created } = await users.resetAdmin(username, password);
+    await audit(created ? 'user.created' : 'user.password-reset', id, {
+      roles: ['admin'],
+      reason: 'JUNCTION_RESET_ADMIN_PASSWORD at start-up',
+    });
+    log.warn(`the password of ${username} was reset at start-up; its sessions have ended`);
+    return shown;
+  }
+  const id = await users.ensureAdmin(username, password);
+  if (!id) return undefined;
+  await audit('user.created', id, { roles: ['admin'], reason: 'first start' });
   if (config.JUNCTION_SEED_DEMO) {
     try {
       await app.get(RoutesService).create(DEMO_ROUTE, 'system', 'demo route seeded on first start');
@@ -122,7 +149,7 @@ async function firstStart(
       log.warn(`could not seed the demo route: ${(err as Error).message}`);
     }
   }
-  return config.JUNCTION_ADMIN_PASSWORD ? '(from JUNCTION_ADMIN_PASSWORD)' : password;
+  return shown;
 }
 
 export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {

@@ -133,9 +133,26 @@ export class UsersService {
     if (!deleted) throw new JunctionError('NOT_FOUND', `no user ${id}`);
   }
 
-  /** Creates the first admin when there is none (first start). Returns whether it did. */
-  async ensureAdmin(username: string, password: string): Promise<boolean> {
-    if ((await this.users.countAdmins()) > 0) return false;
+  /** Creates the first admin when there is none (first start). Returns its id when it did. */
+  async ensureAdmin(username: string, password: string): Promise<string | undefined> {
+    if ((await this.users.countAdmins()) > 0) return undefined;
+    return (await this.makeAdmin(username, password)).id;
+  }
+
+  /**
+   * A lost admin password: `username` becomes an enabled local admin with this password (made if
+   * absent), and every session it had ends.
+   */
+  async resetAdmin(username: string, password: string): Promise<{ id: string; created: boolean }> {
+    const result = await this.makeAdmin(username, password);
+    if (!result.created) await this.sessions.revokeAllOf(result.id);
+    return result;
+  }
+
+  private async makeAdmin(
+    username: string,
+    password: string,
+  ): Promise<{ id: string; created: boolean }> {
     const existing = await this.users.findForLogin('local', username);
     if (existing) {
       await this.users.update(
@@ -147,14 +164,14 @@ export class UsersService {
         },
         'system',
       );
-    } else {
-      await this.users.create(
-        { username, provider: 'local', passwordHash: await hashPassword(password) },
-        ['admin'],
-        'system',
-      );
+      return { id: existing.id, created: false };
     }
-    return true;
+    const created = await this.users.create(
+      { username, provider: 'local', passwordHash: await hashPassword(password) },
+      ['admin'],
+      'system',
+    );
+    return { id: created.id, created: true };
   }
 
   /** Runs inside the change's transaction: refusing rolls it back. */
