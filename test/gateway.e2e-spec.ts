@@ -77,6 +77,10 @@ describe('the gateway process on the embedded default', () => {
     expect(g.output()).not.toContain('4111111111111111');
     expect((await login(password)).status).toBe(200);
     expect((await fetch(`${base}/health/ready`)).status).toBe(200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(
+      /^junction_messages_total\{route="demo-orders",outcome="delivered"\} 1$/m,
+    );
   }, 90_000);
 
   it('stops cleanly on SIGTERM and keeps everything across a restart', async () => {

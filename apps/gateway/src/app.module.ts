@@ -11,6 +11,8 @@ import { CoreModule } from './core/core.module';
 import { JunctionErrorFilter } from './core/error.filter';
 import { HealthController } from './health/health.controller';
 import { IngestController } from './ingest/ingest.controller';
+import { MetricsController } from './metrics/metrics.controller';
+import { MetricsModule } from './metrics/metrics.module';
 import { IngestService } from './ingest/ingest.service';
 
 export interface AppSettings {
@@ -67,12 +69,13 @@ export class AppModule {
           retentionDays: settings.auditRetentionDays,
         }),
         RegistryModule,
+        MetricsModule,
         RuntimeModule.forRoot({
           httpAllowHosts: settings.httpAllowHosts ?? [],
           maxInFlight: settings.maxInFlight ?? 256,
         }),
       ],
-      controllers: [HealthController, IngestController],
+      controllers: [HealthController, IngestController, MetricsController],
       providers: [IngestService, { provide: APP_FILTER, useClass: JunctionErrorFilter }],
     };
   }

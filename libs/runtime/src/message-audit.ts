@@ -34,3 +34,27 @@ export const MESSAGE_AUDIT_SINK = Symbol('MESSAGE_AUDIT_SINK');
 
 /** Until the audit trail is wired in: nothing to wait for. */
 export const NO_AUDIT: MessageAuditSink = { record: () => Promise.resolve() };
+
+/**
+ * Told of every message once its record is durable (metrics, for one). Called synchronously on
+ * the message's path: it must be quick and must not throw (what it throws is ignored).
+ */
+export interface MessageObserver {
+  message(record: MessageRecord): void;
+}
+
+export const MESSAGE_OBSERVER = Symbol('MESSAGE_OBSERVER');
+
+/** The sink, telling `observer` of each record it made durable. */
+export function observedSink(sink: MessageAuditSink, observer: MessageObserver): MessageAuditSink {
+  return {
+    record: async (record) => {
+      await sink.record(record);
+      try {
+        observer.message(record);
+      } catch {
+        // An observer's failure is no reason to hold back a message.
+      }
+    },
+  };
+}

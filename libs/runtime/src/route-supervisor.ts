@@ -106,6 +106,22 @@ export class RouteSupervisor {
     return undefined;
   }
 
+  /** Every route this process runs or tries to run, with its state (for metrics). */
+  statuses(): Array<{ routeId: string } & WorkerStatus> {
+    const out = [...this.workers.values()].map((w) => ({ routeId: w.routeId, ...w.status() }));
+    for (const [routeId, failure] of this.failures)
+      if (!this.workers.has(routeId))
+        out.push({
+          routeId,
+          state: 'failed',
+          inFlight: 0,
+          processed: 0,
+          failed: 0,
+          lastError: failure.error,
+        });
+    return out;
+  }
+
   /** The running worker of the HTTP route that takes this ingest path. */
   ingestWorker(path: string): RouteWorker | undefined {
     for (const worker of this.workers.values()) {

@@ -22,7 +22,14 @@ import { DeadLettersController } from './dead-letters.controller';
 import { DeadLettersRepository } from './dead-letters.repository';
 import { DeadLettersService } from './dead-letters.service';
 import { LogDestination } from './log.destination';
-import { MESSAGE_AUDIT_SINK, MessageAuditSink, NO_AUDIT } from './message-audit';
+import {
+  MESSAGE_AUDIT_SINK,
+  MESSAGE_OBSERVER,
+  MessageAuditSink,
+  MessageObserver,
+  NO_AUDIT,
+  observedSink,
+} from './message-audit';
 import { RouteListener } from './route-listener';
 import { RouteStore } from './route-supervisor';
 import { RouteSupervisor } from './route-supervisor';
@@ -107,6 +114,7 @@ export class RuntimeModule {
             DeadLettersRepository,
             RUNTIME_OPTIONS,
             { token: MESSAGE_AUDIT_SINK, optional: true },
+            { token: MESSAGE_OBSERVER, optional: true },
           ],
           useFactory: (
             db: DataSource,
@@ -115,6 +123,7 @@ export class RuntimeModule {
             deadLetters: DeadLettersRepository,
             opts: RuntimeOptions,
             audit: MessageAuditSink | undefined,
+            observer: MessageObserver | undefined,
           ) =>
             createSupervisor(
               new SqlRouteStore(db),
@@ -122,7 +131,7 @@ export class RuntimeModule {
               resources,
               deadLetters,
               opts,
-              audit ?? NO_AUDIT,
+              observer ? observedSink(audit ?? NO_AUDIT, observer) : (audit ?? NO_AUDIT),
             ),
         },
         {
