@@ -25,6 +25,8 @@ export interface AppSettings {
   authProviders?: Pick<AuthOptions, 'ldap' | 'oidc'>;
   /** Hosts HTTP destinations may call besides their connection's own host. */
   httpAllowHosts?: string[];
+  /** False: a connection's own host is not allowed unless listed too. */
+  httpAllowConnectionHosts?: boolean;
   /** Most messages one HTTP-fed route handles at once. */
   maxInFlight?: number;
   /** Whole days of audit trail kept (older days are dropped); unset keeps everything. */
@@ -72,6 +74,7 @@ export class AppModule {
         MetricsModule,
         RuntimeModule.forRoot({
           httpAllowHosts: settings.httpAllowHosts ?? [],
+          httpAllowConnectionHosts: settings.httpAllowConnectionHosts ?? true,
           maxInFlight: settings.maxInFlight ?? 256,
         }),
       ],

@@ -78,6 +78,12 @@ export const GATEWAY_CONFIG = {
     default: 50,
     parse: parse.integer(1, 10_000),
   },
+  JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS: {
+    description:
+      "true: an HTTP destination may call its connection's own baseUrl host. false: only the hosts in JUNCTION_HTTP_ALLOW_HOSTS, whatever a connection names.",
+    default: true,
+    parse: (raw: string) => parseBoolean(raw),
+  },
   JUNCTION_HTTP_ALLOW_HOSTS: {
     description:
       "Comma-separated hosts HTTP destinations may call besides their connection's own host.",

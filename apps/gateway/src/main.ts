@@ -85,6 +85,7 @@ export async function createGateway(
       expressionTimeoutMs: config.JUNCTION_EXPRESSION_TIMEOUT_MS,
       authProviders: config.auth,
       httpAllowHosts: config.JUNCTION_HTTP_ALLOW_HOSTS,
+      httpAllowConnectionHosts: config.JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS,
       maxInFlight: config.JUNCTION_ROUTE_MAX_IN_FLIGHT,
       auditRetentionDays: config.JUNCTION_AUDIT_RETENTION_DAYS,
     }),

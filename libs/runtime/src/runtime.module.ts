@@ -38,6 +38,11 @@ import { SqlRouteStore } from './route-store';
 export interface RuntimeOptions {
   /** Hosts HTTP destinations may call besides their connection's own baseUrl host. */
   httpAllowHosts: string[];
+  /**
+   * Default true: a connection's own baseUrl host may be called. False: only `httpAllowHosts`
+   * (an operator who does not trust editors with targets).
+   */
+  httpAllowConnectionHosts?: boolean;
   /** Most messages one HTTP-fed route handles at once; more get 429. */
   maxInFlight: number;
 }
@@ -186,7 +191,10 @@ function createSupervisor(
             level === 'debug' ? logLine.debug(line) : logLine.log(line),
           );
         if (!connection) throw new Error(`destination of type ${spec.type} has no connection`);
-        return pool.destination(spec, connection, { allowHosts: options.httpAllowHosts });
+        return pool.destination(spec, connection, {
+          allowHosts: options.httpAllowHosts,
+          allowConnectionHost: options.httpAllowConnectionHosts ?? true,
+        });
       },
     },
     connection: async (name: string) => {

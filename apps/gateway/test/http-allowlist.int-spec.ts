@@ -1,0 +1,66 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startTestGateway, TestGateway } from './test-gateway';
+
+/**
+ * JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS=false: the allowlist is the only authority, so an editor
+ * who stores a connection cannot make the gateway call a host the operator did not list.
+ */
+describe('HTTP destinations with JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS=false', () => {
+  let gw: TestGateway;
+  let admin: string;
+  let server: Server;
+  let hits = 0;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      hits += 1;
+      req.resume();
+      res.writeHead(204).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    // 127.0.0.2 is listed; the target, 127.0.0.1:<port>, is not.
+    gw = await startTestGateway({
+      JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS: 'false',
+      JUNCTION_HTTP_ALLOW_HOSTS: '127.0.0.2',
+    });
+    admin = await gw.login('admin', gw.adminPassword);
+    const api = (url: string, body: unknown) => gw.request('POST', url, { token: admin, body });
+    expect(
+      (
+        await api('/api/v1/connections', {
+          name: 'erp',
+          type: 'http',
+          config: { baseUrl: `http://127.0.0.1:${port}` },
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await api('/api/v1/routes', {
+          id: 'to-erp',
+          source: { type: 'http', path: 'to-erp', auth: 'none' },
+          destinations: [{ type: 'http', connection: 'erp', path: '/orders' }],
+          errors: { retry: { attempts: 1 } },
+        })
+      ).status,
+    ).toBe(201);
+  }, 60_000);
+
+  afterAll(async () => {
+    await gw?.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it("does not call the connection's own host unless it is listed: the message is dead-lettered", async () => {
+    const res = await gw.request('POST', '/ingest/to-erp', { body: { id: 'o-1' } });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ status: 'dead-lettered' });
+    expect(hits).toBe(0);
+    const letters = await gw.request('GET', '/api/v1/dead-letters?routeId=to-erp', {
+      token: admin,
+    });
+    expect(JSON.stringify(letters.body)).toContain('is not on the allowlist');
+  });
+});
