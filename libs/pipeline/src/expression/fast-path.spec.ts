@@ -25,6 +25,14 @@ const order = {
   items: [{ sku: 'A' }, { sku: 'B' }],
   one: [7],
   constructor: 'own',
+  huge: Infinity, // JSON.parse('1e999')
+  status: 'ok',
+};
+// A body that calls itself a jsonata function: jsonata-js will not look inside it.
+const impostor = {
+  status: 'ok',
+  _jsonata_function: true,
+  inner: { status: 'ok', _jsonata_lambda: true },
 };
 const inputs: Array<[string, unknown]> = [
   ['an order', order],
@@ -34,6 +42,8 @@ const inputs: Array<[string, unknown]> = [
   ['null', null],
   ['nothing', undefined],
   ['an empty object', {}],
+  ['an object flagged as a jsonata function', impostor],
+  ['one holding such an object', { wrapped: impostor, status: 'ok' }],
 ];
 
 describe('fast JSONata evaluation agrees with jsonata-js', () => {
@@ -68,7 +78,18 @@ describe('fast JSONata evaluation agrees with jsonata-js', () => {
     ['{ "nested": { "c": customer.country }, "card": customer }', true],
     ['{ "b": 1, "a": 2, "10": 3, "2": 4 }', true],
     ['{ "skus": items.sku }', true],
+    ['status = "ok"', true],
+    ['wrapped.status = "ok"', true],
+    ['inner', true],
+    ['wrapped.inner.status', true],
+    ['huge', true],
+    ['huge and true', true],
+    ['huge > 1', true],
+    ['{ "h": huge }', true],
     // Outside it: jsonata-js.
+    ['{ "_jsonata_lambda": id }', false],
+    ['{ "__proto__": customer }', false],
+    [Array.from({ length: 80 }, () => 'flag').join(' and '), false],
     ['{ "a": 1, "a": 2 }', false],
     ['items[0].sku', false],
     ['$.id', false],

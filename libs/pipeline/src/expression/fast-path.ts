@@ -47,13 +47,31 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** Compiles an AST to a fast evaluator, or undefined when any part of it is outside the subset. */
-export function compileFast(ast: unknown): FastEvaluator | undefined {
+/** jsonata-js treats objects flagged like its own functions as functions (isFunction): its call. */
+function flaggedAsFunction(value: Record<string, unknown>): boolean {
+  return value._jsonata_function === true || value._jsonata_lambda === true;
+}
+
+/** Most AST levels compiled fast, against `maxDepth` evaluation frames (each level takes a few). */
+const FRAMES_PER_LEVEL = 4;
+
+/**
+ * Compiles an AST to a fast evaluator, or undefined when any part of it is outside the subset, or
+ * when it is nested so deep that jsonata-js could hit its `maxDepth` guard on it.
+ */
+export function compileFast(ast: unknown, maxDepth: number): FastEvaluator | undefined {
   try {
+    if (depthOf(ast) * FRAMES_PER_LEVEL > maxDepth) return undefined;
     return build(ast as AstNode);
   } catch {
     return undefined;
   }
+}
+
+function depthOf(node: unknown): number {
+  if (Array.isArray(node)) return Math.max(0, ...node.map(depthOf));
+  if (node === null || typeof node !== 'object') return 0;
+  return 1 + Math.max(0, ...Object.values(node).map(depthOf));
 }
 
 class NotFast extends Error {}
@@ -89,12 +107,17 @@ function buildPath(steps: AstNode[]): FastEvaluator {
     let value: unknown = input;
     for (const name of names) {
       if (Array.isArray(value)) return BAIL; // jsonata maps over arrays and flattens: its call
+      if (isObject(value) && flaggedAsFunction(value)) return BAIL;
       // jsonata's lookup: own properties of objects only; anything else has no fields.
       if (!isObject(value) || !Object.prototype.hasOwnProperty.call(value, name)) return undefined;
       value = value[name];
     }
-    // An array result is a sequence to jsonata (a one-item array is unwrapped): its call.
-    return Array.isArray(value) || typeof value === 'function' ? BAIL : value;
+    // An array result is a sequence to jsonata (a one-item array is unwrapped); a number out of
+    // range is its D1001 wherever it is used: its call.
+    if (Array.isArray(value) || typeof value === 'function') return BAIL;
+    if (typeof value === 'number' && !Number.isFinite(value)) return BAIL;
+    if (isObject(value) && flaggedAsFunction(value)) return BAIL;
+    return value;
   };
 }
 
@@ -175,6 +198,8 @@ function buildObject(pairs: AstNode[][]): FastEvaluator {
   const seen = new Set<string>();
   const entries = pairs.map(([key, value]) => {
     if (key.type !== 'string' || !plain(key) || typeof key.value !== 'string') throw new NotFast();
+    // jsonata refuses its own reserved keys (D1013); `__proto__` would set a prototype here.
+    if (key.value.startsWith('_jsonata_') || key.value === '__proto__') throw new NotFast();
     if (seen.has(key.value)) throw new NotFast(); // jsonata's D1009, at run time
     seen.add(key.value);
     return { key: key.value, value: build(value) };

@@ -71,7 +71,7 @@ export class JsonataEngine implements ExpressionEngine {
       compiled,
       guards,
       this.limits,
-      this.fastPath ? compileFast(compiled.ast()) : undefined,
+      this.fastPath ? compileFast(compiled.ast(), this.limits.maxDepth) : undefined,
     );
   }
 }
