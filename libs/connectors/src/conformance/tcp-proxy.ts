@@ -11,7 +11,8 @@ export class TcpProxy {
     private readonly sockets: Set<Socket>,
   ) {}
 
-  static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
+  /** Listens on `port` (default: any free one) and forwards to the target. */
+  static async start(targetHost: string, targetPort: number, port = 0): Promise<TcpProxy> {
     const sockets = new Set<Socket>();
     const server = createServer((client) => {
       const upstream = createConnection({ host: targetHost, port: targetPort });
@@ -26,7 +27,7 @@ export class TcpProxy {
       client.pipe(upstream);
       upstream.pipe(client);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     const address = server.address();
     if (!address || typeof address === 'string') throw new Error('proxy has no port');
     return new TcpProxy(server, address.port, sockets);

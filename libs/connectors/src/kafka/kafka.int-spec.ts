@@ -3,12 +3,13 @@
  * `scripts/kafka.sh start` runs on 127.0.0.1:19092. Start it before running these tests.
  */
 import { randomUUID } from 'node:crypto';
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { Kafka, logLevel, type Admin, type ISocketFactory } from 'kafkajs';
 import type { KafkaSourceSpec } from '@junction/pipeline';
 import { describeConformance, testMessages } from '../conformance/conformance';
 import { deferred, until } from '../conformance/eventually';
+import { TcpProxy } from '../conformance/tcp-proxy';
 import { testLogger } from '../conformance/test-logger';
 import type { ConnectorConnection, InboundMessage } from '../connector';
 import { ConnectorPool } from '../connector-pool';
@@ -168,6 +169,43 @@ describe('kafka connectors', () => {
       await destination.close();
     }
   });
+
+  it('a source stopped while its broker is away does not join the group once the broker is back', async () => {
+    const topic = await freshTopic(1);
+    const groupId = `${topic}.late`;
+    createdGroups.add(groupId);
+    // Bootstrap through a port where nothing listens yet: kafkajs keeps retrying its connect.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const away = {
+      ...connectionNamed(`kafka-away-${RUN}`),
+      config: { brokers: [`127.0.0.1:${port}`], clientId: `junction-test-${RUN}` },
+    };
+    const source = pool.source({ type: 'kafka', connection: away.name, topic, groupId }, away, {
+      routeId: 'away',
+    });
+    const started = source
+      .start(async () => undefined)
+      .then(
+        () => 'started',
+        (err: Error) => err.message,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await source.stop();
+    // The broker comes back while kafkajs is still retrying the connect.
+    const [host, brokerPort] = BROKERS[0].split(':');
+    const proxy = await TcpProxy.start(host, Number(brokerPort), port);
+    try {
+      expect(await started).toMatch(/stopped while starting|could not start/);
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const { groups } = await admin.describeGroups([groupId]);
+      expect(groups[0].members).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
 
   it('takes the id from header junction-id and leaves it unset without one', async () => {
     const topic = await freshTopic(1);

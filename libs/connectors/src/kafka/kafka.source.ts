@@ -118,23 +118,31 @@ export class KafkaSource implements Source {
       this.logger.error(`${this.name}: consumer crashed: ${errorText(payload.error)}; restarting`);
       this.restartLater(consumer);
     });
+    // A stop during a start cannot cancel kafkajs' connect (it retries on its own): each step
+    // checks, so that a consumer that connects after all leaves instead of joining the group.
+    const abandoned = () => this.stopping || this.consumer !== consumer;
+    const stopped = new ConnectorError('CLOSED', `${this.name}: stopped while starting`, false);
     try {
       await consumer.connect();
+      if (abandoned()) throw stopped;
       await consumer.subscribe({
         topics: [this.spec.topic],
         fromBeginning: this.spec.fromBeginning ?? false,
       });
+      if (abandoned()) throw stopped;
       // Resolves once the group is joined (a failure there goes to the crash handler).
       await consumer.run({
         autoCommit: false,
         partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
         eachMessage: (payload) => this.eachMessage(consumer, payload),
       });
+      if (abandoned()) throw stopped;
       this.restarts = 0;
     } catch (err) {
       if (this.consumer === consumer) this.consumer = undefined;
       this.client.forget(consumer);
       await consumer.disconnect().catch(() => undefined);
+      if (err === stopped) throw err;
       throw new ConnectorError(
         'UNREACHABLE',
         `${this.name}: could not start: ${errorText(err)}`,
