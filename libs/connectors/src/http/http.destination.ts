@@ -99,12 +99,16 @@ export class HttpDestination implements Destination {
     return this.inFlight.track(this.call(message).then((r) => r.receipt));
   }
 
-  /** The 2xx response's body is the reply (up to 5 MiB); the exchange's time limit is the connection's. */
+  /**
+   * Resolves on the 2xx (the message is delivered); the response body is the reply (up to 5 MiB,
+   * read within the connection's time limit). A body that fails to arrive fails the reply only,
+   * never the delivery: the message is not sent again for it.
+   */
   async request(message: OutboundMessage): Promise<SentRequest> {
     const refused = this.refusal();
     if (refused) throw refused;
     const { receipt, reply } = await this.inFlight.track(this.call(message, true));
-    return { receipt, reply: Promise.resolve(reply!) };
+    return { receipt, reply: reply! };
   }
 
   private refusal(): ConnectorError | undefined {
@@ -127,10 +131,11 @@ export class HttpDestination implements Destination {
   private async call(
     message: OutboundMessage,
     withReply = false,
-  ): Promise<{ receipt: DeliveryReceipt; reply?: Reply }> {
+  ): Promise<{ receipt: DeliveryReceipt; reply?: Promise<Reply> }> {
     const where = `http ${this.method} ${this.receiptUrl}`;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), this.timeoutMs);
+    let readingReply = false;
     try {
       const response = await request(this.url, {
         method: this.method,
@@ -150,11 +155,23 @@ export class HttpDestination implements Destination {
       const ok = status >= 200 && status < 300;
       if (ok && withReply) {
         const contentType = response.headers['content-type'];
-        const body = await readCapped(response.body, MAX_REPLY_BYTES, where);
-        return {
-          receipt: { kind: 'http', status, url: this.receiptUrl },
-          reply: { body, ...(typeof contentType === 'string' ? { contentType } : {}) },
-        };
+        // Read now (the connection goes back to the pool), settle apart from the delivery.
+        readingReply = true;
+        const reply = readCapped(response.body, MAX_REPLY_BYTES, where)
+          .then(
+            (body): Reply => ({
+              body,
+              ...(typeof contentType === 'string' ? { contentType } : {}),
+            }),
+            (err: unknown) => {
+              throw err instanceof ConnectorError
+                ? err
+                : httpConnectorError(err, `${where} (reply)`, abort.signal.aborted, this.timeoutMs);
+            },
+          )
+          .finally(() => clearTimeout(timer));
+        reply.catch(() => undefined); // the caller may no longer wait for it
+        return { receipt: { kind: 'http', status, url: this.receiptUrl }, reply };
       }
       // Read to the end so the connection goes back to the pool (dump caps what it reads).
       await response.body.dump();
@@ -177,7 +194,7 @@ export class HttpDestination implements Destination {
       if (err instanceof ConnectorError) throw err;
       throw httpConnectorError(err, where, abort.signal.aborted, this.timeoutMs);
     } finally {
-      clearTimeout(timer);
+      if (!readingReply) clearTimeout(timer);
     }
   }
 }

@@ -71,6 +71,12 @@ beforeAll(async () => {
       hanging.push(res);
       return;
     }
+    if (path === '/huge') {
+      // A 2xx whose body is more than a reply may be (5 MiB).
+      res.writeHead(201, { 'content-type': 'application/octet-stream' });
+      res.end(Buffer.alloc(6 * 1024 * 1024, 120));
+      return;
+    }
     if (path === '/moved') {
       res.writeHead(302, { location: `http://127.0.0.1:${elsewhere.port}/orders` }).end();
       return;
@@ -287,6 +293,25 @@ describe('http destination', () => {
           erp({ config: { baseUrl: 'http://127.0.0.1:1', headers: { Authorization: 'x' } } }),
         ),
       ).toThrow(ConnectorError);
+    });
+  });
+
+  it('request: the 2xx body is the reply; a reply that cannot be taken fails the reply, not the delivery', async () => {
+    const ok = await pool.destination(spec('/orders'), erp()).request!(
+      testMessages('reply', 1)[0],
+      5_000,
+    );
+    expect(ok.receipt).toMatchObject({ kind: 'http', status: 201 });
+    expect(JSON.parse((await ok.reply).body.toString())).toEqual({ ok: true });
+    expect((await ok.reply).contentType).toBe('application/json');
+    const huge = await pool.destination(spec('/huge'), erp()).request!(
+      testMessages('huge', 1)[0],
+      5_000,
+    );
+    expect(huge.receipt).toMatchObject({ kind: 'http', status: 201 }); // delivered, not to be re-sent
+    await expect(huge.reply).rejects.toMatchObject({
+      code: 'REJECTED',
+      message: expect.stringContaining('reply larger than'),
     });
   });
 
