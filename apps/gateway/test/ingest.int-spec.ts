@@ -188,6 +188,14 @@ describe('ingest: HMAC signatures and request-reply', () => {
         if (!msg) return;
         const order = JSON.parse(msg.content.toString()) as { orderId: string; total: number };
         if (order.orderId === 'silent') return responder.ack(msg); // never answers
+        if (order.orderId === 'odd-type') {
+          // A content type no header may carry: served as bytes instead.
+          responder.sendToQueue(msg.properties.replyTo as string, Buffer.from('<b>hi</b>'), {
+            correlationId: msg.properties.correlationId as string,
+            contentType: 'text/html\r\nx-evil: 1',
+          });
+          return responder.ack(msg);
+        }
         responder.sendToQueue(
           msg.properties.replyTo as string,
           Buffer.from(JSON.stringify({ orderId: order.orderId, accepted: order.total < 1000 })),
@@ -227,6 +235,8 @@ describe('ingest: HMAC signatures and request-reply', () => {
       answers.forEach((r, i) => {
         expect(r.body).toEqual({ orderId: `q-${i}`, accepted: i * 100 < 1000 });
         expect(r.headers['content-type']).toBe('application/json');
+        expect(r.headers['x-content-type-options']).toBe('nosniff');
+        expect(r.headers['content-security-policy']).toMatch(/^sandbox/);
         expect(r.headers['x-junction-id']).toEqual(expect.any(String));
       });
       // The message is audited as delivered to the request queue.
@@ -238,6 +248,13 @@ describe('ingest: HMAC signatures and request-reply', () => {
       });
       expect(JSON.stringify(trail.body)).toContain('delivered');
     }, 20_000);
+
+    it('serves a reply whose content type is malformed as bytes, not as what it claims', async () => {
+      const res = await post('quote', JSON.stringify({ id: 'odd-type', total: 1 }));
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toBe('application/octet-stream');
+      expect(res.headers['x-evil']).toBeUndefined();
+    });
 
     it('answers 504 with the message id when no reply comes within the route timeout', async () => {
       const started = Date.now();

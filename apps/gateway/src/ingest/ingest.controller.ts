@@ -81,10 +81,13 @@ export class IngestController {
           );
         }
         if (result.reply) {
+          // The far side's bytes, served from the gateway's origin: never sniffed, never active.
           void reply
             .status(200)
             .header('x-junction-id', result.id)
             .header('content-type', replyContentType(result.reply))
+            .header('x-content-type-options', 'nosniff')
+            .header('content-security-policy', "sandbox; default-src 'none'")
             .send(result.reply.body);
           return;
         }
@@ -181,9 +184,17 @@ export class IngestController {
   }
 }
 
-/** The reply's own content type; JSON when it did not say and parses as JSON, else bytes. */
+/** A media type as a header may carry it: type/subtype, optional parameters, no control characters. */
+const MEDIA_TYPE = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[\x20-\x7e]*)?$/;
+
+/**
+ * The reply's own content type when it is a well-formed one; JSON when it said none and parses
+ * as JSON; else bytes.
+ */
 function replyContentType(answer: Reply): string {
-  if (answer.contentType) return answer.contentType;
+  if (answer.contentType) {
+    return MEDIA_TYPE.test(answer.contentType) ? answer.contentType : 'application/octet-stream';
+  }
   try {
     JSON.parse(answer.body.toString('utf8'));
     return 'application/json';
