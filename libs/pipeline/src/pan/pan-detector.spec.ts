@@ -28,6 +28,11 @@ describe('PAN detector', () => {
     ['7 4111 1111 1111 1111 2026', `7 ${PAN_REDACTED} 2026`],
     ['amex 3400 000000 00009 x', `amex ${PAN_REDACTED} x`],
     ['1234-4111-1111-1111-1111-5500-0000-0000-0004', `1234-${PAN_REDACTED}-${PAN_REDACTED}`],
+    // A chance Luhn-valid span overlapping the real card number cannot leave part of it.
+    ['100000 4111 1111 1111 1111', PAN_REDACTED],
+    // A card number without spaces next to a CVV or an expiry.
+    ['pay 4111111111111111 123', `pay ${PAN_REDACTED} 123`],
+    ['4111111111111111 12 29', `${PAN_REDACTED} 12 29`],
     // Groups that do not add up to a Luhn-valid 13-19 digits stay.
     ['phone +49 30 1234 5678 ext 12', 'phone +49 30 1234 5678 ext 12'],
     ['date 2026-11-26 10 30 45', 'date 2026-11-26 10 30 45'],

@@ -33,41 +33,37 @@ export function redactPanText(text: string): string {
   return text.replace(DIGIT_RUN, (run) => (isPan(run) ? PAN_REDACTED : redactGroups(run)));
 }
 
-/** Digits per group of a card number as people write it (4-4-4-4, 4-6-5, 4-4-4-4-3). */
-const CARD_GROUP = /^\d{3,6}$/;
-
 /**
- * In a run written in groups that is no card number as a whole, finds the longest span of
- * card-like groups (3 to 6 digits each) starting at each group that holds 13-19 digits and passes
- * the Luhn check, and redacts it; the groups around it stay.
+ * In a run written in groups that is no card number as a whole, redacts every span of whole
+ * groups holding 13-19 digits that passes the Luhn check (a card number glued to more groups, or
+ * written without spaces next to a CVV). Spans are tried from every group and merged where they
+ * overlap, so a chance Luhn-valid span cannot hide part of a real card number; the groups around
+ * them stay.
  */
 function redactGroups(run: string): string {
   if (!/[ -]/.test(run)) return run;
   const parts = run.split(/([ -])/); // group, separator, group, ...
   const groups = parts.filter((_, i) => i % 2 === 0);
   if (groups.length < 2) return run;
-  // Which redacted span each group falls in (undefined: kept).
-  const span: Array<number | undefined> = [];
+  const hit = new Array<boolean>(groups.length).fill(false);
+  // A span's groups and the separators inside it vanish into one marker.
+  const joined = new Array<boolean>(groups.length).fill(false);
   for (let start = 0; start < groups.length; start++) {
     let digits = '';
-    let end = -1;
-    for (let j = start; j < groups.length && CARD_GROUP.test(groups[j]); j++) {
-      digits += groups[j];
+    for (let end = start; end < groups.length; end++) {
+      digits += groups[end];
       if (digits.length > 19) break;
-      if (digits.length >= 13 && luhnValid(digits)) end = j;
+      if (digits.length < 13 || !luhnValid(digits)) continue;
+      for (let g = start; g <= end; g++) hit[g] = true;
+      for (let g = start; g < end; g++) joined[g] = true;
     }
-    if (end < 0) continue;
-    for (let j = start; j <= end; j++) span[j] = start;
-    start = end;
   }
-  if (span.length === 0) return run;
+  if (!hit.includes(true)) return run;
   let out = '';
   for (let g = 0; g < groups.length; g++) {
-    if (span[g] === undefined) out += groups[g];
-    else if (span[g] !== span[g - 1]) out += PAN_REDACTED;
-    // The separator after group g, unless it sits inside a redacted span.
-    if (g < groups.length - 1 && (span[g] === undefined || span[g] !== span[g + 1]))
-      out += parts[2 * g + 1];
+    if (!hit[g]) out += groups[g];
+    else if (g === 0 || !joined[g - 1]) out += PAN_REDACTED;
+    if (g < groups.length - 1 && !joined[g]) out += parts[2 * g + 1];
   }
   return out;
 }
