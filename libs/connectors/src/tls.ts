@@ -1,10 +1,14 @@
+import { rootCertificates } from 'node:tls';
 import { badConfig } from './config';
 import type { ConnectorConnection } from './connector';
 
 /** TLS settings of a connection: a private CA to trust, and a client certificate with its key. */
 export interface TlsSettings {
-  /** PEM certificates trusted in addition to the system's (an internal CA). */
-  ca?: string;
+  /**
+   * The certificates trusted: Node's own roots and the connection's PEM (an internal CA). Node's
+   * `ca` replaces its roots, so they are listed too: a private CA adds trust, it does not narrow it.
+   */
+  ca?: string[];
   /** PEM client certificate (mutual TLS); its private key is a secret. */
   cert?: string;
   /** PEM private key of `cert`, from the connection's secrets. */
@@ -31,7 +35,7 @@ export function tlsSettings(
     if (ca !== undefined) {
       if (typeof ca !== 'string' || !PEM_CERT.test(ca))
         throw badConfig(connection, `config.${block}.ca must be PEM certificates`);
-      settings.ca = ca;
+      settings.ca = [...rootCertificates, ca];
     }
     if (cert !== undefined) {
       if (typeof cert !== 'string' || !PEM_CERT.test(cert))
@@ -45,12 +49,14 @@ export function tlsSettings(
       throw badConfig(connection, `secrets.${keySecret} must be a PEM private key`);
     settings.key = key;
   }
+  // A key secret that also holds its certificate (one PEM bundle) serves as both.
+  if (settings.key && !settings.cert && PEM_CERT.test(settings.key)) settings.cert = settings.key;
   if (settings.cert && !settings.key)
     throw badConfig(
       connection,
       `config.${block}.cert needs its private key in secrets.${keySecret}`,
     );
-  if (settings.key && !settings.cert && !PEM_CERT.test(settings.key))
+  if (settings.key && !settings.cert)
     throw badConfig(
       connection,
       `secrets.${keySecret} needs its certificate in config.${block}.cert`,

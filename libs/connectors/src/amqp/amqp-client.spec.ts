@@ -1,3 +1,4 @@
+import { rootCertificates } from 'node:tls';
 import { ConnectorError } from '../connector';
 import { amqpConnectArgs } from './amqp-client';
 import { stringifyHeaders } from './amqp.source';
@@ -65,7 +66,8 @@ describe('amqpConnectArgs', () => {
       config: { url: 'amqps://svc@rabbit.internal', tls: { ca, cert } },
       secrets: { password: 'pw', tlsKey: key },
     });
-    expect(tls).toEqual({ ca, cert, key });
+    // The private CA adds to Node's roots (Node's `ca` alone would replace them).
+    expect(tls).toEqual({ ca: [...rootCertificates, ca], cert, key });
     expect(() =>
       amqpConnectArgs({ name: 'rabbit', config: { url: 'amqp://r', tls: { ca } }, secrets: {} }),
     ).toThrow('config.tls applies only to an amqps:// URL');

@@ -1,3 +1,4 @@
+import { rootCertificates } from 'node:tls';
 import {
   KafkaJSNonRetriableError,
   KafkaJSNumberOfRetriesExceeded,
@@ -51,10 +52,11 @@ describe('kafkaClientConfig', () => {
       config: { brokers: ['b:9093'], ssl },
       secrets,
     });
-    expect(kafkaClientConfig(connection({ ca }), {}, consoleLogger).ssl).toEqual({ ca });
+    const trusted = [...rootCertificates, ca]; // added to Node's roots, not instead of them
+    expect(kafkaClientConfig(connection({ ca }), {}, consoleLogger).ssl).toEqual({ ca: trusted });
     expect(
       kafkaClientConfig(connection({ ca, cert }, { sslKey: key }), {}, consoleLogger).ssl,
-    ).toEqual({ ca, cert, key });
+    ).toEqual({ ca: trusted, cert, key });
     expect(() => kafkaClientConfig(connection({ cert }), {}, consoleLogger)).toThrow(
       'config.ssl.cert needs its private key in secrets.sslKey',
     );

@@ -49,12 +49,9 @@ export function kafkaClientConfig(
   };
   const ssl = connection.config.ssl;
   if (ssl === true || (ssl !== null && typeof ssl === 'object')) {
-    // config.ssl: true, or { ca, cert } (PEM); the client key is secrets.sslKey. A key secret
-    // that also holds the certificate (one PEM bundle) serves as both where no cert is configured.
-    const settings = tlsSettings(connection, 'ssl', 'sslKey');
-    if (settings?.key && !settings.cert && settings.key.includes('BEGIN CERTIFICATE'))
-      settings.cert = settings.key;
-    config.ssl = settings ?? true;
+    // config.ssl: true, or { ca, cert } (PEM); the client key is secrets.sslKey (or a bundle
+    // of key and certificate, which serves as both).
+    config.ssl = tlsSettings(connection, 'ssl', 'sslKey') ?? true;
   }
   const sasl = connection.config.sasl as { mechanism?: unknown; username?: unknown } | undefined;
   if (sasl) {
