@@ -8,7 +8,5 @@ if (!existsSync(entry)) {
   process.stderr.write('junction: not built yet; run `npm run build` (npm ci does it for you)\n');
   process.exit(2);
 }
-// `npm start -- --reset-admin-password`: a lost admin password gets a new one at this start.
-if (process.argv.includes('--reset-admin-password'))
-  process.env.JUNCTION_RESET_ADMIN_PASSWORD = 'true';
-require(entry).main();
+// `npm start -- --reset-admin-password`: a lost admin password gets a new one at this start only.
+require(entry).main({ resetAdminPassword: process.argv.includes('--reset-admin-password') });

@@ -128,10 +128,16 @@ describe('the gateway process on the embedded default', () => {
     ).json()) as { items: Array<{ type: string; actorKind: string; details: { reason: string } }> };
     // Newest first: the reset, then the admin made on first start.
     expect(events.items.map((e) => [e.type, e.actorKind, e.details.reason])).toEqual([
-      ['user.password-reset', 'system', 'JUNCTION_RESET_ADMIN_PASSWORD at start-up'],
+      ['user.password-reset', 'system', '--reset-admin-password at start-up'],
       ['user.created', 'system', 'first start'],
     ]);
     password = fresh;
+    // The flag holds for that start only: the next start keeps the password.
+    gateway.child.kill('SIGTERM');
+    expect(await gateway.exited()).toBe(0);
+    const again = await start();
+    expect(again.output()).not.toMatch(/admin:/);
+    expect((await login(fresh)).status).toBe(200);
   }, 90_000);
 
   it('refuses bad configuration with a message naming the variable', async () => {

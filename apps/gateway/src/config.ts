@@ -47,12 +47,6 @@ export const GATEWAY_CONFIG = {
     sensitive: true,
     parse: parse.password,
   },
-  JUNCTION_RESET_ADMIN_PASSWORD: {
-    description:
-      'A lost admin password: at this start, JUNCTION_ADMIN_USER gets a new password (JUNCTION_ADMIN_PASSWORD, else generated and printed once), becomes an enabled local admin, and its sessions end. Also `npm start -- --reset-admin-password`. Audited.',
-    default: false,
-    parse: (raw: string) => parseBoolean(raw),
-  },
   JUNCTION_SEED_DEMO: {
     description: 'Seed the demo route on first start (true/false).',
     default: true,

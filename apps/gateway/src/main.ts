@@ -109,20 +109,30 @@ export async function createGateway(
   return app;
 }
 
+export interface StartOptions {
+  /**
+   * A lost admin password (`--reset-admin-password`, a command-line flag and not a setting, so
+   * that it cannot be left on): the admin gets a new password at this start.
+   */
+  resetAdminPassword?: boolean;
+}
+
 /**
  * First start: an admin (password from the environment, else generated and printed once) and the
- * demo route. With JUNCTION_RESET_ADMIN_PASSWORD, the admin gets a new password at any start.
- * Either is audited, as the system's doing.
+ * demo route; or, with `resetAdminPassword`, a new password for the admin. Returns the password
+ * to print, and the audit record to write once it is printed (so that an audit outage cannot
+ * make a password that is never shown).
  */
 async function firstStart(
   app: NestFastifyApplication,
   config: GatewayConfig,
-): Promise<string | undefined> {
+  options: StartOptions,
+): Promise<{ password?: string; audit?: () => Promise<void> }> {
   const password = config.JUNCTION_ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');
   const shown = config.JUNCTION_ADMIN_PASSWORD ? '(from JUNCTION_ADMIN_PASSWORD)' : password;
   const users = app.get(UsersService);
   const username = config.JUNCTION_ADMIN_USER;
-  const audit = (type: string, id: string, details: Record<string, unknown>) =>
+  const audit = (type: string, id: string, details: Record<string, unknown>) => () =>
     app.get(AuditTrail).recordEvent({
       type,
       outcome: 'success',
@@ -131,18 +141,20 @@ async function firstStart(
       target: { type: 'user', id },
       details: { username, ...details },
     });
-  if (config.JUNCTION_RESET_ADMIN_PASSWORD) {
+  if (options.resetAdminPassword) {
     const { id, created } = await users.resetAdmin(username, password);
-    await audit(created ? 'user.created' : 'user.password-reset', id, {
-      roles: ['admin'],
-      reason: 'JUNCTION_RESET_ADMIN_PASSWORD at start-up',
-    });
     log.warn(`the password of ${username} was reset at start-up; its sessions have ended`);
-    return shown;
+    return {
+      password: shown,
+      audit: audit(created ? 'user.created' : 'user.password-reset', id, {
+        roles: ['admin'],
+        reason: '--reset-admin-password at start-up',
+      }),
+    };
   }
   const id = await users.ensureAdmin(username, password);
-  if (!id) return undefined;
-  await audit('user.created', id, { roles: ['admin'], reason: 'first start' });
+  if (!id) return {};
+  const record = audit('user.created', id, { roles: ['admin'], reason: 'first start' });
   if (config.JUNCTION_SEED_DEMO) {
     try {
       await app.get(RoutesService).create(DEMO_ROUTE, 'system', 'demo route seeded on first start');
@@ -150,10 +162,13 @@ async function firstStart(
       log.warn(`could not seed the demo route: ${(err as Error).message}`);
     }
   }
-  return shown;
+  return { password: shown, audit: record };
 }
 
-export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
+export async function bootstrap(
+  env: NodeJS.ProcessEnv = process.env,
+  options: StartOptions = {},
+): Promise<RunningGateway> {
   const config = loadGatewayConfig(env);
   let embedded: EmbeddedPostgresServer | undefined;
   let databaseUrl = config.DATABASE_URL;
@@ -175,7 +190,7 @@ export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<R
     app = await createGateway(config, databaseUrl, masterKey(config, embedded !== undefined));
     await app.listen(config.PORT, config.HOST);
     // Only once the server is up: a generated password must never be made and then lost in a failed start.
-    const adminPassword = await firstStart(app, config);
+    const { password: adminPassword, audit } = await firstStart(app, config, options);
     const address = app.getHttpServer().address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
     const url = `http://${config.HOST}:${port}`;
@@ -189,6 +204,9 @@ export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<R
       }
     }
     process.stdout.write(`${lines.join('\n')}\n`);
+    await audit?.().catch((err: unknown) =>
+      log.error(`could not audit the admin's new password: ${(err as Error).message}`),
+    );
     const running = app;
     let closing: Promise<void> | undefined;
     const close = () =>
@@ -204,10 +222,10 @@ export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<R
   }
 }
 
-export async function main(): Promise<void> {
+export async function main(options: StartOptions = {}): Promise<void> {
   let gateway: RunningGateway;
   try {
-    gateway = await bootstrap();
+    gateway = await bootstrap(process.env, options);
   } catch (err) {
     const message =
       err instanceof ConfigError
