@@ -29,6 +29,35 @@ describe('GET /metrics', () => {
     return undefined;
   }
 
+  it('reports a route still starting (its broker refuses the login) as not running', async () => {
+    await gw.request('POST', '/api/v1/connections', {
+      token: admin,
+      body: {
+        name: 'refusing',
+        type: 'amqp',
+        config: { url: 'amqp://guest@127.0.0.1:5672' },
+        secrets: { password: 'not-the-password' },
+      },
+    });
+    const created = await gw.request('POST', '/api/v1/routes', {
+      token: admin,
+      body: {
+        id: 'waiting',
+        source: {
+          type: 'amqp',
+          connection: 'refusing',
+          queue: `junction.test.waiting.${Date.now()}`,
+        },
+        destinations: [{ type: 'log' }],
+      },
+    });
+    expect(created.status).toBe(201);
+    expect(await sample('junction_route_running', { route: 'waiting' })).toBe(0);
+    expect((await gw.request('DELETE', '/api/v1/routes/waiting', { token: admin })).status).toBe(
+      204,
+    );
+  });
+
   it('is public Prometheus text with the process metrics', async () => {
     const res = await gw.request('GET', '/metrics');
     expect(res.status).toBe(200);

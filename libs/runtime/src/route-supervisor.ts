@@ -109,8 +109,10 @@ export class RouteSupervisor {
   /** Every route this process runs or tries to run, with its state (for metrics). */
   statuses(): Array<{ routeId: string } & WorkerStatus> {
     const out = [...this.workers.values()].map((w) => ({ routeId: w.routeId, ...w.status() }));
+    for (const [routeId, worker] of this.starting)
+      if (!this.workers.has(routeId)) out.push({ routeId, ...worker.status() });
     for (const [routeId, failure] of this.failures)
-      if (!this.workers.has(routeId))
+      if (!this.workers.has(routeId) && !this.starting.has(routeId))
         out.push({
           routeId,
           state: 'failed',

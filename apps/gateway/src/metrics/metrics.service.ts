@@ -20,7 +20,6 @@ export class MetricsService implements MessageObserver {
 
   constructor() {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'junction_' });
     this.messages = new Counter({
       name: 'junction_messages_total',
       help: 'Messages done with, by route and outcome (delivered, filtered, unroutable, dead-lettered, replayed).',
@@ -48,6 +47,11 @@ export class MetricsService implements MessageObserver {
     });
   }
 
+  /** Everything, in Prometheus' text format: this app's metrics and the process's. */
+  scrape(): Promise<string> {
+    return Registry.merge([processMetrics(), this.registry]).metrics();
+  }
+
   message(record: MessageRecord): void {
     const route = record.routeId;
     this.messages.inc({ route, outcome: record.outcome });
@@ -57,6 +61,20 @@ export class MetricsService implements MessageObserver {
     const took = (Date.parse(record.doneAt) - Date.parse(record.receivedAt)) / 1000;
     if (Number.isFinite(took) && took >= 0) this.duration.observe({ route }, took);
   }
+}
+
+let processRegistry: Registry | undefined;
+
+/**
+ * CPU, memory, event loop lag, GC: once per process (each collectDefaultMetrics call installs
+ * observers that are never removed, and tests run several apps in one process).
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, prefix: 'junction_' });
+  }
+  return processRegistry;
 }
 
 /** What runs and whether the audit trail keeps up, read at each scrape. */
@@ -69,7 +87,7 @@ export function registerRuntimeGauges(
   const routes = () => supervisor.statuses();
   new Gauge({
     name: 'junction_route_running',
-    help: '1 while the route runs in this process, 0 while it is starting or failed.',
+    help: '1 while the route runs in this process, 0 while it is starting or failed to start.',
     labelNames: ['route'],
     registers,
     collect() {
