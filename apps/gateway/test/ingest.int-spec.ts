@@ -104,14 +104,28 @@ describe('ingest: HMAC signatures and request-reply', () => {
       expect((res.body as { message: string }).message).toMatch(message);
     });
 
-    it('takes an Idempotency-Key as the message id, and refuses one that cannot be an id', async () => {
-      const signed = { 'x-junction-signature': signIngest(key, body, now()) };
-      const res = await post('signed', body, { ...signed, 'idempotency-key': `order-o-1-${run}` });
-      expect(res.body).toMatchObject({ id: `order-o-1-${run}`, status: 'delivered' });
+    it('takes a signed Idempotency-Key as the message id, and refuses one that cannot be an id', async () => {
+      const idKey = `order-o-1-${run}`;
+      const signed = (k: string) => ({
+        'x-junction-signature': signIngest(key, body, now(), k),
+        'idempotency-key': k,
+      });
+      const res = await post('signed', body, signed(idKey));
+      expect(res.body).toMatchObject({ id: idKey, status: 'delivered' });
+      // A captured request replayed with another key does not pass.
+      const replayed = await post('signed', body, { ...signed(idKey), 'idempotency-key': 'other' });
+      expect(replayed.status).toBe(401);
       for (const bad of ['x'.repeat(201), 'with space'])
-        expect((await post('signed', body, { ...signed, 'idempotency-key': bad })).status).toBe(
-          400,
-        );
+        expect((await post('signed', body, signed(bad))).status).toBe(400);
+    });
+
+    it('without an Idempotency-Key, a replayed request carries the same message id', async () => {
+      const header = { 'x-junction-signature': signIngest(key, body, now()) };
+      const first = await post('signed', body, header);
+      const again = await post('signed', body, header);
+      expect(first.status).toBe(202);
+      expect((first.body as { id: string }).id).toMatch(/^sig-[0-9a-f]{32}$/);
+      expect((again.body as { id: string }).id).toBe((first.body as { id: string }).id);
     });
 
     it('audits each refused request as a denial', async () => {
@@ -119,7 +133,7 @@ describe('ingest: HMAC signatures and request-reply', () => {
       const denied = (
         res.body as { items: Array<{ actor: string; details: { path: string; status: number } }> }
       ).items;
-      expect(denied.filter((e) => e.details.path === '/ingest/signed')).toHaveLength(6);
+      expect(denied.filter((e) => e.details.path === '/ingest/signed')).toHaveLength(7);
       expect(denied[0]).toMatchObject({ actor: '(anonymous)', details: { status: 401 } });
     });
 

@@ -7,9 +7,20 @@ const nowMs = 1_764_000_000_000;
 const t = nowMs / 1000;
 
 describe('ingest signatures', () => {
-  it('signs HMAC-SHA256 over "<t>.<body>" as t=…,v1=<hex>', () => {
-    const mac = createHmac('sha256', key).update(`${t}.{"id":"o-1"}`).digest('hex');
+  it('signs HMAC-SHA256 over "<t>\\n<Idempotency-Key>\\n<body>" as t=…,v1=<hex>', () => {
+    const mac = createHmac('sha256', key).update(`${t}\n\n{"id":"o-1"}`).digest('hex');
     expect(signIngest(key, body, t)).toBe(`t=${t},v1=${mac}`);
+    const keyed = createHmac('sha256', key).update(`${t}\norder-1\n{"id":"o-1"}`).digest('hex');
+    expect(signIngest(key, body, t, 'order-1')).toBe(`t=${t},v1=${keyed}`);
+  });
+
+  it('binds the Idempotency-Key: a request signed with one does not pass with another, or none', () => {
+    const signed = signIngest(key, body, t, 'order-1');
+    expect(() => checkIngestSignature(signed, body, key, nowMs, 'order-1')).not.toThrow();
+    expect(() => checkIngestSignature(signed, body, key, nowMs, 'order-2')).toThrow(
+      SignatureMismatch,
+    );
+    expect(() => checkIngestSignature(signed, body, key, nowMs)).toThrow(SignatureMismatch);
   });
 
   it('accepts a good signature, with spaces, and among several v1 values (key rotation)', () => {

@@ -6,29 +6,47 @@ export const SIGNATURE_HEADER = 'x-junction-signature';
 /** How far a signature's timestamp may be from the gateway's clock, either way. */
 export const SIGNATURE_TOLERANCE_S = 300;
 
-const FORMAT = 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">';
+const FORMAT =
+  't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>\\n<Idempotency-Key, or nothing>\\n<raw body>">';
+
+/** What is signed: the timestamp and the Idempotency-Key (neither holds a newline), then the body. */
+function mac(
+  key: Buffer | string,
+  t: number,
+  idempotencyKey: string,
+  body: Buffer | string,
+): Buffer {
+  return createHmac('sha256', key).update(`${t}\n${idempotencyKey}\n`).update(body).digest();
+}
 
 /**
  * The signature of one request: HMAC-SHA256, keyed with the route's shared secret, over
- * `<t>.<raw body>`, as `t=<t>,v1=<hex>`. The timestamp is signed too, so a captured request cannot
- * be replayed once it is older than the tolerance.
+ * `<t>\n<Idempotency-Key>\n<raw body>` (an empty line without a key), as `t=<t>,v1=<hex>`. The
+ * timestamp is signed, so a captured request cannot be replayed once older than the tolerance;
+ * the Idempotency-Key is signed, so a replay within it cannot pass for another message.
  */
-export function signIngest(key: Buffer | string, body: Buffer | string, t: number): string {
-  const mac = createHmac('sha256', key).update(`${t}.`).update(body).digest('hex');
-  return `t=${t},v1=${mac}`;
+export function signIngest(
+  key: Buffer | string,
+  body: Buffer | string,
+  t: number,
+  idempotencyKey = '',
+): string {
+  return `t=${t},v1=${mac(key, t, idempotencyKey, body).toString('hex')}`;
 }
 
 /**
  * Checks `X-Junction-Signature` (several `v1=` values are allowed, so a sender can sign with an
- * old and a new key while the secret is being rotated). Throws UNAUTHENTICATED with what is wrong;
- * `mismatch` tells the caller the header was well-formed but signed with another key or body.
+ * old and a new key while the secret is being rotated). Throws UNAUTHENTICATED with what is wrong
+ * ({@link SignatureMismatch}: well-formed, but signed with another key, body or Idempotency-Key).
+ * Returns the signature that matched.
  */
 export function checkIngestSignature(
   header: string | string[] | undefined,
   body: Buffer,
   key: Buffer,
   nowMs: number,
-): void {
+  idempotencyKey = '',
+): Buffer {
   if (typeof header !== 'string' || header.trim() === '')
     throw new JunctionError(
       'UNAUTHENTICATED',
@@ -55,12 +73,16 @@ export function checkIngestSignature(
       'UNAUTHENTICATED',
       `X-Junction-Signature is ${skew} s away from the gateway's clock (tolerance ${SIGNATURE_TOLERANCE_S} s); sign each request when it is sent`,
     );
-  const expected = createHmac('sha256', key).update(`${t}.`).update(body).digest();
+  const expected = mac(key, t, idempotencyKey, body);
   if (!signatures.some((s) => timingSafeEqual(s, expected))) throw new SignatureMismatch();
+  return expected;
 }
 
 export class SignatureMismatch extends JunctionError {
   constructor() {
-    super('UNAUTHENTICATED', 'X-Junction-Signature does not match the body');
+    super(
+      'UNAUTHENTICATED',
+      'X-Junction-Signature does not match the body (and Idempotency-Key, when one is sent)',
+    );
   }
 }

@@ -53,12 +53,12 @@ export class IngestController {
     const path = (request.params as Record<string, string>)['*'] ?? '';
     const { worker, source } = this.ingest.resolve(path);
     const payload = rawBody(request);
-    await this.authenticate(request, source, payload);
+    const id = await this.authenticate(request, source, payload);
     const sync = source.mode === 'sync';
     const timeoutMs = worker.replyTimeoutMs();
     const pending = this.ingest.ingest(
       worker,
-      { path, payload, headers: flatHeaders(request) },
+      { id, path, payload, headers: flatHeaders(request) },
       sync ? Date.now() + timeoutMs : undefined,
     );
     const result = sync
@@ -122,12 +122,16 @@ export class IngestController {
     }
   }
 
-  /** The route's own ingest auth; a refusal is audited like any denied request. */
+  /**
+   * The route's own ingest auth; a refusal is audited like any denied request. A signed request
+   * without an Idempotency-Key gets its message id from its signature: a replay of it, within the
+   * tolerance, carries the same id (and receivers drop it as a duplicate).
+   */
   private async authenticate(
     request: FastifyRequest,
     source: HttpSourceSpec,
     payload: Buffer,
-  ): Promise<void> {
+  ): Promise<string | undefined> {
     const auth = source.auth ?? 'apiKey';
     try {
       if (auth === 'apiKey') {
@@ -135,8 +139,17 @@ export class IngestController {
         if (typeof key !== 'string' || !(await this.auth.principalFromApiKey(key)))
           throw new JunctionError('UNAUTHENTICATED', 'this ingest path needs a valid X-API-Key');
       } else if (auth === 'hmac') {
-        await this.ingest.verifySignature(source, request.headers[SIGNATURE_HEADER], payload);
+        const key = request.headers['idempotency-key'];
+        const idempotencyKey = typeof key === 'string' && key !== '' ? key : undefined;
+        const signature = await this.ingest.verifySignature(
+          source,
+          request.headers[SIGNATURE_HEADER],
+          payload,
+          idempotencyKey,
+        );
+        return idempotencyKey ? undefined : `sig-${signature.toString('hex').slice(0, 32)}`;
       }
+      return undefined;
     } catch (err) {
       if (err instanceof JunctionError && err.code === 'UNAUTHENTICATED')
         await this.events.record({

@@ -7,6 +7,8 @@ import { ProcessResult, RouteSupervisor, RouteWorker } from '@junction/runtime';
 import { checkIngestSignature, SignatureMismatch } from './ingest-signature';
 
 export interface IngestRequest {
+  /** The message id, when the request decides it otherwise (a signed request without a key). */
+  id?: string;
   path: string;
   payload: Buffer;
   headers: Record<string, string>;
@@ -64,16 +66,18 @@ export class IngestService {
     source: HttpSourceSpec,
     signature: string | string[] | undefined,
     body: Buffer,
-  ): Promise<void> {
+    idempotencyKey: string | undefined,
+  ): Promise<Buffer> {
     const name = source.connection!;
     const now = Date.now();
     let cached = this.keys.get(name);
     if (!cached || now - cached.readAt > KEY_TTL_MS) cached = await this.readKey(name);
     try {
-      checkIngestSignature(signature, body, cached.key, now);
+      return checkIngestSignature(signature, body, cached.key, now, idempotencyKey);
     } catch (err) {
       if (!(err instanceof SignatureMismatch) || now - cached.readAt < KEY_RECHECK_MS) throw err;
-      checkIngestSignature(signature, body, (await this.readKey(name)).key, now);
+      const key = (await this.readKey(name)).key;
+      return checkIngestSignature(signature, body, key, now, idempotencyKey);
     }
   }
 
@@ -86,7 +90,7 @@ export class IngestService {
     request: IngestRequest,
     replyBy?: number,
   ): { id: string; done: Promise<ProcessResult> } {
-    const id = messageId(request.headers['idempotency-key']);
+    const id = request.id ?? messageId(request.headers['idempotency-key']);
     if (!worker.tryAcquire()) {
       throw new JunctionError(
         'SATURATED',

@@ -25,7 +25,7 @@ export function buildOpenApi(app: INestApplication, version: string): OpenAPIObj
         in: 'header',
         name: 'X-Junction-Signature',
         description:
-          'HMAC-signed ingest (routes with `auth: hmac`): `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`, keyed with the `hmacKey` secret of the connection the route names; 300 s tolerance; several `v1=` allowed while keys rotate.',
+          'HMAC-signed ingest (routes with `auth: hmac`): `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>\\n<Idempotency-Key or nothing>\\n<raw body>">`, keyed with the `hmacKey` secret of the connection the route names; 300 s tolerance; several `v1=` allowed while keys rotate.',
       },
       'ingestSignature',
     )

@@ -218,7 +218,7 @@ const SOURCE_FIELDS: Record<
         enum: ['none', 'apiKey', 'hmac'],
         default: 'apiKey',
         description:
-          'How callers authenticate: an API key (X-API-Key), an HMAC signature of the body (X-Junction-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">), or none.',
+          'How callers authenticate: an API key (X-API-Key), an HMAC signature of the body (X-Junction-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>\\n<Idempotency-Key or nothing>\\n<body>">), or none.',
         examples: ['apiKey'],
       },
       connection: {
