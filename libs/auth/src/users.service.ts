@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager, QueryFailedError } from 'typeorm';
-import { JunctionError } from '@junction/common';
+import { EntityManager } from 'typeorm';
+import { isUniqueViolation, JunctionError } from '@junction/common';
 import { UserEntity } from './entities/user.entity';
 import { hashPassword } from './password';
 import { Principal, Role } from './roles';
@@ -75,10 +75,7 @@ export class UsersService {
       );
       return userView(user);
     } catch (err) {
-      if (
-        err instanceof QueryFailedError &&
-        (err.driverError as { code?: string }).code === '23505'
-      ) {
+      if (isUniqueViolation(err)) {
         throw new JunctionError(
           'CONFLICT',
           `a local user named '${input.username}' exists already`,

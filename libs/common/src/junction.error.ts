@@ -31,3 +31,8 @@ export class JunctionError extends Error {
     super(message, options);
   }
 }
+
+/** A Postgres unique violation (SQLSTATE 23505), as TypeORM's QueryFailedError carries it. */
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { driverError?: { code?: unknown } } | null)?.driverError?.code === '23505';
+}

@@ -20,7 +20,7 @@ export class Lane {
 
   run<T>(work: () => Promise<T>): Promise<T> {
     if (!this.busy) {
-      this.busySince = performance.now();
+      if (this.yieldAfterMs !== undefined) this.busySince = performance.now();
       return this.start(work);
     }
     return new Promise<T>((resolve, reject) =>

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { QueryFailedError } from 'typeorm';
-import { JunctionError, SecretBox } from '@junction/common';
+import { isUniqueViolation, JunctionError, SecretBox } from '@junction/common';
 import type { ConnectionRef } from '@junction/pipeline';
 import { CONNECTION_SECRET_KEYS, connectionConfigProblems } from './connection-types';
 import { ConnectionsRepository } from './connections.repository';
@@ -74,10 +73,7 @@ export class ConnectionsService {
         updatedBy: actor,
       });
     } catch (err) {
-      if (
-        err instanceof QueryFailedError &&
-        (err.driverError as { code?: string }).code === '23505'
-      ) {
+      if (isUniqueViolation(err)) {
         throw new JunctionError(
           'CONFLICT',
           `a connection named '${name}' exists already; PUT /connections/${name} changes it`,
@@ -97,10 +93,7 @@ export class ConnectionsService {
         { problems: [{ pointer: '/type', message: `must be ${existing.type}` }] },
       );
     }
-    const current = existing.secrets
-      ? this.box.openJson<Record<string, string>>(existing.secrets, `connection:${name}`)
-      : {};
-    const secrets = this.checkedSecrets(input, current);
+    const secrets = this.checkedSecrets(input, this.opened(existing));
     await this.connections.save({
       name,
       type: input.type,
@@ -132,10 +125,15 @@ export class ConnectionsService {
       name: c.name,
       type: c.type,
       config: c.config,
-      secrets: c.secrets
-        ? this.box.openJson<Record<string, string>>(c.secrets, `connection:${name}`)
-        : {},
+      secrets: this.opened(c),
     };
+  }
+
+  /** A stored connection's secrets, decrypted. */
+  private opened(c: ConnectionEntity): Record<string, string> {
+    return c.secrets
+      ? this.box.openJson<Record<string, string>>(c.secrets, `connection:${c.name}`)
+      : {};
   }
 
   /** Which of these names are missing or of another type. */

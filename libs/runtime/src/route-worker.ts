@@ -291,7 +291,8 @@ export class RouteWorker {
       }
       // Every delivery carries the same final body: serialise it once, not once per destination.
       const bytes = Buffer.from(JSON.stringify(result.deliveries[0].envelope.body));
-      const replyBy = options.replyBy ?? Date.now() + this.replyTimeoutMs();
+      const replyBy =
+        this.replyIndex === undefined ? 0 : (options.replyBy ?? Date.now() + this.replyTimeoutMs());
       const settled = await Promise.all(
         result.deliveries.map((d) => this.deliver(d, bytes, replyBy)),
       );
