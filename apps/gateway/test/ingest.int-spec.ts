@@ -286,6 +286,48 @@ describe('ingest: HMAC signatures and request-reply', () => {
       expect(next.status).toBe(200);
     });
 
+    it('a replayed dead letter is delivered without waiting for a reply nobody asks for', async () => {
+      const quoteRoute = (pipeline: unknown[]) => ({
+        id: 'quote-replay',
+        source: {
+          type: 'http',
+          path: 'quote-replay',
+          auth: 'none',
+          mode: 'sync',
+          timeoutMs: 20_000,
+        },
+        pipeline,
+        destinations: [{ type: 'amqp', connection: 'rabbit', queue: requests, reply: true }],
+      });
+      const strict = [
+        { validate: { schema: { type: 'object', required: ['total'] } } },
+        { transform: '{ "orderId": id, "total": total }' },
+      ];
+      expect((await api('POST', '/api/v1/routes', quoteRoute(strict))).status).toBe(201);
+      // No total: dead-lettered. The silent order is never answered by the service.
+      const rejected = await eventually(async () => {
+        const r = await post('quote-replay', JSON.stringify({ id: 'silent' }));
+        expect(r.status).toBe(422);
+        return r;
+      });
+      const { deadLetterId } = (rejected.body as { details: { deadLetterId: string } }).details;
+      const relaxed = [{ transform: '{ "orderId": id, "total": 0 }' }];
+      const updated = await api(
+        'PUT',
+        '/api/v1/routes/quote-replay?activate=true',
+        quoteRoute(relaxed),
+      );
+      expect(updated.body).toMatchObject({ activeVersion: 2 });
+      const replay = await eventually(async () => {
+        const started = Date.now();
+        const r = await api('POST', `/api/v1/dead-letters/${deadLetterId}/replay`);
+        expect(r.body).toMatchObject({ outcome: 'replayed' });
+        return Date.now() - started;
+      });
+      expect(replay).toBeLessThan(5_000);
+      await api('DELETE', '/api/v1/routes/quote-replay');
+    }, 30_000);
+
     it('refuses reply on an async route and a second reply destination, pointing at the field', async () => {
       const res = await api('POST', '/api/v1/routes/validate', {
         id: 'quote-2',

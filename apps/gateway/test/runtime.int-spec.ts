@@ -1,3 +1,6 @@
+import * as amqp from 'amqplib';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { eventually } from './eventually';
 import { startTestGateway, TestGateway } from './test-gateway';
 
@@ -178,6 +181,82 @@ describe('route runtime: ingest, dead letters, replay, activation', () => {
     expect(Date.now() - stopping).toBeLessThan(20_000);
     expect((await api('POST', '/api/v1/routes/slow-start/stop')).status).toBe(200);
     expect((await api('DELETE', '/api/v1/routes/slow-start')).status).toBe(204);
+  }, 60_000);
+
+  it('a stop hands a message waiting to retry back to its queue: not dead-lettered, delivered after the start', async () => {
+    let failing = true;
+    const received: string[] = [];
+    const target = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.push(`${failing ? 503 : 204} ${Buffer.concat(chunks).toString()}`);
+        res.writeHead(failing ? 503 : 204).end();
+      });
+    });
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const queue = `junction.test.hand-back.${Date.now()}`;
+    const broker = await amqp.connect('amqp://guest:guest@127.0.0.1:5672');
+    const channel = await broker.createConfirmChannel();
+    try {
+      await api('POST', '/api/v1/connections', {
+        name: 'hand-back-rabbit',
+        type: 'amqp',
+        config: { url: 'amqp://guest@127.0.0.1:5672' },
+        secrets: { password: 'guest' },
+      });
+      await api('POST', '/api/v1/connections', {
+        name: 'hand-back-target',
+        type: 'http',
+        config: { baseUrl: `http://127.0.0.1:${(target.address() as AddressInfo).port}` },
+      });
+      const created = await api('POST', '/api/v1/routes', {
+        id: 'hand-back',
+        source: { type: 'amqp', connection: 'hand-back-rabbit', queue },
+        destinations: [{ type: 'http', connection: 'hand-back-target', path: '/in' }],
+        // The second attempt would come up to 60 s after the first: only a stop ends the wait.
+        errors: { retry: { attempts: 10, backoffMs: 60_000, maxBackoffMs: 60_000 } },
+      });
+      expect(created.status).toBe(201);
+      await eventually(async () =>
+        expect((await api('GET', '/api/v1/routes/hand-back/status')).body).toMatchObject({
+          state: 'running',
+        }),
+      );
+      await channel.assertQueue(queue, { durable: true });
+      channel.sendToQueue(queue, Buffer.from(JSON.stringify({ id: 'hb-1' })), {
+        messageId: 'hb-1',
+        persistent: true,
+      });
+      await channel.waitForConfirms();
+      await eventually(async () => expect(received).toEqual(['503 {"id":"hb-1"}']));
+
+      const stopping = Date.now();
+      expect((await api('POST', '/api/v1/routes/hand-back/stop')).status).toBe(200);
+      await eventually(async () =>
+        expect((await api('GET', '/api/v1/routes/hand-back/status')).body).toMatchObject({
+          state: 'stopped',
+        }),
+      );
+      expect(Date.now() - stopping).toBeLessThan(5_000);
+      // Back in its queue, not failed: no dead letter, no second attempt.
+      await eventually(async () => expect((await channel.checkQueue(queue)).messageCount).toBe(1));
+      expect((await api('GET', '/api/v1/dead-letters?routeId=hand-back')).body).toEqual([]);
+      expect(received).toHaveLength(1);
+
+      failing = false;
+      expect((await api('POST', '/api/v1/routes/hand-back/start')).status).toBe(200);
+      await eventually(async () =>
+        expect(received).toEqual(['503 {"id":"hb-1"}', '204 {"id":"hb-1"}']),
+      );
+      await eventually(async () => expect((await channel.checkQueue(queue)).messageCount).toBe(0));
+      expect((await api('GET', '/api/v1/dead-letters?routeId=hand-back')).body).toEqual([]);
+    } finally {
+      await api('DELETE', '/api/v1/routes/hand-back');
+      await channel.deleteQueue(queue).catch(() => undefined);
+      await broker.close();
+      await new Promise((resolve) => target.close(resolve));
+    }
   }, 60_000);
 
   it('a second gateway process on the same database follows route changes (LISTEN/NOTIFY)', async () => {

@@ -1,8 +1,7 @@
 import { ConnectorError } from '@junction/connectors';
-import { withRetry } from './retry';
+import { RetryInterrupted, withRetry } from './retry';
 
 const policy = { attempts: 4, backoffMs: 20, maxBackoffMs: 1000 };
-const never = () => false;
 
 /** A send that fails with each of `failures` in turn, then succeeds; records when it was called. */
 function flaky(failures: unknown[]) {
@@ -22,13 +21,13 @@ const transient = () => new ConnectorError('UNREACHABLE', 'broker away', true);
 describe('withRetry', () => {
   it('answers after one call when the first attempt succeeds', async () => {
     const s = flaky([]);
-    await expect(withRetry(policy, s.send, never)).resolves.toEqual({ value: 'ok', attempts: 1 });
+    await expect(withRetry(policy, s.send)).resolves.toEqual({ value: 'ok', attempts: 1 });
     expect(s.calls).toHaveLength(1);
   });
 
   it('retries retryable failures, waiting before each new attempt, and counts the attempts', async () => {
     const s = flaky([transient(), transient()]);
-    await expect(withRetry(policy, s.send, never)).resolves.toEqual({ value: 'ok', attempts: 3 });
+    await expect(withRetry(policy, s.send)).resolves.toEqual({ value: 'ok', attempts: 3 });
     expect(s.calls).toHaveLength(3);
     // Full jitter: each wait is somewhere in [0, 20 * 2^n] ms; the attempts are in order.
     expect(s.calls[2]).toBeGreaterThanOrEqual(s.calls[1]);
@@ -36,7 +35,7 @@ describe('withRetry', () => {
 
   it('stops at the last attempt and rejects with the last error and the attempts', async () => {
     const s = flaky([transient(), transient(), transient(), new Error('fourth')]);
-    await expect(withRetry(policy, s.send, never)).rejects.toMatchObject({
+    await expect(withRetry(policy, s.send)).rejects.toMatchObject({
       message: 'fourth',
       attempts: 4,
     });
@@ -45,22 +44,85 @@ describe('withRetry', () => {
 
   it('does not retry a failure that says retrying cannot help', async () => {
     const s = flaky([new ConnectorError('REJECTED', '400 Bad Request', false)]);
-    await expect(withRetry(policy, s.send, never)).rejects.toMatchObject({ attempts: 1 });
+    await expect(withRetry(policy, s.send)).rejects.toMatchObject({ attempts: 1 });
     const later = flaky([transient(), new ConnectorError('REJECTED', 'not allowed', false)]);
-    await expect(withRetry(policy, later.send, never)).rejects.toMatchObject({
+    await expect(withRetry(policy, later.send)).rejects.toMatchObject({
       message: 'not allowed',
       attempts: 2,
     });
   });
 
-  it('gives up when told the worker is stopping', async () => {
-    const s = flaky([transient(), transient()]);
-    await expect(withRetry(policy, s.send, () => true)).rejects.toMatchObject({ attempts: 1 });
+  describe('interrupted by its signal (the worker is stopping)', () => {
+    const slow = { attempts: 5, backoffMs: 60_000, maxBackoffMs: 60_000 };
+
+    it('ends a wait between attempts at once, sends no more, and says it was interrupted', async () => {
+      const s = flaky([transient(), transient()]);
+      const stop = new AbortController();
+      // Full jitter over 60 s: the second attempt would come long after this test.
+      const retrying = withRetry(slow, s.send, stop.signal);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const started = performance.now();
+      stop.abort();
+      const err = await retrying.catch((e: unknown) => e);
+      expect(performance.now() - started).toBeLessThan(100);
+      expect(err).toBeInstanceOf(RetryInterrupted);
+      expect(err).toMatchObject({ attempts: 1, lastError: expect.any(ConnectorError) });
+      expect(s.calls).toHaveLength(1);
+    });
+
+    it('already aborted: a retryable first failure is interrupted, not retried', async () => {
+      const s = flaky([transient()]);
+      await expect(withRetry(slow, s.send, AbortSignal.abort())).rejects.toMatchObject({
+        constructor: RetryInterrupted,
+        attempts: 1,
+      });
+      expect(s.calls).toHaveLength(1);
+    });
+
+    it('a failure that retrying cannot help is still that failure (it is dead-letter material)', async () => {
+      const s = flaky([new ConnectorError('REJECTED', '400 Bad Request', false)]);
+      const err = await withRetry(slow, s.send, AbortSignal.abort()).catch((e: unknown) => e);
+      expect(err).not.toBeInstanceOf(RetryInterrupted);
+      expect(err).toMatchObject({ message: '400 Bad Request', attempts: 1 });
+    });
+
+    it('lets an attempt under way finish: its success counts, its failure is an interruption', async () => {
+      for (const outcome of ['ok', 'fails'] as const) {
+        const stop = new AbortController();
+        let calls = 0;
+        const send = async () => {
+          calls += 1;
+          if (calls === 1) throw transient();
+          stop.abort(); // interrupted while this second attempt is in flight
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          if (outcome === 'fails') throw transient();
+          return 'late ok';
+        };
+        const retrying = withRetry({ ...slow, backoffMs: 1, maxBackoffMs: 1 }, send, stop.signal);
+        if (outcome === 'ok')
+          await expect(retrying).resolves.toEqual({ value: 'late ok', attempts: 2 });
+        else await expect(retrying).rejects.toBeInstanceOf(RetryInterrupted);
+        expect(calls).toBe(2);
+      }
+    });
+
+    it('the last attempt failing is a failure even when stopping', async () => {
+      const stop = new AbortController();
+      let calls = 0;
+      const send = async () => {
+        calls += 1;
+        if (calls === 2) stop.abort();
+        throw transient();
+      };
+      await expect(
+        withRetry({ attempts: 2, backoffMs: 1, maxBackoffMs: 1 }, send, stop.signal),
+      ).rejects.toMatchObject({ constructor: ConnectorError, attempts: 2 });
+    });
   });
 
   it('with a single attempt, never retries', async () => {
     const s = flaky([transient()]);
-    await expect(withRetry({ ...policy, attempts: 1 }, s.send, never)).rejects.toMatchObject({
+    await expect(withRetry({ ...policy, attempts: 1 }, s.send)).rejects.toMatchObject({
       attempts: 1,
     });
   });

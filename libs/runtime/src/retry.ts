@@ -1,5 +1,5 @@
-import { backOff } from 'exponential-backoff';
-import { ConnectorError } from '@junction/connectors';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConnectorError, errorText } from '@junction/connectors';
 import type { RetrySpec } from '@junction/pipeline';
 
 export interface RetryPolicy {
@@ -17,50 +17,56 @@ export function retryPolicy(spec: RetrySpec | undefined): RetryPolicy {
 }
 
 /**
- * Runs `send` until it succeeds, a failure says retrying cannot help, the attempts are spent or
- * `stopping()` turns true. Exponential backoff with full jitter (exponential-backoff).
- * Resolves with the result and the attempts used; rejects with the last error and the attempts.
+ * Retrying was cut short by the caller's signal (the worker is stopping) while attempts were
+ * left. The message did not fail: it must go back to its source, not to the dead letters.
+ */
+export class RetryInterrupted extends Error {
+  constructor(
+    readonly attempts: number,
+    readonly lastError: unknown,
+  ) {
+    super(`retrying stopped after ${attempts} attempt(s): ${errorText(lastError)}`);
+  }
+}
+
+/**
+ * Runs `send` until it succeeds, a failure says retrying cannot help, or the attempts are spent.
+ * Before each retry it waits a random time up to `backoffMs * 2^(retry-1)`, capped at
+ * `maxBackoffMs` ("full jitter"). Resolves with the result and the attempts used; rejects with
+ * the last error and the attempts.
  *
- * The first attempt is a plain call: nearly every send succeeds at once, and the backoff
- * machinery (options, delay objects, promise steps) cost more per message than the send itself.
- * Only a retryable failure enters it, for the remaining attempts, waiting before each.
+ * When `signal` aborts, a wait between attempts ends at once (its timer is cleared) and no new
+ * attempt starts: the promise rejects with RetryInterrupted. An attempt already under way is let
+ * finish: its success counts (cutting it off could only turn a delivery into a duplicate).
+ *
+ * Written here rather than taken from a library: exponential-backoff and cockatiel (both read
+ * for this) wait out their delay after an abort, which would hold a stopping worker, or leave
+ * a timer behind, for up to `maxBackoffMs`.
  */
 export async function withRetry<T>(
   policy: RetryPolicy,
   send: () => Promise<T>,
-  stopping: () => boolean,
+  signal?: AbortSignal,
 ): Promise<{ value: T; attempts: number }> {
-  const retryable = (err: unknown): boolean =>
-    !stopping() && !(err instanceof ConnectorError && !err.retryable);
-  let attempts = 1;
-  try {
-    return { value: await send(), attempts };
-  } catch (err) {
-    if (policy.attempts <= 1 || !retryable(err)) throw withAttempts(err, attempts);
-  }
-  try {
-    const value = await backOff(
-      () => {
-        attempts += 1;
-        return send();
-      },
-      {
-        numOfAttempts: policy.attempts - 1,
-        startingDelay: Math.max(1, policy.backoffMs),
-        maxDelay: Math.max(1, policy.maxBackoffMs),
-        timeMultiple: 2,
-        jitter: 'full',
-        // Before the second attempt too: the first one, above, just failed.
-        delayFirstAttempt: true,
-        retry: retryable,
-      },
-    );
-    return { value, attempts };
-  } catch (err) {
-    throw withAttempts(err, attempts);
+  for (let attempts = 1; ; attempts += 1) {
+    try {
+      return { value: await send(), attempts };
+    } catch (err) {
+      const retryable = !(err instanceof ConnectorError && !err.retryable);
+      if (!retryable || attempts >= policy.attempts) throw withAttempts(err, attempts);
+      if (signal?.aborted) throw new RetryInterrupted(attempts, err);
+      const ceiling = Math.min(
+        policy.maxBackoffMs,
+        policy.backoffMs * 2 ** Math.min(attempts - 1, 30),
+      );
+      try {
+        await sleep(Math.round(Math.random() * Math.max(1, ceiling)), undefined, { signal });
+      } catch {
+        throw new RetryInterrupted(attempts, err);
+      }
+    }
   }
 }
-
 function withAttempts(err: unknown, attempts: number): Error & { attempts: number } {
   return Object.assign(err instanceof Error ? err : new Error(String(err)), { attempts });
 }

@@ -8,6 +8,7 @@ import type {
   Reply,
   Source,
 } from '@junction/connectors';
+import { errorText } from '@junction/connectors';
 import {
   CompiledRoute,
   compileRoute,
@@ -21,7 +22,8 @@ import {
 } from '@junction/pipeline';
 import { MessageAuditSink, MessageOutcome } from './message-audit';
 import { DeadLettersRepository } from './dead-letters.repository';
-import { RetryPolicy, retryPolicy, withRetry } from './retry';
+import { JunctionError } from '@junction/common';
+import { RetryInterrupted, RetryPolicy, retryPolicy, withRetry } from './retry';
 
 /** The parts of the connector pool a worker uses (the pool owns every broker client). */
 export interface WorkerConnectors {
@@ -103,6 +105,8 @@ export class RouteWorker {
   private failed = 0;
   private lastError: string | null = null;
   private stopping = false;
+  /** Aborted by stop(): waits between delivery attempts end and the message goes back. */
+  private halt = new AbortController();
   private cancelStarting?: () => void;
   private readonly idle: Array<() => void> = [];
 
@@ -162,6 +166,7 @@ export class RouteWorker {
   async start(): Promise<void> {
     this.state = 'starting';
     this.stopping = false;
+    if (this.halt.signal.aborted) this.halt = new AbortController();
     const spec = this.document.source;
     try {
       if (spec.type !== 'http') {
@@ -207,6 +212,9 @@ export class RouteWorker {
   /** Stops intake and waits for every message in flight to finish (and be acknowledged). */
   async stop(): Promise<void> {
     this.stopping = true;
+    // A message waiting to retry a destination is not failed by a stop: it goes back to its
+    // source (requeued, not committed, or a 503 to its HTTP caller) for the next worker.
+    this.halt.abort();
     await this.source?.stop();
     this.source = undefined;
     if (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
@@ -296,6 +304,8 @@ export class RouteWorker {
       const settled = await Promise.all(
         result.deliveries.map((d) => this.deliver(d, bytes, replyBy)),
       );
+      const interrupted = settled.filter((s): s is DeliveryInterrupted => 'interrupted' in s);
+      if (interrupted.length > 0) this.handBack(id, settled, interrupted);
       const receipts = settled.flatMap((s) =>
         'receipt' in s ? [{ destination: s.index, receipt: s.receipt }] : [],
       );
@@ -320,6 +330,11 @@ export class RouteWorker {
       // Recorded as delivered once confirmed; the answer is for the caller only.
       const pending = settled.find((s): s is DeliverySuccess => 'reply' in s && !!s.reply)?.reply;
       if (!pending) return { id, outcome, body: finalBody };
+      if (options.replay) {
+        // Nobody waits for the answer of a replayed message.
+        pending.catch(() => undefined);
+        return { id, outcome, body: finalBody };
+      }
       try {
         return { id, outcome, body: finalBody, reply: await pending };
       } catch (err) {
@@ -340,11 +355,35 @@ export class RouteWorker {
     }
   }
 
+  /**
+   * Gives a message back to its source because the worker stopped while it waited to retry a
+   * destination: the caller does not acknowledge it, so it comes again (to this route's next
+   * worker, or another process). Destinations that already took it will see it twice.
+   */
+  private handBack(
+    id: string,
+    settled: Array<DeliverySuccess | DeliveryFailure | DeliveryInterrupted>,
+    interrupted: DeliveryInterrupted[],
+  ): never {
+    for (const s of settled) if ('reply' in s && s.reply) s.reply.catch(() => undefined);
+    const why = interrupted
+      .map((s) => `destinations/${s.index}: ${errorText(s.interrupted.lastError)}`)
+      .join('; ');
+    this.deps.log.warn(
+      `route ${this.routeId}: stopping; message ${id} goes back to its source undelivered (${why})`,
+    );
+    throw new JunctionError(
+      'UNAVAILABLE',
+      `route '${this.routeId}' stopped while message ${id} waited to retry (${why}); it was not taken: send it again`,
+      { id },
+    );
+  }
+
   private async deliver(
     delivery: Delivery,
     body: Buffer,
     replyBy: number,
-  ): Promise<DeliverySuccess | DeliveryFailure> {
+  ): Promise<DeliverySuccess | DeliveryFailure | DeliveryInterrupted> {
     const destination = this.destinations[delivery.index];
     const out: OutboundMessage = {
       id: delivery.envelope.id,
@@ -361,17 +400,19 @@ export class RouteWorker {
         const { value, attempts } = await withRetry(
           this.retry,
           () => destination.request!(out, Math.max(1, replyBy - Date.now())),
-          () => false,
+          this.halt.signal,
         );
         return { index: delivery.index, receipt: value.receipt, attempts, reply: value.reply };
       }
       const { value, attempts } = await withRetry(
         this.retry,
         () => destination.send(out),
-        () => false,
+        this.halt.signal,
       );
       return { index: delivery.index, receipt: value, attempts };
     } catch (err) {
+      if (err instanceof RetryInterrupted)
+        return { index: delivery.index, interrupted: err, attempts: err.attempts };
       return {
         index: delivery.index,
         error: (err as Error).message,
@@ -428,7 +469,7 @@ export class RouteWorker {
         await withRetry(
           { attempts: 3, backoffMs: 100, maxBackoffMs: 1000 },
           () => this.deadLetter!.send(out),
-          () => false,
+          this.halt.signal,
         );
       } catch (err) {
         // The encrypted copy is committed: the message is safe and can be replayed from there.
@@ -486,5 +527,11 @@ interface DeliverySuccess {
 interface DeliveryFailure {
   index: number;
   error: string;
+  attempts: number;
+}
+
+interface DeliveryInterrupted {
+  index: number;
+  interrupted: RetryInterrupted;
   attempts: number;
 }
