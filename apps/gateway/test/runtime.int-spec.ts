@@ -259,6 +259,69 @@ describe('route runtime: ingest, dead letters, replay, activation', () => {
     }
   }, 60_000);
 
+  it('a changed connection reaches the routes that use it: they restart with it', async () => {
+    const queue = `junction.test.rotating.${Date.now()}`;
+    const rabbit = (password: string) => ({
+      type: 'amqp',
+      config: { url: 'amqp://guest@127.0.0.1:5672' },
+      secrets: { password },
+    });
+    const broker = await amqp.connect('amqp://guest:guest@127.0.0.1:5672');
+    const channel = await broker.createConfirmChannel();
+    const publish = async (id: string) => {
+      channel.sendToQueue(queue, Buffer.from(JSON.stringify({ id })), { messageId: id });
+      await channel.waitForConfirms();
+    };
+    const status = async () =>
+      (await api('GET', '/api/v1/routes/rotating/status')).body as { processed: number };
+    try {
+      await channel.assertQueue(queue, { durable: true });
+      expect(
+        (await api('POST', '/api/v1/connections', { name: 'rotating', ...rabbit('guest') })).status,
+      ).toBe(201);
+      expect(
+        (
+          await api(
+            'POST',
+            '/api/v1/routes',
+            route('rotating', { source: { type: 'amqp', connection: 'rotating', queue } }),
+          )
+        ).status,
+      ).toBe(201);
+      await publish('r-1');
+      await eventually(async () =>
+        expect(await status()).toMatchObject({ state: 'running', processed: 1 }),
+      );
+
+      // A wrong password: the running consumer goes (it would otherwise keep the old login).
+      expect((await api('PUT', '/api/v1/connections/rotating', rabbit('wrong'))).status).toBe(200);
+      await publish('r-2');
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect((await channel.checkQueue(queue)).messageCount).toBe(1);
+
+      // Mended: taken up at once, not after the refused start's 30 s time-out.
+      const mended = Date.now();
+      expect((await api('PUT', '/api/v1/connections/rotating', rabbit('guest'))).status).toBe(200);
+      await eventually(async () => {
+        expect(await status()).toMatchObject({ state: 'running', processed: 1 });
+        expect((await channel.checkQueue(queue)).messageCount).toBe(0);
+      }, 20_000);
+      expect(Date.now() - mended).toBeLessThan(15_000);
+
+      // An edit that changes nothing the route uses does not restart it.
+      const before = await status();
+      expect((await api('PUT', '/api/v1/connections/rotating', rabbit('guest'))).status).toBe(200);
+      await publish('r-3');
+      await eventually(async () =>
+        expect(await status()).toMatchObject({ processed: before.processed + 1 }),
+      );
+    } finally {
+      await api('DELETE', '/api/v1/routes/rotating');
+      await channel.deleteQueue(queue).catch(() => undefined);
+      await broker.close();
+    }
+  }, 60_000);
+
   it('a second gateway process on the same database follows route changes (LISTEN/NOTIFY)', async () => {
     // In one test process both apps share passport's strategies, so they share the key too (as
     // real processes sharing a database must: it seals the secrets stored there).

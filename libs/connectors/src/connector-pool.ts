@@ -59,6 +59,8 @@ export class ConnectorPool {
   private readonly logger: ConnectorLogger;
   private readonly amqpClients = new Map<string, AmqpClient>();
   private readonly kafkaClients = new Map<string, KafkaClient>();
+  /** How many sources and destinations use each broker client. */
+  private readonly users = new Map<AmqpClient | KafkaClient, number>();
   private agent?: Agent;
   /** HTTP agents of connections with their own TLS settings, by connection content. */
   private readonly tlsAgents = new Map<string, Agent>();
@@ -75,16 +77,23 @@ export class ConnectorPool {
   ): Source {
     this.assertOpen();
     this.assertType(spec.type, connection);
-    if (spec.type === 'amqp')
-      return new AmqpSource(
-        this.amqpClient(connection),
-        spec,
-        { routeId: options.routeId, startTimeoutMs: this.options.amqp?.startTimeoutMs ?? 30_000 },
-        this.logger,
+    if (spec.type === 'amqp') {
+      const client = this.amqpClient(connection);
+      return this.lease(
+        client,
+        new AmqpSource(
+          client,
+          spec,
+          { routeId: options.routeId, startTimeoutMs: this.options.amqp?.startTimeoutMs ?? 30_000 },
+          this.logger,
+        ),
+        'stop',
       );
+    }
     const kafka = this.options.kafka ?? {};
-    return new KafkaSource(
-      this.kafkaClient(connection),
+    const client = this.kafkaClient(connection);
+    const source = new KafkaSource(
+      client,
       spec,
       {
         routeId: options.routeId,
@@ -95,6 +104,7 @@ export class ConnectorPool {
       },
       this.logger,
     );
+    return this.lease(client, source, 'stop');
   }
 
   /**
@@ -110,17 +120,29 @@ export class ConnectorPool {
     this.assertOpen();
     this.assertType(spec.type, connection);
     switch (spec.type) {
-      case 'amqp':
-        return new AmqpDestination(
-          this.amqpClient(connection),
-          spec,
-          { publishTimeoutMs: this.options.amqp?.publishTimeoutMs ?? 10_000 },
-          this.logger,
+      case 'amqp': {
+        const client = this.amqpClient(connection);
+        return this.lease(
+          client,
+          new AmqpDestination(
+            client,
+            spec,
+            { publishTimeoutMs: this.options.amqp?.publishTimeoutMs ?? 10_000 },
+            this.logger,
+          ),
+          'close',
         );
-      case 'kafka':
-        return new KafkaDestination(this.kafkaClient(connection), spec, {
-          sendTimeoutMs: this.options.kafka?.sendTimeoutMs ?? 30_000,
-        });
+      }
+      case 'kafka': {
+        const client = this.kafkaClient(connection);
+        return this.lease(
+          client,
+          new KafkaDestination(client, spec, {
+            sendTimeoutMs: this.options.kafka?.sendTimeoutMs ?? 30_000,
+          }),
+          'close',
+        );
+      }
       case 'http':
         return new HttpDestination(connection, spec, {
           allowHosts: options.allowHosts ?? [],
@@ -147,6 +169,54 @@ export class ConnectorPool {
     for (const result of results)
       if (result.status === 'rejected')
         this.logger.warn(`closing a connector client failed: ${String(result.reason)}`);
+  }
+
+  /** Broker clients open now (one per stored connection, as it is now, that something uses). */
+  get openClients(): number {
+    return this.amqpClients.size + this.kafkaClients.size;
+  }
+
+  /**
+   * Counts `item` as a user of `client` until its `stop` (a source) or `close` (a destination)
+   * has run. The last user gone, the client is closed: a stopped or deleted route leaves no
+   * broker connection behind, nor does the old version of an edited connection.
+   */
+  private lease<T extends Source | Destination>(
+    client: AmqpClient | KafkaClient,
+    item: T,
+    release: 'stop' | 'close',
+  ): T {
+    this.users.set(client, (this.users.get(client) ?? 0) + 1);
+    const end = (item as unknown as Record<string, () => Promise<void>>)[release].bind(item);
+    let released = false;
+    (item as unknown as Record<string, () => Promise<void>>)[release] = async () => {
+      try {
+        await end();
+      } finally {
+        if (!released) {
+          released = true;
+          await this.release(client);
+        }
+      }
+    };
+    return item;
+  }
+
+  private async release(client: AmqpClient | KafkaClient): Promise<void> {
+    const users = (this.users.get(client) ?? 1) - 1;
+    if (users > 0) {
+      this.users.set(client, users);
+      return;
+    }
+    this.users.delete(client);
+    if (this.closed) return; // close() takes care of every client
+    for (const clients of [this.amqpClients, this.kafkaClients] as Array<Map<string, unknown>>)
+      for (const [key, c] of clients) if (c === client) clients.delete(key);
+    await client
+      .close()
+      .catch((err: unknown) =>
+        this.logger.warn(`closing an unused connector client failed: ${String(err)}`),
+      );
   }
 
   private amqpClient(connection: ConnectorConnection): AmqpClient {

@@ -4,6 +4,7 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import { ConnectionEntity } from './entities/connection.entity';
 import { RouteEntity } from './entities/route.entity';
 import { RouteVersionEntity } from './entities/route-version.entity';
+import { ROUTE_CHANNEL } from './routes.repository';
 
 @Injectable()
 export class ConnectionsRepository {
@@ -41,6 +42,16 @@ export class ConnectionsRepository {
   async delete(name: string): Promise<boolean> {
     const result = await this.db.getRepository(ConnectionEntity).delete({ name });
     return (result.affected ?? 0) > 0;
+  }
+
+  /**
+   * Tells every gateway process (this one too) that the routes using this connection changed:
+   * each restarts the ones it runs, so a new URL, password or certificate is taken up at once.
+   */
+  async notifyRoutesUsing(name: string): Promise<string[]> {
+    const ids = await this.routesUsing(name);
+    for (const id of ids) await this.db.query('SELECT pg_notify($1, $2)', [ROUTE_CHANNEL, id]);
+    return ids;
   }
 
   /** Routes (not deleted) whose latest or active version names this connection. */

@@ -102,6 +102,7 @@ export class ConnectionsService {
       updatedAt: new Date(),
       updatedBy: actor,
     });
+    await this.connections.notifyRoutesUsing(name);
     return this.get(name);
   }
 

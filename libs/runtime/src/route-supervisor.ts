@@ -65,14 +65,15 @@ export class RouteSupervisor {
   /** Brings one route's worker in line with what is stored. Safe to call for any id, any number of times. */
   refresh(id: string): Promise<void> {
     // Changes are applied one at a time; a start still waiting for a slow or refusing broker
-    // would hold up a stop (or another version) until it timed out. When what is stored no
-    // longer wants that worker, give the start up now.
+    // would hold up a stop (or another version, or a mended connection) until it timed out.
+    // When what is stored no longer wants that worker, give the start up now.
     const starting = this.starting.get(id);
     if (starting)
       void this.store
         .find(id)
-        .then((record) => {
-          if (!wants(record, starting.version)) starting.cancelStart();
+        .then(async (record) => {
+          if (!wants(record, starting.version) || (await starting.connectionsChanged()))
+            starting.cancelStart();
         })
         .catch(() => undefined);
     const previous = this.queues.get(id) ?? Promise.resolve();
@@ -169,7 +170,11 @@ export class RouteSupervisor {
       }
       return;
     }
-    if (current && current.version === record!.activeVersion && !this.failures.has(id)) return;
+    if (current && current.version === record!.activeVersion && !this.failures.has(id)) {
+      // The same version: restart it only when a connection it uses was changed.
+      if (!(await current.connectionsChanged())) return;
+      this.deps.log.log(`route ${id}: a connection it uses has changed; restarting it`);
+    }
     let next: RouteWorker;
     try {
       next = await RouteWorker.create(
@@ -180,7 +185,10 @@ export class RouteSupervisor {
       this.fail(id, err);
       return;
     }
-    if (current) {
+    // HTTP ingest has nothing to hand over: the next worker takes requests before the old one
+    // drains, so no caller finds the path missing in between.
+    const overlap = current?.sourceType === 'http' && next.sourceType === 'http';
+    if (current && !overlap) {
       // Drain the old version first: its in-flight messages finish and are acknowledged.
       this.workers.delete(id);
       await current.stop();
@@ -203,6 +211,7 @@ export class RouteSupervisor {
     this.clearFailure(id);
     this.workers.set(id, next);
     this.deps.log.log(`route ${id}: running version ${next.version}`);
+    if (current && overlap) await current.stop();
   }
 
   private fail(id: string, err: unknown): void {

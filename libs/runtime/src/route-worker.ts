@@ -12,6 +12,7 @@ import { errorText } from '@junction/connectors';
 import {
   CompiledRoute,
   compileRoute,
+  connectionRefs,
   decodeBody,
   Delivery,
   DestinationSpec,
@@ -105,6 +106,8 @@ export class RouteWorker {
   private failed = 0;
   private lastError: string | null = null;
   private stopping = false;
+  /** Stopped for good: its destinations are closed. */
+  private closed = false;
   /** Aborted by stop(): waits between delivery attempts end and the message goes back. */
   private halt = new AbortController();
   private cancelStarting?: () => void;
@@ -120,6 +123,8 @@ export class RouteWorker {
     private readonly destinations: Destination[],
     private readonly deadLetter: Destination | undefined,
     private readonly retry: RetryPolicy,
+    /** The stored connections this worker was built with, by name. */
+    private readonly connections: Map<string, ConnectorConnection>,
     private readonly deps: WorkerDeps,
   ) {}
 
@@ -128,18 +133,26 @@ export class RouteWorker {
     deps: WorkerDeps,
   ): Promise<RouteWorker> {
     const compiled = compileRoute(route.document, deps.resources);
-    const connectionOf = async (spec: DestinationSpec) =>
-      'connection' in spec ? deps.connection(spec.connection) : undefined;
+    const connections = await resolveConnections(route.document, deps);
+    const connectionOf = (spec: DestinationSpec) =>
+      'connection' in spec ? connections.get(spec.connection) : undefined;
     const destinations: Destination[] = [];
-    for (const spec of route.document.destinations) {
-      destinations.push(
-        deps.connectors.destination(spec, await connectionOf(spec), { routeId: route.id }),
-      );
-    }
     const dlSpec = route.document.errors?.deadLetter as DestinationSpec | undefined;
-    const deadLetter = dlSpec
-      ? deps.connectors.destination(dlSpec, await connectionOf(dlSpec), { routeId: route.id })
-      : undefined;
+    let deadLetter: Destination | undefined;
+    try {
+      for (const spec of route.document.destinations) {
+        destinations.push(
+          deps.connectors.destination(spec, connectionOf(spec), { routeId: route.id }),
+        );
+      }
+      deadLetter = dlSpec
+        ? deps.connectors.destination(dlSpec, connectionOf(dlSpec), { routeId: route.id })
+        : undefined;
+    } catch (err) {
+      // Give back what was taken: each destination holds a share of a broker client.
+      await Promise.allSettled(destinations.map((d) => d.close()));
+      throw err;
+    }
     const source = route.document.source;
     const replying =
       source.type === 'http' && source.mode === 'sync'
@@ -154,8 +167,25 @@ export class RouteWorker {
       destinations,
       deadLetter,
       retryPolicy(route.document.errors?.retry),
+      connections,
       deps,
     );
+  }
+
+  /**
+   * Whether a connection this worker was built with is no longer what is stored (a new URL,
+   * password or certificate): then the route must restart to use it. An HTTP route's own
+   * connection is not counted: ingest re-reads its `hmacKey` by itself.
+   */
+  async connectionsChanged(): Promise<boolean> {
+    try {
+      const now = await resolveConnections(this.document, this.deps);
+      return [...now].some(
+        ([name, c]) => fingerprint(c) !== fingerprint(this.connections.get(name)),
+      );
+    } catch {
+      return true; // gone or unreadable: a new worker will say why
+    }
   }
 
   get sourceType(): RouteDocument['source']['type'] {
@@ -168,22 +198,22 @@ export class RouteWorker {
     this.stopping = false;
     if (this.halt.signal.aborted) this.halt = new AbortController();
     const spec = this.document.source;
+    let source: Source | undefined;
     try {
       if (spec.type !== 'http') {
-        const source = this.deps.connectors.source(
-          spec,
-          await this.deps.connection(spec.connection),
-          { routeId: this.routeId },
-        );
+        source = this.deps.connectors.source(spec, this.connections.get(spec.connection)!, {
+          routeId: this.routeId,
+        });
         const started = source.start((message) => this.handle(message));
         const cancelled = new Promise<never>((_, reject) => {
+          const abandoned = source!;
           this.cancelStarting = () => {
             reject(new StartCancelled(this.routeId));
             // Give up on it: stop the source now (an AMQP start waiting for a channel ends at
             // once) and again if its start still succeeds later, so no consumer is left behind.
-            void source.stop().catch(() => undefined);
+            void abandoned.stop().catch(() => undefined);
             void started.then(
-              () => source.stop(),
+              () => abandoned.stop(),
               () => undefined,
             );
           };
@@ -197,6 +227,8 @@ export class RouteWorker {
       }
       this.state = 'running';
     } catch (err) {
+      // A source that could not start still holds its share of the broker client.
+      if (source && !(err instanceof StartCancelled)) await source.stop().catch(() => undefined);
       this.state = err instanceof StartCancelled ? 'stopped' : 'failed';
       if (!(err instanceof StartCancelled))
         this.lastError = `could not start: ${(err as Error).message}`;
@@ -219,6 +251,16 @@ export class RouteWorker {
     this.source = undefined;
     if (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
     this.state = 'stopped';
+    this.closed = true;
+    // Drained: nothing sends any more. Close the channels (and reply consumers) they hold.
+    const closing = await Promise.allSettled(
+      [...this.destinations, ...(this.deadLetter ? [this.deadLetter] : [])].map((d) => d.close()),
+    );
+    for (const c of closing)
+      if (c.status === 'rejected')
+        this.deps.log.warn(
+          `route ${this.routeId}: closing a destination failed: ${errorText(c.reason)}`,
+        );
   }
 
   status(): WorkerStatus {
@@ -251,6 +293,11 @@ export class RouteWorker {
     message: InboundMessage,
     options: { replay?: boolean; replyBy?: number } = {},
   ): Promise<ProcessResult> {
+    if (this.closed)
+      throw new JunctionError(
+        'UNAVAILABLE',
+        `route '${this.routeId}' version ${this.version} has stopped; try again`,
+      );
     this.inFlight += 1;
     const receivedAt = new Date().toISOString();
     const id = message.id || uuidv7();
@@ -515,6 +562,25 @@ export class RouteWorker {
       auditPayload: this.document.audit?.payload ?? 'masked',
     });
   }
+}
+
+/** The stored connections a route's broker source and destinations name (an HTTP source's is left out). */
+async function resolveConnections(
+  document: RouteDocument,
+  deps: WorkerDeps,
+): Promise<Map<string, ConnectorConnection>> {
+  const names = new Set(
+    connectionRefs(document)
+      .filter((ref) => !(ref.pointer === '/source/connection' && document.source.type === 'http'))
+      .map((ref) => ref.name),
+  );
+  const resolved = new Map<string, ConnectorConnection>();
+  for (const name of names) resolved.set(name, await deps.connection(name));
+  return resolved;
+}
+
+function fingerprint(c: ConnectorConnection | undefined): string {
+  return JSON.stringify(c ? [c.config, c.secrets] : null);
 }
 
 interface DeliverySuccess {

@@ -146,7 +146,7 @@ describe('amqp connectors', () => {
     await pool.close();
   });
 
-  it('shares one broker connection per stored connection, and closes it with the pool', async () => {
+  it('shares one broker connection per stored connection, and closes it when its last user goes', async () => {
     const own = new ConnectorPool({ logger: testLogger() });
     const sharedName = `shared-${RUN}`;
     const shared = connectionTo(sharedName, BROKER.hostname, Number(BROKER.port || 5672));
@@ -161,8 +161,24 @@ describe('amqp connectors', () => {
       );
       await destination.send(testMessages('shared', 1)[0]);
       expect(await brokerConnections(sharedName)).toHaveLength(1);
+      expect(own.openClients).toBe(1);
       for (const source of sources) await source.stop();
+      await sources[0].stop(); // a second stop gives nothing back twice
+      expect(own.openClients).toBe(1); // the destination still uses it
       await destination.close();
+      // A stopped route keeps no broker connection: the pool is still open, the client is not.
+      expect(own.openClients).toBe(0);
+      await until(
+        async () => (await brokerConnections(sharedName)).length === 0,
+        'the pool to close the unused connection',
+      );
+      // The next user opens a new one.
+      const again = own.destination(
+        { type: 'amqp', connection: sharedName, queue: freshQueue('shared') },
+        shared,
+      );
+      await again.send(testMessages('shared', 1)[0]);
+      expect(own.openClients).toBe(1);
     } finally {
       await own.close();
     }
