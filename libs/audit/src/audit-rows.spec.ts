@@ -78,6 +78,32 @@ describe('audit rows', () => {
     expect(safeText(`5105105105105100-${uuid}`)).not.toContain('5105105105105100');
   });
 
+  it('cleans every value that needs it, and leaves the rest as they are', () => {
+    const deep: unknown = JSON.parse('['.repeat(300) + ']'.repeat(300));
+    const cases: Array<[unknown, unknown]> = [
+      [{ pan: 4111111111111111 }, { pan: '[PAN REDACTED]' }],
+      [{ list: [-4111111111111111] }, { list: ['[PAN REDACTED]'] }],
+      [{ '4111 1111 1111 1111': 1 }, { '[PAN REDACTED]': 1 }],
+      [{ text: 'card 4111-1111-1111-1111 ok' }, { text: 'card [PAN REDACTED] ok' }],
+      [{ nul: 'a\u0000b' }, { nul: 'a\uFFFDb' }],
+      [{ lone: 'x\uD800y' }, { lone: 'x\uFFFDy' }],
+      [
+        { pair: '\uD83D\uDE00', id: 'b7f9d1c4-3c2e-4a6b-9f0e-2d8c4b1a7e65' },
+        { pair: '\uD83D\uDE00', id: 'b7f9d1c4-3c2e-4a6b-9f0e-2d8c4b1a7e65' },
+      ],
+      [
+        { when: '2026-11-26T10:00:00Z', phone: '+49 30 1234567', qty: [1, 2, 3] },
+        { when: '2026-11-26T10:00:00Z', phone: '+49 30 1234567', qty: [1, 2, 3] },
+      ],
+      [
+        { masked: '411111******1111', amount: 1234567890.5 },
+        { masked: '411111******1111', amount: 1234567890.5 },
+      ],
+    ];
+    for (const [value, expected] of cases) expect(safeJson(value)).toEqual(expected);
+    expect(JSON.stringify(safeJson(deep))).toContain('[REDACTED: nested too deep to inspect]');
+  });
+
   it('removes secrets from states before diffing them', () => {
     const row = eventRow({
       type: 'connection.updated',

@@ -65,6 +65,11 @@ export interface ChainTable<R> {
   readonly name: ChainTableName;
   /** One statement: the batch's INSERT (unnest of one array per column) and the head's move. */
   readonly appendSql: string;
+  /**
+   * The same, done only if the head is still where this writer left it (two more parameters:
+   * its seq and hash). Answers `moved`: 1 if the rows went in, 0 if another writer moved the head.
+   */
+  readonly appendIfHeadSql: string;
   /** The row's fields the hash covers, in a fixed order. */
   content(row: R): Json[];
   /** Parameters of {@link appendSql}. */
@@ -97,16 +102,28 @@ const jsonText = (value: Json): string | null => (value === null ? null : JSON.s
 const pgTextArray = (items: string[]): string =>
   `{${items.map((item) => `"${item.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`;
 
-function headUpdate(table: ChainTableName, n: number): string {
-  return `UPDATE audit_chain_heads SET seq = $${n}::bigint, hash = decode($${n + 1}, 'hex'), recorded_at = $1::timestamptz
+/** Both append statements of a table, from its INSERT; `$n` and `$n+1` are the head's new seq and hash. */
+function appendStatements(
+  table: ChainTableName,
+  insert: string,
+  n: number,
+): Pick<ChainTable<unknown>, 'appendSql' | 'appendIfHeadSql'> {
+  const move = `UPDATE audit_chain_heads SET seq = $${n}::bigint, hash = decode($${n + 1}, 'hex'), recorded_at = $1::timestamptz
     WHERE table_name = '${table}'`;
+  return {
+    appendSql: `WITH appended AS (${insert} RETURNING 1) ${move}`,
+    appendIfHeadSql: `
+    WITH head AS (${move} AND seq = $${n + 2}::bigint AND hash = decode($${n + 3}, 'hex') RETURNING 1),
+      appended AS (${insert} WHERE EXISTS (SELECT 1 FROM head) RETURNING 1)
+    SELECT count(*)::int AS moved FROM head`,
+  };
 }
 
 export const MESSAGES: ChainTable<MessageRow> = {
   name: 'audit_messages',
-  appendSql: `
-    WITH appended AS (
-      INSERT INTO audit_messages (seq, recorded_at, message_id, route_id, route_version, source, outcome,
+  ...appendStatements(
+    'audit_messages',
+    `INSERT INTO audit_messages (seq, recorded_at, message_id, route_id, route_version, source, outcome,
         destinations, targets, attempts, received_at, done_at, error_code, error_message, error_where, body,
         payload_sha256, prev_hash, hash)
       SELECT t.seq, $1::timestamptz, t.message_id, t.route_id, t.route_version, t.source::jsonb, t.outcome,
@@ -117,10 +134,9 @@ export const MESSAGES: ChainTable<MessageRow> = {
         $9::text[], $10::int[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[], $15::text[],
         $16::text[], $17::text[], $18::text[], $19::text[])
         AS t(seq, message_id, route_id, route_version, source, outcome, destinations, targets, attempts,
-          received_at, done_at, error_code, error_message, error_where, body, payload_sha256, prev_hash, hash)
-      RETURNING 1
-    )
-    ${headUpdate('audit_messages', 20)}`,
+          received_at, done_at, error_code, error_message, error_where, body, payload_sha256, prev_hash, hash)`,
+    20,
+  ),
   content: (r) => [
     r.messageId,
     r.routeId,
@@ -191,9 +207,9 @@ export const MESSAGES: ChainTable<MessageRow> = {
 
 export const EVENTS: ChainTable<EventRow> = {
   name: 'audit_events',
-  appendSql: `
-    WITH appended AS (
-      INSERT INTO audit_events (seq, recorded_at, occurred_at, type, outcome, actor, actor_kind, provider, ip,
+  ...appendStatements(
+    'audit_events',
+    `INSERT INTO audit_events (seq, recorded_at, occurred_at, type, outcome, actor, actor_kind, provider, ip,
         target_type, target_id, details, before, after, diff, prev_hash, hash)
       SELECT t.seq, $1::timestamptz, t.occurred_at, t.type, t.outcome, t.actor, t.actor_kind, t.provider, t.ip,
         t.target_type, t.target_id, t.details::jsonb, t.before::jsonb, t.after::jsonb, t.diff::jsonb,
@@ -202,10 +218,9 @@ export const EVENTS: ChainTable<EventRow> = {
         $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
         $17::text[])
         AS t(seq, occurred_at, type, outcome, actor, actor_kind, provider, ip, target_type, target_id, details,
-          before, after, diff, prev_hash, hash)
-      RETURNING 1
-    )
-    ${headUpdate('audit_events', 18)}`,
+          before, after, diff, prev_hash, hash)`,
+    18,
+  ),
   content: (r) => [
     r.occurredAt,
     r.type,

@@ -96,6 +96,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export class ChainWriter<R> {
   private readonly queue: Array<Pending<R>> = [];
+  /** Where this writer left the chain head (after its last commit), while no failure put that in doubt. */
+  private head?: { seq: bigint; hash: Buffer; recordedAt: number };
   private inFlight = 0;
   private timer?: NodeJS.Timeout;
   private draining?: Promise<void>;
@@ -257,7 +259,40 @@ export class ChainWriter<R> {
     }
   }
 
+  /**
+   * One batch in one transaction. While this writer knows the head (it made the last move), the
+   * batch goes in one round trip: chained onto that head, inserted only if the head is still
+   * there. Otherwise (the first batch, after a failure, or another process appended meanwhile)
+   * the head is read under its row lock: BEGIN and SELECT ... FOR UPDATE, INSERT, COMMIT.
+   */
   private async appendBatch(client: Client, rows: R[], attempt: Attempt): Promise<void> {
+    const known = this.head;
+    this.head = undefined; // known again only once this batch is committed
+    if (known && !attempt.lastSeq) {
+      // The gateway's clock, never behind the head's: recorded_at only grows along the chain.
+      const recordedAt = new Date(Math.max(Date.now(), known.recordedAt)).toISOString();
+      const chained = this.chain(rows, known.hash, known.seq, recordedAt, attempt);
+      const result = await this.runAppend<{ moved: number }>(
+        client,
+        'append-if-head',
+        this.table.appendIfHeadSql,
+        [
+          ...this.table.appendParams(chained, { seq: attempt.lastSeq!, hash: attempt.lastHash! }),
+          known.seq.toString(),
+          known.hash.toString('hex'),
+        ],
+      );
+      if (result.rows[0]?.moved === 1) {
+        this.head = {
+          seq: BigInt(attempt.lastSeq!),
+          hash: attempt.lastHash!,
+          recordedAt: Date.parse(recordedAt),
+        };
+        return;
+      }
+      // Another writer moved the head: nothing went in. Chain the batch again onto the real one.
+      attempt.recordedAt = attempt.lastSeq = attempt.lastHash = undefined;
+    }
     const results = (await client.query(
       `BEGIN; SELECT seq, hash, recorded_at, date_trunc('milliseconds', clock_timestamp()) AS now
          FROM audit_chain_heads WHERE table_name = '${this.table.name}' FOR UPDATE`,
@@ -285,9 +320,33 @@ export class ChainWriter<R> {
     const recordedAt = new Date(
       Math.max(head.now.getTime(), head.recorded_at.getTime()),
     ).toISOString();
+    const chained = this.chain(rows, head.hash, BigInt(head.seq), recordedAt, attempt);
+    await this.runAppend(
+      client,
+      'append',
+      this.table.appendSql,
+      this.table.appendParams(chained, {
+        seq: attempt.lastSeq!,
+        hash: attempt.lastHash!,
+      }),
+    );
+    await client.query('COMMIT');
+    this.head = {
+      seq: BigInt(attempt.lastSeq!),
+      hash: attempt.lastHash!,
+      recordedAt: Date.parse(recordedAt),
+    };
+  }
+
+  /** The rows with their seq and hashes after `prevHash`/`seq`; notes the last in `attempt`. */
+  private chain(
+    rows: R[],
+    prevHash: Buffer,
+    seq: bigint,
+    recordedAt: string,
+    attempt: Attempt,
+  ): Array<Chained<R>> {
     const chained: Array<Chained<R>> = [];
-    let prevHash = head.hash;
-    let seq = BigInt(head.seq);
     for (const row of rows) {
       seq += 1n;
       const hash = chainHash(
@@ -303,17 +362,22 @@ export class ChainWriter<R> {
     attempt.recordedAt = recordedAt;
     attempt.lastSeq = seq.toString();
     attempt.lastHash = prevHash;
+    return chained;
+  }
+
+  /** Runs an append statement; its failures are marked as the INSERT's (a row may be at fault). */
+  private async runAppend<T extends object = object>(
+    client: Client,
+    kind: string,
+    text: string,
+    values: unknown[],
+  ): Promise<{ rows: T[] }> {
     try {
-      await client.query({
-        name: `junction-${this.table.name}-append`,
-        text: this.table.appendSql,
-        values: this.table.appendParams(chained, { seq: seq.toString(), hash: prevHash }),
-      });
+      return await client.query<T>({ name: `junction-${this.table.name}-${kind}`, text, values });
     } catch (err) {
       if (err !== null && typeof err === 'object') Object.assign(err, { [IN_APPEND]: true });
       throw err;
     }
-    await client.query('COMMIT');
   }
 
   private async ensurePartition(day: string): Promise<void> {
