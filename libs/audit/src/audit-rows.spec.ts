@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { MessageRecord } from '@junction/runtime';
 import { canonicalJson, safeJson, safeText, scrubSecrets, SECRET_REMOVED } from './audit-json';
 import { authEventInput, eventRow, messageRow } from './audit-rows';
-import { chainHash, GENESIS_HASH, MESSAGES } from './audit-tables';
+import { chainHash, chainHashOf, GENESIS_HASH, MESSAGE_BODY, MESSAGES } from './audit-tables';
 import { spreadsheetSafe } from './audit-export';
 import { decodeCursor, encodeCursor } from './audit-views';
 
@@ -202,6 +202,36 @@ describe('the hash chain', () => {
       MESSAGES.content(row),
     );
     expect(moved.equals(h1)).toBe(false);
+  });
+
+  it("the writer's shortcut hashes the same, and stores the body's canonical text as its jsonb", () => {
+    const row = messageRow(record());
+    const content = MESSAGES.content(row);
+    expect(content[MESSAGE_BODY]).toBe(row.body);
+    const canonical = content.map(canonicalJson);
+    const at = '2025-01-02T03:04:05.678Z';
+    expect(chainHashOf('audit_messages', GENESIS_HASH, '7', at, canonical)).toEqual(
+      chainHash('audit_messages', GENESIS_HASH, '7', at, content),
+    );
+    const chained = { seq: '7', recordedAt: at, prevHash: GENESIS_HASH, hash: GENESIS_HASH, row };
+    const withText = MESSAGES.appendParams([{ ...chained, canonical }], {
+      seq: '7',
+      hash: GENESIS_HASH,
+    });
+    const without = MESSAGES.appendParams([chained], { seq: '7', hash: GENESIS_HASH });
+    expect(withText).toHaveLength(without.length);
+    const bodyColumn = withText.findIndex(
+      (p) => Array.isArray(p) && p[0] === canonical[MESSAGE_BODY],
+    );
+    expect(bodyColumn).toBeGreaterThan(0);
+    expect(JSON.parse((without[bodyColumn] as string[])[0])).toEqual(row.body);
+    const noBody = messageRow(record({ auditPayload: 'none' }));
+    expect(
+      MESSAGES.appendParams(
+        [{ ...chained, row: noBody, canonical: MESSAGES.content(noBody).map(canonicalJson) }],
+        { seq: '7', hash: GENESIS_HASH },
+      )[bodyColumn],
+    ).toEqual([null]); // SQL NULL, not the JSON null
   });
 
   it('writes canonical JSON with sorted keys and keeps a __proto__ key as a key', () => {

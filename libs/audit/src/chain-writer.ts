@@ -2,7 +2,8 @@ import { Client, DatabaseError } from 'pg';
 import { AuditError } from './audit.error';
 import { safeText } from './audit-json';
 import { AuditSession } from './audit-session';
-import { Chained, chainHash, ChainTable } from './audit-tables';
+import { canonicalJson } from './audit-json';
+import { Chained, chainHashOf, ChainTable } from './audit-tables';
 
 /** Where the writer reports outages and rejected rows (never a row's content). */
 export interface AuditLog {
@@ -99,6 +100,8 @@ export class ChainWriter<R> {
   /** Where this writer left the chain head (after its last commit), while no failure put that in doubt. */
   private head?: { seq: bigint; hash: Buffer; recordedAt: number };
   private inFlight = 0;
+  /** Each row's content in canonical JSON, made once (a batch tried again is chained again). */
+  private readonly canonical = new WeakMap<object, string[]>();
   private timer?: NodeJS.Timeout;
   private draining?: Promise<void>;
   private closed = false;
@@ -349,14 +352,13 @@ export class ChainWriter<R> {
     const chained: Array<Chained<R>> = [];
     for (const row of rows) {
       seq += 1n;
-      const hash = chainHash(
-        this.table.name,
-        prevHash,
-        seq.toString(),
-        recordedAt,
-        this.table.content(row),
-      );
-      chained.push({ seq: seq.toString(), recordedAt, prevHash, hash, row });
+      let canonical = this.canonical.get(row as object);
+      if (!canonical) {
+        canonical = this.table.content(row).map(canonicalJson);
+        this.canonical.set(row as object, canonical);
+      }
+      const hash = chainHashOf(this.table.name, prevHash, seq.toString(), recordedAt, canonical);
+      chained.push({ seq: seq.toString(), recordedAt, prevHash, hash, row, canonical });
       prevHash = hash;
     }
     attempt.recordedAt = recordedAt;
