@@ -26,26 +26,17 @@ describe('HTTP destinations with JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS=false', ()
       JUNCTION_HTTP_ALLOW_HOSTS: '127.0.0.2',
     });
     admin = await gw.login('admin', gw.adminPassword);
-    const api = (url: string, body: unknown) => gw.request('POST', url, { token: admin, body });
-    expect(
-      (
-        await api('/api/v1/connections', {
-          name: 'erp',
-          type: 'http',
-          config: { baseUrl: `http://127.0.0.1:${port}` },
-        })
-      ).status,
-    ).toBe(201);
-    expect(
-      (
-        await api('/api/v1/routes', {
-          id: 'to-erp',
-          source: { type: 'http', path: 'to-erp', auth: 'none' },
-          destinations: [{ type: 'http', connection: 'erp', path: '/orders' }],
-          errors: { retry: { attempts: 1 } },
-        })
-      ).status,
-    ).toBe(201);
+    await gw.create(admin, '/api/v1/connections', {
+      name: 'erp',
+      type: 'http',
+      config: { baseUrl: `http://127.0.0.1:${port}` },
+    });
+    await gw.create(admin, '/api/v1/routes', {
+      id: 'to-erp',
+      source: { type: 'http', path: 'to-erp', auth: 'none' },
+      destinations: [{ type: 'http', connection: 'erp', path: '/orders' }],
+      errors: { retry: { attempts: 1 } },
+    });
   }, 60_000);
 
   afterAll(async () => {

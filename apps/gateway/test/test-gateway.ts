@@ -23,6 +23,8 @@ export interface TestGateway {
     options?: { token?: string; apiKey?: string; body?: unknown; headers?: Record<string, string> },
   ): Promise<TestResponse>;
   login(username: string, password: string): Promise<string>;
+  /** POSTs `body` to the API as `token` and fails unless it was created (201). */
+  create(token: string, url: string, body: unknown): Promise<TestResponse>;
   close(): Promise<void>;
 }
 
@@ -86,6 +88,11 @@ export async function startTestGateway(
       if (res.status !== 200)
         throw new Error(`login ${username} failed: ${res.status} ${res.text}`);
       return (res.body as { token: string }).token;
+    },
+    async create(token, url, body) {
+      const res = await request('POST', url, { token, body });
+      if (res.status !== 201) throw new Error(`POST ${url}: ${res.status} ${res.text}`);
+      return res;
     },
     async close() {
       await running.close();

@@ -48,10 +48,17 @@ function view(c: ConnectionEntity): ConnectionView {
 
 @Injectable()
 export class ConnectionsService {
+  private routesChanged?: (routeIds: string[]) => Promise<void>;
+
   constructor(
     private readonly connections: ConnectionsRepository,
     @Inject(SECRET_BOX) private readonly box: SecretBox,
   ) {}
+
+  /** Set by the routes service: applies, in this process, the restart a connection change asks of these routes. */
+  onRoutesChanged(apply: (routeIds: string[]) => Promise<void>): void {
+    this.routesChanged = apply;
+  }
 
   async list(): Promise<ConnectionView[]> {
     return (await this.connections.list()).map(view);
@@ -102,7 +109,7 @@ export class ConnectionsService {
       updatedAt: new Date(),
       updatedBy: actor,
     });
-    await this.connections.notifyRoutesUsing(name);
+    await this.routesChanged?.(await this.connections.notifyRoutesUsing(name));
     return this.get(name);
   }
 

@@ -81,7 +81,13 @@ export class RoutesService {
     private readonly routes: RoutesRepository,
     private readonly connections: ConnectionsService,
     @Inject(ROUTE_RESOURCES) private readonly resources: RouteResources,
-  ) {}
+  ) {
+    // A changed connection restarts the routes using it: here before the API answers, as for
+    // a route change (other processes hear of it by NOTIFY).
+    connections.onRoutesChanged(async (ids) => {
+      await Promise.all(ids.map((id) => this.applied(id)));
+    });
+  }
 
   /** The route runtime reports live status through this (set at start-up; avoids a module cycle). */
   attachRuntime(runtime: RouteRuntimeStatus): void {

@@ -273,11 +273,14 @@ export class RouteWorker {
     };
   }
 
-  /** For HTTP ingest: false when the route is saturated (answer 429) or stopping. */
-  tryAcquire(): boolean {
-    if (this.stopping || this.state !== 'running' || this.inFlight >= this.deps.maxInFlight)
-      return false;
-    return true;
+  /**
+   * For HTTP ingest, whether it may hand this worker another message: `open`; `saturated` with
+   * `maxInFlight` messages in flight (answer 429); `closed` when it is stopping or not running
+   * (answer 503: the route's next worker, or another process, takes it).
+   */
+  admission(): 'open' | 'saturated' | 'closed' {
+    if (this.stopping || this.state !== 'running') return 'closed';
+    return this.inFlight >= this.deps.maxInFlight ? 'saturated' : 'open';
   }
 
   /** A broker source's handler: resolving acknowledges, rejecting gives the message back. */

@@ -91,12 +91,17 @@ export class IngestService {
     replyBy?: number,
   ): { id: string; done: Promise<ProcessResult> } {
     const id = request.id ?? messageId(request.headers['idempotency-key']);
-    if (!worker.tryAcquire()) {
+    const admission = worker.admission();
+    if (admission === 'saturated')
       throw new JunctionError(
         'SATURATED',
         `route '${worker.routeId}' has too many messages in flight; try again shortly`,
       );
-    }
+    if (admission === 'closed')
+      throw new JunctionError(
+        'UNAVAILABLE',
+        `route '${worker.routeId}' is stopping or restarting; the message was not taken: send it again`,
+      );
     const done = worker.process(
       {
         id,
