@@ -1,5 +1,5 @@
 import { Lane } from '../lane';
-import { BAIL, compileFast, type FastEvaluator } from './fast-path';
+import { BAIL, compileFast, type FastBindings, type FastEvaluator } from './fast-path';
 import { performance } from 'node:perf_hooks';
 import jsonata from 'jsonata';
 import { PipelineError } from '../pipeline.error';
@@ -38,8 +38,9 @@ export class JsonataEngine implements ExpressionEngine {
   private readonly fastPath: boolean;
 
   /**
-   * `fastPath` (default true): expressions in the common subset (paths, literals, comparisons,
-   * and/or, object constructors) are evaluated exactly without jsonata-js; see fast-path.ts.
+   * `fastPath` (default true): expressions in the common subset (paths over objects and arrays,
+   * literals, comparisons, and/or, `in`, `? :`, `&`, arithmetic, object constructors, $sum,
+   * $round, $lowercase, $uppercase) are evaluated exactly without jsonata-js; see fast-path.ts.
    */
   constructor(limits: Partial<ExpressionLimits> = {}, options: { fastPath?: boolean } = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
@@ -71,7 +72,9 @@ export class JsonataEngine implements ExpressionEngine {
       compiled,
       guards,
       this.limits,
-      this.fastPath ? compileFast(compiled.ast(), this.limits.maxDepth) : undefined,
+      this.fastPath
+        ? compileFast(compiled.ast(), this.limits.maxDepth, this.limits.maxSequence)
+        : undefined,
     );
   }
 }
@@ -145,7 +148,7 @@ class JsonataExpression implements Expression {
 
   evaluate(input: unknown, bindings: ExpressionBindings): Promise<unknown> {
     if (this.fast) {
-      const result = this.fast(input);
+      const result = this.fast(input, bindings as unknown as FastBindings);
       if (result !== BAIL) {
         try {
           return Promise.resolve(plainResult(result, this.limits));
