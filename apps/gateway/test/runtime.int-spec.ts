@@ -259,6 +259,67 @@ describe('route runtime: ingest, dead letters, replay, activation', () => {
     }
   }, 60_000);
 
+  it('an HTTP message waiting to retry when its route stops is dead-lettered, not dropped', async () => {
+    const attempts: string[] = [];
+    const target = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        attempts.push(Buffer.concat(chunks).toString());
+        res.writeHead(503).end();
+      });
+    });
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    try {
+      await gw.create(admin, '/api/v1/connections', {
+        name: 'stop-target',
+        type: 'http',
+        config: { baseUrl: `http://127.0.0.1:${(target.address() as AddressInfo).port}` },
+      });
+      const slow = { attempts: 10, backoffMs: 60_000, maxBackoffMs: 60_000 };
+      for (const mode of ['sync', 'async'] as const)
+        await gw.create(admin, '/api/v1/routes', {
+          id: `stop-${mode}`,
+          source: {
+            type: 'http',
+            path: `stop-${mode}`,
+            auth: 'none',
+            mode,
+            ...(mode === 'sync' ? { timeoutMs: 1_000 } : {}),
+          },
+          destinations: [{ type: 'http', connection: 'stop-target', path: '/in' }],
+          errors: { retry: slow },
+        });
+      // The sync caller gives up (504: "still being delivered"); the async one still waits.
+      const sync = await eventually(async () => {
+        const r = await ingest('stop-sync', { id: 'waits-sync' });
+        expect(r.status).toBe(504);
+        return r;
+      });
+      expect(sync.body).toMatchObject({ details: { id: expect.any(String) } });
+      const asyncAnswer = ingest('stop-async', { id: 'waits-async' });
+      await eventually(async () => expect(attempts).toContain('{"id":"waits-async"}'));
+      for (const mode of ['sync', 'async'])
+        expect((await api('POST', `/api/v1/routes/stop-${mode}/stop`)).status).toBe(200);
+      expect((await asyncAnswer).body).toMatchObject({ status: 'dead-lettered' });
+      for (const mode of ['sync', 'async']) {
+        const letters = await eventually(async () => {
+          const l = await api('GET', `/api/v1/dead-letters?routeId=stop-${mode}`);
+          expect(l.body).toHaveLength(1);
+          return l.body as Array<{ reasonCode: string; reason: string }>;
+        });
+        expect(letters[0]).toMatchObject({
+          reasonCode: 'DELIVERY_FAILED',
+          reason: expect.stringContaining('the route stopped while it waited to retry'),
+        });
+      }
+      expect(attempts.filter((a) => a.includes('waits-'))).toHaveLength(2); // one try each
+    } finally {
+      for (const mode of ['sync', 'async']) await api('DELETE', `/api/v1/routes/stop-${mode}`);
+      await new Promise((resolve) => target.close(resolve));
+    }
+  }, 60_000);
+
   it('a changed connection reaches the routes that use it: they restart with it', async () => {
     const queue = `junction.test.rotating.${Date.now()}`;
     const rabbit = (password: string) => ({

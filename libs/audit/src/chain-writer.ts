@@ -99,6 +99,8 @@ export class ChainWriter<R> {
   private readonly queue: Array<Pending<R>> = [];
   /** Where this writer left the chain head (after its last commit), while no failure put that in doubt. */
   private head?: { seq: bigint; hash: Buffer; recordedAt: number };
+  /** The database's clock minus this process's, as read on the locked path (recorded_at is the database's time). */
+  private clockOffsetMs = 0;
   private inFlight = 0;
   /** Each row's content in canonical JSON, made once (a batch tried again is chained again). */
   private readonly canonical = new WeakMap<object, string[]>();
@@ -272,8 +274,10 @@ export class ChainWriter<R> {
     const known = this.head;
     this.head = undefined; // known again only once this batch is committed
     if (known && !attempt.lastSeq) {
-      // The gateway's clock, never behind the head's: recorded_at only grows along the chain.
-      const recordedAt = new Date(Math.max(Date.now(), known.recordedAt)).toISOString();
+      // The database's clock (as last read, through the offset), never behind the head's:
+      // recorded_at only grows along the chain.
+      const now = Date.now() + this.clockOffsetMs;
+      const recordedAt = new Date(Math.max(Math.round(now), known.recordedAt)).toISOString();
       const chained = this.chain(rows, known.hash, known.seq, recordedAt, attempt);
       const result = await this.runAppend<{ moved: number }>(
         client,
@@ -320,6 +324,7 @@ export class ChainWriter<R> {
         return;
       }
     }
+    this.clockOffsetMs = head.now.getTime() - Date.now();
     const recordedAt = new Date(
       Math.max(head.now.getTime(), head.recorded_at.getTime()),
     ).toISOString();

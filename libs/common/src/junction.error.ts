@@ -26,10 +26,17 @@ export class JunctionError extends Error {
     message: string,
     /** Safe to return to the caller: never a secret, a payload or a stack. */
     readonly details?: unknown,
-    options?: { cause?: unknown },
+    options?: {
+      cause?: unknown;
+      /** Sent as Retry-After: the same request may well succeed this many seconds later. */
+      retryAfterSeconds?: number;
+    },
   ) {
     super(message, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
+
+  readonly retryAfterSeconds?: number;
 }
 
 /** A Postgres unique violation (SQLSTATE 23505), as TypeORM's QueryFailedError carries it. */

@@ -170,9 +170,13 @@ export class RouteSupervisor {
       }
       return;
     }
-    if (current && current.version === record!.activeVersion && !this.failures.has(id)) {
-      // The same version: restart it only when a connection it uses was changed.
-      if (!(await current.connectionsChanged())) return;
+    if (current && current.version === record!.activeVersion) {
+      // The same version: restart it only when a connection it uses was changed (also when a
+      // restart for that failed before: the change may have been undone since).
+      if (!(await current.connectionsChanged())) {
+        this.clearFailure(id);
+        return;
+      }
       this.deps.log.log(`route ${id}: a connection it uses has changed; restarting it`);
     }
     let next: RouteWorker;
@@ -191,7 +195,7 @@ export class RouteSupervisor {
     if (current && !overlap) {
       // Drain the old version first: its in-flight messages finish and are acknowledged.
       this.workers.delete(id);
-      await current.stop();
+      await this.stopWorker(current);
     }
     this.starting.set(id, next);
     try {
@@ -211,7 +215,18 @@ export class RouteSupervisor {
     this.clearFailure(id);
     this.workers.set(id, next);
     this.deps.log.log(`route ${id}: running version ${next.version}`);
-    if (current && overlap) await current.stop();
+    if (current && overlap) await this.stopWorker(current);
+  }
+
+  /** Stops a worker being replaced; its failing to stop cleanly must not keep the next one from running. */
+  private async stopWorker(worker: RouteWorker): Promise<void> {
+    await worker
+      .stop()
+      .catch((err: unknown) =>
+        this.deps.log.error(
+          `route ${worker.routeId}: version ${worker.version} did not stop cleanly: ${(err as Error).message}`,
+        ),
+      );
   }
 
   private fail(id: string, err: unknown): void {

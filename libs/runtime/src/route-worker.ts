@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { v7 as uuidv7 } from 'uuid';
 import type {
   ConnectorConnection,
@@ -109,7 +110,7 @@ export class RouteWorker {
   /** Stopped for good: its destinations are closed. */
   private closed = false;
   /** Aborted by stop(): waits between delivery attempts end and the message goes back. */
-  private halt = new AbortController();
+  private halt = newHalt();
   private cancelStarting?: () => void;
   private readonly idle: Array<() => void> = [];
 
@@ -184,7 +185,9 @@ export class RouteWorker {
         ([name, c]) => fingerprint(c) !== fingerprint(this.connections.get(name)),
       );
     } catch {
-      return true; // gone or unreadable: a new worker will say why
+      // Unreadable now (the database away?): no reason to restart a running route. A connection
+      // that is really gone cannot be: routes that use it cannot be deleted from under them.
+      return false;
     }
   }
 
@@ -196,7 +199,7 @@ export class RouteWorker {
   async start(): Promise<void> {
     this.state = 'starting';
     this.stopping = false;
-    if (this.halt.signal.aborted) this.halt = new AbortController();
+    if (this.halt.signal.aborted) this.halt = newHalt();
     const spec = this.document.source;
     let source: Source | undefined;
     try {
@@ -247,12 +250,19 @@ export class RouteWorker {
     // A message waiting to retry a destination is not failed by a stop: it goes back to its
     // source (requeued, not committed, or a 503 to its HTTP caller) for the next worker.
     this.halt.abort();
-    await this.source?.stop();
-    this.source = undefined;
-    if (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
-    this.state = 'stopped';
-    this.closed = true;
-    // Drained: nothing sends any more. Close the channels (and reply consumers) they hold.
+    try {
+      await this.source?.stop();
+    } finally {
+      this.source = undefined;
+      if (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+      this.state = 'stopped';
+      this.closed = true;
+      await this.closeDestinations();
+    }
+  }
+
+  /** Drained: nothing sends any more. Closes the channels (and reply consumers) they hold. */
+  private async closeDestinations(): Promise<void> {
     const closing = await Promise.allSettled(
       [...this.destinations, ...(this.deadLetter ? [this.deadLetter] : [])].map((d) => d.close()),
     );
@@ -300,6 +310,8 @@ export class RouteWorker {
       throw new JunctionError(
         'UNAVAILABLE',
         `route '${this.routeId}' version ${this.version} has stopped; try again`,
+        undefined,
+        { retryAfterSeconds: 1 },
       );
     this.inFlight += 1;
     const receivedAt = new Date().toISOString();
@@ -355,14 +367,24 @@ export class RouteWorker {
         result.deliveries.map((d) => this.deliver(d, bytes, replyBy)),
       );
       const interrupted = settled.filter((s): s is DeliveryInterrupted => 'interrupted' in s);
-      if (interrupted.length > 0) this.handBack(id, settled, interrupted);
+      // A broker message goes back to its queue or partition, and a replayed dead letter stays
+      // one. HTTP has nowhere to give a message back to (its caller may have had its 504, or
+      // gone): it is dead-lettered below, as a delivery failure.
+      if (interrupted.length > 0 && (message.source.type !== 'http' || options.replay))
+        this.handBack(id, settled, interrupted);
       const receipts = settled.flatMap((s) =>
         'receipt' in s ? [{ destination: s.index, receipt: s.receipt }] : [],
       );
       const attempts = Math.max(...settled.map((s) => s.attempts));
-      const failures = settled.filter((s): s is DeliveryFailure => 'error' in s);
+      const failures = settled.flatMap((s): DeliveryFailure[] => {
+        if ('error' in s) return [s];
+        if (!('interrupted' in s)) return [];
+        const error = `the route stopped while it waited to retry: ${errorText(s.interrupted.lastError)}`;
+        return [{ index: s.index, error, attempts: s.attempts }];
+      });
       const finalBody = result.deliveries[0].envelope.body;
       if (failures.length > 0) {
+        dropReplies(settled);
         const reason = failures.map((f) => `destinations/${f.index}: ${f.error}`).join('; ');
         return await this.park(
           message,
@@ -415,7 +437,7 @@ export class RouteWorker {
     settled: Array<DeliverySuccess | DeliveryFailure | DeliveryInterrupted>,
     interrupted: DeliveryInterrupted[],
   ): never {
-    for (const s of settled) if ('reply' in s && s.reply) s.reply.catch(() => undefined);
+    dropReplies(settled);
     const why = interrupted
       .map((s) => `destinations/${s.index}: ${errorText(s.interrupted.lastError)}`)
       .join('; ');
@@ -426,6 +448,7 @@ export class RouteWorker {
       'UNAVAILABLE',
       `route '${this.routeId}' stopped while message ${id} waited to retry (${why}); it was not taken: send it again`,
       { id },
+      { retryAfterSeconds: 1 },
     );
   }
 
@@ -597,6 +620,20 @@ interface DeliveryFailure {
   index: number;
   error: string;
   attempts: number;
+}
+
+/** The stop signal of a worker: every message waiting to retry listens to it (no listener limit). */
+function newHalt(): AbortController {
+  const halt = new AbortController();
+  setMaxListeners(0, halt.signal);
+  return halt;
+}
+
+/** Replies nobody will read: their time-outs must not become unhandled rejections. */
+function dropReplies(
+  settled: Array<DeliverySuccess | DeliveryFailure | DeliveryInterrupted>,
+): void {
+  for (const s of settled) if ('reply' in s && s.reply) s.reply.catch(() => undefined);
 }
 
 interface DeliveryInterrupted {

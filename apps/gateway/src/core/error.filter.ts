@@ -129,13 +129,9 @@ export class JunctionErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const body = errorBody(exception, this.log);
-    // A route that is saturated or restarting: worth trying again in a moment.
-    if (
-      exception instanceof JunctionError &&
-      (exception.code === 'SATURATED' || exception.code === 'UNAVAILABLE') &&
-      !reply.hasHeader('retry-after')
-    )
-      void reply.header('retry-after', '1');
+    // A route that is saturated or restarting, say: worth trying again in a moment.
+    if (exception instanceof JunctionError && exception.retryAfterSeconds !== undefined)
+      void reply.header('retry-after', String(exception.retryAfterSeconds));
     void reply
       .status(body.statusCode)
       .header('content-type', 'application/json; charset=utf-8')

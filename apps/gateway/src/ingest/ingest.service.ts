@@ -96,11 +96,15 @@ export class IngestService {
       throw new JunctionError(
         'SATURATED',
         `route '${worker.routeId}' has too many messages in flight; try again shortly`,
+        undefined,
+        { retryAfterSeconds: 1 },
       );
     if (admission === 'closed')
       throw new JunctionError(
         'UNAVAILABLE',
         `route '${worker.routeId}' is stopping or restarting; the message was not taken: send it again`,
+        undefined,
+        { retryAfterSeconds: 1 },
       );
     const done = worker.process(
       {
