@@ -80,7 +80,7 @@ function ingestOperation(): OperationObject {
       'or with the reply of the destination marked `reply` (its own content type), within the route `timeoutMs`. ' +
       'A message the route rejects (not JSON, schema, expression, mask) is dead-lettered and answered 422 with `details.deadLetterId`. ' +
       'Answers 429 when the route has too many messages in flight; 502 when a sync delivery failed after its retries (dead-lettered); ' +
-      '503 when the route stopped while the message waited to retry a destination (not taken: send it again, with the same Idempotency-Key); ' +
+      '503 when the route is stopping or restarting (not taken: send it again, with the same Idempotency-Key; 429 and 503 carry Retry-After); ' +
       '504 when a sync answer did not come in time (`details.id` names the message, which still goes on).',
     parameters: [
       {
