@@ -66,6 +66,12 @@ export class GatewayProcess {
     await this.process?.exited();
   }
 
+  /** SIGTERM: the gateway's graceful stop. Resolves with its exit code. */
+  async stop(): Promise<number | null> {
+    this.process?.child.kill('SIGTERM');
+    return (await this.process?.exited()) ?? null;
+  }
+
   async api(
     method: string,
     path: string,
