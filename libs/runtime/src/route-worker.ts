@@ -1,15 +1,16 @@
 import { setMaxListeners } from 'node:events';
 import { v7 as uuidv7 } from 'uuid';
-import type {
-  ConnectorConnection,
-  DeliveryReceipt,
-  Destination,
-  InboundMessage,
-  OutboundMessage,
-  Reply,
-  Source,
+import { JunctionError } from '@junction/common';
+import {
+  errorText,
+  type ConnectorConnection,
+  type DeliveryReceipt,
+  type Destination,
+  type InboundMessage,
+  type OutboundMessage,
+  type Reply,
+  type Source,
 } from '@junction/connectors';
-import { errorText } from '@junction/connectors';
 import {
   CompiledRoute,
   compileRoute,
@@ -24,7 +25,6 @@ import {
 } from '@junction/pipeline';
 import { MessageAuditSink, MessageOutcome } from './message-audit';
 import { DeadLettersRepository } from './dead-letters.repository';
-import { JunctionError } from '@junction/common';
 import { RetryInterrupted, RetryPolicy, retryPolicy, withRetry } from './retry';
 
 /** The parts of the connector pool a worker uses (the pool owns every broker client). */
@@ -247,8 +247,8 @@ export class RouteWorker {
   /** Stops intake and waits for every message in flight to finish (and be acknowledged). */
   async stop(): Promise<void> {
     this.stopping = true;
-    // A message waiting to retry a destination is not failed by a stop: it goes back to its
-    // source (requeued, not committed, or a 503 to its HTTP caller) for the next worker.
+    // A message waiting to retry a destination is not failed by a stop: a broker message goes
+    // back to its source (requeued, not committed) for the next worker; see process().
     this.halt.abort();
     try {
       await this.source?.stop();
