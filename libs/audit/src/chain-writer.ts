@@ -97,8 +97,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export class ChainWriter<R> {
   private readonly queue: Array<Pending<R>> = [];
-  /** Where this writer left the chain head (after its last commit), while no failure put that in doubt. */
-  private head?: { seq: bigint; hash: Buffer; recordedAt: number };
+  /** Where this writer left the chain head: its last committed try, while no failure put that in doubt. */
+  private head?: Required<Attempt>;
   /** The database's clock minus this process's, as read on the locked path (recorded_at is the database's time). */
   private clockOffsetMs = 0;
   private inFlight = 0;
@@ -277,24 +277,22 @@ export class ChainWriter<R> {
       // The database's clock (as last read, through the offset), never behind the head's:
       // recorded_at only grows along the chain.
       const now = Date.now() + this.clockOffsetMs;
-      const recordedAt = new Date(Math.max(Math.round(now), known.recordedAt)).toISOString();
-      const chained = this.chain(rows, known.hash, known.seq, recordedAt, attempt);
+      const recordedAt = new Date(
+        Math.max(Math.round(now), Date.parse(known.recordedAt)),
+      ).toISOString();
+      const chained = this.chain(rows, known.lastHash, BigInt(known.lastSeq), recordedAt, attempt);
       const result = await this.runAppend<{ moved: number }>(
         client,
         'append-if-head',
         this.table.appendIfHeadSql,
         [
           ...this.table.appendParams(chained, { seq: attempt.lastSeq!, hash: attempt.lastHash! }),
-          known.seq.toString(),
-          known.hash.toString('hex'),
+          known.lastSeq,
+          known.lastHash.toString('hex'),
         ],
       );
       if (result.rows[0]?.moved === 1) {
-        this.head = {
-          seq: BigInt(attempt.lastSeq!),
-          hash: attempt.lastHash!,
-          recordedAt: Date.parse(recordedAt),
-        };
+        this.head = { ...(attempt as Required<Attempt>) };
         return;
       }
       // Another writer moved the head: nothing went in. Chain the batch again onto the real one.
@@ -339,11 +337,7 @@ export class ChainWriter<R> {
       }),
     );
     await client.query('COMMIT');
-    this.head = {
-      seq: BigInt(attempt.lastSeq!),
-      hash: attempt.lastHash!,
-      recordedAt: Date.parse(recordedAt),
-    };
+    this.head = { ...(attempt as Required<Attempt>) };
   }
 
   /** The rows with their seq and hashes after `prevHash`/`seq`; notes the last in `attempt`. */

@@ -220,7 +220,7 @@ export class ConnectorPool {
   }
 
   private amqpClient(connection: ConnectorConnection): AmqpClient {
-    const key = clientKey(connection);
+    const key = connectionFingerprint(connection);
     let client = this.amqpClients.get(key);
     if (!client) {
       client = new AmqpClient(connection, this.options.amqp ?? {}, this.logger);
@@ -230,7 +230,7 @@ export class ConnectorPool {
   }
 
   private kafkaClient(connection: ConnectorConnection): KafkaClient {
-    const key = clientKey(connection);
+    const key = connectionFingerprint(connection);
     let client = this.kafkaClients.get(key);
     if (!client) {
       client = new KafkaClient(connection, this.options.kafka ?? {}, this.logger);
@@ -247,7 +247,7 @@ export class ConnectorPool {
       this.agent ??= new Agent({ connect: { timeout } });
       return this.agent;
     }
-    const key = clientKey(connection);
+    const key = connectionFingerprint(connection);
     let agent = this.tlsAgents.get(key);
     if (!agent) {
       agent = new Agent({ connect: { timeout, ...tls } });
@@ -272,10 +272,11 @@ export class ConnectorPool {
 }
 
 /**
- * A client per stored connection *as it is now*: an edited connection (new URL or password) gets a
- * new client for the routes started after the edit. The secrets only enter a hash.
+ * What a stored connection is *now* (config and secrets; the secrets only enter a hash): the
+ * same text for the same settings. An edited connection (new URL or password) gets a new client
+ * for the routes started after the edit, and the runtime restarts routes built with another.
  */
-function clientKey(connection: ConnectorConnection): string {
+export function connectionFingerprint(connection: ConnectorConnection): string {
   const digest = createHash('sha256')
     .update(JSON.stringify([connection.config, connection.secrets]))
     .digest('base64url');

@@ -1,5 +1,5 @@
 export * from './connector';
-export { ConnectorPool, type ConnectorPoolOptions } from './connector-pool';
+export { ConnectorPool, connectionFingerprint, type ConnectorPoolOptions } from './connector-pool';
 export { consoleLogger, errorText, type ConnectorLogger } from './logger';
 export { AmqpClient, amqpConnectArgs, type AmqpClientOptions } from './amqp/amqp-client';
 export { AmqpSource, stringifyHeaders, type AmqpSourceOptions } from './amqp/amqp.source';

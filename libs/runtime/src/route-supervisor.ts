@@ -144,15 +144,7 @@ export class RouteSupervisor {
     for (const failure of this.failures.values()) clearTimeout(failure.timer);
     // Starts still waiting for a broker are not waited for: closing the clients ends them, and
     // `apply` stops a worker that finished starting after this point.
-    await Promise.all(
-      [...this.workers.values()].map((w) =>
-        w
-          .stop()
-          .catch((err: unknown) =>
-            this.deps.log.error(`route ${w.routeId}: stop failed: ${(err as Error).message}`),
-          ),
-      ),
-    );
+    await Promise.all([...this.workers.values()].map((w) => this.stopWorker(w)));
     this.workers.clear();
     await this.deps.closeConnectors();
   }
@@ -218,7 +210,7 @@ export class RouteSupervisor {
     if (current && overlap) await this.stopWorker(current);
   }
 
-  /** Stops a worker being replaced; its failing to stop cleanly must not keep the next one from running. */
+  /** Stops a worker; its failing to stop cleanly is logged and must not hold up what follows (the next version, the shutdown). */
   private async stopWorker(worker: RouteWorker): Promise<void> {
     await worker
       .stop()

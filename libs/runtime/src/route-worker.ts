@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { v7 as uuidv7 } from 'uuid';
 import { JunctionError } from '@junction/common';
 import {
+  connectionFingerprint,
   errorText,
   type ConnectorConnection,
   type DeliveryReceipt,
@@ -110,7 +111,7 @@ export class RouteWorker {
   /** Stopped for good: its destinations are closed. */
   private closed = false;
   /** Aborted by stop(): waits between delivery attempts end and the message goes back. */
-  private halt = newHalt();
+  private readonly halt = newHalt();
   private cancelStarting?: () => void;
   private readonly idle: Array<() => void> = [];
 
@@ -181,9 +182,10 @@ export class RouteWorker {
   async connectionsChanged(): Promise<boolean> {
     try {
       const now = await resolveConnections(this.document, this.deps);
-      return [...now].some(
-        ([name, c]) => fingerprint(c) !== fingerprint(this.connections.get(name)),
-      );
+      return [...now].some(([name, c]) => {
+        const built = this.connections.get(name);
+        return !built || connectionFingerprint(c) !== connectionFingerprint(built);
+      });
     } catch {
       // Unreadable now (the database away?): no reason to restart a running route. A connection
       // that is really gone cannot be: routes that use it cannot be deleted from under them.
@@ -199,7 +201,6 @@ export class RouteWorker {
   async start(): Promise<void> {
     this.state = 'starting';
     this.stopping = false;
-    if (this.halt.signal.aborted) this.halt = newHalt();
     const spec = this.document.source;
     let source: Source | undefined;
     try {
@@ -603,10 +604,6 @@ async function resolveConnections(
   const resolved = new Map<string, ConnectorConnection>();
   for (const name of names) resolved.set(name, await deps.connection(name));
   return resolved;
-}
-
-function fingerprint(c: ConnectorConnection | undefined): string {
-  return JSON.stringify(c ? [c.config, c.secrets] : null);
 }
 
 interface DeliverySuccess {
