@@ -1,5 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startHttpTarget, type HttpTarget } from './http-target';
 import { startTestGateway, TestGateway } from './test-gateway';
 
 /**
@@ -9,17 +8,14 @@ import { startTestGateway, TestGateway } from './test-gateway';
 describe('HTTP destinations with JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS=false', () => {
   let gw: TestGateway;
   let admin: string;
-  let server: Server;
+  let target: HttpTarget;
   let hits = 0;
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
+    target = await startHttpTarget((_body, res) => {
       hits += 1;
-      req.resume();
       res.writeHead(204).end();
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as AddressInfo).port;
     // 127.0.0.2 is listed; the target, 127.0.0.1:<port>, is not.
     gw = await startTestGateway({
       JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS: 'false',
@@ -29,7 +25,7 @@ describe('HTTP destinations with JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS=false', ()
     await gw.create(admin, '/api/v1/connections', {
       name: 'erp',
       type: 'http',
-      config: { baseUrl: `http://127.0.0.1:${port}` },
+      config: { baseUrl: target.baseUrl },
     });
     await gw.create(admin, '/api/v1/routes', {
       id: 'to-erp',
@@ -41,7 +37,7 @@ describe('HTTP destinations with JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS=false', ()
 
   afterAll(async () => {
     await gw?.close();
-    await new Promise((resolve) => server.close(resolve));
+    await target?.close();
   });
 
   it("does not call the connection's own host unless it is listed: the message is dead-lettered", async () => {

@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { startHttpTarget, type HttpTarget } from './http-target';
 import { eventually } from './eventually';
 import { startTestGateway, TestGateway } from './test-gateway';
 
@@ -10,23 +10,17 @@ import { startTestGateway, TestGateway } from './test-gateway';
 describe('ingest admission: a saturated route answers 429 with Retry-After', () => {
   let gw: TestGateway;
   let admin: string;
-  let server: Server;
+  let target: HttpTarget;
   const held: Array<{ body: string; res: ServerResponse }> = [];
 
   beforeAll(async () => {
-    server = createServer((req: IncomingMessage, res: ServerResponse) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => held.push({ body: Buffer.concat(chunks).toString(), res }));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    target = await startHttpTarget((body, res) => held.push({ body, res }));
     gw = await startTestGateway({ JUNCTION_ROUTE_MAX_IN_FLIGHT: '2' });
     admin = await gw.login('admin', gw.adminPassword);
-    const port = (server.address() as AddressInfo).port;
     await gw.create(admin, '/api/v1/connections', {
       name: 'held',
       type: 'http',
-      config: { baseUrl: `http://127.0.0.1:${port}` },
+      config: { baseUrl: target.baseUrl },
     });
     await gw.create(admin, '/api/v1/routes', {
       id: 'held',
@@ -38,7 +32,7 @@ describe('ingest admission: a saturated route answers 429 with Retry-After', () 
   afterAll(async () => {
     for (const { res } of held.splice(0)) res.writeHead(204).end();
     await gw?.close();
-    await new Promise((resolve) => server.close(resolve));
+    await target?.close();
   });
 
   it('takes up to the bound, refuses the next with 429 and Retry-After, then takes more once done', async () => {

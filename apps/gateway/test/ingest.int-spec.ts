@@ -1,7 +1,6 @@
 import * as amqp from 'amqplib';
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startHttpTarget, type HttpTarget } from './http-target';
 import { signIngest } from '../src/ingest/ingest-signature';
 import { eventually } from './eventually';
 import { startTestGateway, TestGateway } from './test-gateway';
@@ -351,26 +350,18 @@ describe('ingest: HMAC signatures and request-reply', () => {
   });
 
   describe('request-reply over HTTP', () => {
-    let server: Server;
+    let erp: HttpTarget;
 
     beforeAll(async () => {
-      server = createServer((req, res) => {
-        let text = '';
-        req.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        req.on('end', () => {
-          const order = JSON.parse(text) as { id: string };
-          res.writeHead(201, { 'content-type': 'application/json; charset=utf-8' });
-          res.end(
-            JSON.stringify({ erpId: `erp-${order.id}`, key: req.headers['idempotency-key'] }),
-          );
-        });
+      erp = await startHttpTarget((body, res, req) => {
+        const order = JSON.parse(body) as { id: string };
+        res.writeHead(201, { 'content-type': 'application/json; charset=utf-8' });
+        res.end(JSON.stringify({ erpId: `erp-${order.id}`, key: req.headers['idempotency-key'] }));
       });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const port = (server.address() as AddressInfo).port;
       await api('POST', '/api/v1/connections', {
         name: 'erp',
         type: 'http',
-        config: { baseUrl: `http://127.0.0.1:${port}` },
+        config: { baseUrl: erp.baseUrl },
       });
       const created = await api('POST', '/api/v1/routes', {
         id: 'erp-sync',
@@ -384,7 +375,7 @@ describe('ingest: HMAC signatures and request-reply', () => {
     });
 
     afterAll(async () => {
-      await new Promise((resolve) => server.close(resolve));
+      await erp?.close();
     });
 
     it("returns the HTTP service's response body as the reply", async () => {

@@ -39,19 +39,15 @@ describe('GET /metrics', () => {
         secrets: { password: 'not-the-password' },
       },
     });
-    const created = await gw.request('POST', '/api/v1/routes', {
-      token: admin,
-      body: {
-        id: 'waiting',
-        source: {
-          type: 'amqp',
-          connection: 'refusing',
-          queue: `junction.test.waiting.${Date.now()}`,
-        },
-        destinations: [{ type: 'log' }],
+    await gw.create(admin, '/api/v1/routes', {
+      id: 'waiting',
+      source: {
+        type: 'amqp',
+        connection: 'refusing',
+        queue: `junction.test.waiting.${Date.now()}`,
       },
+      destinations: [{ type: 'log' }],
     });
-    expect(created.status).toBe(201);
     expect(await sample('junction_route_running', { route: 'waiting' })).toBe(0);
     expect((await gw.request('DELETE', '/api/v1/routes/waiting', { token: admin })).status).toBe(
       204,
@@ -68,19 +64,15 @@ describe('GET /metrics', () => {
   });
 
   it('counts each message by route and outcome, dead letters by reason, and durations', async () => {
-    const created = await gw.request('POST', '/api/v1/routes', {
-      token: admin,
-      body: {
-        id: 'metered',
-        source: { type: 'http', path: 'metered', auth: 'none' },
-        pipeline: [
-          { validate: { schema: { type: 'object', required: ['id'] } } },
-          { filter: 'id != "skip"' },
-        ],
-        destinations: [{ type: 'log' }],
-      },
+    await gw.create(admin, '/api/v1/routes', {
+      id: 'metered',
+      source: { type: 'http', path: 'metered', auth: 'none' },
+      pipeline: [
+        { validate: { schema: { type: 'object', required: ['id'] } } },
+        { filter: 'id != "skip"' },
+      ],
+      destinations: [{ type: 'log' }],
     });
-    expect(created.status).toBe(201);
     await eventually(async () =>
       expect(await sample('junction_route_running', { route: 'metered' })).toBe(1),
     );

@@ -1,6 +1,5 @@
 import * as amqp from 'amqplib';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startHttpTarget } from './http-target';
 import { eventually } from './eventually';
 import { startTestGateway, TestGateway } from './test-gateway';
 
@@ -186,15 +185,10 @@ describe('route runtime: ingest, dead letters, replay, activation', () => {
   it('a stop hands a message waiting to retry back to its queue: not dead-lettered, delivered after the start', async () => {
     let failing = true;
     const received: string[] = [];
-    const target = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        received.push(`${failing ? 503 : 204} ${Buffer.concat(chunks).toString()}`);
-        res.writeHead(failing ? 503 : 204).end();
-      });
+    const target = await startHttpTarget((body, res) => {
+      received.push(`${failing ? 503 : 204} ${body}`);
+      res.writeHead(failing ? 503 : 204).end();
     });
-    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
     const queue = `junction.test.hand-back.${Date.now()}`;
     const broker = await amqp.connect('amqp://guest:guest@127.0.0.1:5672');
     const channel = await broker.createConfirmChannel();
@@ -208,7 +202,7 @@ describe('route runtime: ingest, dead letters, replay, activation', () => {
       await api('POST', '/api/v1/connections', {
         name: 'hand-back-target',
         type: 'http',
-        config: { baseUrl: `http://127.0.0.1:${(target.address() as AddressInfo).port}` },
+        config: { baseUrl: target.baseUrl },
       });
       const created = await api('POST', '/api/v1/routes', {
         id: 'hand-back',
@@ -255,26 +249,21 @@ describe('route runtime: ingest, dead letters, replay, activation', () => {
       await api('DELETE', '/api/v1/routes/hand-back');
       await channel.deleteQueue(queue).catch(() => undefined);
       await broker.close();
-      await new Promise((resolve) => target.close(resolve));
+      await target.close();
     }
   }, 60_000);
 
   it('an HTTP message waiting to retry when its route stops is dead-lettered, not dropped', async () => {
     const attempts: string[] = [];
-    const target = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        attempts.push(Buffer.concat(chunks).toString());
-        res.writeHead(503).end();
-      });
+    const target = await startHttpTarget((body, res) => {
+      attempts.push(body);
+      res.writeHead(503).end();
     });
-    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
     try {
       await gw.create(admin, '/api/v1/connections', {
         name: 'stop-target',
         type: 'http',
-        config: { baseUrl: `http://127.0.0.1:${(target.address() as AddressInfo).port}` },
+        config: { baseUrl: target.baseUrl },
       });
       const slow = { attempts: 10, backoffMs: 60_000, maxBackoffMs: 60_000 };
       for (const mode of ['sync', 'async'] as const)
@@ -316,7 +305,7 @@ describe('route runtime: ingest, dead letters, replay, activation', () => {
       expect(attempts.filter((a) => a.includes('waits-'))).toHaveLength(2); // one try each
     } finally {
       for (const mode of ['sync', 'async']) await api('DELETE', `/api/v1/routes/stop-${mode}`);
-      await new Promise((resolve) => target.close(resolve));
+      await target.close();
     }
   }, 60_000);
 
