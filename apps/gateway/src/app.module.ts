@@ -4,6 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '@junction/audit';
 import { AUTH_ENTITIES, AuthModule, type AuthOptions } from '@junction/auth';
 import { derive } from '@junction/common';
+import { EgressPolicy } from '@junction/connectors';
 import { REGISTRY_ENTITIES, RegistryModule } from '@junction/registry';
 import { RUNTIME_ENTITIES, RuntimeModule } from '@junction/runtime';
 import { MIGRATIONS } from '../../../migrations';
@@ -23,10 +24,8 @@ export interface AppSettings {
   expressionTimeoutMs: number;
   /** LDAP and OIDC sign-in; each is off unless configured. */
   authProviders?: Pick<AuthOptions, 'ldap' | 'oidc'>;
-  /** Hosts HTTP destinations may call besides their connection's own host. */
-  httpAllowHosts?: string[];
-  /** False: a connection's own host is not allowed unless listed too. */
-  httpAllowConnectionHosts?: boolean;
+  /** Where AMQP, Kafka and HTTP connections may go; checked at save time and at connect time. */
+  egress?: EgressPolicy;
   /** Most messages one HTTP-fed route handles at once. */
   maxInFlight?: number;
   /** Whole days of audit trail kept (older days are dropped); unset keeps everything. */
@@ -52,6 +51,7 @@ export class AppModule {
           extra: { max: 10, application_name: 'junction' },
         }),
         CoreModule.forRoot({
+          egress: settings.egress ?? EgressPolicy.permissive(),
           masterKey: settings.masterKey,
           expressionTimeoutMs: settings.expressionTimeoutMs,
         }),
@@ -73,8 +73,7 @@ export class AppModule {
         RegistryModule,
         MetricsModule,
         RuntimeModule.forRoot({
-          httpAllowHosts: settings.httpAllowHosts ?? [],
-          httpAllowConnectionHosts: settings.httpAllowConnectionHosts ?? true,
+          egress: settings.egress ?? EgressPolicy.permissive(),
           maxInFlight: settings.maxInFlight ?? 256,
         }),
       ],

@@ -9,6 +9,7 @@ import {
   type OidcAuthOptions,
 } from '@junction/auth';
 import { ConfigError, loadConfig, parse } from '@junction/common';
+import { EgressPolicy, parseEgressEntry } from '@junction/connectors';
 
 /** The gateway's configuration, validated at start-up. Sensitive values are never printed. */
 export const GATEWAY_CONFIG = {
@@ -72,21 +73,25 @@ export const GATEWAY_CONFIG = {
     default: 50,
     parse: parse.integer(1, 10_000),
   },
-  JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS: {
+  JUNCTION_EGRESS_ALLOW: {
     description:
-      "true: an HTTP destination may call its connection's own baseUrl host. false: only the hosts in JUNCTION_HTTP_ALLOW_HOSTS, whatever a connection names.",
-    default: true,
+      'Comma-separated targets AMQP, Kafka and HTTP connections may reach: host, host:port, *.domain, address, [IPv6]:port or CIDR. In strict mode the only ones; in any mode the way to allow a metadata or link-local address.',
+    default: [] as string[],
+    parse: egressEntries,
+  },
+  JUNCTION_EGRESS_STRICT: {
+    description:
+      'true: connections may reach only JUNCTION_EGRESS_ALLOW. false (default): any target but cloud metadata and link-local addresses.',
     parse: (raw: string) => parseBoolean(raw),
   },
   JUNCTION_HTTP_ALLOW_HOSTS: {
-    description:
-      "Comma-separated hosts HTTP destinations may call besides their connection's own host.",
+    description: 'Deprecated alias: its entries are added to JUNCTION_EGRESS_ALLOW.',
     default: [] as string[],
-    parse: (raw: string) =>
-      raw
-        .split(',')
-        .map((h) => h.trim().toLowerCase())
-        .filter((h) => h.length > 0),
+    parse: egressEntries,
+  },
+  JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS: {
+    description: 'Deprecated alias: false is JUNCTION_EGRESS_STRICT=true.',
+    parse: (raw: string) => parseBoolean(raw),
   },
   JUNCTION_ROUTE_MAX_IN_FLIGHT: {
     description: 'Most messages one HTTP-fed route handles at once; more are answered 429.',
@@ -99,6 +104,16 @@ export const GATEWAY_CONFIG = {
     parse: parse.integer(1, 36_500),
   },
 };
+
+/** A list of egress entries, each checked (the message names a bad one). */
+function egressEntries(raw: string): string[] {
+  const entries = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e.length > 0);
+  for (const entry of entries) parseEgressEntry(entry);
+  return entries;
+}
 
 function parseBoolean(raw: string): boolean {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
@@ -426,6 +441,27 @@ function oidcProvider(
   };
 }
 
+/** One egress policy for every protocol, from JUNCTION_EGRESS_* and the older HTTP-only aliases. */
+function egressPolicy(c: Loaded, problems: string[]): EgressPolicy | undefined {
+  const aliasStrict =
+    c.JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS === undefined
+      ? undefined
+      : !c.JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS;
+  if (
+    c.JUNCTION_EGRESS_STRICT !== undefined &&
+    aliasStrict !== undefined &&
+    c.JUNCTION_EGRESS_STRICT !== aliasStrict
+  ) {
+    problems.push(
+      'JUNCTION_EGRESS_STRICT and JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS (its deprecated alias) disagree: set only JUNCTION_EGRESS_STRICT',
+    );
+    return undefined;
+  }
+  return new EgressPolicy([...c.JUNCTION_EGRESS_ALLOW, ...c.JUNCTION_HTTP_ALLOW_HOSTS], {
+    strict: c.JUNCTION_EGRESS_STRICT ?? aliasStrict ?? false,
+  });
+}
+
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 
 /**
@@ -440,6 +476,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
     ldap: ldapProvider(values, env, problems),
     oidc: oidcProvider(values, env, problems),
   };
+  const egress = egressPolicy(values, problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...values, auth };
+  return { ...values, auth, egress: egress! };
 }

@@ -199,7 +199,7 @@ export class ConnectionInputDto {
     additionalProperties: { type: 'string', nullable: true },
     writeOnly: true,
     description:
-      'Write-only. amqp: password, tlsKey; kafka: saslPassword, sslKey; http: bearerToken, basicPassword, hmacKey, tlsKey (PEM private keys of the client certificates in config). null removes one; absent ones are kept.',
+      'Write-only. amqp: password, tlsKey; kafka: saslPassword, sslKey; http: bearerToken, basicPassword, hmacKey, tlsKey (PEM private keys of the client certificates in config), header:<name> (a credential header such as header:X-Api-Key). null removes one; absent ones are kept. A change of a field that decides where secrets go (amqp url, vhost, username, tls; kafka brokers, ssl, sasl; http baseUrl, tls) must re-enter or remove every stored secret in the same request (400, details.code SECRETS_NOT_REENTERED).',
     example: { password: 's3cret' },
   })
   @IsOptional()

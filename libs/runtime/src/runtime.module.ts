@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { SecretBox } from '@junction/common';
-import { ConnectorConnection, ConnectorPool } from '@junction/connectors';
+import { ConnectorConnection, ConnectorPool, EgressPolicy } from '@junction/connectors';
 import { DestinationSpec, RouteDocument, RouteResources } from '@junction/pipeline';
 import {
   ConnectionsService,
@@ -36,13 +36,8 @@ import { RouteSupervisor } from './route-supervisor';
 import { SqlRouteStore } from './route-store';
 
 export interface RuntimeOptions {
-  /** Hosts HTTP destinations may call besides their connection's own baseUrl host. */
-  httpAllowHosts: string[];
-  /**
-   * Default true: a connection's own baseUrl host may be called. False: only `httpAllowHosts`
-   * (an operator who does not trust editors with targets).
-   */
-  httpAllowConnectionHosts?: boolean;
+  /** Where AMQP, Kafka and HTTP connections may go (default: anywhere but metadata and link-local). */
+  egress?: EgressPolicy;
   /** Most messages one HTTP-fed route handles at once; more get 429. */
   maxInFlight: number;
 }
@@ -163,6 +158,7 @@ function createSupervisor(
   const log = new Logger('Runtime');
   const connectorLog = new Logger('Connectors');
   const pool = new ConnectorPool({
+    egress: options.egress ?? EgressPolicy.permissive(),
     logger: {
       debug: (m: string) => connectorLog.debug(m),
       info: (m: string) => connectorLog.log(m),
@@ -191,10 +187,7 @@ function createSupervisor(
             level === 'debug' ? logLine.debug(line) : logLine.log(line),
           );
         if (!connection) throw new Error(`destination of type ${spec.type} has no connection`);
-        return pool.destination(spec, connection, {
-          allowHosts: options.httpAllowHosts,
-          allowConnectionHost: options.httpAllowConnectionHosts ?? true,
-        });
+        return pool.destination(spec, connection);
       },
     },
     connection: async (name: string) => {
