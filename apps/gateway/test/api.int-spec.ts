@@ -101,19 +101,33 @@ describe('gateway API against real Postgres', () => {
     });
 
     it('merges secrets on PUT: given ones set, null ones removed, absent ones kept', async () => {
-      const res = await call('PUT', '/api/v1/connections/erp', {
+      // A new base URL keeps no secret that was not entered again (test/security/egress).
+      const moved = await call('PUT', '/api/v1/connections/erp', {
         type: 'http',
         config: { baseUrl: 'https://erp2.example.com' },
         secrets: { basicPassword: CANARY },
       });
+      expect(moved.status).toBe(400);
+      expect(moved.body).toMatchObject({
+        details: {
+          code: 'SECRETS_NOT_REENTERED',
+          changed: ['/config/baseUrl'],
+          secrets: ['bearerToken'],
+        },
+      });
+      const res = await call('PUT', '/api/v1/connections/erp', {
+        type: 'http',
+        config: { baseUrl: 'https://erp.example.com', timeoutMs: 2000 },
+        secrets: { basicPassword: CANARY },
+      });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({
-        config: { baseUrl: 'https://erp2.example.com' },
+        config: { baseUrl: 'https://erp.example.com', timeoutMs: 2000 },
         secrets: ['basicPassword', 'bearerToken'],
       });
       const removed = await call('PUT', '/api/v1/connections/erp', {
         type: 'http',
-        config: { baseUrl: 'https://erp2.example.com' },
+        config: { baseUrl: 'https://erp.example.com' },
         secrets: { bearerToken: null },
       });
       expect((removed.body as { secrets: string[] }).secrets).toEqual(['basicPassword']);
