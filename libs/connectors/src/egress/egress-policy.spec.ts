@@ -271,11 +271,11 @@ describe('egress policy agrees with the system resolver', () => {
         egressLookup(policy, 5672)(host, { all }, (err, address) => done(err ?? address)),
       );
     await expect(resolve(strict, 'localhost', true)).resolves.toMatchObject({
-      code: 'EGRESS_REFUSED',
+      code: 'NOT_ALLOWED',
       message: expect.stringContaining('not on the allowlist'),
     });
     await expect(resolve(strict, '2852039166', false)).resolves.toMatchObject({
-      code: 'EGRESS_REFUSED',
+      code: 'NOT_ALLOWED',
       message: expect.stringContaining('link-local'),
     });
     await expect(

@@ -39,12 +39,9 @@ export function egressLookup(
         return reason === undefined;
       });
       if (allowed.length === 0) {
+        // NOT_ALLOWED, not retryable: the socket fails with it and nothing is sent.
         const error = egressError(`${hostname}:${port}`, reasons.join('; ') || 'no address');
-        return callback(
-          Object.assign(error, { code: 'EGRESS_REFUSED' }) as NodeJS.ErrnoException,
-          options.all ? [] : '',
-          undefined,
-        );
+        return callback(error as NodeJS.ErrnoException, options.all ? [] : '', undefined);
       }
       if (options.all) return callback(null, allowed);
       return callback(null, allowed[0].address, allowed[0].family);
