@@ -13,7 +13,7 @@ interface Listener {
 
 async function listen(host: string, port = 0, http = false): Promise<Listener> {
   const sockets = new Set<Socket>();
-  const listener = { port, accepted: 0, close: async () => undefined };
+  const listener: Listener = { port, accepted: 0, close: () => Promise.resolve() };
   const server: Server = createServer((socket) => {
     listener.accepted += 1;
     sockets.add(socket);
