@@ -262,7 +262,7 @@ describe('secrets go only where they were entered for (issue #11, class 2)', () 
     await db?.drop();
   }, 60_000);
 
-  it('amqp: a new url, port, user, vhost or TLS trust without the password is refused; the password never reaches the new target; re-entered it goes there', async () => {
+  it('amqp: a new host, port, scheme, user or vhost without the password is refused; the password never reaches the new target; re-entered it goes there', async () => {
     const old = await startRecorder('127.0.0.1', 'amqp');
     const next = await startRecorder('127.0.0.2', 'amqp');
     recorders.push(old, next);
