@@ -58,6 +58,8 @@ interface VerifyBody {
   };
 }
 
+jest.setTimeout(60_000);
+
 describe('database roles and signed audit anchors (gateway under a runtime role)', () => {
   let db: TestDatabase;
   let su: Client;
