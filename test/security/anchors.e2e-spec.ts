@@ -18,7 +18,8 @@ import { chainHash, EVENTS, GENESIS_HASH, MESSAGES } from '@junction/audit';
 import { eventually, freePort, GatewayProcess } from '../gateway-process';
 
 const ROOT = join(__dirname, '..', '..');
-const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ADMIN_URL =
+  process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 type Table = 'audit_messages' | 'audit_events';
 
 function urlAs(url: string, user: string): string {
@@ -29,12 +30,18 @@ function urlAs(url: string, user: string): string {
 }
 
 /** `junction audit verify`, as CI runs it. */
-function auditVerify(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function auditVerify(
+  ...args: string[]
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['apps/cli/bin/junction.js', 'audit', 'verify', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: '', JUNCTION_AUDIT_ANCHOR_DIR: '' },
-    });
+    const child = spawn(
+      process.execPath,
+      ['apps/cli/bin/junction.js', 'audit', 'verify', ...args],
+      {
+        cwd: ROOT,
+        env: { ...process.env, DATABASE_URL: '', JUNCTION_AUDIT_ANCHOR_DIR: '' },
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -82,7 +89,8 @@ describe('database roles and signed audit anchors (gateway under a runtime role)
   };
 
   async function heads(): Promise<Record<Table, string>> {
-    const rows = (await su.query(`SELECT table_name, seq::text AS seq FROM audit_chain_heads`)).rows as Array<{
+    const rows = (await su.query(`SELECT table_name, seq::text AS seq FROM audit_chain_heads`))
+      .rows as Array<{
       table_name: Table;
       seq: string;
     }>;
@@ -99,10 +107,12 @@ describe('database roles and signed audit anchors (gateway under a runtime role)
           const a = JSON.parse(readFileSync(join(anchorsDir, f), 'utf8')) as {
             chains: Array<{ table: string; seq: string }>;
           };
-          for (const c of a.chains) if (!got[c.table] || BigInt(c.seq) > got[c.table]) got[c.table] = BigInt(c.seq);
+          for (const c of a.chains)
+            if (!got[c.table] || BigInt(c.seq) > got[c.table]) got[c.table] = BigInt(c.seq);
         }
         for (const t of Object.keys(want) as Table[])
-          if ((got[t] ?? 0n) < BigInt(want[t])) throw new Error(`${t} anchored up to ${got[t]}, head ${want[t]}`);
+          if ((got[t] ?? 0n) < BigInt(want[t]))
+            throw new Error(`${t} anchored up to ${got[t]}, head ${want[t]}`);
       },
       30_000,
       'anchors covering the chain heads',
@@ -113,13 +123,24 @@ describe('database roles and signed audit anchors (gateway under a runtime role)
   /** As the superuser, with triggers off: give every row from `from` on a consistent hash again. */
   async function rechain(table: Table, from: bigint): Promise<void> {
     const t = table === 'audit_messages' ? MESSAGES : EVENTS;
-    const rows = (await su.query(`SELECT * FROM ${table} WHERE seq >= $1 ORDER BY seq`, [String(from - 1n)]))
-      .rows as Array<Record<string, unknown>>;
+    const rows = (
+      await su.query(`SELECT * FROM ${table} WHERE seq >= $1 ORDER BY seq`, [String(from - 1n)])
+    ).rows as Array<Record<string, unknown>>;
     let prev = from === 1n ? GENESIS_HASH : (rows.shift()!.hash as Buffer);
     for (const raw of rows) {
       const c = (t as typeof MESSAGES).fromDb(raw);
-      const hash = chainHash(table, prev, c.seq, c.recordedAt, (t as typeof MESSAGES).content(c.row));
-      await su.query(`UPDATE ${table} SET prev_hash = $1, hash = $2 WHERE seq = $3`, [prev, hash, c.seq]);
+      const hash = chainHash(
+        table,
+        prev,
+        c.seq,
+        c.recordedAt,
+        (t as typeof MESSAGES).content(c.row),
+      );
+      await su.query(`UPDATE ${table} SET prev_hash = $1, hash = $2 WHERE seq = $3`, [
+        prev,
+        hash,
+        c.seq,
+      ]);
       prev = hash;
     }
     await su.query(`UPDATE audit_chain_heads SET hash = $1 WHERE table_name = $2`, [prev, table]);
@@ -178,7 +199,11 @@ describe('database roles and signed audit anchors (gateway under a runtime role)
       const res = await fetch(`${gw.base}/ingest/in/anchored`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ n: i, id: randomBytes(6).toString('hex'), total: randomInt(1, 10_000) }),
+        body: JSON.stringify({
+          n: i,
+          id: randomBytes(6).toString('hex'),
+          total: randomInt(1, 10_000),
+        }),
       });
       expect(res.status).toBe(200);
     }
@@ -199,9 +224,10 @@ describe('database roles and signed audit anchors (gateway under a runtime role)
 
   it('runs the gateway as the runtime role, which owns no audit table', async () => {
     const sessions = (
-      await su.query(`SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'junction%'`, [
-        db.name,
-      ])
+      await su.query(
+        `SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'junction%'`,
+        [db.name],
+      )
     ).rows.map((r: { usename: string }) => r.usename);
     expect(sessions).toEqual([runtime]);
     const owners = (
@@ -230,7 +256,12 @@ describe('database roles and signed audit anchors (gateway under a runtime role)
     try {
       const today = new Date().toISOString().slice(0, 10).replace(/-/g, '');
       const statements: string[] = [];
-      for (const table of ['audit_messages', 'audit_events', `audit_messages_p${today}`, `audit_events_p${today}`]) {
+      for (const table of [
+        'audit_messages',
+        'audit_events',
+        `audit_messages_p${today}`,
+        `audit_events_p${today}`,
+      ]) {
         statements.push(
           `UPDATE ${table} SET recorded_at = recorded_at`,
           `DELETE FROM ${table} WHERE seq = (SELECT max(seq) FROM ${table})`,
@@ -283,13 +314,19 @@ describe('database roles and signed audit anchors (gateway under a runtime role)
     async (table, column, value) => {
       const anchoredHeads = await anchored();
       const seq = BigInt(randomInt(1, Number(anchoredHeads[table]) + 1));
-      const original = (await su.query(`SELECT ${column} AS v FROM ${table} WHERE seq = $1`, [String(seq)])).rows[0].v;
+      const original = (
+        await su.query(`SELECT ${column} AS v FROM ${table} WHERE seq = $1`, [String(seq)])
+      ).rows[0].v;
       await rewrite(table, seq, `${column} = ${value}`, []);
       try {
         // The chain alone looks consistent: only the anchors catch it.
         const api = await verifyApi();
         expect(api.tables.every((t) => t.ok)).toBe(true);
-        expect(api).toMatchObject({ ok: false, firstBrokenId: String(seq), firstBrokenTable: table });
+        expect(api).toMatchObject({
+          ok: false,
+          firstBrokenId: String(seq),
+          firstBrokenTable: table,
+        });
         expect(api.anchors).toMatchObject({ ok: false, firstBrokenId: String(seq) });
         expect(api.anchors.lastAnchor).toBeDefined();
         const cli = await verifyCli();
@@ -304,7 +341,9 @@ describe('database roles and signed audit anchors (gateway under a runtime role)
 
   it('an anchor file changed after signing fails the check', async () => {
     await anchored();
-    const file = readdirSync(anchorsDir).filter((n) => n.endsWith('.json')).sort()[0];
+    const file = readdirSync(anchorsDir)
+      .filter((n) => n.endsWith('.json'))
+      .sort()[0];
     const path = join(anchorsDir, file);
     const text = readFileSync(path, 'utf8');
     const anchor = JSON.parse(text) as { chains: Array<{ hash: string }> };
@@ -335,7 +374,11 @@ describe('database roles and signed audit anchors (gateway under a runtime role)
     await su.query('COMMIT');
     const api = await verifyApi();
     expect(api.tables.every((t) => t.ok)).toBe(true);
-    expect(api).toMatchObject({ ok: false, firstBrokenTable: 'audit_messages', firstBrokenId: String(cut + 1n) });
+    expect(api).toMatchObject({
+      ok: false,
+      firstBrokenTable: 'audit_messages',
+      firstBrokenId: String(cut + 1n),
+    });
     expect(api.reason).toMatch(/missing/);
     expect(api.anchors.lastAnchor?.matched).toBe(false);
     const cli = await verifyCli();
