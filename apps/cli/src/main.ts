@@ -60,7 +60,10 @@ export function buildProgram(): Command {
     .description('check the audit trail')
     .command('verify')
     .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL); read access is enough')
-    .option('--anchors <dir>', 'folder of the published anchors (default: JUNCTION_AUDIT_ANCHOR_DIR)')
+    .option(
+      '--anchors <dir>',
+      'folder of the published anchors (default: JUNCTION_AUDIT_ANCHOR_DIR)',
+    )
     .option(
       '--public-key <file>',
       'Ed25519 public key (PEM file or text) that signed them (default: JUNCTION_AUDIT_PUBLIC_KEY)',

@@ -58,11 +58,9 @@ function auditSigningKey(config: GatewayConfig, embedded: boolean): KeyObject | 
   mkdirSync(dir, { recursive: true });
   writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
   chmodSync(file, 0o600);
-  writeFileSync(
-    join(dir, 'audit-signing.pub'),
-    publicKey.export({ format: 'pem', type: 'spki' }),
-    { mode: 0o644 },
-  );
+  writeFileSync(join(dir, 'audit-signing.pub'), publicKey.export({ format: 'pem', type: 'spki' }), {
+    mode: 0o644,
+  });
   log.log(
     `generated the audit signing key in ${file} (public key: audit-signing.pub); keep a copy of the public key away from this host`,
   );

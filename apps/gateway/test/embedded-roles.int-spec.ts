@@ -140,6 +140,29 @@ describe('the embedded default sets up an owner and a runtime role', () => {
     expect(await query(again.url, `SELECT keep_days FROM audit_retention_policy`)).toEqual([
       { keep_days: 30 },
     ]);
+    // Retention as the runtime role: only what the owner's policy lets go, through the owner's function.
+    const day = (offset: number) => {
+      const d = new Date(Date.now() + offset * 86_400_000);
+      return d.toISOString().slice(0, 10);
+    };
+    const part = (offset: number) => `audit_messages_p${day(offset).replace(/-/g, '')}`;
+    for (const offset of [-31, -29])
+      await query(
+        urls.runtimeUrl,
+        `BEGIN; SET LOCAL ROLE junction_audit_writer; SELECT audit_ensure_partition('${day(offset)}'); COMMIT`,
+      );
+    const drop = (offset: number) =>
+      sqlState(urls.runtimeUrl, `SELECT audit_drop_partition('audit_messages', '${part(offset)}')`);
+    expect(await drop(-29)).toBe('42501');
+    expect(await drop(0)).toBe('42501');
+    expect(await drop(-31)).toBe('allowed');
+    expect(await sqlState(urls.runtimeUrl, `SELECT audit_set_retention(0)`)).toBe('42501');
+    const left = await query<{ name: string }>(
+      again.url,
+      `SELECT relname AS name FROM pg_class WHERE relname = ANY($1)`,
+      [[part(-31), part(-29), part(0)]],
+    );
+    expect(left.map((r) => r.name).sort()).toEqual([part(-29), part(0)].sort());
   });
 
   it('hands a folder migrated as the superuser (before the split) over to the owner', async () => {

@@ -48,7 +48,9 @@ export async function setUpEmbeddedRoles(superuserUrl: string): Promise<Embedded
       `GRANT ${AUDIT_WRITER_ROLE} TO ${EMBEDDED_OWNER_ROLE}, ${EMBEDDED_RUNTIME_ROLE}`,
     );
     const [{ db }] = (await client.query<{ db: string }>(`SELECT current_database() AS db`)).rows;
-    await client.query(`ALTER DATABASE ${client.escapeIdentifier(db)} OWNER TO ${EMBEDDED_OWNER_ROLE}`);
+    await client.query(
+      `ALTER DATABASE ${client.escapeIdentifier(db)} OWNER TO ${EMBEDDED_OWNER_ROLE}`,
+    );
     await client.query(`ALTER SCHEMA public OWNER TO ${EMBEDDED_OWNER_ROLE}`);
     // What a start before the role split made as the superuser. Sequences that belong to a
     // column follow their table; partitions are tables of their own.
