@@ -39,6 +39,10 @@ function describe(result: VerifyResult): string[] {
         .join(', ')}): ${a.lastAnchor.matched ? 'matched' : 'DID NOT MATCH'}`,
     );
   } else lines.push(`  anchors: none checked`);
+  if (a.droppedByRetention)
+    lines.push(
+      `  ${a.droppedByRetention} anchored records were dropped by retention (whole days) and could not be checked`,
+    );
   return lines;
 }
 

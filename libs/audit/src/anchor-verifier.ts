@@ -17,6 +17,8 @@ export interface AnchorCheckResult {
   ok: boolean;
   /** Anchors whose signature verified and whose rows were compared. */
   checked: number;
+  /** Records anchors signed that retention has since dropped (whole days): no longer checkable. */
+  droppedByRetention: number;
   lastAnchor?: AnchorSummary;
   /** The first record (lowest seq, messages before events) that differs from what an anchor signed, or is missing. */
   firstBrokenId?: string;
@@ -46,20 +48,25 @@ export async function checkAnchors(
   for (const { file, content } of files) {
     const anchor = checkAnchor(content, publicKey);
     if (typeof anchor === 'string')
-      return { ok: false, checked: 0, reason: `anchor ${file}: ${anchor}` };
+      return { ok: false, checked: 0, droppedByRetention: 0, reason: `anchor ${file}: ${anchor}` };
     anchors.push({ file, anchor });
   }
   anchors.sort((a, b) => a.anchor.signedAt.localeCompare(b.anchor.signedAt));
   const dropped = new Map<ChainTableName, bigint>();
   for (const table of tables) dropped.set(table, BigInt(await repo.droppedUpTo(table)));
   let first: Broken | undefined;
+  let droppedByRetention = 0n;
   let lastAnchor: AnchorSummary | undefined;
   for (const { file, anchor } of anchors) {
     let matched = true;
     for (const chain of anchor.chains) {
       if (!tables.includes(chain.table)) continue;
       const table = (chain.table === 'audit_messages' ? MESSAGES : EVENTS) as ChainTable<unknown>;
-      const broken = await compare(repo, table, chain, dropped.get(chain.table) ?? 0n, file);
+      const cut = dropped.get(chain.table) ?? 0n;
+      const from = BigInt(chain.fromSeq);
+      if (cut > from)
+        droppedByRetention += (cut < BigInt(chain.seq) ? cut : BigInt(chain.seq)) - from;
+      const broken = await compare(repo, table, chain, cut, file);
       if (!broken) continue;
       matched = false;
       if (!first || before(broken, first)) first = broken;
@@ -76,6 +83,7 @@ export async function checkAnchors(
   return {
     ok: !first,
     checked: anchors.length,
+    droppedByRetention: Number(droppedByRetention),
     lastAnchor,
     ...(first
       ? { firstBrokenId: String(first.seq), firstBrokenTable: first.table, reason: first.reason }

@@ -307,6 +307,11 @@ export class AnchorVerifyDto {
   @ApiPropertyOptional({ description: 'Anchors checked (signature verified, records compared).' })
   checked?: number;
   @ApiPropertyOptional({
+    description:
+      'Records the anchors signed that retention has since dropped (whole days): compare with your retention policy.',
+  })
+  droppedByRetention?: number;
+  @ApiPropertyOptional({
     type: AnchorSummaryDto,
     description: 'The newest anchor checked, and whether it matched.',
   })
