@@ -9,13 +9,22 @@
  */
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createTestDatabase, TestDatabase } from '@junction/database';
 import { chainHash, EVENTS, GENESIS_HASH, MESSAGES } from '@junction/audit';
 import { eventually, freePort, GatewayProcess } from '../gateway-process';
+import { spawnNode } from '../process';
 
 const ROOT = join(__dirname, '..', '..');
 const ADMIN_URL =
@@ -384,5 +393,93 @@ describe('database roles and signed audit anchors (gateway under a runtime role)
     const cli = await verifyCli();
     expect(cli.code).toBe(1);
     expect(cli.stdout).toContain(`first broken record ${cut + 1n} of audit_messages`);
+  });
+});
+
+describe('database roles and signed audit anchors (the embedded default)', () => {
+  let dataDir: string;
+  let pgPort: number;
+  let gateway: ReturnType<typeof spawnNode> | undefined;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'junction-anchors-embedded-'));
+    chmodSync(dataDir, 0o755);
+    pgPort = await freePort();
+  });
+
+  afterAll(async () => {
+    if (gateway && gateway.child.exitCode === null) {
+      gateway.child.kill('SIGTERM');
+      await gateway.exited();
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('runs as junction_runtime, migrated by junction_owner, with a generated key whose anchors verify', async () => {
+    const port = await freePort();
+    gateway = spawnNode(
+      ['bin/gateway.js'],
+      {
+        JUNCTION_DATA_DIR: dataDir,
+        PORT: String(port),
+        JUNCTION_EMBEDDED_PG_PORT: String(pgPort),
+        DATABASE_URL: '',
+        JUNCTION_MASTER_KEY: '',
+        JUNCTION_ADMIN_PASSWORD: 'embedded-admin-password',
+        JUNCTION_AUDIT_ANCHOR_INTERVAL_MS: '100',
+        JUNCTION_LOG: 'silent',
+      },
+      ROOT,
+    );
+    await gateway.waitFor(/Junction gateway listening on/, 90_000);
+    expect(gateway.output()).not.toMatch(/WARNING/);
+    const superuser = `postgres://postgres@127.0.0.1:${pgPort}/junction`;
+    const client = new Client({ connectionString: superuser });
+    await client.connect();
+    try {
+      const users = (
+        await client.query(
+          `SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'junction' AND application_name LIKE 'junction%'`,
+        )
+      ).rows.map((r: { usename: string }) => r.usename);
+      expect(users).toEqual(['junction_runtime']);
+      const owners = (
+        await client.query(
+          `SELECT DISTINCT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p')`,
+        )
+      ).rows.map((r: { owner: string }) => r.owner);
+      expect(owners).toEqual(['junction_owner']);
+      // The first admin's creation (and the demo route) are audited: wait until an anchor covers them.
+      const anchors = join(dataDir, 'audit-anchors');
+      await eventually(async () => {
+        const head = (
+          await client.query(
+            `SELECT seq::text AS seq FROM audit_chain_heads WHERE table_name = 'audit_events'`,
+          )
+        ).rows[0] as { seq: string };
+        expect(Number(head.seq)).toBeGreaterThan(0);
+        const signed = readdirSync(anchors).flatMap(
+          (f) =>
+            (
+              JSON.parse(readFileSync(join(anchors, f), 'utf8')) as {
+                chains: Array<{ table: string; seq: string }>;
+              }
+            ).chains,
+        );
+        expect(signed.some((c) => c.table === 'audit_events' && c.seq === head.seq)).toBe(true);
+      }, 30_000);
+    } finally {
+      await client.end();
+    }
+    const cli = await auditVerify(
+      '--database-url',
+      superuser,
+      '--anchors',
+      join(dataDir, 'audit-anchors'),
+      '--public-key',
+      join(dataDir, 'audit-signing.pub'),
+    );
+    expect(cli).toMatchObject({ code: 0, stderr: '' });
+    expect(statSync(join(dataDir, 'audit-signing.key')).mode & 0o777).toBe(0o600);
   });
 });

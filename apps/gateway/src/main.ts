@@ -235,6 +235,12 @@ export async function bootstrap(
         intervalMs: config.JUNCTION_AUDIT_ANCHOR_INTERVAL_MS,
       }
     : undefined;
+  if (ownerUrl && !urlRole(databaseUrl)) {
+    await embedded?.stop().catch(() => undefined);
+    throw new ConfigError([
+      'DATABASE_URL must name its user when JUNCTION_MIGRATION_DATABASE_URL is set (the runtime role is granted by name)',
+    ]);
+  }
   if (ownerUrl && urlRole(ownerUrl) !== urlRole(databaseUrl)) {
     try {
       const roles = await prepareDatabase(
