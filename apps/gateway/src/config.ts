@@ -43,6 +43,17 @@ export const GATEWAY_CONFIG = {
     default: 60_000,
     parse: parse.integer(50, 86_400_000),
   },
+  JUNCTION_AUDIT_ANCHOR_AMQP_URL: {
+    description:
+      'RabbitMQ URL to also publish each signed audit anchor to (a durable queue, persistent and confirmed). Unset: the folder only.',
+    sensitive: true,
+    parse: parse.url(['amqp', 'amqps']),
+  },
+  JUNCTION_AUDIT_ANCHOR_AMQP_QUEUE: {
+    description: 'The queue the signed audit anchors are published to.',
+    default: 'junction.audit.anchors',
+    parse: parse.string,
+  },
   JUNCTION_DATA_DIR: {
     description: 'Folder for the embedded database and the generated master key.',
     default: 'data',

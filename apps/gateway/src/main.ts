@@ -233,6 +233,12 @@ export async function bootstrap(
         ),
         signingKey,
         intervalMs: config.JUNCTION_AUDIT_ANCHOR_INTERVAL_MS,
+        amqp: config.JUNCTION_AUDIT_ANCHOR_AMQP_URL
+          ? {
+              url: config.JUNCTION_AUDIT_ANCHOR_AMQP_URL,
+              queue: config.JUNCTION_AUDIT_ANCHOR_AMQP_QUEUE,
+            }
+          : undefined,
       }
     : undefined;
   if (ownerUrl && !urlRole(databaseUrl)) {

@@ -13,6 +13,7 @@ import { chainHash, ChainTable, EVENTS, GENESIS_HASH, MESSAGES } from './audit-t
 import { AuditError } from './audit.error';
 import { AuditRepository } from './audit.repository';
 import { AuditLog } from './chain-writer';
+import { AnchorPublisher } from './anchor-publishers';
 
 const BATCH = 5_000;
 
@@ -38,6 +39,7 @@ export class AnchorSigner {
     private readonly privateKey: KeyObject,
     private readonly log: AuditLog,
     private readonly now: () => Date = () => new Date(),
+    private readonly publishers: AnchorPublisher[] = [],
   ) {}
 
   /** Signs and publishes where the chains stand now, if they moved since the last anchor. */
@@ -68,8 +70,18 @@ export class AnchorSigner {
       },
       this.privateKey,
     );
-    await this.directory.write(anchor);
+    const file = await this.directory.write(anchor);
     this.last = next;
+    // The folder has it; a publisher that fails is said loudly and does not stop the next anchor.
+    for (const publisher of this.publishers) {
+      await publisher
+        .publish(anchor, file)
+        .catch((err: unknown) =>
+          this.log.error(
+            `audit anchor ${file} was not published to ${publisher.name}: ${(err as Error).message}`,
+          ),
+        );
+    }
     return anchor;
   }
 

@@ -14,10 +14,25 @@ import type { MessageRecord } from '@junction/runtime';
 import { MIGRATIONS } from '../../../migrations';
 import { AnchorSigner } from './anchor-signer';
 import { checkAnchors } from './anchor-verifier';
-import { AnchorDirectory } from './anchors';
+import { AnchorDirectory, checkAnchor } from './anchors';
+import { AmqpAnchorPublisher } from './anchor-publishers';
+import { connect } from 'amqplib';
+import net from 'node:net';
 import { AuditTrail } from './audit-trail';
 import { AuditRepository } from './audit.repository';
 import { PartitionMaintenance } from './partition-maintenance';
+
+/** A port nothing listens on (the OS gave it a moment ago): a broker that is down. */
+function freePortNow(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -135,5 +150,42 @@ describe('signed audit anchors on Postgres', () => {
       seq: '16',
     });
     expect(await check()).toMatchObject({ ok: true });
+  });
+
+  it('publishes each anchor to a RabbitMQ queue too, and a broker that is down costs only a logged error', async () => {
+    const queue = `junction.test.anchors.${randomUUID()}`;
+    const amqpUrl = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+    const down: string[] = [];
+    const publishing = new AnchorSigner(
+      repo,
+      directory,
+      privateKey,
+      { ...quiet, error: (m) => down.push(m) },
+      undefined,
+      [
+        new AmqpAnchorPublisher(amqpUrl, queue),
+        new AmqpAnchorPublisher(`amqp://guest:guest@127.0.0.1:${await freePortNow()}`, queue),
+      ],
+    );
+    await write(3);
+    const anchor = await publishing.anchorNow();
+    expect(anchor).toBeDefined();
+    expect(down).toEqual([
+      expect.stringMatching(/^audit anchor anchor-.*\.json was not published to amqp queue/),
+    ]);
+    const connection = await connect(amqpUrl);
+    try {
+      const channel = await connection.createChannel();
+      const message = await channel.get(queue, { noAck: true });
+      expect(message).not.toBe(false);
+      if (message === false) return;
+      expect(message.properties.deliveryMode).toBe(2);
+      const published = JSON.parse(message.content.toString()) as unknown;
+      expect(published).toEqual(anchor);
+      expect(checkAnchor(published, publicKey)).toEqual(anchor);
+      await channel.deleteQueue(queue);
+    } finally {
+      await connection.close();
+    }
   });
 });

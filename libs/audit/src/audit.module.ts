@@ -22,6 +22,7 @@ import { AuditService } from './audit.service';
 import { PartitionMaintenance } from './partition-maintenance';
 import { AnchorSigner } from './anchor-signer';
 import { AnchorDirectory } from './anchors';
+import { AmqpAnchorPublisher } from './anchor-publishers';
 import { createPublicKey, KeyObject } from 'node:crypto';
 
 /** Signed anchors of the chain heads: where they go, the key, how often. */
@@ -30,6 +31,8 @@ export interface AnchorOptions {
   signingKey: KeyObject;
   /** How often the heads are signed (when they moved). */
   intervalMs: number;
+  /** Also publish each anchor to this RabbitMQ queue (durable, persistent, confirmed). */
+  amqp?: { url: string; queue: string };
 }
 
 export interface AuditModuleOptions extends Omit<AuditTrailOptions, 'databaseUrl' | 'log'> {
@@ -73,6 +76,8 @@ export class AuditLifecycle implements OnApplicationBootstrap, OnApplicationShut
         new AnchorDirectory(anchors.dir),
         anchors.signingKey,
         this.log,
+        undefined,
+        anchors.amqp ? [new AmqpAnchorPublisher(anchors.amqp.url, anchors.amqp.queue)] : [],
       );
     }
   }

@@ -30,3 +30,5 @@ export type { AnchorCheckResult, AnchorSummary } from './anchor-verifier';
 export type { AnchorVerifyResult } from './audit.service';
 export { chainHash, EVENTS, GENESIS_HASH, MESSAGES } from './audit-tables';
 export type { Chained, ChainTable, ChainTableName } from './audit-tables';
+export { AmqpAnchorPublisher } from './anchor-publishers';
+export type { AnchorPublisher } from './anchor-publishers';
