@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AuditModule } from '@junction/audit';
+import { AnchorOptions, AuditModule } from '@junction/audit';
 import { AUTH_ENTITIES, AuthModule, type AuthOptions } from '@junction/auth';
 import { derive } from '@junction/common';
 import { EgressPolicy } from '@junction/connectors';
@@ -30,6 +30,10 @@ export interface AppSettings {
   maxInFlight?: number;
   /** Whole days of audit trail kept (older days are dropped); unset keeps everything. */
   auditRetentionDays?: number;
+  /** False when the schema owner has run them already (the runtime role may not). Default true. */
+  migrationsRun?: boolean;
+  /** Signed anchors of the audit chain heads; unset: none. */
+  auditAnchors?: AnchorOptions;
 }
 
 @Module({})
@@ -43,7 +47,7 @@ export class AppModule {
           url: settings.databaseUrl,
           entities: [...REGISTRY_ENTITIES, ...AUTH_ENTITIES, ...RUNTIME_ENTITIES],
           migrations: MIGRATIONS,
-          migrationsRun: true,
+          migrationsRun: settings.migrationsRun ?? true,
           migrationsTransactionMode: 'each',
           synchronize: false,
           // Off: a failed query's log line carries its parameters (hashes, documents). Our error filter logs what matters.
@@ -69,6 +73,7 @@ export class AppModule {
         AuditModule.forRoot({
           databaseUrl: settings.databaseUrl,
           retentionDays: settings.auditRetentionDays,
+          anchors: settings.auditAnchors,
         }),
         RegistryModule,
         MetricsModule,

@@ -8,6 +8,7 @@ import {
   type LdapAuthOptions,
   type OidcAuthOptions,
 } from '@junction/auth';
+import { loadSigningKey } from '@junction/audit';
 import { ConfigError, loadConfig, parse } from '@junction/common';
 import { EgressPolicy, parseEgressEntry } from '@junction/connectors';
 
@@ -20,6 +21,39 @@ export const GATEWAY_CONFIG = {
       'PostgreSQL URL. Without it Junction runs on an embedded PostgreSQL in JUNCTION_DATA_DIR.',
     sensitive: true,
     parse: parse.url(['postgres', 'postgresql']),
+  },
+  JUNCTION_MIGRATION_DATABASE_URL: {
+    description:
+      "PostgreSQL URL of the schema owner: migrations run as it, and the gateway then runs as DATABASE_URL's role, which then cannot alter, disable or rewrite the audit tables. Unset: DATABASE_URL's role owns the schema (a warning says so at start-up).",
+    sensitive: true,
+    parse: parse.url(['postgres', 'postgresql']),
+  },
+  JUNCTION_AUDIT_SIGNING_KEY: {
+    description:
+      'Ed25519 private key (PEM text, or the path of a PEM file) that signs the audit chain heads; never stored in the database. Generated into the data folder on the embedded default; unset with DATABASE_URL: no anchors.',
+    sensitive: true,
+    parse: (raw: string) => loadSigningKey(raw),
+  },
+  JUNCTION_AUDIT_ANCHOR_DIR: {
+    description:
+      'Folder the signed audit anchors are written to; keep it where the database (and its administrators) cannot write. Default: audit-anchors in JUNCTION_DATA_DIR.',
+    parse: parse.string,
+  },
+  JUNCTION_AUDIT_ANCHOR_INTERVAL_MS: {
+    description: 'How often the audit chain heads are signed (when they moved).',
+    default: 60_000,
+    parse: parse.integer(50, 86_400_000),
+  },
+  JUNCTION_AUDIT_ANCHOR_AMQP_URL: {
+    description:
+      'RabbitMQ URL to also publish each signed audit anchor to (a durable queue, persistent and confirmed). Unset: the folder only.',
+    sensitive: true,
+    parse: parse.url(['amqp', 'amqps']),
+  },
+  JUNCTION_AUDIT_ANCHOR_AMQP_QUEUE: {
+    description: 'The queue the signed audit anchors are published to.',
+    default: 'junction.audit.anchors',
+    parse: parse.string,
   },
   JUNCTION_DATA_DIR: {
     description: 'Folder for the embedded database and the generated master key.',

@@ -2,16 +2,17 @@ import 'reflect-metadata';
 import { Logger, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsersService } from '@junction/auth';
-import { AuditTrail } from '@junction/audit';
+import { AnchorOptions, AuditTrail, loadSigningKey } from '@junction/audit';
 import { ConfigError, packageInfo, parse } from '@junction/common';
-import { EmbeddedPostgresServer } from '@junction/database';
+import { EmbeddedPostgresServer, setUpEmbeddedRoles } from '@junction/database';
 import { RoutesService } from '@junction/registry';
 import { AppModule } from './app.module';
 import { GatewayConfig, loadGatewayConfig } from './config';
+import { prepareDatabase, urlRole } from './database-roles';
 import { DEMO_ROUTE } from './demo-route';
 import { buildOpenApi, serveOpenApi } from './openapi/openapi';
 
@@ -41,6 +42,34 @@ function masterKey(config: GatewayConfig, embedded: boolean): Buffer {
     `generated a master key in ${file}; back it up: secrets at rest cannot be read without it`,
   );
   return key;
+}
+
+/**
+ * The key that signs the audit anchors: from the environment, else (embedded default only) from
+ * the data folder, made on first start with its public half beside it for `junction audit verify`.
+ */
+function auditSigningKey(config: GatewayConfig, embedded: boolean): KeyObject | undefined {
+  if (config.JUNCTION_AUDIT_SIGNING_KEY) return config.JUNCTION_AUDIT_SIGNING_KEY;
+  if (!embedded) return undefined;
+  const dir = resolve(config.JUNCTION_DATA_DIR);
+  const file = join(dir, 'audit-signing.key');
+  if (existsSync(file)) return loadSigningKey(file);
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  writeFileSync(join(dir, 'audit-signing.pub'), publicKey.export({ format: 'pem', type: 'spki' }), {
+    mode: 0o644,
+  });
+  log.log(
+    `generated the audit signing key in ${file} (public key: audit-signing.pub); keep a copy of the public key away from this host`,
+  );
+  return privateKey;
+}
+
+/** Said on stderr whatever the log level: these weaken what the audit trail proves. */
+function warnLoudly(message: string): void {
+  process.stderr.write(`WARNING: ${message}\n`);
 }
 
 /**
@@ -75,6 +104,7 @@ export async function createGateway(
   config: GatewayConfig,
   databaseUrl: string,
   key: Buffer,
+  audit: { migrationsRun?: boolean; anchors?: AnchorOptions } = {},
 ): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot({
@@ -87,6 +117,8 @@ export async function createGateway(
       egress: config.egress,
       maxInFlight: config.JUNCTION_ROUTE_MAX_IN_FLIGHT,
       auditRetentionDays: config.JUNCTION_AUDIT_RETENTION_DAYS,
+      migrationsRun: audit.migrationsRun ?? true,
+      auditAnchors: audit.anchors,
     }),
     new FastifyAdapter({ bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES, trustProxy: false }),
     // Body parsers are ours (rawIngestBodies): Nest's own would parse ingest payloads too.
@@ -171,6 +203,7 @@ export async function bootstrap(
   const config = loadGatewayConfig(env);
   let embedded: EmbeddedPostgresServer | undefined;
   let databaseUrl = config.DATABASE_URL;
+  let ownerUrl: string | undefined = config.JUNCTION_MIGRATION_DATABASE_URL;
   if (!databaseUrl) {
     // The embedded server runs as an unprivileged user when we are root: it must be able to enter the folder.
     mkdirSync(resolve(config.JUNCTION_DATA_DIR), { recursive: true, mode: 0o755 });
@@ -179,14 +212,71 @@ export async function bootstrap(
       port: config.JUNCTION_EMBEDDED_PG_PORT,
       log: (line) => log.debug(line),
     });
-    databaseUrl = embedded.url;
+    try {
+      const roles = await setUpEmbeddedRoles(embedded.url);
+      databaseUrl = roles.runtimeUrl;
+      ownerUrl = roles.ownerUrl;
+    } catch (err) {
+      await embedded.stop().catch(() => undefined);
+      throw err;
+    }
     log.log(
       `embedded PostgreSQL in ${join(resolve(config.JUNCTION_DATA_DIR), 'postgres')} on 127.0.0.1:${config.JUNCTION_EMBEDDED_PG_PORT}`,
     );
   }
+  const signingKey = auditSigningKey(config, embedded !== undefined);
+  const anchors: AnchorOptions | undefined = signingKey
+    ? {
+        dir: resolve(
+          config.JUNCTION_AUDIT_ANCHOR_DIR ?? join(config.JUNCTION_DATA_DIR, 'audit-anchors'),
+        ),
+        signingKey,
+        intervalMs: config.JUNCTION_AUDIT_ANCHOR_INTERVAL_MS,
+        amqp: config.JUNCTION_AUDIT_ANCHOR_AMQP_URL
+          ? {
+              url: config.JUNCTION_AUDIT_ANCHOR_AMQP_URL,
+              queue: config.JUNCTION_AUDIT_ANCHOR_AMQP_QUEUE,
+            }
+          : undefined,
+      }
+    : undefined;
+  if (ownerUrl && !urlRole(databaseUrl)) {
+    await embedded?.stop().catch(() => undefined);
+    throw new ConfigError([
+      'DATABASE_URL must name its user when JUNCTION_MIGRATION_DATABASE_URL is set (the runtime role is granted by name)',
+    ]);
+  }
+  if (ownerUrl && urlRole(ownerUrl) !== urlRole(databaseUrl)) {
+    try {
+      const roles = await prepareDatabase(
+        ownerUrl,
+        databaseUrl,
+        config.JUNCTION_AUDIT_RETENTION_DAYS,
+      );
+      if (roles.runtimeIsSuperuser)
+        warnLoudly(
+          `the runtime role ${roles.runtime} is a superuser: it can rewrite the audit trail; the trail's integrity rests on the signed anchors alone`,
+        );
+    } catch (err) {
+      await embedded?.stop().catch(() => undefined);
+      throw err;
+    }
+  } else {
+    warnLoudly(
+      `${ownerUrl ? 'JUNCTION_MIGRATION_DATABASE_URL names the same role as DATABASE_URL' : 'JUNCTION_MIGRATION_DATABASE_URL is not set'}: the runtime role owns the schema, so it can disable the audit trail's triggers and rewrite it; the trail's integrity rests on the signed anchors alone`,
+    );
+    ownerUrl = undefined;
+  }
+  if (!anchors)
+    warnLoudly(
+      'JUNCTION_AUDIT_SIGNING_KEY is not set: no signed anchors are published, and nothing outside the database proves the audit trail',
+    );
   let app: NestFastifyApplication | undefined;
   try {
-    app = await createGateway(config, databaseUrl, masterKey(config, embedded !== undefined));
+    app = await createGateway(config, databaseUrl, masterKey(config, embedded !== undefined), {
+      migrationsRun: ownerUrl === undefined,
+      anchors,
+    });
     await app.listen(config.PORT, config.HOST);
     // Only once the server is up: a generated password must never be made and then lost in a failed start.
     const { password: adminPassword, audit } = await firstStart(app, config, options);

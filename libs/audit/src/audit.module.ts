@@ -20,6 +20,20 @@ import { AuditController } from './audit.controller';
 import { AuditRepository } from './audit.repository';
 import { AuditService } from './audit.service';
 import { PartitionMaintenance } from './partition-maintenance';
+import { AnchorSigner } from './anchor-signer';
+import { AnchorDirectory } from './anchors';
+import { AmqpAnchorPublisher } from './anchor-publishers';
+import { createPublicKey, KeyObject } from 'node:crypto';
+
+/** Signed anchors of the chain heads: where they go, the key, how often. */
+export interface AnchorOptions {
+  dir: string;
+  signingKey: KeyObject;
+  /** How often the heads are signed (when they moved). */
+  intervalMs: number;
+  /** Also publish each anchor to this RabbitMQ queue (durable, persistent, confirmed). */
+  amqp?: { url: string; queue: string };
+}
 
 export interface AuditModuleOptions extends Omit<AuditTrailOptions, 'databaseUrl' | 'log'> {
   /** Where the writer connects (as the gateway's database user, then SET ROLE). */
@@ -30,6 +44,8 @@ export interface AuditModuleOptions extends Omit<AuditTrailOptions, 'databaseUrl
   retentionDays?: number;
   /** How often partitions are made ahead and retention runs (default hourly). */
   maintenanceIntervalMs?: number;
+  /** Sign and publish the chain heads; unset: no anchors (old rows are then proven by nothing outside the database). */
+  anchors?: AnchorOptions;
 }
 
 export const AUDIT_OPTIONS = Symbol('AUDIT_OPTIONS');
@@ -43,13 +59,28 @@ export const AUDIT_OPTIONS = Symbol('AUDIT_OPTIONS');
 export class AuditLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('Audit');
   private timer?: NodeJS.Timeout;
+  private anchorTimer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
+  private readonly signer?: AnchorSigner;
 
   constructor(
     private readonly trail: AuditTrail,
     private readonly maintenance: PartitionMaintenance,
     @Inject(AUDIT_OPTIONS) private readonly options: AuditModuleOptions,
-  ) {}
+    repo: AuditRepository,
+  ) {
+    const anchors = options.anchors;
+    if (anchors) {
+      this.signer = new AnchorSigner(
+        repo,
+        new AnchorDirectory(anchors.dir),
+        anchors.signingKey,
+        this.log,
+        undefined,
+        anchors.amqp ? [new AmqpAnchorPublisher(anchors.amqp.url, anchors.amqp.queue)] : [],
+      );
+    }
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     await this.maintain();
@@ -58,10 +89,22 @@ export class AuditLifecycle implements OnApplicationBootstrap, OnApplicationShut
       this.options.maintenanceIntervalMs ?? 3_600_000,
     );
     this.timer.unref();
+    if (this.signer && this.options.anchors) {
+      this.anchorTimer = setInterval(() => void this.anchor(), this.options.anchors.intervalMs);
+      this.anchorTimer.unref();
+    }
+  }
+
+  /** Signs the heads now (errors are logged: a refusal names the changed record). */
+  async anchor(): Promise<void> {
+    await this.signer
+      ?.anchorNow()
+      .catch((err: unknown) => this.log.error(`audit anchor failed: ${(err as Error).message}`));
   }
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.anchorTimer);
     await this.running?.catch(() => undefined);
     const pending = this.trail.stats();
     if (pending.messages.pending + pending.events.pending > 0) {
@@ -117,7 +160,16 @@ export class AuditModule {
         {
           provide: AuditService,
           inject: [AuditRepository],
-          useFactory: (r: AuditRepository) => new AuditService(r),
+          useFactory: (r: AuditRepository) =>
+            new AuditService(
+              r,
+              options.anchors
+                ? {
+                    directory: new AnchorDirectory(options.anchors.dir),
+                    publicKey: createPublicKey(options.anchors.signingKey),
+                  }
+                : undefined,
+            ),
         },
         {
           provide: PartitionMaintenance,
