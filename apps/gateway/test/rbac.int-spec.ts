@@ -699,7 +699,7 @@ describe('public endpoints', () => {
 
 describe('login rate limiting', () => {
   it('refuses the 4th attempt for one user name with 429; another name still gets 401', async () => {
-    limited = await startTestGateway({ JUNCTION_LOGIN_ATTEMPTS_PER_MINUTE: '3' });
+    limited = await startTestGateway({ JUNCTION_LOGIN_ACCOUNT_FAILURES: '3' });
     const gw = limited;
     const attempt = (username: string, password = 'wrong-password-123') =>
       gw.request('POST', '/api/v1/auth/login', { body: { username, password } });

@@ -19,6 +19,7 @@ import { AuditTrail, AuditTrailOptions } from './audit-trail';
 import { AuditController } from './audit.controller';
 import { AuditRepository } from './audit.repository';
 import { AuditService } from './audit.service';
+import { DenialAggregator } from './denial-aggregator';
 import { PartitionMaintenance } from './partition-maintenance';
 
 export interface AuditModuleOptions extends Omit<AuditTrailOptions, 'databaseUrl' | 'log'> {
@@ -30,6 +31,8 @@ export interface AuditModuleOptions extends Omit<AuditTrailOptions, 'databaseUrl
   retentionDays?: number;
   /** How often partitions are made ahead and retention runs (default hourly). */
   maintenanceIntervalMs?: number;
+  /** Anonymous 401s are written as one event per source address and window this long (default 60 s). */
+  denialWindowMs?: number;
 }
 
 export const AUDIT_OPTIONS = Symbol('AUDIT_OPTIONS');
@@ -48,10 +51,12 @@ export class AuditLifecycle implements OnApplicationBootstrap, OnApplicationShut
   constructor(
     private readonly trail: AuditTrail,
     private readonly maintenance: PartitionMaintenance,
+    private readonly denials: DenialAggregator,
     @Inject(AUDIT_OPTIONS) private readonly options: AuditModuleOptions,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    this.denials.start();
     await this.maintain();
     this.timer = setInterval(
       () => void this.maintain(),
@@ -63,6 +68,8 @@ export class AuditLifecycle implements OnApplicationBootstrap, OnApplicationShut
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     await this.running?.catch(() => undefined);
+    // The open windows' counts, before the writer closes.
+    await this.denials.stop();
     const pending = this.trail.stats();
     if (pending.messages.pending + pending.events.pending > 0) {
       this.log.log(
@@ -105,6 +112,18 @@ export class AuditModule {
           useFactory: () => new AuditTrail({ ...options, log: new Logger('Audit') }),
         },
         {
+          provide: DenialAggregator,
+          inject: [AuditTrail],
+          useFactory: (t: AuditTrail) => {
+            const log = new Logger('Audit');
+            return new DenialAggregator((event) => t.recordEvent(event), {
+              windowMs: options.denialWindowMs ?? 60_000,
+              onError: (err) =>
+                log.warn(`could not record denied requests yet: ${(err as Error).message}`),
+            });
+          },
+        },
+        {
           provide: MESSAGE_AUDIT_SINK,
           inject: [AuditTrail],
           useFactory: (t: AuditTrail) => t.messages,
@@ -139,7 +158,7 @@ export class AuditModule {
         { provide: APP_INTERCEPTOR, useExisting: AdminAuditInterceptor },
         AuditLifecycle,
       ],
-      exports: [AuditTrail, MESSAGE_AUDIT_SINK, AuditService],
+      exports: [AuditTrail, MESSAGE_AUDIT_SINK, AuditService, DenialAggregator],
     };
   }
 
@@ -147,8 +166,9 @@ export class AuditModule {
   static authEventSink(): Provider {
     return {
       provide: AUTH_EVENT_SINK,
-      inject: [AuditTrail],
-      useFactory: (trail: AuditTrail) => new AuditAuthEventSink(trail),
+      inject: [AuditTrail, DenialAggregator],
+      useFactory: (trail: AuditTrail, denials: DenialAggregator) =>
+        new AuditAuthEventSink(trail, denials),
     };
   }
 }
