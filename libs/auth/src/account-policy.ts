@@ -53,7 +53,7 @@ export function usernameProblem(name: string, existing: Iterable<string> = []): 
     return 'a user name can hold single plain spaces only';
   const skeleton = usernameSkeleton(name);
   if (RESERVED_SKELETONS.has(skeleton) || name.startsWith('('))
-    return `'${name}' is reserved (or looks like a reserved name)`;
+    return `'${name}' is a reserved name (or a look-alike of one)`;
   for (const other of existing)
     if (usernameSkeleton(other) === skeleton)
       return other === name
