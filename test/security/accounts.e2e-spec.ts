@@ -429,6 +429,12 @@ describe('accounts, sign-in and credentials (gateway process, real Postgres)', (
         expect({ bad, status: (await createNamed(bad)).status }).toEqual({ bad, status: 400 });
       // A look-alike is no way into the account it imitates.
       expect((await gw.login(taken[0].toUpperCase(), 'whatever-password')).status).toBe(401);
+      // Nor are names Postgres text cannot hold: refused like any wrong sign-in, not a 500.
+      for (const odd of ['admin\u0000', '\ud800admin', `${taken[1]}\u0000`])
+        expect({ odd, status: (await gw.login(odd, 'whatever-password')).status }).toEqual({
+          odd,
+          status: 401,
+        });
     }, 120_000);
 
     it('refuses common passwords (sampled from the list), short ones and the user name', async () => {

@@ -87,7 +87,7 @@ export const GATEWAY_CONFIG = {
   JUNCTION_AUDIT_DENIAL_WINDOW_SECONDS: {
     description:
       'Anonymous denied requests (401) are audited as one event per source address and window, with their count.',
-    default: 60,
+    default: 10,
     parse: parse.integer(1, 24 * 3600),
   },
   JUNCTION_BODY_LIMIT_BYTES: {

@@ -31,7 +31,7 @@ export interface AuditModuleOptions extends Omit<AuditTrailOptions, 'databaseUrl
   retentionDays?: number;
   /** How often partitions are made ahead and retention runs (default hourly). */
   maintenanceIntervalMs?: number;
-  /** Anonymous 401s are written as one event per source address and window this long (default 60 s). */
+  /** Anonymous 401s are written as one event per source address and window this long (default 10 s). */
   denialWindowMs?: number;
 }
 
@@ -117,7 +117,7 @@ export class AuditModule {
           useFactory: (t: AuditTrail) => {
             const log = new Logger('Audit');
             return new DenialAggregator((event) => t.recordEvent(event), {
-              windowMs: options.denialWindowMs ?? 60_000,
+              windowMs: options.denialWindowMs ?? 10_000,
               onError: (err) =>
                 log.warn(`could not record denied requests yet: ${(err as Error).message}`),
             });

@@ -51,7 +51,7 @@ export class DenialAggregator {
     private readonly options: DenialAggregatorOptions,
   ) {
     this.windowMs = options.windowMs;
-    this.maxSources = options.maxSources ?? 10_000;
+    this.maxSources = options.maxSources ?? 1000;
     this.now = options.now ?? Date.now;
   }
 

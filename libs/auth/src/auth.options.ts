@@ -59,6 +59,14 @@ export type AuthEvent =
       ip?: string;
     }
   | {
+      /** Failed sign-ins in a row locked the account until `until`. */
+      type: 'account.locked';
+      actor: string;
+      provider: string;
+      ip?: string;
+      until: string;
+    }
+  | {
       type: 'password.changed';
       actor: string;
       provider: string;

@@ -210,7 +210,7 @@ export class AuthService {
   private async fail(actor: string, provider: string, reason: string, ip?: string): Promise<never> {
     // An unreachable provider says nothing about the password: it does not count toward a lockout.
     if (!/unavailable/.test(reason))
-      await this.throttle.failed(provider, actor && !actor.startsWith('(') ? actor : undefined);
+      await this.throttle.failed(provider, actor && !actor.startsWith('(') ? actor : undefined, ip);
     await this.events.record({
       type: 'login.failed',
       actor: actor || '(empty)',

@@ -1,7 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JunctionError } from '@junction/common';
 import { usernameSkeleton } from './account-policy';
-import { AUTH_OPTIONS, AuthOptions, LoginThrottleSettings } from './auth.options';
+import {
+  AUTH_EVENT_SINK,
+  AUTH_OPTIONS,
+  AuthEventSink,
+  AuthOptions,
+  LoginThrottleSettings,
+} from './auth.options';
 import { LoginThrottleRepository } from './login-throttle.repository';
 
 /** The defaults the gateway's configuration starts from (README, "Accounts, sign-in and credentials"). */
@@ -38,6 +44,7 @@ export class LoginThrottleService {
   constructor(
     private readonly counters: LoginThrottleRepository,
     @Inject(AUTH_OPTIONS) options: AuthOptions,
+    @Inject(AUTH_EVENT_SINK) private readonly events: AuthEventSink,
   ) {
     this.settings = options.loginThrottle ?? DEFAULT_LOGIN_THROTTLE;
     this.now = options.clock ?? Date.now;
@@ -71,7 +78,7 @@ export class LoginThrottleService {
   }
 
   /** A refused sign-in (or current password): counts toward the account's lockout. */
-  async failed(provider: string, username: string | undefined): Promise<void> {
+  async failed(provider: string, username: string | undefined, ip?: string): Promise<void> {
     const now = this.now();
     if (username) {
       const lockedUntil = await this.counters.fail(accountKey(provider, username), new Date(now), {
@@ -80,8 +87,15 @@ export class LoginThrottleService {
         baseMs: this.settings.lockoutSeconds * 1000,
         maxMs: this.settings.maxLockoutSeconds * 1000,
       });
+      // One event per lockout (not per refused attempt): the auditor sees when and until when.
       if (lockedUntil)
-        this.log.warn(`account ${provider}:${username} locked until ${lockedUntil.toISOString()}`);
+        await this.events.record({
+          type: 'account.locked',
+          actor: username,
+          provider,
+          ip,
+          until: lockedUntil.toISOString(),
+        });
     }
     await this.pruneNow(now);
   }
@@ -111,7 +125,8 @@ function sourceKey(ip: string | undefined): string {
 }
 
 function accountKey(provider: string, username: string): string {
-  return `account:${provider}:${usernameSkeleton(username)}`;
+  // JSON-escaped: a typed name may hold anything (NUL, lone surrogates), which Postgres text cannot.
+  return `account:${provider}:${JSON.stringify(usernameSkeleton(username)).slice(1, -1)}`;
 }
 
 function limited(message: string, waitMs: number): JunctionError {

@@ -202,7 +202,7 @@ export class UsersService {
     await this.throttle.admit(ip, 'local', user.username);
     const withHash = await this.users.findForLogin('local', user.username);
     if (!withHash || !(await verifyPassword(withHash.passwordHash, currentPassword))) {
-      await this.throttle.failed('local', user.username);
+      await this.throttle.failed('local', user.username, ip);
       await this.events.record({
         type: 'login.failed',
         actor: user.username,
