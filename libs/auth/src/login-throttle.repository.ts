@@ -71,7 +71,8 @@ export class LoginThrottleRepository {
   /**
    * One more failure of an account. Failures further apart than `memoryMs` start again from
    * one; the `limit`-th locks the account for base * 2^(lockouts so far), at most `maxMs`, and
-   * starts the count again. Returns the lock's end when this failure set one.
+   * starts the count again; the doubling is forgotten after `2 * maxMs` without a failure.
+   * Returns the lock's end when this failure set one.
    */
   async fail(
     key: string,
@@ -80,7 +81,8 @@ export class LoginThrottleRepository {
   ): Promise<Date | null> {
     // Every t.* below is the row as locked by the upsert, so concurrent failures never lose a count.
     const failures = `(CASE WHEN t.updated_at <= $2::timestamptz - $4::float8 * interval '1 millisecond' THEN 0 ELSE t.failures END)`;
-    const lockouts = `(CASE WHEN t.updated_at <= $2::timestamptz - $6::float8 * interval '1 millisecond' THEN 0 ELSE t.lockouts END)`;
+    // The doubling is forgotten after twice the longest lockout without a failure.
+    const lockouts = `(CASE WHEN t.updated_at <= $2::timestamptz - 2 * $6::float8 * interval '1 millisecond' THEN 0 ELSE t.lockouts END)`;
     const rows = await this.db.query<{ locked: boolean; locked_until: Date | null }[]>(
       `INSERT INTO login_throttle AS t (key, window_start, failures, lockouts, locked_until, updated_at)
        VALUES ($1, $2, CASE WHEN $3::int <= 1 THEN 0 ELSE 1 END, CASE WHEN $3::int <= 1 THEN 1 ELSE 0 END,

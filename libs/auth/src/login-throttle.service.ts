@@ -113,7 +113,8 @@ export class LoginThrottleService {
   private async pruneNow(now: number): Promise<void> {
     if (now - this.lastPrune < PRUNE_EVERY_MS) return;
     this.lastPrune = now;
-    const idle = Math.max(this.windowMs, this.settings.maxLockoutSeconds * 1000) * 2;
+    // Longer than anything a row remembers (a window, the doubling of lockouts).
+    const idle = Math.max(this.windowMs, this.settings.maxLockoutSeconds * 2000) * 2;
     await this.counters
       .prune(new Date(now - idle), new Date(now))
       .catch((err: unknown) => this.log.warn(`could not prune sign-in counters: ${String(err)}`));
