@@ -62,9 +62,10 @@ export class AuthService {
     if (!username || !password)
       return this.fail(username, 'local', 'empty user name or password', meta.ip);
     // A NUL cannot be in Postgres text (so in no user name): an unknown user, not a failed query.
-    const user = /\u0000|\p{Cs}/u.test(username)
-      ? null
-      : await this.users.findForLogin('local', username);
+    const user =
+      username.includes('\u0000') || /\p{Cs}/u.test(username)
+        ? null
+        : await this.users.findForLogin('local', username);
     const ok = await verifyPassword(user?.passwordHash ?? (await decoyHash()), password);
     if (!user || !ok)
       return this.fail(username, 'local', user ? 'wrong password' : 'unknown user', meta.ip);
