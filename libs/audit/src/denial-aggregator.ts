@@ -79,7 +79,7 @@ export class DenialAggregator {
   start(): void {
     this.timer = setInterval(
       () => void this.flush(false),
-      Math.max(100, Math.min(this.windowMs / 2, 5000)),
+      Math.max(100, Math.min(this.windowMs / 4, 1000)),
     );
     this.timer.unref();
   }
