@@ -2,7 +2,12 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AnchorOptions, AuditModule } from '@junction/audit';
-import { AUTH_ENTITIES, AuthModule, type AuthOptions } from '@junction/auth';
+import {
+  AUTH_ENTITIES,
+  AuthModule,
+  type AuthOptions,
+  type LoginThrottleSettings,
+} from '@junction/auth';
 import { derive } from '@junction/common';
 import { EgressPolicy } from '@junction/connectors';
 import { REGISTRY_ENTITIES, RegistryModule } from '@junction/registry';
@@ -20,7 +25,10 @@ export interface AppSettings {
   databaseUrl: string;
   masterKey: Buffer;
   tokenTtlSeconds: number;
-  loginAttemptsPerMinute: number;
+  /** Sign-in limits per address and per account. */
+  loginThrottle: LoginThrottleSettings;
+  /** Anonymous 401s are audited as one event per address and this many ms. */
+  auditDenialWindowMs?: number;
   expressionTimeoutMs: number;
   /** LDAP and OIDC sign-in; each is off unless configured. */
   authProviders?: Pick<AuthOptions, 'ldap' | 'oidc'>;
@@ -63,7 +71,7 @@ export class AppModule {
           {
             tokenKey: derive(settings.masterKey, 'junction/session-token'),
             tokenTtlSeconds: settings.tokenTtlSeconds,
-            loginAttemptsPerMinute: settings.loginAttemptsPerMinute,
+            loginThrottle: settings.loginThrottle,
             ...settings.authProviders,
           },
           // Sign-ins, failed sign-ins and denied requests go to the audit trail.
@@ -74,6 +82,7 @@ export class AppModule {
           databaseUrl: settings.databaseUrl,
           retentionDays: settings.auditRetentionDays,
           anchors: settings.auditAnchors,
+          denialWindowMs: settings.auditDenialWindowMs,
         }),
         RegistryModule,
         MetricsModule,

@@ -92,10 +92,38 @@ export const GATEWAY_CONFIG = {
     default: 8 * 3600,
     parse: parse.integer(60, 30 * 24 * 3600),
   },
-  JUNCTION_LOGIN_ATTEMPTS_PER_MINUTE: {
-    description: 'Sign-in attempts allowed per minute for one address and user name.',
+  JUNCTION_LOGIN_WINDOW_SECONDS: {
+    description:
+      "Window in which one address's failed sign-ins are counted; also how long an account remembers a failure.",
+    default: 600,
+    parse: parse.integer(1, 24 * 3600),
+  },
+  JUNCTION_LOGIN_SOURCE_FAILURES: {
+    description:
+      'Failed sign-ins from one address in a window, whatever the user names, before it gets 429.',
+    default: 20,
+    parse: parse.integer(1, 1_000_000),
+  },
+  JUNCTION_LOGIN_ACCOUNT_FAILURES: {
+    description: 'Failed sign-ins in a row that lock an account.',
+    default: 5,
+    parse: parse.integer(1, 1000),
+  },
+  JUNCTION_LOGIN_LOCKOUT_SECONDS: {
+    description: "An account's first lockout; each further lockout doubles it.",
+    default: 60,
+    parse: parse.integer(1, 24 * 3600),
+  },
+  JUNCTION_LOGIN_LOCKOUT_MAX_SECONDS: {
+    description: 'The longest an account is locked.',
+    default: 3600,
+    parse: parse.integer(1, 30 * 24 * 3600),
+  },
+  JUNCTION_AUDIT_DENIAL_WINDOW_SECONDS: {
+    description:
+      'Anonymous denied requests (401) are audited as one event per source address and window, with their count.',
     default: 10,
-    parse: parse.integer(1, 10_000),
+    parse: parse.integer(1, 24 * 3600),
   },
   JUNCTION_BODY_LIMIT_BYTES: {
     description: 'Largest request body accepted (API and ingest).',

@@ -40,7 +40,12 @@ export async function startTestGateway(
   const db = shared
     ? { url: shared.databaseUrl, drop: () => Promise.resolve() }
     : await createTestDatabase('api');
-  const config = loadGatewayConfig({ JUNCTION_LOGIN_ATTEMPTS_PER_MINUTE: '1000', ...env });
+  // Every request comes from one address here: sign-in limits far above what a test does.
+  const config = loadGatewayConfig({
+    JUNCTION_LOGIN_SOURCE_FAILURES: '100000',
+    JUNCTION_LOGIN_ACCOUNT_FAILURES: '1000',
+    ...env,
+  });
   // Processes sharing a database share its master key (it seals the secrets stored there).
   const masterKey = shared?.masterKey ?? randomBytes(32);
   let app: NestFastifyApplication | undefined;

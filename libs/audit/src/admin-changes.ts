@@ -196,6 +196,8 @@ export const ADMIN_CHANGES: Record<string, AdminChange> = {
  */
 export const NOT_CHANGES = new Set([
   'POST /api/v1/auth/login',
+  // The auth event sink records it (password.changed, or login.failed for a wrong current one).
+  'POST /api/v1/auth/password',
   'POST /api/v1/routes/validate',
   'POST /api/v1/routes/:id/test',
 ]);

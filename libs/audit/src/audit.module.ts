@@ -19,6 +19,7 @@ import { AuditTrail, AuditTrailOptions } from './audit-trail';
 import { AuditController } from './audit.controller';
 import { AuditRepository } from './audit.repository';
 import { AuditService } from './audit.service';
+import { DenialAggregator } from './denial-aggregator';
 import { PartitionMaintenance } from './partition-maintenance';
 import { AnchorSigner } from './anchor-signer';
 import { AnchorDirectory } from './anchors';
@@ -46,6 +47,8 @@ export interface AuditModuleOptions extends Omit<AuditTrailOptions, 'databaseUrl
   maintenanceIntervalMs?: number;
   /** Sign and publish the chain heads; unset: no anchors (old rows are then proven by nothing outside the database). */
   anchors?: AnchorOptions;
+  /** Anonymous 401s are written as one event per source address and window this long (default 10 s). */
+  denialWindowMs?: number;
 }
 
 export const AUDIT_OPTIONS = Symbol('AUDIT_OPTIONS');
@@ -66,6 +69,7 @@ export class AuditLifecycle implements OnApplicationBootstrap, OnApplicationShut
   constructor(
     private readonly trail: AuditTrail,
     private readonly maintenance: PartitionMaintenance,
+    private readonly denials: DenialAggregator,
     @Inject(AUDIT_OPTIONS) private readonly options: AuditModuleOptions,
     repo: AuditRepository,
   ) {
@@ -83,6 +87,7 @@ export class AuditLifecycle implements OnApplicationBootstrap, OnApplicationShut
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    this.denials.start();
     await this.maintain();
     this.timer = setInterval(
       () => void this.maintain(),
@@ -106,6 +111,8 @@ export class AuditLifecycle implements OnApplicationBootstrap, OnApplicationShut
     clearInterval(this.timer);
     clearInterval(this.anchorTimer);
     await this.running?.catch(() => undefined);
+    // The open windows' counts, before the writer closes.
+    await this.denials.stop();
     const pending = this.trail.stats();
     if (pending.messages.pending + pending.events.pending > 0) {
       this.log.log(
@@ -146,6 +153,18 @@ export class AuditModule {
         {
           provide: AuditTrail,
           useFactory: () => new AuditTrail({ ...options, log: new Logger('Audit') }),
+        },
+        {
+          provide: DenialAggregator,
+          inject: [AuditTrail],
+          useFactory: (t: AuditTrail) => {
+            const log = new Logger('Audit');
+            return new DenialAggregator((event) => t.recordEvent(event), {
+              windowMs: options.denialWindowMs ?? 10_000,
+              onError: (err) =>
+                log.warn(`could not record denied requests yet: ${(err as Error).message}`),
+            });
+          },
         },
         {
           provide: MESSAGE_AUDIT_SINK,
@@ -191,7 +210,7 @@ export class AuditModule {
         { provide: APP_INTERCEPTOR, useExisting: AdminAuditInterceptor },
         AuditLifecycle,
       ],
-      exports: [AuditTrail, MESSAGE_AUDIT_SINK, AuditService],
+      exports: [AuditTrail, MESSAGE_AUDIT_SINK, AuditService, DenialAggregator],
     };
   }
 
@@ -199,8 +218,9 @@ export class AuditModule {
   static authEventSink(): Provider {
     return {
       provide: AUTH_EVENT_SINK,
-      inject: [AuditTrail],
-      useFactory: (trail: AuditTrail) => new AuditAuthEventSink(trail),
+      inject: [AuditTrail, DenialAggregator],
+      useFactory: (trail: AuditTrail, denials: DenialAggregator) =>
+        new AuditAuthEventSink(trail, denials),
     };
   }
 }

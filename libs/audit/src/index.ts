@@ -6,6 +6,7 @@ export type { AuditLog, ChainWriterStats } from './chain-writer';
 export { messageRow, eventRow } from './audit-rows';
 export type { AuditEventInput } from './audit-rows';
 export { AuditService } from './audit.service';
+export { DenialAggregator } from './denial-aggregator';
 export type { Page, VerifyResult } from './audit.service';
 export { AuditRepository } from './audit.repository';
 export type { MessageFilter, EventFilter } from './audit.repository';

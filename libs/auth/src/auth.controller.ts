@@ -29,6 +29,8 @@ import { ApiKeysService } from './api-keys.service';
 import { CurrentPrincipal, Public, RequirePermission } from './auth.decorators';
 import {
   ApiKeyDto,
+  ChangePasswordDto,
+  PasswordChangedDto,
   CreateApiKeyDto,
   CreatedApiKeyDto,
   CreateUserDto,
@@ -69,6 +71,7 @@ export class AuthController {
   constructor(
     private readonly auth: AuthService,
     private readonly ldap: LdapSignInService,
+    private readonly users: UsersService,
   ) {}
 
   @Post('login')
@@ -79,7 +82,8 @@ export class AuthController {
     summary: 'Sign in; returns a session token',
     description:
       'With `provider: ldap` the directory checks the password and the mapped groups give the roles ' +
-      '(refreshed at every sign-in). Every refusal has the same message. Rate limited per address and user name.',
+      '(refreshed at every sign-in). Every refusal has the same message. 429 with Retry-After when the address has ' +
+      'too many failed sign-ins in the window, or the account is locked after failures in a row (the lock doubles each time).',
   })
   @ApiOkResponse({ type: LoginResponseDto })
   @ApiTooManyRequestsResponse({ description: 'Too many attempts; try again later.' })
@@ -100,6 +104,30 @@ export class AuthController {
   @ApiNoContentResponse()
   async logout(@CurrentPrincipal() principal: Principal): Promise<void> {
     await this.auth.logout(principal);
+  }
+
+  @Post('password')
+  @HttpCode(200)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: 'Change your own password (local users)',
+    description:
+      'Needs the current password (a wrong one counts as a failed sign-in toward the lockout). The new one must ' +
+      'pass the password policy. Every other session of yours ends; this one goes on. Audited. 400 for LDAP and OIDC users (their provider keeps the password), 403 for API keys.',
+  })
+  @ApiOkResponse({ type: PasswordChangedDto })
+  @ApiTooManyRequestsResponse({ description: 'The account is locked after failed attempts.' })
+  changePassword(
+    @Body() body: ChangePasswordDto,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<PasswordChangedDto> {
+    return this.users.changeOwnPassword(
+      principal,
+      body.currentPassword,
+      body.newPassword,
+      request.ip,
+    );
   }
 
   @Get('me')
@@ -208,7 +236,6 @@ export class OidcController {
 
   @Get('login')
   @Public()
-  @UseGuards(LoginThrottleGuard)
   @ApiOperation({
     summary: 'Start OpenID Connect sign-in: redirects to the provider',
     description:

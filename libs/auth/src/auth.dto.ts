@@ -34,6 +34,29 @@ export class LoginDto {
   provider?: 'local' | 'ldap';
 }
 
+export class ChangePasswordDto {
+  @ApiProperty({ maxLength: 1024, format: 'password', description: 'The password in use now.' })
+  @IsString()
+  @MaxLength(1024)
+  currentPassword!: string;
+
+  @ApiProperty({
+    minLength: 12,
+    maxLength: 1024,
+    format: 'password',
+    description:
+      'At least 12 characters, not a common password, not the user name, not the current password.',
+  })
+  @IsString()
+  @Length(12, 1024)
+  newPassword!: string;
+}
+
+export class PasswordChangedDto {
+  @ApiProperty({ description: "How many of the user's other sessions ended." })
+  sessionsEnded!: number;
+}
+
 export class PrincipalDto {
   @ApiProperty({ enum: ['user', 'apiKey'] }) kind!: 'user' | 'apiKey';
   @ApiProperty({ format: 'uuid' }) id!: string;
@@ -143,6 +166,14 @@ export class ApiKeyDto {
   @ApiProperty() name!: string;
   @ApiProperty({ description: 'The public part of the key (jk_<prefix>_...).' }) prefix!: string;
   @ApiProperty({ enum: ROLES, isArray: true }) roles!: Role[];
+  @ApiProperty({
+    format: 'uuid',
+    nullable: true,
+    type: String,
+    description:
+      'The user the key acts for: refused once that user is disabled or deleted, and never with roles that user no longer holds.',
+  })
+  ownerId!: string | null;
   @ApiProperty() createdBy!: string;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) expiresAt!: string | null;

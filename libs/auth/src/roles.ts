@@ -50,4 +50,14 @@ export interface Principal {
   roles: Role[];
   /** The sign-in session (users only): revoking it ends the token. */
   sessionId?: string;
+  /** The user an API key acts for (keys only). */
+  ownerId?: string;
+}
+
+/**
+ * Whether roles `held` cover role `role`: holding it, or holding admin (which permits
+ * everything). A key keeps, and a caller may give a key, only roles its user covers.
+ */
+export function covers(held: readonly Role[], role: Role): boolean {
+  return held.includes(role) || held.includes('admin');
 }

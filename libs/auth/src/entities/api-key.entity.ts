@@ -20,6 +20,10 @@ export class ApiKeyEntity {
   @Column({ type: 'text', array: true })
   roles!: Role[];
 
+  /** The user the key acts for: it works only while that user exists and is enabled. */
+  @Column({ name: 'owner_id', type: 'uuid', nullable: true })
+  ownerId!: string | null;
+
   @Column({ name: 'created_by', type: 'text' })
   createdBy!: string;
 
