@@ -30,6 +30,8 @@ export interface AppSettings {
   maxInFlight?: number;
   /** Whole days of audit trail kept (older days are dropped); unset keeps everything. */
   auditRetentionDays?: number;
+  /** The random part of retry backoffs; only tests set it (to know how long a retry waits). */
+  retryJitter?: () => number;
 }
 
 @Module({})
@@ -75,6 +77,7 @@ export class AppModule {
         RuntimeModule.forRoot({
           egress: settings.egress ?? EgressPolicy.permissive(),
           maxInFlight: settings.maxInFlight ?? 256,
+          jitter: settings.retryJitter,
         }),
       ],
       controllers: [HealthController, IngestController, MetricsController],

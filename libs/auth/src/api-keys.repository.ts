@@ -16,6 +16,7 @@ export class ApiKeysRepository {
     prefix: string;
     keyHash: string;
     roles: Role[];
+    ingestRoutes: string[] | null;
     createdBy: string;
     expiresAt: Date | null;
   }): Promise<ApiKeyEntity> {

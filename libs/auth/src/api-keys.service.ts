@@ -3,13 +3,14 @@ import { JunctionError } from '@junction/common';
 import { ApiKeysRepository } from './api-keys.repository';
 import { hashApiKey, newApiKey } from './auth.service';
 import { ApiKeyEntity } from './entities/api-key.entity';
-import { Principal, Role } from './roles';
+import { permits, Principal, Role } from './roles';
 
 export interface ApiKeyView {
   id: string;
   name: string;
   prefix: string;
   roles: Role[];
+  ingestRoutes: string[] | null;
   createdBy: string;
   createdAt: string;
   expiresAt: string | null;
@@ -23,6 +24,7 @@ function view(key: ApiKeyEntity): ApiKeyView {
     name: key.name,
     prefix: key.prefix,
     roles: key.roles,
+    ingestRoutes: key.ingestRoutes,
     createdBy: key.createdBy,
     createdAt: key.createdAt.toISOString(),
     expiresAt: key.expiresAt?.toISOString() ?? null,
@@ -41,18 +43,25 @@ export class ApiKeysService {
 
   /** The key itself is in this one answer and nowhere else, ever. */
   async create(
-    input: { name: string; roles: Role[]; expiresAt?: string },
+    input: { name: string; roles: Role[]; expiresAt?: string; ingestRoutes?: string[] },
     actor: Principal,
   ): Promise<ApiKeyView & { key: string }> {
     const expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
     if (expiresAt && expiresAt.getTime() <= Date.now())
       throw new JunctionError('BAD_REQUEST', 'expiresAt must be in the future');
+    // A list of routes narrows an ingest grant; without one it would read as a grant it is not.
+    if (input.ingestRoutes && !permits(input.roles, 'ingest.send'))
+      throw new JunctionError(
+        'BAD_REQUEST',
+        "ingestRoutes narrows an ingest grant: give the key the 'ingest' role too",
+      );
     const { key, prefix } = newApiKey();
     const row = await this.keys.create({
       name: input.name,
       prefix,
       keyHash: hashApiKey(key),
       roles: input.roles,
+      ingestRoutes: input.ingestRoutes ? [...new Set(input.ingestRoutes)].sort() : null,
       createdBy: actor.name,
       expiresAt,
     });

@@ -178,6 +178,7 @@ export class AuthService {
       name: row.name,
       provider: 'apiKey',
       roles: [...row.roles].sort(),
+      ingestRoutes: row.ingestRoutes,
     };
   }
 

@@ -12,7 +12,8 @@ interface Row {
 
 const SELECT = `
   SELECT r.id, r.active_version, r.desired_state, r.deleted_at, v.document
-    FROM routes r LEFT JOIN route_versions v ON v.route_id = r.id AND v.version = r.active_version`;
+    FROM routes r LEFT JOIN route_versions v
+      ON v.route_id = r.id AND v.incarnation = r.incarnation AND v.version = r.active_version`;
 
 function record(row: Row): RouteRecord {
   return {

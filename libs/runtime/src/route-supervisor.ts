@@ -1,4 +1,4 @@
-import type { RouteDocument } from '@junction/pipeline';
+import { ingestPathKey, type RouteDocument } from '@junction/pipeline';
 import { RouteWorker, StartCancelled, WorkerDeps, WorkerStatus } from './route-worker';
 
 /** What the supervisor needs to know of a stored route. */
@@ -46,6 +46,8 @@ export class RouteSupervisor {
   /** Workers whose start() is still waiting for their source, by route. */
   private readonly starting = new Map<string, RouteWorker>();
   private stopped = false;
+  /** Each HTTP worker's normalised ingest path ('' for other sources), worked out once. */
+  private readonly pathKeys = new WeakMap<RouteWorker, string>();
 
   constructor(
     private readonly store: RouteStore,
@@ -125,11 +127,19 @@ export class RouteSupervisor {
     return out;
   }
 
-  /** The running worker of the HTTP route that takes this ingest path. */
-  ingestWorker(path: string): RouteWorker | undefined {
+  /**
+   * The running worker of the HTTP route that takes this ingest path, compared in normalised form
+   * (`key`, from normalizeIngestPath): the form the registry keeps paths unique in.
+   */
+  ingestWorker(key: string): RouteWorker | undefined {
     for (const worker of this.workers.values()) {
-      const source = worker.document.source;
-      if (source.type === 'http' && source.path === path) return worker;
+      let own = this.pathKeys.get(worker);
+      if (own === undefined) {
+        const source = worker.document.source;
+        own = (source.type === 'http' && ingestPathKey(source.path)) || '';
+        this.pathKeys.set(worker, own);
+      }
+      if (own === key) return worker;
     }
     return undefined;
   }

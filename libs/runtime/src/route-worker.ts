@@ -26,7 +26,7 @@ import {
 } from '@junction/pipeline';
 import { MessageAuditSink, MessageOutcome } from './message-audit';
 import { DeadLettersRepository } from './dead-letters.repository';
-import { RetryInterrupted, RetryPolicy, retryPolicy, withRetry } from './retry';
+import { Jitter, RetryInterrupted, RetryPolicy, retryPolicy, withRetry } from './retry';
 
 /** The parts of the connector pool a worker uses (the pool owns every broker client). */
 export interface WorkerConnectors {
@@ -51,6 +51,8 @@ export interface WorkerDeps {
   log: { log(message: string): void; warn(message: string): void; error(message: string): void };
   /** Most messages one route handles at once (HTTP ingest; broker sources are bounded by prefetch). */
   maxInFlight: number;
+  /** Where the random part of a retry's backoff comes from (default Math.random). */
+  jitter?: Jitter;
 }
 
 export interface ProcessResult {
@@ -475,6 +477,7 @@ export class RouteWorker {
           this.retry,
           () => destination.request!(out, Math.max(1, replyBy - Date.now())),
           this.halt.signal,
+          this.deps.jitter,
         );
         return { index: delivery.index, receipt: value.receipt, attempts, reply: value.reply };
       }
@@ -482,6 +485,7 @@ export class RouteWorker {
         this.retry,
         () => destination.send(out),
         this.halt.signal,
+        this.deps.jitter,
       );
       return { index: delivery.index, receipt: value, attempts };
     } catch (err) {

@@ -20,6 +20,10 @@ export class ApiKeyEntity {
   @Column({ type: 'text', array: true })
   roles!: Role[];
 
+  /** The routes this key may post to (ingest); null: every route with `auth: apiKey`. */
+  @Column({ name: 'ingest_routes', type: 'text', array: true, nullable: true })
+  ingestRoutes!: string[] | null;
+
   @Column({ name: 'created_by', type: 'text' })
   createdBy!: string;
 

@@ -204,8 +204,9 @@ const SOURCE_FIELDS: Record<
     properties: {
       path: {
         type: 'string',
-        pattern: '^[a-z0-9][a-z0-9/_-]{0,127}$',
-        description: 'Ingest path: POST /ingest/<path>.',
+        pattern: '^[A-Za-z0-9][A-Za-z0-9/._~-]{0,127}$',
+        description:
+          'Ingest path: POST /ingest/<path>. Matched case-insensitively, with doubled, leading and trailing slashes and "." segments ignored; unique among routes in that form.',
         examples: ['orders'],
       },
       mode: {
