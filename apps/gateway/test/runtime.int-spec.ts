@@ -124,7 +124,13 @@ describe('route runtime: ingest, dead letters, replay, activation', () => {
 
   it('stops and starts a route: a stopped route takes nothing', async () => {
     await api('POST', '/api/v1/routes/orders/stop');
-    await eventually(async () => expect((await ingest('orders', { id: 'x' })).status).toBe(404));
+    // The path is still the route's: 503 with Retry-After (send again later), not 404.
+    const refused = await eventually(async () => {
+      const r = await ingest('orders', { id: 'x' });
+      expect(r.status).toBe(503);
+      return r;
+    });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     expect((await api('GET', '/api/v1/routes/orders/status')).body).toMatchObject({
       desiredState: 'stopped',
     });
