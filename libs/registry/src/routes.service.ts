@@ -136,9 +136,14 @@ export class RoutesService {
     );
   }
 
-  async get(id: string): Promise<RouteView> {
+  /**
+   * A route with the document that runs (its active version), or with `which: 'latest'` the
+   * newest stored one (what an edit changed, for the audit trail).
+   */
+  async get(id: string, which: 'active' | 'latest' = 'active'): Promise<RouteView> {
     const route = await this.require(id);
-    const shown = route.activeVersion ?? route.latestVersion;
+    const shown =
+      which === 'latest' ? route.latestVersion : (route.activeVersion ?? route.latestVersion);
     const stored = (await this.routes.findVersion(id, route.incarnation, shown))!;
     return {
       ...this.summary(route, stored.document),
