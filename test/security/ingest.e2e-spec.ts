@@ -93,6 +93,9 @@ describe('security: ingest paths and ingest keys', () => {
       `${first}/${tail.toUpperCase()}`,
       `${first[0].toUpperCase()}${first.slice(1)}//${tail}/`,
       `${first}///${tail}/./`,
+      `${first}%2F${tail}`,
+      `${first}%2f${tail}%2F`,
+      `${[...first].map((c) => String.fromCodePoint(c.codePointAt(0)! + 0xfee0)).join('')}/${tail}`,
     ];
   }
 
@@ -110,6 +113,14 @@ describe('security: ingest paths and ingest keys', () => {
       });
       expect((await a.api('GET', `/routes/clash-${i}`)).status).toBe(404);
     }
+    // A look-alike is not a spelling: a path with a Cyrillic letter is refused outright.
+    const lookAlike = await a.api(
+      'POST',
+      '/routes',
+      route('clash-cyr', 'cl\u0430sh/orders', 'none'),
+    );
+    expect(lookAlike.status).toBe(400);
+    expect(lookAlike.body).toMatchObject({ details: { problems: [{ pointer: '/source/path' }] } });
     // A neighbouring path is another path.
     expect((await b.api('POST', '/routes', route('clash-near', 'clash/orders2'))).status).toBe(201);
     // Requests are matched in the same form: every spelling (and percent-encoding) reaches the owner.

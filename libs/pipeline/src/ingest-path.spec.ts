@@ -1,4 +1,6 @@
+import { validateRoute } from './compile';
 import { ingestPathKey, normalizeIngestPath } from './ingest-path';
+import { testResources } from './testing';
 
 /** Every way of writing `partner/orders` that must land on the same route. */
 function spellings(): string[] {
@@ -42,6 +44,26 @@ describe('normalizeIngestPath', () => {
     ['x'.repeat(129), 'length'],
   ])('%j is refused (%s)', (raw, problem) => {
     expect(normalizeIngestPath(raw)).toMatchObject({ problem });
+  });
+
+  it('is checked when a route is validated: a path with no normalised form is a problem at /source/path', () => {
+    const doc = (path: string) => ({
+      id: 'r',
+      source: { type: 'http', path },
+      destinations: [{ type: 'log' }],
+    });
+    const resources = testResources();
+    for (const ok of [
+      'partner/orders',
+      'Partner//Orders/',
+      'ｐａｒｔｎｅｒ/orders',
+      'partner%2Forders',
+    ])
+      expect(validateRoute(doc(ok), resources)).toEqual([]);
+    for (const bad of ['partnеr/orders', '../orders', '%', 'a b', '/'])
+      expect(validateRoute(doc(bad), resources)).toEqual([
+        { pointer: '/source/path', message: expect.any(String) },
+      ]);
   });
 
   it('is idempotent on every accepted form', () => {

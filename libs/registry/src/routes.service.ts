@@ -7,7 +7,6 @@ import {
   connectionRefs,
   Envelope,
   ingestPathKey,
-  normalizeIngestPath,
   redactPans,
   RouteDocument,
   RouteProblem,
@@ -122,11 +121,6 @@ export class RoutesService {
   async problems(doc: unknown): Promise<RouteProblem[]> {
     const problems = validateRoute(doc, this.resources);
     if (problems.length > 0) return problems;
-    const source = (doc as RouteDocument).source;
-    if (source.type === 'http') {
-      const path = normalizeIngestPath(source.path);
-      if ('problem' in path) return [{ pointer: '/source/path', message: path.message }];
-    }
     return this.connections.checkRefs(connectionRefs(doc as RouteDocument));
   }
 
