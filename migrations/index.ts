@@ -2,6 +2,7 @@ import { InitialSchema1764160000000 } from './1764160000000-initial-schema';
 import { DeadLetters1764170000000 } from './1764170000000-dead-letters';
 import { AuditTrail1764190000000 } from './1764190000000-audit-trail';
 import { IngestPathsAndScopes1765020000000 } from './1765020000000-ingest-paths-and-scopes';
+import { DeadLetterIncarnation1765020000001 } from './1765020000001-dead-letter-incarnation';
 
 /** Every migration, in order. Listed explicitly so that source (tests) and dist (npm start) agree. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   DeadLetters1764170000000,
   AuditTrail1764190000000,
   IngestPathsAndScopes1765020000000,
+  DeadLetterIncarnation1765020000001,
 ];

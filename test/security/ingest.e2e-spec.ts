@@ -212,6 +212,23 @@ describe('security: ingest paths and ingest keys', () => {
     });
     const old = await a.api('GET', '/routes/gone/versions?incarnation=1');
     expect((old.body as Array<{ version: number }>).map((v) => v.version)).toEqual([2, 1]);
+    // Deleted and created again at once: every process runs the new version 1, not the old one.
+    for (let round = 0; round < 3; round += 1) {
+      const [from, to] = round % 2 === 0 ? ['reborn/a', 'reborn/b'] : ['reborn/b', 'reborn/a'];
+      if (round === 0)
+        expect((await a.api('POST', '/routes', route('reborn', from, 'none'))).status).toBe(201);
+      expect((await a.api('DELETE', '/routes/reborn', {})).status).toBe(204);
+      expect((await a.api('POST', '/routes', route('reborn', to, 'none'))).body).toMatchObject({
+        incarnation: round + 2,
+        activeVersion: 1,
+      });
+      for (const g of [a, b]) {
+        await eventually(async () =>
+          expect((await post(g, to)).body).toMatchObject({ routeId: 'reborn', version: 1 }),
+        );
+        await eventually(async () => expect((await post(g, from)).status).toBe(404));
+      }
+    }
   });
 
   it('two creates of one path at once, on two processes: exactly one wins, every round', async () => {

@@ -4,6 +4,8 @@ import { RouteWorker, StartCancelled, WorkerDeps, WorkerStatus } from './route-w
 /** What the supervisor needs to know of a stored route. */
 export interface RouteRecord {
   id: string;
+  /** Which life of the id (a route deleted and created again is the next one). */
+  incarnation?: number;
   activeVersion: number | null;
   desiredState: 'running' | 'stopped';
   deleted: boolean;
@@ -16,15 +18,28 @@ export interface RouteStore {
   find(id: string): Promise<RouteRecord | null>;
 }
 
-/** Whether a stored route should run (and, given a version, run that version). */
-function wants(record: RouteRecord | null, version?: number): boolean {
+/** Whether a stored route should run (and, given a worker, run that worker's version). */
+function wants(
+  record: RouteRecord | null,
+  worker?: { version: number; incarnation: number },
+): boolean {
   return (
     !!record &&
     !record.deleted &&
     record.desiredState === 'running' &&
     record.activeVersion !== null &&
     !!record.document &&
-    (version === undefined || record.activeVersion === version)
+    (worker === undefined || isRunning(record, worker))
+  );
+}
+
+/**
+ * Whether `worker` runs the stored route's active version. A version number counts within one
+ * incarnation: a route deleted and created again has a version 1 of its own.
+ */
+function isRunning(record: RouteRecord, worker: { version: number; incarnation: number }): boolean {
+  return (
+    record.activeVersion === worker.version && (record.incarnation ?? 1) === worker.incarnation
   );
 }
 
@@ -74,7 +89,7 @@ export class RouteSupervisor {
       void this.store
         .find(id)
         .then(async (record) => {
-          if (!wants(record, starting.version) || (await starting.connectionsChanged()))
+          if (!wants(record, starting) || (await starting.connectionsChanged()))
             starting.cancelStart();
         })
         .catch(() => undefined);
@@ -172,7 +187,7 @@ export class RouteSupervisor {
       }
       return;
     }
-    if (current && current.version === record!.activeVersion) {
+    if (current && isRunning(record!, current)) {
       // The same version: restart it only when a connection it uses was changed (also when a
       // restart for that failed before: the change may have been undone since).
       if (!(await current.connectionsChanged())) {
@@ -184,7 +199,12 @@ export class RouteSupervisor {
     let next: RouteWorker;
     try {
       next = await RouteWorker.create(
-        { id, version: record!.activeVersion!, document: record!.document! },
+        {
+          id,
+          version: record!.activeVersion!,
+          incarnation: record!.incarnation,
+          document: record!.document!,
+        },
         this.deps,
       );
     } catch (err) {

@@ -132,8 +132,11 @@ export class RouteWorker {
     private readonly deps: WorkerDeps,
   ) {}
 
+  /** The route's incarnation (a version number counts within one); set by create. */
+  incarnation = 1;
+
   static async create(
-    route: { id: string; version: number; document: RouteDocument },
+    route: { id: string; version: number; incarnation?: number; document: RouteDocument },
     deps: WorkerDeps,
   ): Promise<RouteWorker> {
     const compiled = compileRoute(route.document, deps.resources);
@@ -162,7 +165,7 @@ export class RouteWorker {
       source.type === 'http' && source.mode === 'sync'
         ? route.document.destinations.findIndex((d) => 'reply' in d && d.reply === true)
         : -1;
-    return new RouteWorker(
+    const worker = new RouteWorker(
       route.id,
       route.version,
       route.document,
@@ -174,6 +177,8 @@ export class RouteWorker {
       connections,
       deps,
     );
+    worker.incarnation = route.incarnation ?? 1;
+    return worker;
   }
 
   /**
@@ -524,6 +529,7 @@ export class RouteWorker {
       messageId: id,
       routeId: this.routeId,
       routeVersion: this.version,
+      routeIncarnation: this.incarnation,
       source: message.source,
       reasonCode: failure.code,
       reason: failure.message,
