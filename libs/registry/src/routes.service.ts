@@ -124,6 +124,13 @@ export class RoutesService {
     return this.connections.checkRefs(connectionRefs(doc as RouteDocument));
   }
 
+  /** The live route that holds a normalised ingest path (see normalizeIngestPath), if any. */
+  ingestPathOwner(
+    key: string,
+  ): Promise<{ routeId: string; desiredState: 'running' | 'stopped' } | null> {
+    return this.routes.pathOwner(key);
+  }
+
   async list(): Promise<RouteSummary[]> {
     return (await this.routes.listWithDocument()).map(({ route, document }) =>
       this.summary(route, document),
@@ -316,17 +323,13 @@ export class RoutesService {
       if (state === 'running') {
         // A route that lost its path (two routes shared one before paths were unique) runs
         // only once its path is its own.
-        const versions = [route.activeVersion, route.latestVersion].filter(
-          (v): v is number => v !== null,
-        );
-        const docs = await Promise.all(
-          versions.map((v) => this.routes.findVersion(id, route.incarnation, v, m)),
-        );
-        await this.claimPaths(
-          m,
-          id,
-          docs.flatMap((d) => (d ? [d.document] : [])),
-        );
+        const documents: RouteDocument[] = [];
+        for (const v of new Set([route.activeVersion, route.latestVersion])) {
+          const stored =
+            v === null ? null : await this.routes.findVersion(id, route.incarnation, v, m);
+          if (stored) documents.push(stored.document);
+        }
+        await this.claimPaths(m, id, documents);
       }
       await this.routes.updateRoute(m, id, { desiredState: state });
       await this.routes.notify(m, id);
@@ -413,7 +416,8 @@ export class RoutesService {
       const key = d.source.type === 'http' ? ingestPathKey(d.source.path) : undefined;
       if (key !== undefined) paths.add(key);
     }
-    const taken = await this.routes.claimPaths(m, id, [...paths]);
+    // In one order everywhere: two claims of the same two paths wait for each other, never deadlock.
+    const taken = await this.routes.claimPaths(m, id, [...paths].sort());
     if (taken.length > 0) {
       const { path, routeId } = taken[0];
       throw new JunctionError(

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { v7 as uuidv7 } from 'uuid';
 import { JunctionError } from '@junction/common';
 import { ingestPathKey, type HttpSourceSpec } from '@junction/pipeline';
-import { ConnectionsService, RoutesRepository } from '@junction/registry';
+import { ConnectionsService, RoutesService } from '@junction/registry';
 import { ProcessResult, RouteSupervisor, RouteWorker } from '@junction/runtime';
 import { checkIngestSignature, SignatureMismatch } from './ingest-signature';
 
@@ -48,7 +48,7 @@ export class IngestService {
   constructor(
     private readonly supervisor: RouteSupervisor,
     private readonly connections: ConnectionsService,
-    private readonly routes: RoutesRepository,
+    private readonly routes: RoutesService,
   ) {}
 
   /**
@@ -61,7 +61,7 @@ export class IngestService {
     const key = ingestPathKey(rawPath);
     const worker = key === undefined ? undefined : this.supervisor.ingestWorker(key);
     if (worker) return { worker, source: worker.document.source as HttpSourceSpec };
-    const owner = key === undefined ? null : await this.routes.pathOwner(key);
+    const owner = key === undefined ? null : await this.routes.ingestPathOwner(key);
     if (!owner) throw new JunctionError('NOT_FOUND', 'no route takes POST on this ingest path');
     const stopped = owner.desiredState === 'stopped';
     throw new JunctionError(
