@@ -42,6 +42,8 @@ export interface AppSettings {
   migrationsRun?: boolean;
   /** Signed anchors of the audit chain heads; unset: none. */
   auditAnchors?: AnchorOptions;
+  /** The random part of retry backoffs; only tests set it (to know how long a retry waits). */
+  retryJitter?: () => number;
 }
 
 @Module({})
@@ -89,6 +91,7 @@ export class AppModule {
         RuntimeModule.forRoot({
           egress: settings.egress ?? EgressPolicy.permissive(),
           maxInFlight: settings.maxInFlight ?? 256,
+          jitter: settings.retryJitter,
         }),
       ],
       controllers: [HealthController, IngestController, MetricsController],

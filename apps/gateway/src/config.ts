@@ -83,7 +83,8 @@ export const GATEWAY_CONFIG = {
     parse: parse.password,
   },
   JUNCTION_SEED_DEMO: {
-    description: 'Seed the demo route on first start (true/false).',
+    description:
+      'Seed the demo route (no auth) on first start (true/false); only ever on the embedded database, never with DATABASE_URL.',
     default: true,
     parse: (raw: string) => parseBoolean(raw),
   },

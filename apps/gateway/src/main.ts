@@ -10,7 +10,7 @@ import { AnchorOptions, AuditTrail, loadSigningKey } from '@junction/audit';
 import { ConfigError, packageInfo, parse } from '@junction/common';
 import { EmbeddedPostgresServer, setUpEmbeddedRoles } from '@junction/database';
 import { RoutesService } from '@junction/registry';
-import { AppModule } from './app.module';
+import { AppModule, type AppSettings } from './app.module';
 import { GatewayConfig, loadGatewayConfig } from './config';
 import { prepareDatabase, urlRole } from './database-roles';
 import { DEMO_ROUTE } from './demo-route';
@@ -104,7 +104,10 @@ export async function createGateway(
   config: GatewayConfig,
   databaseUrl: string,
   key: Buffer,
-  audit: { migrationsRun?: boolean; anchors?: AnchorOptions } = {},
+  extras: { migrationsRun?: boolean; anchors?: AnchorOptions } & Pick<
+    AppSettings,
+    'retryJitter'
+  > = {},
 ): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot({
@@ -124,8 +127,9 @@ export async function createGateway(
       egress: config.egress,
       maxInFlight: config.JUNCTION_ROUTE_MAX_IN_FLIGHT,
       auditRetentionDays: config.JUNCTION_AUDIT_RETENTION_DAYS,
-      migrationsRun: audit.migrationsRun ?? true,
-      auditAnchors: audit.anchors,
+      migrationsRun: extras.migrationsRun ?? true,
+      auditAnchors: extras.anchors,
+      retryJitter: extras.retryJitter,
     }),
     new FastifyAdapter({ bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES, trustProxy: false }),
     // Body parsers are ours (rawIngestBodies): Nest's own would parse ingest payloads too.
@@ -156,16 +160,18 @@ export interface StartOptions {
 }
 
 /**
- * First start: an admin (password from the environment, else generated and printed once) and the
- * demo route; or, with `resetAdminPassword`, a new password for the admin. Returns the password
- * to print, and the audit record to write once it is printed (so that an audit outage cannot
- * make a password that is never shown).
+ * First start: an admin (password from the environment, else generated and printed once) and,
+ * on the embedded database only, the demo route; or, with `resetAdminPassword`, a new password
+ * for the admin. Returns the password to print, what became of the demo route, and the audit
+ * record to write once the password is printed (so that an audit outage cannot make a password
+ * that is never shown).
  */
 async function firstStart(
   app: NestFastifyApplication,
   config: GatewayConfig,
   options: StartOptions,
-): Promise<{ password?: string; audit?: () => Promise<void> }> {
+  embedded: boolean,
+): Promise<{ password?: string; demo?: 'seeded' | 'not-embedded'; audit?: () => Promise<void> }> {
   const password = config.JUNCTION_ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');
   const shown = config.JUNCTION_ADMIN_PASSWORD ? '(from JUNCTION_ADMIN_PASSWORD)' : password;
   const users = app.get(UsersService);
@@ -193,14 +199,17 @@ async function firstStart(
   const id = await users.ensureAdmin(username, password);
   if (!id) return {};
   const record = audit('user.created', id, { roles: ['admin'], reason: 'first start' });
-  if (config.JUNCTION_SEED_DEMO) {
-    try {
-      await app.get(RoutesService).create(DEMO_ROUTE, 'system', 'demo route seeded on first start');
-    } catch (err) {
-      log.warn(`could not seed the demo route: ${(err as Error).message}`);
-    }
+  if (!config.JUNCTION_SEED_DEMO) return { password: shown, audit: record };
+  // The demo route takes anyone's POST (auth: none): a try-out on a laptop, never a surprise on a
+  // shared database.
+  if (!embedded) return { password: shown, demo: 'not-embedded', audit: record };
+  try {
+    await app.get(RoutesService).create(DEMO_ROUTE, 'system', 'demo route seeded on first start');
+  } catch (err) {
+    log.warn(`could not seed the demo route: ${(err as Error).message}`);
+    return { password: shown, audit: record };
   }
-  return { password: shown, audit: record };
+  return { password: shown, demo: 'seeded', audit: record };
 }
 
 export async function bootstrap(
@@ -286,16 +295,24 @@ export async function bootstrap(
     });
     await app.listen(config.PORT, config.HOST);
     // Only once the server is up: a generated password must never be made and then lost in a failed start.
-    const { password: adminPassword, audit } = await firstStart(app, config, options);
+    const {
+      password: adminPassword,
+      demo,
+      audit,
+    } = await firstStart(app, config, options, embedded !== undefined);
     const address = app.getHttpServer().address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
     const url = `http://${config.HOST}:${port}`;
     const lines = [`Junction gateway listening on ${url}`, `  API docs:  ${url}/docs`];
     if (adminPassword) {
       lines.push(`  admin:     ${config.JUNCTION_ADMIN_USER} / ${adminPassword}`);
-      if (config.JUNCTION_SEED_DEMO) {
+      if (demo === 'seeded') {
         lines.push(
-          `  demo:      curl -s -X POST ${url}/ingest/demo/orders -H 'content-type: application/json' -d @examples/messages/order-de.json`,
+          `  demo:      curl -s -X POST ${url}/ingest/demo/orders -H 'content-type: application/json' -d @examples/messages/order-de.json   # route demo-orders, no auth: seeded on the embedded database only`,
+        );
+      } else if (demo === 'not-embedded') {
+        lines.push(
+          `  demo:      not seeded: the demo route (no auth) is seeded on the embedded database only, not with DATABASE_URL`,
         );
       }
     }

@@ -35,6 +35,8 @@ export interface TestGateway {
 export async function startTestGateway(
   env: Record<string, string> = {},
   shared?: { databaseUrl: string; masterKey?: Buffer },
+  /** Fixed parts of the runtime a test must know, e.g. the retry jitter (to know a retry's wait). */
+  testing: { retryJitter?: () => number } = {},
 ): Promise<TestGateway> {
   // A second gateway may share the first one's database (several processes, one Postgres).
   const db = shared
@@ -50,7 +52,7 @@ export async function startTestGateway(
   const masterKey = shared?.masterKey ?? randomBytes(32);
   let app: NestFastifyApplication | undefined;
   try {
-    app = await createGateway(config, db.url, masterKey);
+    app = await createGateway(config, db.url, masterKey, testing);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
   } catch (err) {

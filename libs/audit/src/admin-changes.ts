@@ -70,6 +70,8 @@ export const ADMIN_CHANGES: Record<string, AdminChange> = {
     targetType: 'route',
     targetId: routeId,
     before: (s, r) => s.route(r.params.id),
+    // The answer shows the version that runs; the change is the latest one, activated or not.
+    after: (s, r) => s.route(r.params.id),
     details: (r, result) => ({
       version: field(result, 'latestVersion'),
       activate: r.query.activate === 'true' || r.query.activate === true,

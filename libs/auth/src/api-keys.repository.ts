@@ -23,6 +23,7 @@ export class ApiKeysRepository {
     keyHash: string;
     roles: Role[];
     ownerId: string;
+    ingestRoutes: string[] | null;
     createdBy: string;
     expiresAt: Date | null;
   }): Promise<ApiKeyEntity> {

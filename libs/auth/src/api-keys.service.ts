@@ -3,7 +3,7 @@ import { JunctionError } from '@junction/common';
 import { ApiKeysRepository } from './api-keys.repository';
 import { hashApiKey, newApiKey } from './auth.service';
 import { ApiKeyEntity } from './entities/api-key.entity';
-import { covers, Principal, Role } from './roles';
+import { covers, permits, Principal, Role } from './roles';
 
 export interface ApiKeyView {
   id: string;
@@ -12,6 +12,7 @@ export interface ApiKeyView {
   roles: Role[];
   /** The user the key acts for; it dies with that user. */
   ownerId: string | null;
+  ingestRoutes: string[] | null;
   createdBy: string;
   createdAt: string;
   expiresAt: string | null;
@@ -26,6 +27,7 @@ function view(key: ApiKeyEntity): ApiKeyView {
     prefix: key.prefix,
     roles: key.roles,
     ownerId: key.ownerId,
+    ingestRoutes: key.ingestRoutes,
     createdBy: key.createdBy,
     createdAt: key.createdAt.toISOString(),
     expiresAt: key.expiresAt?.toISOString() ?? null,
@@ -48,7 +50,7 @@ export class ApiKeysService {
    * no key is ever more powerful than its user.
    */
   async create(
-    input: { name: string; roles: Role[]; expiresAt?: string },
+    input: { name: string; roles: Role[]; expiresAt?: string; ingestRoutes?: string[] },
     actor: Principal,
   ): Promise<ApiKeyView & { key: string }> {
     const ownerId = actor.kind === 'user' ? actor.id : actor.ownerId;
@@ -62,6 +64,12 @@ export class ApiKeysService {
     const expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
     if (expiresAt && expiresAt.getTime() <= Date.now())
       throw new JunctionError('BAD_REQUEST', 'expiresAt must be in the future');
+    // A list of routes narrows an ingest grant; without one it would read as a grant it is not.
+    if (input.ingestRoutes && !permits(input.roles, 'ingest.send'))
+      throw new JunctionError(
+        'BAD_REQUEST',
+        "ingestRoutes narrows an ingest grant: give the key the 'ingest' role too",
+      );
     const { key, prefix } = newApiKey();
     const row = await this.keys.create({
       name: input.name,
@@ -69,6 +77,7 @@ export class ApiKeysService {
       keyHash: hashApiKey(key),
       roles: input.roles,
       ownerId,
+      ingestRoutes: input.ingestRoutes ? [...new Set(input.ingestRoutes)].sort() : null,
       createdBy: actor.name,
       expiresAt,
     });

@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
+  ArrayMaxSize,
+  ArrayMinSize,
   ArrayUnique,
   IsArray,
   IsBoolean,
@@ -9,6 +11,7 @@ import {
   IsOptional,
   IsString,
   Length,
+  Matches,
   MaxLength,
 } from 'class-validator';
 import { ROLES, Role } from './roles';
@@ -149,11 +152,34 @@ export class CreateApiKeyDto {
   @Length(1, 128)
   name!: string;
 
-  @ApiProperty({ enum: ROLES, isArray: true, example: ['operator'] })
+  @ApiProperty({
+    enum: ROLES,
+    isArray: true,
+    example: ['ingest'],
+    description:
+      "What the key may do. Posting to an ingest path (`auth: apiKey`) needs 'ingest' (or 'admin'); every other key is refused there with 403.",
+  })
   @IsArray()
   @ArrayUnique()
   @IsIn(ROLES, { each: true })
   roles!: Role[];
+
+  @ApiPropertyOptional({
+    type: String,
+    isArray: true,
+    example: ['orders-eu'],
+    description:
+      'With the ingest role: the ids of the only routes this key may post to (others answer 403). Absent: every route with `auth: apiKey`.',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, {
+    each: true,
+    message: 'each ingestRoutes entry must be a route id',
+  })
+  ingestRoutes?: string[];
 
   @ApiPropertyOptional({ format: 'date-time' })
   @IsOptional()
@@ -174,6 +200,13 @@ export class ApiKeyDto {
       'The user the key acts for: refused once that user is disabled or deleted, and never with roles that user no longer holds.',
   })
   ownerId!: string | null;
+  @ApiProperty({
+    type: String,
+    isArray: true,
+    nullable: true,
+    description: 'The only routes the key may post to; null: any.',
+  })
+  ingestRoutes!: string[] | null;
   @ApiProperty() createdBy!: string;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) expiresAt!: string | null;

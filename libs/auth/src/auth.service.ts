@@ -193,6 +193,7 @@ export class AuthService {
       provider: 'apiKey',
       roles: row.roles.filter((role) => covers(owner.roles, role)).sort(),
       ownerId: owner.id,
+      ingestRoutes: row.ingestRoutes,
     };
   }
 

@@ -43,6 +43,12 @@ export class ValidationResultDto {
 
 export class RouteSummaryDto {
   @ApiProperty({ example: 'orders-eu' }) id!: string;
+  @ApiProperty({
+    example: 1,
+    description:
+      'Which life of this id: 1, then 2 once it was deleted and created again (versions count from 1 in each).',
+  })
+  incarnation!: number;
   @ApiProperty({ nullable: true, type: String }) description!: string | null;
   @ApiProperty({ enum: ['amqp', 'kafka', 'http'] }) sourceType!: string;
   @ApiProperty({ nullable: true, type: Number, description: 'The version that runs.' })
@@ -54,11 +60,18 @@ export class RouteSummaryDto {
 }
 
 export class RouteViewDto extends RouteSummaryDto {
-  @ApiProperty({ description: "The latest version's document.", allOf: [routeDocumentRef] })
+  @ApiProperty({
+    description:
+      'The version `document` is: the active one (after a rollback, the older version that runs); the latest while none is active.',
+  })
+  documentVersion!: number;
+  @ApiProperty({ description: "`documentVersion`'s document.", allOf: [routeDocumentRef] })
   document!: object;
 }
 
 export class VersionSummaryDto {
+  @ApiProperty({ description: "The route's incarnation this version belongs to." })
+  incarnation!: number;
   @ApiProperty() version!: number;
   @ApiProperty() author!: string;
   @ApiProperty({ nullable: true, type: String }) comment!: string | null;

@@ -15,6 +15,7 @@ import {
 import {
   ApiBearerAuth,
   ApiBody,
+  ApiConflictResponse,
   ApiCreatedResponse,
   ApiNoContentResponse,
   ApiOkResponse,
@@ -26,6 +27,7 @@ import {
 import { CurrentPrincipal, Principal, RequirePermission } from '@junction/auth';
 import {
   DryRunRequestDto,
+  ErrorDto,
   DryRunResultDto,
   RouteStatusDto,
   RouteSummaryDto,
@@ -73,6 +75,11 @@ export class RoutesController {
   @ApiBody({ schema: routeDocumentRef })
   @ApiQuery({ name: 'comment', required: false, description: 'Why (kept with the version).' })
   @ApiCreatedResponse({ type: RouteViewDto })
+  @ApiConflictResponse({
+    type: ErrorDto,
+    description:
+      'The id exists, or the ingest path (normalised) belongs to another route: `details.routeId` names it.',
+  })
   create(
     @Body() document: unknown,
     @CurrentPrincipal() actor: Principal,
@@ -83,7 +90,10 @@ export class RoutesController {
 
   @Get(':id')
   @RequirePermission('routes.read')
-  @ApiOperation({ summary: 'A route with its latest document' })
+  @ApiOperation({
+    summary:
+      'A route with the document that runs (its active version); activeVersion and latestVersion say which is which',
+  })
   @ApiOkResponse({ type: RouteViewDto })
   get(@Param('id') id: string): Promise<RouteViewDto> {
     return this.routes.get(id);
@@ -103,6 +113,11 @@ export class RoutesController {
   })
   @ApiQuery({ name: 'comment', required: false })
   @ApiOkResponse({ type: RouteViewDto })
+  @ApiConflictResponse({
+    type: ErrorDto,
+    description:
+      'The id exists, or the ingest path (normalised) belongs to another route: `details.routeId` names it.',
+  })
   update(
     @Param('id') id: string,
     @Body() document: unknown,
@@ -125,9 +140,18 @@ export class RoutesController {
   @Get(':id/versions')
   @RequirePermission('routes.read')
   @ApiOperation({ summary: 'Version history, newest first' })
+  @ApiQuery({
+    name: 'incarnation',
+    required: false,
+    type: Number,
+    description: "An earlier incarnation's versions (the route was deleted and created again).",
+  })
   @ApiOkResponse({ type: VersionSummaryDto, isArray: true })
-  versions(@Param('id') id: string): Promise<VersionSummaryDto[]> {
-    return this.routes.versions(id);
+  versions(
+    @Param('id') id: string,
+    @Query('incarnation', optionalInt) incarnation?: number,
+  ): Promise<VersionSummaryDto[]> {
+    return this.routes.versions(id, incarnation);
   }
 
   @Get(':id/versions/:version')
@@ -136,13 +160,15 @@ export class RoutesController {
     summary: 'One version; with diffFrom, also the JSON Patch from that version to this one',
   })
   @ApiQuery({ name: 'diffFrom', required: false, type: Number })
+  @ApiQuery({ name: 'incarnation', required: false, type: Number })
   @ApiOkResponse({ type: VersionViewDto })
   version(
     @Param('id') id: string,
     @Param('version', ParseIntPipe) version: number,
     @Query('diffFrom', optionalInt) diffFrom?: number,
+    @Query('incarnation', optionalInt) incarnation?: number,
   ): Promise<VersionViewDto> {
-    return this.routes.version(id, version, diffFrom);
+    return this.routes.version(id, version, diffFrom, incarnation);
   }
 
   @Post(':id/versions/:version/activate')
@@ -150,6 +176,11 @@ export class RoutesController {
   @RequirePermission('routes.activate')
   @ApiOperation({ summary: 'Deploy a version, or roll back to an older one' })
   @ApiOkResponse({ type: RouteViewDto })
+  @ApiConflictResponse({
+    type: ErrorDto,
+    description:
+      'The id exists, or the ingest path (normalised) belongs to another route: `details.routeId` names it.',
+  })
   activate(
     @Param('id') id: string,
     @Param('version', ParseIntPipe) version: number,
@@ -162,6 +193,11 @@ export class RoutesController {
   @RequirePermission('routes.run')
   @ApiOperation({ summary: 'Run the active version' })
   @ApiOkResponse({ type: RouteViewDto })
+  @ApiConflictResponse({
+    type: ErrorDto,
+    description:
+      'The id exists, or the ingest path (normalised) belongs to another route: `details.routeId` names it.',
+  })
   start(@Param('id') id: string): Promise<RouteViewDto> {
     return this.routes.setRunState(id, 'running');
   }

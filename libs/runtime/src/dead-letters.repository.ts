@@ -9,6 +9,8 @@ export interface ParkedMessage {
   messageId: string;
   routeId: string;
   routeVersion: number;
+  /** The route's incarnation the version belongs to (1 unless the id was deleted and created again). */
+  routeIncarnation?: number;
   source: SourceRef;
   reasonCode: string;
   reason: string;
@@ -37,6 +39,7 @@ export class DeadLettersRepository {
       messageId: message.messageId,
       routeId: message.routeId,
       routeVersion: message.routeVersion,
+      routeIncarnation: message.routeIncarnation ?? 1,
       source: message.source,
       reasonCode: message.reasonCode,
       reason: message.reason,

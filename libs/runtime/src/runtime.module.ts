@@ -34,12 +34,15 @@ import { RouteListener } from './route-listener';
 import { RouteStore } from './route-supervisor';
 import { RouteSupervisor } from './route-supervisor';
 import { SqlRouteStore } from './route-store';
+import type { Jitter } from './retry';
 
 export interface RuntimeOptions {
   /** Where AMQP, Kafka and HTTP connections may go (default: anywhere but metadata and link-local). */
   egress?: EgressPolicy;
   /** Most messages one HTTP-fed route handles at once; more get 429. */
   maxInFlight: number;
+  /** The random part of retry backoffs (default Math.random; tests fix it). */
+  jitter?: Jitter;
 }
 
 export const RUNTIME_OPTIONS = Symbol('RUNTIME_OPTIONS');
@@ -199,6 +202,7 @@ function createSupervisor(
     audit,
     log,
     maxInFlight: options.maxInFlight,
+    jitter: options.jitter,
     closeConnectors: () => pool.close(),
   });
 }
