@@ -9,6 +9,7 @@ import { UsersService } from '@junction/auth';
 import { AuditTrail } from '@junction/audit';
 import { ConfigError, packageInfo, parse } from '@junction/common';
 import { EmbeddedPostgresServer } from '@junction/database';
+import { maxDepthExceeded } from '@junction/pipeline';
 import { RoutesService } from '@junction/registry';
 import { AppModule } from './app.module';
 import { GatewayConfig, loadGatewayConfig } from './config';
@@ -44,6 +45,15 @@ function masterKey(config: GatewayConfig, embedded: boolean): Buffer {
 }
 
 /**
+ * Deepest nesting of objects and arrays an API body may have. Class-transformer, class-validator,
+ * ajv and the diff of route versions all recurse; 10,000 levels overflow the stack of each (a 500
+ * and a lost request). Twice the 64 levels a message body may have (libs/pipeline), so that a
+ * dry run of any message a route would take still fits, with room for a deep JSON Schema in a
+ * route's validate stage.
+ */
+export const API_MAX_JSON_DEPTH = 128;
+
+/**
  * Ingest keeps the payload's bytes as sent (the audit hashes the original, and a payload that is
  * not JSON must reach the route to be dead-lettered, not be refused by the HTTP layer); every
  * other endpoint parses JSON as Fastify does by default.
@@ -54,7 +64,20 @@ function rawIngestBodies(app: NestFastifyApplication): void {
   fastify.removeContentTypeParser('application/json');
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.url.startsWith('/ingest/')) return done(null, body);
-    parseJson(request, (body as Buffer).toString('utf8'), done);
+    parseJson(request, (body as Buffer).toString('utf8'), (err, value) => {
+      if (err) return done(err, undefined);
+      // Checked here, once, before any pipe or validator walks the body (iteratively: no stack).
+      if (maxDepthExceeded(value, API_MAX_JSON_DEPTH)) {
+        return done(
+          Object.assign(
+            new Error(`request body is nested deeper than ${API_MAX_JSON_DEPTH} levels`),
+            { statusCode: 400 },
+          ),
+          undefined,
+        );
+      }
+      done(null, value);
+    });
   });
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.url.startsWith('/ingest/')) return done(null, body);

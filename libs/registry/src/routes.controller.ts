@@ -7,7 +7,6 @@ import {
   HttpCode,
   Param,
   ParseBoolPipe,
-  ParseIntPipe,
   Post,
   Put,
   Query,
@@ -35,9 +34,11 @@ import {
   VersionSummaryDto,
   VersionViewDto,
 } from './registry.dto';
+import { INT4_MAX, IntParamPipe } from './int-param.pipe';
 import { RoutesService } from './routes.service';
 
-const optionalInt = new ParseIntPipe({ optional: true });
+const versionParam = new IntParamPipe();
+const optionalVersion = new IntParamPipe({ min: 1, max: INT4_MAX, optional: true });
 
 @ApiTags('routes')
 @ApiBearerAuth()
@@ -139,8 +140,8 @@ export class RoutesController {
   @ApiOkResponse({ type: VersionViewDto })
   version(
     @Param('id') id: string,
-    @Param('version', ParseIntPipe) version: number,
-    @Query('diffFrom', optionalInt) diffFrom?: number,
+    @Param('version', versionParam) version: number,
+    @Query('diffFrom', optionalVersion) diffFrom?: number,
   ): Promise<VersionViewDto> {
     return this.routes.version(id, version, diffFrom);
   }
@@ -152,7 +153,7 @@ export class RoutesController {
   @ApiOkResponse({ type: RouteViewDto })
   activate(
     @Param('id') id: string,
-    @Param('version', ParseIntPipe) version: number,
+    @Param('version', versionParam) version: number,
   ): Promise<RouteViewDto> {
     return this.routes.activate(id, version);
   }
