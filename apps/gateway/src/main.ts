@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -93,6 +94,27 @@ function rawIngestBodies(app: NestFastifyApplication): void {
   });
 }
 
+/** Longest path parameter the router takes (its default, 100, is shorter than a message id may be). */
+const MAX_PARAM_LENGTH = 1024;
+
+/**
+ * Errors the router answers before any handler (a malformed %-escape, an over-long parameter),
+ * in the API's error shape, and without quoting the URL back (it may hold anything).
+ */
+function routerError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const statusCode = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+  const message =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters`
+      : error.code === 'FST_ERR_BAD_URL'
+        ? 'the URL is not valid (a malformed %-escape, or not UTF-8)'
+        : 'the request cannot be routed';
+  void reply
+    .status(statusCode)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send({ statusCode, error: statusCode === 414 ? 'URI Too Long' : 'Bad Request', message });
+}
+
 /** Builds the app on a database (tests call this with their own database). */
 export async function createGateway(
   config: GatewayConfig,
@@ -112,7 +134,13 @@ export async function createGateway(
       maxInFlight: config.JUNCTION_ROUTE_MAX_IN_FLIGHT,
       auditRetentionDays: config.JUNCTION_AUDIT_RETENTION_DAYS,
     }),
-    new FastifyAdapter({ bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES, trustProxy: false }),
+    new FastifyAdapter({
+      bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES,
+      trustProxy: false,
+      // A message id (an Idempotency-Key, up to 200 characters) must fit in GET /audit/messages/{id}.
+      maxParamLength: MAX_PARAM_LENGTH,
+      frameworkErrors: routerError,
+    }),
     // Body parsers are ours (rawIngestBodies): Nest's own would parse ingest payloads too.
     {
       logger: process.env.JUNCTION_LOG === 'silent' ? false : ['log', 'warn', 'error'],

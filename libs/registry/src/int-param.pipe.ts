@@ -5,9 +5,9 @@ import { JunctionError } from '@junction/common';
 export const INT4_MAX = 2_147_483_647;
 
 /**
- * A path or query parameter that must be a whole number in a range: decimal digits only (no
- * `1e3`, `0x10`, `1.5`, spaces or `Infinity`), checked before it reaches a query, so that a
- * version beyond int4 is a 400 that names the parameter rather than a database error.
+ * A path or query parameter that must be a whole number in a range (not `1.5`, `NaN` or
+ * `Infinity`), checked before it reaches a query, so that a version beyond int4 is a 400 that
+ * names the parameter rather than a database error.
  */
 export class IntParamPipe implements PipeTransform<unknown, number | undefined> {
   constructor(
@@ -20,7 +20,13 @@ export class IntParamPipe implements PipeTransform<unknown, number | undefined> 
   transform(value: unknown, metadata: ArgumentMetadata): number | undefined {
     if (value === undefined && this.range.optional) return undefined;
     const name = metadata.data ?? 'parameter';
-    const n = typeof value === 'string' && /^-?\d{1,16}$/.test(value) ? Number(value) : NaN;
+    // The global ValidationPipe (transform: true) may already have made a number of it.
+    const n =
+      typeof value === 'number'
+        ? value
+        : typeof value === 'string' && /^-?\d{1,16}$/.test(value)
+          ? Number(value)
+          : NaN;
     if (!Number.isSafeInteger(n) || n < this.range.min || n > this.range.max) {
       throw new JunctionError(
         'BAD_REQUEST',
