@@ -95,7 +95,7 @@ describe('bad input never gets a 5xx (fuzzed from the OpenAPI document)', () => 
   let db: TestDatabase;
   let gw: GatewayProcess;
   let apiKey = '';
-  let operations: Operation[] = [];
+  const operations: Operation[] = [];
   let components: Record<string, Schema> = {};
   /** Real ids per `template:param`, so that generated requests get past their lookups. */
   const fixtures: Record<string, string[]> = {};

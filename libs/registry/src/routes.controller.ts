@@ -18,6 +18,7 @@ import {
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiParam,
   ApiQuery,
   ApiSecurity,
   ApiTags,
@@ -38,6 +39,14 @@ import { INT4_MAX, IntParamPipe } from './int-param.pipe';
 import { RoutesService } from './routes.service';
 
 const versionParam = new IntParamPipe();
+const VERSION_PARAM = {
+  name: 'version',
+  type: 'integer',
+  minimum: 1,
+  maximum: INT4_MAX,
+  description:
+    'A version number (400 outside 1 to 2147483647, 404 when the route has no such version).',
+} as const;
 const optionalVersion = new IntParamPipe({ min: 1, max: INT4_MAX, optional: true });
 
 @ApiTags('routes')
@@ -136,7 +145,8 @@ export class RoutesController {
   @ApiOperation({
     summary: 'One version; with diffFrom, also the JSON Patch from that version to this one',
   })
-  @ApiQuery({ name: 'diffFrom', required: false, type: Number })
+  @ApiParam(VERSION_PARAM)
+  @ApiQuery({ name: 'diffFrom', required: false, type: 'integer', minimum: 1, maximum: INT4_MAX })
   @ApiOkResponse({ type: VersionViewDto })
   version(
     @Param('id') id: string,
@@ -150,6 +160,7 @@ export class RoutesController {
   @HttpCode(200)
   @RequirePermission('routes.activate')
   @ApiOperation({ summary: 'Deploy a version, or roll back to an older one' })
+  @ApiParam(VERSION_PARAM)
   @ApiOkResponse({ type: RouteViewDto })
   activate(
     @Param('id') id: string,

@@ -32,7 +32,7 @@ function storable(text: string): string;
 function storable(text: string | null | undefined): string | null;
 function storable(text: string | null | undefined): string | null {
   if (text === null || text === undefined) return null;
-  return redactPanText(text.replace(/\u0000/g, '\uFFFD').replace(LONE_SURROGATE, '\uFFFD'));
+  return redactPanText(text.split('\u0000').join('\uFFFD').replace(LONE_SURROGATE, '\uFFFD'));
 }
 
 export class DeadLettersRepository {
