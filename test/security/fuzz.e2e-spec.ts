@@ -648,6 +648,70 @@ describe('bad input: the examples of issue #11, class 11, and their neighbours',
     expect((await raw('GET', '/api/v1/routes/deep/versions/2?diffFrom=1')).status).toBe(200);
   });
 
+  it('cursors and dates at and beyond the edges: 400 (or a page), never a 5xx', async () => {
+    const cursors = [
+      '999999999999999.9999999999999999999',
+      '0.9223372036854775808',
+      '8640000000000000.1',
+      '1.0',
+      '0.0',
+      '-1.1',
+      '1.1.1',
+      '',
+    ].map((c) => Buffer.from(c).toString('base64url'));
+    cursors.push('%00', '!!!', 'x'.repeat(200), '%ED%A0%80');
+    const dates = [
+      '0000-01-01T00:00:00Z',
+      '0001-01-01T00:00:00Z',
+      '9999-12-31T23:59:59.999Z',
+      '%2B275760-09-13T00:00:00Z',
+      '2026-02-30T00:00:00Z',
+      '2026-13-01',
+      '1969-12-31T23:59:59.999999999Z',
+    ];
+    const urls = [
+      ...cursors.flatMap((c) => [`/audit/messages?cursor=${c}`, `/audit/events?cursor=${c}`]),
+      ...dates.flatMap((d) => [
+        `/audit/messages?from=${d}`,
+        `/audit/events?to=${d}`,
+        `/audit/verify?from=${d}&to=${d}`,
+        `/audit/export?format=ndjson&from=${d}`,
+        `/dead-letters?before=${d}`,
+      ]),
+    ];
+    for (const url of urls) {
+      const res = await fetch(`${gw.base}/api/v1${url}`, {
+        headers: { authorization: `Bearer ${gw.token}` },
+      });
+      const text = await res.text();
+      expect({ url, status: res.status }).toEqual({ url, status: expect.any(Number) });
+      expect({ url, ok: res.status < 500 && res.status !== 401 }).toEqual({ url, ok: true });
+      if (res.status >= 400)
+        expect(JSON.parse(text)).toMatchObject({
+          statusCode: res.status,
+          message: expect.any(String),
+        });
+    }
+  });
+
+  it('bodies that are not JSON, not labelled JSON, empty, or poisoned: 400 or 415 in the error shape', async () => {
+    const cases: Array<[string | undefined, Record<string, string>, number]> = [
+      ['{"__proto__":{"admin":true}}', { 'content-type': 'application/json' }, 400],
+      ['{"constructor":{"prototype":{"a":1}}}', { 'content-type': 'application/json' }, 400],
+      ['{"a":', { 'content-type': 'application/json' }, 400],
+      ['', { 'content-type': 'application/json' }, 400],
+      ['id: x', { 'content-type': 'application/yaml' }, 415],
+      ['a=1&a[b][c]=2', { 'content-type': 'application/x-www-form-urlencoded' }, 415],
+      ['{}', { 'content-type': 'text/plain' }, 415],
+      ['{}', { 'content-type': 'garbage' }, 415],
+    ];
+    for (const [text, headers, status] of cases) {
+      const res = await raw('POST', '/api/v1/routes/validate', text, headers);
+      expect({ text, status: res.status }).toEqual({ text, status });
+      expect(res.body).toMatchObject({ statusCode: status, message: expect.any(String) });
+    }
+  });
+
   it('the router answers in the error shape too, and a 200-character message id can be looked up', async () => {
     expectError(await raw('GET', `/api/v1/routes/${'x'.repeat(2000)}`), 414, /longer than 1024/);
     expectError(await raw('GET', '/api/v1/routes/%E0%A4%A'), 400, /not valid/);

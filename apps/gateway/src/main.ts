@@ -63,6 +63,9 @@ function rawIngestBodies(app: NestFastifyApplication): void {
   const fastify = app.getHttpAdapter().getInstance();
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeContentTypeParser('application/json');
+  // Fastify's own text/plain parser would hand the API a string body (and ingest a re-encoded
+  // copy of the bytes): text/plain goes to the catch-all below like any other type.
+  fastify.removeContentTypeParser('text/plain');
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.url.startsWith('/ingest/')) return done(null, body);
     parseJson(request, (body as Buffer).toString('utf8'), (err, value) => {
