@@ -208,6 +208,21 @@ describe('bad input never gets a 5xx (fuzzed from the OpenAPI document)', () => 
     });
     await api('POST', '/routes', ingestRoute('fuzz-ingest', INGEST_PATH, 'sync'));
     await api('POST', '/routes', ingestRoute('fuzz-ingest-async', 'fuzz/async', 'async'));
+    // Ingest that authenticates: an HMAC signature, an API key (their headers are fuzzed too).
+    await api('POST', '/connections', {
+      name: 'fuzz-signer',
+      type: 'http',
+      config: { baseUrl: 'http://127.0.0.1:9' },
+      secrets: { hmacKey: 'fuzz-hmac-key' },
+    });
+    await api('POST', '/routes', {
+      ...ingestRoute('fuzz-signed', 'fuzz/signed', 'sync'),
+      source: { type: 'http', path: 'fuzz/signed', auth: 'hmac', connection: 'fuzz-signer' },
+    });
+    await api('POST', '/routes', {
+      ...ingestRoute('fuzz-keyed', 'fuzz/keyed', 'async'),
+      source: { type: 'http', path: 'fuzz/keyed', auth: 'apiKey' },
+    });
     const delivered = await fetch(`${gw.base}/ingest/${INGEST_PATH}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'idempotency-key': 'fuzz-message-1' },
@@ -230,7 +245,7 @@ describe('bad input never gets a 5xx (fuzzed from the OpenAPI document)', () => 
       '/api/v1/audit/messages/{id}:id': ['fuzz-message-1'],
       '/api/v1/dead-letters/{id}:id': [deadLetterId],
       '/api/v1/dead-letters/{id}/replay:id': [deadLetterId],
-      '/ingest/{path}:path': [INGEST_PATH, 'fuzz/async'],
+      '/ingest/{path}:path': [INGEST_PATH, 'fuzz/async', 'fuzz/signed', 'fuzz/keyed'],
       ':id': ['fuzz-route'], // every other {id}: the routes'
       ':version': ['1', '2'],
       ':diffFrom': ['1', '2'],
@@ -389,21 +404,32 @@ describe('bad input never gets a 5xx (fuzzed from the OpenAPI document)', () => 
             { weight: 4, arbitrary: fc.constant(undefined) },
             { weight: 1, arbitrary: bodies(hostileValue) },
           );
-    const headerArb =
+    const printable = fc.string({
+      unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+      maxLength: 40,
+    });
+    const header = (...odd: string[]) =>
+      fc.option(
+        fc.oneof(printable, fc.constantFrom('x'.repeat(201), 'x'.repeat(8000), ' ', ...odd)),
+      );
+    // Idempotency-Key, X-Junction-Signature, X-API-Key: only ingest reads them.
+    const headerArb: fc.Arbitrary<Array<string | null>> =
       op.template === '/ingest/{path}' && !clean
-        ? fc.option(
-            fc.oneof(
-              fc.string({
-                unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
-                maxLength: 40,
-              }),
-              fc.constantFrom('x'.repeat(201), 'x'.repeat(8000), ' ', '99999999999'),
+        ? fc.tuple(
+            header('99999999999'),
+            header(
+              't=99999999999999999999,v1=00',
+              't=-1,v1=',
+              't=1e400,v1=' + 'a'.repeat(64),
+              `t=${Math.floor(Date.now() / 1000)},${'v1=ab,'.repeat(1000)}`,
+              't=,v1=,t=,v1=',
             ),
+            header('jk_', 'jk_zz_zz', `jk_${'a'.repeat(3000)}_b`),
           )
-        : fc.constant(null);
+        : fc.constant([null, null, null]);
     return fc
       .tuple(pathArb, queryArb, extraQuery, bodyArb, headerArb)
-      .map(([path, query, extra, body, idem]) => {
+      .map(([path, query, extra, body, ingestHeaders]) => {
         let url = op.template;
         pathParams.forEach((p, i) => (url = url.replace(`{${p.name}}`, path[i])));
         const pairs = queryParams.flatMap((p, i) => query[i].map((v) => `${p.name}=${v}`));
@@ -413,7 +439,10 @@ describe('bad input never gets a 5xx (fuzzed from the OpenAPI document)', () => 
           key(op) === 'POST /api/v1/auth/logout'
             ? { 'x-api-key': apiKey }
             : { authorization: `Bearer ${gw.token}` };
+        const [idem, signature, apiKeyHeader] = ingestHeaders;
         if (idem !== null) headers['idempotency-key'] = idem;
+        if (signature !== null) headers['x-junction-signature'] = signature;
+        if (apiKeyHeader !== null) headers['x-api-key'] = apiKeyHeader;
         return { method: op.method, url, headers, body };
       });
   }
