@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -9,6 +10,7 @@ import { UsersService } from '@junction/auth';
 import { AnchorOptions, AuditTrail, loadSigningKey } from '@junction/audit';
 import { ConfigError, packageInfo, parse } from '@junction/common';
 import { EmbeddedPostgresServer, setUpEmbeddedRoles } from '@junction/database';
+import { maxDepthExceeded } from '@junction/pipeline';
 import { RoutesService } from '@junction/registry';
 import { AppModule, type AppSettings } from './app.module';
 import { GatewayConfig, loadGatewayConfig } from './config';
@@ -73,6 +75,15 @@ function warnLoudly(message: string): void {
 }
 
 /**
+ * Deepest nesting of objects and arrays an API body may have. Class-transformer, class-validator,
+ * ajv and the diff of route versions all recurse; 10,000 levels overflow the stack of each (a 500
+ * and a lost request). Twice the 64 levels a message body may have (libs/pipeline), so that a
+ * dry run of any message a route would take still fits, with room for a deep JSON Schema in a
+ * route's validate stage.
+ */
+export const API_MAX_JSON_DEPTH = 128;
+
+/**
  * Ingest keeps the payload's bytes as sent (the audit hashes the original, and a payload that is
  * not JSON must reach the route to be dead-lettered, not be refused by the HTTP layer); every
  * other endpoint parses JSON as Fastify does by default.
@@ -81,9 +92,25 @@ function rawIngestBodies(app: NestFastifyApplication): void {
   const fastify = app.getHttpAdapter().getInstance();
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeContentTypeParser('application/json');
+  // Fastify's own text/plain parser would hand the API a string body (and ingest a re-encoded
+  // copy of the bytes): text/plain goes to the catch-all below like any other type.
+  fastify.removeContentTypeParser('text/plain');
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.url.startsWith('/ingest/')) return done(null, body);
-    parseJson(request, (body as Buffer).toString('utf8'), done);
+    parseJson(request, (body as Buffer).toString('utf8'), (err, value) => {
+      if (err) return done(err, undefined);
+      // Checked here, once, before any pipe or validator walks the body (iteratively: no stack).
+      if (maxDepthExceeded(value, API_MAX_JSON_DEPTH)) {
+        return done(
+          Object.assign(
+            new Error(`request body is nested deeper than ${API_MAX_JSON_DEPTH} levels`),
+            { statusCode: 400 },
+          ),
+          undefined,
+        );
+      }
+      done(null, value);
+    });
   });
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.url.startsWith('/ingest/')) return done(null, body);
@@ -97,6 +124,27 @@ function rawIngestBodies(app: NestFastifyApplication): void {
       undefined,
     );
   });
+}
+
+/** Longest path parameter the router takes (its default, 100, is shorter than a message id may be). */
+const MAX_PARAM_LENGTH = 1024;
+
+/**
+ * Errors the router answers before any handler (a malformed %-escape, an over-long parameter),
+ * in the API's error shape, and without quoting the URL back (it may hold anything).
+ */
+function routerError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const statusCode = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+  const message =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters`
+      : error.code === 'FST_ERR_BAD_URL'
+        ? 'the URL is not valid (a malformed %-escape, or not UTF-8)'
+        : 'the request cannot be routed';
+  void reply
+    .status(statusCode)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send({ statusCode, error: statusCode === 414 ? 'URI Too Long' : 'Bad Request', message });
 }
 
 /** Builds the app on a database (tests call this with their own database). */
@@ -131,7 +179,13 @@ export async function createGateway(
       auditAnchors: extras.anchors,
       retryJitter: extras.retryJitter,
     }),
-    new FastifyAdapter({ bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES, trustProxy: false }),
+    new FastifyAdapter({
+      bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES,
+      trustProxy: false,
+      // A message id (an Idempotency-Key, up to 200 characters) must fit in GET /audit/messages/{id}.
+      maxParamLength: MAX_PARAM_LENGTH,
+      frameworkErrors: routerError,
+    }),
     // Body parsers are ours (rawIngestBodies): Nest's own would parse ingest payloads too.
     {
       logger: process.env.JUNCTION_LOG === 'silent' ? false : ['log', 'warn', 'error'],

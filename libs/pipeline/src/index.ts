@@ -22,4 +22,5 @@ export {
   PAN_REDACTED,
 } from './pan/pan-detector';
 export { decodeBody } from './decode';
+export { maxDepthExceeded } from './input-guard';
 export { envelopeOf, testResources } from './testing';

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional, ApiPropertyOptions } from '@nestjs/swagger';
-import { IsIn, IsInt, IsObject, IsOptional, Matches, Min } from 'class-validator';
+import { IsIn, IsInt, IsObject, IsOptional, Matches, Max, Min } from 'class-validator';
 
 /** Name of the OpenAPI component holding the route document's JSON Schema (from the stage registry). */
 export const ROUTE_DOCUMENT_SCHEMA = 'RouteDocument';
@@ -142,10 +142,12 @@ export class DryRunRequestDto {
   @ApiPropertyOptional({
     description: 'Version to run; default the active one (else the latest).',
     minimum: 1,
+    maximum: 2147483647,
   })
   @IsOptional()
   @IsInt()
   @Min(1)
+  @Max(2147483647)
   version?: number;
 }
 

@@ -7,7 +7,6 @@ import {
   HttpCode,
   Param,
   ParseBoolPipe,
-  ParseIntPipe,
   Post,
   Put,
   Query,
@@ -20,6 +19,7 @@ import {
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiParam,
   ApiQuery,
   ApiSecurity,
   ApiTags,
@@ -37,9 +37,19 @@ import {
   VersionSummaryDto,
   VersionViewDto,
 } from './registry.dto';
+import { INT4_MAX, IntParamPipe } from './int-param.pipe';
 import { RoutesService } from './routes.service';
 
-const optionalInt = new ParseIntPipe({ optional: true });
+const versionParam = new IntParamPipe();
+const VERSION_PARAM = {
+  name: 'version',
+  type: 'integer',
+  minimum: 1,
+  maximum: INT4_MAX,
+  description:
+    'A version number (400 outside 1 to 2147483647, 404 when the route has no such version).',
+} as const;
+const optionalVersion = new IntParamPipe({ min: 1, max: INT4_MAX, optional: true });
 
 @ApiTags('routes')
 @ApiBearerAuth()
@@ -149,7 +159,7 @@ export class RoutesController {
   @ApiOkResponse({ type: VersionSummaryDto, isArray: true })
   versions(
     @Param('id') id: string,
-    @Query('incarnation', optionalInt) incarnation?: number,
+    @Query('incarnation', optionalVersion) incarnation?: number,
   ): Promise<VersionSummaryDto[]> {
     return this.routes.versions(id, incarnation);
   }
@@ -159,14 +169,21 @@ export class RoutesController {
   @ApiOperation({
     summary: 'One version; with diffFrom, also the JSON Patch from that version to this one',
   })
-  @ApiQuery({ name: 'diffFrom', required: false, type: Number })
-  @ApiQuery({ name: 'incarnation', required: false, type: Number })
+  @ApiParam(VERSION_PARAM)
+  @ApiQuery({ name: 'diffFrom', required: false, type: 'integer', minimum: 1, maximum: INT4_MAX })
+  @ApiQuery({
+    name: 'incarnation',
+    required: false,
+    type: 'integer',
+    minimum: 1,
+    maximum: INT4_MAX,
+  })
   @ApiOkResponse({ type: VersionViewDto })
   version(
     @Param('id') id: string,
-    @Param('version', ParseIntPipe) version: number,
-    @Query('diffFrom', optionalInt) diffFrom?: number,
-    @Query('incarnation', optionalInt) incarnation?: number,
+    @Param('version', versionParam) version: number,
+    @Query('diffFrom', optionalVersion) diffFrom?: number,
+    @Query('incarnation', optionalVersion) incarnation?: number,
   ): Promise<VersionViewDto> {
     return this.routes.version(id, version, diffFrom, incarnation);
   }
@@ -175,6 +192,7 @@ export class RoutesController {
   @HttpCode(200)
   @RequirePermission('routes.activate')
   @ApiOperation({ summary: 'Deploy a version, or roll back to an older one' })
+  @ApiParam(VERSION_PARAM)
   @ApiOkResponse({ type: RouteViewDto })
   @ApiConflictResponse({
     type: ErrorDto,
@@ -183,7 +201,7 @@ export class RoutesController {
   })
   activate(
     @Param('id') id: string,
-    @Param('version', ParseIntPipe) version: number,
+    @Param('version', versionParam) version: number,
   ): Promise<RouteViewDto> {
     return this.routes.activate(id, version);
   }
