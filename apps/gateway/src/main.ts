@@ -81,6 +81,7 @@ export async function createGateway(
       databaseUrl,
       masterKey: key,
       tokenTtlSeconds: config.JUNCTION_TOKEN_TTL_SECONDS,
+      cookieSecure: config.JUNCTION_COOKIE_SECURE,
       loginAttemptsPerMinute: config.JUNCTION_LOGIN_ATTEMPTS_PER_MINUTE,
       expressionTimeoutMs: config.JUNCTION_EXPRESSION_TIMEOUT_MS,
       authProviders: config.auth,
