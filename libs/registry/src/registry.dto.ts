@@ -22,6 +22,10 @@ export class ProblemDto {
   pointer!: string;
   @ApiProperty({ example: 'must be one of redact, remove, pan, last4, hash, email' })
   message!: string;
+  @ApiPropertyOptional({ description: 'Line in the source text (1-based), when it came as text.' })
+  line?: number;
+  @ApiPropertyOptional({ description: 'Column in the source text (1-based).' })
+  column?: number;
 }
 
 export class ErrorDto {
@@ -87,6 +91,12 @@ export class VersionDiffDto {
 
 export class VersionViewDto extends VersionSummaryDto {
   @ApiProperty({ allOf: [routeDocumentRef] }) document!: object;
+  @ApiProperty({
+    description:
+      'The text the version was written in, verbatim (YAML with its comments, or JSON). Versions stored before texts were kept show their document as JSON.',
+  })
+  source!: string;
+  @ApiProperty({ enum: ['yaml', 'json'] }) sourceFormat!: 'yaml' | 'json';
   @ApiPropertyOptional({ type: VersionDiffDto }) diff?: VersionDiffDto;
 }
 
