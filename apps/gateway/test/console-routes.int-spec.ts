@@ -197,3 +197,171 @@ describe('routes keep their YAML source verbatim per version', () => {
     expect(res.status).toBe(415);
   });
 });
+
+/** Luhn-valid card numbers of several lengths and brands, written in several ways. */
+function cardNumbers(): string[] {
+  const luhn = (partial: string) => {
+    for (let d = 0; d <= 9; d++) {
+      const n = partial + d;
+      let sum = 0;
+      for (let i = 0; i < n.length; i++) {
+        let v = Number(n[n.length - 1 - i]);
+        if (i % 2 === 1) v = v * 2 > 9 ? v * 2 - 9 : v * 2;
+        sum += v;
+      }
+      if (sum % 10 === 0) return n;
+    }
+    throw new Error('unreachable');
+  };
+  const random = (prefix: string, length: number) => {
+    let s = prefix;
+    while (s.length < length - 1) s += String(randomBytes(1)[0] % 10);
+    return luhn(s);
+  };
+  const visa = random('4', 16);
+  const mc = random('51', 16);
+  const amex = random('37', 15);
+  const long = random('6011', 19);
+  return [
+    visa,
+    mc,
+    amex,
+    long,
+    visa.replace(/(\d{4})(?=\d)/g, '$1 '),
+    mc.replace(/(\d{4})(?=\d)/g, '$1-'),
+  ];
+}
+
+const maskRoute = (id: string) => ({
+  id,
+  description: 'mask some, not all',
+  source: { type: 'http', path: `mask/${id}`, mode: 'async', auth: 'apiKey' },
+  pipeline: [
+    {
+      mask: [
+        { path: 'card', with: 'pan' },
+        { path: 'email', with: 'hash' },
+      ],
+    },
+  ],
+  destinations: [{ type: 'log' }],
+});
+
+describe('POST /routes/test: dry run of an unsaved document', () => {
+  it('runs a document that is not saved: stages, mask changes, deliveries, and where a card number would leak', async () => {
+    for (const pan of cardNumbers()) {
+      const message = {
+        body: { id: 'o-1', card: pan, email: 'a@b.example', note: `paid with ${pan}`, ok: 'fine' },
+        headers: { 'x-channel': 'web' },
+      };
+      const res = await gateway.request('POST', '/api/v1/routes/test', {
+        token: viewerToken,
+        body: { document: maskRoute('unsaved-mask'), message },
+      });
+      expect({ pan, status: res.status }).toEqual({ pan, status: 200 });
+      const body = res.body as {
+        outcome: string;
+        stages: Array<{ kind: string; changed?: string[] }>;
+        deliveries: Array<{ body: Record<string, unknown> }>;
+        panWarnings: string[];
+      };
+      expect(body.outcome).toBe('deliver');
+      expect(body.stages[0]).toMatchObject({ kind: 'mask', changed: ['/card', '/email'] });
+      expect(body.panWarnings).toEqual(['/deliveries/0/body/note']);
+      // The answer itself never shows the card number.
+      expect(res.text).not.toContain(pan);
+      expect(res.text).not.toContain(pan.replace(/\D/g, ''));
+      expect(body.deliveries[0].body.ok).toBe('fine');
+    }
+    // Not saved.
+    expect(
+      (await gateway.request('GET', '/api/v1/routes/unsaved-mask', { token: viewerToken })).status,
+    ).toBe(404);
+  });
+
+  it('no warning when the mask covers every card number, also as YAML source', async () => {
+    const [pan] = cardNumbers();
+    const source = [
+      '# the editor buffer',
+      'id: unsaved-yaml',
+      'source: { type: http, path: mask/yaml, mode: async, auth: apiKey }',
+      'pipeline:',
+      '  - mask:',
+      '      - { path: card, with: last4 }',
+      '      - { path: "items[*].pan", with: redact }',
+      'destinations:',
+      '  - type: log',
+      '',
+    ].join('\n');
+    const res = await gateway.request('POST', '/api/v1/routes/test', {
+      token: viewerToken,
+      body: {
+        source,
+        message: { body: { card: pan, items: [{ pan }, { pan, n: 1 }] } },
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      outcome: 'deliver',
+      panWarnings: [],
+      stages: [{ kind: 'mask', changed: ['/card', '/items/0/pan', '/items/1/pan'] }],
+    });
+  });
+
+  it('a card number in a header or a number is found too', async () => {
+    const [visa] = cardNumbers();
+    const res = await gateway.request('POST', '/api/v1/routes/test', {
+      token: viewerToken,
+      body: {
+        document: { ...maskRoute('unsaved-hdr'), pipeline: [] },
+        message: { body: { n: Number(visa), list: [1, visa] }, headers: { 'x-card': visa } },
+      },
+    });
+    expect((res.body as { panWarnings: string[] }).panWarnings).toEqual([
+      '/deliveries/0/body/list/1',
+      '/deliveries/0/body/n',
+      '/deliveries/0/headers/x-card',
+    ]);
+    expect(res.text).not.toContain(visa);
+  });
+
+  it('an invalid document or text is 400 with every problem; neither or both is 400', async () => {
+    const bad = await gateway.request('POST', '/api/v1/routes/test', {
+      token: viewerToken,
+      body: { document: { id: 'x', pipeline: [{ nope: 1 }] }, message: { body: {} } },
+    });
+    expect(bad.status).toBe(400);
+    expect(
+      (bad.body as { details: { problems: unknown[] } }).details.problems.length,
+    ).toBeGreaterThan(1);
+    const text = await gateway.request('POST', '/api/v1/routes/test', {
+      token: viewerToken,
+      body: { source: 'id: x\nsource: [\n', message: { body: {} } },
+    });
+    expect(text.status).toBe(400);
+    expect(text.body).toMatchObject({ details: { problems: [{ line: expect.any(Number) }] } });
+    for (const body of [
+      { message: { body: {} } },
+      { document: maskRoute('both'), source: 'id: both', message: { body: {} } },
+    ]) {
+      const res = await gateway.request('POST', '/api/v1/routes/test', {
+        token: viewerToken,
+        body,
+      });
+      expect(res.status).toBe(400);
+    }
+  });
+
+  it('the saved-route dry run lists mask changes and PAN warnings too', async () => {
+    await gateway.create(editorToken, '/api/v1/routes', maskRoute('saved-mask'));
+    const [pan] = cardNumbers();
+    const res = await gateway.request('POST', '/api/v1/routes/saved-mask/test', {
+      token: viewerToken,
+      body: { message: { body: { card: pan, other: pan } } },
+    });
+    expect(res.body).toMatchObject({
+      stages: [{ kind: 'mask', changed: ['/card'] }],
+      panWarnings: ['/deliveries/0/body/other'],
+    });
+  });
+});

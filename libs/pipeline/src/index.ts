@@ -19,6 +19,7 @@ export {
   redactPans,
   redactPanText,
   containsPan,
+  panPointers,
   luhnValid,
   PAN_REDACTED,
 } from './pan/pan-detector';

@@ -36,6 +36,7 @@ import {
   RouteSummaryDto,
   RouteViewDto,
   routeDocumentRef,
+  UnsavedDryRunRequestDto,
   ValidationResultDto,
   VersionSummaryDto,
   VersionViewDto,
@@ -71,6 +72,22 @@ export class RoutesController {
     const sourced = this.routes.readSource(input);
     const problems = await this.routes.problems(sourced.document, sourced);
     return { valid: problems.length === 0, problems };
+  }
+
+  @Post('test')
+  @HttpCode(200)
+  @RequirePermission('routes.read')
+  @ApiOperation({
+    summary: "Dry run of a document that is not saved (the editor's buffer); no side effects",
+    description:
+      'The document (or its YAML/JSON text in `source`) is checked as a save would (400 with every problem; ' +
+      "line and column for a text), then the message runs through it: each stage's input, output and time " +
+      '(mask stages also list the pointers they changed), and the deliveries that would happen. `panWarnings` ' +
+      'lists where a card-number-like value would leave in a delivery. Card numbers in the answer are redacted.',
+  })
+  @ApiOkResponse({ type: DryRunResultDto })
+  testUnsaved(@Body() body: UnsavedDryRunRequestDto): Promise<DryRunResultDto> {
+    return this.routes.dryRunUnsaved(body);
   }
 
   @Get()

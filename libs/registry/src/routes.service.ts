@@ -5,6 +5,7 @@ import {
   compileRoute,
   connectionRefs,
   Envelope,
+  panPointers,
   redactPans,
   RouteDocument,
   RouteProblem,
@@ -83,9 +84,21 @@ export interface RouteRuntimeStatus {
 /** How long an API call waits for this process's runtime to apply its change (a broker may be slow to answer). */
 const APPLY_WAIT_MS = 3000;
 
+export interface DryRunMessage {
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
 export interface DryRunInput {
-  message: { body: unknown; headers?: Record<string, string> };
+  message: DryRunMessage;
   version?: number;
+}
+
+/** A dry run of a document that is not saved: the document itself, or its YAML/JSON text. */
+export interface UnsavedDryRunInput {
+  document?: unknown;
+  source?: string;
+  message: DryRunMessage;
 }
 
 @Injectable()
@@ -375,20 +388,46 @@ export class RoutesService {
   }
 
   /** Runs a message through a version (the active one by default) with no side effects. */
-  async dryRun(id: string, input: DryRunInput): Promise<ReturnType<typeof dryRunView>> {
+  async dryRun(id: string, input: DryRunInput): Promise<DryRunView> {
     const route = await this.require(id);
     const version = input.version ?? route.activeVersion ?? route.latestVersion;
     const stored = await this.routes.findVersion(id, version);
     if (!stored) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${version}`);
-    const compiled = compileRoute(stored.document, this.resources);
+    return this.runDry(stored.document, version, input.message);
+  }
+
+  /**
+   * Runs a message through a document that is not saved (the editor's buffer): checked like a
+   * save (400 with every problem, lines and columns for a text), then run with no side effects.
+   */
+  async dryRunUnsaved(input: UnsavedDryRunInput): Promise<DryRunView> {
+    if ((input.document === undefined) === (input.source === undefined))
+      throw new JunctionError('BAD_REQUEST', 'send either `document` or `source`, not both', {
+        problems: [{ pointer: '', message: 'exactly one of document and source is required' }],
+      });
+    const sourced =
+      input.source !== undefined
+        ? this.readSource({ format: 'yaml', text: input.source })
+        : this.readSource({ format: 'json', document: input.document });
+    const document = await this.checked(sourced.document, sourced);
+    return this.runDry(document, 0, input.message);
+  }
+
+  /** The dry run itself: every stage traced, the deliveries that would happen, nothing sent. */
+  async runDry(
+    document: RouteDocument,
+    version: number,
+    message: DryRunMessage,
+  ): Promise<DryRunView> {
+    const compiled = compileRoute(document, this.resources);
     const envelope: Envelope = {
       id: 'dry-run',
       headers: Object.fromEntries(
-        Object.entries(input.message.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
+        Object.entries(message.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
       ),
-      body: input.message.body,
+      body: message.body,
       meta: {
-        routeId: id,
+        routeId: document.id,
         routeVersion: version,
         source: { type: 'test', name: 'dry-run' },
         receivedAt: new Date().toISOString(),
@@ -453,8 +492,30 @@ export class RoutesService {
   }
 }
 
+export type DryRunView = ReturnType<typeof dryRunView>;
+
+/**
+ * JSON pointers into a dry-run answer where a card number would leave in a delivery (its body
+ * or headers), found before the answer is redacted.
+ */
+export function deliveryPanPointers(result: RunResult): string[] {
+  return result.deliveries.flatMap((d, i) => [
+    ...panPointers(d.envelope.body).map((p) => `/deliveries/${i}/body${p}`),
+    ...panPointers(d.envelope.headers).map((p) => `/deliveries/${i}/headers${p}`),
+  ]);
+}
+
+/** Which fields a stage changed, as JSON pointers (added, removed or replaced). */
+function changedPointers(input: unknown, output: unknown): string[] {
+  if (output === undefined) return [];
+  if (input === null || typeof input !== 'object' || output === null || typeof output !== 'object')
+    return input === output ? [] : [''];
+  return [...new Set(compare(input, output).map((op) => op.path))].sort();
+}
+
 /** The dry-run answer, with card numbers redacted: it is shown in the console and logs. */
 export function dryRunView(version: number, result: RunResult) {
+  const panWarnings = deliveryPanPointers(result);
   return redactPans({
     version,
     outcome: result.outcome,
@@ -476,6 +537,7 @@ export function dryRunView(version: number, result: RunResult) {
       dropped: t.dropped ?? false,
       error: t.error ?? null,
       durationMs: Math.round(t.durationMs * 1000) / 1000,
+      ...(t.kind === 'mask' ? { changed: changedPointers(t.input, t.output) } : {}),
     })),
     deliveries: result.deliveries.map((d) => ({
       destination: d.index,
@@ -484,6 +546,8 @@ export function dryRunView(version: number, result: RunResult) {
       routingKey: d.routingKey ?? null,
       key: d.key ?? null,
       body: d.envelope.body,
+      headers: d.envelope.headers,
     })),
+    panWarnings,
   });
 }
