@@ -365,3 +365,111 @@ describe('POST /routes/test: dry run of an unsaved document', () => {
     });
   });
 });
+
+describe('POST /expressions/evaluate: one expression, as a route evaluates it', () => {
+  const evaluate = (body: Record<string, unknown>, token = viewerToken) =>
+    gateway.request('POST', '/api/v1/expressions/evaluate', { token, body });
+
+  it('the fast path and jsonata-js give their result and say which ran', async () => {
+    const input = {
+      total: 150,
+      items: [{ p: 3 }, { p: 1 }, { p: 2 }],
+      customer: { country: 'DE' },
+    };
+    const cases: Array<[string, unknown, 'fast' | 'jsonata']> = [
+      ['total > 100', true, 'fast'],
+      [
+        '{ "orderId": "o-" & $string(total), "c": customer.country }',
+        { orderId: 'o-150', c: 'DE' },
+        'jsonata',
+      ],
+      ['customer.country in ["DE","FR"] and total > 0', true, 'fast'],
+      ['$sum(items.p)', 6, 'fast'],
+      ['$sort(items, function($a, $b){ $a.p > $b.p }).p', [1, 2, 3], 'jsonata'],
+      ['$uppercase($headers."x-channel") & "/" & $meta.routeId', 'WEB/r-1', 'fast'],
+      ['$join([$uppercase($headers."x-channel"), $meta.routeId], "/")', 'WEB/r-1', 'jsonata'],
+    ];
+    for (const [expression, result, engine] of cases) {
+      const res = await evaluate({
+        expression,
+        input,
+        headers: { 'X-Channel': 'web' },
+        meta: { routeId: 'r-1' },
+      });
+      expect({ expression, status: res.status, body: res.body }).toEqual({
+        expression,
+        status: 200,
+        body: { result, engine, elapsedMs: expect.any(Number), budgetMs: 50 },
+      });
+    }
+    // Nothing: no result field, no error.
+    const none = await evaluate({ expression: 'missing.field', input });
+    expect(none.body).toEqual({ engine: 'fast', elapsedMs: expect.any(Number), budgetMs: 50 });
+  });
+
+  it('a syntax error comes back with its code and position', async () => {
+    const cases: Array<[string, number]> = [
+      ['total >', 7],
+      ['{ "a": 1 ', 9],
+      ['items[p = ]', 10],
+    ];
+    for (const [expression, position] of cases) {
+      const res = await evaluate({ expression, input: {} });
+      expect(res.status).toBe(200);
+      const body = res.body as { error: { code: string; position: number; message: string } };
+      expect({ expression, error: body.error }).toEqual({
+        expression,
+        error: expect.objectContaining({
+          code: expect.stringMatching(/^S0\d{3}$/),
+          message: expect.stringMatching(/syntax error/),
+        }),
+      });
+      expect(Math.abs(body.error.position - position)).toBeLessThanOrEqual(2);
+    }
+  });
+
+  it('limits and guards as in production: time, depth, unsafe regex', async () => {
+    const cases: Array<[string, RegExp, RegExp]> = [
+      ['$sort([1..99999], function($a, $b){ $a < $b })', /^D1012$/, /ran longer than 50 ms/],
+      [
+        '($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(100000))',
+        /^(D1011|EXPRESSION_LIMIT)$/,
+        /deeper|limit/,
+      ],
+      ['$match("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!", /(a+)+$/)', /./, /regular expression.*ReDoS/],
+    ];
+    for (const [expression, code, message] of cases) {
+      const started = Date.now();
+      const res = await evaluate({ expression, input: {} });
+      expect({ expression, status: res.status }).toEqual({ expression, status: 200 });
+      const body = res.body as { error: { code: string; message: string }; result?: unknown };
+      expect({ expression, code: body.error?.code }).toEqual({
+        expression,
+        code: expect.stringMatching(code),
+      });
+      expect(body.error.message).toMatch(message);
+      expect(body.result).toBeUndefined();
+      expect(Date.now() - started).toBeLessThan(5000);
+    }
+  });
+
+  it('card numbers in a result or an error are redacted', async () => {
+    for (const pan of cardNumbers()) {
+      const res = await evaluate({
+        expression: '{ "c": card, "s": "x " & card }',
+        input: { card: pan },
+      });
+      expect(res.status).toBe(200);
+      expect(res.text).not.toContain(pan);
+      expect(res.body).toMatchObject({ result: { c: '[PAN REDACTED]', s: 'x [PAN REDACTED]' } });
+      const failed = await evaluate({ expression: `$number("x${pan}")`, input: {} });
+      expect(failed.text).not.toContain(pan);
+    }
+  });
+
+  it('a request without an expression is 400; anyone with routes.read may evaluate', async () => {
+    const res = await evaluate({ input: {} });
+    expect(res.status).toBe(400);
+    expect((await evaluate({ expression: '1', input: {} }, editorToken)).status).toBe(200);
+  });
+});

@@ -74,6 +74,7 @@ const API_ROUTES: Record<string, { body: boolean; isPublic?: boolean }> = {
   'POST /api/v1/routes/:id/test': { body: true },
   'GET /api/v1/routes/:id/status': { body: false },
   'POST /api/v1/routes/test': { body: true },
+  'POST /api/v1/expressions/evaluate': { body: true },
 };
 /** Documented too, outside /api/v1 (ingest by hand: its handler is a catch-all). */
 const OTHER_DOCUMENTED = ['GET /health/live', 'GET /health/ready', 'POST /ingest/:path'];

@@ -75,6 +75,8 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'POST /api/v1/routes/:id/test': 'routes.read',
   'GET /api/v1/routes/:id/status': 'routes.read',
   'POST /api/v1/routes/test': 'routes.read',
+  // libs/registry/src/expressions.controller.ts
+  'POST /api/v1/expressions/evaluate': 'routes.read',
 };
 
 const GUARDED = Object.keys(ENDPOINTS).filter((key) => ENDPOINTS[key] !== 'public');
@@ -376,6 +378,13 @@ const CALLS: Record<string, Call> = {
     prepare: async () => ({
       url: '/api/v1/routes/test',
       body: { document: routeDocument('unsaved'), message: { body: { id: 'o-1', total: 1 } } },
+    }),
+  },
+  'POST /api/v1/expressions/evaluate': {
+    ok: 200,
+    prepare: async () => ({
+      url: '/api/v1/expressions/evaluate',
+      body: { expression: 'total > 100', input: { total: 150 } },
     }),
   },
 };

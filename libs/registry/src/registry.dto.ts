@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional, ApiPropertyOptions } from '@nestjs/swagger';
 import {
+  Allow,
   IsIn,
   IsInt,
   IsObject,
@@ -293,4 +294,58 @@ export class ConnectionDto {
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
   @ApiProperty() updatedBy!: string;
+}
+
+export class EvaluateRequestDto {
+  @ApiProperty({ example: 'total > 100 ? "big" : "small"', maxLength: 20000 })
+  @IsString()
+  @MaxLength(20000)
+  expression!: string;
+
+  @ApiProperty({ description: 'The value `$` is bound to (any JSON).', ...ANY_JSON })
+  @Allow()
+  input!: unknown;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    description: '`$headers`.',
+  })
+  @IsOptional()
+  @IsObject()
+  headers?: Record<string, string>;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description: '`$meta` (routeId, routeVersion, source, receivedAt...).',
+  })
+  @IsOptional()
+  @IsObject()
+  meta?: Record<string, unknown>;
+}
+
+export class EvaluateErrorDto {
+  @ApiProperty({ example: 'JSONata syntax error at position 7: ...' }) message!: string;
+  @ApiProperty({
+    example: 'S0202',
+    description:
+      "JSONata's error code when it has one, else EXPRESSION_LIMIT or EXPRESSION_UNSAFE.",
+  })
+  code!: string;
+  @ApiPropertyOptional({ description: 'Character offset of the problem.' }) position?: number;
+  @ApiPropertyOptional({ description: 'The token at the problem.' }) token?: string;
+}
+
+export class EvaluateResultDto {
+  @ApiPropertyOptional({
+    description: 'The value (card numbers redacted); absent when the expression gives nothing.',
+    ...ANY_JSON,
+  })
+  result?: unknown;
+  @ApiProperty({ enum: ['fast', 'jsonata'] }) engine!: 'fast' | 'jsonata';
+  @ApiProperty({ description: 'Time the evaluation took, in ms.' }) elapsedMs!: number;
+  @ApiProperty({ description: 'Time budget of one evaluation (JUNCTION_EXPRESSION_TIMEOUT_MS).' })
+  budgetMs!: number;
+  @ApiPropertyOptional({ type: EvaluateErrorDto }) error?: EvaluateErrorDto;
 }
