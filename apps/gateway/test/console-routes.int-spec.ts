@@ -473,3 +473,78 @@ describe('POST /expressions/evaluate: one expression, as a route evaluates it', 
     expect((await evaluate({ expression: '1', input: {} }, editorToken)).status).toBe(200);
   });
 });
+
+describe('GET /routes: the list in one call', () => {
+  const httpRoute = (id: string, description: string) => ({
+    id,
+    description,
+    source: { type: 'http', path: `list/${id}`, mode: 'async', auth: 'none' },
+    pipeline: [{ transform: '{ "orderId": id }' }],
+    destinations: [{ type: 'log' }],
+  });
+
+  it('each route with its state as this process sees it, counts and the last error (redacted)', async () => {
+    await gateway.create(editorToken, '/api/v1/routes', httpRoute('list-busy', 'Busy shop ORDERS'));
+    await gateway.create(editorToken, '/api/v1/routes', httpRoute('list-idle', 'idle one'));
+    ok(await gateway.request('POST', '/api/v1/routes/list-idle/stop', { token: adminToken }));
+    const [pan] = cardNumbers();
+    for (let i = 0; i < 3; i++)
+      expect(
+        (await gateway.request('POST', '/ingest/list/list-busy', { body: { id: `o-${i}` } }))
+          .status,
+      ).toBe(202);
+    const bad = await gateway.request('POST', '/ingest/list/list-busy', {
+      body: `not json ${pan}`,
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(bad.status).toBe(422);
+    const res = await gateway.request('GET', '/api/v1/routes', { token: viewerToken });
+    expect(res.status).toBe(200);
+    expect(res.text).not.toContain(pan);
+    const list = res.body as Array<Record<string, unknown>>;
+    const busy = list.find((r) => r.id === 'list-busy');
+    expect(busy).toEqual({
+      id: 'list-busy',
+      description: 'Busy shop ORDERS',
+      sourceType: 'http',
+      activeVersion: 1,
+      latestVersion: 1,
+      desiredState: 'running',
+      createdAt: expect.any(String),
+      updatedAt: expect.any(String),
+      processes: [
+        {
+          process: expect.stringMatching(/^.+:\d+$/),
+          state: 'running',
+          lastError: expect.any(String),
+        },
+      ],
+      lastError: expect.any(String),
+      counts: { processed: 3, failed: 1, inFlight: 0 },
+    });
+    expect(list.find((r) => r.id === 'list-idle')).toMatchObject({
+      desiredState: 'stopped',
+      processes: [{ state: 'stopped', lastError: null }],
+      lastError: null,
+      counts: { processed: 0, failed: 0, inFlight: 0 },
+    });
+  });
+
+  it('?q= filters on id and description, case-insensitively', async () => {
+    const ids = async (q: string) =>
+      (
+        (
+          await gateway.request('GET', `/api/v1/routes?q=${encodeURIComponent(q)}`, {
+            token: viewerToken,
+          })
+        ).body as Array<{ id: string }>
+      )
+        .map((r) => r.id)
+        .filter((id) => id.startsWith('list-'));
+    expect(await ids('orders')).toEqual(['list-busy']);
+    expect(await ids('LIST-')).toEqual(['list-busy', 'list-idle']);
+    expect(await ids('IDLE ONE')).toEqual(['list-idle']);
+    expect(await ids('nothing-like-this')).toEqual([]);
+    expect(await ids('')).toEqual(['list-busy', 'list-idle']);
+  });
+});

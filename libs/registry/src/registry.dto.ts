@@ -67,6 +67,32 @@ export class RouteSummaryDto {
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
 }
 
+const RUN_STATES = ['running', 'stopped', 'starting', 'failed', 'not-deployed'];
+
+export class RouteProcessStateDto {
+  @ApiProperty({ example: 'gw-1:4242', description: 'Gateway process (host:pid).' })
+  process!: string;
+  @ApiProperty({ enum: RUN_STATES }) state!: string;
+  @ApiPropertyOptional({ format: 'date-time', description: 'Since when (when known).' })
+  since?: string;
+  @ApiProperty({ nullable: true, type: String, description: 'Last error (card numbers redacted).' })
+  lastError!: string | null;
+}
+
+export class RouteCountsDto {
+  @ApiProperty() processed!: number;
+  @ApiProperty() failed!: number;
+  @ApiProperty() inFlight!: number;
+}
+
+export class RouteListItemDto extends RouteSummaryDto {
+  @ApiProperty({ type: RouteProcessStateDto, isArray: true })
+  processes!: RouteProcessStateDto[];
+  @ApiProperty({ nullable: true, type: String, description: 'Last error (card numbers redacted).' })
+  lastError!: string | null;
+  @ApiProperty({ type: RouteCountsDto }) counts!: RouteCountsDto;
+}
+
 export class RouteViewDto extends RouteSummaryDto {
   @ApiProperty({ description: "The latest version's document.", allOf: [routeDocumentRef] })
   document!: object;

@@ -32,8 +32,8 @@ import { CurrentPrincipal, Principal, RequirePermission } from '@junction/auth';
 import {
   DryRunRequestDto,
   DryRunResultDto,
+  RouteListItemDto,
   RouteStatusDto,
-  RouteSummaryDto,
   RouteViewDto,
   routeDocumentRef,
   UnsavedDryRunRequestDto,
@@ -92,10 +92,16 @@ export class RoutesController {
 
   @Get()
   @RequirePermission('routes.read')
-  @ApiOperation({ summary: 'List routes' })
-  @ApiOkResponse({ type: RouteSummaryDto, isArray: true })
-  list(): Promise<RouteSummaryDto[]> {
-    return this.routes.list();
+  @ApiOperation({
+    summary: 'List routes with their live state, counts and last error, in one call',
+    description:
+      '`processes` holds the run state as this gateway process sees it; `lastError` is redacted. ' +
+      '`q` filters on id and description (case-insensitive substring).',
+  })
+  @ApiQuery({ name: 'q', required: false, description: 'Text to look for in id or description.' })
+  @ApiOkResponse({ type: RouteListItemDto, isArray: true })
+  list(@Query('q') q?: string): Promise<RouteListItemDto[]> {
+    return this.routes.list(q);
   }
 
   @Post()

@@ -7,6 +7,7 @@ import {
   Envelope,
   panPointers,
   redactPans,
+  redactPanText,
   RouteDocument,
   RouteProblem,
   RouteResources,
@@ -16,6 +17,7 @@ import {
   validateRoute,
   withPositions,
 } from '@junction/pipeline';
+import { hostname } from 'node:os';
 import { stringify as toYaml } from 'yaml';
 import { checksumOf } from './canonical-json';
 import { ConnectionsService } from './connections.service';
@@ -41,6 +43,16 @@ export interface RouteSummary {
   desiredState: 'running' | 'stopped';
   createdAt: string;
   updatedAt: string;
+}
+
+/** This gateway process, as the route list names it (several may run one database). */
+export const PROCESS_NAME = `${hostname()}:${process.pid}`;
+
+export interface RouteListItem extends RouteSummary {
+  processes: Array<{ process: string; state: RuntimeStatus['state']; lastError: string | null }>;
+  /** This process's last error of the route (card numbers redacted). */
+  lastError: string | null;
+  counts: { processed: number; failed: number; inFlight: number };
 }
 
 export interface RouteView extends RouteSummary {
@@ -193,9 +205,42 @@ export class RoutesService {
     return toYaml(v.document);
   }
 
-  async list(): Promise<RouteSummary[]> {
-    return (await this.routes.listWithLatest()).map(({ route, document }) =>
-      this.summary(route, document),
+  /**
+   * Every route with its live state in one call (the console's list): the stored summary, this
+   * process's run state, counts and last error (redacted). `q` filters on id and description
+   * (case-insensitive).
+   */
+  async list(q?: string): Promise<RouteListItem[]> {
+    const needle = q?.trim().toLowerCase();
+    return (await this.routes.listWithLatest())
+      .map(({ route, document }) => this.summary(route, document))
+      .filter(
+        (r) =>
+          !needle ||
+          r.id.toLowerCase().includes(needle) ||
+          (r.description ?? '').toLowerCase().includes(needle),
+      )
+      .map((summary) => {
+        const live = this.liveStatus(summary);
+        const lastError = live.lastError === null ? null : redactPanText(live.lastError);
+        return {
+          ...summary,
+          processes: [{ process: PROCESS_NAME, state: live.state, lastError }],
+          lastError,
+          counts: { processed: live.processed, failed: live.failed, inFlight: live.inFlight },
+        };
+      });
+  }
+
+  private liveStatus(route: { id: string; activeVersion: number | null }): RuntimeStatus {
+    return (
+      this.runtime?.status(route.id) ?? {
+        state: route.activeVersion === null ? 'not-deployed' : 'stopped',
+        inFlight: 0,
+        processed: 0,
+        failed: 0,
+        lastError: null,
+      }
     );
   }
 
