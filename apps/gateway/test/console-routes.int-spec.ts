@@ -548,3 +548,189 @@ describe('GET /routes: the list in one call', () => {
     expect(await ids('')).toEqual(['list-busy', 'list-idle']);
   });
 });
+
+describe('samples that guard deploys', () => {
+  const guarded = (id: string, masked: boolean) => ({
+    id,
+    description: 'guarded by samples',
+    source: { type: 'http', path: `guard/${id}`, mode: 'async', auth: 'none' },
+    pipeline: masked
+      ? [
+          {
+            mask: [
+              { path: 'card', with: 'last4' },
+              { path: 'note', with: 'redact' },
+            ],
+          },
+        ]
+      : [],
+    destinations: [{ type: 'log' }],
+  });
+
+  it('samples are stored sealed, listed redacted, replaced and deleted by an editor only', async () => {
+    await gateway.create(editorToken, '/api/v1/routes', guarded('guard-crud', true));
+    const [pan] = cardNumbers();
+    const url = '/api/v1/routes/guard-crud/samples/with-card';
+    const put = await gateway.request('PUT', url, {
+      token: editorToken,
+      body: { body: { card: pan, id: 'o-1' }, headers: { 'x-k': 'v' } },
+    });
+    expect(put.status).toBe(200);
+    expect(put.text).not.toContain(pan);
+    expect(put.body).toMatchObject({ name: 'with-card', updatedBy: 'cr-editor' });
+    const list = await gateway.request('GET', '/api/v1/routes/guard-crud/samples', {
+      token: viewerToken,
+    });
+    expect(list.body).toEqual([
+      {
+        name: 'with-card',
+        body: { card: '[PAN REDACTED]', id: 'o-1' },
+        headers: { 'x-k': 'v' },
+        createdAt: expect.any(String),
+        updatedAt: expect.any(String),
+        updatedBy: 'cr-editor',
+      },
+    ]);
+    // Sealed at rest: the database holds no card number.
+    const { DataSource } = await import('typeorm');
+    const db = new DataSource({ type: 'postgres', url: gateway.databaseUrl });
+    await db.initialize();
+    try {
+      const rows = (await db.query(`SELECT * FROM route_samples`)) as unknown[];
+      expect(rows.length).toBeGreaterThan(0);
+      expect(JSON.stringify(rows)).not.toContain(pan);
+      expect(JSON.stringify(rows)).not.toContain('o-1');
+    } finally {
+      await db.destroy();
+    }
+    expect(
+      (await gateway.request('PUT', url, { token: viewerToken, body: { body: {} } })).status,
+    ).toBe(403);
+    expect(
+      (
+        await gateway.request('PUT', '/api/v1/routes/guard-crud/samples/bad%20name', {
+          token: editorToken,
+          body: { body: {} },
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (
+        await gateway.request('PUT', '/api/v1/routes/no-such-route/samples/x', {
+          token: editorToken,
+          body: { body: {} },
+        })
+      ).status,
+    ).toBe(404);
+    expect((await gateway.request('DELETE', url, { token: editorToken })).status).toBe(204);
+    expect((await gateway.request('DELETE', url, { token: editorToken })).status).toBe(404);
+  });
+
+  it('activating a version that lets a sample card number out is refused (409); masked versions pass', async () => {
+    await gateway.create(editorToken, '/api/v1/routes', guarded('guard-act', true));
+    for (const [i, pan] of cardNumbers().entries())
+      ok(
+        await gateway.request('PUT', `/api/v1/routes/guard-act/samples/s${i}`, {
+          token: editorToken,
+          body: { body: { card: pan, note: i % 2 ? `card ${pan}` : 'none' } },
+        }),
+      );
+    ok(
+      await gateway.request('PUT', '/api/v1/routes/guard-act/samples/clean', {
+        token: editorToken,
+        body: { body: { id: 'no card here', total: 12 } },
+      }),
+    );
+    // v2: no mask. Stored (not active).
+    ok(
+      await gateway.request('PUT', '/api/v1/routes/guard-act', {
+        token: editorToken,
+        body: guarded('guard-act', false),
+      }),
+    );
+    const refused = await gateway.request('POST', '/api/v1/routes/guard-act/versions/2/activate', {
+      token: editorToken,
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.text).not.toMatch(/\d{13}/);
+    const details = (
+      refused.body as {
+        details: { code: string; samples: Array<{ name: string; pointers: string[] }> };
+      }
+    ).details;
+    expect(details.code).toBe('SAMPLE_LEAKS_PAN');
+    expect(details.samples.map((s) => s.name).sort()).toEqual(['s0', 's1', 's2', 's3', 's4', 's5']);
+    expect(details.samples.find((s) => s.name === 's0')!.pointers).toEqual([
+      '/deliveries/0/body/card',
+    ]);
+    expect(details.samples.find((s) => s.name === 's1')!.pointers).toEqual([
+      '/deliveries/0/body/card',
+      '/deliveries/0/body/note',
+    ]);
+    const status = ok(
+      await gateway.request('GET', '/api/v1/routes/guard-act/status', { token: viewerToken }),
+    ) as { activeVersion: number };
+    expect(status.activeVersion).toBe(1);
+    // PUT ?activate=true is guarded alike.
+    const viaPut = await gateway.request('PUT', '/api/v1/routes/guard-act?activate=true', {
+      token: editorToken,
+      body: { ...guarded('guard-act', false), description: 'still leaking' },
+    });
+    expect(viaPut.status).toBe(409);
+    // Rolling back to the masked version 1 passes.
+    ok(
+      await gateway.request('POST', '/api/v1/routes/guard-act/versions/1/activate', {
+        token: editorToken,
+      }),
+    );
+  });
+
+  it('an admin may override with a reason, which the audit trail records; an editor may not', async () => {
+    const body = { override: { reason: 'test numbers only, ticket SEC-42' } };
+    const editor = await gateway.request('POST', '/api/v1/routes/guard-act/versions/2/activate', {
+      token: editorToken,
+      body,
+    });
+    expect(editor.status).toBe(403);
+    for (const bad of [{ override: {} }, { override: { reason: '  ' } }, { other: 1 }]) {
+      const res = await gateway.request('POST', '/api/v1/routes/guard-act/versions/2/activate', {
+        token: adminToken,
+        body: bad,
+      });
+      expect({ bad, status: res.status }).toEqual({ bad, status: 400 });
+    }
+    const admin = await gateway.request('POST', '/api/v1/routes/guard-act/versions/2/activate', {
+      token: adminToken,
+      body,
+    });
+    expect(admin.status).toBe(200);
+    expect(admin.body).toMatchObject({ activeVersion: 2 });
+    const events = ok(
+      await gateway.request('GET', '/api/v1/audit/events?type=route.activated&targetId=guard-act', {
+        token: adminToken,
+      }),
+    ) as { items: Array<{ actor: string; outcome: string; details: Record<string, unknown> }> };
+    expect(events.items).toContainEqual(
+      expect.objectContaining({
+        actor: 'admin',
+        outcome: 'success',
+        details: expect.objectContaining({
+          version: 2,
+          override: { reason: 'test numbers only, ticket SEC-42' },
+        }),
+      }),
+    );
+    // The refusals are in the trail too.
+    expect(events.items).toContainEqual(
+      expect.objectContaining({ actor: 'cr-editor', outcome: 'failure' }),
+    );
+    // PUT ?activate=true&override=... for an admin.
+    const put = await gateway.request(
+      'PUT',
+      `/api/v1/routes/guard-act?activate=true&override=${encodeURIComponent('hotfix, approved')}`,
+      { token: adminToken, body: { ...guarded('guard-act', false), description: 'v3' } },
+    );
+    expect(put.status).toBe(200);
+    expect(put.body).toMatchObject({ activeVersion: 3 });
+  });
+});

@@ -75,6 +75,9 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'POST /api/v1/routes/:id/test': 'routes.read',
   'GET /api/v1/routes/:id/status': 'routes.read',
   'POST /api/v1/routes/test': 'routes.read',
+  'GET /api/v1/routes/:id/samples': 'routes.read',
+  'PUT /api/v1/routes/:id/samples/:name': 'routes.write',
+  'DELETE /api/v1/routes/:id/samples/:name': 'routes.write',
   // libs/registry/src/expressions.controller.ts
   'POST /api/v1/expressions/evaluate': 'routes.read',
 };
@@ -379,6 +382,32 @@ const CALLS: Record<string, Call> = {
       url: '/api/v1/routes/test',
       body: { document: routeDocument('unsaved'), message: { body: { id: 'o-1', total: 1 } } },
     }),
+  },
+  'GET /api/v1/routes/:id/samples': {
+    ok: 200,
+    prepare: async () => ({ url: `/api/v1/routes/${fixtures.routeId}/samples` }),
+  },
+  'PUT /api/v1/routes/:id/samples/:name': {
+    ok: 200,
+    prepare: async () => ({
+      url: `/api/v1/routes/${fixtures.routeId}/samples/s-${next()}`,
+      body: { body: { id: 'o-1', total: 150 } },
+    }),
+  },
+  'DELETE /api/v1/routes/:id/samples/:name': {
+    ok: 204,
+    async prepare() {
+      const name = `doomed-${next()}`;
+      const url = `/api/v1/routes/${fixtures.routeId}/samples/${name}`;
+      await admin('PUT', url, { body: { id: 'o-2', total: 1 } });
+      return {
+        url,
+        stillThere: async () =>
+          (
+            (await admin('GET', `/api/v1/routes/${fixtures.routeId}/samples`)) as { name: string }[]
+          ).some((s) => s.name === name),
+      };
+    },
   },
   'POST /api/v1/expressions/evaluate': {
     ok: 200,

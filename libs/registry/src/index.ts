@@ -18,6 +18,12 @@ export { CONNECTION_CONFIG_SCHEMAS, CONNECTION_SECRET_KEYS } from './connection-
 import { ConnectionEntity } from './entities/connection.entity';
 import { RouteEntity } from './entities/route.entity';
 import { RouteVersionEntity } from './entities/route-version.entity';
+import { RouteSampleEntity } from './entities/route-sample.entity';
 
-export { ConnectionEntity, RouteEntity, RouteVersionEntity };
-export const REGISTRY_ENTITIES = [ConnectionEntity, RouteEntity, RouteVersionEntity];
+export { ConnectionEntity, RouteEntity, RouteVersionEntity, RouteSampleEntity };
+export const REGISTRY_ENTITIES = [
+  ConnectionEntity,
+  RouteEntity,
+  RouteVersionEntity,
+  RouteSampleEntity,
+];

@@ -375,3 +375,41 @@ export class EvaluateResultDto {
   budgetMs!: number;
   @ApiPropertyOptional({ type: EvaluateErrorDto }) error?: EvaluateErrorDto;
 }
+
+export class SampleInputDto {
+  @ApiProperty({ description: 'The sample message body (any JSON).', ...ANY_JSON })
+  @Allow()
+  body!: unknown;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
+  @IsOptional()
+  @IsObject()
+  headers?: Record<string, string>;
+}
+
+export class SampleDto {
+  @ApiProperty({ example: 'order-with-card' }) name!: string;
+  @ApiProperty({ description: 'The body, card numbers redacted.', ...ANY_JSON }) body!: unknown;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
+  headers?: Record<string, string>;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt!: string;
+  @ApiProperty() updatedBy!: string;
+}
+
+export class ActivateOverrideDto {
+  @ApiProperty({
+    minLength: 1,
+    maxLength: 1000,
+    example: 'test card numbers only; masked downstream',
+  })
+  reason!: string;
+}
+
+export class ActivateRequestDto {
+  @ApiPropertyOptional({
+    type: ActivateOverrideDto,
+    description: 'Admins only: activate although a sample leaks a card number (audited).',
+  })
+  override?: ActivateOverrideDto;
+}

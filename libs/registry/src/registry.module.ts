@@ -7,6 +7,8 @@ import { ExpressionsService } from './expressions.service';
 import { RoutesController } from './routes.controller';
 import { RoutesRepository } from './routes.repository';
 import { RoutesService } from './routes.service';
+import { SamplesRepository } from './samples.repository';
+import { SamplesService } from './samples.service';
 
 /** Connections and versioned routes. SECRET_BOX and ROUTE_RESOURCES come from the gateway. */
 @Module({
@@ -17,6 +19,8 @@ import { RoutesService } from './routes.service';
     RoutesRepository,
     RoutesService,
     ExpressionsService,
+    SamplesRepository,
+    SamplesService,
   ],
   exports: [ConnectionsService, RoutesService, RoutesRepository],
 })

@@ -10,6 +10,7 @@ import {
   ParseIntPipe,
   Post,
   Put,
+  PipeTransform,
   Query,
   Req,
   Res,
@@ -29,8 +30,12 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { CurrentPrincipal, Principal, RequirePermission } from '@junction/auth';
+import { JunctionError } from '@junction/common';
 import {
+  ActivateRequestDto,
   DryRunRequestDto,
+  SampleDto,
+  SampleInputDto,
   DryRunResultDto,
   RouteListItemDto,
   RouteStatusDto,
@@ -42,6 +47,7 @@ import {
   VersionViewDto,
 } from './registry.dto';
 import { RoutesService } from './routes.service';
+import { SamplesService } from './samples.service';
 import { RouteSource, RouteSourceInput, YAML_CONTENT_TYPES } from './route-source-body';
 
 /** Route documents come as JSON or as YAML text (kept verbatim with the version). */
@@ -49,12 +55,64 @@ const ROUTE_BODY_TYPES = ['application/json', ...YAML_CONTENT_TYPES];
 
 const optionalInt = new ParseIntPipe({ optional: true });
 
+const SAMPLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** A sample's name: 1-63 letters, digits, dots, dashes or underscores. */
+class ParseNamePipe implements PipeTransform<string, string> {
+  transform(value: string): string {
+    if (!SAMPLE_NAME.test(value))
+      throw new JunctionError(
+        'BAD_REQUEST',
+        'a sample name is 1-63 letters, digits, dots, dashes or underscores, starting with a letter or digit',
+      );
+    return value;
+  }
+}
+
+/**
+ * The override reason of an activation body (`{ override: { reason } }`), checked by hand: the
+ * body is optional, and an activation without one must not trip the validation of an absent body.
+ */
+function overrideReason(body: unknown): string | undefined {
+  if (
+    body === undefined ||
+    body === null ||
+    (typeof body === 'object' && Object.keys(body).length === 0)
+  )
+    return undefined;
+  const override = (body as { override?: unknown }).override;
+  const reason = (override as { reason?: unknown } | undefined)?.reason;
+  const extra = Object.keys(body as object).filter((k) => k !== 'override');
+  if (
+    extra.length > 0 ||
+    typeof reason !== 'string' ||
+    reason.trim().length === 0 ||
+    reason.length > 1000
+  )
+    throw new JunctionError(
+      'BAD_REQUEST',
+      'the body is either empty or { override: { reason } } with a reason of 1-1000 characters',
+      {
+        problems: [
+          {
+            pointer: '/override/reason',
+            message: 'must be a non-empty string of at most 1000 characters',
+          },
+        ],
+      },
+    );
+  return reason.trim();
+}
+
 @ApiTags('routes')
 @ApiBearerAuth()
 @ApiSecurity('apiKey')
 @Controller('api/v1/routes')
 export class RoutesController {
-  constructor(private readonly routes: RoutesService) {}
+  constructor(
+    private readonly routes: RoutesService,
+    private readonly samples: SamplesService,
+  ) {}
 
   @Post('validate')
   @HttpCode(200)
@@ -165,7 +223,13 @@ export class RoutesController {
     name: 'activate',
     required: false,
     type: Boolean,
-    description: 'Activate the new version at once.',
+    description: 'Activate the new version at once (after the sample guard, as for activate).',
+  })
+  @ApiQuery({
+    name: 'override',
+    required: false,
+    description:
+      'With activate=true, admins only: the reason to activate although a sample leaks a card number (audited).',
   })
   @ApiQuery({ name: 'comment', required: false })
   @ApiOkResponse({ type: RouteViewDto })
@@ -175,9 +239,19 @@ export class RoutesController {
     @CurrentPrincipal() actor: Principal,
     @Query('activate', new DefaultValuePipe(false), ParseBoolPipe) activate: boolean,
     @Query('comment') comment?: string,
+    @Query('override') override?: string,
   ): Promise<RouteViewDto> {
     const sourced = this.routes.readSource(input);
-    return this.routes.update(id, sourced.document, actor.name, { activate, comment, sourced });
+    return this.routes.update(id, sourced.document, actor.name, {
+      activate,
+      comment,
+      sourced,
+      guard: {
+        admin: actor.roles.includes('admin'),
+        overrideReason:
+          override === undefined ? undefined : overrideReason({ override: { reason: override } }),
+      },
+    });
   }
 
   @Delete(':id')
@@ -215,13 +289,61 @@ export class RoutesController {
   @Post(':id/versions/:version/activate')
   @HttpCode(200)
   @RequirePermission('routes.activate')
-  @ApiOperation({ summary: 'Deploy a version, or roll back to an older one' })
+  @ApiOperation({
+    summary: 'Deploy a version, or roll back to an older one',
+    description:
+      'Every sample of the route runs through the version first (dry run, no side effects). If a card-number-like ' +
+      "value would leave in a delivery, the answer is 409 with `details: { code: 'SAMPLE_LEAKS_PAN', samples: " +
+      '[{ name, pointers }] }`, unless an admin sends `{ override: { reason } }` (recorded in the audit trail); ' +
+      'an override from anyone else is 403.',
+  })
+  @ApiBody({ type: ActivateRequestDto, required: false })
   @ApiOkResponse({ type: RouteViewDto })
   activate(
     @Param('id') id: string,
     @Param('version', ParseIntPipe) version: number,
+    @CurrentPrincipal() actor: Principal,
+    @Body() body: unknown,
   ): Promise<RouteViewDto> {
-    return this.routes.activate(id, version);
+    return this.routes.activate(id, version, {
+      admin: actor.roles.includes('admin'),
+      overrideReason: overrideReason(body),
+    });
+  }
+
+  @Get(':id/samples')
+  @RequirePermission('routes.read')
+  @ApiOperation({
+    summary: "The route's sample messages (card numbers redacted)",
+    description: 'Samples run through every version before it is activated (the deploy guard).',
+  })
+  @ApiOkResponse({ type: SampleDto, isArray: true })
+  samplesOf(@Param('id') id: string): Promise<SampleDto[]> {
+    return this.samples.list(id);
+  }
+
+  @Put(':id/samples/:name')
+  @RequirePermission('routes.write')
+  @ApiOperation({
+    summary: 'Store (or replace) a sample message; kept encrypted at rest',
+  })
+  @ApiOkResponse({ type: SampleDto })
+  putSample(
+    @Param('id') id: string,
+    @Param('name', new ParseNamePipe()) name: string,
+    @Body() body: SampleInputDto,
+    @CurrentPrincipal() actor: Principal,
+  ): Promise<SampleDto> {
+    return this.samples.put(id, name, body, actor.name);
+  }
+
+  @Delete(':id/samples/:name')
+  @HttpCode(204)
+  @RequirePermission('routes.write')
+  @ApiOperation({ summary: 'Delete a sample message' })
+  @ApiNoContentResponse()
+  async deleteSample(@Param('id') id: string, @Param('name') name: string): Promise<void> {
+    await this.samples.delete(id, name);
   }
 
   @Post(':id/start')

@@ -26,6 +26,14 @@ import { RouteVersionEntity } from './entities/route-version.entity';
 import { ROUTE_RESOURCES } from './registry.tokens';
 import { RoutesRepository } from './routes.repository';
 import type { RouteSourceInput } from './route-source-body';
+import { SamplesService } from './samples.service';
+
+/** Who asks for an activation, and whether they override the sample guard (admins only). */
+export interface ActivationGuard {
+  admin: boolean;
+  /** The reason an admin gives for activating although a sample leaks a card number. */
+  overrideReason?: string;
+}
 
 /** A route document with the text it came as. */
 export interface SourcedDocument {
@@ -121,6 +129,7 @@ export class RoutesService {
     private readonly routes: RoutesRepository,
     private readonly connections: ConnectionsService,
     @Inject(ROUTE_RESOURCES) private readonly resources: RouteResources,
+    private readonly samples: SamplesService,
   ) {
     // A changed connection restarts the routes using it: here before the API answers, as for
     // a route change (other processes hear of it by NOTIFY).
@@ -296,10 +305,17 @@ export class RoutesService {
     id: string,
     doc: unknown,
     author: string,
-    options: { activate?: boolean; comment?: string; sourced?: SourcedDocument } = {},
+    options: {
+      activate?: boolean;
+      comment?: string;
+      sourced?: SourcedDocument;
+      guard?: ActivationGuard;
+    } = {},
   ): Promise<RouteView> {
     const document = await this.checked(doc, options.sourced);
     const text = this.textOf(document, options.sourced);
+    if (options.activate && (await this.routes.find(id)))
+      await this.guardSamples(id, document, 0, options.guard);
     if (document.id !== id) {
       throw new JunctionError(
         'ROUTE_INVALID',
@@ -373,8 +389,46 @@ export class RoutesService {
     return out;
   }
 
-  /** Deploys a version, or rolls back to an older one. */
-  async activate(id: string, version: number): Promise<RouteView> {
+  /**
+   * Runs every sample of the route through a document (dry run, no side effects) and refuses
+   * (409 SAMPLE_LEAKS_PAN, with the samples and pointers) when a card number would leave in a
+   * delivery, unless an admin overrides with a reason. A sample that fails or is dropped leaks
+   * nothing.
+   */
+  async guardSamples(
+    id: string,
+    document: RouteDocument,
+    version: number,
+    guard: ActivationGuard = { admin: false },
+  ): Promise<void> {
+    if (guard.overrideReason !== undefined && !guard.admin)
+      throw new JunctionError(
+        'FORBIDDEN',
+        'only an admin may override the sample guard; ask one, or fix the masks',
+      );
+    const leaks: Array<{ name: string; pointers: string[] }> = [];
+    for (const sample of await this.samples.messages(id)) {
+      const run = await this.runDry(document, version, {
+        body: sample.body,
+        headers: sample.headers,
+      });
+      if (run.panWarnings.length > 0) leaks.push({ name: sample.name, pointers: run.panWarnings });
+    }
+    if (leaks.length > 0 && guard.overrideReason === undefined)
+      throw new JunctionError(
+        'CONFLICT',
+        `${version > 0 ? `version ${version}` : 'the new version'} lets a card number out in ${leaks.length} sample${leaks.length > 1 ? 's' : ''} (${leaks
+          .map((l) => l.name)
+          .join(', ')}); mask it, or an admin may override with a reason`,
+        { code: 'SAMPLE_LEAKS_PAN', samples: leaks },
+      );
+  }
+
+  /** Deploys a version, or rolls back to an older one (after the sample guard). */
+  async activate(id: string, version: number, guard?: ActivationGuard): Promise<RouteView> {
+    const candidate = await this.routes.findVersion(id, version);
+    if (candidate && (await this.routes.find(id)))
+      await this.guardSamples(id, candidate.document, version, guard);
     await this.routes.transaction(async (m) => {
       const route = await this.routes.lock(m, id);
       if (!route || route.deletedAt) throw new JunctionError('NOT_FOUND', `no route '${id}'`);
