@@ -4,6 +4,8 @@
  * time, the route list in one call, samples that guard deploys, connection checks.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { startHttpTarget } from './http-target';
 import { startTestGateway, TestGateway, TestResponse } from './test-gateway';
 
 process.env.JUNCTION_LOG ??= 'silent';
@@ -732,5 +734,130 @@ describe('samples that guard deploys', () => {
     );
     expect(put.status).toBe(200);
     expect(put.body).toMatchObject({ activeVersion: 3 });
+  });
+});
+
+describe('connections: test and impact', () => {
+  const connection = (name: string, type: string, config: object, secrets?: object) =>
+    gateway.create(editorToken, '/api/v1/connections', { name, type, config, secrets });
+  const test = (name: string, token = editorToken) =>
+    gateway.request('POST', `/api/v1/connections/${name}/test`, { token });
+
+  it('a reachable broker or service answers ok; a wrong password, a closed port or a silent host do not, never echoing a secret', async () => {
+    const target = await startHttpTarget((_body, res) => res.writeHead(404).end());
+    // Accepts connections and never answers.
+    const sockets: Socket[] = [];
+    const silent = createNetServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentPort = (silent.address() as AddressInfo).port;
+    try {
+      const password = `pw-${randomBytes(6).toString('hex')}`;
+      await connection(
+        't-amqp-ok',
+        'amqp',
+        { url: 'amqp://127.0.0.1:5672', username: 'guest' },
+        { password: 'guest' },
+      );
+      await connection(
+        't-amqp-badpw',
+        'amqp',
+        { url: 'amqp://127.0.0.1:5672', username: 'guest' },
+        { password },
+      );
+      await connection('t-amqp-closed', 'amqp', { url: 'amqp://127.0.0.1:9' }, { password });
+      await connection('t-kafka-ok', 'kafka', { brokers: ['127.0.0.1:19092'] });
+      await connection('t-kafka-closed', 'kafka', { brokers: ['127.0.0.1:9'] });
+      await connection('t-http-ok', 'http', { baseUrl: target.baseUrl }, { bearerToken: password });
+      await connection(
+        't-http-closed',
+        'http',
+        { baseUrl: 'http://127.0.0.1:9/' },
+        { bearerToken: password },
+      );
+      await connection('t-http-silent', 'http', { baseUrl: `http://127.0.0.1:${silentPort}/` });
+      for (const [name, expected] of [
+        ['t-amqp-ok', true],
+        ['t-kafka-ok', true],
+        ['t-http-ok', true],
+        ['t-amqp-badpw', false],
+        ['t-amqp-closed', false],
+        ['t-kafka-closed', false],
+        ['t-http-closed', false],
+        ['t-http-silent', false],
+      ] as const) {
+        const started = Date.now();
+        const res = await test(name);
+        expect({ name, status: res.status }).toEqual({ name, status: 200 });
+        const body = res.body as { ok: boolean; error?: string; elapsedMs: number };
+        expect({ name, ok: body.ok, hasError: typeof body.error === 'string' }).toEqual({
+          name,
+          ok: expected,
+          hasError: !expected,
+        });
+        expect(body.elapsedMs).toBeGreaterThanOrEqual(0);
+        expect(res.text).not.toContain(password);
+        expect(Date.now() - started).toBeLessThan(15_000);
+      }
+      const timedOut = (await test('t-http-silent')).body as { error: string; elapsedMs: number };
+      expect(timedOut.error).toMatch(/timeout|within 5000 ms/i);
+      expect(timedOut.elapsedMs).toBeLessThan(7_000);
+    } finally {
+      await target.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('editors may test, viewers may not; an unknown connection is 404; each test is audited', async () => {
+    expect((await test('t-http-closed', viewerToken)).status).toBe(403);
+    expect((await test('no-such-connection')).status).toBe(404);
+    const events = ok(
+      await gateway.request(
+        'GET',
+        '/api/v1/audit/events?type=connection.tested&targetId=t-amqp-badpw',
+        {
+          token: adminToken,
+        },
+      ),
+    ) as { items: Array<{ actor: string; after: { ok: boolean } }> };
+    expect(events.items[0]).toMatchObject({ actor: 'cr-editor', after: { ok: false } });
+  });
+
+  it('impact: the routes whose active version uses it, and whether each runs', async () => {
+    await connection('t-impact', 'http', { baseUrl: 'http://127.0.0.1:9/' });
+    const using = (id: string, conn: string) => ({
+      id,
+      source: { type: 'http', path: `impact/${id}`, mode: 'async', auth: 'none' },
+      pipeline: [],
+      destinations: [{ type: 'http', connection: conn, path: '/orders' }],
+    });
+    await gateway.create(editorToken, '/api/v1/routes', using('imp-run', 't-impact'));
+    await gateway.create(editorToken, '/api/v1/routes', using('imp-stopped', 't-impact'));
+    ok(await gateway.request('POST', '/api/v1/routes/imp-stopped/stop', { token: adminToken }));
+    await gateway.create(editorToken, '/api/v1/routes', using('imp-other', 't-http-closed'));
+    // Uses it only in a version that is not active: a change would not restart it.
+    ok(
+      await gateway.request('PUT', '/api/v1/routes/imp-other', {
+        token: editorToken,
+        body: using('imp-other', 't-impact'),
+      }),
+    );
+    const res = await gateway.request('GET', '/api/v1/connections/t-impact/impact', {
+      token: viewerToken,
+    });
+    expect(res.status).toBe(403); // viewers do not read connections
+    const impact = ok(
+      await gateway.request('GET', '/api/v1/connections/t-impact/impact', { token: editorToken }),
+    );
+    expect(impact).toEqual({
+      routes: [
+        { id: 'imp-run', activeVersion: 1, running: true },
+        { id: 'imp-stopped', activeVersion: 1, running: false },
+      ],
+    });
+    expect(
+      (await gateway.request('GET', '/api/v1/connections/none-such/impact', { token: editorToken }))
+        .status,
+    ).toBe(404);
   });
 });

@@ -60,6 +60,8 @@ const API_ROUTES: Record<string, { body: boolean; isPublic?: boolean }> = {
   'GET /api/v1/connections/:name': { body: false },
   'PUT /api/v1/connections/:name': { body: true },
   'DELETE /api/v1/connections/:name': { body: false },
+  'GET /api/v1/connections/:name/impact': { body: false },
+  'POST /api/v1/connections/:name/test': { body: false },
   'POST /api/v1/routes/validate': { body: true },
   'GET /api/v1/routes': { body: false },
   'POST /api/v1/routes': { body: true },

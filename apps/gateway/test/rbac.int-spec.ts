@@ -60,6 +60,9 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'GET /api/v1/connections/:name': 'connections.read',
   'PUT /api/v1/connections/:name': 'connections.write',
   'DELETE /api/v1/connections/:name': 'connections.write',
+  'GET /api/v1/connections/:name/impact': 'connections.read',
+  // libs/runtime/src/connection-test.controller.ts
+  'POST /api/v1/connections/:name/test': 'connections.write',
   // libs/registry/src/routes.controller.ts
   'POST /api/v1/routes/validate': 'routes.read',
   'GET /api/v1/routes': 'routes.read',
@@ -312,6 +315,14 @@ const CALLS: Record<string, Call> = {
       const url = `/api/v1/connections/${name}`;
       return { url, stillThere: () => exists(url) };
     },
+  },
+  'GET /api/v1/connections/:name/impact': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/connections/erp/impact' }),
+  },
+  'POST /api/v1/connections/:name/test': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/connections/erp/test' }),
   },
   'POST /api/v1/routes/validate': {
     ok: 200,

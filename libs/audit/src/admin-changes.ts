@@ -133,6 +133,12 @@ export const ADMIN_CHANGES: Record<string, AdminChange> = {
       };
     },
   },
+  // Not a change, but it makes the gateway connect somewhere with stored secrets: who and what came of it.
+  'POST /api/v1/connections/:name/test': {
+    type: 'connection.tested',
+    targetType: 'connection',
+    targetId: (r) => r.params.name,
+  },
   'DELETE /api/v1/connections/:name': {
     type: 'connection.deleted',
     targetType: 'connection',

@@ -14,3 +14,4 @@ export { KafkaSource, JUNCTION_ID_HEADER, type KafkaSourceOptions } from './kafk
 export { KafkaDestination, type KafkaDestinationOptions } from './kafka/kafka.destination';
 export { HttpDestination, type HttpDestinationOptions } from './http/http.destination';
 export { HostAllowlist, targetUrl } from './http/http-target';
+export { probeConnection, type ProbeOptions } from './probe';

@@ -413,3 +413,21 @@ export class ActivateRequestDto {
   })
   override?: ActivateOverrideDto;
 }
+
+export class ImpactedRouteDto {
+  @ApiProperty({ example: 'orders-eu' }) id!: string;
+  @ApiProperty({ description: 'The active version, which names the connection.' })
+  activeVersion!: number;
+  @ApiProperty({ description: 'Running in this gateway process.' }) running!: boolean;
+}
+
+export class ConnectionImpactDto {
+  @ApiProperty({ type: ImpactedRouteDto, isArray: true }) routes!: ImpactedRouteDto[];
+}
+
+export class ConnectionTestResultDto {
+  @ApiProperty({ description: 'The connection could be made with the stored settings.' })
+  ok!: boolean;
+  @ApiPropertyOptional({ description: 'What went wrong (never a secret).' }) error?: string;
+  @ApiProperty({ description: 'How long the attempt took, in ms.' }) elapsedMs!: number;
+}

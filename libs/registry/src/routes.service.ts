@@ -241,6 +241,19 @@ export class RoutesService {
       });
   }
 
+  /** The routes a change of a connection would restart, and whether each runs here. */
+  async connectionImpact(
+    name: string,
+  ): Promise<{ routes: Array<{ id: string; activeVersion: number; running: boolean }> }> {
+    const using = await this.connections.activeRoutesUsing(name);
+    return {
+      routes: using.map((r) => ({
+        ...r,
+        running: this.liveStatus(r).state === 'running',
+      })),
+    };
+  }
+
   private liveStatus(route: { id: string; activeVersion: number | null }): RuntimeStatus {
     return (
       this.runtime?.status(route.id) ?? {

@@ -18,7 +18,9 @@ import {
   RoutesService,
   SECRET_BOX,
 } from '@junction/registry';
+import { ConnectionTestController } from './connection-test.controller';
 import { DeadLettersController } from './dead-letters.controller';
+import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
 import { DeadLettersRepository } from './dead-letters.repository';
 import { DeadLettersService } from './dead-letters.service';
 import { LogDestination } from './log.destination';
@@ -35,19 +37,7 @@ import { RouteStore } from './route-supervisor';
 import { RouteSupervisor } from './route-supervisor';
 import { SqlRouteStore } from './route-store';
 
-export interface RuntimeOptions {
-  /** Hosts HTTP destinations may call besides their connection's own baseUrl host. */
-  httpAllowHosts: string[];
-  /**
-   * Default true: a connection's own baseUrl host may be called. False: only `httpAllowHosts`
-   * (an operator who does not trust editors with targets).
-   */
-  httpAllowConnectionHosts?: boolean;
-  /** Most messages one HTTP-fed route handles at once; more get 429. */
-  maxInFlight: number;
-}
-
-export const RUNTIME_OPTIONS = Symbol('RUNTIME_OPTIONS');
+export { RUNTIME_OPTIONS, type RuntimeOptions };
 
 /** Starts every route at boot, follows changes from every process, drains at shutdown. */
 @Injectable()
@@ -102,7 +92,7 @@ export class RuntimeModule {
     return {
       module: RuntimeModule,
       imports: [RegistryModule],
-      controllers: [DeadLettersController],
+      controllers: [DeadLettersController, ConnectionTestController],
       providers: [
         { provide: RUNTIME_OPTIONS, useValue: options },
         {
