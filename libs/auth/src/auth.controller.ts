@@ -350,10 +350,16 @@ export class SessionsController {
   constructor(private readonly sessions: SessionsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Live sign-in sessions of every provider, newest first' })
+  @ApiOperation({
+    summary: 'Live sign-in sessions of every provider, newest first',
+    description: "`current` marks the caller's own session (ending it signs the caller out).",
+  })
   @ApiOkResponse({ type: SessionDto, isArray: true })
-  list(): Promise<SessionDto[]> {
-    return this.sessions.listLive();
+  async list(@CurrentPrincipal() principal: Principal): Promise<SessionDto[]> {
+    return (await this.sessions.listLive()).map((s) => ({
+      ...s,
+      current: s.id === principal.sessionId,
+    }));
   }
 
   @Delete(':id')

@@ -187,4 +187,5 @@ export class SessionDto {
   @ApiProperty({ nullable: true, type: String, description: 'Address the sign-in came from.' })
   ip!: string | null;
   @ApiProperty({ nullable: true, type: String }) userAgent!: string | null;
+  @ApiProperty({ description: "The caller's own session." }) current!: boolean;
 }
