@@ -191,7 +191,8 @@ export class RoutesService {
     let problems = validateRoute(doc, this.resources);
     if (problems.length === 0)
       problems = await this.connections.checkRefs(connectionRefs(doc as RouteDocument));
-    if (problems.length > 0 && sourced) {
+    // YAML texts get line and column (JSON clients keep the answer they always had).
+    if (problems.length > 0 && sourced?.format === 'yaml') {
       const parsed = parseRouteSource(sourced.source);
       if (parsed.problems.length === 0) problems = withPositions(problems, parsed);
     }
