@@ -14,7 +14,9 @@ export function buildOpenApi(app: INestApplication, version: string): OpenAPIObj
     .setTitle('Junction API')
     .setDescription(
       'Enterprise integration gateway. Errors always have the shape `{ statusCode, error, message, details? }`. ' +
-        'Authenticate with `Authorization: Bearer <token>` from POST /api/v1/auth/login, or with `X-API-Key`.',
+        'Authenticate with `Authorization: Bearer <token>` from POST /api/v1/auth/login, or with `X-API-Key`. ' +
+        'Browsers (the console) may instead use the `junction_session` cookie that sign-in sets; every POST, PUT, ' +
+        'PATCH or DELETE authenticated by that cookie must send the `junction_csrf` cookie value in `X-CSRF-Token` (else 403).',
     )
     .setVersion(version)
     .addBearerAuth()
