@@ -29,6 +29,8 @@ export interface AppSettings {
   loginThrottle: LoginThrottleSettings;
   /** Anonymous 401s are audited as one event per address and this many ms. */
   auditDenialWindowMs?: number;
+  /** Console cookies always Secure (else only over TLS). */
+  cookieSecure?: boolean;
   expressionTimeoutMs: number;
   /** LDAP and OIDC sign-in; each is off unless configured. */
   authProviders?: Pick<AuthOptions, 'ldap' | 'oidc'>;
@@ -74,6 +76,7 @@ export class AppModule {
             tokenKey: derive(settings.masterKey, 'junction/session-token'),
             tokenTtlSeconds: settings.tokenTtlSeconds,
             loginThrottle: settings.loginThrottle,
+            cookieSecure: settings.cookieSecure,
             ...settings.authProviders,
           },
           // Sign-ins, failed sign-ins and denied requests go to the audit trail.

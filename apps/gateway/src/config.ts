@@ -120,6 +120,12 @@ export const GATEWAY_CONFIG = {
     default: 3600,
     parse: parse.integer(1, 30 * 24 * 3600),
   },
+  JUNCTION_COOKIE_SECURE: {
+    description:
+      "true: the console's session and CSRF cookies are always Secure (set it behind a TLS-terminating proxy). false: Secure only on requests that came over TLS.",
+    default: false,
+    parse: (raw: string) => parseBoolean(raw),
+  },
   JUNCTION_AUDIT_DENIAL_WINDOW_SECONDS: {
     description:
       'Anonymous denied requests (401) are audited as one event per source address and window, with their count.',

@@ -11,7 +11,13 @@ import { AnchorOptions, AuditTrail, loadSigningKey } from '@junction/audit';
 import { ConfigError, packageInfo, parse } from '@junction/common';
 import { EmbeddedPostgresServer, setUpEmbeddedRoles } from '@junction/database';
 import { maxDepthExceeded } from '@junction/pipeline';
-import { RoutesService } from '@junction/registry';
+import {
+  ROUTE_SOURCE_TEXT,
+  RoutesService,
+  RouteSourceText,
+  takesRouteSource,
+  YAML_CONTENT_TYPES,
+} from '@junction/registry';
 import { AppModule, type AppSettings } from './app.module';
 import { GatewayConfig, loadGatewayConfig } from './config';
 import { prepareDatabase, urlRole } from './database-roles';
@@ -97,7 +103,11 @@ function rawIngestBodies(app: NestFastifyApplication): void {
   fastify.removeContentTypeParser('text/plain');
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.url.startsWith('/ingest/')) return done(null, body);
-    parseJson(request, (body as Buffer).toString('utf8'), (err, value) => {
+    const text = (body as Buffer).toString('utf8');
+    // A route document keeps the text it was sent as (stored with its version).
+    if (takesRouteSource(request.method, request.url))
+      (request as unknown as Record<symbol, string>)[ROUTE_SOURCE_TEXT] = text;
+    parseJson(request, text, (err, value) => {
       if (err) return done(err, undefined);
       // Checked here, once, before any pipe or validator walks the body (iteratively: no stack).
       if (maxDepthExceeded(value, API_MAX_JSON_DEPTH)) {
@@ -111,6 +121,18 @@ function rawIngestBodies(app: NestFastifyApplication): void {
       }
       done(null, value);
     });
+  });
+  // Route documents may come as YAML: kept as text here, parsed (with limits) by the registry.
+  fastify.addContentTypeParser(YAML_CONTENT_TYPES, { parseAs: 'buffer' }, (request, body, done) => {
+    if (request.url.startsWith('/ingest/')) return done(null, body);
+    if (takesRouteSource(request.method, request.url))
+      return done(null, new RouteSourceText((body as Buffer).toString('utf8')));
+    done(
+      Object.assign(new Error('this endpoint takes application/json, not YAML'), {
+        statusCode: 415,
+      }),
+      undefined,
+    );
   });
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.url.startsWith('/ingest/')) return done(null, body);
@@ -170,6 +192,7 @@ export async function createGateway(
         maxLockoutSeconds: config.JUNCTION_LOGIN_LOCKOUT_MAX_SECONDS,
       },
       auditDenialWindowMs: config.JUNCTION_AUDIT_DENIAL_WINDOW_SECONDS * 1000,
+      cookieSecure: config.JUNCTION_COOKIE_SECURE,
       expressionTimeoutMs: config.JUNCTION_EXPRESSION_TIMEOUT_MS,
       authProviders: config.auth,
       egress: config.egress,

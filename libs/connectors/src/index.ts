@@ -22,3 +22,4 @@ export {
   parseEgressEntry,
   type EgressPolicyOptions,
 } from './egress/egress-policy';
+export { probeConnection, type ProbeOptions } from './probe';

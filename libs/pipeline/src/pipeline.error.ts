@@ -33,6 +33,9 @@ export class PipelineError extends Error {
 export interface RouteProblem {
   pointer: string;
   message: string;
+  /** Where in the source text (1-based), when the document came as text. */
+  line?: number;
+  column?: number;
 }
 
 export class RouteValidationError extends Error {
@@ -41,7 +44,12 @@ export class RouteValidationError extends Error {
 
   constructor(readonly problems: RouteProblem[]) {
     super(
-      `route document is invalid:\n${problems.map((p) => `  ${p.pointer || '/'}: ${p.message}`).join('\n')}`,
+      `route document is invalid:\n${problems
+        .map(
+          (p) =>
+            `  ${p.pointer || '/'}${p.line !== undefined ? ` (line ${p.line}, column ${p.column})` : ''}: ${p.message}`,
+        )
+        .join('\n')}`,
     );
   }
 }

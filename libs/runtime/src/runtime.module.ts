@@ -18,7 +18,9 @@ import {
   RoutesService,
   SECRET_BOX,
 } from '@junction/registry';
+import { ConnectionTestController } from './connection-test.controller';
 import { DeadLettersController } from './dead-letters.controller';
+import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
 import { DeadLettersRepository } from './dead-letters.repository';
 import { DeadLettersService } from './dead-letters.service';
 import { LogDestination } from './log.destination';
@@ -34,18 +36,8 @@ import { RouteListener } from './route-listener';
 import { RouteStore } from './route-supervisor';
 import { RouteSupervisor } from './route-supervisor';
 import { SqlRouteStore } from './route-store';
-import type { Jitter } from './retry';
 
-export interface RuntimeOptions {
-  /** Where AMQP, Kafka and HTTP connections may go (default: anywhere but metadata and link-local). */
-  egress?: EgressPolicy;
-  /** Most messages one HTTP-fed route handles at once; more get 429. */
-  maxInFlight: number;
-  /** The random part of retry backoffs (default Math.random; tests fix it). */
-  jitter?: Jitter;
-}
-
-export const RUNTIME_OPTIONS = Symbol('RUNTIME_OPTIONS');
+export { RUNTIME_OPTIONS, type RuntimeOptions };
 
 /** Starts every route at boot, follows changes from every process, drains at shutdown. */
 @Injectable()
@@ -100,7 +92,7 @@ export class RuntimeModule {
     return {
       module: RuntimeModule,
       imports: [RegistryModule],
-      controllers: [DeadLettersController],
+      controllers: [DeadLettersController, ConnectionTestController],
       providers: [
         { provide: RUNTIME_OPTIONS, useValue: options },
         {
