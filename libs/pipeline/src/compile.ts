@@ -69,6 +69,9 @@ interface CompiledDestination {
 class ProblemCollector {
   readonly problems: RouteProblem[] = [];
 
+  /** Every expression compiled, with its pointer: settled together, under one budget. */
+  readonly compiled: Array<{ expression: Expression; pointer: string }> = [];
+
   context(resources: RouteResources, pointer: string): StageBuildContext {
     return {
       resources,
@@ -80,11 +83,29 @@ class ProblemCollector {
 
   expression(resources: RouteResources, source: string, pointer: string): Expression | undefined {
     try {
-      return resources.expressions.compile(source);
+      const expression = resources.expressions.compile(source);
+      this.compiled.push({ expression, pointer });
+      return expression;
     } catch (err) {
       if (!(err instanceof ExpressionCompileError)) throw err;
       this.problems.push({ pointer, message: err.message });
       return undefined;
+    }
+  }
+
+  /**
+   * Settles every expression of the document off the event loop (ReDoS analysis of its regular
+   * expressions, one budget for the document) and records what is refused at its field.
+   */
+  async settle(resources: RouteResources): Promise<void> {
+    if (this.compiled.length === 0) return;
+    const pointers = new Map(this.compiled.map((c) => [c.expression, c.pointer]));
+    const problems = await resources.expressions.settle(this.compiled.map((c) => c.expression));
+    for (const problem of problems) {
+      this.problems.push({
+        pointer: pointers.get(problem.expression) ?? '',
+        message: problem.message,
+      });
     }
   }
 }
@@ -98,13 +119,17 @@ function stageKind(spec: object): StageKind {
  * (JSONata syntax and unsafe regexes, body schemas, mask paths). Returns every problem at once:
  * parts whose shape is sound are compiled even when other parts are not.
  */
-export function validateRoute(doc: unknown, resources: RouteResources): RouteProblem[] {
+export async function validateRoute(
+  doc: unknown,
+  resources: RouteResources,
+): Promise<RouteProblem[]> {
   const shape = checkRouteShape(doc);
   if (doc === null || typeof doc !== 'object') return shape;
   const sound = (pointer: string) =>
     !shape.some((p) => p.pointer === pointer || p.pointer.startsWith(`${pointer}/`));
   const collector = new ProblemCollector();
   buildParts(doc as RouteDocument, resources, collector, sound);
+  await collector.settle(resources);
   return inDocumentOrder([...shape, ...collector.problems]);
 }
 
@@ -131,15 +156,20 @@ function inDocumentOrder(problems: RouteProblem[]): RouteProblem[] {
     .map((entry) => entry.problem);
 }
 
-/** Compiles a route once per version; the result runs messages with no I/O of its own. */
-export function compileRoute(
+/**
+ * Compiles a route once per version; the result runs messages with no I/O of its own. Resolves
+ * once its regular expressions are analysed (off the event loop); rejects with a
+ * RouteValidationError when anything is refused.
+ */
+export async function compileRoute(
   doc: unknown,
   resources: RouteResources,
   options: CompileOptions = {},
-): CompiledRoute {
+): Promise<CompiledRoute> {
   assertRouteShape(doc);
   const collector = new ProblemCollector();
   const { stages, destinations } = buildParts(doc, resources, collector, () => true);
+  if (collector.problems.length === 0) await collector.settle(resources);
   if (collector.problems.length > 0)
     throw new RouteValidationError(inDocumentOrder(collector.problems));
   return new RouteExecutor(doc, stages, destinations, options.maxInputDepth ?? 64);

@@ -112,7 +112,7 @@ export class RoutesService {
 
   /** Everything wrong with a document: shape, expressions, and connections it names. */
   async problems(doc: unknown): Promise<RouteProblem[]> {
-    const problems = validateRoute(doc, this.resources);
+    const problems = await validateRoute(doc, this.resources);
     if (problems.length > 0) return problems;
     return this.connections.checkRefs(connectionRefs(doc as RouteDocument));
   }
@@ -300,7 +300,7 @@ export class RoutesService {
     const version = input.version ?? route.activeVersion ?? route.latestVersion;
     const stored = await this.routes.findVersion(id, version);
     if (!stored) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${version}`);
-    const compiled = compileRoute(stored.document, this.resources);
+    const compiled = await compileRoute(stored.document, this.resources);
     const envelope: Envelope = {
       id: 'dry-run',
       headers: Object.fromEntries(

@@ -134,7 +134,7 @@ export class RouteWorker {
     route: { id: string; version: number; document: RouteDocument },
     deps: WorkerDeps,
   ): Promise<RouteWorker> {
-    const compiled = compileRoute(route.document, deps.resources);
+    const compiled = await compileRoute(route.document, deps.resources);
     const connections = await resolveConnections(route.document, deps);
     const connectionOf = (spec: DestinationSpec) =>
       'connection' in spec ? connections.get(spec.connection) : undefined;

@@ -30,6 +30,15 @@ export interface ExpressionLimits {
    * refused at compile time; polynomial ones run only on inputs short enough to stay within this.
    */
   regexStepBudget: number;
+  /**
+   * Wall-clock budget for the ReDoS analysis of every regular expression in one route document,
+   * in ms. The analysis runs on a worker thread; a document over budget is refused.
+   */
+  regexBudgetMs: number;
+  /** Most time the analysis of one regular expression may take, in ms. */
+  regexPerPatternMs: number;
+  /** Most regular expression literals one route document may hold. */
+  maxRegexes: number;
 }
 
 export const DEFAULT_LIMITS: ExpressionLimits = {
@@ -39,6 +48,9 @@ export const DEFAULT_LIMITS: ExpressionLimits = {
   maxStringLength: 1_000_000,
   maxResultNodes: 200_000,
   regexStepBudget: 4e8,
+  regexBudgetMs: 3000,
+  regexPerPatternMs: 1500,
+  maxRegexes: 100,
 };
 
 /** A syntax or safety problem found while compiling; `position` is a character offset. */
@@ -54,7 +66,24 @@ export class ExpressionCompileError extends Error {
   }
 }
 
+/** A part of an expression that {@link ExpressionEngine.settle} refused. */
+export interface ExpressionProblem {
+  expression: Expression;
+  message: string;
+  /** Character offset in the expression's source, where known. */
+  position?: number;
+}
+
 export interface ExpressionEngine {
-  /** Compiles once; throws ExpressionCompileError with the position of the problem. */
+  /**
+   * Compiles once; throws ExpressionCompileError with the position of the problem. What cannot
+   * be checked on this thread without stalling it (the ReDoS analysis of regular expressions) is
+   * left to {@link settle}: until then the expression refuses to run those parts.
+   */
   compile(source: string): Expression;
+  /**
+   * Finishes the checks of the expressions of one route document off the event loop, under one
+   * budget for them all: resolves with one problem per refused part, and lets the others run.
+   */
+  settle(expressions: readonly Expression[]): Promise<ExpressionProblem[]>;
 }

@@ -10,8 +10,16 @@ import {
   ExpressionCompileError,
   ExpressionEngine,
   ExpressionLimits,
+  ExpressionProblem,
 } from './expression';
-import { assertSafeRegex, guardedRegexEngine, RegexInputTooLong } from './regex-guard';
+import { RegexAnalyzer, sharedRegexAnalyzer } from './regex-analysis';
+import {
+  guardedRegexEngine,
+  RegexInputTooLong,
+  RegexLiteral,
+  RegexSet,
+  settleRegexes,
+} from './regex-guard';
 
 /** The error objects jsonata-js throws are plain objects, not Error instances. */
 interface JsonataFault {
@@ -33,24 +41,27 @@ const lane = new Lane();
 export class JsonataEngine implements ExpressionEngine {
   readonly limits: ExpressionLimits;
 
-  private readonly RegexEngine: ReturnType<typeof guardedRegexEngine>;
-
   private readonly fastPath: boolean;
+
+  private readonly analyzer: RegexAnalyzer;
 
   /**
    * `fastPath` (default true): expressions in the common subset (paths over objects and arrays,
    * literals, comparisons, and/or, `in`, `? :`, `&`, arithmetic, object constructors, $sum,
    * $round, $lowercase, $uppercase) are evaluated exactly without jsonata-js; see fast-path.ts.
    */
-  constructor(limits: Partial<ExpressionLimits> = {}, options: { fastPath?: boolean } = {}) {
+  constructor(
+    limits: Partial<ExpressionLimits> = {},
+    options: { fastPath?: boolean; analyzer?: RegexAnalyzer } = {},
+  ) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.fastPath = options.fastPath ?? true;
-    this.RegexEngine = guardedRegexEngine(this.limits.regexStepBudget);
+    this.analyzer = options.analyzer ?? sharedRegexAnalyzer();
   }
 
   compile(source: string): Expression {
     let compiled: jsonata.Expression;
-    const guards = guardrails(this.limits, this.RegexEngine);
+    const guards = guardrails(this.limits);
     try {
       compiled = jsonata(source, guards.options);
     } catch (err) {
@@ -62,9 +73,11 @@ export class JsonataEngine implements ExpressionEngine {
         fault.code,
       );
     }
-    forEachRegex(compiled.ast(), (regex, position) =>
-      assertSafeRegex(regex, position, this.limits.regexStepBudget),
-    );
+    // Regexes are analysed off the event loop (settle); until then they refuse to run.
+    const literals: RegexLiteral[] = [];
+    forEachRegex(compiled.ast(), (regex, position) => literals.push({ regex, position }));
+    const regexes = new RegexSet(literals);
+    guards.options.RegexEngine = guardedRegexEngine(regexes) as unknown as RegExpConstructor;
     // $pad allocates its whole result in one call, before any guardrail could look.
     compiled.registerFunction('pad', boundedPad(this.limits.maxStringLength), '<s-ns?:s>');
     return new JsonataExpression(
@@ -75,7 +88,34 @@ export class JsonataEngine implements ExpressionEngine {
       this.fastPath
         ? compileFast(compiled.ast(), this.limits.maxDepth, this.limits.maxSequence)
         : undefined,
+      regexes,
     );
+  }
+
+  async settle(expressions: readonly Expression[]): Promise<ExpressionProblem[]> {
+    const owners = new Map<RegexSet, Expression>();
+    for (const expression of expressions) {
+      if (expression instanceof JsonataExpression) owners.set(expression.regexes, expression);
+    }
+    const problems = await settleRegexes([...owners.keys()], this.analyzer, {
+      budgetMs: this.limits.regexBudgetMs,
+      perPatternMs: this.limits.regexPerPatternMs,
+      maxPatterns: this.limits.maxRegexes,
+      stepBudget: this.limits.regexStepBudget,
+    });
+    return problems.map((p) => ({
+      expression: owners.get(p.set)!,
+      message: p.message,
+      position: p.position,
+    }));
+  }
+
+  /** Compiles and settles one expression on its own: throws ExpressionCompileError if refused. */
+  async compileChecked(source: string): Promise<Expression> {
+    const expression = this.compile(source);
+    const [problem] = await this.settle([expression]);
+    if (problem) throw new ExpressionCompileError(problem.message, problem.position);
+    return expression;
   }
 }
 
@@ -112,7 +152,7 @@ interface Guardrails {
  * jsonata's own check then fails the evaluation with its timeout error (D1012), as it would have.
  * Depth and sequence guards stay on every step.
  */
-function guardrails(limits: ExpressionLimits, RegexEngine: unknown): Guardrails {
+function guardrails(limits: ExpressionLimits): Guardrails {
   let steps = 0;
   let deadline = Infinity;
   return {
@@ -123,7 +163,6 @@ function guardrails(limits: ExpressionLimits, RegexEngine: unknown): Guardrails 
       },
       stack: limits.maxDepth,
       sequence: limits.maxSequence,
-      RegexEngine: RegexEngine as RegExpConstructor,
     },
     start() {
       deadline = performance.now() + limits.timeoutMs;
@@ -139,6 +178,8 @@ class JsonataExpression implements Expression {
     private readonly limits: ExpressionLimits,
     /** Exact synchronous evaluation when the expression is in the common subset (see fast-path.ts). */
     private readonly fast: FastEvaluator | undefined,
+    /** Its regular expression literals, allowed to run once settled. */
+    readonly regexes: RegexSet,
   ) {}
 
   /** True when this expression has a fast evaluator (for tests and the bench). */
