@@ -11,6 +11,7 @@ import { ConfigError, packageInfo, parse } from '@junction/common';
 import { EmbeddedPostgresServer } from '@junction/database';
 import { RoutesService } from '@junction/registry';
 import { AppModule } from './app.module';
+import { RedactingLogger } from './core/redacting-logger';
 import { GatewayConfig, loadGatewayConfig } from './config';
 import { DEMO_ROUTE } from './demo-route';
 import { buildOpenApi, serveOpenApi } from './openapi/openapi';
@@ -22,6 +23,11 @@ export interface RunningGateway {
 }
 
 const log = new Logger('Junction');
+
+/** Every log line of the gateway, card numbers redacted (see RedactingLogger). */
+function redactingLogger(): RedactingLogger {
+  return new RedactingLogger({ logLevels: ['log', 'warn', 'error', 'fatal'] });
+}
 
 /** The master key: from the environment, else (embedded default only) from the data folder, made on first start. */
 function masterKey(config: GatewayConfig, embedded: boolean): Buffer {
@@ -92,7 +98,7 @@ export async function createGateway(
     new FastifyAdapter({ bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES, trustProxy: false }),
     // Body parsers are ours (rawIngestBodies): Nest's own would parse ingest payloads too.
     {
-      logger: process.env.JUNCTION_LOG === 'silent' ? false : ['log', 'warn', 'error'],
+      logger: process.env.JUNCTION_LOG === 'silent' ? false : redactingLogger(),
       bodyParser: false,
     },
   );
