@@ -18,6 +18,7 @@ export {
   redactPanText,
   containsPan,
   luhnValid,
+  mayHoldPan,
   PAN_REDACTED,
 } from './pan/pan-detector';
 export { decodeBody } from './decode';
