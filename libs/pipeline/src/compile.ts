@@ -1,7 +1,7 @@
 import { Lane } from './lane';
 import { performance } from 'node:perf_hooks';
 import { Envelope } from './envelope';
-import { Expression, ExpressionCompileError } from './expression/expression';
+import { Expression, ExpressionBindings, ExpressionCompileError } from './expression/expression';
 import { isTruthy } from './expression/truthy';
 import { maxDepthExceeded } from './input-guard';
 import { PipelineError, RouteProblem, RouteValidationError } from './pipeline.error';
@@ -66,41 +66,70 @@ interface CompiledDestination {
   key?: Expression;
 }
 
+/**
+ * An expression whose compiling is deferred: stages are built synchronously, and the
+ * expressions of a whole document are then compiled in turns that let the event loop run (a
+ * large document must not hold the thread for all its parsing at once). Used only after
+ * compileRoute has resolved, when every target is set.
+ */
+class DeferredExpression implements Expression {
+  target: Expression | undefined;
+
+  constructor(readonly source: string) {}
+
+  evaluate(input: unknown, bindings: ExpressionBindings): Promise<unknown> {
+    return this.target!.evaluate(input, bindings);
+  }
+}
+
+/** Longest stretch of compiling before the event loop gets a turn, in ms. */
+const COMPILE_SLICE_MS = 10;
+
 class ProblemCollector {
   readonly problems: RouteProblem[] = [];
 
-  /** Every expression compiled, with its pointer: settled together, under one budget. */
-  readonly compiled: Array<{ expression: Expression; pointer: string }> = [];
+  /** Every expression of the document, with its pointer: compiled, then settled together. */
+  private readonly deferred: Array<{ expression: DeferredExpression; pointer: string }> = [];
 
   context(resources: RouteResources, pointer: string): StageBuildContext {
     return {
       resources,
       pointer,
       problem: (relative, message) => this.problems.push({ pointer: pointer + relative, message }),
-      expression: (source, relative = '') => this.expression(resources, source, pointer + relative),
+      expression: (source, relative = '') => this.expression(source, pointer + relative),
     };
   }
 
-  expression(resources: RouteResources, source: string, pointer: string): Expression | undefined {
-    try {
-      const expression = resources.expressions.compile(source);
-      this.compiled.push({ expression, pointer });
-      return expression;
-    } catch (err) {
-      if (!(err instanceof ExpressionCompileError)) throw err;
-      this.problems.push({ pointer, message: err.message });
-      return undefined;
-    }
+  expression(source: string, pointer: string): Expression {
+    const expression = new DeferredExpression(source);
+    this.deferred.push({ expression, pointer });
+    return expression;
   }
 
   /**
-   * Settles every expression of the document off the event loop (ReDoS analysis of its regular
-   * expressions, one budget for the document) and records what is refused at its field.
+   * Compiles every expression of the document, in slices between which the event loop runs, then
+   * settles them off the event loop (ReDoS analysis of their regular expressions, one budget for
+   * the document); records what is refused at its field.
    */
-  async settle(resources: RouteResources): Promise<void> {
-    if (this.compiled.length === 0) return;
-    const pointers = new Map(this.compiled.map((c) => [c.expression, c.pointer]));
-    const problems = await resources.expressions.settle(this.compiled.map((c) => c.expression));
+  async compileAll(resources: RouteResources): Promise<void> {
+    const compiled: Array<{ expression: Expression; pointer: string }> = [];
+    let sliceStart = performance.now();
+    for (const { expression, pointer } of this.deferred) {
+      if (performance.now() - sliceStart > COMPILE_SLICE_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
+      try {
+        expression.target = resources.expressions.compile(expression.source);
+        compiled.push({ expression: expression.target, pointer });
+      } catch (err) {
+        if (!(err instanceof ExpressionCompileError)) throw err;
+        this.problems.push({ pointer, message: err.message });
+      }
+    }
+    if (compiled.length === 0) return;
+    const pointers = new Map(compiled.map((c) => [c.expression, c.pointer]));
+    const problems = await resources.expressions.settle(compiled.map((c) => c.expression));
     for (const problem of problems) {
       this.problems.push({
         pointer: pointers.get(problem.expression) ?? '',
@@ -129,7 +158,7 @@ export async function validateRoute(
     !shape.some((p) => p.pointer === pointer || p.pointer.startsWith(`${pointer}/`));
   const collector = new ProblemCollector();
   buildParts(doc as RouteDocument, resources, collector, sound);
-  await collector.settle(resources);
+  await collector.compileAll(resources);
   return inDocumentOrder([...shape, ...collector.problems]);
 }
 
@@ -169,7 +198,7 @@ export async function compileRoute(
   assertRouteShape(doc);
   const collector = new ProblemCollector();
   const { stages, destinations } = buildParts(doc, resources, collector, () => true);
-  if (collector.problems.length === 0) await collector.settle(resources);
+  if (collector.problems.length === 0) await collector.compileAll(resources);
   if (collector.problems.length > 0)
     throw new RouteValidationError(inDocumentOrder(collector.problems));
   return new RouteExecutor(doc, stages, destinations, options.maxInputDepth ?? 64);
@@ -201,8 +230,7 @@ function buildParts(
     const at = `/destinations/${index}`;
     if (!sound(at)) return;
     const compiled: CompiledDestination = { index, spec };
-    if (spec.when !== undefined)
-      compiled.when = collector.expression(resources, spec.when, `${at}/when`);
+    if (spec.when !== undefined) compiled.when = collector.expression(spec.when, `${at}/when`);
     if (spec.type === 'amqp') {
       const hasExchange = spec.exchange !== undefined;
       if (hasExchange === (spec.queue !== undefined)) {
@@ -217,11 +245,11 @@ function buildParts(
             pointer: `${at}/routingKey`,
             message: 'applies only with exchange',
           });
-        compiled.routingKey = collector.expression(resources, spec.routingKey, `${at}/routingKey`);
+        compiled.routingKey = collector.expression(spec.routingKey, `${at}/routingKey`);
       }
     }
     if (spec.type === 'kafka' && spec.key !== undefined) {
-      compiled.key = collector.expression(resources, spec.key, `${at}/key`);
+      compiled.key = collector.expression(spec.key, `${at}/key`);
     }
     destinations.push(compiled);
   });

@@ -39,6 +39,11 @@ export interface ExpressionLimits {
   regexPerPatternMs: number;
   /** Most regular expression literals one route document may hold. */
   maxRegexes: number;
+  /**
+   * Longest expression source, in characters. Parsing is synchronous and grows with the source
+   * (about 1-2 ms per thousand characters): this bounds the time one expression holds the thread.
+   */
+  maxSourceLength: number;
 }
 
 export const DEFAULT_LIMITS: ExpressionLimits = {
@@ -51,6 +56,7 @@ export const DEFAULT_LIMITS: ExpressionLimits = {
   regexBudgetMs: 3000,
   regexPerPatternMs: 1500,
   maxRegexes: 100,
+  maxSourceLength: 16_384,
 };
 
 /** A syntax or safety problem found while compiling; `position` is a character offset. */

@@ -60,6 +60,11 @@ export class JsonataEngine implements ExpressionEngine {
   }
 
   compile(source: string): Expression {
+    if (source.length > this.limits.maxSourceLength) {
+      throw new ExpressionCompileError(
+        `expression is ${source.length} characters long, over the ${this.limits.maxSourceLength}-character limit; split it across stages`,
+      );
+    }
     let compiled: jsonata.Expression;
     const guards = guardrails(this.limits);
     try {

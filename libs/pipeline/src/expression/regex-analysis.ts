@@ -36,6 +36,11 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 process.env.RECHECK_SYNC_BACKEND = 'pure';
 const { checkSync } = require(workerData.recheck);
+// A cold engine is several times slower: warm it before the first document's budget runs.
+for (const warm of ['^[a-z]+@[a-z]+$', '(\\w+)\\s(\\w+)', '(a|a)*b', '^(\\d{1,3}[.-]?){4}$']) {
+  checkSync(warm, '', { timeout: 5000 });
+}
+parentPort.postMessage({ ready: true });
 parentPort.on('message', (job) => {
   const deadline = Date.now() + job.budgetMs;
   const findings = [];
@@ -80,6 +85,8 @@ interface Job {
  */
 export class WorkerRegexAnalyzer implements RegexAnalyzer {
   private worker: Worker | undefined;
+  /** The worker has loaded and warmed recheck: budgets are counted from here on. */
+  private ready = false;
   private readonly queue: Job[] = [];
   private running: { job: Job; timer: NodeJS.Timeout } | undefined;
   private nextId = 0;
@@ -109,18 +116,26 @@ export class WorkerRegexAnalyzer implements RegexAnalyzer {
     if (this.running) this.finish(this.running.job.patterns.map(() => ({ status: 'budget' })));
     const worker = this.worker;
     this.worker = undefined;
+    this.ready = false;
     await worker?.terminate();
   }
 
   private pump(): void {
-    if (this.running || this.queue.length === 0) return;
-    const job = this.queue.shift()!;
+    if (this.running) return;
+    if (this.queue.length === 0) {
+      this.worker?.unref(); // idle: the thread does not keep the process alive
+      return;
+    }
     const worker = this.ensureWorker();
+    worker.ref(); // work waits for it (a CLI must not exit meanwhile)
+    if (!this.ready) return; // pumped again once it is
+    const job = this.queue.shift()!;
     const timer = setTimeout(
       () => {
         // recheck overran its own limit: the thread is stopped, and a new one serves the next job.
         const stuck = this.worker;
         this.worker = undefined;
+        this.ready = false;
         void stuck?.terminate();
         this.finish(job.patterns.map(() => ({ status: 'budget' })));
       },
@@ -128,7 +143,6 @@ export class WorkerRegexAnalyzer implements RegexAnalyzer {
     );
     timer.unref();
     this.running = { job, timer };
-    worker.ref();
     worker.postMessage({
       id: job.id,
       patterns: job.patterns,
@@ -142,7 +156,6 @@ export class WorkerRegexAnalyzer implements RegexAnalyzer {
     if (!running) return;
     clearTimeout(running.timer);
     this.running = undefined;
-    this.worker?.unref();
     running.job.resolve(findings);
     this.pump();
   }
@@ -154,22 +167,32 @@ export class WorkerRegexAnalyzer implements RegexAnalyzer {
       workerData: { recheck: require.resolve('recheck') },
       resourceLimits: { maxOldGenerationSizeMb: 512 },
     });
-    worker.unref();
-    worker.on('message', (message: { id: number; findings: RegexFinding[] }) => {
-      if (this.running?.job.id === message.id) this.finish(message.findings);
+    worker.on('message', (message: { id: number; findings: RegexFinding[] } | { ready: true }) => {
+      if (this.worker !== worker) return;
+      if ('ready' in message) {
+        this.ready = true;
+        this.pump();
+      } else if (this.running?.job.id === message.id) {
+        this.finish(message.findings);
+      }
     });
     const fail = (err: Error) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
+      this.ready = false;
+      const failure = new Error(`regular expression analysis failed: ${err.message}`, {
+        cause: err,
+      });
       const running = this.running;
       if (running) {
         clearTimeout(running.timer);
         this.running = undefined;
-        running.job.reject(
-          new Error(`regular expression analysis failed: ${err.message}`, { cause: err }),
-        );
+        running.job.reject(failure);
+        this.pump();
+      } else {
+        // It died while starting: the waiting documents fail, rather than start it again and again.
+        for (const job of this.queue.splice(0)) job.reject(failure);
       }
-      this.pump();
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`the analysis thread exited (${code})`)));

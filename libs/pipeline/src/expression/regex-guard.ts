@@ -17,7 +17,7 @@ export interface RegexCheckLimits {
 
 /**
  * Findings by pattern, shared by every engine of the process, bounded: the least recently used
- * entry goes first. Findings over the budget are not kept (they depend on the document).
+ * entry goes first. Timeouts are not kept (they depend on the document's budget and the load).
  */
 class FindingCache {
   private readonly entries = new Map<string, RegexFinding>();
@@ -159,7 +159,9 @@ export async function settleRegexes(
     patterns.forEach((pattern, i) => {
       const finding = results[i] ?? { status: 'budget' };
       fresh.set(keyOf(pattern), finding);
-      if (finding.status !== 'budget') findings.set(keyOf(pattern), finding);
+      // A timeout depends on the budget and the machine's load: it is tried again next time.
+      if (finding.status !== 'budget' && !(finding.status === 'unknown' && finding.timedOut))
+        findings.set(keyOf(pattern), finding);
     });
   }
   for (const { set, literal } of pending) {

@@ -26,7 +26,11 @@ export interface StageBuildContext {
   readonly pointer: string;
   /** Records a problem at `pointer + relative`; building goes on so that all problems are found. */
   problem(relative: string, message: string): void;
-  /** Compiles an expression, recording a problem (and returning undefined) if it does not compile. */
+  /**
+   * An expression of the stage's config. It is compiled with the rest of the document (in slices
+   * that let the event loop run, then checked off it); a problem is recorded at its field, and a
+   * document with problems never runs.
+   */
   expression(source: string, relative?: string): Expression | undefined;
 }
 
