@@ -83,7 +83,7 @@ class DeferredExpression implements Expression {
 }
 
 /** Longest stretch of compiling before the event loop gets a turn, in ms. */
-const COMPILE_SLICE_MS = 10;
+const COMPILE_SLICE_MS = 5;
 
 class ProblemCollector {
   readonly problems: RouteProblem[] = [];

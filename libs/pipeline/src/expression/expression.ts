@@ -56,7 +56,7 @@ export const DEFAULT_LIMITS: ExpressionLimits = {
   regexBudgetMs: 3000,
   regexPerPatternMs: 1500,
   maxRegexes: 100,
-  maxSourceLength: 16_384,
+  maxSourceLength: 8_192,
 };
 
 /** A syntax or safety problem found while compiling; `position` is a character offset. */
