@@ -1,7 +1,12 @@
 import { Lane } from './lane';
 import { performance } from 'node:perf_hooks';
 import { Envelope } from './envelope';
-import { Expression, ExpressionBindings, ExpressionCompileError } from './expression/expression';
+import {
+  DataPattern,
+  Expression,
+  ExpressionBindings,
+  ExpressionCompileError,
+} from './expression/expression';
 import { isTruthy } from './expression/truthy';
 import { maxDepthExceeded } from './input-guard';
 import { PipelineError, RouteProblem, RouteValidationError } from './pipeline.error';
@@ -91,12 +96,20 @@ class ProblemCollector {
   /** Every expression of the document, with its pointer: compiled, then settled together. */
   private readonly deferred: Array<{ expression: DeferredExpression; pointer: string }> = [];
 
+  /** Data patterns of the stages (JSON Schema `pattern`), settled with the expressions. */
+  private readonly patterns: Array<{ part: DataPattern; pointer: string }> = [];
+
   context(resources: RouteResources, pointer: string): StageBuildContext {
     return {
       resources,
       pointer,
       problem: (relative, message) => this.problems.push({ pointer: pointer + relative, message }),
       expression: (source, relative = '') => this.expression(source, pointer + relative),
+      pattern: (source, flags, relative = '') => {
+        const part = resources.expressions.pattern(source, flags);
+        this.patterns.push({ part, pointer: pointer + relative });
+        return part;
+      },
     };
   }
 
@@ -112,7 +125,7 @@ class ProblemCollector {
    * the document); records what is refused at its field.
    */
   async compileAll(resources: RouteResources): Promise<void> {
-    const compiled: Array<{ expression: Expression; pointer: string }> = [];
+    const compiled: Array<{ part: Expression | DataPattern; pointer: string }> = [...this.patterns];
     let sliceStart = performance.now();
     for (const { expression, pointer } of this.deferred) {
       if (performance.now() - sliceStart > COMPILE_SLICE_MS) {
@@ -121,18 +134,18 @@ class ProblemCollector {
       }
       try {
         expression.target = resources.expressions.compile(expression.source);
-        compiled.push({ expression: expression.target, pointer });
+        compiled.push({ part: expression.target, pointer });
       } catch (err) {
         if (!(err instanceof ExpressionCompileError)) throw err;
         this.problems.push({ pointer, message: err.message });
       }
     }
     if (compiled.length === 0) return;
-    const pointers = new Map(compiled.map((c) => [c.expression, c.pointer]));
-    const problems = await resources.expressions.settle(compiled.map((c) => c.expression));
+    const pointers = new Map(compiled.map((c) => [c.part, c.pointer]));
+    const problems = await resources.expressions.settle(compiled.map((c) => c.part));
     for (const problem of problems) {
       this.problems.push({
-        pointer: pointers.get(problem.expression) ?? '',
+        pointer: pointers.get(problem.part) ?? '',
         message: problem.message,
       });
     }

@@ -72,9 +72,19 @@ export class ExpressionCompileError extends Error {
   }
 }
 
-/** A part of an expression that {@link ExpressionEngine.settle} refused. */
+/**
+ * A regular expression a route matches message data against outside its expressions (a JSON
+ * Schema `pattern` in a validate stage). Like an expression's regexes, it runs only once settled.
+ */
+export interface DataPattern {
+  readonly source: string;
+  /** Whether `text` matches; throws when the pattern may not run on it (not settled, too long). */
+  test(text: string): boolean;
+}
+
+/** A part (expression or data pattern) that {@link ExpressionEngine.settle} refused. */
 export interface ExpressionProblem {
-  expression: Expression;
+  part: Expression | DataPattern;
   message: string;
   /** Character offset in the expression's source, where known. */
   position?: number;
@@ -87,9 +97,12 @@ export interface ExpressionEngine {
    * left to {@link settle}: until then the expression refuses to run those parts.
    */
   compile(source: string): Expression;
+  /** A data pattern (JSON Schema `pattern`); throws ExpressionCompileError if it is no regex. */
+  pattern(source: string, flags: string): DataPattern;
   /**
-   * Finishes the checks of the expressions of one route document off the event loop, under one
-   * budget for them all: resolves with one problem per refused part, and lets the others run.
+   * Finishes the checks of the expressions and data patterns of one route document off the
+   * event loop, under one budget for them all: resolves with one problem per refused part, and
+   * lets the others run.
    */
-  settle(expressions: readonly Expression[]): Promise<ExpressionProblem[]>;
+  settle(parts: ReadonlyArray<Expression | DataPattern>): Promise<ExpressionProblem[]>;
 }

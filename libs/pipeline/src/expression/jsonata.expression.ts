@@ -11,9 +11,11 @@ import {
   ExpressionEngine,
   ExpressionLimits,
   ExpressionProblem,
+  DataPattern,
 } from './expression';
 import { RegexAnalyzer, sharedRegexAnalyzer } from './regex-analysis';
 import {
+  GuardedPattern,
   guardedRegexEngine,
   RegexInputTooLong,
   RegexLiteral,
@@ -97,10 +99,21 @@ export class JsonataEngine implements ExpressionEngine {
     );
   }
 
-  async settle(expressions: readonly Expression[]): Promise<ExpressionProblem[]> {
-    const owners = new Map<RegexSet, Expression>();
-    for (const expression of expressions) {
-      if (expression instanceof JsonataExpression) owners.set(expression.regexes, expression);
+  pattern(source: string, flags: string): DataPattern {
+    try {
+      return new GuardedPattern(source, flags);
+    } catch (err) {
+      throw new ExpressionCompileError(
+        `/${source}/ is not a valid regular expression: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  async settle(parts: ReadonlyArray<Expression | DataPattern>): Promise<ExpressionProblem[]> {
+    const owners = new Map<RegexSet, Expression | DataPattern>();
+    for (const part of parts) {
+      if (part instanceof JsonataExpression || part instanceof GuardedPattern)
+        owners.set(part.regexes, part);
     }
     const problems = await settleRegexes([...owners.keys()], this.analyzer, {
       budgetMs: this.limits.regexBudgetMs,
@@ -109,7 +122,7 @@ export class JsonataEngine implements ExpressionEngine {
       stepBudget: this.limits.regexStepBudget,
     });
     return problems.map((p) => ({
-      expression: owners.get(p.set)!,
+      part: owners.get(p.set)!,
       message: p.message,
       position: p.position,
     }));

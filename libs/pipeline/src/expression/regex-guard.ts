@@ -218,3 +218,41 @@ export function guardedRegexEngine(
     }
   };
 }
+
+/**
+ * A regular expression matched against message data outside an expression (a JSON Schema
+ * `pattern`, through ajv's `code.regExp` option): it runs only as settling allowed it.
+ */
+export class GuardedPattern {
+  readonly regexes: RegexSet;
+  private readonly inner: RegExp;
+
+  /** Throws SyntaxError when `source` is no regular expression. */
+  constructor(
+    readonly source: string,
+    readonly flags: string,
+  ) {
+    this.inner = new RegExp(source, flags.replace(/[gy]/g, ''));
+    this.regexes = new RegexSet([{ regex: this.inner }]);
+  }
+
+  test(text: string): boolean {
+    const maxInput = this.regexes.maxInput(this.inner);
+    if (maxInput === undefined) {
+      throw new RegexInputTooLong(
+        `regular expression /${this.source}/ was not checked for catastrophic backtracking`,
+      );
+    }
+    if (text.length > maxInput) {
+      throw new RegexInputTooLong(
+        `regular expression /${this.source}/ may backtrack heavily; it runs only on strings up to ${maxInput} characters, this one has ${text.length}`,
+      );
+    }
+    return this.inner.test(text);
+  }
+
+  /** ajv keys its compiled patterns by this text. */
+  toString(): string {
+    return `/${this.source}/${this.flags}`;
+  }
+}

@@ -1,5 +1,5 @@
 import type { Envelope } from '../envelope';
-import type { Expression, ExpressionEngine } from '../expression/expression';
+import type { DataPattern, Expression, ExpressionEngine } from '../expression/expression';
 import type { JsonSchema } from '../schema/json-schema';
 
 /** What a stage returns to stop a message without error (a filter that said no). */
@@ -32,6 +32,12 @@ export interface StageBuildContext {
    * document with problems never runs.
    */
   expression(source: string, relative?: string): Expression | undefined;
+  /**
+   * A regular expression the stage matches data against (a JSON Schema `pattern`): analysed with
+   * the document's expressions, problems recorded at `pointer + relative`. Throws
+   * ExpressionCompileError when it is no regular expression.
+   */
+  pattern(source: string, flags: string, relative?: string): DataPattern;
 }
 
 /** One stage kind: data-described, so the same definition feeds validation, docs and the console. */
