@@ -78,6 +78,12 @@ describe('bounded JSONata evaluation', () => {
       .catch((e: unknown) => e)) as PipelineError;
     expect(evalError).toBeInstanceOf(PipelineError);
     expect(evalError.message).toMatch(/was not checked/);
+    const long = await viaEval
+      .evaluate({ code: Array.from({ length: 3000 }, (_, i) => `x = ${i}`).join(' or ') }, bindings)
+      .catch((e: unknown) => e);
+    expect((long as PipelineError).code).toBe('EXPRESSION_LIMIT');
+    expect((long as PipelineError).message).toMatch(/over the 8192-character limit/);
+    expect(await viaEval.evaluate({ code: '$sum([1, 2])' }, bindings)).toBe(3);
     const settled = await engine.compileChecked('$match(name, /a+b/).match');
     expect(await settled.evaluate({ name: 'aab' }, bindings)).toBe('aab');
   });

@@ -87,6 +87,8 @@ export class JsonataEngine implements ExpressionEngine {
     guards.options.RegexEngine = guardedRegexEngine(regexes) as unknown as RegExpConstructor;
     // $pad allocates its whole result in one call, before any guardrail could look.
     compiled.registerFunction('pad', boundedPad(this.limits.maxStringLength), '<s-ns?:s>');
+    // $eval parses code from data, and parsing is synchronous: held to the source limit.
+    compiled.registerFunction('eval', boundedEval(this.limits.maxSourceLength), '<sx?:x>');
     return new JsonataExpression(
       source,
       compiled,
@@ -150,6 +152,31 @@ function boundedPad(maxString: number) {
     let padding = fill.repeat(padLength);
     if (fill.length > 1) padding = Array.from(padding).slice(0, padLength).join('');
     return width > 0 ? str + padding : padding + str;
+  };
+}
+
+/** jsonata-js's own $eval, as its static frame binds it (a function object). */
+const jsonataEval = jsonata('$eval').evaluate({}) as Promise<{
+  implementation: (this: unknown, code: string, focus?: unknown) => Promise<unknown>;
+}>;
+jsonataEval.catch(() => undefined);
+
+/**
+ * jsonata-js's $eval (same frame, so the same time and depth guards, and the same regex guard:
+ * a regex in the code was never analysed and is refused), refusing code longer than an
+ * expression may be, whose parsing would hold the thread.
+ */
+function boundedEval(maxSource: number) {
+  return async function (this: unknown, code: string | undefined, focus?: unknown) {
+    if (typeof code === 'string' && code.length > maxSource) {
+      throw new LimitExceeded(
+        `$eval code is ${code.length} characters long, over the ${maxSource}-character limit of an expression`,
+      );
+    }
+    const original = await jsonataEval;
+    return arguments.length > 1
+      ? original.implementation.call(this, code!, focus)
+      : original.implementation.call(this, code!);
   };
 }
 
