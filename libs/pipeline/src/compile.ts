@@ -3,6 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { Envelope } from './envelope';
 import {
   DataPattern,
+  DocumentLimitError,
+  DocumentScope,
   Expression,
   ExpressionBindings,
   ExpressionCompileError,
@@ -127,17 +129,19 @@ class ProblemCollector {
   async compileAll(resources: RouteResources): Promise<void> {
     const compiled: Array<{ part: Expression | DataPattern; pointer: string }> = [...this.patterns];
     let sliceStart = performance.now();
+    const scope: DocumentScope = { regexes: 0 };
     for (const { expression, pointer } of this.deferred) {
       if (performance.now() - sliceStart > COMPILE_SLICE_MS) {
         await new Promise((resolve) => setImmediate(resolve));
         sliceStart = performance.now();
       }
       try {
-        expression.target = resources.expressions.compile(expression.source);
+        expression.target = resources.expressions.compile(expression.source, scope);
         compiled.push({ part: expression.target, pointer });
       } catch (err) {
         if (!(err instanceof ExpressionCompileError)) throw err;
         this.problems.push({ pointer, message: err.message });
+        if (err instanceof DocumentLimitError) return; // refused whole: parse no more of it
       }
     }
     if (compiled.length === 0) return;

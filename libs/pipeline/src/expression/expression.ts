@@ -90,13 +90,25 @@ export interface ExpressionProblem {
   position?: number;
 }
 
+/**
+ * What the expressions of one route document have used so far of the limits they share: passed
+ * to every compile of the document, so that a document over a limit is refused at the first
+ * expression that crosses it, before the rest are parsed.
+ */
+export interface DocumentScope {
+  regexes: number;
+}
+
+/** A compile problem that refuses the whole document: nothing more of it is compiled. */
+export class DocumentLimitError extends ExpressionCompileError {}
+
 export interface ExpressionEngine {
   /**
    * Compiles once; throws ExpressionCompileError with the position of the problem. What cannot
    * be checked on this thread without stalling it (the ReDoS analysis of regular expressions) is
    * left to {@link settle}: until then the expression refuses to run those parts.
    */
-  compile(source: string): Expression;
+  compile(source: string, document?: DocumentScope): Expression;
   /** A data pattern (JSON Schema `pattern`); throws ExpressionCompileError if it is no regex. */
   pattern(source: string, flags: string): DataPattern;
   /**

@@ -12,6 +12,8 @@ import {
   ExpressionLimits,
   ExpressionProblem,
   DataPattern,
+  DocumentLimitError,
+  DocumentScope,
 } from './expression';
 import { RegexAnalyzer, sharedRegexAnalyzer } from './regex-analysis';
 import {
@@ -61,7 +63,7 @@ export class JsonataEngine implements ExpressionEngine {
     this.analyzer = options.analyzer ?? sharedRegexAnalyzer();
   }
 
-  compile(source: string): Expression {
+  compile(source: string, document?: DocumentScope): Expression {
     if (source.length > this.limits.maxSourceLength) {
       throw new ExpressionCompileError(
         `expression is ${source.length} characters long, over the ${this.limits.maxSourceLength}-character limit; split it across stages`,
@@ -83,6 +85,11 @@ export class JsonataEngine implements ExpressionEngine {
     // Regexes are analysed off the event loop (settle); until then they refuse to run.
     const literals: RegexLiteral[] = [];
     forEachRegex(compiled.ast(), (regex, position) => literals.push({ regex, position }));
+    if (document && (document.regexes += literals.length) > this.limits.maxRegexes) {
+      throw new DocumentLimitError(
+        `more than ${this.limits.maxRegexes} regular expressions in one route document; use fewer`,
+      );
+    }
     const regexes = new RegexSet(literals);
     guards.options.RegexEngine = guardedRegexEngine(regexes) as unknown as RegExpConstructor;
     // $pad allocates its whole result in one call, before any guardrail could look.
