@@ -212,7 +212,7 @@ export async function createGateway(
       bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES,
       trustProxy: false,
       // A message id (an Idempotency-Key, up to 200 characters) must fit in GET /audit/messages/{id}.
-      maxParamLength: MAX_PARAM_LENGTH,
+      routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
       frameworkErrors: routerError,
     }),
     // Body parsers are ours (rawIngestBodies): Nest's own would parse ingest payloads too.
