@@ -7,6 +7,13 @@ import { JsonataEngine } from './jsonata.expression';
 const TIMEOUT_MS = 50;
 const engine = new JsonataEngine({ timeoutMs: TIMEOUT_MS });
 const bindings = { headers: {}, meta: {} };
+/**
+ * How long a refused evaluation may take in these tests. Unbounded, each case here runs for
+ * minutes or forever; a refusal proves the limit cut it short. The bound is far above the limit so
+ * that a loaded machine (CI runs every tier at once) cannot fail it: these tests check that a
+ * limit stops the work, not how fast the machine is.
+ */
+const STOPPED_WITHIN_MS = 5_000;
 
 async function failure(
   source: string,
@@ -53,7 +60,7 @@ describe('bounded JSONata evaluation', () => {
     const { error, ms } = await failure(source);
     expect(error.code).toBe('EXPRESSION_LIMIT');
     expect(error.message).toMatch(message);
-    expect(ms).toBeLessThan(2 * TIMEOUT_MS);
+    expect(ms).toBeLessThan(STOPPED_WITHIN_MS);
   });
 
   it('refuses a catastrophic regex when the expression is settled', async () => {
@@ -97,7 +104,7 @@ describe('bounded JSONata evaluation', () => {
       .catch((e: unknown) => e);
     expect((error as PipelineError).code).toBe('EXPRESSION_LIMIT');
     expect((error as PipelineError).message).toMatch(/runs only on strings up to 20000 characters/);
-    expect(performance.now() - started).toBeLessThan(2 * TIMEOUT_MS);
+    expect(performance.now() - started).toBeLessThan(STOPPED_WITHIN_MS);
   });
 
   it('rejects deeply nested input before any expression sees it', async () => {
@@ -116,7 +123,7 @@ describe('bounded JSONata evaluation', () => {
     const result = await route.run(envelopeOf(body));
     expect(result.outcome).toBe('error');
     expect(result.outcome === 'error' && result.error.code).toBe('INPUT_REJECTED');
-    expect(performance.now() - started).toBeLessThan(2 * TIMEOUT_MS);
+    expect(performance.now() - started).toBeLessThan(STOPPED_WITHIN_MS);
   });
 
   it('a descendant walk over input within the depth limit still works', async () => {
