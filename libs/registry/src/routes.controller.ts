@@ -30,7 +30,7 @@ import {
   ErrorDto,
   DryRunResultDto,
   RouteStatusDto,
-  RouteSummaryDto,
+  RouteListItemDto,
   RouteViewDto,
   routeDocumentRef,
   ValidationResultDto,
@@ -64,8 +64,8 @@ export class RoutesController {
   @Get()
   @RequirePermission('routes.read')
   @ApiOperation({ summary: 'List routes' })
-  @ApiOkResponse({ type: RouteSummaryDto, isArray: true })
-  list(): Promise<RouteSummaryDto[]> {
+  @ApiOkResponse({ type: RouteListItemDto, isArray: true })
+  list(): Promise<RouteListItemDto[]> {
     return this.routes.list();
   }
 

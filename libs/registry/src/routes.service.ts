@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { compare, Operation } from 'fast-json-patch';
@@ -58,12 +59,27 @@ export interface VersionView extends VersionSummary {
 }
 
 export interface RuntimeStatus {
-  state: 'running' | 'stopped' | 'starting' | 'failed' | 'not-deployed';
+  state: 'running' | 'stopped' | 'starting' | 'connecting' | 'retrying' | 'failed' | 'not-deployed';
   inFlight: number;
   processed: number;
   failed: number;
   lastError: string | null;
+  /** Why it is not running (the broker's words, redacted), while it is not. */
+  reason?: string | null;
+  /** Since when it is in this state, in this process. */
+  since?: string | null;
 }
+
+/** A route's run state in the list of routes. */
+export interface RouteRuntimeSummary {
+  state: RuntimeStatus['state'];
+  reason: string | null;
+  since: string | null;
+  process: string;
+}
+
+/** Which process a status is of: each gateway process runs its own worker of every route. */
+const PROCESS = `${hostname()}/${process.pid}`;
 
 /** Implemented by the route runtime; until one is attached, status reports only the stored state. */
 export interface RouteRuntimeStatus {
@@ -131,10 +147,20 @@ export class RoutesService {
     return this.routes.pathOwner(key);
   }
 
-  async list(): Promise<RouteSummary[]> {
-    return (await this.routes.listWithDocument()).map(({ route, document }) =>
-      this.summary(route, document),
-    );
+  async list(): Promise<Array<RouteSummary & { runtime: RouteRuntimeSummary }>> {
+    return (await this.routes.listWithDocument()).map(({ route, document }) => {
+      const live = this.runtime?.status(route.id);
+      return {
+        ...this.summary(route, document),
+        // What this process makes of it (GET /routes/{id}/status has the counters).
+        runtime: {
+          state: live?.state ?? (route.activeVersion === null ? 'not-deployed' : 'stopped'),
+          reason: live?.reason ?? null,
+          since: live?.since ?? null,
+          process: PROCESS,
+        },
+      };
+    });
   }
 
   /**
@@ -344,7 +370,8 @@ export class RoutesService {
       desiredState: string;
       activeVersion: number | null;
       latestVersion: number;
-    } & RuntimeStatus
+      process: string;
+    } & RuntimeStatus & { reason: string | null; since: string | null }
   > {
     const route = await this.require(id);
     const live = this.runtime?.status(id);
@@ -353,6 +380,7 @@ export class RoutesService {
       desiredState: route.desiredState,
       activeVersion: route.activeVersion,
       latestVersion: route.latestVersion,
+      process: PROCESS,
       ...(live ?? {
         state: route.activeVersion === null ? 'not-deployed' : 'stopped',
         inFlight: 0,
@@ -360,6 +388,8 @@ export class RoutesService {
         failed: 0,
         lastError: null,
       }),
+      reason: live?.reason ?? null,
+      since: live?.since ?? null,
     };
   }
 
