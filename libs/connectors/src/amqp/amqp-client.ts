@@ -131,11 +131,14 @@ export class AmqpClient {
     });
     this.manager.on('connectFailed', ({ err }: { err: Error }) => {
       this.failures += 1;
+      const repeated = this.lastError !== undefined && errorText(this.lastError) === errorText(err);
       this.lastError = err;
-      if (!this.closing)
-        this.logger.warn(
-          `amqp ${this.safeUrl}: connect attempt ${this.failures} failed: ${errorText(err)}`,
-        );
+      if (this.closing) return;
+      const line = `amqp ${this.safeUrl}: connect attempt ${this.failures} failed: ${errorText(err)}`;
+      // The same refusal again and again says nothing new (status and /health/ready keep saying
+      // it): a warning when it changes and every tenth attempt, the rest at debug.
+      if (!repeated || this.failures % 10 === 0) this.logger.warn(line);
+      else this.logger.debug(line);
     });
     this.manager.on('disconnect', ({ err }: { err?: Error }) => {
       this.since = new Date();
