@@ -326,6 +326,7 @@ export class RouteWorker {
         return {
           ...base,
           state: 'retrying',
+          lastError: base.lastError ?? redactPanText(connection.error),
           reason: redactPanText(connection.error),
           // The connection may have been refusing since before this worker began to wait.
           since: new Date(
