@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createTestDatabase } from '@junction/database';
@@ -109,6 +110,26 @@ function spellings(pan: string): string[] {
   return [pan, groups.join(' '), groups.join('-')];
 }
 const ALL_SPELLINGS = PANS.flatMap(spellings);
+
+/** A stored connection name no other test on this broker uses. */
+const GOOD = `logs-${RUN}`;
+
+/** Closes, from the broker's side, the one AMQP connection with this client-given name. */
+function closeAmqpConnection(name: string): void {
+  const listing = execFileSync(
+    'rabbitmqctl',
+    ['list_connections', 'pid', 'client_properties', '--quiet', '--no-table-headers'],
+    { encoding: 'utf8' },
+  );
+  const pids = listing
+    .split('\n')
+    .filter((l) => l.includes(`"${name}"`))
+    .map((l) => l.split('\t')[0]);
+  expect(pids).toHaveLength(1);
+  execFileSync('rabbitmqctl', ['close_connection', pids[0], 'logs e2e: dropped on purpose'], {
+    stdio: 'ignore',
+  });
+}
 
 describe('logs and status (#14)', () => {
   let db: { url: string; drop(): Promise<void> };
@@ -235,7 +256,7 @@ describe('logs and status (#14)', () => {
     await gateway.started();
     expect(await gateway.login(password)).toBe(200);
     for (const [name, secret] of [
-      ['rabbit', 'guest'],
+      [GOOD, 'guest'],
       ['badrabbit', `wrong-${RUN}`],
     ])
       expect(
@@ -249,7 +270,7 @@ describe('logs and status (#14)', () => {
         ).status,
       ).toBe(201);
     for (const [id, connection] of [
-      ['logs-good', 'rabbit'],
+      ['logs-good', GOOD],
       ['logs-refused', 'badrabbit'],
     ])
       expect(
@@ -284,16 +305,27 @@ describe('logs and status (#14)', () => {
       const s = (await gateway!.api('GET', '/routes/logs-good/status')).body;
       if (s.state !== 'running') throw new Error(`state ${String(s.state)}`);
     }, 30_000);
-    const metrics = await (await fetch(`${gateway.base}/metrics`)).text();
-    expect(metrics).toMatch(/^junction_connection_up\{connection="badrabbit",type="amqp"\} 0$/m);
-    expect(metrics).toMatch(/^junction_connection_up\{connection="rabbit",type="amqp"\} 1$/m);
-    expect(metrics).toMatch(
-      /^junction_connection_reconnects_total\{connection="rabbit",type="amqp"\} 0$/m,
-    );
+    const metrics = () => fetch(`${gateway!.base}/metrics`).then((r) => r.text());
+    const line = (name: string, connection: string, value: number) =>
+      new RegExp(`^${name}\\{connection="${connection}",type="amqp"\\} ${value}$`, 'm');
+    let scraped = await metrics();
+    expect(scraped).toMatch(line('junction_connection_up', 'badrabbit', 0));
+    expect(scraped).toMatch(line('junction_connection_up', GOOD, 1));
+    expect(scraped).toMatch(line('junction_connection_reconnects_total', GOOD, 0));
+    // The broker drops the good connection (this test's only: its name is unique): it comes back
+    // and is counted.
+    closeAmqpConnection(`junction:${GOOD}`);
+    scraped = await eventually(async () => {
+      const text = await metrics();
+      if (!line('junction_connection_reconnects_total', GOOD, 1).test(text))
+        throw new Error('no reconnect counted yet');
+      return text;
+    }, 30_000);
+    expect(scraped).toMatch(line('junction_connection_up', GOOD, 1));
     const ready = await gateway.ready();
     expect(ready.status).toBe(503);
     expect(ready.body.message).toMatch(/amqp connection badrabbit: .*ACCESS.REFUSED/);
-    expect(ready.body.message).not.toMatch(/connection rabbit:/);
+    expect(ready.body.message).not.toContain(`connection ${GOOD}:`);
   }, 120_000);
 
   it('/health/ready is 503 from the first answer until start-up is done and the brokers are up', async () => {
