@@ -16,6 +16,7 @@ import { MIGRATIONS } from '../../../migrations';
 import { CoreModule } from './core/core.module';
 import { JunctionErrorFilter } from './core/error.filter';
 import { HealthController } from './health/health.controller';
+import { Readiness } from './health/readiness';
 import { IngestController } from './ingest/ingest.controller';
 import { MetricsController } from './metrics/metrics.controller';
 import { MetricsModule } from './metrics/metrics.module';
@@ -64,6 +65,9 @@ export class AppModule {
           synchronize: false,
           // Off: a failed query's log line carries its parameters (hashes, documents). Our error filter logs what matters.
           logging: false,
+          // One attempt: start-up has probed the database already (one clear line if it cannot).
+          retryAttempts: 1,
+          retryDelay: 1000,
           extra: { max: 10, application_name: 'junction' },
         }),
         CoreModule.forRoot({
@@ -98,7 +102,7 @@ export class AppModule {
         }),
       ],
       controllers: [HealthController, IngestController, MetricsController],
-      providers: [IngestService, { provide: APP_FILTER, useClass: JunctionErrorFilter }],
+      providers: [IngestService, Readiness, { provide: APP_FILTER, useClass: JunctionErrorFilter }],
     };
   }
 }

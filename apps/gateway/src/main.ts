@@ -5,6 +5,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
 import { join, resolve } from 'node:path';
 import { UsersService } from '@junction/auth';
 import { AnchorOptions, AuditTrail, loadSigningKey } from '@junction/audit';
@@ -18,11 +19,21 @@ import {
   takesRouteSource,
   YAML_CONTENT_TYPES,
 } from '@junction/registry';
+import { RouteSupervisor } from '@junction/runtime';
 import { AppModule, type AppSettings } from './app.module';
-import { RedactingLogger } from './core/redacting-logger';
 import { GatewayConfig, loadGatewayConfig } from './config';
 import { prepareDatabase, urlRole } from './database-roles';
 import { DEMO_ROUTE } from './demo-route';
+import {
+  createPinoLogger,
+  logSettings,
+  PinoLoggerService,
+  requestIdFrom,
+  runInRequestContext,
+  type LogSettings,
+} from './core/logging';
+import { probeDatabase } from './database-probe';
+import { Readiness } from './health/readiness';
 import { buildOpenApi, serveOpenApi } from './openapi/openapi';
 
 export interface RunningGateway {
@@ -33,9 +44,24 @@ export interface RunningGateway {
 
 const log = new Logger('Junction');
 
-/** Every log line of the gateway, card numbers redacted (see RedactingLogger). */
-function redactingLogger(): RedactingLogger {
-  return new RedactingLogger({ logLevels: ['log', 'warn', 'error', 'fatal'] });
+let logging: { settings: LogSettings; service: PinoLoggerService } | undefined;
+
+/**
+ * The process's logger (pino, see core/logging), made once from LOG_LEVEL (or JUNCTION_LOG),
+ * LOG_FORMAT and NO_COLOR, and made Nest's: every `new Logger(...)` of every module writes
+ * through it, redacted.
+ */
+export function setUpLogging(env: NodeJS.ProcessEnv = process.env): {
+  settings: LogSettings;
+  service: PinoLoggerService;
+} {
+  if (!logging) {
+    const settings = logSettings(env, process.stdout.isTTY === true);
+    const service = new PinoLoggerService(createPinoLogger(settings));
+    Logger.overrideLogger(service);
+    logging = { settings, service };
+  }
+  return logging;
 }
 
 /** The master key: from the environment, else (embedded default only) from the data folder, made on first start. */
@@ -175,6 +201,30 @@ function routerError(error: FastifyError, _request: FastifyRequest, reply: Fasti
     .send({ statusCode, error: statusCode === 414 ? 'URI Too Long' : 'Bad Request', message });
 }
 
+/**
+ * Every request gets an id (the caller's `X-Request-Id` when it is a plain token), answered in
+ * `X-Request-Id` and carried by every log line written while it is handled (`reqId`).
+ */
+function requestIds(app: NestFastifyApplication): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  const requests = new Logger('Http');
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    runInRequestContext({ requestId: request.id }, done);
+  });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    requests.debug({
+      msg: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]} ${reply.statusCode}`,
+      method: request.method,
+      path: request.url.split('?')[0],
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+      reqId: request.id,
+    });
+    done();
+  });
+}
+
 /** Builds the app on a database (tests call this with their own database). */
 export async function createGateway(
   config: GatewayConfig,
@@ -214,13 +264,13 @@ export async function createGateway(
       // A message id (an Idempotency-Key, up to 200 characters) must fit in GET /audit/messages/{id}.
       routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
       frameworkErrors: routerError,
+      genReqId: (request: { headers: IncomingHttpHeaders }) =>
+        requestIdFrom(request.headers['x-request-id']),
     }),
     // Body parsers are ours (rawIngestBodies): Nest's own would parse ingest payloads too.
-    {
-      logger: process.env.JUNCTION_LOG === 'silent' ? false : redactingLogger(),
-      bodyParser: false,
-    },
+    { logger: setUpLogging().service, bodyParser: false },
   );
+  requestIds(app);
   rawIngestBodies(app);
   app.useGlobalPipes(
     new ValidationPipe({
@@ -339,6 +389,12 @@ export async function bootstrap(
           : undefined,
       }
     : undefined;
+  if (!embedded) {
+    // One clear line, within seconds, when the database cannot be reached or refuses the login,
+    // rather than a driver's stack trace after its retries.
+    if (ownerUrl) await probeDatabase(ownerUrl, 'JUNCTION_MIGRATION_DATABASE_URL');
+    await probeDatabase(databaseUrl, 'DATABASE_URL');
+  }
   if (ownerUrl && !urlRole(databaseUrl)) {
     await embedded?.stop().catch(() => undefined);
     throw new ConfigError([
@@ -376,6 +432,10 @@ export async function bootstrap(
       migrationsRun: ownerUrl === undefined,
       anchors,
     });
+    // Not ready (503 on /health/ready) until the first admin exists and the stored routes had
+    // their first start: a sign-in right after a 200 must work.
+    const readiness = app.get(Readiness);
+    readiness.hold('startup');
     await app.listen(config.PORT, config.HOST);
     // Only once the server is up: a generated password must never be made and then lost in a failed start.
     const {
@@ -386,20 +446,16 @@ export async function bootstrap(
     const address = app.getHttpServer().address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
     const url = `http://${config.HOST}:${port}`;
-    const lines = [`Junction gateway listening on ${url}`, `  API docs:  ${url}/docs`];
-    if (adminPassword) {
-      lines.push(`  admin:     ${config.JUNCTION_ADMIN_USER} / ${adminPassword}`);
-      if (demo === 'seeded') {
-        lines.push(
-          `  demo:      curl -s -X POST ${url}/ingest/demo/orders -H 'content-type: application/json' -d @examples/messages/order-de.json   # route demo-orders, no auth: seeded on the embedded database only`,
-        );
-      } else if (demo === 'not-embedded') {
-        lines.push(
-          `  demo:      not seeded: the demo route (no auth) is seeded on the embedded database only, not with DATABASE_URL`,
-        );
-      }
-    }
-    process.stdout.write(`${lines.join('\n')}\n`);
+    // The banner comes last: whatever the routes say while they first start is said before it.
+    await app.get(RouteSupervisor).firstStarts(FIRST_STARTS_WAIT_MS);
+    readiness.release('startup');
+    printBanner({
+      url,
+      admin: adminPassword
+        ? { user: config.JUNCTION_ADMIN_USER, password: adminPassword }
+        : undefined,
+      demo,
+    });
     await audit?.().catch((err: unknown) =>
       log.error(`could not audit the admin's new password: ${(err as Error).message}`),
     );
@@ -418,17 +474,80 @@ export async function bootstrap(
   }
 }
 
+/** How long the banner waits for the stored routes' first starts (a broker may be slow or away). */
+const FIRST_STARTS_WAIT_MS = 5_000;
+
+/**
+ * The start-up banner, printed whatever the log level (it may hold the one-time admin password):
+ * text lines on a terminal, one JSON line (`msg`, `url`, `console`, `docs`, `admin`, `demo`) in the
+ * JSON format.
+ */
+function printBanner(banner: {
+  url: string;
+  admin?: { user: string; password: string };
+  demo?: 'seeded' | 'not-embedded';
+}): void {
+  const { url, admin, demo } = banner;
+  const demoLine =
+    demo === 'seeded'
+      ? `curl -s -X POST ${url}/ingest/demo/orders -H 'content-type: application/json' -d @examples/messages/order-de.json   # route demo-orders, no auth: seeded on the embedded database only`
+      : demo === 'not-embedded'
+        ? 'not seeded: the demo route (no auth) is seeded on the embedded database only, not with DATABASE_URL'
+        : undefined;
+  const { settings } = setUpLogging();
+  if (settings.format === 'json') {
+    createPinoLogger({ ...settings, level: 'info' }).info(
+      {
+        url,
+        console: `${url}/console`,
+        docs: `${url}/docs`,
+        ...(admin ? { admin } : {}),
+        ...(demoLine ? { demo: demoLine } : {}),
+      },
+      `Junction gateway listening on ${url}`,
+    );
+    return;
+  }
+  const lines = [
+    `Junction gateway listening on ${url}`,
+    `  console:   ${url}/console`,
+    `  API docs:  ${url}/docs`,
+  ];
+  if (admin) lines.push(`  admin:     ${admin.user} / ${admin.password}`);
+  if (admin && demoLine) lines.push(`  demo:      ${demoLine}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** A start-up failure: one line per problem (JSON lines in the JSON format), then exit 1. */
+function startFailed(problems: string[]): never {
+  const settings = logging?.settings;
+  for (const problem of problems) {
+    if (settings && settings.level !== 'silent')
+      logging!.service.pino.fatal({ context: 'Junction' }, problem.replace(/\s*\n\s*/g, ' '));
+    else process.stderr.write(`${problem}\n`);
+  }
+  process.exit(1);
+}
+
 export async function main(options: StartOptions = {}): Promise<void> {
   let gateway: RunningGateway;
   try {
+    setUpLogging(process.env);
+  } catch (err) {
+    startFailed(
+      err instanceof ConfigError
+        ? err.problems.map((p) => `invalid configuration: ${p}`)
+        : [(err as Error).message],
+    );
+  }
+  try {
     gateway = await bootstrap(process.env, options);
   } catch (err) {
-    const message =
+    startFailed(
       err instanceof ConfigError
-        ? err.message
-        : `Junction gateway failed to start: ${(err as Error).message}`;
-    process.stderr.write(`${message}\n`);
-    process.exit(1);
+        ? err.problems.map((p) => `invalid configuration: ${p}`)
+        : [`Junction gateway failed to start: ${(err as Error).message}`],
+    );
   }
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {

@@ -516,14 +516,19 @@ describe('GET /routes: the list in one call', () => {
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
       processes: [
-        {
+        expect.objectContaining({
           process: expect.stringMatching(/^.+:\d+$/),
           state: 'running',
           lastError: expect.any(String),
-        },
+        }),
       ],
       lastError: expect.any(String),
       counts: { processed: 3, failed: 1, inFlight: 0 },
+      runtime: expect.objectContaining({
+        state: 'running',
+        reason: null,
+        process: expect.stringMatching(/^.+:\d+$/),
+      }),
     });
     expect(list.find((r) => r.id === 'list-idle')).toMatchObject({
       desiredState: 'stopped',

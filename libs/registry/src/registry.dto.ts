@@ -74,7 +74,15 @@ export class RouteSummaryDto {
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
 }
 
-const RUN_STATES = ['running', 'stopped', 'starting', 'failed', 'not-deployed'];
+const RUN_STATES = [
+  'running',
+  'stopped',
+  'starting',
+  'connecting',
+  'retrying',
+  'failed',
+  'not-deployed',
+];
 
 export class RouteProcessStateDto {
   @ApiProperty({ example: 'gw-1:4242', description: 'Gateway process (host:pid).' })
@@ -92,12 +100,41 @@ export class RouteCountsDto {
   @ApiProperty() inFlight!: number;
 }
 
+export class RouteRuntimeDto {
+  @ApiProperty({
+    enum: ['running', 'stopped', 'starting', 'connecting', 'retrying', 'failed', 'not-deployed'],
+    description:
+      "This process's worker of the route: connecting (waiting for its broker), retrying (the broker refused or is away; reason says why), failed (restarted after a delay).",
+  })
+  state!: string;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: "Why it is not running, in the broker's words (card numbers redacted).",
+    example:
+      'Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN..."',
+  })
+  reason!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description: 'In this state since.',
+  })
+  since!: string | null;
+  @ApiProperty({
+    description: 'The process this is of (host/pid): each process runs its own worker.',
+  })
+  process!: string;
+}
+
 export class RouteListItemDto extends RouteSummaryDto {
   @ApiProperty({ type: RouteProcessStateDto, isArray: true })
   processes!: RouteProcessStateDto[];
   @ApiProperty({ nullable: true, type: String, description: 'Last error (card numbers redacted).' })
   lastError!: string | null;
   @ApiProperty({ type: RouteCountsDto }) counts!: RouteCountsDto;
+  @ApiProperty({ type: RouteRuntimeDto }) runtime!: RouteRuntimeDto;
 }
 
 export class RouteViewDto extends RouteSummaryDto {
@@ -155,12 +192,28 @@ export class RouteStatusDto {
   @ApiProperty({ enum: ['running', 'stopped'] }) desiredState!: string;
   @ApiProperty({ nullable: true, type: Number }) activeVersion!: number | null;
   @ApiProperty() latestVersion!: number;
-  @ApiProperty({ enum: ['running', 'stopped', 'starting', 'failed', 'not-deployed'] })
+  @ApiProperty({
+    enum: ['running', 'stopped', 'starting', 'connecting', 'retrying', 'failed', 'not-deployed'],
+  })
   state!: string;
   @ApiProperty() inFlight!: number;
   @ApiProperty() processed!: number;
   @ApiProperty() failed!: number;
   @ApiProperty({ nullable: true, type: String }) lastError!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'Why it is not running (connecting, retrying, failed), card numbers redacted.',
+  })
+  reason!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description: 'In this state since, in this process.',
+  })
+  since!: string | null;
+  @ApiProperty({ description: 'The process this status is of (host/pid).' }) process!: string;
 }
 
 export class DryRunMessageDto {

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { compare, Operation } from 'fast-json-patch';
@@ -19,7 +20,6 @@ import {
   validateRoute,
   withPositions,
 } from '@junction/pipeline';
-import { hostname } from 'node:os';
 import { stringify as toYaml } from 'yaml';
 import { checksumOf } from './canonical-json';
 import { ConnectionsService } from './connections.service';
@@ -61,10 +61,16 @@ export interface RouteSummary {
 export const PROCESS_NAME = `${hostname()}:${process.pid}`;
 
 export interface RouteListItem extends RouteSummary {
-  processes: Array<{ process: string; state: RuntimeStatus['state']; lastError: string | null }>;
+  processes: Array<{
+    process: string;
+    state: RuntimeStatus['state'];
+    since?: string;
+    lastError: string | null;
+  }>;
   /** This process's last error of the route (card numbers redacted). */
   lastError: string | null;
   counts: { processed: number; failed: number; inFlight: number };
+  runtime: RouteRuntimeSummary;
 }
 
 export interface RouteView extends RouteSummary {
@@ -94,11 +100,23 @@ export interface VersionView extends VersionSummary {
 }
 
 export interface RuntimeStatus {
-  state: 'running' | 'stopped' | 'starting' | 'failed' | 'not-deployed';
+  state: 'running' | 'stopped' | 'starting' | 'connecting' | 'retrying' | 'failed' | 'not-deployed';
   inFlight: number;
   processed: number;
   failed: number;
   lastError: string | null;
+  /** Why it is not running (the broker's words, redacted), while it is not. */
+  reason?: string | null;
+  /** Since when it is in this state, in this process. */
+  since?: string | null;
+}
+
+/** A route's run state in the list of routes. */
+export interface RouteRuntimeSummary {
+  state: RuntimeStatus['state'];
+  reason: string | null;
+  since: string | null;
+  process: string;
 }
 
 /** Implemented by the route runtime; until one is attached, status reports only the stored state. */
@@ -251,11 +269,22 @@ export class RoutesService {
       .map((summary) => {
         const live = this.liveStatus(summary);
         const lastError = live.lastError === null ? null : redactPanText(live.lastError);
+        const reason = live.reason ? redactPanText(live.reason) : null;
+        const since = live.since ?? null;
         return {
           ...summary,
-          processes: [{ process: PROCESS_NAME, state: live.state, lastError }],
+          processes: [
+            {
+              process: PROCESS_NAME,
+              state: live.state,
+              ...(since ? { since } : {}),
+              lastError: reason ?? lastError,
+            },
+          ],
           lastError,
           counts: { processed: live.processed, failed: live.failed, inFlight: live.inFlight },
+          // What this process makes of it (GET /routes/{id}/status has the same, per route).
+          runtime: { state: live.state, reason, since, process: PROCESS_NAME },
         };
       });
   }
@@ -554,7 +583,8 @@ export class RoutesService {
       desiredState: string;
       activeVersion: number | null;
       latestVersion: number;
-    } & RuntimeStatus
+      process: string;
+    } & RuntimeStatus & { reason: string | null; since: string | null }
   > {
     const route = await this.require(id);
     const live = this.runtime?.status(id);
@@ -563,6 +593,7 @@ export class RoutesService {
       desiredState: route.desiredState,
       activeVersion: route.activeVersion,
       latestVersion: route.latestVersion,
+      process: PROCESS_NAME,
       ...(live ?? {
         state: route.activeVersion === null ? 'not-deployed' : 'stopped',
         inFlight: 0,
@@ -570,6 +601,8 @@ export class RoutesService {
         failed: 0,
         lastError: null,
       }),
+      reason: live?.reason ?? null,
+      since: live?.since ?? null,
     };
   }
 

@@ -63,6 +63,8 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicati
             processed: s.processed,
             failed: s.failed,
             lastError: s.lastError,
+            reason: s.reason ?? null,
+            since: s.since ?? null,
           }
         );
       },
@@ -193,6 +195,13 @@ function createSupervisor(
     deadLetters,
     audit,
     log,
+    connectionState: (name: string) =>
+      // The newest client of that name (an edited connection's old one is being drained).
+      pool
+        .connectionStates()
+        .filter((c) => c.connection === name)
+        .pop(),
+    connectionStates: () => pool.connectionStates(),
     maxInFlight: options.maxInFlight,
     jitter: options.jitter,
     closeConnectors: () => pool.close(),
