@@ -12,6 +12,7 @@ import { EmbeddedPostgresServer } from '@junction/database';
 import { RoutesService } from '@junction/registry';
 import { AppModule } from './app.module';
 import { GatewayConfig, loadGatewayConfig } from './config';
+import { serveConsole } from './console/console-static';
 import { DEMO_ROUTE } from './demo-route';
 import { buildOpenApi, serveOpenApi } from './openapi/openapi';
 
@@ -106,6 +107,7 @@ export async function createGateway(
     }),
   );
   serveOpenApi(app, buildOpenApi(app, packageInfo().version));
+  serveConsole(app, { name: config.JUNCTION_ENV_NAME, color: config.JUNCTION_ENV_COLOR });
   return app;
 }
 
@@ -194,9 +196,11 @@ export async function bootstrap(
     const address = app.getHttpServer().address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
     const url = `http://${config.HOST}:${port}`;
-    const lines = [`Junction gateway listening on ${url}`, `  API docs:  ${url}/docs`];
+    // The console first: it is where a newcomer goes, with the admin's password beside it.
+    const lines = [`Junction gateway listening on ${url}`, `  console:   ${url}/console`];
+    if (adminPassword) lines.push(`  admin:     ${config.JUNCTION_ADMIN_USER} / ${adminPassword}`);
+    lines.push(`  API docs:  ${url}/docs`);
     if (adminPassword) {
-      lines.push(`  admin:     ${config.JUNCTION_ADMIN_USER} / ${adminPassword}`);
       if (config.JUNCTION_SEED_DEMO) {
         lines.push(
           `  demo:      curl -s -X POST ${url}/ingest/demo/orders -H 'content-type: application/json' -d @examples/messages/order-de.json`,

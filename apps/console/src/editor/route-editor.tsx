@@ -1,0 +1,455 @@
+import type { CompletionSource } from '@codemirror/autocomplete';
+import type { Diagnostic } from '@codemirror/lint';
+import {
+  Alert,
+  Badge,
+  Button,
+  Code,
+  Grid,
+  Group,
+  List,
+  Paper,
+  Stack,
+  Text,
+  Textarea,
+  TextInput,
+  Title,
+} from '@mantine/core';
+import { useDebouncedValue } from '@mantine/hooks';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useNavigate } from '@tanstack/react-router';
+import { AnchorLink } from '../links';
+import { useMemo, useRef, useState } from 'react';
+import { stringify } from 'yaml';
+import routeSchema from '../../generated/route-schema.json';
+import { api, data, errorMessage, type Schemas } from '../api';
+import { routeRoute } from '../router';
+import { StateBadge } from '../screens/routes';
+import { useMe } from '../session';
+import { CodeEditor } from './code-editor';
+import { cardNumberPointers, changedPointers } from './pipeline-insight';
+import { parseYaml, pointerRange } from './yaml-support';
+
+const NEW_ROUTE = `id: my-route
+description: What this route does
+source:
+  type: http
+  path: my/route
+  mode: async
+  auth: none
+pipeline:
+  - transform: '{ "orderId": id, "card": { "pan": payment.card.pan } }'
+  - mask:
+      - { path: card.pan, with: pan }
+destinations:
+  - type: log
+`;
+
+const DEFAULT_SAMPLE = JSON.stringify(
+  { id: 'o-1001', total: 42.5, payment: { card: { pan: '4111 1111 1111 1111', brand: 'visa' } } },
+  null,
+  2,
+);
+
+type DryRun = Schemas['DryRunResultDto'];
+
+function Json({ value }: { value: unknown }) {
+  return (
+    <Code block className="json-block">
+      {JSON.stringify(value, null, 2) ?? 'undefined'}
+    </Code>
+  );
+}
+
+function DryRunView({ result }: { result: DryRun }) {
+  const leaks = result.deliveries.flatMap((d) =>
+    cardNumberPointers(d.body).map((p) => `destination ${d.destination}${p}`),
+  );
+  return (
+    <Stack gap="xs" data-testid="dry-run">
+      <Group>
+        <Text fw={600}>Outcome:</Text>
+        <Badge
+          color={
+            result.outcome === 'deliver' ? 'green' : result.outcome === 'drop' ? 'gray' : 'red'
+          }
+        >
+          {result.outcome}
+          {result.reason ? ` (${result.reason})` : ''}
+        </Badge>
+        <Text size="sm">version {result.version}</Text>
+      </Group>
+      {leaks.length > 0 && (
+        <Alert
+          color="red"
+          title="A card number survives the pipeline"
+          role="alert"
+          data-testid="pan-warning"
+        >
+          A value that looks like a card number reaches: {leaks.join(', ')}. Add a mask stage for
+          it.
+        </Alert>
+      )}
+      {result.error !== undefined && result.error !== null && (
+        <Alert color="red" title="Error">
+          <Json value={result.error} />
+        </Alert>
+      )}
+      <Title order={4}>Stages</Title>
+      {result.stages.map((s) => {
+        const changed =
+          s.kind === 'mask' && s.output !== undefined ? changedPointers(s.input, s.output) : [];
+        return (
+          <Paper key={s.index} withBorder p="xs" data-testid={`stage-${s.index}`}>
+            <Group justify="space-between">
+              <Text fw={600}>
+                {s.index + 1}. {s.kind}
+              </Text>
+              <Text size="sm">{s.durationMs.toFixed(2)} ms</Text>
+            </Group>
+            {s.kind === 'mask' && (
+              <Text size="sm" data-testid="masked-fields">
+                Masked: {changed.length ? changed.join(', ') : 'nothing changed'}
+              </Text>
+            )}
+            {s.dropped && <Text size="sm">dropped the message</Text>}
+            {s.error !== null && s.error !== undefined && <Json value={s.error} />}
+            <details>
+              <summary>Input and output</summary>
+              <Text size="sm">Input</Text>
+              <Json value={s.input} />
+              <Text size="sm">Output</Text>
+              <Json value={s.output} />
+            </details>
+          </Paper>
+        );
+      })}
+      <Title order={4}>Deliveries</Title>
+      {result.deliveries.length === 0 && <Text size="sm">none</Text>}
+      {result.deliveries.map((d, i) => (
+        <Paper key={i} withBorder p="xs" data-testid="delivery">
+          <Text size="sm" fw={600}>
+            destination {d.destination}: {d.type} → {JSON.stringify(d.target)}
+            {d.routingKey ? ` (routing key ${d.routingKey})` : ''}
+            {d.key ? ` (key ${d.key})` : ''}
+          </Text>
+          <Json value={d.body} />
+        </Paper>
+      ))}
+    </Stack>
+  );
+}
+
+function useConnectionCompletion(): CompletionSource {
+  const client = useQueryClient();
+  return async (context) => {
+    const word = context.matchBefore(/\bconnection:\s*[\w.-]*$/);
+    if (!word) return null;
+    const connections = await client
+      .fetchQuery({
+        queryKey: ['connections'],
+        queryFn: () => data(api.GET('/api/v1/connections')),
+        staleTime: 30_000,
+      })
+      .catch(() => []);
+    const start =
+      word.from +
+      word.text.indexOf(':') +
+      1 +
+      (word.text.split(':')[1].length - word.text.split(':')[1].trimStart().length);
+    return {
+      from: start,
+      options: connections.map((c) => ({ label: c.name, detail: c.type, type: 'variable' })),
+    };
+  };
+}
+
+interface EditorProps {
+  routeId?: string;
+  initial: string;
+  route?: Schemas['RouteViewDto'];
+}
+
+function Editor({ routeId, initial, route }: EditorProps) {
+  const me = useMe();
+  const client = useQueryClient();
+  const navigate = useNavigate();
+  const [text, setText] = useState(initial);
+  const [saved, setSaved] = useState(initial);
+  const [sample, setSample] = useState(DEFAULT_SAMPLE);
+  const [comment, setComment] = useState('');
+  const [problems, setProblems] = useState<{ pointer?: string; message: string }[]>([]);
+  const [message, setMessage] = useState<{ color: string; text: string }>();
+  const [busy, setBusy] = useState(false);
+  const complete = useConnectionCompletion();
+  const canWrite = me.can('routes.write');
+  const canActivate = me.can('routes.activate');
+  const [debouncedText] = useDebouncedValue(text, 400);
+  const [debouncedSample] = useDebouncedValue(sample, 400);
+  const lastValid = useRef<unknown>(undefined);
+
+  const lint = async (source: string): Promise<Diagnostic[]> => {
+    const parsed = parseYaml(source);
+    if (parsed.errors.length) {
+      setProblems(parsed.errors.map((e) => ({ message: `YAML: ${e.message}` })));
+      return parsed.errors.map((e) => ({
+        from: e.from,
+        to: Math.min(e.to, source.length),
+        severity: 'error',
+        message: e.message,
+      }));
+    }
+    const result = await data(
+      api.POST('/api/v1/routes/validate', { body: parsed.value as Schemas['RouteDocument'] }),
+    ).catch(() => undefined);
+    if (!result) return [];
+    setProblems(result.problems);
+    if (result.valid) lastValid.current = parsed.value;
+    return result.problems.map((p) => {
+      const [from, to] = pointerRange(parsed.doc, p.pointer, source.length);
+      return {
+        from,
+        to: Math.min(to, source.length),
+        severity: 'error',
+        message: `${p.pointer || '/'}: ${p.message}`,
+      };
+    });
+  };
+
+  const sampleBody = useMemo(() => {
+    try {
+      return { ok: true as const, value: JSON.parse(debouncedSample) as unknown };
+    } catch (err) {
+      return { ok: false as const, error: (err as Error).message };
+    }
+  }, [debouncedSample]);
+
+  const unchanged = debouncedText === saved && routeId !== undefined;
+  const dryRun = useQuery({
+    queryKey: ['dry-run', routeId, route?.latestVersion, debouncedSample, unchanged],
+    enabled: sampleBody.ok && unchanged,
+    queryFn: () =>
+      data(
+        api.POST('/api/v1/routes/{id}/test', {
+          params: { path: { id: routeId! } },
+          body: {
+            message: {
+              body: (sampleBody.ok
+                ? sampleBody.value
+                : null) as Schemas['DryRunMessageDto']['body'],
+            },
+            version: route?.latestVersion,
+          },
+        }),
+      ),
+    retry: false,
+  });
+
+  const save = async () => {
+    const parsed = parseYaml(text);
+    if (parsed.errors.length) {
+      setMessage({ color: 'red', text: 'The YAML does not parse: fix it first.' });
+      return;
+    }
+    setBusy(true);
+    setMessage(undefined);
+    try {
+      if (!routeId) {
+        const created = await data(
+          api.POST('/api/v1/routes', {
+            body: parsed.value as Schemas['RouteDocument'],
+            params: { query: { comment: comment || undefined } },
+          }),
+        );
+        await client.invalidateQueries({ queryKey: ['routes'] });
+        await navigate({ to: '/routes/$id', params: { id: created.id } });
+        return;
+      }
+      const updated = await data(
+        api.PUT('/api/v1/routes/{id}', {
+          params: { path: { id: routeId }, query: { comment: comment || undefined } },
+          body: parsed.value as Schemas['RouteDocument'],
+        }),
+      );
+      setSaved(text);
+      setComment('');
+      client.setQueryData(['route', routeId], updated);
+      await client.invalidateQueries({ queryKey: ['routes'] });
+      await client.invalidateQueries({ queryKey: ['versions', routeId] });
+      setMessage({ color: 'green', text: `Saved as version ${updated.latestVersion}.` });
+    } catch (err) {
+      setMessage({ color: 'red', text: errorMessage(err) });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const activate = async (version: number) => {
+    setBusy(true);
+    try {
+      const r = await data(
+        api.POST('/api/v1/routes/{id}/versions/{version}/activate', {
+          params: { path: { id: routeId!, version } },
+        }),
+      );
+      client.setQueryData(['route', routeId], r);
+      await client.invalidateQueries({ queryKey: ['routes'] });
+      await client.invalidateQueries({ queryKey: ['route-status', routeId] });
+      setMessage({ color: 'green', text: `Version ${version} is active.` });
+    } catch (err) {
+      setMessage({ color: 'red', text: errorMessage(err) });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const status = useQuery({
+    queryKey: ['route-status', routeId],
+    enabled: routeId !== undefined,
+    queryFn: () =>
+      data(api.GET('/api/v1/routes/{id}/status', { params: { path: { id: routeId! } } })),
+    refetchInterval: 3000,
+  });
+
+  return (
+    <Stack>
+      <Group justify="space-between">
+        <Title order={2}>{routeId ? `Route ${routeId}` : 'New route'}</Title>
+        {route && (
+          <Group>
+            {status.data && <StateBadge state={status.data.state} />}
+            <Text size="sm" data-testid="versions-summary">
+              active {route.activeVersion === null ? 'none' : `v${route.activeVersion}`}, latest v
+              {route.latestVersion}
+            </Text>
+            {status.data && (
+              <Text size="sm" data-testid="processed">
+                {status.data.processed} processed
+              </Text>
+            )}
+            <AnchorLink to="/routes/$id/versions" params={{ id: route.id }}>
+              Versions
+            </AnchorLink>
+          </Group>
+        )}
+      </Group>
+      <Grid>
+        <Grid.Col span={{ base: 12, lg: 7 }}>
+          <Stack gap="xs">
+            <Text component="label" fw={500} id="editor-label">
+              Route document (YAML)
+            </Text>
+            <CodeEditor
+              initial={initial}
+              label="Route document (YAML)"
+              schema={routeSchema}
+              onChange={setText}
+              lint={lint}
+              complete={complete}
+              readOnly={!canWrite}
+              minHeight="20rem"
+            />
+            <div aria-live="polite" data-testid="problems">
+              {problems.length === 0 ? (
+                <Text size="sm" c="green.9">
+                  No problems.
+                </Text>
+              ) : (
+                <List size="sm" c="red.9">
+                  {problems.map((p, i) => (
+                    <List.Item key={i}>
+                      {p.pointer !== undefined ? <Code>{p.pointer || '/'}</Code> : null} {p.message}
+                    </List.Item>
+                  ))}
+                </List>
+              )}
+            </div>
+            {canWrite && (
+              <Group align="end">
+                <TextInput
+                  label="Comment (kept with the version)"
+                  value={comment}
+                  onChange={(e) => setComment(e.currentTarget.value)}
+                  style={{ flex: 1 }}
+                />
+                <Button
+                  onClick={() => void save()}
+                  loading={busy}
+                  disabled={routeId !== undefined && text === saved}
+                >
+                  {routeId
+                    ? `Save as version ${(route?.latestVersion ?? 0) + 1}`
+                    : 'Create route (version 1, active)'}
+                </Button>
+              </Group>
+            )}
+            {canActivate && route && route.activeVersion !== route.latestVersion && (
+              <Button
+                variant="light"
+                onClick={() => void activate(route.latestVersion)}
+                loading={busy}
+                disabled={text !== saved}
+              >
+                Activate version {route.latestVersion}
+              </Button>
+            )}
+            {message && (
+              <Alert
+                color={message.color}
+                role={message.color === 'red' ? 'alert' : 'status'}
+                data-testid="editor-message"
+              >
+                {message.text}
+              </Alert>
+            )}
+          </Stack>
+        </Grid.Col>
+        <Grid.Col span={{ base: 12, lg: 5 }}>
+          <Stack gap="xs">
+            <Textarea
+              label="Sample message (JSON)"
+              autosize
+              minRows={6}
+              maxRows={16}
+              value={sample}
+              onChange={(e) => setSample(e.currentTarget.value)}
+              error={sampleBody.ok ? undefined : sampleBody.error}
+              styles={{ input: { fontFamily: 'monospace' } }}
+            />
+            <Title order={3} size="h4">
+              Live test
+            </Title>
+            {!unchanged && (
+              <Text size="sm">
+                {routeId ? 'Save this version to test it.' : 'Create the route to test it.'}
+              </Text>
+            )}
+            {dryRun.isError && (
+              <Alert color="red" role="alert">
+                {errorMessage(dryRun.error)}
+              </Alert>
+            )}
+            {unchanged && dryRun.data && <DryRunView result={dryRun.data} />}
+          </Stack>
+        </Grid.Col>
+      </Grid>
+    </Stack>
+  );
+}
+
+export function NewRouteEditor() {
+  return <Editor initial={NEW_ROUTE} />;
+}
+
+export function RouteEditor() {
+  const { id } = routeRoute.useParams();
+  const route = useQuery({
+    queryKey: ['route', id],
+    queryFn: () => data(api.GET('/api/v1/routes/{id}', { params: { path: { id } } })),
+  });
+  if (route.isError) return <Alert color="red">{errorMessage(route.error)}</Alert>;
+  if (!route.data) return <Text>Loading…</Text>;
+  return (
+    <Editor key={id} routeId={id} route={route.data} initial={stringify(route.data.document)} />
+  );
+}

@@ -1,0 +1,42 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { packageInfo } from '@junction/common';
+import { AppModule } from '../app.module';
+import { buildOpenApi } from './openapi';
+
+/**
+ * Writes the gateway's OpenAPI document (the one it serves at /openapi.json) to a file, without a
+ * database: Nest's preview mode resolves the module graph (controllers, DTOs, decorators) but
+ * instantiates nothing, so no connection is opened. The console's API types are generated from
+ * this file at build time, so a drift between the console and the gateway fails the build.
+ */
+export async function writeOpenApi(file: string): Promise<void> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot({
+      databaseUrl: 'postgres://preview.invalid/none',
+      masterKey: Buffer.alloc(32),
+      tokenTtlSeconds: 3600,
+      loginAttemptsPerMinute: 10,
+      expressionTimeoutMs: 100,
+    }),
+    new FastifyAdapter(),
+    { preview: true, logger: false, abortOnError: false },
+  );
+  const document = buildOpenApi(app, packageInfo().version);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`);
+}
+
+if (require.main === module) {
+  const file = resolve(process.argv[2] ?? 'openapi.json');
+  writeOpenApi(file).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`could not write the OpenAPI document: ${(err as Error).stack}\n`);
+      process.exit(1);
+    },
+  );
+}
