@@ -19,6 +19,8 @@ export interface AppSettings {
   databaseUrl: string;
   masterKey: Buffer;
   tokenTtlSeconds: number;
+  /** Console cookies always Secure (else only over TLS). */
+  cookieSecure?: boolean;
   loginAttemptsPerMinute: number;
   expressionTimeoutMs: number;
   /** LDAP and OIDC sign-in; each is off unless configured. */
@@ -59,6 +61,7 @@ export class AppModule {
           {
             tokenKey: derive(settings.masterKey, 'junction/session-token'),
             tokenTtlSeconds: settings.tokenTtlSeconds,
+            cookieSecure: settings.cookieSecure,
             loginAttemptsPerMinute: settings.loginAttemptsPerMinute,
             ...settings.authProviders,
           },

@@ -57,6 +57,12 @@ export const GATEWAY_CONFIG = {
     default: 8 * 3600,
     parse: parse.integer(60, 30 * 24 * 3600),
   },
+  JUNCTION_COOKIE_SECURE: {
+    description:
+      "true: the console's session and CSRF cookies are always Secure (set it behind a TLS-terminating proxy). false: Secure only on requests that came over TLS.",
+    default: false,
+    parse: (raw: string) => parseBoolean(raw),
+  },
   JUNCTION_LOGIN_ATTEMPTS_PER_MINUTE: {
     description: 'Sign-in attempts allowed per minute for one address and user name.',
     default: 10,

@@ -9,7 +9,13 @@ import { UsersService } from '@junction/auth';
 import { AuditTrail } from '@junction/audit';
 import { ConfigError, packageInfo, parse } from '@junction/common';
 import { EmbeddedPostgresServer } from '@junction/database';
-import { RoutesService } from '@junction/registry';
+import {
+  ROUTE_SOURCE_TEXT,
+  RoutesService,
+  RouteSourceText,
+  takesRouteSource,
+  YAML_CONTENT_TYPES,
+} from '@junction/registry';
 import { AppModule } from './app.module';
 import { GatewayConfig, loadGatewayConfig } from './config';
 import { serveConsole } from './console/console-static';
@@ -55,7 +61,23 @@ function rawIngestBodies(app: NestFastifyApplication): void {
   fastify.removeContentTypeParser('application/json');
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.url.startsWith('/ingest/')) return done(null, body);
-    parseJson(request, (body as Buffer).toString('utf8'), done);
+    const text = (body as Buffer).toString('utf8');
+    // A route document keeps the text it was sent as (stored with its version).
+    if (takesRouteSource(request.method, request.url))
+      (request as unknown as Record<symbol, string>)[ROUTE_SOURCE_TEXT] = text;
+    parseJson(request, text, done);
+  });
+  // Route documents may come as YAML: kept as text here, parsed (with limits) by the registry.
+  fastify.addContentTypeParser(YAML_CONTENT_TYPES, { parseAs: 'buffer' }, (request, body, done) => {
+    if (request.url.startsWith('/ingest/')) return done(null, body);
+    if (takesRouteSource(request.method, request.url))
+      return done(null, new RouteSourceText((body as Buffer).toString('utf8')));
+    done(
+      Object.assign(new Error('this endpoint takes application/json, not YAML'), {
+        statusCode: 415,
+      }),
+      undefined,
+    );
   });
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.url.startsWith('/ingest/')) return done(null, body);
@@ -82,6 +104,7 @@ export async function createGateway(
       databaseUrl,
       masterKey: key,
       tokenTtlSeconds: config.JUNCTION_TOKEN_TTL_SECONDS,
+      cookieSecure: config.JUNCTION_COOKIE_SECURE,
       loginAttemptsPerMinute: config.JUNCTION_LOGIN_ATTEMPTS_PER_MINUTE,
       expressionTimeoutMs: config.JUNCTION_EXPRESSION_TIMEOUT_MS,
       authProviders: config.auth,

@@ -46,6 +46,7 @@ const API_ROUTES: Record<string, { body: boolean; isPublic?: boolean }> = {
   'POST /api/v1/dead-letters/:id/replay': { body: false },
   'DELETE /api/v1/dead-letters/:id': { body: false },
   'GET /api/v1/auth/me': { body: false },
+  'GET /api/v1/auth/providers': { body: false, isPublic: true },
   'GET /api/v1/users': { body: false },
   'POST /api/v1/users': { body: true },
   'GET /api/v1/users/:id': { body: false },
@@ -72,6 +73,7 @@ const API_ROUTES: Record<string, { body: boolean; isPublic?: boolean }> = {
   'POST /api/v1/routes/:id/stop': { body: false },
   'POST /api/v1/routes/:id/test': { body: true },
   'GET /api/v1/routes/:id/status': { body: false },
+  'POST /api/v1/routes/test': { body: true },
 };
 /** Documented too, outside /api/v1 (ingest by hand: its handler is a catch-all). */
 const OTHER_DOCUMENTED = ['GET /health/live', 'GET /health/ready', 'POST /ingest/:path'];

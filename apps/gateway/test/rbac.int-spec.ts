@@ -26,6 +26,7 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'POST /api/v1/auth/login': 'public',
   'POST /api/v1/auth/logout': 'signed-in',
   'GET /api/v1/auth/me': 'signed-in',
+  'GET /api/v1/auth/providers': 'public',
   // OidcController (404 when OIDC is not configured, as here)
   'GET /api/v1/auth/oidc/login': 'public',
   'GET /api/v1/auth/oidc/callback': 'public',
@@ -73,6 +74,7 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'POST /api/v1/routes/:id/stop': 'routes.run',
   'POST /api/v1/routes/:id/test': 'routes.read',
   'GET /api/v1/routes/:id/status': 'routes.read',
+  'POST /api/v1/routes/test': 'routes.read',
 };
 
 const GUARDED = Object.keys(ENDPOINTS).filter((key) => ENDPOINTS[key] !== 'public');
@@ -368,6 +370,13 @@ const CALLS: Record<string, Call> = {
   'GET /api/v1/routes/:id/status': {
     ok: 200,
     prepare: async () => ({ url: `/api/v1/routes/${fixtures.routeId}/status` }),
+  },
+  'POST /api/v1/routes/test': {
+    ok: 200,
+    prepare: async () => ({
+      url: '/api/v1/routes/test',
+      body: { document: routeDocument('unsaved'), message: { body: { id: 'o-1', total: 1 } } },
+    }),
   },
 };
 

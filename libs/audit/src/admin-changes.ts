@@ -198,4 +198,6 @@ export const NOT_CHANGES = new Set([
   'POST /api/v1/auth/login',
   'POST /api/v1/routes/validate',
   'POST /api/v1/routes/:id/test',
+  'POST /api/v1/routes/test',
+  'POST /api/v1/expressions/evaluate',
 ]);

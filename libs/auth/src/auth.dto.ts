@@ -11,7 +11,7 @@ import {
   Length,
   MaxLength,
 } from 'class-validator';
-import { ROLES, Role } from './roles';
+import { Permission, PERMISSIONS, ROLES, Role } from './roles';
 
 export class LoginDto {
   @ApiProperty({ example: 'admin', maxLength: 256 })
@@ -40,6 +40,28 @@ export class PrincipalDto {
   @ApiProperty({ example: 'admin' }) name!: string;
   @ApiProperty({ enum: ['local', 'ldap', 'oidc', 'apiKey'] }) provider!: string;
   @ApiProperty({ enum: ROLES, isArray: true }) roles!: Role[];
+}
+
+export class MeDto extends PrincipalDto {
+  @ApiProperty({
+    enum: PERMISSIONS,
+    isArray: true,
+    description: "What the caller's roles allow (the server checks exactly these).",
+  })
+  permissions!: Permission[];
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'When the session (or API key) expires; absent for keys that do not.',
+  })
+  expiresAt?: string;
+}
+
+export class ProvidersDto {
+  @ApiProperty({ enum: [true] }) local!: true;
+  @ApiProperty({ description: 'LDAP sign-in is configured (`provider: ldap` at login).' })
+  ldap!: boolean;
+  @ApiProperty({ description: 'OpenID Connect sign-in is configured (/auth/oidc/login).' })
+  oidc!: boolean;
 }
 
 export class LoginResponseDto {

@@ -19,6 +19,8 @@ export interface AuthOptions {
   tokenTtlSeconds: number;
   /** Sign-in attempts allowed per minute for one address and user name. */
   loginAttemptsPerMinute: number;
+  /** Session cookies always Secure (else only on requests that came over TLS). */
+  cookieSecure?: boolean;
   /** Off unless configured. */
   ldap?: LdapAuthOptions;
   /** Off unless configured. */

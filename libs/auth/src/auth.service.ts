@@ -147,7 +147,7 @@ export class AuthService {
       provider: user.provider,
       ip: meta.ip,
     });
-    return { token, expiresAt, principal: this.principalOf(user, session.id) };
+    return { token, expiresAt, principal: this.principalOf(user, session.id, expiresAt) };
   }
 
   /** Called with a token's verified claims: the session must be live and the user enabled. */
@@ -157,7 +157,7 @@ export class AuthService {
       return null;
     const user = await this.users.findById(claims.sub);
     if (!user || user.disabled) return null;
-    return this.principalOf(user, session.id);
+    return this.principalOf(user, session.id, session.expiresAt);
   }
 
   async principalFromApiKey(key: string): Promise<Principal | null> {
@@ -178,6 +178,7 @@ export class AuthService {
       name: row.name,
       provider: 'apiKey',
       roles: [...row.roles].sort(),
+      ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
     };
   }
 
@@ -185,7 +186,7 @@ export class AuthService {
     if (principal.sessionId) await this.sessions.revoke(principal.sessionId);
   }
 
-  private principalOf(user: UserEntity, sessionId: string): Principal {
+  private principalOf(user: UserEntity, sessionId: string, expiresAt: Date): Principal {
     return {
       kind: 'user',
       id: user.id,
@@ -193,6 +194,7 @@ export class AuthService {
       provider: user.provider,
       roles: rolesOf(user),
       sessionId,
+      expiresAt,
     };
   }
 

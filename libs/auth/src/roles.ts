@@ -50,4 +50,13 @@ export interface Principal {
   roles: Role[];
   /** The sign-in session (users only): revoking it ends the token. */
   sessionId?: string;
+  /** When the session (or API key) expires. */
+  expiresAt?: Date;
+  /** Authenticated by the console's session cookie: state-changing requests need the CSRF token. */
+  viaCookie?: boolean;
+}
+
+/** Every permission the roles grant, in the table's order. */
+export function permissionsOf(roles: readonly Role[]): Permission[] {
+  return PERMISSIONS.filter((permission) => permits(roles, permission));
 }

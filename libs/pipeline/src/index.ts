@@ -7,6 +7,8 @@ export { JsonataEngine } from './expression/jsonata.expression';
 export { isTruthy } from './expression/truthy';
 export { ROUTE_SCHEMA } from './schema/route-schema';
 export { checkRouteShape, parseRouteText } from './schema/route-validator';
+export { parseRouteSource, withPositions, SOURCE_LIMITS } from './schema/route-source';
+export type { ParsedSource, SourceFormat } from './schema/route-source';
 export type { JsonSchema } from './schema/json-schema';
 export { STAGES, STAGE_KINDS } from './stages';
 export type { StageKind } from './stages';
@@ -17,6 +19,7 @@ export {
   redactPans,
   redactPanText,
   containsPan,
+  panPointers,
   luhnValid,
   PAN_REDACTED,
 } from './pan/pan-detector';

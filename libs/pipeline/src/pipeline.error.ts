@@ -33,6 +33,9 @@ export class PipelineError extends Error {
 export interface RouteProblem {
   pointer: string;
   message: string;
+  /** Where in the source text (1-based), when the document came as text. */
+  line?: number;
+  column?: number;
 }
 
 export class RouteValidationError extends Error {

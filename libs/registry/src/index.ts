@@ -1,6 +1,12 @@
 export * from './registry.tokens';
 export * from './registry.dto';
 export { RegistryModule } from './registry.module';
+export {
+  ROUTE_SOURCE_TEXT,
+  RouteSourceText,
+  takesRouteSource,
+  YAML_CONTENT_TYPES,
+} from './route-source-body';
 export { ConnectionsService } from './connections.service';
 export type { ResolvedConnection, ConnectionView } from './connections.service';
 export { RoutesService } from './routes.service';

@@ -1,5 +1,14 @@
 import { ApiProperty, ApiPropertyOptional, ApiPropertyOptions } from '@nestjs/swagger';
-import { IsIn, IsInt, IsObject, IsOptional, Matches, Min } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  Min,
+} from 'class-validator';
 
 /** Name of the OpenAPI component holding the route document's JSON Schema (from the stage registry). */
 export const ROUTE_DOCUMENT_SCHEMA = 'RouteDocument';
@@ -22,6 +31,10 @@ export class ProblemDto {
   pointer!: string;
   @ApiProperty({ example: 'must be one of redact, remove, pan, last4, hash, email' })
   message!: string;
+  @ApiPropertyOptional({ description: 'Line in the source text (1-based), when it came as text.' })
+  line?: number;
+  @ApiPropertyOptional({ description: 'Column in the source text (1-based).' })
+  column?: number;
 }
 
 export class ErrorDto {
@@ -87,6 +100,12 @@ export class VersionDiffDto {
 
 export class VersionViewDto extends VersionSummaryDto {
   @ApiProperty({ allOf: [routeDocumentRef] }) document!: object;
+  @ApiProperty({
+    description:
+      'The text the version was written in, verbatim (YAML with its comments, or JSON). Versions stored before texts were kept show their document as JSON.',
+  })
+  source!: string;
+  @ApiProperty({ enum: ['yaml', 'json'] }) sourceFormat!: 'yaml' | 'json';
   @ApiPropertyOptional({ type: VersionDiffDto }) diff?: VersionDiffDto;
 }
 
@@ -136,6 +155,29 @@ export class DryRunRequestDto {
   version?: number;
 }
 
+export class UnsavedDryRunRequestDto {
+  @ApiPropertyOptional({
+    description: 'The route document to run (not saved). Either this or `source`.',
+    allOf: [routeDocumentRef],
+  })
+  @IsOptional()
+  @IsObject()
+  document?: object;
+
+  @ApiPropertyOptional({
+    description: 'The route document as YAML or JSON text (not saved). Either this or `document`.',
+    maxLength: 524288,
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(524288)
+  source?: string;
+
+  @ApiProperty({ type: DryRunMessageDto })
+  @IsObject()
+  message!: DryRunMessageDto;
+}
+
 export class StageTraceDto {
   @ApiProperty() index!: number;
   @ApiProperty({ example: 'transform' }) kind!: string;
@@ -150,6 +192,13 @@ export class StageTraceDto {
   })
   error!: unknown;
   @ApiProperty() durationMs!: number;
+  @ApiPropertyOptional({
+    type: String,
+    isArray: true,
+    description: 'mask stages: JSON pointers of the fields the stage changed (or removed).',
+    example: ['/card'],
+  })
+  changed?: string[];
 }
 
 export class DryRunDeliveryDto {
@@ -160,6 +209,12 @@ export class DryRunDeliveryDto {
   @ApiProperty({ nullable: true, type: String }) key!: string | null;
   @ApiProperty({ description: 'What would be sent (card numbers redacted).', ...ANY_JSON })
   body!: unknown;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    description: 'Message headers that would travel with it (card numbers redacted).',
+  })
+  headers!: Record<string, string>;
 }
 
 export class DryRunResultDto {
@@ -177,6 +232,14 @@ export class DryRunResultDto {
   error?: unknown;
   @ApiProperty({ type: StageTraceDto, isArray: true }) stages!: StageTraceDto[];
   @ApiProperty({ type: DryRunDeliveryDto, isArray: true }) deliveries!: DryRunDeliveryDto[];
+  @ApiProperty({
+    type: String,
+    isArray: true,
+    description:
+      'JSON pointers into this answer (`/deliveries/<i>/body/...` or `/deliveries/<i>/headers/...`) where a card-number-like value would leave the gateway in a delivery. Empty when none would.',
+    example: ['/deliveries/0/body/card'],
+  })
+  panWarnings!: string[];
 }
 
 export class ConnectionInputDto {

@@ -11,11 +11,16 @@ import {
   Post,
   Put,
   Query,
+  Req,
+  Res,
 } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   ApiBearerAuth,
   ApiBody,
+  ApiConsumes,
   ApiCreatedResponse,
+  ApiProduces,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
@@ -31,11 +36,16 @@ import {
   RouteSummaryDto,
   RouteViewDto,
   routeDocumentRef,
+  UnsavedDryRunRequestDto,
   ValidationResultDto,
   VersionSummaryDto,
   VersionViewDto,
 } from './registry.dto';
 import { RoutesService } from './routes.service';
+import { RouteSource, RouteSourceInput, YAML_CONTENT_TYPES } from './route-source-body';
+
+/** Route documents come as JSON or as YAML text (kept verbatim with the version). */
+const ROUTE_BODY_TYPES = ['application/json', ...YAML_CONTENT_TYPES];
 
 const optionalInt = new ParseIntPipe({ optional: true });
 
@@ -51,12 +61,33 @@ export class RoutesController {
   @RequirePermission('routes.read')
   @ApiOperation({
     summary: 'Check a route document: every problem, by JSON pointer (connections included)',
+    description:
+      'JSON, or YAML text (`application/yaml`, `text/yaml`): problems then carry the line and column too. ' +
+      'A YAML text that does not parse is a 400 with `details.problems` (line, column).',
   })
+  @ApiConsumes(...ROUTE_BODY_TYPES)
   @ApiBody({ schema: routeDocumentRef })
   @ApiOkResponse({ type: ValidationResultDto })
-  async validate(@Body() document: unknown): Promise<ValidationResultDto> {
-    const problems = await this.routes.problems(document);
+  async validate(@RouteSource() input: RouteSourceInput): Promise<ValidationResultDto> {
+    const sourced = this.routes.readSource(input);
+    const problems = await this.routes.problems(sourced.document, sourced);
     return { valid: problems.length === 0, problems };
+  }
+
+  @Post('test')
+  @HttpCode(200)
+  @RequirePermission('routes.read')
+  @ApiOperation({
+    summary: "Dry run of a document that is not saved (the editor's buffer); no side effects",
+    description:
+      'The document (or its YAML/JSON text in `source`) is checked as a save would (400 with every problem; ' +
+      "line and column for a text), then the message runs through it: each stage's input, output and time " +
+      '(mask stages also list the pointers they changed), and the deliveries that would happen. `panWarnings` ' +
+      'lists where a card-number-like value would leave in a delivery. Card numbers in the answer are redacted.',
+  })
+  @ApiOkResponse({ type: DryRunResultDto })
+  testUnsaved(@Body() body: UnsavedDryRunRequestDto): Promise<DryRunResultDto> {
+    return this.routes.dryRunUnsaved(body);
   }
 
   @Get()
@@ -69,23 +100,51 @@ export class RoutesController {
 
   @Post()
   @RequirePermission('routes.write')
-  @ApiOperation({ summary: 'Create a route: stores version 1 and activates it' })
+  @ApiOperation({
+    summary: 'Create a route: stores version 1 and activates it',
+    description:
+      'JSON, or YAML text (`application/yaml`, `text/yaml`); the text is kept verbatim with the version ' +
+      '(comments and key order included).',
+  })
+  @ApiConsumes(...ROUTE_BODY_TYPES)
   @ApiBody({ schema: routeDocumentRef })
   @ApiQuery({ name: 'comment', required: false, description: 'Why (kept with the version).' })
   @ApiCreatedResponse({ type: RouteViewDto })
   create(
-    @Body() document: unknown,
+    @RouteSource() input: RouteSourceInput,
     @CurrentPrincipal() actor: Principal,
     @Query('comment') comment?: string,
   ): Promise<RouteViewDto> {
-    return this.routes.create(document, actor.name, comment);
+    const sourced = this.routes.readSource(input);
+    return this.routes.create(sourced.document, actor.name, comment, sourced);
   }
 
   @Get(':id')
   @RequirePermission('routes.read')
-  @ApiOperation({ summary: 'A route with its latest document' })
+  @ApiOperation({
+    summary: 'A route with its latest document',
+    description:
+      'With `Accept: application/yaml` (or `?format=yaml`): the source text of the active version ' +
+      '(else the latest) as YAML, verbatim when it was written in YAML.',
+  })
+  @ApiQuery({ name: 'format', required: false, enum: ['json', 'yaml'] })
+  @ApiProduces('application/json', 'application/yaml')
   @ApiOkResponse({ type: RouteViewDto })
-  get(@Param('id') id: string): Promise<RouteViewDto> {
+  async get(
+    @Param('id') id: string,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Query('format') format?: string,
+  ): Promise<RouteViewDto | string> {
+    const accept = String(request.headers.accept ?? '');
+    if (
+      format === 'yaml' ||
+      (format !== 'json' && /\b(application|text)\/(x-)?yaml\b/i.test(accept))
+    ) {
+      const text = await this.routes.yamlSource(id);
+      void reply.header('content-type', 'application/yaml; charset=utf-8');
+      return text;
+    }
     return this.routes.get(id);
   }
 
@@ -94,6 +153,7 @@ export class RoutesController {
   @ApiOperation({
     summary: 'Store a new version (an unchanged document stores none); it runs once activated',
   })
+  @ApiConsumes(...ROUTE_BODY_TYPES)
   @ApiBody({ schema: routeDocumentRef })
   @ApiQuery({
     name: 'activate',
@@ -105,12 +165,13 @@ export class RoutesController {
   @ApiOkResponse({ type: RouteViewDto })
   update(
     @Param('id') id: string,
-    @Body() document: unknown,
+    @RouteSource() input: RouteSourceInput,
     @CurrentPrincipal() actor: Principal,
     @Query('activate', new DefaultValuePipe(false), ParseBoolPipe) activate: boolean,
     @Query('comment') comment?: string,
   ): Promise<RouteViewDto> {
-    return this.routes.update(id, document, actor.name, { activate, comment });
+    const sourced = this.routes.readSource(input);
+    return this.routes.update(id, sourced.document, actor.name, { activate, comment, sourced });
   }
 
   @Delete(':id')

@@ -5,19 +5,32 @@ import {
   compileRoute,
   connectionRefs,
   Envelope,
+  panPointers,
   redactPans,
   RouteDocument,
   RouteProblem,
   RouteResources,
   RunResult,
+  parseRouteSource,
+  SourceFormat,
   validateRoute,
+  withPositions,
 } from '@junction/pipeline';
+import { stringify as toYaml } from 'yaml';
 import { checksumOf } from './canonical-json';
 import { ConnectionsService } from './connections.service';
 import { RouteEntity } from './entities/route.entity';
 import { RouteVersionEntity } from './entities/route-version.entity';
 import { ROUTE_RESOURCES } from './registry.tokens';
 import { RoutesRepository } from './routes.repository';
+import type { RouteSourceInput } from './route-source-body';
+
+/** A route document with the text it came as. */
+export interface SourcedDocument {
+  document: unknown;
+  source: string;
+  format: SourceFormat;
+}
 
 export interface RouteSummary {
   id: string;
@@ -46,6 +59,9 @@ export interface VersionSummary {
 
 export interface VersionView extends VersionSummary {
   document: RouteDocument;
+  /** The text the version was written in (JSON of the document for versions stored before texts were kept). */
+  source: string;
+  sourceFormat: SourceFormat;
   /** RFC 6902 operations that turn version `diffFrom` into this one, when asked for. */
   diff?: { from: number; operations: Operation[] };
 }
@@ -68,9 +84,21 @@ export interface RouteRuntimeStatus {
 /** How long an API call waits for this process's runtime to apply its change (a broker may be slow to answer). */
 const APPLY_WAIT_MS = 3000;
 
+export interface DryRunMessage {
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
 export interface DryRunInput {
-  message: { body: unknown; headers?: Record<string, string> };
+  message: DryRunMessage;
   version?: number;
+}
+
+/** A dry run of a document that is not saved: the document itself, or its YAML/JSON text. */
+export interface UnsavedDryRunInput {
+  document?: unknown;
+  source?: string;
+  message: DryRunMessage;
 }
 
 @Injectable()
@@ -110,11 +138,59 @@ export class RoutesService {
     clearTimeout(timer);
   }
 
-  /** Everything wrong with a document: shape, expressions, and connections it names. */
-  async problems(doc: unknown): Promise<RouteProblem[]> {
-    const problems = validateRoute(doc, this.resources);
-    if (problems.length > 0) return problems;
-    return this.connections.checkRefs(connectionRefs(doc as RouteDocument));
+  /**
+   * The document of a request body: YAML text parsed with limits (a text that does not parse is
+   * refused, 400, with line and column), or parsed JSON with its text (pretty JSON when unknown).
+   */
+  readSource(input: RouteSourceInput): SourcedDocument {
+    if (input.format === 'yaml') {
+      const text = input.text ?? '';
+      const parsed = parseRouteSource(text);
+      if (parsed.problems.length > 0)
+        throw new JunctionError(
+          'ROUTE_INVALID',
+          `the route source does not parse: ${parsed.problems[0].message}` +
+            (parsed.problems[0].line ? ` (line ${parsed.problems[0].line})` : ''),
+          { problems: parsed.problems },
+        );
+      return { document: parsed.value, source: text, format: 'yaml' };
+    }
+    return {
+      document: input.document,
+      source: input.text ?? JSON.stringify(input.document, null, 2),
+      format: 'json',
+    };
+  }
+
+  /**
+   * Everything wrong with a document: shape, expressions, and connections it names; with the
+   * line and column of each in the source text, when there is one.
+   */
+  async problems(doc: unknown, sourced?: SourcedDocument): Promise<RouteProblem[]> {
+    let problems = validateRoute(doc, this.resources);
+    if (problems.length === 0)
+      problems = await this.connections.checkRefs(connectionRefs(doc as RouteDocument));
+    if (problems.length > 0 && sourced) {
+      const parsed = parseRouteSource(sourced.source);
+      if (parsed.problems.length === 0) problems = withPositions(problems, parsed);
+    }
+    return problems;
+  }
+
+  /** The source of the active version (else the latest) as YAML text. */
+  async yamlSource(id: string): Promise<string> {
+    const route = await this.require(id);
+    const v = (await this.routes.findVersion(id, route.activeVersion ?? route.latestVersion))!;
+    if (v.sourceFormat === 'yaml' && v.source !== null) return v.source;
+    // From the JSON text where there is one: it keeps its author's key order (jsonb does not).
+    if (v.source !== null) {
+      try {
+        return toYaml(JSON.parse(v.source));
+      } catch {
+        // stored text not plain JSON: fall back to the document
+      }
+    }
+    return toYaml(v.document);
   }
 
   async list(): Promise<RouteSummary[]> {
@@ -130,8 +206,14 @@ export class RoutesService {
   }
 
   /** Stores version 1 and makes it active: a new route runs once saved. */
-  async create(doc: unknown, author: string, comment?: string): Promise<RouteView> {
-    const document = await this.checked(doc);
+  async create(
+    doc: unknown,
+    author: string,
+    comment?: string,
+    sourced?: SourcedDocument,
+  ): Promise<RouteView> {
+    const document = await this.checked(doc, sourced);
+    const text = this.textOf(document, sourced);
     await this.routes.transaction(async (m) => {
       const existing = await this.routes.lock(m, document.id);
       if (existing && !existing.deletedAt) {
@@ -148,6 +230,7 @@ export class RoutesService {
         version,
         document,
         checksum: checksumOf(document),
+        ...text,
         author,
         comment: comment ?? null,
       });
@@ -168,9 +251,10 @@ export class RoutesService {
     id: string,
     doc: unknown,
     author: string,
-    options: { activate?: boolean; comment?: string } = {},
+    options: { activate?: boolean; comment?: string; sourced?: SourcedDocument } = {},
   ): Promise<RouteView> {
-    const document = await this.checked(doc);
+    const document = await this.checked(doc, options.sourced);
+    const text = this.textOf(document, options.sourced);
     if (document.id !== id) {
       throw new JunctionError(
         'ROUTE_INVALID',
@@ -185,13 +269,17 @@ export class RoutesService {
         .getRepository(RouteVersionEntity)
         .findOneBy({ routeId: id, version: route.latestVersion }))!;
       let version = route.latestVersion;
-      if (latest.checksum !== checksumOf(document)) {
+      // A YAML text that changed only in comments or layout is a new version too: the text is
+      // what its author reads. The same document sent as JSON again is not.
+      const newText = text.sourceFormat === 'yaml' && latest.source !== text.source;
+      if (latest.checksum !== checksumOf(document) || newText) {
         version += 1;
         await this.routes.addVersion(m, {
           routeId: id,
           version,
           document,
           checksum: checksumOf(document),
+          ...text,
           author,
           comment: options.comment ?? null,
         });
@@ -226,7 +314,12 @@ export class RoutesService {
     const route = await this.require(id);
     const v = await this.routes.findVersion(id, version);
     if (!v) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${version}`);
-    const out: VersionView = { ...this.versionSummary(v, route), document: v.document };
+    const out: VersionView = {
+      ...this.versionSummary(v, route),
+      document: v.document,
+      source: v.source ?? JSON.stringify(v.document, null, 2),
+      sourceFormat: v.sourceFormat ?? 'json',
+    };
     if (diffFrom !== undefined) {
       const from = await this.routes.findVersion(id, diffFrom);
       if (!from) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${diffFrom}`);
@@ -295,20 +388,46 @@ export class RoutesService {
   }
 
   /** Runs a message through a version (the active one by default) with no side effects. */
-  async dryRun(id: string, input: DryRunInput): Promise<ReturnType<typeof dryRunView>> {
+  async dryRun(id: string, input: DryRunInput): Promise<DryRunView> {
     const route = await this.require(id);
     const version = input.version ?? route.activeVersion ?? route.latestVersion;
     const stored = await this.routes.findVersion(id, version);
     if (!stored) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${version}`);
-    const compiled = compileRoute(stored.document, this.resources);
+    return this.runDry(stored.document, version, input.message);
+  }
+
+  /**
+   * Runs a message through a document that is not saved (the editor's buffer): checked like a
+   * save (400 with every problem, lines and columns for a text), then run with no side effects.
+   */
+  async dryRunUnsaved(input: UnsavedDryRunInput): Promise<DryRunView> {
+    if ((input.document === undefined) === (input.source === undefined))
+      throw new JunctionError('BAD_REQUEST', 'send either `document` or `source`, not both', {
+        problems: [{ pointer: '', message: 'exactly one of document and source is required' }],
+      });
+    const sourced =
+      input.source !== undefined
+        ? this.readSource({ format: 'yaml', text: input.source })
+        : this.readSource({ format: 'json', document: input.document });
+    const document = await this.checked(sourced.document, sourced);
+    return this.runDry(document, 0, input.message);
+  }
+
+  /** The dry run itself: every stage traced, the deliveries that would happen, nothing sent. */
+  async runDry(
+    document: RouteDocument,
+    version: number,
+    message: DryRunMessage,
+  ): Promise<DryRunView> {
+    const compiled = compileRoute(document, this.resources);
     const envelope: Envelope = {
       id: 'dry-run',
       headers: Object.fromEntries(
-        Object.entries(input.message.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
+        Object.entries(message.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
       ),
-      body: input.message.body,
+      body: message.body,
       meta: {
-        routeId: id,
+        routeId: document.id,
         routeVersion: version,
         source: { type: 'test', name: 'dry-run' },
         receivedAt: new Date().toISOString(),
@@ -318,8 +437,17 @@ export class RoutesService {
     return dryRunView(version, await compiled.run(envelope, { trace: true }));
   }
 
-  private async checked(doc: unknown): Promise<RouteDocument> {
-    const problems = await this.problems(doc);
+  private textOf(
+    document: RouteDocument,
+    sourced?: SourcedDocument,
+  ): { source: string; sourceFormat: SourceFormat } {
+    return sourced
+      ? { source: sourced.source, sourceFormat: sourced.format }
+      : { source: JSON.stringify(document, null, 2), sourceFormat: 'json' };
+  }
+
+  private async checked(doc: unknown, sourced?: SourcedDocument): Promise<RouteDocument> {
+    const problems = await this.problems(doc, sourced);
     if (problems.length > 0) {
       const unknownConnection = problems.every(
         (p) => p.message.startsWith('no connection named') || p.message.startsWith('connection '),
@@ -364,8 +492,30 @@ export class RoutesService {
   }
 }
 
+export type DryRunView = ReturnType<typeof dryRunView>;
+
+/**
+ * JSON pointers into a dry-run answer where a card number would leave in a delivery (its body
+ * or headers), found before the answer is redacted.
+ */
+export function deliveryPanPointers(result: RunResult): string[] {
+  return result.deliveries.flatMap((d, i) => [
+    ...panPointers(d.envelope.body).map((p) => `/deliveries/${i}/body${p}`),
+    ...panPointers(d.envelope.headers).map((p) => `/deliveries/${i}/headers${p}`),
+  ]);
+}
+
+/** Which fields a stage changed, as JSON pointers (added, removed or replaced). */
+function changedPointers(input: unknown, output: unknown): string[] {
+  if (output === undefined) return [];
+  if (input === null || typeof input !== 'object' || output === null || typeof output !== 'object')
+    return input === output ? [] : [''];
+  return [...new Set(compare(input, output).map((op) => op.path))].sort();
+}
+
 /** The dry-run answer, with card numbers redacted: it is shown in the console and logs. */
 export function dryRunView(version: number, result: RunResult) {
+  const panWarnings = deliveryPanPointers(result);
   return redactPans({
     version,
     outcome: result.outcome,
@@ -387,6 +537,7 @@ export function dryRunView(version: number, result: RunResult) {
       dropped: t.dropped ?? false,
       error: t.error ?? null,
       durationMs: Math.round(t.durationMs * 1000) / 1000,
+      ...(t.kind === 'mask' ? { changed: changedPointers(t.input, t.output) } : {}),
     })),
     deliveries: result.deliveries.map((d) => ({
       destination: d.index,
@@ -395,6 +546,8 @@ export function dryRunView(version: number, result: RunResult) {
       routingKey: d.routingKey ?? null,
       key: d.key ?? null,
       body: d.envelope.body,
+      headers: d.envelope.headers,
     })),
+    panWarnings,
   });
 }

@@ -110,3 +110,38 @@ function redact(value: unknown, depth: number): unknown {
   }
   return out ?? value;
 }
+
+/** Escapes one segment of a JSON pointer (RFC 6901). */
+function pointerSegment(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/**
+ * JSON pointers of the places in `value` where a card number is (in a string, a number or a
+ * key), for telling a user where one would leak; the root is `''`. Deeper than the redaction
+ * looks, the subtree itself is reported (fail closed).
+ */
+export function panPointers(value: unknown): string[] {
+  const found: string[] = [];
+  const stack: Array<[unknown, string, number]> = [[value, '', 0]];
+  while (stack.length > 0) {
+    const [v, at, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') {
+      if (redact(v, 0) !== v) found.push(at);
+      continue;
+    }
+    if (depth > 256) {
+      found.push(at);
+      continue;
+    }
+    const entries: Array<[string, unknown]> = Array.isArray(v)
+      ? v.map((item, i) => [String(i), item])
+      : Object.entries(v as Record<string, unknown>);
+    for (const [key, child] of entries) {
+      const path = `${at}/${pointerSegment(key)}`;
+      if (!Array.isArray(v) && redactPanText(key) !== key) found.push(path);
+      else stack.push([child, path, depth + 1]);
+    }
+  }
+  return found.sort();
+}
