@@ -2,19 +2,7 @@ import createClient, { type Middleware } from 'openapi-fetch';
 import type { components, paths } from '../generated/api';
 
 export type Schemas = components['schemas'];
-export type Permission =
-  | 'routes.read'
-  | 'routes.write'
-  | 'routes.activate'
-  | 'routes.run'
-  | 'connections.read'
-  | 'connections.write'
-  | 'deadletters.read'
-  | 'deadletters.write'
-  | 'audit.read'
-  | 'users.manage'
-  | 'apikeys.manage'
-  | 'sessions.manage';
+export type Permission = Schemas['MeDto']['permissions'][number];
 
 /** The error shape every endpoint answers with. */
 export class ApiError extends Error {
@@ -43,20 +31,11 @@ export function onSessionExpired(listener: Listener): () => void {
 }
 
 /**
- * Only for a gateway that sets no session cookie at sign-in (older servers): the token, kept in
- * memory only (gone on reload), never in storage a script could read later.
- */
-let bearer: string | undefined;
-export function useBearerIfNoCookie(token: string | undefined): void {
-  bearer = token && !cookie('junction_csrf') ? token : undefined;
-}
-
-/**
  * Whether a session may exist: the readable CSRF cookie comes and goes with the session cookie.
  * Without it the console does not ask /auth/me (a 401 there would only be noise).
  */
 export function maybeSignedIn(): boolean {
-  return bearer !== undefined || cookie('junction_csrf') !== undefined;
+  return cookie('junction_csrf') !== undefined;
 }
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -67,7 +46,6 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 const session: Middleware = {
   onRequest({ request }) {
-    if (bearer) request.headers.set('Authorization', `Bearer ${bearer}`);
     if (!SAFE.has(request.method)) {
       const csrf = cookie('junction_csrf');
       if (csrf) request.headers.set('X-CSRF-Token', csrf);

@@ -155,7 +155,7 @@ export function Layout() {
             <Button
               variant="default"
               onClick={() => spotlight.open()}
-              aria-label="Open the command palette (Ctrl+K)"
+              title="Command palette (Ctrl+K or Cmd+K)"
               rightSection={<Kbd size="xs">Ctrl K</Kbd>}
             >
               Commands
@@ -174,6 +174,7 @@ export function Layout() {
         {SCREENS.filter((s) => me.can(s.permission)).map((s) => (
           <NavLink
             key={s.to}
+            variant="filled"
             renderRoot={(props) => <Link to={s.to} {...props} />}
             label={s.label}
             active={location.pathname.startsWith(`/console${s.to}`)}

@@ -10,7 +10,13 @@ import { router } from './router';
 import { queryClient } from './session';
 
 // Focus rings always (keyboard users), not only on :focus-visible guesses.
-const theme = createTheme({ focusRing: 'always', primaryColor: 'indigo', cursorType: 'pointer' });
+const theme = createTheme({
+  focusRing: 'always',
+  primaryColor: 'indigo',
+  // Shade 8: white text on filled buttons and links on the page keep 4.5:1 contrast (WCAG AA).
+  primaryShade: { light: 8, dark: 8 },
+  cursorType: 'pointer',
+});
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

@@ -5,45 +5,15 @@ export const queryClient = new QueryClient({
   defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: true } },
 });
 
-/** What each role may do (mirrors the gateway's table) for servers whose /auth/me lists no permissions. */
-const ROLE_PERMISSIONS: Record<string, Permission[]> = {
-  admin: [
-    'routes.read',
-    'routes.write',
-    'routes.activate',
-    'routes.run',
-    'connections.read',
-    'connections.write',
-    'deadletters.read',
-    'deadletters.write',
-    'audit.read',
-    'users.manage',
-    'apikeys.manage',
-    'sessions.manage',
-  ],
-  editor: [
-    'routes.read',
-    'routes.write',
-    'routes.activate',
-    'connections.read',
-    'connections.write',
-  ],
-  operator: ['routes.read', 'routes.run', 'deadletters.read', 'deadletters.write'],
-  auditor: ['audit.read'],
-  viewer: ['routes.read'],
-};
-
 export interface Me {
-  principal: Schemas['PrincipalDto'];
+  principal: Schemas['MeDto'];
   permissions: Set<Permission>;
   can(permission: Permission): boolean;
 }
 
-function toMe(principal: Schemas['PrincipalDto']): Me {
-  const listed = (principal as { permissions?: Permission[] }).permissions;
-  const permissions = new Set<Permission>(
-    listed ?? principal.roles.flatMap((role) => ROLE_PERMISSIONS[role] ?? []),
-  );
+/** The console shows what the server says this caller may do, and nothing else. */
+function toMe(principal: Schemas['MeDto']): Me {
+  const permissions = new Set<Permission>(principal.permissions);
   return { principal, permissions, can: (p) => permissions.has(p) };
 }
 

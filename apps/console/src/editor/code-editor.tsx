@@ -104,6 +104,8 @@ export function CodeEditor(props: CodeEditorProps) {
       indentOnInput(),
       bracketMatching(),
       highlightActiveLine(),
+      // Wrapped lines: the editor grows instead of scrolling, so no region is reachable only by mouse.
+      EditorView.lineWrapping,
       yaml(),
       keymap.of([...defaultKeymap, ...historyKeymap, ...completionKeymap, ...lintKeymap]),
       theme.current.of(themeFor(dark)),

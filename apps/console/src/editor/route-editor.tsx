@@ -2,7 +2,6 @@ import type { CompletionSource } from '@codemirror/autocomplete';
 import type { Diagnostic } from '@codemirror/lint';
 import {
   Alert,
-  Badge,
   Button,
   Code,
   Grid,
@@ -19,15 +18,14 @@ import { useDebouncedValue } from '@mantine/hooks';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { AnchorLink } from '../links';
-import { useMemo, useRef, useState } from 'react';
-import { stringify } from 'yaml';
+import { useMemo, useState } from 'react';
 import routeSchema from '../../generated/route-schema.json';
 import { api, data, errorMessage, type Schemas } from '../api';
 import { routeRoute } from '../router';
-import { StateBadge } from '../screens/routes';
+import { StateBadge, StatusDot } from '../screens/routes';
 import { useMe } from '../session';
 import { CodeEditor } from './code-editor';
-import { cardNumberPointers, changedPointers } from './pipeline-insight';
+import { cardNumberPointers } from './pipeline-insight';
 import { parseYaml, pointerRange } from './yaml-support';
 
 const NEW_ROUTE = `id: my-route
@@ -62,21 +60,28 @@ function Json({ value }: { value: unknown }) {
 }
 
 function DryRunView({ result }: { result: DryRun }) {
-  const leaks = result.deliveries.flatMap((d) =>
-    cardNumberPointers(d.body).map((p) => `destination ${d.destination}${p}`),
-  );
+  // The server's warnings, and the console's own look at what it shows (belt and braces).
+  const leaks = [
+    ...new Set([
+      ...result.panWarnings,
+      ...result.deliveries.flatMap((d, i) =>
+        cardNumberPointers(d.body).map((p) => `/deliveries/${i}/body${p === '/' ? '' : p}`),
+      ),
+    ]),
+  ];
   return (
     <Stack gap="xs" data-testid="dry-run">
       <Group>
         <Text fw={600}>Outcome:</Text>
-        <Badge
+        <StatusDot
           color={
             result.outcome === 'deliver' ? 'green' : result.outcome === 'drop' ? 'gray' : 'red'
           }
+          testId="outcome"
         >
           {result.outcome}
           {result.reason ? ` (${result.reason})` : ''}
-        </Badge>
+        </StatusDot>
         <Text size="sm">version {result.version}</Text>
       </Group>
       {leaks.length > 0 && (
@@ -97,8 +102,7 @@ function DryRunView({ result }: { result: DryRun }) {
       )}
       <Title order={4}>Stages</Title>
       {result.stages.map((s) => {
-        const changed =
-          s.kind === 'mask' && s.output !== undefined ? changedPointers(s.input, s.output) : [];
+        const changed = s.changed ?? [];
         return (
           <Paper key={s.index} withBorder p="xs" data-testid={`stage-${s.index}`}>
             <Group justify="space-between">
@@ -186,11 +190,13 @@ function Editor({ routeId, initial, route }: EditorProps) {
   const canActivate = me.can('routes.activate');
   const [debouncedText] = useDebouncedValue(text, 400);
   const [debouncedSample] = useDebouncedValue(sample, 400);
-  const lastValid = useRef<unknown>(undefined);
+  // The dry run waits for a document the server found valid (else it would only repeat the problems).
+  const [validText, setValidText] = useState<string>();
 
   const lint = async (source: string): Promise<Diagnostic[]> => {
     const parsed = parseYaml(source);
     if (parsed.errors.length) {
+      setValidText(undefined);
       setProblems(parsed.errors.map((e) => ({ message: `YAML: ${e.message}` })));
       return parsed.errors.map((e) => ({
         from: e.from,
@@ -204,7 +210,7 @@ function Editor({ routeId, initial, route }: EditorProps) {
     ).catch(() => undefined);
     if (!result) return [];
     setProblems(result.problems);
-    if (result.valid) lastValid.current = parsed.value;
+    setValidText(result.valid ? source : undefined);
     return result.problems.map((p) => {
       const [from, to] = pointerRange(parsed.doc, p.pointer, source.length);
       return {
@@ -224,26 +230,31 @@ function Editor({ routeId, initial, route }: EditorProps) {
     }
   }, [debouncedSample]);
 
-  const unchanged = debouncedText === saved && routeId !== undefined;
   const dryRun = useQuery({
-    queryKey: ['dry-run', routeId, route?.latestVersion, debouncedSample, unchanged],
-    enabled: sampleBody.ok && unchanged,
+    queryKey: ['dry-run', debouncedText, debouncedSample],
+    enabled: sampleBody.ok && validText !== undefined && validText === debouncedText,
     queryFn: () =>
       data(
-        api.POST('/api/v1/routes/{id}/test', {
-          params: { path: { id: routeId! } },
+        api.POST('/api/v1/routes/test', {
           body: {
+            source: debouncedText,
             message: {
               body: (sampleBody.ok
                 ? sampleBody.value
                 : null) as Schemas['DryRunMessageDto']['body'],
             },
-            version: route?.latestVersion,
           },
         }),
       ),
     retry: false,
+    placeholderData: (previous) => previous,
   });
+
+  /** Saved as the YAML text itself, so that its comments and layout are kept with the version. */
+  const asYaml = {
+    bodySerializer: (body: unknown) => body as string,
+    headers: { 'content-type': 'application/yaml' },
+  };
 
   const save = async () => {
     const parsed = parseYaml(text);
@@ -257,8 +268,9 @@ function Editor({ routeId, initial, route }: EditorProps) {
       if (!routeId) {
         const created = await data(
           api.POST('/api/v1/routes', {
-            body: parsed.value as Schemas['RouteDocument'],
+            body: text as unknown as Schemas['RouteDocument'],
             params: { query: { comment: comment || undefined } },
+            ...asYaml,
           }),
         );
         await client.invalidateQueries({ queryKey: ['routes'] });
@@ -268,7 +280,8 @@ function Editor({ routeId, initial, route }: EditorProps) {
       const updated = await data(
         api.PUT('/api/v1/routes/{id}', {
           params: { path: { id: routeId }, query: { comment: comment || undefined } },
-          body: parsed.value as Schemas['RouteDocument'],
+          body: text as unknown as Schemas['RouteDocument'],
+          ...asYaml,
         }),
       );
       setSaved(text);
@@ -276,7 +289,13 @@ function Editor({ routeId, initial, route }: EditorProps) {
       client.setQueryData(['route', routeId], updated);
       await client.invalidateQueries({ queryKey: ['routes'] });
       await client.invalidateQueries({ queryKey: ['versions', routeId] });
-      setMessage({ color: 'green', text: `Saved as version ${updated.latestVersion}.` });
+      setMessage({
+        color: 'green',
+        text:
+          updated.latestVersion === route?.latestVersion
+            ? `Unchanged: still version ${updated.latestVersion}.`
+            : `Saved as version ${updated.latestVersion}.`,
+      });
     } catch (err) {
       setMessage({ color: 'red', text: errorMessage(err) });
     } finally {
@@ -351,11 +370,9 @@ function Editor({ routeId, initial, route }: EditorProps) {
             />
             <div aria-live="polite" data-testid="problems">
               {problems.length === 0 ? (
-                <Text size="sm" c="green.9">
-                  No problems.
-                </Text>
+                <Text size="sm">No problems.</Text>
               ) : (
-                <List size="sm" c="red.9">
+                <List size="sm">
                   {problems.map((p, i) => (
                     <List.Item key={i}>
                       {p.pointer !== undefined ? <Code>{p.pointer || '/'}</Code> : null} {p.message}
@@ -419,17 +436,15 @@ function Editor({ routeId, initial, route }: EditorProps) {
             <Title order={3} size="h4">
               Live test
             </Title>
-            {!unchanged && (
-              <Text size="sm">
-                {routeId ? 'Save this version to test it.' : 'Create the route to test it.'}
-              </Text>
-            )}
+            <Text size="sm" c="dimmed">
+              Runs on every edit of the document or the sample; nothing is saved or sent.
+            </Text>
             {dryRun.isError && (
               <Alert color="red" role="alert">
                 {errorMessage(dryRun.error)}
               </Alert>
             )}
-            {unchanged && dryRun.data && <DryRunView result={dryRun.data} />}
+            {dryRun.data && <DryRunView result={dryRun.data} />}
           </Stack>
         </Grid.Col>
       </Grid>
@@ -445,11 +460,29 @@ export function RouteEditor() {
   const { id } = routeRoute.useParams();
   const route = useQuery({
     queryKey: ['route', id],
-    queryFn: () => data(api.GET('/api/v1/routes/{id}', { params: { path: { id } } })),
+    // JSON (the default answer); the YAML form of this endpoint is for other clients.
+    queryFn: () =>
+      data(api.GET('/api/v1/routes/{id}', { params: { path: { id } } })) as Promise<
+        Schemas['RouteViewDto']
+      >,
   });
-  if (route.isError) return <Alert color="red">{errorMessage(route.error)}</Alert>;
-  if (!route.data) return <Text>Loading…</Text>;
-  return (
-    <Editor key={id} routeId={id} route={route.data} initial={stringify(route.data.document)} />
-  );
+  const latest = route.data?.latestVersion;
+  // The text of the latest version as it was written (comments kept), once per route.
+  const source = useQuery({
+    queryKey: ['route-source', id],
+    enabled: latest !== undefined,
+    staleTime: Infinity,
+    queryFn: async () =>
+      (
+        await data(
+          api.GET('/api/v1/routes/{id}/versions/{version}', {
+            params: { path: { id, version: latest! } },
+          }),
+        )
+      ).source,
+  });
+  const error = route.error ?? source.error;
+  if (error) return <Alert color="red">{errorMessage(error)}</Alert>;
+  if (!route.data || source.data === undefined) return <Text>Loading…</Text>;
+  return <Editor key={id} routeId={id} route={route.data} initial={source.data} />;
 }

@@ -2,14 +2,14 @@ import { MergeView } from '@codemirror/merge';
 import { EditorState } from '@codemirror/state';
 import { EditorView, lineNumbers } from '@codemirror/view';
 import { yaml } from '@codemirror/lang-yaml';
-import { Alert, Badge, Button, Group, Radio, Stack, Table, Text, Title } from '@mantine/core';
+import { Alert, Button, Group, Radio, Stack, Table, Text, Title } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { AnchorLink } from '../links';
 import { useEffect, useRef, useState } from 'react';
-import { stringify } from 'yaml';
 import { api, data, errorMessage } from '../api';
 import { versionsRoute } from '../router';
+import { StatusDot } from '../screens/routes';
 import { useMe } from '../session';
 
 function useVersionText(id: string, version: number | undefined) {
@@ -22,7 +22,7 @@ function useVersionText(id: string, version: number | undefined) {
           params: { path: { id, version: version! } },
         }),
       );
-      return stringify(v.document);
+      return v.source;
     },
     staleTime: Infinity,
   });
@@ -122,7 +122,11 @@ export function VersionsScreen() {
           {list.map((v) => (
             <Table.Tr key={v.version} data-testid={`version-row-${v.version}`}>
               <Table.Td>
-                v{v.version} {v.active && <Badge color="green">active</Badge>}
+                {v.active ? (
+                  <StatusDot color="green">v{v.version} active</StatusDot>
+                ) : (
+                  `v${v.version}`
+                )}
               </Table.Td>
               <Table.Td>{v.author}</Table.Td>
               <Table.Td>

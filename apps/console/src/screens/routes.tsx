@@ -1,10 +1,40 @@
-import { Badge, Group, Select, Table, Text, TextInput, Title } from '@mantine/core';
+import { Group, Select, Table, Text, TextInput, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
+import type { ReactNode } from 'react';
 import { AnchorLink, ButtonLink } from '../links';
 import { api, data, type Schemas } from '../api';
 import { routesRoute } from '../router';
 import { useMe } from '../session';
+
+/** A coloured dot (no text of its own, so no contrast to lose) and the state in the page's text colour. */
+export function StatusDot({
+  color,
+  children,
+  testId,
+}: {
+  color: string;
+  children: ReactNode;
+  testId?: string;
+}) {
+  return (
+    <Group gap={6} wrap="nowrap" component="span">
+      <span
+        aria-hidden="true"
+        style={{
+          display: 'inline-block',
+          width: 10,
+          height: 10,
+          borderRadius: 5,
+          background: `var(--mantine-color-${color}-6)`,
+        }}
+      />
+      <Text span size="sm" fw={600} data-testid={testId}>
+        {children}
+      </Text>
+    </Group>
+  );
+}
 
 export function StateBadge({ state }: { state: string }) {
   const color =
@@ -16,9 +46,9 @@ export function StateBadge({ state }: { state: string }) {
           ? 'yellow'
           : 'gray';
   return (
-    <Badge color={color} variant="light" data-testid="route-state">
+    <StatusDot color={color} testId="route-state">
       {state}
-    </Badge>
+    </StatusDot>
   );
 }
 

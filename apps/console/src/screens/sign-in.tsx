@@ -14,22 +14,10 @@ import {
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { useState, type FormEvent } from 'react';
-import { api, data, errorMessage, useBearerIfNoCookie } from '../api';
+import { api, data, errorMessage } from '../api';
 import { EnvironmentBanner, ThemeToggle } from '../layout';
 import { signInRoute } from '../router';
 import { meQuery, sessionState } from '../session';
-
-interface Providers {
-  local: boolean;
-  ldap: boolean;
-  oidc: boolean;
-}
-
-async function providers(): Promise<Providers> {
-  const res = await fetch('/api/v1/auth/providers', { credentials: 'same-origin' });
-  if (!res.ok) return { local: true, ldap: false, oidc: false };
-  return (await res.json()) as Providers;
-}
 
 /** Only a path inside the console: a crafted ?redirect= must not send a user elsewhere. */
 function safeRedirect(target: string | undefined): string {
@@ -46,17 +34,18 @@ export function SignInScreen() {
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
-  const available = useQuery({ queryKey: ['providers'], queryFn: providers, staleTime: Infinity });
+  const available = useQuery({
+    queryKey: ['providers'],
+    queryFn: () => data(api.GET('/api/v1/auth/providers')),
+    staleTime: Infinity,
+  });
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     setBusy(true);
     setError(undefined);
     try {
-      const result = await data(
-        api.POST('/api/v1/auth/login', { body: { username, password, provider } }),
-      );
-      useBearerIfNoCookie(result.token);
+      await data(api.POST('/api/v1/auth/login', { body: { username, password, provider } }));
       sessionState.expired = false;
       await client.fetchQuery({ ...meQuery, staleTime: 0 });
       await navigate({ to: safeRedirect(redirect) });
