@@ -193,33 +193,42 @@ function Editor({ routeId, initial, route }: EditorProps) {
   // The dry run waits for a document the server found valid (else it would only repeat the problems).
   const [validText, setValidText] = useState<string>();
 
+  const [checked, setChecked] = useState<string>();
   const lint = async (source: string): Promise<Diagnostic[]> => {
+    const done = (diagnostics: Diagnostic[]) => {
+      setChecked(source);
+      return diagnostics;
+    };
     const parsed = parseYaml(source);
     if (parsed.errors.length) {
       setValidText(undefined);
       setProblems(parsed.errors.map((e) => ({ message: `YAML: ${e.message}` })));
-      return parsed.errors.map((e) => ({
-        from: e.from,
-        to: Math.min(e.to, source.length),
-        severity: 'error',
-        message: e.message,
-      }));
+      return done(
+        parsed.errors.map((e) => ({
+          from: e.from,
+          to: Math.min(e.to, source.length),
+          severity: 'error',
+          message: e.message,
+        })) as Diagnostic[],
+      );
     }
     const result = await data(
       api.POST('/api/v1/routes/validate', { body: parsed.value as Schemas['RouteDocument'] }),
     ).catch(() => undefined);
-    if (!result) return [];
+    if (!result) return done([]);
     setProblems(result.problems);
     setValidText(result.valid ? source : undefined);
-    return result.problems.map((p) => {
-      const [from, to] = pointerRange(parsed.doc, p.pointer, source.length);
-      return {
-        from,
-        to: Math.min(to, source.length),
-        severity: 'error',
-        message: `${p.pointer || '/'}: ${p.message}`,
-      };
-    });
+    return done(
+      result.problems.map((p) => {
+        const [from, to] = pointerRange(parsed.doc, p.pointer, source.length);
+        return {
+          from,
+          to: Math.min(to, source.length),
+          severity: 'error',
+          message: `${p.pointer || '/'}: ${p.message}`,
+        } as Diagnostic;
+      }),
+    );
   };
 
   const sampleBody = useMemo(() => {
@@ -369,7 +378,9 @@ function Editor({ routeId, initial, route }: EditorProps) {
               minHeight="20rem"
             />
             <div aria-live="polite" data-testid="problems">
-              {problems.length === 0 ? (
+              {checked !== text ? (
+                <Text size="sm">Checking…</Text>
+              ) : problems.length === 0 ? (
                 <Text size="sm">No problems.</Text>
               ) : (
                 <List size="sm">
@@ -384,12 +395,14 @@ function Editor({ routeId, initial, route }: EditorProps) {
             {canWrite && (
               <Group align="end">
                 <TextInput
+                  data-testid="comment"
                   label="Comment (kept with the version)"
                   value={comment}
                   onChange={(e) => setComment(e.currentTarget.value)}
                   style={{ flex: 1 }}
                 />
                 <Button
+                  data-testid="save"
                   onClick={() => void save()}
                   loading={busy}
                   disabled={routeId !== undefined && text === saved}
@@ -402,6 +415,7 @@ function Editor({ routeId, initial, route }: EditorProps) {
             )}
             {canActivate && route && route.activeVersion !== route.latestVersion && (
               <Button
+                data-testid="activate"
                 variant="light"
                 onClick={() => void activate(route.latestVersion)}
                 loading={busy}

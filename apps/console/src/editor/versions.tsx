@@ -37,6 +37,7 @@ function Diff({ left, right, labels }: { left: string; right: string; labels: [s
       extensions: [
         lineNumbers(),
         yaml(),
+        EditorView.lineWrapping,
         EditorState.readOnly.of(true),
         EditorView.editable.of(false),
         EditorView.contentAttributes.of({ 'aria-label': label }),
