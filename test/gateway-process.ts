@@ -33,7 +33,7 @@ export class GatewayProcess {
   constructor(
     readonly port: number,
     private readonly databaseUrl: string,
-    /** More settings for this gateway (e.g. LDAP or OIDC sign-in). */
+    /** More settings (they win over the defaults above). */
     private readonly env: Record<string, string> = {},
   ) {}
 

@@ -5,4 +5,8 @@ export const EXIT = {
   USAGE: 2,
   MESSAGE_FAILED: 3,
   DROPPED: 4,
+  /** `audit verify`: a record was changed or removed, or an anchor does not match or verify. */
+  AUDIT_BROKEN: 1,
+  /** `audit verify`: the database or the anchors could not be read. */
+  UNAVAILABLE: 5,
 } as const;

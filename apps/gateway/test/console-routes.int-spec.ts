@@ -4,6 +4,8 @@
  * time, the route list in one call, samples that guard deploys, connection checks.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { startHttpTarget } from './http-target';
 import { startTestGateway, TestGateway, TestResponse } from './test-gateway';
 
 process.env.JUNCTION_LOG ??= 'silent';
@@ -363,5 +365,499 @@ describe('POST /routes/test: dry run of an unsaved document', () => {
       stages: [{ kind: 'mask', changed: ['/card'] }],
       panWarnings: ['/deliveries/0/body/other'],
     });
+  });
+});
+
+describe('POST /expressions/evaluate: one expression, as a route evaluates it', () => {
+  const evaluate = (body: Record<string, unknown>, token = viewerToken) =>
+    gateway.request('POST', '/api/v1/expressions/evaluate', { token, body });
+
+  it('the fast path and jsonata-js give their result and say which ran', async () => {
+    const input = {
+      total: 150,
+      items: [{ p: 3 }, { p: 1 }, { p: 2 }],
+      customer: { country: 'DE' },
+    };
+    const cases: Array<[string, unknown, 'fast' | 'jsonata']> = [
+      ['total > 100', true, 'fast'],
+      [
+        '{ "orderId": "o-" & $string(total), "c": customer.country }',
+        { orderId: 'o-150', c: 'DE' },
+        'jsonata',
+      ],
+      ['customer.country in ["DE","FR"] and total > 0', true, 'fast'],
+      ['$sum(items.p)', 6, 'fast'],
+      ['$sort(items, function($a, $b){ $a.p > $b.p }).p', [1, 2, 3], 'jsonata'],
+      ['$uppercase($headers."x-channel") & "/" & $meta.routeId', 'WEB/r-1', 'fast'],
+      ['$join([$uppercase($headers."x-channel"), $meta.routeId], "/")', 'WEB/r-1', 'jsonata'],
+    ];
+    for (const [expression, result, engine] of cases) {
+      const res = await evaluate({
+        expression,
+        input,
+        headers: { 'X-Channel': 'web' },
+        meta: { routeId: 'r-1' },
+      });
+      expect({ expression, status: res.status, body: res.body }).toEqual({
+        expression,
+        status: 200,
+        body: { result, engine, elapsedMs: expect.any(Number), budgetMs: 50 },
+      });
+    }
+    // Nothing: no result field, no error.
+    const none = await evaluate({ expression: 'missing.field', input });
+    expect(none.body).toEqual({ engine: 'fast', elapsedMs: expect.any(Number), budgetMs: 50 });
+  });
+
+  it('a syntax error comes back with its code and position', async () => {
+    const cases: Array<[string, number]> = [
+      ['total >', 7],
+      ['{ "a": 1 ', 9],
+      ['items[p = ]', 10],
+    ];
+    for (const [expression, position] of cases) {
+      const res = await evaluate({ expression, input: {} });
+      expect(res.status).toBe(200);
+      const body = res.body as { error: { code: string; position: number; message: string } };
+      expect({ expression, error: body.error }).toEqual({
+        expression,
+        error: expect.objectContaining({
+          code: expect.stringMatching(/^S0\d{3}$/),
+          message: expect.stringMatching(/syntax error/),
+        }),
+      });
+      expect(Math.abs(body.error.position - position)).toBeLessThanOrEqual(2);
+    }
+  });
+
+  it('limits and guards as in production: time, depth, unsafe regex', async () => {
+    const cases: Array<[string, RegExp, RegExp]> = [
+      ['$sort([1..99999], function($a, $b){ $a < $b })', /^D1012$/, /ran longer than 50 ms/],
+      [
+        '($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(100000))',
+        /^(D1011|EXPRESSION_LIMIT)$/,
+        /deeper|limit/,
+      ],
+      ['$match("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!", /(a+)+$/)', /./, /regular expression.*ReDoS/],
+    ];
+    for (const [expression, code, message] of cases) {
+      const started = Date.now();
+      const res = await evaluate({ expression, input: {} });
+      expect({ expression, status: res.status }).toEqual({ expression, status: 200 });
+      const body = res.body as { error: { code: string; message: string }; result?: unknown };
+      expect({ expression, code: body.error?.code }).toEqual({
+        expression,
+        code: expect.stringMatching(code),
+      });
+      expect(body.error.message).toMatch(message);
+      expect(body.result).toBeUndefined();
+      expect(Date.now() - started).toBeLessThan(5000);
+    }
+  });
+
+  it('card numbers in a result or an error are redacted', async () => {
+    for (const pan of cardNumbers()) {
+      const res = await evaluate({
+        expression: '{ "c": card, "s": "x " & card }',
+        input: { card: pan },
+      });
+      expect(res.status).toBe(200);
+      expect(res.text).not.toContain(pan);
+      expect(res.body).toMatchObject({ result: { c: '[PAN REDACTED]', s: 'x [PAN REDACTED]' } });
+      const failed = await evaluate({ expression: `$number("x${pan}")`, input: {} });
+      expect(failed.text).not.toContain(pan);
+    }
+  });
+
+  it('a request without an expression is 400; anyone with routes.read may evaluate', async () => {
+    const res = await evaluate({ input: {} });
+    expect(res.status).toBe(400);
+    expect((await evaluate({ expression: '1', input: {} }, editorToken)).status).toBe(200);
+  });
+});
+
+describe('GET /routes: the list in one call', () => {
+  const httpRoute = (id: string, description: string) => ({
+    id,
+    description,
+    source: { type: 'http', path: `list/${id}`, mode: 'async', auth: 'none' },
+    pipeline: [{ transform: '{ "orderId": id }' }],
+    destinations: [{ type: 'log' }],
+  });
+
+  it('each route with its state as this process sees it, counts and the last error (redacted)', async () => {
+    await gateway.create(editorToken, '/api/v1/routes', httpRoute('list-busy', 'Busy shop ORDERS'));
+    await gateway.create(editorToken, '/api/v1/routes', httpRoute('list-idle', 'idle one'));
+    ok(await gateway.request('POST', '/api/v1/routes/list-idle/stop', { token: adminToken }));
+    const [pan] = cardNumbers();
+    for (let i = 0; i < 3; i++)
+      expect(
+        (await gateway.request('POST', '/ingest/list/list-busy', { body: { id: `o-${i}` } }))
+          .status,
+      ).toBe(202);
+    const bad = await gateway.request('POST', '/ingest/list/list-busy', {
+      body: `not json ${pan}`,
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(bad.status).toBe(422);
+    const res = await gateway.request('GET', '/api/v1/routes', { token: viewerToken });
+    expect(res.status).toBe(200);
+    expect(res.text).not.toContain(pan);
+    const list = res.body as Array<Record<string, unknown>>;
+    const busy = list.find((r) => r.id === 'list-busy');
+    expect(busy).toEqual({
+      id: 'list-busy',
+      description: 'Busy shop ORDERS',
+      sourceType: 'http',
+      activeVersion: 1,
+      latestVersion: 1,
+      desiredState: 'running',
+      createdAt: expect.any(String),
+      updatedAt: expect.any(String),
+      processes: [
+        {
+          process: expect.stringMatching(/^.+:\d+$/),
+          state: 'running',
+          lastError: expect.any(String),
+        },
+      ],
+      lastError: expect.any(String),
+      counts: { processed: 3, failed: 1, inFlight: 0 },
+    });
+    expect(list.find((r) => r.id === 'list-idle')).toMatchObject({
+      desiredState: 'stopped',
+      processes: [{ state: 'stopped', lastError: null }],
+      lastError: null,
+      counts: { processed: 0, failed: 0, inFlight: 0 },
+    });
+  });
+
+  it('?q= filters on id and description, case-insensitively', async () => {
+    const ids = async (q: string) =>
+      (
+        (
+          await gateway.request('GET', `/api/v1/routes?q=${encodeURIComponent(q)}`, {
+            token: viewerToken,
+          })
+        ).body as Array<{ id: string }>
+      )
+        .map((r) => r.id)
+        .filter((id) => id.startsWith('list-'));
+    expect(await ids('orders')).toEqual(['list-busy']);
+    expect(await ids('LIST-')).toEqual(['list-busy', 'list-idle']);
+    expect(await ids('IDLE ONE')).toEqual(['list-idle']);
+    expect(await ids('nothing-like-this')).toEqual([]);
+    expect(await ids('')).toEqual(['list-busy', 'list-idle']);
+  });
+});
+
+describe('samples that guard deploys', () => {
+  const guarded = (id: string, masked: boolean) => ({
+    id,
+    description: 'guarded by samples',
+    source: { type: 'http', path: `guard/${id}`, mode: 'async', auth: 'none' },
+    pipeline: masked
+      ? [
+          {
+            mask: [
+              { path: 'card', with: 'last4' },
+              { path: 'note', with: 'redact' },
+            ],
+          },
+        ]
+      : [],
+    destinations: [{ type: 'log' }],
+  });
+
+  it('samples are stored sealed, listed redacted, replaced and deleted by an editor only', async () => {
+    await gateway.create(editorToken, '/api/v1/routes', guarded('guard-crud', true));
+    const [pan] = cardNumbers();
+    const url = '/api/v1/routes/guard-crud/samples/with-card';
+    const put = await gateway.request('PUT', url, {
+      token: editorToken,
+      body: { body: { card: pan, id: 'o-1' }, headers: { 'x-k': 'v' } },
+    });
+    expect(put.status).toBe(200);
+    expect(put.text).not.toContain(pan);
+    expect(put.body).toMatchObject({ name: 'with-card', updatedBy: 'cr-editor' });
+    const list = await gateway.request('GET', '/api/v1/routes/guard-crud/samples', {
+      token: viewerToken,
+    });
+    expect(list.body).toEqual([
+      {
+        name: 'with-card',
+        body: { card: '[PAN REDACTED]', id: 'o-1' },
+        headers: { 'x-k': 'v' },
+        createdAt: expect.any(String),
+        updatedAt: expect.any(String),
+        updatedBy: 'cr-editor',
+      },
+    ]);
+    // Sealed at rest: the database holds no card number.
+    const { DataSource } = await import('typeorm');
+    const db = new DataSource({ type: 'postgres', url: gateway.databaseUrl });
+    await db.initialize();
+    try {
+      const rows = (await db.query(`SELECT * FROM route_samples`)) as unknown[];
+      expect(rows.length).toBeGreaterThan(0);
+      expect(JSON.stringify(rows)).not.toContain(pan);
+      expect(JSON.stringify(rows)).not.toContain('o-1');
+    } finally {
+      await db.destroy();
+    }
+    expect(
+      (await gateway.request('PUT', url, { token: viewerToken, body: { body: {} } })).status,
+    ).toBe(403);
+    expect(
+      (
+        await gateway.request('PUT', '/api/v1/routes/guard-crud/samples/bad%20name', {
+          token: editorToken,
+          body: { body: {} },
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (
+        await gateway.request('PUT', '/api/v1/routes/no-such-route/samples/x', {
+          token: editorToken,
+          body: { body: {} },
+        })
+      ).status,
+    ).toBe(404);
+    expect((await gateway.request('DELETE', url, { token: editorToken })).status).toBe(204);
+    expect((await gateway.request('DELETE', url, { token: editorToken })).status).toBe(404);
+  });
+
+  it('activating a version that lets a sample card number out is refused (409); masked versions pass', async () => {
+    await gateway.create(editorToken, '/api/v1/routes', guarded('guard-act', true));
+    for (const [i, pan] of cardNumbers().entries())
+      ok(
+        await gateway.request('PUT', `/api/v1/routes/guard-act/samples/s${i}`, {
+          token: editorToken,
+          body: { body: { card: pan, note: i % 2 ? `card ${pan}` : 'none' } },
+        }),
+      );
+    ok(
+      await gateway.request('PUT', '/api/v1/routes/guard-act/samples/clean', {
+        token: editorToken,
+        body: { body: { id: 'no card here', total: 12 } },
+      }),
+    );
+    // v2: no mask. Stored (not active).
+    ok(
+      await gateway.request('PUT', '/api/v1/routes/guard-act', {
+        token: editorToken,
+        body: guarded('guard-act', false),
+      }),
+    );
+    const refused = await gateway.request('POST', '/api/v1/routes/guard-act/versions/2/activate', {
+      token: editorToken,
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.text).not.toMatch(/\d{13}/);
+    const details = (
+      refused.body as {
+        details: { code: string; samples: Array<{ name: string; pointers: string[] }> };
+      }
+    ).details;
+    expect(details.code).toBe('SAMPLE_LEAKS_PAN');
+    expect(details.samples.map((s) => s.name).sort()).toEqual(['s0', 's1', 's2', 's3', 's4', 's5']);
+    expect(details.samples.find((s) => s.name === 's0')!.pointers).toEqual([
+      '/deliveries/0/body/card',
+    ]);
+    expect(details.samples.find((s) => s.name === 's1')!.pointers).toEqual([
+      '/deliveries/0/body/card',
+      '/deliveries/0/body/note',
+    ]);
+    const status = ok(
+      await gateway.request('GET', '/api/v1/routes/guard-act/status', { token: viewerToken }),
+    ) as { activeVersion: number };
+    expect(status.activeVersion).toBe(1);
+    // PUT ?activate=true is guarded alike.
+    const viaPut = await gateway.request('PUT', '/api/v1/routes/guard-act?activate=true', {
+      token: editorToken,
+      body: { ...guarded('guard-act', false), description: 'still leaking' },
+    });
+    expect(viaPut.status).toBe(409);
+    // Rolling back to the masked version 1 passes.
+    ok(
+      await gateway.request('POST', '/api/v1/routes/guard-act/versions/1/activate', {
+        token: editorToken,
+      }),
+    );
+  });
+
+  it('an admin may override with a reason, which the audit trail records; an editor may not', async () => {
+    const body = { override: { reason: 'test numbers only, ticket SEC-42' } };
+    const editor = await gateway.request('POST', '/api/v1/routes/guard-act/versions/2/activate', {
+      token: editorToken,
+      body,
+    });
+    expect(editor.status).toBe(403);
+    for (const bad of [{ override: {} }, { override: { reason: '  ' } }, { other: 1 }]) {
+      const res = await gateway.request('POST', '/api/v1/routes/guard-act/versions/2/activate', {
+        token: adminToken,
+        body: bad,
+      });
+      expect({ bad, status: res.status }).toEqual({ bad, status: 400 });
+    }
+    const admin = await gateway.request('POST', '/api/v1/routes/guard-act/versions/2/activate', {
+      token: adminToken,
+      body,
+    });
+    expect(admin.status).toBe(200);
+    expect(admin.body).toMatchObject({ activeVersion: 2 });
+    const events = ok(
+      await gateway.request('GET', '/api/v1/audit/events?type=route.activated&targetId=guard-act', {
+        token: adminToken,
+      }),
+    ) as { items: Array<{ actor: string; outcome: string; details: Record<string, unknown> }> };
+    expect(events.items).toContainEqual(
+      expect.objectContaining({
+        actor: 'admin',
+        outcome: 'success',
+        details: expect.objectContaining({
+          version: 2,
+          override: { reason: 'test numbers only, ticket SEC-42' },
+        }),
+      }),
+    );
+    // The refusals are in the trail too.
+    expect(events.items).toContainEqual(
+      expect.objectContaining({ actor: 'cr-editor', outcome: 'failure' }),
+    );
+    // PUT ?activate=true&override=... for an admin.
+    const put = await gateway.request(
+      'PUT',
+      `/api/v1/routes/guard-act?activate=true&override=${encodeURIComponent('hotfix, approved')}`,
+      { token: adminToken, body: { ...guarded('guard-act', false), description: 'v3' } },
+    );
+    expect(put.status).toBe(200);
+    expect(put.body).toMatchObject({ activeVersion: 3 });
+  });
+});
+
+describe('connections: test and impact', () => {
+  const connection = (name: string, type: string, config: object, secrets?: object) =>
+    gateway.create(editorToken, '/api/v1/connections', { name, type, config, secrets });
+  const test = (name: string, token = editorToken) =>
+    gateway.request('POST', `/api/v1/connections/${name}/test`, { token });
+
+  it('a reachable broker or service answers ok; a wrong password, a closed port or a silent host do not, never echoing a secret', async () => {
+    const target = await startHttpTarget((_body, res) => res.writeHead(404).end());
+    // Accepts connections and never answers.
+    const sockets: Socket[] = [];
+    const silent = createNetServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentPort = (silent.address() as AddressInfo).port;
+    try {
+      const password = `pw-${randomBytes(6).toString('hex')}`;
+      await connection(
+        't-amqp-ok',
+        'amqp',
+        { url: 'amqp://127.0.0.1:5672', username: 'guest' },
+        { password: 'guest' },
+      );
+      await connection(
+        't-amqp-badpw',
+        'amqp',
+        { url: 'amqp://127.0.0.1:5672', username: 'guest' },
+        { password },
+      );
+      await connection('t-amqp-closed', 'amqp', { url: 'amqp://127.0.0.1:9' }, { password });
+      await connection('t-kafka-ok', 'kafka', { brokers: ['127.0.0.1:19092'] });
+      await connection('t-kafka-closed', 'kafka', { brokers: ['127.0.0.1:9'] });
+      await connection('t-http-ok', 'http', { baseUrl: target.baseUrl }, { bearerToken: password });
+      await connection(
+        't-http-closed',
+        'http',
+        { baseUrl: 'http://127.0.0.1:9/' },
+        { bearerToken: password },
+      );
+      await connection('t-http-silent', 'http', { baseUrl: `http://127.0.0.1:${silentPort}/` });
+      for (const [name, expected] of [
+        ['t-amqp-ok', true],
+        ['t-kafka-ok', true],
+        ['t-http-ok', true],
+        ['t-amqp-badpw', false],
+        ['t-amqp-closed', false],
+        ['t-kafka-closed', false],
+        ['t-http-closed', false],
+        ['t-http-silent', false],
+      ] as const) {
+        const started = Date.now();
+        const res = await test(name);
+        expect({ name, status: res.status }).toEqual({ name, status: 200 });
+        const body = res.body as { ok: boolean; error?: string; elapsedMs: number };
+        expect({ name, ok: body.ok, hasError: typeof body.error === 'string' }).toEqual({
+          name,
+          ok: expected,
+          hasError: !expected,
+        });
+        expect(body.elapsedMs).toBeGreaterThanOrEqual(0);
+        expect(res.text).not.toContain(password);
+        expect(Date.now() - started).toBeLessThan(15_000);
+      }
+      const timedOut = (await test('t-http-silent')).body as { error: string; elapsedMs: number };
+      expect(timedOut.error).toMatch(/timeout|within 5000 ms/i);
+      expect(timedOut.elapsedMs).toBeLessThan(7_000);
+    } finally {
+      await target.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('editors may test, viewers may not; an unknown connection is 404; each test is audited', async () => {
+    expect((await test('t-http-closed', viewerToken)).status).toBe(403);
+    expect((await test('no-such-connection')).status).toBe(404);
+    const events = ok(
+      await gateway.request(
+        'GET',
+        '/api/v1/audit/events?type=connection.tested&targetId=t-amqp-badpw',
+        {
+          token: adminToken,
+        },
+      ),
+    ) as { items: Array<{ actor: string; after: { ok: boolean } }> };
+    expect(events.items[0]).toMatchObject({ actor: 'cr-editor', after: { ok: false } });
+  });
+
+  it('impact: the routes whose active version uses it, and whether each runs', async () => {
+    await connection('t-impact', 'http', { baseUrl: 'http://127.0.0.1:9/' });
+    const using = (id: string, conn: string) => ({
+      id,
+      source: { type: 'http', path: `impact/${id}`, mode: 'async', auth: 'none' },
+      pipeline: [],
+      destinations: [{ type: 'http', connection: conn, path: '/orders' }],
+    });
+    await gateway.create(editorToken, '/api/v1/routes', using('imp-run', 't-impact'));
+    await gateway.create(editorToken, '/api/v1/routes', using('imp-stopped', 't-impact'));
+    ok(await gateway.request('POST', '/api/v1/routes/imp-stopped/stop', { token: adminToken }));
+    await gateway.create(editorToken, '/api/v1/routes', using('imp-other', 't-http-closed'));
+    // Uses it only in a version that is not active: a change would not restart it.
+    ok(
+      await gateway.request('PUT', '/api/v1/routes/imp-other', {
+        token: editorToken,
+        body: using('imp-other', 't-impact'),
+      }),
+    );
+    const res = await gateway.request('GET', '/api/v1/connections/t-impact/impact', {
+      token: viewerToken,
+    });
+    expect(res.status).toBe(403); // viewers do not read connections
+    const impact = ok(
+      await gateway.request('GET', '/api/v1/connections/t-impact/impact', { token: editorToken }),
+    );
+    expect(impact).toEqual({
+      routes: [
+        { id: 'imp-run', activeVersion: 1, running: true },
+        { id: 'imp-stopped', activeVersion: 1, running: false },
+      ],
+    });
+    expect(
+      (await gateway.request('GET', '/api/v1/connections/none-such/impact', { token: editorToken }))
+        .status,
+    ).toBe(404);
   });
 });

@@ -32,6 +32,7 @@ interface OpenApiDoc {
 const API_ROUTES: Record<string, { body: boolean; isPublic?: boolean }> = {
   'POST /api/v1/auth/login': { body: true, isPublic: true },
   'POST /api/v1/auth/logout': { body: false },
+  'POST /api/v1/auth/password': { body: true },
   'GET /api/v1/auth/oidc/login': { body: false, isPublic: true },
   'GET /api/v1/auth/oidc/callback': { body: false, isPublic: true },
   'GET /api/v1/sessions': { body: false },
@@ -60,6 +61,8 @@ const API_ROUTES: Record<string, { body: boolean; isPublic?: boolean }> = {
   'GET /api/v1/connections/:name': { body: false },
   'PUT /api/v1/connections/:name': { body: true },
   'DELETE /api/v1/connections/:name': { body: false },
+  'GET /api/v1/connections/:name/impact': { body: false },
+  'POST /api/v1/connections/:name/test': { body: false },
   'POST /api/v1/routes/validate': { body: true },
   'GET /api/v1/routes': { body: false },
   'POST /api/v1/routes': { body: true },
@@ -68,12 +71,16 @@ const API_ROUTES: Record<string, { body: boolean; isPublic?: boolean }> = {
   'DELETE /api/v1/routes/:id': { body: false },
   'GET /api/v1/routes/:id/versions': { body: false },
   'GET /api/v1/routes/:id/versions/:version': { body: false },
-  'POST /api/v1/routes/:id/versions/:version/activate': { body: false },
+  'POST /api/v1/routes/:id/versions/:version/activate': { body: true },
   'POST /api/v1/routes/:id/start': { body: false },
   'POST /api/v1/routes/:id/stop': { body: false },
   'POST /api/v1/routes/:id/test': { body: true },
   'GET /api/v1/routes/:id/status': { body: false },
   'POST /api/v1/routes/test': { body: true },
+  'POST /api/v1/expressions/evaluate': { body: true },
+  'GET /api/v1/routes/:id/samples': { body: false },
+  'PUT /api/v1/routes/:id/samples/:name': { body: true },
+  'DELETE /api/v1/routes/:id/samples/:name': { body: false },
 };
 /** Documented too, outside /api/v1 (ingest by hand: its handler is a catch-all). */
 const OTHER_DOCUMENTED = ['GET /health/live', 'GET /health/ready', 'POST /ingest/:path'];

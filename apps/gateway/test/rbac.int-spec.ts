@@ -25,6 +25,7 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   // libs/auth/src/auth.controller.ts: AuthController
   'POST /api/v1/auth/login': 'public',
   'POST /api/v1/auth/logout': 'signed-in',
+  'POST /api/v1/auth/password': 'signed-in',
   'GET /api/v1/auth/me': 'signed-in',
   'GET /api/v1/auth/providers': 'public',
   // OidcController (404 when OIDC is not configured, as here)
@@ -60,6 +61,9 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'GET /api/v1/connections/:name': 'connections.read',
   'PUT /api/v1/connections/:name': 'connections.write',
   'DELETE /api/v1/connections/:name': 'connections.write',
+  'GET /api/v1/connections/:name/impact': 'connections.read',
+  // libs/runtime/src/connection-test.controller.ts
+  'POST /api/v1/connections/:name/test': 'connections.write',
   // libs/registry/src/routes.controller.ts
   'POST /api/v1/routes/validate': 'routes.read',
   'GET /api/v1/routes': 'routes.read',
@@ -75,6 +79,11 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'POST /api/v1/routes/:id/test': 'routes.read',
   'GET /api/v1/routes/:id/status': 'routes.read',
   'POST /api/v1/routes/test': 'routes.read',
+  'GET /api/v1/routes/:id/samples': 'routes.read',
+  'PUT /api/v1/routes/:id/samples/:name': 'routes.write',
+  'DELETE /api/v1/routes/:id/samples/:name': 'routes.write',
+  // libs/registry/src/expressions.controller.ts
+  'POST /api/v1/expressions/evaluate': 'routes.read',
 };
 
 const GUARDED = Object.keys(ENDPOINTS).filter((key) => ENDPOINTS[key] !== 'public');
@@ -159,6 +168,8 @@ interface Prepared {
 interface Call {
   /** The status a permitted, valid call answers with. */
   ok: number;
+  /** Where it differs by kind of caller (an API key has no password to change). */
+  okFor?: Partial<Record<CallerKind, number>>;
   prepare(kind: CallerKind | 'anonymous', role: RoleName | undefined): Promise<Prepared>;
 }
 
@@ -167,6 +178,25 @@ const exists = async (url: string) =>
 
 /** A valid request for every guarded endpoint, so that permitted calls succeed. */
 const CALLS: Record<string, Call> = {
+  'POST /api/v1/auth/password': {
+    ok: 200,
+    okFor: { apiKey: 403 },
+    async prepare(kind, role) {
+      // A fresh user of the same roles, so that the fixtures' passwords and sessions live on.
+      if (kind !== 'session' || !role)
+        return {
+          url: '/api/v1/auth/password',
+          body: { currentPassword: PASSWORD, newPassword: `${PASSWORD}-new` },
+        };
+      const username = `pw-${role}-${next()}`;
+      await admin('POST', '/api/v1/users', { username, password: PASSWORD, roles: rolesOf(role) });
+      return {
+        url: '/api/v1/auth/password',
+        auth: { token: await login(username) },
+        body: { currentPassword: PASSWORD, newPassword: `${PASSWORD}-new` },
+      };
+    },
+  },
   'POST /api/v1/auth/logout': {
     ok: 204,
     async prepare(kind, role) {
@@ -308,6 +338,14 @@ const CALLS: Record<string, Call> = {
       return { url, stillThere: () => exists(url) };
     },
   },
+  'GET /api/v1/connections/:name/impact': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/connections/erp/impact' }),
+  },
+  'POST /api/v1/connections/:name/test': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/connections/erp/test' }),
+  },
   'POST /api/v1/routes/validate': {
     ok: 200,
     prepare: async () => ({
@@ -378,6 +416,39 @@ const CALLS: Record<string, Call> = {
       body: { document: routeDocument('unsaved'), message: { body: { id: 'o-1', total: 1 } } },
     }),
   },
+  'GET /api/v1/routes/:id/samples': {
+    ok: 200,
+    prepare: async () => ({ url: `/api/v1/routes/${fixtures.routeId}/samples` }),
+  },
+  'PUT /api/v1/routes/:id/samples/:name': {
+    ok: 200,
+    prepare: async () => ({
+      url: `/api/v1/routes/${fixtures.routeId}/samples/s-${next()}`,
+      body: { body: { id: 'o-1', total: 150 } },
+    }),
+  },
+  'DELETE /api/v1/routes/:id/samples/:name': {
+    ok: 204,
+    async prepare() {
+      const name = `doomed-${next()}`;
+      const url = `/api/v1/routes/${fixtures.routeId}/samples/${name}`;
+      await admin('PUT', url, { body: { id: 'o-2', total: 1 } });
+      return {
+        url,
+        stillThere: async () =>
+          (
+            (await admin('GET', `/api/v1/routes/${fixtures.routeId}/samples`)) as { name: string }[]
+          ).some((s) => s.name === name),
+      };
+    },
+  },
+  'POST /api/v1/expressions/evaluate': {
+    ok: 200,
+    prepare: async () => ({
+      url: '/api/v1/expressions/evaluate',
+      body: { expression: 'total > 100', input: { total: 150 } },
+    }),
+  },
 };
 
 async function login(username: string, password = PASSWORD): Promise<string> {
@@ -401,7 +472,10 @@ async function check(
   const auth = kind === 'anonymous' ? {} : (prepared.auth ?? callers[kind][role!]!);
   const res = await gateway.request(method, prepared.url, { ...auth, body: prepared.body });
   const what = `${kind} ${role ?? ''} ${method} ${prepared.url}`;
-  const expected = kind === 'anonymous' ? 401 : expectedStatus(endpoint, rolesOf(role!));
+  const expected =
+    kind === 'anonymous'
+      ? 401
+      : (CALLS[endpoint].okFor?.[kind] ?? expectedStatus(endpoint, rolesOf(role!)));
   if (expected === 401 || expected === 403) {
     expectErrorBody(res, expected, what);
     if (prepared.stillThere)
@@ -708,7 +782,7 @@ describe('public endpoints', () => {
 
 describe('login rate limiting', () => {
   it('refuses the 4th attempt for one user name with 429; another name still gets 401', async () => {
-    limited = await startTestGateway({ JUNCTION_LOGIN_ATTEMPTS_PER_MINUTE: '3' });
+    limited = await startTestGateway({ JUNCTION_LOGIN_ACCOUNT_FAILURES: '3' });
     const gw = limited;
     const attempt = (username: string, password = 'wrong-password-123') =>
       gw.request('POST', '/api/v1/auth/login', { body: { username, password } });

@@ -13,11 +13,23 @@ export { RoutesService } from './routes.service';
 export type { RouteRuntimeStatus, RuntimeStatus } from './routes.service';
 export { RoutesRepository, ROUTE_CHANNEL } from './routes.repository';
 export { checksumOf, canonicalJson } from './canonical-json';
-export { CONNECTION_CONFIG_SCHEMAS, CONNECTION_SECRET_KEYS } from './connection-types';
+export {
+  CONNECTION_CONFIG_SCHEMAS,
+  CONNECTION_SECRET_KEYS,
+  CONNECTION_TARGET_FIELDS,
+  changedTargetFields,
+  connectionTargets,
+} from './connection-types';
 
 import { ConnectionEntity } from './entities/connection.entity';
 import { RouteEntity } from './entities/route.entity';
 import { RouteVersionEntity } from './entities/route-version.entity';
+import { RouteSampleEntity } from './entities/route-sample.entity';
 
-export { ConnectionEntity, RouteEntity, RouteVersionEntity };
-export const REGISTRY_ENTITIES = [ConnectionEntity, RouteEntity, RouteVersionEntity];
+export { ConnectionEntity, RouteEntity, RouteVersionEntity, RouteSampleEntity };
+export const REGISTRY_ENTITIES = [
+  ConnectionEntity,
+  RouteEntity,
+  RouteVersionEntity,
+  RouteSampleEntity,
+];

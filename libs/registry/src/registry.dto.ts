@@ -1,11 +1,13 @@
 import { ApiProperty, ApiPropertyOptional, ApiPropertyOptions } from '@nestjs/swagger';
 import {
+  Allow,
   IsIn,
   IsInt,
   IsObject,
   IsOptional,
   IsString,
   Matches,
+  Max,
   MaxLength,
   Min,
 } from 'class-validator';
@@ -56,6 +58,12 @@ export class ValidationResultDto {
 
 export class RouteSummaryDto {
   @ApiProperty({ example: 'orders-eu' }) id!: string;
+  @ApiProperty({
+    example: 1,
+    description:
+      'Which life of this id: 1, then 2 once it was deleted and created again (versions count from 1 in each).',
+  })
+  incarnation!: number;
   @ApiProperty({ nullable: true, type: String }) description!: string | null;
   @ApiProperty({ enum: ['amqp', 'kafka', 'http'] }) sourceType!: string;
   @ApiProperty({ nullable: true, type: Number, description: 'The version that runs.' })
@@ -66,12 +74,45 @@ export class RouteSummaryDto {
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
 }
 
+const RUN_STATES = ['running', 'stopped', 'starting', 'failed', 'not-deployed'];
+
+export class RouteProcessStateDto {
+  @ApiProperty({ example: 'gw-1:4242', description: 'Gateway process (host:pid).' })
+  process!: string;
+  @ApiProperty({ enum: RUN_STATES }) state!: string;
+  @ApiPropertyOptional({ format: 'date-time', description: 'Since when (when known).' })
+  since?: string;
+  @ApiProperty({ nullable: true, type: String, description: 'Last error (card numbers redacted).' })
+  lastError!: string | null;
+}
+
+export class RouteCountsDto {
+  @ApiProperty() processed!: number;
+  @ApiProperty() failed!: number;
+  @ApiProperty() inFlight!: number;
+}
+
+export class RouteListItemDto extends RouteSummaryDto {
+  @ApiProperty({ type: RouteProcessStateDto, isArray: true })
+  processes!: RouteProcessStateDto[];
+  @ApiProperty({ nullable: true, type: String, description: 'Last error (card numbers redacted).' })
+  lastError!: string | null;
+  @ApiProperty({ type: RouteCountsDto }) counts!: RouteCountsDto;
+}
+
 export class RouteViewDto extends RouteSummaryDto {
-  @ApiProperty({ description: "The latest version's document.", allOf: [routeDocumentRef] })
+  @ApiProperty({
+    description:
+      'The version `document` is: the active one (after a rollback, the older version that runs); the latest while none is active.',
+  })
+  documentVersion!: number;
+  @ApiProperty({ description: "`documentVersion`'s document.", allOf: [routeDocumentRef] })
   document!: object;
 }
 
 export class VersionSummaryDto {
+  @ApiProperty({ description: "The route's incarnation this version belongs to." })
+  incarnation!: number;
   @ApiProperty() version!: number;
   @ApiProperty() author!: string;
   @ApiProperty({ nullable: true, type: String }) comment!: string | null;
@@ -148,10 +189,12 @@ export class DryRunRequestDto {
   @ApiPropertyOptional({
     description: 'Version to run; default the active one (else the latest).',
     minimum: 1,
+    maximum: 2147483647,
   })
   @IsOptional()
   @IsInt()
   @Min(1)
+  @Max(2147483647)
   version?: number;
 }
 
@@ -262,7 +305,7 @@ export class ConnectionInputDto {
     additionalProperties: { type: 'string', nullable: true },
     writeOnly: true,
     description:
-      'Write-only. amqp: password, tlsKey; kafka: saslPassword, sslKey; http: bearerToken, basicPassword, hmacKey, tlsKey (PEM private keys of the client certificates in config). null removes one; absent ones are kept.',
+      'Write-only. amqp: password, tlsKey; kafka: saslPassword, sslKey; http: bearerToken, basicPassword, hmacKey, tlsKey (PEM private keys of the client certificates in config), header:<name> (a credential header such as header:X-Api-Key). null removes one; absent ones are kept. A change of a field that decides where secrets go (amqp url, vhost, username, tls; kafka brokers, ssl, sasl; http baseUrl, tls) must re-enter or remove every stored secret in the same request (400, details.code SECRETS_NOT_REENTERED).',
     example: { password: 's3cret' },
   })
   @IsOptional()
@@ -293,4 +336,114 @@ export class ConnectionDto {
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
   @ApiProperty() updatedBy!: string;
+}
+
+export class EvaluateRequestDto {
+  @ApiProperty({ example: 'total > 100 ? "big" : "small"', maxLength: 20000 })
+  @IsString()
+  @MaxLength(20000)
+  expression!: string;
+
+  @ApiProperty({ description: 'The value `$` is bound to (any JSON).', ...ANY_JSON })
+  @Allow()
+  input!: unknown;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    description: '`$headers`.',
+  })
+  @IsOptional()
+  @IsObject()
+  headers?: Record<string, string>;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description: '`$meta` (routeId, routeVersion, source, receivedAt...).',
+  })
+  @IsOptional()
+  @IsObject()
+  meta?: Record<string, unknown>;
+}
+
+export class EvaluateErrorDto {
+  @ApiProperty({ example: 'JSONata syntax error at position 7: ...' }) message!: string;
+  @ApiProperty({
+    example: 'S0202',
+    description:
+      "JSONata's error code when it has one, else EXPRESSION_LIMIT or EXPRESSION_UNSAFE.",
+  })
+  code!: string;
+  @ApiPropertyOptional({ description: 'Character offset of the problem.' }) position?: number;
+  @ApiPropertyOptional({ description: 'The token at the problem.' }) token?: string;
+}
+
+export class EvaluateResultDto {
+  @ApiPropertyOptional({
+    description: 'The value (card numbers redacted); absent when the expression gives nothing.',
+    ...ANY_JSON,
+  })
+  result?: unknown;
+  @ApiProperty({ enum: ['fast', 'jsonata'] }) engine!: 'fast' | 'jsonata';
+  @ApiProperty({ description: 'Time the evaluation took, in ms.' }) elapsedMs!: number;
+  @ApiProperty({ description: 'Time budget of one evaluation (JUNCTION_EXPRESSION_TIMEOUT_MS).' })
+  budgetMs!: number;
+  @ApiPropertyOptional({ type: EvaluateErrorDto }) error?: EvaluateErrorDto;
+}
+
+export class SampleInputDto {
+  @ApiProperty({ description: 'The sample message body (any JSON).', ...ANY_JSON })
+  @Allow()
+  body!: unknown;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
+  @IsOptional()
+  @IsObject()
+  headers?: Record<string, string>;
+}
+
+export class SampleDto {
+  @ApiProperty({ example: 'order-with-card' }) name!: string;
+  @ApiProperty({ description: 'The body, card numbers redacted.', ...ANY_JSON }) body!: unknown;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
+  headers?: Record<string, string>;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt!: string;
+  @ApiProperty() updatedBy!: string;
+}
+
+export class ActivateOverrideDto {
+  @ApiProperty({
+    minLength: 1,
+    maxLength: 1000,
+    example: 'test card numbers only; masked downstream',
+  })
+  reason!: string;
+}
+
+export class ActivateRequestDto {
+  @ApiPropertyOptional({
+    type: ActivateOverrideDto,
+    description: 'Admins only: activate although a sample leaks a card number (audited).',
+  })
+  override?: ActivateOverrideDto;
+}
+
+export class ImpactedRouteDto {
+  @ApiProperty({ example: 'orders-eu' }) id!: string;
+  @ApiProperty({ description: 'The active version, which names the connection.' })
+  activeVersion!: number;
+  @ApiProperty({ description: 'Running in this gateway process.' }) running!: boolean;
+}
+
+export class ConnectionImpactDto {
+  @ApiProperty({ type: ImpactedRouteDto, isArray: true }) routes!: ImpactedRouteDto[];
+}
+
+export class ConnectionTestResultDto {
+  @ApiProperty({ description: 'The connection could be made with the stored settings.' })
+  ok!: boolean;
+  @ApiPropertyOptional({ description: 'What went wrong (never a secret).' }) error?: string;
+  @ApiProperty({ description: 'How long the attempt took, in ms.' }) elapsedMs!: number;
 }

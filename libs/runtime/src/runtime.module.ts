@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { SecretBox } from '@junction/common';
-import { ConnectorConnection, ConnectorPool } from '@junction/connectors';
+import { ConnectorConnection, ConnectorPool, EgressPolicy } from '@junction/connectors';
 import { DestinationSpec, RouteDocument, RouteResources } from '@junction/pipeline';
 import {
   ConnectionsService,
@@ -18,7 +18,9 @@ import {
   RoutesService,
   SECRET_BOX,
 } from '@junction/registry';
+import { ConnectionTestController } from './connection-test.controller';
 import { DeadLettersController } from './dead-letters.controller';
+import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
 import { DeadLettersRepository } from './dead-letters.repository';
 import { DeadLettersService } from './dead-letters.service';
 import { LogDestination } from './log.destination';
@@ -35,19 +37,7 @@ import { RouteStore } from './route-supervisor';
 import { RouteSupervisor } from './route-supervisor';
 import { SqlRouteStore } from './route-store';
 
-export interface RuntimeOptions {
-  /** Hosts HTTP destinations may call besides their connection's own baseUrl host. */
-  httpAllowHosts: string[];
-  /**
-   * Default true: a connection's own baseUrl host may be called. False: only `httpAllowHosts`
-   * (an operator who does not trust editors with targets).
-   */
-  httpAllowConnectionHosts?: boolean;
-  /** Most messages one HTTP-fed route handles at once; more get 429. */
-  maxInFlight: number;
-}
-
-export const RUNTIME_OPTIONS = Symbol('RUNTIME_OPTIONS');
+export { RUNTIME_OPTIONS, type RuntimeOptions };
 
 /** Starts every route at boot, follows changes from every process, drains at shutdown. */
 @Injectable()
@@ -102,7 +92,7 @@ export class RuntimeModule {
     return {
       module: RuntimeModule,
       imports: [RegistryModule],
-      controllers: [DeadLettersController],
+      controllers: [DeadLettersController, ConnectionTestController],
       providers: [
         { provide: RUNTIME_OPTIONS, useValue: options },
         {
@@ -163,6 +153,7 @@ function createSupervisor(
   const log = new Logger('Runtime');
   const connectorLog = new Logger('Connectors');
   const pool = new ConnectorPool({
+    egress: options.egress ?? EgressPolicy.permissive(),
     logger: {
       debug: (m: string) => connectorLog.debug(m),
       info: (m: string) => connectorLog.log(m),
@@ -191,10 +182,7 @@ function createSupervisor(
             level === 'debug' ? logLine.debug(line) : logLine.log(line),
           );
         if (!connection) throw new Error(`destination of type ${spec.type} has no connection`);
-        return pool.destination(spec, connection, {
-          allowHosts: options.httpAllowHosts,
-          allowConnectionHost: options.httpAllowConnectionHosts ?? true,
-        });
+        return pool.destination(spec, connection);
       },
     },
     connection: async (name: string) => {
@@ -206,6 +194,7 @@ function createSupervisor(
     audit,
     log,
     maxInFlight: options.maxInFlight,
+    jitter: options.jitter,
     closeConnectors: () => pool.close(),
   });
 }

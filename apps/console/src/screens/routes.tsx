@@ -52,14 +52,9 @@ export function StateBadge({ state }: { state: string }) {
   );
 }
 
-function RouteRow({ route }: { route: Schemas['RouteSummaryDto'] }) {
-  const status = useQuery({
-    queryKey: ['route-status', route.id],
-    queryFn: () =>
-      data(api.GET('/api/v1/routes/{id}/status', { params: { path: { id: route.id } } })),
-    refetchInterval: 5000,
-  });
-  const s = status.data;
+function RouteRow({ route }: { route: Schemas['RouteListItemDto'] }) {
+  // This process's view of the route (the list answers for the gateway that serves it).
+  const s = { state: route.processes[0]?.state, ...route.counts, lastError: route.lastError };
   return (
     <Table.Tr data-testid={`route-row-${route.id}`}>
       <Table.Td>
@@ -74,7 +69,7 @@ function RouteRow({ route }: { route: Schemas['RouteSummaryDto'] }) {
       </Table.Td>
       <Table.Td>{route.sourceType}</Table.Td>
       <Table.Td>
-        <StateBadge state={s?.state ?? route.desiredState} />
+        <StateBadge state={s.state ?? route.desiredState} />
       </Table.Td>
       <Table.Td>
         {route.activeVersion === null ? 'none active' : `v${route.activeVersion}`}
@@ -85,12 +80,10 @@ function RouteRow({ route }: { route: Schemas['RouteSummaryDto'] }) {
           </Text>
         )}
       </Table.Td>
+      <Table.Td>{`${s.processed} processed, ${s.failed} failed, ${s.inFlight} in flight`}</Table.Td>
       <Table.Td>
-        {s ? `${s.processed} processed, ${s.failed} failed, ${s.inFlight} in flight` : '…'}
-      </Table.Td>
-      <Table.Td>
-        <Text size="sm" c={s?.lastError ? 'red' : 'dimmed'} lineClamp={2}>
-          {s?.lastError ?? 'none'}
+        <Text size="sm" c={s.lastError ? 'var(--mantine-color-error)' : 'dimmed'} lineClamp={2}>
+          {s.lastError ?? 'none'}
         </Text>
       </Table.Td>
     </Table.Tr>
@@ -104,7 +97,7 @@ export function RoutesScreen() {
   const routes = useQuery({
     queryKey: ['routes'],
     queryFn: () => data(api.GET('/api/v1/routes')),
-    refetchInterval: 10_000,
+    refetchInterval: 5000,
   });
   const needle = (q ?? '').toLowerCase();
   const shown = (routes.data ?? []).filter(

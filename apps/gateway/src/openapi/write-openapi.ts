@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { packageInfo } from '@junction/common';
 import { AppModule } from '../app.module';
+import { loadGatewayConfig } from '../config';
 import { buildOpenApi } from './openapi';
 
 /**
@@ -14,13 +15,22 @@ import { buildOpenApi } from './openapi';
  * this file at build time, so a drift between the console and the gateway fails the build.
  */
 export async function writeOpenApi(file: string): Promise<void> {
+  // The defaults: the document does not depend on settings, but the modules need some.
+  const config = loadGatewayConfig({});
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot({
       databaseUrl: 'postgres://preview.invalid/none',
       masterKey: Buffer.alloc(32),
-      tokenTtlSeconds: 3600,
-      loginAttemptsPerMinute: 10,
-      expressionTimeoutMs: 100,
+      tokenTtlSeconds: config.JUNCTION_TOKEN_TTL_SECONDS,
+      loginThrottle: {
+        windowSeconds: config.JUNCTION_LOGIN_WINDOW_SECONDS,
+        sourceFailures: config.JUNCTION_LOGIN_SOURCE_FAILURES,
+        accountFailures: config.JUNCTION_LOGIN_ACCOUNT_FAILURES,
+        lockoutSeconds: config.JUNCTION_LOGIN_LOCKOUT_SECONDS,
+        maxLockoutSeconds: config.JUNCTION_LOGIN_LOCKOUT_MAX_SECONDS,
+      },
+      expressionTimeoutMs: config.JUNCTION_EXPRESSION_TIMEOUT_MS,
+      migrationsRun: false,
     }),
     new FastifyAdapter(),
     { preview: true, logger: false, abortOnError: false },

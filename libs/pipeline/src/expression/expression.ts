@@ -7,6 +7,14 @@ export interface Expression {
   readonly source: string;
   /** Evaluates with `$` bound to `input`; rejects with a PipelineError on failure or limit. */
   evaluate(input: unknown, bindings: ExpressionBindings): Promise<unknown>;
+  /**
+   * Evaluates as `evaluate` does, and says which engine gave the result (the exact fast path, or
+   * jsonata-js): for the console's expression tester.
+   */
+  evaluateExplained?(
+    input: unknown,
+    bindings: ExpressionBindings,
+  ): Promise<{ value: unknown; engine: 'fast' | 'jsonata' }>;
 }
 
 export interface ExpressionBindings {
@@ -49,6 +57,8 @@ export class ExpressionCompileError extends Error {
     readonly position?: number,
     /** The engine's own error code (JSONata: S0201 and so on), when it gives one. */
     readonly engineCode?: string,
+    /** The token at the problem, when the engine names it. */
+    readonly token?: string,
   ) {
     super(message);
   }
@@ -57,4 +67,6 @@ export class ExpressionCompileError extends Error {
 export interface ExpressionEngine {
   /** Compiles once; throws ExpressionCompileError with the position of the problem. */
   compile(source: string): Expression;
+  /** The limits every evaluation runs within, when the engine has them. */
+  readonly limits?: ExpressionLimits;
 }

@@ -60,6 +60,7 @@ export class JsonataEngine implements ExpressionEngine {
         `JSONata syntax error${at}: ${fault.message ?? String(err)}${fault.code ? ` (${fault.code})` : ''}`,
         fault.position,
         fault.code,
+        fault.token,
       );
     }
     forEachRegex(compiled.ast(), (regex, position) =>
@@ -147,6 +148,7 @@ class JsonataExpression implements Expression {
   }
 
   evaluate(input: unknown, bindings: ExpressionBindings): Promise<unknown> {
+    // The hot path: no wrapping of the result (see evaluateExplained for the console's tester).
     if (this.fast) {
       const result = this.fast(input, bindings as unknown as FastBindings);
       if (result !== BAIL) {
@@ -157,6 +159,27 @@ class JsonataExpression implements Expression {
         }
       }
     }
+    return this.slow(input, bindings);
+  }
+
+  async evaluateExplained(
+    input: unknown,
+    bindings: ExpressionBindings,
+  ): Promise<{ value: unknown; engine: 'fast' | 'jsonata' }> {
+    if (this.fast) {
+      const result = this.fast(input, bindings as unknown as FastBindings);
+      if (result !== BAIL) {
+        try {
+          return { value: plainResult(result, this.limits), engine: 'fast' };
+        } catch (err) {
+          throw toPipelineError(err, this.limits);
+        }
+      }
+    }
+    return { value: await this.slow(input, bindings), engine: 'jsonata' };
+  }
+
+  private slow(input: unknown, bindings: ExpressionBindings): Promise<unknown> {
     return lane.run(() => {
       this.guards.start();
       return this.compiled.evaluate(input, bindings as unknown as Record<string, unknown>).then(
