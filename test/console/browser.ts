@@ -43,9 +43,11 @@ export async function openPage(
   const foreign: string[] = [];
   const allowed = new Set([new URL(base).origin, ...(options.allowOrigins ?? [])]);
   page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+    // Where it happened: a page of another origin (an identity provider's) is not ours to judge.
+    if (message.type() === 'error')
+      problems.push(`console error at ${page.url()}: ${message.text()}`);
   });
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('pageerror', (err) => problems.push(`page error at ${page.url()}: ${err.message}`));
   page.on('request', (request) => {
     const url = request.url();
     if (url.startsWith('data:') || url.startsWith('about:') || url.startsWith('blob:')) return;
