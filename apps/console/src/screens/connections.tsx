@@ -59,6 +59,18 @@ function ConnectionForm({
   const [secrets, setSecrets] = useState<Record<string, string>>({});
   const [error, setError] = useState<string>();
   const targetChanged = existing !== undefined && target !== targetText(type, existing.config);
+  // Before saving: the running routes this change restarts.
+  const impact = useQuery({
+    queryKey: ['connection-impact', existing?.name],
+    enabled: existing !== undefined,
+    queryFn: () =>
+      data(
+        api.GET('/api/v1/connections/{name}/impact', {
+          params: { path: { name: existing!.name } },
+        }),
+      ),
+  });
+  const restarts = (impact.data?.routes ?? []).filter((r) => r.running);
   const setSecretNames = existing?.secrets ?? [];
 
   const submit = async (e: FormEvent) => {
@@ -160,6 +172,17 @@ function ConnectionForm({
             value={other}
             onChange={setOther}
           />
+          {existing && (
+            <Text size="sm" data-testid="connection-impact">
+              {impact.isPending
+                ? 'Looking up the routes that use it…'
+                : restarts.length === 0
+                  ? 'Saving restarts no running route.'
+                  : `Saving restarts ${restarts.length === 1 ? 'this running route' : `these ${restarts.length} running routes`}: ${restarts
+                      .map((r) => `${r.id} (v${r.activeVersion})`)
+                      .join(', ')}.`}
+            </Text>
+          )}
           {error && (
             <Alert color="red" role="alert">
               {error}
@@ -176,6 +199,39 @@ function ConnectionForm({
         </Stack>
       </form>
     </Paper>
+  );
+}
+
+function ConnectivityTest({ name }: { name: string }) {
+  const [result, setResult] = useState<{ ok: boolean; text: string }>();
+  const [busy, setBusy] = useState(false);
+  const run = async () => {
+    setBusy(true);
+    try {
+      const r = await data(
+        api.POST('/api/v1/connections/{name}/test', { params: { path: { name } } }),
+      );
+      setResult({
+        ok: r.ok,
+        text: r.ok ? `reachable (${r.elapsedMs} ms)` : `failed: ${r.error ?? 'no answer'}`,
+      });
+    } catch (err) {
+      setResult({ ok: false, text: errorMessage(err) });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Group gap="xs" wrap="nowrap">
+      <Button size="xs" variant="default" loading={busy} onClick={() => void run()}>
+        Test {name}
+      </Button>
+      {result && (
+        <Text size="sm" role="status" data-testid={`connectivity-${name}`}>
+          {result.text}
+        </Text>
+      )}
+    </Group>
   );
 }
 
@@ -214,6 +270,7 @@ export function ConnectionsScreen() {
             <Table.Th>Target</Table.Th>
             <Table.Th>Secrets set</Table.Th>
             <Table.Th>Updated</Table.Th>
+            {canWrite && <Table.Th>Connectivity</Table.Th>}
           </Table.Tr>
         </Table.Thead>
         <Table.Tbody>
@@ -234,6 +291,11 @@ export function ConnectionsScreen() {
               <Table.Td>
                 {new Date(c.updatedAt).toLocaleString()} by {c.updatedBy}
               </Table.Td>
+              {canWrite && (
+                <Table.Td>
+                  <ConnectivityTest name={c.name} />
+                </Table.Td>
+              )}
             </Table.Tr>
           ))}
         </Table.Tbody>
