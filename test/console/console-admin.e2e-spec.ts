@@ -246,6 +246,33 @@ describe('console: an admin builds, tests, saves, activates and runs a route', (
     await page.getByRole('button', { name: 'Cancel' }).click();
   });
 
+  it("refuses to activate a version that leaks a guarding sample's card number; an admin overrides with a reason", async () => {
+    await page.getByRole('link', { name: 'Routes' }).click();
+    await page.getByRole('link', { name: ROUTE_ID }).click();
+    await page.getByRole('heading', { name: `Route ${ROUTE_ID}` }).waitFor();
+    await page.getByLabel('Sample name').fill('order-with-card');
+    await page.getByRole('button', { name: 'Save the message as a guarding sample' }).click();
+    await page.getByTestId('sample-order-with-card').waitFor();
+    await setEditorText(page, routeYaml(false));
+    await page.getByTestId('pan-warning').waitFor();
+    await page.getByRole('button', { name: 'Save as version 3' }).click();
+    await page.getByRole('button', { name: 'Activate version 3' }).click();
+    const guard = page.getByTestId('sample-guard');
+    await guard.waitFor();
+    expect(await guard.innerText()).toContain('order-with-card');
+    expect((await gw.api('GET', `/routes/${ROUTE_ID}`)).body).toMatchObject({ activeVersion: 2 });
+    // The refusal is an HTTP 409 (Chrome logs it); nothing else went wrong.
+    const refused = watched.problems.findIndex((p) => p.includes('status of 409'));
+    expect(refused).toBeGreaterThanOrEqual(0);
+    watched.problems.splice(refused, 1);
+    a11y.push(...(await checkScreen(page, 'activation-refused')));
+    await page.getByLabel('Reason to activate anyway (audited)').fill('test cards only');
+    await page.getByRole('button', { name: 'Activate version 3 anyway' }).click();
+    await eventually(async () =>
+      expect(await page.getByTestId('versions-summary').innerText()).toContain('active v3'),
+    );
+  });
+
   it('manages users, API keys (shown once) and sessions', async () => {
     await page.getByRole('link', { name: 'Users' }).click();
     await page.getByLabel('User name').fill('opal');

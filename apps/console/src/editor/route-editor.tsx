@@ -20,7 +20,7 @@ import { useNavigate } from '@tanstack/react-router';
 import { AnchorLink } from '../links';
 import { useMemo, useState } from 'react';
 import routeSchema from '../../generated/route-schema.json';
-import { api, data, errorMessage, type Schemas } from '../api';
+import { api, ApiError, data, errorMessage, type Schemas } from '../api';
 import { routeRoute } from '../router';
 import { StateBadge, StatusDot } from '../screens/routes';
 import { useMe } from '../session';
@@ -168,6 +168,99 @@ function useConnectionCompletion(): CompletionSource {
   };
 }
 
+interface GuardDetails {
+  code?: string;
+  samples?: { name: string; pointers: string[] }[];
+}
+
+/** Named samples of a route: every activation runs them, and is refused when one leaks a card number. */
+function Samples(props: {
+  routeId: string;
+  canWrite: boolean;
+  sample: unknown;
+  onLoad(body: unknown): void;
+}) {
+  const client = useQueryClient();
+  const [name, setName] = useState('');
+  const [error, setError] = useState<string>();
+  const key = ['samples', props.routeId];
+  const samples = useQuery({
+    queryKey: key,
+    queryFn: () =>
+      data(api.GET('/api/v1/routes/{id}/samples', { params: { path: { id: props.routeId } } })),
+  });
+  const save = async () => {
+    setError(undefined);
+    try {
+      await data(
+        api.PUT('/api/v1/routes/{id}/samples/{name}', {
+          params: { path: { id: props.routeId, name } },
+          body: { body: props.sample as Schemas['SampleInputDto']['body'] },
+        }),
+      );
+      setName('');
+      await client.invalidateQueries({ queryKey: key });
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+  const remove = async (sample: string) => {
+    await data(
+      api.DELETE('/api/v1/routes/{id}/samples/{name}', {
+        params: { path: { id: props.routeId, name: sample } },
+      }),
+    ).catch((err: unknown) => setError(errorMessage(err)));
+    await client.invalidateQueries({ queryKey: key });
+  };
+  return (
+    <Paper withBorder p="xs">
+      <Text fw={600} size="sm">
+        Samples that guard activation
+      </Text>
+      {(samples.data ?? []).length === 0 && <Text size="sm">None yet.</Text>}
+      {(samples.data ?? []).map((s) => (
+        <Group key={s.name} gap="xs" data-testid={`sample-${s.name}`}>
+          <Button size="xs" variant="subtle" onClick={() => props.onLoad(s.body)}>
+            Load sample {s.name}
+          </Button>
+          {props.canWrite && (
+            <Button
+              size="xs"
+              variant="subtle"
+              color="var(--mantine-color-error)"
+              onClick={() => void remove(s.name)}
+            >
+              Delete sample {s.name}
+            </Button>
+          )}
+        </Group>
+      ))}
+      {props.canWrite && (
+        <Group align="end" gap="xs" mt="xs">
+          <TextInput
+            label="Sample name"
+            size="xs"
+            value={name}
+            onChange={(e) => setName(e.currentTarget.value)}
+          />
+          <Button
+            size="xs"
+            disabled={!name || props.sample === undefined}
+            onClick={() => void save()}
+          >
+            Save the message as a guarding sample
+          </Button>
+        </Group>
+      )}
+      {error && (
+        <Text size="sm" c="var(--mantine-color-error)" role="alert">
+          {error}
+        </Text>
+      )}
+    </Paper>
+  );
+}
+
 interface EditorProps {
   routeId?: string;
   initial: string;
@@ -185,6 +278,8 @@ function Editor({ routeId, initial, route }: EditorProps) {
   const [problems, setProblems] = useState<{ pointer?: string; message: string }[]>([]);
   const [message, setMessage] = useState<{ color: string; text: string }>();
   const [busy, setBusy] = useState(false);
+  const [guard, setGuard] = useState<{ version: number; samples: GuardDetails['samples'] }>();
+  const [overrideReason, setOverrideReason] = useState('');
   const complete = useConnectionCompletion();
   const canWrite = me.can('routes.write');
   const canActivate = me.can('routes.activate');
@@ -312,19 +407,26 @@ function Editor({ routeId, initial, route }: EditorProps) {
     }
   };
 
-  const activate = async (version: number) => {
+  const activate = async (version: number, reason?: string) => {
     setBusy(true);
+    setGuard(undefined);
     try {
       const r = await data(
         api.POST('/api/v1/routes/{id}/versions/{version}/activate', {
           params: { path: { id: routeId!, version } },
+          body: reason ? { override: { reason } } : {},
         }),
       );
+      setOverrideReason('');
       client.setQueryData(['route', routeId], r);
       await client.invalidateQueries({ queryKey: ['routes'] });
       await client.invalidateQueries({ queryKey: ['route-status', routeId] });
       setMessage({ color: 'green', text: `Version ${version} is active.` });
     } catch (err) {
+      const details =
+        err instanceof ApiError ? (err.body.details as GuardDetails | undefined) : undefined;
+      if (details?.code === 'SAMPLE_LEAKS_PAN')
+        setGuard({ version, samples: details.samples ?? [] });
       setMessage({ color: 'red', text: errorMessage(err) });
     } finally {
       setBusy(false);
@@ -416,13 +518,46 @@ function Editor({ routeId, initial, route }: EditorProps) {
             {canActivate && route && route.activeVersion !== route.latestVersion && (
               <Button
                 data-testid="activate"
-                variant="light"
+                variant="outline"
                 onClick={() => void activate(route.latestVersion)}
                 loading={busy}
                 disabled={text !== saved}
               >
                 Activate version {route.latestVersion}
               </Button>
+            )}
+            {guard && (
+              <Alert
+                color="red"
+                title={`Version ${guard.version} was not activated`}
+                data-testid="sample-guard"
+              >
+                <Text size="sm">A sample that guards this route would leave a card number:</Text>
+                <List size="sm">
+                  {(guard.samples ?? []).map((g) => (
+                    <List.Item key={g.name}>
+                      {g.name}: {g.pointers.join(', ')}
+                    </List.Item>
+                  ))}
+                </List>
+                {me.principal.roles.includes('admin') && (
+                  <Group align="end" mt="xs">
+                    <TextInput
+                      label="Reason to activate anyway (audited)"
+                      value={overrideReason}
+                      onChange={(e) => setOverrideReason(e.currentTarget.value)}
+                      style={{ flex: 1 }}
+                    />
+                    <Button
+                      color="red.9"
+                      disabled={overrideReason.trim() === ''}
+                      onClick={() => void activate(guard.version, overrideReason.trim())}
+                    >
+                      Activate version {guard.version} anyway
+                    </Button>
+                  </Group>
+                )}
+              </Alert>
             )}
             {message && (
               <Alert
@@ -447,6 +582,14 @@ function Editor({ routeId, initial, route }: EditorProps) {
               error={sampleBody.ok ? undefined : sampleBody.error}
               styles={{ input: { fontFamily: 'monospace' } }}
             />
+            {routeId && (
+              <Samples
+                routeId={routeId}
+                canWrite={canWrite}
+                sample={sampleBody.ok ? sampleBody.value : undefined}
+                onLoad={(body) => setSample(JSON.stringify(body, null, 2))}
+              />
+            )}
             <Title order={3} size="h4">
               Live test
             </Title>

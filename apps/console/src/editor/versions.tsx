@@ -154,7 +154,7 @@ export function VersionsScreen() {
               </Table.Td>
               <Table.Td>
                 {me.can('routes.activate') && !v.active && (
-                  <Button size="xs" variant="light" onClick={() => void activate(v.version)}>
+                  <Button size="xs" variant="outline" onClick={() => void activate(v.version)}>
                     {active !== undefined && v.version < active
                       ? `Roll back to version ${v.version}`
                       : `Activate version ${v.version}`}

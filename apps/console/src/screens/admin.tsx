@@ -239,8 +239,8 @@ export function ApiKeysScreen() {
                 ) : (
                   <Button
                     size="xs"
-                    color="red"
-                    variant="light"
+                    color="var(--mantine-color-error)"
+                    variant="outline"
                     onClick={() =>
                       void outcome
                         .run(
@@ -300,8 +300,8 @@ export function SessionsScreen() {
               <Table.Td>
                 <Button
                   size="xs"
-                  color="red"
-                  variant="light"
+                  color="var(--mantine-color-error)"
+                  variant="outline"
                   onClick={() =>
                     void outcome
                       .run(
