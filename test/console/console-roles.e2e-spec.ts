@@ -186,6 +186,29 @@ describe('console: editor and viewer', () => {
     expect(route.body).toMatchObject({ activeVersion: 1, latestVersion: 2 });
   });
 
+  it("shows the session ending: an admin ends the viewer's session, the console says so at sign-in", async () => {
+    const { page } = pages[1];
+    expect(await page.getByTestId('session-ends').innerText()).toMatch(/^until \d/);
+    const sessions = (await gw.api('GET', '/sessions')).body as { id: string; username: string }[];
+    const vic = sessions.filter((s) => s.username === 'vic');
+    expect(vic.length).toBeGreaterThan(0);
+    for (const s of vic) {
+      const ended = await fetch(`${gw.base}/api/v1/sessions/${s.id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${gw.token}` },
+      });
+      expect(ended.status).toBe(204);
+    }
+    await page.getByRole('link', { name: 'Routes' }).click();
+    await page.getByRole('status').filter({ hasText: 'Session ended' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/console/sign-in');
+    // The refused call is an HTTP 401 (Chrome logs it); it is the point of this test.
+    const problems = pages[1].problems;
+    for (let i = problems.length - 1; i >= 0; i--)
+      if (problems[i].includes('status of 401')) problems.splice(i, 1);
+    await screenshot(page, 'session-ended');
+  });
+
   it('had no console error, no foreign request and no serious accessibility violation', () => {
     for (const watched of pages) {
       expect(watched.problems).toEqual([]);

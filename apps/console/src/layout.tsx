@@ -15,9 +15,10 @@ import {
 import { useDisclosure } from '@mantine/hooks';
 import { Spotlight, spotlight, type SpotlightActionData } from '@mantine/spotlight';
 import { useQuery } from '@tanstack/react-query';
-import { Link, Outlet, useLocation, useNavigate } from '@tanstack/react-router';
+import { Link, Outlet, useLocation, useNavigate, useRouter } from '@tanstack/react-router';
+import { useEffect } from 'react';
 import { api, data, type Permission } from './api';
-import { forgetSession, useMe } from './session';
+import { endSession, forgetSession, useMe } from './session';
 
 /** The environment this gateway says it is (JUNCTION_ENV_NAME / JUNCTION_ENV_COLOR), from index.html. */
 export function environment(): { name: string; color: string } | undefined {
@@ -128,13 +129,22 @@ function Palette({ can }: { can: (p: Permission) => boolean }) {
 
 export function Layout() {
   const me = useMe();
+  const router = useRouter();
+  const expiresAt = me.principal.expiresAt;
+  // The session ends visibly: at its expiry the console goes to sign-in and says why.
+  useEffect(() => {
+    if (!expiresAt) return;
+    const left = new Date(expiresAt).getTime() - Date.now();
+    const timer = setTimeout(() => void endSession(), Math.max(0, Math.min(left, 2 ** 31 - 1)));
+    return () => clearTimeout(timer);
+  }, [expiresAt, router]);
   const location = useLocation();
   const navigate = useNavigate();
   const [opened, { toggle }] = useDisclosure();
   const signOut = async () => {
     await api.POST('/api/v1/auth/logout').catch(() => undefined);
-    forgetSession(false);
     await navigate({ to: '/sign-in', search: {} });
+    forgetSession(false);
   };
   return (
     <AppShell
@@ -164,6 +174,17 @@ export function Layout() {
             <Text size="sm" data-testid="signed-in-as">
               {me.principal.name} ({me.principal.roles.join(', ') || 'no role'})
             </Text>
+            {expiresAt && (
+              <Text size="sm" data-testid="session-ends">
+                until{' '}
+                <time dateTime={expiresAt}>
+                  {new Date(expiresAt).toLocaleTimeString([], {
+                    hour: '2-digit',
+                    minute: '2-digit',
+                  })}
+                </time>
+              </Text>
+            )}
             <Button variant="subtle" onClick={() => void signOut()}>
               Sign out
             </Button>

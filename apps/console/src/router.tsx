@@ -142,7 +142,10 @@ export const router = createRouter({
   defaultNotFoundComponent: NotFound,
 });
 
-whenSessionEnds(() => void router.invalidate());
+whenSessionEnds(async () => {
+  const here = router.state.location.href;
+  await router.navigate({ to: '/sign-in', search: { redirect: here, expired: true } });
+});
 
 declare module '@tanstack/react-router' {
   interface Register {

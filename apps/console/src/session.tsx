@@ -35,20 +35,38 @@ export function forgetSession(expired: boolean): void {
   queryClient.setQueryData(meQuery.queryKey, null);
 }
 
-let onExpired: (() => void) | undefined;
-/** The router re-checks its guards when the session ends (set once by the router). */
-export function whenSessionEnds(callback: () => void): void {
-  onExpired = callback;
+let leave: (() => Promise<void>) | undefined;
+/** How to leave the signed-in screens for sign-in (set once by the router). */
+export function whenSessionEnds(callback: () => Promise<void>): void {
+  leave = callback;
 }
-onSessionExpired(() => {
-  if (!queryClient.getQueryData(meQuery.queryKey)) return;
-  forgetSession(true);
-  onExpired?.();
-});
+
+let ending = false;
+/**
+ * The session is over (expired, or ended by an admin): go to sign-in, which says so, and only
+ * then forget what was cached, so that no screen renders without a caller.
+ */
+export async function endSession(): Promise<void> {
+  if (ending || !queryClient.getQueryData(meQuery.queryKey)) return;
+  ending = true;
+  sessionState.expired = true;
+  try {
+    await leave?.();
+    forgetSession(true);
+  } finally {
+    ending = false;
+  }
+}
+onSessionExpired(() => void endSession());
 
 /** The signed-in caller (screens below the sign-in guard only). */
+const NOBODY: Me = {
+  principal: { kind: 'user', id: '', name: '', provider: 'local', roles: [], permissions: [] },
+  permissions: new Set(),
+  can: () => false,
+};
+
+/** The signed-in caller; nobody (no permission at all) in the moment a session ends. */
 export function useMe(): Me {
-  const me = useQuery(meQuery).data;
-  if (!me) throw new Error('not signed in');
-  return me;
+  return useQuery(meQuery).data ?? NOBODY;
 }
