@@ -26,7 +26,7 @@ const rows = readdirSync(join(dist, 'assets'))
   .sort((a, b) => b.gz - a.gz);
 for (const r of rows)
   console.log(
-    `${r.isInitial ? 'initial' : 'lazy   '}  ${kb(r.gz).padStart(9)} gz  ${kb(r.raw).padStart(9)}  ${r.f}`,
+    `${r.f.endsWith('.css') ? 'css    ' : r.isInitial ? 'initial' : 'lazy   '}  ${kb(r.gz).padStart(9)} gz  ${kb(r.raw).padStart(9)}  ${r.f}`,
   );
 console.log(`console: initial JavaScript ${kb(total)} gzipped (budget ${kb(BUDGET)})`);
 if (initial.size === 0) {
