@@ -172,6 +172,23 @@ export const GATEWAY_CONFIG = {
       'Whole days of audit trail kept; older day partitions are dropped. Unset keeps everything.',
     parse: parse.integer(1, 36_500),
   },
+  JUNCTION_ENV_NAME: {
+    description:
+      'Name of this environment, shown in a banner on every console page (e.g. production, staging).',
+    default: '',
+    parse: (raw: string) => {
+      if (raw.length > 40) throw new Error('must be at most 40 characters');
+      return raw;
+    },
+  },
+  JUNCTION_ENV_COLOR: {
+    description: 'Colour of the console banner: a CSS hex colour such as #c92a2a.',
+    default: '#495057',
+    parse: (raw: string) => {
+      if (!/^#[0-9a-fA-F]{6}$/.test(raw)) throw new Error('must be a hex colour like #c92a2a');
+      return raw.toLowerCase();
+    },
+  },
 };
 
 /** A list of egress entries, each checked (the message names a bad one). */

@@ -22,6 +22,7 @@ import {
 import { RouteSupervisor } from '@junction/runtime';
 import { AppModule, type AppSettings } from './app.module';
 import { GatewayConfig, loadGatewayConfig } from './config';
+import { serveConsole } from './console/console-static';
 import { prepareDatabase, urlRole } from './database-roles';
 import { DEMO_ROUTE } from './demo-route';
 import {
@@ -281,6 +282,7 @@ export async function createGateway(
     }),
   );
   serveOpenApi(app, buildOpenApi(app, packageInfo().version));
+  serveConsole(app, { name: config.JUNCTION_ENV_NAME, color: config.JUNCTION_ENV_COLOR });
   return app;
 }
 
@@ -508,12 +510,10 @@ function printBanner(banner: {
     );
     return;
   }
-  const lines = [
-    `Junction gateway listening on ${url}`,
-    `  console:   ${url}/console`,
-    `  API docs:  ${url}/docs`,
-  ];
+  // The console first: it is where a newcomer goes, with the admin's password beside it.
+  const lines = [`Junction gateway listening on ${url}`, `  console:   ${url}/console`];
   if (admin) lines.push(`  admin:     ${admin.user} / ${admin.password}`);
+  lines.push(`  API docs:  ${url}/docs`);
   if (admin && demoLine) lines.push(`  demo:      ${demoLine}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
