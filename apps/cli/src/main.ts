@@ -65,7 +65,7 @@ export function buildProgram(): Command {
 
   const applyHelp = [
     'exit codes: 0 applied or no changes, 1 a document is invalid (nothing applied), 2 bad usage or not logged in,',
-    `${EXIT.REFUSED} refused by the gateway (e.g. 401, 403, 409), ${EXIT.UNREACHABLE} gateway unreachable or unavailable`,
+    `${EXIT.REFUSED} refused by the gateway (e.g. 401, 403, 409), ${EXIT.UNAVAILABLE} gateway unreachable or unavailable`,
   ].join('\n');
   const files = (value: string, previous: string[]) => [...previous, value];
   route

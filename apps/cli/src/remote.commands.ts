@@ -36,7 +36,7 @@ async function guarded(work: () => Promise<number>): Promise<number> {
     }
     if (e instanceof Unreachable) {
       err(`junction: ${e.message}`);
-      return EXIT.UNREACHABLE;
+      return EXIT.UNAVAILABLE;
     }
     if (e instanceof Refused) {
       err(`junction: refused: ${e.message}`);
