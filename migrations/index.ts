@@ -1,6 +1,10 @@
 import { InitialSchema1764160000000 } from './1764160000000-initial-schema';
 import { DeadLetters1764170000000 } from './1764170000000-dead-letters';
 import { AuditTrail1764190000000 } from './1764190000000-audit-trail';
+import { IngestPathsAndScopes1765020000000 } from './1765020000000-ingest-paths-and-scopes';
+import { DeadLetterIncarnation1765020000001 } from './1765020000001-dead-letter-incarnation';
+import { AccountHardening1765030000000 } from './1765030000000-account-hardening';
+import { AuditRoles1765040000000 } from './1765040000000-audit-roles';
 import { RouteVersionSource1765060000000 } from './1765060000000-route-version-source';
 import { RouteSamples1765061000000 } from './1765061000000-route-samples';
 
@@ -9,6 +13,10 @@ export const MIGRATIONS = [
   InitialSchema1764160000000,
   DeadLetters1764170000000,
   AuditTrail1764190000000,
+  IngestPathsAndScopes1765020000000,
+  DeadLetterIncarnation1765020000001,
+  AccountHardening1765030000000,
+  AuditRoles1765040000000,
   RouteVersionSource1765060000000,
   RouteSamples1765061000000,
 ];

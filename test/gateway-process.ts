@@ -33,6 +33,8 @@ export class GatewayProcess {
   constructor(
     readonly port: number,
     private readonly databaseUrl: string,
+    /** More settings (they win over the defaults above). */
+    private readonly env: Record<string, string> = {},
   ) {}
 
   get base(): string {
@@ -49,6 +51,7 @@ export class GatewayProcess {
         JUNCTION_SEED_DEMO: 'false',
         PORT: String(this.port),
         JUNCTION_LOG: 'silent',
+        ...this.env,
       },
       ROOT,
     );

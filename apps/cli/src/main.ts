@@ -10,6 +10,7 @@ import {
   routeApplyCommand,
   routeExportCommand,
 } from './remote.commands';
+import { auditVerifyCommand, AuditVerifyOptions } from './audit.commands';
 
 function headerOption(value: string, previous: Record<string, string>): Record<string, string> {
   const eq = value.indexOf('=');
@@ -154,6 +155,30 @@ export function buildProgram(): Command {
     )
     .action(async (id: string, options: { json?: boolean }) => {
       process.exitCode = await deadLetterReplayCommand(id, options);
+    });
+  program
+    .command('audit')
+    .description('check the audit trail')
+    .command('verify')
+    .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL); read access is enough')
+    .option(
+      '--anchors <dir>',
+      'folder of the published anchors (default: JUNCTION_AUDIT_ANCHOR_DIR)',
+    )
+    .option(
+      '--public-key <file>',
+      'Ed25519 public key (PEM file or text) that signed them (default: JUNCTION_AUDIT_PUBLIC_KEY)',
+    )
+    .option('--json', 'print the result as JSON')
+    .description(
+      [
+        'check the database against the signed anchors: no record changed or removed since an anchor, the chain consistent.',
+        `exit codes: 0 ok, ${EXIT.AUDIT_BROKEN} broken (names the first broken record; also when no anchor is found),`,
+        `${EXIT.USAGE} bad usage or unreadable key, ${EXIT.UNAVAILABLE} the database or the anchors could not be read`,
+      ].join('\n'),
+    )
+    .action(async (options: AuditVerifyOptions) => {
+      process.exitCode = await auditVerifyCommand(options);
     });
   return program;
 }

@@ -1,9 +1,15 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AuditModule } from '@junction/audit';
-import { AUTH_ENTITIES, AuthModule, type AuthOptions } from '@junction/auth';
+import { AnchorOptions, AuditModule } from '@junction/audit';
+import {
+  AUTH_ENTITIES,
+  AuthModule,
+  type AuthOptions,
+  type LoginThrottleSettings,
+} from '@junction/auth';
 import { derive } from '@junction/common';
+import { EgressPolicy } from '@junction/connectors';
 import { REGISTRY_ENTITIES, RegistryModule } from '@junction/registry';
 import { RUNTIME_ENTITIES, RuntimeModule } from '@junction/runtime';
 import { MIGRATIONS } from '../../../migrations';
@@ -19,20 +25,27 @@ export interface AppSettings {
   databaseUrl: string;
   masterKey: Buffer;
   tokenTtlSeconds: number;
+  /** Sign-in limits per address and per account. */
+  loginThrottle: LoginThrottleSettings;
+  /** Anonymous 401s are audited as one event per address and this many ms. */
+  auditDenialWindowMs?: number;
   /** Console cookies always Secure (else only over TLS). */
   cookieSecure?: boolean;
-  loginAttemptsPerMinute: number;
   expressionTimeoutMs: number;
   /** LDAP and OIDC sign-in; each is off unless configured. */
   authProviders?: Pick<AuthOptions, 'ldap' | 'oidc'>;
-  /** Hosts HTTP destinations may call besides their connection's own host. */
-  httpAllowHosts?: string[];
-  /** False: a connection's own host is not allowed unless listed too. */
-  httpAllowConnectionHosts?: boolean;
+  /** Where AMQP, Kafka and HTTP connections may go; checked at save time and at connect time. */
+  egress?: EgressPolicy;
   /** Most messages one HTTP-fed route handles at once. */
   maxInFlight?: number;
   /** Whole days of audit trail kept (older days are dropped); unset keeps everything. */
   auditRetentionDays?: number;
+  /** False when the schema owner has run them already (the runtime role may not). Default true. */
+  migrationsRun?: boolean;
+  /** Signed anchors of the audit chain heads; unset: none. */
+  auditAnchors?: AnchorOptions;
+  /** The random part of retry backoffs; only tests set it (to know how long a retry waits). */
+  retryJitter?: () => number;
 }
 
 @Module({})
@@ -46,7 +59,7 @@ export class AppModule {
           url: settings.databaseUrl,
           entities: [...REGISTRY_ENTITIES, ...AUTH_ENTITIES, ...RUNTIME_ENTITIES],
           migrations: MIGRATIONS,
-          migrationsRun: true,
+          migrationsRun: settings.migrationsRun ?? true,
           migrationsTransactionMode: 'each',
           synchronize: false,
           // Off: a failed query's log line carries its parameters (hashes, documents). Our error filter logs what matters.
@@ -54,6 +67,7 @@ export class AppModule {
           extra: { max: 10, application_name: 'junction' },
         }),
         CoreModule.forRoot({
+          egress: settings.egress ?? EgressPolicy.permissive(),
           masterKey: settings.masterKey,
           expressionTimeoutMs: settings.expressionTimeoutMs,
         }),
@@ -61,8 +75,8 @@ export class AppModule {
           {
             tokenKey: derive(settings.masterKey, 'junction/session-token'),
             tokenTtlSeconds: settings.tokenTtlSeconds,
+            loginThrottle: settings.loginThrottle,
             cookieSecure: settings.cookieSecure,
-            loginAttemptsPerMinute: settings.loginAttemptsPerMinute,
             ...settings.authProviders,
           },
           // Sign-ins, failed sign-ins and denied requests go to the audit trail.
@@ -72,13 +86,15 @@ export class AppModule {
         AuditModule.forRoot({
           databaseUrl: settings.databaseUrl,
           retentionDays: settings.auditRetentionDays,
+          anchors: settings.auditAnchors,
+          denialWindowMs: settings.auditDenialWindowMs,
         }),
         RegistryModule,
         MetricsModule,
         RuntimeModule.forRoot({
-          httpAllowHosts: settings.httpAllowHosts ?? [],
-          httpAllowConnectionHosts: settings.httpAllowConnectionHosts ?? true,
+          egress: settings.egress ?? EgressPolicy.permissive(),
           maxInFlight: settings.maxInFlight ?? 256,
+          jitter: settings.retryJitter,
         }),
       ],
       controllers: [HealthController, IngestController, MetricsController],

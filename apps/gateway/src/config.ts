@@ -8,7 +8,9 @@ import {
   type LdapAuthOptions,
   type OidcAuthOptions,
 } from '@junction/auth';
+import { loadSigningKey } from '@junction/audit';
 import { ConfigError, loadConfig, parse } from '@junction/common';
+import { EgressPolicy, parseEgressEntry } from '@junction/connectors';
 
 /** The gateway's configuration, validated at start-up. Sensitive values are never printed. */
 export const GATEWAY_CONFIG = {
@@ -19,6 +21,39 @@ export const GATEWAY_CONFIG = {
       'PostgreSQL URL. Without it Junction runs on an embedded PostgreSQL in JUNCTION_DATA_DIR.',
     sensitive: true,
     parse: parse.url(['postgres', 'postgresql']),
+  },
+  JUNCTION_MIGRATION_DATABASE_URL: {
+    description:
+      "PostgreSQL URL of the schema owner: migrations run as it, and the gateway then runs as DATABASE_URL's role, which then cannot alter, disable or rewrite the audit tables. Unset: DATABASE_URL's role owns the schema (a warning says so at start-up).",
+    sensitive: true,
+    parse: parse.url(['postgres', 'postgresql']),
+  },
+  JUNCTION_AUDIT_SIGNING_KEY: {
+    description:
+      'Ed25519 private key (PEM text, or the path of a PEM file) that signs the audit chain heads; never stored in the database. Generated into the data folder on the embedded default; unset with DATABASE_URL: no anchors.',
+    sensitive: true,
+    parse: (raw: string) => loadSigningKey(raw),
+  },
+  JUNCTION_AUDIT_ANCHOR_DIR: {
+    description:
+      'Folder the signed audit anchors are written to; keep it where the database (and its administrators) cannot write. Default: audit-anchors in JUNCTION_DATA_DIR.',
+    parse: parse.string,
+  },
+  JUNCTION_AUDIT_ANCHOR_INTERVAL_MS: {
+    description: 'How often the audit chain heads are signed (when they moved).',
+    default: 60_000,
+    parse: parse.integer(50, 86_400_000),
+  },
+  JUNCTION_AUDIT_ANCHOR_AMQP_URL: {
+    description:
+      'RabbitMQ URL to also publish each signed audit anchor to (a durable queue, persistent and confirmed). Unset: the folder only.',
+    sensitive: true,
+    parse: parse.url(['amqp', 'amqps']),
+  },
+  JUNCTION_AUDIT_ANCHOR_AMQP_QUEUE: {
+    description: 'The queue the signed audit anchors are published to.',
+    default: 'junction.audit.anchors',
+    parse: parse.string,
   },
   JUNCTION_DATA_DIR: {
     description: 'Folder for the embedded database and the generated master key.',
@@ -48,7 +83,8 @@ export const GATEWAY_CONFIG = {
     parse: parse.password,
   },
   JUNCTION_SEED_DEMO: {
-    description: 'Seed the demo route on first start (true/false).',
+    description:
+      'Seed the demo route (no auth) on first start (true/false); only ever on the embedded database, never with DATABASE_URL.',
     default: true,
     parse: (raw: string) => parseBoolean(raw),
   },
@@ -57,16 +93,44 @@ export const GATEWAY_CONFIG = {
     default: 8 * 3600,
     parse: parse.integer(60, 30 * 24 * 3600),
   },
+  JUNCTION_LOGIN_WINDOW_SECONDS: {
+    description:
+      "Window in which one address's failed sign-ins are counted; also how long an account remembers a failure.",
+    default: 600,
+    parse: parse.integer(1, 24 * 3600),
+  },
+  JUNCTION_LOGIN_SOURCE_FAILURES: {
+    description:
+      'Failed sign-ins from one address in a window, whatever the user names, before it gets 429.',
+    default: 20,
+    parse: parse.integer(1, 1_000_000),
+  },
+  JUNCTION_LOGIN_ACCOUNT_FAILURES: {
+    description: 'Failed sign-ins in a row that lock an account.',
+    default: 5,
+    parse: parse.integer(1, 1000),
+  },
+  JUNCTION_LOGIN_LOCKOUT_SECONDS: {
+    description: "An account's first lockout; each further lockout doubles it.",
+    default: 60,
+    parse: parse.integer(1, 24 * 3600),
+  },
+  JUNCTION_LOGIN_LOCKOUT_MAX_SECONDS: {
+    description: 'The longest an account is locked.',
+    default: 3600,
+    parse: parse.integer(1, 30 * 24 * 3600),
+  },
   JUNCTION_COOKIE_SECURE: {
     description:
       "true: the console's session and CSRF cookies are always Secure (set it behind a TLS-terminating proxy). false: Secure only on requests that came over TLS.",
     default: false,
     parse: (raw: string) => parseBoolean(raw),
   },
-  JUNCTION_LOGIN_ATTEMPTS_PER_MINUTE: {
-    description: 'Sign-in attempts allowed per minute for one address and user name.',
+  JUNCTION_AUDIT_DENIAL_WINDOW_SECONDS: {
+    description:
+      'Anonymous denied requests (401) are audited as one event per source address and window, with their count.',
     default: 10,
-    parse: parse.integer(1, 10_000),
+    parse: parse.integer(1, 24 * 3600),
   },
   JUNCTION_BODY_LIMIT_BYTES: {
     description: 'Largest request body accepted (API and ingest).',
@@ -78,21 +142,25 @@ export const GATEWAY_CONFIG = {
     default: 50,
     parse: parse.integer(1, 10_000),
   },
-  JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS: {
+  JUNCTION_EGRESS_ALLOW: {
     description:
-      "true: an HTTP destination may call its connection's own baseUrl host. false: only the hosts in JUNCTION_HTTP_ALLOW_HOSTS, whatever a connection names.",
-    default: true,
+      'Comma-separated targets AMQP, Kafka and HTTP connections may reach: host, host:port, *.domain, address, [IPv6]:port or CIDR. In strict mode the only ones; in any mode the way to allow a metadata or link-local address.',
+    default: [] as string[],
+    parse: egressEntries,
+  },
+  JUNCTION_EGRESS_STRICT: {
+    description:
+      'true: connections may reach only JUNCTION_EGRESS_ALLOW. false (default): any target but cloud metadata and link-local addresses.',
     parse: (raw: string) => parseBoolean(raw),
   },
   JUNCTION_HTTP_ALLOW_HOSTS: {
-    description:
-      "Comma-separated hosts HTTP destinations may call besides their connection's own host.",
+    description: 'Deprecated alias: its entries are added to JUNCTION_EGRESS_ALLOW.',
     default: [] as string[],
-    parse: (raw: string) =>
-      raw
-        .split(',')
-        .map((h) => h.trim().toLowerCase())
-        .filter((h) => h.length > 0),
+    parse: egressEntries,
+  },
+  JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS: {
+    description: 'Deprecated alias: false is JUNCTION_EGRESS_STRICT=true.',
+    parse: (raw: string) => parseBoolean(raw),
   },
   JUNCTION_ROUTE_MAX_IN_FLIGHT: {
     description: 'Most messages one HTTP-fed route handles at once; more are answered 429.',
@@ -105,6 +173,16 @@ export const GATEWAY_CONFIG = {
     parse: parse.integer(1, 36_500),
   },
 };
+
+/** A list of egress entries, each checked (the message names a bad one). */
+function egressEntries(raw: string): string[] {
+  const entries = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e.length > 0);
+  for (const entry of entries) parseEgressEntry(entry);
+  return entries;
+}
 
 function parseBoolean(raw: string): boolean {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
@@ -432,6 +510,27 @@ function oidcProvider(
   };
 }
 
+/** One egress policy for every protocol, from JUNCTION_EGRESS_* and the older HTTP-only aliases. */
+function egressPolicy(c: Loaded, problems: string[]): EgressPolicy | undefined {
+  const aliasStrict =
+    c.JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS === undefined
+      ? undefined
+      : !c.JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS;
+  if (
+    c.JUNCTION_EGRESS_STRICT !== undefined &&
+    aliasStrict !== undefined &&
+    c.JUNCTION_EGRESS_STRICT !== aliasStrict
+  ) {
+    problems.push(
+      'JUNCTION_EGRESS_STRICT and JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS (its deprecated alias) disagree: set only JUNCTION_EGRESS_STRICT',
+    );
+    return undefined;
+  }
+  return new EgressPolicy([...c.JUNCTION_EGRESS_ALLOW, ...c.JUNCTION_HTTP_ALLOW_HOSTS], {
+    strict: c.JUNCTION_EGRESS_STRICT ?? aliasStrict ?? false,
+  });
+}
+
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 
 /**
@@ -446,6 +545,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
     ldap: ldapProvider(values, env, problems),
     oidc: oidcProvider(values, env, problems),
   };
+  const egress = egressPolicy(values, problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...values, auth };
+  return { ...values, auth, egress: egress! };
 }

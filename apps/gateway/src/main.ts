@@ -2,13 +2,15 @@ import 'reflect-metadata';
 import { Logger, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { randomBytes } from 'node:crypto';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsersService } from '@junction/auth';
-import { AuditTrail } from '@junction/audit';
+import { AnchorOptions, AuditTrail, loadSigningKey } from '@junction/audit';
 import { ConfigError, packageInfo, parse } from '@junction/common';
-import { EmbeddedPostgresServer } from '@junction/database';
+import { EmbeddedPostgresServer, setUpEmbeddedRoles } from '@junction/database';
+import { maxDepthExceeded } from '@junction/pipeline';
 import {
   ROUTE_SOURCE_TEXT,
   RoutesService,
@@ -16,8 +18,9 @@ import {
   takesRouteSource,
   YAML_CONTENT_TYPES,
 } from '@junction/registry';
-import { AppModule } from './app.module';
+import { AppModule, type AppSettings } from './app.module';
 import { GatewayConfig, loadGatewayConfig } from './config';
+import { prepareDatabase, urlRole } from './database-roles';
 import { DEMO_ROUTE } from './demo-route';
 import { buildOpenApi, serveOpenApi } from './openapi/openapi';
 
@@ -50,6 +53,43 @@ function masterKey(config: GatewayConfig, embedded: boolean): Buffer {
 }
 
 /**
+ * The key that signs the audit anchors: from the environment, else (embedded default only) from
+ * the data folder, made on first start with its public half beside it for `junction audit verify`.
+ */
+function auditSigningKey(config: GatewayConfig, embedded: boolean): KeyObject | undefined {
+  if (config.JUNCTION_AUDIT_SIGNING_KEY) return config.JUNCTION_AUDIT_SIGNING_KEY;
+  if (!embedded) return undefined;
+  const dir = resolve(config.JUNCTION_DATA_DIR);
+  const file = join(dir, 'audit-signing.key');
+  if (existsSync(file)) return loadSigningKey(file);
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  writeFileSync(join(dir, 'audit-signing.pub'), publicKey.export({ format: 'pem', type: 'spki' }), {
+    mode: 0o644,
+  });
+  log.log(
+    `generated the audit signing key in ${file} (public key: audit-signing.pub); keep a copy of the public key away from this host`,
+  );
+  return privateKey;
+}
+
+/** Said on stderr whatever the log level: these weaken what the audit trail proves. */
+function warnLoudly(message: string): void {
+  process.stderr.write(`WARNING: ${message}\n`);
+}
+
+/**
+ * Deepest nesting of objects and arrays an API body may have. Class-transformer, class-validator,
+ * ajv and the diff of route versions all recurse; 10,000 levels overflow the stack of each (a 500
+ * and a lost request). Twice the 64 levels a message body may have (libs/pipeline), so that a
+ * dry run of any message a route would take still fits, with room for a deep JSON Schema in a
+ * route's validate stage.
+ */
+export const API_MAX_JSON_DEPTH = 128;
+
+/**
  * Ingest keeps the payload's bytes as sent (the audit hashes the original, and a payload that is
  * not JSON must reach the route to be dead-lettered, not be refused by the HTTP layer); every
  * other endpoint parses JSON as Fastify does by default.
@@ -58,13 +98,29 @@ function rawIngestBodies(app: NestFastifyApplication): void {
   const fastify = app.getHttpAdapter().getInstance();
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeContentTypeParser('application/json');
+  // Fastify's own text/plain parser would hand the API a string body (and ingest a re-encoded
+  // copy of the bytes): text/plain goes to the catch-all below like any other type.
+  fastify.removeContentTypeParser('text/plain');
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.url.startsWith('/ingest/')) return done(null, body);
     const text = (body as Buffer).toString('utf8');
     // A route document keeps the text it was sent as (stored with its version).
     if (takesRouteSource(request.method, request.url))
       (request as unknown as Record<symbol, string>)[ROUTE_SOURCE_TEXT] = text;
-    parseJson(request, text, done);
+    parseJson(request, text, (err, value) => {
+      if (err) return done(err, undefined);
+      // Checked here, once, before any pipe or validator walks the body (iteratively: no stack).
+      if (maxDepthExceeded(value, API_MAX_JSON_DEPTH)) {
+        return done(
+          Object.assign(
+            new Error(`request body is nested deeper than ${API_MAX_JSON_DEPTH} levels`),
+            { statusCode: 400 },
+          ),
+          undefined,
+        );
+      }
+      done(null, value);
+    });
   });
   // Route documents may come as YAML: kept as text here, parsed (with limits) by the registry.
   fastify.addContentTypeParser(YAML_CONTENT_TYPES, { parseAs: 'buffer' }, (request, body, done) => {
@@ -92,27 +148,67 @@ function rawIngestBodies(app: NestFastifyApplication): void {
   });
 }
 
+/** Longest path parameter the router takes (its default, 100, is shorter than a message id may be). */
+const MAX_PARAM_LENGTH = 1024;
+
+/**
+ * Errors the router answers before any handler (a malformed %-escape, an over-long parameter),
+ * in the API's error shape, and without quoting the URL back (it may hold anything).
+ */
+function routerError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const statusCode = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+  const message =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters`
+      : error.code === 'FST_ERR_BAD_URL'
+        ? 'the URL is not valid (a malformed %-escape, or not UTF-8)'
+        : 'the request cannot be routed';
+  void reply
+    .status(statusCode)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send({ statusCode, error: statusCode === 414 ? 'URI Too Long' : 'Bad Request', message });
+}
+
 /** Builds the app on a database (tests call this with their own database). */
 export async function createGateway(
   config: GatewayConfig,
   databaseUrl: string,
   key: Buffer,
+  extras: { migrationsRun?: boolean; anchors?: AnchorOptions } & Pick<
+    AppSettings,
+    'retryJitter'
+  > = {},
 ): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot({
       databaseUrl,
       masterKey: key,
       tokenTtlSeconds: config.JUNCTION_TOKEN_TTL_SECONDS,
+      loginThrottle: {
+        windowSeconds: config.JUNCTION_LOGIN_WINDOW_SECONDS,
+        sourceFailures: config.JUNCTION_LOGIN_SOURCE_FAILURES,
+        accountFailures: config.JUNCTION_LOGIN_ACCOUNT_FAILURES,
+        lockoutSeconds: config.JUNCTION_LOGIN_LOCKOUT_SECONDS,
+        maxLockoutSeconds: config.JUNCTION_LOGIN_LOCKOUT_MAX_SECONDS,
+      },
+      auditDenialWindowMs: config.JUNCTION_AUDIT_DENIAL_WINDOW_SECONDS * 1000,
       cookieSecure: config.JUNCTION_COOKIE_SECURE,
-      loginAttemptsPerMinute: config.JUNCTION_LOGIN_ATTEMPTS_PER_MINUTE,
       expressionTimeoutMs: config.JUNCTION_EXPRESSION_TIMEOUT_MS,
       authProviders: config.auth,
-      httpAllowHosts: config.JUNCTION_HTTP_ALLOW_HOSTS,
-      httpAllowConnectionHosts: config.JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS,
+      egress: config.egress,
       maxInFlight: config.JUNCTION_ROUTE_MAX_IN_FLIGHT,
       auditRetentionDays: config.JUNCTION_AUDIT_RETENTION_DAYS,
+      migrationsRun: extras.migrationsRun ?? true,
+      auditAnchors: extras.anchors,
+      retryJitter: extras.retryJitter,
     }),
-    new FastifyAdapter({ bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES, trustProxy: false }),
+    new FastifyAdapter({
+      bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES,
+      trustProxy: false,
+      // A message id (an Idempotency-Key, up to 200 characters) must fit in GET /audit/messages/{id}.
+      maxParamLength: MAX_PARAM_LENGTH,
+      frameworkErrors: routerError,
+    }),
     // Body parsers are ours (rawIngestBodies): Nest's own would parse ingest payloads too.
     {
       logger: process.env.JUNCTION_LOG === 'silent' ? false : ['log', 'warn', 'error'],
@@ -141,16 +237,18 @@ export interface StartOptions {
 }
 
 /**
- * First start: an admin (password from the environment, else generated and printed once) and the
- * demo route; or, with `resetAdminPassword`, a new password for the admin. Returns the password
- * to print, and the audit record to write once it is printed (so that an audit outage cannot
- * make a password that is never shown).
+ * First start: an admin (password from the environment, else generated and printed once) and,
+ * on the embedded database only, the demo route; or, with `resetAdminPassword`, a new password
+ * for the admin. Returns the password to print, what became of the demo route, and the audit
+ * record to write once the password is printed (so that an audit outage cannot make a password
+ * that is never shown).
  */
 async function firstStart(
   app: NestFastifyApplication,
   config: GatewayConfig,
   options: StartOptions,
-): Promise<{ password?: string; audit?: () => Promise<void> }> {
+  embedded: boolean,
+): Promise<{ password?: string; demo?: 'seeded' | 'not-embedded'; audit?: () => Promise<void> }> {
   const password = config.JUNCTION_ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');
   const shown = config.JUNCTION_ADMIN_PASSWORD ? '(from JUNCTION_ADMIN_PASSWORD)' : password;
   const users = app.get(UsersService);
@@ -178,14 +276,17 @@ async function firstStart(
   const id = await users.ensureAdmin(username, password);
   if (!id) return {};
   const record = audit('user.created', id, { roles: ['admin'], reason: 'first start' });
-  if (config.JUNCTION_SEED_DEMO) {
-    try {
-      await app.get(RoutesService).create(DEMO_ROUTE, 'system', 'demo route seeded on first start');
-    } catch (err) {
-      log.warn(`could not seed the demo route: ${(err as Error).message}`);
-    }
+  if (!config.JUNCTION_SEED_DEMO) return { password: shown, audit: record };
+  // The demo route takes anyone's POST (auth: none): a try-out on a laptop, never a surprise on a
+  // shared database.
+  if (!embedded) return { password: shown, demo: 'not-embedded', audit: record };
+  try {
+    await app.get(RoutesService).create(DEMO_ROUTE, 'system', 'demo route seeded on first start');
+  } catch (err) {
+    log.warn(`could not seed the demo route: ${(err as Error).message}`);
+    return { password: shown, audit: record };
   }
-  return { password: shown, audit: record };
+  return { password: shown, demo: 'seeded', audit: record };
 }
 
 export async function bootstrap(
@@ -195,6 +296,7 @@ export async function bootstrap(
   const config = loadGatewayConfig(env);
   let embedded: EmbeddedPostgresServer | undefined;
   let databaseUrl = config.DATABASE_URL;
+  let ownerUrl: string | undefined = config.JUNCTION_MIGRATION_DATABASE_URL;
   if (!databaseUrl) {
     // The embedded server runs as an unprivileged user when we are root: it must be able to enter the folder.
     mkdirSync(resolve(config.JUNCTION_DATA_DIR), { recursive: true, mode: 0o755 });
@@ -203,26 +305,91 @@ export async function bootstrap(
       port: config.JUNCTION_EMBEDDED_PG_PORT,
       log: (line) => log.debug(line),
     });
-    databaseUrl = embedded.url;
+    try {
+      const roles = await setUpEmbeddedRoles(embedded.url);
+      databaseUrl = roles.runtimeUrl;
+      ownerUrl = roles.ownerUrl;
+    } catch (err) {
+      await embedded.stop().catch(() => undefined);
+      throw err;
+    }
     log.log(
       `embedded PostgreSQL in ${join(resolve(config.JUNCTION_DATA_DIR), 'postgres')} on 127.0.0.1:${config.JUNCTION_EMBEDDED_PG_PORT}`,
     );
   }
+  const signingKey = auditSigningKey(config, embedded !== undefined);
+  const anchors: AnchorOptions | undefined = signingKey
+    ? {
+        dir: resolve(
+          config.JUNCTION_AUDIT_ANCHOR_DIR ?? join(config.JUNCTION_DATA_DIR, 'audit-anchors'),
+        ),
+        signingKey,
+        intervalMs: config.JUNCTION_AUDIT_ANCHOR_INTERVAL_MS,
+        amqp: config.JUNCTION_AUDIT_ANCHOR_AMQP_URL
+          ? {
+              url: config.JUNCTION_AUDIT_ANCHOR_AMQP_URL,
+              queue: config.JUNCTION_AUDIT_ANCHOR_AMQP_QUEUE,
+            }
+          : undefined,
+      }
+    : undefined;
+  if (ownerUrl && !urlRole(databaseUrl)) {
+    await embedded?.stop().catch(() => undefined);
+    throw new ConfigError([
+      'DATABASE_URL must name its user when JUNCTION_MIGRATION_DATABASE_URL is set (the runtime role is granted by name)',
+    ]);
+  }
+  if (ownerUrl && urlRole(ownerUrl) !== urlRole(databaseUrl)) {
+    try {
+      const roles = await prepareDatabase(
+        ownerUrl,
+        databaseUrl,
+        config.JUNCTION_AUDIT_RETENTION_DAYS,
+      );
+      if (roles.runtimeIsSuperuser)
+        warnLoudly(
+          `the runtime role ${roles.runtime} is a superuser: it can rewrite the audit trail; the trail's integrity rests on the signed anchors alone`,
+        );
+    } catch (err) {
+      await embedded?.stop().catch(() => undefined);
+      throw err;
+    }
+  } else {
+    warnLoudly(
+      `${ownerUrl ? 'JUNCTION_MIGRATION_DATABASE_URL names the same role as DATABASE_URL' : 'JUNCTION_MIGRATION_DATABASE_URL is not set'}: the runtime role owns the schema, so it can disable the audit trail's triggers and rewrite it; the trail's integrity rests on the signed anchors alone`,
+    );
+    ownerUrl = undefined;
+  }
+  if (!anchors)
+    warnLoudly(
+      'JUNCTION_AUDIT_SIGNING_KEY is not set: no signed anchors are published, and nothing outside the database proves the audit trail',
+    );
   let app: NestFastifyApplication | undefined;
   try {
-    app = await createGateway(config, databaseUrl, masterKey(config, embedded !== undefined));
+    app = await createGateway(config, databaseUrl, masterKey(config, embedded !== undefined), {
+      migrationsRun: ownerUrl === undefined,
+      anchors,
+    });
     await app.listen(config.PORT, config.HOST);
     // Only once the server is up: a generated password must never be made and then lost in a failed start.
-    const { password: adminPassword, audit } = await firstStart(app, config, options);
+    const {
+      password: adminPassword,
+      demo,
+      audit,
+    } = await firstStart(app, config, options, embedded !== undefined);
     const address = app.getHttpServer().address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
     const url = `http://${config.HOST}:${port}`;
     const lines = [`Junction gateway listening on ${url}`, `  API docs:  ${url}/docs`];
     if (adminPassword) {
       lines.push(`  admin:     ${config.JUNCTION_ADMIN_USER} / ${adminPassword}`);
-      if (config.JUNCTION_SEED_DEMO) {
+      if (demo === 'seeded') {
         lines.push(
-          `  demo:      curl -s -X POST ${url}/ingest/demo/orders -H 'content-type: application/json' -d @examples/messages/order-de.json`,
+          `  demo:      curl -s -X POST ${url}/ingest/demo/orders -H 'content-type: application/json' -d @examples/messages/order-de.json   # route demo-orders, no auth: seeded on the embedded database only`,
+        );
+      } else if (demo === 'not-embedded') {
+        lines.push(
+          `  demo:      not seeded: the demo route (no auth) is seeded on the embedded database only, not with DATABASE_URL`,
         );
       }
     }

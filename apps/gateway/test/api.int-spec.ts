@@ -101,19 +101,33 @@ describe('gateway API against real Postgres', () => {
     });
 
     it('merges secrets on PUT: given ones set, null ones removed, absent ones kept', async () => {
-      const res = await call('PUT', '/api/v1/connections/erp', {
+      // A new base URL keeps no secret that was not entered again (test/security/egress).
+      const moved = await call('PUT', '/api/v1/connections/erp', {
         type: 'http',
         config: { baseUrl: 'https://erp2.example.com' },
         secrets: { basicPassword: CANARY },
       });
+      expect(moved.status).toBe(400);
+      expect(moved.body).toMatchObject({
+        details: {
+          code: 'SECRETS_NOT_REENTERED',
+          changed: ['/config/baseUrl'],
+          secrets: ['bearerToken'],
+        },
+      });
+      const res = await call('PUT', '/api/v1/connections/erp', {
+        type: 'http',
+        config: { baseUrl: 'https://erp.example.com', timeoutMs: 2000 },
+        secrets: { basicPassword: CANARY },
+      });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({
-        config: { baseUrl: 'https://erp2.example.com' },
+        config: { baseUrl: 'https://erp.example.com', timeoutMs: 2000 },
         secrets: ['basicPassword', 'bearerToken'],
       });
       const removed = await call('PUT', '/api/v1/connections/erp', {
         type: 'http',
-        config: { baseUrl: 'https://erp2.example.com' },
+        config: { baseUrl: 'https://erp.example.com' },
         secrets: { bearerToken: null },
       });
       expect((removed.body as { secrets: string[] }).secrets).toEqual(['basicPassword']);
@@ -284,14 +298,25 @@ describe('gateway API against real Postgres', () => {
       const changed = { ...ordersRoute, description: 'v2' };
       const v2 = await call('PUT', '/api/v1/routes/orders-eu?comment=describe', changed);
       expect(v2.status).toBe(200);
-      expect(v2.body).toMatchObject({ latestVersion: 2, activeVersion: 1, description: 'v2' });
+      // The route shows what runs (version 1) until version 2 is activated.
+      expect(v2.body).toMatchObject({
+        latestVersion: 2,
+        activeVersion: 1,
+        documentVersion: 1,
+        description: ordersRoute.description,
+      });
       const same = await call('PUT', '/api/v1/routes/orders-eu', changed);
       expect(same.body).toMatchObject({ latestVersion: 2 });
       const v3 = await call('PUT', '/api/v1/routes/orders-eu?activate=true', {
         ...changed,
         description: 'v3',
       });
-      expect(v3.body).toMatchObject({ latestVersion: 3, activeVersion: 3 });
+      expect(v3.body).toMatchObject({
+        latestVersion: 3,
+        activeVersion: 3,
+        documentVersion: 3,
+        description: 'v3',
+      });
       const mismatch = await call('PUT', '/api/v1/routes/orders-eu', { ...changed, id: 'other' });
       expect(mismatch.status).toBe(400);
       expect(mismatch.body).toMatchObject({ details: { problems: [{ pointer: '/id' }] } });
@@ -319,9 +344,20 @@ describe('gateway API against real Postgres', () => {
       expect((await call('GET', '/api/v1/routes/orders-eu/versions/9')).status).toBe(404);
       const rolledBack = await call('POST', '/api/v1/routes/orders-eu/versions/1/activate');
       expect(rolledBack.body).toMatchObject({ activeVersion: 1, latestVersion: 3 });
-      expect((await call('GET', '/api/v1/routes/orders-eu')).body).toMatchObject({
+      // After a rollback the route shows the version that runs, and says which is the latest.
+      const shown = (await call('GET', '/api/v1/routes/orders-eu')).body as {
+        document: { description?: string };
+      };
+      expect(shown).toMatchObject({
         activeVersion: 1,
-        document: { description: 'v3' },
+        latestVersion: 3,
+        documentVersion: 1,
+        description: ordersRoute.description,
+        document: { description: ordersRoute.description },
+      });
+      const listed = (await call('GET', '/api/v1/routes')).body as Array<Record<string, unknown>>;
+      expect(listed.find((r) => r.id === 'orders-eu')).toMatchObject({
+        description: ordersRoute.description,
       });
     });
 
@@ -407,14 +443,34 @@ describe('gateway API against real Postgres', () => {
       expect((await call('DELETE', '/api/v1/routes/orders-eu')).status).toBe(204);
       expect((await call('GET', '/api/v1/routes/orders-eu')).status).toBe(404);
       expect((await call('DELETE', '/api/v1/connections/rabbit')).status).toBe(204);
-      // The id can be used again; its history goes on.
+      // The id can be used again: a new incarnation, from version 1; the old one's versions stay.
       await call('POST', '/api/v1/connections', {
         name: 'rabbit',
         type: 'amqp',
         config: { url: 'amqp://guest@127.0.0.1:5672' },
       });
       const again = await call('POST', '/api/v1/routes', ordersRoute);
-      expect(again.body).toMatchObject({ activeVersion: 4, latestVersion: 4 });
+      expect(again.body).toMatchObject({ incarnation: 2, activeVersion: 1, latestVersion: 1 });
+      const now = (await call('GET', '/api/v1/routes/orders-eu/versions')).body as Array<{
+        incarnation: number;
+        version: number;
+        active: boolean;
+      }>;
+      expect(now.map((v) => [v.incarnation, v.version, v.active])).toEqual([[2, 1, true]]);
+      const before = (await call('GET', '/api/v1/routes/orders-eu/versions?incarnation=1'))
+        .body as Array<{ incarnation: number; version: number; active: boolean }>;
+      expect(before.map((v) => [v.incarnation, v.version, v.active])).toEqual([
+        [1, 3, false],
+        [1, 2, false],
+        [1, 1, false],
+      ]);
+      const old = await call('GET', '/api/v1/routes/orders-eu/versions/3?incarnation=1');
+      expect(old.body).toMatchObject({
+        incarnation: 1,
+        version: 3,
+        document: { description: 'v3' },
+      });
+      expect((await call('GET', '/api/v1/routes/orders-eu/versions/3')).status).toBe(404);
     });
 
     it('lists routes', async () => {
@@ -451,7 +507,12 @@ describe('gateway API against real Postgres', () => {
         source: { type: 'http', path: 'in/c' },
       });
       expect((await gw.request('POST', '/ingest/in/c', { body: { id: 1 } })).status).toBe(401);
-      const key = (await call('POST', '/api/v1/api-keys', { name: 'shop', roles: ['viewer'] }))
+      const viewer = (await call('POST', '/api/v1/api-keys', { name: 'shop', roles: ['viewer'] }))
+        .body as { key: string };
+      expect(
+        (await gw.request('POST', '/ingest/in/c', { body: { id: 1 }, apiKey: viewer.key })).status,
+      ).toBe(403); // a valid key, but no ingest grant
+      const key = (await call('POST', '/api/v1/api-keys', { name: 'shop-in', roles: ['ingest'] }))
         .body as { key: string };
       expect(
         (await gw.request('POST', '/ingest/in/c', { body: { id: 1 }, apiKey: key.key })).status,

@@ -303,6 +303,67 @@ describe('GET /auth/me tells the console what the server allows', () => {
   });
 });
 
+describe('what the console does for an admin, through the cookie and the CSRF token', () => {
+  it('create a user, assign roles, disable; issue a key (shown once) and revoke it; list and end sessions', async () => {
+    const b = await browserLogin('admin', gateway.adminPassword);
+    const headers = { cookie: b.cookie, 'x-csrf-token': b.csrf };
+    const call = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown) =>
+      gateway.request(method, url, { headers, body });
+
+    const created = await call('POST', '/api/v1/users', {
+      username: 'console-made',
+      password: PASSWORD,
+      roles: ['viewer'],
+    });
+    expect(created.status).toBe(201);
+    const id = (created.body as { id: string }).id;
+    const userToken = await gateway.login('console-made', PASSWORD);
+    const roles = await call('PATCH', `/api/v1/users/${id}`, { roles: ['editor', 'operator'] });
+    expect(roles.body).toMatchObject({ roles: ['editor', 'operator'] });
+    const disabled = await call('PATCH', `/api/v1/users/${id}`, { disabled: true });
+    expect(disabled.body).toMatchObject({ disabled: true });
+    // Disabling ended the user's sessions.
+    expect((await gateway.request('GET', '/api/v1/auth/me', { token: userToken })).status).toBe(
+      401,
+    );
+
+    const key = await call('POST', '/api/v1/api-keys', {
+      name: 'console-key-2',
+      roles: ['viewer'],
+    });
+    expect(key.status).toBe(201);
+    const { key: secret, id: keyId } = key.body as { key: string; id: string };
+    expect(secret).toMatch(/^jk_/);
+    const listed = await call('GET', '/api/v1/api-keys');
+    expect(listed.text).not.toContain(secret);
+    expect((await gateway.request('GET', '/api/v1/auth/me', { apiKey: secret })).status).toBe(200);
+    expect((await call('DELETE', `/api/v1/api-keys/${keyId}`)).status).toBe(204);
+    expect((await gateway.request('GET', '/api/v1/auth/me', { apiKey: secret })).status).toBe(401);
+
+    const other = await browserLogin('console-operator');
+    const sessions = (await call('GET', '/api/v1/sessions')).body as Array<{
+      id: string;
+      username: string;
+      current: boolean;
+    }>;
+    expect(sessions.filter((s) => s.current)).toHaveLength(1);
+    expect(sessions.find((s) => s.current)!.username).toBe('admin');
+    const target = sessions.find((s) => s.username === 'console-operator' && !s.current)!;
+    // Without the CSRF token the console cannot end it...
+    const refused = await gateway.request('DELETE', `/api/v1/sessions/${target.id}`, {
+      headers: { cookie: b.cookie },
+    });
+    expect(refused.status).toBe(403);
+    // ...with it, it can.
+    for (const s of sessions.filter((x) => x.username === 'console-operator'))
+      expect((await call('DELETE', `/api/v1/sessions/${s.id}`)).status).toBe(204);
+    const gone = await gateway.request('GET', '/api/v1/auth/me', {
+      headers: { cookie: other.cookie },
+    });
+    expect(gone.status).toBe(401);
+  });
+});
+
 // Last: a second gateway on the same database replaces the first one's passport strategies
 // (passport keeps them process-wide), so nothing may run on the first one after it.
 describe('configuration', () => {

@@ -22,17 +22,6 @@ describe('HTTP destinations with JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS=false', ()
       JUNCTION_HTTP_ALLOW_HOSTS: '127.0.0.2',
     });
     admin = await gw.login('admin', gw.adminPassword);
-    await gw.create(admin, '/api/v1/connections', {
-      name: 'erp',
-      type: 'http',
-      config: { baseUrl: target.baseUrl },
-    });
-    await gw.create(admin, '/api/v1/routes', {
-      id: 'to-erp',
-      source: { type: 'http', path: 'to-erp', auth: 'none' },
-      destinations: [{ type: 'http', connection: 'erp', path: '/orders' }],
-      errors: { retry: { attempts: 1 } },
-    });
   }, 60_000);
 
   afterAll(async () => {
@@ -40,14 +29,31 @@ describe('HTTP destinations with JUNCTION_HTTP_ALLOW_CONNECTION_HOSTS=false', ()
     await target?.close();
   });
 
-  it("does not call the connection's own host unless it is listed: the message is dead-lettered", async () => {
-    const res = await gw.request('POST', '/ingest/to-erp', { body: { id: 'o-1' } });
-    expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ status: 'dead-lettered' });
-    expect(hits).toBe(0);
-    const letters = await gw.request('GET', '/api/v1/dead-letters?routeId=to-erp', {
+  it('refuses a connection to a host that is not listed, pointing at its field, and calls nothing', async () => {
+    const res = await gw.request('POST', '/api/v1/connections', {
       token: admin,
+      body: { name: 'erp', type: 'http', config: { baseUrl: target.baseUrl } },
     });
-    expect(JSON.stringify(letters.body)).toContain('is not on the allowlist');
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({
+      details: {
+        code: 'EGRESS_REFUSED',
+        problems: [
+          {
+            pointer: '/config/baseUrl',
+            message: expect.stringContaining('is not on the allowlist'),
+          },
+        ],
+      },
+    });
+    expect(hits).toBe(0);
+  });
+
+  it('takes a connection to a listed host (the old variables are aliases of JUNCTION_EGRESS_*)', async () => {
+    await gw.create(admin, '/api/v1/connections', {
+      name: 'listed',
+      type: 'http',
+      config: { baseUrl: 'http://127.0.0.2:9' },
+    });
   });
 });

@@ -20,9 +20,11 @@ const route = (id: string, overrides: Record<string, unknown> = {}) => ({
 describe('route runtime: ingest, dead letters, replay, activation', () => {
   let gw: TestGateway;
   let admin: string;
+  /** The retry backoff's random part; a test that must know how long a retry waits fixes it. */
+  let jitter: () => number = Math.random;
 
   beforeAll(async () => {
-    gw = await startTestGateway();
+    gw = await startTestGateway({}, undefined, { retryJitter: () => jitter() });
     admin = await gw.login('admin', gw.adminPassword);
   }, 60_000);
 
@@ -122,7 +124,13 @@ describe('route runtime: ingest, dead letters, replay, activation', () => {
 
   it('stops and starts a route: a stopped route takes nothing', async () => {
     await api('POST', '/api/v1/routes/orders/stop');
-    await eventually(async () => expect((await ingest('orders', { id: 'x' })).status).toBe(404));
+    // The path is still the route's: 503 with Retry-After (send again later), not 404.
+    const refused = await eventually(async () => {
+      const r = await ingest('orders', { id: 'x' });
+      expect(r.status).toBe(503);
+      return r;
+    });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     expect((await api('GET', '/api/v1/routes/orders/status')).body).toMatchObject({
       desiredState: 'stopped',
     });
@@ -265,6 +273,8 @@ describe('route runtime: ingest, dead letters, replay, activation', () => {
         type: 'http',
         config: { baseUrl: target.baseUrl },
       });
+      // Every wait between tries is the whole minute: no second try can come before the stop.
+      jitter = () => 1;
       const slow = { attempts: 10, backoffMs: 60_000, maxBackoffMs: 60_000 };
       for (const mode of ['sync', 'async'] as const)
         await gw.create(admin, '/api/v1/routes', {
@@ -304,6 +314,7 @@ describe('route runtime: ingest, dead letters, replay, activation', () => {
       }
       expect(attempts.filter((a) => a.includes('waits-'))).toHaveLength(2); // one try each
     } finally {
+      jitter = Math.random;
       for (const mode of ['sync', 'async']) await api('DELETE', `/api/v1/routes/stop-${mode}`);
       await target.close();
     }

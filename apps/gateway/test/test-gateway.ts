@@ -35,17 +35,24 @@ export interface TestGateway {
 export async function startTestGateway(
   env: Record<string, string> = {},
   shared?: { databaseUrl: string; masterKey?: Buffer },
+  /** Fixed parts of the runtime a test must know, e.g. the retry jitter (to know a retry's wait). */
+  testing: { retryJitter?: () => number } = {},
 ): Promise<TestGateway> {
   // A second gateway may share the first one's database (several processes, one Postgres).
   const db = shared
     ? { url: shared.databaseUrl, drop: () => Promise.resolve() }
     : await createTestDatabase('api');
-  const config = loadGatewayConfig({ JUNCTION_LOGIN_ATTEMPTS_PER_MINUTE: '1000', ...env });
+  // Every request comes from one address here: sign-in limits far above what a test does.
+  const config = loadGatewayConfig({
+    JUNCTION_LOGIN_SOURCE_FAILURES: '100000',
+    JUNCTION_LOGIN_ACCOUNT_FAILURES: '1000',
+    ...env,
+  });
   // Processes sharing a database share its master key (it seals the secrets stored there).
   const masterKey = shared?.masterKey ?? randomBytes(32);
   let app: NestFastifyApplication | undefined;
   try {
-    app = await createGateway(config, db.url, masterKey);
+    app = await createGateway(config, db.url, masterKey, testing);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
   } catch (err) {

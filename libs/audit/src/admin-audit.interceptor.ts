@@ -39,8 +39,9 @@ export class ServiceStateReader implements StateReader {
     private readonly repo: AuditRepository,
   ) {}
 
+  /** The route with its latest document: an edit's diff shows the version it stored, activated or not. */
   route(id: string): Promise<unknown> {
-    return quietly(() => this.service(RoutesService)?.get(id));
+    return quietly(() => this.service(RoutesService)?.get(id, 'latest'));
   }
 
   async routeSummary(id: string): Promise<unknown> {

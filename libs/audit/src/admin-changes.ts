@@ -74,6 +74,8 @@ export const ADMIN_CHANGES: Record<string, AdminChange> = {
     targetType: 'route',
     targetId: routeId,
     before: (s, r) => s.route(r.params.id),
+    // The answer shows the version that runs; the change is the latest one, activated or not.
+    after: (s, r) => s.route(r.params.id),
     details: (r, result) => ({
       version: field(result, 'latestVersion'),
       activate: r.query.activate === 'true' || r.query.activate === true,
@@ -226,6 +228,8 @@ export const ADMIN_CHANGES: Record<string, AdminChange> = {
  */
 export const NOT_CHANGES = new Set([
   'POST /api/v1/auth/login',
+  // The auth event sink records it (password.changed, or login.failed for a wrong current one).
+  'POST /api/v1/auth/password',
   'POST /api/v1/routes/validate',
   'POST /api/v1/routes/:id/test',
   'POST /api/v1/routes/test',

@@ -284,6 +284,43 @@ export class TableVerifyDto {
   head!: ChainHeadDto;
 }
 
+export class AnchorSummaryDto {
+  @ApiProperty({ description: 'The anchor file.' }) file!: string;
+  @ApiProperty({ format: 'date-time' }) signedAt!: string;
+  @ApiProperty({ description: 'Whether every record it signed is still as signed.' })
+  matched!: boolean;
+  @ApiProperty({
+    description: 'The chain heads it signed.',
+    example: [{ table: 'audit_messages', seq: '1042' }],
+  })
+  chains!: Array<{ table: string; seq: string }>;
+}
+
+export class AnchorVerifyDto {
+  @ApiProperty({
+    description:
+      'Whether a signing key is configured; without one no anchor proves the older records.',
+  })
+  configured!: boolean;
+  @ApiPropertyOptional({ description: 'Every published anchor verifies and matches the database.' })
+  ok?: boolean;
+  @ApiPropertyOptional({ description: 'Anchors checked (signature verified, records compared).' })
+  checked?: number;
+  @ApiPropertyOptional({
+    description:
+      'Records the anchors signed that retention has since dropped (whole days): compare with your retention policy.',
+  })
+  droppedByRetention?: number;
+  @ApiPropertyOptional({
+    type: AnchorSummaryDto,
+    description: 'The newest anchor checked, and whether it matched.',
+  })
+  lastAnchor?: AnchorSummaryDto;
+  @ApiPropertyOptional() firstBrokenId?: string;
+  @ApiPropertyOptional({ enum: ['audit_messages', 'audit_events'] }) firstBrokenTable?: string;
+  @ApiPropertyOptional() reason?: string;
+}
+
 export class VerifyResultDto {
   @ApiProperty() ok!: boolean;
   @ApiProperty({ description: 'Records checked.' }) checked!: number;
@@ -292,4 +329,9 @@ export class VerifyResultDto {
   @ApiPropertyOptional({ enum: ['audit_messages', 'audit_events'] }) firstBrokenTable?: string;
   @ApiPropertyOptional() reason?: string;
   @ApiProperty({ type: TableVerifyDto, isArray: true }) tables!: TableVerifyDto[];
+  @ApiProperty({
+    type: AnchorVerifyDto,
+    description: 'The records compared with the signed anchors published outside the database.',
+  })
+  anchors!: AnchorVerifyDto;
 }

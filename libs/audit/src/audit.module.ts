@@ -19,7 +19,22 @@ import { AuditTrail, AuditTrailOptions } from './audit-trail';
 import { AuditController } from './audit.controller';
 import { AuditRepository } from './audit.repository';
 import { AuditService } from './audit.service';
+import { DenialAggregator } from './denial-aggregator';
 import { PartitionMaintenance } from './partition-maintenance';
+import { AnchorSigner } from './anchor-signer';
+import { AnchorDirectory } from './anchors';
+import { AmqpAnchorPublisher } from './anchor-publishers';
+import { createPublicKey, KeyObject } from 'node:crypto';
+
+/** Signed anchors of the chain heads: where they go, the key, how often. */
+export interface AnchorOptions {
+  dir: string;
+  signingKey: KeyObject;
+  /** How often the heads are signed (when they moved). */
+  intervalMs: number;
+  /** Also publish each anchor to this RabbitMQ queue (durable, persistent, confirmed). */
+  amqp?: { url: string; queue: string };
+}
 
 export interface AuditModuleOptions extends Omit<AuditTrailOptions, 'databaseUrl' | 'log'> {
   /** Where the writer connects (as the gateway's database user, then SET ROLE). */
@@ -30,6 +45,10 @@ export interface AuditModuleOptions extends Omit<AuditTrailOptions, 'databaseUrl
   retentionDays?: number;
   /** How often partitions are made ahead and retention runs (default hourly). */
   maintenanceIntervalMs?: number;
+  /** Sign and publish the chain heads; unset: no anchors (old rows are then proven by nothing outside the database). */
+  anchors?: AnchorOptions;
+  /** Anonymous 401s are written as one event per source address and window this long (default 10 s). */
+  denialWindowMs?: number;
 }
 
 export const AUDIT_OPTIONS = Symbol('AUDIT_OPTIONS');
@@ -43,26 +62,57 @@ export const AUDIT_OPTIONS = Symbol('AUDIT_OPTIONS');
 export class AuditLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('Audit');
   private timer?: NodeJS.Timeout;
+  private anchorTimer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
+  private readonly signer?: AnchorSigner;
 
   constructor(
     private readonly trail: AuditTrail,
     private readonly maintenance: PartitionMaintenance,
+    private readonly denials: DenialAggregator,
     @Inject(AUDIT_OPTIONS) private readonly options: AuditModuleOptions,
-  ) {}
+    repo: AuditRepository,
+  ) {
+    const anchors = options.anchors;
+    if (anchors) {
+      this.signer = new AnchorSigner(
+        repo,
+        new AnchorDirectory(anchors.dir),
+        anchors.signingKey,
+        this.log,
+        undefined,
+        anchors.amqp ? [new AmqpAnchorPublisher(anchors.amqp.url, anchors.amqp.queue)] : [],
+      );
+    }
+  }
 
   async onApplicationBootstrap(): Promise<void> {
+    this.denials.start();
     await this.maintain();
     this.timer = setInterval(
       () => void this.maintain(),
       this.options.maintenanceIntervalMs ?? 3_600_000,
     );
     this.timer.unref();
+    if (this.signer && this.options.anchors) {
+      this.anchorTimer = setInterval(() => void this.anchor(), this.options.anchors.intervalMs);
+      this.anchorTimer.unref();
+    }
+  }
+
+  /** Signs the heads now (errors are logged: a refusal names the changed record). */
+  async anchor(): Promise<void> {
+    await this.signer
+      ?.anchorNow()
+      .catch((err: unknown) => this.log.error(`audit anchor failed: ${(err as Error).message}`));
   }
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.anchorTimer);
     await this.running?.catch(() => undefined);
+    // The open windows' counts, before the writer closes.
+    await this.denials.stop();
     const pending = this.trail.stats();
     if (pending.messages.pending + pending.events.pending > 0) {
       this.log.log(
@@ -105,6 +155,18 @@ export class AuditModule {
           useFactory: () => new AuditTrail({ ...options, log: new Logger('Audit') }),
         },
         {
+          provide: DenialAggregator,
+          inject: [AuditTrail],
+          useFactory: (t: AuditTrail) => {
+            const log = new Logger('Audit');
+            return new DenialAggregator((event) => t.recordEvent(event), {
+              windowMs: options.denialWindowMs ?? 10_000,
+              onError: (err) =>
+                log.warn(`could not record denied requests yet: ${(err as Error).message}`),
+            });
+          },
+        },
+        {
           provide: MESSAGE_AUDIT_SINK,
           inject: [AuditTrail],
           useFactory: (t: AuditTrail) => t.messages,
@@ -117,7 +179,16 @@ export class AuditModule {
         {
           provide: AuditService,
           inject: [AuditRepository],
-          useFactory: (r: AuditRepository) => new AuditService(r),
+          useFactory: (r: AuditRepository) =>
+            new AuditService(
+              r,
+              options.anchors
+                ? {
+                    directory: new AnchorDirectory(options.anchors.dir),
+                    publicKey: createPublicKey(options.anchors.signingKey),
+                  }
+                : undefined,
+            ),
         },
         {
           provide: PartitionMaintenance,
@@ -139,7 +210,7 @@ export class AuditModule {
         { provide: APP_INTERCEPTOR, useExisting: AdminAuditInterceptor },
         AuditLifecycle,
       ],
-      exports: [AuditTrail, MESSAGE_AUDIT_SINK, AuditService],
+      exports: [AuditTrail, MESSAGE_AUDIT_SINK, AuditService, DenialAggregator],
     };
   }
 
@@ -147,8 +218,9 @@ export class AuditModule {
   static authEventSink(): Provider {
     return {
       provide: AUTH_EVENT_SINK,
-      inject: [AuditTrail],
-      useFactory: (trail: AuditTrail) => new AuditAuthEventSink(trail),
+      inject: [AuditTrail, DenialAggregator],
+      useFactory: (trail: AuditTrail, denials: DenialAggregator) =>
+        new AuditAuthEventSink(trail, denials),
     };
   }
 }

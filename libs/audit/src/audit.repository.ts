@@ -191,23 +191,34 @@ export class AuditRepository {
 
   /**
    * Drops one day partition (retention), keeping where its chain ended so the rest still
-   * verifies. Runs as the tables' owner: the writer role may not drop anything.
+   * verifies. Through the owner's SECURITY DEFINER function: the runtime role may not drop a
+   * table, and may drop a day only as the owner's retention policy allows.
    */
   async dropPartition(table: ChainTableName, partition: string): Promise<void> {
-    const ident = `"${partition.replace(/"/g, '""')}"`;
-    await this.db.transaction(async (m) => {
-      const last = (await m.query(
-        `SELECT seq, hash, recorded_at FROM ${ident} ORDER BY recorded_at DESC, seq DESC LIMIT 1`,
-      )) as Array<{ seq: string; hash: Buffer; recorded_at: Date }>;
-      if (last.length > 0) {
-        await m.query(
-          `INSERT INTO audit_chain_anchors (table_name, seq, hash, recorded_at, reason)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-          [table, last[0].seq, last[0].hash, last[0].recorded_at, `retention dropped ${partition}`],
-        );
-      }
-      await m.query(`DROP TABLE ${ident}`);
-    });
+    await this.db.query(`SELECT audit_drop_partition($1, $2)`, [table, partition]);
+  }
+
+  /** Rows of a chain by place, `seq` in (`after`, `upTo`], in chain order (the anchor checks). */
+  async bySeq<R>(
+    table: ChainTable<R>,
+    after: string,
+    upTo: string,
+    limit: number,
+  ): Promise<Array<Chained<R>>> {
+    const rows = (await this.db.query(
+      `SELECT * FROM ${table.name} WHERE seq > $1::bigint AND seq <= $2::bigint ORDER BY seq LIMIT ${Math.max(1, Math.floor(limit))}`,
+      [after, upTo],
+    )) as Array<Record<string, unknown>>;
+    return rows.map((row) => table.fromDb(row));
+  }
+
+  /** The highest seq of a chain that retention dropped (its rows can no longer be checked). */
+  async droppedUpTo(table: ChainTableName): Promise<string> {
+    const rows = (await this.db.query(
+      `SELECT coalesce(max(seq), 0)::text AS seq FROM audit_chain_anchors WHERE table_name = $1`,
+      [table],
+    )) as Array<{ seq: string }>;
+    return rows[0]?.seq ?? '0';
   }
 
   private async read<R>(

@@ -20,6 +20,20 @@ import {
   messageView,
 } from './audit-views';
 import { TableVerifyResult, verifyChain } from './chain-verifier';
+import { AnchorCheckResult, checkAnchors } from './anchor-verifier';
+import { AnchorDirectory } from './anchors';
+import { KeyObject } from 'node:crypto';
+
+/** Where the signed anchors are published, and the key that must have signed them. */
+export interface AnchorSource {
+  directory: AnchorDirectory;
+  publicKey: KeyObject;
+}
+
+/** The anchor check of `verify`: `configured: false` when no signing key is set (nothing then proves old rows). */
+export interface AnchorVerifyResult extends Partial<AnchorCheckResult> {
+  configured: boolean;
+}
 
 export interface Page<V> {
   items: V[];
@@ -34,6 +48,7 @@ export interface VerifyResult {
   firstBrokenTable?: string;
   reason?: string;
   tables: TableVerifyResult[];
+  anchors: AnchorVerifyResult;
 }
 
 const EXPORT_BATCH = 1_000;
@@ -55,7 +70,10 @@ function timeRange<F extends { from?: string; to?: string }>(filter: F): F {
 export class AuditService {
   private readonly log = new Logger('Audit');
 
-  constructor(private readonly repo: AuditRepository) {}
+  constructor(
+    private readonly repo: AuditRepository,
+    private readonly anchorSource?: AnchorSource,
+  ) {}
 
   /** Message records, newest first. */
   async messages(
@@ -111,18 +129,54 @@ export class AuditService {
     const results: TableVerifyResult[] = [];
     if (table !== 'events') results.push(await verifyChain(this.repo, MESSAGES, r));
     if (table !== 'messages') results.push(await verifyChain(this.repo, EVENTS, r));
-    const broken = results.find((t) => !t.ok);
+    const anchors: AnchorVerifyResult = this.anchorSource
+      ? {
+          configured: true,
+          ...(await checkAnchors(
+            this.repo,
+            await this.anchorSource.directory.readAll(),
+            this.anchorSource.publicKey,
+            table ? [table === 'messages' ? 'audit_messages' : 'audit_events'] : undefined,
+          )),
+        }
+      : { configured: false };
+    // The first broken record: the chain's own check, or the anchors' (an edit whose chain was
+    // recomputed passes the first and is named only by the second), lowest place first.
+    const candidates: Array<{ table: string; id: string; reason?: string }> = [];
+    const chainBroken = results.find((t) => !t.ok);
+    if (chainBroken?.firstBrokenId)
+      candidates.push({
+        table: chainBroken.table,
+        id: chainBroken.firstBrokenId,
+        reason: chainBroken.reason,
+      });
+    if (anchors.ok === false)
+      candidates.push({
+        table: anchors.firstBrokenTable ?? '',
+        id: anchors.firstBrokenId ?? '',
+        reason: anchors.reason,
+      });
+    const order = (c: { table: string; id: string }) =>
+      [c.table === 'audit_events' ? 1 : 0, c.id ? BigInt(c.id) : 0n] as const;
+    candidates.sort((a, b) => {
+      const [ta, sa] = order(a);
+      const [tb, sb] = order(b);
+      return ta !== tb ? ta - tb : sa < sb ? -1 : sa > sb ? 1 : 0;
+    });
+    const broken = candidates[0];
     return {
       ok: !broken,
       checked: results.reduce((sum, t) => sum + t.checked, 0),
       ...(broken
         ? {
-            firstBrokenId: broken.firstBrokenId,
-            firstBrokenTable: broken.table as ChainTableName,
+            ...(broken.id
+              ? { firstBrokenId: broken.id, firstBrokenTable: broken.table as ChainTableName }
+              : {}),
             reason: broken.reason,
           }
         : {}),
       tables: results,
+      anchors,
     };
   }
 

@@ -6,6 +6,7 @@ export type { AuditLog, ChainWriterStats } from './chain-writer';
 export { messageRow, eventRow } from './audit-rows';
 export type { AuditEventInput } from './audit-rows';
 export { AuditService } from './audit.service';
+export { DenialAggregator } from './denial-aggregator';
 export type { Page, VerifyResult } from './audit.service';
 export { AuditRepository } from './audit.repository';
 export type { MessageFilter, EventFilter } from './audit.repository';
@@ -13,3 +14,22 @@ export type { MessageAuditView, EventAuditView } from './audit-views';
 export { AUDIT_WRITER_ROLE, auditSessionSetup } from './audit-session';
 export { AuditError } from './audit.error';
 export type { AuditErrorCode } from './audit.error';
+export { AuditLifecycle } from './audit.module';
+export type { AnchorOptions } from './audit.module';
+export {
+  AnchorDirectory,
+  checkAnchor,
+  keyId,
+  loadSigningKey,
+  loadVerifyKey,
+  ANCHOR_FORMAT,
+} from './anchors';
+export type { SignedAnchor, AnchoredChain } from './anchors';
+export { AnchorSigner } from './anchor-signer';
+export { checkAnchors } from './anchor-verifier';
+export type { AnchorCheckResult, AnchorSummary } from './anchor-verifier';
+export type { AnchorVerifyResult } from './audit.service';
+export { chainHash, EVENTS, GENESIS_HASH, MESSAGES } from './audit-tables';
+export type { Chained, ChainTable, ChainTableName } from './audit-tables';
+export { AmqpAnchorPublisher } from './anchor-publishers';
+export type { AnchorPublisher } from './anchor-publishers';

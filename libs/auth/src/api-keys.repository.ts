@@ -1,7 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, IsNull } from 'typeorm';
+import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { Role } from './roles';
+
+/** A presented key's row with what its owner is now (null: the owner is gone). */
+export interface KeyForUse {
+  key: ApiKeyEntity;
+  owner: { id: string; username: string; disabled: boolean; roles: Role[] } | null;
+}
 
 @Injectable()
 export class ApiKeysRepository {
@@ -16,6 +22,8 @@ export class ApiKeysRepository {
     prefix: string;
     keyHash: string;
     roles: Role[];
+    ownerId: string;
+    ingestRoutes: string[] | null;
     createdBy: string;
     expiresAt: Date | null;
   }): Promise<ApiKeyEntity> {
@@ -24,14 +32,28 @@ export class ApiKeysRepository {
     return (await repo.findOneBy({ id: saved.id }))!;
   }
 
-  /** With the hash, for checking a presented key. */
-  findByPrefix(prefix: string): Promise<ApiKeyEntity | null> {
-    return this.db
+  /** With the hash, for checking a presented key, and its owner's state and roles now. */
+  async findForUse(prefix: string): Promise<KeyForUse | null> {
+    const key = await this.db
       .getRepository(ApiKeyEntity)
       .createQueryBuilder('k')
       .addSelect('k.keyHash')
       .where('k.prefix = :prefix', { prefix })
       .getOne();
+    if (!key) return null;
+    if (!key.ownerId) return { key, owner: null };
+    // By table name: importing UserEntity here would reorder the entities' import cycle.
+    const rows = await this.db.query<
+      { id: string; username: string; disabled: boolean; roles: Role[] | null }[]
+    >(
+      `SELECT u.id, u.username, u.disabled,
+              array_remove(array_agg(g.role), NULL) AS roles
+         FROM users u LEFT JOIN role_grants g ON g.user_id = u.id
+        WHERE u.id = $1 GROUP BY u.id`,
+      [key.ownerId],
+    );
+    const owner = rows[0];
+    return { key, owner: owner ? { ...owner, roles: owner.roles ?? [] } : null };
   }
 
   async revoke(id: string): Promise<boolean> {
@@ -39,6 +61,14 @@ export class ApiKeysRepository {
       .getRepository(ApiKeyEntity)
       .update({ id, revokedAt: IsNull() }, { revokedAt: new Date() });
     return (result.affected ?? 0) > 0;
+  }
+
+  /** Revokes every live key of a user (disabled or deleted); inside the change's transaction. */
+  async revokeAllOf(ownerId: string, manager: EntityManager = this.db.manager): Promise<number> {
+    const result = await manager
+      .getRepository(ApiKeyEntity)
+      .update({ ownerId, revokedAt: IsNull() }, { revokedAt: new Date() });
+    return result.affected ?? 0;
   }
 
   async touch(id: string): Promise<void> {

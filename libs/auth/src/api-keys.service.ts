@@ -3,13 +3,16 @@ import { JunctionError } from '@junction/common';
 import { ApiKeysRepository } from './api-keys.repository';
 import { hashApiKey, newApiKey } from './auth.service';
 import { ApiKeyEntity } from './entities/api-key.entity';
-import { Principal, Role } from './roles';
+import { covers, permits, Principal, Role } from './roles';
 
 export interface ApiKeyView {
   id: string;
   name: string;
   prefix: string;
   roles: Role[];
+  /** The user the key acts for; it dies with that user. */
+  ownerId: string | null;
+  ingestRoutes: string[] | null;
   createdBy: string;
   createdAt: string;
   expiresAt: string | null;
@@ -23,6 +26,8 @@ function view(key: ApiKeyEntity): ApiKeyView {
     name: key.name,
     prefix: key.prefix,
     roles: key.roles,
+    ownerId: key.ownerId,
+    ingestRoutes: key.ingestRoutes,
     createdBy: key.createdBy,
     createdAt: key.createdAt.toISOString(),
     expiresAt: key.expiresAt?.toISOString() ?? null,
@@ -39,20 +44,40 @@ export class ApiKeysService {
     return (await this.keys.list()).map(view);
   }
 
-  /** The key itself is in this one answer and nowhere else, ever. */
+  /**
+   * The key itself is in this one answer and nowhere else, ever. It acts for the user who made it
+   * (a key made with a key acts for that key's user), and may hold only roles the caller covers:
+   * no key is ever more powerful than its user.
+   */
   async create(
-    input: { name: string; roles: Role[]; expiresAt?: string },
+    input: { name: string; roles: Role[]; expiresAt?: string; ingestRoutes?: string[] },
     actor: Principal,
   ): Promise<ApiKeyView & { key: string }> {
+    const ownerId = actor.kind === 'user' ? actor.id : actor.ownerId;
+    if (!ownerId) throw new JunctionError('FORBIDDEN', 'this caller cannot own an API key');
+    const beyond = input.roles.filter((role) => !covers(actor.roles, role));
+    if (beyond.length > 0)
+      throw new JunctionError(
+        'FORBIDDEN',
+        `a key cannot have more power than its user: your roles (${actor.roles.join(', ') || 'none'}) do not cover ${beyond.join(', ')}`,
+      );
     const expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
     if (expiresAt && expiresAt.getTime() <= Date.now())
       throw new JunctionError('BAD_REQUEST', 'expiresAt must be in the future');
+    // A list of routes narrows an ingest grant; without one it would read as a grant it is not.
+    if (input.ingestRoutes && !permits(input.roles, 'ingest.send'))
+      throw new JunctionError(
+        'BAD_REQUEST',
+        "ingestRoutes narrows an ingest grant: give the key the 'ingest' role too",
+      );
     const { key, prefix } = newApiKey();
     const row = await this.keys.create({
       name: input.name,
       prefix,
       keyHash: hashApiKey(key),
       roles: input.roles,
+      ownerId,
+      ingestRoutes: input.ingestRoutes ? [...new Set(input.ingestRoutes)].sort() : null,
       createdBy: actor.name,
       expiresAt,
     });

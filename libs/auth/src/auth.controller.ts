@@ -31,6 +31,8 @@ import { ApiKeysService } from './api-keys.service';
 import { CurrentPrincipal, Public, RequirePermission } from './auth.decorators';
 import {
   ApiKeyDto,
+  ChangePasswordDto,
+  PasswordChangedDto,
   CreateApiKeyDto,
   CreatedApiKeyDto,
   CreateUserDto,
@@ -89,6 +91,7 @@ export class AuthController {
   constructor(
     private readonly auth: AuthService,
     private readonly ldap: LdapSignInService,
+    private readonly users: UsersService,
     private readonly cookies: SessionCookies,
     private readonly oidc: OidcSignInService,
     @Inject(AUTH_OPTIONS) private readonly options: AuthOptions,
@@ -102,7 +105,8 @@ export class AuthController {
     summary: 'Sign in; returns a session token',
     description:
       'With `provider: ldap` the directory checks the password and the mapped groups give the roles ' +
-      '(refreshed at every sign-in). Every refusal has the same message. Rate limited per address and user name. ' +
+      '(refreshed at every sign-in). Every refusal has the same message. 429 with Retry-After when the address has ' +
+      'too many failed sign-ins in the window, or the account is locked after failures in a row (the lock doubles each time). ' +
       'Besides the token, sets the browser session cookie `junction_session` (HttpOnly, SameSite=Strict, Path=/, ' +
       'Secure over TLS or with JUNCTION_COOKIE_SECURE) and the readable CSRF cookie `junction_csrf` (SameSite=Strict): ' +
       'a POST/PUT/PATCH/DELETE authenticated by the cookie must send its value in `X-CSRF-Token`.',
@@ -144,6 +148,30 @@ export class AuthController {
   ): Promise<void> {
     await this.auth.logout(principal);
     void reply.header('set-cookie', this.cookies.clear(request));
+  }
+
+  @Post('password')
+  @HttpCode(200)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: 'Change your own password (local users)',
+    description:
+      'Needs the current password (a wrong one counts as a failed sign-in toward the lockout). The new one must ' +
+      'pass the password policy. Every other session of yours ends; this one goes on. Audited. 400 for LDAP and OIDC users (their provider keeps the password), 403 for API keys.',
+  })
+  @ApiOkResponse({ type: PasswordChangedDto })
+  @ApiTooManyRequestsResponse({ description: 'The account is locked after failed attempts.' })
+  changePassword(
+    @Body() body: ChangePasswordDto,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<PasswordChangedDto> {
+    return this.users.changeOwnPassword(
+      principal,
+      body.currentPassword,
+      body.newPassword,
+      request.ip,
+    );
   }
 
   @Get('me')
@@ -272,7 +300,6 @@ export class OidcController {
 
   @Get('login')
   @Public()
-  @UseGuards(LoginThrottleGuard)
   @ApiOperation({
     summary: 'Start OpenID Connect sign-in: redirects to the provider',
     description:
@@ -350,10 +377,16 @@ export class SessionsController {
   constructor(private readonly sessions: SessionsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Live sign-in sessions of every provider, newest first' })
+  @ApiOperation({
+    summary: 'Live sign-in sessions of every provider, newest first',
+    description: "`current` marks the caller's own session (ending it signs the caller out).",
+  })
   @ApiOkResponse({ type: SessionDto, isArray: true })
-  list(): Promise<SessionDto[]> {
-    return this.sessions.listLive();
+  async list(@CurrentPrincipal() principal: Principal): Promise<SessionDto[]> {
+    return (await this.sessions.listLive()).map((s) => ({
+      ...s,
+      current: s.id === principal.sessionId,
+    }));
   }
 
   @Delete(':id')

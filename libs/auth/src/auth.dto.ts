@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
+  ArrayMaxSize,
+  ArrayMinSize,
   ArrayUnique,
   IsArray,
   IsBoolean,
@@ -9,6 +11,7 @@ import {
   IsOptional,
   IsString,
   Length,
+  Matches,
   MaxLength,
 } from 'class-validator';
 import { Permission, PERMISSIONS, ROLES, Role } from './roles';
@@ -32,6 +35,29 @@ export class LoginDto {
   @IsOptional()
   @IsIn(['local', 'ldap'])
   provider?: 'local' | 'ldap';
+}
+
+export class ChangePasswordDto {
+  @ApiProperty({ maxLength: 1024, format: 'password', description: 'The password in use now.' })
+  @IsString()
+  @MaxLength(1024)
+  currentPassword!: string;
+
+  @ApiProperty({
+    minLength: 12,
+    maxLength: 1024,
+    format: 'password',
+    description:
+      'At least 12 characters, not a common password, not the user name, not the current password.',
+  })
+  @IsString()
+  @Length(12, 1024)
+  newPassword!: string;
+}
+
+export class PasswordChangedDto {
+  @ApiProperty({ description: "How many of the user's other sessions ended." })
+  sessionsEnded!: number;
 }
 
 export class PrincipalDto {
@@ -148,11 +174,34 @@ export class CreateApiKeyDto {
   @Length(1, 128)
   name!: string;
 
-  @ApiProperty({ enum: ROLES, isArray: true, example: ['operator'] })
+  @ApiProperty({
+    enum: ROLES,
+    isArray: true,
+    example: ['ingest'],
+    description:
+      "What the key may do. Posting to an ingest path (`auth: apiKey`) needs 'ingest' (or 'admin'); every other key is refused there with 403.",
+  })
   @IsArray()
   @ArrayUnique()
   @IsIn(ROLES, { each: true })
   roles!: Role[];
+
+  @ApiPropertyOptional({
+    type: String,
+    isArray: true,
+    example: ['orders-eu'],
+    description:
+      'With the ingest role: the ids of the only routes this key may post to (others answer 403). Absent: every route with `auth: apiKey`.',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, {
+    each: true,
+    message: 'each ingestRoutes entry must be a route id',
+  })
+  ingestRoutes?: string[];
 
   @ApiPropertyOptional({ format: 'date-time' })
   @IsOptional()
@@ -165,6 +214,21 @@ export class ApiKeyDto {
   @ApiProperty() name!: string;
   @ApiProperty({ description: 'The public part of the key (jk_<prefix>_...).' }) prefix!: string;
   @ApiProperty({ enum: ROLES, isArray: true }) roles!: Role[];
+  @ApiProperty({
+    format: 'uuid',
+    nullable: true,
+    type: String,
+    description:
+      'The user the key acts for: refused once that user is disabled or deleted, and never with roles that user no longer holds.',
+  })
+  ownerId!: string | null;
+  @ApiProperty({
+    type: String,
+    isArray: true,
+    nullable: true,
+    description: 'The only routes the key may post to; null: any.',
+  })
+  ingestRoutes!: string[] | null;
   @ApiProperty() createdBy!: string;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) expiresAt!: string | null;
@@ -187,4 +251,5 @@ export class SessionDto {
   @ApiProperty({ nullable: true, type: String, description: 'Address the sign-in came from.' })
   ip!: string | null;
   @ApiProperty({ nullable: true, type: String }) userAgent!: string | null;
+  @ApiProperty({ description: "The caller's own session." }) current!: boolean;
 }

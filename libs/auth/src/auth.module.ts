@@ -2,7 +2,6 @@ import { DynamicModule, Logger, Module, Provider } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
-import { ThrottlerModule } from '@nestjs/throttler';
 import { ApiKeysRepository } from './api-keys.repository';
 import { ApiKeysService } from './api-keys.service';
 import {
@@ -17,6 +16,8 @@ import { AUTH_EVENT_SINK, AUTH_OPTIONS, AuthEventSink, AuthOptions } from './aut
 import { AuthService } from './auth.service';
 import { LdapSignInService } from './ldap-sign-in.service';
 import { LoginThrottleGuard } from './login-throttle.guard';
+import { LoginThrottleRepository } from './login-throttle.repository';
+import { LoginThrottleService } from './login-throttle.service';
 import { OidcSignInService } from './oidc-sign-in.service';
 import { SessionsRepository } from './sessions.repository';
 import { SessionsService } from './sessions.service';
@@ -52,9 +53,6 @@ export class AuthModule {
           signOptions: { algorithm: 'HS256' },
           verifyOptions: { algorithms: ['HS256'] },
         }),
-        ThrottlerModule.forRoot([
-          { name: 'login', ttl: 60_000, limit: options.loginAttemptsPerMinute },
-        ]),
       ],
       controllers: [
         AuthController,
@@ -78,6 +76,8 @@ export class AuthModule {
         JwtStrategy,
         OidcBearerStrategy,
         ApiKeyStrategy,
+        LoginThrottleRepository,
+        LoginThrottleService,
         SessionCookieStrategy,
         {
           provide: SessionCookies,

@@ -17,14 +17,29 @@ export interface AuthOptions {
   /** Key that signs session tokens (derived from the master key). */
   tokenKey: Buffer;
   tokenTtlSeconds: number;
-  /** Sign-in attempts allowed per minute for one address and user name. */
-  loginAttemptsPerMinute: number;
+  /** Sign-in limits per source address and per account (defaults: DEFAULT_LOGIN_THROTTLE). */
+  loginThrottle?: LoginThrottleSettings;
+  /** Milliseconds since the epoch; tests move it. Default Date.now. */
+  clock?: () => number;
   /** Session cookies always Secure (else only on requests that came over TLS). */
   cookieSecure?: boolean;
   /** Off unless configured. */
   ldap?: LdapAuthOptions;
   /** Off unless configured. */
   oidc?: OidcAuthOptions;
+}
+
+/** How sign-in attempts are limited (see LoginThrottleService). */
+export interface LoginThrottleSettings {
+  /** The window failures of one source are counted in, and how long an account remembers a failure. */
+  windowSeconds: number;
+  /** Failed sign-ins from one address in a window, whatever the user names, before 429. */
+  sourceFailures: number;
+  /** Failed sign-ins in a row that lock an account. */
+  accountFailures: number;
+  /** The first lockout; each further one doubles it. */
+  lockoutSeconds: number;
+  maxLockoutSeconds: number;
 }
 
 export const AUTH_OPTIONS = Symbol('AUTH_OPTIONS');
@@ -43,6 +58,31 @@ export type AuthEvent =
       method: string;
       path: string;
       status: 401 | 403;
+      ip?: string;
+    }
+  | {
+      /** Failed sign-ins in a row locked the account until `until`. */
+      type: 'account.locked';
+      actor: string;
+      provider: string;
+      ip?: string;
+      until: string;
+    }
+  | {
+      type: 'password.changed';
+      actor: string;
+      provider: string;
+      ip?: string;
+      sessionsEnded: number;
+    }
+  | {
+      /** A disabled or deleted user's API keys and sessions were ended. */
+      type: 'credentials.revoked';
+      actor: string;
+      user: string;
+      userId: string;
+      provider: string;
+      reason: string;
       ip?: string;
     }
   | {

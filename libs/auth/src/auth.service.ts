@@ -6,7 +6,8 @@ import { ApiKeysRepository } from './api-keys.repository';
 import { AUTH_EVENT_SINK, AUTH_OPTIONS, AuthEventSink, AuthOptions } from './auth.options';
 import { IdentityProvider, UserEntity } from './entities/user.entity';
 import { decoyHash, verifyPassword } from './password';
-import { Principal, Role } from './roles';
+import { covers, Principal, Role } from './roles';
+import { LoginThrottleService } from './login-throttle.service';
 import { SessionsRepository } from './sessions.repository';
 import { UsersRepository } from './users.repository';
 
@@ -47,6 +48,7 @@ export class AuthService {
     private readonly sessions: SessionsRepository,
     private readonly apiKeys: ApiKeysRepository,
     private readonly jwt: JwtService,
+    private readonly throttle: LoginThrottleService,
     @Inject(AUTH_OPTIONS) private readonly options: AuthOptions,
     @Inject(AUTH_EVENT_SINK) private readonly events: AuthEventSink,
   ) {}
@@ -59,7 +61,11 @@ export class AuthService {
   ): Promise<LoginResult> {
     if (!username || !password)
       return this.fail(username, 'local', 'empty user name or password', meta.ip);
-    const user = await this.users.findForLogin('local', username);
+    // A NUL cannot be in Postgres text (so in no user name): an unknown user, not a failed query.
+    const user =
+      username.includes('\u0000') || /\p{Cs}/u.test(username)
+        ? null
+        : await this.users.findForLogin('local', username);
     const ok = await verifyPassword(user?.passwordHash ?? (await decoyHash()), password);
     if (!user || !ok)
       return this.fail(username, 'local', user ? 'wrong password' : 'unknown user', meta.ip);
@@ -139,6 +145,7 @@ export class AuthService {
       userAgent: meta.userAgent,
     });
     await this.users.touchLogin(user.id);
+    await this.throttle.succeeded(meta.ip, user.provider, user.username);
     const claims: TokenClaims = { sub: user.id, sid: session.id, prv: user.provider };
     const token = await this.jwt.signAsync(claims, { expiresIn: this.options.tokenTtlSeconds });
     await this.events.record({
@@ -160,15 +167,22 @@ export class AuthService {
     return this.principalOf(user, session.id, session.expiresAt);
   }
 
+  /**
+   * A key acts for its owner: it is refused once the owner is deleted or disabled (both also
+   * revoke it), and it keeps only the roles its owner still covers, so a user whose roles are
+   * reduced loses the same power in every key of theirs (and gets it back if they are restored).
+   */
   async principalFromApiKey(key: string): Promise<Principal | null> {
     const match = /^jk_([0-9a-f]{12})_[A-Za-z0-9_-]{32}$/.exec(key);
     if (!match) return null;
-    const row = await this.apiKeys.findByPrefix(match[1]);
-    if (!row || row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= Date.now()))
-      return null;
+    const found = await this.apiKeys.findForUse(match[1]);
+    if (!found) return null;
+    const { key: row, owner } = found;
+    if (row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= Date.now())) return null;
     const presented = Buffer.from(hashApiKey(key), 'hex');
     const stored = Buffer.from(row.keyHash, 'hex');
     if (presented.length !== stored.length || !timingSafeEqual(presented, stored)) return null;
+    if (!owner || owner.disabled) return null;
     void this.apiKeys
       .touch(row.id)
       .catch((err: unknown) => this.log.warn(`could not record key use: ${String(err)}`));
@@ -177,7 +191,9 @@ export class AuthService {
       id: row.id,
       name: row.name,
       provider: 'apiKey',
-      roles: [...row.roles].sort(),
+      roles: row.roles.filter((role) => covers(owner.roles, role)).sort(),
+      ownerId: owner.id,
+      ingestRoutes: row.ingestRoutes,
       ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
     };
   }
@@ -199,6 +215,9 @@ export class AuthService {
   }
 
   private async fail(actor: string, provider: string, reason: string, ip?: string): Promise<never> {
+    // An unreachable provider says nothing about the password: it does not count toward a lockout.
+    if (!/unavailable/.test(reason))
+      await this.throttle.failed(provider, actor && !actor.startsWith('(') ? actor : undefined, ip);
     await this.events.record({
       type: 'login.failed',
       actor: actor || '(empty)',

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, IsNull } from 'typeorm';
+import { DataSource, EntityManager, IsNull, Not } from 'typeorm';
 import { SessionEntity } from './entities/session.entity';
 
 /** A session that is neither revoked nor expired, with its user's name. */
@@ -51,10 +51,18 @@ export class SessionsRepository {
     return (result.affected ?? 0) > 0;
   }
 
-  async revokeAllOf(userId: string): Promise<void> {
-    await this.db
+  /** Ends every live session of a user, but `except` (the caller's own, when it keeps it). */
+  async revokeAllOf(
+    userId: string,
+    options: { except?: string; manager?: EntityManager } = {},
+  ): Promise<number> {
+    const result = await (options.manager ?? this.db.manager)
       .getRepository(SessionEntity)
-      .update({ userId, revokedAt: IsNull() }, { revokedAt: new Date() });
+      .update(
+        { userId, revokedAt: IsNull(), ...(options.except ? { id: Not(options.except) } : {}) },
+        { revokedAt: new Date() },
+      );
+    return result.affected ?? 0;
   }
 
   private liveQuery() {

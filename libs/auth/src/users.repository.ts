@@ -48,8 +48,22 @@ export class UsersRepository {
       .getCount();
   }
 
-  async create(user: NewUser, roles: Role[], grantedBy: string): Promise<UserEntity> {
+  /**
+   * Creates a user; `check` runs first in the same transaction, with every user name taken, after
+   * a lock that makes concurrent creations take turns (so two look-alike names cannot both pass).
+   */
+  async create(
+    user: NewUser,
+    roles: Role[],
+    grantedBy: string,
+    check?: (takenNames: string[]) => void,
+  ): Promise<UserEntity> {
     return this.db.transaction(async (manager) => {
+      if (check) {
+        await manager.query(`SELECT pg_advisory_xact_lock(hashtext('junction.users.create'))`);
+        const taken = await manager.query<{ username: string }[]>(`SELECT username FROM users`);
+        check(taken.map((row) => row.username));
+      }
       const saved = await manager
         .getRepository(UserEntity)
         .save(
@@ -75,20 +89,27 @@ export class UsersRepository {
     },
     actor: string,
     check?: (manager: EntityManager) => Promise<void>,
+    after?: (manager: EntityManager) => Promise<void>,
   ): Promise<UserEntity | null> {
     return this.db.transaction(async (manager) => {
       const { roles, ...fields } = changes;
       await manager.getRepository(UserEntity).update({ id }, { ...fields, updatedAt: new Date() });
       if (roles) await this.replaceRoles(id, roles, actor, manager);
       if (check) await check(manager);
+      if (after) await after(manager);
       return manager
         .getRepository(UserEntity)
         .findOne({ where: { id }, relations: { grants: true } });
     });
   }
 
-  async delete(id: string, check?: (manager: EntityManager) => Promise<void>): Promise<boolean> {
+  async delete(
+    id: string,
+    check?: (manager: EntityManager) => Promise<void>,
+    before?: (manager: EntityManager) => Promise<void>,
+  ): Promise<boolean> {
     return this.db.transaction(async (manager) => {
+      if (before) await before(manager);
       const result = await manager.getRepository(UserEntity).delete({ id });
       if (check) await check(manager);
       return (result.affected ?? 0) > 0;

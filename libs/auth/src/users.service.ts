@@ -1,8 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { isUniqueViolation, JunctionError } from '@junction/common';
+import { passwordProblem, usernameProblem } from './account-policy';
+import { ApiKeysRepository } from './api-keys.repository';
+import { AUTH_EVENT_SINK, AuthEventSink } from './auth.options';
 import { UserEntity } from './entities/user.entity';
-import { hashPassword } from './password';
+import { LoginThrottleService } from './login-throttle.service';
+import { hashPassword, verifyPassword } from './password';
 import { Principal, Role } from './roles';
 import { SessionsRepository } from './sessions.repository';
 import { UsersRepository } from './users.repository';
@@ -39,6 +43,9 @@ export class UsersService {
   constructor(
     private readonly users: UsersRepository,
     private readonly sessions: SessionsRepository,
+    private readonly apiKeys: ApiKeysRepository,
+    private readonly throttle: LoginThrottleService,
+    @Inject(AUTH_EVENT_SINK) private readonly events: AuthEventSink,
   ) {}
 
   async list(): Promise<UserView[]> {
@@ -61,6 +68,9 @@ export class UsersService {
     },
     actor: Principal,
   ): Promise<UserView> {
+    this.requireHumanForAdmin(actor, input.roles.includes('admin'));
+    const weak = passwordProblem(input.password, input.username);
+    if (weak) throw new JunctionError('BAD_REQUEST', weak);
     try {
       const user = await this.users.create(
         {
@@ -72,6 +82,14 @@ export class UsersService {
         },
         input.roles,
         actor.name,
+        (taken) => {
+          const problem = usernameProblem(input.username, taken);
+          if (problem)
+            throw new JunctionError(
+              /exists already|looks like/.test(problem) ? 'CONFLICT' : 'BAD_REQUEST',
+              problem,
+            );
+        },
       );
       return userView(user);
     } catch (err) {
@@ -98,12 +116,21 @@ export class UsersService {
   ): Promise<UserView> {
     const existing = await this.users.findById(id);
     if (!existing) throw new JunctionError('NOT_FOUND', `no user ${id}`);
+    this.requireHumanForAdmin(
+      actor,
+      rolesOf(existing).includes('admin') || (input.roles?.includes('admin') ?? false),
+    );
     if (input.password !== undefined && existing.provider !== 'local') {
       throw new JunctionError(
         'BAD_REQUEST',
         `the password of a ${existing.provider} user is kept by its provider`,
       );
     }
+    if (input.password !== undefined) {
+      const weak = passwordProblem(input.password, existing.username);
+      if (weak) throw new JunctionError('BAD_REQUEST', weak);
+    }
+    const disabling = input.disabled === true && !existing.disabled;
     const updated = await this.users.update(
       id,
       {
@@ -117,17 +144,95 @@ export class UsersService {
       },
       actor.name,
       (manager) => this.keepAnAdmin(manager),
+      // Disabling ends the user's credentials for good, in the same transaction: re-enabling
+      // the user brings back neither its keys nor its sessions.
+      input.disabled === true
+        ? async (manager) => {
+            await this.apiKeys.revokeAllOf(id, manager);
+            await this.sessions.revokeAllOf(id, { manager });
+          }
+        : undefined,
     );
-    // A changed password or a disabled account ends the sessions it had.
-    if (input.password !== undefined || input.disabled) await this.sessions.revokeAllOf(id);
+    // A changed password ends the sessions it had.
+    if (input.password !== undefined) await this.sessions.revokeAllOf(id);
+    if (disabling) await this.recordCredentialsEnded(existing, actor, 'user disabled');
     return userView(updated!);
   }
 
   async delete(id: string, actor: Principal): Promise<void> {
     if (actor.kind === 'user' && actor.id === id)
       throw new JunctionError('BAD_REQUEST', 'you cannot delete yourself');
-    const deleted = await this.users.delete(id, (manager) => this.keepAnAdmin(manager));
+    if (actor.kind === 'apiKey' && actor.ownerId === id)
+      throw new JunctionError('BAD_REQUEST', 'an API key cannot delete the user it acts for');
+    const existing = await this.users.findById(id);
+    if (!existing) throw new JunctionError('NOT_FOUND', `no user ${id}`);
+    this.requireHumanForAdmin(actor, rolesOf(existing).includes('admin'));
+    const deleted = await this.users.delete(
+      id,
+      (manager) => this.keepAnAdmin(manager),
+      // Revoked, not only orphaned: the list of keys shows they ended, and when.
+      async (manager) => {
+        await this.apiKeys.revokeAllOf(id, manager);
+      },
+    );
     if (!deleted) throw new JunctionError('NOT_FOUND', `no user ${id}`);
+    await this.recordCredentialsEnded(existing, actor, 'user deleted');
+  }
+
+  /**
+   * A local user changes its own password with the current one: the new one must pass the
+   * policy, every other session of the user ends (this one goes on), and the change is audited
+   * (a wrong current password as a failed sign-in, which counts toward the account's lockout).
+   */
+  async changeOwnPassword(
+    principal: Principal,
+    currentPassword: string,
+    newPassword: string,
+    ip?: string,
+  ): Promise<{ sessionsEnded: number }> {
+    if (principal.kind !== 'user')
+      throw new JunctionError('FORBIDDEN', 'an API key has no password; sign in as a user');
+    const user = await this.users.findById(principal.id);
+    if (!user) throw new JunctionError('UNAUTHENTICATED', 'sign in first');
+    if (user.provider !== 'local')
+      throw new JunctionError(
+        'BAD_REQUEST',
+        `the password of a ${user.provider} user is kept by its provider: change it there`,
+      );
+    await this.throttle.admit(ip, 'local', user.username);
+    const withHash = await this.users.findForLogin('local', user.username);
+    if (!withHash || !(await verifyPassword(withHash.passwordHash, currentPassword))) {
+      await this.throttle.failed('local', user.username, ip);
+      await this.events.record({
+        type: 'login.failed',
+        actor: user.username,
+        provider: 'local',
+        ip,
+        reason: 'wrong current password at a password change',
+      });
+      throw new JunctionError('FORBIDDEN', 'the current password is not right');
+    }
+    await this.throttle.succeeded(ip, 'local', user.username);
+    if (currentPassword === newPassword)
+      throw new JunctionError('BAD_REQUEST', 'the new password must differ from the current one');
+    const weak = passwordProblem(newPassword, user.username);
+    if (weak) throw new JunctionError('BAD_REQUEST', weak);
+    await this.users.update(
+      user.id,
+      { passwordHash: await hashPassword(newPassword) },
+      user.username,
+    );
+    const sessionsEnded = await this.sessions.revokeAllOf(user.id, {
+      except: principal.sessionId,
+    });
+    await this.events.record({
+      type: 'password.changed',
+      actor: user.username,
+      provider: 'local',
+      ip,
+      sessionsEnded,
+    });
+    return { sessionsEnded };
   }
 
   /** Creates the first admin when there is none (first start). Returns its id when it did. */
@@ -169,6 +274,34 @@ export class UsersService {
       'system',
     );
     return { id: created.id, created: true };
+  }
+
+  /**
+   * Admins are made, changed and removed by signed-in people only: an API key acting for an admin
+   * could otherwise make an admin of its own before its owner goes, and so outlive every human
+   * admin (a key itself always dies with its owner).
+   */
+  private requireHumanForAdmin(actor: Principal, touchesAdmin: boolean): void {
+    if (actor.kind === 'apiKey' && touchesAdmin)
+      throw new JunctionError(
+        'FORBIDDEN',
+        'an API key cannot create, change or remove an admin, nor grant the admin role: sign in as an admin',
+      );
+  }
+
+  private async recordCredentialsEnded(
+    user: UserEntity,
+    actor: Principal,
+    reason: string,
+  ): Promise<void> {
+    await this.events.record({
+      type: 'credentials.revoked',
+      actor: actor.name,
+      user: user.username,
+      userId: user.id,
+      provider: user.provider,
+      reason,
+    });
   }
 
   /** Runs inside the change's transaction: refusing rolls it back. */

@@ -16,6 +16,8 @@ import {
   type Destination,
   type Source,
 } from './connector';
+import { EgressPolicy } from './egress/egress-policy';
+import { egressConnector } from './http/http-egress';
 import { HttpDestination } from './http/http.destination';
 import { KafkaClient, type KafkaClientOptions } from './kafka/kafka-client';
 import { KafkaDestination } from './kafka/kafka.destination';
@@ -25,6 +27,11 @@ import { tlsSettings } from './tls';
 
 export interface ConnectorPoolOptions {
   logger?: ConnectorLogger;
+  /**
+   * Where AMQP, Kafka and HTTP clients may connect, checked on each target's name and on every
+   * address a socket connects to. Default: anywhere but cloud metadata and link-local addresses.
+   */
+  egress?: EgressPolicy;
   amqp?: AmqpClientOptions & {
     /** How long a source's `start()` waits for the broker. Default 30 s. */
     startTimeoutMs?: number;
@@ -65,9 +72,11 @@ export class ConnectorPool {
   /** HTTP agents of connections with their own TLS settings, by connection content. */
   private readonly tlsAgents = new Map<string, Agent>();
   private closed = false;
+  private readonly egress: EgressPolicy;
 
   constructor(private readonly options: ConnectorPoolOptions = {}) {
     this.logger = options.logger ?? consoleLogger;
+    this.egress = options.egress ?? EgressPolicy.permissive();
   }
 
   source(
@@ -108,14 +117,12 @@ export class ConnectorPool {
   }
 
   /**
-   * HTTP only: `allowHosts` are the hosts a destination may call; its connection's own base URL
-   * host counts as listed unless `allowConnectionHost` is false. Nothing else is ever called:
-   * redirects are not followed and a route's path cannot change the host.
+   * An HTTP destination calls its connection's base URL host and nothing else (redirects are not
+   * followed and a route's path cannot change the host), if the egress policy allows it.
    */
   destination(
     spec: AmqpDestinationSpec | KafkaDestinationSpec | HttpDestinationSpec,
     connection: ConnectorConnection,
-    options: { allowHosts?: string[]; allowConnectionHost?: boolean } = {},
   ): Destination {
     this.assertOpen();
     this.assertType(spec.type, connection);
@@ -145,8 +152,7 @@ export class ConnectorPool {
       }
       case 'http':
         return new HttpDestination(connection, spec, {
-          allowHosts: options.allowHosts ?? [],
-          allowConnectionHost: options.allowConnectionHost ?? true,
+          egress: this.egress,
           dispatcher: this.httpAgent(connection),
         });
     }
@@ -223,7 +229,11 @@ export class ConnectorPool {
     const key = connectionFingerprint(connection);
     let client = this.amqpClients.get(key);
     if (!client) {
-      client = new AmqpClient(connection, this.options.amqp ?? {}, this.logger);
+      client = new AmqpClient(
+        connection,
+        { ...this.options.amqp, egress: this.egress },
+        this.logger,
+      );
       this.amqpClients.set(key, client);
     }
     return client;
@@ -233,7 +243,11 @@ export class ConnectorPool {
     const key = connectionFingerprint(connection);
     let client = this.kafkaClients.get(key);
     if (!client) {
-      client = new KafkaClient(connection, this.options.kafka ?? {}, this.logger);
+      client = new KafkaClient(
+        connection,
+        { ...this.options.kafka, egress: this.egress },
+        this.logger,
+      );
       this.kafkaClients.set(key, client);
     }
     return client;
@@ -244,13 +258,13 @@ export class ConnectorPool {
     const timeout = this.options.http?.connectTimeoutMs ?? 5_000;
     const tls = tlsSettings(connection, 'tls', 'tlsKey');
     if (!tls) {
-      this.agent ??= new Agent({ connect: { timeout } });
+      this.agent ??= new Agent({ connect: egressConnector(this.egress, { timeout }) });
       return this.agent;
     }
     const key = connectionFingerprint(connection);
     let agent = this.tlsAgents.get(key);
     if (!agent) {
-      agent = new Agent({ connect: { timeout, ...tls } });
+      agent = new Agent({ connect: egressConnector(this.egress, { timeout, ...tls }) });
       this.tlsAgents.set(key, agent);
     }
     return agent;

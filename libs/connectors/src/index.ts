@@ -13,5 +13,13 @@ export {
 export { KafkaSource, JUNCTION_ID_HEADER, type KafkaSourceOptions } from './kafka/kafka.source';
 export { KafkaDestination, type KafkaDestinationOptions } from './kafka/kafka.destination';
 export { HttpDestination, type HttpDestinationOptions } from './http/http.destination';
-export { HostAllowlist, targetUrl } from './http/http-target';
+export { targetUrl } from './http/http-target';
+export {
+  EgressEntryError,
+  EgressPolicy,
+  METADATA_HOSTS,
+  parseAddress,
+  parseEgressEntry,
+  type EgressPolicyOptions,
+} from './egress/egress-policy';
 export { probeConnection, type ProbeOptions } from './probe';

@@ -4,7 +4,9 @@ import { Agent, request } from 'undici';
 import { amqpConnectArgs } from './amqp/amqp-client';
 import { configString } from './config';
 import type { ConnectorConnection } from './connector';
-import { hostAndPort, HostAllowlist } from './http/http-target';
+import { EgressPolicy } from './egress/egress-policy';
+import { egressError, egressLookup } from './egress/egress-socket';
+import { egressConnector } from './http/http-egress';
 import { kafkaClientConfig } from './kafka/kafka-client';
 import { errorText, type ConnectorLogger } from './logger';
 import { tlsSettings } from './tls';
@@ -12,9 +14,8 @@ import { tlsSettings } from './tls';
 export interface ProbeOptions {
   /** The whole attempt's time limit. */
   timeoutMs: number;
-  /** HTTP: hosts that may be called besides the connection's own (as for destinations). */
-  allowHosts: readonly string[];
-  allowConnectionHost: boolean;
+  /** Where the probe may connect, as for the routes (default: anywhere but metadata and link-local). */
+  egress?: EgressPolicy;
 }
 
 const quiet: ConnectorLogger = {
@@ -43,18 +44,26 @@ export async function probeConnection(
       options.timeoutMs,
     );
   });
+  const egress = options.egress ?? EgressPolicy.permissive();
   const attempt = (async () => {
     switch (type) {
       case 'amqp': {
-        const { url, tls } = amqpConnectArgs(connection);
-        const conn = await amqpConnect(url, { ...tls, timeout: options.timeoutMs });
+        const { url, safeUrl, tls } = amqpConnectArgs(connection);
+        const port = url.port!;
+        const refused = egress.refusesName(url.hostname!, port);
+        if (refused) throw egressError(`amqp ${safeUrl}`, refused);
+        const conn = await amqpConnect(url, {
+          ...tls,
+          lookup: egressLookup(egress, port),
+          timeout: options.timeoutMs,
+        });
         cleanup = () => conn.close();
         return;
       }
       case 'kafka': {
         const config = kafkaClientConfig(
           connection,
-          { connectionTimeout: options.timeoutMs, requestTimeout: options.timeoutMs },
+          { connectionTimeout: options.timeoutMs, requestTimeout: options.timeoutMs, egress },
           quiet,
         );
         const admin = new Kafka({ ...config, retry: { retries: 0 } }).admin();
@@ -65,13 +74,10 @@ export async function probeConnection(
       }
       case 'http': {
         const base = new URL(configString(connection, 'baseUrl', true));
-        const listed = options.allowConnectionHost
-          ? [...options.allowHosts, hostAndPort(base)]
-          : [...options.allowHosts];
-        if (!new HostAllowlist(listed).allows(base))
-          throw new Error(`host ${base.host} is not on the allowlist`);
         const tls = tlsSettings(connection, 'tls', 'tlsKey');
-        const agent = new Agent({ connect: { timeout: options.timeoutMs, ...tls } });
+        const agent = new Agent({
+          connect: egressConnector(egress, { timeout: options.timeoutMs, ...tls }),
+        });
         cleanup = () => agent.close();
         const res = await request(base, {
           method: 'HEAD',

@@ -9,6 +9,7 @@ import { DestinationSpec, RouteDocument } from './route-document';
 import { assertRouteShape, checkRouteShape } from './schema/route-validator';
 import { STAGES, StageKind } from './stages';
 import { DROP, RouteResources, Stage, StageBuildContext } from './stages/stage';
+import { normalizeIngestPath } from './ingest-path';
 
 /** Where one matching destination sends the message, with its expressions already evaluated. */
 export interface Delivery {
@@ -105,6 +106,13 @@ export function validateRoute(doc: unknown, resources: RouteResources): RoutePro
     !shape.some((p) => p.pointer === pointer || p.pointer.startsWith(`${pointer}/`));
   const collector = new ProblemCollector();
   buildParts(doc as RouteDocument, resources, collector, sound);
+  const source = (doc as RouteDocument).source;
+  // An ingest path is whatever its normalised form is (see ingest-path.ts): one that has none
+  // could never be matched, and one spelled with look-alikes must not pass for another.
+  if (source?.type === 'http' && typeof source.path === 'string' && sound('/source/path')) {
+    const path = normalizeIngestPath(source.path);
+    if ('problem' in path) shape.push({ pointer: '/source/path', message: path.message });
+  }
   return inDocumentOrder([...shape, ...collector.problems]);
 }
 

@@ -2,6 +2,7 @@ export * from './envelope';
 export * from './pipeline.error';
 export * from './route-document';
 export * from './compile';
+export * from './ingest-path';
 export * from './expression/expression';
 export { JsonataEngine } from './expression/jsonata.expression';
 export { isTruthy } from './expression/truthy';
@@ -24,4 +25,5 @@ export {
   PAN_REDACTED,
 } from './pan/pan-detector';
 export { decodeBody } from './decode';
+export { maxDepthExceeded } from './input-guard';
 export { envelopeOf, testResources } from './testing';

@@ -44,7 +44,12 @@ export class RouteValidationError extends Error {
 
   constructor(readonly problems: RouteProblem[]) {
     super(
-      `route document is invalid:\n${problems.map((p) => `  ${p.pointer || '/'}: ${p.message}`).join('\n')}`,
+      `route document is invalid:\n${problems
+        .map(
+          (p) =>
+            `  ${p.pointer || '/'}${p.line !== undefined ? ` (line ${p.line}, column ${p.column})` : ''}: ${p.message}`,
+        )
+        .join('\n')}`,
     );
   }
 }

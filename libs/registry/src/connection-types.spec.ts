@@ -1,4 +1,10 @@
-import { connectionConfigProblems } from './connection-types';
+import {
+  CONNECTION_TARGET_FIELDS,
+  changedTargetFields,
+  connectionConfigProblems,
+  connectionTargets,
+  secretKeyProblem,
+} from './connection-types';
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
@@ -19,5 +25,170 @@ describe('connection config', () => {
     ['http', { baseUrl: 'https://erp', tls: { cert: 42 } }, '/config/tls/cert'],
   ] as const)('refuses %s %j, pointing at %s', (type, config, pointer) => {
     expect(connectionConfigProblems(type, config).map((p) => p.pointer)).toContain(pointer);
+  });
+});
+
+describe('secrets written into config', () => {
+  const secretHeaders = [
+    'Authorization',
+    'X-Api-Key',
+    'api_key',
+    'X-Auth-Token',
+    'Cookie',
+    'X-Session',
+    'X-Signature',
+    'X-Client-Secret',
+    'Private-Key',
+    'x-access-key',
+    'X-Upstream-Credentials',
+    'X-Pass',
+  ];
+  it.each(secretHeaders)('refuses a %s header, naming its secret slot', (name) => {
+    const problems = connectionConfigProblems('http', {
+      baseUrl: 'https://erp.internal',
+      headers: { [name]: 'abc123', 'x-tenant': 'eu' },
+    });
+    expect(problems).toEqual([
+      {
+        pointer: `/config/headers/${name}`,
+        message: expect.stringContaining(`secrets["header:${name}"]`),
+      },
+    ]);
+  });
+
+  it.each(['Bearer abc', 'basic dXNlcjpw', 'Token xyz', 'AWS4-HMAC-SHA256 Credential=x'])(
+    'refuses a header of any name whose value is a credential (%s)',
+    (value) => {
+      expect(
+        connectionConfigProblems('http', {
+          baseUrl: 'https://erp.internal',
+          headers: { 'x-forward': value },
+        }).map((p) => p.pointer),
+      ).toEqual(['/config/headers/x-forward']);
+    },
+  );
+
+  it('keeps ordinary headers', () => {
+    expect(
+      connectionConfigProblems('http', {
+        baseUrl: 'https://erp.internal',
+        headers: { 'x-tenant': 'eu', accept: 'application/json', 'x-request-source': 'junction' },
+      }),
+    ).toEqual([]);
+  });
+
+  it.each([
+    ['amqp', 'url', 'amqp://user:pass@rabbit:5672', 'secrets.password'],
+    ['amqp', 'url', 'amqps://u:p%40ss@rabbit', 'secrets.password'],
+    ['amqp', 'url', 'amqp://:pass@rabbit', 'secrets.password'],
+    ['amqp', 'url', 'amqp://rabbit/?password=x', 'secrets.password'],
+    ['http', 'baseUrl', 'https://u:p@erp.internal', 'secrets.basicPassword'],
+    ['http', 'baseUrl', 'https://erp.internal/api?access_token=abc', 'secrets.bearerToken'],
+    ['http', 'baseUrl', 'https://erp.internal/?apiKey=abc&x=1', 'secrets.bearerToken'],
+    ['http', 'baseUrl', 'https://erp.internal/?sig=abc', 'secrets.bearerToken'],
+  ] as const)('refuses %s config.%s %s, naming %s', (type, field, url, slot) => {
+    const problems = connectionConfigProblems(type, { [field]: url });
+    expect(problems).toContainEqual({
+      pointer: `/config/${field}`,
+      message: expect.stringContaining(slot),
+    });
+  });
+
+  it('keeps user names and harmless queries', () => {
+    expect(connectionConfigProblems('amqp', { url: 'amqp://guest@127.0.0.1:5672' })).toEqual([]);
+    expect(
+      connectionConfigProblems('http', { baseUrl: 'https://shop@erp.internal/?region=eu' }),
+    ).toEqual([]);
+  });
+});
+
+describe('secret slots', () => {
+  it.each([
+    ['http', 'header:X-Api-Key', undefined],
+    ['http', 'header:Authorization', undefined],
+    ['http', 'bearerToken', undefined],
+    ['amqp', 'password', undefined],
+    ['kafka', 'saslPassword', undefined],
+    ['http', 'header:Host', /set by Junction/],
+    ['http', 'header:bad name', /valid header/],
+    ['amqp', 'header:X-Api-Key', /not a secret of amqp/],
+    ['kafka', 'password', /not a secret of kafka/],
+  ] as const)('%s %s', (type, key, problem) => {
+    const found = secretKeyProblem(type, key);
+    if (problem) expect(found).toMatch(problem);
+    else expect(found).toBeUndefined();
+  });
+});
+
+describe('target fields', () => {
+  const base = {
+    amqp: { url: 'amqp://svc@rabbit:5672', vhost: '/', username: 'svc', heartbeatSeconds: 10 },
+    kafka: {
+      brokers: ['k1:9092', 'k2:9092'],
+      clientId: 'junction',
+      ssl: true,
+      sasl: { mechanism: 'plain', username: 'svc' },
+    },
+    http: { baseUrl: 'https://erp.internal', timeoutMs: 5000, headers: { 'x-tenant': 'eu' } },
+  } as const;
+  const targetChanges: Record<keyof typeof base, Array<Record<string, unknown>>> = {
+    amqp: [
+      { url: 'amqp://svc@127.0.0.2:5672' },
+      { url: 'amqp://svc@rabbit:5673' },
+      { url: 'amqps://svc@rabbit:5672' },
+      { url: 'amqp://other@rabbit:5672' },
+      { vhost: '/prod' },
+      { username: 'admin' },
+      { tls: { ca: CA } },
+    ],
+    kafka: [
+      { brokers: ['k1:9092', 'evil:9092'] },
+      { brokers: ['k1:9093', 'k2:9092'] },
+      { ssl: false },
+      { ssl: { ca: CA } },
+      { sasl: { mechanism: 'plain', username: 'other' } },
+      { sasl: { mechanism: 'scram-sha-256', username: 'svc' } },
+    ],
+    http: [
+      { baseUrl: 'https://evil.example' },
+      { baseUrl: 'http://erp.internal' },
+      { baseUrl: 'https://erp.internal:8443' },
+      { baseUrl: 'https://other@erp.internal' },
+      { tls: { ca: CA } },
+    ],
+  };
+
+  for (const type of ['amqp', 'kafka', 'http'] as const) {
+    it.each(targetChanges[type])(`${type}: %j is a target change`, (change) => {
+      const after = { ...base[type], ...change };
+      expect(changedTargetFields(type, base[type], after)).toEqual(
+        Object.keys(change).map((k) => `/config/${k}`),
+      );
+      expect(CONNECTION_TARGET_FIELDS[type]).toEqual(expect.arrayContaining(Object.keys(change)));
+    });
+  }
+
+  it.each([
+    ['amqp', { heartbeatSeconds: 30 }],
+    ['kafka', { clientId: 'other' }],
+    ['http', { timeoutMs: 100, headers: { 'x-tenant': 'us' } }],
+  ] as const)('%s: %j is not a target change', (type, change) => {
+    expect(changedTargetFields(type, base[type], { ...base[type], ...change })).toEqual([]);
+  });
+
+  it('names every host and port a config connects to, with the field', () => {
+    expect(connectionTargets('amqp', { url: 'amqps://u@[::1]/v' })).toEqual([
+      { host: '::1', port: 5671, pointer: '/config/url' },
+    ]);
+    expect(connectionTargets('amqp', { url: 'amqp://2852039166' })).toEqual([
+      { host: '2852039166', port: 5672, pointer: '/config/url' },
+    ]);
+    expect(connectionTargets('kafka', { brokers: ['a:1', 'b:2'] })).toEqual([
+      { host: 'a', port: 1, pointer: '/config/brokers/0' },
+      { host: 'b', port: 2, pointer: '/config/brokers/1' },
+    ]);
+    expect(connectionTargets('http', { baseUrl: 'http://0251.0376.0251.0376/x' })).toEqual([
+      { host: '169.254.169.254', port: 80, pointer: '/config/baseUrl' },
+    ]);
   });
 });

@@ -1,10 +1,20 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { lookup } from 'node:dns/promises';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { isUniqueViolation, JunctionError, SecretBox } from '@junction/common';
+import { EgressPolicy, parseAddress } from '@junction/connectors';
 import type { ConnectionRef } from '@junction/pipeline';
-import { CONNECTION_SECRET_KEYS, connectionConfigProblems } from './connection-types';
+import {
+  changedTargetFields,
+  connectionConfigProblems,
+  connectionTargets,
+  secretKeyProblem,
+} from './connection-types';
 import { ConnectionsRepository } from './connections.repository';
 import { ConnectionEntity } from './entities/connection.entity';
-import { SECRET_BOX } from './registry.tokens';
+import { EGRESS_POLICY, SECRET_BOX } from './registry.tokens';
+
+/** How long a save waits for a target's name to resolve; unresolved, the connect-time check decides. */
+const SAVE_LOOKUP_MS = 2_000;
 
 export type ConnectionType = 'amqp' | 'kafka' | 'http';
 
@@ -50,10 +60,15 @@ function view(c: ConnectionEntity): ConnectionView {
 export class ConnectionsService {
   private routesChanged?: (routeIds: string[]) => Promise<void>;
 
+  private readonly egress: EgressPolicy;
+
   constructor(
     private readonly connections: ConnectionsRepository,
     @Inject(SECRET_BOX) private readonly box: SecretBox,
-  ) {}
+    @Optional() @Inject(EGRESS_POLICY) egress?: EgressPolicy,
+  ) {
+    this.egress = egress ?? EgressPolicy.permissive();
+  }
 
   /** Set by the routes service: applies, in this process, the restart a connection change asks of these routes. */
   onRoutesChanged(apply: (routeIds: string[]) => Promise<void>): void {
@@ -70,6 +85,7 @@ export class ConnectionsService {
 
   async create(name: string, input: ConnectionInput, actor: string): Promise<ConnectionView> {
     const secrets = this.checkedSecrets(input, {});
+    await this.checkEgress(input);
     try {
       await this.connections.insert({
         name,
@@ -100,7 +116,10 @@ export class ConnectionsService {
         { problems: [{ pointer: '/type', message: `must be ${existing.type}` }] },
       );
     }
-    const secrets = this.checkedSecrets(input, this.opened(existing));
+    const current = this.opened(existing);
+    const secrets = this.checkedSecrets(input, current);
+    this.checkSecretsFollowTarget(name, existing, input, current);
+    await this.checkEgress(input);
     await this.connections.save({
       name,
       type: input.type,
@@ -196,14 +215,10 @@ export class ConnectionsService {
     current: Record<string, string>,
   ): Record<string, string> {
     const problems = connectionConfigProblems(input.type, input.config);
-    const allowed = CONNECTION_SECRET_KEYS[input.type];
     const next = { ...current };
     for (const [key, value] of Object.entries(input.secrets ?? {})) {
-      if (!allowed.includes(key))
-        problems.push({
-          pointer: `/secrets/${key}`,
-          message: `is not a secret of ${input.type} connections; expected one of ${allowed.join(', ')}`,
-        });
+      const problem = secretKeyProblem(input.type, key);
+      if (problem) problems.push({ pointer: `/secrets/${key}`, message: problem });
       else if (value === null) delete next[key];
       else next[key] = value;
     }
@@ -214,6 +229,85 @@ export class ConnectionsService {
         { problems },
       );
     return next;
+  }
+
+  /**
+   * Secrets were entered for one target: a change of any field that decides where they are sent
+   * (per type, CONNECTION_TARGET_FIELDS) must re-enter each stored secret or remove it (null) in
+   * the same request. Refused otherwise, before anything is stored: silently dropping them would
+   * break running routes, keeping them would hand them to whoever the new target is.
+   */
+  private checkSecretsFollowTarget(
+    name: string,
+    existing: ConnectionEntity,
+    input: ConnectionInput,
+    current: Record<string, string>,
+  ): void {
+    const changed = changedTargetFields(input.type, existing.config, input.config);
+    if (changed.length === 0) return;
+    const given = input.secrets ?? {};
+    const kept = Object.keys(current)
+      .filter((key) => !(key in given))
+      .sort();
+    if (kept.length === 0) return;
+    throw new JunctionError(
+      'BAD_REQUEST',
+      `connection '${name}': ${changed.join(', ')} changed, which decides where its secrets are sent; ` +
+        `re-enter ${kept.map((k) => `secrets.${k}`).join(', ')} in the same request, or remove ${
+          kept.length > 1 ? 'them' : 'it'
+        } with null`,
+      {
+        code: 'SECRETS_NOT_REENTERED',
+        changed,
+        secrets: kept,
+        problems: kept.map((key) => ({
+          pointer: `/secrets/${key}`,
+          message: `must be re-entered (or set to null) because ${changed.join(', ')} changed`,
+        })),
+      },
+    );
+  }
+
+  /**
+   * The egress policy at save time: a target the policy refuses is refused here, pointing at the
+   * field, rather than failing at connect time. Names are resolved when that answers quickly; the
+   * connect-time check (on the address actually connected to) stays the one that matters.
+   */
+  private async checkEgress(input: ConnectionInput): Promise<void> {
+    const problems: Array<{ pointer: string; message: string }> = [];
+    for (const target of connectionTargets(input.type, input.config)) {
+      const refused =
+        this.egress.refusesName(target.host, target.port) ??
+        (parseAddress(target.host) ? undefined : await this.refusesResolved(target));
+      if (refused)
+        problems.push({ pointer: target.pointer, message: `egress refused: ${refused}` });
+    }
+    if (problems.length > 0)
+      throw new JunctionError(
+        'BAD_REQUEST',
+        `connection is invalid: ${problems.map((p) => `${p.pointer}: ${p.message}`).join('; ')}`,
+        { code: 'EGRESS_REFUSED', problems },
+      );
+  }
+
+  /** A refusal when every address the name resolves to is refused; undefined if it does not resolve in time. */
+  private async refusesResolved(target: {
+    host: string;
+    port: number;
+  }): Promise<string | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const addresses = await Promise.race([
+      lookup(target.host, { all: true }).catch(() => []),
+      new Promise<[]>((resolve) => {
+        timer = setTimeout(() => resolve([]), SAVE_LOOKUP_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    const reasons = addresses.map((a) =>
+      this.egress.refusesAddress(target.host, a.address, target.port),
+    );
+    return reasons.length > 0 && reasons.every((r) => r !== undefined)
+      ? reasons.join('; ')
+      : undefined;
   }
 
   private sealed(

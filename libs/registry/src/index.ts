@@ -13,7 +13,13 @@ export { RoutesService } from './routes.service';
 export type { RouteRuntimeStatus, RuntimeStatus } from './routes.service';
 export { RoutesRepository, ROUTE_CHANNEL } from './routes.repository';
 export { checksumOf, canonicalJson } from './canonical-json';
-export { CONNECTION_CONFIG_SCHEMAS, CONNECTION_SECRET_KEYS } from './connection-types';
+export {
+  CONNECTION_CONFIG_SCHEMAS,
+  CONNECTION_SECRET_KEYS,
+  CONNECTION_TARGET_FIELDS,
+  changedTargetFields,
+  connectionTargets,
+} from './connection-types';
 
 import { ConnectionEntity } from './entities/connection.entity';
 import { RouteEntity } from './entities/route.entity';

@@ -7,6 +7,7 @@ import {
   IsOptional,
   IsString,
   Matches,
+  Max,
   MaxLength,
   Min,
 } from 'class-validator';
@@ -57,6 +58,12 @@ export class ValidationResultDto {
 
 export class RouteSummaryDto {
   @ApiProperty({ example: 'orders-eu' }) id!: string;
+  @ApiProperty({
+    example: 1,
+    description:
+      'Which life of this id: 1, then 2 once it was deleted and created again (versions count from 1 in each).',
+  })
+  incarnation!: number;
   @ApiProperty({ nullable: true, type: String }) description!: string | null;
   @ApiProperty({ enum: ['amqp', 'kafka', 'http'] }) sourceType!: string;
   @ApiProperty({ nullable: true, type: Number, description: 'The version that runs.' })
@@ -94,11 +101,18 @@ export class RouteListItemDto extends RouteSummaryDto {
 }
 
 export class RouteViewDto extends RouteSummaryDto {
-  @ApiProperty({ description: "The latest version's document.", allOf: [routeDocumentRef] })
+  @ApiProperty({
+    description:
+      'The version `document` is: the active one (after a rollback, the older version that runs); the latest while none is active.',
+  })
+  documentVersion!: number;
+  @ApiProperty({ description: "`documentVersion`'s document.", allOf: [routeDocumentRef] })
   document!: object;
 }
 
 export class VersionSummaryDto {
+  @ApiProperty({ description: "The route's incarnation this version belongs to." })
+  incarnation!: number;
   @ApiProperty() version!: number;
   @ApiProperty() author!: string;
   @ApiProperty({ nullable: true, type: String }) comment!: string | null;
@@ -175,10 +189,12 @@ export class DryRunRequestDto {
   @ApiPropertyOptional({
     description: 'Version to run; default the active one (else the latest).',
     minimum: 1,
+    maximum: 2147483647,
   })
   @IsOptional()
   @IsInt()
   @Min(1)
+  @Max(2147483647)
   version?: number;
 }
 
@@ -289,7 +305,7 @@ export class ConnectionInputDto {
     additionalProperties: { type: 'string', nullable: true },
     writeOnly: true,
     description:
-      'Write-only. amqp: password, tlsKey; kafka: saslPassword, sslKey; http: bearerToken, basicPassword, hmacKey, tlsKey (PEM private keys of the client certificates in config). null removes one; absent ones are kept.',
+      'Write-only. amqp: password, tlsKey; kafka: saslPassword, sslKey; http: bearerToken, basicPassword, hmacKey, tlsKey (PEM private keys of the client certificates in config), header:<name> (a credential header such as header:X-Api-Key). null removes one; absent ones are kept. A change of a field that decides where secrets go (amqp url, vhost, username, tls; kafka brokers, ssl, sasl; http baseUrl, tls) must re-enter or remove every stored secret in the same request (400, details.code SECRETS_NOT_REENTERED).',
     example: { password: 's3cret' },
   })
   @IsOptional()

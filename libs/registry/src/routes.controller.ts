@@ -7,7 +7,6 @@ import {
   HttpCode,
   Param,
   ParseBoolPipe,
-  ParseIntPipe,
   Post,
   Put,
   PipeTransform,
@@ -19,12 +18,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   ApiBearerAuth,
   ApiBody,
+  ApiConflictResponse,
   ApiConsumes,
   ApiCreatedResponse,
   ApiProduces,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiParam,
   ApiQuery,
   ApiSecurity,
   ApiTags,
@@ -34,6 +35,7 @@ import { JunctionError } from '@junction/common';
 import {
   ActivateRequestDto,
   DryRunRequestDto,
+  ErrorDto,
   SampleDto,
   SampleInputDto,
   DryRunResultDto,
@@ -46,6 +48,7 @@ import {
   VersionSummaryDto,
   VersionViewDto,
 } from './registry.dto';
+import { INT4_MAX, IntParamPipe } from './int-param.pipe';
 import { RoutesService } from './routes.service';
 import { SamplesService } from './samples.service';
 import { RouteSource, RouteSourceInput, YAML_CONTENT_TYPES } from './route-source-body';
@@ -53,7 +56,16 @@ import { RouteSource, RouteSourceInput, YAML_CONTENT_TYPES } from './route-sourc
 /** Route documents come as JSON or as YAML text (kept verbatim with the version). */
 const ROUTE_BODY_TYPES = ['application/json', ...YAML_CONTENT_TYPES];
 
-const optionalInt = new ParseIntPipe({ optional: true });
+const versionParam = new IntParamPipe();
+const VERSION_PARAM = {
+  name: 'version',
+  type: 'integer',
+  minimum: 1,
+  maximum: INT4_MAX,
+  description:
+    'A version number (400 outside 1 to 2147483647, 404 when the route has no such version).',
+} as const;
+const optionalVersion = new IntParamPipe({ min: 1, max: INT4_MAX, optional: true });
 
 const SAMPLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
@@ -174,6 +186,11 @@ export class RoutesController {
   @ApiBody({ schema: routeDocumentRef })
   @ApiQuery({ name: 'comment', required: false, description: 'Why (kept with the version).' })
   @ApiCreatedResponse({ type: RouteViewDto })
+  @ApiConflictResponse({
+    type: ErrorDto,
+    description:
+      'The id exists, or the ingest path (normalised) belongs to another route: `details.routeId` names it.',
+  })
   create(
     @RouteSource() input: RouteSourceInput,
     @CurrentPrincipal() actor: Principal,
@@ -186,7 +203,8 @@ export class RoutesController {
   @Get(':id')
   @RequirePermission('routes.read')
   @ApiOperation({
-    summary: 'A route with its latest document',
+    summary:
+      'A route with the document that runs (its active version); activeVersion and latestVersion say which is which',
     description:
       'With `Accept: application/yaml` (or `?format=yaml`): the source text of the active version ' +
       '(else the latest) as YAML, verbatim when it was written in YAML.',
@@ -233,6 +251,11 @@ export class RoutesController {
   })
   @ApiQuery({ name: 'comment', required: false })
   @ApiOkResponse({ type: RouteViewDto })
+  @ApiConflictResponse({
+    type: ErrorDto,
+    description:
+      'The id exists, or the ingest path (normalised) belongs to another route: `details.routeId` names it.',
+  })
   update(
     @Param('id') id: string,
     @RouteSource() input: RouteSourceInput,
@@ -266,9 +289,18 @@ export class RoutesController {
   @Get(':id/versions')
   @RequirePermission('routes.read')
   @ApiOperation({ summary: 'Version history, newest first' })
+  @ApiQuery({
+    name: 'incarnation',
+    required: false,
+    type: Number,
+    description: "An earlier incarnation's versions (the route was deleted and created again).",
+  })
   @ApiOkResponse({ type: VersionSummaryDto, isArray: true })
-  versions(@Param('id') id: string): Promise<VersionSummaryDto[]> {
-    return this.routes.versions(id);
+  versions(
+    @Param('id') id: string,
+    @Query('incarnation', optionalVersion) incarnation?: number,
+  ): Promise<VersionSummaryDto[]> {
+    return this.routes.versions(id, incarnation);
   }
 
   @Get(':id/versions/:version')
@@ -276,14 +308,23 @@ export class RoutesController {
   @ApiOperation({
     summary: 'One version; with diffFrom, also the JSON Patch from that version to this one',
   })
-  @ApiQuery({ name: 'diffFrom', required: false, type: Number })
+  @ApiParam(VERSION_PARAM)
+  @ApiQuery({ name: 'diffFrom', required: false, type: 'integer', minimum: 1, maximum: INT4_MAX })
+  @ApiQuery({
+    name: 'incarnation',
+    required: false,
+    type: 'integer',
+    minimum: 1,
+    maximum: INT4_MAX,
+  })
   @ApiOkResponse({ type: VersionViewDto })
   version(
     @Param('id') id: string,
-    @Param('version', ParseIntPipe) version: number,
-    @Query('diffFrom', optionalInt) diffFrom?: number,
+    @Param('version', versionParam) version: number,
+    @Query('diffFrom', optionalVersion) diffFrom?: number,
+    @Query('incarnation', optionalVersion) incarnation?: number,
   ): Promise<VersionViewDto> {
-    return this.routes.version(id, version, diffFrom);
+    return this.routes.version(id, version, diffFrom, incarnation);
   }
 
   @Post(':id/versions/:version/activate')
@@ -297,11 +338,17 @@ export class RoutesController {
       '[{ name, pointers }] }`, unless an admin sends `{ override: { reason } }` (recorded in the audit trail); ' +
       'an override from anyone else is 403.',
   })
+  @ApiParam(VERSION_PARAM)
   @ApiBody({ type: ActivateRequestDto, required: false })
   @ApiOkResponse({ type: RouteViewDto })
+  @ApiConflictResponse({
+    type: ErrorDto,
+    description:
+      'The id exists, or the ingest path (normalised) belongs to another route: `details.routeId` names it.',
+  })
   activate(
     @Param('id') id: string,
-    @Param('version', ParseIntPipe) version: number,
+    @Param('version', versionParam) version: number,
     @CurrentPrincipal() actor: Principal,
     @Body() body: unknown,
   ): Promise<RouteViewDto> {
@@ -351,6 +398,11 @@ export class RoutesController {
   @RequirePermission('routes.run')
   @ApiOperation({ summary: 'Run the active version' })
   @ApiOkResponse({ type: RouteViewDto })
+  @ApiConflictResponse({
+    type: ErrorDto,
+    description:
+      'The id exists, or the ingest path (normalised) belongs to another route: `details.routeId` names it.',
+  })
   start(@Param('id') id: string): Promise<RouteViewDto> {
     return this.routes.setRunState(id, 'running');
   }

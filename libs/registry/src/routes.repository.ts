@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { DataSource, EntityManager, IsNull, QueryFailedError } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { RouteDocument } from '@junction/pipeline';
 import { RouteEntity } from './entities/route.entity';
@@ -8,12 +8,20 @@ import { RouteVersionEntity } from './entities/route-version.entity';
 /** Where every gateway process hears of route changes (Postgres LISTEN/NOTIFY). */
 export const ROUTE_CHANNEL = 'junction_routes';
 
+/** A unique index refused a row: another transaction stored the same key first. */
+export function isUniqueViolation(err: unknown): boolean {
+  return (
+    err instanceof QueryFailedError &&
+    (err.driverError as { code?: string } | undefined)?.code === '23505'
+  );
+}
+
 @Injectable()
 export class RoutesRepository {
   constructor(private readonly db: DataSource) {}
 
-  /** Every route that is not deleted, with its latest version's document, in one query. */
-  async listWithLatest(): Promise<Array<{ route: RouteEntity; document: RouteDocument }>> {
+  /** Every route that is not deleted, with the document that runs (the active version's, else the latest's), in one query. */
+  async listWithDocument(): Promise<Array<{ route: RouteEntity; document: RouteDocument }>> {
     const routes = await this.db
       .getRepository(RouteEntity)
       .find({ where: { deletedAt: IsNull() }, order: { id: 'ASC' } });
@@ -21,7 +29,11 @@ export class RoutesRepository {
     const versions = await this.db
       .getRepository(RouteVersionEntity)
       .createQueryBuilder('v')
-      .innerJoin(RouteEntity, 'r', 'r.id = v.routeId AND v.version = r.latestVersion')
+      .innerJoin(
+        RouteEntity,
+        'r',
+        'r.id = v.routeId AND v.incarnation = r.incarnation AND v.version = COALESCE(r.activeVersion, r.latestVersion)',
+      )
       .where('r.deletedAt IS NULL')
       .getMany();
     const documents = new Map(versions.map((v) => [v.routeId, v.document]));
@@ -32,14 +44,34 @@ export class RoutesRepository {
     return manager.getRepository(RouteEntity).findOne({ where: { id, deletedAt: IsNull() } });
   }
 
-  findVersion(id: string, version: number): Promise<RouteVersionEntity | null> {
-    return this.db.getRepository(RouteVersionEntity).findOneBy({ routeId: id, version });
+  findVersion(
+    id: string,
+    incarnation: number,
+    version: number,
+    manager: EntityManager = this.db.manager,
+  ): Promise<RouteVersionEntity | null> {
+    return manager
+      .getRepository(RouteVersionEntity)
+      .findOneBy({ routeId: id, incarnation, version });
   }
 
-  listVersions(id: string): Promise<RouteVersionEntity[]> {
+  listVersions(id: string, incarnation: number): Promise<RouteVersionEntity[]> {
     return this.db
       .getRepository(RouteVersionEntity)
-      .find({ where: { routeId: id }, order: { version: 'DESC' } });
+      .find({ where: { routeId: id, incarnation }, order: { version: 'DESC' } });
+  }
+
+  /** Every incarnation of a route id, deleted ones included, oldest first. */
+  async incarnations(
+    id: string,
+  ): Promise<Array<{ incarnation: number; versions: number; from: Date; to: Date }>> {
+    const rows: Array<{ incarnation: number; versions: number; from: Date; to: Date }> =
+      await this.db.query(
+        `SELECT incarnation, count(*)::int AS versions, min(created_at) AS "from", max(created_at) AS "to"
+           FROM route_versions WHERE route_id = $1 GROUP BY incarnation ORDER BY incarnation`,
+        [id],
+      );
+    return rows;
   }
 
   /** Runs `work` in a transaction holding the route's row lock, so versions are numbered without gaps or races. */
@@ -59,6 +91,7 @@ export class RoutesRepository {
   async insertRoute(manager: EntityManager, id: string): Promise<void> {
     await manager.getRepository(RouteEntity).insert({
       id,
+      incarnation: 1,
       latestVersion: 1,
       activeVersion: null,
       desiredState: 'running',
@@ -71,6 +104,7 @@ export class RoutesRepository {
     manager: EntityManager,
     version: {
       routeId: string;
+      incarnation: number;
       version: number;
       document: RouteDocument;
       checksum: string;
@@ -83,19 +117,65 @@ export class RoutesRepository {
     await manager
       .getRepository(RouteVersionEntity)
       .insert(version as QueryDeepPartialEntity<RouteVersionEntity>);
-    return (await manager
-      .getRepository(RouteVersionEntity)
-      .findOneBy({ routeId: version.routeId, version: version.version }))!;
+    return (await manager.getRepository(RouteVersionEntity).findOneBy({
+      routeId: version.routeId,
+      incarnation: version.incarnation,
+      version: version.version,
+    }))!;
   }
 
   async updateRoute(
     manager: EntityManager,
     id: string,
     changes: Partial<
-      Pick<RouteEntity, 'latestVersion' | 'activeVersion' | 'desiredState' | 'deletedAt'>
+      Pick<
+        RouteEntity,
+        'incarnation' | 'latestVersion' | 'activeVersion' | 'desiredState' | 'deletedAt'
+      >
     >,
   ): Promise<void> {
     await manager.getRepository(RouteEntity).update({ id }, { ...changes, updatedAt: new Date() });
+  }
+
+  /**
+   * Makes `paths` (normalised) the ingest paths `routeId` holds: claims the new ones and lets go
+   * of the others. Answers the paths another route holds already, with that route (nothing
+   * claimed then: the caller rolls back). The primary key of ingest_paths decides between
+   * concurrent claims in any process: the later one waits for the earlier's commit, then finds
+   * the path taken.
+   */
+  async claimPaths(
+    manager: EntityManager,
+    routeId: string,
+    paths: string[],
+  ): Promise<Array<{ path: string; routeId: string }>> {
+    await manager.query(`DELETE FROM ingest_paths WHERE route_id = $1 AND NOT (path = ANY($2))`, [
+      routeId,
+      paths,
+    ]);
+    if (paths.length === 0) return [];
+    await manager.query(
+      `INSERT INTO ingest_paths (path, route_id) SELECT unnest($1::text[]), $2
+         ON CONFLICT (path) DO NOTHING`,
+      [paths, routeId],
+    );
+    const taken: Array<{ path: string; route_id: string }> = await manager.query(
+      `SELECT path, route_id FROM ingest_paths WHERE path = ANY($1) AND route_id <> $2 ORDER BY path`,
+      [paths, routeId],
+    );
+    return taken.map((t) => ({ path: t.path, routeId: t.route_id }));
+  }
+
+  /** The route that holds a normalised ingest path, and whether and what it runs. */
+  async pathOwner(
+    path: string,
+  ): Promise<{ routeId: string; desiredState: 'running' | 'stopped' } | null> {
+    const rows: Array<{ id: string; desired_state: 'running' | 'stopped' }> = await this.db.query(
+      `SELECT r.id, r.desired_state FROM ingest_paths p JOIN routes r ON r.id = p.route_id
+        WHERE p.path = $1 AND r.deleted_at IS NULL`,
+      [path],
+    );
+    return rows[0] ? { routeId: rows[0].id, desiredState: rows[0].desired_state } : null;
   }
 
   async notify(manager: EntityManager, id: string): Promise<void> {

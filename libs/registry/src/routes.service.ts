@@ -1,10 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import { compare, Operation } from 'fast-json-patch';
 import { JunctionError } from '@junction/common';
 import {
   compileRoute,
   connectionRefs,
   Envelope,
+  ingestPathKey,
   panPointers,
   redactPans,
   redactPanText,
@@ -24,7 +26,7 @@ import { ConnectionsService } from './connections.service';
 import { RouteEntity } from './entities/route.entity';
 import { RouteVersionEntity } from './entities/route-version.entity';
 import { ROUTE_RESOURCES } from './registry.tokens';
-import { RoutesRepository } from './routes.repository';
+import { isUniqueViolation, RoutesRepository } from './routes.repository';
 import type { RouteSourceInput } from './route-source-body';
 import { SamplesService } from './samples.service';
 
@@ -44,6 +46,8 @@ export interface SourcedDocument {
 
 export interface RouteSummary {
   id: string;
+  /** Which life of this id (1, then 2 after it was deleted and created again, ...). */
+  incarnation: number;
   description: string | null;
   sourceType: string;
   activeVersion: number | null;
@@ -64,11 +68,14 @@ export interface RouteListItem extends RouteSummary {
 }
 
 export interface RouteView extends RouteSummary {
-  /** The latest version's document. */
+  /** The version `document` is: the active one (the latest while none is active). */
+  documentVersion: number;
+  /** The document of `documentVersion`: what runs, also after a rollback. */
   document: RouteDocument;
 }
 
 export interface VersionSummary {
+  incarnation: number;
   version: number;
   author: string;
   comment: string | null;
@@ -183,6 +190,13 @@ export class RoutesService {
     };
   }
 
+  /** The live route that holds a normalised ingest path (see normalizeIngestPath), if any. */
+  ingestPathOwner(
+    key: string,
+  ): Promise<{ routeId: string; desiredState: 'running' | 'stopped' } | null> {
+    return this.routes.pathOwner(key);
+  }
+
   /**
    * Everything wrong with a document: shape, expressions, and connections it names; with the
    * line and column of each in the source text, when there is one.
@@ -191,7 +205,8 @@ export class RoutesService {
     let problems = validateRoute(doc, this.resources);
     if (problems.length === 0)
       problems = await this.connections.checkRefs(connectionRefs(doc as RouteDocument));
-    if (problems.length > 0 && sourced) {
+    // YAML texts get line and column (JSON clients keep the answer they always had).
+    if (problems.length > 0 && sourced?.format === 'yaml') {
       const parsed = parseRouteSource(sourced.source);
       if (parsed.problems.length === 0) problems = withPositions(problems, parsed);
     }
@@ -201,7 +216,11 @@ export class RoutesService {
   /** The source of the active version (else the latest) as YAML text. */
   async yamlSource(id: string): Promise<string> {
     const route = await this.require(id);
-    const v = (await this.routes.findVersion(id, route.activeVersion ?? route.latestVersion))!;
+    const v = (await this.routes.findVersion(
+      id,
+      route.incarnation,
+      route.activeVersion ?? route.latestVersion,
+    ))!;
     if (v.sourceFormat === 'yaml' && v.source !== null) return v.source;
     // From the JSON text where there is one: it keeps its author's key order (jsonb does not).
     if (v.source !== null) {
@@ -221,7 +240,7 @@ export class RoutesService {
    */
   async list(q?: string): Promise<RouteListItem[]> {
     const needle = q?.trim().toLowerCase();
-    return (await this.routes.listWithLatest())
+    return (await this.routes.listWithDocument())
       .map(({ route, document }) => this.summary(route, document))
       .filter(
         (r) =>
@@ -266,10 +285,20 @@ export class RoutesService {
     );
   }
 
-  async get(id: string): Promise<RouteView> {
+  /**
+   * A route with the document that runs (its active version), or with `which: 'latest'` the
+   * newest stored one (what an edit changed, for the audit trail).
+   */
+  async get(id: string, which: 'active' | 'latest' = 'active'): Promise<RouteView> {
     const route = await this.require(id);
-    const latest = (await this.routes.findVersion(id, route.latestVersion))!;
-    return { ...this.summary(route, latest.document), document: latest.document };
+    const shown =
+      which === 'latest' ? route.latestVersion : (route.activeVersion ?? route.latestVersion);
+    const stored = (await this.routes.findVersion(id, route.incarnation, shown))!;
+    return {
+      ...this.summary(route, stored.document),
+      documentVersion: shown,
+      document: stored.document,
+    };
   }
 
   /** Stores version 1 and makes it active: a new route runs once saved. */
@@ -281,34 +310,45 @@ export class RoutesService {
   ): Promise<RouteView> {
     const document = await this.checked(doc, sourced);
     const text = this.textOf(document, sourced);
-    await this.routes.transaction(async (m) => {
-      const existing = await this.routes.lock(m, document.id);
-      if (existing && !existing.deletedAt) {
-        throw new JunctionError(
-          'CONFLICT',
-          `route '${document.id}' exists already; PUT /routes/${document.id} stores a new version`,
-        );
-      }
-      // A deleted route's id may be used again: its history goes on from where it stopped.
-      const version = existing ? existing.latestVersion + 1 : 1;
-      if (!existing) await this.routes.insertRoute(m, document.id);
-      await this.routes.addVersion(m, {
-        routeId: document.id,
-        version,
-        document,
-        checksum: checksumOf(document),
-        ...text,
-        author,
-        comment: comment ?? null,
+    const exists = () =>
+      new JunctionError(
+        'CONFLICT',
+        `route '${document.id}' exists already; PUT /routes/${document.id} stores a new version`,
+        { routeId: document.id },
+      );
+    await this.routes
+      .transaction(async (m) => {
+        const existing = await this.routes.lock(m, document.id);
+        if (existing && !existing.deletedAt) throw exists();
+        // A deleted route's id may be used again: as a new incarnation, from version 1. The old
+        // incarnation's versions stay, under their numbers, for the audit trail that names them.
+        const incarnation = existing ? existing.incarnation + 1 : 1;
+        const version = 1;
+        if (!existing) await this.routes.insertRoute(m, document.id);
+        await this.routes.addVersion(m, {
+          routeId: document.id,
+          incarnation,
+          version,
+          document,
+          checksum: checksumOf(document),
+          ...text,
+          author,
+          comment: comment ?? null,
+        });
+        await this.routes.updateRoute(m, document.id, {
+          incarnation,
+          latestVersion: version,
+          activeVersion: version,
+          desiredState: 'running',
+          deletedAt: null,
+        });
+        await this.claimPaths(m, document.id, [document]);
+        await this.routes.notify(m, document.id);
+      })
+      .catch((err: unknown) => {
+        // Two creates of one new id at once: the second finds the first's row on commit.
+        throw isUniqueViolation(err) ? exists() : err;
       });
-      await this.routes.updateRoute(m, document.id, {
-        latestVersion: version,
-        activeVersion: version,
-        desiredState: 'running',
-        deletedAt: null,
-      });
-      await this.routes.notify(m, document.id);
-    });
     await this.applied(document.id);
     return this.get(document.id);
   }
@@ -339,9 +379,12 @@ export class RoutesService {
     await this.routes.transaction(async (m) => {
       const route = await this.routes.lock(m, id);
       if (!route || route.deletedAt) throw new JunctionError('NOT_FOUND', `no route '${id}'`);
-      const latest = (await m
-        .getRepository(RouteVersionEntity)
-        .findOneBy({ routeId: id, version: route.latestVersion }))!;
+      const latest = (await this.routes.findVersion(
+        id,
+        route.incarnation,
+        route.latestVersion,
+        m,
+      ))!;
       let version = route.latestVersion;
       // A YAML text that changed only in comments or layout is a new version too: the text is
       // what its author reads. The same document sent as JSON again is not.
@@ -350,6 +393,7 @@ export class RoutesService {
         version += 1;
         await this.routes.addVersion(m, {
           routeId: id,
+          incarnation: route.incarnation,
           version,
           document,
           checksum: checksumOf(document),
@@ -362,6 +406,13 @@ export class RoutesService {
         latestVersion: version,
         ...(options.activate ? { activeVersion: version } : {}),
       });
+      // The new version's path is claimed now, not at activation: a path is taken when it is
+      // written down, so that activating a stored version never finds its path gone.
+      const active =
+        options.activate || route.activeVersion === null
+          ? undefined
+          : await this.routes.findVersion(id, route.incarnation, route.activeVersion, m);
+      await this.claimPaths(m, id, [document, ...(active ? [active.document] : [])]);
       if (options.activate) await this.routes.notify(m, id);
     });
     if (options.activate) await this.applied(id);
@@ -374,19 +425,29 @@ export class RoutesService {
       const route = await this.routes.lock(m, id);
       if (!route || route.deletedAt) throw new JunctionError('NOT_FOUND', `no route '${id}'`);
       await this.routes.updateRoute(m, id, { deletedAt: new Date(), desiredState: 'stopped' });
+      // A deleted route holds no path: another route (or this id, created again) may take it.
+      await this.routes.claimPaths(m, id, []);
       await this.routes.notify(m, id);
     });
     await this.applied(id);
   }
 
-  async versions(id: string): Promise<VersionSummary[]> {
+  /** The versions of the route's current incarnation, or of an earlier one (`incarnation`). */
+  async versions(id: string, incarnation?: number): Promise<VersionSummary[]> {
     const route = await this.require(id);
-    return (await this.routes.listVersions(id)).map((v) => this.versionSummary(v, route));
+    const which = this.incarnationOf(route, incarnation);
+    return (await this.routes.listVersions(id, which)).map((v) => this.versionSummary(v, route));
   }
 
-  async version(id: string, version: number, diffFrom?: number): Promise<VersionView> {
+  async version(
+    id: string,
+    version: number,
+    diffFrom?: number,
+    incarnation?: number,
+  ): Promise<VersionView> {
     const route = await this.require(id);
-    const v = await this.routes.findVersion(id, version);
+    const which = this.incarnationOf(route, incarnation);
+    const v = await this.routes.findVersion(id, which, version);
     if (!v) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${version}`);
     const out: VersionView = {
       ...this.versionSummary(v, route),
@@ -395,7 +456,7 @@ export class RoutesService {
       sourceFormat: v.sourceFormat ?? 'json',
     };
     if (diffFrom !== undefined) {
-      const from = await this.routes.findVersion(id, diffFrom);
+      const from = await this.routes.findVersion(id, which, diffFrom);
       if (!from) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${diffFrom}`);
       out.diff = { from: diffFrom, operations: compare(from.document, v.document) };
     }
@@ -439,15 +500,15 @@ export class RoutesService {
 
   /** Deploys a version, or rolls back to an older one (after the sample guard). */
   async activate(id: string, version: number, guard?: ActivationGuard): Promise<RouteView> {
-    const candidate = await this.routes.findVersion(id, version);
-    if (candidate && (await this.routes.find(id)))
-      await this.guardSamples(id, candidate.document, version, guard);
+    const route = await this.routes.find(id);
+    const candidate = route && (await this.routes.findVersion(id, route.incarnation, version));
+    if (candidate) await this.guardSamples(id, candidate.document, version, guard);
     await this.routes.transaction(async (m) => {
       const route = await this.routes.lock(m, id);
       if (!route || route.deletedAt) throw new JunctionError('NOT_FOUND', `no route '${id}'`);
       if (version < 1 || version > route.latestVersion)
         throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${version}`);
-      const stored = await m.getRepository(RouteVersionEntity).findOneBy({ routeId: id, version });
+      const stored = await this.routes.findVersion(id, route.incarnation, version, m);
       // Connections may have changed since the version was saved: check again before it runs.
       const missing = await this.connections.checkRefs(connectionRefs(stored!.document));
       if (missing.length > 0)
@@ -456,6 +517,8 @@ export class RoutesService {
           `version ${version} names connections that are missing`,
           { problems: missing },
         );
+      const latest = await this.routes.findVersion(id, route.incarnation, route.latestVersion, m);
+      await this.claimPaths(m, id, [stored!.document, latest!.document]);
       await this.routes.updateRoute(m, id, { activeVersion: version });
       await this.routes.notify(m, id);
     });
@@ -467,6 +530,17 @@ export class RoutesService {
     await this.routes.transaction(async (m) => {
       const route = await this.routes.lock(m, id);
       if (!route || route.deletedAt) throw new JunctionError('NOT_FOUND', `no route '${id}'`);
+      if (state === 'running') {
+        // A route that lost its path (two routes shared one before paths were unique) runs
+        // only once its path is its own.
+        const documents: RouteDocument[] = [];
+        for (const v of new Set([route.activeVersion, route.latestVersion])) {
+          const stored =
+            v === null ? null : await this.routes.findVersion(id, route.incarnation, v, m);
+          if (stored) documents.push(stored.document);
+        }
+        await this.claimPaths(m, id, documents);
+      }
       await this.routes.updateRoute(m, id, { desiredState: state });
       await this.routes.notify(m, id);
     });
@@ -503,7 +577,7 @@ export class RoutesService {
   async dryRun(id: string, input: DryRunInput): Promise<DryRunView> {
     const route = await this.require(id);
     const version = input.version ?? route.activeVersion ?? route.latestVersion;
-    const stored = await this.routes.findVersion(id, version);
+    const stored = await this.routes.findVersion(id, route.incarnation, version);
     if (!stored) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${version}`);
     return this.runDry(stored.document, version, input.message);
   }
@@ -573,6 +647,43 @@ export class RoutesService {
     return doc as RouteDocument;
   }
 
+  /**
+   * Claims the ingest paths of `documents` (the route's active and latest versions) for the
+   * route and lets go of any other it held; 409 with the owner when another route holds one.
+   */
+  private async claimPaths(
+    m: EntityManager,
+    id: string,
+    documents: RouteDocument[],
+  ): Promise<void> {
+    const paths = new Set<string>();
+    for (const d of documents) {
+      const key = d.source.type === 'http' ? ingestPathKey(d.source.path) : undefined;
+      if (key !== undefined) paths.add(key);
+    }
+    // In one order everywhere: two claims of the same two paths wait for each other, never deadlock.
+    const taken = await this.routes.claimPaths(m, id, [...paths].sort());
+    if (taken.length > 0) {
+      const { path, routeId } = taken[0];
+      throw new JunctionError(
+        'CONFLICT',
+        `ingest path '${path}' belongs to route '${routeId}'; a path (compared case-insensitively, without doubled or trailing slashes) takes one route`,
+        {
+          path,
+          routeId,
+          problems: [{ pointer: '/source/path', message: `is route '${routeId}'s path` }],
+        },
+      );
+    }
+  }
+
+  private incarnationOf(route: RouteEntity, incarnation: number | undefined): number {
+    if (incarnation === undefined) return route.incarnation;
+    if (incarnation < 1 || incarnation > route.incarnation)
+      throw new JunctionError('NOT_FOUND', `route '${route.id}' has no incarnation ${incarnation}`);
+    return incarnation;
+  }
+
   private async require(id: string): Promise<RouteEntity> {
     const route = await this.routes.find(id);
     if (!route) throw new JunctionError('NOT_FOUND', `no route '${id}'`);
@@ -582,6 +693,7 @@ export class RoutesService {
   private summary(r: RouteEntity, document: RouteDocument): RouteSummary {
     return {
       id: r.id,
+      incarnation: r.incarnation,
       description: document.description ?? null,
       sourceType: document.source.type,
       activeVersion: r.activeVersion,
@@ -594,12 +706,13 @@ export class RoutesService {
 
   private versionSummary(v: RouteVersionEntity, route: RouteEntity): VersionSummary {
     return {
+      incarnation: v.incarnation,
       version: v.version,
       author: v.author,
       comment: v.comment,
       checksum: v.checksum,
       createdAt: v.createdAt.toISOString(),
-      active: route.activeVersion === v.version,
+      active: route.incarnation === v.incarnation && route.activeVersion === v.version,
     };
   }
 }

@@ -50,8 +50,7 @@ export class ConnectionTestController {
     try {
       await probeConnection(connection.type, connection, {
         timeoutMs: PROBE_TIMEOUT_MS,
-        allowHosts: this.options.httpAllowHosts,
-        allowConnectionHost: this.options.httpAllowConnectionHosts ?? true,
+        egress: this.options.egress,
       });
       return { ok: true, elapsedMs: elapsedMs() };
     } catch (err) {

@@ -15,6 +15,10 @@ export class DeadLetterEntity {
   @Column({ name: 'route_version', type: 'integer' })
   routeVersion!: number;
 
+  /** With routeVersion, names the version that failed it (versions count from 1 in each incarnation). */
+  @Column({ name: 'route_incarnation', type: 'integer' })
+  routeIncarnation!: number;
+
   @Column({ type: 'jsonb' })
   source!: SourceRef;
 

@@ -30,6 +30,11 @@ class DeadLetterDto {
   @ApiProperty() routeId!: string;
   @ApiProperty() routeVersion!: number;
   @ApiProperty({
+    description:
+      "The route's incarnation routeVersion belongs to: 1, or more once the id was deleted and created again.",
+  })
+  routeIncarnation!: number;
+  @ApiProperty({
     type: 'object',
     additionalProperties: true,
     description: 'Queue, topic/partition/offset or ingest path.',

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { SecretBox } from '@junction/common';
+import { redactPanText } from '@junction/pipeline';
 import type { SourceRef } from '@junction/pipeline';
 import { DeadLetterEntity } from './dead-letter.entity';
 
@@ -9,6 +10,8 @@ export interface ParkedMessage {
   messageId: string;
   routeId: string;
   routeVersion: number;
+  /** The route's incarnation the version belongs to (1 unless the id was deleted and created again). */
+  routeIncarnation?: number;
   source: SourceRef;
   reasonCode: string;
   reason: string;
@@ -19,6 +22,21 @@ export interface ParkedMessage {
 }
 
 /** The encrypted store of dead letters. Plain class: the runtime uses it without Nest. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Text as a text column can hold it: NUL (which Postgres refuses) and lone UTF-16 surrogates
+ * replaced. A message id or a failure reason comes from the sender (an AMQP message id, a JSON
+ * error that quotes the payload): one odd message must still be parked, not fail its park and
+ * be lost or loop. Card numbers the reason quotes are redacted here too.
+ */
+function storable(text: string): string;
+function storable(text: string | null | undefined): string | null;
+function storable(text: string | null | undefined): string | null {
+  if (text === null || text === undefined) return null;
+  return redactPanText(text.split('\u0000').join('\uFFFD').replace(LONE_SURROGATE, '\uFFFD'));
+}
+
 export class DeadLettersRepository {
   constructor(
     private readonly db: DataSource,
@@ -34,13 +52,14 @@ export class DeadLettersRepository {
     );
     const row = {
       id,
-      messageId: message.messageId,
+      messageId: storable(message.messageId),
       routeId: message.routeId,
       routeVersion: message.routeVersion,
-      source: message.source,
+      routeIncarnation: message.routeIncarnation ?? 1,
+      source: { ...message.source, name: storable(message.source.name) },
       reasonCode: message.reasonCode,
-      reason: message.reason,
-      failedAt: message.failedAt ?? null,
+      reason: storable(message.reason),
+      failedAt: storable(message.failedAt),
       attempts: message.attempts,
       sealed,
       payloadSha256: createHash('sha256').update(message.payload).digest('hex'),
@@ -88,7 +107,7 @@ export class DeadLettersRepository {
   async markReplayed(id: string, error: string | null): Promise<void> {
     await this.db.query(
       `UPDATE dead_letters SET replays = replays + 1, last_replay_error = $2, replayed_at = CASE WHEN $2::text IS NULL THEN now() ELSE replayed_at END WHERE id = $1`,
-      [id, error],
+      [id, storable(error)],
     );
   }
 

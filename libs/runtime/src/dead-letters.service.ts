@@ -9,6 +9,7 @@ export interface DeadLetterView {
   messageId: string;
   routeId: string;
   routeVersion: number;
+  routeIncarnation: number;
   source: unknown;
   reasonCode: string;
   reason: string;
@@ -27,6 +28,7 @@ function view(d: DeadLetterEntity): DeadLetterView {
     messageId: d.messageId,
     routeId: d.routeId,
     routeVersion: d.routeVersion,
+    routeIncarnation: d.routeIncarnation,
     source: d.source,
     reasonCode: d.reasonCode,
     reason: d.reason,

@@ -25,6 +25,36 @@ describe('withRetry', () => {
     expect(s.calls).toHaveLength(1);
   });
 
+  it('waits the injected jitter times the backoff: the whole ceiling at 1, no time at 0', async () => {
+    const asked: number[] = [];
+    const s = flaky([transient(), transient()]);
+    const slow = { attempts: 3, backoffMs: 40, maxBackoffMs: 60 };
+    const jitter = () => {
+      asked.push(performance.now());
+      return 1;
+    };
+    await expect(withRetry(slow, s.send, undefined, jitter)).resolves.toMatchObject({
+      attempts: 3,
+    });
+    expect(asked).toHaveLength(2); // once per retry
+    // 40 ms, then 80 capped at 60 ms (timers may fire a millisecond early).
+    expect(s.calls[1] - s.calls[0]).toBeGreaterThanOrEqual(39);
+    expect(s.calls[2] - s.calls[1]).toBeGreaterThanOrEqual(59);
+    // A fixed 1 with a long backoff: an abort is what ends the wait, never the random draw.
+    const stop = new AbortController();
+    const waiting = flaky([transient()]);
+    const retrying = withRetry(
+      { attempts: 2, backoffMs: 60_000, maxBackoffMs: 60_000 },
+      waiting.send,
+      stop.signal,
+      () => 1,
+    );
+    await Promise.resolve();
+    stop.abort();
+    await expect(retrying).rejects.toBeInstanceOf(RetryInterrupted);
+    expect(waiting.calls).toHaveLength(1);
+  });
+
   it('retries retryable failures, waiting before each new attempt, and counts the attempts', async () => {
     const s = flaky([transient(), transient()]);
     await expect(withRetry(policy, s.send)).resolves.toEqual({ value: 'ok', attempts: 3 });

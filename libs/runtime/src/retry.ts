@@ -29,9 +29,12 @@ export class RetryInterrupted extends Error {
   }
 }
 
+/** A source of numbers in [0, 1): Math.random, or a fixed one where a test must know the wait. */
+export type Jitter = () => number;
+
 /**
  * Runs `send` until it succeeds, a failure says retrying cannot help, or the attempts are spent.
- * Before each retry it waits a random time up to `backoffMs * 2^(retry-1)`, capped at
+ * Before each retry it waits `jitter()` times `backoffMs * 2^(retry-1)`, capped at
  * `maxBackoffMs` ("full jitter"). Resolves with the result and the attempts used; rejects with
  * the last error and the attempts.
  *
@@ -47,6 +50,7 @@ export async function withRetry<T>(
   policy: RetryPolicy,
   send: () => Promise<T>,
   signal?: AbortSignal,
+  jitter: Jitter = Math.random,
 ): Promise<{ value: T; attempts: number }> {
   for (let attempts = 1; ; attempts += 1) {
     try {
@@ -60,7 +64,7 @@ export async function withRetry<T>(
         policy.backoffMs * 2 ** Math.min(attempts - 1, 30),
       );
       try {
-        await sleep(Math.round(Math.random() * Math.max(1, ceiling)), undefined, { signal });
+        await sleep(Math.round(jitter() * Math.max(1, ceiling)), undefined, { signal });
       } catch {
         throw new RetryInterrupted(attempts, err);
       }

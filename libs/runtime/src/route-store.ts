@@ -4,6 +4,7 @@ import { RouteRecord, RouteStore } from './route-supervisor';
 
 interface Row {
   id: string;
+  incarnation: number;
   active_version: number | null;
   desired_state: 'running' | 'stopped';
   deleted_at: Date | null;
@@ -11,12 +12,14 @@ interface Row {
 }
 
 const SELECT = `
-  SELECT r.id, r.active_version, r.desired_state, r.deleted_at, v.document
-    FROM routes r LEFT JOIN route_versions v ON v.route_id = r.id AND v.version = r.active_version`;
+  SELECT r.id, r.incarnation, r.active_version, r.desired_state, r.deleted_at, v.document
+    FROM routes r LEFT JOIN route_versions v
+      ON v.route_id = r.id AND v.incarnation = r.incarnation AND v.version = r.active_version`;
 
 function record(row: Row): RouteRecord {
   return {
     id: row.id,
+    incarnation: row.incarnation,
     activeVersion: row.active_version,
     desiredState: row.desired_state,
     deleted: row.deleted_at !== null,

@@ -1,9 +1,11 @@
-import type { RouteDocument } from '@junction/pipeline';
+import { ingestPathKey, type RouteDocument } from '@junction/pipeline';
 import { RouteWorker, StartCancelled, WorkerDeps, WorkerStatus } from './route-worker';
 
 /** What the supervisor needs to know of a stored route. */
 export interface RouteRecord {
   id: string;
+  /** Which life of the id (a route deleted and created again is the next one). */
+  incarnation?: number;
   activeVersion: number | null;
   desiredState: 'running' | 'stopped';
   deleted: boolean;
@@ -16,15 +18,28 @@ export interface RouteStore {
   find(id: string): Promise<RouteRecord | null>;
 }
 
-/** Whether a stored route should run (and, given a version, run that version). */
-function wants(record: RouteRecord | null, version?: number): boolean {
+/** Whether a stored route should run (and, given a worker, run that worker's version). */
+function wants(
+  record: RouteRecord | null,
+  worker?: { version: number; incarnation: number },
+): boolean {
   return (
     !!record &&
     !record.deleted &&
     record.desiredState === 'running' &&
     record.activeVersion !== null &&
     !!record.document &&
-    (version === undefined || record.activeVersion === version)
+    (worker === undefined || isRunning(record, worker))
+  );
+}
+
+/**
+ * Whether `worker` runs the stored route's active version. A version number counts within one
+ * incarnation: a route deleted and created again has a version 1 of its own.
+ */
+function isRunning(record: RouteRecord, worker: { version: number; incarnation: number }): boolean {
+  return (
+    record.activeVersion === worker.version && (record.incarnation ?? 1) === worker.incarnation
   );
 }
 
@@ -46,6 +61,8 @@ export class RouteSupervisor {
   /** Workers whose start() is still waiting for their source, by route. */
   private readonly starting = new Map<string, RouteWorker>();
   private stopped = false;
+  /** Each HTTP worker's normalised ingest path ('' for other sources), worked out once. */
+  private readonly pathKeys = new WeakMap<RouteWorker, string>();
 
   constructor(
     private readonly store: RouteStore,
@@ -72,7 +89,7 @@ export class RouteSupervisor {
       void this.store
         .find(id)
         .then(async (record) => {
-          if (!wants(record, starting.version) || (await starting.connectionsChanged()))
+          if (!wants(record, starting) || (await starting.connectionsChanged()))
             starting.cancelStart();
         })
         .catch(() => undefined);
@@ -125,11 +142,19 @@ export class RouteSupervisor {
     return out;
   }
 
-  /** The running worker of the HTTP route that takes this ingest path. */
-  ingestWorker(path: string): RouteWorker | undefined {
+  /**
+   * The running worker of the HTTP route that takes this ingest path, compared in normalised form
+   * (`key`, from normalizeIngestPath): the form the registry keeps paths unique in.
+   */
+  ingestWorker(key: string): RouteWorker | undefined {
     for (const worker of this.workers.values()) {
-      const source = worker.document.source;
-      if (source.type === 'http' && source.path === path) return worker;
+      let own = this.pathKeys.get(worker);
+      if (own === undefined) {
+        const source = worker.document.source;
+        own = (source.type === 'http' && ingestPathKey(source.path)) || '';
+        this.pathKeys.set(worker, own);
+      }
+      if (own === key) return worker;
     }
     return undefined;
   }
@@ -162,7 +187,7 @@ export class RouteSupervisor {
       }
       return;
     }
-    if (current && current.version === record!.activeVersion) {
+    if (current && isRunning(record!, current)) {
       // The same version: restart it only when a connection it uses was changed (also when a
       // restart for that failed before: the change may have been undone since).
       if (!(await current.connectionsChanged())) {
@@ -174,7 +199,12 @@ export class RouteSupervisor {
     let next: RouteWorker;
     try {
       next = await RouteWorker.create(
-        { id, version: record!.activeVersion!, document: record!.document! },
+        {
+          id,
+          version: record!.activeVersion!,
+          incarnation: record!.incarnation,
+          document: record!.document!,
+        },
         this.deps,
       );
     } catch (err) {

@@ -26,7 +26,7 @@ import {
 } from '@junction/pipeline';
 import { MessageAuditSink, MessageOutcome } from './message-audit';
 import { DeadLettersRepository } from './dead-letters.repository';
-import { RetryInterrupted, RetryPolicy, retryPolicy, withRetry } from './retry';
+import { Jitter, RetryInterrupted, RetryPolicy, retryPolicy, withRetry } from './retry';
 
 /** The parts of the connector pool a worker uses (the pool owns every broker client). */
 export interface WorkerConnectors {
@@ -51,6 +51,8 @@ export interface WorkerDeps {
   log: { log(message: string): void; warn(message: string): void; error(message: string): void };
   /** Most messages one route handles at once (HTTP ingest; broker sources are bounded by prefetch). */
   maxInFlight: number;
+  /** Where the random part of a retry's backoff comes from (default Math.random). */
+  jitter?: Jitter;
 }
 
 export interface ProcessResult {
@@ -130,8 +132,11 @@ export class RouteWorker {
     private readonly deps: WorkerDeps,
   ) {}
 
+  /** The route's incarnation (a version number counts within one); set by create. */
+  incarnation = 1;
+
   static async create(
-    route: { id: string; version: number; document: RouteDocument },
+    route: { id: string; version: number; incarnation?: number; document: RouteDocument },
     deps: WorkerDeps,
   ): Promise<RouteWorker> {
     const compiled = compileRoute(route.document, deps.resources);
@@ -160,7 +165,7 @@ export class RouteWorker {
       source.type === 'http' && source.mode === 'sync'
         ? route.document.destinations.findIndex((d) => 'reply' in d && d.reply === true)
         : -1;
-    return new RouteWorker(
+    const worker = new RouteWorker(
       route.id,
       route.version,
       route.document,
@@ -172,6 +177,8 @@ export class RouteWorker {
       connections,
       deps,
     );
+    worker.incarnation = route.incarnation ?? 1;
+    return worker;
   }
 
   /**
@@ -475,6 +482,7 @@ export class RouteWorker {
           this.retry,
           () => destination.request!(out, Math.max(1, replyBy - Date.now())),
           this.halt.signal,
+          this.deps.jitter,
         );
         return { index: delivery.index, receipt: value.receipt, attempts, reply: value.reply };
       }
@@ -482,6 +490,7 @@ export class RouteWorker {
         this.retry,
         () => destination.send(out),
         this.halt.signal,
+        this.deps.jitter,
       );
       return { index: delivery.index, receipt: value, attempts };
     } catch (err) {
@@ -520,6 +529,7 @@ export class RouteWorker {
       messageId: id,
       routeId: this.routeId,
       routeVersion: this.version,
+      routeIncarnation: this.incarnation,
       source: message.source,
       reasonCode: failure.code,
       reason: failure.message,

@@ -1,13 +1,13 @@
+import type { EgressPolicy } from '@junction/connectors';
+import type { Jitter } from './retry';
+
 export interface RuntimeOptions {
-  /** Hosts HTTP destinations may call besides their connection's own baseUrl host. */
-  httpAllowHosts: string[];
-  /**
-   * Default true: a connection's own baseUrl host may be called. False: only `httpAllowHosts`
-   * (an operator who does not trust editors with targets).
-   */
-  httpAllowConnectionHosts?: boolean;
+  /** Where AMQP, Kafka and HTTP connections may go (default: anywhere but metadata and link-local). */
+  egress?: EgressPolicy;
   /** Most messages one HTTP-fed route handles at once; more get 429. */
   maxInFlight: number;
+  /** The random part of retry backoffs (default Math.random; tests fix it). */
+  jitter?: Jitter;
 }
 
 export const RUNTIME_OPTIONS = Symbol('RUNTIME_OPTIONS');

@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { SecretBox } from '@junction/common';
-import { ConnectorConnection, ConnectorPool } from '@junction/connectors';
+import { ConnectorConnection, ConnectorPool, EgressPolicy } from '@junction/connectors';
 import { DestinationSpec, RouteDocument, RouteResources } from '@junction/pipeline';
 import {
   ConnectionsService,
@@ -153,6 +153,7 @@ function createSupervisor(
   const log = new Logger('Runtime');
   const connectorLog = new Logger('Connectors');
   const pool = new ConnectorPool({
+    egress: options.egress ?? EgressPolicy.permissive(),
     logger: {
       debug: (m: string) => connectorLog.debug(m),
       info: (m: string) => connectorLog.log(m),
@@ -181,10 +182,7 @@ function createSupervisor(
             level === 'debug' ? logLine.debug(line) : logLine.log(line),
           );
         if (!connection) throw new Error(`destination of type ${spec.type} has no connection`);
-        return pool.destination(spec, connection, {
-          allowHosts: options.httpAllowHosts,
-          allowConnectionHost: options.httpAllowConnectionHosts ?? true,
-        });
+        return pool.destination(spec, connection);
       },
     },
     connection: async (name: string) => {
@@ -196,6 +194,7 @@ function createSupervisor(
     audit,
     log,
     maxInFlight: options.maxInFlight,
+    jitter: options.jitter,
     closeConnectors: () => pool.close(),
   });
 }

@@ -1,7 +1,7 @@
 import { All, Controller, Inject, Req, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AUTH_EVENT_SINK, AuthEventSink, AuthService, Public } from '@junction/auth';
+import { AUTH_EVENT_SINK, AuthEventSink, AuthService, permits, Public } from '@junction/auth';
 import { JunctionError } from '@junction/common';
 import type { Reply } from '@junction/connectors';
 import type { HttpSourceSpec } from '@junction/pipeline';
@@ -50,15 +50,16 @@ export class IngestController {
   @ApiExcludeEndpoint()
   async receive(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     if (request.method !== 'POST') throw new JunctionError('BAD_REQUEST', 'ingest takes POST only');
-    const path = (request.params as Record<string, string>)['*'] ?? '';
-    const { worker, source } = this.ingest.resolve(path);
+    // The path as sent (percent-encoded still): decoded once, by the one normalisation.
+    const path = request.url.split('?')[0].replace(/^\/ingest\/?/, '');
+    const { worker, source } = await this.ingest.resolve(path);
     const payload = rawBody(request);
-    const id = await this.authenticate(request, source, payload);
+    const id = await this.authenticate(request, source, worker.routeId, payload);
     const sync = source.mode === 'sync';
     const timeoutMs = worker.replyTimeoutMs();
     const pending = this.ingest.ingest(
       worker,
-      { id, path, payload, headers: flatHeaders(request) },
+      { id, path: source.path, payload, headers: flatHeaders(request) },
       sync ? Date.now() + timeoutMs : undefined,
     );
     const result = sync
@@ -123,21 +124,34 @@ export class IngestController {
   }
 
   /**
-   * The route's own ingest auth; a refusal is audited like any denied request. A signed request
+   * The route's own ingest auth; a refusal is audited like any denied request. An API key must
+   * carry an ingest grant (the `ingest` role, or admin) and, when it names routes, this one: any
+   * other valid key (viewer, auditor, no role) is refused with 403. A signed request
    * without an Idempotency-Key gets its message id from its signature: a replay of it, within the
    * tolerance, carries the same id (and receivers drop it as a duplicate).
    */
   private async authenticate(
     request: FastifyRequest,
     source: HttpSourceSpec,
+    routeId: string,
     payload: Buffer,
   ): Promise<string | undefined> {
     const auth = source.auth ?? 'apiKey';
+    let actor = '(anonymous)';
     try {
       if (auth === 'apiKey') {
         const key = request.headers['x-api-key'];
-        if (typeof key !== 'string' || !(await this.auth.principalFromApiKey(key)))
+        const principal = typeof key === 'string' ? await this.auth.principalFromApiKey(key) : null;
+        if (!principal)
           throw new JunctionError('UNAUTHENTICATED', 'this ingest path needs a valid X-API-Key');
+        actor = principal.name;
+        if (!permits(principal.roles, 'ingest.send'))
+          throw new JunctionError(
+            'FORBIDDEN',
+            `this API key has no ingest grant (its roles: ${principal.roles.join(', ') || 'none'}); ingest needs a key with the 'ingest' role`,
+          );
+        if (principal.ingestRoutes && !principal.ingestRoutes.includes(routeId))
+          throw new JunctionError('FORBIDDEN', 'this API key may not post to this ingest path');
       } else if (auth === 'hmac') {
         const key = request.headers['idempotency-key'];
         const idempotencyKey = typeof key === 'string' && key !== '' ? key : undefined;
@@ -151,13 +165,16 @@ export class IngestController {
       }
       return undefined;
     } catch (err) {
-      if (err instanceof JunctionError && err.code === 'UNAUTHENTICATED')
+      if (
+        err instanceof JunctionError &&
+        (err.code === 'UNAUTHENTICATED' || err.code === 'FORBIDDEN')
+      )
         await this.events.record({
           type: 'request.denied',
-          actor: '(anonymous)',
+          actor,
           method: request.method,
           path: request.url.split('?')[0],
-          status: 401,
+          status: err.code === 'FORBIDDEN' ? 403 : 401,
           ip: request.ip,
         });
       throw err;

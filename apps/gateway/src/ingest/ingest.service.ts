@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { v7 as uuidv7 } from 'uuid';
 import { JunctionError } from '@junction/common';
-import type { HttpSourceSpec } from '@junction/pipeline';
-import { ConnectionsService } from '@junction/registry';
+import { ingestPathKey, type HttpSourceSpec } from '@junction/pipeline';
+import { ConnectionsService, RoutesService } from '@junction/registry';
 import { ProcessResult, RouteSupervisor, RouteWorker } from '@junction/runtime';
 import { checkIngestSignature, SignatureMismatch } from './ingest-signature';
 
@@ -48,13 +48,30 @@ export class IngestService {
   constructor(
     private readonly supervisor: RouteSupervisor,
     private readonly connections: ConnectionsService,
+    private readonly routes: RoutesService,
   ) {}
 
-  resolve(path: string): { worker: RouteWorker; source: HttpSourceSpec } {
-    const worker = this.supervisor.ingestWorker(path);
-    if (!worker)
-      throw new JunctionError('NOT_FOUND', `no running route takes POST /ingest/${path}`);
-    return { worker, source: worker.document.source as HttpSourceSpec };
+  /**
+   * The running worker for a request's path (as sent, still percent-encoded), matched in the
+   * normalised form routes claim their paths in. A path a route holds but does not run here
+   * (stopped, or still starting) answers 503 with Retry-After: the caller should send again
+   * later, not conclude the path is gone.
+   */
+  async resolve(rawPath: string): Promise<{ worker: RouteWorker; source: HttpSourceSpec }> {
+    const key = ingestPathKey(rawPath);
+    const worker = key === undefined ? undefined : this.supervisor.ingestWorker(key);
+    if (worker) return { worker, source: worker.document.source as HttpSourceSpec };
+    const owner = key === undefined ? null : await this.routes.ingestPathOwner(key);
+    if (!owner) throw new JunctionError('NOT_FOUND', 'no route takes POST on this ingest path');
+    const stopped = owner.desiredState === 'stopped';
+    throw new JunctionError(
+      'UNAVAILABLE',
+      stopped
+        ? "this ingest path's route is stopped; the message was not taken: send it again once the route runs"
+        : "this ingest path's route is starting (or failing to start); the message was not taken: send it again",
+      undefined,
+      { retryAfterSeconds: stopped ? 30 : 5 },
+    );
   }
 
   /**

@@ -14,7 +14,9 @@ export function buildOpenApi(app: INestApplication, version: string): OpenAPIObj
     .setTitle('Junction API')
     .setDescription(
       'Enterprise integration gateway. Errors always have the shape `{ statusCode, error, message, details? }`. ' +
-        'Authenticate with `Authorization: Bearer <token>` from POST /api/v1/auth/login, or with `X-API-Key`.',
+        'Authenticate with `Authorization: Bearer <token>` from POST /api/v1/auth/login, or with `X-API-Key`. ' +
+        'Browsers (the console) may instead use the `junction_session` cookie that sign-in sets; every POST, PUT, ' +
+        'PATCH or DELETE authenticated by that cookie must send the `junction_csrf` cookie value in `X-CSRF-Token` (else 403).',
     )
     .setVersion(version)
     .addBearerAuth()
@@ -101,18 +103,21 @@ function ingestOperation(): OperationObject {
     summary: 'Send a message to the HTTP route that takes this path',
     description:
       "Authentication is the route's own (`source.auth`): an API key, an HMAC signature, or none. " +
+      'An API key needs an ingest grant (the `ingest` role, or admin) and, when the key names routes (`ingestRoutes`), this route: any other valid key gets 403. ' +
       'async routes answer 202 once the message is delivered or safely dead-lettered; sync routes answer 200 with the result, ' +
       'or with the reply of the destination marked `reply` (its own content type), within the route `timeoutMs`. ' +
       'A message the route rejects (not JSON, schema, expression, mask) is dead-lettered and answered 422 with `details.deadLetterId`. ' +
       'Answers 429 when the route has too many messages in flight; 502 when a sync delivery failed after its retries (dead-lettered); ' +
-      '503 when the route is stopping or restarting (not taken: send it again, with the same Idempotency-Key; 429 and 503 carry Retry-After); ' +
+      '503 when the route is stopped, stopping, starting or restarting (not taken: send it again, with the same Idempotency-Key; 429 and 503 carry Retry-After); ' +
+      '404 when no route holds the path. ' +
       '504 when a sync answer did not come in time (`details.id` names the message, which still goes on).',
     parameters: [
       {
         name: 'path',
         in: 'path',
         required: true,
-        description: "The route's `source.path`; it may contain `/` (e.g. `partner/orders`).",
+        description:
+          "The route's `source.path`; it may contain `/` (e.g. `partner/orders`). Compared case-insensitively, percent-decoded once, Unicode NFKC, without empty or `.` segments: `Partner//Orders/` is `partner/orders`.",
         schema: { type: 'string' },
       },
       {

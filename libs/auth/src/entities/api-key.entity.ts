@@ -20,6 +20,13 @@ export class ApiKeyEntity {
   @Column({ type: 'text', array: true })
   roles!: Role[];
 
+  /** The user the key acts for: it works only while that user exists and is enabled. */
+  @Column({ name: 'owner_id', type: 'uuid', nullable: true })
+  ownerId!: string | null;
+  /** The routes this key may post to (ingest); null: every route with `auth: apiKey`. */
+  @Column({ name: 'ingest_routes', type: 'text', array: true, nullable: true })
+  ingestRoutes!: string[] | null;
+
   @Column({ name: 'created_by', type: 'text' })
   createdBy!: string;
 

@@ -1,6 +1,8 @@
 import { rootCertificates } from 'node:tls';
 import { ConnectorError } from '../connector';
-import { amqpConnectArgs } from './amqp-client';
+import { EgressPolicy } from '../egress/egress-policy';
+import { consoleLogger } from '../logger';
+import { AmqpClient, amqpConnectArgs } from './amqp-client';
 import { stringifyHeaders } from './amqp.source';
 
 describe('amqpConnectArgs', () => {
@@ -75,6 +77,25 @@ describe('amqpConnectArgs', () => {
 
   it.each([{ url: 'http://rabbit' }, { url: 'not a url' }, {}])('refuses config %j', (config) => {
     expect(() => amqpConnectArgs({ name: 'rabbit', config, secrets: {} })).toThrow(ConnectorError);
+  });
+});
+
+describe('AmqpClient egress', () => {
+  it.each([
+    ['amqp://svc@169.254.169.254', undefined],
+    ['amqp://svc@0251.0376.0251.0376:5672', undefined],
+    ['amqps://svc@[fe80::1]', undefined],
+    ['amqp://svc@127.0.0.2:5672', new EgressPolicy(['127.0.0.1:5672'], { strict: true })],
+    ['amqp://svc@127.0.0.1:5673', new EgressPolicy(['127.0.0.1:5672'], { strict: true })],
+  ])('refuses %s before any socket (NOT_ALLOWED, final)', (url, egress) => {
+    expect(
+      () =>
+        new AmqpClient(
+          { name: 'r', config: { url }, secrets: { password: 'p' } },
+          { egress },
+          consoleLogger,
+        ),
+    ).toThrow(expect.objectContaining({ code: 'NOT_ALLOWED', retryable: false }));
   });
 });
 

@@ -4,6 +4,8 @@ import { backoffDelay, cancellableSleep } from '../backoff';
 import { badConfig, configNumber, configString } from '../config';
 import { tlsSettings, type TlsSettings } from '../tls';
 import type { ConnectorConnection } from '../connector';
+import { EgressPolicy } from '../egress/egress-policy';
+import { egressError, egressLookup } from '../egress/egress-socket';
 import { errorText, type ConnectorLogger } from '../logger';
 
 export interface AmqpClientOptions {
@@ -13,6 +15,8 @@ export interface AmqpClientOptions {
   reconnectMaxMs?: number;
   /** TCP connect and AMQP handshake time limit per attempt. Default 10 s. */
   connectTimeoutMs?: number;
+  /** Where the client may connect; default: anywhere but cloud metadata and link-local. */
+  egress?: EgressPolicy;
 }
 
 /** amqplib connect arguments for a stored connection; `safeUrl` names it without any secret. */
@@ -78,6 +82,12 @@ export class AmqpClient {
   ) {
     const { url, safeUrl, tls } = amqpConnectArgs(connection);
     this.safeUrl = safeUrl;
+    const egress = options.egress ?? EgressPolicy.permissive();
+    const host = url.hostname!;
+    const port = url.port!;
+    // Refused by name (or as an address literal, which never goes through `lookup`): no attempt.
+    const refused = egress.refusesName(host, port);
+    if (refused) throw egressError(`amqp ${safeUrl}`, refused);
     const initialMs = options.reconnectInitialMs ?? 500;
     const maxMs = options.reconnectMaxMs ?? 30_000;
     this.manager = new AmqpConnectionManagerClass(null, {
@@ -85,6 +95,8 @@ export class AmqpClient {
       reconnectTimeInSeconds: initialMs / 1000,
       connectionOptions: {
         ...tls,
+        // Every address the name resolves to is checked as the socket connects.
+        lookup: egressLookup(egress, port),
         timeout: options.connectTimeoutMs ?? 10_000,
         clientProperties: { connection_name: `junction:${connection.name}` },
       },

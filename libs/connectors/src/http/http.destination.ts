@@ -12,22 +12,20 @@ import {
   type SentRequest,
 } from '../connector';
 import { errorText } from '../logger';
-import { HostAllowlist, hostAndPort, targetUrl } from './http-target';
+import type { EgressPolicy } from '../egress/egress-policy';
+import { targetUrl } from './http-target';
 
 export interface HttpDestinationOptions {
   /**
-   * Hosts this destination may call (see {@link HostAllowlist} for the forms). The connection's
-   * own base URL host counts as listed unless `allowConnectionHost` is false.
+   * Where this destination may send. Checked here on the URL's host (a refused target is refused
+   * for good, without a request) and by the dispatcher's connector on every address it connects to.
    */
-  allowHosts: readonly string[];
-  /**
-   * Default true: the stored connection names its target, so its host is allowed. False makes the
-   * list the only authority (an operator who does not trust editors with targets).
-   */
-  allowConnectionHost: boolean;
-  /** The pool's shared undici agent. */
+  egress: EgressPolicy;
+  /** The pool's undici agent, whose connector applies the same policy. */
   dispatcher: Dispatcher;
 }
+
+const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443 };
 
 const DEFAULT_TIMEOUT_MS = 5_000;
 /** Largest response body returned as a reply. */
@@ -65,7 +63,8 @@ export class HttpDestination implements Destination {
   private readonly receiptUrl: string;
   private readonly method: 'POST' | 'PUT' | 'PATCH';
   private readonly timeoutMs: number;
-  private readonly allowed: boolean;
+  /** Why the policy refuses this destination's host, if it does. */
+  private readonly refused?: string;
   private readonly fixedHeaders: Record<string, string>;
   private readonly inFlight = new InFlight();
   private closed = false;
@@ -86,11 +85,15 @@ export class HttpDestination implements Destination {
     this.receiptUrl = `${this.url.origin}${this.url.pathname}`;
     this.method = spec.method ?? 'POST';
     this.timeoutMs = configNumber(connection, 'timeoutMs') ?? DEFAULT_TIMEOUT_MS;
-    const listed = options.allowConnectionHost
-      ? [...options.allowHosts, hostAndPort(base)]
-      : options.allowHosts;
-    this.allowed = new HostAllowlist(listed).allows(this.url);
-    this.fixedHeaders = { ...staticHeaders(connection), ...authHeader(connection, base) };
+    this.refused = options.egress.refusesName(
+      this.url.hostname,
+      Number(this.url.port) || DEFAULT_PORTS[this.url.protocol],
+    );
+    this.fixedHeaders = {
+      ...staticHeaders(connection),
+      ...secretHeaders(connection),
+      ...authHeader(connection, base),
+    };
   }
 
   send(message: OutboundMessage): Promise<DeliveryReceipt> {
@@ -113,10 +116,10 @@ export class HttpDestination implements Destination {
 
   private refusal(): ConnectorError | undefined {
     if (this.closed) return new ConnectorError('CLOSED', 'http destination is closed', false);
-    if (!this.allowed)
+    if (this.refused)
       return new ConnectorError(
         'NOT_ALLOWED',
-        `http ${this.method} ${this.receiptUrl}: host ${this.url.host} is not on the allowlist`,
+        `http ${this.method} ${this.receiptUrl}: egress refused: ${this.refused}`,
         false,
       );
     return undefined;
@@ -277,6 +280,26 @@ function staticHeaders(connection: ConnectorConnection): Record<string, string> 
     if (RESERVED_HEADERS.has(name.toLowerCase()))
       throw badConfig(connection, `config.headers.${name} is set by Junction itself`);
     out[name.toLowerCase()] = value;
+  }
+  return out;
+}
+
+/**
+ * Credential headers kept as secrets (`secrets["header:X-Api-Key"]`), so that they are stored
+ * encrypted and never shown. `Authorization` may be one (a scheme other than Bearer or Basic);
+ * bearerToken and basicPassword take its place when set.
+ */
+function secretHeaders(connection: ConnectorConnection): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(connection.secrets)) {
+    if (!key.startsWith('header:')) continue;
+    const name = key.slice('header:'.length);
+    const lower = name.toLowerCase();
+    if (!TOKEN.test(name) || !FIELD_VALUE.test(value))
+      throw badConfig(connection, `secrets["${key}"] is not a valid header`);
+    if (RESERVED_HEADERS.has(lower) && lower !== 'authorization')
+      throw badConfig(connection, `secrets["${key}"] is set by Junction itself`);
+    out[lower] = value;
   }
   return out;
 }

@@ -12,6 +12,7 @@ import { testMessages } from '../conformance/conformance';
 import { testLogger } from '../conformance/test-logger';
 import { ConnectorError, type ConnectorConnection, type OutboundMessage } from '../connector';
 import { ConnectorPool } from '../connector-pool';
+import { EgressPolicy } from '../egress/egress-policy';
 
 interface Seen {
   method: string;
@@ -196,31 +197,35 @@ describe('http destination', () => {
 
   describe('allowlist', () => {
     it("allows the connection's own host without a list", async () => {
-      const destination = pool.destination(spec('/orders'), erp(), { allowHosts: [] });
+      const destination = pool.destination(spec('/orders'), erp());
       await expect(destination.send(message())).resolves.toMatchObject({ status: 201 });
     });
 
     it('refuses, for good and without a request, a host off the list when only the list counts', async () => {
       const before = target.seen.length;
-      const destination = pool.destination(spec('/orders'), erp(), {
-        allowHosts: [`127.0.0.1:${elsewhere.port}`, 'erp.example.com'],
-        allowConnectionHost: false,
+      const strict = new ConnectorPool({
+        egress: new EgressPolicy([`127.0.0.1:${elsewhere.port}`, 'erp.example.com'], {
+          strict: true,
+        }),
       });
+      const destination = strict.destination(spec('/orders'), erp());
       await expect(destination.send(message())).rejects.toMatchObject({
         code: 'NOT_ALLOWED',
         retryable: false,
       });
       expect(target.seen.length).toBe(before);
+      await strict.close();
     });
 
     it.each([[(port: number) => `127.0.0.1:${port}`], [() => '127.0.0.1']])(
       'calls a host that is on the list (%#)',
       async (entry) => {
-        const destination = pool.destination(spec('/orders'), erp(), {
-          allowHosts: [entry(target.port)],
-          allowConnectionHost: false,
+        const strict = new ConnectorPool({
+          egress: new EgressPolicy([entry(target.port)], { strict: true }),
         });
+        const destination = strict.destination(spec('/orders'), erp());
         await expect(destination.send(message())).resolves.toMatchObject({ status: 201 });
+        await strict.close();
       },
     );
 
@@ -239,6 +244,19 @@ describe('http destination', () => {
       );
       await destination.send(message());
       expect(lastSeen().headers.authorization).toBe('Bearer tok-123');
+    });
+
+    it('sends credential headers kept as secrets, and refuses one Junction sets itself', async () => {
+      const destination = pool.destination(
+        spec('/orders'),
+        erp({ secrets: { 'header:X-Api-Key': 'k-42', 'header:Authorization': 'Token t-1' } }),
+      );
+      await destination.send(message());
+      expect(lastSeen().headers['x-api-key']).toBe('k-42');
+      expect(lastSeen().headers.authorization).toBe('Token t-1');
+      expect(() =>
+        pool.destination(spec('/orders'), erp({ secrets: { 'header:Host': 'evil.example' } })),
+      ).toThrow(/set by Junction itself/);
     });
 
     it('sends basic auth with the base URL user and secrets.basicPassword, not in the URL', async () => {

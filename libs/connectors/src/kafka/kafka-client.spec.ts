@@ -5,6 +5,7 @@ import {
   KafkaJSProtocolError,
 } from 'kafkajs';
 import { ConnectorError } from '../connector';
+import { EgressPolicy } from '../egress/egress-policy';
 import { consoleLogger } from '../logger';
 import { kafkaClientConfig, kafkaConnectorError, stringifyKafkaHeaders } from './kafka-client';
 
@@ -88,6 +89,37 @@ describe('kafkaClientConfig', () => {
     expect(() =>
       kafkaClientConfig({ name: 'kafka', config, secrets: {} }, {}, consoleLogger),
     ).toThrow(ConnectorError);
+  });
+
+  it.each([
+    [['169.254.169.254:9092'], undefined],
+    [['b:9092', '2852039166:9092'], undefined],
+    [['metadata.google.internal:80'], undefined],
+    [['10.0.0.1:9092'], new EgressPolicy(['10.0.0.2'], { strict: true })],
+    [['b:9093'], new EgressPolicy(['b:9092'], { strict: true })],
+  ])('refuses brokers %j before any socket (NOT_ALLOWED, final)', (brokers, egress) => {
+    const refusal = (() => {
+      try {
+        kafkaClientConfig(
+          { name: 'k', config: { brokers }, secrets: {} },
+          { egress },
+          consoleLogger,
+        );
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(refusal).toMatchObject({ code: 'NOT_ALLOWED', retryable: false });
+    expect((refusal as Error).message).toContain('egress refused');
+  });
+
+  it('connects through the egress policy unless a test brings its own sockets', () => {
+    const config = kafkaClientConfig(
+      { name: 'k', config: { brokers: ['b:9092'] }, secrets: {} },
+      {},
+      consoleLogger,
+    );
+    expect(typeof config.socketFactory).toBe('function');
   });
 });
 

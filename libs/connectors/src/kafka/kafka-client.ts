@@ -16,14 +16,21 @@ import { tlsSettings } from '../tls';
 import { badConfig, configString } from '../config';
 import { ConnectorError, type ConnectorConnection } from '../connector';
 import { errorText, type ConnectorLogger } from '../logger';
+import { EgressPolicy } from '../egress/egress-policy';
+import { egressError, egressSocketFactory } from '../egress/egress-socket';
 
 export interface KafkaClientOptions {
   /** TCP connect time limit. Default 3 s. */
   connectionTimeout?: number;
   /** Time limit of one request. Default 30 s. */
   requestTimeout?: number;
-  /** Custom sockets (proxies, and tests that cut connections). */
+  /**
+   * Custom sockets (proxies, and tests that cut connections). Without it, sockets go through the
+   * egress policy's checks at connect time.
+   */
   socketFactory?: ISocketFactory;
+  /** Where the client may connect; default: anywhere but cloud metadata and link-local. */
+  egress?: EgressPolicy;
 }
 
 /** kafkajs settings for a stored connection: brokers, client id, TLS and SASL from config and secrets. */
@@ -39,6 +46,12 @@ export function kafkaClientConfig(
     !brokers.every((b): b is string => typeof b === 'string')
   )
     throw badConfig(connection, 'config.brokers must be a non-empty list of host:port');
+  const egress = options.egress ?? EgressPolicy.permissive();
+  for (const broker of brokers) {
+    const at = broker.lastIndexOf(':');
+    const refused = egress.refusesName(broker.slice(0, at), Number(broker.slice(at + 1)));
+    if (refused) throw egressError(`kafka ${connection.name} broker ${broker}`, refused);
+  }
   const config: KafkaConfig = {
     clientId: configString(connection, 'clientId') ?? 'junction',
     brokers,
@@ -67,7 +80,8 @@ export function kafkaClientConfig(
       password: connection.secrets.saslPassword ?? '',
     } as SASLOptions;
   }
-  if (options.socketFactory) config.socketFactory = options.socketFactory;
+  // Brokers the cluster names in its metadata are connected to through the same factory.
+  config.socketFactory = options.socketFactory ?? (egressSocketFactory(egress) as ISocketFactory);
   return config;
 }
 

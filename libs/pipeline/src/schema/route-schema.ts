@@ -204,8 +204,10 @@ const SOURCE_FIELDS: Record<
     properties: {
       path: {
         type: 'string',
-        pattern: '^[a-z0-9][a-z0-9/_-]{0,127}$',
-        description: 'Ingest path: POST /ingest/<path>.',
+        minLength: 1,
+        maxLength: 512,
+        description:
+          'Ingest path: POST /ingest/<path>. Compared in one normalised form (percent-decoded, Unicode NFKC, lower case, no empty or "." segments, ".." resolved), which must be ASCII letters, digits, ".", "_", "~", "-" and "/"; unique among routes in that form.',
         examples: ['orders'],
       },
       mode: {

@@ -7,6 +7,10 @@ export class RouteVersionEntity {
   @PrimaryColumn({ name: 'route_id', type: 'text' })
   routeId!: string;
 
+  /** The route's incarnation: a version number counts within one. */
+  @PrimaryColumn({ type: 'integer' })
+  incarnation!: number;
+
   @PrimaryColumn({ type: 'integer' })
   version!: number;
 

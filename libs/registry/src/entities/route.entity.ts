@@ -5,6 +5,10 @@ export class RouteEntity {
   @PrimaryColumn({ type: 'text' })
   id!: string;
 
+  /** Which life of this id: a route deleted and created again is the next incarnation, from version 1. */
+  @Column({ type: 'integer' })
+  incarnation!: number;
+
   @Column({ name: 'latest_version', type: 'integer' })
   latestVersion!: number;
 

@@ -1,0 +1,136 @@
+import { KeyObject } from 'node:crypto';
+import { AnchorFile, checkAnchor, DIGEST_BYTES, SignedAnchor } from './anchors';
+import { ChainTable, ChainTableName, EVENTS, MESSAGES } from './audit-tables';
+import { AuditRepository } from './audit.repository';
+
+const BATCH = 5_000;
+
+/** The newest anchor checked, and whether the database still holds what it signed. */
+export interface AnchorSummary {
+  file: string;
+  signedAt: string;
+  matched: boolean;
+  chains: Array<{ table: ChainTableName; seq: string }>;
+}
+
+export interface AnchorCheckResult {
+  ok: boolean;
+  /** Anchors whose signature verified and whose rows were compared. */
+  checked: number;
+  /** Records anchors signed that retention has since dropped (whole days): no longer checkable. */
+  droppedByRetention: number;
+  lastAnchor?: AnchorSummary;
+  /** The first record (lowest seq, messages before events) that differs from what an anchor signed, or is missing. */
+  firstBrokenId?: string;
+  firstBrokenTable?: ChainTableName;
+  reason?: string;
+}
+
+interface Broken {
+  table: ChainTableName;
+  seq: bigint;
+  reason: string;
+}
+
+/**
+ * Compares the database with published anchors: every anchor must be signed by `publicKey`, and
+ * every row an anchor covers must still have the hash it signed (rows dropped by retention
+ * excepted, as `audit_chain_anchors` records them). An edit whose chain was recomputed to look
+ * consistent changes the hash of the edited row: that row is named.
+ */
+export async function checkAnchors(
+  repo: AuditRepository,
+  files: AnchorFile[],
+  publicKey: KeyObject,
+  tables: ChainTableName[] = ['audit_messages', 'audit_events'],
+): Promise<AnchorCheckResult> {
+  const anchors: Array<{ file: string; anchor: SignedAnchor }> = [];
+  for (const { file, content } of files) {
+    const anchor = checkAnchor(content, publicKey);
+    if (typeof anchor === 'string')
+      return { ok: false, checked: 0, droppedByRetention: 0, reason: `anchor ${file}: ${anchor}` };
+    anchors.push({ file, anchor });
+  }
+  anchors.sort((a, b) => a.anchor.signedAt.localeCompare(b.anchor.signedAt));
+  const dropped = new Map<ChainTableName, bigint>();
+  for (const table of tables) dropped.set(table, BigInt(await repo.droppedUpTo(table)));
+  let first: Broken | undefined;
+  const maxAnchored = new Map<ChainTableName, bigint>();
+  let lastAnchor: AnchorSummary | undefined;
+  for (const { file, anchor } of anchors) {
+    let matched = true;
+    for (const chain of anchor.chains) {
+      if (!tables.includes(chain.table)) continue;
+      const table = (chain.table === 'audit_messages' ? MESSAGES : EVENTS) as ChainTable<unknown>;
+      const cut = dropped.get(chain.table) ?? 0n;
+      if (BigInt(chain.seq) > (maxAnchored.get(chain.table) ?? 0n))
+        maxAnchored.set(chain.table, BigInt(chain.seq));
+      const broken = await compare(repo, table, chain, cut, file);
+      if (!broken) continue;
+      matched = false;
+      if (!first || before(broken, first)) first = broken;
+    }
+    lastAnchor = {
+      file,
+      signedAt: anchor.signedAt,
+      matched,
+      chains: anchor.chains
+        .filter((c) => tables.includes(c.table))
+        .map((c) => ({ table: c.table, seq: c.seq })),
+    };
+  }
+  return {
+    ok: !first,
+    checked: anchors.length,
+    // Anchored records gone with a dropped day: each record once, however many anchors signed it.
+    droppedByRetention: tables.reduce((sum, t) => {
+      const cut = dropped.get(t) ?? 0n;
+      const signed = maxAnchored.get(t) ?? 0n;
+      return sum + Number(cut < signed ? cut : signed);
+    }, 0),
+    lastAnchor,
+    ...(first
+      ? { firstBrokenId: String(first.seq), firstBrokenTable: first.table, reason: first.reason }
+      : {}),
+  };
+}
+
+const ORDER: ChainTableName[] = ['audit_messages', 'audit_events'];
+function before(a: Broken, b: Broken): boolean {
+  if (a.table !== b.table) return ORDER.indexOf(a.table) < ORDER.indexOf(b.table);
+  return a.seq < b.seq;
+}
+
+async function compare(
+  repo: AuditRepository,
+  table: ChainTable<unknown>,
+  chain: SignedAnchor['chains'][number],
+  droppedUpTo: bigint,
+  file: string,
+): Promise<Broken | undefined> {
+  const digests = Buffer.from(chain.digests, 'base64');
+  const from = BigInt(chain.fromSeq);
+  const to = BigInt(chain.seq);
+  const broken = (seq: bigint, why: string): Broken => ({
+    table: table.name,
+    seq,
+    reason: `record ${seq} of ${table.name} ${why} (anchor ${file}, signed ${chain.recordedAt})`,
+  });
+  let expected = (from > droppedUpTo ? from : droppedUpTo) + 1n;
+  while (expected <= to) {
+    const rows = await repo.bySeq(table, String(expected - 1n), chain.seq, BATCH);
+    if (rows.length === 0) return broken(expected, 'is missing');
+    for (const row of rows) {
+      const seq = BigInt(row.seq);
+      if (seq !== expected) return broken(expected, 'is missing');
+      const at = Number(seq - from - 1n) * DIGEST_BYTES;
+      const signed = digests.subarray(at, at + DIGEST_BYTES);
+      if (!row.hash.subarray(0, DIGEST_BYTES).equals(signed))
+        return broken(seq, 'differs from what the anchor signed (changed)');
+      if (seq === to && row.hash.toString('hex') !== chain.hash)
+        return broken(seq, 'differs from the head the anchor signed (changed)');
+      expected += 1n;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,191 @@
+/**
+ * Signed anchors against the real Postgres: the signer checks and signs what was appended since
+ * its last anchor, the verifier compares the database with every anchor, retention's whole-day
+ * drops are told apart from deleted records, and a chain that does not extend the last anchor
+ * is never signed.
+ */
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { createTestDatabase, TestDatabase } from '@junction/database';
+import type { MessageRecord } from '@junction/runtime';
+import { MIGRATIONS } from '../../../migrations';
+import { AnchorSigner } from './anchor-signer';
+import { checkAnchors } from './anchor-verifier';
+import { AnchorDirectory, checkAnchor } from './anchors';
+import { AmqpAnchorPublisher } from './anchor-publishers';
+import { connect } from 'amqplib';
+import net from 'node:net';
+import { AuditTrail } from './audit-trail';
+import { AuditRepository } from './audit.repository';
+import { PartitionMaintenance } from './partition-maintenance';
+
+/** A port nothing listens on (the OS gave it a moment ago): a broker that is down. */
+function freePortNow(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+function record(messageId: string): MessageRecord {
+  const now = new Date().toISOString();
+  return {
+    messageId,
+    routeId: 'orders',
+    routeVersion: 1,
+    source: { type: 'http', name: 'orders/in' },
+    outcome: 'delivered',
+    receipts: [{ destination: 0, receipt: { kind: 'log' } }],
+    attempts: 1,
+    receivedAt: now,
+    doneAt: now,
+    body: { id: messageId },
+    payload: Buffer.from(JSON.stringify({ id: messageId })),
+    auditPayload: 'masked',
+  };
+}
+
+describe('signed audit anchors on Postgres', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  let repo: AuditRepository;
+  let trail: AuditTrail;
+  let dir: string;
+  let directory: AnchorDirectory;
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const errors: string[] = [];
+  let signer: AnchorSigner;
+
+  const write = async (n: number) => {
+    for (let i = 0; i < n; i++) await trail.recordMessage(record(randomUUID()));
+  };
+  const check = async () => checkAnchors(repo, await directory.readAll(), publicKey);
+
+  beforeAll(async () => {
+    db = await createTestDatabase('anchors');
+    ds = new DataSource({ type: 'postgres', url: db.url, migrations: MIGRATIONS, logging: false });
+    await ds.initialize();
+    await ds.runMigrations();
+    repo = new AuditRepository(ds);
+    trail = new AuditTrail({ databaseUrl: db.url, log: quiet });
+    dir = mkdtempSync(join(tmpdir(), 'junction-anchors-int-'));
+    directory = new AnchorDirectory(dir);
+    signer = new AnchorSigner(repo, directory, privateKey, {
+      ...quiet,
+      error: (m) => errors.push(m),
+    });
+  });
+
+  afterAll(async () => {
+    await trail?.close();
+    await ds?.destroy();
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('signs only when a chain moved, each anchor going on from the last; a restarted signer too', async () => {
+    expect(await signer.anchorNow()).toBeUndefined();
+    await write(7);
+    const first = await signer.anchorNow();
+    expect(first?.chains).toEqual([
+      expect.objectContaining({ table: 'audit_messages', fromSeq: '0', seq: '7' }),
+    ]);
+    expect(await signer.anchorNow()).toBeUndefined();
+    await write(3);
+    await trail.recordEvent({ type: 'route.updated', outcome: 'success', actor: 'alice' });
+    const restarted = new AnchorSigner(repo, directory, privateKey, quiet);
+    const second = await restarted.anchorNow();
+    expect(second?.chains.map((c) => [c.table, c.fromSeq, c.seq])).toEqual([
+      ['audit_messages', '7', '10'],
+      ['audit_events', '0', '1'],
+    ]);
+    expect(await check()).toMatchObject({ ok: true, checked: 2, droppedByRetention: 0 });
+  });
+
+  it('refuses to sign a chain that does not extend the last anchor, naming the record', async () => {
+    await write(2);
+    await ds.query(`BEGIN; SET LOCAL session_replication_role = replica;
+      UPDATE audit_messages SET route_id = 'changed' WHERE seq = 11; COMMIT`);
+    await expect(signer.anchorNow()).rejects.toMatchObject({ code: 'ANCHOR_REFUSED' });
+    expect(errors.join('\n')).toMatch(/record 11 does not match its hash/);
+    await ds.query(`BEGIN; SET LOCAL session_replication_role = replica;
+      UPDATE audit_messages SET route_id = 'orders' WHERE seq = 11; COMMIT`);
+    // This signer goes on from its own last anchor (the restarted one's overlaps it: both verify).
+    expect((await signer.anchorNow())?.chains[0]).toMatchObject({ fromSeq: '7', seq: '12' });
+  });
+
+  it('tells records deleted from records dropped whole by retention', async () => {
+    await ds.query(`BEGIN; SET LOCAL session_replication_role = replica;
+      DELETE FROM audit_messages WHERE seq = 5; COMMIT`);
+    expect(await check()).toMatchObject({
+      ok: false,
+      firstBrokenId: '5',
+      firstBrokenTable: 'audit_messages',
+      reason: expect.stringMatching(/^record 5 of audit_messages is missing/),
+    });
+    // Retention drops today's day whole (as if two days had passed), keeping where it ended.
+    const maintenance = new PartitionMaintenance(
+      trail,
+      repo,
+      { aheadDays: 0, retentionDays: 1 },
+      quiet,
+    );
+    await maintenance.dropOlderThan(1, new Date(Date.now() + 2 * 86_400_000));
+    expect(await check()).toMatchObject({ ok: true, droppedByRetention: 13 });
+    // The chain goes on from where retention cut it, and is signed from there.
+    await write(4);
+    expect(
+      (await signer.anchorNow())?.chains.find((c) => c.table === 'audit_messages'),
+    ).toMatchObject({
+      fromSeq: '12',
+      seq: '16',
+    });
+    expect(await check()).toMatchObject({ ok: true });
+  });
+
+  it('publishes each anchor to a RabbitMQ queue too, and a broker that is down costs only a logged error', async () => {
+    const queue = `junction.test.anchors.${randomUUID()}`;
+    const amqpUrl = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+    const down: string[] = [];
+    const publishing = new AnchorSigner(
+      repo,
+      directory,
+      privateKey,
+      { ...quiet, error: (m) => down.push(m) },
+      undefined,
+      [
+        new AmqpAnchorPublisher(amqpUrl, queue),
+        new AmqpAnchorPublisher(`amqp://guest:guest@127.0.0.1:${await freePortNow()}`, queue),
+      ],
+    );
+    await write(3);
+    const anchor = await publishing.anchorNow();
+    expect(anchor).toBeDefined();
+    expect(down).toEqual([
+      expect.stringMatching(/^audit anchor anchor-.*\.json was not published to amqp queue/),
+    ]);
+    const connection = await connect(amqpUrl);
+    try {
+      const channel = await connection.createChannel();
+      const message = await channel.get(queue, { noAck: true });
+      expect(message).not.toBe(false);
+      if (message === false) return;
+      expect(message.properties.deliveryMode).toBe(2);
+      const published = JSON.parse(message.content.toString()) as unknown;
+      expect(published).toEqual(anchor);
+      expect(checkAnchor(published, publicKey)).toEqual(anchor);
+      await channel.deleteQueue(queue);
+    } finally {
+      await connection.close();
+    }
+  });
+});

@@ -1,0 +1,147 @@
+import { AuditEventInput } from './audit-rows';
+
+/** A denied request as the auth module reports it. */
+export interface DeniedRequest {
+  method: string;
+  path: string;
+  status: number;
+  ip?: string;
+}
+
+interface Bucket {
+  windowStart: number;
+  ip: string;
+  count: number;
+  firstAt: number;
+  lastAt: number;
+  /** Requests per `METHOD path`, up to MAX_PATHS; the rest under OTHER_PATHS. */
+  paths: Map<string, number>;
+}
+
+export interface DenialAggregatorOptions {
+  /** Length of a window; windows are aligned to the epoch, so every process has the same ones. */
+  windowMs: number;
+  /** Distinct sources kept apart in one window; more share the `(many sources)` event. */
+  maxSources?: number;
+  now?: () => number;
+  onError?: (err: unknown) => void;
+}
+
+const MAX_PATHS = 20;
+const OTHER_PATHS = '(other paths)';
+export const MANY_SOURCES = '(many sources)';
+
+/**
+ * Anonymous denied requests, counted instead of written one by one: one `request.denied` event
+ * per source address and window, with the count, when the window closes (or the gateway stops).
+ * So a flood of unauthenticated requests adds at most `maxSources + 1` rows per window and
+ * process to the append-only trail, and the auditor still sees how many there were, from where
+ * and on which paths. A signed-in caller's denials are not given here: they stay one event each.
+ */
+export class DenialAggregator {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly windowMs: number;
+  private readonly maxSources: number;
+  private readonly now: () => number;
+  private timer?: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly record: (event: AuditEventInput) => Promise<void>,
+    private readonly options: DenialAggregatorOptions,
+  ) {
+    this.windowMs = options.windowMs;
+    this.maxSources = options.maxSources ?? 1000;
+    this.now = options.now ?? Date.now;
+  }
+
+  add(denied: DeniedRequest): void {
+    const at = this.now();
+    const windowStart = Math.floor(at / this.windowMs) * this.windowMs;
+    let ip = denied.ip ?? 'unknown';
+    let bucket = this.buckets.get(`${windowStart}|${ip}`);
+    if (!bucket && this.sourcesIn(windowStart) >= this.maxSources) {
+      ip = MANY_SOURCES;
+      bucket = this.buckets.get(`${windowStart}|${ip}`);
+    }
+    if (!bucket) {
+      bucket = { windowStart, ip, count: 0, firstAt: at, lastAt: at, paths: new Map() };
+      this.buckets.set(`${windowStart}|${ip}`, bucket);
+    }
+    bucket.count++;
+    bucket.lastAt = at;
+    const path = `${denied.method} ${denied.path}`.slice(0, 300);
+    const key = bucket.paths.has(path) || bucket.paths.size < MAX_PATHS ? path : OTHER_PATHS;
+    bucket.paths.set(key, (bucket.paths.get(key) ?? 0) + 1);
+  }
+
+  /** Checks for closed windows this often (unref'd: it never keeps the process alive). */
+  start(): void {
+    this.timer = setInterval(
+      () => void this.flush(false),
+      Math.max(100, Math.min(this.windowMs / 4, 1000)),
+    );
+    this.timer.unref();
+  }
+
+  /** Writes every closed window; with `all`, the open ones too (at shutdown). */
+  flush(all: boolean): Promise<void> {
+    this.flushing = this.flushing.then(() => this.writeDue(all));
+    return this.flushing;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush(true);
+  }
+
+  private sourcesIn(windowStart: number): number {
+    let n = 0;
+    for (const b of this.buckets.values()) if (b.windowStart === windowStart) n++;
+    return n;
+  }
+
+  private async writeDue(all: boolean): Promise<void> {
+    const now = this.now();
+    const due = [...this.buckets.entries()].filter(
+      ([, b]) => all || b.windowStart + this.windowMs <= now,
+    );
+    for (const [key, bucket] of due) {
+      this.buckets.delete(key);
+      try {
+        await this.record(eventOf(bucket, this.windowMs));
+      } catch (err) {
+        // Not lost: counted again with the next write (the trail's writer keeps retrying).
+        const back = this.buckets.get(key);
+        if (back) {
+          back.count += bucket.count;
+          back.firstAt = Math.min(back.firstAt, bucket.firstAt);
+          for (const [p, n] of bucket.paths) back.paths.set(p, (back.paths.get(p) ?? 0) + n);
+        } else this.buckets.set(key, bucket);
+        this.options.onError?.(err);
+        return;
+      }
+    }
+  }
+}
+
+function eventOf(bucket: Bucket, windowMs: number): AuditEventInput {
+  return {
+    type: 'request.denied',
+    outcome: 'denied',
+    actor: '(anonymous)',
+    actorKind: 'anonymous',
+    ip: bucket.ip,
+    occurredAt: new Date(bucket.firstAt).toISOString(),
+    details: {
+      status: 401,
+      aggregated: true,
+      count: bucket.count,
+      windowStart: new Date(bucket.windowStart).toISOString(),
+      windowEnd: new Date(bucket.windowStart + windowMs).toISOString(),
+      firstAt: new Date(bucket.firstAt).toISOString(),
+      lastAt: new Date(bucket.lastAt).toISOString(),
+      paths: Object.fromEntries([...bucket.paths.entries()].sort((a, b) => b[1] - a[1])),
+    },
+  };
+}

@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { JunctionError } from '@junction/common';
+import { createTestDatabase, TestDatabase } from '@junction/database';
+import { MIGRATIONS } from '../../../migrations';
+import type { AuthEvent, AuthOptions, LoginThrottleSettings } from './auth.options';
+import { LoginThrottleRepository } from './login-throttle.repository';
+import { LoginThrottleService } from './login-throttle.service';
+
+/**
+ * The sign-in counters on real Postgres with a clock the test moves: windows, lockouts and their
+ * doubling to the millisecond, two services (two gateway processes) sharing one table, and a
+ * burst of parallel attempts counted exactly.
+ */
+const SETTINGS: LoginThrottleSettings = {
+  windowSeconds: 60,
+  sourceFailures: 5,
+  accountFailures: 3,
+  lockoutSeconds: 10,
+  maxLockoutSeconds: 35,
+};
+
+let db: TestDatabase;
+let ds: DataSource;
+let now = Date.UTC(2026, 0, 1);
+const events: AuthEvent[] = [];
+
+function service(settings: LoginThrottleSettings = SETTINGS): LoginThrottleService {
+  const options = { loginThrottle: settings, clock: () => now } as AuthOptions;
+  return new LoginThrottleService(new LoginThrottleRepository(ds), options, {
+    record: (e) => {
+      events.push(e);
+    },
+  });
+}
+
+/** The Retry-After of a refusal, or 'admitted'. */
+async function admit(s: LoginThrottleService, ip: string, user?: string): Promise<number | string> {
+  try {
+    await s.admit(ip, 'local', user);
+    return 'admitted';
+  } catch (err) {
+    if (err instanceof JunctionError && err.code === 'RATE_LIMITED') return err.retryAfterSeconds!;
+    throw err;
+  }
+}
+
+const ip = () => `10.${randomBytes(3).join('.')}`;
+const user = () => `user-${randomBytes(4).toString('hex')}`;
+
+beforeAll(async () => {
+  db = await createTestDatabase('throttle');
+  ds = new DataSource({ type: 'postgres', url: db.url, migrations: MIGRATIONS });
+  await ds.initialize();
+  await ds.runMigrations();
+}, 60_000);
+
+afterAll(async () => {
+  await ds?.destroy();
+  await db?.drop();
+});
+
+describe('per source address', () => {
+  it('admits sourceFailures failed attempts per window, whatever the names, over two processes', async () => {
+    const [a, b] = [service(), service()];
+    const from = ip();
+    for (let i = 0; i < 5; i++) {
+      expect(await admit(i % 2 ? a : b, from, user())).toBe('admitted');
+      await (i % 2 ? a : b).failed('local', user(), from);
+    }
+    now += 15_000;
+    expect(await admit(a, from, user())).toBe(45); // until the window that began 15 s ago ends
+    expect(await admit(b, from)).toBe(45);
+    expect(await admit(a, ip(), user())).toBe('admitted'); // another address
+    now += 45_000;
+    expect(await admit(b, from, user())).toBe('admitted'); // a new window
+  });
+
+  it('gives a successful attempt back, and counts a parallel burst exactly', async () => {
+    const s = service();
+    const from = ip();
+    for (let i = 0; i < 20; i++) {
+      expect(await admit(s, from, 'someone')).toBe('admitted');
+      await s.succeeded(from, 'local', 'someone');
+    }
+    const burst = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => admit(i % 2 ? s : service(), from, user())),
+    );
+    expect(burst.filter((r) => r === 'admitted')).toHaveLength(5);
+  });
+});
+
+describe('per account', () => {
+  it('locks after accountFailures in a row, for its look-alikes too, and doubles each lockout up to the maximum', async () => {
+    const [a, b] = [service(), service()];
+    const name = `victim${randomBytes(2).toString('hex').replace(/\d/g, 'x')}`;
+    const locks: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 3; i++) {
+        expect(await admit(a, ip(), name)).toBe('admitted');
+        await (i % 2 ? a : b).failed('local', name, '127.0.0.1');
+      }
+      locks.push((await admit(b, ip(), name)) as number);
+      expect(await admit(a, ip(), name.toUpperCase())).toBe(locks[round]);
+      expect(await admit(a, ip(), name.replace(/e/g, '\u0435'))).toBe(locks[round]);
+      expect(await admit(a, ip(), user())).toBe('admitted');
+      now += locks[round] * 1000 - 1;
+      expect(await admit(a, ip(), name)).toBe(1);
+      now += 1;
+    }
+    expect(locks).toEqual([10, 20, 35, 35]);
+    expect(events.filter((e) => e.type === 'account.locked' && e.actor === name)).toHaveLength(4);
+  });
+
+  it('a success clears the count and the backoff; failures further apart than the window do not add up', async () => {
+    const s = service();
+    const name = user();
+    for (let i = 0; i < 2; i++) await s.failed('local', name);
+    await s.succeeded('10.0.0.1', 'local', name);
+    for (let i = 0; i < 2; i++) await s.failed('local', name);
+    expect(await admit(s, ip(), name)).toBe('admitted');
+    now += 61_000;
+    await s.failed('local', name);
+    expect(await admit(s, ip(), name)).toBe('admitted');
+    await s.failed('local', name);
+    await s.failed('local', name);
+    expect(await admit(s, ip(), name)).toBe(10); // the first lockout again
+  });
+
+  it('keeps providers apart and survives names Postgres text cannot hold', async () => {
+    const s = service();
+    const name = `odd\u0000${user()}\ud800`;
+    for (let i = 0; i < 3; i++) await s.failed('local', name);
+    expect(await admit(s, ip(), name)).toBe(10);
+    await expect(s.admit(ip(), 'ldap', name)).resolves.toBeUndefined();
+  });
+});
