@@ -114,14 +114,14 @@ describe('routes as code: junction login, route apply / diff / export, dead-lett
     expect(JSON.stringify(stored)).not.toContain(ADMIN_PASSWORD);
   });
 
-  it('a wrong password is refused (exit 5) and keeps no file', async () => {
+  it('a wrong password is refused (exit 6) and keeps no file', async () => {
     const other = { XDG_CONFIG_HOME: join(dir, 'other'), HOME: dir };
     const r = await junction(
       other,
       ['login', gw.base, '-u', 'admin', '--password-stdin'],
       'nope-nope-nope',
     );
-    expect(r.code).toBe(5);
+    expect(r.code).toBe(6);
     expect(() => statSync(join(dir, 'other', 'junction', 'config.json'))).toThrow();
   });
 
@@ -233,19 +233,19 @@ describe('routes as code: junction login, route apply / diff / export, dead-lett
     expect((await gw.api('GET', '/routes/ops-amqp')).status).toBe(404);
   });
 
-  it('exit codes for CI: 5 refused (bad token), 6 unreachable, 2 not logged in', async () => {
+  it('exit codes for CI: 6 refused (bad token), 5 unreachable, 2 not logged in', async () => {
     const refused = await junction(
       { ...env, JUNCTION_URL: gw.base, JUNCTION_TOKEN: 'not-a-token' },
       ['route', 'apply', '-f', routes],
     );
-    expect(refused.code).toBe(5);
+    expect(refused.code).toBe(6);
     expect(refused.stderr).toContain('401');
 
     const down = await junction(
       { ...env, JUNCTION_URL: `http://127.0.0.1:${await freePort()}`, JUNCTION_TOKEN: 'x' },
       ['route', 'diff', '-f', routes],
     );
-    expect(down.code).toBe(6);
+    expect(down.code).toBe(5);
     expect(down.stderr).toContain('cannot reach');
 
     const nobody = await junction({ XDG_CONFIG_HOME: join(dir, 'none'), HOME: dir }, [

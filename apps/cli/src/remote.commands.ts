@@ -202,7 +202,7 @@ const state = (v: number, route: { activeVersion: number | null }) =>
 /**
  * `route apply` and `route diff`: every file checked (nothing changes if one is invalid), then
  * per route unchanged / created / updated with a unified diff of the source, applied unless a
- * dry run. Exit: 0 applied or nothing to do, 1 invalid, 2 usage, 5 refused, 6 unreachable.
+ * dry run. Exit: 0 applied or nothing to do, 1 invalid, 2 usage, 5 unreachable, 6 refused.
  */
 export function routeApplyCommand(
   paths: string[],
