@@ -18,6 +18,7 @@ export type Service = {
   environment?: Record<string, string | number | boolean | null> | string[];
   ports?: (string | number | { target: number; published?: string | number; host_ip?: string })[];
   healthcheck?: { test?: string | string[]; disable?: boolean };
+  volumes?: (string | { type?: string; source?: string; target?: string })[];
   depends_on?: string[] | Record<string, { condition?: string }>;
 };
 export type Compose = { services: Record<string, Service> };
@@ -217,12 +218,30 @@ export function checkDockerfile(
   return problems;
 }
 
+function matches(text: string, re: RegExp, group: number): string[] {
+  return [...text.matchAll(re)].map((m) => m[group]);
+}
+
+/** The texts of the SQL files a service mounts into /docker-entrypoint-initdb.d. */
+function initScripts(service: Service, inputs: ComposeInputs): string[] {
+  const out: string[] = [];
+  for (const v of service.volumes ?? []) {
+    const [source, target] =
+      typeof v === 'string' ? v.split(':') : [v.source ?? '', v.target ?? ''];
+    if (target === '/docker-entrypoint-initdb.d' && /^\.{0,2}\//.test(source))
+      out.push(...(inputs.initScripts?.(source) ?? []));
+  }
+  return out;
+}
+
 export interface ComposeInputs {
   compose: Compose;
   /** Dockerfile texts by path, for services built from one. */
   dockerfiles: Record<string, string>;
   /** scripts/ldap/seed.ldif */
   seedLdif: string;
+  /** The .sql texts in a folder of the checkout a service mounts (relative to the compose file). */
+  initScripts?: (dir: string) => string[];
   /** The host environment compose interpolates from (an empty one: the documented defaults). */
   hostEnv?: Env;
 }
@@ -332,30 +351,62 @@ export function checkCompose(inputs: ComposeInputs): string[] {
   if (gwText && !exposed(gwText).includes(config.PORT))
     problems.push(`gateway: the Dockerfile does not EXPOSE PORT ${config.PORT}`);
 
-  // DATABASE_URL names the postgres service, its port, user and database.
-  if (config.DATABASE_URL) {
-    const url = new URL(config.DATABASE_URL);
-    const pgEnv = serviceEnvironment(services[postgresName!], hostEnv);
-    const pgPort = Number(pgEnv.PGPORT ?? 5432);
-    const user = pgEnv.POSTGRES_USER || 'postgres';
-    const db = pgEnv.POSTGRES_DB || user;
+  // DATABASE_URL (and the owner's migration URL) name the postgres service, its port, a role
+  // and a database that exist once the image's init scripts ran.
+  const pgEnv = serviceEnvironment(services[postgresName!], hostEnv);
+  const superuser = pgEnv.POSTGRES_USER || 'postgres';
+  const init = initScripts(services[postgresName!], inputs).join('\n');
+  const roles = new Set([
+    superuser,
+    ...matches(init, /CREATE\s+ROLE\s+("?)(\w+)\1[^;]*\bLOGIN\b/gi, 2),
+  ]);
+  const owners = new Map<string, string>([[pgEnv.POSTGRES_DB || superuser, superuser]]);
+  for (const m of init.matchAll(/CREATE\s+DATABASE\s+("?)(\w+)\1(?:[^;]*\bOWNER\s+("?)(\w+)\3)?/gi))
+    owners.set(m[2], m[4] ?? superuser);
+  const pgPort = Number(pgEnv.PGPORT ?? 5432);
+  const urls = {
+    DATABASE_URL: config.DATABASE_URL,
+    JUNCTION_MIGRATION_DATABASE_URL: env.JUNCTION_MIGRATION_DATABASE_URL || undefined,
+  };
+  for (const [name, raw] of Object.entries(urls)) {
+    if (!raw) continue;
+    const url = new URL(raw);
+    const user = decodeURIComponent(url.username);
+    const db = url.pathname.slice(1);
     if (!resolvable(url.hostname).includes(postgresName!))
-      problems.push(
-        `gateway: DATABASE_URL host '${url.hostname}' is not the ${postgresName} service`,
-      );
+      problems.push(`gateway: ${name} host '${url.hostname}' is not the ${postgresName} service`);
     if (Number(url.port || 5432) !== pgPort)
+      problems.push(`gateway: ${name} port ${url.port || 5432} is not ${postgresName}'s ${pgPort}`);
+    if (!roles.has(user))
       problems.push(
-        `gateway: DATABASE_URL port ${url.port || 5432} is not ${postgresName}'s ${pgPort}`,
+        `gateway: ${name} user '${user}' is not a role ${postgresName} creates (${[...roles].join(', ')})`,
       );
-    if (decodeURIComponent(url.username) !== user)
-      problems.push(`gateway: DATABASE_URL user '${url.username}' is not POSTGRES_USER '${user}'`);
-    if (url.pathname.slice(1) !== db)
-      problems.push(`gateway: DATABASE_URL database '${url.pathname.slice(1)}' is not '${db}'`);
+    if (!owners.has(db))
+      problems.push(
+        `gateway: ${name} database '${db}' is not one ${postgresName} creates (${[...owners.keys()].join(', ')})`,
+      );
     if (
       pgEnv.POSTGRES_HOST_AUTH_METHOD !== 'trust' &&
+      user === superuser &&
       decodeURIComponent(url.password) !== (pgEnv.POSTGRES_PASSWORD ?? '')
     )
-      problems.push('gateway: DATABASE_URL password is not POSTGRES_PASSWORD');
+      problems.push(`gateway: ${name} password is not POSTGRES_PASSWORD`);
+  }
+  if (urls.JUNCTION_MIGRATION_DATABASE_URL && urls.DATABASE_URL) {
+    const app = new URL(urls.DATABASE_URL);
+    const owner = new URL(urls.JUNCTION_MIGRATION_DATABASE_URL);
+    if (app.pathname !== owner.pathname || app.hostname !== owner.hostname)
+      problems.push(
+        'gateway: DATABASE_URL and JUNCTION_MIGRATION_DATABASE_URL name different databases',
+      );
+    if (app.username === owner.username)
+      problems.push(
+        'gateway: the runtime role is the schema owner (it could rewrite the audit trail)',
+      );
+    if (owners.get(owner.pathname.slice(1)) !== decodeURIComponent(owner.username))
+      problems.push(
+        `gateway: JUNCTION_MIGRATION_DATABASE_URL's '${owner.username}' does not own the database`,
+      );
   }
 
   problems.push(...checkKafka(kafkaName!, services, resolvable));

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { GATEWAY_CONFIG } from '../src/config';
@@ -24,7 +24,13 @@ const dockerfiles = { Dockerfile: DOCKERFILE, 'docker/ldap/Dockerfile': LDAP_DOC
 
 const clone = (): Compose => structuredClone(COMPOSE);
 const check = (compose: Compose, hostEnv = {}, files = dockerfiles) =>
-  checkCompose({ compose, dockerfiles: files, seedLdif: SEED, hostEnv });
+  checkCompose({ compose, dockerfiles: files, seedLdif: SEED, hostEnv, initScripts });
+/** The .sql files of a folder of the checkout, as the postgres image runs them on a new volume. */
+const initScripts = (dir: string) =>
+  readdirSync(join(ROOT, dir))
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((f) => read(join(dir, f)));
 const gatewayEnv = (c: Compose) => c.services.gateway.environment as Record<string, string>;
 
 describe('Dockerfile (no Docker engine here: parsed and linted)', () => {
@@ -168,7 +174,7 @@ describe('docker-compose.yml against the gateway configuration schema', () => {
     [
       'database name',
       (c) => (gatewayEnv(c).DATABASE_URL = 'postgres://postgres@postgres:5432/test'),
-      /database 'test' is not 'junction'/,
+      /DATABASE_URL database 'test' is not one postgres creates \(postgres, junction\)/,
     ],
     [
       'database scheme',
@@ -282,29 +288,57 @@ describe('docker-compose.yml against the gateway configuration schema', () => {
     expect(check(c).join('\n')).toMatch(expected);
   });
 
-  it('the gateway and postgres must agree on any port and database (generated)', () => {
+  it('the gateway and postgres must agree on any port (generated)', () => {
     for (const port of [5432, 5433, 6543, 15432, 25000]) {
-      for (const db of ['junction', 'orders', 'gw_1']) {
-        const agreeing = clone();
-        agreeing.services.postgres.environment = {
-          POSTGRES_USER: 'postgres',
-          POSTGRES_DB: db,
-          PGPORT: String(port),
-          POSTGRES_HOST_AUTH_METHOD: 'trust',
-        };
-        gatewayEnv(agreeing).DATABASE_URL = `postgres://postgres@postgres:${port}/${db}`;
-        expect(check(agreeing)).toEqual([]);
-        const off = clone();
-        off.services.postgres.environment = {
-          ...(agreeing.services.postgres.environment as object),
-          PGPORT: String(port + 1),
-        };
-        gatewayEnv(off).DATABASE_URL = `postgres://postgres@postgres:${port}/${db}`;
-        expect(check(off).join('\n')).toMatch(
-          new RegExp(`port ${port} is not postgres's ${port + 1}`),
-        );
-      }
+      const withPort = (pgPort: number) => {
+        const c = clone();
+        (c.services.postgres.environment as Record<string, string>).PGPORT = String(pgPort);
+        for (const name of ['DATABASE_URL', 'JUNCTION_MIGRATION_DATABASE_URL'])
+          gatewayEnv(c)[name] = gatewayEnv(c)[name].replace(
+            '@postgres:5432/',
+            `@postgres:${port}/`,
+          );
+        return check(c);
+      };
+      expect(withPort(port)).toEqual([]);
+      const off = withPort(port + 1).join('\n');
+      expect(off).toMatch(new RegExp(`DATABASE_URL port ${port} is not postgres's ${port + 1}`));
+      expect(off).toMatch(new RegExp(`JUNCTION_MIGRATION_DATABASE_URL port ${port} is not`));
     }
+  });
+
+  it('roles and databases must be ones the postgres service creates (generated)', () => {
+    for (const [user, db] of [
+      ['app', 'junction'],
+      ['junction_app', 'orders'],
+      ['JUNCTION_APP', 'Junction'],
+    ]) {
+      const c = clone();
+      gatewayEnv(c).DATABASE_URL = `postgres://${user}:x@postgres:5432/${db}`;
+      gatewayEnv(c).JUNCTION_MIGRATION_DATABASE_URL =
+        `postgres://junction_owner:x@postgres:5432/${db}`;
+      const found = check(c).join('\n');
+      if (user !== 'junction_app')
+        expect(found).toMatch(new RegExp(`DATABASE_URL user '${user}' is not a role`));
+      if (db !== 'junction')
+        expect(found).toMatch(new RegExp(`database '${db}' is not one postgres creates`));
+    }
+    const same = clone();
+    gatewayEnv(same).DATABASE_URL = gatewayEnv(same).JUNCTION_MIGRATION_DATABASE_URL;
+    expect(check(same)).toEqual([
+      'gateway: the runtime role is the schema owner (it could rewrite the audit trail)',
+    ]);
+    const notOwner = clone();
+    gatewayEnv(notOwner).JUNCTION_MIGRATION_DATABASE_URL =
+      'postgres://postgres@postgres:5432/junction';
+    expect(check(notOwner)).toEqual([
+      "gateway: JUNCTION_MIGRATION_DATABASE_URL's 'postgres' does not own the database",
+    ]);
+    const noInit = clone();
+    noInit.services.postgres.volumes = ['postgres-data:/var/lib/postgresql/data'];
+    expect(check(noInit).join('\n')).toMatch(
+      /user 'junction_app' is not a role postgres creates \(postgres\)/,
+    );
   });
 
   it('the Dockerfile EXPOSE and the compose PORT must agree (generated)', () => {
