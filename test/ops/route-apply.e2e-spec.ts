@@ -276,6 +276,39 @@ describe('routes as code: junction login, route apply / diff / export, dead-lett
     expect(r.stdout).toContain('3 unchanged');
   });
 
+  it("compose's routes job: examples/routes applied as code makes the quick start's demo work", async () => {
+    const r = await junction(
+      { XDG_CONFIG_HOME: join(dir, 'job'), HOME: dir, JUNCTION_PASSWORD: ADMIN_PASSWORD },
+      ['login', gw.base, '-u', 'admin'],
+    );
+    expect(r.code).toBe(0);
+    const apply = await junction({ XDG_CONFIG_HOME: join(dir, 'job'), HOME: dir }, [
+      'route',
+      'apply',
+      '-f',
+      'examples/routes',
+    ]);
+    expect(apply.stderr).toBe('');
+    expect(apply.stdout).toContain('demo-orders: created (version 1, active)');
+    const res = await fetch(`${gw.base}/ingest/demo/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: readFileSync(join(ROOT, 'examples/messages/order-de.json')),
+    });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('"orderId"');
+    expect(text).not.toMatch(/4[0-9]{12,18}/); // the card number came back masked
+    const again = await junction({ XDG_CONFIG_HOME: join(dir, 'job'), HOME: dir }, [
+      'route',
+      'apply',
+      '-f',
+      'examples/routes',
+    ]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('demo-orders: unchanged');
+  });
+
   it('dead-letters list and replay', async () => {
     const res = await fetch(`${gw.base}/ingest/ops/payments`, {
       method: 'POST',

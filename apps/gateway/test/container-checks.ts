@@ -19,6 +19,7 @@ export type Service = {
   ports?: (string | number | { target: number; published?: string | number; host_ip?: string })[];
   healthcheck?: { test?: string | string[]; disable?: boolean };
   volumes?: (string | { type?: string; source?: string; target?: string })[];
+  command?: string | string[];
   depends_on?: string[] | Record<string, { condition?: string }>;
 };
 export type Compose = { services: Record<string, Service> };
@@ -277,7 +278,14 @@ export function checkCompose(inputs: ComposeInputs): string[] {
   const names = Object.keys(services);
   const byRole = (test: (name: string, s: Service) => boolean) =>
     names.find((n) => test(n, services[n]));
-  const gatewayName = byRole((_, s) => dockerfileOf(s) === 'Dockerfile');
+  const dependsOn = (s: Service) =>
+    Array.isArray(s.depends_on) ? s.depends_on : Object.keys(s.depends_on ?? {});
+  const fromDockerfile = names.filter((n) => dockerfileOf(services[n]) === 'Dockerfile');
+  /** One-shot jobs run from the gateway's image against the gateway (e.g. `route apply`). */
+  const jobs = fromDockerfile.filter((n) =>
+    dependsOn(services[n]).some((d) => fromDockerfile.includes(d)),
+  );
+  const gatewayName = fromDockerfile.find((n) => !jobs.includes(n));
   const postgresName = byRole((_, s) => /^postgres(:|$)/.test(s.image ?? ''));
   const kafkaName = byRole((_, s) => /kafka/.test(s.image ?? ''));
   const rabbitName = byRole((_, s) => /rabbitmq/.test(s.image ?? ''));
@@ -306,14 +314,14 @@ export function checkCompose(inputs: ComposeInputs): string[] {
         problems.push(`${n}: port ${p.published} is published on every interface; bind 127.0.0.1`);
 
   // Health checks, and the gateway waits for every other service to be healthy.
-  for (const n of names) {
+  for (const n of names.filter((x) => !jobs.includes(x))) {
     const text = dockerText(n);
     const hc = services[n].healthcheck;
     if (hc?.disable || (!hc?.test && !(text && hasHealthcheck(text))))
       problems.push(`${n}: no healthcheck`);
   }
   const deps = services[gatewayName!].depends_on ?? [];
-  for (const n of names.filter((x) => x !== gatewayName)) {
+  for (const n of names.filter((x) => x !== gatewayName && !jobs.includes(x))) {
     const cond = Array.isArray(deps) ? undefined : deps[n]?.condition;
     if (cond !== 'service_healthy')
       problems.push(`gateway: depends_on ${n} with condition service_healthy is missing`);
@@ -407,6 +415,25 @@ export function checkCompose(inputs: ComposeInputs): string[] {
       problems.push(
         `gateway: JUNCTION_MIGRATION_DATABASE_URL's '${owner.username}' does not own the database`,
       );
+  }
+
+  // Jobs wait for a healthy gateway and call it by its service name and PORT.
+  for (const job of jobs) {
+    const deps = services[job].depends_on;
+    if (Array.isArray(deps) || deps?.[gatewayName!]?.condition !== 'service_healthy')
+      problems.push(`${job}: depends_on ${gatewayName} with condition service_healthy is missing`);
+    const text = JSON.stringify([
+      services[job].command ?? '',
+      serviceEnvironment(services[job], hostEnv),
+    ]);
+    const urls = [...text.matchAll(/https?:\/\/([\w.-]+)(?::(\d+))?/g)];
+    if (urls.length === 0) problems.push(`${job}: names no gateway URL`);
+    for (const [url, host, port] of urls) {
+      if (!resolvable(host).includes(gatewayName!))
+        problems.push(`${job}: ${url} is not the ${gatewayName} service`);
+      else if (Number(port ?? 80) !== config.PORT)
+        problems.push(`${job}: ${url} is not the gateway's PORT ${config.PORT}`);
+    }
   }
 
   problems.push(...checkKafka(kafkaName!, services, resolvable));

@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { JsonataEngine, parseRouteSource, validateRoute } from '@junction/pipeline';
 import { GATEWAY_CONFIG } from '../src/config';
+import { DEMO_ROUTE } from '../src/demo-route';
 import {
   checkCompose,
   checkDockerfile,
@@ -288,6 +290,36 @@ describe('docker-compose.yml against the gateway configuration schema', () => {
     expect(check(c).join('\n')).toMatch(expected);
   });
 
+  it('the routes job calls the gateway by its service name and PORT, once it is healthy', () => {
+    const command = () => COMPOSE.services.routes as { command: string[] };
+    expect(command().command.join(' ')).toContain('login http://gateway:8080');
+    for (const [url, expected] of [
+      ['http://127.0.0.1:8080', /127.0.0.1:8080 is not the gateway service/],
+      ['http://gateway:9090', /gateway:9090 is not the gateway's PORT 8080/],
+      ['http://localhost', /localhost is not the gateway service/],
+    ] as const) {
+      const c = clone();
+      const job = c.services.routes as { command: string[] };
+      job.command = job.command.map((part) => part.replace('http://gateway:8080', url));
+      expect(check(c).join('\n')).toMatch(expected);
+    }
+    const c = clone();
+    c.services.routes.depends_on = { gateway: { condition: 'service_started' } };
+    expect(check(c)).toEqual([
+      'routes: depends_on gateway with condition service_healthy is missing',
+    ]);
+  });
+
+  it('examples/routes/demo-orders.route.yaml is the demo route the embedded default seeds', () => {
+    const text = read('examples/routes/demo-orders.route.yaml');
+    const parsed = parseRouteSource(text);
+    expect(parsed.problems).toEqual([]);
+    expect(parsed.value).toEqual(DEMO_ROUTE);
+    expect(
+      validateRoute(parsed.value, { expressions: new JsonataEngine(), hmacKey: Buffer.from('k') }),
+    ).toEqual([]);
+  });
+
   it('the gateway and postgres must agree on any port (generated)', () => {
     for (const port of [5432, 5433, 6543, 15432, 25000]) {
       const withPort = (pgPort: number) => {
@@ -346,6 +378,8 @@ describe('docker-compose.yml against the gateway configuration schema', () => {
       const c = clone();
       gatewayEnv(c).PORT = String(port);
       c.services.gateway.ports = [`127.0.0.1:8080:${port}`];
+      const job = c.services.routes as { command: string[] };
+      job.command = job.command.map((part) => part.replace('gateway:8080', `gateway:${port}`));
       expect(check(c)).toEqual([`gateway: the Dockerfile does not EXPOSE PORT ${port}`]);
       const files = {
         ...dockerfiles,
