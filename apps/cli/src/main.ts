@@ -29,7 +29,9 @@ export function buildProgram(): Command {
 
   const route = program
     .command('route')
-    .description('validate and dry-run route documents (JSON or YAML)');
+    .description(
+      'validate and dry-run route documents (JSON or YAML); apply, diff and export them on a gateway',
+    );
   route
     .command('validate')
     .argument('<file>', 'route document')
@@ -66,16 +68,15 @@ export function buildProgram(): Command {
 
   const applyHelp = [
     'exit codes: 0 applied or no changes, 1 a document is invalid (nothing applied), 2 bad usage or not logged in,',
-    `${EXIT.REFUSED} refused by the gateway (e.g. 401, 403, 409), ${EXIT.UNAVAILABLE} gateway unreachable or unavailable`,
+    `${EXIT.UNAVAILABLE} gateway unreachable or unavailable, ${EXIT.REFUSED} refused by the gateway (e.g. 401, 403, 409)`,
   ].join('\n');
-  const files = (value: string, previous: string[]) => [...previous, value];
+  const files = (value: string, previous: string[] = []) => [...previous, value];
   route
     .command('apply')
     .requiredOption(
       '-f, --file <file|dir>',
       'route file, or folder of .yaml/.yml/.json (repeatable)',
       files,
-      [],
     )
     .option('--dry-run', 'show what would change; change nothing')
     .option('--activate', 'activate new versions (and unchanged ones that are not active)')
@@ -87,7 +88,7 @@ export function buildProgram(): Command {
     });
   route
     .command('diff')
-    .requiredOption('-f, --file <file|dir>', 'route file, or folder (repeatable)', files, [])
+    .requiredOption('-f, --file <file|dir>', 'route file, or folder (repeatable)', files)
     .option('--exit-code', `exit ${EXIT.CHANGES} when the gateway differs from the files`)
     .description(`what route apply would change, as unified diffs of the source.\n${applyHelp}`)
     .action(async (options: { file: string[]; exitCode?: boolean }) => {
