@@ -19,6 +19,7 @@ import {
   YAML_CONTENT_TYPES,
 } from '@junction/registry';
 import { AppModule, type AppSettings } from './app.module';
+import { RedactingLogger } from './core/redacting-logger';
 import { GatewayConfig, loadGatewayConfig } from './config';
 import { prepareDatabase, urlRole } from './database-roles';
 import { DEMO_ROUTE } from './demo-route';
@@ -31,6 +32,11 @@ export interface RunningGateway {
 }
 
 const log = new Logger('Junction');
+
+/** Every log line of the gateway, card numbers redacted (see RedactingLogger). */
+function redactingLogger(): RedactingLogger {
+  return new RedactingLogger({ logLevels: ['log', 'warn', 'error', 'fatal'] });
+}
 
 /** The master key: from the environment, else (embedded default only) from the data folder, made on first start. */
 function masterKey(config: GatewayConfig, embedded: boolean): Buffer {
@@ -211,7 +217,7 @@ export async function createGateway(
     }),
     // Body parsers are ours (rawIngestBodies): Nest's own would parse ingest payloads too.
     {
-      logger: process.env.JUNCTION_LOG === 'silent' ? false : ['log', 'warn', 'error'],
+      logger: process.env.JUNCTION_LOG === 'silent' ? false : redactingLogger(),
       bodyParser: false,
     },
   );

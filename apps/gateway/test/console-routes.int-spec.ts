@@ -507,6 +507,7 @@ describe('GET /routes: the list in one call', () => {
     const busy = list.find((r) => r.id === 'list-busy');
     expect(busy).toEqual({
       id: 'list-busy',
+      incarnation: 1,
       description: 'Busy shop ORDERS',
       sourceType: 'http',
       activeVersion: 1,

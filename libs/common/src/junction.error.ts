@@ -1,3 +1,5 @@
+import { redactPans, redactPanText } from '@junction/pipeline';
+
 /**
  * Every failure the API can report, by code. Libraries throw a JunctionError with one of these;
  * the gateway's one exception filter maps each code to an HTTP status with an exhaustive switch.
@@ -18,21 +20,25 @@ export type JunctionErrorCode =
   | 'SATURATED'
   | 'TIMEOUT';
 
+/** An API failure; card numbers in its text and details are redacted where it is made. */
 export class JunctionError extends Error {
   override readonly name = 'JunctionError';
+
+  /** Safe to return to the caller: never a secret, a payload or a stack. */
+  readonly details?: unknown;
 
   constructor(
     readonly code: JunctionErrorCode,
     message: string,
-    /** Safe to return to the caller: never a secret, a payload or a stack. */
-    readonly details?: unknown,
+    details?: unknown,
     options?: {
       cause?: unknown;
       /** Sent as Retry-After: the same request may well succeed this many seconds later. */
       retryAfterSeconds?: number;
     },
   ) {
-    super(message, options);
+    super(redactPanText(message), options);
+    this.details = redactPans(details);
     this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 

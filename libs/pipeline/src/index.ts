@@ -22,6 +22,7 @@ export {
   containsPan,
   panPointers,
   luhnValid,
+  mayHoldPan,
   PAN_REDACTED,
 } from './pan/pan-detector';
 export { decodeBody } from './decode';

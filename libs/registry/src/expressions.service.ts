@@ -40,6 +40,9 @@ export class ExpressionsService {
     let expression: Expression;
     try {
       expression = this.resources.expressions.compile(input.expression);
+      // Its regular expressions are analysed off the event loop, as at a route's save.
+      const [refused] = await this.resources.expressions.settle([expression]);
+      if (refused) throw new ExpressionCompileError(refused.message, refused.position);
     } catch (err) {
       if (!(err instanceof ExpressionCompileError)) throw err;
       return {

@@ -202,7 +202,7 @@ export class RoutesService {
    * line and column of each in the source text, when there is one.
    */
   async problems(doc: unknown, sourced?: SourcedDocument): Promise<RouteProblem[]> {
-    let problems = validateRoute(doc, this.resources);
+    let problems = await validateRoute(doc, this.resources);
     if (problems.length === 0)
       problems = await this.connections.checkRefs(connectionRefs(doc as RouteDocument));
     // YAML texts get line and column (JSON clients keep the answer they always had).
@@ -605,7 +605,7 @@ export class RoutesService {
     version: number,
     message: DryRunMessage,
   ): Promise<DryRunView> {
-    const compiled = compileRoute(document, this.resources);
+    const compiled = await compileRoute(document, this.resources);
     const envelope: Envelope = {
       id: 'dry-run',
       headers: Object.fromEntries(

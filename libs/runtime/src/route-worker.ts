@@ -21,6 +21,7 @@ import {
   DestinationSpec,
   Envelope,
   PipelineError,
+  redactPanText,
   RouteDocument,
   RouteResources,
 } from '@junction/pipeline';
@@ -86,6 +87,11 @@ export class StartCancelled extends Error {
 /** Default wait of a sync HTTP caller, for the result or the reply. */
 export const SYNC_TIMEOUT_MS = 30_000;
 
+/**
+ * Every failure text of a message passes here on its way to the dead-letter row, the broker's
+ * x-junction-error header, route status and the ingest reply: redacted once more, for text
+ * joined from several errors or from an error that is not one of ours.
+ */
 class Failure extends Error {
   constructor(
     readonly code: string,
@@ -93,7 +99,7 @@ class Failure extends Error {
     readonly where: string | undefined,
     readonly attempts: number,
   ) {
-    super(message);
+    super(redactPanText(message));
   }
 }
 
@@ -139,7 +145,7 @@ export class RouteWorker {
     route: { id: string; version: number; incarnation?: number; document: RouteDocument },
     deps: WorkerDeps,
   ): Promise<RouteWorker> {
-    const compiled = compileRoute(route.document, deps.resources);
+    const compiled = await compileRoute(route.document, deps.resources);
     const connections = await resolveConnections(route.document, deps);
     const connectionOf = (spec: DestinationSpec) =>
       'connection' in spec ? connections.get(spec.connection) : undefined;
