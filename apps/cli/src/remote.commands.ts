@@ -153,7 +153,8 @@ function printProblems(file: string, problems: ApiProblem[]): void {
 
 /** Reads and checks every file, offline then on the server; undefined when any is invalid. */
 async function checkedFiles(api: ApiClient, paths: string[]): Promise<RouteFile[] | undefined> {
-  const files = collectRouteFiles(paths).map((f) => readRouteFile(f));
+  const files: RouteFile[] = [];
+  for (const f of collectRouteFiles(paths)) files.push(await readRouteFile(f));
   let invalid = false;
   for (const f of files)
     if (f.problems.length > 0) {

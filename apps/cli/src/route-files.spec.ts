@@ -50,9 +50,9 @@ describe('route files for apply', () => {
     expect(() => collectRouteFiles([join(dir, 'empty')])).toThrow(/no route files/);
   });
 
-  it('checks each file offline: id, and problems with pointer, line and column', () => {
+  it('checks each file offline: id, and problems with pointer, line and column', async () => {
     writeFileSync(join(dir, 'ok.yaml'), route('ok'));
-    expect(readRouteFile(join(dir, 'ok.yaml'))).toMatchObject({
+    expect(await readRouteFile(join(dir, 'ok.yaml'))).toMatchObject({
       id: 'ok',
       format: 'yaml',
       problems: [],
@@ -61,7 +61,7 @@ describe('route files for apply', () => {
       join(dir, 'bad.yaml'),
       route('bad', 'pipeline:\n  - mask: [{ path: card, with: scramble }]\n'),
     );
-    const bad = readRouteFile(join(dir, 'bad.yaml'));
+    const bad = await readRouteFile(join(dir, 'bad.yaml'));
     expect(bad.problems).toEqual([
       expect.objectContaining({ pointer: '/pipeline/0/mask/0/with', line: 4 }),
     ]);
@@ -69,13 +69,13 @@ describe('route files for apply', () => {
       /^bad\.yaml:4:\d+: \/pipeline\/0\/mask\/0\/with: must be one of/,
     );
     writeFileSync(join(dir, 'syntax.yaml'), 'id: [x\n');
-    const syntax = readRouteFile(join(dir, 'syntax.yaml'));
+    const syntax = await readRouteFile(join(dir, 'syntax.yaml'));
     expect(syntax.id).toBeUndefined();
     expect(syntax.problems.length).toBeGreaterThan(0);
     expect(syntax.problems[0].line).toEqual(expect.any(Number));
     writeFileSync(join(dir, 'r.json'), JSON.stringify({ id: 'j' }));
-    expect(readRouteFile(join(dir, 'r.json'))).toMatchObject({ id: 'j', format: 'json' });
-    expect(readRouteFile(join(dir, 'r.json')).problems.length).toBeGreaterThan(0);
+    expect(await readRouteFile(join(dir, 'r.json'))).toMatchObject({ id: 'j', format: 'json' });
+    expect((await readRouteFile(join(dir, 'r.json'))).problems.length).toBeGreaterThan(0);
   });
 
   it('finds two files that claim one route', () => {

@@ -56,13 +56,16 @@ export function collectRouteFiles(paths: string[]): string[] {
  * Reads and checks one file offline, as the gateway would before any request: parse problems
  * and schema problems, each with its pointer and line. Connections are checked by the server.
  */
-export function readRouteFile(file: string, dryRunKey = 'junction-apply'): RouteFile {
+export async function readRouteFile(
+  file: string,
+  dryRunKey = 'junction-apply',
+): Promise<RouteFile> {
   const text = readFileSync(file, 'utf8');
   const format = extname(file).toLowerCase() === '.json' ? 'json' : 'yaml';
   const parsed = parseRouteSource(text);
   if (parsed.problems.length > 0) return { file, text, format, problems: parsed.problems };
   const problems = withPositions(
-    validateRoute(parsed.value, {
+    await validateRoute(parsed.value, {
       expressions: new JsonataEngine(),
       hmacKey: Buffer.from(dryRunKey),
     }),

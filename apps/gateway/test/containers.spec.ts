@@ -310,13 +310,16 @@ describe('docker-compose.yml against the gateway configuration schema', () => {
     ]);
   });
 
-  it('examples/routes/demo-orders.route.yaml is the demo route the embedded default seeds', () => {
+  it('examples/routes/demo-orders.route.yaml is the demo route the embedded default seeds', async () => {
     const text = read('examples/routes/demo-orders.route.yaml');
     const parsed = parseRouteSource(text);
     expect(parsed.problems).toEqual([]);
     expect(parsed.value).toEqual(DEMO_ROUTE);
     expect(
-      validateRoute(parsed.value, { expressions: new JsonataEngine(), hmacKey: Buffer.from('k') }),
+      await validateRoute(parsed.value, {
+        expressions: new JsonataEngine(),
+        hmacKey: Buffer.from('k'),
+      }),
     ).toEqual([]);
   });
 
