@@ -141,7 +141,17 @@ function rawIngestBodies(app: NestFastifyApplication): void {
     if (takesRouteSource(request.method, request.url))
       (request as unknown as Record<symbol, string>)[ROUTE_SOURCE_TEXT] = text;
     parseJson(request, text, (err, value) => {
-      if (err) return done(err, undefined);
+      // V8's message quotes a piece of the body, which may be part of a card number: say where.
+      if (err) {
+        const at = /at position (\d+)/.exec(err.message)?.[1];
+        return done(
+          Object.assign(
+            new Error(`the request body is not valid JSON${at ? ` (at character ${at})` : ''}`),
+            { statusCode: 400 },
+          ),
+          undefined,
+        );
+      }
       // Checked here, once, before any pipe or validator walks the body (iteratively: no stack).
       if (maxDepthExceeded(value, API_MAX_JSON_DEPTH)) {
         return done(
