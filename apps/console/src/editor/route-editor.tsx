@@ -26,7 +26,7 @@ import { StateBadge, StatusDot } from '../screens/routes';
 import { useMe } from '../session';
 import { CodeEditor } from './code-editor';
 import { cardNumberPointers } from './pipeline-insight';
-import { parseYaml, pointerRange } from './yaml-support';
+import { editableSource, parseYaml, pointerRange } from './yaml-support';
 
 const NEW_ROUTE = `id: my-route
 description: What this route does
@@ -630,13 +630,13 @@ export function RouteEditor() {
     enabled: latest !== undefined,
     staleTime: Infinity,
     queryFn: async () =>
-      (
+      editableSource(
         await data(
           api.GET('/api/v1/routes/{id}/versions/{version}', {
             params: { path: { id, version: latest! } },
           }),
-        )
-      ).source,
+        ),
+      ),
   });
   const error = route.error ?? source.error;
   if (error) return <Alert color="red">{errorMessage(error)}</Alert>;

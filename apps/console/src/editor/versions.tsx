@@ -11,6 +11,7 @@ import { api, data, errorMessage } from '../api';
 import { versionsRoute } from '../router';
 import { StatusDot } from '../screens/routes';
 import { useMe } from '../session';
+import { editableSource } from './yaml-support';
 
 function useVersionText(id: string, version: number | undefined) {
   return useQuery({
@@ -22,7 +23,7 @@ function useVersionText(id: string, version: number | undefined) {
           params: { path: { id, version: version! } },
         }),
       );
-      return v.source;
+      return editableSource(v);
     },
     staleTime: Infinity,
   });

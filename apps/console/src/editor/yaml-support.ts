@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument, stringify, type Document } from 'yaml';
 
 export interface TextProblem {
   from: number;
@@ -62,4 +62,18 @@ export function pointerRange(
   const range = rangeOf(target);
   if (!range) return [0, Math.min(1, length)];
   return [range[0], Math.max(range[1], range[0] + 1)];
+}
+
+/**
+ * A stored version's text as the editor and the diff show it: YAML as written, and a version
+ * sent as JSON (often one long line) as the same document in YAML, so that it reads and diffs
+ * line by line.
+ */
+export function editableSource(version: { source: string; sourceFormat: string }): string {
+  if (version.sourceFormat !== 'json') return version.source;
+  try {
+    return stringify(JSON.parse(version.source));
+  } catch {
+    return version.source;
+  }
 }
