@@ -292,7 +292,7 @@ describe('logs and status (#14)', () => {
     expect(status.reason).not.toContain(`wrong-${RUN}`);
     expect(Date.parse(status.since as string)).toBeLessThanOrEqual(Date.now());
     expect(Date.parse(status.since as string)).toBeGreaterThan(started - 60_000);
-    expect(status.process).toMatch(/\/\d+$/);
+    expect(status.process).toMatch(/:\d+$/);
     const list = (await gateway.api('GET', '/routes')).body as unknown as Array<{
       id: string;
       runtime: { state: string; reason: string };

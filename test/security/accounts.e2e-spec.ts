@@ -569,9 +569,6 @@ describe('accounts, sign-in and credentials (gateway process, real Postgres)', (
         const added = (await rows()) - before;
         // One row per 2-second window the flood spanned, +1 for the edges, +1 for a window of earlier denials.
         expect(added).toBeLessThanOrEqual(Math.ceil(seconds / 2) + 3);
-        console.log(
-          `1000 anonymous 401s in ${seconds.toFixed(1)} s: ${added} audit row(s) added, every one counted`,
-        );
         // A signed-in caller's denials stay one event each.
         const viewer = await newUser(['viewer']);
         const viewerAuth = { token: await gw.token(viewer.username, viewer.password) };

@@ -3,6 +3,7 @@ import { Logger, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { DestinationStream } from 'pino';
 import { generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -52,13 +53,17 @@ let logging: { settings: LogSettings; service: PinoLoggerService } | undefined;
  * LOG_FORMAT and NO_COLOR, and made Nest's: every `new Logger(...)` of every module writes
  * through it, redacted.
  */
-export function setUpLogging(env: NodeJS.ProcessEnv = process.env): {
+export function setUpLogging(
+  env: NodeJS.ProcessEnv = process.env,
+  /** Where the lines go instead of stdout (tests that read what the gateway logs). */
+  stream?: DestinationStream,
+): {
   settings: LogSettings;
   service: PinoLoggerService;
 } {
   if (!logging) {
     const settings = logSettings(env, process.stdout.isTTY === true);
-    const service = new PinoLoggerService(createPinoLogger(settings));
+    const service = new PinoLoggerService(createPinoLogger(settings, stream));
     Logger.overrideLogger(service);
     logging = { settings, service };
   }

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { Client } from 'pg';
 import { DenialAggregator } from '@junction/audit';
+import { setUpLogging } from '../src/main';
 import { startTestGateway, TestGateway, TestResponse } from './test-gateway';
 
 /** Test card numbers (Luhn-valid) that must never be stored, logged or exported as they are. */
@@ -89,6 +90,13 @@ describe('the audit trail through the gateway', () => {
         return (original as (...args: unknown[]) => boolean)(chunk, ...rest);
       }) as NodeJS.WriteStream['write'];
     }
+    // The gateway's log (pino) is read here too, at the level a deployment runs at.
+    setUpLogging(
+      { ...process.env, LOG_LEVEL: 'info', LOG_FORMAT: 'json' },
+      {
+        write: (line: string) => void logged.push(line),
+      },
+    );
     gw = await startTestGateway();
     admin = await gw.login('admin', gw.adminPassword);
     for (const [username, role] of [

@@ -123,7 +123,7 @@ export class RouteRuntimeDto {
   })
   since!: string | null;
   @ApiProperty({
-    description: 'The process this is of (host/pid): each process runs its own worker.',
+    description: 'The process this is of (host:pid): each process runs its own worker.',
   })
   process!: string;
 }
@@ -213,7 +213,7 @@ export class RouteStatusDto {
     description: 'In this state since, in this process.',
   })
   since!: string | null;
-  @ApiProperty({ description: 'The process this status is of (host/pid).' }) process!: string;
+  @ApiProperty({ description: 'The process this status is of (host:pid).' }) process!: string;
 }
 
 export class DryRunMessageDto {
