@@ -5,6 +5,7 @@ import { IngestPathsAndScopes1765020000000 } from './1765020000000-ingest-paths-
 import { DeadLetterIncarnation1765020000001 } from './1765020000001-dead-letter-incarnation';
 import { AccountHardening1765030000000 } from './1765030000000-account-hardening';
 import { AuditRoles1765040000000 } from './1765040000000-audit-roles';
+import { DeadLetterSearch1765080000000 } from './1765080000000-dead-letter-search';
 
 /** Every migration, in order. Listed explicitly so that source (tests) and dist (npm start) agree. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   DeadLetterIncarnation1765020000001,
   AccountHardening1765030000000,
   AuditRoles1765040000000,
+  DeadLetterSearch1765080000000,
 ];

@@ -43,6 +43,7 @@ const API_ROUTES: Record<string, { body: boolean; isPublic?: boolean }> = {
   'GET /api/v1/audit/export': { body: false },
   'GET /api/v1/audit/verify': { body: false },
   'GET /api/v1/dead-letters': { body: false },
+  'GET /api/v1/dead-letters/counts': { body: false },
   'GET /api/v1/dead-letters/:id': { body: false },
   'POST /api/v1/dead-letters/:id/replay': { body: false },
   'DELETE /api/v1/dead-letters/:id': { body: false },

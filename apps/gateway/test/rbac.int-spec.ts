@@ -38,6 +38,7 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'GET /api/v1/audit/verify': 'audit.read',
   // DeadLettersController
   'GET /api/v1/dead-letters': 'deadletters.read',
+  'GET /api/v1/dead-letters/counts': 'deadletters.read',
   'GET /api/v1/dead-letters/:id': 'deadletters.read',
   'POST /api/v1/dead-letters/:id/replay': 'deadletters.write',
   'DELETE /api/v1/dead-letters/:id': 'deadletters.write',
@@ -267,6 +268,10 @@ const CALLS: Record<string, Call> = {
   },
   'GET /api/v1/audit/verify': { ok: 200, prepare: async () => ({ url: '/api/v1/audit/verify' }) },
   'GET /api/v1/dead-letters': { ok: 200, prepare: async () => ({ url: '/api/v1/dead-letters' }) },
+  'GET /api/v1/dead-letters/counts': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/dead-letters/counts?reasonCode=SCHEMA_FAILED' }),
+  },
   'GET /api/v1/dead-letters/:id': {
     ok: 200,
     prepare: async () => ({ url: `/api/v1/dead-letters/${await deadLetter()}` }),

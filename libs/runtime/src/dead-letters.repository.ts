@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, SelectQueryBuilder } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { SecretBox } from '@junction/common';
-import type { SourceRef } from '@junction/pipeline';
+import { redactPanText, SourceRef } from '@junction/pipeline';
 import { DeadLetterEntity } from './dead-letter.entity';
 
 export interface ParkedMessage {
@@ -18,6 +18,50 @@ export interface ParkedMessage {
   attempts: number;
   payload: Buffer;
   headers: Record<string, string>;
+}
+
+/** Which dead letters: every field narrows (AND); `q` matches the redacted reason text only. */
+export interface DeadLetterFilter {
+  routeId?: string;
+  /** One or more reason codes (any of them). */
+  reasonCodes?: string[];
+  /** Created at or after. */
+  from?: Date;
+  /** Created before. */
+  to?: Date;
+  /** Case-insensitive substring of the reason, card numbers redacted. */
+  q?: string;
+}
+
+/** A place in the newest-first order: the created_at (Postgres text, microseconds) and id of the last row seen. */
+export interface DeadLetterPosition {
+  createdAt: string;
+  id: string;
+}
+
+export interface DeadLetterCount {
+  routeId: string;
+  reasonCode: string;
+  count: number;
+}
+
+/** Escapes LIKE's wildcards so that `q` is matched as typed. */
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** Adds a filter's conditions to a query over `dead_letters` aliased `d`. */
+export function whereDeadLetters(
+  q: SelectQueryBuilder<DeadLetterEntity>,
+  filter: DeadLetterFilter,
+): SelectQueryBuilder<DeadLetterEntity> {
+  if (filter.routeId) q.andWhere('d.routeId = :routeId', { routeId: filter.routeId });
+  if (filter.reasonCodes?.length)
+    q.andWhere('d.reasonCode IN (:...reasonCodes)', { reasonCodes: filter.reasonCodes });
+  if (filter.from) q.andWhere('d.createdAt >= :from', { from: filter.from });
+  if (filter.to) q.andWhere('d.createdAt < :to', { to: filter.to });
+  if (filter.q) q.andWhere(`d.reasonRedacted ILIKE :q ESCAPE '\\'`, { q: likePattern(filter.q) });
+  return q;
 }
 
 /** The encrypted store of dead letters. Plain class: the runtime uses it without Nest. */
@@ -43,6 +87,7 @@ export class DeadLettersRepository {
       source: message.source,
       reasonCode: message.reasonCode,
       reason: message.reason,
+      reasonRedacted: redactPanText(message.reason),
       failedAt: message.failedAt ?? null,
       attempts: message.attempts,
       sealed,
@@ -54,16 +99,53 @@ export class DeadLettersRepository {
     return id;
   }
 
-  list(filter: { routeId?: string; limit: number; before?: Date }): Promise<DeadLetterEntity[]> {
-    const q = this.db
-      .getRepository(DeadLetterEntity)
-      .createQueryBuilder('d')
+  /**
+   * Newest first (created_at, then id: a stable order), after `after` when given. Each row comes
+   * with its position, for the next page's cursor.
+   */
+  async list(
+    filter: DeadLetterFilter & { limit: number; before?: Date; after?: DeadLetterPosition },
+  ): Promise<Array<{ row: DeadLetterEntity; position: DeadLetterPosition }>> {
+    const q = whereDeadLetters(
+      this.db.getRepository(DeadLetterEntity).createQueryBuilder('d'),
+      filter,
+    )
+      .addSelect(
+        `to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+        'position_created_at',
+      )
       .orderBy('d.createdAt', 'DESC')
       .addOrderBy('d.id', 'DESC')
       .limit(filter.limit);
-    if (filter.routeId) q.andWhere('d.routeId = :routeId', { routeId: filter.routeId });
     if (filter.before) q.andWhere('d.createdAt < :before', { before: filter.before });
-    return q.getMany();
+    if (filter.after)
+      q.andWhere('(d.created_at, d.id) < (CAST(:afterAt AS timestamptz), CAST(:afterId AS uuid))', {
+        afterAt: filter.after.createdAt,
+        afterId: filter.after.id,
+      });
+    const { entities, raw } = await q.getRawAndEntities<{
+      d_id: string;
+      position_created_at: string;
+    }>();
+    const at = new Map(raw.map((r) => [r.d_id, r.position_created_at]));
+    return entities.map((row) => ({ row, position: { createdAt: at.get(row.id)!, id: row.id } }));
+  }
+
+  /** How many match, by route and reason code. */
+  async count(filter: DeadLetterFilter): Promise<DeadLetterCount[]> {
+    const rows = await whereDeadLetters(
+      this.db.getRepository(DeadLetterEntity).createQueryBuilder('d'),
+      filter,
+    )
+      .select('d.route_id', 'routeId')
+      .addSelect('d.reason_code', 'reasonCode')
+      .addSelect('count(*)::int', 'count')
+      .groupBy('d.route_id')
+      .addGroupBy('d.reason_code')
+      .orderBy('d.route_id')
+      .addOrderBy('d.reason_code')
+      .getRawMany<DeadLetterCount>();
+    return rows.map((r) => ({ ...r, count: Number(r.count) }));
   }
 
   find(id: string): Promise<DeadLetterEntity | null> {
