@@ -6,6 +6,7 @@ import { DeadLetterIncarnation1765020000001 } from './1765020000001-dead-letter-
 import { AccountHardening1765030000000 } from './1765030000000-account-hardening';
 import { AuditRoles1765040000000 } from './1765040000000-audit-roles';
 import { DeadLetterSearch1765080000000 } from './1765080000000-dead-letter-search';
+import { DeadLetterReplayJobs1765080000001 } from './1765080000001-dead-letter-replay-jobs';
 
 /** Every migration, in order. Listed explicitly so that source (tests) and dist (npm start) agree. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   AccountHardening1765030000000,
   AuditRoles1765040000000,
   DeadLetterSearch1765080000000,
+  DeadLetterReplayJobs1765080000001,
 ];

@@ -106,7 +106,7 @@ export async function createGateway(
   key: Buffer,
   extras: { migrationsRun?: boolean; anchors?: AnchorOptions } & Pick<
     AppSettings,
-    'retryJitter'
+    'retryJitter' | 'replayClock'
   > = {},
 ): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
@@ -130,6 +130,11 @@ export async function createGateway(
       migrationsRun: extras.migrationsRun ?? true,
       auditAnchors: extras.anchors,
       retryJitter: extras.retryJitter,
+      replayJobs: {
+        leaseMs: config.JUNCTION_REPLAY_JOB_LEASE_MS,
+        pollMs: config.JUNCTION_REPLAY_JOB_POLL_MS,
+      },
+      replayClock: extras.replayClock,
     }),
     new FastifyAdapter({ bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES, trustProxy: false }),
     // Body parsers are ours (rawIngestBodies): Nest's own would parse ingest payloads too.

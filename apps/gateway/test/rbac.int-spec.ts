@@ -39,6 +39,11 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   // DeadLettersController
   'GET /api/v1/dead-letters': 'deadletters.read',
   'GET /api/v1/dead-letters/counts': 'deadletters.read',
+  // ReplayJobsController
+  'POST /api/v1/dead-letters/replay-jobs': 'deadletters.write',
+  'GET /api/v1/dead-letters/replay-jobs': 'deadletters.read',
+  'GET /api/v1/dead-letters/replay-jobs/:id': 'deadletters.read',
+  'POST /api/v1/dead-letters/replay-jobs/:id/cancel': 'deadletters.write',
   'GET /api/v1/dead-letters/:id': 'deadletters.read',
   'POST /api/v1/dead-letters/:id/replay': 'deadletters.write',
   'DELETE /api/v1/dead-letters/:id': 'deadletters.write',
@@ -138,6 +143,14 @@ async function deadLetter(): Promise<string> {
   });
   if (res.status !== 422) throw new Error(`dead letter fixture: ${res.status} ${res.text}`);
   return (res.body as { details: { deadLetterId: string } }).details.deadLetterId;
+}
+
+/** A replay job over no dead letter (it is done at once). */
+async function replayJob(): Promise<string> {
+  const job = (await admin('POST', '/api/v1/dead-letters/replay-jobs', {
+    filter: { routeId: `no-such-route-${next()}` },
+  })) as { id: string };
+  return job.id;
 }
 
 /** An admin call that must succeed (fixtures). */
@@ -271,6 +284,28 @@ const CALLS: Record<string, Call> = {
   'GET /api/v1/dead-letters/counts': {
     ok: 200,
     prepare: async () => ({ url: '/api/v1/dead-letters/counts?reasonCode=SCHEMA_FAILED' }),
+  },
+  // A dry run: counts, creates nothing.
+  'POST /api/v1/dead-letters/replay-jobs': {
+    ok: 200,
+    prepare: async () => ({
+      url: '/api/v1/dead-letters/replay-jobs',
+      body: { filter: { reasonCode: ['SCHEMA_FAILED'] }, dryRun: true },
+    }),
+  },
+  'GET /api/v1/dead-letters/replay-jobs': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/dead-letters/replay-jobs' }),
+  },
+  'GET /api/v1/dead-letters/replay-jobs/:id': {
+    ok: 200,
+    prepare: async () => ({ url: `/api/v1/dead-letters/replay-jobs/${await replayJob()}` }),
+  },
+  'POST /api/v1/dead-letters/replay-jobs/:id/cancel': {
+    ok: 200,
+    prepare: async () => ({
+      url: `/api/v1/dead-letters/replay-jobs/${await replayJob()}/cancel`,
+    }),
   },
   'GET /api/v1/dead-letters/:id': {
     ok: 200,

@@ -184,6 +184,13 @@ export const ADMIN_CHANGES: Record<string, AdminChange> = {
       error: field(result, 'error') ?? null,
     }),
   },
+  'POST /api/v1/dead-letters/replay-jobs/:id/cancel': {
+    type: 'deadletter.replayjob.cancel',
+    targetType: 'replayJob',
+    targetId: (r) => r.params.id,
+    after: () => undefined,
+    details: (_r, result) => ({ state: field(result, 'state') ?? null }),
+  },
   'DELETE /api/v1/dead-letters/:id': {
     type: 'deadletter.deleted',
     targetType: 'deadLetter',
@@ -202,4 +209,6 @@ export const NOT_CHANGES = new Set([
   'POST /api/v1/auth/password',
   'POST /api/v1/routes/validate',
   'POST /api/v1/routes/:id/test',
+  // The replay-jobs service records the job it creates (a dry run only counts).
+  'POST /api/v1/dead-letters/replay-jobs',
 ]);

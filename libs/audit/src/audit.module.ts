@@ -12,7 +12,7 @@ import {
 import { APP_INTERCEPTOR, ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { AUTH_EVENT_SINK } from '@junction/auth';
-import { MESSAGE_AUDIT_SINK } from '@junction/runtime';
+import { EVENT_AUDIT_SINK, EventAuditSink, MESSAGE_AUDIT_SINK } from '@junction/runtime';
 import { AdminAuditInterceptor, ServiceStateReader } from './admin-audit.interceptor';
 import { AuditAuthEventSink } from './audit-auth-event.sink';
 import { AuditTrail, AuditTrailOptions } from './audit-trail';
@@ -172,6 +172,11 @@ export class AuditModule {
           useFactory: (t: AuditTrail) => t.messages,
         },
         {
+          provide: EVENT_AUDIT_SINK,
+          inject: [AuditTrail],
+          useFactory: (t: AuditTrail): EventAuditSink => ({ event: (e) => t.recordEvent(e) }),
+        },
+        {
           provide: AuditRepository,
           inject: [DataSource],
           useFactory: (db: DataSource) => new AuditRepository(db),
@@ -210,7 +215,7 @@ export class AuditModule {
         { provide: APP_INTERCEPTOR, useExisting: AdminAuditInterceptor },
         AuditLifecycle,
       ],
-      exports: [AuditTrail, MESSAGE_AUDIT_SINK, AuditService, DenialAggregator],
+      exports: [AuditTrail, MESSAGE_AUDIT_SINK, EVENT_AUDIT_SINK, AuditService, DenialAggregator],
     };
   }
 

@@ -7,6 +7,7 @@ import {
   DeadLettersRepository,
 } from './dead-letters.repository';
 import { RouteSupervisor } from './route-supervisor';
+import type { RouteWorker } from './route-worker';
 
 export interface DeadLetterView {
   id: string;
@@ -176,15 +177,26 @@ export class DeadLettersService {
     };
   }
 
-  /** Runs the original message again through the route's running version. */
-  async replay(id: string): Promise<{
+  /**
+   * Runs the original message again through the route's running version, or through `through`
+   * (a worker of another version, for replay jobs that name one).
+   */
+  async replay(
+    id: string,
+    through?: RouteWorker,
+  ): Promise<{
     id: string;
     outcome: string;
     error?: { code: string; message: string; where?: string };
   }> {
     const opened = await this.store.open(id);
     if (!opened) throw new JunctionError('NOT_FOUND', `no dead letter ${id}`);
-    const worker = this.supervisor.worker(opened.row.routeId);
+    let worker = through ?? this.supervisor.worker(opened.row.routeId);
+    if (!worker) {
+      // Just starting (this process booted, or the route was started a moment ago)?
+      await this.supervisor.settled(opened.row.routeId);
+      worker = this.supervisor.worker(opened.row.routeId);
+    }
     if (!worker)
       throw new JunctionError(
         'CONFLICT',

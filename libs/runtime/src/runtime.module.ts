@@ -23,6 +23,8 @@ import { DeadLettersRepository } from './dead-letters.repository';
 import { DeadLettersService } from './dead-letters.service';
 import { LogDestination } from './log.destination';
 import {
+  EVENT_AUDIT_SINK,
+  EventAuditSink,
   MESSAGE_AUDIT_SINK,
   MESSAGE_OBSERVER,
   MessageAuditSink,
@@ -30,6 +32,9 @@ import {
   NO_AUDIT,
   observedSink,
 } from './message-audit';
+import { ReplayJobsController } from './replay-jobs.controller';
+import { ReplayJobsRepository } from './replay-jobs.repository';
+import { ReplayClock, ReplayJobsService, SYSTEM_CLOCK } from './replay-jobs.service';
 import { RouteListener } from './route-listener';
 import { RouteStore } from './route-supervisor';
 import { RouteSupervisor } from './route-supervisor';
@@ -43,6 +48,8 @@ export interface RuntimeOptions {
   maxInFlight: number;
   /** The random part of retry backoffs (default Math.random; tests fix it). */
   jitter?: Jitter;
+  /** Dead-letter replay jobs: lease and poll (ms), and the clock their rate limit waits on. */
+  replayJobs?: { leaseMs?: number; pollMs?: number; clock?: ReplayClock };
 }
 
 export const RUNTIME_OPTIONS = Symbol('RUNTIME_OPTIONS');
@@ -57,6 +64,7 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicati
     private readonly supervisor: RouteSupervisor,
     private readonly routes: RoutesService,
     private readonly db: DataSource,
+    private readonly replayJobs: ReplayJobsService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -85,10 +93,13 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicati
     );
     await this.listener.start();
     await this.supervisor.start();
+    this.replayJobs.start();
   }
 
   /** Stop intake, drain what is in flight, then close the broker clients (audit is flushed after). */
   async beforeApplicationShutdown(): Promise<void> {
+    // A replay job in progress gives its lease back first: another process resumes it.
+    await this.replayJobs.stop();
     await this.listener?.stop();
     await this.supervisor.stop();
   }
@@ -100,7 +111,8 @@ export class RuntimeModule {
     return {
       module: RuntimeModule,
       imports: [RegistryModule],
-      controllers: [DeadLettersController],
+      // Replay jobs first: their static paths must not be read as a dead letter's id.
+      controllers: [ReplayJobsController, DeadLettersController],
       providers: [
         { provide: RUNTIME_OPTIONS, useValue: options },
         {
@@ -142,6 +154,37 @@ export class RuntimeModule {
           inject: [DeadLettersRepository, RouteSupervisor],
           useFactory: (store: DeadLettersRepository, supervisor: RouteSupervisor) =>
             new DeadLettersService(store, supervisor),
+        },
+        {
+          provide: ReplayJobsService,
+          inject: [
+            DataSource,
+            DeadLettersService,
+            RouteSupervisor,
+            RUNTIME_OPTIONS,
+            { token: EVENT_AUDIT_SINK, optional: true },
+          ],
+          useFactory: (
+            db: DataSource,
+            deadLetters: DeadLettersService,
+            supervisor: RouteSupervisor,
+            opts: RuntimeOptions,
+            audit: EventAuditSink | undefined,
+          ) => {
+            const log = new Logger('ReplayJobs');
+            return new ReplayJobsService(
+              new ReplayJobsRepository(db),
+              deadLetters,
+              supervisor,
+              audit ?? { event: () => Promise.resolve() },
+              {
+                leaseMs: opts.replayJobs?.leaseMs ?? 30_000,
+                pollMs: opts.replayJobs?.pollMs ?? 2_000,
+                clock: opts.replayJobs?.clock ?? SYSTEM_CLOCK,
+              },
+              { warn: (m) => log.warn(m) },
+            );
+          },
         },
         RuntimeLifecycle,
       ],
