@@ -322,4 +322,84 @@ describe('dead-letter replay jobs', () => {
       expect((await api('GET', `/api/v1/dead-letters/${dl}`)).body).toMatchObject({ replays: 1 });
     expect(await job(id)).toMatchObject({ done: 5, failed: 0, state: 'done' });
   }, 90_000);
+
+  it('previews a fix: 0 of 3 would deliver through the running version, 3 of 3 through a fixed draft or version; nothing is sent', async () => {
+    const PAN = '4111111111111111';
+    const ids = await park('PREVIEW_ME', 3, (i) => ({ id: `pv-${i}`, card: PAN }));
+    await park('PREVIEW_OK', 2, (i) => ({ id: `pv-ok-${i}`, total: i }));
+    await drain();
+    const filter = { routeId: 'rj', reasonCode: ['PREVIEW_ME', 'PREVIEW_OK'] };
+    type Preview = {
+      version: number | 'draft' | null;
+      evaluated: number;
+      matched: number;
+      truncated: boolean;
+      wouldDeliver: number;
+      byReason: Array<{
+        reasonCode: string;
+        total: number;
+        wouldDeliver: number;
+        failed: number;
+        examples: Array<{
+          deadLetterId: string;
+          before: { version: number; run: { outcome: string } | null };
+          after: { outcome: string; deliveries: Array<{ body: unknown }> };
+        }>;
+      }>;
+    };
+    const preview = async (body: Record<string, unknown>) => {
+      const r = await api('POST', '/api/v1/dead-letters/preview', { filter, ...body });
+      expect(r.status).toBe(200);
+      return r.body as Preview;
+    };
+    const of = (p: Preview, code: string) => p.byReason.find((r) => r.reasonCode === code)!;
+
+    const before = await preview({});
+    expect(before).toMatchObject({ version: 1, evaluated: 5, matched: 5, truncated: false });
+    expect(of(before, 'PREVIEW_ME')).toMatchObject({ total: 3, wouldDeliver: 0, failed: 3 });
+    expect(of(before, 'PREVIEW_OK')).toMatchObject({ total: 2, wouldDeliver: 2 });
+
+    const fixed = {
+      id: 'rj',
+      source: { type: 'http', path: `rj-${run}`, auth: 'none', mode: 'async' },
+      pipeline: [{ transform: '$merge([$, { "total": 0 }])' }],
+      destinations: [{ type: 'amqp', connection: 'rabbit', queue }],
+    };
+    const yaml = [
+      'id: rj',
+      `source: { type: http, path: rj-${run}, auth: none, mode: async }`,
+      'pipeline: []',
+      `destinations: [{ type: amqp, connection: rabbit, queue: ${queue} }]`,
+    ].join('\n');
+    for (const body of [{ document: fixed }, { document: yaml }, { version: 2 }]) {
+      const after = await preview(body);
+      expect(after.version).toBe(body.version ?? 'draft');
+      const me = of(after, 'PREVIEW_ME');
+      expect(me).toMatchObject({ total: 3, wouldDeliver: 3, failed: 0 });
+      expect(me.examples.map((e) => e.deadLetterId).sort()).toEqual([...ids].sort());
+      for (const e of me.examples) {
+        expect(e.before).toMatchObject({ version: 1, run: { outcome: 'error' } });
+        expect(e.after.outcome).toBe('deliver');
+      }
+      expect(JSON.stringify(after)).not.toContain(PAN);
+      expect(JSON.stringify(after)).toContain('[PAN REDACTED]');
+    }
+    const limited = await preview({ limit: 2 });
+    expect(limited).toMatchObject({ evaluated: 2, matched: 5, truncated: true });
+    // Nothing was delivered, nothing was replayed.
+    expect(await drain()).toEqual([]);
+    for (const id of ids)
+      expect((await api('GET', `/api/v1/dead-letters/${id}`)).body).toMatchObject({ replays: 0 });
+    // A draft that is not a route is refused; a version or draft needs the route.
+    for (const body of [
+      { filter, document: { id: 'rj' } },
+      { filter, document: 'source: [' },
+      { filter: { reasonCode: ['PREVIEW_ME'] }, version: 2 },
+      { filter, version: 2, document: fixed },
+      { filter, limit: 1001 },
+    ]) {
+      const r = await api('POST', '/api/v1/dead-letters/preview', body);
+      expect([400, 422]).toContain(r.status);
+    }
+  }, 60_000);
 });

@@ -39,6 +39,7 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   // DeadLettersController
   'GET /api/v1/dead-letters': 'deadletters.read',
   'GET /api/v1/dead-letters/counts': 'deadletters.read',
+  'POST /api/v1/dead-letters/preview': 'deadletters.read',
   // ReplayJobsController
   'POST /api/v1/dead-letters/replay-jobs': 'deadletters.write',
   'GET /api/v1/dead-letters/replay-jobs': 'deadletters.read',
@@ -284,6 +285,13 @@ const CALLS: Record<string, Call> = {
   'GET /api/v1/dead-letters/counts': {
     ok: 200,
     prepare: async () => ({ url: '/api/v1/dead-letters/counts?reasonCode=SCHEMA_FAILED' }),
+  },
+  'POST /api/v1/dead-letters/preview': {
+    ok: 200,
+    prepare: async () => ({
+      url: '/api/v1/dead-letters/preview',
+      body: { filter: { reasonCode: ['SCHEMA_FAILED'] }, limit: 5 },
+    }),
   },
   // A dry run: counts, creates nothing.
   'POST /api/v1/dead-letters/replay-jobs': {

@@ -209,6 +209,7 @@ export const NOT_CHANGES = new Set([
   'POST /api/v1/auth/password',
   'POST /api/v1/routes/validate',
   'POST /api/v1/routes/:id/test',
+  'POST /api/v1/dead-letters/preview',
   // The replay-jobs service records the job it creates (a dry run only counts).
   'POST /api/v1/dead-letters/replay-jobs',
 ]);

@@ -1,4 +1,5 @@
 import {
+  Body,
   Controller,
   Delete,
   Get,
@@ -25,7 +26,9 @@ import {
 import type { ApiQueryOptions } from '@nestjs/swagger';
 import { RequirePermission } from '@junction/auth';
 import { ANY_JSON } from '@junction/registry';
+import { DeadLetterPreviewService } from './dead-letter-preview.service';
 import { DeadLettersService } from './dead-letters.service';
+import { PreviewRequestDto, PreviewResultDto } from './replay-jobs.dto';
 
 class DeadLetterDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
@@ -138,7 +141,10 @@ class ReplayResultDto {
 @ApiSecurity('apiKey')
 @Controller('api/v1/dead-letters')
 export class DeadLettersController {
-  constructor(private readonly deadLetters: DeadLettersService) {}
+  constructor(
+    private readonly deadLetters: DeadLettersService,
+    private readonly previews: DeadLetterPreviewService,
+  ) {}
 
   @Get()
   @RequirePermission('deadletters.read')
@@ -207,6 +213,20 @@ export class DeadLettersController {
     @Query('q') q?: string,
   ): Promise<DeadLetterCountsDto> {
     return this.deadLetters.counts({ routeId, reasonCode, from, to, q });
+  }
+
+  @Post('preview')
+  @HttpCode(200)
+  @RequirePermission('deadletters.read')
+  @ApiOperation({
+    summary:
+      'What a fix would do: run matching dead letters through a draft or version, delivering nothing',
+    description:
+      "Runs up to `limit` (at most 1000) of the dead letters the filter matches, newest first, through `document` (a draft of filter.routeId), `version`, or each route's active version, as POST /routes/{id}/test does, and reports per reason code how many would now be delivered, with up to 3 before/after traces each (card numbers redacted).",
+  })
+  @ApiOkResponse({ type: PreviewResultDto })
+  preview(@Body() body: PreviewRequestDto): Promise<PreviewResultDto> {
+    return this.previews.preview(body) as Promise<PreviewResultDto>;
   }
 
   @Get(':id')

@@ -131,6 +131,28 @@ export class DeadLettersRepository {
     return entities.map((row) => ({ row, position: { createdAt: at.get(row.id)!, id: row.id } }));
   }
 
+  /** Up to `limit` matching dead letters, newest first, opened (for previews: never shown as is). */
+  async openMany(
+    filter: DeadLetterFilter,
+    limit: number,
+  ): Promise<Array<{ row: DeadLetterEntity; payload: Buffer; headers: Record<string, string> }>> {
+    const rows = await whereDeadLetters(
+      this.db.getRepository(DeadLetterEntity).createQueryBuilder('d').addSelect('d.sealed'),
+      filter,
+    )
+      .orderBy('d.createdAt', 'DESC')
+      .addOrderBy('d.id', 'DESC')
+      .limit(limit)
+      .getMany();
+    return rows.map((row) => {
+      const opened = this.box.openJson<{ payload: string; headers: Record<string, string> }>(
+        row.sealed,
+        `dead-letter:${row.id}`,
+      );
+      return { row, payload: Buffer.from(opened.payload, 'base64'), headers: opened.headers };
+    });
+  }
+
   /** How many match, by route and reason code. */
   async count(filter: DeadLetterFilter): Promise<DeadLetterCount[]> {
     const rows = await whereDeadLetters(

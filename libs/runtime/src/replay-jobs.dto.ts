@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
+import { DryRunDeliveryDto, StageTraceDto } from '@junction/registry';
 import {
   IsArray,
   IsBoolean,
@@ -120,4 +121,118 @@ export class ReplayJobDto {
 export class ReplayJobDryRunDto {
   @ApiProperty({ enum: [true] }) dryRun!: true;
   @ApiProperty({ description: 'Dead letters that match now.', example: 412 }) total!: number;
+}
+
+export class PreviewRequestDto {
+  @ApiProperty({ type: DeadLetterFilterDto })
+  @IsObject()
+  @ValidateNested()
+  @Type(() => DeadLetterFilterDto)
+  filter!: DeadLetterFilterDto;
+
+  @ApiPropertyOptional({
+    minimum: 1,
+    description:
+      "A stored version of filter.routeId to run them through (default: each route's active one).",
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  version?: number;
+
+  @ApiPropertyOptional({
+    oneOf: [
+      { type: 'object', additionalProperties: true, description: 'A route document' },
+      { type: 'string', description: 'A route document as YAML or JSON text' },
+    ],
+    description:
+      'A draft of filter.routeId to run them through (checked as POST /routes/validate does); not stored.',
+  })
+  @IsOptional()
+  document?: unknown;
+
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 1000,
+    default: 1000,
+    description: 'Most dead letters run (newest first).',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit?: number;
+}
+
+export class PreviewRunDto {
+  @ApiProperty({
+    oneOf: [{ type: 'integer' }, { type: 'string', enum: ['draft'] }],
+    description: 'The version run, or `draft`.',
+  })
+  version!: number | 'draft';
+  @ApiProperty({ enum: ['deliver', 'drop', 'error'] }) outcome!: string;
+  @ApiPropertyOptional({ enum: ['filtered', 'unroutable'] }) reason?: string;
+  @ApiPropertyOptional({
+    type: 'object',
+    properties: {
+      code: { type: 'string' },
+      message: { type: 'string' },
+      where: { type: 'string', nullable: true },
+    },
+  })
+  error?: unknown;
+  @ApiProperty({ type: StageTraceDto, isArray: true, description: 'Card numbers redacted.' })
+  stages!: StageTraceDto[];
+  @ApiProperty({
+    type: DryRunDeliveryDto,
+    isArray: true,
+    description: 'What would be sent (nothing is).',
+  })
+  deliveries!: DryRunDeliveryDto[];
+}
+
+export class PreviewBeforeDto {
+  @ApiProperty({ description: 'The version that dead-lettered it.' }) version!: number;
+  @ApiProperty() reasonCode!: string;
+  @ApiProperty({ description: 'Card numbers redacted.' }) reason!: string;
+  @ApiProperty({ type: String, nullable: true }) failedAt!: string | null;
+  @ApiProperty({
+    type: PreviewRunDto,
+    nullable: true,
+    description: 'Its run through that version now; null when the version is no longer stored.',
+  })
+  run!: PreviewRunDto | null;
+}
+
+export class PreviewExampleDto {
+  @ApiProperty({ format: 'uuid' }) deadLetterId!: string;
+  @ApiProperty() messageId!: string;
+  @ApiProperty() routeId!: string;
+  @ApiProperty({ type: PreviewBeforeDto }) before!: PreviewBeforeDto;
+  @ApiProperty({ type: PreviewRunDto }) after!: PreviewRunDto;
+}
+
+export class PreviewReasonDto {
+  @ApiProperty({ example: 'SCHEMA_FAILED' }) reasonCode!: string;
+  @ApiProperty({ description: 'Dead letters of this reason that were run (M).' }) total!: number;
+  @ApiProperty({ description: 'Of them, how many would now be delivered (N).' })
+  wouldDeliver!: number;
+  @ApiProperty({ description: 'Filtered out or unroutable.' }) dropped!: number;
+  @ApiProperty({ description: 'Would fail again.' }) failed!: number;
+  @ApiProperty({ type: PreviewExampleDto, isArray: true, description: 'Up to 3.' })
+  examples!: PreviewExampleDto[];
+}
+
+export class PreviewResultDto {
+  @ApiProperty({
+    oneOf: [{ type: 'integer' }, { type: 'string', enum: ['draft'] }],
+    nullable: true,
+    description: "The version run; `draft`; null: each route's active one.",
+  })
+  version!: number | 'draft' | null;
+  @ApiProperty({ description: 'Dead letters run.' }) evaluated!: number;
+  @ApiProperty({ description: 'Dead letters the filter matches.' }) matched!: number;
+  @ApiProperty({ description: 'More matched than were run (the limit).' }) truncated!: boolean;
+  @ApiProperty() wouldDeliver!: number;
+  @ApiProperty({ type: PreviewReasonDto, isArray: true }) byReason!: PreviewReasonDto[];
 }

@@ -18,6 +18,7 @@ import {
   RoutesService,
   SECRET_BOX,
 } from '@junction/registry';
+import { DeadLetterPreviewService } from './dead-letter-preview.service';
 import { DeadLettersController } from './dead-letters.controller';
 import { DeadLettersRepository } from './dead-letters.repository';
 import { DeadLettersService } from './dead-letters.service';
@@ -154,6 +155,12 @@ export class RuntimeModule {
           inject: [DeadLettersRepository, RouteSupervisor],
           useFactory: (store: DeadLettersRepository, supervisor: RouteSupervisor) =>
             new DeadLettersService(store, supervisor),
+        },
+        {
+          provide: DeadLetterPreviewService,
+          inject: [DeadLettersRepository, RoutesService],
+          useFactory: (store: DeadLettersRepository, routes: RoutesService) =>
+            new DeadLetterPreviewService(store, routes),
         },
         {
           provide: ReplayJobsService,
