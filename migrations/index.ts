@@ -7,6 +7,7 @@ import { AccountHardening1765030000000 } from './1765030000000-account-hardening
 import { AuditRoles1765040000000 } from './1765040000000-audit-roles';
 import { DeadLetterSearch1765080000000 } from './1765080000000-dead-letter-search';
 import { DeadLetterReplayJobs1765080000001 } from './1765080000001-dead-letter-replay-jobs';
+import { AuditMessageCounts1765080000002 } from './1765080000002-audit-message-counts';
 
 /** Every migration, in order. Listed explicitly so that source (tests) and dist (npm start) agree. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   AuditRoles1765040000000,
   DeadLetterSearch1765080000000,
   DeadLetterReplayJobs1765080000001,
+  AuditMessageCounts1765080000002,
 ];

@@ -48,6 +48,8 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'GET /api/v1/dead-letters/:id': 'deadletters.read',
   'POST /api/v1/dead-letters/:id/replay': 'deadletters.write',
   'DELETE /api/v1/dead-letters/:id': 'deadletters.write',
+  // libs/audit/src/stats.controller.ts: counts only, for viewers
+  'GET /api/v1/stats': 'routes.read',
   // SessionsController (@RequirePermission('sessions.manage') on the class)
   'GET /api/v1/sessions': 'sessions.manage',
   'DELETE /api/v1/sessions/:id': 'sessions.manage',
@@ -301,6 +303,7 @@ const CALLS: Record<string, Call> = {
       body: { filter: { reasonCode: ['SCHEMA_FAILED'] }, dryRun: true },
     }),
   },
+  'GET /api/v1/stats': { ok: 200, prepare: async () => ({ url: '/api/v1/stats?bucket=hour' }) },
   'GET /api/v1/dead-letters/replay-jobs': {
     ok: 200,
     prepare: async () => ({ url: '/api/v1/dead-letters/replay-jobs' }),

@@ -19,6 +19,9 @@ import { AuditTrail, AuditTrailOptions } from './audit-trail';
 import { AuditController } from './audit.controller';
 import { AuditRepository } from './audit.repository';
 import { AuditService } from './audit.service';
+import { StatsController } from './stats.controller';
+import { StatsRepository } from './stats.repository';
+import { StatsService } from './stats.service';
 import { DenialAggregator } from './denial-aggregator';
 import { PartitionMaintenance } from './partition-maintenance';
 import { AnchorSigner } from './anchor-signer';
@@ -147,7 +150,7 @@ export class AuditModule {
   static forRoot(options: AuditModuleOptions): DynamicModule {
     return {
       module: AuditModule,
-      controllers: [AuditController],
+      controllers: [AuditController, StatsController],
       providers: [
         { provide: AUDIT_OPTIONS, useValue: options },
         {
@@ -205,6 +208,12 @@ export class AuditModule {
               { aheadDays: options.partitionsAheadDays ?? 7, retentionDays: options.retentionDays },
               new Logger('Audit'),
             ),
+        },
+        {
+          provide: StatsService,
+          inject: [DataSource],
+          useFactory: (db: DataSource) =>
+            new StatsService(new StatsRepository(db), new Logger('Stats')),
         },
         {
           provide: ServiceStateReader,
