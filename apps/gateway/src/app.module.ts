@@ -38,6 +38,8 @@ export interface AppSettings {
   maxInFlight?: number;
   /** Whole days of audit trail kept (older days are dropped); unset keeps everything. */
   auditRetentionDays?: number;
+  /** False: audit exports answer 403 (default true). */
+  auditExportEnabled?: boolean;
   /** False when the schema owner has run them already (the runtime role may not). Default true. */
   migrationsRun?: boolean;
   /** Signed anchors of the audit chain heads; unset: none. */
@@ -87,6 +89,7 @@ export class AppModule {
         AuditModule.forRoot({
           databaseUrl: settings.databaseUrl,
           retentionDays: settings.auditRetentionDays,
+          exportEnabled: settings.auditExportEnabled ?? true,
           anchors: settings.auditAnchors,
           denialWindowMs: settings.auditDenialWindowMs,
         }),

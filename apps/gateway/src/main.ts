@@ -127,6 +127,7 @@ export async function createGateway(
       egress: config.egress,
       maxInFlight: config.JUNCTION_ROUTE_MAX_IN_FLIGHT,
       auditRetentionDays: config.JUNCTION_AUDIT_RETENTION_DAYS,
+      auditExportEnabled: config.JUNCTION_AUDIT_EXPORT_ENABLED,
       migrationsRun: extras.migrationsRun ?? true,
       auditAnchors: extras.anchors,
       retryJitter: extras.retryJitter,

@@ -52,9 +52,12 @@ export interface AuditModuleOptions extends Omit<AuditTrailOptions, 'databaseUrl
   anchors?: AnchorOptions;
   /** Anonymous 401s are written as one event per source address and window this long (default 10 s). */
   denialWindowMs?: number;
+  /** False: GET /audit/export answers 403 (default true). */
+  exportEnabled?: boolean;
 }
 
-export const AUDIT_OPTIONS = Symbol('AUDIT_OPTIONS');
+import { AUDIT_OPTIONS } from './audit.options';
+export { AUDIT_OPTIONS };
 
 /**
  * Makes partitions ahead at start and then hourly (with retention), and flushes the writer at
