@@ -8,6 +8,7 @@ import { AuditRoles1765040000000 } from './1765040000000-audit-roles';
 import { DeadLetterSearch1765080000000 } from './1765080000000-dead-letter-search';
 import { DeadLetterReplayJobs1765080000001 } from './1765080000001-dead-letter-replay-jobs';
 import { AuditMessageCounts1765080000002 } from './1765080000002-audit-message-counts';
+import { AuditSavedSearches1765080000003 } from './1765080000003-audit-saved-searches';
 
 /** Every migration, in order. Listed explicitly so that source (tests) and dist (npm start) agree. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   DeadLetterSearch1765080000000,
   DeadLetterReplayJobs1765080000001,
   AuditMessageCounts1765080000002,
+  AuditSavedSearches1765080000003,
 ];

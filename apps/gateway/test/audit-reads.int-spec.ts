@@ -78,4 +78,59 @@ describe('audit reads and the export switch', () => {
       200,
     );
   });
+
+  it('keeps saved searches per caller: each sees, names and deletes only its own', async () => {
+    await gw.create(token, '/api/v1/users', {
+      username: 'searcher',
+      password: gw.adminPassword,
+      roles: ['auditor'],
+    });
+    const other = await gw.login('searcher', gw.adminPassword);
+    const save = (t: string, body: unknown) =>
+      gw.request('POST', '/api/v1/audit/searches', { token: t, body });
+    const list = async (t: string) =>
+      (await gw.request('GET', '/api/v1/audit/searches', { token: t })).body as Array<{
+        id: string;
+        name: string;
+        kind: string;
+        query: Record<string, string>;
+      }>;
+    const mine = await save(token, {
+      name: 'Failed refunds',
+      kind: 'messages',
+      query: { routeId: 'refunds', outcome: 'dead-lettered' },
+    });
+    expect(mine.status).toBe(201);
+    expect((await save(token, { name: 'Failed refunds', kind: 'events', query: {} })).status).toBe(
+      409,
+    );
+    // The same name is free for another caller.
+    expect((await save(other, { name: 'Failed refunds', kind: 'events', query: {} })).status).toBe(
+      201,
+    );
+    expect(await list(token)).toEqual([
+      expect.objectContaining({
+        name: 'Failed refunds',
+        kind: 'messages',
+        query: { routeId: 'refunds', outcome: 'dead-lettered' },
+      }),
+    ]);
+    expect((await list(other)).map((x) => x.kind)).toEqual(['events']);
+    const id = (mine.body as { id: string }).id;
+    expect(
+      (await gw.request('DELETE', `/api/v1/audit/searches/${id}`, { token: other })).status,
+    ).toBe(404);
+    expect((await gw.request('DELETE', `/api/v1/audit/searches/${id}`, { token })).status).toBe(
+      204,
+    );
+    expect(await list(token)).toEqual([]);
+    for (const body of [
+      { name: ' ', kind: 'messages', query: {} },
+      { name: 'x', kind: 'routes', query: {} },
+      { name: 'x', kind: 'messages', query: { limit: 5 } },
+      { name: 'x', kind: 'messages', query: { q: 'y'.repeat(501) } },
+      { name: 'x', kind: 'messages' },
+    ])
+      expect((await save(token, body)).status).toBe(400);
+  });
 });

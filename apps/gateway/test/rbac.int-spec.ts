@@ -36,6 +36,10 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'GET /api/v1/audit/events': 'audit.read',
   'GET /api/v1/audit/export': 'audit.read',
   'GET /api/v1/audit/verify': 'audit.read',
+  // SavedSearchesController (@RequirePermission('audit.read') on the class)
+  'GET /api/v1/audit/searches': 'audit.read',
+  'POST /api/v1/audit/searches': 'audit.read',
+  'DELETE /api/v1/audit/searches/:id': 'audit.read',
   // DeadLettersController
   'GET /api/v1/dead-letters': 'deadletters.read',
   'GET /api/v1/dead-letters/counts': 'deadletters.read',
@@ -283,6 +287,33 @@ const CALLS: Record<string, Call> = {
     prepare: async () => ({ url: '/api/v1/audit/export?format=ndjson' }),
   },
   'GET /api/v1/audit/verify': { ok: 200, prepare: async () => ({ url: '/api/v1/audit/verify' }) },
+  'GET /api/v1/audit/searches': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/audit/searches' }),
+  },
+  'POST /api/v1/audit/searches': {
+    ok: 201,
+    prepare: async () => ({
+      url: '/api/v1/audit/searches',
+      body: { name: `search-${next()}`, kind: 'messages', query: { outcome: 'dead-lettered' } },
+    }),
+  },
+  'DELETE /api/v1/audit/searches/:id': {
+    ok: 204,
+    async prepare(kind, role) {
+      // One can delete only one's own: the caller saves it first (refused callers cannot, and
+      // are refused the delete before it is looked for).
+      const auth = kind !== 'anonymous' && role ? callers[kind][role] : undefined;
+      const created = auth
+        ? await gateway.request('POST', '/api/v1/audit/searches', {
+            ...auth,
+            body: { name: `doomed-${next()}`, kind: 'events', query: {} },
+          })
+        : undefined;
+      const id = (created?.body as { id?: string } | undefined)?.id ?? crypto.randomUUID();
+      return { url: `/api/v1/audit/searches/${id}` };
+    },
+  },
   'GET /api/v1/dead-letters': { ok: 200, prepare: async () => ({ url: '/api/v1/dead-letters' }) },
   'GET /api/v1/dead-letters/counts': {
     ok: 200,

@@ -210,6 +210,9 @@ export const NOT_CHANGES = new Set([
   'POST /api/v1/routes/validate',
   'POST /api/v1/routes/:id/test',
   'POST /api/v1/dead-letters/preview',
+  // A caller's own saved audit searches: preferences, not changes to the gateway.
+  'POST /api/v1/audit/searches',
+  'DELETE /api/v1/audit/searches/:id',
   // The replay-jobs service records the job it creates (a dry run only counts).
   'POST /api/v1/dead-letters/replay-jobs',
 ]);

@@ -19,6 +19,9 @@ import { AuditTrail, AuditTrailOptions } from './audit-trail';
 import { AuditController } from './audit.controller';
 import { AuditRepository } from './audit.repository';
 import { AuditService } from './audit.service';
+import { SavedSearchesController } from './saved-searches.controller';
+import { SavedSearchesRepository } from './saved-searches.repository';
+import { SavedSearchesService } from './saved-searches.service';
 import { StatsController } from './stats.controller';
 import { StatsRepository } from './stats.repository';
 import { StatsService } from './stats.service';
@@ -153,7 +156,7 @@ export class AuditModule {
   static forRoot(options: AuditModuleOptions): DynamicModule {
     return {
       module: AuditModule,
-      controllers: [AuditController, StatsController],
+      controllers: [AuditController, StatsController, SavedSearchesController],
       providers: [
         { provide: AUDIT_OPTIONS, useValue: options },
         {
@@ -211,6 +214,11 @@ export class AuditModule {
               { aheadDays: options.partitionsAheadDays ?? 7, retentionDays: options.retentionDays },
               new Logger('Audit'),
             ),
+        },
+        {
+          provide: SavedSearchesService,
+          inject: [DataSource],
+          useFactory: (db: DataSource) => new SavedSearchesService(new SavedSearchesRepository(db)),
         },
         {
           provide: StatsService,
