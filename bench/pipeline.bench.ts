@@ -79,12 +79,14 @@ async function main(): Promise<void> {
   ) as RouteDocument;
   const body = JSON.parse(raw) as Record<string, unknown>;
   const resources = { expressions: new JsonataEngine(), hmacKey: Buffer.from('bench-key') };
-  const route = compileRoute(doc, resources);
+  const route = await compileRoute(doc, resources);
   const envelope = envelopeOf(body);
   const bindings = { headers: envelope.headers, meta: envelope.meta };
 
-  const stages = (doc.pipeline ?? []).map((spec) =>
-    compileRoute({ ...doc, pipeline: [spec], destinations: [{ type: 'log' }] }, resources),
+  const stages = await Promise.all(
+    (doc.pipeline ?? []).map((spec) =>
+      compileRoute({ ...doc, pipeline: [spec], destinations: [{ type: 'log' }] }, resources),
+    ),
   );
   // The input each stage sees in the full route.
   const traced = await route.run(envelope, { trace: true });

@@ -5,6 +5,8 @@ import { IngestPathsAndScopes1765020000000 } from './1765020000000-ingest-paths-
 import { DeadLetterIncarnation1765020000001 } from './1765020000001-dead-letter-incarnation';
 import { AccountHardening1765030000000 } from './1765030000000-account-hardening';
 import { AuditRoles1765040000000 } from './1765040000000-audit-roles';
+import { RouteVersionSource1765060000000 } from './1765060000000-route-version-source';
+import { RouteSamples1765061000000 } from './1765061000000-route-samples';
 import { DeadLetterSearch1765080000000 } from './1765080000000-dead-letter-search';
 import { DeadLetterReplayJobs1765080000001 } from './1765080000001-dead-letter-replay-jobs';
 import { AuditMessageCounts1765080000002 } from './1765080000002-audit-message-counts';
@@ -19,6 +21,8 @@ export const MIGRATIONS = [
   DeadLetterIncarnation1765020000001,
   AccountHardening1765030000000,
   AuditRoles1765040000000,
+  RouteVersionSource1765060000000,
+  RouteSamples1765061000000,
   DeadLetterSearch1765080000000,
   DeadLetterReplayJobs1765080000001,
   AuditMessageCounts1765080000002,

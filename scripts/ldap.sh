@@ -15,10 +15,14 @@
 #   JUNCTION_LDAP_ADMIN_PASSWORD  rootdn password (default admin-secret)
 #   JUNCTION_LDAP_SEED            seed LDIF (default scripts/ldap/seed.ldif)
 #   JUNCTION_LDAP_DEBUG           slapd -d level (default stats; e.g. 0, any)
+#   JUNCTION_LDAP_LISTEN_HOST     address slapd listens on (default 127.0.0.1;
+#                                 0.0.0.0 in the docker-compose `ldap` container)
 #
 # This instance never uses /etc/ldap/slapd.d nor port 389: its cn=config is
 # built with `slapadd -n0` from scripts/ldap/config.ldif.in into the cache
-# folder on every start. Only 127.0.0.1 is listened on.
+# folder on every start. Only 127.0.0.1 is listened on unless
+# JUNCTION_LDAP_LISTEN_HOST says otherwise (the script itself always talks to
+# 127.0.0.1).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,6 +33,7 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 LDAP_HOME=${JUNCTION_LDAP_HOME:-$REPO/.cache/ldap}
 LDAP_HOST=127.0.0.1
+LISTEN_HOST=${JUNCTION_LDAP_LISTEN_HOST:-$LDAP_HOST}
 LDAP_PORT=${JUNCTION_LDAP_PORT:-3389}
 LDAPS_PORT=${JUNCTION_LDAPS_PORT:-3636}
 ADMIN_PW=${JUNCTION_LDAP_ADMIN_PASSWORD:-admin-secret}
@@ -379,7 +384,8 @@ do_start() {
   # Foreground mode (-d) so errors land in our log file instead of syslog;
   # setsid + redirections detach it from the caller's session and pipes; 9>&-
   # keeps it from inheriting our lock.
-  setsid slapd -F "$CONF_DIR" -h "$LDAP_URL/ $LDAPS_URL/" -d "$DEBUG_LEVEL" \
+  setsid slapd -F "$CONF_DIR" -h "ldap://$LISTEN_HOST:$LDAP_PORT/ ldaps://$LISTEN_HOST:$LDAPS_PORT/" \
+    -d "$DEBUG_LEVEL" \
     </dev/null >>"$LOG_FILE" 2>&1 9>&- &
   launched=$!
   # If anything below fails, do not leave a half-seeded server behind.

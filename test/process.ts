@@ -29,7 +29,9 @@ export interface Spawned {
 export function spawnNode(args: string[], env: Record<string, string>, cwd: string): Spawned {
   const child = spawn(process.execPath, args, {
     cwd,
-    env: { ...process.env, ...env },
+    // The human start-up banner (`admin: ...`, `demo: ...`) that tests read, unless a test asks
+    // for JSON lines; the output stays in memory (output()), shown when a waitFor fails.
+    env: { ...process.env, LOG_FORMAT: 'pretty', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

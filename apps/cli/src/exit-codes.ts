@@ -1,5 +1,9 @@
 /** Exit codes of `junction`, stable for scripts. */
 export const EXIT = {
+  /** The gateway answered but refused the request (401, 403, 404, 409, ...). */
+  REFUSED: 6,
+  /** `route diff --exit-code`: the gateway differs from the files. */
+  CHANGES: 7,
   DELIVER: 0,
   ROUTE_INVALID: 1,
   USAGE: 2,

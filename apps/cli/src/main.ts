@@ -2,6 +2,14 @@ import { packageInfo } from '@junction/common';
 import { Command, InvalidArgumentError } from 'commander';
 import { routeTestCommand, routeValidateCommand } from './route.commands';
 import { EXIT } from './exit-codes';
+import {
+  deadLetterReplayCommand,
+  deadLettersListCommand,
+  loginCommand,
+  logoutCommand,
+  routeApplyCommand,
+  routeExportCommand,
+} from './remote.commands';
 import { auditVerifyCommand, AuditVerifyOptions } from './audit.commands';
 
 function headerOption(value: string, previous: Record<string, string>): Record<string, string> {
@@ -21,7 +29,9 @@ export function buildProgram(): Command {
 
   const route = program
     .command('route')
-    .description('validate and dry-run route documents (JSON or YAML)');
+    .description(
+      'validate and dry-run route documents (JSON or YAML); apply, diff and export them on a gateway',
+    );
   route
     .command('validate')
     .argument('<file>', 'route document')
@@ -55,6 +65,98 @@ export function buildProgram(): Command {
         process.exitCode = await routeTestCommand(routeFile, messageFile, options);
       },
     );
+
+  const applyHelp = [
+    'exit codes: 0 applied or no changes, 1 a document is invalid (nothing applied), 2 bad usage or not logged in,',
+    `${EXIT.UNAVAILABLE} gateway unreachable or unavailable, ${EXIT.REFUSED} refused by the gateway (e.g. 401, 403, 409)`,
+  ].join('\n');
+  const files = (value: string, previous: string[] = []) => [...previous, value];
+  route
+    .command('apply')
+    .requiredOption(
+      '-f, --file <file|dir>',
+      'route file, or folder of .yaml/.yml/.json (repeatable)',
+      files,
+    )
+    .option('--dry-run', 'show what would change; change nothing')
+    .option('--activate', 'activate new versions (and unchanged ones that are not active)')
+    .description(
+      `make the gateway's routes match the files: per route unchanged / created / updated with a unified diff.\n${applyHelp}`,
+    )
+    .action(async (options: { file: string[]; dryRun?: boolean; activate?: boolean }) => {
+      process.exitCode = await routeApplyCommand(options.file, options);
+    });
+  route
+    .command('diff')
+    .requiredOption('-f, --file <file|dir>', 'route file, or folder (repeatable)', files)
+    .option('--exit-code', `exit ${EXIT.CHANGES} when the gateway differs from the files`)
+    .description(`what route apply would change, as unified diffs of the source.\n${applyHelp}`)
+    .action(async (options: { file: string[]; exitCode?: boolean }) => {
+      process.exitCode = await routeApplyCommand(options.file, { ...options, diffOnly: true });
+    });
+  route
+    .command('export')
+    .argument('<id>', 'route id')
+    .option('-o, --output <file>', 'write to a file instead of standard output')
+    .description("the route's YAML source (the active version's, else the latest)")
+    .action(async (id: string, options: { output?: string }) => {
+      process.exitCode = await routeExportCommand(id, options);
+    });
+
+  program
+    .command('login')
+    .argument('<url>', 'the gateway, e.g. http://127.0.0.1:8080')
+    .option(
+      '-u, --username <name>',
+      'sign in as this user (password: --password-stdin or JUNCTION_PASSWORD)',
+    )
+    .option('--provider <provider>', 'local or ldap', 'local')
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--api-key-stdin', 'use an API key read from standard input (or JUNCTION_API_KEY)')
+    .description(
+      'keep the gateway URL and a credential in $XDG_CONFIG_HOME/junction/config.json (mode 0600).\n' +
+        'JUNCTION_URL with JUNCTION_API_KEY or JUNCTION_TOKEN override it (for CI).',
+    )
+    .action(
+      async (
+        url: string,
+        options: {
+          username?: string;
+          provider?: string;
+          passwordStdin?: boolean;
+          apiKeyStdin?: boolean;
+        },
+      ) => {
+        process.exitCode = await loginCommand(url, options);
+      },
+    );
+  program
+    .command('logout')
+    .description('forget the stored URL and credential')
+    .action(async () => {
+      process.exitCode = await logoutCommand();
+    });
+
+  const deadLetters = program.command('dead-letters').description('list and replay dead letters');
+  deadLetters
+    .command('list')
+    .option('--route <id>', 'only this route')
+    .option('--limit <n>', '1-500 (default 50)')
+    .option('--json', 'print as JSON')
+    .description('dead letters, newest first')
+    .action(async (options: { route?: string; limit?: string; json?: boolean }) => {
+      process.exitCode = await deadLettersListCommand(options);
+    });
+  deadLetters
+    .command('replay')
+    .argument('<id>', 'dead letter id')
+    .option('--json', 'print as JSON')
+    .description(
+      `run the message again through the running version; exit 0 replayed, ${EXIT.MESSAGE_FAILED} dead-lettered again, ${EXIT.DROPPED} dropped`,
+    )
+    .action(async (id: string, options: { json?: boolean }) => {
+      process.exitCode = await deadLetterReplayCommand(id, options);
+    });
   program
     .command('audit')
     .description('check the audit trail')

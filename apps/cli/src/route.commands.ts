@@ -35,10 +35,10 @@ function resources(): RouteResources {
   };
 }
 
-function loadProblems(
+async function loadProblems(
   file: string,
   res: RouteResources,
-): { doc?: unknown; problems: RouteProblem[] } {
+): Promise<{ doc?: unknown; problems: RouteProblem[] }> {
   let doc: unknown;
   try {
     doc = parseRouteText(readText(file));
@@ -46,7 +46,7 @@ function loadProblems(
     if (err instanceof RouteValidationError) return { problems: err.problems };
     throw err;
   }
-  return { doc, problems: validateRoute(doc, res) };
+  return { doc, problems: await validateRoute(doc, res) };
 }
 
 function printProblems(file: string, problems: RouteProblem[]): void {
@@ -67,8 +67,8 @@ function guard(work: () => number | Promise<number>): Promise<number> {
 }
 
 export function routeValidateCommand(file: string, options: { json?: boolean }): Promise<number> {
-  return guard(() => {
-    const { doc, problems } = loadProblems(file, resources());
+  return guard(async () => {
+    const { doc, problems } = await loadProblems(file, resources());
     if (options.json) {
       process.stdout.write(
         `${JSON.stringify({ valid: problems.length === 0, problems }, null, 2)}\n`,
@@ -89,12 +89,12 @@ export function routeTestCommand(
 ): Promise<number> {
   return guard(async () => {
     const res = resources();
-    const { doc, problems } = loadProblems(routeFile, res);
+    const { doc, problems } = await loadProblems(routeFile, res);
     if (problems.length > 0) {
       printProblems(routeFile, problems);
       return EXIT.ROUTE_INVALID;
     }
-    const route = compileRoute(doc, res);
+    const route = await compileRoute(doc, res);
     const show = <T>(value: T): T => (options.showPans ? value : redactPans(value));
     const envelope = envelopeOf(undefined, options.header);
     envelope.meta.routeId = route.document.id;

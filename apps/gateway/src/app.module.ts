@@ -16,6 +16,7 @@ import { MIGRATIONS } from '../../../migrations';
 import { CoreModule } from './core/core.module';
 import { JunctionErrorFilter } from './core/error.filter';
 import { HealthController } from './health/health.controller';
+import { Readiness } from './health/readiness';
 import { IngestController } from './ingest/ingest.controller';
 import { MetricsController } from './metrics/metrics.controller';
 import { MetricsModule } from './metrics/metrics.module';
@@ -29,6 +30,8 @@ export interface AppSettings {
   loginThrottle: LoginThrottleSettings;
   /** Anonymous 401s are audited as one event per address and this many ms. */
   auditDenialWindowMs?: number;
+  /** Console cookies always Secure (else only over TLS). */
+  cookieSecure?: boolean;
   expressionTimeoutMs: number;
   /** LDAP and OIDC sign-in; each is off unless configured. */
   authProviders?: Pick<AuthOptions, 'ldap' | 'oidc'>;
@@ -68,6 +71,9 @@ export class AppModule {
           synchronize: false,
           // Off: a failed query's log line carries its parameters (hashes, documents). Our error filter logs what matters.
           logging: false,
+          // One attempt: start-up has probed the database already (one clear line if it cannot).
+          retryAttempts: 1,
+          retryDelay: 1000,
           extra: { max: 10, application_name: 'junction' },
         }),
         CoreModule.forRoot({
@@ -80,6 +86,7 @@ export class AppModule {
             tokenKey: derive(settings.masterKey, 'junction/session-token'),
             tokenTtlSeconds: settings.tokenTtlSeconds,
             loginThrottle: settings.loginThrottle,
+            cookieSecure: settings.cookieSecure,
             ...settings.authProviders,
           },
           // Sign-ins, failed sign-ins and denied requests go to the audit trail.
@@ -103,7 +110,7 @@ export class AppModule {
         }),
       ],
       controllers: [HealthController, IngestController, MetricsController],
-      providers: [IngestService, { provide: APP_FILTER, useClass: JunctionErrorFilter }],
+      providers: [IngestService, Readiness, { provide: APP_FILTER, useClass: JunctionErrorFilter }],
     };
   }
 }

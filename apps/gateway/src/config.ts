@@ -120,6 +120,12 @@ export const GATEWAY_CONFIG = {
     default: 3600,
     parse: parse.integer(1, 30 * 24 * 3600),
   },
+  JUNCTION_COOKIE_SECURE: {
+    description:
+      "true: the console's session and CSRF cookies are always Secure (set it behind a TLS-terminating proxy). false: Secure only on requests that came over TLS.",
+    default: false,
+    parse: (raw: string) => parseBoolean(raw),
+  },
   JUNCTION_AUDIT_DENIAL_WINDOW_SECONDS: {
     description:
       'Anonymous denied requests (401) are audited as one event per source address and window, with their count.',
@@ -182,6 +188,23 @@ export const GATEWAY_CONFIG = {
     description:
       'Whole days of audit trail kept; older day partitions are dropped. Unset keeps everything.',
     parse: parse.integer(1, 36_500),
+  },
+  JUNCTION_ENV_NAME: {
+    description:
+      'Name of this environment, shown in a banner on every console page (e.g. production, staging).',
+    default: '',
+    parse: (raw: string) => {
+      if (raw.length > 40) throw new Error('must be at most 40 characters');
+      return raw;
+    },
+  },
+  JUNCTION_ENV_COLOR: {
+    description: 'Colour of the console banner: a CSS hex colour such as #c92a2a.',
+    default: '#495057',
+    parse: (raw: string) => {
+      if (!/^#[0-9a-fA-F]{6}$/.test(raw)) throw new Error('must be a hex colour like #c92a2a');
+      return raw.toLowerCase();
+    },
   },
 };
 

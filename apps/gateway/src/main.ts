@@ -2,18 +2,39 @@ import 'reflect-metadata';
 import { Logger, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
 import { join, resolve } from 'node:path';
 import { UsersService } from '@junction/auth';
 import { AnchorOptions, AuditTrail, loadSigningKey } from '@junction/audit';
 import { ConfigError, packageInfo, parse } from '@junction/common';
 import { EmbeddedPostgresServer, setUpEmbeddedRoles } from '@junction/database';
-import { RoutesService } from '@junction/registry';
+import { maxDepthExceeded } from '@junction/pipeline';
+import {
+  ROUTE_SOURCE_TEXT,
+  RoutesService,
+  RouteSourceText,
+  takesRouteSource,
+  YAML_CONTENT_TYPES,
+} from '@junction/registry';
+import { RouteSupervisor } from '@junction/runtime';
 import { AppModule, type AppSettings } from './app.module';
 import { GatewayConfig, loadGatewayConfig } from './config';
+import { serveConsole } from './console/console-static';
 import { prepareDatabase, urlRole } from './database-roles';
 import { DEMO_ROUTE } from './demo-route';
+import {
+  createPinoLogger,
+  logSettings,
+  PinoLoggerService,
+  requestIdFrom,
+  runInRequestContext,
+  type LogSettings,
+} from './core/logging';
+import { probeDatabase } from './database-probe';
+import { Readiness } from './health/readiness';
 import { buildOpenApi, serveOpenApi } from './openapi/openapi';
 
 export interface RunningGateway {
@@ -23,6 +44,26 @@ export interface RunningGateway {
 }
 
 const log = new Logger('Junction');
+
+let logging: { settings: LogSettings; service: PinoLoggerService } | undefined;
+
+/**
+ * The process's logger (pino, see core/logging), made once from LOG_LEVEL (or JUNCTION_LOG),
+ * LOG_FORMAT and NO_COLOR, and made Nest's: every `new Logger(...)` of every module writes
+ * through it, redacted.
+ */
+export function setUpLogging(env: NodeJS.ProcessEnv = process.env): {
+  settings: LogSettings;
+  service: PinoLoggerService;
+} {
+  if (!logging) {
+    const settings = logSettings(env, process.stdout.isTTY === true);
+    const service = new PinoLoggerService(createPinoLogger(settings));
+    Logger.overrideLogger(service);
+    logging = { settings, service };
+  }
+  return logging;
+}
 
 /** The master key: from the environment, else (embedded default only) from the data folder, made on first start. */
 function masterKey(config: GatewayConfig, embedded: boolean): Buffer {
@@ -73,6 +114,15 @@ function warnLoudly(message: string): void {
 }
 
 /**
+ * Deepest nesting of objects and arrays an API body may have. Class-transformer, class-validator,
+ * ajv and the diff of route versions all recurse; 10,000 levels overflow the stack of each (a 500
+ * and a lost request). Twice the 64 levels a message body may have (libs/pipeline), so that a
+ * dry run of any message a route would take still fits, with room for a deep JSON Schema in a
+ * route's validate stage.
+ */
+export const API_MAX_JSON_DEPTH = 128;
+
+/**
  * Ingest keeps the payload's bytes as sent (the audit hashes the original, and a payload that is
  * not JSON must reach the route to be dead-lettered, not be refused by the HTTP layer); every
  * other endpoint parses JSON as Fastify does by default.
@@ -81,9 +131,51 @@ function rawIngestBodies(app: NestFastifyApplication): void {
   const fastify = app.getHttpAdapter().getInstance();
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeContentTypeParser('application/json');
+  // Fastify's own text/plain parser would hand the API a string body (and ingest a re-encoded
+  // copy of the bytes): text/plain goes to the catch-all below like any other type.
+  fastify.removeContentTypeParser('text/plain');
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.url.startsWith('/ingest/')) return done(null, body);
-    parseJson(request, (body as Buffer).toString('utf8'), done);
+    const text = (body as Buffer).toString('utf8');
+    // A route document keeps the text it was sent as (stored with its version).
+    if (takesRouteSource(request.method, request.url))
+      (request as unknown as Record<symbol, string>)[ROUTE_SOURCE_TEXT] = text;
+    parseJson(request, text, (err, value) => {
+      // V8's message quotes a piece of the body, which may be part of a card number: say where.
+      if (err) {
+        const at = /at position (\d+)/.exec(err.message)?.[1];
+        return done(
+          Object.assign(
+            new Error(`the request body is not valid JSON${at ? ` (at character ${at})` : ''}`),
+            { statusCode: 400 },
+          ),
+          undefined,
+        );
+      }
+      // Checked here, once, before any pipe or validator walks the body (iteratively: no stack).
+      if (maxDepthExceeded(value, API_MAX_JSON_DEPTH)) {
+        return done(
+          Object.assign(
+            new Error(`request body is nested deeper than ${API_MAX_JSON_DEPTH} levels`),
+            { statusCode: 400 },
+          ),
+          undefined,
+        );
+      }
+      done(null, value);
+    });
+  });
+  // Route documents may come as YAML: kept as text here, parsed (with limits) by the registry.
+  fastify.addContentTypeParser(YAML_CONTENT_TYPES, { parseAs: 'buffer' }, (request, body, done) => {
+    if (request.url.startsWith('/ingest/')) return done(null, body);
+    if (takesRouteSource(request.method, request.url))
+      return done(null, new RouteSourceText((body as Buffer).toString('utf8')));
+    done(
+      Object.assign(new Error('this endpoint takes application/json, not YAML'), {
+        statusCode: 415,
+      }),
+      undefined,
+    );
   });
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.url.startsWith('/ingest/')) return done(null, body);
@@ -96,6 +188,51 @@ function rawIngestBodies(app: NestFastifyApplication): void {
       ),
       undefined,
     );
+  });
+}
+
+/** Longest path parameter the router takes (its default, 100, is shorter than a message id may be). */
+const MAX_PARAM_LENGTH = 1024;
+
+/**
+ * Errors the router answers before any handler (a malformed %-escape, an over-long parameter),
+ * in the API's error shape, and without quoting the URL back (it may hold anything).
+ */
+function routerError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const statusCode = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+  const message =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters`
+      : error.code === 'FST_ERR_BAD_URL'
+        ? 'the URL is not valid (a malformed %-escape, or not UTF-8)'
+        : 'the request cannot be routed';
+  void reply
+    .status(statusCode)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send({ statusCode, error: statusCode === 414 ? 'URI Too Long' : 'Bad Request', message });
+}
+
+/**
+ * Every request gets an id (the caller's `X-Request-Id` when it is a plain token), answered in
+ * `X-Request-Id` and carried by every log line written while it is handled (`reqId`).
+ */
+function requestIds(app: NestFastifyApplication): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  const requests = new Logger('Http');
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    runInRequestContext({ requestId: request.id }, done);
+  });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    requests.debug({
+      msg: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]} ${reply.statusCode}`,
+      method: request.method,
+      path: request.url.split('?')[0],
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+      reqId: request.id,
+    });
+    done();
   });
 }
 
@@ -122,6 +259,7 @@ export async function createGateway(
         maxLockoutSeconds: config.JUNCTION_LOGIN_LOCKOUT_MAX_SECONDS,
       },
       auditDenialWindowMs: config.JUNCTION_AUDIT_DENIAL_WINDOW_SECONDS * 1000,
+      cookieSecure: config.JUNCTION_COOKIE_SECURE,
       expressionTimeoutMs: config.JUNCTION_EXPRESSION_TIMEOUT_MS,
       authProviders: config.auth,
       egress: config.egress,
@@ -137,13 +275,19 @@ export async function createGateway(
       },
       replayClock: extras.replayClock,
     }),
-    new FastifyAdapter({ bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES, trustProxy: false }),
+    new FastifyAdapter({
+      bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES,
+      trustProxy: false,
+      // A message id (an Idempotency-Key, up to 200 characters) must fit in GET /audit/messages/{id}.
+      routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+      frameworkErrors: routerError,
+      genReqId: (request: { headers: IncomingHttpHeaders }) =>
+        requestIdFrom(request.headers['x-request-id']),
+    }),
     // Body parsers are ours (rawIngestBodies): Nest's own would parse ingest payloads too.
-    {
-      logger: process.env.JUNCTION_LOG === 'silent' ? false : ['log', 'warn', 'error'],
-      bodyParser: false,
-    },
+    { logger: setUpLogging().service, bodyParser: false },
   );
+  requestIds(app);
   rawIngestBodies(app);
   app.useGlobalPipes(
     new ValidationPipe({
@@ -154,6 +298,7 @@ export async function createGateway(
     }),
   );
   serveOpenApi(app, buildOpenApi(app, packageInfo().version));
+  serveConsole(app, { name: config.JUNCTION_ENV_NAME, color: config.JUNCTION_ENV_COLOR });
   return app;
 }
 
@@ -262,6 +407,12 @@ export async function bootstrap(
           : undefined,
       }
     : undefined;
+  if (!embedded) {
+    // One clear line, within seconds, when the database cannot be reached or refuses the login,
+    // rather than a driver's stack trace after its retries.
+    if (ownerUrl) await probeDatabase(ownerUrl, 'JUNCTION_MIGRATION_DATABASE_URL');
+    await probeDatabase(databaseUrl, 'DATABASE_URL');
+  }
   if (ownerUrl && !urlRole(databaseUrl)) {
     await embedded?.stop().catch(() => undefined);
     throw new ConfigError([
@@ -299,6 +450,10 @@ export async function bootstrap(
       migrationsRun: ownerUrl === undefined,
       anchors,
     });
+    // Not ready (503 on /health/ready) until the first admin exists and the stored routes had
+    // their first start: a sign-in right after a 200 must work.
+    const readiness = app.get(Readiness);
+    readiness.hold('startup');
     await app.listen(config.PORT, config.HOST);
     // Only once the server is up: a generated password must never be made and then lost in a failed start.
     const {
@@ -309,20 +464,16 @@ export async function bootstrap(
     const address = app.getHttpServer().address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;
     const url = `http://${config.HOST}:${port}`;
-    const lines = [`Junction gateway listening on ${url}`, `  API docs:  ${url}/docs`];
-    if (adminPassword) {
-      lines.push(`  admin:     ${config.JUNCTION_ADMIN_USER} / ${adminPassword}`);
-      if (demo === 'seeded') {
-        lines.push(
-          `  demo:      curl -s -X POST ${url}/ingest/demo/orders -H 'content-type: application/json' -d @examples/messages/order-de.json   # route demo-orders, no auth: seeded on the embedded database only`,
-        );
-      } else if (demo === 'not-embedded') {
-        lines.push(
-          `  demo:      not seeded: the demo route (no auth) is seeded on the embedded database only, not with DATABASE_URL`,
-        );
-      }
-    }
-    process.stdout.write(`${lines.join('\n')}\n`);
+    // The banner comes last: whatever the routes say while they first start is said before it.
+    await app.get(RouteSupervisor).firstStarts(FIRST_STARTS_WAIT_MS);
+    readiness.release('startup');
+    printBanner({
+      url,
+      admin: adminPassword
+        ? { user: config.JUNCTION_ADMIN_USER, password: adminPassword }
+        : undefined,
+      demo,
+    });
     await audit?.().catch((err: unknown) =>
       log.error(`could not audit the admin's new password: ${(err as Error).message}`),
     );
@@ -341,17 +492,78 @@ export async function bootstrap(
   }
 }
 
+/** How long the banner waits for the stored routes' first starts (a broker may be slow or away). */
+const FIRST_STARTS_WAIT_MS = 5_000;
+
+/**
+ * The start-up banner, printed whatever the log level (it may hold the one-time admin password):
+ * text lines on a terminal, one JSON line (`msg`, `url`, `console`, `docs`, `admin`, `demo`) in the
+ * JSON format.
+ */
+function printBanner(banner: {
+  url: string;
+  admin?: { user: string; password: string };
+  demo?: 'seeded' | 'not-embedded';
+}): void {
+  const { url, admin, demo } = banner;
+  const demoLine =
+    demo === 'seeded'
+      ? `curl -s -X POST ${url}/ingest/demo/orders -H 'content-type: application/json' -d @examples/messages/order-de.json   # route demo-orders, no auth: seeded on the embedded database only`
+      : demo === 'not-embedded'
+        ? 'not seeded: the demo route (no auth) is seeded on the embedded database only, not with DATABASE_URL'
+        : undefined;
+  const { settings } = setUpLogging();
+  if (settings.format === 'json') {
+    createPinoLogger({ ...settings, level: 'info' }).info(
+      {
+        url,
+        console: `${url}/console`,
+        docs: `${url}/docs`,
+        ...(admin ? { admin } : {}),
+        ...(demoLine ? { demo: demoLine } : {}),
+      },
+      `Junction gateway listening on ${url}`,
+    );
+    return;
+  }
+  // The console first: it is where a newcomer goes, with the admin's password beside it.
+  const lines = [`Junction gateway listening on ${url}`, `  console:   ${url}/console`];
+  if (admin) lines.push(`  admin:     ${admin.user} / ${admin.password}`);
+  lines.push(`  API docs:  ${url}/docs`);
+  if (admin && demoLine) lines.push(`  demo:      ${demoLine}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** A start-up failure: one line per problem (JSON lines in the JSON format), then exit 1. */
+function startFailed(problems: string[]): never {
+  const settings = logging?.settings;
+  for (const problem of problems) {
+    if (settings && settings.level !== 'silent')
+      logging!.service.pino.fatal({ context: 'Junction' }, problem.replace(/\s*\n\s*/g, ' '));
+    else process.stderr.write(`${problem}\n`);
+  }
+  process.exit(1);
+}
+
 export async function main(options: StartOptions = {}): Promise<void> {
   let gateway: RunningGateway;
   try {
+    setUpLogging(process.env);
+  } catch (err) {
+    startFailed(
+      err instanceof ConfigError
+        ? err.problems.map((p) => `invalid configuration: ${p}`)
+        : [(err as Error).message],
+    );
+  }
+  try {
     gateway = await bootstrap(process.env, options);
   } catch (err) {
-    const message =
+    startFailed(
       err instanceof ConfigError
-        ? err.message
-        : `Junction gateway failed to start: ${(err as Error).message}`;
-    process.stderr.write(`${message}\n`);
-    process.exit(1);
+        ? err.problems.map((p) => `invalid configuration: ${p}`)
+        : [`Junction gateway failed to start: ${(err as Error).message}`],
+    );
   }
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {

@@ -404,6 +404,102 @@ describe('OIDC sign-in (authorization code flow with PKCE)', () => {
   });
 });
 
+describe('OIDC sign-in from the console (browser)', () => {
+  /** Cookies a Set-Cookie list leaves, as a Cookie header. */
+  const cookiesOf = (setCookie: unknown): Record<string, string> =>
+    Object.fromEntries(
+      [setCookie]
+        .flat()
+        .map((line) => String(line).split(';')[0])
+        .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+    );
+
+  async function browserSignIn(query: string, accept?: string) {
+    const start = await gateway.request('GET', `/api/v1/auth/oidc/login${query}`);
+    expect(start.status).toBe(302);
+    const cookie = String(start.headers['set-cookie']).split(';')[0];
+    const callback = await authorize(String(start.headers.location), 'grace', REDIRECT_URI);
+    return gateway.request('GET', callbackPath(callback), {
+      headers: { cookie, ...(accept ? { accept } : {}) },
+    });
+  }
+
+  it('with returnTo under /console: session + CSRF cookies and a 302 back there', async () => {
+    for (const returnTo of ['/console/routes/orders-eu', '/console', '/console/?tab=versions']) {
+      const res = await browserSignIn(`?returnTo=${encodeURIComponent(returnTo)}`);
+      expect({ returnTo, status: res.status, location: res.headers.location }).toEqual({
+        returnTo,
+        status: 302,
+        location: returnTo,
+      });
+      const lines = [res.headers['set-cookie']].flat().map(String);
+      expect(lines).toContainEqual(expect.stringMatching(/^junction_oidc=; .*Max-Age=0/));
+      expect(lines).toContainEqual(
+        expect.stringMatching(
+          /^junction_session=[^;]+; Path=\/; Max-Age=\d+; HttpOnly; SameSite=Strict$/,
+        ),
+      );
+      expect(lines).toContainEqual(
+        expect.stringMatching(/^junction_csrf=[^;]+; Path=\/; Max-Age=\d+; SameSite=Strict$/),
+      );
+      expect(res.text).not.toMatch(/token/);
+      const jar = cookiesOf(res.headers['set-cookie']);
+      const cookie = `junction_session=${jar.junction_session}; junction_csrf=${jar.junction_csrf}`;
+      const me = await gateway.request('GET', '/api/v1/auth/me', { headers: { cookie } });
+      expect(me.body).toMatchObject({
+        name: 'grace',
+        provider: 'oidc',
+        roles: ['admin', 'viewer'],
+      });
+      // A change through the cookie needs the CSRF token.
+      const refused = await gateway.request('POST', '/api/v1/auth/logout', { headers: { cookie } });
+      expect(refused.status).toBe(403);
+      const out = await gateway.request('POST', '/api/v1/auth/logout', {
+        headers: { cookie, 'x-csrf-token': jar.junction_csrf },
+      });
+      expect(out.status).toBe(204);
+      expect(
+        (await gateway.request('GET', '/api/v1/auth/me', { headers: { cookie } })).status,
+      ).toBe(401);
+    }
+  });
+
+  it('a returnTo outside /console is ignored: a browser lands on /console, an API client gets JSON', async () => {
+    const foreign = [
+      'https://evil.example/console',
+      '//evil.example/console',
+      '/consolex',
+      '/console/../api/v1/users',
+      '/console\\@evil.example',
+      '/api/v1/users',
+      'javascript:alert(1)',
+      '/console//evil.example',
+    ];
+    for (const returnTo of foreign) {
+      const api = await browserSignIn(`?returnTo=${encodeURIComponent(returnTo)}`);
+      expect({ returnTo, status: api.status }).toEqual({ returnTo, status: 200 });
+      expect(api.body).toMatchObject({ token: expect.any(String) });
+    }
+    const html = await browserSignIn(
+      `?returnTo=${encodeURIComponent('https://evil.example/')}`,
+      'text/html,application/xhtml+xml',
+    );
+    expect({ status: html.status, location: html.headers.location }).toEqual({
+      status: 302,
+      location: '/console',
+    });
+    expect(cookiesOf(html.headers['set-cookie'])).toMatchObject({
+      junction_session: expect.any(String),
+      junction_csrf: expect.any(String),
+    });
+  });
+
+  it('GET /auth/providers tells the sign-in screen that OIDC is on', async () => {
+    const res = await gateway.request('GET', '/api/v1/auth/providers');
+    expect(res.body).toEqual({ local: true, ldap: false, oidc: true });
+  });
+});
+
 describe("the provider's access tokens as Bearer", () => {
   it('are accepted with the roles their groups map to', async () => {
     const { access } = await accessToken('grace');

@@ -27,6 +27,7 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'POST /api/v1/auth/logout': 'signed-in',
   'POST /api/v1/auth/password': 'signed-in',
   'GET /api/v1/auth/me': 'signed-in',
+  'GET /api/v1/auth/providers': 'public',
   // OidcController (404 when OIDC is not configured, as here)
   'GET /api/v1/auth/oidc/login': 'public',
   'GET /api/v1/auth/oidc/callback': 'public',
@@ -73,6 +74,9 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'GET /api/v1/connections/:name': 'connections.read',
   'PUT /api/v1/connections/:name': 'connections.write',
   'DELETE /api/v1/connections/:name': 'connections.write',
+  'GET /api/v1/connections/:name/impact': 'connections.read',
+  // libs/runtime/src/connection-test.controller.ts
+  'POST /api/v1/connections/:name/test': 'connections.write',
   // libs/registry/src/routes.controller.ts
   'POST /api/v1/routes/validate': 'routes.read',
   'GET /api/v1/routes': 'routes.read',
@@ -87,6 +91,12 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'POST /api/v1/routes/:id/stop': 'routes.run',
   'POST /api/v1/routes/:id/test': 'routes.read',
   'GET /api/v1/routes/:id/status': 'routes.read',
+  'POST /api/v1/routes/test': 'routes.read',
+  'GET /api/v1/routes/:id/samples': 'routes.read',
+  'PUT /api/v1/routes/:id/samples/:name': 'routes.write',
+  'DELETE /api/v1/routes/:id/samples/:name': 'routes.write',
+  // libs/registry/src/expressions.controller.ts
+  'POST /api/v1/expressions/evaluate': 'routes.read',
 };
 
 const GUARDED = Object.keys(ENDPOINTS).filter((key) => ENDPOINTS[key] !== 'public');
@@ -410,6 +420,14 @@ const CALLS: Record<string, Call> = {
       return { url, stillThere: () => exists(url) };
     },
   },
+  'GET /api/v1/connections/:name/impact': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/connections/erp/impact' }),
+  },
+  'POST /api/v1/connections/:name/test': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/connections/erp/test' }),
+  },
   'POST /api/v1/routes/validate': {
     ok: 200,
     prepare: async () => ({
@@ -472,6 +490,46 @@ const CALLS: Record<string, Call> = {
   'GET /api/v1/routes/:id/status': {
     ok: 200,
     prepare: async () => ({ url: `/api/v1/routes/${fixtures.routeId}/status` }),
+  },
+  'POST /api/v1/routes/test': {
+    ok: 200,
+    prepare: async () => ({
+      url: '/api/v1/routes/test',
+      body: { document: routeDocument('unsaved'), message: { body: { id: 'o-1', total: 1 } } },
+    }),
+  },
+  'GET /api/v1/routes/:id/samples': {
+    ok: 200,
+    prepare: async () => ({ url: `/api/v1/routes/${fixtures.routeId}/samples` }),
+  },
+  'PUT /api/v1/routes/:id/samples/:name': {
+    ok: 200,
+    prepare: async () => ({
+      url: `/api/v1/routes/${fixtures.routeId}/samples/s-${next()}`,
+      body: { body: { id: 'o-1', total: 150 } },
+    }),
+  },
+  'DELETE /api/v1/routes/:id/samples/:name': {
+    ok: 204,
+    async prepare() {
+      const name = `doomed-${next()}`;
+      const url = `/api/v1/routes/${fixtures.routeId}/samples/${name}`;
+      await admin('PUT', url, { body: { id: 'o-2', total: 1 } });
+      return {
+        url,
+        stillThere: async () =>
+          (
+            (await admin('GET', `/api/v1/routes/${fixtures.routeId}/samples`)) as { name: string }[]
+          ).some((s) => s.name === name),
+      };
+    },
+  },
+  'POST /api/v1/expressions/evaluate': {
+    ok: 200,
+    prepare: async () => ({
+      url: '/api/v1/expressions/evaluate',
+      body: { expression: 'total > 100', input: { total: 150 } },
+    }),
   },
 };
 

@@ -6,6 +6,10 @@ import { createTestDatabase } from '@junction/database';
 import { loadGatewayConfig } from '../src/config';
 import { createGateway } from '../src/main';
 
+// In-process gateways log nothing unless asked (`LOG_LEVEL=debug npx jest ...`): a passing run
+// stays quiet. Set before the gateway's logger is first made.
+if (!process.env.LOG_LEVEL && !process.env.JUNCTION_LOG) process.env.LOG_LEVEL = 'silent';
+
 export interface TestResponse {
   status: number;
   body: unknown;

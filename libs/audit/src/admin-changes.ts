@@ -44,6 +44,10 @@ const withoutDocument = (view: unknown): unknown => {
   return rest;
 };
 
+/** An override reason as the audit keeps it: a trimmed string, or null when none was given. */
+const overrideOf = (reason: unknown): { reason: string } | null =>
+  typeof reason === 'string' && reason.trim().length > 0 ? { reason: reason.trim() } : null;
+
 const routeId = (r: ChangeRequest, result: unknown) =>
   r.params.id ?? str(field(result, 'id')) ?? str(field(r.body, 'id'));
 
@@ -76,6 +80,7 @@ export const ADMIN_CHANGES: Record<string, AdminChange> = {
       version: field(result, 'latestVersion'),
       activate: r.query.activate === 'true' || r.query.activate === true,
       comment: r.query.comment ?? null,
+      override: overrideOf(r.query.override),
     }),
   },
   'DELETE /api/v1/routes/:id': {
@@ -87,7 +92,26 @@ export const ADMIN_CHANGES: Record<string, AdminChange> = {
   },
   'POST /api/v1/routes/:id/versions/:version/activate': {
     ...routeRunState('route.activated'),
-    details: (r) => ({ version: Number(r.params.version) }),
+    // An admin's override of the sample guard (a card number would leave) is kept with its reason.
+    details: (r) => ({
+      version: Number(r.params.version),
+      override: overrideOf(field(field(r.body, 'override'), 'reason')),
+    }),
+  },
+  'PUT /api/v1/routes/:id/samples/:name': {
+    type: 'route.sample.saved',
+    targetType: 'route',
+    targetId: (r) => r.params.id,
+    // The sample itself may hold card numbers: only its name is kept.
+    after: () => undefined,
+    details: (r) => ({ sample: r.params.name }),
+  },
+  'DELETE /api/v1/routes/:id/samples/:name': {
+    type: 'route.sample.deleted',
+    targetType: 'route',
+    targetId: (r) => r.params.id,
+    after: () => undefined,
+    details: (r) => ({ sample: r.params.name }),
   },
   'POST /api/v1/routes/:id/start': routeRunState('route.started'),
   'POST /api/v1/routes/:id/stop': routeRunState('route.stopped'),
@@ -110,6 +134,12 @@ export const ADMIN_CHANGES: Record<string, AdminChange> = {
         secretsRemoved: keysOf(secrets).filter((k) => secrets[k] === null),
       };
     },
+  },
+  // Not a change, but it makes the gateway connect somewhere with stored secrets: who and what came of it.
+  'POST /api/v1/connections/:name/test': {
+    type: 'connection.tested',
+    targetType: 'connection',
+    targetId: (r) => r.params.name,
   },
   'DELETE /api/v1/connections/:name': {
     type: 'connection.deleted',
@@ -209,6 +239,8 @@ export const NOT_CHANGES = new Set([
   'POST /api/v1/auth/password',
   'POST /api/v1/routes/validate',
   'POST /api/v1/routes/:id/test',
+  'POST /api/v1/routes/test',
+  'POST /api/v1/expressions/evaluate',
   'POST /api/v1/dead-letters/preview',
   // A caller's own saved audit searches: preferences, not changes to the gateway.
   'POST /api/v1/audit/searches',

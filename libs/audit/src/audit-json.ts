@@ -1,4 +1,4 @@
-import { redactPans, redactPanText } from '@junction/pipeline';
+import { mayHoldPan, redactPans, redactPanText } from '@junction/pipeline';
 
 /** A JSON value as Postgres `jsonb` stores it and `JSON.parse` gives it back. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -8,21 +8,9 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 const MAX_DEPTH = 256;
 const TOO_DEEP = '[REDACTED: nested too deep to inspect]';
 
-// A whole UUID (not part of a longer run of hex digits): 32 hex digits in 8-4-4-4-12
-// groups are no card number, though their digits may happen to pass the Luhn check.
-const UUID =
-  /(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f])/g;
-
-/** The card-number detector, leaving whole UUIDs (message ids) as they are. */
+/** The card-number detector (it leaves whole UUIDs, such as message ids, as they are). */
 function redactCardNumbers(text: string): string {
-  if (!/\d{4}/.test(text)) return text;
-  let out = '';
-  let last = 0;
-  for (const match of text.matchAll(UUID)) {
-    out += redactPanText(text.slice(last, match.index)) + match[0];
-    last = match.index + match[0].length;
-  }
-  return last === 0 ? redactPanText(text) : out + redactPanText(text.slice(last));
+  return redactPanText(text);
 }
 
 /**
@@ -62,20 +50,19 @@ export function safeJson(value: unknown): Json {
   return mayNeedCleaning(text) ? clean(parsed, 0) : parsed;
 }
 
-/** 13 or more digits in a run (digits, single spaces or dashes between): what a card number needs. */
-const LONG_DIGIT_RUN = /\d(?:[ -]?\d){12}/;
 /** NUL or a UTF-16 surrogate, as JSON.stringify writes them (escaped). */
 const ESCAPED_ODDITY = /\\u(?:0000|d[89a-f])/i;
 
 /**
  * Whether {@link clean} could change anything in the value `text` (compact JSON) stands for.
  * Every string, key and number of the value is a piece of the text, and in compact JSON a digit
- * run never spans two of them, so a text without a long digit run holds no card number; without
+ * run never spans two of them, so a text that cannot hold one (mayHoldPan) holds no card number; without
  * escaped NULs or surrogates, nothing Postgres refuses; with at most MAX_DEPTH brackets, nothing
  * too deep. Most audited bodies (already masked) pass, and skip the walk.
  */
 function mayNeedCleaning(text: string): boolean {
-  if (LONG_DIGIT_RUN.test(text) || ESCAPED_ODDITY.test(text)) return true;
+  // mayHoldPan counts digits of every script and any separator, JSON escapes (`\t`) included.
+  if (mayHoldPan(text) || ESCAPED_ODDITY.test(text)) return true;
   let brackets = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);

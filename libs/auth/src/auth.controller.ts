@@ -4,10 +4,12 @@ import {
   Delete,
   Get,
   HttpCode,
+  Inject,
   Param,
   ParseUUIDPipe,
   Patch,
   Post,
+  Query,
   Req,
   Res,
   UseGuards,
@@ -36,7 +38,9 @@ import {
   CreateUserDto,
   LoginDto,
   LoginResponseDto,
+  MeDto,
   PrincipalDto,
+  ProvidersDto,
   SessionDto,
   UpdateUserDto,
   UserDto,
@@ -45,7 +49,9 @@ import { AuthService, LoginResult } from './auth.service';
 import { LdapSignInService } from './ldap-sign-in.service';
 import { LoginThrottleGuard } from './login-throttle.guard';
 import { OidcSignInService } from './oidc-sign-in.service';
-import { Principal } from './roles';
+import { AUTH_OPTIONS, AuthOptions } from './auth.options';
+import { permissionsOf, Principal } from './roles';
+import { SessionCookies } from './session-cookies';
 import { SessionsService } from './sessions.service';
 import { UsersService } from './users.service';
 
@@ -61,6 +67,20 @@ function loginResponse(result: LoginResult): LoginResponseDto {
   };
 }
 
+/**
+ * Where the console may send the browser after an OIDC sign-in: a path of this origin under
+ * /console, nothing else (no scheme, no host, no `//`, no backslash or control character), so
+ * that the sign-in cannot be made to redirect elsewhere. Anything else is ignored.
+ */
+export function consoleReturnPath(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 2048) return undefined;
+  if (!/^\/console(?:[/?#]|$)/.test(value)) return undefined;
+  if (value.includes('\\') || value.includes('//')) return undefined;
+  if ([...value].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) return undefined;
+  if (/(?:^|\/)\.\.?(?:[/?#]|$)/.test(value.split(/[?#]/)[0])) return undefined;
+  return value;
+}
+
 function requestMeta(request: FastifyRequest): { ip?: string; userAgent?: string } {
   return { ip: request.ip, userAgent: request.headers['user-agent'] };
 }
@@ -72,6 +92,9 @@ export class AuthController {
     private readonly auth: AuthService,
     private readonly ldap: LdapSignInService,
     private readonly users: UsersService,
+    private readonly cookies: SessionCookies,
+    private readonly oidc: OidcSignInService,
+    @Inject(AUTH_OPTIONS) private readonly options: AuthOptions,
   ) {}
 
   @Post('login')
@@ -83,27 +106,48 @@ export class AuthController {
     description:
       'With `provider: ldap` the directory checks the password and the mapped groups give the roles ' +
       '(refreshed at every sign-in). Every refusal has the same message. 429 with Retry-After when the address has ' +
-      'too many failed sign-ins in the window, or the account is locked after failures in a row (the lock doubles each time).',
+      'too many failed sign-ins in the window, or the account is locked after failures in a row (the lock doubles each time). ' +
+      'Besides the token, sets the browser session cookie `junction_session` (HttpOnly, SameSite=Strict, Path=/, ' +
+      'Secure over TLS or with JUNCTION_COOKIE_SECURE) and the readable CSRF cookie `junction_csrf` (SameSite=Strict): ' +
+      'a POST/PUT/PATCH/DELETE authenticated by the cookie must send its value in `X-CSRF-Token`.',
   })
   @ApiOkResponse({ type: LoginResponseDto })
   @ApiTooManyRequestsResponse({ description: 'Too many attempts; try again later.' })
-  async login(@Body() body: LoginDto, @Req() request: FastifyRequest): Promise<LoginResponseDto> {
+  async login(
+    @Body() body: LoginDto,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<LoginResponseDto> {
     const meta = requestMeta(request);
     const result =
       body.provider === 'ldap'
         ? await this.ldap.login(body.username, body.password, meta)
         : await this.auth.loginLocal(body.username, body.password, meta);
+    void reply.header('set-cookie', this.sessionCookies(request, result));
+    void reply.header('cache-control', 'no-store');
     return loginResponse(result);
+  }
+
+  private sessionCookies(request: FastifyRequest, result: LoginResult): string[] {
+    return this.cookies.issue(request, result.token, result.principal.sessionId!, result.expiresAt);
   }
 
   @Post('logout')
   @HttpCode(204)
   @ApiBearerAuth()
   @ApiSecurity('apiKey')
-  @ApiOperation({ summary: 'End this session' })
+  @ApiOperation({
+    summary: 'End this session',
+    description: 'Its token and session cookie are refused from then on; both cookies are removed.',
+  })
   @ApiNoContentResponse()
-  async logout(@CurrentPrincipal() principal: Principal): Promise<void> {
+  async logout(
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<void> {
     await this.auth.logout(principal);
+    void reply.header('set-cookie', this.cookies.clear(request));
   }
 
   @Post('password')
@@ -133,10 +177,27 @@ export class AuthController {
   @Get('me')
   @ApiBearerAuth()
   @ApiSecurity('apiKey')
-  @ApiOperation({ summary: 'Who is calling, through which provider, with which roles' })
-  @ApiOkResponse({ type: PrincipalDto })
-  me(@CurrentPrincipal() principal: Principal): PrincipalDto {
-    return publicPrincipal(principal);
+  @ApiOperation({
+    summary: 'Who is calling, through which provider, with which roles and permissions',
+    description:
+      'The permissions are what the server allows this caller (from its roles), so that the console shows ' +
+      'exactly that. 401 once the session has expired or ended.',
+  })
+  @ApiOkResponse({ type: MeDto })
+  me(@CurrentPrincipal() principal: Principal): MeDto {
+    return {
+      ...publicPrincipal(principal),
+      permissions: permissionsOf(principal.roles),
+      ...(principal.expiresAt ? { expiresAt: principal.expiresAt.toISOString() } : {}),
+    };
+  }
+
+  @Get('providers')
+  @Public()
+  @ApiOperation({ summary: 'Which sign-in providers are configured (for the sign-in screen)' })
+  @ApiOkResponse({ type: ProvidersDto })
+  providers(): ProvidersDto {
+    return { local: true, ldap: this.options.ldap !== undefined, oidc: this.oidc.enabled };
   }
 }
 
@@ -232,7 +293,10 @@ export class ApiKeysController {
 @ApiTags('auth')
 @Controller('api/v1/auth/oidc')
 export class OidcController {
-  constructor(private readonly oidc: OidcSignInService) {}
+  constructor(
+    private readonly oidc: OidcSignInService,
+    private readonly cookies: SessionCookies,
+  ) {}
 
   @Get('login')
   @Public()
@@ -240,11 +304,20 @@ export class OidcController {
     summary: 'Start OpenID Connect sign-in: redirects to the provider',
     description:
       'Authorization code flow with PKCE (S256), state and nonce. State, nonce and verifier travel in an ' +
-      'encrypted, httpOnly, 10-minute cookie limited to /api/v1/auth/oidc. 404 when OIDC is not configured.',
+      'encrypted, httpOnly, 10-minute cookie limited to /api/v1/auth/oidc. 404 when OIDC is not configured. ' +
+      'With `returnTo` (a path of this origin under /console; anything else is ignored) the callback signs the ' +
+      'browser in with the session cookies and redirects there.',
+  })
+  @ApiQuery({
+    name: 'returnTo',
+    required: false,
+    type: String,
+    example: '/console/routes',
+    description: 'Where the browser goes after signing in; only paths under /console.',
   })
   @ApiFoundResponse({ description: "Redirect (302) to the provider's authorization endpoint." })
-  async login(@Res() reply: FastifyReply): Promise<void> {
-    const { url, cookie } = await this.oidc.begin();
+  async login(@Res() reply: FastifyReply, @Query('returnTo') returnTo?: string): Promise<void> {
+    const { url, cookie } = await this.oidc.begin(consoleReturnPath(returnTo));
     await reply
       .status(302)
       .header('set-cookie', cookie)
@@ -261,8 +334,11 @@ export class OidcController {
     description:
       'Where the provider sends the browser back. Checks state, exchanges the code (with the PKCE verifier), ' +
       "verifies the ID token (signature and algorithm, issuer, audience, expiry, nonce) and maps the roles claim's " +
-      'values to roles. Every refusal is a 401 with the same message.',
+      'values to roles. Every refusal is a 401 with the same message. When the sign-in was started with ' +
+      '`returnTo`, or the request accepts text/html (a browser), sets the session and CSRF cookies and redirects ' +
+      '(302) to `returnTo` (default /console); API clients get the JSON answer.',
   })
+  @ApiFoundResponse({ description: 'Browser sign-in: redirect (302) into the console.' })
   @ApiQuery({ name: 'code', required: false, type: String })
   @ApiQuery({ name: 'state', required: false, type: String })
   @ApiQuery({ name: 'iss', required: false, type: String })
@@ -271,14 +347,24 @@ export class OidcController {
   async callback(
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<LoginResponseDto> {
+  ): Promise<LoginResponseDto | undefined> {
     const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
     // One attempt per cookie, whatever its outcome.
-    if (this.oidc.cookie) void reply.header('set-cookie', this.oidc.cookie.clear());
+    const clear = this.oidc.cookie ? [this.oidc.cookie.clear()] : [];
+    void reply.header('set-cookie', clear);
     void reply.header('cache-control', 'no-store');
-    return loginResponse(
-      await this.oidc.complete(query, request.headers.cookie, requestMeta(request)),
-    );
+    const result = await this.oidc.complete(query, request.headers.cookie, requestMeta(request));
+    const browser = /\btext\/html\b/i.test(String(request.headers.accept ?? ''));
+    const returnTo = consoleReturnPath(result.returnTo);
+    if (returnTo !== undefined || browser) {
+      void reply.header('set-cookie', [
+        ...clear,
+        ...this.cookies.issue(request, result.token, result.principal.sessionId!, result.expiresAt),
+      ]);
+      void reply.status(302).header('location', returnTo ?? '/console');
+      return undefined;
+    }
+    return loginResponse(result);
   }
 }
 
@@ -291,10 +377,16 @@ export class SessionsController {
   constructor(private readonly sessions: SessionsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Live sign-in sessions of every provider, newest first' })
+  @ApiOperation({
+    summary: 'Live sign-in sessions of every provider, newest first',
+    description: "`current` marks the caller's own session (ending it signs the caller out).",
+  })
   @ApiOkResponse({ type: SessionDto, isArray: true })
-  list(): Promise<SessionDto[]> {
-    return this.sessions.listLive();
+  async list(@CurrentPrincipal() principal: Principal): Promise<SessionDto[]> {
+    return (await this.sessions.listLive()).map((s) => ({
+      ...s,
+      current: s.id === principal.sessionId,
+    }));
   }
 
   @Delete(':id')

@@ -14,7 +14,7 @@ import {
   Matches,
   MaxLength,
 } from 'class-validator';
-import { ROLES, Role } from './roles';
+import { Permission, PERMISSIONS, ROLES, Role } from './roles';
 
 export class LoginDto {
   @ApiProperty({ example: 'admin', maxLength: 256 })
@@ -66,6 +66,28 @@ export class PrincipalDto {
   @ApiProperty({ example: 'admin' }) name!: string;
   @ApiProperty({ enum: ['local', 'ldap', 'oidc', 'apiKey'] }) provider!: string;
   @ApiProperty({ enum: ROLES, isArray: true }) roles!: Role[];
+}
+
+export class MeDto extends PrincipalDto {
+  @ApiProperty({
+    enum: PERMISSIONS,
+    isArray: true,
+    description: "What the caller's roles allow (the server checks exactly these).",
+  })
+  permissions!: Permission[];
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'When the session (or API key) expires; absent for keys that do not.',
+  })
+  expiresAt?: string;
+}
+
+export class ProvidersDto {
+  @ApiProperty({ enum: [true] }) local!: true;
+  @ApiProperty({ description: 'LDAP sign-in is configured (`provider: ldap` at login).' })
+  ldap!: boolean;
+  @ApiProperty({ description: 'OpenID Connect sign-in is configured (/auth/oidc/login).' })
+  oidc!: boolean;
 }
 
 export class LoginResponseDto {
@@ -229,4 +251,5 @@ export class SessionDto {
   @ApiProperty({ nullable: true, type: String, description: 'Address the sign-in came from.' })
   ip!: string | null;
   @ApiProperty({ nullable: true, type: String }) userAgent!: string | null;
+  @ApiProperty({ description: "The caller's own session." }) current!: boolean;
 }

@@ -21,7 +21,14 @@ import { LoginThrottleService } from './login-throttle.service';
 import { OidcSignInService } from './oidc-sign-in.service';
 import { SessionsRepository } from './sessions.repository';
 import { SessionsService } from './sessions.service';
-import { ApiKeyStrategy, JwtStrategy, OidcBearerStrategy } from './strategies';
+import { SessionCookies } from './session-cookies';
+import {
+  ApiKeyStrategy,
+  JwtStrategy,
+  OidcBearerStrategy,
+  SessionCookieStrategy,
+} from './strategies';
+import { derive } from '@junction/common';
 import { UsersRepository } from './users.repository';
 import { UsersService } from './users.service';
 
@@ -71,6 +78,14 @@ export class AuthModule {
         ApiKeyStrategy,
         LoginThrottleRepository,
         LoginThrottleService,
+        SessionCookieStrategy,
+        {
+          provide: SessionCookies,
+          useValue: new SessionCookies(
+            derive(options.tokenKey, 'junction/csrf'),
+            options.cookieSecure ?? false,
+          ),
+        },
         LoginThrottleGuard,
         { provide: APP_GUARD, useClass: JunctionAuthGuard },
       ],

@@ -21,6 +21,8 @@ export interface AuthOptions {
   loginThrottle?: LoginThrottleSettings;
   /** Milliseconds since the epoch; tests move it. Default Date.now. */
   clock?: () => number;
+  /** Session cookies always Secure (else only on requests that came over TLS). */
+  cookieSecure?: boolean;
   /** Off unless configured. */
   ldap?: LdapAuthOptions;
   /** Off unless configured. */

@@ -154,7 +154,7 @@ export class AuthService {
       provider: user.provider,
       ip: meta.ip,
     });
-    return { token, expiresAt, principal: this.principalOf(user, session.id) };
+    return { token, expiresAt, principal: this.principalOf(user, session.id, expiresAt) };
   }
 
   /** Called with a token's verified claims: the session must be live and the user enabled. */
@@ -164,7 +164,7 @@ export class AuthService {
       return null;
     const user = await this.users.findById(claims.sub);
     if (!user || user.disabled) return null;
-    return this.principalOf(user, session.id);
+    return this.principalOf(user, session.id, session.expiresAt);
   }
 
   /**
@@ -194,6 +194,7 @@ export class AuthService {
       roles: row.roles.filter((role) => covers(owner.roles, role)).sort(),
       ownerId: owner.id,
       ingestRoutes: row.ingestRoutes,
+      ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
     };
   }
 
@@ -201,7 +202,7 @@ export class AuthService {
     if (principal.sessionId) await this.sessions.revoke(principal.sessionId);
   }
 
-  private principalOf(user: UserEntity, sessionId: string): Principal {
+  private principalOf(user: UserEntity, sessionId: string, expiresAt: Date): Principal {
     return {
       kind: 'user',
       id: user.id,
@@ -209,6 +210,7 @@ export class AuthService {
       provider: user.provider,
       roles: rolesOf(user),
       sessionId,
+      expiresAt,
     };
   }
 

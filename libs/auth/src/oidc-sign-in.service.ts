@@ -41,12 +41,17 @@ export class OidcSignInService {
     }
   }
 
+  /** Whether OIDC sign-in is configured. */
+  get enabled(): boolean {
+    return this.party !== undefined;
+  }
+
   /** The provider's authorization URL and the cookie that carries state, nonce and verifier. */
-  async begin(): Promise<{ url: string; cookie: string }> {
+  async begin(returnTo?: string): Promise<{ url: string; cookie: string }> {
     const party = this.require();
     try {
       const { url, pending } = await party.begin(LOGIN_TTL_SECONDS);
-      return { url, cookie: this.cookie!.serialize(pending) };
+      return { url, cookie: this.cookie!.serialize({ ...pending, returnTo }) };
     } catch (err) {
       throw this.unavailable(err);
     }
@@ -56,7 +61,7 @@ export class OidcSignInService {
     query: string,
     cookieHeader: string | undefined,
     meta: { ip?: string; userAgent?: string },
-  ): Promise<LoginResult> {
+  ): Promise<LoginResult & { returnTo?: string }> {
     const party = this.require();
     const pending = this.cookie!.read(cookieHeader);
     if (!pending) return this.refuse('(unknown)', 'no or unreadable sign-in cookie', meta.ip);
@@ -78,7 +83,13 @@ export class OidcSignInService {
       claimValues(claims, this.options.oidc!.rolesClaim),
     );
     try {
-      return await this.auth.signInExternal('oidc', this.identity(username, claims), roles, meta);
+      const result = await this.auth.signInExternal(
+        'oidc',
+        this.identity(username, claims),
+        roles,
+        meta,
+      );
+      return { ...result, returnTo: pending.returnTo };
     } catch (err) {
       if (err instanceof JunctionError && err.code === 'UNAUTHENTICATED')
         throw new JunctionError('UNAUTHENTICATED', REFUSED);

@@ -59,6 +59,10 @@ export interface Principal {
   ownerId?: string;
   /** API keys only: the routes the key may post to; null or absent: any its roles allow. */
   ingestRoutes?: string[] | null;
+  /** When the session (or API key) expires. */
+  expiresAt?: Date;
+  /** Authenticated by the console's session cookie: state-changing requests need the CSRF token. */
+  viaCookie?: boolean;
 }
 
 /**
@@ -67,4 +71,9 @@ export interface Principal {
  */
 export function covers(held: readonly Role[], role: Role): boolean {
   return held.includes(role) || held.includes('admin');
+}
+
+/** Every permission the roles grant, in the table's order. */
+export function permissionsOf(roles: readonly Role[]): Permission[] {
+  return PERMISSIONS.filter((permission) => permits(roles, permission));
 }

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
 import { PassportStrategy } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import { ExtractJwt, Strategy as JwtStrategyBase } from 'passport-jwt';
@@ -7,6 +8,7 @@ import { AUTH_OPTIONS, AuthOptions } from './auth.options';
 import { AuthService, TokenClaims } from './auth.service';
 import { OidcSignInService } from './oidc-sign-in.service';
 import { Principal } from './roles';
+import { SessionCookies } from './session-cookies';
 
 @Injectable()
 export class JwtStrategy extends PassportStrategy(JwtStrategyBase, 'jwt') {
@@ -57,5 +59,34 @@ export class OidcBearerStrategy extends PassportStrategy(CustomStrategy, 'oidc-b
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match) return false;
     return (await this.oidc.principalFromAccessToken(match[1])) ?? false;
+  }
+}
+
+/**
+ * The console's session cookie: the same signed session token as a Bearer caller's, checked the
+ * same way (signature, expiry, live session, enabled user). The principal is marked so that the
+ * guard asks state-changing requests for the CSRF token.
+ */
+@Injectable()
+export class SessionCookieStrategy extends PassportStrategy(CustomStrategy, 'session-cookie') {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly jwt: JwtService,
+    private readonly cookies: SessionCookies,
+  ) {
+    super();
+  }
+
+  async validate(request: FastifyRequest): Promise<Principal | false> {
+    const token = this.cookies.token(request);
+    if (!token) return false;
+    let claims: TokenClaims;
+    try {
+      claims = await this.jwt.verifyAsync<TokenClaims>(token);
+    } catch {
+      return false; // forged, tampered or expired: not signed in
+    }
+    const principal = await this.auth.principalFromClaims(claims);
+    return principal ? { ...principal, viaCookie: true } : false;
   }
 }

@@ -22,7 +22,7 @@ import { HttpDestination } from './http/http.destination';
 import { KafkaClient, type KafkaClientOptions } from './kafka/kafka-client';
 import { KafkaDestination } from './kafka/kafka.destination';
 import { KafkaSource } from './kafka/kafka.source';
-import { consoleLogger, type ConnectorLogger } from './logger';
+import { consoleLogger, type ConnectionState, type ConnectorLogger } from './logger';
 import { tlsSettings } from './tls';
 
 export interface ConnectorPoolOptions {
@@ -175,6 +175,14 @@ export class ConnectorPool {
     for (const result of results)
       if (result.status === 'rejected')
         this.logger.warn(`closing a connector client failed: ${String(result.reason)}`);
+  }
+
+  /**
+   * The state of every AMQP connection open now (Kafka clients keep no connection of their own
+   * to report: their consumers and producer each connect, and fail, by themselves).
+   */
+  connectionStates(): ConnectionState[] {
+    return [...this.amqpClients.values()].map((c) => c.state());
   }
 
   /** Broker clients open now (one per stored connection, as it is now, that something uses). */

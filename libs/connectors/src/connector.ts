@@ -1,4 +1,5 @@
 import type { SourceRef } from '@junction/pipeline';
+import { redactPanText } from '@junction/pipeline';
 
 /**
  * The contract between protocol adapters and the route runtime. Adapters are plain TypeScript
@@ -93,6 +94,7 @@ export class ConnectorError extends Error {
     readonly retryable: boolean,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    // A target's reply (a 4xx body) may quote the message: its text is redacted where it is made.
+    super(redactPanText(message), options);
   }
 }

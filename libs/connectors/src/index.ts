@@ -1,6 +1,6 @@
 export * from './connector';
 export { ConnectorPool, connectionFingerprint, type ConnectorPoolOptions } from './connector-pool';
-export { consoleLogger, errorText, type ConnectorLogger } from './logger';
+export { consoleLogger, errorText, type ConnectionState, type ConnectorLogger } from './logger';
 export { AmqpClient, amqpConnectArgs, type AmqpClientOptions } from './amqp/amqp-client';
 export { AmqpSource, stringifyHeaders, type AmqpSourceOptions } from './amqp/amqp.source';
 export { AmqpDestination, type AmqpDestinationOptions } from './amqp/amqp.destination';
@@ -22,3 +22,4 @@ export {
   parseEgressEntry,
   type EgressPolicyOptions,
 } from './egress/egress-policy';
+export { probeConnection, type ProbeOptions } from './probe';

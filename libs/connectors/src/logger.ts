@@ -17,3 +17,19 @@ export const consoleLogger: ConnectorLogger = {
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** What a broker client knows of its connection, for route status, readiness and metrics. */
+export interface ConnectionState {
+  /** The stored connection's name. */
+  connection: string;
+  type: 'amqp' | 'kafka';
+  up: boolean;
+  /** Since when it is up, or down (or connecting). */
+  since: Date;
+  /** Why the last attempt failed, while down (the broker's own words; no secret is in them). */
+  error?: string;
+  /** Connect attempts failed in a row, while down. */
+  attempts?: number;
+  /** Times it connected again after having been up. */
+  reconnects: number;
+}

@@ -1,7 +1,14 @@
 import { Lane } from './lane';
 import { performance } from 'node:perf_hooks';
 import { Envelope } from './envelope';
-import { Expression, ExpressionCompileError } from './expression/expression';
+import {
+  DataPattern,
+  DocumentLimitError,
+  DocumentScope,
+  Expression,
+  ExpressionBindings,
+  ExpressionCompileError,
+} from './expression/expression';
 import { isTruthy } from './expression/truthy';
 import { maxDepthExceeded } from './input-guard';
 import { PipelineError, RouteProblem, RouteValidationError } from './pipeline.error';
@@ -67,25 +74,85 @@ interface CompiledDestination {
   key?: Expression;
 }
 
+/**
+ * An expression whose compiling is deferred: stages are built synchronously, and the
+ * expressions of a whole document are then compiled in turns that let the event loop run (a
+ * large document must not hold the thread for all its parsing at once). Used only after
+ * compileRoute has resolved, when every target is set.
+ */
+class DeferredExpression implements Expression {
+  target: Expression | undefined;
+
+  constructor(readonly source: string) {}
+
+  evaluate(input: unknown, bindings: ExpressionBindings): Promise<unknown> {
+    return this.target!.evaluate(input, bindings);
+  }
+}
+
+/** Longest stretch of compiling before the event loop gets a turn, in ms. */
+const COMPILE_SLICE_MS = 5;
+
 class ProblemCollector {
   readonly problems: RouteProblem[] = [];
+
+  /** Every expression of the document, with its pointer: compiled, then settled together. */
+  private readonly deferred: Array<{ expression: DeferredExpression; pointer: string }> = [];
+
+  /** Data patterns of the stages (JSON Schema `pattern`), settled with the expressions. */
+  private readonly patterns: Array<{ part: DataPattern; pointer: string }> = [];
 
   context(resources: RouteResources, pointer: string): StageBuildContext {
     return {
       resources,
       pointer,
       problem: (relative, message) => this.problems.push({ pointer: pointer + relative, message }),
-      expression: (source, relative = '') => this.expression(resources, source, pointer + relative),
+      expression: (source, relative = '') => this.expression(source, pointer + relative),
+      pattern: (source, flags, relative = '') => {
+        const part = resources.expressions.pattern(source, flags);
+        this.patterns.push({ part, pointer: pointer + relative });
+        return part;
+      },
     };
   }
 
-  expression(resources: RouteResources, source: string, pointer: string): Expression | undefined {
-    try {
-      return resources.expressions.compile(source);
-    } catch (err) {
-      if (!(err instanceof ExpressionCompileError)) throw err;
-      this.problems.push({ pointer, message: err.message });
-      return undefined;
+  expression(source: string, pointer: string): Expression {
+    const expression = new DeferredExpression(source);
+    this.deferred.push({ expression, pointer });
+    return expression;
+  }
+
+  /**
+   * Compiles every expression of the document, in slices between which the event loop runs, then
+   * settles them off the event loop (ReDoS analysis of their regular expressions, one budget for
+   * the document); records what is refused at its field.
+   */
+  async compileAll(resources: RouteResources): Promise<void> {
+    const compiled: Array<{ part: Expression | DataPattern; pointer: string }> = [...this.patterns];
+    let sliceStart = performance.now();
+    const scope: DocumentScope = { regexes: 0 };
+    for (const { expression, pointer } of this.deferred) {
+      if (performance.now() - sliceStart > COMPILE_SLICE_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
+      try {
+        expression.target = resources.expressions.compile(expression.source, scope);
+        compiled.push({ part: expression.target, pointer });
+      } catch (err) {
+        if (!(err instanceof ExpressionCompileError)) throw err;
+        this.problems.push({ pointer, message: err.message });
+        if (err instanceof DocumentLimitError) return; // refused whole: parse no more of it
+      }
+    }
+    if (compiled.length === 0) return;
+    const pointers = new Map(compiled.map((c) => [c.part, c.pointer]));
+    const problems = await resources.expressions.settle(compiled.map((c) => c.part));
+    for (const problem of problems) {
+      this.problems.push({
+        pointer: pointers.get(problem.part) ?? '',
+        message: problem.message,
+      });
     }
   }
 }
@@ -99,7 +166,10 @@ function stageKind(spec: object): StageKind {
  * (JSONata syntax and unsafe regexes, body schemas, mask paths). Returns every problem at once:
  * parts whose shape is sound are compiled even when other parts are not.
  */
-export function validateRoute(doc: unknown, resources: RouteResources): RouteProblem[] {
+export async function validateRoute(
+  doc: unknown,
+  resources: RouteResources,
+): Promise<RouteProblem[]> {
   const shape = checkRouteShape(doc);
   if (doc === null || typeof doc !== 'object') return shape;
   const sound = (pointer: string) =>
@@ -113,6 +183,7 @@ export function validateRoute(doc: unknown, resources: RouteResources): RoutePro
     const path = normalizeIngestPath(source.path);
     if ('problem' in path) shape.push({ pointer: '/source/path', message: path.message });
   }
+  await collector.compileAll(resources);
   return inDocumentOrder([...shape, ...collector.problems]);
 }
 
@@ -139,15 +210,20 @@ function inDocumentOrder(problems: RouteProblem[]): RouteProblem[] {
     .map((entry) => entry.problem);
 }
 
-/** Compiles a route once per version; the result runs messages with no I/O of its own. */
-export function compileRoute(
+/**
+ * Compiles a route once per version; the result runs messages with no I/O of its own. Resolves
+ * once its regular expressions are analysed (off the event loop); rejects with a
+ * RouteValidationError when anything is refused.
+ */
+export async function compileRoute(
   doc: unknown,
   resources: RouteResources,
   options: CompileOptions = {},
-): CompiledRoute {
+): Promise<CompiledRoute> {
   assertRouteShape(doc);
   const collector = new ProblemCollector();
   const { stages, destinations } = buildParts(doc, resources, collector, () => true);
+  if (collector.problems.length === 0) await collector.compileAll(resources);
   if (collector.problems.length > 0)
     throw new RouteValidationError(inDocumentOrder(collector.problems));
   return new RouteExecutor(doc, stages, destinations, options.maxInputDepth ?? 64);
@@ -179,8 +255,7 @@ function buildParts(
     const at = `/destinations/${index}`;
     if (!sound(at)) return;
     const compiled: CompiledDestination = { index, spec };
-    if (spec.when !== undefined)
-      compiled.when = collector.expression(resources, spec.when, `${at}/when`);
+    if (spec.when !== undefined) compiled.when = collector.expression(spec.when, `${at}/when`);
     if (spec.type === 'amqp') {
       const hasExchange = spec.exchange !== undefined;
       if (hasExchange === (spec.queue !== undefined)) {
@@ -195,11 +270,11 @@ function buildParts(
             pointer: `${at}/routingKey`,
             message: 'applies only with exchange',
           });
-        compiled.routingKey = collector.expression(resources, spec.routingKey, `${at}/routingKey`);
+        compiled.routingKey = collector.expression(spec.routingKey, `${at}/routingKey`);
       }
     }
     if (spec.type === 'kafka' && spec.key !== undefined) {
-      compiled.key = collector.expression(resources, spec.key, `${at}/key`);
+      compiled.key = collector.expression(spec.key, `${at}/key`);
     }
     destinations.push(compiled);
   });

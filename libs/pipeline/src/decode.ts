@@ -28,11 +28,23 @@ export function decodeBody(
   } catch (err) {
     throw new PipelineError(
       'INPUT_REJECTED',
-      `body is not valid JSON: ${(err as Error).message}`,
+      `body is not valid JSON: ${jsonFault(err as Error)}`,
       undefined,
       undefined,
       { cause: err },
     );
   }
   return body;
+}
+
+/**
+ * V8 quotes a stretch of the input in some parse errors (`Unexpected token 'x', "4111 1111 "...
+ * is not valid JSON`): a piece of a card number cut where no detector can recognise it. The
+ * reason is kept, the quote is not.
+ */
+function jsonFault(err: Error): string {
+  const message = String(err?.message ?? err);
+  const quoted = /^(.*?), ".*" is not valid JSON$/s.exec(message);
+  if (quoted) return quoted[1].replace(/'.*'/s, 'character').toLowerCase();
+  return message.replace(/"[^"]*"/g, '(input)');
 }

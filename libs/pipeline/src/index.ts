@@ -8,6 +8,8 @@ export { JsonataEngine } from './expression/jsonata.expression';
 export { isTruthy } from './expression/truthy';
 export { ROUTE_SCHEMA } from './schema/route-schema';
 export { checkRouteShape, parseRouteText } from './schema/route-validator';
+export { parseRouteSource, withPositions, SOURCE_LIMITS } from './schema/route-source';
+export type { ParsedSource, SourceFormat } from './schema/route-source';
 export type { JsonSchema } from './schema/json-schema';
 export { STAGES, STAGE_KINDS } from './stages';
 export type { StageKind } from './stages';
@@ -18,8 +20,11 @@ export {
   redactPans,
   redactPanText,
   containsPan,
+  panPointers,
   luhnValid,
+  mayHoldPan,
   PAN_REDACTED,
 } from './pan/pan-detector';
 export { decodeBody } from './decode';
+export { maxDepthExceeded } from './input-guard';
 export { envelopeOf, testResources } from './testing';

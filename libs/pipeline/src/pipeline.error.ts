@@ -1,3 +1,5 @@
+import { redactPans, redactPanText } from './pan/pan-detector';
+
 /** Why one message could not pass a route. The code tells the runtime what to do with it. */
 export type PipelineErrorCode =
   /** The body failed its JSON Schema. Never retried: the same body fails again. */
@@ -13,19 +15,28 @@ export type PipelineErrorCode =
   /** A bug: a stage threw something it should not have. The message fails, the worker goes on. */
   | 'INTERNAL';
 
+/**
+ * Errors quote values (`$error("...")`, a cast of `"4111 1111 ..."`, a JSON parse error, a key
+ * in a schema error's path), and their text reaches the dead-letter table and API, route status,
+ * the ingest reply, broker headers and logs. So card numbers are redacted here, where the text
+ * is made, once for every later path.
+ */
 export class PipelineError extends Error {
   override readonly name = 'PipelineError';
+
+  /** Structured detail safe to show an operator (never the payload; card numbers redacted). */
+  readonly details?: unknown;
 
   constructor(
     readonly code: PipelineErrorCode,
     message: string,
     /** Which stage or destination failed, e.g. `pipeline/2 (mask)`. */
     readonly where?: string,
-    /** Structured detail safe to show an operator (never the payload). */
-    readonly details?: unknown,
+    details?: unknown,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(redactPanText(message), options);
+    this.details = redactPans(details);
   }
 }
 
@@ -33,6 +44,9 @@ export class PipelineError extends Error {
 export interface RouteProblem {
   pointer: string;
   message: string;
+  /** Where in the source text (1-based), when the document came as text. */
+  line?: number;
+  column?: number;
 }
 
 export class RouteValidationError extends Error {
@@ -41,7 +55,12 @@ export class RouteValidationError extends Error {
 
   constructor(readonly problems: RouteProblem[]) {
     super(
-      `route document is invalid:\n${problems.map((p) => `  ${p.pointer || '/'}: ${p.message}`).join('\n')}`,
+      `route document is invalid:\n${problems
+        .map(
+          (p) =>
+            `  ${p.pointer || '/'}${p.line !== undefined ? ` (line ${p.line}, column ${p.column})` : ''}: ${p.message}`,
+        )
+        .join('\n')}`,
     );
   }
 }

@@ -10,14 +10,36 @@ import {
 } from '@nestjs/swagger';
 import { CurrentPrincipal, Principal, RequirePermission } from '@junction/auth';
 import { ConnectionsService } from './connections.service';
-import { ConnectionDto, ConnectionInputDto, CreateConnectionDto } from './registry.dto';
+import {
+  ConnectionDto,
+  ConnectionImpactDto,
+  ConnectionInputDto,
+  CreateConnectionDto,
+} from './registry.dto';
+import { RoutesService } from './routes.service';
 
 @ApiTags('connections')
 @ApiBearerAuth()
 @ApiSecurity('apiKey')
 @Controller('api/v1/connections')
 export class ConnectionsController {
-  constructor(private readonly connections: ConnectionsService) {}
+  constructor(
+    private readonly connections: ConnectionsService,
+    private readonly routes: RoutesService,
+  ) {}
+
+  @Get(':name/impact')
+  @RequirePermission('connections.read')
+  @ApiOperation({
+    summary: 'The routes a change of this connection would restart',
+    description:
+      'Routes (not deleted) whose active version names the connection (source, destinations or dead letters), ' +
+      'with whether each is running (as this gateway process runs it).',
+  })
+  @ApiOkResponse({ type: ConnectionImpactDto })
+  impact(@Param('name') name: string): Promise<ConnectionImpactDto> {
+    return this.routes.connectionImpact(name);
+  }
 
   @Get()
   @RequirePermission('connections.read')

@@ -54,6 +54,26 @@ export class ConnectionsRepository {
     return ids;
   }
 
+  /** Routes (not deleted) whose active version names this connection, with that version. */
+  async activeRoutesUsing(name: string): Promise<Array<{ id: string; activeVersion: number }>> {
+    const rows = await this.db
+      .getRepository(RouteVersionEntity)
+      .createQueryBuilder('v')
+      .innerJoin(RouteEntity, 'r', 'r.id = v.routeId AND v.version = r.activeVersion')
+      .where('r.deletedAt IS NULL')
+      .andWhere(
+        `(v.document->'source'->>'connection' = :name
+          OR v.document->'errors'->'deadLetter'->>'connection' = :name
+          OR EXISTS (SELECT 1 FROM jsonb_array_elements(v.document->'destinations') d WHERE d->>'connection' = :name))`,
+        { name },
+      )
+      .select('v.routeId', 'id')
+      .addSelect('v.version', 'activeVersion')
+      .orderBy('v.routeId')
+      .getRawMany<{ id: string; activeVersion: number }>();
+    return rows.map((r) => ({ id: r.id, activeVersion: Number(r.activeVersion) }));
+  }
+
   /** Routes (not deleted) whose latest or active version names this connection. */
   async routesUsing(name: string): Promise<string[]> {
     const rows = await this.db

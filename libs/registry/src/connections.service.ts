@@ -145,6 +145,12 @@ export class ConnectionsService {
     await this.connections.delete(name);
   }
 
+  /** Routes whose active version uses the connection (what a change would restart). */
+  async activeRoutesUsing(name: string): Promise<Array<{ id: string; activeVersion: number }>> {
+    await this.require(name);
+    return this.connections.activeRoutesUsing(name);
+  }
+
   /** For connectors only (issue: connectors): the config with secrets opened. */
   async resolve(name: string): Promise<ResolvedConnection> {
     const c = await this.require(name);

@@ -1,6 +1,12 @@
 export * from './registry.tokens';
 export * from './registry.dto';
 export { RegistryModule } from './registry.module';
+export {
+  ROUTE_SOURCE_TEXT,
+  RouteSourceText,
+  takesRouteSource,
+  YAML_CONTENT_TYPES,
+} from './route-source-body';
 export { ConnectionsService } from './connections.service';
 export type { ResolvedConnection, ConnectionView } from './connections.service';
 export { RoutesService } from './routes.service';
@@ -18,6 +24,12 @@ export {
 import { ConnectionEntity } from './entities/connection.entity';
 import { RouteEntity } from './entities/route.entity';
 import { RouteVersionEntity } from './entities/route-version.entity';
+import { RouteSampleEntity } from './entities/route-sample.entity';
 
-export { ConnectionEntity, RouteEntity, RouteVersionEntity };
-export const REGISTRY_ENTITIES = [ConnectionEntity, RouteEntity, RouteVersionEntity];
+export { ConnectionEntity, RouteEntity, RouteVersionEntity, RouteSampleEntity };
+export const REGISTRY_ENTITIES = [
+  ConnectionEntity,
+  RouteEntity,
+  RouteVersionEntity,
+  RouteSampleEntity,
+];

@@ -1,5 +1,16 @@
 import { ApiProperty, ApiPropertyOptional, ApiPropertyOptions } from '@nestjs/swagger';
-import { IsIn, IsInt, IsObject, IsOptional, Matches, Min } from 'class-validator';
+import {
+  Allow,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
 
 /** Name of the OpenAPI component holding the route document's JSON Schema (from the stage registry). */
 export const ROUTE_DOCUMENT_SCHEMA = 'RouteDocument';
@@ -22,6 +33,10 @@ export class ProblemDto {
   pointer!: string;
   @ApiProperty({ example: 'must be one of redact, remove, pan, last4, hash, email' })
   message!: string;
+  @ApiPropertyOptional({ description: 'Line in the source text (1-based), when it came as text.' })
+  line?: number;
+  @ApiPropertyOptional({ description: 'Column in the source text (1-based).' })
+  column?: number;
 }
 
 export class ErrorDto {
@@ -57,6 +72,69 @@ export class RouteSummaryDto {
   @ApiProperty({ enum: ['running', 'stopped'] }) desiredState!: 'running' | 'stopped';
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
+}
+
+const RUN_STATES = [
+  'running',
+  'stopped',
+  'starting',
+  'connecting',
+  'retrying',
+  'failed',
+  'not-deployed',
+];
+
+export class RouteProcessStateDto {
+  @ApiProperty({ example: 'gw-1:4242', description: 'Gateway process (host:pid).' })
+  process!: string;
+  @ApiProperty({ enum: RUN_STATES }) state!: string;
+  @ApiPropertyOptional({ format: 'date-time', description: 'Since when (when known).' })
+  since?: string;
+  @ApiProperty({ nullable: true, type: String, description: 'Last error (card numbers redacted).' })
+  lastError!: string | null;
+}
+
+export class RouteCountsDto {
+  @ApiProperty() processed!: number;
+  @ApiProperty() failed!: number;
+  @ApiProperty() inFlight!: number;
+}
+
+export class RouteRuntimeDto {
+  @ApiProperty({
+    enum: ['running', 'stopped', 'starting', 'connecting', 'retrying', 'failed', 'not-deployed'],
+    description:
+      "This process's worker of the route: connecting (waiting for its broker), retrying (the broker refused or is away; reason says why), failed (restarted after a delay).",
+  })
+  state!: string;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: "Why it is not running, in the broker's words (card numbers redacted).",
+    example:
+      'Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN..."',
+  })
+  reason!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description: 'In this state since.',
+  })
+  since!: string | null;
+  @ApiProperty({
+    description: 'The process this is of (host/pid): each process runs its own worker.',
+  })
+  process!: string;
+}
+
+export class RouteListItemDto extends RouteSummaryDto {
+  @ApiProperty({ type: RouteProcessStateDto, isArray: true })
+  processes!: RouteProcessStateDto[];
+  @ApiProperty({ nullable: true, type: String, description: 'Last error (card numbers redacted).' })
+  lastError!: string | null;
+  @ApiProperty({ type: RouteCountsDto }) counts!: RouteCountsDto;
+  @ApiProperty({ type: RouteRuntimeDto }) runtime!: RouteRuntimeDto;
 }
 
 export class RouteViewDto extends RouteSummaryDto {
@@ -100,6 +178,12 @@ export class VersionDiffDto {
 
 export class VersionViewDto extends VersionSummaryDto {
   @ApiProperty({ allOf: [routeDocumentRef] }) document!: object;
+  @ApiProperty({
+    description:
+      'The text the version was written in, verbatim (YAML with its comments, or JSON). Versions stored before texts were kept show their document as JSON.',
+  })
+  source!: string;
+  @ApiProperty({ enum: ['yaml', 'json'] }) sourceFormat!: 'yaml' | 'json';
   @ApiPropertyOptional({ type: VersionDiffDto }) diff?: VersionDiffDto;
 }
 
@@ -108,12 +192,28 @@ export class RouteStatusDto {
   @ApiProperty({ enum: ['running', 'stopped'] }) desiredState!: string;
   @ApiProperty({ nullable: true, type: Number }) activeVersion!: number | null;
   @ApiProperty() latestVersion!: number;
-  @ApiProperty({ enum: ['running', 'stopped', 'starting', 'failed', 'not-deployed'] })
+  @ApiProperty({
+    enum: ['running', 'stopped', 'starting', 'connecting', 'retrying', 'failed', 'not-deployed'],
+  })
   state!: string;
   @ApiProperty() inFlight!: number;
   @ApiProperty() processed!: number;
   @ApiProperty() failed!: number;
   @ApiProperty({ nullable: true, type: String }) lastError!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'Why it is not running (connecting, retrying, failed), card numbers redacted.',
+  })
+  reason!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    format: 'date-time',
+    description: 'In this state since, in this process.',
+  })
+  since!: string | null;
+  @ApiProperty({ description: 'The process this status is of (host/pid).' }) process!: string;
 }
 
 export class DryRunMessageDto {
@@ -142,11 +242,36 @@ export class DryRunRequestDto {
   @ApiPropertyOptional({
     description: 'Version to run; default the active one (else the latest).',
     minimum: 1,
+    maximum: 2147483647,
   })
   @IsOptional()
   @IsInt()
   @Min(1)
+  @Max(2147483647)
   version?: number;
+}
+
+export class UnsavedDryRunRequestDto {
+  @ApiPropertyOptional({
+    description: 'The route document to run (not saved). Either this or `source`.',
+    allOf: [routeDocumentRef],
+  })
+  @IsOptional()
+  @IsObject()
+  document?: object;
+
+  @ApiPropertyOptional({
+    description: 'The route document as YAML or JSON text (not saved). Either this or `document`.',
+    maxLength: 524288,
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(524288)
+  source?: string;
+
+  @ApiProperty({ type: DryRunMessageDto })
+  @IsObject()
+  message!: DryRunMessageDto;
 }
 
 export class StageTraceDto {
@@ -163,6 +288,13 @@ export class StageTraceDto {
   })
   error!: unknown;
   @ApiProperty() durationMs!: number;
+  @ApiPropertyOptional({
+    type: String,
+    isArray: true,
+    description: 'mask stages: JSON pointers of the fields the stage changed (or removed).',
+    example: ['/card'],
+  })
+  changed?: string[];
 }
 
 export class DryRunDeliveryDto {
@@ -173,6 +305,12 @@ export class DryRunDeliveryDto {
   @ApiProperty({ nullable: true, type: String }) key!: string | null;
   @ApiProperty({ description: 'What would be sent (card numbers redacted).', ...ANY_JSON })
   body!: unknown;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    description: 'Message headers that would travel with it (card numbers redacted).',
+  })
+  headers!: Record<string, string>;
 }
 
 export class DryRunResultDto {
@@ -190,6 +328,14 @@ export class DryRunResultDto {
   error?: unknown;
   @ApiProperty({ type: StageTraceDto, isArray: true }) stages!: StageTraceDto[];
   @ApiProperty({ type: DryRunDeliveryDto, isArray: true }) deliveries!: DryRunDeliveryDto[];
+  @ApiProperty({
+    type: String,
+    isArray: true,
+    description:
+      'JSON pointers into this answer (`/deliveries/<i>/body/...` or `/deliveries/<i>/headers/...`) where a card-number-like value would leave the gateway in a delivery. Empty when none would.',
+    example: ['/deliveries/0/body/card'],
+  })
+  panWarnings!: string[];
 }
 
 export class ConnectionInputDto {
@@ -243,4 +389,114 @@ export class ConnectionDto {
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
   @ApiProperty() updatedBy!: string;
+}
+
+export class EvaluateRequestDto {
+  @ApiProperty({ example: 'total > 100 ? "big" : "small"', maxLength: 20000 })
+  @IsString()
+  @MaxLength(20000)
+  expression!: string;
+
+  @ApiProperty({ description: 'The value `$` is bound to (any JSON).', ...ANY_JSON })
+  @Allow()
+  input!: unknown;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    description: '`$headers`.',
+  })
+  @IsOptional()
+  @IsObject()
+  headers?: Record<string, string>;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description: '`$meta` (routeId, routeVersion, source, receivedAt...).',
+  })
+  @IsOptional()
+  @IsObject()
+  meta?: Record<string, unknown>;
+}
+
+export class EvaluateErrorDto {
+  @ApiProperty({ example: 'JSONata syntax error at position 7: ...' }) message!: string;
+  @ApiProperty({
+    example: 'S0202',
+    description:
+      "JSONata's error code when it has one, else EXPRESSION_LIMIT or EXPRESSION_UNSAFE.",
+  })
+  code!: string;
+  @ApiPropertyOptional({ description: 'Character offset of the problem.' }) position?: number;
+  @ApiPropertyOptional({ description: 'The token at the problem.' }) token?: string;
+}
+
+export class EvaluateResultDto {
+  @ApiPropertyOptional({
+    description: 'The value (card numbers redacted); absent when the expression gives nothing.',
+    ...ANY_JSON,
+  })
+  result?: unknown;
+  @ApiProperty({ enum: ['fast', 'jsonata'] }) engine!: 'fast' | 'jsonata';
+  @ApiProperty({ description: 'Time the evaluation took, in ms.' }) elapsedMs!: number;
+  @ApiProperty({ description: 'Time budget of one evaluation (JUNCTION_EXPRESSION_TIMEOUT_MS).' })
+  budgetMs!: number;
+  @ApiPropertyOptional({ type: EvaluateErrorDto }) error?: EvaluateErrorDto;
+}
+
+export class SampleInputDto {
+  @ApiProperty({ description: 'The sample message body (any JSON).', ...ANY_JSON })
+  @Allow()
+  body!: unknown;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
+  @IsOptional()
+  @IsObject()
+  headers?: Record<string, string>;
+}
+
+export class SampleDto {
+  @ApiProperty({ example: 'order-with-card' }) name!: string;
+  @ApiProperty({ description: 'The body, card numbers redacted.', ...ANY_JSON }) body!: unknown;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
+  headers?: Record<string, string>;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt!: string;
+  @ApiProperty() updatedBy!: string;
+}
+
+export class ActivateOverrideDto {
+  @ApiProperty({
+    minLength: 1,
+    maxLength: 1000,
+    example: 'test card numbers only; masked downstream',
+  })
+  reason!: string;
+}
+
+export class ActivateRequestDto {
+  @ApiPropertyOptional({
+    type: ActivateOverrideDto,
+    description: 'Admins only: activate although a sample leaks a card number (audited).',
+  })
+  override?: ActivateOverrideDto;
+}
+
+export class ImpactedRouteDto {
+  @ApiProperty({ example: 'orders-eu' }) id!: string;
+  @ApiProperty({ description: 'The active version, which names the connection.' })
+  activeVersion!: number;
+  @ApiProperty({ description: 'Running in this gateway process.' }) running!: boolean;
+}
+
+export class ConnectionImpactDto {
+  @ApiProperty({ type: ImpactedRouteDto, isArray: true }) routes!: ImpactedRouteDto[];
+}
+
+export class ConnectionTestResultDto {
+  @ApiProperty({ description: 'The connection could be made with the stored settings.' })
+  ok!: boolean;
+  @ApiPropertyOptional({ description: 'What went wrong (never a secret).' }) error?: string;
+  @ApiProperty({ description: 'How long the attempt took, in ms.' }) elapsedMs!: number;
 }

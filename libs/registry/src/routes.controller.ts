@@ -7,71 +7,182 @@ import {
   HttpCode,
   Param,
   ParseBoolPipe,
-  ParseIntPipe,
   Post,
   Put,
+  PipeTransform,
   Query,
+  Req,
+  Res,
 } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   ApiBearerAuth,
   ApiBody,
   ApiConflictResponse,
+  ApiConsumes,
   ApiCreatedResponse,
+  ApiProduces,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiParam,
   ApiQuery,
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
 import { CurrentPrincipal, Principal, RequirePermission } from '@junction/auth';
+import { JunctionError } from '@junction/common';
 import {
+  ActivateRequestDto,
   DryRunRequestDto,
   ErrorDto,
+  SampleDto,
+  SampleInputDto,
   DryRunResultDto,
+  RouteListItemDto,
   RouteStatusDto,
-  RouteSummaryDto,
   RouteViewDto,
   routeDocumentRef,
+  UnsavedDryRunRequestDto,
   ValidationResultDto,
   VersionSummaryDto,
   VersionViewDto,
 } from './registry.dto';
+import { INT4_MAX, IntParamPipe } from './int-param.pipe';
 import { RoutesService } from './routes.service';
+import { SamplesService } from './samples.service';
+import { RouteSource, RouteSourceInput, YAML_CONTENT_TYPES } from './route-source-body';
 
-const optionalInt = new ParseIntPipe({ optional: true });
+/** Route documents come as JSON or as YAML text (kept verbatim with the version). */
+const ROUTE_BODY_TYPES = ['application/json', ...YAML_CONTENT_TYPES];
+
+const versionParam = new IntParamPipe();
+const VERSION_PARAM = {
+  name: 'version',
+  type: 'integer',
+  minimum: 1,
+  maximum: INT4_MAX,
+  description:
+    'A version number (400 outside 1 to 2147483647, 404 when the route has no such version).',
+} as const;
+const optionalVersion = new IntParamPipe({ min: 1, max: INT4_MAX, optional: true });
+
+const SAMPLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** A sample's name: 1-63 letters, digits, dots, dashes or underscores. */
+class ParseNamePipe implements PipeTransform<string, string> {
+  transform(value: string): string {
+    if (!SAMPLE_NAME.test(value))
+      throw new JunctionError(
+        'BAD_REQUEST',
+        'a sample name is 1-63 letters, digits, dots, dashes or underscores, starting with a letter or digit',
+      );
+    return value;
+  }
+}
+
+/**
+ * The override reason of an activation body (`{ override: { reason } }`), checked by hand: the
+ * body is optional, and an activation without one must not trip the validation of an absent body.
+ */
+function overrideReason(body: unknown): string | undefined {
+  if (
+    body === undefined ||
+    body === null ||
+    (typeof body === 'object' && Object.keys(body).length === 0)
+  )
+    return undefined;
+  const override = (body as { override?: unknown }).override;
+  const reason = (override as { reason?: unknown } | undefined)?.reason;
+  const extra = Object.keys(body as object).filter((k) => k !== 'override');
+  if (
+    extra.length > 0 ||
+    typeof reason !== 'string' ||
+    reason.trim().length === 0 ||
+    reason.length > 1000
+  )
+    throw new JunctionError(
+      'BAD_REQUEST',
+      'the body is either empty or { override: { reason } } with a reason of 1-1000 characters',
+      {
+        problems: [
+          {
+            pointer: '/override/reason',
+            message: 'must be a non-empty string of at most 1000 characters',
+          },
+        ],
+      },
+    );
+  return reason.trim();
+}
 
 @ApiTags('routes')
 @ApiBearerAuth()
 @ApiSecurity('apiKey')
 @Controller('api/v1/routes')
 export class RoutesController {
-  constructor(private readonly routes: RoutesService) {}
+  constructor(
+    private readonly routes: RoutesService,
+    private readonly samples: SamplesService,
+  ) {}
 
   @Post('validate')
   @HttpCode(200)
   @RequirePermission('routes.read')
   @ApiOperation({
     summary: 'Check a route document: every problem, by JSON pointer (connections included)',
+    description:
+      'JSON, or YAML text (`application/yaml`, `text/yaml`): problems then carry the line and column too. ' +
+      'A YAML text that does not parse is a 400 with `details.problems` (line, column).',
   })
+  @ApiConsumes(...ROUTE_BODY_TYPES)
   @ApiBody({ schema: routeDocumentRef })
   @ApiOkResponse({ type: ValidationResultDto })
-  async validate(@Body() document: unknown): Promise<ValidationResultDto> {
-    const problems = await this.routes.problems(document);
+  async validate(@RouteSource() input: RouteSourceInput): Promise<ValidationResultDto> {
+    const sourced = this.routes.readSource(input);
+    const problems = await this.routes.problems(sourced.document, sourced);
     return { valid: problems.length === 0, problems };
+  }
+
+  @Post('test')
+  @HttpCode(200)
+  @RequirePermission('routes.read')
+  @ApiOperation({
+    summary: "Dry run of a document that is not saved (the editor's buffer); no side effects",
+    description:
+      'The document (or its YAML/JSON text in `source`) is checked as a save would (400 with every problem; ' +
+      "line and column for a text), then the message runs through it: each stage's input, output and time " +
+      '(mask stages also list the pointers they changed), and the deliveries that would happen. `panWarnings` ' +
+      'lists where a card-number-like value would leave in a delivery. Card numbers in the answer are redacted.',
+  })
+  @ApiOkResponse({ type: DryRunResultDto })
+  testUnsaved(@Body() body: UnsavedDryRunRequestDto): Promise<DryRunResultDto> {
+    return this.routes.dryRunUnsaved(body);
   }
 
   @Get()
   @RequirePermission('routes.read')
-  @ApiOperation({ summary: 'List routes' })
-  @ApiOkResponse({ type: RouteSummaryDto, isArray: true })
-  list(): Promise<RouteSummaryDto[]> {
-    return this.routes.list();
+  @ApiOperation({
+    summary: 'List routes with their live state, counts and last error, in one call',
+    description:
+      '`processes` holds the run state as this gateway process sees it; `lastError` is redacted. ' +
+      '`q` filters on id and description (case-insensitive substring).',
+  })
+  @ApiQuery({ name: 'q', required: false, description: 'Text to look for in id or description.' })
+  @ApiOkResponse({ type: RouteListItemDto, isArray: true })
+  list(@Query('q') q?: string): Promise<RouteListItemDto[]> {
+    return this.routes.list(q);
   }
 
   @Post()
   @RequirePermission('routes.write')
-  @ApiOperation({ summary: 'Create a route: stores version 1 and activates it' })
+  @ApiOperation({
+    summary: 'Create a route: stores version 1 and activates it',
+    description:
+      'JSON, or YAML text (`application/yaml`, `text/yaml`); the text is kept verbatim with the version ' +
+      '(comments and key order included).',
+  })
+  @ApiConsumes(...ROUTE_BODY_TYPES)
   @ApiBody({ schema: routeDocumentRef })
   @ApiQuery({ name: 'comment', required: false, description: 'Why (kept with the version).' })
   @ApiCreatedResponse({ type: RouteViewDto })
@@ -81,11 +192,12 @@ export class RoutesController {
       'The id exists, or the ingest path (normalised) belongs to another route: `details.routeId` names it.',
   })
   create(
-    @Body() document: unknown,
+    @RouteSource() input: RouteSourceInput,
     @CurrentPrincipal() actor: Principal,
     @Query('comment') comment?: string,
   ): Promise<RouteViewDto> {
-    return this.routes.create(document, actor.name, comment);
+    const sourced = this.routes.readSource(input);
+    return this.routes.create(sourced.document, actor.name, comment, sourced);
   }
 
   @Get(':id')
@@ -93,9 +205,28 @@ export class RoutesController {
   @ApiOperation({
     summary:
       'A route with the document that runs (its active version); activeVersion and latestVersion say which is which',
+    description:
+      'With `Accept: application/yaml` (or `?format=yaml`): the source text of the active version ' +
+      '(else the latest) as YAML, verbatim when it was written in YAML.',
   })
+  @ApiQuery({ name: 'format', required: false, enum: ['json', 'yaml'] })
+  @ApiProduces('application/json', 'application/yaml')
   @ApiOkResponse({ type: RouteViewDto })
-  get(@Param('id') id: string): Promise<RouteViewDto> {
+  async get(
+    @Param('id') id: string,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Query('format') format?: string,
+  ): Promise<RouteViewDto | string> {
+    const accept = String(request.headers.accept ?? '');
+    if (
+      format === 'yaml' ||
+      (format !== 'json' && /\b(application|text)\/(x-)?yaml\b/i.test(accept))
+    ) {
+      const text = await this.routes.yamlSource(id);
+      void reply.header('content-type', 'application/yaml; charset=utf-8');
+      return text;
+    }
     return this.routes.get(id);
   }
 
@@ -104,12 +235,19 @@ export class RoutesController {
   @ApiOperation({
     summary: 'Store a new version (an unchanged document stores none); it runs once activated',
   })
+  @ApiConsumes(...ROUTE_BODY_TYPES)
   @ApiBody({ schema: routeDocumentRef })
   @ApiQuery({
     name: 'activate',
     required: false,
     type: Boolean,
-    description: 'Activate the new version at once.',
+    description: 'Activate the new version at once (after the sample guard, as for activate).',
+  })
+  @ApiQuery({
+    name: 'override',
+    required: false,
+    description:
+      'With activate=true, admins only: the reason to activate although a sample leaks a card number (audited).',
   })
   @ApiQuery({ name: 'comment', required: false })
   @ApiOkResponse({ type: RouteViewDto })
@@ -120,12 +258,23 @@ export class RoutesController {
   })
   update(
     @Param('id') id: string,
-    @Body() document: unknown,
+    @RouteSource() input: RouteSourceInput,
     @CurrentPrincipal() actor: Principal,
     @Query('activate', new DefaultValuePipe(false), ParseBoolPipe) activate: boolean,
     @Query('comment') comment?: string,
+    @Query('override') override?: string,
   ): Promise<RouteViewDto> {
-    return this.routes.update(id, document, actor.name, { activate, comment });
+    const sourced = this.routes.readSource(input);
+    return this.routes.update(id, sourced.document, actor.name, {
+      activate,
+      comment,
+      sourced,
+      guard: {
+        admin: actor.roles.includes('admin'),
+        overrideReason:
+          override === undefined ? undefined : overrideReason({ override: { reason: override } }),
+      },
+    });
   }
 
   @Delete(':id')
@@ -149,7 +298,7 @@ export class RoutesController {
   @ApiOkResponse({ type: VersionSummaryDto, isArray: true })
   versions(
     @Param('id') id: string,
-    @Query('incarnation', optionalInt) incarnation?: number,
+    @Query('incarnation', optionalVersion) incarnation?: number,
   ): Promise<VersionSummaryDto[]> {
     return this.routes.versions(id, incarnation);
   }
@@ -159,14 +308,21 @@ export class RoutesController {
   @ApiOperation({
     summary: 'One version; with diffFrom, also the JSON Patch from that version to this one',
   })
-  @ApiQuery({ name: 'diffFrom', required: false, type: Number })
-  @ApiQuery({ name: 'incarnation', required: false, type: Number })
+  @ApiParam(VERSION_PARAM)
+  @ApiQuery({ name: 'diffFrom', required: false, type: 'integer', minimum: 1, maximum: INT4_MAX })
+  @ApiQuery({
+    name: 'incarnation',
+    required: false,
+    type: 'integer',
+    minimum: 1,
+    maximum: INT4_MAX,
+  })
   @ApiOkResponse({ type: VersionViewDto })
   version(
     @Param('id') id: string,
-    @Param('version', ParseIntPipe) version: number,
-    @Query('diffFrom', optionalInt) diffFrom?: number,
-    @Query('incarnation', optionalInt) incarnation?: number,
+    @Param('version', versionParam) version: number,
+    @Query('diffFrom', optionalVersion) diffFrom?: number,
+    @Query('incarnation', optionalVersion) incarnation?: number,
   ): Promise<VersionViewDto> {
     return this.routes.version(id, version, diffFrom, incarnation);
   }
@@ -174,7 +330,16 @@ export class RoutesController {
   @Post(':id/versions/:version/activate')
   @HttpCode(200)
   @RequirePermission('routes.activate')
-  @ApiOperation({ summary: 'Deploy a version, or roll back to an older one' })
+  @ApiOperation({
+    summary: 'Deploy a version, or roll back to an older one',
+    description:
+      'Every sample of the route runs through the version first (dry run, no side effects). If a card-number-like ' +
+      "value would leave in a delivery, the answer is 409 with `details: { code: 'SAMPLE_LEAKS_PAN', samples: " +
+      '[{ name, pointers }] }`, unless an admin sends `{ override: { reason } }` (recorded in the audit trail); ' +
+      'an override from anyone else is 403.',
+  })
+  @ApiParam(VERSION_PARAM)
+  @ApiBody({ type: ActivateRequestDto, required: false })
   @ApiOkResponse({ type: RouteViewDto })
   @ApiConflictResponse({
     type: ErrorDto,
@@ -183,9 +348,49 @@ export class RoutesController {
   })
   activate(
     @Param('id') id: string,
-    @Param('version', ParseIntPipe) version: number,
+    @Param('version', versionParam) version: number,
+    @CurrentPrincipal() actor: Principal,
+    @Body() body: unknown,
   ): Promise<RouteViewDto> {
-    return this.routes.activate(id, version);
+    return this.routes.activate(id, version, {
+      admin: actor.roles.includes('admin'),
+      overrideReason: overrideReason(body),
+    });
+  }
+
+  @Get(':id/samples')
+  @RequirePermission('routes.read')
+  @ApiOperation({
+    summary: "The route's sample messages (card numbers redacted)",
+    description: 'Samples run through every version before it is activated (the deploy guard).',
+  })
+  @ApiOkResponse({ type: SampleDto, isArray: true })
+  samplesOf(@Param('id') id: string): Promise<SampleDto[]> {
+    return this.samples.list(id);
+  }
+
+  @Put(':id/samples/:name')
+  @RequirePermission('routes.write')
+  @ApiOperation({
+    summary: 'Store (or replace) a sample message; kept encrypted at rest',
+  })
+  @ApiOkResponse({ type: SampleDto })
+  putSample(
+    @Param('id') id: string,
+    @Param('name', new ParseNamePipe()) name: string,
+    @Body() body: SampleInputDto,
+    @CurrentPrincipal() actor: Principal,
+  ): Promise<SampleDto> {
+    return this.samples.put(id, name, body, actor.name);
+  }
+
+  @Delete(':id/samples/:name')
+  @HttpCode(204)
+  @RequirePermission('routes.write')
+  @ApiOperation({ summary: 'Delete a sample message' })
+  @ApiNoContentResponse()
+  async deleteSample(@Param('id') id: string, @Param('name') name: string): Promise<void> {
+    await this.samples.delete(id, name);
   }
 
   @Post(':id/start')

@@ -108,6 +108,8 @@ export class RoutesRepository {
       version: number;
       document: RouteDocument;
       checksum: string;
+      source: string;
+      sourceFormat: 'yaml' | 'json';
       author: string;
       comment: string | null;
     },

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Inject, Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { compare, Operation } from 'fast-json-patch';
@@ -7,21 +8,41 @@ import {
   connectionRefs,
   Envelope,
   ingestPathKey,
+  panPointers,
   redactPans,
+  redactPanText,
   RouteDocument,
   RouteProblem,
   RouteResources,
   RunResult,
-  parseRouteText,
-  RouteValidationError,
+  parseRouteSource,
+  SourceFormat,
   validateRoute,
+  withPositions,
 } from '@junction/pipeline';
+import { stringify as toYaml } from 'yaml';
 import { checksumOf } from './canonical-json';
 import { ConnectionsService } from './connections.service';
 import { RouteEntity } from './entities/route.entity';
 import { RouteVersionEntity } from './entities/route-version.entity';
 import { ROUTE_RESOURCES } from './registry.tokens';
 import { isUniqueViolation, RoutesRepository } from './routes.repository';
+import type { RouteSourceInput } from './route-source-body';
+import { SamplesService } from './samples.service';
+
+/** Who asks for an activation, and whether they override the sample guard (admins only). */
+export interface ActivationGuard {
+  admin: boolean;
+  /** The reason an admin gives for activating although a sample leaks a card number. */
+  overrideReason?: string;
+}
+
+/** A route document with the text it came as. */
+export interface SourcedDocument {
+  document: unknown;
+  source: string;
+  format: SourceFormat;
+}
 
 export interface RouteSummary {
   id: string;
@@ -34,6 +55,22 @@ export interface RouteSummary {
   desiredState: 'running' | 'stopped';
   createdAt: string;
   updatedAt: string;
+}
+
+/** This gateway process, as the route list names it (several may run one database). */
+export const PROCESS_NAME = `${hostname()}:${process.pid}`;
+
+export interface RouteListItem extends RouteSummary {
+  processes: Array<{
+    process: string;
+    state: RuntimeStatus['state'];
+    since?: string;
+    lastError: string | null;
+  }>;
+  /** This process's last error of the route (card numbers redacted). */
+  lastError: string | null;
+  counts: { processed: number; failed: number; inFlight: number };
+  runtime: RouteRuntimeSummary;
 }
 
 export interface RouteView extends RouteSummary {
@@ -55,16 +92,31 @@ export interface VersionSummary {
 
 export interface VersionView extends VersionSummary {
   document: RouteDocument;
+  /** The text the version was written in (JSON of the document for versions stored before texts were kept). */
+  source: string;
+  sourceFormat: SourceFormat;
   /** RFC 6902 operations that turn version `diffFrom` into this one, when asked for. */
   diff?: { from: number; operations: Operation[] };
 }
 
 export interface RuntimeStatus {
-  state: 'running' | 'stopped' | 'starting' | 'failed' | 'not-deployed';
+  state: 'running' | 'stopped' | 'starting' | 'connecting' | 'retrying' | 'failed' | 'not-deployed';
   inFlight: number;
   processed: number;
   failed: number;
   lastError: string | null;
+  /** Why it is not running (the broker's words, redacted), while it is not. */
+  reason?: string | null;
+  /** Since when it is in this state, in this process. */
+  since?: string | null;
+}
+
+/** A route's run state in the list of routes. */
+export interface RouteRuntimeSummary {
+  state: RuntimeStatus['state'];
+  reason: string | null;
+  since: string | null;
+  process: string;
 }
 
 /** Implemented by the route runtime; until one is attached, status reports only the stored state. */
@@ -77,9 +129,21 @@ export interface RouteRuntimeStatus {
 /** How long an API call waits for this process's runtime to apply its change (a broker may be slow to answer). */
 const APPLY_WAIT_MS = 3000;
 
+export interface DryRunMessage {
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
 export interface DryRunInput {
-  message: { body: unknown; headers?: Record<string, string> };
+  message: DryRunMessage;
   version?: number;
+}
+
+/** A dry run of a document that is not saved: the document itself, or its YAML/JSON text. */
+export interface UnsavedDryRunInput {
+  document?: unknown;
+  source?: string;
+  message: DryRunMessage;
 }
 
 @Injectable()
@@ -90,6 +154,7 @@ export class RoutesService {
     private readonly routes: RoutesRepository,
     private readonly connections: ConnectionsService,
     @Inject(ROUTE_RESOURCES) private readonly resources: RouteResources,
+    private readonly samples: SamplesService,
   ) {
     // A changed connection restarts the routes using it: here before the API answers, as for
     // a route change (other processes hear of it by NOTIFY).
@@ -119,11 +184,28 @@ export class RoutesService {
     clearTimeout(timer);
   }
 
-  /** Everything wrong with a document: shape, expressions, and connections it names. */
-  async problems(doc: unknown): Promise<RouteProblem[]> {
-    const problems = validateRoute(doc, this.resources);
-    if (problems.length > 0) return problems;
-    return this.connections.checkRefs(connectionRefs(doc as RouteDocument));
+  /**
+   * The document of a request body: YAML text parsed with limits (a text that does not parse is
+   * refused, 400, with line and column), or parsed JSON with its text (pretty JSON when unknown).
+   */
+  readSource(input: RouteSourceInput): SourcedDocument {
+    if (input.format === 'yaml') {
+      const text = input.text ?? '';
+      const parsed = parseRouteSource(text);
+      if (parsed.problems.length > 0)
+        throw new JunctionError(
+          'ROUTE_INVALID',
+          `the route source does not parse: ${parsed.problems[0].message}` +
+            (parsed.problems[0].line ? ` (line ${parsed.problems[0].line})` : ''),
+          { problems: parsed.problems },
+        );
+      return { document: parsed.value, source: text, format: 'yaml' };
+    }
+    return {
+      document: input.document,
+      source: input.text ?? JSON.stringify(input.document, null, 2),
+      format: 'json',
+    };
   }
 
   /** The live route that holds a normalised ingest path (see normalizeIngestPath), if any. */
@@ -133,9 +215,102 @@ export class RoutesService {
     return this.routes.pathOwner(key);
   }
 
-  async list(): Promise<RouteSummary[]> {
-    return (await this.routes.listWithDocument()).map(({ route, document }) =>
-      this.summary(route, document),
+  /**
+   * Everything wrong with a document: shape, expressions, and connections it names; with the
+   * line and column of each in the source text, when there is one.
+   */
+  async problems(doc: unknown, sourced?: SourcedDocument): Promise<RouteProblem[]> {
+    let problems = await validateRoute(doc, this.resources);
+    if (problems.length === 0)
+      problems = await this.connections.checkRefs(connectionRefs(doc as RouteDocument));
+    // YAML texts get line and column (JSON clients keep the answer they always had).
+    if (problems.length > 0 && sourced?.format === 'yaml') {
+      const parsed = parseRouteSource(sourced.source);
+      if (parsed.problems.length === 0) problems = withPositions(problems, parsed);
+    }
+    return problems;
+  }
+
+  /** The source of the active version (else the latest) as YAML text. */
+  async yamlSource(id: string): Promise<string> {
+    const route = await this.require(id);
+    const v = (await this.routes.findVersion(
+      id,
+      route.incarnation,
+      route.activeVersion ?? route.latestVersion,
+    ))!;
+    if (v.sourceFormat === 'yaml' && v.source !== null) return v.source;
+    // From the JSON text where there is one: it keeps its author's key order (jsonb does not).
+    if (v.source !== null) {
+      try {
+        return toYaml(JSON.parse(v.source));
+      } catch {
+        // stored text not plain JSON: fall back to the document
+      }
+    }
+    return toYaml(v.document);
+  }
+
+  /**
+   * Every route with its live state in one call (the console's list): the stored summary, this
+   * process's run state, counts and last error (redacted). `q` filters on id and description
+   * (case-insensitive).
+   */
+  async list(q?: string): Promise<RouteListItem[]> {
+    const needle = q?.trim().toLowerCase();
+    return (await this.routes.listWithDocument())
+      .map(({ route, document }) => this.summary(route, document))
+      .filter(
+        (r) =>
+          !needle ||
+          r.id.toLowerCase().includes(needle) ||
+          (r.description ?? '').toLowerCase().includes(needle),
+      )
+      .map((summary) => {
+        const live = this.liveStatus(summary);
+        const lastError = live.lastError === null ? null : redactPanText(live.lastError);
+        const reason = live.reason ? redactPanText(live.reason) : null;
+        const since = live.since ?? null;
+        return {
+          ...summary,
+          processes: [
+            {
+              process: PROCESS_NAME,
+              state: live.state,
+              ...(since ? { since } : {}),
+              lastError: reason ?? lastError,
+            },
+          ],
+          lastError,
+          counts: { processed: live.processed, failed: live.failed, inFlight: live.inFlight },
+          // What this process makes of it (GET /routes/{id}/status has the same, per route).
+          runtime: { state: live.state, reason, since, process: PROCESS_NAME },
+        };
+      });
+  }
+
+  /** The routes a change of a connection would restart, and whether each runs here. */
+  async connectionImpact(
+    name: string,
+  ): Promise<{ routes: Array<{ id: string; activeVersion: number; running: boolean }> }> {
+    const using = await this.connections.activeRoutesUsing(name);
+    return {
+      routes: using.map((r) => ({
+        ...r,
+        running: this.liveStatus(r).state === 'running',
+      })),
+    };
+  }
+
+  private liveStatus(route: { id: string; activeVersion: number | null }): RuntimeStatus {
+    return (
+      this.runtime?.status(route.id) ?? {
+        state: route.activeVersion === null ? 'not-deployed' : 'stopped',
+        inFlight: 0,
+        processed: 0,
+        failed: 0,
+        lastError: null,
+      }
     );
   }
 
@@ -156,8 +331,14 @@ export class RoutesService {
   }
 
   /** Stores version 1 and makes it active: a new route runs once saved. */
-  async create(doc: unknown, author: string, comment?: string): Promise<RouteView> {
-    const document = await this.checked(doc);
+  async create(
+    doc: unknown,
+    author: string,
+    comment?: string,
+    sourced?: SourcedDocument,
+  ): Promise<RouteView> {
+    const document = await this.checked(doc, sourced);
+    const text = this.textOf(document, sourced);
     const exists = () =>
       new JunctionError(
         'CONFLICT',
@@ -179,6 +360,7 @@ export class RoutesService {
           version,
           document,
           checksum: checksumOf(document),
+          ...text,
           author,
           comment: comment ?? null,
         });
@@ -205,9 +387,17 @@ export class RoutesService {
     id: string,
     doc: unknown,
     author: string,
-    options: { activate?: boolean; comment?: string } = {},
+    options: {
+      activate?: boolean;
+      comment?: string;
+      sourced?: SourcedDocument;
+      guard?: ActivationGuard;
+    } = {},
   ): Promise<RouteView> {
-    const document = await this.checked(doc);
+    const document = await this.checked(doc, options.sourced);
+    const text = this.textOf(document, options.sourced);
+    if (options.activate && (await this.routes.find(id)))
+      await this.guardSamples(id, document, 0, options.guard);
     if (document.id !== id) {
       throw new JunctionError(
         'ROUTE_INVALID',
@@ -225,7 +415,10 @@ export class RoutesService {
         m,
       ))!;
       let version = route.latestVersion;
-      if (latest.checksum !== checksumOf(document)) {
+      // A YAML text that changed only in comments or layout is a new version too: the text is
+      // what its author reads. The same document sent as JSON again is not.
+      const newText = text.sourceFormat === 'yaml' && latest.source !== text.source;
+      if (latest.checksum !== checksumOf(document) || newText) {
         version += 1;
         await this.routes.addVersion(m, {
           routeId: id,
@@ -233,6 +426,7 @@ export class RoutesService {
           version,
           document,
           checksum: checksumOf(document),
+          ...text,
           author,
           comment: options.comment ?? null,
         });
@@ -284,7 +478,12 @@ export class RoutesService {
     const which = this.incarnationOf(route, incarnation);
     const v = await this.routes.findVersion(id, which, version);
     if (!v) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${version}`);
-    const out: VersionView = { ...this.versionSummary(v, route), document: v.document };
+    const out: VersionView = {
+      ...this.versionSummary(v, route),
+      document: v.document,
+      source: v.source ?? JSON.stringify(v.document, null, 2),
+      sourceFormat: v.sourceFormat ?? 'json',
+    };
     if (diffFrom !== undefined) {
       const from = await this.routes.findVersion(id, which, diffFrom);
       if (!from) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${diffFrom}`);
@@ -293,8 +492,46 @@ export class RoutesService {
     return out;
   }
 
-  /** Deploys a version, or rolls back to an older one. */
-  async activate(id: string, version: number): Promise<RouteView> {
+  /**
+   * Runs every sample of the route through a document (dry run, no side effects) and refuses
+   * (409 SAMPLE_LEAKS_PAN, with the samples and pointers) when a card number would leave in a
+   * delivery, unless an admin overrides with a reason. A sample that fails or is dropped leaks
+   * nothing.
+   */
+  async guardSamples(
+    id: string,
+    document: RouteDocument,
+    version: number,
+    guard: ActivationGuard = { admin: false },
+  ): Promise<void> {
+    if (guard.overrideReason !== undefined && !guard.admin)
+      throw new JunctionError(
+        'FORBIDDEN',
+        'only an admin may override the sample guard; ask one, or fix the masks',
+      );
+    const leaks: Array<{ name: string; pointers: string[] }> = [];
+    for (const sample of await this.samples.messages(id)) {
+      const run = await this.runDry(document, version, {
+        body: sample.body,
+        headers: sample.headers,
+      });
+      if (run.panWarnings.length > 0) leaks.push({ name: sample.name, pointers: run.panWarnings });
+    }
+    if (leaks.length > 0 && guard.overrideReason === undefined)
+      throw new JunctionError(
+        'CONFLICT',
+        `${version > 0 ? `version ${version}` : 'the new version'} lets a card number out in ${leaks.length} sample${leaks.length > 1 ? 's' : ''} (${leaks
+          .map((l) => l.name)
+          .join(', ')}); mask it, or an admin may override with a reason`,
+        { code: 'SAMPLE_LEAKS_PAN', samples: leaks },
+      );
+  }
+
+  /** Deploys a version, or rolls back to an older one (after the sample guard). */
+  async activate(id: string, version: number, guard?: ActivationGuard): Promise<RouteView> {
+    const route = await this.routes.find(id);
+    const candidate = route && (await this.routes.findVersion(id, route.incarnation, version));
+    if (candidate) await this.guardSamples(id, candidate.document, version, guard);
     await this.routes.transaction(async (m) => {
       const route = await this.routes.lock(m, id);
       if (!route || route.deletedAt) throw new JunctionError('NOT_FOUND', `no route '${id}'`);
@@ -346,7 +583,8 @@ export class RoutesService {
       desiredState: string;
       activeVersion: number | null;
       latestVersion: number;
-    } & RuntimeStatus
+      process: string;
+    } & RuntimeStatus & { reason: string | null; since: string | null }
   > {
     const route = await this.require(id);
     const live = this.runtime?.status(id);
@@ -355,6 +593,7 @@ export class RoutesService {
       desiredState: route.desiredState,
       activeVersion: route.activeVersion,
       latestVersion: route.latestVersion,
+      process: PROCESS_NAME,
       ...(live ?? {
         state: route.activeVersion === null ? 'not-deployed' : 'stopped',
         inFlight: 0,
@@ -362,6 +601,8 @@ export class RoutesService {
         failed: 0,
         lastError: null,
       }),
+      reason: live?.reason ?? null,
+      since: live?.since ?? null,
     };
   }
 
@@ -377,72 +618,63 @@ export class RoutesService {
     version: number | 'draft';
     run(message: { body: unknown; headers?: Record<string, string> }): Promise<DryRunView>;
   }> {
-    let document: RouteDocument;
-    let version: number | 'draft';
     if (options.document !== undefined) {
-      let doc: unknown = options.document;
-      if (typeof doc === 'string') {
-        try {
-          doc = parseRouteText(doc);
-        } catch (err) {
-          if (!(err instanceof RouteValidationError)) throw err;
-          throw new JunctionError('ROUTE_INVALID', 'route document cannot be parsed', {
-            problems: err.problems,
-          });
-        }
-      }
-      document = await this.checked(doc);
-      version = 'draft';
-    } else {
-      const route = await this.require(id);
-      const v = options.version ?? route.activeVersion ?? route.latestVersion;
-      const stored = await this.routes.findVersion(id, route.incarnation, v);
-      if (!stored) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${v}`);
-      document = stored.document;
-      version = v;
+      const sourced =
+        typeof options.document === 'string'
+          ? this.readSource({ format: 'yaml', text: options.document })
+          : this.readSource({ format: 'json', document: options.document });
+      const document = await this.checked(sourced.document, sourced);
+      // A draft runs as version 0, as POST /routes/test does.
+      return { version: 'draft', run: (message) => this.runDry(document, 0, message) };
     }
-    const compiled = compileRoute(document, this.resources);
-    return {
-      version,
-      run: async (message) =>
-        dryRunView(
-          version,
-          await compiled.run(
-            {
-              id: 'dry-run',
-              headers: Object.fromEntries(
-                Object.entries(message.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
-              ),
-              body: message.body,
-              meta: {
-                routeId: id,
-                routeVersion: typeof version === 'number' ? version : 0,
-                source: { type: 'test', name: 'dry-run' },
-                receivedAt: new Date().toISOString(),
-                redelivered: false,
-              },
-            },
-            { trace: true },
-          ),
-        ),
-    };
+    const route = await this.require(id);
+    const v = options.version ?? route.activeVersion ?? route.latestVersion;
+    const stored = await this.routes.findVersion(id, route.incarnation, v);
+    if (!stored) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${v}`);
+    return { version: v, run: (message) => this.runDry(stored.document, v, message) };
   }
 
   /** Runs a message through a version (the active one by default) with no side effects. */
-  async dryRun(id: string, input: DryRunInput): Promise<ReturnType<typeof dryRunView<number>>> {
+  async dryRun(id: string, input: DryRunInput): Promise<DryRunView> {
     const route = await this.require(id);
     const version = input.version ?? route.activeVersion ?? route.latestVersion;
     const stored = await this.routes.findVersion(id, route.incarnation, version);
     if (!stored) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${version}`);
-    const compiled = compileRoute(stored.document, this.resources);
+    return this.runDry(stored.document, version, input.message);
+  }
+
+  /**
+   * Runs a message through a document that is not saved (the editor's buffer): checked like a
+   * save (400 with every problem, lines and columns for a text), then run with no side effects.
+   */
+  async dryRunUnsaved(input: UnsavedDryRunInput): Promise<DryRunView> {
+    if ((input.document === undefined) === (input.source === undefined))
+      throw new JunctionError('BAD_REQUEST', 'send either `document` or `source`, not both', {
+        problems: [{ pointer: '', message: 'exactly one of document and source is required' }],
+      });
+    const sourced =
+      input.source !== undefined
+        ? this.readSource({ format: 'yaml', text: input.source })
+        : this.readSource({ format: 'json', document: input.document });
+    const document = await this.checked(sourced.document, sourced);
+    return this.runDry(document, 0, input.message);
+  }
+
+  /** The dry run itself: every stage traced, the deliveries that would happen, nothing sent. */
+  async runDry(
+    document: RouteDocument,
+    version: number,
+    message: DryRunMessage,
+  ): Promise<DryRunView> {
+    const compiled = await compileRoute(document, this.resources);
     const envelope: Envelope = {
       id: 'dry-run',
       headers: Object.fromEntries(
-        Object.entries(input.message.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
+        Object.entries(message.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
       ),
-      body: input.message.body,
+      body: message.body,
       meta: {
-        routeId: id,
+        routeId: document.id,
         routeVersion: version,
         source: { type: 'test', name: 'dry-run' },
         receivedAt: new Date().toISOString(),
@@ -452,8 +684,17 @@ export class RoutesService {
     return dryRunView(version, await compiled.run(envelope, { trace: true }));
   }
 
-  private async checked(doc: unknown): Promise<RouteDocument> {
-    const problems = await this.problems(doc);
+  private textOf(
+    document: RouteDocument,
+    sourced?: SourcedDocument,
+  ): { source: string; sourceFormat: SourceFormat } {
+    return sourced
+      ? { source: sourced.source, sourceFormat: sourced.format }
+      : { source: JSON.stringify(document, null, 2), sourceFormat: 'json' };
+  }
+
+  private async checked(doc: unknown, sourced?: SourcedDocument): Promise<RouteDocument> {
+    const problems = await this.problems(doc, sourced);
     if (problems.length > 0) {
       const unknownConnection = problems.every(
         (p) => p.message.startsWith('no connection named') || p.message.startsWith('connection '),
@@ -537,10 +778,30 @@ export class RoutesService {
   }
 }
 
-/** The dry-run answer, with card numbers redacted: it is shown in the console and logs. */
-export type DryRunView = ReturnType<typeof dryRunView<number | 'draft'>>;
+export type DryRunView = ReturnType<typeof dryRunView>;
 
-export function dryRunView<V extends number | 'draft'>(version: V, result: RunResult) {
+/**
+ * JSON pointers into a dry-run answer where a card number would leave in a delivery (its body
+ * or headers), found before the answer is redacted.
+ */
+export function deliveryPanPointers(result: RunResult): string[] {
+  return result.deliveries.flatMap((d, i) => [
+    ...panPointers(d.envelope.body).map((p) => `/deliveries/${i}/body${p}`),
+    ...panPointers(d.envelope.headers).map((p) => `/deliveries/${i}/headers${p}`),
+  ]);
+}
+
+/** Which fields a stage changed, as JSON pointers (added, removed or replaced). */
+function changedPointers(input: unknown, output: unknown): string[] {
+  if (output === undefined) return [];
+  if (input === null || typeof input !== 'object' || output === null || typeof output !== 'object')
+    return input === output ? [] : [''];
+  return [...new Set(compare(input, output).map((op) => op.path))].sort();
+}
+
+/** The dry-run answer, with card numbers redacted: it is shown in the console and logs. */
+export function dryRunView(version: number, result: RunResult) {
+  const panWarnings = deliveryPanPointers(result);
   return redactPans({
     version,
     outcome: result.outcome,
@@ -562,6 +823,7 @@ export function dryRunView<V extends number | 'draft'>(version: V, result: RunRe
       dropped: t.dropped ?? false,
       error: t.error ?? null,
       durationMs: Math.round(t.durationMs * 1000) / 1000,
+      ...(t.kind === 'mask' ? { changed: changedPointers(t.input, t.output) } : {}),
     })),
     deliveries: result.deliveries.map((d) => ({
       destination: d.index,
@@ -570,6 +832,8 @@ export function dryRunView<V extends number | 'draft'>(version: V, result: RunRe
       routingKey: d.routingKey ?? null,
       key: d.key ?? null,
       body: d.envelope.body,
+      headers: d.envelope.headers,
     })),
+    panWarnings,
   });
 }

@@ -161,7 +161,8 @@ async function run(
   try {
     body = decodeBody(payload);
   } catch (err) {
-    if (err instanceof PipelineError) return notRunnable(err.message, err.code, runner.version);
+    if (err instanceof PipelineError)
+      return notRunnable(err.message, err.code, runner.version === 'draft' ? 0 : runner.version);
     throw err;
   }
   return runner.run({ body, headers });
@@ -170,7 +171,7 @@ async function run(
 function notRunnable(
   message: string,
   code: PipelineErrorCode = 'INPUT_REJECTED',
-  version: number | 'draft' = 0,
+  version = 0,
 ): DryRunView {
   return {
     version,
@@ -178,5 +179,6 @@ function notRunnable(
     error: { code, message: redactPanText(message), where: null },
     stages: [],
     deliveries: [],
+    panWarnings: [],
   };
 }

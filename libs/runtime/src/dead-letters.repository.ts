@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { DataSource, SelectQueryBuilder } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { SecretBox } from '@junction/common';
-import { redactPanText, SourceRef } from '@junction/pipeline';
+import { redactPanText } from '@junction/pipeline';
+import type { SourceRef } from '@junction/pipeline';
 import { DeadLetterEntity } from './dead-letter.entity';
 
 export interface ParkedMessage {
@@ -65,6 +66,21 @@ export function whereDeadLetters(
 }
 
 /** The encrypted store of dead letters. Plain class: the runtime uses it without Nest. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Text as a text column can hold it: NUL (which Postgres refuses) and lone UTF-16 surrogates
+ * replaced. A message id or a failure reason comes from the sender (an AMQP message id, a JSON
+ * error that quotes the payload): one odd message must still be parked, not fail its park and
+ * be lost or loop. Card numbers the reason quotes are redacted here too.
+ */
+function storable(text: string): string;
+function storable(text: string | null | undefined): string | null;
+function storable(text: string | null | undefined): string | null {
+  if (text === null || text === undefined) return null;
+  return redactPanText(text.split('\u0000').join('\uFFFD').replace(LONE_SURROGATE, '\uFFFD'));
+}
+
 export class DeadLettersRepository {
   constructor(
     private readonly db: DataSource,
@@ -80,15 +96,15 @@ export class DeadLettersRepository {
     );
     const row = {
       id,
-      messageId: message.messageId,
+      messageId: storable(message.messageId),
       routeId: message.routeId,
       routeVersion: message.routeVersion,
       routeIncarnation: message.routeIncarnation ?? 1,
-      source: message.source,
+      source: { ...message.source, name: storable(message.source.name) },
       reasonCode: message.reasonCode,
-      reason: message.reason,
-      reasonRedacted: redactPanText(message.reason),
-      failedAt: message.failedAt ?? null,
+      reason: storable(message.reason),
+      reasonRedacted: redactPanText(storable(message.reason)),
+      failedAt: storable(message.failedAt),
       attempts: message.attempts,
       sealed,
       payloadSha256: createHash('sha256').update(message.payload).digest('hex'),
@@ -195,7 +211,7 @@ export class DeadLettersRepository {
   async markReplayed(id: string, error: string | null): Promise<void> {
     await this.db.query(
       `UPDATE dead_letters SET replays = replays + 1, last_replay_error = $2, replayed_at = CASE WHEN $2::text IS NULL THEN now() ELSE replayed_at END WHERE id = $1`,
-      [id, error],
+      [id, storable(error)],
     );
   }
 

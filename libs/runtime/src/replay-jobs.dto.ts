@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { DryRunDeliveryDto, StageTraceDto } from '@junction/registry';
+import { DryRunResultDto } from '@junction/registry';
 import {
   IsArray,
   IsBoolean,
@@ -164,44 +164,17 @@ export class PreviewRequestDto {
   limit?: number;
 }
 
-export class PreviewRunDto {
-  @ApiProperty({
-    oneOf: [{ type: 'integer' }, { type: 'string', enum: ['draft'] }],
-    description: 'The version run, or `draft`.',
-  })
-  version!: number | 'draft';
-  @ApiProperty({ enum: ['deliver', 'drop', 'error'] }) outcome!: string;
-  @ApiPropertyOptional({ enum: ['filtered', 'unroutable'] }) reason?: string;
-  @ApiPropertyOptional({
-    type: 'object',
-    properties: {
-      code: { type: 'string' },
-      message: { type: 'string' },
-      where: { type: 'string', nullable: true },
-    },
-  })
-  error?: unknown;
-  @ApiProperty({ type: StageTraceDto, isArray: true, description: 'Card numbers redacted.' })
-  stages!: StageTraceDto[];
-  @ApiProperty({
-    type: DryRunDeliveryDto,
-    isArray: true,
-    description: 'What would be sent (nothing is).',
-  })
-  deliveries!: DryRunDeliveryDto[];
-}
-
 export class PreviewBeforeDto {
   @ApiProperty({ description: 'The version that dead-lettered it.' }) version!: number;
   @ApiProperty() reasonCode!: string;
   @ApiProperty({ description: 'Card numbers redacted.' }) reason!: string;
   @ApiProperty({ type: String, nullable: true }) failedAt!: string | null;
   @ApiProperty({
-    type: PreviewRunDto,
+    type: DryRunResultDto,
     nullable: true,
     description: 'Its run through that version now; null when the version is no longer stored.',
   })
-  run!: PreviewRunDto | null;
+  run!: DryRunResultDto | null;
 }
 
 export class PreviewExampleDto {
@@ -209,7 +182,7 @@ export class PreviewExampleDto {
   @ApiProperty() messageId!: string;
   @ApiProperty() routeId!: string;
   @ApiProperty({ type: PreviewBeforeDto }) before!: PreviewBeforeDto;
-  @ApiProperty({ type: PreviewRunDto }) after!: PreviewRunDto;
+  @ApiProperty({ type: DryRunResultDto }) after!: DryRunResultDto;
 }
 
 export class PreviewReasonDto {

@@ -1,3 +1,4 @@
+import type { ConnectionState } from '@junction/connectors';
 import { ingestPathKey, type RouteDocument } from '@junction/pipeline';
 import { RouteWorker, StartCancelled, WorkerDeps, WorkerStatus } from './route-worker';
 
@@ -60,8 +61,10 @@ export class RouteSupervisor {
   private readonly workers = new Map<string, RouteWorker>();
   private readonly failures = new Map<
     string,
-    { error: string; attempts: number; timer?: NodeJS.Timeout }
+    { error: string; attempts: number; since: Date; timer?: NodeJS.Timeout }
   >();
+  /** The first starts of the routes stored at boot (see firstStarts). */
+  private initial: Promise<unknown> = Promise.resolve();
   private readonly queues = new Map<string, Promise<void>>();
   /** Workers whose start() is still waiting for their source, by route. */
   private readonly starting = new Map<string, RouteWorker>();
@@ -71,7 +74,11 @@ export class RouteSupervisor {
 
   constructor(
     private readonly store: RouteStore,
-    private readonly deps: WorkerDeps & { closeConnectors(): Promise<void> },
+    private readonly deps: WorkerDeps & {
+      closeConnectors(): Promise<void>;
+      /** Every broker connection the pool holds, for readiness and metrics. */
+      connectionStates?(): ConnectionState[];
+    },
   ) {}
 
   /**
@@ -81,7 +88,26 @@ export class RouteSupervisor {
    */
   async start(): Promise<void> {
     const routes = await this.store.runnable();
-    for (const r of routes) void this.refresh(r.id);
+    this.initial = Promise.all(routes.map((r) => this.refresh(r.id)));
+  }
+
+  /**
+   * Resolves once every route stored at boot has had its first start (running, or failed and
+   * scheduled again), or after `waitMs`, whichever is first: the start-up banner comes after
+   * what the routes say as they start, but a broker that does not answer must not hold it up.
+   */
+  async firstStarts(waitMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.initial,
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Every broker connection this process holds: up or not, since when, why not. */
+  connections(): ConnectionState[] {
+    return this.deps.connectionStates?.() ?? [];
   }
 
   /** Brings one route's worker in line with what is stored. Safe to call for any id, any number of times. */
@@ -128,9 +154,20 @@ export class RouteSupervisor {
   status(id: string): (WorkerStatus & { version?: number }) | undefined {
     const worker = this.workers.get(id);
     if (worker) return { ...worker.status(), version: worker.version };
+    const starting = this.starting.get(id);
+    if (starting) {
+      // Still waiting for its broker: a restart after a failure counts from the first failure.
+      const status = starting.status();
+      const failure = this.failures.get(id);
+      return {
+        ...status,
+        lastError: status.lastError ?? failure?.error ?? null,
+        since: failure && status.state === 'retrying' ? failure.since.toISOString() : status.since,
+        version: starting.version,
+      };
+    }
     const failure = this.failures.get(id);
-    if (failure)
-      return { state: 'failed', inFlight: 0, processed: 0, failed: 0, lastError: failure.error };
+    if (failure) return this.failedStatus(failure);
     return undefined;
   }
 
@@ -141,15 +178,20 @@ export class RouteSupervisor {
       if (!this.workers.has(routeId)) out.push({ routeId, ...worker.status() });
     for (const [routeId, failure] of this.failures)
       if (!this.workers.has(routeId) && !this.starting.has(routeId))
-        out.push({
-          routeId,
-          state: 'failed',
-          inFlight: 0,
-          processed: 0,
-          failed: 0,
-          lastError: failure.error,
-        });
+        out.push({ routeId, ...this.failedStatus(failure) });
     return out;
+  }
+
+  private failedStatus(failure: { error: string; since: Date }): WorkerStatus {
+    return {
+      state: 'failed',
+      inFlight: 0,
+      processed: 0,
+      failed: 0,
+      lastError: failure.error,
+      reason: failure.error,
+      since: failure.since.toISOString(),
+    };
   }
 
   /**
@@ -293,7 +335,7 @@ export class RouteSupervisor {
     this.deps.log.warn(`route ${id}: cannot start (${error}); trying again in ${delay} ms`);
     const timer = setTimeout(() => void this.refresh(id), delay);
     timer.unref();
-    this.failures.set(id, { error, attempts, timer });
+    this.failures.set(id, { error, attempts, since: previous?.since ?? new Date(), timer });
   }
 
   private clearFailure(id: string): void {

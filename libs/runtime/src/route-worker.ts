@@ -4,6 +4,7 @@ import { JunctionError } from '@junction/common';
 import {
   connectionFingerprint,
   errorText,
+  type ConnectionState,
   type ConnectorConnection,
   type DeliveryReceipt,
   type Destination,
@@ -21,6 +22,7 @@ import {
   DestinationSpec,
   Envelope,
   PipelineError,
+  redactPanText,
   RouteDocument,
   RouteResources,
 } from '@junction/pipeline';
@@ -48,7 +50,15 @@ export interface WorkerDeps {
   resources: RouteResources;
   deadLetters: DeadLettersRepository;
   audit: MessageAuditSink;
-  log: { log(message: string): void; warn(message: string): void; error(message: string): void };
+  /** Lines are text, or fields with their text in `msg` (the gateway's logger redacts both). */
+  log: {
+    log(message: string | LogFields): void;
+    warn(message: string | LogFields): void;
+    error(message: string | LogFields): void;
+    debug?(message: string | LogFields): void;
+  };
+  /** What the pool knows of a broker connection, by its stored name (none for HTTP). */
+  connectionState?(name: string): ConnectionState | undefined;
   /** Most messages one route handles at once (HTTP ingest; broker sources are bounded by prefetch). */
   maxInFlight: number;
   /** Where the random part of a retry's backoff comes from (default Math.random). */
@@ -68,12 +78,24 @@ export interface ProcessResult {
   deadLetterId?: string;
 }
 
+/** A structured log line: its text and the fields a collector can filter on. */
+export type LogFields = { msg: string } & Record<string, unknown>;
+
 export interface WorkerStatus {
-  state: 'running' | 'stopped' | 'starting' | 'failed';
+  /**
+   * `connecting`: waiting for its broker's first answer; `retrying`: the broker refused or could
+   * not be reached, and it tries again (`reason` says why); `failed`: it could not start and is
+   * restarted after a delay.
+   */
+  state: 'running' | 'stopped' | 'starting' | 'connecting' | 'retrying' | 'failed';
   inFlight: number;
   processed: number;
   failed: number;
   lastError: string | null;
+  /** Why it is not running (the broker's words, card numbers redacted), while it is not. */
+  reason?: string | null;
+  /** Since when it is in this state (ISO 8601). */
+  since?: string;
 }
 
 /** A start given up because the route's stored state changed while it waited for its broker. */
@@ -86,6 +108,11 @@ export class StartCancelled extends Error {
 /** Default wait of a sync HTTP caller, for the result or the reply. */
 export const SYNC_TIMEOUT_MS = 30_000;
 
+/**
+ * Every failure text of a message passes here on its way to the dead-letter row, the broker's
+ * x-junction-error header, route status and the ingest reply: redacted once more, for text
+ * joined from several errors or from an error that is not one of ours.
+ */
 class Failure extends Error {
   constructor(
     readonly code: string,
@@ -93,7 +120,7 @@ class Failure extends Error {
     readonly where: string | undefined,
     readonly attempts: number,
   ) {
-    super(message);
+    super(redactPanText(message));
   }
 }
 
@@ -104,7 +131,15 @@ class Failure extends Error {
  */
 export class RouteWorker {
   private source?: Source;
-  private state: WorkerStatus['state'] = 'stopped';
+  private stateValue: WorkerStatus['state'] = 'stopped';
+  private stateSince = new Date();
+  private get state(): WorkerStatus['state'] {
+    return this.stateValue;
+  }
+  private set state(next: WorkerStatus['state']) {
+    if (next !== this.stateValue) this.stateSince = new Date();
+    this.stateValue = next;
+  }
   private inFlight = 0;
   private processed = 0;
   private failed = 0;
@@ -139,7 +174,7 @@ export class RouteWorker {
     route: { id: string; version: number; incarnation?: number; document: RouteDocument },
     deps: WorkerDeps,
   ): Promise<RouteWorker> {
-    const compiled = compileRoute(route.document, deps.resources);
+    const compiled = await compileRoute(route.document, deps.resources);
     const connections = await resolveConnections(route.document, deps);
     const connectionOf = (spec: DestinationSpec) =>
       'connection' in spec ? connections.get(spec.connection) : undefined;
@@ -282,12 +317,34 @@ export class RouteWorker {
   }
 
   status(): WorkerStatus {
-    return {
-      state: this.state,
+    const base = {
       inFlight: this.inFlight,
       processed: this.processed,
       failed: this.failed,
       lastError: this.lastError,
+    };
+    const spec = this.document.source;
+    if (this.state === 'starting' && spec.type !== 'http') {
+      // Still waiting for the source's broker: say whether it answered and why it refused.
+      const connection = this.deps.connectionState?.(spec.connection);
+      if (connection && !connection.up && connection.error)
+        return {
+          ...base,
+          state: 'retrying',
+          lastError: base.lastError ?? redactPanText(connection.error),
+          reason: redactPanText(connection.error),
+          // The connection may have been refusing since before this worker began to wait.
+          since: new Date(
+            Math.max(connection.since.getTime(), this.stateSince.getTime()),
+          ).toISOString(),
+        };
+      return { ...base, state: 'connecting', reason: null, since: this.stateSince.toISOString() };
+    }
+    return {
+      ...base,
+      state: this.state,
+      reason: this.state === 'failed' ? this.lastError : null,
+      since: this.stateSince.toISOString(),
     };
   }
 
@@ -407,6 +464,16 @@ export class RouteWorker {
       const outcome: MessageOutcome = options.replay ? 'replayed' : 'delivered';
       await this.record(message, id, receivedAt, outcome, { attempts, receipts, body: finalBody });
       this.processed += 1;
+      this.deps.log.debug?.({
+        msg: `route ${this.routeId}: message ${id} ${outcome}`,
+        event: `message.${outcome}`,
+        route: this.routeId,
+        routeVersion: this.version,
+        messageId: id,
+        attempts,
+        destinations: receipts.length,
+        ms: Date.now() - Date.parse(receivedAt),
+      });
       // Recorded as delivered once confirmed; the answer is for the caller only.
       const pending = settled.find((s): s is DeliverySuccess => 'reply' in s && !!s.reply)?.reply;
       if (!pending) return { id, outcome, body: finalBody };
@@ -567,6 +634,19 @@ export class RouteWorker {
       receipts,
       body,
       error,
+    });
+    // One line per dead letter, for whoever watches the log: where, which, why (the code, never
+    // the body nor the reason's text, which may quote it).
+    this.deps.log.warn({
+      msg: `route ${this.routeId}: message ${id} dead-lettered (${failure.code})`,
+      event: 'message.dead-lettered',
+      route: this.routeId,
+      routeVersion: this.version,
+      messageId: id,
+      reasonCode: failure.code,
+      failedAt: failure.where ?? null,
+      attempts: failure.attempts,
+      deadLetterId,
     });
     return { id, outcome: 'dead-lettered', error, deadLetterId };
   }

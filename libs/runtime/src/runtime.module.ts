@@ -19,7 +19,9 @@ import {
   SECRET_BOX,
 } from '@junction/registry';
 import { DeadLetterPreviewService } from './dead-letter-preview.service';
+import { ConnectionTestController } from './connection-test.controller';
 import { DeadLettersController } from './dead-letters.controller';
+import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
 import { DeadLettersRepository } from './dead-letters.repository';
 import { DeadLettersService } from './dead-letters.service';
 import { LogDestination } from './log.destination';
@@ -35,25 +37,13 @@ import {
 } from './message-audit';
 import { ReplayJobsController } from './replay-jobs.controller';
 import { ReplayJobsRepository } from './replay-jobs.repository';
-import { ReplayClock, ReplayJobsService, SYSTEM_CLOCK } from './replay-jobs.service';
+import { ReplayJobsService, SYSTEM_CLOCK } from './replay-jobs.service';
 import { RouteListener } from './route-listener';
 import { RouteStore } from './route-supervisor';
 import { RouteSupervisor } from './route-supervisor';
 import { SqlRouteStore } from './route-store';
-import type { Jitter } from './retry';
 
-export interface RuntimeOptions {
-  /** Where AMQP, Kafka and HTTP connections may go (default: anywhere but metadata and link-local). */
-  egress?: EgressPolicy;
-  /** Most messages one HTTP-fed route handles at once; more get 429. */
-  maxInFlight: number;
-  /** The random part of retry backoffs (default Math.random; tests fix it). */
-  jitter?: Jitter;
-  /** Dead-letter replay jobs: lease and poll (ms), and the clock their rate limit waits on. */
-  replayJobs?: { leaseMs?: number; pollMs?: number; clock?: ReplayClock };
-}
-
-export const RUNTIME_OPTIONS = Symbol('RUNTIME_OPTIONS');
+export { RUNTIME_OPTIONS, type RuntimeOptions };
 
 /** Starts every route at boot, follows changes from every process, drains at shutdown. */
 @Injectable()
@@ -80,6 +70,8 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicati
             processed: s.processed,
             failed: s.failed,
             lastError: s.lastError,
+            reason: s.reason ?? null,
+            since: s.since ?? null,
           }
         );
       },
@@ -113,7 +105,7 @@ export class RuntimeModule {
       module: RuntimeModule,
       imports: [RegistryModule],
       // Replay jobs first: their static paths must not be read as a dead letter's id.
-      controllers: [ReplayJobsController, DeadLettersController],
+      controllers: [ReplayJobsController, DeadLettersController, ConnectionTestController],
       providers: [
         { provide: RUNTIME_OPTIONS, useValue: options },
         {
@@ -251,6 +243,13 @@ function createSupervisor(
     deadLetters,
     audit,
     log,
+    connectionState: (name: string) =>
+      // The newest client of that name (an edited connection's old one is being drained).
+      pool
+        .connectionStates()
+        .filter((c) => c.connection === name)
+        .pop(),
+    connectionStates: () => pool.connectionStates(),
     maxInFlight: options.maxInFlight,
     jitter: options.jitter,
     closeConnectors: () => pool.close(),

@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { JunctionError, JunctionErrorCode } from '@junction/common';
+import { databaseInputError, JunctionError, JunctionErrorCode } from '@junction/common';
 
 function statusOf(code: JunctionErrorCode): number {
   switch (code) {
@@ -48,6 +48,7 @@ const REASONS: Record<number, string> = {
   405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Payload Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Entity',
   429: 'Too Many Requests',
@@ -66,6 +67,16 @@ export interface ErrorBody {
 
 /** Every error leaves in one shape, `{ statusCode, error, message, details? }`, and never with a stack. */
 export function errorBody(exception: unknown, log: Logger): ErrorBody {
+  if (!(exception instanceof JunctionError) && !(exception instanceof HttpException)) {
+    // A value that reached Postgres unchecked (NUL, out of range, malformed): the caller's fault.
+    const input = databaseInputError(exception);
+    if (input) {
+      log.warn(
+        `request refused by the database: ${input.message} (SQLSTATE ${(input.details as { sqlState: string }).sqlState})`,
+      );
+      return errorBody(input, log);
+    }
+  }
   if (exception instanceof JunctionError) {
     const statusCode = statusOf(exception.code);
     return {

@@ -1,14 +1,76 @@
-import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Res } from '@nestjs/common';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import { Public } from '@junction/auth';
-import { JunctionError } from '@junction/common';
+import { redactPanText } from '@junction/pipeline';
+import { RouteSupervisor } from '@junction/runtime';
+import { Readiness } from './readiness';
+
+/** How long readiness waits for the database's answer. */
+const DATABASE_CHECK_MS = 2_000;
+
+interface ReadyBody {
+  status: 'ok' | 'unavailable';
+  checks: {
+    startup: 'ok' | 'pending';
+    database: 'ok' | string;
+    connections: Array<{
+      connection: string;
+      type: string;
+      up: boolean;
+      since: string;
+      error?: string;
+    }>;
+  };
+  statusCode?: number;
+  error?: string;
+  message?: string;
+}
+
+const READY_SCHEMA = {
+  type: 'object',
+  properties: {
+    status: { type: 'string', enum: ['ok', 'unavailable'] },
+    checks: {
+      type: 'object',
+      properties: {
+        startup: { type: 'string', enum: ['ok', 'pending'] },
+        database: { type: 'string', description: '`ok`, or why not' },
+        connections: {
+          type: 'array',
+          description: 'Broker connections the running routes use.',
+          items: {
+            type: 'object',
+            properties: {
+              connection: { type: 'string' },
+              type: { type: 'string', enum: ['amqp', 'kafka'] },
+              up: { type: 'boolean' },
+              since: { type: 'string', format: 'date-time' },
+              error: { type: 'string' },
+            },
+          },
+        },
+      },
+    },
+    message: { type: 'string', description: 'With 503: what is not ready.' },
+  },
+};
 
 @ApiTags('health')
 @Controller('health')
 @Public()
 export class HealthController {
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly readiness: Readiness,
+    private readonly supervisor: RouteSupervisor,
+  ) {}
 
   @Get('live')
   @ApiOperation({ summary: 'The process is up' })
@@ -20,18 +82,56 @@ export class HealthController {
   }
 
   @Get('ready')
-  @ApiOperation({ summary: 'The process can serve: its database answers' })
-  @ApiOkResponse({
-    schema: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] } } },
+  @ApiOperation({
+    summary:
+      'The process can serve: started (migrations, first admin, stored routes), its database answers, and the brokers its routes use are connected',
   })
-  async ready(): Promise<{ status: 'ok' }> {
+  @ApiOkResponse({ schema: READY_SCHEMA })
+  @ApiServiceUnavailableResponse({ description: 'What is not ready, named.', schema: READY_SCHEMA })
+  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<ReadyBody> {
+    const notReady: string[] = [];
+    const startup = this.readiness.pending().length === 0 ? 'ok' : 'pending';
+    if (startup !== 'ok') notReady.push('start-up is not finished');
+    const database = await this.database();
+    if (database !== 'ok') notReady.push(`database: ${database}`);
+    const connections = this.supervisor.connections().map((c) => ({
+      connection: c.connection,
+      type: c.type,
+      up: c.up,
+      since: c.since.toISOString(),
+      ...(c.error ? { error: redactPanText(c.error) } : {}),
+    }));
+    for (const c of connections)
+      if (!c.up) notReady.push(`${c.type} connection ${c.connection}: ${c.error ?? 'connecting'}`);
+    const checks = { startup, database, connections } as const;
+    if (notReady.length === 0) return { status: 'ok', checks };
+    void reply.status(503);
+    return {
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: `not ready: ${notReady.join('; ')}`,
+      status: 'unavailable',
+      checks,
+    };
+  }
+
+  private async database(): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.db.query('SELECT 1');
+      await Promise.race([
+        this.db.query('SELECT 1'),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${DATABASE_CHECK_MS} ms`)),
+            DATABASE_CHECK_MS,
+          );
+        }),
+      ]);
+      return 'ok';
     } catch (err) {
-      throw new JunctionError('UNAVAILABLE', 'the database does not answer', undefined, {
-        cause: err,
-      });
+      return `does not answer: ${redactPanText((err as Error).message)}`;
+    } finally {
+      clearTimeout(timer);
     }
-    return { status: 'ok' };
   }
 }

@@ -105,6 +105,49 @@ export function registerRuntimeGauges(
       for (const r of routes()) this.set({ route: r.routeId }, r.inFlight);
     },
   });
+  // Per stored connection (an edited one's old client may still drain: counted together).
+  const connections = () => {
+    const byName = new Map<
+      string,
+      { connection: string; type: string; up: number; reconnects: number }
+    >();
+    for (const c of supervisor.connections()) {
+      const key = `${c.type}\u0000${c.connection}`;
+      const seen = byName.get(key);
+      if (seen) {
+        seen.up = Math.max(seen.up, c.up ? 1 : 0);
+        seen.reconnects += c.reconnects;
+      } else
+        byName.set(key, {
+          connection: c.connection,
+          type: c.type,
+          up: c.up ? 1 : 0,
+          reconnects: c.reconnects,
+        });
+    }
+    return [...byName.values()];
+  };
+  new Gauge({
+    name: 'junction_connection_up',
+    help: '1 while the broker connection is up, 0 while it connects or is refused (AMQP connections the routes of this process use).',
+    labelNames: ['connection', 'type'],
+    registers,
+    collect() {
+      this.reset();
+      for (const c of connections()) this.set({ connection: c.connection, type: c.type }, c.up);
+    },
+  });
+  new Counter({
+    name: 'junction_connection_reconnects_total',
+    help: 'Times a broker connection came back after having been up.',
+    labelNames: ['connection', 'type'],
+    registers,
+    collect() {
+      this.reset();
+      for (const c of connections())
+        this.inc({ connection: c.connection, type: c.type }, c.reconnects);
+    },
+  });
   const writers = () => Object.entries(audit.stats());
   new Gauge({
     name: 'junction_audit_pending_records',

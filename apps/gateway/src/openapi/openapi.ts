@@ -14,7 +14,9 @@ export function buildOpenApi(app: INestApplication, version: string): OpenAPIObj
     .setTitle('Junction API')
     .setDescription(
       'Enterprise integration gateway. Errors always have the shape `{ statusCode, error, message, details? }`. ' +
-        'Authenticate with `Authorization: Bearer <token>` from POST /api/v1/auth/login, or with `X-API-Key`.',
+        'Authenticate with `Authorization: Bearer <token>` from POST /api/v1/auth/login, or with `X-API-Key`. ' +
+        'Browsers (the console) may instead use the `junction_session` cookie that sign-in sets; every POST, PUT, ' +
+        'PATCH or DELETE authenticated by that cookie must send the `junction_csrf` cookie value in `X-CSRF-Token` (else 403).',
     )
     .setVersion(version)
     .addBearerAuth()
@@ -41,7 +43,32 @@ export function buildOpenApi(app: INestApplication, version: string): OpenAPIObj
   document.paths['/ingest/{path}'] = { post: ingestOperation() };
   document.components.schemas!.IngestAccepted = INGEST_ACCEPTED;
   addErrorResponses(document);
+  yamlAsText(document);
   return toOpenApi31(document);
+}
+
+/**
+ * A route document sent or read as YAML is text: where an operation takes or answers YAML, its
+ * schema there is a string, not the JSON object of the other content type.
+ */
+function yamlAsText(document: OpenAPIObject): void {
+  const text = {
+    type: 'string',
+    description: 'The route document as YAML text (kept verbatim with its version).',
+  };
+  for (const item of Object.values(document.paths))
+    for (const op of Object.values(item) as OperationObject[]) {
+      if (!op || typeof op !== 'object' || !('responses' in op)) continue;
+      const contents = [
+        (op.requestBody as { content?: Record<string, { schema?: unknown }> } | undefined)?.content,
+        ...Object.values(op.responses ?? {}).map(
+          (r) => (r as { content?: Record<string, { schema?: unknown }> }).content,
+        ),
+      ];
+      for (const content of contents)
+        for (const type of ['application/yaml', 'text/yaml', 'application/x-yaml'])
+          if (content?.[type]) content[type] = { schema: text };
+    }
 }
 
 const INGEST_ACCEPTED = {

@@ -1,7 +1,11 @@
 import { SecretBox } from '@junction/common';
+import { cookieValue } from '../session-cookies';
 import type { PendingLogin } from './oidc-relying-party';
 
 export const OIDC_COOKIE = 'junction_oidc';
+
+/** A pending sign-in, and where the console wants the browser back (a checked /console path). */
+export type BrowserPendingLogin = PendingLogin & { returnTo?: string };
 /** The cookie is sent back only to the OIDC endpoints. */
 export const OIDC_COOKIE_PATH = '/api/v1/auth/oidc';
 const CONTEXT = 'oidc-pending-login';
@@ -23,7 +27,7 @@ export class OidcLoginCookie {
     this.box = new SecretBox(key);
   }
 
-  serialize(pending: PendingLogin): string {
+  serialize(pending: BrowserPendingLogin): string {
     const value = this.box.sealJson(pending, CONTEXT);
     const maxAge = Math.max(0, Math.ceil((pending.expiresAt - Date.now()) / 1000));
     return this.attributes(encodeURIComponent(value), maxAge);
@@ -35,16 +39,17 @@ export class OidcLoginCookie {
   }
 
   /** The pending sign-in from a Cookie header, or null if absent, forged or unreadable. */
-  read(cookieHeader: string | undefined): PendingLogin | null {
+  read(cookieHeader: string | undefined): BrowserPendingLogin | null {
     const raw = cookieValue(cookieHeader, OIDC_COOKIE);
     if (!raw) return null;
     try {
-      const pending = this.box.openJson<PendingLogin>(decodeURIComponent(raw), CONTEXT);
+      const pending = this.box.openJson<BrowserPendingLogin>(decodeURIComponent(raw), CONTEXT);
       if (
         typeof pending?.state !== 'string' ||
         typeof pending.nonce !== 'string' ||
         typeof pending.codeVerifier !== 'string' ||
-        typeof pending.expiresAt !== 'number'
+        typeof pending.expiresAt !== 'number' ||
+        (pending.returnTo !== undefined && typeof pending.returnTo !== 'string')
       )
         return null;
       return pending;
@@ -63,13 +68,4 @@ export class OidcLoginCookie {
       ...(this.secure ? ['Secure'] : []),
     ].join('; ');
   }
-}
-
-function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const at = part.indexOf('=');
-    if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
-  }
-  return undefined;
 }

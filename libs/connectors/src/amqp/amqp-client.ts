@@ -6,7 +6,7 @@ import { tlsSettings, type TlsSettings } from '../tls';
 import type { ConnectorConnection } from '../connector';
 import { EgressPolicy } from '../egress/egress-policy';
 import { egressError, egressLookup } from '../egress/egress-socket';
-import { errorText, type ConnectorLogger } from '../logger';
+import { errorText, type ConnectionState, type ConnectorLogger } from '../logger';
 
 export interface AmqpClientOptions {
   /** Delay before the first reconnect attempt; doubles per failed attempt (with jitter). Default 500 ms. */
@@ -74,6 +74,10 @@ export class AmqpClient {
   private started = false;
   private sleep?: { cancel(): void };
   private lastError?: Error;
+  /** When the connection came up, or went down (or began connecting). */
+  private since = new Date();
+  private everConnected = false;
+  private reconnectCount = 0;
 
   constructor(
     readonly connection: ConnectorConnection,
@@ -117,6 +121,9 @@ export class AmqpClient {
     });
     this.manager.setMaxListeners(0);
     this.manager.on('connect', () => {
+      if (this.everConnected) this.reconnectCount += 1;
+      this.everConnected = true;
+      this.since = new Date();
       if (this.failures > 0 || this.lastError)
         this.logger.info(`amqp ${this.safeUrl}: connected again`);
       this.failures = 0;
@@ -124,13 +131,18 @@ export class AmqpClient {
     });
     this.manager.on('connectFailed', ({ err }: { err: Error }) => {
       this.failures += 1;
+      const repeated = this.lastError !== undefined && errorText(this.lastError) === errorText(err);
       this.lastError = err;
-      if (!this.closing)
-        this.logger.warn(
-          `amqp ${this.safeUrl}: connect attempt ${this.failures} failed: ${errorText(err)}`,
-        );
+      if (this.closing) return;
+      const line = `amqp ${this.safeUrl}: connect attempt ${this.failures} failed: ${errorText(err)}`;
+      // The same refusal again and again says nothing new (status and /health/ready keep saying
+      // it): a warning when it changes and every tenth attempt, the rest at debug.
+      if (!repeated || this.failures % 10 === 0) this.logger.warn(line);
+      else this.logger.debug(line);
     });
     this.manager.on('disconnect', ({ err }: { err?: Error }) => {
+      this.since = new Date();
+      if (err) this.lastError = err;
       if (!this.closing)
         this.logger.warn(`amqp ${this.safeUrl}: disconnected: ${errorText(err ?? 'closed')}`);
     });
@@ -139,6 +151,20 @@ export class AmqpClient {
   /** Why the last connect attempt failed, if the client is not connected. */
   get error(): Error | undefined {
     return this.manager.isConnected() ? undefined : this.lastError;
+  }
+
+  /** Up or not, since when, why not, and how often it came back (for status, readiness, metrics). */
+  state(): ConnectionState {
+    const up = this.manager.isConnected();
+    return {
+      connection: this.connection.name,
+      type: 'amqp',
+      up,
+      since: this.since,
+      reconnects: this.reconnectCount,
+      ...(!up && this.lastError ? { error: errorText(this.lastError) } : {}),
+      ...(!up ? { attempts: this.failures } : {}),
+    };
   }
 
   /** The live amqplib connection, if any. */

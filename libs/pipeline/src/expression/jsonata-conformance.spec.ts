@@ -98,7 +98,7 @@ describe('JSONata reference cases through JsonataEngine', () => {
       let outcome: { result?: unknown; code?: string };
       const t0 = Date.now();
       try {
-        const expression = engine.compile(c.expr);
+        const expression = await engine.compileChecked(c.expr);
         if ((expression as { isFast?: boolean }).isFast) fast += 1;
         const bindings = { headers: {}, meta: {}, ...(c.bindings ?? {}) } as ExpressionBindings;
         outcome = { result: await expression.evaluate(input, bindings) };

@@ -10,8 +10,20 @@ import {
   ExpressionCompileError,
   ExpressionEngine,
   ExpressionLimits,
+  ExpressionProblem,
+  DataPattern,
+  DocumentLimitError,
+  DocumentScope,
 } from './expression';
-import { assertSafeRegex, guardedRegexEngine, RegexInputTooLong } from './regex-guard';
+import { RegexAnalyzer, sharedRegexAnalyzer } from './regex-analysis';
+import {
+  GuardedPattern,
+  guardedRegexEngine,
+  RegexInputTooLong,
+  RegexLiteral,
+  RegexSet,
+  settleRegexes,
+} from './regex-guard';
 
 /** The error objects jsonata-js throws are plain objects, not Error instances. */
 interface JsonataFault {
@@ -33,24 +45,32 @@ const lane = new Lane();
 export class JsonataEngine implements ExpressionEngine {
   readonly limits: ExpressionLimits;
 
-  private readonly RegexEngine: ReturnType<typeof guardedRegexEngine>;
-
   private readonly fastPath: boolean;
+
+  private readonly analyzer: RegexAnalyzer;
 
   /**
    * `fastPath` (default true): expressions in the common subset (paths over objects and arrays,
    * literals, comparisons, and/or, `in`, `? :`, `&`, arithmetic, object constructors, $sum,
    * $round, $lowercase, $uppercase) are evaluated exactly without jsonata-js; see fast-path.ts.
    */
-  constructor(limits: Partial<ExpressionLimits> = {}, options: { fastPath?: boolean } = {}) {
+  constructor(
+    limits: Partial<ExpressionLimits> = {},
+    options: { fastPath?: boolean; analyzer?: RegexAnalyzer } = {},
+  ) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.fastPath = options.fastPath ?? true;
-    this.RegexEngine = guardedRegexEngine(this.limits.regexStepBudget);
+    this.analyzer = options.analyzer ?? sharedRegexAnalyzer();
   }
 
-  compile(source: string): Expression {
+  compile(source: string, document?: DocumentScope): Expression {
+    if (source.length > this.limits.maxSourceLength) {
+      throw new ExpressionCompileError(
+        `expression is ${source.length} characters long, over the ${this.limits.maxSourceLength}-character limit; split it across stages`,
+      );
+    }
     let compiled: jsonata.Expression;
-    const guards = guardrails(this.limits, this.RegexEngine);
+    const guards = guardrails(this.limits);
     try {
       compiled = jsonata(source, guards.options);
     } catch (err) {
@@ -60,13 +80,23 @@ export class JsonataEngine implements ExpressionEngine {
         `JSONata syntax error${at}: ${fault.message ?? String(err)}${fault.code ? ` (${fault.code})` : ''}`,
         fault.position,
         fault.code,
+        fault.token,
       );
     }
-    forEachRegex(compiled.ast(), (regex, position) =>
-      assertSafeRegex(regex, position, this.limits.regexStepBudget),
-    );
+    // Regexes are analysed off the event loop (settle); until then they refuse to run.
+    const literals: RegexLiteral[] = [];
+    forEachRegex(compiled.ast(), (regex, position) => literals.push({ regex, position }));
+    if (document && (document.regexes += literals.length) > this.limits.maxRegexes) {
+      throw new DocumentLimitError(
+        `more than ${this.limits.maxRegexes} regular expressions in one route document; use fewer`,
+      );
+    }
+    const regexes = new RegexSet(literals);
+    guards.options.RegexEngine = guardedRegexEngine(regexes) as unknown as RegExpConstructor;
     // $pad allocates its whole result in one call, before any guardrail could look.
     compiled.registerFunction('pad', boundedPad(this.limits.maxStringLength), '<s-ns?:s>');
+    // $eval parses code from data, and parsing is synchronous: held to the source limit.
+    compiled.registerFunction('eval', boundedEval(this.limits.maxSourceLength), '<sx?:x>');
     return new JsonataExpression(
       source,
       compiled,
@@ -75,7 +105,45 @@ export class JsonataEngine implements ExpressionEngine {
       this.fastPath
         ? compileFast(compiled.ast(), this.limits.maxDepth, this.limits.maxSequence)
         : undefined,
+      regexes,
     );
+  }
+
+  pattern(source: string, flags: string): DataPattern {
+    try {
+      return new GuardedPattern(source, flags);
+    } catch (err) {
+      throw new ExpressionCompileError(
+        `/${source}/ is not a valid regular expression: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  async settle(parts: ReadonlyArray<Expression | DataPattern>): Promise<ExpressionProblem[]> {
+    const owners = new Map<RegexSet, Expression | DataPattern>();
+    for (const part of parts) {
+      if (part instanceof JsonataExpression || part instanceof GuardedPattern)
+        owners.set(part.regexes, part);
+    }
+    const problems = await settleRegexes([...owners.keys()], this.analyzer, {
+      budgetMs: this.limits.regexBudgetMs,
+      perPatternMs: this.limits.regexPerPatternMs,
+      maxPatterns: this.limits.maxRegexes,
+      stepBudget: this.limits.regexStepBudget,
+    });
+    return problems.map((p) => ({
+      part: owners.get(p.set)!,
+      message: p.message,
+      position: p.position,
+    }));
+  }
+
+  /** Compiles and settles one expression on its own: throws ExpressionCompileError if refused. */
+  async compileChecked(source: string): Promise<Expression> {
+    const expression = this.compile(source);
+    const [problem] = await this.settle([expression]);
+    if (problem) throw new ExpressionCompileError(problem.message, problem.position);
+    return expression;
   }
 }
 
@@ -92,6 +160,31 @@ function boundedPad(maxString: number) {
     let padding = fill.repeat(padLength);
     if (fill.length > 1) padding = Array.from(padding).slice(0, padLength).join('');
     return width > 0 ? str + padding : padding + str;
+  };
+}
+
+/** jsonata-js's own $eval, as its static frame binds it (a function object). */
+const jsonataEval = jsonata('$eval').evaluate({}) as Promise<{
+  implementation: (this: unknown, code: string, focus?: unknown) => Promise<unknown>;
+}>;
+jsonataEval.catch(() => undefined);
+
+/**
+ * jsonata-js's $eval (same frame, so the same time and depth guards, and the same regex guard:
+ * a regex in the code was never analysed and is refused), refusing code longer than an
+ * expression may be, whose parsing would hold the thread.
+ */
+function boundedEval(maxSource: number) {
+  return async function (this: unknown, code: string | undefined, focus?: unknown) {
+    if (typeof code === 'string' && code.length > maxSource) {
+      throw new LimitExceeded(
+        `$eval code is ${code.length} characters long, over the ${maxSource}-character limit of an expression`,
+      );
+    }
+    const original = await jsonataEval;
+    return arguments.length > 1
+      ? original.implementation.call(this, code!, focus)
+      : original.implementation.call(this, code!);
   };
 }
 
@@ -112,7 +205,7 @@ interface Guardrails {
  * jsonata's own check then fails the evaluation with its timeout error (D1012), as it would have.
  * Depth and sequence guards stay on every step.
  */
-function guardrails(limits: ExpressionLimits, RegexEngine: unknown): Guardrails {
+function guardrails(limits: ExpressionLimits): Guardrails {
   let steps = 0;
   let deadline = Infinity;
   return {
@@ -123,7 +216,6 @@ function guardrails(limits: ExpressionLimits, RegexEngine: unknown): Guardrails 
       },
       stack: limits.maxDepth,
       sequence: limits.maxSequence,
-      RegexEngine: RegexEngine as RegExpConstructor,
     },
     start() {
       deadline = performance.now() + limits.timeoutMs;
@@ -139,6 +231,8 @@ class JsonataExpression implements Expression {
     private readonly limits: ExpressionLimits,
     /** Exact synchronous evaluation when the expression is in the common subset (see fast-path.ts). */
     private readonly fast: FastEvaluator | undefined,
+    /** Its regular expression literals, allowed to run once settled. */
+    readonly regexes: RegexSet,
   ) {}
 
   /** True when this expression has a fast evaluator (for tests and the bench). */
@@ -147,6 +241,7 @@ class JsonataExpression implements Expression {
   }
 
   evaluate(input: unknown, bindings: ExpressionBindings): Promise<unknown> {
+    // The hot path: no wrapping of the result (see evaluateExplained for the console's tester).
     if (this.fast) {
       const result = this.fast(input, bindings as unknown as FastBindings);
       if (result !== BAIL) {
@@ -157,6 +252,27 @@ class JsonataExpression implements Expression {
         }
       }
     }
+    return this.slow(input, bindings);
+  }
+
+  async evaluateExplained(
+    input: unknown,
+    bindings: ExpressionBindings,
+  ): Promise<{ value: unknown; engine: 'fast' | 'jsonata' }> {
+    if (this.fast) {
+      const result = this.fast(input, bindings as unknown as FastBindings);
+      if (result !== BAIL) {
+        try {
+          return { value: plainResult(result, this.limits), engine: 'fast' };
+        } catch (err) {
+          throw toPipelineError(err, this.limits);
+        }
+      }
+    }
+    return { value: await this.slow(input, bindings), engine: 'jsonata' };
+  }
+
+  private slow(input: unknown, bindings: ExpressionBindings): Promise<unknown> {
     return lane.run(() => {
       this.guards.start();
       return this.compiled.evaluate(input, bindings as unknown as Record<string, unknown>).then(

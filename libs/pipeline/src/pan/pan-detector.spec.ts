@@ -1,4 +1,12 @@
-import { containsPan, luhnValid, PAN_REDACTED, redactPans, redactPanText } from './pan-detector';
+import { cardSample, ORDINARY_KINDS, prng } from './pan-corpus';
+import {
+  containsPan,
+  luhnValid,
+  mayHoldPan,
+  PAN_REDACTED,
+  redactPans,
+  redactPanText,
+} from './pan-detector';
 
 describe('PAN detector', () => {
   it.each([
@@ -62,5 +70,65 @@ describe('PAN detector', () => {
     expect(redactPans(value)).toBe(value);
     expect(containsPan(value)).toBe(false);
     expect(containsPan({ a: '4111111111111111' })).toBe(true);
+  });
+});
+
+describe('PAN detector on generated card numbers and ordinary numbers', () => {
+  it('finds every card number however it is written, and replaces exactly its written form', () => {
+    const random = prng(7);
+    const missed: string[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const sample = cardSample(random, PAN_REDACTED);
+      const out = redactPanText(sample.text);
+      if (out !== sample.expected)
+        missed.push(`${JSON.stringify(sample.text)} -> ${JSON.stringify(out)}`);
+      // The fast skip must never pass over a card number (full-width digits, zero-width characters).
+      if (!mayHoldPan(sample.text) || !mayHoldPan(JSON.stringify(sample.text)))
+        missed.push(`skipped ${JSON.stringify(sample.text)}`);
+    }
+    expect(missed.slice(0, 5)).toEqual([]); // detection rate 100%
+  });
+
+  it.each(ORDINARY_KINDS.map((k) => [k.kind, k.make] as const))(
+    'leaves ordinary numbers alone: %s (false positives under 0.5%%)',
+    (_kind, make) => {
+      const random = prng(11);
+      let wrong = 0;
+      for (let i = 0; i < 2000; i++) {
+        const text = make(random);
+        if (redactPanText(text) !== text) wrong += 1;
+      }
+      expect(wrong / 2000).toBeLessThan(0.005);
+    },
+  );
+
+  it.each([
+    ['dots', 'card 4111.1111.1111.1111 ok', `card ${PAN_REDACTED} ok`],
+    ['underscores', '4111_1111_1111_1111', PAN_REDACTED],
+    ['slashes', 'x 4111/1111/1111/1111 y', `x ${PAN_REDACTED} y`],
+    ['tabs', '4111\t1111\t1111\t1111', PAN_REDACTED],
+    ['repeated spaces', 'a 4111   1111  1111 1111 b', `a ${PAN_REDACTED} b`],
+    ['no-break spaces', '4111\u00a01111\u00a01111\u00a01111', PAN_REDACTED],
+    ['en dashes', '4111\u20131111\u20131111\u20131111', PAN_REDACTED],
+    ['zero-width spaces', '4\u200b111111111111111', PAN_REDACTED],
+    [
+      'full-width digits',
+      'カード４１１１１１１１１１１１１１１１です',
+      `カード${PAN_REDACTED}です`,
+    ],
+    ['Arabic-Indic digits', '٤١١١١١١١١١١١١١١١', PAN_REDACTED],
+    ['groups of other sizes', '41 1111 111 11111 11', PAN_REDACTED],
+    ['amex 4-6-5', '3782 822463 10005', PAN_REDACTED],
+  ])('catches %s', (_name, input, expected) => {
+    expect(redactPanText(input)).toBe(expected);
+  });
+
+  it.each([
+    ['an epoch-ms timestamp', '1733332185000'],
+    ['a date range', '2026-01-15/2026-02-20'],
+    ['an international phone number', '+49 1512 3456 7897'],
+    ['a UUID', '123e4567-e89b-12d3-a456-426614174000'],
+  ])('leaves %s alone', (_name, text) => {
+    expect(redactPanText(text)).toBe(text);
   });
 });

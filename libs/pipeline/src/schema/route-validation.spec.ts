@@ -13,21 +13,21 @@ const base = () => ({
   destinations: [{ type: 'kafka', connection: 'kafka', topic: 'orders.eu' }] as unknown[],
 });
 
-function problemsOf(doc: unknown) {
-  return validateRoute(doc, resources).map((p) => `${p.pointer || '/'}: ${p.message}`);
+async function problemsOf(doc: unknown): Promise<string[]> {
+  return (await validateRoute(doc, resources)).map((p) => `${p.pointer || '/'}: ${p.message}`);
 }
 
 describe('route document validation', () => {
-  it('accepts the shipped example', () => {
+  it('accepts the shipped example', async () => {
     const doc = parseRouteText(
       readFileSync(join(__dirname, '../../../../examples/orders-eu.route.yaml'), 'utf8'),
     );
-    expect(problemsOf(doc)).toEqual([]);
+    expect(await problemsOf(doc)).toEqual([]);
   });
 
-  it('accepts a signed sync source whose amqp destination gives the reply', () => {
+  it('accepts a signed sync source whose amqp destination gives the reply', async () => {
     expect(
-      problemsOf({
+      await problemsOf({
         id: 'quote',
         source: {
           type: 'http',
@@ -45,9 +45,9 @@ describe('route document validation', () => {
     ).toEqual([]);
   });
 
-  it('accepts the smallest route', () => {
+  it('accepts the smallest route', async () => {
     expect(
-      problemsOf({
+      await problemsOf({
         id: 'x',
         source: { type: 'http', path: 'in' },
         destinations: [{ type: 'log' }],
@@ -285,15 +285,15 @@ describe('route document validation', () => {
       (d) => ({ ...d, audit: { payload: 'raw' } }),
       ['/audit/payload: must be one of masked, none'],
     ],
-  ])('%s', (_name, mutate, expected) => {
-    expect(problemsOf(mutate(base()))).toEqual(expected);
+  ])('%s', async (_name, mutate, expected) => {
+    expect(await problemsOf(mutate(base()))).toEqual(expected);
   });
 
-  it('reports every problem at once, shape and compile problems together', () => {
+  it('reports every problem at once, shape and compile problems together', async () => {
     const doc = parseRouteText(
       readFileSync(join(__dirname, '../../../../examples/broken.route.yaml'), 'utf8'),
     );
-    expect(problemsOf(doc)).toEqual([
+    expect(await problemsOf(doc)).toEqual([
       '/id: must match ^[a-z0-9][a-z0-9-]{0,62}$',
       '/source/queue: is required',
       '/pipeline/0/filter: JSONata syntax error at position 7: Unexpected end of expression (S0207)',
@@ -312,7 +312,7 @@ describe('route document validation', () => {
     expect(() => parseRouteText(text)).toThrow(message);
   });
 
-  it('parses JSON as well as YAML', () => {
+  it('parses JSON as well as YAML', async () => {
     expect(parseRouteText('{"id": "a", "destinations": []}')).toEqual({
       id: 'a',
       destinations: [],

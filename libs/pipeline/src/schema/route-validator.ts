@@ -1,8 +1,8 @@
 import Ajv2020, { ErrorObject } from 'ajv/dist/2020';
-import { parseDocument } from 'yaml';
 import { RouteProblem, RouteValidationError } from '../pipeline.error';
 import type { RouteDocument } from '../route-document';
 import { ROUTE_SCHEMA } from './route-schema';
+import { parseRouteSource } from './route-source';
 
 const ajv = new Ajv2020({
   allErrors: true,
@@ -92,18 +92,14 @@ export function checkRouteShape(doc: unknown): RouteProblem[] {
   return problems;
 }
 
-/** Parses a route document written in YAML or JSON (JSON is YAML). */
+/**
+ * Parses a route document written in YAML or JSON (JSON is YAML), with the limits of
+ * parseRouteSource (the API's): the CLI and the gateway read a file the same way.
+ */
 export function parseRouteText(text: string): unknown {
-  const parsed = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (parsed.errors.length > 0) {
-    throw new RouteValidationError(
-      parsed.errors.map((e) => ({
-        pointer: '',
-        message: `cannot parse: ${e.message.split('\n')[0]}`,
-      })),
-    );
-  }
-  return parsed.toJS();
+  const parsed = parseRouteSource(text);
+  if (parsed.problems.length > 0) throw new RouteValidationError(parsed.problems);
+  return parsed.value;
 }
 
 export function assertRouteShape(doc: unknown): asserts doc is RouteDocument {

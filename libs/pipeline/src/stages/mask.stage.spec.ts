@@ -6,7 +6,7 @@ import { envelopeOf, testResources } from '../testing';
 const resources = testResources();
 
 async function mask(rules: Array<{ path: string; with: string }>, body: unknown) {
-  const route = compileRoute(
+  const route = await compileRoute(
     {
       id: 'm',
       source: { type: 'http', path: 'm' },

@@ -1,5 +1,5 @@
 import type { Envelope } from '../envelope';
-import type { Expression, ExpressionEngine } from '../expression/expression';
+import type { DataPattern, Expression, ExpressionEngine } from '../expression/expression';
 import type { JsonSchema } from '../schema/json-schema';
 
 /** What a stage returns to stop a message without error (a filter that said no). */
@@ -26,8 +26,18 @@ export interface StageBuildContext {
   readonly pointer: string;
   /** Records a problem at `pointer + relative`; building goes on so that all problems are found. */
   problem(relative: string, message: string): void;
-  /** Compiles an expression, recording a problem (and returning undefined) if it does not compile. */
+  /**
+   * An expression of the stage's config. It is compiled with the rest of the document (in slices
+   * that let the event loop run, then checked off it); a problem is recorded at its field, and a
+   * document with problems never runs.
+   */
   expression(source: string, relative?: string): Expression | undefined;
+  /**
+   * A regular expression the stage matches data against (a JSON Schema `pattern`): analysed with
+   * the document's expressions, problems recorded at `pointer + relative`. Throws
+   * ExpressionCompileError when it is no regular expression.
+   */
+  pattern(source: string, flags: string, relative?: string): DataPattern;
 }
 
 /** One stage kind: data-described, so the same definition feeds validation, docs and the console. */

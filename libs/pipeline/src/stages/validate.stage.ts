@@ -1,5 +1,7 @@
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import type { RegExpEngine } from 'ajv/dist/types';
 import addFormats from 'ajv-formats';
+import { RegexInputTooLong } from '../expression/regex-guard';
 import { PipelineError } from '../pipeline.error';
 import { Stage, StageDefinition } from './stage';
 
@@ -34,7 +36,12 @@ export const validateStage: StageDefinition<ValidateConfig> = {
     examples: [{ schema: { type: 'object', required: ['id', 'total'] } }],
   },
   create(config, context): Stage {
-    const ajv = new Ajv({ allErrors: true, strict: false });
+    // `pattern` and `patternProperties` run the route's regexes on message data: they go
+    // through the same off-thread analysis as expressions' regexes (see regex-guard.ts).
+    const regExp = ((source: string, flags: string) =>
+      context.pattern(source, flags, '/schema')) as unknown as RegExpEngine;
+    regExp.code = 'junctionGuardedPattern';
+    const ajv = new Ajv({ allErrors: true, strict: false, code: { regExp } });
     addFormats(ajv);
     let check: ValidateFunction | undefined;
     try {
@@ -45,7 +52,16 @@ export const validateStage: StageDefinition<ValidateConfig> = {
     return {
       kind: 'validate',
       run(envelope) {
-        if (check!(envelope.body)) return envelope;
+        let valid: boolean;
+        try {
+          valid = check!(envelope.body) as boolean;
+        } catch (err) {
+          if (!(err instanceof RegexInputTooLong)) throw err;
+          throw new PipelineError('EXPRESSION_LIMIT', err.message, undefined, undefined, {
+            cause: err,
+          });
+        }
+        if (valid) return envelope;
         const reasons = describeSchemaErrors(check!.errors);
         throw new PipelineError(
           'SCHEMA_FAILED',

@@ -21,6 +21,13 @@ export class RouteVersionEntity {
   @Column({ type: 'text' })
   checksum!: string;
 
+  /** The text the version was written in (null for versions stored before texts were kept). */
+  @Column({ type: 'text', nullable: true })
+  source!: string | null;
+
+  @Column({ name: 'source_format', type: 'text', nullable: true })
+  sourceFormat!: 'yaml' | 'json' | null;
+
   @Column({ type: 'text' })
   author!: string;
 

@@ -1,0 +1,645 @@
+import type { CompletionSource } from '@codemirror/autocomplete';
+import type { Diagnostic } from '@codemirror/lint';
+import {
+  Alert,
+  Button,
+  Code,
+  Grid,
+  Group,
+  List,
+  Paper,
+  Stack,
+  Text,
+  Textarea,
+  TextInput,
+  Title,
+} from '@mantine/core';
+import { useDebouncedValue } from '@mantine/hooks';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useNavigate } from '@tanstack/react-router';
+import { AnchorLink } from '../links';
+import { useMemo, useState } from 'react';
+import routeSchema from '../../generated/route-schema.json';
+import { api, ApiError, data, errorMessage, type Schemas } from '../api';
+import { routeRoute } from '../router';
+import { StateBadge, StatusDot } from '../screens/routes';
+import { useMe } from '../session';
+import { CodeEditor } from './code-editor';
+import { cardNumberPointers } from './pipeline-insight';
+import { editableSource, parseYaml, pointerRange } from './yaml-support';
+
+const NEW_ROUTE = `id: my-route
+description: What this route does
+source:
+  type: http
+  path: my/route
+  mode: async
+  auth: none
+pipeline:
+  - transform: '{ "orderId": id, "card": { "pan": payment.card.pan } }'
+  - mask:
+      - { path: card.pan, with: pan }
+destinations:
+  - type: log
+`;
+
+const DEFAULT_SAMPLE = JSON.stringify(
+  { id: 'o-1001', total: 42.5, payment: { card: { pan: '4111 1111 1111 1111', brand: 'visa' } } },
+  null,
+  2,
+);
+
+type DryRun = Schemas['DryRunResultDto'];
+
+function Json({ value }: { value: unknown }) {
+  return (
+    <Code block className="json-block">
+      {JSON.stringify(value, null, 2) ?? 'undefined'}
+    </Code>
+  );
+}
+
+function DryRunView({ result }: { result: DryRun }) {
+  // The server's warnings, and the console's own look at what it shows (belt and braces).
+  const leaks = [
+    ...new Set([
+      ...result.panWarnings,
+      ...result.deliveries.flatMap((d, i) =>
+        cardNumberPointers(d.body).map((p) => `/deliveries/${i}/body${p === '/' ? '' : p}`),
+      ),
+    ]),
+  ];
+  return (
+    <Stack gap="xs" data-testid="dry-run">
+      <Group>
+        <Text fw={600}>Outcome:</Text>
+        <StatusDot
+          color={
+            result.outcome === 'deliver' ? 'green' : result.outcome === 'drop' ? 'gray' : 'red'
+          }
+          testId="outcome"
+        >
+          {result.outcome}
+          {result.reason ? ` (${result.reason})` : ''}
+        </StatusDot>
+        <Text size="sm">version {result.version}</Text>
+      </Group>
+      {leaks.length > 0 && (
+        <Alert
+          color="red"
+          title="A card number survives the pipeline"
+          role="alert"
+          data-testid="pan-warning"
+        >
+          A value that looks like a card number reaches: {leaks.join(', ')}. Add a mask stage for
+          it.
+        </Alert>
+      )}
+      {result.error !== undefined && result.error !== null && (
+        <Alert color="red" title="Error">
+          <Json value={result.error} />
+        </Alert>
+      )}
+      <Title order={4}>Stages</Title>
+      {result.stages.map((s) => {
+        const changed = s.changed ?? [];
+        return (
+          <Paper key={s.index} withBorder p="xs" data-testid={`stage-${s.index}`}>
+            <Group justify="space-between">
+              <Text fw={600}>
+                {s.index + 1}. {s.kind}
+              </Text>
+              <Text size="sm">{s.durationMs.toFixed(2)} ms</Text>
+            </Group>
+            {s.kind === 'mask' && (
+              <Text size="sm" data-testid="masked-fields">
+                Masked: {changed.length ? changed.join(', ') : 'nothing changed'}
+              </Text>
+            )}
+            {s.dropped && <Text size="sm">dropped the message</Text>}
+            {s.error !== null && s.error !== undefined && <Json value={s.error} />}
+            <details>
+              <summary>Input and output</summary>
+              <Text size="sm">Input</Text>
+              <Json value={s.input} />
+              <Text size="sm">Output</Text>
+              <Json value={s.output} />
+            </details>
+          </Paper>
+        );
+      })}
+      <Title order={4}>Deliveries</Title>
+      {result.deliveries.length === 0 && <Text size="sm">none</Text>}
+      {result.deliveries.map((d, i) => (
+        <Paper key={i} withBorder p="xs" data-testid="delivery">
+          <Text size="sm" fw={600}>
+            destination {d.destination}: {d.type} → {JSON.stringify(d.target)}
+            {d.routingKey ? ` (routing key ${d.routingKey})` : ''}
+            {d.key ? ` (key ${d.key})` : ''}
+          </Text>
+          <Json value={d.body} />
+        </Paper>
+      ))}
+    </Stack>
+  );
+}
+
+function useConnectionCompletion(): CompletionSource {
+  const client = useQueryClient();
+  return async (context) => {
+    const word = context.matchBefore(/\bconnection:\s*[\w.-]*$/);
+    if (!word) return null;
+    const connections = await client
+      .fetchQuery({
+        queryKey: ['connections'],
+        queryFn: () => data(api.GET('/api/v1/connections')),
+        staleTime: 30_000,
+      })
+      .catch(() => []);
+    const start =
+      word.from +
+      word.text.indexOf(':') +
+      1 +
+      (word.text.split(':')[1].length - word.text.split(':')[1].trimStart().length);
+    return {
+      from: start,
+      options: connections.map((c) => ({ label: c.name, detail: c.type, type: 'variable' })),
+    };
+  };
+}
+
+interface GuardDetails {
+  code?: string;
+  samples?: { name: string; pointers: string[] }[];
+}
+
+/** Named samples of a route: every activation runs them, and is refused when one leaks a card number. */
+function Samples(props: {
+  routeId: string;
+  canWrite: boolean;
+  sample: unknown;
+  onLoad(body: unknown): void;
+}) {
+  const client = useQueryClient();
+  const [name, setName] = useState('');
+  const [error, setError] = useState<string>();
+  const key = ['samples', props.routeId];
+  const samples = useQuery({
+    queryKey: key,
+    queryFn: () =>
+      data(api.GET('/api/v1/routes/{id}/samples', { params: { path: { id: props.routeId } } })),
+  });
+  const save = async () => {
+    setError(undefined);
+    try {
+      await data(
+        api.PUT('/api/v1/routes/{id}/samples/{name}', {
+          params: { path: { id: props.routeId, name } },
+          body: { body: props.sample as Schemas['SampleInputDto']['body'] },
+        }),
+      );
+      setName('');
+      await client.invalidateQueries({ queryKey: key });
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+  const remove = async (sample: string) => {
+    await data(
+      api.DELETE('/api/v1/routes/{id}/samples/{name}', {
+        params: { path: { id: props.routeId, name: sample } },
+      }),
+    ).catch((err: unknown) => setError(errorMessage(err)));
+    await client.invalidateQueries({ queryKey: key });
+  };
+  return (
+    <Paper withBorder p="xs">
+      <Text fw={600} size="sm">
+        Samples that guard activation
+      </Text>
+      {(samples.data ?? []).length === 0 && <Text size="sm">None yet.</Text>}
+      {(samples.data ?? []).map((s) => (
+        <Group key={s.name} gap="xs" data-testid={`sample-${s.name}`}>
+          <Button size="xs" variant="subtle" onClick={() => props.onLoad(s.body)}>
+            Load sample {s.name}
+          </Button>
+          {props.canWrite && (
+            <Button
+              size="xs"
+              variant="subtle"
+              color="var(--mantine-color-error)"
+              onClick={() => void remove(s.name)}
+            >
+              Delete sample {s.name}
+            </Button>
+          )}
+        </Group>
+      ))}
+      {props.canWrite && (
+        <Group align="end" gap="xs" mt="xs">
+          <TextInput
+            label="Sample name"
+            size="xs"
+            value={name}
+            onChange={(e) => setName(e.currentTarget.value)}
+          />
+          <Button
+            size="xs"
+            disabled={!name || props.sample === undefined}
+            onClick={() => void save()}
+          >
+            Save the message as a guarding sample
+          </Button>
+        </Group>
+      )}
+      {error && (
+        <Text size="sm" c="var(--mantine-color-error)" role="alert">
+          {error}
+        </Text>
+      )}
+    </Paper>
+  );
+}
+
+interface EditorProps {
+  routeId?: string;
+  initial: string;
+  route?: Schemas['RouteViewDto'];
+}
+
+function Editor({ routeId, initial, route }: EditorProps) {
+  const me = useMe();
+  const client = useQueryClient();
+  const navigate = useNavigate();
+  const [text, setText] = useState(initial);
+  const [saved, setSaved] = useState(initial);
+  const [sample, setSample] = useState(DEFAULT_SAMPLE);
+  const [comment, setComment] = useState('');
+  const [problems, setProblems] = useState<{ pointer?: string; message: string }[]>([]);
+  const [message, setMessage] = useState<{ color: string; text: string }>();
+  const [busy, setBusy] = useState(false);
+  const [guard, setGuard] = useState<{ version: number; samples: GuardDetails['samples'] }>();
+  const [overrideReason, setOverrideReason] = useState('');
+  const complete = useConnectionCompletion();
+  const canWrite = me.can('routes.write');
+  const canActivate = me.can('routes.activate');
+  const [debouncedText] = useDebouncedValue(text, 400);
+  const [debouncedSample] = useDebouncedValue(sample, 400);
+  // The dry run waits for a document the server found valid (else it would only repeat the problems).
+  const [validText, setValidText] = useState<string>();
+
+  const [checked, setChecked] = useState<string>();
+  const lint = async (source: string): Promise<Diagnostic[]> => {
+    const done = (diagnostics: Diagnostic[]) => {
+      setChecked(source);
+      return diagnostics;
+    };
+    const parsed = parseYaml(source);
+    if (parsed.errors.length) {
+      setValidText(undefined);
+      setProblems(parsed.errors.map((e) => ({ message: `YAML: ${e.message}` })));
+      return done(
+        parsed.errors.map((e) => ({
+          from: e.from,
+          to: Math.min(e.to, source.length),
+          severity: 'error',
+          message: e.message,
+        })) as Diagnostic[],
+      );
+    }
+    const result = await data(
+      api.POST('/api/v1/routes/validate', { body: parsed.value as Schemas['RouteDocument'] }),
+    ).catch(() => undefined);
+    if (!result) return done([]);
+    setProblems(result.problems);
+    setValidText(result.valid ? source : undefined);
+    return done(
+      result.problems.map((p) => {
+        const [from, to] = pointerRange(parsed.doc, p.pointer, source.length);
+        return {
+          from,
+          to: Math.min(to, source.length),
+          severity: 'error',
+          message: `${p.pointer || '/'}: ${p.message}`,
+        } as Diagnostic;
+      }),
+    );
+  };
+
+  const sampleBody = useMemo(() => {
+    try {
+      return { ok: true as const, value: JSON.parse(debouncedSample) as unknown };
+    } catch (err) {
+      return { ok: false as const, error: (err as Error).message };
+    }
+  }, [debouncedSample]);
+
+  const dryRun = useQuery({
+    queryKey: ['dry-run', debouncedText, debouncedSample],
+    enabled: sampleBody.ok && validText !== undefined && validText === debouncedText,
+    queryFn: () =>
+      data(
+        api.POST('/api/v1/routes/test', {
+          body: {
+            source: debouncedText,
+            message: {
+              body: (sampleBody.ok
+                ? sampleBody.value
+                : null) as Schemas['DryRunMessageDto']['body'],
+            },
+          },
+        }),
+      ),
+    retry: false,
+    placeholderData: (previous) => previous,
+  });
+
+  /** Saved as the YAML text itself, so that its comments and layout are kept with the version. */
+  const asYaml = {
+    bodySerializer: (body: unknown) => body as string,
+    headers: { 'content-type': 'application/yaml' },
+  };
+
+  const save = async () => {
+    const parsed = parseYaml(text);
+    if (parsed.errors.length) {
+      setMessage({ color: 'red', text: 'The YAML does not parse: fix it first.' });
+      return;
+    }
+    setBusy(true);
+    setMessage(undefined);
+    try {
+      if (!routeId) {
+        const created = await data(
+          api.POST('/api/v1/routes', {
+            body: text as unknown as Schemas['RouteDocument'],
+            params: { query: { comment: comment || undefined } },
+            ...asYaml,
+          }),
+        );
+        await client.invalidateQueries({ queryKey: ['routes'] });
+        await navigate({ to: '/routes/$id', params: { id: created.id } });
+        return;
+      }
+      const updated = await data(
+        api.PUT('/api/v1/routes/{id}', {
+          params: { path: { id: routeId }, query: { comment: comment || undefined } },
+          body: text as unknown as Schemas['RouteDocument'],
+          ...asYaml,
+        }),
+      );
+      setSaved(text);
+      setComment('');
+      client.setQueryData(['route', routeId], updated);
+      await client.invalidateQueries({ queryKey: ['routes'] });
+      await client.invalidateQueries({ queryKey: ['versions', routeId] });
+      setMessage({
+        color: 'green',
+        text:
+          updated.latestVersion === route?.latestVersion
+            ? `Unchanged: still version ${updated.latestVersion}.`
+            : `Saved as version ${updated.latestVersion}.`,
+      });
+    } catch (err) {
+      setMessage({ color: 'red', text: errorMessage(err) });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const activate = async (version: number, reason?: string) => {
+    setBusy(true);
+    setGuard(undefined);
+    try {
+      const r = await data(
+        api.POST('/api/v1/routes/{id}/versions/{version}/activate', {
+          params: { path: { id: routeId!, version } },
+          body: reason ? { override: { reason } } : {},
+        }),
+      );
+      setOverrideReason('');
+      client.setQueryData(['route', routeId], r);
+      await client.invalidateQueries({ queryKey: ['routes'] });
+      await client.invalidateQueries({ queryKey: ['route-status', routeId] });
+      setMessage({ color: 'green', text: `Version ${version} is active.` });
+    } catch (err) {
+      const details =
+        err instanceof ApiError ? (err.body.details as GuardDetails | undefined) : undefined;
+      if (details?.code === 'SAMPLE_LEAKS_PAN')
+        setGuard({ version, samples: details.samples ?? [] });
+      setMessage({ color: 'red', text: errorMessage(err) });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const status = useQuery({
+    queryKey: ['route-status', routeId],
+    enabled: routeId !== undefined,
+    queryFn: () =>
+      data(api.GET('/api/v1/routes/{id}/status', { params: { path: { id: routeId! } } })),
+    refetchInterval: 3000,
+  });
+
+  return (
+    <Stack>
+      <Group justify="space-between">
+        <Title order={2}>{routeId ? `Route ${routeId}` : 'New route'}</Title>
+        {route && (
+          <Group>
+            {status.data && <StateBadge state={status.data.state} />}
+            <Text size="sm" data-testid="versions-summary">
+              active {route.activeVersion === null ? 'none' : `v${route.activeVersion}`}, latest v
+              {route.latestVersion}
+            </Text>
+            {status.data && (
+              <Text size="sm" data-testid="processed">
+                {status.data.processed} processed
+              </Text>
+            )}
+            <AnchorLink to="/routes/$id/versions" params={{ id: route.id }}>
+              Versions
+            </AnchorLink>
+          </Group>
+        )}
+      </Group>
+      <Grid>
+        <Grid.Col span={{ base: 12, lg: 7 }}>
+          <Stack gap="xs">
+            <Text component="label" fw={500} id="editor-label">
+              Route document (YAML)
+            </Text>
+            <CodeEditor
+              initial={initial}
+              label="Route document (YAML)"
+              schema={routeSchema}
+              onChange={setText}
+              lint={lint}
+              complete={complete}
+              readOnly={!canWrite}
+              minHeight="20rem"
+            />
+            <div aria-live="polite" data-testid="problems">
+              {checked !== text ? (
+                <Text size="sm">Checking…</Text>
+              ) : problems.length === 0 ? (
+                <Text size="sm">No problems.</Text>
+              ) : (
+                <List size="sm">
+                  {problems.map((p, i) => (
+                    <List.Item key={i}>
+                      {p.pointer !== undefined ? <Code>{p.pointer || '/'}</Code> : null} {p.message}
+                    </List.Item>
+                  ))}
+                </List>
+              )}
+            </div>
+            {canWrite && (
+              <Group align="end">
+                <TextInput
+                  data-testid="comment"
+                  label="Comment (kept with the version)"
+                  value={comment}
+                  onChange={(e) => setComment(e.currentTarget.value)}
+                  style={{ flex: 1 }}
+                />
+                <Button
+                  data-testid="save"
+                  onClick={() => void save()}
+                  loading={busy}
+                  disabled={routeId !== undefined && text === saved}
+                >
+                  {routeId
+                    ? `Save as version ${(route?.latestVersion ?? 0) + 1}`
+                    : 'Create route (version 1, active)'}
+                </Button>
+              </Group>
+            )}
+            {canActivate && route && route.activeVersion !== route.latestVersion && (
+              <Button
+                data-testid="activate"
+                variant="outline"
+                onClick={() => void activate(route.latestVersion)}
+                loading={busy}
+                disabled={text !== saved}
+              >
+                Activate version {route.latestVersion}
+              </Button>
+            )}
+            {guard && (
+              <Alert
+                color="red"
+                title={`Version ${guard.version} was not activated`}
+                data-testid="sample-guard"
+              >
+                <Text size="sm">A sample that guards this route would leave a card number:</Text>
+                <List size="sm">
+                  {(guard.samples ?? []).map((g) => (
+                    <List.Item key={g.name}>
+                      {g.name}: {g.pointers.join(', ')}
+                    </List.Item>
+                  ))}
+                </List>
+                {me.principal.roles.includes('admin') && (
+                  <Group align="end" mt="xs">
+                    <TextInput
+                      label="Reason to activate anyway (audited)"
+                      value={overrideReason}
+                      onChange={(e) => setOverrideReason(e.currentTarget.value)}
+                      style={{ flex: 1 }}
+                    />
+                    <Button
+                      color="red.9"
+                      disabled={overrideReason.trim() === ''}
+                      onClick={() => void activate(guard.version, overrideReason.trim())}
+                    >
+                      Activate version {guard.version} anyway
+                    </Button>
+                  </Group>
+                )}
+              </Alert>
+            )}
+            {message && (
+              <Alert
+                color={message.color}
+                role={message.color === 'red' ? 'alert' : 'status'}
+                data-testid="editor-message"
+              >
+                {message.text}
+              </Alert>
+            )}
+          </Stack>
+        </Grid.Col>
+        <Grid.Col span={{ base: 12, lg: 5 }}>
+          <Stack gap="xs">
+            <Textarea
+              label="Sample message (JSON)"
+              autosize
+              minRows={6}
+              maxRows={16}
+              value={sample}
+              onChange={(e) => setSample(e.currentTarget.value)}
+              error={sampleBody.ok ? undefined : sampleBody.error}
+              styles={{ input: { fontFamily: 'monospace' } }}
+            />
+            {routeId && (
+              <Samples
+                routeId={routeId}
+                canWrite={canWrite}
+                sample={sampleBody.ok ? sampleBody.value : undefined}
+                onLoad={(body) => setSample(JSON.stringify(body, null, 2))}
+              />
+            )}
+            <Title order={3} size="h4">
+              Live test
+            </Title>
+            <Text size="sm" c="dimmed">
+              Runs on every edit of the document or the sample; nothing is saved or sent.
+            </Text>
+            {dryRun.isError && (
+              <Alert color="red" role="alert">
+                {errorMessage(dryRun.error)}
+              </Alert>
+            )}
+            {dryRun.data && <DryRunView result={dryRun.data} />}
+          </Stack>
+        </Grid.Col>
+      </Grid>
+    </Stack>
+  );
+}
+
+export function NewRouteEditor() {
+  return <Editor initial={NEW_ROUTE} />;
+}
+
+export function RouteEditor() {
+  const { id } = routeRoute.useParams();
+  const route = useQuery({
+    queryKey: ['route', id],
+    // JSON (the default answer); the YAML form of this endpoint is for other clients.
+    queryFn: () =>
+      data(api.GET('/api/v1/routes/{id}', { params: { path: { id } } })) as Promise<
+        Schemas['RouteViewDto']
+      >,
+  });
+  const latest = route.data?.latestVersion;
+  // The text of the latest version as it was written (comments kept), once per route.
+  const source = useQuery({
+    queryKey: ['route-source', id],
+    enabled: latest !== undefined,
+    staleTime: Infinity,
+    queryFn: async () =>
+      editableSource(
+        await data(
+          api.GET('/api/v1/routes/{id}/versions/{version}', {
+            params: { path: { id, version: latest! } },
+          }),
+        ),
+      ),
+  });
+  const error = route.error ?? source.error;
+  if (error) return <Alert color="red">{errorMessage(error)}</Alert>;
+  if (!route.data || source.data === undefined) return <Text>Loading…</Text>;
+  return <Editor key={id} routeId={id} route={route.data} initial={source.data} />;
+}

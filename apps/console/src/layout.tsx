@@ -1,0 +1,211 @@
+import {
+  ActionIcon,
+  AppShell,
+  Burger,
+  Button,
+  Group,
+  Kbd,
+  NavLink,
+  Text,
+  Title,
+  Tooltip,
+  useComputedColorScheme,
+  useMantineColorScheme,
+} from '@mantine/core';
+import { useDisclosure } from '@mantine/hooks';
+import { Spotlight, spotlight, type SpotlightActionData } from '@mantine/spotlight';
+import { useQuery } from '@tanstack/react-query';
+import { Link, Outlet, useLocation, useNavigate, useRouter } from '@tanstack/react-router';
+import { useEffect } from 'react';
+import { api, data, type Permission } from './api';
+import { endSession, forgetSession, useMe } from './session';
+
+/** The environment this gateway says it is (JUNCTION_ENV_NAME / JUNCTION_ENV_COLOR), from index.html. */
+export function environment(): { name: string; color: string } | undefined {
+  const meta = document.querySelector('meta[name="junction-env"]');
+  const name = meta?.getAttribute('content') ?? '';
+  const color = meta?.getAttribute('data-color') ?? '';
+  if (!name || name.startsWith('%')) return undefined;
+  return { name, color: /^#[0-9a-f]{6}$/i.test(color) ? color : '#495057' };
+}
+
+export function EnvironmentBanner() {
+  const env = environment();
+  if (!env) return null;
+  return (
+    <div
+      className="env-banner"
+      style={{ background: env.color }}
+      role="note"
+      aria-label={`Environment: ${env.name}`}
+    >
+      {env.name}
+    </div>
+  );
+}
+
+export function ThemeToggle() {
+  const { setColorScheme } = useMantineColorScheme();
+  const scheme = useComputedColorScheme('light');
+  const next = scheme === 'dark' ? 'light' : 'dark';
+  return (
+    <Tooltip label={`Switch to ${next} theme`}>
+      <ActionIcon
+        variant="default"
+        size="lg"
+        aria-label={`Switch to ${next} theme`}
+        data-testid="theme-toggle"
+        onClick={() => setColorScheme(next)}
+      >
+        <span aria-hidden="true">{scheme === 'dark' ? '☀' : '☾'}</span>
+      </ActionIcon>
+    </Tooltip>
+  );
+}
+
+interface Screen {
+  to: '/routes' | '/connections' | '/users' | '/api-keys' | '/sessions';
+  label: string;
+  permission: Permission;
+}
+
+const SCREENS: Screen[] = [
+  { to: '/routes', label: 'Routes', permission: 'routes.read' },
+  { to: '/connections', label: 'Connections', permission: 'connections.read' },
+  { to: '/users', label: 'Users', permission: 'users.manage' },
+  { to: '/api-keys', label: 'API keys', permission: 'apikeys.manage' },
+  { to: '/sessions', label: 'Sessions', permission: 'sessions.manage' },
+];
+
+function Palette({ can }: { can: (p: Permission) => boolean }) {
+  const navigate = useNavigate();
+  const routes = useQuery({
+    queryKey: ['routes'],
+    queryFn: () => data(api.GET('/api/v1/routes')),
+    enabled: can('routes.read'),
+  });
+  const actions: SpotlightActionData[] = [
+    ...SCREENS.filter((s) => can(s.permission)).map((s) => ({
+      id: `screen:${s.to}`,
+      label: `Go to ${s.label}`,
+      onClick: (): void => {
+        void navigate({ to: s.to });
+      },
+    })),
+    ...(can('routes.write')
+      ? [
+          {
+            id: 'route:new',
+            label: 'New route',
+            onClick: (): void => void navigate({ to: '/routes/new' }),
+          },
+        ]
+      : []),
+    ...(routes.data ?? []).flatMap((r) => [
+      {
+        id: `route:${r.id}`,
+        label: `Open route ${r.id}`,
+        description: r.description ?? undefined,
+        onClick: (): void => void navigate({ to: '/routes/$id', params: { id: r.id } }),
+      },
+      {
+        id: `versions:${r.id}`,
+        label: `Versions of ${r.id}`,
+        onClick: (): void => void navigate({ to: '/routes/$id/versions', params: { id: r.id } }),
+      },
+    ]),
+  ];
+  return (
+    <Spotlight
+      actions={actions}
+      shortcut={['mod + K']}
+      nothingFound="Nothing found"
+      highlightQuery
+      limit={12}
+      searchProps={{ placeholder: 'Go to a screen or a route…', 'aria-label': 'Command' }}
+    />
+  );
+}
+
+export function Layout() {
+  const me = useMe();
+  const router = useRouter();
+  const expiresAt = me.principal.expiresAt;
+  // The session ends visibly: at its expiry the console goes to sign-in and says why.
+  useEffect(() => {
+    if (!expiresAt) return;
+    const left = new Date(expiresAt).getTime() - Date.now();
+    const timer = setTimeout(() => void endSession(), Math.max(0, Math.min(left, 2 ** 31 - 1)));
+    return () => clearTimeout(timer);
+  }, [expiresAt, router]);
+  const location = useLocation();
+  const navigate = useNavigate();
+  const [opened, { toggle }] = useDisclosure();
+  const signOut = async () => {
+    await api.POST('/api/v1/auth/logout').catch(() => undefined);
+    await navigate({ to: '/sign-in', search: {} });
+    forgetSession(false);
+  };
+  return (
+    <AppShell
+      header={{ height: environment() ? 84 : 60 }}
+      navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !opened } }}
+      padding="md"
+    >
+      <AppShell.Header>
+        <EnvironmentBanner />
+        <Group h={60} px="md" justify="space-between" wrap="nowrap">
+          <Group wrap="nowrap">
+            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Menu" />
+            <Title order={1} size="h3">
+              Junction
+            </Title>
+          </Group>
+          <Group wrap="nowrap">
+            <Button
+              variant="default"
+              onClick={() => spotlight.open()}
+              title="Command palette (Ctrl+K or Cmd+K)"
+              rightSection={<Kbd size="xs">Ctrl K</Kbd>}
+            >
+              Commands
+            </Button>
+            <ThemeToggle />
+            <Text size="sm" data-testid="signed-in-as">
+              {me.principal.name} ({me.principal.roles.join(', ') || 'no role'})
+            </Text>
+            {expiresAt && (
+              <Text size="sm" data-testid="session-ends">
+                until{' '}
+                <time dateTime={expiresAt}>
+                  {new Date(expiresAt).toLocaleTimeString([], {
+                    hour: '2-digit',
+                    minute: '2-digit',
+                  })}
+                </time>
+              </Text>
+            )}
+            <Button variant="subtle" onClick={() => void signOut()}>
+              Sign out
+            </Button>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs" aria-label="Screens">
+        {SCREENS.filter((s) => me.can(s.permission)).map((s) => (
+          <NavLink
+            key={s.to}
+            variant="filled"
+            renderRoot={(props) => <Link to={s.to} {...props} />}
+            label={s.label}
+            active={location.pathname.startsWith(`/console${s.to}`)}
+          />
+        ))}
+      </AppShell.Navbar>
+      <AppShell.Main>
+        <Outlet />
+      </AppShell.Main>
+      <Palette can={me.can} />
+    </AppShell>
+  );
+}

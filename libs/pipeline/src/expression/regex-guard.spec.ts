@@ -1,0 +1,137 @@
+import { performance } from 'node:perf_hooks';
+import { compileRoute, validateRoute } from '../compile';
+import { envelopeOf, testResources } from '../testing';
+import { JsonataEngine } from './jsonata.expression';
+
+/** A document whose one filter holds the given expression. */
+const withFilter = (filter: string, more: string[] = []) => ({
+  id: 'r',
+  source: { type: 'http', path: 'r' },
+  pipeline: [{ filter }, ...more.map((f) => ({ filter: f }))],
+  destinations: [{ type: 'log' }],
+});
+
+/** Patterns recheck needs seconds for (counted repetition inside counted repetition). */
+const slow = (n: number) => `(a{1,${30 + n}}b{1,${30 + n}}){1,${30 + n}}c`;
+
+/** Runs `work` while timing the event loop: the longest gap between two 5 ms ticks. */
+async function longestStall(work: () => Promise<unknown>): Promise<number> {
+  let last = performance.now();
+  let worst = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+  }, 5);
+  try {
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  return worst;
+}
+
+describe('regular expressions of a route document are analysed off the event loop', () => {
+  const engine = new JsonataEngine({ regexBudgetMs: 1000, regexPerPatternMs: 500 });
+  const resources = testResources({ expressions: engine });
+
+  it('refuses slow-to-analyse patterns over the budget, at their field, without stalling the thread', async () => {
+    const seed = Math.floor(performance.now()) % 1000; // fresh patterns: none cached
+    const doc = withFilter(`$match(a, /${slow(seed)}/) or $match(a, /${slow(seed + 1)}/)`, [
+      `$match(a, /${slow(seed + 2)}/)`,
+      `$match(a, /${slow(seed + 3)}/)`,
+    ]);
+    let problems: Awaited<ReturnType<typeof validateRoute>> = [];
+    const stall = await longestStall(async () => {
+      problems = await validateRoute(doc, resources);
+    });
+    expect(problems.length).toBeGreaterThan(0);
+    for (const p of problems) {
+      expect(p.pointer).toMatch(/^\/pipeline\/[0-3]\/filter$/);
+      expect(p.message).toMatch(/could not be analysed within|analysis budget/);
+    }
+    // Analysed here, the patterns would hold the thread for the whole budget (1 s and more); the
+    // bound leaves room for a loaded machine (the e2e test holds the gateway to 100 ms).
+    expect(stall).toBeLessThan(400);
+  }, 30_000);
+
+  it('caps the regular expressions of one document, whatever their number beyond it', async () => {
+    for (const count of [101, 3000]) {
+      const parts: string[] = [];
+      // Spread over several filters, each under the source-length limit.
+      const terms = Array.from({ length: count }, (_, i) => `$contains(a, /q${i}z/)`);
+      for (let i = 0; i < terms.length; i += 200) parts.push(terms.slice(i, i + 200).join(' or '));
+      const problems = await validateRoute(withFilter(parts[0], parts.slice(1)), resources);
+      expect(problems).toEqual([
+        expect.objectContaining({
+          message: 'more than 100 regular expressions in one route document; use fewer',
+        }),
+      ]);
+      expect(problems[0].pointer).toMatch(/^\/pipeline\/\d+\/filter$/);
+    }
+  }, 30_000);
+
+  it('refuses an expression longer than the source limit at its field', async () => {
+    const long = Array.from({ length: 2000 }, (_, i) => `a = ${i}`).join(' or ');
+    const problems = await validateRoute(withFilter('true', [long]), resources);
+    expect(problems).toEqual([
+      {
+        pointer: '/pipeline/1/filter',
+        message: expect.stringMatching(/over the 8192-character limit/),
+      },
+    ]);
+  });
+
+  it('accepts safe and polynomial patterns and reports exponential ones with the others', async () => {
+    const problems = await validateRoute(
+      withFilter('$match(a, /^[a-z]+@[a-z]+$/) and $match(a, /(\\w+)\\s(\\w+)/)', [
+        '$match(a, /(a|a)*b/)',
+      ]),
+      resources,
+    );
+    expect(problems).toEqual([
+      { pointer: '/pipeline/1/filter', message: expect.stringMatching(/exponential time/) },
+    ]);
+  });
+});
+
+describe('JSON Schema patterns of a validate stage go through the same analysis', () => {
+  const resources = testResources();
+  const schemaRoute = (schema: unknown) => ({
+    id: 's',
+    source: { type: 'http', path: 's' },
+    pipeline: [{ validate: { schema } }],
+    destinations: [{ type: 'log' }],
+  });
+
+  it.each([
+    ['pattern', { type: 'string', pattern: '^(a+)+$' }],
+    [
+      'patternProperties',
+      { type: 'object', patternProperties: { '^(\\w+\\s?)+$': { type: 'string' } } },
+    ],
+  ])('refuses an exponential %s at the schema', async (_kind, schema) => {
+    expect(await validateRoute(schemaRoute(schema), resources)).toEqual([
+      {
+        pointer: '/pipeline/0/validate/schema',
+        message: expect.stringMatching(/exponential time/),
+      },
+    ]);
+  });
+
+  it('runs a safe pattern on message data, and a polynomial one only on short strings', async () => {
+    const route = await compileRoute(
+      schemaRoute({
+        type: 'object',
+        properties: { a: { pattern: '^[a-z]+$' }, b: { pattern: '(\\w+)\\s(\\w+)' } },
+      }),
+      resources,
+    );
+    expect((await route.run(envelopeOf({ a: 'abc', b: 'John Smith' }))).outcome).toBe('deliver');
+    expect((await route.run(envelopeOf({ a: 'ABC' }))).outcome).toBe('error');
+    const started = performance.now();
+    const hostile = await route.run(envelopeOf({ b: 'a'.repeat(100_000) + '!' }));
+    expect(hostile.outcome === 'error' && hostile.error.code).toBe('EXPRESSION_LIMIT');
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+});

@@ -1,0 +1,147 @@
+import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import type { RouteProblem } from '../pipeline.error';
+
+export type SourceFormat = 'yaml' | 'json';
+
+/** Limits on a route's source text: a route is a page of YAML, not a data set. */
+export const SOURCE_LIMITS = {
+  /** Largest source text, in characters. */
+  maxLength: 512 * 1024,
+  /** Deepest nesting of the parsed document (objects and arrays). */
+  maxDepth: 64,
+  /** Most alias expansions (`*a`), against billion-laughs documents. */
+  maxAliasCount: 100,
+};
+
+export interface ParsedSource {
+  /** The parsed value, or undefined when the text has problems. */
+  value?: unknown;
+  /** Parse problems with line and column (1-based); empty when the text parsed. */
+  problems: RouteProblem[];
+  /** Line and column of the value at a JSON pointer, where the source has it. */
+  locate(pointer: string): { line: number; column: number } | undefined;
+}
+
+/**
+ * Parses a route's source text (YAML, of which JSON is a subset) without executing anything:
+ * no custom tags, unique keys, a bounded number of alias expansions, a bounded size and depth.
+ * Never throws for bad input: every problem comes back with where it is.
+ */
+export function parseRouteSource(text: string): ParsedSource {
+  const lines = new LineCounter();
+  const nowhere = { problems: [] as RouteProblem[], locate: () => undefined };
+  if (text.length > SOURCE_LIMITS.maxLength) {
+    return {
+      ...nowhere,
+      problems: [
+        {
+          pointer: '',
+          message: `the source is longer than ${SOURCE_LIMITS.maxLength} characters`,
+        },
+      ],
+    };
+  }
+  const tooDeep = flowDepthExceeded(text);
+  if (tooDeep) return { ...nowhere, problems: [tooDeep] };
+  let doc: Document;
+  try {
+    doc = parseDocument(text, {
+      lineCounter: lines,
+      prettyErrors: true,
+      uniqueKeys: true,
+      strict: true,
+      customTags: [],
+      schema: 'core',
+    });
+  } catch (err) {
+    // A parser stack overflow on pathological nesting: refuse, never crash.
+    return {
+      ...nowhere,
+      problems: [{ pointer: '', message: `cannot parse: ${(err as Error).message}` }],
+    };
+  }
+  const at = (offset: number) => {
+    const { line, col } = lines.linePos(offset);
+    return { line, column: col };
+  };
+  const locate = (pointer: string) => {
+    const path = pointer
+      .split('/')
+      .slice(1)
+      .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+      .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+    for (let n = path.length; n >= 0; n--) {
+      const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+      if (isNode(node) && node.range) return at(node.range[0]);
+    }
+    return undefined;
+  };
+  if (doc.errors.length > 0) {
+    return {
+      problems: doc.errors.map((e) => ({
+        pointer: '',
+        message: `cannot parse: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
+        ...at(e.pos[0]),
+      })),
+      locate,
+    };
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: SOURCE_LIMITS.maxAliasCount });
+  } catch (err) {
+    return {
+      problems: [{ pointer: '', message: `cannot parse: ${(err as Error).message}` }],
+      locate,
+    };
+  }
+  if (depthOf(value) > SOURCE_LIMITS.maxDepth) {
+    return {
+      problems: [{ pointer: '', message: `nested deeper than ${SOURCE_LIMITS.maxDepth} levels` }],
+      locate,
+    };
+  }
+  return { value, problems: [], locate };
+}
+
+/** Problems of a document given as text get the line and column of their pointer. */
+export function withPositions(problems: RouteProblem[], source: ParsedSource): RouteProblem[] {
+  return problems.map((p) => (p.line !== undefined ? p : { ...p, ...source.locate(p.pointer) }));
+}
+
+/** Nesting of flow collections ([ and {), counted before parsing so that the parser never recurses deep. */
+function flowDepthExceeded(text: string): RouteProblem | undefined {
+  let depth = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = undefined;
+      continue;
+    }
+    if (c === '"' || c === "'") quote = c;
+    else if (c === '#') {
+      const end = text.indexOf('\n', i);
+      i = end < 0 ? text.length : end;
+    } else if (c === '[' || c === '{') {
+      if (++depth > SOURCE_LIMITS.maxDepth)
+        return { pointer: '', message: `nested deeper than ${SOURCE_LIMITS.maxDepth} levels` };
+    } else if (c === ']' || c === '}') depth = Math.max(0, depth - 1);
+  }
+  return undefined;
+}
+
+/** Depth of a JSON value, without recursion. */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    max = Math.max(max, d);
+    if (max > SOURCE_LIMITS.maxDepth) return max;
+    for (const child of Object.values(v as object)) stack.push([child, d + 1]);
+  }
+  return max;
+}

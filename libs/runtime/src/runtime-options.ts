@@ -1,0 +1,16 @@
+import type { EgressPolicy } from '@junction/connectors';
+import type { ReplayClock } from './replay-jobs.service';
+import type { Jitter } from './retry';
+
+export interface RuntimeOptions {
+  /** Where AMQP, Kafka and HTTP connections may go (default: anywhere but metadata and link-local). */
+  egress?: EgressPolicy;
+  /** Most messages one HTTP-fed route handles at once; more get 429. */
+  maxInFlight: number;
+  /** The random part of retry backoffs (default Math.random; tests fix it). */
+  jitter?: Jitter;
+  /** Dead-letter replay jobs: lease and poll (ms), and the clock their rate limit waits on. */
+  replayJobs?: { leaseMs?: number; pollMs?: number; clock?: ReplayClock };
+}
+
+export const RUNTIME_OPTIONS = Symbol('RUNTIME_OPTIONS');
