@@ -7,6 +7,10 @@ import { AccountHardening1765030000000 } from './1765030000000-account-hardening
 import { AuditRoles1765040000000 } from './1765040000000-audit-roles';
 import { RouteVersionSource1765060000000 } from './1765060000000-route-version-source';
 import { RouteSamples1765061000000 } from './1765061000000-route-samples';
+import { DeadLetterSearch1765080000000 } from './1765080000000-dead-letter-search';
+import { DeadLetterReplayJobs1765080000001 } from './1765080000001-dead-letter-replay-jobs';
+import { AuditMessageCounts1765080000002 } from './1765080000002-audit-message-counts';
+import { AuditSavedSearches1765080000003 } from './1765080000003-audit-saved-searches';
 
 /** Every migration, in order. Listed explicitly so that source (tests) and dist (npm start) agree. */
 export const MIGRATIONS = [
@@ -19,4 +23,8 @@ export const MIGRATIONS = [
   AuditRoles1765040000000,
   RouteVersionSource1765060000000,
   RouteSamples1765061000000,
+  DeadLetterSearch1765080000000,
+  DeadLetterReplayJobs1765080000001,
+  AuditMessageCounts1765080000002,
+  AuditSavedSearches1765080000003,
 ];

@@ -11,7 +11,7 @@ import {
 import { derive } from '@junction/common';
 import { EgressPolicy } from '@junction/connectors';
 import { REGISTRY_ENTITIES, RegistryModule } from '@junction/registry';
-import { RUNTIME_ENTITIES, RuntimeModule } from '@junction/runtime';
+import { ReplayClock, RUNTIME_ENTITIES, RuntimeModule } from '@junction/runtime';
 import { MIGRATIONS } from '../../../migrations';
 import { CoreModule } from './core/core.module';
 import { JunctionErrorFilter } from './core/error.filter';
@@ -41,12 +41,18 @@ export interface AppSettings {
   maxInFlight?: number;
   /** Whole days of audit trail kept (older days are dropped); unset keeps everything. */
   auditRetentionDays?: number;
+  /** False: audit exports answer 403 (default true). */
+  auditExportEnabled?: boolean;
   /** False when the schema owner has run them already (the runtime role may not). Default true. */
   migrationsRun?: boolean;
   /** Signed anchors of the audit chain heads; unset: none. */
   auditAnchors?: AnchorOptions;
   /** The random part of retry backoffs; only tests set it (to know how long a retry waits). */
   retryJitter?: () => number;
+  /** Dead-letter replay jobs: lease and poll (ms). */
+  replayJobs?: { leaseMs: number; pollMs: number };
+  /** The clock replay jobs' rate limit waits on; only tests set it. */
+  replayClock?: ReplayClock;
 }
 
 @Module({})
@@ -90,6 +96,7 @@ export class AppModule {
         AuditModule.forRoot({
           databaseUrl: settings.databaseUrl,
           retentionDays: settings.auditRetentionDays,
+          exportEnabled: settings.auditExportEnabled ?? true,
           anchors: settings.auditAnchors,
           denialWindowMs: settings.auditDenialWindowMs,
         }),
@@ -99,6 +106,7 @@ export class AppModule {
           egress: settings.egress ?? EgressPolicy.permissive(),
           maxInFlight: settings.maxInFlight ?? 256,
           jitter: settings.retryJitter,
+          replayJobs: { ...settings.replayJobs, clock: settings.replayClock },
         }),
       ],
       controllers: [HealthController, IngestController, MetricsController],

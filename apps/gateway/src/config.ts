@@ -167,6 +167,23 @@ export const GATEWAY_CONFIG = {
     default: 256,
     parse: parse.integer(1, 100_000),
   },
+  JUNCTION_AUDIT_EXPORT_ENABLED: {
+    description:
+      'false: GET /audit/export answers 403 (an administrator may forbid bulk copies of the trail); reading and verifying stay open to auditors.',
+    default: true,
+    parse: (raw: string) => parseBoolean(raw),
+  },
+  JUNCTION_REPLAY_JOB_LEASE_MS: {
+    description:
+      'How long a process holds a dead-letter replay job without renewing its lease; another process resumes the job once it lapses.',
+    default: 30_000,
+    parse: parse.integer(300, 3_600_000),
+  },
+  JUNCTION_REPLAY_JOB_POLL_MS: {
+    description: 'How often an idle process looks for a dead-letter replay job to run or resume.',
+    default: 2_000,
+    parse: parse.integer(50, 600_000),
+  },
   JUNCTION_AUDIT_RETENTION_DAYS: {
     description:
       'Whole days of audit trail kept; older day partitions are dropped. Unset keeps everything.',

@@ -248,7 +248,7 @@ export async function createGateway(
   key: Buffer,
   extras: { migrationsRun?: boolean; anchors?: AnchorOptions } & Pick<
     AppSettings,
-    'retryJitter'
+    'retryJitter' | 'replayClock'
   > = {},
 ): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
@@ -270,9 +270,15 @@ export async function createGateway(
       egress: config.egress,
       maxInFlight: config.JUNCTION_ROUTE_MAX_IN_FLIGHT,
       auditRetentionDays: config.JUNCTION_AUDIT_RETENTION_DAYS,
+      auditExportEnabled: config.JUNCTION_AUDIT_EXPORT_ENABLED,
       migrationsRun: extras.migrationsRun ?? true,
       auditAnchors: extras.anchors,
       retryJitter: extras.retryJitter,
+      replayJobs: {
+        leaseMs: config.JUNCTION_REPLAY_JOB_LEASE_MS,
+        pollMs: config.JUNCTION_REPLAY_JOB_POLL_MS,
+      },
+      replayClock: extras.replayClock,
     }),
     new FastifyAdapter({
       bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES,

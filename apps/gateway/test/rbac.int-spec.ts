@@ -37,11 +37,24 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'GET /api/v1/audit/events': 'audit.read',
   'GET /api/v1/audit/export': 'audit.read',
   'GET /api/v1/audit/verify': 'audit.read',
+  // SavedSearchesController (@RequirePermission('audit.read') on the class)
+  'GET /api/v1/audit/searches': 'audit.read',
+  'POST /api/v1/audit/searches': 'audit.read',
+  'DELETE /api/v1/audit/searches/:id': 'audit.read',
   // DeadLettersController
   'GET /api/v1/dead-letters': 'deadletters.read',
+  'GET /api/v1/dead-letters/counts': 'deadletters.read',
+  'POST /api/v1/dead-letters/preview': 'deadletters.read',
+  // ReplayJobsController
+  'POST /api/v1/dead-letters/replay-jobs': 'deadletters.write',
+  'GET /api/v1/dead-letters/replay-jobs': 'deadletters.read',
+  'GET /api/v1/dead-letters/replay-jobs/:id': 'deadletters.read',
+  'POST /api/v1/dead-letters/replay-jobs/:id/cancel': 'deadletters.write',
   'GET /api/v1/dead-letters/:id': 'deadletters.read',
   'POST /api/v1/dead-letters/:id/replay': 'deadletters.write',
   'DELETE /api/v1/dead-letters/:id': 'deadletters.write',
+  // libs/audit/src/stats.controller.ts: counts only, for viewers
+  'GET /api/v1/stats': 'routes.read',
   // SessionsController (@RequirePermission('sessions.manage') on the class)
   'GET /api/v1/sessions': 'sessions.manage',
   'DELETE /api/v1/sessions/:id': 'sessions.manage',
@@ -147,6 +160,14 @@ async function deadLetter(): Promise<string> {
   });
   if (res.status !== 422) throw new Error(`dead letter fixture: ${res.status} ${res.text}`);
   return (res.body as { details: { deadLetterId: string } }).details.deadLetterId;
+}
+
+/** A replay job over no dead letter (it is done at once). */
+async function replayJob(): Promise<string> {
+  const job = (await admin('POST', '/api/v1/dead-letters/replay-jobs', {
+    filter: { routeId: `no-such-route-${next()}` },
+  })) as { id: string };
+  return job.id;
 }
 
 /** An admin call that must succeed (fixtures). */
@@ -276,7 +297,68 @@ const CALLS: Record<string, Call> = {
     prepare: async () => ({ url: '/api/v1/audit/export?format=ndjson' }),
   },
   'GET /api/v1/audit/verify': { ok: 200, prepare: async () => ({ url: '/api/v1/audit/verify' }) },
+  'GET /api/v1/audit/searches': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/audit/searches' }),
+  },
+  'POST /api/v1/audit/searches': {
+    ok: 201,
+    prepare: async () => ({
+      url: '/api/v1/audit/searches',
+      body: { name: `search-${next()}`, kind: 'messages', query: { outcome: 'dead-lettered' } },
+    }),
+  },
+  'DELETE /api/v1/audit/searches/:id': {
+    ok: 204,
+    async prepare(kind, role) {
+      // One can delete only one's own: the caller saves it first (refused callers cannot, and
+      // are refused the delete before it is looked for).
+      const auth = kind !== 'anonymous' && role ? callers[kind][role] : undefined;
+      const created = auth
+        ? await gateway.request('POST', '/api/v1/audit/searches', {
+            ...auth,
+            body: { name: `doomed-${next()}`, kind: 'events', query: {} },
+          })
+        : undefined;
+      const id = (created?.body as { id?: string } | undefined)?.id ?? crypto.randomUUID();
+      return { url: `/api/v1/audit/searches/${id}` };
+    },
+  },
   'GET /api/v1/dead-letters': { ok: 200, prepare: async () => ({ url: '/api/v1/dead-letters' }) },
+  'GET /api/v1/dead-letters/counts': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/dead-letters/counts?reasonCode=SCHEMA_FAILED' }),
+  },
+  'POST /api/v1/dead-letters/preview': {
+    ok: 200,
+    prepare: async () => ({
+      url: '/api/v1/dead-letters/preview',
+      body: { filter: { reasonCode: ['SCHEMA_FAILED'] }, limit: 5 },
+    }),
+  },
+  // A dry run: counts, creates nothing.
+  'POST /api/v1/dead-letters/replay-jobs': {
+    ok: 200,
+    prepare: async () => ({
+      url: '/api/v1/dead-letters/replay-jobs',
+      body: { filter: { reasonCode: ['SCHEMA_FAILED'] }, dryRun: true },
+    }),
+  },
+  'GET /api/v1/stats': { ok: 200, prepare: async () => ({ url: '/api/v1/stats?bucket=hour' }) },
+  'GET /api/v1/dead-letters/replay-jobs': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/dead-letters/replay-jobs' }),
+  },
+  'GET /api/v1/dead-letters/replay-jobs/:id': {
+    ok: 200,
+    prepare: async () => ({ url: `/api/v1/dead-letters/replay-jobs/${await replayJob()}` }),
+  },
+  'POST /api/v1/dead-letters/replay-jobs/:id/cancel': {
+    ok: 200,
+    prepare: async () => ({
+      url: `/api/v1/dead-letters/replay-jobs/${await replayJob()}/cancel`,
+    }),
+  },
   'GET /api/v1/dead-letters/:id': {
     ok: 200,
     prepare: async () => ({ url: `/api/v1/dead-letters/${await deadLetter()}` }),

@@ -1,6 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
 import { UsersService } from '@junction/auth';
+import type { ReplayClock } from '@junction/runtime';
 import { createTestDatabase } from '@junction/database';
 import { loadGatewayConfig } from '../src/config';
 import { createGateway } from '../src/main';
@@ -40,7 +41,7 @@ export async function startTestGateway(
   env: Record<string, string> = {},
   shared?: { databaseUrl: string; masterKey?: Buffer },
   /** Fixed parts of the runtime a test must know, e.g. the retry jitter (to know a retry's wait). */
-  testing: { retryJitter?: () => number } = {},
+  testing: { retryJitter?: () => number; replayClock?: ReplayClock } = {},
 ): Promise<TestGateway> {
   // A second gateway may share the first one's database (several processes, one Postgres).
   const db = shared

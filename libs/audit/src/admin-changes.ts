@@ -214,6 +214,13 @@ export const ADMIN_CHANGES: Record<string, AdminChange> = {
       error: field(result, 'error') ?? null,
     }),
   },
+  'POST /api/v1/dead-letters/replay-jobs/:id/cancel': {
+    type: 'deadletter.replayjob.cancel',
+    targetType: 'replayJob',
+    targetId: (r) => r.params.id,
+    after: () => undefined,
+    details: (_r, result) => ({ state: field(result, 'state') ?? null }),
+  },
   'DELETE /api/v1/dead-letters/:id': {
     type: 'deadletter.deleted',
     targetType: 'deadLetter',
@@ -234,4 +241,10 @@ export const NOT_CHANGES = new Set([
   'POST /api/v1/routes/:id/test',
   'POST /api/v1/routes/test',
   'POST /api/v1/expressions/evaluate',
+  'POST /api/v1/dead-letters/preview',
+  // A caller's own saved audit searches: preferences, not changes to the gateway.
+  'POST /api/v1/audit/searches',
+  'DELETE /api/v1/audit/searches/:id',
+  // The replay-jobs service records the job it creates (a dry run only counts).
+  'POST /api/v1/dead-letters/replay-jobs',
 ]);

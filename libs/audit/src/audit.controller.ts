@@ -1,6 +1,7 @@
-import { Controller, Get, Param, Query, Req, StreamableFile } from '@nestjs/common';
+import { Controller, Get, Inject, Param, Query, Req, StreamableFile } from '@nestjs/common';
 import {
   ApiBearerAuth,
+  ApiForbiddenResponse,
   ApiOkResponse,
   ApiOperation,
   ApiProduces,
@@ -8,6 +9,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
+import { JunctionError } from '@junction/common';
 import { CurrentPrincipal, Principal, RequirePermission } from '@junction/auth';
 import { AuditTrail } from './audit-trail';
 import {
@@ -21,6 +23,8 @@ import {
   VerifyResultDto,
 } from './audit.dto';
 import { AuditService } from './audit.service';
+import type { AuditModuleOptions } from './audit.module';
+import { AUDIT_OPTIONS } from './audit.options';
 
 @ApiTags('audit')
 @ApiBearerAuth()
@@ -31,6 +35,7 @@ export class AuditController {
   constructor(
     private readonly audit: AuditService,
     private readonly trail: AuditTrail,
+    @Inject(AUDIT_OPTIONS) private readonly options: AuditModuleOptions,
   ) {}
 
   @Get('messages')
@@ -44,7 +49,21 @@ export class AuditController {
   @Get('messages/:id')
   @ApiOperation({ summary: "One message's full trail: every route, attempt and replay" })
   @ApiOkResponse({ type: MessageTrailDto })
-  message(@Param('id') id: string): Promise<MessageTrailDto> {
+  async message(
+    @Param('id') id: string,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<MessageTrailDto> {
+    // Bodies are shown here: who looked at which message is itself on the record.
+    await this.trail.recordEvent({
+      type: 'audit.message.viewed',
+      outcome: 'success',
+      actor: principal.name,
+      actorKind: principal.kind,
+      provider: principal.provider,
+      ip: request.ip,
+      target: { type: 'message', id },
+    });
     return this.audit.message(id);
   }
 
@@ -65,6 +84,9 @@ export class AuditController {
       'Stream the matching records, oldest first, as CSV or NDJSON (same filters as the lists)',
   })
   @ApiProduces('text/csv', 'application/x-ndjson')
+  @ApiForbiddenResponse({
+    description: 'Exports are turned off on this gateway (JUNCTION_AUDIT_EXPORT_ENABLED=false).',
+  })
   @ApiOkResponse({
     description: 'CSV with a header row, or one JSON record per line.',
     content: {
@@ -78,6 +100,21 @@ export class AuditController {
     @Req() request: FastifyRequest,
   ): Promise<StreamableFile> {
     const { format, kind = 'messages', ...filter } = query;
+    if (this.options.exportEnabled === false) {
+      await this.trail.recordEvent({
+        type: 'audit.export.refused',
+        outcome: 'denied',
+        actor: principal.name,
+        actorKind: principal.kind,
+        provider: principal.provider,
+        ip: request.ip,
+        details: { kind, format, filter },
+      });
+      throw new JunctionError(
+        'FORBIDDEN',
+        'audit exports are turned off on this gateway (JUNCTION_AUDIT_EXPORT_ENABLED=false); ask an administrator, or read the records through GET /audit/messages and /audit/events',
+      );
+    }
     // Who took a copy of the trail, and of what, is itself on the record.
     await this.trail.recordEvent({
       type: 'audit.exported',

@@ -12,13 +12,19 @@ import {
 import { APP_INTERCEPTOR, ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { AUTH_EVENT_SINK } from '@junction/auth';
-import { MESSAGE_AUDIT_SINK } from '@junction/runtime';
+import { EVENT_AUDIT_SINK, EventAuditSink, MESSAGE_AUDIT_SINK } from '@junction/runtime';
 import { AdminAuditInterceptor, ServiceStateReader } from './admin-audit.interceptor';
 import { AuditAuthEventSink } from './audit-auth-event.sink';
 import { AuditTrail, AuditTrailOptions } from './audit-trail';
 import { AuditController } from './audit.controller';
 import { AuditRepository } from './audit.repository';
 import { AuditService } from './audit.service';
+import { SavedSearchesController } from './saved-searches.controller';
+import { SavedSearchesRepository } from './saved-searches.repository';
+import { SavedSearchesService } from './saved-searches.service';
+import { StatsController } from './stats.controller';
+import { StatsRepository } from './stats.repository';
+import { StatsService } from './stats.service';
 import { DenialAggregator } from './denial-aggregator';
 import { PartitionMaintenance } from './partition-maintenance';
 import { AnchorSigner } from './anchor-signer';
@@ -49,9 +55,12 @@ export interface AuditModuleOptions extends Omit<AuditTrailOptions, 'databaseUrl
   anchors?: AnchorOptions;
   /** Anonymous 401s are written as one event per source address and window this long (default 10 s). */
   denialWindowMs?: number;
+  /** False: GET /audit/export answers 403 (default true). */
+  exportEnabled?: boolean;
 }
 
-export const AUDIT_OPTIONS = Symbol('AUDIT_OPTIONS');
+import { AUDIT_OPTIONS } from './audit.options';
+export { AUDIT_OPTIONS };
 
 /**
  * Makes partitions ahead at start and then hourly (with retention), and flushes the writer at
@@ -147,7 +156,7 @@ export class AuditModule {
   static forRoot(options: AuditModuleOptions): DynamicModule {
     return {
       module: AuditModule,
-      controllers: [AuditController],
+      controllers: [AuditController, StatsController, SavedSearchesController],
       providers: [
         { provide: AUDIT_OPTIONS, useValue: options },
         {
@@ -170,6 +179,11 @@ export class AuditModule {
           provide: MESSAGE_AUDIT_SINK,
           inject: [AuditTrail],
           useFactory: (t: AuditTrail) => t.messages,
+        },
+        {
+          provide: EVENT_AUDIT_SINK,
+          inject: [AuditTrail],
+          useFactory: (t: AuditTrail): EventAuditSink => ({ event: (e) => t.recordEvent(e) }),
         },
         {
           provide: AuditRepository,
@@ -202,6 +216,17 @@ export class AuditModule {
             ),
         },
         {
+          provide: SavedSearchesService,
+          inject: [DataSource],
+          useFactory: (db: DataSource) => new SavedSearchesService(new SavedSearchesRepository(db)),
+        },
+        {
+          provide: StatsService,
+          inject: [DataSource],
+          useFactory: (db: DataSource) =>
+            new StatsService(new StatsRepository(db), new Logger('Stats')),
+        },
+        {
           provide: ServiceStateReader,
           inject: [ModuleRef, AuditRepository],
           useFactory: (m: ModuleRef, r: AuditRepository) => new ServiceStateReader(m, r),
@@ -210,7 +235,7 @@ export class AuditModule {
         { provide: APP_INTERCEPTOR, useExisting: AdminAuditInterceptor },
         AuditLifecycle,
       ],
-      exports: [AuditTrail, MESSAGE_AUDIT_SINK, AuditService, DenialAggregator],
+      exports: [AuditTrail, MESSAGE_AUDIT_SINK, EVENT_AUDIT_SINK, AuditService, DenialAggregator],
     };
   }
 

@@ -33,3 +33,7 @@ export { chainHash, EVENTS, GENESIS_HASH, MESSAGES } from './audit-tables';
 export type { Chained, ChainTable, ChainTableName } from './audit-tables';
 export { AmqpAnchorPublisher } from './anchor-publishers';
 export type { AnchorPublisher } from './anchor-publishers';
+export { StatsService } from './stats.service';
+export type { StatsView } from './stats.service';
+export { StatsRepository } from './stats.repository';
+export type { StatsBucket } from './stats.repository';

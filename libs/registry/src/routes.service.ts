@@ -606,6 +606,34 @@ export class RoutesService {
     };
   }
 
+  /**
+   * A dry runner for a route, compiled once for many messages: a stored version (the active one
+   * by default) or a draft document (an object, or YAML/JSON text) that is checked first. Each
+   * run has the normal expression limits and no side effects; views are redacted of card numbers.
+   */
+  async dryRunner(
+    id: string,
+    options: { version?: number; document?: unknown } = {},
+  ): Promise<{
+    version: number | 'draft';
+    run(message: { body: unknown; headers?: Record<string, string> }): Promise<DryRunView>;
+  }> {
+    if (options.document !== undefined) {
+      const sourced =
+        typeof options.document === 'string'
+          ? this.readSource({ format: 'yaml', text: options.document })
+          : this.readSource({ format: 'json', document: options.document });
+      const document = await this.checked(sourced.document, sourced);
+      // A draft runs as version 0, as POST /routes/test does.
+      return { version: 'draft', run: (message) => this.runDry(document, 0, message) };
+    }
+    const route = await this.require(id);
+    const v = options.version ?? route.activeVersion ?? route.latestVersion;
+    const stored = await this.routes.findVersion(id, route.incarnation, v);
+    if (!stored) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${v}`);
+    return { version: v, run: (message) => this.runDry(stored.document, v, message) };
+  }
+
   /** Runs a message through a version (the active one by default) with no side effects. */
   async dryRun(id: string, input: DryRunInput): Promise<DryRunView> {
     const route = await this.require(id);

@@ -28,6 +28,10 @@ export class DeadLetterEntity {
   @Column({ type: 'text' })
   reason!: string;
 
+  /** The reason with card numbers redacted: what is shown and searched. */
+  @Column({ name: 'reason_redacted', type: 'text' })
+  reasonRedacted!: string;
+
   @Column({ name: 'failed_at', type: 'text', nullable: true })
   failedAt!: string | null;
 

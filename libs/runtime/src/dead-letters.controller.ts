@@ -1,4 +1,5 @@
 import {
+  Body,
   Controller,
   Delete,
   Get,
@@ -8,7 +9,9 @@ import {
   ParseUUIDPipe,
   Post,
   Query,
+  Res,
 } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import {
   ApiBearerAuth,
   ApiNoContentResponse,
@@ -20,9 +23,12 @@ import {
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
+import type { ApiQueryOptions } from '@nestjs/swagger';
 import { RequirePermission } from '@junction/auth';
 import { ANY_JSON } from '@junction/registry';
+import { DeadLetterPreviewService } from './dead-letter-preview.service';
 import { DeadLettersService } from './dead-letters.service';
+import { PreviewRequestDto, PreviewResultDto } from './replay-jobs.dto';
 
 class DeadLetterDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
@@ -61,6 +67,61 @@ class DeadLetterDetailDto extends DeadLetterDto {
   >;
 }
 
+class ReasonCountDto {
+  @ApiProperty({ example: 'SCHEMA_FAILED' }) reasonCode!: string;
+  @ApiProperty() count!: number;
+}
+
+class RouteCountDto {
+  @ApiProperty() routeId!: string;
+  @ApiProperty() count!: number;
+}
+
+class RouteReasonCountDto {
+  @ApiProperty() routeId!: string;
+  @ApiProperty({ example: 'SCHEMA_FAILED' }) reasonCode!: string;
+  @ApiProperty() count!: number;
+}
+
+class DeadLetterCountsDto {
+  @ApiProperty({ description: 'Dead letters matching the filter.' }) total!: number;
+  @ApiProperty({ type: ReasonCountDto, isArray: true, description: 'Most first.' })
+  byReason!: ReasonCountDto[];
+  @ApiProperty({ type: RouteCountDto, isArray: true, description: 'Most first.' })
+  byRoute!: RouteCountDto[];
+  @ApiProperty({ type: RouteReasonCountDto, isArray: true })
+  byRouteAndReason!: RouteReasonCountDto[];
+}
+
+/** The filter every dead-letter query takes (list, counts; replay jobs and previews take it as `filter`). */
+export const DEAD_LETTER_FILTER_QUERY: ApiQueryOptions[] = [
+  { name: 'routeId', required: false },
+  {
+    name: 'reasonCode',
+    required: false,
+    description: 'One reason code, or several separated by commas (any of them).',
+    example: 'SCHEMA_FAILED',
+  },
+  {
+    name: 'from',
+    required: false,
+    description: 'ISO date-time: created at or after',
+  },
+  { name: 'to', required: false, description: 'ISO date-time: created before' },
+  {
+    name: 'q',
+    required: false,
+    description:
+      'Case-insensitive text in the reason (card numbers redacted; the payload is never searched). At most 200 characters.',
+  },
+];
+
+function ApiDeadLetterFilter(): MethodDecorator {
+  return (target, key, descriptor) => {
+    for (const q of DEAD_LETTER_FILTER_QUERY) ApiQuery(q)(target, key, descriptor);
+  };
+}
+
 class ReplayResultDto {
   @ApiProperty() id!: string;
   @ApiProperty({ enum: ['replayed', 'filtered', 'unroutable', 'dead-lettered'] }) outcome!: string;
@@ -80,25 +141,92 @@ class ReplayResultDto {
 @ApiSecurity('apiKey')
 @Controller('api/v1/dead-letters')
 export class DeadLettersController {
-  constructor(private readonly deadLetters: DeadLettersService) {}
+  constructor(
+    private readonly deadLetters: DeadLettersService,
+    private readonly previews: DeadLetterPreviewService,
+  ) {}
 
   @Get()
   @RequirePermission('deadletters.read')
-  @ApiOperation({ summary: 'Dead letters, newest first (payloads are not listed)' })
-  @ApiQuery({ name: 'routeId', required: false })
+  @ApiOperation({
+    summary: 'Dead letters, newest first (payloads are not listed)',
+    description:
+      'Pages in a stable order (created, then id). When a page is full, the `Junction-Next-Cursor` header holds the cursor of the next page: pass it as `cursor` with the same filter.',
+  })
+  @ApiDeadLetterFilter()
   @ApiQuery({ name: 'limit', required: false, type: Number, description: '1-500, default 50' })
+  @ApiQuery({
+    name: 'cursor',
+    required: false,
+    description: 'Opaque: the `Junction-Next-Cursor` header of the previous page',
+  })
   @ApiQuery({
     name: 'before',
     required: false,
-    description: 'ISO date-time: older ones only (paging)',
+    description: 'ISO date-time: older ones only',
   })
-  @ApiOkResponse({ type: DeadLetterDto, isArray: true })
-  list(
+  @ApiOkResponse({
+    type: DeadLetterDto,
+    isArray: true,
+    headers: {
+      'Junction-Next-Cursor': {
+        description: 'Present when there may be a next page: its cursor.',
+        schema: { type: 'string' },
+      },
+    },
+  })
+  async list(
+    @Res({ passthrough: true }) reply: FastifyReply,
     @Query('routeId') routeId?: string,
+    @Query('reasonCode') reasonCode?: string | string[],
+    @Query('from') from?: string,
+    @Query('to') to?: string,
+    @Query('q') q?: string,
     @Query('limit', new ParseIntPipe({ optional: true })) limit?: number,
+    @Query('cursor') cursor?: string,
     @Query('before') before?: string,
   ): Promise<DeadLetterDto[]> {
-    return this.deadLetters.list({ routeId, limit, before });
+    const page = await this.deadLetters.list({
+      routeId,
+      reasonCode,
+      from,
+      to,
+      q,
+      limit,
+      cursor,
+      before,
+    });
+    if (page.nextCursor) void reply.header('Junction-Next-Cursor', page.nextCursor);
+    return page.items;
+  }
+
+  @Get('counts')
+  @RequirePermission('deadletters.read')
+  @ApiOperation({ summary: 'How many dead letters match a filter, by reason code and by route' })
+  @ApiDeadLetterFilter()
+  @ApiOkResponse({ type: DeadLetterCountsDto })
+  counts(
+    @Query('routeId') routeId?: string,
+    @Query('reasonCode') reasonCode?: string | string[],
+    @Query('from') from?: string,
+    @Query('to') to?: string,
+    @Query('q') q?: string,
+  ): Promise<DeadLetterCountsDto> {
+    return this.deadLetters.counts({ routeId, reasonCode, from, to, q });
+  }
+
+  @Post('preview')
+  @HttpCode(200)
+  @RequirePermission('deadletters.read')
+  @ApiOperation({
+    summary:
+      'What a fix would do: run matching dead letters through a draft or version, delivering nothing',
+    description:
+      "Runs up to `limit` (at most 1000) of the dead letters the filter matches, newest first, through `document` (a draft of filter.routeId), `version`, or each route's active version, as POST /routes/{id}/test does, and reports per reason code how many would now be delivered, with up to 3 before/after traces each (card numbers redacted).",
+  })
+  @ApiOkResponse({ type: PreviewResultDto })
+  preview(@Body() body: PreviewRequestDto): Promise<PreviewResultDto> {
+    return this.previews.preview(body) as Promise<PreviewResultDto>;
   }
 
   @Get(':id')

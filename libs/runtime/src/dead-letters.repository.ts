@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, SelectQueryBuilder } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { SecretBox } from '@junction/common';
 import { redactPanText } from '@junction/pipeline';
@@ -19,6 +19,50 @@ export interface ParkedMessage {
   attempts: number;
   payload: Buffer;
   headers: Record<string, string>;
+}
+
+/** Which dead letters: every field narrows (AND); `q` matches the redacted reason text only. */
+export interface DeadLetterFilter {
+  routeId?: string;
+  /** One or more reason codes (any of them). */
+  reasonCodes?: string[];
+  /** Created at or after. */
+  from?: Date;
+  /** Created before. */
+  to?: Date;
+  /** Case-insensitive substring of the reason, card numbers redacted. */
+  q?: string;
+}
+
+/** A place in the newest-first order: the created_at (Postgres text, microseconds) and id of the last row seen. */
+export interface DeadLetterPosition {
+  createdAt: string;
+  id: string;
+}
+
+export interface DeadLetterCount {
+  routeId: string;
+  reasonCode: string;
+  count: number;
+}
+
+/** Escapes LIKE's wildcards so that `q` is matched as typed. */
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** Adds a filter's conditions to a query over `dead_letters` aliased `d`. */
+export function whereDeadLetters(
+  q: SelectQueryBuilder<DeadLetterEntity>,
+  filter: DeadLetterFilter,
+): SelectQueryBuilder<DeadLetterEntity> {
+  if (filter.routeId) q.andWhere('d.routeId = :routeId', { routeId: filter.routeId });
+  if (filter.reasonCodes?.length)
+    q.andWhere('d.reasonCode IN (:...reasonCodes)', { reasonCodes: filter.reasonCodes });
+  if (filter.from) q.andWhere('d.createdAt >= :from', { from: filter.from });
+  if (filter.to) q.andWhere('d.createdAt < :to', { to: filter.to });
+  if (filter.q) q.andWhere(`d.reasonRedacted ILIKE :q ESCAPE '\\'`, { q: likePattern(filter.q) });
+  return q;
 }
 
 /** The encrypted store of dead letters. Plain class: the runtime uses it without Nest. */
@@ -59,6 +103,7 @@ export class DeadLettersRepository {
       source: { ...message.source, name: storable(message.source.name) },
       reasonCode: message.reasonCode,
       reason: storable(message.reason),
+      reasonRedacted: redactPanText(storable(message.reason)),
       failedAt: storable(message.failedAt),
       attempts: message.attempts,
       sealed,
@@ -70,16 +115,75 @@ export class DeadLettersRepository {
     return id;
   }
 
-  list(filter: { routeId?: string; limit: number; before?: Date }): Promise<DeadLetterEntity[]> {
-    const q = this.db
-      .getRepository(DeadLetterEntity)
-      .createQueryBuilder('d')
+  /**
+   * Newest first (created_at, then id: a stable order), after `after` when given. Each row comes
+   * with its position, for the next page's cursor.
+   */
+  async list(
+    filter: DeadLetterFilter & { limit: number; before?: Date; after?: DeadLetterPosition },
+  ): Promise<Array<{ row: DeadLetterEntity; position: DeadLetterPosition }>> {
+    const q = whereDeadLetters(
+      this.db.getRepository(DeadLetterEntity).createQueryBuilder('d'),
+      filter,
+    )
+      .addSelect(
+        `to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+        'position_created_at',
+      )
       .orderBy('d.createdAt', 'DESC')
       .addOrderBy('d.id', 'DESC')
       .limit(filter.limit);
-    if (filter.routeId) q.andWhere('d.routeId = :routeId', { routeId: filter.routeId });
     if (filter.before) q.andWhere('d.createdAt < :before', { before: filter.before });
-    return q.getMany();
+    if (filter.after)
+      q.andWhere('(d.created_at, d.id) < (CAST(:afterAt AS timestamptz), CAST(:afterId AS uuid))', {
+        afterAt: filter.after.createdAt,
+        afterId: filter.after.id,
+      });
+    const { entities, raw } = await q.getRawAndEntities<{
+      d_id: string;
+      position_created_at: string;
+    }>();
+    const at = new Map(raw.map((r) => [r.d_id, r.position_created_at]));
+    return entities.map((row) => ({ row, position: { createdAt: at.get(row.id)!, id: row.id } }));
+  }
+
+  /** Up to `limit` matching dead letters, newest first, opened (for previews: never shown as is). */
+  async openMany(
+    filter: DeadLetterFilter,
+    limit: number,
+  ): Promise<Array<{ row: DeadLetterEntity; payload: Buffer; headers: Record<string, string> }>> {
+    const rows = await whereDeadLetters(
+      this.db.getRepository(DeadLetterEntity).createQueryBuilder('d').addSelect('d.sealed'),
+      filter,
+    )
+      .orderBy('d.createdAt', 'DESC')
+      .addOrderBy('d.id', 'DESC')
+      .limit(limit)
+      .getMany();
+    return rows.map((row) => {
+      const opened = this.box.openJson<{ payload: string; headers: Record<string, string> }>(
+        row.sealed,
+        `dead-letter:${row.id}`,
+      );
+      return { row, payload: Buffer.from(opened.payload, 'base64'), headers: opened.headers };
+    });
+  }
+
+  /** How many match, by route and reason code. */
+  async count(filter: DeadLetterFilter): Promise<DeadLetterCount[]> {
+    const rows = await whereDeadLetters(
+      this.db.getRepository(DeadLetterEntity).createQueryBuilder('d'),
+      filter,
+    )
+      .select('d.route_id', 'routeId')
+      .addSelect('d.reason_code', 'reasonCode')
+      .addSelect('count(*)::int', 'count')
+      .groupBy('d.route_id')
+      .addGroupBy('d.reason_code')
+      .orderBy('d.route_id')
+      .addOrderBy('d.reason_code')
+      .getRawMany<DeadLetterCount>();
+    return rows.map((r) => ({ ...r, count: Number(r.count) }));
   }
 
   find(id: string): Promise<DeadLetterEntity | null> {

@@ -1,8 +1,13 @@
 import { JunctionError } from '@junction/common';
 import { redactPans } from '@junction/pipeline';
 import { DeadLetterEntity } from './dead-letter.entity';
-import { DeadLettersRepository } from './dead-letters.repository';
+import {
+  DeadLetterFilter,
+  DeadLetterPosition,
+  DeadLettersRepository,
+} from './dead-letters.repository';
 import { RouteSupervisor } from './route-supervisor';
+import type { RouteWorker } from './route-worker';
 
 export interface DeadLetterView {
   id: string;
@@ -22,6 +27,78 @@ export interface DeadLetterView {
   lastReplayError: string | null;
 }
 
+/** A filter as the API takes it: strings, not yet checked. */
+export interface DeadLetterQuery {
+  routeId?: string;
+  /** One code, or several separated by commas. */
+  reasonCode?: string | string[];
+  from?: string;
+  to?: string;
+  q?: string;
+}
+
+function date(name: string, text: string | undefined): Date | undefined {
+  if (text === undefined || text === '') return undefined;
+  const d = new Date(text);
+  if (Number.isNaN(d.getTime()))
+    throw new JunctionError('BAD_REQUEST', `${name} must be an ISO date-time`);
+  return d;
+}
+
+/** Checks and converts a filter from the API (shared by lists, counts, replay jobs and previews). */
+export function parseDeadLetterQuery(query: DeadLetterQuery): DeadLetterFilter {
+  const codes = (Array.isArray(query.reasonCode) ? query.reasonCode : [query.reasonCode ?? ''])
+    .flatMap((c) => c.split(','))
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
+  const from = date('from', query.from);
+  const to = date('to', query.to);
+  if (from && to && from >= to) throw new JunctionError('BAD_REQUEST', 'from must be before to');
+  if (query.q !== undefined && query.q.length > 200)
+    throw new JunctionError('BAD_REQUEST', 'q is at most 200 characters');
+  return {
+    ...(query.routeId ? { routeId: query.routeId } : {}),
+    ...(codes.length ? { reasonCodes: [...new Set(codes)] } : {}),
+    ...(from ? { from } : {}),
+    ...(to ? { to } : {}),
+    ...(query.q ? { q: query.q } : {}),
+  };
+}
+
+/** The opaque paging cursor: the position of the last row of a page. */
+export function encodeCursor(p: DeadLetterPosition): string {
+  return Buffer.from(JSON.stringify([p.createdAt, p.id]), 'utf8').toString('base64url');
+}
+
+const CURSOR_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function decodeCursor(cursor: string): DeadLetterPosition {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== 2 ||
+    typeof parsed[0] !== 'string' ||
+    typeof parsed[1] !== 'string' ||
+    !CURSOR_AT.test(parsed[0]) ||
+    !UUID.test(parsed[1])
+  )
+    throw new JunctionError('BAD_REQUEST', 'cursor is not one this API gave out');
+  return { createdAt: parsed[0], id: parsed[1] };
+}
+
+export interface DeadLetterCounts {
+  total: number;
+  byReason: Array<{ reasonCode: string; count: number }>;
+  byRoute: Array<{ routeId: string; count: number }>;
+  byRouteAndReason: Array<{ routeId: string; reasonCode: string; count: number }>;
+}
+
 function view(d: DeadLetterEntity): DeadLetterView {
   return {
     id: d.id,
@@ -31,7 +108,7 @@ function view(d: DeadLetterEntity): DeadLetterView {
     routeIncarnation: d.routeIncarnation,
     source: d.source,
     reasonCode: d.reasonCode,
-    reason: d.reason,
+    reason: d.reasonRedacted,
     failedAt: d.failedAt,
     attempts: d.attempts,
     payloadSha256: d.payloadSha256,
@@ -48,21 +125,36 @@ export class DeadLettersService {
     private readonly supervisor: RouteSupervisor,
   ) {}
 
-  async list(filter: {
-    routeId?: string;
-    limit?: number;
-    before?: string;
-  }): Promise<DeadLetterView[]> {
-    const before = filter.before ? new Date(filter.before) : undefined;
-    if (before && Number.isNaN(before.getTime()))
-      throw new JunctionError('BAD_REQUEST', 'before must be an ISO date-time');
-    return (
-      await this.store.list({
-        routeId: filter.routeId,
-        limit: Math.min(Math.max(filter.limit ?? 50, 1), 500),
-        before,
-      })
-    ).map(view);
+  /** One page, newest first; `nextCursor` is set when there may be more. */
+  async list(
+    query: DeadLetterQuery & { limit?: number; before?: string; cursor?: string },
+  ): Promise<{ items: DeadLetterView[]; nextCursor: string | null }> {
+    const filter = parseDeadLetterQuery(query);
+    const before = date('before', query.before);
+    const after = query.cursor ? decodeCursor(query.cursor) : undefined;
+    const limit = Math.min(Math.max(query.limit ?? 50, 1), 500);
+    const rows = await this.store.list({ ...filter, limit, before, after });
+    const last = rows.at(-1);
+    return {
+      items: rows.map((r) => view(r.row)),
+      nextCursor: rows.length === limit && last ? encodeCursor(last.position) : null,
+    };
+  }
+
+  /** How many dead letters match, by reason code, by route and by both. */
+  async counts(query: DeadLetterQuery): Promise<DeadLetterCounts> {
+    const rows = await this.store.count(parseDeadLetterQuery(query));
+    const sum = (key: 'routeId' | 'reasonCode') => {
+      const m = new Map<string, number>();
+      for (const r of rows) m.set(r[key], (m.get(r[key]) ?? 0) + r.count);
+      return [...m].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+    };
+    return {
+      total: rows.reduce((n, r) => n + r.count, 0),
+      byReason: sum('reasonCode').map(([reasonCode, count]) => ({ reasonCode, count })),
+      byRoute: sum('routeId').map(([routeId, count]) => ({ routeId, count })),
+      byRouteAndReason: rows,
+    };
   }
 
   /** One dead letter with its payload, card numbers redacted (it is shown to operators). */
@@ -85,15 +177,26 @@ export class DeadLettersService {
     };
   }
 
-  /** Runs the original message again through the route's running version. */
-  async replay(id: string): Promise<{
+  /**
+   * Runs the original message again through the route's running version, or through `through`
+   * (a worker of another version, for replay jobs that name one).
+   */
+  async replay(
+    id: string,
+    through?: RouteWorker,
+  ): Promise<{
     id: string;
     outcome: string;
     error?: { code: string; message: string; where?: string };
   }> {
     const opened = await this.store.open(id);
     if (!opened) throw new JunctionError('NOT_FOUND', `no dead letter ${id}`);
-    const worker = this.supervisor.worker(opened.row.routeId);
+    let worker = through ?? this.supervisor.worker(opened.row.routeId);
+    if (!worker) {
+      // Just starting (this process booted, or the route was started a moment ago)?
+      await this.supervisor.settled(opened.row.routeId);
+      worker = this.supervisor.worker(opened.row.routeId);
+    }
     if (!worker)
       throw new JunctionError(
         'CONFLICT',

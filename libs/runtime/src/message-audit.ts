@@ -58,3 +58,20 @@ export function observedSink(sink: MessageAuditSink, observer: MessageObserver):
     },
   };
 }
+
+/** An event the runtime records on someone's behalf (a replay job and what it replayed). */
+export interface RuntimeEvent {
+  type: string;
+  outcome: 'success' | 'failure';
+  actor: string;
+  actorKind: 'user' | 'apiKey' | 'system';
+  target: { type: string; id: string };
+  details: Record<string, unknown>;
+}
+
+/** Where runtime events go (the audit trail's events); resolves once durable. */
+export interface EventAuditSink {
+  event(event: RuntimeEvent): Promise<void>;
+}
+
+export const EVENT_AUDIT_SINK = Symbol('EVENT_AUDIT_SINK');

@@ -42,4 +42,17 @@ export class SqlRouteStore implements RouteStore {
     const rows: Row[] = await this.db.query(`${SELECT} WHERE r.id = $1`, [id]);
     return rows[0] ? record(rows[0]) : null;
   }
+
+  async version(
+    id: string,
+    version: number,
+  ): Promise<{ incarnation: number; document: RouteDocument } | null> {
+    const rows = (await this.db.query(
+      `SELECT r.incarnation, v.document FROM routes r JOIN route_versions v
+          ON v.route_id = r.id AND v.incarnation = r.incarnation AND v.version = $2
+        WHERE r.id = $1 AND r.deleted_at IS NULL`,
+      [id, version],
+    )) as Array<{ incarnation: number; document: RouteDocument }>;
+    return rows[0] ?? null;
+  }
 }

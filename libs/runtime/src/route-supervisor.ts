@@ -17,6 +17,11 @@ export interface RouteStore {
   /** Every route that should run: not deleted, running, with an active version (and its document). */
   runnable(): Promise<RouteRecord[]>;
   find(id: string): Promise<RouteRecord | null>;
+  /** One stored version of the route's current incarnation (for replays through a chosen version). */
+  version?(
+    id: string,
+    version: number,
+  ): Promise<{ incarnation: number; document: RouteDocument } | null>;
 }
 
 /** Whether a stored route should run (and, given a worker, run that worker's version). */
@@ -130,6 +135,11 @@ export class RouteSupervisor {
     return next;
   }
 
+  /** Resolves once the changes asked for a route so far are applied (its worker started, say). */
+  async settled(id: string): Promise<void> {
+    await this.queues.get(id);
+  }
+
   /** Re-reads every route (after notifications may have been missed). */
   async resync(): Promise<void> {
     const ids = new Set([
@@ -203,6 +213,30 @@ export class RouteSupervisor {
 
   worker(id: string): RouteWorker | undefined {
     return this.workers.get(id);
+  }
+
+  /**
+   * A worker to replay through: the running one when it runs `version` (or no version is asked
+   * for), otherwise one built for that version that takes nothing from the source, only the
+   * replays given to it; `release` closes such a one. Undefined when the route is not running
+   * (no version asked) or has no such version.
+   */
+  async replayWorker(
+    id: string,
+    version?: number,
+  ): Promise<{ worker: RouteWorker; release(): Promise<void> } | undefined> {
+    const running = this.workers.get(id);
+    if (version === undefined || running?.version === version) {
+      if (!running) return undefined;
+      return { worker: running, release: () => Promise.resolve() };
+    }
+    const stored = await this.store.version?.(id, version);
+    if (!stored) return undefined;
+    const worker = await RouteWorker.create(
+      { id, version, incarnation: stored.incarnation, document: stored.document },
+      this.deps,
+    );
+    return { worker, release: () => worker.stop() };
   }
 
   /** Stops intake everywhere, drains every worker, then closes the broker clients. */

@@ -1,4 +1,5 @@
 import type { EgressPolicy } from '@junction/connectors';
+import type { ReplayClock } from './replay-jobs.service';
 import type { Jitter } from './retry';
 
 export interface RuntimeOptions {
@@ -8,6 +9,8 @@ export interface RuntimeOptions {
   maxInFlight: number;
   /** The random part of retry backoffs (default Math.random; tests fix it). */
   jitter?: Jitter;
+  /** Dead-letter replay jobs: lease and poll (ms), and the clock their rate limit waits on. */
+  replayJobs?: { leaseMs?: number; pollMs?: number; clock?: ReplayClock };
 }
 
 export const RUNTIME_OPTIONS = Symbol('RUNTIME_OPTIONS');

@@ -18,6 +18,7 @@ import {
   RoutesService,
   SECRET_BOX,
 } from '@junction/registry';
+import { DeadLetterPreviewService } from './dead-letter-preview.service';
 import { ConnectionTestController } from './connection-test.controller';
 import { DeadLettersController } from './dead-letters.controller';
 import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
@@ -25,6 +26,8 @@ import { DeadLettersRepository } from './dead-letters.repository';
 import { DeadLettersService } from './dead-letters.service';
 import { LogDestination } from './log.destination';
 import {
+  EVENT_AUDIT_SINK,
+  EventAuditSink,
   MESSAGE_AUDIT_SINK,
   MESSAGE_OBSERVER,
   MessageAuditSink,
@@ -32,6 +35,9 @@ import {
   NO_AUDIT,
   observedSink,
 } from './message-audit';
+import { ReplayJobsController } from './replay-jobs.controller';
+import { ReplayJobsRepository } from './replay-jobs.repository';
+import { ReplayJobsService, SYSTEM_CLOCK } from './replay-jobs.service';
 import { RouteListener } from './route-listener';
 import { RouteStore } from './route-supervisor';
 import { RouteSupervisor } from './route-supervisor';
@@ -49,6 +55,7 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicati
     private readonly supervisor: RouteSupervisor,
     private readonly routes: RoutesService,
     private readonly db: DataSource,
+    private readonly replayJobs: ReplayJobsService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -79,10 +86,13 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicati
     );
     await this.listener.start();
     await this.supervisor.start();
+    this.replayJobs.start();
   }
 
   /** Stop intake, drain what is in flight, then close the broker clients (audit is flushed after). */
   async beforeApplicationShutdown(): Promise<void> {
+    // A replay job in progress gives its lease back first: another process resumes it.
+    await this.replayJobs.stop();
     await this.listener?.stop();
     await this.supervisor.stop();
   }
@@ -94,7 +104,8 @@ export class RuntimeModule {
     return {
       module: RuntimeModule,
       imports: [RegistryModule],
-      controllers: [DeadLettersController, ConnectionTestController],
+      // Replay jobs first: their static paths must not be read as a dead letter's id.
+      controllers: [ReplayJobsController, DeadLettersController, ConnectionTestController],
       providers: [
         { provide: RUNTIME_OPTIONS, useValue: options },
         {
@@ -136,6 +147,43 @@ export class RuntimeModule {
           inject: [DeadLettersRepository, RouteSupervisor],
           useFactory: (store: DeadLettersRepository, supervisor: RouteSupervisor) =>
             new DeadLettersService(store, supervisor),
+        },
+        {
+          provide: DeadLetterPreviewService,
+          inject: [DeadLettersRepository, RoutesService],
+          useFactory: (store: DeadLettersRepository, routes: RoutesService) =>
+            new DeadLetterPreviewService(store, routes),
+        },
+        {
+          provide: ReplayJobsService,
+          inject: [
+            DataSource,
+            DeadLettersService,
+            RouteSupervisor,
+            RUNTIME_OPTIONS,
+            { token: EVENT_AUDIT_SINK, optional: true },
+          ],
+          useFactory: (
+            db: DataSource,
+            deadLetters: DeadLettersService,
+            supervisor: RouteSupervisor,
+            opts: RuntimeOptions,
+            audit: EventAuditSink | undefined,
+          ) => {
+            const log = new Logger('ReplayJobs');
+            return new ReplayJobsService(
+              new ReplayJobsRepository(db),
+              deadLetters,
+              supervisor,
+              audit ?? { event: () => Promise.resolve() },
+              {
+                leaseMs: opts.replayJobs?.leaseMs ?? 30_000,
+                pollMs: opts.replayJobs?.pollMs ?? 2_000,
+                clock: opts.replayJobs?.clock ?? SYSTEM_CLOCK,
+              },
+              { warn: (m) => log.warn(m) },
+            );
+          },
         },
         RuntimeLifecycle,
       ],

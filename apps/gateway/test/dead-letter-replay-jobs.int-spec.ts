@@ -1,0 +1,405 @@
+/**
+ * Bulk replay of dead letters as jobs, against real Postgres and RabbitMQ: a job replays exactly
+ * the letters its filter matches, at its rate (on an injected clock: nothing really waits), can
+ * be cancelled, runs through a chosen version, and a job whose process stops is resumed by
+ * another gateway process without replaying any letter twice.
+ */
+import * as amqp from 'amqplib';
+import { randomUUID } from 'node:crypto';
+import { DeadLettersRepository, ReplayClock, ReplayJobsService } from '@junction/runtime';
+import { eventually } from './eventually';
+import { startTestGateway, TestGateway } from './test-gateway';
+
+process.env.JUNCTION_LOG ??= 'silent';
+
+const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
+
+/** A clock whose sleeps pass at once (advancing it), or wait while held. */
+class TestClock implements ReplayClock {
+  t = 1_000_000;
+  slept: number[] = [];
+  waiting = 0;
+  private held = false;
+  private waiters: Array<() => void> = [];
+
+  now(): number {
+    return this.t;
+  }
+
+  async sleep(ms: number, signal: AbortSignal): Promise<void> {
+    this.slept.push(ms);
+    if (this.held) {
+      this.waiting += 1;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          this.waiters.push(resolve);
+          signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+        });
+      } finally {
+        this.waiting -= 1;
+      }
+    }
+    this.t += ms;
+  }
+
+  hold(): void {
+    this.held = true;
+  }
+
+  release(): void {
+    this.held = false;
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+interface Job {
+  id: string;
+  state: string;
+  total: number;
+  done: number;
+  failed: number;
+  startedBy: string;
+  version: number | null;
+  cancelRequested: boolean;
+  finishedAt: string | null;
+}
+
+describe('dead-letter replay jobs', () => {
+  const run = randomUUID().slice(0, 8);
+  const queue = `replay-jobs-${run}`;
+  const clockA = new TestClock();
+  let a: TestGateway;
+  let b: TestGateway | undefined;
+  let token: string;
+  let broker: amqp.ChannelModel;
+  let channel: amqp.Channel;
+  const env = { JUNCTION_REPLAY_JOB_LEASE_MS: '1500', JUNCTION_REPLAY_JOB_POLL_MS: '100' };
+
+  const route = (pipeline: unknown[]) => ({
+    id: 'rj',
+    source: { type: 'http', path: `rj-${run}`, auth: 'none', mode: 'async' },
+    pipeline,
+    destinations: [{ type: 'amqp', connection: 'rabbit', queue }],
+  });
+
+  beforeAll(async () => {
+    a = await startTestGateway(env, undefined, { replayClock: clockA });
+    token = await a.login('admin', a.adminPassword);
+    broker = await amqp.connect(AMQP_URL);
+    channel = await broker.createChannel();
+    await channel.assertQueue(queue, { durable: true });
+    expect(
+      (
+        await api('POST', '/api/v1/connections', {
+          name: 'rabbit',
+          type: 'amqp',
+          config: { url: 'amqp://guest@127.0.0.1:5672' },
+          secrets: { password: 'guest' },
+        })
+      ).status,
+    ).toBe(201);
+    // Version 1 (active) wants a total; version 2 (stored, not active) takes anything.
+    expect(
+      (
+        await api(
+          'POST',
+          '/api/v1/routes',
+          route([{ validate: { schema: { type: 'object', required: ['id', 'total'] } } }]),
+        )
+      ).status,
+    ).toBe(201);
+    expect((await api('PUT', '/api/v1/routes/rj', route([]))).body).toMatchObject({
+      activeVersion: 1,
+    });
+    await eventually(async () =>
+      expect((await api('GET', '/api/v1/routes/rj/status')).body).toMatchObject({
+        state: 'running',
+      }),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    clockA.release();
+    await channel?.deleteQueue(queue).catch(() => undefined);
+    await broker?.close();
+    await b?.close();
+    await a?.close();
+  }, 30_000);
+
+  function api(method: string, url: string, body?: unknown, gw: TestGateway = a) {
+    return gw.request(method, url, { token, body });
+  }
+
+  async function park(reasonCode: string, n: number, payload: (i: number) => unknown) {
+    const store = a.app.get(DeadLettersRepository, { strict: false });
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++)
+      ids.push(
+        await store.park({
+          messageId: `${reasonCode}-${i}-${run}`,
+          routeId: 'rj',
+          routeVersion: 1,
+          source: { type: 'http', name: `rj-${run}` },
+          reasonCode,
+          reason: `failed ${reasonCode} #${i}`,
+          attempts: 1,
+          payload: Buffer.from(JSON.stringify(payload(i))),
+          headers: {},
+        }),
+      );
+    return ids;
+  }
+
+  /** Everything on the queue now (the job awaited each delivery's confirm before counting it). */
+  async function drain(): Promise<string[]> {
+    const ids: string[] = [];
+    for (;;) {
+      const m = await channel.get(queue, { noAck: true });
+      if (!m) return ids;
+      ids.push((JSON.parse(m.content.toString()) as { id: string }).id);
+    }
+  }
+
+  const job = async (id: string, gw: TestGateway = a) =>
+    (await api('GET', `/api/v1/dead-letters/replay-jobs/${id}`, undefined, gw)).body as Job;
+
+  async function finished(id: string, state = 'done'): Promise<Job> {
+    return eventually(async () => {
+      const j = await job(id);
+      expect(j.state).toBe(state);
+      return j;
+    }, 20_000);
+  }
+
+  it('replays exactly the 3 of 20 dead letters that match, at the rate asked, and audits each', async () => {
+    await park('OTHER_FAILED', 9, (i) => ({ id: `other-${i}`, total: i }));
+    await park('SCHEMA_FAILED', 3, (i) => ({ id: `schema-${i}`, total: i }));
+    await park('TIMEOUT', 8, (i) => ({ id: `timeout-${i}`, total: i }));
+    await drain();
+    const filter = { routeId: 'rj', reasonCode: ['SCHEMA_FAILED'] };
+    const dry = await api('POST', '/api/v1/dead-letters/replay-jobs', { filter, dryRun: true });
+    expect(dry.status).toBe(200);
+    expect(dry.body).toEqual({ dryRun: true, total: 3 });
+    expect(
+      (await api('POST', '/api/v1/dead-letters/replay-jobs', { filter: {}, dryRun: true })).body,
+    ).toEqual({ dryRun: true, total: 20 });
+    expect((await api('GET', '/api/v1/dead-letters/replay-jobs')).body).toEqual([]);
+
+    clockA.slept = [];
+    const created = await api('POST', '/api/v1/dead-letters/replay-jobs', {
+      filter,
+      ratePerSecond: 2,
+    });
+    expect(created.status).toBe(202);
+    expect(created.body).toMatchObject({ total: 3, startedBy: 'admin', version: null });
+    const done = await finished((created.body as Job).id);
+    expect(done).toMatchObject({ total: 3, done: 3, failed: 0, finishedAt: expect.any(String) });
+    expect((await drain()).sort()).toEqual(['schema-0', 'schema-1', 'schema-2']);
+    // 3 items at 2 a second: two waits of half a second, on the injected clock.
+    expect(clockA.slept.reduce((s, ms) => s + ms, 0)).toBe(1000);
+    const counts = (await api('GET', '/api/v1/dead-letters/counts?routeId=rj')).body as {
+      total: number;
+    };
+    expect(counts.total).toBe(20); // replayed letters stay (marked replayed), as with a single replay
+    const list = (await api('GET', '/api/v1/dead-letters/replay-jobs')).body as Job[];
+    expect(list.map((j) => j.id)).toEqual([(created.body as Job).id]);
+
+    const events = await eventually(async () => {
+      const r = (await api('GET', '/api/v1/audit/events?limit=500')).body as {
+        items: Array<{
+          type: string;
+          target: { id: string } | null;
+          details: Record<string, unknown>;
+        }>;
+      };
+      const mine = r.items.filter(
+        (e) =>
+          e.target?.id === (created.body as Job).id ||
+          e.details?.replayJob === (created.body as Job).id,
+      );
+      expect(mine.map((e) => e.type).sort()).toEqual([
+        'deadletter.replayed',
+        'deadletter.replayed',
+        'deadletter.replayed',
+        'deadletter.replayjob.created',
+        'deadletter.replayjob.finished',
+        'deadletter.replayjob.started',
+      ]);
+      return mine;
+    });
+    expect(events.length).toBe(6);
+  }, 60_000);
+
+  it('replays through a chosen version that is not the running one; the running one fails them', async () => {
+    const ids = await park('NEEDS_V2', 3, (i) => ({ id: `v2-${i}` }));
+    const filter = { routeId: 'rj', reasonCode: ['NEEDS_V2'] };
+    const first = await api('POST', '/api/v1/dead-letters/replay-jobs', { filter });
+    expect(await finished((first.body as Job).id)).toMatchObject({ done: 0, failed: 3 });
+    expect(await drain()).toEqual([]);
+    const second = await api('POST', '/api/v1/dead-letters/replay-jobs', { filter, version: 2 });
+    expect(second.status).toBe(202);
+    expect(await finished((second.body as Job).id)).toMatchObject({
+      version: 2,
+      done: 3,
+      failed: 0,
+    });
+    expect((await drain()).sort()).toEqual(['v2-0', 'v2-1', 'v2-2']);
+    for (const id of ids)
+      expect((await api('GET', `/api/v1/dead-letters/${id}`)).body).toMatchObject({
+        replays: 2,
+        lastReplayError: null,
+      });
+    // The running version is still 1.
+    expect((await api('GET', '/api/v1/routes/rj/status')).body).toMatchObject({
+      activeVersion: 1,
+    });
+    expect(
+      (await api('POST', '/api/v1/dead-letters/replay-jobs', { filter, version: 9 })).status,
+    ).toBe(404);
+    expect(
+      (await api('POST', '/api/v1/dead-letters/replay-jobs', { filter: {}, version: 2 })).status,
+    ).toBe(400);
+  }, 60_000);
+
+  it('cancel stops a running job before its next item; a queued-looking bad request is refused', async () => {
+    await park('CANCEL_ME', 3, (i) => ({ id: `cancel-${i}`, total: i }));
+    clockA.hold();
+    const created = await api('POST', '/api/v1/dead-letters/replay-jobs', {
+      filter: { routeId: 'rj', reasonCode: ['CANCEL_ME'] },
+      ratePerSecond: 1,
+    });
+    const id = (created.body as Job).id;
+    await eventually(async () => {
+      expect(await job(id)).toMatchObject({ state: 'running', done: 1 });
+      expect(clockA.waiting).toBe(1);
+    });
+    const cancel = await api('POST', `/api/v1/dead-letters/replay-jobs/${id}/cancel`);
+    expect(cancel.status).toBe(200);
+    expect(cancel.body).toMatchObject({ cancelRequested: true });
+    clockA.release();
+    expect(await finished(id, 'cancelled')).toMatchObject({ done: 1, failed: 0, total: 3 });
+    expect(await drain()).toEqual(['cancel-0']);
+    expect(
+      (await api('POST', `/api/v1/dead-letters/replay-jobs/${randomUUID()}/cancel`)).status,
+    ).toBe(404);
+    for (const body of [
+      { filter: { routeId: 'rj' }, ratePerSecond: 0 },
+      { filter: { from: 'soon' } },
+      { filter: { routeId: 'rj' }, extra: true },
+      {},
+    ])
+      expect((await api('POST', '/api/v1/dead-letters/replay-jobs', body)).status).toBe(400);
+  }, 60_000);
+
+  it('a job whose process stops is resumed by another process; no letter is replayed twice', async () => {
+    const ids = await park('TAKEOVER', 5, (i) => ({ id: `takeover-${i}`, total: i }));
+    clockA.hold();
+    const created = await api('POST', '/api/v1/dead-letters/replay-jobs', {
+      filter: { routeId: 'rj', reasonCode: ['TAKEOVER'] },
+      ratePerSecond: 1,
+    });
+    const id = (created.body as Job).id;
+    // Process A replays the first and then hangs (its clock never wakes it): no lease renewal.
+    await eventually(async () => {
+      expect(await job(id)).toMatchObject({ state: 'running', done: 1 });
+      expect(clockA.waiting).toBe(1);
+    });
+    const clockB = new TestClock();
+    b = await startTestGateway(
+      env,
+      { databaseUrl: a.databaseUrl, masterKey: a.masterKey },
+      { replayClock: clockB },
+    );
+    // Once A's lease lapses, B claims the job and goes on from the second letter.
+    const done = await finished(id);
+    expect(done).toMatchObject({ total: 5, done: 5, failed: 0 });
+    expect(clockB.slept.reduce((s, ms) => s + ms, 0)).toBeGreaterThanOrEqual(3000);
+    // A wakes up: its lease is gone, so it replays nothing more.
+    clockA.release();
+    await a.app.get(ReplayJobsService, { strict: false }).whenIdle();
+    expect((await drain()).sort()).toEqual([0, 1, 2, 3, 4].map((i) => `takeover-${i}`));
+    for (const dl of ids)
+      expect((await api('GET', `/api/v1/dead-letters/${dl}`)).body).toMatchObject({ replays: 1 });
+    expect(await job(id)).toMatchObject({ done: 5, failed: 0, state: 'done' });
+  }, 90_000);
+
+  it('previews a fix: 0 of 3 would deliver through the running version, 3 of 3 through a fixed draft or version; nothing is sent', async () => {
+    const PAN = '4111111111111111';
+    const ids = await park('PREVIEW_ME', 3, (i) => ({ id: `pv-${i}`, card: PAN }));
+    await park('PREVIEW_OK', 2, (i) => ({ id: `pv-ok-${i}`, total: i }));
+    await drain();
+    const filter = { routeId: 'rj', reasonCode: ['PREVIEW_ME', 'PREVIEW_OK'] };
+    type Preview = {
+      version: number | 'draft' | null;
+      evaluated: number;
+      matched: number;
+      truncated: boolean;
+      wouldDeliver: number;
+      byReason: Array<{
+        reasonCode: string;
+        total: number;
+        wouldDeliver: number;
+        failed: number;
+        examples: Array<{
+          deadLetterId: string;
+          before: { version: number; run: { outcome: string } | null };
+          after: { outcome: string; deliveries: Array<{ body: unknown }> };
+        }>;
+      }>;
+    };
+    const preview = async (body: Record<string, unknown>) => {
+      const r = await api('POST', '/api/v1/dead-letters/preview', { filter, ...body });
+      expect(r.status).toBe(200);
+      return r.body as Preview;
+    };
+    const of = (p: Preview, code: string) => p.byReason.find((r) => r.reasonCode === code)!;
+
+    const before = await preview({});
+    expect(before).toMatchObject({ version: 1, evaluated: 5, matched: 5, truncated: false });
+    expect(of(before, 'PREVIEW_ME')).toMatchObject({ total: 3, wouldDeliver: 0, failed: 3 });
+    expect(of(before, 'PREVIEW_OK')).toMatchObject({ total: 2, wouldDeliver: 2 });
+
+    const fixed = {
+      id: 'rj',
+      source: { type: 'http', path: `rj-${run}`, auth: 'none', mode: 'async' },
+      pipeline: [{ transform: '$merge([$, { "total": 0 }])' }],
+      destinations: [{ type: 'amqp', connection: 'rabbit', queue }],
+    };
+    const yaml = [
+      'id: rj',
+      `source: { type: http, path: rj-${run}, auth: none, mode: async }`,
+      'pipeline: []',
+      `destinations: [{ type: amqp, connection: rabbit, queue: ${queue} }]`,
+    ].join('\n');
+    for (const body of [{ document: fixed }, { document: yaml }, { version: 2 }]) {
+      const after = await preview(body);
+      expect(after.version).toBe(body.version ?? 'draft');
+      const me = of(after, 'PREVIEW_ME');
+      expect(me).toMatchObject({ total: 3, wouldDeliver: 3, failed: 0 });
+      expect(me.examples.map((e) => e.deadLetterId).sort()).toEqual([...ids].sort());
+      for (const e of me.examples) {
+        expect(e.before).toMatchObject({ version: 1, run: { outcome: 'error' } });
+        expect(e.after.outcome).toBe('deliver');
+      }
+      expect(JSON.stringify(after)).not.toContain(PAN);
+      expect(JSON.stringify(after)).toContain('[PAN REDACTED]');
+    }
+    const limited = await preview({ limit: 2 });
+    expect(limited).toMatchObject({ evaluated: 2, matched: 5, truncated: true });
+    // Nothing was delivered, nothing was replayed.
+    expect(await drain()).toEqual([]);
+    for (const id of ids)
+      expect((await api('GET', `/api/v1/dead-letters/${id}`)).body).toMatchObject({ replays: 0 });
+    // A draft that is not a route is refused; a version or draft needs the route.
+    for (const body of [
+      { filter, document: { id: 'rj' } },
+      { filter, document: 'source: [' },
+      { filter: { reasonCode: ['PREVIEW_ME'] }, version: 2 },
+      { filter, version: 2, document: fixed },
+      { filter, limit: 1001 },
+    ]) {
+      const r = await api('POST', '/api/v1/dead-letters/preview', body);
+      expect([400, 422]).toContain(r.status);
+    }
+  }, 60_000);
+});

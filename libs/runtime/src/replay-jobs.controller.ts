@@ -1,0 +1,108 @@
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  ParseIntPipe,
+  ParseUUIDPipe,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiSecurity,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import { CurrentPrincipal, Principal, RequirePermission } from '@junction/auth';
+import { CreateReplayJobDto, ReplayJobDryRunDto, ReplayJobDto } from './replay-jobs.dto';
+import { ReplayJobsService } from './replay-jobs.service';
+
+@ApiTags('dead-letters')
+@ApiBearerAuth()
+@ApiSecurity('apiKey')
+@ApiExtraModels(ReplayJobDto, ReplayJobDryRunDto)
+@Controller('api/v1/dead-letters/replay-jobs')
+export class ReplayJobsController {
+  constructor(private readonly jobs: ReplayJobsService) {}
+
+  @Post()
+  @RequirePermission('deadletters.write')
+  @ApiOperation({
+    summary: 'Replay every dead letter a filter matches, as a job (or count them: dryRun)',
+    description:
+      'Answers 202 with the job; it runs in the background on any gateway process (resumed by another if its process stops) at most `ratePerSecond`. With `dryRun: true` answers 200 with the count only.',
+  })
+  @ApiAcceptedResponse({ type: ReplayJobDto, description: 'The job, queued.' })
+  @ApiOkResponse({
+    description: 'dryRun: how many dead letters match.',
+    schema: { $ref: getSchemaPath(ReplayJobDryRunDto) },
+  })
+  async create(
+    @Body() body: CreateReplayJobDto,
+    @CurrentPrincipal() principal: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ReplayJobDto | ReplayJobDryRunDto> {
+    const result = await this.jobs.create(
+      {
+        filter: body.filter,
+        version: body.version,
+        ratePerSecond: body.ratePerSecond,
+        dryRun: body.dryRun,
+      },
+      { name: principal.name, kind: principal.kind },
+    );
+    void reply.status('dryRun' in result ? 200 : 202);
+    return result as ReplayJobDto | ReplayJobDryRunDto;
+  }
+
+  @Get()
+  @RequirePermission('deadletters.read')
+  @ApiOperation({ summary: 'Replay jobs, newest first' })
+  @ApiQuery({
+    name: 'state',
+    required: false,
+    enum: ['queued', 'running', 'done', 'cancelled', 'failed'],
+  })
+  @ApiQuery({ name: 'limit', required: false, type: Number, description: '1-500, default 50' })
+  @ApiOkResponse({ type: ReplayJobDto, isArray: true })
+  list(
+    @Query('state') state?: string,
+    @Query('limit', new ParseIntPipe({ optional: true })) limit?: number,
+  ): Promise<ReplayJobDto[]> {
+    return this.jobs.list(limit, state) as Promise<ReplayJobDto[]>;
+  }
+
+  @Get(':id')
+  @RequirePermission('deadletters.read')
+  @ApiOperation({ summary: 'One replay job and its progress' })
+  @ApiOkResponse({ type: ReplayJobDto })
+  get(@Param('id', new ParseUUIDPipe()) id: string): Promise<ReplayJobDto> {
+    return this.jobs.get(id) as Promise<ReplayJobDto>;
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @RequirePermission('deadletters.write')
+  @ApiOperation({
+    summary: 'Cancel a replay job: at once when queued, before its next item when running',
+  })
+  @ApiOkResponse({ type: ReplayJobDto })
+  cancel(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<ReplayJobDto> {
+    return this.jobs.cancel(id, {
+      name: principal.name,
+      kind: principal.kind,
+    }) as Promise<ReplayJobDto>;
+  }
+}

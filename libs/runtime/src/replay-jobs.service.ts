@@ -1,0 +1,372 @@
+import { randomUUID } from 'node:crypto';
+import { JunctionError } from '@junction/common';
+import { DeadLettersService, DeadLetterQuery, parseDeadLetterQuery } from './dead-letters.service';
+import { EventAuditSink, RuntimeEvent } from './message-audit';
+import { ReplayJobRow, ReplayJobsRepository, ReplayJobState } from './replay-jobs.repository';
+import { RouteSupervisor } from './route-supervisor';
+import type { RouteWorker } from './route-worker';
+
+/** Time for replay jobs: the rate limit waits on it (tests give one that does not really wait). */
+export interface ReplayClock {
+  now(): number;
+  /** Resolves after `ms`, or rejects once `signal` aborts. */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+export const SYSTEM_CLOCK: ReplayClock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(new Error('aborted'));
+      const timer = setTimeout(resolve, ms);
+      signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          reject(new Error('aborted'));
+        },
+        { once: true },
+      );
+    }),
+};
+
+export interface ReplayJobOptions {
+  /** How long a claim holds without renewal; another process resumes a job after it lapses. */
+  leaseMs: number;
+  /** How often an idle process looks for a job to run (or resume). */
+  pollMs: number;
+  clock: ReplayClock;
+}
+
+export interface Actor {
+  name: string;
+  kind: 'user' | 'apiKey';
+}
+
+export interface ReplayJobView {
+  id: string;
+  state: ReplayJobState;
+  filter: Record<string, unknown>;
+  version: number | null;
+  ratePerSecond: number | null;
+  total: number;
+  done: number;
+  failed: number;
+  startedBy: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  cancelRequested: boolean;
+  error: string | null;
+}
+
+function view(row: ReplayJobRow): ReplayJobView {
+  return {
+    id: row.id,
+    state: row.state,
+    filter: { ...row.filter },
+    version: row.routeVersion,
+    ratePerSecond: row.ratePerSecond,
+    total: row.total,
+    done: row.done,
+    failed: row.failed,
+    startedBy: row.startedBy,
+    createdAt: row.createdAt.toISOString(),
+    startedAt: row.startedAt?.toISOString() ?? null,
+    finishedAt: row.finishedAt?.toISOString() ?? null,
+    cancelRequested: row.cancelRequested,
+    error: row.error,
+  };
+}
+
+const MAX_RATE = 10_000;
+
+/**
+ * Bulk replays of the dead letters a filter matches, as jobs in Postgres that any gateway
+ * process runs: one job at a time per process, claimed with a lease, resumed by another process
+ * when the lease lapses. Each item goes through the single replay (DeadLettersService.replay).
+ */
+export class ReplayJobsService {
+  /** This process, as the owner of leases. */
+  readonly owner = `${process.pid}-${randomUUID()}`;
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = true;
+  private readonly halt = new AbortController();
+
+  constructor(
+    private readonly repo: ReplayJobsRepository,
+    private readonly deadLetters: DeadLettersService,
+    private readonly supervisor: RouteSupervisor,
+    private readonly audit: EventAuditSink,
+    private readonly options: ReplayJobOptions,
+    private readonly log: { warn(message: string): void },
+  ) {}
+
+  async create(
+    input: {
+      filter?: DeadLetterQuery;
+      version?: number;
+      ratePerSecond?: number;
+      dryRun?: boolean;
+    },
+    actor: Actor,
+  ): Promise<{ dryRun: true; total: number } | ReplayJobView> {
+    const filter = parseDeadLetterQuery(input.filter ?? {});
+    if (input.version !== undefined) {
+      if (!Number.isInteger(input.version) || input.version < 1)
+        throw new JunctionError('BAD_REQUEST', 'version must be a whole number from 1');
+      if (!filter.routeId)
+        throw new JunctionError(
+          'BAD_REQUEST',
+          'a version belongs to one route: give filter.routeId with version',
+        );
+    }
+    const rate = input.ratePerSecond;
+    if (rate !== undefined && !(rate > 0 && rate <= MAX_RATE))
+      throw new JunctionError(
+        'BAD_REQUEST',
+        `ratePerSecond must be above 0 and at most ${MAX_RATE}`,
+      );
+    if (input.dryRun) return { dryRun: true, total: await this.repo.count(filter) };
+    if (input.version !== undefined) {
+      const probe = await this.supervisor.replayWorker(filter.routeId!, input.version);
+      if (!probe)
+        throw new JunctionError(
+          'NOT_FOUND',
+          `route '${filter.routeId}' has no version ${input.version}`,
+        );
+      await probe.release();
+    }
+    const id = await this.repo.create({
+      filter,
+      routeVersion: input.version ?? null,
+      ratePerSecond: rate ?? null,
+      startedBy: actor.name,
+    });
+    const job = (await this.repo.find(id))!;
+    await this.event(job, 'deadletter.replayjob.created', actor, 'success', {
+      total: job.total,
+      filter: job.filter,
+      version: job.routeVersion,
+      ratePerSecond: job.ratePerSecond,
+    });
+    this.wake();
+    return view(job);
+  }
+
+  async get(id: string): Promise<ReplayJobView> {
+    const job = await this.repo.find(id);
+    if (!job) throw new JunctionError('NOT_FOUND', `no replay job ${id}`);
+    return view(job);
+  }
+
+  async list(limit = 50, state?: string): Promise<ReplayJobView[]> {
+    const states = ['queued', 'running', 'done', 'cancelled', 'failed'];
+    if (state !== undefined && !states.includes(state))
+      throw new JunctionError('BAD_REQUEST', `state must be one of ${states.join(', ')}`);
+    return (
+      await this.repo.list(Math.min(Math.max(limit, 1), 500), state as ReplayJobState | undefined)
+    ).map(view);
+  }
+
+  /** Cancels a job: at once when queued, before its next item when running. */
+  async cancel(id: string, actor: Actor): Promise<ReplayJobView> {
+    const result = await this.repo.requestCancel(id);
+    if (!result) throw new JunctionError('NOT_FOUND', `no replay job ${id}`);
+    const job = (await this.repo.find(id))!;
+    if (result.cancelledNow)
+      await this.event(job, 'deadletter.replayjob.cancelled', actor, 'success', {
+        done: job.done,
+        failed: job.failed,
+        total: job.total,
+      });
+    return view(job);
+  }
+
+  /** Starts looking for jobs (each process does; whoever claims a job runs it). */
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Looks for a job now (after one was created here). */
+  wake(): void {
+    if (!this.stopped && !this.running) this.schedule(0);
+  }
+
+  /** Stops taking items; a job in progress gives its lease back for another process. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.halt.abort();
+    await this.running;
+  }
+
+  /** Resolves once the job in progress (if any) has ended here: finished, cancelled or lost. */
+  async whenIdle(): Promise<void> {
+    await this.running;
+  }
+
+  private schedule(delay: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.poll(), delay);
+    this.timer.unref?.();
+  }
+
+  private async poll(): Promise<void> {
+    if (this.stopped || this.running) return;
+    const run = (async () => {
+      try {
+        for (;;) {
+          const job = await this.repo.claim(this.owner, this.options.leaseMs);
+          if (!job || this.stopped) break;
+          await this.runJob(job);
+        }
+      } catch (err) {
+        if (!this.stopped) this.log.warn(`replay jobs: ${(err as Error).message}`);
+      }
+    })();
+    this.running = run;
+    await run;
+    this.running = undefined;
+    if (!this.stopped) this.schedule(this.options.pollMs);
+  }
+
+  /** Runs a claimed job from its first untaken item to the end, a cancel, or a lost lease. */
+  private async runJob(job: ReplayJobRow): Promise<void> {
+    const system: Actor = { name: job.startedBy, kind: 'user' };
+    if (job.done + job.failed === 0)
+      await this.event(job, 'deadletter.replayjob.started', system, 'success', {
+        total: job.total,
+      });
+    const routeId = job.filter.routeId;
+    let through: { worker: RouteWorker; release(): Promise<void> } | undefined;
+    try {
+      if (job.routeVersion !== null) {
+        through = await this.supervisor.replayWorker(routeId!, job.routeVersion);
+        if (!through) {
+          await this.finish(job, 'failed', `route '${routeId}' has no version ${job.routeVersion}`);
+          return;
+        }
+      }
+      const interval = job.ratePerSecond ? 1000 / job.ratePerSecond : 0;
+      const startedAt = this.options.clock.now();
+      for (let n = 0; ; n++) {
+        if (interval > 0 && n > 0) {
+          // Nothing left: end now rather than wait out one more interval.
+          if (
+            (await this.repo.hasPending(job.id)) &&
+            !(await this.waitUntil(job, startedAt + n * interval))
+          )
+            return;
+        }
+        const lease = await this.repo.renew(job.id, this.owner, this.options.leaseMs);
+        if (!lease.held) return; // taken over: the other process goes on from here
+        if (lease.cancelRequested) {
+          await this.finish(job, 'cancelled', null);
+          return;
+        }
+        const item = await this.repo.takeNext(job.id, this.owner);
+        if (!item) {
+          if (await this.repo.hasPending(job.id)) return; // lost the lease or cancelled just now
+          await this.finish(job, 'done', null);
+          return;
+        }
+        const result = await this.replayOne(item.deadLetterId, through?.worker);
+        await this.repo.finishItem(job.id, item.seq, result);
+        await this.audit.event({
+          type: 'deadletter.replayed',
+          outcome: result.ok ? 'success' : 'failure',
+          actor: job.startedBy,
+          actorKind: 'user',
+          target: { type: 'deadLetter', id: item.deadLetterId },
+          details: {
+            replayJob: job.id,
+            outcome: result.outcome,
+            error: result.error,
+            version: job.routeVersion,
+          },
+        });
+      }
+    } catch (err) {
+      if (this.stopped) {
+        await this.repo.release(job.id, this.owner).catch(() => undefined);
+        return;
+      }
+      throw err;
+    } finally {
+      await through?.release().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Waits for the rate limit, renewing the lease at least every third of it. False when the
+   * lease was lost (or the process stops).
+   */
+  private async waitUntil(job: ReplayJobRow, due: number): Promise<boolean> {
+    const slice = Math.max(1, Math.floor(this.options.leaseMs / 3));
+    for (;;) {
+      const left = due - this.options.clock.now();
+      if (left <= 0) return true;
+      await this.options.clock.sleep(Math.min(left, slice), this.halt.signal);
+      if (this.options.clock.now() < due) {
+        const lease = await this.repo.renew(job.id, this.owner, this.options.leaseMs);
+        if (!lease.held) return false;
+        if (lease.cancelRequested) return true; // the next step ends it as cancelled
+      }
+    }
+  }
+
+  private async replayOne(
+    deadLetterId: string,
+    through: RouteWorker | undefined,
+  ): Promise<{ ok: boolean; outcome: string; error: string | null }> {
+    try {
+      const r = await this.deadLetters.replay(deadLetterId, through);
+      return r.error
+        ? { ok: false, outcome: r.outcome, error: `${r.error.code}: ${r.error.message}` }
+        : { ok: true, outcome: r.outcome, error: null };
+    } catch (err) {
+      const e = err as { code?: unknown; message?: unknown };
+      return {
+        ok: false,
+        outcome: 'not-replayed',
+        error: `${typeof e.code === 'string' ? e.code : 'FAILED'}: ${String(e.message ?? err)}`,
+      };
+    }
+  }
+
+  private async finish(
+    job: ReplayJobRow,
+    state: 'done' | 'cancelled' | 'failed',
+    error: string | null,
+  ): Promise<void> {
+    if (!(await this.repo.end(job.id, this.owner, state, error))) return;
+    const ended = (await this.repo.find(job.id))!;
+    await this.event(
+      ended,
+      state === 'done' ? 'deadletter.replayjob.finished' : `deadletter.replayjob.${state}`,
+      { name: job.startedBy, kind: 'user' },
+      state === 'failed' ? 'failure' : 'success',
+      { total: ended.total, done: ended.done, failed: ended.failed, error },
+    );
+  }
+
+  private event(
+    job: ReplayJobRow,
+    type: string,
+    actor: Actor,
+    outcome: RuntimeEvent['outcome'],
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    return this.audit.event({
+      type,
+      outcome,
+      actor: actor.name,
+      actorKind: actor.kind,
+      target: { type: 'replayJob', id: job.id },
+      details,
+    });
+  }
+}
