@@ -196,8 +196,16 @@ export function fromSchema(
         selector: (v) => JSON.stringify(v),
       }) as fc.Arbitrary<Value>;
     case 'integer':
+      return fc.integer({
+        min: Math.ceil(s.minimum ?? -1000),
+        max: Math.floor(Math.min(s.maximum ?? 1000, 1000)),
+      });
     case 'number':
-      return fc.integer({ min: s.minimum ?? -1000, max: Math.min(s.maximum ?? 1000, 1000) });
+      return fc.double({
+        min: s.minimum ?? -1000,
+        max: Math.min(s.maximum ?? 1000, 1000),
+        noNaN: true,
+      });
     case 'boolean':
       return fc.boolean();
     case 'string': {
