@@ -46,7 +46,7 @@ describe('normalizeIngestPath', () => {
     expect(normalizeIngestPath(raw)).toMatchObject({ problem });
   });
 
-  it('is checked when a route is validated: a path with no normalised form is a problem at /source/path', () => {
+  it('is checked when a route is validated: a path with no normalised form is a problem at /source/path', async () => {
     const doc = (path: string) => ({
       id: 'r',
       source: { type: 'http', path },
@@ -59,9 +59,9 @@ describe('normalizeIngestPath', () => {
       'ｐａｒｔｎｅｒ/orders',
       'partner%2Forders',
     ])
-      expect(validateRoute(doc(ok), resources)).toEqual([]);
+      expect(await validateRoute(doc(ok), resources)).toEqual([]);
     for (const bad of ['partnеr/orders', '../orders', '%', 'a b', '/'])
-      expect(validateRoute(doc(bad), resources)).toEqual([
+      expect(await validateRoute(doc(bad), resources)).toEqual([
         { pointer: '/source/path', message: expect.any(String) },
       ]);
   });
