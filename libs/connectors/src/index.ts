@@ -12,7 +12,11 @@ export {
 } from './kafka/kafka-client';
 export { KafkaSource, JUNCTION_ID_HEADER, type KafkaSourceOptions } from './kafka/kafka.source';
 export { KafkaDestination, type KafkaDestinationOptions } from './kafka/kafka.destination';
-export { HttpDestination, type HttpDestinationOptions } from './http/http.destination';
+export {
+  HttpDestination,
+  secretHeaderProblem,
+  type HttpDestinationOptions,
+} from './http/http.destination';
 export { targetUrl } from './http/http-target';
 export {
   EgressEntryError,

@@ -1,4 +1,5 @@
 import Ajv2020 from 'ajv/dist/2020';
+import { secretHeaderProblem } from '@junction/connectors';
 import type { JsonSchema } from '@junction/pipeline';
 import { canonicalJson } from './canonical-json';
 
@@ -127,31 +128,11 @@ export const CONNECTION_SECRET_KEYS: Record<'amqp' | 'kafka' | 'http', string[]>
 
 /** http: a credential header of any name, sent with every request, kept as a secret. */
 export const SECRET_HEADER_PREFIX = 'header:';
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Headers a secret header may not set: framing, hop-by-hop and the ones the destination owns. */
-const RESERVED_HEADERS = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
-  'proxy-authorization',
-  'proxy-connection',
-  'content-type',
-  'idempotency-key',
-]);
 
 /** Why `key` is not a secret of this type, or undefined when it is one. */
 export function secretKeyProblem(type: 'amqp' | 'kafka' | 'http', key: string): string | undefined {
   if (type === 'http' && key.startsWith(SECRET_HEADER_PREFIX)) {
-    const name = key.slice(SECRET_HEADER_PREFIX.length);
-    if (!HEADER_NAME.test(name)) return 'must name a valid header after "header:"';
-    if (RESERVED_HEADERS.has(name.toLowerCase())) return `${name} is set by Junction itself`;
-    return undefined;
+    return secretHeaderProblem(key.slice(SECRET_HEADER_PREFIX.length));
   }
   if (CONNECTION_SECRET_KEYS[type].includes(key)) return undefined;
   return `is not a secret of ${type} connections; expected one of ${CONNECTION_SECRET_KEYS[type].join(', ')}`;

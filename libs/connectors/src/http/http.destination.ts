@@ -289,16 +289,29 @@ function staticHeaders(connection: ConnectorConnection): Record<string, string> 
  * encrypted and never shown. `Authorization` may be one (a scheme other than Bearer or Basic);
  * bearerToken and basicPassword take its place when set.
  */
+/**
+ * Why a secret header (`secrets["header:<name>"]` of an http connection) cannot be sent, or
+ * undefined when it can: the one rule, for the registry when the secret is stored and for the
+ * destination when it sends. An Authorization header is allowed: it is what most secrets are.
+ */
+export function secretHeaderProblem(name: string): string | undefined {
+  if (!TOKEN.test(name)) return 'must name a valid header after "header:"';
+  const lower = name.toLowerCase();
+  if (RESERVED_HEADERS.has(lower) && lower !== 'authorization')
+    return `${name} is set by Junction itself`;
+  return undefined;
+}
+
 function secretHeaders(connection: ConnectorConnection): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(connection.secrets)) {
     if (!key.startsWith('header:')) continue;
     const name = key.slice('header:'.length);
     const lower = name.toLowerCase();
-    if (!TOKEN.test(name) || !FIELD_VALUE.test(value))
-      throw badConfig(connection, `secrets["${key}"] is not a valid header`);
-    if (RESERVED_HEADERS.has(lower) && lower !== 'authorization')
-      throw badConfig(connection, `secrets["${key}"] is set by Junction itself`);
+    const problem = secretHeaderProblem(name);
+    if (problem) throw badConfig(connection, `secrets["${key}"] ${problem}`);
+    if (!FIELD_VALUE.test(value))
+      throw badConfig(connection, `secrets["${key}"] is not a valid header value`);
     out[lower] = value;
   }
   return out;
