@@ -151,16 +151,17 @@ describe('bounded JSONata evaluation', () => {
   });
 
   it("many evaluations in flight do not eat each other's time budget", async () => {
-    // Each takes a few ms; 200 started together would blow a shared wall clock if they
-    // interleaved. The budget is 250 ms here, not 50: one evaluation descheduled for 50 ms on a
-    // loaded CI machine must not fail the test; 200 together still outlast it several times.
-    const budget = 250;
+    // Each takes 1-2 ms; 1000 started together would blow a shared wall clock if they
+    // interleaved. The budget is 500 ms here, not 50: one evaluation would have to be descheduled
+    // for hundreds of times its own length to fail it on a loaded CI machine (a 250 ms budget
+    // did fail once), while 1000 together still outlast it.
+    const budget = 500;
     const roomy = new JsonataEngine({ timeoutMs: budget });
     const expression = roomy.compile('$count([1..1000].($ * 2))');
     await expression.evaluate({}, bindings); // warm: a cold first run under jest can take most of the budget
     const started = performance.now();
     const results = await Promise.all(
-      Array.from({ length: 200 }, () => expression.evaluate({}, bindings)),
+      Array.from({ length: 1000 }, () => expression.evaluate({}, bindings)),
     );
     expect(performance.now() - started).toBeGreaterThan(budget); // together they outlast one budget
     expect(results.every((r) => r === 1000)).toBe(true);
