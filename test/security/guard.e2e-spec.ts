@@ -260,9 +260,10 @@ describe('security: no stall, no card number in any error', () => {
     expect(long.status).toBe(422);
     expect(await long.text()).toMatch(/over the 8192-character limit/);
     expect(performance.now() - started).toBeLessThan(1000);
+    // The process goes on: one probe, held to the stall test's bound for a single probe.
     const live = performance.now();
     expect((await fetch(`${base}/health/live`)).status).toBe(200);
-    expect(performance.now() - live).toBeLessThan(100);
+    expect(performance.now() - live).toBeLessThan(500);
   }, 60_000);
 
   it('no card number, however written, reaches any error text: reply, AMQP header, dead-letter API and row, status, log', async () => {
