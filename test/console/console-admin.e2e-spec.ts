@@ -232,6 +232,25 @@ describe('console: an admin builds, tests, saves, activates and runs a route', (
     a11y.push(...(await checkScreen(page, 'routes')));
   });
 
+  it("completes a queue name from the server: the ones other routes use with the destination's connection", async () => {
+    await page.getByRole('link', { name: 'New route' }).click();
+    await page.locator('.cm-content').waitFor();
+    const draft = routeYaml(true)
+      .replace(`id: ${ROUTE_ID}`, `id: ${ROUTE_ID}-draft`)
+      .replace(`    queue: ${OUT_QUEUE}\n`, '    queue: ');
+    await setEditorText(page, draft);
+    // Typed, as a user would: completion opens on typing.
+    await page.keyboard.type('console.o');
+    const option = page.locator('.cm-tooltip-autocomplete li', { hasText: OUT_QUEUE });
+    // Clicked: CodeMirror ignores Enter in the first moments after the list opens.
+    await option.click();
+    await eventually(async () =>
+      expect(await page.locator('.cm-content').innerText()).toContain(`queue: ${OUT_QUEUE}`),
+    );
+    await page.getByRole('link', { name: 'Routes' }).click();
+    await page.getByTestId(`route-row-${ROUTE_ID}`).waitFor();
+  });
+
   it('lists the running routes a connection change would restart, before saving', async () => {
     await page.getByRole('link', { name: 'Connections' }).click();
     await page.getByRole('link', { name: 'rabbit' }).click();

@@ -26,7 +26,7 @@ import { StateBadge, StatusDot } from '../screens/routes';
 import { useMe } from '../session';
 import { CodeEditor } from './code-editor';
 import { cardNumberPointers } from './pipeline-insight';
-import { editableSource, parseYaml, pointerRange } from './yaml-support';
+import { connectionBeside, editableSource, parseYaml, pointerRange } from './yaml-support';
 
 const NEW_ROUTE = `id: my-route
 description: What this route does
@@ -168,6 +168,43 @@ function useConnectionCompletion(): CompletionSource {
   };
 }
 
+const NAME_KINDS = { queue: 'queues', exchange: 'exchanges', topic: 'topics' } as const;
+
+/**
+ * Queue, exchange and topic names from the server, for the value of `queue:`, `exchange:` or
+ * `topic:` beside a `connection:`: the names other routes use with that connection (and a Kafka
+ * cluster's topics).
+ */
+function useEndpointNameCompletion(): CompletionSource {
+  const client = useQueryClient();
+  return async (context) => {
+    const word = context.matchBefore(/\b(queue|exchange|topic):[ \t]*[\w.\-/]*$/);
+    if (!word) return null;
+    const key = word.text.slice(0, word.text.indexOf(':')) as keyof typeof NAME_KINDS;
+    const connection = connectionBeside(context.state.doc.toString(), word.from);
+    if (!connection) return null;
+    const names = await client
+      .fetchQuery({
+        queryKey: ['connection-names', connection],
+        queryFn: () =>
+          data(
+            api.GET('/api/v1/connections/{name}/names', {
+              params: { path: { name: connection } },
+            }),
+          ),
+        staleTime: 30_000,
+      })
+      .catch(() => undefined);
+    if (!names) return null;
+    const value = word.text.slice(key.length + 1);
+    return {
+      from: word.from + key.length + 1 + (value.length - value.trimStart().length),
+      options: names[NAME_KINDS[key]].map((n) => ({ label: n, detail: connection, type: 'text' })),
+      validFor: /^[\w.\-/]*$/,
+    };
+  };
+}
+
 interface GuardDetails {
   code?: string;
   samples?: { name: string; pointers: string[] }[];
@@ -280,7 +317,11 @@ function Editor({ routeId, initial, route }: EditorProps) {
   const [busy, setBusy] = useState(false);
   const [guard, setGuard] = useState<{ version: number; samples: GuardDetails['samples'] }>();
   const [overrideReason, setOverrideReason] = useState('');
-  const complete = useConnectionCompletion();
+  const completeConnection = useConnectionCompletion();
+  const completeName = useEndpointNameCompletion();
+  // Captured once by the editor at mount: both only close over the (stable) query client.
+  const complete: CompletionSource = async (context) =>
+    (await completeName(context)) ?? completeConnection(context);
   const canWrite = me.can('routes.write');
   const canActivate = me.can('routes.activate');
   const [debouncedText] = useDebouncedValue(text, 400);
