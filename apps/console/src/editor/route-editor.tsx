@@ -20,12 +20,13 @@ import { useNavigate } from '@tanstack/react-router';
 import { AnchorLink } from '../links';
 import { useMemo, useState } from 'react';
 import routeSchema from '../../generated/route-schema.json';
-import { api, ApiError, data, errorMessage, type Schemas } from '../api';
+import { api, data, errorMessage, type Schemas } from '../api';
 import { routeRoute } from '../router';
 import { StateBadge, StatusDot } from '../screens/routes';
 import { useMe } from '../session';
 import { CodeEditor } from './code-editor';
 import { cardNumberPointers } from './pipeline-insight';
+import { SampleGuard, sampleGuardRefusal, type SampleGuardRefusal } from './sample-guard';
 import { connectionBeside, editableSource, parseYaml, pointerRange } from './yaml-support';
 
 const NEW_ROUTE = `id: my-route
@@ -205,11 +206,6 @@ function useEndpointNameCompletion(): CompletionSource {
   };
 }
 
-interface GuardDetails {
-  code?: string;
-  samples?: { name: string; pointers: string[] }[];
-}
-
 /** Named samples of a route: every activation runs them, and is refused when one leaks a card number. */
 function Samples(props: {
   routeId: string;
@@ -315,8 +311,7 @@ function Editor({ routeId, initial, route }: EditorProps) {
   const [problems, setProblems] = useState<{ pointer?: string; message: string }[]>([]);
   const [message, setMessage] = useState<{ color: string; text: string }>();
   const [busy, setBusy] = useState(false);
-  const [guard, setGuard] = useState<{ version: number; samples: GuardDetails['samples'] }>();
-  const [overrideReason, setOverrideReason] = useState('');
+  const [guard, setGuard] = useState<SampleGuardRefusal>();
   const completeConnection = useConnectionCompletion();
   const completeName = useEndpointNameCompletion();
   // Captured once by the editor at mount: both only close over the (stable) query client.
@@ -458,16 +453,12 @@ function Editor({ routeId, initial, route }: EditorProps) {
           body: reason ? { override: { reason } } : {},
         }),
       );
-      setOverrideReason('');
       client.setQueryData(['route', routeId], r);
       await client.invalidateQueries({ queryKey: ['routes'] });
       await client.invalidateQueries({ queryKey: ['route-status', routeId] });
       setMessage({ color: 'green', text: `Version ${version} is active.` });
     } catch (err) {
-      const details =
-        err instanceof ApiError ? (err.body.details as GuardDetails | undefined) : undefined;
-      if (details?.code === 'SAMPLE_LEAKS_PAN')
-        setGuard({ version, samples: details.samples ?? [] });
+      setGuard(sampleGuardRefusal(err, version));
       setMessage({ color: 'red', text: errorMessage(err) });
     } finally {
       setBusy(false);
@@ -568,37 +559,14 @@ function Editor({ routeId, initial, route }: EditorProps) {
               </Button>
             )}
             {guard && (
-              <Alert
-                color="red"
-                title={`Version ${guard.version} was not activated`}
-                data-testid="sample-guard"
-              >
-                <Text size="sm">A sample that guards this route would leave a card number:</Text>
-                <List size="sm">
-                  {(guard.samples ?? []).map((g) => (
-                    <List.Item key={g.name}>
-                      {g.name}: {g.pointers.join(', ')}
-                    </List.Item>
-                  ))}
-                </List>
-                {me.principal.roles.includes('admin') && (
-                  <Group align="end" mt="xs">
-                    <TextInput
-                      label="Reason to activate anyway (audited)"
-                      value={overrideReason}
-                      onChange={(e) => setOverrideReason(e.currentTarget.value)}
-                      style={{ flex: 1 }}
-                    />
-                    <Button
-                      color="red.9"
-                      disabled={overrideReason.trim() === ''}
-                      onClick={() => void activate(guard.version, overrideReason.trim())}
-                    >
-                      Activate version {guard.version} anyway
-                    </Button>
-                  </Group>
-                )}
-              </Alert>
+              <SampleGuard
+                key={guard.version}
+                refusal={guard}
+                canOverride={me.principal.roles.includes('admin')}
+                actionLabel={`Activate version ${guard.version} anyway`}
+                busy={busy}
+                onOverride={(reason) => void activate(guard.version, reason)}
+              />
             )}
             {message && (
               <Alert
