@@ -232,6 +232,25 @@ describe('console: an admin builds, tests, saves, activates and runs a route', (
     a11y.push(...(await checkScreen(page, 'routes')));
   });
 
+  it("completes a queue name from the server: the ones other routes use with the destination's connection", async () => {
+    await page.getByRole('link', { name: 'New route' }).click();
+    await page.locator('.cm-content').waitFor();
+    const draft = routeYaml(true)
+      .replace(`id: ${ROUTE_ID}`, `id: ${ROUTE_ID}-draft`)
+      .replace(`    queue: ${OUT_QUEUE}\n`, '    queue: ');
+    await setEditorText(page, draft);
+    // Typed, as a user would: completion opens on typing.
+    await page.keyboard.type('console.o');
+    const option = page.locator('.cm-tooltip-autocomplete li', { hasText: OUT_QUEUE });
+    // Clicked: CodeMirror ignores Enter in the first moments after the list opens.
+    await option.click();
+    await eventually(async () =>
+      expect(await page.locator('.cm-content').innerText()).toContain(`queue: ${OUT_QUEUE}`),
+    );
+    await page.getByRole('link', { name: 'Routes' }).click();
+    await page.getByTestId(`route-row-${ROUTE_ID}`).waitFor();
+  });
+
   it('lists the running routes a connection change would restart, before saving', async () => {
     await page.getByRole('link', { name: 'Connections' }).click();
     await page.getByRole('link', { name: 'rabbit' }).click();
@@ -271,6 +290,38 @@ describe('console: an admin builds, tests, saves, activates and runs a route', (
     await eventually(async () =>
       expect(await page.getByTestId('versions-summary').innerText()).toContain('active v3'),
     );
+  });
+
+  it('on the versions screen, a roll back the samples refuse offers the admin the same override', async () => {
+    // Version 4 masks again and is active; version 3 (no mask) leaks the sample's card.
+    await setEditorText(page, routeYaml(true).replace('Orders from', 'Orders (v4) from'));
+    await page.getByRole('button', { name: 'Save as version 4' }).click();
+    await page.getByRole('button', { name: 'Activate version 4' }).click();
+    await eventually(async () =>
+      expect(await page.getByTestId('versions-summary').innerText()).toContain('active v4'),
+    );
+    await page.getByRole('link', { name: 'Versions' }).click();
+    await page.getByRole('heading', { name: `Versions of ${ROUTE_ID}` }).waitFor();
+    await page.getByRole('button', { name: 'Roll back to version 3' }).click();
+    const guard = page.getByTestId('sample-guard');
+    await guard.waitFor();
+    expect(await guard.innerText()).toContain('order-with-card');
+    expect((await gw.api('GET', `/routes/${ROUTE_ID}`)).body).toMatchObject({ activeVersion: 4 });
+    const refused = watched.problems.findIndex((p) => p.includes('status of 409'));
+    expect(refused).toBeGreaterThanOrEqual(0);
+    watched.problems.splice(refused, 1);
+    a11y.push(...(await checkScreen(page, 'rollback-refused')));
+    await page.getByLabel('Reason to activate anyway (audited)').fill('replaying test cards');
+    await page.getByRole('button', { name: 'Roll back to version 3 anyway' }).click();
+    await eventually(async () =>
+      expect(await page.getByTestId('versions-message').innerText()).toContain(
+        'Version 3 is active',
+      ),
+    );
+    expect(await guard.count()).toBe(0);
+    expect((await gw.api('GET', `/routes/${ROUTE_ID}`)).body).toMatchObject({ activeVersion: 3 });
+    const audit = await gw.api('GET', '/audit/events?limit=50');
+    expect(JSON.stringify(audit.body)).toContain('replaying test cards');
   });
 
   it('manages users, API keys (shown once) and sessions', async () => {

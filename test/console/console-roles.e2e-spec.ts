@@ -186,6 +186,28 @@ describe('console: editor and viewer', () => {
     expect(route.body).toMatchObject({ activeVersion: 1, latestVersion: 2 });
   });
 
+  it('an editor whose activation the samples refuse sees why, and no override', async () => {
+    const sample = await gw.api('PUT', `/routes/${ROUTE_ID}/samples/card-order`, {
+      body: { id: 'o-9', card: '4111111111111111' },
+    });
+    expect(sample.status).toBe(200);
+    const leaking = { ...ROUTE, pipeline: [{ transform: '{ "orderId": id, "card": card }' }] };
+    expect((await gw.api('PUT', `/routes/${ROUTE_ID}`, leaking)).status).toBe(200);
+    const { page } = pages[0];
+    await page.goto(`${gw.base}/console/routes/${ROUTE_ID}/versions`);
+    await page.getByRole('button', { name: 'Activate version 3' }).click();
+    const guard = page.getByTestId('sample-guard');
+    await guard.waitFor();
+    expect(await guard.innerText()).toContain('card-order');
+    expect(await page.getByLabel('Reason to activate anyway (audited)').count()).toBe(0);
+    expect(await page.getByRole('button', { name: /anyway/ }).count()).toBe(0);
+    expect((await gw.api('GET', `/routes/${ROUTE_ID}`)).body).toMatchObject({ activeVersion: 1 });
+    // The refusal is an HTTP 409 (Chrome logs it); it is the point of this test.
+    const refused = pages[0].problems.findIndex((p) => p.includes('status of 409'));
+    expect(refused).toBeGreaterThanOrEqual(0);
+    pages[0].problems.splice(refused, 1);
+  });
+
   it("shows the session ending: an admin ends the viewer's session, the console says so at sign-in", async () => {
     const { page } = pages[1];
     expect(await page.getByTestId('session-ends').innerText()).toMatch(/^until \d/);

@@ -264,6 +264,7 @@ describe('bad input never gets a 5xx (fuzzed from the OpenAPI document)', () => 
       '/api/v1/connections/{name}:name': ['fuzz-http'],
       '/api/v1/connections/{name}/test:name': ['fuzz-http'],
       '/api/v1/connections/{name}/impact:name': ['fuzz-http'],
+      '/api/v1/connections/{name}/names:name': ['fuzz-http'],
       '/api/v1/audit/messages/{id}:id': ['fuzz-message-1'],
       '/api/v1/dead-letters/{id}:id': [deadLetterId],
       '/api/v1/dead-letters/{id}/replay:id': [deadLetterId],

@@ -91,7 +91,7 @@ export const GATEWAY_CONFIG = {
   JUNCTION_TOKEN_TTL_SECONDS: {
     description: 'Lifetime of a sign-in session token.',
     default: 8 * 3600,
-    parse: parse.integer(60, 30 * 24 * 3600),
+    parse: parse.integer(1, 30 * 24 * 3600),
   },
   JUNCTION_LOGIN_WINDOW_SECONDS: {
     description:

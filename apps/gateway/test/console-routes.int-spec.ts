@@ -867,3 +867,125 @@ describe('connections: test and impact', () => {
     ).toBe(404);
   });
 });
+
+describe('connections: names to complete', () => {
+  const names = (name: string, token = editorToken) =>
+    gateway.request('GET', `/api/v1/connections/${name}/names`, { token });
+  const route = (id: string, source: object, destinations: object[], deadLetter?: object) => ({
+    id,
+    source,
+    pipeline: [],
+    destinations,
+    ...(deadLetter ? { errors: { deadLetter } } : {}),
+  });
+  const http = (id: string) => ({ type: 'http', path: `names/${id}`, mode: 'async', auth: 'none' });
+
+  it('the queue, exchange and topic names stored routes use with it: sources, destinations, dead letters, active and latest versions', async () => {
+    await gateway.create(editorToken, '/api/v1/connections', {
+      name: 'n-rabbit',
+      type: 'amqp',
+      config: { url: 'amqp://127.0.0.1:5672', username: 'guest' },
+      secrets: { password: 'guest' },
+    });
+    await gateway.create(editorToken, '/api/v1/connections', {
+      name: 'n-other',
+      type: 'amqp',
+      config: { url: 'amqp://127.0.0.1:5672', username: 'guest' },
+      secrets: { password: 'guest' },
+    });
+    // Generated names, so that no fixed list could pass: several per kind, out of order, repeated.
+    const tag = randomBytes(3).toString('hex');
+    const q = (i: number) => `q.${tag}.${i}`;
+    const x = (i: number) => `x.${tag}.${i}`;
+    await gateway.create(
+      editorToken,
+      '/api/v1/routes',
+      route(
+        'names-a',
+        http('names-a'),
+        [
+          { type: 'amqp', connection: 'n-rabbit', exchange: x(2), routingKey: 'k' },
+          { type: 'amqp', connection: 'n-rabbit', queue: q(3) },
+          { type: 'amqp', connection: 'n-other', queue: 'other-only' },
+        ],
+        { type: 'amqp', connection: 'n-rabbit', queue: q(1) },
+      ),
+    );
+    await gateway.create(
+      editorToken,
+      '/api/v1/routes',
+      route('names-b', http('names-b'), [{ type: 'amqp', connection: 'n-rabbit', queue: q(3) }]),
+    );
+    // A later, not active version names another queue; it counts too (what is being written).
+    ok(
+      await gateway.request('PUT', '/api/v1/routes/names-b', {
+        token: editorToken,
+        body: route('names-b', http('names-b'), [
+          { type: 'amqp', connection: 'n-rabbit', queue: q(0) },
+        ]),
+      }),
+    );
+    // A deleted route's names are gone.
+    await gateway.create(
+      editorToken,
+      '/api/v1/routes',
+      route('names-gone', http('names-gone'), [
+        { type: 'amqp', connection: 'n-rabbit', queue: 'deleted-queue' },
+      ]),
+    );
+    ok(await gateway.request('DELETE', '/api/v1/routes/names-gone', { token: editorToken }), 204);
+
+    expect((await names('n-rabbit', viewerToken)).status).toBe(403);
+    expect((await names('none-such')).status).toBe(404);
+    expect(ok(await names('n-rabbit'))).toEqual({
+      queues: [q(0), q(1), q(3)],
+      exchanges: [x(2)],
+      topics: [],
+    });
+    expect(ok(await names('n-other'))).toEqual({
+      queues: ['other-only'],
+      exchanges: [],
+      topics: [],
+    });
+  });
+
+  it('a Kafka connection adds the topics the cluster lists; a cluster that does not answer leaves the stored ones', async () => {
+    const { Kafka } = await import('kafkajs');
+    const topic = `names-live-${randomBytes(4).toString('hex')}`;
+    const admin = new Kafka({ brokers: ['127.0.0.1:19092'], logLevel: 0 }).admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    } finally {
+      await admin.disconnect();
+    }
+    await gateway.create(editorToken, '/api/v1/connections', {
+      name: 'n-kafka',
+      type: 'kafka',
+      config: { brokers: ['127.0.0.1:19092'] },
+    });
+    await gateway.create(editorToken, '/api/v1/connections', {
+      name: 'n-kafka-down',
+      type: 'kafka',
+      config: { brokers: ['127.0.0.1:9'] },
+    });
+    await gateway.create(
+      editorToken,
+      '/api/v1/routes',
+      route('names-k', http('names-k'), [
+        { type: 'kafka', connection: 'n-kafka', topic: 'zz-stored-topic' },
+        { type: 'kafka', connection: 'n-kafka-down', topic: 'down-stored-topic' },
+      ]),
+    );
+    const live = ok(await names('n-kafka')) as { topics: string[]; queues: string[] };
+    expect(live.topics).toEqual(expect.arrayContaining([topic, 'zz-stored-topic']));
+    expect(live.topics).toEqual([...new Set(live.topics)].sort());
+    expect(live.topics.some((t) => t.startsWith('__'))).toBe(false);
+    expect(live.queues).toEqual([]);
+    expect(ok(await names('n-kafka-down'))).toEqual({
+      queues: [],
+      exchanges: [],
+      topics: ['down-stored-topic'],
+    });
+  });
+});

@@ -72,6 +72,7 @@ const API_ROUTES: Record<string, { body: boolean; isPublic?: boolean }> = {
   'PUT /api/v1/connections/:name': { body: true },
   'DELETE /api/v1/connections/:name': { body: false },
   'GET /api/v1/connections/:name/impact': { body: false },
+  'GET /api/v1/connections/:name/names': { body: false },
   'POST /api/v1/connections/:name/test': { body: false },
   'POST /api/v1/routes/validate': { body: true },
   'GET /api/v1/routes': { body: false },

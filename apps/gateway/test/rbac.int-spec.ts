@@ -75,6 +75,7 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'PUT /api/v1/connections/:name': 'connections.write',
   'DELETE /api/v1/connections/:name': 'connections.write',
   'GET /api/v1/connections/:name/impact': 'connections.read',
+  'GET /api/v1/connections/:name/names': 'connections.read',
   // libs/runtime/src/connection-test.controller.ts
   'POST /api/v1/connections/:name/test': 'connections.write',
   // libs/registry/src/routes.controller.ts
@@ -423,6 +424,10 @@ const CALLS: Record<string, Call> = {
   'GET /api/v1/connections/:name/impact': {
     ok: 200,
     prepare: async () => ({ url: '/api/v1/connections/erp/impact' }),
+  },
+  'GET /api/v1/connections/:name/names': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/connections/erp/names' }),
   },
   'POST /api/v1/connections/:name/test': {
     ok: 200,

@@ -26,4 +26,4 @@ export {
   parseEgressEntry,
   type EgressPolicyOptions,
 } from './egress/egress-policy';
-export { probeConnection, type ProbeOptions } from './probe';
+export { listKafkaTopics, probeConnection, type ProbeOptions } from './probe';

@@ -101,3 +101,43 @@ export async function probeConnection(
     void attempt.finally(() => cleanup?.().catch(() => undefined)).catch(() => undefined);
   }
 }
+
+/**
+ * The topics a Kafka cluster lists, read with the connection's settings (TLS, SASL, egress
+ * policy) within a time limit; internal topics (`__consumer_offsets`…) left out. Rejects with
+ * what went wrong.
+ */
+export async function listKafkaTopics(
+  connection: ConnectorConnection,
+  options: ProbeOptions,
+): Promise<string[]> {
+  const egress = options.egress ?? EgressPolicy.permissive();
+  const config = kafkaClientConfig(
+    connection,
+    { connectionTimeout: options.timeoutMs, requestTimeout: options.timeoutMs, egress },
+    quiet,
+  );
+  const admin = new Kafka({ ...config, retry: { retries: 0 } }).admin();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
+  });
+  const attempt = (async () => {
+    await admin.connect();
+    return admin.listTopics();
+  })();
+  try {
+    const topics = await Promise.race([attempt, timeout]);
+    return topics.filter((t) => !t.startsWith('__'));
+  } catch (err) {
+    throw new Error(errorText(err), { cause: err });
+  } finally {
+    clearTimeout(timer);
+    attempt.catch(() => undefined);
+    // Disconnect whatever connected, even after the time limit.
+    void attempt.finally(() => admin.disconnect().catch(() => undefined)).catch(() => undefined);
+  }
+}

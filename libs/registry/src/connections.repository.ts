@@ -74,6 +74,31 @@ export class ConnectionsRepository {
     return rows.map((r) => ({ id: r.id, activeVersion: Number(r.activeVersion) }));
   }
 
+  /**
+   * The documents (active and latest version of every route not deleted) that name this
+   * connection anywhere: where the console finds the queue, exchange and topic names in use.
+   */
+  async documentsUsing(name: string): Promise<unknown[]> {
+    const rows = await this.db
+      .getRepository(RouteVersionEntity)
+      .createQueryBuilder('v')
+      .innerJoin(
+        RouteEntity,
+        'r',
+        'r.id = v.routeId AND (v.version = r.latestVersion OR v.version = r.activeVersion)',
+      )
+      .where('r.deletedAt IS NULL')
+      .andWhere(
+        `(v.document->'source'->>'connection' = :name
+          OR v.document->'errors'->'deadLetter'->>'connection' = :name
+          OR EXISTS (SELECT 1 FROM jsonb_array_elements(v.document->'destinations') d WHERE d->>'connection' = :name))`,
+        { name },
+      )
+      .select('v.document', 'document')
+      .getRawMany<{ document: unknown }>();
+    return rows.map((r) => r.document);
+  }
+
   /** Routes (not deleted) whose latest or active version names this connection. */
   async routesUsing(name: string): Promise<string[]> {
     const rows = await this.db

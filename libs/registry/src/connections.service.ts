@@ -56,6 +56,22 @@ function view(c: ConnectionEntity): ConnectionView {
   };
 }
 
+/** The most names of one kind the console is offered (a completion list, not an inventory). */
+export const MAX_CONNECTION_NAMES = 500;
+
+export interface ConnectionNames {
+  queues: string[];
+  exchanges: string[];
+  topics: string[];
+}
+
+/** Sorted (code-point order, stable across locales), distinct, at most MAX_CONNECTION_NAMES. */
+export function sortedNames(names: Iterable<string>): string[] {
+  return [...new Set(names)]
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .slice(0, MAX_CONNECTION_NAMES);
+}
+
 @Injectable()
 export class ConnectionsService {
   private routesChanged?: (routeIds: string[]) => Promise<void>;
@@ -149,6 +165,42 @@ export class ConnectionsService {
   async activeRoutesUsing(name: string): Promise<Array<{ id: string; activeVersion: number }>> {
     await this.require(name);
     return this.connections.activeRoutesUsing(name);
+  }
+
+  /**
+   * The queue, exchange and topic names the stored routes (active and latest versions) use with
+   * this connection, in sources, destinations and dead letters: sorted, distinct, capped.
+   */
+  async namesInUse(name: string): Promise<ConnectionNames> {
+    await this.require(name);
+    const names: Record<keyof ConnectionNames, Set<string>> = {
+      queues: new Set(),
+      exchanges: new Set(),
+      topics: new Set(),
+    };
+    const take = (endpoint: unknown) => {
+      if (!endpoint || typeof endpoint !== 'object') return;
+      const e = endpoint as Record<string, unknown>;
+      if (e.connection !== name) return;
+      if (typeof e.queue === 'string' && e.queue) names.queues.add(e.queue);
+      if (typeof e.exchange === 'string' && e.exchange) names.exchanges.add(e.exchange);
+      if (typeof e.topic === 'string' && e.topic) names.topics.add(e.topic);
+    };
+    for (const document of await this.connections.documentsUsing(name)) {
+      const doc = document as {
+        source?: unknown;
+        destinations?: unknown;
+        errors?: { deadLetter?: unknown };
+      };
+      take(doc.source);
+      if (Array.isArray(doc.destinations)) doc.destinations.forEach(take);
+      take(doc.errors?.deadLetter);
+    }
+    return {
+      queues: sortedNames(names.queues),
+      exchanges: sortedNames(names.exchanges),
+      topics: sortedNames(names.topics),
+    };
   }
 
   /** For connectors only (issue: connectors): the config with secrets opened. */

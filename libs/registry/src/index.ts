@@ -8,7 +8,8 @@ export {
   YAML_CONTENT_TYPES,
 } from './route-source-body';
 export { ConnectionsService } from './connections.service';
-export type { ResolvedConnection, ConnectionView } from './connections.service';
+export type { ResolvedConnection, ConnectionView, ConnectionNames } from './connections.service';
+export { MAX_CONNECTION_NAMES, sortedNames } from './connections.service';
 export { RoutesService } from './routes.service';
 export type { DryRunView, RouteRuntimeStatus, RuntimeStatus } from './routes.service';
 export { RoutesRepository, ROUTE_CHANNEL } from './routes.repository';

@@ -494,6 +494,29 @@ export class ConnectionImpactDto {
   @ApiProperty({ type: ImpactedRouteDto, isArray: true }) routes!: ImpactedRouteDto[];
 }
 
+export class ConnectionNamesDto {
+  @ApiProperty({
+    type: String,
+    isArray: true,
+    description: 'Queue names the stored routes use with this connection.',
+  })
+  queues!: string[];
+  @ApiProperty({
+    type: String,
+    isArray: true,
+    description: 'Exchange names the stored routes use with this connection.',
+  })
+  exchanges!: string[];
+  @ApiProperty({
+    type: String,
+    isArray: true,
+    description:
+      'Topic names the stored routes use with this connection, and for a Kafka connection the topics the ' +
+      'cluster lists (when it answers in time).',
+  })
+  topics!: string[];
+}
+
 export class ConnectionTestResultDto {
   @ApiProperty({ description: 'The connection could be made with the stored settings.' })
   ok!: boolean;

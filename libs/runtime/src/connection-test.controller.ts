@@ -1,13 +1,20 @@
-import { Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { RequirePermission } from '@junction/auth';
-import { probeConnection } from '@junction/connectors';
+import { listKafkaTopics, probeConnection } from '@junction/connectors';
 import { redactPanText } from '@junction/pipeline';
-import { ConnectionsService, ConnectionTestResultDto } from '@junction/registry';
+import {
+  ConnectionNamesDto,
+  ConnectionsService,
+  ConnectionTestResultDto,
+  sortedNames,
+} from '@junction/registry';
 import { RUNTIME_OPTIONS, type RuntimeOptions } from './runtime-options';
 
 /** How long a connection test may take: a broker that does not answer in this is reported down. */
 const PROBE_TIMEOUT_MS = 5_000;
+/** How long the name list waits for a Kafka cluster's topics before it answers with stored names. */
+const TOPICS_TIMEOUT_MS = 3_000;
 
 /**
  * Replaces every secret value (and its URL-encoded form) found in a message: a driver may quote
@@ -31,6 +38,34 @@ export class ConnectionTestController {
     private readonly connections: ConnectionsService,
     @Inject(RUNTIME_OPTIONS) private readonly options: RuntimeOptions,
   ) {}
+
+  @Get(':name/names')
+  @RequirePermission('connections.read')
+  @ApiOperation({
+    summary: 'Queue, exchange and topic names to complete in the route editor',
+    description:
+      'The names the stored routes (active and latest version of every route) use with this connection in ' +
+      'sources, destinations and dead letters; for a Kafka connection also the topics the cluster lists ' +
+      `(asked with the stored settings and the egress allowlist, within ${TOPICS_TIMEOUT_MS / 1000} s; when it ` +
+      'does not answer, only the stored names). RabbitMQ cannot list its queues or exchanges over AMQP 0-9-1, ' +
+      'so for an AMQP connection the names are the stored ones only. Each list sorted, distinct, at most 500.',
+  })
+  @ApiOkResponse({ type: ConnectionNamesDto })
+  async names(@Param('name') name: string): Promise<ConnectionNamesDto> {
+    const stored = await this.connections.namesInUse(name);
+    const connection = await this.connections.resolve(name);
+    if (connection.type !== 'kafka') return stored;
+    try {
+      const live = await listKafkaTopics(connection, {
+        timeoutMs: TOPICS_TIMEOUT_MS,
+        egress: this.options.egress,
+      });
+      return { ...stored, topics: sortedNames([...stored.topics, ...live]) };
+    } catch {
+      // A cluster that does not answer leaves the stored names: completion is a help, not a check.
+      return stored;
+    }
+  }
 
   @Post(':name/test')
   @HttpCode(200)

@@ -20,13 +20,14 @@ import { useNavigate } from '@tanstack/react-router';
 import { AnchorLink } from '../links';
 import { useMemo, useState } from 'react';
 import routeSchema from '../../generated/route-schema.json';
-import { api, ApiError, data, errorMessage, type Schemas } from '../api';
+import { api, data, errorMessage, type Schemas } from '../api';
 import { routeRoute } from '../router';
 import { StateBadge, StatusDot } from '../screens/routes';
 import { useMe } from '../session';
 import { CodeEditor } from './code-editor';
 import { cardNumberPointers } from './pipeline-insight';
-import { editableSource, parseYaml, pointerRange } from './yaml-support';
+import { SampleGuard, sampleGuardRefusal, type SampleGuardRefusal } from './sample-guard';
+import { connectionBeside, editableSource, parseYaml, pointerRange } from './yaml-support';
 
 const NEW_ROUTE = `id: my-route
 description: What this route does
@@ -168,9 +169,41 @@ function useConnectionCompletion(): CompletionSource {
   };
 }
 
-interface GuardDetails {
-  code?: string;
-  samples?: { name: string; pointers: string[] }[];
+const NAME_KINDS = { queue: 'queues', exchange: 'exchanges', topic: 'topics' } as const;
+
+/**
+ * Queue, exchange and topic names from the server, for the value of `queue:`, `exchange:` or
+ * `topic:` beside a `connection:`: the names other routes use with that connection (and a Kafka
+ * cluster's topics).
+ */
+function useEndpointNameCompletion(): CompletionSource {
+  const client = useQueryClient();
+  return async (context) => {
+    const word = context.matchBefore(/\b(queue|exchange|topic):[ \t]*[\w.\-/]*$/);
+    if (!word) return null;
+    const key = word.text.slice(0, word.text.indexOf(':')) as keyof typeof NAME_KINDS;
+    const connection = connectionBeside(context.state.doc.toString(), word.from);
+    if (!connection) return null;
+    const names = await client
+      .fetchQuery({
+        queryKey: ['connection-names', connection],
+        queryFn: () =>
+          data(
+            api.GET('/api/v1/connections/{name}/names', {
+              params: { path: { name: connection } },
+            }),
+          ),
+        staleTime: 30_000,
+      })
+      .catch(() => undefined);
+    if (!names) return null;
+    const value = word.text.slice(key.length + 1);
+    return {
+      from: word.from + key.length + 1 + (value.length - value.trimStart().length),
+      options: names[NAME_KINDS[key]].map((n) => ({ label: n, detail: connection, type: 'text' })),
+      validFor: /^[\w.\-/]*$/,
+    };
+  };
 }
 
 /** Named samples of a route: every activation runs them, and is refused when one leaks a card number. */
@@ -278,9 +311,12 @@ function Editor({ routeId, initial, route }: EditorProps) {
   const [problems, setProblems] = useState<{ pointer?: string; message: string }[]>([]);
   const [message, setMessage] = useState<{ color: string; text: string }>();
   const [busy, setBusy] = useState(false);
-  const [guard, setGuard] = useState<{ version: number; samples: GuardDetails['samples'] }>();
-  const [overrideReason, setOverrideReason] = useState('');
-  const complete = useConnectionCompletion();
+  const [guard, setGuard] = useState<SampleGuardRefusal>();
+  const completeConnection = useConnectionCompletion();
+  const completeName = useEndpointNameCompletion();
+  // Captured once by the editor at mount: both only close over the (stable) query client.
+  const complete: CompletionSource = async (context) =>
+    (await completeName(context)) ?? completeConnection(context);
   const canWrite = me.can('routes.write');
   const canActivate = me.can('routes.activate');
   const [debouncedText] = useDebouncedValue(text, 400);
@@ -417,16 +453,12 @@ function Editor({ routeId, initial, route }: EditorProps) {
           body: reason ? { override: { reason } } : {},
         }),
       );
-      setOverrideReason('');
       client.setQueryData(['route', routeId], r);
       await client.invalidateQueries({ queryKey: ['routes'] });
       await client.invalidateQueries({ queryKey: ['route-status', routeId] });
       setMessage({ color: 'green', text: `Version ${version} is active.` });
     } catch (err) {
-      const details =
-        err instanceof ApiError ? (err.body.details as GuardDetails | undefined) : undefined;
-      if (details?.code === 'SAMPLE_LEAKS_PAN')
-        setGuard({ version, samples: details.samples ?? [] });
+      setGuard(sampleGuardRefusal(err, version));
       setMessage({ color: 'red', text: errorMessage(err) });
     } finally {
       setBusy(false);
@@ -527,37 +559,14 @@ function Editor({ routeId, initial, route }: EditorProps) {
               </Button>
             )}
             {guard && (
-              <Alert
-                color="red"
-                title={`Version ${guard.version} was not activated`}
-                data-testid="sample-guard"
-              >
-                <Text size="sm">A sample that guards this route would leave a card number:</Text>
-                <List size="sm">
-                  {(guard.samples ?? []).map((g) => (
-                    <List.Item key={g.name}>
-                      {g.name}: {g.pointers.join(', ')}
-                    </List.Item>
-                  ))}
-                </List>
-                {me.principal.roles.includes('admin') && (
-                  <Group align="end" mt="xs">
-                    <TextInput
-                      label="Reason to activate anyway (audited)"
-                      value={overrideReason}
-                      onChange={(e) => setOverrideReason(e.currentTarget.value)}
-                      style={{ flex: 1 }}
-                    />
-                    <Button
-                      color="red.9"
-                      disabled={overrideReason.trim() === ''}
-                      onClick={() => void activate(guard.version, overrideReason.trim())}
-                    >
-                      Activate version {guard.version} anyway
-                    </Button>
-                  </Group>
-                )}
-              </Alert>
+              <SampleGuard
+                key={guard.version}
+                refusal={guard}
+                canOverride={me.principal.roles.includes('admin')}
+                actionLabel={`Activate version ${guard.version} anyway`}
+                busy={busy}
+                onOverride={(reason) => void activate(guard.version, reason)}
+              />
             )}
             {message && (
               <Alert

@@ -11,6 +11,7 @@ import { api, data, errorMessage } from '../api';
 import { versionsRoute } from '../router';
 import { StatusDot } from '../screens/routes';
 import { useMe } from '../session';
+import { SampleGuard, sampleGuardRefusal, type SampleGuardRefusal } from './sample-guard';
 import { editableSource } from './yaml-support';
 
 function useVersionText(id: string, version: number | undefined) {
@@ -62,6 +63,8 @@ export function VersionsScreen() {
   const navigate = useNavigate({ from: '/routes/$id/versions' });
   const client = useQueryClient();
   const [message, setMessage] = useState<{ color: string; text: string }>();
+  const [guard, setGuard] = useState<SampleGuardRefusal>();
+  const [busy, setBusy] = useState(false);
   const versions = useQuery({
     queryKey: ['versions', id],
     queryFn: () => data(api.GET('/api/v1/routes/{id}/versions', { params: { path: { id } } })),
@@ -73,12 +76,15 @@ export function VersionsScreen() {
   const leftText = useVersionText(id, left);
   const rightText = useVersionText(id, right);
 
-  const activate = async (version: number) => {
+  const activate = async (version: number, reason?: string) => {
     setMessage(undefined);
+    setGuard(undefined);
+    setBusy(true);
     try {
       await data(
         api.POST('/api/v1/routes/{id}/versions/{version}/activate', {
           params: { path: { id, version } },
+          body: reason ? { override: { reason } } : {},
         }),
       );
       await client.invalidateQueries({ queryKey: ['versions', id] });
@@ -86,9 +92,16 @@ export function VersionsScreen() {
       await client.invalidateQueries({ queryKey: ['routes'] });
       setMessage({ color: 'green', text: `Version ${version} is active.` });
     } catch (err) {
+      setGuard(sampleGuardRefusal(err, version));
       setMessage({ color: 'red', text: errorMessage(err) });
+    } finally {
+      setBusy(false);
     }
   };
+  const verb = (version: number) =>
+    active !== undefined && version < active
+      ? `Roll back to version ${version}`
+      : `Activate version ${version}`;
 
   return (
     <Stack>
@@ -99,6 +112,16 @@ export function VersionsScreen() {
         </AnchorLink>
       </Group>
       {versions.isError && <Alert color="red">{errorMessage(versions.error)}</Alert>}
+      {guard && (
+        <SampleGuard
+          key={guard.version}
+          refusal={guard}
+          canOverride={me.principal.roles.includes('admin')}
+          actionLabel={`${verb(guard.version)} anyway`}
+          busy={busy}
+          onOverride={(reason) => void activate(guard.version, reason)}
+        />
+      )}
       {message && (
         <Alert
           color={message.color}
@@ -155,10 +178,13 @@ export function VersionsScreen() {
               </Table.Td>
               <Table.Td>
                 {me.can('routes.activate') && !v.active && (
-                  <Button size="xs" variant="outline" onClick={() => void activate(v.version)}>
-                    {active !== undefined && v.version < active
-                      ? `Roll back to version ${v.version}`
-                      : `Activate version ${v.version}`}
+                  <Button
+                    size="xs"
+                    variant="outline"
+                    disabled={busy}
+                    onClick={() => void activate(v.version)}
+                  >
+                    {verb(v.version)}
                   </Button>
                 )}
               </Table.Td>

@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, parseDocument, stringify, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument, stringify, visit, type Document } from 'yaml';
 
 export interface TextProblem {
   from: number;
@@ -76,4 +76,27 @@ export function editableSource(version: { source: string; sourceFormat: string }
   } catch {
     return version.source;
   }
+}
+
+/**
+ * The connection named beside the key that starts at `keyStart` (a `queue:`, `exchange:` or
+ * `topic:` being typed): the `connection:` of the same source, destination or dead letter, in
+ * block or flow style. Undefined when that mapping names none.
+ */
+export function connectionBeside(text: string, keyStart: number): string | undefined {
+  const doc = parseDocument(text, { prettyErrors: false });
+  let connection: string | undefined;
+  visit(doc, {
+    Map(_, map) {
+      const here = map.items.some(
+        (p) => isScalar(p.key) && (p.key.range as number[] | undefined)?.[0] === keyStart,
+      );
+      if (!here) return undefined;
+      const pair = map.items.find((p) => isScalar(p.key) && p.key.value === 'connection');
+      if (pair && isScalar(pair.value) && typeof pair.value.value === 'string')
+        connection = pair.value.value;
+      return visit.BREAK;
+    },
+  });
+  return connection;
 }

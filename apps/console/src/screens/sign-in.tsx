@@ -68,7 +68,14 @@ export function SignInScreen() {
             <ThemeToggle />
           </Group>
           {expired && (
-            <Alert color="yellow" mb="md" title="Session ended" role="status">
+            <Alert
+              color="yellow"
+              mb="md"
+              title="Session ended"
+              role="status"
+              // Yellow on yellow is too faint to read (WCAG AA): the title takes the text colour.
+              styles={{ title: { color: 'var(--mantine-color-text)' } }}
+            >
               Your session has expired. Sign in again to go on where you were.
             </Alert>
           )}
