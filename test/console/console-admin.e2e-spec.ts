@@ -348,6 +348,7 @@ describe('console: an admin builds, tests, saves, activates and runs a route', (
     await page.getByRole('button', { name: 'Copy the key' }).waitFor();
     await screenshot(page, 'api-key-issued');
     await page.keyboard.press('Escape');
+    await page.getByTestId('issued-key').waitFor({ state: 'detached' });
     // Shown once: the list never shows it again.
     await page.getByRole('button', { name: 'Revoke partner-feed' }).waitFor();
     expect(await page.content()).not.toContain(key);

@@ -199,6 +199,7 @@ export function ApiKeysScreen() {
         opened={issued !== undefined}
         onClose={() => setIssued(undefined)}
         title="Your new API key"
+        closeButtonProps={{ 'aria-label': 'Close' }}
       >
         <Stack>
           <Text>This is the only time the key is shown. Store it now.</Text>
