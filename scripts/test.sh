@@ -21,6 +21,11 @@ if ! scripts/ldap.sh status >/dev/null 2>&1; then
   scripts/ldap.sh start >/dev/null
   started+=(ldap)
 fi
+if ! scripts/mosquitto.sh status >/dev/null 2>&1; then
+  echo "== starting Mosquitto (scripts/mosquitto.sh)"
+  scripts/mosquitto.sh start >/dev/null
+  started+=(mosquitto)
+fi
 
 # The e2e tier runs the compiled gateway and CLI.
 npm run --silent build
