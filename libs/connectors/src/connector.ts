@@ -55,6 +55,7 @@ export type DeliveryReceipt =
   | { kind: 'amqp'; exchange: string; routingKey: string }
   | { kind: 'kafka'; topic: string; partition: number; offset: string }
   | { kind: 'http'; status: number; url: string }
+  | { kind: 'mqtt'; topic: string; qos: 0 | 1 | 2 }
   | { kind: 'log' };
 
 /** The far side's answer to a request (an AMQP reply message, an HTTP response body). */

@@ -1,0 +1,406 @@
+/**
+ * MQTT connectors against a real Mosquitto: the one `scripts/mosquitto.sh start` runs (MQTT_URL,
+ * default mqtt://127.0.0.1:18830; TLS on MQTTS_URL, default mqtts://127.0.0.1:18831, with the CA
+ * it generated; user junction). Never the system broker on 1883.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { describeConformance, testMessages } from '../conformance/conformance';
+import { deferred, until } from '../conformance/eventually';
+import { TcpProxy } from '../conformance/tcp-proxy';
+import { testLogger } from '../conformance/test-logger';
+import type { ConnectorConnection, InboundMessage, Source } from '../connector';
+import { connectionFingerprint } from '../connector-pool';
+import { EgressPolicy } from '../egress/egress-policy';
+import { mqttFactories, type MqttContext, type MqttPoolOptions } from './mqtt.factory';
+import type { MqttDestinationSpec, MqttSourceSpec } from './mqtt.protocol';
+
+const BROKER = new URL(process.env.MQTT_URL ?? 'mqtt://127.0.0.1:18830');
+const TLS_BROKER = new URL(process.env.MQTTS_URL ?? 'mqtts://127.0.0.1:18831');
+const USER = process.env.JUNCTION_MQTT_USER ?? 'junction';
+const PASSWORD = process.env.JUNCTION_MQTT_PASSWORD ?? 'junction-secret';
+const CA_FILE =
+  process.env.JUNCTION_MQTT_CA_CERT ??
+  join(
+    process.env.JUNCTION_MOSQUITTO_HOME ?? join(__dirname, '../../../../.cache/mosquitto'),
+    'tls/ca.crt',
+  );
+const RUN = randomUUID().slice(0, 8);
+
+function connectionTo(
+  name: string,
+  url: string,
+  extra: Partial<ConnectorConnection['config']> = {},
+  secrets: Record<string, string> = { password: PASSWORD },
+): ConnectorConnection {
+  return { name, config: { url, username: USER, ...extra }, secrets };
+}
+
+/** The pool's part for a test: shared clients by connection, closed together. */
+function testContext(options: MqttPoolOptions = {}): MqttContext & { close(): Promise<void> } {
+  const clients = new Map<string, { close(): Promise<void> }>();
+  return {
+    logger: testLogger(),
+    egress: EgressPolicy.permissive(),
+    options: { nodeName: `test-${RUN}`, reconnectPeriodMs: 200, ...options },
+    shared<C extends { close(): Promise<void> }>(
+      connection: ConnectorConnection,
+      create: () => C,
+    ): C {
+      const key = connectionFingerprint(connection);
+      let client = clients.get(key) as C | undefined;
+      if (!client) {
+        client = create();
+        clients.set(key, client);
+      }
+      return client;
+    },
+    async close() {
+      for (const client of clients.values()) await client.close();
+      clients.clear();
+    },
+  };
+}
+
+/** A plain MQTT.js client for what the tests do beside the connectors. */
+function rawClient(options: IClientOptions = {}): Promise<MqttClient> {
+  return connectAsync(BROKER.href, {
+    username: USER,
+    password: PASSWORD,
+    protocolVersion: 5,
+    clientId: `junction-test-raw-${randomUUID().slice(0, 8)}`,
+    reconnectPeriod: 0,
+    ...options,
+  });
+}
+
+/** Removes a session and what it queued (a clean connect with its client id). */
+async function clearSession(clientId: string, protocolVersion: 4 | 5 = 5): Promise<void> {
+  const client = await rawClient({ clientId, clean: true, protocolVersion });
+  await client.endAsync();
+}
+
+let topicCount = 0;
+function freshTopic(tag: string): string {
+  topicCount += 1;
+  return `junction-test/${RUN}/${tag}/${topicCount}`;
+}
+
+const sessions = new Set<string>();
+
+afterAll(async () => {
+  for (const clientId of sessions) await clearSession(clientId).catch(() => undefined);
+}, 30_000);
+
+describeConformance(
+  'mqtt',
+  async () => {
+    const proxy = await TcpProxy.start(BROKER.hostname, Number(BROKER.port));
+    const connection = connectionTo(`conformance-${RUN}`, `mqtt://127.0.0.1:${proxy.port}`);
+    const context = testContext({ publishTimeoutMs: 5_000, startTimeoutMs: 10_000 });
+    return {
+      ordering: 'prefetch-1',
+      // MQTT 5's receive maximum bounds the unacknowledged messages as AMQP's prefetch does.
+      concurrency: 'prefetch',
+      disruptions: {
+        'a dropped socket': async () => {
+          expect(proxy.connections).toBeGreaterThan(0);
+          proxy.dropAll();
+        },
+      },
+      async fixture() {
+        const topic = freshTopic('conf');
+        const clientId = `junction-test-${RUN}-${topicCount}`;
+        sessions.add(clientId);
+        const spec = (prefetch?: number): MqttSourceSpec => ({
+          type: 'mqtt',
+          connection: connection.name,
+          topic,
+          clientId,
+          prefetch,
+        });
+        const source = (options?: { prefetch?: number }): Source =>
+          mqttFactories.createSource(spec(options?.prefetch), connection, context, {
+            routeId: 'conformance',
+          });
+        // The session exists before the first send, as a route's does once it ran: MQTT keeps
+        // messages for subscriptions, not for topics.
+        const primer = source();
+        await primer.start(async () => undefined);
+        await primer.stop();
+        return {
+          source,
+          destination: () =>
+            mqttFactories.createDestination(
+              { type: 'mqtt', connection: connection.name, topic },
+              connection,
+              context,
+            ),
+          dispose: async () => {
+            await clearSession(clientId);
+            sessions.delete(clientId);
+          },
+        };
+      },
+      async close() {
+        await context.close();
+        await proxy.close();
+      },
+    };
+  },
+  { disruptions: ['a dropped socket'] },
+);
+
+describe('mqtt connectors', () => {
+  const connection = connectionTo(`mqtt-${RUN}`, BROKER.href);
+  let context: ReturnType<typeof testContext>;
+  const open: Array<{ stop?(): Promise<void>; close?(): Promise<void> }> = [];
+
+  function source(spec: Omit<MqttSourceSpec, 'type' | 'connection'>, on = connection): Source {
+    const made = mqttFactories.createSource(
+      { type: 'mqtt', connection: on.name, ...spec },
+      on,
+      context,
+      { routeId: `route-${RUN}` },
+    );
+    if (spec.clientId) sessions.add(spec.clientId);
+    open.push(made);
+    return made;
+  }
+
+  function destination(spec: Omit<MqttDestinationSpec, 'type' | 'connection'>, on = connection) {
+    const made = mqttFactories.createDestination(
+      { type: 'mqtt', connection: on.name, ...spec },
+      on,
+      context,
+    );
+    open.push(made);
+    return made;
+  }
+
+  beforeAll(() => {
+    context = testContext({ publishTimeoutMs: 5_000, startTimeoutMs: 5_000 });
+  });
+
+  afterEach(async () => {
+    for (const item of open.splice(0).reverse()) await (item.stop ?? item.close)!.call(item);
+  });
+
+  afterAll(async () => {
+    await context.close();
+  });
+
+  it('maps MQTT 5 user properties to headers and back, the id in junction-id', async () => {
+    const topic = freshTopic('props');
+    const got = deferred<InboundMessage>();
+    await source({ topic, clientId: `props-${RUN}` }).start(async (m) => got.resolve(m));
+    const raw = await rawClient();
+    try {
+      await raw.publishAsync(topic, Buffer.from('{"a":1}'), {
+        qos: 1,
+        properties: { userProperties: { 'junction-id': 'id-7', region: 'eu', multi: ['a', 'b'] } },
+      });
+      const message = await got.promise;
+      expect(message).toMatchObject({
+        id: 'id-7',
+        headers: { 'junction-id': 'id-7', region: 'eu', multi: 'a, b', 'mqtt-topic': topic },
+        source: { type: 'mqtt', name: topic },
+        redelivered: false,
+      });
+      expect(message.headers['mqtt-retain']).toBeUndefined();
+
+      // The other way: a destination sends headers, static headers and the id as user properties.
+      const back = freshTopic('props-back');
+      await raw.subscribeAsync(back, { qos: 1 });
+      const received = deferred<{ props: Record<string, unknown>; payload: Buffer }>();
+      raw.on('message', (t, payload, packet) => {
+        if (t === back) received.resolve({ props: packet.properties ?? {}, payload });
+      });
+      const [outbound] = testMessages('props', 1);
+      await expect(
+        destination({ topic: back, headers: { 'x-static': 's' } }).send(outbound),
+      ).resolves.toEqual({ kind: 'mqtt', topic: back, qos: 1 });
+      const { props, payload } = await received.promise;
+      expect(payload.equals(outbound.body)).toBe(true);
+      expect(props).toMatchObject({
+        contentType: 'application/json',
+        userProperties: { ...outbound.headers, 'x-static': 's', 'junction-id': outbound.id },
+      });
+    } finally {
+      await raw.endAsync();
+    }
+  });
+
+  it('subscribes with wildcards and names the topic each message came on', async () => {
+    const base = freshTopic('wild');
+    const seen: InboundMessage[] = [];
+    await source({ topic: `${base}/+/status/#`, clientId: `wild-${RUN}` }).start(async (m) => {
+      seen.push(m);
+    });
+    const dest = destination({ topicExpression: '$.topic' });
+    const topics = [`${base}/a/status`, `${base}/b/status/deep/er`, `${base}/c/other`];
+    for (const [i, topic] of topics.entries())
+      await dest.send({ ...testMessages('wild', 1, i)[0], routingKey: topic });
+    await until(() => seen.length === 2, 'the two matching messages');
+    expect(seen.map((m) => m.source.name).sort()).toEqual(topics.slice(0, 2));
+    expect(seen.map((m) => m.headers['mqtt-topic']).sort()).toEqual(topics.slice(0, 2));
+  });
+
+  it('publishes to the topic the route computed, and refuses a topic with a wildcard for good', async () => {
+    const dest = destination({ topicExpression: '"orders/" & country' });
+    await expect(
+      dest.send({ ...testMessages('bad', 1)[0], routingKey: 'orders/+' }),
+    ).rejects.toMatchObject({ name: 'ConnectorError', code: 'REJECTED', retryable: false });
+    await expect(dest.send({ ...testMessages('none', 1)[0] })).rejects.toMatchObject({
+      code: 'REJECTED',
+      retryable: false,
+    });
+    expect(() => destination({ topic: 'a', topicExpression: '"b"' })).toThrow(
+      /not both|one of them/,
+    );
+  });
+
+  it('splits a shared subscription between two sessions, each message to one of them', async () => {
+    const topic = freshTopic('shared');
+    const group = `g-${RUN}`;
+    const byA: string[] = [];
+    const byB: string[] = [];
+    await source({ topic, shareGroup: group, clientId: `share-a-${RUN}` }).start(async (m) => {
+      byA.push(m.id!);
+    });
+    await source({ topic, shareGroup: group, clientId: `share-b-${RUN}` }).start(async (m) => {
+      byB.push(m.id!);
+    });
+    const messages = testMessages('shared', 40);
+    const dest = destination({ topic });
+    for (const message of messages) await dest.send(message);
+    await until(() => byA.length + byB.length >= 40, 'all 40 messages');
+    expect(byA.length).toBeGreaterThan(0);
+    expect(byB.length).toBeGreaterThan(0);
+    expect([...byA, ...byB].sort()).toEqual(messages.map((m) => m.id).sort());
+  });
+
+  it('publishes retained messages, which a new subscription gets flagged in mqtt-retain', async () => {
+    const topic = freshTopic('retained');
+    const [message] = testMessages('retained', 1);
+    await destination({ topic, retain: true }).send(message);
+    const got = deferred<InboundMessage>();
+    await source({ topic, clientId: `retained-${RUN}` }).start(async (m) => got.resolve(m));
+    await expect(got.promise).resolves.toMatchObject({
+      id: message.id,
+      headers: { 'mqtt-retain': 'true' },
+    });
+    // An empty retained message removes the retained one.
+    const raw = await rawClient();
+    await raw.publishAsync(topic, '', { retain: true, qos: 1 });
+    await raw.endAsync();
+  });
+
+  it('delivers with QoS 0 on both ends and QoS 2 to the broker', async () => {
+    for (const [sourceQos, destinationQos] of [
+      [0, 0],
+      [1, 2],
+    ] as const) {
+      const topic = freshTopic(`qos${destinationQos}`);
+      const seen: InboundMessage[] = [];
+      await source({ topic, qos: sourceQos, clientId: `qos-${sourceQos}-${RUN}` }).start(
+        async (m) => {
+          seen.push(m);
+        },
+      );
+      const messages = testMessages(`qos${destinationQos}`, 5);
+      const dest = destination({ topic, qos: destinationQos });
+      for (const message of messages)
+        await expect(dest.send(message)).resolves.toEqual({
+          kind: 'mqtt',
+          topic,
+          qos: destinationQos,
+        });
+      await until(() => seen.length === 5, `5 messages at QoS ${destinationQos}`);
+      expect(seen.map((m) => m.id)).toEqual(messages.map((m) => m.id));
+    }
+  });
+
+  describe('MQTT 3.1.1', () => {
+    const v3 = connectionTo(`mqtt311-${RUN}`, BROKER.href, { protocolVersion: '3.1.1' });
+
+    it('carries topic and payload, and acknowledges only what was handled', async () => {
+      const topic = freshTopic('v311');
+      const clientId = `v311-${RUN}`;
+      sessions.add(clientId);
+      const dest = destination({ topic }, v3);
+      const first = source({ topic, clientId, prefetch: 1 }, v3);
+      const seen: InboundMessage[] = [];
+      const held = deferred();
+      await first.start(async (m) => {
+        seen.push(m);
+        if (seen.length === 2) await held.promise; // the second one never finishes
+      });
+      const messages = testMessages('v311', 3);
+      for (const message of messages) await dest.send(message);
+      await until(() => seen.length === 2, 'two messages, the second one held');
+      expect(seen[0]).toMatchObject({ headers: { 'mqtt-topic': topic }, redelivered: false });
+      expect(seen[0].id).toBeUndefined(); // 3.1.1 has no properties: the runtime gives it one
+      expect(seen[0].payload.equals(messages[0].body)).toBe(true);
+      const stopping = first.stop();
+      held.reject(new Error('shutting down'));
+      await stopping;
+
+      // The session kept the unfinished one (sent again, DUP) and the one never handed out.
+      const again: InboundMessage[] = [];
+      await source({ topic, clientId, prefetch: 1 }, v3).start(async (m) => {
+        again.push(m);
+      });
+      await until(() => again.length === 2, 'the two unfinished messages');
+      expect(again.map((m) => m.payload.toString('latin1'))).toEqual(
+        messages.slice(1).map((m) => m.body.toString('latin1')),
+      );
+      expect(again[0].redelivered).toBe(true);
+    });
+  });
+
+  describe('TLS and credentials', () => {
+    const ca = (): string => readFileSync(CA_FILE, 'utf8');
+
+    it('connects over TLS with a private CA and a password from the secrets', async () => {
+      const tls = connectionTo(`mqtts-${RUN}`, TLS_BROKER.href, { tls: { ca: ca() } });
+      const topic = freshTopic('tls');
+      const got = deferred<InboundMessage>();
+      await source({ topic, clientId: `tls-${RUN}` }, tls).start(async (m) => got.resolve(m));
+      const [message] = testMessages('tls', 1);
+      await destination({ topic }, tls).send(message);
+      await expect(got.promise).resolves.toMatchObject({ id: message.id });
+    });
+
+    it('refuses a broker certificate no trusted CA signed, and a wrong password', async () => {
+      const quick = testContext({ startTimeoutMs: 1_500 });
+      const failing = (spec: MqttSourceSpec, on: ConnectorConnection): Source => {
+        const made = mqttFactories.createSource(spec, on, quick, { routeId: 'failing' });
+        open.push(made);
+        return made;
+      };
+      const untrusted = connectionTo(`mqtts-untrusted-${RUN}`, TLS_BROKER.href);
+      const failure = await failing(
+        { type: 'mqtt', connection: untrusted.name, topic: freshTopic('tls-bad') },
+        untrusted,
+      )
+        .start(async () => undefined)
+        .catch((e: Error) => e);
+      expect(failure).toMatchObject({ name: 'ConnectorError', code: 'UNREACHABLE' });
+      expect((failure as Error).message).toMatch(/certificate/i);
+
+      const wrong = connectionTo(`mqtt-wrong-${RUN}`, BROKER.href, {}, { password: 'nope' });
+      const refused = await failing(
+        { type: 'mqtt', connection: wrong.name, topic: freshTopic('auth-bad') },
+        wrong,
+      )
+        .start(async () => undefined)
+        .catch((e: Error) => e);
+      expect(refused).toMatchObject({ code: 'UNREACHABLE' });
+      expect((refused as Error).message).toMatch(/not authorized|bad user name or password/i);
+      expect((refused as Error).message).not.toContain('nope');
+    }, 20_000);
+  });
+});

@@ -1,0 +1,128 @@
+import type { IPublishPacket } from 'mqtt';
+import { mqttSettings } from './mqtt-client';
+import { mqttSourceClientId } from './mqtt.factory';
+import {
+  checkMqttDestination,
+  mqttEgressTargets,
+  mqttEmbeddedSecretProblems,
+  topicFilterProblem,
+  topicNameProblem,
+} from './mqtt.protocol';
+import { inboundMessage } from './mqtt.source';
+
+describe('mqtt topics', () => {
+  it.each([
+    ['orders/eu', undefined],
+    ['', 'must not be empty'],
+    ['orders/+', 'must not contain the wildcards'],
+    ['orders/#', 'must not contain the wildcards'],
+    ['$SYS/x', 'must not start with $'],
+  ])('topic name %j', (topic, problem) => {
+    if (problem === undefined) expect(topicNameProblem(topic)).toBeUndefined();
+    else expect(topicNameProblem(topic)).toContain(problem);
+  });
+
+  it.each([
+    ['devices/+/telemetry', undefined],
+    ['#', undefined],
+    ['a/#', undefined],
+    ['+', undefined],
+    ['a/#/b', '# must be a whole level, and the last one'],
+    ['a/b#', '# must be a whole level'],
+    ['a/b+/c', '+ must be a whole level'],
+    ['$share/g/a', 'give the group in shareGroup'],
+  ])('topic filter %j', (filter, problem) => {
+    if (problem === undefined) expect(topicFilterProblem(filter)).toBeUndefined();
+    else expect(topicFilterProblem(filter)).toContain(problem);
+  });
+
+  it('wants exactly one of topic and topicExpression on a destination', () => {
+    const problems: string[] = [];
+    const report = (pointer: string, message: string) => problems.push(`${pointer} ${message}`);
+    checkMqttDestination({ type: 'mqtt', connection: 'm' }, report);
+    checkMqttDestination(
+      { type: 'mqtt', connection: 'm', topic: 'a', topicExpression: '"b"' },
+      report,
+    );
+    checkMqttDestination({ type: 'mqtt', connection: 'm', topic: '$x' }, report);
+    expect(problems).toEqual([
+      ' needs topic or topicExpression',
+      ' give topic or topicExpression, not both',
+      '/topic must not start with $ (reserved for the broker)',
+    ]);
+  });
+});
+
+describe('mqtt source sessions', () => {
+  const spec = { type: 'mqtt' as const, connection: 'm', topic: 'a/+' };
+
+  it('keeps a client id per route, node and subscription', () => {
+    const id = mqttSourceClientId(spec, 'orders', 'gw-1');
+    expect(id).toMatch(/^junction-orders-gw-1-[0-9a-f]{8}$/);
+    expect(mqttSourceClientId(spec, 'orders', 'gw-1')).toBe(id);
+    expect(mqttSourceClientId(spec, 'orders', 'gw-2')).not.toBe(id);
+    expect(mqttSourceClientId({ ...spec, topic: 'b/+' }, 'orders', 'gw-1')).not.toBe(id);
+    expect(mqttSourceClientId({ ...spec, shareGroup: 'g' }, 'orders', 'gw-1')).not.toBe(id);
+    expect(mqttSourceClientId({ ...spec, clientId: 'mine' }, 'orders', 'gw-1')).toBe('mine');
+    expect(mqttSourceClientId(spec, 'orders', 'host name/ü')).toMatch(
+      /^junction-orders-host-name--/,
+    );
+  });
+
+  it('turns a PUBLISH into a message: user properties, topic, retain, DUP', () => {
+    const packet = {
+      cmd: 'publish',
+      topic: 'devices/7/status',
+      payload: Buffer.from([1, 2]),
+      qos: 1,
+      dup: true,
+      retain: true,
+      messageId: 3,
+      properties: { userProperties: { 'junction-id': 'm-1', tag: ['a', 'b'] } },
+    } as IPublishPacket;
+    expect(inboundMessage(packet)).toEqual({
+      id: 'm-1',
+      headers: {
+        'junction-id': 'm-1',
+        tag: 'a, b',
+        'mqtt-topic': 'devices/7/status',
+        'mqtt-retain': 'true',
+      },
+      payload: Buffer.from([1, 2]),
+      source: { type: 'mqtt', name: 'devices/7/status' },
+      redelivered: true,
+    });
+  });
+});
+
+describe('mqtt connections', () => {
+  it('reads URL, user, password secret and protocol version', () => {
+    const settings = mqttSettings({
+      name: 'm',
+      config: { url: 'mqtts://broker.example.com', username: 'u', protocolVersion: '3.1.1' },
+      secrets: { password: 'p' },
+    });
+    expect(settings).toMatchObject({
+      host: 'broker.example.com',
+      port: 8883,
+      tls: true,
+      username: 'u',
+      password: 'p',
+      protocolVersion: 4,
+      safeUrl: 'mqtts://broker.example.com',
+    });
+    expect(() => mqttSettings({ name: 'm', config: { url: 'amqp://x' }, secrets: {} })).toThrow(
+      /mqtt:\/\/ or mqtts:\/\//,
+    );
+  });
+
+  it('names its egress target and refuses credentials in the URL', () => {
+    expect(mqttEgressTargets({ url: 'mqtt://10.0.0.1' })).toEqual([
+      { host: '10.0.0.1', port: 1883, pointer: '/config/url' },
+    ]);
+    expect(mqttEmbeddedSecretProblems({ url: 'mqtt://u:p@h:1883' })).toEqual([
+      expect.objectContaining({ pointer: '/config/url' }),
+    ]);
+    expect(mqttEmbeddedSecretProblems({ url: 'mqtt://h:1883' })).toEqual([]);
+  });
+});

@@ -1,0 +1,327 @@
+import type { JsonSchema } from '@junction/pipeline';
+
+/**
+ * MQTT, the pure part of the plugin: specs, schemas (with descriptions and examples), cross-field
+ * checks and egress targets. No MQTT.js here: the client code is in mqtt.factory.ts.
+ */
+
+export interface MqttSourceSpec {
+  type: 'mqtt';
+  connection: string;
+  /** Topic filter; `+` and `#` wildcards allowed. */
+  topic: string;
+  /** Subscribe as `$share/<shareGroup>/<topic>`: processes of one group split the messages. */
+  shareGroup?: string;
+  qos?: 0 | 1;
+  /** Most messages in the gateway's hands at once (MQTT 5: the receive maximum). */
+  prefetch?: number;
+  /** The session's client id; default `junction-<route id>-<node name>-<hash of the subscription>`. */
+  clientId?: string;
+}
+
+export interface MqttDestinationSpec {
+  type: 'mqtt';
+  connection: string;
+  /** Fixed topic; or `topicExpression`. */
+  topic?: string;
+  /** JSONata expression giving the topic per message. */
+  topicExpression?: string;
+  qos?: 0 | 1 | 2;
+  retain?: boolean;
+  /** Static user properties (MQTT 5). */
+  headers?: Record<string, string>;
+  when?: string;
+}
+
+/** Default ports by URL scheme. */
+export const MQTT_DEFAULT_PORTS: Record<string, number> = { mqtt: 1883, mqtts: 8883 };
+
+/** Header (MQTT 5 user property) carrying the message id, as on Kafka. */
+export const MQTT_ID_PROPERTY = 'junction-id';
+/** Headers the source adds: the topic a message came on (wildcards), and whether it was retained. */
+export const MQTT_TOPIC_HEADER = 'mqtt-topic';
+export const MQTT_RETAIN_HEADER = 'mqtt-retain';
+
+/** Why `topic` cannot be published to, or undefined (MQTT 3.1.1 and 5, section 4.7). */
+export function topicNameProblem(topic: string): string | undefined {
+  if (topic.length === 0) return 'must not be empty';
+  if (Buffer.byteLength(topic, 'utf8') > 65535) return 'must be at most 65535 bytes';
+  if (/[+#]/.test(topic)) return 'must not contain the wildcards + or # (they are for filters)';
+  if (topic.includes('\u0000')) return 'must not contain NUL';
+  if (topic.startsWith('$')) return 'must not start with $ (reserved for the broker)';
+  return undefined;
+}
+
+/** Why `filter` is not a valid subscription filter, or undefined. */
+export function topicFilterProblem(filter: string): string | undefined {
+  if (filter.length === 0) return 'must not be empty';
+  if (Buffer.byteLength(filter, 'utf8') > 65535) return 'must be at most 65535 bytes';
+  if (filter.includes('\u0000')) return 'must not contain NUL';
+  if (filter.startsWith('$share/'))
+    return 'must not start with $share/: give the group in shareGroup and the filter here';
+  const levels = filter.split('/');
+  for (let i = 0; i < levels.length; i += 1) {
+    const level = levels[i];
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1))
+      return '# must be a whole level, and the last one';
+    if (level.includes('+') && level !== '+') return '+ must be a whole level';
+  }
+  return undefined;
+}
+
+const CONNECTION_FIELD: JsonSchema = {
+  type: 'string',
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$',
+  description: 'Name of a stored mqtt connection (holds the URL and secrets).',
+  examples: ['mosquitto'],
+};
+
+const PEM_CERTIFICATES = { type: 'string', pattern: '-----BEGIN CERTIFICATE-----' };
+
+export const MQTT_CONNECTION_CONFIG_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['url'],
+  additionalProperties: false,
+  properties: {
+    url: {
+      type: 'string',
+      pattern: '^mqtts?://[^/?#]+/?$',
+      description:
+        'Broker URL, mqtt:// or mqtts:// (TLS), without user or password (username goes in config, the password in secrets.password).',
+      examples: ['mqtt://127.0.0.1:1883', 'mqtts://broker.example.com:8883'],
+    },
+    username: {
+      type: 'string',
+      minLength: 1,
+      description: 'User name; its password goes in secrets.password.',
+      examples: ['junction'],
+    },
+    protocolVersion: {
+      enum: ['3.1.1', '5'],
+      default: '5',
+      description:
+        'MQTT protocol. 5 carries headers (user properties) and the message id, and bounds the messages in flight by receive maximum; 3.1.1 carries only topic and payload.',
+      examples: ['5'],
+    },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        ca: {
+          ...PEM_CERTIFICATES,
+          description: 'PEM CA certificate(s) trusted besides the system ones.',
+        },
+        cert: {
+          ...PEM_CERTIFICATES,
+          description:
+            'PEM client certificate for mutual TLS; its private key goes in secrets.tlsKey.',
+        },
+      },
+      description: 'mqtts: a private CA to trust, a client certificate (key in secrets.tlsKey).',
+    },
+    keepaliveSeconds: {
+      type: 'integer',
+      minimum: 5,
+      maximum: 3600,
+      default: 30,
+      description: 'MQTT keep alive: a silent broker is taken for gone after 1.5 times this.',
+      examples: [30],
+    },
+    sessionExpirySeconds: {
+      type: 'integer',
+      minimum: 60,
+      maximum: 4294967295,
+      default: 604800,
+      description:
+        "MQTT 5: how long the broker keeps a stopped source's session and its queued messages (3.1.1 sessions last as long as the broker keeps them).",
+      examples: [604800],
+    },
+  },
+};
+
+export const MQTT_SECRET_KEYS = ['password', 'tlsKey'] as const;
+export const MQTT_TARGET_FIELDS = ['url', 'username', 'tls'] as const;
+
+/** Where a (valid) config connects to first, for the egress policy. */
+export function mqttEgressTargets(
+  config: Record<string, unknown>,
+): Array<{ host: string; port: number; pointer: string }> {
+  if (typeof config.url !== 'string') return [];
+  try {
+    const url = new URL(config.url);
+    const scheme = url.protocol.replace(/:$/, '');
+    return [
+      {
+        host: url.hostname.replace(/^\[|\]$/g, ''),
+        port: url.port ? Number(url.port) : (MQTT_DEFAULT_PORTS[scheme] ?? 0),
+        pointer: '/config/url',
+      },
+    ];
+  } catch {
+    return [];
+  }
+}
+
+/** A user or password written into the URL, where it would be stored and shown in plain text. */
+export function mqttEmbeddedSecretProblems(
+  config: Record<string, unknown>,
+): Array<{ pointer: string; message: string }> {
+  if (typeof config.url !== 'string' || !/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(config.url))
+    return [];
+  return [
+    {
+      pointer: '/config/url',
+      message:
+        'must not contain a user or password; put them in config.username and secrets.password',
+    },
+  ];
+}
+
+export const MQTT_SOURCE_FIELDS = {
+  description:
+    'Subscribe to an MQTT topic filter with a persistent session; QoS 1 messages are acknowledged (PUBACK) only after delivery and audit.',
+  required: ['connection', 'topic'],
+  properties: {
+    connection: CONNECTION_FIELD,
+    topic: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 65535,
+      description:
+        'Topic filter to subscribe to; + matches one level, # the rest. The topic each message came on is in header mqtt-topic.',
+      examples: ['devices/+/telemetry', 'orders/#'],
+    },
+    shareGroup: {
+      type: 'string',
+      pattern: '^[^/+#$\\u0000]{1,200}$',
+      description:
+        'Subscribe as $share/<group>/<topic>: gateway processes running this route split the messages instead of each getting all. Shared subscriptions get no retained messages.',
+      examples: ['junction'],
+    },
+    qos: {
+      enum: [0, 1],
+      default: 1,
+      description:
+        '1: at least once, acknowledged only after delivery and audit, redelivered after a crash. 0: at most once (no acknowledgement; lost if the gateway stops with it). QoS 2 is not offered: its PUBREC hands the message over before the route has run.',
+      examples: [1],
+    },
+    prefetch: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      default: 20,
+      description:
+        'Most messages handled at once (MQTT 5: the receive maximum the broker honours; 3.1.1: the rest wait in the gateway, unacknowledged). 1 keeps the order.',
+      examples: [20],
+    },
+    clientId: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9._:-]{1,128}$',
+      description:
+        "The session's client id. Default: junction-<route id>-<node name>-<hash of topic and group>, the same after a restart (so the session and its unacknowledged messages are picked up again) and different in each gateway process. Set it only with one process.",
+      examples: ['junction-telemetry'],
+    },
+  } as Record<string, JsonSchema>,
+  example: {
+    type: 'mqtt',
+    connection: 'mosquitto',
+    topic: 'devices/+/telemetry',
+    shareGroup: 'junction',
+  },
+};
+
+export const MQTT_DESTINATION_FIELDS = {
+  description:
+    'Publish to an MQTT topic; QoS 1 resolves on PUBACK, QoS 2 on PUBCOMP, QoS 0 once written.',
+  required: ['connection'],
+  properties: {
+    connection: CONNECTION_FIELD,
+    topic: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 65535,
+      pattern: '^[^$+#][^+#]*$',
+      description: 'Topic to publish to (no wildcards). Give topic or topicExpression.',
+      examples: ['orders/eu'],
+    },
+    topicExpression: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'JSONata expression giving the topic of each message (a string, no wildcards). Give topic or topicExpression.',
+      examples: ['"orders/" & $lowercase(country)'],
+    },
+    qos: {
+      enum: [0, 1, 2],
+      default: 1,
+      description:
+        '1: the broker acknowledges (PUBACK); 2: exactly once to the broker (PUBREC/PUBREL/PUBCOMP); 0: fire and forget, for telemetry a loss of which is acceptable.',
+      examples: [1],
+    },
+    retain: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Publish retained: the broker keeps the last message of the topic for new subscribers.',
+      examples: [false],
+    },
+    headers: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      description:
+        "Static user properties added to every message (MQTT 5; the message's own headers and its id in junction-id travel too).",
+      examples: [{ 'x-source': 'junction' }],
+    },
+  } as Record<string, JsonSchema>,
+  example: {
+    type: 'mqtt',
+    connection: 'mosquitto',
+    topicExpression: '"orders/" & country',
+    qos: 1,
+  },
+  expressions: { routingKey: 'topicExpression' },
+};
+
+/** Cross-field checks of a source: the filter's wildcards are whole levels. */
+export function checkMqttSource(
+  spec: Record<string, unknown>,
+  report: (relative: string, message: string) => void,
+): void {
+  if (typeof spec.topic === 'string') {
+    const problem = topicFilterProblem(spec.topic);
+    if (problem) report('/topic', problem);
+  }
+}
+
+/** Cross-field checks of a destination: exactly one of topic and topicExpression. */
+export function checkMqttDestination(
+  spec: Record<string, unknown>,
+  report: (relative: string, message: string) => void,
+): void {
+  const fixed = spec.topic !== undefined;
+  const computed = spec.topicExpression !== undefined;
+  if (fixed === computed)
+    report(
+      '',
+      fixed ? 'give topic or topicExpression, not both' : 'needs topic or topicExpression',
+    );
+  if (typeof spec.topic === 'string') {
+    const problem = topicNameProblem(spec.topic);
+    if (problem) report('/topic', problem);
+  }
+}
+
+export function describeMqttSource(spec: MqttSourceSpec): string {
+  return `mqtt ${spec.connection} topic ${spec.shareGroup ? `$share/${spec.shareGroup}/` : ''}${spec.topic}`;
+}
+
+export function describeMqttDelivery(
+  spec: MqttDestinationSpec,
+  delivery: { routingKey?: string },
+): string {
+  return `mqtt ${spec.connection} topic ${delivery.routingKey ?? spec.topic ?? '?'} qos ${spec.qos ?? 1}${spec.retain ? ' retained' : ''}`;
+}
+
+export function describeMqttReceipt(receipt: Readonly<Record<string, unknown>>): string {
+  return `mqtt:${String(receipt.topic ?? '')}`;
+}

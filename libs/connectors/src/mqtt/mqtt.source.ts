@@ -1,0 +1,292 @@
+import type { IPublishPacket, MqttClient } from 'mqtt';
+import { backoffDelay, cancellableSleep, InFlight } from '../backoff';
+import {
+  ConnectorError,
+  type InboundMessage,
+  type MessageHandler,
+  type Source,
+} from '../connector';
+import { errorText, type ConnectorLogger } from '../logger';
+import {
+  assertCanAcknowledge,
+  createMqttClient,
+  endClient,
+  mqttConnectorError,
+  mqttSettings,
+  MqttConnectionWatch,
+  sendPuback,
+  type MqttClientOptions,
+} from './mqtt-client';
+import {
+  MQTT_ID_PROPERTY,
+  MQTT_RETAIN_HEADER,
+  MQTT_TOPIC_HEADER,
+  topicFilterProblem,
+  type MqttSourceSpec,
+} from './mqtt.protocol';
+import type { ConnectorConnection } from '../connector';
+
+export interface MqttSourceOptions {
+  routeId: string;
+  /** The session's client id: the same after a restart, different in each gateway process. */
+  clientId: string;
+  /** How long `start()` waits for the broker (connected and subscribed). */
+  startTimeoutMs: number;
+  client: MqttClientOptions;
+}
+
+export const DEFAULT_MQTT_PREFETCH = 20;
+/** QoS 0 messages held beyond the prefetch; more are dropped (QoS 0 promises no delivery). */
+const MAX_WAITING_QOS0 = 10_000;
+
+interface Delivery {
+  packet: IPublishPacket;
+  /** The connection it came on: an ack goes only on that one. */
+  connection: number;
+}
+
+/**
+ * Subscribes a topic filter (optionally as `$share/<group>/...`) in a persistent session and
+ * hands each message to the handler, at most `prefetch` at once. A QoS 1 message is acknowledged
+ * (PUBACK) only after its handler resolved, and only on the connection it came on: if that one
+ * died, the broker sends the message again (DUP) on the next connection of this session, with the
+ * same client id, so nothing is acknowledged that was not handled. A handler that rejects gets the
+ * message again here after a short, growing backoff (MQTT has no negative acknowledgement), which
+ * keeps the order with prefetch 1. A stop leaves the unfinished ones unacknowledged in the
+ * session, for the next start. MQTT 5 messages carry their id and headers in user properties.
+ */
+export class MqttSource implements Source {
+  private client?: MqttClient;
+  private watch?: MqttConnectionWatch;
+  private handler?: MessageHandler;
+  private stopping = false;
+  /** Connections made so far; the current one's number. */
+  private connection = 0;
+  private running = 0;
+  private failures = 0;
+  private dropped = 0;
+  private readonly prefetch: number;
+  private readonly qos: 0 | 1;
+  private readonly filter: string;
+  private readonly inFlight = new InFlight();
+  private readonly waiting: Delivery[] = [];
+  private readonly backoffs = new Set<{ cancel(): void }>();
+  /** Fails a start still waiting for its subscription (a stop came first). */
+  private abortStart?: (err: Error) => void;
+
+  constructor(
+    private readonly stored: ConnectorConnection,
+    spec: MqttSourceSpec,
+    private readonly options: MqttSourceOptions,
+    private readonly logger: ConnectorLogger,
+  ) {
+    this.prefetch = spec.prefetch ?? DEFAULT_MQTT_PREFETCH;
+    if (!Number.isInteger(this.prefetch) || this.prefetch < 1 || this.prefetch > 65535)
+      throw new RangeError(`prefetch must be an integer from 1 to 65535, not ${spec.prefetch}`);
+    this.qos = spec.qos ?? 1;
+    const problem = topicFilterProblem(spec.topic);
+    if (problem)
+      throw new ConnectorError('REJECTED', `mqtt source topic ${spec.topic}: ${problem}`, false);
+    this.filter = spec.shareGroup ? `$share/${spec.shareGroup}/${spec.topic}` : spec.topic;
+  }
+
+  private get name(): string {
+    return `mqtt source ${this.filter} (route ${this.options.routeId})`;
+  }
+
+  async start(handler: MessageHandler): Promise<void> {
+    if (this.client) throw new Error(`${this.name}: already started`);
+    this.handler = handler;
+    this.stopping = false;
+    const settings = mqttSettings(this.stored);
+    const client = createMqttClient(
+      settings,
+      {
+        clientId: this.options.clientId,
+        persistent: true,
+        ...(this.qos === 1 ? { receiveMaximum: this.prefetch } : {}),
+      },
+      this.options.client,
+    );
+    assertCanAcknowledge(client);
+    this.client = client;
+    this.watch = new MqttConnectionWatch(
+      this.stored.name,
+      client,
+      `${this.name} on ${settings.safeUrl}`,
+      this.logger,
+    );
+    // Called back at once, so the client goes on reading (other messages, PINGRESP); the
+    // acknowledgement is sent by hand once the route is done (see sendPuback).
+    client.handleMessage = (packet, callback) => {
+      this.onPublish({ packet, connection: this.connection });
+      callback(DEFERRED_ACK);
+    };
+    let subscribed: (() => void) | undefined;
+    let failed: ((err: Error) => void) | undefined;
+    const ready = new Promise<void>((resolve, reject) => {
+      subscribed = resolve;
+      failed = reject;
+    });
+    this.abortStart = failed;
+    client.on('connect', (connack) => {
+      this.connection += 1;
+      // 3.1.1: a kept session keeps its subscription (subscribing again would resend retained
+      // messages). 5: subscribed on every connection; retain handling 1 sends retained messages
+      // only when the subscription is new.
+      if (connack.sessionPresent && settings.protocolVersion === 4) return subscribed?.();
+      client.subscribe(
+        this.filter,
+        { qos: this.qos, ...(settings.protocolVersion === 5 ? { rh: 1 } : {}) },
+        (err, granted) => {
+          // SUBACK's granted QoS: 0x80 and up is a refusal (MQTT 5: its reason code).
+          const grant = granted?.[0];
+          if (err || !grant || grant.qos >= 0x80) {
+            const why = err
+              ? errorText(err)
+              : `the broker refused it (reason ${grant?.qos ?? 'none'})`;
+            const error = mqttConnectorError(
+              Object.assign(new Error(`subscribe failed: ${why}`), {
+                code: err ? (err as { code?: unknown }).code : grant?.qos,
+              }),
+              this.name,
+            );
+            this.logger.error(error.message);
+            failed?.(error);
+            return;
+          }
+          subscribed?.();
+        },
+      );
+    });
+    const timer = setTimeout(
+      () =>
+        failed?.(
+          new ConnectorError(
+            'UNREACHABLE',
+            `${this.name}: not subscribed within ${this.options.startTimeoutMs} ms${this.watch?.error ? `: ${errorText(this.watch.error)}` : ''}`,
+            true,
+          ),
+        ),
+      this.options.startTimeoutMs,
+    );
+    try {
+      await ready;
+    } catch (err) {
+      await this.close(client);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      subscribed = undefined;
+      failed = undefined;
+      this.abortStart = undefined;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    this.stopping = true;
+    this.abortStart?.(new ConnectorError('CLOSED', `${this.name}: stopped while starting`, false));
+    // Not acknowledged: they stay in the session for the next start.
+    this.waiting.splice(0);
+    for (const backoff of this.backoffs) backoff.cancel();
+    await this.inFlight.settled();
+    await this.close(client);
+  }
+
+  private async close(client: MqttClient): Promise<void> {
+    if (this.watch) this.watch.closing = true;
+    // Not forced: the acknowledgements written before go out ahead of the DISCONNECT.
+    await endClient(client);
+    if (this.client === client) this.client = undefined;
+  }
+
+  private onPublish(delivery: Delivery): void {
+    if (this.stopping) return; // unacknowledged: the session keeps it
+    if (this.running < this.prefetch) return this.run(delivery);
+    if (delivery.packet.qos === 0 && this.waiting.length >= MAX_WAITING_QOS0) {
+      this.dropped += 1;
+      if (this.dropped % 1000 === 1)
+        this.logger.warn(
+          `${this.name}: QoS 0 messages dropped, the route is behind (${this.dropped} so far)`,
+        );
+      return;
+    }
+    this.waiting.push(delivery);
+  }
+
+  private run(delivery: Delivery): void {
+    this.running += 1;
+    const done = this.handle(delivery).finally(() => {
+      this.running -= 1;
+      const next = this.stopping ? undefined : this.waiting.shift();
+      if (next) this.run(next);
+    });
+    void this.inFlight.track(done);
+  }
+
+  private async handle({ packet, connection }: Delivery): Promise<void> {
+    let message = inboundMessage(packet);
+    for (;;) {
+      try {
+        await this.handler!(message);
+        this.failures = 0;
+        this.acknowledge(packet, connection);
+        return;
+      } catch (err) {
+        this.failures += 1;
+        this.logger.debug(`${this.name}: handler rejected: ${errorText(err)}`);
+      }
+      // A QoS 1 message whose connection went comes again from the broker, on the new one.
+      const given = (): boolean =>
+        this.stopping || (packet.qos > 0 && connection !== this.connection);
+      if (given()) return;
+      const sleep = cancellableSleep(backoffDelay(this.failures - 1, 50, 5_000));
+      this.backoffs.add(sleep);
+      await sleep.promise;
+      this.backoffs.delete(sleep);
+      if (given()) return;
+      message = { ...message, redelivered: true };
+    }
+  }
+
+  private acknowledge(packet: IPublishPacket, connection: number): void {
+    if (packet.qos === 0 || packet.messageId === undefined) return;
+    const client = this.client;
+    if (!client || connection !== this.connection || !client.connected) {
+      this.logger.debug(`${this.name}: connection gone before the ack; the broker sends it again`);
+      return;
+    }
+    sendPuback(client, packet.messageId);
+  }
+}
+
+/** Passed to MQTT.js's `handleMessage` callback: skips its own PUBACK (sent later, by hand). */
+const DEFERRED_ACK = new Error('acknowledged by the source once handled');
+
+/** An MQTT PUBLISH as the runtime sees it. */
+export function inboundMessage(packet: IPublishPacket): InboundMessage {
+  const headers = stringifyUserProperties(packet.properties?.userProperties);
+  headers[MQTT_TOPIC_HEADER] = packet.topic;
+  if (packet.retain) headers[MQTT_RETAIN_HEADER] = 'true';
+  const id = headers[MQTT_ID_PROPERTY];
+  return {
+    id: id === undefined || id === '' ? undefined : id,
+    headers,
+    payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+    source: { type: 'mqtt', name: packet.topic },
+    redelivered: packet.dup,
+  };
+}
+
+/** MQTT 5 user properties as headers (a name given several times: its values joined with ", "). */
+export function stringifyUserProperties(
+  properties: Record<string, string | string[]> | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!properties) return out;
+  for (const [key, value] of Object.entries(properties))
+    out[key] = Array.isArray(value) ? value.join(', ') : String(value);
+  return out;
+}
