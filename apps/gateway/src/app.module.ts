@@ -39,6 +39,8 @@ export interface AppSettings {
   egress?: EgressPolicy;
   /** Most messages one HTTP-fed route handles at once. */
   maxInFlight?: number;
+  /** This process's stable name (MQTT client ids); default the host name. */
+  nodeName?: string;
   /** Whole days of audit trail kept (older days are dropped); unset keeps everything. */
   auditRetentionDays?: number;
   /** False: audit exports answer 403 (default true). */
@@ -105,6 +107,7 @@ export class AppModule {
         RuntimeModule.forRoot({
           egress: settings.egress ?? EgressPolicy.permissive(),
           maxInFlight: settings.maxInFlight ?? 256,
+          nodeName: settings.nodeName,
           jitter: settings.retryJitter,
           replayJobs: { ...settings.replayJobs, clock: settings.replayClock },
         }),

@@ -162,6 +162,15 @@ export const GATEWAY_CONFIG = {
     description: 'Deprecated alias: false is JUNCTION_EGRESS_STRICT=true.',
     parse: (raw: string) => parseBoolean(raw),
   },
+  JUNCTION_NODE_NAME: {
+    description:
+      "This process's name among the gateway processes, the same after a restart (default: the host name). MQTT sources put it in their sessions' client ids, so that a restarted process resumes its sessions and two processes never take each other's: give each process on one host its own.",
+    parse: (raw: string) => {
+      if (!/^[A-Za-z0-9._-]{1,64}$/.test(raw))
+        throw new Error('must be 1 to 64 letters, digits, ".", "_" or "-"');
+      return raw;
+    },
+  },
   JUNCTION_ROUTE_MAX_IN_FLIGHT: {
     description: 'Most messages one HTTP-fed route handles at once; more are answered 429.',
     default: 256,

@@ -269,6 +269,7 @@ export async function createGateway(
       authProviders: config.auth,
       egress: config.egress,
       maxInFlight: config.JUNCTION_ROUTE_MAX_IN_FLIGHT,
+      nodeName: config.JUNCTION_NODE_NAME,
       auditRetentionDays: config.JUNCTION_AUDIT_RETENTION_DAYS,
       auditExportEnabled: config.JUNCTION_AUDIT_EXPORT_ENABLED,
       migrationsRun: extras.migrationsRun ?? true,

@@ -7,6 +7,8 @@ export interface RuntimeOptions {
   egress?: EgressPolicy;
   /** Most messages one HTTP-fed route handles at once; more get 429. */
   maxInFlight: number;
+  /** This process's stable name among gateway processes (MQTT sessions' client ids); default the host name. */
+  nodeName?: string;
   /** The random part of retry backoffs (default Math.random; tests fix it). */
   jitter?: Jitter;
   /** Dead-letter replay jobs: lease and poll (ms), and the clock their rate limit waits on. */
