@@ -1,8 +1,10 @@
+import Ajv2020 from 'ajv/dist/2020';
 import type { IPublishPacket } from 'mqtt';
 import { mqttSettings } from './mqtt-client';
 import { mqttSourceClientId } from './mqtt.factory';
 import {
   checkMqttDestination,
+  mqttConnector,
   mqttEgressTargets,
   mqttEmbeddedSecretProblems,
   topicFilterProblem,
@@ -124,5 +126,58 @@ describe('mqtt connections', () => {
       expect.objectContaining({ pointer: '/config/url' }),
     ]);
     expect(mqttEmbeddedSecretProblems({ url: 'mqtt://h:1883' })).toEqual([]);
+  });
+});
+
+describe('mqtt plugin', () => {
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  const side = (fields: typeof mqttConnector.source | typeof mqttConnector.destination) =>
+    ajv.compile({
+      type: 'object',
+      required: ['type', ...fields.required],
+      additionalProperties: false,
+      properties: { type: { const: 'mqtt' }, when: { type: 'string' }, ...fields.properties },
+    });
+
+  it('describes every field, with examples that pass its own schema', () => {
+    for (const fields of [mqttConnector.source, mqttConnector.destination]) {
+      expect(side(fields)(fields.example)).toBe(true);
+      for (const [name, schema] of Object.entries(fields.properties)) {
+        expect({ name, description: typeof schema.description }).toEqual({
+          name,
+          description: 'string',
+        });
+        const examples = (schema.examples ?? []) as unknown[];
+        expect({ name, examples: examples.length > 0 }).toEqual({ name, examples: true });
+        const check = ajv.compile(schema);
+        for (const example of examples)
+          expect({ name, example, ok: check(example) }).toMatchObject({ ok: true });
+      }
+    }
+    const config = ajv.compile(mqttConnector.connection.configSchema);
+    expect(
+      config({ url: 'mqtts://broker.example.com:8883', username: 'u', protocolVersion: '5' }),
+    ).toBe(true);
+    expect(config({ url: 'mqtt://u:p@h' })).toBe(true); // refused by embeddedSecretProblems instead
+    expect(config({ url: 'http://h' })).toBe(false);
+  });
+
+  it('refuses shared groups and topics the broker would', () => {
+    const source = side(mqttConnector.source);
+    expect(source({ type: 'mqtt', connection: 'm', topic: 'a', shareGroup: 'a/b' })).toBe(false);
+    expect(source({ type: 'mqtt', connection: 'm', topic: 'a', qos: 2 })).toBe(false);
+    const destination = side(mqttConnector.destination);
+    expect(destination({ type: 'mqtt', connection: 'm', topic: 'a/#' })).toBe(false);
+    expect(destination({ type: 'mqtt', connection: 'm', topic: 'a/b', qos: 2, retain: true })).toBe(
+      true,
+    );
+  });
+
+  it('loads MQTT.js only through load()', () => {
+    expect(Object.keys(mqttConnector.load()).sort()).toEqual([
+      'createDestination',
+      'createSource',
+      'probe',
+    ]);
   });
 });

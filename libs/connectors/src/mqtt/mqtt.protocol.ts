@@ -325,3 +325,28 @@ export function describeMqttDelivery(
 export function describeMqttReceipt(receipt: Readonly<Record<string, unknown>>): string {
   return `mqtt:${String(receipt.topic ?? '')}`;
 }
+
+/**
+ * The MQTT plugin (see plugin.ts): its pure part. `load()` brings MQTT.js in on first use only
+ * (a synchronous require, so that the pool's source() and destination() stay synchronous).
+ */
+export const mqttConnector = {
+  kind: 'mqtt' as const,
+  description:
+    'MQTT 3.1.1 and 5 (tested against Mosquitto 2.0): persistent sessions acknowledged after delivery, shared subscriptions, QoS 0/1/2 publishing.',
+  connection: {
+    configSchema: MQTT_CONNECTION_CONFIG_SCHEMA,
+    secretKeys: MQTT_SECRET_KEYS,
+    targetFields: MQTT_TARGET_FIELDS,
+    egressTargets: mqttEgressTargets,
+    embeddedSecretProblems: mqttEmbeddedSecretProblems,
+  },
+  source: { ...MQTT_SOURCE_FIELDS, check: checkMqttSource },
+  destination: { ...MQTT_DESTINATION_FIELDS, check: checkMqttDestination },
+  describeSource: describeMqttSource,
+  describeDelivery: describeMqttDelivery,
+  describeReceipt: describeMqttReceipt,
+  load: () =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
+    (require('./mqtt.factory') as typeof import('./mqtt.factory')).mqttFactories,
+};
