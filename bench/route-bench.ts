@@ -28,12 +28,28 @@ export function fastest(a: Timed, b: Timed): Timed {
   return a.perSecond >= b.perSecond ? a : b;
 }
 
+/**
+ * Prints the rows against the baseline; with `--json` on the command line, one JSON document
+ * instead (for tracking figures across runs).
+ */
 export function report(title: string, rows: Timed[], baseline: Timed): void {
+  const ratio = (r: Timed) => r.perSecond / baseline.perSecond;
+  if (process.argv.includes('--json')) {
+    console.log(
+      JSON.stringify({
+        title,
+        node: process.version,
+        baseline: baseline.name,
+        rows: rows.map((r) => ({ ...r, ratioToBaseline: Number(ratio(r).toFixed(4)) })),
+      }),
+    );
+    return;
+  }
   console.log(title);
   console.log(`node ${process.version}; baseline: ${baseline.name}\n`);
   for (const r of rows) {
     console.log(
-      `${r.name.padEnd(58)} ${r.perSecond.toFixed(0).padStart(7)} msg/s  (${r.messages} in ${r.seconds.toFixed(2)} s)  ${((r.perSecond / baseline.perSecond) * 100).toFixed(0).padStart(4)}% of raw`,
+      `${r.name.padEnd(58)} ${r.perSecond.toFixed(0).padStart(7)} msg/s  (${r.messages} in ${r.seconds.toFixed(2)} s)  ${(ratio(r) * 100).toFixed(0).padStart(4)}% of raw`,
     );
   }
 }
