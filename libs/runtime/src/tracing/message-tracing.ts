@@ -1,9 +1,12 @@
+import { performance } from 'node:perf_hooks';
 import {
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   trace,
   type Attributes,
+  type Context,
+  type HrTime,
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
@@ -12,6 +15,7 @@ import {
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_URL_PATH,
 } from '@opentelemetry/semantic-conventions';
+import { millisToHrTime } from '@opentelemetry/core';
 import type { DeliveryReceipt, InboundMessage } from '@junction/connectors';
 import type { DestinationSpec, StageTrace } from '@junction/pipeline';
 import type { MessageOutcome } from '../message-audit';
@@ -120,17 +124,7 @@ export class SpanTracing implements MessageTracing {
   ) {}
 
   begin(message: InboundMessage, id: string, route: TracedRoute): MessageTrace {
-    const caller = readTraceContext(message.headers);
-    const parent = caller ? trace.setSpanContext(ROOT_CONTEXT, caller) : ROOT_CONTEXT;
-    const span = this.tracer.startSpan(
-      `route ${route.routeId}`,
-      {
-        kind: message.source.type === 'http' ? SpanKind.SERVER : SpanKind.CONSUMER,
-        attributes: sourceAttributes(message, id, route),
-      },
-      parent,
-    );
-    const traced = new SpanTrace(this.tracer, span);
+    const traced = new SpanTrace(this.tracer, message, id, route);
     this.onTraceId?.(traced.traceId);
     return traced;
   }
@@ -142,15 +136,39 @@ export class SpanTracing implements MessageTracing {
 
 class SpanTrace implements MessageTrace {
   readonly traceId: string;
-  private readonly context;
+  private readonly span: Span;
+  private readonly context: Context;
   private settled = false;
+  /**
+   * The wall-clock time of `performance.now()` 0, read once per message: every span of the
+   * message is timed on the one monotonic clock, so stages fall in order and inside their
+   * message (the SDK would take the wall clock's millisecond anew for each span).
+   */
+  private readonly origin = Date.now() - performance.now();
 
   constructor(
     private readonly tracer: Tracer,
-    private readonly span: Span,
+    message: InboundMessage,
+    id: string,
+    route: TracedRoute,
   ) {
-    this.traceId = span.spanContext().traceId;
-    this.context = trace.setSpan(ROOT_CONTEXT, span);
+    const caller = readTraceContext(message.headers);
+    this.span = tracer.startSpan(
+      `route ${route.routeId}`,
+      {
+        kind: message.source.type === 'http' ? SpanKind.SERVER : SpanKind.CONSUMER,
+        startTime: this.at(performance.now()),
+        attributes: sourceAttributes(message, id, route),
+      },
+      caller ? trace.setSpanContext(ROOT_CONTEXT, caller) : ROOT_CONTEXT,
+    );
+    this.traceId = this.span.spanContext().traceId;
+    this.context = trace.setSpan(ROOT_CONTEXT, this.span);
+  }
+
+  /** A `performance.now()` reading as the time of a span. */
+  private at(performanceNow: number): HrTime {
+    return millisToHrTime(this.origin + performanceNow);
   }
 
   stages(stages: readonly StageTrace[] | undefined): void {
@@ -159,7 +177,7 @@ class SpanTrace implements MessageTrace {
         `stage ${stage.kind}`,
         {
           kind: SpanKind.INTERNAL,
-          startTime: stage.startedAt,
+          startTime: this.at(stage.startedAt),
           attributes: {
             'junction.stage.index': stage.index,
             'junction.stage.kind': stage.kind,
@@ -172,7 +190,7 @@ class SpanTrace implements MessageTrace {
         span.setAttribute(ATTR_ERROR_TYPE, stage.error.code);
         span.setStatus({ code: SpanStatusCode.ERROR, message: stage.error.code });
       }
-      span.end(stage.startedAt + stage.durationMs);
+      span.end(this.at(stage.startedAt + stage.durationMs));
     }
   }
 
@@ -181,13 +199,14 @@ class SpanTrace implements MessageTrace {
       `deliver ${destination.type}`,
       {
         kind: destination.type === 'http' ? SpanKind.CLIENT : SpanKind.PRODUCER,
+        startTime: this.at(performance.now()),
         attributes: destinationAttributes(index, destination),
       },
       this.context,
     );
     return {
       headers: traceHeaders(span.spanContext()),
-      end: (result) => endDelivery(span, result),
+      end: (result) => endDelivery(span, result, this.at(performance.now())),
     };
   }
 
@@ -207,7 +226,7 @@ class SpanTrace implements MessageTrace {
       this.span.setAttribute('junction.outcome', 'returned');
       this.span.setStatus({ code: SpanStatusCode.ERROR, message: 'not taken' });
     }
-    this.span.end();
+    this.span.end(this.at(performance.now()));
   }
 }
 
@@ -254,7 +273,7 @@ function destinationAttributes(index: number, destination: DestinationSpec): Att
   return attributes;
 }
 
-function endDelivery(span: Span, result: DeliveryEnd): void {
+function endDelivery(span: Span, result: DeliveryEnd, time: HrTime): void {
   span.setAttribute('junction.attempts', result.attempts);
   const receipt = result.receipt;
   if (receipt?.kind === 'http') span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, receipt.status);
@@ -268,5 +287,5 @@ function endDelivery(span: Span, result: DeliveryEnd): void {
     span.setAttribute(ATTR_ERROR_TYPE, type);
     span.setStatus({ code: SpanStatusCode.ERROR, message: type });
   }
-  span.end();
+  span.end(time);
 }
