@@ -33,6 +33,7 @@ describe('traces across AMQP -> Kafka -> HTTP (#14)', () => {
   const topic = `${RUN}.mid`;
   const a2k = `${RUN}-a2k`;
   const k2h = `${RUN}-k2h`;
+  const h2h = `${RUN}-h2h`;
 
   beforeAll(async () => {
     db = await createTestDatabase('traces');
@@ -98,8 +99,13 @@ describe('traces across AMQP -> Kafka -> HTTP (#14)', () => {
       pipeline: [{ transform: '$merge([$, { "traced": true }])' }],
       destinations: [{ type: 'http', connection: 'sink', path: '/hook' }],
     });
-    // Both routes consuming before anything is sent.
-    for (const id of [a2k, k2h])
+    await created('/routes', {
+      id: h2h,
+      source: { type: 'http', path: `traces/${RUN}`, auth: 'none', mode: 'sync' },
+      destinations: [{ type: 'http', connection: 'sink', path: '/ingested' }],
+    });
+    // Every route running before anything is sent.
+    for (const id of [a2k, k2h, h2h])
       await eventually(async () => {
         const status = (await gateway.api('GET', `/routes/${id}/status`)).body as {
           state: string;
@@ -275,5 +281,46 @@ describe('traces across AMQP -> Kafka -> HTTP (#14)', () => {
     const spans = await spansOf(traceId);
     // The first route's span is the root of the new trace.
     expect(spans.find((s) => s.name === `route ${a2k}`)?.parentSpanId).toBe('');
+  }, 120_000);
+
+  it('takes the traceparent of an HTTP ingest request, and the request’s log lines carry its trace', async () => {
+    const traceId = randomBytes(16).toString('hex');
+    const parent = randomBytes(8).toString('hex');
+    const requestId = `${RUN}-req`;
+    const res = await fetch(`${gateway.base}/ingest/traces/${RUN}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        traceparent: `00-${traceId}-${parent}-01`,
+        'x-request-id': requestId,
+      },
+      body: JSON.stringify({ id: `${RUN}-http`, total: 1 }),
+    });
+    expect(res.status).toBe(200);
+    const hit = await delivered(`${RUN}-http`);
+    const [, sentTrace, sentParent] = TRACEPARENT.exec(String(hit.headers.traceparent)) ?? [];
+    expect(sentTrace).toBe(traceId);
+    const spans = await eventually(() => {
+      const found = receiver.trace(traceId);
+      if (!found.some((s) => s.name === `route ${h2h}`)) throw new Error('no span yet');
+      return found;
+    }, 30_000);
+    const message = spans.find((s) => s.name === `route ${h2h}`)!;
+    expect(message).toMatchObject({ kind: 2, parentSpanId: parent }); // SERVER
+    expect(spans.find((s) => s.name === 'deliver http')).toMatchObject({
+      parentSpanId: message.spanId,
+      spanId: sentParent,
+    });
+    const requestLine = await eventually(() => {
+      const line = gateway
+        .process!.output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.reqId === requestId && l.context === 'Http');
+      if (!line) throw new Error('no request line yet');
+      return line;
+    });
+    expect(requestLine.traceId).toBe(traceId);
   }, 120_000);
 });
