@@ -73,6 +73,7 @@ class MessageFiltersDto extends TimeRangeDto {
 
   @ApiPropertyOptional({
     description: 'The W3C trace id (32 hex digits) the message travelled in.',
+    pattern: '^[0-9a-f]{32}$',
     example: '4bf92f3577b34da6a3ce929d0e0e4736',
   })
   @IsOptional()
