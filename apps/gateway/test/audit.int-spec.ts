@@ -562,7 +562,7 @@ describe('the audit trail through the gateway', () => {
       );
       const lines = csv.text.trim().split('\n');
       expect(lines[0]).toBe(
-        'id,recordedAt,messageId,routeId,routeVersion,outcome,source,destinations,attempts,receivedAt,doneAt,errorCode,errorMessage,errorWhere,payloadSha256,body,prevHash,hash',
+        'id,recordedAt,messageId,routeId,routeVersion,outcome,source,destinations,attempts,receivedAt,doneAt,errorCode,errorMessage,errorWhere,payloadSha256,traceId,body,prevHash,hash',
       );
       expect(lines.slice(1).every((l) => /,plain,/.test(l))).toBe(true);
       expect(csv.text).toContain('"{""id"":""bulk-0"",""total"":200}"'); // JSON in a cell, quoted

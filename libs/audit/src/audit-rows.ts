@@ -6,6 +6,8 @@ import { Json, safeJson, safeText, safeTextOrNull, scrubSecrets } from './audit-
 import { EventOutcome, EventRow, MessageRow } from './audit-tables';
 
 const EARLIEST = Date.UTC(1000, 0, 1);
+/** A W3C trace id: 32 lower-case hex digits, not all zero. */
+const TRACE_ID = /^(?!0{32})[0-9a-f]{32}$/;
 const LATEST = Date.UTC(9999, 11, 31);
 
 /** An ISO time Postgres and `Date` agree on, to the millisecond; what is not one becomes `fallback`. */
@@ -65,6 +67,8 @@ export function messageRow(record: MessageRecord, now: Date = new Date()): Messa
     payloadSha256: createHash('sha256')
       .update(record.payload ?? Buffer.alloc(0))
       .digest('hex'),
+    traceId:
+      typeof record.traceId === 'string' && TRACE_ID.test(record.traceId) ? record.traceId : null,
   };
 }
 

@@ -1,7 +1,17 @@
 import { ANY_JSON } from '@junction/registry';
 import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
 
 export const MESSAGE_OUTCOMES = [
   'delivered',
@@ -60,6 +70,15 @@ class MessageFiltersDto extends TimeRangeDto {
   @IsString()
   @MaxLength(500)
   messageId?: string;
+
+  @ApiPropertyOptional({
+    description: 'The W3C trace id (32 hex digits) the message travelled in.',
+    pattern: '^[0-9a-f]{32}$',
+    example: '4bf92f3577b34da6a3ce929d0e0e4736',
+  })
+  @IsOptional()
+  @Matches(/^[0-9a-f]{32}$/, { message: 'traceId must be 32 lower-case hex digits' })
+  traceId?: string;
 
   @ApiPropertyOptional({
     description:
@@ -212,6 +231,14 @@ export class MessageAuditDto {
   })
   body!: unknown;
   @ApiProperty({ description: 'Hex SHA-256 of the payload as received.' }) payloadSha256!: string;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description:
+      'The W3C trace id (from the `traceparent` the message came with, or the trace tracing started); null when none.',
+    example: '4bf92f3577b34da6a3ce929d0e0e4736',
+  })
+  traceId!: string | null;
   @ApiProperty({ description: 'Hex hash of the previous record in the chain.' }) prevHash!: string;
   @ApiProperty({ description: 'Hex SHA-256 over prevHash and this record.' }) hash!: string;
 }

@@ -21,6 +21,8 @@ export interface MessageFilter {
   destination?: string;
   /** Free text in the ids: message, route, error code, source name. */
   q?: string;
+  /** The W3C trace id the message travelled in. */
+  traceId?: string;
 }
 
 export interface EventFilter {
@@ -71,6 +73,7 @@ function messageWhere(f: MessageFilter, p: Params): string[] {
   if (f.from) where.push(`recorded_at >= ${p.add(f.from)}::timestamptz`);
   if (f.to) where.push(`recorded_at < ${p.add(f.to)}::timestamptz`);
   if (f.messageId) where.push(`message_id = ${p.add(safeText(f.messageId))}`);
+  if (f.traceId) where.push(`trace_id = ${p.add(f.traceId)}`);
   if (f.destination) {
     where.push(
       `EXISTS (SELECT 1 FROM unnest(targets) AS t(name) WHERE starts_with(t.name, ${p.add(safeText(f.destination))}))`,

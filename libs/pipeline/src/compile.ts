@@ -37,6 +37,8 @@ export interface StageTrace {
   output?: unknown;
   dropped?: boolean;
   error?: { code: string; message: string };
+  /** When it started (`performance.now()`), for spans laid on the message's timeline. */
+  startedAt: number;
   durationMs: number;
 }
 
@@ -396,6 +398,7 @@ class RouteExecutor implements CompiledRoute {
             kind: stage.kind,
             input: envelope.body,
             error: errorSummary(err),
+            startedAt: started,
             durationMs: performance.now() - started,
           });
           throw err;
@@ -406,6 +409,7 @@ class RouteExecutor implements CompiledRoute {
             kind: stage.kind,
             input: envelope.body,
             dropped: true,
+            startedAt: started,
             durationMs: performance.now() - started,
           });
           return { outcome: 'drop', deliveries: [], reason: 'filtered', stage: i, trace };
@@ -415,6 +419,7 @@ class RouteExecutor implements CompiledRoute {
           kind: stage.kind,
           input: envelope.body,
           output: step.body,
+          startedAt: started,
           durationMs: performance.now() - started,
         });
         envelope = step;

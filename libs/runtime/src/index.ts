@@ -11,3 +11,4 @@ export const RUNTIME_ENTITIES = [DeadLetterEntity];
 export { DeadLettersRepository } from './dead-letters.repository';
 export { ReplayJobsService, SYSTEM_CLOCK } from './replay-jobs.service';
 export type { ReplayClock } from './replay-jobs.service';
+export * from './tracing';

@@ -29,6 +29,7 @@ import {
 import { MessageAuditSink, MessageOutcome } from './message-audit';
 import { DeadLettersRepository } from './dead-letters.repository';
 import { Jitter, RetryInterrupted, RetryPolicy, retryPolicy, withRetry } from './retry';
+import { MessageTrace, MessageTracing, PropagatingTracing, TraceHeaders } from './tracing';
 
 /** The parts of the connector pool a worker uses (the pool owns every broker client). */
 export interface WorkerConnectors {
@@ -63,7 +64,11 @@ export interface WorkerDeps {
   maxInFlight: number;
   /** Where the random part of a retry's backoff comes from (default Math.random). */
   jitter?: Jitter;
+  /** Traces of messages (default: a caller's trace context is passed on, no spans). */
+  tracing?: MessageTracing;
 }
+
+const PASS_TRACE_ON = new PropagatingTracing();
 
 export interface ProcessResult {
   id: string;
@@ -381,6 +386,9 @@ export class RouteWorker {
     this.inFlight += 1;
     const receivedAt = new Date().toISOString();
     const id = message.id || uuidv7();
+    const tracing = this.deps.tracing ?? PASS_TRACE_ON;
+    const trace = tracing.begin(message, id, this);
+    const traced = { ...options, trace };
     try {
       let body: unknown;
       try {
@@ -392,7 +400,7 @@ export class RouteWorker {
           id,
           receivedAt,
           new Failure(err.code, err.message, 'input', 0),
-          options,
+          traced,
         );
       }
       const envelope: Envelope = {
@@ -409,19 +417,20 @@ export class RouteWorker {
           offset: message.source.offset,
         },
       };
-      const result = await this.compiled.run(envelope);
+      const result = await this.compiled.run(envelope, tracing.recording ? RECORD : undefined);
+      trace.stages(result.trace);
       if (result.outcome === 'error') {
         return await this.park(
           message,
           id,
           receivedAt,
           new Failure(result.error.code, result.error.message, result.error.where, 0),
-          options,
+          traced,
         );
       }
       if (result.outcome === 'drop') {
         const outcome = result.reason === 'filtered' ? 'filtered' : 'unroutable';
-        await this.record(message, id, receivedAt, outcome, { attempts: 0, receipts: [] });
+        await this.record(message, id, receivedAt, outcome, { attempts: 0, receipts: [], trace });
         return { id, outcome };
       }
       // Every delivery carries the same final body: serialise it once, not once per destination.
@@ -429,7 +438,7 @@ export class RouteWorker {
       const replyBy =
         this.replyIndex === undefined ? 0 : (options.replyBy ?? Date.now() + this.replyTimeoutMs());
       const settled = await Promise.all(
-        result.deliveries.map((d) => this.deliver(d, bytes, replyBy)),
+        result.deliveries.map((d) => this.deliver(d, bytes, replyBy, trace)),
       );
       const interrupted = settled.filter((s): s is DeliveryInterrupted => 'interrupted' in s);
       // A broker message goes back to its queue or partition, and a replayed dead letter stays
@@ -456,13 +465,18 @@ export class RouteWorker {
           id,
           receivedAt,
           new Failure('DELIVERY_FAILED', reason, `destinations/${failures[0].index}`, attempts),
-          options,
+          traced,
           receipts,
           finalBody,
         );
       }
       const outcome: MessageOutcome = options.replay ? 'replayed' : 'delivered';
-      await this.record(message, id, receivedAt, outcome, { attempts, receipts, body: finalBody });
+      await this.record(message, id, receivedAt, outcome, {
+        attempts,
+        receipts,
+        body: finalBody,
+        trace,
+      });
       this.processed += 1;
       this.deps.log.debug?.({
         msg: `route ${this.routeId}: message ${id} ${outcome}`,
@@ -473,6 +487,7 @@ export class RouteWorker {
         attempts,
         destinations: receipts.length,
         ms: Date.now() - Date.parse(receivedAt),
+        ...(trace.traceId ? { traceId: trace.traceId } : {}),
       });
       // Recorded as delivered once confirmed; the answer is for the caller only.
       const pending = settled.find((s): s is DeliverySuccess => 'reply' in s && !!s.reply)?.reply;
@@ -497,6 +512,7 @@ export class RouteWorker {
         };
       }
     } finally {
+      trace.end();
       this.inFlight -= 1;
       if (this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
     }
@@ -527,18 +543,32 @@ export class RouteWorker {
     );
   }
 
+  /** One delivery, in its span; the message it sends carries the trace on. */
   private async deliver(
     delivery: Delivery,
     body: Buffer,
     replyBy: number,
+    trace: MessageTrace,
+  ): Promise<DeliverySuccess | DeliveryFailure | DeliveryInterrupted> {
+    const span = trace.delivery(delivery.index, delivery.destination);
+    const settled = await this.send(delivery, body, replyBy, span.headers);
+    span.end(settled);
+    return settled;
+  }
+
+  private async send(
+    delivery: Delivery,
+    body: Buffer,
+    replyBy: number,
+    traceHeaders: TraceHeaders | undefined,
   ): Promise<DeliverySuccess | DeliveryFailure | DeliveryInterrupted> {
     const destination = this.destinations[delivery.index];
     const out: OutboundMessage = {
       id: delivery.envelope.id,
-      headers:
-        delivery.destination.type === 'amqp' && delivery.destination.headers
-          ? { ...delivery.destination.headers }
-          : {},
+      headers: {
+        ...(delivery.destination.type === 'amqp' ? delivery.destination.headers : undefined),
+        ...traceHeaders,
+      },
       body,
       routingKey: delivery.routingKey,
       key: delivery.key,
@@ -583,7 +613,7 @@ export class RouteWorker {
     id: string,
     receivedAt: string,
     failure: Failure,
-    options: { replay?: boolean },
+    options: { replay?: boolean; trace: MessageTrace },
     receipts: Array<{ destination: number; receipt: DeliveryReceipt }> = [],
     body?: unknown,
   ): Promise<ProcessResult> {
@@ -591,7 +621,10 @@ export class RouteWorker {
     this.lastError = `${failure.code}: ${failure.message}`;
     const error = { code: failure.code, message: failure.message, where: failure.where };
     // A replay that fails again stays the one dead letter it was (the caller records the attempt).
-    if (options.replay) return { id, outcome: 'dead-lettered', error };
+    if (options.replay) {
+      options.trace.outcome('dead-lettered', error);
+      return { id, outcome: 'dead-lettered', error };
+    }
     const deadLetterId = await this.deps.deadLetters.park({
       messageId: id,
       routeId: this.routeId,
@@ -634,6 +667,7 @@ export class RouteWorker {
       receipts,
       body,
       error,
+      trace: options.trace,
     });
     // One line per dead letter, for whoever watches the log: where, which, why (the code, never
     // the body nor the reason's text, which may quote it).
@@ -647,6 +681,7 @@ export class RouteWorker {
       failedAt: failure.where ?? null,
       attempts: failure.attempts,
       deadLetterId,
+      ...(options.trace.traceId ? { traceId: options.trace.traceId } : {}),
     });
     return { id, outcome: 'dead-lettered', error, deadLetterId };
   }
@@ -661,8 +696,10 @@ export class RouteWorker {
       receipts: Array<{ destination: number; receipt: DeliveryReceipt }>;
       body?: unknown;
       error?: ProcessResult['error'];
+      trace: MessageTrace;
     },
   ): Promise<void> {
+    extra.trace.outcome(outcome, extra.error);
     return this.deps.audit.record({
       messageId: id,
       routeId: this.routeId,
@@ -677,9 +714,13 @@ export class RouteWorker {
       body: extra.body,
       payload: message.payload,
       auditPayload: this.document.audit?.payload ?? 'masked',
+      traceId: extra.trace.traceId,
     });
   }
 }
+
+/** Stage timings, for stage spans (only while spans are recorded: a clock read per stage). */
+const RECORD = { trace: true } as const;
 
 /** The stored connections a route's broker source and destinations name (an HTTP source's is left out). */
 async function resolveConnections(

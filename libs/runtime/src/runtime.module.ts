@@ -1,6 +1,7 @@
 import {
   BeforeApplicationShutdown,
   DynamicModule,
+  Inject,
   Injectable,
   Logger,
   Module,
@@ -56,6 +57,7 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicati
     private readonly routes: RoutesService,
     private readonly db: DataSource,
     private readonly replayJobs: ReplayJobsService,
+    @Inject(RUNTIME_OPTIONS) private readonly options: RuntimeOptions,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -95,6 +97,8 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicati
     await this.replayJobs.stop();
     await this.listener?.stop();
     await this.supervisor.stop();
+    // The spans of the messages just drained go out before the process ends.
+    await this.options.tracing?.shutdown();
   }
 }
 
@@ -252,6 +256,7 @@ function createSupervisor(
     connectionStates: () => pool.connectionStates(),
     maxInFlight: options.maxInFlight,
     jitter: options.jitter,
+    tracing: options.tracing,
     closeConnectors: () => pool.close(),
   });
 }
