@@ -12,6 +12,7 @@ export default tseslint.config(
       'data/**',
       'apps/console/dist/**',
       'apps/console/generated/**',
+      'libs/client/src/generated/**',
       'test-artifacts/**',
     ],
   },
