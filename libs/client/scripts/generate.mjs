@@ -57,7 +57,14 @@ const read = (file) => (existsSync(file) ? readFileSync(file, 'utf8') : undefine
 
 const dir = mkdtempSync(join(tmpdir(), 'junction-client-'));
 try {
-  const fresh = generate(dir);
+  let fresh;
+  try {
+    fresh = generate(dir);
+  } catch {
+    // The step that failed printed why on stderr.
+    process.stderr.write('client: could not generate the OpenAPI document or its types\n');
+    process.exit(1);
+  }
   const stale = Object.keys(targets).filter((k) => read(fresh[k]) !== read(targets[k]));
   if (check) {
     if (stale.length > 0) {
