@@ -40,19 +40,27 @@ type GetOperation<P> = P extends keyof paths
   : never;
 type QueryOf<Op> = Op extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
 
-/** The list endpoints that page with a cursor (`cursor` in, `Junction-Next-Cursor` out). */
+/** The items of a page: a JSON array (cursor in a header) or `{ items, nextCursor }`. */
+type ItemsOf<T> = T extends readonly (infer I)[]
+  ? I
+  : T extends { items: readonly (infer I)[]; nextCursor: unknown }
+    ? I
+    : never;
+/**
+ * The list endpoints that page with a cursor: `cursor` in, and out the `Junction-Next-Cursor`
+ * header (dead letters) or the page's `nextCursor` (audit records).
+ */
 export type PagedPath = {
   [P in keyof paths]: [QueryOf<GetOperation<P>>] extends [never]
     ? never
     : 'cursor' extends keyof QueryOf<GetOperation<P>>
-      ? Json200<GetOperation<P>> extends readonly unknown[]
-        ? P
-        : never
+      ? [ItemsOf<Json200<GetOperation<P>>>] extends [never]
+        ? never
+        : P
       : never;
 }[keyof paths];
 /** One item of a paged list. */
-export type PageItem<P extends PagedPath> =
-  Json200<GetOperation<P>> extends readonly (infer I)[] ? I : never;
+export type PageItem<P extends PagedPath> = ItemsOf<Json200<GetOperation<P>>>;
 /** The filter of a paged list (the cursor is the iterator's business). */
 export type PageQuery<P extends PagedPath> = Omit<QueryOf<GetOperation<P>>, 'cursor'>;
 
@@ -78,7 +86,8 @@ export interface JunctionClient extends Client<paths> {
   data<T>(call: CallResult<T> | Promise<CallResult<T>>): Promise<T>;
   /**
    * Every item of a cursor-paged list, page after page (`limit` sets the page size):
-   * `for await (const letter of api.paginate('/api/v1/dead-letters', { query: { routeId } }))`.
+   * `for await (const letter of api.paginate('/api/v1/dead-letters', { query: { routeId } }))`;
+   * also `/api/v1/audit/messages` and `/api/v1/audit/events`.
    */
   paginate<P extends PagedPath>(
     path: P,
@@ -206,9 +215,16 @@ export function createJunctionClient(options: JunctionClientOptions = {}): Junct
     do {
       const query = { ...opts.query, ...(cursor ? { cursor } : {}) };
       const call = loose.GET(path, { params: { query }, signal: opts.signal });
-      const page = (await data(call)) as PageItem<P>[];
-      yield* page;
-      cursor = (await call).response.headers.get(NEXT_CURSOR_HEADER) ?? undefined;
+      const page = (await data(call)) as
+        PageItem<P>[] | { items: PageItem<P>[]; nextCursor?: string | null };
+      const header = (await call).response.headers.get(NEXT_CURSOR_HEADER) ?? undefined;
+      if (Array.isArray(page)) {
+        yield* page;
+        cursor = header;
+      } else {
+        yield* page.items;
+        cursor = page.nextCursor ?? header;
+      }
     } while (cursor);
   }
   async function auditExport(
