@@ -327,5 +327,12 @@ describe('routes as code: junction login, route apply / diff / export, dead-lett
     const replay = await junction(env, ['dead-letters', 'replay', letters[0].id]);
     expect(replay.stdout).toContain(`${letters[0].id}: dead-lettered`);
     expect(replay.code).toBe(3);
+    // --all walks every page (here one letter a page) and finds what one big page holds.
+    const onePage = await junction(env, ['dead-letters', 'list', '--json', '--limit', '500']);
+    const paged = await junction(env, ['dead-letters', 'list', '--json', '--all', '--limit', '1']);
+    expect(paged.code).toBe(0);
+    const ids = (out: string) => (JSON.parse(out) as { id: string }[]).map((d) => d.id);
+    expect(ids(paged.stdout)).toEqual(ids(onePage.stdout));
+    expect(ids(paged.stdout).length).toBeGreaterThanOrEqual(1);
   });
 });

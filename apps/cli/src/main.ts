@@ -141,10 +141,11 @@ export function buildProgram(): Command {
   deadLetters
     .command('list')
     .option('--route <id>', 'only this route')
-    .option('--limit <n>', '1-500 (default 50)')
+    .option('--limit <n>', '1-500 (default 50); with --all, the size of each page')
+    .option('--all', 'every page, not only the first')
     .option('--json', 'print as JSON')
     .description('dead letters, newest first')
-    .action(async (options: { route?: string; limit?: string; json?: boolean }) => {
+    .action(async (options: { route?: string; limit?: string; all?: boolean; json?: boolean }) => {
       process.exitCode = await deadLettersListCommand(options);
     });
   deadLetters

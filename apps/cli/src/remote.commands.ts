@@ -311,20 +311,19 @@ export function routeExportCommand(id: string, options: { output?: string }): Pr
 export function deadLettersListCommand(options: {
   route?: string;
   limit?: string;
+  all?: boolean;
   json?: boolean;
 }): Promise<number> {
   return guarded(async () => {
     const api = client();
-    const list = await api.data(
-      api.GET('/api/v1/dead-letters', {
-        params: {
-          query: {
-            ...(options.route ? { routeId: options.route } : {}),
-            ...(options.limit ? { limit: Number(options.limit) } : {}),
-          },
-        },
-      }),
-    );
+    const query = {
+      ...(options.route ? { routeId: options.route } : {}),
+      ...(options.limit ? { limit: Number(options.limit) } : {}),
+    };
+    let list: Schemas['DeadLetterDto'][] = [];
+    if (options.all)
+      for await (const d of api.paginate('/api/v1/dead-letters', { query })) list.push(d);
+    else list = await api.data(api.GET('/api/v1/dead-letters', { params: { query } }));
     if (options.json) {
       out(JSON.stringify(list, null, 2));
       return 0;
