@@ -1,6 +1,10 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import {
   type ApiProblem,
+  type AuditExportQuery,
   errorBody,
   type JunctionClient,
   type Schemas,
@@ -364,5 +368,39 @@ export function deadLetterReplayCommand(id: string, options: { json?: boolean })
       : r.outcome === 'dead-lettered'
         ? EXIT.MESSAGE_FAILED
         : EXIT.DROPPED;
+  });
+}
+
+/**
+ * `audit export`: the gateway's audit export (CSV or NDJSON) streamed to a file or to standard
+ * output as it arrives, so an export of any size runs in constant memory.
+ */
+export function auditExportCommand(options: {
+  format: string;
+  kind?: string;
+  route?: string;
+  from?: string;
+  to?: string;
+  output?: string;
+}): Promise<number> {
+  return guarded(async () => {
+    if (options.format !== 'csv' && options.format !== 'ndjson')
+      throw new Usage('--format must be csv or ndjson');
+    if (options.kind && options.kind !== 'messages' && options.kind !== 'events')
+      throw new Usage('--kind must be messages or events');
+    const query: AuditExportQuery = {
+      format: options.format,
+      ...(options.kind ? { kind: options.kind as AuditExportQuery['kind'] } : {}),
+      ...(options.route ? { routeId: options.route } : {}),
+      ...(options.from ? { from: options.from } : {}),
+      ...(options.to ? { to: options.to } : {}),
+    };
+    const download = await client().auditExport(query);
+    const body = Readable.fromWeb(download.body as NodeReadableStream<Uint8Array>);
+    if (options.output) {
+      await pipeline(body, createWriteStream(options.output, { mode: 0o600 }));
+      err(`audit export written to ${options.output}`);
+    } else await pipeline(body, process.stdout, { end: false });
+    return 0;
   });
 }
