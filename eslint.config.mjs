@@ -12,6 +12,7 @@ export default tseslint.config(
       'data/**',
       'apps/console/dist/**',
       'apps/console/generated/**',
+      'libs/client/src/generated/**',
       'test-artifacts/**',
     ],
   },
@@ -85,6 +86,24 @@ export default tseslint.config(
     },
   },
   {
+    // The SDK runs in browsers (the console) and in Node: nothing of the server, no Node module.
+    files: ['libs/client/src/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@nestjs/*', 'typeorm', 'pg', 'node:*', '@junction/*'],
+              message: '@junction/client stands alone: openapi-fetch and web-standard APIs only.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: {
       sourceType: 'commonjs',
@@ -100,8 +119,8 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
-    // The console's build scripts (ES modules run by Node).
-    files: ['apps/console/scripts/**/*.mjs'],
+    // Build scripts (ES modules run by Node).
+    files: ['apps/console/scripts/**/*.mjs', 'libs/client/scripts/**/*.mjs'],
     languageOptions: {
       sourceType: 'module',
       globals: { process: 'readonly', console: 'readonly' },
