@@ -1202,6 +1202,11 @@ export interface components {
             } | unknown[] | string | number | boolean | null;
             /** @description Hex SHA-256 of the payload as received. */
             payloadSha256: string;
+            /**
+             * @description The W3C trace id (from the `traceparent` the message came with, or the trace tracing started); null when none.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            traceId: string | null;
             /** @description Hex hash of the previous record in the chain. */
             prevHash: string;
             /** @description Hex SHA-256 over prevHash and this record. */
@@ -3078,6 +3083,8 @@ export interface operations {
                 routeId?: string;
                 /** @description The message's id (AMQP messageId, Kafka junction-id, HTTP Idempotency-Key). */
                 messageId?: string;
+                /** @description The W3C trace id (32 hex digits) the message travelled in. */
+                traceId?: string;
                 /** @description Start of a destination name: `kafka:<topic>`, `amqp:<exchange>/<routing key>`, `http:<url>` or `log`. */
                 destination?: string;
                 /** @description Free text in the ids: message id, route id, error code, source name (events: actor, type, target id, address). */
@@ -3228,6 +3235,8 @@ export interface operations {
                 routeId?: string;
                 /** @description The message's id (AMQP messageId, Kafka junction-id, HTTP Idempotency-Key). */
                 messageId?: string;
+                /** @description The W3C trace id (32 hex digits) the message travelled in. */
+                traceId?: string;
                 /** @description Start of a destination name: `kafka:<topic>`, `amqp:<exchange>/<routing key>`, `http:<url>` or `log`. */
                 destination?: string;
                 /** @description Free text in the actor, type, target id or address. */
