@@ -114,7 +114,8 @@ describe('console: an operator fixes and replays dead letters', () => {
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(body),
         });
-        expect(res.status).toBe(202);
+        // 422: dead-lettered at once (ingest says so even in async mode).
+        expect([202, 422]).toContain(res.status);
       });
     }
     const counts = await eventually(async () => {
@@ -217,7 +218,7 @@ describe('console: an operator fixes and replays dead letters', () => {
 
   it('previews version 2 (3 of 3 would deliver), activates it, replays the search and watches the job finish', async () => {
     const { page } = pages[0];
-    await page.getByRole('textbox', { name: 'Version to run them through' }).click();
+    await page.getByTestId('preview-version').click();
     await page.getByRole('option', { name: /^version 2/ }).click();
     await page.getByRole('button', { name: 'Preview' }).click();
     const summary = page.getByTestId('preview-summary');
@@ -236,7 +237,7 @@ describe('console: an operator fixes and replays dead letters', () => {
     await page.getByRole('button', { name: 'Replay 3 dead letters' }).click();
     await page.getByTestId('replay-job').waitFor();
     await eventually(
-      async () => expect(await page.getByTestId('job-state').innerText()).toBe('done'),
+      async () => expect(await page.getByTestId('job-state').textContent()).toBe('done'),
       60_000,
     );
     expect(await page.getByTestId('job-progress').innerText()).toMatch(
@@ -257,6 +258,13 @@ describe('console: an operator fixes and replays dead letters', () => {
     });
     expect(got.map((m) => m.orderId).sort()).toEqual(['fix-10', 'fix-17', 'fix-3']);
     expect(got.map((m) => m.total).sort((a, b) => a - b)).toEqual([3.5, 10.5, 17.5]);
+    // Each of them now shows its replay among its attempts.
+    await page.locator('[data-testid="dead-letter-row"] a').first().click();
+    const attempt = page.getByTestId('replay-attempt');
+    await attempt.waitFor();
+    expect(await attempt.innerText()).toMatch(
+      /Replay 1 through version 2, by olga \(replay job [0-9a-f]{8}\)\s+delivered/,
+    );
   });
 
   it('an operator without editor rights sees no activate button; an auditor sees none of these screens', async () => {
@@ -267,11 +275,23 @@ describe('console: an operator fixes and replays dead letters', () => {
       `${gw.base}/console/dead-letters?routeId=${ROUTE_ID}&reasonCode=SCHEMA_FAILED`,
     );
     await op.page.getByTestId('dry-count').waitFor();
-    await op.page.getByRole('textbox', { name: 'Version to run them through' }).click();
+    await op.page.getByTestId('preview-version').click();
     await op.page.getByRole('option', { name: /^version 1/ }).click();
     expect(await op.page.getByRole('button', { name: /Activate/ }).count()).toBe(0);
     expect(await op.page.getByRole('link', { name: 'Users' }).count()).toBe(0);
     expect(await op.page.getByRole('link', { name: 'Dashboard' }).count()).toBe(1);
+    // Replaying one that the fix does not cure: it fails again, and says so.
+    await op.page.locator('[data-testid="dead-letter-row"] a').first().click();
+    await op.page.getByTestId('replay-one').click();
+    await eventually(async () =>
+      expect(await op.page.getByTestId('replay-message').innerText()).toContain(
+        'Replayed: dead-lettered (SCHEMA_FAILED',
+      ),
+    );
+    expect(await op.page.getByTestId('replay-attempt').innerText()).toMatch(
+      /Replay 1 through version 2, by otto\s+dead-lettered \(SCHEMA_FAILED/,
+    );
+    await expectNoCardNumber(op.page, 'operator replay');
 
     const aud = await openPage(browser, gw.base);
     pages.push(aud);

@@ -156,21 +156,23 @@ export function DeadLetterScreen() {
                 </Table.Td>
                 <Table.Td>dead-lettered ({d.reasonCode})</Table.Td>
               </Table.Tr>
-              {d.replays > 0 && (
-                <Table.Tr>
+              {d.replayHistory.map((r, i) => (
+                <Table.Tr key={i} data-testid="replay-attempt">
                   <Table.Td>
-                    <When at={d.replayedAt} />
+                    <When at={r.at} />
                   </Table.Td>
-                  <Table.Td>{`${d.replays} replay${d.replays === 1 ? '' : 's'}`}</Table.Td>
                   <Table.Td>
-                    {d.lastReplayError
-                      ? `last failed: ${d.lastReplayError}`
-                      : d.replayedAt
-                        ? 'delivered'
-                        : 'not delivered'}
+                    {`Replay ${i + 1}`}
+                    {r.version !== null ? ` through version ${r.version}` : ''}
+                    {r.by ? `, by ${r.by}` : ''}
+                    {r.jobId ? ` (replay job ${r.jobId.slice(0, 8)})` : ''}
+                  </Table.Td>
+                  <Table.Td>
+                    {r.outcome === 'replayed' ? 'delivered' : r.outcome}
+                    {r.error ? ` (${r.error})` : ''}
                   </Table.Td>
                 </Table.Tr>
-              )}
+              ))}
             </Table.Tbody>
           </Table>
           <Text size="sm">

@@ -22,6 +22,7 @@ import { AnchorLink } from '../links';
 import { deadLettersRoute, type DeadLetterSearch } from '../ops-routes';
 import { useMe } from '../session';
 import { Forbidden, Json, When } from './ops-common';
+import { StatusDot } from './routes';
 
 type Filter = Omit<DeadLetterSearch, 'job'>;
 
@@ -327,12 +328,12 @@ function JobProgress({ id, canWrite }: { id: string; canWrite: boolean }) {
     <Paper withBorder p="sm" data-testid="replay-job">
       <Group justify="space-between">
         <Text fw={600}>Replay job</Text>
-        <Badge
-          data-testid="job-state"
+        <StatusDot
+          testId="job-state"
           color={j.state === 'done' ? 'green' : j.state === 'running' ? 'blue' : 'gray'}
         >
           {j.state}
-        </Badge>
+        </StatusDot>
       </Group>
       <Progress value={pct} mt="xs" aria-label={`Replay job progress: ${pct}%`} />
       <Text size="sm" mt="xs" data-testid="job-progress" role="status">
