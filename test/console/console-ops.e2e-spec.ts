@@ -208,8 +208,18 @@ describe('console: an operator fixes and replays dead letters', () => {
     expect(await sample.inputValue()).toContain('"total"');
     expect(await sample.inputValue()).toContain(',50');
     await page.getByTestId('dry-run').waitFor();
+    // The draft (here the stored fix, version 2, as the editor loads it) over every dead letter of the route.
+    await page.getByRole('button', { name: 'Preview this draft on the dead letters' }).click();
+    await eventually(async () =>
+      expect(await page.getByTestId('preview-summary').innerText()).toBe(
+        'This draft: would now deliver 3 of 20',
+      ),
+    );
+    expect(await page.getByTestId('preview-reason-SCHEMA_FAILED').innerText()).toContain(
+      'would now deliver 0 of 17',
+    );
     await expectNoCardNumber(page, 'editor with a dead letter as sample');
-    await screenshot(page, 'dead-letter-as-sample');
+    a11y.push(...(await checkScreen(page, 'dead-letter-as-sample')));
     await page.goto(detail);
     await page.getByRole('heading', { name: `Dead letter of ${ROUTE_ID}` }).waitFor();
     await page.getByRole('link', { name: `All ${reason} dead letters of ${ROUTE_ID}` }).click();

@@ -26,6 +26,7 @@ import { StateBadge, StatusDot } from '../screens/routes';
 import { useMe } from '../session';
 import { CodeEditor } from './code-editor';
 import { cardNumberPointers } from './pipeline-insight';
+import { DraftPreview } from '../screens/draft-preview';
 import { SampleGuard, sampleGuardRefusal, type SampleGuardRefusal } from './sample-guard';
 import { connectionBeside, editableSource, parseYaml, pointerRange } from './yaml-support';
 
@@ -613,6 +614,9 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
               </Alert>
             )}
             {dryRun.data && <DryRunView result={dryRun.data} />}
+            {routeId && me.can('deadletters.read') && (
+              <DraftPreview routeId={routeId} document={text} />
+            )}
           </Stack>
         </Grid.Col>
       </Grid>

@@ -243,11 +243,11 @@ function DeadLetterTable({ search }: { search: Filter }) {
   );
 }
 
-function PreviewResult({ result }: { result: Schemas['PreviewResultDto'] }) {
+export function PreviewResult({ result }: { result: Schemas['PreviewResultDto'] }) {
   return (
     <Stack gap="xs" data-testid="preview-result">
       <Text fw={600} data-testid="preview-summary">
-        {`Version ${result.version ?? 'active'}: would now deliver ${result.wouldDeliver} of ${result.evaluated}`}
+        {`${result.version === 'draft' ? 'This draft' : result.version === null ? 'The active version' : `Version ${result.version}`}: would now deliver ${result.wouldDeliver} of ${result.evaluated}`}
         {result.truncated ? ` (the newest ${result.evaluated} of ${result.matched} were run)` : ''}
       </Text>
       {result.byReason.map((r) => (
