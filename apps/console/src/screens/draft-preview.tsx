@@ -35,7 +35,7 @@ export function DraftPreview({ routeId, document }: { routeId: string; document:
       </Title>
       <Text size="sm" c="dimmed">
         Runs this draft over the route&apos;s dead letters; nothing is saved or sent.{' '}
-        <AnchorLink to="/dead-letters" search={{ routeId }}>
+        <AnchorLink to="/dead-letters" search={{ routeId }} underline="always">
           {`Open the dead letters of ${routeId}`}
         </AnchorLink>
       </Text>
