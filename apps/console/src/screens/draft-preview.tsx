@@ -34,11 +34,11 @@ export function DraftPreview({ routeId, document }: { routeId: string; document:
         Dead letters
       </Title>
       <Text size="sm" c="dimmed">
-        Runs this draft over the route&apos;s dead letters; nothing is saved or sent.{' '}
-        <AnchorLink to="/dead-letters" search={{ routeId }} underline="always">
-          {`Open the dead letters of ${routeId}`}
-        </AnchorLink>
+        Runs this draft over the route&apos;s dead letters; nothing is saved or sent.
       </Text>
+      <AnchorLink to="/dead-letters" search={{ routeId }}>
+        {`Open the dead letters of ${routeId}`}
+      </AnchorLink>
       <Button variant="default" loading={busy} onClick={() => void run()}>
         Preview this draft on the dead letters
       </Button>
