@@ -285,11 +285,18 @@ describe('console: an operator fixes and replays dead letters', () => {
       `${gw.base}/console/dead-letters?routeId=${ROUTE_ID}&reasonCode=SCHEMA_FAILED`,
     );
     await op.page.getByTestId('dry-count').waitFor();
+    // The job olga ran is listed, for anyone who comes later.
+    await eventually(async () =>
+      expect(await op.page.getByTestId('recent-jobs').innerText()).toContain(
+        `done: 3 delivered, 0 failed, of 3 (${ROUTE_ID}), by olga`,
+      ),
+    );
     await op.page.getByTestId('preview-version').click();
     await op.page.getByRole('option', { name: /^version 1/ }).click();
     expect(await op.page.getByRole('button', { name: /Activate/ }).count()).toBe(0);
     expect(await op.page.getByRole('link', { name: 'Users' }).count()).toBe(0);
     expect(await op.page.getByRole('link', { name: 'Dashboard' }).count()).toBe(1);
+    a11y.push(...(await checkScreen(op.page, 'operator-dead-letters')));
     // Replaying one that the fix does not cure: it fails again, and says so.
     await op.page.locator('[data-testid="dead-letter-row"] a').first().click();
     await op.page.getByTestId('replay-one').click();

@@ -28,6 +28,7 @@ export function DeadLetterScreen() {
   const navigate = useNavigate();
   const [message, setMessage] = useState<{ color: string; text: string }>();
   const [busy, setBusy] = useState(false);
+  const [confirming, setConfirming] = useState(false);
   const letter = useQuery({
     queryKey: ['dead-letter', id],
     enabled: me.can('deadletters.read'),
@@ -115,11 +116,22 @@ export function DeadLetterScreen() {
             Open as sample in the editor
           </ButtonLink>
         )}
-        {me.can('deadletters.write') && (
-          <Button variant="subtle" color="red" loading={busy} onClick={() => void remove()}>
-            Delete
-          </Button>
-        )}
+        {me.can('deadletters.write') &&
+          (confirming ? (
+            <Group gap="xs">
+              <Text size="sm">Delete it? It can no longer be replayed.</Text>
+              <Button color="red" loading={busy} onClick={() => void remove()}>
+                Delete this dead letter
+              </Button>
+              <Button variant="default" onClick={() => setConfirming(false)}>
+                Keep it
+              </Button>
+            </Group>
+          ) : (
+            <Button variant="subtle" color="red" onClick={() => setConfirming(true)}>
+              Delete…
+            </Button>
+          ))}
       </Group>
       {message && (
         <Alert

@@ -367,6 +367,43 @@ function JobProgress({ id, canWrite }: { id: string; canWrite: boolean }) {
   );
 }
 
+/** The latest replay jobs, each a link that watches it here. */
+function RecentJobs({ current }: { current?: string }) {
+  const jobs = useQuery({
+    queryKey: ['replay-jobs'],
+    queryFn: () =>
+      data(api.GET('/api/v1/dead-letters/replay-jobs', { params: { query: { limit: 5 } } })),
+    refetchInterval: 5000,
+  });
+  const list = (jobs.data ?? []).filter((j) => j.id !== current);
+  if (list.length === 0) return null;
+  return (
+    <Stack gap={4} mt="sm" data-testid="recent-jobs">
+      <Text size="sm" fw={600}>
+        Recent replay jobs
+      </Text>
+      {list.map((j) => (
+        <Group key={j.id} gap="xs">
+          <AnchorLink
+            to="/dead-letters"
+            search={{
+              routeId: j.filter.routeId,
+              reasonCode: j.filter.reasonCodes?.[0],
+              q: j.filter.q,
+              job: j.id,
+            }}
+          >
+            <When at={j.createdAt} />
+          </AnchorLink>
+          <Text size="sm">
+            {`${j.state}: ${j.done} delivered, ${j.failed} failed, of ${j.total}${j.filter.routeId ? ` (${j.filter.routeId})` : ''}, by ${j.startedBy}`}
+          </Text>
+        </Group>
+      ))}
+    </Stack>
+  );
+}
+
 /** Preview a fix and replay everything the filter matches: count, preview, (activate), job. */
 function BulkReplay({ search, job }: { search: Filter; job?: string }) {
   const me = useMe();
@@ -523,6 +560,7 @@ function BulkReplay({ search, job }: { search: Filter; job?: string }) {
           <JobProgress id={job} canWrite={canWrite} />
         </Stack>
       )}
+      <RecentJobs current={job} />
     </Paper>
   );
 }
