@@ -48,6 +48,7 @@ const API_ROUTES: Record<string, { body: boolean; isPublic?: boolean }> = {
   'GET /api/v1/dead-letters': { body: false },
   'GET /api/v1/dead-letters/counts': { body: false },
   'GET /api/v1/stats': { body: false },
+  'GET /api/v1/audit/chain-status': { body: false },
   'POST /api/v1/dead-letters/preview': { body: true },
   'POST /api/v1/dead-letters/replay-jobs': { body: true },
   'GET /api/v1/dead-letters/replay-jobs': { body: false },
