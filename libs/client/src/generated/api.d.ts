@@ -425,6 +425,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit/chain-status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where the audit hash chains stand: heads and the newest signed anchor
+         * @description Cheap to poll (the heads the writer keeps and one anchor file). Counts and times only, no record content: open to whoever reads routes, for dashboards. The check of every row is GET /audit/verify (auditors).
+         */
+        get: operations["ChainStatusController_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/connections/{name}/impact": {
         parameters: {
             query?: never;
@@ -1412,6 +1432,34 @@ export interface components {
                 [key: string]: string;
             };
         };
+        ChainHeadStatusDto: {
+            /** @enum {string} */
+            table: "audit_messages" | "audit_events";
+            /** @description Seq of the last row (a decimal string; 0: none yet). */
+            headSeq: string;
+            /** Format: date-time */
+            headAt: string | null;
+            /** @description The last seq the newest signed anchor covers. */
+            anchoredSeq: string | null;
+            /** @description Rows past the newest anchor. */
+            unanchored: number;
+        };
+        ChainAnchorsStatusDto: {
+            configured: boolean;
+            intervalMs: number | null;
+            /** Format: date-time */
+            lastSignedAt: string | null;
+        };
+        ChainStatusDto: {
+            /**
+             * @description anchored: every row is under a signed anchor; pending: newer rows wait for the next one; stale: they waited over three intervals, or the newest anchor does not check; unanchored: no signing key configured.
+             * @enum {string}
+             */
+            state: "anchored" | "pending" | "stale" | "unanchored";
+            problem: string | null;
+            chains: components["schemas"]["ChainHeadStatusDto"][];
+            anchors: components["schemas"]["ChainAnchorsStatusDto"];
+        };
         ImpactedRouteDto: {
             /** @example orders-eu */
             id: string;
@@ -2038,6 +2086,23 @@ export interface components {
             wouldDeliver: number;
             byReason: components["schemas"]["PreviewReasonDto"][];
         };
+        DeadLetterReplayDto: {
+            /** Format: date-time */
+            at: string;
+            /** @description The version it ran through. */
+            version: number | null;
+            /** @enum {string} */
+            outcome: "replayed" | "filtered" | "unroutable" | "dead-lettered";
+            /** @description Card numbers redacted. */
+            error: string | null;
+            /** @description Who replayed it (or started the job). */
+            by: string | null;
+            /**
+             * Format: uuid
+             * @description The replay job, if one did.
+             */
+            jobId: string | null;
+        };
         DeadLetterDetailDto: {
             /** Format: uuid */
             id: string;
@@ -2064,6 +2129,8 @@ export interface components {
             replayedAt: string | null;
             replays: number;
             lastReplayError: string | null;
+            /** @description Every replay, oldest first. */
+            replayHistory: components["schemas"]["DeadLetterReplayDto"][];
             /** @description The original payload (card numbers redacted). */
             payload: {
                 [key: string]: unknown;
@@ -3473,6 +3540,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The request was refused; `message` says why. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The gateway failed; `message` carries an incident id. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+        };
+    };
+    ChainStatusController_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChainStatusDto"];
+                };
             };
             /** @description The request was refused; `message` says why. */
             "4XX": {
