@@ -1,6 +1,7 @@
 export * from './envelope';
 export * from './pipeline.error';
 export * from './route-document';
+export * from './route-protocol';
 export * from './compile';
 export * from './ingest-path';
 export * from './expression/expression';
