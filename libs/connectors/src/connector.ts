@@ -22,14 +22,23 @@ export interface InboundMessage {
   payload: Buffer;
   source: SourceRef;
   redelivered: boolean;
+  /**
+   * The source cannot take the message back (an HTTP request: its caller may have had its 504,
+   * or gone): one the runtime cannot finish is dead-lettered, never handed back.
+   */
+  final?: boolean;
+  /** A caller waits for the route's answer until then (epoch ms; sync HTTP ingest). */
+  replyBy?: number;
 }
 
 /**
  * Called by a source for each message. Resolving means "done: acknowledge" (delivered, filtered
- * or dead-lettered, and audited). Rejecting means "not done: give it back" (AMQP nack with
- * requeue; Kafka: do not commit, seek back). A source never acknowledges on its own.
+ * or dead-lettered, and audited); it resolves with the runtime's result, which a source with a
+ * caller (HTTP ingest) answers with and the others ignore. Rejecting means "not done: give it
+ * back" (AMQP nack with requeue; Kafka: do not commit, seek back). A source never acknowledges on
+ * its own.
  */
-export type MessageHandler = (message: InboundMessage) => Promise<void>;
+export type MessageHandler = (message: InboundMessage) => Promise<unknown>;
 
 export interface Source {
   /** Starts consuming. Concurrency: AMQP up to `prefetch` at once; Kafka one at a time per partition, partitions in parallel. */

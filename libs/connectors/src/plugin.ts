@@ -1,12 +1,6 @@
 import type { JsonSchema, RouteProtocol } from '@junction/pipeline';
 import type { Delivery } from '@junction/pipeline';
-import type {
-  ConnectorConnection,
-  DeliveryReceipt,
-  Destination,
-  MessageHandler,
-  Source,
-} from './connector';
+import type { ConnectorConnection, Destination, MessageHandler, Source } from './connector';
 import type { EgressPolicy } from './egress/egress-policy';
 import type { ConnectionState, ConnectorLogger } from './logger';
 
@@ -18,9 +12,10 @@ import type { ConnectionState, ConnectorLogger } from './logger';
  *   cross-field checks, describe functions, egress targets, and `load()`. It imports no broker
  *   client: the route schema, the CLI, OpenAPI and the registry read it without pulling
  *   amqplib or kafkajs in (and `libs/pipeline` gets it injected through `RouteResources.protocols`).
- * - `<kind>.factory.ts`: the `ConnectorFactories` (`createSource`, `createDestination`), the
- *   only code that touches the broker client. `load()` imports it lazily (`import()`), so
- *   only the connector pool brings it in, and only for protocols a route uses.
+ * - `<kind>.factory.ts`: the `ConnectorFactories` (`createSource`, `createDestination`,
+ *   `probe`), the only code that touches the broker client. `load()` requires it on first use
+ *   (a synchronous `require`, so the pool's `source()` / `destination()` stay synchronous): only
+ *   the connector pool and the connection test bring the client in.
  * - its source, destination, client, unit specs and `<kind>.int-spec.ts` running the shared
  *   conformance suite (`conformance/conformance.ts`) against the real service.
  *
@@ -46,9 +41,9 @@ export interface ConnectorPlugin<
   /** A would-be delivery of a dry run, for the CLI: `kafka kafka topic orders.eu key 'A-1'`. */
   describeDelivery?(spec: D, delivery: Delivery): string;
   /** The audit trail's target name of a confirmed delivery: `amqp:orders/eu.orders`. */
-  describeReceipt?(receipt: DeliveryReceipt): string;
-  /** Loads the factories (and with them the broker client). Called by the pool only. */
-  load(): Promise<ConnectorFactories<S, D, O>>;
+  describeReceipt?(receipt: Readonly<Record<string, unknown>>): string;
+  /** Loads the factories (and with them the broker client). Called by the pool and the probe only. */
+  load(): ConnectorFactories<S, D, O>;
   /** Phantom: keeps `S` and `D` in the type for `SourceSpecOf` / `DestinationSpecOf`. */
   readonly __specs?: { source: S; destination: D; options: O };
 }
@@ -57,10 +52,13 @@ export interface ConnectorPlugin<
 export interface ConnectionSpec {
   /** JSON Schema of `config` (descriptions and examples). Secrets never go here. */
   readonly configSchema: JsonSchema;
-  /** Secret names this kind understands; others are refused. `header:<name>` style entries are documentation. */
+  /** Secret names this kind understands (shown in docs and errors); others are refused. */
   readonly secretKeys: readonly string[];
-  /** Why `key` is not a secret of this kind, or undefined when it is (when the fixed list is not enough). */
-  secretKeyProblem?(key: string): string | undefined;
+  /**
+   * Secrets named by a prefix and a free part (http: `header:<name>`): a key with `prefix` is
+   * one of them, and `problem` says why its free part is refused (undefined: accepted).
+   */
+  readonly prefixedSecret?: { prefix: string; problem(rest: string): string | undefined };
   /**
    * Config fields that decide where the secrets go and whom they are trusted to (address, TLS,
    * user name): changing one must come with the secrets again.
@@ -69,7 +67,9 @@ export interface ConnectionSpec {
   /** Every host and port a (valid) config connects to first, for the egress policy. */
   egressTargets(config: Record<string, unknown>): ConnectionTarget[];
   /** Secrets written into config (a password in a URL, a credential header), each naming the slot to use. */
-  embeddedSecretProblems?(config: Record<string, unknown>): Array<{ pointer: string; message: string }>;
+  embeddedSecretProblems?(
+    config: Record<string, unknown>,
+  ): Array<{ pointer: string; message: string }>;
 }
 
 /** A host and port a connection connects to, with the pointer of the config field that names it. */
@@ -86,9 +86,23 @@ export interface ConnectorFactories<S, D, O> {
     spec: S,
     connection: ConnectorConnection,
     context: ConnectorContext<O>,
-    route: { routeId: string },
+    route: { routeId: string; routeVersion?: number },
   ): Source;
-  createDestination?(spec: D, connection: ConnectorConnection, context: ConnectorContext<O>): Destination;
+  createDestination?(
+    spec: D,
+    connection: ConnectorConnection,
+    context: ConnectorContext<O>,
+  ): Destination;
+  /**
+   * Tries a stored connection once, as a connector would connect (same settings, TLS, secrets,
+   * egress policy); rejects with what went wrong. `opened` is told how to close what it opened,
+   * which the caller does even when the answer came after its time limit.
+   */
+  probe(
+    connection: ConnectorConnection,
+    options: { timeoutMs: number; egress: EgressPolicy },
+    opened: (close: () => Promise<unknown>) => void,
+  ): Promise<void>;
 }
 
 /** A broker client shared by every source and destination of one stored connection. */

@@ -1,11 +1,11 @@
-import type { RouteDocument } from '@junction/pipeline';
+import { CONNECTORS, HttpIngestSource, IngestSources, type RouteSpec } from '@junction/connectors';
 import { testResources } from '@junction/pipeline';
 import type { DeadLettersRepository } from './dead-letters.repository';
 import { LogDestination } from './log.destination';
 import { NO_AUDIT } from './message-audit';
 import { RouteRecord, RouteStore, RouteSupervisor } from './route-supervisor';
 
-const httpRoute = (path: string): RouteDocument => ({
+const httpRoute = (path: string): RouteSpec => ({
   id: 'reborn',
   source: { type: 'http', path, auth: 'none' },
   pipeline: [],
@@ -27,8 +27,10 @@ describe('RouteSupervisor: route incarnations and ingest paths', () => {
   const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
   let supervisor: RouteSupervisor;
   let store: OneRouteStore;
+  let ingest: IngestSources;
 
   beforeEach(() => {
+    ingest = new IngestSources();
     store = new OneRouteStore({
       id: 'reborn',
       incarnation: 1,
@@ -39,17 +41,17 @@ describe('RouteSupervisor: route incarnations and ingest paths', () => {
     });
     supervisor = new RouteSupervisor(store, {
       connectors: {
-        source: () => {
-          throw new Error('http sources are fed by ingest');
+        source: (spec, _connection, route) => {
+          if (spec.type !== 'http') throw new Error('only http sources here');
+          return new HttpIngestSource(spec, route, ingest, 10);
         },
         destination: () => new LogDestination('reborn', 'info', () => undefined),
       },
       connection: () => Promise.reject(new Error('no connections here')),
-      resources: testResources(),
+      resources: testResources({ protocols: CONNECTORS }),
       deadLetters: {} as DeadLettersRepository,
       audit: NO_AUDIT,
       log: quiet,
-      maxInFlight: 10,
       closeConnectors: () => Promise.resolve(),
     });
   });
@@ -58,8 +60,8 @@ describe('RouteSupervisor: route incarnations and ingest paths', () => {
 
   it('finds a worker by its normalised path only', async () => {
     await supervisor.refresh('reborn');
-    expect(supervisor.ingestWorker('old/path')?.routeId).toBe('reborn');
-    expect(supervisor.ingestWorker('Old//Path/')).toBeUndefined(); // callers pass the normalised form
+    expect(ingest.find('old/path')?.route.routeId).toBe('reborn');
+    expect(ingest.find('Old//Path/')).toBeUndefined(); // callers pass the normalised form
   });
 
   it('replaces the worker when the id was deleted and created again, though the version number is the same', async () => {
@@ -67,7 +69,8 @@ describe('RouteSupervisor: route incarnations and ingest paths', () => {
     // The delete and the new create were both committed before this process heard of either.
     store.record = { ...store.record, incarnation: 2, document: httpRoute('new/path') };
     await supervisor.refresh('reborn');
-    expect(supervisor.ingestWorker('new/path')).toMatchObject({ version: 1, incarnation: 2 });
-    expect(supervisor.ingestWorker('old/path')).toBeUndefined();
+    expect(ingest.find('new/path')?.route).toEqual({ routeId: 'reborn', routeVersion: 1 });
+    expect(supervisor.worker('reborn')).toMatchObject({ version: 1, incarnation: 2 });
+    expect(ingest.find('old/path')).toBeUndefined();
   });
 });

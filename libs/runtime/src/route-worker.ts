@@ -11,6 +11,7 @@ import {
   type InboundMessage,
   type OutboundMessage,
   type Reply,
+  type RouteSpec,
   type Source,
 } from '@junction/connectors';
 import {
@@ -19,26 +20,28 @@ import {
   connectionRefs,
   decodeBody,
   Delivery,
-  DestinationSpec,
   Envelope,
   PipelineError,
   redactPanText,
-  RouteDocument,
   RouteResources,
 } from '@junction/pipeline';
 import { MessageAuditSink, MessageOutcome } from './message-audit';
 import { DeadLettersRepository } from './dead-letters.repository';
 import { Jitter, RetryInterrupted, RetryPolicy, retryPolicy, withRetry } from './retry';
 
+/** A destination of a route (a protocol's, or the built-in log). */
+type RouteDestination = RouteSpec['destinations'][number];
+
 /** The parts of the connector pool a worker uses (the pool owns every broker client). */
 export interface WorkerConnectors {
+  /** `connection` is absent for a source that needs none (http). */
   source(
-    spec: RouteDocument['source'],
-    connection: ConnectorConnection,
-    options: { routeId: string },
+    spec: RouteSpec['source'],
+    connection: ConnectorConnection | undefined,
+    options: { routeId: string; routeVersion?: number },
   ): Source;
   destination(
-    spec: DestinationSpec,
+    spec: RouteDestination,
     connection: ConnectorConnection | undefined,
     options: { routeId: string },
   ): Destination;
@@ -59,8 +62,6 @@ export interface WorkerDeps {
   };
   /** What the pool knows of a broker connection, by its stored name (none for HTTP). */
   connectionState?(name: string): ConnectionState | undefined;
-  /** Most messages one route handles at once (HTTP ingest; broker sources are bounded by prefetch). */
-  maxInFlight: number;
   /** Where the random part of a retry's backoff comes from (default Math.random). */
   jitter?: Jitter;
 }
@@ -144,7 +145,6 @@ export class RouteWorker {
   private processed = 0;
   private failed = 0;
   private lastError: string | null = null;
-  private stopping = false;
   /** Stopped for good: its destinations are closed. */
   private closed = false;
   /** Aborted by stop(): waits between delivery attempts end and the message goes back. */
@@ -155,7 +155,7 @@ export class RouteWorker {
   private constructor(
     readonly routeId: string,
     readonly version: number,
-    readonly document: RouteDocument,
+    readonly document: RouteSpec,
     private readonly compiled: CompiledRoute,
     /** The destination whose answer a sync HTTP caller gets, if one is marked `reply`. */
     private readonly replyIndex: number | undefined,
@@ -171,15 +171,15 @@ export class RouteWorker {
   incarnation = 1;
 
   static async create(
-    route: { id: string; version: number; incarnation?: number; document: RouteDocument },
+    route: { id: string; version: number; incarnation?: number; document: RouteSpec },
     deps: WorkerDeps,
   ): Promise<RouteWorker> {
     const compiled = await compileRoute(route.document, deps.resources);
     const connections = await resolveConnections(route.document, deps);
-    const connectionOf = (spec: DestinationSpec) =>
+    const connectionOf = (spec: RouteDestination) =>
       'connection' in spec ? connections.get(spec.connection) : undefined;
     const destinations: Destination[] = [];
-    const dlSpec = route.document.errors?.deadLetter as DestinationSpec | undefined;
+    const dlSpec = route.document.errors?.deadLetter as RouteDestination | undefined;
     let deadLetter: Destination | undefined;
     try {
       for (const spec of route.document.destinations) {
@@ -196,10 +196,10 @@ export class RouteWorker {
       throw err;
     }
     const source = route.document.source;
-    const replying =
-      source.type === 'http' && source.mode === 'sync'
-        ? route.document.destinations.findIndex((d) => 'reply' in d && d.reply === true)
-        : -1;
+    const awaitsReply = deps.resources.protocols[source.type]?.source?.awaitsReply;
+    const replying = awaitsReply?.(source as unknown as Record<string, unknown>)
+      ? route.document.destinations.findIndex((d) => 'reply' in d && d.reply === true)
+      : -1;
     const worker = new RouteWorker(
       route.id,
       route.version,
@@ -235,20 +235,22 @@ export class RouteWorker {
     }
   }
 
-  get sourceType(): RouteDocument['source']['type'] {
+  get sourceType(): RouteSpec['source']['type'] {
     return this.document.source.type;
   }
 
-  /** Starts consuming (broker sources); HTTP routes are fed by ingest instead. */
+  /** Starts its source (a broker consumer, or the ingest path of an HTTP source). */
   async start(): Promise<void> {
     this.state = 'starting';
-    this.stopping = false;
     const spec = this.document.source;
     let source: Source | undefined;
     try {
-      if (spec.type !== 'http') {
-        source = this.deps.connectors.source(spec, this.connections.get(spec.connection)!, {
+      {
+        const connection =
+          spec.connection === undefined ? undefined : this.connections.get(spec.connection);
+        source = this.deps.connectors.source(spec, connection, {
           routeId: this.routeId,
+          routeVersion: this.version,
         });
         const started = source.start((message) => this.handle(message));
         const cancelled = new Promise<never>((_, reject) => {
@@ -289,7 +291,6 @@ export class RouteWorker {
 
   /** Stops intake and waits for every message in flight to finish (and be acknowledged). */
   async stop(): Promise<void> {
-    this.stopping = true;
     // A message waiting to retry a destination is not failed by a stop: a broker message goes
     // back to its source (requeued, not committed) for the next worker; see process().
     this.halt.abort();
@@ -324,7 +325,7 @@ export class RouteWorker {
       lastError: this.lastError,
     };
     const spec = this.document.source;
-    if (this.state === 'starting' && spec.type !== 'http') {
+    if (this.state === 'starting' && spec.connection !== undefined) {
       // Still waiting for the source's broker: say whether it answered and why it refused.
       const connection = this.deps.connectionState?.(spec.connection);
       if (connection && !connection.up && connection.error)
@@ -348,19 +349,9 @@ export class RouteWorker {
     };
   }
 
-  /**
-   * For HTTP ingest, whether it may hand this worker another message: `open`; `saturated` with
-   * `maxInFlight` messages in flight (answer 429); `closed` when it is stopping or not running
-   * (answer 503: the route's next worker, or another process, takes it).
-   */
-  admission(): 'open' | 'saturated' | 'closed' {
-    if (this.stopping || this.state !== 'running') return 'closed';
-    return this.inFlight >= this.deps.maxInFlight ? 'saturated' : 'open';
-  }
-
-  /** A broker source's handler: resolving acknowledges, rejecting gives the message back. */
-  private async handle(message: InboundMessage): Promise<void> {
-    await this.process(message);
+  /** The source's handler: resolving acknowledges (and answers an HTTP caller), rejecting gives the message back. */
+  private handle(message: InboundMessage): Promise<ProcessResult> {
+    return this.process(message);
   }
 
   /**
@@ -369,7 +360,7 @@ export class RouteWorker {
    */
   async process(
     message: InboundMessage,
-    options: { replay?: boolean; replyBy?: number } = {},
+    options: { replay?: boolean } = {},
   ): Promise<ProcessResult> {
     if (this.closed)
       throw new JunctionError(
@@ -427,15 +418,15 @@ export class RouteWorker {
       // Every delivery carries the same final body: serialise it once, not once per destination.
       const bytes = Buffer.from(JSON.stringify(result.deliveries[0].envelope.body));
       const replyBy =
-        this.replyIndex === undefined ? 0 : (options.replyBy ?? Date.now() + this.replyTimeoutMs());
+        this.replyIndex === undefined ? 0 : (message.replyBy ?? Date.now() + this.replyTimeoutMs());
       const settled = await Promise.all(
         result.deliveries.map((d) => this.deliver(d, bytes, replyBy)),
       );
       const interrupted = settled.filter((s): s is DeliveryInterrupted => 'interrupted' in s);
       // A broker message goes back to its queue or partition, and a replayed dead letter stays
-      // one. HTTP has nowhere to give a message back to (its caller may have had its 504, or
-      // gone): it is dead-lettered below, as a delivery failure.
-      if (interrupted.length > 0 && (message.source.type !== 'http' || options.replay))
+      // one. A final message (HTTP) has nowhere to go back to (its caller may have had its 504,
+      // or gone): it is dead-lettered below, as a delivery failure.
+      if (interrupted.length > 0 && (!message.final || options.replay))
         this.handBack(id, settled, interrupted);
       const receipts = settled.flatMap((s) =>
         'receipt' in s ? [{ destination: s.index, receipt: s.receipt }] : [],
@@ -535,10 +526,8 @@ export class RouteWorker {
     const destination = this.destinations[delivery.index];
     const out: OutboundMessage = {
       id: delivery.envelope.id,
-      headers:
-        delivery.destination.type === 'amqp' && delivery.destination.headers
-          ? { ...delivery.destination.headers }
-          : {},
+      // Static headers of a destination's spec are its own to add.
+      headers: {},
       body,
       routingKey: delivery.routingKey,
       key: delivery.key,
@@ -571,10 +560,10 @@ export class RouteWorker {
     }
   }
 
-  /** How long a sync HTTP caller waits: the source's `timeoutMs` (default 30 s). */
+  /** How long a caller waits for the reply: the source's `timeoutMs` (http sync; default 30 s). */
   replyTimeoutMs(): number {
     const source = this.document.source;
-    return (source.type === 'http' && source.timeoutMs) || SYNC_TIMEOUT_MS;
+    return ('timeoutMs' in source && source.timeoutMs) || SYNC_TIMEOUT_MS;
   }
 
   /** Dead-letters a message: to the route's dead-letter destination (if any) and, always, the encrypted table. */
@@ -681,14 +670,17 @@ export class RouteWorker {
   }
 }
 
-/** The stored connections a route's broker source and destinations name (an HTTP source's is left out). */
+/**
+ * The stored connections a route's source and destinations connect through. A connection named
+ * only for a secret (an HTTP source's `hmacKey`) is left out: ingest re-reads that by itself.
+ */
 async function resolveConnections(
-  document: RouteDocument,
+  document: RouteSpec,
   deps: WorkerDeps,
 ): Promise<Map<string, ConnectorConnection>> {
   const names = new Set(
-    connectionRefs(document)
-      .filter((ref) => !(ref.pointer === '/source/connection' && document.source.type === 'http'))
+    connectionRefs(document, deps.resources.protocols)
+      .filter((ref) => ref.secret === undefined)
       .map((ref) => ref.name),
   );
   const resolved = new Map<string, ConnectorConnection>();
