@@ -48,7 +48,8 @@ export interface RouteDocument<
   source: S;
   pipeline?: StageSpec[];
   destinations: D[];
-  errors?: { retry?: RetrySpec; deadLetter?: Omit<D, 'when'> };
+  /** The dead-letter destination is any destination but `when` (each kind's own fields kept). */
+  errors?: { retry?: RetrySpec; deadLetter?: D extends unknown ? Omit<D, 'when'> : never };
   audit?: { payload?: 'masked' | 'none' };
 }
 

@@ -43,6 +43,11 @@ export interface ProtocolSourceSpec extends ProtocolFields {
   readonly connectionSecret?: string;
   /** True when a caller waits for this source's answer (an http source in sync mode): only then may a destination `reply`. */
   awaitsReply?(spec: Record<string, unknown>): boolean;
+  /**
+   * Callers push the messages (HTTP ingest): nothing waits in a broker to be handed over between
+   * two versions of a route, so the next version starts taking them before the old one drains.
+   */
+  readonly pushed?: boolean;
 }
 
 export interface ProtocolDestinationSpec extends ProtocolFields {

@@ -23,7 +23,7 @@ class OneRouteStore implements RouteStore {
   }
 }
 
-describe('RouteSupervisor: route incarnations and ingest paths', () => {
+describe('RouteSupervisor (through fakes of WorkerDeps)', () => {
   const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
   let supervisor: RouteSupervisor;
   let store: OneRouteStore;
@@ -72,5 +72,65 @@ describe('RouteSupervisor: route incarnations and ingest paths', () => {
     expect(ingest.find('new/path')?.route).toEqual({ routeId: 'reborn', routeVersion: 1 });
     expect(supervisor.worker('reborn')).toMatchObject({ version: 1, incarnation: 2 });
     expect(ingest.find('old/path')).toBeUndefined();
+  });
+
+  it('starts the next version of an HTTP route before the old one drains: the path is never free', async () => {
+    await supervisor.refresh('reborn');
+    const first = ingest.find('old/path')!;
+    const claims: Array<number | undefined> = [];
+    const claim = ingest.claim.bind(ingest);
+    ingest.claim = (source) => {
+      // When the next version claims the path, the old one still holds it.
+      claims.push(ingest.find(source.pathKey)?.route.routeVersion);
+      claim(source);
+    };
+    store.record = { ...store.record, activeVersion: 2 };
+    await supervisor.refresh('reborn');
+    expect(claims).toEqual([1]);
+    expect(ingest.find('old/path')?.route.routeVersion).toBe(2);
+    expect(() =>
+      first.offer({ id: 'm', headers: {}, payload: Buffer.from('{}'), path: 'p' }),
+    ).toThrow(/stopping or restarting/);
+  });
+
+  it('stops the worker of a route set to stopped, and frees its ingest path', async () => {
+    await supervisor.refresh('reborn');
+    store.record = { ...store.record, desiredState: 'stopped' };
+    await supervisor.refresh('reborn');
+    expect(supervisor.worker('reborn')).toBeUndefined();
+    expect(ingest.find('old/path')).toBeUndefined();
+    expect(supervisor.status('reborn')).toBeUndefined();
+  });
+
+  it('reports a route whose source cannot start as failed, with the reason', async () => {
+    store.record = {
+      ...store.record,
+      document: {
+        id: 'reborn',
+        source: { type: 'amqp', connection: 'rabbit', queue: 'q' },
+        destinations: [{ type: 'log' }],
+      },
+    };
+    supervisor = new RouteSupervisor(store, {
+      connectors: {
+        source: () => ({
+          start: () => Promise.reject(new Error('ACCESS_REFUSED')),
+          stop: () => Promise.resolve(),
+        }),
+        destination: () => new LogDestination('reborn', 'info', () => undefined),
+      },
+      connection: (name) => Promise.resolve({ name, config: {}, secrets: {} }),
+      resources: testResources({ protocols: CONNECTORS }),
+      deadLetters: {} as DeadLettersRepository,
+      audit: NO_AUDIT,
+      log: quiet,
+      closeConnectors: () => Promise.resolve(),
+    });
+    await supervisor.refresh('reborn');
+    expect(supervisor.worker('reborn')).toBeUndefined();
+    expect(supervisor.status('reborn')).toMatchObject({
+      state: 'failed',
+      reason: expect.stringMatching(/ACCESS_REFUSED/),
+    });
   });
 });

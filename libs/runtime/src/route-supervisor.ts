@@ -267,9 +267,10 @@ export class RouteSupervisor {
       this.fail(id, err);
       return;
     }
-    // HTTP ingest has nothing to hand over: the next worker takes requests before the old one
-    // drains, so no caller finds the path missing in between.
-    const overlap = current?.sourceType === 'http' && next.sourceType === 'http';
+    // A pushed source (HTTP ingest) has nothing to hand over: the next worker takes requests
+    // before the old one drains, so no caller finds the path missing in between.
+    const pushed = (type: string) => !!this.deps.resources.protocols[type]?.source?.pushed;
+    const overlap = !!current && pushed(current.sourceType) && pushed(next.sourceType);
     if (current && !overlap) {
       // Drain the old version first: its in-flight messages finish and are acknowledged.
       this.workers.delete(id);

@@ -139,6 +139,7 @@ export const httpConnector: ConnectorPlugin<HttpSourceSpec, HttpDestinationSpec,
       },
       example: { type: 'http', path: 'orders', mode: 'async', auth: 'apiKey' },
       connectionSecret: 'hmacKey',
+      pushed: true,
       awaitsReply: (spec) => spec.mode === 'sync',
       check(spec, report) {
         // An ingest path is whatever its normalised form is (see ingest-path.ts): one that has
