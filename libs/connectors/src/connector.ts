@@ -1,5 +1,6 @@
 import type { SourceRef } from '@junction/pipeline';
 import { redactPanText } from '@junction/pipeline';
+import type { ConnectorReceipt } from './connectors';
 
 /**
  * The contract between protocol adapters and the route runtime. Adapters are plain TypeScript
@@ -59,12 +60,8 @@ export interface OutboundMessage {
   key?: string | null;
 }
 
-/** What the far side confirmed, for the audit trail. */
-export type DeliveryReceipt =
-  | { kind: 'amqp'; exchange: string; routingKey: string }
-  | { kind: 'kafka'; topic: string; partition: number; offset: string }
-  | { kind: 'http'; status: number; url: string }
-  | { kind: 'log' };
+/** What the far side confirmed, for the audit trail: each protocol's receipt, or the log's. */
+export type DeliveryReceipt = ConnectorReceipt | { kind: 'log' };
 
 /** The far side's answer to a request (an AMQP reply message, an HTTP response body). */
 export interface Reply {

@@ -30,6 +30,8 @@ type Specs<K extends ConnectorKind> = NonNullable<(typeof CONNECTORS)[K]['__spec
 export type SourceSpecOf<K extends ConnectorKind> = Specs<K>['source'];
 /** The destination spec of a kind, as written in a route. */
 export type DestinationSpecOf<K extends ConnectorKind> = Specs<K>['destination'];
+/** What a confirmed delivery of any protocol says (see `DeliveryReceipt`). */
+export type ConnectorReceipt = { [K in ConnectorKind]: Specs<K>['receipt'] }[ConnectorKind];
 /** This protocol's pool options. */
 export type PoolOptionsOf<K extends ConnectorKind> = Specs<K>['options'];
 

@@ -25,12 +25,14 @@ import type { ConnectionState, ConnectorLogger } from './logger';
  * `keyof typeof CONNECTORS`, never retyped.
  *
  * Type parameters: `S` the source spec (as written in a route, with `type`), `D` the destination
- * spec, `O` the pool options of this protocol (`ConnectorPoolOptions[kind]`).
+ * spec, `O` the pool options of this protocol (`ConnectorPoolOptions[kind]`), `R` what its
+ * destinations' confirmations say (`DeliveryReceipt`, with `kind`).
  */
 export interface ConnectorPlugin<
   S extends { type: string } = { type: string },
   D extends { type: string } = { type: string },
   O = unknown,
+  R extends { kind: string } = { kind: string },
 > extends RouteProtocol {
   readonly kind: string;
   /** One line for docs and the console (what the protocol is, which brokers were tested). */
@@ -44,8 +46,8 @@ export interface ConnectorPlugin<
   describeReceipt?(receipt: Readonly<Record<string, unknown>>): string;
   /** Loads the factories (and with them the broker client). Called by the pool and the probe only. */
   load(): ConnectorFactories<S, D, O>;
-  /** Phantom: keeps `S` and `D` in the type for `SourceSpecOf` / `DestinationSpecOf`. */
-  readonly __specs?: { source: S; destination: D; options: O };
+  /** Phantom: keeps the type parameters for `SourceSpecOf`, `DestinationSpecOf`, `DeliveryReceipt`. */
+  readonly __specs?: { source: S; destination: D; options: O; receipt: R };
 }
 
 /** The stored connection of a protocol: what `config` holds, and which secrets go beside it. */

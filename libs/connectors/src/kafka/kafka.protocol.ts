@@ -18,13 +18,22 @@ export interface KafkaDestinationSpec {
   when?: string;
 }
 
+/** Where Kafka put a produced message. */
+export interface KafkaReceipt {
+  kind: 'kafka';
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
 const TOPIC_PATTERN = '^[A-Za-z0-9._-]{1,249}$';
 
 /** Kafka: pure spec; the kafkajs code is in kafka.factory.ts, loaded by the pool. */
 export const kafkaConnector: ConnectorPlugin<
   KafkaSourceSpec,
   KafkaDestinationSpec,
-  KafkaPoolOptions
+  KafkaPoolOptions,
+  KafkaReceipt
 > = {
   kind: 'kafka',
   description:
