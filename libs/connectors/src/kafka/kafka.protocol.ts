@@ -26,7 +26,13 @@ export interface KafkaReceipt {
   offset: string;
 }
 
-const TOPIC_PATTERN = '^[A-Za-z0-9._-]{1,249}$';
+/** A topic name field (Kafka's legal names). */
+const topic = (description: string, example: string) => ({
+  type: 'string',
+  pattern: '^[A-Za-z0-9._-]{1,249}$',
+  description,
+  examples: [example],
+});
 
 /** Kafka: pure spec; the kafkajs code is in kafka.factory.ts, loaded by the pool. */
 export const kafkaConnector: ConnectorPlugin<
@@ -96,12 +102,7 @@ export const kafkaConnector: ConnectorPlugin<
     required: ['connection', 'topic'],
     properties: {
       connection: CONNECTION_FIELD,
-      topic: {
-        type: 'string',
-        pattern: TOPIC_PATTERN,
-        description: 'Topic to consume.',
-        examples: ['orders.in'],
-      },
+      topic: topic('Topic to consume.', 'orders.in'),
       groupId: {
         type: 'string',
         minLength: 1,
@@ -122,12 +123,7 @@ export const kafkaConnector: ConnectorPlugin<
     required: ['connection', 'topic'],
     properties: {
       connection: CONNECTION_FIELD,
-      topic: {
-        type: 'string',
-        pattern: TOPIC_PATTERN,
-        description: 'Topic to produce to (acks: all).',
-        examples: ['orders.eu'],
-      },
+      topic: topic('Topic to produce to (acks: all).', 'orders.eu'),
       key: {
         type: 'string',
         minLength: 1,
