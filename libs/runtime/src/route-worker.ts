@@ -415,81 +415,90 @@ export class RouteWorker {
         await this.record(message, id, receivedAt, outcome, { attempts: 0, receipts: [] });
         return { id, outcome };
       }
-      // Every delivery carries the same final body: serialise it once, not once per destination.
-      const bytes = Buffer.from(JSON.stringify(result.deliveries[0].envelope.body));
-      const replyBy =
-        this.replyIndex === undefined ? 0 : (message.replyBy ?? Date.now() + this.replyTimeoutMs());
-      const settled = await Promise.all(
-        result.deliveries.map((d) => this.deliver(d, bytes, replyBy)),
-      );
-      const interrupted = settled.filter((s): s is DeliveryInterrupted => 'interrupted' in s);
-      // A broker message goes back to its queue or partition, and a replayed dead letter stays
-      // one. A final message (HTTP) has nowhere to go back to (its caller may have had its 504,
-      // or gone): it is dead-lettered below, as a delivery failure.
-      if (interrupted.length > 0 && (!message.final || options.replay))
-        this.handBack(id, settled, interrupted);
-      const receipts = settled.flatMap((s) =>
-        'receipt' in s ? [{ destination: s.index, receipt: s.receipt }] : [],
-      );
-      const attempts = Math.max(...settled.map((s) => s.attempts));
-      const failures = settled.flatMap((s): DeliveryFailure[] => {
-        if ('error' in s) return [s];
-        if (!('interrupted' in s)) return [];
-        const error = `the route stopped while it waited to retry: ${errorText(s.interrupted.lastError)}`;
-        return [{ index: s.index, error, attempts: s.attempts }];
-      });
-      const finalBody = result.deliveries[0].envelope.body;
-      if (failures.length > 0) {
-        dropReplies(settled);
-        const reason = failures.map((f) => `destinations/${f.index}: ${f.error}`).join('; ');
-        return await this.park(
-          message,
-          id,
-          receivedAt,
-          new Failure('DELIVERY_FAILED', reason, `destinations/${failures[0].index}`, attempts),
-          options,
-          receipts,
-          finalBody,
-        );
-      }
-      const outcome: MessageOutcome = options.replay ? 'replayed' : 'delivered';
-      await this.record(message, id, receivedAt, outcome, { attempts, receipts, body: finalBody });
-      this.processed += 1;
-      this.deps.log.debug?.({
-        msg: `route ${this.routeId}: message ${id} ${outcome}`,
-        event: `message.${outcome}`,
-        route: this.routeId,
-        routeVersion: this.version,
-        messageId: id,
-        attempts,
-        destinations: receipts.length,
-        ms: Date.now() - Date.parse(receivedAt),
-      });
-      // Recorded as delivered once confirmed; the answer is for the caller only.
-      const pending = settled.find((s): s is DeliverySuccess => 'reply' in s && !!s.reply)?.reply;
-      if (!pending) return { id, outcome, body: finalBody };
-      if (options.replay) {
-        // Nobody waits for the answer of a replayed message.
-        pending.catch(() => undefined);
-        return { id, outcome, body: finalBody };
-      }
-      try {
-        return { id, outcome, body: finalBody, reply: await pending };
-      } catch (err) {
-        const code = (err as { code?: string }).code;
-        return {
-          id,
-          outcome,
-          body: finalBody,
-          replyError: {
-            code: code === 'TIMEOUT' ? 'TIMEOUT' : code === 'CLOSED' ? 'LOST' : 'FAILED',
-            message: (err as Error).message,
-          },
-        };
-      }
+      return await this.deliverAll(message, id, receivedAt, result.deliveries, options);
     } finally {
       this.inFlight -= 1;
       if (this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
+    }
+  }
+
+  /** Delivers to every matching destination (with retries), then records, parks or gives back. */
+  private async deliverAll(
+    message: InboundMessage,
+    id: string,
+    receivedAt: string,
+    deliveries: Delivery[],
+    options: { replay?: boolean },
+  ): Promise<ProcessResult> {
+    // Every delivery carries the same final body: serialise it once, not once per destination.
+    const bytes = Buffer.from(JSON.stringify(deliveries[0].envelope.body));
+    const replyBy =
+      this.replyIndex === undefined ? 0 : (message.replyBy ?? Date.now() + this.replyTimeoutMs());
+    const settled = await Promise.all(deliveries.map((d) => this.deliver(d, bytes, replyBy)));
+    const interrupted = settled.filter((s): s is DeliveryInterrupted => 'interrupted' in s);
+    // A broker message goes back to its queue or partition, and a replayed dead letter stays
+    // one. A final message (HTTP) has nowhere to go back to (its caller may have had its 504,
+    // or gone): it is dead-lettered below, as a delivery failure.
+    if (interrupted.length > 0 && (!message.final || options.replay))
+      this.handBack(id, settled, interrupted);
+    const receipts = settled.flatMap((s) =>
+      'receipt' in s ? [{ destination: s.index, receipt: s.receipt }] : [],
+    );
+    const attempts = Math.max(...settled.map((s) => s.attempts));
+    const failures = settled.flatMap((s): DeliveryFailure[] => {
+      if ('error' in s) return [s];
+      if (!('interrupted' in s)) return [];
+      const error = `the route stopped while it waited to retry: ${errorText(s.interrupted.lastError)}`;
+      return [{ index: s.index, error, attempts: s.attempts }];
+    });
+    const finalBody = deliveries[0].envelope.body;
+    if (failures.length > 0) {
+      dropReplies(settled);
+      const reason = failures.map((f) => `destinations/${f.index}: ${f.error}`).join('; ');
+      return await this.park(
+        message,
+        id,
+        receivedAt,
+        new Failure('DELIVERY_FAILED', reason, `destinations/${failures[0].index}`, attempts),
+        options,
+        receipts,
+        finalBody,
+      );
+    }
+    const outcome: MessageOutcome = options.replay ? 'replayed' : 'delivered';
+    await this.record(message, id, receivedAt, outcome, { attempts, receipts, body: finalBody });
+    this.processed += 1;
+    this.deps.log.debug?.({
+      msg: `route ${this.routeId}: message ${id} ${outcome}`,
+      event: `message.${outcome}`,
+      route: this.routeId,
+      routeVersion: this.version,
+      messageId: id,
+      attempts,
+      destinations: receipts.length,
+      ms: Date.now() - Date.parse(receivedAt),
+    });
+    // Recorded as delivered once confirmed; the answer is for the caller only.
+    const pending = settled.find((s): s is DeliverySuccess => 'reply' in s && !!s.reply)?.reply;
+    if (!pending) return { id, outcome, body: finalBody };
+    if (options.replay) {
+      // Nobody waits for the answer of a replayed message.
+      pending.catch(() => undefined);
+      return { id, outcome, body: finalBody };
+    }
+    try {
+      return { id, outcome, body: finalBody, reply: await pending };
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      return {
+        id,
+        outcome,
+        body: finalBody,
+        replyError: {
+          code: code === 'TIMEOUT' ? 'TIMEOUT' : code === 'CLOSED' ? 'LOST' : 'FAILED',
+          message: (err as Error).message,
+        },
+      };
     }
   }
 
