@@ -65,6 +65,29 @@ export default tseslint.config(
     },
   },
   {
+    // The engine's specs check it against the real protocol map, which the engine itself only
+    // gets injected (RouteResources.protocols).
+    files: ['libs/pipeline/**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@nestjs/*', 'typeorm', 'pg'],
+              message: 'libs/pipeline stays pure: no Nest, TypeORM or broker clients.',
+            },
+            {
+              group: ['@junction/*', '!@junction/connectors'],
+              message:
+                "libs/pipeline's specs may use the protocol map of @junction/connectors only.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Protocol adapters: plain TypeScript over the broker clients; only the engine's types from Junction.
     files: ['libs/connectors/**/*.ts'],
     rules: {

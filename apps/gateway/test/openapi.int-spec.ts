@@ -5,7 +5,7 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import { ROUTE_SCHEMA } from '@junction/pipeline';
+import { ROUTE_SCHEMA } from '@junction/connectors';
 import { registeredEndpoints } from './registered-endpoints';
 import { startTestGateway, TestGateway } from './test-gateway';
 
