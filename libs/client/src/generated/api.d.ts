@@ -1496,7 +1496,7 @@ export interface components {
             /** @enum {string} */
             type: "amqp" | "kafka" | "http";
             /**
-             * @description Per type: amqp {url, vhost, username, heartbeatSeconds}; kafka {brokers, clientId, ssl, sasl}; http {baseUrl, timeoutMs, headers}.
+             * @description Per type: amqp {url, vhost, tls, username, heartbeatSeconds}; kafka {brokers, clientId, ssl, sasl}; http {baseUrl, timeoutMs, headers, tls}.
              * @example {
              *       "url": "amqp://guest@127.0.0.1:5672",
              *       "vhost": "/"
@@ -1506,7 +1506,7 @@ export interface components {
                 [key: string]: unknown;
             };
             /**
-             * @description Write-only. amqp: password, tlsKey; kafka: saslPassword, sslKey; http: bearerToken, basicPassword, hmacKey, tlsKey (PEM private keys of the client certificates in config), header:<name> (a credential header such as header:X-Api-Key). null removes one; absent ones are kept. A change of a field that decides where secrets go (amqp url, vhost, username, tls; kafka brokers, ssl, sasl; http baseUrl, tls) must re-enter or remove every stored secret in the same request (400, details.code SECRETS_NOT_REENTERED).
+             * @description Write-only. amqp: password, tlsKey; kafka: saslPassword, sslKey; http: bearerToken, basicPassword, hmacKey, tlsKey, header:<name> (tlsKey, sslKey: PEM private keys of the client certificates in config; header:<name>: a credential header such as header:X-Api-Key). null removes one; absent ones are kept. A change of a field that decides where secrets go (amqp url, vhost, username, tls; kafka brokers, ssl, sasl; http baseUrl, tls) must re-enter or remove every stored secret in the same request (400, details.code SECRETS_NOT_REENTERED).
              * @example {
              *       "password": "s3cret"
              *     }
@@ -1521,7 +1521,7 @@ export interface components {
             /** @enum {string} */
             type: "amqp" | "kafka" | "http";
             /**
-             * @description Per type: amqp {url, vhost, username, heartbeatSeconds}; kafka {brokers, clientId, ssl, sasl}; http {baseUrl, timeoutMs, headers}.
+             * @description Per type: amqp {url, vhost, tls, username, heartbeatSeconds}; kafka {brokers, clientId, ssl, sasl}; http {baseUrl, timeoutMs, headers, tls}.
              * @example {
              *       "url": "amqp://guest@127.0.0.1:5672",
              *       "vhost": "/"
@@ -1531,7 +1531,7 @@ export interface components {
                 [key: string]: unknown;
             };
             /**
-             * @description Write-only. amqp: password, tlsKey; kafka: saslPassword, sslKey; http: bearerToken, basicPassword, hmacKey, tlsKey (PEM private keys of the client certificates in config), header:<name> (a credential header such as header:X-Api-Key). null removes one; absent ones are kept. A change of a field that decides where secrets go (amqp url, vhost, username, tls; kafka brokers, ssl, sasl; http baseUrl, tls) must re-enter or remove every stored secret in the same request (400, details.code SECRETS_NOT_REENTERED).
+             * @description Write-only. amqp: password, tlsKey; kafka: saslPassword, sslKey; http: bearerToken, basicPassword, hmacKey, tlsKey, header:<name> (tlsKey, sslKey: PEM private keys of the client certificates in config; header:<name>: a credential header such as header:X-Api-Key). null removes one; absent ones are kept. A change of a field that decides where secrets go (amqp url, vhost, username, tls; kafka brokers, ssl, sasl; http baseUrl, tls) must re-enter or remove every stored secret in the same request (400, details.code SECRETS_NOT_REENTERED).
              * @example {
              *       "password": "s3cret"
              *     }
@@ -2228,7 +2228,7 @@ export interface components {
             destinations: ({
                 /**
                  * @description Destination protocol.
-                 * @example kafka
+                 * @example amqp
                  * @enum {unknown}
                  */
                 type: "amqp" | "kafka" | "http" | "log";
@@ -2278,16 +2278,28 @@ export interface components {
                 /**
                  * @description Where a message goes after its last failed attempt (it is also stored, encrypted, for replay).
                  * @example {
+                 *       "type": "amqp",
+                 *       "connection": "rabbit",
+                 *       "exchange": "orders",
+                 *       "routingKey": "\"eu.orders\""
+                 *     }
+                 * @example {
                  *       "type": "kafka",
                  *       "connection": "kafka",
                  *       "topic": "orders.eu",
                  *       "key": "orderId"
                  *     }
+                 * @example {
+                 *       "type": "http",
+                 *       "connection": "erp",
+                 *       "path": "/orders",
+                 *       "method": "POST"
+                 *     }
                  */
                 deadLetter?: {
                     /**
                      * @description Destination protocol.
-                     * @example kafka
+                     * @example amqp
                      * @enum {unknown}
                      */
                     type: "amqp" | "kafka" | "http" | "log";
@@ -2399,7 +2411,7 @@ export interface operations {
                             connections?: {
                                 connection?: string;
                                 /** @enum {string} */
-                                type?: "amqp" | "kafka";
+                                type?: "amqp" | "kafka" | "http";
                                 up?: boolean;
                                 /** Format: date-time */
                                 since?: string;
@@ -2429,7 +2441,7 @@ export interface operations {
                             connections?: {
                                 connection?: string;
                                 /** @enum {string} */
-                                type?: "amqp" | "kafka";
+                                type?: "amqp" | "kafka" | "http";
                                 up?: boolean;
                                 /** Format: date-time */
                                 since?: string;
