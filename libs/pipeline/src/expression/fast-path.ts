@@ -66,6 +66,8 @@ interface AstNode {
   procedure?: AstNode;
   arguments?: AstNode[];
   body?: AstNode;
+  /** A call in a lambda's tail position, wrapped by the parser (jsonata's tail calls). */
+  thunk?: boolean;
 }
 
 /** A node may carry only these keys; anything more (grouping, focus, signatures, ...) is not ours. */
@@ -82,7 +84,7 @@ const PLAIN_KEYS: Record<string, Set<string>> = {
   block: new Set(['type', 'position', 'expressions']),
   function: new Set(['type', 'value', 'position', 'procedure', 'arguments']),
   bind: new Set(['type', 'value', 'position', 'lhs', 'rhs']),
-  lambda: new Set(['type', 'position', 'arguments', 'body']),
+  lambda: new Set(['type', 'position', 'arguments', 'body', 'thunk']),
   filter: new Set(['type', 'position', 'expr']),
 };
 
@@ -137,6 +139,8 @@ interface Lambda {
   body: Eval;
   /** Work charged per call: the size of its body. */
   weight: number;
+  /** It may return a sequence of one or none as it is (a tail call): $map would keep that. */
+  tailSequence: boolean;
 }
 
 /** A variable in scope at compile time: its slot, and the lambda it holds when bound to one. */
@@ -238,9 +242,37 @@ function build(node: AstNode, c: Compiler, scope: Scope): Eval {
       return buildVariable(node, c, scope);
     case 'function':
       return buildFunction(node, c, scope);
+    case 'lambda':
+      // A tail call: jsonata makes the call once the lambda returns; the same value, except
+      // that it is not unwrapped from a sequence (see tailSequence).
+      if (node.thunk !== true || c.inLambda === 0 || node.arguments?.length || !node.body)
+        throw new NotFast();
+      return build(node.body, c, scope);
     default:
       throw new NotFast();
   }
+}
+
+/** Functions whose value is the same whether or not jsonata unwraps it (no sequences). */
+const SCALAR_FUNCTIONS = new Set(
+  'lowercase uppercase sum round string substring join split replace number exists count now millis fromMillis'.split(
+    ' ',
+  ),
+);
+
+/**
+ * Whether a lambda body may return a sequence as jsonata's tail calls leave it (a list of one or
+ * none, not unwrapped): a call in tail position to a function other than the scalar ones.
+ */
+function tailSequence(node: AstNode | undefined): boolean {
+  if (!node) return false;
+  if (node.type === 'lambda' && node.thunk === true) {
+    const name = node.body?.procedure?.value;
+    return typeof name !== 'string' || !SCALAR_FUNCTIONS.has(name);
+  }
+  if (node.type === 'condition') return tailSequence(node.then) || tailSequence(node.else);
+  if (node.type === 'block') return tailSequence(node.expressions?.[node.expressions.length - 1]);
+  return false;
 }
 
 function variableName(node: AstNode): string {
@@ -297,7 +329,14 @@ function buildBlock(expressions: AstNode[], c: Compiler, outer: Scope): Eval {
     }
     if (!plain(expression) || !expression.rhs) throw new NotFast();
     const name = variableName(expression.lhs as AstNode);
-    if (name === '' || name === '$' || scope.names.has(name) || scope.deferred!.has(name))
+    // (A built-in's name bound to something else: its call.)
+    if (
+      name === '' ||
+      name === '$' ||
+      hasOwn(FUNCTIONS, name) ||
+      scope.names.has(name) ||
+      scope.deferred!.has(name)
+    )
       throw new NotFast();
     const rhs = expression.rhs;
     if (rhs.type === 'lambda') {
@@ -335,7 +374,7 @@ function buildBlock(expressions: AstNode[], c: Compiler, outer: Scope): Eval {
 }
 
 function buildLambda(node: AstNode, c: Compiler, outer: Scope): Lambda {
-  if (!plain(node) || !node.body) throw new NotFast();
+  if (!plain(node) || !node.body || node.thunk) throw new NotFast();
   const scope: Scope = { names: new Map(), parent: outer };
   const params = (node.arguments ?? []).map((param) => {
     const name = variableName(param);
@@ -348,7 +387,7 @@ function buildLambda(node: AstNode, c: Compiler, outer: Scope): Lambda {
   const body = build(node.body, c, scope);
   c.inLambda--;
   c.lambdaDepth += depthOf(node.body) + 2;
-  return { params, body, weight: sizeOf(node.body) };
+  return { params, body, weight: sizeOf(node.body), tailSequence: tailSequence(node.body) };
 }
 
 /** applyProcedure: parameters bound to the arguments (missing ones to nothing), the body run. */
@@ -933,6 +972,7 @@ const FUNCTIONS: Record<string, Builtin> = {
       const items = listOf(list);
       if (items === undefined) return undefined;
       const closure = fn as Closure;
+      if (closure.lambda.tailSequence) return BAIL;
       const out: unknown[] = [];
       for (let i = 0; i < items.length; i++) {
         const value = call(closure, [items[i], i, items], env);
