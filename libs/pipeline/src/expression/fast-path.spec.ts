@@ -243,6 +243,8 @@ describe('fast JSONata evaluation agrees with jsonata-js', () => {
     ['($f := function($v){ $v * 2 }; $g := function($v){ $f($v) + 1 }; $g(3))', true],
     ['($f := function($v){ $v > 0 ? $f($v - 1) : 0 }; $f(2))', false],
     ['($f := function(){ $g }; $g := 1; $f())', false],
+    ['($x := 1; ($f := function(){ $x }; $x := 2; $f()))', false],
+    ['($x := 1; $f := function(){ $x }; ($x := 2; $f()))', true],
     ['($f := function($v){ $v })', false],
     ['($f := function($v){ $v }; $f)', false],
     ['($f := function($v){ $v }; $map(items, $f))', true],
@@ -309,6 +311,17 @@ describe('fast JSONata evaluation agrees with jsonata-js', () => {
     ['$count(id)', true],
     ['$count(missing)', true],
     ['$count(items.tags)', true],
+    ['$length(id)', true],
+    ['$length(total)', true],
+    ['$trim("  a \n\t b  ")', true],
+    ['$trim(first)', true],
+    ['$contains(id, "-")', true],
+    ['$contains(id, missing)', true],
+    ['$contains(total, "1")', true],
+    ['$boolean(items)', true],
+    ['$boolean(customer)', true],
+    ['$not(empty)', true],
+    ['$not(missing)', true],
     ['$now()', true],
     ['$millis()', true],
     ['$fromMillis($millis())', true],
@@ -453,14 +466,16 @@ function randomExpression(depth: number, vars: string[]): string {
   };
   if (depth >= 3) return pick([path, literal, variable])();
   const sub = () => randomExpression(depth + 1, vars);
-  const lambdaVar = `$l${depth}`;
+  // Few names, so that blocks and lambdas shadow and rebind each other's variables.
+  const lambdaVar = pick(['$l', '$v']);
   const inner = () => randomExpression(depth + 1, [...vars, lambdaVar]);
   return pick<() => string>([
     path,
     path,
     literal,
     variable,
-    () => `${sub()} ${pick(['=', '!=', '<', '<=', '>', '>=', 'and', 'or', '&', '+', '-', '*', '/', '%'])} ${sub()}`,
+    () =>
+      `${sub()} ${pick(['=', '!=', '<', '<=', '>', '>=', 'and', 'or', '&', '+', '-', '*', '/', '%'])} ${sub()}`,
     () => `${sub()} & ${sub()}`,
     () => `${sub()} ? ${sub()} : ${sub()}`,
     () => `-${sub()}`,
@@ -468,25 +483,29 @@ function randomExpression(depth: number, vars: string[]): string {
     () => `{ "k": ${sub()}, "m": ${sub()} }`,
     () => `items.{ "v": ${sub()} }`,
     () => {
-      const v = `$v${depth}`;
+      const v = pick(['$v', '$w']);
       return `(${v} := ${sub()}; ${randomExpression(depth + 1, [...vars, v])})`;
     },
     () => `$map(${sub()}, function(${lambdaVar}, $i){ ${inner()} })`,
     () => `$filter(${sub()}, function(${lambdaVar}){ ${inner()} })`,
-    () => `$reduce(${sub()}, function($acc, ${lambdaVar}){ $acc ${pick(['+', '&'])} ${inner()} }${pick(['', ', 0', ', ""'])})`,
     () =>
-      `($f := function(${lambdaVar}){ ${inner()} }; $f(${sub()}))`,
+      `$reduce(${sub()}, function($acc, ${lambdaVar}){ $acc ${pick(['+', '&'])} ${inner()} }${pick(['', ', 0', ', ""'])})`,
+    () => `($f := function(${lambdaVar}){ ${inner()} }; $f(${sub()}))`,
     () => `$string(${sub()})`,
-    () => `$substring(${sub()}, ${pick(['0', '1', '-2', 'n', '1.5'])}${pick(['', ', 2', ', -1', ', p'])})`,
+    () =>
+      `$substring(${sub()}, ${pick(['0', '1', '-2', 'n', '1.5'])}${pick(['', ', 2', ', -1', ', p'])})`,
     () => `$join(${sub()}${pick(['', ', ","', ', s'])})`,
     () => `$split(${sub()}, ${pick(['"-"', '""', '" "', 's'])}${pick(['', ', 1', ', 0'])})`,
-    () => `$replace(${sub()}, ${pick(['"-"', '"a"', '""', 's'])}, ${pick(['"+"', '"$0"', '""', 'a'])})`,
+    () =>
+      `$replace(${sub()}, ${pick(['"-"', '"a"', '""', 's'])}, ${pick(['"+"', '"$0"', '""', 'a'])})`,
     () => `$number(${sub()})`,
     () => `$exists(${sub()})`,
     () => `$count(${sub()})`,
     () => `$sum(${sub()})`,
     () => `$round(${sub()}, 1)`,
     () => `$lowercase(${sub()})`,
+    () => `$${pick(['length', 'trim', 'boolean', 'not'])}(${sub()})`,
+    () => `$contains(${sub()}, ${pick(['"a"', '""', 's'])})`,
     () => pick(['$now()', '$millis()', '$fromMillis(n * 1e11)']),
   ])();
 }

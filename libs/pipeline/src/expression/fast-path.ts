@@ -255,7 +255,7 @@ function build(node: AstNode, c: Compiler, scope: Scope): Eval {
 
 /** Functions whose value is the same whether or not jsonata unwraps it (no sequences). */
 const SCALAR_FUNCTIONS = new Set(
-  'lowercase uppercase sum round string substring join split replace number exists count now millis fromMillis'.split(
+  'lowercase uppercase sum round string substring join split replace number exists count now millis fromMillis length trim contains boolean not'.split(
     ' ',
   ),
 );
@@ -283,13 +283,13 @@ function variableName(node: AstNode): string {
 
 /** The compile-time variable a name refers to, or undefined for a route binding or a built-in. */
 function resolve(name: string, c: Compiler, scope: Scope): Variable | undefined {
+  // A lambda body looks its names up when it is called, in the frames around its definition:
+  // no block around it may bind the name afterwards (jsonata would then see that binding).
+  if (c.inLambda > 0) for (const block of c.blocks) block.deferred!.add(name);
   for (let s: Scope | undefined = scope; s; s = s.parent) {
     const found = s.names.get(name);
     if (found) return found;
   }
-  // Looked up outside every block: a lambda body does so when it is called, so a block around
-  // it may not bind the name afterwards (jsonata's frames would then see that binding).
-  if (c.inLambda > 0) for (const block of c.blocks) block.deferred!.add(name);
   return undefined;
 }
 
@@ -958,6 +958,42 @@ const FUNCTIONS: Record<string, Builtin> = {
       else if (typeof value === 'boolean') n = value ? 1 : 0;
       else return BAIL; // D3030 or T0410
       return finite(n) ? n : BAIL;
+    },
+  },
+  // <s-:n>; code points, so strings with surrogates are its call
+  length: {
+    arity: [1],
+    call: ([s]) => {
+      if (s === undefined) return undefined;
+      return isString(s) && !/[\uD800-\uDFFF]/.test(s) ? s.length : BAIL;
+    },
+  },
+  // <s-:s>: runs of whitespace as one space, none at either end
+  trim: {
+    arity: [1],
+    call: ([s]) => text(s, (v) => v.replace(/[ \t\n\r]+/gm, ' ').replace(/^ | $/g, '')),
+  },
+  // <s-(sf):b>, with a string to look for
+  contains: {
+    arity: [2],
+    call: ([s, token]) => {
+      if (token !== undefined && !isString(token)) return BAIL;
+      if (s === undefined || token === undefined) return undefined;
+      return isString(s) ? s.includes(token) : BAIL;
+    },
+  },
+  // <x-:b>
+  boolean: {
+    arity: [1],
+    call: ([value]) => (value === undefined ? undefined : boolize(value)),
+  },
+  // <x-:b>
+  not: {
+    arity: [1],
+    call: ([value]) => {
+      if (value === undefined) return undefined;
+      const b = boolize(value);
+      return b === BAIL ? BAIL : !b;
     },
   },
   // <x:b>

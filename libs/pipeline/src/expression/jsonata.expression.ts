@@ -110,9 +110,7 @@ export class JsonataEngine implements ExpressionEngine {
       compiled,
       guards,
       this.limits,
-      this.fastPath
-        ? compileFast(compiled.ast(), this.limits)
-        : undefined,
+      this.fastPath ? compileFast(compiled.ast(), this.limits) : undefined,
       regexes,
       this.clock,
     );
