@@ -6,12 +6,13 @@ import {
   Outlet,
   redirect,
 } from '@tanstack/react-router';
-import { Layout } from './layout';
+import { firstScreen, Layout } from './layout';
 import { ConnectionsScreen } from './screens/connections';
 import { ApiKeysScreen, SessionsScreen, UsersScreen } from './screens/admin';
 import { RoutesScreen } from './screens/routes';
 import { SignInScreen } from './screens/sign-in';
 import { meQuery, queryClient, sessionState, whenSessionEnds } from './session';
+import { auditRoutes } from './audit-routes';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
 const int = (v: unknown): number | undefined => {
@@ -40,7 +41,7 @@ export const signInRoute = createRoute({
 });
 
 /** Every screen but sign-in: who is calling is known before any of them renders. */
-const appRoute = createRoute({
+export const appRoute = createRoute({
   getParentRoute: () => rootRoute,
   id: 'app',
   component: Layout,
@@ -59,8 +60,8 @@ const appRoute = createRoute({
 const indexRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/',
-  beforeLoad: () => {
-    throw redirect({ to: '/routes' });
+  beforeLoad: ({ context }) => {
+    throw redirect({ to: firstScreen(context.me) });
   },
 });
 
@@ -132,6 +133,7 @@ const routeTree = rootRoute.addChildren([
     usersRoute,
     apiKeysRoute,
     sessionsRoute,
+    ...auditRoutes,
   ]),
 ]);
 

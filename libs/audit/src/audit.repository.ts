@@ -117,6 +117,20 @@ export class AuditRepository {
     return this.read(EVENTS, eventWhere(filter, p), p, options);
   }
 
+  /**
+   * The replays of one message, oldest first: each `deadletter.replayed` event (one replay, or
+   * one item of a bulk replay job) that names the message id, with who triggered it.
+   */
+  replaysOf(messageId: string, limit: number): Promise<Array<Chained<EventRow>>> {
+    const p = new Params();
+    return this.read(
+      EVENTS,
+      [`type = 'deadletter.replayed'`, `details->>'messageId' = ${p.add(safeText(messageId))}`],
+      p,
+      { order: 'asc', limit },
+    );
+  }
+
   /** Rows of a chain in a time range, in chain order, up to the head's seq as read before. */
   chain<R>(
     table: ChainTable<R>,
