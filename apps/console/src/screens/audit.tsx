@@ -308,6 +308,7 @@ export function AuditScreen() {
           {FIELDS[kind].map((f) => (
             <TextInput
               key={f.key}
+              name={f.key}
               label={f.label}
               placeholder={f.placeholder}
               value={draft[f.key] ?? ''}
@@ -378,6 +379,33 @@ type StoryItem =
   | { at: string; record: Schemas['MessageAuditDto'] }
   | { at: string; replay: Schemas['EventAuditDto'] };
 
+/**
+ * Records in the order they were received, each replay just before the record it made: a replay
+ * event is written when the replay has finished, after the record of the run it caused.
+ */
+function storyItems(
+  records: Schemas['MessageAuditDto'][],
+  replays: Schemas['EventAuditDto'][],
+): StoryItem[] {
+  const items: StoryItem[] = [...records]
+    .sort((a, b) => a.receivedAt.localeCompare(b.receivedAt))
+    .map((record) => ({ at: record.receivedAt, record }));
+  for (const replay of [...replays].sort((a, b) => a.occurredAt.localeCompare(b.occurredAt))) {
+    let at = 0;
+    for (let i = items.length - 1; i >= 0; i--) {
+      const item = items[i];
+      if ('record' in item && item.at <= replay.occurredAt) {
+        // The run this replay made, unless an earlier replay already stands before it.
+        const taken = i > 0 && 'replay' in items[i - 1];
+        at = taken ? i + 1 : i;
+        break;
+      }
+    }
+    items.splice(at, 0, { at: replay.occurredAt, replay });
+  }
+  return items;
+}
+
 function RecordItem({ record: r }: { record: Schemas['MessageAuditDto'] }) {
   const source = (r.source ?? {}) as Record<string, unknown>;
   const dests = r.destinations as unknown[];
@@ -420,10 +448,7 @@ export function AuditStoryScreen() {
     queryFn: () => data(api.GET('/api/v1/audit/messages/{id}', { params: { path: { id } } })),
     retry: false,
   });
-  const items: StoryItem[] = [
-    ...(story.data?.records ?? []).map((record) => ({ at: record.receivedAt, record })),
-    ...(story.data?.replays ?? []).map((replay) => ({ at: replay.occurredAt, replay })),
-  ].sort((a, b) => a.at.localeCompare(b.at));
+  const items = storyItems(story.data?.records ?? [], story.data?.replays ?? []);
   return (
     <>
       <Title order={2} mb="xs">
