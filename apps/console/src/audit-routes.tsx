@@ -1,7 +1,12 @@
 import { createRoute, lazyRouteComponent } from '@tanstack/react-router';
 import { appRoute } from './router';
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
+/**
+ * A filter's text. The router reads a value whose text is a number exactly (`?q=4111...`, as a
+ * hand-written bookmark has it) as that number: its text is the number's own.
+ */
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' && v ? v : typeof v === 'number' ? String(v) : undefined;
 
 /** Every filter of the audit search, as the URL keeps it (a search is a bookmark). */
 export interface AuditSearch {

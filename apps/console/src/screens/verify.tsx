@@ -7,6 +7,9 @@ import { verifyRoute } from '../audit-routes';
 
 type Report = Schemas['VerificationReportDto'];
 
+/** A green title on light green is too faint to read (WCAG AA): titles take the text colour. */
+const READABLE_TITLE = { title: { color: 'var(--mantine-color-text)' } };
+
 const toIso = (local: string): string | undefined =>
   local && !Number.isNaN(Date.parse(local)) ? new Date(local).toISOString() : undefined;
 const toLocal = (iso: string | undefined): string => {
@@ -38,11 +41,21 @@ function ReportView({ report }: { report: Report }) {
         Verification report
       </Title>
       {r.ok ? (
-        <Alert color="green" title="The audit trail verifies" data-testid="verify-ok">
+        <Alert
+          color="green"
+          title="The audit trail verifies"
+          data-testid="verify-ok"
+          styles={READABLE_TITLE}
+        >
           {r.checked} records checked: none changed, none missing.
         </Alert>
       ) : (
-        <Alert color="red" title="The audit trail does not verify" data-testid="verify-broken">
+        <Alert
+          color="red"
+          title="The audit trail does not verify"
+          data-testid="verify-broken"
+          styles={READABLE_TITLE}
+        >
           {r.firstBroken ? (
             <>
               First broken record: <strong>#{r.firstBroken.id}</strong> of {r.firstBroken.table}:{' '}
