@@ -15,7 +15,7 @@ import { Client } from 'pg';
 import type { Browser, Page } from 'playwright-core';
 import { createTestDatabase, type TestDatabase } from '@junction/database';
 import { eventually, freePort, GatewayProcess } from '../gateway-process';
-import { checkScreen, launchBrowser, openPage, type WatchedPage } from './browser';
+import { checkScreen, launchBrowser, openPage, screenshot, type WatchedPage } from './browser';
 
 jest.setTimeout(240_000);
 
@@ -289,6 +289,13 @@ describe('console: the auditor', () => {
     expect(text).toMatch(/Run by\s+audrey \(user, local\)/);
     expect(text).toMatch(/Ed25519, key [0-9a-f]{16}/);
     a11y.push(...(await checkScreen(page, 'verify-ok')));
+    // The printed page: the report alone, no navigation or buttons.
+    await page.emulateMedia({ media: 'print' });
+    expect(await page.getByRole('navigation', { name: 'Screens' }).isVisible()).toBe(false);
+    expect(await page.getByRole('button', { name: 'Run verification' }).isVisible()).toBe(false);
+    expect(await page.getByTestId('verify-report').isVisible()).toBe(true);
+    await screenshot(page, 'verify-print');
+    await page.emulateMedia({ media: 'screen' });
     const [download] = await Promise.all([
       page.waitForEvent('download'),
       page.getByRole('button', { name: 'Download signed report' }).click(),

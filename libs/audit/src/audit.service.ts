@@ -77,7 +77,6 @@ function holdsCardNumber(filter: object): boolean {
   return Object.values(filter).some((v) => typeof v === 'string' && redactPanText(v) !== v);
 }
 
-// eslint-disable-next-line require-yield
 async function* none(): AsyncGenerator<never> {}
 
 /** Queries, exports and verification of the audit trail (for the auditor role). */

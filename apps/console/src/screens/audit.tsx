@@ -18,6 +18,7 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tansta
 import { useNavigate } from '@tanstack/react-router';
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, data, errorMessage, type Schemas } from '../api';
+import { toIso, toLocal } from '../local-time';
 import { AnchorLink } from '../links';
 import { auditRoute, auditStoryRoute, type AuditSearch } from '../audit-routes';
 
@@ -52,17 +53,6 @@ function filtersOf(search: AuditSearch, kind: Kind): Record<string, string> {
   }
   return out;
 }
-
-/** A local date-time field's value as ISO, and back. */
-const toIso = (local: string): string | undefined =>
-  local && !Number.isNaN(Date.parse(local)) ? new Date(local).toISOString() : undefined;
-const toLocal = (iso: string | undefined): string => {
-  if (!iso) return '';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return '';
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-};
 
 const when = (iso: string) => new Date(iso).toLocaleString();
 

@@ -3,21 +3,13 @@ import { useMutation } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { useState } from 'react';
 import { api, data, errorMessage, type Schemas } from '../api';
+import { toIso, toLocal } from '../local-time';
 import { verifyRoute } from '../audit-routes';
 
 type Report = Schemas['VerificationReportDto'];
 
 /** A green title on light green is too faint to read (WCAG AA): titles take the text colour. */
 const READABLE_TITLE = { title: { color: 'var(--mantine-color-text)' } };
-
-const toIso = (local: string): string | undefined =>
-  local && !Number.isNaN(Date.parse(local)) ? new Date(local).toISOString() : undefined;
-const toLocal = (iso: string | undefined): string => {
-  if (!iso || Number.isNaN(Date.parse(iso))) return '';
-  const d = new Date(iso);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-};
 
 /** Saves the report exactly as the gateway signed it (the JSON text it answered). */
 function download(report: Report) {
