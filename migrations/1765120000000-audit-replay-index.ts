@@ -1,0 +1,21 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * The story of a message finds its replays by the message id in `deadletter.replayed` events:
+ * an index over just those, so that opening one message stays cheap however many bulk replays
+ * the trail holds (on the parent: every day partition, present and to come, gets it).
+ */
+export class AuditReplayIndex1765120000000 implements MigrationInterface {
+  name = 'AuditReplayIndex1765120000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(
+      `CREATE INDEX audit_events_replay_message_idx ON audit_events ((details->>'messageId'), recorded_at, seq)
+         WHERE type = 'deadletter.replayed'`,
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP INDEX audit_events_replay_message_idx`);
+  }
+}
