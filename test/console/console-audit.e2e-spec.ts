@@ -180,7 +180,7 @@ describe('console: the auditor', () => {
   });
 
   it('signs in to the audit screens only, and searches by message id with the keyboard', async () => {
-    await page.goto(`${gw.base}/console/`);
+    await page.goto(`${gw.base}/console/sign-in`);
     await page.getByLabel('User name').fill('audrey');
     await page.getByLabel(/^Password/).fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
