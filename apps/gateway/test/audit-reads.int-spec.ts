@@ -104,6 +104,13 @@ describe('audit reads and the export switch', () => {
       return items;
     });
     expect(refused.every((e) => e.outcome === 'denied' && e.actor === 'admin')).toBe(true);
+    // The console offers exports only where the server allows them.
+    const meta = async (g: TestGateway) =>
+      /<meta name="junction-audit-export" content="(\w+)"/.exec(
+        (await g.request('GET', '/console/')).text,
+      )?.[1];
+    expect(await meta(gw)).toBe('on');
+    expect(await meta(off)).toBe('off');
     // Only the export the first process allowed.
     expect(await events(off, offToken, 'audit.exported')).toHaveLength(1);
     // Reading stays open.

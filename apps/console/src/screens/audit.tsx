@@ -56,6 +56,12 @@ function filtersOf(search: AuditSearch, kind: Kind): Record<string, string> {
 
 const when = (iso: string) => new Date(iso).toLocaleString();
 
+/** Whether this gateway allows exports (the server says so in index.html; it refuses them too). */
+function exportsAllowed(): boolean {
+  const meta = document.querySelector('meta[name="junction-audit-export"]');
+  return meta?.getAttribute('content') !== 'off';
+}
+
 function exportHref(kind: Kind, filters: Record<string, string>, format: 'csv' | 'ndjson') {
   const params = new URLSearchParams({ ...filters, kind, format });
   return `/api/v1/audit/export?${params.toString()}`;
@@ -328,15 +334,21 @@ export function AuditScreen() {
           <Button type="submit">Search</Button>
         </Group>
       </form>
-      <Group mb="md" gap="sm">
-        <Text size="sm">Export this search:</Text>
-        <Anchor href={exportHref(kind, filters, 'csv')} download data-testid="export-csv">
-          CSV
-        </Anchor>
-        <Anchor href={exportHref(kind, filters, 'ndjson')} download data-testid="export-ndjson">
-          NDJSON
-        </Anchor>
-      </Group>
+      {exportsAllowed() ? (
+        <Group mb="md" gap="sm">
+          <Text size="sm">Export this search:</Text>
+          <Anchor href={exportHref(kind, filters, 'csv')} download data-testid="export-csv">
+            CSV
+          </Anchor>
+          <Anchor href={exportHref(kind, filters, 'ndjson')} download data-testid="export-ndjson">
+            NDJSON
+          </Anchor>
+        </Group>
+      ) : (
+        <Text size="sm" mb="md" c="dimmed" data-testid="exports-off">
+          Exports are turned off on this gateway (JUNCTION_AUDIT_EXPORT_ENABLED=false).
+        </Text>
+      )}
       {records.isError && (
         <Alert color="red" title="The search failed" role="alert">
           {errorMessage(records.error)}
