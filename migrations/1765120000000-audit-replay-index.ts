@@ -1,9 +1,9 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The story of a message finds its replays by the message id in `deadletter.replayed` events:
- * an index over just those, so that opening one message stays cheap however many bulk replays
- * the trail holds (on the parent: every day partition, present and to come, gets it).
+ * The story of a message finds its replays by the message id in `deadletter.replayed` events
+ * (an index over just those, on the parent: every day partition, present and to come, gets it),
+ * and a bulk job's replays by the dead letters that hold the message id.
  */
 export class AuditReplayIndex1765120000000 implements MigrationInterface {
   name = 'AuditReplayIndex1765120000000';
@@ -13,9 +13,11 @@ export class AuditReplayIndex1765120000000 implements MigrationInterface {
       `CREATE INDEX audit_events_replay_message_idx ON audit_events ((details->>'messageId'), recorded_at, seq)
          WHERE type = 'deadletter.replayed'`,
     );
+    await q.query(`CREATE INDEX dead_letters_message_idx ON dead_letters (message_id)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP INDEX dead_letters_message_idx`);
     await q.query(`DROP INDEX audit_events_replay_message_idx`);
   }
 }

@@ -146,6 +146,17 @@ describe('console: the auditor', () => {
         throw new Error(`replay answered ${res.status}: ${JSON.stringify(res.body)}`);
       expect(res.body).toMatchObject({ outcome: 'replayed' });
     });
+    // And once more by a bulk replay job over the second route's dead letters.
+    const job = await gw.api('POST', '/dead-letters/replay-jobs', { filter: { routeId: SECOND } });
+    expect(job.status).toBe(202);
+    const jobId = (job.body as { id: string }).id;
+    await eventually(async () => {
+      const state = (await gw.api('GET', `/dead-letters/replay-jobs/${jobId}`)).body as {
+        state: string;
+        done: number;
+      };
+      expect(state).toMatchObject({ state: 'done', done: 1 });
+    });
     expect(
       (
         await gw.api('POST', '/users', {
@@ -159,7 +170,7 @@ describe('console: the auditor', () => {
     await eventually(async () => {
       const res = await gw.api('GET', `/audit/messages/${STORY_ID}`);
       const records = (res.body as { records?: unknown[] }).records ?? [];
-      if (records.length !== 3) throw new Error(`${records.length} records`);
+      if (records.length !== 4) throw new Error(`${records.length} records`);
     });
     browser = await launchBrowser();
     watched = await openPage(browser, gw.base);
@@ -197,7 +208,7 @@ describe('console: the auditor', () => {
     await tabTo(page, 'input[name="messageId"]');
     await page.keyboard.type(STORY_ID);
     await page.keyboard.press('Enter');
-    await page.getByTestId('audit-count').filter({ hasText: '3 records' }).waitFor();
+    await page.getByTestId('audit-count').filter({ hasText: '4 records' }).waitFor();
     const url = new URL(page.url());
     expect(url.searchParams.get('messageId')).toBe(STORY_ID);
     const text = await look();
@@ -206,7 +217,7 @@ describe('console: the auditor', () => {
     a11y.push(...(await checkScreen(page, 'audit-search')));
     // The search is a bookmark: opened afresh, the same three records.
     await page.goto(url.toString());
-    await page.getByTestId('audit-count').filter({ hasText: '3 records' }).waitFor();
+    await page.getByTestId('audit-count').filter({ hasText: '4 records' }).waitFor();
     expect(await page.locator('input[name="messageId"]').inputValue()).toBe(STORY_ID);
   });
 
@@ -229,7 +240,7 @@ describe('console: the auditor', () => {
       await download.saveAs(file);
       const content = readFileSync(file, 'utf8');
       const lines = content.trim().split('\n');
-      expect(lines).toHaveLength(format === 'csv' ? 4 : 3);
+      expect(lines).toHaveLength(format === 'csv' ? 5 : 4);
       for (const line of lines.slice(format === 'csv' ? 1 : 0)) expect(line).toContain(STORY_ID);
       for (const card of CARD_FORMS) expect(content).not.toContain(card);
     }
@@ -238,8 +249,9 @@ describe('console: the auditor', () => {
   it('reads the story: two routes, the dead letter, the replay and who triggered it', async () => {
     await page.getByRole('link', { name: STORY_ID }).first().click();
     await page.getByRole('heading', { name: `Story of message ${STORY_ID}` }).waitFor();
-    await page.getByTestId('story-replay').waitFor();
-    expect(await page.getByTestId('story-record').count()).toBe(3);
+    await page.getByTestId('story-replay').first().waitFor();
+    expect(await page.getByTestId('story-record').count()).toBe(4);
+    expect(await page.getByTestId('story-replay').count()).toBe(2);
     // The bodies as kept, opened.
     for (const summary of await page.locator('summary').all()) await summary.click();
     const text = await look();
@@ -248,10 +260,12 @@ describe('console: the auditor', () => {
     expect(text).toContain(`Route ${SECOND} v2`);
     expect(text).toMatch(/dead-lettered[\s\S]*SCHEMA_FAILED/i);
     expect(text).toContain('Replayed by admin');
+    expect(text).toMatch(/Replayed by admin\s+[^\n]*success \(bulk job [0-9a-f-]{36}\)/);
     expect(text).toMatch(new RegExp(`AMQP exchange \\(default\\), routing key ${MID_QUEUE}`));
     expect(text).toMatch(
       /Record #\d+ of audit_messages · hash [0-9a-f]{16}… · previous [0-9a-f]{16}…/,
     );
+    await page.evaluate('window.scrollTo(0, 0)');
     a11y.push(...(await checkScreen(page, 'audit-story')));
   });
 

@@ -7,12 +7,12 @@ import {
   redirect,
 } from '@tanstack/react-router';
 import { firstScreen, Layout } from './layout';
+import { auditRoutes } from './audit-routes';
 import { ConnectionsScreen } from './screens/connections';
 import { ApiKeysScreen, SessionsScreen, UsersScreen } from './screens/admin';
 import { RoutesScreen } from './screens/routes';
 import { SignInScreen } from './screens/sign-in';
 import { meQuery, queryClient, sessionState, whenSessionEnds } from './session';
-import { auditRoutes } from './audit-routes';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
 const int = (v: unknown): number | undefined => {
@@ -125,6 +125,7 @@ const routeTree = rootRoute.addChildren([
   signInRoute,
   appRoute.addChildren([
     indexRoute,
+    ...auditRoutes,
     routesRoute,
     newRouteRoute,
     versionsRoute,
@@ -133,7 +134,6 @@ const routeTree = rootRoute.addChildren([
     usersRoute,
     apiKeysRoute,
     sessionsRoute,
-    ...auditRoutes,
   ]),
 ]);
 

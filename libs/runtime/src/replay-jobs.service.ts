@@ -283,8 +283,6 @@ export class ReplayJobsService {
           target: { type: 'deadLetter', id: item.deadLetterId },
           details: {
             replayJob: job.id,
-            // The story of a message finds its replays by this id.
-            messageId: result.messageId ?? null,
             outcome: result.outcome,
             error: result.error,
             version: job.routeVersion,
@@ -323,17 +321,12 @@ export class ReplayJobsService {
   private async replayOne(
     deadLetterId: string,
     through: RouteWorker | undefined,
-  ): Promise<{ ok: boolean; outcome: string; error: string | null; messageId?: string }> {
+  ): Promise<{ ok: boolean; outcome: string; error: string | null }> {
     try {
       const r = await this.deadLetters.replay(deadLetterId, through);
       return r.error
-        ? {
-            ok: false,
-            outcome: r.outcome,
-            error: `${r.error.code}: ${r.error.message}`,
-            messageId: r.id,
-          }
-        : { ok: true, outcome: r.outcome, error: null, messageId: r.id };
+        ? { ok: false, outcome: r.outcome, error: `${r.error.code}: ${r.error.message}` }
+        : { ok: true, outcome: r.outcome, error: null };
     } catch (err) {
       const e = err as { code?: unknown; message?: unknown };
       return {
