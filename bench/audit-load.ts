@@ -50,7 +50,11 @@ export function summary(name: string, ms: number[], extra = ''): void {
 }
 
 /** Runs `total` operations with `concurrency` in flight; returns per-operation latencies and ops/s. */
-export async function load(total: number, concurrency: number, op: (i: number) => Promise<unknown>) {
+export async function load(
+  total: number,
+  concurrency: number,
+  op: (i: number) => Promise<unknown>,
+) {
   const latencies: number[] = new Array<number>(total);
   let next = 0;
   const started = performance.now();

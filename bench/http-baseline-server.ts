@@ -31,9 +31,7 @@ async function main(): Promise<void> {
       void reply.status(202).send({ id: rows[0]!.id, status: 'stored' });
     });
     // Every connection open before the load starts: the bench reads their backends' CPU.
-    await Promise.all(
-      Array.from({ length: 10 }, async () => (await pool.connect()).release()),
-    );
+    await Promise.all(Array.from({ length: 10 }, async () => (await pool.connect()).release()));
   }
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

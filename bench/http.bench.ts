@@ -23,7 +23,7 @@ import { Pool } from 'pg';
 import { createTestDatabase, type TestDatabase } from '@junction/database';
 import type { RouteDocument } from '@junction/pipeline';
 import { freePort, GatewayProcess } from '../test/gateway-process';
-import { cpuMs, postgresCpuMs } from './process-stats';
+import { cpuMs, cpuSince, postgresCpu } from './process-stats';
 import { order, renamingPipeline } from './route-bench';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 20);
@@ -77,12 +77,13 @@ export function load(
 }
 
 async function measure(admin: Pool, target: Target, rate?: number): Promise<HttpRow> {
-  const pg = () => (target.database ? postgresCpuMs(admin, target.database) : 0);
+  const pg = () =>
+    target.database ? postgresCpu(admin, target.database) : Promise.resolve(new Map());
   const cpu0 = cpuMs(target.pid);
   const pg0 = await pg();
   const r = await load(target.url, DURATION, rate);
   const cpu = cpuMs(target.pid) - cpu0;
-  const pgCpu = (await pg()) - pg0;
+  const pgCpu = cpuSince(pg0, await pg());
   const ok = r['2xx'];
   return {
     name: target.name,
@@ -162,15 +163,17 @@ function print(rows: HttpRow[]): void {
     `bench:http — node ${process.version}; ${CONNECTIONS} connections, ${DURATION} s per row; baseline: ${bare.name}\n`,
   );
   console.log(
-    `${'server'.padEnd(44)} ${'load'.padStart(7)} ${'req/s'.padStart(8)} ${'vs bare'.padStart(7)} ${'cpu ms/req'.padStart(10)} ${'pg ms/req'.padStart(9)} ${'p50'.padStart(6)} ${'p99'.padStart(6)} ${'p99.9'.padStart(6)} ${'non2xx'.padStart(6)}`,
+    `${'server'.padEnd(50)} ${'load'.padStart(7)} ${'req/s'.padStart(8)} ${'vs bare'.padStart(7)} ${'cpu ms/req'.padStart(10)} ${'pg ms/req'.padStart(9)} ${'p50'.padStart(6)} ${'p99'.padStart(6)} ${'p99.9'.padStart(6)} ${'non2xx'.padStart(6)}`,
   );
   for (const r of rows)
     console.log(
-      `${r.name.padEnd(44)} ${r.load.padStart(7)} ${r.perSecond.toFixed(0).padStart(8)} ${
-        r.load === 'max' ? `${((r.perSecond / bare.perSecond) * 100).toFixed(0)}%`.padStart(7) : ''.padStart(7)
+      `${r.name.padEnd(50)} ${r.load.padStart(7)} ${r.perSecond.toFixed(0).padStart(8)} ${
+        r.load === 'max'
+          ? `${((r.perSecond / bare.perSecond) * 100).toFixed(0)}%`.padStart(7)
+          : ''.padStart(7)
       } ${r.cpuMsPerRequest.toFixed(3).padStart(10)} ${(r.postgresCpuMsPerRequest === null ? '-' : r.postgresCpuMsPerRequest.toFixed(3)).padStart(9)} ${r.p50.toFixed(1).padStart(6)} ${r.p99.toFixed(1).padStart(6)} ${r.p999.toFixed(1).padStart(6)} ${String(r.non2xx + r.errors).padStart(6)}`,
     );
-  console.log('\nlatencies in ms; cpu: the server process; pg: its database\'s backends');
+  console.log("\nlatencies in ms; cpu: the server process; pg: its database's backends");
 }
 
 async function main(): Promise<void> {
@@ -187,7 +190,11 @@ async function main(): Promise<void> {
     const bare = await baselineServer(['bare']);
     await runTarget(
       admin,
-      { name: 'bare Fastify (parse JSON, answer)', url: `http://127.0.0.1:${bare.port}/ingest`, pid: bare.child.pid! },
+      {
+        name: 'bare Fastify (parse JSON, answer)',
+        url: `http://127.0.0.1:${bare.port}/ingest`,
+        pid: bare.child.pid!,
+      },
       rows,
     );
     await stopChild(bare.child);

@@ -31,25 +31,24 @@ export function rssBytes(pid: number): number {
 
 /**
  * The CPU milliseconds of the Postgres backends serving one database (Postgres runs on this
- * machine), summed: call before and after a run and subtract. Backends that came and went in
- * between are missed, so keep the server's pool warm before the first reading.
+ * machine), by backend pid: take one before and one after a run, and subtract with cpuSince.
  */
-export async function postgresCpuMs(admin: Pool, database: string): Promise<number> {
+export async function postgresCpu(admin: Pool, database: string): Promise<Map<number, number>> {
   const { rows } = await admin.query<{ pid: number }>(
     `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
     [database],
   );
-  return rows.reduce((sum, r) => sum + cpuMs(r.pid), 0);
+  return new Map(rows.map((r) => [r.pid, cpuMs(r.pid)]));
 }
 
-/** CPU used by a set of processes between two readings of `read`. */
-export async function cpuDuring<T>(
-  read: () => Promise<number> | number,
-  work: () => Promise<T>,
-): Promise<{ result: T; cpuMs: number }> {
-  const before = await read();
-  const result = await work();
-  return { result, cpuMs: (await read()) - before };
+/**
+ * The CPU the backends of `after` used since `before`: a backend that started in between counts
+ * whole; one that ended in between is missed (keep the server's pool warm before the first reading).
+ */
+export function cpuSince(before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, ms] of after) sum += ms - (before.get(pid) ?? 0);
+  return sum;
 }
 
 export function percentile(sorted: number[], p: number): number {

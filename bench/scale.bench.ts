@@ -33,7 +33,7 @@ import { MIGRATIONS } from '../migrations';
 import { eventually, freePort, GatewayProcess } from '../test/gateway-process';
 import { auditQueries, insertAuditRows, load as runOps, record } from './audit-load';
 import { load as httpLoad } from './http.bench';
-import { cpuMs, mb, percentile, postgresCpuMs, rssBytes } from './process-stats';
+import { cpuMs, cpuSince, mb, percentile, postgresCpu, rssBytes } from './process-stats';
 import { order, renamingPipeline } from './route-bench';
 
 const list = (v: string | undefined, d: string) => (v ?? d).split(',').map(Number);
@@ -153,7 +153,8 @@ async function activateTime(gateway: GatewayProcess): Promise<number> {
   if (created.status !== 201) throw new Error(`create: ${JSON.stringify(created.body)}`);
   await eventually(() => answered(1), 60_000, 'version 1 answers');
   const stored = await gateway.api('PUT', `/routes/${id}`, doc(2));
-  if (stored.status !== 200) throw new Error(`PUT: ${stored.status} ${JSON.stringify(stored.body)}`);
+  if (stored.status !== 200)
+    throw new Error(`PUT: ${stored.status} ${JSON.stringify(stored.body)}`);
   const t0 = performance.now();
   const activated = await gateway.api('POST', `/routes/${id}/versions/2/activate`);
   if (activated.status >= 300) throw new Error(`activate: ${JSON.stringify(activated.body)}`);
@@ -367,14 +368,19 @@ async function scaleOut(): Promise<AmqpRow[]> {
       await channel.purgeQueue(output);
       for (let i = 0; i < MESSAGES; i++) {
         const body = Buffer.from(JSON.stringify(order(i)));
-        if (!channel.sendToQueue(input, body, { messageId: `${RUN}-${processes}-${i}`, persistent: true }))
+        if (
+          !channel.sendToQueue(input, body, {
+            messageId: `${RUN}-${processes}-${i}`,
+            persistent: true,
+          })
+        )
           await new Promise((r) => channel.once('drain', r));
         if (i % 5000 === 4999) await channel.waitForConfirms();
       }
       await channel.waitForConfirms();
       const cpu = () => gateways.reduce((s, g) => s + cpuMs(g.process!.child.pid!), 0);
       const cpu0 = cpu();
-      const pg0 = await postgresCpuMs(admin, db.name);
+      const pg0 = await postgresCpu(admin, db.name);
       const t0 = performance.now();
       await first.api('POST', `/routes/${id}/start`);
       await eventually(
@@ -391,7 +397,8 @@ async function scaleOut(): Promise<AmqpRow[]> {
         messages: MESSAGES,
         perSecond: MESSAGES / seconds,
         gatewayCpuSecondsPerMessage: (cpu() - cpu0) / 1000 / MESSAGES,
-        postgresCpuSecondsPerMessage: ((await postgresCpuMs(admin, db.name)) - pg0) / 1000 / MESSAGES,
+        postgresCpuSecondsPerMessage:
+          cpuSince(pg0, await postgresCpu(admin, db.name)) / 1000 / MESSAGES,
       };
       out.push(row);
       say(
