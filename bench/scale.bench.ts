@@ -156,7 +156,7 @@ async function activateTime(gateway: GatewayProcess): Promise<number> {
   if (stored.status !== 200)
     throw new Error(`PUT: ${stored.status} ${JSON.stringify(stored.body)}`);
   const t0 = performance.now();
-  const activated = await gateway.api('POST', `/routes/${id}/versions/2/activate`);
+  const activated = await gateway.api('POST', `/routes/${id}/versions/2/activate`, {});
   if (activated.status >= 300) throw new Error(`activate: ${JSON.stringify(activated.body)}`);
   for (;;) {
     const res = await post(url, { n: 1 });
@@ -190,6 +190,7 @@ async function routesAt(count: number): Promise<RoutesRow> {
     const url = `${gateway.base}/ingest/scale/r-${Math.floor(count / 2)}`;
     const probe = await post(url, order(1));
     if (probe.status !== 202) throw new Error(`ingest probe: ${probe.status}`);
+    await httpLoad(url, 1); // warm-up: the route's first requests compile its code paths
     const cpu0 = cpuMs(pid);
     const r = await httpLoad(url, DURATION);
     const cpu = cpuMs(pid) - cpu0;
@@ -355,7 +356,8 @@ async function scaleOut(): Promise<AmqpRow[]> {
         if (r.status !== 201) throw new Error(`route: ${JSON.stringify(r.body)}`);
       }
       // Stopped everywhere while the queue fills, so every message is taken under measurement.
-      await first.api('POST', `/routes/${id}/stop`);
+      const stopped = await first.api('POST', `/routes/${id}/stop`, {});
+      if (stopped.status >= 300) throw new Error(`stop: ${JSON.stringify(stopped.body)}`);
       for (const g of gateways)
         await eventually(
           async () => {
@@ -382,7 +384,8 @@ async function scaleOut(): Promise<AmqpRow[]> {
       const cpu0 = cpu();
       const pg0 = await postgresCpu(admin, db.name);
       const t0 = performance.now();
-      await first.api('POST', `/routes/${id}/start`);
+      const started = await first.api('POST', `/routes/${id}/start`, {});
+      if (started.status >= 300) throw new Error(`start: ${JSON.stringify(started.body)}`);
       await eventually(
         async () => {
           const { messageCount } = await channel.checkQueue(output);
