@@ -89,7 +89,7 @@ async function measure(admin: Pool, target: Target, rate?: number): Promise<Http
     name: target.name,
     load: rate ? `${rate}/s` : 'max',
     requests: ok,
-    perSecond: ok / DURATION,
+    perSecond: ok / r.duration,
     cpuMsPerRequest: cpu / Math.max(ok, 1),
     postgresCpuMsPerRequest: target.database ? pgCpu / Math.max(ok, 1) : null,
     p50: r.latency.p50,

@@ -200,7 +200,7 @@ async function routesAt(count: number): Promise<RoutesRow> {
       readyMs,
       rssBytes: rss,
       heapBytes: heap,
-      ingestPerSecond: r['2xx'] / DURATION,
+      ingestPerSecond: r['2xx'] / r.duration,
       ingestCpuMsPerRequest: cpu / Math.max(1, r['2xx']),
       ingestP99: r.latency.p99,
       activateMs,
