@@ -72,6 +72,7 @@ async function migrated(label: string): Promise<{ db: TestDatabase; ds: DataSour
 
 export interface RoutesRow {
   routes: number;
+  /** From the gateway's spawn to GET /health/ready = 200, every stored route running. */
   readyMs: number;
   rssBytes: number;
   heapBytes: number;
@@ -117,10 +118,12 @@ async function storeRoutes(ds: DataSource, count: number): Promise<void> {
   });
 }
 
-async function heapUsed(gateway: GatewayProcess): Promise<number> {
+/** From GET /metrics: the V8 heap in use, and how many routes run in this process. */
+async function gatewayMetrics(gateway: GatewayProcess): Promise<{ heap: number; running: number }> {
   const text = await (await fetch(`${gateway.base}/metrics`)).text();
-  const m = /^junction_nodejs_heap_size_used_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)/m.exec(text);
-  return m ? Number(m[1]) : NaN;
+  const m = /^junction_nodejs_heap_size_used_bytes (\S+)/m.exec(text);
+  const running = text.match(/^junction_route_running\{[^}]*\} 1$/gm)?.length ?? 0;
+  return { heap: m ? Number(m[1]) : NaN, running };
 }
 
 async function post(url: string, body: unknown): Promise<{ status: number; body: unknown }> {
@@ -186,7 +189,8 @@ async function routesAt(count: number): Promise<RoutesRow> {
     const readyMs = performance.now() - t0;
     const pid = gateway.process!.child.pid!;
     const rss = rssBytes(pid);
-    const heap = await heapUsed(gateway);
+    const { heap, running } = await gatewayMetrics(gateway);
+    if (running < count) throw new Error(`ready with ${running} of ${count} routes running`);
     const url = `${gateway.base}/ingest/scale/r-${Math.floor(count / 2)}`;
     const probe = await post(url, order(1));
     if (probe.status !== 202) throw new Error(`ingest probe: ${probe.status}`);
