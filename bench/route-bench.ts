@@ -2,8 +2,13 @@
  * Shared by the broker benches: runs a route through the real runtime worker (RouteWorker with
  * the ConnectorPool) on a real broker, in this process, and times N messages end to end.
  */
-import { ConnectorPool, type ConnectorConnection } from '@junction/connectors';
-import { JsonataEngine, type RouteDocument } from '@junction/pipeline';
+import {
+  CONNECTORS,
+  ConnectorPool,
+  type ConnectorConnection,
+  type RouteSpec,
+} from '@junction/connectors';
+import { JsonataEngine } from '@junction/pipeline';
 import {
   RouteWorker,
   type MessageAuditSink,
@@ -93,7 +98,7 @@ export function order(i: number): Record<string, unknown> {
 }
 
 /** validate + filter + a field-renaming transform + mask: the shape the 70% aim is about. */
-export function renamingPipeline(): RouteDocument['pipeline'] {
+export function renamingPipeline(): RouteSpec['pipeline'] {
   return [
     { validate: { schema: { type: 'object', required: ['id', 'total', 'customer'] } } },
     { filter: 'total > 0' },
@@ -116,7 +121,7 @@ export function renamingPipeline(): RouteDocument['pipeline'] {
  */
 export async function runWorker(
   name: string,
-  document: RouteDocument,
+  document: RouteSpec,
   connection: ConnectorConnection,
   count: number,
   audit: MessageAuditSink = NO_AUDIT,
@@ -142,21 +147,21 @@ export async function runWorker(
     { id: document.id, version: 1, document },
     {
       connectors: {
-        source: (spec, conn, opts) => {
-          if (spec.type === 'http') throw new Error('no http');
-          return pool.source(spec, conn, opts);
-        },
+        source: (spec, conn, opts) => pool.source(spec, conn, opts),
         destination: (spec, conn) => {
           if (spec.type === 'log' || !conn) throw new Error('bench destinations are brokers');
           return pool.destination(spec, conn);
         },
       },
       connection: () => Promise.resolve(connection),
-      resources: { expressions: new JsonataEngine(), hmacKey: Buffer.from('bench') },
+      resources: {
+        expressions: new JsonataEngine(),
+        hmacKey: Buffer.from('bench'),
+        protocols: CONNECTORS,
+      },
       deadLetters: noDeadLetters,
       audit: counting,
       log: console,
-      maxInFlight: 1000,
     },
   );
   const started = process.hrtime.bigint();

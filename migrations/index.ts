@@ -12,6 +12,7 @@ import { DeadLetterReplayJobs1765080000001 } from './1765080000001-dead-letter-r
 import { AuditMessageCounts1765080000002 } from './1765080000002-audit-message-counts';
 import { AuditSavedSearches1765080000003 } from './1765080000003-audit-saved-searches';
 import { AuditTraceId1765100000000 } from './1765100000000-audit-trace-id';
+import { DeadLetterReplays1765110000000 } from './1765110000000-dead-letter-replays';
 
 /** Every migration, in order. Listed explicitly so that source (tests) and dist (npm start) agree. */
 export const MIGRATIONS = [
@@ -29,4 +30,5 @@ export const MIGRATIONS = [
   AuditMessageCounts1765080000002,
   AuditSavedSearches1765080000003,
   AuditTraceId1765100000000,
+  DeadLetterReplays1765110000000,
 ];

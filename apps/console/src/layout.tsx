@@ -64,14 +64,23 @@ export function ThemeToggle() {
 }
 
 interface Screen {
-  to: '/routes' | '/connections' | '/users' | '/api-keys' | '/sessions';
+  to:
+    | '/routes'
+    | '/connections'
+    | '/users'
+    | '/api-keys'
+    | '/sessions'
+    | '/dashboard'
+    | '/dead-letters';
   label: string;
   permission: Permission;
 }
 
 const SCREENS: Screen[] = [
+  { to: '/dashboard', label: 'Dashboard', permission: 'routes.run' },
   { to: '/routes', label: 'Routes', permission: 'routes.read' },
   { to: '/connections', label: 'Connections', permission: 'connections.read' },
+  { to: '/dead-letters', label: 'Dead letters', permission: 'deadletters.read' },
   { to: '/users', label: 'Users', permission: 'users.manage' },
   { to: '/api-keys', label: 'API keys', permission: 'apikeys.manage' },
   { to: '/sessions', label: 'Sessions', permission: 'sessions.manage' },

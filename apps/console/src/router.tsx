@@ -11,6 +11,7 @@ import { ConnectionsScreen } from './screens/connections';
 import { ApiKeysScreen, SessionsScreen, UsersScreen } from './screens/admin';
 import { RoutesScreen } from './screens/routes';
 import { SignInScreen } from './screens/sign-in';
+import { OPS_ROUTES } from './ops-routes';
 import { meQuery, queryClient, sessionState, whenSessionEnds } from './session';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
@@ -40,7 +41,7 @@ export const signInRoute = createRoute({
 });
 
 /** Every screen but sign-in: who is calling is known before any of them renders. */
-const appRoute = createRoute({
+export const appRoute = createRoute({
   getParentRoute: () => rootRoute,
   id: 'app',
   component: Layout,
@@ -132,6 +133,7 @@ const routeTree = rootRoute.addChildren([
     usersRoute,
     apiKeysRoute,
     sessionsRoute,
+    ...OPS_ROUTES,
   ]),
 ]);
 

@@ -55,6 +55,8 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'DELETE /api/v1/dead-letters/:id': 'deadletters.write',
   // libs/audit/src/stats.controller.ts: counts only, for viewers
   'GET /api/v1/stats': 'routes.read',
+  // libs/audit/src/chain-status.controller.ts: heads and the newest anchor, for dashboards
+  'GET /api/v1/audit/chain-status': 'routes.read',
   // SessionsController (@RequirePermission('sessions.manage') on the class)
   'GET /api/v1/sessions': 'sessions.manage',
   'DELETE /api/v1/sessions/:id': 'sessions.manage',
@@ -346,6 +348,10 @@ const CALLS: Record<string, Call> = {
     }),
   },
   'GET /api/v1/stats': { ok: 200, prepare: async () => ({ url: '/api/v1/stats?bucket=hour' }) },
+  'GET /api/v1/audit/chain-status': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/audit/chain-status' }),
+  },
   'GET /api/v1/dead-letters/replay-jobs': {
     ok: 200,
     prepare: async () => ({ url: '/api/v1/dead-letters/replay-jobs' }),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { compare } from 'fast-json-patch';
 import type { AuthEvent } from '@junction/auth';
+import { connectorOf } from '@junction/connectors';
 import type { MessageRecord } from '@junction/runtime';
 import { Json, safeJson, safeText, safeTextOrNull, scrubSecrets } from './audit-json';
 import { EventOutcome, EventRow, MessageRow } from './audit-tables';
@@ -24,19 +25,11 @@ function int32(value: unknown): number {
     : 0;
 }
 
-/** The searchable name of the place a receipt says a message went. */
+/** The searchable name of the place a receipt says a message went, as its protocol names it. */
 function targetOf(receipt: unknown): string {
   const r = (receipt ?? {}) as Record<string, unknown>;
-  switch (r.kind) {
-    case 'amqp':
-      return `amqp:${String(r.exchange ?? '')}/${String(r.routingKey ?? '')}`;
-    case 'kafka':
-      return `kafka:${String(r.topic ?? '')}`;
-    case 'http':
-      return `http:${String(r.url ?? '')}`;
-    default:
-      return String(r.kind ?? 'unknown');
-  }
+  const describe = typeof r.kind === 'string' ? connectorOf(r.kind)?.describeReceipt : undefined;
+  return describe ? describe(r) : String(r.kind ?? 'unknown');
 }
 
 /**

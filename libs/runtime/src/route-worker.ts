@@ -11,6 +11,7 @@ import {
   type InboundMessage,
   type OutboundMessage,
   type Reply,
+  type RouteSpec,
   type Source,
 } from '@junction/connectors';
 import {
@@ -19,11 +20,9 @@ import {
   connectionRefs,
   decodeBody,
   Delivery,
-  DestinationSpec,
   Envelope,
   PipelineError,
   redactPanText,
-  RouteDocument,
   RouteResources,
 } from '@junction/pipeline';
 import { MessageAuditSink, MessageOutcome } from './message-audit';
@@ -31,15 +30,19 @@ import { DeadLettersRepository } from './dead-letters.repository';
 import { Jitter, RetryInterrupted, RetryPolicy, retryPolicy, withRetry } from './retry';
 import { MessageTrace, MessageTracing, PropagatingTracing, TraceHeaders } from './tracing';
 
+/** A destination of a route (a protocol's, or the built-in log). */
+type RouteDestination = RouteSpec['destinations'][number];
+
 /** The parts of the connector pool a worker uses (the pool owns every broker client). */
 export interface WorkerConnectors {
+  /** `connection` is absent for a source that needs none (http). */
   source(
-    spec: RouteDocument['source'],
-    connection: ConnectorConnection,
-    options: { routeId: string },
+    spec: RouteSpec['source'],
+    connection: ConnectorConnection | undefined,
+    options: { routeId: string; routeVersion?: number },
   ): Source;
   destination(
-    spec: DestinationSpec,
+    spec: RouteDestination,
     connection: ConnectorConnection | undefined,
     options: { routeId: string },
   ): Destination;
@@ -60,8 +63,6 @@ export interface WorkerDeps {
   };
   /** What the pool knows of a broker connection, by its stored name (none for HTTP). */
   connectionState?(name: string): ConnectionState | undefined;
-  /** Most messages one route handles at once (HTTP ingest; broker sources are bounded by prefetch). */
-  maxInFlight: number;
   /** Where the random part of a retry's backoff comes from (default Math.random). */
   jitter?: Jitter;
   /** Traces of messages (default: a caller's trace context is passed on, no spans). */
@@ -149,7 +150,6 @@ export class RouteWorker {
   private processed = 0;
   private failed = 0;
   private lastError: string | null = null;
-  private stopping = false;
   /** Stopped for good: its destinations are closed. */
   private closed = false;
   /** Aborted by stop(): waits between delivery attempts end and the message goes back. */
@@ -160,7 +160,7 @@ export class RouteWorker {
   private constructor(
     readonly routeId: string,
     readonly version: number,
-    readonly document: RouteDocument,
+    readonly document: RouteSpec,
     private readonly compiled: CompiledRoute,
     /** The destination whose answer a sync HTTP caller gets, if one is marked `reply`. */
     private readonly replyIndex: number | undefined,
@@ -176,15 +176,15 @@ export class RouteWorker {
   incarnation = 1;
 
   static async create(
-    route: { id: string; version: number; incarnation?: number; document: RouteDocument },
+    route: { id: string; version: number; incarnation?: number; document: RouteSpec },
     deps: WorkerDeps,
   ): Promise<RouteWorker> {
     const compiled = await compileRoute(route.document, deps.resources);
     const connections = await resolveConnections(route.document, deps);
-    const connectionOf = (spec: DestinationSpec) =>
+    const connectionOf = (spec: RouteDestination) =>
       'connection' in spec ? connections.get(spec.connection) : undefined;
     const destinations: Destination[] = [];
-    const dlSpec = route.document.errors?.deadLetter as DestinationSpec | undefined;
+    const dlSpec = route.document.errors?.deadLetter as RouteDestination | undefined;
     let deadLetter: Destination | undefined;
     try {
       for (const spec of route.document.destinations) {
@@ -201,10 +201,10 @@ export class RouteWorker {
       throw err;
     }
     const source = route.document.source;
-    const replying =
-      source.type === 'http' && source.mode === 'sync'
-        ? route.document.destinations.findIndex((d) => 'reply' in d && d.reply === true)
-        : -1;
+    const awaitsReply = deps.resources.protocols[source.type]?.source?.awaitsReply;
+    const replying = awaitsReply?.(source as unknown as Record<string, unknown>)
+      ? route.document.destinations.findIndex((d) => 'reply' in d && d.reply === true)
+      : -1;
     const worker = new RouteWorker(
       route.id,
       route.version,
@@ -240,20 +240,22 @@ export class RouteWorker {
     }
   }
 
-  get sourceType(): RouteDocument['source']['type'] {
+  get sourceType(): RouteSpec['source']['type'] {
     return this.document.source.type;
   }
 
-  /** Starts consuming (broker sources); HTTP routes are fed by ingest instead. */
+  /** Starts its source (a broker consumer, or the ingest path of an HTTP source). */
   async start(): Promise<void> {
     this.state = 'starting';
-    this.stopping = false;
     const spec = this.document.source;
     let source: Source | undefined;
     try {
-      if (spec.type !== 'http') {
-        source = this.deps.connectors.source(spec, this.connections.get(spec.connection)!, {
+      {
+        const connection =
+          spec.connection === undefined ? undefined : this.connections.get(spec.connection);
+        source = this.deps.connectors.source(spec, connection, {
           routeId: this.routeId,
+          routeVersion: this.version,
         });
         const started = source.start((message) => this.handle(message));
         const cancelled = new Promise<never>((_, reject) => {
@@ -294,7 +296,6 @@ export class RouteWorker {
 
   /** Stops intake and waits for every message in flight to finish (and be acknowledged). */
   async stop(): Promise<void> {
-    this.stopping = true;
     // A message waiting to retry a destination is not failed by a stop: a broker message goes
     // back to its source (requeued, not committed) for the next worker; see process().
     this.halt.abort();
@@ -329,7 +330,7 @@ export class RouteWorker {
       lastError: this.lastError,
     };
     const spec = this.document.source;
-    if (this.state === 'starting' && spec.type !== 'http') {
+    if (this.state === 'starting' && spec.connection !== undefined) {
       // Still waiting for the source's broker: say whether it answered and why it refused.
       const connection = this.deps.connectionState?.(spec.connection);
       if (connection && !connection.up && connection.error)
@@ -353,19 +354,9 @@ export class RouteWorker {
     };
   }
 
-  /**
-   * For HTTP ingest, whether it may hand this worker another message: `open`; `saturated` with
-   * `maxInFlight` messages in flight (answer 429); `closed` when it is stopping or not running
-   * (answer 503: the route's next worker, or another process, takes it).
-   */
-  admission(): 'open' | 'saturated' | 'closed' {
-    if (this.stopping || this.state !== 'running') return 'closed';
-    return this.inFlight >= this.deps.maxInFlight ? 'saturated' : 'open';
-  }
-
-  /** A broker source's handler: resolving acknowledges, rejecting gives the message back. */
-  private async handle(message: InboundMessage): Promise<void> {
-    await this.process(message);
+  /** The source's handler: resolving acknowledges (and answers an HTTP caller), rejecting gives the message back. */
+  private handle(message: InboundMessage): Promise<ProcessResult> {
+    return this.process(message);
   }
 
   /**
@@ -374,7 +365,7 @@ export class RouteWorker {
    */
   async process(
     message: InboundMessage,
-    options: { replay?: boolean; replyBy?: number } = {},
+    options: { replay?: boolean } = {},
   ): Promise<ProcessResult> {
     if (this.closed)
       throw new JunctionError(
@@ -433,88 +424,100 @@ export class RouteWorker {
         await this.record(message, id, receivedAt, outcome, { attempts: 0, receipts: [], trace });
         return { id, outcome };
       }
-      // Every delivery carries the same final body: serialise it once, not once per destination.
-      const bytes = Buffer.from(JSON.stringify(result.deliveries[0].envelope.body));
-      const replyBy =
-        this.replyIndex === undefined ? 0 : (options.replyBy ?? Date.now() + this.replyTimeoutMs());
-      const settled = await Promise.all(
-        result.deliveries.map((d) => this.deliver(d, bytes, replyBy, trace)),
-      );
-      const interrupted = settled.filter((s): s is DeliveryInterrupted => 'interrupted' in s);
-      // A broker message goes back to its queue or partition, and a replayed dead letter stays
-      // one. HTTP has nowhere to give a message back to (its caller may have had its 504, or
-      // gone): it is dead-lettered below, as a delivery failure.
-      if (interrupted.length > 0 && (message.source.type !== 'http' || options.replay))
-        this.handBack(id, settled, interrupted);
-      const receipts = settled.flatMap((s) =>
-        'receipt' in s ? [{ destination: s.index, receipt: s.receipt }] : [],
-      );
-      const attempts = Math.max(...settled.map((s) => s.attempts));
-      const failures = settled.flatMap((s): DeliveryFailure[] => {
-        if ('error' in s) return [s];
-        if (!('interrupted' in s)) return [];
-        const error = `the route stopped while it waited to retry: ${errorText(s.interrupted.lastError)}`;
-        return [{ index: s.index, error, attempts: s.attempts }];
-      });
-      const finalBody = result.deliveries[0].envelope.body;
-      if (failures.length > 0) {
-        dropReplies(settled);
-        const reason = failures.map((f) => `destinations/${f.index}: ${f.error}`).join('; ');
-        return await this.park(
-          message,
-          id,
-          receivedAt,
-          new Failure('DELIVERY_FAILED', reason, `destinations/${failures[0].index}`, attempts),
-          traced,
-          receipts,
-          finalBody,
-        );
-      }
-      const outcome: MessageOutcome = options.replay ? 'replayed' : 'delivered';
-      await this.record(message, id, receivedAt, outcome, {
-        attempts,
-        receipts,
-        body: finalBody,
-        trace,
-      });
-      this.processed += 1;
-      this.deps.log.debug?.({
-        msg: `route ${this.routeId}: message ${id} ${outcome}`,
-        event: `message.${outcome}`,
-        route: this.routeId,
-        routeVersion: this.version,
-        messageId: id,
-        attempts,
-        destinations: receipts.length,
-        ms: Date.now() - Date.parse(receivedAt),
-        ...(trace.traceId ? { traceId: trace.traceId } : {}),
-      });
-      // Recorded as delivered once confirmed; the answer is for the caller only.
-      const pending = settled.find((s): s is DeliverySuccess => 'reply' in s && !!s.reply)?.reply;
-      if (!pending) return { id, outcome, body: finalBody };
-      if (options.replay) {
-        // Nobody waits for the answer of a replayed message.
-        pending.catch(() => undefined);
-        return { id, outcome, body: finalBody };
-      }
-      try {
-        return { id, outcome, body: finalBody, reply: await pending };
-      } catch (err) {
-        const code = (err as { code?: string }).code;
-        return {
-          id,
-          outcome,
-          body: finalBody,
-          replyError: {
-            code: code === 'TIMEOUT' ? 'TIMEOUT' : code === 'CLOSED' ? 'LOST' : 'FAILED',
-            message: (err as Error).message,
-          },
-        };
-      }
+      return await this.deliverAll(message, id, receivedAt, result.deliveries, traced);
     } finally {
       trace.end();
       this.inFlight -= 1;
       if (this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
+    }
+  }
+
+  /** Delivers to every matching destination (with retries), then records, parks or gives back. */
+  private async deliverAll(
+    message: InboundMessage,
+    id: string,
+    receivedAt: string,
+    deliveries: Delivery[],
+    options: { replay?: boolean; trace: MessageTrace },
+  ): Promise<ProcessResult> {
+    const { trace } = options;
+    // Every delivery carries the same final body: serialise it once, not once per destination.
+    const bytes = Buffer.from(JSON.stringify(deliveries[0].envelope.body));
+    const replyBy =
+      this.replyIndex === undefined ? 0 : (message.replyBy ?? Date.now() + this.replyTimeoutMs());
+    const settled = await Promise.all(
+      deliveries.map((d) => this.deliver(d, bytes, replyBy, trace)),
+    );
+    const interrupted = settled.filter((s): s is DeliveryInterrupted => 'interrupted' in s);
+    // A broker message goes back to its queue or partition, and a replayed dead letter stays
+    // one. A final message (HTTP) has nowhere to go back to (its caller may have had its 504,
+    // or gone): it is dead-lettered below, as a delivery failure.
+    if (interrupted.length > 0 && (!message.final || options.replay))
+      this.handBack(id, settled, interrupted);
+    const receipts = settled.flatMap((s) =>
+      'receipt' in s ? [{ destination: s.index, receipt: s.receipt }] : [],
+    );
+    const attempts = Math.max(...settled.map((s) => s.attempts));
+    const failures = settled.flatMap((s): DeliveryFailure[] => {
+      if ('error' in s) return [s];
+      if (!('interrupted' in s)) return [];
+      const error = `the route stopped while it waited to retry: ${errorText(s.interrupted.lastError)}`;
+      return [{ index: s.index, error, attempts: s.attempts }];
+    });
+    const finalBody = deliveries[0].envelope.body;
+    if (failures.length > 0) {
+      dropReplies(settled);
+      const reason = failures.map((f) => `destinations/${f.index}: ${f.error}`).join('; ');
+      return await this.park(
+        message,
+        id,
+        receivedAt,
+        new Failure('DELIVERY_FAILED', reason, `destinations/${failures[0].index}`, attempts),
+        options,
+        receipts,
+        finalBody,
+      );
+    }
+    const outcome: MessageOutcome = options.replay ? 'replayed' : 'delivered';
+    await this.record(message, id, receivedAt, outcome, {
+      attempts,
+      receipts,
+      body: finalBody,
+      trace,
+    });
+    this.processed += 1;
+    this.deps.log.debug?.({
+      msg: `route ${this.routeId}: message ${id} ${outcome}`,
+      event: `message.${outcome}`,
+      route: this.routeId,
+      routeVersion: this.version,
+      messageId: id,
+      attempts,
+      destinations: receipts.length,
+      ms: Date.now() - Date.parse(receivedAt),
+      ...(trace.traceId ? { traceId: trace.traceId } : {}),
+    });
+    // Recorded as delivered once confirmed; the answer is for the caller only.
+    const pending = settled.find((s): s is DeliverySuccess => 'reply' in s && !!s.reply)?.reply;
+    if (!pending) return { id, outcome, body: finalBody };
+    if (options.replay) {
+      // Nobody waits for the answer of a replayed message.
+      pending.catch(() => undefined);
+      return { id, outcome, body: finalBody };
+    }
+    try {
+      return { id, outcome, body: finalBody, reply: await pending };
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      return {
+        id,
+        outcome,
+        body: finalBody,
+        replyError: {
+          code: code === 'TIMEOUT' ? 'TIMEOUT' : code === 'CLOSED' ? 'LOST' : 'FAILED',
+          message: (err as Error).message,
+        },
+      };
     }
   }
 
@@ -565,10 +568,7 @@ export class RouteWorker {
     const destination = this.destinations[delivery.index];
     const out: OutboundMessage = {
       id: delivery.envelope.id,
-      headers: {
-        ...(delivery.destination.type === 'amqp' ? delivery.destination.headers : undefined),
-        ...traceHeaders,
-      },
+      headers: { ...traceHeaders },
       body,
       routingKey: delivery.routingKey,
       key: delivery.key,
@@ -601,10 +601,10 @@ export class RouteWorker {
     }
   }
 
-  /** How long a sync HTTP caller waits: the source's `timeoutMs` (default 30 s). */
+  /** How long a caller waits for the reply: the source's `timeoutMs` (http sync; default 30 s). */
   replyTimeoutMs(): number {
     const source = this.document.source;
-    return (source.type === 'http' && source.timeoutMs) || SYNC_TIMEOUT_MS;
+    return ('timeoutMs' in source && source.timeoutMs) || SYNC_TIMEOUT_MS;
   }
 
   /** Dead-letters a message: to the route's dead-letter destination (if any) and, always, the encrypted table. */
@@ -722,14 +722,17 @@ export class RouteWorker {
 /** Stage timings, for stage spans (only while spans are recorded: a clock read per stage). */
 const RECORD = { trace: true } as const;
 
-/** The stored connections a route's broker source and destinations name (an HTTP source's is left out). */
+/**
+ * The stored connections a route's source and destinations connect through. A connection named
+ * only for a secret (an HTTP source's `hmacKey`) is left out: ingest re-reads that by itself.
+ */
 async function resolveConnections(
-  document: RouteDocument,
+  document: RouteSpec,
   deps: WorkerDeps,
 ): Promise<Map<string, ConnectorConnection>> {
   const names = new Set(
-    connectionRefs(document)
-      .filter((ref) => !(ref.pointer === '/source/connection' && document.source.type === 'http'))
+    connectionRefs(document, deps.resources.protocols)
+      .filter((ref) => ref.secret === undefined)
       .map((ref) => ref.name),
   );
   const resolved = new Map<string, ConnectorConnection>();

@@ -1,3 +1,5 @@
+// The engine's own specs check it against the real protocol map (see eslint.config.mjs).
+import { CONNECTORS } from '@junction/connectors';
 import { compileRoute } from '../compile';
 import { PipelineError } from '../pipeline.error';
 import { envelopeOf, testResources } from '../testing';
@@ -117,7 +119,7 @@ describe('bounded JSONata evaluation', () => {
         pipeline: [{ filter: '$count(**) > 0' }],
         destinations: [{ type: 'log' }],
       },
-      testResources(),
+      testResources({ protocols: CONNECTORS }),
     );
     const started = performance.now();
     const result = await route.run(envelopeOf(body));
@@ -140,7 +142,7 @@ describe('bounded JSONata evaluation', () => {
         pipeline: [{ filter: 'bomb ? $count([1..99999].[1..99999]) > 0 : true' }],
         destinations: [{ type: 'log' }],
       },
-      testResources({ expressions: engine }),
+      testResources({ expressions: engine, protocols: CONNECTORS }),
     );
     const [bad, good] = await Promise.all([
       route.run(envelopeOf({ bomb: true })),

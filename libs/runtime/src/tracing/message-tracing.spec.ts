@@ -10,6 +10,7 @@ import { tracingEnabled } from './otel-tracing';
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN_ID = '00f067aa0ba902b7';
 const ROUTE = { routeId: 'orders', version: 3 };
+const KAFKA_OUT = { type: 'kafka', connection: 'k', topic: 'out' };
 
 function message(headers: Record<string, string>): InboundMessage {
   return {
@@ -84,7 +85,7 @@ describe('message tracing', () => {
           error: { code: 'VALIDATION_FAILED', message: 'card 4111111111111111 is wrong' },
         },
       ]);
-      const delivery = trace.delivery(0, { type: 'kafka', connection: 'k', topic: 'out' });
+      const delivery = trace.delivery(0, KAFKA_OUT);
       delivery.end({
         attempts: 2,
         receipt: { kind: 'kafka', topic: 'out', partition: 0, offset: '7' },

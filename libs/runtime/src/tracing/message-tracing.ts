@@ -17,7 +17,10 @@ import {
 } from '@opentelemetry/semantic-conventions';
 import { millisToHrTime } from '@opentelemetry/core';
 import type { DeliveryReceipt, InboundMessage } from '@junction/connectors';
-import type { DestinationSpec, StageTrace } from '@junction/pipeline';
+import type { StageTrace } from '@junction/pipeline';
+
+/** A destination as a route names it: any protocol's spec (read loosely for span attributes). */
+export type TracedDestination = { readonly type: string };
 import type { MessageOutcome } from '../message-audit';
 import { readTraceContext, traceHeaders, type TraceHeaders } from './traceparent';
 
@@ -59,7 +62,7 @@ export interface MessageTrace {
   readonly traceId: string | undefined;
   /** The route's stages as they ran (recorded only when {@link MessageTracing.recording}). */
   stages(trace: readonly StageTrace[] | undefined): void;
-  delivery(index: number, destination: DestinationSpec): DeliveryTrace;
+  delivery(index: number, destination: TracedDestination): DeliveryTrace;
   /** How the message ended (delivered, filtered, dead-lettered...). */
   outcome(outcome: MessageOutcome, error?: { code: string; where?: string }): void;
   /** Done with the message; one that got no outcome was given back to its source. */
@@ -194,7 +197,7 @@ class SpanTrace implements MessageTrace {
     }
   }
 
-  delivery(index: number, destination: DestinationSpec): DeliveryTrace {
+  delivery(index: number, destination: TracedDestination): DeliveryTrace {
     const span = this.tracer.startSpan(
       `deliver ${destination.type}`,
       {
@@ -250,25 +253,24 @@ function sourceAttributes(message: InboundMessage, id: string, route: TracedRout
   return attributes;
 }
 
-function destinationAttributes(index: number, destination: DestinationSpec): Attributes {
+function destinationAttributes(index: number, destination: TracedDestination): Attributes {
   const attributes: Attributes = { 'junction.destination.index': index };
+  const field = (name: string): string | undefined => {
+    const value = (destination as Record<string, unknown>)[name];
+    return typeof value === 'string' ? value : undefined;
+  };
   switch (destination.type) {
-    case 'amqp':
-      attributes[MESSAGING_SYSTEM] = 'rabbitmq';
-      attributes[MESSAGING_OPERATION_TYPE] = 'send';
-      attributes[MESSAGING_DESTINATION_NAME] = destination.exchange ?? destination.queue ?? '';
-      break;
-    case 'kafka':
-      attributes[MESSAGING_SYSTEM] = 'kafka';
-      attributes[MESSAGING_OPERATION_TYPE] = 'send';
-      attributes[MESSAGING_DESTINATION_NAME] = destination.topic;
+    case 'log':
       break;
     case 'http':
       // The path only: the connection's base URL may carry credentials.
-      attributes[ATTR_URL_PATH] = destination.path;
+      attributes[ATTR_URL_PATH] = field('path') ?? '';
       break;
-    case 'log':
-      break;
+    default:
+      attributes[MESSAGING_SYSTEM] = destination.type === 'amqp' ? 'rabbitmq' : destination.type;
+      attributes[MESSAGING_OPERATION_TYPE] = 'send';
+      attributes[MESSAGING_DESTINATION_NAME] =
+        field('exchange') ?? field('queue') ?? field('topic') ?? field('address') ?? '';
   }
   return attributes;
 }
