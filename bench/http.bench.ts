@@ -21,7 +21,7 @@ import autocannon from 'autocannon';
 import * as amqp from 'amqplib';
 import { Pool } from 'pg';
 import { createTestDatabase, type TestDatabase } from '@junction/database';
-import type { RouteDocument } from '@junction/pipeline';
+import type { RouteSpec } from '@junction/connectors';
 import { freePort, GatewayProcess } from '../test/gateway-process';
 import { cpuMs, cpuSince, postgresCpu } from './process-stats';
 import { order, renamingPipeline } from './route-bench';
@@ -125,13 +125,13 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-function route(id: string, mode: 'async' | 'sync', queue: string): RouteDocument {
+function route(id: string, mode: 'async' | 'sync', queue: string): RouteSpec {
   return {
     id,
     source: { type: 'http', path: `bench/${id}`, mode, auth: 'none' },
     pipeline: renamingPipeline(),
     destinations: [{ type: 'amqp', connection: 'rabbit', queue }],
-  } as RouteDocument;
+  };
 }
 
 async function runTarget(admin: Pool, target: Target, rows: HttpRow[]): Promise<void> {

@@ -27,7 +27,7 @@ import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { createAuditTrail } from '@junction/audit';
 import { createTestDatabase, type TestDatabase } from '@junction/database';
-import type { RouteDocument } from '@junction/pipeline';
+import type { RouteSpec } from '@junction/connectors';
 import { checksumOf } from '@junction/registry';
 import { MIGRATIONS } from '../migrations';
 import { eventually, freePort, GatewayProcess } from '../test/gateway-process';
@@ -82,13 +82,13 @@ export interface RoutesRow {
   activateMs: number;
 }
 
-function scaleRoute(i: number): RouteDocument {
+function scaleRoute(i: number): RouteSpec {
   return {
     id: `scale-${i}`,
     source: { type: 'http', path: `scale/r-${i}`, mode: 'async', auth: 'none' },
     pipeline: [],
     destinations: [{ type: 'log', level: 'debug' }],
-  } as RouteDocument;
+  };
 }
 
 /** Stores `count` routes, version 1 active and running, as RoutesService.create leaves them. */
@@ -139,13 +139,12 @@ async function post(url: string, body: unknown): Promise<{ status: number; body:
 /** Time from POST .../activate to the first ingest answer from the new version (sync mode). */
 async function activateTime(gateway: GatewayProcess): Promise<number> {
   const id = `${RUN}-activate`;
-  const doc = (v: number): RouteDocument =>
-    ({
-      id,
-      source: { type: 'http', path: `scale/${id}`, mode: 'sync', auth: 'none' },
-      pipeline: [{ transform: `{ "v": ${v} }` }],
-      destinations: [{ type: 'log', level: 'debug' }],
-    }) as RouteDocument;
+  const doc = (v: number): RouteSpec => ({
+    id,
+    source: { type: 'http', path: `scale/${id}`, mode: 'sync', auth: 'none' },
+    pipeline: [{ transform: `{ "v": ${v} }` }],
+    destinations: [{ type: 'log', level: 'debug' }],
+  });
   const url = `${gateway.base}/ingest/scale/${id}`;
   const answered = async (v: number) => {
     const res = await post(url, { n: 1 });
