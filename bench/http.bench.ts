@@ -50,6 +50,8 @@ export interface HttpRow {
   requests: number;
   perSecond: number;
   cpuMsPerRequest: number;
+  /** The server's CPU over the run's wall time: near 1 is one saturated main thread. */
+  serverCores: number;
   postgresCpuMsPerRequest: number | null;
   p50: number;
   p99: number;
@@ -91,6 +93,7 @@ async function measure(admin: Pool, target: Target, rate?: number): Promise<Http
     requests: ok,
     perSecond: ok / r.duration,
     cpuMsPerRequest: cpu / Math.max(ok, 1),
+    serverCores: cpu / (r.duration * 1000),
     postgresCpuMsPerRequest: target.database ? pgCpu / Math.max(ok, 1) : null,
     p50: r.latency.p50,
     p99: r.latency.p99,
@@ -163,7 +166,7 @@ function print(rows: HttpRow[]): void {
     `bench:http — node ${process.version}; ${CONNECTIONS} connections, ${DURATION} s per row; baseline: ${bare.name}\n`,
   );
   console.log(
-    `${'server'.padEnd(50)} ${'load'.padStart(7)} ${'req/s'.padStart(8)} ${'vs bare'.padStart(7)} ${'cpu ms/req'.padStart(10)} ${'pg ms/req'.padStart(9)} ${'p50'.padStart(6)} ${'p99'.padStart(6)} ${'p99.9'.padStart(6)} ${'non2xx'.padStart(6)}`,
+    `${'server'.padEnd(50)} ${'load'.padStart(7)} ${'req/s'.padStart(8)} ${'vs bare'.padStart(7)} ${'cpu ms/req'.padStart(10)} ${'cores'.padStart(5)} ${'pg ms/req'.padStart(9)} ${'p50'.padStart(6)} ${'p99'.padStart(6)} ${'p99.9'.padStart(6)} ${'non2xx'.padStart(6)}`,
   );
   for (const r of rows)
     console.log(
@@ -171,9 +174,22 @@ function print(rows: HttpRow[]): void {
         r.load === 'max'
           ? `${((r.perSecond / bare.perSecond) * 100).toFixed(0)}%`.padStart(7)
           : ''.padStart(7)
-      } ${r.cpuMsPerRequest.toFixed(3).padStart(10)} ${(r.postgresCpuMsPerRequest === null ? '-' : r.postgresCpuMsPerRequest.toFixed(3)).padStart(9)} ${r.p50.toFixed(1).padStart(6)} ${r.p99.toFixed(1).padStart(6)} ${r.p999.toFixed(1).padStart(6)} ${String(r.non2xx + r.errors).padStart(6)}`,
+      } ${r.cpuMsPerRequest.toFixed(3).padStart(10)} ${r.serverCores.toFixed(2).padStart(5)} ${(r.postgresCpuMsPerRequest === null ? '-' : r.postgresCpuMsPerRequest.toFixed(3)).padStart(9)} ${r.p50.toFixed(1).padStart(6)} ${r.p99.toFixed(1).padStart(6)} ${r.p999.toFixed(1).padStart(6)} ${String(r.non2xx + r.errors).padStart(6)}`,
     );
-  console.log("\nlatencies in ms; cpu: the server process; pg: its database's backends");
+  console.log(
+    "\nlatencies in ms; cpu: the server process (cores: its CPU over wall time); pg: its database's backends",
+  );
+  const asyncMax = rows.find((r) => r.name.includes('async') && r.load === 'max');
+  const insertMax = rows.find((r) => r.name.includes('INSERT') && r.load === 'max');
+  const async1k = rows.find((r) => r.name.includes('async') && r.load === '1000/s');
+  if (asyncMax && insertMax)
+    console.log(
+      `aim, async ingest >= Fastify + INSERT: ${((asyncMax.perSecond / insertMax.perSecond) * 100).toFixed(0)}% (${asyncMax.perSecond >= insertMax.perSecond ? 'met' : 'not met'})`,
+    );
+  if (async1k)
+    console.log(
+      `aim, async ingest p99 under 20 ms at 1,000 req/s: ${async1k.p99} ms (${async1k.p99 < 20 ? 'met' : 'not met'})`,
+    );
 }
 
 async function main(): Promise<void> {

@@ -438,6 +438,11 @@ async function main(): Promise<void> {
         ? 'grows faster than the work: nothing'
         : `grows faster than the work: ${result.fasterThanWork.join('; ')}`,
     );
+    const largest = result.routes.find((r) => r.routes === 10_000);
+    if (largest)
+      say(
+        `aim, 10,000 routes ready in under 15 s and under 1 GB: ${largest.readyMs < 15_000 && largest.rssBytes < 1024 ** 3 ? 'met' : 'not met'}`,
+      );
     say('');
   }
   if (ONLY.has('audit')) {
