@@ -88,11 +88,7 @@ export class ConnectorPool {
         this.logger.warn(`closing a connector client failed: ${String(result.reason)}`);
   }
 
-  /**
-   * The state of every broker connection open now that reports one (AMQP; Kafka clients keep no
-   * connection of their own to report: their consumers and producer each connect, and fail, by
-   * themselves).
-   */
+  /** The state of every broker connection open now that reports one (AMQP, Kafka). */
   connectionStates(): ConnectionState[] {
     return [...this.clients.values()].flatMap((c) => (c.state ? [c.state()] : []));
   }

@@ -143,6 +143,7 @@ export class KafkaSource implements Source {
       this.client.forget(consumer);
       await consumer.disconnect().catch(() => undefined);
       if (err === stopped) throw err;
+      this.client.unreachable(err);
       throw new ConnectorError(
         'UNREACHABLE',
         `${this.name}: could not start: ${errorText(err)}`,
