@@ -53,6 +53,7 @@ export interface OutboundMessage {
 /** What the far side confirmed, for the audit trail. */
 export type DeliveryReceipt =
   | { kind: 'amqp'; exchange: string; routingKey: string }
+  | { kind: 'amqp10'; address: string }
   | { kind: 'kafka'; topic: string; partition: number; offset: string }
   | { kind: 'http'; status: number; url: string }
   | { kind: 'log' };

@@ -22,7 +22,7 @@ export function errorText(err: unknown): string {
 export interface ConnectionState {
   /** The stored connection's name. */
   connection: string;
-  type: 'amqp' | 'kafka';
+  type: 'amqp' | 'amqp10' | 'kafka';
   up: boolean;
   /** Since when it is up, or down (or connecting). */
   since: Date;

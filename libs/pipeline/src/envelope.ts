@@ -1,6 +1,6 @@
 /** Where a message came from: enough to find it again at the source. */
 export interface SourceRef {
-  type: 'amqp' | 'kafka' | 'http' | 'test';
+  type: 'amqp' | 'amqp10' | 'kafka' | 'http' | 'test';
   /** Queue, topic or ingest path. */
   name: string;
   partition?: number;
