@@ -342,3 +342,32 @@ function closeConnection(conn: Connection, ms: number): Promise<void> {
     closeSilently(conn);
   });
 }
+
+/**
+ * Tries a stored connection once (TCP, TLS, SASL, open), as the client would connect, on the
+ * egress policy; resolves once it opened, rejects with why not. `opened` gets the close.
+ */
+export async function probeAmqp10(
+  connection: ConnectorConnection,
+  options: { timeoutMs: number; egress: EgressPolicy },
+  opened: (close: () => Promise<unknown>) => void,
+): Promise<void> {
+  const target = amqp10Target(connection);
+  const refused = options.egress.refusesName(target.host, target.port);
+  if (refused) throw egressError(`amqp10 ${target.safeUrl}`, refused);
+  const { options: connectOptions } = amqp10ConnectOptions(
+    connection,
+    egressLookup(options.egress, target.port),
+  );
+  const conn = create_container({ id: connectOptions.container_id }).connect(connectOptions);
+  opened(() => closeConnection(conn, 2_000));
+  await new Promise<void>((resolve, reject) => {
+    const fail = (fallback: string) => (context: EventContext) =>
+      reject(amqpError(context.error ?? context.connection.error, fallback));
+    conn.once('connection_open', () => resolve());
+    conn.once('connection_error', fail('the broker refused the connection'));
+    conn.once('connection_close', fail('the broker closed the connection'));
+    conn.once('disconnected', fail('disconnected'));
+    conn.on('error', () => undefined);
+  });
+}

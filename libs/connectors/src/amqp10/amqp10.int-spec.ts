@@ -10,7 +10,8 @@ import { deferred, until } from '../conformance/eventually';
 import { TcpProxy } from '../conformance/tcp-proxy';
 import { testLogger } from '../conformance/test-logger';
 import type { ConnectorConnection, InboundMessage } from '../connector';
-import { Amqp10Client, type Amqp10ClientOptions } from './amqp10-client';
+import { EgressPolicy } from '../egress/egress-policy';
+import { Amqp10Client, probeAmqp10, type Amqp10ClientOptions } from './amqp10-client';
 import { Amqp10Destination } from './amqp10.destination';
 import type { Amqp10DestinationSpec, Amqp10SourceSpec } from './amqp10.protocol';
 import { Amqp10Source } from './amqp10.source';
@@ -389,5 +390,31 @@ describe('amqp10 connectors', () => {
       await expect(slow.send(late)).resolves.toEqual({ kind: 'amqp10', address });
       await until(() => got.some((m) => m.id === late.id), 'the late message');
     });
+  });
+});
+
+describe('amqp10 connection probe', () => {
+  const opened: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const close of opened.splice(0)) await close();
+  });
+
+  it('opens with the right password and says why not with a wrong one or an unreachable port', async () => {
+    const egress = EgressPolicy.permissive();
+    await probeAmqp10(connectionTo(`probe-${RUN}`), { timeoutMs: 5_000, egress }, (c) =>
+      opened.push(c),
+    );
+    await expect(
+      probeAmqp10(
+        connectionTo(`probe-${RUN}`, ARTEMIS.port, { secrets: { password: 'nope' } }),
+        { timeoutMs: 5_000, egress },
+        (c) => opened.push(c),
+      ),
+    ).rejects.toThrow(/unauthorized|authenticate/i);
+    await expect(
+      probeAmqp10(connectionTo(`probe-${RUN}`, 9), { timeoutMs: 5_000, egress }, (c) =>
+        opened.push(c),
+      ),
+    ).rejects.toThrow(/ECONNREFUSED/);
   });
 });
