@@ -11,6 +11,7 @@ import { DeadLetterSearch1765080000000 } from './1765080000000-dead-letter-searc
 import { DeadLetterReplayJobs1765080000001 } from './1765080000001-dead-letter-replay-jobs';
 import { AuditMessageCounts1765080000002 } from './1765080000002-audit-message-counts';
 import { AuditSavedSearches1765080000003 } from './1765080000003-audit-saved-searches';
+import { ConnectionKindShape1765150000000 } from './1765150000000-connection-kind-shape';
 
 /** Every migration, in order. Listed explicitly so that source (tests) and dist (npm start) agree. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   DeadLetterReplayJobs1765080000001,
   AuditMessageCounts1765080000002,
   AuditSavedSearches1765080000003,
+  ConnectionKindShape1765150000000,
 ];
