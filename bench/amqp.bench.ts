@@ -9,7 +9,8 @@ import { DataSource } from 'typeorm';
 import { createAuditTrail } from '@junction/audit';
 import { createTestDatabase } from '@junction/database';
 import { MIGRATIONS } from '../migrations';
-import { parseRouteText, type RouteDocument } from '@junction/pipeline';
+import type { RouteSpec } from '@junction/connectors';
+import { parseRouteText } from '@junction/pipeline';
 import {
   fastest,
   order,
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
   };
   const example = parseRouteText(
     readFileSync(join(__dirname, '..', '..', 'examples/orders-eu.route.yaml'), 'utf8'),
-  ) as RouteDocument;
+  ) as RouteSpec;
   const queues: string[] = [];
   const q = (name: string) => {
     queues.push(`${RUN}.${name}`);
@@ -159,7 +160,7 @@ async function main(): Promise<void> {
           source: { type: 'amqp', connection: 'rabbit', queue: exampleIn, prefetch: PREFETCH },
           destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('example.out') }],
           errors: undefined,
-        } as RouteDocument,
+        } as RouteSpec,
         rabbit,
         COUNT,
       ),

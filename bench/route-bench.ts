@@ -2,8 +2,13 @@
  * Shared by the broker benches: runs a route through the real runtime worker (RouteWorker with
  * the ConnectorPool) on a real broker, in this process, and times N messages end to end.
  */
-import { ConnectorPool, type ConnectorConnection } from '@junction/connectors';
-import { JsonataEngine, type RouteDocument } from '@junction/pipeline';
+import {
+  CONNECTORS,
+  ConnectorPool,
+  type ConnectorConnection,
+  type RouteSpec,
+} from '@junction/connectors';
+import { JsonataEngine } from '@junction/pipeline';
 import {
   RouteWorker,
   type MessageAuditSink,
@@ -28,12 +33,28 @@ export function fastest(a: Timed, b: Timed): Timed {
   return a.perSecond >= b.perSecond ? a : b;
 }
 
+/**
+ * Prints the rows against the baseline; with `--json` on the command line, one JSON document
+ * instead (for tracking figures across runs).
+ */
 export function report(title: string, rows: Timed[], baseline: Timed): void {
+  const ratio = (r: Timed) => r.perSecond / baseline.perSecond;
+  if (process.argv.includes('--json')) {
+    console.log(
+      JSON.stringify({
+        title,
+        node: process.version,
+        baseline: baseline.name,
+        rows: rows.map((r) => ({ ...r, ratioToBaseline: Number(ratio(r).toFixed(4)) })),
+      }),
+    );
+    return;
+  }
   console.log(title);
   console.log(`node ${process.version}; baseline: ${baseline.name}\n`);
   for (const r of rows) {
     console.log(
-      `${r.name.padEnd(58)} ${r.perSecond.toFixed(0).padStart(7)} msg/s  (${r.messages} in ${r.seconds.toFixed(2)} s)  ${((r.perSecond / baseline.perSecond) * 100).toFixed(0).padStart(4)}% of raw`,
+      `${r.name.padEnd(58)} ${r.perSecond.toFixed(0).padStart(7)} msg/s  (${r.messages} in ${r.seconds.toFixed(2)} s)  ${(ratio(r) * 100).toFixed(0).padStart(4)}% of raw`,
     );
   }
 }
@@ -77,7 +98,7 @@ export function order(i: number): Record<string, unknown> {
 }
 
 /** validate + filter + a field-renaming transform + mask: the shape the 70% aim is about. */
-export function renamingPipeline(): RouteDocument['pipeline'] {
+export function renamingPipeline(): RouteSpec['pipeline'] {
   return [
     { validate: { schema: { type: 'object', required: ['id', 'total', 'customer'] } } },
     { filter: 'total > 0' },
@@ -100,7 +121,7 @@ export function renamingPipeline(): RouteDocument['pipeline'] {
  */
 export async function runWorker(
   name: string,
-  document: RouteDocument,
+  document: RouteSpec,
   connection: ConnectorConnection,
   count: number,
   audit: MessageAuditSink = NO_AUDIT,
@@ -126,21 +147,21 @@ export async function runWorker(
     { id: document.id, version: 1, document },
     {
       connectors: {
-        source: (spec, conn, opts) => {
-          if (spec.type === 'http') throw new Error('no http');
-          return pool.source(spec, conn, opts);
-        },
+        source: (spec, conn, opts) => pool.source(spec, conn, opts),
         destination: (spec, conn) => {
           if (spec.type === 'log' || !conn) throw new Error('bench destinations are brokers');
           return pool.destination(spec, conn);
         },
       },
       connection: () => Promise.resolve(connection),
-      resources: { expressions: new JsonataEngine(), hmacKey: Buffer.from('bench') },
+      resources: {
+        expressions: new JsonataEngine(),
+        hmacKey: Buffer.from('bench'),
+        protocols: CONNECTORS,
+      },
       deadLetters: noDeadLetters,
       audit: counting,
       log: console,
-      maxInFlight: 1000,
     },
   );
   const started = process.hrtime.bigint();

@@ -203,6 +203,24 @@ describe('dead-letter replay jobs', () => {
     expect(counts.total).toBe(20); // replayed letters stay (marked replayed), as with a single replay
     const list = (await api('GET', '/api/v1/dead-letters/replay-jobs')).body as Job[];
     expect(list.map((j) => j.id)).toEqual([(created.body as Job).id]);
+    // Each letter keeps the replay in its history: the job, who started it, the outcome.
+    const replayed = (await api('GET', `/api/v1/dead-letters?routeId=rj&reasonCode=SCHEMA_FAILED`))
+      .body as Array<{ id: string }>;
+    for (const { id } of replayed) {
+      const letter = (await api('GET', `/api/v1/dead-letters/${id}`)).body as {
+        replayHistory: unknown[];
+      };
+      expect(letter.replayHistory).toEqual([
+        {
+          at: expect.any(String),
+          version: 1,
+          outcome: 'replayed',
+          error: null,
+          by: 'admin',
+          jobId: (created.body as Job).id,
+        },
+      ]);
+    }
 
     const events = await eventually(async () => {
       const r = (await api('GET', '/api/v1/audit/events?limit=500')).body as {

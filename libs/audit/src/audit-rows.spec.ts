@@ -204,6 +204,26 @@ describe('the hash chain', () => {
     expect(moved.equals(h1)).toBe(false);
   });
 
+  it('keeps a well-formed trace id, hashed; a row without one hashes as rows did before trace ids', () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const plain = messageRow(record());
+    expect(plain.traceId).toBeNull();
+    // The content of a row without a trace id is what it was before the column existed.
+    expect(MESSAGES.content(plain)).toHaveLength(15);
+    const traced = messageRow(record({ traceId }));
+    expect(traced.traceId).toBe(traceId);
+    expect(MESSAGES.content(traced)).toEqual([...MESSAGES.content(plain), traceId]);
+    const at = '2025-01-02T03:04:05.678Z';
+    const hash = (row: typeof plain) =>
+      chainHash('audit_messages', GENESIS_HASH, '1', at, MESSAGES.content(row));
+    expect(hash(traced).equals(hash(plain))).toBe(false);
+    expect(hash({ ...traced, traceId: traceId.replace('4', '5') }).equals(hash(traced))).toBe(
+      false,
+    );
+    for (const bad of ['', 'X'.repeat(32), '0'.repeat(32), `${traceId}0`, PAN])
+      expect(messageRow(record({ traceId: bad })).traceId).toBeNull();
+  });
+
   it("the writer's shortcut hashes the same, and stores the body's canonical text as its jsonb", () => {
     const row = messageRow(record());
     const content = MESSAGES.content(row);

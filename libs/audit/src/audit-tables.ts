@@ -27,6 +27,8 @@ export interface MessageRow {
   body: Json;
   /** Hex SHA-256 of the payload as received. */
   payloadSha256: string;
+  /** The W3C trace id (32 hex digits) the message travelled in, if it had one. */
+  traceId: string | null;
 }
 
 export type EventOutcome = 'success' | 'failure' | 'denied';
@@ -146,17 +148,18 @@ export const MESSAGES: ChainTable<MessageRow> = {
     'audit_messages',
     `INSERT INTO audit_messages (seq, recorded_at, message_id, route_id, route_version, source, outcome,
         destinations, targets, attempts, received_at, done_at, error_code, error_message, error_where, body,
-        payload_sha256, prev_hash, hash)
+        payload_sha256, trace_id, prev_hash, hash)
       SELECT t.seq, $1::timestamptz, t.message_id, t.route_id, t.route_version, t.source::jsonb, t.outcome,
         t.destinations::jsonb, t.targets::text[], t.attempts,
         t.received_at, t.done_at, t.error_code, t.error_message, t.error_where, t.body::jsonb,
-        decode(t.payload_sha256, 'hex'), decode(t.prev_hash, 'hex'), decode(t.hash, 'hex')
+        decode(t.payload_sha256, 'hex'), t.trace_id, decode(t.prev_hash, 'hex'), decode(t.hash, 'hex')
       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[],
         $9::text[], $10::int[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[], $15::text[],
-        $16::text[], $17::text[], $18::text[], $19::text[])
+        $16::text[], $17::text[], $18::text[], $19::text[], $20::text[])
         AS t(seq, message_id, route_id, route_version, source, outcome, destinations, targets, attempts,
-          received_at, done_at, error_code, error_message, error_where, body, payload_sha256, prev_hash, hash)`,
-    20,
+          received_at, done_at, error_code, error_message, error_where, body, payload_sha256, trace_id,
+          prev_hash, hash)`,
+    21,
   ),
   content: (r) => [
     r.messageId,
@@ -174,6 +177,8 @@ export const MESSAGES: ChainTable<MessageRow> = {
     r.errorWhere,
     r.body,
     r.payloadSha256,
+    // Hashed when there is one: the rows written before trace ids existed keep their hashes.
+    ...(r.traceId === null ? [] : [r.traceId]),
   ],
   appendParams: (rows, head) => {
     const col = <T>(pick: (c: Chained<MessageRow>) => T): T[] => rows.map(pick);
@@ -198,6 +203,7 @@ export const MESSAGES: ChainTable<MessageRow> = {
         c.row.body === null ? null : (c.canonical?.[MESSAGE_BODY] ?? jsonText(c.row.body)),
       ),
       col((c) => c.row.payloadSha256),
+      col((c) => c.row.traceId),
       col((c) => c.prevHash.toString('hex')),
       col((c) => c.hash.toString('hex')),
       head.seq,
@@ -225,6 +231,7 @@ export const MESSAGES: ChainTable<MessageRow> = {
       errorWhere: d.error_where as string | null,
       body: d.body as Json,
       payloadSha256: hex(d.payload_sha256),
+      traceId: (d.trace_id as string | null | undefined) ?? null,
     },
   }),
 };

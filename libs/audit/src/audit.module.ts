@@ -23,6 +23,9 @@ import { SavedSearchesController } from './saved-searches.controller';
 import { SavedSearchesRepository } from './saved-searches.repository';
 import { SavedSearchesService } from './saved-searches.service';
 import { StatsController } from './stats.controller';
+import { ChainStatusController } from './chain-status.controller';
+import { ChainStatusRepository } from './chain-status.repository';
+import { ChainStatusService } from './chain-status.service';
 import { StatsRepository } from './stats.repository';
 import { StatsService } from './stats.service';
 import { DenialAggregator } from './denial-aggregator';
@@ -156,7 +159,12 @@ export class AuditModule {
   static forRoot(options: AuditModuleOptions): DynamicModule {
     return {
       module: AuditModule,
-      controllers: [AuditController, StatsController, SavedSearchesController],
+      controllers: [
+        AuditController,
+        StatsController,
+        SavedSearchesController,
+        ChainStatusController,
+      ],
       providers: [
         { provide: AUDIT_OPTIONS, useValue: options },
         {
@@ -225,6 +233,19 @@ export class AuditModule {
           inject: [DataSource],
           useFactory: (db: DataSource) =>
             new StatsService(new StatsRepository(db), new Logger('Stats')),
+        },
+        {
+          provide: ChainStatusService,
+          inject: [DataSource],
+          useFactory: (db: DataSource) =>
+            new ChainStatusService(
+              new ChainStatusRepository(db),
+              options.anchors && {
+                dir: options.anchors.dir,
+                publicKey: createPublicKey(options.anchors.signingKey),
+                intervalMs: options.anchors.intervalMs,
+              },
+            ),
         },
         {
           provide: ServiceStateReader,

@@ -21,6 +21,8 @@ export interface MessageFilter {
   destination?: string;
   /** Free text in the ids: message, route, error code, source name. */
   q?: string;
+  /** The W3C trace id the message travelled in. */
+  traceId?: string;
 }
 
 export interface EventFilter {
@@ -71,6 +73,7 @@ function messageWhere(f: MessageFilter, p: Params): string[] {
   if (f.from) where.push(`recorded_at >= ${p.add(f.from)}::timestamptz`);
   if (f.to) where.push(`recorded_at < ${p.add(f.to)}::timestamptz`);
   if (f.messageId) where.push(`message_id = ${p.add(safeText(f.messageId))}`);
+  if (f.traceId) where.push(`trace_id = ${p.add(f.traceId)}`);
   if (f.destination) {
     where.push(
       `EXISTS (SELECT 1 FROM unnest(targets) AS t(name) WHERE starts_with(t.name, ${p.add(safeText(f.destination))}))`,
@@ -115,6 +118,26 @@ export class AuditRepository {
   events(filter: EventFilter, options: ReadOptions): Promise<Array<Chained<EventRow>>> {
     const p = new Params();
     return this.read(EVENTS, eventWhere(filter, p), p, options);
+  }
+
+  /**
+   * The replays of one message, oldest first: each `deadletter.replayed` event (one replay, or
+   * one item of a bulk replay job) with who triggered it. A single replay's event names the
+   * message id; a job's names only the dead letter, found by the message id it holds (while it
+   * is kept).
+   */
+  replaysOf(messageId: string, limit: number): Promise<Array<Chained<EventRow>>> {
+    const p = new Params();
+    const id = p.add(safeText(messageId));
+    return this.read(
+      EVENTS,
+      [
+        `type = 'deadletter.replayed'`,
+        `(details->>'messageId' = ${id} OR (target_type = 'deadLetter' AND target_id IN (SELECT d.id::text FROM dead_letters d WHERE d.message_id = ${id})))`,
+      ],
+      p,
+      { order: 'asc', limit },
+    );
   }
 
   /** Rows of a chain in a time range, in chain order, up to the head's seq as read before. */

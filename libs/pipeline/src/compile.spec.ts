@@ -1,10 +1,11 @@
+// The engine's own specs check it against the real protocol map (see eslint.config.mjs).
+import { CONNECTORS, type RouteSpec } from '@junction/connectors';
 import { CompiledRoute, compileRoute } from './compile';
 import { isTruthy } from './expression/truthy';
 import { RouteValidationError } from './pipeline.error';
-import { RouteDocument } from './route-document';
 import { envelopeOf, testResources } from './testing';
 
-const resources = testResources();
+const resources = testResources({ protocols: CONNECTORS });
 /** Compiles (off the event loop, so asynchronously) and runs each message once that is done. */
 const route = (
   pipeline: unknown[],
@@ -192,7 +193,7 @@ describe('compileRoute', () => {
   });
 
   it('keeps the document it was compiled from', async () => {
-    const doc: RouteDocument = {
+    const doc: RouteSpec = {
       id: 'keep',
       source: { type: 'http', path: 'k' },
       destinations: [{ type: 'log' }],

@@ -16,7 +16,8 @@ import { EGRESS_POLICY, SECRET_BOX } from './registry.tokens';
 /** How long a save waits for a target's name to resolve; unresolved, the connect-time check decides. */
 const SAVE_LOOKUP_MS = 2_000;
 
-export type ConnectionType = 'amqp' | 'kafka' | 'http';
+import type { ConnectionType } from './connection-types';
+export type { ConnectionType };
 
 export interface ConnectionInput {
   type: ConnectionType;

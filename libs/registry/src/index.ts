@@ -10,7 +10,7 @@ export {
 export { ConnectionsService } from './connections.service';
 export type { ResolvedConnection, ConnectionView, ConnectionNames } from './connections.service';
 export { MAX_CONNECTION_NAMES, sortedNames } from './connections.service';
-export { RoutesService } from './routes.service';
+export { PROCESS_NAME, RoutesService } from './routes.service';
 export type { DryRunView, RouteRuntimeStatus, RuntimeStatus } from './routes.service';
 export { RoutesRepository, ROUTE_CHANNEL } from './routes.repository';
 export { checksumOf, canonicalJson } from './canonical-json';

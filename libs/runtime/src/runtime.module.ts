@@ -1,6 +1,7 @@
 import {
   BeforeApplicationShutdown,
   DynamicModule,
+  Inject,
   Injectable,
   Logger,
   Module,
@@ -8,8 +9,8 @@ import {
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { SecretBox } from '@junction/common';
-import { ConnectorConnection, ConnectorPool, EgressPolicy } from '@junction/connectors';
-import { DestinationSpec, RouteDocument, RouteResources } from '@junction/pipeline';
+import { ConnectorPool, EgressPolicy, IngestSources } from '@junction/connectors';
+import { RouteResources } from '@junction/pipeline';
 import {
   ConnectionsService,
   RegistryModule,
@@ -56,6 +57,7 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicati
     private readonly routes: RoutesService,
     private readonly db: DataSource,
     private readonly replayJobs: ReplayJobsService,
+    @Inject(RUNTIME_OPTIONS) private readonly options: RuntimeOptions,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -95,6 +97,8 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicati
     await this.replayJobs.stop();
     await this.listener?.stop();
     await this.supervisor.stop();
+    // The spans of the messages just drained go out before the process ends.
+    await this.options.tracing?.shutdown();
   }
 }
 
@@ -108,6 +112,8 @@ export class RuntimeModule {
       controllers: [ReplayJobsController, DeadLettersController, ConnectionTestController],
       providers: [
         { provide: RUNTIME_OPTIONS, useValue: options },
+        // The ingest paths HTTP sources claim: the pool's http sources register, ingest looks up.
+        { provide: IngestSources, useValue: new IngestSources() },
         {
           provide: DeadLettersRepository,
           inject: [DataSource, SECRET_BOX],
@@ -123,6 +129,7 @@ export class RuntimeModule {
             RUNTIME_OPTIONS,
             { token: MESSAGE_AUDIT_SINK, optional: true },
             { token: MESSAGE_OBSERVER, optional: true },
+            IngestSources,
           ],
           useFactory: (
             db: DataSource,
@@ -132,6 +139,7 @@ export class RuntimeModule {
             opts: RuntimeOptions,
             audit: MessageAuditSink | undefined,
             observer: MessageObserver | undefined,
+            ingest: IngestSources,
           ) =>
             createSupervisor(
               new SqlRouteStore(db),
@@ -140,6 +148,7 @@ export class RuntimeModule {
               deadLetters,
               opts,
               observer ? observedSink(audit ?? NO_AUDIT, observer) : (audit ?? NO_AUDIT),
+              ingest,
             ),
         },
         {
@@ -187,7 +196,7 @@ export class RuntimeModule {
         },
         RuntimeLifecycle,
       ],
-      exports: [RouteSupervisor],
+      exports: [RouteSupervisor, IngestSources],
     };
   }
 }
@@ -199,11 +208,13 @@ function createSupervisor(
   deadLetters: DeadLettersRepository,
   options: RuntimeOptions,
   audit: MessageAuditSink,
+  ingest: IngestSources,
 ): RouteSupervisor {
   const log = new Logger('Runtime');
   const connectorLog = new Logger('Connectors');
   const pool = new ConnectorPool({
     egress: options.egress ?? EgressPolicy.permissive(),
+    http: { ingest, maxInFlight: options.maxInFlight },
     logger: {
       debug: (m: string) => connectorLog.debug(m),
       info: (m: string) => connectorLog.log(m),
@@ -214,19 +225,8 @@ function createSupervisor(
   const logLine = new Logger('LogDestination');
   return new RouteSupervisor(store, {
     connectors: {
-      source: (
-        spec: RouteDocument['source'],
-        connection: ConnectorConnection,
-        opts: { routeId: string },
-      ) => {
-        if (spec.type === 'http') throw new Error('http sources are fed by ingest');
-        return pool.source(spec, connection, opts);
-      },
-      destination: (
-        spec: DestinationSpec,
-        connection: ConnectorConnection | undefined,
-        opts: { routeId: string },
-      ) => {
+      source: (spec, connection, opts) => pool.source(spec, connection, opts),
+      destination: (spec, connection, opts) => {
         if (spec.type === 'log')
           return new LogDestination(opts.routeId, spec.level ?? 'info', (level, line) =>
             level === 'debug' ? logLine.debug(line) : logLine.log(line),
@@ -250,8 +250,8 @@ function createSupervisor(
         .filter((c) => c.connection === name)
         .pop(),
     connectionStates: () => pool.connectionStates(),
-    maxInFlight: options.maxInFlight,
     jitter: options.jitter,
+    tracing: options.tracing,
     closeConnectors: () => pool.close(),
   });
 }

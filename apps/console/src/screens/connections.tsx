@@ -20,9 +20,13 @@ import { api, data, errorMessage, type Schemas } from '../api';
 import { connectionsRoute } from '../router';
 import { useMe } from '../session';
 
-type ConnectionType = 'amqp' | 'kafka' | 'http';
+/** The connector kinds, as the API's OpenAPI document lists them (from the CONNECTORS map). */
+type ConnectionType = Schemas['ConnectionInputDto']['type'];
 
-/** Per type: the setting that names where it connects, and its write-only secrets. */
+/**
+ * Per type: the setting that names where it connects, and its write-only secrets. Keyed by the
+ * API's kinds: a protocol added on the server does not compile here until it has its entry.
+ */
 const TYPES: Record<ConnectionType, { target: string; targetLabel: string; secrets: string[] }> = {
   amqp: { target: 'url', targetLabel: 'Broker URL (amqp://user@host:5672)', secrets: ['password'] },
   kafka: {
@@ -137,7 +141,7 @@ function ConnectionForm({
           )}
           <Select
             label="Type"
-            data={['amqp', 'kafka', 'http']}
+            data={Object.keys(TYPES)}
             value={type}
             allowDeselect={false}
             disabled={existing !== undefined}

@@ -1,4 +1,4 @@
-import type { KafkaDestinationSpec } from '@junction/pipeline';
+import type { KafkaDestinationSpec } from './kafka.protocol';
 import { InFlight } from '../backoff';
 import {
   ConnectorError,

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { connect as netConnect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { Kafka, logLevel, type Admin, type ISocketFactory } from 'kafkajs';
-import type { KafkaSourceSpec } from '@junction/pipeline';
+import type { KafkaSourceSpec } from './kafka.protocol';
 import { describeConformance, testMessages } from '../conformance/conformance';
 import { deferred, until } from '../conformance/eventually';
 import { TcpProxy } from '../conformance/tcp-proxy';

@@ -1,5 +1,5 @@
 import type { Consumer, EachMessagePayload, KafkaMessage } from 'kafkajs';
-import type { KafkaSourceSpec } from '@junction/pipeline';
+import type { KafkaSourceSpec } from './kafka.protocol';
 import { backoffDelay, InFlight, settleWithin } from '../backoff';
 import {
   ConnectorError,
