@@ -1,4 +1,7 @@
 import type { JsonSchema } from '@junction/pipeline';
+import type { ConnectorPlugin } from '../plugin';
+import { CONNECTION_FIELD, tlsConfigSchema, urlSecretProblems, urlTarget } from '../spec-fields';
+import type { Amqp10PoolOptions } from './amqp10.factory';
 
 /** How a route reads an AMQP 1.0 address: as a queue (anycast) or a topic (multicast). */
 export type Amqp10Capability = 'queue' | 'topic';
@@ -23,19 +26,18 @@ export interface Amqp10DestinationSpec {
   when?: string;
 }
 
+/** What the broker confirmed (the accepted outcome), for the audit trail. */
+export interface Amqp10Receipt {
+  kind: 'amqp10';
+  address: string;
+}
+
 export const DEFAULT_PREFETCH = 100;
 
 /** The durable subscription a topic source reads: the one named, or one per route. */
 export function subscriptionName(spec: Amqp10SourceSpec, routeId: string): string {
   return spec.subscription ?? `junction.${routeId}`;
 }
-
-const CONNECTION_FIELD: JsonSchema = {
-  type: 'string',
-  pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$',
-  description: 'Name of a stored connection of the same type (holds the URL and secrets).',
-  examples: ['artemis'],
-};
 
 const ADDRESS: JsonSchema = {
   type: 'string',
@@ -52,11 +54,6 @@ const CAPABILITY: JsonSchema = {
   description:
     'queue: anycast, each message goes to one consumer. topic: multicast, every subscription gets each message. Sent as the link capability (Artemis creates the address with that routing type).',
   examples: ['queue'],
-};
-
-const PEM_CERTIFICATES = {
-  type: 'string',
-  pattern: '-----BEGIN CERTIFICATE-----',
 };
 
 /** The stored connection's config (secrets go beside it: password, tlsKey). */
@@ -102,22 +99,7 @@ export const AMQP10_CONNECTION_SCHEMA: JsonSchema = {
         'Idle time-out announced to the broker (heartbeats keep the connection alive); 0: none.',
       examples: [30],
     },
-    tls: {
-      type: 'object',
-      additionalProperties: false,
-      description: 'TLS: a private CA to trust, a client certificate (key in secrets.tlsKey).',
-      properties: {
-        ca: {
-          ...PEM_CERTIFICATES,
-          description: 'PEM CA certificate(s) trusted besides the system ones.',
-        },
-        cert: {
-          ...PEM_CERTIFICATES,
-          description:
-            'PEM client certificate for mutual TLS; its private key goes in secrets.tlsKey.',
-        },
-      },
-    },
+    tls: tlsConfigSchema('tlsKey'),
   },
 };
 
@@ -194,3 +176,30 @@ export function describeAmqp10Destination(spec: Amqp10DestinationSpec): string {
 export function describeAmqp10Receipt(receipt: Readonly<Record<string, unknown>>): string {
   return `amqp10:${String(receipt.address ?? '')}`;
 }
+
+/** AMQP 1.0 (ActiveMQ Artemis tested): pure spec; the rhea code is in amqp10.factory.ts, loaded by the pool. */
+export const amqp10Connector: ConnectorPlugin<
+  Amqp10SourceSpec,
+  Amqp10DestinationSpec,
+  Amqp10PoolOptions,
+  Amqp10Receipt
+> = {
+  kind: 'amqp10',
+  description:
+    'AMQP 1.0 (tested against ActiveMQ Artemis 2.40): settlement after delivery, link credit as prefetch, queues and topics with durable shared subscriptions.',
+  connection: {
+    configSchema: AMQP10_CONNECTION_SCHEMA,
+    secretKeys: AMQP10_SECRET_KEYS,
+    targetFields: ['url', 'username', 'tls', 'virtualHost'],
+    egressTargets: (config) => urlTarget(config.url, '/config/url', { amqp: 5672, amqps: 5671 }),
+    embeddedSecretProblems: (config) =>
+      urlSecretProblems(config, 'url', { password: 'secrets.password', query: 'secrets.password' }),
+  },
+  source: AMQP10_SOURCE,
+  destination: AMQP10_DESTINATION,
+  describeSource: describeAmqp10Source,
+  describeDelivery: (spec) => describeAmqp10Destination(spec),
+  describeReceipt: describeAmqp10Receipt,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see plugin.ts
+  load: () => (require('./amqp10.factory') as typeof import('./amqp10.factory')).amqp10Factories,
+};
