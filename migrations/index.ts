@@ -14,6 +14,7 @@ import { AuditSavedSearches1765080000003 } from './1765080000003-audit-saved-sea
 import { AuditTraceId1765100000000 } from './1765100000000-audit-trace-id';
 import { DeadLetterReplays1765110000000 } from './1765110000000-dead-letter-replays';
 import { AuditReplayIndex1765120000000 } from './1765120000000-audit-replay-index';
+import { ConnectionKindShape1765150000000 } from './1765150000000-connection-kind-shape';
 
 /** Every migration, in order. Listed explicitly so that source (tests) and dist (npm start) agree. */
 export const MIGRATIONS = [
@@ -33,4 +34,5 @@ export const MIGRATIONS = [
   AuditTraceId1765100000000,
   DeadLetterReplays1765110000000,
   AuditReplayIndex1765120000000,
+  ConnectionKindShape1765150000000,
 ];

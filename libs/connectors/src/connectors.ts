@@ -6,6 +6,7 @@ import {
   type RouteDocument,
 } from '@junction/pipeline';
 import { amqpConnector } from './amqp/amqp.protocol';
+import { amqp10Connector } from './amqp10/amqp10.protocol';
 import { httpConnector } from './http/http.protocol';
 import { kafkaConnector } from './kafka/kafka.protocol';
 import type { ConnectorPlugin } from './plugin';
@@ -18,6 +19,7 @@ import type { ConnectorPlugin } from './plugin';
  */
 export const CONNECTORS = {
   amqp: amqpConnector,
+  amqp10: amqp10Connector,
   kafka: kafkaConnector,
   http: httpConnector,
 } as const satisfies Record<string, Pick<ConnectorPlugin, 'kind' | 'connection' | 'description'>>;

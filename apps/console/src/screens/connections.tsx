@@ -29,6 +29,11 @@ type ConnectionType = Schemas['ConnectionInputDto']['type'];
  */
 const TYPES: Record<ConnectionType, { target: string; targetLabel: string; secrets: string[] }> = {
   amqp: { target: 'url', targetLabel: 'Broker URL (amqp://user@host:5672)', secrets: ['password'] },
+  amqp10: {
+    target: 'url',
+    targetLabel: 'AMQP 1.0 broker URL (amqp://host:5672 or amqps://host:5671)',
+    secrets: ['password', 'tlsKey'],
+  },
   kafka: {
     target: 'brokers',
     targetLabel: 'Brokers (host:port, comma-separated)',
