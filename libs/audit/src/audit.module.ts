@@ -9,9 +9,10 @@ import {
   OnApplicationShutdown,
   Provider,
 } from '@nestjs/common';
-import { APP_INTERCEPTOR, ModuleRef } from '@nestjs/core';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { DataSource } from 'typeorm';
-import { AUTH_EVENT_SINK } from '@junction/auth';
+import { ApiKeysService, AUTH_EVENT_SINK, UsersService } from '@junction/auth';
+import { ConnectionsService, RegistryModule, RoutesService } from '@junction/registry';
 import { EVENT_AUDIT_SINK, EventAuditSink, MESSAGE_AUDIT_SINK } from '@junction/runtime';
 import { AdminAuditInterceptor, ServiceStateReader } from './admin-audit.interceptor';
 import { AuditAuthEventSink } from './audit-auth-event.sink';
@@ -159,6 +160,8 @@ export class AuditModule {
   static forRoot(options: AuditModuleOptions): DynamicModule {
     return {
       module: AuditModule,
+      // The admin audit reads route and connection states through the registry's services.
+      imports: [RegistryModule],
       controllers: [
         AuditController,
         StatsController,
@@ -249,8 +252,18 @@ export class AuditModule {
         },
         {
           provide: ServiceStateReader,
-          inject: [ModuleRef, AuditRepository],
-          useFactory: (m: ModuleRef, r: AuditRepository) => new ServiceStateReader(m, r),
+          inject: [
+            RoutesService,
+            ConnectionsService,
+            { token: UsersService, optional: true },
+            { token: ApiKeysService, optional: true },
+          ],
+          useFactory: (
+            routes: RoutesService,
+            connections: ConnectionsService,
+            users: UsersService | undefined,
+            apiKeys: ApiKeysService | undefined,
+          ) => new ServiceStateReader({ routes, connections, users, apiKeys }),
         },
         AdminAuditInterceptor,
         { provide: APP_INTERCEPTOR, useExisting: AdminAuditInterceptor },

@@ -165,20 +165,6 @@ export class AuditRepository {
     return rows[0]?.hash;
   }
 
-  /**
-   * An API key's state for the admin audit (the auth module keeps no service read of one key):
-   * never its hash.
-   */
-  async apiKeyState(id: string): Promise<Record<string, unknown> | undefined> {
-    const rows = (await this.db.query(
-      `SELECT id, name, prefix, roles, created_by AS "createdBy", created_at AS "createdAt",
-              expires_at AS "expiresAt", revoked_at AS "revokedAt"
-         FROM api_keys WHERE id::text = $1`,
-      [id],
-    )) as Array<Record<string, unknown>>;
-    return rows[0];
-  }
-
   /** Day partitions of an audit table, oldest first. */
   async partitions(table: ChainTableName): Promise<string[]> {
     const rows = (await this.db.query(

@@ -37,3 +37,10 @@ export { StatsService } from './stats.service';
 export type { StatsView } from './stats.service';
 export { StatsRepository } from './stats.repository';
 export type { StatsBucket } from './stats.repository';
+export type {
+  ApiKeyStatePort,
+  AuditStatePorts,
+  ConnectionStatePort,
+  RouteStatePort,
+  UserStatePort,
+} from './audit-ports';
