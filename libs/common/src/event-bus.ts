@@ -22,7 +22,11 @@ export class EventBus<E extends object> {
   on<K extends keyof E>(name: K, handle: Handler<E[K]>, label = 'handler'): () => void {
     const entry = { label, handle: handle as Handler<never> };
     this.handlers.set(name, [...(this.handlers.get(name) ?? []), entry]);
-    return () => this.handlers.set(name, (this.handlers.get(name) ?? []).filter((h) => h !== entry));
+    return () =>
+      this.handlers.set(
+        name,
+        (this.handlers.get(name) ?? []).filter((h) => h !== entry),
+      );
   }
 
   /** Runs the event's handlers in registration order and resolves when all are done. */
