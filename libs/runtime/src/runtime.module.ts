@@ -50,7 +50,36 @@ import { SqlRouteStore } from './route-store';
 export { RUNTIME_OPTIONS, type RuntimeOptions };
 
 /** How long an API call waits for this process's runtime to apply its change (a broker may be slow to answer). */
-const APPLY_WAIT_MS = 3000;
+export const APPLY_WAIT_MS = 3000;
+
+/**
+ * Applies the registry's route changes in this process: each refreshes its routes, and the
+ * emitter (the API request) waits for that at most `waitMs`; a route whose broker is slow to
+ * answer keeps starting in the background. Returns the function that stops following.
+ */
+export function followRouteEvents(
+  events: RouteEventBus,
+  supervisor: Pick<RouteSupervisor, 'refresh'>,
+  waitMs = APPLY_WAIT_MS,
+): () => void {
+  const applied = async (id: string): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      supervisor.refresh(id),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs))),
+    ]);
+    clearTimeout(timer);
+  };
+  const offs = [
+    events.on('route.changed', ({ routeId }) => applied(routeId), 'runtime'),
+    events.on(
+      'connection.changed',
+      async ({ routeIds }) => void (await Promise.all(routeIds.map(applied))),
+      'runtime',
+    ),
+  ];
+  return () => offs.forEach((off) => off());
+}
 
 /** This process's live state of a route, as the registry's route views show it. */
 function runtimeStatus(supervisor: RouteSupervisor): RouteRuntimeStatus {
@@ -77,7 +106,7 @@ function runtimeStatus(supervisor: RouteSupervisor): RouteRuntimeStatus {
 export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger('Runtime');
   private listener?: RouteListener;
-  private unsubscribe: Array<() => void> = [];
+  private unfollow?: () => void;
 
   constructor(
     private readonly supervisor: RouteSupervisor,
@@ -89,14 +118,7 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicati
 
   async onApplicationBootstrap(): Promise<void> {
     // Route changes made through this process's API apply here before the API answers.
-    this.unsubscribe = [
-      this.events.on('route.changed', ({ routeId }) => this.applied(routeId), 'runtime'),
-      this.events.on(
-        'connection.changed',
-        async ({ routeIds }) => void (await Promise.all(routeIds.map((id) => this.applied(id)))),
-        'runtime',
-      ),
-    ];
+    this.unfollow = followRouteEvents(this.events, this.supervisor);
     const url = (this.db.options as { url?: string }).url!;
     this.listener = new RouteListener(
       url,
@@ -110,21 +132,11 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicati
     this.replayJobs.start();
   }
 
-  /** Refreshes a route, waiting at most APPLY_WAIT_MS (it keeps starting in the background after). */
-  private async applied(id: string): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.supervisor.refresh(id),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, APPLY_WAIT_MS))),
-    ]);
-    clearTimeout(timer);
-  }
-
   /** Stop intake, drain what is in flight, then close the broker clients (audit is flushed after). */
   async beforeApplicationShutdown(): Promise<void> {
     // A replay job in progress gives its lease back first: another process resumes it.
     await this.replayJobs.stop();
-    for (const off of this.unsubscribe) off();
+    this.unfollow?.();
     await this.listener?.stop();
     await this.supervisor.stop();
     // The spans of the messages just drained go out before the process ends.
