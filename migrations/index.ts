@@ -13,6 +13,7 @@ import { AuditMessageCounts1765080000002 } from './1765080000002-audit-message-c
 import { AuditSavedSearches1765080000003 } from './1765080000003-audit-saved-searches';
 import { AuditTraceId1765100000000 } from './1765100000000-audit-trace-id';
 import { DeadLetterReplays1765110000000 } from './1765110000000-dead-letter-replays';
+import { AuditReplayIndex1765120000000 } from './1765120000000-audit-replay-index';
 
 /** Every migration, in order. Listed explicitly so that source (tests) and dist (npm start) agree. */
 export const MIGRATIONS = [
@@ -31,4 +32,5 @@ export const MIGRATIONS = [
   AuditSavedSearches1765080000003,
   AuditTraceId1765100000000,
   DeadLetterReplays1765110000000,
+  AuditReplayIndex1765120000000,
 ];

@@ -174,6 +174,10 @@ export function buildProgram(): Command {
     });
   audit
     .command('verify')
+    .option(
+      '--report <file>',
+      'check a downloaded verification report (its signature; with --public-key, that the gateway signed it) instead of the database',
+    )
     .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL); read access is enough')
     .option(
       '--anchors <dir>',

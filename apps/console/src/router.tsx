@@ -6,7 +6,8 @@ import {
   Outlet,
   redirect,
 } from '@tanstack/react-router';
-import { Layout } from './layout';
+import { firstScreen, Layout } from './layout';
+import { auditRoutes } from './audit-routes';
 import { ConnectionsScreen } from './screens/connections';
 import { ApiKeysScreen, SessionsScreen, UsersScreen } from './screens/admin';
 import { RoutesScreen } from './screens/routes';
@@ -60,8 +61,8 @@ export const appRoute = createRoute({
 const indexRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/',
-  beforeLoad: () => {
-    throw redirect({ to: '/routes' });
+  beforeLoad: ({ context }) => {
+    throw redirect({ to: firstScreen(context.me) });
   },
 });
 
@@ -125,6 +126,7 @@ const routeTree = rootRoute.addChildren([
   signInRoute,
   appRoute.addChildren([
     indexRoute,
+    ...auditRoutes,
     routesRoute,
     newRouteRoute,
     versionsRoute,

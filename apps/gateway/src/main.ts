@@ -311,7 +311,11 @@ export async function createGateway(
     }),
   );
   serveOpenApi(app, buildOpenApi(app, packageInfo().version));
-  serveConsole(app, { name: config.JUNCTION_ENV_NAME, color: config.JUNCTION_ENV_COLOR });
+  serveConsole(app, {
+    name: config.JUNCTION_ENV_NAME,
+    color: config.JUNCTION_ENV_COLOR,
+    auditExport: config.JUNCTION_AUDIT_EXPORT_ENABLED,
+  });
   return app;
 }
 

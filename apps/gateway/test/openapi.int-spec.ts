@@ -42,6 +42,7 @@ const API_ROUTES: Record<string, { body: boolean; isPublic?: boolean }> = {
   'GET /api/v1/audit/events': { body: false },
   'GET /api/v1/audit/export': { body: false },
   'GET /api/v1/audit/verify': { body: false },
+  'GET /api/v1/audit/verify/report': { body: false },
   'GET /api/v1/audit/searches': { body: false },
   'POST /api/v1/audit/searches': { body: true },
   'DELETE /api/v1/audit/searches/:id': { body: false },

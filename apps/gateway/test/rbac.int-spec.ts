@@ -37,6 +37,7 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'GET /api/v1/audit/events': 'audit.read',
   'GET /api/v1/audit/export': 'audit.read',
   'GET /api/v1/audit/verify': 'audit.read',
+  'GET /api/v1/audit/verify/report': 'audit.read',
   // SavedSearchesController (@RequirePermission('audit.read') on the class)
   'GET /api/v1/audit/searches': 'audit.read',
   'POST /api/v1/audit/searches': 'audit.read',
@@ -300,6 +301,10 @@ const CALLS: Record<string, Call> = {
     prepare: async () => ({ url: '/api/v1/audit/export?format=ndjson' }),
   },
   'GET /api/v1/audit/verify': { ok: 200, prepare: async () => ({ url: '/api/v1/audit/verify' }) },
+  'GET /api/v1/audit/verify/report': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/audit/verify/report' }),
+  },
   'GET /api/v1/audit/searches': {
     ok: 200,
     prepare: async () => ({ url: '/api/v1/audit/searches' }),

@@ -120,6 +120,26 @@ export class AuditRepository {
     return this.read(EVENTS, eventWhere(filter, p), p, options);
   }
 
+  /**
+   * The replays of one message, oldest first: each `deadletter.replayed` event (one replay, or
+   * one item of a bulk replay job) with who triggered it. A single replay's event names the
+   * message id; a job's names only the dead letter, found by the message id it holds (while it
+   * is kept).
+   */
+  replaysOf(messageId: string, limit: number): Promise<Array<Chained<EventRow>>> {
+    const p = new Params();
+    const id = p.add(safeText(messageId));
+    return this.read(
+      EVENTS,
+      [
+        `type = 'deadletter.replayed'`,
+        `(details->>'messageId' = ${id} OR (target_type = 'deadLetter' AND target_id IN (SELECT d.id::text FROM dead_letters d WHERE d.message_id = ${id})))`,
+      ],
+      p,
+      { order: 'asc', limit },
+    );
+  }
+
   /** Rows of a chain in a time range, in chain order, up to the head's seq as read before. */
   chain<R>(
     table: ChainTable<R>,

@@ -309,7 +309,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One message's full trail: every route, attempt and replay */
+        /** The story of one message: every route, version, outcome, attempt and destination, each record's place in the hash chain, and the replays and who triggered them */
         get: operations["AuditController_message"];
         put?: never;
         post?: never;
@@ -362,6 +362,26 @@ export interface paths {
         };
         /** Check the hash chains: every record unchanged and none missing (optionally over a time range) */
         get: operations["AuditController_verify"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit/verify/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Verify (as GET /audit/verify) and answer a signed report: what was checked, the first broken record, the anchors, who ran it and when
+         * @description Signed with Ed25519 by the key that signs the audit anchors (JUNCTION_AUDIT_SIGNING_KEY), over the canonical JSON of every field but `signature`; `junction audit verify --report <file> --public-key <pem>` checks a saved copy. Unsigned (`signature: null`) when the gateway has no signing key.
+         */
+        get: operations["AuditController_report"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1237,11 +1257,6 @@ export interface components {
             /** @description For the next, older page. */
             nextCursor: string | null;
         };
-        MessageTrailDto: {
-            messageId: string;
-            /** @description Every route and replay, oldest first. */
-            records: components["schemas"]["MessageAuditDto"][];
-        };
         AuditTargetDto: {
             /** @example route */
             type: string | null;
@@ -1283,6 +1298,13 @@ export interface components {
             prevHash: string;
             hash: string;
         };
+        MessageTrailDto: {
+            messageId: string;
+            /** @description Every route and replay, oldest first. */
+            records: components["schemas"]["MessageAuditDto"][];
+            /** @description The replays of this message (`deadletter.replayed` events, one per replay or bulk-replay item), oldest first: who triggered each (`actor`), the dead letter (`target.id`), the job and the version it went through (`details`). */
+            replays: components["schemas"]["EventAuditDto"][];
+        };
         EventPageDto: {
             items: components["schemas"]["EventAuditDto"][];
             nextCursor: string | null;
@@ -1303,6 +1325,12 @@ export interface components {
             /** @description Keep it elsewhere: it proves what the chain held at this time. */
             head: components["schemas"]["ChainHeadDto"];
         };
+        AnchoredHeadDto: {
+            /** @enum {string} */
+            table: "audit_messages" | "audit_events";
+            /** @example 1042 */
+            seq: string;
+        };
         AnchorSummaryDto: {
             /** @description The anchor file. */
             file: string;
@@ -1310,16 +1338,8 @@ export interface components {
             signedAt: string;
             /** @description Whether every record it signed is still as signed. */
             matched: boolean;
-            /**
-             * @description The chain heads it signed.
-             * @example [
-             *       {
-             *         "table": "audit_messages",
-             *         "seq": "1042"
-             *       }
-             *     ]
-             */
-            chains: string[];
+            /** @description The chain heads it signed. */
+            chains: components["schemas"]["AnchoredHeadDto"][];
         };
         AnchorVerifyDto: {
             /** @description Whether a signing key is configured; without one no anchor proves the older records. */
@@ -1332,6 +1352,8 @@ export interface components {
             droppedByRetention?: number;
             /** @description The newest anchor checked, and whether it matched. */
             lastAnchor?: components["schemas"]["AnchorSummaryDto"];
+            /** @description Every anchor checked, oldest first (in a verification report only). */
+            anchors?: components["schemas"]["AnchorSummaryDto"][];
             firstBrokenId?: string;
             /** @enum {string} */
             firstBrokenTable?: "audit_messages" | "audit_events";
@@ -1349,6 +1371,63 @@ export interface components {
             tables: components["schemas"]["TableVerifyDto"][];
             /** @description The records compared with the signed anchors published outside the database. */
             anchors: components["schemas"]["AnchorVerifyDto"];
+        };
+        ReportActorDto: {
+            /** @example ada */
+            name: string;
+            /** @enum {string} */
+            kind: "user" | "apiKey";
+            /** @example local */
+            provider: string | null;
+        };
+        ReportRangeDto: {
+            /** Format: date-time */
+            from: string | null;
+            /** Format: date-time */
+            to: string | null;
+            /** @enum {string|null} */
+            table: "messages" | "events" | null;
+        };
+        BrokenRecordDto: {
+            /** @enum {string} */
+            table: "audit_messages" | "audit_events";
+            /** @description The record's place in its chain (seq). */
+            id: string;
+            reason: string;
+        };
+        ReportResultDto: {
+            ok: boolean;
+            /** @description Records checked. */
+            checked: number;
+            firstBroken: (components["schemas"]["BrokenRecordDto"] | null) & components["schemas"]["BrokenRecordDto"];
+            reason: string | null;
+            tables: components["schemas"]["TableVerifyDto"][];
+            anchors: components["schemas"]["AnchorVerifyDto"];
+        };
+        ReportSignerDto: {
+            /** @enum {string} */
+            algorithm: "Ed25519";
+            /** @description First 16 hex digits of the SHA-256 of the public key (SPKI DER). */
+            keyId: string;
+            /** @description The public key, PEM (SPKI). */
+            publicKey: string;
+        };
+        VerificationReportDto: {
+            /** @enum {string} */
+            format: "junction-audit-verification/v1";
+            /**
+             * Format: uuid
+             * @description Also in the `audit.verified` event of this run.
+             */
+            id: string;
+            /** Format: date-time */
+            generatedAt: string;
+            ranBy: components["schemas"]["ReportActorDto"];
+            range: components["schemas"]["ReportRangeDto"];
+            result: components["schemas"]["ReportResultDto"];
+            signer: (components["schemas"]["ReportSignerDto"] | null) & components["schemas"]["ReportSignerDto"];
+            /** @description Base64 Ed25519 signature over the canonical JSON (keys sorted, no spaces) of every other field; null when the gateway has no signing key. */
+            signature: string | null;
         };
         StatsPointDto: {
             /**
@@ -3392,6 +3471,50 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VerifyResultDto"];
+                };
+            };
+            /** @description The request was refused; `message` says why. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The gateway failed; `message` carries an incident id. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+        };
+    };
+    AuditController_report: {
+        parameters: {
+            query?: {
+                /** @description Recorded at or after this time (ISO 8601). */
+                from?: string;
+                /** @description Recorded before this time (ISO 8601). */
+                to?: string;
+                /** @description One chain only (default: both). */
+                table?: "messages" | "events";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerificationReportDto"];
                 };
             };
             /** @description The request was refused; `message` says why. */
