@@ -1,5 +1,5 @@
 /**
- * What the admin audit reads of other parts' states, as small ports: the owning libraries'
+ * What the audit reads of other parts' states, as small ports: the owning libraries'
  * services implement them (the registry's routes and connections, auth's users and API keys)
  * and are injected where the audit module is built. The audit reads no other part's tables.
  */
@@ -29,6 +29,11 @@ export interface ApiKeyStatePort {
     expiresAt: string | null;
     revokedAt: string | null;
   }>;
+}
+
+export interface DeadLetterIdsPort {
+  /** The ids of the dead letters kept of a message (by its id as stored): a replay job's events name only those. */
+  idsOfMessage(messageId: string): Promise<string[]>;
 }
 
 /** The ports the admin audit reads states through (a missing one reads as "no state"). */

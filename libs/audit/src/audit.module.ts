@@ -13,7 +13,12 @@ import { APP_INTERCEPTOR } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { ApiKeysService, AUTH_EVENT_SINK, UsersService } from '@junction/auth';
 import { ConnectionsService, RegistryModule, RoutesService } from '@junction/registry';
-import { EVENT_AUDIT_SINK, EventAuditSink, MESSAGE_AUDIT_SINK } from '@junction/runtime';
+import {
+  DeadLettersRepository,
+  EVENT_AUDIT_SINK,
+  EventAuditSink,
+  MESSAGE_AUDIT_SINK,
+} from '@junction/runtime';
 import { AdminAuditInterceptor, ServiceStateReader } from './admin-audit.interceptor';
 import { AuditAuthEventSink } from './audit-auth-event.sink';
 import { AuditTrail, AuditTrailOptions } from './audit-trail';
@@ -203,8 +208,8 @@ export class AuditModule {
         },
         {
           provide: AuditService,
-          inject: [AuditRepository],
-          useFactory: (r: AuditRepository) =>
+          inject: [AuditRepository, { token: DeadLettersRepository, optional: true }],
+          useFactory: (r: AuditRepository, deadLetters: DeadLettersRepository | undefined) =>
             new AuditService(
               r,
               options.anchors
@@ -213,6 +218,7 @@ export class AuditModule {
                     publicKey: createPublicKey(options.anchors.signingKey),
                   }
                 : undefined,
+              deadLetters,
             ),
         },
         {

@@ -43,6 +43,7 @@ export type {
   ApiKeyStatePort,
   AuditStatePorts,
   ConnectionStatePort,
+  DeadLetterIdsPort,
   RouteStatePort,
   UserStatePort,
 } from './audit-ports';

@@ -245,7 +245,7 @@ export class RuntimeModule {
         },
         RuntimeLifecycle,
       ],
-      exports: [RouteSupervisor, IngestSources, ROUTE_RUNTIME_STATUS],
+      exports: [RouteSupervisor, IngestSources, ROUTE_RUNTIME_STATUS, DeadLettersRepository],
     };
   }
 }
