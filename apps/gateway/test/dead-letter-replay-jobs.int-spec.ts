@@ -246,6 +246,14 @@ describe('dead-letter replay jobs', () => {
       return mine;
     });
     expect(events.length).toBe(6);
+    // The story of a replayed message names the job's replay: found through the dead letters
+    // that hold its id (the audit asks the runtime's port for them).
+    const story = await eventually(async () => {
+      const r = await api('GET', `/api/v1/audit/messages/SCHEMA_FAILED-0-${run}`);
+      expect(r.status).toBe(200);
+      return r.body as { replays: Array<{ type: string; target: { id: string } | null }> };
+    });
+    expect(story.replays.map((e) => e.type)).toEqual(['deadletter.replayed']);
   }, 60_000);
 
   it('replays through a chosen version that is not the running one; the running one fails them', async () => {

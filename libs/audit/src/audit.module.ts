@@ -9,10 +9,16 @@ import {
   OnApplicationShutdown,
   Provider,
 } from '@nestjs/common';
-import { APP_INTERCEPTOR, ModuleRef } from '@nestjs/core';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { DataSource } from 'typeorm';
-import { AUTH_EVENT_SINK } from '@junction/auth';
-import { EVENT_AUDIT_SINK, EventAuditSink, MESSAGE_AUDIT_SINK } from '@junction/runtime';
+import { ApiKeysService, AUTH_EVENT_SINK, UsersService } from '@junction/auth';
+import { ConnectionsService, RegistryModule, RoutesService } from '@junction/registry';
+import {
+  DeadLettersRepository,
+  EVENT_AUDIT_SINK,
+  EventAuditSink,
+  MESSAGE_AUDIT_SINK,
+} from '@junction/runtime';
 import { AdminAuditInterceptor, ServiceStateReader } from './admin-audit.interceptor';
 import { AuditAuthEventSink } from './audit-auth-event.sink';
 import { AuditTrail, AuditTrailOptions } from './audit-trail';
@@ -159,6 +165,8 @@ export class AuditModule {
   static forRoot(options: AuditModuleOptions): DynamicModule {
     return {
       module: AuditModule,
+      // The admin audit reads route and connection states through the registry's services.
+      imports: [RegistryModule],
       controllers: [
         AuditController,
         StatsController,
@@ -200,8 +208,8 @@ export class AuditModule {
         },
         {
           provide: AuditService,
-          inject: [AuditRepository],
-          useFactory: (r: AuditRepository) =>
+          inject: [AuditRepository, { token: DeadLettersRepository, optional: true }],
+          useFactory: (r: AuditRepository, deadLetters: DeadLettersRepository | undefined) =>
             new AuditService(
               r,
               options.anchors
@@ -210,6 +218,7 @@ export class AuditModule {
                     publicKey: createPublicKey(options.anchors.signingKey),
                   }
                 : undefined,
+              deadLetters,
             ),
         },
         {
@@ -249,8 +258,18 @@ export class AuditModule {
         },
         {
           provide: ServiceStateReader,
-          inject: [ModuleRef, AuditRepository],
-          useFactory: (m: ModuleRef, r: AuditRepository) => new ServiceStateReader(m, r),
+          inject: [
+            RoutesService,
+            ConnectionsService,
+            { token: UsersService, optional: true },
+            { token: ApiKeysService, optional: true },
+          ],
+          useFactory: (
+            routes: RoutesService,
+            connections: ConnectionsService,
+            users: UsersService | undefined,
+            apiKeys: ApiKeysService | undefined,
+          ) => new ServiceStateReader({ routes, connections, users, apiKeys }),
         },
         AdminAuditInterceptor,
         { provide: APP_INTERCEPTOR, useExisting: AdminAuditInterceptor },

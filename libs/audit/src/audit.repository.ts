@@ -123,17 +123,22 @@ export class AuditRepository {
   /**
    * The replays of one message, oldest first: each `deadletter.replayed` event (one replay, or
    * one item of a bulk replay job) with who triggered it. A single replay's event names the
-   * message id; a job's names only the dead letter, found by the message id it holds (while it
-   * is kept).
+   * message id; a job's names only the dead letter: `deadLetterIds`, those kept of the message
+   * (the runtime's, read through its port).
    */
-  replaysOf(messageId: string, limit: number): Promise<Array<Chained<EventRow>>> {
+  replaysOf(
+    messageId: string,
+    deadLetterIds: string[],
+    limit: number,
+  ): Promise<Array<Chained<EventRow>>> {
     const p = new Params();
     const id = p.add(safeText(messageId));
+    const letters = p.add(deadLetterIds);
     return this.read(
       EVENTS,
       [
         `type = 'deadletter.replayed'`,
-        `(details->>'messageId' = ${id} OR (target_type = 'deadLetter' AND target_id IN (SELECT d.id::text FROM dead_letters d WHERE d.message_id = ${id})))`,
+        `(details->>'messageId' = ${id} OR (target_type = 'deadLetter' AND target_id = ANY(${letters}::text[])))`,
       ],
       p,
       { order: 'asc', limit },
@@ -183,20 +188,6 @@ export class AuditRepository {
       [table, seq],
     )) as Array<{ hash: Buffer }>;
     return rows[0]?.hash;
-  }
-
-  /**
-   * An API key's state for the admin audit (the auth module keeps no service read of one key):
-   * never its hash.
-   */
-  async apiKeyState(id: string): Promise<Record<string, unknown> | undefined> {
-    const rows = (await this.db.query(
-      `SELECT id, name, prefix, roles, created_by AS "createdBy", created_at AS "createdAt",
-              expires_at AS "expiresAt", revoked_at AS "revokedAt"
-         FROM api_keys WHERE id::text = $1`,
-      [id],
-    )) as Array<Record<string, unknown>>;
-    return rows[0];
   }
 
   /** Day partitions of an audit table, oldest first. */

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { JunctionError } from '@junction/common';
 import { redactPanText } from '@junction/pipeline';
 import { safeText } from './audit-json';
+import type { DeadLetterIdsPort } from './audit-ports';
 import { Chained, ChainTableName, EVENTS, MESSAGES } from './audit-tables';
 import { EVENT_COLUMNS, ExportFormat, exportStream, MESSAGE_COLUMNS } from './audit-export';
 import {
@@ -86,6 +87,7 @@ export class AuditService {
   constructor(
     private readonly repo: AuditRepository,
     private readonly anchorSource?: AnchorSource,
+    private readonly deadLetters?: DeadLetterIdsPort,
   ) {}
 
   /** Message records, newest first. */
@@ -111,7 +113,9 @@ export class AuditService {
       : await this.repo.messages({ messageId }, { order: 'asc', limit: MAX_TRAIL });
     if (rows.length === 0)
       throw new JunctionError('NOT_FOUND', `no audit record of message ${safeText(messageId)}`);
-    const replays = await this.repo.replaysOf(rows[0].row.messageId, MAX_TRAIL);
+    const stored = rows[0].row.messageId;
+    const letters = (await this.deadLetters?.idsOfMessage(safeText(stored))) ?? [];
+    const replays = await this.repo.replaysOf(stored, letters, MAX_TRAIL);
     return {
       messageId: rows[0].row.messageId,
       records: rows.map(messageView),

@@ -1,6 +1,6 @@
 // The engine's own specs check it against the real protocol map (see eslint.config.mjs).
 import { CONNECTORS, type RouteSpec } from '@junction/connectors';
-import { CompiledRoute, compileRoute } from './compile';
+import { CompiledRoute, compileRoute, validateRoute } from './compile';
 import { isTruthy } from './expression/truthy';
 import { RouteValidationError } from './pipeline.error';
 import { envelopeOf, testResources } from './testing';
@@ -27,6 +27,13 @@ describe('compileRoute', () => {
   });
 
   describe('validate', () => {
+    it('answers a document that is not an object, or has no object source, with its shape problems', async () => {
+      for (const doc of [[[]], [], { id: 'r', source: 'amqp', destinations: [] }]) {
+        const problems = await validateRoute(doc, resources);
+        expect(problems.length).toBeGreaterThan(0);
+      }
+    });
+
     const r = route([
       {
         validate: {

@@ -179,7 +179,8 @@ export async function validateRoute(
   resources: RouteResources,
 ): Promise<RouteProblem[]> {
   const shape = checkRouteShape(doc, resources.protocols);
-  if (doc === null || typeof doc !== 'object') return shape;
+  // Not an object (an array neither): the shape's problem is all there is to say.
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return shape;
   const sound = (pointer: string) =>
     !shape.some((p) => p.pointer === pointer || p.pointer.startsWith(`${pointer}/`));
   const collector = new ProblemCollector();
@@ -297,8 +298,8 @@ function checkSource(
   collector: ProblemCollector,
   sound: (pointer: string) => boolean,
 ): void {
-  if (!sound('/source')) return;
   const source = doc.source;
+  if (!sound('/source') || source === null || typeof source !== 'object') return;
   const protocol = protocols[source.type]?.source;
   protocol?.check?.(source as unknown as Record<string, unknown>, collector.reporter('/source'));
   const sync = protocol?.awaitsReply?.(source as unknown as Record<string, unknown>) ?? false;

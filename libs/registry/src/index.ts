@@ -12,6 +12,8 @@ export type { ResolvedConnection, ConnectionView, ConnectionNames } from './conn
 export { MAX_CONNECTION_NAMES, sortedNames } from './connections.service';
 export { PROCESS_NAME, RoutesService } from './routes.service';
 export type { DryRunView, RouteRuntimeStatus, RuntimeStatus } from './routes.service';
+export { RouteEventBus } from './route-events';
+export type { RouteEvents } from './route-events';
 export { RoutesRepository, ROUTE_CHANNEL } from './routes.repository';
 export { checksumOf, canonicalJson } from './canonical-json';
 export {

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { compare, Operation } from 'fast-json-patch';
 import { JunctionError } from '@junction/common';
@@ -25,7 +25,8 @@ import { checksumOf } from './canonical-json';
 import { ConnectionsService } from './connections.service';
 import { RouteEntity } from './entities/route.entity';
 import { RouteVersionEntity } from './entities/route-version.entity';
-import { ROUTE_RESOURCES } from './registry.tokens';
+import { ROUTE_RESOURCES, ROUTE_RUNTIME_STATUS } from './registry.tokens';
+import { RouteEventBus } from './route-events';
 import { isUniqueViolation, RoutesRepository } from './routes.repository';
 import type { RouteSourceInput } from './route-source-body';
 import { SamplesService } from './samples.service';
@@ -119,15 +120,10 @@ export interface RouteRuntimeSummary {
   process: string;
 }
 
-/** Implemented by the route runtime; until one is attached, status reports only the stored state. */
+/** Implemented by the route runtime (ROUTE_RUNTIME_STATUS); without one, status reports only the stored state. */
 export interface RouteRuntimeStatus {
   status(routeId: string): RuntimeStatus | undefined;
-  /** Applies a stored change in this process now (other processes hear of it by NOTIFY). */
-  refresh?(routeId: string): Promise<void>;
 }
-
-/** How long an API call waits for this process's runtime to apply its change (a broker may be slow to answer). */
-const APPLY_WAIT_MS = 3000;
 
 export interface DryRunMessage {
   body: unknown;
@@ -148,40 +144,22 @@ export interface UnsavedDryRunInput {
 
 @Injectable()
 export class RoutesService {
-  private runtime?: RouteRuntimeStatus;
-
   constructor(
     private readonly routes: RoutesRepository,
     private readonly connections: ConnectionsService,
     @Inject(ROUTE_RESOURCES) private readonly resources: RouteResources,
     private readonly samples: SamplesService,
-  ) {
-    // A changed connection restarts the routes using it: here before the API answers, as for
-    // a route change (other processes hear of it by NOTIFY).
-    connections.onRoutesChanged(async (ids) => {
-      await Promise.all(ids.map((id) => this.applied(id)));
-    });
-  }
-
-  /** The route runtime reports live status through this (set at start-up; avoids a module cycle). */
-  attachRuntime(runtime: RouteRuntimeStatus): void {
-    this.runtime = runtime;
-  }
+    private readonly events: RouteEventBus,
+    @Optional() @Inject(ROUTE_RUNTIME_STATUS) private readonly runtime?: RouteRuntimeStatus,
+  ) {}
 
   /**
-   * Lets this process's runtime apply a committed change before the API answers, so that a
-   * route is running (or stopped) when its create, activate, start or stop returns. Bounded:
-   * a route whose broker is slow to answer keeps starting in the background.
+   * Announces a committed change, and waits for this process's runtime to apply it, so that a
+   * route is running (or stopped) when its create, activate, start or stop returns (the runtime
+   * bounds that wait: a route whose broker is slow to answer keeps starting in the background).
    */
-  private async applied(id: string): Promise<void> {
-    const refresh = this.runtime?.refresh;
-    if (!refresh) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      refresh.call(this.runtime, id),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, APPLY_WAIT_MS))),
-    ]);
-    clearTimeout(timer);
+  private applied(id: string): Promise<void> {
+    return this.events.emit('route.changed', { routeId: id });
   }
 
   /**

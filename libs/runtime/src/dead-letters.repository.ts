@@ -203,6 +203,15 @@ export class DeadLettersRepository {
     return rows.map((r) => ({ ...r, count: Number(r.count) }));
   }
 
+  /** The ids of the dead letters kept of one message, by its id as stored (the audit's port). */
+  async idsOfMessage(messageId: string): Promise<string[]> {
+    const rows = (await this.db.query(
+      `SELECT id::text AS id FROM dead_letters WHERE message_id = $1`,
+      [messageId],
+    )) as Array<{ id: string }>;
+    return rows.map((r) => r.id);
+  }
+
   find(id: string): Promise<DeadLetterEntity | null> {
     return this.db.getRepository(DeadLetterEntity).findOneBy({ id });
   }

@@ -16,6 +16,9 @@ import {
   RegistryModule,
   ROUTE_CHANNEL,
   ROUTE_RESOURCES,
+  ROUTE_RUNTIME_STATUS,
+  RouteEventBus,
+  RouteRuntimeStatus,
   RoutesService,
   SECRET_BOX,
 } from '@junction/registry';
@@ -46,38 +49,76 @@ import { SqlRouteStore } from './route-store';
 
 export { RUNTIME_OPTIONS, type RuntimeOptions };
 
+/** How long an API call waits for this process's runtime to apply its change (a broker may be slow to answer). */
+export const APPLY_WAIT_MS = 3000;
+
+/**
+ * Applies the registry's route changes in this process: each refreshes its routes, and the
+ * emitter (the API request) waits for that at most `waitMs`; a route whose broker is slow to
+ * answer keeps starting in the background. Returns the function that stops following.
+ */
+export function followRouteEvents(
+  events: RouteEventBus,
+  supervisor: Pick<RouteSupervisor, 'refresh'>,
+  waitMs = APPLY_WAIT_MS,
+): () => void {
+  const applied = async (id: string): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      supervisor.refresh(id),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs))),
+    ]);
+    clearTimeout(timer);
+  };
+  const offs = [
+    events.on('route.changed', ({ routeId }) => applied(routeId), 'runtime'),
+    events.on(
+      'connection.changed',
+      async ({ routeIds }) => void (await Promise.all(routeIds.map(applied))),
+      'runtime',
+    ),
+  ];
+  return () => offs.forEach((off) => off());
+}
+
+/** This process's live state of a route, as the registry's route views show it. */
+function runtimeStatus(supervisor: RouteSupervisor): RouteRuntimeStatus {
+  return {
+    status: (id) => {
+      const s = supervisor.status(id);
+      return (
+        s && {
+          state: s.state,
+          inFlight: s.inFlight,
+          processed: s.processed,
+          failed: s.failed,
+          lastError: s.lastError,
+          reason: s.reason ?? null,
+          since: s.since ?? null,
+        }
+      );
+    },
+  };
+}
+
 /** Starts every route at boot, follows changes from every process, drains at shutdown. */
 @Injectable()
 export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger('Runtime');
   private listener?: RouteListener;
+  private unfollow?: () => void;
 
   constructor(
     private readonly supervisor: RouteSupervisor,
-    private readonly routes: RoutesService,
+    private readonly events: RouteEventBus,
     private readonly db: DataSource,
     private readonly replayJobs: ReplayJobsService,
     @Inject(RUNTIME_OPTIONS) private readonly options: RuntimeOptions,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    this.routes.attachRuntime({
-      refresh: (id) => this.supervisor.refresh(id),
-      status: (id) => {
-        const s = this.supervisor.status(id);
-        return (
-          s && {
-            state: s.state,
-            inFlight: s.inFlight,
-            processed: s.processed,
-            failed: s.failed,
-            lastError: s.lastError,
-            reason: s.reason ?? null,
-            since: s.since ?? null,
-          }
-        );
-      },
-    });
+    // Route changes made through this process's API apply here before the API answers.
+    this.unfollow = followRouteEvents(this.events, this.supervisor);
     const url = (this.db.options as { url?: string }).url!;
     this.listener = new RouteListener(
       url,
@@ -95,6 +136,7 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicati
   async beforeApplicationShutdown(): Promise<void> {
     // A replay job in progress gives its lease back first: another process resumes it.
     await this.replayJobs.stop();
+    this.unfollow?.();
     await this.listener?.stop();
     await this.supervisor.stop();
     // The spans of the messages just drained go out before the process ends.
@@ -107,6 +149,8 @@ export class RuntimeModule {
   static forRoot(options: RuntimeOptions): DynamicModule {
     return {
       module: RuntimeModule,
+      // Global for ROUTE_RUNTIME_STATUS: the registry's route views read live state through it.
+      global: true,
       imports: [RegistryModule],
       // Replay jobs first: their static paths must not be read as a dead letter's id.
       controllers: [ReplayJobsController, DeadLettersController, ConnectionTestController],
@@ -194,9 +238,14 @@ export class RuntimeModule {
             );
           },
         },
+        {
+          provide: ROUTE_RUNTIME_STATUS,
+          inject: [RouteSupervisor],
+          useFactory: runtimeStatus,
+        },
         RuntimeLifecycle,
       ],
-      exports: [RouteSupervisor, IngestSources],
+      exports: [RouteSupervisor, IngestSources, ROUTE_RUNTIME_STATUS, DeadLettersRepository],
     };
   }
 }
