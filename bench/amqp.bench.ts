@@ -9,6 +9,7 @@ import { DataSource } from 'typeorm';
 import { createAuditTrail } from '@junction/audit';
 import { createTestDatabase } from '@junction/database';
 import { MIGRATIONS } from '../migrations';
+import { costLine, measureAudit } from './costs';
 import { parseRouteText, type RouteDocument } from '@junction/pipeline';
 import {
   fastest,
@@ -54,6 +55,7 @@ async function raw(
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
   const started = process.hrtime.bigint();
+  const cpuFrom = process.cpuUsage();
   await consume.consume(input, (msg) => {
     if (!msg) return;
     publish.sendToQueue(
@@ -68,7 +70,7 @@ async function raw(
     );
   });
   await finished;
-  const result = timed(name, COUNT, started);
+  const result = timed(name, COUNT, started, cpuFrom);
   await consume.close();
   await publish.close();
   return result;
@@ -125,27 +127,28 @@ async function main(): Promise<void> {
     try {
       await migrations.initialize();
       await migrations.runMigrations();
-      await migrations.destroy();
       const audit = createAuditTrail({ databaseUrl: db.url });
       await audit.ensurePartitions();
       const auditedIn = q('audited.in');
       await preload(channel, auditedIn);
-      rows.push(
-        await runWorker(
-          'route: the same, with the audit trail on',
-          {
-            id: 'bench-audited',
-            source: { type: 'amqp', connection: 'rabbit', queue: auditedIn, prefetch: PREFETCH },
-            pipeline: renamingPipeline(),
-            destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('audited.out') }],
-          },
-          rabbit,
-          COUNT,
-          audit.messages,
-        ),
+      const meter = await measureAudit((sql) => migrations.query(sql));
+      const audited = await runWorker(
+        'route: the same, with the audit trail on',
+        {
+          id: 'bench-audited',
+          source: { type: 'amqp', connection: 'rabbit', queue: auditedIn, prefetch: PREFETCH },
+          pipeline: renamingPipeline(),
+          destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('audited.out') }],
+        },
+        rabbit,
+        COUNT,
+        audit.messages,
       );
+      audited.note = costLine(await meter.stop(audit, COUNT));
+      rows.push(audited);
       await audit.close();
     } finally {
+      await migrations.destroy().catch(() => undefined);
       await db.drop();
     }
 
@@ -179,6 +182,11 @@ async function main(): Promise<void> {
     rows,
     fastest(rows[0], rows[rows.length - 1]),
   );
+  if (!process.argv.includes('--json')) {
+    console.log(
+      `\naudit on / audit off (same route, same run): ${((rows[2].perSecond / rows[1].perSecond) * 100).toFixed(0)}%`,
+    );
+  }
 }
 
 main().catch((err: unknown) => {

@@ -13,7 +13,9 @@
  *
  * The bulk rows of step 2 are inserted with SQL, not chained (only queries are measured on
  * them); the chain is checked over today's rows, which the writer made. BENCH_KEEP_DB=1 keeps
- * the database.
+ * the database. BENCH_BASELINE=0 skips the baseline, BENCH_RECORDS=0 steps 2 and 3 (to profile
+ * the write path alone: node --cpu-prof dist/bench/audit.bench.js). `--json` prints the write
+ * path's figures as one JSON document.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -23,6 +25,7 @@ import { AuditRepository, AuditService, createAuditTrail, messageRow } from '@ju
 import { createTestDatabase } from '@junction/database';
 import type { MessageRecord } from '@junction/runtime';
 import { MIGRATIONS } from '../migrations';
+import { costLine, measureAudit } from './costs';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const WRITES = Number(process.env.BENCH_WRITES ?? 100_000);
@@ -134,23 +137,40 @@ async function main(): Promise<void> {
       );
     });
     const trail = createAuditTrail({ databaseUrl: db.url });
+    const meter = await measureAudit(async (sql) => (await raw.query(sql)).rows);
     const written = await load(WRITES, CONCURRENCY, (i) => trail.recordMessage(record(i)));
+    const costs = await meter.stop(trail, WRITES);
     const stats = trail.stats().messages;
+    if (process.argv.includes('--json')) {
+      console.log(
+        JSON.stringify({
+          writes: WRITES,
+          concurrency: CONCURRENCY,
+          recordsPerSecond: written.perSecond,
+          baselinePerSecond: BASELINE > 0 ? base.perSecond : null,
+          ...costs,
+        }),
+      );
+    }
     console.log(`write path, ${CONCURRENCY} records in flight:`);
-    summary(
-      `  baseline: INSERT + COMMIT per record (${BASELINE})`,
-      base.latencies,
-      `  ${Math.round(base.perSecond)} records/s`,
-    );
+    if (BASELINE > 0) {
+      summary(
+        `  baseline: INSERT + COMMIT per record (${BASELINE})`,
+        base.latencies,
+        `  ${Math.round(base.perSecond)} records/s`,
+      );
+    }
     summary(
       `  group commit: record() until durable (${WRITES})`,
       written.latencies,
       `  ${Math.round(written.perSecond)} records/s`,
     );
     console.log(
-      `  group commit / baseline: ${(written.perSecond / base.perSecond).toFixed(1)}x the records/s, ${stats.batches} INSERTs for ${stats.rows} records (${(stats.rows / stats.batches).toFixed(0)} per batch)\n`,
+      `  ${BASELINE > 0 ? `group commit / baseline: ${(written.perSecond / base.perSecond).toFixed(1)}x the records/s, ` : ''}${stats.batches} INSERTs for ${stats.rows} records (${(stats.rows / stats.batches).toFixed(0)} per batch)`,
     );
+    console.log(`  ${costLine(costs)}\n`);
     await trail.close();
+    if (RECORDS === 0) return;
 
     // 2. A million records over ten days, and the auditor's queries.
     const loadStarted = performance.now();

@@ -52,6 +52,11 @@ export class AuditSession {
     }
   }
 
+  /** The server process serving this session's connection, if connected (for cost measurement). */
+  backendPid(): number | null {
+    return (this.client as { processID?: number } | undefined)?.processID ?? null;
+  }
+
   async close(): Promise<void> {
     const client = this.client ?? (await this.connecting?.catch(() => undefined));
     this.client = undefined;

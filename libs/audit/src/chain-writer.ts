@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Client, DatabaseError } from 'pg';
 import { AuditError } from './audit.error';
 import { safeText } from './audit-json';
@@ -37,6 +38,14 @@ export interface ChainWriterStats {
   /** True while the database refuses or cannot be reached. */
   failing: boolean;
   lastError: string | null;
+  /** Statements sent to the database (each one a round trip unless pipelined). */
+  roundTrips: number;
+  /** Time batches spent between being sent and their commit's answer, summed over tries. */
+  commitWaitMs: number;
+  /** Rows in the largest batch written. */
+  maxBatchRows: number;
+  /** The Postgres backend serving the writer's connection, while connected (for cost measurement). */
+  backendPid: number | null;
 }
 
 interface Pending<R> {
@@ -111,7 +120,14 @@ export class ChainWriter<R> {
   private readonly maxDelayMs: number;
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
-  private readonly counters = { batches: 0, rows: 0, retries: 0 };
+  private readonly counters = {
+    batches: 0,
+    rows: 0,
+    retries: 0,
+    roundTrips: 0,
+    commitWaitMs: 0,
+    maxBatchRows: 0,
+  };
   private failingSince?: number;
   private lastWarnAt = 0;
   private lastError: string | null = null;
@@ -164,6 +180,7 @@ export class ChainWriter<R> {
       ...this.counters,
       failing: this.failingSince !== undefined,
       lastError: this.lastError,
+      backendPid: this.session.backendPid(),
     };
   }
 
@@ -202,6 +219,7 @@ export class ChainWriter<R> {
     const madeDays = new Set<string>();
     let delay = this.retryMinMs;
     for (;;) {
+      const sentAt = performance.now();
       try {
         await this.session.use((client) =>
           this.appendBatch(
@@ -210,8 +228,10 @@ export class ChainWriter<R> {
             attempt,
           ),
         );
+        this.counters.commitWaitMs += performance.now() - sentAt;
         this.counters.batches += 1;
         this.counters.rows += batch.length;
+        this.counters.maxBatchRows = Math.max(this.counters.maxBatchRows, batch.length);
         this.recovered();
         for (const p of batch) p.resolve();
         return;
@@ -298,6 +318,7 @@ export class ChainWriter<R> {
       // Another writer moved the head: nothing went in. Chain the batch again onto the real one.
       attempt.recordedAt = attempt.lastSeq = attempt.lastHash = undefined;
     }
+    this.counters.roundTrips += 1;
     const results = (await client.query(
       `BEGIN; SELECT seq, hash, recorded_at, date_trunc('milliseconds', clock_timestamp()) AS now
          FROM audit_chain_heads WHERE table_name = '${this.table.name}' FOR UPDATE`,
@@ -313,11 +334,13 @@ export class ChainWriter<R> {
     }
     if (attempt.lastSeq && attempt.recordedAt && attempt.lastHash) {
       // The last try may have committed before its connection died: under the lock, it is known.
+      this.counters.roundTrips += 1;
       const found = await client.query(
         `SELECT 1 FROM ${this.table.name} WHERE recorded_at = $1 AND seq = $2 AND hash = $3`,
         [attempt.recordedAt, attempt.lastSeq, attempt.lastHash],
       );
       if ((found.rowCount ?? 0) > 0) {
+        this.counters.roundTrips += 1;
         await client.query('COMMIT');
         return;
       }
@@ -336,6 +359,7 @@ export class ChainWriter<R> {
         hash: attempt.lastHash!,
       }),
     );
+    this.counters.roundTrips += 1;
     await client.query('COMMIT');
     this.head = { ...(attempt as Required<Attempt>) };
   }
@@ -373,6 +397,7 @@ export class ChainWriter<R> {
     text: string,
     values: unknown[],
   ): Promise<{ rows: T[] }> {
+    this.counters.roundTrips += 1;
     try {
       return await client.query<T>({ name: `junction-${this.table.name}-${kind}`, text, values });
     } catch (err) {
