@@ -411,6 +411,43 @@ describe('audit writer against real Postgres', () => {
     expect(await service.verify({}, 'messages')).toMatchObject({ ok: true });
   });
 
+  it('pipelines: a batch sent behind one that fails goes in only after it, chained again', async () => {
+    const t = trail();
+    await t.recordMessage(record(randomUUID())); // the writer knows the head
+    const lock = await admin.connect();
+    try {
+      // Hold the head: the next batch waits on it in Postgres, the one after is sent behind it.
+      await lock.query('BEGIN');
+      await lock.query(
+        `SELECT 1 FROM audit_chain_heads WHERE table_name = 'audit_messages' FOR UPDATE`,
+      );
+      const first = Array.from({ length: 10 }, () => randomUUID());
+      const bad = record(randomUUID(), { outcome: 'lost' as MessageRecord['outcome'] });
+      const settled = [
+        ...first.map((id) => t.recordMessage(record(id))),
+        t.recordMessage(bad), // fails the first batch: the one behind it must not go in before it
+      ];
+      await until(() => t.stats().messages.roundTrips >= 2, 'the first batch to be sent');
+      const second = Array.from({ length: 10 }, () => randomUUID());
+      settled.push(...second.map((id) => t.recordMessage(record(id))));
+      expect(t.stats().messages.pipelined).toBe(1);
+      await lock.query('COMMIT');
+      const results = await Promise.allSettled(settled);
+      expect(results.map((r) => r.status)).toEqual([
+        ...Array(10).fill('fulfilled'),
+        'rejected',
+        ...Array(10).fill('fulfilled'),
+      ]);
+    } finally {
+      lock.release();
+    }
+    const gaps = await admin.query(
+      `SELECT count(*) AS n FROM (SELECT seq - lag(seq) OVER (ORDER BY recorded_at, seq) AS step FROM audit_messages) s WHERE step <> 1`,
+    );
+    expect(Number(gaps.rows[0].n)).toBe(0);
+    expect(await service.verify({}, 'messages')).toMatchObject({ ok: true });
+  });
+
   it('drops whole days for retention, makes a missing day on demand, and the chain still verifies', async () => {
     const t = trail();
     await t.recordMessage(record(randomUUID()));
