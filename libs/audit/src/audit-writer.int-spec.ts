@@ -411,6 +411,43 @@ describe('audit writer against real Postgres', () => {
     expect(await service.verify({}, 'messages')).toMatchObject({ ok: true });
   });
 
+  it('stores odd texts exactly as hashed (the batch goes as one JSON document)', async () => {
+    const t = trail();
+    const id = randomUUID();
+    const odd =
+      'quote " backslash \\ tab \t newline \n \u2028 emoji \u{1F600} lone \uD800 nul \u0000 {a,b} é';
+    await t.recordMessage(
+      record(id, {
+        body: { [odd]: [odd, 1.5, -0, 1e21, null, true, { z: 1, a: [] }], n: 12345678901234 },
+        receipts: [
+          { destination: 0, receipt: { kind: 'amqp', exchange: odd, routingKey: '"{}' } },
+          { destination: 1, receipt: { kind: 'kafka', topic: 'a,b' } },
+        ],
+        error: { code: 'X', message: odd, where: odd },
+        outcome: 'dead-lettered',
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      }),
+    );
+    await t.recordMessage(record(randomUUID(), { auditPayload: 'none', body: undefined }));
+    const rows = await admin.query(
+      `SELECT body, targets, error_message, trace_id FROM audit_messages WHERE message_id = $1`,
+      [id],
+    );
+    const clean = odd.replace('\uD800', '\uFFFD').replace('\u0000', '\uFFFD');
+    expect(rows.rows[0]).toEqual({
+      body: { [clean]: [clean, 1.5, 0, 1e21, null, true, { z: 1, a: [] }], n: 12345678901234 },
+      targets: [`amqp:${clean}/"{}`, 'kafka:a,b'],
+      error_message: clean,
+      trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
+    });
+    expect(
+      await count(
+        `SELECT count(*) AS n FROM audit_messages WHERE body IS NULL AND route_id = 'orders'`,
+      ),
+    ).toBeGreaterThanOrEqual(1);
+    expect(await service.verify({}, 'messages')).toMatchObject({ ok: true });
+  });
+
   it('pipelines: a batch sent behind one that fails goes in only after it, chained again', async () => {
     const t = trail();
     await t.recordMessage(record(randomUUID())); // the writer knows the head
