@@ -37,6 +37,10 @@ export interface AuditCosts {
   meanBatchRows: number;
   maxBatchRows: number;
   roundTripsPer100k: number;
+  /** Batches sent behind one still committing; tries that found the head moved; tries again after an error. */
+  pipelined: number;
+  headMoved: number;
+  retries: number;
   /** Mean time a batch waited for its commit's answer, in ms. */
   meanCommitWaitMs: number;
 }
@@ -69,6 +73,9 @@ export async function measureAudit(sql: Sql) {
         meanBatchRows: stats.rows / Math.max(1, stats.batches),
         maxBatchRows: stats.maxBatchRows,
         roundTripsPer100k: (stats.roundTrips / Math.max(1, records)) * 100_000,
+        pipelined: stats.pipelined,
+        headMoved: stats.headMoved,
+        retries: stats.retries,
         meanCommitWaitMs: stats.commitWaitMs / Math.max(1, stats.batches),
       };
     },
@@ -83,6 +90,7 @@ export function costLine(c: AuditCosts): string {
     ` (per 100k: ${((c.gatewayUsPerRecord * 100_000) / 1e6).toFixed(2)} s + ${c.postgresUsPerRecord === null ? 'n/a' : ((c.postgresUsPerRecord * 100_000) / 1e6).toFixed(2)} s);` +
     ` WAL ${c.walBytesPerRecord.toFixed(0)} B/record (whole server);` +
     ` ${c.batches} batches, mean ${c.meanBatchRows.toFixed(1)} rows, max ${c.maxBatchRows};` +
+    ` ${c.pipelined} pipelined, ${c.headMoved} found the head moved, ${c.retries} retries;` +
     ` ${c.roundTripsPer100k.toFixed(0)} round trips per 100k; commit wait ${c.meanCommitWaitMs.toFixed(2)} ms per batch`
   );
 }

@@ -52,6 +52,8 @@ export interface ChainWriterStats {
   maxBatchRows: number;
   /** Batches sent while the one before was still committing. */
   pipelined: number;
+  /** Tries that found the head moved (by a failed batch before them, or another process): chained again. */
+  headMoved: number;
   /** The Postgres backend serving the writer's connection, while connected (for cost measurement). */
   backendPid: number | null;
 }
@@ -154,6 +156,7 @@ export class ChainWriter<R> {
     commitWaitMs: 0,
     maxBatchRows: 0,
     pipelined: 0,
+    headMoved: 0,
   };
   private failingSince?: number;
   private lastWarnAt = 0;
@@ -238,6 +241,8 @@ export class ChainWriter<R> {
    */
   private async drain(): Promise<void> {
     while (this.queue.length > 0 || this.next) {
+      // A batch not sent yet: until it is, nothing may be sent ahead (it would go before it).
+      if (!this.next) this.predicted = undefined;
       const batch = this.next ?? { items: this.queue.splice(0, this.maxBatch), attempt: {} };
       this.next = undefined;
       this.current = batch;
@@ -296,6 +301,7 @@ export class ChainWriter<R> {
             // another process appended): nothing went in. Chain it again, under the head's lock.
             this.head = this.predicted = undefined;
             attempt.recordedAt = attempt.lastSeq = attempt.lastHash = undefined;
+            this.counters.headMoved += 1;
             continue;
           }
           this.head = { ...(attempt as Required<Attempt>) };
@@ -381,6 +387,7 @@ export class ChainWriter<R> {
         return;
       }
       // Another writer moved the head: nothing went in. Chain the batch again onto the real one.
+      this.counters.headMoved += 1;
       attempt.recordedAt = attempt.lastSeq = attempt.lastHash = undefined;
     }
     this.counters.roundTrips += 1;
