@@ -421,7 +421,7 @@ describe('audit writer against real Postgres', () => {
         body: { [odd]: [odd, 1.5, -0, 1e21, null, true, { z: 1, a: [] }], n: 12345678901234 },
         receipts: [
           { destination: 0, receipt: { kind: 'amqp', exchange: odd, routingKey: '"{}' } },
-          { destination: 1, receipt: { kind: 'kafka', topic: 'a,b' } },
+          { destination: 1, receipt: { kind: 'kafka', topic: 'a,b', partition: 0, offset: '1' } },
         ],
         error: { code: 'X', message: odd, where: odd },
         outcome: 'dead-lettered',

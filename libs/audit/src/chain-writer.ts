@@ -306,11 +306,14 @@ export class ChainWriter<R> {
           }
           this.head = { ...(attempt as Required<Attempt>) };
         } else {
+          // Only the drain's own batch has rows waiting behind it (not a half of a refused one).
+          const sent = batch === this.current ? () => this.sendAhead() : undefined;
           await this.session.use((client) =>
             this.appendBatch(
               client,
               items.map((p) => p.row),
               attempt,
+              sent,
             ),
           );
         }
@@ -319,6 +322,9 @@ export class ChainWriter<R> {
         this.counters.rows += items.length;
         this.counters.maxBatchRows = Math.max(this.counters.maxBatchRows, items.length);
         this.recovered();
+        // Rows that come now (as these resolve) go in the drain's next batch, whole: nothing is
+        // on the wire to send them behind, unless a batch already is.
+        if (!this.next) this.predicted = undefined;
         for (const p of items) p.resolve();
         return;
       } catch (caught) {
@@ -378,11 +384,16 @@ export class ChainWriter<R> {
    * there. Otherwise (the first batch, after a failure, or another process appended meanwhile)
    * the head is read under its row lock: BEGIN and SELECT ... FOR UPDATE, INSERT, COMMIT.
    */
-  private async appendBatch(client: Client, rows: R[], attempt: Attempt): Promise<void> {
+  private async appendBatch(
+    client: Client,
+    rows: R[],
+    attempt: Attempt,
+    sent?: () => void,
+  ): Promise<void> {
     const known = this.head;
     this.head = this.predicted = undefined; // known again only once this batch is committed
     if (known && !attempt.lastSeq) {
-      if (await this.sendOnHead(client, rows, known, attempt, () => this.sendAhead())) {
+      if (await this.sendOnHead(client, rows, known, attempt, sent)) {
         this.head = { ...(attempt as Required<Attempt>) };
         return;
       }
