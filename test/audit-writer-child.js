@@ -13,6 +13,7 @@ const { createAuditTrail } = require('../dist/libs/audit/src/audit-trail');
 const trail = createAuditTrail({
   databaseUrl: process.env.DATABASE_URL,
   applicationName: 'junction-audit-kill-child',
+  pipelineDepth: 2,
   log: { log: () => undefined, warn: () => undefined, error: () => undefined },
 });
 

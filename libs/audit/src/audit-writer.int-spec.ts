@@ -122,7 +122,8 @@ class Proxy {
   }
 }
 
-describe('audit writer against real Postgres', () => {
+// Every case with one batch at a time (the default) and with batches pipelined.
+describe.each([1, 2])('audit writer against real Postgres, pipelineDepth %i', (pipelineDepth) => {
   let db: TestDatabase;
   let ds: DataSource;
   let admin: Pool;
@@ -136,6 +137,7 @@ describe('audit writer against real Postgres', () => {
       log: quiet,
       retryMinMs: 20,
       retryMaxMs: 200,
+      pipelineDepth,
       ...options,
     });
     trails.push(t);
@@ -449,7 +451,7 @@ describe('audit writer against real Postgres', () => {
   });
 
   it('pipelines: a batch sent behind one that fails goes in only after it, chained again', async () => {
-    const t = trail();
+    const t = trail({ pipelineDepth: 2 });
     await t.recordMessage(record(randomUUID())); // the writer knows the head
     const lock = await admin.connect();
     try {

@@ -23,9 +23,11 @@ export interface ChainWriterOptions {
    */
   maxDelayMs?: number;
   /**
-   * Batches on the wire at once (default 2): while a batch commits, the rows that came meanwhile
-   * are chained onto the head it will leave and sent behind it on the same connection, so that
-   * Postgres starts on them as soon as the first commits. 1: one batch at a time.
+   * Batches on the wire at once. 2: while a batch commits, the rows that came meanwhile are
+   * chained onto the head it will leave and sent behind it on the same connection, so that
+   * Postgres starts on them as soon as the first commits. Default 1 (one batch at a time): on one
+   * connection each batch still waits for its own flush, and with a route's bounded prefetch the
+   * batches sent ahead were smaller and more (bench:amqp, audit on/off 49% against 58%).
    */
   pipelineDepth?: number;
   /** First and longest pause between tries while the database is unreachable. */
@@ -169,7 +171,7 @@ export class ChainWriter<R> {
   ) {
     this.maxBatch = Math.max(1, options.maxBatch ?? 1000);
     this.maxDelayMs = Math.max(0, options.maxDelayMs ?? 0);
-    this.pipelineDepth = Math.max(1, Math.min(2, options.pipelineDepth ?? 2));
+    this.pipelineDepth = Math.max(1, Math.min(2, options.pipelineDepth ?? 1));
     this.retryMinMs = options.retryMinMs ?? 50;
     this.retryMaxMs = options.retryMaxMs ?? 2_000;
   }
