@@ -10,6 +10,7 @@ import { createAuditTrail } from '@junction/audit';
 import { createTestDatabase } from '@junction/database';
 import { MIGRATIONS } from '../migrations';
 import type { RouteSpec } from '@junction/connectors';
+import { costLine, measureAudit } from './costs';
 import { parseRouteText } from '@junction/pipeline';
 import {
   fastest,
@@ -55,6 +56,7 @@ async function raw(
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
   const started = process.hrtime.bigint();
+  const cpuFrom = process.cpuUsage();
   await consume.consume(input, (msg) => {
     if (!msg) return;
     publish.sendToQueue(
@@ -69,7 +71,7 @@ async function raw(
     );
   });
   await finished;
-  const result = timed(name, COUNT, started);
+  const result = timed(name, COUNT, started, cpuFrom);
   await consume.close();
   await publish.close();
   return result;
@@ -126,27 +128,28 @@ async function main(): Promise<void> {
     try {
       await migrations.initialize();
       await migrations.runMigrations();
-      await migrations.destroy();
       const audit = createAuditTrail({ databaseUrl: db.url });
       await audit.ensurePartitions();
       const auditedIn = q('audited.in');
       await preload(channel, auditedIn);
-      rows.push(
-        await runWorker(
-          'route: the same, with the audit trail on',
-          {
-            id: 'bench-audited',
-            source: { type: 'amqp', connection: 'rabbit', queue: auditedIn, prefetch: PREFETCH },
-            pipeline: renamingPipeline(),
-            destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('audited.out') }],
-          },
-          rabbit,
-          COUNT,
-          audit.messages,
-        ),
+      const meter = await measureAudit((sql) => migrations.query(sql));
+      const audited = await runWorker(
+        'route: the same, with the audit trail on',
+        {
+          id: 'bench-audited',
+          source: { type: 'amqp', connection: 'rabbit', queue: auditedIn, prefetch: PREFETCH },
+          pipeline: renamingPipeline(),
+          destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('audited.out') }],
+        },
+        rabbit,
+        COUNT,
+        audit.messages,
       );
+      audited.note = costLine(await meter.stop(audit, COUNT));
+      rows.push(audited);
       await audit.close();
     } finally {
+      await migrations.destroy().catch(() => undefined);
       await db.drop();
     }
 
@@ -180,6 +183,11 @@ async function main(): Promise<void> {
     rows,
     fastest(rows[0], rows[rows.length - 1]),
   );
+  if (!process.argv.includes('--json')) {
+    console.log(
+      `\naudit on / audit off (same route, same run): ${((rows[2].perSecond / rows[1].perSecond) * 100).toFixed(0)}%`,
+    );
+  }
 }
 
 main().catch((err: unknown) => {

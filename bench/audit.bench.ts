@@ -13,7 +13,9 @@
  *
  * The bulk rows of step 2 are inserted with SQL, not chained (only queries are measured on
  * them); the chain is checked over today's rows, which the writer made. BENCH_KEEP_DB=1 keeps
- * the database.
+ * the database. BENCH_BASELINE=0 skips the baseline, BENCH_RECORDS=0 steps 2 and 3 (to profile
+ * the write path alone: node --cpu-prof dist/bench/audit.bench.js). `--json` prints the write
+ * path's figures as one JSON document.
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -32,6 +34,7 @@ import {
   record,
   summary,
 } from './audit-load';
+import { costLine, measureAudit } from './costs';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const WRITES = Number(process.env.BENCH_WRITES ?? 100_000);
@@ -83,24 +86,54 @@ async function main(): Promise<void> {
         ],
       );
     });
-    const trail = createAuditTrail({ databaseUrl: db.url });
-    const written = await load(WRITES, CONCURRENCY, (i) => trail.recordMessage(record(i)));
-    const stats = trail.stats().messages;
+    // The writer as it is (one batch at a time), then with batches pipelined: same run.
+    const write = async (pipelineDepth: number) => {
+      const trail = createAuditTrail({ databaseUrl: db.url, pipelineDepth });
+      const meter = await measureAudit(async (sql) => (await raw.query(sql)).rows);
+      const written = await load(WRITES, CONCURRENCY, (i) => trail.recordMessage(record(i)));
+      const costs = await meter.stop(trail, WRITES);
+      await trail.close();
+      return { written, costs };
+    };
+    const runs = [
+      { name: 'group commit (one batch at a time)', ...(await write(1)) },
+      { name: 'group commit, pipelineDepth 2', ...(await write(2)) },
+    ];
+    if (process.argv.includes('--json')) {
+      console.log(
+        JSON.stringify({
+          writes: WRITES,
+          concurrency: CONCURRENCY,
+          baselinePerSecond: BASELINE > 0 ? base.perSecond : null,
+          runs: runs.map((r) => ({
+            name: r.name,
+            recordsPerSecond: r.written.perSecond,
+            ...r.costs,
+          })),
+        }),
+      );
+    }
     console.log(`write path, ${CONCURRENCY} records in flight:`);
-    summary(
-      `  baseline: INSERT + COMMIT per record (${BASELINE})`,
-      base.latencies,
-      `  ${Math.round(base.perSecond)} records/s`,
-    );
-    summary(
-      `  group commit: record() until durable (${WRITES})`,
-      written.latencies,
-      `  ${Math.round(written.perSecond)} records/s`,
-    );
-    console.log(
-      `  group commit / baseline: ${(written.perSecond / base.perSecond).toFixed(1)}x the records/s, ${stats.batches} INSERTs for ${stats.rows} records (${(stats.rows / stats.batches).toFixed(0)} per batch)\n`,
-    );
-    await trail.close();
+    if (BASELINE > 0) {
+      summary(
+        `  baseline: INSERT + COMMIT per record (${BASELINE})`,
+        base.latencies,
+        `  ${Math.round(base.perSecond)} records/s`,
+      );
+    }
+    for (const { name, written, costs } of runs) {
+      summary(
+        `  ${name}: record() until durable (${WRITES})`,
+        written.latencies,
+        `  ${Math.round(written.perSecond)} records/s` +
+          (BASELINE > 0
+            ? `, ${(written.perSecond / base.perSecond).toFixed(1)}x the baseline`
+            : ''),
+      );
+      console.log(`    ${costLine(costs)}`);
+    }
+    console.log('');
+    if (RECORDS === 0) return;
 
     // 2. A million records over ten days, and the auditor's queries.
     const loadStarted = performance.now();

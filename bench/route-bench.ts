@@ -21,11 +21,27 @@ export interface Timed {
   messages: number;
   seconds: number;
   perSecond: number;
+  /** This process's CPU (user + system) per message, in microseconds, when measured. */
+  cpuUsPerMessage?: number;
+  /** More columns for this row (the audit's costs), printed after the ratio. */
+  note?: string;
 }
 
-export function timed(name: string, messages: number, startedNs: bigint): Timed {
+export function timed(
+  name: string,
+  messages: number,
+  startedNs: bigint,
+  cpuFrom?: NodeJS.CpuUsage,
+): Timed {
   const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
-  return { name, messages, seconds, perSecond: messages / seconds };
+  const cpu = cpuFrom && process.cpuUsage(cpuFrom);
+  return {
+    name,
+    messages,
+    seconds,
+    perSecond: messages / seconds,
+    ...(cpu ? { cpuUsPerMessage: (cpu.user + cpu.system) / messages } : {}),
+  };
 }
 
 /** The faster of two runs of the raw baseline (one before the routes, one after). */
@@ -54,8 +70,12 @@ export function report(title: string, rows: Timed[], baseline: Timed): void {
   console.log(`node ${process.version}; baseline: ${baseline.name}\n`);
   for (const r of rows) {
     console.log(
-      `${r.name.padEnd(58)} ${r.perSecond.toFixed(0).padStart(7)} msg/s  (${r.messages} in ${r.seconds.toFixed(2)} s)  ${(ratio(r) * 100).toFixed(0).padStart(4)}% of raw`,
+      `${r.name.padEnd(58)} ${r.perSecond.toFixed(0).padStart(7)} msg/s  (${r.messages} in ${r.seconds.toFixed(2)} s)  ${(ratio(r) * 100).toFixed(0).padStart(4)}% of raw` +
+        (r.cpuUsPerMessage === undefined
+          ? ''
+          : `  ${r.cpuUsPerMessage.toFixed(0).padStart(4)} us CPU/msg`),
     );
+    if (r.note) console.log(`  ${r.note}`);
   }
 }
 
@@ -161,13 +181,15 @@ export async function runWorker(
       },
       deadLetters: noDeadLetters,
       audit: counting,
-      log: console,
+      // Warnings and errors only: a debug line per message to stdout would be timed as the route's.
+      log: { log: () => undefined, warn: console.warn, error: console.error },
     },
   );
   const started = process.hrtime.bigint();
+  const cpuFrom = process.cpuUsage();
   await worker.start();
   await finished;
-  const result = timed(name, count, started);
+  const result = timed(name, count, started, cpuFrom);
   await worker.stop();
   await pool.close();
   return result;

@@ -234,24 +234,45 @@ describe('the hash chain', () => {
       chainHash('audit_messages', GENESIS_HASH, '7', at, content),
     );
     const chained = { seq: '7', recordedAt: at, prevHash: GENESIS_HASH, hash: GENESIS_HASH, row };
-    const withText = MESSAGES.appendParams([{ ...chained, canonical }], {
+    const [, withText] = MESSAGES.appendParams([{ ...chained, canonical }], {
       seq: '7',
       hash: GENESIS_HASH,
     });
-    const without = MESSAGES.appendParams([chained], { seq: '7', hash: GENESIS_HASH });
-    expect(withText).toHaveLength(without.length);
-    const bodyColumn = withText.findIndex(
-      (p) => Array.isArray(p) && p[0] === canonical[MESSAGE_BODY],
-    );
-    expect(bodyColumn).toBeGreaterThan(0);
-    expect(JSON.parse((without[bodyColumn] as string[])[0])).toEqual(row.body);
+    const [, without] = MESSAGES.appendParams([chained], { seq: '7', hash: GENESIS_HASH });
+    expect(withText).toBe(without);
+    // One array per row, in the INSERT's order: the body is the 15th, as its canonical text.
+    const BODY_COLUMN = 14;
+    expect(withText).toContain(`,${canonical[MESSAGE_BODY]},`);
+    const [batchRow] = JSON.parse(withText as string) as unknown[][];
+    expect(batchRow[BODY_COLUMN]).toEqual(row.body);
+    expect(batchRow).toEqual([
+      '7',
+      row.messageId,
+      row.routeId,
+      row.routeVersion,
+      row.source,
+      row.outcome,
+      row.destinations,
+      `{${row.targets.map((t) => `"${t}"`).join(',')}}`,
+      row.attempts,
+      row.receivedAt,
+      row.doneAt,
+      row.errorCode,
+      row.errorMessage,
+      row.errorWhere,
+      row.body,
+      row.payloadSha256,
+      row.traceId,
+      GENESIS_HASH.toString('hex'),
+      GENESIS_HASH.toString('hex'),
+    ]);
     const noBody = messageRow(record({ auditPayload: 'none' }));
-    expect(
-      MESSAGES.appendParams(
-        [{ ...chained, row: noBody, canonical: MESSAGES.content(noBody).map(canonicalJson) }],
-        { seq: '7', hash: GENESIS_HASH },
-      )[bodyColumn],
-    ).toEqual([null]); // SQL NULL, not the JSON null
+    const [, noBodyText] = MESSAGES.appendParams([{ ...chained, row: noBody }], {
+      seq: '7',
+      hash: GENESIS_HASH,
+    });
+    // JSON null, which the INSERT stores as SQL NULL (NULLIF).
+    expect((JSON.parse(noBodyText as string) as unknown[][])[0][BODY_COLUMN]).toBeNull();
   });
 
   it('writes canonical JSON with sorted keys and keeps a __proto__ key as a key', () => {
