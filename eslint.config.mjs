@@ -12,6 +12,7 @@ export default tseslint.config(
       'data/**',
       'apps/console/dist/**',
       'apps/console/generated/**',
+      'libs/client/src/generated/**',
       'test-artifacts/**',
     ],
   },
@@ -64,6 +65,29 @@ export default tseslint.config(
     },
   },
   {
+    // The engine's specs check it against the real protocol map, which the engine itself only
+    // gets injected (RouteResources.protocols).
+    files: ['libs/pipeline/**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@nestjs/*', 'typeorm', 'pg'],
+              message: 'libs/pipeline stays pure: no Nest, TypeORM or broker clients.',
+            },
+            {
+              group: ['@junction/*', '!@junction/connectors'],
+              message:
+                "libs/pipeline's specs may use the protocol map of @junction/connectors only.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Protocol adapters: plain TypeScript over the broker clients; only the engine's types from Junction.
     files: ['libs/connectors/**/*.ts'],
     rules: {
@@ -78,6 +102,24 @@ export default tseslint.config(
             {
               group: ['@junction/*', '!@junction/pipeline'],
               message: 'libs/connectors depends only on @junction/pipeline.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The SDK runs in browsers (the console) and in Node: nothing of the server, no Node module.
+    files: ['libs/client/src/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@nestjs/*', 'typeorm', 'pg', 'node:*', '@junction/*'],
+              message: '@junction/client stands alone: openapi-fetch and web-standard APIs only.',
             },
           ],
         },
@@ -100,8 +142,8 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
-    // The console's build scripts (ES modules run by Node).
-    files: ['apps/console/scripts/**/*.mjs'],
+    // Build scripts (ES modules run by Node).
+    files: ['apps/console/scripts/**/*.mjs', 'libs/client/scripts/**/*.mjs'],
     languageOptions: {
       sourceType: 'module',
       globals: { process: 'readonly', console: 'readonly' },

@@ -9,7 +9,9 @@ import { DataSource } from 'typeorm';
 import { createAuditTrail } from '@junction/audit';
 import { createTestDatabase } from '@junction/database';
 import { MIGRATIONS } from '../migrations';
-import { parseRouteText, type RouteDocument } from '@junction/pipeline';
+import type { RouteSpec } from '@junction/connectors';
+import { costLine, measureAudit } from './costs';
+import { parseRouteText } from '@junction/pipeline';
 import {
   fastest,
   order,
@@ -54,6 +56,7 @@ async function raw(
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
   const started = process.hrtime.bigint();
+  const cpuFrom = process.cpuUsage();
   await consume.consume(input, (msg) => {
     if (!msg) return;
     publish.sendToQueue(
@@ -68,7 +71,7 @@ async function raw(
     );
   });
   await finished;
-  const result = timed(name, COUNT, started);
+  const result = timed(name, COUNT, started, cpuFrom);
   await consume.close();
   await publish.close();
   return result;
@@ -84,7 +87,7 @@ async function main(): Promise<void> {
   };
   const example = parseRouteText(
     readFileSync(join(__dirname, '..', '..', 'examples/orders-eu.route.yaml'), 'utf8'),
-  ) as RouteDocument;
+  ) as RouteSpec;
   const queues: string[] = [];
   const q = (name: string) => {
     queues.push(`${RUN}.${name}`);
@@ -125,27 +128,28 @@ async function main(): Promise<void> {
     try {
       await migrations.initialize();
       await migrations.runMigrations();
-      await migrations.destroy();
       const audit = createAuditTrail({ databaseUrl: db.url });
       await audit.ensurePartitions();
       const auditedIn = q('audited.in');
       await preload(channel, auditedIn);
-      rows.push(
-        await runWorker(
-          'route: the same, with the audit trail on',
-          {
-            id: 'bench-audited',
-            source: { type: 'amqp', connection: 'rabbit', queue: auditedIn, prefetch: PREFETCH },
-            pipeline: renamingPipeline(),
-            destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('audited.out') }],
-          },
-          rabbit,
-          COUNT,
-          audit.messages,
-        ),
+      const meter = await measureAudit((sql) => migrations.query(sql));
+      const audited = await runWorker(
+        'route: the same, with the audit trail on',
+        {
+          id: 'bench-audited',
+          source: { type: 'amqp', connection: 'rabbit', queue: auditedIn, prefetch: PREFETCH },
+          pipeline: renamingPipeline(),
+          destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('audited.out') }],
+        },
+        rabbit,
+        COUNT,
+        audit.messages,
       );
+      audited.note = costLine(await meter.stop(audit, COUNT));
+      rows.push(audited);
       await audit.close();
     } finally {
+      await migrations.destroy().catch(() => undefined);
       await db.drop();
     }
 
@@ -159,7 +163,7 @@ async function main(): Promise<void> {
           source: { type: 'amqp', connection: 'rabbit', queue: exampleIn, prefetch: PREFETCH },
           destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('example.out') }],
           errors: undefined,
-        } as RouteDocument,
+        } as RouteSpec,
         rabbit,
         COUNT,
       ),
@@ -179,6 +183,11 @@ async function main(): Promise<void> {
     rows,
     fastest(rows[0], rows[rows.length - 1]),
   );
+  if (!process.argv.includes('--json')) {
+    console.log(
+      `\naudit on / audit off (same route, same run): ${((rows[2].perSecond / rows[1].perSecond) * 100).toFixed(0)}%`,
+    );
+  }
 }
 
 main().catch((err: unknown) => {

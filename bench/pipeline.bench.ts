@@ -17,6 +17,7 @@ import {
   parseRouteText,
   RouteDocument,
 } from '@junction/pipeline';
+import { CONNECTORS } from '@junction/connectors';
 
 const ROOT = join(__dirname, '..', '..');
 const DURATION_MS = Number(process.env.BENCH_MS ?? 2000);
@@ -78,7 +79,11 @@ async function main(): Promise<void> {
     readFileSync(join(ROOT, 'examples/orders-eu.route.yaml'), 'utf8'),
   ) as RouteDocument;
   const body = JSON.parse(raw) as Record<string, unknown>;
-  const resources = { expressions: new JsonataEngine(), hmacKey: Buffer.from('bench-key') };
+  const resources = {
+    expressions: new JsonataEngine(),
+    hmacKey: Buffer.from('bench-key'),
+    protocols: CONNECTORS,
+  };
   const route = await compileRoute(doc, resources);
   const envelope = envelopeOf(body);
   const bindings = { headers: envelope.headers, meta: envelope.meta };

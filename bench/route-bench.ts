@@ -2,8 +2,13 @@
  * Shared by the broker benches: runs a route through the real runtime worker (RouteWorker with
  * the ConnectorPool) on a real broker, in this process, and times N messages end to end.
  */
-import { ConnectorPool, type ConnectorConnection } from '@junction/connectors';
-import { JsonataEngine, type RouteDocument } from '@junction/pipeline';
+import {
+  CONNECTORS,
+  ConnectorPool,
+  type ConnectorConnection,
+  type RouteSpec,
+} from '@junction/connectors';
+import { JsonataEngine } from '@junction/pipeline';
 import {
   RouteWorker,
   type MessageAuditSink,
@@ -16,11 +21,27 @@ export interface Timed {
   messages: number;
   seconds: number;
   perSecond: number;
+  /** This process's CPU (user + system) per message, in microseconds, when measured. */
+  cpuUsPerMessage?: number;
+  /** More columns for this row (the audit's costs), printed after the ratio. */
+  note?: string;
 }
 
-export function timed(name: string, messages: number, startedNs: bigint): Timed {
+export function timed(
+  name: string,
+  messages: number,
+  startedNs: bigint,
+  cpuFrom?: NodeJS.CpuUsage,
+): Timed {
   const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
-  return { name, messages, seconds, perSecond: messages / seconds };
+  const cpu = cpuFrom && process.cpuUsage(cpuFrom);
+  return {
+    name,
+    messages,
+    seconds,
+    perSecond: messages / seconds,
+    ...(cpu ? { cpuUsPerMessage: (cpu.user + cpu.system) / messages } : {}),
+  };
 }
 
 /** The faster of two runs of the raw baseline (one before the routes, one after). */
@@ -28,13 +49,33 @@ export function fastest(a: Timed, b: Timed): Timed {
   return a.perSecond >= b.perSecond ? a : b;
 }
 
+/**
+ * Prints the rows against the baseline; with `--json` on the command line, one JSON document
+ * instead (for tracking figures across runs).
+ */
 export function report(title: string, rows: Timed[], baseline: Timed): void {
+  const ratio = (r: Timed) => r.perSecond / baseline.perSecond;
+  if (process.argv.includes('--json')) {
+    console.log(
+      JSON.stringify({
+        title,
+        node: process.version,
+        baseline: baseline.name,
+        rows: rows.map((r) => ({ ...r, ratioToBaseline: Number(ratio(r).toFixed(4)) })),
+      }),
+    );
+    return;
+  }
   console.log(title);
   console.log(`node ${process.version}; baseline: ${baseline.name}\n`);
   for (const r of rows) {
     console.log(
-      `${r.name.padEnd(58)} ${r.perSecond.toFixed(0).padStart(7)} msg/s  (${r.messages} in ${r.seconds.toFixed(2)} s)  ${((r.perSecond / baseline.perSecond) * 100).toFixed(0).padStart(4)}% of raw`,
+      `${r.name.padEnd(58)} ${r.perSecond.toFixed(0).padStart(7)} msg/s  (${r.messages} in ${r.seconds.toFixed(2)} s)  ${(ratio(r) * 100).toFixed(0).padStart(4)}% of raw` +
+        (r.cpuUsPerMessage === undefined
+          ? ''
+          : `  ${r.cpuUsPerMessage.toFixed(0).padStart(4)} us CPU/msg`),
     );
+    if (r.note) console.log(`  ${r.note}`);
   }
 }
 
@@ -77,7 +118,7 @@ export function order(i: number): Record<string, unknown> {
 }
 
 /** validate + filter + a field-renaming transform + mask: the shape the 70% aim is about. */
-export function renamingPipeline(): RouteDocument['pipeline'] {
+export function renamingPipeline(): RouteSpec['pipeline'] {
   return [
     { validate: { schema: { type: 'object', required: ['id', 'total', 'customer'] } } },
     { filter: 'total > 0' },
@@ -100,7 +141,7 @@ export function renamingPipeline(): RouteDocument['pipeline'] {
  */
 export async function runWorker(
   name: string,
-  document: RouteDocument,
+  document: RouteSpec,
   connection: ConnectorConnection,
   count: number,
   audit: MessageAuditSink = NO_AUDIT,
@@ -126,27 +167,29 @@ export async function runWorker(
     { id: document.id, version: 1, document },
     {
       connectors: {
-        source: (spec, conn, opts) => {
-          if (spec.type === 'http') throw new Error('no http');
-          return pool.source(spec, conn, opts);
-        },
+        source: (spec, conn, opts) => pool.source(spec, conn, opts),
         destination: (spec, conn) => {
           if (spec.type === 'log' || !conn) throw new Error('bench destinations are brokers');
           return pool.destination(spec, conn);
         },
       },
       connection: () => Promise.resolve(connection),
-      resources: { expressions: new JsonataEngine(), hmacKey: Buffer.from('bench') },
+      resources: {
+        expressions: new JsonataEngine(),
+        hmacKey: Buffer.from('bench'),
+        protocols: CONNECTORS,
+      },
       deadLetters: noDeadLetters,
       audit: counting,
-      log: console,
-      maxInFlight: 1000,
+      // Warnings and errors only: a debug line per message to stdout would be timed as the route's.
+      log: { log: () => undefined, warn: console.warn, error: console.error },
     },
   );
   const started = process.hrtime.bigint();
+  const cpuFrom = process.cpuUsage();
   await worker.start();
   await finished;
-  const result = timed(name, count, started);
+  const result = timed(name, count, started, cpuFrom);
   await worker.stop();
   await pool.close();
   return result;

@@ -11,6 +11,10 @@ import { DeadLetterSearch1765080000000 } from './1765080000000-dead-letter-searc
 import { DeadLetterReplayJobs1765080000001 } from './1765080000001-dead-letter-replay-jobs';
 import { AuditMessageCounts1765080000002 } from './1765080000002-audit-message-counts';
 import { AuditSavedSearches1765080000003 } from './1765080000003-audit-saved-searches';
+import { AuditTraceId1765100000000 } from './1765100000000-audit-trace-id';
+import { DeadLetterReplays1765110000000 } from './1765110000000-dead-letter-replays';
+import { AuditReplayIndex1765120000000 } from './1765120000000-audit-replay-index';
+import { ConnectionKindShape1765150000000 } from './1765150000000-connection-kind-shape';
 
 /** Every migration, in order. Listed explicitly so that source (tests) and dist (npm start) agree. */
 export const MIGRATIONS = [
@@ -27,4 +31,8 @@ export const MIGRATIONS = [
   DeadLetterReplayJobs1765080000001,
   AuditMessageCounts1765080000002,
   AuditSavedSearches1765080000003,
+  AuditTraceId1765100000000,
+  DeadLetterReplays1765110000000,
+  AuditReplayIndex1765120000000,
+  ConnectionKindShape1765150000000,
 ];

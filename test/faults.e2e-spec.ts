@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as amqp from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
 import { createTestDatabase } from '@junction/database';
+import { duplicates, readAmqpQueue } from './broker-readers';
 import { eventually, freePort, GatewayProcess as Gateway } from './gateway-process';
 
 /**
@@ -104,34 +105,12 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
   }
 
   /** Reads an AMQP queue until every id is seen. */
-  async function readQueue(
+  function readQueue(
     queue: string,
     ids: string[],
     timeoutMs = 90_000,
   ): Promise<Map<string, number>> {
-    const seen = new Map<string, number>();
-    const ch = await amqpConnection.createChannel();
-    await ch.assertQueue(queue, { durable: true });
-    const { consumerTag } = await ch.consume(queue, (msg) => {
-      if (!msg) return;
-      const id = String(msg.properties.messageId ?? '');
-      seen.set(id, (seen.get(id) ?? 0) + 1);
-      ch.ack(msg);
-    });
-    try {
-      await eventually(
-        () => {
-          const missing = ids.filter((id) => !seen.has(id));
-          if (missing.length > 0) throw new Error(`${missing.length} of ${ids.length} missing`);
-        },
-        timeoutMs,
-        `all ${ids.length} ids on ${queue}`,
-      );
-    } finally {
-      await ch.cancel(consumerTag);
-      await ch.close();
-    }
-    return seen;
+    return readAmqpQueue(amqpConnection, queue, ids, timeoutMs);
   }
 
   async function publishAmqp(
@@ -148,9 +127,6 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
       });
     await channel.waitForConfirms();
   }
-
-  const duplicates = (seen: Map<string, number>) =>
-    [...seen.values()].reduce((n, c) => n + (c - 1), 0);
 
   it('AMQP -> Kafka: kill -9 mid-stream, restart, every id arrives', async () => {
     const g = gateways[0];

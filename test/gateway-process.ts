@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Spawned, spawnNode } from './process';
 
 export { freePort } from './process';
 
-const ROOT = join(__dirname, '..');
+// From test/ under ts-jest; from dist/test/ when a bench (compiled) drives the gateway.
+const ROOT = existsSync(join(__dirname, '..', 'bin', 'gateway.js'))
+  ? join(__dirname, '..')
+  : join(__dirname, '..', '..');
 export const ADMIN_PASSWORD = 'gateway-admin-password';
 export const MASTER_KEY = randomBytes(32).toString('hex');
 

@@ -123,3 +123,15 @@ export async function setEditorText(page: Page, text: string): Promise<void> {
   await page.keyboard.press('Delete');
   await page.keyboard.insertText(text);
 }
+
+/** Presses Tab until the focused element matches, as a keyboard user would; fails after `max`. */
+export async function tabTo(page: Page, selector: string, max = 60): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    if (
+      await page.evaluate(`document.activeElement?.matches(${JSON.stringify(selector)}) ?? false`)
+    )
+      return;
+  }
+  throw new Error(`${selector} was not reached with Tab`);
+}

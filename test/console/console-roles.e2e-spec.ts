@@ -7,7 +7,14 @@ import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { createTestDatabase, type TestDatabase } from '@junction/database';
 import { eventually, freePort, GatewayProcess } from '../gateway-process';
-import { checkScreen, launchBrowser, openPage, screenshot, type WatchedPage } from './browser';
+import {
+  checkScreen,
+  launchBrowser,
+  openPage,
+  screenshot,
+  tabTo,
+  type WatchedPage,
+} from './browser';
 
 jest.setTimeout(240_000);
 
@@ -28,18 +35,6 @@ async function signIn(page: Page, base: string, username: string): Promise<void>
   await page.getByLabel(/^Password/).fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Routes' }).waitFor();
-}
-
-/** Presses Tab until the focused element matches, as a keyboard user would; fails after `max`. */
-async function tabTo(page: Page, selector: string, max = 60): Promise<void> {
-  for (let i = 0; i < max; i++) {
-    await page.keyboard.press('Tab');
-    if (
-      await page.evaluate(`document.activeElement?.matches(${JSON.stringify(selector)}) ?? false`)
-    )
-      return;
-  }
-  throw new Error(`${selector} was not reached with Tab`);
 }
 
 describe('console: editor and viewer', () => {

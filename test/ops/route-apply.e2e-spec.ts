@@ -327,5 +327,41 @@ describe('routes as code: junction login, route apply / diff / export, dead-lett
     const replay = await junction(env, ['dead-letters', 'replay', letters[0].id]);
     expect(replay.stdout).toContain(`${letters[0].id}: dead-lettered`);
     expect(replay.code).toBe(3);
+    // --all walks every page (here one letter a page) and finds what one big page holds.
+    const onePage = await junction(env, ['dead-letters', 'list', '--json', '--limit', '500']);
+    const paged = await junction(env, ['dead-letters', 'list', '--json', '--all', '--limit', '1']);
+    expect(paged.code).toBe(0);
+    const ids = (out: string) => (JSON.parse(out) as { id: string }[]).map((d) => d.id);
+    expect(ids(paged.stdout)).toEqual(ids(onePage.stdout));
+    expect(ids(paged.stdout).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('audit export streams the records to a file', async () => {
+    const file = join(dir, 'audit.ndjson');
+    // The audit writer commits in groups: poll until the dead letter's record is in.
+    const deadline = Date.now() + 15_000;
+    let records: { routeId: string; outcome: string }[] = [];
+    while (!records.some((r) => r.outcome === 'dead-lettered') && Date.now() < deadline) {
+      const r = await junction(env, [
+        'audit',
+        'export',
+        '--format',
+        'ndjson',
+        '--route',
+        'ops-payments',
+        '-o',
+        file,
+      ]);
+      expect(r).toMatchObject({ code: 0, stderr: `audit export written to ${file}\n` });
+      records = readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { routeId: string; outcome: string });
+    }
+    expect(records.some((r) => r.outcome === 'dead-lettered')).toBe(true);
+    expect(records.every((r) => r.routeId === 'ops-payments')).toBe(true);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const bad = await junction(env, ['audit', 'export', '--format', 'xml']);
+    expect(bad).toMatchObject({ code: 2, stderr: 'junction: --format must be csv or ndjson\n' });
   });
 });

@@ -1,6 +1,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { ApiClient, Refused, Unreachable } from './api-client';
+import { textBody } from '@junction/client';
+import { connect, failure } from './api-client';
 
 /** A real HTTP server on 127.0.0.1 that answers each path with a fixed status and body. */
 function serve(
@@ -14,7 +15,7 @@ function serve(
   );
 }
 
-describe('ApiClient: what a CLI exit code is made of', () => {
+describe('the CLI on @junction/client: what an exit code is made of', () => {
   let server: Server;
   let url: string;
   const seen: {
@@ -30,8 +31,8 @@ describe('ApiClient: what a CLI exit code is made of', () => {
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
         seen.push({ method: req.method, url: req.url, headers: req.headers, body });
-        const status = Number(/\/status\/(\d+)/.exec(req.url ?? '')?.[1] ?? 200);
-        if (req.url?.includes('/text')) {
+        const status = Number(/\/s(\d{3})/.exec(req.url ?? '')?.[1] ?? 200);
+        if (req.url?.includes('format=yaml')) {
           res.writeHead(status, { 'content-type': 'application/yaml' });
           res.end('id: x\n');
           return;
@@ -54,59 +55,66 @@ describe('ApiClient: what a CLI exit code is made of', () => {
   });
   afterAll(() => new Promise((r) => server.close(r)));
 
-  const client = (base = url) =>
-    new ApiClient({ url: base, headers: { 'x-api-key': 'k1' }, from: 'test' }, 5000);
+  const client = (base = url) => connect({ url: base, credentials: { apiKey: 'k1' } }, 5000);
+  const get = (id: string, base = url) => {
+    const api = client(base);
+    return api.data(api.GET('/api/v1/routes/{id}', { params: { path: { id } } }));
+  };
 
-  it('sends the credential and the body with its content type under /api/v1', async () => {
-    const res = await client().request('PUT', '/routes/a', {
-      text: 'id: a\n',
-      contentType: 'application/yaml',
+  it('sends the credential and the body with its content type', async () => {
+    const api = client();
+    const res = await api.PUT('/api/v1/routes/{id}', {
+      params: { path: { id: 'a' } },
+      ...textBody('id: a\n', 'application/yaml'),
     });
-    expect(res).toMatchObject({ status: 200, body: { ok: true } });
+    expect(res.response.status).toBe(200);
     const last = seen[seen.length - 1];
     expect(last).toMatchObject({ method: 'PUT', url: '/api/v1/routes/a', body: 'id: a\n' });
     expect(last.headers['x-api-key']).toBe('k1');
     expect(last.headers['content-type']).toBe('application/yaml');
   });
 
-  it('returns text bodies as text', async () => {
-    expect((await client().request('GET', '/text')).body).toBe('id: x\n');
+  it('reads text bodies as text', async () => {
+    const api = client();
+    const yaml = await api.data(
+      api.GET('/api/v1/routes/{id}', {
+        params: { path: { id: 'x' }, query: { format: 'yaml' } },
+        parseAs: 'text',
+      }),
+    );
+    expect(yaml).toBe('id: x\n');
   });
 
   it.each([400, 401, 403, 404, 409, 415, 422, 500])(
-    '%i is Refused, with the error body',
+    '%i is refused, with the error body',
     async (status) => {
-      const err = await client()
-        .request('GET', `/status/${status}`)
-        .catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(Refused);
-      expect(err).toMatchObject({ status, body: { details: { problems: [{ pointer: '/id' }] } } });
-      expect((err as Error).message).toContain(`answer ${status}`);
+      const failed = failure(await get(`s${status}`).catch((e: unknown) => e));
+      expect(failed).toMatchObject({
+        unavailable: false,
+        error: { status, body: { details: { problems: [{ pointer: '/id' }] } } },
+      });
+      expect(failed?.line).toBe(`GET /api/v1/routes/s${status}: ${status} answer ${status}`);
     },
   );
 
   it.each([502, 503, 504])(
-    '%i is Unreachable (the gateway is not there to decide)',
+    '%i is unavailable (the gateway is not there to decide)',
     async (status) => {
-      await expect(client().request('GET', `/status/${status}`)).rejects.toBeInstanceOf(
-        Unreachable,
-      );
+      expect(failure(await get(`s${status}`).catch((e: unknown) => e))).toMatchObject({
+        unavailable: true,
+      });
     },
   );
 
-  it('a status the caller expects is an answer', async () => {
-    await expect(client().request('GET', '/status/404', { expect: [404] })).resolves.toMatchObject({
-      status: 404,
-    });
-  });
-
-  it('a closed port is Unreachable, naming the gateway', async () => {
+  it('a closed port is unavailable, naming the gateway', async () => {
     const closed = await serve(() => undefined);
     await new Promise((r) => closed.server.close(r));
-    const err = await client(closed.url)
-      .request('GET', '/x')
-      .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(Unreachable);
-    expect((err as Error).message).toContain(`cannot reach ${closed.url}`);
+    const failed = failure(await get('x', closed.url).catch((e: unknown) => e));
+    expect(failed?.unavailable).toBe(true);
+    expect(failed?.line).toBe(`cannot reach ${closed.url}: ECONNREFUSED`);
+  });
+
+  it('anything else is not an API failure', () => {
+    expect(failure(new Error('disk full'))).toBeUndefined();
   });
 });

@@ -1,15 +1,19 @@
 import { KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { DataSource } from 'typeorm';
 import {
   AnchorDirectory,
   AuditRepository,
   AuditService,
+  checkReport,
   loadVerifyKey,
   type VerifyResult,
 } from '@junction/audit';
 import { EXIT } from './exit-codes';
 
 export interface AuditVerifyOptions {
+  /** A downloaded verification report to check (instead of the database). */
+  report?: string;
   databaseUrl?: string;
   anchors?: string;
   publicKey?: string;
@@ -52,6 +56,7 @@ function describe(result: VerifyResult): string[] {
  * first broken record), 2 bad usage, 5 the database or the anchors could not be read.
  */
 export async function auditVerifyCommand(options: AuditVerifyOptions): Promise<number> {
+  if (options.report) return reportCommand(options.report, options);
   const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
   const anchorsDir = options.anchors ?? process.env.JUNCTION_AUDIT_ANCHOR_DIR;
   const keyText = options.publicKey ?? process.env.JUNCTION_AUDIT_PUBLIC_KEY;
@@ -96,4 +101,53 @@ export async function auditVerifyCommand(options: AuditVerifyOptions): Promise<n
   if (options.json) out(JSON.stringify(result, null, 2));
   else for (const line of describe(result)) out(line);
   return result.ok ? EXIT.DELIVER : EXIT.AUDIT_BROKEN;
+}
+
+/**
+ * Checks a verification report downloaded from the gateway (GET /audit/verify/report, or the
+ * console's Verify screen): its Ed25519 signature, by the key it carries or, with --public-key,
+ * by the gateway's key kept apart. Exit 0 signed and the trail verified, 1 the signature does not
+ * verify or the report says the trail is broken, 2 bad usage, 5 the file could not be read.
+ */
+async function reportCommand(file: string, options: AuditVerifyOptions): Promise<number> {
+  const keyText = options.publicKey ?? process.env.JUNCTION_AUDIT_PUBLIC_KEY;
+  let trusted: KeyObject | undefined;
+  try {
+    trusted = keyText ? loadVerifyKey(keyText) : undefined;
+  } catch (e) {
+    err((e as Error).message);
+    return EXIT.USAGE;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, 'utf8')) as unknown;
+  } catch (e) {
+    err(`could not read the report ${file}: ${(e as Error).message}`);
+    return EXIT.UNAVAILABLE;
+  }
+  const checked = checkReport(value, trusted);
+  if (typeof checked === 'string') {
+    if (options.json) out(JSON.stringify({ signatureValid: false, reason: checked }, null, 2));
+    else out(`NOT VALID: ${file}: ${checked}`);
+    return EXIT.AUDIT_BROKEN;
+  }
+  const { report } = checked;
+  const r = report.result;
+  if (options.json) {
+    out(JSON.stringify({ signatureValid: true, trusted: checked.trusted, report }, null, 2));
+    return r.ok ? EXIT.DELIVER : EXIT.AUDIT_BROKEN;
+  }
+  out(
+    `signature valid: report ${report.id} signed by key ${checked.keyId}${checked.trusted ? ' (the key given)' : ' (the key it carries: pass --public-key to know whose it is)'}`,
+  );
+  out(
+    `  ran by ${report.ranBy.name} (${report.ranBy.kind}) at ${report.generatedAt}, range ${report.range.from ?? 'the beginning'} to ${report.range.to ?? 'now'}`,
+  );
+  if (r.ok) out(`  ok: ${r.checked} records verified`);
+  else if (r.firstBroken)
+    out(
+      `  BROKEN: first broken record ${r.firstBroken.id} of ${r.firstBroken.table}: ${r.firstBroken.reason}`,
+    );
+  else out(`  BROKEN: ${r.reason ?? 'see the report'}`);
+  return r.ok ? EXIT.DELIVER : EXIT.AUDIT_BROKEN;
 }

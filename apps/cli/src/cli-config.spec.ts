@@ -44,15 +44,15 @@ describe('junction login file', () => {
     writeLogin({ url: 'http://127.0.0.1:8080/', token: 'stored' }, env);
     expect(resolveConnection(env)).toMatchObject({
       url: 'http://127.0.0.1:8080',
-      headers: { authorization: 'Bearer stored' },
+      credentials: { token: 'stored' },
     });
-    expect(resolveConnection({ ...env, JUNCTION_TOKEN: 'tok' }).headers).toEqual({
-      authorization: 'Bearer tok',
+    expect(resolveConnection({ ...env, JUNCTION_TOKEN: 'tok' }).credentials).toEqual({
+      token: 'tok',
     });
     expect(
-      resolveConnection({ ...env, JUNCTION_TOKEN: 'tok', JUNCTION_API_KEY: 'key' }).headers,
+      resolveConnection({ ...env, JUNCTION_TOKEN: 'tok', JUNCTION_API_KEY: 'key' }).credentials,
     ).toEqual({
-      'x-api-key': 'key',
+      apiKey: 'key',
     });
     expect(
       resolveConnection({
@@ -60,7 +60,7 @@ describe('junction login file', () => {
         JUNCTION_URL: 'https://gw.example',
         JUNCTION_API_KEY: 'k',
       }),
-    ).toMatchObject({ url: 'https://gw.example', headers: { 'x-api-key': 'k' } });
+    ).toMatchObject({ url: 'https://gw.example', credentials: { apiKey: 'k' } });
   });
 
   it('never sends the stored credential to another gateway named by JUNCTION_URL', () => {
@@ -68,8 +68,10 @@ describe('junction login file', () => {
     writeLogin({ url: 'http://127.0.0.1:8080', apiKey: 'secret' }, env);
     for (const other of ['http://127.0.0.1:9090', 'https://127.0.0.1:8080', 'http://evil.example'])
       expect(() => resolveConnection({ ...env, JUNCTION_URL: other })).toThrow(NotLoggedIn);
-    expect(resolveConnection({ ...env, JUNCTION_URL: 'http://127.0.0.1:8080/' }).headers).toEqual({
-      'x-api-key': 'secret',
+    expect(
+      resolveConnection({ ...env, JUNCTION_URL: 'http://127.0.0.1:8080/' }).credentials,
+    ).toEqual({
+      apiKey: 'secret',
     });
   });
 

@@ -17,7 +17,7 @@ export interface StoredLogin {
 /** The gateway and the credentials a command uses: environment first, then the login file. */
 export interface Connection {
   url: string;
-  headers: Record<string, string>;
+  credentials: { token: string } | { apiKey: string };
   /** Where the settings came from, for error messages. */
   from: string;
 }
@@ -93,20 +93,19 @@ export function resolveConnection(env: NodeJS.ProcessEnv = process.env): Connect
       'no gateway configured: run `junction login <url> ...` or set JUNCTION_URL and JUNCTION_API_KEY',
     );
   if (env.JUNCTION_API_KEY)
-    return { url: normalizeUrl(url), headers: { 'x-api-key': env.JUNCTION_API_KEY }, from: 'env' };
+    return { url: normalizeUrl(url), credentials: { apiKey: env.JUNCTION_API_KEY }, from: 'env' };
   if (env.JUNCTION_TOKEN)
     return {
       url: normalizeUrl(url),
-      headers: { authorization: `Bearer ${env.JUNCTION_TOKEN}` },
+      credentials: { token: env.JUNCTION_TOKEN },
       from: 'env',
     };
   const from = configPath(env);
   // The stored credential belongs to the stored URL only: never send it to another gateway.
   if (stored && normalizeUrl(stored.url) === normalizeUrl(url)) {
     if (stored.apiKey)
-      return { url: normalizeUrl(url), headers: { 'x-api-key': stored.apiKey }, from };
-    if (stored.token)
-      return { url: normalizeUrl(url), headers: { authorization: `Bearer ${stored.token}` }, from };
+      return { url: normalizeUrl(url), credentials: { apiKey: stored.apiKey }, from };
+    if (stored.token) return { url: normalizeUrl(url), credentials: { token: stored.token }, from };
   }
   throw new NotLoggedIn(
     `no credentials for ${url}: run \`junction login ${url} ...\` or set JUNCTION_API_KEY or JUNCTION_TOKEN`,

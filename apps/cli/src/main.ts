@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { routeTestCommand, routeValidateCommand } from './route.commands';
 import { EXIT } from './exit-codes';
 import {
+  auditExportCommand,
   deadLetterReplayCommand,
   deadLettersListCommand,
   loginCommand,
@@ -141,10 +142,11 @@ export function buildProgram(): Command {
   deadLetters
     .command('list')
     .option('--route <id>', 'only this route')
-    .option('--limit <n>', '1-500 (default 50)')
+    .option('--limit <n>', '1-500 (default 50); with --all, the size of each page')
+    .option('--all', 'every page, not only the first')
     .option('--json', 'print as JSON')
     .description('dead letters, newest first')
-    .action(async (options: { route?: string; limit?: string; json?: boolean }) => {
+    .action(async (options: { route?: string; limit?: string; all?: boolean; json?: boolean }) => {
       process.exitCode = await deadLettersListCommand(options);
     });
   deadLetters
@@ -157,10 +159,25 @@ export function buildProgram(): Command {
     .action(async (id: string, options: { json?: boolean }) => {
       process.exitCode = await deadLetterReplayCommand(id, options);
     });
-  program
-    .command('audit')
-    .description('check the audit trail')
+  const audit = program.command('audit').description('check and export the audit trail');
+  audit
+    .command('export')
+    .requiredOption('--format <format>', 'csv or ndjson')
+    .option('--kind <kind>', 'messages (default) or events')
+    .option('--route <id>', 'only this route')
+    .option('--from <time>', 'recorded at or after (ISO 8601)')
+    .option('--to <time>', 'recorded before (ISO 8601)')
+    .option('-o, --output <file>', 'write to this file (mode 0600) instead of standard output')
+    .description('stream the audit records the gateway keeps, as CSV or NDJSON')
+    .action(async (options: Parameters<typeof auditExportCommand>[0]) => {
+      process.exitCode = await auditExportCommand(options);
+    });
+  audit
     .command('verify')
+    .option(
+      '--report <file>',
+      'check a downloaded verification report (its signature; with --public-key, that the gateway signed it) instead of the database',
+    )
     .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL); read access is enough')
     .option(
       '--anchors <dir>',

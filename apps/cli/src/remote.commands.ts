@@ -1,5 +1,16 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { ApiClient, ApiProblem, Refused, Unreachable } from './api-client';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import {
+  type ApiProblem,
+  type AuditExportQuery,
+  errorBody,
+  type JunctionClient,
+  type Schemas,
+  textBody,
+} from '@junction/client';
+import { connect, failure } from './api-client';
 import {
   configPath,
   NotLoggedIn,
@@ -34,22 +45,22 @@ async function guarded(work: () => Promise<number>): Promise<number> {
       err(`junction: ${e.message}`);
       return EXIT.USAGE;
     }
-    if (e instanceof Unreachable) {
-      err(`junction: ${e.message}`);
+    const failed = failure(e);
+    if (!failed) throw e;
+    if (failed.unavailable) {
+      err(`junction: ${failed.line}`);
       return EXIT.UNAVAILABLE;
     }
-    if (e instanceof Refused) {
-      err(`junction: refused: ${e.message}`);
-      for (const p of e.body?.details?.problems ?? []) err(`  ${p.pointer || '/'}: ${p.message}`);
-      if (e.status === 401) err('  (sign in again: junction login)');
-      return EXIT.REFUSED;
-    }
-    throw e;
+    err(`junction: refused: ${failed.line}`);
+    for (const p of failed.error?.body.details?.problems ?? [])
+      err(`  ${p.pointer || '/'}: ${p.message}`);
+    if (failed.error?.status === 401) err('  (sign in again: junction login)');
+    return EXIT.REFUSED;
   }
 }
 
-function client(): ApiClient {
-  return new ApiClient(resolveConnection());
+function client(): JunctionClient {
+  return connect(resolveConnection());
 }
 
 function readSecret(fromStdin: boolean, envName: string, what: string): string | undefined {
@@ -59,11 +70,6 @@ function readSecret(fromStdin: boolean, envName: string, what: string): string |
     return text;
   }
   return process.env[envName] || undefined;
-}
-
-interface Me {
-  name: string;
-  roles?: string[];
 }
 
 export function loginCommand(
@@ -82,19 +88,19 @@ export function loginCommand(
       const password = readSecret(!!options.passwordStdin, 'JUNCTION_PASSWORD', 'password');
       if (!password)
         throw new Usage('a password is needed: --password-stdin, or JUNCTION_PASSWORD');
-      const anonymous = new ApiClient({ url: base, headers: {}, from: 'login' });
-      const res = await anonymous.request<{ token: string; expiresAt?: string }>(
-        'POST',
-        '/auth/login',
-        {
-          json: {
+      const anonymous = connect({ url: base });
+      const session = await anonymous.data(
+        anonymous.POST('/api/v1/auth/login', {
+          body: {
             username: options.username,
             password,
-            ...(options.provider ? { provider: options.provider } : {}),
+            ...(options.provider
+              ? { provider: options.provider as Schemas['LoginDto']['provider'] }
+              : {}),
           },
-        },
+        }),
       );
-      login = { url: base, token: res.body.token, expiresAt: res.body.expiresAt };
+      login = { url: base, token: session.token, expiresAt: session.expiresAt };
     } else {
       const apiKey = readSecret(!!options.apiKeyStdin, 'JUNCTION_API_KEY', 'API key');
       if (!apiKey)
@@ -103,12 +109,11 @@ export function loginCommand(
         );
       login = { url: base, apiKey };
     }
-    const headers: Record<string, string> = login.apiKey
-      ? { 'x-api-key': login.apiKey }
-      : { authorization: `Bearer ${login.token}` };
-    const me = (
-      await new ApiClient({ url: base, headers, from: 'login' }).request<Me>('GET', '/auth/me')
-    ).body;
+    const api = connect({
+      url: base,
+      credentials: login.apiKey ? { apiKey: login.apiKey } : { token: login.token! },
+    });
+    const me = await api.data(api.GET('/api/v1/auth/me'));
     login.user = me.name;
     const path = writeLogin(login);
     out(
@@ -126,16 +131,7 @@ export function logoutCommand(): Promise<number> {
   });
 }
 
-interface RouteView {
-  id: string;
-  activeVersion: number | null;
-  latestVersion: number;
-}
-interface VersionView {
-  version: number;
-  source: string;
-  sourceFormat: 'yaml' | 'json';
-}
+type RouteView = Schemas['RouteViewDto'];
 
 type Plan =
   | { kind: 'created'; file: RouteFile }
@@ -144,7 +140,6 @@ type Plan =
 
 const contentType = (f: RouteFile) =>
   f.format === 'json' ? 'application/json' : 'application/yaml';
-const routePath = (id: string) => `/routes/${encodeURIComponent(id)}`;
 
 function printProblems(file: string, problems: ApiProblem[]): void {
   err(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);
@@ -152,7 +147,10 @@ function printProblems(file: string, problems: ApiProblem[]): void {
 }
 
 /** Reads and checks every file, offline then on the server; undefined when any is invalid. */
-async function checkedFiles(api: ApiClient, paths: string[]): Promise<RouteFile[] | undefined> {
+async function checkedFiles(
+  api: JunctionClient,
+  paths: string[],
+): Promise<RouteFile[] | undefined> {
   const files: RouteFile[] = [];
   for (const f of collectRouteFiles(paths)) files.push(await readRouteFile(f));
   let invalid = false;
@@ -168,13 +166,13 @@ async function checkedFiles(api: ApiClient, paths: string[]): Promise<RouteFile[
   if (invalid) return undefined;
   // The server knows the connections: every file is checked there before anything changes.
   for (const f of files) {
-    const res = await api.request<{
-      valid?: boolean;
-      problems?: ApiProblem[];
-      details?: { problems?: ApiProblem[] };
-    }>('POST', '/routes/validate', { text: f.text, contentType: contentType(f), expect: [400] });
-    const problems = res.body.problems ?? res.body.details?.problems ?? [];
-    if (res.status === 400 || problems.length > 0) {
+    const res = await api.POST('/api/v1/routes/validate', textBody(f.text, contentType(f)));
+    if (res.error !== undefined && res.response.status !== 400) await api.data(res);
+    const problems: ApiProblem[] =
+      (res.data?.problems as ApiProblem[] | undefined) ??
+      errorBody(res.error).details?.problems ??
+      [];
+    if (res.response.status === 400 || problems.length > 0) {
       printProblems(
         f.file,
         problems.length > 0 ? problems : [{ message: 'refused by the server' }],
@@ -185,14 +183,18 @@ async function checkedFiles(api: ApiClient, paths: string[]): Promise<RouteFile[
   return invalid ? undefined : files;
 }
 
-async function plan(api: ApiClient, f: RouteFile): Promise<Plan> {
-  const found = await api.request<RouteView>('GET', routePath(f.id!), { expect: [404] });
-  if (found.status === 404) return { kind: 'created', file: f };
-  const route = found.body;
+async function plan(api: JunctionClient, f: RouteFile): Promise<Plan> {
+  const id = f.id!;
+  const found = await api.GET('/api/v1/routes/{id}', { params: { path: { id } } });
+  if (found.response.status === 404) return { kind: 'created', file: f };
+  // JSON (the default), not the YAML text the same path also answers.
+  const route = (await api.data(found)) as RouteView;
   // Compared with the latest version, as the server does when it decides on a new version.
-  const latest = (
-    await api.request<VersionView>('GET', `${routePath(f.id!)}/versions/${route.latestVersion}`)
-  ).body;
+  const latest = await api.data(
+    api.GET('/api/v1/routes/{id}/versions/{version}', {
+      params: { path: { id, version: route.latestVersion } },
+    }),
+  );
   if (latest.source === f.text) return { kind: 'unchanged', file: f, route };
   return { kind: 'updated', file: f, route, before: latest.source };
 }
@@ -226,7 +228,11 @@ export function routeApplyCommand(
         if (options.activate && activeVersion !== v) {
           if (dry) out(`${id}: unchanged, ${state(v, p.route)}; would activate ${where}`);
           else {
-            await api.request('POST', `${routePath(id)}/versions/${v}/activate`, { json: {} });
+            await api.data(
+              api.POST('/api/v1/routes/{id}/versions/{version}/activate', {
+                params: { path: { id, version: v } },
+              }),
+            );
             counts.activated++;
             out(`${id}: unchanged, version ${v} activated ${where}`);
           }
@@ -237,11 +243,10 @@ export function routeApplyCommand(
         counts.created++;
         if (dry) out(`${id}: would be created as version 1 ${where}`);
         else {
-          const made = await api.request<RouteView>('POST', '/routes', {
-            text: p.file.text,
-            contentType: contentType(p.file),
-          });
-          out(`${id}: created (${state(made.body.latestVersion, made.body)}) ${where}`);
+          const made = await api.data(
+            api.POST('/api/v1/routes', textBody(p.file.text, contentType(p.file))),
+          );
+          out(`${id}: created (${state(made.latestVersion, made)}) ${where}`);
         }
         process.stdout.write(unifiedDiff('/dev/null', p.file.file, '', p.file.text));
         continue;
@@ -251,21 +256,22 @@ export function routeApplyCommand(
         counts.updated++;
         out(`${id}: would be updated, version ${from} -> ${from + 1} ${where}`);
       } else {
-        const query = options.activate ? '?activate=true' : '';
-        const saved = await api.request<RouteView>('PUT', `${routePath(id)}${query}`, {
-          text: p.file.text,
-          contentType: contentType(p.file),
-        });
-        const v = saved.body.latestVersion;
+        const saved = await api.data(
+          api.PUT('/api/v1/routes/{id}', {
+            params: { path: { id }, query: options.activate ? { activate: true } : {} },
+            ...textBody(p.file.text, contentType(p.file)),
+          }),
+        );
+        const v = saved.latestVersion;
         if (v === from) {
           // JSON that changed only in layout: the server keeps no new version for it.
           counts.unchanged++;
-          out(`${id}: unchanged (same document; ${state(v, saved.body)}) ${where}`);
+          out(`${id}: unchanged (same document; ${state(v, saved)}) ${where}`);
           continue;
         }
         counts.updated++;
         out(
-          `${id}: updated, version ${from} -> ${v}${saved.body.activeVersion === v ? ' (active)' : ' (not active: --activate, or POST .../activate)'} ${where}`,
+          `${id}: updated, version ${from} -> ${v}${saved.activeVersion === v ? ' (active)' : ' (not active: --activate, or POST .../activate)'} ${where}`,
         );
       }
       process.stdout.write(
@@ -291,38 +297,37 @@ export function routeApplyCommand(
 
 export function routeExportCommand(id: string, options: { output?: string }): Promise<number> {
   return guarded(async () => {
-    const res = await client().request<string>('GET', `${routePath(id)}?format=yaml`);
+    const api = client();
+    const yaml = await api.data(
+      api.GET('/api/v1/routes/{id}', {
+        params: { path: { id }, query: { format: 'yaml' } },
+        parseAs: 'text',
+      }),
+    );
     if (options.output) {
-      writeFileSync(options.output, res.text);
+      writeFileSync(options.output, yaml);
       err(`${id}: written to ${options.output}`);
-    } else process.stdout.write(res.text);
+    } else process.stdout.write(yaml);
     return 0;
   });
-}
-
-interface DeadLetter {
-  id: string;
-  routeId: string;
-  routeVersion: number;
-  reasonCode: string;
-  reason: string;
-  failedAt: string | null;
-  attempts: number;
-  createdAt: string;
-  replays: number;
 }
 
 export function deadLettersListCommand(options: {
   route?: string;
   limit?: string;
+  all?: boolean;
   json?: boolean;
 }): Promise<number> {
   return guarded(async () => {
-    const query = new URLSearchParams();
-    if (options.route) query.set('routeId', options.route);
-    if (options.limit) query.set('limit', options.limit);
-    const q = query.size > 0 ? `?${query}` : '';
-    const list = (await client().request<DeadLetter[]>('GET', `/dead-letters${q}`)).body;
+    const api = client();
+    const query = {
+      ...(options.route ? { routeId: options.route } : {}),
+      ...(options.limit ? { limit: Number(options.limit) } : {}),
+    };
+    let list: Schemas['DeadLetterDto'][] = [];
+    if (options.all)
+      for await (const d of api.paginate('/api/v1/dead-letters', { query })) list.push(d);
+    else list = await api.data(api.GET('/api/v1/dead-letters', { params: { query } }));
     if (options.json) {
       out(JSON.stringify(list, null, 2));
       return 0;
@@ -349,12 +354,10 @@ export function deadLettersListCommand(options: {
 
 export function deadLetterReplayCommand(id: string, options: { json?: boolean }): Promise<number> {
   return guarded(async () => {
-    const res = await client().request<{
-      id: string;
-      outcome: string;
-      error?: { code?: string; message?: string };
-    }>('POST', `/dead-letters/${encodeURIComponent(id)}/replay`, { json: {} });
-    const r = res.body;
+    const api = client();
+    const r = await api.data(
+      api.POST('/api/v1/dead-letters/{id}/replay', { params: { path: { id } } }),
+    );
     if (options.json) out(JSON.stringify(r, null, 2));
     else
       out(
@@ -365,5 +368,39 @@ export function deadLetterReplayCommand(id: string, options: { json?: boolean })
       : r.outcome === 'dead-lettered'
         ? EXIT.MESSAGE_FAILED
         : EXIT.DROPPED;
+  });
+}
+
+/**
+ * `audit export`: the gateway's audit export (CSV or NDJSON) streamed to a file or to standard
+ * output as it arrives, so an export of any size runs in constant memory.
+ */
+export function auditExportCommand(options: {
+  format: string;
+  kind?: string;
+  route?: string;
+  from?: string;
+  to?: string;
+  output?: string;
+}): Promise<number> {
+  return guarded(async () => {
+    if (options.format !== 'csv' && options.format !== 'ndjson')
+      throw new Usage('--format must be csv or ndjson');
+    if (options.kind && options.kind !== 'messages' && options.kind !== 'events')
+      throw new Usage('--kind must be messages or events');
+    const query: AuditExportQuery = {
+      format: options.format,
+      ...(options.kind ? { kind: options.kind as AuditExportQuery['kind'] } : {}),
+      ...(options.route ? { routeId: options.route } : {}),
+      ...(options.from ? { from: options.from } : {}),
+      ...(options.to ? { to: options.to } : {}),
+    };
+    const download = await client().auditExport(query);
+    const body = Readable.fromWeb(download.body as NodeReadableStream<Uint8Array>);
+    if (options.output) {
+      await pipeline(body, createWriteStream(options.output, { mode: 0o600 }));
+      err(`audit export written to ${options.output}`);
+    } else await pipeline(body, process.stdout, { end: false });
+    return 0;
   });
 }

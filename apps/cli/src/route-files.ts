@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
+import { CONNECTORS } from '@junction/connectors';
 import {
   JsonataEngine,
   parseRouteSource,
@@ -68,6 +69,7 @@ export async function readRouteFile(
     await validateRoute(parsed.value, {
       expressions: new JsonataEngine(),
       hmacKey: Buffer.from(dryRunKey),
+      protocols: CONNECTORS,
     }),
     parsed,
   );

@@ -13,6 +13,7 @@ import {
   validateRoute,
   parseRouteText,
 } from '@junction/pipeline';
+import { CONNECTORS, connectorOf } from '@junction/connectors';
 import { EXIT } from './exit-codes';
 
 class UsageError extends Error {}
@@ -32,6 +33,7 @@ function resources(): RouteResources {
   return {
     expressions: new JsonataEngine(),
     hmacKey: Buffer.from(process.env.JUNCTION_HMAC_KEY ?? 'junction-dry-run'),
+    protocols: CONNECTORS,
   };
 }
 
@@ -141,20 +143,10 @@ function toJson(result: RunResult): unknown {
   return base;
 }
 
+/** A would-be delivery, as its protocol describes it. */
 function describeTarget(d: RunResult['deliveries'][number]): string {
   const spec = d.destination;
-  switch (spec.type) {
-    case 'amqp':
-      return spec.queue !== undefined
-        ? `amqp ${spec.connection} queue ${spec.queue}`
-        : `amqp ${spec.connection} exchange '${spec.exchange}' routing key '${d.routingKey ?? ''}'`;
-    case 'kafka':
-      return `kafka ${spec.connection} topic ${spec.topic} key ${d.key === null || d.key === undefined ? '(none)' : `'${d.key}'`}`;
-    case 'http':
-      return `http ${spec.connection} ${spec.method ?? 'POST'} ${spec.path}`;
-    case 'log':
-      return 'log';
-  }
+  return connectorOf(spec.type)?.describeDelivery?.(spec, d) ?? spec.type;
 }
 
 function printResult(result: RunResult, show: <T>(value: T) => T): void {

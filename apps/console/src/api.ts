@@ -1,26 +1,15 @@
-import createClient, { type Middleware } from 'openapi-fetch';
-import type { components, paths } from '../generated/api';
+import {
+  ApiError,
+  createJunctionClient,
+  readCookie,
+  type JunctionClient,
+  type Middleware,
+  type Schemas,
+} from '@junction/client';
 
-export type Schemas = components['schemas'];
+export { ApiError };
+export type { Schemas };
 export type Permission = Schemas['MeDto']['permissions'][number];
-
-/** The error shape every endpoint answers with. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: { statusCode?: number; error?: string; message?: string; details?: unknown },
-  ) {
-    super(body.message ?? `request failed (${status})`);
-  }
-}
-
-function cookie(name: string): string | undefined {
-  for (const part of document.cookie.split(';')) {
-    const [key, ...rest] = part.trim().split('=');
-    if (key === name) return decodeURIComponent(rest.join('='));
-  }
-  return undefined;
-}
 
 type Listener = () => void;
 const expiredListeners = new Set<Listener>();
@@ -35,23 +24,10 @@ export function onSessionExpired(listener: Listener): () => void {
  * Without it the console does not ask /auth/me (a 401 there would only be noise).
  */
 export function maybeSignedIn(): boolean {
-  return cookie('junction_csrf') !== undefined;
+  return readCookie('junction_csrf') !== undefined;
 }
 
-const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-/**
- * Sessions ride on the HttpOnly cookie the server sets at sign-in; every state-changing call
- * carries the CSRF token the server put in the readable `junction_csrf` cookie.
- */
-const session: Middleware = {
-  onRequest({ request }) {
-    if (!SAFE.has(request.method)) {
-      const csrf = cookie('junction_csrf');
-      if (csrf) request.headers.set('X-CSRF-Token', csrf);
-    }
-    return request;
-  },
+const expiry: Middleware = {
   onResponse({ request, response }) {
     if (response.status === 401 && !request.url.includes('/auth/login')) {
       for (const listener of expiredListeners) listener();
@@ -60,22 +36,14 @@ const session: Middleware = {
   },
 };
 
-export const api = createClient<paths>({
-  baseUrl: window.location.origin,
-  credentials: 'same-origin',
-});
-api.use(session);
+/**
+ * The gateway's API in browser mode: the session rides on the HttpOnly cookie the server sets at
+ * sign-in, and every state-changing call carries the CSRF token from the `junction_csrf` cookie.
+ */
+export const api: JunctionClient = createJunctionClient({ browser: true, middleware: [expiry] });
 
 /** The data of an openapi-fetch answer, or its error as an ApiError. */
-export async function data<T>(
-  call: Promise<{ data?: T; error?: unknown; response: Response }>,
-): Promise<T> {
-  const { data: body, error, response } = await call;
-  if (error !== undefined || !response.ok) {
-    throw new ApiError(response.status, (error ?? {}) as ApiError['body']);
-  }
-  return body as T;
-}
+export const data: JunctionClient['data'] = (call) => api.data(call);
 
 export function errorMessage(err: unknown): string {
   if (err instanceof ApiError) return err.message;

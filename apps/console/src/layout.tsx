@@ -18,7 +18,7 @@ import { useQuery } from '@tanstack/react-query';
 import { Link, Outlet, useLocation, useNavigate, useRouter } from '@tanstack/react-router';
 import { useEffect } from 'react';
 import { api, data, type Permission } from './api';
-import { endSession, forgetSession, useMe } from './session';
+import { endSession, forgetSession, useMe, type Me } from './session';
 
 /** The environment this gateway says it is (JUNCTION_ENV_NAME / JUNCTION_ENV_COLOR), from index.html. */
 export function environment(): { name: string; color: string } | undefined {
@@ -64,18 +64,36 @@ export function ThemeToggle() {
 }
 
 interface Screen {
-  to: '/routes' | '/connections' | '/users' | '/api-keys' | '/sessions';
+  to:
+    | '/routes'
+    | '/connections'
+    | '/users'
+    | '/api-keys'
+    | '/sessions'
+    | '/dashboard'
+    | '/dead-letters'
+    | '/audit'
+    | '/verify';
   label: string;
   permission: Permission;
 }
 
 const SCREENS: Screen[] = [
+  { to: '/dashboard', label: 'Dashboard', permission: 'routes.run' },
   { to: '/routes', label: 'Routes', permission: 'routes.read' },
   { to: '/connections', label: 'Connections', permission: 'connections.read' },
+  { to: '/dead-letters', label: 'Dead letters', permission: 'deadletters.read' },
   { to: '/users', label: 'Users', permission: 'users.manage' },
   { to: '/api-keys', label: 'API keys', permission: 'apikeys.manage' },
   { to: '/sessions', label: 'Sessions', permission: 'sessions.manage' },
+  { to: '/audit', label: 'Audit', permission: 'audit.read' },
+  { to: '/verify', label: 'Verify', permission: 'audit.read' },
 ];
+
+/** Where `/` takes a caller: the first screen it may use (an auditor has no routes). */
+export function firstScreen(me: Me): Screen['to'] {
+  return SCREENS.find((s) => me.can(s.permission))?.to ?? '/routes';
+}
 
 function Palette({ can }: { can: (p: Permission) => boolean }) {
   const navigate = useNavigate();

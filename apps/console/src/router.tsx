@@ -6,11 +6,13 @@ import {
   Outlet,
   redirect,
 } from '@tanstack/react-router';
-import { Layout } from './layout';
+import { firstScreen, Layout } from './layout';
+import { auditRoutes } from './audit-routes';
 import { ConnectionsScreen } from './screens/connections';
 import { ApiKeysScreen, SessionsScreen, UsersScreen } from './screens/admin';
 import { RoutesScreen } from './screens/routes';
 import { SignInScreen } from './screens/sign-in';
+import { OPS_ROUTES } from './ops-routes';
 import { meQuery, queryClient, sessionState, whenSessionEnds } from './session';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
@@ -40,7 +42,7 @@ export const signInRoute = createRoute({
 });
 
 /** Every screen but sign-in: who is calling is known before any of them renders. */
-const appRoute = createRoute({
+export const appRoute = createRoute({
   getParentRoute: () => rootRoute,
   id: 'app',
   component: Layout,
@@ -59,8 +61,8 @@ const appRoute = createRoute({
 const indexRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/',
-  beforeLoad: () => {
-    throw redirect({ to: '/routes' });
+  beforeLoad: ({ context }) => {
+    throw redirect({ to: firstScreen(context.me) });
   },
 });
 
@@ -124,6 +126,7 @@ const routeTree = rootRoute.addChildren([
   signInRoute,
   appRoute.addChildren([
     indexRoute,
+    ...auditRoutes,
     routesRoute,
     newRouteRoute,
     versionsRoute,
@@ -132,6 +135,7 @@ const routeTree = rootRoute.addChildren([
     usersRoute,
     apiKeysRoute,
     sessionsRoute,
+    ...OPS_ROUTES,
   ]),
 ]);
 

@@ -11,7 +11,7 @@ import {
 import { derive } from '@junction/common';
 import { EgressPolicy } from '@junction/connectors';
 import { REGISTRY_ENTITIES, RegistryModule } from '@junction/registry';
-import { ReplayClock, RUNTIME_ENTITIES, RuntimeModule } from '@junction/runtime';
+import { MessageTracing, ReplayClock, RUNTIME_ENTITIES, RuntimeModule } from '@junction/runtime';
 import { MIGRATIONS } from '../../../migrations';
 import { CoreModule } from './core/core.module';
 import { JunctionErrorFilter } from './core/error.filter';
@@ -55,6 +55,8 @@ export interface AppSettings {
   replayJobs?: { leaseMs: number; pollMs: number };
   /** The clock replay jobs' rate limit waits on; only tests set it. */
   replayClock?: ReplayClock;
+  /** Message traces (default: trace context passed on, no spans). */
+  tracing?: MessageTracing;
 }
 
 @Module({})
@@ -110,6 +112,7 @@ export class AppModule {
           nodeName: settings.nodeName,
           jitter: settings.retryJitter,
           replayJobs: { ...settings.replayJobs, clock: settings.replayClock },
+          tracing: settings.tracing,
         }),
       ],
       controllers: [HealthController, IngestController, MetricsController],

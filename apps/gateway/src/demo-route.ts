@@ -1,7 +1,7 @@
-import type { RouteDocument } from '@junction/pipeline';
+import type { RouteSpec } from '@junction/connectors';
 
 /** Seeded on first start so that a newcomer can curl a route at once (no broker needed). */
-export const DEMO_ROUTE: RouteDocument = {
+export const DEMO_ROUTE: RouteSpec = {
   id: 'demo-orders',
   description:
     'Demo: an order posted to /ingest/demo/orders is validated, mapped, masked and logged; the reply shows the result',

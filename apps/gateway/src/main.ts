@@ -14,13 +14,14 @@ import { ConfigError, packageInfo, parse } from '@junction/common';
 import { EmbeddedPostgresServer, setUpEmbeddedRoles } from '@junction/database';
 import { maxDepthExceeded } from '@junction/pipeline';
 import {
+  PROCESS_NAME,
   ROUTE_SOURCE_TEXT,
   RoutesService,
   RouteSourceText,
   takesRouteSource,
   YAML_CONTENT_TYPES,
 } from '@junction/registry';
-import { RouteSupervisor } from '@junction/runtime';
+import { createMessageTracing, RouteSupervisor } from '@junction/runtime';
 import { AppModule, type AppSettings } from './app.module';
 import { GatewayConfig, loadGatewayConfig } from './config';
 import { serveConsole } from './console/console-static';
@@ -32,6 +33,7 @@ import {
   PinoLoggerService,
   requestIdFrom,
   runInRequestContext,
+  setTraceId,
   type LogSettings,
 } from './core/logging';
 import { probeDatabase } from './database-probe';
@@ -280,6 +282,12 @@ export async function createGateway(
         pollMs: config.JUNCTION_REPLAY_JOB_POLL_MS,
       },
       replayClock: extras.replayClock,
+      tracing: await createMessageTracing({
+        env: process.env,
+        processName: PROCESS_NAME,
+        onTraceId: setTraceId,
+        log: new Logger('Tracing'),
+      }),
     }),
     new FastifyAdapter({
       bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES,
@@ -304,7 +312,11 @@ export async function createGateway(
     }),
   );
   serveOpenApi(app, buildOpenApi(app, packageInfo().version));
-  serveConsole(app, { name: config.JUNCTION_ENV_NAME, color: config.JUNCTION_ENV_COLOR });
+  serveConsole(app, {
+    name: config.JUNCTION_ENV_NAME,
+    color: config.JUNCTION_ENV_COLOR,
+    auditExport: config.JUNCTION_AUDIT_EXPORT_ENABLED,
+  });
   return app;
 }
 

@@ -54,6 +54,39 @@ describe('audit reads and the export switch', () => {
     ]);
   });
 
+  it('records who verified the trail, over what range, with the report it was given', async () => {
+    const from = '2026-01-01T00:00:00.000Z';
+    const plain = await gw.request('GET', `/api/v1/audit/verify?from=${from}`, { token });
+    expect(plain.status).toBe(200);
+    const r = await gw.request('GET', `/api/v1/audit/verify/report?from=${from}`, { token });
+    expect(r.status).toBe(200);
+    const report = r.body as { id: string; ranBy: unknown; range: unknown; signature: unknown };
+    expect(report).toMatchObject({
+      format: 'junction-audit-verification/v1',
+      ranBy: { name: 'admin', kind: 'user', provider: 'local' },
+      range: { from, to: null, table: null },
+      result: { ok: true },
+      // This gateway has no signing key: the report says so rather than pretend.
+      signer: null,
+      signature: null,
+    });
+    const verified = await eventually(async () => {
+      const items = (
+        (await gw.request('GET', '/api/v1/audit/events?type=audit.verified', { token })).body as {
+          items: Array<{ actor: string; details: Record<string, unknown> }>;
+        }
+      ).items;
+      expect(items).toHaveLength(2);
+      return items;
+    });
+    // Newest first: the report's run, then the plain one.
+    expect(verified.map((e) => [e.actor, e.details.from, e.details.reportId ?? null])).toEqual([
+      ['admin', from, report.id],
+      ['admin', from, null],
+    ]);
+    expect(verified[0].details).toMatchObject({ ok: true, firstBrokenId: null });
+  });
+
   it('exports by default (and records them); refuses with 403 and a clear message when turned off', async () => {
     expect((await gw.request('GET', '/api/v1/audit/export?format=ndjson', { token })).status).toBe(
       200,
@@ -71,6 +104,13 @@ describe('audit reads and the export switch', () => {
       return items;
     });
     expect(refused.every((e) => e.outcome === 'denied' && e.actor === 'admin')).toBe(true);
+    // The console offers exports only where the server allows them.
+    const meta = async (g: TestGateway) =>
+      /<meta name="junction-audit-export" content="(\w+)"/.exec(
+        (await g.request('GET', '/console/')).text,
+      )?.[1];
+    expect(await meta(gw)).toBe('on');
+    expect(await meta(off)).toBe('off');
     // Only the export the first process allowed.
     expect(await events(off, offToken, 'audit.exported')).toHaveLength(1);
     // Reading stays open.

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { JsonataEngine, parseRouteSource, validateRoute } from '@junction/pipeline';
+import { CONNECTORS } from '@junction/connectors';
 import { GATEWAY_CONFIG } from '../src/config';
 import { DEMO_ROUTE } from '../src/demo-route';
 import {
@@ -319,6 +320,7 @@ describe('docker-compose.yml against the gateway configuration schema', () => {
       await validateRoute(parsed.value, {
         expressions: new JsonataEngine(),
         hmacKey: Buffer.from('k'),
+        protocols: CONNECTORS,
       }),
     ).toEqual([]);
   });

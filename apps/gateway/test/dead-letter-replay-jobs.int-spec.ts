@@ -203,6 +203,24 @@ describe('dead-letter replay jobs', () => {
     expect(counts.total).toBe(20); // replayed letters stay (marked replayed), as with a single replay
     const list = (await api('GET', '/api/v1/dead-letters/replay-jobs')).body as Job[];
     expect(list.map((j) => j.id)).toEqual([(created.body as Job).id]);
+    // Each letter keeps the replay in its history: the job, who started it, the outcome.
+    const replayed = (await api('GET', `/api/v1/dead-letters?routeId=rj&reasonCode=SCHEMA_FAILED`))
+      .body as Array<{ id: string }>;
+    for (const { id } of replayed) {
+      const letter = (await api('GET', `/api/v1/dead-letters/${id}`)).body as {
+        replayHistory: unknown[];
+      };
+      expect(letter.replayHistory).toEqual([
+        {
+          at: expect.any(String),
+          version: 1,
+          outcome: 'replayed',
+          error: null,
+          by: 'admin',
+          jobId: (created.body as Job).id,
+        },
+      ]);
+    }
 
     const events = await eventually(async () => {
       const r = (await api('GET', '/api/v1/audit/events?limit=500')).body as {
@@ -228,6 +246,14 @@ describe('dead-letter replay jobs', () => {
       return mine;
     });
     expect(events.length).toBe(6);
+    // The story of a replayed message names the job's replay: found through the dead letters
+    // that hold its id (the audit asks the runtime's port for them).
+    const story = await eventually(async () => {
+      const r = await api('GET', `/api/v1/audit/messages/SCHEMA_FAILED-0-${run}`);
+      expect(r.status).toBe(200);
+      return r.body as { replays: Array<{ type: string; target: { id: string } | null }> };
+    });
+    expect(story.replays.map((e) => e.type)).toEqual(['deadletter.replayed']);
   }, 60_000);
 
   it('replays through a chosen version that is not the running one; the running one fails them', async () => {

@@ -5,7 +5,7 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import { ROUTE_SCHEMA } from '@junction/pipeline';
+import { ROUTE_SCHEMA } from '@junction/connectors';
 import { registeredEndpoints } from './registered-endpoints';
 import { startTestGateway, TestGateway } from './test-gateway';
 
@@ -42,12 +42,14 @@ const API_ROUTES: Record<string, { body: boolean; isPublic?: boolean }> = {
   'GET /api/v1/audit/events': { body: false },
   'GET /api/v1/audit/export': { body: false },
   'GET /api/v1/audit/verify': { body: false },
+  'GET /api/v1/audit/verify/report': { body: false },
   'GET /api/v1/audit/searches': { body: false },
   'POST /api/v1/audit/searches': { body: true },
   'DELETE /api/v1/audit/searches/:id': { body: false },
   'GET /api/v1/dead-letters': { body: false },
   'GET /api/v1/dead-letters/counts': { body: false },
   'GET /api/v1/stats': { body: false },
+  'GET /api/v1/audit/chain-status': { body: false },
   'POST /api/v1/dead-letters/preview': { body: true },
   'POST /api/v1/dead-letters/replay-jobs': { body: true },
   'GET /api/v1/dead-letters/replay-jobs': { body: false },

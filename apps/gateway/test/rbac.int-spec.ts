@@ -37,6 +37,7 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'GET /api/v1/audit/events': 'audit.read',
   'GET /api/v1/audit/export': 'audit.read',
   'GET /api/v1/audit/verify': 'audit.read',
+  'GET /api/v1/audit/verify/report': 'audit.read',
   // SavedSearchesController (@RequirePermission('audit.read') on the class)
   'GET /api/v1/audit/searches': 'audit.read',
   'POST /api/v1/audit/searches': 'audit.read',
@@ -55,6 +56,8 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   'DELETE /api/v1/dead-letters/:id': 'deadletters.write',
   // libs/audit/src/stats.controller.ts: counts only, for viewers
   'GET /api/v1/stats': 'routes.read',
+  // libs/audit/src/chain-status.controller.ts: heads and the newest anchor, for dashboards
+  'GET /api/v1/audit/chain-status': 'routes.read',
   // SessionsController (@RequirePermission('sessions.manage') on the class)
   'GET /api/v1/sessions': 'sessions.manage',
   'DELETE /api/v1/sessions/:id': 'sessions.manage',
@@ -298,6 +301,10 @@ const CALLS: Record<string, Call> = {
     prepare: async () => ({ url: '/api/v1/audit/export?format=ndjson' }),
   },
   'GET /api/v1/audit/verify': { ok: 200, prepare: async () => ({ url: '/api/v1/audit/verify' }) },
+  'GET /api/v1/audit/verify/report': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/audit/verify/report' }),
+  },
   'GET /api/v1/audit/searches': {
     ok: 200,
     prepare: async () => ({ url: '/api/v1/audit/searches' }),
@@ -346,6 +353,10 @@ const CALLS: Record<string, Call> = {
     }),
   },
   'GET /api/v1/stats': { ok: 200, prepare: async () => ({ url: '/api/v1/stats?bucket=hour' }) },
+  'GET /api/v1/audit/chain-status': {
+    ok: 200,
+    prepare: async () => ({ url: '/api/v1/audit/chain-status' }),
+  },
   'GET /api/v1/dead-letters/replay-jobs': {
     ok: 200,
     prepare: async () => ({ url: '/api/v1/dead-letters/replay-jobs' }),

@@ -4,13 +4,10 @@ import {
   HttpException,
   Injectable,
   NestInterceptor,
-  Type,
 } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { catchError, from, mergeMap, Observable, throwError } from 'rxjs';
-import { Principal, UsersService } from '@junction/auth';
-import { ConnectionsService, RoutesService } from '@junction/registry';
+import type { Principal } from '@junction/auth';
 import {
   ADMIN_CHANGES,
   AdminChange,
@@ -20,7 +17,7 @@ import {
 } from './admin-changes';
 import { AuditEventInput } from './audit-rows';
 import { AuditTrail } from './audit-trail';
-import { AuditRepository } from './audit.repository';
+import type { AuditStatePorts } from './audit-ports';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -32,16 +29,13 @@ async function quietly<T>(read: () => Promise<T> | undefined): Promise<T | undef
   }
 }
 
-/** Reads states through the services that own them, found lazily (no module import cycle). */
+/** Reads states through the ports of the parts that own them (see audit-ports.ts). */
 export class ServiceStateReader implements StateReader {
-  constructor(
-    private readonly modules: ModuleRef,
-    private readonly repo: AuditRepository,
-  ) {}
+  constructor(private readonly ports: AuditStatePorts) {}
 
   /** The route with its latest document: an edit's diff shows the version it stored, activated or not. */
   route(id: string): Promise<unknown> {
-    return quietly(() => this.service(RoutesService)?.get(id, 'latest'));
+    return quietly(() => this.ports.routes?.get(id, 'latest'));
   }
 
   async routeSummary(id: string): Promise<unknown> {
@@ -52,23 +46,19 @@ export class ServiceStateReader implements StateReader {
   }
 
   connection(name: string): Promise<unknown> {
-    return quietly(() => this.service(ConnectionsService)?.get(name));
+    return quietly(() => this.ports.connections?.get(name));
   }
 
   user(id: string): Promise<unknown> {
-    return quietly(() => this.service(UsersService)?.get(id));
+    return quietly(() => this.ports.users?.get(id));
   }
 
-  apiKey(id: string): Promise<unknown> {
-    return quietly(() => this.repo.apiKeyState(id));
-  }
-
-  private service<T>(type: Type<T>): T | undefined {
-    try {
-      return this.modules.get(type, { strict: false });
-    } catch {
-      return undefined;
-    }
+  /** An API key's state: what it is and whether it is revoked (no use times, never its hash). */
+  async apiKey(id: string): Promise<unknown> {
+    const key = await quietly(() => this.ports.apiKeys?.get(id));
+    if (!key) return undefined;
+    const { name, prefix, roles, createdBy, createdAt, expiresAt, revokedAt } = key;
+    return { id: key.id, name, prefix, roles, createdBy, createdAt, expiresAt, revokedAt };
   }
 }
 

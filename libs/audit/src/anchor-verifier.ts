@@ -20,6 +20,8 @@ export interface AnchorCheckResult {
   /** Records anchors signed that retention has since dropped (whole days): no longer checkable. */
   droppedByRetention: number;
   lastAnchor?: AnchorSummary;
+  /** Every anchor checked, oldest first (what a verification report names). */
+  anchors: AnchorSummary[];
   /** The first record (lowest seq, messages before events) that differs from what an anchor signed, or is missing. */
   firstBrokenId?: string;
   firstBrokenTable?: ChainTableName;
@@ -48,7 +50,13 @@ export async function checkAnchors(
   for (const { file, content } of files) {
     const anchor = checkAnchor(content, publicKey);
     if (typeof anchor === 'string')
-      return { ok: false, checked: 0, droppedByRetention: 0, reason: `anchor ${file}: ${anchor}` };
+      return {
+        ok: false,
+        checked: 0,
+        droppedByRetention: 0,
+        anchors: [],
+        reason: `anchor ${file}: ${anchor}`,
+      };
     anchors.push({ file, anchor });
   }
   anchors.sort((a, b) => a.anchor.signedAt.localeCompare(b.anchor.signedAt));
@@ -56,7 +64,7 @@ export async function checkAnchors(
   for (const table of tables) dropped.set(table, BigInt(await repo.droppedUpTo(table)));
   let first: Broken | undefined;
   const maxAnchored = new Map<ChainTableName, bigint>();
-  let lastAnchor: AnchorSummary | undefined;
+  const summaries: AnchorSummary[] = [];
   for (const { file, anchor } of anchors) {
     let matched = true;
     for (const chain of anchor.chains) {
@@ -70,14 +78,14 @@ export async function checkAnchors(
       matched = false;
       if (!first || before(broken, first)) first = broken;
     }
-    lastAnchor = {
+    summaries.push({
       file,
       signedAt: anchor.signedAt,
       matched,
       chains: anchor.chains
         .filter((c) => tables.includes(c.table))
         .map((c) => ({ table: c.table, seq: c.seq })),
-    };
+    });
   }
   return {
     ok: !first,
@@ -88,7 +96,8 @@ export async function checkAnchors(
       const signed = maxAnchored.get(t) ?? 0n;
       return sum + Number(cut < signed ? cut : signed);
     }, 0),
-    lastAnchor,
+    lastAnchor: summaries[summaries.length - 1],
+    anchors: summaries,
     ...(first
       ? { firstBrokenId: String(first.seq), firstBrokenTable: first.table, reason: first.reason }
       : {}),

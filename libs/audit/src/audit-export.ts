@@ -33,6 +33,7 @@ export const MESSAGE_COLUMNS: Array<[string, (v: MessageAuditView) => unknown]> 
   ['errorMessage', (v) => v.error?.message ?? ''],
   ['errorWhere', (v) => v.error?.where ?? ''],
   ['payloadSha256', (v) => v.payloadSha256],
+  ['traceId', (v) => v.traceId ?? ''],
   ['body', (v) => json(v.body)],
   ['prevHash', (v) => v.prevHash],
   ['hash', (v) => v.hash],

@@ -204,6 +204,26 @@ describe('the hash chain', () => {
     expect(moved.equals(h1)).toBe(false);
   });
 
+  it('keeps a well-formed trace id, hashed; a row without one hashes as rows did before trace ids', () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const plain = messageRow(record());
+    expect(plain.traceId).toBeNull();
+    // The content of a row without a trace id is what it was before the column existed.
+    expect(MESSAGES.content(plain)).toHaveLength(15);
+    const traced = messageRow(record({ traceId }));
+    expect(traced.traceId).toBe(traceId);
+    expect(MESSAGES.content(traced)).toEqual([...MESSAGES.content(plain), traceId]);
+    const at = '2025-01-02T03:04:05.678Z';
+    const hash = (row: typeof plain) =>
+      chainHash('audit_messages', GENESIS_HASH, '1', at, MESSAGES.content(row));
+    expect(hash(traced).equals(hash(plain))).toBe(false);
+    expect(hash({ ...traced, traceId: traceId.replace('4', '5') }).equals(hash(traced))).toBe(
+      false,
+    );
+    for (const bad of ['', 'X'.repeat(32), '0'.repeat(32), `${traceId}0`, PAN])
+      expect(messageRow(record({ traceId: bad })).traceId).toBeNull();
+  });
+
   it("the writer's shortcut hashes the same, and stores the body's canonical text as its jsonb", () => {
     const row = messageRow(record());
     const content = MESSAGES.content(row);
@@ -214,24 +234,45 @@ describe('the hash chain', () => {
       chainHash('audit_messages', GENESIS_HASH, '7', at, content),
     );
     const chained = { seq: '7', recordedAt: at, prevHash: GENESIS_HASH, hash: GENESIS_HASH, row };
-    const withText = MESSAGES.appendParams([{ ...chained, canonical }], {
+    const [, withText] = MESSAGES.appendParams([{ ...chained, canonical }], {
       seq: '7',
       hash: GENESIS_HASH,
     });
-    const without = MESSAGES.appendParams([chained], { seq: '7', hash: GENESIS_HASH });
-    expect(withText).toHaveLength(without.length);
-    const bodyColumn = withText.findIndex(
-      (p) => Array.isArray(p) && p[0] === canonical[MESSAGE_BODY],
-    );
-    expect(bodyColumn).toBeGreaterThan(0);
-    expect(JSON.parse((without[bodyColumn] as string[])[0])).toEqual(row.body);
+    const [, without] = MESSAGES.appendParams([chained], { seq: '7', hash: GENESIS_HASH });
+    expect(withText).toBe(without);
+    // One array per row, in the INSERT's order: the body is the 15th, as its canonical text.
+    const BODY_COLUMN = 14;
+    expect(withText).toContain(`,${canonical[MESSAGE_BODY]},`);
+    const [batchRow] = JSON.parse(withText as string) as unknown[][];
+    expect(batchRow[BODY_COLUMN]).toEqual(row.body);
+    expect(batchRow).toEqual([
+      '7',
+      row.messageId,
+      row.routeId,
+      row.routeVersion,
+      row.source,
+      row.outcome,
+      row.destinations,
+      `{${row.targets.map((t) => `"${t}"`).join(',')}}`,
+      row.attempts,
+      row.receivedAt,
+      row.doneAt,
+      row.errorCode,
+      row.errorMessage,
+      row.errorWhere,
+      row.body,
+      row.payloadSha256,
+      row.traceId,
+      GENESIS_HASH.toString('hex'),
+      GENESIS_HASH.toString('hex'),
+    ]);
     const noBody = messageRow(record({ auditPayload: 'none' }));
-    expect(
-      MESSAGES.appendParams(
-        [{ ...chained, row: noBody, canonical: MESSAGES.content(noBody).map(canonicalJson) }],
-        { seq: '7', hash: GENESIS_HASH },
-      )[bodyColumn],
-    ).toEqual([null]); // SQL NULL, not the JSON null
+    const [, noBodyText] = MESSAGES.appendParams([{ ...chained, row: noBody }], {
+      seq: '7',
+      hash: GENESIS_HASH,
+    });
+    // JSON null, which the INSERT stores as SQL NULL (NULLIF).
+    expect((JSON.parse(noBodyText as string) as unknown[][])[0][BODY_COLUMN]).toBeNull();
   });
 
   it('writes canonical JSON with sorted keys and keeps a __proto__ key as a key', () => {

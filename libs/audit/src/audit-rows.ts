@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import { compare } from 'fast-json-patch';
 import type { AuthEvent } from '@junction/auth';
+import { connectorOf } from '@junction/connectors';
 import type { MessageRecord } from '@junction/runtime';
 import { Json, safeJson, safeText, safeTextOrNull, scrubSecrets } from './audit-json';
 import { EventOutcome, EventRow, MessageRow } from './audit-tables';
 
 const EARLIEST = Date.UTC(1000, 0, 1);
+/** A W3C trace id: 32 lower-case hex digits, not all zero. */
+const TRACE_ID = /^(?!0{32})[0-9a-f]{32}$/;
 const LATEST = Date.UTC(9999, 11, 31);
 
 /** An ISO time Postgres and `Date` agree on, to the millisecond; what is not one becomes `fallback`. */
@@ -22,19 +25,11 @@ function int32(value: unknown): number {
     : 0;
 }
 
-/** The searchable name of the place a receipt says a message went. */
+/** The searchable name of the place a receipt says a message went, as its protocol names it. */
 function targetOf(receipt: unknown): string {
   const r = (receipt ?? {}) as Record<string, unknown>;
-  switch (r.kind) {
-    case 'amqp':
-      return `amqp:${String(r.exchange ?? '')}/${String(r.routingKey ?? '')}`;
-    case 'kafka':
-      return `kafka:${String(r.topic ?? '')}`;
-    case 'http':
-      return `http:${String(r.url ?? '')}`;
-    default:
-      return String(r.kind ?? 'unknown');
-  }
+  const describe = typeof r.kind === 'string' ? connectorOf(r.kind)?.describeReceipt : undefined;
+  return describe ? describe(r) : String(r.kind ?? 'unknown');
 }
 
 /**
@@ -65,6 +60,8 @@ export function messageRow(record: MessageRecord, now: Date = new Date()): Messa
     payloadSha256: createHash('sha256')
       .update(record.payload ?? Buffer.alloc(0))
       .digest('hex'),
+    traceId:
+      typeof record.traceId === 'string' && TRACE_ID.test(record.traceId) ? record.traceId : null,
   };
 }
 

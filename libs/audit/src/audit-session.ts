@@ -13,6 +13,8 @@ export interface AuditSessionOptions {
   idleInTransactionTimeoutMs?: number;
   connectTimeoutMs?: number;
   applicationName?: string;
+  /** Send statements without waiting for the answers before (pg's pipeline mode). */
+  pipeline?: boolean;
 }
 
 /**
@@ -52,6 +54,11 @@ export class AuditSession {
     }
   }
 
+  /** The server process serving this session's connection, if connected (for cost measurement). */
+  backendPid(): number | null {
+    return (this.client as { processID?: number } | undefined)?.processID ?? null;
+  }
+
   async close(): Promise<void> {
     const client = this.client ?? (await this.connecting?.catch(() => undefined));
     this.client = undefined;
@@ -70,6 +77,9 @@ export class AuditSession {
         connectionTimeoutMillis: this.options.connectTimeoutMs ?? 5_000,
         // A silently dead connection must fail the batch (to be retried), not hang it.
         query_timeout: statementTimeoutMs + 5_000,
+        // A batch may be sent while the one before commits (the chain writer's pipelineDepth 2):
+        // Postgres runs them in order on this one connection.
+        ...(this.options.pipeline ? ({ pipeline: true } as ClientConfig) : {}),
       };
       const client = new Client(config);
       client.on('error', () => this.discard(client));

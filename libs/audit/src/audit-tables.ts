@@ -27,6 +27,8 @@ export interface MessageRow {
   body: Json;
   /** Hex SHA-256 of the payload as received. */
   payloadSha256: string;
+  /** The W3C trace id (32 hex digits) the message travelled in, if it had one. */
+  traceId: string | null;
 }
 
 export type EventOutcome = 'success' | 'failure' | 'denied';
@@ -137,26 +139,45 @@ function appendStatements(
   };
 }
 
+/**
+ * The rows of a message batch as one JSON array of arrays, in the order the INSERT reads them.
+ * Every field but seq, targets and the hashes is the row's content in canonical JSON: the texts
+ * the writer made for the hash (their JSON values are the fields' values), made here if missing.
+ * The body's JSON null stands for SQL NULL (no body kept).
+ */
+export function messageBatchJson(rows: Array<Chained<MessageRow>>): string {
+  let out = '[';
+  for (let i = 0; i < rows.length; i++) {
+    const c = rows[i];
+    const k = c.canonical ?? MESSAGES.content(c.row).map(canonicalJson);
+    out +=
+      `${i > 0 ? ',' : ''}["${c.seq}",${k[0]},${k[1]},${k[2]},${k[3]},${k[4]},${k[5]},` +
+      `${JSON.stringify(pgTextArray(c.row.targets))},${k[7]},${k[8]},${k[9]},${k[10]},${k[11]},` +
+      `${k[12]},${k[MESSAGE_BODY]},${k[14]},${k[15] ?? 'null'},` +
+      `"${c.prevHash.toString('hex')}","${c.hash.toString('hex')}"]`;
+  }
+  return out + ']';
+}
+
 /** Where the body is in a message row's content. */
 export const MESSAGE_BODY = 13;
 
 export const MESSAGES: ChainTable<MessageRow> = {
   name: 'audit_messages',
+  // The batch as one JSON document, an array per row (see messageBatchJson): the canonical texts
+  // made for the hash go in as they are, with no array literal to escape, and Postgres parses
+  // the whole batch once (the body is a jsonb value of it, not parsed again).
   ...appendStatements(
     'audit_messages',
     `INSERT INTO audit_messages (seq, recorded_at, message_id, route_id, route_version, source, outcome,
         destinations, targets, attempts, received_at, done_at, error_code, error_message, error_where, body,
-        payload_sha256, prev_hash, hash)
-      SELECT t.seq, $1::timestamptz, t.message_id, t.route_id, t.route_version, t.source::jsonb, t.outcome,
-        t.destinations::jsonb, t.targets::text[], t.attempts,
-        t.received_at, t.done_at, t.error_code, t.error_message, t.error_where, t.body::jsonb,
-        decode(t.payload_sha256, 'hex'), decode(t.prev_hash, 'hex'), decode(t.hash, 'hex')
-      FROM unnest($2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[],
-        $9::text[], $10::int[], $11::timestamptz[], $12::timestamptz[], $13::text[], $14::text[], $15::text[],
-        $16::text[], $17::text[], $18::text[], $19::text[])
-        AS t(seq, message_id, route_id, route_version, source, outcome, destinations, targets, attempts,
-          received_at, done_at, error_code, error_message, error_where, body, payload_sha256, prev_hash, hash)`,
-    20,
+        payload_sha256, trace_id, prev_hash, hash)
+      SELECT (r->>0)::bigint, $1::timestamptz, r->>1, r->>2, (r->>3)::int, r->4, r->>5,
+        r->6, (r->>7)::text[], (r->>8)::int, (r->>9)::timestamptz, (r->>10)::timestamptz,
+        r->>11, r->>12, r->>13, NULLIF(r->14, 'null'::jsonb),
+        decode(r->>15, 'hex'), r->>16, decode(r->>17, 'hex'), decode(r->>18, 'hex')
+      FROM jsonb_array_elements($2::jsonb) AS r`,
+    3,
   ),
   content: (r) => [
     r.messageId,
@@ -174,36 +195,15 @@ export const MESSAGES: ChainTable<MessageRow> = {
     r.errorWhere,
     r.body,
     r.payloadSha256,
+    // Hashed when there is one: the rows written before trace ids existed keep their hashes.
+    ...(r.traceId === null ? [] : [r.traceId]),
   ],
-  appendParams: (rows, head) => {
-    const col = <T>(pick: (c: Chained<MessageRow>) => T): T[] => rows.map(pick);
-    return [
-      rows[0].recordedAt,
-      col((c) => c.seq),
-      col((c) => c.row.messageId),
-      col((c) => c.row.routeId),
-      col((c) => c.row.routeVersion),
-      col((c) => JSON.stringify(c.row.source)),
-      col((c) => c.row.outcome),
-      col((c) => JSON.stringify(c.row.destinations)),
-      col((c) => pgTextArray(c.row.targets)),
-      col((c) => c.row.attempts),
-      col((c) => c.row.receivedAt),
-      col((c) => c.row.doneAt),
-      col((c) => c.row.errorCode),
-      col((c) => c.row.errorMessage),
-      col((c) => c.row.errorWhere),
-      // The canonical text made for the hash is valid JSON for the jsonb column: not made twice.
-      col((c) =>
-        c.row.body === null ? null : (c.canonical?.[MESSAGE_BODY] ?? jsonText(c.row.body)),
-      ),
-      col((c) => c.row.payloadSha256),
-      col((c) => c.prevHash.toString('hex')),
-      col((c) => c.hash.toString('hex')),
-      head.seq,
-      head.hash.toString('hex'),
-    ];
-  },
+  appendParams: (rows, head) => [
+    rows[0].recordedAt,
+    messageBatchJson(rows),
+    head.seq,
+    head.hash.toString('hex'),
+  ],
   fromDb: (d) => ({
     seq: String(d.seq),
     recordedAt: iso(d.recorded_at),
@@ -225,6 +225,7 @@ export const MESSAGES: ChainTable<MessageRow> = {
       errorWhere: d.error_where as string | null,
       body: d.body as Json,
       payloadSha256: hex(d.payload_sha256),
+      traceId: (d.trace_id as string | null | undefined) ?? null,
     },
   }),
 };

@@ -22,7 +22,11 @@ export class AuditTrail {
 
   constructor(options: AuditTrailOptions) {
     const session = (name: string) =>
-      new AuditSession({ ...options, applicationName: options.applicationName ?? name });
+      new AuditSession({
+        ...options,
+        applicationName: options.applicationName ?? name,
+        pipeline: (options.pipelineDepth ?? 1) > 1,
+      });
     this.messageWriter = new ChainWriter(MESSAGES, session('junction-audit-messages'), options);
     this.eventWriter = new ChainWriter(EVENTS, session('junction-audit-events'), options);
     this.partitions = session('junction-audit-partitions');

@@ -21,6 +21,8 @@ export interface MessageAuditView {
   /** The body after the route's masking, card numbers redacted; null with `audit.payload: none`. */
   body: Json;
   payloadSha256: string;
+  /** The W3C trace id the message travelled in; null when it had none. */
+  traceId: string | null;
   prevHash: string;
   hash: string;
 }
@@ -64,6 +66,7 @@ export function messageView(c: Chained<MessageRow>): MessageAuditView {
         : { code: r.errorCode, message: r.errorMessage, where: r.errorWhere },
     body: r.body,
     payloadSha256: r.payloadSha256,
+    traceId: r.traceId,
     prevHash: c.prevHash.toString('hex'),
     hash: c.hash.toString('hex'),
   };

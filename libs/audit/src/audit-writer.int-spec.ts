@@ -122,7 +122,8 @@ class Proxy {
   }
 }
 
-describe('audit writer against real Postgres', () => {
+// Every case with one batch at a time (the default) and with batches pipelined.
+describe.each([1, 2])('audit writer against real Postgres, pipelineDepth %i', (pipelineDepth) => {
   let db: TestDatabase;
   let ds: DataSource;
   let admin: Pool;
@@ -136,6 +137,7 @@ describe('audit writer against real Postgres', () => {
       log: quiet,
       retryMinMs: 20,
       retryMaxMs: 200,
+      pipelineDepth,
       ...options,
     });
     trails.push(t);
@@ -408,6 +410,80 @@ describe('audit writer against real Postgres', () => {
       ...Array(5).fill('fulfilled'),
     ]);
     expect((results[4] as PromiseRejectedResult).reason).toMatchObject({ code: 'REJECTED' });
+    expect(await service.verify({}, 'messages')).toMatchObject({ ok: true });
+  });
+
+  it('stores odd texts exactly as hashed (the batch goes as one JSON document)', async () => {
+    const t = trail();
+    const id = randomUUID();
+    const odd =
+      'quote " backslash \\ tab \t newline \n \u2028 emoji \u{1F600} lone \uD800 nul \u0000 {a,b} é';
+    await t.recordMessage(
+      record(id, {
+        body: { [odd]: [odd, 1.5, -0, 1e21, null, true, { z: 1, a: [] }], n: 12345678901234 },
+        receipts: [
+          { destination: 0, receipt: { kind: 'amqp', exchange: odd, routingKey: '"{}' } },
+          { destination: 1, receipt: { kind: 'kafka', topic: 'a,b', partition: 0, offset: '1' } },
+        ],
+        error: { code: 'X', message: odd, where: odd },
+        outcome: 'dead-lettered',
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      }),
+    );
+    await t.recordMessage(record(randomUUID(), { auditPayload: 'none', body: undefined }));
+    const rows = await admin.query(
+      `SELECT body, targets, error_message, trace_id FROM audit_messages WHERE message_id = $1`,
+      [id],
+    );
+    const clean = odd.replace('\uD800', '\uFFFD').replace('\u0000', '\uFFFD');
+    expect(rows.rows[0]).toEqual({
+      body: { [clean]: [clean, 1.5, 0, 1e21, null, true, { z: 1, a: [] }], n: 12345678901234 },
+      targets: [`amqp:${clean}/"{}`, 'kafka:a,b'],
+      error_message: clean,
+      trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
+    });
+    expect(
+      await count(
+        `SELECT count(*) AS n FROM audit_messages WHERE body IS NULL AND route_id = 'orders'`,
+      ),
+    ).toBeGreaterThanOrEqual(1);
+    expect(await service.verify({}, 'messages')).toMatchObject({ ok: true });
+  });
+
+  it('pipelines: a batch sent behind one that fails goes in only after it, chained again', async () => {
+    const t = trail({ pipelineDepth: 2 });
+    await t.recordMessage(record(randomUUID())); // the writer knows the head
+    const lock = await admin.connect();
+    try {
+      // Hold the head: the next batch waits on it in Postgres, the one after is sent behind it.
+      await lock.query('BEGIN');
+      await lock.query(
+        `SELECT 1 FROM audit_chain_heads WHERE table_name = 'audit_messages' FOR UPDATE`,
+      );
+      const first = Array.from({ length: 10 }, () => randomUUID());
+      const bad = record(randomUUID(), { outcome: 'lost' as MessageRecord['outcome'] });
+      const settled = [
+        ...first.map((id) => t.recordMessage(record(id))),
+        t.recordMessage(bad), // fails the first batch: the one behind it must not go in before it
+      ];
+      await until(() => t.stats().messages.roundTrips >= 2, 'the first batch to be sent');
+      const second = Array.from({ length: 10 }, () => randomUUID());
+      settled.push(...second.map((id) => t.recordMessage(record(id))));
+      expect(t.stats().messages.pipelined).toBe(1);
+      await lock.query('COMMIT');
+      const results = await Promise.allSettled(settled);
+      expect(results.map((r) => r.status)).toEqual([
+        ...Array(10).fill('fulfilled'),
+        'rejected',
+        ...Array(10).fill('fulfilled'),
+      ]);
+    } finally {
+      lock.release();
+    }
+    const gaps = await admin.query(
+      `SELECT count(*) AS n FROM (SELECT seq - lag(seq) OVER (ORDER BY recorded_at, seq) AS step FROM audit_messages) s WHERE step <> 1`,
+    );
+    expect(Number(gaps.rows[0].n)).toBe(0);
     expect(await service.verify({}, 'messages')).toMatchObject({ ok: true });
   });
 

@@ -20,9 +20,11 @@ import {
   MessageQueryDto,
   MessageTrailDto,
   VerifyQueryDto,
+  VerificationReportDto,
   VerifyResultDto,
 } from './audit.dto';
-import { AuditService } from './audit.service';
+import { AuditService, VerifyResult } from './audit.service';
+import { makeReport } from './verify-report';
 import type { AuditModuleOptions } from './audit.module';
 import { AUDIT_OPTIONS } from './audit.options';
 
@@ -47,7 +49,10 @@ export class AuditController {
   }
 
   @Get('messages/:id')
-  @ApiOperation({ summary: "One message's full trail: every route, attempt and replay" })
+  @ApiOperation({
+    summary:
+      "The story of one message: every route, version, outcome, attempt and destination, each record's place in the hash chain, and the replays and who triggered them",
+  })
   @ApiOkResponse({ type: MessageTrailDto })
   async message(
     @Param('id') id: string,
@@ -142,7 +147,69 @@ export class AuditController {
       'Check the hash chains: every record unchanged and none missing (optionally over a time range)',
   })
   @ApiOkResponse({ type: VerifyResultDto })
-  verify(@Query() query: VerifyQueryDto): Promise<VerifyResultDto> {
-    return this.audit.verify({ from: query.from, to: query.to }, query.table);
+  async verify(
+    @Query() query: VerifyQueryDto,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<VerifyResultDto> {
+    const result = await this.audit.verify({ from: query.from, to: query.to }, query.table);
+    await this.recordVerification(principal, request, query, result);
+    return result;
+  }
+
+  @Get('verify/report')
+  @ApiOperation({
+    summary:
+      'Verify (as GET /audit/verify) and answer a signed report: what was checked, the first broken record, the anchors, who ran it and when',
+    description:
+      'Signed with Ed25519 by the key that signs the audit anchors (JUNCTION_AUDIT_SIGNING_KEY), over the canonical JSON of every field but `signature`; `junction audit verify --report <file> --public-key <pem>` checks a saved copy. Unsigned (`signature: null`) when the gateway has no signing key.',
+  })
+  @ApiOkResponse({ type: VerificationReportDto })
+  async report(
+    @Query() query: VerifyQueryDto,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<VerificationReportDto> {
+    const range = { from: query.from, to: query.to, table: query.table };
+    const result = await this.audit.verify(range, query.table, { listAnchors: true });
+    const report = makeReport(
+      result,
+      {
+        ranBy: { name: principal.name, kind: principal.kind, provider: principal.provider ?? null },
+        range,
+        now: new Date(),
+      },
+      this.options.anchors?.signingKey,
+    );
+    await this.recordVerification(principal, request, query, result, report.id);
+    return report as unknown as VerificationReportDto;
+  }
+
+  /** Who checked the trail, over what, and what they were told, is itself on the record. */
+  private recordVerification(
+    principal: Principal,
+    request: FastifyRequest,
+    query: VerifyQueryDto,
+    result: VerifyResult,
+    reportId?: string,
+  ): Promise<void> {
+    return this.trail.recordEvent({
+      type: 'audit.verified',
+      outcome: 'success',
+      actor: principal.name,
+      actorKind: principal.kind,
+      provider: principal.provider,
+      ip: request.ip,
+      details: {
+        from: query.from ?? null,
+        to: query.to ?? null,
+        table: query.table ?? null,
+        ok: result.ok,
+        checked: result.checked,
+        firstBrokenId: result.firstBrokenId ?? null,
+        firstBrokenTable: result.firstBrokenTable ?? null,
+        ...(reportId ? { reportId } : {}),
+      },
+    });
   }
 }

@@ -1,7 +1,17 @@
 import { ANY_JSON } from '@junction/registry';
 import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
 
 export const MESSAGE_OUTCOMES = [
   'delivered',
@@ -60,6 +70,15 @@ class MessageFiltersDto extends TimeRangeDto {
   @IsString()
   @MaxLength(500)
   messageId?: string;
+
+  @ApiPropertyOptional({
+    description: 'The W3C trace id (32 hex digits) the message travelled in.',
+    pattern: '^[0-9a-f]{32}$',
+    example: '4bf92f3577b34da6a3ce929d0e0e4736',
+  })
+  @IsOptional()
+  @Matches(/^[0-9a-f]{32}$/, { message: 'traceId must be 32 lower-case hex digits' })
+  traceId?: string;
 
   @ApiPropertyOptional({
     description:
@@ -212,6 +231,14 @@ export class MessageAuditDto {
   })
   body!: unknown;
   @ApiProperty({ description: 'Hex SHA-256 of the payload as received.' }) payloadSha256!: string;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description:
+      'The W3C trace id (from the `traceparent` the message came with, or the trace tracing started); null when none.',
+    example: '4bf92f3577b34da6a3ce929d0e0e4736',
+  })
+  traceId!: string | null;
   @ApiProperty({ description: 'Hex hash of the previous record in the chain.' }) prevHash!: string;
   @ApiProperty({ description: 'Hex SHA-256 over prevHash and this record.' }) hash!: string;
 }
@@ -230,6 +257,13 @@ export class MessageTrailDto {
     description: 'Every route and replay, oldest first.',
   })
   records!: MessageAuditDto[];
+  @ApiProperty({
+    type: () => EventAuditDto,
+    isArray: true,
+    description:
+      'The replays of this message (`deadletter.replayed` events, one per replay or bulk-replay item), oldest first: who triggered each (`actor`), the dead letter (`target.id`), the job and the version it went through (`details`).',
+  })
+  replays!: EventAuditDto[];
 }
 
 export class AuditTargetDto {
@@ -284,16 +318,22 @@ export class TableVerifyDto {
   head!: ChainHeadDto;
 }
 
+export class AnchoredHeadDto {
+  @ApiProperty({ enum: ['audit_messages', 'audit_events'] }) table!: string;
+  @ApiProperty({ example: '1042' }) seq!: string;
+}
+
 export class AnchorSummaryDto {
   @ApiProperty({ description: 'The anchor file.' }) file!: string;
   @ApiProperty({ format: 'date-time' }) signedAt!: string;
   @ApiProperty({ description: 'Whether every record it signed is still as signed.' })
   matched!: boolean;
   @ApiProperty({
+    type: () => AnchoredHeadDto,
+    isArray: true,
     description: 'The chain heads it signed.',
-    example: [{ table: 'audit_messages', seq: '1042' }],
   })
-  chains!: Array<{ table: string; seq: string }>;
+  chains!: AnchoredHeadDto[];
 }
 
 export class AnchorVerifyDto {
@@ -316,6 +356,12 @@ export class AnchorVerifyDto {
     description: 'The newest anchor checked, and whether it matched.',
   })
   lastAnchor?: AnchorSummaryDto;
+  @ApiPropertyOptional({
+    type: AnchorSummaryDto,
+    isArray: true,
+    description: 'Every anchor checked, oldest first (in a verification report only).',
+  })
+  anchors?: AnchorSummaryDto[];
   @ApiPropertyOptional() firstBrokenId?: string;
   @ApiPropertyOptional({ enum: ['audit_messages', 'audit_events'] }) firstBrokenTable?: string;
   @ApiPropertyOptional() reason?: string;
@@ -334,4 +380,57 @@ export class VerifyResultDto {
     description: 'The records compared with the signed anchors published outside the database.',
   })
   anchors!: AnchorVerifyDto;
+}
+
+export class ReportActorDto {
+  @ApiProperty({ example: 'ada' }) name!: string;
+  @ApiProperty({ enum: ['user', 'apiKey'] }) kind!: string;
+  @ApiProperty({ type: String, nullable: true, example: 'local' }) provider!: string | null;
+}
+
+export class ReportRangeDto {
+  @ApiProperty({ type: String, nullable: true, format: 'date-time' }) from!: string | null;
+  @ApiProperty({ type: String, nullable: true, format: 'date-time' }) to!: string | null;
+  @ApiProperty({ type: String, nullable: true, enum: ['messages', 'events'] }) table!:
+    'messages' | 'events' | null;
+}
+
+export class BrokenRecordDto {
+  @ApiProperty({ enum: ['audit_messages', 'audit_events'] }) table!: string;
+  @ApiProperty({ description: "The record's place in its chain (seq)." }) id!: string;
+  @ApiProperty() reason!: string;
+}
+
+export class ReportResultDto {
+  @ApiProperty() ok!: boolean;
+  @ApiProperty({ description: 'Records checked.' }) checked!: number;
+  @ApiProperty({ type: BrokenRecordDto, nullable: true }) firstBroken!: BrokenRecordDto | null;
+  @ApiProperty({ type: String, nullable: true }) reason!: string | null;
+  @ApiProperty({ type: TableVerifyDto, isArray: true }) tables!: TableVerifyDto[];
+  @ApiProperty({ type: AnchorVerifyDto }) anchors!: AnchorVerifyDto;
+}
+
+export class ReportSignerDto {
+  @ApiProperty({ enum: ['Ed25519'] }) algorithm!: 'Ed25519';
+  @ApiProperty({ description: 'First 16 hex digits of the SHA-256 of the public key (SPKI DER).' })
+  keyId!: string;
+  @ApiProperty({ description: 'The public key, PEM (SPKI).' }) publicKey!: string;
+}
+
+export class VerificationReportDto {
+  @ApiProperty({ enum: ['junction-audit-verification/v1'] }) format!: string;
+  @ApiProperty({ format: 'uuid', description: 'Also in the `audit.verified` event of this run.' })
+  id!: string;
+  @ApiProperty({ format: 'date-time' }) generatedAt!: string;
+  @ApiProperty({ type: ReportActorDto }) ranBy!: ReportActorDto;
+  @ApiProperty({ type: ReportRangeDto }) range!: ReportRangeDto;
+  @ApiProperty({ type: ReportResultDto }) result!: ReportResultDto;
+  @ApiProperty({ type: ReportSignerDto, nullable: true }) signer!: ReportSignerDto | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description:
+      'Base64 Ed25519 signature over the canonical JSON (keys sorted, no spaces) of every other field; null when the gateway has no signing key.',
+  })
+  signature!: string | null;
 }

@@ -9,10 +9,16 @@ import {
   OnApplicationShutdown,
   Provider,
 } from '@nestjs/common';
-import { APP_INTERCEPTOR, ModuleRef } from '@nestjs/core';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { DataSource } from 'typeorm';
-import { AUTH_EVENT_SINK } from '@junction/auth';
-import { EVENT_AUDIT_SINK, EventAuditSink, MESSAGE_AUDIT_SINK } from '@junction/runtime';
+import { ApiKeysService, AUTH_EVENT_SINK, UsersService } from '@junction/auth';
+import { ConnectionsService, RegistryModule, RoutesService } from '@junction/registry';
+import {
+  DeadLettersRepository,
+  EVENT_AUDIT_SINK,
+  EventAuditSink,
+  MESSAGE_AUDIT_SINK,
+} from '@junction/runtime';
 import { AdminAuditInterceptor, ServiceStateReader } from './admin-audit.interceptor';
 import { AuditAuthEventSink } from './audit-auth-event.sink';
 import { AuditTrail, AuditTrailOptions } from './audit-trail';
@@ -23,6 +29,9 @@ import { SavedSearchesController } from './saved-searches.controller';
 import { SavedSearchesRepository } from './saved-searches.repository';
 import { SavedSearchesService } from './saved-searches.service';
 import { StatsController } from './stats.controller';
+import { ChainStatusController } from './chain-status.controller';
+import { ChainStatusRepository } from './chain-status.repository';
+import { ChainStatusService } from './chain-status.service';
 import { StatsRepository } from './stats.repository';
 import { StatsService } from './stats.service';
 import { DenialAggregator } from './denial-aggregator';
@@ -156,7 +165,14 @@ export class AuditModule {
   static forRoot(options: AuditModuleOptions): DynamicModule {
     return {
       module: AuditModule,
-      controllers: [AuditController, StatsController, SavedSearchesController],
+      // The admin audit reads route and connection states through the registry's services.
+      imports: [RegistryModule],
+      controllers: [
+        AuditController,
+        StatsController,
+        SavedSearchesController,
+        ChainStatusController,
+      ],
       providers: [
         { provide: AUDIT_OPTIONS, useValue: options },
         {
@@ -192,8 +208,8 @@ export class AuditModule {
         },
         {
           provide: AuditService,
-          inject: [AuditRepository],
-          useFactory: (r: AuditRepository) =>
+          inject: [AuditRepository, { token: DeadLettersRepository, optional: true }],
+          useFactory: (r: AuditRepository, deadLetters: DeadLettersRepository | undefined) =>
             new AuditService(
               r,
               options.anchors
@@ -202,6 +218,7 @@ export class AuditModule {
                     publicKey: createPublicKey(options.anchors.signingKey),
                   }
                 : undefined,
+              deadLetters,
             ),
         },
         {
@@ -227,9 +244,32 @@ export class AuditModule {
             new StatsService(new StatsRepository(db), new Logger('Stats')),
         },
         {
+          provide: ChainStatusService,
+          inject: [DataSource],
+          useFactory: (db: DataSource) =>
+            new ChainStatusService(
+              new ChainStatusRepository(db),
+              options.anchors && {
+                dir: options.anchors.dir,
+                publicKey: createPublicKey(options.anchors.signingKey),
+                intervalMs: options.anchors.intervalMs,
+              },
+            ),
+        },
+        {
           provide: ServiceStateReader,
-          inject: [ModuleRef, AuditRepository],
-          useFactory: (m: ModuleRef, r: AuditRepository) => new ServiceStateReader(m, r),
+          inject: [
+            RoutesService,
+            ConnectionsService,
+            { token: UsersService, optional: true },
+            { token: ApiKeysService, optional: true },
+          ],
+          useFactory: (
+            routes: RoutesService,
+            connections: ConnectionsService,
+            users: UsersService | undefined,
+            apiKeys: ApiKeysService | undefined,
+          ) => new ServiceStateReader({ routes, connections, users, apiKeys }),
         },
         AdminAuditInterceptor,
         { provide: APP_INTERCEPTOR, useExisting: AdminAuditInterceptor },

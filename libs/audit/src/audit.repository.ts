@@ -21,6 +21,8 @@ export interface MessageFilter {
   destination?: string;
   /** Free text in the ids: message, route, error code, source name. */
   q?: string;
+  /** The W3C trace id the message travelled in. */
+  traceId?: string;
 }
 
 export interface EventFilter {
@@ -71,6 +73,7 @@ function messageWhere(f: MessageFilter, p: Params): string[] {
   if (f.from) where.push(`recorded_at >= ${p.add(f.from)}::timestamptz`);
   if (f.to) where.push(`recorded_at < ${p.add(f.to)}::timestamptz`);
   if (f.messageId) where.push(`message_id = ${p.add(safeText(f.messageId))}`);
+  if (f.traceId) where.push(`trace_id = ${p.add(f.traceId)}`);
   if (f.destination) {
     where.push(
       `EXISTS (SELECT 1 FROM unnest(targets) AS t(name) WHERE starts_with(t.name, ${p.add(safeText(f.destination))}))`,
@@ -117,6 +120,31 @@ export class AuditRepository {
     return this.read(EVENTS, eventWhere(filter, p), p, options);
   }
 
+  /**
+   * The replays of one message, oldest first: each `deadletter.replayed` event (one replay, or
+   * one item of a bulk replay job) with who triggered it. A single replay's event names the
+   * message id; a job's names only the dead letter: `deadLetterIds`, those kept of the message
+   * (the runtime's, read through its port).
+   */
+  replaysOf(
+    messageId: string,
+    deadLetterIds: string[],
+    limit: number,
+  ): Promise<Array<Chained<EventRow>>> {
+    const p = new Params();
+    const id = p.add(safeText(messageId));
+    const letters = p.add(deadLetterIds);
+    return this.read(
+      EVENTS,
+      [
+        `type = 'deadletter.replayed'`,
+        `(details->>'messageId' = ${id} OR (target_type = 'deadLetter' AND target_id = ANY(${letters}::text[])))`,
+      ],
+      p,
+      { order: 'asc', limit },
+    );
+  }
+
   /** Rows of a chain in a time range, in chain order, up to the head's seq as read before. */
   chain<R>(
     table: ChainTable<R>,
@@ -160,20 +188,6 @@ export class AuditRepository {
       [table, seq],
     )) as Array<{ hash: Buffer }>;
     return rows[0]?.hash;
-  }
-
-  /**
-   * An API key's state for the admin audit (the auth module keeps no service read of one key):
-   * never its hash.
-   */
-  async apiKeyState(id: string): Promise<Record<string, unknown> | undefined> {
-    const rows = (await this.db.query(
-      `SELECT id, name, prefix, roles, created_by AS "createdBy", created_at AS "createdAt",
-              expires_at AS "expiresAt", revoked_at AS "revokedAt"
-         FROM api_keys WHERE id::text = $1`,
-      [id],
-    )) as Array<Record<string, unknown>>;
-    return rows[0];
   }
 
   /** Day partitions of an audit table, oldest first. */

@@ -1,7 +1,9 @@
 import { Logger } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { JunctionError } from '@junction/common';
+import { redactPanText } from '@junction/pipeline';
 import { safeText } from './audit-json';
+import type { DeadLetterIdsPort } from './audit-ports';
 import { Chained, ChainTableName, EVENTS, MESSAGES } from './audit-tables';
 import { EVENT_COLUMNS, ExportFormat, exportStream, MESSAGE_COLUMNS } from './audit-export';
 import {
@@ -66,6 +68,18 @@ function timeRange<F extends { from?: string; to?: string }>(filter: F): F {
   return { ...filter, from: time(filter.from, 'from'), to: time(filter.to, 'to') };
 }
 
+/**
+ * Whether a filter's text holds a card number. The trail keeps only redacted text, and a filter
+ * is redacted the same way to match it: a search for a card number would then find the records
+ * that held it (an oracle for unmasked data, and its first and last digits on the screen). Such
+ * a search finds nothing.
+ */
+function holdsCardNumber(filter: object): boolean {
+  return Object.values(filter).some((v) => typeof v === 'string' && redactPanText(v) !== v);
+}
+
+async function* none(): AsyncGenerator<never> {}
+
 /** Queries, exports and verification of the audit trail (for the auditor role). */
 export class AuditService {
   private readonly log = new Logger('Audit');
@@ -73,6 +87,7 @@ export class AuditService {
   constructor(
     private readonly repo: AuditRepository,
     private readonly anchorSource?: AnchorSource,
+    private readonly deadLetters?: DeadLetterIdsPort,
   ) {}
 
   /** Message records, newest first. */
@@ -80,15 +95,32 @@ export class AuditService {
     filter: MessageFilter,
     page: { limit?: number; cursor?: string },
   ): Promise<Page<MessageAuditView>> {
+    if (holdsCardNumber(filter)) return { items: [], nextCursor: null };
     return this.page((o) => this.repo.messages(timeRange(filter), o), messageView, page);
   }
 
-  /** Every record of one message id (each route, each replay), oldest first. */
-  async message(messageId: string): Promise<{ messageId: string; records: MessageAuditView[] }> {
-    const rows = await this.repo.messages({ messageId }, { order: 'asc', limit: MAX_TRAIL });
+  /**
+   * The story of one message: every record of its id (each route, each replay), oldest first,
+   * and the replays that people or jobs triggered.
+   */
+  async message(messageId: string): Promise<{
+    messageId: string;
+    records: MessageAuditView[];
+    replays: EventAuditView[];
+  }> {
+    const rows = holdsCardNumber({ messageId })
+      ? []
+      : await this.repo.messages({ messageId }, { order: 'asc', limit: MAX_TRAIL });
     if (rows.length === 0)
       throw new JunctionError('NOT_FOUND', `no audit record of message ${safeText(messageId)}`);
-    return { messageId: rows[0].row.messageId, records: rows.map(messageView) };
+    const stored = rows[0].row.messageId;
+    const letters = (await this.deadLetters?.idsOfMessage(safeText(stored))) ?? [];
+    const replays = await this.repo.replaysOf(stored, letters, MAX_TRAIL);
+    return {
+      messageId: rows[0].row.messageId,
+      records: rows.map(messageView),
+      replays: replays.map(eventView),
+    };
   }
 
   /** Who did what, newest first. */
@@ -96,6 +128,7 @@ export class AuditService {
     filter: EventFilter,
     page: { limit?: number; cursor?: string },
   ): Promise<Page<EventAuditView>> {
+    if (holdsCardNumber(filter)) return { items: [], nextCursor: null };
     return this.page((o) => this.repo.events(timeRange(filter), o), eventView, page);
   }
 
@@ -103,7 +136,7 @@ export class AuditService {
   exportMessages(filter: MessageFilter, format: ExportFormat): Readable {
     const f = timeRange(filter);
     return exportStream(
-      this.batches((o) => this.repo.messages(f, o), messageView),
+      holdsCardNumber(f) ? none() : this.batches((o) => this.repo.messages(f, o), messageView),
       format,
       MESSAGE_COLUMNS,
       (err) => this.log.error(`message export failed: ${safeText(err.message)}`),
@@ -113,7 +146,7 @@ export class AuditService {
   exportEvents(filter: EventFilter, format: ExportFormat): Readable {
     const f = timeRange(filter);
     return exportStream(
-      this.batches((o) => this.repo.events(f, o), eventView),
+      holdsCardNumber(f) ? none() : this.batches((o) => this.repo.events(f, o), eventView),
       format,
       EVENT_COLUMNS,
       (err) => this.log.error(`event export failed: ${safeText(err.message)}`),
@@ -124,22 +157,23 @@ export class AuditService {
   async verify(
     range: { from?: string; to?: string },
     table?: 'messages' | 'events',
+    options: { listAnchors?: boolean } = {},
   ): Promise<VerifyResult> {
     const r = timeRange(range);
     const results: TableVerifyResult[] = [];
     if (table !== 'events') results.push(await verifyChain(this.repo, MESSAGES, r));
     if (table !== 'messages') results.push(await verifyChain(this.repo, EVENTS, r));
-    const anchors: AnchorVerifyResult = this.anchorSource
-      ? {
-          configured: true,
-          ...(await checkAnchors(
-            this.repo,
-            await this.anchorSource.directory.readAll(),
-            this.anchorSource.publicKey,
-            table ? [table === 'messages' ? 'audit_messages' : 'audit_events'] : undefined,
-          )),
-        }
-      : { configured: false };
+    let anchors: AnchorVerifyResult = { configured: false };
+    if (this.anchorSource) {
+      // The whole list only where it is asked for (a report): anchors pile up over the years.
+      const { anchors: list, ...checked } = await checkAnchors(
+        this.repo,
+        await this.anchorSource.directory.readAll(),
+        this.anchorSource.publicKey,
+        table ? [table === 'messages' ? 'audit_messages' : 'audit_events'] : undefined,
+      );
+      anchors = { configured: true, ...checked, ...(options.listAnchors ? { anchors: list } : {}) };
+    }
     // The first broken record: the chain's own check, or the anchors' (an edit whose chain was
     // recomputed passes the first and is named only by the second), lowest place first.
     const candidates: Array<{ table: string; id: string; reason?: string }> = [];

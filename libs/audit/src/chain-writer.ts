@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Client, DatabaseError } from 'pg';
 import { AuditError } from './audit.error';
 import { safeText } from './audit-json';
@@ -21,6 +22,14 @@ export interface ChainWriterOptions {
    * without added latency; a message is acknowledged only after its record commits).
    */
   maxDelayMs?: number;
+  /**
+   * Batches on the wire at once. 2: while a batch commits, the rows that came meanwhile are
+   * chained onto the head it will leave and sent behind it on the same connection, so that
+   * Postgres starts on them as soon as the first commits. Default 1 (one batch at a time): on one
+   * connection each batch still waits for its own flush, and with a route's bounded prefetch the
+   * batches sent ahead were smaller and more (bench:amqp, audit on/off 49% against 58%).
+   */
+  pipelineDepth?: number;
   /** First and longest pause between tries while the database is unreachable. */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -37,12 +46,33 @@ export interface ChainWriterStats {
   /** True while the database refuses or cannot be reached. */
   failing: boolean;
   lastError: string | null;
+  /** Statements sent to the database (each one a round trip unless pipelined). */
+  roundTrips: number;
+  /** Time batches spent between being sent and their commit's answer, summed over tries. */
+  commitWaitMs: number;
+  /** Rows in the largest batch written. */
+  maxBatchRows: number;
+  /** Batches sent while the one before was still committing. */
+  pipelined: number;
+  /** Tries that found the head moved (by a failed batch before them, or another process): chained again. */
+  headMoved: number;
+  /** The Postgres backend serving the writer's connection, while connected (for cost measurement). */
+  backendPid: number | null;
 }
 
 interface Pending<R> {
   row: R;
   resolve(): void;
   reject(err: Error): void;
+}
+
+/** Rows written together, and how far their tries got. */
+interface Batch<R> {
+  items: Array<Pending<R>>;
+  attempt: Attempt;
+  /** A first try sent ahead, behind the batch before (pipelined): true if its rows went in. */
+  firstTry?: Promise<boolean>;
+  sentAt?: number;
 }
 
 /** What a try of one batch got as far as: enough to tell, on the next try, whether it committed. */
@@ -101,7 +131,15 @@ export class ChainWriter<R> {
   private head?: Required<Attempt>;
   /** The database's clock minus this process's, as read on the locked path (recorded_at is the database's time). */
   private clockOffsetMs = 0;
-  private inFlight = 0;
+  /** The batch being committed, and the one sent behind it (pipelined), if any. */
+  private current?: Batch<R>;
+  private next?: Batch<R>;
+  /**
+   * Where the head will be once every batch on the wire commits: known only while they were all
+   * sent onto a head this writer knew. The next batch may be chained onto it and sent at once;
+   * it goes in only if the head is really there by then, so the chain order holds by construction.
+   */
+  private predicted?: Required<Attempt>;
   /** Each row's content in canonical JSON, made once (a batch tried again is chained again). */
   private readonly canonical = new WeakMap<object, string[]>();
   private timer?: NodeJS.Timeout;
@@ -109,9 +147,19 @@ export class ChainWriter<R> {
   private closed = false;
   private readonly maxBatch: number;
   private readonly maxDelayMs: number;
+  private readonly pipelineDepth: number;
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
-  private readonly counters = { batches: 0, rows: 0, retries: 0 };
+  private readonly counters = {
+    batches: 0,
+    rows: 0,
+    retries: 0,
+    roundTrips: 0,
+    commitWaitMs: 0,
+    maxBatchRows: 0,
+    pipelined: 0,
+    headMoved: 0,
+  };
   private failingSince?: number;
   private lastWarnAt = 0;
   private lastError: string | null = null;
@@ -123,6 +171,7 @@ export class ChainWriter<R> {
   ) {
     this.maxBatch = Math.max(1, options.maxBatch ?? 1000);
     this.maxDelayMs = Math.max(0, options.maxDelayMs ?? 0);
+    this.pipelineDepth = Math.max(1, Math.min(2, options.pipelineDepth ?? 1));
     this.retryMinMs = options.retryMinMs ?? 50;
     this.retryMaxMs = options.retryMaxMs ?? 2_000;
   }
@@ -160,15 +209,20 @@ export class ChainWriter<R> {
 
   stats(): ChainWriterStats {
     return {
-      pending: this.queue.length + this.inFlight,
+      pending:
+        this.queue.length + (this.current?.items.length ?? 0) + (this.next?.items.length ?? 0),
       ...this.counters,
       failing: this.failingSince !== undefined,
       lastError: this.lastError,
+      backendPid: this.session.backendPid(),
     };
   }
 
   private schedule(): void {
-    if (this.draining) return; // the running drain takes it next
+    if (this.draining) {
+      this.sendAhead(); // or the running drain takes it next
+      return;
+    }
     if (this.queue.length >= this.maxBatch || this.maxDelayMs === 0) this.start();
     else this.timer ??= setTimeout(() => this.start(), this.maxDelayMs);
   }
@@ -183,39 +237,101 @@ export class ChainWriter<R> {
     });
   }
 
-  /** Writes batch after batch while rows are waiting: those that came during a commit go in the next. */
+  /**
+   * Writes batch after batch while rows are waiting: those that came during a commit go in the
+   * next, sent ahead while the commit runs (see {@link sendAhead}). Batches settle in order.
+   */
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      this.inFlight = batch.length;
+    while (this.queue.length > 0 || this.next) {
+      // A batch not sent yet: until it is, nothing may be sent ahead (it would go before it).
+      if (!this.next) this.predicted = undefined;
+      const batch = this.next ?? { items: this.queue.splice(0, this.maxBatch), attempt: {} };
+      this.next = undefined;
+      this.current = batch;
       try {
         await this.commit(batch);
       } finally {
-        this.inFlight = 0;
+        this.current = undefined;
       }
     }
   }
 
+  /**
+   * While the current batch commits on a known head, sends the rows waiting behind it, chained
+   * onto the head it will leave, once there are half as many as in it (fewer would spend a
+   * commit on a handful of rows that the next batch would have taken anyway).
+   */
+  private sendAhead(): void {
+    const current = this.current;
+    const onto = this.predicted;
+    if (this.pipelineDepth < 2 || this.next || !current || !onto || this.queue.length === 0) return;
+    if (
+      this.queue.length < Math.ceil(current.items.length / 2) &&
+      this.queue.length < this.maxBatch
+    )
+      return;
+    const batch: Batch<R> = { items: this.queue.splice(0, this.maxBatch), attempt: {} };
+    batch.sentAt = performance.now();
+    batch.firstTry = this.session.use((client) =>
+      this.sendOnHead(
+        client,
+        batch.items.map((p) => p.row),
+        onto,
+        batch.attempt,
+      ),
+    );
+    // Its outcome is read in order by commit(); until then, a failure is no unhandled rejection.
+    batch.firstTry.catch(() => undefined);
+    this.next = batch;
+    this.counters.pipelined += 1;
+  }
+
   /** Settles every row of the batch: resolved once committed, rejected only if refused for good. */
-  private async commit(batch: Array<Pending<R>>): Promise<void> {
-    const attempt: Attempt = {};
+  private async commit(batch: Batch<R>): Promise<void> {
+    const { items, attempt } = batch;
     const madeDays = new Set<string>();
     let delay = this.retryMinMs;
     for (;;) {
+      const sentAt = batch.sentAt ?? performance.now();
+      batch.sentAt = undefined;
       try {
-        await this.session.use((client) =>
-          this.appendBatch(
-            client,
-            batch.map((p) => p.row),
-            attempt,
-          ),
-        );
+        const firstTry = batch.firstTry;
+        batch.firstTry = undefined;
+        if (firstTry) {
+          if (!(await firstTry)) {
+            // The head was not where the batch before was to leave it (that one failed, or
+            // another process appended): nothing went in. Chain it again, under the head's lock.
+            this.head = this.predicted = undefined;
+            attempt.recordedAt = attempt.lastSeq = attempt.lastHash = undefined;
+            this.counters.headMoved += 1;
+            continue;
+          }
+          this.head = { ...(attempt as Required<Attempt>) };
+        } else {
+          // Only the drain's own batch has rows waiting behind it (not a half of a refused one).
+          const sent = batch === this.current ? () => this.sendAhead() : undefined;
+          await this.session.use((client) =>
+            this.appendBatch(
+              client,
+              items.map((p) => p.row),
+              attempt,
+              sent,
+            ),
+          );
+        }
+        this.counters.commitWaitMs += performance.now() - sentAt;
         this.counters.batches += 1;
-        this.counters.rows += batch.length;
+        this.counters.rows += items.length;
+        this.counters.maxBatchRows = Math.max(this.counters.maxBatchRows, items.length);
         this.recovered();
-        for (const p of batch) p.resolve();
+        // Rows that come now (as these resolve) go in the drain's next batch, whole: nothing is
+        // on the wire to send them behind, unless a batch already is.
+        if (!this.next) this.predicted = undefined;
+        for (const p of items) p.resolve();
         return;
       } catch (caught) {
+        // Whatever was sent behind this batch finds the head elsewhere, and is tried again after it.
+        this.head = this.predicted = undefined;
         let err = caught;
         const failure = classify(err);
         const day = attempt.recordedAt?.slice(0, 10);
@@ -229,7 +345,7 @@ export class ChainWriter<R> {
           }
         }
         if (failure === 'rows' || failure === 'refused') {
-          await this.refused(batch, err, failure === 'rows');
+          await this.refused(items, err, failure === 'rows');
           return;
         }
         this.counters.retries += 1;
@@ -251,8 +367,8 @@ export class ChainWriter<R> {
   ): Promise<void> {
     if (rowAtFault && batch.length > 1) {
       const half = Math.ceil(batch.length / 2);
-      await this.commit(batch.slice(0, half));
-      await this.commit(batch.slice(half));
+      await this.commit({ items: batch.slice(0, half), attempt: {} });
+      await this.commit({ items: batch.slice(half), attempt: {} });
       return;
     }
     const message = safeText((err as Error)?.message ?? String(err));
@@ -270,34 +386,24 @@ export class ChainWriter<R> {
    * there. Otherwise (the first batch, after a failure, or another process appended meanwhile)
    * the head is read under its row lock: BEGIN and SELECT ... FOR UPDATE, INSERT, COMMIT.
    */
-  private async appendBatch(client: Client, rows: R[], attempt: Attempt): Promise<void> {
+  private async appendBatch(
+    client: Client,
+    rows: R[],
+    attempt: Attempt,
+    sent?: () => void,
+  ): Promise<void> {
     const known = this.head;
-    this.head = undefined; // known again only once this batch is committed
+    this.head = this.predicted = undefined; // known again only once this batch is committed
     if (known && !attempt.lastSeq) {
-      // The database's clock (as last read, through the offset), never behind the head's:
-      // recorded_at only grows along the chain.
-      const now = Date.now() + this.clockOffsetMs;
-      const recordedAt = new Date(
-        Math.max(Math.round(now), Date.parse(known.recordedAt)),
-      ).toISOString();
-      const chained = this.chain(rows, known.lastHash, BigInt(known.lastSeq), recordedAt, attempt);
-      const result = await this.runAppend<{ moved: number }>(
-        client,
-        'append-if-head',
-        this.table.appendIfHeadSql,
-        [
-          ...this.table.appendParams(chained, { seq: attempt.lastSeq!, hash: attempt.lastHash! }),
-          known.lastSeq,
-          known.lastHash.toString('hex'),
-        ],
-      );
-      if (result.rows[0]?.moved === 1) {
+      if (await this.sendOnHead(client, rows, known, attempt, sent)) {
         this.head = { ...(attempt as Required<Attempt>) };
         return;
       }
       // Another writer moved the head: nothing went in. Chain the batch again onto the real one.
+      this.counters.headMoved += 1;
       attempt.recordedAt = attempt.lastSeq = attempt.lastHash = undefined;
     }
+    this.counters.roundTrips += 1;
     const results = (await client.query(
       `BEGIN; SELECT seq, hash, recorded_at, date_trunc('milliseconds', clock_timestamp()) AS now
          FROM audit_chain_heads WHERE table_name = '${this.table.name}' FOR UPDATE`,
@@ -313,11 +419,13 @@ export class ChainWriter<R> {
     }
     if (attempt.lastSeq && attempt.recordedAt && attempt.lastHash) {
       // The last try may have committed before its connection died: under the lock, it is known.
+      this.counters.roundTrips += 1;
       const found = await client.query(
         `SELECT 1 FROM ${this.table.name} WHERE recorded_at = $1 AND seq = $2 AND hash = $3`,
         [attempt.recordedAt, attempt.lastSeq, attempt.lastHash],
       );
       if ((found.rowCount ?? 0) > 0) {
+        this.counters.roundTrips += 1;
         await client.query('COMMIT');
         return;
       }
@@ -336,8 +444,43 @@ export class ChainWriter<R> {
         hash: attempt.lastHash!,
       }),
     );
+    this.counters.roundTrips += 1;
     await client.query('COMMIT');
     this.head = { ...(attempt as Required<Attempt>) };
+  }
+
+  /**
+   * The batch in one round trip, chained onto `head`: it goes in (and the head moves) only if the
+   * head is still there when Postgres gets to it; true if it did. Once the statement is on the
+   * wire, the head it will leave is {@link predicted} and `sent` runs (to send the next behind it).
+   */
+  private async sendOnHead(
+    client: Client,
+    rows: R[],
+    head: Required<Attempt>,
+    attempt: Attempt,
+    sent?: () => void,
+  ): Promise<boolean> {
+    // The database's clock (as last read, through the offset), never behind the head's:
+    // recorded_at only grows along the chain.
+    const now = Date.now() + this.clockOffsetMs;
+    const recordedAt = new Date(
+      Math.max(Math.round(now), Date.parse(head.recordedAt)),
+    ).toISOString();
+    const chained = this.chain(rows, head.lastHash, BigInt(head.lastSeq), recordedAt, attempt);
+    const answer = this.runAppend<{ moved: number }>(
+      client,
+      'append-if-head',
+      this.table.appendIfHeadSql,
+      [
+        ...this.table.appendParams(chained, { seq: attempt.lastSeq!, hash: attempt.lastHash! }),
+        head.lastSeq,
+        head.lastHash.toString('hex'),
+      ],
+    );
+    this.predicted = { ...(attempt as Required<Attempt>) };
+    sent?.();
+    return (await answer).rows[0]?.moved === 1;
   }
 
   /** The rows with their seq and hashes after `prevHash`/`seq`; notes the last in `attempt`. */
@@ -373,6 +516,7 @@ export class ChainWriter<R> {
     text: string,
     values: unknown[],
   ): Promise<{ rows: T[] }> {
+    this.counters.roundTrips += 1;
     try {
       return await client.query<T>({ name: `junction-${this.table.name}-${kind}`, text, values });
     } catch (err) {

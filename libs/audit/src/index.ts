@@ -37,3 +37,13 @@ export { StatsService } from './stats.service';
 export type { StatsView } from './stats.service';
 export { StatsRepository } from './stats.repository';
 export type { StatsBucket } from './stats.repository';
+export { makeReport, checkReport, REPORT_FORMAT } from './verify-report';
+export type { VerificationReport, ReportCheck } from './verify-report';
+export type {
+  ApiKeyStatePort,
+  AuditStatePorts,
+  ConnectionStatePort,
+  DeadLetterIdsPort,
+  RouteStatePort,
+  UserStatePort,
+} from './audit-ports';

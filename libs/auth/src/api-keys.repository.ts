@@ -9,12 +9,20 @@ export interface KeyForUse {
   owner: { id: string; username: string; disabled: boolean; roles: Role[] } | null;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 @Injectable()
 export class ApiKeysRepository {
   constructor(private readonly db: DataSource) {}
 
   list(): Promise<ApiKeyEntity[]> {
     return this.db.getRepository(ApiKeyEntity).find({ order: { createdAt: 'DESC' } });
+  }
+
+  /** A key by id (without its hash); null for none, or an id that is not a UUID. */
+  find(id: string): Promise<ApiKeyEntity | null> {
+    if (!UUID.test(id)) return Promise.resolve(null);
+    return this.db.getRepository(ApiKeyEntity).findOneBy({ id });
   }
 
   async create(key: {

@@ -84,6 +84,13 @@ export class ApiKeysService {
     return { ...view(row), key };
   }
 
+  /** One key (never its hash), revoked or not; 404 when there is none. */
+  async get(id: string): Promise<ApiKeyView> {
+    const key = await this.keys.find(id);
+    if (!key) throw new JunctionError('NOT_FOUND', `no API key ${id}`);
+    return view(key);
+  }
+
   async revoke(id: string): Promise<void> {
     if (!(await this.keys.revoke(id)))
       throw new JunctionError('NOT_FOUND', `no live API key ${id}`);

@@ -89,7 +89,7 @@ export class AuthModule {
         LoginThrottleGuard,
         { provide: APP_GUARD, useClass: JunctionAuthGuard },
       ],
-      exports: [AuthService, UsersService, AUTH_EVENT_SINK],
+      exports: [AuthService, UsersService, ApiKeysService, AUTH_EVENT_SINK],
     };
   }
 }

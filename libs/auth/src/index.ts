@@ -4,6 +4,8 @@ export * from './auth.decorators';
 export { AuthModule } from './auth.module';
 export { AuthService } from './auth.service';
 export { UsersService } from './users.service';
+export { ApiKeysService } from './api-keys.service';
+export type { ApiKeyView } from './api-keys.service';
 export { RoleMapping } from './role-mapping';
 export { normalizeDn, sameDn, DnSyntaxError } from './ldap/dn';
 export { checkFilterTemplate, escapeFilterValue } from './ldap/ldap-filter';

@@ -2,3 +2,4 @@ export * from './junction.error';
 export * from './secret-box';
 export * from './config';
 export * from './package-info';
+export * from './event-bus';

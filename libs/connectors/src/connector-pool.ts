@@ -1,76 +1,46 @@
 import { createHash } from 'node:crypto';
-import { Agent } from 'undici';
-import type {
-  AmqpDestinationSpec,
-  AmqpSourceSpec,
-  HttpDestinationSpec,
-  KafkaDestinationSpec,
-  KafkaSourceSpec,
-} from '@junction/pipeline';
-import { AmqpClient, type AmqpClientOptions } from './amqp/amqp-client';
-import { AmqpDestination } from './amqp/amqp.destination';
-import { AmqpSource } from './amqp/amqp.source';
 import {
   ConnectorError,
   type ConnectorConnection,
   type Destination,
   type Source,
 } from './connector';
+import {
+  connectorOf,
+  type ConnectorDestinationSpec,
+  type ConnectorKind,
+  type ConnectorSourceSpec,
+  type PoolOptionsOf,
+} from './connectors';
 import { EgressPolicy } from './egress/egress-policy';
-import { egressConnector } from './http/http-egress';
-import { HttpDestination } from './http/http.destination';
-import { KafkaClient, type KafkaClientOptions } from './kafka/kafka-client';
-import { KafkaDestination } from './kafka/kafka.destination';
-import { KafkaSource } from './kafka/kafka.source';
 import { consoleLogger, type ConnectionState, type ConnectorLogger } from './logger';
-import { tlsSettings } from './tls';
+import type { ConnectorContext, ConnectorFactories, SharedClient } from './plugin';
 
-export interface ConnectorPoolOptions {
+/** Each protocol's options under its kind (`amqp`, `kafka`, `http`), as its factory file declares them. */
+export type ConnectorPoolOptions = {
   logger?: ConnectorLogger;
   /**
-   * Where AMQP, Kafka and HTTP clients may connect, checked on each target's name and on every
-   * address a socket connects to. Default: anywhere but cloud metadata and link-local addresses.
+   * Where clients may connect, checked on each target's name and on every address a socket
+   * connects to. Default: anywhere but cloud metadata and link-local addresses.
    */
   egress?: EgressPolicy;
-  amqp?: AmqpClientOptions & {
-    /** How long a source's `start()` waits for the broker. Default 30 s. */
-    startTimeoutMs?: number;
-    /** How long a send waits for a channel and the confirm. Default 10 s. */
-    publishTimeoutMs?: number;
-  };
-  kafka?: KafkaClientOptions & {
-    /** Broker-side wait of one fetch, and so the longest a source's stop waits for it. Default 250 ms. */
-    maxWaitTimeInMs?: number;
-    /** Partitions one source handles at once. Default 8. */
-    partitionsConsumedConcurrently?: number;
-    /** Default 30 s. */
-    sessionTimeout?: number;
-    /** Default 3 s. */
-    heartbeatInterval?: number;
-    /** How long a send waits for `acks: -1`. Default 30 s. */
-    sendTimeoutMs?: number;
-  };
-  http?: {
-    /** TCP/TLS connect time limit. Default 5 s. */
-    connectTimeoutMs?: number;
-  };
-}
+} & { [K in ConnectorKind]?: PoolOptionsOf<K> };
+
+type AnyFactories = ConnectorFactories<{ type: string }, { type: string }, unknown>;
 
 /**
  * Everything the route runtime needs to talk to brokers and HTTP endpoints, so that it never
- * touches amqplib, kafkajs or undici. Broker clients are shared: one AMQP connection and one kafkajs
- * client (with one producer) per stored connection (same name, config and secrets), with a
- * channel or consumer per source and destination. `close()` closes every one of them.
+ * touches amqplib, kafkajs or undici: each protocol's plugin (`CONNECTORS`) makes its sources and
+ * destinations, its factories loaded on first use. Clients are shared: one per stored connection
+ * (same name, config and secrets), with a channel, consumer or request per source and
+ * destination; the last user gone, a client is closed. `close()` closes every one of them.
  */
 export class ConnectorPool {
   private readonly logger: ConnectorLogger;
-  private readonly amqpClients = new Map<string, AmqpClient>();
-  private readonly kafkaClients = new Map<string, KafkaClient>();
-  /** How many sources and destinations use each broker client. */
-  private readonly users = new Map<AmqpClient | KafkaClient, number>();
-  private agent?: Agent;
-  /** HTTP agents of connections with their own TLS settings, by connection content. */
-  private readonly tlsAgents = new Map<string, Agent>();
+  /** Shared clients by kind and connection fingerprint. */
+  private readonly clients = new Map<string, SharedClient>();
+  /** How many sources and destinations use each client. */
+  private readonly users = new Map<SharedClient, number>();
   private closed = false;
   private readonly egress: EgressPolicy;
 
@@ -79,128 +49,96 @@ export class ConnectorPool {
     this.egress = options.egress ?? EgressPolicy.permissive();
   }
 
+  /** A source; `connection` may be absent only for a kind whose source needs none (http). */
   source(
-    spec: AmqpSourceSpec | KafkaSourceSpec,
-    connection: ConnectorConnection,
-    options: { routeId: string },
+    spec: ConnectorSourceSpec,
+    connection: ConnectorConnection | undefined,
+    options: { routeId: string; routeVersion?: number },
   ): Source {
     this.assertOpen();
-    this.assertType(spec.type, connection);
-    if (spec.type === 'amqp') {
-      const client = this.amqpClient(connection);
-      return this.lease(
-        client,
-        new AmqpSource(
-          client,
-          spec,
-          { routeId: options.routeId, startTimeoutMs: this.options.amqp?.startTimeoutMs ?? 30_000 },
-          this.logger,
-        ),
-        'stop',
-      );
-    }
-    const kafka = this.options.kafka ?? {};
-    const client = this.kafkaClient(connection);
-    const source = new KafkaSource(
-      client,
+    const { factories, context, leased } = this.prepare(spec.type, connection);
+    if (!factories.createSource)
+      throw new ConnectorError('REJECTED', `${spec.type} has no source`, false);
+    const source = factories.createSource(
       spec,
-      {
-        routeId: options.routeId,
-        maxWaitTimeInMs: kafka.maxWaitTimeInMs ?? 250,
-        partitionsConsumedConcurrently: kafka.partitionsConsumedConcurrently ?? 8,
-        sessionTimeout: kafka.sessionTimeout ?? 30_000,
-        heartbeatInterval: kafka.heartbeatInterval ?? 3_000,
-      },
-      this.logger,
+      connection as ConnectorConnection,
+      context,
+      options,
     );
-    return this.lease(client, source, 'stop');
+    return this.lease(leased, source, 'stop');
   }
 
-  /**
-   * An HTTP destination calls its connection's base URL host and nothing else (redirects are not
-   * followed and a route's path cannot change the host), if the egress policy allows it.
-   */
-  destination(
-    spec: AmqpDestinationSpec | KafkaDestinationSpec | HttpDestinationSpec,
-    connection: ConnectorConnection,
-  ): Destination {
+  destination(spec: ConnectorDestinationSpec, connection: ConnectorConnection): Destination {
     this.assertOpen();
-    this.assertType(spec.type, connection);
-    switch (spec.type) {
-      case 'amqp': {
-        const client = this.amqpClient(connection);
-        return this.lease(
-          client,
-          new AmqpDestination(
-            client,
-            spec,
-            { publishTimeoutMs: this.options.amqp?.publishTimeoutMs ?? 10_000 },
-            this.logger,
-          ),
-          'close',
-        );
-      }
-      case 'kafka': {
-        const client = this.kafkaClient(connection);
-        return this.lease(
-          client,
-          new KafkaDestination(client, spec, {
-            sendTimeoutMs: this.options.kafka?.sendTimeoutMs ?? 30_000,
-          }),
-          'close',
-        );
-      }
-      case 'http':
-        return new HttpDestination(connection, spec, {
-          egress: this.egress,
-          dispatcher: this.httpAgent(connection),
-        });
-    }
+    const { factories, context, leased } = this.prepare(spec.type, connection);
+    if (!factories.createDestination)
+      throw new ConnectorError('REJECTED', `${spec.type} has no destination`, false);
+    return this.lease(leased, factories.createDestination(spec, connection, context), 'close');
   }
 
   /** Closes every shared client. Sources should be stopped first: their unacked messages are requeued. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const clients = [...this.amqpClients.values(), ...this.kafkaClients.values()];
-    this.amqpClients.clear();
-    this.kafkaClients.clear();
-    const agents = [...this.tlsAgents.values()];
-    this.tlsAgents.clear();
-    const results = await Promise.allSettled([
-      ...clients.map((c) => c.close()),
-      this.agent?.close(),
-      ...agents.map((a) => a.close()),
-    ]);
+    const clients = [...this.clients.values()];
+    this.clients.clear();
+    const results = await Promise.allSettled(clients.map((c) => c.close()));
     for (const result of results)
       if (result.status === 'rejected')
         this.logger.warn(`closing a connector client failed: ${String(result.reason)}`);
   }
 
-  /**
-   * The state of every AMQP connection open now (Kafka clients keep no connection of their own
-   * to report: their consumers and producer each connect, and fail, by themselves).
-   */
+  /** The state of every broker connection open now that reports one (AMQP, Kafka). */
   connectionStates(): ConnectionState[] {
-    return [...this.amqpClients.values()].map((c) => c.state());
+    return [...this.clients.values()].flatMap((c) => (c.state ? [c.state()] : []));
   }
 
-  /** Broker clients open now (one per stored connection, as it is now, that something uses). */
+  /** Shared clients open now (one per stored connection, as it is now, that something uses). */
   get openClients(): number {
-    return this.amqpClients.size + this.kafkaClients.size;
+    return this.clients.size;
+  }
+
+  /** The kind's factories, and a context whose `shared` clients are leased to what it makes. */
+  private prepare(
+    kind: string,
+    connection: ConnectorConnection | undefined,
+  ): { factories: AnyFactories; context: ConnectorContext<unknown>; leased: SharedClient[] } {
+    const plugin = connectorOf(kind);
+    if (!plugin) throw new ConnectorError('REJECTED', `unknown connector type ${kind}`, false);
+    if (connection) this.assertType(kind, connection);
+    else if (plugin.source?.required.includes('connection'))
+      throw new ConnectorError('REJECTED', `a ${kind} source needs a connection`, false);
+    const leased: SharedClient[] = [];
+    const context: ConnectorContext<unknown> = {
+      logger: this.logger,
+      egress: this.egress,
+      options: (this.options as Record<string, unknown>)[kind] ?? {},
+      shared: <C extends SharedClient>(conn: ConnectorConnection, create: () => C): C => {
+        const key = `${kind}:${connectionFingerprint(conn)}`;
+        let client = this.clients.get(key) as C | undefined;
+        if (!client) {
+          client = create();
+          this.clients.set(key, client);
+        }
+        leased.push(client);
+        return client;
+      },
+    };
+    return { factories: plugin.load(), context, leased };
   }
 
   /**
-   * Counts `item` as a user of `client` until its `stop` (a source) or `close` (a destination)
-   * has run. The last user gone, the client is closed: a stopped or deleted route leaves no
-   * broker connection behind, nor does the old version of an edited connection.
+   * Counts `item` as a user of each of `clients` until its `stop` (a source) or `close` (a
+   * destination) has run. The last user gone, the client is closed: a stopped or deleted route
+   * leaves no broker connection behind, nor does the old version of an edited connection.
    */
   private lease<T extends Source | Destination>(
-    client: AmqpClient | KafkaClient,
+    clients: SharedClient[],
     item: T,
     release: 'stop' | 'close',
   ): T {
-    this.users.set(client, (this.users.get(client) ?? 0) + 1);
+    if (clients.length === 0) return item;
+    for (const client of clients) this.users.set(client, (this.users.get(client) ?? 0) + 1);
     const end = (item as unknown as Record<string, () => Promise<void>>)[release].bind(item);
     let released = false;
     (item as unknown as Record<string, () => Promise<void>>)[release] = async () => {
@@ -209,14 +147,14 @@ export class ConnectorPool {
       } finally {
         if (!released) {
           released = true;
-          await this.release(client);
+          for (const client of clients) await this.release(client);
         }
       }
     };
     return item;
   }
 
-  private async release(client: AmqpClient | KafkaClient): Promise<void> {
+  private async release(client: SharedClient): Promise<void> {
     const users = (this.users.get(client) ?? 1) - 1;
     if (users > 0) {
       this.users.set(client, users);
@@ -224,58 +162,12 @@ export class ConnectorPool {
     }
     this.users.delete(client);
     if (this.closed) return; // close() takes care of every client
-    for (const clients of [this.amqpClients, this.kafkaClients] as Array<Map<string, unknown>>)
-      for (const [key, c] of clients) if (c === client) clients.delete(key);
+    for (const [key, c] of this.clients) if (c === client) this.clients.delete(key);
     await client
       .close()
       .catch((err: unknown) =>
         this.logger.warn(`closing an unused connector client failed: ${String(err)}`),
       );
-  }
-
-  private amqpClient(connection: ConnectorConnection): AmqpClient {
-    const key = connectionFingerprint(connection);
-    let client = this.amqpClients.get(key);
-    if (!client) {
-      client = new AmqpClient(
-        connection,
-        { ...this.options.amqp, egress: this.egress },
-        this.logger,
-      );
-      this.amqpClients.set(key, client);
-    }
-    return client;
-  }
-
-  private kafkaClient(connection: ConnectorConnection): KafkaClient {
-    const key = connectionFingerprint(connection);
-    let client = this.kafkaClients.get(key);
-    if (!client) {
-      client = new KafkaClient(
-        connection,
-        { ...this.options.kafka, egress: this.egress },
-        this.logger,
-      );
-      this.kafkaClients.set(key, client);
-    }
-    return client;
-  }
-
-  /** The shared agent; a connection with TLS settings (a private CA, a client certificate) gets its own. */
-  private httpAgent(connection: ConnectorConnection): Agent {
-    const timeout = this.options.http?.connectTimeoutMs ?? 5_000;
-    const tls = tlsSettings(connection, 'tls', 'tlsKey');
-    if (!tls) {
-      this.agent ??= new Agent({ connect: egressConnector(this.egress, { timeout }) });
-      return this.agent;
-    }
-    const key = connectionFingerprint(connection);
-    let agent = this.tlsAgents.get(key);
-    if (!agent) {
-      agent = new Agent({ connect: egressConnector(this.egress, { timeout, ...tls }) });
-      this.tlsAgents.set(key, agent);
-    }
-    return agent;
   }
 
   private assertOpen(): void {

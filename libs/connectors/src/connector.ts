@@ -1,5 +1,6 @@
 import type { SourceRef } from '@junction/pipeline';
 import { redactPanText } from '@junction/pipeline';
+import type { ConnectorReceipt } from './connectors';
 
 /**
  * The contract between protocol adapters and the route runtime. Adapters are plain TypeScript
@@ -22,14 +23,23 @@ export interface InboundMessage {
   payload: Buffer;
   source: SourceRef;
   redelivered: boolean;
+  /**
+   * The source cannot take the message back (an HTTP request: its caller may have had its 504,
+   * or gone): one the runtime cannot finish is dead-lettered, never handed back.
+   */
+  final?: boolean;
+  /** A caller waits for the route's answer until then (epoch ms; sync HTTP ingest). */
+  replyBy?: number;
 }
 
 /**
  * Called by a source for each message. Resolving means "done: acknowledge" (delivered, filtered
- * or dead-lettered, and audited). Rejecting means "not done: give it back" (AMQP nack with
- * requeue; Kafka: do not commit, seek back). A source never acknowledges on its own.
+ * or dead-lettered, and audited); it resolves with the runtime's result, which a source with a
+ * caller (HTTP ingest) answers with and the others ignore. Rejecting means "not done: give it
+ * back" (AMQP nack with requeue; Kafka: do not commit, seek back). A source never acknowledges on
+ * its own.
  */
-export type MessageHandler = (message: InboundMessage) => Promise<void>;
+export type MessageHandler = (message: InboundMessage) => Promise<unknown>;
 
 export interface Source {
   /** Starts consuming. Concurrency: AMQP up to `prefetch` at once; Kafka one at a time per partition, partitions in parallel. */
@@ -50,13 +60,8 @@ export interface OutboundMessage {
   key?: string | null;
 }
 
-/** What the far side confirmed, for the audit trail. */
-export type DeliveryReceipt =
-  | { kind: 'amqp'; exchange: string; routingKey: string }
-  | { kind: 'kafka'; topic: string; partition: number; offset: string }
-  | { kind: 'http'; status: number; url: string }
-  | { kind: 'mqtt'; topic: string; qos: 0 | 1 | 2 }
-  | { kind: 'log' };
+/** What the far side confirmed, for the audit trail: each protocol's receipt, or the log's. */
+export type DeliveryReceipt = ConnectorReceipt | { kind: 'log' };
 
 /** The far side's answer to a request (an AMQP reply message, an HTTP response body). */
 export interface Reply {

@@ -1,6 +1,24 @@
 export * from './connector';
+export * from './connectors';
+export type * from './plugin';
 export { ConnectorPool, connectionFingerprint, type ConnectorPoolOptions } from './connector-pool';
-export { consoleLogger, errorText, type ConnectionState, type ConnectorLogger } from './logger';
+export {
+  consoleLogger,
+  errorText,
+  quietLogger,
+  type ConnectionState,
+  type ConnectorLogger,
+} from './logger';
+export type { AmqpDestinationSpec, AmqpSourceSpec } from './amqp/amqp.protocol';
+export type { KafkaDestinationSpec, KafkaSourceSpec } from './kafka/kafka.protocol';
+export type { HttpDestinationSpec, HttpSourceSpec } from './http/http.protocol';
+export { SECRET_HEADER_PREFIX } from './http/http.protocol';
+export {
+  HttpIngestSource,
+  IngestRefused,
+  IngestSources,
+  type IngestRequest,
+} from './http/http.source';
 export { AmqpClient, amqpConnectArgs, type AmqpClientOptions } from './amqp/amqp-client';
 export { AmqpSource, stringifyHeaders, type AmqpSourceOptions } from './amqp/amqp.source';
 export { AmqpDestination, type AmqpDestinationOptions } from './amqp/amqp.destination';
@@ -12,11 +30,8 @@ export {
 } from './kafka/kafka-client';
 export { KafkaSource, JUNCTION_ID_HEADER, type KafkaSourceOptions } from './kafka/kafka.source';
 export { KafkaDestination, type KafkaDestinationOptions } from './kafka/kafka.destination';
-export {
-  HttpDestination,
-  secretHeaderProblem,
-  type HttpDestinationOptions,
-} from './http/http.destination';
+export { HttpDestination, type HttpDestinationOptions } from './http/http.destination';
+export { secretHeaderProblem } from './http/http-headers';
 export { targetUrl } from './http/http-target';
 export {
   EgressEntryError,

@@ -14,6 +14,14 @@ export const consoleLogger: ConnectorLogger = {
   error: (message) => console.error(`[connectors] ${message}`),
 };
 
+/** Says nothing: for one-off clients whose failure the caller reports (a connection test). */
+export const quietLogger: ConnectorLogger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -22,7 +30,8 @@ export function errorText(err: unknown): string {
 export interface ConnectionState {
   /** The stored connection's name. */
   connection: string;
-  type: 'amqp' | 'kafka' | 'mqtt';
+  /** The connector kind. */
+  type: string;
   up: boolean;
   /** Since when it is up, or down (or connecting). */
   since: Date;

@@ -1,15 +1,9 @@
-import { connect as amqpConnect } from 'amqplib';
 import { Kafka } from 'kafkajs';
-import { Agent, request } from 'undici';
-import { amqpConnectArgs } from './amqp/amqp-client';
-import { configString } from './config';
 import type { ConnectorConnection } from './connector';
+import { CONNECTORS, type ConnectorKind } from './connectors';
 import { EgressPolicy } from './egress/egress-policy';
-import { egressError, egressLookup } from './egress/egress-socket';
-import { egressConnector } from './http/http-egress';
 import { kafkaClientConfig } from './kafka/kafka-client';
-import { errorText, type ConnectorLogger } from './logger';
-import { tlsSettings } from './tls';
+import { errorText, quietLogger } from './logger';
 
 export interface ProbeOptions {
   /** The whole attempt's time limit. */
@@ -18,21 +12,14 @@ export interface ProbeOptions {
   egress?: EgressPolicy;
 }
 
-const quiet: ConnectorLogger = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
-
 /**
  * Tries a stored connection once, as a connector would connect (same settings, TLS and
- * secrets), within a time limit: AMQP opens and closes a connection; Kafka connects an admin
- * client and reads the cluster's metadata; HTTP sends a HEAD to the base URL (any HTTP answer
- * means it is reachable), on the egress allowlist. Rejects with what went wrong.
+ * secrets), within a time limit, by its plugin's `probe` (AMQP opens and closes a connection;
+ * Kafka connects an admin client and reads the cluster's metadata; HTTP sends a HEAD to the base
+ * URL), on the egress allowlist. Rejects with what went wrong.
  */
 export async function probeConnection(
-  type: 'amqp' | 'kafka' | 'http',
+  type: ConnectorKind,
   connection: ConnectorConnection,
   options: ProbeOptions,
 ): Promise<void> {
@@ -45,51 +32,10 @@ export async function probeConnection(
     );
   });
   const egress = options.egress ?? EgressPolicy.permissive();
-  const attempt = (async () => {
-    switch (type) {
-      case 'amqp': {
-        const { url, safeUrl, tls } = amqpConnectArgs(connection);
-        const port = url.port!;
-        const refused = egress.refusesName(url.hostname!, port);
-        if (refused) throw egressError(`amqp ${safeUrl}`, refused);
-        const conn = await amqpConnect(url, {
-          ...tls,
-          lookup: egressLookup(egress, port),
-          timeout: options.timeoutMs,
-        });
-        cleanup = () => conn.close();
-        return;
-      }
-      case 'kafka': {
-        const config = kafkaClientConfig(
-          connection,
-          { connectionTimeout: options.timeoutMs, requestTimeout: options.timeoutMs, egress },
-          quiet,
-        );
-        const admin = new Kafka({ ...config, retry: { retries: 0 } }).admin();
-        cleanup = () => admin.disconnect();
-        await admin.connect();
-        await admin.describeCluster();
-        return;
-      }
-      case 'http': {
-        const base = new URL(configString(connection, 'baseUrl', true));
-        const tls = tlsSettings(connection, 'tls', 'tlsKey');
-        const agent = new Agent({
-          connect: egressConnector(egress, { timeout: options.timeoutMs, ...tls }),
-        });
-        cleanup = () => agent.close();
-        const res = await request(base, {
-          method: 'HEAD',
-          dispatcher: agent,
-          headersTimeout: options.timeoutMs,
-          bodyTimeout: options.timeoutMs,
-        });
-        await res.body.dump();
-        return;
-      }
-    }
-  })();
+  const attempt = (async () =>
+    CONNECTORS[type].load().probe(connection, { timeoutMs: options.timeoutMs, egress }, (close) => {
+      cleanup = close;
+    }))();
   try {
     await Promise.race([attempt, timeout]);
   } catch (err) {
@@ -115,7 +61,7 @@ export async function listKafkaTopics(
   const config = kafkaClientConfig(
     connection,
     { connectionTimeout: options.timeoutMs, requestTimeout: options.timeoutMs, egress },
-    quiet,
+    quietLogger,
   );
   const admin = new Kafka({ ...config, retry: { retries: 0 } }).admin();
   let timer: NodeJS.Timeout | undefined;

@@ -1,10 +1,11 @@
-import { CompiledRoute, compileRoute } from './compile';
+// The engine's own specs check it against the real protocol map (see eslint.config.mjs).
+import { CONNECTORS, type RouteSpec } from '@junction/connectors';
+import { CompiledRoute, compileRoute, validateRoute } from './compile';
 import { isTruthy } from './expression/truthy';
 import { RouteValidationError } from './pipeline.error';
-import { RouteDocument } from './route-document';
 import { envelopeOf, testResources } from './testing';
 
-const resources = testResources();
+const resources = testResources({ protocols: CONNECTORS });
 /** Compiles (off the event loop, so asynchronously) and runs each message once that is done. */
 const route = (
   pipeline: unknown[],
@@ -26,6 +27,13 @@ describe('compileRoute', () => {
   });
 
   describe('validate', () => {
+    it('answers a document that is not an object, or has no object source, with its shape problems', async () => {
+      for (const doc of [[[]], [], { id: 'r', source: 'amqp', destinations: [] }]) {
+        const problems = await validateRoute(doc, resources);
+        expect(problems.length).toBeGreaterThan(0);
+      }
+    });
+
     const r = route([
       {
         validate: {
@@ -192,7 +200,7 @@ describe('compileRoute', () => {
   });
 
   it('keeps the document it was compiled from', async () => {
-    const doc: RouteDocument = {
+    const doc: RouteSpec = {
       id: 'keep',
       source: { type: 'http', path: 'k' },
       destinations: [{ type: 'log' }],

@@ -16,7 +16,8 @@ import { DestinationSpec, RouteDocument } from './route-document';
 import { assertRouteShape, checkRouteShape } from './schema/route-validator';
 import { STAGES, StageKind } from './stages';
 import { DROP, RouteResources, Stage, StageBuildContext } from './stages/stage';
-import { normalizeIngestPath } from './ingest-path';
+import type { ReportProblem, RouteProtocols } from './route-protocol';
+import { destinationKinds } from './schema/route-schema';
 
 /** Where one matching destination sends the message, with its expressions already evaluated. */
 export interface Delivery {
@@ -37,6 +38,8 @@ export interface StageTrace {
   output?: unknown;
   dropped?: boolean;
   error?: { code: string; message: string };
+  /** When it started (`performance.now()`), for spans laid on the message's timeline. */
+  startedAt: number;
   durationMs: number;
 }
 
@@ -116,6 +119,11 @@ class ProblemCollector {
     };
   }
 
+  /** Records problems at pointers relative to `base` (a protocol's cross-field checks). */
+  reporter(base: string): ReportProblem {
+    return (relative, message) => this.problems.push({ pointer: base + relative, message });
+  }
+
   expression(source: string, pointer: string): Expression {
     const expression = new DeferredExpression(source);
     this.deferred.push({ expression, pointer });
@@ -170,19 +178,13 @@ export async function validateRoute(
   doc: unknown,
   resources: RouteResources,
 ): Promise<RouteProblem[]> {
-  const shape = checkRouteShape(doc);
-  if (doc === null || typeof doc !== 'object') return shape;
+  const shape = checkRouteShape(doc, resources.protocols);
+  // Not an object (an array neither): the shape's problem is all there is to say.
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return shape;
   const sound = (pointer: string) =>
     !shape.some((p) => p.pointer === pointer || p.pointer.startsWith(`${pointer}/`));
   const collector = new ProblemCollector();
   buildParts(doc as RouteDocument, resources, collector, sound);
-  const source = (doc as RouteDocument).source;
-  // An ingest path is whatever its normalised form is (see ingest-path.ts): one that has none
-  // could never be matched, and one spelled with look-alikes must not pass for another.
-  if (source?.type === 'http' && typeof source.path === 'string' && sound('/source/path')) {
-    const path = normalizeIngestPath(source.path);
-    if ('problem' in path) shape.push({ pointer: '/source/path', message: path.message });
-  }
   await collector.compileAll(resources);
   return inDocumentOrder([...shape, ...collector.problems]);
 }
@@ -220,7 +222,7 @@ export async function compileRoute(
   resources: RouteResources,
   options: CompileOptions = {},
 ): Promise<CompiledRoute> {
-  assertRouteShape(doc);
+  assertRouteShape(doc, resources.protocols);
   const collector = new ProblemCollector();
   const { stages, destinations } = buildParts(doc, resources, collector, () => true);
   if (collector.problems.length === 0) await collector.compileAll(resources);
@@ -256,41 +258,24 @@ function buildParts(
     if (!sound(at)) return;
     const compiled: CompiledDestination = { index, spec };
     if (spec.when !== undefined) compiled.when = collector.expression(spec.when, `${at}/when`);
-    if (spec.type === 'amqp') {
-      const hasExchange = spec.exchange !== undefined;
-      if (hasExchange === (spec.queue !== undefined)) {
-        collector.problems.push({
-          pointer: at,
-          message: 'an amqp destination needs exactly one of exchange or queue',
-        });
-      }
-      if (spec.routingKey !== undefined) {
-        if (!hasExchange)
-          collector.problems.push({
-            pointer: `${at}/routingKey`,
-            message: 'applies only with exchange',
-          });
-        compiled.routingKey = collector.expression(spec.routingKey, `${at}/routingKey`);
-      }
-    }
-    if (spec.type === 'kafka' && spec.key !== undefined) {
-      compiled.key = collector.expression(spec.key, `${at}/key`);
+    const protocol = destinationKinds(resources.protocols)[spec.type];
+    protocol?.check?.(spec as unknown as Record<string, unknown>, collector.reporter(at));
+    for (const slot of ['routingKey', 'key'] as const) {
+      const field = protocol?.expressions?.[slot];
+      const source = field && (spec as unknown as Record<string, unknown>)[field];
+      if (typeof source === 'string')
+        compiled[slot] = collector.expression(source, `${at}/${field}`);
     }
     destinations.push(compiled);
   });
-  checkSource(doc, collector, sound);
+  checkSource(doc, resources.protocols, collector, sound);
   const errors = doc.errors && typeof doc.errors === 'object' ? doc.errors : undefined;
   const deadLetter = errors?.deadLetter as DestinationSpec | undefined;
-  if (
-    sound('/errors/deadLetter') &&
-    deadLetter?.type === 'amqp' &&
-    (deadLetter.exchange !== undefined) === (deadLetter.queue !== undefined)
-  ) {
-    collector.problems.push({
-      pointer: '/errors/deadLetter',
-      message: 'an amqp destination needs exactly one of exchange or queue',
-    });
-  }
+  if (sound('/errors/deadLetter') && deadLetter)
+    destinationKinds(resources.protocols)[deadLetter.type]?.check?.(
+      deadLetter as unknown as Record<string, unknown>,
+      collector.reporter('/errors/deadLetter'),
+    );
   const retry = errors?.retry;
   if (
     sound('/errors/retry') &&
@@ -306,38 +291,22 @@ function buildParts(
   return { stages, destinations };
 }
 
-/** What the schema cannot say: fields that apply only with another field's value, and one reply. */
+/** What the schema cannot say: the source protocol's own checks, and one reply at most. */
 function checkSource(
   doc: RouteDocument,
+  protocols: RouteProtocols,
   collector: ProblemCollector,
   sound: (pointer: string) => boolean,
 ): void {
-  if (!sound('/source')) return;
   const source = doc.source;
-  const http = source?.type === 'http' ? source : undefined;
-  const sync = http?.mode === 'sync';
-  if (http) {
-    const hmac = http.auth === 'hmac';
-    if (hmac && http.connection === undefined)
-      collector.problems.push({
-        pointer: '/source/connection',
-        message: 'is required with auth: hmac (an http connection whose secret hmacKey signs)',
-      });
-    if (!hmac && http.connection !== undefined)
-      collector.problems.push({
-        pointer: '/source/connection',
-        message: 'applies only with auth: hmac',
-      });
-    if (!sync && http.timeoutMs !== undefined)
-      collector.problems.push({
-        pointer: '/source/timeoutMs',
-        message: 'applies only with mode: sync',
-      });
-  }
+  if (!sound('/source') || source === null || typeof source !== 'object') return;
+  const protocol = protocols[source.type]?.source;
+  protocol?.check?.(source as unknown as Record<string, unknown>, collector.reporter('/source'));
+  const sync = protocol?.awaitsReply?.(source as unknown as Record<string, unknown>) ?? false;
   let replying: number | undefined;
   (Array.isArray(doc.destinations) ? doc.destinations : []).forEach((spec, index) => {
     const at = `/destinations/${index}/reply`;
-    if (!sound(`/destinations/${index}`) || !('reply' in spec) || spec.reply !== true) return;
+    if (!sound(`/destinations/${index}`) || spec.reply !== true) return;
     if (!sync)
       collector.problems.push({
         pointer: at,
@@ -396,6 +365,7 @@ class RouteExecutor implements CompiledRoute {
             kind: stage.kind,
             input: envelope.body,
             error: errorSummary(err),
+            startedAt: started,
             durationMs: performance.now() - started,
           });
           throw err;
@@ -406,6 +376,7 @@ class RouteExecutor implements CompiledRoute {
             kind: stage.kind,
             input: envelope.body,
             dropped: true,
+            startedAt: started,
             durationMs: performance.now() - started,
           });
           return { outcome: 'drop', deliveries: [], reason: 'filtered', stage: i, trace };
@@ -415,6 +386,7 @@ class RouteExecutor implements CompiledRoute {
           kind: stage.kind,
           input: envelope.body,
           output: step.body,
+          startedAt: started,
           durationMs: performance.now() - started,
         });
         envelope = step;

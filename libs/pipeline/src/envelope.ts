@@ -1,6 +1,7 @@
 /** Where a message came from: enough to find it again at the source. */
 export interface SourceRef {
-  type: 'amqp' | 'kafka' | 'http' | 'mqtt' | 'test';
+  /** The source's protocol (a connector kind), or `test` for dry runs. */
+  type: string;
   /** Queue, topic or ingest path. */
   name: string;
   partition?: number;

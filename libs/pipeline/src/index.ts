@@ -1,13 +1,14 @@
 export * from './envelope';
 export * from './pipeline.error';
 export * from './route-document';
+export * from './route-protocol';
 export * from './compile';
 export * from './ingest-path';
 export * from './expression/expression';
 export { JsonataEngine } from './expression/jsonata.expression';
 export { isTruthy } from './expression/truthy';
-export { ROUTE_SCHEMA } from './schema/route-schema';
-export { checkRouteShape, parseRouteText } from './schema/route-validator';
+export { routeSchema, destinationKinds } from './schema/route-schema';
+export { checkRouteShape, parseRouteText, prepareRouteSchema } from './schema/route-validator';
 export { parseRouteSource, withPositions, SOURCE_LIMITS } from './schema/route-source';
 export type { ParsedSource, SourceFormat } from './schema/route-source';
 export type { JsonSchema } from './schema/json-schema';

@@ -1,83 +1,55 @@
+import type { RouteProtocols } from './route-protocol';
 import type { MaskConfig } from './stages/mask.stage';
 import type { ValidateConfig } from './stages/validate.stage';
 
-export interface AmqpSourceSpec {
-  type: 'amqp';
-  connection: string;
-  queue: string;
-  prefetch?: number;
-}
-export interface KafkaSourceSpec {
-  type: 'kafka';
-  connection: string;
-  topic: string;
-  groupId?: string;
-  fromBeginning?: boolean;
-}
-export interface HttpSourceSpec {
-  type: 'http';
-  path: string;
-  mode?: 'async' | 'sync';
-  auth?: 'none' | 'apiKey' | 'hmac';
-  /** auth: hmac: an http connection whose `hmacKey` secret checks the signatures. */
+/**
+ * A source as the engine sees it: its protocol's fields are described by that protocol's
+ * RouteProtocol (libs/connectors/src/<kind>/<kind>.protocol.ts declares the typed spec).
+ */
+export interface SourceSpec {
+  type: string;
   connection?: string;
-  /** mode: sync: longest a caller waits for the result or the reply (504 after). */
-  timeoutMs?: number;
 }
-export type SourceSpec = AmqpSourceSpec | KafkaSourceSpec | HttpSourceSpec;
 
 export type StageSpec =
   { validate: ValidateConfig } | { filter: string } | { transform: string } | { mask: MaskConfig };
 
-export interface AmqpDestinationSpec {
-  type: 'amqp';
-  connection: string;
-  exchange?: string;
-  routingKey?: string;
-  queue?: string;
-  headers?: Record<string, string>;
-  /** Wait for the answer (direct reply-to) and return it to a sync HTTP caller. */
+/** A destination as the engine sees it (see SourceSpec); `log` is built in. */
+export interface DestinationSpec {
+  type: string;
+  connection?: string;
+  /** JSONata: deliver only when truthy. */
+  when?: string;
+  /** Return this destination's answer to a sync HTTP caller. */
   reply?: boolean;
-  when?: string;
-}
-export interface KafkaDestinationSpec {
-  type: 'kafka';
-  connection: string;
-  topic: string;
-  key?: string;
-  when?: string;
-}
-export interface HttpDestinationSpec {
-  type: 'http';
-  connection: string;
-  path: string;
-  method?: 'POST' | 'PUT' | 'PATCH';
-  /** Return the response body to a sync HTTP caller. */
-  reply?: boolean;
-  when?: string;
 }
 export interface LogDestinationSpec {
   type: 'log';
   level?: 'info' | 'debug';
   when?: string;
 }
-export type DestinationSpec =
-  AmqpDestinationSpec | KafkaDestinationSpec | HttpDestinationSpec | LogDestinationSpec;
-
 export interface RetrySpec {
   attempts?: number;
   backoffMs?: number;
   maxBackoffMs?: number;
 }
 
-/** A route document, as stored and as written by its authors (JSON or YAML). */
-export interface RouteDocument {
+/**
+ * A route document, as stored and as written by its authors (JSON or YAML). `S` and `D` are the
+ * source and destination specs; `libs/connectors` narrows them to the registered protocols
+ * (its `Route` type).
+ */
+export interface RouteDocument<
+  S extends SourceSpec = SourceSpec,
+  D extends DestinationSpec = DestinationSpec,
+> {
   id: string;
   description?: string;
-  source: SourceSpec;
+  source: S;
   pipeline?: StageSpec[];
-  destinations: DestinationSpec[];
-  errors?: { retry?: RetrySpec; deadLetter?: Omit<DestinationSpec, 'when'> };
+  destinations: D[];
+  /** The dead-letter destination is any destination but `when` (each kind's own fields kept). */
+  errors?: { retry?: RetrySpec; deadLetter?: D extends unknown ? Omit<D, 'when'> : never };
   audit?: { payload?: 'masked' | 'none' };
 }
 
@@ -90,21 +62,23 @@ export interface ConnectionRef {
 }
 
 /** Connections a route refers to, by name and type (to check at save time). */
-export function connectionRefs(doc: RouteDocument): ConnectionRef[] {
+export function connectionRefs(doc: RouteDocument, protocols: RouteProtocols): ConnectionRef[] {
   const refs: ConnectionRef[] = [];
-  if (doc.source.connection !== undefined)
+  if (doc.source.connection !== undefined) {
+    const secret = protocols[doc.source.type]?.source?.connectionSecret;
     refs.push({
       pointer: '/source/connection',
       name: doc.source.connection,
       type: doc.source.type,
-      ...(doc.source.type === 'http' ? { secret: 'hmacKey' } : {}),
+      ...(secret ? { secret } : {}),
     });
+  }
   doc.destinations.forEach((d, i) => {
-    if ('connection' in d)
+    if (d.connection !== undefined)
       refs.push({ pointer: `/destinations/${i}/connection`, name: d.connection, type: d.type });
   });
   const dl = doc.errors?.deadLetter as DestinationSpec | undefined;
-  if (dl && 'connection' in dl)
+  if (dl?.connection !== undefined)
     refs.push({ pointer: '/errors/deadLetter/connection', name: dl.connection, type: dl.type });
   return refs;
 }

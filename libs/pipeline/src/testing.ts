@@ -18,6 +18,12 @@ export function envelopeOf(body: unknown, headers: Record<string, string> = {}):
   };
 }
 
+/** Resources for tests; no protocol unless given (the engine's own specs pass libs/connectors' map). */
 export function testResources(overrides: Partial<RouteResources> = {}): RouteResources {
-  return { expressions: new JsonataEngine(), hmacKey: Buffer.from('test-hmac-key'), ...overrides };
+  return {
+    expressions: new JsonataEngine(),
+    hmacKey: Buffer.from('test-hmac-key'),
+    protocols: {},
+    ...overrides,
+  };
 }

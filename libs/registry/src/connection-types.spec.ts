@@ -192,3 +192,39 @@ describe('target fields', () => {
     ]);
   });
 });
+
+describe('amqp10 connections', () => {
+  it('accepts a URL with a user name and TLS settings, and refuses a password in the URL, naming its secret', () => {
+    expect(
+      connectionConfigProblems('amqp10', {
+        url: 'amqps://artemis.internal:5671',
+        username: 'junction',
+        tls: { ca: CA },
+        idleTimeoutSeconds: 30,
+      }),
+    ).toEqual([]);
+    expect(connectionConfigProblems('amqp10', { url: 'amqp://u:pw@artemis.internal' })).toEqual([
+      { pointer: '/config/url', message: expect.stringContaining('secrets.password') },
+    ]);
+    expect(
+      connectionConfigProblems('amqp10', { url: 'http://artemis' }).map((p) => p.pointer),
+    ).toContain('/config/url');
+  });
+
+  it('takes password and tlsKey as secrets, and counts url, username, tls and virtualHost as its target', () => {
+    expect(secretKeyProblem('amqp10', 'password')).toBeUndefined();
+    expect(secretKeyProblem('amqp10', 'tlsKey')).toBeUndefined();
+    expect(secretKeyProblem('amqp10', 'saslPassword')).toEqual(expect.any(String));
+    const base = { url: 'amqp://artemis.internal', username: 'junction' };
+    expect(
+      changedTargetFields('amqp10', base, {
+        ...base,
+        url: 'amqp://elsewhere',
+        idleTimeoutSeconds: 5,
+      }),
+    ).toEqual(['/config/url']);
+    expect(connectionTargets('amqp10', { url: 'amqps://artemis.internal' })).toEqual([
+      { host: 'artemis.internal', port: 5671, pointer: '/config/url' },
+    ]);
+  });
+});

@@ -12,11 +12,13 @@ import {
 import { ConnectionsRepository } from './connections.repository';
 import { ConnectionEntity } from './entities/connection.entity';
 import { EGRESS_POLICY, SECRET_BOX } from './registry.tokens';
+import { RouteEventBus } from './route-events';
 
 /** How long a save waits for a target's name to resolve; unresolved, the connect-time check decides. */
 const SAVE_LOOKUP_MS = 2_000;
 
-export type ConnectionType = 'amqp' | 'kafka' | 'http';
+import type { ConnectionType } from './connection-types';
+export type { ConnectionType };
 
 export interface ConnectionInput {
   type: ConnectionType;
@@ -74,21 +76,15 @@ export function sortedNames(names: Iterable<string>): string[] {
 
 @Injectable()
 export class ConnectionsService {
-  private routesChanged?: (routeIds: string[]) => Promise<void>;
-
   private readonly egress: EgressPolicy;
 
   constructor(
     private readonly connections: ConnectionsRepository,
     @Inject(SECRET_BOX) private readonly box: SecretBox,
+    private readonly events: RouteEventBus,
     @Optional() @Inject(EGRESS_POLICY) egress?: EgressPolicy,
   ) {
     this.egress = egress ?? EgressPolicy.permissive();
-  }
-
-  /** Set by the routes service: applies, in this process, the restart a connection change asks of these routes. */
-  onRoutesChanged(apply: (routeIds: string[]) => Promise<void>): void {
-    this.routesChanged = apply;
   }
 
   async list(): Promise<ConnectionView[]> {
@@ -144,7 +140,9 @@ export class ConnectionsService {
       updatedAt: new Date(),
       updatedBy: actor,
     });
-    await this.routesChanged?.(await this.connections.notifyRoutesUsing(name));
+    // The routes using it restart: in this process before the API answers (others hear by NOTIFY).
+    const routeIds = await this.connections.notifyRoutesUsing(name);
+    await this.events.emit('connection.changed', { name, routeIds });
     return this.get(name);
   }
 

@@ -10,8 +10,10 @@ export {
 export { ConnectionsService } from './connections.service';
 export type { ResolvedConnection, ConnectionView, ConnectionNames } from './connections.service';
 export { MAX_CONNECTION_NAMES, sortedNames } from './connections.service';
-export { RoutesService } from './routes.service';
+export { PROCESS_NAME, RoutesService } from './routes.service';
 export type { DryRunView, RouteRuntimeStatus, RuntimeStatus } from './routes.service';
+export { RouteEventBus } from './route-events';
+export type { RouteEvents } from './route-events';
 export { RoutesRepository, ROUTE_CHANNEL } from './routes.repository';
 export { checksumOf, canonicalJson } from './canonical-json';
 export {

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional, ApiPropertyOptions } from '@nestjs/swagger';
+import { CONNECTOR_KINDS, CONNECTORS, type ConnectorKind } from '@junction/connectors';
 import {
   Allow,
   IsIn,
@@ -65,7 +66,7 @@ export class RouteSummaryDto {
   })
   incarnation!: number;
   @ApiProperty({ nullable: true, type: String }) description!: string | null;
-  @ApiProperty({ enum: ['amqp', 'kafka', 'http'] }) sourceType!: string;
+  @ApiProperty({ enum: CONNECTOR_KINDS }) sourceType!: string;
   @ApiProperty({ nullable: true, type: Number, description: 'The version that runs.' })
   activeVersion!: number | null;
   @ApiProperty({ description: 'The newest stored version.' }) latestVersion!: number;
@@ -299,7 +300,7 @@ export class StageTraceDto {
 
 export class DryRunDeliveryDto {
   @ApiProperty({ description: 'Index in `destinations`.' }) destination!: number;
-  @ApiProperty({ enum: ['amqp', 'kafka', 'http', 'log'] }) type!: string;
+  @ApiProperty({ enum: [...CONNECTOR_KINDS, 'log'] }) type!: string;
   @ApiProperty({ type: 'object', additionalProperties: true }) target!: object;
   @ApiProperty({ nullable: true, type: String }) routingKey!: string | null;
   @ApiProperty({ nullable: true, type: String }) key!: string | null;
@@ -338,17 +339,30 @@ export class DryRunResultDto {
   panWarnings!: string[];
 }
 
+/** Per type, from the connector plugins: `amqp {url, vhost, ...}; kafka {...}`. */
+const CONFIG_FIELDS = CONNECTOR_KINDS.map(
+  (kind) =>
+    `${kind} {${Object.keys(
+      (CONNECTORS[kind].connection.configSchema.properties ?? {}) as Record<string, unknown>,
+    ).join(', ')}}`,
+).join('; ');
+const SECRET_KEYS = CONNECTOR_KINDS.map(
+  (kind) => `${kind}: ${CONNECTORS[kind].connection.secretKeys.join(', ')}`,
+).join('; ');
+const TARGET_FIELDS = CONNECTOR_KINDS.map(
+  (kind) => `${kind} ${CONNECTORS[kind].connection.targetFields.join(', ')}`,
+).join('; ');
+
 export class ConnectionInputDto {
-  @ApiProperty({ enum: ['amqp', 'kafka', 'http'] })
-  @IsIn(['amqp', 'kafka', 'http'])
-  type!: 'amqp' | 'kafka' | 'http';
+  @ApiProperty({ enum: CONNECTOR_KINDS })
+  @IsIn(CONNECTOR_KINDS)
+  type!: ConnectorKind;
 
   @ApiProperty({
     type: 'object',
     additionalProperties: true,
     example: { url: 'amqp://guest@127.0.0.1:5672', vhost: '/' },
-    description:
-      'Per type: amqp {url, vhost, username, heartbeatSeconds}; kafka {brokers, clientId, ssl, sasl}; http {baseUrl, timeoutMs, headers}.',
+    description: `Per type: ${CONFIG_FIELDS}.`,
   })
   @IsObject()
   config!: Record<string, unknown>;
@@ -357,8 +371,7 @@ export class ConnectionInputDto {
     type: 'object',
     additionalProperties: { type: 'string', nullable: true },
     writeOnly: true,
-    description:
-      'Write-only. amqp: password, tlsKey; kafka: saslPassword, sslKey; http: bearerToken, basicPassword, hmacKey, tlsKey (PEM private keys of the client certificates in config), header:<name> (a credential header such as header:X-Api-Key). null removes one; absent ones are kept. A change of a field that decides where secrets go (amqp url, vhost, username, tls; kafka brokers, ssl, sasl; http baseUrl, tls) must re-enter or remove every stored secret in the same request (400, details.code SECRETS_NOT_REENTERED).',
+    description: `Write-only. ${SECRET_KEYS} (tlsKey, sslKey: PEM private keys of the client certificates in config; header:<name>: a credential header such as header:X-Api-Key). null removes one; absent ones are kept. A change of a field that decides where secrets go (${TARGET_FIELDS}) must re-enter or remove every stored secret in the same request (400, details.code SECRETS_NOT_REENTERED).`,
     example: { password: 's3cret' },
   })
   @IsOptional()
@@ -377,7 +390,7 @@ export class CreateConnectionDto extends ConnectionInputDto {
 
 export class ConnectionDto {
   @ApiProperty({ example: 'rabbit' }) name!: string;
-  @ApiProperty({ enum: ['amqp', 'kafka', 'http'] }) type!: string;
+  @ApiProperty({ enum: CONNECTOR_KINDS }) type!: string;
   @ApiProperty({ type: 'object', additionalProperties: true }) config!: Record<string, unknown>;
   @ApiProperty({
     type: String,

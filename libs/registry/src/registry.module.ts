@@ -1,9 +1,10 @@
-import { Module } from '@nestjs/common';
+import { Logger, Module } from '@nestjs/common';
 import { ConnectionsController } from './connections.controller';
 import { ConnectionsRepository } from './connections.repository';
 import { ConnectionsService } from './connections.service';
 import { ExpressionsController } from './expressions.controller';
 import { ExpressionsService } from './expressions.service';
+import { RouteEventBus } from './route-events';
 import { RoutesController } from './routes.controller';
 import { RoutesRepository } from './routes.repository';
 import { RoutesService } from './routes.service';
@@ -16,12 +17,13 @@ import { SamplesService } from './samples.service';
   providers: [
     ConnectionsRepository,
     ConnectionsService,
+    { provide: RouteEventBus, useValue: new RouteEventBus(new Logger('RouteEvents')) },
     RoutesRepository,
     RoutesService,
     ExpressionsService,
     SamplesRepository,
     SamplesService,
   ],
-  exports: [ConnectionsService, RoutesService, RoutesRepository],
+  exports: [ConnectionsService, RoutesService, RoutesRepository, RouteEventBus],
 })
 export class RegistryModule {}

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, IsNull, QueryFailedError } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import type { RouteDocument } from '@junction/pipeline';
+import type { RouteSpec } from '@junction/connectors';
 import { RouteEntity } from './entities/route.entity';
 import { RouteVersionEntity } from './entities/route-version.entity';
 
@@ -21,7 +21,7 @@ export class RoutesRepository {
   constructor(private readonly db: DataSource) {}
 
   /** Every route that is not deleted, with the document that runs (the active version's, else the latest's), in one query. */
-  async listWithDocument(): Promise<Array<{ route: RouteEntity; document: RouteDocument }>> {
+  async listWithDocument(): Promise<Array<{ route: RouteEntity; document: RouteSpec }>> {
     const routes = await this.db
       .getRepository(RouteEntity)
       .find({ where: { deletedAt: IsNull() }, order: { id: 'ASC' } });
@@ -106,7 +106,7 @@ export class RoutesRepository {
       routeId: string;
       incarnation: number;
       version: number;
-      document: RouteDocument;
+      document: RouteSpec;
       checksum: string;
       source: string;
       sourceFormat: 'yaml' | 'json';

@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { compare, Operation } from 'fast-json-patch';
 import { JunctionError } from '@junction/common';
+import type { RouteSpec } from '@junction/connectors';
 import {
   compileRoute,
   connectionRefs,
@@ -11,7 +12,6 @@ import {
   panPointers,
   redactPans,
   redactPanText,
-  RouteDocument,
   RouteProblem,
   RouteResources,
   RunResult,
@@ -25,7 +25,8 @@ import { checksumOf } from './canonical-json';
 import { ConnectionsService } from './connections.service';
 import { RouteEntity } from './entities/route.entity';
 import { RouteVersionEntity } from './entities/route-version.entity';
-import { ROUTE_RESOURCES } from './registry.tokens';
+import { ROUTE_RESOURCES, ROUTE_RUNTIME_STATUS } from './registry.tokens';
+import { RouteEventBus } from './route-events';
 import { isUniqueViolation, RoutesRepository } from './routes.repository';
 import type { RouteSourceInput } from './route-source-body';
 import { SamplesService } from './samples.service';
@@ -77,7 +78,7 @@ export interface RouteView extends RouteSummary {
   /** The version `document` is: the active one (the latest while none is active). */
   documentVersion: number;
   /** The document of `documentVersion`: what runs, also after a rollback. */
-  document: RouteDocument;
+  document: RouteSpec;
 }
 
 export interface VersionSummary {
@@ -91,7 +92,7 @@ export interface VersionSummary {
 }
 
 export interface VersionView extends VersionSummary {
-  document: RouteDocument;
+  document: RouteSpec;
   /** The text the version was written in (JSON of the document for versions stored before texts were kept). */
   source: string;
   sourceFormat: SourceFormat;
@@ -119,15 +120,10 @@ export interface RouteRuntimeSummary {
   process: string;
 }
 
-/** Implemented by the route runtime; until one is attached, status reports only the stored state. */
+/** Implemented by the route runtime (ROUTE_RUNTIME_STATUS); without one, status reports only the stored state. */
 export interface RouteRuntimeStatus {
   status(routeId: string): RuntimeStatus | undefined;
-  /** Applies a stored change in this process now (other processes hear of it by NOTIFY). */
-  refresh?(routeId: string): Promise<void>;
 }
-
-/** How long an API call waits for this process's runtime to apply its change (a broker may be slow to answer). */
-const APPLY_WAIT_MS = 3000;
 
 export interface DryRunMessage {
   body: unknown;
@@ -148,40 +144,22 @@ export interface UnsavedDryRunInput {
 
 @Injectable()
 export class RoutesService {
-  private runtime?: RouteRuntimeStatus;
-
   constructor(
     private readonly routes: RoutesRepository,
     private readonly connections: ConnectionsService,
     @Inject(ROUTE_RESOURCES) private readonly resources: RouteResources,
     private readonly samples: SamplesService,
-  ) {
-    // A changed connection restarts the routes using it: here before the API answers, as for
-    // a route change (other processes hear of it by NOTIFY).
-    connections.onRoutesChanged(async (ids) => {
-      await Promise.all(ids.map((id) => this.applied(id)));
-    });
-  }
-
-  /** The route runtime reports live status through this (set at start-up; avoids a module cycle). */
-  attachRuntime(runtime: RouteRuntimeStatus): void {
-    this.runtime = runtime;
-  }
+    private readonly events: RouteEventBus,
+    @Optional() @Inject(ROUTE_RUNTIME_STATUS) private readonly runtime?: RouteRuntimeStatus,
+  ) {}
 
   /**
-   * Lets this process's runtime apply a committed change before the API answers, so that a
-   * route is running (or stopped) when its create, activate, start or stop returns. Bounded:
-   * a route whose broker is slow to answer keeps starting in the background.
+   * Announces a committed change, and waits for this process's runtime to apply it, so that a
+   * route is running (or stopped) when its create, activate, start or stop returns (the runtime
+   * bounds that wait: a route whose broker is slow to answer keeps starting in the background).
    */
-  private async applied(id: string): Promise<void> {
-    const refresh = this.runtime?.refresh;
-    if (!refresh) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      refresh.call(this.runtime, id),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, APPLY_WAIT_MS))),
-    ]);
-    clearTimeout(timer);
+  private applied(id: string): Promise<void> {
+    return this.events.emit('route.changed', { routeId: id });
   }
 
   /**
@@ -222,7 +200,9 @@ export class RoutesService {
   async problems(doc: unknown, sourced?: SourcedDocument): Promise<RouteProblem[]> {
     let problems = await validateRoute(doc, this.resources);
     if (problems.length === 0)
-      problems = await this.connections.checkRefs(connectionRefs(doc as RouteDocument));
+      problems = await this.connections.checkRefs(
+        connectionRefs(doc as RouteSpec, this.resources.protocols),
+      );
     // YAML texts get line and column (JSON clients keep the answer they always had).
     if (problems.length > 0 && sourced?.format === 'yaml') {
       const parsed = parseRouteSource(sourced.source);
@@ -500,7 +480,7 @@ export class RoutesService {
    */
   async guardSamples(
     id: string,
-    document: RouteDocument,
+    document: RouteSpec,
     version: number,
     guard: ActivationGuard = { admin: false },
   ): Promise<void> {
@@ -539,7 +519,9 @@ export class RoutesService {
         throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${version}`);
       const stored = await this.routes.findVersion(id, route.incarnation, version, m);
       // Connections may have changed since the version was saved: check again before it runs.
-      const missing = await this.connections.checkRefs(connectionRefs(stored!.document));
+      const missing = await this.connections.checkRefs(
+        connectionRefs(stored!.document, this.resources.protocols),
+      );
       if (missing.length > 0)
         throw new JunctionError(
           'UNKNOWN_CONNECTION',
@@ -562,7 +544,7 @@ export class RoutesService {
       if (state === 'running') {
         // A route that lost its path (two routes shared one before paths were unique) runs
         // only once its path is its own.
-        const documents: RouteDocument[] = [];
+        const documents: RouteSpec[] = [];
         for (const v of new Set([route.activeVersion, route.latestVersion])) {
           const stored =
             v === null ? null : await this.routes.findVersion(id, route.incarnation, v, m);
@@ -661,11 +643,7 @@ export class RoutesService {
   }
 
   /** The dry run itself: every stage traced, the deliveries that would happen, nothing sent. */
-  async runDry(
-    document: RouteDocument,
-    version: number,
-    message: DryRunMessage,
-  ): Promise<DryRunView> {
+  async runDry(document: RouteSpec, version: number, message: DryRunMessage): Promise<DryRunView> {
     const compiled = await compileRoute(document, this.resources);
     const envelope: Envelope = {
       id: 'dry-run',
@@ -685,7 +663,7 @@ export class RoutesService {
   }
 
   private textOf(
-    document: RouteDocument,
+    document: RouteSpec,
     sourced?: SourcedDocument,
   ): { source: string; sourceFormat: SourceFormat } {
     return sourced
@@ -693,7 +671,7 @@ export class RoutesService {
       : { source: JSON.stringify(document, null, 2), sourceFormat: 'json' };
   }
 
-  private async checked(doc: unknown, sourced?: SourcedDocument): Promise<RouteDocument> {
+  private async checked(doc: unknown, sourced?: SourcedDocument): Promise<RouteSpec> {
     const problems = await this.problems(doc, sourced);
     if (problems.length > 0) {
       const unknownConnection = problems.every(
@@ -705,18 +683,14 @@ export class RoutesService {
         { problems },
       );
     }
-    return doc as RouteDocument;
+    return doc as RouteSpec;
   }
 
   /**
    * Claims the ingest paths of `documents` (the route's active and latest versions) for the
    * route and lets go of any other it held; 409 with the owner when another route holds one.
    */
-  private async claimPaths(
-    m: EntityManager,
-    id: string,
-    documents: RouteDocument[],
-  ): Promise<void> {
+  private async claimPaths(m: EntityManager, id: string, documents: RouteSpec[]): Promise<void> {
     const paths = new Set<string>();
     for (const d of documents) {
       const key = d.source.type === 'http' ? ingestPathKey(d.source.path) : undefined;
@@ -751,7 +725,7 @@ export class RoutesService {
     return route;
   }
 
-  private summary(r: RouteEntity, document: RouteDocument): RouteSummary {
+  private summary(r: RouteEntity, document: RouteSpec): RouteSummary {
     return {
       id: r.id,
       incarnation: r.incarnation,

@@ -24,7 +24,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { ApiQueryOptions } from '@nestjs/swagger';
-import { RequirePermission } from '@junction/auth';
+import { CurrentPrincipal, Principal, RequirePermission } from '@junction/auth';
 import { ANY_JSON } from '@junction/registry';
 import { DeadLetterPreviewService } from './dead-letter-preview.service';
 import { DeadLettersService } from './dead-letters.service';
@@ -58,7 +58,35 @@ class DeadLetterDto {
   @ApiProperty({ type: String, nullable: true }) lastReplayError!: string | null;
 }
 
+class DeadLetterReplayDto {
+  @ApiProperty({ format: 'date-time' }) at!: string;
+  @ApiProperty({ type: Number, nullable: true, description: 'The version it ran through.' })
+  version!: number | null;
+  @ApiProperty({ enum: ['replayed', 'filtered', 'unroutable', 'dead-lettered'] }) outcome!: string;
+  @ApiProperty({ type: String, nullable: true, description: 'Card numbers redacted.' })
+  error!: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Who replayed it (or started the job).',
+  })
+  by!: string | null;
+  @ApiProperty({
+    type: String,
+    format: 'uuid',
+    nullable: true,
+    description: 'The replay job, if one did.',
+  })
+  jobId!: string | null;
+}
+
 class DeadLetterDetailDto extends DeadLetterDto {
+  @ApiProperty({
+    type: DeadLetterReplayDto,
+    isArray: true,
+    description: 'Every replay, oldest first.',
+  })
+  replayHistory!: DeadLetterReplayDto[];
   @ApiProperty({ description: 'The original payload (card numbers redacted).', ...ANY_JSON })
   payload!: unknown;
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) headers!: Record<
@@ -242,8 +270,11 @@ export class DeadLettersController {
   @RequirePermission('deadletters.write')
   @ApiOperation({ summary: "Run the original message again through the route's running version" })
   @ApiOkResponse({ type: ReplayResultDto })
-  replay(@Param('id', new ParseUUIDPipe()) id: string): Promise<ReplayResultDto> {
-    return this.deadLetters.replay(id);
+  replay(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<ReplayResultDto> {
+    return this.deadLetters.replay(id, undefined, { name: principal.name });
   }
 
   @Delete(':id')

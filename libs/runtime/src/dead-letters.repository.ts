@@ -21,6 +21,23 @@ export interface ParkedMessage {
   headers: Record<string, string>;
 }
 
+/** What a replay was: the version it ran through, its outcome, and who asked (a user, or a job's). */
+export interface ReplayRecord {
+  version?: number;
+  outcome?: string;
+  by?: string;
+  jobId?: string;
+}
+
+export interface ReplayHistoryRow {
+  at: Date;
+  version: number | null;
+  outcome: string;
+  error: string | null;
+  by: string | null;
+  jobId: string | null;
+}
+
 /** Which dead letters: every field narrows (AND); `q` matches the redacted reason text only. */
 export interface DeadLetterFilter {
   routeId?: string;
@@ -186,6 +203,15 @@ export class DeadLettersRepository {
     return rows.map((r) => ({ ...r, count: Number(r.count) }));
   }
 
+  /** The ids of the dead letters kept of one message, by its id as stored (the audit's port). */
+  async idsOfMessage(messageId: string): Promise<string[]> {
+    const rows = (await this.db.query(
+      `SELECT id::text AS id FROM dead_letters WHERE message_id = $1`,
+      [messageId],
+    )) as Array<{ id: string }>;
+    return rows.map((r) => r.id);
+  }
+
   find(id: string): Promise<DeadLetterEntity | null> {
     return this.db.getRepository(DeadLetterEntity).findOneBy({ id });
   }
@@ -208,11 +234,48 @@ export class DeadLettersRepository {
     return { row, payload: Buffer.from(opened.payload, 'base64'), headers: opened.headers };
   }
 
-  async markReplayed(id: string, error: string | null): Promise<void> {
+  /** Counts a replay on the dead letter and keeps it in the letter's replay history. */
+  async markReplayed(id: string, error: string | null, replay: ReplayRecord = {}): Promise<void> {
     await this.db.query(
-      `UPDATE dead_letters SET replays = replays + 1, last_replay_error = $2, replayed_at = CASE WHEN $2::text IS NULL THEN now() ELSE replayed_at END WHERE id = $1`,
-      [id, storable(error)],
+      `WITH letter AS (
+         UPDATE dead_letters SET replays = replays + 1, last_replay_error = $2,
+                replayed_at = CASE WHEN $2::text IS NULL THEN now() ELSE replayed_at END
+          WHERE id = $1 RETURNING id)
+       INSERT INTO dead_letter_replays (dead_letter_id, route_version, outcome, error, replayed_by, job_id)
+       SELECT id, $3, $4, $2, $5, $6 FROM letter`,
+      [
+        id,
+        storable(error),
+        replay.version ?? null,
+        replay.outcome ?? (error ? 'dead-lettered' : 'replayed'),
+        storable(replay.by) ?? null,
+        replay.jobId ?? null,
+      ],
     );
+  }
+
+  /** Every replay of a dead letter, oldest first. */
+  async replays(id: string): Promise<ReplayHistoryRow[]> {
+    const rows = (await this.db.query(
+      `SELECT replayed_at, route_version, outcome, error, replayed_by, job_id
+         FROM dead_letter_replays WHERE dead_letter_id = $1 ORDER BY id LIMIT 1000`,
+      [id],
+    )) as Array<{
+      replayed_at: Date;
+      route_version: number | null;
+      outcome: string;
+      error: string | null;
+      replayed_by: string | null;
+      job_id: string | null;
+    }>;
+    return rows.map((r) => ({
+      at: r.replayed_at,
+      version: r.route_version,
+      outcome: r.outcome,
+      error: r.error,
+      by: r.replayed_by,
+      jobId: r.job_id,
+    }));
   }
 
   async delete(id: string): Promise<boolean> {

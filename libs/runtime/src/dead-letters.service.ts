@@ -9,6 +9,16 @@ import {
 import { RouteSupervisor } from './route-supervisor';
 import type { RouteWorker } from './route-worker';
 
+/** One replay of a dead letter, as the API shows it. */
+export interface ReplayHistoryView {
+  at: string;
+  version: number | null;
+  outcome: string;
+  error: string | null;
+  by: string | null;
+  jobId: string | null;
+}
+
 export interface DeadLetterView {
   id: string;
   messageId: string;
@@ -158,9 +168,13 @@ export class DeadLettersService {
   }
 
   /** One dead letter with its payload, card numbers redacted (it is shown to operators). */
-  async get(
-    id: string,
-  ): Promise<DeadLetterView & { payload: unknown; headers: Record<string, string> }> {
+  async get(id: string): Promise<
+    DeadLetterView & {
+      payload: unknown;
+      headers: Record<string, string>;
+      replayHistory: ReplayHistoryView[];
+    }
+  > {
     const opened = await this.store.open(id);
     if (!opened) throw new JunctionError('NOT_FOUND', `no dead letter ${id}`);
     const text = opened.payload.toString('utf8');
@@ -170,10 +184,12 @@ export class DeadLettersService {
     } catch {
       payload = text;
     }
+    const history = await this.store.replays(id);
     return {
       ...view(opened.row),
       payload: redactPans(payload),
       headers: redactPans(opened.headers),
+      replayHistory: history.map((h) => ({ ...h, at: h.at.toISOString() })),
     };
   }
 
@@ -184,6 +200,7 @@ export class DeadLettersService {
   async replay(
     id: string,
     through?: RouteWorker,
+    by?: { name: string; jobId?: string },
   ): Promise<{
     id: string;
     outcome: string;
@@ -216,7 +233,12 @@ export class DeadLettersService {
       result.outcome === 'dead-lettered'
         ? (result.error ?? { code: 'FAILED', message: 'failed' })
         : undefined;
-    await this.store.markReplayed(id, error ? `${error.code}: ${error.message}` : null);
+    await this.store.markReplayed(id, error ? `${error.code}: ${error.message}` : null, {
+      version: worker.version,
+      outcome: result.outcome,
+      by: by?.name,
+      jobId: by?.jobId,
+    });
     return { id: result.id, outcome: result.outcome, ...(error ? { error } : {}) };
   }
 

@@ -2,7 +2,7 @@ export * from './message-audit';
 export { RuntimeModule, RUNTIME_OPTIONS } from './runtime.module';
 export type { RuntimeOptions } from './runtime.module';
 export { RouteSupervisor } from './route-supervisor';
-export { RouteWorker } from './route-worker';
+export { RouteWorker, SYNC_TIMEOUT_MS } from './route-worker';
 export type { ProcessResult, WorkerStatus } from './route-worker';
 export { DeadLetterEntity } from './dead-letter.entity';
 
@@ -11,3 +11,4 @@ export const RUNTIME_ENTITIES = [DeadLetterEntity];
 export { DeadLettersRepository } from './dead-letters.repository';
 export { ReplayJobsService, SYSTEM_CLOCK } from './replay-jobs.service';
 export type { ReplayClock } from './replay-jobs.service';
+export * from './tracing';

@@ -20,6 +20,8 @@ export interface MessageRecord {
   /** The payload as received, for hashing; never stored as is. */
   payload: Buffer;
   auditPayload: 'masked' | 'none';
+  /** The W3C trace the message belongs to (its caller's, or the one tracing started). */
+  traceId?: string;
 }
 
 /**

@@ -273,7 +273,7 @@ export class ReplayJobsService {
           await this.finish(job, 'done', null);
           return;
         }
-        const result = await this.replayOne(item.deadLetterId, through?.worker);
+        const result = await this.replayOne(item.deadLetterId, through?.worker, job);
         await this.repo.finishItem(job.id, item.seq, result);
         await this.audit.event({
           type: 'deadletter.replayed',
@@ -321,9 +321,13 @@ export class ReplayJobsService {
   private async replayOne(
     deadLetterId: string,
     through: RouteWorker | undefined,
+    job: ReplayJobRow,
   ): Promise<{ ok: boolean; outcome: string; error: string | null }> {
     try {
-      const r = await this.deadLetters.replay(deadLetterId, through);
+      const r = await this.deadLetters.replay(deadLetterId, through, {
+        name: job.startedBy,
+        jobId: job.id,
+      });
       return r.error
         ? { ok: false, outcome: r.outcome, error: `${r.error.code}: ${r.error.message}` }
         : { ok: true, outcome: r.outcome, error: null };

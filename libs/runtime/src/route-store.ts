@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import type { RouteDocument } from '@junction/pipeline';
+import type { RouteSpec } from '@junction/connectors';
 import { RouteRecord, RouteStore } from './route-supervisor';
 
 interface Row {
@@ -8,7 +8,7 @@ interface Row {
   active_version: number | null;
   desired_state: 'running' | 'stopped';
   deleted_at: Date | null;
-  document: RouteDocument | null;
+  document: RouteSpec | null;
 }
 
 const SELECT = `
@@ -46,13 +46,13 @@ export class SqlRouteStore implements RouteStore {
   async version(
     id: string,
     version: number,
-  ): Promise<{ incarnation: number; document: RouteDocument } | null> {
+  ): Promise<{ incarnation: number; document: RouteSpec } | null> {
     const rows = (await this.db.query(
       `SELECT r.incarnation, v.document FROM routes r JOIN route_versions v
           ON v.route_id = r.id AND v.incarnation = r.incarnation AND v.version = $2
         WHERE r.id = $1 AND r.deleted_at IS NULL`,
       [id, version],
-    )) as Array<{ incarnation: number; document: RouteDocument }>;
+    )) as Array<{ incarnation: number; document: RouteSpec }>;
     return rows[0] ?? null;
   }
 }

@@ -1,11 +1,11 @@
-import type { RouteDocument } from '@junction/pipeline';
+import { CONNECTORS, HttpIngestSource, IngestSources, type RouteSpec } from '@junction/connectors';
 import { testResources } from '@junction/pipeline';
 import type { DeadLettersRepository } from './dead-letters.repository';
 import { LogDestination } from './log.destination';
 import { NO_AUDIT } from './message-audit';
 import { RouteRecord, RouteStore, RouteSupervisor } from './route-supervisor';
 
-const httpRoute = (path: string): RouteDocument => ({
+const httpRoute = (path: string): RouteSpec => ({
   id: 'reborn',
   source: { type: 'http', path, auth: 'none' },
   pipeline: [],
@@ -23,12 +23,14 @@ class OneRouteStore implements RouteStore {
   }
 }
 
-describe('RouteSupervisor: route incarnations and ingest paths', () => {
+describe('RouteSupervisor (through fakes of WorkerDeps)', () => {
   const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
   let supervisor: RouteSupervisor;
   let store: OneRouteStore;
+  let ingest: IngestSources;
 
   beforeEach(() => {
+    ingest = new IngestSources();
     store = new OneRouteStore({
       id: 'reborn',
       incarnation: 1,
@@ -39,17 +41,17 @@ describe('RouteSupervisor: route incarnations and ingest paths', () => {
     });
     supervisor = new RouteSupervisor(store, {
       connectors: {
-        source: () => {
-          throw new Error('http sources are fed by ingest');
+        source: (spec, _connection, route) => {
+          if (spec.type !== 'http') throw new Error('only http sources here');
+          return new HttpIngestSource(spec, route, ingest, 10);
         },
         destination: () => new LogDestination('reborn', 'info', () => undefined),
       },
       connection: () => Promise.reject(new Error('no connections here')),
-      resources: testResources(),
+      resources: testResources({ protocols: CONNECTORS }),
       deadLetters: {} as DeadLettersRepository,
       audit: NO_AUDIT,
       log: quiet,
-      maxInFlight: 10,
       closeConnectors: () => Promise.resolve(),
     });
   });
@@ -58,8 +60,8 @@ describe('RouteSupervisor: route incarnations and ingest paths', () => {
 
   it('finds a worker by its normalised path only', async () => {
     await supervisor.refresh('reborn');
-    expect(supervisor.ingestWorker('old/path')?.routeId).toBe('reborn');
-    expect(supervisor.ingestWorker('Old//Path/')).toBeUndefined(); // callers pass the normalised form
+    expect(ingest.find('old/path')?.route.routeId).toBe('reborn');
+    expect(ingest.find('Old//Path/')).toBeUndefined(); // callers pass the normalised form
   });
 
   it('replaces the worker when the id was deleted and created again, though the version number is the same', async () => {
@@ -67,7 +69,68 @@ describe('RouteSupervisor: route incarnations and ingest paths', () => {
     // The delete and the new create were both committed before this process heard of either.
     store.record = { ...store.record, incarnation: 2, document: httpRoute('new/path') };
     await supervisor.refresh('reborn');
-    expect(supervisor.ingestWorker('new/path')).toMatchObject({ version: 1, incarnation: 2 });
-    expect(supervisor.ingestWorker('old/path')).toBeUndefined();
+    expect(ingest.find('new/path')?.route).toEqual({ routeId: 'reborn', routeVersion: 1 });
+    expect(supervisor.worker('reborn')).toMatchObject({ version: 1, incarnation: 2 });
+    expect(ingest.find('old/path')).toBeUndefined();
+  });
+
+  it('starts the next version of an HTTP route before the old one drains: the path is never free', async () => {
+    await supervisor.refresh('reborn');
+    const first = ingest.find('old/path')!;
+    const claims: Array<number | undefined> = [];
+    const claim = ingest.claim.bind(ingest);
+    ingest.claim = (source) => {
+      // When the next version claims the path, the old one still holds it.
+      claims.push(ingest.find(source.pathKey)?.route.routeVersion);
+      claim(source);
+    };
+    store.record = { ...store.record, activeVersion: 2 };
+    await supervisor.refresh('reborn');
+    expect(claims).toEqual([1]);
+    expect(ingest.find('old/path')?.route.routeVersion).toBe(2);
+    expect(() =>
+      first.offer({ id: 'm', headers: {}, payload: Buffer.from('{}'), path: 'p' }),
+    ).toThrow(/stopping or restarting/);
+  });
+
+  it('stops the worker of a route set to stopped, and frees its ingest path', async () => {
+    await supervisor.refresh('reborn');
+    store.record = { ...store.record, desiredState: 'stopped' };
+    await supervisor.refresh('reborn');
+    expect(supervisor.worker('reborn')).toBeUndefined();
+    expect(ingest.find('old/path')).toBeUndefined();
+    expect(supervisor.status('reborn')).toBeUndefined();
+  });
+
+  it('reports a route whose source cannot start as failed, with the reason', async () => {
+    store.record = {
+      ...store.record,
+      document: {
+        id: 'reborn',
+        source: { type: 'amqp', connection: 'rabbit', queue: 'q' },
+        destinations: [{ type: 'log' }],
+      },
+    };
+    supervisor = new RouteSupervisor(store, {
+      connectors: {
+        source: () => ({
+          start: () => Promise.reject(new Error('ACCESS_REFUSED')),
+          stop: () => Promise.resolve(),
+        }),
+        destination: () => new LogDestination('reborn', 'info', () => undefined),
+      },
+      connection: (name) => Promise.resolve({ name, config: {}, secrets: {} }),
+      resources: testResources({ protocols: CONNECTORS }),
+      deadLetters: {} as DeadLettersRepository,
+      audit: NO_AUDIT,
+      log: quiet,
+      closeConnectors: () => Promise.resolve(),
+    });
+    await supervisor.refresh('reborn');
+    expect(supervisor.worker('reborn')).toBeUndefined();
+    expect(supervisor.status('reborn')).toMatchObject({
+      state: 'failed',
+      reason: expect.stringMatching(/ACCESS_REFUSED/),
+    });
   });
 });

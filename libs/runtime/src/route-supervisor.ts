@@ -1,5 +1,4 @@
-import type { ConnectionState } from '@junction/connectors';
-import { ingestPathKey, type RouteDocument } from '@junction/pipeline';
+import type { ConnectionState, RouteSpec } from '@junction/connectors';
 import { RouteWorker, StartCancelled, WorkerDeps, WorkerStatus } from './route-worker';
 
 /** What the supervisor needs to know of a stored route. */
@@ -10,7 +9,7 @@ export interface RouteRecord {
   activeVersion: number | null;
   desiredState: 'running' | 'stopped';
   deleted: boolean;
-  document?: RouteDocument;
+  document?: RouteSpec;
 }
 
 export interface RouteStore {
@@ -21,7 +20,7 @@ export interface RouteStore {
   version?(
     id: string,
     version: number,
-  ): Promise<{ incarnation: number; document: RouteDocument } | null>;
+  ): Promise<{ incarnation: number; document: RouteSpec } | null>;
 }
 
 /** Whether a stored route should run (and, given a worker, run that worker's version). */
@@ -69,8 +68,6 @@ export class RouteSupervisor {
   /** Workers whose start() is still waiting for their source, by route. */
   private readonly starting = new Map<string, RouteWorker>();
   private stopped = false;
-  /** Each HTTP worker's normalised ingest path ('' for other sources), worked out once. */
-  private readonly pathKeys = new WeakMap<RouteWorker, string>();
 
   constructor(
     private readonly store: RouteStore,
@@ -194,23 +191,6 @@ export class RouteSupervisor {
     };
   }
 
-  /**
-   * The running worker of the HTTP route that takes this ingest path, compared in normalised form
-   * (`key`, from normalizeIngestPath): the form the registry keeps paths unique in.
-   */
-  ingestWorker(key: string): RouteWorker | undefined {
-    for (const worker of this.workers.values()) {
-      let own = this.pathKeys.get(worker);
-      if (own === undefined) {
-        const source = worker.document.source;
-        own = (source.type === 'http' && ingestPathKey(source.path)) || '';
-        this.pathKeys.set(worker, own);
-      }
-      if (own === key) return worker;
-    }
-    return undefined;
-  }
-
   worker(id: string): RouteWorker | undefined {
     return this.workers.get(id);
   }
@@ -287,9 +267,10 @@ export class RouteSupervisor {
       this.fail(id, err);
       return;
     }
-    // HTTP ingest has nothing to hand over: the next worker takes requests before the old one
-    // drains, so no caller finds the path missing in between.
-    const overlap = current?.sourceType === 'http' && next.sourceType === 'http';
+    // A pushed source (HTTP ingest) has nothing to hand over: the next worker takes requests
+    // before the old one drains, so no caller finds the path missing in between.
+    const pushed = (type: string) => !!this.deps.resources.protocols[type]?.source?.pushed;
+    const overlap = !!current && pushed(current.sourceType) && pushed(next.sourceType);
     if (current && !overlap) {
       // Drain the old version first: its in-flight messages finish and are acknowledged.
       this.workers.delete(id);

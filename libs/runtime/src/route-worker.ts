@@ -11,6 +11,7 @@ import {
   type InboundMessage,
   type OutboundMessage,
   type Reply,
+  type RouteSpec,
   type Source,
 } from '@junction/connectors';
 import {
@@ -19,26 +20,29 @@ import {
   connectionRefs,
   decodeBody,
   Delivery,
-  DestinationSpec,
   Envelope,
   PipelineError,
   redactPanText,
-  RouteDocument,
   RouteResources,
 } from '@junction/pipeline';
 import { MessageAuditSink, MessageOutcome } from './message-audit';
 import { DeadLettersRepository } from './dead-letters.repository';
 import { Jitter, RetryInterrupted, RetryPolicy, retryPolicy, withRetry } from './retry';
+import { MessageTrace, MessageTracing, PropagatingTracing, TraceHeaders } from './tracing';
+
+/** A destination of a route (a protocol's, or the built-in log). */
+type RouteDestination = RouteSpec['destinations'][number];
 
 /** The parts of the connector pool a worker uses (the pool owns every broker client). */
 export interface WorkerConnectors {
+  /** `connection` is absent for a source that needs none (http). */
   source(
-    spec: RouteDocument['source'],
-    connection: ConnectorConnection,
-    options: { routeId: string },
+    spec: RouteSpec['source'],
+    connection: ConnectorConnection | undefined,
+    options: { routeId: string; routeVersion?: number },
   ): Source;
   destination(
-    spec: DestinationSpec,
+    spec: RouteDestination,
     connection: ConnectorConnection | undefined,
     options: { routeId: string },
   ): Destination;
@@ -59,11 +63,13 @@ export interface WorkerDeps {
   };
   /** What the pool knows of a broker connection, by its stored name (none for HTTP). */
   connectionState?(name: string): ConnectionState | undefined;
-  /** Most messages one route handles at once (HTTP ingest; broker sources are bounded by prefetch). */
-  maxInFlight: number;
   /** Where the random part of a retry's backoff comes from (default Math.random). */
   jitter?: Jitter;
+  /** Traces of messages (default: a caller's trace context is passed on, no spans). */
+  tracing?: MessageTracing;
 }
+
+const PASS_TRACE_ON = new PropagatingTracing();
 
 export interface ProcessResult {
   id: string;
@@ -144,7 +150,6 @@ export class RouteWorker {
   private processed = 0;
   private failed = 0;
   private lastError: string | null = null;
-  private stopping = false;
   /** Stopped for good: its destinations are closed. */
   private closed = false;
   /** Aborted by stop(): waits between delivery attempts end and the message goes back. */
@@ -155,7 +160,7 @@ export class RouteWorker {
   private constructor(
     readonly routeId: string,
     readonly version: number,
-    readonly document: RouteDocument,
+    readonly document: RouteSpec,
     private readonly compiled: CompiledRoute,
     /** The destination whose answer a sync HTTP caller gets, if one is marked `reply`. */
     private readonly replyIndex: number | undefined,
@@ -171,15 +176,15 @@ export class RouteWorker {
   incarnation = 1;
 
   static async create(
-    route: { id: string; version: number; incarnation?: number; document: RouteDocument },
+    route: { id: string; version: number; incarnation?: number; document: RouteSpec },
     deps: WorkerDeps,
   ): Promise<RouteWorker> {
     const compiled = await compileRoute(route.document, deps.resources);
     const connections = await resolveConnections(route.document, deps);
-    const connectionOf = (spec: DestinationSpec) =>
+    const connectionOf = (spec: RouteDestination) =>
       'connection' in spec ? connections.get(spec.connection) : undefined;
     const destinations: Destination[] = [];
-    const dlSpec = route.document.errors?.deadLetter as DestinationSpec | undefined;
+    const dlSpec = route.document.errors?.deadLetter as RouteDestination | undefined;
     let deadLetter: Destination | undefined;
     try {
       for (const spec of route.document.destinations) {
@@ -196,10 +201,10 @@ export class RouteWorker {
       throw err;
     }
     const source = route.document.source;
-    const replying =
-      source.type === 'http' && source.mode === 'sync'
-        ? route.document.destinations.findIndex((d) => 'reply' in d && d.reply === true)
-        : -1;
+    const awaitsReply = deps.resources.protocols[source.type]?.source?.awaitsReply;
+    const replying = awaitsReply?.(source as unknown as Record<string, unknown>)
+      ? route.document.destinations.findIndex((d) => 'reply' in d && d.reply === true)
+      : -1;
     const worker = new RouteWorker(
       route.id,
       route.version,
@@ -235,20 +240,22 @@ export class RouteWorker {
     }
   }
 
-  get sourceType(): RouteDocument['source']['type'] {
+  get sourceType(): RouteSpec['source']['type'] {
     return this.document.source.type;
   }
 
-  /** Starts consuming (broker sources); HTTP routes are fed by ingest instead. */
+  /** Starts its source (a broker consumer, or the ingest path of an HTTP source). */
   async start(): Promise<void> {
     this.state = 'starting';
-    this.stopping = false;
     const spec = this.document.source;
     let source: Source | undefined;
     try {
-      if (spec.type !== 'http') {
-        source = this.deps.connectors.source(spec, this.connections.get(spec.connection)!, {
+      {
+        const connection =
+          spec.connection === undefined ? undefined : this.connections.get(spec.connection);
+        source = this.deps.connectors.source(spec, connection, {
           routeId: this.routeId,
+          routeVersion: this.version,
         });
         const started = source.start((message) => this.handle(message));
         const cancelled = new Promise<never>((_, reject) => {
@@ -289,7 +296,6 @@ export class RouteWorker {
 
   /** Stops intake and waits for every message in flight to finish (and be acknowledged). */
   async stop(): Promise<void> {
-    this.stopping = true;
     // A message waiting to retry a destination is not failed by a stop: a broker message goes
     // back to its source (requeued, not committed) for the next worker; see process().
     this.halt.abort();
@@ -324,7 +330,7 @@ export class RouteWorker {
       lastError: this.lastError,
     };
     const spec = this.document.source;
-    if (this.state === 'starting' && spec.type !== 'http') {
+    if (this.state === 'starting' && spec.connection !== undefined) {
       // Still waiting for the source's broker: say whether it answered and why it refused.
       const connection = this.deps.connectionState?.(spec.connection);
       if (connection && !connection.up && connection.error)
@@ -348,19 +354,9 @@ export class RouteWorker {
     };
   }
 
-  /**
-   * For HTTP ingest, whether it may hand this worker another message: `open`; `saturated` with
-   * `maxInFlight` messages in flight (answer 429); `closed` when it is stopping or not running
-   * (answer 503: the route's next worker, or another process, takes it).
-   */
-  admission(): 'open' | 'saturated' | 'closed' {
-    if (this.stopping || this.state !== 'running') return 'closed';
-    return this.inFlight >= this.deps.maxInFlight ? 'saturated' : 'open';
-  }
-
-  /** A broker source's handler: resolving acknowledges, rejecting gives the message back. */
-  private async handle(message: InboundMessage): Promise<void> {
-    await this.process(message);
+  /** The source's handler: resolving acknowledges (and answers an HTTP caller), rejecting gives the message back. */
+  private handle(message: InboundMessage): Promise<ProcessResult> {
+    return this.process(message);
   }
 
   /**
@@ -369,7 +365,7 @@ export class RouteWorker {
    */
   async process(
     message: InboundMessage,
-    options: { replay?: boolean; replyBy?: number } = {},
+    options: { replay?: boolean } = {},
   ): Promise<ProcessResult> {
     if (this.closed)
       throw new JunctionError(
@@ -381,6 +377,9 @@ export class RouteWorker {
     this.inFlight += 1;
     const receivedAt = new Date().toISOString();
     const id = message.id || uuidv7();
+    const tracing = this.deps.tracing ?? PASS_TRACE_ON;
+    const trace = tracing.begin(message, id, this);
+    const traced = { ...options, trace };
     try {
       let body: unknown;
       try {
@@ -392,7 +391,7 @@ export class RouteWorker {
           id,
           receivedAt,
           new Failure(err.code, err.message, 'input', 0),
-          options,
+          traced,
         );
       }
       const envelope: Envelope = {
@@ -409,96 +408,116 @@ export class RouteWorker {
           offset: message.source.offset,
         },
       };
-      const result = await this.compiled.run(envelope);
+      const result = await this.compiled.run(envelope, tracing.recording ? RECORD : undefined);
+      trace.stages(result.trace);
       if (result.outcome === 'error') {
         return await this.park(
           message,
           id,
           receivedAt,
           new Failure(result.error.code, result.error.message, result.error.where, 0),
-          options,
+          traced,
         );
       }
       if (result.outcome === 'drop') {
         const outcome = result.reason === 'filtered' ? 'filtered' : 'unroutable';
-        await this.record(message, id, receivedAt, outcome, { attempts: 0, receipts: [] });
+        await this.record(message, id, receivedAt, outcome, { attempts: 0, receipts: [], trace });
         return { id, outcome };
       }
-      // Every delivery carries the same final body: serialise it once, not once per destination.
-      const bytes = Buffer.from(JSON.stringify(result.deliveries[0].envelope.body));
-      const replyBy =
-        this.replyIndex === undefined ? 0 : (options.replyBy ?? Date.now() + this.replyTimeoutMs());
-      const settled = await Promise.all(
-        result.deliveries.map((d) => this.deliver(d, bytes, replyBy)),
-      );
-      const interrupted = settled.filter((s): s is DeliveryInterrupted => 'interrupted' in s);
-      // A broker message goes back to its queue or partition, and a replayed dead letter stays
-      // one. HTTP has nowhere to give a message back to (its caller may have had its 504, or
-      // gone): it is dead-lettered below, as a delivery failure.
-      if (interrupted.length > 0 && (message.source.type !== 'http' || options.replay))
-        this.handBack(id, settled, interrupted);
-      const receipts = settled.flatMap((s) =>
-        'receipt' in s ? [{ destination: s.index, receipt: s.receipt }] : [],
-      );
-      const attempts = Math.max(...settled.map((s) => s.attempts));
-      const failures = settled.flatMap((s): DeliveryFailure[] => {
-        if ('error' in s) return [s];
-        if (!('interrupted' in s)) return [];
-        const error = `the route stopped while it waited to retry: ${errorText(s.interrupted.lastError)}`;
-        return [{ index: s.index, error, attempts: s.attempts }];
-      });
-      const finalBody = result.deliveries[0].envelope.body;
-      if (failures.length > 0) {
-        dropReplies(settled);
-        const reason = failures.map((f) => `destinations/${f.index}: ${f.error}`).join('; ');
-        return await this.park(
-          message,
-          id,
-          receivedAt,
-          new Failure('DELIVERY_FAILED', reason, `destinations/${failures[0].index}`, attempts),
-          options,
-          receipts,
-          finalBody,
-        );
-      }
-      const outcome: MessageOutcome = options.replay ? 'replayed' : 'delivered';
-      await this.record(message, id, receivedAt, outcome, { attempts, receipts, body: finalBody });
-      this.processed += 1;
-      this.deps.log.debug?.({
-        msg: `route ${this.routeId}: message ${id} ${outcome}`,
-        event: `message.${outcome}`,
-        route: this.routeId,
-        routeVersion: this.version,
-        messageId: id,
-        attempts,
-        destinations: receipts.length,
-        ms: Date.now() - Date.parse(receivedAt),
-      });
-      // Recorded as delivered once confirmed; the answer is for the caller only.
-      const pending = settled.find((s): s is DeliverySuccess => 'reply' in s && !!s.reply)?.reply;
-      if (!pending) return { id, outcome, body: finalBody };
-      if (options.replay) {
-        // Nobody waits for the answer of a replayed message.
-        pending.catch(() => undefined);
-        return { id, outcome, body: finalBody };
-      }
-      try {
-        return { id, outcome, body: finalBody, reply: await pending };
-      } catch (err) {
-        const code = (err as { code?: string }).code;
-        return {
-          id,
-          outcome,
-          body: finalBody,
-          replyError: {
-            code: code === 'TIMEOUT' ? 'TIMEOUT' : code === 'CLOSED' ? 'LOST' : 'FAILED',
-            message: (err as Error).message,
-          },
-        };
-      }
+      return await this.deliverAll(message, id, receivedAt, result.deliveries, traced);
     } finally {
+      trace.end();
       this.inFlight -= 1;
       if (this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
+    }
+  }
+
+  /** Delivers to every matching destination (with retries), then records, parks or gives back. */
+  private async deliverAll(
+    message: InboundMessage,
+    id: string,
+    receivedAt: string,
+    deliveries: Delivery[],
+    options: { replay?: boolean; trace: MessageTrace },
+  ): Promise<ProcessResult> {
+    const { trace } = options;
+    // Every delivery carries the same final body: serialise it once, not once per destination.
+    const bytes = Buffer.from(JSON.stringify(deliveries[0].envelope.body));
+    const replyBy =
+      this.replyIndex === undefined ? 0 : (message.replyBy ?? Date.now() + this.replyTimeoutMs());
+    const settled = await Promise.all(
+      deliveries.map((d) => this.deliver(d, bytes, replyBy, trace)),
+    );
+    const interrupted = settled.filter((s): s is DeliveryInterrupted => 'interrupted' in s);
+    // A broker message goes back to its queue or partition, and a replayed dead letter stays
+    // one. A final message (HTTP) has nowhere to go back to (its caller may have had its 504,
+    // or gone): it is dead-lettered below, as a delivery failure.
+    if (interrupted.length > 0 && (!message.final || options.replay))
+      this.handBack(id, settled, interrupted);
+    const receipts = settled.flatMap((s) =>
+      'receipt' in s ? [{ destination: s.index, receipt: s.receipt }] : [],
+    );
+    const attempts = Math.max(...settled.map((s) => s.attempts));
+    const failures = settled.flatMap((s): DeliveryFailure[] => {
+      if ('error' in s) return [s];
+      if (!('interrupted' in s)) return [];
+      const error = `the route stopped while it waited to retry: ${errorText(s.interrupted.lastError)}`;
+      return [{ index: s.index, error, attempts: s.attempts }];
+    });
+    const finalBody = deliveries[0].envelope.body;
+    if (failures.length > 0) {
+      dropReplies(settled);
+      const reason = failures.map((f) => `destinations/${f.index}: ${f.error}`).join('; ');
+      return await this.park(
+        message,
+        id,
+        receivedAt,
+        new Failure('DELIVERY_FAILED', reason, `destinations/${failures[0].index}`, attempts),
+        options,
+        receipts,
+        finalBody,
+      );
+    }
+    const outcome: MessageOutcome = options.replay ? 'replayed' : 'delivered';
+    await this.record(message, id, receivedAt, outcome, {
+      attempts,
+      receipts,
+      body: finalBody,
+      trace,
+    });
+    this.processed += 1;
+    this.deps.log.debug?.({
+      msg: `route ${this.routeId}: message ${id} ${outcome}`,
+      event: `message.${outcome}`,
+      route: this.routeId,
+      routeVersion: this.version,
+      messageId: id,
+      attempts,
+      destinations: receipts.length,
+      ms: Date.now() - Date.parse(receivedAt),
+      ...(trace.traceId ? { traceId: trace.traceId } : {}),
+    });
+    // Recorded as delivered once confirmed; the answer is for the caller only.
+    const pending = settled.find((s): s is DeliverySuccess => 'reply' in s && !!s.reply)?.reply;
+    if (!pending) return { id, outcome, body: finalBody };
+    if (options.replay) {
+      // Nobody waits for the answer of a replayed message.
+      pending.catch(() => undefined);
+      return { id, outcome, body: finalBody };
+    }
+    try {
+      return { id, outcome, body: finalBody, reply: await pending };
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      return {
+        id,
+        outcome,
+        body: finalBody,
+        replyError: {
+          code: code === 'TIMEOUT' ? 'TIMEOUT' : code === 'CLOSED' ? 'LOST' : 'FAILED',
+          message: (err as Error).message,
+        },
+      };
     }
   }
 
@@ -527,18 +546,29 @@ export class RouteWorker {
     );
   }
 
+  /** One delivery, in its span; the message it sends carries the trace on. */
   private async deliver(
     delivery: Delivery,
     body: Buffer,
     replyBy: number,
+    trace: MessageTrace,
+  ): Promise<DeliverySuccess | DeliveryFailure | DeliveryInterrupted> {
+    const span = trace.delivery(delivery.index, delivery.destination);
+    const settled = await this.send(delivery, body, replyBy, span.headers);
+    span.end(settled);
+    return settled;
+  }
+
+  private async send(
+    delivery: Delivery,
+    body: Buffer,
+    replyBy: number,
+    traceHeaders: TraceHeaders | undefined,
   ): Promise<DeliverySuccess | DeliveryFailure | DeliveryInterrupted> {
     const destination = this.destinations[delivery.index];
     const out: OutboundMessage = {
       id: delivery.envelope.id,
-      headers:
-        delivery.destination.type === 'amqp' && delivery.destination.headers
-          ? { ...delivery.destination.headers }
-          : {},
+      headers: { ...traceHeaders },
       body,
       routingKey: delivery.routingKey,
       key: delivery.key,
@@ -571,10 +601,10 @@ export class RouteWorker {
     }
   }
 
-  /** How long a sync HTTP caller waits: the source's `timeoutMs` (default 30 s). */
+  /** How long a caller waits for the reply: the source's `timeoutMs` (http sync; default 30 s). */
   replyTimeoutMs(): number {
     const source = this.document.source;
-    return (source.type === 'http' && source.timeoutMs) || SYNC_TIMEOUT_MS;
+    return ('timeoutMs' in source && source.timeoutMs) || SYNC_TIMEOUT_MS;
   }
 
   /** Dead-letters a message: to the route's dead-letter destination (if any) and, always, the encrypted table. */
@@ -583,7 +613,7 @@ export class RouteWorker {
     id: string,
     receivedAt: string,
     failure: Failure,
-    options: { replay?: boolean },
+    options: { replay?: boolean; trace: MessageTrace },
     receipts: Array<{ destination: number; receipt: DeliveryReceipt }> = [],
     body?: unknown,
   ): Promise<ProcessResult> {
@@ -591,7 +621,10 @@ export class RouteWorker {
     this.lastError = `${failure.code}: ${failure.message}`;
     const error = { code: failure.code, message: failure.message, where: failure.where };
     // A replay that fails again stays the one dead letter it was (the caller records the attempt).
-    if (options.replay) return { id, outcome: 'dead-lettered', error };
+    if (options.replay) {
+      options.trace.outcome('dead-lettered', error);
+      return { id, outcome: 'dead-lettered', error };
+    }
     const deadLetterId = await this.deps.deadLetters.park({
       messageId: id,
       routeId: this.routeId,
@@ -634,6 +667,7 @@ export class RouteWorker {
       receipts,
       body,
       error,
+      trace: options.trace,
     });
     // One line per dead letter, for whoever watches the log: where, which, why (the code, never
     // the body nor the reason's text, which may quote it).
@@ -647,6 +681,7 @@ export class RouteWorker {
       failedAt: failure.where ?? null,
       attempts: failure.attempts,
       deadLetterId,
+      ...(options.trace.traceId ? { traceId: options.trace.traceId } : {}),
     });
     return { id, outcome: 'dead-lettered', error, deadLetterId };
   }
@@ -661,8 +696,10 @@ export class RouteWorker {
       receipts: Array<{ destination: number; receipt: DeliveryReceipt }>;
       body?: unknown;
       error?: ProcessResult['error'];
+      trace: MessageTrace;
     },
   ): Promise<void> {
+    extra.trace.outcome(outcome, extra.error);
     return this.deps.audit.record({
       messageId: id,
       routeId: this.routeId,
@@ -677,18 +714,25 @@ export class RouteWorker {
       body: extra.body,
       payload: message.payload,
       auditPayload: this.document.audit?.payload ?? 'masked',
+      traceId: extra.trace.traceId,
     });
   }
 }
 
-/** The stored connections a route's broker source and destinations name (an HTTP source's is left out). */
+/** Stage timings, for stage spans (only while spans are recorded: a clock read per stage). */
+const RECORD = { trace: true } as const;
+
+/**
+ * The stored connections a route's source and destinations connect through. A connection named
+ * only for a secret (an HTTP source's `hmacKey`) is left out: ingest re-reads that by itself.
+ */
 async function resolveConnections(
-  document: RouteDocument,
+  document: RouteSpec,
   deps: WorkerDeps,
 ): Promise<Map<string, ConnectorConnection>> {
   const names = new Set(
-    connectionRefs(document)
-      .filter((ref) => !(ref.pointer === '/source/connection' && document.source.type === 'http'))
+    connectionRefs(document, deps.resources.protocols)
+      .filter((ref) => ref.secret === undefined)
       .map((ref) => ref.name),
   );
   const resolved = new Map<string, ConnectorConnection>();

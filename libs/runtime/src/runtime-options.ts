@@ -1,6 +1,7 @@
 import type { EgressPolicy } from '@junction/connectors';
 import type { ReplayClock } from './replay-jobs.service';
 import type { Jitter } from './retry';
+import type { MessageTracing } from './tracing';
 
 export interface RuntimeOptions {
   /** Where AMQP, Kafka and HTTP connections may go (default: anywhere but metadata and link-local). */
@@ -13,6 +14,8 @@ export interface RuntimeOptions {
   jitter?: Jitter;
   /** Dead-letter replay jobs: lease and poll (ms), and the clock their rate limit waits on. */
   replayJobs?: { leaseMs?: number; pollMs?: number; clock?: ReplayClock };
+  /** Traces of messages (spans exported over OTLP, or trace context only passed on); shut down last. */
+  tracing?: MessageTracing;
 }
 
 export const RUNTIME_OPTIONS = Symbol('RUNTIME_OPTIONS');

@@ -1,6 +1,7 @@
 import {
   BeforeApplicationShutdown,
   DynamicModule,
+  Inject,
   Injectable,
   Logger,
   Module,
@@ -8,13 +9,16 @@ import {
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { SecretBox } from '@junction/common';
-import { ConnectorConnection, ConnectorPool, EgressPolicy } from '@junction/connectors';
-import { DestinationSpec, RouteDocument, RouteResources } from '@junction/pipeline';
+import { ConnectorPool, EgressPolicy, IngestSources } from '@junction/connectors';
+import { RouteResources } from '@junction/pipeline';
 import {
   ConnectionsService,
   RegistryModule,
   ROUTE_CHANNEL,
   ROUTE_RESOURCES,
+  ROUTE_RUNTIME_STATUS,
+  RouteEventBus,
+  RouteRuntimeStatus,
   RoutesService,
   SECRET_BOX,
 } from '@junction/registry';
@@ -45,37 +49,76 @@ import { SqlRouteStore } from './route-store';
 
 export { RUNTIME_OPTIONS, type RuntimeOptions };
 
+/** How long an API call waits for this process's runtime to apply its change (a broker may be slow to answer). */
+export const APPLY_WAIT_MS = 3000;
+
+/**
+ * Applies the registry's route changes in this process: each refreshes its routes, and the
+ * emitter (the API request) waits for that at most `waitMs`; a route whose broker is slow to
+ * answer keeps starting in the background. Returns the function that stops following.
+ */
+export function followRouteEvents(
+  events: RouteEventBus,
+  supervisor: Pick<RouteSupervisor, 'refresh'>,
+  waitMs = APPLY_WAIT_MS,
+): () => void {
+  const applied = async (id: string): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      supervisor.refresh(id),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs))),
+    ]);
+    clearTimeout(timer);
+  };
+  const offs = [
+    events.on('route.changed', ({ routeId }) => applied(routeId), 'runtime'),
+    events.on(
+      'connection.changed',
+      async ({ routeIds }) => void (await Promise.all(routeIds.map(applied))),
+      'runtime',
+    ),
+  ];
+  return () => offs.forEach((off) => off());
+}
+
+/** This process's live state of a route, as the registry's route views show it. */
+function runtimeStatus(supervisor: RouteSupervisor): RouteRuntimeStatus {
+  return {
+    status: (id) => {
+      const s = supervisor.status(id);
+      return (
+        s && {
+          state: s.state,
+          inFlight: s.inFlight,
+          processed: s.processed,
+          failed: s.failed,
+          lastError: s.lastError,
+          reason: s.reason ?? null,
+          since: s.since ?? null,
+        }
+      );
+    },
+  };
+}
+
 /** Starts every route at boot, follows changes from every process, drains at shutdown. */
 @Injectable()
 export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger('Runtime');
   private listener?: RouteListener;
+  private unfollow?: () => void;
 
   constructor(
     private readonly supervisor: RouteSupervisor,
-    private readonly routes: RoutesService,
+    private readonly events: RouteEventBus,
     private readonly db: DataSource,
     private readonly replayJobs: ReplayJobsService,
+    @Inject(RUNTIME_OPTIONS) private readonly options: RuntimeOptions,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    this.routes.attachRuntime({
-      refresh: (id) => this.supervisor.refresh(id),
-      status: (id) => {
-        const s = this.supervisor.status(id);
-        return (
-          s && {
-            state: s.state,
-            inFlight: s.inFlight,
-            processed: s.processed,
-            failed: s.failed,
-            lastError: s.lastError,
-            reason: s.reason ?? null,
-            since: s.since ?? null,
-          }
-        );
-      },
-    });
+    // Route changes made through this process's API apply here before the API answers.
+    this.unfollow = followRouteEvents(this.events, this.supervisor);
     const url = (this.db.options as { url?: string }).url!;
     this.listener = new RouteListener(
       url,
@@ -93,8 +136,11 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicati
   async beforeApplicationShutdown(): Promise<void> {
     // A replay job in progress gives its lease back first: another process resumes it.
     await this.replayJobs.stop();
+    this.unfollow?.();
     await this.listener?.stop();
     await this.supervisor.stop();
+    // The spans of the messages just drained go out before the process ends.
+    await this.options.tracing?.shutdown();
   }
 }
 
@@ -103,11 +149,15 @@ export class RuntimeModule {
   static forRoot(options: RuntimeOptions): DynamicModule {
     return {
       module: RuntimeModule,
+      // Global for ROUTE_RUNTIME_STATUS: the registry's route views read live state through it.
+      global: true,
       imports: [RegistryModule],
       // Replay jobs first: their static paths must not be read as a dead letter's id.
       controllers: [ReplayJobsController, DeadLettersController, ConnectionTestController],
       providers: [
         { provide: RUNTIME_OPTIONS, useValue: options },
+        // The ingest paths HTTP sources claim: the pool's http sources register, ingest looks up.
+        { provide: IngestSources, useValue: new IngestSources() },
         {
           provide: DeadLettersRepository,
           inject: [DataSource, SECRET_BOX],
@@ -123,6 +173,7 @@ export class RuntimeModule {
             RUNTIME_OPTIONS,
             { token: MESSAGE_AUDIT_SINK, optional: true },
             { token: MESSAGE_OBSERVER, optional: true },
+            IngestSources,
           ],
           useFactory: (
             db: DataSource,
@@ -132,6 +183,7 @@ export class RuntimeModule {
             opts: RuntimeOptions,
             audit: MessageAuditSink | undefined,
             observer: MessageObserver | undefined,
+            ingest: IngestSources,
           ) =>
             createSupervisor(
               new SqlRouteStore(db),
@@ -140,6 +192,7 @@ export class RuntimeModule {
               deadLetters,
               opts,
               observer ? observedSink(audit ?? NO_AUDIT, observer) : (audit ?? NO_AUDIT),
+              ingest,
             ),
         },
         {
@@ -185,9 +238,14 @@ export class RuntimeModule {
             );
           },
         },
+        {
+          provide: ROUTE_RUNTIME_STATUS,
+          inject: [RouteSupervisor],
+          useFactory: runtimeStatus,
+        },
         RuntimeLifecycle,
       ],
-      exports: [RouteSupervisor],
+      exports: [RouteSupervisor, IngestSources, ROUTE_RUNTIME_STATUS, DeadLettersRepository],
     };
   }
 }
@@ -199,11 +257,13 @@ function createSupervisor(
   deadLetters: DeadLettersRepository,
   options: RuntimeOptions,
   audit: MessageAuditSink,
+  ingest: IngestSources,
 ): RouteSupervisor {
   const log = new Logger('Runtime');
   const connectorLog = new Logger('Connectors');
   const pool = new ConnectorPool({
     egress: options.egress ?? EgressPolicy.permissive(),
+    http: { ingest, maxInFlight: options.maxInFlight },
     logger: {
       debug: (m: string) => connectorLog.debug(m),
       info: (m: string) => connectorLog.log(m),
@@ -214,19 +274,8 @@ function createSupervisor(
   const logLine = new Logger('LogDestination');
   return new RouteSupervisor(store, {
     connectors: {
-      source: (
-        spec: RouteDocument['source'],
-        connection: ConnectorConnection,
-        opts: { routeId: string },
-      ) => {
-        if (spec.type === 'http') throw new Error('http sources are fed by ingest');
-        return pool.source(spec, connection, opts);
-      },
-      destination: (
-        spec: DestinationSpec,
-        connection: ConnectorConnection | undefined,
-        opts: { routeId: string },
-      ) => {
+      source: (spec, connection, opts) => pool.source(spec, connection, opts),
+      destination: (spec, connection, opts) => {
         if (spec.type === 'log')
           return new LogDestination(opts.routeId, spec.level ?? 'info', (level, line) =>
             level === 'debug' ? logLine.debug(line) : logLine.log(line),
@@ -250,8 +299,8 @@ function createSupervisor(
         .filter((c) => c.connection === name)
         .pop(),
     connectionStates: () => pool.connectionStates(),
-    maxInFlight: options.maxInFlight,
     jitter: options.jitter,
+    tracing: options.tracing,
     closeConnectors: () => pool.close(),
   });
 }

@@ -26,6 +26,7 @@ import { StateBadge, StatusDot } from '../screens/routes';
 import { useMe } from '../session';
 import { CodeEditor } from './code-editor';
 import { cardNumberPointers } from './pipeline-insight';
+import { DraftPreview } from '../screens/draft-preview';
 import { SampleGuard, sampleGuardRefusal, type SampleGuardRefusal } from './sample-guard';
 import { connectionBeside, editableSource, parseYaml, pointerRange } from './yaml-support';
 
@@ -298,15 +299,17 @@ interface EditorProps {
   routeId?: string;
   initial: string;
   route?: Schemas['RouteViewDto'];
+  /** The sample message to start with (a dead letter's payload, say). */
+  initialSample?: string;
 }
 
-function Editor({ routeId, initial, route }: EditorProps) {
+function Editor({ routeId, initial, route, initialSample }: EditorProps) {
   const me = useMe();
   const client = useQueryClient();
   const navigate = useNavigate();
   const [text, setText] = useState(initial);
   const [saved, setSaved] = useState(initial);
-  const [sample, setSample] = useState(DEFAULT_SAMPLE);
+  const [sample, setSample] = useState(initialSample ?? DEFAULT_SAMPLE);
   const [comment, setComment] = useState('');
   const [problems, setProblems] = useState<{ pointer?: string; message: string }[]>([]);
   const [message, setMessage] = useState<{ color: string; text: string }>();
@@ -611,6 +614,9 @@ function Editor({ routeId, initial, route }: EditorProps) {
               </Alert>
             )}
             {dryRun.data && <DryRunView result={dryRun.data} />}
+            {routeId && me.can('deadletters.read') && (
+              <DraftPreview routeId={routeId} document={text} />
+            )}
           </Stack>
         </Grid.Col>
       </Grid>
@@ -647,8 +653,26 @@ export function RouteEditor() {
         ),
       ),
   });
-  const error = route.error ?? source.error;
+  // `?sample=dead-letter:<id>`: that dead letter's payload (card numbers redacted) as the sample.
+  const { sample } = routeRoute.useSearch();
+  const deadLetterId = sample?.startsWith('dead-letter:') ? sample.slice(12) : undefined;
+  const letter = useQuery({
+    queryKey: ['dead-letter', deadLetterId],
+    enabled: deadLetterId !== undefined,
+    queryFn: () =>
+      data(api.GET('/api/v1/dead-letters/{id}', { params: { path: { id: deadLetterId! } } })),
+  });
+  const error = route.error ?? source.error ?? letter.error;
   if (error) return <Alert color="red">{errorMessage(error)}</Alert>;
-  if (!route.data || source.data === undefined) return <Text>Loading…</Text>;
-  return <Editor key={id} routeId={id} route={route.data} initial={source.data} />;
+  if (!route.data || source.data === undefined || (deadLetterId && !letter.data))
+    return <Text>Loading…</Text>;
+  return (
+    <Editor
+      key={`${id}:${sample ?? ''}`}
+      routeId={id}
+      route={route.data}
+      initial={source.data}
+      initialSample={letter.data ? JSON.stringify(letter.data.payload, null, 2) : undefined}
+    />
+  );
 }

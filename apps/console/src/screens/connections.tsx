@@ -20,11 +20,20 @@ import { api, data, errorMessage, type Schemas } from '../api';
 import { connectionsRoute } from '../router';
 import { useMe } from '../session';
 
-type ConnectionType = 'amqp' | 'kafka' | 'http';
+/** The connector kinds, as the API's OpenAPI document lists them (from the CONNECTORS map). */
+type ConnectionType = Schemas['ConnectionInputDto']['type'];
 
-/** Per type: the setting that names where it connects, and its write-only secrets. */
+/**
+ * Per type: the setting that names where it connects, and its write-only secrets. Keyed by the
+ * API's kinds: a protocol added on the server does not compile here until it has its entry.
+ */
 const TYPES: Record<ConnectionType, { target: string; targetLabel: string; secrets: string[] }> = {
   amqp: { target: 'url', targetLabel: 'Broker URL (amqp://user@host:5672)', secrets: ['password'] },
+  amqp10: {
+    target: 'url',
+    targetLabel: 'AMQP 1.0 broker URL (amqp://host:5672 or amqps://host:5671)',
+    secrets: ['password', 'tlsKey'],
+  },
   kafka: {
     target: 'brokers',
     targetLabel: 'Brokers (host:port, comma-separated)',
@@ -137,7 +146,7 @@ function ConnectionForm({
           )}
           <Select
             label="Type"
-            data={['amqp', 'kafka', 'http']}
+            data={Object.keys(TYPES)}
             value={type}
             allowDeselect={false}
             disabled={existing !== undefined}

@@ -19,10 +19,13 @@ import { EnvironmentBanner, ThemeToggle } from '../layout';
 import { signInRoute } from '../router';
 import { meQuery, sessionState } from '../session';
 
-/** Only a path inside the console: a crafted ?redirect= must not send a user elsewhere. */
+/**
+ * Only a path inside the console: a crafted ?redirect= must not send a user elsewhere. Without
+ * one, `/`: the first screen the caller may use (an auditor has no routes).
+ */
 function safeRedirect(target: string | undefined): string {
-  if (!target || !target.startsWith('/') || target.startsWith('//')) return '/routes';
-  return target.replace(/^\/console(?=\/|$)/, '') || '/routes';
+  if (!target || !target.startsWith('/') || target.startsWith('//')) return '/';
+  return target.replace(/^\/console(?=\/|$)/, '') || '/';
 }
 
 export function SignInScreen() {

@@ -8,6 +8,8 @@ import { gzipSync } from 'node:zlib';
 export interface ConsoleEnvironment {
   name: string;
   color: string;
+  /** False when an administrator turned audit exports off: the console offers none. */
+  auditExport?: boolean;
 }
 
 /**
@@ -93,7 +95,8 @@ function loadAssets(dist: string, environment: ConsoleEnvironment): Map<string, 
         body
           .toString('utf8')
           .replace('%JUNCTION_ENV_NAME%', escapeAttribute(environment.name))
-          .replace('%JUNCTION_ENV_COLOR%', escapeAttribute(environment.color)),
+          .replace('%JUNCTION_ENV_COLOR%', escapeAttribute(environment.color))
+          .replace('%JUNCTION_AUDIT_EXPORT%', environment.auditExport === false ? 'off' : 'on'),
       );
     }
     const compressible = ['.html', '.js', '.css', '.svg', '.json', '.txt'].includes(ext);

@@ -1,7 +1,7 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { derive, SecretBox } from '@junction/common';
 import { JsonataEngine, RouteResources } from '@junction/pipeline';
-import type { EgressPolicy } from '@junction/connectors';
+import { CONNECTORS, type EgressPolicy } from '@junction/connectors';
 import { EGRESS_POLICY, ROUTE_RESOURCES, SECRET_BOX } from '@junction/registry';
 
 /** Process-wide services built from the master key and configuration. */
@@ -16,6 +16,7 @@ export class CoreModule {
     const resources: RouteResources = {
       expressions: new JsonataEngine({ timeoutMs: options.expressionTimeoutMs }),
       hmacKey: derive(options.masterKey, 'junction/mask-hash'),
+      protocols: CONNECTORS,
     };
     return {
       module: CoreModule,

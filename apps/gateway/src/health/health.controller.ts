@@ -9,6 +9,7 @@ import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import { Public } from '@junction/auth';
 import { redactPanText } from '@junction/pipeline';
+import { CONNECTOR_KINDS } from '@junction/connectors';
 import { RouteSupervisor } from '@junction/runtime';
 import { Readiness } from './readiness';
 
@@ -49,7 +50,7 @@ const READY_SCHEMA = {
             type: 'object',
             properties: {
               connection: { type: 'string' },
-              type: { type: 'string', enum: ['amqp', 'kafka'] },
+              type: { type: 'string', enum: CONNECTOR_KINDS },
               up: { type: 'boolean' },
               since: { type: 'string', format: 'date-time' },
               error: { type: 'string' },

@@ -3,9 +3,8 @@ import { ApiExcludeEndpoint, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AUTH_EVENT_SINK, AuthEventSink, AuthService, permits, Public } from '@junction/auth';
 import { JunctionError } from '@junction/common';
-import type { Reply } from '@junction/connectors';
-import type { HttpSourceSpec } from '@junction/pipeline';
-import type { ProcessResult, RouteWorker } from '@junction/runtime';
+import type { HttpSourceSpec, Reply } from '@junction/connectors';
+import type { ProcessResult } from '@junction/runtime';
 import { SIGNATURE_HEADER } from './ingest-signature';
 import { IngestService } from './ingest.service';
 
@@ -52,20 +51,22 @@ export class IngestController {
     if (request.method !== 'POST') throw new JunctionError('BAD_REQUEST', 'ingest takes POST only');
     // The path as sent (percent-encoded still): decoded once, by the one normalisation.
     const path = request.url.split('?')[0].replace(/^\/ingest\/?/, '');
-    const { worker, source } = await this.ingest.resolve(path);
+    const ingestSource = await this.ingest.resolve(path);
+    const { spec: source, route } = ingestSource;
     const payload = rawBody(request);
-    const id = await this.authenticate(request, source, worker.routeId, payload);
+    const id = await this.authenticate(request, source, route.routeId, payload);
     const sync = source.mode === 'sync';
-    const timeoutMs = worker.replyTimeoutMs();
+    const timeoutMs = this.ingest.replyTimeoutMs(ingestSource);
     const pending = this.ingest.ingest(
-      worker,
+      ingestSource,
       { id, path: source.path, payload, headers: flatHeaders(request) },
       sync ? Date.now() + timeoutMs : undefined,
     );
+    const routeHead = { routeId: route.routeId, version: route.routeVersion };
     const result = sync
-      ? await this.withinDeadline(pending, worker, timeoutMs)
+      ? await this.withinDeadline(pending, routeHead, timeoutMs)
       : await pending.done;
-    const head = { id: result.id, routeId: worker.routeId, version: worker.version };
+    const head = { id: result.id, ...routeHead };
     switch (result.outcome) {
       case 'delivered':
       case 'replayed':
@@ -189,7 +190,7 @@ export class IngestController {
    */
   private async withinDeadline(
     pending: { id: string; done: Promise<ProcessResult> },
-    worker: RouteWorker,
+    route: { routeId: string; version?: number },
     timeoutMs: number,
   ): Promise<ProcessResult> {
     let timer: NodeJS.Timeout | undefined;
@@ -200,7 +201,7 @@ export class IngestController {
             new JunctionError(
               'TIMEOUT',
               `message ${pending.id} is not done after ${timeoutMs} ms; it is still being delivered or dead-lettered (see the audit trail)`,
-              { id: pending.id, routeId: worker.routeId, version: worker.version },
+              { id: pending.id, ...route },
             ),
           ),
         timeoutMs + SYNC_GRACE_MS,

@@ -1,9 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { v7 as uuidv7 } from 'uuid';
 import { JunctionError } from '@junction/common';
-import { ingestPathKey, type HttpSourceSpec } from '@junction/pipeline';
+import {
+  HttpIngestSource,
+  IngestRefused,
+  IngestSources,
+  type HttpSourceSpec,
+} from '@junction/connectors';
+import { ingestPathKey } from '@junction/pipeline';
 import { ConnectionsService, RoutesService } from '@junction/registry';
-import { ProcessResult, RouteSupervisor, RouteWorker } from '@junction/runtime';
+import { ProcessResult, SYNC_TIMEOUT_MS } from '@junction/runtime';
 import { checkIngestSignature, SignatureMismatch } from './ingest-signature';
 
 export interface IngestRequest {
@@ -37,30 +43,30 @@ interface CachedKey {
 }
 
 /**
- * HTTP ingest: hands a request to the running worker of the route that takes its path. The
- * worker delivers, or dead-letters, and records the message before this resolves, so a 2xx
- * always means the message is delivered or safely parked.
+ * HTTP ingest: hands a request to the running HTTP source (libs/connectors) that claims its path;
+ * the source's route delivers, or dead-letters, and records the message before this resolves, so
+ * a 2xx always means the message is delivered or safely parked.
  */
 @Injectable()
 export class IngestService {
   private readonly keys = new Map<string, CachedKey>();
 
   constructor(
-    private readonly supervisor: RouteSupervisor,
+    private readonly sources: IngestSources,
     private readonly connections: ConnectionsService,
     private readonly routes: RoutesService,
   ) {}
 
   /**
-   * The running worker for a request's path (as sent, still percent-encoded), matched in the
+   * The running source for a request's path (as sent, still percent-encoded), matched in the
    * normalised form routes claim their paths in. A path a route holds but does not run here
    * (stopped, or still starting) answers 503 with Retry-After: the caller should send again
    * later, not conclude the path is gone.
    */
-  async resolve(rawPath: string): Promise<{ worker: RouteWorker; source: HttpSourceSpec }> {
+  async resolve(rawPath: string): Promise<HttpIngestSource> {
     const key = ingestPathKey(rawPath);
-    const worker = key === undefined ? undefined : this.supervisor.ingestWorker(key);
-    if (worker) return { worker, source: worker.document.source as HttpSourceSpec };
+    const source = key === undefined ? undefined : this.sources.find(key);
+    if (source) return source;
     const owner = key === undefined ? null : await this.routes.ingestPathOwner(key);
     if (!owner) throw new JunctionError('NOT_FOUND', 'no route takes POST on this ingest path');
     const stopped = owner.desiredState === 'stopped';
@@ -103,37 +109,29 @@ export class IngestService {
    * A reply is awaited until `replyBy` (epoch ms).
    */
   ingest(
-    worker: RouteWorker,
+    source: HttpIngestSource,
     request: IngestRequest,
     replyBy?: number,
   ): { id: string; done: Promise<ProcessResult> } {
     const id = request.id ?? messageId(request.headers['idempotency-key']);
-    const admission = worker.admission();
-    if (admission === 'saturated')
+    try {
+      // The runtime's handler answers with its ProcessResult (see RouteWorker.handle).
+      const done = source.offer({ ...request, id, replyBy }) as Promise<ProcessResult>;
+      return { id, done };
+    } catch (err) {
+      if (!(err instanceof IngestRefused)) throw err;
       throw new JunctionError(
-        'SATURATED',
-        `route '${worker.routeId}' has too many messages in flight; try again shortly`,
+        err.reason === 'saturated' ? 'SATURATED' : 'UNAVAILABLE',
+        err.message,
         undefined,
         { retryAfterSeconds: 1 },
       );
-    if (admission === 'closed')
-      throw new JunctionError(
-        'UNAVAILABLE',
-        `route '${worker.routeId}' is stopping or restarting; the message was not taken: send it again`,
-        undefined,
-        { retryAfterSeconds: 1 },
-      );
-    const done = worker.process(
-      {
-        id,
-        headers: request.headers,
-        payload: request.payload,
-        source: { type: 'http', name: request.path },
-        redelivered: false,
-      },
-      { replyBy },
-    );
-    return { id, done };
+    }
+  }
+
+  /** How long a sync caller waits: the source's `timeoutMs` (default 30 s). */
+  replyTimeoutMs(source: HttpIngestSource): number {
+    return source.spec.timeoutMs || SYNC_TIMEOUT_MS;
   }
 
   private async readKey(name: string): Promise<CachedKey> {

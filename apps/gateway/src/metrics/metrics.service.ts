@@ -129,7 +129,7 @@ export function registerRuntimeGauges(
   };
   new Gauge({
     name: 'junction_connection_up',
-    help: '1 while the broker connection is up, 0 while it connects or is refused (AMQP connections the routes of this process use).',
+    help: '1 while the broker connection is up, 0 while it connects or is refused (the AMQP and Kafka connections the routes of this process use).',
     labelNames: ['connection', 'type'],
     registers,
     collect() {

@@ -1,7 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { OperationObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
-import { ROUTE_SCHEMA } from '@junction/pipeline';
+import { ROUTE_SCHEMA } from '@junction/connectors';
 import { ErrorDto, ProblemDto, ROUTE_DOCUMENT_SCHEMA } from '@junction/registry';
 
 /**

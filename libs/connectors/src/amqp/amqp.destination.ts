@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
-import type { AmqpDestinationSpec } from '@junction/pipeline';
+import type { AmqpDestinationSpec } from './amqp.protocol';
 import { InFlight } from '../backoff';
 import {
   ConnectorError,

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as amqplib from 'amqplib';
-import type { AmqpDestinationSpec, AmqpSourceSpec } from '@junction/pipeline';
+import type { AmqpDestinationSpec, AmqpSourceSpec } from './amqp.protocol';
 import { describeConformance, testMessages } from '../conformance/conformance';
 import { deferred, until } from '../conformance/eventually';
 import { TcpProxy } from '../conformance/tcp-proxy';

@@ -1,5 +1,5 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
-import type { AmqpSourceSpec } from '@junction/pipeline';
+import type { AmqpSourceSpec } from './amqp.protocol';
 import { backoffDelay, cancellableSleep, InFlight } from '../backoff';
 import type { InboundMessage, MessageHandler, Source } from '../connector';
 import { errorText, type ConnectorLogger } from '../logger';

@@ -1,5 +1,5 @@
 import { request, type Dispatcher } from 'undici';
-import type { HttpDestinationSpec } from '@junction/pipeline';
+import type { HttpDestinationSpec } from './http.protocol';
 import { InFlight } from '../backoff';
 import { badConfig, configNumber, configString } from '../config';
 import {
@@ -13,6 +13,7 @@ import {
 } from '../connector';
 import { errorText } from '../logger';
 import type { EgressPolicy } from '../egress/egress-policy';
+import { RESERVED_HEADERS, secretHeaderProblem, TOKEN } from './http-headers';
 import { targetUrl } from './http-target';
 
 export interface HttpDestinationOptions {
@@ -32,23 +33,6 @@ const DEFAULT_TIMEOUT_MS = 5_000;
 const MAX_REPLY_BYTES = 5 * 1024 * 1024;
 
 /** Headers a message may not set: framing and hop-by-hop headers, and the ones this destination owns. */
-const RESERVED_HEADERS = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
-  'proxy-authorization',
-  'proxy-connection',
-  'authorization',
-  'content-type',
-  'idempotency-key',
-]);
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /**
@@ -282,24 +266,6 @@ function staticHeaders(connection: ConnectorConnection): Record<string, string> 
     out[name.toLowerCase()] = value;
   }
   return out;
-}
-
-/**
- * Credential headers kept as secrets (`secrets["header:X-Api-Key"]`), so that they are stored
- * encrypted and never shown. `Authorization` may be one (a scheme other than Bearer or Basic);
- * bearerToken and basicPassword take its place when set.
- */
-/**
- * Why a secret header (`secrets["header:<name>"]` of an http connection) cannot be sent, or
- * undefined when it can: the one rule, for the registry when the secret is stored and for the
- * destination when it sends. An Authorization header is allowed: it is what most secrets are.
- */
-export function secretHeaderProblem(name: string): string | undefined {
-  if (!TOKEN.test(name)) return 'must name a valid header after "header:"';
-  const lower = name.toLowerCase();
-  if (RESERVED_HEADERS.has(lower) && lower !== 'authorization')
-    return `${name} is set by Junction itself`;
-  return undefined;
 }
 
 function secretHeaders(connection: ConnectorConnection): Record<string, string> {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import type { HttpDestinationSpec } from '@junction/pipeline';
+import type { HttpDestinationSpec } from './http.protocol';
 import { testMessages } from '../conformance/conformance';
 import { testLogger } from '../conformance/test-logger';
 import { ConnectorError, type ConnectorConnection, type OutboundMessage } from '../connector';

@@ -15,7 +15,7 @@ import { settleWithin } from '../backoff';
 import { tlsSettings } from '../tls';
 import { badConfig, configString } from '../config';
 import { ConnectorError, type ConnectorConnection } from '../connector';
-import { errorText, type ConnectorLogger } from '../logger';
+import { errorText, type ConnectionState, type ConnectorLogger } from '../logger';
 import { EgressPolicy } from '../egress/egress-policy';
 import { egressError, egressSocketFactory } from '../egress/egress-socket';
 
@@ -111,6 +111,11 @@ export class KafkaClient {
   private producing?: Promise<Producer>;
   private readonly consumers = new Set<Consumer>();
   private closed = false;
+  /** Set while the last thing a member of this client tried against the cluster failed. */
+  private failing?: { error: string; attempts: number };
+  private everUp = false;
+  private since = new Date();
+  private reconnectCount = 0;
 
   private readonly closeTimeoutMs: number;
 
@@ -133,9 +138,13 @@ export class KafkaClient {
         createPartitioner: Partitioners.DefaultPartitioner,
       });
       this.producing = producer.connect().then(
-        () => producer,
+        () => {
+          this.reached();
+          return producer;
+        },
         async (err: unknown) => {
           this.producing = undefined;
+          this.unreachable(err);
           await producer.disconnect().catch(() => undefined);
           throw new ConnectorError(
             'UNREACHABLE',
@@ -153,8 +162,49 @@ export class KafkaClient {
   consumer(config: ConsumerConfig): Consumer {
     if (this.closed) throw new ConnectorError('CLOSED', 'kafka client is closed', false);
     const consumer = this.kafka.consumer(config);
+    consumer.on(consumer.events.GROUP_JOIN, () => this.reached());
+    consumer.on(consumer.events.CRASH, ({ payload }) => this.unreachable(payload.error));
     this.consumers.add(consumer);
     return consumer;
+  }
+
+  /**
+   * kafkajs keeps no connection of its own per client: its producer and each consumer connect,
+   * and fail, by themselves. The client is up while the last thing one of them tried against the
+   * cluster worked (a connect, a group join, a send), and down from the first failure until the
+   * next success. Before anything tried, it counts as up (nothing failed): a destination's
+   * producer connects only at its first send.
+   */
+  state(): ConnectionState {
+    return {
+      connection: this.connection.name,
+      type: 'kafka',
+      up: !this.failing,
+      since: this.since,
+      reconnects: this.reconnectCount,
+      ...(this.failing ? { error: this.failing.error, attempts: this.failing.attempts } : {}),
+    };
+  }
+
+  /** A member reached the cluster (connected, joined its group, had a send acknowledged). */
+  reached(): void {
+    if (!this.failing && this.everUp) return;
+    if (this.failing && this.everUp) this.reconnectCount += 1;
+    if (this.failing || !this.everUp) this.since = new Date();
+    this.failing = undefined;
+    this.everUp = true;
+  }
+
+  /** A member could not reach the cluster (a connect, a crash, a send that found no broker). */
+  unreachable(err: unknown): void {
+    if (this.closed) return;
+    if (this.failing) {
+      this.failing.attempts += 1;
+      this.failing.error = errorText(err);
+      return;
+    }
+    this.failing = { error: errorText(err), attempts: 1 };
+    this.since = new Date();
   }
 
   /** Called by a source once it disconnected its consumer itself. */

@@ -1,4 +1,4 @@
-import type { KafkaDestinationSpec } from '@junction/pipeline';
+import type { KafkaDestinationSpec } from './kafka.protocol';
 import { InFlight } from '../backoff';
 import {
   ConnectorError,
@@ -76,9 +76,13 @@ export class KafkaDestination implements Destination {
       const offset = record?.baseOffset ?? record?.offset;
       if (!record || offset === undefined)
         throw new ConnectorError('REJECTED', `${where}: the broker returned no offset`, true);
+      this.client.reached();
       return { kind: 'kafka', topic: this.spec.topic, partition: record.partition, offset };
     } catch (err) {
-      throw kafkaConnectorError(err, where);
+      const error = kafkaConnectorError(err, where);
+      // Only a cluster out of reach makes the connection down; a refused record does not.
+      if (error.code === 'UNREACHABLE' || error.code === 'TIMEOUT') this.client.unreachable(err);
+      throw error;
     } finally {
       clearTimeout(timer);
     }

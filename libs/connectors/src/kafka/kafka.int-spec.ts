@@ -6,9 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { connect as netConnect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { Kafka, logLevel, type Admin, type ISocketFactory } from 'kafkajs';
-import type { KafkaSourceSpec } from '@junction/pipeline';
+import type { KafkaSourceSpec } from './kafka.protocol';
 import { describeConformance, testMessages } from '../conformance/conformance';
-import { deferred, until } from '../conformance/eventually';
+import { deferred, sendWithRetry, until } from '../conformance/eventually';
 import { TcpProxy } from '../conformance/tcp-proxy';
 import { testLogger } from '../conformance/test-logger';
 import type { ConnectorConnection, InboundMessage } from '../connector';
@@ -266,6 +266,61 @@ describe('kafka connectors', () => {
     await expect(third.send(testMessages('shared', 1)[0])).resolves.toMatchObject({ offset: '1' });
     await third.close();
   });
+
+  it('reports its connection: down with the reason while the cluster is out of reach, up again with a reconnect counted', async () => {
+    const topic = await freshTopic(1);
+    const sockets = new Set<Socket>();
+    let blocked = false;
+    const real = trackingSocketFactory(sockets);
+    // While blocked, every connect goes to a port where nothing listens.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const states = new ConnectorPool({
+      logger: testLogger(),
+      kafka: {
+        sendTimeoutMs: 3_000,
+        socketFactory: (args) => real(blocked ? { ...args, port: closedPort } : args),
+      },
+    });
+    const flaky = connectionNamed(`kafka-states-${RUN}`);
+    const destination = states.destination({ type: 'kafka', connection: flaky.name, topic }, flaky);
+    const state = () => states.connectionStates().find((c) => c.connection === flaky.name);
+    try {
+      await destination.send(testMessages('state', 1)[0]);
+      expect(state()).toMatchObject({ type: 'kafka', up: true, reconnects: 0 });
+      expect(state()?.error).toBeUndefined();
+
+      blocked = true;
+      for (const socket of sockets)
+        socket.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+      await expect(destination.send(testMessages('state', 2)[1])).rejects.toMatchObject({
+        retryable: true,
+      });
+      expect(state()).toMatchObject({ up: false });
+      expect(state()?.attempts).toBeGreaterThanOrEqual(1);
+      expect(state()?.error).toMatch(/kafka produce|ECONNREFUSED|Connection|timeout|no ack/i);
+
+      blocked = false;
+      await sendWithRetry(destination, testMessages('state', 3)[2], 30_000);
+      // The send that timed out carries on in kafkajs (at-least-once allows the copy): wait for it
+      // to land, so that nothing of this test runs after it.
+      await until(
+        async () => {
+          const [partition] = await admin.fetchTopicOffsets(topic);
+          return Number(partition.high) >= 3;
+        },
+        'the timed-out send to land',
+        30_000,
+      );
+      expect(state()).toMatchObject({ up: true, reconnects: 1 });
+    } finally {
+      blocked = false;
+      await destination.close();
+      await states.close();
+    }
+  }, 90_000);
 
   it('rejects a send to an invalid topic name for good', async () => {
     const destination = pool.destination(

@@ -1,5 +1,5 @@
 import type { Consumer, EachMessagePayload, KafkaMessage } from 'kafkajs';
-import type { KafkaSourceSpec } from '@junction/pipeline';
+import type { KafkaSourceSpec } from './kafka.protocol';
 import { backoffDelay, InFlight, settleWithin } from '../backoff';
 import {
   ConnectorError,
@@ -143,6 +143,7 @@ export class KafkaSource implements Source {
       this.client.forget(consumer);
       await consumer.disconnect().catch(() => undefined);
       if (err === stopped) throw err;
+      this.client.unreachable(err);
       throw new ConnectorError(
         'UNREACHABLE',
         `${this.name}: could not start: ${errorText(err)}`,

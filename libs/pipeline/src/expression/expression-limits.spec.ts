@@ -1,3 +1,5 @@
+// The engine's own specs check it against the real protocol map (see eslint.config.mjs).
+import { CONNECTORS } from '@junction/connectors';
 import { compileRoute } from '../compile';
 import { PipelineError } from '../pipeline.error';
 import { envelopeOf, testResources } from '../testing';
@@ -117,7 +119,7 @@ describe('bounded JSONata evaluation', () => {
         pipeline: [{ filter: '$count(**) > 0' }],
         destinations: [{ type: 'log' }],
       },
-      testResources(),
+      testResources({ protocols: CONNECTORS }),
     );
     const started = performance.now();
     const result = await route.run(envelopeOf(body));
@@ -140,7 +142,7 @@ describe('bounded JSONata evaluation', () => {
         pipeline: [{ filter: 'bomb ? $count([1..99999].[1..99999]) > 0 : true' }],
         destinations: [{ type: 'log' }],
       },
-      testResources({ expressions: engine }),
+      testResources({ expressions: engine, protocols: CONNECTORS }),
     );
     const [bad, good] = await Promise.all([
       route.run(envelopeOf({ bomb: true })),
@@ -170,5 +172,63 @@ describe('bounded JSONata evaluation', () => {
   it('$pad within limits behaves as in JSONata', async () => {
     expect(await engine.compile('$pad("foo", 5, "#")').evaluate({}, bindings)).toBe('foo##');
     expect(await engine.compile('$pad("foo", -5)').evaluate({}, bindings)).toBe('  foo');
+  });
+});
+
+describe('the fast path keeps within the same limits', () => {
+  const isFast = (source: string) =>
+    (engine.compile(source) as unknown as { isFast: boolean }).isFast;
+
+  it('refuses recursion: a lambda sees only what was bound before it', () => {
+    expect(isFast('($f := function($x){ $f($x + 1) + 1 }; $f(0))')).toBe(false);
+    expect(isFast('($f := function($x){ $g($x) }; $g := function($x){ $f($x) }; $f(0))')).toBe(
+      false,
+    );
+    expect(isFast('($g := function($x){ $x + 1 }; $f := function($x){ $g($x) }; $f(0))')).toBe(
+      true,
+    );
+  });
+
+  it('counts every lambda a call chain may pass through against the depth limit', async () => {
+    const chain = (n: number) =>
+      `($f0 := function($x){ $x }; ${Array.from(
+        { length: n },
+        (_, i) => `$f${i + 1} := function($x){ $f${i}($x) + 1 };`,
+      ).join(' ')} $f${n}(0))`;
+    expect(isFast(chain(3))).toBe(true);
+    expect(await engine.compile(chain(3)).evaluate({}, bindings)).toBe(3);
+    expect(isFast(chain(40))).toBe(false);
+  });
+
+  it('hands work beyond its budget to jsonata-js, whose time limit then applies', async () => {
+    const source =
+      '$sum($map(items, function($v){ $count($filter(items, function($w){ $w > $v })) }))';
+    const roomy = new JsonataEngine({ timeoutMs: 60_000 });
+    const expression = roomy.compile(source);
+    const small = { items: Array.from({ length: 50 }, (_, i) => i) };
+    expect(await expression.evaluateExplained!(small, bindings)).toEqual({
+      value: 1225,
+      engine: 'fast',
+    });
+    const over = { items: Array.from({ length: 1000 }, (_, i) => i) };
+    expect(await expression.evaluateExplained!(over, bindings)).toEqual({
+      value: 499_500,
+      engine: 'jsonata',
+    });
+    // Quadratic work over a big array: stopped by the 50 ms limit, not run to the end.
+    const { error, ms } = await failure(source, {
+      items: Array.from({ length: 50_000 }, (_, i) => i),
+    });
+    expect(error.code).toBe('EXPRESSION_LIMIT');
+    expect(error.message).toMatch(/ran longer than 50 ms/);
+    expect(ms).toBeLessThan(STOPPED_WITHIN_MS);
+  });
+
+  it('builds no string over the limit: a string doubled 40 times goes to jsonata-js', async () => {
+    const source = '$reduce(items, function($a, $v){ $a & $a }, "xxxxxxxx")';
+    expect(isFast(source)).toBe(true);
+    const { error, ms } = await failure(source, { items: Array.from({ length: 40 }, () => 1) });
+    expect(error.code).toBe('EXPRESSION_LIMIT');
+    expect(ms).toBeLessThan(STOPPED_WITHIN_MS);
   });
 });

@@ -50,18 +50,23 @@ export class JsonataEngine implements ExpressionEngine {
   private readonly analyzer: RegexAnalyzer;
 
   /**
-   * `fastPath` (default true): expressions in the common subset (paths over objects and arrays,
-   * literals, comparisons, and/or, `in`, `? :`, `&`, arithmetic, object constructors, $sum,
-   * $round, $lowercase, $uppercase) are evaluated exactly without jsonata-js; see fast-path.ts.
+   * `fastPath` (default true): expressions in the common subset (paths with predicates,
+   * literals, comparisons, and/or, `in`, `? :`, `&`, arithmetic, object constructors, blocks
+   * with variables, lambdas, and the common functions) are evaluated exactly without jsonata-js;
+   * see fast-path.ts. `clock` (default Date.now): the time `$now()` and `$millis()` read, once
+   * per evaluation, on either path.
    */
   constructor(
     limits: Partial<ExpressionLimits> = {},
-    options: { fastPath?: boolean; analyzer?: RegexAnalyzer } = {},
+    options: { fastPath?: boolean; analyzer?: RegexAnalyzer; clock?: () => number } = {},
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.fastPath = options.fastPath ?? true;
     this.analyzer = options.analyzer ?? sharedRegexAnalyzer();
+    this.clock = options.clock ?? Date.now;
   }
+
+  private readonly clock: () => number;
 
   compile(source: string, document?: DocumentScope): Expression {
     if (source.length > this.limits.maxSourceLength) {
@@ -70,7 +75,7 @@ export class JsonataEngine implements ExpressionEngine {
       );
     }
     let compiled: jsonata.Expression;
-    const guards = guardrails(this.limits);
+    const guards = guardrails(this.limits, this.clock);
     try {
       compiled = jsonata(source, guards.options);
     } catch (err) {
@@ -97,15 +102,17 @@ export class JsonataEngine implements ExpressionEngine {
     compiled.registerFunction('pad', boundedPad(this.limits.maxStringLength), '<s-ns?:s>');
     // $eval parses code from data, and parsing is synchronous: held to the source limit.
     compiled.registerFunction('eval', boundedEval(this.limits.maxSourceLength), '<sx?:x>');
+    // $now and $millis read the engine's clock, once per evaluation (as jsonata-js fixes them).
+    compiled.registerFunction('now', clockedNow(guards), '<s?s?:s>');
+    compiled.registerFunction('millis', () => guards.now(), '<:n>');
     return new JsonataExpression(
       source,
       compiled,
       guards,
       this.limits,
-      this.fastPath
-        ? compileFast(compiled.ast(), this.limits.maxDepth, this.limits.maxSequence)
-        : undefined,
+      this.fastPath ? compileFast(compiled.ast(), this.limits) : undefined,
       regexes,
+      this.clock,
     );
   }
 
@@ -188,6 +195,20 @@ function boundedEval(maxSource: number) {
   };
 }
 
+/** jsonata-js's own $fromMillis (a function object of its static frame), which $now formats with. */
+const jsonataFromMillis = jsonata('$fromMillis').evaluate({}) as Promise<{
+  implementation: (this: unknown, millis: number, picture?: string, timezone?: string) => unknown;
+}>;
+jsonataFromMillis.catch(() => undefined);
+
+/** jsonata-js's $now, at the evaluation's time as the engine's clock gave it. */
+function clockedNow(guards: Guardrails) {
+  return async function (this: unknown, picture?: string, timezone?: string) {
+    const fromMillis = await jsonataFromMillis;
+    return fromMillis.implementation.call(this, guards.now(), picture, timezone);
+  };
+}
+
 /** How many evaluation steps pass between two looks at the clock. */
 const CLOCK_EVERY = 32;
 
@@ -195,6 +216,8 @@ interface Guardrails {
   options: jsonata.JsonataOptions;
   /** Starts the clock of one evaluation (evaluations take turns, so one clock per expression serves). */
   start(): void;
+  /** The evaluation's time for $now and $millis: the clock read once, at the first use. */
+  now(): number;
 }
 
 /**
@@ -205,9 +228,10 @@ interface Guardrails {
  * jsonata's own check then fails the evaluation with its timeout error (D1012), as it would have.
  * Depth and sequence guards stay on every step.
  */
-function guardrails(limits: ExpressionLimits): Guardrails {
+function guardrails(limits: ExpressionLimits, clock: () => number): Guardrails {
   let steps = 0;
   let deadline = Infinity;
+  let time: number | undefined;
   return {
     options: {
       get timeout(): number {
@@ -219,6 +243,10 @@ function guardrails(limits: ExpressionLimits): Guardrails {
     },
     start() {
       deadline = performance.now() + limits.timeoutMs;
+      time = undefined;
+    },
+    now() {
+      return (time ??= clock());
     },
   };
 }
@@ -233,6 +261,7 @@ class JsonataExpression implements Expression {
     private readonly fast: FastEvaluator | undefined,
     /** Its regular expression literals, allowed to run once settled. */
     readonly regexes: RegexSet,
+    private readonly clock: () => number,
   ) {}
 
   /** True when this expression has a fast evaluator (for tests and the bench). */
@@ -243,7 +272,7 @@ class JsonataExpression implements Expression {
   evaluate(input: unknown, bindings: ExpressionBindings): Promise<unknown> {
     // The hot path: no wrapping of the result (see evaluateExplained for the console's tester).
     if (this.fast) {
-      const result = this.fast(input, bindings as unknown as FastBindings);
+      const result = this.fast(input, bindings as unknown as FastBindings, this.clock);
       if (result !== BAIL) {
         try {
           return Promise.resolve(plainResult(result, this.limits));
@@ -260,7 +289,7 @@ class JsonataExpression implements Expression {
     bindings: ExpressionBindings,
   ): Promise<{ value: unknown; engine: 'fast' | 'jsonata' }> {
     if (this.fast) {
-      const result = this.fast(input, bindings as unknown as FastBindings);
+      const result = this.fast(input, bindings as unknown as FastBindings, this.clock);
       if (result !== BAIL) {
         try {
           return { value: plainResult(result, this.limits), engine: 'fast' };

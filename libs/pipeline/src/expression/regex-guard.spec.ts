@@ -1,3 +1,5 @@
+// The engine's own specs check it against the real protocol map (see eslint.config.mjs).
+import { CONNECTORS } from '@junction/connectors';
 import { performance } from 'node:perf_hooks';
 import { compileRoute, validateRoute } from '../compile';
 import { envelopeOf, testResources } from '../testing';
@@ -33,7 +35,7 @@ async function longestStall(work: () => Promise<unknown>): Promise<number> {
 
 describe('regular expressions of a route document are analysed off the event loop', () => {
   const engine = new JsonataEngine({ regexBudgetMs: 1000, regexPerPatternMs: 500 });
-  const resources = testResources({ expressions: engine });
+  const resources = testResources({ expressions: engine, protocols: CONNECTORS });
 
   it('refuses slow-to-analyse patterns over the budget, at their field, without stalling the thread', async () => {
     const seed = Math.floor(performance.now()) % 1000; // fresh patterns: none cached
@@ -96,7 +98,7 @@ describe('regular expressions of a route document are analysed off the event loo
 });
 
 describe('JSON Schema patterns of a validate stage go through the same analysis', () => {
-  const resources = testResources();
+  const resources = testResources({ protocols: CONNECTORS });
   const schemaRoute = (schema: unknown) => ({
     id: 's',
     source: { type: 'http', path: 's' },

@@ -1,3 +1,5 @@
+// The engine's own specs check it against the real protocol map (see eslint.config.mjs).
+import { CONNECTORS } from '@junction/connectors';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateRoute } from '../compile';
@@ -5,7 +7,7 @@ import { RouteValidationError } from '../pipeline.error';
 import { testResources } from '../testing';
 import { parseRouteText } from './route-validator';
 
-const resources = testResources();
+const resources = testResources({ protocols: CONNECTORS });
 const base = () => ({
   id: 'orders-eu',
   source: { type: 'amqp', connection: 'rabbit', queue: 'orders.in' },
@@ -71,7 +73,7 @@ describe('route document validation', () => {
     [
       'unknown source type',
       (d) => ({ ...d, source: { type: 'sqs' } }),
-      ['/source/type: must be one of amqp, kafka, http'],
+      ['/source/type: must be one of amqp, amqp10, kafka, http'],
     ],
     [
       'source missing a field for its type',

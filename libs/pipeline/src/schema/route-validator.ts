@@ -1,17 +1,37 @@
-import Ajv2020, { ErrorObject } from 'ajv/dist/2020';
+import Ajv2020, { ErrorObject, ValidateFunction } from 'ajv/dist/2020';
 import { RouteProblem, RouteValidationError } from '../pipeline.error';
 import type { RouteDocument } from '../route-document';
-import { ROUTE_SCHEMA } from './route-schema';
+import type { RouteProtocols } from '../route-protocol';
+import { routeSchema } from './route-schema';
 import { parseRouteSource } from './route-source';
 
-const ajv = new Ajv2020({
-  allErrors: true,
-  strict: true,
-  strictTypes: false,
-  strictRequired: false,
-  allowUnionTypes: true,
-});
-const checkShape = ajv.compile(ROUTE_SCHEMA);
+/** The compiled route schema of each protocol map (one map per process, compiled once). */
+const compiled = new WeakMap<RouteProtocols, ValidateFunction>();
+
+/**
+ * Compiles the route schema of a protocol map now rather than at its first check (a few hundred
+ * ms of ajv work that must not stall a request): libs/connectors does it for `CONNECTORS`.
+ */
+export function prepareRouteSchema(protocols: RouteProtocols): void {
+  shapeChecker(protocols);
+}
+
+function shapeChecker(protocols: RouteProtocols): ValidateFunction {
+  let check = compiled.get(protocols);
+  if (!check) {
+    // One ajv per map: every route schema has the same $id.
+    const ajv = new Ajv2020({
+      allErrors: true,
+      strict: true,
+      strictTypes: false,
+      strictRequired: false,
+      allowUnionTypes: true,
+    });
+    check = ajv.compile(routeSchema(protocols));
+    compiled.set(protocols, check);
+  }
+  return check;
+}
 
 function list(values: unknown[]): string {
   return values
@@ -77,7 +97,8 @@ function escape(segment: string): string {
 }
 
 /** Checks a document's shape against the route schema; returns every problem, not the first. */
-export function checkRouteShape(doc: unknown): RouteProblem[] {
+export function checkRouteShape(doc: unknown, protocols: RouteProtocols): RouteProblem[] {
+  const checkShape = shapeChecker(protocols);
   if (checkShape(doc)) return [];
   const seen = new Set<string>();
   const problems: RouteProblem[] = [];
@@ -102,7 +123,10 @@ export function parseRouteText(text: string): unknown {
   return parsed.value;
 }
 
-export function assertRouteShape(doc: unknown): asserts doc is RouteDocument {
-  const problems = checkRouteShape(doc);
+export function assertRouteShape(
+  doc: unknown,
+  protocols: RouteProtocols,
+): asserts doc is RouteDocument {
+  const problems = checkRouteShape(doc, protocols);
   if (problems.length > 0) throw new RouteValidationError(problems);
 }

@@ -1,9 +1,11 @@
+// The engine's own specs check it against the real protocol map (see eslint.config.mjs).
+import { CONNECTORS } from '@junction/connectors';
 import { createHmac } from 'node:crypto';
 import { compileRoute } from '../compile';
 import { PipelineError } from '../pipeline.error';
 import { envelopeOf, testResources } from '../testing';
 
-const resources = testResources();
+const resources = testResources({ protocols: CONNECTORS });
 
 async function mask(rules: Array<{ path: string; with: string }>, body: unknown) {
   const route = await compileRoute(

@@ -1,5 +1,6 @@
 import type { Envelope } from '../envelope';
 import type { DataPattern, Expression, ExpressionEngine } from '../expression/expression';
+import type { RouteProtocols } from '../route-protocol';
 import type { JsonSchema } from '../schema/json-schema';
 
 /** What a stage returns to stop a message without error (a filter that said no). */
@@ -17,6 +18,11 @@ export interface RouteResources {
   expressions: ExpressionEngine;
   /** Key for the `hash` mask strategy (HMAC-SHA256). */
   hmacKey: Buffer;
+  /**
+   * The protocols a route may name (libs/connectors' `CONNECTORS` map): injected, so that the
+   * engine depends on no protocol and no other Junction lib.
+   */
+  protocols: RouteProtocols;
 }
 
 /** Handed to a stage factory: compiles sub-parts and records problems against JSON pointers. */

@@ -1,3 +1,4 @@
+import type { ConnectorKind } from '@junction/connectors';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 @Entity({ name: 'connections' })
@@ -6,7 +7,7 @@ export class ConnectionEntity {
   name!: string;
 
   @Column({ type: 'text' })
-  type!: 'amqp' | 'kafka' | 'http';
+  type!: ConnectorKind;
 
   @Column({ type: 'jsonb' })
   config!: Record<string, unknown>;

@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import type { RouteDocument } from '@junction/pipeline';
+import type { RouteSpec } from '@junction/connectors';
 
 /** One stored version of a route: immutable (a trigger refuses UPDATE and DELETE). */
 @Entity({ name: 'route_versions' })
@@ -15,7 +15,7 @@ export class RouteVersionEntity {
   version!: number;
 
   @Column({ type: 'jsonb' })
-  document!: RouteDocument;
+  document!: RouteSpec;
 
   /** SHA-256 of the document's canonical JSON. */
   @Column({ type: 'text' })

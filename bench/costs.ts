@@ -1,0 +1,96 @@
+/**
+ * What an audited run costs, per process: this process's CPU (process.cpuUsage), the CPU of the
+ * Postgres backend serving the audit writer (from /proc/<pid>/stat: Postgres runs on this
+ * machine in the benches), the WAL written (pg_current_wal_lsn, the whole server's: other
+ * databases' writes meanwhile count too), and the writer's own counters.
+ */
+import { readFileSync } from 'node:fs';
+import type { AuditTrail } from '@junction/audit';
+
+/** USER_HZ, the unit of /proc/<pid>/stat's times: 100 on Linux. */
+const TICKS_PER_SECOND = 100;
+
+/** CPU seconds (user + system) a process has used since it started; null if it cannot be read. */
+export function processCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // After "pid (comm) ", field 3 (state) is index 0: utime (14) and stime (15) are 11 and 12.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
+}
+
+/** Runs SQL as a superuser on the bench's database; answers the rows. */
+type Sql = (text: string) => Promise<Array<Record<string, unknown>>>;
+
+export interface AuditCosts {
+  records: number;
+  /** This process, microseconds of CPU per record. */
+  gatewayUsPerRecord: number;
+  /** The message writer's Postgres backend, microseconds of CPU per record (null: not readable). */
+  postgresUsPerRecord: number | null;
+  /** WAL bytes the server wrote per record (whole server). */
+  walBytesPerRecord: number;
+  batches: number;
+  meanBatchRows: number;
+  maxBatchRows: number;
+  roundTripsPer100k: number;
+  /** Batches sent behind one still committing; tries that found the head moved; tries again after an error. */
+  pipelined: number;
+  headMoved: number;
+  retries: number;
+  /** Mean time a batch waited for its commit's answer, in ms. */
+  meanCommitWaitMs: number;
+}
+
+/** Starts measuring; `stop` is to be called before the trail is closed (its backend still there). */
+export async function measureAudit(sql: Sql) {
+  const lsn = async () => String((await sql(`SELECT pg_current_wal_lsn() AS l`))[0].l);
+  const walFrom = await lsn();
+  const cpuFrom = process.cpuUsage();
+  return {
+    async stop(trail: AuditTrail, records: number): Promise<AuditCosts> {
+      const cpu = process.cpuUsage(cpuFrom);
+      const stats = trail.stats().messages;
+      // The writer's backend started within the run (it connects on the first batch).
+      const pg = stats.backendPid === null ? null : processCpuSeconds(stats.backendPid);
+      const wal = Number(
+        (
+          await sql(
+            `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '${walFrom}'::pg_lsn)::float8 AS b`,
+          )
+        )[0].b,
+      );
+      const per = (value: number) => value / Math.max(1, records);
+      return {
+        records,
+        gatewayUsPerRecord: per(cpu.user + cpu.system),
+        postgresUsPerRecord: pg === null ? null : per(pg * 1e6),
+        walBytesPerRecord: per(wal),
+        batches: stats.batches,
+        meanBatchRows: stats.rows / Math.max(1, stats.batches),
+        maxBatchRows: stats.maxBatchRows,
+        roundTripsPer100k: (stats.roundTrips / Math.max(1, records)) * 100_000,
+        pipelined: stats.pipelined,
+        headMoved: stats.headMoved,
+        retries: stats.retries,
+        meanCommitWaitMs: stats.commitWaitMs / Math.max(1, stats.batches),
+      };
+    },
+  };
+}
+
+/** One line: the columns every audit bench prints. */
+export function costLine(c: AuditCosts): string {
+  const pg = c.postgresUsPerRecord === null ? 'n/a' : c.postgresUsPerRecord.toFixed(1);
+  return (
+    `CPU us/record: gateway ${c.gatewayUsPerRecord.toFixed(1)}, postgres ${pg}` +
+    ` (per 100k: ${((c.gatewayUsPerRecord * 100_000) / 1e6).toFixed(2)} s + ${c.postgresUsPerRecord === null ? 'n/a' : ((c.postgresUsPerRecord * 100_000) / 1e6).toFixed(2)} s);` +
+    ` WAL ${c.walBytesPerRecord.toFixed(0)} B/record (whole server);` +
+    ` ${c.batches} batches, mean ${c.meanBatchRows.toFixed(1)} rows, max ${c.maxBatchRows};` +
+    ` ${c.pipelined} pipelined, ${c.headMoved} found the head moved, ${c.retries} retries;` +
+    ` ${c.roundTripsPer100k.toFixed(0)} round trips per 100k; commit wait ${c.meanCommitWaitMs.toFixed(2)} ms per batch`
+  );
+}

@@ -1,0 +1,292 @@
+/**
+ * npm run bench:http — HTTP ingest against its baselines, each server its own process, loaded
+ * by autocannon from this one (50 connections, the ~1 KB example order as body):
+ *
+ *   1. bare Fastify: parses the JSON body and answers 202;
+ *   2. Fastify + one INSERT of the body into Postgres (a pool of 10, a scratch database);
+ *   3. Junction async ingest: validate + filter + transform + mask, one AMQP destination on the
+ *      local RabbitMQ, the audit trail on (the built gateway, `npm run build`, on a scratch database);
+ *   4. the same route in sync mode (200 with the result).
+ *
+ * Each at max load and at fixed offered loads (autocannon's overallRate), after a warm-up. Per row:
+ * req/s, the server process's CPU ms per request (from /proc), the CPU of the Postgres backends
+ * of its database per request, latency p50/p99/p99.9 and the non-2xx answers.
+ *
+ * BENCH_DURATION (s, default 20), BENCH_RATES (default 1000,3000), BENCH_WARMUP (s, default 3),
+ * AMQP_URL. `--json`: one JSON document instead of the table.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import * as amqp from 'amqplib';
+import { Pool } from 'pg';
+import { createTestDatabase, type TestDatabase } from '@junction/database';
+import type { RouteSpec } from '@junction/connectors';
+import { freePort, GatewayProcess } from '../test/gateway-process';
+import { cpuMs, cpuSince, postgresCpu } from './process-stats';
+import { order, renamingPipeline } from './route-bench';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 20);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
+const RATES = (process.env.BENCH_RATES ?? '1000,3000').split(',').map(Number);
+const CONNECTIONS = 50;
+const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const ADMIN_URL =
+  process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const RUN = `bench-http-${Date.now().toString(36)}`;
+const BODY = JSON.stringify(order(1));
+
+interface Target {
+  name: string;
+  url: string;
+  pid: number;
+  /** The scratch database whose backends' CPU is counted, if the server writes to Postgres. */
+  database?: string;
+}
+
+export interface HttpRow {
+  name: string;
+  load: string;
+  requests: number;
+  perSecond: number;
+  cpuMsPerRequest: number;
+  /** The server's CPU over the run's wall time: near 1 is one saturated main thread. */
+  serverCores: number;
+  postgresCpuMsPerRequest: number | null;
+  p50: number;
+  p99: number;
+  p999: number;
+  non2xx: number;
+  errors: number;
+}
+
+/** One autocannon run against `url`: 50 connections, as fast as it answers or at `rate` req/s. */
+export function load(
+  url: string,
+  seconds: number,
+  rate?: number,
+  body = BODY,
+): Promise<autocannon.Result> {
+  return autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections: CONNECTIONS,
+    duration: seconds,
+    ...(rate ? { overallRate: rate } : {}),
+  });
+}
+
+async function measure(admin: Pool, target: Target, rate?: number): Promise<HttpRow> {
+  const pg = () =>
+    target.database ? postgresCpu(admin, target.database) : Promise.resolve(new Map());
+  const cpu0 = cpuMs(target.pid);
+  const pg0 = await pg();
+  const r = await load(target.url, DURATION, rate);
+  const cpu = cpuMs(target.pid) - cpu0;
+  const pgCpu = cpuSince(pg0, await pg());
+  const ok = r['2xx'];
+  return {
+    name: target.name,
+    load: rate ? `${rate}/s` : 'max',
+    requests: ok,
+    perSecond: ok / r.duration,
+    cpuMsPerRequest: cpu / Math.max(ok, 1),
+    serverCores: cpu / (r.duration * 1000),
+    postgresCpuMsPerRequest: target.database ? pgCpu / Math.max(ok, 1) : null,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    p999: r.latency.p99_9,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+  };
+}
+
+/** A baseline server (http-baseline-server.ts) as a child process, once it listens. */
+async function baselineServer(args: string[]): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [join(__dirname, 'http-baseline-server.js'), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`baseline server ${args[0]} exited (${code})`)));
+  });
+  return { child, port };
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+function route(id: string, mode: 'async' | 'sync', queue: string): RouteSpec {
+  return {
+    id,
+    source: { type: 'http', path: `bench/${id}`, mode, auth: 'none' },
+    pipeline: renamingPipeline(),
+    destinations: [{ type: 'amqp', connection: 'rabbit', queue }],
+  };
+}
+
+async function runTarget(admin: Pool, target: Target, rows: HttpRow[]): Promise<void> {
+  if (WARMUP > 0) await load(target.url, WARMUP);
+  rows.push(await measure(admin, target));
+  for (const rate of RATES) rows.push(await measure(admin, target, rate));
+}
+
+function print(rows: HttpRow[]): void {
+  const bare = rows.find((r) => r.load === 'max')!;
+  if (process.argv.includes('--json')) {
+    console.log(
+      JSON.stringify({
+        title: 'bench:http',
+        node: process.version,
+        durationSeconds: DURATION,
+        connections: CONNECTIONS,
+        baseline: bare.name,
+        rows: rows.map((r) => ({
+          ...r,
+          ratioToBaseline:
+            r.load === 'max' ? Number((r.perSecond / bare.perSecond).toFixed(4)) : undefined,
+        })),
+      }),
+    );
+    return;
+  }
+  console.log(
+    `bench:http — node ${process.version}; ${CONNECTIONS} connections, ${DURATION} s per row; baseline: ${bare.name}\n`,
+  );
+  console.log(
+    `${'server'.padEnd(50)} ${'load'.padStart(7)} ${'req/s'.padStart(8)} ${'vs bare'.padStart(7)} ${'cpu ms/req'.padStart(10)} ${'cores'.padStart(5)} ${'pg ms/req'.padStart(9)} ${'p50'.padStart(6)} ${'p99'.padStart(6)} ${'p99.9'.padStart(6)} ${'non2xx'.padStart(6)}`,
+  );
+  for (const r of rows)
+    console.log(
+      `${r.name.padEnd(50)} ${r.load.padStart(7)} ${r.perSecond.toFixed(0).padStart(8)} ${
+        r.load === 'max'
+          ? `${((r.perSecond / bare.perSecond) * 100).toFixed(0)}%`.padStart(7)
+          : ''.padStart(7)
+      } ${r.cpuMsPerRequest.toFixed(3).padStart(10)} ${r.serverCores.toFixed(2).padStart(5)} ${(r.postgresCpuMsPerRequest === null ? '-' : r.postgresCpuMsPerRequest.toFixed(3)).padStart(9)} ${r.p50.toFixed(1).padStart(6)} ${r.p99.toFixed(1).padStart(6)} ${r.p999.toFixed(1).padStart(6)} ${String(r.non2xx + r.errors).padStart(6)}`,
+    );
+  console.log(
+    "\nlatencies in ms; cpu: the server process (cores: its CPU over wall time); pg: its database's backends",
+  );
+  const asyncMax = rows.find((r) => r.name.includes('async') && r.load === 'max');
+  const insertMax = rows.find((r) => r.name.includes('INSERT') && r.load === 'max');
+  const async1k = rows.find((r) => r.name.includes('async') && r.load === '1000/s');
+  if (asyncMax && insertMax)
+    console.log(
+      `aim, async ingest >= Fastify + INSERT: ${((asyncMax.perSecond / insertMax.perSecond) * 100).toFixed(0)}% (${asyncMax.perSecond >= insertMax.perSecond ? 'met' : 'not met'})`,
+    );
+  if (async1k)
+    console.log(
+      `aim, async ingest p99 under 20 ms at 1,000 req/s: ${async1k.p99} ms (${async1k.p99 < 20 ? 'met' : 'not met'})`,
+    );
+}
+
+async function main(): Promise<void> {
+  const admin = new Pool({ connectionString: ADMIN_URL, max: 2 });
+  const rows: HttpRow[] = [];
+  let db: TestDatabase | undefined;
+  let gateway: GatewayProcess | undefined;
+  const amqpConnection = await amqp.connect(AMQP_URL);
+  const channel = await amqpConnection.createChannel();
+  const queues = [`${RUN}.async`, `${RUN}.sync`];
+  try {
+    db = await createTestDatabase('http_bench');
+
+    const bare = await baselineServer(['bare']);
+    await runTarget(
+      admin,
+      {
+        name: 'bare Fastify (parse JSON, answer)',
+        url: `http://127.0.0.1:${bare.port}/ingest`,
+        pid: bare.child.pid!,
+      },
+      rows,
+    );
+    await stopChild(bare.child);
+
+    const insert = await baselineServer(['insert', db.url]);
+    await runTarget(
+      admin,
+      {
+        name: 'Fastify + one INSERT of the body',
+        url: `http://127.0.0.1:${insert.port}/ingest`,
+        pid: insert.child.pid!,
+        database: db.name,
+      },
+      rows,
+    );
+    await stopChild(insert.child);
+
+    gateway = new GatewayProcess(await freePort(), db.url);
+    await gateway.start();
+    const created = await gateway.api('POST', '/connections', {
+      name: 'rabbit',
+      type: 'amqp',
+      config: { url: AMQP_URL.replace(/:[^:@/]*@/, '@'), vhost: '/' },
+      secrets: { password: new URL(AMQP_URL).password || 'guest' },
+    });
+    if (created.status !== 201) throw new Error(`connection: ${JSON.stringify(created.body)}`);
+    for (const [mode, queue] of [
+      ['async', queues[0]],
+      ['sync', queues[1]],
+    ] as const) {
+      const id = `${RUN}-${mode}`;
+      const res = await gateway.api('POST', '/routes', route(id, mode, queue));
+      if (res.status !== 201) throw new Error(`route ${id}: ${JSON.stringify(res.body)}`);
+      const url = `${gateway.base}/ingest/bench/${id}`;
+      await waitAccepted(url);
+      await runTarget(
+        admin,
+        {
+          name: `Junction ${mode} ingest (4 stages, AMQP, audit on)`,
+          url,
+          pid: gateway.process!.child.pid!,
+          database: db.name,
+        },
+        rows,
+      );
+      // Rows waiting in the queue are RabbitMQ's memory, not the next row's concern.
+      await channel.purgeQueue(queue);
+    }
+  } finally {
+    await gateway?.stop().catch(() => undefined);
+    for (const q of queues) await channel.deleteQueue(q).catch(() => undefined);
+    await amqpConnection.close().catch(() => undefined);
+    await db?.drop();
+    await admin.end();
+  }
+  print(rows);
+}
+
+/** Polls until the route takes a request (its worker runs). */
+async function waitAccepted(url: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: BODY,
+    });
+    await res.arrayBuffer();
+    if (res.ok) return;
+    if (Date.now() > deadline) throw new Error(`${url} answers ${res.status}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+if (require.main === module)
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });

@@ -1,0 +1,142 @@
+import { message as rheaMessage } from 'rhea';
+import type { ConnectorConnection } from '../connector';
+import { amqp10ConnectOptions, amqp10Target } from './amqp10-client';
+import { fromAmqp10Message, toAmqp10Message, type ReceivedAmqp10Message } from './amqp10-message';
+import { AMQP10_SOURCE, describeAmqp10Source, subscriptionName } from './amqp10.protocol';
+
+/** Through the wire format and back, as a receiver gets it. */
+function roundTrip(fields: object): ReceivedAmqp10Message {
+  return rheaMessage.decode(rheaMessage.encode(fields)) as ReceivedAmqp10Message;
+}
+
+describe('amqp10 messages', () => {
+  const outbound = {
+    id: 'm-1',
+    headers: { 'x-seq': '1' },
+    body: Buffer.from([0x7b, 0x00, 0xff]),
+  };
+
+  it('sends the bytes as one data section, durable, with id and headers (route headers win over static ones)', () => {
+    const message = toAmqp10Message(outbound, { headers: { 'x-seq': 'static', 'x-from': 'spec' } });
+    expect(message).toMatchObject({
+      message_id: 'm-1',
+      content_type: 'application/json',
+      durable: true,
+      application_properties: { 'x-seq': '1', 'x-from': 'spec' },
+    });
+    const decoded = fromAmqp10Message(roundTrip(message));
+    expect(decoded.payload.equals(outbound.body)).toBe(true);
+    expect(toAmqp10Message(outbound, { durable: false }).durable).toBe(false);
+  });
+
+  it('reads every body kind as bytes and every id kind as text', () => {
+    const read = (fields: Record<string, unknown>) => fromAmqp10Message(roundTrip(fields));
+    expect(read({ body: 'grüße' }).payload.toString()).toBe('grüße');
+    expect(read({ body: { a: 1, b: [true] } }).payload.toString()).toBe('{"a":1,"b":[true]}');
+    expect(
+      read({
+        body: rheaMessage.data_sections([Buffer.from('ab'), Buffer.from('cd')]),
+      }).payload.toString(),
+    ).toBe('abcd');
+    expect(read({ body: rheaMessage.sequence_section([1, 'x']) }).payload.toString()).toBe(
+      '[1,"x"]',
+    );
+    expect(read({}).payload.length).toBe(0);
+    expect(read({ message_id: 7 }).id).toBe('7');
+    expect(read({ body: 'x' }).id).toBeUndefined();
+    expect(read({ delivery_count: 2 }).redelivered).toBe(true);
+    expect(read({ application_properties: { n: 1, ok: false } }).headers).toEqual({
+      n: '1',
+      ok: 'false',
+    });
+  });
+});
+
+describe('amqp10 connections', () => {
+  const connection = (
+    config: Record<string, unknown>,
+    secrets: Record<string, string> = {},
+  ): ConnectorConnection => ({
+    name: 'artemis',
+    config,
+    secrets,
+  });
+
+  it('connects with SASL PLAIN from the user name and the password secret, never naming the password', () => {
+    const { options, target } = amqp10ConnectOptions(
+      connection(
+        { url: 'amqp://broker.example:25673', username: 'junction' },
+        { password: 's3cret' },
+      ),
+    );
+    expect(options).toMatchObject({
+      host: 'broker.example',
+      port: 25673,
+      transport: 'tcp',
+      username: 'junction',
+      password: 's3cret',
+      container_id: 'junction:artemis',
+      idle_time_out: 30_000,
+      reconnect: false,
+    });
+    expect(target.safeUrl).toBe('amqp://junction@broker.example:25673');
+  });
+
+  it('uses TLS for amqps:// with the default port, SNI by name only, and refuses TLS settings on amqp://', () => {
+    expect(
+      amqp10ConnectOptions(connection({ url: 'amqps://broker.example' })).options,
+    ).toMatchObject({
+      transport: 'tls',
+      port: 5671,
+      servername: 'broker.example',
+    });
+    expect(
+      amqp10ConnectOptions(connection({ url: 'amqps://127.0.0.1:25674' })).options,
+    ).toMatchObject({
+      servername: '',
+    });
+    const ca = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+    expect(() => amqp10ConnectOptions(connection({ url: 'amqp://h', tls: { ca } }))).toThrow(
+      /applies only to an amqps/,
+    );
+    expect(() => amqp10Target(connection({ url: 'http://h' }))).toThrow(/amqp:\/\/ or amqps:\/\//);
+    expect(() => amqp10Target(connection({ url: 'not a url' }))).toThrow(/not a URL/);
+  });
+
+  it('takes no user name as SASL ANONYMOUS, and a container id and virtual host from config', () => {
+    const { options } = amqp10ConnectOptions(
+      connection({
+        url: 'amqp://h',
+        containerId: 'gw-1',
+        virtualHost: 'tenant-a',
+        idleTimeoutSeconds: 0,
+      }),
+    );
+    expect(options).not.toHaveProperty('username');
+    expect(options).toMatchObject({ container_id: 'gw-1', hostname: 'tenant-a', idle_time_out: 0 });
+  });
+});
+
+describe('amqp10 route specs', () => {
+  it('reads a topic through the named subscription, or one per route', () => {
+    const spec = {
+      type: 'amqp10' as const,
+      connection: 'artemis',
+      address: 'prices',
+      capability: 'topic' as const,
+    };
+    expect(subscriptionName(spec, 'r1')).toBe('junction.r1');
+    expect(subscriptionName({ ...spec, subscription: 'shared' }, 'r1')).toBe('shared');
+    expect(describeAmqp10Source({ ...spec, subscription: 'shared' })).toBe(
+      'amqp10 artemis topic prices subscription shared',
+    );
+  });
+
+  it('refuses a subscription on a queue source', () => {
+    const problems: string[] = [];
+    AMQP10_SOURCE.check({ address: 'q', subscription: 's' }, (pointer, message) =>
+      problems.push(`${pointer} ${message}`),
+    );
+    expect(problems).toEqual(['/subscription applies only with capability topic']);
+  });
+});

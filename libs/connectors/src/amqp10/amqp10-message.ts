@@ -1,0 +1,107 @@
+import { message as rheaMessage, type Message } from 'rhea';
+import type { OutboundMessage } from '../connector';
+import { stringifyHeaders } from '../amqp/amqp.source';
+
+/** The body section codes of AMQP 1.0 (rhea keeps data and sequence bodies as a Section of one of these). */
+const DATA_SECTION = 0x75;
+const SEQUENCE_SECTION = 0x76;
+
+/**
+ * What an AMQP 1.0 message carries: the id as `message-id`, the headers as application
+ * properties, the bytes as one data section (never an amqp-value: a receiver on another stack
+ * would see a string or a map instead of the bytes sent), durable unless told otherwise.
+ */
+export function toAmqp10Message(
+  message: OutboundMessage,
+  options: { headers?: Record<string, string>; durable?: boolean } = {},
+): Message {
+  return {
+    message_id: message.id,
+    content_type: 'application/json',
+    durable: options.durable ?? true,
+    application_properties: { ...options.headers, ...message.headers },
+    body: rheaMessage.data_section(message.body),
+  };
+}
+
+export interface Amqp10Inbound {
+  id?: string;
+  headers: Record<string, string>;
+  payload: Buffer;
+  /** The broker handed it out before (header delivery-count above 0). */
+  redelivered: boolean;
+}
+
+/** The parts of a received message read here (rhea has two Message typings; both fit). */
+export interface ReceivedAmqp10Message {
+  message_id?: unknown;
+  application_properties?: Record<string, unknown>;
+  delivery_count?: number;
+  body?: unknown;
+}
+
+/** Reads a received message; never throws (a strange body is the route's to dead-letter, not a crash). */
+export function fromAmqp10Message(message: ReceivedAmqp10Message): Amqp10Inbound {
+  const id = idText(message.message_id);
+  return {
+    ...(id !== undefined ? { id } : {}),
+    headers: stringifyHeaders(message.application_properties),
+    payload: bodyBytes(message.body),
+    redelivered: typeof message.delivery_count === 'number' && message.delivery_count > 0,
+  };
+}
+
+/** message-id may be a string, a number, a UUID or bytes: the id is its text. */
+function idText(id: unknown): string | undefined {
+  if (id === undefined || id === null) return undefined;
+  if (typeof id === 'string') return id;
+  if (typeof id === 'number' || typeof id === 'bigint') return String(id);
+  if (Buffer.isBuffer(id)) return id.length === 16 ? uuidText(id) : id.toString('hex');
+  return String(id);
+}
+
+function uuidText(bytes: Buffer): string {
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * The payload bytes: data sections as sent (several are joined), an amqp-value string as UTF-8
+ * (what a JMS TextMessage becomes), binary as is, anything else (a map, a list, a number) as JSON.
+ */
+function bodyBytes(body: unknown): Buffer {
+  if (body === undefined || body === null) return Buffer.alloc(0);
+  if (isSection(body)) {
+    if (body.typecode === DATA_SECTION) {
+      const parts = body.multiple ? (body.content as unknown[]) : [body.content];
+      return Buffer.concat(parts.map((part) => (Buffer.isBuffer(part) ? part : Buffer.alloc(0))));
+    }
+    if (body.typecode === SEQUENCE_SECTION)
+      return Buffer.from(JSON.stringify(plain(body.content)), 'utf8');
+  }
+  if (Buffer.isBuffer(body)) return body;
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  return Buffer.from(JSON.stringify(plain(body)) ?? '', 'utf8');
+}
+
+function isSection(
+  body: unknown,
+): body is { typecode: number; content: unknown; multiple?: boolean } {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    typeof (body as { typecode?: unknown }).typecode === 'number' &&
+    'content' in body
+  );
+}
+
+/** JSON-safe: bytes as UTF-8 text, 64-bit integers as strings, dates as ISO text. */
+function plain(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.map(plain);
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  return value;
+}

@@ -1,0 +1,39 @@
+/** Header rules of the http protocol, shared by its destination and its (pure) connection spec. */
+
+/** Headers Junction sets itself (or that frame the request): never taken from config or a message. */
+export const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'proxy-authorization',
+  'proxy-connection',
+  'authorization',
+  'content-type',
+  'idempotency-key',
+]);
+/** An HTTP header name (RFC 9110 token). */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Credential headers kept as secrets (`secrets["header:X-Api-Key"]`), so that they are stored
+ * encrypted and never shown. `Authorization` may be one (a scheme other than Bearer or Basic);
+ * bearerToken and basicPassword take its place when set.
+ */
+/**
+ * Why a secret header (`secrets["header:<name>"]` of an http connection) cannot be sent, or
+ * undefined when it can: the one rule, for the registry when the secret is stored and for the
+ * destination when it sends. An Authorization header is allowed: it is what most secrets are.
+ */
+export function secretHeaderProblem(name: string): string | undefined {
+  if (!TOKEN.test(name)) return 'must name a valid header after "header:"';
+  const lower = name.toLowerCase();
+  if (RESERVED_HEADERS.has(lower) && lower !== 'authorization')
+    return `${name} is set by Junction itself`;
+  return undefined;
+}

@@ -1,0 +1,196 @@
+import { normalizeIngestPath } from '@junction/pipeline';
+import type { ConnectorPlugin } from '../plugin';
+import {
+  CONNECTION_FIELD,
+  CREDENTIAL_NAME,
+  CREDENTIAL_VALUE,
+  tlsConfigSchema,
+  urlSecretProblems,
+  urlTarget,
+} from '../spec-fields';
+import type { HttpPoolOptions } from './http.factory';
+import { secretHeaderProblem } from './http-headers';
+
+export interface HttpSourceSpec {
+  type: 'http';
+  path: string;
+  mode?: 'async' | 'sync';
+  auth?: 'none' | 'apiKey' | 'hmac';
+  /** auth: hmac: an http connection whose `hmacKey` secret checks the signatures. */
+  connection?: string;
+  /** mode: sync: longest a caller waits for the result or the reply (504 after). */
+  timeoutMs?: number;
+}
+
+export interface HttpDestinationSpec {
+  type: 'http';
+  connection: string;
+  path: string;
+  method?: 'POST' | 'PUT' | 'PATCH';
+  /** Return the response body to a sync HTTP caller. */
+  reply?: boolean;
+  when?: string;
+}
+
+/** The 2xx an HTTP destination got, and from where. */
+export interface HttpReceipt {
+  kind: 'http';
+  status: number;
+  url: string;
+}
+
+/** http connections: a credential header of any name, sent with every request, kept as a secret. */
+export const SECRET_HEADER_PREFIX = 'header:';
+
+/** HTTP: ingest (POST /ingest/<path>) as a source, requests as a destination. Pure spec; undici is in http.factory.ts. */
+export const httpConnector: ConnectorPlugin<
+  HttpSourceSpec,
+  HttpDestinationSpec,
+  HttpPoolOptions,
+  HttpReceipt
+> = {
+  kind: 'http',
+  description: 'HTTP: ingest endpoints (async or sync request-reply) and outbound requests.',
+  connection: {
+    configSchema: {
+      type: 'object',
+      required: ['baseUrl'],
+      additionalProperties: false,
+      properties: {
+        baseUrl: {
+          type: 'string',
+          pattern: '^https?://',
+          description: 'Base URL of the target system.',
+          examples: ['https://erp.example.com'],
+        },
+        timeoutMs: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 300000,
+          description: 'Request timeout.',
+          examples: [5000],
+        },
+        headers: {
+          type: 'object',
+          additionalProperties: { type: 'string' },
+          description:
+            'Static headers that are not secrets. A credential header (X-Api-Key, Authorization, a token, a cookie) goes in secrets["header:<name>"].',
+          examples: [{ 'x-tenant': 'eu' }],
+        },
+        tls: tlsConfigSchema('tlsKey'),
+      },
+    },
+    secretKeys: ['bearerToken', 'basicPassword', 'hmacKey', 'tlsKey', 'header:<name>'],
+    prefixedSecret: { prefix: SECRET_HEADER_PREFIX, problem: secretHeaderProblem },
+    targetFields: ['baseUrl', 'tls'],
+    egressTargets: (config) =>
+      urlTarget(config.baseUrl, '/config/baseUrl', { http: 80, https: 443 }),
+    embeddedSecretProblems(config) {
+      const problems = urlSecretProblems(config, 'baseUrl', {
+        password: 'secrets.basicPassword',
+        query: 'secrets.bearerToken or secrets["header:<name>"]',
+      });
+      const headers = config.headers;
+      if (headers !== null && typeof headers === 'object')
+        for (const [name, value] of Object.entries(headers as Record<string, unknown>))
+          if (
+            CREDENTIAL_NAME.test(name) ||
+            (typeof value === 'string' && CREDENTIAL_VALUE.test(value))
+          )
+            problems.push({
+              pointer: `/config/headers/${name}`,
+              message: `looks like a credential; put it in secrets["${SECRET_HEADER_PREFIX}${name}"] (write-only, encrypted)${
+                name.toLowerCase() === 'authorization' ? ' or secrets.bearerToken' : ''
+              }`,
+            });
+      return problems;
+    },
+  },
+  source: {
+    description: 'Accept POST /ingest/<path>.',
+    required: ['path'],
+    properties: {
+      path: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 512,
+        description:
+          'Ingest path: POST /ingest/<path>. Compared in one normalised form (percent-decoded, Unicode NFKC, lower case, no empty or "." segments, ".." resolved), which must be ASCII letters, digits, ".", "_", "~", "-" and "/"; unique among routes in that form.',
+        examples: ['orders'],
+      },
+      mode: {
+        enum: ['async', 'sync'],
+        default: 'async',
+        description: 'async: 202 once delivered or parked; sync: waits for and returns the reply.',
+        examples: ['async'],
+      },
+      auth: {
+        enum: ['none', 'apiKey', 'hmac'],
+        default: 'apiKey',
+        description:
+          'How callers authenticate: an API key (X-API-Key), an HMAC signature of the body (X-Junction-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>\\n<Idempotency-Key or nothing>\\n<body>">), or none.',
+        examples: ['apiKey'],
+      },
+      connection: {
+        ...CONNECTION_FIELD,
+        description: 'auth: hmac only: an http connection whose secret hmacKey signs the requests.',
+        examples: ['partner-webhooks'],
+      },
+      timeoutMs: {
+        type: 'integer',
+        minimum: 100,
+        maximum: 300000,
+        default: 30000,
+        description:
+          'mode: sync only: longest a caller waits for the result or the reply; 504 after (the message itself is still delivered or dead-lettered).',
+        examples: [10000],
+      },
+    },
+    example: { type: 'http', path: 'orders', mode: 'async', auth: 'apiKey' },
+    connectionSecret: 'hmacKey',
+    pushed: true,
+    awaitsReply: (spec) => spec.mode === 'sync',
+    check(spec, report) {
+      // An ingest path is whatever its normalised form is (see ingest-path.ts): one that has
+      // none could never be matched, and one spelled with look-alikes must not pass for another.
+      const path = normalizeIngestPath(spec.path as string);
+      if ('problem' in path) report('/path', path.message);
+      const hmac = spec.auth === 'hmac';
+      if (hmac && spec.connection === undefined)
+        report(
+          '/connection',
+          'is required with auth: hmac (an http connection whose secret hmacKey signs)',
+        );
+      if (!hmac && spec.connection !== undefined)
+        report('/connection', 'applies only with auth: hmac');
+      if (spec.mode !== 'sync' && spec.timeoutMs !== undefined)
+        report('/timeoutMs', 'applies only with mode: sync');
+    },
+  },
+  destination: {
+    description: 'Send an HTTP request; any 2xx confirms.',
+    required: ['connection', 'path'],
+    properties: {
+      connection: CONNECTION_FIELD,
+      path: {
+        type: 'string',
+        pattern: '^/',
+        description: "Path appended to the connection's baseUrl.",
+        examples: ['/orders'],
+      },
+      method: {
+        enum: ['POST', 'PUT', 'PATCH'],
+        default: 'POST',
+        description: 'HTTP method.',
+        examples: ['POST'],
+      },
+    },
+    example: { type: 'http', connection: 'erp', path: '/orders', method: 'POST' },
+    replies: true,
+  },
+  describeSource: (spec) => `http POST /ingest/${spec.path} (${spec.mode ?? 'async'})`,
+  describeDelivery: (spec) => `http ${spec.connection} ${spec.method ?? 'POST'} ${spec.path}`,
+  describeReceipt: (r) => `http:${String(r.url ?? '')}`,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see plugin.ts
+  load: () => (require('./http.factory') as typeof import('./http.factory')).httpFactories,
+};

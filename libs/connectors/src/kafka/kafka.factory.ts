@@ -1,0 +1,72 @@
+import { Kafka } from 'kafkajs';
+import type { ConnectorConnection } from '../connector';
+import type { ConnectorContext, ConnectorFactories } from '../plugin';
+import { KafkaClient, kafkaClientConfig, type KafkaClientOptions } from './kafka-client';
+import { KafkaDestination } from './kafka.destination';
+import type { KafkaDestinationSpec, KafkaSourceSpec } from './kafka.protocol';
+import { KafkaSource } from './kafka.source';
+import { quietLogger } from '../logger';
+
+export type KafkaPoolOptions = KafkaClientOptions & {
+  /** Broker-side wait of one fetch, and so the longest a source's stop waits for it. Default 250 ms. */
+  maxWaitTimeInMs?: number;
+  /** Partitions one source handles at once. Default 8. */
+  partitionsConsumedConcurrently?: number;
+  /** Default 30 s. */
+  sessionTimeout?: number;
+  /** Default 3 s. */
+  heartbeatInterval?: number;
+  /** How long a send waits for `acks: -1`. Default 30 s. */
+  sendTimeoutMs?: number;
+};
+
+function sharedClient(
+  connection: ConnectorConnection,
+  context: ConnectorContext<KafkaPoolOptions>,
+): KafkaClient {
+  return context.shared(
+    connection,
+    () =>
+      new KafkaClient(connection, { ...context.options, egress: context.egress }, context.logger),
+  );
+}
+
+/** The kafkajs side of the Kafka plugin: one client (and producer) per stored connection, a consumer per source. */
+export const kafkaFactories: ConnectorFactories<
+  KafkaSourceSpec,
+  KafkaDestinationSpec,
+  KafkaPoolOptions
+> = {
+  createSource(spec, connection, context, route) {
+    const kafka = context.options;
+    return new KafkaSource(
+      sharedClient(connection, context),
+      spec,
+      {
+        routeId: route.routeId,
+        maxWaitTimeInMs: kafka.maxWaitTimeInMs ?? 250,
+        partitionsConsumedConcurrently: kafka.partitionsConsumedConcurrently ?? 8,
+        sessionTimeout: kafka.sessionTimeout ?? 30_000,
+        heartbeatInterval: kafka.heartbeatInterval ?? 3_000,
+      },
+      context.logger,
+    );
+  },
+  createDestination(spec, connection, context) {
+    return new KafkaDestination(sharedClient(connection, context), spec, {
+      sendTimeoutMs: context.options.sendTimeoutMs ?? 30_000,
+    });
+  },
+  /** Connects an admin client and reads the cluster's metadata. */
+  async probe(connection, { timeoutMs, egress }, opened) {
+    const config = kafkaClientConfig(
+      connection,
+      { connectionTimeout: timeoutMs, requestTimeout: timeoutMs, egress },
+      quietLogger,
+    );
+    const admin = new Kafka({ ...config, retry: { retries: 0 } }).admin();
+    opened(() => admin.disconnect());
+    await admin.connect();
+    await admin.describeCluster();
+  },
+};

@@ -1,0 +1,144 @@
+import type { ConnectorPlugin } from '../plugin';
+import { CONNECTION_FIELD, tlsConfigSchema } from '../spec-fields';
+import type { KafkaPoolOptions } from './kafka.factory';
+
+export interface KafkaSourceSpec {
+  type: 'kafka';
+  connection: string;
+  topic: string;
+  groupId?: string;
+  fromBeginning?: boolean;
+}
+
+export interface KafkaDestinationSpec {
+  type: 'kafka';
+  connection: string;
+  topic: string;
+  key?: string;
+  when?: string;
+}
+
+/** Where Kafka put a produced message. */
+export interface KafkaReceipt {
+  kind: 'kafka';
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+/** A topic name field (Kafka's legal names). */
+const topic = (description: string, example: string) => ({
+  type: 'string',
+  pattern: '^[A-Za-z0-9._-]{1,249}$',
+  description,
+  examples: [example],
+});
+
+/** Kafka: pure spec; the kafkajs code is in kafka.factory.ts, loaded by the pool. */
+export const kafkaConnector: ConnectorPlugin<
+  KafkaSourceSpec,
+  KafkaDestinationSpec,
+  KafkaPoolOptions,
+  KafkaReceipt
+> = {
+  kind: 'kafka',
+  description:
+    'Kafka: consumer groups with offsets committed after delivery, producers with acks from all in-sync replicas.',
+  connection: {
+    configSchema: {
+      type: 'object',
+      required: ['brokers'],
+      additionalProperties: false,
+      properties: {
+        brokers: {
+          type: 'array',
+          minItems: 1,
+          items: { type: 'string', pattern: '^[^\\s:/]+:\\d+$' },
+          description: 'Bootstrap brokers as host:port.',
+          examples: [['127.0.0.1:9092']],
+        },
+        clientId: {
+          type: 'string',
+          description: 'Client id reported to the brokers.',
+          examples: ['junction'],
+        },
+        ssl: {
+          oneOf: [{ type: 'boolean' }, tlsConfigSchema('sslKey')],
+          description:
+            'Use TLS: true, or { ca, cert } for a private CA and a client certificate (key in secrets.sslKey).',
+          examples: [false],
+        },
+        sasl: {
+          type: 'object',
+          required: ['mechanism', 'username'],
+          additionalProperties: false,
+          properties: {
+            mechanism: { enum: ['plain', 'scram-sha-256', 'scram-sha-512'] },
+            username: { type: 'string' },
+          },
+          description: 'SASL user; its password goes in secrets.saslPassword.',
+        },
+      },
+    },
+    secretKeys: ['saslPassword', 'sslKey'],
+    targetFields: ['brokers', 'ssl', 'sasl'],
+    egressTargets(config) {
+      const brokers = Array.isArray(config.brokers) ? (config.brokers as unknown[]) : [];
+      return brokers.flatMap((broker, i) => {
+        if (typeof broker !== 'string') return [];
+        const at = broker.lastIndexOf(':');
+        return [
+          {
+            host: broker.slice(0, at),
+            port: Number(broker.slice(at + 1)),
+            pointer: `/config/brokers/${i}`,
+          },
+        ];
+      });
+    },
+  },
+  source: {
+    description: 'Consume a Kafka topic in a consumer group; offsets are committed after delivery.',
+    required: ['connection', 'topic'],
+    properties: {
+      connection: CONNECTION_FIELD,
+      topic: topic('Topic to consume.', 'orders.in'),
+      groupId: {
+        type: 'string',
+        minLength: 1,
+        description: 'Consumer group; default junction.<route id>.',
+        examples: ['junction.orders-eu'],
+      },
+      fromBeginning: {
+        type: 'boolean',
+        default: false,
+        description: 'Start at the earliest offset when the group has none.',
+        examples: [false],
+      },
+    },
+    example: { type: 'kafka', connection: 'kafka', topic: 'orders.in' },
+  },
+  destination: {
+    description: 'Produce to Kafka with acks from all in-sync replicas.',
+    required: ['connection', 'topic'],
+    properties: {
+      connection: CONNECTION_FIELD,
+      topic: topic('Topic to produce to (acks: all).', 'orders.eu'),
+      key: {
+        type: 'string',
+        minLength: 1,
+        description:
+          'JSONata expression giving the message key; messages with one key keep their order.',
+        examples: ['orderId'],
+      },
+    },
+    example: { type: 'kafka', connection: 'kafka', topic: 'orders.eu', key: 'orderId' },
+    expressions: { key: 'key' },
+  },
+  describeSource: (spec) => `kafka ${spec.connection} topic ${spec.topic}`,
+  describeDelivery: (spec, d) =>
+    `kafka ${spec.connection} topic ${spec.topic} key ${d.key === null || d.key === undefined ? '(none)' : `'${d.key}'`}`,
+  describeReceipt: (r) => `kafka:${String(r.topic ?? '')}`,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see plugin.ts
+  load: () => (require('./kafka.factory') as typeof import('./kafka.factory')).kafkaFactories,
+};

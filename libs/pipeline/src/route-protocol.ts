@@ -1,0 +1,68 @@
+import type { JsonSchema } from './schema/json-schema';
+
+/**
+ * What the engine needs to know of a protocol to check and compile a route that names it: its
+ * source and destination fields (JSON Schema with descriptions and examples: the route schema,
+ * the console's hints and the OpenAPI document are derived from them), what the schema cannot
+ * say (cross-field checks), and which destination fields are expressions.
+ *
+ * The engine owns no protocol. The protocols live in `libs/connectors/src/<kind>/` and reach the
+ * engine through `RouteResources.protocols` (the gateway, the CLI and the tests hand it the
+ * `CONNECTORS` map), so that `libs/pipeline` keeps depending on no other Junction lib.
+ */
+export interface RouteProtocol {
+  /** The `type` of a source, destination or connection: `amqp`, `kafka`, ... */
+  readonly kind: string;
+  /** What a source of this kind takes; absent when the protocol has no source. */
+  readonly source?: ProtocolSourceSpec;
+  /** What a destination of this kind takes; absent when the protocol has no destination. */
+  readonly destination?: ProtocolDestinationSpec;
+}
+
+/** Fields of one side (source or destination), besides `type` (and `when`, `reply`). */
+export interface ProtocolFields {
+  /** One sentence shown in the schema, the console and OpenAPI. */
+  readonly description: string;
+  readonly required: readonly string[];
+  /** JSON Schema of each field, with `description` and `examples`. */
+  readonly properties: Readonly<Record<string, JsonSchema>>;
+  /** A whole, valid example of this side (used in docs and hints). */
+  readonly example: Record<string, unknown>;
+}
+
+/** Records a problem at a pointer relative to the checked spec (`''`: the spec itself). */
+export type ReportProblem = (relative: string, message: string) => void;
+
+export interface ProtocolSourceSpec extends ProtocolFields {
+  /**
+   * Cross-field checks the schema cannot say (a field that applies only with another's value).
+   * Called only on a spec whose shape is sound.
+   */
+  check?(spec: Record<string, unknown>, report: ReportProblem): void;
+  /** The secret the source's connection must have set (an HMAC-checked ingest needs `hmacKey`). */
+  readonly connectionSecret?: string;
+  /** True when a caller waits for this source's answer (an http source in sync mode): only then may a destination `reply`. */
+  awaitsReply?(spec: Record<string, unknown>): boolean;
+  /**
+   * Callers push the messages (HTTP ingest): nothing waits in a broker to be handed over between
+   * two versions of a route, so the next version starts taking them before the old one drains.
+   */
+  readonly pushed?: boolean;
+}
+
+export interface ProtocolDestinationSpec extends ProtocolFields {
+  /** Cross-field checks, as for sources; also run on a dead-letter destination of this kind. */
+  check?(spec: Record<string, unknown>, report: ReportProblem): void;
+  /** Whether a destination of this kind can give a sync HTTP caller its answer (`reply: true`). */
+  readonly replies?: boolean;
+  /**
+   * Fields holding JSONata expressions evaluated per message, by the outbound slot they fill:
+   * `routingKey` must give a string (AMQP routing key, a topic), `key` a string or number (Kafka
+   * message key; nothing gives no key). The engine compiles them with the route and reports a
+   * syntax error at the field.
+   */
+  readonly expressions?: { readonly routingKey?: string; readonly key?: string };
+}
+
+/** The protocols a route may name, by kind. */
+export type RouteProtocols = Readonly<Record<string, RouteProtocol>>;

@@ -1,0 +1,258 @@
+import {
+  CONNECTORS,
+  ConnectorError,
+  type DeliveryReceipt,
+  type Destination,
+  type InboundMessage,
+  type MessageHandler,
+  type OutboundMessage,
+  type Reply,
+  type RouteSpec,
+  type SentRequest,
+  type Source,
+} from '@junction/connectors';
+import { testResources } from '@junction/pipeline';
+import type { DeadLettersRepository } from './dead-letters.repository';
+import type { MessageRecord } from './message-audit';
+import { RouteWorker, type ProcessResult, type WorkerDeps } from './route-worker';
+
+/** A source the test feeds by hand: what its handler resolves or rejects is the ack or the nack. */
+class FakeSource implements Source {
+  handler?: MessageHandler;
+  stopped = false;
+  start(handler: MessageHandler): Promise<void> {
+    this.handler = handler;
+    return Promise.resolve();
+  }
+  stop(): Promise<void> {
+    this.stopped = true;
+    return Promise.resolve();
+  }
+  deliver(message: InboundMessage): Promise<unknown> {
+    return this.handler!(message);
+  }
+}
+
+/** A destination that answers each send with the next outcome of its script (then confirms). */
+class FakeDestination implements Destination {
+  readonly sent: OutboundMessage[] = [];
+  closed = false;
+  constructor(
+    private readonly script: Array<'confirm' | 'fail' | 'wait'> = [],
+    private readonly reply?: Reply,
+  ) {}
+  /** Resolves the sends the script told to wait. */
+  readonly waiting: Array<() => void> = [];
+  send(message: OutboundMessage): Promise<DeliveryReceipt> {
+    this.sent.push(message);
+    const step = this.script.shift() ?? 'confirm';
+    if (step === 'fail')
+      return Promise.reject(new ConnectorError('UNREACHABLE', 'broker away', true));
+    const receipt: DeliveryReceipt = { kind: 'amqp', exchange: '', routingKey: 'q' };
+    if (step === 'wait') return new Promise((resolve) => this.waiting.push(() => resolve(receipt)));
+    return Promise.resolve(receipt);
+  }
+  async request(message: OutboundMessage): Promise<SentRequest> {
+    const receipt = await this.send(message);
+    return { receipt, reply: Promise.resolve(this.reply!) };
+  }
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}
+
+function message(body: unknown, extra: Partial<InboundMessage> = {}): InboundMessage {
+  return {
+    id: 'm-1',
+    headers: { 'x-test': 'yes' },
+    payload: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+    source: { type: 'amqp', name: 'orders.in' },
+    redelivered: false,
+    ...extra,
+  };
+}
+
+const route = (doc: Partial<RouteSpec> = {}): RouteSpec => ({
+  id: 'orders',
+  source: { type: 'amqp', connection: 'rabbit', queue: 'orders.in' },
+  pipeline: [{ filter: 'total > 0' }],
+  destinations: [{ type: 'amqp', connection: 'rabbit', queue: 'orders.out' }],
+  errors: { retry: { attempts: 2, backoffMs: 0, maxBackoffMs: 0 } },
+  ...doc,
+});
+
+/** WorkerDeps of fakes: every record, dead letter and log line is kept for the test to read. */
+function fakeDeps(destinations: FakeDestination[], deadLetter?: FakeDestination) {
+  const source = new FakeSource();
+  const records: MessageRecord[] = [];
+  const parked: Array<{ messageId: string; reasonCode: string }> = [];
+  const made = [...destinations];
+  const deps: WorkerDeps = {
+    connectors: {
+      source: () => source,
+      destination: (spec) =>
+        (spec.type === 'amqp' && spec.queue === 'orders.dlq' ? deadLetter : made.shift())!,
+    },
+    connection: (name) => Promise.resolve({ name, config: {}, secrets: {} }),
+    resources: testResources({ protocols: CONNECTORS }),
+    deadLetters: {
+      park: (row: { messageId: string; reasonCode: string }) => {
+        parked.push(row);
+        return Promise.resolve(`dl-${parked.length}`);
+      },
+    } as unknown as DeadLettersRepository,
+    audit: {
+      record: (r) => {
+        records.push(r);
+        return Promise.resolve();
+      },
+    },
+    log: { log: () => undefined, warn: () => undefined, error: () => undefined },
+    jitter: () => 0,
+  };
+  return { deps, source, records, parked };
+}
+
+/** Lets the event loop turn until `done` holds (no clock involved; gives up after many turns). */
+async function until(done: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 10_000 && !done(); turn++)
+    await new Promise((resolve) => setImmediate(resolve));
+  if (!done()) throw new Error('the condition never held');
+}
+
+async function started(doc: RouteSpec, deps: WorkerDeps): Promise<RouteWorker> {
+  const worker = await RouteWorker.create({ id: doc.id, version: 3, document: doc }, deps);
+  await worker.start();
+  return worker;
+}
+
+describe('RouteWorker', () => {
+  it('decodes, runs, delivers and records a message before its source may acknowledge it', async () => {
+    const out = new FakeDestination();
+    const { deps, source, records } = fakeDeps([out]);
+    const worker = await started(route(), deps);
+    const result = (await source.deliver(message({ total: 5 }))) as ProcessResult;
+    expect(result).toMatchObject({ id: 'm-1', outcome: 'delivered', body: { total: 5 } });
+    expect(out.sent).toHaveLength(1);
+    expect(JSON.parse(out.sent[0].body.toString())).toEqual({ total: 5 });
+    expect(records).toEqual([
+      expect.objectContaining({
+        messageId: 'm-1',
+        routeVersion: 3,
+        outcome: 'delivered',
+        receipts: [{ destination: 0, receipt: { kind: 'amqp', exchange: '', routingKey: 'q' } }],
+      }),
+    ]);
+    expect(worker.status()).toMatchObject({ state: 'running', processed: 1, inFlight: 0 });
+    await worker.stop();
+    expect(source.stopped).toBe(true);
+    expect(out.closed).toBe(true);
+  });
+
+  it('records a filtered message without delivering it', async () => {
+    const out = new FakeDestination();
+    const { deps, source, records } = fakeDeps([out]);
+    const worker = await started(route(), deps);
+    await expect(source.deliver(message({ total: 0 }))).resolves.toMatchObject({
+      outcome: 'filtered',
+    });
+    expect(out.sent).toHaveLength(0);
+    expect(records.map((r) => r.outcome)).toEqual(['filtered']);
+    await worker.stop();
+  });
+
+  it('dead-letters a payload that is no JSON, and acknowledges it', async () => {
+    const out = new FakeDestination();
+    const dlq = new FakeDestination();
+    const { deps, source, records, parked } = fakeDeps([out], dlq);
+    const doc = route({
+      errors: { deadLetter: { type: 'amqp', connection: 'rabbit', queue: 'orders.dlq' } },
+    });
+    const worker = await started(doc, deps);
+    const result = (await source.deliver(message('{not json'))) as ProcessResult;
+    expect(result).toMatchObject({ outcome: 'dead-lettered', deadLetterId: 'dl-1' });
+    expect(parked).toEqual([expect.objectContaining({ messageId: 'm-1' })]);
+    expect(out.sent).toHaveLength(0);
+    expect(dlq.sent[0].headers).toMatchObject({
+      'x-test': 'yes',
+      'x-junction-route': 'orders',
+      'x-junction-dead-letter': 'dl-1',
+    });
+    expect(records.map((r) => r.outcome)).toEqual(['dead-lettered']);
+    expect(worker.status()).toMatchObject({ failed: 1 });
+    await worker.stop();
+  });
+
+  it('retries a failing destination, then dead-letters with every attempt counted', async () => {
+    const out = new FakeDestination(['fail', 'fail']);
+    const { deps, source, records, parked } = fakeDeps([out]);
+    const worker = await started(route(), deps);
+    const result = (await source.deliver(message({ total: 1 }))) as ProcessResult;
+    expect(out.sent).toHaveLength(2);
+    expect(result).toMatchObject({
+      outcome: 'dead-lettered',
+      error: { code: 'DELIVERY_FAILED', where: 'destinations/0' },
+    });
+    expect(parked).toEqual([expect.objectContaining({ reasonCode: 'DELIVERY_FAILED' })]);
+    expect(records[0]).toMatchObject({ outcome: 'dead-lettered', attempts: 2 });
+    await worker.stop();
+  });
+
+  it('gives a broker message back when stopped while it waits to retry, and parks a final one', async () => {
+    const retrying = route({
+      errors: { retry: { attempts: 5, backoffMs: 3_600_000, maxBackoffMs: 3_600_000 } },
+    });
+    const failing = new FakeDestination(['fail']);
+    const broker = fakeDeps([failing]);
+    const worker = await started(retrying, broker.deps);
+    const taken = broker.source.deliver(message({ total: 1 }));
+    // The first attempt failed; the worker waits an hour for the second, then is stopped.
+    await until(() => failing.sent.length === 1);
+    await worker.stop();
+    await expect(taken).rejects.toThrow(/stopped while message m-1 waited to retry/);
+    expect(broker.records).toEqual([]);
+
+    const refusing = new FakeDestination(['fail']);
+    const http = fakeDeps([refusing]);
+    const other = await started(retrying, http.deps);
+    const request = http.source.deliver(message({ total: 1 }, { final: true }));
+    await until(() => refusing.sent.length === 1);
+    await other.stop();
+    await expect(request).resolves.toMatchObject({ outcome: 'dead-lettered' });
+    expect(http.parked).toHaveLength(1);
+  });
+
+  it('waits for the messages in flight before it stops', async () => {
+    const out = new FakeDestination(['wait']);
+    const { deps, source } = fakeDeps([out]);
+    const worker = await started(route(), deps);
+    const taken = source.deliver(message({ total: 1 }));
+    await until(() => out.waiting.length === 1);
+    expect(worker.status().inFlight).toBe(1);
+    let stopped = false;
+    const stopping = worker.stop().then(() => (stopped = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stopped).toBe(false);
+    out.waiting.shift()!();
+    await expect(taken).resolves.toMatchObject({ outcome: 'delivered' });
+    await stopping;
+    expect(worker.status().state).toBe('stopped');
+  });
+
+  it('returns the answer of the reply destination to a source that awaits one', async () => {
+    const answer: Reply = { body: Buffer.from('{"ok":true}'), contentType: 'application/json' };
+    const out = new FakeDestination([], answer);
+    const { deps, source } = fakeDeps([out]);
+    const doc = route({
+      source: { type: 'http', path: 'orders', mode: 'sync', auth: 'none' },
+      destinations: [{ type: 'amqp', connection: 'rabbit', queue: 'orders.out', reply: true }],
+    });
+    const worker = await started(doc, deps);
+    const result = (await source.deliver(
+      message({ total: 1 }, { final: true, replyBy: Date.now() + 1000 }),
+    )) as ProcessResult;
+    expect(result).toMatchObject({ outcome: 'delivered', reply: answer });
+    await worker.stop();
+  });
+});

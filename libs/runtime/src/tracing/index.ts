@@ -1,0 +1,3 @@
+export * from './message-tracing';
+export * from './otel-tracing';
+export * from './traceparent';

@@ -1,0 +1,54 @@
+import { TraceFlags, type SpanContext } from '@opentelemetry/api';
+import { parseTraceParent, TraceState } from '@opentelemetry/core';
+
+/** The W3C Trace Context headers, as messages carry them (lower case in AMQP and Kafka too). */
+export const TRACEPARENT = 'traceparent';
+export const TRACESTATE = 'tracestate';
+
+/**
+ * Longest `traceparent` read. Version 00 is 55 characters; a later version may append fields, so
+ * some room is left, but a header is never parsed at any length: one that is longer is ignored.
+ */
+export const TRACEPARENT_MAX_LENGTH = 256;
+
+/** Longest `tracestate` kept (the W3C recommends propagating at least 512 characters). */
+export const TRACESTATE_MAX_LENGTH = 512;
+
+/** The trace headers one message carries on to its destinations. */
+export interface TraceHeaders {
+  traceparent: string;
+  tracestate?: string;
+}
+
+/**
+ * The caller's trace context from a message's headers, or undefined when it has none or a
+ * malformed one (then it is ignored, as the W3C says: a new trace may start). Never throws.
+ * A `tracestate` counts only next to a valid `traceparent`.
+ */
+export function readTraceContext(headers: Record<string, unknown>): SpanContext | undefined {
+  const parent = headers[TRACEPARENT];
+  if (typeof parent !== 'string' || parent.length > TRACEPARENT_MAX_LENGTH) return undefined;
+  const context = parseTraceParent(parent);
+  if (!context) return undefined;
+  context.isRemote = true;
+  const state = headers[TRACESTATE];
+  if (typeof state === 'string' && state.length > 0 && state.length <= TRACESTATE_MAX_LENGTH) {
+    const parsed = new TraceState(state);
+    if (parsed.serialize() !== '') context.traceState = parsed;
+  }
+  return context;
+}
+
+/** `traceparent` of a span context, version 00 (what every later version's reader understands). */
+export function formatTraceParent(context: SpanContext): string {
+  const flags = (context.traceFlags & TraceFlags.SAMPLED).toString(16).padStart(2, '0');
+  return `00-${context.traceId}-${context.spanId}-${flags}`;
+}
+
+/** The headers that carry a span context on. */
+export function traceHeaders(context: SpanContext): TraceHeaders {
+  const state = context.traceState?.serialize();
+  return state
+    ? { traceparent: formatTraceParent(context), tracestate: state }
+    : { traceparent: formatTraceParent(context) };
+}
