@@ -9,6 +9,7 @@ import { amqpConnector } from './amqp/amqp.protocol';
 import { amqp10Connector } from './amqp10/amqp10.protocol';
 import { httpConnector } from './http/http.protocol';
 import { kafkaConnector } from './kafka/kafka.protocol';
+import { mqttConnector } from './mqtt/mqtt.protocol';
 import type { ConnectorPlugin } from './plugin';
 
 /**
@@ -22,6 +23,7 @@ export const CONNECTORS = {
   amqp10: amqp10Connector,
   kafka: kafkaConnector,
   http: httpConnector,
+  mqtt: mqttConnector,
 } as const satisfies Record<string, Pick<ConnectorPlugin, 'kind' | 'connection' | 'description'>>;
 
 export type ConnectorKind = keyof typeof CONNECTORS;

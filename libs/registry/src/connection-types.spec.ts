@@ -228,3 +228,40 @@ describe('amqp10 connections', () => {
     ]);
   });
 });
+
+describe('mqtt connections', () => {
+  it('accepts a broker URL, a user, a protocol version and a private CA', () => {
+    expect(
+      connectionConfigProblems('mqtt', {
+        url: 'mqtts://broker.internal:8883',
+        username: 'junction',
+        protocolVersion: '3.1.1',
+        tls: { ca: CA },
+        keepaliveSeconds: 30,
+      }),
+    ).toEqual([]);
+  });
+
+  it('refuses a user or password in the URL, naming the slots, and another scheme', () => {
+    expect(connectionConfigProblems('mqtt', { url: 'mqtt://svc:pw@broker:1883' })).toEqual([
+      { pointer: '/config/url', message: expect.stringContaining('secrets.password') },
+    ]);
+    expect(
+      connectionConfigProblems('mqtt', { url: 'ws://broker/mqtt' }).map((p) => p.pointer),
+    ).toEqual(['/config/url']);
+  });
+
+  it('keeps the password and the TLS key as secrets, and names its target', () => {
+    expect(secretKeyProblem('mqtt', 'password')).toBeUndefined();
+    expect(secretKeyProblem('mqtt', 'tlsKey')).toBeUndefined();
+    expect(secretKeyProblem('mqtt', 'saslPassword')).toMatch(/not a secret of mqtt/);
+    const base = { url: 'mqtt://broker:1883', username: 'svc', keepaliveSeconds: 30 };
+    expect(changedTargetFields('mqtt', base, { ...base, username: 'other' })).toEqual([
+      '/config/username',
+    ]);
+    expect(changedTargetFields('mqtt', base, { ...base, keepaliveSeconds: 60 })).toEqual([]);
+    expect(connectionTargets('mqtt', { url: 'mqtts://broker.internal' })).toEqual([
+      { host: 'broker.internal', port: 8883, pointer: '/config/url' },
+    ]);
+  });
+});

@@ -264,6 +264,7 @@ function createSupervisor(
   const pool = new ConnectorPool({
     egress: options.egress ?? EgressPolicy.permissive(),
     http: { ingest, maxInFlight: options.maxInFlight },
+    mqtt: { nodeName: options.nodeName },
     logger: {
       debug: (m: string) => connectorLog.debug(m),
       info: (m: string) => connectorLog.log(m),

@@ -44,6 +44,11 @@ const TYPES: Record<ConnectionType, { target: string; targetLabel: string; secre
     targetLabel: 'Base URL',
     secrets: ['bearerToken', 'basicPassword', 'hmacKey'],
   },
+  mqtt: {
+    target: 'url',
+    targetLabel: 'Broker URL (mqtt://host:1883, mqtts://host:8883)',
+    secrets: ['password', 'tlsKey'],
+  },
 };
 
 function targetText(type: ConnectionType, config: Record<string, unknown>): string {

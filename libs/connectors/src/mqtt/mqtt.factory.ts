@@ -1,8 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { ConnectorConnection, Destination, Source } from '../connector';
-import type { EgressPolicy } from '../egress/egress-policy';
-import type { ConnectorLogger } from '../logger';
+import type { ConnectorContext, ConnectorFactories } from '../plugin';
 import {
   createMqttClient,
   endClient,
@@ -28,14 +26,6 @@ export type MqttPoolOptions = Omit<MqttClientOptions, 'egress'> & {
   publishTimeoutMs?: number;
 };
 
-/** What the pool lends a factory (the plugin interface's ConnectorContext). */
-export interface MqttContext {
-  readonly logger: ConnectorLogger;
-  readonly egress: EgressPolicy;
-  readonly options: MqttPoolOptions;
-  shared<C extends { close(): Promise<void> }>(connection: ConnectorConnection, create: () => C): C;
-}
-
 /** Client ids allow any UTF-8 in MQTT 5 and Mosquitto, but brokers limited to 3.1's set exist. */
 function idPart(text: string): string {
   return text.replace(/[^A-Za-z0-9._-]/g, '-');
@@ -59,19 +49,18 @@ export function mqttSourceClientId(
   return `junction-${idPart(routeId)}-${idPart(nodeName ?? hostname())}-${subscription}`;
 }
 
-function clientOptions(context: MqttContext): MqttClientOptions {
+function clientOptions(context: ConnectorContext<MqttPoolOptions>): MqttClientOptions {
   const { connectTimeoutMs, reconnectPeriodMs } = context.options;
   return { connectTimeoutMs, reconnectPeriodMs, egress: context.egress };
 }
 
 /** The MQTT.js side of the MQTT plugin: a session per source, a publishing client per connection. */
-export const mqttFactories = {
-  createSource(
-    spec: MqttSourceSpec,
-    connection: ConnectorConnection,
-    context: MqttContext,
-    route: { routeId: string },
-  ): Source {
+export const mqttFactories: ConnectorFactories<
+  MqttSourceSpec,
+  MqttDestinationSpec,
+  MqttPoolOptions
+> = {
+  createSource(spec, connection, context, route) {
     mqttSettings(connection); // a bad connection fails here, not at start
     return new MqttSource(
       connection,
@@ -86,11 +75,7 @@ export const mqttFactories = {
     );
   },
 
-  createDestination(
-    spec: MqttDestinationSpec,
-    connection: ConnectorConnection,
-    context: MqttContext,
-  ): Destination {
+  createDestination(spec, connection, context) {
     const publisher = context.shared(
       connection,
       () =>
@@ -107,11 +92,7 @@ export const mqttFactories = {
   },
 
   /** Connects once (CONNACK accepted) and disconnects. */
-  async probe(
-    connection: ConnectorConnection,
-    { timeoutMs, egress }: { timeoutMs: number; egress: EgressPolicy },
-    opened: (close: () => Promise<unknown>) => void,
-  ): Promise<void> {
+  async probe(connection, { timeoutMs, egress }, opened) {
     const settings = mqttSettings(connection);
     const client = createMqttClient(
       settings,

@@ -12,9 +12,8 @@ import { deferred, until } from '../conformance/eventually';
 import { TcpProxy } from '../conformance/tcp-proxy';
 import { testLogger } from '../conformance/test-logger';
 import type { ConnectorConnection, InboundMessage, Source } from '../connector';
-import { connectionFingerprint } from '../connector-pool';
-import { EgressPolicy } from '../egress/egress-policy';
-import { mqttFactories, type MqttContext, type MqttPoolOptions } from './mqtt.factory';
+import { ConnectorPool } from '../connector-pool';
+import type { MqttPoolOptions } from './mqtt.factory';
 import type { MqttDestinationSpec, MqttSourceSpec } from './mqtt.protocol';
 
 const BROKER = new URL(process.env.MQTT_URL ?? 'mqtt://127.0.0.1:18830');
@@ -38,30 +37,12 @@ function connectionTo(
   return { name, config: { url, username: USER, ...extra }, secrets };
 }
 
-/** The pool's part for a test: shared clients by connection, closed together. */
-function testContext(options: MqttPoolOptions = {}): MqttContext & { close(): Promise<void> } {
-  const clients = new Map<string, { close(): Promise<void> }>();
-  return {
+/** A pool as the runtime makes it, quick to reconnect; `nodeName` fixed for the run. */
+function testPool(options: MqttPoolOptions = {}): ConnectorPool {
+  return new ConnectorPool({
     logger: testLogger(),
-    egress: EgressPolicy.permissive(),
-    options: { nodeName: `test-${RUN}`, reconnectPeriodMs: 200, ...options },
-    shared<C extends { close(): Promise<void> }>(
-      connection: ConnectorConnection,
-      create: () => C,
-    ): C {
-      const key = connectionFingerprint(connection);
-      let client = clients.get(key) as C | undefined;
-      if (!client) {
-        client = create();
-        clients.set(key, client);
-      }
-      return client;
-    },
-    async close() {
-      for (const client of clients.values()) await client.close();
-      clients.clear();
-    },
-  };
+    mqtt: { nodeName: `test-${RUN}`, reconnectPeriodMs: 200, ...options },
+  });
 }
 
 /** A plain MQTT.js client for what the tests do beside the connectors. */
@@ -99,7 +80,7 @@ describeConformance(
   async () => {
     const proxy = await TcpProxy.start(BROKER.hostname, Number(BROKER.port));
     const connection = connectionTo(`conformance-${RUN}`, `mqtt://127.0.0.1:${proxy.port}`);
-    const context = testContext({ publishTimeoutMs: 5_000, startTimeoutMs: 10_000 });
+    const pool = testPool({ publishTimeoutMs: 5_000, startTimeoutMs: 10_000 });
     return {
       ordering: 'prefetch-1',
       // MQTT 5's receive maximum bounds the unacknowledged messages as AMQP's prefetch does.
@@ -122,9 +103,7 @@ describeConformance(
           prefetch,
         });
         const source = (options?: { prefetch?: number }): Source =>
-          mqttFactories.createSource(spec(options?.prefetch), connection, context, {
-            routeId: 'conformance',
-          });
+          pool.source(spec(options?.prefetch), connection, { routeId: 'conformance' });
         // The session exists before the first send, as a route's does once it ran: MQTT keeps
         // messages for subscriptions, not for topics.
         const primer = source();
@@ -133,11 +112,7 @@ describeConformance(
         return {
           source,
           destination: () =>
-            mqttFactories.createDestination(
-              { type: 'mqtt', connection: connection.name, topic },
-              connection,
-              context,
-            ),
+            pool.destination({ type: 'mqtt', connection: connection.name, topic }, connection),
           dispose: async () => {
             await clearSession(clientId);
             sessions.delete(clientId);
@@ -145,7 +120,7 @@ describeConformance(
         };
       },
       async close() {
-        await context.close();
+        await pool.close();
         await proxy.close();
       },
     };
@@ -155,33 +130,26 @@ describeConformance(
 
 describe('mqtt connectors', () => {
   const connection = connectionTo(`mqtt-${RUN}`, BROKER.href);
-  let context: ReturnType<typeof testContext>;
+  let pool: ConnectorPool;
   const open: Array<{ stop?(): Promise<void>; close?(): Promise<void> }> = [];
 
   function source(spec: Omit<MqttSourceSpec, 'type' | 'connection'>, on = connection): Source {
-    const made = mqttFactories.createSource(
-      { type: 'mqtt', connection: on.name, ...spec },
-      on,
-      context,
-      { routeId: `route-${RUN}` },
-    );
+    const made = pool.source({ type: 'mqtt', connection: on.name, ...spec }, on, {
+      routeId: `route-${RUN}`,
+    });
     if (spec.clientId) sessions.add(spec.clientId);
     open.push(made);
     return made;
   }
 
   function destination(spec: Omit<MqttDestinationSpec, 'type' | 'connection'>, on = connection) {
-    const made = mqttFactories.createDestination(
-      { type: 'mqtt', connection: on.name, ...spec },
-      on,
-      context,
-    );
+    const made = pool.destination({ type: 'mqtt', connection: on.name, ...spec }, on);
     open.push(made);
     return made;
   }
 
   beforeAll(() => {
-    context = testContext({ publishTimeoutMs: 5_000, startTimeoutMs: 5_000 });
+    pool = testPool({ publishTimeoutMs: 5_000, startTimeoutMs: 5_000 });
   });
 
   afterEach(async () => {
@@ -189,7 +157,7 @@ describe('mqtt connectors', () => {
   });
 
   afterAll(async () => {
-    await context.close();
+    await pool.close();
   });
 
   it('maps MQTT 5 user properties to headers and back, the id in junction-id', async () => {
@@ -375,9 +343,10 @@ describe('mqtt connectors', () => {
     });
 
     it('refuses a broker certificate no trusted CA signed, and a wrong password', async () => {
-      const quick = testContext({ startTimeoutMs: 1_500 });
+      const quick = testPool({ startTimeoutMs: 1_500 });
+      open.push({ close: () => quick.close() });
       const failing = (spec: MqttSourceSpec, on: ConnectorConnection): Source => {
-        const made = mqttFactories.createSource(spec, on, quick, { routeId: 'failing' });
+        const made = quick.source(spec, on, { routeId: 'failing' });
         open.push(made);
         return made;
       };

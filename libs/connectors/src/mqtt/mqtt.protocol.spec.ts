@@ -131,7 +131,9 @@ describe('mqtt connections', () => {
 
 describe('mqtt plugin', () => {
   const ajv = new Ajv2020({ allErrors: true, strict: false });
-  const side = (fields: typeof mqttConnector.source | typeof mqttConnector.destination) =>
+  const sourceFields = mqttConnector.source!;
+  const destinationFields = mqttConnector.destination!;
+  const side = (fields: typeof sourceFields | typeof destinationFields) =>
     ajv.compile({
       type: 'object',
       required: ['type', ...fields.required],
@@ -140,7 +142,7 @@ describe('mqtt plugin', () => {
     });
 
   it('describes every field, with examples that pass its own schema', () => {
-    for (const fields of [mqttConnector.source, mqttConnector.destination]) {
+    for (const fields of [sourceFields, destinationFields]) {
       expect(side(fields)(fields.example)).toBe(true);
       for (const [name, schema] of Object.entries(fields.properties)) {
         expect({ name, description: typeof schema.description }).toEqual({
@@ -163,10 +165,10 @@ describe('mqtt plugin', () => {
   });
 
   it('refuses shared groups and topics the broker would', () => {
-    const source = side(mqttConnector.source);
+    const source = side(sourceFields);
     expect(source({ type: 'mqtt', connection: 'm', topic: 'a', shareGroup: 'a/b' })).toBe(false);
     expect(source({ type: 'mqtt', connection: 'm', topic: 'a', qos: 2 })).toBe(false);
-    const destination = side(mqttConnector.destination);
+    const destination = side(destinationFields);
     expect(destination({ type: 'mqtt', connection: 'm', topic: 'a/#' })).toBe(false);
     expect(destination({ type: 'mqtt', connection: 'm', topic: 'a/b', qos: 2, retain: true })).toBe(
       true,

@@ -1,4 +1,7 @@
 import type { JsonSchema } from '@junction/pipeline';
+import type { ConnectorPlugin, ConnectionTarget } from '../plugin';
+import { CONNECTION_FIELD, tlsConfigSchema, urlTarget } from '../spec-fields';
+import type { MqttPoolOptions } from './mqtt.factory';
 
 /**
  * MQTT, the pure part of the plugin: specs, schemas (with descriptions and examples), cross-field
@@ -31,6 +34,13 @@ export interface MqttDestinationSpec {
   /** Static user properties (MQTT 5). */
   headers?: Record<string, string>;
   when?: string;
+}
+
+/** What the broker confirmed: the topic (computed, for topicExpression) and the QoS it was sent with. */
+export interface MqttReceipt {
+  kind: 'mqtt';
+  topic: string;
+  qos: 0 | 1 | 2;
 }
 
 /** Default ports by URL scheme. */
@@ -69,15 +79,6 @@ export function topicFilterProblem(filter: string): string | undefined {
   return undefined;
 }
 
-const CONNECTION_FIELD: JsonSchema = {
-  type: 'string',
-  pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$',
-  description: 'Name of a stored mqtt connection (holds the URL and secrets).',
-  examples: ['mosquitto'],
-};
-
-const PEM_CERTIFICATES = { type: 'string', pattern: '-----BEGIN CERTIFICATE-----' };
-
 export const MQTT_CONNECTION_CONFIG_SCHEMA: JsonSchema = {
   type: 'object',
   required: ['url'],
@@ -104,19 +105,7 @@ export const MQTT_CONNECTION_CONFIG_SCHEMA: JsonSchema = {
       examples: ['5'],
     },
     tls: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        ca: {
-          ...PEM_CERTIFICATES,
-          description: 'PEM CA certificate(s) trusted besides the system ones.',
-        },
-        cert: {
-          ...PEM_CERTIFICATES,
-          description:
-            'PEM client certificate for mutual TLS; its private key goes in secrets.tlsKey.',
-        },
-      },
+      ...tlsConfigSchema('tlsKey'),
       description: 'mqtts: a private CA to trust, a client certificate (key in secrets.tlsKey).',
     },
     keepaliveSeconds: {
@@ -143,23 +132,8 @@ export const MQTT_SECRET_KEYS = ['password', 'tlsKey'] as const;
 export const MQTT_TARGET_FIELDS = ['url', 'username', 'tls'] as const;
 
 /** Where a (valid) config connects to first, for the egress policy. */
-export function mqttEgressTargets(
-  config: Record<string, unknown>,
-): Array<{ host: string; port: number; pointer: string }> {
-  if (typeof config.url !== 'string') return [];
-  try {
-    const url = new URL(config.url);
-    const scheme = url.protocol.replace(/:$/, '');
-    return [
-      {
-        host: url.hostname.replace(/^\[|\]$/g, ''),
-        port: url.port ? Number(url.port) : (MQTT_DEFAULT_PORTS[scheme] ?? 0),
-        pointer: '/config/url',
-      },
-    ];
-  } catch {
-    return [];
-  }
+export function mqttEgressTargets(config: Record<string, unknown>): ConnectionTarget[] {
+  return urlTarget(config.url, '/config/url', MQTT_DEFAULT_PORTS);
 }
 
 /** A user or password written into the URL, where it would be stored and shown in plain text. */
@@ -182,7 +156,7 @@ export const MQTT_SOURCE_FIELDS = {
     'Subscribe to an MQTT topic filter with a persistent session; QoS 1 messages are acknowledged (PUBACK) only after delivery and audit.',
   required: ['connection', 'topic'],
   properties: {
-    connection: CONNECTION_FIELD,
+    connection: { ...CONNECTION_FIELD, examples: ['mosquitto'] },
     topic: {
       type: 'string',
       minLength: 1,
@@ -235,7 +209,7 @@ export const MQTT_DESTINATION_FIELDS = {
     'Publish to an MQTT topic; QoS 1 resolves on PUBACK, QoS 2 on PUBCOMP, QoS 0 once written.',
   required: ['connection'],
   properties: {
-    connection: CONNECTION_FIELD,
+    connection: { ...CONNECTION_FIELD, examples: ['mosquitto'] },
     topic: {
       type: 'string',
       minLength: 1,
@@ -330,8 +304,13 @@ export function describeMqttReceipt(receipt: Readonly<Record<string, unknown>>):
  * The MQTT plugin (see plugin.ts): its pure part. `load()` brings MQTT.js in on first use only
  * (a synchronous require, so that the pool's source() and destination() stay synchronous).
  */
-export const mqttConnector = {
-  kind: 'mqtt' as const,
+export const mqttConnector: ConnectorPlugin<
+  MqttSourceSpec,
+  MqttDestinationSpec,
+  MqttPoolOptions,
+  MqttReceipt
+> = {
+  kind: 'mqtt',
   description:
     'MQTT 3.1.1 and 5 (tested against Mosquitto 2.0): persistent sessions acknowledged after delivery, shared subscriptions, QoS 0/1/2 publishing.',
   connection: {
@@ -344,7 +323,7 @@ export const mqttConnector = {
   source: { ...MQTT_SOURCE_FIELDS, check: checkMqttSource },
   destination: { ...MQTT_DESTINATION_FIELDS, check: checkMqttDestination },
   describeSource: describeMqttSource,
-  describeDelivery: describeMqttDelivery,
+  describeDelivery: (spec, delivery) => describeMqttDelivery(spec, delivery),
   describeReceipt: describeMqttReceipt,
   load: () =>
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above

@@ -73,7 +73,7 @@ describe('route document validation', () => {
     [
       'unknown source type',
       (d) => ({ ...d, source: { type: 'sqs' } }),
-      ['/source/type: must be one of amqp, amqp10, kafka, http'],
+      ['/source/type: must be one of amqp, amqp10, kafka, http, mqtt'],
     ],
     [
       'source missing a field for its type',
