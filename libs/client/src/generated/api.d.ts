@@ -1554,7 +1554,7 @@ export interface components {
             /** @example rabbit */
             name: string;
             /** @enum {string} */
-            type: "amqp" | "amqp10" | "kafka" | "http";
+            type: "amqp" | "amqp10" | "kafka" | "http" | "mqtt";
             config: {
                 [key: string]: unknown;
             };
@@ -1573,9 +1573,9 @@ export interface components {
         };
         CreateConnectionDto: {
             /** @enum {string} */
-            type: "amqp" | "amqp10" | "kafka" | "http";
+            type: "amqp" | "amqp10" | "kafka" | "http" | "mqtt";
             /**
-             * @description Per type: amqp {url, vhost, tls, username, heartbeatSeconds}; amqp10 {url, username, containerId, virtualHost, idleTimeoutSeconds, tls}; kafka {brokers, clientId, ssl, sasl}; http {baseUrl, timeoutMs, headers, tls}.
+             * @description Per type: amqp {url, vhost, tls, username, heartbeatSeconds}; amqp10 {url, username, containerId, virtualHost, idleTimeoutSeconds, tls}; kafka {brokers, clientId, ssl, sasl}; http {baseUrl, timeoutMs, headers, tls}; mqtt {url, username, protocolVersion, tls, keepaliveSeconds, sessionExpirySeconds}.
              * @example {
              *       "url": "amqp://guest@127.0.0.1:5672",
              *       "vhost": "/"
@@ -1585,7 +1585,7 @@ export interface components {
                 [key: string]: unknown;
             };
             /**
-             * @description Write-only. amqp: password, tlsKey; amqp10: password, tlsKey; kafka: saslPassword, sslKey; http: bearerToken, basicPassword, hmacKey, tlsKey, header:<name> (tlsKey, sslKey: PEM private keys of the client certificates in config; header:<name>: a credential header such as header:X-Api-Key). null removes one; absent ones are kept. A change of a field that decides where secrets go (amqp url, vhost, username, tls; amqp10 url, username, tls, virtualHost; kafka brokers, ssl, sasl; http baseUrl, tls) must re-enter or remove every stored secret in the same request (400, details.code SECRETS_NOT_REENTERED).
+             * @description Write-only. amqp: password, tlsKey; amqp10: password, tlsKey; kafka: saslPassword, sslKey; http: bearerToken, basicPassword, hmacKey, tlsKey, header:<name>; mqtt: password, tlsKey (tlsKey, sslKey: PEM private keys of the client certificates in config; header:<name>: a credential header such as header:X-Api-Key). null removes one; absent ones are kept. A change of a field that decides where secrets go (amqp url, vhost, username, tls; amqp10 url, username, tls, virtualHost; kafka brokers, ssl, sasl; http baseUrl, tls; mqtt url, username, tls) must re-enter or remove every stored secret in the same request (400, details.code SECRETS_NOT_REENTERED).
              * @example {
              *       "password": "s3cret"
              *     }
@@ -1598,9 +1598,9 @@ export interface components {
         };
         ConnectionInputDto: {
             /** @enum {string} */
-            type: "amqp" | "amqp10" | "kafka" | "http";
+            type: "amqp" | "amqp10" | "kafka" | "http" | "mqtt";
             /**
-             * @description Per type: amqp {url, vhost, tls, username, heartbeatSeconds}; amqp10 {url, username, containerId, virtualHost, idleTimeoutSeconds, tls}; kafka {brokers, clientId, ssl, sasl}; http {baseUrl, timeoutMs, headers, tls}.
+             * @description Per type: amqp {url, vhost, tls, username, heartbeatSeconds}; amqp10 {url, username, containerId, virtualHost, idleTimeoutSeconds, tls}; kafka {brokers, clientId, ssl, sasl}; http {baseUrl, timeoutMs, headers, tls}; mqtt {url, username, protocolVersion, tls, keepaliveSeconds, sessionExpirySeconds}.
              * @example {
              *       "url": "amqp://guest@127.0.0.1:5672",
              *       "vhost": "/"
@@ -1610,7 +1610,7 @@ export interface components {
                 [key: string]: unknown;
             };
             /**
-             * @description Write-only. amqp: password, tlsKey; amqp10: password, tlsKey; kafka: saslPassword, sslKey; http: bearerToken, basicPassword, hmacKey, tlsKey, header:<name> (tlsKey, sslKey: PEM private keys of the client certificates in config; header:<name>: a credential header such as header:X-Api-Key). null removes one; absent ones are kept. A change of a field that decides where secrets go (amqp url, vhost, username, tls; amqp10 url, username, tls, virtualHost; kafka brokers, ssl, sasl; http baseUrl, tls) must re-enter or remove every stored secret in the same request (400, details.code SECRETS_NOT_REENTERED).
+             * @description Write-only. amqp: password, tlsKey; amqp10: password, tlsKey; kafka: saslPassword, sslKey; http: bearerToken, basicPassword, hmacKey, tlsKey, header:<name>; mqtt: password, tlsKey (tlsKey, sslKey: PEM private keys of the client certificates in config; header:<name>: a credential header such as header:X-Api-Key). null removes one; absent ones are kept. A change of a field that decides where secrets go (amqp url, vhost, username, tls; amqp10 url, username, tls, virtualHost; kafka brokers, ssl, sasl; http baseUrl, tls; mqtt url, username, tls) must re-enter or remove every stored secret in the same request (400, details.code SECRETS_NOT_REENTERED).
              * @example {
              *       "password": "s3cret"
              *     }
@@ -1693,7 +1693,7 @@ export interface components {
             /** @description Index in `destinations`. */
             destination: number;
             /** @enum {string} */
-            type: "amqp" | "amqp10" | "kafka" | "http" | "log";
+            type: "amqp" | "amqp10" | "kafka" | "http" | "mqtt" | "log";
             target: {
                 [key: string]: unknown;
             };
@@ -1779,7 +1779,7 @@ export interface components {
             incarnation: number;
             description: string | null;
             /** @enum {string} */
-            sourceType: "amqp" | "amqp10" | "kafka" | "http";
+            sourceType: "amqp" | "amqp10" | "kafka" | "http" | "mqtt";
             /** @description The version that runs. */
             activeVersion: number | null;
             /** @description The newest stored version. */
@@ -1806,7 +1806,7 @@ export interface components {
             incarnation: number;
             description: string | null;
             /** @enum {string} */
-            sourceType: "amqp" | "amqp10" | "kafka" | "http";
+            sourceType: "amqp" | "amqp10" | "kafka" | "http" | "mqtt";
             /** @description The version that runs. */
             activeVersion: number | null;
             /** @description The newest stored version. */
@@ -2273,8 +2273,8 @@ export interface components {
                  * @example amqp
                  * @enum {unknown}
                  */
-                type: "amqp" | "amqp10" | "kafka" | "http";
-            } & (unknown & unknown & unknown & unknown);
+                type: "amqp" | "amqp10" | "kafka" | "http" | "mqtt";
+            } & (unknown & unknown & unknown & unknown & unknown);
             /**
              * @description Stages run in order. Each may change the body, drop the message or fail it.
              * @default []
@@ -2310,8 +2310,8 @@ export interface components {
                  * @example amqp
                  * @enum {unknown}
                  */
-                type: "amqp" | "amqp10" | "kafka" | "http" | "log";
-            } & (unknown & unknown & unknown & unknown & unknown))[];
+                type: "amqp" | "amqp10" | "kafka" | "http" | "mqtt" | "log";
+            } & (unknown & unknown & unknown & unknown & unknown & unknown))[];
             /**
              * @description Retries and dead-lettering when delivery fails.
              * @example {
@@ -2379,6 +2379,12 @@ export interface components {
                  *       "path": "/orders",
                  *       "method": "POST"
                  *     }
+                 * @example {
+                 *       "type": "mqtt",
+                 *       "connection": "mosquitto",
+                 *       "topicExpression": "\"orders/\" & country",
+                 *       "qos": 1
+                 *     }
                  */
                 deadLetter?: {
                     /**
@@ -2386,8 +2392,8 @@ export interface components {
                      * @example amqp
                      * @enum {unknown}
                      */
-                    type: "amqp" | "amqp10" | "kafka" | "http" | "log";
-                } & (unknown & unknown & unknown & unknown & unknown);
+                    type: "amqp" | "amqp10" | "kafka" | "http" | "mqtt" | "log";
+                } & (unknown & unknown & unknown & unknown & unknown & unknown);
             };
             /**
              * @description What the audit trail keeps of each message.
@@ -2495,7 +2501,7 @@ export interface operations {
                             connections?: {
                                 connection?: string;
                                 /** @enum {string} */
-                                type?: "amqp" | "amqp10" | "kafka" | "http";
+                                type?: "amqp" | "amqp10" | "kafka" | "http" | "mqtt";
                                 up?: boolean;
                                 /** Format: date-time */
                                 since?: string;
@@ -2525,7 +2531,7 @@ export interface operations {
                             connections?: {
                                 connection?: string;
                                 /** @enum {string} */
-                                type?: "amqp" | "amqp10" | "kafka" | "http";
+                                type?: "amqp" | "amqp10" | "kafka" | "http" | "mqtt";
                                 up?: boolean;
                                 /** Format: date-time */
                                 since?: string;
