@@ -42,6 +42,8 @@ STAMP="$LIBS/.junction-complete"
 
 log() { printf 'kafka.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# alive, read_pid, running_pid, port_open, cmd_stop
+source "$(dirname "${BASH_SOURCE[0]}")/lib/jvm-service.sh"
 
 for v in PORT CONTROLLER_PORT START_TIMEOUT STOP_TIMEOUT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, got '${!v}'"
@@ -92,34 +94,12 @@ cmd_jars() {
 
 # ---------------------------------------------------------------- process helpers
 
-# alive PID: the process exists and is not a zombie (kill -0 succeeds on zombies).
-alive() {
-  local pid=$1 stat
-  [[ -r /proc/$pid/stat ]] || return 1
-  stat="$(</proc/"$pid"/stat)" 2>/dev/null || return 1
-  stat="${stat##*) }"
-  [[ ${stat%% *} != Z ]]
-}
-
 # ours PID: a live JVM started by this script for this KAFKA_HOME (guards against pid reuse).
 ours() {
   local pid=$1 cmd
   alive "$pid" || return 1
   cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
   [[ $cmd == *"-Djunction.kafka.home=$KAFKA_HOME "* && $cmd == *" kafka.Kafka "* ]]
-}
-
-read_pid() {
-  local pid=""
-  [[ -f $PID_FILE ]] && pid="$(<"$PID_FILE")"
-  [[ $pid =~ ^[0-9]+$ ]] && printf '%s\n' "$pid"
-  return 0
-}
-
-# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
-port_open() {
-  # shellcheck disable=SC2016 # $0/$1 expand in the inner bash
-  timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$HOST" "$1" 2>/dev/null
 }
 
 # rpc REQUEST N: send REQUEST (a printf format of a whole, size-prefixed Kafka request) to
@@ -184,13 +164,6 @@ warm_up() {
   done
 }
 
-running_pid() {
-  local pid
-  pid="$(read_pid)"
-  [[ -n $pid ]] && ours "$pid" && printf '%s\n' "$pid"
-  return 0
-}
-
 print_tail() {
   local f shown=""
   for f in "$LOG_FILE" "$OUT_FILE"; do
@@ -204,29 +177,6 @@ print_tail() {
 }
 
 # ---------------------------------------------------------------- stop / status
-
-cmd_stop() {
-  local pid
-  pid="$(running_pid)"
-  if [[ -z $pid ]]; then
-    rm -f "$PID_FILE"
-    log "not running"
-    return 0
-  fi
-  log "stopping broker (pid $pid) ..."
-  kill -TERM "$pid" 2>/dev/null || true
-  local deadline=$((SECONDS + STOP_TIMEOUT))
-  while alive "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
-  if alive "$pid"; then
-    log "still alive after ${STOP_TIMEOUT}s: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    deadline=$((SECONDS + 10))
-    while alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
-    alive "$pid" && die "pid $pid survived SIGKILL"
-  fi
-  rm -f "$PID_FILE"
-  log "stopped"
-}
 
 cmd_status() {
   local pid

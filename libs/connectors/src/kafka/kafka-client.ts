@@ -190,7 +190,7 @@ export class KafkaClient {
   reached(): void {
     if (!this.failing && this.everUp) return;
     if (this.failing && this.everUp) this.reconnectCount += 1;
-    if (this.failing || !this.everUp) this.since = new Date();
+    this.since = new Date();
     this.failing = undefined;
     this.everUp = true;
   }
