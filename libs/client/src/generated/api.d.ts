@@ -2371,7 +2371,8 @@ export interface components {
                  *       "type": "kafka",
                  *       "connection": "kafka",
                  *       "topic": "orders.eu",
-                 *       "key": "orderId"
+                 *       "key": "orderId",
+                 *       "compression": "zstd"
                  *     }
                  * @example {
                  *       "type": "http",
