@@ -57,6 +57,48 @@ describe('kafka codecs', () => {
     expect(frame.readUInt32LE(frame.length - 4)).toBe(0);
   });
 
+  it("lz4: every block keeps the format's end rules (last match 12 bytes before the end, 5 literal bytes last)", async () => {
+    const input = Buffer.from('{"a":1,"b":"xyzxyzxyz"}'.repeat(20_000)); // full 64 KiB blocks
+    const frame = await lz4Codec.compress({ buffer: input });
+    let at = 7;
+    let blocks = 0;
+    for (let word = frame.readUInt32LE(at); word !== 0; word = frame.readUInt32LE(at)) {
+      const end = at + 4 + (word & 0x7fffffff);
+      let ip = at + 4;
+      let out = 0;
+      let lastMatchStart = -1;
+      let lastMatchEnd = -1;
+      const length = (n: number) => {
+        if (n < 15) return n;
+        for (;;) {
+          const b = frame[ip++];
+          n += b;
+          if (b !== 255) return n;
+        }
+      };
+      if (!(word & 0x80000000)) {
+        while (ip < end) {
+          const token = frame[ip++];
+          const literals = length(token >> 4);
+          ip += literals;
+          out += literals;
+          if (ip >= end) break;
+          ip += 2;
+          const match = length(token & 15) + 4;
+          lastMatchStart = out;
+          out += match;
+          lastMatchEnd = out;
+        }
+        expect(lastMatchStart).toBeLessThanOrEqual(out - 12);
+        expect(lastMatchEnd).toBeLessThanOrEqual(out - 5);
+      }
+      blocks += 1;
+      at = end;
+    }
+    expect(blocks).toBe(Math.ceil(input.length / 65536));
+    expect((await lz4Codec.decompress(frame)).equals(input)).toBe(true);
+  });
+
   it('lz4: reads a frame with a content size and block checksums, and refuses a damaged header', async () => {
     const data = Buffer.from('hello, hello, hello, lz4');
     // FLG: version 1, independent blocks, block checksums, content size; BD: 64 KiB.

@@ -87,13 +87,6 @@ export const snappyCodec: KafkaCodec = {
 // ---------------------------------------------------------------- lz4
 
 interface Lz4js {
-  compressBlock(
-    src: Uint8Array,
-    dst: Uint8Array,
-    sIndex: number,
-    sLength: number,
-    hashTable: Uint32Array,
-  ): number;
   decompressBlock(
     src: Uint8Array,
     dst: Uint8Array,
@@ -101,7 +94,6 @@ interface Lz4js {
     sLength: number,
     dIndex: number,
   ): number;
-  compressBound(n: number): number;
 }
 /* eslint-disable @typescript-eslint/no-require-imports -- lz4js ships no types */
 const lz4 = require('lz4js') as Lz4js;
@@ -125,8 +117,66 @@ const LZ4_BLOCK_SIZES: Record<number, number> = {
   7: 4 * 1024 * 1024,
 };
 const LZ4_UNCOMPRESSED = 0x80000000;
-const lz4Table = new Uint32Array(1 << 16);
-const lz4Scratch = Buffer.allocUnsafe(lz4.compressBound(LZ4_BLOCK_SIZES[LZ4_BD >> 4]));
+const LZ4_MIN_MATCH = 4;
+/** The last match of a block starts at least 12 bytes before its end... */
+const LZ4_MATCH_START_LIMIT = 12;
+/** ...and its last 5 bytes are literals: the reference decoder (Kafka's) refuses anything else. */
+const LZ4_LAST_LITERALS = 5;
+const lz4Table = new Int32Array(1 << 16);
+
+/** Length of a sequence's literals or match past the token's 4 bits: 255s, then the rest. */
+function lz4WriteLength(dst: Buffer, at: number, length: number): number {
+  for (; length >= 255; length -= 255) dst[at++] = 255;
+  dst[at++] = length;
+  return at;
+}
+
+/** Worst case of one block: literals only, with their length bytes. */
+function lz4BlockBound(size: number): number {
+  return size + Math.ceil(size / 255) + 16;
+}
+
+/**
+ * One LZ4 block (greedy, 4-byte hash, matches within 64 KiB), written at `dst[at]`; returns the
+ * end. lz4js's block coder lets a block's last match start closer to its end than the format
+ * allows, which Kafka's decoder refuses in every full block: hence this one.
+ */
+function lz4CompressBlock(src: Buffer, dst: Buffer, at: number): number {
+  const end = src.length;
+  let anchor = 0;
+  const emit = (literals: number, offset: number, match: number) => {
+    const token = Math.min(literals, 15) << 4;
+    dst[at++] = offset === 0 ? token : token | Math.min(match - LZ4_MIN_MATCH, 15);
+    if (literals >= 15) at = lz4WriteLength(dst, at, literals - 15);
+    at += src.copy(dst, at, anchor, anchor + literals);
+    if (offset === 0) return;
+    dst.writeUInt16LE(offset, at);
+    at += 2;
+    if (match - LZ4_MIN_MATCH >= 15) at = lz4WriteLength(dst, at, match - LZ4_MIN_MATCH - 15);
+  };
+  if (end > LZ4_MATCH_START_LIMIT) {
+    lz4Table.fill(-1);
+    const lastStart = end - LZ4_MATCH_START_LIMIT;
+    const matchEnd = end - LZ4_LAST_LITERALS;
+    for (let ip = 0; ip <= lastStart;) {
+      const word = src.readInt32LE(ip);
+      const hash = Math.imul(word, 2654435761) >>> 16;
+      const ref = lz4Table[hash];
+      lz4Table[hash] = ip;
+      if (ref < 0 || ip - ref > 0xffff || src.readInt32LE(ref) !== word) {
+        ip += 1 + ((ip - anchor) >> 6); // skip faster through data that does not compress
+        continue;
+      }
+      let match = LZ4_MIN_MATCH;
+      while (ip + match < matchEnd && src[ip + match] === src[ref + match]) match++;
+      emit(ip - anchor, ip - ref, match);
+      ip += match;
+      anchor = ip;
+    }
+  }
+  emit(end - anchor, 0, 0);
+  return at;
+}
 
 /** The frame descriptor's checksum: the second byte of xxh32 of FLG, BD (and content size). */
 function lz4HeaderChecksum(descriptor: Uint8Array): number {
@@ -134,14 +184,15 @@ function lz4HeaderChecksum(descriptor: Uint8Array): number {
 }
 
 /**
- * LZ4 frames (the format Kafka uses since message format v1) with independent 64 KiB blocks,
- * built on lz4js's block coder: lz4js's own frames chain their blocks, which Kafka refuses.
+ * LZ4 frames (the format Kafka uses since message format v1) with independent 64 KiB blocks, as
+ * Kafka's Java client writes them; lz4js's own frames chain their blocks, which Kafka refuses.
+ * Blocks are read with lz4js's block decoder.
  */
 export const lz4Codec: KafkaCodec = {
   async compress({ buffer: input }) {
     const blockSize = LZ4_BLOCK_SIZES[LZ4_BD >> 4];
     const blocks = Math.max(1, Math.ceil(input.length / blockSize));
-    const out = Buffer.allocUnsafe(7 + blocks * (4 + lz4.compressBound(blockSize)) + 4);
+    const out = Buffer.allocUnsafe(7 + blocks * (4 + lz4BlockBound(blockSize)) + 4);
     out.writeUInt32LE(LZ4_MAGIC, 0);
     out[4] = LZ4_FLG;
     out[5] = LZ4_BD;
@@ -149,10 +200,8 @@ export const lz4Codec: KafkaCodec = {
     let at = 7;
     for (let from = 0; from < input.length; from += blockSize) {
       const block = input.subarray(from, Math.min(from + blockSize, input.length));
-      lz4Table.fill(0);
-      const size = lz4.compressBlock(block, lz4Scratch, 0, block.length, lz4Table);
-      if (size > 0 && size < block.length) {
-        lz4Scratch.copy(out, at + 4, 0, size);
+      const size = lz4CompressBlock(block, out, at + 4) - (at + 4);
+      if (size < block.length) {
         out.writeUInt32LE(size, at);
         at += 4 + size;
       } else {

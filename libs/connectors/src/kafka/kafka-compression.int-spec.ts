@@ -120,8 +120,13 @@ describe('kafka compression', () => {
         { type: 'kafka', connection: connection.name, topic, compression },
         connection,
       );
+      // The first one large, so that the codecs write several blocks (lz4: 64 KiB each).
       const bodies = Array.from({ length: COUNT }, (_, n) =>
-        JSON.stringify({ n, compression, text: 'the same words again and again '.repeat(8) }),
+        JSON.stringify({
+          n,
+          compression,
+          text: 'the same words again and again '.repeat(n === 0 ? 6000 : 8),
+        }),
       );
       for (const [n, body] of bodies.entries())
         await destination.send({ id: `${topic}-${n}`, headers: {}, body: Buffer.from(body) });
@@ -151,7 +156,10 @@ describe('kafka compression', () => {
     );
     for (const [i, topic] of made.entries()) {
       expect(new Set(storedBatches(topic).map((b) => b.codec))).toEqual(new Set([CODECS[i]]));
-      const expected = Array.from({ length: COUNT }, (_, n) => `${topic}:${n}`);
+      const expected = Array.from(
+        { length: COUNT },
+        (_, n) => `${topic}:${n}${n === 0 ? 'junction '.repeat(20000) : ''}`,
+      );
       expect(await readWithSource(topic, COUNT)).toEqual(expected);
     }
   }, 240_000);

@@ -2,7 +2,8 @@
 // client, run from the test broker's jars as a single-file program (java compiles it on the fly).
 //
 //   produce <bootstrap> <count> <topic>=<compression>...
-//       <count> records "<topic>:<i>" to each topic, each topic's as one batch in its codec
+//       <count> records "<topic>:<i>" to each topic, each topic's as one batch in its codec; the
+//       first one padded to 180 KB with "junction " so the codecs write several blocks
 //   consume <bootstrap> <count> <timeout ms> <topic>...
 //       reads each topic from the start until <count> records (or the time is up) and prints
 //       "<topic>\t<value>" per record
@@ -49,12 +50,15 @@ public class KafkaInterop {
     props.put("compression.type", compression);
     props.put("acks", "all");
     props.put("linger.ms", "100"); // the records go as one compressed batch
+    props.put("max.request.size", "2097152");
     props.put("key.serializer", StringSerializer.class.getName());
     props.put("value.serializer", StringSerializer.class.getName());
     try (KafkaProducer<String, String> producer = new KafkaProducer<>(props)) {
       List<Future<?>> sent = new ArrayList<>();
       for (int i = 0; i < count; i++)
-        sent.add(producer.send(new ProducerRecord<>(topic, topic + ":" + i)));
+        sent.add(
+            producer.send(
+                new ProducerRecord<>(topic, topic + ":" + i + (i == 0 ? "junction ".repeat(20000) : ""))));
       producer.flush();
       for (Future<?> f : sent) f.get();
     }
