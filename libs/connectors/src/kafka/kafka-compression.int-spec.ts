@@ -9,10 +9,11 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import type { KafkaCompression } from './kafka.protocol';
 import { kafkaClassPath, storedBatches } from './interop/kafka-broker-files';
 import { until } from '../conformance/eventually';
+import { connectKafkaAdmin } from '../conformance/kafka-admin';
 import { testLogger } from '../conformance/test-logger';
 import type { ConnectorConnection } from '../connector';
 import { ConnectorPool } from '../connector-pool';
@@ -90,12 +91,7 @@ async function readWithSource(topic: string, count: number): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  admin = new Kafka({
-    clientId: `junction-test-admin-${RUN}`,
-    brokers: BROKERS,
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect();
+  admin = await connectKafkaAdmin(BROKERS, RUN);
   pool = new ConnectorPool({
     logger: testLogger(),
     kafka: { maxWaitTimeInMs: 100, heartbeatInterval: 1_000, sessionTimeout: 10_000 },
