@@ -33,8 +33,9 @@ export function registerKafkaCodecs(): void {
 }
 
 /**
- * Largest record batch the snappy and lz4 codecs inflate (their headers say the size up front),
- * so that a crafted batch cannot make a consumer allocate without bound.
+ * Largest record batch the snappy and lz4 codecs inflate (they know the size before allocating
+ * it: snappy's header says it, lz4 goes block by block), so that a crafted batch cannot make a
+ * consumer allocate without bound.
  */
 const MAX_INFLATED = 256 * 1024 * 1024;
 
