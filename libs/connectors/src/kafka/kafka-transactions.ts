@@ -192,6 +192,10 @@ export class KafkaTransactions {
       idempotent: true,
       maxInFlightRequests: 1,
       transactionTimeout: this.options.transactionTimeout,
+      // The first send of each transaction may find the previous one still completing
+      // (CONCURRENT_TRANSACTIONS, a few ms): kafkajs's default first retry after 300 ms would
+      // idle the partition that long after every commit.
+      retry: { initialRetryTime: 10, retries: Number.MAX_SAFE_INTEGER },
     });
     try {
       await producer.connect();
