@@ -1,6 +1,10 @@
 /**
  * npm run bench:kafka — a route on real Kafka next to a raw kafkajs pass-through measured in the
  * same run: consume, produce with acks from all replicas, then commit the offset.
+ *
+ * `npm run bench:kafka -- --exactly-once` runs the route a second time with `delivery:
+ * exactly-once` (each batch's outputs and offsets in one transaction), for its msg/s and CPU per
+ * message beside the at-least-once run's. `--json` prints one JSON document instead.
  */
 import { Kafka, logLevel } from 'kafkajs';
 import {
@@ -17,6 +21,12 @@ const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
 const COUNT = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const PARTITIONS = 4;
 const RUN = `bench-${Date.now().toString(36)}`;
+const EXACTLY_ONCE = process.argv.includes('--exactly-once');
+const CONNECTION = {
+  name: 'kafka',
+  config: { brokers: BROKERS, clientId: 'junction-bench' },
+  secrets: {},
+};
 
 const kafka = new Kafka({ clientId: RUN, brokers: BROKERS, logLevel: logLevel.NOTHING });
 
@@ -79,17 +89,50 @@ async function raw(input: string, output: string, name: string): Promise<Timed> 
   return result;
 }
 
+/** The renaming route from `input` to `output`, run in this process until COUNT are delivered. */
+function route(
+  name: string,
+  input: string,
+  output: string,
+  delivery?: 'exactly-once',
+): Promise<Timed> {
+  return runWorker(
+    name,
+    {
+      id: `bench-${delivery ?? 'rename'}`,
+      ...(delivery ? { delivery } : {}),
+      source: {
+        type: 'kafka',
+        connection: 'kafka',
+        topic: input,
+        groupId: `${RUN}-${input}`,
+        fromBeginning: true,
+      },
+      pipeline: renamingPipeline(),
+      destinations: [{ type: 'kafka', connection: 'kafka', topic: output, key: 'orderId' }],
+    },
+    CONNECTION,
+    COUNT,
+  );
+}
+
 async function main(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
-  const topics = ['raw-in', 'raw-out', 'rename-in', 'rename-out', 'raw2-in', 'raw2-out'].map(
-    (t) => `${RUN}.${t}`,
-  );
+  const topics = [
+    'raw-in',
+    'raw-out',
+    'rename-in',
+    'rename-out',
+    'raw2-in',
+    'raw2-out',
+    ...(EXACTLY_ONCE ? ['eos-in', 'eos-out'] : []),
+  ].map((t) => `${RUN}.${t}`);
   await admin.createTopics({
     topics: topics.map((topic) => ({ topic, numPartitions: PARTITIONS })),
     waitForLeaders: true,
   });
-  const [rawIn, rawOut, renameIn, renameOut, raw2In, raw2Out] = topics;
+  const [rawIn, rawOut, renameIn, renameOut, raw2In, raw2Out, eosIn, eosOut] = topics;
   const rows: Timed[] = [];
   try {
     await preload(rawIn);
@@ -98,24 +141,14 @@ async function main(): Promise<void> {
     );
     await preload(renameIn);
     rows.push(
-      await runWorker(
-        'route: validate + filter + renaming transform + mask',
-        {
-          id: 'bench-rename',
-          source: {
-            type: 'kafka',
-            connection: 'kafka',
-            topic: renameIn,
-            groupId: `${RUN}-route`,
-            fromBeginning: true,
-          },
-          pipeline: renamingPipeline(),
-          destinations: [{ type: 'kafka', connection: 'kafka', topic: renameOut, key: 'orderId' }],
-        },
-        { name: 'kafka', config: { brokers: BROKERS, clientId: 'junction-bench' }, secrets: {} },
-        COUNT,
-      ),
+      await route('route: validate + filter + renaming transform + mask', renameIn, renameOut),
     );
+    if (EXACTLY_ONCE) {
+      await preload(eosIn);
+      rows.push(
+        await route('the same route, delivery: exactly-once', eosIn, eosOut, 'exactly-once'),
+      );
+    }
     // Again at the end: the broker and the JIT are warm by now, and the faster raw run is the
     // baseline, so warming up cannot flatter the route.
     await preload(raw2In);
