@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
+import { countKafkaIds } from '../libs/connectors/src/conformance/kafka-reader';
 import { createTestDatabase } from '@junction/database';
 import { duplicates } from './broker-readers';
 import { eventually, freePort, GatewayProcess as Gateway } from './gateway-process';
@@ -44,21 +45,6 @@ describe('exactly-once from Kafka to Kafka through kill -9', () => {
     await db?.drop();
   }, 60_000);
 
-  /** A read_committed reader of `topic` from its start, counting each id (and the end markers). */
-  async function reader(topic: string): Promise<{ seen: Map<string, number>; consumer: Consumer }> {
-    const seen = new Map<string, number>();
-    const consumer = kafka.consumer({ groupId: `reader-${RUN}-${topic}`, maxWaitTimeInMs: 100 });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        const id = message.headers?.['junction-id']?.toString() ?? '';
-        seen.set(id, (seen.get(id) ?? 0) + 1);
-      },
-    });
-    return { seen, consumer };
-  }
-
   async function committed(groupId: string, topic: string): Promise<number> {
     const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
     return offsets.partitions.reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
@@ -90,7 +76,7 @@ describe('exactly-once from Kafka to Kafka through kill -9', () => {
       pipeline: [{ transform: '{ "id": id, "total": total }' }],
       destinations: [{ type: 'kafka', connection: 'kafka', topic: output, key: 'id' }],
     };
-    const { seen, consumer } = await reader(output);
+    const { seen, stop } = await countKafkaIds(kafka, output, { groupId: `reader-${output}` });
     try {
       expect((await gateway.api('POST', '/routes', route)).status).toBe(201);
       await eventually(
@@ -133,7 +119,7 @@ describe('exactly-once from Kafka to Kafka through kill -9', () => {
       for (let p = 0; p < PARTITIONS; p++) seen.delete(`end-${p}`);
       return { seen, ids, atKill };
     } finally {
-      await consumer.disconnect();
+      await stop();
     }
   }
 

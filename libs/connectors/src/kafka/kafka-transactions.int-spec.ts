@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { until } from '../conformance/eventually';
+import { countKafkaIds } from '../conformance/kafka-reader';
 import { testLogger } from '../conformance/test-logger';
 import type { ConnectorConnection, InboundMessage, Source } from '../connector';
 import { ConnectorPool } from '../connector-pool';
@@ -50,30 +51,18 @@ async function produce(topic: string, ids: string[]): Promise<void> {
   await producer.disconnect();
 }
 
-/** Reads `topic` from the start until `ids` were all seen; how often each id came. */
+/** Reads `topic` from the start until `done` holds; how often each id came. */
 async function read(
   topic: string,
-  until_: (seen: Map<string, number>) => boolean,
+  done: (seen: Map<string, number>) => boolean,
   readUncommitted = false,
 ): Promise<Map<string, number>> {
-  const seen = new Map<string, number>();
-  const consumer = kafka.consumer({
-    groupId: `reader-${RUN}-${randomUUID()}`,
-    maxWaitTimeInMs: 100,
-    readUncommitted,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      const id = message.headers?.['junction-id']?.toString() ?? '';
-      seen.set(id, (seen.get(id) ?? 0) + 1);
-    },
-  });
+  const groupId = `reader-${RUN}-${randomUUID()}`;
+  const { seen, stop } = await countKafkaIds(kafka, topic, { groupId, readUncommitted });
   try {
-    await until(() => until_(seen), `readers of ${topic}`, 30_000);
+    await until(() => done(seen), `readers of ${topic}`, 30_000);
   } finally {
-    await consumer.disconnect();
+    await stop();
   }
   return seen;
 }

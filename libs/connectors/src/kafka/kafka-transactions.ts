@@ -6,7 +6,6 @@ import type {
   Producer,
   Transaction,
 } from 'kafkajs';
-import { backoffDelay } from '../backoff';
 import {
   ConnectorError,
   type InboundMessage,
@@ -15,7 +14,7 @@ import {
 } from '../connector';
 import { errorText, type ConnectorLogger } from '../logger';
 import { stringifyKafkaHeaders, type KafkaClient } from './kafka-client';
-import { headerId } from './kafka.source';
+import { headerId, seekBack } from './kafka.source';
 
 /**
  * `delivery: exactly-once` from Kafka to Kafka (Kafka transactions, KIP-98).
@@ -268,7 +267,14 @@ export class KafkaTransactions {
         this.failures.delete(partition);
       } catch (err) {
         await this.abort(partition, entry, tx, err);
-        this.seekBack(consumer, topic, partition, chunk[0].offset, pause);
+        const attempt = (this.failures.get(partition) ?? 0) + 1;
+        this.failures.set(partition, attempt);
+        seekBack(consumer, { topic, partition, offset: chunk[0].offset }, attempt, {
+          pause,
+          timers: this.timers,
+          stopping: () => this.stopping,
+          warn: (line) => this.logger.warn(`${this.name}: ${line}`),
+        });
         return;
       }
       if (done < chunk.length) return;
@@ -309,33 +315,6 @@ export class KafkaTransactions {
       // Not awaited: it waits for this very batch to end.
       void this.retire(partition, entry);
     }
-  }
-
-  /** The same messages come next, after a short, growing pause (as the at-least-once source does). */
-  private seekBack(
-    consumer: Consumer,
-    topic: string,
-    partition: number,
-    offset: string,
-    pause: () => () => void,
-  ): void {
-    const attempt = (this.failures.get(partition) ?? 0) + 1;
-    this.failures.set(partition, attempt);
-    try {
-      consumer.seek({ topic, partition, offset });
-    } catch (err) {
-      this.logger.warn(`${this.name}: seek failed: ${errorText(err)}`);
-    }
-    if (this.stopping) return;
-    const resume = pause();
-    const timer = setTimeout(
-      () => {
-        this.timers.delete(timer);
-        if (!this.stopping) resume();
-      },
-      backoffDelay(attempt - 1, 100, 5_000),
-    );
-    this.timers.add(timer);
   }
 
   /** The group's committed offset of a partition (undefined: none yet). */

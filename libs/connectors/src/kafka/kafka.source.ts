@@ -271,22 +271,46 @@ export class KafkaSource implements Source {
     this.logger.debug(
       `${this.name}: handler rejected ${partition}@${message.offset}: ${errorText(failure)}`,
     );
-    try {
-      consumer.seek({ topic, partition, offset: message.offset });
-    } catch (err) {
-      this.logger.warn(`${this.name}: seek failed: ${errorText(err)}`);
-    }
-    if (this.stopping) return;
-    const resume = pause();
-    const timer = setTimeout(
-      () => {
-        this.timers.delete(timer);
-        if (!this.stopping) resume();
-      },
-      backoffDelay(attempt - 1, 100, 5_000),
-    );
-    this.timers.add(timer);
+    seekBack(consumer, { topic, partition, offset: message.offset }, attempt, {
+      pause,
+      timers: this.timers,
+      stopping: () => this.stopping,
+      warn: (line) => this.logger.warn(`${this.name}: ${line}`),
+    });
   }
+}
+
+/**
+ * Seeks a partition back to `at.offset` (that message comes next: order kept) and pauses it for
+ * a short, growing while (100 ms doubling to 5 s, by `attempt`), so a failing message does not
+ * spin. The timer goes in `timers`, for a stop to clear.
+ */
+export function seekBack(
+  consumer: Consumer,
+  at: { topic: string; partition: number; offset: string },
+  attempt: number,
+  hooks: {
+    pause: () => () => void;
+    timers: Set<NodeJS.Timeout>;
+    stopping: () => boolean;
+    warn: (line: string) => void;
+  },
+): void {
+  try {
+    consumer.seek(at);
+  } catch (err) {
+    hooks.warn(`seek failed: ${errorText(err)}`);
+  }
+  if (hooks.stopping()) return;
+  const resume = hooks.pause();
+  const timer = setTimeout(
+    () => {
+      hooks.timers.delete(timer);
+      if (!hooks.stopping()) resume();
+    },
+    backoffDelay(attempt - 1, 100, 5_000),
+  );
+  hooks.timers.add(timer);
 }
 
 /** How long a handled message may wait for its offset commit (a crash meanwhile redelivers it). */
