@@ -156,7 +156,7 @@ export class KafkaTransactions {
     await running;
   }
 
-  /** No new transaction starts; the one under way commits what it has done. */
+  /** No new transaction starts; the one under way commits what it has done. Final (a source runs once). */
   stop(): void {
     this.stopping = true;
     for (const timer of this.timers) clearTimeout(timer);
@@ -306,15 +306,21 @@ export class KafkaTransactions {
     this.logger.warn(
       `${this.name}: transaction on partition ${partition} aborted: ${errorText(err)}`,
     );
-    try {
-      if (tx?.transaction.isActive()) await tx.transaction.abort();
-    } catch (abortErr) {
-      this.logger.warn(
-        `${this.name}: abort on partition ${partition} failed (${errorText(abortErr)}); its producer is replaced, which aborts it`,
-      );
-      // Not awaited: it waits for this very batch to end.
-      void this.retire(partition, entry);
+    // Abortable only while it is open: a commit or abort that failed half way, or a producer
+    // that could not begin one (fenced, coordinator lost), leaves kafkajs's producer unusable.
+    if (tx?.transaction.isActive()) {
+      try {
+        await tx.transaction.abort();
+        return;
+      } catch (abortErr) {
+        this.logger.warn(
+          `${this.name}: abort on partition ${partition} failed: ${errorText(abortErr)}`,
+        );
+      }
     }
+    // Replaced: its successor's first transaction fences it, which aborts what it left open.
+    // Not awaited: retiring waits for this very batch to end.
+    void this.retire(partition, entry);
   }
 
   /** The group's committed offset of a partition (undefined: none yet). */
