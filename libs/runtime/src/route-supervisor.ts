@@ -172,10 +172,11 @@ export class RouteSupervisor {
 
   /**
    * Resolves once every route stored at boot has had its first start (running, or failed and
-   * scheduled again), or after `waitMs`, whichever is first: the start-up banner comes after
-   * what the routes say as they start, but a broker that does not answer must not hold it up.
+   * scheduled again), or after `waitMs` (if given), whichever is first: the start-up banner comes
+   * after what the routes say as they start, but a broker that does not answer must not hold it up.
    */
-  async firstStarts(waitMs: number): Promise<void> {
+  async firstStarts(waitMs?: number): Promise<void> {
+    if (waitMs === undefined) return this.initial.then(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.initial,
