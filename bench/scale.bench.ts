@@ -87,6 +87,8 @@ export interface RoutesRow {
   routes: number;
   /** From the gateway's spawn to GET /health/ready = 200, every stored route running. */
   readyMs: number;
+  /** CPU the gateway used from its spawn to ready (less noisy than readyMs on a shared machine). */
+  startCpuMs: number;
   rssBytes: number;
   heapBytes: number;
   ingestPerSecond: number;
@@ -202,6 +204,7 @@ async function routesAt(count: number): Promise<RoutesRow> {
     );
     const readyMs = performance.now() - t0;
     const pid = gateway.process!.child.pid!;
+    const startCpuMs = cpuMs(pid);
     const rss = rssBytes(pid);
     const { heap, running } = await gatewayMetrics(gateway);
     if (running < count) throw new Error(`ready with ${running} of ${count} routes running`);
@@ -216,6 +219,7 @@ async function routesAt(count: number): Promise<RoutesRow> {
     const row: RoutesRow = {
       routes: count,
       readyMs,
+      startCpuMs,
       rssBytes: rss,
       heapBytes: heap,
       ingestPerSecond: r['2xx'] / r.duration,
@@ -225,7 +229,7 @@ async function routesAt(count: number): Promise<RoutesRow> {
       machineLoad: loadavg()[0]!,
     };
     say(
-      `${String(count).padStart(6)} routes: ready in ${(readyMs / 1000).toFixed(2).padStart(6)} s, RSS ${mb(rss).padStart(7)}, heap ${mb(heap).padStart(7)}; ingest on one route ${row.ingestPerSecond.toFixed(0).padStart(6)} req/s at ${row.ingestCpuMsPerRequest.toFixed(3)} CPU ms/req (p99 ${row.ingestP99} ms, non-2xx ${r.non2xx}); activate to traffic ${activateMs.toFixed(0)} ms; load ${row.machineLoad.toFixed(1)}`,
+      `${String(count).padStart(6)} routes: ready in ${(readyMs / 1000).toFixed(2).padStart(6)} s (CPU ${(startCpuMs / 1000).toFixed(2)} s), RSS ${mb(rss).padStart(7)}, heap ${mb(heap).padStart(7)}; ingest on one route ${row.ingestPerSecond.toFixed(0).padStart(6)} req/s at ${row.ingestCpuMsPerRequest.toFixed(3)} CPU ms/req (p99 ${row.ingestP99} ms, non-2xx ${r.non2xx}); activate to traffic ${activateMs.toFixed(0)} ms; load ${row.machineLoad.toFixed(1)}`,
     );
     return row;
   } finally {
@@ -245,18 +249,22 @@ export function fasterThanWork(rows: RoutesRow[]): string[] {
   const sorted = [...rows].sort((a, b) => a.routes - b.routes);
   const perRoute: Array<[string, (r: RoutesRow) => number, (v: number) => string]> = [
     ['start-up time', (r) => r.readyMs, (v) => `${v.toFixed(2)} ms`],
+    ['start-up CPU', (r) => r.startCpuMs, (v) => `${v.toFixed(2)} ms`],
     ['RSS', (r) => r.rssBytes, (v) => `${(v / 1024).toFixed(1)} KB`],
     ['heap', (r) => r.heapBytes, (v) => `${(v / 1024).toFixed(1)} KB`],
   ];
+  // Each count's cost per route over the smallest count's (the process's own), against the
+  // count before it: measured from one base, one noisy middle figure cannot flag the next.
+  const base = sorted[0];
   for (const [name, fig, fmt] of perRoute) {
+    if (!base) break;
+    const perAdded = (r: RoutesRow) => (fig(r) - fig(base)) / (r.routes - base.routes);
     for (let i = 2; i < sorted.length; i++) {
-      const [a, b, c] = [sorted[i - 2]!, sorted[i - 1]!, sorted[i]!];
-      const before = (fig(b) - fig(a)) / (b.routes - a.routes);
-      const after = (fig(c) - fig(b)) / (c.routes - b.routes);
-      // Noise floor: increments under 5% of the figure itself say nothing.
-      if (after > 1.5 * Math.max(before, 0) && fig(c) - fig(b) > 0.05 * fig(c))
+      const [b, c] = [sorted[i - 1]!, sorted[i]!];
+      // Noise floor: growth under 5% of the figure itself says nothing.
+      if (perAdded(c) > 1.5 * Math.max(perAdded(b), 0) && fig(c) - fig(base) > 0.05 * fig(c))
         out.push(
-          `${name} per added route: ${fmt(after)} from ${b.routes} to ${c.routes} routes against ${fmt(before)} from ${a.routes} to ${b.routes}`,
+          `${name} per route: ${fmt(perAdded(c))} with ${c.routes} routes against ${fmt(perAdded(b))} with ${b.routes} (over ${base.routes})`,
         );
     }
   }
@@ -490,7 +498,16 @@ async function main(): Promise<void> {
     result.audit = await audit(AUDIT_ROWS);
     say('');
   }
-  if (ONLY.has('amqp')) result.amqp = await scaleOut();
+  if (ONLY.has('amqp')) {
+    result.amqp = await scaleOut();
+    const [one, two] = result.amqp;
+    if (one && two) {
+      const ratio = two.gatewayCpuSecondsPerMessage / one.gatewayCpuSecondsPerMessage;
+      const line = `gateway CPU per message with two processes on one queue: ${(ratio * 100).toFixed(0)}% of one process's`;
+      say(ratio > 1.15 ? `grows faster than the work: ${line}` : line);
+      if (ratio > 1.15) result.fasterThanWork.push(line);
+    }
+  }
   if (JSON_OUT)
     console.log(JSON.stringify({ title: 'bench:scale', node: process.version, ...result }));
 }
