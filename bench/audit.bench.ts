@@ -137,7 +137,7 @@ async function main(): Promise<void> {
 
     // 2. A million records over ten days, and the auditor's queries.
     const loadStarted = performance.now();
-    await insertAuditRows(raw, 1, RECORDS, RECORDS);
+    await insertAuditRows(raw, 1, RECORDS);
     await raw.query(`ANALYZE audit_messages`);
     const size = await auditSize(raw);
     console.log(

@@ -9,18 +9,24 @@
  *      them (autocannon, 50 connections, BENCH_DURATION s), and the time from `activate` of a
  *      new version (over the API) to its first answer on the ingest path.
  *   2. The audit trail at each size in BENCH_AUDIT_ROWS: message rows bulk-loaded up to that
- *      size, then the group-commit writer's records/s (BENCH_WRITES records, 1,000 in flight)
- *      and the p95 of the auditor's queries (the same as bench:audit).
+ *      size on the Postgres side (generate_series into the day partitions, counters included),
+ *      then the group-commit writer's records/s (BENCH_WRITES records, 1,000 in flight), then a
+ *      gateway is started on it and the console's and REST clients' queries are timed through
+ *      its HTTP API (p50, p95): by id, by route and time range, by status, stats, export.
  *   3. Scale-out: BENCH_MESSAGES messages preloaded on one AMQP queue, consumed by a route
  *      (validate + filter + transform + mask, AMQP destination, audit on) on one and then two
  *      gateway processes: msg/s and CPU seconds per message of the gateways and of Postgres.
  *
- * Sizes are small by default (a validation run); the figures the issue asks for:
- *   BENCH_ROUTES=1,100,1000,10000 BENCH_AUDIT_ROWS=1000000,10000000 BENCH_MESSAGES=100000
+ * Sizes are small by default (a validation run, never part of npm test); each is a flag or the
+ * environment variable in brackets. The figures the issue asks for:
+ *   npm run bench:scale -- --routes=1,100,1000,10000 --audit-rows=1000000,10000000 --messages=100000
+ *   (BENCH_ROUTES, BENCH_AUDIT_ROWS, BENCH_MESSAGES; also --duration= s of ingest load,
+ *   --writes= audit records, --queries= per audit query, --only=routes,audit,amqp).
+ * 10M audit rows take about 8 GB of disk while they last (the scratch database is dropped after).
  * Then a line names each figure that grows faster than the work (per-route cost rising with the
  * route count, or a per-request figure that changes with it). `--json`: one JSON document.
- * BENCH_ONLY=routes,audit,amqp runs some parts only.
  */
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import * as amqp from 'amqplib';
 import { Pool } from 'pg';
@@ -31,19 +37,26 @@ import type { RouteSpec } from '@junction/connectors';
 import { checksumOf } from '@junction/registry';
 import { MIGRATIONS } from '../migrations';
 import { eventually, freePort, GatewayProcess } from '../test/gateway-process';
-import { auditQueries, insertAuditRows, load as runOps, record } from './audit-load';
+import { auditApiQueries } from './audit-api-queries';
+import { auditSize, insertAuditRows, load as runOps, QueryTimes, record } from './audit-load';
 import { load as httpLoad } from './http.bench';
 import { cpuMs, cpuSince, mb, percentile, postgresCpu, rssBytes } from './process-stats';
 import { order, renamingPipeline } from './route-bench';
 
-const list = (v: string | undefined, d: string) => (v ?? d).split(',').map(Number);
-const ROUTE_COUNTS = list(process.env.BENCH_ROUTES, '1,100');
-const AUDIT_ROWS = list(process.env.BENCH_AUDIT_ROWS, '100000');
-const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 5_000);
-const DURATION = Number(process.env.BENCH_DURATION ?? 5);
-const WRITES = Number(process.env.BENCH_WRITES ?? 20_000);
-const QUERIES = Number(process.env.BENCH_QUERIES ?? 100);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'routes,audit,amqp').split(','));
+/** A size from `--name=value` on the command line, else BENCH_NAME in the environment. */
+function setting(name: string, fallback: string): string {
+  const flag = process.argv.find((a) => a.startsWith(`--${name}=`));
+  if (flag) return flag.slice(name.length + 3);
+  return process.env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`] ?? fallback;
+}
+const list = (name: string, d: string) => setting(name, d).split(',').map(Number);
+const ROUTE_COUNTS = list('routes', '1,100');
+const AUDIT_ROWS = list('audit-rows', '100000');
+const MESSAGES = Number(setting('messages', '5000'));
+const DURATION = Number(setting('duration', '5'));
+const WRITES = Number(setting('writes', '20000'));
+const QUERIES = Number(setting('queries', '100'));
+const ONLY = new Set(setting('only', 'routes,audit,amqp').split(','));
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const ADMIN_URL =
   process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -74,12 +87,16 @@ export interface RoutesRow {
   routes: number;
   /** From the gateway's spawn to GET /health/ready = 200, every stored route running. */
   readyMs: number;
+  /** CPU the gateway used from its spawn to ready (less noisy than readyMs on a shared machine). */
+  startCpuMs: number;
   rssBytes: number;
   heapBytes: number;
   ingestPerSecond: number;
   ingestCpuMsPerRequest: number;
   ingestP99: number;
   activateMs: number;
+  /** The machine's 1-minute load average once measured (2 cores, shared). */
+  machineLoad: number;
 }
 
 function scaleRoute(i: number): RouteSpec {
@@ -187,6 +204,7 @@ async function routesAt(count: number): Promise<RoutesRow> {
     );
     const readyMs = performance.now() - t0;
     const pid = gateway.process!.child.pid!;
+    const startCpuMs = cpuMs(pid);
     const rss = rssBytes(pid);
     const { heap, running } = await gatewayMetrics(gateway);
     if (running < count) throw new Error(`ready with ${running} of ${count} routes running`);
@@ -201,15 +219,17 @@ async function routesAt(count: number): Promise<RoutesRow> {
     const row: RoutesRow = {
       routes: count,
       readyMs,
+      startCpuMs,
       rssBytes: rss,
       heapBytes: heap,
       ingestPerSecond: r['2xx'] / r.duration,
       ingestCpuMsPerRequest: cpu / Math.max(1, r['2xx']),
       ingestP99: r.latency.p99,
       activateMs,
+      machineLoad: loadavg()[0]!,
     };
     say(
-      `${String(count).padStart(6)} routes: ready in ${(readyMs / 1000).toFixed(2).padStart(6)} s, RSS ${mb(rss).padStart(7)}, heap ${mb(heap).padStart(7)}; ingest on one route ${row.ingestPerSecond.toFixed(0).padStart(6)} req/s at ${row.ingestCpuMsPerRequest.toFixed(3)} CPU ms/req (p99 ${row.ingestP99} ms, non-2xx ${r.non2xx}); activate to traffic ${activateMs.toFixed(0)} ms`,
+      `${String(count).padStart(6)} routes: ready in ${(readyMs / 1000).toFixed(2).padStart(6)} s (CPU ${(startCpuMs / 1000).toFixed(2)} s), RSS ${mb(rss).padStart(7)}, heap ${mb(heap).padStart(7)}; ingest on one route ${row.ingestPerSecond.toFixed(0).padStart(6)} req/s at ${row.ingestCpuMsPerRequest.toFixed(3)} CPU ms/req (p99 ${row.ingestP99} ms, non-2xx ${r.non2xx}); activate to traffic ${activateMs.toFixed(0)} ms; load ${row.machineLoad.toFixed(1)}`,
     );
     return row;
   } finally {
@@ -229,18 +249,22 @@ export function fasterThanWork(rows: RoutesRow[]): string[] {
   const sorted = [...rows].sort((a, b) => a.routes - b.routes);
   const perRoute: Array<[string, (r: RoutesRow) => number, (v: number) => string]> = [
     ['start-up time', (r) => r.readyMs, (v) => `${v.toFixed(2)} ms`],
+    ['start-up CPU', (r) => r.startCpuMs, (v) => `${v.toFixed(2)} ms`],
     ['RSS', (r) => r.rssBytes, (v) => `${(v / 1024).toFixed(1)} KB`],
     ['heap', (r) => r.heapBytes, (v) => `${(v / 1024).toFixed(1)} KB`],
   ];
+  // Each count's cost per route over the smallest count's (the process's own), against the
+  // count before it: measured from one base, one noisy middle figure cannot flag the next.
+  const base = sorted[0];
   for (const [name, fig, fmt] of perRoute) {
+    if (!base) break;
+    const perAdded = (r: RoutesRow) => (fig(r) - fig(base)) / (r.routes - base.routes);
     for (let i = 2; i < sorted.length; i++) {
-      const [a, b, c] = [sorted[i - 2]!, sorted[i - 1]!, sorted[i]!];
-      const before = (fig(b) - fig(a)) / (b.routes - a.routes);
-      const after = (fig(c) - fig(b)) / (c.routes - b.routes);
-      // Noise floor: increments under 5% of the figure itself say nothing.
-      if (after > 1.5 * Math.max(before, 0) && fig(c) - fig(b) > 0.05 * fig(c))
+      const [b, c] = [sorted[i - 1]!, sorted[i]!];
+      // Noise floor: growth under 5% of the figure itself says nothing.
+      if (perAdded(c) > 1.5 * Math.max(perAdded(b), 0) && fig(c) - fig(base) > 0.05 * fig(c))
         out.push(
-          `${name} per added route: ${fmt(after)} from ${b.routes} to ${c.routes} routes against ${fmt(before)} from ${a.routes} to ${b.routes}`,
+          `${name} per route: ${fmt(perAdded(c))} with ${c.routes} routes against ${fmt(perAdded(b))} with ${b.routes} (over ${base.routes})`,
         );
     }
   }
@@ -268,43 +292,66 @@ export function fasterThanWork(rows: RoutesRow[]): string[] {
 
 export interface AuditRow {
   rows: number;
+  /** Seconds to bulk-load the rows added for this size (and ANALYZE). */
+  loadSeconds: number;
+  /** audit_messages with its indexes, as pg_size_pretty says. */
+  tableSize: string;
   writesPerSecond: number;
-  queries: Array<{ name: string; p50: number; p95: number }>;
+  machineLoad: number;
+  /** Through the gateway's HTTP API, one at a time. */
+  queries: Array<{ name: string; p50: number; p95: number; count: number; note: string }>;
 }
 
 async function audit(sizes: number[]): Promise<AuditRow[]> {
   const { db, ds } = await migrated('scale_audit_bench');
+  await ds.destroy();
   const raw = new Pool({ connectionString: db.url, max: 4 });
   const out: AuditRow[] = [];
   try {
     let loaded = 0;
-    const largest = Math.max(...sizes);
     for (const size of [...sizes].sort((a, b) => a - b)) {
       const t0 = performance.now();
-      if (size > loaded) await insertAuditRows(raw, loaded + 1, size, largest);
+      if (size > loaded) await insertAuditRows(raw, loaded + 1, size);
       loaded = Math.max(loaded, size);
       await raw.query(`ANALYZE audit_messages`);
       const loadSeconds = (performance.now() - t0) / 1000;
+      const tableSize = await auditSize(raw);
       const trail = createAuditTrail({ databaseUrl: db.url });
       const written = await runOps(WRITES, 1_000, (i) => trail.recordMessage(record(i)));
       await trail.close();
-      const times = await auditQueries(ds, raw, size, QUERIES);
+      // A gateway on the loaded trail, asked as the console and REST clients ask it.
+      const gateway = new GatewayProcess(await freePort(), db.url);
+      let times: QueryTimes[];
+      try {
+        await gateway.start();
+        times = await auditApiQueries(gateway, raw, loaded, QUERIES);
+      } finally {
+        await gateway.stop().catch(() => undefined);
+      }
       const row: AuditRow = {
         rows: size,
+        loadSeconds,
+        tableSize,
         writesPerSecond: written.perSecond,
+        machineLoad: loadavg()[0]!,
         queries: times.map((q) => {
           const s = [...q.latencies].sort((a, b) => a - b);
-          return { name: q.name, p50: percentile(s, 50), p95: percentile(s, 95) };
+          // None when nothing was asked (no next page on a route's hour of few rows).
+          const [p50, p95] = s.length > 0 ? [percentile(s, 50), percentile(s, 95)] : [NaN, NaN];
+          return { name: q.name, p50, p95, count: s.length, note: q.extra };
         }),
       };
       out.push(row);
       say(
-        `audit at ${size} rows (loaded in ${loadSeconds.toFixed(1)} s): group-commit writer ${written.perSecond.toFixed(0)} records/s (${WRITES}, 1000 in flight); p95: ${row.queries.map((q) => `${q.name} ${q.p95.toFixed(2)} ms`).join('; ')}`,
+        `audit at ${size} rows (${tableSize}, loaded in ${loadSeconds.toFixed(1)} s): group-commit writer ${written.perSecond.toFixed(0)} records/s (${WRITES}, 1000 in flight); load ${row.machineLoad.toFixed(1)}; through the HTTP API:`,
       );
+      for (const q of row.queries)
+        say(
+          `  ${q.name.padEnd(40)} p50 ${q.p50.toFixed(1).padStart(8)} ms  p95 ${q.p95.toFixed(1).padStart(8)} ms  (${q.count}) ${q.note}`,
+        );
     }
   } finally {
     await raw.end();
-    await ds.destroy();
     await db.drop();
   }
   return out;
@@ -319,6 +366,7 @@ export interface AmqpRow {
   perSecond: number;
   gatewayCpuSecondsPerMessage: number;
   postgresCpuSecondsPerMessage: number;
+  machineLoad: number;
 }
 
 async function scaleOut(): Promise<AmqpRow[]> {
@@ -405,10 +453,11 @@ async function scaleOut(): Promise<AmqpRow[]> {
         gatewayCpuSecondsPerMessage: (cpu() - cpu0) / 1000 / MESSAGES,
         postgresCpuSecondsPerMessage:
           cpuSince(pg0, await postgresCpu(admin, db.name)) / 1000 / MESSAGES,
+        machineLoad: loadavg()[0]!,
       };
       out.push(row);
       say(
-        `${processes} gateway process${processes > 1 ? 'es' : ''} on one queue: ${row.perSecond.toFixed(0)} msg/s; CPU per message: gateways ${(row.gatewayCpuSecondsPerMessage * 1e6).toFixed(0)} us, Postgres ${(row.postgresCpuSecondsPerMessage * 1e6).toFixed(0)} us (${MESSAGES} messages)`,
+        `${processes} gateway process${processes > 1 ? 'es' : ''} on one queue: ${row.perSecond.toFixed(0)} msg/s; CPU per message: gateways ${(row.gatewayCpuSecondsPerMessage * 1e6).toFixed(0)} us, Postgres ${(row.postgresCpuSecondsPerMessage * 1e6).toFixed(0)} us (${MESSAGES} messages); load ${row.machineLoad.toFixed(1)}`,
       );
     }
   } finally {
@@ -449,7 +498,16 @@ async function main(): Promise<void> {
     result.audit = await audit(AUDIT_ROWS);
     say('');
   }
-  if (ONLY.has('amqp')) result.amqp = await scaleOut();
+  if (ONLY.has('amqp')) {
+    result.amqp = await scaleOut();
+    const [one, two] = result.amqp;
+    if (one && two) {
+      const ratio = two.gatewayCpuSecondsPerMessage / one.gatewayCpuSecondsPerMessage;
+      const line = `gateway CPU per message with two processes on one queue: ${(ratio * 100).toFixed(0)}% of one process's`;
+      say(ratio > 1.15 ? `grows faster than the work: ${line}` : line);
+      if (ratio > 1.15) result.fasterThanWork.push(line);
+    }
+  }
   if (JSON_OUT)
     console.log(JSON.stringify({ title: 'bench:scale', node: process.version, ...result }));
 }

@@ -483,8 +483,12 @@ export async function bootstrap(
     const port = typeof address === 'object' && address ? address.port : config.PORT;
     const url = `http://${config.HOST}:${port}`;
     // The banner comes last: whatever the routes say while they first start is said before it.
-    await app.get(RouteSupervisor).firstStarts(FIRST_STARTS_WAIT_MS);
-    readiness.release('startup');
+    const supervisor = app.get(RouteSupervisor);
+    await supervisor.firstStarts(FIRST_STARTS_WAIT_MS);
+    // Ready once every stored route has had its first start, however long that takes (seconds
+    // for 10,000 routes): a load balancer that sends traffic on a 200 must find every ingest
+    // path claimed. A route whose broker does not answer keeps it 503 anyway (its connection).
+    void supervisor.firstStarts().then(() => readiness.release('startup'));
     printBanner({
       url,
       admin: adminPassword

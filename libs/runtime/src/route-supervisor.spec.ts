@@ -3,7 +3,7 @@ import { testResources } from '@junction/pipeline';
 import type { DeadLettersRepository } from './dead-letters.repository';
 import { LogDestination } from './log.destination';
 import { NO_AUDIT } from './message-audit';
-import { RouteRecord, RouteStore, RouteSupervisor } from './route-supervisor';
+import { RouteRecord, RouteStore, RouteSupervisor, START_CONCURRENCY } from './route-supervisor';
 
 const httpRoute = (path: string): RouteSpec => ({
   id: 'reborn',
@@ -132,5 +132,133 @@ describe('RouteSupervisor (through fakes of WorkerDeps)', () => {
       state: 'failed',
       reason: expect.stringMatching(/ACCESS_REFUSED/),
     });
+  });
+});
+
+describe('RouteSupervisor at boot (many stored routes)', () => {
+  const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
+  const queueRoute = (i: number): RouteSpec => ({
+    id: `r-${i}`,
+    source: { type: 'amqp', connection: 'rabbit', queue: `q-${i}` },
+    pipeline: [],
+    destinations: [{ type: 'log' }],
+  });
+  const stored = (i: number, version = 1): RouteRecord => ({
+    id: `r-${i}`,
+    incarnation: 1,
+    activeVersion: version,
+    desiredState: 'running',
+    deleted: false,
+    document: queueRoute(i),
+  });
+
+  /** Counts the store's reads: one of every route, and one by one. */
+  class CountingStore implements RouteStore {
+    runnableReads = 0;
+    finds: string[] = [];
+    constructor(public records: Map<string, RouteRecord>) {}
+    runnable(): Promise<RouteRecord[]> {
+      this.runnableReads += 1;
+      return Promise.resolve([...this.records.values()]);
+    }
+    find(id: string): Promise<RouteRecord | null> {
+      this.finds.push(id);
+      return Promise.resolve(this.records.get(id) ?? null);
+    }
+  }
+
+  /** A supervisor whose sources start when the test lets them, counting starts in flight. */
+  function boot(store: RouteStore, gate?: Promise<void>) {
+    const seen = { connectionReads: 0, inFlight: 0, mostInFlight: 0, started: [] as string[] };
+    const supervisor = new RouteSupervisor(store, {
+      connectors: {
+        source: (_spec, _connection, route) => ({
+          start: async () => {
+            seen.inFlight += 1;
+            seen.mostInFlight = Math.max(seen.mostInFlight, seen.inFlight);
+            await gate;
+            seen.inFlight -= 1;
+            seen.started.push(`${route.routeId}@${route.routeVersion}`);
+          },
+          stop: () => Promise.resolve(),
+        }),
+        destination: (_spec, _connection, route) =>
+          new LogDestination(route.routeId, 'info', () => undefined),
+      },
+      connection: (name) => {
+        seen.connectionReads += 1;
+        return Promise.resolve({ name, config: {}, secrets: {} });
+      },
+      resources: testResources({ protocols: CONNECTORS }),
+      deadLetters: {} as DeadLettersRepository,
+      audit: NO_AUDIT,
+      log: quiet,
+      closeConnectors: () => Promise.resolve(),
+    });
+    return { supervisor, seen };
+  }
+
+  const routes = (n: number) =>
+    new Map(Array.from({ length: n }, (_, i) => [`r-${i}`, stored(i)] as const));
+
+  it('reads the stored routes in one query and their shared connection once, not once per route', async () => {
+    const store = new CountingStore(routes(200));
+    const { supervisor, seen } = boot(store);
+    await supervisor.start();
+    await supervisor.firstStarts(60_000);
+    expect(store.runnableReads).toBe(1);
+    expect(store.finds).toEqual([]);
+    expect(seen.connectionReads).toBe(1);
+    expect(supervisor.statuses().filter((s) => s.state === 'running')).toHaveLength(200);
+    await supervisor.stop();
+  });
+
+  it('starts at most START_CONCURRENCY routes at once', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { supervisor, seen } = boot(new CountingStore(routes(100)), gate);
+    await supervisor.start();
+    // Let every lane reach its first start before the gate opens.
+    for (let i = 0; i < 100 && seen.inFlight < START_CONCURRENCY; i++)
+      await new Promise((resolve) => setImmediate(resolve));
+    expect(seen.mostInFlight).toBe(START_CONCURRENCY);
+    open();
+    await supervisor.firstStarts(60_000);
+    expect(seen.started).toHaveLength(100);
+    expect(seen.mostInFlight).toBe(START_CONCURRENCY);
+    await supervisor.stop();
+  });
+
+  it('reads a route again when a change was announced after the read of them all began', async () => {
+    const store = new CountingStore(routes(2 * START_CONCURRENCY));
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { supervisor, seen } = boot(store, gate);
+    await supervisor.start();
+    // The last route is still waiting for a lane when version 2 is activated and announced.
+    const last = `r-${2 * START_CONCURRENCY - 1}`;
+    store.records.set(last, stored(2 * START_CONCURRENCY - 1, 2));
+    const announced = supervisor.refresh(last);
+    open();
+    await supervisor.firstStarts(60_000);
+    await announced;
+    expect(supervisor.worker(last)?.version).toBe(2);
+    expect(seen.started.filter((s) => s.startsWith(`${last}@`))).toEqual([`${last}@2`]);
+    expect(store.finds.every((id) => id === last)).toBe(true);
+    await supervisor.stop();
+  });
+
+  it('resyncs from one read too: a route gone from it is stopped, the others are left running', async () => {
+    const store = new CountingStore(routes(20));
+    const { supervisor } = boot(store);
+    await supervisor.start();
+    await supervisor.firstStarts(60_000);
+    store.records.delete('r-3');
+    await supervisor.resync();
+    expect(store.runnableReads).toBe(2);
+    expect(store.finds).toEqual([]);
+    expect(supervisor.worker('r-3')).toBeUndefined();
+    expect(supervisor.statuses().filter((s) => s.state === 'running')).toHaveLength(19);
+    await supervisor.stop();
   });
 });

@@ -1,4 +1,4 @@
-import type { ConnectionState, RouteSpec } from '@junction/connectors';
+import type { ConnectionState, ConnectorConnection, RouteSpec } from '@junction/connectors';
 import { RouteWorker, StartCancelled, WorkerDeps, WorkerStatus } from './route-worker';
 
 /** What the supervisor needs to know of a stored route. */
@@ -51,6 +51,50 @@ function isRunning(record: RouteRecord, worker: { version: number; incarnation: 
 const RESTART_DELAYS_MS = [1000, 2000, 5000, 10_000, 30_000];
 
 /**
+ * How many routes are built and started at once from one read of them all (boot, resync):
+ * enough to overlap what starts wait for (a broker's answer), few enough that 10,000 stored
+ * routes are not 10,000 starts in flight, each holding its compiled pipeline, at once.
+ */
+export const START_CONCURRENCY = 16;
+
+/** Runs `each` over `items`, at most `limit` at once; resolves when every one has settled. */
+async function bounded<T>(
+  items: T[],
+  limit: number,
+  each: (item: T) => Promise<unknown>,
+): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await each(items[next++]!).catch(() => undefined);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+/** A connection's one read, shared by every route of a read of them all that uses it. */
+function shared(
+  reads: Map<string, Promise<ConnectorConnection>>,
+  name: string,
+  read: (name: string) => Promise<ConnectorConnection>,
+): Promise<ConnectorConnection> {
+  let connection = reads.get(name);
+  if (!connection) {
+    connection = read(name);
+    // A failed read is not kept: the route's retry reads it again.
+    connection.catch(() => reads.delete(name));
+    reads.set(name, connection);
+  }
+  return connection;
+}
+
+/** A route's stored row as one read of every runnable route found it, and when that read began. */
+interface SnapshotRow {
+  record: RouteRecord | null;
+  readAt: number;
+  /** The stored connections, each read once for all the routes of that read that use it. */
+  connections: Map<string, Promise<ConnectorConnection>>;
+}
+
+/**
  * Keeps one worker per running route in step with the database: starts them at boot, swaps a
  * worker when another version is activated (the old one drains first: nothing in flight is
  * lost), stops deleted or stopped routes, restarts a worker that failed to start, and drains
@@ -67,6 +111,15 @@ export class RouteSupervisor {
   private readonly queues = new Map<string, Promise<void>>();
   /** Workers whose start() is still waiting for their source, by route. */
   private readonly starting = new Map<string, RouteWorker>();
+  /**
+   * A logical clock for reads of the store. While a read of every route is being applied (boot,
+   * resync), `freshness` holds, by route, the time of the newest row applied or asked for: a
+   * refresh asked for after a read began (a notification) makes that read's row stale, so the
+   * route is read again rather than set back to what the read saw.
+   */
+  private clock = 0;
+  private readonly freshness = new Map<string, number>();
+  private snapshots = 0;
   private stopped = false;
 
   constructor(
@@ -84,16 +137,46 @@ export class RouteSupervisor {
    * or `failed` in its status and is retried.
    */
   async start(): Promise<void> {
-    const routes = await this.store.runnable();
-    this.initial = Promise.all(routes.map((r) => this.refresh(r.id)));
+    this.initial = (await this.fromSnapshot([])).applied;
+  }
+
+  /**
+   * Reads every runnable route in one query, then brings each of them, and each of `others`
+   * (a route missing from the read is not runnable), in line from that read, at most
+   * START_CONCURRENCY at a time: boot and resync cost one read, not one per route. Resolves
+   * once read, with the promise of them all applied.
+   */
+  private async fromSnapshot(others: Iterable<string>): Promise<{ applied: Promise<void> }> {
+    this.snapshots += 1;
+    const readAt = ++this.clock;
+    let routes: RouteRecord[];
+    try {
+      routes = await this.store.runnable();
+    } catch (err) {
+      this.snapshotDone();
+      throw err;
+    }
+    const connections = new Map<string, Promise<ConnectorConnection>>();
+    const rows = new Map<string, SnapshotRow>(
+      routes.map((r) => [r.id, { record: r, readAt, connections }]),
+    );
+    for (const id of others) if (!rows.has(id)) rows.set(id, { record: null, readAt, connections });
+    const applied = bounded([...rows], START_CONCURRENCY, ([id, row]) => this.enqueue(id, row));
+    return { applied: applied.finally(() => this.snapshotDone()) };
+  }
+
+  private snapshotDone(): void {
+    this.snapshots -= 1;
+    if (this.snapshots === 0) this.freshness.clear();
   }
 
   /**
    * Resolves once every route stored at boot has had its first start (running, or failed and
-   * scheduled again), or after `waitMs`, whichever is first: the start-up banner comes after
-   * what the routes say as they start, but a broker that does not answer must not hold it up.
+   * scheduled again), or after `waitMs` (if given), whichever is first: the start-up banner comes
+   * after what the routes say as they start, but a broker that does not answer must not hold it up.
    */
-  async firstStarts(waitMs: number): Promise<void> {
+  async firstStarts(waitMs?: number): Promise<void> {
+    if (waitMs === undefined) return this.initial.then(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.initial,
@@ -109,13 +192,18 @@ export class RouteSupervisor {
 
   /** Brings one route's worker in line with what is stored. Safe to call for any id, any number of times. */
   refresh(id: string): Promise<void> {
+    if (this.snapshots > 0) this.freshness.set(id, ++this.clock);
+    return this.enqueue(id);
+  }
+
+  /** Queues a change of one route: applied from `row` if nothing newer was asked for since, else read. */
+  private enqueue(id: string, row?: SnapshotRow): Promise<void> {
     // Changes are applied one at a time; a start still waiting for a slow or refusing broker
     // would hold up a stop (or another version, or a mended connection) until it timed out.
     // When what is stored no longer wants that worker, give the start up now.
     const starting = this.starting.get(id);
     if (starting)
-      void this.store
-        .find(id)
+      void (row ? Promise.resolve(row.record) : this.store.find(id))
         .then(async (record) => {
           if (!wants(record, starting) || (await starting.connectionsChanged()))
             starting.cancelStart();
@@ -123,7 +211,7 @@ export class RouteSupervisor {
         .catch(() => undefined);
     const previous = this.queues.get(id) ?? Promise.resolve();
     const next = previous
-      .then(() => this.apply(id))
+      .then(() => this.apply(id, row))
       .catch((err: unknown) => this.deps.log.error(`route ${id}: ${(err as Error).message}`));
     this.queues.set(id, next);
     void next.finally(() => {
@@ -139,12 +227,9 @@ export class RouteSupervisor {
 
   /** Re-reads every route (after notifications may have been missed). */
   async resync(): Promise<void> {
-    const ids = new Set([
-      ...(await this.store.runnable()).map((r) => r.id),
-      ...this.workers.keys(),
-      ...this.failures.keys(),
-    ]);
-    await Promise.all([...ids].map((id) => this.refresh(id)));
+    await (
+      await this.fromSnapshot([...this.workers.keys(), ...this.failures.keys()])
+    ).applied;
   }
 
   /** Every route's state, for GET /routes/{id}/status. */
@@ -230,9 +315,10 @@ export class RouteSupervisor {
     await this.deps.closeConnectors();
   }
 
-  private async apply(id: string): Promise<void> {
+  private async apply(id: string, row?: SnapshotRow): Promise<void> {
     if (this.stopped) return;
-    const record = await this.store.find(id);
+    const record = await this.read(id, row);
+    const shares = row && record === row.record ? row.connections : undefined;
     const current = this.workers.get(id);
     if (!wants(record)) {
       this.clearFailure(id);
@@ -262,6 +348,7 @@ export class RouteSupervisor {
           document: record!.document!,
         },
         this.deps,
+        shares && ((name) => shared(shares, name, this.deps.connection)),
       );
     } catch (err) {
       this.fail(id, err);
@@ -295,6 +382,16 @@ export class RouteSupervisor {
     this.workers.set(id, next);
     this.deps.log.log(`route ${id}: running version ${next.version}`);
     if (current && overlap) await this.stopWorker(current);
+  }
+
+  /** What is stored of a route: `row`, from a read of them all, unless something newer was asked for since it began. */
+  private async read(id: string, row?: SnapshotRow): Promise<RouteRecord | null> {
+    const newest = this.freshness.get(id) ?? 0;
+    if (row && newest <= row.readAt) {
+      if (this.snapshots > 0) this.freshness.set(id, row.readAt);
+      return row.record;
+    }
+    return this.store.find(id);
   }
 
   /** Stops a worker; its failing to stop cleanly is logged and must not hold up what follows (the next version, the shutdown). */

@@ -180,9 +180,11 @@ export class RouteWorker {
   static async create(
     route: { id: string; version: number; incarnation?: number; document: RouteSpec },
     deps: WorkerDeps,
+    /** Where its connections are read from (default `deps.connection`; boot shares one read of each). */
+    connection: (name: string) => Promise<ConnectorConnection> = deps.connection,
   ): Promise<RouteWorker> {
     const compiled = await compileRoute(route.document, deps.resources);
-    const connections = await resolveConnections(route.document, deps);
+    const connections = await resolveConnections(route.document, deps, connection);
     const connectionOf = (spec: RouteDestination) =>
       'connection' in spec ? connections.get(spec.connection) : undefined;
     const destinations: Destination[] = [];
@@ -760,6 +762,7 @@ const RECORD = { trace: true } as const;
 async function resolveConnections(
   document: RouteSpec,
   deps: WorkerDeps,
+  connection: (name: string) => Promise<ConnectorConnection> = deps.connection,
 ): Promise<Map<string, ConnectorConnection>> {
   const names = new Set(
     connectionRefs(document, deps.resources.protocols)
@@ -767,7 +770,7 @@ async function resolveConnections(
       .map((ref) => ref.name),
   );
   const resolved = new Map<string, ConnectorConnection>();
-  for (const name of names) resolved.set(name, await deps.connection(name));
+  for (const name of names) resolved.set(name, await connection(name));
   return resolved;
 }
 
