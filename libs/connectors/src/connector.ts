@@ -58,6 +58,8 @@ export interface OutboundMessage {
   routingKey?: string;
   /** Kafka message key (null: none). */
   key?: string | null;
+  /** Message priority 0..255 (AMQP 0-9-1 `priority`, AMQP 1.0 header `priority`); absent: the broker's default. */
+  priority?: number;
 }
 
 /** What the far side confirmed, for the audit trail: each protocol's receipt, or the log's. */

@@ -572,6 +572,7 @@ export class RouteWorker {
       body,
       routingKey: delivery.routingKey,
       key: delivery.key,
+      ...(delivery.priority !== undefined ? { priority: delivery.priority } : {}),
     };
     try {
       if (delivery.index === this.replyIndex && destination.request) {
