@@ -66,6 +66,10 @@ export class AmqpDestination implements Destination {
   private readonly queue?: string;
   private readonly inFlight = new InFlight();
   private readonly channelErrors = new WeakMap<Channel, Error>();
+  /** Messages of ours each channel has not confirmed yet. */
+  private readonly unconfirmed = new WeakMap<Channel, number>();
+  /** How many were unconfirmed when the broker closed a channel. */
+  private readonly unconfirmedAtClose = new WeakMap<Channel, number>();
   /** Message ids returned as unroutable, waiting for their confirm. */
   private readonly returned = new Map<string, number>();
   /** Requests waiting for their answer, by correlation id. */
@@ -258,6 +262,7 @@ export class AmqpDestination implements Destination {
       const unroutable = this.takeReturned(entry.message.id);
       if (--open === 0) clearTimeout(timer);
       this.settle(entry, err || unroutable ? this.failure(entry, channel, err) : undefined);
+      this.unconfirmed.set(channel, (this.unconfirmed.get(channel) ?? 1) - 1);
     };
     for (const entry of entries) {
       const { message } = entry;
@@ -278,6 +283,7 @@ export class AmqpDestination implements Destination {
           },
           (err) => confirmed(entry, err),
         );
+        this.unconfirmed.set(channel, (this.unconfirmed.get(channel) ?? 0) + 1);
       } catch (err) {
         // The channel closed between ready() and now (nothing of this message reached the broker).
         if (--open === 0) clearTimeout(timer);
@@ -303,14 +309,25 @@ export class AmqpDestination implements Destination {
       });
   }
 
-  /** Why a publish failed: unroutable, nacked, or its channel closed (and why). */
+  /**
+   * Why a publish failed: unroutable, nacked, or its channel closed (and why). A channel the
+   * broker closed for good reason (a message it refuses, a missing exchange) fails a message for
+   * good only when it was the one unconfirmed message: the broker took the ones before the culprit
+   * and dropped the ones after it, so with several unconfirmed each is failed retryably, and a
+   * retry (alone, at the latest) tells which one the broker refuses.
+   */
   private failure(entry: Queued, channel: Channel, err: unknown): ConnectorError {
     const where = this.where(entry);
     if (!err) return new ConnectorError('REJECTED', `${where}: unroutable (no queue bound)`, false);
     const closedBy = this.channelErrors.get(channel);
     if (closedBy) {
       const code = amqpReplyCode(closedBy);
-      const permanent = code !== undefined && PERMANENT_REPLY_CODES.has(code);
+      let atClose = this.unconfirmedAtClose.get(channel);
+      if (atClose === undefined) {
+        atClose = this.unconfirmed.get(channel) ?? 1;
+        this.unconfirmedAtClose.set(channel, atClose);
+      }
+      const permanent = code !== undefined && PERMANENT_REPLY_CODES.has(code) && atClose === 1;
       return new ConnectorError(
         permanent ? 'REJECTED' : 'CLOSED',
         `${where}: ${errorText(closedBy)}`,

@@ -52,7 +52,7 @@ describe('message priority in routes', () => {
     );
   });
 
-  it.each<[string, unknown, string]>([
+  it.each<[string, Record<string, unknown>, string]>([
     [
       'maxPriority without queue',
       { exchange: 'x', maxPriority: 5 },
