@@ -15,10 +15,15 @@ import { DataSource } from 'typeorm';
 import { createAuditTrail } from '@junction/audit';
 import { createTestDatabase } from '@junction/database';
 import { MIGRATIONS } from '../migrations';
-import type { ConnectorConnection, RouteSpec } from '@junction/connectors';
+import {
+  ConnectorPool,
+  type ConnectorConnection,
+  type OutboundMessage,
+  type RouteSpec,
+} from '@junction/connectors';
 import type { Socket } from 'node:net';
 import { costLine, measureAudit } from './costs';
-import { socketBytes } from './wire-bytes';
+import { countWireBytes, socketBytes } from './wire-bytes';
 import { parseRouteText } from '@junction/pipeline';
 import {
   fastest,
@@ -155,7 +160,45 @@ async function deliveryRows(
     }
   }
   for (const variant of variants) rows.push(best.get(variant.tag)!);
+  // The destination alone, where batching acts: in a route its share of the CPU is small.
+  for (const size of [1, 100]) rows.push(await destinationAlone(q(`dest.${size}`), rabbit, size));
   return rows;
+}
+
+/** COUNT sends through an AMQP destination, PREFETCH of them in flight, as a route keeps them. */
+async function destinationAlone(
+  queue: string,
+  rabbit: ConnectorConnection,
+  size: number,
+): Promise<Timed> {
+  const wire = countWireBytes();
+  const pool = new ConnectorPool();
+  const destination = pool.destination(
+    { type: 'amqp', connection: 'rabbit', queue, batch: { size } },
+    rabbit,
+  );
+  const message = (i: number): OutboundMessage => ({
+    id: `m-${i}`,
+    headers: {},
+    body: Buffer.from(JSON.stringify(order(i))),
+  });
+  await destination.send(message(-1)); // connected and declared before the clock starts
+  const started = process.hrtime.bigint();
+  const cpuFrom = process.cpuUsage();
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < COUNT) await destination.send(message(next++));
+  };
+  await Promise.all(Array.from({ length: PREFETCH }, lane));
+  const result = timed(
+    `amqp destination alone, ${size === 1 ? 'confirms one by one' : `batched (size ${size})`}`,
+    COUNT,
+    started,
+    cpuFrom,
+  );
+  await destination.close();
+  await pool.close();
+  return { ...result, wire: perMessage(wire.stop(), COUNT) };
 }
 
 async function main(): Promise<void> {
@@ -289,6 +332,11 @@ async function main(): Promise<void> {
   );
   console.log(
     `priority / none: ${ratio(prio, batched)} msg/s, ${cpu(prio, batched)} CPU/msg (one by one: ${ratio(prioSingle, single)}, ${cpu(prioSingle, single)})`,
+  );
+  const alone = (prefix: string) =>
+    rows.find((r) => r.name.startsWith(`amqp destination alone, ${prefix}`));
+  console.log(
+    `destination alone, batched / one by one: ${ratio(alone('batched'), alone('confirms'))} msg/s, ${cpu(alone('batched'), alone('confirms'))} CPU/msg`,
   );
 }
 
