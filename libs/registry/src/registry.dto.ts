@@ -307,7 +307,8 @@ export class DryRunDeliveryDto {
   @ApiProperty({
     nullable: true,
     type: Number,
-    description: "Message priority from the destination's `priority` expression (null: the broker's default).",
+    description:
+      "Message priority from the destination's `priority` expression (null: the broker's default).",
   })
   priority!: number | null;
   @ApiProperty({ description: 'What would be sent (card numbers redacted).', ...ANY_JSON })

@@ -211,7 +211,10 @@ export const amqpConnector: ConnectorPlugin<
       if (spec.routingKey !== undefined && !hasExchange)
         report('/routingKey', 'applies only with exchange');
       if (spec.maxPriority !== undefined && spec.queue === undefined)
-        report('/maxPriority', 'applies only with queue (declare an exchange-bound queue yourself)');
+        report(
+          '/maxPriority',
+          'applies only with queue (declare an exchange-bound queue yourself)',
+        );
     },
   },
   describeSource: (spec) => `amqp ${spec.connection} queue ${spec.queue}`,
