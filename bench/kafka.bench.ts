@@ -1,8 +1,22 @@
 /**
  * npm run bench:kafka — a route on real Kafka next to a raw kafkajs pass-through measured in the
  * same run: consume, produce with acks from all replicas, then commit the offset.
+ *
+ * `--compression all` (or a list: `--compression none,zstd`) runs the route once per codec
+ * instead, its input preloaded and its destination producing in that codec, and adds the bytes
+ * per message the broker stored for the input (what the source fetched) and the output (what the
+ * destination produced), read from the local broker's segment files. `--json` as every bench.
  */
-import { Kafka, logLevel } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
+import {
+  KAFKA_COMPRESSIONS,
+  type KafkaCompression,
+} from '../libs/connectors/src/kafka/kafka.protocol';
+import {
+  kafkaCompressionType,
+  registerKafkaCodecs,
+} from '../libs/connectors/src/kafka/kafka-codecs';
+import { storedBatches } from '../libs/connectors/src/kafka/interop/kafka-broker-files';
 import {
   fastest,
   order,
@@ -20,7 +34,26 @@ const RUN = `bench-${Date.now().toString(36)}`;
 
 const kafka = new Kafka({ clientId: RUN, brokers: BROKERS, logLevel: logLevel.NOTHING });
 
-async function preload(topic: string): Promise<void> {
+/** The codecs of `--compression`, or none without it. */
+function compressions(): KafkaCompression[] {
+  const at = process.argv.indexOf('--compression');
+  if (at < 0) return [];
+  const value = process.argv[at + 1] ?? '';
+  const list = value === 'all' ? [...KAFKA_COMPRESSIONS] : value.split(',');
+  for (const c of list)
+    if (!(KAFKA_COMPRESSIONS as readonly string[]).includes(c))
+      throw new Error(
+        `--compression: '${c}' is not one of ${KAFKA_COMPRESSIONS.join(', ')} (or all)`,
+      );
+  return list as KafkaCompression[];
+}
+
+/** Bytes per message the broker stored for a topic (record batches in its segment files). */
+function storedPerMessage(topic: string): number {
+  return storedBatches(topic).reduce((sum, b) => sum + b.bytes, 0) / COUNT;
+}
+
+async function preload(topic: string, compression = CompressionTypes.None): Promise<void> {
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   for (let i = 0; i < COUNT; i += 1000) {
@@ -32,7 +65,7 @@ async function preload(topic: string): Promise<void> {
         headers: { 'junction-id': `m-${j}` },
       });
     }
-    await producer.send({ topic, acks: -1, messages });
+    await producer.send({ topic, acks: -1, compression, messages });
   }
   await producer.disconnect();
 }
@@ -44,7 +77,12 @@ async function preload(topic: string): Promise<void> {
  * that produces one message at a time is not a fair floor: it made the route look faster than
  * raw (131%).
  */
-async function raw(input: string, output: string, name: string): Promise<Timed> {
+async function raw(
+  input: string,
+  output: string,
+  name: string,
+  compression = CompressionTypes.None,
+): Promise<Timed> {
   const producer = kafka.producer({ idempotent: true });
   const consumer = kafka.consumer({ groupId: `${RUN}-${input}`, maxWaitTimeInMs: 100 });
   await Promise.all([producer.connect(), consumer.connect()]);
@@ -53,6 +91,7 @@ async function raw(input: string, output: string, name: string): Promise<Timed> 
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
   const started = process.hrtime.bigint();
+  const cpuFrom = process.cpuUsage();
   await consumer.run({
     autoCommit: true,
     autoCommitInterval: 100,
@@ -63,6 +102,7 @@ async function raw(input: string, output: string, name: string): Promise<Timed> 
       await producer.send({
         topic: output,
         acks: -1,
+        compression,
         messages: batch.messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
       });
       resolveOffset(batch.lastOffset());
@@ -73,49 +113,115 @@ async function raw(input: string, output: string, name: string): Promise<Timed> 
     },
   });
   await finished;
-  const result = timed(name, COUNT, started);
+  const result = timed(name, COUNT, started, cpuFrom);
   await consumer.disconnect();
   await producer.disconnect();
   return result;
 }
 
+const CONNECTION = {
+  name: 'kafka',
+  config: { brokers: BROKERS, clientId: 'junction-bench' },
+  secrets: {},
+};
+
+/** The renaming route from `input` to `output`, its destination producing in `compression`. */
+function route(name: string, input: string, output: string, compression?: KafkaCompression) {
+  return runWorker(
+    name,
+    {
+      id: 'bench-rename',
+      source: {
+        type: 'kafka',
+        connection: 'kafka',
+        topic: input,
+        groupId: `${RUN}-route-${input}`,
+        fromBeginning: true,
+      },
+      pipeline: renamingPipeline(),
+      destinations: [
+        { type: 'kafka', connection: 'kafka', topic: output, key: 'orderId', compression },
+      ],
+    },
+    CONNECTION,
+    COUNT,
+  );
+}
+
+/** The broker's bytes per message of a run's input and output topics, in its row. */
+function withBytes(row: Timed, input: string, output: string, none?: number): Timed {
+  const bytesIn = storedPerMessage(input);
+  const bytesOut = storedPerMessage(output);
+  return {
+    ...row,
+    brokerBytesInPerMessage: Math.round(bytesIn),
+    brokerBytesOutPerMessage: Math.round(bytesOut),
+    note:
+      `broker bytes/msg: input ${bytesIn.toFixed(0)}, output ${bytesOut.toFixed(0)}` +
+      (none === undefined ? '' : ` (${((bytesOut / none) * 100).toFixed(0)}% of none)`),
+  } as Timed;
+}
+
+/**
+ * Per codec, input preloaded in it (1000 a batch) and output produced in it: the raw kafkajs
+ * pass-through (a fetched batch produced in one request: what compression gives batches), then
+ * the route (one record per produce request today).
+ */
+async function compressionRows(codecs: KafkaCompression[], topics: string[]): Promise<Timed[]> {
+  const rows: Timed[] = [];
+  const none: { raw?: number; route?: number } = {};
+  for (const [i, codec] of codecs.entries()) {
+    const [rawIn, rawOut, routeIn, routeOut] = topics.slice(4 * i, 4 * i + 4);
+    const type = kafkaCompressionType(codec);
+    await preload(rawIn, type);
+    const rawRow = await raw(rawIn, rawOut, `raw kafkajs, compression ${codec}`, type);
+    rows.push(withBytes(rawRow, rawIn, rawOut, none.raw));
+    await preload(routeIn, type);
+    const routeRow = await route(`route, compression ${codec}`, routeIn, routeOut, codec);
+    rows.push(withBytes(routeRow, routeIn, routeOut, none.route));
+    if (codec === 'none') {
+      none.raw = storedPerMessage(rawOut);
+      none.route = storedPerMessage(routeOut);
+    }
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
+  registerKafkaCodecs(); // for the preloads; the routes' clients register them too
+  const codecs = compressions();
+  if (codecs.length > 0) storedBatches(RUN); // fails now, not after the first run, without a local broker
   const admin = kafka.admin();
   await admin.connect();
-  const topics = ['raw-in', 'raw-out', 'rename-in', 'rename-out', 'raw2-in', 'raw2-out'].map(
-    (t) => `${RUN}.${t}`,
-  );
+  const topics = [
+    'raw-in',
+    'raw-out',
+    'raw2-in',
+    'raw2-out',
+    ...(codecs.length === 0
+      ? ['rename-in', 'rename-out']
+      : codecs.flatMap((c) => [`${c}-raw-in`, `${c}-raw-out`, `${c}-in`, `${c}-out`])),
+  ].map((t) => `${RUN}.${t}`);
   await admin.createTopics({
     topics: topics.map((topic) => ({ topic, numPartitions: PARTITIONS })),
     waitForLeaders: true,
   });
-  const [rawIn, rawOut, renameIn, renameOut, raw2In, raw2Out] = topics;
+  const [rawIn, rawOut, raw2In, raw2Out] = topics;
   const rows: Timed[] = [];
   try {
     await preload(rawIn);
     rows.push(
       await raw(rawIn, rawOut, 'raw kafkajs: batches per partition, produce acks -1, commit'),
     );
-    await preload(renameIn);
-    rows.push(
-      await runWorker(
-        'route: validate + filter + renaming transform + mask',
-        {
-          id: 'bench-rename',
-          source: {
-            type: 'kafka',
-            connection: 'kafka',
-            topic: renameIn,
-            groupId: `${RUN}-route`,
-            fromBeginning: true,
-          },
-          pipeline: renamingPipeline(),
-          destinations: [{ type: 'kafka', connection: 'kafka', topic: renameOut, key: 'orderId' }],
-        },
-        { name: 'kafka', config: { brokers: BROKERS, clientId: 'junction-bench' }, secrets: {} },
-        COUNT,
-      ),
-    );
+    if (codecs.length === 0) {
+      const [renameIn, renameOut] = topics.slice(4);
+      await preload(renameIn);
+      rows.push(
+        await route('route: validate + filter + renaming transform + mask', renameIn, renameOut),
+      );
+    } else {
+      rows.push(...(await compressionRows(codecs, topics.slice(4))));
+    }
     // Again at the end: the broker and the JIT are warm by now, and the faster raw run is the
     // baseline, so warming up cannot flatter the route.
     await preload(raw2In);

@@ -2373,7 +2373,8 @@ export interface components {
                  *       "type": "kafka",
                  *       "connection": "kafka",
                  *       "topic": "orders.eu",
-                 *       "key": "orderId"
+                 *       "key": "orderId",
+                 *       "compression": "zstd"
                  *     }
                  * @example {
                  *       "type": "http",

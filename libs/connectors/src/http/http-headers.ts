@@ -15,6 +15,7 @@ export const RESERVED_HEADERS = new Set([
   'proxy-connection',
   'authorization',
   'content-type',
+  'content-encoding',
   'idempotency-key',
 ]);
 /** An HTTP header name (RFC 9110 token). */

@@ -1,3 +1,5 @@
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { request, type Dispatcher } from 'undici';
 import type { HttpDestinationSpec } from './http.protocol';
 import { InFlight } from '../backoff';
@@ -28,6 +30,8 @@ export interface HttpDestinationOptions {
 
 const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443 };
 
+const gzipAsync = promisify(gzip);
+
 const DEFAULT_TIMEOUT_MS = 5_000;
 /** Largest response body returned as a reply. */
 const MAX_REPLY_BYTES = 5 * 1024 * 1024;
@@ -41,6 +45,7 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
  * Resolves on 2xx. Rejects, not retryable: any other 4xx, and 3xx (redirects are never followed,
  * so a request cannot be bounced to a host off the allowlist); retryable: 408, 429, 5xx, network
  * failures and the time limit (`config.timeoutMs`, default 5 s, for the whole exchange).
+ * With `compression: gzip` the body goes gzipped, with `Content-Encoding: gzip`.
  */
 export class HttpDestination implements Destination {
   private readonly url: URL;
@@ -50,6 +55,7 @@ export class HttpDestination implements Destination {
   /** Why the policy refuses this destination's host, if it does. */
   private readonly refused?: string;
   private readonly fixedHeaders: Record<string, string>;
+  private readonly gzip: boolean;
   private readonly inFlight = new InFlight();
   private closed = false;
 
@@ -68,6 +74,7 @@ export class HttpDestination implements Destination {
     }
     this.receiptUrl = `${this.url.origin}${this.url.pathname}`;
     this.method = spec.method ?? 'POST';
+    this.gzip = spec.compression === 'gzip';
     this.timeoutMs = configNumber(connection, 'timeoutMs') ?? DEFAULT_TIMEOUT_MS;
     this.refused = options.egress.refusesName(
       this.url.hostname,
@@ -124,6 +131,7 @@ export class HttpDestination implements Destination {
     const timer = setTimeout(() => abort.abort(), this.timeoutMs);
     let readingReply = false;
     try {
+      const body = this.gzip ? await gzipAsync(message.body) : message.body;
       const response = await request(this.url, {
         method: this.method,
         dispatcher: this.options.dispatcher,
@@ -131,9 +139,10 @@ export class HttpDestination implements Destination {
           ...forwardableHeaders(message.headers),
           ...this.fixedHeaders,
           'content-type': 'application/json',
+          ...(this.gzip ? { 'content-encoding': 'gzip' } : {}),
           'idempotency-key': message.id,
         },
-        body: message.body,
+        body,
         signal: abort.signal,
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { HttpDestinationSpec } from './http.protocol';
@@ -78,6 +79,19 @@ beforeAll(async () => {
       res.end(Buffer.alloc(6 * 1024 * 1024, 120));
       return;
     }
+    if (path === '/gzipped') {
+      // A receiver that takes only gzipped JSON, as a server with request decompression would.
+      let ok = false;
+      try {
+        ok =
+          req.headers['content-encoding'] === 'gzip' &&
+          JSON.parse(gunzipSync(lastSeen().body).toString()) !== undefined;
+      } catch {
+        ok = false;
+      }
+      res.writeHead(ok ? 201 : 415).end();
+      return;
+    }
     if (path === '/moved') {
       res.writeHead(302, { location: `http://127.0.0.1:${elsewhere.port}/orders` }).end();
       return;
@@ -117,6 +131,32 @@ function lastSeen(): Seen {
 }
 
 describe('http destination', () => {
+  it('compression: gzip sends the body gzipped with Content-Encoding: gzip; without it, as it is', async () => {
+    const sent = {
+      ...message(),
+      body: Buffer.from(JSON.stringify({ items: Array(200).fill({ sku: 'A-1', qty: 2 }) })),
+      // A Content-Encoding from upstream would misdescribe the body: it is never forwarded.
+      headers: { 'content-encoding': 'br' },
+    };
+    const gzipped = pool.destination(
+      { ...spec('/gzipped'), compression: 'gzip' },
+      erp({ name: 'erp-gzip' }),
+    );
+    await expect(gzipped.send(sent)).resolves.toMatchObject({ status: 201 });
+    const request = lastSeen();
+    expect(request.headers['content-encoding']).toBe('gzip');
+    expect(request.headers['content-type']).toBe('application/json');
+    expect(gunzipSync(request.body).equals(sent.body)).toBe(true);
+    expect(request.body.length).toBeLessThan(sent.body.length / 10);
+    await gzipped.close();
+
+    const plain = pool.destination(spec('/gzipped'), erp({ name: 'erp-plain' }));
+    await expect(plain.send(sent)).rejects.toThrow(/answered 415/);
+    expect(lastSeen().headers['content-encoding']).toBeUndefined();
+    expect(lastSeen().body.equals(sent.body)).toBe(true);
+    await plain.close();
+  });
+
   it('POSTs the JSON body with Idempotency-Key and resolves on 2xx with the status', async () => {
     const destination = pool.destination(spec('/orders'), erp());
     const sent = message();

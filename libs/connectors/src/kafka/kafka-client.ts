@@ -18,6 +18,7 @@ import { ConnectorError, type ConnectorConnection } from '../connector';
 import { errorText, type ConnectionState, type ConnectorLogger } from '../logger';
 import { EgressPolicy } from '../egress/egress-policy';
 import { egressError, egressSocketFactory } from '../egress/egress-socket';
+import { registerKafkaCodecs } from './kafka-codecs';
 
 export interface KafkaClientOptions {
   /** TCP connect time limit. Default 3 s. */
@@ -33,12 +34,16 @@ export interface KafkaClientOptions {
   egress?: EgressPolicy;
 }
 
-/** kafkajs settings for a stored connection: brokers, client id, TLS and SASL from config and secrets. */
+/**
+ * kafkajs settings for a stored connection: brokers, client id, TLS and SASL from config and
+ * secrets. Registers the snappy, lz4 and zstd codecs first, so its consumers read every codec.
+ */
 export function kafkaClientConfig(
   connection: ConnectorConnection,
   options: KafkaClientOptions,
   logger: ConnectorLogger,
 ): KafkaConfig {
+  registerKafkaCodecs();
   const brokers = connection.config.brokers;
   if (
     !Array.isArray(brokers) ||

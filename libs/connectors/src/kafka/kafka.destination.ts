@@ -7,6 +7,7 @@ import {
   type OutboundMessage,
 } from '../connector';
 import { kafkaConnectorError, type KafkaClient } from './kafka-client';
+import { kafkaCompressionType } from './kafka-codecs';
 import { JUNCTION_ID_HEADER } from './kafka.source';
 
 export interface KafkaDestinationOptions {
@@ -19,7 +20,8 @@ export interface KafkaDestinationOptions {
 
 /**
  * Produces to one topic through the connection's shared idempotent producer with `acks: -1` (all
- * in-sync replicas), the message id in header `junction-id` and the key from the message.
+ * in-sync replicas), the message id in header `junction-id`, the key from the message and the
+ * spec's compression.
  * Resolves with the partition and offset the broker assigned.
  */
 export class KafkaDestination implements Destination {
@@ -61,6 +63,7 @@ export class KafkaDestination implements Destination {
         return producer.send({
           topic: this.spec.topic,
           acks: -1,
+          compression: kafkaCompressionType(this.spec.compression),
           messages: [
             {
               key: message.key ?? null,

@@ -9,6 +9,7 @@ import { Kafka, logLevel, type Admin, type ISocketFactory } from 'kafkajs';
 import type { KafkaSourceSpec } from './kafka.protocol';
 import { describeConformance, testMessages } from '../conformance/conformance';
 import { deferred, sendWithRetry, until } from '../conformance/eventually';
+import { connectKafkaAdmin } from '../conformance/kafka-admin';
 import { TcpProxy } from '../conformance/tcp-proxy';
 import { testLogger } from '../conformance/test-logger';
 import type { ConnectorConnection, InboundMessage } from '../connector';
@@ -51,16 +52,7 @@ function trackingSocketFactory(sockets: Set<Socket>): ISocketFactory {
 }
 
 beforeAll(async () => {
-  admin = new Kafka({
-    clientId: `junction-test-admin-${RUN}`,
-    brokers: BROKERS,
-    logLevel: logLevel.NOTHING,
-  }).admin();
-  await admin.connect().catch((err: unknown) => {
-    throw new Error(
-      `no Kafka at ${BROKERS.join(',')} (run scripts/kafka.sh start): ${String(err)}`,
-    );
-  });
+  admin = await connectKafkaAdmin(BROKERS, RUN);
 }, 30_000);
 
 afterAll(async () => {

@@ -10,11 +10,17 @@ export interface KafkaSourceSpec {
   fromBeginning?: boolean;
 }
 
+/** What a Kafka destination may compress its record batches with (the codecs are in kafka-codecs.ts). */
+export const KAFKA_COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
+export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
+
 export interface KafkaDestinationSpec {
   type: 'kafka';
   connection: string;
   topic: string;
   key?: string;
+  /** Codec of the record batches this destination produces; default none. */
+  compression?: KafkaCompression;
   when?: string;
 }
 
@@ -131,8 +137,21 @@ export const kafkaConnector: ConnectorPlugin<
           'JSONata expression giving the message key; messages with one key keep their order.',
         examples: ['orderId'],
       },
+      compression: {
+        enum: [...KAFKA_COMPRESSIONS],
+        default: 'none',
+        description:
+          "Codec of the record batches produced: fewer bytes on the wire and on the brokers' disks for some CPU. Consumers (Java, librdkafka, Junction sources) read every codec whatever this is.",
+        examples: ['zstd'],
+      },
     },
-    example: { type: 'kafka', connection: 'kafka', topic: 'orders.eu', key: 'orderId' },
+    example: {
+      type: 'kafka',
+      connection: 'kafka',
+      topic: 'orders.eu',
+      key: 'orderId',
+      compression: 'zstd',
+    },
     expressions: { key: 'key' },
   },
   describeSource: (spec) => `kafka ${spec.connection} topic ${spec.topic}`,

@@ -96,6 +96,20 @@ describe('route document validation', () => {
       ['/source/prefetch: must be >= 1'],
     ],
     [
+      'a compression the destination does not have',
+      (d) => ({
+        ...d,
+        destinations: [
+          { type: 'kafka', connection: 'kafka', topic: 'orders.eu', compression: 'brotli' },
+          { type: 'http', connection: 'erp', path: '/orders', compression: 'zstd' },
+        ],
+      }),
+      [
+        '/destinations/0/compression: must be one of none, gzip, snappy, lz4, zstd',
+        '/destinations/1/compression: must be one of none, gzip',
+      ],
+    ],
+    [
       'unknown stage kind',
       (d) => ({ ...d, pipeline: [{ tranform: 'x' }] }),
       [
