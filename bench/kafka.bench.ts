@@ -5,7 +5,11 @@
  * `--compression all` (or a list: `--compression none,zstd`) runs the route once per codec
  * instead, its input preloaded and its destination producing in that codec, and adds the bytes
  * per message the broker stored for the input (what the source fetched) and the output (what the
- * destination produced), read from the local broker's segment files. `--json` as every bench.
+ * destination produced), read from the local broker's segment files.
+ *
+ * `--exactly-once` runs the route a second time with `delivery: exactly-once` (each batch's
+ * outputs and offsets in one transaction), for its msg/s and CPU per message beside the
+ * at-least-once run's. `--json` prints one JSON document instead, as every bench.
  */
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import {
@@ -31,6 +35,7 @@ const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
 const COUNT = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const PARTITIONS = 4;
 const RUN = `bench-${Date.now().toString(36)}`;
+const EXACTLY_ONCE = process.argv.includes('--exactly-once');
 
 const kafka = new Kafka({ clientId: RUN, brokers: BROKERS, logLevel: logLevel.NOTHING });
 
@@ -125,12 +130,22 @@ const CONNECTION = {
   secrets: {},
 };
 
-/** The renaming route from `input` to `output`, its destination producing in `compression`. */
-function route(name: string, input: string, output: string, compression?: KafkaCompression) {
+/**
+ * The renaming route from `input` to `output`, its destination producing in `compression`, run in
+ * this process until COUNT are delivered.
+ */
+function route(
+  name: string,
+  input: string,
+  output: string,
+  options: { compression?: KafkaCompression; delivery?: 'exactly-once' } = {},
+) {
+  const { compression, delivery } = options;
   return runWorker(
     name,
     {
-      id: 'bench-rename',
+      id: `bench-${delivery ?? 'rename'}`,
+      ...(delivery ? { delivery } : {}),
       source: {
         type: 'kafka',
         connection: 'kafka',
@@ -177,7 +192,9 @@ async function compressionRows(codecs: KafkaCompression[], topics: string[]): Pr
     const rawRow = await raw(rawIn, rawOut, `raw kafkajs, compression ${codec}`, type);
     rows.push(withBytes(rawRow, rawIn, rawOut, none.raw));
     await preload(routeIn, type);
-    const routeRow = await route(`route, compression ${codec}`, routeIn, routeOut, codec);
+    const routeRow = await route(`route, compression ${codec}`, routeIn, routeOut, {
+      compression: codec,
+    });
     rows.push(withBytes(routeRow, routeIn, routeOut, none.route));
     if (codec === 'none') {
       none.raw = storedPerMessage(rawOut);
@@ -199,7 +216,7 @@ async function main(): Promise<void> {
     'raw2-in',
     'raw2-out',
     ...(codecs.length === 0
-      ? ['rename-in', 'rename-out']
+      ? ['rename-in', 'rename-out', ...(EXACTLY_ONCE ? ['eos-in', 'eos-out'] : [])]
       : codecs.flatMap((c) => [`${c}-raw-in`, `${c}-raw-out`, `${c}-in`, `${c}-out`])),
   ].map((t) => `${RUN}.${t}`);
   await admin.createTopics({
@@ -214,11 +231,19 @@ async function main(): Promise<void> {
       await raw(rawIn, rawOut, 'raw kafkajs: batches per partition, produce acks -1, commit'),
     );
     if (codecs.length === 0) {
-      const [renameIn, renameOut] = topics.slice(4);
+      const [renameIn, renameOut, eosIn, eosOut] = topics.slice(4);
       await preload(renameIn);
       rows.push(
         await route('route: validate + filter + renaming transform + mask', renameIn, renameOut),
       );
+      if (EXACTLY_ONCE) {
+        await preload(eosIn);
+        rows.push(
+          await route('the same route, delivery: exactly-once', eosIn, eosOut, {
+            delivery: 'exactly-once',
+          }),
+        );
+      }
     } else {
       rows.push(...(await compressionRows(codecs, topics.slice(4))));
     }

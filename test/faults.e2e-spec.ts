@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as amqp from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
+import { countKafkaIds } from '../libs/connectors/src/conformance/kafka-reader';
 import { createTestDatabase } from '@junction/database';
 import { duplicates, readAmqpQueue } from './broker-readers';
 import { eventually, freePort, GatewayProcess as Gateway } from './gateway-process';
@@ -73,18 +74,8 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     ids: string[],
     timeoutMs = 90_000,
   ): Promise<Map<string, number>> {
-    const seen = new Map<string, number>();
-    const consumer = kafka.consumer({
+    const { seen, stop } = await countKafkaIds(kafka, topic, {
       groupId: `reader-${RUN}-${topic}-${Date.now()}`,
-      maxWaitTimeInMs: 100,
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        const id = message.headers?.['junction-id']?.toString() ?? '';
-        seen.set(id, (seen.get(id) ?? 0) + 1);
-      },
     });
     try {
       await eventually(
@@ -99,7 +90,7 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
         `all ${ids.length} ids on ${topic}`,
       );
     } finally {
-      await consumer.disconnect();
+      await stop();
     }
     return seen;
   }

@@ -14,7 +14,7 @@ import {
 } from './connectors';
 import { EgressPolicy } from './egress/egress-policy';
 import { consoleLogger, type ConnectionState, type ConnectorLogger } from './logger';
-import type { ConnectorContext, ConnectorFactories, SharedClient } from './plugin';
+import type { ConnectorContext, ConnectorFactories, SharedClient, SourceRoute } from './plugin';
 
 /** Each protocol's options under its kind (`amqp`, `kafka`, `http`), as its factory file declares them. */
 export type ConnectorPoolOptions = {
@@ -53,7 +53,7 @@ export class ConnectorPool {
   source(
     spec: ConnectorSourceSpec,
     connection: ConnectorConnection | undefined,
-    options: { routeId: string; routeVersion?: number },
+    options: SourceRoute,
   ): Source {
     this.assertOpen();
     const { factories, context, leased } = this.prepare(spec.type, connection);

@@ -30,6 +30,21 @@ export interface InboundMessage {
   final?: boolean;
   /** A caller waits for the route's answer until then (epoch ms; sync HTTP ingest). */
   replyBy?: number;
+  /** The source's transaction the message's sends join (`delivery: exactly-once`). */
+  transaction?: MessageTransaction;
+}
+
+/**
+ * A source's transaction (Kafka, `delivery: exactly-once`): the deliveries of its messages are
+ * sent in it, and it commits together with the source's offsets, or not at all. Opaque to the
+ * runtime, which passes it from the inbound message to every outbound one.
+ */
+export interface MessageTransaction {
+  /**
+   * A send in it failed: it is aborted and every message in it comes again. Such a message must
+   * be given back (its handler rejects), not dead-lettered: the dead letter would be aborted too.
+   */
+  readonly failed: boolean;
 }
 
 /**
@@ -60,6 +75,8 @@ export interface OutboundMessage {
   key?: string | null;
   /** Message priority 0..255 (AMQP 0-9-1 `priority`, AMQP 1.0 header `priority`); absent: the broker's default. */
   priority?: number;
+  /** Send inside this transaction of the source (only a destination that can join it may). */
+  transaction?: MessageTransaction;
 }
 
 /** What the far side confirmed, for the audit trail: each protocol's receipt, or the log's. */

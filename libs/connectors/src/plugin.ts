@@ -1,5 +1,5 @@
 import type { JsonSchema, RouteProtocol } from '@junction/pipeline';
-import type { Delivery } from '@junction/pipeline';
+import type { Delivery, DeliveryMode } from '@junction/pipeline';
 import type { ConnectorConnection, Destination, MessageHandler, Source } from './connector';
 import type { EgressPolicy } from './egress/egress-policy';
 import type { ConnectionState, ConnectorLogger } from './logger';
@@ -81,6 +81,14 @@ export interface ConnectionTarget {
   pointer: string;
 }
 
+/** The route a source is made for. */
+export interface SourceRoute {
+  routeId: string;
+  routeVersion?: number;
+  /** `exactly-once`: the source runs its messages in transactions (a protocol with `transactions`). */
+  delivery?: DeliveryMode;
+}
+
 /** The code that talks to the broker: made by the pool through `plugin.load()`. */
 export interface ConnectorFactories<S, D, O> {
   /** Absent for a protocol without sources of its own making (none today). */
@@ -88,7 +96,7 @@ export interface ConnectorFactories<S, D, O> {
     spec: S,
     connection: ConnectorConnection,
     context: ConnectorContext<O>,
-    route: { routeId: string; routeVersion?: number },
+    route: SourceRoute,
   ): Source;
   createDestination?(
     spec: D,

@@ -17,7 +17,7 @@ import { assertRouteShape, checkRouteShape } from './schema/route-validator';
 import { STAGES, StageKind } from './stages';
 import { DROP, RouteResources, Stage, StageBuildContext } from './stages/stage';
 import type { ReportProblem, RouteProtocols } from './route-protocol';
-import { destinationKinds } from './schema/route-schema';
+import { destinationKinds, transactional } from './schema/route-schema';
 
 /** Where one matching destination sends the message, with its expressions already evaluated. */
 export interface Delivery {
@@ -194,7 +194,16 @@ export async function validateRoute(
 
 /** Sorts problems as their fields appear: /pipeline/2 before /pipeline/10, a field before its children. */
 function inDocumentOrder(problems: RouteProblem[]): RouteProblem[] {
-  const order = ['id', 'description', 'source', 'pipeline', 'destinations', 'errors', 'audit'];
+  const order = [
+    'id',
+    'description',
+    'source',
+    'pipeline',
+    'destinations',
+    'errors',
+    'audit',
+    'delivery',
+  ];
   const key = (pointer: string) => pointer.split('/').slice(1);
   return problems
     .map((problem, i) => ({ problem, i, segments: key(problem.pointer) }))
@@ -274,6 +283,7 @@ function buildParts(
   checkSource(doc, resources.protocols, collector, sound);
   const errors = doc.errors && typeof doc.errors === 'object' ? doc.errors : undefined;
   const deadLetter = errors?.deadLetter as DestinationSpec | undefined;
+  checkDelivery(doc, deadLetter, resources.protocols, collector, sound);
   if (sound('/errors/deadLetter') && deadLetter)
     destinationKinds(resources.protocols)[deadLetter.type]?.check?.(
       deadLetter as unknown as Record<string, unknown>,
@@ -322,6 +332,45 @@ function checkSource(
       });
     else replying = index;
   });
+}
+
+/**
+ * `delivery: exactly-once` holds only where one transaction covers everything the route writes
+ * to: its source's offsets and every destination, the dead-letter one included, on the source's
+ * connection of a kind with transactions. Anything else (another broker, an HTTP call, the log)
+ * would happen again after an abort. Each side that does not fit is named, at /delivery.
+ */
+function checkDelivery(
+  doc: RouteDocument,
+  deadLetter: DestinationSpec | undefined,
+  protocols: RouteProtocols,
+  collector: ProblemCollector,
+  sound: (pointer: string) => boolean,
+): void {
+  const source = doc.source;
+  if (doc.delivery !== 'exactly-once' || !sound('/source') || typeof source !== 'object') return;
+  const kinds = transactional(protocols);
+  const fits = kinds.includes(source.type);
+  const kind = fits ? source.type : kinds.join(' or ') || 'transactional';
+  const refuse = (why: string) =>
+    collector.problems.push({
+      pointer: '/delivery',
+      message: `exactly-once needs a ${kind} source and only ${kind} destinations on the same connection; ${why}`,
+    });
+  if (!fits) {
+    refuse(`/source is ${source.type}`);
+    return;
+  }
+  const sides: Array<[string, DestinationSpec | undefined]> = (
+    Array.isArray(doc.destinations) ? doc.destinations : []
+  ).map((d, i) => [`/destinations/${i}`, d]);
+  sides.push(['/errors/deadLetter', deadLetter]);
+  for (const [pointer, spec] of sides) {
+    if (!spec || !sound(pointer)) continue;
+    if (spec.type !== source.type) refuse(`${pointer} is ${spec.type}`);
+    else if (spec.connection !== source.connection)
+      refuse(`${pointer} is on connection ${spec.connection}, the source on ${source.connection}`);
+  }
 }
 
 const RUN_LANE = new Lane(2);

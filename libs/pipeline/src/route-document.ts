@@ -28,6 +28,12 @@ export interface LogDestinationSpec {
   level?: 'info' | 'debug';
   when?: string;
 }
+/**
+ * How a route delivers: `at-least-once` (the default: a crash redelivers, consumers de-duplicate
+ * by message id) or `exactly-once` (Kafka to Kafka on one connection, in Kafka transactions).
+ */
+export type DeliveryMode = 'at-least-once' | 'exactly-once';
+
 export interface RetrySpec {
   attempts?: number;
   backoffMs?: number;
@@ -51,6 +57,8 @@ export interface RouteDocument<
   /** The dead-letter destination is any destination but `when` (each kind's own fields kept). */
   errors?: { retry?: RetrySpec; deadLetter?: D extends unknown ? Omit<D, 'when'> : never };
   audit?: { payload?: 'masked' | 'none' };
+  /** Default `at-least-once`; `exactly-once` only where every side joins one transaction (see RouteProtocol.transactions). */
+  delivery?: DeliveryMode;
 }
 
 /** A connection a route names, and the secret it needs set (an HMAC-checked source needs `hmacKey`). */

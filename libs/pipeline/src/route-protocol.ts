@@ -17,6 +17,12 @@ export interface RouteProtocol {
   readonly source?: ProtocolSourceSpec;
   /** What a destination of this kind takes; absent when the protocol has no destination. */
   readonly destination?: ProtocolDestinationSpec;
+  /**
+   * Its source and its destinations on the same connection can take part in one transaction
+   * (Kafka): a route reading and writing only such a connection may ask for `delivery:
+   * exactly-once`.
+   */
+  readonly transactions?: boolean;
 }
 
 /** Fields of one side (source or destination), besides `type` (and `when`, `reply`). */

@@ -240,6 +240,40 @@ describe('RouteWorker', () => {
     expect(worker.status().state).toBe('stopped');
   });
 
+  it("sends in the message's transaction, and gives back (not dead-letters) a message whose transaction failed", async () => {
+    const transaction = { failed: false };
+    const out = new FakeDestination(['confirm', 'fail']);
+    const dlq = new FakeDestination();
+    const { deps, source, records, parked } = fakeDeps([out], dlq);
+    const doc = route({
+      errors: { deadLetter: { type: 'amqp', connection: 'rabbit', queue: 'orders.dlq' } },
+    });
+    const worker = await started(doc, deps);
+    await expect(source.deliver(message({ total: 1 }, { transaction }))).resolves.toMatchObject({
+      outcome: 'delivered',
+    });
+    expect(out.sent[0].transaction).toBe(transaction);
+    // A failed send in a transaction dooms it (the destination says so, and refuses retries).
+    const send = out.send.bind(out);
+    out.send = (m) =>
+      send(m).catch((err: unknown) => {
+        transaction.failed = true;
+        throw new ConnectorError('UNREACHABLE', (err as Error).message, false);
+      });
+    await expect(source.deliver(message({ total: 2 }, { transaction }))).rejects.toThrow(
+      /transaction of message m-1 failed .*broker away.*; it is aborted and redone/,
+    );
+    expect(out.sent).toHaveLength(2);
+    expect(parked).toEqual([]);
+    expect(dlq.sent).toEqual([]);
+    expect(records.map((r) => r.outcome)).toEqual(['delivered']);
+    // A dead letter joins the transaction too (a validation failure inside it).
+    transaction.failed = false;
+    await source.deliver(message('{not json', { transaction }));
+    expect(dlq.sent[0].transaction).toBe(transaction);
+    await worker.stop();
+  });
+
   it('returns the answer of the reply destination to a source that awaits one', async () => {
     const answer: Reply = { body: Buffer.from('{"ok":true}'), contentType: 'application/json' };
     const out = new FakeDestination([], answer);

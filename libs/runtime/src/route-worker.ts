@@ -9,10 +9,12 @@ import {
   type DeliveryReceipt,
   type Destination,
   type InboundMessage,
+  type MessageTransaction,
   type OutboundMessage,
   type Reply,
   type RouteSpec,
   type Source,
+  type SourceRoute,
 } from '@junction/connectors';
 import {
   CompiledRoute,
@@ -39,7 +41,7 @@ export interface WorkerConnectors {
   source(
     spec: RouteSpec['source'],
     connection: ConnectorConnection | undefined,
-    options: { routeId: string; routeVersion?: number },
+    options: SourceRoute,
   ): Source;
   destination(
     spec: RouteDestination,
@@ -256,6 +258,7 @@ export class RouteWorker {
         source = this.deps.connectors.source(spec, connection, {
           routeId: this.routeId,
           routeVersion: this.version,
+          ...(this.document.delivery ? { delivery: this.document.delivery } : {}),
         });
         const started = source.start((message) => this.handle(message));
         const cancelled = new Promise<never>((_, reject) => {
@@ -446,7 +449,7 @@ export class RouteWorker {
     const replyBy =
       this.replyIndex === undefined ? 0 : (message.replyBy ?? Date.now() + this.replyTimeoutMs());
     const settled = await Promise.all(
-      deliveries.map((d) => this.deliver(d, bytes, replyBy, trace)),
+      deliveries.map((d) => this.deliver(d, bytes, replyBy, trace, message.transaction)),
     );
     const interrupted = settled.filter((s): s is DeliveryInterrupted => 'interrupted' in s);
     // A broker message goes back to its queue or partition, and a replayed dead letter stays
@@ -454,6 +457,7 @@ export class RouteWorker {
     // or gone): it is dead-lettered below, as a delivery failure.
     if (interrupted.length > 0 && (!message.final || options.replay))
       this.handBack(id, settled, interrupted);
+    if (message.transaction?.failed) this.abandonTransaction(id, settled);
     const receipts = settled.flatMap((s) =>
       'receipt' in s ? [{ destination: s.index, receipt: s.receipt }] : [],
     );
@@ -546,15 +550,37 @@ export class RouteWorker {
     );
   }
 
+  /**
+   * Gives a message back because a send in its source's transaction failed (delivery:
+   * exactly-once): the transaction is aborted, its sends with it, and the source redoes them all.
+   * Dead-lettering it would be wrong: the dead letter would be aborted too.
+   */
+  private abandonTransaction(
+    id: string,
+    settled: Array<DeliverySuccess | DeliveryFailure | DeliveryInterrupted>,
+  ): never {
+    dropReplies(settled);
+    const why = settled.flatMap((s) =>
+      'error' in s ? [`destinations/${s.index}: ${s.error}`] : [],
+    );
+    throw new JunctionError(
+      'UNAVAILABLE',
+      `route '${this.routeId}': the transaction of message ${id} failed${why.length ? ` (${why.join('; ')})` : ''}; it is aborted and redone`,
+      { id },
+      { retryAfterSeconds: 1 },
+    );
+  }
+
   /** One delivery, in its span; the message it sends carries the trace on. */
   private async deliver(
     delivery: Delivery,
     body: Buffer,
     replyBy: number,
     trace: MessageTrace,
+    transaction: MessageTransaction | undefined,
   ): Promise<DeliverySuccess | DeliveryFailure | DeliveryInterrupted> {
     const span = trace.delivery(delivery.index, delivery.destination);
-    const settled = await this.send(delivery, body, replyBy, span.headers);
+    const settled = await this.send(delivery, body, replyBy, span.headers, transaction);
     span.end(settled);
     return settled;
   }
@@ -564,6 +590,7 @@ export class RouteWorker {
     body: Buffer,
     replyBy: number,
     traceHeaders: TraceHeaders | undefined,
+    transaction: MessageTransaction | undefined,
   ): Promise<DeliverySuccess | DeliveryFailure | DeliveryInterrupted> {
     const destination = this.destinations[delivery.index];
     const out: OutboundMessage = {
@@ -573,6 +600,7 @@ export class RouteWorker {
       routingKey: delivery.routingKey,
       key: delivery.key,
       ...(delivery.priority !== undefined ? { priority: delivery.priority } : {}),
+      ...(transaction ? { transaction } : {}),
     };
     try {
       if (delivery.index === this.replyIndex && destination.request) {
@@ -649,6 +677,7 @@ export class RouteWorker {
           'x-junction-dead-letter': deadLetterId,
         },
         body: message.payload,
+        ...(message.transaction ? { transaction: message.transaction } : {}),
       };
       try {
         await withRetry(
@@ -657,6 +686,8 @@ export class RouteWorker {
           this.halt.signal,
         );
       } catch (err) {
+        // In a transaction, the dead letter is lost with it: the whole transaction comes again.
+        if (message.transaction?.failed) this.abandonTransaction(id, []);
         // The encrypted copy is committed: the message is safe and can be replayed from there.
         this.deps.log.warn(
           `route ${this.routeId}: dead-letter destination failed for ${id} (kept in the table): ${(err as Error).message}`,

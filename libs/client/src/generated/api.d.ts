@@ -2399,6 +2399,13 @@ export interface components {
                 } & (unknown & unknown & unknown & unknown & unknown & unknown);
             };
             /**
+             * @description at-least-once: a crash redelivers (consumers de-duplicate by the message id). exactly-once: each batch's outputs and source offsets are committed in one transaction, for read_committed readers; only with a source and every destination (and dead-letter destination) of a kind that supports transactions (kafka), all on the source's connection.
+             * @default at-least-once
+             * @example at-least-once
+             * @enum {unknown}
+             */
+            delivery?: "at-least-once" | "exactly-once";
+            /**
              * @description What the audit trail keeps of each message.
              * @example {
              *       "payload": "masked"

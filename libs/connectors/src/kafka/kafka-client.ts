@@ -90,6 +90,8 @@ export function kafkaClientConfig(
   return config;
 }
 
+const CONCURRENT_TRANSACTIONS = 'another concurrent operation on the same transaction';
+
 /**
  * kafkajs logs into the connector logger. Its ERROR lines for single failed responses
  * ("Response Metadata ... This server does not host this topic-partition") are retried by kafkajs
@@ -100,7 +102,10 @@ function kafkaLogCreator(logger: ConnectorLogger): logCreator {
     ({ namespace, level, log }) => {
       const { message, error } = log as { message: string; error?: unknown };
       const line = `kafkajs ${namespace}: ${message}${error ? `: ${errorText(error)}` : ''}`;
-      if (level === logLevel.ERROR && !message.startsWith('Response ')) logger.error(line);
+      // CONCURRENT_TRANSACTIONS: a transaction's first send while the coordinator still writes
+      // the previous one's markers, which an exactly-once route meets after most commits; retried.
+      if (line.includes(CONCURRENT_TRANSACTIONS)) logger.debug(line);
+      else if (level === logLevel.ERROR && !message.startsWith('Response ')) logger.error(line);
       else if (level <= logLevel.WARN) logger.warn(line);
       else if (level === logLevel.INFO) logger.info(line);
       else logger.debug(line);

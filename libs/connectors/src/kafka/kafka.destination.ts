@@ -9,6 +9,7 @@ import {
 import { kafkaConnectorError, type KafkaClient } from './kafka-client';
 import { kafkaCompressionType } from './kafka-codecs';
 import { JUNCTION_ID_HEADER } from './kafka.source';
+import { failTransaction, joinTransaction, KafkaTransaction } from './kafka-transactions';
 
 export interface KafkaDestinationOptions {
   /**
@@ -59,7 +60,9 @@ export class KafkaDestination implements Destination {
     });
     try {
       const sent = (async () => {
-        const producer = await this.client.producer();
+        const producer = message.transaction
+          ? joinTransaction(this.client, message.transaction).sender
+          : await this.client.producer();
         return producer.send({
           topic: this.spec.topic,
           acks: -1,
@@ -85,6 +88,8 @@ export class KafkaDestination implements Destination {
       const error = kafkaConnectorError(err, where);
       // Only a cluster out of reach makes the connection down; a refused record does not.
       if (error.code === 'UNREACHABLE' || error.code === 'TIMEOUT') this.client.unreachable(err);
+      if (message.transaction instanceof KafkaTransaction)
+        throw failTransaction(message.transaction, error);
       throw error;
     } finally {
       clearTimeout(timer);

@@ -5,6 +5,7 @@ import { KafkaClient, kafkaClientConfig, type KafkaClientOptions } from './kafka
 import { KafkaDestination } from './kafka.destination';
 import type { KafkaDestinationSpec, KafkaSourceSpec } from './kafka.protocol';
 import { KafkaSource } from './kafka.source';
+import { KafkaTransactions } from './kafka-transactions';
 import { quietLogger } from '../logger';
 
 export type KafkaPoolOptions = KafkaClientOptions & {
@@ -18,6 +19,10 @@ export type KafkaPoolOptions = KafkaClientOptions & {
   heartbeatInterval?: number;
   /** How long a send waits for `acks: -1`. Default 30 s. */
   sendTimeoutMs?: number;
+  /** `delivery: exactly-once`: most messages in one transaction. Default 500. */
+  transactionMaxMessages?: number;
+  /** `delivery: exactly-once`: longest a transaction may stay open. Default 60 s. */
+  transactionTimeout?: number;
 };
 
 function sharedClient(
@@ -39,8 +44,10 @@ export const kafkaFactories: ConnectorFactories<
 > = {
   createSource(spec, connection, context, route) {
     const kafka = context.options;
+    const client = sharedClient(connection, context);
+    const groupId = spec.groupId ?? `junction.${route.routeId}`;
     return new KafkaSource(
-      sharedClient(connection, context),
+      client,
       spec,
       {
         routeId: route.routeId,
@@ -48,6 +55,21 @@ export const kafkaFactories: ConnectorFactories<
         partitionsConsumedConcurrently: kafka.partitionsConsumedConcurrently ?? 8,
         sessionTimeout: kafka.sessionTimeout ?? 30_000,
         heartbeatInterval: kafka.heartbeatInterval ?? 3_000,
+        ...(route.delivery === 'exactly-once'
+          ? {
+              transactions: new KafkaTransactions(
+                client,
+                {
+                  groupId,
+                  topic: spec.topic,
+                  maxMessages: kafka.transactionMaxMessages ?? 500,
+                  transactionTimeout: kafka.transactionTimeout ?? 60_000,
+                },
+                context.logger,
+                `kafka source ${spec.topic} (group ${groupId}, exactly-once)`,
+              ),
+            }
+          : {}),
       },
       context.logger,
     );

@@ -48,6 +48,8 @@ export const kafkaConnector: ConnectorPlugin<
   KafkaReceipt
 > = {
   kind: 'kafka',
+  // A consumer's offsets and a producer's sends can commit together (delivery: exactly-once).
+  transactions: true,
   description:
     'Kafka: consumer groups with offsets committed after delivery, producers with acks from all in-sync replicas.',
   connection: {

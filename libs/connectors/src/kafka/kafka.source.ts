@@ -9,6 +9,7 @@ import {
 } from '../connector';
 import { errorText, type ConnectorLogger } from '../logger';
 import { stringifyKafkaHeaders, type KafkaClient } from './kafka-client';
+import type { KafkaTransactions } from './kafka-transactions';
 
 export interface KafkaSourceOptions {
   routeId: string;
@@ -18,6 +19,8 @@ export interface KafkaSourceOptions {
   partitionsConsumedConcurrently: number;
   sessionTimeout: number;
   heartbeatInterval: number;
+  /** `delivery: exactly-once`: batches run in transactions there, not message by message here. */
+  transactions?: KafkaTransactions;
 }
 
 /** Header carrying the message id (the producer side sets it too). */
@@ -78,6 +81,7 @@ export class KafkaSource implements Source {
   async stop(): Promise<void> {
     if (!this.active) return;
     this.stopping = true;
+    this.options.transactions?.stop();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     const consumer = this.consumer;
@@ -102,6 +106,7 @@ export class KafkaSource implements Source {
         );
       this.client.forget(consumer);
     }
+    await this.options.transactions?.close();
     this.active = false;
   }
 
@@ -130,11 +135,19 @@ export class KafkaSource implements Source {
         fromBeginning: this.spec.fromBeginning ?? false,
       });
       if (abandoned()) throw stopped;
+      const transactions = this.options.transactions;
+      transactions?.watch(consumer);
       // Resolves once the group is joined (a failure there goes to the crash handler).
       await consumer.run({
         autoCommit: false,
         partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
-        eachMessage: (payload) => this.eachMessage(consumer, payload),
+        ...(transactions
+          ? {
+              eachBatchAutoResolve: false,
+              eachBatch: (payload) =>
+                this.inFlight.track(transactions.eachBatch(consumer, payload, this.handler!)),
+            }
+          : { eachMessage: (payload) => this.eachMessage(consumer, payload) }),
       });
       if (abandoned()) throw stopped;
       this.restarts = 0;
@@ -258,28 +271,52 @@ export class KafkaSource implements Source {
     this.logger.debug(
       `${this.name}: handler rejected ${partition}@${message.offset}: ${errorText(failure)}`,
     );
-    try {
-      consumer.seek({ topic, partition, offset: message.offset });
-    } catch (err) {
-      this.logger.warn(`${this.name}: seek failed: ${errorText(err)}`);
-    }
-    if (this.stopping) return;
-    const resume = pause();
-    const timer = setTimeout(
-      () => {
-        this.timers.delete(timer);
-        if (!this.stopping) resume();
-      },
-      backoffDelay(attempt - 1, 100, 5_000),
-    );
-    this.timers.add(timer);
+    seekBack(consumer, { topic, partition, offset: message.offset }, attempt, {
+      pause,
+      timers: this.timers,
+      stopping: () => this.stopping,
+      warn: (line) => this.logger.warn(`${this.name}: ${line}`),
+    });
   }
+}
+
+/**
+ * Seeks a partition back to `at.offset` (that message comes next: order kept) and pauses it for
+ * a short, growing while (100 ms doubling to 5 s, by `attempt`), so a failing message does not
+ * spin. The timer goes in `timers`, for a stop to clear.
+ */
+export function seekBack(
+  consumer: Consumer,
+  at: { topic: string; partition: number; offset: string },
+  attempt: number,
+  hooks: {
+    pause: () => () => void;
+    timers: Set<NodeJS.Timeout>;
+    stopping: () => boolean;
+    warn: (line: string) => void;
+  },
+): void {
+  try {
+    consumer.seek(at);
+  } catch (err) {
+    hooks.warn(`seek failed: ${errorText(err)}`);
+  }
+  if (hooks.stopping()) return;
+  const resume = hooks.pause();
+  const timer = setTimeout(
+    () => {
+      hooks.timers.delete(timer);
+      if (!hooks.stopping()) resume();
+    },
+    backoffDelay(attempt - 1, 100, 5_000),
+  );
+  hooks.timers.add(timer);
 }
 
 /** How long a handled message may wait for its offset commit (a crash meanwhile redelivers it). */
 const COMMIT_EVERY_MS = 100;
 
-function headerId(message: KafkaMessage): string | undefined {
+export function headerId(message: KafkaMessage): string | undefined {
   const raw = message.headers?.[JUNCTION_ID_HEADER];
   const value = Array.isArray(raw) ? raw[0] : raw;
   if (value === undefined) return undefined;

@@ -103,6 +103,13 @@ const stageItem: JsonSchema = {
   examples: [{ filter: 'total > 100' }],
 };
 
+/** The kinds whose source and destinations can share a transaction (see RouteProtocol.transactions). */
+export function transactional(protocols: RouteProtocols): string[] {
+  return Object.values(protocols)
+    .filter((p) => p.transactions === true)
+    .map((p) => p.kind);
+}
+
 /**
  * The route document's JSON Schema, derived from the stage registry and the protocols (the
  * `CONNECTORS` map of libs/connectors, whose `ROUTE_SCHEMA` this is).
@@ -221,6 +228,12 @@ export function routeSchema(protocols: RouteProtocols): JsonSchema {
             deadLetter: { type: 'amqp', connection: 'rabbit', queue: 'orders.dlq' },
           },
         ],
+      },
+      delivery: {
+        enum: ['at-least-once', 'exactly-once'],
+        default: 'at-least-once',
+        description: `at-least-once: a crash redelivers (consumers de-duplicate by the message id). exactly-once: each batch's outputs and source offsets are committed in one transaction, for read_committed readers; only with a source and every destination (and dead-letter destination) of a kind that supports transactions (${transactional(protocols).join(', ') || 'none'}), all on the source's connection.`,
+        examples: ['at-least-once'],
       },
       audit: {
         type: 'object',

@@ -1,0 +1,201 @@
+/**
+ * delivery: exactly-once against the real broker (KAFKA_BROKERS, default scripts/kafka.sh's
+ * 127.0.0.1:19092): outputs and offsets commit together, an aborted transaction is invisible to
+ * read_committed readers and moves no offset, and a partition's new producer fences the old one.
+ */
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { until } from '../conformance/eventually';
+import { countKafkaIds } from '../conformance/kafka-reader';
+import { testLogger } from '../conformance/test-logger';
+import type { ConnectorConnection, InboundMessage, Source } from '../connector';
+import { ConnectorPool } from '../connector-pool';
+
+const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
+const RUN = randomUUID().slice(0, 8);
+const kafka = new Kafka({ clientId: `eos-${RUN}`, brokers: BROKERS, logLevel: logLevel.NOTHING });
+const name = `kafka-eos-${RUN}`;
+const connection: ConnectorConnection = {
+  name,
+  config: { brokers: BROKERS, clientId: `junction-eos-${RUN}` },
+  secrets: {},
+};
+
+let admin: Admin;
+let pool: ConnectorPool;
+let count = 0;
+const topics: string[] = [];
+
+async function freshTopic(partitions = 1): Promise<string> {
+  const topic = `junction.eos.${RUN}.${++count}`;
+  topics.push(topic);
+  await admin.createTopics({
+    topics: [{ topic, numPartitions: partitions }],
+    waitForLeaders: true,
+  });
+  return topic;
+}
+
+async function produce(topic: string, ids: string[]): Promise<void> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: ids.map((id) => ({
+      key: id,
+      value: JSON.stringify({ id }),
+      headers: { 'junction-id': id },
+    })),
+  });
+  await producer.disconnect();
+}
+
+/** Reads `topic` from the start until `done` holds; how often each id came. */
+async function read(
+  topic: string,
+  done: (seen: Map<string, number>) => boolean,
+  readUncommitted = false,
+): Promise<Map<string, number>> {
+  const groupId = `reader-${RUN}-${randomUUID()}`;
+  const { seen, stop } = await countKafkaIds(kafka, topic, { groupId, readUncommitted });
+  try {
+    await until(() => done(seen), `readers of ${topic}`, 30_000);
+  } finally {
+    await stop();
+  }
+  return seen;
+}
+
+async function committed(groupId: string, topic: string): Promise<string[]> {
+  const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return offsets.partitions.sort((a, b) => a.partition - b.partition).map((p) => p.offset);
+}
+
+/** A source of an exactly-once route whose handler relays each message to `output`. */
+function relay(
+  input: string,
+  output: string,
+  groupId: string,
+  refuse: (message: InboundMessage) => boolean = () => false,
+): { source: Source; close: () => Promise<void> } {
+  const source = pool.source(
+    { type: 'kafka', connection: name, topic: input, groupId, fromBeginning: true },
+    connection,
+    { routeId: `eos-${RUN}`, delivery: 'exactly-once' },
+  );
+  const destination = pool.destination(
+    { type: 'kafka', connection: name, topic: output },
+    connection,
+  );
+  void source.start(async (message) => {
+    await destination.send({
+      id: message.id!,
+      headers: {},
+      body: message.payload,
+      key: message.id,
+      transaction: message.transaction,
+    });
+    if (refuse(message)) throw new Error(`refused ${message.id}`);
+  });
+  return {
+    source,
+    close: async () => {
+      await source.stop();
+      await destination.close();
+    },
+  };
+}
+
+beforeAll(async () => {
+  admin = kafka.admin();
+  await admin.connect();
+  pool = new ConnectorPool({
+    logger: testLogger(),
+    kafka: { maxWaitTimeInMs: 100, heartbeatInterval: 1_000, sessionTimeout: 10_000 },
+  });
+}, 30_000);
+
+afterAll(async () => {
+  await pool.close();
+  await admin.deleteTopics({ topics }).catch(() => undefined);
+  await admin.disconnect();
+}, 30_000);
+
+describe('kafka exactly-once', () => {
+  it('commits the outputs and the offsets together: read_committed sees each once', async () => {
+    const [input, output] = [await freshTopic(2), await freshTopic(2)];
+    const groupId = `${input}.group`;
+    const ids = Array.from({ length: 40 }, (_, i) => `c-${i}`);
+    await produce(input, ids);
+    const route = relay(input, output, groupId);
+    try {
+      await until(
+        async () => (await committed(groupId, input)).reduce((n, o) => n + Number(o), 0) === 40,
+        'offsets of all 40 committed',
+      );
+      const seen = await read(output, (s) => ids.every((id) => s.has(id)));
+      expect([...seen.values()].every((n) => n === 1)).toBe(true);
+      expect(seen.size).toBe(40);
+    } finally {
+      await route.close();
+    }
+  });
+
+  it('an aborted transaction moves no offset and its outputs stay invisible to read_committed', async () => {
+    const [input, output] = [await freshTopic(), await freshTopic()];
+    const groupId = `${input}.group`;
+    const ids = Array.from({ length: 10 }, (_, i) => `a-${i}`);
+    await produce(input, ids); // one record batch: one fetch, one transaction
+    let refusals = 0;
+    let refusing = true;
+    const route = relay(input, output, groupId, (m) => {
+      if (m.id !== 'a-5' || !refusing) return false;
+      refusals += 1;
+      return true;
+    });
+    try {
+      // Two aborts, each after a-0 .. a-5 went out in the transaction.
+      await until(() => refusals >= 2, 'two refusals of a-5');
+      expect(await committed(groupId, input)).toEqual(['-1']);
+      // A read_uncommitted reader does see the aborted copies.
+      const dirty = await read(output, (s) => (s.get('a-0') ?? 0) >= 2, true);
+      expect(dirty.get('a-5')).toBeGreaterThanOrEqual(2);
+      refusing = false;
+      await until(async () => (await committed(groupId, input))[0] === '10', 'offset 10');
+      // Aborted records come before the committed ones: seeing all ten means all were read.
+      const seen = await read(output, (s) => ids.every((id) => s.has(id)));
+      expect(Object.fromEntries(seen)).toEqual(Object.fromEntries(ids.map((id) => [id, 1])));
+    } finally {
+      await route.close();
+    }
+  });
+
+  it("a partition's new producer fences the one before and aborts what it left open", async () => {
+    const [input, output] = [await freshTopic(), await freshTopic()];
+    const groupId = `${input}.group`;
+    // A process killed mid-transaction: same transactional id, a send, no commit.
+    const zombie = kafka.producer({
+      transactionalId: `${groupId}.${input}.0`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await zombie.connect();
+    const open = await zombie.transaction();
+    await open.send({
+      topic: output,
+      messages: [{ value: '{}', headers: { 'junction-id': 'zombie' } }],
+    });
+    await produce(input, ['z-0', 'z-1']);
+    const route = relay(input, output, groupId);
+    try {
+      // Not held back by the open transaction: it was aborted when the route's producer began.
+      const seen = await read(output, (s) => s.has('z-0') && s.has('z-1'));
+      expect(seen.has('zombie')).toBe(false);
+      await expect(open.commit()).rejects.toThrow();
+    } finally {
+      await route.close();
+      await zombie.disconnect();
+    }
+  });
+});
