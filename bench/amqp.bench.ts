@@ -1,6 +1,12 @@
 /**
  * npm run bench:amqp — a route on real RabbitMQ next to a raw amqplib pass-through measured in
  * the same run: consume with prefetch, publish with a confirm, then ack.
+ *
+ * Flags (after `--` with npm run): `--json` prints one JSON document; `--delivery` runs only the
+ * raw baselines and the delivery-feature rows (a pass-through route with and without batched
+ * confirms, with and without a priority expression onto a priority queue). BENCH_MESSAGES sets
+ * the message count of every row (default 100000). Each row also counts the bytes on the wire of
+ * its broker connections (sent and received per message).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,12 +15,20 @@ import { DataSource } from 'typeorm';
 import { createAuditTrail } from '@junction/audit';
 import { createTestDatabase } from '@junction/database';
 import { MIGRATIONS } from '../migrations';
-import type { RouteSpec } from '@junction/connectors';
+import {
+  ConnectorPool,
+  type ConnectorConnection,
+  type OutboundMessage,
+  type RouteSpec,
+} from '@junction/connectors';
+import type { Socket } from 'node:net';
 import { costLine, measureAudit } from './costs';
+import { countWireBytes, socketBytes } from './wire-bytes';
 import { parseRouteText } from '@junction/pipeline';
 import {
   fastest,
   order,
+  perMessage,
   renamingPipeline,
   report,
   runWorker,
@@ -25,6 +39,7 @@ import {
 const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const COUNT = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const PREFETCH = 100;
+const DELIVERY_ONLY = process.argv.includes('--delivery');
 const RUN = `bench.${Date.now().toString(36)}`;
 
 async function preload(channel: amqp.ConfirmChannel, queue: string): Promise<void> {
@@ -48,6 +63,8 @@ async function raw(
   output: string,
   name: string,
 ): Promise<Timed> {
+  const socket = (connection as unknown as { connection: { stream: Socket } }).connection.stream;
+  const before = socketBytes([socket]);
   const consume = await connection.createChannel();
   const publish = await connection.createConfirmChannel();
   await publish.assertQueue(output, { durable: true });
@@ -74,7 +91,114 @@ async function raw(
   const result = timed(name, COUNT, started, cpuFrom);
   await consume.close();
   await publish.close();
-  return result;
+  const after = socketBytes([socket]);
+  return {
+    ...result,
+    wire: perMessage(
+      { read: after.read - before.read, written: after.written - before.written },
+      COUNT,
+    ),
+  };
+}
+
+/**
+ * The delivery features, each on the same pass-through route (no stages: the connectors' cost is
+ * not drowned by JSONata's): confirms one by one against batched (the default), and a priority
+ * expression onto a priority queue against none. Each variant runs twice (see below).
+ */
+async function deliveryRows(
+  channel: amqp.ConfirmChannel,
+  rabbit: ConnectorConnection,
+  q: (name: string) => string,
+): Promise<Timed[]> {
+  const rows: Timed[] = [];
+  const variants: Array<{ tag: string; name: string; destination: Record<string, unknown> }> = [
+    {
+      tag: 'single',
+      name: 'pass-through, confirms one by one (batch size 1)',
+      destination: { batch: { size: 1 } },
+    },
+    { tag: 'batched', name: 'pass-through, batched confirms (default)', destination: {} },
+    {
+      tag: 'prio-single',
+      name: 'pass-through + priority, one by one',
+      destination: { maxPriority: 10, priority: 'total > 400 ? 9 : 1', batch: { size: 1 } },
+    },
+    {
+      tag: 'prio',
+      name: 'pass-through + priority, batched',
+      destination: { maxPriority: 10, priority: 'total > 400 ? 9 : 1' },
+    },
+  ];
+  // Twice, the second time in reverse order, keeping each variant's cheaper run (CPU per
+  // message): a row run later gets a warmer JIT and broker, which would flatter it.
+  const best = new Map<string, Timed>();
+  for (const round of [variants, [...variants].reverse()]) {
+    for (const variant of round) {
+      const input = q(`${variant.tag}.${best.has(variant.tag) ? 2 : 1}.in`);
+      await preload(channel, input);
+      const row = await runWorker(
+        `route: ${variant.name}`,
+        {
+          id: `bench-${variant.tag}`,
+          source: { type: 'amqp', connection: 'rabbit', queue: input, prefetch: PREFETCH },
+          destinations: [
+            {
+              type: 'amqp',
+              connection: 'rabbit',
+              queue: q(`${variant.tag}.${best.has(variant.tag) ? 2 : 1}.out`),
+              ...variant.destination,
+            },
+          ],
+        } as RouteSpec,
+        rabbit,
+        COUNT,
+      );
+      const before = best.get(variant.tag);
+      if (!before || (row.cpuUsPerMessage ?? 0) < (before.cpuUsPerMessage ?? 0))
+        best.set(variant.tag, row);
+    }
+  }
+  for (const variant of variants) rows.push(best.get(variant.tag)!);
+  // The destination alone, where batching acts: in a route its share of the CPU is small.
+  for (const size of [1, 100]) rows.push(await destinationAlone(q(`dest.${size}`), rabbit, size));
+  return rows;
+}
+
+/** COUNT sends through an AMQP destination, PREFETCH of them in flight, as a route keeps them. */
+async function destinationAlone(
+  queue: string,
+  rabbit: ConnectorConnection,
+  size: number,
+): Promise<Timed> {
+  const wire = countWireBytes();
+  const pool = new ConnectorPool();
+  const destination = pool.destination(
+    { type: 'amqp', connection: 'rabbit', queue, batch: { size } },
+    rabbit,
+  );
+  const message = (i: number): OutboundMessage => ({
+    id: `m-${i}`,
+    headers: {},
+    body: Buffer.from(JSON.stringify(order(i))),
+  });
+  await destination.send(message(-1)); // connected and declared before the clock starts
+  const started = process.hrtime.bigint();
+  const cpuFrom = process.cpuUsage();
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < COUNT) await destination.send(message(next++));
+  };
+  await Promise.all(Array.from({ length: PREFETCH }, lane));
+  const result = timed(
+    `amqp destination alone, ${size === 1 ? 'confirms one by one' : `batched (size ${size})`}`,
+    COUNT,
+    started,
+    cpuFrom,
+  );
+  await destination.close();
+  await pool.close();
+  return { ...result, wire: perMessage(wire.stop(), COUNT) };
 }
 
 async function main(): Promise<void> {
@@ -101,73 +225,76 @@ async function main(): Promise<void> {
       await raw(connection, rawIn, q('raw.out'), 'raw amqplib: consume, publish with confirm, ack'),
     );
 
-    const renameIn = q('rename.in');
-    await preload(channel, renameIn);
-    rows.push(
-      await runWorker(
-        'route: validate + filter + renaming transform + mask',
-        {
-          id: 'bench-rename',
-          source: { type: 'amqp', connection: 'rabbit', queue: renameIn, prefetch: PREFETCH },
-          pipeline: renamingPipeline(),
-          destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('rename.out') }],
-        },
-        rabbit,
-        COUNT,
-      ),
-    );
-
-    // The same route with the audit trail on: every record committed (group commit) before the ack.
-    const db = await createTestDatabase('amqp_bench');
-    const migrations = new DataSource({
-      type: 'postgres',
-      url: db.url,
-      migrations: MIGRATIONS,
-      migrationsTransactionMode: 'each',
-    });
-    try {
-      await migrations.initialize();
-      await migrations.runMigrations();
-      const audit = createAuditTrail({ databaseUrl: db.url });
-      await audit.ensurePartitions();
-      const auditedIn = q('audited.in');
-      await preload(channel, auditedIn);
-      const meter = await measureAudit((sql) => migrations.query(sql));
-      const audited = await runWorker(
-        'route: the same, with the audit trail on',
-        {
-          id: 'bench-audited',
-          source: { type: 'amqp', connection: 'rabbit', queue: auditedIn, prefetch: PREFETCH },
-          pipeline: renamingPipeline(),
-          destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('audited.out') }],
-        },
-        rabbit,
-        COUNT,
-        audit.messages,
+    if (!DELIVERY_ONLY) {
+      const renameIn = q('rename.in');
+      await preload(channel, renameIn);
+      rows.push(
+        await runWorker(
+          'route: validate + filter + renaming transform + mask',
+          {
+            id: 'bench-rename',
+            source: { type: 'amqp', connection: 'rabbit', queue: renameIn, prefetch: PREFETCH },
+            pipeline: renamingPipeline(),
+            destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('rename.out') }],
+          },
+          rabbit,
+          COUNT,
+        ),
       );
-      audited.note = costLine(await meter.stop(audit, COUNT));
-      rows.push(audited);
-      await audit.close();
-    } finally {
-      await migrations.destroy().catch(() => undefined);
-      await db.drop();
-    }
 
-    const exampleIn = q('example.in');
-    await preload(channel, exampleIn);
-    rows.push(
-      await runWorker(
-        'route: examples/orders-eu (realistic mapping), one destination',
-        {
-          ...example,
-          source: { type: 'amqp', connection: 'rabbit', queue: exampleIn, prefetch: PREFETCH },
-          destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('example.out') }],
-          errors: undefined,
-        } as RouteSpec,
-        rabbit,
-        COUNT,
-      ),
-    );
+      // The same route with the audit trail on: every record committed (group commit) before the ack.
+      const db = await createTestDatabase('amqp_bench');
+      const migrations = new DataSource({
+        type: 'postgres',
+        url: db.url,
+        migrations: MIGRATIONS,
+        migrationsTransactionMode: 'each',
+      });
+      try {
+        await migrations.initialize();
+        await migrations.runMigrations();
+        const audit = createAuditTrail({ databaseUrl: db.url });
+        await audit.ensurePartitions();
+        const auditedIn = q('audited.in');
+        await preload(channel, auditedIn);
+        const meter = await measureAudit((sql) => migrations.query(sql));
+        const audited = await runWorker(
+          'route: the same, with the audit trail on',
+          {
+            id: 'bench-audited',
+            source: { type: 'amqp', connection: 'rabbit', queue: auditedIn, prefetch: PREFETCH },
+            pipeline: renamingPipeline(),
+            destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('audited.out') }],
+          },
+          rabbit,
+          COUNT,
+          audit.messages,
+        );
+        audited.note = costLine(await meter.stop(audit, COUNT));
+        rows.push(audited);
+        await audit.close();
+      } finally {
+        await migrations.destroy().catch(() => undefined);
+        await db.drop();
+      }
+
+      const exampleIn = q('example.in');
+      await preload(channel, exampleIn);
+      rows.push(
+        await runWorker(
+          'route: examples/orders-eu (realistic mapping), one destination',
+          {
+            ...example,
+            source: { type: 'amqp', connection: 'rabbit', queue: exampleIn, prefetch: PREFETCH },
+            destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('example.out') }],
+            errors: undefined,
+          } as RouteSpec,
+          rabbit,
+          COUNT,
+        ),
+      );
+    }
+    rows.push(...(await deliveryRows(channel, rabbit, q)));
     // Again at the end: the broker and the JIT are warm by now, and the faster raw run is the
     // baseline, so warming up cannot flatter the routes.
     const raw2In = q('raw2.in');
@@ -183,11 +310,34 @@ async function main(): Promise<void> {
     rows,
     fastest(rows[0], rows[rows.length - 1]),
   );
-  if (!process.argv.includes('--json')) {
+  if (process.argv.includes('--json')) return;
+  const row = (prefix: string) => rows.find((r) => r.name.startsWith(`route: ${prefix}`));
+  const ratio = (a?: Timed, b?: Timed) =>
+    a && b ? `${((a.perSecond / b.perSecond) * 100).toFixed(0)}%` : '-';
+  const cpu = (a?: Timed, b?: Timed) =>
+    a?.cpuUsPerMessage !== undefined && b?.cpuUsPerMessage !== undefined
+      ? `${((a.cpuUsPerMessage / b.cpuUsPerMessage) * 100).toFixed(0)}%`
+      : '-';
+  console.log('\nsame run, msg/s and CPU/msg as a share of the other row:');
+  if (!DELIVERY_ONLY)
     console.log(
-      `\naudit on / audit off (same route, same run): ${((rows[2].perSecond / rows[1].perSecond) * 100).toFixed(0)}%`,
+      `audit on / audit off: ${ratio(row('the same, with the audit'), row('validate'))} msg/s`,
     );
-  }
+  const single = row('pass-through, confirms one');
+  const batched = row('pass-through, batched');
+  const prioSingle = row('pass-through + priority, one');
+  const prio = row('pass-through + priority, batched');
+  console.log(
+    `batched / one by one: ${ratio(batched, single)} msg/s, ${cpu(batched, single)} CPU/msg (with priority: ${ratio(prio, prioSingle)}, ${cpu(prio, prioSingle)})`,
+  );
+  console.log(
+    `priority / none: ${ratio(prio, batched)} msg/s, ${cpu(prio, batched)} CPU/msg (one by one: ${ratio(prioSingle, single)}, ${cpu(prioSingle, single)})`,
+  );
+  const alone = (prefix: string) =>
+    rows.find((r) => r.name.startsWith(`amqp destination alone, ${prefix}`));
+  console.log(
+    `destination alone, batched / one by one: ${ratio(alone('batched'), alone('confirms'))} msg/s, ${cpu(alone('batched'), alone('confirms'))} CPU/msg`,
+  );
 }
 
 main().catch((err: unknown) => {

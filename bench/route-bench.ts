@@ -15,6 +15,7 @@ import {
   NO_AUDIT,
   type DeadLettersRepository,
 } from '@junction/runtime';
+import { countWireBytes, type WireBytes } from './wire-bytes';
 
 export interface Timed {
   name: string;
@@ -23,8 +24,18 @@ export interface Timed {
   perSecond: number;
   /** This process's CPU (user + system) per message, in microseconds, when measured. */
   cpuUsPerMessage?: number;
+  /** Bytes on the wire per message (the route's broker connections), when counted. */
+  wire?: { readPerMessage: number; writtenPerMessage: number };
   /** More columns for this row (the audit's costs), printed after the ratio. */
   note?: string;
+}
+
+/** The wire columns of a row from the bytes counted over its messages. */
+export function perMessage(bytes: WireBytes, messages: number): Timed['wire'] {
+  return {
+    readPerMessage: Math.round(bytes.read / messages),
+    writtenPerMessage: Math.round(bytes.written / messages),
+  };
 }
 
 export function timed(
@@ -73,7 +84,10 @@ export function report(title: string, rows: Timed[], baseline: Timed): void {
       `${r.name.padEnd(58)} ${r.perSecond.toFixed(0).padStart(7)} msg/s  (${r.messages} in ${r.seconds.toFixed(2)} s)  ${(ratio(r) * 100).toFixed(0).padStart(4)}% of raw` +
         (r.cpuUsPerMessage === undefined
           ? ''
-          : `  ${r.cpuUsPerMessage.toFixed(0).padStart(4)} us CPU/msg`),
+          : `  ${r.cpuUsPerMessage.toFixed(0).padStart(4)} us CPU/msg`) +
+        (r.wire === undefined
+          ? ''
+          : `  wire ${r.wire.writtenPerMessage} B out + ${r.wire.readPerMessage} B in /msg`),
     );
     if (r.note) console.log(`  ${r.note}`);
   }
@@ -146,6 +160,8 @@ export async function runWorker(
   count: number,
   audit: MessageAuditSink = NO_AUDIT,
 ): Promise<Timed> {
+  // The pool's connections are opened in here: their bytes are the route's.
+  const wire = countWireBytes();
   const pool = new ConnectorPool();
   let processed = 0;
   let done!: () => void;
@@ -192,5 +208,5 @@ export async function runWorker(
   const result = timed(name, count, started, cpuFrom);
   await worker.stop();
   await pool.close();
-  return result;
+  return { ...result, wire: perMessage(wire.stop(), count) };
 }

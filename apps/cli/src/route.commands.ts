@@ -131,6 +131,7 @@ function toJson(result: RunResult): unknown {
       type: d.destination.type,
       ...(d.routingKey !== undefined ? { routingKey: d.routingKey } : {}),
       ...(d.key !== undefined ? { key: d.key } : {}),
+      ...(d.priority !== undefined ? { priority: d.priority } : {}),
       body: d.envelope.body,
     })),
   };

@@ -73,6 +73,8 @@ export interface OutboundMessage {
   routingKey?: string;
   /** Kafka message key (null: none). */
   key?: string | null;
+  /** Message priority 0..255 (AMQP 0-9-1 `priority`, AMQP 1.0 header `priority`); absent: the broker's default. */
+  priority?: number;
   /** Send inside this transaction of the source (only a destination that can join it may). */
   transaction?: MessageTransaction;
 }

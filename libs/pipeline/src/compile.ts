@@ -29,6 +29,8 @@ export interface Delivery {
   routingKey?: string;
   /** Kafka message key, from the `key` expression (null: no key). */
   key?: string | null;
+  /** Message priority 0..255, from the `priority` expression (absent: the broker's default). */
+  priority?: number;
 }
 
 export interface StageTrace {
@@ -75,6 +77,7 @@ interface CompiledDestination {
   when?: Expression;
   routingKey?: Expression;
   key?: Expression;
+  priority?: Expression;
 }
 
 /**
@@ -269,7 +272,7 @@ function buildParts(
     if (spec.when !== undefined) compiled.when = collector.expression(spec.when, `${at}/when`);
     const protocol = destinationKinds(resources.protocols)[spec.type];
     protocol?.check?.(spec as unknown as Record<string, unknown>, collector.reporter(at));
-    for (const slot of ['routingKey', 'key'] as const) {
+    for (const slot of ['routingKey', 'key', 'priority'] as const) {
       const field = protocol?.expressions?.[slot];
       const source = field && (spec as unknown as Record<string, unknown>)[field];
       if (typeof source === 'string')
@@ -476,6 +479,12 @@ class RouteExecutor implements CompiledRoute {
           }
           delivery.key = key === undefined || key === null ? null : String(key);
         }
+        if (destination.priority) {
+          const priority = messagePriority(
+            await destination.priority.evaluate(envelope.body, bindings),
+          );
+          if (priority !== undefined) delivery.priority = priority;
+        }
         deliveries.push(delivery);
       }
       if (deliveries.length === 0)
@@ -485,6 +494,32 @@ class RouteExecutor implements CompiledRoute {
       return { outcome: 'error', deliveries: [], error: asPipelineError(err, at), trace };
     }
   }
+}
+
+/** Highest message priority: AMQP 0-9-1 and 1.0 both carry it as one octet. */
+export const MAX_PRIORITY = 255;
+
+/**
+ * What a `priority` expression gave, as a message priority: nothing (undefined, null) leaves the
+ * broker's default; an integer from 0 to 255, or its decimal text (a header's value), is the
+ * priority. Anything else fails the message (dead-lettered with this reason) rather than being
+ * clamped: a priority of 4.5 or -1 is a mapping bug the route's owner should see.
+ */
+export function messagePriority(value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const n = typeof value === 'string' && /^\s*\d{1,3}\s*$/.test(value) ? Number(value) : value;
+  if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= MAX_PRIORITY) return n;
+  // Numbers are shown (the error's text is PAN-redacted); text is not: a cut could hide a PAN.
+  const shown =
+    typeof value === 'number'
+      ? String(value)
+      : typeof value === 'string'
+        ? 'text that is not one'
+        : `a ${Array.isArray(value) ? 'list' : typeof value}`;
+  throw new PipelineError(
+    'EXPRESSION_FAILED',
+    `priority must give an integer from 0 to ${MAX_PRIORITY} (or nothing), gave ${shown}`,
+  );
 }
 
 function errorSummary(err: unknown): { code: string; message: string } {

@@ -64,10 +64,20 @@ export interface ProtocolDestinationSpec extends ProtocolFields {
   /**
    * Fields holding JSONata expressions evaluated per message, by the outbound slot they fill:
    * `routingKey` must give a string (AMQP routing key, a topic), `key` a string or number (Kafka
-   * message key; nothing gives no key). The engine compiles them with the route and reports a
-   * syntax error at the field.
+   * message key; nothing gives no key), `priority` an integer from 0 to 255 (AMQP message
+   * priority; nothing gives the broker's default). The engine compiles them with the route and
+   * reports a syntax error at the field.
    */
-  readonly expressions?: { readonly routingKey?: string; readonly key?: string };
+  readonly expressions?: {
+    readonly routingKey?: string;
+    readonly key?: string;
+    readonly priority?: string;
+  };
+  /**
+   * Fields other protocols take that this one cannot carry, each with the reason given to a
+   * route that sets one (MQTT has no message priority): clearer than "not a known field".
+   */
+  readonly refused?: Readonly<Record<string, string>>;
 }
 
 /** The protocols a route may name, by kind. */

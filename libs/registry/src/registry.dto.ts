@@ -304,6 +304,13 @@ export class DryRunDeliveryDto {
   @ApiProperty({ type: 'object', additionalProperties: true }) target!: object;
   @ApiProperty({ nullable: true, type: String }) routingKey!: string | null;
   @ApiProperty({ nullable: true, type: String }) key!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    description:
+      "Message priority from the destination's `priority` expression (null: the broker's default).",
+  })
+  priority!: number | null;
   @ApiProperty({ description: 'What would be sent (card numbers redacted).', ...ANY_JSON })
   body!: unknown;
   @ApiProperty({

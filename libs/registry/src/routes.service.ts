@@ -805,6 +805,7 @@ export function dryRunView(version: number, result: RunResult) {
       target: d.destination,
       routingKey: d.routingKey ?? null,
       key: d.key ?? null,
+      priority: d.priority ?? null,
       body: d.envelope.body,
       headers: d.envelope.headers,
     })),

@@ -601,6 +601,7 @@ export class RouteWorker {
       body,
       routingKey: delivery.routingKey,
       key: delivery.key,
+      ...(delivery.priority !== undefined ? { priority: delivery.priority } : {}),
       ...(transaction ? { transaction } : {}),
     };
     try {

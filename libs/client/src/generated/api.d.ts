@@ -1699,6 +1699,8 @@ export interface components {
             };
             routingKey: string | null;
             key: string | null;
+            /** @description Message priority from the destination's `priority` expression (null: the broker's default). */
+            priority: number | null;
             /** @description What would be sent (card numbers redacted). */
             body: {
                 [key: string]: unknown;

@@ -29,12 +29,31 @@ export interface AmqpDestinationOptions {
   publishTimeoutMs: number;
 }
 
+/** Batching when the route says nothing: what is sent in one turn of the event loop goes together. */
+export const DEFAULT_BATCH = { size: 100, lingerMs: 0 } as const;
+
+/** A send waiting for its batch to go, then for its confirm. */
+interface Queued {
+  message: OutboundMessage;
+  properties: { replyTo?: string; correlationId?: string };
+  onChannel?: (channel: Channel) => void;
+  resolve(receipt: DeliveryReceipt): void;
+  reject(err: Error): void;
+  settled: boolean;
+}
+
 /**
  * Publishes on a confirm channel of its own: to an exchange with the message's routing key, or
  * straight to a queue (declared durable). Persistent, with the message id, `application/json` and
  * the headers. `send` resolves only on the broker's confirm; it rejects on a nack, a lost channel
  * or the time limit. Messages are published `mandatory`: one that no queue is bound to comes back
- * (basic.return, always before its confirm) and is rejected instead of silently dropped.
+ * (basic.return, always before its confirm) and is rejected instead of silently dropped. A
+ * message's `priority` travels as the AMQP property.
+ *
+ * Sends are published in batches (`batch.size`, default 100): the sends of one turn of the event
+ * loop (or of `batch.lingerMs`) go out back to back, share one channel lookup and one deadline,
+ * and RabbitMQ confirms them with acks that cover many at once. Batching never weakens
+ * at-least-once: each send still resolves on its own message's confirm only (see {@link flush}).
  *
  * With `reply: true` the channel also consumes RabbitMQ's direct reply-to, and {@link request}
  * publishes with `replyTo` and a fresh `correlationId` per attempt; the responder's answer comes
@@ -47,11 +66,21 @@ export class AmqpDestination implements Destination {
   private readonly queue?: string;
   private readonly inFlight = new InFlight();
   private readonly channelErrors = new WeakMap<Channel, Error>();
+  /** Messages of ours each channel has not confirmed yet. */
+  private readonly unconfirmed = new WeakMap<Channel, number>();
+  /** How many were unconfirmed when the broker closed a channel. */
+  private readonly unconfirmedAtClose = new WeakMap<Channel, number>();
   /** Message ids returned as unroutable, waiting for their confirm. */
   private readonly returned = new Map<string, number>();
   /** Requests waiting for their answer, by correlation id. */
   private readonly pending = new Map<string, PendingReply>();
   private closed = false;
+  private readonly batchSize: number;
+  private readonly lingerMs: number;
+  /** Sends waiting for the batch to go. */
+  private batch: Queued[] = [];
+  private lingerTimer?: NodeJS.Timeout;
+  private lingerTurn?: NodeJS.Immediate;
 
   constructor(
     client: AmqpClient,
@@ -65,6 +94,8 @@ export class AmqpDestination implements Destination {
         'amqp destination: name an exchange or a queue, not both',
         false,
       );
+    this.batchSize = spec.batch?.size ?? DEFAULT_BATCH.size;
+    this.lingerMs = spec.batch?.lingerMs ?? DEFAULT_BATCH.lingerMs;
     this.queue = spec.queue;
     this.exchange = spec.queue !== undefined ? '' : (spec.exchange ?? '');
     this.keeper = new AmqpChannelKeeper<ConfirmChannel>(
@@ -134,7 +165,11 @@ export class AmqpDestination implements Destination {
       const id: unknown = returned.properties.messageId;
       if (typeof id === 'string') this.returned.set(id, (this.returned.get(id) ?? 0) + 1);
     });
-    if (this.queue !== undefined) await channel.assertQueue(this.queue, { durable: true });
+    if (this.queue !== undefined)
+      await channel.assertQueue(this.queue, {
+        durable: true,
+        ...(this.spec.maxPriority !== undefined ? { maxPriority: this.spec.maxPriority } : {}),
+      });
     if (this.spec.reply) {
       channel.once('close', () => this.dropReplies(channel, 'its channel closed'));
       await channel.consume(DIRECT_REPLY_TO, (reply) => this.onReply(reply), { noAck: true });
@@ -165,66 +200,77 @@ export class AmqpDestination implements Destination {
     }
   }
 
-  private async publish(
+  private publish(
     message: OutboundMessage,
     properties: { replyTo?: string; correlationId?: string } = {},
     onChannel?: (channel: Channel) => void,
   ): Promise<DeliveryReceipt> {
+    return new Promise<DeliveryReceipt>((resolve, reject) => {
+      const entry: Queued = { message, properties, onChannel, resolve, reject, settled: false };
+      this.batch.push(entry);
+      if (this.batch.length >= this.batchSize) return this.flushNow();
+      if (this.batch.length > 1) return;
+      // The first of a batch: it goes once the current turn of the event loop is over (every send
+      // made in it joins), or after the linger time.
+      if (this.lingerMs > 0) this.lingerTimer = setTimeout(() => this.flushNow(), this.lingerMs);
+      else this.lingerTurn = setImmediate(() => this.flushNow());
+    });
+  }
+
+  private flushNow(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    if (this.lingerTurn) clearImmediate(this.lingerTurn);
+    this.lingerTimer = this.lingerTurn = undefined;
+    const entries = this.batch;
+    if (entries.length === 0) return;
+    this.batch = [];
+    void this.flush(entries);
+  }
+
+  /**
+   * Publishes a batch back to back on the confirm channel and gives it one deadline. Each message
+   * keeps its own confirm callback: amqplib settles them from RabbitMQ's acks, which cover many
+   * delivery tags at once (`multiple`), so a nack or a closed channel rejects exactly the messages
+   * it left unconfirmed, and the others of the batch still resolve.
+   */
+  private async flush(entries: Queued[]): Promise<void> {
     const started = Date.now();
     const timeoutMs = this.options.publishTimeoutMs;
-    const channel = await this.keeper.ready(timeoutMs);
-    onChannel?.(channel);
-    const routingKey = this.queue ?? message.routingKey ?? '';
-    const receipt: DeliveryReceipt = { kind: 'amqp', exchange: this.exchange, routingKey };
-    const where = `amqp publish to ${this.queue !== undefined ? `queue ${this.queue}` : `exchange '${this.exchange}' with key '${routingKey}'`}`;
-    return new Promise<DeliveryReceipt>((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(
-        () => {
-          settled = true;
-          reject(
-            new ConnectorError('TIMEOUT', `${where}: no confirm within ${timeoutMs} ms`, true),
-          );
-        },
-        Math.max(1, timeoutMs - (Date.now() - started)),
-      );
-      const confirmed = (err: unknown): void => {
-        const unroutable = this.takeReturned(message.id);
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (!err && !unroutable) return resolve(receipt);
-        if (!err)
-          return reject(
-            new ConnectorError('REJECTED', `${where}: unroutable (no queue bound)`, false),
-          );
-        const closedBy = this.channelErrors.get(channel);
-        if (closedBy) {
-          const code = amqpReplyCode(closedBy);
-          const permanent = code !== undefined && PERMANENT_REPLY_CODES.has(code);
-          return reject(
+    let channel: ConfirmChannel;
+    try {
+      channel = await this.keeper.ready(timeoutMs);
+    } catch (err) {
+      for (const entry of entries) this.settle(entry, err as Error);
+      return;
+    }
+    let open = entries.length;
+    const timer = setTimeout(
+      () => {
+        for (const entry of entries)
+          this.settle(
+            entry,
             new ConnectorError(
-              permanent ? 'REJECTED' : 'CLOSED',
-              `${where}: ${errorText(closedBy)}`,
-              !permanent,
-              { cause: closedBy },
+              'TIMEOUT',
+              `${this.where(entry)}: no confirm within ${timeoutMs} ms`,
+              true,
             ),
           );
-        }
-        const text = errorText(err);
-        reject(
-          new ConnectorError(
-            text.includes('nack') ? 'REJECTED' : 'CLOSED',
-            `${where}: ${text}`,
-            true,
-            { cause: err },
-          ),
-        );
-      };
+      },
+      Math.max(1, timeoutMs - (Date.now() - started)),
+    );
+    const confirmed = (entry: Queued, err: unknown): void => {
+      const unroutable = this.takeReturned(entry.message.id);
+      if (--open === 0) clearTimeout(timer);
+      this.settle(entry, err || unroutable ? this.failure(entry, channel, err) : undefined);
+      this.unconfirmed.set(channel, (this.unconfirmed.get(channel) ?? 1) - 1);
+    };
+    for (const entry of entries) {
+      const { message } = entry;
+      entry.onChannel?.(channel);
       try {
         channel.publish(
           this.exchange,
-          routingKey,
+          this.routingKey(message),
           message.body,
           {
             persistent: true,
@@ -232,17 +278,78 @@ export class AmqpDestination implements Destination {
             messageId: message.id,
             contentType: 'application/json',
             headers: { ...this.spec.headers, ...message.headers },
-            ...properties,
+            ...(message.priority !== undefined ? { priority: message.priority } : {}),
+            ...entry.properties,
           },
-          confirmed,
+          (err) => confirmed(entry, err),
         );
+        this.unconfirmed.set(channel, (this.unconfirmed.get(channel) ?? 0) + 1);
       } catch (err) {
-        // The channel closed between ready() and now.
-        settled = true;
-        clearTimeout(timer);
-        reject(new ConnectorError('CLOSED', `${where}: ${errorText(err)}`, true, { cause: err }));
+        // The channel closed between ready() and now (nothing of this message reached the broker).
+        if (--open === 0) clearTimeout(timer);
+        this.settle(
+          entry,
+          new ConnectorError('CLOSED', `${this.where(entry)}: ${errorText(err)}`, true, {
+            cause: err,
+          }),
+        );
       }
-    });
+    }
+  }
+
+  private settle(entry: Queued, err: Error | undefined): void {
+    if (entry.settled) return;
+    entry.settled = true;
+    if (err) entry.reject(err);
+    else
+      entry.resolve({
+        kind: 'amqp',
+        exchange: this.exchange,
+        routingKey: this.routingKey(entry.message),
+      });
+  }
+
+  /**
+   * Why a publish failed: unroutable, nacked, or its channel closed (and why). A channel the
+   * broker closed for good reason (a message it refuses, a missing exchange) fails a message for
+   * good only when it was the one unconfirmed message: the broker took the ones before the culprit
+   * and dropped the ones after it, so with several unconfirmed each is failed retryably, and a
+   * retry (alone, at the latest) tells which one the broker refuses.
+   */
+  private failure(entry: Queued, channel: Channel, err: unknown): ConnectorError {
+    const where = this.where(entry);
+    if (!err) return new ConnectorError('REJECTED', `${where}: unroutable (no queue bound)`, false);
+    const closedBy = this.channelErrors.get(channel);
+    if (closedBy) {
+      const code = amqpReplyCode(closedBy);
+      let atClose = this.unconfirmedAtClose.get(channel);
+      if (atClose === undefined) {
+        atClose = this.unconfirmed.get(channel) ?? 1;
+        this.unconfirmedAtClose.set(channel, atClose);
+      }
+      const permanent = code !== undefined && PERMANENT_REPLY_CODES.has(code) && atClose === 1;
+      return new ConnectorError(
+        permanent ? 'REJECTED' : 'CLOSED',
+        `${where}: ${errorText(closedBy)}`,
+        !permanent,
+        { cause: closedBy },
+      );
+    }
+    const text = errorText(err);
+    return new ConnectorError(
+      text.includes('nack') ? 'REJECTED' : 'CLOSED',
+      `${where}: ${text}`,
+      true,
+      { cause: err },
+    );
+  }
+
+  private routingKey(message: OutboundMessage): string {
+    return this.queue ?? message.routingKey ?? '';
+  }
+
+  private where(entry: Queued): string {
+    return `amqp publish to ${this.queue !== undefined ? `queue ${this.queue}` : `exchange '${this.exchange}' with key '${this.routingKey(entry.message)}'`}`;
   }
 
   private takeReturned(id: string): boolean {

@@ -422,6 +422,123 @@ describe('amqp connectors', () => {
     });
   });
 
+  it('publishes priorities onto a priority queue, whose source hands out the urgent messages first', async () => {
+    const queue = freshQueue('priority');
+    const destination = pool.destination(
+      { type: 'amqp', connection: name, queue, maxPriority: 10 },
+      connection,
+    );
+    // A backlog of 20 routine messages, then 5 urgent ones, all confirmed before anyone reads.
+    const backlog = testMessages('routine', 20).map((m) => ({ ...m, priority: 1 }));
+    const urgent = testMessages('urgent', 5, 20).map((m) => ({ ...m, priority: 9 }));
+    await Promise.all(backlog.map((m) => destination.send(m)));
+    await Promise.all(urgent.map((m) => destination.send(m)));
+    await destination.close();
+    const peek = await adminChannel.get(queue, { noAck: false });
+    expect(peek && peek.properties.priority).toBe(9);
+    if (peek) adminChannel.nack(peek, false, true);
+
+    const seen: string[] = [];
+    const all = deferred();
+    const source = pool.source(
+      { type: 'amqp', connection: name, queue, maxPriority: 10, prefetch: 1 },
+      connection,
+      { routeId: 'priority' },
+    );
+    await source.start(async (message: InboundMessage) => {
+      seen.push(message.id!);
+      if (seen.length === 25) all.resolve();
+    });
+    try {
+      await all.promise;
+    } finally {
+      await source.stop();
+    }
+    expect(seen.slice(0, 5).sort()).toEqual(urgent.map((m) => m.id).sort());
+    expect(seen.slice(5)).toEqual(backlog.map((m) => m.id));
+  });
+
+  describe('batched confirms', () => {
+    /** Publishes through the default exchange: the destination declares nothing (the test's queue has arguments). */
+    function straightTo(batch: { size: number; lingerMs: number }) {
+      return pool.destination({ type: 'amqp', connection: name, exchange: '', batch }, connection);
+    }
+
+    async function queued(queue: string): Promise<string[]> {
+      const ids: string[] = [];
+      for (;;) {
+        const message = await adminChannel.get(queue, { noAck: true });
+        if (!message) return ids;
+        ids.push(String(message.properties.messageId));
+      }
+    }
+
+    it('settles each send of a batch by its own confirm: what a full queue nacks fails, the rest is delivered', async () => {
+      const queue = freshQueue('full');
+      await adminChannel.assertQueue(queue, {
+        durable: true,
+        arguments: { 'x-max-length': 3, 'x-overflow': 'reject-publish' },
+      });
+      // One batch: the six sends go out together once the linger is over.
+      const destination = straightTo({ size: 100, lingerMs: 50 });
+      try {
+        const messages = testMessages('full', 6).map((m) => ({ ...m, routingKey: queue }));
+        const results = await Promise.allSettled(messages.map((m) => destination.send(m)));
+        expect(results.map((r) => r.status)).toEqual([
+          'fulfilled',
+          'fulfilled',
+          'fulfilled',
+          'rejected',
+          'rejected',
+          'rejected',
+        ]);
+        for (const r of results.slice(3))
+          expect((r as PromiseRejectedResult).reason).toMatchObject({
+            code: 'REJECTED',
+            retryable: true,
+          });
+        expect(await queued(queue)).toEqual(messages.slice(0, 3).map((m) => m.id));
+      } finally {
+        await destination.close();
+      }
+    });
+
+    it('fails every unconfirmed send of a batch whose channel the broker closed, retryably, and the culprit alone for good', async () => {
+      const queue = freshQueue('poison');
+      await adminChannel.assertQueue(queue, { durable: true });
+      const destination = straightTo({ size: 10, lingerMs: 300 });
+      try {
+        const messages = testMessages('poison', 10).map((m) => ({ ...m, routingKey: queue }));
+        // RabbitMQ refuses a CC header that is not a list by closing the channel (406): the
+        // messages before it are taken, the ones after it dropped, none of them confirmed.
+        const culprit = { ...messages[5], headers: { ...messages[5].headers, CC: 'not-a-list' } };
+        messages[5] = culprit;
+        const results = await Promise.allSettled(messages.map((m) => destination.send(m)));
+        const delivered = new Set(await queued(queue));
+        results.forEach((r, i) => {
+          // At-least-once: a send resolves only if its message is in the queue.
+          if (r.status === 'fulfilled') expect(delivered.has(messages[i].id)).toBe(true);
+          else expect(r.reason).toMatchObject({ code: 'CLOSED', retryable: true });
+        });
+        expect(results.slice(5).every((r) => r.status === 'rejected')).toBe(true);
+        expect([...delivered].sort()).toEqual(
+          messages
+            .slice(0, 5)
+            .map((m) => m.id)
+            .sort(),
+        );
+        // Retried alone, the culprit fails for good, naming the broker's reason; the others go.
+        const failure = await destination.send(culprit).catch((e: unknown) => e);
+        expect(failure).toMatchObject({ code: 'REJECTED', retryable: false });
+        expect((failure as Error).message).toContain('PRECONDITION_FAILED');
+        await expect(destination.send(messages[6])).resolves.toMatchObject({ kind: 'amqp' });
+        expect(await queued(queue)).toEqual([messages[6].id]);
+      } finally {
+        await destination.close();
+      }
+    });
+  });
+
   it('refuses a queue destination that also names an exchange', () => {
     expect(() =>
       pool.destination({ type: 'amqp', connection: name, queue: 'q', exchange: 'x' }, connection),

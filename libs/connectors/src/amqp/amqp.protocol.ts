@@ -7,6 +7,8 @@ export interface AmqpSourceSpec {
   connection: string;
   queue: string;
   prefetch?: number;
+  /** A priority queue: declared with `x-max-priority`. */
+  maxPriority?: number;
 }
 
 export interface AmqpDestinationSpec {
@@ -16,10 +18,30 @@ export interface AmqpDestinationSpec {
   routingKey?: string;
   queue?: string;
   headers?: Record<string, string>;
+  /** JSONata expression giving each message's priority (0..255). */
+  priority?: string;
+  /** With `queue`: declare it as a priority queue (`x-max-priority`). */
+  maxPriority?: number;
+  /** Publish in batches, each awaited as one (see AmqpDestination). */
+  batch?: AmqpBatchSpec;
   /** Wait for the answer (direct reply-to) and return it to a sync HTTP caller. */
   reply?: boolean;
   when?: string;
 }
+
+export interface AmqpBatchSpec {
+  /** Most messages in one batch. */
+  size?: number;
+  /** How long the first message of a batch waits for more; 0: only those sent in the same turn. */
+  lingerMs?: number;
+}
+
+/** Bounds of a priority queue's `x-max-priority` (RabbitMQ advises at most 10). */
+const MAX_PRIORITY_FIELD = {
+  type: 'integer',
+  minimum: 1,
+  maximum: 255,
+} as const;
 
 /** What an AMQP destination's publisher confirm says. */
 export interface AmqpReceipt {
@@ -92,8 +114,15 @@ export const amqpConnector: ConnectorPlugin<
         minimum: 1,
         maximum: 10000,
         default: 100,
-        description: 'Most unacknowledged messages at once.',
+        description:
+          'Most unacknowledged messages at once. Default 100, or 10 with maxPriority: messages already handed to the gateway are not reordered by a later, more urgent one.',
         examples: [100],
+      },
+      maxPriority: {
+        ...MAX_PRIORITY_FIELD,
+        description:
+          'The queue is a priority queue: declared with x-max-priority (an existing queue must have the same). The broker hands out higher priorities first; keep prefetch small for that to show.',
+        examples: [10],
       },
     },
     example: { type: 'amqp', connection: 'rabbit', queue: 'orders.in' },
@@ -128,6 +157,45 @@ export const amqpConnector: ConnectorPlugin<
         description: 'Static headers added to every message.',
         examples: [{ 'x-source': 'junction' }],
       },
+      priority: {
+        type: 'string',
+        minLength: 1,
+        description:
+          "JSONata expression giving the message's priority: an integer 0..255 (or its text), nothing for none. Another result dead-letters the message. RabbitMQ honours it on a queue with x-max-priority, higher values counting as that maximum.",
+        examples: ['urgent ? 9 : 1', '$number($headers."x-priority")'],
+      },
+      maxPriority: {
+        ...MAX_PRIORITY_FIELD,
+        description:
+          'With queue: declare it as a priority queue (x-max-priority); an existing queue must have the same.',
+        examples: [10],
+      },
+      batch: {
+        type: 'object',
+        additionalProperties: false,
+        description:
+          'Publisher confirms in batches: the messages of a batch go out together and their confirms (RabbitMQ acknowledges many at once) are awaited as one; each send still resolves only on its own confirm.',
+        properties: {
+          size: {
+            type: 'integer',
+            minimum: 1,
+            maximum: 10000,
+            default: 100,
+            description: 'Most messages in one batch; 1 turns batching off.',
+            examples: [100],
+          },
+          lingerMs: {
+            type: 'integer',
+            minimum: 0,
+            maximum: 1000,
+            default: 0,
+            description:
+              'How long the first message waits for others before the batch goes; 0: only the messages sent in the same turn of the event loop (no added latency).',
+            examples: [0, 5],
+          },
+        },
+        examples: [{ size: 100, lingerMs: 0 }],
+      },
     },
     example: {
       type: 'amqp',
@@ -136,19 +204,25 @@ export const amqpConnector: ConnectorPlugin<
       routingKey: '"eu.orders"',
     },
     replies: true,
-    expressions: { routingKey: 'routingKey' },
+    expressions: { routingKey: 'routingKey', priority: 'priority' },
     check(spec, report) {
       const hasExchange = spec.exchange !== undefined;
       if (hasExchange === (spec.queue !== undefined)) report('', EXCHANGE_OR_QUEUE);
       if (spec.routingKey !== undefined && !hasExchange)
         report('/routingKey', 'applies only with exchange');
+      if (spec.maxPriority !== undefined && spec.queue === undefined)
+        report(
+          '/maxPriority',
+          'applies only with queue (declare an exchange-bound queue yourself)',
+        );
     },
   },
   describeSource: (spec) => `amqp ${spec.connection} queue ${spec.queue}`,
   describeDelivery: (spec, d) =>
-    spec.queue !== undefined
+    (spec.queue !== undefined
       ? `amqp ${spec.connection} queue ${spec.queue}`
-      : `amqp ${spec.connection} exchange '${spec.exchange}' routing key '${d.routingKey ?? ''}'`,
+      : `amqp ${spec.connection} exchange '${spec.exchange}' routing key '${d.routingKey ?? ''}'`) +
+    (d.priority !== undefined ? ` priority ${d.priority}` : ''),
   describeReceipt: (r) => `amqp:${String(r.exchange ?? '')}/${String(r.routingKey ?? '')}`,
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see plugin.ts
   load: () => (require('./amqp.factory') as typeof import('./amqp.factory')).amqpFactories,

@@ -13,9 +13,15 @@ export interface AmqpSourceOptions {
 }
 
 const DEFAULT_PREFETCH = 100;
+/**
+ * On a priority queue: the broker orders only what it still holds, and up to `prefetch` messages
+ * are already with the gateway, so a small window lets an urgent message overtake sooner.
+ */
+const DEFAULT_PRIORITY_PREFETCH = 10;
 
 /**
- * Consumes one queue (declared durable if absent) with manual acknowledgements. The broker hands
+ * Consumes one queue (declared durable if absent, with `x-max-priority` when `maxPriority` says it
+ * is a priority queue) with manual acknowledgements. The broker hands
  * out at most `prefetch` unacknowledged messages, so at most `prefetch` handlers run at once; a
  * message is acked after its handler resolved and nacked (requeued) after it rejected, always on
  * the channel it came from. If that channel died meanwhile, the broker has already requeued the
@@ -41,7 +47,9 @@ export class AmqpSource implements Source {
     private readonly options: AmqpSourceOptions,
     private readonly logger: ConnectorLogger,
   ) {
-    this.prefetch = spec.prefetch ?? DEFAULT_PREFETCH;
+    this.prefetch =
+      spec.prefetch ??
+      (spec.maxPriority !== undefined ? DEFAULT_PRIORITY_PREFETCH : DEFAULT_PREFETCH);
     if (!Number.isInteger(this.prefetch) || this.prefetch < 1 || this.prefetch > 65535)
       throw new RangeError(`prefetch must be an integer from 1 to 65535, not ${spec.prefetch}`);
   }
@@ -87,7 +95,10 @@ export class AmqpSource implements Source {
 
   private async setup(channel: Channel): Promise<void> {
     channel.once('close', () => this.closedChannels.add(channel));
-    await channel.assertQueue(this.spec.queue, { durable: true });
+    await channel.assertQueue(this.spec.queue, {
+      durable: true,
+      ...(this.spec.maxPriority !== undefined ? { maxPriority: this.spec.maxPriority } : {}),
+    });
     await channel.prefetch(this.prefetch);
     if (this.stopping) return;
     const { consumerTag } = await channel.consume(

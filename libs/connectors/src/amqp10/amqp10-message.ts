@@ -9,7 +9,8 @@ const SEQUENCE_SECTION = 0x76;
 /**
  * What an AMQP 1.0 message carries: the id as `message-id`, the headers as application
  * properties, the bytes as one data section (never an amqp-value: a receiver on another stack
- * would see a string or a map instead of the bytes sent), durable unless told otherwise.
+ * would see a string or a map instead of the bytes sent), durable unless told otherwise, and the
+ * route's priority in the header (absent: the default, 4).
  */
 export function toAmqp10Message(
   message: OutboundMessage,
@@ -19,6 +20,7 @@ export function toAmqp10Message(
     message_id: message.id,
     content_type: 'application/json',
     durable: options.durable ?? true,
+    ...(message.priority !== undefined ? { priority: message.priority } : {}),
     application_properties: { ...options.headers, ...message.headers },
     body: rheaMessage.data_section(message.body),
   };

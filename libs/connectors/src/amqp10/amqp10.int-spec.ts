@@ -207,6 +207,23 @@ describe('amqp10 connectors', () => {
     expect(got[1].payload.toString()).toBe('plain text');
   });
 
+  it('sends the priority in the header, and Artemis hands out the urgent messages of a backlog first', async () => {
+    const client = kit.client(connectionTo(`priority-${RUN}`));
+    const address = freshAddress('priority');
+    const destination = kit.destination(client, { address });
+    // A backlog of 20 routine messages, then 5 urgent ones, all accepted before anyone reads.
+    const backlog = testMessages('routine', 20).map((m) => ({ ...m, priority: 1 }));
+    const urgent = testMessages('urgent', 5, 20).map((m) => ({ ...m, priority: 9 }));
+    await Promise.all(backlog.map((m) => destination.send(m)));
+    await Promise.all(urgent.map((m) => destination.send(m)));
+
+    const { got, handler } = collector();
+    await kit.source(client, { address, prefetch: 1 }).start(handler);
+    await until(() => got.length === 25, 'every message');
+    expect(got.slice(0, 5).map((m) => m.id)).toEqual(urgent.map((m) => m.id));
+    expect(got.slice(5).map((m) => m.id)).toEqual(backlog.map((m) => m.id));
+  });
+
   it('connects over TLS trusting the broker certificate, and refuses a broker it cannot trust', async () => {
     const ca = readFileSync(ARTEMIS.certificatePath, 'utf8');
     const trusted = kit.client(

@@ -23,6 +23,8 @@ export interface Amqp10DestinationSpec {
   capability?: Amqp10Capability;
   headers?: Record<string, string>;
   durable?: boolean;
+  /** JSONata expression giving each message's priority (the header's ubyte). */
+  priority?: string;
   when?: string;
 }
 
@@ -158,8 +160,16 @@ export const AMQP10_DESTINATION = {
       description: 'Mark messages durable (the broker keeps them across its restarts).',
       examples: [true],
     },
+    priority: {
+      type: 'string',
+      minLength: 1,
+      description:
+        "JSONata expression giving the message header's priority: an integer 0..255 (or its text), nothing for the default 4. Another result dead-letters the message. Artemis orders each queue by priority 0..9 (higher values count as 9).",
+      examples: ['urgent ? 9 : 4', '$number($headers."x-priority")'],
+    },
   } satisfies Record<string, JsonSchema>,
   example: { type: 'amqp10', connection: 'artemis', address: 'orders.out' },
+  expressions: { priority: 'priority' },
 };
 
 export function describeAmqp10Source(spec: Amqp10SourceSpec): string {
@@ -198,7 +208,8 @@ export const amqp10Connector: ConnectorPlugin<
   source: AMQP10_SOURCE,
   destination: AMQP10_DESTINATION,
   describeSource: describeAmqp10Source,
-  describeDelivery: (spec) => describeAmqp10Destination(spec),
+  describeDelivery: (spec, d) =>
+    describeAmqp10Destination(spec) + (d.priority !== undefined ? ` priority ${d.priority}` : ''),
   describeReceipt: describeAmqp10Receipt,
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see plugin.ts
   load: () => (require('./amqp10.factory') as typeof import('./amqp10.factory')).amqp10Factories,

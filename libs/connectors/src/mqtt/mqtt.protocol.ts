@@ -254,6 +254,10 @@ export const MQTT_DESTINATION_FIELDS = {
     qos: 1,
   },
   expressions: { routingKey: 'topicExpression' },
+  refused: {
+    priority:
+      'MQTT (3.1.1 and 5) carries no message priority: publish urgent messages to a topic of their own (topicExpression) and give its subscribers the capacity, or use an amqp or amqp10 destination',
+  },
 };
 
 /** Cross-field checks of a source: the filter's wildcards are whole levels. */

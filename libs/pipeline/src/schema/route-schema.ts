@@ -45,6 +45,19 @@ export function destinationKinds(
   return kinds;
 }
 
+/**
+ * A field the protocol cannot carry, as a schema no value passes: its description is the reason
+ * the validator gives (see `toProblem`), instead of ajv's "not a known field".
+ */
+function refusedFields(kind: ProtocolDestinationSpec): Record<string, JsonSchema> {
+  return Object.fromEntries(
+    Object.entries(kind.refused ?? {}).map(([field, reason]) => [
+      field,
+      { not: {}, description: reason },
+    ]),
+  );
+}
+
 function destinationSchema(
   kinds: Record<string, ProtocolDestinationSpec>,
   withWhen: boolean,
@@ -67,6 +80,7 @@ function destinationSchema(
         properties: {
           type: { const: type },
           ...kinds[type].properties,
+          ...refusedFields(kinds[type]),
           ...(withWhen ? { when } : {}),
           ...(withWhen && kinds[type].replies ? { reply } : {}),
         },

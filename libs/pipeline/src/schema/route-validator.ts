@@ -26,6 +26,8 @@ function shapeChecker(protocols: RouteProtocols): ValidateFunction {
       strictTypes: false,
       strictRequired: false,
       allowUnionTypes: true,
+      // Errors carry their parent schema: a refused field's reason is its description.
+      verbose: true,
     });
     check = ajv.compile(routeSchema(protocols));
     compiled.set(protocols, check);
@@ -66,6 +68,10 @@ function toProblem(e: ErrorObject): RouteProblem | undefined {
         pointer: `${at}/${escape(String(p.additionalProperty))}`,
         message: 'is not a known field here',
       };
+    case 'not': {
+      const reason = (e.parentSchema as { description?: unknown } | undefined)?.description;
+      return { pointer: at, message: typeof reason === 'string' ? reason : 'is not allowed here' };
+    }
     case 'propertyNames':
       return undefined; // reported by the enum error on the name itself
     case 'enum':
