@@ -9,18 +9,13 @@ import {
 import { kafkaConnectorError, type KafkaClient } from './kafka-client';
 import { JUNCTION_ID_HEADER } from './kafka.source';
 
-export interface KafkaDestinationOptions {
-  /**
-   * Longest a send waits for `acks: -1`. The idempotent producer itself retries without end, so
-   * this is what turns a broker outage into a retryable failure the runtime can count.
-   */
-  sendTimeoutMs: number;
-}
-
 /**
  * Produces to one topic through the connection's shared idempotent producer with `acks: -1` (all
- * in-sync replicas), the message id in header `junction-id` and the key from the message.
- * Resolves with the partition and offset the broker assigned.
+ * in-sync replicas), the message id in header `junction-id` and the key from the message. Sends
+ * go through the connection's batcher (the connection's `batch` settings): many messages, of every
+ * destination on the connection, per produce request. Resolves with the partition and offset the
+ * broker assigned once the message's batch is acknowledged; rejects if that batch failed or was
+ * not acknowledged in the connection's send time limit.
  */
 export class KafkaDestination implements Destination {
   private readonly inFlight = new InFlight();
@@ -29,7 +24,6 @@ export class KafkaDestination implements Destination {
   constructor(
     private readonly client: KafkaClient,
     private readonly spec: KafkaDestinationSpec,
-    private readonly options: KafkaDestinationOptions,
   ) {}
 
   send(message: OutboundMessage): Promise<DeliveryReceipt> {
@@ -45,46 +39,23 @@ export class KafkaDestination implements Destination {
   }
 
   private async produce(message: OutboundMessage): Promise<DeliveryReceipt> {
-    const where = `kafka produce to ${this.spec.topic}`;
-    const timeoutMs = this.options.sendTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(new ConnectorError('TIMEOUT', `${where}: no ack within ${timeoutMs} ms`, true)),
-        timeoutMs,
-      );
-    });
+    const topic = this.spec.topic;
     try {
-      const sent = (async () => {
-        const producer = await this.client.producer();
-        return producer.send({
-          topic: this.spec.topic,
-          acks: -1,
-          messages: [
-            {
-              key: message.key ?? null,
-              value: message.body,
-              headers: { ...message.headers, [JUNCTION_ID_HEADER]: message.id },
-            },
-          ],
-        });
-      })();
-      // A send that outlives the deadline carries on in the background; at-least-once allows the copy.
-      sent.catch(() => undefined);
-      const [record] = await Promise.race([sent, deadline]);
-      const offset = record?.baseOffset ?? record?.offset;
-      if (!record || offset === undefined)
-        throw new ConnectorError('REJECTED', `${where}: the broker returned no offset`, true);
+      const { partition, offset } = await this.client.batcher.add({
+        topic,
+        message: {
+          key: message.key ?? null,
+          value: message.body,
+          headers: { ...message.headers, [JUNCTION_ID_HEADER]: message.id },
+        },
+      });
       this.client.reached();
-      return { kind: 'kafka', topic: this.spec.topic, partition: record.partition, offset };
+      return { kind: 'kafka', topic, partition, offset };
     } catch (err) {
-      const error = kafkaConnectorError(err, where);
+      const error = kafkaConnectorError(err, `kafka produce to ${topic}`);
       // Only a cluster out of reach makes the connection down; a refused record does not.
       if (error.code === 'UNREACHABLE' || error.code === 'TIMEOUT') this.client.unreachable(err);
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

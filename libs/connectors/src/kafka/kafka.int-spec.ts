@@ -109,7 +109,10 @@ describeConformance(
           fromBeginning: true,
         };
         return {
-          source: () => pool.source(spec, connection, { routeId: 'conformance' }),
+          source: ({ prefetch } = {}) =>
+            pool.source({ ...spec, concurrency: prefetch ?? 1 }, connection, {
+              routeId: 'conformance',
+            }),
           destination: () =>
             pool.destination({ type: 'kafka', connection: name, topic }, connection),
           dispose: async () => undefined, // topics and groups go in afterAll, once nothing uses them
