@@ -38,10 +38,11 @@ export interface RecordPosition {
 }
 
 /**
- * Sends one batch in one request and answers each record's position, in the records' order; or
- * rejects, for all of them. {@link producerBatchSend} is the one for a kafkajs producer.
+ * Sends one batch and answers each record's position (or why that record failed), in the
+ * records' order; or rejects, for all of them. {@link producerBatchSend} is the one for a kafkajs
+ * producer.
  */
-export type BatchSend = (records: readonly BatchRecord[]) => Promise<RecordPosition[]>;
+export type BatchSend = (records: readonly BatchRecord[]) => Promise<Array<RecordPosition | Error>>;
 
 /** The timer the batcher waits on (tests pass one they move by hand). */
 export interface BatchClock {
@@ -183,7 +184,7 @@ export class KafkaBatcher {
       this.sending = undefined;
       this.pump();
     };
-    let sent: Promise<RecordPosition[]>;
+    let sent: Promise<Array<RecordPosition | Error>>;
     try {
       sent = this.send(batch.map((w) => w.record));
     } catch (err) {
@@ -193,7 +194,8 @@ export class KafkaBatcher {
       (positions) =>
         settle((waiting, i) => {
           const position = positions[i];
-          if (position) waiting.resolve(position);
+          if (position instanceof Error) waiting.reject(position);
+          else if (position) waiting.resolve(position);
           else
             waiting.reject(
               new ConnectorError('REJECTED', 'kafka produce: the broker returned no offset', true),
@@ -292,7 +294,7 @@ export function pinningPartitioner(inner: ICustomPartitioner): ICustomPartitione
  * one partition follow it in the order they were sent.
  */
 export function producerBatchSend(producer: () => Promise<Producer>): BatchSend {
-  return async (records) => {
+  const send = async (records: readonly BatchRecord[]) => {
     const byTopic = new Map<string, Message[]>();
     for (const { topic, message } of records) {
       const messages = byTopic.get(topic);
@@ -306,6 +308,27 @@ export function producerBatchSend(producer: () => Promise<Producer>): BatchSend 
       topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
     });
     return recordPositions(records, metadata);
+  };
+  return async (records) => {
+    const topics = new Set(records.map((r) => r.topic));
+    if (topics.size === 1) return send(records);
+    try {
+      return await send(records);
+    } catch {
+      // One topic's refusal (unknown, not allowed) must not fail the others' messages: each
+      // topic again on its own (a copy of what did land is allowed: at least once).
+      const results = new Map<BatchRecord, RecordPosition | Error>();
+      for (const topic of topics) {
+        const own = records.filter((r) => r.topic === topic);
+        try {
+          const positions = await send(own);
+          own.forEach((r, i) => results.set(r, positions[i]));
+        } catch (err) {
+          for (const r of own) results.set(r, err instanceof Error ? err : new Error(String(err)));
+        }
+      }
+      return records.map((r) => results.get(r)!);
+    }
   };
 }
 

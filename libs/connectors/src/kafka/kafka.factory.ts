@@ -16,7 +16,7 @@ export type KafkaPoolOptions = KafkaClientOptions & {
   maxWaitTimeInMs?: number;
   /** Partitions one source handles at once. Default 8. */
   partitionsConsumedConcurrently?: number;
-  /** Messages of one partition a source handles at once, unless its spec says. Default 32. */
+  /** Messages of one partition a source handles at once, unless its spec says. Default 100. */
   concurrency?: number;
   /** Default 30 s. */
   sessionTimeout?: number;

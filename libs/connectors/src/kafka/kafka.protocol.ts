@@ -4,7 +4,7 @@ import type { KafkaPoolOptions } from './kafka.factory';
 import { DEFAULT_BATCH } from './kafka-batcher';
 
 /** Messages of one partition a source handles at once, by default. */
-export const DEFAULT_CONCURRENCY = 32;
+export const DEFAULT_CONCURRENCY = 100;
 
 export interface KafkaSourceSpec {
   type: 'kafka';
