@@ -9,7 +9,13 @@
  *
  * `--exactly-once` runs the route a second time with `delivery: exactly-once` (each batch's
  * outputs and offsets in one transaction), for its msg/s and CPU per message beside the
- * at-least-once run's. `--json` prints one JSON document instead, as every bench.
+ * at-least-once run's.
+ *
+ * `--batching` adds the route with its connection's produce batching at lingerMs 0 and off
+ * (maxMessages 1: a request per message). Every route row reports what its output topic holds on
+ * the broker (bytes per message and messages per record batch, read from the local broker's
+ * segment files): the record batches as they were produced, so the bytes of records on the wire.
+ * `--json` prints one JSON document instead, as every bench.
  */
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import {
@@ -36,6 +42,7 @@ const COUNT = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const PARTITIONS = 4;
 const RUN = `bench-${Date.now().toString(36)}`;
 const EXACTLY_ONCE = process.argv.includes('--exactly-once');
+const BATCHING = process.argv.includes('--batching');
 
 const kafka = new Kafka({ clientId: RUN, brokers: BROKERS, logLevel: logLevel.NOTHING });
 
@@ -89,7 +96,7 @@ async function raw(
   compression = CompressionTypes.None,
 ): Promise<Timed> {
   const producer = kafka.producer({ idempotent: true });
-  const consumer = kafka.consumer({ groupId: `${RUN}-${input}`, maxWaitTimeInMs: 100 });
+  const consumer = kafka.consumer({ groupId: `${output}-raw`, maxWaitTimeInMs: 100 });
   await Promise.all([producer.connect(), consumer.connect()]);
   await consumer.subscribe({ topic: input, fromBeginning: true });
   let n = 0;
@@ -138,9 +145,13 @@ function route(
   name: string,
   input: string,
   output: string,
-  options: { compression?: KafkaCompression; delivery?: 'exactly-once' } = {},
+  options: {
+    compression?: KafkaCompression;
+    delivery?: 'exactly-once';
+    batch?: Record<string, number>;
+  } = {},
 ) {
-  const { compression, delivery } = options;
+  const { compression, delivery, batch } = options;
   return runWorker(
     name,
     {
@@ -158,9 +169,27 @@ function route(
         { type: 'kafka', connection: 'kafka', topic: output, key: 'orderId', compression },
       ],
     },
-    CONNECTION,
+    batch ? { ...CONNECTION, config: { ...CONNECTION.config, batch } } : CONNECTION,
     COUNT,
   );
+}
+
+/** A route row with what its output topic holds on the broker: bytes and records per batch. */
+function withBroker(row: Timed, output: string): Timed {
+  let batches: { bytes: number }[];
+  try {
+    batches = storedBatches(output);
+  } catch {
+    return row; // the broker's data folder is not on this machine
+  }
+  if (batches.length === 0) return row;
+  const bytes = batches.reduce((sum, b) => sum + b.bytes, 0);
+  const broker = {
+    bytesPerMessage: Math.round(bytes / row.messages),
+    messagesPerBatch: Math.round((row.messages / batches.length) * 10) / 10,
+  };
+  const note = `on the broker: ${broker.bytesPerMessage} B/msg, ${broker.messagesPerBatch} msgs per record batch`;
+  return { ...row, broker, note: row.note ? `${row.note}; ${note}` : note } as Timed;
 }
 
 /** The broker's bytes per message of a run's input and output topics, in its row. */
@@ -216,7 +245,12 @@ async function main(): Promise<void> {
     'raw2-in',
     'raw2-out',
     ...(codecs.length === 0
-      ? ['rename-in', 'rename-out', ...(EXACTLY_ONCE ? ['eos-in', 'eos-out'] : [])]
+      ? [
+          'rename-in',
+          'rename-out',
+          ...(EXACTLY_ONCE ? ['eos-in', 'eos-out'] : []),
+          ...(BATCHING ? ['linger0-in', 'linger0-out', 'unbatched-in', 'unbatched-out'] : []),
+        ]
       : codecs.flatMap((c) => [`${c}-raw-in`, `${c}-raw-out`, `${c}-in`, `${c}-out`])),
   ].map((t) => `${RUN}.${t}`);
   await admin.createTopics({
@@ -231,18 +265,26 @@ async function main(): Promise<void> {
       await raw(rawIn, rawOut, 'raw kafkajs: batches per partition, produce acks -1, commit'),
     );
     if (codecs.length === 0) {
-      const [renameIn, renameOut, eosIn, eosOut] = topics.slice(4);
-      await preload(renameIn);
-      rows.push(
-        await route('route: validate + filter + renaming transform + mask', renameIn, renameOut),
-      );
+      const [renameIn, renameOut, ...more] = topics.slice(4);
+      const routeRow = async (name: string, input: string, output: string, options = {}) => {
+        await preload(input);
+        rows.push(withBroker(await route(name, input, output, options), output));
+      };
+      await routeRow('route: validate + filter + renaming transform + mask', renameIn, renameOut);
       if (EXACTLY_ONCE) {
-        await preload(eosIn);
-        rows.push(
-          await route('the same route, delivery: exactly-once', eosIn, eosOut, {
-            delivery: 'exactly-once',
-          }),
-        );
+        const [eosIn, eosOut] = more.splice(0, 2);
+        await routeRow('the same route, delivery: exactly-once', eosIn, eosOut, {
+          delivery: 'exactly-once',
+        });
+      }
+      if (BATCHING) {
+        const [linger0In, linger0Out, unbatchedIn, unbatchedOut] = more;
+        await routeRow('route, batching lingerMs 0', linger0In, linger0Out, {
+          batch: { lingerMs: 0 },
+        });
+        await routeRow('route, batching off (maxMessages 1)', unbatchedIn, unbatchedOut, {
+          batch: { maxMessages: 1 },
+        });
       }
     } else {
       rows.push(...(await compressionRows(codecs, topics.slice(4))));

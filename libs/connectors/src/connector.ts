@@ -30,6 +30,13 @@ export interface InboundMessage {
   final?: boolean;
   /** A caller waits for the route's answer until then (epoch ms; sync HTTP ingest). */
   replyBy?: number;
+  /**
+   * Set by a source that hands several messages of one ordered stream (a Kafka partition) to the
+   * handler at once: the handler sends this message on only after `previous` resolved, and calls
+   * `issued()` once its sends are issued or it knows it sends none. So messages leave in the
+   * stream's order. The source also calls `issued()` when the handler settles.
+   */
+  order?: { previous: Promise<void>; issued(): void };
   /** The source's transaction the message's sends join (`delivery: exactly-once`). */
   transaction?: MessageTransaction;
 }
@@ -57,7 +64,7 @@ export interface MessageTransaction {
 export type MessageHandler = (message: InboundMessage) => Promise<unknown>;
 
 export interface Source {
-  /** Starts consuming. Concurrency: AMQP up to `prefetch` at once; Kafka one at a time per partition, partitions in parallel. */
+  /** Starts consuming. Concurrency: AMQP up to `prefetch` at once; Kafka up to `concurrency` per partition, partitions in parallel. */
   start(handler: MessageHandler): Promise<void>;
   /** Stops taking new messages and waits for the handlers in flight to settle (their acks go out). */
   stop(): Promise<void>;

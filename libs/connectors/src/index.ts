@@ -29,7 +29,16 @@ export {
   type KafkaClientOptions,
 } from './kafka/kafka-client';
 export { KafkaSource, JUNCTION_ID_HEADER, type KafkaSourceOptions } from './kafka/kafka.source';
-export { KafkaDestination, type KafkaDestinationOptions } from './kafka/kafka.destination';
+export { KafkaDestination } from './kafka/kafka.destination';
+export {
+  KafkaBatcher,
+  pinningPartitioner,
+  producerBatchSend,
+  type BatchRecord,
+  type BatchSend,
+  type KafkaBatchOptions,
+  type RecordPosition,
+} from './kafka/kafka-batcher';
 export { HttpDestination, type HttpDestinationOptions } from './http/http.destination';
 export { secretHeaderProblem } from './http/http-headers';
 export { targetUrl } from './http/http-target';

@@ -128,6 +128,38 @@ async function started(doc: RouteSpec, deps: WorkerDeps): Promise<RouteWorker> {
 }
 
 describe('RouteWorker', () => {
+  it('sends a message that carries a turn only after the previous one, and gives its turn on once sent or dropped', async () => {
+    const out = new FakeDestination(['wait', 'wait']);
+    const { deps, source } = fakeDeps([out]);
+    await started(route(), deps);
+    let releaseFirst!: () => void;
+    const first = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const turns = { second: false, dropped: false };
+    const second = source.deliver(
+      message(
+        { total: 2 },
+        { id: 'm-2', order: { previous: first, issued: () => (turns.second = true) } },
+      ),
+    );
+    const dropped = source.deliver(
+      message(
+        { total: 0 },
+        { id: 'm-3', order: { previous: first, issued: () => (turns.dropped = true) } },
+      ),
+    );
+    // A filtered message sends nothing: its turn is given on without waiting for the one before.
+    await until(() => turns.dropped);
+    await dropped;
+    expect(out.sent).toEqual([]);
+    expect(turns.second).toBe(false);
+    releaseFirst();
+    await until(() => out.sent.length === 1);
+    // Given on once the send is issued, before it is confirmed.
+    expect(turns.second).toBe(true);
+    out.waiting.shift()!();
+    await expect(second).resolves.toMatchObject({ id: 'm-2', outcome: 'delivered' });
+  });
+
   it('decodes, runs, delivers and records a message before its source may acknowledge it', async () => {
     const out = new FakeDestination();
     const { deps, source, records } = fakeDeps([out]);

@@ -391,6 +391,7 @@ export class RouteWorker {
         body = decodeBody(message.payload);
       } catch (err) {
         if (!(err instanceof PipelineError)) throw err;
+        message.order?.issued();
         return await this.park(
           message,
           id,
@@ -415,6 +416,8 @@ export class RouteWorker {
       };
       const result = await this.compiled.run(envelope, tracing.recording ? RECORD : undefined);
       trace.stages(result.trace);
+      // Its dead letter or drop need not keep the messages after it of its partition waiting.
+      if (result.outcome !== 'deliver') message.order?.issued();
       if (result.outcome === 'error') {
         return await this.park(
           message,
@@ -431,6 +434,7 @@ export class RouteWorker {
       }
       return await this.deliverAll(message, id, receivedAt, result.deliveries, traced);
     } finally {
+      message.order?.issued();
       trace.end();
       this.inFlight -= 1;
       if (this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
@@ -450,9 +454,13 @@ export class RouteWorker {
     const bytes = Buffer.from(JSON.stringify(deliveries[0].envelope.body));
     const replyBy =
       this.replyIndex === undefined ? 0 : (message.replyBy ?? Date.now() + this.replyTimeoutMs());
-    const settled = await Promise.all(
+    // Sent on in the source's order (a Kafka partition handled several messages at a time).
+    if (message.order) await message.order.previous;
+    const sending = Promise.all(
       deliveries.map((d) => this.deliver(d, bytes, replyBy, trace, message.transaction)),
     );
+    message.order?.issued();
+    const settled = await sending;
     const interrupted = settled.filter((s): s is DeliveryInterrupted => 'interrupted' in s);
     // A broker message goes back to its queue or partition, and a replayed dead letter stays
     // one. A final message (HTTP) has nowhere to go back to (its caller may have had its 504,

@@ -1575,7 +1575,7 @@ export interface components {
             /** @enum {string} */
             type: "amqp" | "amqp10" | "kafka" | "http" | "mqtt";
             /**
-             * @description Per type: amqp {url, vhost, tls, username, heartbeatSeconds}; amqp10 {url, username, containerId, virtualHost, idleTimeoutSeconds, tls}; kafka {brokers, clientId, ssl, sasl}; http {baseUrl, timeoutMs, headers, tls}; mqtt {url, username, protocolVersion, tls, keepaliveSeconds, sessionExpirySeconds}.
+             * @description Per type: amqp {url, vhost, tls, username, heartbeatSeconds}; amqp10 {url, username, containerId, virtualHost, idleTimeoutSeconds, tls}; kafka {brokers, clientId, ssl, sasl, batch}; http {baseUrl, timeoutMs, headers, tls}; mqtt {url, username, protocolVersion, tls, keepaliveSeconds, sessionExpirySeconds}.
              * @example {
              *       "url": "amqp://guest@127.0.0.1:5672",
              *       "vhost": "/"
@@ -1600,7 +1600,7 @@ export interface components {
             /** @enum {string} */
             type: "amqp" | "amqp10" | "kafka" | "http" | "mqtt";
             /**
-             * @description Per type: amqp {url, vhost, tls, username, heartbeatSeconds}; amqp10 {url, username, containerId, virtualHost, idleTimeoutSeconds, tls}; kafka {brokers, clientId, ssl, sasl}; http {baseUrl, timeoutMs, headers, tls}; mqtt {url, username, protocolVersion, tls, keepaliveSeconds, sessionExpirySeconds}.
+             * @description Per type: amqp {url, vhost, tls, username, heartbeatSeconds}; amqp10 {url, username, containerId, virtualHost, idleTimeoutSeconds, tls}; kafka {brokers, clientId, ssl, sasl, batch}; http {baseUrl, timeoutMs, headers, tls}; mqtt {url, username, protocolVersion, tls, keepaliveSeconds, sessionExpirySeconds}.
              * @example {
              *       "url": "amqp://guest@127.0.0.1:5672",
              *       "vhost": "/"

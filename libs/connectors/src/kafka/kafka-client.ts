@@ -1,4 +1,5 @@
 import {
+  CompressionTypes,
   Kafka,
   logLevel,
   Partitioners,
@@ -19,6 +20,13 @@ import { errorText, type ConnectionState, type ConnectorLogger } from '../logger
 import { EgressPolicy } from '../egress/egress-policy';
 import { egressError, egressSocketFactory } from '../egress/egress-socket';
 import { registerKafkaCodecs } from './kafka-codecs';
+import {
+  DEFAULT_BATCH,
+  KafkaBatcher,
+  pinningPartitioner,
+  producerBatchSend,
+  type KafkaBatchOptions,
+} from './kafka-batcher';
 
 export interface KafkaClientOptions {
   /** TCP connect time limit. Default 3 s. */
@@ -32,6 +40,8 @@ export interface KafkaClientOptions {
   socketFactory?: ISocketFactory;
   /** Where the client may connect; default: anywhere but cloud metadata and link-local. */
   egress?: EgressPolicy;
+  /** How long a send waits for `acks: -1`. Default 30 s. */
+  sendTimeoutMs?: number;
 }
 
 /**
@@ -92,6 +102,24 @@ export function kafkaClientConfig(
 
 const CONCURRENT_TRANSACTIONS = 'another concurrent operation on the same transaction';
 
+/** The connection's `batch` settings over the defaults (validated at save time; checked again here). */
+export function kafkaBatchOptions(
+  connection: ConnectorConnection,
+  sendTimeoutMs: number,
+): KafkaBatchOptions {
+  const batch = (connection.config.batch ?? {}) as Record<string, unknown>;
+  const options: KafkaBatchOptions = { ...DEFAULT_BATCH, timeoutMs: sendTimeoutMs };
+  for (const key of ['lingerMs', 'maxMessages', 'maxBytes'] as const) {
+    const value = batch[key];
+    if (value === undefined) continue;
+    const least = key === 'lingerMs' ? 0 : 1;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < least)
+      throw badConfig(connection, `config.batch.${key} must be an integer >= ${least}`);
+    options[key] = value;
+  }
+  return options;
+}
+
 /**
  * kafkajs logs into the connector logger. Its ERROR lines for single failed responses
  * ("Response Metadata ... This server does not host this topic-partition") are retried by kafkajs
@@ -114,10 +142,17 @@ function kafkaLogCreator(logger: ConnectorLogger): logCreator {
 
 /**
  * One kafkajs client per stored connection, shared by every route that uses it: one idempotent
- * producer for all its destinations (created on first send), and the consumers of its sources.
+ * producer for all its destinations (created on first send) fed by one batcher, and the consumers
+ * of its sources.
  */
 export class KafkaClient {
   readonly kafka: Kafka;
+  /**
+   * Every destination's sends, gathered into the producer's requests (see kafka-batcher.ts): one
+   * batcher per compression codec, as a produce request has one codec for all its records.
+   */
+  private readonly batchers = new Map<CompressionTypes, KafkaBatcher>();
+  private readonly batchOptions: KafkaBatchOptions;
   private producing?: Promise<Producer>;
   private readonly consumers = new Set<Consumer>();
   private closed = false;
@@ -136,16 +171,31 @@ export class KafkaClient {
   ) {
     this.kafka = new Kafka(kafkaClientConfig(connection, options, logger));
     this.closeTimeoutMs = options.requestTimeout ?? 30_000;
+    this.batchOptions = kafkaBatchOptions(connection, options.sendTimeoutMs ?? 30_000);
+  }
+
+  /** The batcher of the destinations producing in `compression` (created on first use). */
+  batcher(compression: CompressionTypes = CompressionTypes.None): KafkaBatcher {
+    let batcher = this.batchers.get(compression);
+    if (!batcher) {
+      batcher = new KafkaBatcher(
+        producerBatchSend(() => this.producer(), compression),
+        this.batchOptions,
+      );
+      this.batchers.set(compression, batcher);
+    }
+    return batcher;
   }
 
   /** The shared idempotent producer, connected. A failed connect is retried by the next call. */
   producer(): Promise<Producer> {
-    if (this.closed)
+    // A closing client still sends what its batcher holds, through the producer it has.
+    if (this.closed && !this.producing)
       return Promise.reject(new ConnectorError('CLOSED', 'kafka client is closed', false));
     if (!this.producing) {
       const producer = this.kafka.producer({
         idempotent: true,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: pinningPartitioner(Partitioners.DefaultPartitioner),
       });
       this.producing = producer.connect().then(
         () => {
@@ -225,11 +275,17 @@ export class KafkaClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const producing = this.producing;
-    this.producing = undefined;
+    // What its destinations queued still goes out (they wait for it), then the producer leaves
+    // (also when a batch hangs: disconnecting ends it).
+    const batching = Promise.all([...this.batchers.values()].map((b) => b.close()));
+    const leaving = settleWithin(batching, this.closeTimeoutMs).then(() => {
+      const producing = this.producing;
+      this.producing = undefined;
+      return producing?.then((p) => p.disconnect());
+    });
     const closing = Promise.allSettled([
       ...[...this.consumers].map((c) => c.disconnect()),
-      producing?.then((p) => p.disconnect()),
+      leaving,
     ]);
     if (!(await settleWithin(closing, this.closeTimeoutMs)))
       this.logger.warn(`kafka ${this.connection.name}: disconnect still pending after close`);

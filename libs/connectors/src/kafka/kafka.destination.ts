@@ -10,20 +10,17 @@ import { kafkaConnectorError, type KafkaClient } from './kafka-client';
 import { kafkaCompressionType } from './kafka-codecs';
 import { JUNCTION_ID_HEADER } from './kafka.source';
 import { failTransaction, joinTransaction, KafkaTransaction } from './kafka-transactions';
-
-export interface KafkaDestinationOptions {
-  /**
-   * Longest a send waits for `acks: -1`. The idempotent producer itself retries without end, so
-   * this is what turns a broker outage into a retryable failure the runtime can count.
-   */
-  sendTimeoutMs: number;
-}
+import type { CompressionTypes, Message } from 'kafkajs';
+import type { RecordPosition } from './kafka-batcher';
 
 /**
  * Produces to one topic through the connection's shared idempotent producer with `acks: -1` (all
  * in-sync replicas), the message id in header `junction-id`, the key from the message and the
- * spec's compression.
- * Resolves with the partition and offset the broker assigned.
+ * spec's compression. Sends go through the connection's batcher for that codec (the connection's
+ * `batch` settings): many messages, of every destination on the connection, per produce request.
+ * Resolves with the partition and offset the broker assigned once the message's batch is
+ * acknowledged; rejects if that batch failed or was not acknowledged in the connection's send
+ * time limit. In a transaction (`delivery: exactly-once`) the message is sent in it instead.
  */
 export class KafkaDestination implements Destination {
   private readonly inFlight = new InFlight();
@@ -32,7 +29,6 @@ export class KafkaDestination implements Destination {
   constructor(
     private readonly client: KafkaClient,
     private readonly spec: KafkaDestinationSpec,
-    private readonly options: KafkaDestinationOptions,
   ) {}
 
   send(message: OutboundMessage): Promise<DeliveryReceipt> {
@@ -48,51 +44,50 @@ export class KafkaDestination implements Destination {
   }
 
   private async produce(message: OutboundMessage): Promise<DeliveryReceipt> {
-    const where = `kafka produce to ${this.spec.topic}`;
-    const timeoutMs = this.options.sendTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(new ConnectorError('TIMEOUT', `${where}: no ack within ${timeoutMs} ms`, true)),
-        timeoutMs,
-      );
-    });
+    const topic = this.spec.topic;
     try {
-      const sent = (async () => {
-        const producer = message.transaction
-          ? joinTransaction(this.client, message.transaction).sender
-          : await this.client.producer();
-        return producer.send({
-          topic: this.spec.topic,
-          acks: -1,
-          compression: kafkaCompressionType(this.spec.compression),
-          messages: [
-            {
-              key: message.key ?? null,
-              value: message.body,
-              headers: { ...message.headers, [JUNCTION_ID_HEADER]: message.id },
-            },
-          ],
-        });
-      })();
-      // A send that outlives the deadline carries on in the background; at-least-once allows the copy.
-      sent.catch(() => undefined);
-      const [record] = await Promise.race([sent, deadline]);
-      const offset = record?.baseOffset ?? record?.offset;
-      if (!record || offset === undefined)
-        throw new ConnectorError('REJECTED', `${where}: the broker returned no offset`, true);
+      const record = {
+        key: message.key ?? null,
+        value: message.body,
+        headers: { ...message.headers, [JUNCTION_ID_HEADER]: message.id },
+      };
+      const compression = kafkaCompressionType(this.spec.compression);
+      const { partition, offset } = message.transaction
+        ? await sendInTransaction(this.client, message.transaction, topic, record, compression)
+        : await this.client.batcher(compression).add({ topic, message: record });
       this.client.reached();
-      return { kind: 'kafka', topic: this.spec.topic, partition: record.partition, offset };
+      return { kind: 'kafka', topic, partition, offset };
     } catch (err) {
-      const error = kafkaConnectorError(err, where);
+      const error = kafkaConnectorError(err, `kafka produce to ${topic}`);
       // Only a cluster out of reach makes the connection down; a refused record does not.
       if (error.code === 'UNREACHABLE' || error.code === 'TIMEOUT') this.client.unreachable(err);
       if (message.transaction instanceof KafkaTransaction)
         throw failTransaction(message.transaction, error);
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
   }
+}
+
+/** One record sent in the source's transaction (not batched: the transaction is its batch). */
+async function sendInTransaction(
+  client: KafkaClient,
+  transaction: OutboundMessage['transaction'] & object,
+  topic: string,
+  message: Message,
+  compression: CompressionTypes,
+): Promise<RecordPosition> {
+  const [record] = await joinTransaction(client, transaction).sender.send({
+    topic,
+    acks: -1,
+    compression,
+    messages: [message],
+  });
+  const offset = record?.baseOffset ?? record?.offset;
+  if (!record || offset === undefined)
+    throw new ConnectorError(
+      'REJECTED',
+      `kafka produce to ${topic}: the broker returned no offset`,
+      true,
+    );
+  return { partition: record.partition, offset };
 }

@@ -3,7 +3,11 @@ import type { ConnectorConnection } from '../connector';
 import type { ConnectorContext, ConnectorFactories } from '../plugin';
 import { KafkaClient, kafkaClientConfig, type KafkaClientOptions } from './kafka-client';
 import { KafkaDestination } from './kafka.destination';
-import type { KafkaDestinationSpec, KafkaSourceSpec } from './kafka.protocol';
+import {
+  DEFAULT_CONCURRENCY,
+  type KafkaDestinationSpec,
+  type KafkaSourceSpec,
+} from './kafka.protocol';
 import { KafkaSource } from './kafka.source';
 import { KafkaTransactions } from './kafka-transactions';
 import { quietLogger } from '../logger';
@@ -13,12 +17,12 @@ export type KafkaPoolOptions = KafkaClientOptions & {
   maxWaitTimeInMs?: number;
   /** Partitions one source handles at once. Default 8. */
   partitionsConsumedConcurrently?: number;
+  /** Messages of one partition a source handles at once, unless its spec says. Default 100. */
+  concurrency?: number;
   /** Default 30 s. */
   sessionTimeout?: number;
   /** Default 3 s. */
   heartbeatInterval?: number;
-  /** How long a send waits for `acks: -1`. Default 30 s. */
-  sendTimeoutMs?: number;
   /** `delivery: exactly-once`: most messages in one transaction. Default 500. */
   transactionMaxMessages?: number;
   /** `delivery: exactly-once`: longest a transaction may stay open. Default 60 s. */
@@ -53,6 +57,7 @@ export const kafkaFactories: ConnectorFactories<
         routeId: route.routeId,
         maxWaitTimeInMs: kafka.maxWaitTimeInMs ?? 250,
         partitionsConsumedConcurrently: kafka.partitionsConsumedConcurrently ?? 8,
+        concurrency: kafka.concurrency ?? DEFAULT_CONCURRENCY,
         sessionTimeout: kafka.sessionTimeout ?? 30_000,
         heartbeatInterval: kafka.heartbeatInterval ?? 3_000,
         ...(route.delivery === 'exactly-once'
@@ -75,9 +80,7 @@ export const kafkaFactories: ConnectorFactories<
     );
   },
   createDestination(spec, connection, context) {
-    return new KafkaDestination(sharedClient(connection, context), spec, {
-      sendTimeoutMs: context.options.sendTimeoutMs ?? 30_000,
-    });
+    return new KafkaDestination(sharedClient(connection, context), spec);
   },
   /** Connects an admin client and reads the cluster's metadata. */
   async probe(connection, { timeoutMs, egress }, opened) {

@@ -101,7 +101,10 @@ describeConformance(
           fromBeginning: true,
         };
         return {
-          source: () => pool.source(spec, connection, { routeId: 'conformance' }),
+          source: ({ prefetch } = {}) =>
+            pool.source({ ...spec, concurrency: prefetch ?? 1 }, connection, {
+              routeId: 'conformance',
+            }),
           destination: () =>
             pool.destination({ type: 'kafka', connection: name, topic }, connection),
           dispose: async () => undefined, // topics and groups go in afterAll, once nothing uses them
@@ -313,6 +316,223 @@ describe('kafka connectors', () => {
       await states.close();
     }
   }, 90_000);
+
+  it('batches concurrent sends: each resolves with its own offset, in send order per key, and reads back there', async () => {
+    const topic = await freshTopic(3);
+    const batched = {
+      ...connectionNamed(`kafka-batched-${RUN}`),
+      config: {
+        brokers: BROKERS,
+        clientId: `junction-test-${RUN}`,
+        batch: { lingerMs: 50, maxMessages: 1000 },
+      },
+    };
+    const destination = pool.destination(
+      { type: 'kafka', connection: batched.name, topic },
+      batched,
+    );
+    const messages = testMessages('batched', 30);
+    try {
+      const receipts = await Promise.all(messages.map((m) => destination.send(m)));
+      const at = receipts.map((r) => (r.kind === 'kafka' ? `${r.partition}@${r.offset}` : ''));
+      expect(new Set(at).size).toBe(30);
+      // Sends of one key: one partition, offsets in the order they were sent.
+      const byKey = new Map<string, Array<{ partition: number; offset: bigint }>>();
+      receipts.forEach((r, i) => {
+        if (r.kind !== 'kafka') throw new Error('a kafka receipt');
+        const key = messages[i].key!;
+        byKey.set(key, [
+          ...(byKey.get(key) ?? []),
+          { partition: r.partition, offset: BigInt(r.offset) },
+        ]);
+      });
+      for (const sent of byKey.values()) {
+        expect(new Set(sent.map((s) => s.partition)).size).toBe(1);
+        expect(sent.every((s, i) => i === 0 || s.offset > sent[i - 1].offset)).toBe(true);
+      }
+      // What the broker holds at each receipt's position is that message.
+      const found = new Map<string, string>();
+      const consumer = new Kafka({ brokers: BROKERS, logLevel: logLevel.NOTHING }).consumer({
+        groupId: `${topic}.check`,
+        maxWaitTimeInMs: 100,
+      });
+      createdGroups.add(`${topic}.check`);
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          found.set(`${partition}@${message.offset}`, String(message.headers?.['junction-id']));
+        },
+      });
+      try {
+        await until(() => found.size === 30, 'all 30 read back');
+      } finally {
+        await consumer.disconnect();
+      }
+      messages.forEach((m, i) => expect(found.get(at[i])).toBe(m.id));
+    } finally {
+      await destination.close();
+    }
+  });
+
+  it('a batch that fails rejects its messages; another topic in the same request is not failed with it', async () => {
+    const topic = await freshTopic(1);
+    const shared = {
+      ...connectionNamed(`kafka-shared-batch-${RUN}`),
+      config: { brokers: BROKERS, clientId: `junction-test-${RUN}`, batch: { lingerMs: 50 } },
+    };
+    const good = pool.destination({ type: 'kafka', connection: shared.name, topic }, shared);
+    const bad = pool.destination(
+      { type: 'kafka', connection: shared.name, topic: 'not a valid topic!' },
+      shared,
+    );
+    const [m1, m2, m3] = testMessages('mixed', 3);
+    try {
+      const sends = [good.send(m1), bad.send(m2), bad.send(m3)].map((p) =>
+        p.then(
+          (receipt) => ({ receipt }),
+          (error: Error & { retryable?: boolean }) => ({ error }),
+        ),
+      );
+      const [one, two, three] = await Promise.all(sends);
+      expect(one).toMatchObject({ receipt: { kind: 'kafka', topic, partition: 0, offset: '0' } });
+      for (const failed of [two, three])
+        expect(failed).toMatchObject({ error: { name: 'ConnectorError', retryable: false } });
+    } finally {
+      await good.close();
+      await bad.close();
+    }
+  });
+
+  /** A source handling up to `concurrency` messages of its one partition at once. */
+  async function concurrentSource(tag: string, concurrency: number) {
+    const topic = await freshTopic(1);
+    const groupId = `${topic}.${tag}`;
+    createdGroups.add(groupId);
+    const spec: KafkaSourceSpec = {
+      type: 'kafka',
+      connection: name,
+      topic,
+      groupId,
+      fromBeginning: true,
+      concurrency,
+    };
+    const destination = pool.destination({ type: 'kafka', connection: name, topic }, connection);
+    const messages = testMessages(tag, 10);
+    for (const m of messages) await destination.send(m);
+    await destination.close();
+    const committed = async () => {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return offsets.partitions[0]?.offset;
+    };
+    return {
+      messages,
+      committed,
+      source: () => pool.source(spec, connection, { routeId: tag }),
+    };
+  }
+
+  it('with concurrency, commits only up to the first unfinished message: after a stop it and every later one come again', async () => {
+    const { messages, committed, source } = await concurrentSource('prefix', 5);
+    const seq = (m: InboundMessage) => Number(m.headers['x-seq']);
+    const seen: number[] = [];
+    const held = deferred();
+    const first = source();
+    await first.start(async (message) => {
+      seen.push(seq(message));
+      if (seq(message) === 3) await held.promise;
+    });
+    // 0-2 and 4 handled (4 before 3), 3 still in its handler.
+    await until(() => seen.includes(4) && seen.includes(3), 'messages 3 and 4 started');
+    await until(async () => (await committed()) === '3', 'the commit of 0-2');
+    const stopping = first.stop();
+    held.reject(new Error('shutting down'));
+    await stopping;
+    expect(await committed()).toBe('3');
+
+    const again: number[] = [];
+    const second = source();
+    await second.start(async (message) => {
+      again.push(seq(message));
+    });
+    try {
+      await until(() => again.includes(9), 'the rest after the restart');
+      expect(again).toEqual([3, 4, 5, 6, 7, 8, 9]);
+      expect(messages).toHaveLength(10);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('with concurrency, a handler that fails gets that message and every later one back, in order, and loses none', async () => {
+    const { committed, source } = await concurrentSource('failing', 5);
+    const seq = (m: InboundMessage) => Number(m.headers['x-seq']);
+    const handled: Array<{ seq: number; redelivered: boolean }> = [];
+    const done = new Set<number>();
+    let failed = false;
+    const consumer = source();
+    await consumer.start(async (message) => {
+      handled.push({ seq: seq(message), redelivered: message.redelivered });
+      if (seq(message) === 3 && !failed) {
+        // Fails only once 4, started beside it, was handled.
+        await until(() => done.has(4), 'message 4 handled first');
+        failed = true;
+        throw new Error('not this time');
+      }
+      done.add(seq(message));
+    });
+    try {
+      await until(async () => (await committed()) === '10', 'all ten committed');
+      const order = handled.map((h) => h.seq);
+      const retry = order.indexOf(3, order.indexOf(3) + 1);
+      expect(order.slice(0, retry).filter((s) => s < 3)).toEqual([0, 1, 2]);
+      // After the failure: 3 and everything after it again, in offset order.
+      expect(order.slice(retry)).toEqual([3, 4, 5, 6, 7, 8, 9]);
+      expect(handled[retry]).toEqual({ seq: 3, redelivered: true });
+      expect([...done].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    } finally {
+      await consumer.stop();
+    }
+  });
+
+  it('with concurrency, messages reach the handler at once but leave in offset order through their turns', async () => {
+    const output = await freshTopic(3);
+    const { source } = await concurrentSource('turns', 10);
+    const out = pool.destination({ type: 'kafka', connection: name, topic: output }, connection);
+    const seq = (m: InboundMessage) => Number(m.headers['x-seq']);
+    let running = 0;
+    let most = 0;
+    const sent = new Map<number, { partition: number; offset: bigint }>();
+    const consumer = source();
+    await consumer.start(async (message) => {
+      running += 1;
+      most = Math.max(most, running);
+      // Earlier messages take longer before their send, as a slower mapping would.
+      await new Promise((resolve) => setTimeout(resolve, (10 - seq(message)) * 5));
+      await message.order!.previous;
+      const sending = out.send({
+        id: message.id!,
+        headers: message.headers,
+        body: message.payload,
+        key: 'one key',
+      });
+      message.order!.issued();
+      const receipt = await sending;
+      if (receipt.kind === 'kafka')
+        sent.set(seq(message), { partition: receipt.partition, offset: BigInt(receipt.offset) });
+      running -= 1;
+    });
+    try {
+      await until(() => sent.size === 10, 'all ten sent on');
+      expect(most).toBeGreaterThan(1);
+      const offsets = [...Array(10).keys()].map((i) => sent.get(i)!);
+      expect(new Set(offsets.map((o) => o.partition)).size).toBe(1);
+      expect(offsets.every((o, i) => i === 0 || o.offset > offsets[i - 1].offset)).toBe(true);
+    } finally {
+      await consumer.stop();
+      await out.close();
+    }
+  });
 
   it('rejects a send to an invalid topic name for good', async () => {
     const destination = pool.destination(

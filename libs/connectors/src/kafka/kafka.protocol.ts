@@ -1,6 +1,10 @@
 import type { ConnectorPlugin } from '../plugin';
 import { CONNECTION_FIELD, tlsConfigSchema } from '../spec-fields';
 import type { KafkaPoolOptions } from './kafka.factory';
+import { DEFAULT_BATCH } from './kafka-batcher';
+
+/** Messages of one partition a source handles at once, by default. */
+export const DEFAULT_CONCURRENCY = 100;
 
 export interface KafkaSourceSpec {
   type: 'kafka';
@@ -8,6 +12,7 @@ export interface KafkaSourceSpec {
   topic: string;
   groupId?: string;
   fromBeginning?: boolean;
+  concurrency?: number;
 }
 
 /** What a Kafka destination may compress its record batches with (the codecs are in kafka-codecs.ts). */
@@ -86,6 +91,42 @@ export const kafkaConnector: ConnectorPlugin<
           },
           description: 'SASL user; its password goes in secrets.saslPassword.',
         },
+        batch: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            lingerMs: {
+              type: 'integer',
+              minimum: 0,
+              maximum: 60_000,
+              default: DEFAULT_BATCH.lingerMs,
+              description:
+                'How long a message may wait for others to share its produce request. 0 sends on the next turn of the event loop, still with whatever arrived meanwhile.',
+              examples: [5],
+            },
+            maxMessages: {
+              type: 'integer',
+              minimum: 1,
+              maximum: 100_000,
+              default: DEFAULT_BATCH.maxMessages,
+              description:
+                'Most messages in one produce request; a full request leaves at once. 1 sends each message in its own request.',
+              examples: [1000],
+            },
+            maxBytes: {
+              type: 'integer',
+              minimum: 1,
+              maximum: 100_000_000,
+              default: DEFAULT_BATCH.maxBytes,
+              description:
+                "Most bytes of keys, values and headers in one produce request (a larger message goes alone). Keep it under the broker's message.max.bytes.",
+              examples: [1048576],
+            },
+          },
+          description:
+            "How this connection's producer gathers the sends of all its destinations: one produce request at a time, leaving when its first message waited lingerMs or when maxMessages or maxBytes are reached. Each message is confirmed only once its request is acknowledged by all in-sync replicas.",
+          examples: [{ lingerMs: 5, maxMessages: 1000, maxBytes: 1048576 }],
+        },
       },
     },
     secretKeys: ['saslPassword', 'sslKey'],
@@ -122,6 +163,15 @@ export const kafkaConnector: ConnectorPlugin<
         default: false,
         description: 'Start at the earliest offset when the group has none.',
         examples: [false],
+      },
+      concurrency: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 10_000,
+        default: DEFAULT_CONCURRENCY,
+        description:
+          'Messages of one partition handled at once (started in offset order, sent on in offset order). Offsets are committed only up to the last message before which all were handled; when one fails, it and every later one of its partition come again. 1 handles them one at a time.',
+        examples: [DEFAULT_CONCURRENCY],
       },
     },
     example: { type: 'kafka', connection: 'kafka', topic: 'orders.in' },

@@ -1,4 +1,4 @@
-import type { Consumer, EachMessagePayload, KafkaMessage } from 'kafkajs';
+import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { KafkaSourceSpec } from './kafka.protocol';
 import { backoffDelay, InFlight, settleWithin } from '../backoff';
 import {
@@ -10,16 +10,19 @@ import {
 import { errorText, type ConnectorLogger } from '../logger';
 import { stringifyKafkaHeaders, type KafkaClient } from './kafka-client';
 import type { KafkaTransactions } from './kafka-transactions';
+import { PartitionProgress } from './kafka-partition-progress';
 
 export interface KafkaSourceOptions {
   routeId: string;
   /** Longest a fetch waits for data at the broker; also how long a stop waits for that fetch. */
   maxWaitTimeInMs: number;
-  /** Partitions handled at once (each one a message at a time). */
+  /** Partitions handled at once. */
   partitionsConsumedConcurrently: number;
+  /** Messages of one partition handled at once, unless the source names its own `concurrency`. */
+  concurrency: number;
   sessionTimeout: number;
   heartbeatInterval: number;
-  /** `delivery: exactly-once`: batches run in transactions there, not message by message here. */
+  /** `delivery: exactly-once`: batches run in transactions there, not through the progress here. */
   transactions?: KafkaTransactions;
 }
 
@@ -27,12 +30,16 @@ export interface KafkaSourceOptions {
 export const JUNCTION_ID_HEADER = 'junction-id';
 
 /**
- * Consumes one topic in a consumer group (`spec.groupId`, default `junction.<route id>`), one
- * message at a time per partition and partitions in parallel. Offsets are committed by hand:
- * `offset + 1` only after the handler resolved. When it rejects, nothing is committed, the
- * partition is sought back to that offset (so the same message comes next, keeping the order) and
- * paused for a short, growing backoff. kafkajs's own consumer restart covers broker and network
- * failures; a crash it will not restart from is restarted here with backoff.
+ * Consumes one topic in a consumer group (`spec.groupId`, default `junction.<route id>`), partitions
+ * in parallel and, within a partition, up to `concurrency` messages of a fetched batch at once,
+ * started in offset order. Offsets are committed by hand, only up to the last message before which
+ * every handler resolved (a later one that finished first waits for the earlier ones). When a
+ * handler rejects, no more are started; once those running settled, the partition is sought back
+ * to the first message not handled (so it and every later one come again, in order, handled or
+ * not) and paused for a short, growing backoff. Messages of one partition carry a turn
+ * (`InboundMessage.order`) so that the runtime sends them on in offset order. kafkajs's own
+ * consumer restart covers broker and network failures; a crash it will not restart from is
+ * restarted here with backoff.
  */
 export class KafkaSource implements Source {
   private consumer?: Consumer;
@@ -43,8 +50,8 @@ export class KafkaSource implements Source {
   /** Highest offset handed to the handler per partition: a lower or equal one is a redelivery. */
   private readonly highest = new Map<number, bigint>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  /** Next offset to commit per partition, for messages already handled. */
-  private readonly pendingCommits = new Map<number, { topic: string; offset: string }>();
+  /** Last offset handled per partition (with every one before it), not committed yet. */
+  private readonly pendingCommits = new Map<number, { topic: string; handled: string }>();
   private commitTimer?: NodeJS.Timeout;
   private committing: Promise<void> = Promise.resolve();
   private restarts = 0;
@@ -86,7 +93,7 @@ export class KafkaSource implements Source {
     this.timers.clear();
     const consumer = this.consumer;
     try {
-      // Stops fetching; batches already fetched are passed over unhandled (see eachMessage).
+      // Stops fetching; batches already fetched are passed over unhandled (see eachBatch).
       consumer?.pause([{ topic: this.spec.topic }]);
     } catch {
       // Not running yet: nothing to pause.
@@ -140,14 +147,14 @@ export class KafkaSource implements Source {
       // Resolves once the group is joined (a failure there goes to the crash handler).
       await consumer.run({
         autoCommit: false,
+        eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently,
         ...(transactions
           ? {
-              eachBatchAutoResolve: false,
               eachBatch: (payload) =>
                 this.inFlight.track(transactions.eachBatch(consumer, payload, this.handler!)),
             }
-          : { eachMessage: (payload) => this.eachMessage(consumer, payload) }),
+          : { eachBatch: (payload) => this.eachBatch(consumer, payload) }),
       });
       if (abandoned()) throw stopped;
       this.restarts = 0;
@@ -191,8 +198,8 @@ export class KafkaSource implements Source {
    * which capped a partition at a few dozen messages a second. Only offsets of messages whose
    * handler resolved are ever committed, so a crash redelivers (at least once), never skips.
    */
-  private commitLater(consumer: Consumer, topic: string, partition: number, next: string): void {
-    this.pendingCommits.set(partition, { topic, offset: next });
+  private commitLater(consumer: Consumer, topic: string, partition: number, handled: string): void {
+    this.pendingCommits.set(partition, { topic, handled });
     this.commitTimer ??= setTimeout(() => {
       this.commitTimer = undefined;
       void this.flushCommits(consumer);
@@ -203,10 +210,10 @@ export class KafkaSource implements Source {
   private flushCommits(consumer: Consumer): Promise<void> {
     clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
-    const offsets = [...this.pendingCommits].map(([partition, { topic, offset }]) => ({
+    const offsets = [...this.pendingCommits].map(([partition, { topic, handled }]) => ({
       topic,
       partition,
-      offset,
+      offset: (BigInt(handled) + 1n).toString(),
     }));
     this.pendingCommits.clear();
     if (offsets.length === 0 || consumer !== this.consumer) return this.committing;
@@ -221,62 +228,97 @@ export class KafkaSource implements Source {
     return this.committing;
   }
 
-  private async eachMessage(consumer: Consumer, payload: EachMessagePayload): Promise<void> {
-    const { topic, partition, message, pause } = payload;
-    if (this.stopping || this.consumer !== consumer) {
-      // Not handled and not committed: the group hands it out again. Pausing ends this batch.
-      pause();
-      return;
-    }
-    const offset = BigInt(message.offset);
-    const seen = this.highest.get(partition);
-    const redelivered = seen !== undefined && offset <= seen;
-    if (!redelivered) this.highest.set(partition, offset);
-    const inbound: InboundMessage = {
-      id: headerId(message),
-      headers: stringifyKafkaHeaders(message.headers),
-      payload: message.value ?? Buffer.alloc(0),
-      source: { type: 'kafka', name: topic, partition, offset: message.offset },
-      redelivered,
-    };
-    await this.inFlight.track(this.process(consumer, payload, inbound));
+  /** Whether messages of `consumer` may still be started. */
+  private taking(consumer: Consumer): boolean {
+    return !this.stopping && this.consumer === consumer;
   }
 
-  private async process(
-    consumer: Consumer,
-    { topic, partition, message, heartbeat, pause }: EachMessagePayload,
-    inbound: InboundMessage,
-  ): Promise<void> {
-    // A slow handler must not cost the partition: keep the group membership alive meanwhile.
+  private eachBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
+    // Its handlers all settle before it returns: stop() waits for it.
+    return this.inFlight.track(this.handleBatch(consumer, payload));
+  }
+
+  private async handleBatch(consumer: Consumer, payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, pause, resolveOffset, isRunning, isStale } = payload;
+    const { topic, partition } = batch;
+    const progress = new PartitionProgress(
+      this.spec.concurrency ?? this.options.concurrency,
+      (offset) => this.commitLater(consumer, topic, partition, offset),
+    );
+    // Slow handlers must not cost the partition: keep the group membership alive meanwhile.
     const beat = setInterval(() => {
       heartbeat().catch(() => undefined);
     }, this.options.heartbeatInterval);
-    let failure: unknown;
-    let failed = false;
+    let previous: Promise<void> = Promise.resolve();
     try {
-      await this.handler!(inbound);
-    } catch (err) {
-      failed = true;
-      failure = err;
+      for (let i = 0; i < batch.messages.length; i++) {
+        // Only while it waited could the source stop or the partition be sought or revoked.
+        const full = i === 0 ? Promise.resolve() : progress.room();
+        if (full) {
+          await full;
+          if (!this.taking(consumer) || progress.failed || !isRunning() || isStale()) break;
+        }
+        const message = batch.messages[i];
+        let issued!: () => void;
+        const turn = new Promise<void>((resolve) => (issued = resolve));
+        const inbound = this.inbound(topic, partition, message, { previous, issued });
+        previous = turn;
+        progress.add(message.offset, this.call(inbound), issued);
+      }
+      await progress.settled();
     } finally {
       clearInterval(beat);
     }
-    if (!failed) {
+    // The next fetch starts after the handled prefix: messages not started (a stop, a
+    // rebalance) are fetched again.
+    if (progress.lastHandled !== undefined) resolveOffset(progress.lastHandled);
+    if (!progress.failed) {
       this.failures.delete(partition);
-      this.commitLater(consumer, topic, partition, (BigInt(message.offset) + 1n).toString());
+      if (!this.taking(consumer)) pause();
       return;
     }
+    const unhandled = progress.firstUnhandled()!;
     const attempt = (this.failures.get(partition) ?? 0) + 1;
     this.failures.set(partition, attempt);
     this.logger.debug(
-      `${this.name}: handler rejected ${partition}@${message.offset}: ${errorText(failure)}`,
+      `${this.name}: handler rejected ${partition}@${unhandled.offset}: ${errorText(unhandled.error)}`,
     );
-    seekBack(consumer, { topic, partition, offset: message.offset }, attempt, {
+    seekBack(consumer, { topic, partition, offset: unhandled.offset }, attempt, {
       pause,
       timers: this.timers,
       stopping: () => this.stopping,
       warn: (line) => this.logger.warn(`${this.name}: ${line}`),
     });
+  }
+
+  /** The handler's promise; one that throws instead of rejecting counts as a rejection. */
+  private call(inbound: InboundMessage): Promise<unknown> {
+    try {
+      return this.handler!(inbound);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private inbound(
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    order: InboundMessage['order'],
+  ): InboundMessage {
+    const offset = BigInt(message.offset);
+    const seen = this.highest.get(partition);
+    const redelivered = seen !== undefined && offset <= seen;
+    if (!redelivered) this.highest.set(partition, offset);
+    const headers = stringifyKafkaHeaders(message.headers);
+    return {
+      id: headerId(message, headers),
+      headers,
+      payload: message.value ?? Buffer.alloc(0),
+      source: { type: 'kafka', name: topic, partition, offset: message.offset },
+      redelivered,
+      order,
+    };
   }
 }
 
@@ -316,10 +358,13 @@ export function seekBack(
 /** How long a handled message may wait for its offset commit (a crash meanwhile redelivers it). */
 const COMMIT_EVERY_MS = 100;
 
-export function headerId(message: KafkaMessage): string | undefined {
+export function headerId(
+  message: KafkaMessage,
+  headers: Record<string, string> = stringifyKafkaHeaders(message.headers),
+): string | undefined {
   const raw = message.headers?.[JUNCTION_ID_HEADER];
-  const value = Array.isArray(raw) ? raw[0] : raw;
-  if (value === undefined) return undefined;
-  const id = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+  if (raw === undefined) return undefined;
+  // Several values are joined in `headers`: the id is the first.
+  const id = Array.isArray(raw) ? String(raw[0] ?? '') : headers[JUNCTION_ID_HEADER];
   return id === '' ? undefined : id;
 }
