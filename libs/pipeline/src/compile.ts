@@ -5,6 +5,7 @@ import {
   DataPattern,
   DocumentLimitError,
   DocumentScope,
+  evaluateNow,
   Expression,
   ExpressionBindings,
   ExpressionCompileError,
@@ -93,6 +94,10 @@ class DeferredExpression implements Expression {
 
   evaluate(input: unknown, bindings: ExpressionBindings): Promise<unknown> {
     return this.target!.evaluate(input, bindings);
+  }
+
+  evaluateNow(input: unknown, bindings: ExpressionBindings): unknown {
+    return evaluateNow(this.target!, input, bindings);
   }
 }
 
@@ -447,15 +452,19 @@ class RouteExecutor implements CompiledRoute {
       const bindings = { headers: envelope.headers, meta: envelope.meta };
       for (const destination of this.destinations) {
         at = `/destinations/${destination.index}`;
-        if (destination.when && !isTruthy(await destination.when.evaluate(envelope.body, bindings)))
-          continue;
+        if (destination.when) {
+          let verdict = evaluateNow(destination.when, envelope.body, bindings);
+          if (verdict instanceof Promise) verdict = await verdict;
+          if (!isTruthy(verdict)) continue;
+        }
         const delivery: Delivery = {
           index: destination.index,
           destination: destination.spec,
           envelope,
         };
         if (destination.routingKey) {
-          const key = await destination.routingKey.evaluate(envelope.body, bindings);
+          let key = evaluateNow(destination.routingKey, envelope.body, bindings);
+          if (key instanceof Promise) key = await key;
           if (typeof key !== 'string') {
             throw new PipelineError(
               'EXPRESSION_FAILED',
@@ -465,7 +474,8 @@ class RouteExecutor implements CompiledRoute {
           delivery.routingKey = key;
         }
         if (destination.key) {
-          const key = await destination.key.evaluate(envelope.body, bindings);
+          let key = evaluateNow(destination.key, envelope.body, bindings);
+          if (key instanceof Promise) key = await key;
           if (
             key !== undefined &&
             key !== null &&

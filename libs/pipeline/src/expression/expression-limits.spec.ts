@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 // The engine's own specs check it against the real protocol map (see eslint.config.mjs).
 import { CONNECTORS } from '@junction/connectors';
 import { compileRoute } from '../compile';
@@ -167,6 +168,23 @@ describe('bounded JSONata evaluation', () => {
     );
     expect(performance.now() - started).toBeGreaterThan(budget); // together they outlast one budget
     expect(results.every((r) => r === 1000)).toBe(true);
+  });
+
+  it('stops a sequence built item by item at the sequence limit (the patched guard)', async () => {
+    // patches/jsonata+2.2.2.patch (applied by npm's postinstall) shares one guarded push per
+    // evaluation; the guard itself must hold as before.
+    const small = new JsonataEngine({ maxSequence: 5 }, { fastPath: false });
+    const items = Array.from({ length: 10 }, (_, i) => ({ n: i }));
+    await expect(small.compile('items.n').evaluate({ items }, bindings)).rejects.toMatchObject({
+      code: 'EXPRESSION_LIMIT',
+      message: expect.stringMatching(/sequence longer than 5 items/),
+    });
+    await expect(
+      small.compile('items.n').evaluate({ items: items.slice(0, 5) }, bindings),
+    ).resolves.toEqual([0, 1, 2, 3, 4]);
+    expect(readFileSync(require.resolve('jsonata'), 'utf8')).toContain(
+      'sequence.push = guardedPush',
+    );
   });
 
   it('$pad within limits behaves as in JSONata', async () => {

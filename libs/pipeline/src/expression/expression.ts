@@ -8,6 +8,12 @@ export interface Expression {
   /** Evaluates with `$` bound to `input`; rejects with a PipelineError on failure or limit. */
   evaluate(input: unknown, bindings: ExpressionBindings): Promise<unknown>;
   /**
+   * Evaluates as `evaluate` does, but gives the value itself when nothing had to wait (the exact
+   * fast path), and a Promise only otherwise: a stage then needs no promise per message. Throws
+   * the PipelineError `evaluate` would reject with.
+   */
+  evaluateNow?(input: unknown, bindings: ExpressionBindings): unknown;
+  /**
    * Evaluates as `evaluate` does, and says which engine gave the result (the exact fast path, or
    * jsonata-js): for the console's expression tester.
    */
@@ -15,6 +21,17 @@ export interface Expression {
     input: unknown,
     bindings: ExpressionBindings,
   ): Promise<{ value: unknown; engine: 'fast' | 'jsonata' }>;
+}
+
+/** `expression.evaluateNow`, or `evaluate` for an expression without it: a value, or a Promise of one. */
+export function evaluateNow(
+  expression: Expression,
+  input: unknown,
+  bindings: ExpressionBindings,
+): unknown {
+  return expression.evaluateNow
+    ? expression.evaluateNow(input, bindings)
+    : expression.evaluate(input, bindings);
 }
 
 export interface ExpressionBindings {

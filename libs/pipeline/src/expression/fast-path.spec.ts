@@ -390,6 +390,8 @@ const exprs = [
   '$round(n)',
   '$round(n, 1)',
   '$round(p, -1)',
+  '$round(p, 2)',
+  '$round(n * p, 3)',
   'n + p',
   'n * p - q',
   'n / p',
@@ -547,4 +549,18 @@ describe('fast JSONata evaluation agrees with jsonata-js on random expressions',
     },
     120_000 + count * 500,
   );
+});
+
+describe('fast results handed on', () => {
+  it("are plain data: a filter's sequence is copied, input parts are passed as they are", async () => {
+    const body = { items: [{ p: 1 }, { p: 2 }, { p: 3 }], card: { pan: 'x' } };
+    const expression = fast.compile('{ "kept": items[p > 1], "card": card }');
+    const value = (await expression.evaluate(body, plainBindings)) as Record<string, unknown>;
+    expect(value).toEqual({ kept: [{ p: 2 }, { p: 3 }], card: { pan: 'x' } });
+    expect(Object.getOwnPropertySymbols(value.kept)).toEqual([]);
+    expect(value.card).toBe(body.card);
+    // A later stage's expression sees the array as data, as jsonata-js would.
+    const next = fast.compile('kept');
+    expect(await outcome(next, value)).toBe(await outcome(reference.compile('kept'), value));
+  });
 });

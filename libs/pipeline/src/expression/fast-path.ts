@@ -416,7 +416,8 @@ function result(value: unknown): unknown {
 /** Marks the arrays that are jsonata sequences (a filter's result) rather than arrays of the data. */
 const SEQUENCE: unique symbol = Symbol('sequence');
 type Sequence = unknown[] & { [SEQUENCE]?: true };
-const isSequence = (value: unknown): boolean =>
+/** Whether an array is one of the fast path's sequences (a filter's result), not the data's. */
+export const isSequence = (value: unknown): boolean =>
   Array.isArray(value) && (value as Sequence)[SEQUENCE] === true;
 function sequenceOf(items: unknown[]): Sequence {
   const s = items as Sequence;
@@ -471,7 +472,7 @@ function buildPath(steps: AstNode[], c: Compiler, scope: Scope): Eval {
     }
     return typeof value === 'function' || value instanceof Closure ? BAIL : value;
   };
-  return (input, env) => {
+  const general: Eval = (input, env) => {
     // A relative path over an array maps over its items: its call.
     if (!absolute && Array.isArray(input)) return BAIL;
     // While the path has met one item per step (the common case), no sequence is built.
@@ -515,6 +516,40 @@ function buildPath(steps: AstNode[], c: Compiler, scope: Scope): Eval {
     }
     if (sequence === undefined) return result(single);
     return unwrap(sequence);
+  };
+  if (absolute || !compiled.every((step) => step.kind === 'name' && !step.stages)) return general;
+  return namePath(
+    compiled.map((step) => (step as { name: string }).name),
+    general,
+  );
+}
+
+/**
+ * A relative path of plain names (`customer.email`): the steps `general` would take while each
+ * meets one object, without its per-step dispatch. At the first array it meets before the last
+ * step, `general` evaluates the path instead.
+ */
+function namePath(names: string[], general: Eval): Eval {
+  const last = names.length - 1;
+  return (input, env) => {
+    if (Array.isArray(input)) return BAIL;
+    let item = input;
+    for (let i = 0; i <= last; i++) {
+      // Anything but an object has no fields (an array never gets here).
+      if (typeof item !== 'object' || item === null) return undefined;
+      if (flaggedAsFunction(item as Record<string, unknown>)) return BAIL;
+      const name = names[i];
+      if (!hasOwn(item, name)) return undefined;
+      const value = (item as Record<string, unknown>)[name];
+      if (value === undefined) return undefined;
+      if (Array.isArray(value)) {
+        if (i < last) return general(input, env);
+        return isSequence(value) ? unwrap(value) : result(value);
+      }
+      if (typeof value === 'function' || value instanceof Closure) return BAIL;
+      item = value;
+    }
+    return result(item);
   };
 }
 
@@ -1087,6 +1122,21 @@ function text(value: unknown, change: (s: string) => string): unknown {
  * number's text (as jsonata-js does, so as not to add binary floating-point error), -0 as 0.
  */
 function roundHalfEven(n: number, precision: number | undefined): number {
+  // A number with no more decimals than `precision` is its own rounding (the usual case, a price
+  // times a quantity): shifted through its text it is an exact integer, and shifting that back
+  // parses the same text. One look at the text instead of the round trip.
+  if (
+    precision !== undefined &&
+    Number.isInteger(precision) &&
+    precision > 0 &&
+    precision <= 15 &&
+    Math.abs(n) < 1e15 / 10 ** precision
+  ) {
+    const text = n.toString();
+    const dot = text.indexOf('.');
+    if (!text.includes('e') && (dot === -1 || text.length - dot - 1 <= precision))
+      return n === 0 ? 0 : n;
+  }
   const shift = (value: number, by: number): number => {
     const [mantissa, exponent] = value.toString().split('e');
     return Number(`${mantissa}e${exponent ? Number(exponent) + by : by}`);

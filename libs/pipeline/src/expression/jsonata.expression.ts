@@ -1,5 +1,5 @@
 import { Lane } from '../lane';
-import { BAIL, compileFast, type FastBindings, type FastEvaluator } from './fast-path';
+import { BAIL, compileFast, isSequence, type FastBindings, type FastEvaluator } from './fast-path';
 import { performance } from 'node:perf_hooks';
 import jsonata from 'jsonata';
 import { PipelineError } from '../pipeline.error';
@@ -270,14 +270,23 @@ class JsonataExpression implements Expression {
   }
 
   evaluate(input: unknown, bindings: ExpressionBindings): Promise<unknown> {
+    try {
+      const value = this.evaluateNow(input, bindings);
+      return value instanceof Promise ? value : Promise.resolve(value);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  evaluateNow(input: unknown, bindings: ExpressionBindings): unknown {
     // The hot path: no wrapping of the result (see evaluateExplained for the console's tester).
     if (this.fast) {
       const result = this.fast(input, bindings as unknown as FastBindings, this.clock);
       if (result !== BAIL) {
         try {
-          return Promise.resolve(plainResult(result, this.limits));
+          return fastResult(result, this.limits);
         } catch (err) {
-          return Promise.reject(toPipelineError(err, this.limits));
+          throw toPipelineError(err, this.limits);
         }
       }
     }
@@ -292,7 +301,7 @@ class JsonataExpression implements Expression {
       const result = this.fast(input, bindings as unknown as FastBindings, this.clock);
       if (result !== BAIL) {
         try {
-          return { value: plainResult(result, this.limits), engine: 'fast' };
+          return { value: fastResult(result, this.limits), engine: 'fast' };
         } catch (err) {
           throw toPipelineError(err, this.limits);
         }
@@ -417,6 +426,65 @@ function plainResult(result: unknown, limits: ExpressionLimits): unknown {
     return out;
   };
   return copy(result, 0);
+}
+
+/**
+ * A fast-path result checked as {@link plainResult} checks one, without copying it: the fast path
+ * builds plain objects and hands on parts of its input, which are plain data already. Only its
+ * own sequences (arrays marked for it) are copied, and any object or array on the way to one.
+ */
+function fastResult(result: unknown, limits: ExpressionLimits): unknown {
+  let budget = limits.maxResultNodes;
+  const check = (value: unknown, depth: number): unknown => {
+    if (--budget < 0) {
+      throw new PipelineError(
+        'EXPRESSION_LIMIT',
+        `expression result has more than ${limits.maxResultNodes} values`,
+      );
+    }
+    if (typeof value === 'string') {
+      if (value.length > limits.maxStringLength) {
+        throw new PipelineError(
+          'EXPRESSION_LIMIT',
+          `expression result holds a string longer than ${limits.maxStringLength} characters`,
+        );
+      }
+      return value;
+    }
+    if (value === null || typeof value !== 'object')
+      return typeof value === 'function' ? undefined : value;
+    if (depth > limits.maxDepth) {
+      throw new PipelineError(
+        'EXPRESSION_LIMIT',
+        `expression result is nested deeper than ${limits.maxDepth} levels`,
+      );
+    }
+    if (Array.isArray(value)) {
+      let out: unknown[] = isSequence(value) ? value.slice() : value;
+      for (let i = 0; i < value.length; i++) {
+        const item = value[i];
+        let checked = check(item, depth + 1);
+        if (checked === undefined) checked = null;
+        if (checked !== item) {
+          if (out === value) out = value.slice();
+          out[i] = checked;
+        }
+      }
+      return out;
+    }
+    let out = value as Record<string, unknown>;
+    for (const key in value) {
+      const item = (value as Record<string, unknown>)[key];
+      const checked = check(item, depth + 1);
+      if (checked !== item) {
+        if (out === value) out = { ...out };
+        if (checked === undefined) delete out[key];
+        else out[key] = checked;
+      }
+    }
+    return out;
+  };
+  return check(result, 0);
 }
 
 function forEachRegex(

@@ -1,3 +1,4 @@
+import { evaluateNow } from '../expression/expression';
 import { isTruthy } from '../expression/truthy';
 import { DROP, Stage, StageDefinition } from './stage';
 
@@ -18,12 +19,16 @@ export const filterStage: StageDefinition<FilterConfig> = {
     const expression = context.expression(source);
     return {
       kind: 'filter',
-      async run(envelope) {
-        const verdict = await expression!.evaluate(envelope.body, {
+      run(envelope) {
+        const verdict = evaluateNow(expression!, envelope.body, {
           headers: envelope.headers,
           meta: envelope.meta,
         });
-        return isTruthy(verdict) ? envelope : DROP;
+        return verdict instanceof Promise
+          ? verdict.then((value) => (isTruthy(value) ? envelope : DROP))
+          : isTruthy(verdict)
+            ? envelope
+            : DROP;
       },
     };
   },

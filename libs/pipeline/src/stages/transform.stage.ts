@@ -1,3 +1,5 @@
+import type { Envelope } from '../envelope';
+import { evaluateNow } from '../expression/expression';
 import { PipelineError } from '../pipeline.error';
 import { Stage, StageDefinition } from './stage';
 
@@ -15,20 +17,25 @@ export const transformStage: StageDefinition<TransformConfig> = {
   },
   create(source, context): Stage {
     const expression = context.expression(source);
+    const finish = (envelope: Envelope, body: unknown): Envelope => {
+      if (body === undefined) {
+        throw new PipelineError(
+          'EXPRESSION_FAILED',
+          'transform produced no value (the expression matched nothing)',
+        );
+      }
+      return { ...envelope, body };
+    };
     return {
       kind: 'transform',
-      async run(envelope) {
-        const body = await expression!.evaluate(envelope.body, {
+      run(envelope) {
+        const body = evaluateNow(expression!, envelope.body, {
           headers: envelope.headers,
           meta: envelope.meta,
         });
-        if (body === undefined) {
-          throw new PipelineError(
-            'EXPRESSION_FAILED',
-            'transform produced no value (the expression matched nothing)',
-          );
-        }
-        return { ...envelope, body };
+        return body instanceof Promise
+          ? body.then((value) => finish(envelope, value))
+          : finish(envelope, body);
       },
     };
   },
