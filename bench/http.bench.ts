@@ -6,7 +6,8 @@
  *   2. Fastify + one INSERT of the body into Postgres (a pool of 10, a scratch database);
  *   3. Junction async ingest: validate + filter + transform + mask, one AMQP destination on the
  *      local RabbitMQ, the audit trail on (the built gateway, `npm run build`, on a scratch database);
- *   4. the same route in sync mode (200 with the result).
+ *   4. the same route in sync mode (200 with the result);
+ *   5. the async route with `auth: apiKey` (the default of an HTTP source), posted with an X-API-Key.
  *
  * Each at max load and at fixed offered loads (autocannon's overallRate), after a warm-up. Per row:
  * req/s, the server process's CPU ms per request (from /proc), the CPU of the Postgres backends
@@ -48,6 +49,8 @@ interface Target {
   pid: number;
   /** The scratch database whose backends' CPU is counted, if the server writes to Postgres. */
   database?: string;
+  /** Sent with every request (an X-API-Key). */
+  headers?: Record<string, string>;
 }
 
 export interface HttpRow {
@@ -72,11 +75,12 @@ export function load(
   seconds: number,
   rate?: number,
   body = BODY,
+  headers: Record<string, string> = {},
 ): Promise<autocannon.Result> {
   return autocannon({
     url,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body,
     connections: CONNECTIONS,
     duration: seconds,
@@ -89,7 +93,7 @@ async function measure(admin: Pool, target: Target, rate?: number): Promise<Http
     target.database ? postgresCpu(admin, target.database) : Promise.resolve(new Map());
   const cpu0 = cpuMs(target.pid);
   const pg0 = await pg();
-  const r = await load(target.url, DURATION, rate);
+  const r = await load(target.url, DURATION, rate, BODY, target.headers);
   const cpu = cpuMs(target.pid) - cpu0;
   const pgCpu = cpuSince(pg0, await pg());
   const ok = r['2xx'];
@@ -134,17 +138,22 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-function route(id: string, mode: 'async' | 'sync', queue: string): RouteSpec {
+function route(
+  id: string,
+  mode: 'async' | 'sync',
+  queue: string,
+  auth: 'none' | 'apiKey' = 'none',
+): RouteSpec {
   return {
     id,
-    source: { type: 'http', path: `bench/${id}`, mode, auth: 'none' },
+    source: { type: 'http', path: `bench/${id}`, mode, auth },
     pipeline: renamingPipeline(),
     destinations: [{ type: 'amqp', connection: 'rabbit', queue }],
   };
 }
 
 async function runTarget(admin: Pool, target: Target, rows: HttpRow[]): Promise<void> {
-  if (WARMUP > 0) await load(target.url, WARMUP);
+  if (WARMUP > 0) await load(target.url, WARMUP, undefined, BODY, target.headers);
   rows.push(await measure(admin, target));
   for (const rate of RATES) rows.push(await measure(admin, target, rate));
 }
@@ -186,17 +195,17 @@ function print(rows: HttpRow[]): void {
     "\nlatencies in ms; cpu: the server process (cores: its CPU over wall time); pg: its database's backends",
   );
   // This build's rows (a compared build's are named with its label in brackets).
-  const junction = (mode: string, load: string, compared = false) =>
+  const junction = (what: string, load: string, compared = false) =>
     rows.find(
       (r) =>
-        r.name.startsWith(`Junction ${mode}`) &&
+        r.name.startsWith(`Junction ${what} (`) &&
         r.name.includes(' [') === compared &&
         r.load === load,
     );
-  const asyncMax = junction('async', 'max');
+  const asyncMax = junction('async ingest', 'max');
   const insertMax = rows.find((r) => r.name.includes('INSERT') && r.load === 'max');
-  const async1k = junction('async', '1000/s');
-  for (const mode of ['async', 'sync'])
+  const async1k = junction('async ingest', '1000/s');
+  for (const mode of ['async ingest', 'sync ingest', 'async ingest, X-API-Key'])
     for (const load of ['max', ...RATES.map((rate) => `${rate}/s`)]) {
       const before = junction(mode, load, true);
       const after = junction(mode, load);
@@ -291,21 +300,31 @@ async function benchGateway(
   // A second build on the same database finds the connection stored already.
   if (created.status !== 201 && created.status !== 409)
     throw new Error(`connection: ${JSON.stringify(created.body)}`);
-  for (const mode of ['async', 'sync'] as const) {
-    const id = `${RUN}-${mode}${label ? `-${queues.length}` : ''}`;
+  const key = await gateway.api('POST', '/api-keys', { name: `bench${label}`, roles: ['ingest'] });
+  if (key.status !== 201) throw new Error(`api key: ${JSON.stringify(key.body)}`);
+  const apiKey = { 'x-api-key': (key.body as { key: string }).key };
+  const variants = [
+    { mode: 'async', auth: 'none', what: 'async ingest' },
+    { mode: 'sync', auth: 'none', what: 'sync ingest' },
+    { mode: 'async', auth: 'apiKey', what: 'async ingest, X-API-Key' },
+  ] as const;
+  for (const { mode, auth, what } of variants) {
+    const id = `${RUN}-${mode}-${auth.toLowerCase()}${label ? `-${queues.length}` : ''}`;
     const queue = `${id}.q`;
     queues.push(queue);
-    const res = await gateway.api('POST', '/routes', route(id, mode, queue));
+    const res = await gateway.api('POST', '/routes', route(id, mode, queue, auth));
     if (res.status !== 201) throw new Error(`route ${id}: ${JSON.stringify(res.body)}`);
     const url = `${gateway.base}/ingest/bench/${id}`;
-    await waitAccepted(url);
+    const headers = auth === 'apiKey' ? apiKey : {};
+    await waitAccepted(url, headers);
     await runTarget(
       admin,
       {
-        name: `Junction ${mode} ingest (4 stages, AMQP, audit on)${label}`,
+        name: `Junction ${what} (4 stages, AMQP, audit on)${label}`,
         url,
         pid: gateway.process!.child.pid!,
         database,
+        headers,
       },
       rows,
     );
@@ -315,12 +334,12 @@ async function benchGateway(
 }
 
 /** Polls until the route takes a request (its worker runs). */
-async function waitAccepted(url: string): Promise<void> {
+async function waitAccepted(url: string, headers: Record<string, string> = {}): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     const res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...headers },
       body: BODY,
     });
     await res.arrayBuffer();
