@@ -6,7 +6,8 @@
  *   2. Fastify + one INSERT of the body into Postgres (a pool of 10, a scratch database);
  *   3. Junction async ingest: validate + filter + transform + mask, one AMQP destination on the
  *      local RabbitMQ, the audit trail on (the built gateway, `npm run build`, on a scratch database);
- *   4. the same route in sync mode (200 with the result).
+ *   4. the same route in sync mode (200 with the result);
+ *   5. the async route with `auth: apiKey` (the default of an HTTP source), posted with an X-API-Key.
  *
  * Each at max load and at fixed offered loads (autocannon's overallRate), after a warm-up. Per row:
  * req/s, the server process's CPU ms per request (from /proc), the CPU of the Postgres backends
@@ -14,6 +15,10 @@
  *
  * BENCH_DURATION (s, default 20), BENCH_RATES (default 1000,3000), BENCH_WARMUP (s, default 3),
  * AMQP_URL. `--json`: one JSON document instead of the table.
+ *
+ * BENCH_COMPARE_ROOT: a second checkout's root (its bin/ and a built dist/, e.g. main's build) whose
+ * gateway runs the Junction rows too, first, named with BENCH_COMPARE_LABEL (default "before"):
+ * a change's before and after from one run, on one machine's load.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -35,6 +40,8 @@ const ADMIN_URL =
   process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const RUN = `bench-http-${Date.now().toString(36)}`;
 const BODY = JSON.stringify(order(1));
+const COMPARE_ROOT = process.env.BENCH_COMPARE_ROOT;
+const COMPARE_LABEL = process.env.BENCH_COMPARE_LABEL ?? 'before';
 
 interface Target {
   name: string;
@@ -42,6 +49,8 @@ interface Target {
   pid: number;
   /** The scratch database whose backends' CPU is counted, if the server writes to Postgres. */
   database?: string;
+  /** Sent with every request (an X-API-Key). */
+  headers?: Record<string, string>;
 }
 
 export interface HttpRow {
@@ -66,11 +75,12 @@ export function load(
   seconds: number,
   rate?: number,
   body = BODY,
+  headers: Record<string, string> = {},
 ): Promise<autocannon.Result> {
   return autocannon({
     url,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body,
     connections: CONNECTIONS,
     duration: seconds,
@@ -83,7 +93,7 @@ async function measure(admin: Pool, target: Target, rate?: number): Promise<Http
     target.database ? postgresCpu(admin, target.database) : Promise.resolve(new Map());
   const cpu0 = cpuMs(target.pid);
   const pg0 = await pg();
-  const r = await load(target.url, DURATION, rate);
+  const r = await load(target.url, DURATION, rate, BODY, target.headers);
   const cpu = cpuMs(target.pid) - cpu0;
   const pgCpu = cpuSince(pg0, await pg());
   const ok = r['2xx'];
@@ -128,17 +138,22 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-function route(id: string, mode: 'async' | 'sync', queue: string): RouteSpec {
+function route(
+  id: string,
+  mode: 'async' | 'sync',
+  queue: string,
+  auth: 'none' | 'apiKey' = 'none',
+): RouteSpec {
   return {
     id,
-    source: { type: 'http', path: `bench/${id}`, mode, auth: 'none' },
+    source: { type: 'http', path: `bench/${id}`, mode, auth },
     pipeline: renamingPipeline(),
     destinations: [{ type: 'amqp', connection: 'rabbit', queue }],
   };
 }
 
 async function runTarget(admin: Pool, target: Target, rows: HttpRow[]): Promise<void> {
-  if (WARMUP > 0) await load(target.url, WARMUP);
+  if (WARMUP > 0) await load(target.url, WARMUP, undefined, BODY, target.headers);
   rows.push(await measure(admin, target));
   for (const rate of RATES) rows.push(await measure(admin, target, rate));
 }
@@ -179,9 +194,26 @@ function print(rows: HttpRow[]): void {
   console.log(
     "\nlatencies in ms; cpu: the server process (cores: its CPU over wall time); pg: its database's backends",
   );
-  const asyncMax = rows.find((r) => r.name.includes('async') && r.load === 'max');
+  // This build's rows (a compared build's are named with its label in brackets).
+  const junction = (what: string, load: string, compared = false) =>
+    rows.find(
+      (r) =>
+        r.name.startsWith(`Junction ${what} (`) &&
+        r.name.includes(' [') === compared &&
+        r.load === load,
+    );
+  const asyncMax = junction('async ingest', 'max');
   const insertMax = rows.find((r) => r.name.includes('INSERT') && r.load === 'max');
-  const async1k = rows.find((r) => r.name.includes('async') && r.load === '1000/s');
+  const async1k = junction('async ingest', '1000/s');
+  for (const mode of ['async ingest', 'sync ingest', 'async ingest, X-API-Key'])
+    for (const load of ['max', ...RATES.map((rate) => `${rate}/s`)]) {
+      const before = junction(mode, load, true);
+      const after = junction(mode, load);
+      if (before && after)
+        console.log(
+          `${mode} ${load}: cpu ms/req ${before.cpuMsPerRequest.toFixed(3)} -> ${after.cpuMsPerRequest.toFixed(3)} (${((after.cpuMsPerRequest / before.cpuMsPerRequest) * 100).toFixed(0)}%), req/s ${before.perSecond.toFixed(0)} -> ${after.perSecond.toFixed(0)}, p99 ${before.p99} -> ${after.p99} ms`,
+        );
+    }
   if (asyncMax && insertMax)
     console.log(
       `aim, async ingest >= Fastify + INSERT: ${((asyncMax.perSecond / insertMax.perSecond) * 100).toFixed(0)}% (${asyncMax.perSecond >= insertMax.perSecond ? 'met' : 'not met'})`,
@@ -199,7 +231,7 @@ async function main(): Promise<void> {
   let gateway: GatewayProcess | undefined;
   const amqpConnection = await amqp.connect(AMQP_URL);
   const channel = await amqpConnection.createChannel();
-  const queues = [`${RUN}.async`, `${RUN}.sync`];
+  const queues: string[] = [];
   try {
     db = await createTestDatabase('http_bench');
 
@@ -228,36 +260,16 @@ async function main(): Promise<void> {
     );
     await stopChild(insert.child);
 
-    gateway = new GatewayProcess(await freePort(), db.url);
-    await gateway.start();
-    const created = await gateway.api('POST', '/connections', {
-      name: 'rabbit',
-      type: 'amqp',
-      config: { url: AMQP_URL.replace(/:[^:@/]*@/, '@'), vhost: '/' },
-      secrets: { password: new URL(AMQP_URL).password || 'guest' },
-    });
-    if (created.status !== 201) throw new Error(`connection: ${JSON.stringify(created.body)}`);
-    for (const [mode, queue] of [
-      ['async', queues[0]],
-      ['sync', queues[1]],
-    ] as const) {
-      const id = `${RUN}-${mode}`;
-      const res = await gateway.api('POST', '/routes', route(id, mode, queue));
-      if (res.status !== 201) throw new Error(`route ${id}: ${JSON.stringify(res.body)}`);
-      const url = `${gateway.base}/ingest/bench/${id}`;
-      await waitAccepted(url);
-      await runTarget(
-        admin,
-        {
-          name: `Junction ${mode} ingest (4 stages, AMQP, audit on)`,
-          url,
-          pid: gateway.process!.child.pid!,
-          database: db.name,
-        },
-        rows,
-      );
-      // Rows waiting in the queue are RabbitMQ's memory, not the next row's concern.
-      await channel.purgeQueue(queue);
+    const builds: Array<{ root?: string; label: string }> = [
+      ...(COMPARE_ROOT ? [{ root: COMPARE_ROOT, label: ` [${COMPARE_LABEL}]` }] : []),
+      { label: '' },
+    ];
+    for (const build of builds) {
+      gateway = new GatewayProcess(await freePort(), db.url, {}, build.root);
+      await gateway.start();
+      await benchGateway(admin, gateway, db.name, build.label, channel, queues, rows);
+      await gateway.stop();
+      gateway = undefined;
     }
   } finally {
     await gateway?.stop().catch(() => undefined);
@@ -269,13 +281,65 @@ async function main(): Promise<void> {
   print(rows);
 }
 
+/** The Junction rows on one running gateway: its AMQP connection, an async and a sync route. */
+async function benchGateway(
+  admin: Pool,
+  gateway: GatewayProcess,
+  database: string,
+  label: string,
+  channel: amqp.Channel,
+  queues: string[],
+  rows: HttpRow[],
+): Promise<void> {
+  const created = await gateway.api('POST', '/connections', {
+    name: 'rabbit',
+    type: 'amqp',
+    config: { url: AMQP_URL.replace(/:[^:@/]*@/, '@'), vhost: '/' },
+    secrets: { password: new URL(AMQP_URL).password || 'guest' },
+  });
+  // A second build on the same database finds the connection stored already.
+  if (created.status !== 201 && created.status !== 409)
+    throw new Error(`connection: ${JSON.stringify(created.body)}`);
+  const key = await gateway.api('POST', '/api-keys', { name: `bench${label}`, roles: ['ingest'] });
+  if (key.status !== 201) throw new Error(`api key: ${JSON.stringify(key.body)}`);
+  const apiKey = { 'x-api-key': (key.body as { key: string }).key };
+  const variants = [
+    { mode: 'async', auth: 'none', what: 'async ingest' },
+    { mode: 'sync', auth: 'none', what: 'sync ingest' },
+    { mode: 'async', auth: 'apiKey', what: 'async ingest, X-API-Key' },
+  ] as const;
+  for (const { mode, auth, what } of variants) {
+    const id = `${RUN}-${mode}-${auth.toLowerCase()}${label ? `-${queues.length}` : ''}`;
+    const queue = `${id}.q`;
+    queues.push(queue);
+    const res = await gateway.api('POST', '/routes', route(id, mode, queue, auth));
+    if (res.status !== 201) throw new Error(`route ${id}: ${JSON.stringify(res.body)}`);
+    const url = `${gateway.base}/ingest/bench/${id}`;
+    const headers = auth === 'apiKey' ? apiKey : {};
+    await waitAccepted(url, headers);
+    await runTarget(
+      admin,
+      {
+        name: `Junction ${what} (4 stages, AMQP, audit on)${label}`,
+        url,
+        pid: gateway.process!.child.pid!,
+        database,
+        headers,
+      },
+      rows,
+    );
+    // Rows waiting in the queue are RabbitMQ's memory, not the next row's concern.
+    await channel.purgeQueue(queue);
+  }
+}
+
 /** Polls until the route takes a request (its worker runs). */
-async function waitAccepted(url: string): Promise<void> {
+async function waitAccepted(url: string, headers: Record<string, string> = {}): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     const res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...headers },
       body: BODY,
     });
     await res.arrayBuffer();

@@ -39,6 +39,8 @@ export class GatewayProcess {
     private readonly databaseUrl: string,
     /** More settings (they win over the defaults above). */
     private readonly env: Record<string, string> = {},
+    /** The checkout whose bin/gateway.js runs (a bench may compare two builds). */
+    private readonly root: string = ROOT,
   ) {}
 
   get base(): string {
@@ -57,7 +59,7 @@ export class GatewayProcess {
         JUNCTION_LOG: 'silent',
         ...this.env,
       },
-      ROOT,
+      this.root,
     );
     await this.process.waitFor(/listening on/, 60_000);
     const res = await fetch(`${this.base}/api/v1/auth/login`, {

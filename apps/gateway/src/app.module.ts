@@ -115,8 +115,13 @@ export class AppModule {
           tracing: settings.tracing,
         }),
       ],
-      controllers: [HealthController, IngestController, MetricsController],
-      providers: [IngestService, Readiness, { provide: APP_FILTER, useClass: JunctionErrorFilter }],
+      controllers: [HealthController, MetricsController],
+      providers: [
+        IngestService,
+        IngestController,
+        Readiness,
+        { provide: APP_FILTER, useClass: JunctionErrorFilter },
+      ],
     };
   }
 }

@@ -38,6 +38,7 @@ import {
 } from './core/logging';
 import { probeDatabase } from './database-probe';
 import { Readiness } from './health/readiness';
+import { IngestController } from './ingest/ingest.controller';
 import { buildOpenApi, serveOpenApi } from './openapi/openapi';
 
 export interface RunningGateway {
@@ -230,15 +231,18 @@ function requestIds(app: NestFastifyApplication): void {
     void reply.header('x-request-id', request.id);
     runInRequestContext({ requestId: request.id }, done);
   });
+  const { pino } = setUpLogging().service;
   fastify.addHook('onResponse', (request, reply, done) => {
-    requests.debug({
-      msg: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]} ${reply.statusCode}`,
-      method: request.method,
-      path: request.url.split('?')[0],
-      status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime),
-      reqId: request.id,
-    });
+    // The line is built only when it is written: this runs for every request.
+    if (pino.isLevelEnabled('debug'))
+      requests.debug({
+        msg: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]} ${reply.statusCode}`,
+        method: request.method,
+        path: request.url.split('?')[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        reqId: request.id,
+      });
     done();
   });
 }
@@ -303,6 +307,7 @@ export async function createGateway(
   );
   requestIds(app);
   rawIngestBodies(app);
+  app.get(IngestController).mount(app.getHttpAdapter().getInstance());
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

@@ -6,6 +6,8 @@ import { startTestGateway, TestGateway } from './test-gateway';
 /**
  * HTTP ingest's bound on messages in flight per route (JUNCTION_ROUTE_MAX_IN_FLIGHT): past it a
  * caller is told to come back (429 with Retry-After), and nothing already taken is disturbed.
+ * Ingest is served by Fastify directly (not Nest's router): the body limit, request ids and the
+ * one error shape hold for it all the same.
  */
 describe('ingest admission: a saturated route answers 429 with Retry-After', () => {
   let gw: TestGateway;
@@ -15,7 +17,10 @@ describe('ingest admission: a saturated route answers 429 with Retry-After', () 
 
   beforeAll(async () => {
     target = await startHttpTarget((body, res) => held.push({ body, res }));
-    gw = await startTestGateway({ JUNCTION_ROUTE_MAX_IN_FLIGHT: '2' });
+    gw = await startTestGateway({
+      JUNCTION_ROUTE_MAX_IN_FLIGHT: '2',
+      JUNCTION_BODY_LIMIT_BYTES: '4096',
+    });
     admin = await gw.login('admin', gw.adminPassword);
     await gw.create(admin, '/api/v1/connections', {
       name: 'held',
@@ -56,5 +61,27 @@ describe('ingest admission: a saturated route answers 429 with Retry-After', () 
     await eventually(async () => expect(held).toHaveLength(1), 5_000);
     held.splice(0).forEach(({ res }) => res.writeHead(204).end());
     expect((await again).status).toBe(202);
+  });
+
+  it('refuses a body over the limit (413), a method other than POST (400) and an unknown path (404), in the one error shape', async () => {
+    const shape = (statusCode: number, error: string, message: RegExp) => ({
+      statusCode,
+      error,
+      message: expect.stringMatching(message),
+    });
+    const large = await gw.request('POST', '/ingest/held', {
+      body: JSON.stringify({ id: 'big', pad: 'x'.repeat(5000) }),
+    });
+    expect(large.status).toBe(413);
+    expect(large.body).toEqual(shape(413, 'Payload Too Large', /too large/i));
+    expect(large.headers['x-request-id']).toEqual(expect.any(String));
+    const get = await gw.request('GET', '/ingest/held');
+    expect(get.status).toBe(400);
+    expect(get.body).toEqual(shape(400, 'Bad Request', /takes POST only/));
+    expect(get.headers['content-type']).toMatch(/^application\/json/);
+    const unknown = await gw.request('POST', '/ingest/no-such-path', { body: { id: 'x' } });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toEqual(shape(404, 'Not Found', /no route takes POST/));
+    expect(held).toHaveLength(0);
   });
 });

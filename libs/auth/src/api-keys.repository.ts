@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { ApiKeyCache } from './api-key-cache';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { Role } from './roles';
 
@@ -13,7 +14,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 @Injectable()
 export class ApiKeysRepository {
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly keyCache: ApiKeyCache,
+  ) {}
 
   list(): Promise<ApiKeyEntity[]> {
     return this.db.getRepository(ApiKeyEntity).find({ order: { createdAt: 'DESC' } });
@@ -68,6 +72,7 @@ export class ApiKeysRepository {
     const result = await this.db
       .getRepository(ApiKeyEntity)
       .update({ id, revokedAt: IsNull() }, { revokedAt: new Date() });
+    this.keyCache.clear();
     return (result.affected ?? 0) > 0;
   }
 
@@ -76,6 +81,8 @@ export class ApiKeysRepository {
     const result = await manager
       .getRepository(ApiKeyEntity)
       .update({ ownerId, revokedAt: IsNull() }, { revokedAt: new Date() });
+    // Inside a transaction the caller's commit is followed by a clear of its own (UsersRepository).
+    this.keyCache.clear();
     return result.affected ?? 0;
   }
 

@@ -2,6 +2,7 @@ import { DynamicModule, Logger, Module, Provider } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
+import { ApiKeyCache } from './api-key-cache';
 import { ApiKeysRepository } from './api-keys.repository';
 import { ApiKeysService } from './api-keys.service';
 import {
@@ -63,6 +64,7 @@ export class AuthModule {
       ],
       providers: [
         { provide: AUTH_OPTIONS, useValue: options },
+        { provide: ApiKeyCache, useValue: new ApiKeyCache() },
         eventSink ?? { provide: AUTH_EVENT_SINK, useClass: LogEventSink },
         UsersRepository,
         SessionsRepository,

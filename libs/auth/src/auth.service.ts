@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { JunctionError } from '@junction/common';
+import { ApiKeyCache } from './api-key-cache';
 import { ApiKeysRepository } from './api-keys.repository';
 import { AUTH_EVENT_SINK, AUTH_OPTIONS, AuthEventSink, AuthOptions } from './auth.options';
 import { IdentityProvider, UserEntity } from './entities/user.entity';
@@ -47,6 +48,7 @@ export class AuthService {
     private readonly users: UsersRepository,
     private readonly sessions: SessionsRepository,
     private readonly apiKeys: ApiKeysRepository,
+    private readonly keyCache: ApiKeyCache,
     private readonly jwt: JwtService,
     private readonly throttle: LoginThrottleService,
     @Inject(AUTH_OPTIONS) private readonly options: AuthOptions,
@@ -171,22 +173,29 @@ export class AuthService {
    * A key acts for its owner: it is refused once the owner is deleted or disabled (both also
    * revoke it), and it keeps only the roles its owner still covers, so a user whose roles are
    * reduced loses the same power in every key of theirs (and gets it back if they are restored).
+   * A verified key is cached (ApiKeyCache): any such change made in this process clears it at
+   * once; one made by another process is seen within API_KEY_CACHE_TTL_MS.
    */
   async principalFromApiKey(key: string): Promise<Principal | null> {
     const match = /^jk_([0-9a-f]{12})_[A-Za-z0-9_-]{32}$/.exec(key);
     if (!match) return null;
+    const keyHash = hashApiKey(key);
+    const cached = this.keyCache.get(keyHash);
+    if (cached) return cached;
+    const generation = this.keyCache.generation;
     const found = await this.apiKeys.findForUse(match[1]);
     if (!found) return null;
     const { key: row, owner } = found;
     if (row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= Date.now())) return null;
-    const presented = Buffer.from(hashApiKey(key), 'hex');
+    const presented = Buffer.from(keyHash, 'hex');
     const stored = Buffer.from(row.keyHash, 'hex');
     if (presented.length !== stored.length || !timingSafeEqual(presented, stored)) return null;
     if (!owner || owner.disabled) return null;
+    // Once per check against the database, so lastUsedAt is as fresh as the cache's bound.
     void this.apiKeys
       .touch(row.id)
       .catch((err: unknown) => this.log.warn(`could not record key use: ${String(err)}`));
-    return {
+    const principal: Principal = {
       kind: 'apiKey',
       id: row.id,
       name: row.name,
@@ -196,6 +205,8 @@ export class AuthService {
       ingestRoutes: row.ingestRoutes,
       ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
     };
+    this.keyCache.set(keyHash, principal, generation);
+    return principal;
   }
 
   async logout(principal: Principal): Promise<void> {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { ApiKeyCache } from './api-key-cache';
 import { RoleGrantEntity } from './entities/role-grant.entity';
 import { IdentityProvider, UserEntity } from './entities/user.entity';
 import { Role } from './roles';
@@ -14,7 +15,22 @@ export interface NewUser {
 
 @Injectable()
 export class UsersRepository {
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly keyCache: ApiKeyCache,
+  ) {}
+
+  /**
+   * A user's state and roles decide what their API keys may do: cached keys are forgotten once a
+   * change to them is committed.
+   */
+  private async changing<T>(change: Promise<T>): Promise<T> {
+    try {
+      return await change;
+    } finally {
+      this.keyCache.clear();
+    }
+  }
 
   list(): Promise<UserEntity[]> {
     return this.db
@@ -91,16 +107,20 @@ export class UsersRepository {
     check?: (manager: EntityManager) => Promise<void>,
     after?: (manager: EntityManager) => Promise<void>,
   ): Promise<UserEntity | null> {
-    return this.db.transaction(async (manager) => {
-      const { roles, ...fields } = changes;
-      await manager.getRepository(UserEntity).update({ id }, { ...fields, updatedAt: new Date() });
-      if (roles) await this.replaceRoles(id, roles, actor, manager);
-      if (check) await check(manager);
-      if (after) await after(manager);
-      return manager
-        .getRepository(UserEntity)
-        .findOne({ where: { id }, relations: { grants: true } });
-    });
+    return this.changing(
+      this.db.transaction(async (manager) => {
+        const { roles, ...fields } = changes;
+        await manager
+          .getRepository(UserEntity)
+          .update({ id }, { ...fields, updatedAt: new Date() });
+        if (roles) await this.replaceRoles(id, roles, actor, manager);
+        if (check) await check(manager);
+        if (after) await after(manager);
+        return manager
+          .getRepository(UserEntity)
+          .findOne({ where: { id }, relations: { grants: true } });
+      }),
+    );
   }
 
   async delete(
@@ -108,12 +128,14 @@ export class UsersRepository {
     check?: (manager: EntityManager) => Promise<void>,
     before?: (manager: EntityManager) => Promise<void>,
   ): Promise<boolean> {
-    return this.db.transaction(async (manager) => {
-      if (before) await before(manager);
-      const result = await manager.getRepository(UserEntity).delete({ id });
-      if (check) await check(manager);
-      return (result.affected ?? 0) > 0;
-    });
+    return this.changing(
+      this.db.transaction(async (manager) => {
+        if (before) await before(manager);
+        const result = await manager.getRepository(UserEntity).delete({ id });
+        if (check) await check(manager);
+        return (result.affected ?? 0) > 0;
+      }),
+    );
   }
 
   /**
@@ -127,24 +149,32 @@ export class UsersRepository {
     profile: { displayName: string | null; email: string | null },
     roles: Role[],
   ): Promise<UserEntity> {
-    return this.db.transaction(async (manager) => {
-      const users = manager.getRepository(UserEntity);
-      // Insert or lock the row: concurrent first sign-ins of one user meet here.
-      const inserted = await users
-        .createQueryBuilder()
-        .insert()
-        .into(UserEntity)
-        .values({ username, provider, passwordHash: null, disabled: false, updatedAt: new Date() })
-        .orUpdate(['updated_at'], ['provider', 'username'])
-        .returning(['id'])
-        .execute();
-      const id = (inserted.raw as { id: string }[])[0].id;
-      const current = (await users.findOne({ where: { id }, relations: { grants: true } }))!;
-      if (current.disabled) return current;
-      await users.update({ id }, { displayName: profile.displayName, email: profile.email });
-      await this.replaceRoles(id, roles, provider, manager);
-      return (await users.findOne({ where: { id }, relations: { grants: true } }))!;
-    });
+    return this.changing(
+      this.db.transaction(async (manager) => {
+        const users = manager.getRepository(UserEntity);
+        // Insert or lock the row: concurrent first sign-ins of one user meet here.
+        const inserted = await users
+          .createQueryBuilder()
+          .insert()
+          .into(UserEntity)
+          .values({
+            username,
+            provider,
+            passwordHash: null,
+            disabled: false,
+            updatedAt: new Date(),
+          })
+          .orUpdate(['updated_at'], ['provider', 'username'])
+          .returning(['id'])
+          .execute();
+        const id = (inserted.raw as { id: string }[])[0].id;
+        const current = (await users.findOne({ where: { id }, relations: { grants: true } }))!;
+        if (current.disabled) return current;
+        await users.update({ id }, { displayName: profile.displayName, email: profile.email });
+        await this.replaceRoles(id, roles, provider, manager);
+        return (await users.findOne({ where: { id }, relations: { grants: true } }))!;
+      }),
+    );
   }
 
   async touchLogin(id: string): Promise<void> {

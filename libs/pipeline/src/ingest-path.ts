@@ -12,19 +12,25 @@
 export const INGEST_PATH_MAX = 128;
 
 const SEGMENT = /^[a-z0-9._~-]+$/;
+const PLAIN = /^[a-z0-9._~/-]*$/;
 
 export type IngestPathProblem = 'encoding' | 'characters' | 'escapes' | 'empty' | 'length';
 
 export function normalizeIngestPath(
   raw: string,
 ): { path: string } | { problem: IngestPathProblem; message: string } {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(raw);
-  } catch {
-    return { problem: 'encoding', message: 'has a malformed percent-encoding' };
+  // Lower-case ASCII without escapes (every request to a well-spelt path) is its own decoding and
+  // folding: the segments are all that is left to check.
+  let folded = raw;
+  if (!PLAIN.test(raw)) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(raw);
+    } catch {
+      return { problem: 'encoding', message: 'has a malformed percent-encoding' };
+    }
+    folded = decoded.normalize('NFKC').toLowerCase().normalize('NFKC');
   }
-  const folded = decoded.normalize('NFKC').toLowerCase().normalize('NFKC');
   const segments: string[] = [];
   for (const segment of folded.split('/')) {
     if (segment === '' || segment === '.') continue;

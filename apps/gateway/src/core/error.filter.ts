@@ -138,14 +138,18 @@ export class JunctionErrorFilter implements ExceptionFilter {
   private readonly log = new Logger('Errors');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
-    const body = errorBody(exception, this.log);
-    // A route that is saturated or restarting, say: worth trying again in a moment.
-    if (exception instanceof JunctionError && exception.retryAfterSeconds !== undefined)
-      void reply.header('retry-after', String(exception.retryAfterSeconds));
-    void reply
-      .status(body.statusCode)
-      .header('content-type', 'application/json; charset=utf-8')
-      .send(body);
+    sendError(host.switchToHttp().getResponse<FastifyReply>(), exception, this.log);
   }
+}
+
+/** Answers `exception` in the one error shape (the filter's, and ingest's, which Nest does not route). */
+export function sendError(reply: FastifyReply, exception: unknown, log: Logger): void {
+  const body = errorBody(exception, log);
+  // A route that is saturated or restarting, say: worth trying again in a moment.
+  if (exception instanceof JunctionError && exception.retryAfterSeconds !== undefined)
+    void reply.header('retry-after', String(exception.retryAfterSeconds));
+  void reply
+    .status(body.statusCode)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send(body);
 }
