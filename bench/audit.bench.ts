@@ -124,9 +124,10 @@ async function main(): Promise<void> {
         }),
       );
     }
-    const prep = preparation(records);
+    const prepared = Array.from({ length: 20_000 }, (_, i) => record(i));
+    const prep = preparation(prepared);
     console.log(
-      `record preparation and chaining, no database (${records.length} records, CPU us/record): ` +
+      `record preparation and chaining, no database (${prepared.length} records, CPU us/record): ` +
         `two-pass (messageRow, canonicalJson) ${prep.twoPass.toFixed(1)}, one-pass (messageRowText) ${prep.onePass.toFixed(1)}\n`,
     );
     console.log(`write path, ${CONCURRENCY} records in flight:`);

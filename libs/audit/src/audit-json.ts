@@ -183,8 +183,14 @@ export function auditReceiptsJson(
 
 /** A string as audit text: `JSON.stringify(safeText(text))`. */
 export function auditTextJson(text: string): string {
-  return plainStringJson(text) ?? JSON.stringify(safeText(text));
+  const plain = plainStringJson(text);
+  if (plain !== undefined) return plain;
+  // A message id as the runtime makes them: the detector keeps whole UUIDs.
+  if (text.length === 36 && WHOLE_UUID.test(text)) return `"${text}"`;
+  return JSON.stringify(safeText(text));
 }
+
+const WHOLE_UUID = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
 
 /**
  * The JSON of a string that the detector and JSON.stringify both leave as it is, found in one

@@ -53,6 +53,8 @@ const PIECES = [
   'amqp://user:hunter2@host:5672/',
   'https://erp.example.com/orders',
   '411111******1111',
+  '01937c5e-1234-7111-8111-111111111111',
+  '41111111-1111-1111-1111-111111111111',
   '[PAN REDACTED]',
   ...PANS,
 ];
