@@ -12,20 +12,10 @@ import {
   scrubSecrets,
   type Json,
 } from './audit-json';
+// The PAN detector's seeded generator (mulberry32), so that a failure can be replayed.
+import { prng as random } from '../../pipeline/src/pan/pan-corpus';
 import { messageRow, messageRowText } from './audit-rows';
 import { chainHash, chainHashOf, GENESIS_HASH, MESSAGES } from './audit-tables';
-
-/** mulberry32: a small seeded generator, so that a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PANS = ['4111111111111111', '4111 1111 1111 1111', '5105-1051-0510-5100', '378282246310005'];
 const PIECES = [
