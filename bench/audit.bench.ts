@@ -21,8 +21,19 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
-import { AuditRepository, AuditService, createAuditTrail, messageRow } from '@junction/audit';
+import {
+  AuditRepository,
+  AuditService,
+  chainHash,
+  chainHashOf,
+  createAuditTrail,
+  GENESIS_HASH,
+  messageRow,
+  messageRowText,
+  MESSAGES,
+} from '@junction/audit';
 import { createTestDatabase } from '@junction/database';
+import type { MessageRecord } from '@junction/runtime';
 import { MIGRATIONS } from '../migrations';
 import {
   auditQueries,
@@ -113,6 +124,12 @@ async function main(): Promise<void> {
         }),
       );
     }
+    const prepared = Array.from({ length: 20_000 }, (_, i) => record(i));
+    const prep = preparation(prepared);
+    console.log(
+      `record preparation and chaining, no database (${prepared.length} records, CPU us/record): ` +
+        `two-pass (messageRow, canonicalJson) ${prep.twoPass.toFixed(1)}, one-pass (messageRowText) ${prep.onePass.toFixed(1)}\n`,
+    );
     console.log(`write path, ${CONCURRENCY} records in flight:`);
     if (BASELINE > 0) {
       summary(
@@ -163,6 +180,32 @@ async function main(): Promise<void> {
     await ds.destroy().catch(() => undefined);
     if (process.env.BENCH_KEEP_DB !== '1') await db.drop();
   }
+}
+
+/**
+ * CPU per record of making a message row's hashed texts and chaining them, the way the writer
+ * did before (a value copy through safeJson, then canonicalJson) and the way it does now
+ * (messageRowText), alternated in this process so that both see the same machine.
+ */
+function preparation(records: MessageRecord[]): { twoPass: number; onePass: number } {
+  const at = new Date().toISOString();
+  const twoPass = (r: MessageRecord, prev: Buffer, seq: string) =>
+    chainHash('audit_messages', prev, seq, at, MESSAGES.content(messageRow(r)));
+  const onePass = (r: MessageRecord, prev: Buffer, seq: string) =>
+    chainHashOf('audit_messages', prev, seq, at, messageRowText(r).content);
+  const run = (chain: typeof twoPass) => {
+    const from = process.cpuUsage();
+    let prev: Buffer = GENESIS_HASH;
+    for (let i = 0; i < records.length; i++) prev = chain(records[i], prev, String(i + 1));
+    const cpu = process.cpuUsage(from);
+    return (cpu.user + cpu.system) / records.length;
+  };
+  const best = { twoPass: Infinity, onePass: Infinity };
+  for (let round = 0; round < 3; round++) {
+    best.twoPass = Math.min(best.twoPass, run(twoPass));
+    best.onePass = Math.min(best.onePass, run(onePass));
+  }
+  return best;
 }
 
 main().catch((err: unknown) => {

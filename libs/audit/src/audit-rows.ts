@@ -1,10 +1,19 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { compare } from 'fast-json-patch';
 import type { AuthEvent } from '@junction/auth';
 import { connectorOf } from '@junction/connectors';
 import type { MessageRecord } from '@junction/runtime';
-import { Json, safeJson, safeText, safeTextOrNull, scrubSecrets } from './audit-json';
-import { EventOutcome, EventRow, MessageRow } from './audit-tables';
+import {
+  auditJson,
+  auditReceiptsJson,
+  auditTextJson,
+  Json,
+  safeJson,
+  safeText,
+  safeTextOrNull,
+  scrubSecrets,
+} from './audit-json';
+import { EventOutcome, EventRow, MessageRow, MessageRowText } from './audit-tables';
 
 const EARLIEST = Date.UTC(1000, 0, 1);
 /** A W3C trace id: 32 lower-case hex digits, not all zero. */
@@ -13,11 +22,25 @@ const LATEST = Date.UTC(9999, 11, 31);
 
 /** An ISO time Postgres and `Date` agree on, to the millisecond; what is not one becomes `fallback`. */
 function isoTime(value: unknown, fallback: Date): string {
+  if (
+    typeof value === 'string' &&
+    value.length === 24 &&
+    value.startsWith(isoDay) &&
+    ISO_TIME.test(value)
+  )
+    return value; // already what this would make of it (the runtime's own times, mostly)
   const t = typeof value === 'string' || value instanceof Date ? new Date(value).getTime() : NaN;
-  return Number.isFinite(t) && t >= EARLIEST && t <= LATEST
-    ? new Date(t).toISOString()
-    : fallback.toISOString();
+  if (!Number.isFinite(t) || t < EARLIEST || t > LATEST) return fallback.toISOString();
+  const iso = new Date(t).toISOString();
+  // A day seen whole (not the last one, whose end is past LATEST): its times need no Date.
+  if (iso === value && iso < '9999-12-31') isoDay = iso.slice(0, 11);
+  return iso;
 }
+
+/** The day (`2025-01-02T`) of the last time {@link isoTime} found already in its own form. */
+let isoDay = '-';
+/** The time of day, as toISOString writes it (a day's times, unlike its dates, need no calendar). */
+const ISO_TIME = /^.{11}(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
 
 function int32(value: unknown): number {
   return typeof value === 'number' && Number.isInteger(value) && Math.abs(value) <= 2 ** 31 - 1
@@ -28,14 +51,32 @@ function int32(value: unknown): number {
 /** The searchable name of the place a receipt says a message went, as its protocol names it. */
 function targetOf(receipt: unknown): string {
   const r = (receipt ?? {}) as Record<string, unknown>;
-  const describe = typeof r.kind === 'string' ? connectorOf(r.kind)?.describeReceipt : undefined;
-  return describe ? describe(r) : String(r.kind ?? 'unknown');
+  try {
+    const describe = typeof r.kind === 'string' ? connectorOf(r.kind)?.describeReceipt : undefined;
+    return describe ? describe(r) : String(r.kind ?? 'unknown');
+  } catch {
+    return 'unknown'; // a receipt no text can be made of (a field without toString)
+  }
+}
+
+const NO_PAYLOAD = Buffer.alloc(0);
+
+/** The hex SHA-256 of the payload as received. */
+function payloadSha256(record: MessageRecord): string {
+  return hash('sha256', record.payload ?? NO_PAYLOAD, 'hex');
+}
+
+function traceIdOf(record: MessageRecord): string | null {
+  return typeof record.traceId === 'string' && TRACE_ID.test(record.traceId)
+    ? record.traceId
+    : null;
 }
 
 /**
  * What the audit trail keeps of a finished message: the body after the route's own masking,
  * through the global card-number detector (or nothing, with `auditPayload: 'none'`), and a
- * SHA-256 of the payload as received; every other text through the detector too.
+ * SHA-256 of the payload as received; every other text through the detector too. The row as
+ * values (as it is read back); the writer takes {@link messageRowText}, the same row as text.
  */
 export function messageRow(record: MessageRecord, now: Date = new Date()): MessageRow {
   const receipts = (record.receipts ?? []).map((r) => ({
@@ -57,12 +98,69 @@ export function messageRow(record: MessageRecord, now: Date = new Date()): Messa
     errorMessage: safeTextOrNull(record.error?.message),
     errorWhere: safeTextOrNull(record.error?.where),
     body: record.auditPayload === 'none' ? null : safeJson(record.body ?? null),
-    payloadSha256: createHash('sha256')
-      .update(record.payload ?? Buffer.alloc(0))
-      .digest('hex'),
-    traceId:
-      typeof record.traceId === 'string' && TRACE_ID.test(record.traceId) ? record.traceId : null,
+    payloadSha256: payloadSha256(record),
+    traceId: traceIdOf(record),
   };
+}
+
+/** A text as canonical JSON, through the detector. */
+const textJson = (value: unknown): string => auditTextJson(String(value));
+/** {@link textJson}, keeping null and undefined as null. */
+const textOrNullJson = (value: unknown): string =>
+  value === null || value === undefined ? 'null' : textJson(value);
+
+/** Whether `receipt` is a flat plain object, whose target name scrubbing cannot change unless it changed a value. */
+function flat(receipt: unknown): boolean {
+  if (receipt === null || typeof receipt !== 'object') return false;
+  if (Object.getPrototypeOf(receipt) !== Object.prototype) return false;
+  for (const key in receipt) {
+    const value = (receipt as Record<string, unknown>)[key];
+    if (value !== null && typeof value === 'object') return false;
+  }
+  return true;
+}
+
+/**
+ * {@link messageRow} as the writer takes it: `MESSAGES.content(messageRow(record)).map(canonicalJson)`,
+ * byte for byte, made in one pass from the record (no value copied, parsed or sorted twice), so
+ * that the texts are hashed and sent to Postgres as they are.
+ */
+export function messageRowText(record: MessageRecord, now: Date = new Date()): MessageRowText {
+  const receipts = record.receipts ?? [];
+  const destinations = auditReceiptsJson(receipts);
+  const targets: string[] = new Array<string>(receipts.length);
+  for (let i = 0; i < receipts.length; i++) {
+    const receipt = receipts[i].receipt;
+    // A target name is made from the scrubbed receipt: the receipt itself when scrubbing left
+    // it as it was (the common case).
+    targets[i] = safeText(
+      targetOf(!destinations.scrubbed && flat(receipt) ? receipt : scrubSecrets(receipt)),
+    );
+  }
+  let targetsJson = '[';
+  for (let i = 0; i < targets.length; i++)
+    targetsJson += (i > 0 ? ',' : '') + JSON.stringify(targets[i]);
+  const traceId = traceIdOf(record);
+  const content = [
+    textJson(record.messageId),
+    textJson(record.routeId),
+    String(int32(record.routeVersion)),
+    auditJson(record.source ?? null),
+    JSON.stringify(record.outcome),
+    destinations.text,
+    targetsJson + ']',
+    String(int32(record.attempts)),
+    JSON.stringify(isoTime(record.receivedAt, now)),
+    JSON.stringify(isoTime(record.doneAt, now)),
+    textOrNullJson(record.error?.code),
+    textOrNullJson(record.error?.message),
+    textOrNullJson(record.error?.where),
+    record.auditPayload === 'none' ? 'null' : auditJson(record.body ?? null),
+    `"${payloadSha256(record)}"`,
+  ];
+  // Hashed when there is one: the rows written before trace ids existed keep their hashes.
+  if (traceId !== null) content.push(`"${traceId}"`);
+  return { content, targets };
 }
 
 /** Something a person or a machine did, as the admin audit takes it. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { canonicalJson, Json } from './audit-json';
 
 /** The hash a chain starts from: 32 zero bytes. */
@@ -58,28 +58,47 @@ export interface Chained<R> {
   prevHash: Buffer;
   hash: Buffer;
   row: R;
-  /** The row's content (hashed fields) in canonical JSON, when the writer made it. */
-  canonical?: string[];
+}
+
+/**
+ * A message row as the writer takes it: every hashed field already in canonical JSON, made in
+ * one pass from the record (see messageRowText), so that it is hashed and sent as it is.
+ */
+export interface MessageRowText {
+  /** `MESSAGES.content(row).map(canonicalJson)` of the row it stands for. */
+  content: string[];
+  /** The targets (in `content` too, as JSON), for the text[] column. */
+  targets: string[];
 }
 
 export type ChainTableName = 'audit_messages' | 'audit_events';
 
-/** How one audit table is written, read back and hashed (the writer and the verifier share it). */
+/** How one audit table is read back and hashed (the verifier, the anchors and the queries). */
 export interface ChainTable<R> {
   readonly name: ChainTableName;
-  /** One statement: the batch's INSERT (unnest of one array per column) and the head's move. */
+  /** The row's fields the hash covers, in a fixed order. */
+  content(row: R): Json[];
+  /** A row as Postgres gives it back (`SELECT *`). */
+  fromDb(db: Record<string, unknown>): Chained<R>;
+}
+
+/** How rows of type W are appended to one audit table's chain (the writer's side). */
+export interface ChainAppender<W> {
+  readonly name: ChainTableName;
+  /** One statement: the batch's INSERT and the head's move. */
   readonly appendSql: string;
   /**
    * The same, done only if the head is still where this writer left it (two more parameters:
    * its seq and hash). Answers `moved`: 1 if the rows went in, 0 if another writer moved the head.
    */
   readonly appendIfHeadSql: string;
-  /** The row's fields the hash covers, in a fixed order. */
-  content(row: R): Json[];
+  /**
+   * The row's hashed fields, each in canonical JSON: `content(row).map(canonicalJson)` of the
+   * table, which the verifier recomputes from the stored row.
+   */
+  canonical(row: W): string[];
   /** Parameters of {@link appendSql}. */
-  appendParams(rows: Array<Chained<R>>, head: { seq: string; hash: Buffer }): unknown[];
-  /** A row as Postgres gives it back (`SELECT *`). */
-  fromDb(db: Record<string, unknown>): Chained<R>;
+  appendParams(rows: Array<Chained<W>>, head: { seq: string; hash: Buffer }): unknown[];
 }
 
 /**
@@ -109,11 +128,20 @@ export function chainHashOf(
 ): Buffer {
   let text = `[${JSON.stringify(`${table}/v1`)},${JSON.stringify(seq)},${JSON.stringify(recordedAt)}`;
   for (const field of canonicalContent) text += `,${field}`;
-  return createHash('sha256')
-    .update(prevHash)
-    .update(text + ']')
-    .digest();
+  text += ']';
+  // prevHash and the text's UTF-8 in one reused buffer, hashed in one call: no Hash object.
+  prevHash.copy(scratch, 0);
+  const written = scratch.write(text, prevHash.length, 'utf8');
+  if (prevHash.length + written + 4 > scratch.length) {
+    // Maybe cut short (write stops at the end): a larger buffer, then, and this one the slow way.
+    scratch = Buffer.allocUnsafe(2 * (prevHash.length + Buffer.byteLength(text)));
+    return createHash('sha256').update(prevHash).update(text).digest();
+  }
+  return hash('sha256', scratch.subarray(0, prevHash.length + written), 'buffer');
 }
+
+/** chainHashOf's working buffer (one process, one thread: never used by two at once). */
+let scratch = Buffer.allocUnsafe(16 * 1024);
 
 const iso = (value: unknown): string => (value as Date).toISOString();
 const hex = (value: unknown): string => (value as Buffer).toString('hex');
@@ -127,7 +155,7 @@ function appendStatements(
   table: ChainTableName,
   insert: string,
   n: number,
-): Pick<ChainTable<unknown>, 'appendSql' | 'appendIfHeadSql'> {
+): Pick<ChainAppender<unknown>, 'appendSql' | 'appendIfHeadSql'> {
   const move = `UPDATE audit_chain_heads SET seq = $${n}::bigint, hash = decode($${n + 1}, 'hex'), recorded_at = $1::timestamptz
     WHERE table_name = '${table}'`;
   return {
@@ -142,14 +170,14 @@ function appendStatements(
 /**
  * The rows of a message batch as one JSON array of arrays, in the order the INSERT reads them.
  * Every field but seq, targets and the hashes is the row's content in canonical JSON: the texts
- * the writer made for the hash (their JSON values are the fields' values), made here if missing.
- * The body's JSON null stands for SQL NULL (no body kept).
+ * the writer hashed (their JSON values are the fields' values). The body's JSON null stands for
+ * SQL NULL (no body kept).
  */
-export function messageBatchJson(rows: Array<Chained<MessageRow>>): string {
+export function messageBatchJson(rows: Array<Chained<MessageRowText>>): string {
   let out = '[';
   for (let i = 0; i < rows.length; i++) {
     const c = rows[i];
-    const k = c.canonical ?? MESSAGES.content(c.row).map(canonicalJson);
+    const k = c.row.content;
     out +=
       `${i > 0 ? ',' : ''}["${c.seq}",${k[0]},${k[1]},${k[2]},${k[3]},${k[4]},${k[5]},` +
       `${JSON.stringify(pgTextArray(c.row.targets))},${k[7]},${k[8]},${k[9]},${k[10]},${k[11]},` +
@@ -162,7 +190,8 @@ export function messageBatchJson(rows: Array<Chained<MessageRow>>): string {
 /** Where the body is in a message row's content. */
 export const MESSAGE_BODY = 13;
 
-export const MESSAGES: ChainTable<MessageRow> = {
+/** How message rows are appended: from their canonical texts (see MessageRowText). */
+export const MESSAGE_APPENDER: ChainAppender<MessageRowText> = {
   name: 'audit_messages',
   // The batch as one JSON document, an array per row (see messageBatchJson): the canonical texts
   // made for the hash go in as they are, with no array literal to escape, and Postgres parses
@@ -179,6 +208,17 @@ export const MESSAGES: ChainTable<MessageRow> = {
       FROM jsonb_array_elements($2::jsonb) AS r`,
     3,
   ),
+  canonical: (r) => r.content,
+  appendParams: (rows, head) => [
+    rows[0].recordedAt,
+    messageBatchJson(rows),
+    head.seq,
+    head.hash.toString('hex'),
+  ],
+};
+
+export const MESSAGES: ChainTable<MessageRow> = {
+  name: 'audit_messages',
   content: (r) => [
     r.messageId,
     r.routeId,
@@ -197,12 +237,6 @@ export const MESSAGES: ChainTable<MessageRow> = {
     r.payloadSha256,
     // Hashed when there is one: the rows written before trace ids existed keep their hashes.
     ...(r.traceId === null ? [] : [r.traceId]),
-  ],
-  appendParams: (rows, head) => [
-    rows[0].recordedAt,
-    messageBatchJson(rows),
-    head.seq,
-    head.hash.toString('hex'),
   ],
   fromDb: (d) => ({
     seq: String(d.seq),
@@ -230,7 +264,7 @@ export const MESSAGES: ChainTable<MessageRow> = {
   }),
 };
 
-export const EVENTS: ChainTable<EventRow> = {
+export const EVENTS: ChainTable<EventRow> & ChainAppender<EventRow> = {
   name: 'audit_events',
   ...appendStatements(
     'audit_events',
@@ -261,6 +295,7 @@ export const EVENTS: ChainTable<EventRow> = {
     r.after,
     r.diff,
   ],
+  canonical: (r) => EVENTS.content(r).map(canonicalJson),
   appendParams: (rows, head) => {
     const col = <T>(pick: (c: Chained<EventRow>) => T): T[] => rows.map(pick);
     return [

@@ -1,7 +1,7 @@
 import type { MessageAuditSink, MessageRecord } from '@junction/runtime';
-import { AuditEventInput, eventRow, messageRow } from './audit-rows';
+import { AuditEventInput, eventRow, messageRowText } from './audit-rows';
 import { AuditSession, AuditSessionOptions } from './audit-session';
-import { EventRow, EVENTS, MessageRow, MESSAGES } from './audit-tables';
+import { EventRow, EVENTS, MESSAGE_APPENDER, MessageRowText } from './audit-tables';
 import { AuditLog, ChainWriter, ChainWriterOptions, ChainWriterStats } from './chain-writer';
 
 export interface AuditTrailOptions extends AuditSessionOptions, Omit<ChainWriterOptions, 'log'> {
@@ -16,7 +16,7 @@ export interface AuditTrailOptions extends AuditSessionOptions, Omit<ChainWriter
 export class AuditTrail {
   /** What the route runtime records finished messages into (resolves once durable). */
   readonly messages: MessageAuditSink = { record: (record) => this.recordMessage(record) };
-  private readonly messageWriter: ChainWriter<MessageRow>;
+  private readonly messageWriter: ChainWriter<MessageRowText>;
   private readonly eventWriter: ChainWriter<EventRow>;
   private readonly partitions: AuditSession;
 
@@ -27,14 +27,18 @@ export class AuditTrail {
         applicationName: options.applicationName ?? name,
         pipeline: (options.pipelineDepth ?? 1) > 1,
       });
-    this.messageWriter = new ChainWriter(MESSAGES, session('junction-audit-messages'), options);
+    this.messageWriter = new ChainWriter(
+      MESSAGE_APPENDER,
+      session('junction-audit-messages'),
+      options,
+    );
     this.eventWriter = new ChainWriter(EVENTS, session('junction-audit-events'), options);
     this.partitions = session('junction-audit-partitions');
   }
 
   recordMessage(record: MessageRecord): Promise<void> {
     try {
-      return this.messageWriter.append(messageRow(record));
+      return this.messageWriter.append(messageRowText(record));
     } catch (err) {
       return Promise.reject(err as Error);
     }

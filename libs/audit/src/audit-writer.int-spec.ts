@@ -10,10 +10,14 @@ import { DataSource } from 'typeorm';
 import { createTestDatabase, TestDatabase } from '@junction/database';
 import type { MessageRecord } from '@junction/runtime';
 import { MIGRATIONS } from '../../../migrations';
+import { canonicalJson } from './audit-json';
+import { messageRow } from './audit-rows';
+import { ChainAppender, MESSAGE_APPENDER, MessageRow, MESSAGES } from './audit-tables';
 import { AuditTrail, AuditTrailOptions } from './audit-trail';
 import { AuditRepository } from './audit.repository';
 import { AuditService } from './audit.service';
-import { AUDIT_WRITER_ROLE, auditSessionSetup } from './audit-session';
+import { AUDIT_WRITER_ROLE, AuditSession, auditSessionSetup } from './audit-session';
+import { ChainWriter } from './chain-writer';
 import { PartitionMaintenance } from './partition-maintenance';
 
 const PG = { host: '127.0.0.1', port: 5432 };
@@ -448,6 +452,52 @@ describe.each([1, 2])('audit writer against real Postgres, pipelineDepth %i', (p
       ),
     ).toBeGreaterThanOrEqual(1);
     expect(await service.verify({}, 'messages')).toMatchObject({ ok: true });
+  });
+
+  it('verifies one chain across rows written the two-pass way (before) and the one-pass way', async () => {
+    // The writer as it was before the one-pass texts: rows as values, each field's text made by
+    // canonicalJson over safeJson's copy (messageRow), then hashed and sent.
+    const twoPass: ChainAppender<MessageRow> = {
+      ...MESSAGE_APPENDER,
+      canonical: (row) => MESSAGES.content(row).map(canonicalJson),
+      appendParams: (rows, head) =>
+        MESSAGE_APPENDER.appendParams(
+          rows.map((c) => ({
+            ...c,
+            row: { content: twoPass.canonical(c.row), targets: c.row.targets },
+          })),
+          head,
+        ),
+    };
+    const odd = {
+      z: 'card 4111 1111 1111 1111',
+      a: ['x\uD800y', 'nul \u0000', 4111111111111111, -0, 1e21, { b: 1, a: 2 }],
+      é: JSON.parse('{"10":1,"2":2,"__proto__":{"x":1}}') as unknown,
+    };
+    const oneRound = async (before: boolean) => {
+      const records = Array.from({ length: 5 }, () =>
+        record(randomUUID(), { body: odd, error: { code: 'X', message: 'pan 4111111111111111' } }),
+      );
+      if (before) {
+        const writer = new ChainWriter(twoPass, new AuditSession({ databaseUrl: db.url }), {
+          log: quiet,
+          pipelineDepth,
+        });
+        await Promise.all(records.map((r) => writer.append(messageRow(r))));
+        await writer.close();
+      } else {
+        const t = trail();
+        await Promise.all(records.map((r) => t.recordMessage(r)));
+      }
+      return records.map((r) => r.messageId);
+    };
+    const ids = [...(await oneRound(true)), ...(await oneRound(false)), ...(await oneRound(true))];
+    expect(await service.verify({}, 'messages')).toMatchObject({ ok: true });
+    const bodies = await admin.query<{ body: unknown }>(
+      `SELECT DISTINCT body::text AS body FROM audit_messages WHERE message_id = ANY($1)`,
+      [ids],
+    );
+    expect(bodies.rows).toHaveLength(1); // the same body stored, whichever way it was written
   });
 
   it('pipelines: a batch sent behind one that fails goes in only after it, chained again', async () => {

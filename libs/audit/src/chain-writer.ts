@@ -3,8 +3,7 @@ import { Client, DatabaseError } from 'pg';
 import { AuditError } from './audit.error';
 import { safeText } from './audit-json';
 import { AuditSession } from './audit-session';
-import { canonicalJson } from './audit-json';
-import { Chained, chainHashOf, ChainTable } from './audit-tables';
+import { ChainAppender, Chained, chainHashOf } from './audit-tables';
 
 /** Where the writer reports outages and rejected rows (never a row's content). */
 export interface AuditLog {
@@ -140,8 +139,6 @@ export class ChainWriter<R> {
    * it goes in only if the head is really there by then, so the chain order holds by construction.
    */
   private predicted?: Required<Attempt>;
-  /** Each row's content in canonical JSON, made once (a batch tried again is chained again). */
-  private readonly canonical = new WeakMap<object, string[]>();
   private timer?: NodeJS.Timeout;
   private draining?: Promise<void>;
   private closed = false;
@@ -165,7 +162,7 @@ export class ChainWriter<R> {
   private lastError: string | null = null;
 
   constructor(
-    private readonly table: ChainTable<R>,
+    private readonly table: ChainAppender<R>,
     private readonly session: AuditSession,
     private readonly options: ChainWriterOptions = {},
   ) {
@@ -494,13 +491,15 @@ export class ChainWriter<R> {
     const chained: Array<Chained<R>> = [];
     for (const row of rows) {
       seq += 1n;
-      let canonical = this.canonical.get(row as object);
-      if (!canonical) {
-        canonical = this.table.content(row).map(canonicalJson);
-        this.canonical.set(row as object, canonical);
-      }
-      const hash = chainHashOf(this.table.name, prevHash, seq.toString(), recordedAt, canonical);
-      chained.push({ seq: seq.toString(), recordedAt, prevHash, hash, row, canonical });
+      const seqText = seq.toString();
+      const hash = chainHashOf(
+        this.table.name,
+        prevHash,
+        seqText,
+        recordedAt,
+        this.table.canonical(row),
+      );
+      chained.push({ seq: seqText, recordedAt, prevHash, hash, row });
       prevHash = hash;
     }
     attempt.recordedAt = recordedAt;

@@ -3,7 +3,7 @@ export type { AuditModuleOptions } from './audit.module';
 export { AuditTrail, createAuditTrail } from './audit-trail';
 export type { AuditTrailOptions } from './audit-trail';
 export type { AuditLog, ChainWriterStats } from './chain-writer';
-export { messageRow, eventRow } from './audit-rows';
+export { messageRow, messageRowText, eventRow } from './audit-rows';
 export type { AuditEventInput } from './audit-rows';
 export { AuditService } from './audit.service';
 export { DenialAggregator } from './denial-aggregator';
@@ -29,8 +29,21 @@ export { AnchorSigner } from './anchor-signer';
 export { checkAnchors } from './anchor-verifier';
 export type { AnchorCheckResult, AnchorSummary } from './anchor-verifier';
 export type { AnchorVerifyResult } from './audit.service';
-export { chainHash, EVENTS, GENESIS_HASH, MESSAGES } from './audit-tables';
-export type { Chained, ChainTable, ChainTableName } from './audit-tables';
+export {
+  chainHash,
+  chainHashOf,
+  EVENTS,
+  GENESIS_HASH,
+  MESSAGE_APPENDER,
+  MESSAGES,
+} from './audit-tables';
+export type {
+  ChainAppender,
+  Chained,
+  ChainTable,
+  ChainTableName,
+  MessageRowText,
+} from './audit-tables';
 export { AmqpAnchorPublisher } from './anchor-publishers';
 export type { AnchorPublisher } from './anchor-publishers';
 export { StatsService } from './stats.service';
