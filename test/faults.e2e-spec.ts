@@ -15,6 +15,8 @@ import { eventually, freePort, GatewayProcess as Gateway } from './gateway-proce
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
 const RUN = `f${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+/** The gateways' stored AMQP connection: its own name, so a drop closes only the gateways' connections. */
+const RABBIT = `rabbit-${RUN}`;
 
 describe('faults: at-least-once through crashes, broker loss and poison', () => {
   let db: { url: string; drop(): Promise<void> };
@@ -41,7 +43,7 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     expect(
       (
         await first.api('POST', '/connections', {
-          name: 'rabbit',
+          name: RABBIT,
           type: 'amqp',
           config: { url: 'amqp://guest@127.0.0.1:5672', vhost: '/' },
           secrets: { password: 'guest' },
@@ -126,7 +128,7 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
     const route = {
       id: `${RUN}-a2k`,
-      source: { type: 'amqp', connection: 'rabbit', queue, prefetch: 50 },
+      source: { type: 'amqp', connection: RABBIT, queue, prefetch: 50 },
       pipeline: [{ transform: '{ "id": id, "total": total }' }],
       destinations: [{ type: 'kafka', connection: 'kafka', topic, key: 'id' }],
     };
@@ -153,7 +155,7 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
       id: `${RUN}-k2a`,
       source: { type: 'kafka', connection: 'kafka', topic, fromBeginning: true },
       pipeline: [],
-      destinations: [{ type: 'amqp', connection: 'rabbit', queue }],
+      destinations: [{ type: 'amqp', connection: RABBIT, queue }],
     };
     expect((await g.api('POST', '/routes', route)).status).toBe(201);
     const ids = Array.from({ length: 3000 }, (_, i) => `${RUN}-k2a-${i}`);
@@ -187,7 +189,7 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     const routes = [
       {
         id: `${RUN}-term-a2k`,
-        source: { type: 'amqp', connection: 'rabbit', queue, prefetch: 50 },
+        source: { type: 'amqp', connection: RABBIT, queue, prefetch: 50 },
         pipeline: [{ transform: '{ "id": id, "total": total }' }],
         destinations: [{ type: 'kafka', connection: 'kafka', topic, key: 'id' }],
       },
@@ -195,7 +197,7 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
         id: `${RUN}-term-k2a`,
         source: { type: 'kafka', connection: 'kafka', topic, fromBeginning: true },
         pipeline: [],
-        destinations: [{ type: 'amqp', connection: 'rabbit', queue: out }],
+        destinations: [{ type: 'amqp', connection: RABBIT, queue: out }],
       },
     ];
     for (const route of routes) expect((await g.api('POST', '/routes', route)).status).toBe(201);
@@ -221,20 +223,16 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     const out = `${RUN}.drop.out`;
     const route = {
       id: `${RUN}-drop`,
-      source: { type: 'amqp', connection: 'rabbit', queue },
+      source: { type: 'amqp', connection: RABBIT, queue },
       pipeline: [],
-      destinations: [{ type: 'amqp', connection: 'rabbit', queue: out }],
+      destinations: [{ type: 'amqp', connection: RABBIT, queue: out }],
     };
     expect((await g.api('POST', '/routes', route)).status).toBe(201);
     const ids = Array.from({ length: 2000 }, (_, i) => `${RUN}-drop-${i}`);
     await publishAmqp(queue, ids.slice(0, 1000));
     await g.waitProcessed(route.id, 100);
-    // Close every connection from the broker side, the gateway's included (the argument is the reason).
-    execFileSync('rabbitmqctl', ['close_all_connections', 'junction fault test'], {
-      stdio: 'ignore',
-    });
-    amqpConnection = await amqp.connect(AMQP_URL);
-    channel = await amqpConnection.createConfirmChannel();
+    // Close the gateway's connections from the broker side (only them: other suites share the broker).
+    closeGatewayConnections();
     await publishAmqp(queue, ids.slice(1000));
     const seen = await readQueue(out, ids);
     process.stdout.write(
@@ -250,13 +248,13 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     const dlq = `${RUN}.poison.dlq`;
     const route = {
       id: `${RUN}-poison`,
-      source: { type: 'amqp', connection: 'rabbit', queue },
+      source: { type: 'amqp', connection: RABBIT, queue },
       pipeline: [
         { validate: { schema: { type: 'object', required: ['id', 'total'] } } },
         { transform: '{ "id": id, "ratio": $number(total) / 2 }' },
       ],
-      destinations: [{ type: 'amqp', connection: 'rabbit', queue: out }],
-      errors: { deadLetter: { type: 'amqp', connection: 'rabbit', queue: dlq } },
+      destinations: [{ type: 'amqp', connection: RABBIT, queue: out }],
+      errors: { deadLetter: { type: 'amqp', connection: RABBIT, queue: dlq } },
     };
     expect((await g.api('POST', '/routes', route)).status).toBe(201);
     await channel.assertQueue(queue, { durable: true });
@@ -309,7 +307,7 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
       (
         await a.api('POST', '/routes', {
           id: `${RUN}-sq`,
-          source: { type: 'amqp', connection: 'rabbit', queue, prefetch: 20 },
+          source: { type: 'amqp', connection: RABBIT, queue, prefetch: 20 },
           pipeline: [],
           destinations: [{ type: 'kafka', connection: 'kafka', topic, key: 'id' }],
         })
@@ -321,7 +319,7 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
           id: `${RUN}-st`,
           source: { type: 'kafka', connection: 'kafka', topic, fromBeginning: true },
           pipeline: [],
-          destinations: [{ type: 'amqp', connection: 'rabbit', queue: out }],
+          destinations: [{ type: 'amqp', connection: RABBIT, queue: out }],
         })
       ).status,
     ).toBe(201);
@@ -347,3 +345,21 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     expect(ids.every((id) => seen.has(id))).toBe(true);
   }, 300_000);
 });
+
+/** Closes, from the broker's side, every connection the gateways opened for {@link RABBIT}. */
+function closeGatewayConnections(): void {
+  const listed = execFileSync(
+    'rabbitmqctl',
+    ['list_connections', '-q', '--no-table-headers', 'pid', 'client_properties'],
+    { encoding: 'utf8' },
+  );
+  const pids = listed
+    .split('\n')
+    .filter((line) => line.includes(`"connection_name","junction:${RABBIT}"`))
+    .map((line) => line.split('\t')[0]);
+  if (pids.length === 0) throw new Error(`no broker connection named junction:${RABBIT}`);
+  for (const pid of pids)
+    execFileSync('rabbitmqctl', ['close_connection', pid, 'junction fault test'], {
+      stdio: 'ignore',
+    });
+}
