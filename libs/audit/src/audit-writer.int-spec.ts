@@ -211,7 +211,7 @@ describe.each([1, 2])('audit writer against real Postgres, pipelineDepth %i', (p
     );
     expect(Number(gaps.rows[0].n)).toBe(0);
     expect(await service.verify({})).toMatchObject({ ok: true });
-  });
+  }, 60_000); // real Postgres under a loaded CI machine: seconds, not jest's 5 s default
 
   it('runs as the writer role, which may insert but never UPDATE, DELETE or TRUNCATE audit rows', async () => {
     const session = new Client({ connectionString: db.url });
@@ -415,7 +415,7 @@ describe.each([1, 2])('audit writer against real Postgres, pipelineDepth %i', (p
     ]);
     expect((results[4] as PromiseRejectedResult).reason).toMatchObject({ code: 'REJECTED' });
     expect(await service.verify({}, 'messages')).toMatchObject({ ok: true });
-  });
+  }, 60_000); // real Postgres under a loaded CI machine: seconds, not jest's 5 s default
 
   it('stores odd texts exactly as hashed (the batch goes as one JSON document)', async () => {
     const t = trail();
@@ -564,5 +564,5 @@ describe.each([1, 2])('audit writer against real Postgres, pipelineDepth %i', (p
     await t.recordMessage(record(randomUUID()));
     await t.recordEvent({ type: 'route.updated', outcome: 'success', actor: 'bob' });
     expect(await service.verify({})).toMatchObject({ ok: true, checked: 2 });
-  });
+  }, 60_000); // real Postgres under a loaded CI machine: seconds, not jest's 5 s default
 });

@@ -378,6 +378,37 @@ function toPipelineError(err: unknown, limits: ExpressionLimits): PipelineError 
   );
 }
 
+/** The limits both result walks hold every value to: how many, how long a string, how deep. */
+class ResultBudget {
+  private left: number;
+
+  constructor(private readonly limits: ExpressionLimits) {
+    this.left = limits.maxResultNodes;
+  }
+
+  /** Counts `value` and checks it; true when it is an object or array whose members come next. */
+  walkInto(value: unknown, depth: number): value is object {
+    const { maxResultNodes, maxStringLength, maxDepth } = this.limits;
+    if (--this.left < 0)
+      throw new PipelineError(
+        'EXPRESSION_LIMIT',
+        `expression result has more than ${maxResultNodes} values`,
+      );
+    if (typeof value === 'string' && value.length > maxStringLength)
+      throw new PipelineError(
+        'EXPRESSION_LIMIT',
+        `expression result holds a string longer than ${maxStringLength} characters`,
+      );
+    if (value === null || typeof value !== 'object') return false;
+    if (depth > maxDepth)
+      throw new PipelineError(
+        'EXPRESSION_LIMIT',
+        `expression result is nested deeper than ${maxDepth} levels`,
+      );
+    return true;
+  }
+}
+
 /**
  * Copies a result into plain JSON data, within a budget. jsonata-js builds objects in V8's slow
  * dictionary mode and arrays that carry extra own properties (`sequence`, a guarded `push`), which
@@ -385,31 +416,9 @@ function toPipelineError(err: unknown, limits: ExpressionLimits): PipelineError 
  * and hands on data shaped as if it had been parsed from JSON (functions dropped, as JSON would).
  */
 function plainResult(result: unknown, limits: ExpressionLimits): unknown {
-  let budget = limits.maxResultNodes;
+  const budget = new ResultBudget(limits);
   const copy = (value: unknown, depth: number): unknown => {
-    if (--budget < 0) {
-      throw new PipelineError(
-        'EXPRESSION_LIMIT',
-        `expression result has more than ${limits.maxResultNodes} values`,
-      );
-    }
-    if (typeof value === 'string') {
-      if (value.length > limits.maxStringLength) {
-        throw new PipelineError(
-          'EXPRESSION_LIMIT',
-          `expression result holds a string longer than ${limits.maxStringLength} characters`,
-        );
-      }
-      return value;
-    }
-    if (value === null || typeof value !== 'object')
-      return typeof value === 'function' ? undefined : value;
-    if (depth > limits.maxDepth) {
-      throw new PipelineError(
-        'EXPRESSION_LIMIT',
-        `expression result is nested deeper than ${limits.maxDepth} levels`,
-      );
-    }
+    if (!budget.walkInto(value, depth)) return typeof value === 'function' ? undefined : value;
     if (Array.isArray(value)) {
       const out = new Array<unknown>(value.length);
       for (let i = 0; i < value.length; i++) {
@@ -434,31 +443,9 @@ function plainResult(result: unknown, limits: ExpressionLimits): unknown {
  * own sequences (arrays marked for it) are copied, and any object or array on the way to one.
  */
 function fastResult(result: unknown, limits: ExpressionLimits): unknown {
-  let budget = limits.maxResultNodes;
+  const budget = new ResultBudget(limits);
   const check = (value: unknown, depth: number): unknown => {
-    if (--budget < 0) {
-      throw new PipelineError(
-        'EXPRESSION_LIMIT',
-        `expression result has more than ${limits.maxResultNodes} values`,
-      );
-    }
-    if (typeof value === 'string') {
-      if (value.length > limits.maxStringLength) {
-        throw new PipelineError(
-          'EXPRESSION_LIMIT',
-          `expression result holds a string longer than ${limits.maxStringLength} characters`,
-        );
-      }
-      return value;
-    }
-    if (value === null || typeof value !== 'object')
-      return typeof value === 'function' ? undefined : value;
-    if (depth > limits.maxDepth) {
-      throw new PipelineError(
-        'EXPRESSION_LIMIT',
-        `expression result is nested deeper than ${limits.maxDepth} levels`,
-      );
-    }
+    if (!budget.walkInto(value, depth)) return typeof value === 'function' ? undefined : value;
     if (Array.isArray(value)) {
       let out: unknown[] = isSequence(value) ? value.slice() : value;
       for (let i = 0; i < value.length; i++) {
