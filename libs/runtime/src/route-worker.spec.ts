@@ -114,9 +114,9 @@ function fakeDeps(destinations: FakeDestination[], deadLetter?: FakeDestination)
   return { deps, source, records, parked };
 }
 
-/** Lets the event loop turn until `done` holds (no clock involved; gives up after many turns). */
+/** Lets the event loop turn until `done` holds (no clock involved; gives up after many turns: work off the main thread, such as settling expressions, may need thousands under a loaded CI). */
 async function until(done: () => boolean): Promise<void> {
-  for (let turn = 0; turn < 10_000 && !done(); turn++)
+  for (let turn = 0; turn < 200_000 && !done(); turn++)
     await new Promise((resolve) => setImmediate(resolve));
   if (!done()) throw new Error('the condition never held');
 }
