@@ -1,9 +1,12 @@
+import { gzipSync } from 'node:zlib';
 import { CompressionCodecs, CompressionTypes } from 'kafkajs';
 import {
+  gzipCodec,
   kafkaCompressionType,
   lz4Codec,
   registerKafkaCodecs,
   snappyCodec,
+  zstdBound,
   zstdCodec,
   type KafkaCodec,
 } from './kafka-codecs';
@@ -27,6 +30,7 @@ function sample(size: number, seed = 7): Buffer {
 }
 
 const codecs: [string, KafkaCodec][] = [
+  ['gzip', gzipCodec],
   ['snappy', snappyCodec],
   ['lz4', lz4Codec],
   ['zstd', zstdCodec],
@@ -146,9 +150,72 @@ describe('kafka codecs', () => {
     await expect(snappyCodec.decompress(cut)).rejects.toThrow(/past the batch/);
   });
 
-  it('registers snappy, lz4 and zstd in kafkajs and maps the destination setting', () => {
+  it('gzip: stops inflating a batch at 256 MiB (300 members of 1 MiB of zeros, 300 KiB sent)', async () => {
+    const bomb = Buffer.concat(Array.from({ length: 300 }, () => gzipSync(Buffer.alloc(1 << 20))));
+    expect(bomb.length).toBeLessThan(400_000);
+    await expect(gzipCodec.decompress(bomb)).rejects.toThrow(
+      /gzip: a batch inflating to .* is over/,
+    );
+  }, 30_000);
+
+  /** A zstd frame written by hand: `descriptor` and `window` bytes, then the blocks (type, size, content). */
+  function zstdFrame(
+    head: number[],
+    blocks: [type: number, size: number, content: Buffer][],
+  ): Buffer {
+    const parts = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, ...head])];
+    blocks.forEach(([type, size, content], i) => {
+      const header = Buffer.alloc(3);
+      header.writeUIntLE((size << 3) | (type << 1) | (i === blocks.length - 1 ? 1 : 0), 0, 3);
+      parts.push(header, content);
+    });
+    return Buffer.concat(parts);
+  }
+  const rle = (size: number, byte: number): [number, number, Buffer] => [
+    1,
+    size,
+    Buffer.from([byte]),
+  ];
+
+  it('zstd: bounds a frame by walking its blocks, as fzstd inflates it', async () => {
+    // window 128 KiB (exponent 7), no content size: as a streaming writer (Kafka's Java client) frames it.
+    const frame = zstdFrame(
+      [0x00, 7 << 3],
+      [rle(1000, 0x61), [0, 3, Buffer.from('xyz')], rle(2, 0x62)],
+    );
+    expect(zstdBound(frame)).toBe(1005);
+    expect((await zstdCodec.decompress(frame)).toString()).toBe(`${'a'.repeat(1000)}xyzbb`);
+    const real = await zstdCodec.compress({ buffer: sample(300_000) });
+    expect(zstdBound(real)).toBeGreaterThanOrEqual(300_000);
+  });
+
+  it('zstd: refuses, before inflating, a batch that would inflate past 256 MiB or states a huge size or window', async () => {
+    const blocks = Array.from({ length: 2100 }, () => rle(128 * 1024, 0));
+    const bomb = zstdFrame([0x00, 7 << 3], blocks);
+    expect(bomb.length).toBeLessThan(10_000);
+    await expect(zstdCodec.decompress(bomb)).rejects.toThrow(
+      /zstd: a batch inflating to .* is over/,
+    );
+    // single segment, a 4-byte content size of 1 GiB
+    const stated = zstdFrame([0xa0, 0, 0, 0, 0x40], [rle(10, 0)]);
+    await expect(zstdCodec.decompress(stated)).rejects.toThrow(/inflating to 1073741824/);
+    // a 1 GiB window (exponent 20)
+    await expect(zstdCodec.decompress(zstdFrame([0x00, 20 << 3], [rle(10, 0)]))).rejects.toThrow(
+      /window of 1073741824 bytes/,
+    );
+    // a content size larger than the blocks can hold (fzstd would size its buffer by it)
+    await expect(
+      zstdCodec.decompress(zstdFrame([0xa0, 0, 0, 0, 0x01], [rle(10, 0)])),
+    ).rejects.toThrow(/states more content/);
+    await expect(
+      zstdCodec.decompress(zstdFrame([0x00, 7 << 3], [rle(10, 0)]).subarray(0, 8)),
+    ).rejects.toThrow(/runs past the batch/);
+  });
+
+  it('registers gzip, snappy, lz4 and zstd in kafkajs and maps the destination setting', () => {
     registerKafkaCodecs();
     registerKafkaCodecs();
+    expect(CompressionCodecs[CompressionTypes.GZIP]()).toBe(gzipCodec);
     expect(CompressionCodecs[CompressionTypes.Snappy]()).toBe(snappyCodec);
     expect(CompressionCodecs[CompressionTypes.LZ4]()).toBe(lz4Codec);
     expect(CompressionCodecs[CompressionTypes.ZSTD]()).toBe(zstdCodec);

@@ -1,3 +1,5 @@
+import { promisify } from 'node:util';
+import { gzip as gzipCallback, unzip as unzipCallback, type ZlibOptions } from 'node:zlib';
 import { CompressionCodecs, CompressionTypes } from 'kafkajs';
 import type { KafkaCompression } from './kafka.protocol';
 
@@ -21,21 +23,22 @@ export interface KafkaCodec {
 }
 
 /**
- * Registers snappy, lz4 and zstd in kafkajs (it has gzip itself), so that every consumer reads
- * batches in any codec whatever its own route produces. kafkajs keeps one codec table per
- * process; registering again changes nothing. All three are JavaScript or WebAssembly, so the
- * gateway needs no native build.
+ * Registers snappy, lz4 and zstd in kafkajs, and replaces its gzip with one whose inflating is
+ * bounded, so that every consumer reads batches in any codec whatever its own route produces.
+ * kafkajs keeps one codec table per process; registering again changes nothing. All are
+ * JavaScript, WebAssembly or Node's zlib, so the gateway needs no native build.
  */
 export function registerKafkaCodecs(): void {
+  CompressionCodecs[CompressionTypes.GZIP] = () => gzipCodec;
   CompressionCodecs[CompressionTypes.Snappy] = () => snappyCodec;
   CompressionCodecs[CompressionTypes.LZ4] = () => lz4Codec;
   CompressionCodecs[CompressionTypes.ZSTD] = () => zstdCodec;
 }
 
 /**
- * Largest record batch the snappy and lz4 codecs inflate (they know the size before allocating
- * it: snappy's header says it, lz4 goes block by block), so that a crafted batch cannot make a
- * consumer allocate without bound.
+ * Largest record batch any codec inflates, so that a crafted batch (a few KiB of compressed zeros
+ * said to be gigabytes) cannot make a consumer allocate without bound. snappy's header states the
+ * size, lz4 and gzip count as they go, zstd's frames are walked for their bound first.
  */
 const MAX_INFLATED = 256 * 1024 * 1024;
 
@@ -46,6 +49,25 @@ function tooLarge(codec: string, size: number): Error {
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
+
+// ---------------------------------------------------------------- gzip
+
+const gzipAsync = promisify(gzipCallback);
+const unzipAsync = promisify<Buffer, ZlibOptions, Buffer>(unzipCallback);
+
+/** kafkajs's gzip, with zlib told to stop at MAX_INFLATED (it has no limit of its own). */
+export const gzipCodec: KafkaCodec = {
+  compress: (encoder) => gzipAsync(encoder.buffer),
+  async decompress(buffer) {
+    try {
+      return await unzipAsync(buffer, { maxOutputLength: MAX_INFLATED });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+        throw tooLarge('gzip', MAX_INFLATED + 1);
+      throw error;
+    }
+  },
+};
 
 // ---------------------------------------------------------------- snappy
 
@@ -286,5 +308,92 @@ export const zstdCodec: KafkaCodec = {
     await zstdReady;
     return asBuffer(zstdWasm.compress(encoder.buffer, ZSTD_LEVEL));
   },
-  decompress: async (buffer) => asBuffer(fzstd.decompress(buffer)),
+  async decompress(buffer) {
+    zstdBound(buffer);
+    return asBuffer(fzstd.decompress(buffer));
+  },
 };
+
+const ZSTD_MAGIC = 0xfd2fb528;
+/** Skippable frames carry 0x184D2A50 to 0x184D2A5F. */
+const ZSTD_SKIPPABLE_MASK = 0xfffffff0;
+const ZSTD_SKIPPABLE = 0x184d2a50;
+/** Largest window fzstd is let allocate: the reference decoder's default limit is 128 MiB; Kafka's writers use a few MiB. */
+const ZSTD_MAX_WINDOW = 32 * 1024 * 1024;
+const ZSTD_MAX_BLOCK = 128 * 1024;
+
+/**
+ * Walks the zstd frames of a batch without inflating them and returns the most they can inflate
+ * to (a raw or RLE block states its size, a compressed one is at most the block maximum); refuses
+ * a batch whose bound, stated content size or window is over the limits, before fzstd allocates
+ * either (it sizes its buffer from the frame header).
+ */
+export function zstdBound(buffer: Buffer): number {
+  let at = 0;
+  let bound = 0;
+  const need = (bytes: number) => {
+    if (at + bytes > buffer.length) throw new Error('zstd: a frame runs past the batch');
+  };
+  while (at < buffer.length) {
+    need(4);
+    const magic = buffer.readUInt32LE(at);
+    at += 4;
+    if ((magic & ZSTD_SKIPPABLE_MASK) >>> 0 === ZSTD_SKIPPABLE) {
+      need(4);
+      at += 4 + buffer.readUInt32LE(at);
+      need(0);
+      continue;
+    }
+    if (magic !== ZSTD_MAGIC) throw new Error('zstd: not a zstd frame');
+    need(1);
+    const descriptor = buffer[at++];
+    const contentSizeFlag = descriptor >> 6;
+    const singleSegment = (descriptor >> 5) & 1;
+    const checksum = (descriptor >> 2) & 1;
+    const dictionaryBytes = [0, 1, 2, 4][descriptor & 3];
+    if (descriptor & 0x08) throw new Error('zstd: a reserved header bit is set');
+    let window = 0;
+    if (!singleSegment) {
+      need(1);
+      const exponent = buffer[at] >> 3;
+      const base = 2 ** (10 + exponent);
+      window = base + (base / 8) * (buffer[at] & 7);
+      at += 1;
+    }
+    at += dictionaryBytes;
+    const sizeBytes = contentSizeFlag ? 1 << contentSizeFlag : singleSegment;
+    need(sizeBytes);
+    let contentSize = -1;
+    if (sizeBytes === 1) contentSize = buffer[at];
+    else if (sizeBytes === 2) contentSize = buffer.readUInt16LE(at) + 256;
+    else if (sizeBytes === 4) contentSize = buffer.readUInt32LE(at);
+    else if (sizeBytes === 8) contentSize = Number(buffer.readBigUInt64LE(at));
+    at += sizeBytes;
+    if (singleSegment) window = contentSize;
+    if (contentSize > MAX_INFLATED) throw tooLarge('zstd', contentSize);
+    if (window > ZSTD_MAX_WINDOW)
+      throw new Error(`zstd: a frame's window of ${window} bytes is over ${ZSTD_MAX_WINDOW}`);
+    const blockMax = Math.min(window, ZSTD_MAX_BLOCK);
+    let frameBound = 0;
+    for (let last = 0; !last;) {
+      need(3);
+      const header = buffer.readUIntLE(at, 3);
+      at += 3;
+      last = header & 1;
+      const type = (header >> 1) & 3;
+      const size = header >>> 3;
+      if (type === 3) throw new Error('zstd: a reserved block type');
+      if (size > blockMax) throw new Error('zstd: a block is over its maximum size');
+      need(type === 1 ? 1 : size);
+      at += type === 1 ? 1 : size;
+      frameBound += type === 2 ? blockMax : size;
+      if (bound + frameBound > MAX_INFLATED) throw tooLarge('zstd', bound + frameBound);
+    }
+    if (contentSize > frameBound)
+      throw new Error('zstd: a frame states more content than its blocks hold');
+    at += checksum * 4;
+    need(0);
+    bound += frameBound;
+  }
+  return bound;
+}
