@@ -163,7 +163,7 @@ describe('kafka codecs', () => {
     head: number[],
     blocks: [type: number, size: number, content: Buffer][],
   ): Buffer {
-    const parts = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, ...head])];
+    const parts: Buffer[] = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, ...head])];
     blocks.forEach(([type, size, content], i) => {
       const header = Buffer.alloc(3);
       header.writeUIntLE((size << 3) | (type << 1) | (i === blocks.length - 1 ? 1 : 0), 0, 3);
