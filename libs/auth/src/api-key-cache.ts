@@ -1,9 +1,10 @@
 import type { Principal } from './roles';
 
 /**
- * How long a verified API key is trusted without reading its row again. A change made in this
- * process (a key revoked, its owner disabled, deleted or given other roles) clears the cache at
- * once; one made by another gateway process on the same database takes effect here within this.
+ * How long a verified API key is trusted without reading its row again. A change (a key revoked,
+ * its owner disabled, deleted or given other roles) clears the cache of every gateway process on
+ * the database once it commits (ApiKeyChanges, Postgres NOTIFY); this bounds a stale entry only
+ * while a process's listening connection is down.
  */
 export const API_KEY_CACHE_TTL_MS = 5_000;
 

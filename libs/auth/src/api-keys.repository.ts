@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
-import { ApiKeyCache } from './api-key-cache';
+import { ApiKeyChanges } from './api-key-changes';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { Role } from './roles';
 
@@ -16,7 +16,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export class ApiKeysRepository {
   constructor(
     private readonly db: DataSource,
-    private readonly keyCache: ApiKeyCache,
+    private readonly keyChanges: ApiKeyChanges,
   ) {}
 
   list(): Promise<ApiKeyEntity[]> {
@@ -72,17 +72,18 @@ export class ApiKeysRepository {
     const result = await this.db
       .getRepository(ApiKeyEntity)
       .update({ id, revokedAt: IsNull() }, { revokedAt: new Date() });
-    this.keyCache.clear();
+    await this.keyChanges.committed();
     return (result.affected ?? 0) > 0;
   }
 
-  /** Revokes every live key of a user (disabled or deleted); inside the change's transaction. */
+  /**
+   * Revokes every live key of a user (disabled or deleted); inside the change's transaction, whose
+   * commit UsersRepository announces (ApiKeyChanges).
+   */
   async revokeAllOf(ownerId: string, manager: EntityManager = this.db.manager): Promise<number> {
     const result = await manager
       .getRepository(ApiKeyEntity)
       .update({ ownerId, revokedAt: IsNull() }, { revokedAt: new Date() });
-    // Inside a transaction the caller's commit is followed by a clear of its own (UsersRepository).
-    this.keyCache.clear();
     return result.affected ?? 0;
   }
 

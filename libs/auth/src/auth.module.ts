@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
 import { ApiKeyCache } from './api-key-cache';
+import { ApiKeyChanges } from './api-key-changes';
 import { ApiKeysRepository } from './api-keys.repository';
 import { ApiKeysService } from './api-keys.service';
 import {
@@ -65,6 +66,7 @@ export class AuthModule {
       providers: [
         { provide: AUTH_OPTIONS, useValue: options },
         { provide: ApiKeyCache, useValue: new ApiKeyCache() },
+        ApiKeyChanges,
         eventSink ?? { provide: AUTH_EVENT_SINK, useClass: LogEventSink },
         UsersRepository,
         SessionsRepository,

@@ -173,8 +173,9 @@ export class AuthService {
    * A key acts for its owner: it is refused once the owner is deleted or disabled (both also
    * revoke it), and it keeps only the roles its owner still covers, so a user whose roles are
    * reduced loses the same power in every key of theirs (and gets it back if they are restored).
-   * A verified key is cached (ApiKeyCache): any such change made in this process clears it at
-   * once; one made by another process is seen within API_KEY_CACHE_TTL_MS.
+   * A verified key is cached (ApiKeyCache): any such change clears it, in every gateway process
+   * once the change commits (ApiKeyChanges); API_KEY_CACHE_TTL_MS bounds it while a process is
+   * not listening.
    */
   async principalFromApiKey(key: string): Promise<Principal | null> {
     const match = /^jk_([0-9a-f]{12})_[A-Za-z0-9_-]{32}$/.exec(key);

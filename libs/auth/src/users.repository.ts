@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { ApiKeyCache } from './api-key-cache';
+import { ApiKeyChanges } from './api-key-changes';
 import { RoleGrantEntity } from './entities/role-grant.entity';
 import { IdentityProvider, UserEntity } from './entities/user.entity';
 import { Role } from './roles';
@@ -17,18 +17,18 @@ export interface NewUser {
 export class UsersRepository {
   constructor(
     private readonly db: DataSource,
-    private readonly keyCache: ApiKeyCache,
+    private readonly keyChanges: ApiKeyChanges,
   ) {}
 
   /**
    * A user's state and roles decide what their API keys may do: cached keys are forgotten once a
-   * change to them is committed.
+   * change to them is committed, in every gateway process.
    */
   private async changing<T>(change: Promise<T>): Promise<T> {
     try {
       return await change;
     } finally {
-      this.keyCache.clear();
+      await this.keyChanges.committed();
     }
   }
 

@@ -2,3 +2,4 @@ export * from './database.error';
 export * from './embedded-postgres';
 export * from './test-database';
 export * from './embedded-roles';
+export * from './pg-listener';

@@ -1,11 +1,12 @@
 import { Client } from 'pg';
 
 /**
- * Hears route changes from every gateway process through Postgres LISTEN/NOTIFY and reconnects
- * after a lost connection. On (re)connect it asks for a full resync, since notifications sent
- * while it was away are gone.
+ * Hears one Postgres LISTEN/NOTIFY channel (what every gateway process announces there, such as
+ * a route change or an ended API key) on a connection of its own, and reconnects after a lost
+ * connection. On reconnect it asks for a full resync, since notifications sent while it was away
+ * are gone.
  */
-export class RouteListener {
+export class PgListener {
   private client?: Client;
   private closed = false;
   private retryTimer?: NodeJS.Timeout;
@@ -13,7 +14,7 @@ export class RouteListener {
   constructor(
     private readonly connectionString: string,
     private readonly channel: string,
-    private readonly onChange: (routeId: string) => void,
+    private readonly onChange: (payload: string) => void,
     private readonly onResync: () => void,
     private readonly log: { warn(message: string): void },
   ) {}
@@ -31,10 +32,10 @@ export class RouteListener {
   private async connect(): Promise<void> {
     const client = new Client({
       connectionString: this.connectionString,
-      application_name: 'junction-route-listener',
+      application_name: `junction-listener-${this.channel}`.slice(0, 63),
     });
     client.on('notification', (n) => {
-      if (n.channel === this.channel && n.payload) this.onChange(n.payload);
+      if (n.channel === this.channel) this.onChange(n.payload ?? '');
     });
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client, new Error('connection ended')));
@@ -46,7 +47,7 @@ export class RouteListener {
   private lost(client: Client, err: Error): void {
     if (this.closed || this.client !== client) return;
     this.client = undefined;
-    this.log.warn(`route change listener lost its connection (${err.message}); reconnecting`);
+    this.log.warn(`listener on ${this.channel} lost its connection (${err.message}); reconnecting`);
     const retry = () => {
       this.retryTimer = setTimeout(() => {
         if (this.closed) return;

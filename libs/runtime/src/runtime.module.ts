@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { SecretBox } from '@junction/common';
+import { PgListener } from '@junction/database';
 import { ConnectorPool, EgressPolicy, IngestSources } from '@junction/connectors';
 import { RouteResources } from '@junction/pipeline';
 import {
@@ -42,7 +43,6 @@ import {
 import { ReplayJobsController } from './replay-jobs.controller';
 import { ReplayJobsRepository } from './replay-jobs.repository';
 import { ReplayJobsService, SYSTEM_CLOCK } from './replay-jobs.service';
-import { RouteListener } from './route-listener';
 import { RouteStore } from './route-supervisor';
 import { RouteSupervisor } from './route-supervisor';
 import { SqlRouteStore } from './route-store';
@@ -105,7 +105,7 @@ function runtimeStatus(supervisor: RouteSupervisor): RouteRuntimeStatus {
 @Injectable()
 export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger('Runtime');
-  private listener?: RouteListener;
+  private listener?: PgListener;
   private unfollow?: () => void;
 
   constructor(
@@ -120,10 +120,12 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicati
     // Route changes made through this process's API apply here before the API answers.
     this.unfollow = followRouteEvents(this.events, this.supervisor);
     const url = (this.db.options as { url?: string }).url!;
-    this.listener = new RouteListener(
+    this.listener = new PgListener(
       url,
       ROUTE_CHANNEL,
-      (id) => void this.supervisor.refresh(id),
+      (id) => {
+        if (id) void this.supervisor.refresh(id);
+      },
       () => void this.supervisor.resync(),
       this.log,
     );
