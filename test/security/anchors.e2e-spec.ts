@@ -398,6 +398,74 @@ describe('database roles and signed audit anchors (gateway under a runtime role)
   });
 });
 
+describe('signed audit anchors at a graceful stop', () => {
+  let db: TestDatabase;
+  let dir: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('anchorstop');
+    dir = mkdtempSync(join(tmpdir(), 'junction-anchors-stop-'));
+  });
+
+  afterAll(async () => {
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('signs the records written since the last anchor when the gateway stops, not an interval later', async () => {
+    const anchorsDir = join(dir, 'anchors');
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const keyFile = join(dir, 'signing.pem');
+    writeFileSync(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+    // An hour between anchors: only the stop can sign what this test writes.
+    const gw = new GatewayProcess(await freePort(), db.url, {
+      JUNCTION_AUDIT_SIGNING_KEY: keyFile,
+      JUNCTION_AUDIT_ANCHOR_DIR: anchorsDir,
+      JUNCTION_AUDIT_ANCHOR_INTERVAL_MS: '3600000',
+    });
+    await gw.start();
+    const route = {
+      id: 'tail',
+      source: { type: 'http', path: 'in/tail', auth: 'none', mode: 'sync' },
+      pipeline: [],
+      destinations: [{ type: 'log' }],
+    };
+    expect([200, 201]).toContain((await gw.api('POST', '/routes', route)).status);
+    for (let i = 0; i < 3 + randomInt(5); i++) {
+      const res = await fetch(`${gw.base}/ingest/in/tail`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ n: i }),
+      });
+      expect(res.status).toBe(200);
+    }
+    expect(await gw.stop()).toBe(0);
+
+    const su = new Client({ connectionString: db.url });
+    await su.connect();
+    const heads = (
+      await su.query<{ table_name: string; seq: string }>(
+        `SELECT table_name, seq::text AS seq FROM audit_chain_heads`,
+      )
+    ).rows;
+    await su.end();
+    const signed = new Map<string, bigint>();
+    for (const file of readdirSync(anchorsDir)) {
+      const anchor = JSON.parse(readFileSync(join(anchorsDir, file), 'utf8')) as {
+        chains: Array<{ table: string; seq: string }>;
+      };
+      for (const chain of anchor.chains)
+        if ((signed.get(chain.table) ?? -1n) < BigInt(chain.seq))
+          signed.set(chain.table, BigInt(chain.seq));
+    }
+    expect(heads.map((h) => h.table_name).sort()).toEqual(['audit_events', 'audit_messages']);
+    for (const head of heads) {
+      expect(BigInt(head.seq)).toBeGreaterThan(0n);
+      expect(signed.get(head.table_name)).toBe(BigInt(head.seq));
+    }
+  });
+});
+
 describe('database roles and signed audit anchors (the embedded default)', () => {
   let dataDir: string;
   let pgPort: number;

@@ -91,17 +91,20 @@ export class AuditLifecycle implements OnApplicationBootstrap, OnApplicationShut
     @Inject(AUDIT_OPTIONS) private readonly options: AuditModuleOptions,
     repo: AuditRepository,
   ) {
-    const anchors = options.anchors;
-    if (anchors) {
-      this.signer = new AnchorSigner(
-        repo,
-        new AnchorDirectory(anchors.dir),
-        anchors.signingKey,
-        this.log,
-        undefined,
-        anchors.amqp ? [new AmqpAnchorPublisher(anchors.amqp.url, anchors.amqp.queue)] : [],
-      );
-    }
+    this.signer = this.signerOn(repo);
+  }
+
+  private signerOn(repo: AuditRepository): AnchorSigner | undefined {
+    const anchors = this.options.anchors;
+    if (!anchors) return undefined;
+    return new AnchorSigner(
+      repo,
+      new AnchorDirectory(anchors.dir),
+      anchors.signingKey,
+      this.log,
+      undefined,
+      anchors.amqp ? [new AmqpAnchorPublisher(anchors.amqp.url, anchors.amqp.queue)] : [],
+    );
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -138,6 +141,31 @@ export class AuditLifecycle implements OnApplicationBootstrap, OnApplicationShut
       );
     }
     await this.trail.close();
+    await this.anchorTail();
+  }
+
+  /**
+   * Signs the records written since the last anchor, the drain's and the shutdown's own among
+   * them, so that a stopped gateway's tail is not left unanchored until it starts again (or
+   * forever). The application's DataSource is closed by now (global modules shut down first), so
+   * a signer on a connection of its own goes on from where the anchor folder says.
+   */
+  private async anchorTail(): Promise<void> {
+    if (!this.signer) return;
+    await this.signer.anchorNow().catch(() => undefined);
+    const db = new DataSource({
+      type: 'postgres',
+      url: this.options.databaseUrl,
+      applicationName: 'junction-audit-anchor',
+    });
+    try {
+      await db.initialize();
+      await this.signerOn(new AuditRepository(db))?.anchorNow();
+    } catch (err) {
+      this.log.error(`audit anchor at shutdown failed: ${(err as Error).message}`);
+    } finally {
+      if (db.isInitialized) await db.destroy().catch(() => undefined);
+    }
   }
 
   private async maintain(): Promise<void> {
