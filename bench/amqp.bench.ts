@@ -4,7 +4,9 @@
  *
  * Flags (after `--` with npm run): `--json` prints one JSON document; `--delivery` runs only the
  * raw baselines and the delivery-feature rows (a pass-through route with and without batched
- * confirms, with and without a priority expression onto a priority queue). BENCH_MESSAGES sets
+ * confirms, with and without a priority expression onto a priority queue); `--audit` runs only the
+ * raw baselines, the route without and with the audit trail, and the audited route again with
+ * pipelined group commits (pipelineDepth 2), all in one run. BENCH_MESSAGES sets
  * the message count of every row (default 100000). Each row also counts the bytes on the wire of
  * its broker connections (sent and received per message).
  */
@@ -40,6 +42,7 @@ const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const COUNT = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const PREFETCH = 100;
 const DELIVERY_ONLY = process.argv.includes('--delivery');
+const AUDIT_ONLY = process.argv.includes('--audit');
 const RUN = `bench.${Date.now().toString(36)}`;
 
 async function preload(channel: amqp.ConfirmChannel, queue: string): Promise<void> {
@@ -253,31 +256,44 @@ async function main(): Promise<void> {
       try {
         await migrations.initialize();
         await migrations.runMigrations();
-        const audit = createAuditTrail({ databaseUrl: db.url });
-        await audit.ensurePartitions();
-        const auditedIn = q('audited.in');
-        await preload(channel, auditedIn);
-        const meter = await measureAudit((sql) => migrations.query(sql));
-        const audited = await runWorker(
-          'route: the same, with the audit trail on',
-          {
-            id: 'bench-audited',
-            source: { type: 'amqp', connection: 'rabbit', queue: auditedIn, prefetch: PREFETCH },
-            pipeline: renamingPipeline(),
-            destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('audited.out') }],
-          },
-          rabbit,
-          COUNT,
-          audit.messages,
-        );
-        audited.note = costLine(await meter.stop(audit, COUNT));
-        rows.push(audited);
-        await audit.close();
+        // --audit: the writer's two modes in one run (the same machine load for both).
+        const modes: Array<{ name: string; pipelineDepth?: number }> = [
+          { name: 'route: the same, with the audit trail on' },
+          ...(AUDIT_ONLY
+            ? [{ name: 'route: the same, audit trail with pipelineDepth 2', pipelineDepth: 2 }]
+            : []),
+        ];
+        for (const [i, mode] of modes.entries()) {
+          const audit = createAuditTrail({
+            databaseUrl: db.url,
+            pipelineDepth: mode.pipelineDepth,
+          });
+          await audit.ensurePartitions();
+          const auditedIn = q(`audited.${i}.in`);
+          await preload(channel, auditedIn);
+          const meter = await measureAudit((sql) => migrations.query(sql));
+          const audited = await runWorker(
+            mode.name,
+            {
+              id: `bench-audited-${i}`,
+              source: { type: 'amqp', connection: 'rabbit', queue: auditedIn, prefetch: PREFETCH },
+              pipeline: renamingPipeline(),
+              destinations: [{ type: 'amqp', connection: 'rabbit', queue: q(`audited.${i}.out`) }],
+            },
+            rabbit,
+            COUNT,
+            audit.messages,
+          );
+          audited.note = costLine(await meter.stop(audit, COUNT));
+          rows.push(audited);
+          await audit.close();
+        }
       } finally {
         await migrations.destroy().catch(() => undefined);
         await db.drop();
       }
-
+    }
+    if (!DELIVERY_ONLY && !AUDIT_ONLY) {
       const exampleIn = q('example.in');
       await preload(channel, exampleIn);
       rows.push(
@@ -294,7 +310,7 @@ async function main(): Promise<void> {
         ),
       );
     }
-    rows.push(...(await deliveryRows(channel, rabbit, q)));
+    if (!AUDIT_ONLY) rows.push(...(await deliveryRows(channel, rabbit, q)));
     // Again at the end: the broker and the JIT are warm by now, and the faster raw run is the
     // baseline, so warming up cannot flatter the routes.
     const raw2In = q('raw2.in');
@@ -323,6 +339,12 @@ async function main(): Promise<void> {
     console.log(
       `audit on / audit off: ${ratio(row('the same, with the audit'), row('validate'))} msg/s`,
     );
+  if (AUDIT_ONLY) {
+    console.log(
+      `audit on, pipelineDepth 2 / audit off: ${ratio(row('the same, audit trail with pipelineDepth 2'), row('validate'))} msg/s`,
+    );
+    return;
+  }
   const single = row('pass-through, confirms one');
   const batched = row('pass-through, batched');
   const prioSingle = row('pass-through + priority, one');
