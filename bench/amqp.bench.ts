@@ -7,7 +7,8 @@
  * confirms, with and without a priority expression onto a priority queue); `--audit` runs only the
  * raw baselines, the route without and with the audit trail, and the audited route again with
  * pipelined group commits (pipelineDepth 2), all in one run. BENCH_MESSAGES sets
- * the message count of every row (default 100000). Each row also counts the bytes on the wire of
+ * the message count of every row (default 100000), BENCH_PREFETCH the messages in flight per
+ * consumer (default 100). Each row also counts the bytes on the wire of
  * its broker connections (sent and received per message).
  */
 import { readFileSync } from 'node:fs';
@@ -40,7 +41,8 @@ import {
 
 const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const COUNT = Number(process.env.BENCH_MESSAGES ?? 100_000);
-const PREFETCH = 100;
+/** In flight per consumer, for the raw baseline and every route alike (BENCH_PREFETCH). */
+const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 100);
 const DELIVERY_ONLY = process.argv.includes('--delivery');
 const AUDIT_ONLY = process.argv.includes('--audit');
 const RUN = `bench.${Date.now().toString(36)}`;
