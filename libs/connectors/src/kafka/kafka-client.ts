@@ -2,7 +2,6 @@ import {
   CompressionTypes,
   Kafka,
   logLevel,
-  Partitioners,
   type Consumer,
   type ConsumerConfig,
   type IHeaders,
@@ -27,6 +26,7 @@ import {
   producerBatchSend,
   type KafkaBatchOptions,
 } from './kafka-batcher';
+import { keyPartitioner } from './kafka-partitioner';
 
 export interface KafkaClientOptions {
   /** TCP connect time limit. Default 3 s. */
@@ -195,7 +195,7 @@ export class KafkaClient {
     if (!this.producing) {
       const producer = this.kafka.producer({
         idempotent: true,
-        createPartitioner: pinningPartitioner(Partitioners.DefaultPartitioner),
+        createPartitioner: pinningPartitioner(keyPartitioner),
       });
       this.producing = producer.connect().then(
         () => {
