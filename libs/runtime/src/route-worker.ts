@@ -455,12 +455,9 @@ export class RouteWorker {
     const replyBy =
       this.replyIndex === undefined ? 0 : (message.replyBy ?? Date.now() + this.replyTimeoutMs());
     // Sent on in the source's order (a Kafka partition handled several messages at a time).
-    if (message.order) await message.order.previous;
-    const sending = Promise.all(
-      deliveries.map((d) => this.deliver(d, bytes, replyBy, trace, message.transaction)),
-    );
-    message.order?.issued();
-    const settled = await sending;
+    const turn = message.order?.previous();
+    if (turn) await turn;
+    const settled = await this.deliverEach(message, deliveries, bytes, replyBy, trace);
     const interrupted = settled.filter((s): s is DeliveryInterrupted => 'interrupted' in s);
     // A broker message goes back to its queue or partition, and a replayed dead letter stays
     // one. A final message (HTTP) has nowhere to go back to (its caller may have had its 504,
@@ -579,6 +576,29 @@ export class RouteWorker {
       { id },
       { retryAfterSeconds: 1 },
     );
+  }
+
+  /**
+   * Issues every delivery (then gives the message's turn on) and waits for them. One destination,
+   * the common case, is awaited alone, without the arrays of Promise.all.
+   */
+  private async deliverEach(
+    message: InboundMessage,
+    deliveries: Delivery[],
+    bytes: Buffer,
+    replyBy: number,
+    trace: MessageTrace,
+  ): Promise<Array<DeliverySuccess | DeliveryFailure | DeliveryInterrupted>> {
+    if (deliveries.length === 1) {
+      const sending = this.deliver(deliveries[0], bytes, replyBy, trace, message.transaction);
+      message.order?.issued();
+      return [await sending];
+    }
+    const sending = Promise.all(
+      deliveries.map((d) => this.deliver(d, bytes, replyBy, trace, message.transaction)),
+    );
+    message.order?.issued();
+    return sending;
   }
 
   /** One delivery, in its span; the message it sends carries the trace on. */
