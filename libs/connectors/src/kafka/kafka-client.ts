@@ -297,12 +297,17 @@ export class KafkaClient {
 export function stringifyKafkaHeaders(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (!headers) return out;
-  for (const [key, value] of Object.entries(headers)) {
+  // Per message of every Kafka source: no arrays for the usual single value.
+  for (const key in headers) {
+    const value = headers[key];
     if (value === undefined) continue;
-    const values = Array.isArray(value) ? value : [value];
-    out[key] = values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v))).join(', ');
+    out[key] = Array.isArray(value) ? value.map(headerText).join(', ') : headerText(value);
   }
   return out;
+}
+
+function headerText(value: Buffer | string): string {
+  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
 }
 
 /** A kafkajs failure as a ConnectorError: protocol errors Kafka calls non-retriable are final. */
