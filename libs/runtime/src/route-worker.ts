@@ -458,23 +458,33 @@ export class RouteWorker {
     const turn = message.order?.previous();
     if (turn) await turn;
     const settled = await this.deliverEach(message, deliveries, bytes, replyBy, trace);
-    const interrupted = settled.filter((s): s is DeliveryInterrupted => 'interrupted' in s);
+    // One pass over the results (this runs for every message).
+    const interrupted: DeliveryInterrupted[] = [];
+    const receipts: Array<{ destination: number; receipt: DeliveryReceipt }> = [];
+    let attempts = -Infinity;
+    let allReceipted = true;
+    for (const s of settled) {
+      attempts = Math.max(attempts, s.attempts);
+      if ('receipt' in s) receipts.push({ destination: s.index, receipt: s.receipt });
+      else {
+        allReceipted = false;
+        if ('interrupted' in s) interrupted.push(s);
+      }
+    }
     // A broker message goes back to its queue or partition, and a replayed dead letter stays
     // one. A final message (HTTP) has nowhere to go back to (its caller may have had its 504,
     // or gone): it is dead-lettered below, as a delivery failure.
     if (interrupted.length > 0 && (!message.final || options.replay))
       this.handBack(id, settled, interrupted);
     if (message.transaction?.failed) this.abandonTransaction(id, settled);
-    const receipts = settled.flatMap((s) =>
-      'receipt' in s ? [{ destination: s.index, receipt: s.receipt }] : [],
-    );
-    const attempts = Math.max(...settled.map((s) => s.attempts));
-    const failures = settled.flatMap((s): DeliveryFailure[] => {
-      if ('error' in s) return [s];
-      if (!('interrupted' in s)) return [];
-      const error = `the route stopped while it waited to retry: ${errorText(s.interrupted.lastError)}`;
-      return [{ index: s.index, error, attempts: s.attempts }];
-    });
+    const failures = allReceipted
+      ? []
+      : settled.flatMap((s): DeliveryFailure[] => {
+          if ('error' in s) return [s];
+          if (!('interrupted' in s)) return [];
+          const error = `the route stopped while it waited to retry: ${errorText(s.interrupted.lastError)}`;
+          return [{ index: s.index, error, attempts: s.attempts }];
+        });
     const finalBody = deliveries[0].envelope.body;
     if (failures.length > 0) {
       dropReplies(settled);
