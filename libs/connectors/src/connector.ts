@@ -32,11 +32,13 @@ export interface InboundMessage {
   replyBy?: number;
   /**
    * Set by a source that hands several messages of one ordered stream (a Kafka partition) to the
-   * handler at once: the handler sends this message on only after `previous` resolved, and calls
-   * `issued()` once its sends are issued or it knows it sends none. So messages leave in the
-   * stream's order. The source also calls `issued()` when the handler settles.
+   * handler at once: the handler sends this message on only once every earlier one issued its
+   * sends (`previous()` gives the promise to wait for then, or undefined when none is left to
+   * wait for), and calls `issued()` once its sends are issued or it knows it sends none. So
+   * messages leave in the stream's order. The source also calls `issued()` when the handler
+   * settles.
    */
-  order?: { previous: Promise<void>; issued(): void };
+  order?: { previous(): Promise<void> | undefined; issued(): void };
   /** The source's transaction the message's sends join (`delivery: exactly-once`). */
   transaction?: MessageTransaction;
 }

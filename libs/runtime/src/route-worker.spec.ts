@@ -138,13 +138,13 @@ describe('RouteWorker', () => {
     const second = source.deliver(
       message(
         { total: 2 },
-        { id: 'm-2', order: { previous: first, issued: () => (turns.second = true) } },
+        { id: 'm-2', order: { previous: () => first, issued: () => (turns.second = true) } },
       ),
     );
     const dropped = source.deliver(
       message(
         { total: 0 },
-        { id: 'm-3', order: { previous: first, issued: () => (turns.dropped = true) } },
+        { id: 'm-3', order: { previous: () => first, issued: () => (turns.dropped = true) } },
       ),
     );
     // A filtered message sends nothing: its turn is given on without waiting for the one before.

@@ -455,29 +455,36 @@ export class RouteWorker {
     const replyBy =
       this.replyIndex === undefined ? 0 : (message.replyBy ?? Date.now() + this.replyTimeoutMs());
     // Sent on in the source's order (a Kafka partition handled several messages at a time).
-    if (message.order) await message.order.previous;
-    const sending = Promise.all(
-      deliveries.map((d) => this.deliver(d, bytes, replyBy, trace, message.transaction)),
-    );
-    message.order?.issued();
-    const settled = await sending;
-    const interrupted = settled.filter((s): s is DeliveryInterrupted => 'interrupted' in s);
+    const turn = message.order?.previous();
+    if (turn) await turn;
+    const settled = await this.deliverEach(message, deliveries, bytes, replyBy, trace);
+    // One pass over the results (this runs for every message).
+    const interrupted: DeliveryInterrupted[] = [];
+    const receipts: Array<{ destination: number; receipt: DeliveryReceipt }> = [];
+    let attempts = -Infinity;
+    let allReceipted = true;
+    for (const s of settled) {
+      attempts = Math.max(attempts, s.attempts);
+      if ('receipt' in s) receipts.push({ destination: s.index, receipt: s.receipt });
+      else {
+        allReceipted = false;
+        if ('interrupted' in s) interrupted.push(s);
+      }
+    }
     // A broker message goes back to its queue or partition, and a replayed dead letter stays
     // one. A final message (HTTP) has nowhere to go back to (its caller may have had its 504,
     // or gone): it is dead-lettered below, as a delivery failure.
     if (interrupted.length > 0 && (!message.final || options.replay))
       this.handBack(id, settled, interrupted);
     if (message.transaction?.failed) this.abandonTransaction(id, settled);
-    const receipts = settled.flatMap((s) =>
-      'receipt' in s ? [{ destination: s.index, receipt: s.receipt }] : [],
-    );
-    const attempts = Math.max(...settled.map((s) => s.attempts));
-    const failures = settled.flatMap((s): DeliveryFailure[] => {
-      if ('error' in s) return [s];
-      if (!('interrupted' in s)) return [];
-      const error = `the route stopped while it waited to retry: ${errorText(s.interrupted.lastError)}`;
-      return [{ index: s.index, error, attempts: s.attempts }];
-    });
+    const failures = allReceipted
+      ? []
+      : settled.flatMap((s): DeliveryFailure[] => {
+          if ('error' in s) return [s];
+          if (!('interrupted' in s)) return [];
+          const error = `the route stopped while it waited to retry: ${errorText(s.interrupted.lastError)}`;
+          return [{ index: s.index, error, attempts: s.attempts }];
+        });
     const finalBody = deliveries[0].envelope.body;
     if (failures.length > 0) {
       dropReplies(settled);
@@ -579,6 +586,29 @@ export class RouteWorker {
       { id },
       { retryAfterSeconds: 1 },
     );
+  }
+
+  /**
+   * Issues every delivery (then gives the message's turn on) and waits for them. One destination,
+   * the common case, is awaited alone, without the arrays of Promise.all.
+   */
+  private async deliverEach(
+    message: InboundMessage,
+    deliveries: Delivery[],
+    bytes: Buffer,
+    replyBy: number,
+    trace: MessageTrace,
+  ): Promise<Array<DeliverySuccess | DeliveryFailure | DeliveryInterrupted>> {
+    if (deliveries.length === 1) {
+      const sending = this.deliver(deliveries[0], bytes, replyBy, trace, message.transaction);
+      message.order?.issued();
+      return [await sending];
+    }
+    const sending = Promise.all(
+      deliveries.map((d) => this.deliver(d, bytes, replyBy, trace, message.transaction)),
+    );
+    message.order?.issued();
+    return sending;
   }
 
   /** One delivery, in its span; the message it sends carries the trace on. */

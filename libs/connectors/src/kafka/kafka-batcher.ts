@@ -266,9 +266,12 @@ export class KafkaBatcher {
 /** What a record adds to a request: its key, value and headers (the framing is not counted). */
 function recordBytes(message: Message): number {
   let bytes = byteLength(message.key) + byteLength(message.value);
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
+  const headers = message.headers;
+  for (const name in headers) {
+    const value = headers[name];
     bytes += name.length;
-    for (const v of Array.isArray(value) ? value : [value]) bytes += byteLength(v);
+    if (Array.isArray(value)) for (const v of value) bytes += byteLength(v);
+    else bytes += byteLength(value);
   }
   return bytes;
 }

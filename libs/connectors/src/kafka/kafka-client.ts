@@ -2,7 +2,6 @@ import {
   CompressionTypes,
   Kafka,
   logLevel,
-  Partitioners,
   type Consumer,
   type ConsumerConfig,
   type IHeaders,
@@ -27,6 +26,7 @@ import {
   producerBatchSend,
   type KafkaBatchOptions,
 } from './kafka-batcher';
+import { keyPartitioner } from './kafka-partitioner';
 
 export interface KafkaClientOptions {
   /** TCP connect time limit. Default 3 s. */
@@ -195,7 +195,7 @@ export class KafkaClient {
     if (!this.producing) {
       const producer = this.kafka.producer({
         idempotent: true,
-        createPartitioner: pinningPartitioner(Partitioners.DefaultPartitioner),
+        createPartitioner: pinningPartitioner(keyPartitioner),
       });
       this.producing = producer.connect().then(
         () => {
@@ -297,12 +297,17 @@ export class KafkaClient {
 export function stringifyKafkaHeaders(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (!headers) return out;
-  for (const [key, value] of Object.entries(headers)) {
+  // Per message of every Kafka source: no arrays for the usual single value.
+  for (const key in headers) {
+    const value = headers[key];
     if (value === undefined) continue;
-    const values = Array.isArray(value) ? value : [value];
-    out[key] = values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v))).join(', ');
+    out[key] = Array.isArray(value) ? value.map(headerText).join(', ') : headerText(value);
   }
   return out;
+}
+
+function headerText(value: Buffer | string): string {
+  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
 }
 
 /** A kafkajs failure as a ConnectorError: protocol errors Kafka calls non-retriable are final. */

@@ -37,20 +37,20 @@ export class PartitionProgress {
   }
 
   /**
-   * Tracks the handling of the message at `offset` (the next one of the batch); `settled` is
-   * called once it settled, before the progress is counted.
+   * Tracks the handling of the message at `offset` (the next one of the batch); `settled.issued()`
+   * is called once it settled, before the progress is counted.
    */
-  add(offset: string, handling: Promise<unknown>, settled?: () => void): void {
+  add(offset: string, handling: Promise<unknown>, settled?: { issued(): void }): void {
     const entry: Entry = { offset, state: 'running' };
     this.entries.push(entry);
     this.running += 1;
     handling.then(
       () => {
-        settled?.();
+        settled?.issued();
         this.finish(entry, 'done');
       },
       (err: unknown) => {
-        settled?.();
+        settled?.issued();
         entry.error = err;
         this.finish(entry, 'failed');
       },
@@ -84,5 +84,56 @@ export class PartitionProgress {
     this.roomWaiter = undefined;
     waiter?.();
     if (this.running === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+}
+
+/**
+ * The send turns of one fetched batch's messages: a message may send once every earlier one
+ * issued its sends (or settled). Most find their turn already come: only a message that must
+ * wait gets a promise.
+ */
+export class Turns {
+  /** The first message that has not issued (every one before it has). */
+  private next = 0;
+  private readonly issuedAt: Uint8Array;
+  private readonly waiting = new Map<number, () => void>();
+
+  constructor(size: number) {
+    this.issuedAt = new Uint8Array(size);
+  }
+
+  /** Undefined when message `i` may send now; else resolves once it may. */
+  waitFor(i: number): Promise<void> | undefined {
+    if (i <= this.next) return undefined;
+    return new Promise((resolve) => this.waiting.set(i, resolve));
+  }
+
+  issue(i: number): void {
+    if (this.issuedAt[i] === 1) return;
+    this.issuedAt[i] = 1;
+    while (this.next < this.issuedAt.length && this.issuedAt[this.next] === 1) {
+      this.next += 1;
+      const waiter = this.waiting.get(this.next);
+      if (waiter) {
+        this.waiting.delete(this.next);
+        waiter();
+      }
+    }
+  }
+}
+
+/** Message `index`'s turn (`InboundMessage.order`); called once its handler settles as well. */
+export class Turn {
+  constructor(
+    private readonly turns: Turns,
+    private readonly index: number,
+  ) {}
+
+  previous(): Promise<void> | undefined {
+    return this.turns.waitFor(this.index);
+  }
+
+  issued(): void {
+    this.turns.issue(this.index);
   }
 }

@@ -25,11 +25,14 @@ import type { RecordPosition } from './kafka-batcher';
 export class KafkaDestination implements Destination {
   private readonly inFlight = new InFlight();
   private closed = false;
+  private readonly compression: CompressionTypes;
 
   constructor(
     private readonly client: KafkaClient,
     private readonly spec: KafkaDestinationSpec,
-  ) {}
+  ) {
+    this.compression = kafkaCompressionType(spec.compression);
+  }
 
   send(message: OutboundMessage): Promise<DeliveryReceipt> {
     if (this.closed)
@@ -51,7 +54,7 @@ export class KafkaDestination implements Destination {
         value: message.body,
         headers: { ...message.headers, [JUNCTION_ID_HEADER]: message.id },
       };
-      const compression = kafkaCompressionType(this.spec.compression);
+      const compression = this.compression;
       const { partition, offset } = message.transaction
         ? await sendInTransaction(this.client, message.transaction, topic, record, compression)
         : await this.client.batcher(compression).add({ topic, message: record });

@@ -509,7 +509,7 @@ describe('kafka connectors', () => {
       most = Math.max(most, running);
       // Earlier messages take longer before their send, as a slower mapping would.
       await new Promise((resolve) => setTimeout(resolve, (10 - seq(message)) * 5));
-      await message.order!.previous;
+      await message.order!.previous();
       const sending = out.send({
         id: message.id!,
         headers: message.headers,

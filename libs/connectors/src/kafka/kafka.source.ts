@@ -10,7 +10,7 @@ import {
 import { errorText, type ConnectorLogger } from '../logger';
 import { stringifyKafkaHeaders, type KafkaClient } from './kafka-client';
 import type { KafkaTransactions } from './kafka-transactions';
-import { PartitionProgress } from './kafka-partition-progress';
+import { PartitionProgress, Turn, Turns } from './kafka-partition-progress';
 
 export interface KafkaSourceOptions {
   routeId: string;
@@ -249,7 +249,7 @@ export class KafkaSource implements Source {
     const beat = setInterval(() => {
       heartbeat().catch(() => undefined);
     }, this.options.heartbeatInterval);
-    let previous: Promise<void> = Promise.resolve();
+    const turns = new Turns(batch.messages.length);
     try {
       for (let i = 0; i < batch.messages.length; i++) {
         // Only while it waited could the source stop or the partition be sought or revoked.
@@ -259,11 +259,12 @@ export class KafkaSource implements Source {
           if (!this.taking(consumer) || progress.failed || !isRunning() || isStale()) break;
         }
         const message = batch.messages[i];
-        let issued!: () => void;
-        const turn = new Promise<void>((resolve) => (issued = resolve));
-        const inbound = this.inbound(topic, partition, message, { previous, issued });
-        previous = turn;
-        progress.add(message.offset, this.call(inbound), issued);
+        const turn = new Turn(turns, i);
+        progress.add(
+          message.offset,
+          this.call(this.inbound(topic, partition, message, turn)),
+          turn,
+        );
       }
       await progress.settled();
     } finally {
