@@ -14,7 +14,11 @@ RUN npm ci --no-audit --no-fund \
 
 # ---- runtime ----
 FROM node:20-bookworm-slim AS runtime
+# A 32 MB young generation (V8's default: 16 MB): every request allocates ~55 KB that dies young,
+# and half as many scavenges cost ~40% less GC time per request (bench:http). V8 sizes it when the
+# process starts, so it is a flag here and not something bin/gateway.js could set.
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=32 \
     HOST=0.0.0.0 \
     PORT=8080 \
     JUNCTION_DATA_DIR=/var/lib/junction

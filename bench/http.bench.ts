@@ -16,6 +16,9 @@
  * BENCH_DURATION (s, default 20), BENCH_RATES (default 1000,3000), BENCH_WARMUP (s, default 3),
  * AMQP_URL. `--json`: one JSON document instead of the table.
  *
+ * BENCH_GATEWAY_NODE_OPTIONS: the gateway's NODE_OPTIONS, by default the image's (Dockerfile:
+ * `--max-semi-space-size=32`); empty for V8's defaults.
+ *
  * BENCH_COMPARE_ROOT: a second checkout's root (its bin/ and a built dist/, e.g. main's build) whose
  * gateway runs the Junction rows too, first, named with BENCH_COMPARE_LABEL (default "before"):
  * a change's before and after from one run, on one machine's load.
@@ -42,6 +45,7 @@ const RUN = `bench-http-${Date.now().toString(36)}`;
 const BODY = JSON.stringify(order(1));
 const COMPARE_ROOT = process.env.BENCH_COMPARE_ROOT;
 const COMPARE_LABEL = process.env.BENCH_COMPARE_LABEL ?? 'before';
+const GATEWAY_NODE_OPTIONS = process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '--max-semi-space-size=32';
 
 interface Target {
   name: string;
@@ -166,6 +170,7 @@ function print(rows: HttpRow[]): void {
         title: 'bench:http',
         node: process.version,
         durationSeconds: DURATION,
+        gatewayNodeOptions: GATEWAY_NODE_OPTIONS,
         connections: CONNECTIONS,
         baseline: bare.name,
         rows: rows.map((r) => ({
@@ -178,7 +183,7 @@ function print(rows: HttpRow[]): void {
     return;
   }
   console.log(
-    `bench:http — node ${process.version}; ${CONNECTIONS} connections, ${DURATION} s per row; baseline: ${bare.name}\n`,
+    `bench:http — node ${process.version}; ${CONNECTIONS} connections, ${DURATION} s per row; baseline: ${bare.name}; gateway NODE_OPTIONS: ${GATEWAY_NODE_OPTIONS || '(none)'}\n`,
   );
   console.log(
     `${'server'.padEnd(50)} ${'load'.padStart(7)} ${'req/s'.padStart(8)} ${'vs bare'.padStart(7)} ${'cpu ms/req'.padStart(10)} ${'cores'.padStart(5)} ${'pg ms/req'.padStart(9)} ${'p50'.padStart(6)} ${'p99'.padStart(6)} ${'p99.9'.padStart(6)} ${'non2xx'.padStart(6)}`,
@@ -265,7 +270,12 @@ async function main(): Promise<void> {
       { label: '' },
     ];
     for (const build of builds) {
-      gateway = new GatewayProcess(await freePort(), db.url, {}, build.root);
+      gateway = new GatewayProcess(
+        await freePort(),
+        db.url,
+        GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: GATEWAY_NODE_OPTIONS } : {},
+        build.root,
+      );
       await gateway.start();
       await benchGateway(admin, gateway, db.name, build.label, channel, queues, rows);
       await gateway.stop();
