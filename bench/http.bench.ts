@@ -16,7 +16,7 @@
  * BENCH_DURATION (s, default 20), BENCH_RATES (default 1000,3000), BENCH_WARMUP (s, default 3),
  * AMQP_URL. `--json`: one JSON document instead of the table.
  *
- * BENCH_GATEWAY_NODE_OPTIONS: the gateway's NODE_OPTIONS, by default the image's (Dockerfile:
+ * BENCH_GATEWAY_NODE_OPTIONS: the gateway's NODE_OPTIONS, by default the image's flag (Dockerfile:
  * `--max-semi-space-size=32`); empty for V8's defaults.
  *
  * BENCH_COMPARE_ROOT: a second checkout's root (its bin/ and a built dist/, e.g. main's build) whose

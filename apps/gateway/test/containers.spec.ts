@@ -40,7 +40,7 @@ describe('Dockerfile (no Docker engine here: parsed and linted)', () => {
   it('passes the linter and the hadolint-style rules, and runs what `npm start` runs as a non-root user', () => {
     expect(checkDockerfile(DOCKERFILE, gatewayOptions)).toEqual([]);
     expect(checkDockerfile(LDAP_DOCKERFILE)).toEqual([]);
-    expect(START).toBe('node bin/gateway.js');
+    expect(START).toBe('node --max-semi-space-size=32 bin/gateway.js');
   });
 
   it('.dockerignore keeps installs, builds, data and secrets out of the context', () => {
@@ -58,7 +58,11 @@ describe('Dockerfile (no Docker engine here: parsed and linted)', () => {
     ['no USER', (t) => t.replace('USER node\n', ''), /runs as root/],
     [
       'CMD in shell form',
-      (t) => t.replace('CMD ["node", "bin/gateway.js"]', 'CMD node bin/gateway.js'),
+      (t) =>
+        t.replace(
+          'CMD ["node", "--max-semi-space-size=32", "bin/gateway.js"]',
+          'CMD node --max-semi-space-size=32 bin/gateway.js',
+        ),
       /DL3025/,
     ],
     [
