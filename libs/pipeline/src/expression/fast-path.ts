@@ -625,7 +625,6 @@ const GENERATED_SCOPE = {
 function generated<T>(body: string, locals: Record<string, unknown>): T {
   const scope: Record<string, unknown> = { ...GENERATED_SCOPE, ...locals };
   const names = Object.keys(scope);
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see above: constants only
   const make = new Function(...names, `'use strict';\n${body}`) as (...args: unknown[]) => T;
   return make(...names.map((name) => scope[name]));
 }
