@@ -13,6 +13,12 @@ describe('maxDepthExceeded', () => {
     expect(maxDepthExceeded(null, 0)).toBe(false);
     expect(maxDepthExceeded(nested(5), 5)).toBe(false);
     expect(maxDepthExceeded(nested(6), 5)).toBe(true);
+    expect(maxDepthExceeded({}, 1)).toBe(false);
+    expect(maxDepthExceeded({}, 0)).toBe(true);
+    for (const depth of [1, 2, 64]) {
+      expect(maxDepthExceeded(nested(depth), depth)).toBe(false);
+      expect(maxDepthExceeded(nested(depth), depth - 1)).toBe(true);
+    }
   });
 
   it('finds the deep branch among shallow siblings', () => {

@@ -428,7 +428,7 @@ function sequenceOf(items: unknown[]): Sequence {
 type Stage = { index: number } | { predicate: Eval; weight: number };
 
 type Step =
-  | { kind: 'name'; name: string; stages: Stage[] | undefined }
+  | { kind: 'name'; name: string; lookup: (item: unknown) => unknown; stages: Stage[] | undefined }
   | { kind: 'variable'; evaluate: Eval }
   | { kind: 'object'; evaluate: Eval };
 
@@ -443,7 +443,12 @@ function buildPath(steps: AstNode[], c: Compiler, scope: Scope): Eval {
   if (steps.length === 0) throw new NotFast();
   const compiled: Step[] = steps.map((step, i): Step => {
     if (step.type === 'name' && plain(step) && typeof step.value === 'string')
-      return { kind: 'name', name: step.value, stages: buildStages(step.stages, c, scope) };
+      return {
+        kind: 'name',
+        name: step.value,
+        lookup: lookupOf(step.value),
+        stages: buildStages(step.stages, c, scope),
+      };
     if (i === 0 && step.type === 'variable')
       return { kind: 'variable', evaluate: buildVariable(step, c, scope) };
     if (i > 0 && i === steps.length - 1 && step.type === 'unary' && step.value === '{')
@@ -456,12 +461,8 @@ function buildPath(steps: AstNode[], c: Compiler, scope: Scope): Eval {
   const stepOn = (step: Step, item: unknown, env: Env): unknown => {
     let value: unknown;
     if (step.kind === 'name') {
-      if (Array.isArray(item)) return BAIL; // an array inside an array: lookup recurses, its call
-      if (isObject(item)) {
-        if (flaggedAsFunction(item)) return BAIL;
-        // jsonata's lookup: own properties of objects only; anything else has no fields.
-        if (hasOwn(item, step.name)) value = item[step.name];
-      }
+      value = step.lookup(item);
+      if (value === BAIL) return BAIL;
       if (step.stages) return filter(value, step.stages, env);
     } else if (step.kind === 'variable') {
       value = step.evaluate(item, env);
@@ -517,40 +518,115 @@ function buildPath(steps: AstNode[], c: Compiler, scope: Scope): Eval {
     if (sequence === undefined) return result(single);
     return unwrap(sequence);
   };
-  if (absolute || !compiled.every((step) => step.kind === 'name' && !step.stages)) return general;
-  return namePath(
-    compiled.map((step) => (step as { name: string }).name),
-    general,
+  const rest = absolute ? compiled.slice(1) : compiled;
+  if (rest.length === 0 || !rest.every((step) => step.kind === 'name' && !step.stages))
+    return general;
+  const names = rest.map((step) => (step as { name: string }).name);
+  if (!absolute) return namePath(names, general);
+  // `$headers.'x-channel'`: the variable's value, then the names from there as namePath takes
+  // them while it is one item (general, from the start, when it is an array).
+  const first = (compiled[0] as { evaluate: Eval }).evaluate;
+  // (Where fromValue hands over to general, it passes the variable's value as the input: general
+  // evaluates the variable again, which reads the input only when it is `$`, the same value.)
+  const fromValue = namePath(names, general);
+  return (input, env) => {
+    const value = first(input, env);
+    if (value === BAIL || value === undefined) return value;
+    if (Array.isArray(value)) return general(input, env);
+    if (typeof value === 'function' || value instanceof Closure) return BAIL;
+    return fromValue(value, env);
+  };
+}
+
+/**
+ * One name step on one item, as stepOn takes it: the item's own value of that name, nothing, or
+ * BAIL (an array inside an array: lookup recurses, its call). Generated with the name as a
+ * constant, as namePath's lookups are.
+ */
+function lookupOf(name: string): (item: unknown) => unknown {
+  const key = JSON.stringify(name);
+  return generated(
+    `return function lookup(item) {
+    if (Array.isArray(item)) return BAIL;
+    // Own properties of objects only; anything else has no fields.
+    if (typeof item !== 'object' || item === null) return undefined;
+    if (item._jsonata_function === true || item._jsonata_lambda === true) return BAIL;
+    const value = item[${key}];
+    if (value === undefined || !${ownTest(name)}) return undefined;
+    return value;
+  };`,
+    {},
   );
+}
+
+/** Code that tells whether `item` owns `name`, given that `item[name]` is defined. */
+function ownTest(name: string): string {
+  const key = JSON.stringify(name);
+  // A defined value of a name that Object.prototype does not have is the object's own when its
+  // prototype is Object.prototype (all JSON data): no property search then.
+  return name in Object.prototype
+    ? `hasOwn(item, ${key})`
+    : `(getPrototypeOf(item) === OBJECT_PROTOTYPE || hasOwn(item, ${key}))`;
 }
 
 /**
  * A relative path of plain names (`customer.email`): the steps `general` would take while each
  * meets one object, without its per-step dispatch. At the first array it meets before the last
  * step, `general` evaluates the path instead.
+ *
+ * The steps are written out as code with the names as constants (see {@link generated}), so that
+ * each lookup has its own inline cache: a route sees messages of a few shapes, and a lookup by a
+ * constant name on a known shape is a load at a fixed offset, where a lookup by a variable name
+ * in shared code searches the object's properties every time (most of a mapping's cost).
  */
 function namePath(names: string[], general: Eval): Eval {
   const last = names.length - 1;
-  return (input, env) => {
+  const lines = names.map((name, i) => {
+    const key = JSON.stringify(name);
+    return `
+    // Anything but an object has no fields (an array never gets here).
+    if (typeof item !== 'object' || item === null) return undefined;
+    if (item._jsonata_function === true || item._jsonata_lambda === true) return BAIL;
+    value = item[${key}];
+    // Own properties only (jsonata's lookup).
+    if (value === undefined || !${ownTest(name)}) return undefined;
+    if (Array.isArray(value)) return ${i < last ? 'general(input, env)' : 'isSequence(value) ? unwrap(value) : result(value)'};
+    if (typeof value === 'function' || value instanceof Closure) return BAIL;
+    item = value;`;
+  });
+  return generated<Eval>(
+    `return function namePath(input, env) {
     if (Array.isArray(input)) return BAIL;
     let item = input;
-    for (let i = 0; i <= last; i++) {
-      // Anything but an object has no fields (an array never gets here).
-      if (typeof item !== 'object' || item === null) return undefined;
-      if (flaggedAsFunction(item as Record<string, unknown>)) return BAIL;
-      const name = names[i];
-      if (!hasOwn(item, name)) return undefined;
-      const value = (item as Record<string, unknown>)[name];
-      if (value === undefined) return undefined;
-      if (Array.isArray(value)) {
-        if (i < last) return general(input, env);
-        return isSequence(value) ? unwrap(value) : result(value);
-      }
-      if (typeof value === 'function' || value instanceof Closure) return BAIL;
-      item = value;
-    }
+    let value;${lines.join('')}
     return result(item);
-  };
+  };`,
+    { general },
+  );
+}
+
+/** What generated code may refer to, besides what each piece passes in. */
+const GENERATED_SCOPE = {
+  BAIL,
+  Closure,
+  OBJECT_PROTOTYPE: Object.prototype,
+  getPrototypeOf: Object.getPrototypeOf,
+  hasOwn,
+  isSequence: (value: unknown): boolean => isSequence(value),
+  unwrap: (sequence: unknown[]): unknown => unwrap(sequence),
+  result: (value: unknown): unknown => result(value),
+};
+
+/**
+ * A function made from `body`, which sees {@link GENERATED_SCOPE} and `locals` as variables and
+ * returns it. Only compile-time constants are written into the code, each as a JSON string
+ * literal (names and keys from the expression), never data of a message.
+ */
+function generated<T>(body: string, locals: Record<string, unknown>): T {
+  const scope: Record<string, unknown> = { ...GENERATED_SCOPE, ...locals };
+  const names = Object.keys(scope);
+  const make = new Function(...names, `'use strict';\n${body}`) as (...args: unknown[]) => T;
+  return make(...names.map((name) => scope[name]));
 }
 
 /** evaluate's post-processing of a sequence: none is nothing, one is its item. */
@@ -1209,15 +1285,23 @@ function buildObject(pairs: AstNode[][], c: Compiler, scope: Scope): Eval {
     seen.add(key.value);
     return { key: key.value, value: build(value, c, scope) };
   });
-  return (input, env) => {
+  // Written out as code with the keys as constants (as namePath's lookups): each store has its
+  // own inline cache, and the objects of one constructor share their shapes.
+  const values = entries.map((entry) => entry.value);
+  const stores = entries.map(
+    (entry, i) => `
+    value = values[${i}](input, env);
+    if (value === BAIL) return BAIL;
+    if (value !== undefined) out[${JSON.stringify(entry.key)}] = value;`,
+  );
+  return generated<Eval>(
+    `return function object(input, env) {
     // Over an array (or nothing) the constructor groups items: jsonata's call.
-    if (!isObject(input)) return BAIL;
-    const out: Record<string, unknown> = {};
-    for (const entry of entries) {
-      const value = entry.value(input, env);
-      if (value === BAIL) return BAIL;
-      if (value !== undefined) out[entry.key] = value;
-    }
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) return BAIL;
+    const out = {};
+    let value;${stores.join('')}
     return out;
-  };
+  };`,
+    { values },
+  );
 }

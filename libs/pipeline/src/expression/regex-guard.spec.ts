@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { compileRoute, validateRoute } from '../compile';
 import { envelopeOf, testResources } from '../testing';
 import { JsonataEngine } from './jsonata.expression';
+import { GuardedPattern, RegexInputTooLong } from './regex-guard';
 
 /** A document whose one filter holds the given expression. */
 const withFilter = (filter: string, more: string[] = []) => ({
@@ -135,5 +136,18 @@ describe('JSON Schema patterns of a validate stage go through the same analysis'
     const hostile = await route.run(envelopeOf({ b: 'a'.repeat(100_000) + '!' }));
     expect(hostile.outcome === 'error' && hostile.error.code).toBe('EXPRESSION_LIMIT');
     expect(performance.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe('GuardedPattern', () => {
+  it('runs only as its set allows it at each test (refused, then allowed, then capped)', () => {
+    const pattern = new GuardedPattern('^[a-z]+$', '');
+    expect(() => pattern.test('abc')).toThrow(RegexInputTooLong);
+    pattern.regexes.allow(/^[a-z]+$/, Infinity);
+    expect(pattern.test('abc')).toBe(true);
+    expect(pattern.test('ABC')).toBe(false);
+    pattern.regexes.allow(/^[a-z]+$/, 2);
+    expect(() => pattern.test('abc')).toThrow(RegexInputTooLong);
+    expect(pattern.test('ab')).toBe(true);
   });
 });

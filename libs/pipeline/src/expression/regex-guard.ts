@@ -98,10 +98,14 @@ export interface RegexLiteral {
 export class RegexSet {
   private readonly allowed = new Map<string, number>();
 
+  /** Counts the changes to what is allowed, so that a user may keep an answer until the next. */
+  version = 0;
+
   constructor(readonly literals: readonly RegexLiteral[]) {}
 
   allow(pattern: RegexPattern, maxInput: number): void {
     this.allowed.set(keyOf(pattern), maxInput);
+    this.version++;
   }
 
   /** Longest input the pattern may run on; undefined when it was never allowed. */
@@ -236,8 +240,19 @@ export class GuardedPattern {
     this.regexes = new RegexSet([{ regex: this.inner }]);
   }
 
+  /** maxInput as the set allowed it at `version` (a validate stage tests every message). */
+  private known: { version: number; maxInput: number | undefined } = {
+    version: -1,
+    maxInput: undefined,
+  };
+
   test(text: string): boolean {
-    const maxInput = this.regexes.maxInput(this.inner);
+    if (this.known.version !== this.regexes.version)
+      this.known = {
+        version: this.regexes.version,
+        maxInput: this.regexes.maxInput(this.inner),
+      };
+    const maxInput = this.known.maxInput;
     if (maxInput === undefined) {
       throw new RegexInputTooLong(
         `regular expression /${this.source}/ was not checked for catastrophic backtracking`,
