@@ -8,7 +8,8 @@
  *   - the renaming route of bench:amqp (validate + filter + renaming transform + mask), the shape
  *     orders-eu is to match in speed.
  * Candidates run in interleaved slices, so a candidate's garbage collections may fall in another's
- * slice: the jsonata rows are best read with a separate long run as well.
+ * slice: the jsonata rows are best read with a separate long run as well. `--json` prints one JSON
+ * document (rows and ratios) instead, as every bench.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -177,6 +178,20 @@ async function main(): Promise<void> {
     perSecond: batch.perSecond * 100,
   };
   results[results.length - 1] = inFlightPerMessage;
+  const ratios = {
+    routeOverBaseline: full.usPerOp / baseline.usPerOp,
+    routeOverJsonataAlone: full.usPerOp / jsonataAlone.usPerOp,
+    ordersEuOverRenaming: full.usPerOp / renamed.usPerOp,
+    guardrailsCost: (jsonataGuarded.usPerOp - jsonataAlone.usPerOp) / jsonataAlone.usPerOp,
+    inFlightOverOneAtATime: inFlightPerMessage.usPerOp / full.usPerOp,
+  };
+  if (process.argv.includes('--json')) {
+    const rows = results.map((r) => ({ ...r, ofBaseline: baseline.usPerOp / r.usPerOp }));
+    console.log(
+      JSON.stringify({ bench: 'pipeline', node: process.version, rows, ratios }, null, 2),
+    );
+    return;
+  }
 
   console.log(
     `Junction pipeline bench: examples/orders-eu.route.yaml on a ${raw.length}-byte order, one core, ${DURATION_MS} ms per row`,
@@ -185,19 +200,19 @@ async function main(): Promise<void> {
   for (const r of results) console.log(row(r, baseline));
   console.log('\nratios');
   console.log(
-    `  whole route / JSON parse+stringify baseline:    ${(full.usPerOp / baseline.usPerOp).toFixed(2)}x the time per message`,
+    `  whole route / JSON parse+stringify baseline:    ${ratios.routeOverBaseline.toFixed(2)}x the time per message`,
   );
   console.log(
-    `  whole route / its JSONata alone (aim <= 1.20):  ${(full.usPerOp / jsonataAlone.usPerOp).toFixed(2)}x`,
+    `  whole route / its JSONata alone (aim <= 1.20):  ${ratios.routeOverJsonataAlone.toFixed(2)}x`,
   );
   console.log(
-    `  orders-eu / the renaming route:                 ${(full.usPerOp / renamed.usPerOp).toFixed(2)}x`,
+    `  orders-eu / the renaming route:                 ${ratios.ordersEuOverRenaming.toFixed(2)}x`,
   );
   console.log(
-    `  guardrails cost on JSONata (aim < 10%):         ${(((jsonataGuarded.usPerOp - jsonataAlone.usPerOp) / jsonataAlone.usPerOp) * 100).toFixed(1)}%`,
+    `  guardrails cost on JSONata (aim < 10%):         ${(ratios.guardrailsCost * 100).toFixed(1)}%`,
   );
   console.log(
-    `  100 in flight / one at a time:                  ${(inFlightPerMessage.usPerOp / full.usPerOp).toFixed(2)}x`,
+    `  100 in flight / one at a time:                  ${ratios.inFlightOverOneAtATime.toFixed(2)}x`,
   );
 }
 
