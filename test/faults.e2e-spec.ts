@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as amqp from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
 import { countKafkaIds } from '../libs/connectors/src/conformance/kafka-reader';
 import { createTestDatabase } from '@junction/database';
 import { duplicates, readAmqpQueue } from './broker-readers';
+import { closeRabbitConnections } from './rabbitmq-connections';
 import { eventually, freePort, GatewayProcess as Gateway } from './gateway-process';
 
 /**
@@ -232,7 +232,8 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     await publishAmqp(queue, ids.slice(0, 1000));
     await g.waitProcessed(route.id, 100);
     // Close the gateway's connections from the broker side (only them: other suites share the broker).
-    closeGatewayConnections();
+    // Every connection the gateways opened for RABBIT, from the broker's side.
+    expect(closeRabbitConnections(`junction:${RABBIT}`, 'junction fault test')).toBeGreaterThan(0);
     await publishAmqp(queue, ids.slice(1000));
     const seen = await readQueue(out, ids);
     process.stdout.write(
@@ -345,21 +346,3 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     expect(ids.every((id) => seen.has(id))).toBe(true);
   }, 300_000);
 });
-
-/** Closes, from the broker's side, every connection the gateways opened for {@link RABBIT}. */
-function closeGatewayConnections(): void {
-  const listed = execFileSync(
-    'rabbitmqctl',
-    ['list_connections', '-q', '--no-table-headers', 'pid', 'client_properties'],
-    { encoding: 'utf8' },
-  );
-  const pids = listed
-    .split('\n')
-    .filter((line) => line.includes(`"connection_name","junction:${RABBIT}"`))
-    .map((line) => line.split('\t')[0]);
-  if (pids.length === 0) throw new Error(`no broker connection named junction:${RABBIT}`);
-  for (const pid of pids)
-    execFileSync('rabbitmqctl', ['close_connection', pid, 'junction fault test'], {
-      stdio: 'ignore',
-    });
-}

@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createTestDatabase } from '@junction/database';
 import { eventually, freePort, MASTER_KEY } from '../gateway-process';
 import { Spawned, spawnNode } from '../process';
+import { closeRabbitConnections } from '../rabbitmq-connections';
 
 /**
  * Issue #14, logs and status, against the gateway as a process with the real PostgreSQL and
@@ -113,23 +113,6 @@ const ALL_SPELLINGS = PANS.flatMap(spellings);
 
 /** A stored connection name no other test on this broker uses. */
 const GOOD = `logs-${RUN}`;
-
-/** Closes, from the broker's side, the one AMQP connection with this client-given name. */
-function closeAmqpConnection(name: string): void {
-  const listing = execFileSync(
-    'rabbitmqctl',
-    ['list_connections', 'pid', 'client_properties', '--quiet', '--no-table-headers'],
-    { encoding: 'utf8' },
-  );
-  const pids = listing
-    .split('\n')
-    .filter((l) => l.includes(`"${name}"`))
-    .map((l) => l.split('\t')[0]);
-  expect(pids).toHaveLength(1);
-  execFileSync('rabbitmqctl', ['close_connection', pids[0], 'logs e2e: dropped on purpose'], {
-    stdio: 'ignore',
-  });
-}
 
 describe('logs and status (#14)', () => {
   let db: { url: string; drop(): Promise<void> };
@@ -314,7 +297,7 @@ describe('logs and status (#14)', () => {
     expect(scraped).toMatch(line('junction_connection_reconnects_total', GOOD, 0));
     // The broker drops the good connection (this test's only: its name is unique): it comes back
     // and is counted.
-    closeAmqpConnection(`junction:${GOOD}`);
+    expect(closeRabbitConnections(`junction:${GOOD}`, 'logs e2e: dropped on purpose')).toBe(1);
     scraped = await eventually(async () => {
       const text = await metrics();
       if (!line('junction_connection_reconnects_total', GOOD, 1).test(text))

@@ -59,6 +59,16 @@ function auditVerify(
   });
 }
 
+/** A new Ed25519 signing key in `dir`, as an operator makes one: the private key's file (0600) and the public key's. */
+function signingKeyIn(dir: string): { keyFile: string; publicKeyFile: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const keyFile = join(dir, 'signing.pem');
+  writeFileSync(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  const publicKeyFile = join(dir, 'signing.pub.pem');
+  writeFileSync(publicKeyFile, publicKey.export({ format: 'pem', type: 'spki' }));
+  return { keyFile, publicKeyFile };
+}
+
 interface VerifyBody {
   ok: boolean;
   firstBrokenId?: string;
@@ -184,11 +194,9 @@ describe('database roles and signed audit anchors (gateway under a runtime role)
 
     dir = mkdtempSync(join(tmpdir(), 'junction-anchors-'));
     anchorsDir = join(dir, 'anchors');
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-    const keyFile = join(dir, 'signing.pem');
-    writeFileSync(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-    publicKeyFile = join(dir, 'signing.pub.pem');
-    writeFileSync(publicKeyFile, publicKey.export({ format: 'pem', type: 'spki' }));
+    const keys = signingKeyIn(dir);
+    const keyFile = keys.keyFile;
+    publicKeyFile = keys.publicKeyFile;
 
     gw = new GatewayProcess(await freePort(), runtimeUrl, {
       JUNCTION_MIGRATION_DATABASE_URL: ownerUrl,
@@ -414,9 +422,7 @@ describe('signed audit anchors at a graceful stop', () => {
 
   it('signs the records written since the last anchor when the gateway stops, not an interval later', async () => {
     const anchorsDir = join(dir, 'anchors');
-    const { privateKey } = generateKeyPairSync('ed25519');
-    const keyFile = join(dir, 'signing.pem');
-    writeFileSync(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+    const { keyFile } = signingKeyIn(dir);
     // An hour between anchors: only the stop can sign what this test writes.
     const gw = new GatewayProcess(await freePort(), db.url, {
       JUNCTION_AUDIT_SIGNING_KEY: keyFile,

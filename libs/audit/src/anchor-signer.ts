@@ -50,6 +50,11 @@ export class AnchorSigner {
     return this.running;
   }
 
+  /** Resolves once an anchor in progress, if any, has ended (signed or not). */
+  async settled(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
+
   private async anchor(): Promise<SignedAnchor | undefined> {
     const last = (this.last ??= await this.lastSigned());
     const chains: AnchoredChain[] = [];

@@ -152,7 +152,8 @@ export class AuditLifecycle implements OnApplicationBootstrap, OnApplicationShut
    */
   private async anchorTail(): Promise<void> {
     if (!this.signer) return;
-    await this.signer.anchorNow().catch(() => undefined);
+    // A periodic anchor still running writes its file first: the new signer goes on from it.
+    await this.signer.settled();
     const db = new DataSource({
       type: 'postgres',
       url: this.options.databaseUrl,

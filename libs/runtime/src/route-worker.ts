@@ -457,18 +457,25 @@ export class RouteWorker {
     // Sent on in the source's order (a Kafka partition handled several messages at a time).
     const turn = message.order?.previous();
     if (turn) await turn;
-    const settled = await this.deliverEach(message, deliveries, bytes, replyBy, trace);
+    const sending = Promise.all(
+      deliveries.map((d) => this.deliver(d, bytes, replyBy, trace, message.transaction)),
+    );
+    // The sends are issued: the stream's next message may send while these wait for receipts.
+    message.order?.issued();
+    const settled = await sending;
     // One pass over the results (this runs for every message).
     const interrupted: DeliveryInterrupted[] = [];
     const receipts: Array<{ destination: number; receipt: DeliveryReceipt }> = [];
+    const failures: DeliveryFailure[] = [];
     let attempts = -Infinity;
-    let allReceipted = true;
     for (const s of settled) {
       attempts = Math.max(attempts, s.attempts);
       if ('receipt' in s) receipts.push({ destination: s.index, receipt: s.receipt });
+      else if ('error' in s) failures.push(s);
       else {
-        allReceipted = false;
-        if ('interrupted' in s) interrupted.push(s);
+        interrupted.push(s);
+        const error = `the route stopped while it waited to retry: ${errorText(s.interrupted.lastError)}`;
+        failures.push({ index: s.index, error, attempts: s.attempts });
       }
     }
     // A broker message goes back to its queue or partition, and a replayed dead letter stays
@@ -477,14 +484,6 @@ export class RouteWorker {
     if (interrupted.length > 0 && (!message.final || options.replay))
       this.handBack(id, settled, interrupted);
     if (message.transaction?.failed) this.abandonTransaction(id, settled);
-    const failures = allReceipted
-      ? []
-      : settled.flatMap((s): DeliveryFailure[] => {
-          if ('error' in s) return [s];
-          if (!('interrupted' in s)) return [];
-          const error = `the route stopped while it waited to retry: ${errorText(s.interrupted.lastError)}`;
-          return [{ index: s.index, error, attempts: s.attempts }];
-        });
     const finalBody = deliveries[0].envelope.body;
     if (failures.length > 0) {
       dropReplies(settled);
@@ -586,29 +585,6 @@ export class RouteWorker {
       { id },
       { retryAfterSeconds: 1 },
     );
-  }
-
-  /**
-   * Issues every delivery (then gives the message's turn on) and waits for them. One destination,
-   * the common case, is awaited alone, without the arrays of Promise.all.
-   */
-  private async deliverEach(
-    message: InboundMessage,
-    deliveries: Delivery[],
-    bytes: Buffer,
-    replyBy: number,
-    trace: MessageTrace,
-  ): Promise<Array<DeliverySuccess | DeliveryFailure | DeliveryInterrupted>> {
-    if (deliveries.length === 1) {
-      const sending = this.deliver(deliveries[0], bytes, replyBy, trace, message.transaction);
-      message.order?.issued();
-      return [await sending];
-    }
-    const sending = Promise.all(
-      deliveries.map((d) => this.deliver(d, bytes, replyBy, trace, message.transaction)),
-    );
-    message.order?.issued();
-    return sending;
   }
 
   /** One delivery, in its span; the message it sends carries the trace on. */
