@@ -200,6 +200,8 @@ describe('route runtime: ingest, dead letters, replay, activation', () => {
     const queue = `junction.test.hand-back.${Date.now()}`;
     const broker = await amqp.connect('amqp://guest:guest@127.0.0.1:5672');
     const channel = await broker.createConfirmChannel();
+    // Every wait between tries is the whole minute (a random draw could come before the stop).
+    jitter = () => 1;
     try {
       await api('POST', '/api/v1/connections', {
         name: 'hand-back-rabbit',
@@ -216,7 +218,7 @@ describe('route runtime: ingest, dead letters, replay, activation', () => {
         id: 'hand-back',
         source: { type: 'amqp', connection: 'hand-back-rabbit', queue },
         destinations: [{ type: 'http', connection: 'hand-back-target', path: '/in' }],
-        // The second attempt would come up to 60 s after the first: only a stop ends the wait.
+        // The second attempt would come 60 s after the first: only a stop ends the wait.
         errors: { retry: { attempts: 10, backoffMs: 60_000, maxBackoffMs: 60_000 } },
       });
       expect(created.status).toBe(201);
@@ -254,6 +256,7 @@ describe('route runtime: ingest, dead letters, replay, activation', () => {
       await eventually(async () => expect((await channel.checkQueue(queue)).messageCount).toBe(0));
       expect((await api('GET', '/api/v1/dead-letters?routeId=hand-back')).body).toEqual([]);
     } finally {
+      jitter = Math.random;
       await api('DELETE', '/api/v1/routes/hand-back');
       await channel.deleteQueue(queue).catch(() => undefined);
       await broker.close();

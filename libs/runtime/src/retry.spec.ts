@@ -88,8 +88,8 @@ describe('withRetry', () => {
     it('ends a wait between attempts at once, sends no more, and says it was interrupted', async () => {
       const s = flaky([transient(), transient()]);
       const stop = new AbortController();
-      // Full jitter over 60 s: the second attempt would come long after this test.
-      const retrying = withRetry(slow, s.send, stop.signal);
+      // A fixed 1: the second attempt would come 60 s later, long after this test.
+      const retrying = withRetry(slow, s.send, stop.signal, () => 1);
       await new Promise((resolve) => setTimeout(resolve, 20));
       const started = performance.now();
       stop.abort();

@@ -235,8 +235,12 @@ describe('RouteWorker', () => {
     const retrying = route({
       errors: { retry: { attempts: 5, backoffMs: 3_600_000, maxBackoffMs: 3_600_000 } },
     });
+    // Jitter 1 makes the wait the whole hour (the fakes' default of 0 retries at once, which
+    // would race the stop below).
+    const waitWholeBackoff = () => 1;
     const failing = new FakeDestination(['fail']);
     const broker = fakeDeps([failing]);
+    broker.deps.jitter = waitWholeBackoff;
     const worker = await started(retrying, broker.deps);
     const taken = broker.source.deliver(message({ total: 1 }));
     // The first attempt failed; the worker waits an hour for the second, then is stopped.
@@ -247,6 +251,7 @@ describe('RouteWorker', () => {
 
     const refusing = new FakeDestination(['fail']);
     const http = fakeDeps([refusing]);
+    http.deps.jitter = waitWholeBackoff;
     const other = await started(retrying, http.deps);
     const request = http.source.deliver(message({ total: 1 }, { final: true }));
     await until(() => refusing.sent.length === 1);
