@@ -41,6 +41,12 @@ export interface InboundMessage {
   order?: { previous(): Promise<void> | undefined; issued(): void };
   /** The source's transaction the message's sends join (`delivery: exactly-once`). */
   transaction?: MessageTransaction;
+  /**
+   * The source could not read the message: a Kafka record batch that cannot be decompressed or
+   * decoded stands as one such message at its last offset. The runtime dead-letters it with this
+   * reason, unrun, so that the source acknowledges it and goes on past it.
+   */
+  unreadable?: string;
 }
 
 /**

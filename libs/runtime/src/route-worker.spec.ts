@@ -216,6 +216,31 @@ describe('RouteWorker', () => {
     await worker.stop();
   });
 
+  it('dead-letters, unrun, a message its source could not read (a Kafka batch it could not decode), and acknowledges it', async () => {
+    const out = new FakeDestination();
+    const { deps, source, records, parked } = fakeDeps([out]);
+    const worker = await started(route(), deps);
+    const why =
+      'the record batch at offsets 1-3 of orders partition 0 (3 records) could not be decoded';
+    // Its payload would pass the route: the mark alone sends it to the dead letters.
+    const result = (await source.deliver(
+      message({ total: 5 }, { unreadable: why }),
+    )) as ProcessResult;
+    expect(result).toMatchObject({
+      outcome: 'dead-lettered',
+      error: { code: 'INPUT_REJECTED', message: why, where: 'input' },
+    });
+    expect(parked).toEqual([expect.objectContaining({ reasonCode: 'INPUT_REJECTED' })]);
+    expect(out.sent).toHaveLength(0);
+    expect(records).toEqual([
+      expect.objectContaining({
+        outcome: 'dead-lettered',
+        error: expect.objectContaining({ message: why }),
+      }),
+    ]);
+    await worker.stop();
+  });
+
   it('retries a failing destination, then dead-letters with every attempt counted', async () => {
     const out = new FakeDestination(['fail', 'fail']);
     const { deps, source, records, parked } = fakeDeps([out]);

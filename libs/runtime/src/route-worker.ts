@@ -386,6 +386,16 @@ export class RouteWorker {
     const trace = tracing.begin(message, id, this);
     const traced = { ...options, trace };
     try {
+      if (message.unreadable !== undefined) {
+        message.order?.issued();
+        return await this.park(
+          message,
+          id,
+          receivedAt,
+          new Failure('INPUT_REJECTED', message.unreadable, 'input', 0),
+          traced,
+        );
+      }
       let body: unknown;
       try {
         body = decodeBody(message.payload);

@@ -9,13 +9,14 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Admin } from 'kafkajs';
+import { CompressionCodecs, CompressionTypes, Kafka, logLevel, type Admin } from 'kafkajs';
 import type { KafkaCompression } from './kafka.protocol';
+import { registerKafkaCodecs } from './kafka-codecs';
 import { kafkaClassPath, storedBatches } from './interop/kafka-broker-files';
 import { until } from '../conformance/eventually';
 import { connectKafkaAdmin } from '../conformance/kafka-admin';
 import { testLogger } from '../conformance/test-logger';
-import type { ConnectorConnection } from '../connector';
+import type { ConnectorConnection, InboundMessage } from '../connector';
 import { ConnectorPool } from '../connector-pool';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
@@ -90,6 +91,12 @@ async function readWithSource(topic: string, count: number): Promise<string[]> {
   return seen;
 }
 
+/** The group's committed offset of partition 0. */
+async function committedOffset(groupId: string, topic: string): Promise<string | undefined> {
+  const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return entry?.partitions.find((p) => p.partition === 0)?.offset;
+}
+
 beforeAll(async () => {
   admin = await connectKafkaAdmin(BROKERS, RUN);
   pool = new ConnectorPool({
@@ -159,4 +166,77 @@ describe('kafka compression', () => {
       expect(await readWithSource(topic, COUNT)).toEqual(expected);
     }
   }, 240_000);
+
+  it('a batch the source cannot decode comes as one unreadable message at its last offset, and the partition goes on past it', async () => {
+    // A zstd frame with a 64 MiB window: valid (the broker, with zstd's default limit of 128 MiB,
+    // takes it), but over the 32 MiB a Junction consumer allows. Before, every fetch of the
+    // partition failed on it and the consumer crash-looped at that offset for good.
+    const [topic] = await freshTopics(1);
+    const producer = new Kafka({
+      clientId: `junction-test-${RUN}-wide-window`,
+      brokers: BROKERS,
+      logLevel: logLevel.NOTHING,
+    }).producer();
+    await producer.connect();
+    try {
+      await producer.send({ topic, messages: [{ value: 'before' }] });
+      CompressionCodecs[CompressionTypes.ZSTD] = () => ({
+        compress: ({ buffer }: { buffer: Buffer }) => {
+          // Frame header: no content size, window exponent 16 (2^26 bytes); one last raw block.
+          const block = Buffer.alloc(3);
+          block.writeUIntLE((buffer.length << 3) | 1, 0, 3);
+          return Promise.resolve(
+            Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 16 << 3]), block, buffer]),
+          );
+        },
+        decompress: () => Promise.reject(new Error('not used')),
+      });
+      try {
+        await producer.send({
+          topic,
+          compression: CompressionTypes.ZSTD,
+          messages: [{ value: 'wide-1' }, { value: 'wide-2' }, { value: 'wide-3' }],
+        });
+      } finally {
+        registerKafkaCodecs();
+      }
+      await producer.send({ topic, messages: [{ value: 'after' }] });
+    } finally {
+      await producer.disconnect();
+    }
+    expect(storedBatches(topic).map((b) => b.codec)).toEqual(['none', 'zstd', 'none']);
+
+    const groupId = `${topic}.read`;
+    groups.push(groupId);
+    const source = pool.source(
+      { type: 'kafka', connection: connection.name, topic, groupId, fromBeginning: true },
+      connection,
+      { routeId: 'compression' },
+    );
+    const seen: InboundMessage[] = [];
+    await source.start(async (message) => {
+      seen.push(message);
+    });
+    try {
+      await until(() => seen.length >= 3, `3 messages from ${topic}`, 30_000);
+      await until(
+        async () => (await committedOffset(groupId, topic)) === '5',
+        'the offsets committed past the batch',
+        30_000,
+      );
+    } finally {
+      await source.stop();
+    }
+    expect(seen.map((m) => [m.source.offset, m.payload.toString(), m.unreadable])).toEqual([
+      ['0', 'before', undefined],
+      [
+        '3',
+        '',
+        expect.stringMatching(
+          /^the record batch at offsets 1-3 of \S+ partition 0 \(3 records\) could not be decoded, so it was skipped: zstd: a frame's window of 67108864 bytes is over/,
+        ),
+      ],
+      ['4', 'after', undefined],
+    ]);
+  }, 60_000);
 });

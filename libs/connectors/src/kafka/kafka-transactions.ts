@@ -15,6 +15,7 @@ import {
 import { errorText, type ConnectorLogger } from '../logger';
 import { stringifyKafkaHeaders, type KafkaClient } from './kafka-client';
 import { headerId, seekBack } from './kafka.source';
+import { unreadableReason } from './kafka-unreadable';
 
 /**
  * `delivery: exactly-once` from Kafka to Kafka (Kafka transactions, KIP-98).
@@ -287,13 +288,16 @@ export class KafkaTransactions {
     const seen = this.highest.get(partition);
     const redelivered = seen !== undefined && offset <= seen;
     if (!redelivered) this.highest.set(partition, offset);
-    return {
+    const inbound: InboundMessage = {
       id: headerId(message),
       headers: stringifyKafkaHeaders(message.headers),
       payload: message.value ?? Buffer.alloc(0),
       source: { type: 'kafka', name: topic, partition, offset: message.offset },
       redelivered,
     };
+    const unreadable = unreadableReason(topic, partition, message);
+    if (unreadable !== undefined) inbound.unreadable = unreadable;
+    return inbound;
   }
 
   /** Aborts; a producer that cannot abort (fenced, or its commit failed half way) is replaced. */

@@ -11,6 +11,7 @@ import { errorText, type ConnectorLogger } from '../logger';
 import { stringifyKafkaHeaders, type KafkaClient } from './kafka-client';
 import type { KafkaTransactions } from './kafka-transactions';
 import { PartitionProgress, Turn, Turns } from './kafka-partition-progress';
+import { unreadableReason } from './kafka-unreadable';
 
 export interface KafkaSourceOptions {
   routeId: string;
@@ -312,7 +313,7 @@ export class KafkaSource implements Source {
     const redelivered = seen !== undefined && offset <= seen;
     if (!redelivered) this.highest.set(partition, offset);
     const headers = stringifyKafkaHeaders(message.headers);
-    return {
+    const inbound: InboundMessage = {
       id: headerId(message, headers),
       headers,
       payload: message.value ?? Buffer.alloc(0),
@@ -320,6 +321,9 @@ export class KafkaSource implements Source {
       redelivered,
       order,
     };
+    const unreadable = unreadableReason(topic, partition, message);
+    if (unreadable !== undefined) inbound.unreadable = unreadable;
+    return inbound;
   }
 }
 
