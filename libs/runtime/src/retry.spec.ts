@@ -91,10 +91,10 @@ describe('withRetry', () => {
       // A fixed 1: the second attempt would come 60 s later, long after this test.
       const retrying = withRetry(slow, s.send, stop.signal, () => 1);
       await new Promise((resolve) => setTimeout(resolve, 20));
-      const started = performance.now();
       stop.abort();
+      // The wait left was most of a minute, far past this test's time-out: that the promise
+      // settles at all says the abort ended it (no clock to read, so no load can fail it).
       const err = await retrying.catch((e: unknown) => e);
-      expect(performance.now() - started).toBeLessThan(100);
       expect(err).toBeInstanceOf(RetryInterrupted);
       expect(err).toMatchObject({ attempts: 1, lastError: expect.any(ConnectorError) });
       expect(s.calls).toHaveLength(1);
