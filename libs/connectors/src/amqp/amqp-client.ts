@@ -102,6 +102,10 @@ export class AmqpClient {
         // Every address the name resolves to is checked as the socket connects.
         lookup: egressLookup(egress, port),
         timeout: options.connectTimeoutMs ?? 10_000,
+        // amqplib leaves Nagle on: a small frame written while an earlier one awaits its TCP ack
+        // waits for that ack, which the broker may delay by up to 40 ms. Frames of one pass are
+        // already written together (patches/amqplib: the Mux corks the socket).
+        noDelay: true,
         clientProperties: { connection_name: `junction:${connection.name}` },
       },
       findServers: async () => {
