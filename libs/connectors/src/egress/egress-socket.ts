@@ -76,17 +76,24 @@ export function egressSocketFactory(policy: EgressPolicy) {
     const refused = policy.refusesName(host, port);
     if (refused) return failedSocket(egressError(`kafka broker ${host}:${port}`, refused));
     const lookup = egressLookup(policy, port);
-    if (ssl)
-      return tlsConnect(
-        {
-          host,
-          port,
-          ...(isIP(host) ? {} : { servername: host }),
-          ...(typeof ssl === 'object' ? ssl : {}),
-          lookup,
-        },
-        onConnect,
-      );
-    return netConnect({ host, port, lookup }, onConnect);
+    const socket = ssl
+      ? tlsConnect(
+          {
+            host,
+            port,
+            ...(isIP(host) ? {} : { servername: host }),
+            ...(typeof ssl === 'object' ? ssl : {}),
+            lookup,
+          },
+          onConnect,
+        )
+      : netConnect({ host, port, lookup }, onConnect);
+    // As kafkajs' own factory (keep-alive after a minute) and Kafka's Java client (no Nagle: a
+    // request written while an earlier one awaits its TCP ack would wait for that ack).
+    socket.setKeepAlive(true, KAFKA_KEEP_ALIVE_MS);
+    socket.setNoDelay(true);
+    return socket;
   };
 }
+
+const KAFKA_KEEP_ALIVE_MS = 60_000;
