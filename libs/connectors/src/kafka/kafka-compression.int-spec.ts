@@ -9,11 +9,11 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CompressionCodecs, CompressionTypes, Kafka, logLevel, type Admin } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, type Admin } from 'kafkajs';
 import type { KafkaCompression } from './kafka.protocol';
-import { registerKafkaCodecs } from './kafka-codecs';
 import { kafkaClassPath, storedBatches } from './interop/kafka-broker-files';
 import { until } from '../conformance/eventually';
+import { withWideWindowZstd } from '../conformance/kafka-wide-window';
 import { connectKafkaAdmin } from '../conformance/kafka-admin';
 import { testLogger } from '../conformance/test-logger';
 import type { ConnectorConnection, InboundMessage } from '../connector';
@@ -168,9 +168,8 @@ describe('kafka compression', () => {
   }, 240_000);
 
   it('a batch the source cannot decode comes as one unreadable message at its last offset, and the partition goes on past it', async () => {
-    // A zstd frame with a 64 MiB window: valid (the broker, with zstd's default limit of 128 MiB,
-    // takes it), but over the 32 MiB a Junction consumer allows. Before, every fetch of the
-    // partition failed on it and the consumer crash-looped at that offset for good.
+    // A batch in a zstd frame with a 64 MiB window, which the broker takes. Before, every fetch
+    // of the partition failed on it and the consumer crash-looped at that offset for good.
     const [topic] = await freshTopics(1);
     const producer = new Kafka({
       clientId: `junction-test-${RUN}-wide-window`,
@@ -180,26 +179,13 @@ describe('kafka compression', () => {
     await producer.connect();
     try {
       await producer.send({ topic, messages: [{ value: 'before' }] });
-      CompressionCodecs[CompressionTypes.ZSTD] = () => ({
-        compress: ({ buffer }: { buffer: Buffer }) => {
-          // Frame header: no content size, window exponent 16 (2^26 bytes); one last raw block.
-          const block = Buffer.alloc(3);
-          block.writeUIntLE((buffer.length << 3) | 1, 0, 3);
-          return Promise.resolve(
-            Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 16 << 3]), block, buffer]),
-          );
-        },
-        decompress: () => Promise.reject(new Error('not used')),
-      });
-      try {
-        await producer.send({
+      await withWideWindowZstd(() =>
+        producer.send({
           topic,
           compression: CompressionTypes.ZSTD,
           messages: [{ value: 'wide-1' }, { value: 'wide-2' }, { value: 'wide-3' }],
-        });
-      } finally {
-        registerKafkaCodecs();
-      }
+        }),
+      );
       await producer.send({ topic, messages: [{ value: 'after' }] });
     } finally {
       await producer.disconnect();

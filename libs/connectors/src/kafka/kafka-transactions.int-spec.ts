@@ -4,9 +4,10 @@
  * read_committed readers and moves no offset, and a partition's new producer fences the old one.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, type Admin } from 'kafkajs';
 import { until } from '../conformance/eventually';
 import { countKafkaIds } from '../conformance/kafka-reader';
+import { withWideWindowZstd } from '../conformance/kafka-wide-window';
 import { testLogger } from '../conformance/test-logger';
 import type { ConnectorConnection, InboundMessage, Source } from '../connector';
 import { ConnectorPool } from '../connector-pool';
@@ -139,6 +140,62 @@ describe('kafka exactly-once', () => {
       expect(seen.size).toBe(40);
     } finally {
       await route.close();
+    }
+  });
+
+  it('a batch it cannot decode comes as one unreadable message; its dead letter and offsets commit together', async () => {
+    const [input, output] = [await freshTopic(), await freshTopic()];
+    const groupId = `${input}.group`;
+    await produce(input, ['u-1']);
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      await withWideWindowZstd(() =>
+        producer.send({
+          topic: input,
+          compression: CompressionTypes.ZSTD,
+          messages: [{ value: 'wide-1' }, { value: 'wide-2' }],
+        }),
+      );
+    } finally {
+      await producer.disconnect();
+    }
+    await produce(input, ['u-4']);
+    const source = pool.source(
+      { type: 'kafka', connection: name, topic: input, groupId, fromBeginning: true },
+      connection,
+      { routeId: `eos-${RUN}`, delivery: 'exactly-once' },
+    );
+    const destination = pool.destination(
+      { type: 'kafka', connection: name, topic: output },
+      connection,
+    );
+    const reasons: string[] = [];
+    // As the runtime does: an unreadable message goes to the dead letters, in its transaction.
+    void source.start(async (message) => {
+      if (message.unreadable !== undefined) reasons.push(message.unreadable);
+      const id = message.unreadable === undefined ? message.id! : `dead-${message.source.offset}`;
+      await destination.send({
+        id,
+        headers: {},
+        body: message.payload,
+        key: id,
+        transaction: message.transaction,
+      });
+    });
+    try {
+      await until(
+        async () => (await committed(groupId, input))[0] === '4',
+        'offsets committed past the batch',
+      );
+      const seen = await read(output, (s) => s.has('u-4'));
+      expect(Object.fromEntries(seen)).toEqual({ 'u-1': 1, 'dead-2': 1, 'u-4': 1 });
+      expect(reasons).toEqual([
+        expect.stringMatching(/^the record batch at offsets 1-2 of \S+ partition 0 \(2 records\)/),
+      ]);
+    } finally {
+      await source.stop();
+      await destination.close();
     }
   });
 

@@ -7,6 +7,7 @@
 import { CompressionCodecs, CompressionTypes, type KafkaMessage } from 'kafkajs';
 import { registerKafkaCodecs } from './kafka-codecs';
 import { unreadableReason } from './kafka-unreadable';
+import { withWideWindowZstd } from '../conformance/kafka-wide-window';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- kafkajs's protocol modules ship no types */
 const { RecordBatch: encodeBatch } = require('kafkajs/src/protocol/recordBatch/v0') as {
@@ -26,21 +27,10 @@ const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C') as (buffer: Bu
 const CRC_AT = 8 + 4 + 5;
 const ATTRIBUTES_AT = CRC_AT + 4;
 
-/** A zstd frame around `buffer`: valid, but with a 64 MiB window (over the 32 MiB a consumer allows). */
-function wideWindowFrame(buffer: Buffer): Buffer {
-  const block = Buffer.alloc(3);
-  block.writeUIntLE((buffer.length << 3) | 1, 0, 3);
-  return Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 16 << 3]), block, buffer]);
-}
-
 /** Three records at offsets 10-12, zstd-compressed into a frame the consumer refuses. */
 async function refusedBatch(): Promise<Buffer> {
-  CompressionCodecs[CompressionTypes.ZSTD] = () => ({
-    compress: ({ buffer }: { buffer: Buffer }) => Promise.resolve(wideWindowFrame(buffer)),
-    decompress: () => Promise.reject(new Error('not used')),
-  });
-  try {
-    const encoded = await encodeBatch({
+  const encoded = await withWideWindowZstd(() =>
+    encodeBatch({
       compression: CompressionTypes.ZSTD,
       firstOffset: '10',
       lastOffsetDelta: 2,
@@ -49,11 +39,9 @@ async function refusedBatch(): Promise<Buffer> {
       records: [0, 1, 2].map((offsetDelta) =>
         encodeRecord({ offsetDelta, key: null, value: Buffer.from(`order-${offsetDelta}`) }),
       ),
-    });
-    return Buffer.from(encoded.buffer);
-  } finally {
-    registerKafkaCodecs();
-  }
+    }),
+  );
+  return Buffer.from(encoded.buffer);
 }
 
 /** The batch with its CRC made right again after an edit. */
