@@ -70,8 +70,15 @@ async function freshTopics(count: number): Promise<string[]> {
   return created;
 }
 
-/** What a Junction source (which has no compression setting of its own) reads from a topic. */
-async function readWithSource(topic: string, count: number): Promise<string[]> {
+/**
+ * What a Junction source (which has no compression setting of its own) reads from a topic: its
+ * first `count` messages, read until `alsoWait` (given the source's group) holds too.
+ */
+async function readWithSource(
+  topic: string,
+  count: number,
+  alsoWait?: { what: string; holds: (groupId: string) => Promise<boolean> },
+): Promise<InboundMessage[]> {
   const groupId = `${topic}.read`;
   groups.push(groupId);
   const source = pool.source(
@@ -79,16 +86,22 @@ async function readWithSource(topic: string, count: number): Promise<string[]> {
     connection,
     { routeId: 'compression' },
   );
-  const seen: string[] = [];
+  const seen: InboundMessage[] = [];
   await source.start(async (message) => {
-    seen.push(message.payload.toString());
+    seen.push(message);
   });
   try {
     await until(() => seen.length >= count, `${count} messages from ${topic}`, 30_000);
+    if (alsoWait) await until(() => alsoWait.holds(groupId), alsoWait.what, 30_000);
   } finally {
     await source.stop();
   }
   return seen;
+}
+
+/** The payloads, as text, of {@link readWithSource}. */
+async function readPayloads(topic: string, count: number): Promise<string[]> {
+  return (await readWithSource(topic, count)).map((m) => m.payload.toString());
 }
 
 /** The group's committed offset of partition 0. */
@@ -139,7 +152,7 @@ describe('kafka compression', () => {
       const batches = storedBatches(topic);
       expect(batches).toHaveLength(COUNT);
       expect(new Set(batches.map((b) => b.codec))).toEqual(new Set([compression ?? 'none']));
-      expect(await readWithSource(topic, COUNT)).toEqual(bodies);
+      expect(await readPayloads(topic, COUNT)).toEqual(bodies);
     }
     // Compression pays: each codec's batches are smaller than the uncompressed ones.
     const bytes = (topic: string) => storedBatches(topic).reduce((sum, b) => sum + b.bytes, 0);
@@ -163,7 +176,7 @@ describe('kafka compression', () => {
         { length: COUNT },
         (_, n) => `${topic}:${n}${n === 0 ? 'junction '.repeat(20000) : ''}`,
       );
-      expect(await readWithSource(topic, COUNT)).toEqual(expected);
+      expect(await readPayloads(topic, COUNT)).toEqual(expected);
     }
   }, 240_000);
 
@@ -192,27 +205,10 @@ describe('kafka compression', () => {
     }
     expect(storedBatches(topic).map((b) => b.codec)).toEqual(['none', 'zstd', 'none']);
 
-    const groupId = `${topic}.read`;
-    groups.push(groupId);
-    const source = pool.source(
-      { type: 'kafka', connection: connection.name, topic, groupId, fromBeginning: true },
-      connection,
-      { routeId: 'compression' },
-    );
-    const seen: InboundMessage[] = [];
-    await source.start(async (message) => {
-      seen.push(message);
+    const seen = await readWithSource(topic, 3, {
+      what: 'the offsets committed past the batch',
+      holds: async (groupId) => (await committedOffset(groupId, topic)) === '5',
     });
-    try {
-      await until(() => seen.length >= 3, `3 messages from ${topic}`, 30_000);
-      await until(
-        async () => (await committedOffset(groupId, topic)) === '5',
-        'the offsets committed past the batch',
-        30_000,
-      );
-    } finally {
-      await source.stop();
-    }
     expect(seen.map((m) => [m.source.offset, m.payload.toString(), m.unreadable])).toEqual([
       ['0', 'before', undefined],
       [

@@ -79,6 +79,8 @@ function relay(
   output: string,
   groupId: string,
   refuse: (message: InboundMessage) => boolean = () => false,
+  /** The id each output goes with: the input's own, unless told otherwise. */
+  idOf: (message: InboundMessage) => string = (message) => message.id!,
 ): { source: Source; close: () => Promise<void> } {
   const source = pool.source(
     { type: 'kafka', connection: name, topic: input, groupId, fromBeginning: true },
@@ -90,11 +92,12 @@ function relay(
     connection,
   );
   void source.start(async (message) => {
+    const id = idOf(message);
     await destination.send({
-      id: message.id!,
+      id,
       headers: {},
       body: message.payload,
-      key: message.id,
+      key: id,
       transaction: message.transaction,
     });
     if (refuse(message)) throw new Error(`refused ${message.id}`);
@@ -161,27 +164,12 @@ describe('kafka exactly-once', () => {
       await producer.disconnect();
     }
     await produce(input, ['u-4']);
-    const source = pool.source(
-      { type: 'kafka', connection: name, topic: input, groupId, fromBeginning: true },
-      connection,
-      { routeId: `eos-${RUN}`, delivery: 'exactly-once' },
-    );
-    const destination = pool.destination(
-      { type: 'kafka', connection: name, topic: output },
-      connection,
-    );
     const reasons: string[] = [];
     // As the runtime does: an unreadable message goes to the dead letters, in its transaction.
-    void source.start(async (message) => {
-      if (message.unreadable !== undefined) reasons.push(message.unreadable);
-      const id = message.unreadable === undefined ? message.id! : `dead-${message.source.offset}`;
-      await destination.send({
-        id,
-        headers: {},
-        body: message.payload,
-        key: id,
-        transaction: message.transaction,
-      });
+    const route = relay(input, output, groupId, undefined, (message) => {
+      if (message.unreadable === undefined) return message.id!;
+      reasons.push(message.unreadable);
+      return `dead-${message.source.offset}`;
     });
     try {
       await until(
@@ -194,8 +182,7 @@ describe('kafka exactly-once', () => {
         expect.stringMatching(/^the record batch at offsets 1-2 of \S+ partition 0 \(2 records\)/),
       ]);
     } finally {
-      await source.stop();
-      await destination.close();
+      await route.close();
     }
   });
 
