@@ -246,7 +246,7 @@ function print(rows: HttpRow[]): void {
     );
   if (async1k)
     console.log(
-      `aim, async ingest p99 under 20 ms at 1,000 req/s: ${async1k.p99} ms (${async1k.p99 < 20 ? 'met' : 'not met'})`,
+      `aim, async ingest p99 under 20 ms at 1,000 req/s: ${async1k.p99.toFixed(1)} ms (${async1k.p99 < 20 ? 'met' : 'not met'})`,
     );
 }
 

@@ -78,6 +78,14 @@ export async function openLoad(
   return {
     ...result,
     duration: (lastAnswer - start) / 1000,
-    latency: { p50: at(0.5), p99: at(0.99), p99_9: at(0.999), max: latencies.at(-1) ?? 0 },
+    latency: {
+      p50: micros(at(0.5)),
+      p99: micros(at(0.99)),
+      p99_9: micros(at(0.999)),
+      max: micros(latencies.at(-1) ?? 0),
+    },
   };
 }
+
+/** A latency to the microsecond (autocannon's histogram keeps whole milliseconds). */
+const micros = (ms: number): number => Math.round(ms * 1000) / 1000;
