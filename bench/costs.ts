@@ -1,10 +1,10 @@
 /**
  * What an audited run costs, per process: this process's CPU (process.cpuUsage), the CPU of the
- * Postgres backend serving the audit writer (from /proc/<pid>/stat: Postgres runs on this
- * machine in the benches), the WAL written (pg_current_wal_lsn, the whole server's: other
+ * Postgres backend serving the audit writer and of the RabbitMQ broker (from /proc/<pid>/stat:
+ * both run on this machine in the benches), the WAL written (pg_current_wal_lsn, the whole server's: other
  * databases' writes meanwhile count too), and the writer's own counters.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { AuditTrail } from '@junction/audit';
 
 /** USER_HZ, the unit of /proc/<pid>/stat's times: 100 on Linux. */
@@ -22,6 +22,20 @@ export function processCpuSeconds(pid: number): number | null {
   }
 }
 
+/** The local RabbitMQ's Erlang VM (a beam.smp whose command line names rabbit); null if none runs here. */
+export function rabbitmqPid(): number | null {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'beam.smp') continue;
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('rabbit')) return Number(entry);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return null;
+}
+
 /** Runs SQL as a superuser on the bench's database; answers the rows. */
 type Sql = (text: string) => Promise<Array<Record<string, unknown>>>;
 
@@ -31,6 +45,8 @@ export interface AuditCosts {
   gatewayUsPerRecord: number;
   /** The message writer's Postgres backend, microseconds of CPU per record (null: not readable). */
   postgresUsPerRecord: number | null;
+  /** The whole RabbitMQ broker (every queue it serves meanwhile), microseconds of CPU per record (null: no local broker). */
+  brokerUsPerRecord: number | null;
   /** WAL bytes the server wrote per record (whole server). */
   walBytesPerRecord: number;
   batches: number;
@@ -50,9 +66,12 @@ export async function measureAudit(sql: Sql) {
   const lsn = async () => String((await sql(`SELECT pg_current_wal_lsn() AS l`))[0].l);
   const walFrom = await lsn();
   const cpuFrom = process.cpuUsage();
+  const broker = rabbitmqPid();
+  const brokerFrom = broker === null ? null : processCpuSeconds(broker);
   return {
     async stop(trail: AuditTrail, records: number): Promise<AuditCosts> {
       const cpu = process.cpuUsage(cpuFrom);
+      const brokerTo = broker === null ? null : processCpuSeconds(broker);
       const stats = trail.stats().messages;
       // The writer's backend started within the run (it connects on the first batch).
       const pg = stats.backendPid === null ? null : processCpuSeconds(stats.backendPid);
@@ -68,6 +87,8 @@ export async function measureAudit(sql: Sql) {
         records,
         gatewayUsPerRecord: per(cpu.user + cpu.system),
         postgresUsPerRecord: pg === null ? null : per(pg * 1e6),
+        brokerUsPerRecord:
+          brokerFrom === null || brokerTo === null ? null : per((brokerTo - brokerFrom) * 1e6),
         walBytesPerRecord: per(wal),
         batches: stats.batches,
         meanBatchRows: stats.rows / Math.max(1, stats.batches),
@@ -84,10 +105,12 @@ export async function measureAudit(sql: Sql) {
 
 /** One line: the columns every audit bench prints. */
 export function costLine(c: AuditCosts): string {
-  const pg = c.postgresUsPerRecord === null ? 'n/a' : c.postgresUsPerRecord.toFixed(1);
+  const us = (value: number | null) => (value === null ? 'n/a' : value.toFixed(1));
+  const per100k = (value: number | null) =>
+    value === null ? 'n/a' : `${((value * 100_000) / 1e6).toFixed(2)} s`;
   return (
-    `CPU us/record: gateway ${c.gatewayUsPerRecord.toFixed(1)}, postgres ${pg}` +
-    ` (per 100k: ${((c.gatewayUsPerRecord * 100_000) / 1e6).toFixed(2)} s + ${c.postgresUsPerRecord === null ? 'n/a' : ((c.postgresUsPerRecord * 100_000) / 1e6).toFixed(2)} s);` +
+    `CPU us/record: gateway ${us(c.gatewayUsPerRecord)}, postgres ${us(c.postgresUsPerRecord)}, broker ${us(c.brokerUsPerRecord)}` +
+    ` (per 100k: ${per100k(c.gatewayUsPerRecord)} + ${per100k(c.postgresUsPerRecord)} + ${per100k(c.brokerUsPerRecord)});` +
     ` WAL ${c.walBytesPerRecord.toFixed(0)} B/record (whole server);` +
     ` ${c.batches} batches, mean ${c.meanBatchRows.toFixed(1)} rows, max ${c.maxBatchRows};` +
     ` ${c.pipelined} pipelined, ${c.headMoved} found the head moved, ${c.retries} retries;` +
