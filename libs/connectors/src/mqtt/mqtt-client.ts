@@ -126,7 +126,10 @@ export function createMqttClient(
 
 /** The few MQTT.js internals the source needs (see MqttSource.acknowledge). */
 interface ClientInternals {
-  _sendPacket(packet: { cmd: 'puback'; messageId: number }, cb?: (err?: Error) => void): void;
+  _sendPacket(
+    packet: { cmd: 'puback'; messageId: number } | { cmd: 'pingreq' },
+    cb?: (err?: Error) => void,
+  ): void;
 }
 
 /**
@@ -138,6 +141,33 @@ interface ClientInternals {
  */
 export function sendPuback(client: MqttClient, messageId: number): void {
   (client as unknown as ClientInternals)._sendPacket({ cmd: 'puback', messageId });
+}
+
+/**
+ * Resolves once the broker has read everything sent on the connection so far (or after
+ * `timeoutMs`, or at once when not connected): a PINGREQ goes out behind it, and the broker, which
+ * reads a connection's packets in order, answers only after it. A source stops behind it, so the
+ * acks it sent last are taken before it disconnects: a broker may close a connection with packets
+ * still unread when the same client id connects again (a session takeover), and those acks'
+ * messages would come once more.
+ */
+export function brokerHasRead(client: MqttClient, timeoutMs = 5_000): Promise<void> {
+  if (!client.connected) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      client.removeListener('packetreceive', answered);
+      client.removeListener('close', done);
+      resolve();
+    };
+    const answered = (packet: { cmd: string }): void => {
+      if (packet.cmd === 'pingresp') done();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    client.on('packetreceive', answered);
+    client.once('close', done);
+    (client as unknown as ClientInternals)._sendPacket({ cmd: 'pingreq' });
+  });
 }
 
 export function assertCanAcknowledge(client: MqttClient): void {

@@ -14,6 +14,7 @@ import {
   mqttConnectorError,
   mqttSettings,
   MqttConnectionWatch,
+  brokerHasRead,
   sendPuback,
   type MqttClientOptions,
 } from './mqtt-client';
@@ -192,6 +193,8 @@ export class MqttSource implements Source {
     this.waiting.splice(0);
     for (const backoff of this.backoffs) backoff.cancel();
     await this.inFlight.settled();
+    // The acks sent last are read by the broker before the DISCONNECT: see brokerHasRead.
+    await brokerHasRead(client);
     await this.close(client);
   }
 
