@@ -458,6 +458,104 @@ describe('amqp connectors', () => {
     expect(seen.slice(5)).toEqual(backlog.map((m) => m.id));
   });
 
+  describe('coalesced acks', () => {
+    /** The broker's count of messages handed out on `queue` and not acknowledged yet. */
+    async function unacked(queue: string): Promise<number> {
+      const out = await run(CTL[0], [
+        ...CTL.slice(1),
+        'list_queues',
+        '-q',
+        '--no-table-headers',
+        'name',
+        'messages_unacknowledged',
+      ]);
+      const line = out.split('\n').find((l) => l.split(/\s+/)[0] === queue);
+      return Number(line?.trim().split(/\s+/)[1] ?? NaN);
+    }
+
+    /** Every ack frame amqplib sends meanwhile (the real channel class's method, watched). */
+    function watchAcks(): { frames: Array<{ tag: number; multiple: boolean }>; restore(): void } {
+      // The source's channels are of the class of this one (amqplib's channel model).
+      const proto = Object.getPrototypeOf(adminChannel) as {
+        ack(message: amqplib.Message, allUpTo?: boolean): void;
+      };
+      const frames: Array<{ tag: number; multiple: boolean }> = [];
+      const original = proto.ack;
+      const spy = jest.spyOn(proto, 'ack').mockImplementation(function (
+        this: unknown,
+        message,
+        allUpTo,
+      ) {
+        frames.push({ tag: message.fields.deliveryTag, multiple: allUpTo === true });
+        original.call(this, message, allUpTo);
+      });
+      return { frames, restore: () => spy.mockRestore() };
+    }
+
+    it('acks the messages that finish in one turn with one frame', async () => {
+      const queue = freshQueue('acks-together');
+      const release = deferred();
+      const handled = deferred();
+      let count = 0;
+      const source = pool.source(
+        { type: 'amqp', connection: name, queue, prefetch: 20 },
+        connection,
+        { routeId: 'acks-together' },
+      );
+      await source.start(async () => {
+        if (++count === 10) handled.resolve();
+        await release.promise; // all ten finish together, as a group commit ends them
+      });
+      const acks = watchAcks();
+      try {
+        for (let i = 0; i < 10; i++) adminChannel.sendToQueue(queue, Buffer.from(`{"n":${i}}`));
+        await handled.promise;
+        expect(await unacked(queue)).toBe(10);
+        release.resolve();
+        await until(async () => (await unacked(queue)) === 0, 'the ten acked');
+        expect(acks.frames).toEqual([{ tag: 10, multiple: true }]);
+      } finally {
+        acks.restore();
+        await source.stop();
+      }
+    });
+
+    it('never holds an ack behind an older message that still runs', async () => {
+      const queue = freshQueue('acks-older');
+      const oldest = deferred();
+      const started = deferred();
+      const source = pool.source(
+        { type: 'amqp', connection: name, queue, prefetch: 20 },
+        connection,
+        { routeId: 'acks-older' },
+      );
+      await source.start(async (message) => {
+        if (message.id === 'old') {
+          started.resolve();
+          await oldest.promise; // e.g. waiting to retry a destination that is down
+        }
+      });
+      const acks = watchAcks();
+      try {
+        adminChannel.sendToQueue(queue, Buffer.from('{}'), { messageId: 'old' });
+        await started.promise;
+        for (let i = 0; i < 5; i++)
+          adminChannel.sendToQueue(queue, Buffer.from('{}'), { messageId: `new-${i}` });
+        // The five newer ones are acked while the old one runs: one frame each, none covering it.
+        await until(async () => (await unacked(queue)) === 1, 'only the old one unacked');
+        expect(acks.frames.filter((f) => f.tag === 1)).toEqual([]);
+        expect(acks.frames.every((f) => !f.multiple)).toBe(true);
+        oldest.resolve();
+        await until(async () => (await unacked(queue)) === 0, 'the old one acked too');
+        expect(acks.frames.at(-1)).toEqual({ tag: 1, multiple: true });
+      } finally {
+        oldest.resolve();
+        acks.restore();
+        await source.stop();
+      }
+    });
+  });
+
   describe('batched confirms', () => {
     /** Publishes through the default exchange: the destination declares nothing (the test's queue has arguments). */
     function straightTo(batch: { size: number; lingerMs: number }) {

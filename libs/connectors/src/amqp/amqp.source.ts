@@ -26,6 +26,13 @@ const DEFAULT_PRIORITY_PREFETCH = 10;
  * message is acked after its handler resolved and nacked (requeued) after it rejected, always on
  * the channel it came from. If that channel died meanwhile, the broker has already requeued the
  * message and nothing is sent (acking it on another channel would be a protocol error).
+ *
+ * Acks that come in one turn of the event loop go out together at its end: a run of them that
+ * starts at the oldest message still unsettled on the channel goes as one ack frame (`multiple`,
+ * which covers every tag up to the last of the run), the rest one by one. An ack never waits for
+ * an older message still running (it would hold the broker's prefetch window), only for the turn
+ * to end. A group commit of the audit trail finishes a few dozen messages at once, and the broker
+ * spends CPU on each frame it reads.
  */
 export class AmqpSource implements Source {
   private keeper?: AmqpChannelKeeper<Channel>;
@@ -40,6 +47,11 @@ export class AmqpSource implements Source {
   private readonly consumerTags = new WeakMap<Channel, string>();
   private readonly closedChannels = new WeakSet<Channel>();
   private readonly backoffs = new Set<{ cancel(): void }>();
+  /** Per channel, the delivery tags handed out and neither acked nor nacked yet, oldest first. */
+  private readonly unsettled = new WeakMap<Channel, Set<number>>();
+  /** Per channel, the messages to ack at the end of this turn, by delivery tag. */
+  private readonly acks = new Map<Channel, Map<number, ConsumeMessage>>();
+  private ackTurn?: NodeJS.Immediate;
 
   constructor(
     private readonly client: AmqpClient,
@@ -88,6 +100,7 @@ export class AmqpSource implements Source {
       this.settle(from, message, 'nack');
     for (const backoff of this.backoffs) backoff.cancel();
     await this.inFlight.settled();
+    this.sendAcks();
     // Close-ok comes back only after the broker processed every ack sent before it on this channel.
     await keeper.close();
     this.keeper = undefined;
@@ -117,6 +130,9 @@ export class AmqpSource implements Source {
       void channel.close().catch(() => undefined);
       return;
     }
+    let unsettled = this.unsettled.get(channel);
+    if (!unsettled) this.unsettled.set(channel, (unsettled = new Set()));
+    unsettled.add(message.fields.deliveryTag);
     if (this.stopping) {
       this.settle(channel, message, 'nack');
       return;
@@ -172,9 +188,44 @@ export class AmqpSource implements Source {
       this.logger.debug(`${this.name}: channel gone before the ${how}; the broker requeued it`);
       return;
     }
+    if (how === 'ack') {
+      let acks = this.acks.get(channel);
+      if (!acks) this.acks.set(channel, (acks = new Map()));
+      acks.set(message.fields.deliveryTag, message);
+      this.ackTurn ??= setImmediate(() => this.sendAcks());
+      return;
+    }
+    this.unsettled.get(channel)?.delete(message.fields.deliveryTag);
+    this.send('nack', () => channel.nack(message, false, true));
+  }
+
+  /** Sends the acks of this turn: per channel, the run from the oldest unsettled tag in one frame. */
+  private sendAcks(): void {
+    if (this.ackTurn) clearImmediate(this.ackTurn);
+    this.ackTurn = undefined;
+    for (const [channel, acks] of this.acks) {
+      this.acks.delete(channel);
+      if (this.closedChannels.has(channel)) continue; // the broker requeued them
+      const unsettled = this.unsettled.get(channel) ?? new Set<number>();
+      let last: ConsumeMessage | undefined;
+      for (const tag of unsettled) {
+        const message = acks.get(tag);
+        if (!message) break;
+        last = message;
+        acks.delete(tag);
+        unsettled.delete(tag);
+      }
+      if (last) this.send('ack', () => channel.ack(last, true));
+      for (const [tag, message] of acks) {
+        unsettled.delete(tag);
+        this.send('ack', () => channel.ack(message));
+      }
+    }
+  }
+
+  private send(how: 'ack' | 'nack', frame: () => void): void {
     try {
-      if (how === 'ack') channel.ack(message);
-      else channel.nack(message, false, true);
+      frame();
     } catch (err) {
       // The channel is closing: the broker requeues what was not acknowledged.
       this.logger.debug(`${this.name}: ${how} not sent: ${errorText(err)}`);
