@@ -111,7 +111,7 @@ export function createMqttClient(
     password: settings.password,
     ...(settings.protocolVersion === 5 ? { properties } : {}),
   };
-  return new MqttClient(() => {
+  const client = new MqttClient(() => {
     if (settings.tls)
       return tlsConnect({
         host,
@@ -122,7 +122,23 @@ export function createMqttClient(
       });
     return netConnect({ host, port, lookup });
   }, clientOptions);
+  // PINGREQs sent and PINGRESPs received on the current connection (see brokerHasRead).
+  const pings = { sent: 0, answered: 0 };
+  PINGS.set(client, pings);
+  client.on('connect', () => {
+    pings.sent = pings.answered = 0;
+  });
+  client.on('packetsend', (packet) => {
+    if (packet.cmd === 'pingreq') pings.sent += 1;
+  });
+  client.on('packetreceive', (packet) => {
+    if (packet.cmd === 'pingresp') pings.answered += 1;
+  });
+  return client;
 }
+
+/** Per client made by createMqttClient: its keepalive's pings and ours, counted on this connection. */
+const PINGS = new WeakMap<MqttClient, { sent: number; answered: number }>();
 
 /** The few MQTT.js internals the source needs (see MqttSource.acknowledge). */
 interface ClientInternals {
@@ -149,10 +165,12 @@ export function sendPuback(client: MqttClient, messageId: number): void {
  * reads a connection's packets in order, answers only after it. A source stops behind it, so the
  * acks it sent last are taken before it disconnects: a broker may close a connection with packets
  * still unread when the same client id connects again (a session takeover), and those acks'
- * messages would come once more.
+ * messages would come once more. The keepalive's own PINGREQ may be out already: its answer comes
+ * first and is not taken for this one (the broker answers pings in order; they are counted).
  */
 export function brokerHasRead(client: MqttClient, timeoutMs = 5_000): Promise<void> {
-  if (!client.connected) return Promise.resolve();
+  const pings = PINGS.get(client);
+  if (!client.connected || !pings) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const done = (): void => {
       clearTimeout(timer);
@@ -160,9 +178,10 @@ export function brokerHasRead(client: MqttClient, timeoutMs = 5_000): Promise<vo
       client.removeListener('close', done);
       resolve();
     };
-    const answered = (packet: { cmd: string }): void => {
-      if (packet.cmd === 'pingresp') done();
+    const answered = (): void => {
+      if (pings.answered >= ours) done();
     };
+    const ours = pings.sent + 1; // the next PINGREQ written
     const timer = setTimeout(done, timeoutMs);
     client.on('packetreceive', answered);
     client.once('close', done);

@@ -13,6 +13,7 @@ import { TcpProxy } from '../conformance/tcp-proxy';
 import { testLogger } from '../conformance/test-logger';
 import type { ConnectorConnection, InboundMessage, Source } from '../connector';
 import { ConnectorPool } from '../connector-pool';
+import { brokerHasRead, createMqttClient, endClient, mqttSettings } from './mqtt-client';
 import type { MqttPoolOptions } from './mqtt.factory';
 import type { MqttDestinationSpec, MqttSourceSpec } from './mqtt.protocol';
 
@@ -158,6 +159,28 @@ describe('mqtt connectors', () => {
 
   afterAll(async () => {
     await pool.close();
+  });
+
+  it('waits, before a stop, for the answer to its own ping, not to a keepalive ping still out', async () => {
+    const client = createMqttClient(
+      mqttSettings(connection),
+      { clientId: `junction-test-ping-${RUN}`, persistent: false },
+      {},
+    );
+    try {
+      await until(() => client.connected, 'connected');
+      const answers: string[] = [];
+      client.on('packetreceive', (packet) => {
+        if (packet.cmd === 'pingresp') answers.push('pingresp');
+      });
+      // As the keepalive does: a ping out just before the stop's, its answer not in yet.
+      client.sendPing();
+      await brokerHasRead(client);
+      answers.push('read');
+      expect(answers).toEqual(['pingresp', 'pingresp', 'read']);
+    } finally {
+      await endClient(client);
+    }
   });
 
   it('maps MQTT 5 user properties to headers and back, the id in junction-id', async () => {
