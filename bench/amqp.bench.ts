@@ -10,6 +10,12 @@
  * the message count of every row (default 100000), BENCH_PREFETCH the messages in flight per
  * consumer (default 100). Each row also counts the bytes on the wire of
  * its broker connections (sent and received per message).
+ *
+ * Every output queue has a consumer, as a production destination queue does: a process of its
+ * own (bench/drain.ts) takes and drops what lands there. RabbitMQ confirms a persistent message
+ * once it is on disk or once the queue's consumers took it, whichever is first, so a queue nobody
+ * reads makes every confirm wait for the disk, slower as the queue grows (to 100k deep here).
+ * `--unconsumed` leaves the output queues unread, as this bench did before.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +33,7 @@ import {
 import type { Socket } from 'node:net';
 import { costLine, measureAudit } from './costs';
 import { countWireBytes, socketBytes } from './wire-bytes';
+import { startDrain, type Drain } from './drain';
 import { parseRouteText } from '@junction/pipeline';
 import {
   fastest,
@@ -45,6 +52,7 @@ const COUNT = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 100);
 const DELIVERY_ONLY = process.argv.includes('--delivery');
 const AUDIT_ONLY = process.argv.includes('--audit');
+const UNCONSUMED = process.argv.includes('--unconsumed');
 const RUN = `bench.${Date.now().toString(36)}`;
 
 async function preload(channel: amqp.ConfirmChannel, queue: string): Promise<void> {
@@ -115,6 +123,7 @@ async function deliveryRows(
   channel: amqp.ConfirmChannel,
   rabbit: ConnectorConnection,
   q: (name: string) => string,
+  out: (name: string, options?: amqp.Options.AssertQueue) => Promise<string>,
 ): Promise<Timed[]> {
   const rows: Timed[] = [];
   const variants: Array<{ tag: string; name: string; destination: Record<string, unknown> }> = [
@@ -151,7 +160,12 @@ async function deliveryRows(
             {
               type: 'amqp',
               connection: 'rabbit',
-              queue: q(`${variant.tag}.${best.has(variant.tag) ? 2 : 1}.out`),
+              queue: await out(
+                `${variant.tag}.${best.has(variant.tag) ? 2 : 1}.out`,
+                'maxPriority' in variant.destination
+                  ? { durable: true, maxPriority: 10 }
+                  : undefined,
+              ),
               ...variant.destination,
             },
           ],
@@ -166,7 +180,8 @@ async function deliveryRows(
   }
   for (const variant of variants) rows.push(best.get(variant.tag)!);
   // The destination alone, where batching acts: in a route its share of the CPU is small.
-  for (const size of [1, 100]) rows.push(await destinationAlone(q(`dest.${size}`), rabbit, size));
+  for (const size of [1, 100])
+    rows.push(await destinationAlone(await out(`dest.${size}`), rabbit, size));
   return rows;
 }
 
@@ -224,12 +239,24 @@ async function main(): Promise<void> {
     queues.push(`${RUN}.${name}`);
     return `${RUN}.${name}`;
   };
+  const drain: Drain | undefined = UNCONSUMED ? undefined : await startDrain(URL);
+  /** An output queue, consumed by the drain process unless `--unconsumed`. */
+  const out = async (name: string, options?: amqp.Options.AssertQueue) => {
+    const queue = q(name);
+    await drain?.consume(queue, options);
+    return queue;
+  };
   const rows: Timed[] = [];
   try {
     const rawIn = q('raw.in');
     await preload(channel, rawIn);
     rows.push(
-      await raw(connection, rawIn, q('raw.out'), 'raw amqplib: consume, publish with confirm, ack'),
+      await raw(
+        connection,
+        rawIn,
+        await out('raw.out'),
+        'raw amqplib: consume, publish with confirm, ack',
+      ),
     );
 
     if (!DELIVERY_ONLY) {
@@ -242,7 +269,7 @@ async function main(): Promise<void> {
             id: 'bench-rename',
             source: { type: 'amqp', connection: 'rabbit', queue: renameIn, prefetch: PREFETCH },
             pipeline: renamingPipeline(),
-            destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('rename.out') }],
+            destinations: [{ type: 'amqp', connection: 'rabbit', queue: await out('rename.out') }],
           },
           rabbit,
           COUNT,
@@ -282,7 +309,9 @@ async function main(): Promise<void> {
               id: `bench-audited-${i}`,
               source: { type: 'amqp', connection: 'rabbit', queue: auditedIn, prefetch: PREFETCH },
               pipeline: renamingPipeline(),
-              destinations: [{ type: 'amqp', connection: 'rabbit', queue: q(`audited.${i}.out`) }],
+              destinations: [
+                { type: 'amqp', connection: 'rabbit', queue: await out(`audited.${i}.out`) },
+              ],
             },
             rabbit,
             COUNT,
@@ -306,7 +335,7 @@ async function main(): Promise<void> {
           {
             ...example,
             source: { type: 'amqp', connection: 'rabbit', queue: exampleIn, prefetch: PREFETCH },
-            destinations: [{ type: 'amqp', connection: 'rabbit', queue: q('example.out') }],
+            destinations: [{ type: 'amqp', connection: 'rabbit', queue: await out('example.out') }],
             errors: undefined,
           } as RouteSpec,
           rabbit,
@@ -314,19 +343,23 @@ async function main(): Promise<void> {
         ),
       );
     }
-    if (!AUDIT_ONLY) rows.push(...(await deliveryRows(channel, rabbit, q)));
+    if (!AUDIT_ONLY) rows.push(...(await deliveryRows(channel, rabbit, q, out)));
     // Again at the end: the broker and the JIT are warm by now, and the faster raw run is the
     // baseline, so warming up cannot flatter the routes.
     const raw2In = q('raw2.in');
     await preload(channel, raw2In);
-    rows.push(await raw(connection, raw2In, q('raw2.out'), 'raw amqplib again, after the routes'));
+    rows.push(
+      await raw(connection, raw2In, await out('raw2.out'), 'raw amqplib again, after the routes'),
+    );
   } finally {
     for (const queue of queues) await channel.deleteQueue(queue).catch(() => undefined);
     await channel.close();
     await connection.close();
+    await drain?.close();
   }
   report(
-    `Junction AMQP bench: ${COUNT} messages of ~1 KB, prefetch ${PREFETCH}, RabbitMQ at ${URL.replace(/\/\/.*@/, '//')}`,
+    `Junction AMQP bench: ${COUNT} messages of ~1 KB, prefetch ${PREFETCH}, RabbitMQ at ${URL.replace(/\/\/.*@/, '//')}, ` +
+      `output queues ${UNCONSUMED ? 'not consumed (--unconsumed)' : 'consumed (a drain process takes and drops)'}`,
     rows,
     fastest(rows[0], rows[rows.length - 1]),
   );
