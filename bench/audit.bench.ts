@@ -96,7 +96,7 @@ async function main(): Promise<void> {
         ],
       );
     });
-    // The writer as it is (one batch at a time), then with batches pipelined: same run.
+    // One batch at a time, then pipelined (two on the wire, the default): same run.
     const write = async (pipelineDepth: number) => {
       const trail = createAuditTrail({ databaseUrl: db.url, pipelineDepth });
       const meter = await measureAudit(async (sql) => (await raw.query(sql)).rows);

@@ -2,7 +2,13 @@ import type { MessageAuditSink, MessageRecord } from '@junction/runtime';
 import { AuditEventInput, eventRow, messageRowText } from './audit-rows';
 import { AuditSession, AuditSessionOptions } from './audit-session';
 import { EventRow, EVENTS, MESSAGE_APPENDER, MessageRowText } from './audit-tables';
-import { AuditLog, ChainWriter, ChainWriterOptions, ChainWriterStats } from './chain-writer';
+import {
+  AuditLog,
+  ChainWriter,
+  ChainWriterOptions,
+  ChainWriterStats,
+  DEFAULT_PIPELINE_DEPTH,
+} from './chain-writer';
 
 export interface AuditTrailOptions extends AuditSessionOptions, Omit<ChainWriterOptions, 'log'> {
   log?: AuditLog;
@@ -25,7 +31,7 @@ export class AuditTrail {
       new AuditSession({
         ...options,
         applicationName: options.applicationName ?? name,
-        pipeline: (options.pipelineDepth ?? 1) > 1,
+        pipeline: (options.pipelineDepth ?? DEFAULT_PIPELINE_DEPTH) > 1,
       });
     this.messageWriter = new ChainWriter(
       MESSAGE_APPENDER,
