@@ -163,9 +163,8 @@ async function deliveryRows(
               connection: 'rabbit',
               queue: await out(
                 `${variant.tag}.${best.has(variant.tag) ? 2 : 1}.out`,
-                'maxPriority' in variant.destination
-                  ? { durable: true, maxPriority: 10 }
-                  : undefined,
+                // Declared as the destination will (a priority queue with its maxPriority).
+                { durable: true, ...pick(variant.destination, 'maxPriority') },
               ),
               ...variant.destination,
             },
@@ -184,6 +183,11 @@ async function deliveryRows(
   for (const size of [1, 100])
     rows.push(await destinationAlone(await out(`dest.${size}`), rabbit, size));
   return rows;
+}
+
+/** `{ [key]: value }` when `from` has that key, else `{}`. */
+function pick(from: Record<string, unknown>, key: string): Record<string, unknown> {
+  return key in from ? { [key]: from[key] } : {};
 }
 
 /** COUNT sends through an AMQP destination, PREFETCH of them in flight, as a route keeps them. */

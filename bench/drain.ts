@@ -6,7 +6,7 @@
  * taken it, whichever is first: a queue nobody reads confirms at the disk's pace, and slower as
  * it grows deep. See {@link startDrain}.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import * as amqp from 'amqplib';
 
 interface DrainRequest {
@@ -22,16 +22,32 @@ export interface Drain {
   close(): Promise<void>;
 }
 
-/** Forks this file as the drain process on `url`; resolves once it is connected. */
+/**
+ * Forks this file as the drain process on `url`; resolves once it is connected. If it ends before
+ * `close`, every request waiting and every later one fails, and so does the bench: rows measured
+ * on queues nobody reads any more would be the other setup's figures under this one's name.
+ */
 export async function startDrain(url: string): Promise<Drain> {
-  const child: ChildProcess = fork(__filename, [url], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  const child = fork(__filename, [url], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const waiting = new Map<string, { resolve(): void; reject(err: Error): void }>();
+  let ended: Error | undefined;
+  let closing = false;
   let ready!: () => void;
+  let failed!: (err: Error) => void;
   const connected = new Promise<void>((resolve, reject) => {
     ready = resolve;
-    child.once('exit', (code) => reject(new Error(`the drain process exited (${code})`)));
+    failed = reject;
+  });
+  const end = (err: Error) => {
+    ended ??= err;
+    failed(ended);
+    for (const pending of waiting.values()) pending.reject(ended);
+    waiting.clear();
+  };
+  child.on('error', (err) => end(new Error(`the drain process failed: ${err.message}`)));
+  child.once('exit', (code, signal) => {
+    end(new Error(`the drain process ended (${signal ?? `exit code ${code}`})`));
+    if (!closing) console.error(ended!.message);
   });
   child.on('message', (answer: DrainAnswer) => {
     if ('ready' in answer) return ready();
@@ -44,12 +60,14 @@ export async function startDrain(url: string): Promise<Drain> {
   return {
     consume: (queue, options = { durable: true }) =>
       new Promise<void>((resolve, reject) => {
+        if (ended) return reject(ended);
         waiting.set(queue, { resolve, reject });
         child.send({ queue, options } satisfies DrainRequest);
       }),
     close: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        closing = true;
+        if (ended || !child.connected) return resolve();
         child.once('exit', () => resolve());
         child.disconnect();
       }),
@@ -58,7 +76,14 @@ export async function startDrain(url: string): Promise<Drain> {
 
 async function drainProcess(url: string): Promise<void> {
   const connection = await amqp.connect(url, { noDelay: true });
+  // A connection or channel the broker closes ends the process: the bench then fails.
+  const fail = (err: Error) => {
+    console.error(`drain: ${err.message}`);
+    process.exit(1);
+  };
+  connection.on('error', fail);
   const channel = await connection.createChannel();
+  channel.on('error', fail);
   process.on('message', (request: DrainRequest) => {
     channel
       .assertQueue(request.queue, request.options)

@@ -55,6 +55,11 @@ export class AuditSession {
   }
 
   /** The server process serving this session's connection, if connected (for cost measurement). */
+  /** Whether statements go without waiting for the answers before (pg's pipeline mode). */
+  get pipelined(): boolean {
+    return this.options.pipeline === true;
+  }
+
   backendPid(): number | null {
     return (this.client as { processID?: number } | undefined)?.processID ?? null;
   }

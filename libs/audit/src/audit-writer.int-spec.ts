@@ -126,7 +126,7 @@ class Proxy {
   }
 }
 
-// Every case with one batch at a time (the default) and with batches pipelined.
+// Every case with one batch at a time and with batches pipelined (the default).
 describe.each([1, 2])('audit writer against real Postgres, pipelineDepth %i', (pipelineDepth) => {
   let db: TestDatabase;
   let ds: DataSource;
@@ -543,10 +543,8 @@ describe.each([1, 2])('audit writer against real Postgres, pipelineDepth %i', (p
         record(randomUUID(), { body: odd, error: { code: 'X', message: 'pan 4111111111111111' } }),
       );
       if (before) {
-        const writer = new ChainWriter(twoPass, new AuditSession({ databaseUrl: db.url }), {
-          log: quiet,
-          pipelineDepth,
-        });
+        const session = new AuditSession({ databaseUrl: db.url, pipeline: pipelineDepth > 1 });
+        const writer = new ChainWriter(twoPass, session, { log: quiet, pipelineDepth });
         await Promise.all(records.map((r) => writer.append(messageRow(r))));
         await writer.close();
       } else {
