@@ -7,7 +7,7 @@
  * confirms, with and without a priority expression onto a priority queue); `--audit` runs only the
  * raw baselines, the route without and with the audit trail, and the audited route again with
  * one group commit at a time (pipelineDepth 1, where the default sends a batch behind the one
- * committing), all in one run. BENCH_MESSAGES sets
+ * committing), all in one run; the two audited rows run twice each (A B B A), the faster kept. BENCH_MESSAGES sets
  * the message count of every row (default 100000), BENCH_PREFETCH the messages in flight per
  * consumer (default 100). Each row also counts the bytes on the wire of
  * its broker connections (sent and received per message).
@@ -304,23 +304,29 @@ async function main(): Promise<void> {
               ]
             : []),
         ];
-        for (const [i, mode] of modes.entries()) {
+        // With both modes, each runs twice in the order A B B A and keeps its faster run: the
+        // audited row that runs later is faster (a warmer JIT and database), which would flatter
+        // whichever mode came second.
+        const order = modes.length > 1 ? [0, 1, 1, 0] : [0];
+        const best = new Map<number, Timed>();
+        for (const [run, i] of order.entries()) {
+          const mode = modes[i];
           const audit = createAuditTrail({
             databaseUrl: db.url,
             pipelineDepth: mode.pipelineDepth,
           });
           await audit.ensurePartitions();
-          const auditedIn = q(`audited.${i}.in`);
+          const auditedIn = q(`audited.${run}.in`);
           await preload(channel, auditedIn);
           const meter = await measureAudit((sql) => migrations.query(sql));
           const audited = await runWorker(
             mode.name,
             {
-              id: `bench-audited-${i}`,
+              id: `bench-audited-${run}`,
               source: { type: 'amqp', connection: 'rabbit', queue: auditedIn, prefetch: PREFETCH },
               pipeline: renamingPipeline(),
               destinations: [
-                { type: 'amqp', connection: 'rabbit', queue: await out(`audited.${i}.out`) },
+                { type: 'amqp', connection: 'rabbit', queue: await out(`audited.${run}.out`) },
               ],
             },
             rabbit,
@@ -328,9 +334,11 @@ async function main(): Promise<void> {
             audit.messages,
           );
           audited.note = costLine(await meter.stop(audit, COUNT));
-          rows.push(audited);
           await audit.close();
+          const before = best.get(i);
+          if (!before || audited.perSecond > before.perSecond) best.set(i, audited);
         }
+        for (const i of modes.keys()) rows.push(best.get(i)!);
       } finally {
         await migrations.destroy().catch(() => undefined);
         await db.drop();
