@@ -39,18 +39,18 @@ function connectionTo(name: string, host: string, port: number): ConnectorConnec
   };
 }
 
+/** rabbitmqctl itself: `rabbitmqctl <args>`. */
+const rabbitmqctl = (...args: string[]) => run(CTL[0], [...CTL.slice(1), ...args]);
+
+/** The rows of `rabbitmqctl list_<what>` with `columns`, tab-separated, without headers. */
+async function brokerList(what: 'connections' | 'queues', ...columns: string[]): Promise<string[]> {
+  const out = await rabbitmqctl(`list_${what}`, '-q', '--no-table-headers', ...columns);
+  return out.split('\n');
+}
+
 /** Broker-side process ids of the connections a pool opened for the stored connection `name`. */
 async function brokerConnections(name: string): Promise<string[]> {
-  const out = await run(CTL[0], [
-    ...CTL.slice(1),
-    'list_connections',
-    '-q',
-    '--no-table-headers',
-    'pid',
-    'client_properties',
-  ]);
-  return out
-    .split('\n')
+  return (await brokerList('connections', 'pid', 'client_properties'))
     .filter((line) => line.includes(`"connection_name","junction:${name}"`))
     .map((line) => line.split('\t')[0]);
 }
@@ -58,7 +58,7 @@ async function brokerConnections(name: string): Promise<string[]> {
 async function closeFromBroker(name: string): Promise<void> {
   const pids = await brokerConnections(name);
   if (pids.length === 0) throw new Error(`no broker connection named junction:${name}`);
-  for (const pid of pids) await run(CTL[0], [...CTL.slice(1), 'close_connection', pid, 'test']);
+  for (const pid of pids) await rabbitmqctl('close_connection', pid, 'test');
 }
 
 let admin: amqplib.ChannelModel;
@@ -461,15 +461,8 @@ describe('amqp connectors', () => {
   describe('coalesced acks', () => {
     /** The broker's count of messages handed out on `queue` and not acknowledged yet. */
     async function unacked(queue: string): Promise<number> {
-      const out = await run(CTL[0], [
-        ...CTL.slice(1),
-        'list_queues',
-        '-q',
-        '--no-table-headers',
-        'name',
-        'messages_unacknowledged',
-      ]);
-      const line = out.split('\n').find((l) => l.split(/\s+/)[0] === queue);
+      const rows = await brokerList('queues', 'name', 'messages_unacknowledged');
+      const line = rows.find((l) => l.split(/\s+/)[0] === queue);
       return Number(line?.trim().split(/\s+/)[1] ?? NaN);
     }
 
