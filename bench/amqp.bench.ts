@@ -46,6 +46,7 @@ import {
   timed,
   type Timed,
 } from './route-bench';
+import { rerunWithGatewayFlags } from './gateway-node';
 
 const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const COUNT = Number(process.env.BENCH_MESSAGES ?? 100_000);
@@ -417,7 +418,9 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+// Under the gateway's node flags (see gateway-node.ts), or again as a child that has them.
+if (!rerunWithGatewayFlags())
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });

@@ -45,6 +45,7 @@ import {
   summary,
 } from './audit-load';
 import { costLine, measureAudit } from './costs';
+import { nodeFlagsLine, rerunWithGatewayFlags } from './gateway-node';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const WRITES = Number(process.env.BENCH_WRITES ?? 100_000);
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
   try {
     await ds.initialize();
     await ds.runMigrations();
-    console.log(`scratch database ${db.name}\n`);
+    console.log(`${nodeFlagsLine()}; scratch database ${db.name}\n`);
 
     // 1. Write path.
     await raw.query(`CREATE TABLE baseline (LIKE audit_messages INCLUDING ALL)`);
@@ -207,7 +208,9 @@ function preparation(records: MessageRecord[]): { twoPass: number; onePass: numb
   return best;
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+// Under the gateway's node flags (see gateway-node.ts), or again as a child that has them.
+if (!rerunWithGatewayFlags())
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });

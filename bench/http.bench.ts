@@ -19,8 +19,8 @@
  * BENCH_DURATION (s, default 20), BENCH_RATES (default 1000,3000), BENCH_WARMUP (s, default 3),
  * AMQP_URL. `--json`: one JSON document instead of the table.
  *
- * BENCH_GATEWAY_NODE_OPTIONS: the gateway's NODE_OPTIONS, by default the image's flag (Dockerfile:
- * `--max-semi-space-size=32`); empty for V8's defaults.
+ * BENCH_GATEWAY_NODE_OPTIONS: the gateway's NODE_OPTIONS, by default the flags `npm start` and the
+ * image pass to node (gateway-node.ts: `--max-semi-space-size=32`); empty for V8's defaults.
  *
  * BENCH_COMPARE_ROOT: a second checkout's root (its bin/ and a built dist/, e.g. main's build) whose
  * gateway runs the Junction rows too, first, named with BENCH_COMPARE_LABEL (default "before"):
@@ -35,6 +35,7 @@ import { createTestDatabase, type TestDatabase } from '@junction/database';
 import type { RouteSpec } from '@junction/connectors';
 import { freePort, GatewayProcess } from '../test/gateway-process';
 import { openLoad } from './open-load';
+import { GATEWAY_NODE_FLAGS } from './gateway-node';
 import { cpuMs, cpuSince, postgresCpu } from './process-stats';
 import { order, renamingPipeline } from './route-bench';
 
@@ -49,7 +50,7 @@ const RUN = `bench-http-${Date.now().toString(36)}`;
 const BODY = JSON.stringify(order(1));
 const COMPARE_ROOT = process.env.BENCH_COMPARE_ROOT;
 const COMPARE_LABEL = process.env.BENCH_COMPARE_LABEL ?? 'before';
-const GATEWAY_NODE_OPTIONS = process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '--max-semi-space-size=32';
+const GATEWAY_NODE_OPTIONS = process.env.BENCH_GATEWAY_NODE_OPTIONS ?? GATEWAY_NODE_FLAGS.join(' ');
 
 interface Target {
   name: string;

@@ -39,6 +39,7 @@ import {
   timed,
   type Timed,
 } from './route-bench';
+import { rerunWithGatewayFlags } from './gateway-node';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
 const COUNT = Number(process.env.BENCH_MESSAGES ?? 100_000);
@@ -313,7 +314,9 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+// Under the gateway's node flags (see gateway-node.ts), or again as a child that has them.
+if (!rerunWithGatewayFlags())
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });

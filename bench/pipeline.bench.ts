@@ -24,6 +24,7 @@ import {
 } from '@junction/pipeline';
 import { CONNECTORS } from '@junction/connectors';
 import { renamingPipeline } from './route-bench';
+import { nodeFlags, nodeFlagsLine, rerunWithGatewayFlags } from './gateway-node';
 
 const ROOT = join(__dirname, '..', '..');
 const DURATION_MS = Number(process.env.BENCH_MS ?? 2000);
@@ -188,7 +189,11 @@ async function main(): Promise<void> {
   if (process.argv.includes('--json')) {
     const rows = results.map((r) => ({ ...r, ofBaseline: baseline.usPerOp / r.usPerOp }));
     console.log(
-      JSON.stringify({ bench: 'pipeline', node: process.version, rows, ratios }, null, 2),
+      JSON.stringify(
+        { bench: 'pipeline', node: process.version, nodeFlags: nodeFlags(), rows, ratios },
+        null,
+        2,
+      ),
     );
     return;
   }
@@ -196,7 +201,7 @@ async function main(): Promise<void> {
   console.log(
     `Junction pipeline bench: examples/orders-eu.route.yaml on a ${raw.length}-byte order, one core, ${DURATION_MS} ms per row`,
   );
-  console.log(`node ${process.version}\n`);
+  console.log(`${nodeFlagsLine()}\n`);
   for (const r of results) console.log(row(r, baseline));
   console.log('\nratios');
   console.log(
@@ -216,4 +221,5 @@ async function main(): Promise<void> {
   );
 }
 
-void main();
+// Under the gateway's node flags (see gateway-node.ts), or again as a child that has them.
+if (!rerunWithGatewayFlags()) void main();

@@ -16,6 +16,7 @@ import {
   type DeadLettersRepository,
 } from '@junction/runtime';
 import { countWireBytes, type WireBytes } from './wire-bytes';
+import { nodeFlags, nodeFlagsLine } from './gateway-node';
 
 export interface Timed {
   name: string;
@@ -71,6 +72,7 @@ export function report(title: string, rows: Timed[], baseline: Timed): void {
       JSON.stringify({
         title,
         node: process.version,
+        nodeFlags: nodeFlags(),
         baseline: baseline.name,
         rows: rows.map((r) => ({ ...r, ratioToBaseline: Number(ratio(r).toFixed(4)) })),
       }),
@@ -78,7 +80,7 @@ export function report(title: string, rows: Timed[], baseline: Timed): void {
     return;
   }
   console.log(title);
-  console.log(`node ${process.version}; baseline: ${baseline.name}\n`);
+  console.log(`${nodeFlagsLine()}; baseline: ${baseline.name}\n`);
   for (const r of rows) {
     console.log(
       `${r.name.padEnd(58)} ${r.perSecond.toFixed(0).padStart(7)} msg/s  (${r.messages} in ${r.seconds.toFixed(2)} s)  ${(ratio(r) * 100).toFixed(0).padStart(4)}% of raw` +

@@ -42,6 +42,7 @@ import { auditSize, insertAuditRows, load as runOps, QueryTimes, record } from '
 import { load as httpLoad } from './http.bench';
 import { cpuMs, cpuSince, mb, percentile, postgresCpu, rssBytes } from './process-stats';
 import { order, renamingPipeline } from './route-bench';
+import { GATEWAY_NODE_FLAGS } from './gateway-node';
 
 /** A size from `--name=value` on the command line, else BENCH_NAME in the environment. */
 function setting(name: string, fallback: string): string {
@@ -61,6 +62,8 @@ const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const ADMIN_URL =
   process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const JSON_OUT = process.argv.includes('--json');
+/** The gateways run under the node flags `npm start` gives them (gateway-node.ts). */
+const GATEWAY_ENV = { NODE_OPTIONS: GATEWAY_NODE_FLAGS.join(' ') };
 const RUN = `bench-scale-${Date.now().toString(36)}`;
 
 function say(line: string): void {
@@ -191,7 +194,7 @@ async function routesAt(count: number): Promise<RoutesRow> {
   try {
     await storeRoutes(ds, count);
     await ds.destroy();
-    gateway = new GatewayProcess(await freePort(), db.url);
+    gateway = new GatewayProcess(await freePort(), db.url, GATEWAY_ENV);
     const t0 = performance.now();
     await gateway.start();
     await eventually(
@@ -320,7 +323,7 @@ async function audit(sizes: number[]): Promise<AuditRow[]> {
       const written = await runOps(WRITES, 1_000, (i) => trail.recordMessage(record(i)));
       await trail.close();
       // A gateway on the loaded trail, asked as the console and REST clients ask it.
-      const gateway = new GatewayProcess(await freePort(), db.url);
+      const gateway = new GatewayProcess(await freePort(), db.url, GATEWAY_ENV);
       let times: QueryTimes[];
       try {
         await gateway.start();
@@ -385,7 +388,7 @@ async function scaleOut(): Promise<AmqpRow[]> {
     await channel.assertQueue(output, { durable: true });
     for (const processes of [1, 2]) {
       while (gateways.length < processes) {
-        const g = new GatewayProcess(await freePort(), db.url);
+        const g = new GatewayProcess(await freePort(), db.url, GATEWAY_ENV);
         await g.start();
         gateways.push(g);
       }
@@ -478,7 +481,9 @@ async function main(): Promise<void> {
     audit: AuditRow[];
     amqp: AmqpRow[];
   } = { routes: [], fasterThanWork: [], audit: [], amqp: [] };
-  say(`bench:scale — node ${process.version}\n`);
+  say(
+    `bench:scale — node ${process.version}; gateways with ${GATEWAY_ENV.NODE_OPTIONS || '(V8 defaults)'}\n`,
+  );
   if (ONLY.has('routes')) {
     for (const count of ROUTE_COUNTS) result.routes.push(await routesAt(count));
     result.fasterThanWork = fasterThanWork(result.routes);
