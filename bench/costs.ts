@@ -1,7 +1,8 @@
 /**
  * What an audited run costs, per process: this process's CPU (process.cpuUsage), the CPU of the
  * Postgres backend serving the audit writer and of the RabbitMQ broker (from /proc/<pid>/stat:
- * both run on this machine in the benches), the WAL written (pg_current_wal_lsn, the whole server's: other
+ * both run on this machine in the benches; kafkaPid finds a local Kafka broker the same way for
+ * bench:kafka), the WAL written (pg_current_wal_lsn, the whole server's: other
  * databases' writes meanwhile count too), and the writer's own counters.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -24,11 +25,21 @@ export function processCpuSeconds(pid: number): number | null {
 
 /** The local RabbitMQ's Erlang VM (a beam.smp whose command line names rabbit); null if none runs here. */
 export function rabbitmqPid(): number | null {
+  return localPid('beam.smp', 'rabbit');
+}
+
+/** The local Kafka broker's JVM (scripts/kafka.sh: a java running kafka.Kafka); null if none runs here. */
+export function kafkaPid(): number | null {
+  return localPid('java', 'kafka.Kafka');
+}
+
+/** A process of this machine named `comm` whose command line holds `needle`; null if none. */
+function localPid(comm: string, needle: string): number | null {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'beam.smp') continue;
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('rabbit')) return Number(entry);
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== comm) continue;
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) return Number(entry);
     } catch {
       // gone meanwhile, or not ours to read
     }

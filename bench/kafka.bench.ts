@@ -15,6 +15,7 @@
  * (maxMessages 1: a request per message). Every route row reports what its output topic holds on
  * the broker (bytes per message and messages per record batch, read from the local broker's
  * segment files): the record batches as they were produced, so the bytes of records on the wire.
+ * Every row reports the local broker's CPU per message too (its JVM's, from /proc).
  * `--json` prints one JSON document instead, as every bench.
  *
  * Without `--compression`, the route runs once more after the other rows, warm, as the raw
@@ -30,12 +31,14 @@ import {
   registerKafkaCodecs,
 } from '../libs/connectors/src/kafka/kafka-codecs';
 import { storedBatches } from '../libs/connectors/src/kafka/interop/kafka-broker-files';
+import { kafkaPid, processCpuSeconds } from './costs';
 import {
   fastest,
   order,
   renamingPipeline,
   report,
   runWorker,
+  withBrokerCpu,
   timed,
   type Timed,
 } from './route-bench';
@@ -63,6 +66,14 @@ function compressions(): KafkaCompression[] {
       );
   return list as KafkaCompression[];
 }
+
+/**
+ * The local broker's JVM, whose CPU per message each row reports (what its fetches, produce
+ * requests and commits cost the broker); none when the brokers are not on this machine.
+ */
+const BROKER_PID = BROKERS.every((b) => /^(127\.0\.0\.1|localhost|\[::1\]):/.test(b))
+  ? kafkaPid()
+  : null;
 
 /** Bytes per message the broker stored for a topic (record batches in its segment files). */
 function storedPerMessage(topic: string): number {
@@ -106,6 +117,7 @@ async function raw(
   let n = 0;
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
+  const brokerFrom = BROKER_PID === null ? null : processCpuSeconds(BROKER_PID);
   const started = process.hrtime.bigint();
   const cpuFrom = process.cpuUsage();
   await consumer.run({
@@ -129,7 +141,7 @@ async function raw(
     },
   });
   await finished;
-  const result = timed(name, COUNT, started, cpuFrom);
+  const result = withBrokerCpu(timed(name, COUNT, started, cpuFrom), BROKER_PID, brokerFrom);
   await consumer.disconnect();
   await producer.disconnect();
   return result;
@@ -175,6 +187,8 @@ function route(
     },
     batch ? { ...CONNECTION, config: { ...CONNECTION.config, batch } } : CONNECTION,
     COUNT,
+    undefined,
+    BROKER_PID,
   );
 }
 

@@ -17,6 +17,7 @@ import {
 } from '@junction/runtime';
 import { countWireBytes, type WireBytes } from './wire-bytes';
 import { nodeFlags, nodeFlagsLine } from './gateway-node';
+import { processCpuSeconds } from './costs';
 
 export interface Timed {
   name: string;
@@ -25,6 +26,8 @@ export interface Timed {
   perSecond: number;
   /** This process's CPU (user + system) per message, in microseconds, when measured. */
   cpuUsPerMessage?: number;
+  /** The local broker's CPU per message over the row, in microseconds, when measured. */
+  brokerCpuUsPerMessage?: number;
   /** Bytes on the wire per message (the route's broker connections), when counted. */
   wire?: { readPerMessage: number; writtenPerMessage: number };
   /** More columns for this row (the audit's costs), printed after the ratio. */
@@ -54,6 +57,16 @@ export function timed(
     perSecond: messages / seconds,
     ...(cpu ? { cpuUsPerMessage: (cpu.user + cpu.system) / messages } : {}),
   };
+}
+
+/**
+ * A row with a local broker's CPU per message since `from` (its user + system seconds, from
+ * /proc), read at the same moment as the row's own CPU; without a broker pid, the row as it is.
+ */
+export function withBrokerCpu(row: Timed, pid: number | null, from: number | null): Timed {
+  const to = pid === null ? null : processCpuSeconds(pid);
+  if (from === null || to === null) return row;
+  return { ...row, brokerCpuUsPerMessage: ((to - from) * 1e6) / row.messages };
 }
 
 /** The faster of two runs of the raw baseline (one before the routes, one after). */
@@ -87,6 +100,9 @@ export function report(title: string, rows: Timed[], baseline: Timed): void {
         (r.cpuUsPerMessage === undefined
           ? ''
           : `  ${r.cpuUsPerMessage.toFixed(0).padStart(4)} us CPU/msg`) +
+        (r.brokerCpuUsPerMessage === undefined
+          ? ''
+          : ` (broker ${r.brokerCpuUsPerMessage.toFixed(1)})`) +
         (r.wire === undefined
           ? ''
           : `  wire ${r.wire.writtenPerMessage} B out + ${r.wire.readPerMessage} B in /msg`),
@@ -161,6 +177,8 @@ export async function runWorker(
   connection: ConnectorConnection,
   count: number,
   audit: MessageAuditSink = NO_AUDIT,
+  /** The local broker's process, whose CPU over the same window goes in the row. */
+  brokerPid: number | null = null,
 ): Promise<Timed> {
   // The pool's connections are opened in here: their bytes are the route's.
   const wire = countWireBytes();
@@ -203,11 +221,12 @@ export async function runWorker(
       log: { log: () => undefined, warn: console.warn, error: console.error },
     },
   );
+  const brokerFrom = brokerPid === null ? null : processCpuSeconds(brokerPid);
   const started = process.hrtime.bigint();
   const cpuFrom = process.cpuUsage();
   await worker.start();
   await finished;
-  const result = timed(name, count, started, cpuFrom);
+  const result = withBrokerCpu(timed(name, count, started, cpuFrom), brokerPid, brokerFrom);
   await worker.stop();
   await pool.close();
   return { ...result, wire: perMessage(wire.stop(), count) };
