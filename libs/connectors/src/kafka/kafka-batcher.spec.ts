@@ -178,54 +178,76 @@ describe('KafkaBatcher', () => {
     expect(calls[0].records).toHaveLength(2);
   });
 
-  it('rejects every record of a failed batch with its error, and goes on with the next', async () => {
-    const { clock, calls, batcher: b } = batcher();
-    const first = outcomes([b.add(record(0)), b.add(record(1))]);
-    await clock.advance(5);
-    const second = outcomes([b.add(record(0))]);
-    calls[0].fail(new ConnectorError('UNREACHABLE', 'broker gone', true));
-    await settle();
-    expect(first).toEqual(['UNREACHABLE', 'UNREACHABLE']);
-    await clock.advance(5);
-    expect(calls).toHaveLength(2);
-    calls[1].ack();
-    await settle();
-    expect(second).toEqual([{ partition: 0, offset: '0' }]);
-  });
+  // Failures at the default linger (0: the next turn) and at a positive one: the clock advances
+  // 5 ms wherever a batch is due, which covers both.
+  describe.each([0, 5])('with lingerMs %i', (lingerMs) => {
+    it('rejects every record of a failed batch with its error, and goes on with the next', async () => {
+      const { clock, calls, batcher: b } = batcher({ lingerMs });
+      const first = outcomes([b.add(record(0)), b.add(record(1))]);
+      await clock.advance(5);
+      const second = outcomes([b.add(record(0))]);
+      calls[0].fail(new ConnectorError('UNREACHABLE', 'broker gone', true));
+      await settle();
+      expect(first).toEqual(['UNREACHABLE', 'UNREACHABLE']);
+      await clock.advance(5);
+      expect(calls).toHaveLength(2);
+      calls[1].ack();
+      await settle();
+      expect(second).toEqual([{ partition: 0, offset: '0' }]);
+    });
 
-  it('rejects a record whose send throws at once', async () => {
-    const clock = new ManualClock();
-    const b = new KafkaBatcher(
-      () => {
-        throw new Error('no producer');
-      },
-      OPTIONS,
-      clock,
-    );
-    const results = outcomes([b.add(record(0))]);
-    await clock.advance(5);
-    expect(results).toEqual(['no producer']);
-    expect(b.size).toBe(0);
-  });
+    it('rejects a record whose send throws at once', async () => {
+      const clock = new ManualClock();
+      const b = new KafkaBatcher(
+        () => {
+          throw new Error('no producer');
+        },
+        OPTIONS,
+        clock,
+      );
+      const results = outcomes([b.add(record(0))]);
+      await clock.advance(5);
+      expect(results).toEqual(['no producer']);
+      expect(b.size).toBe(0);
+    });
 
-  it('times out records not acknowledged within timeoutMs: queued ones are never sent, a late ack is ignored', async () => {
-    const { clock, calls, batcher: b } = batcher({ timeoutMs: 100 });
-    const inFlight = outcomes([b.add(record(0))]);
-    await clock.advance(5);
-    await clock.advance(50);
-    const queued = outcomes([b.add(record(0)), b.add(record(1))]);
-    await clock.advance(45);
-    expect(inFlight).toEqual(['TIMEOUT']);
-    expect(queued).toEqual(['pending', 'pending']);
-    await clock.advance(55);
-    expect(queued).toEqual(['TIMEOUT', 'TIMEOUT']);
-    expect(b.size).toBe(1); // only the hung batch, still in flight
-    calls[0].ack();
-    await settle();
-    expect(inFlight).toEqual(['TIMEOUT']);
-    expect(calls).toHaveLength(1);
-    expect(b.size).toBe(0);
-    expect(clock.pending).toBe(0);
+    it('times out records not acknowledged within timeoutMs: queued ones are never sent, a late ack is ignored', async () => {
+      const { clock, calls, batcher: b } = batcher({ lingerMs, timeoutMs: 100 });
+      const inFlight = outcomes([b.add(record(0))]);
+      await clock.advance(5);
+      await clock.advance(50);
+      const queued = outcomes([b.add(record(0)), b.add(record(1))]);
+      await clock.advance(45);
+      expect(inFlight).toEqual(['TIMEOUT']);
+      expect(queued).toEqual(['pending', 'pending']);
+      await clock.advance(55);
+      expect(queued).toEqual(['TIMEOUT', 'TIMEOUT']);
+      expect(b.size).toBe(1); // only the hung batch, still in flight
+      calls[0].ack();
+      await settle();
+      expect(inFlight).toEqual(['TIMEOUT']);
+      expect(calls).toHaveLength(1);
+      expect(b.size).toBe(0);
+      expect(clock.pending).toBe(0);
+    });
+
+    it('sends what queued during a failed request as soon as it failed', async () => {
+      const { clock, calls, batcher: b } = batcher({ lingerMs });
+      const first = outcomes([b.add(record(0))]);
+      await clock.advance(5);
+      const queued = outcomes([b.add(record(1))]);
+      await clock.advance(lingerMs);
+      expect(calls).toHaveLength(1);
+      calls[0].fail(new ConnectorError('UNREACHABLE', 'broker gone', true));
+      await settle();
+      expect(first).toEqual(['UNREACHABLE']);
+      // It waited its linger while the failed one was out: it leaves now, with no timer.
+      expect(calls).toHaveLength(2);
+      expect(calls[1].records.map((r) => r.message.key)).toEqual(['1']);
+      calls[1].ack();
+      await settle();
+      expect(queued).toEqual([{ partition: 1, offset: '0' }]);
+    });
   });
 
   it('flush sends without lingering and waits for the acknowledgement; close refuses new records', async () => {

@@ -7,7 +7,12 @@ import {
 import { ConnectorError } from '../connector';
 import { EgressPolicy } from '../egress/egress-policy';
 import { consoleLogger } from '../logger';
-import { kafkaClientConfig, kafkaConnectorError, stringifyKafkaHeaders } from './kafka-client';
+import {
+  kafkaBatchOptions,
+  kafkaClientConfig,
+  kafkaConnectorError,
+  stringifyKafkaHeaders,
+} from './kafka-client';
 
 describe('kafkaClientConfig', () => {
   it('maps brokers, client id, SASL and TLS from config and secrets', () => {
@@ -120,6 +125,38 @@ describe('kafkaClientConfig', () => {
       consoleLogger,
     );
     expect(typeof config.socketFactory).toBe('function');
+  });
+});
+
+describe('kafkaBatchOptions', () => {
+  const connection = (batch?: Record<string, unknown>) => ({
+    name: 'kafka',
+    config: { brokers: ['b1:9092'], ...(batch ? { batch } : {}) },
+    secrets: {},
+  });
+
+  it('sends on the next turn, up to 1000 messages or 1 MiB, unless the connection says else', () => {
+    expect(kafkaBatchOptions(connection(), 30_000)).toEqual({
+      lingerMs: 0,
+      maxMessages: 1000,
+      maxBytes: 1_048_576,
+      timeoutMs: 30_000,
+    });
+    expect(kafkaBatchOptions(connection({ lingerMs: 5, maxMessages: 1 }), 1_000)).toEqual({
+      lingerMs: 5,
+      maxMessages: 1,
+      maxBytes: 1_048_576,
+      timeoutMs: 1_000,
+    });
+  });
+
+  it('refuses a setting that is not a whole number in range, naming it', () => {
+    expect(() => kafkaBatchOptions(connection({ lingerMs: -1 }), 1_000)).toThrow(
+      /config\.batch\.lingerMs must be an integer >= 0/,
+    );
+    expect(() => kafkaBatchOptions(connection({ maxMessages: 0.5 }), 1_000)).toThrow(
+      /config\.batch\.maxMessages must be an integer >= 1/,
+    );
   });
 });
 

@@ -102,7 +102,7 @@ export const kafkaConnector: ConnectorPlugin<
               default: DEFAULT_BATCH.lingerMs,
               description:
                 'How long a message may wait for others to share its produce request. 0 sends on the next turn of the event loop, still with whatever arrived meanwhile.',
-              examples: [5],
+              examples: [0, 5],
             },
             maxMessages: {
               type: 'integer',
@@ -125,7 +125,7 @@ export const kafkaConnector: ConnectorPlugin<
           },
           description:
             "How this connection's producer gathers the sends of all its destinations: one produce request at a time, leaving when its first message waited lingerMs or when maxMessages or maxBytes are reached. Each message is confirmed only once its request is acknowledged by all in-sync replicas.",
-          examples: [{ lingerMs: 5, maxMessages: 1000, maxBytes: 1048576 }],
+          examples: [{ lingerMs: 0, maxMessages: 1000, maxBytes: 1048576 }],
         },
       },
     },
