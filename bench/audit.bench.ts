@@ -14,8 +14,9 @@
  * The bulk rows of step 2 are inserted with SQL, not chained (only queries are measured on
  * them); the chain is checked before they come, over the rows the writer made. BENCH_KEEP_DB=1 keeps
  * the database. BENCH_BASELINE=0 skips the baseline, BENCH_RECORDS=0 steps 2 and 3 (to profile
- * the write path alone: node --cpu-prof dist/bench/audit.bench.js). `--json` prints the write
- * path's figures as one JSON document.
+ * the write path alone: node --max-semi-space-size=32 --cpu-prof dist/bench/audit.bench.js; with
+ * --cpu-prof alone it runs without the gateway's flags, see gateway-node.ts). `--json` prints the
+ * write path's figures as one JSON document.
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
