@@ -7,21 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { AuditTrail } from '@junction/audit';
-
-/** USER_HZ, the unit of /proc/<pid>/stat's times: 100 on Linux. */
-const TICKS_PER_SECOND = 100;
-
-/** CPU seconds (user + system) a process has used since it started; null if it cannot be read. */
-export function processCpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // After "pid (comm) ", field 3 (state) is index 0: utime (14) and stime (15) are 11 and 12.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-  } catch {
-    return null;
-  }
-}
+import { processCpuSeconds } from './process-stats';
 
 /** The local RabbitMQ's Erlang VM (a beam.smp whose command line names rabbit); null if none runs here. */
 export function rabbitmqPid(): number | null {

@@ -32,7 +32,8 @@ import {
   registerKafkaCodecs,
 } from '../libs/connectors/src/kafka/kafka-codecs';
 import { storedBatches } from '../libs/connectors/src/kafka/interop/kafka-broker-files';
-import { kafkaPid, processCpuSeconds } from './costs';
+import { kafkaPid } from './costs';
+import { processCpuSeconds } from './process-stats';
 import {
   fastest,
   order,

@@ -8,18 +8,23 @@ import type { Pool } from 'pg';
 /** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ: 100 on every Linux we run). */
 const TICKS_PER_SECOND = 100;
 
-/** User + system CPU milliseconds a process has used since it started (0 once it is gone). */
-export function cpuMs(pid: number): number {
+/** User + system CPU seconds a process (all its threads) has used since it started; null if it cannot be read. */
+export function processCpuSeconds(pid: number): number | null {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
-    return 0;
+    return null;
   }
   // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-  return (ticks * 1000) / TICKS_PER_SECOND;
+  return ticks / TICKS_PER_SECOND;
+}
+
+/** User + system CPU milliseconds a process has used since it started (0 once it is gone). */
+export function cpuMs(pid: number): number {
+  return (processCpuSeconds(pid) ?? 0) * 1000;
 }
 
 /** Resident memory of a process, in bytes. */

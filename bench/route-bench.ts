@@ -17,7 +17,7 @@ import {
 } from '@junction/runtime';
 import { countWireBytes, type WireBytes } from './wire-bytes';
 import { nodeFlags, nodeFlagsLine } from './gateway-node';
-import { processCpuSeconds } from './costs';
+import { processCpuSeconds } from './process-stats';
 
 export interface Timed {
   name: string;
