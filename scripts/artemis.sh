@@ -40,7 +40,7 @@ KEYSTORE_PASSWORD=junction-test-keystore # guards nothing: a throw-away test cer
 
 ARTEMIS_CACHE="${JUNCTION_ARTEMIS_HOME:-$REPO/.cache/artemis}"
 mkdir -p "$ARTEMIS_CACHE"
-ARTEMIS_CACHE="$(cd "$ARTEMIS_CACHE" && pwd)" # absolute: it is matched in the JVM's command line
+ARTEMIS_CACHE="$(cd "$ARTEMIS_CACHE" && pwd -P)" # absolute, symlinks resolved: matched in the JVM's command line
 DIST="$ARTEMIS_CACHE/apache-artemis-$VERSION"
 INSTANCE="$ARTEMIS_CACHE/instance"
 DATA="$INSTANCE/data"

@@ -30,7 +30,7 @@ CLUSTER_ID="SnVuY3Rpb24tS2Fma2EtMQ" # base64url("Junction-Kafka-1"), 22 chars
 
 KAFKA_HOME="${JUNCTION_KAFKA_HOME:-$REPO/.cache/kafka}"
 mkdir -p "$KAFKA_HOME"
-KAFKA_HOME="$(cd "$KAFKA_HOME" && pwd)" # absolute: it is matched in the JVM's command line
+KAFKA_HOME="$(cd "$KAFKA_HOME" && pwd -P)" # absolute, symlinks resolved: matched in the JVM's command line
 LIBS="$KAFKA_HOME/libs"
 DATA="$KAFKA_HOME/data"
 LOG_DIR="$KAFKA_HOME/logs"
