@@ -10,7 +10,8 @@
  * committing), all in one run; the two audited rows run twice each (A B B A), the faster kept. BENCH_MESSAGES sets
  * the message count of every row (default 100000), BENCH_PREFETCH the messages in flight per
  * consumer (default 100). Each row also counts the bytes on the wire of
- * its broker connections (sent and received per message).
+ * its broker connections (sent and received per message) and, with RabbitMQ on this machine, the
+ * broker's CPU per message (its Erlang VM's, from /proc; the drain's reads count in it too).
  *
  * Every output queue has a consumer, as a production destination queue does: a process of its
  * own (bench/drain.ts) takes and drops what lands there. RabbitMQ confirms a persistent message
@@ -32,7 +33,8 @@ import {
   type RouteSpec,
 } from '@junction/connectors';
 import type { Socket } from 'node:net';
-import { costLine, measureAudit } from './costs';
+import { costLine, measureAudit, rabbitmqPid } from './costs';
+import { processCpuSeconds } from './process-stats';
 import { countWireBytes, socketBytes } from './wire-bytes';
 import { startDrain, type Drain } from './drain';
 import { parseRouteText } from '@junction/pipeline';
@@ -43,6 +45,7 @@ import {
   renamingPipeline,
   report,
   runWorker,
+  withBrokerCpu,
   timed,
   type Timed,
 } from './route-bench';
@@ -56,6 +59,10 @@ const DELIVERY_ONLY = process.argv.includes('--delivery');
 const AUDIT_ONLY = process.argv.includes('--audit');
 const UNCONSUMED = process.argv.includes('--unconsumed');
 const RUN = `bench.${Date.now().toString(36)}`;
+/** The local RabbitMQ, whose CPU per message the rows report (none when it runs elsewhere). */
+const BROKER_PID = /^amqps?:\/\/([^@/]*@)?(127\.0\.0\.1|localhost)[:/]/.test(URL)
+  ? rabbitmqPid()
+  : null;
 
 async function preload(channel: amqp.ConfirmChannel, queue: string): Promise<void> {
   await channel.assertQueue(queue, { durable: true });
@@ -87,6 +94,7 @@ async function raw(
   let n = 0;
   let done!: () => void;
   const finished = new Promise<void>((r) => (done = r));
+  const brokerFrom = BROKER_PID === null ? null : processCpuSeconds(BROKER_PID);
   const started = process.hrtime.bigint();
   const cpuFrom = process.cpuUsage();
   await consume.consume(input, (msg) => {
@@ -103,7 +111,7 @@ async function raw(
     );
   });
   await finished;
-  const result = timed(name, COUNT, started, cpuFrom);
+  const result = withBrokerCpu(timed(name, COUNT, started, cpuFrom), BROKER_PID, brokerFrom);
   await consume.close();
   await publish.close();
   const after = socketBytes([socket]);
@@ -173,6 +181,8 @@ async function deliveryRows(
         } as RouteSpec,
         rabbit,
         COUNT,
+        undefined,
+        BROKER_PID,
       );
       const before = best.get(variant.tag);
       if (!before || (row.cpuUsPerMessage ?? 0) < (before.cpuUsPerMessage ?? 0))
@@ -279,6 +289,8 @@ async function main(): Promise<void> {
           },
           rabbit,
           COUNT,
+          undefined,
+          BROKER_PID,
         ),
       );
 
@@ -333,6 +345,7 @@ async function main(): Promise<void> {
             rabbit,
             COUNT,
             audit.messages,
+            BROKER_PID,
           );
           audited.note = costLine(await meter.stop(audit, COUNT));
           await audit.close();
@@ -359,6 +372,8 @@ async function main(): Promise<void> {
           } as RouteSpec,
           rabbit,
           COUNT,
+          undefined,
+          BROKER_PID,
         ),
       );
     }
