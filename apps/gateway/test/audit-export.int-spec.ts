@@ -56,14 +56,27 @@ describe('audit export and shutdown', () => {
     await gw.app.listen(0, '127.0.0.1');
     const { port } = gw.app.getHttpServer().address() as { port: number };
 
+    const limit = 32 * 1024 * 1024;
     for (const format of ['csv', 'ndjson']) {
       gc();
       const base = process.memoryUsage();
-      let peak = 0;
-      const sample = setInterval(() => {
+      /** What this process holds now over `base`, after a full collection. */
+      const held = () => {
         gc();
         const m = process.memoryUsage();
-        peak = Math.max(peak, m.heapUsed + m.arrayBuffers - (base.heapUsed + base.arrayBuffers));
+        return m.heapUsed + m.arrayBuffers - (base.heapUsed + base.arrayBuffers);
+      };
+      let peak = 0;
+      const sample = setInterval(() => {
+        const first = held();
+        if (first < limit / 2) {
+          peak = Math.max(peak, first);
+          return;
+        }
+        // Buffers already collected still count in arrayBuffers until V8's concurrent sweeper has
+        // freed them, which a loaded machine delays (a CI run once read 35 MB here, where 3 MB is
+        // usual): a high reading counts only as far as a second one, a turn later, confirms it.
+        setImmediate(() => (peak = Math.max(peak, Math.min(first, held()))));
       }, 2_000);
       const { bytes, lines, status } = await new Promise<{
         bytes: number;
@@ -98,11 +111,12 @@ describe('audit export and shutdown', () => {
         req.on('error', reject);
       });
       clearInterval(sample);
+      await new Promise((resolve) => setImmediate(resolve)); // a second reading still due
       expect(status).toBe(200);
       expect(lines).toBe(format === 'csv' ? ROWS + 1 : ROWS);
       // The answer is over 100 MB; the gateway held a small part of it at any time.
       expect(bytes).toBeGreaterThan(100 * 1024 * 1024);
-      expect(peak).toBeLessThan(32 * 1024 * 1024);
+      expect(peak).toBeLessThan(limit);
       process.stdout.write(
         `export ${format}: ${(bytes / 1024 / 1024).toFixed(0)} MB streamed, peak heap+buffers growth ${(peak / 1024 / 1024).toFixed(1)} MB\n`,
       );
