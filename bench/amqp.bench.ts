@@ -10,8 +10,9 @@
  * committing), all in one run; the two audited rows run twice each (A B B A), the faster kept. BENCH_MESSAGES sets
  * the message count of every row (default 100000), BENCH_PREFETCH the messages in flight per
  * consumer (default 100). Each row also counts the bytes on the wire of
- * its broker connections (sent and received per message) and, with RabbitMQ on this machine, the
- * broker's CPU per message (its Erlang VM's, from /proc; the drain's reads count in it too).
+ * its broker connections (sent and received per message); the raw and route rows, with RabbitMQ
+ * on this machine, the broker's CPU per message too (its Erlang VM's, from /proc; the drain's
+ * reads count in it). An audited row's broker figure is in its cost line, over its whole run.
  *
  * Every output queue has a consumer, as a production destination queue does: a process of its
  * own (bench/drain.ts) takes and drops what lands there. RabbitMQ confirms a persistent message
@@ -60,7 +61,7 @@ const AUDIT_ONLY = process.argv.includes('--audit');
 const UNCONSUMED = process.argv.includes('--unconsumed');
 const RUN = `bench.${Date.now().toString(36)}`;
 /** The local RabbitMQ, whose CPU per message the rows report (none when it runs elsewhere). */
-const BROKER_PID = /^amqps?:\/\/([^@/]*@)?(127\.0\.0\.1|localhost)[:/]/.test(URL)
+const BROKER_PID = /^amqps?:\/\/([^@/]*@)?(127\.0\.0\.1|localhost|\[::1\])(?:[:/]|$)/.test(URL)
   ? rabbitmqPid()
   : null;
 
@@ -76,6 +77,21 @@ async function preload(channel: amqp.ConfirmChannel, queue: string): Promise<voi
     if (i % 5000 === 4999) await channel.waitForConfirms();
   }
   await channel.waitForConfirms();
+}
+
+/**
+ * The routes' stored connection to the broker of AMQP_URL (the one the raw rows and the drain
+ * use): its password in secrets, as the gateway keeps it.
+ */
+function rabbitConnection(url: string): ConnectorConnection {
+  const u = new globalThis.URL(url);
+  const user = decodeURIComponent(u.username || 'guest');
+  const path = decodeURIComponent(u.pathname.slice(1));
+  return {
+    name: 'rabbit',
+    config: { url: `${u.protocol}//${encodeURIComponent(user)}@${u.host}`, vhost: path || '/' },
+    secrets: { password: decodeURIComponent(u.password || 'guest') },
+  };
 }
 
 /** The floor: what plain amqplib does for the same at-least-once pass-through (TCP_NODELAY on, as the gateway). */
@@ -242,11 +258,7 @@ async function main(): Promise<void> {
   // gateway's connections have (amqplib's default leaves Nagle on, which slows the baseline).
   const connection = await amqp.connect(URL, { noDelay: true });
   const channel = await connection.createConfirmChannel();
-  const rabbit = {
-    name: 'rabbit',
-    config: { url: 'amqp://guest@127.0.0.1:5672', vhost: '/' },
-    secrets: { password: 'guest' },
-  };
+  const rabbit = rabbitConnection(URL);
   const example = parseRouteText(
     readFileSync(join(__dirname, '..', '..', 'examples/orders-eu.route.yaml'), 'utf8'),
   ) as RouteSpec;
@@ -345,7 +357,6 @@ async function main(): Promise<void> {
             rabbit,
             COUNT,
             audit.messages,
-            BROKER_PID,
           );
           audited.note = costLine(await meter.stop(audit, COUNT));
           await audit.close();

@@ -53,8 +53,10 @@ function startScript(): string {
 /** The gateway's node flags (package.json's `start`). */
 export const GATEWAY_NODE_FLAGS: readonly string[] = nodeFlagsOf(startScript());
 
-/** Flags under which a second process would defeat their purpose (a profile, a debugger's port). */
+/** Flags (by flagName) under which a second process would defeat them (a profile, a debugger's port). */
 const OWN_PROCESS = /^--(cpu-prof|heap-prof|prof|inspect)/;
+/** Set on the child: a child never starts another, whatever it finds missing. */
+const RERUN = 'BENCH_NODE_RERUN';
 
 /**
  * Makes sure this process runs under the gateway's node flags. A flag already given, with any
@@ -65,13 +67,13 @@ const OWN_PROCESS = /^--(cpu-prof|heap-prof|prof|inspect)/;
  * BENCH_NODE_DEFAULTS=1 adds nothing (V8's defaults, unless the flags were given).
  */
 export function rerunWithGatewayFlags(): boolean {
-  if (process.env.BENCH_NODE_DEFAULTS === '1') return false;
+  if (process.env.BENCH_NODE_DEFAULTS === '1' || process.env[RERUN] === '1') return false;
   const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map(
     flagName,
   );
   const missing = GATEWAY_NODE_FLAGS.filter((flag) => !given.includes(flagName(flag)));
   if (missing.length === 0) return false;
-  if (process.execArgv.some((arg) => OWN_PROCESS.test(arg))) {
+  if (given.some((name) => OWN_PROCESS.test(name))) {
     console.error(
       `bench: running without the gateway's node flags; add ${missing.join(' ')} to measure what it runs`,
     );
@@ -80,10 +82,9 @@ export function rerunWithGatewayFlags(): boolean {
   const child = spawn(
     process.execPath,
     [...process.execArgv, ...missing, ...process.argv.slice(1)],
-    {
-      stdio: 'inherit',
-    },
+    { stdio: 'inherit', env: { ...process.env, [RERUN]: '1' } },
   );
+  // A terminal's Ctrl-C reaches the child too (one process group): it may see SIGINT twice.
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   process.on('SIGINT', forward).on('SIGTERM', forward);
   child.on('error', (err) => {

@@ -19,7 +19,7 @@ export function processCpuSeconds(pid: number): number | null {
   // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-  return ticks / TICKS_PER_SECOND;
+  return Number.isFinite(ticks) ? ticks / TICKS_PER_SECOND : null;
 }
 
 /** User + system CPU milliseconds a process has used since it started (0 once it is gone). */
