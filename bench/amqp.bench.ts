@@ -34,7 +34,7 @@ import {
   type RouteSpec,
 } from '@junction/connectors';
 import type { Socket } from 'node:net';
-import { costLine, measureAudit, rabbitmqPid } from './costs';
+import { costLine, measureAudit, onThisMachine, rabbitmqPid } from './costs';
 import { processCpuSeconds } from './process-stats';
 import { countWireBytes, socketBytes } from './wire-bytes';
 import { startDrain, type Drain } from './drain';
@@ -61,9 +61,7 @@ const AUDIT_ONLY = process.argv.includes('--audit');
 const UNCONSUMED = process.argv.includes('--unconsumed');
 const RUN = `bench.${Date.now().toString(36)}`;
 /** The local RabbitMQ, whose CPU per message the rows report (none when it runs elsewhere). */
-const BROKER_PID = /^amqps?:\/\/([^@/]*@)?(127\.0\.0\.1|localhost|\[::1\])(?:[:/]|$)/.test(URL)
-  ? rabbitmqPid()
-  : null;
+const BROKER_PID = onThisMachine(new globalThis.URL(URL).hostname) ? rabbitmqPid() : null;
 
 async function preload(channel: amqp.ConfirmChannel, queue: string): Promise<void> {
   await channel.assertQueue(queue, { durable: true });
@@ -197,8 +195,7 @@ async function deliveryRows(
         } as RouteSpec,
         rabbit,
         COUNT,
-        undefined,
-        BROKER_PID,
+        { brokerPid: BROKER_PID },
       );
       const before = best.get(variant.tag);
       if (!before || (row.cpuUsPerMessage ?? 0) < (before.cpuUsPerMessage ?? 0))
@@ -301,8 +298,7 @@ async function main(): Promise<void> {
           },
           rabbit,
           COUNT,
-          undefined,
-          BROKER_PID,
+          { brokerPid: BROKER_PID },
         ),
       );
 
@@ -356,7 +352,7 @@ async function main(): Promise<void> {
             },
             rabbit,
             COUNT,
-            audit.messages,
+            { audit: audit.messages },
           );
           audited.note = costLine(await meter.stop(audit, COUNT));
           await audit.close();
@@ -383,8 +379,7 @@ async function main(): Promise<void> {
           } as RouteSpec,
           rabbit,
           COUNT,
-          undefined,
-          BROKER_PID,
+          { brokerPid: BROKER_PID },
         ),
       );
     }

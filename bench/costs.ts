@@ -19,6 +19,11 @@ export function kafkaPid(): number | null {
   return localPid('java', 'kafka.Kafka');
 }
 
+/** Whether a host name (as a URL's hostname or a `host:port`'s host) is this machine's loopback. */
+export function onThisMachine(host: string): boolean {
+  return ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host);
+}
+
 /** A process of this machine named `comm` whose command line holds `needle`; null if none. */
 function localPid(comm: string, needle: string): number | null {
   for (const entry of readdirSync('/proc')) {

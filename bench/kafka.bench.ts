@@ -32,7 +32,7 @@ import {
   registerKafkaCodecs,
 } from '../libs/connectors/src/kafka/kafka-codecs';
 import { storedBatches } from '../libs/connectors/src/kafka/interop/kafka-broker-files';
-import { kafkaPid } from './costs';
+import { kafkaPid, onThisMachine } from './costs';
 import { processCpuSeconds } from './process-stats';
 import {
   fastest,
@@ -73,7 +73,7 @@ function compressions(): KafkaCompression[] {
  * The local broker's JVM, whose CPU per message each row reports (what its fetches, produce
  * requests and commits cost the broker); none when the brokers are not on this machine.
  */
-const BROKER_PID = BROKERS.every((b) => /^(127\.0\.0\.1|localhost|\[::1\]):/.test(b))
+const BROKER_PID = BROKERS.every((b) => onThisMachine(b.slice(0, b.lastIndexOf(':'))))
   ? kafkaPid()
   : null;
 
@@ -189,8 +189,7 @@ function route(
     },
     batch ? { ...CONNECTION, config: { ...CONNECTION.config, batch } } : CONNECTION,
     COUNT,
-    undefined,
-    BROKER_PID,
+    { brokerPid: BROKER_PID },
   );
 }
 

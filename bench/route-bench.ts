@@ -176,10 +176,13 @@ export async function runWorker(
   document: RouteSpec,
   connection: ConnectorConnection,
   count: number,
-  audit: MessageAuditSink = NO_AUDIT,
-  /** The local broker's process, whose CPU over the same window goes in the row. */
-  brokerPid: number | null = null,
+  options: {
+    audit?: MessageAuditSink;
+    /** The local broker's process, whose CPU over the same window goes in the row. */
+    brokerPid?: number | null;
+  } = {},
 ): Promise<Timed> {
+  const { audit = NO_AUDIT, brokerPid = null } = options;
   // The pool's connections are opened in here: their bytes are the route's.
   const wire = countWireBytes();
   const pool = new ConnectorPool();

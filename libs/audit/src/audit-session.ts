@@ -54,12 +54,12 @@ export class AuditSession {
     }
   }
 
-  /** The server process serving this session's connection, if connected (for cost measurement). */
   /** Whether statements go without waiting for the answers before (pg's pipeline mode). */
   get pipelined(): boolean {
     return this.options.pipeline === true;
   }
 
+  /** The server process serving this session's connection, if connected (for cost measurement). */
   backendPid(): number | null {
     return (this.client as { processID?: number } | undefined)?.processID ?? null;
   }
