@@ -1,0 +1,211 @@
+/**
+ * kafkajs's protocol encoder as patched (patches/kafkajs+2.2.4.patch): its buffers come from
+ * Node's shared pool (allocUnsafe) and varints are written in place, with varlongs in int32 range
+ * done without BigInt. What it writes must be what unpatched kafkajs 2.2.4 wrote, byte for byte:
+ * the golden digest below was taken from the unpatched package. Against a real broker:
+ * kafka.int-spec.ts and the other Kafka int-specs.
+ */
+import { createHash } from 'node:crypto';
+
+/* eslint-disable @typescript-eslint/no-require-imports -- kafkajs's protocol modules ship no types */
+interface Encoder {
+  buf: Buffer;
+  buffer: Buffer;
+  writeVarInt(value: number): Encoder;
+  writeVarLong(value: number | string): Encoder;
+  writeUVarInt(value: number): Encoder;
+}
+const Encoder = require('kafkajs/src/protocol/encoder') as {
+  new (initialSize?: number): Encoder;
+  sizeOfVarLong(value: number | string): number;
+};
+const { RecordBatch: encodeBatch } = require('kafkajs/src/protocol/recordBatch/v0') as {
+  RecordBatch: (batch: object) => Promise<{ buffer: Buffer }>;
+};
+const decodeBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (
+  decoder: unknown,
+) => Promise<{
+  records: Array<{
+    key: Buffer | null;
+    value: Buffer | null;
+    headers: Record<string, Buffer | Buffer[]>;
+    offset: string;
+    timestamp: string;
+  }>;
+}>;
+const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => unknown;
+const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as (
+  record: object,
+) => unknown;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** Kafka's varint of a signed 64-bit value: zigzag, then 7 bits a byte, low first (the spec, in BigInt). */
+function varlong(value: bigint): string {
+  let zigzag = BigInt.asUintN(64, (value << 1n) ^ (value >> 63n));
+  const bytes: number[] = [];
+  while (zigzag >= 0x80n) {
+    bytes.push(Number(zigzag & 0x7fn) | 0x80);
+    zigzag >>= 7n;
+  }
+  bytes.push(Number(zigzag));
+  return Buffer.from(bytes).toString('hex');
+}
+
+/** A seeded sequence (a linear congruential generator): the same values every run. */
+function* seeded(seed: number, count: number): Generator<number> {
+  for (let i = 0; i < count; i++) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    yield seed;
+  }
+}
+
+const BOUNDARIES = [
+  0,
+  -0,
+  1,
+  -1,
+  63,
+  64,
+  -64,
+  -65,
+  8191,
+  8192,
+  2 ** 31 - 1,
+  -(2 ** 31),
+  2 ** 31,
+  -(2 ** 31) - 1,
+  2 ** 32,
+  2 ** 53 - 1,
+  -(2 ** 53 - 1),
+];
+
+/** Records of every shape the encoder takes: null and Buffer keys, header arrays, non-ASCII, growth past 512 bytes. */
+const RECORDS = [
+  {
+    offsetDelta: 0,
+    timestampDelta: 0,
+    key: 'order-1',
+    value: '{"a":1}',
+    headers: { 'junction-id': 'm-1' },
+  },
+  {
+    offsetDelta: 1,
+    timestampDelta: -70,
+    key: null,
+    value: Buffer.from('bytes'),
+    headers: { many: ['x', 'yz'], ü: 'é' },
+  },
+  { offsetDelta: 2, timestampDelta: 2 ** 31, key: Buffer.from([0, 255]), value: null },
+  {
+    offsetDelta: 300,
+    timestampDelta: 5_000_000_000,
+    key: 'k',
+    value: 'v'.repeat(700),
+    headers: {},
+  },
+];
+
+const BATCH = {
+  firstOffset: '0',
+  firstTimestamp: 1_700_000_000_000,
+  maxTimestamp: 1_700_005_000_000,
+  lastOffsetDelta: 300,
+  producerId: '7',
+  producerEpoch: 1,
+  firstSequence: 42,
+};
+
+describe('the kafkajs encoder as patched', () => {
+  it('writes the record batch unpatched kafkajs 2.2.4 wrote, byte for byte', async () => {
+    const { buffer } = await encodeBatch({ ...BATCH, records: RECORDS.map(encodeRecord) });
+    expect(buffer).toHaveLength(860);
+    expect(createHash('sha256').update(buffer).digest('hex')).toBe(
+      '29abdd1504e868fd7101d8337f10d443aa68b6741ada52cffd125050a898a49c',
+    );
+  });
+
+  it('writes the same bytes over a pool full of other data (no unwritten byte is sent)', async () => {
+    const clean = (await encodeBatch({ ...BATCH, records: RECORDS.map(encodeRecord) })).buffer;
+    // Fill the shared pool's free space with a pattern, as earlier data would leave it.
+    for (let i = 0; i < 64; i++) Buffer.allocUnsafe(512).fill(0xa5);
+    const again = (await encodeBatch({ ...BATCH, records: RECORDS.map(encodeRecord) })).buffer;
+    expect(Buffer.compare(again, clean)).toBe(0);
+  });
+
+  it('decodes back to the records it was given', async () => {
+    const { buffer } = await encodeBatch({ ...BATCH, records: RECORDS.map(encodeRecord) });
+    const { records } = await decodeBatch(new Decoder(buffer));
+    expect(
+      records.map((r) => ({
+        offset: r.offset,
+        timestamp: r.timestamp,
+        key: r.key?.toString('hex') ?? null,
+        value: r.value?.toString() ?? null,
+        headers: Object.fromEntries(
+          Object.entries(r.headers).map(([k, v]) => [
+            k,
+            Array.isArray(v) ? v.map(String) : String(v),
+          ]),
+        ),
+      })),
+    ).toEqual([
+      {
+        offset: '0',
+        timestamp: '1700000000000',
+        key: Buffer.from('order-1').toString('hex'),
+        value: '{"a":1}',
+        headers: { 'junction-id': 'm-1' },
+      },
+      {
+        offset: '1',
+        timestamp: '1699999999930',
+        key: null,
+        value: 'bytes',
+        headers: { many: ['x', 'yz'], ü: 'é' },
+      },
+      {
+        offset: '2',
+        timestamp: String(1_700_000_000_000 + 2 ** 31),
+        key: '00ff',
+        value: null,
+        headers: {},
+      },
+      {
+        offset: '300',
+        timestamp: '1705000000000',
+        key: Buffer.from('k').toString('hex'),
+        value: 'v'.repeat(700),
+        headers: {},
+      },
+    ]);
+  });
+
+  it('writes varlongs as Kafka defines them, in and beyond int32 range', () => {
+    const values = [...BOUNDARIES];
+    for (const n of seeded(7, 5000)) values.push(n - 2 ** 30, (n % 256) - 128, -(n % 100_000));
+    for (const n of seeded(11, 2000)) values.push(((n * 4099) % 2 ** 40) - 2 ** 39);
+    const wrong = values.filter((v) => {
+      const bytes = new Encoder().writeVarLong(v).buffer.toString('hex');
+      return bytes !== varlong(BigInt(v)) || Encoder.sizeOfVarLong(v) !== bytes.length / 2;
+    });
+    expect(wrong).toEqual([]);
+    // A Long given as text (as kafkajs takes timestamps) goes the BigInt way, as before.
+    expect(new Encoder().writeVarLong('-5000000000').buffer.toString('hex')).toBe(
+      varlong(-5_000_000_000n),
+    );
+  });
+
+  it('writes varints as Kafka defines them', () => {
+    const values = BOUNDARIES.filter((v) => v >= -(2 ** 31) && v < 2 ** 31);
+    for (const n of seeded(13, 5000)) values.push(n - 2 ** 30);
+    const wrong = values.filter(
+      (v) => new Encoder().writeVarInt(v).buffer.toString('hex') !== varlong(BigInt(v)),
+    );
+    expect(wrong).toEqual([]);
+  });
+
+  it('takes a small buffer from the shared pool, not a new ArrayBuffer of its own', () => {
+    // Unpatched, each encoder (two or more per record produced) was a zero-filled ArrayBuffer.
+    expect(new Encoder().buf.buffer.byteLength).toBe(Buffer.poolSize);
+  });
+});
