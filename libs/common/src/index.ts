@@ -3,3 +3,4 @@ export * from './secret-box';
 export * from './config';
 export * from './package-info';
 export * from './event-bus';
+export * from './iso-now';

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { v7 as uuidv7 } from 'uuid';
-import { JunctionError } from '@junction/common';
+import { isoNow, JunctionError } from '@junction/common';
 import {
   connectionFingerprint,
   errorText,
@@ -380,7 +380,7 @@ export class RouteWorker {
         { retryAfterSeconds: 1 },
       );
     this.inFlight += 1;
-    const receivedAt = new Date().toISOString();
+    const receivedAt = isoNow();
     const id = message.id || uuidv7();
     const tracing = this.deps.tracing ?? PASS_TRACE_ON;
     const trace = tracing.begin(message, id, this);
@@ -767,7 +767,7 @@ export class RouteWorker {
       receipts: extra.receipts,
       attempts: extra.attempts,
       receivedAt,
-      doneAt: new Date().toISOString(),
+      doneAt: isoNow(),
       error: extra.error,
       body: extra.body,
       payload: message.payload,
