@@ -21,8 +21,14 @@
  *
  * Without `--compression`, the route runs once more after the other rows, warm, as the raw
  * baseline's better run is (the JIT and the broker warmed by what ran before).
+ *
+ * The raw baseline is plain kafkajs as npm ships it (the `kafkajs-plain` alias of the same
+ * version, which patch-package leaves alone): what a hand-written consumer would run. A row of
+ * raw kafkajs as Junction ships it (patches/kafkajs+2.2.4.patch, with its cheaper encoder) runs
+ * beside it, and the route against that row is printed too: Junction's own cost over its client.
  */
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
+import { Kafka as PlainKafka } from 'kafkajs-plain';
 import {
   KAFKA_COMPRESSIONS,
   type KafkaCompression,
@@ -54,6 +60,12 @@ const EXACTLY_ONCE = process.argv.includes('--exactly-once');
 const BATCHING = process.argv.includes('--batching');
 
 const kafka = new Kafka({ clientId: RUN, brokers: BROKERS, logLevel: logLevel.NOTHING });
+/** kafkajs as npm ships it, for the raw baseline (Junction's patches are in `kafka`). */
+const plain = new PlainKafka({
+  clientId: `${RUN}-plain`,
+  brokers: BROKERS,
+  logLevel: logLevel.NOTHING,
+}) as unknown as Kafka;
 
 /** The codecs of `--compression`, or none without it. */
 function compressions(): KafkaCompression[] {
@@ -100,9 +112,8 @@ async function preload(topic: string, compression = CompressionTypes.None): Prom
 }
 
 /**
- * The floor: the best plain kafkajs does for the same at-least-once pass-through, with kafkajs as
- * Junction ships it (patches/kafkajs+2.2.4.patch: a cheaper encoder, which speeds this row more
- * than the route, whose CPU goes mostly elsewhere). Partitions are
+ * The floor: the best plain kafkajs does for the same at-least-once pass-through, on `client`
+ * (plain kafkajs, or kafkajs as Junction ships it). Partitions are
  * consumed concurrently; each fetched batch is produced in one request with acks from all
  * replicas (idempotent producer), and only then are its offsets resolved and committed. A loop
  * that produces one message at a time is not a fair floor: it made the route look faster than
@@ -113,9 +124,10 @@ async function raw(
   output: string,
   name: string,
   compression = CompressionTypes.None,
+  client = kafka,
 ): Promise<Timed> {
-  const producer = kafka.producer({ idempotent: true });
-  const consumer = kafka.consumer({ groupId: `${output}-raw`, maxWaitTimeInMs: 100 });
+  const producer = client.producer({ idempotent: true });
+  const consumer = client.consumer({ groupId: `${output}-raw`, maxWaitTimeInMs: 100 });
   await Promise.all([producer.connect(), consumer.connect()]);
   await consumer.subscribe({ topic: input, fromBeginning: true });
   let n = 0;
@@ -267,6 +279,8 @@ async function main(): Promise<void> {
     'raw2-out',
     ...(codecs.length === 0
       ? [
+          'shipped-in',
+          'shipped-out',
           'rename-in',
           'rename-out',
           ...(EXACTLY_ONCE ? ['eos-in', 'eos-out'] : []),
@@ -283,12 +297,24 @@ async function main(): Promise<void> {
   const [rawIn, rawOut, raw2In, raw2Out] = topics;
   const rows: Timed[] = [];
   try {
+    const rawClient = codecs.length === 0 ? plain : kafka;
+    const rawName = codecs.length === 0 ? 'raw kafkajs from npm' : 'raw kafkajs';
     await preload(rawIn);
     rows.push(
-      await raw(rawIn, rawOut, 'raw kafkajs: batches per partition, produce acks -1, commit'),
+      await raw(
+        rawIn,
+        rawOut,
+        `${rawName}: partition batches, acks -1, commit`,
+        undefined,
+        rawClient,
+      ),
     );
     if (codecs.length === 0) {
-      const [renameIn, renameOut, ...more] = topics.slice(4, -2);
+      const [shippedIn, shippedOut, renameIn, renameOut, ...more] = topics.slice(4, -2);
+      await preload(shippedIn);
+      rows.push(
+        await raw(shippedIn, shippedOut, 'raw kafkajs as Junction ships it (patched)', undefined),
+      );
       const [rename2In, rename2Out] = topics.slice(-2);
       const routeRow = async (name: string, input: string, output: string, options = {}) => {
         await preload(input);
@@ -319,7 +345,9 @@ async function main(): Promise<void> {
     // Again at the end: the broker and the JIT are warm by now, and the faster raw run is the
     // baseline, so warming up cannot flatter the route.
     await preload(raw2In);
-    rows.push(await raw(raw2In, raw2Out, 'raw kafkajs again, after the routes'));
+    rows.push(
+      await raw(raw2In, raw2Out, `${rawName} again, after the routes`, undefined, rawClient),
+    );
   } finally {
     await admin.deleteTopics({ topics }).catch(() => undefined);
     await admin.disconnect();
@@ -329,6 +357,12 @@ async function main(): Promise<void> {
     rows,
     fastest(rows[0], rows[rows.length - 1]),
   );
+  const shipped = rows.find((r) => r.name.startsWith('raw kafkajs as Junction ships it'));
+  const warm = rows.find((r) => r.name.startsWith('the same route again, warm'));
+  if (shipped && warm && !process.argv.includes('--json'))
+    console.log(
+      `\nthe warm route / raw kafkajs as Junction ships it (its own cost over its client): ${((warm.perSecond / shipped.perSecond) * 100).toFixed(0)}%`,
+    );
 }
 
 // Under the gateway's node flags (see gateway-node.ts), or again as a child that has them.
