@@ -26,6 +26,9 @@ const FIRST = `audit-first-${suffix}`;
 const SECOND = `audit-second-${suffix}`;
 const MID_QUEUE = `console-audit-${suffix}.mid`;
 const STORY_ID = `story-${suffix}`;
+/** The W3C trace the story's message comes in: its records, on both routes, carry its id. */
+const TRACE_ID = `${randomBytes(15).toString('hex')}01`;
+const TRACEPARENT = `00-${TRACE_ID}-${randomBytes(8).toString('hex')}-01`;
 /** Luhn-valid card numbers, as a client might send them, through a route with no mask stage. */
 const CARDS = ['4111111111111111', '5555555555554444', '378282246310005'];
 const CARD_FORMS = [...CARDS, '4111 1111 1111 1111', '5555-5555-5555-4444'];
@@ -72,10 +75,10 @@ describe('console: the auditor', () => {
     return String(text);
   };
 
-  const ingest = (body: unknown, id: string) =>
+  const ingest = (body: unknown, id: string, headers: Record<string, string> = {}) =>
     fetch(`${gw.base}/ingest/audit/${suffix}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': id },
+      headers: { 'content-type': 'application/json', 'idempotency-key': id, ...headers },
       body: JSON.stringify(body),
     });
 
@@ -127,6 +130,7 @@ describe('console: the auditor', () => {
     const story = await ingest(
       { order: 7, pan: CARDS[0], note: `paid with ${CARD_FORMS[3]}`, [CARDS[1]]: 'as a key' },
       STORY_ID,
+      { traceparent: TRACEPARENT },
     );
     expect(story.status).toBe(200);
     const letter = await eventually(async () => {
@@ -269,9 +273,39 @@ describe('console: the auditor', () => {
     a11y.push(...(await checkScreen(page, 'audit-story')));
   });
 
+  it('shows the trace a message came in, and finds every record of that trace', async () => {
+    // On the story, from the test before.
+    const traced = page.getByTestId('trace-id');
+    await traced.first().waitFor();
+    expect(await traced.count()).toBe(4);
+    expect(await traced.first().innerText()).toContain(TRACE_ID);
+    await page.getByRole('link', { name: 'every record of this trace' }).first().click();
+    await page.getByTestId('audit-count').filter({ hasText: '4 records' }).waitFor();
+    expect(new URL(page.url()).searchParams.get('traceId')).toBe(TRACE_ID);
+    expect(await page.locator('input[name="traceId"]').inputValue()).toBe(TRACE_ID);
+    for (const row of await page.getByTestId('message-record').all())
+      expect(await row.innerText()).toContain(STORY_ID);
+    a11y.push(...(await checkScreen(page, 'audit-trace')));
+    // A whole traceparent header pasted in, in upper case, searches for its trace id.
+    await page.goto(`${gw.base}/console/audit`);
+    await page.locator('input[name="traceId"]').fill(`  ${TRACEPARENT.toUpperCase()} `);
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.waitForURL((url) => url.searchParams.get('traceId') === TRACE_ID);
+    await page.getByTestId('audit-count').filter({ hasText: '4 records' }).waitFor();
+    // What is no trace id is said so, and asks the API nothing; a trace no message came in
+    // finds nothing.
+    await page.locator('input[name="traceId"]').fill('not-a-trace');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.getByRole('alert').filter({ hasText: 'Not a trace id' }).waitFor();
+    await page.getByTestId('audit-count').filter({ hasText: '0 records' }).waitFor();
+    await page.locator('input[name="traceId"]').fill('f'.repeat(32));
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.getByTestId('audit-count').filter({ hasText: '0 records' }).waitFor();
+  });
+
   it('never finds or shows a card number: searching for one finds nothing', async () => {
     for (const card of CARD_FORMS) {
-      for (const field of ['q', 'messageId']) {
+      for (const field of ['q', 'messageId', 'traceId']) {
         await page.goto(
           `${gw.base}/console/audit?${new URLSearchParams({ [field]: card }).toString()}`,
         );

@@ -12,6 +12,7 @@ const str = (v: unknown): string | undefined =>
 export interface AuditSearch {
   kind?: 'messages' | 'events';
   messageId?: string;
+  traceId?: string;
   routeId?: string;
   destination?: string;
   outcome?: string;
@@ -26,6 +27,7 @@ export interface AuditSearch {
 
 const FILTERS = [
   'messageId',
+  'traceId',
   'routeId',
   'destination',
   'outcome',

@@ -32,6 +32,7 @@ type Filters = Omit<AuditSearch, 'kind'>;
 const FIELDS: Record<Kind, Array<{ key: keyof Filters; label: string; placeholder?: string }>> = {
   messages: [
     { key: 'messageId', label: 'Message id' },
+    { key: 'traceId', label: 'Trace id', placeholder: '32 hex digits, or a traceparent' },
     { key: 'routeId', label: 'Route' },
     { key: 'destination', label: 'Destination', placeholder: 'kafka:orders, amqp:orders/' },
     { key: 'q', label: 'Text in the ids', placeholder: 'message, route, error code' },
@@ -55,6 +56,21 @@ function filtersOf(search: AuditSearch, kind: Kind): Record<string, string> {
 }
 
 const when = (iso: string) => new Date(iso).toLocaleString();
+
+/** A W3C trace id, as the API takes it. */
+const TRACE_ID = /^[0-9a-f]{32}$/;
+/** A W3C traceparent header (version, trace id, parent span id, flags). */
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/**
+ * A trace id as the API takes it (32 lower-case hex digits): upper case as some tools show it,
+ * or the trace id out of a whole traceparent header pasted in. Anything else stays as typed: the
+ * screen says it is no trace id, and asks the API nothing.
+ */
+function traceIdOf(text: string): string {
+  const lower = text.trim().toLowerCase();
+  return TRACEPARENT.exec(lower)?.[1] ?? lower;
+}
 
 /** Whether this gateway allows exports (the server says so in index.html; it refuses them too). */
 function exportsAllowed(): boolean {
@@ -236,9 +252,10 @@ function EventRows({ items }: { items: Schemas['EventAuditDto'][] }) {
   );
 }
 
-function useRecords(kind: Kind, filters: Record<string, string>) {
+function useRecords(kind: Kind, filters: Record<string, string>, enabled: boolean) {
   return useInfiniteQuery({
     queryKey: ['audit', kind, filters],
+    enabled,
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (last: { nextCursor: string | null }) => last.nextCursor ?? undefined,
     queryFn: async ({ pageParam }) =>
@@ -271,11 +288,15 @@ export function AuditScreen() {
   const [draft, setDraft] = useState<Record<string, string>>(filters);
   const key = JSON.stringify(filters);
   useEffect(() => setDraft(JSON.parse(key) as Record<string, string>), [key]);
-  const records = useRecords(kind, filters);
+  // A trace id that cannot be one (typed, or in a hand-made bookmark) is said so here, not sent.
+  const badTrace =
+    kind === 'messages' && filters.traceId !== undefined && !TRACE_ID.test(filters.traceId);
+  const records = useRecords(kind, filters, !badTrace);
   const submit = (e: FormEvent) => {
     e.preventDefault();
     const next: AuditSearch = { kind };
-    for (const [k, v] of Object.entries(draft)) if (v.trim()) next[k as keyof Filters] = v.trim();
+    for (const [k, v] of Object.entries(draft))
+      if (v.trim()) next[k as keyof Filters] = k === 'traceId' ? traceIdOf(v) : v.trim();
     void navigate({ search: next });
   };
   const set = (k: string, v: string) => setDraft((d) => ({ ...d, [k]: v }));
@@ -349,13 +370,18 @@ export function AuditScreen() {
           Exports are turned off on this gateway (JUNCTION_AUDIT_EXPORT_ENABLED=false).
         </Text>
       )}
+      {badTrace && (
+        <Alert color="red" title="Not a trace id" role="alert">
+          A trace id is 32 hex digits; a whole traceparent header may be pasted instead.
+        </Alert>
+      )}
       {records.isError && (
         <Alert color="red" title="The search failed" role="alert">
           {errorMessage(records.error)}
         </Alert>
       )}
       <Text size="sm" mb="xs" aria-live="polite" data-testid="audit-count">
-        {records.isPending
+        {records.isPending && !badTrace
           ? 'Searching…'
           : `${count}${records.hasNextPage ? '+' : ''} record${count === 1 ? '' : 's'}`}
       </Text>
@@ -427,6 +453,20 @@ function RecordItem({ record: r }: { record: Schemas['MessageAuditDto'] }) {
           {r.error.code}
           {r.error.where ? ` at ${r.error.where}` : ''}: {r.error.message}
         </Text>
+      )}
+      {r.traceId && (
+        // The link beside the text, not inside it: a link in a line of text must be told apart
+        // by more than its colour.
+        <Group gap="xs" data-testid="trace-id">
+          <Text size="sm">
+            Trace <Code>{r.traceId}</Code>
+          </Text>
+          <Text size="sm">
+            <AnchorLink to="/audit" search={{ kind: 'messages', traceId: r.traceId }}>
+              every record of this trace
+            </AnchorLink>
+          </Text>
+        </Group>
       )}
       <Text size="xs" c="dimmed" data-testid="chain-place">
         Record #{r.id} of audit_messages · hash <Code>{r.hash.slice(0, 16)}…</Code> · previous{' '}
