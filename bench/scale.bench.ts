@@ -348,9 +348,11 @@ async function audit(sizes: number[]): Promise<AuditRow[]> {
       say(
         `audit at ${size} rows (${tableSize}, loaded in ${loadSeconds.toFixed(1)} s): group-commit writer ${written.perSecond.toFixed(0)} records/s (${WRITES}, 1000 in flight); load ${row.machineLoad.toFixed(1)}; through the HTTP API:`,
       );
+      // A query never asked (no page after the first in the whole trail) shows a dash, not NaN.
+      const ms = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(1)).padStart(8);
       for (const q of row.queries)
         say(
-          `  ${q.name.padEnd(40)} p50 ${q.p50.toFixed(1).padStart(8)} ms  p95 ${q.p95.toFixed(1).padStart(8)} ms  (${q.count}) ${q.note}`,
+          `  ${q.name.padEnd(40)} p50 ${ms(q.p50)} ms  p95 ${ms(q.p95)} ms  (${q.count}) ${q.note}`,
         );
     }
   } finally {
