@@ -599,6 +599,75 @@ describe.each([1, 2])('audit writer against real Postgres, pipelineDepth %i', (p
     expect(await service.verify({}, 'messages')).toMatchObject({ ok: true });
   });
 
+  it('sends nothing ahead while a refused batch is written in halves: the chain keeps arrival order', async () => {
+    const t = trail({ pipelineDepth: 2 });
+    await t.recordMessage(record(randomUUID())); // the writer knows the head
+    // A gate: the INSERT of one row waits on an advisory lock the test holds, so that a half
+    // of the split batch is on the wire (on a head the writer knows) for as long as the test
+    // wants, with more halves to come behind it.
+    const gate = `gate-${randomUUID()}`;
+    const GATE_LOCK = 815_001;
+    await admin.query(`
+      CREATE FUNCTION audit_test_gate() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.message_id = '${gate}' THEN
+          PERFORM pg_advisory_lock(${GATE_LOCK});
+          PERFORM pg_advisory_unlock(${GATE_LOCK});
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await admin.query(`CREATE TRIGGER audit_test_gate BEFORE INSERT ON audit_messages
+      FOR EACH ROW EXECUTE FUNCTION audit_test_gate()`);
+    const holder = await admin.connect();
+    const head = await admin.connect();
+    /** Backends of this database waiting on a lock (a row lock, or the gate's advisory lock). */
+    const waiting = () =>
+      count(
+        `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+    try {
+      await holder.query(`SELECT pg_advisory_lock(${GATE_LOCK})`);
+      // 30 rows wait on the chain head's row lock (the first alone, 29 sent behind it), so that
+      // the next rows form one batch of their own, taken by the drain once those commit.
+      await head.query('BEGIN');
+      await head.query(
+        `SELECT 1 FROM audit_chain_heads WHERE table_name = 'audit_messages' FOR UPDATE`,
+      );
+      const first = Array.from({ length: 30 }, () => randomUUID());
+      const settled = first.map((id) => t.recordMessage(record(id)));
+      await until(async () => (await waiting()) === 1, 'the batch of 30 to wait on the head');
+      // The bad row first: the batch fails on it, then its halves down to the bad row alone;
+      // then [good] goes, and [gate] on the head it left, with [3 rows] and [5 rows] to come.
+      const bad = record(randomUUID(), { outcome: 'lost' as MessageRecord['outcome'] });
+      const split = [randomUUID(), gate, ...Array.from({ length: 8 }, () => randomUUID())];
+      settled.push(t.recordMessage(bad), ...split.map((id) => t.recordMessage(record(id))));
+      await head.query('COMMIT');
+      await until(async () => (await waiting()) === 1, 'the half with the gate row to wait');
+      // Rows that come now must go after every half of the batch before them.
+      const later = Array.from({ length: 10 }, () => randomUUID());
+      settled.push(...later.map((id) => t.recordMessage(record(id))));
+      await holder.query(`SELECT pg_advisory_unlock(${GATE_LOCK})`);
+      const results = await Promise.allSettled(settled);
+      expect(results.map((r) => r.status)).toEqual([
+        ...Array(first.length).fill('fulfilled'),
+        'rejected',
+        ...Array(split.length + later.length).fill('fulfilled'),
+      ]);
+      const stored = await admin.query<{ message_id: string }>(
+        `SELECT message_id FROM audit_messages WHERE message_id = ANY($1) ORDER BY seq`,
+        [[...first, ...split, ...later]],
+      );
+      expect(stored.rows.map((r) => r.message_id)).toEqual([...first, ...split, ...later]);
+    } finally {
+      await head.query('ROLLBACK').catch(() => undefined);
+      head.release();
+      holder.release();
+      await admin.query(`DROP TRIGGER audit_test_gate ON audit_messages`);
+      await admin.query(`DROP FUNCTION audit_test_gate()`);
+    }
+    expect(await service.verify({}, 'messages')).toMatchObject({ ok: true });
+  });
+
   it('drops whole days for retention, makes a missing day on demand, and the chain still verifies', async () => {
     const t = trail();
     await t.recordMessage(record(randomUUID()));
