@@ -276,9 +276,9 @@ describe('console: the auditor', () => {
   it('shows the trace a message came in, and finds every record of that trace', async () => {
     // On the story, from the test before.
     const traced = page.getByTestId('trace-id');
-    await traced.first().waitFor();
+    await traced.nth(3).waitFor();
     expect(await traced.count()).toBe(4);
-    expect(await traced.first().innerText()).toContain(TRACE_ID);
+    for (const line of await traced.all()) expect(await line.innerText()).toContain(TRACE_ID);
     await page.getByRole('link', { name: 'every record of this trace' }).first().click();
     await page.getByTestId('audit-count').filter({ hasText: '4 records' }).waitFor();
     expect(new URL(page.url()).searchParams.get('traceId')).toBe(TRACE_ID);
@@ -292,15 +292,36 @@ describe('console: the auditor', () => {
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await page.waitForURL((url) => url.searchParams.get('traceId') === TRACE_ID);
     await page.getByTestId('audit-count').filter({ hasText: '4 records' }).waitFor();
-    // What is no trace id is said so, and asks the API nothing; a trace no message came in
-    // finds nothing.
-    await page.locator('input[name="traceId"]').fill('not-a-trace');
-    await page.getByRole('button', { name: 'Search', exact: true }).click();
-    await page.getByRole('alert').filter({ hasText: 'Not a trace id' }).waitFor();
-    await page.getByTestId('audit-count').filter({ hasText: '0 records' }).waitFor();
+    // So does a bookmark that has one.
+    await page.goto(
+      `${gw.base}/console/audit?${new URLSearchParams({ traceId: TRACEPARENT.toUpperCase() })}`,
+    );
+    await page.getByTestId('audit-count').filter({ hasText: '4 records' }).waitFor();
+    // A trace no message came in finds nothing.
     await page.locator('input[name="traceId"]').fill('f'.repeat(32));
     await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.waitForURL((url) => url.searchParams.get('traceId') === 'f'.repeat(32));
     await page.getByTestId('audit-count').filter({ hasText: '0 records' }).waitFor();
+    // What is no trace id is said so and asks the API nothing: no list, no export link.
+    const asked: string[] = [];
+    const onRequest = (request: { url(): string }) => {
+      if (request.url().includes('not-a-trace')) asked.push(request.url());
+    };
+    page.on('request', onRequest);
+    try {
+      await page.locator('input[name="traceId"]').fill('not-a-trace');
+      await page.getByRole('button', { name: 'Search', exact: true }).click();
+      await page.getByRole('alert').filter({ hasText: 'Not a trace id' }).waitFor();
+      await page.getByTestId('audit-count').filter({ hasText: '0 records' }).waitFor();
+      expect(await page.getByTestId('export-csv').count()).toBe(0);
+      await page.getByLabel('Save this search as').fill('No search');
+      expect(
+        await page.getByRole('button', { name: 'Save search' }).getAttribute('disabled'),
+      ).not.toBeNull();
+      expect(asked).toEqual([]);
+    } finally {
+      page.off('request', onRequest);
+    }
   });
 
   it('never finds or shows a card number: searching for one finds nothing', async () => {

@@ -50,7 +50,8 @@ function filtersOf(search: AuditSearch, kind: Kind): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k of keys) {
     const v = search[k];
-    if (v) out[k] = v;
+    // A bookmark's trace id as the search box would have made it (upper case, a traceparent).
+    if (v) out[k] = k === 'traceId' ? traceIdOf(v) : v;
   }
   return out;
 }
@@ -83,7 +84,16 @@ function exportHref(kind: Kind, filters: Record<string, string>, format: 'csv' |
   return `/api/v1/audit/export?${params.toString()}`;
 }
 
-function SavedSearches({ kind, filters }: { kind: Kind; filters: Record<string, string> }) {
+function SavedSearches({
+  kind,
+  filters,
+  savable,
+}: {
+  kind: Kind;
+  filters: Record<string, string>;
+  /** False while the search cannot be run (its trace id is none): nothing to keep. */
+  savable: boolean;
+}) {
   const client = useQueryClient();
   const navigate = useNavigate({ from: '/audit' });
   const [name, setName] = useState('');
@@ -112,7 +122,7 @@ function SavedSearches({ kind, filters }: { kind: Kind; filters: Record<string, 
       <form
         onSubmit={(e) => {
           e.preventDefault();
-          if (name.trim()) save.mutate();
+          if (name.trim() && savable) save.mutate();
         }}
       >
         <Group align="end" mb="sm">
@@ -122,7 +132,12 @@ function SavedSearches({ kind, filters }: { kind: Kind; filters: Record<string, 
             onChange={(e) => setName(e.currentTarget.value)}
             maxLength={100}
           />
-          <Button type="submit" variant="default" disabled={!name.trim()} loading={save.isPending}>
+          <Button
+            type="submit"
+            variant="default"
+            disabled={!name.trim() || !savable}
+            loading={save.isPending}
+          >
             Save search
           </Button>
         </Group>
@@ -355,7 +370,7 @@ export function AuditScreen() {
           <Button type="submit">Search</Button>
         </Group>
       </form>
-      {exportsAllowed() ? (
+      {badTrace ? null : exportsAllowed() ? (
         <Group mb="md" gap="sm">
           <Text size="sm">Export this search:</Text>
           <Anchor href={exportHref(kind, filters, 'csv')} download data-testid="export-csv">
@@ -397,7 +412,7 @@ export function AuditScreen() {
         </Button>
       )}
       <div style={{ marginTop: 'var(--mantine-spacing-xl)' }}>
-        <SavedSearches kind={kind} filters={filters} />
+        <SavedSearches kind={kind} filters={filters} savable={!badTrace} />
       </div>
     </>
   );
