@@ -43,7 +43,8 @@ const route = () => `route-${rnd(ROUTES) - 1}`;
 
 /**
  * Each query `queries` times, one at a time (an export: a tenth as many, at least 3): one
- * message's trail by id; a route's page (50) of an hour, and the page after it by cursor; the
+ * message's trail by id; a route's page (50) of an hour, and a page after one by cursor (after
+ * a route's hour, or where an hour has no second page, as in small runs, a route's day); the
  * newest page of a status (dead-lettered) over the whole trail and in one day; one route's
  * failures in a day; the dashboard's counts per hour over a day; a route's day exported as
  * NDJSON (with the rows it streamed).

@@ -23,9 +23,10 @@
  * baseline's better run is (the JIT and the broker warmed by what ran before).
  *
  * The raw baseline is plain kafkajs as npm ships it (the `kafkajs-plain` alias of the same
- * version, which patch-package leaves alone): what a hand-written consumer would run. A row of
- * raw kafkajs as Junction ships it (patches/kafkajs+2.2.4.patch, with its cheaper encoder) runs
- * beside it, and the route against that row is printed too: Junction's own cost over its client.
+ * version, which patch-package leaves alone): what a hand-written consumer would run. Raw
+ * kafkajs as Junction ships it (patches/kafkajs+2.2.4.patch, with its cheaper encoder) runs before
+ * the routes and again after them, and the warm route against the faster of those two is printed
+ * too: Junction's own cost over its client.
  */
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { Kafka as PlainKafka } from 'kafkajs-plain';
@@ -60,6 +61,8 @@ const EXACTLY_ONCE = process.argv.includes('--exactly-once');
 const BATCHING = process.argv.includes('--batching');
 
 const kafka = new Kafka({ clientId: RUN, brokers: BROKERS, logLevel: logLevel.NOTHING });
+/** The raw rows on kafkajs as Junction ships it, against which the route's own cost is read. */
+const SHIPPED = 'raw kafkajs as Junction ships it (patched)';
 /** kafkajs as npm ships it, for the raw baseline (Junction's patches are in `kafka`). */
 const plain = new PlainKafka({
   clientId: `${RUN}-plain`,
@@ -287,6 +290,8 @@ async function main(): Promise<void> {
           ...(BATCHING ? ['linger5-in', 'linger5-out', 'unbatched-in', 'unbatched-out'] : []),
           'rename2-in',
           'rename2-out',
+          'shipped2-in',
+          'shipped2-out',
         ]
       : codecs.flatMap((c) => [`${c}-raw-in`, `${c}-raw-out`, `${c}-in`, `${c}-out`])),
   ].map((t) => `${RUN}.${t}`);
@@ -310,12 +315,14 @@ async function main(): Promise<void> {
       ),
     );
     if (codecs.length === 0) {
-      const [shippedIn, shippedOut, renameIn, renameOut, ...more] = topics.slice(4, -2);
-      await preload(shippedIn);
-      rows.push(
-        await raw(shippedIn, shippedOut, 'raw kafkajs as Junction ships it (patched)', undefined),
-      );
-      const [rename2In, rename2Out] = topics.slice(-2);
+      const named = (name: string) => `${RUN}.${name}`;
+      const shipped = async (name: string, at: string) => {
+        await preload(named(`${at}-in`));
+        rows.push(await raw(named(`${at}-in`), named(`${at}-out`), name));
+      };
+      await shipped(SHIPPED, 'shipped');
+      const [renameIn, renameOut, ...more] = topics.slice(6, -4);
+      const [rename2In, rename2Out] = [named('rename2-in'), named('rename2-out')];
       const routeRow = async (name: string, input: string, output: string, options = {}) => {
         await preload(input);
         rows.push(withBroker(await route(name, input, output, options), output));
@@ -339,6 +346,8 @@ async function main(): Promise<void> {
       // The first route row ran on a cold JIT, the raw baseline is the faster of a cold and a
       // warm run: the route again, warm, is the like-for-like figure.
       await routeRow('the same route again, warm (after the other rows)', rename2In, rename2Out);
+      // Warm too, as the route's row and the baseline's better run are.
+      await shipped(`${SHIPPED} again`, 'shipped2');
     } else {
       rows.push(...(await compressionRows(codecs, topics.slice(4))));
     }
@@ -357,11 +366,12 @@ async function main(): Promise<void> {
     rows,
     fastest(rows[0], rows[rows.length - 1]),
   );
-  const shipped = rows.find((r) => r.name.startsWith('raw kafkajs as Junction ships it'));
+  const [shipped1, shipped2] = rows.filter((r) => r.name.startsWith(SHIPPED));
+  const shipped = shipped1 && shipped2 ? fastest(shipped1, shipped2) : undefined;
   const warm = rows.find((r) => r.name.startsWith('the same route again, warm'));
   if (shipped && warm && !process.argv.includes('--json'))
     console.log(
-      `\nthe warm route / raw kafkajs as Junction ships it (its own cost over its client): ${((warm.perSecond / shipped.perSecond) * 100).toFixed(0)}%`,
+      `\nthe warm route / raw kafkajs as Junction ships it, the faster run (its own cost over its client): ${((warm.perSecond / shipped.perSecond) * 100).toFixed(0)}%`,
     );
 }
 
