@@ -29,6 +29,31 @@ describe('connection config', () => {
 });
 
 describe('secrets written into config', () => {
+  const KEYS = [
+    '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n',
+    '-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n',
+    '-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n',
+    '-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIF\n-----END ENCRYPTED PRIVATE KEY-----\n',
+  ];
+  it.each(KEYS.map((key) => [key.split('\n')[0], key]))(
+    'refuses a certificate field with a private key pasted in (%s), in every protocol, never repeating it',
+    (_name, key) => {
+      const cases = [
+        ['amqp', { url: 'amqps://r', tls: { cert: CA + key } }, '/config/tls/cert'],
+        ['amqp', { url: 'amqps://r', tls: { ca: key + CA } }, '/config/tls/ca'],
+        ['http', { baseUrl: 'https://erp', tls: { cert: CA + key } }, '/config/tls/cert'],
+        ['kafka', { brokers: ['k:9093'], ssl: { cert: CA + key } }, '/config/ssl/cert'],
+        ['mqtt', { url: 'mqtts://broker:8883', tls: { cert: CA + key } }, '/config/tls/cert'],
+      ] as const;
+      for (const [type, config, pointer] of cases) {
+        const problems = connectionConfigProblems(type, config);
+        expect(problems.map((p) => p.pointer)).toContain(pointer);
+        expect(JSON.stringify(problems)).not.toContain('MII');
+        expect(JSON.stringify(problems)).not.toContain('MHc');
+      }
+    },
+  );
+
   const secretHeaders = [
     'Authorization',
     'X-Api-Key',

@@ -71,6 +71,34 @@ export function connectionTargets(
 const ajv = new Ajv2020({ allErrors: true, strict: false });
 const validators = byKind((kind) => ajv.compile(CONNECTION_CONFIG_SCHEMAS[kind]));
 
+/** A PEM private key block, of any algorithm (PKCS#8, RSA, EC, encrypted). */
+const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+
+/**
+ * Config fields holding a PEM private key, wherever in config (a key pasted with its certificate
+ * into `tls.cert` is the usual slip): config is stored and shown in plain text, and kept in the
+ * audit trail's `connection.*` events for good. The message never repeats the value.
+ */
+export function privateKeyProblems(
+  value: unknown,
+  pointer = '/config',
+): Array<{ pointer: string; message: string }> {
+  if (typeof value === 'string')
+    return PEM_PRIVATE_KEY.test(value)
+      ? [
+          {
+            pointer,
+            message:
+              'holds a PEM private key: config is stored and shown in plain text; put the key in the secrets (tlsKey, or sslKey for Kafka) and only the certificate here',
+          },
+        ]
+      : [];
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, child]) =>
+    privateKeyProblems(child, `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`),
+  );
+}
+
 export function connectionConfigProblems(
   type: ConnectorKind,
   config: unknown,
@@ -79,9 +107,12 @@ export function connectionConfigProblems(
   if (validate(config)) {
     const connection = CONNECTORS[type].connection;
     // Secrets written into config would be stored in plaintext and shown by every read.
-    return 'embeddedSecretProblems' in connection && connection.embeddedSecretProblems
-      ? connection.embeddedSecretProblems(config as Record<string, unknown>)
-      : [];
+    return [
+      ...privateKeyProblems(config),
+      ...('embeddedSecretProblems' in connection && connection.embeddedSecretProblems
+        ? connection.embeddedSecretProblems(config as Record<string, unknown>)
+        : []),
+    ];
   }
   return (validate.errors ?? []).map((e) => ({
     pointer: `/config${e.instancePath}${e.keyword === 'required' ? `/${(e.params as { missingProperty: string }).missingProperty}` : e.keyword === 'additionalProperties' ? `/${(e.params as { additionalProperty: string }).additionalProperty}` : ''}`,
