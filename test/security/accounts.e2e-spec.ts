@@ -288,6 +288,23 @@ describe('accounts, sign-in and credentials (gateway process, real Postgres)', (
         await g.expect(400, 'DELETE', `/api/v1/users/${id}`, undefined, { token });
         // The key may not remove or demote its own user, nor the last admin.
         await g.expect(403, 'PATCH', `/api/v1/users/${id}`, { disabled: true }, { key });
+        // Nor copy itself: a key makes no admin key (a leaked one would outlive its revoking),
+        // though it makes the keys below it.
+        const copy = await g.expect(
+          403,
+          'POST',
+          '/api/v1/api-keys',
+          { name: 'copy', roles: ['admin'] },
+          { key },
+        );
+        expect(JSON.stringify(copy.body)).toContain('cannot grant the admin role');
+        await g.expect(
+          201,
+          'POST',
+          '/api/v1/api-keys',
+          { name: 'reader', roles: ['viewer'] },
+          { key },
+        );
         await g.expect(400, 'DELETE', `/api/v1/users/${id}`, undefined, { key });
         // A second human admin makes the first one removable; its key dies with it.
         await g.expect(200, 'PATCH', `/api/v1/users/${other}`, { roles: ['admin'] }, { token });

@@ -55,6 +55,13 @@ export class ApiKeysService {
   ): Promise<ApiKeyView & { key: string }> {
     const ownerId = actor.kind === 'user' ? actor.id : actor.ownerId;
     if (!ownerId) throw new JunctionError('FORBIDDEN', 'this caller cannot own an API key');
+    // As for users (UsersService): admin power is handed out by signed-in people only, or a
+    // leaked admin key could copy itself into keys that outlive revoking it.
+    if (actor.kind === 'apiKey' && input.roles.includes('admin'))
+      throw new JunctionError(
+        'FORBIDDEN',
+        'an API key cannot grant the admin role, to a key either: sign in as an admin',
+      );
     const beyond = input.roles.filter((role) => !covers(actor.roles, role));
     if (beyond.length > 0)
       throw new JunctionError(
