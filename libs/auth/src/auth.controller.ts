@@ -77,7 +77,14 @@ export function consoleReturnPath(value: unknown): string | undefined {
   if (!/^\/console(?:[/?#]|$)/.test(value)) return undefined;
   if (value.includes('\\') || value.includes('//')) return undefined;
   if ([...value].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) return undefined;
-  if (/(?:^|\/)\.\.?(?:[/?#]|$)/.test(value.split(/[?#]/)[0])) return undefined;
+  const path = value.split(/[?#]/)[0];
+  if (/(?:^|\/)\.\.?(?:[/?#]|$)/.test(path)) return undefined;
+  // An encoded slash or backslash is no part of a console path, and a server may decode it.
+  if (/%(?:2f|5c)/i.test(path)) return undefined;
+  // Where a browser takes it: '%2e' is a dot there, so '/console/%2e%2e/api' leaves /console.
+  const resolved = new URL(value, 'http://console.invalid');
+  if (resolved.host !== 'console.invalid' || !/^\/console(?:\/|$)/.test(resolved.pathname))
+    return undefined;
   return value;
 }
 

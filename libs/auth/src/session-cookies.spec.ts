@@ -65,6 +65,10 @@ describe('consoleReturnPath', () => {
       '/console?x=1',
       '/console#top',
       '/console/routes?tab=v&x=%2F',
+      '/console/routes/%2e%2eswap',
+      '/console/routes/x/%2e%2e/y',
+      '/console/routes/caf%C3%A9',
+      '/console/routes/café',
     ])
       expect(consoleReturnPath(p)).toBe(p);
   });
@@ -83,6 +87,16 @@ describe('consoleReturnPath', () => {
       '/console\\\\evil',
       '/console/../api',
       '/console/./x',
+      // Dot segments as a browser reads them: '%2e' is a dot.
+      '/console/%2e%2e/evil',
+      '/console/%2E%2E',
+      '/console/.%2e/api/v1/users',
+      '/console/%2e./%2e%2e/x',
+      '/console/x/%2e%2e/%2e%2e/api',
+      // An encoded slash or backslash.
+      '/console/%2f%2fevil.example',
+      '/console/..%2fapi',
+      '/console/%5c%5cevil',
       '/console/\u0000',
       '/console/\n',
       `/console/${'a'.repeat(3000)}`,
