@@ -79,6 +79,22 @@ describe('junction login file', () => {
     expect(() => resolveConnection({ HOME: home })).toThrow(/junction login/);
   });
 
+  it('refuses a gateway URL holding a user or password, and never shows it', () => {
+    for (const url of [
+      'http://user:SEKRET@127.0.0.1:1',
+      'https://:SEKRET@gw.example/base',
+      'http://SEKRET@gw.example',
+      'http://user:SEKRET@[bad',
+    ]) {
+      expect(() => normalizeUrl(url)).toThrow(NotLoggedIn);
+      expect(() => normalizeUrl(url)).not.toThrow(/SEKRET/);
+      const env = { JUNCTION_URL: url, XDG_CONFIG_HOME: home };
+      expect(() => resolveConnection(env)).toThrow(NotLoggedIn);
+      expect(() => resolveConnection(env)).not.toThrow(/SEKRET/);
+      expect(() => resolveConnection({ ...env, JUNCTION_API_KEY: 'k' })).not.toThrow(/SEKRET/);
+    }
+  });
+
   it('accepts only http(s) URLs', () => {
     expect(normalizeUrl('http://127.0.0.1:8080///')).toBe('http://127.0.0.1:8080');
     expect(normalizeUrl('https://gw.example/base/')).toBe('https://gw.example/base');

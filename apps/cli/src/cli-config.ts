@@ -68,16 +68,29 @@ export function removeLogin(env: NodeJS.ProcessEnv = process.env): boolean {
   }
 }
 
-/** Strips a trailing slash and checks the scheme, so `${url}/api/v1` is always right. */
+/** A URL as messages show it: without the user and password a careless one may hold. */
+function shown(raw: string): string {
+  return raw.replace(/\/\/[^/?#]*@/, '//');
+}
+
+/**
+ * Strips a trailing slash and checks the scheme, so `${url}/api/v1` is always right. A user or
+ * password in the URL is refused (never shown): the CLI signs in with `login`, an API key or a
+ * token, and would only have printed it.
+ */
 export function normalizeUrl(raw: string): string {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new NotLoggedIn(`'${raw}' is not a URL (e.g. http://127.0.0.1:8080)`);
+    throw new NotLoggedIn(`'${shown(raw)}' is not a URL (e.g. http://127.0.0.1:8080)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new NotLoggedIn(`'${raw}' must be an http:// or https:// URL`);
+    throw new NotLoggedIn(`'${shown(raw)}' must be an http:// or https:// URL`);
+  if (url.username || url.password)
+    throw new NotLoggedIn(
+      `'${shown(raw)}' holds a user or password: give the gateway's URL alone, and sign in with \`junction login\`, JUNCTION_API_KEY or JUNCTION_TOKEN`,
+    );
   return url.toString().replace(/\/+$/, '');
 }
 
@@ -107,7 +120,8 @@ export function resolveConnection(env: NodeJS.ProcessEnv = process.env): Connect
       return { url: normalizeUrl(url), credentials: { apiKey: stored.apiKey }, from };
     if (stored.token) return { url: normalizeUrl(url), credentials: { token: stored.token }, from };
   }
+  const gateway = normalizeUrl(url);
   throw new NotLoggedIn(
-    `no credentials for ${url}: run \`junction login ${url} ...\` or set JUNCTION_API_KEY or JUNCTION_TOKEN`,
+    `no credentials for ${gateway}: run \`junction login ${gateway} ...\` or set JUNCTION_API_KEY or JUNCTION_TOKEN`,
   );
 }
