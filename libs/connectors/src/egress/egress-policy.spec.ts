@@ -46,7 +46,19 @@ function spellings([a, b, c, d]: number[]): string[] {
 function embedded([a, b, c, d]: number[]): string[] {
   const hi = hex((a << 8) | b);
   const lo = hex((c << 8) | d);
-  return [`::${a}.${b}.${c}.${d}`, `64:ff9b::${hi}:${lo}`, `2002:${hi}:${lo}::1`];
+  // Teredo carries the client's address with its bits inverted.
+  const inverted = (x: number) => hex(~x & 0xffff);
+  return [
+    `::${a}.${b}.${c}.${d}`,
+    `::ffff:0:${hi}:${lo}`,
+    `::ffff:0:${a}.${b}.${c}.${d}`,
+    `64:ff9b::${hi}:${lo}`,
+    `64:ff9b:1::${hi}:${lo}`,
+    `64:ff9b:1:abcd::${hi}:${lo}`,
+    `2002:${hi}:${lo}::1`,
+    `2001:0:${hi}:${lo}::1`,
+    `2001::8000:ffff:${inverted((a << 8) | b)}:${inverted((c << 8) | d)}`,
+  ];
 }
 
 function randomIn(gen: Generator<number>, prefix: number[]): number[] {
@@ -63,6 +75,8 @@ describe('egress policy: metadata and link-local', () => {
     [169, 254, 0, 1],
     ...Array.from({ length: 20 }, () => randomIn(gen, [169, 254])),
     [100, 100, 100, 200],
+    [168, 63, 129, 16],
+    [192, 0, 0, 192],
   ];
 
   it.each(linkLocal.map((a) => [a.join('.'), a]))(
@@ -71,7 +85,7 @@ describe('egress policy: metadata and link-local', () => {
       for (const spelling of [...spellings(address), ...embedded(address)]) {
         expect([spelling, permissive.refusesName(spelling, 80)]).toEqual([
           spelling,
-          expect.stringMatching(/metadata|link-local/),
+          expect.stringMatching(/metadata|link-local|cloud platform service/),
         ]);
         // A name that resolved to it at connect time.
         expect(permissive.refusesAddress('shop.example', spelling, 443)).toMatch(

@@ -7,7 +7,8 @@ import ipaddr from 'ipaddr.js';
  * nothing).
  *
  * - Cloud metadata and link-local addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254,
- *   100.100.100.200, metadata.google.internal, ... and the same addresses inside IPv6 forms or
+ *   100.100.100.200, 168.63.129.16, 192.0.0.192, metadata.google.internal, ... and the same
+ *   addresses inside IPv6 forms (mapped, translated, NAT64, 6to4, Teredo) or
  *   spelled in decimal, octal or hex) are refused in every mode unless an entry names them
  *   explicitly: an exact host entry, or an address or range inside the special range.
  * - Permissive (the default): anything else may be reached; the connection names its target.
@@ -57,24 +58,37 @@ export const METADATA_HOSTS: readonly string[] = [
 const SPECIAL_RANGES: ReadonlyArray<{ range: [Address, number]; label: string }> = [
   ['169.254.0.0/16', 'link-local (cloud metadata)'],
   ['100.100.100.200/32', 'cloud metadata'],
+  // Azure's WireServer (the VM agent's and platform DNS's endpoint) and Oracle Cloud's legacy
+  // metadata address.
+  ['168.63.129.16/32', 'cloud platform service'],
+  ['192.0.0.192/32', 'cloud metadata'],
   ['fe80::/10', 'link-local'],
   ['fd00:ec2::254/128', 'cloud metadata'],
 ].map(([cidr, label]) => ({ range: ipaddr.parseCIDR(cidr), label }));
 
-/** The IPv4 address carried inside an IPv6 one (mapped, compatible, NAT64, 6to4), if any. */
-function embeddedIPv4(address: ipaddr.IPv6): ipaddr.IPv4 | undefined {
-  if (address.isIPv4MappedAddress()) return address.toIPv4Address();
+/**
+ * The IPv4 addresses an IPv6 one carries (mapped, translated, compatible, NAT64 well-known and
+ * local-use, 6to4, both ends of Teredo), each of which may reach a special range.
+ */
+function embeddedIPv4(address: ipaddr.IPv6): ipaddr.IPv4[] {
+  if (address.isIPv4MappedAddress()) return [address.toIPv4Address()];
   const parts = address.parts;
-  const last32 = (): ipaddr.IPv4 =>
-    new ipaddr.IPv4([parts[6] >> 8, parts[6] & 0xff, parts[7] >> 8, parts[7] & 0xff]);
-  // ::a.b.c.d (deprecated compatible form; not :: or ::1) and 64:ff9b::a.b.c.d (NAT64).
-  if (parts.slice(0, 6).every((p) => p === 0) && (parts[6] !== 0 || parts[7] > 1)) return last32();
-  if (parts[0] === 0x64 && parts[1] === 0xff9b && parts.slice(2, 6).every((p) => p === 0))
-    return last32();
+  const v4 = (high: number, low: number): ipaddr.IPv4 =>
+    new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
+  const zero = (from: number, to: number) => parts.slice(from, to).every((p) => p === 0);
+  // ::a.b.c.d (deprecated compatible form; not :: or ::1).
+  if (zero(0, 6) && (parts[6] !== 0 || parts[7] > 1)) return [v4(parts[6], parts[7])];
+  // ::ffff:0:a.b.c.d (IPv4-translated, SIIT).
+  if (zero(0, 4) && parts[4] === 0xffff && parts[5] === 0) return [v4(parts[6], parts[7])];
+  // 64:ff9b::a.b.c.d (NAT64) and 64:ff9b:1::/48 (local-use NAT64, the address in the last 32 bits).
+  if (parts[0] === 0x64 && parts[1] === 0xff9b && (zero(2, 6) || parts[2] === 1))
+    return [v4(parts[6], parts[7])];
   // 2002:AABB:CCDD::/48 (6to4) carries AA.BB.CC.DD.
-  if (parts[0] === 0x2002)
-    return new ipaddr.IPv4([parts[1] >> 8, parts[1] & 0xff, parts[2] >> 8, parts[2] & 0xff]);
-  return undefined;
+  if (parts[0] === 0x2002) return [v4(parts[1], parts[2])];
+  // 2001:0::/32 (Teredo): the server's address, then the client's, its bits inverted.
+  if (parts[0] === 0x2001 && parts[1] === 0)
+    return [v4(parts[2], parts[3]), v4(~parts[6] & 0xffff, ~parts[7] & 0xffff)];
+  return [];
 }
 
 /**
@@ -111,8 +125,7 @@ function inRange(address: Address, [network, bits]: [Address, number]): boolean 
 function specialLabel(address: Address): { label: string; range: [Address, number] } | undefined {
   const candidates: Address[] = [address];
   if (address.kind() === 'ipv6') {
-    const inner = embeddedIPv4(address as ipaddr.IPv6);
-    if (inner) candidates.push(inner);
+    candidates.push(...embeddedIPv4(address as ipaddr.IPv6));
   }
   for (const candidate of candidates)
     for (const special of SPECIAL_RANGES) if (inRange(candidate, special.range)) return special;
