@@ -407,6 +407,23 @@ describe('secrets go only where they were entered for (issue #11, class 2)', () 
       expect([baseUrl, res.status]).toEqual([baseUrl, 400]);
     }
 
+    // A header secret with a line break would fail only at the first request: refused when saved,
+    // without repeating it.
+    for (const secrets of [
+      { 'header:X-Api-Key': `${apiKey}\r\nX-Injected: 1` },
+      { bearerToken: `${oldToken}\n` },
+    ]) {
+      const res = await gw.call('POST', '/api/v1/connections', {
+        name: 'erp-crlf',
+        type: 'http',
+        config: { baseUrl: old.baseUrl },
+        secrets,
+      });
+      expect(res.status).toBe(400);
+      expect(JSON.stringify(res.body)).toMatch(/cannot hold a line break/);
+      expect(JSON.stringify(res.body)).not.toContain(apiKey);
+      expect(JSON.stringify(res.body)).not.toContain(oldToken);
+    }
     await gw.created('/connections', {
       name: 'erp',
       type: 'http',

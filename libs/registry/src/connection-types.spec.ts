@@ -4,6 +4,7 @@ import {
   connectionConfigProblems,
   connectionTargets,
   secretKeyProblem,
+  secretValueProblem,
 } from './connection-types';
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
@@ -142,6 +143,23 @@ describe('secret slots', () => {
     const found = secretKeyProblem(type, key);
     if (problem) expect(found).toMatch(problem);
     else expect(found).toBeUndefined();
+  });
+});
+
+describe('secret values', () => {
+  it.each([
+    ['header:X-Api-Key', 'abc\r\nX-Injected: 1', /line break/],
+    ['header:X-Api-Key', 'abc\n', /line break/],
+    ['bearerToken', 'abc\u0000', /line break or NUL/],
+    ['header:X-Api-Key', 'abc def', undefined],
+    ['bearerToken', 'eyJhbGciOi.x.y', undefined],
+    ['password', 'line\nbreak', undefined], // not sent as a header
+  ] as const)('%s %j', (key, value, problem) => {
+    const found = secretValueProblem(key, value);
+    if (problem) {
+      expect(found).toMatch(problem);
+      expect(found).not.toContain(value);
+    } else expect(found).toBeUndefined();
   });
 });
 

@@ -40,6 +40,19 @@ export function secretKeyProblem(type: ConnectorKind, key: string): string | und
 }
 
 /**
+ * Why a secret's value cannot be used, or undefined. A secret sent as an HTTP header value (a
+ * `header:<name>` secret, a bearer token) cannot hold a line break or NUL: Node refuses such a
+ * header at the first request, so the route would fail at run time, not when it is saved. The
+ * message never repeats the value.
+ */
+export function secretValueProblem(key: string, value: string): string | undefined {
+  const inHeader = key.startsWith('header:') || key === 'bearerToken';
+  return inHeader && /[\r\n\0]/.test(value)
+    ? 'is sent as an HTTP header value, which cannot hold a line break or NUL'
+    : undefined;
+}
+
+/**
  * The config fields of each type that decide where its secrets go and whom the gateway trusts
  * with them: the address (URL, brokers, base URL, virtual host), the TLS trust and client identity,
  * and the user name a password pairs with. Secrets were entered for one value of these: a change

@@ -8,6 +8,7 @@ import {
   connectionConfigProblems,
   connectionTargets,
   secretKeyProblem,
+  secretValueProblem,
 } from './connection-types';
 import { ConnectionsRepository } from './connections.repository';
 import { ConnectionEntity } from './entities/connection.entity';
@@ -267,7 +268,9 @@ export class ConnectionsService {
     const problems = connectionConfigProblems(input.type, input.config);
     const next = { ...current };
     for (const [key, value] of Object.entries(input.secrets ?? {})) {
-      const problem = secretKeyProblem(input.type, key);
+      const problem =
+        secretKeyProblem(input.type, key) ??
+        (value === null ? undefined : secretValueProblem(key, value));
       if (problem) problems.push({ pointer: `/secrets/${key}`, message: problem });
       else if (value === null) delete next[key];
       else next[key] = value;
