@@ -12,6 +12,7 @@ export { checkRouteShape, parseRouteText, prepareRouteSchema } from './schema/ro
 export { parseRouteSource, withPositions, SOURCE_LIMITS } from './schema/route-source';
 export type { ParsedSource, SourceFormat } from './schema/route-source';
 export type { JsonSchema } from './schema/json-schema';
+export { useLinearUniqueItems } from './schema/unique-items';
 export { STAGES, STAGE_KINDS } from './stages';
 export type { StageKind } from './stages';
 export type { RouteResources, Stage, StageDefinition } from './stages/stage';

@@ -5,7 +5,7 @@ import {
   type ConnectionTarget,
   type ConnectorKind,
 } from '@junction/connectors';
-import type { JsonSchema } from '@junction/pipeline';
+import { type JsonSchema, useLinearUniqueItems } from '@junction/pipeline';
 import { canonicalJson } from './canonical-json';
 
 /** The connection types: the connector kinds (`CONNECTORS` in libs/connectors). */
@@ -82,6 +82,7 @@ export function connectionTargets(
 }
 
 const ajv = new Ajv2020({ allErrors: true, strict: false });
+useLinearUniqueItems(ajv);
 const validators = byKind((kind) => ajv.compile(CONNECTION_CONFIG_SCHEMAS[kind]));
 
 /** A PEM private key block, of any algorithm (PKCS#8, RSA, EC, encrypted). */

@@ -4,6 +4,7 @@ import type { RouteDocument } from '../route-document';
 import type { RouteProtocols } from '../route-protocol';
 import { routeSchema } from './route-schema';
 import { parseRouteSource } from './route-source';
+import { useLinearUniqueItems } from './unique-items';
 
 /** The compiled route schema of each protocol map (one map per process, compiled once). */
 const compiled = new WeakMap<RouteProtocols, ValidateFunction>();
@@ -29,6 +30,7 @@ function shapeChecker(protocols: RouteProtocols): ValidateFunction {
       // Errors carry their parent schema: a refused field's reason is its description.
       verbose: true,
     });
+    useLinearUniqueItems(ajv);
     check = ajv.compile(routeSchema(protocols));
     compiled.set(protocols, check);
   }

@@ -1,0 +1,102 @@
+// The engine's own specs check it against the real protocol map (see eslint.config.mjs).
+import { CONNECTORS } from '@junction/connectors';
+import { compileRoute } from '../compile';
+import { canonicalJson, firstDuplicate } from '../schema/unique-items';
+import { envelopeOf, testResources } from '../testing';
+
+const route = (schema: unknown) => ({
+  id: 'u',
+  source: { type: 'http', path: 'u' },
+  pipeline: [{ validate: { schema } }],
+  destinations: [{ type: 'log' }],
+});
+
+const uniqueLines = { properties: { lines: { type: 'array', uniqueItems: true } } };
+
+async function outcome(schema: unknown, body: unknown) {
+  const compiled = await compileRoute(route(schema), testResources({ protocols: CONNECTORS }));
+  return compiled.run(envelopeOf(body));
+}
+
+describe('validate: uniqueItems', () => {
+  it('uses JSON Schema equality: key order does not matter, 1 and 1.0 are equal', async () => {
+    const failed = await outcome(uniqueLines, {
+      lines: [{ sku: 1, qty: 2 }, { sku: 2 }, { qty: 2, sku: 1.0 }],
+    });
+    expect(failed.outcome).toBe('error');
+    expect(failed.outcome === 'error' && failed.error.message).toBe(
+      'body does not match the schema: /lines must NOT have duplicate items (items ## 0 and 2 are identical)',
+    );
+    for (const lines of [
+      [1, '1', true, null, [1], { a: 1 }, { a: '1' }, [[1]], { '0': 1 }],
+      [{ a: [1, 2] }, { a: [2, 1] }],
+      [{ a: undefined }, {}],
+    ])
+      expect((await outcome(uniqueLines, { lines })).outcome).toBe('deliver');
+    expect(
+      (await outcome(uniqueLines, { lines: [[{ b: 1, a: 2 }], [{ a: 2, b: 1 }]] })).outcome,
+    ).toBe('error');
+  });
+
+  it('applies inside items and respects uniqueItems: false', async () => {
+    const nested = {
+      properties: { m: { type: 'array', items: { type: 'array', uniqueItems: true } } },
+    };
+    const failed = await outcome(nested, {
+      m: [
+        [1, 2],
+        [3, 3],
+      ],
+    });
+    expect(failed.outcome === 'error' && failed.error.message).toMatch(
+      /\/m\/1 must NOT have duplicate items \(items ## 0 and 1 are identical\)/,
+    );
+    expect(
+      (
+        await outcome(nested, {
+          m: [
+            [1, 2],
+            [1, 2],
+          ],
+        })
+      ).outcome,
+    ).toBe('deliver');
+    expect(
+      (await outcome({ properties: { a: { uniqueItems: false } } }, { a: [1, 1] })).outcome,
+    ).toBe('deliver');
+  });
+
+  it('reads each item once, not once per pair (a large array is linear work)', async () => {
+    let reads = 0;
+    const item = (sku: number) =>
+      Object.defineProperty({}, 'sku', {
+        enumerable: true,
+        get: () => {
+          reads++;
+          return sku;
+        },
+      });
+    const lines = Array.from({ length: 3000 }, (_, i) => item(i));
+    expect((await outcome(uniqueLines, { lines })).outcome).toBe('deliver');
+    // Pairwise deep-equal reads every item about 3000 times (millions of reads).
+    expect(reads).toBeLessThanOrEqual(2 * lines.length);
+
+    const many = Array.from({ length: 60_000 }, (_, sku) => ({ sku }));
+    expect((await outcome(uniqueLines, { lines: many })).outcome).toBe('deliver');
+    many.push({ sku: 59_999 });
+    const failed = await outcome(uniqueLines, { lines: many });
+    expect(failed.outcome === 'error' && failed.error.message).toMatch(
+      /items ## 59999 and 60000 are identical/,
+    );
+  });
+});
+
+describe('canonicalJson / firstDuplicate', () => {
+  it('writes equal JSON values alike and different ones apart', () => {
+    expect(canonicalJson({ b: [1.0, 'x'], a: null })).toBe('{"a":null,"b":[1,"x"]}');
+    expect(canonicalJson(-0)).toBe(canonicalJson(0));
+    expect(canonicalJson('1')).not.toBe(canonicalJson(1));
+    expect(firstDuplicate([{ a: 1 }, 2, { a: 1 }])).toEqual([0, 2]);
+    expect(firstDuplicate([])).toBeUndefined();
+  });
+});
