@@ -98,6 +98,52 @@ describe('regular expressions of a route document are analysed off the event loo
   });
 });
 
+describe('repetition around an unbounded quantifier is bounded by the pattern, not by recheck alone', () => {
+  // recheck rates /(.*a){20}/ as degree 2 (20,000 characters allowed): 17 s on 'a'*19 + 'b'*19,981.
+  const resources = testResources({ protocols: CONNECTORS });
+
+  it('refuses /(.*a){20}/ in an expression and in a schema pattern', async () => {
+    const refused = expect.stringMatching(
+      /^regular expression \/\(\.\*a\)\{20\}\/ can take polynomial time of degree up to 21 on some inputs \(ReDoS\), so it could run only on strings up to 2 characters; rewrite it/,
+    );
+    expect(await validateRoute(withFilter('$match(a, /(.*a){20}/)'), resources)).toEqual([
+      { pointer: '/pipeline/0/filter', message: refused },
+    ]);
+    expect(
+      await validateRoute(
+        {
+          id: 's',
+          source: { type: 'http', path: 's' },
+          pipeline: [{ validate: { schema: { type: 'string', pattern: '(.*a){20}' } } }],
+          destinations: [{ type: 'log' }],
+        },
+        resources,
+      ),
+    ).toEqual([{ pointer: '/pipeline/0/validate/schema', message: refused }]);
+  }, 30_000);
+
+  it('caps a modest nested pattern by its own degree, and keeps legitimate patterns', async () => {
+    const route = await compileRoute(
+      withFilter(
+        [
+          '$match(a, /(.*a){2}/) and $match(b, /^(\\d+,)*\\d+$/) and $match(c, /^[A-Z]{3}$/)',
+          '$match(d, /\\d{4}-\\d{2}/) and $match(e, /^[\\w.+-]+@[\\w-]+\\.[\\w.-]+$/)',
+        ].join(' and '),
+      ),
+      resources,
+    );
+    const body = { b: '1,22,333', c: 'ABC', d: '2024-05', e: 'a.b@c.de' };
+    // (.*a){2} runs as degree 3 (recheck says 2): up to 736 characters, not 20,000.
+    expect((await route.run(envelopeOf({ ...body, a: 'xaya' }))).outcome).toBe('deliver');
+    const long = await route.run(envelopeOf({ ...body, a: 'a' + 'b'.repeat(800) }));
+    expect(long.outcome === 'error' && long.error.message).toMatch(
+      /runs only on strings up to 736 characters, this one has 801/,
+    );
+    const ids = await route.run(envelopeOf({ ...body, a: 'aa', b: '1,'.repeat(50_000) + '1' }));
+    expect(ids.outcome).toBe('deliver');
+  }, 30_000);
+});
+
 describe('JSON Schema patterns of a validate stage go through the same analysis', () => {
   const resources = testResources({ protocols: CONNECTORS });
   const schemaRoute = (schema: unknown) => ({

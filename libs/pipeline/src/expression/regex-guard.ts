@@ -1,4 +1,5 @@
 import type { RegexAnalyzer, RegexFinding, RegexPattern } from './regex-analysis';
+import { regexShape } from './regex-degree';
 
 /** What is known of one pattern: refused, or allowed on inputs up to `maxInput` characters. */
 export type Verdict = { refused: string } | { maxInput: number };
@@ -45,6 +46,9 @@ class FindingCache {
 }
 
 export const FINDING_CACHE_SIZE = 4096;
+
+/** A polynomial pattern that could run only on strings shorter than this is refused instead. */
+export const MIN_USEFUL_INPUT = 64;
 const findings = new FindingCache(FINDING_CACHE_SIZE);
 
 /** For tests: how many findings the process keeps. */
@@ -64,9 +68,19 @@ function verdictOf(
   switch (finding.status) {
     case 'safe':
       return { maxInput: Infinity };
-    case 'polynomial':
+    case 'polynomial': {
+      // Repetition around an unbounded quantifier hides a constant recheck's degree leaves out
+      // (/(.*a){20}/ is "degree 2" times 2^19): there the pattern's own bound counts too.
+      const shape = regexShape(pattern);
+      const degree = shape.nested ? Math.max(finding.degree, shape.degree) : finding.degree;
       // Backtracking grows as n^degree: cap n so that the worst case stays within the budget.
-      return { maxInput: Math.floor(Math.pow(limits.stepBudget, 1 / finding.degree)) };
+      const maxInput = Math.floor(Math.pow(limits.stepBudget, 1 / degree));
+      if (maxInput < MIN_USEFUL_INPUT)
+        return {
+          refused: `regular expression /${pattern.source}/ can take polynomial time of degree up to ${degree} on some inputs (ReDoS), so it could run only on strings up to ${maxInput} characters; rewrite it without repetition around an unbounded quantifier such as .* or \\w+`,
+        };
+      return { maxInput };
+    }
     case 'exponential':
       return {
         refused: `regular expression /${pattern.source}/ can take exponential time on some inputs (ReDoS); rewrite it without nested or overlapping repetition`,
