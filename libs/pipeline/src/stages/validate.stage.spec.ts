@@ -1,6 +1,7 @@
 // The engine's own specs check it against the real protocol map (see eslint.config.mjs).
 import { CONNECTORS } from '@junction/connectors';
 import { compileRoute } from '../compile';
+import { URL_FORMAT_MAX_LENGTH } from '../schema/capped-formats';
 import { canonicalJson, firstDuplicate } from '../schema/unique-items';
 import { envelopeOf, testResources } from '../testing';
 
@@ -98,5 +99,26 @@ describe('canonicalJson / firstDuplicate', () => {
     expect(canonicalJson('1')).not.toBe(canonicalJson(1));
     expect(firstDuplicate([{ a: 1 }, 2, { a: 1 }])).toEqual([0, 2]);
     expect(firstDuplicate([])).toBeUndefined();
+  });
+});
+
+describe('validate: format url', () => {
+  const urlField = { properties: { link: { type: 'string', format: 'url' } } };
+
+  it("keeps ajv-formats' url check, up to URL_FORMAT_MAX_LENGTH characters", async () => {
+    for (const link of ['https://shop.example/orders/1', 'ftp://files.example/a'])
+      expect((await outcome(urlField, { link })).outcome).toBe('deliver');
+    for (const link of ['not a url', 'http://10.0.0.1/x', 'mailto:a@b.example'])
+      expect((await outcome(urlField, { link })).outcome).toBe('error');
+    const long = `https://shop.example/${'a'.repeat(URL_FORMAT_MAX_LENGTH)}`;
+    expect((await outcome(urlField, { link: long.slice(0, URL_FORMAT_MAX_LENGTH) })).outcome).toBe(
+      'deliver',
+    );
+    expect((await outcome(urlField, { link: long })).outcome).toBe('error');
+  });
+
+  it('answers at once on a string that makes the pattern backtrack (quadratic: about 40 s at 300 KB)', async () => {
+    const crafted = `http://a${':@'.repeat(150_000)}`;
+    expect((await outcome(urlField, { link: crafted })).outcome).toBe('error');
   });
 });

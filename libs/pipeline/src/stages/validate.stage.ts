@@ -3,6 +3,7 @@ import type { RegExpEngine } from 'ajv/dist/types';
 import addFormats from 'ajv-formats';
 import { RegexInputTooLong } from '../expression/regex-guard';
 import { PipelineError } from '../pipeline.error';
+import { useCappedFormats } from '../schema/capped-formats';
 import { useLinearUniqueItems } from '../schema/unique-items';
 import { Stage, StageDefinition } from './stage';
 
@@ -46,6 +47,7 @@ export const validateStage: StageDefinition<ValidateConfig> = {
     addFormats(ajv);
     // ajv's own uniqueItems compares every pair of items: quadratic in what a sender sends.
     useLinearUniqueItems(ajv);
+    useCappedFormats(ajv);
     let check: ValidateFunction | undefined;
     try {
       check = ajv.compile(config.schema);
