@@ -14,6 +14,7 @@ import {
 } from './audit-json';
 // The PAN detector's seeded generator (mulberry32), so that a failure can be replayed.
 import { prng as random } from '../../pipeline/src/pan/pan-corpus';
+import { isPanSeparator } from '../../pipeline/src/pan/pan-detector';
 import { messageRow, messageRowText } from './audit-rows';
 import { chainHash, chainHashOf, GENESIS_HASH, MESSAGES } from './audit-tables';
 
@@ -278,5 +279,30 @@ describe('audit text in one pass', () => {
         differ.push([i, 'hash']);
     }
     expect(differ).toEqual([]);
+  });
+});
+
+describe('audit text: card numbers across line breaks and invisible characters', () => {
+  it('no separator the detector knows lets a card number through the fast paths', () => {
+    const leaked: string[] = [];
+    for (let cp = 0; cp <= 0xffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      const ch = String.fromCodePoint(cp);
+      const text = `4111${ch}1111${ch}1111${ch}1111`;
+      if (!isPanSeparator(ch)) continue;
+      if (auditJson({ note: text, [text]: 1 }).includes('4111')) leaked.push(cp.toString(16));
+    }
+    expect(leaked.slice(0, 10)).toEqual([]);
+  });
+
+  it('redacts the probe body', () => {
+    const body = {
+      note: 'card 4111\n1111\n1111\n1111',
+      n2: '5555\u20285555\u20285555\u20284444',
+      n3: '4111\u034f1111\u034f1111\u034f1111',
+    };
+    const text = auditJson(body);
+    expect(text).not.toMatch(/4111|5555/);
+    expect(canonicalJson(safeJson(body))).toBe(text);
   });
 });

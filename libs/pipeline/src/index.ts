@@ -25,6 +25,7 @@ export {
   panPointers,
   luhnValid,
   mayHoldPan,
+  isPanSeparator,
   PAN_REDACTED,
 } from './pan/pan-detector';
 export { decodeBody } from './decode';

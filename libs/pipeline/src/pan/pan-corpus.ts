@@ -86,6 +86,12 @@ const SEPARATORS = [
   '\uFF0E', // full-width full stop
   '\u200B', // zero-width space
   '\u00AD', // soft hyphen
+  '\n', // a line break
+  '\r\n',
+  '\u2028', // line separator
+  '\u034F', // combining grapheme joiner (invisible)
+  '\u3164', // Hangul filler (blank)
+  '\u2022', // bullet
 ];
 
 /** Zero of each script's digits: ASCII, full-width, Arabic-Indic, Devanagari, Bengali, Thai, mathematical bold. */

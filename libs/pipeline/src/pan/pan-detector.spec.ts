@@ -132,3 +132,64 @@ describe('PAN detector on generated card numbers and ordinary numbers', () => {
     expect(redactPanText(text)).toBe(text);
   });
 });
+
+describe('PAN detector: line breaks, invisible and dash-like characters', () => {
+  it.each([
+    ['a line feed', 'card 4111\n1111\n1111\n1111', `card ${PAN_REDACTED}`],
+    ['CR LF', '4111\r\n1111\r\n1111\r\n1111', PAN_REDACTED],
+    ['line separators', '5555\u20285555\u20285555\u20284444', PAN_REDACTED],
+    ['the combining grapheme joiner', '4111\u034f1111\u034f1111\u034f1111', PAN_REDACTED],
+    ['a line break and indentation', '4111 1111\n      1111 1111', PAN_REDACTED],
+    ['keycap digits', '4\u20e31\u20e31\u20e31\u20e3111111111111', PAN_REDACTED],
+  ])('catches %s', (_name, input, expected) => {
+    expect(redactPanText(input)).toBe(expected);
+    expect(mayHoldPan(input)).toBe(true);
+    expect(mayHoldPan(JSON.stringify(input))).toBe(true);
+  });
+
+  it.each(
+    [
+      0x0a, 0x0b, 0x0c, 0x0d, 0x85, 0x2028, 0x2029, 0x1680, 0x205f, 0x034f, 0x115f, 0x1160, 0x3164,
+      0xffa0, 0x17b4, 0x17b5, 0x2800, 0x180e, 0xfe0f, 0xe0020, 0x02d7, 0x2022, 0x2043, 0x2e3a,
+      0xfe63, 0x2796,
+    ].map((cp) => [cp.toString(16).padStart(4, '0'), String.fromCodePoint(cp)]),
+  )('U+%s separates the groups of a card number', (_cp, ch) => {
+    const text = `x 4111${ch}1111${ch}1111${ch}1111 y`;
+    expect(redactPanText(text)).toBe(`x ${PAN_REDACTED} y`);
+  });
+
+  it('the fast skip is never stricter than the detector, for any code point as separator', () => {
+    const missed: string[] = [];
+    const check = (cp: number) => {
+      const ch = String.fromCodePoint(cp);
+      for (const text of [`4111${ch}1111${ch}1111${ch}1111`, `4111111111119${ch}`]) {
+        if (redactPanText(text) === text) continue;
+        if (!mayHoldPan(text) || !mayHoldPan(JSON.stringify(text))) missed.push(cp.toString(16));
+      }
+    };
+    for (let cp = 0; cp <= 0xffff; cp++) check(cp);
+    for (let cp = 0x10000; cp <= 0x10ffff; cp += 0x7f) check(cp);
+    for (let cp = 0xe0000; cp <= 0xe0fff; cp++) check(cp);
+    expect(missed.slice(0, 10)).toEqual([]);
+  });
+
+  it('the fast skip reads JSON escapes either way (an escape, or the characters written)', () => {
+    // `\u4111` is one letter in JSON, but a plain text's digits after `\u`.
+    const plain = '\\u4111111111119';
+    expect(redactPanText(plain)).not.toBe(plain);
+    expect(mayHoldPan(plain)).toBe(true);
+    expect(mayHoldPan('"4111\\u20281111\\u20281111\\u20281111"')).toBe(true);
+    expect(mayHoldPan('"4111\\ufeff1111\\ufeff1111\\ufeff1111"')).toBe(true);
+    expect(mayHoldPan('"4111\\n1111\\r\\n1111\\n1111"')).toBe(true);
+    // Every separator may be written escaped: at most 8 of them between two digits.
+    expect(mayHoldPan(`"4111${'\\u2028'.repeat(8)}111111111"`)).toBe(true);
+  });
+
+  it('still skips ordinary text quickly, and stays linear on long runs', () => {
+    expect(mayHoldPan('order 12345 shipped on 2026-01-15\nline two 678')).toBe(false);
+    const long = '1\n'.repeat(200_000);
+    const started = Date.now();
+    redactPanText(long);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});

@@ -2,41 +2,102 @@
 export const PAN_REDACTED = '[PAN REDACTED]';
 
 /**
- * What may stand between the digits of a card number as people (and tools) write it: tabs and
- * every Unicode space, every dash (and the minus sign), dots, underscores, slashes (ASCII and
- * full-width), middle dots, and invisible format characters (zero-width space and joiners, soft
- * hyphen, word joiner, BOM). Line breaks are not: a number never continues on the next line of a
- * log or a CSV file.
+ * What may stand between the digits of a card number as people (and tools) write it: every
+ * Unicode White_Space character (line breaks included), every "other" character (control,
+ * format, surrogate, private-use, unassigned), every combining mark, every default-ignorable
+ * (invisible) character, the replacement characters, the Hangul fillers and the braille blank (letters by
+ * category, blank on screen), every dash (Pd), dots, underscores, slashes (ASCII and full-width)
+ * and dash- or bullet-like signs (minus, middle dots, bullets). A false positive (digits that span
+ * lines redacted) costs far less than a card number in a log: when in doubt, it separates.
+ * The class holds no decimal digit, which keeps matching linear.
  */
-const SEPARATOR =
-  '[\\t\\p{Zs}\\p{Pd}\\p{Cf}._/\\u2212\\u00B7\\u2027\\u2044\\u2215\\u2219\\u22C5\\u30FB\\uFF0E\\uFF0F\\uFF3F]';
+const SEPARATOR_CLASS =
+  '[\\p{White_Space}\\p{C}\\p{M}\\p{Default_Ignorable_Code_Point}\\p{Pd}' +
+  '\\u115F\\u1160\\u3164\\uFFA0\\u2800\\uFFFC\\uFFFD' + // Hangul fillers, braille blank, replacement
+  '._/\\u02D7\\u2212\\u2796\\uFE63\\uFF0D' + // dash-like: modifier minus, minus signs
+  '\\u00B7\\u0387\\u16EB\\u2022\\u2023\\u2024\\u2027\\u2043\\u2044\\u2215\\u2219\\u22C5' +
+  '\\u25E6\\u2981\\u2E31\\u30FB\\uFF0E\\uFF0F\\uFF3F\\uFF65]'; // dots, bullets, slashes
+
+const SEPARATOR_CHAR = new RegExp(`^${SEPARATOR_CLASS}$`, 'u');
+
+/**
+ * Whether one character (a code point) may stand between the digits of a card number: the very
+ * rule the detector matches with. Exported so that every fast pre-check can be tested against it.
+ */
+export function isPanSeparator(ch: string): boolean {
+  return SEPARATOR_CHAR.test(ch);
+}
 
 /**
  * A run of decimal digits of any script (ASCII, full-width, Arabic-Indic, ...), up to 8 separator
  * characters between two of them. The classes are disjoint, so matching is linear.
  */
-const DIGIT_RUN = new RegExp(`\\p{Nd}(?:${SEPARATOR}{0,8}\\p{Nd})*`, 'gu');
+const DIGIT_RUN = new RegExp(`\\p{Nd}(?:${SEPARATOR_CLASS}{0,8}\\p{Nd})*`, 'gu');
 const GROUP = /\p{Nd}+/gu;
 const ND = /\p{Nd}/u;
+const LETTER = /\p{L}/u;
+
+/** At most this many separators between two digits of a run (see DIGIT_RUN). */
+const MAX_GAP = 8;
+
+type Kind = 0 | 1 | 2; // digit, gap (may separate), break (surely ends a run)
+const DIGIT: Kind = 0;
+const GAP: Kind = 1;
+const BREAK: Kind = 2;
+
+/** The kind of each BMP code unit, worked out once on first sight (255: not yet). */
+const wideKinds = new Uint8Array(0x10000).fill(255);
 
 /**
- * Whether `text` may hold a card number: 13 digits of any script with at most 8 separator
- * characters (or JSON escapes such as `\t`) between two of them. Never false where the detector
- * would find one, in a text or in the compact JSON of a value; false for most clean text, cheaply.
+ * Whether `text` may hold a card number: 13 digits of any script with at most 8 separators (or
+ * JSON escapes of them such as `\n` or `\u2028`) between two of them. Never false where the
+ * detector would find one, in a text or in the compact JSON of a value; false for most clean
+ * text, cheaply. Anything that is no digit, and not surely a break (a letter that is no
+ * separator, ASCII punctuation the detector does not skip), counts as a gap.
  */
 export function mayHoldPan(text: string): boolean {
   let digits = 0;
   let gap = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    let kind: 'digit' | 'gap' | 'break';
-    if (c < 0x80) kind = c >= 48 && c <= 57 ? 'digit' : looseSeparator(c) ? 'gap' : 'break';
-    else kind = classifyWide(text, i, c);
-    if (kind === 'digit') {
+    let kind: Kind;
+    if (c === 92 /* \ */) {
+      const next = text.charCodeAt(i + 1);
+      if (next === 117 /* u */ && HEX4.test(text.slice(i + 2, i + 6))) {
+        // `\uXXXX`: one character in JSON, or (in a plain text) a break and four more characters
+        // whose decimal digits may start a run. Counted so as to answer true for either reading.
+        const hex = text.slice(i + 2, i + 6);
+        const unit = parseInt(hex, 16);
+        const decoded = unit >= 0xd800 && unit <= 0xdfff ? GAP : kindOfUnit(unit);
+        let hexDigits = 0;
+        for (let k = 0; k < 4; k++) if (hex.charCodeAt(k) <= 57) hexDigits++;
+        i += 5;
+        if (decoded === BREAK) {
+          digits = hexDigits;
+          gap = 0;
+        } else {
+          digits += hexDigits + (decoded === DIGIT ? 1 : 0);
+          if (hexDigits > 0 || decoded === DIGIT) gap = 0;
+          else if (++gap > MAX_GAP) digits = 0;
+        }
+        if (digits >= 13) return true;
+        continue;
+      }
+      // `\n`, `\t`, `\"` ... are one gap; a lone backslash is a gap too.
+      kind = GAP;
+      if (SHORT_ESCAPE.has(next)) i++;
+    } else if (c < 0x80) {
+      kind = c >= 48 && c <= 57 ? DIGIT : asciiSeparator(c) ? GAP : BREAK;
+    } else {
+      kind = classifyWide(text, i, c);
+      // A surrogate pair is one character.
+      if (c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++;
+    }
+    if (kind === DIGIT) {
       if (++digits >= 13) return true;
       gap = 0;
-    } else if (kind === 'gap') {
-      if (++gap > 8 * 2) digits = 0; // `\t` in JSON is two characters
+    } else if (kind === GAP) {
+      if (++gap > MAX_GAP) digits = 0;
     } else {
       digits = 0;
       gap = 0;
@@ -45,28 +106,46 @@ export function mayHoldPan(text: string): boolean {
   return false;
 }
 
-/** ASCII characters a separator (or a JSON escape of one) is written with: tab space . / _ - \ t. */
-function looseSeparator(c: number): boolean {
-  return (
-    c === 9 || c === 32 || c === 46 || c === 47 || c === 95 || c === 45 || c === 92 || c === 116
-  );
+const HEX4 = /^[0-9A-Fa-f]{4}$/;
+/** The letters of JSON's two-character escapes: " \ / b f n r t. */
+const SHORT_ESCAPE = new Set([34, 92, 47, 98, 102, 110, 114, 116]);
+
+function kindOfUnit(unit: number): Kind {
+  if (unit < 0x80) return unit >= 48 && unit <= 57 ? DIGIT : asciiSeparator(unit) ? GAP : BREAK;
+  return classifyWide(String.fromCharCode(unit), 0, unit);
+}
+
+/** An ASCII character the detector may skip between digits (see SEPARATOR_CLASS). */
+function asciiSeparator(c: number): boolean {
+  // Controls (tab, line breaks, ...) and DEL, space, - . / _
+  return c < 0x20 || c === 0x7f || c === 32 || c === 45 || c === 46 || c === 47 || c === 95;
 }
 
 /**
- * A non-ASCII character: a digit of another script, or a break only where that is sure (a
- * letter, a line separator); anything else may be a separator. CJK and Hangul, common in text
- * and free of digits, are answered without a regex.
+ * A non-ASCII character (the code unit at `i`, or the pair it starts): a digit of another
+ * script, a break only where that is sure (a letter that is no separator), anything else a gap.
+ * CJK and Hangul syllables, common in text and free of digits and separators, are answered
+ * without a regex; other BMP characters once each.
  */
-function classifyWide(text: string, i: number, c: number): 'digit' | 'gap' | 'break' {
-  if ((c >= 0x3400 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7af)) return 'break';
+function classifyWide(text: string, i: number, c: number): Kind {
+  if ((c >= 0x4e00 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7a3)) return BREAK;
   if (c >= 0xd800 && c <= 0xdbff) {
-    const ch = String.fromCodePoint(text.codePointAt(i)!);
-    return ND.test(ch) ? 'digit' : /\p{L}/u.test(ch) ? 'break' : 'gap';
+    const cp = text.codePointAt(i)!;
+    if (cp === c) return GAP; // a lone high surrogate
+    return kindOf(String.fromCodePoint(cp));
   }
-  if (c >= 0xdc00 && c <= 0xdfff) return 'gap'; // the second half of a pair, seen above
-  const ch = text[i];
-  if (c >= 0x660 && ND.test(ch)) return 'digit';
-  return /[\p{L}\u2028\u2029]/u.test(ch) ? 'break' : 'gap';
+  let kind = wideKinds[c];
+  if (kind === 255) {
+    kind = c >= 0xdc00 && c <= 0xdfff ? GAP : kindOf(String.fromCharCode(c));
+    wideKinds[c] = kind;
+  }
+  return kind as Kind;
+}
+
+function kindOf(ch: string): Kind {
+  if (ND.test(ch)) return DIGIT;
+  if (isPanSeparator(ch)) return GAP;
+  return LETTER.test(ch) ? BREAK : GAP;
 }
 
 export function luhnValid(digits: string): boolean {
@@ -127,7 +206,7 @@ const UUID =
 
 /**
  * Replaces every card number in a text, however it is written: digits of any script, any
- * separators (see SEPARATOR) between groups of any size, and a card number glued to more groups
+ * separators (see SEPARATOR_CLASS) between groups of any size, and a card number glued to more groups
  * (`ref 12-4111-1111-1111-1111`, `4111 1111 1111 1111 99`). The whole written form, separators
  * included, becomes {@link PAN_REDACTED}; the rest of the text stays as it was. Whole UUIDs, runs
  * that are only dates, and international phone numbers (`+49 ...`) are left alone.
