@@ -211,6 +211,14 @@ describe('the hash chain', () => {
     expect(moved.equals(h1)).toBe(false);
   });
 
+  it('keeps no trace id whose hex digits spell a card number', () => {
+    const row = messageRow(record({ traceId: '4111111111111111aaaaaaaaaaaaaaaa' }));
+    expect(row.traceId).toBeNull();
+    expect(
+      JSON.stringify(messageRowText(record({ traceId: '4111111111111111aaaaaaaaaaaaaaaa' }))),
+    ).not.toContain('4111111111111111');
+  });
+
   it('keeps a well-formed trace id, hashed; a row without one hashes as rows did before trace ids', () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const plain = messageRow(record());

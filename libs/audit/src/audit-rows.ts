@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { compare } from 'fast-json-patch';
 import type { AuthEvent } from '@junction/auth';
 import { connectorOf } from '@junction/connectors';
+import { redactPanText } from '@junction/pipeline';
 import type { MessageRecord } from '@junction/runtime';
 import {
   auditJson,
@@ -66,8 +67,11 @@ function payloadSha256(record: MessageRecord): string {
   return hash('sha256', record.payload ?? NO_PAYLOAD, 'hex');
 }
 
+/** The record's trace id, or null when it has none, a malformed one or one spelling a card number. */
 function traceIdOf(record: MessageRecord): string | null {
-  return typeof record.traceId === 'string' && TRACE_ID.test(record.traceId)
+  return typeof record.traceId === 'string' &&
+    TRACE_ID.test(record.traceId) &&
+    redactPanText(record.traceId) === record.traceId
     ? record.traceId
     : null;
 }

@@ -1,4 +1,5 @@
 import { packageInfo } from '@junction/common';
+import { panFreeTraceId } from './traceparent';
 import { PropagatingTracing, SpanTracing, type MessageTracing } from './message-tracing';
 
 /** Where tracing's settings come from (the standard `OTEL_*` variables) and what it reports to. */
@@ -68,6 +69,7 @@ export async function createMessageTracing(settings: TracingSettings): Promise<M
     .merge(resources.detectResources({ detectors: [resources.envDetector] }));
   const provider = new sdk.BasicTracerProvider({
     resource,
+    idGenerator: panFreeIds(new sdk.RandomIdGenerator()),
     spanProcessors: [new sdk.BatchSpanProcessor(new exporter.OTLPTraceExporter())],
   });
   return new SpanTracing(
@@ -75,4 +77,21 @@ export async function createMessageTracing(settings: TracingSettings): Promise<M
     () => provider.shutdown(),
     settings.onTraceId,
   );
+}
+
+/** Makes ids with `generator`, drawing again the rare one whose hex digits spell a card number. */
+export function panFreeIds(generator: { generateTraceId(): string; generateSpanId(): string }): {
+  generateTraceId(): string;
+  generateSpanId(): string;
+} {
+  const draw = (make: () => string) => {
+    for (;;) {
+      const id = make();
+      if (panFreeTraceId(id)) return id;
+    }
+  };
+  return {
+    generateTraceId: () => draw(() => generator.generateTraceId()),
+    generateSpanId: () => draw(() => generator.generateSpanId()),
+  };
 }

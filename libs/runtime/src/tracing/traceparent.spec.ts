@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { TraceFlags } from '@opentelemetry/api';
+import { panFreeIds } from './otel-tracing';
 import {
   formatTraceParent,
   readTraceContext,
@@ -86,5 +87,28 @@ describe('traceparent', () => {
         },
       ),
     );
+  });
+});
+
+describe('traceparent holding a card number', () => {
+  it('is no trace context: a trace id or span id that spells a card number is ignored', () => {
+    for (const parent of [
+      '00-4111111111111111aaaaaaaaaaaaaaaa-1111111111111111-01',
+      `00-${TRACE_ID}-4111111111111111-01`,
+      '00-aaaaaaaaaaaaaaaa4111111111111111-00f067aa0ba902b7-01',
+    ])
+      expect(readTraceContext({ traceparent: parent })).toBeUndefined();
+    expect(readTraceContext({ traceparent: VALID })?.traceId).toBe(TRACE_ID);
+  });
+
+  it('new ids are drawn again until they spell no card number', () => {
+    const traceIds = ['4111111111111111aaaaaaaaaaaaaaaa', TRACE_ID];
+    const spanIds = ['4111111111111111', SPAN_ID];
+    const ids = panFreeIds({
+      generateTraceId: () => traceIds.shift()!,
+      generateSpanId: () => spanIds.shift()!,
+    });
+    expect(ids.generateTraceId()).toBe(TRACE_ID);
+    expect(ids.generateSpanId()).toBe(SPAN_ID);
   });
 });

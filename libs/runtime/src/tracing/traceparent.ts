@@ -1,5 +1,6 @@
 import { TraceFlags, type SpanContext } from '@opentelemetry/api';
 import { parseTraceParent, TraceState } from '@opentelemetry/core';
+import { redactPanText } from '@junction/pipeline';
 
 /** The W3C Trace Context headers, as messages carry them (lower case in AMQP and Kafka too). */
 export const TRACEPARENT = 'traceparent';
@@ -21,13 +22,24 @@ export interface TraceHeaders {
 }
 
 /**
- * The caller's trace context from a message's headers, or undefined when it has none or a
- * malformed one (then it is ignored, as the W3C says: a new trace may start). Never throws.
+ * Whether a trace or span id (or a whole `traceparent`) is free of card numbers. Its hex digits
+ * may spell one (`4111111111111111aaaa...`): such an id would be kept in the audit trail, on log
+ * lines and at every destination, so everywhere it counts as no trace id at all.
+ */
+export function panFreeTraceId(id: string): boolean {
+  return redactPanText(id) === id;
+}
+
+/**
+ * The caller's trace context from a message's headers, or undefined when it has none, a
+ * malformed one, or one whose ids hold a card number (then it is ignored, as the W3C says of a
+ * malformed one: a new trace may start). Never throws.
  * A `tracestate` counts only next to a valid `traceparent`.
  */
 export function readTraceContext(headers: Record<string, unknown>): SpanContext | undefined {
   const parent = headers[TRACEPARENT];
   if (typeof parent !== 'string' || parent.length > TRACEPARENT_MAX_LENGTH) return undefined;
+  if (!panFreeTraceId(parent)) return undefined;
   const context = parseTraceParent(parent);
   if (!context) return undefined;
   context.isRemote = true;

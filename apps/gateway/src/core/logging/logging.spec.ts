@@ -207,6 +207,16 @@ describe('log lines', () => {
     ]);
   });
 
+  it('never writes a trace id whose hex digits spell a card number', async () => {
+    const { service, raw, lines } = memoryLogger();
+    await runInRequestContext({ requestId: 'req-2' }, async () => {
+      setTraceId('4111111111111111aaaaaaaaaaaaaaaa');
+      service.log('traced');
+    });
+    expect(lines()[0].traceId).toBeUndefined();
+    expect(raw()).not.toContain('4111111111111111');
+  });
+
   it("takes the caller's request id only when it is a plain token without a card number", () => {
     expect(requestIdFrom('abc-123.X:y_z')).toBe('abc-123.X:y_z');
     expect(requestIdFrom(['first', 'second'])).toBe('first');

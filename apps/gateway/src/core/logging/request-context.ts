@@ -21,10 +21,13 @@ export function runInRequestContext<T>(context: RequestContext, fn: () => T): T 
   return storage.run(context, fn);
 }
 
-/** Tracing's hook: the current request's lines from here on carry this trace id. */
+/**
+ * Tracing's hook: the current request's lines from here on carry this trace id (never one whose
+ * hex digits spell a card number: the logger's mixin writes it as is).
+ */
 export function setTraceId(traceId: string): void {
   const context = storage.getStore();
-  if (context) context.traceId = traceId;
+  if (context && redactPanText(traceId) === traceId) context.traceId = traceId;
 }
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
