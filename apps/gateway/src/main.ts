@@ -12,7 +12,7 @@ import { UsersService } from '@junction/auth';
 import { AnchorOptions, AuditTrail, loadSigningKey } from '@junction/audit';
 import { ConfigError, packageInfo, parse } from '@junction/common';
 import { EmbeddedPostgresServer, setUpEmbeddedRoles } from '@junction/database';
-import { maxDepthExceeded } from '@junction/pipeline';
+import { maxDepthExceeded, redactPanText } from '@junction/pipeline';
 import {
   PROCESS_NAME,
   ROUTE_SOURCE_TEXT,
@@ -190,7 +190,7 @@ function rawIngestBodies(app: NestFastifyApplication): void {
     done(
       Object.assign(
         new Error(
-          `unsupported content type ${request.headers['content-type'] ?? '(none)'}; send application/json`,
+          `unsupported content type ${redactPanText(request.headers['content-type'] ?? '(none)')}; send application/json`,
         ),
         { statusCode: 415 },
       ),

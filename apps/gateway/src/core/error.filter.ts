@@ -9,6 +9,7 @@ import {
 import type { FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { databaseInputError, JunctionError, JunctionErrorCode } from '@junction/common';
+import { redactPans, redactPanText } from '@junction/pipeline';
 
 function statusOf(code: JunctionErrorCode): number {
   switch (code) {
@@ -65,8 +66,20 @@ export interface ErrorBody {
   details?: unknown;
 }
 
-/** Every error leaves in one shape, `{ statusCode, error, message, details? }`, and never with a stack. */
+/**
+ * Every error leaves in one shape, `{ statusCode, error, message, details? }`, never with a stack
+ * and never with a card number: Nest's and Fastify's own messages quote what the caller sent
+ * (`Cannot GET /x/4111...`), so every message and detail is redacted here, whoever made it.
+ */
 export function errorBody(exception: unknown, log: Logger): ErrorBody {
+  const body = unredactedErrorBody(exception, log);
+  const message = redactPanText(body.message);
+  const details = body.details === undefined ? undefined : redactPans(body.details);
+  if (message === body.message && details === body.details) return body;
+  return { ...body, message, ...(details !== undefined ? { details } : {}) };
+}
+
+function unredactedErrorBody(exception: unknown, log: Logger): ErrorBody {
   if (!(exception instanceof JunctionError) && !(exception instanceof HttpException)) {
     // A value that reached Postgres unchecked (NUL, out of range, malformed): the caller's fault.
     const input = databaseInputError(exception);
@@ -74,7 +87,7 @@ export function errorBody(exception: unknown, log: Logger): ErrorBody {
       log.warn(
         `request refused by the database: ${input.message} (SQLSTATE ${(input.details as { sqlState: string }).sqlState})`,
       );
-      return errorBody(input, log);
+      return unredactedErrorBody(input, log);
     }
   }
   if (exception instanceof JunctionError) {
