@@ -182,6 +182,21 @@ describe('RouteWorker', () => {
     expect(out.closed).toBe(true);
   });
 
+  it("never takes a source's message id that holds a card number (AMQP messageId, Kafka junction-id)", async () => {
+    const out = new FakeDestination();
+    const { deps, source, records } = fakeDeps([out]);
+    const worker = await started(route(), deps);
+    const result = (await source.deliver(
+      message({ total: 5 }, { id: '4111111111111111' }),
+    )) as ProcessResult;
+    expect(result.id).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+    expect(out.sent[0].id).toBe(result.id);
+    expect(records[0].messageId).toBe(result.id);
+    await worker.stop();
+  });
+
   it('records a filtered message without delivering it', async () => {
     const out = new FakeDestination();
     const { deps, source, records } = fakeDeps([out]);

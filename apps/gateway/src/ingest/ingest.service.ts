@@ -9,7 +9,12 @@ import {
 } from '@junction/connectors';
 import { ingestPathKey } from '@junction/pipeline';
 import { ConnectionsService, RoutesService } from '@junction/registry';
-import { ProcessResult, SYNC_TIMEOUT_MS } from '@junction/runtime';
+import {
+  isPanFreeMessageId,
+  panFreeMessageId,
+  ProcessResult,
+  SYNC_TIMEOUT_MS,
+} from '@junction/runtime';
 import { checkIngestSignature, SignatureMismatch } from './ingest-signature';
 
 export interface IngestRequest {
@@ -29,6 +34,12 @@ function messageId(key: string | undefined): string {
     throw new JunctionError(
       'BAD_REQUEST',
       'Idempotency-Key must be 1 to 200 visible ASCII characters (it becomes the message id)',
+    );
+  // It would be the message id in replies, the audit trail, dead letters and every destination.
+  if (!isPanFreeMessageId(key))
+    throw new JunctionError(
+      'BAD_REQUEST',
+      'Idempotency-Key must not hold a card number (it becomes the message id); send another key',
     );
   return key;
 }
@@ -113,7 +124,10 @@ export class IngestService {
     request: IngestRequest,
     replyBy?: number,
   ): { id: string; done: Promise<ProcessResult> } {
-    const id = request.id ?? messageId(request.headers['idempotency-key']);
+    const id =
+      request.id !== undefined
+        ? panFreeMessageId(request.id)
+        : messageId(request.headers['idempotency-key']);
     try {
       // The runtime's handler answers with its ProcessResult (see RouteWorker.handle).
       const done = source.offer({ ...request, id, replyBy }) as Promise<ProcessResult>;
