@@ -173,6 +173,22 @@ describe('PAN detector: line breaks, invisible and dash-like characters', () => 
     expect(missed.slice(0, 10)).toEqual([]);
   });
 
+  it('finds in JSON text (a body written into a log line) what it finds in the text itself', () => {
+    const missed: string[] = [];
+    for (let cp = 0; cp <= 0xffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      const ch = String.fromCodePoint(cp);
+      const text = `4111${ch}1111${ch}1111${ch}1111`;
+      if (redactPanText(text) === text) continue;
+      const json = JSON.stringify({ note: `card ${text}` });
+      if (redactPanText(json) !== `{"note":"card ${PAN_REDACTED}"}`) missed.push(cp.toString(16));
+    }
+    expect(missed.slice(0, 10)).toEqual([]);
+    expect(redactPanText('{"n":"4111\\n1111\\r\\n1111\\u20281111"}')).toBe(
+      `{"n":"${PAN_REDACTED}"}`,
+    );
+  });
+
   it('the fast skip reads JSON escapes either way (an escape, or the characters written)', () => {
     // `\u4111` is one letter in JSON, but a plain text's digits after `\u`.
     const plain = '\\u4111111111119';

@@ -29,11 +29,23 @@ export function isPanSeparator(ch: string): boolean {
 }
 
 /**
- * A run of decimal digits of any script (ASCII, full-width, Arabic-Indic, ...), up to 8 separator
- * characters between two of them. The classes are disjoint, so matching is linear.
+ * A JSON escape of a separator, as a log line or any JSON text writes it (`\n`, `\t`, `\u2028`;
+ * any `\uXXXX`, since JSON writers escape only what is odd). Texts that hold JSON (a body written
+ * into a log line) are redacted as they are, so the escapes separate groups too.
  */
-const DIGIT_RUN = new RegExp(`\\p{Nd}(?:${SEPARATOR_CLASS}{0,8}\\p{Nd})*`, 'gu');
-const GROUP = /\p{Nd}+/gu;
+const ESCAPED_SEPARATOR = '\\\\(?:u[0-9A-Fa-f]{4}|[bfnrt/])';
+
+/**
+ * A run of decimal digits of any script (ASCII, full-width, Arabic-Indic, ...), up to 8 separators
+ * (characters or JSON escapes) between two of them. A separator starts with no digit, so matching
+ * is linear.
+ */
+const DIGIT_RUN = new RegExp(
+  `\\p{Nd}(?:(?:${SEPARATOR_CLASS}|${ESCAPED_SEPARATOR}){0,8}\\p{Nd})*`,
+  'gu',
+);
+/** The digit groups of a run; an escape is matched first so that its hex digits are no group. */
+const GROUP = new RegExp(`${ESCAPED_SEPARATOR}|(\\p{Nd}+)`, 'gu');
 const ND = /\p{Nd}/u;
 const LETTER = /\p{L}/u;
 
@@ -72,14 +84,10 @@ export function mayHoldPan(text: string): boolean {
         let hexDigits = 0;
         for (let k = 0; k < 4; k++) if (hex.charCodeAt(k) <= 57) hexDigits++;
         i += 5;
-        if (decoded === BREAK) {
-          digits = hexDigits;
-          gap = 0;
-        } else {
-          digits += hexDigits + (decoded === DIGIT ? 1 : 0);
-          if (hexDigits > 0 || decoded === DIGIT) gap = 0;
-          else if (++gap > MAX_GAP) digits = 0;
-        }
+        // The detector takes any `\uXXXX` for a separator, whatever it stands for.
+        digits += hexDigits + (decoded === DIGIT ? 1 : 0);
+        if (hexDigits > 0 || decoded === DIGIT) gap = 0;
+        else if (++gap > MAX_GAP) digits = 0;
         if (digits >= 13) return true;
         continue;
       }
@@ -237,12 +245,15 @@ function redactRuns(text: string): string {
  */
 function redactRun(run: string, before: string): string {
   const groups: string[] = [];
+  const written: string[] = [];
   const separators: string[] = [];
   let end = 0;
   for (const match of run.matchAll(GROUP)) {
+    if (match[1] === undefined) continue; // an escaped separator
     if (groups.length > 0) separators.push(run.slice(end, match.index));
-    groups.push(asciiDigits(match[0]));
-    end = match.index + match[0].length;
+    written.push(match[1]);
+    groups.push(asciiDigits(match[1]));
+    end = match.index + match[1].length;
   }
   // `+49 151 ...` is a phone number in international form; no card is written after a plus.
   const phone = before === '+';
@@ -264,7 +275,6 @@ function redactRun(run: string, before: string): string {
   }
   if (!hit.includes(true)) return run;
   // Rebuild from the written groups (not their ASCII digits) so the text stays as it was.
-  const written = run.match(GROUP)!;
   let out = '';
   for (let g = 0; g < groups.length; g++) {
     if (!hit[g]) out += written[g];
