@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { HoldsNoCardNumber } from '@junction/common';
 import { IsIn, IsObject, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 
 export class SavedSearchInputDto {
@@ -7,6 +8,7 @@ export class SavedSearchInputDto {
   @MinLength(1)
   @MaxLength(100)
   @Matches(/\S/, { message: 'name must not be blank' })
+  @HoldsNoCardNumber()
   name!: string;
 
   @ApiProperty({ enum: ['messages', 'events'], description: 'Which list it searches.' })
@@ -20,6 +22,7 @@ export class SavedSearchInputDto {
     description: "The list's query parameters (strings; at most 30, each up to 500 characters).",
   })
   @IsObject()
+  @HoldsNoCardNumber()
   query!: Record<string, string>;
 }
 

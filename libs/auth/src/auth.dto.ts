@@ -14,6 +14,7 @@ import {
   Matches,
   MaxLength,
 } from 'class-validator';
+import { HoldsNoCardNumber } from '@junction/common';
 import { Permission, PERMISSIONS, ROLES, Role } from './roles';
 
 export class LoginDto {
@@ -112,6 +113,7 @@ export class CreateUserDto {
   @ApiProperty({ example: 'jane', minLength: 1, maxLength: 256 })
   @IsString()
   @Length(1, 256)
+  @HoldsNoCardNumber()
   username!: string;
 
   @ApiProperty({ minLength: 12, maxLength: 1024, format: 'password' })
@@ -129,11 +131,13 @@ export class CreateUserDto {
   @IsOptional()
   @IsString()
   @MaxLength(256)
+  @HoldsNoCardNumber()
   displayName?: string;
 
   @ApiPropertyOptional({ format: 'email' })
   @IsOptional()
   @IsEmail()
+  @HoldsNoCardNumber()
   email?: string;
 }
 
@@ -160,11 +164,13 @@ export class UpdateUserDto {
   @IsOptional()
   @IsString()
   @MaxLength(256)
+  @HoldsNoCardNumber()
   displayName?: string;
 
   @ApiPropertyOptional({ format: 'email' })
   @IsOptional()
   @IsEmail()
+  @HoldsNoCardNumber()
   email?: string;
 }
 
@@ -172,6 +178,7 @@ export class CreateApiKeyDto {
   @ApiProperty({ example: 'erp-integration', minLength: 1, maxLength: 128 })
   @IsString()
   @Length(1, 128)
+  @HoldsNoCardNumber()
   name!: string;
 
   @ApiProperty({

@@ -4,3 +4,4 @@ export * from './config';
 export * from './package-info';
 export * from './event-bus';
 export * from './iso-now';
+export * from './no-card-number';

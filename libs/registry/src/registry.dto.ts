@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional, ApiPropertyOptions } from '@nestjs/swagger';
+import { HoldsNoCardNumber } from '@junction/common';
 import { CONNECTOR_KINDS, CONNECTORS, type ConnectorKind } from '@junction/connectors';
 import {
   Allow,
@@ -392,6 +393,7 @@ export class CreateConnectionDto extends ConnectionInputDto {
     message:
       'name must be 1-63 letters, digits, dots, dashes or underscores, starting with a letter or digit',
   })
+  @HoldsNoCardNumber()
   name!: string;
 }
 

@@ -335,3 +335,28 @@ describe('route document validation', () => {
     });
   });
 });
+
+describe('route document validation: card numbers', () => {
+  it.each([
+    ['an id', { id: '4111111111111111' }, ['/id: must not hold a card number']],
+    [
+      'a description',
+      { description: 'test card 4111\n1111\n1111\n1111' },
+      ['/description: must not hold a card number'],
+    ],
+  ])('refuses %s holding a card number, without quoting it', async (_name, extra, expected) => {
+    const problems = await problemsOf({ ...base(), ...extra });
+    expect(problems).toEqual(expected);
+    expect(JSON.stringify(problems)).not.toMatch(/4111/);
+  });
+
+  it('accepts ids and descriptions with ordinary numbers', async () => {
+    expect(
+      await problemsOf({
+        ...base(),
+        id: 'orders-2026',
+        description: 'since 2026-01-15, 12 queues',
+      }),
+    ).toEqual([]);
+  });
+});

@@ -2,6 +2,7 @@ import Ajv2020, { ErrorObject, ValidateFunction } from 'ajv/dist/2020';
 import { RouteProblem, RouteValidationError } from '../pipeline.error';
 import type { RouteDocument } from '../route-document';
 import type { RouteProtocols } from '../route-protocol';
+import { redactPanText } from '../pan/pan-detector';
 import { routeSchema } from './route-schema';
 import { parseRouteSource } from './route-source';
 import { useLinearUniqueItems } from './unique-items';
@@ -104,12 +105,29 @@ function escape(segment: string): string {
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
+/**
+ * A route's id and description are stored, listed and shown as they are (the id in metrics, the
+ * API's replies, dead letters and the audit trail): one holding a card number is refused, never
+ * redacted, so that what is stored is what was sent. The value is never quoted back.
+ */
+function cardNumberProblems(doc: unknown): RouteProblem[] {
+  if (doc === null || typeof doc !== 'object') return [];
+  const problems: RouteProblem[] = [];
+  for (const field of ['id', 'description'] as const) {
+    const value = (doc as Record<string, unknown>)[field];
+    if (typeof value === 'string' && redactPanText(value) !== value)
+      problems.push({ pointer: `/${field}`, message: 'must not hold a card number' });
+  }
+  return problems;
+}
+
 /** Checks a document's shape against the route schema; returns every problem, not the first. */
 export function checkRouteShape(doc: unknown, protocols: RouteProtocols): RouteProblem[] {
   const checkShape = shapeChecker(protocols);
-  if (checkShape(doc)) return [];
+  const cards = cardNumberProblems(doc);
+  if (checkShape(doc)) return cards;
   const seen = new Set<string>();
-  const problems: RouteProblem[] = [];
+  const problems: RouteProblem[] = [...cards];
   for (const error of checkShape.errors ?? []) {
     const problem = toProblem(error);
     if (!problem) continue;
