@@ -12,6 +12,16 @@ const ROOT = existsSync(join(__dirname, '..', 'bin', 'gateway.js'))
 export const ADMIN_PASSWORD = 'gateway-admin-password';
 export const MASTER_KEY = randomBytes(32).toString('hex');
 
+/**
+ * Random hex for a W3C trace or span id, every eighth digit an f: a run of 13 decimal digits
+ * could spell a card number, and the gateway takes such an id for no trace id at all.
+ */
+export function traceHex(bytes: number): string {
+  return randomBytes(bytes)
+    .toString('hex')
+    .replace(/(.{7})./g, '$1f');
+}
+
 export async function eventually<T>(
   check: () => Promise<T> | T,
   timeoutMs = 30_000,

@@ -14,7 +14,7 @@ import * as amqp from 'amqplib';
 import { Client } from 'pg';
 import type { Browser, Page } from 'playwright-core';
 import { createTestDatabase, type TestDatabase } from '@junction/database';
-import { eventually, freePort, GatewayProcess } from '../gateway-process';
+import { eventually, freePort, GatewayProcess, traceHex } from '../gateway-process';
 import { checkScreen, launchBrowser, openPage, screenshot, type WatchedPage } from './browser';
 
 jest.setTimeout(240_000);
@@ -27,8 +27,8 @@ const SECOND = `audit-second-${suffix}`;
 const MID_QUEUE = `console-audit-${suffix}.mid`;
 const STORY_ID = `story-${suffix}`;
 /** The W3C trace the story's message comes in: its records, on both routes, carry its id. */
-const TRACE_ID = `${randomBytes(15).toString('hex')}01`;
-const TRACEPARENT = `00-${TRACE_ID}-${randomBytes(8).toString('hex')}-01`;
+const TRACE_ID = traceHex(16);
+const TRACEPARENT = `00-${TRACE_ID}-${traceHex(8)}-01`;
 /** Luhn-valid card numbers, as a client might send them, through a route with no mask stage. */
 const CARDS = ['4111111111111111', '5555555555554444', '378282246310005'];
 const CARD_FORMS = [...CARDS, '4111 1111 1111 1111', '5555-5555-5555-4444'];

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import * as amqp from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
 import { createTestDatabase } from '@junction/database';
-import { eventually, freePort, GatewayProcess } from '../gateway-process';
+import { eventually, freePort, GatewayProcess, traceHex } from '../gateway-process';
 import { OtlpReceiver, traceTree, type ReceivedSpan } from '../otlp-receiver';
 
 /**
@@ -15,9 +15,8 @@ import { OtlpReceiver, traceTree, type ReceivedSpan } from '../otlp-receiver';
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
 const RUN = `t${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-
-const CALLER_TRACE = randomBytes(16).toString('hex');
-const CALLER_SPAN = randomBytes(8).toString('hex');
+const CALLER_TRACE = traceHex(16);
+const CALLER_SPAN = traceHex(8);
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/;
 
 describe('traces across AMQP -> Kafka -> HTTP (#14)', () => {
@@ -284,8 +283,8 @@ describe('traces across AMQP -> Kafka -> HTTP (#14)', () => {
   }, 120_000);
 
   it('takes the traceparent of an HTTP ingest request, and the request’s log lines carry its trace', async () => {
-    const traceId = randomBytes(16).toString('hex');
-    const parent = randomBytes(8).toString('hex');
+    const traceId = traceHex(16);
+    const parent = traceHex(8);
     const requestId = `${RUN}-req`;
     const res = await fetch(`${gateway.base}/ingest/traces/${RUN}`, {
       method: 'POST',

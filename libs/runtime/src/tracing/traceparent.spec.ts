@@ -99,6 +99,12 @@ describe('traceparent holding a card number', () => {
     ])
       expect(readTraceContext({ traceparent: parent })).toBeUndefined();
     expect(readTraceContext({ traceparent: VALID })?.traceId).toBe(TRACE_ID);
+    // Digits that run on from the trace id over the dash into the span id are two ids, not a
+    // card number (4111111111|111111 would be one): such a trace goes on.
+    const across = '00-aaaaaaaaaaaaaaaaaaaaaa4111111111-11111100f067aa0b-01';
+    expect(readTraceContext({ traceparent: across })?.traceId).toBe(
+      'aaaaaaaaaaaaaaaaaaaaaa4111111111',
+    );
   });
 
   it('new ids are drawn again until they spell no card number', () => {

@@ -39,9 +39,11 @@ export function panFreeTraceId(id: string): boolean {
 export function readTraceContext(headers: Record<string, unknown>): SpanContext | undefined {
   const parent = headers[TRACEPARENT];
   if (typeof parent !== 'string' || parent.length > TRACEPARENT_MAX_LENGTH) return undefined;
-  if (!panFreeTraceId(parent)) return undefined;
   const context = parseTraceParent(parent);
-  if (!context) return undefined;
+  // Each id on its own: read whole, the header's dashes would join the trace id's last digits
+  // to the span id's first ones, and refuse (and so break) a fair share of random traces.
+  if (!context || !panFreeTraceId(context.traceId) || !panFreeTraceId(context.spanId))
+    return undefined;
   context.isRemote = true;
   const state = headers[TRACESTATE];
   if (typeof state === 'string' && state.length > 0 && state.length <= TRACESTATE_MAX_LENGTH) {
