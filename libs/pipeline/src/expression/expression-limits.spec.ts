@@ -187,6 +187,78 @@ describe('bounded JSONata evaluation', () => {
     );
   });
 
+  // Each of these builds a string or array past the limit on the way and then shrinks it: only a
+  // bound on every step (not on the result) refuses them. The probe's original (25 doublings,
+  // 335M characters) aborted the process inside $length.
+  it.each([
+    [
+      'the probe: a string doubled past V8s largest array, then measured',
+      '( $f := function($x,$n){ $n = 0 ? $x : $f($x & $x, $n-1) }; $length($f("aaaaaaaaaa", 25)) )',
+      /string longer than 1000000 characters/,
+    ],
+    [
+      'a string doubled 21 times, then measured',
+      '( $f := function($x,$n){ $n = 0 ? $x : $f($x & $x, $n-1) }; $length($f("aaaaaaaaaa", 21)) )',
+      /string longer than 1000000 characters/,
+    ],
+    [
+      '& of two long strings',
+      '$length($pad("x", 900000) & $pad("y", 900000))',
+      /string longer than 1000000 characters/,
+    ],
+    [
+      '& of an array whose JSON is too long',
+      '$length([$pad("x", 600000), $pad("y", 600000)] & "")',
+      /& would build a string longer than 1000000 characters/,
+    ],
+    [
+      '$string',
+      '$length($string([$pad("x", 600000), $pad("y", 600000)]))',
+      /string longer than 1000000 characters/,
+    ],
+    [
+      '$join',
+      '$length($join([$pad("x", 900000), $pad("y", 900000)]))',
+      /string longer than 1000000 characters/,
+    ],
+    [
+      '$replace',
+      '$length($replace($pad("", 1000, "a"), "a", $pad("", 5000, "b")))',
+      /string longer than 1000000 characters/,
+    ],
+    [
+      '$uppercase',
+      '$length($uppercase($pad("", 600000, "ß")))',
+      /string longer than 1000000 characters/,
+    ],
+    [
+      'a $fromMillis picture width',
+      '$length($fromMillis(0, "[Y,5000000]"))',
+      /\$fromMillis picture pads to 5000000 characters/,
+    ],
+    [
+      'a $now picture width',
+      '$length($now("[Y,600000][M,600000]"))',
+      /\$now picture pads to 1200000 characters/,
+    ],
+  ])('no step builds past the size limits: %s', async (_name, source, message) => {
+    const { error, ms } = await failure(source);
+    expect(error.code).toBe('EXPRESSION_LIMIT');
+    expect(error.message).toMatch(message);
+    expect(ms).toBeLessThan(STOPPED_WITHIN_MS);
+  });
+
+  it('the same functions under the limits answer as in JSONata', async () => {
+    const run = (source: string) => engine.compile(source).evaluate({ a: [1, 2.5] }, bindings);
+    expect(await run('$fromMillis(0, "[Y,6]-[M01] [[x,99999999]]")')).toBe(
+      '001970-01 [x,99999999]',
+    );
+    expect(await run('$string({"a": a, "f": function(){1}})')).toBe('{"a":[1,2.5],"f":""}');
+    expect(await run('$join(["a", "b"], "-") & $string(a)')).toBe('a-b[1,2.5]');
+    expect(await run('$reduce([[1, 2], [3]], $append)')).toEqual([1, 2, 3]);
+    expect(await run('$length($pad("x", 500000) & $pad("y", 500000))')).toBe(1_000_000);
+  });
+
   it('$pad within limits behaves as in JSONata', async () => {
     expect(await engine.compile('$pad("foo", 5, "#")').evaluate({}, bindings)).toBe('foo##');
     expect(await engine.compile('$pad("foo", -5)').evaluate({}, bindings)).toBe('  foo');
@@ -242,6 +314,24 @@ describe('the fast path keeps within the same limits', () => {
     expect(error.code).toBe('EXPRESSION_LIMIT');
     expect(error.message).toMatch(/ran longer than 50 ms/);
     expect(ms).toBeLessThan(STOPPED_WITHIN_MS);
+  });
+
+  it('stringifies nothing longer than the limit: one string referred to many times goes to jsonata-js', async () => {
+    const source = '$length($string($map(items, function($v){ $$.s })))';
+    expect(isFast(source)).toBe(true);
+    const stringify = jest.spyOn(JSON, 'stringify');
+    try {
+      const input = { s: 'x'.repeat(100_000), items: Array.from({ length: 20 }, () => 1) };
+      const { error } = await failure(source, input);
+      expect(error.code).toBe('EXPRESSION_LIMIT');
+      const longest = Math.max(
+        0,
+        ...stringify.mock.results.map((r) => (typeof r.value === 'string' ? r.value.length : 0)),
+      );
+      expect(longest).toBeLessThanOrEqual(1_000_000);
+    } finally {
+      stringify.mockRestore();
+    }
   });
 
   it('builds no string over the limit: a string doubled 40 times goes to jsonata-js', async () => {

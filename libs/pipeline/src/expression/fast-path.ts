@@ -765,9 +765,9 @@ function buildBinary(node: AstNode, c: Compiler, scope: Scope): Eval {
         if (l === BAIL) return BAIL;
         const r = rhs(input, env);
         if (r === BAIL) return BAIL;
-        const ls = l === undefined ? '' : stringOf(l);
+        const ls = l === undefined ? '' : stringOf(l, max);
         if (ls === BAIL) return BAIL;
-        const rs = r === undefined ? '' : stringOf(r);
+        const rs = r === undefined ? '' : stringOf(r, max);
         if (rs === BAIL) return BAIL;
         if ((ls as string).length + (rs as string).length > max) return BAIL;
         return (ls as string) + (rs as string);
@@ -899,8 +899,47 @@ function jsonSafe(value: unknown, depth: number): boolean {
 const jsonNumbers = (_key: string, value: unknown): unknown =>
   typeof value === 'number' && !Number.isInteger(value) ? Number(value.toPrecision(15)) : value;
 
-/** jsonata's $string of a defined value (fn.string, as `&` uses it). */
-function stringOf(value: unknown): string | typeof BAIL {
+/**
+ * Whether JSON.stringify(value) (with jsonata's replacer) would be longer than `max`: a lower
+ * bound of its length, summed with an early exit, so it visits at most `max` values however
+ * often the same string or object is referred to (JSON.stringify would copy each reference,
+ * holding the thread for as long as that takes).
+ */
+export function jsonLongerThan(value: unknown, max: number): boolean {
+  let size = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const current = stack.pop();
+    if (typeof current === 'string') {
+      size += current.length + 2;
+    } else if (current !== null && typeof current === 'object') {
+      // A function (jsonata-js's or this evaluator's) is written as "" (jsonata's replacer).
+      if (current instanceof Closure || flaggedAsFunction(current as Record<string, unknown>)) {
+        size += 2;
+      } else if (Array.isArray(current)) {
+        size += current.length + 1;
+        if (size > max) return true;
+        for (let i = 0; i < current.length; i++) stack.push(current[i]);
+      } else {
+        size += 2;
+        for (const key in current) {
+          const item = (current as Record<string, unknown>)[key];
+          if (item === undefined) continue; // JSON leaves it out
+          size += key.length + 3;
+          if (size > max) return true;
+          stack.push(item);
+        }
+      }
+    } else {
+      size += 1;
+    }
+    if (size > max) return true;
+  }
+  return false;
+}
+
+/** jsonata's $string of a defined value (fn.string, as `&` uses it); longer than `max` is its call. */
+function stringOf(value: unknown, max: number): string | typeof BAIL {
   switch (typeof value) {
     case 'string':
       return value;
@@ -909,7 +948,8 @@ function stringOf(value: unknown): string | typeof BAIL {
     case 'boolean':
       return String(value);
     case 'object':
-      if (!jsonSafe(value, 0)) return BAIL;
+      // Bounded first: jsonSafe and JSON.stringify would walk every reference.
+      if (jsonLongerThan(value, max) || !jsonSafe(value, 0)) return BAIL;
       return JSON.stringify(value, jsonNumbers);
     default:
       return BAIL;
@@ -948,8 +988,8 @@ interface Builtin {
 }
 
 const FUNCTIONS: Record<string, Builtin> = {
-  lowercase: { arity: [1], call: ([s]) => text(s, (v) => v.toLowerCase()) },
-  uppercase: { arity: [1], call: ([s]) => text(s, (v) => v.toUpperCase()) },
+  lowercase: { arity: [1], call: ([s], _env, limits) => text(s, (v) => v.toLowerCase(), limits) },
+  uppercase: { arity: [1], call: ([s], _env, limits) => text(s, (v) => v.toUpperCase(), limits) },
   // <a<n>:n>: a number is a list of one; every item a number.
   sum: {
     arity: [1],
@@ -981,7 +1021,7 @@ const FUNCTIONS: Record<string, Builtin> = {
     arity: [1],
     call: ([value], _env, limits) => {
       if (value === undefined) return undefined;
-      const s = stringOf(value);
+      const s = stringOf(value, limits.maxStringLength);
       return s !== BAIL && s.length > limits.maxStringLength ? BAIL : s;
     },
   },
@@ -1082,7 +1122,8 @@ const FUNCTIONS: Record<string, Builtin> = {
   // <s-:s>: runs of whitespace as one space, none at either end
   trim: {
     arity: [1],
-    call: ([s]) => text(s, (v) => v.replace(/[ \t\n\r]+/gm, ' ').replace(/^ | $/g, '')),
+    call: ([s], _env, limits) =>
+      text(s, (v) => v.replace(/[ \t\n\r]+/gm, ' ').replace(/^ | $/g, ''), limits),
   },
   // <s-(sf):b>, with a string to look for
   contains: {
@@ -1188,9 +1229,12 @@ const FUNCTIONS: Record<string, Builtin> = {
   },
 };
 
-function text(value: unknown, change: (s: string) => string): unknown {
+/** A string function's result; one longer than the limit (an upper case can grow) is jsonata-js's call. */
+function text(value: unknown, change: (s: string) => string, limits: FastLimits): unknown {
   if (value === undefined) return undefined;
-  return typeof value === 'string' ? change(value) : BAIL; // T0410
+  if (typeof value !== 'string') return BAIL; // T0410
+  const changed = change(value);
+  return changed.length > limits.maxStringLength ? BAIL : changed;
 }
 
 /**

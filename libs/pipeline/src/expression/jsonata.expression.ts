@@ -1,5 +1,12 @@
 import { Lane } from '../lane';
-import { BAIL, compileFast, isSequence, type FastBindings, type FastEvaluator } from './fast-path';
+import {
+  BAIL,
+  compileFast,
+  isSequence,
+  jsonLongerThan,
+  type FastBindings,
+  type FastEvaluator,
+} from './fast-path';
 import { performance } from 'node:perf_hooks';
 import jsonata from 'jsonata';
 import { PipelineError } from '../pipeline.error';
@@ -98,12 +105,23 @@ export class JsonataEngine implements ExpressionEngine {
     }
     const regexes = new RegexSet(literals);
     guards.options.RegexEngine = guardedRegexEngine(regexes) as unknown as RegExpConstructor;
-    // $pad allocates its whole result in one call, before any guardrail could look.
+    // Every step's result is held to the size limits, and so is what `&` is about to stringify.
+    compiled.assign(EVALUATE_ENTRY, watchConcat);
+    compiled.assign(EVALUATE_EXIT, sizeGuard(this.limits));
+    // These allocate their whole result in one call, before any guardrail could look: their
+    // arguments are checked first.
     compiled.registerFunction('pad', boundedPad(this.limits.maxStringLength), '<s-ns?:s>');
+    compiled.registerFunction('string', boundedString(this.limits.maxStringLength), '<x-b?:s>');
+    compiled.registerFunction('join', boundedJoin(this.limits.maxStringLength), '<a<s>s?:s>');
+    compiled.registerFunction(
+      'fromMillis',
+      boundedFromMillis(this.limits.maxStringLength),
+      '<n-s?s?:s>',
+    );
     // $eval parses code from data, and parsing is synchronous: held to the source limit.
     compiled.registerFunction('eval', boundedEval(this.limits.maxSourceLength), '<sx?:x>');
     // $now and $millis read the engine's clock, once per evaluation (as jsonata-js fixes them).
-    compiled.registerFunction('now', clockedNow(guards), '<s?s?:s>');
+    compiled.registerFunction('now', clockedNow(guards, this.limits.maxStringLength), '<s?s?:s>');
     compiled.registerFunction('millis', () => guards.now(), '<:n>');
     return new JsonataExpression(
       source,
@@ -195,18 +213,137 @@ function boundedEval(maxSource: number) {
   };
 }
 
-/** jsonata-js's own $fromMillis (a function object of its static frame), which $now formats with. */
-const jsonataFromMillis = jsonata('$fromMillis').evaluate({}) as Promise<{
-  implementation: (this: unknown, millis: number, picture?: string, timezone?: string) => unknown;
-}>;
-jsonataFromMillis.catch(() => undefined);
+/** A function object of jsonata-js's static frame. */
+interface Native {
+  implementation: (this: unknown, ...args: unknown[]) => unknown;
+}
+
+function native(name: string): Promise<Native> {
+  const fn = jsonata(`$${name}`).evaluate({}) as Promise<Native>;
+  fn.catch(() => undefined);
+  return fn;
+}
+
+/** jsonata-js's own builtins that Junction calls after checking their arguments. */
+const natives = {
+  string: native('string'),
+  join: native('join'),
+  fromMillis: native('fromMillis'),
+};
 
 /** jsonata-js's $now, at the evaluation's time as the engine's clock gave it. */
-function clockedNow(guards: Guardrails) {
+function clockedNow(guards: Guardrails, maxString: number) {
   return async function (this: unknown, picture?: string, timezone?: string) {
-    const fromMillis = await jsonataFromMillis;
+    checkPicture(picture, maxString, '$now');
+    const fromMillis = await natives.fromMillis;
     return fromMillis.implementation.call(this, guards.now(), picture, timezone);
   };
+}
+
+/**
+ * The longest array a step may build: a sequence's limit, or a `$split` of the longest string
+ * into characters.
+ */
+export function maxArrayLength(limits: ExpressionLimits): number {
+  return Math.max(limits.maxSequence, limits.maxStringLength);
+}
+
+/** The symbols jsonata-js's evaluate looks up before and after every step. */
+const EVALUATE_ENTRY = Symbol.for('jsonata.__evaluate_entry') as unknown as string;
+const EVALUATE_EXIT = Symbol.for('jsonata.__evaluate_exit') as unknown as string;
+
+/** Steps whose value `&` will stringify (jsonata-js's fn.string, which no argument check reaches). */
+const concatOperands = new WeakSet<object>();
+
+/** Marks the operands of a `&` as it starts (also in code `$eval` parsed from data). */
+function watchConcat(expr: { type?: string; value?: unknown; lhs?: object; rhs?: object }): void {
+  if (expr.type === 'binary' && expr.value === '&') {
+    if (expr.lhs) concatOperands.add(expr.lhs);
+    if (expr.rhs) concatOperands.add(expr.rhs);
+  }
+}
+
+/**
+ * Holds every step's value to the limits, so that no builtin is ever handed a string or an array
+ * it would blow up in one synchronous call (`$length` makes an array of a string's characters:
+ * past V8's largest array the process aborts). A step builds at most a few times the size of its
+ * arguments, which were held to the limits in turn.
+ */
+function sizeGuard(limits: ExpressionLimits) {
+  const maxString = limits.maxStringLength;
+  const maxArray = maxArrayLength(limits);
+  return (expr: object, _input: unknown, _environment: unknown, result: unknown): void => {
+    if (typeof result === 'string') {
+      if (result.length > maxString) throw stringTooLong(maxString);
+    } else if (typeof result === 'object' && result !== null) {
+      if (Array.isArray(result) && result.length > maxArray)
+        throw new LimitExceeded(`expression built an array longer than ${maxArray} items`);
+      if (concatOperands.has(expr) && jsonLongerThan(result, maxString))
+        throw new LimitExceeded(`& would build a string longer than ${maxString} characters`);
+    }
+  };
+}
+
+function stringTooLong(maxString: number): LimitExceeded {
+  return new LimitExceeded(`expression built a string longer than ${maxString} characters`);
+}
+
+/** jsonata-js's $string, refusing a value whose JSON would be over the string limit. */
+function boundedString(maxString: number) {
+  // The parameters are jsonata-js's own: $reduce and $sort look at how many a function takes.
+  // One declared parameter, as fn.string's `prettify = false`: $map hands it only the item.
+  return async function (this: unknown, value: unknown, ...rest: [prettify?: boolean]) {
+    if (typeof value === 'object' && value !== null && jsonLongerThan(value, maxString)) {
+      throw stringTooLong(maxString);
+    }
+    const original = await natives.string;
+    return original.implementation.call(this, value, rest[0]);
+  };
+}
+
+/** jsonata-js's $join, refusing a join over the string limit before it is built. */
+function boundedJoin(maxString: number) {
+  return async function (this: unknown, strings?: string[], separator?: string) {
+    if (Array.isArray(strings)) {
+      let size = (separator?.length ?? 0) * Math.max(0, strings.length - 1);
+      for (const item of strings) size += typeof item === 'string' ? item.length : 0;
+      if (size > maxString) throw stringTooLong(maxString);
+    }
+    const original = await natives.join;
+    return original.implementation.call(this, strings, separator);
+  };
+}
+
+/** jsonata-js's $fromMillis, refusing a picture whose widths alone pass the string limit. */
+function boundedFromMillis(maxString: number) {
+  return async function (this: unknown, millis?: number, picture?: string, timezone?: string) {
+    checkPicture(picture, maxString, '$fromMillis');
+    const original = await natives.fromMillis;
+    return original.implementation.call(this, millis, picture, timezone);
+  };
+}
+
+/**
+ * A date picture's width modifiers (`[Y,8]`, `[Y,8-10]`) pad each component to at least that
+ * many characters, in one call: their sum is refused over the string limit.
+ */
+function checkPicture(picture: unknown, maxString: number, name: string): void {
+  if (typeof picture !== 'string' || !picture.includes(',')) return;
+  let width = 0;
+  // As jsonata-js reads a picture: `[[` and `]]` are literal brackets, spaces in a marker ignored.
+  const markers = picture.replace(/\[\[|\]\]/g, '').match(/\[[^\]]*\]?/g) ?? [];
+  for (const marker of markers) {
+    const content = marker.replace(/[\s[\]]/g, '');
+    const comma = content.lastIndexOf(',');
+    if (comma === -1) continue;
+    const min = parseInt(content.substring(comma + 1).split('-')[0], 10);
+    if (Number.isFinite(min)) width += min;
+  }
+  if (width > maxString) {
+    throw new LimitExceeded(
+      `${name} picture pads to ${width} characters, over the ${maxString}-character limit`,
+    );
+  }
 }
 
 /** How many evaluation steps pass between two looks at the clock. */
