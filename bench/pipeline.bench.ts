@@ -5,6 +5,8 @@
  *   - the route's JSONata evaluations run alone through plain jsonata-js (no guards, no engine),
  *     the floor for this route: the engine aims at <= 1.2x of it;
  *   - the same evaluations with jsonata's guardrails on (timeout, depth, sequence): aim < 10%;
+ *   - the same evaluations through the engine with its fast path off: what the gateway runs in
+ *     jsonata-js, all its guards included (the size checks on every step, the bounded builtins);
  *   - the renaming route of bench:amqp (validate + filter + renaming transform + mask), the shape
  *     orders-eu is to match in speed.
  * Candidates run in interleaved slices, so a candidate's garbage collections may fall in another's
@@ -138,6 +140,20 @@ async function main(): Promise<void> {
     };
   };
 
+  // The engine as the gateway has it, its fast path off: every guard it puts on jsonata-js.
+  const viaEngine = () => {
+    const engine = new JsonataEngine({}, { fastPath: false });
+    const filter = engine.compile(filterSrc);
+    const transform = engine.compile(transformSrc);
+    const dest = destinationExprs.map((e) => engine.compile(e));
+    const transformInput = stageInputs[2].body;
+    return async () => {
+      await filter.evaluate(stageInputs[1].body, bindings);
+      await transform.evaluate(transformInput, bindings);
+      for (const d of dest) await d.evaluate(finalBody, bindings);
+    };
+  };
+
   const renaming = await compileRoute(
     { ...doc, pipeline: renamingPipeline(), destinations: [{ type: 'log' }], errors: undefined },
     resources,
@@ -153,6 +169,7 @@ async function main(): Promise<void> {
     ]),
     ['JSONata of this route alone, plain jsonata-js', plain()],
     ['JSONata of this route alone, with guardrails', plain(guards())],
+    ['JSONata of this route alone, the engine in jsonata-js', viaEngine()],
     ['whole route: compiled pipeline + destinations', () => route.run(envelope)],
     ['the renaming route of bench:amqp, same message', () => renaming.run(envelope)],
     [
@@ -169,6 +186,7 @@ async function main(): Promise<void> {
   const baseline = results[0];
   const jsonataAlone = byName('JSONata of this route alone, plain');
   const jsonataGuarded = byName('JSONata of this route alone, with');
+  const jsonataEngine = byName('JSONata of this route alone, the engine');
   const full = byName('whole route: compiled');
   const renamed = byName('the renaming route');
   const batch = byName('whole route, 100');
@@ -184,6 +202,7 @@ async function main(): Promise<void> {
     routeOverJsonataAlone: full.usPerOp / jsonataAlone.usPerOp,
     ordersEuOverRenaming: full.usPerOp / renamed.usPerOp,
     guardrailsCost: (jsonataGuarded.usPerOp - jsonataAlone.usPerOp) / jsonataAlone.usPerOp,
+    engineGuardsCost: (jsonataEngine.usPerOp - jsonataAlone.usPerOp) / jsonataAlone.usPerOp,
     inFlightOverOneAtATime: inFlightPerMessage.usPerOp / full.usPerOp,
   };
   if (process.argv.includes('--json')) {
@@ -215,6 +234,9 @@ async function main(): Promise<void> {
   );
   console.log(
     `  guardrails cost on JSONata (aim < 10%):         ${(ratios.guardrailsCost * 100).toFixed(1)}%`,
+  );
+  console.log(
+    `  the engine's guards in jsonata-js, all of them: ${(ratios.engineGuardsCost * 100).toFixed(1)}%`,
   );
   console.log(
     `  100 in flight / one at a time:                  ${ratios.inFlightOverOneAtATime.toFixed(2)}x`,
