@@ -1,6 +1,6 @@
 // The engine's own specs check it against the real protocol map (see eslint.config.mjs).
 import { CONNECTORS, type RouteSpec } from '@junction/connectors';
-import { CompiledRoute, compileRoute, validateRoute } from './compile';
+import { CompiledRoute, compileRoute, MESSAGE_BUDGET_MS, validateRoute } from './compile';
 import { isTruthy } from './expression/truthy';
 import { RouteValidationError } from './pipeline.error';
 import { envelopeOf, testResources } from './testing';
@@ -206,5 +206,52 @@ describe('compileRoute', () => {
       destinations: [{ type: 'log' }],
     };
     expect((await compileRoute(doc, resources)).document).toBe(doc);
+  });
+});
+
+describe('a message has one time budget for all its stages', () => {
+  /** A clock that moves 30 ms on every read: each stage is then a 30 ms one. */
+  const stepping = () => {
+    let now = 0;
+    return () => (now += 30);
+  };
+  const stages = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ transform: `$merge([$, {"s${i}": ${i}}])` }));
+  const doc = (n: number) => ({
+    id: 'budget',
+    source: { type: 'http', path: 'budget' },
+    pipeline: stages(n),
+    destinations: [{ type: 'log', when: 's0 = 0' }],
+  });
+
+  it('fails the message at the stage that spends it, as EXPRESSION_LIMIT', async () => {
+    const route = await compileRoute(doc(20), resources, {
+      clock: stepping(),
+      messageBudgetMs: 100,
+    });
+    const result = await route.run(envelopeOf({}));
+    expect(result.outcome).toBe('error');
+    if (result.outcome !== 'error') return;
+    expect(result.error.code).toBe('EXPRESSION_LIMIT');
+    expect(result.error.message).toMatch(/took over 100 ms for this message together/);
+    // Read at the start (30), then after each stage: 60, 90, 120, 150 > 30 + 100 after the fourth.
+    expect(result.error.where).toBe('/pipeline/3 (transform)');
+  });
+
+  it('counts the destinations too, and lets a message within it through', async () => {
+    const spent = await compileRoute(doc(3), resources, { clock: stepping(), messageBudgetMs: 90 });
+    const failed = await spent.run(envelopeOf({}));
+    expect(failed.outcome === 'error' && failed.error.where).toBe('/destinations/0');
+    const within = await compileRoute(doc(3), resources, {
+      clock: stepping(),
+      messageBudgetMs: 200,
+    });
+    expect((await within.run(envelopeOf({}))).outcome).toBe('deliver');
+  });
+
+  it('is 250 ms by default, on the monotonic clock', async () => {
+    expect(MESSAGE_BUDGET_MS).toBe(250);
+    const route = await compileRoute(doc(50), resources);
+    expect((await route.run(envelopeOf({}))).outcome).toBe('deliver');
   });
 });

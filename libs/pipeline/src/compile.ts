@@ -70,7 +70,19 @@ export interface CompiledRoute {
 export interface CompileOptions {
   /** Deepest nesting accepted in a message body. */
   maxInputDepth?: number;
+  /** Longest a message may take through the stages and destination expressions together, in ms. */
+  messageBudgetMs?: number;
+  /** The clock the budget is read on (ms, monotonic; default performance.now). For tests. */
+  clock?: () => number;
 }
+
+/**
+ * Every expression has its own 50 ms (ExpressionLimits.timeoutMs), but a route of many stages
+ * could add them up to seconds per message on the event loop (a dry run of 500 stages held it
+ * 10 s). Together, a message's stages and destination expressions have this long; the check
+ * runs between them, so a message takes at most this plus one expression's limit.
+ */
+export const MESSAGE_BUDGET_MS = 250;
 
 interface CompiledDestination {
   index: number;
@@ -245,7 +257,10 @@ export async function compileRoute(
   if (collector.problems.length === 0) await collector.compileAll(resources);
   if (collector.problems.length > 0)
     throw new RouteValidationError(inDocumentOrder(collector.problems));
-  return new RouteExecutor(doc, stages, destinations, options.maxInputDepth ?? 64);
+  return new RouteExecutor(doc, stages, destinations, options.maxInputDepth ?? 64, {
+    budgetMs: options.messageBudgetMs ?? MESSAGE_BUDGET_MS,
+    clock: options.clock ?? (() => performance.now()),
+  });
 }
 
 /** Builds every part whose pointer `sound` accepts, recording problems in the collector. */
@@ -386,7 +401,17 @@ class RouteExecutor implements CompiledRoute {
     private readonly stages: Stage[],
     private readonly destinations: CompiledDestination[],
     private readonly maxInputDepth: number,
+    private readonly budget: { budgetMs: number; clock: () => number },
   ) {}
+
+  /** Throws once the message has used up its budget (see MESSAGE_BUDGET_MS). */
+  private checkBudget(deadline: number): void {
+    if (this.budget.clock() > deadline)
+      throw new PipelineError(
+        'EXPRESSION_LIMIT',
+        `the route's stages and destination expressions took over ${this.budget.budgetMs} ms for this message together; split the work or make the expressions cheaper`,
+      );
+  }
 
   /**
    * Runs of every route take turns (stages never wait on I/O): one message goes through all its
@@ -401,6 +426,7 @@ class RouteExecutor implements CompiledRoute {
     const trace: StageTrace[] | undefined = options.trace ? [] : undefined;
     let envelope = input;
     let at = 'input';
+    const deadline = this.budget.clock() + this.budget.budgetMs;
     try {
       if (maxDepthExceeded(envelope.body, this.maxInputDepth)) {
         throw new PipelineError(
@@ -447,11 +473,13 @@ class RouteExecutor implements CompiledRoute {
           durationMs: performance.now() - started,
         });
         envelope = step;
+        this.checkBudget(deadline);
       }
       const deliveries: Delivery[] = [];
       const bindings = { headers: envelope.headers, meta: envelope.meta };
       for (const destination of this.destinations) {
         at = `/destinations/${destination.index}`;
+        this.checkBudget(deadline);
         if (destination.when) {
           let verdict = evaluateNow(destination.when, envelope.body, bindings);
           if (verdict instanceof Promise) verdict = await verdict;

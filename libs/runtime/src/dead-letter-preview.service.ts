@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { JunctionError } from '@junction/common';
 import { decodeBody, PipelineError, PipelineErrorCode, redactPanText } from '@junction/pipeline';
 import type { DryRunView, RoutesService } from '@junction/registry';
@@ -7,6 +8,13 @@ import { DeadLetterQuery, parseDeadLetterQuery } from './dead-letters.service';
 /** Most dead letters one preview runs (each through the pipeline, and up to 3 per reason twice). */
 export const PREVIEW_MAX_ITEMS = 1000;
 const EXAMPLES_PER_REASON = 3;
+
+/**
+ * Longest one preview runs dead letters through pipelines, in ms: each run has its own budget
+ * (MESSAGE_BUDGET_MS), but a thousand of them one after the other held the event loop for
+ * seconds. Once it is spent, the preview answers with what it ran (`cutShort`).
+ */
+export const PREVIEW_BUDGET_MS = 2000;
 
 type Runner = Awaited<ReturnType<RoutesService['dryRunner']>>;
 
@@ -45,6 +53,8 @@ export interface PreviewResult {
   matched: number;
   /** More matched than were run. */
   truncated: boolean;
+  /** The preview stopped at its time budget (PREVIEW_BUDGET_MS) before running all it read. */
+  cutShort: boolean;
   wouldDeliver: number;
   byReason: PreviewReason[];
 }
@@ -58,6 +68,8 @@ export class DeadLetterPreviewService {
   constructor(
     private readonly store: DeadLettersRepository,
     private readonly routes: RoutesService,
+    /** Monotonic ms the time budget is read on (tests give their own). */
+    private readonly clock: () => number = () => performance.now(),
   ) {}
 
   async preview(input: {
@@ -99,7 +111,11 @@ export class DeadLetterPreviewService {
     ]);
     const matched = counts.reduce((n, c) => n + c.count, 0);
     const reasons = new Map<string, PreviewReason>();
+    const deadline = this.clock() + PREVIEW_BUDGET_MS;
+    let evaluated = 0;
     for (const { row, payload, headers } of letters) {
+      if (this.clock() > deadline) break;
+      evaluated += 1;
       const runner = target ?? (await runnerOf(row.routeId));
       const reason =
         reasons.get(row.reasonCode) ??
@@ -142,9 +158,10 @@ export class DeadLetterPreviewService {
     );
     return {
       version: target?.version ?? null,
-      evaluated: letters.length,
+      evaluated,
       matched,
-      truncated: matched > letters.length,
+      truncated: matched > evaluated,
+      cutShort: evaluated < letters.length,
       wouldDeliver: byReason.reduce((n, r) => n + r.wouldDeliver, 0),
       byReason,
     };

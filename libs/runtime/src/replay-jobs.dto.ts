@@ -205,7 +205,13 @@ export class PreviewResultDto {
   version!: number | 'draft' | null;
   @ApiProperty({ description: 'Dead letters run.' }) evaluated!: number;
   @ApiProperty({ description: 'Dead letters the filter matches.' }) matched!: number;
-  @ApiProperty({ description: 'More matched than were run (the limit).' }) truncated!: boolean;
+  @ApiProperty({ description: 'More matched than were run (the limit, or the time budget).' })
+  truncated!: boolean;
+  @ApiProperty({
+    description:
+      'The preview stopped at its time budget (2 s of pipeline runs) before running every dead letter it read: `evaluated` says how many ran.',
+  })
+  cutShort!: boolean;
   @ApiProperty() wouldDeliver!: number;
   @ApiProperty({ type: PreviewReasonDto, isArray: true }) byReason!: PreviewReasonDto[];
 }

@@ -249,6 +249,7 @@ export function PreviewResult({ result }: { result: Schemas['PreviewResultDto'] 
       <Text fw={600} data-testid="preview-summary">
         {`${result.version === 'draft' ? 'This draft' : result.version === null ? 'The active version' : `Version ${result.version}`}: would now deliver ${result.wouldDeliver} of ${result.evaluated}`}
         {result.truncated ? ` (the newest ${result.evaluated} of ${result.matched} were run)` : ''}
+        {result.cutShort ? '; the preview stopped at its time limit' : ''}
       </Text>
       {result.byReason.map((r) => (
         <Paper key={r.reasonCode} withBorder p="xs" data-testid={`preview-reason-${r.reasonCode}`}>

@@ -2162,8 +2162,10 @@ export interface components {
             evaluated: number;
             /** @description Dead letters the filter matches. */
             matched: number;
-            /** @description More matched than were run (the limit). */
+            /** @description More matched than were run (the limit, or the time budget). */
             truncated: boolean;
+            /** @description The preview stopped at its time budget (2 s of pipeline runs) before running every dead letter it read: `evaluated` says how many ran. */
+            cutShort: boolean;
             wouldDeliver: number;
             byReason: components["schemas"]["PreviewReasonDto"][];
         };
