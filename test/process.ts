@@ -79,10 +79,13 @@ export function spawnNode(args: string[], env: Record<string, string>, cwd: stri
       return Promise.race([
         exitPromise,
         new Promise<number | null>((_, reject) =>
-          setTimeout(
-            () => reject(new Error(`still running after ${timeoutMs} ms`)),
-            timeoutMs,
-          ).unref(),
+          setTimeout(() => {
+            // What it was doing when it would not stop, for whoever reads the failure; then it
+            // goes, so that it holds no port or queue for the tests after.
+            const tail = output.slice(-4000);
+            child.kill('SIGKILL');
+            reject(new Error(`still running after ${timeoutMs} ms; its last output:\n${tail}`));
+          }, timeoutMs).unref(),
         ),
       ]);
     },
