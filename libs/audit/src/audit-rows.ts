@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import { compare } from 'fast-json-patch';
 import type { AuthEvent } from '@junction/auth';
 import { connectorOf } from '@junction/connectors';
-import { redactPanText } from '@junction/pipeline';
+import { containsPan } from '@junction/pipeline';
 import type { MessageRecord } from '@junction/runtime';
 import {
   auditJson,
@@ -71,7 +71,7 @@ function payloadSha256(record: MessageRecord): string {
 function traceIdOf(record: MessageRecord): string | null {
   return typeof record.traceId === 'string' &&
     TRACE_ID.test(record.traceId) &&
-    redactPanText(record.traceId) === record.traceId
+    !containsPan(record.traceId)
     ? record.traceId
     : null;
 }

@@ -12,4 +12,4 @@ export { DeadLettersRepository } from './dead-letters.repository';
 export { ReplayJobsService, SYSTEM_CLOCK } from './replay-jobs.service';
 export type { ReplayClock } from './replay-jobs.service';
 export * from './tracing';
-export { isPanFreeMessageId, panFreeMessageId } from './message-id';
+export { panFreeMessageId } from './message-id';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { redactPanText } from '@junction/pipeline';
+import { containsPan } from '@junction/pipeline';
 
 /**
  * A message id as the runtime keeps it. The id a source gives (AMQP `messageId`, Kafka header
@@ -10,13 +10,8 @@ import { redactPanText } from '@junction/pipeline';
  * HTTP ingest refuses such an Idempotency-Key outright (400) before it gets here.
  */
 export function panFreeMessageId(id: string): string {
-  if (redactPanText(id) === id) return id;
+  if (!containsPan(id)) return id;
   const h = createHash('sha256').update(id, 'utf8').digest('hex');
   const variant = '89ab'[parseInt(h[16], 16) & 3];
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
-/** Whether a caller's id may become a message id as it is (it holds no card number). */
-export function isPanFreeMessageId(id: string): boolean {
-  return redactPanText(id) === id;
 }

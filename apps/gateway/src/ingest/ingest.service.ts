@@ -7,14 +7,9 @@ import {
   IngestSources,
   type HttpSourceSpec,
 } from '@junction/connectors';
-import { ingestPathKey } from '@junction/pipeline';
+import { containsPan, ingestPathKey } from '@junction/pipeline';
 import { ConnectionsService, RoutesService } from '@junction/registry';
-import {
-  isPanFreeMessageId,
-  panFreeMessageId,
-  ProcessResult,
-  SYNC_TIMEOUT_MS,
-} from '@junction/runtime';
+import { panFreeMessageId, ProcessResult, SYNC_TIMEOUT_MS } from '@junction/runtime';
 import { checkIngestSignature, SignatureMismatch } from './ingest-signature';
 
 export interface IngestRequest {
@@ -36,7 +31,7 @@ function messageId(key: string | undefined): string {
       'Idempotency-Key must be 1 to 200 visible ASCII characters (it becomes the message id)',
     );
   // It would be the message id in replies, the audit trail, dead letters and every destination.
-  if (!isPanFreeMessageId(key))
+  if (containsPan(key))
     throw new JunctionError(
       'BAD_REQUEST',
       'Idempotency-Key must not hold a card number (it becomes the message id); send another key',

@@ -2,7 +2,7 @@ import Ajv2020, { ErrorObject, ValidateFunction } from 'ajv/dist/2020';
 import { RouteProblem, RouteValidationError } from '../pipeline.error';
 import type { RouteDocument } from '../route-document';
 import type { RouteProtocols } from '../route-protocol';
-import { redactPanText } from '../pan/pan-detector';
+import { containsPan } from '../pan/pan-detector';
 import { routeSchema } from './route-schema';
 import { parseRouteSource } from './route-source';
 import { useLinearUniqueItems } from './unique-items';
@@ -115,7 +115,7 @@ function cardNumberProblems(doc: unknown): RouteProblem[] {
   const problems: RouteProblem[] = [];
   for (const field of ['id', 'description'] as const) {
     const value = (doc as Record<string, unknown>)[field];
-    if (typeof value === 'string' && redactPanText(value) !== value)
+    if (typeof value === 'string' && containsPan(value))
       problems.push({ pointer: `/${field}`, message: 'must not hold a card number' });
   }
   return problems;

@@ -1,6 +1,6 @@
 import { TraceFlags, type SpanContext } from '@opentelemetry/api';
 import { parseTraceParent, TraceState } from '@opentelemetry/core';
-import { redactPanText } from '@junction/pipeline';
+import { containsPan } from '@junction/pipeline';
 
 /** The W3C Trace Context headers, as messages carry them (lower case in AMQP and Kafka too). */
 export const TRACEPARENT = 'traceparent';
@@ -27,7 +27,7 @@ export interface TraceHeaders {
  * lines and at every destination, so everywhere it counts as no trace id at all.
  */
 export function panFreeTraceId(id: string): boolean {
-  return redactPanText(id) === id;
+  return !containsPan(id);
 }
 
 /**

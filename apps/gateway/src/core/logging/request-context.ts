@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { redactPanText } from '@junction/pipeline';
+import { containsPan } from '@junction/pipeline';
 
 /** What every log line written while handling one request carries. */
 export interface RequestContext {
@@ -27,7 +27,7 @@ export function runInRequestContext<T>(context: RequestContext, fn: () => T): T 
  */
 export function setTraceId(traceId: string): void {
   const context = storage.getStore();
-  if (context && redactPanText(traceId) === traceId) context.traceId = traceId;
+  if (context && !containsPan(traceId)) context.traceId = traceId;
 }
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -40,7 +40,5 @@ const SAFE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 export function requestIdFrom(header: string | string[] | undefined): string {
   const value = Array.isArray(header) ? header[0] : header;
   // A card number is a plain token too; it must not become a field of every line.
-  return value !== undefined && SAFE_ID.test(value) && redactPanText(value) === value
-    ? value
-    : randomUUID();
+  return value !== undefined && SAFE_ID.test(value) && !containsPan(value) ? value : randomUUID();
 }
