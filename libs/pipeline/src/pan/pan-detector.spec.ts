@@ -208,4 +208,21 @@ describe('PAN detector: line breaks, invisible and dash-like characters', () => 
     redactPanText(long);
     expect(Date.now() - started).toBeLessThan(5000);
   });
+
+  it('finds a card number at the end of a long run of groups, whatever the script and separator', () => {
+    // Groups that start with 0 start no card number: only the last four groups make one.
+    const cases: Array<[zero: string, separator: string, card: string]> = [
+      ['0', ' ', '4111 1111 1111 1111'],
+      ['0', '\u200b', '4111\u200b1111\u200b1111\u200b1111'],
+      ['0', '\\n', '4111\\n1111\\n1111\\n1111'], // JSON text
+      ['\u0660', ' ', `\u0664\u0661\u0661\u0661${' \u0661\u0661\u0661\u0661'.repeat(3)}`],
+    ];
+    for (const [zero, separator, card] of cases) {
+      const lead = `${zero}${separator}`.repeat(100_000);
+      const out = redactPanText(`${lead}${card} end`);
+      // Compared in parts: a failure should not print 200,000 characters.
+      expect(out.slice(-40)).toBe(`${lead}${PAN_REDACTED} end`.slice(-40));
+      expect(out === `${lead}${PAN_REDACTED} end`).toBe(true);
+    }
+  });
 });
