@@ -193,6 +193,12 @@ export const GATEWAY_CONFIG = {
     default: 2_000,
     parse: parse.integer(50, 600_000),
   },
+  JUNCTION_SHUTDOWN_TIMEOUT_MS: {
+    description:
+      "Longest a stop on SIGTERM or SIGINT may take to finish the messages in flight; then the process exits anyway (code 1), naming what it waited for. Unacknowledged broker messages go back to their queues. Keep it under the orchestrator's grace period (Kubernetes: 30 s).",
+    default: 25_000,
+    parse: parse.integer(1_000, 3_600_000),
+  },
   JUNCTION_AUDIT_RETENTION_DAYS: {
     description:
       'Whole days of audit trail kept; older day partitions are dropped. Unset keeps everything.',

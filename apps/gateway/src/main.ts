@@ -40,11 +40,14 @@ import { probeDatabase } from './database-probe';
 import { Readiness } from './health/readiness';
 import { IngestController } from './ingest/ingest.controller';
 import { buildOpenApi, serveOpenApi } from './openapi/openapi';
+import { stopOnSignals } from './shutdown';
 
 export interface RunningGateway {
   app: NestFastifyApplication;
   url: string;
   close(): Promise<void>;
+  /** Longest a stop on SIGTERM or SIGINT may take (JUNCTION_SHUTDOWN_TIMEOUT_MS). */
+  shutdownTimeoutMs: number;
 }
 
 const log = new Logger('Junction');
@@ -511,7 +514,7 @@ export async function bootstrap(
         await running.close();
         await embedded?.stop();
       })());
-    return { app, url, close };
+    return { app, url, close, shutdownTimeoutMs: config.JUNCTION_SHUTDOWN_TIMEOUT_MS };
   } catch (err) {
     await app?.close().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
@@ -592,18 +595,19 @@ export async function main(options: StartOptions = {}): Promise<void> {
         : [`Junction gateway failed to start: ${(err as Error).message}`],
     );
   }
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      log.log(`${signal}: shutting down`);
-      gateway
-        .close()
-        .then(() => process.exit(0))
-        .catch((err: unknown) => {
-          process.stderr.write(`shutdown failed: ${(err as Error).message}\n`);
-          process.exit(1);
-        });
-    });
-  }
+  stopOnSignals({
+    close: () => gateway.close(),
+    pending: () =>
+      gateway.app
+        .get(RouteSupervisor)
+        .statuses()
+        .filter((s) => s.inFlight > 0)
+        .map((s) => `route ${s.routeId}: ${s.inFlight} message(s) in flight`),
+    timeoutMs: gateway.shutdownTimeoutMs,
+    log: (message) => log.log(message),
+    error: (message) => log.error(message),
+    exit: (code) => process.exit(code),
+  });
 }
 
 if (require.main === module) void main();

@@ -1,0 +1,109 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as amqp from 'amqplib';
+import { createTestDatabase, TestDatabase } from '@junction/database';
+import { eventually, freePort, GatewayProcess } from '../gateway-process';
+
+jest.setTimeout(120_000);
+
+const RUN = `shutdown-${process.pid}-${Date.now()}`;
+
+/**
+ * A stop with a deadline: a gateway whose destination never answers does not hang on SIGTERM. It
+ * exits with code 1 after JUNCTION_SHUTDOWN_TIMEOUT_MS, says which route still had a message in
+ * flight, and the message is back in its queue for the next process.
+ */
+describe('graceful stop: its deadline', () => {
+  let db: TestDatabase;
+  let connection: amqp.ChannelModel;
+  let channel: amqp.ConfirmChannel;
+  let stuck: Server;
+  let received = 0;
+  const held = new Set<import('node:http').ServerResponse>();
+
+  beforeAll(async () => {
+    db = await createTestDatabase('shutdown');
+    connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672');
+    channel = await connection.createConfirmChannel();
+    // Takes every request and never answers it.
+    stuck = createServer((_req, res) => {
+      received++;
+      held.add(res);
+    });
+    await new Promise<void>((resolve) => stuck.listen(0, '127.0.0.1', resolve));
+  });
+
+  afterAll(async () => {
+    for (const res of held) res.destroy();
+    stuck.closeAllConnections();
+    await new Promise((resolve) => stuck.close(resolve));
+    await channel.close().catch(() => undefined);
+    await connection.close().catch(() => undefined);
+    await db.drop();
+  });
+
+  it('a stop held by a destination that never answers ends at the deadline, and loses nothing', async () => {
+    const queue = `${RUN}.in`;
+    await channel.assertQueue(queue, { durable: true });
+    const gateway = new GatewayProcess(await freePort(), db.url, {
+      JUNCTION_SHUTDOWN_TIMEOUT_MS: '1500',
+      JUNCTION_LOG: 'error',
+    });
+    await gateway.start();
+    try {
+      const port = (stuck.address() as AddressInfo).port;
+      for (const [path, body] of [
+        [
+          '/connections',
+          {
+            name: 'rabbit',
+            type: 'amqp',
+            config: { url: 'amqp://guest@127.0.0.1:5672' },
+            secrets: { password: 'guest' },
+          },
+        ],
+        [
+          '/connections',
+          {
+            name: 'stuck',
+            type: 'http',
+            config: { baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 300_000 },
+          },
+        ],
+        [
+          '/routes',
+          {
+            id: `${RUN}-route`,
+            source: { type: 'amqp', connection: 'rabbit', queue },
+            pipeline: [],
+            destinations: [{ type: 'http', connection: 'stuck', path: '/orders' }],
+          },
+        ],
+      ] as const)
+        expect((await gateway.api('POST', path, body)).status).toBe(201);
+      channel.sendToQueue(queue, Buffer.from(JSON.stringify({ id: 'order-1' })), {
+        messageId: 'order-1',
+        persistent: true,
+      });
+      await channel.waitForConfirms();
+      await eventually(() => {
+        if (received === 0) throw new Error('the destination has no request yet');
+      });
+
+      expect(await gateway.stop()).toBe(1);
+      expect(gateway.process!.output()).toMatch(
+        new RegExp(
+          `the stop did not finish within 1500 ms; exiting without finishing: route ${RUN}-route: 1 message\\(s\\) in flight`,
+        ),
+      );
+      // Not acknowledged, so back in its queue.
+      await eventually(async () => {
+        const { messageCount } = await channel.checkQueue(queue);
+        if (messageCount !== 1) throw new Error(`${messageCount} in the queue`);
+      });
+    } finally {
+      await gateway.kill();
+      await channel.deleteQueue(queue).catch(() => undefined);
+    }
+  });
+});
