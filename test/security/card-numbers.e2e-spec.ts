@@ -1,3 +1,4 @@
+import * as amqp from 'amqplib';
 import { createTestDatabase } from '@junction/database';
 import { eventually, freePort, GatewayProcess } from '../gateway-process';
 
@@ -179,5 +180,61 @@ describe('security: card numbers in spellings, replies, ids and names', () => {
     expect(leaks(JSON.stringify(routes.body))).toBe(false);
     const metrics = await (await fetch(`${g.base}/metrics`)).text();
     expect(leaks(metrics)).toBe(false);
+  });
+
+  it('replaces an AMQP messageId holding a card number, through a real RabbitMQ, everywhere it goes', async () => {
+    const queue = `pan-amqp-in-${process.pid}`;
+    const out = `pan-amqp-out-${process.pid}`;
+    const rabbit = { url: 'amqp://guest@127.0.0.1:5672' };
+    expect(
+      (
+        await g.api('POST', '/connections', {
+          name: 'rabbit',
+          type: 'amqp',
+          config: rabbit,
+          secrets: { password: 'guest' },
+        })
+      ).status,
+    ).toBe(201);
+    const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672');
+    const channel = await connection.createConfirmChannel();
+    try {
+      await channel.assertQueue(queue, { durable: true });
+      await channel.assertQueue(out, { durable: true });
+      const route = {
+        id: 'pan-amqp',
+        source: { type: 'amqp', connection: 'rabbit', queue },
+        pipeline: [],
+        destinations: [{ type: 'amqp', connection: 'rabbit', queue: out }],
+      };
+      expect((await g.api('POST', '/routes', route)).status).toBe(201);
+      channel.sendToQueue(queue, Buffer.from(JSON.stringify({ id: 'o-amqp' })), {
+        messageId: '4111 1111 1111 1111',
+        persistent: true,
+      });
+      await channel.waitForConfirms();
+      const delivered = await eventually(async () => {
+        const message = await channel.get(out, { noAck: true });
+        if (!message) throw new Error('nothing delivered yet');
+        return message;
+      });
+      const id = delivered.properties.messageId as string;
+      // The same UUID for every redelivery of that message (made from it), never the number.
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(JSON.parse(delivered.content.toString())).toEqual({ id: 'o-amqp' });
+      const audit = await eventually(async () => {
+        const r = await g.api('GET', '/audit/messages?routeId=pan-amqp&limit=50');
+        const items = (r.body as { items: Array<{ messageId: string }> }).items;
+        if (!items?.length) throw new Error('no audit record yet');
+        return r.body;
+      });
+      expect((audit as { items: Array<{ messageId: string }> }).items[0].messageId).toBe(id);
+      expect(leaks(JSON.stringify(audit))).toBe(false);
+      expect(g.process!.output().split('\n').filter(leaks)).toEqual([]);
+    } finally {
+      await channel.deleteQueue(queue).catch(() => undefined);
+      await channel.deleteQueue(out).catch(() => undefined);
+      await connection.close().catch(() => undefined);
+    }
   });
 });
