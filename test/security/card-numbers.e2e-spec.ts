@@ -1,4 +1,5 @@
 import * as amqp from 'amqplib';
+import { Kafka, logLevel } from 'kafkajs';
 import { createTestDatabase } from '@junction/database';
 import { eventually, freePort, GatewayProcess } from '../gateway-process';
 
@@ -15,6 +16,9 @@ const SPELLINGS = [
   /4111111111111111/,
   /5555555555554444/,
 ];
+
+const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
+const UUID_V8 = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 /** Whether a text (raw, or holding JSON escapes such as \n and \u2028) shows a test card number. */
 function leaks(text: string): boolean {
@@ -220,7 +224,7 @@ describe('security: card numbers in spellings, replies, ids and names', () => {
       });
       const id = delivered.properties.messageId as string;
       // The same UUID for every redelivery of that message (made from it), never the number.
-      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(id).toMatch(UUID_V8);
       expect(JSON.parse(delivered.content.toString())).toEqual({ id: 'o-amqp' });
       const audit = await eventually(async () => {
         const r = await g.api('GET', '/audit/messages?routeId=pan-amqp&limit=50');
@@ -235,6 +239,74 @@ describe('security: card numbers in spellings, replies, ids and names', () => {
       await channel.deleteQueue(queue).catch(() => undefined);
       await channel.deleteQueue(out).catch(() => undefined);
       await connection.close().catch(() => undefined);
+    }
+  });
+
+  it('replaces a Kafka junction-id holding a card number, through a real Kafka, everywhere it goes', async () => {
+    const topic = `pan-kafka-in-${process.pid}`;
+    const out = `pan-kafka-out-${process.pid}`;
+    const kafka = new Kafka({
+      clientId: topic,
+      brokers: KAFKA_BROKERS,
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = kafka.admin();
+    const producer = kafka.producer();
+    const consumer = kafka.consumer({ groupId: `${out}-reader` });
+    await Promise.all([admin.connect(), producer.connect(), consumer.connect()]);
+    try {
+      await admin.createTopics({ topics: [{ topic }, { topic: out }], waitForLeaders: true });
+      const connection = {
+        name: 'kafka',
+        type: 'kafka',
+        config: { brokers: KAFKA_BROKERS, clientId: `junction-${topic}` },
+      };
+      expect((await g.api('POST', '/connections', connection)).status).toBe(201);
+      const route = {
+        id: 'pan-kafka',
+        source: { type: 'kafka', connection: 'kafka', topic, fromBeginning: true },
+        pipeline: [],
+        destinations: [{ type: 'kafka', connection: 'kafka', topic: out }],
+      };
+      expect((await g.api('POST', '/routes', route)).status).toBe(201);
+      await producer.send({
+        topic,
+        messages: [
+          {
+            value: JSON.stringify({ id: 'o-kafka' }),
+            headers: { 'junction-id': '5555-5555-5555-4444' },
+          },
+        ],
+      });
+      const delivered: Array<{ id: string; value: string }> = [];
+      await consumer.subscribe({ topic: out, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          delivered.push({
+            id: String(message.headers?.['junction-id'] ?? ''),
+            value: String(message.value),
+          });
+        },
+      });
+      await eventually(() => {
+        if (delivered.length === 0) throw new Error('nothing delivered yet');
+      }, 60_000);
+      const [{ id, value }] = delivered;
+      expect(id).toMatch(UUID_V8);
+      expect(JSON.parse(value)).toEqual({ id: 'o-kafka' });
+      const audit = await eventually(async () => {
+        const r = await g.api('GET', '/audit/messages?routeId=pan-kafka&limit=50');
+        const items = (r.body as { items: Array<{ messageId: string }> }).items;
+        if (!items?.length) throw new Error('no audit record yet');
+        return r.body;
+      });
+      expect((audit as { items: Array<{ messageId: string }> }).items[0].messageId).toBe(id);
+      expect(leaks(JSON.stringify(audit))).toBe(false);
+      expect(g.process!.output().split('\n').filter(leaks)).toEqual([]);
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+      await admin.deleteTopics({ topics: [topic, out] }).catch(() => undefined);
+      await Promise.all([producer.disconnect(), admin.disconnect()]).catch(() => undefined);
     }
   });
 });
