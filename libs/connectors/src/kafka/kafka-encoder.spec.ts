@@ -247,4 +247,59 @@ describe('the kafkajs encoder as patched', () => {
     // Unpatched, each encoder (two or more per record produced) was a zero-filled ArrayBuffer.
     expect(new Encoder().buf.buffer.byteLength).toBe(Buffer.poolSize);
   });
+
+  it('writes the produce requests unpatched kafkajs writes (plain kafkajs from npm), byte for byte', async () => {
+    type Request = (request: object) => { encode(): Promise<{ buffer: Buffer }> };
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const patched = require('kafkajs/src/protocol/requests/produce/v3/request') as Request;
+    const plain = require('kafkajs-plain/src/protocol/requests/produce/v3/request') as Request;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    const values = [...seeded(17, 300)];
+    // As a route's destination sends them: a key or none, headers (one as a list), a partition
+    // set by the partitioner, every record with its timestamp (else the request takes Date.now).
+    const messages = values.map((n, i) => ({
+      key: i % 3 === 0 ? null : `key-${n % 50}`,
+      value: Buffer.from(JSON.stringify({ id: i, n })),
+      headers:
+        i % 5 === 0 ? { 'junction-id': `m-${i}`, tag: ['a', 'b'] } : { 'junction-id': `m-${i}` },
+      partition: n % 4,
+      timestamp: String(1_765_000_000_000 + (n % 1000)),
+    }));
+    const request = {
+      acks: -1,
+      timeout: 30_000,
+      topicData: [0, 1, 2, 3].map((partition) => ({
+        topic: 'orders',
+        partitions: [
+          {
+            partition,
+            firstSequence: 0,
+            messages: messages.filter((m) => m.partition === partition),
+          },
+        ],
+      })),
+    };
+    const bytes = async (make: Request) => (await make(request).encode()).buffer.toString('hex');
+    expect(await bytes(patched)).toBe(await bytes(plain));
+  });
+
+  it('groups a batch by partition as unpatched kafkajs does: the same groups, in the same order', () => {
+    type Group = (args: object) => Record<string, object[]>;
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const patched = require('kafkajs/src/producer/groupMessagesPerPartition') as Group;
+    const plain = require('kafkajs-plain/src/producer/groupMessagesPerPartition') as Group;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    const messages = [...seeded(19, 2000)].map((n) => ({ value: String(n), n }));
+    const args = {
+      topic: 'orders',
+      partitionMetadata: [0, 1, 2, 3, 4, 5].map((partitionId) => ({ partitionId })),
+      messages,
+      partitioner: ({ message }: { message: { n: number } }) => message.n % 6,
+    };
+    const grouped = patched(args);
+    expect(grouped).toEqual(plain(args));
+    expect(Object.values(grouped).flat()).toHaveLength(2000);
+    expect(grouped['3'][0]).toBe(messages.find((m) => m.n % 6 === 3)); // the same objects
+    expect(patched({ ...args, partitionMetadata: [] })).toEqual({});
+  });
 });
