@@ -186,6 +186,19 @@ describe('security: card numbers in spellings, replies, ids and names', () => {
     expect(leaks(metrics)).toBe(false);
   });
 
+  /** The route's audit record carries the replaced id; no audit reply or log line shows a number. */
+  async function expectIdEverywhere(routeId: string, id: string): Promise<void> {
+    const audit = await eventually(async () => {
+      const r = await g.api('GET', `/audit/messages?routeId=${routeId}&limit=50`);
+      const items = (r.body as { items?: Array<{ messageId: string }> }).items;
+      if (!items?.length) throw new Error('no audit record yet');
+      return { body: r.body, items };
+    });
+    expect(audit.items[0].messageId).toBe(id);
+    expect(leaks(JSON.stringify(audit.body))).toBe(false);
+    expect(g.process!.output().split('\n').filter(leaks)).toEqual([]);
+  }
+
   it('replaces an AMQP messageId holding a card number, through a real RabbitMQ, everywhere it goes', async () => {
     const queue = `pan-amqp-in-${process.pid}`;
     const out = `pan-amqp-out-${process.pid}`;
@@ -226,15 +239,7 @@ describe('security: card numbers in spellings, replies, ids and names', () => {
       // The same UUID for every redelivery of that message (made from it), never the number.
       expect(id).toMatch(UUID_V8);
       expect(JSON.parse(delivered.content.toString())).toEqual({ id: 'o-amqp' });
-      const audit = await eventually(async () => {
-        const r = await g.api('GET', '/audit/messages?routeId=pan-amqp&limit=50');
-        const items = (r.body as { items: Array<{ messageId: string }> }).items;
-        if (!items?.length) throw new Error('no audit record yet');
-        return r.body;
-      });
-      expect((audit as { items: Array<{ messageId: string }> }).items[0].messageId).toBe(id);
-      expect(leaks(JSON.stringify(audit))).toBe(false);
-      expect(g.process!.output().split('\n').filter(leaks)).toEqual([]);
+      await expectIdEverywhere('pan-amqp', id);
     } finally {
       await channel.deleteQueue(queue).catch(() => undefined);
       await channel.deleteQueue(out).catch(() => undefined);
@@ -294,15 +299,7 @@ describe('security: card numbers in spellings, replies, ids and names', () => {
       const [{ id, value }] = delivered;
       expect(id).toMatch(UUID_V8);
       expect(JSON.parse(value)).toEqual({ id: 'o-kafka' });
-      const audit = await eventually(async () => {
-        const r = await g.api('GET', '/audit/messages?routeId=pan-kafka&limit=50');
-        const items = (r.body as { items: Array<{ messageId: string }> }).items;
-        if (!items?.length) throw new Error('no audit record yet');
-        return r.body;
-      });
-      expect((audit as { items: Array<{ messageId: string }> }).items[0].messageId).toBe(id);
-      expect(leaks(JSON.stringify(audit))).toBe(false);
-      expect(g.process!.output().split('\n').filter(leaks)).toEqual([]);
+      await expectIdEverywhere('pan-kafka', id);
     } finally {
       await consumer.disconnect().catch(() => undefined);
       await admin.deleteTopics({ topics: [topic, out] }).catch(() => undefined);
