@@ -154,3 +154,18 @@ describe('validate: format url', () => {
       expect((await outcome(urlField, { link })).outcome).toBe('error');
   });
 });
+
+describe('validate: the schema is never written to the console', () => {
+  it('ignores an unknown format without quoting it (a card number, a forged log line)', async () => {
+    const spies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((level) =>
+      jest.spyOn(console, level).mockImplementation(() => undefined),
+    );
+    try {
+      const format = 'pan-5500000000000004\n{"level":50,"msg":"forged"}';
+      expect((await outcome({ format }, 'any text')).outcome).toBe('deliver');
+      for (const spy of spies) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+  });
+});
