@@ -171,10 +171,43 @@ describe('security: no stall, no card number in any error', () => {
         pointer: /^\/pipeline\/0\/filter$/,
         message: /over the 8192-character limit/,
       },
+      // JSON Schemas ajv compiles in seconds on the event loop (a probe: 8 to 12 s each).
+      {
+        name: 'a oneOf of 3000 branches',
+        doc: route([
+          {
+            validate: { schema: { oneOf: Array.from({ length: 3000 }, (_, i) => ({ const: i })) } },
+          },
+        ]),
+        pointer: /^\/pipeline\/0\/validate\/schema$/,
+        message: /is too large to compile/,
+      },
+      {
+        name: '6000 $refs into $defs',
+        doc: route([
+          {
+            validate: {
+              schema: {
+                $defs: Object.fromEntries(
+                  Array.from({ length: 6000 }, (_, i) => [
+                    `d${i}`,
+                    { type: 'string', minLength: i },
+                  ]),
+                ),
+                properties: Object.fromEntries(
+                  Array.from({ length: 6000 }, (_, i) => [`p${i}`, { $ref: `#/$defs/d${i}` }]),
+                ),
+              },
+            },
+          },
+        ]),
+        pointer: /^\/pipeline\/0\/validate\/schema$/,
+        message: /is too large to compile/,
+      },
     ];
   }
 
-  it('validate calls from a viewer holding hostile regexes leave /health/live answering under 100 ms', async () => {
+  it('validate calls from a viewer holding hostile regexes and schemas leave /health/live answering under 100 ms', async () => {
     const documents = hostileDocuments();
     let done = false;
     const validations = Promise.all(

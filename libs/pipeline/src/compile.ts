@@ -16,6 +16,7 @@ import { PipelineError, RouteProblem, RouteValidationError } from './pipeline.er
 import { DestinationSpec, RouteDocument } from './route-document';
 import { assertRouteShape, checkRouteShape } from './schema/route-validator';
 import { STAGES, StageKind } from './stages';
+import { SCHEMA_COST_LIMIT } from './schema/schema-cost';
 import { DROP, RouteResources, Stage, StageBuildContext } from './stages/stage';
 import type { ReportProblem, RouteProtocols } from './route-protocol';
 import { destinationKinds, transactional } from './schema/route-schema';
@@ -125,10 +126,18 @@ class ProblemCollector {
   /** Data patterns of the stages (JSON Schema `pattern`), settled with the expressions. */
   private readonly patterns: Array<{ part: DataPattern; pointer: string }> = [];
 
+  /** What the document's JSON Schemas have cost so far (see schema/schema-cost.ts). */
+  private schemaCost = 0;
+
   context(resources: RouteResources, pointer: string): StageBuildContext {
     return {
       resources,
       pointer,
+      spendSchemaCost: (cost) => {
+        if (this.schemaCost + cost > SCHEMA_COST_LIMIT) return false;
+        this.schemaCost += cost;
+        return true;
+      },
       problem: (relative, message) => this.problems.push({ pointer: pointer + relative, message }),
       expression: (source, relative = '') => this.expression(source, pointer + relative),
       pattern: (source, flags, relative = '') => {

@@ -44,6 +44,11 @@ export interface StageBuildContext {
    * ExpressionCompileError when it is no regular expression.
    */
   pattern(source: string, flags: string, relative?: string): DataPattern;
+  /**
+   * Takes `cost` (see schema/schema-cost.ts) from what the whole document may spend compiling
+   * JSON Schemas on the event loop; false, and nothing taken, when that would exceed it.
+   */
+  spendSchemaCost(cost: number): boolean;
 }
 
 /** One stage kind: data-described, so the same definition feeds validation, docs and the console. */

@@ -1,9 +1,10 @@
 // The engine's own specs check it against the real protocol map (see eslint.config.mjs).
 import { CONNECTORS } from '@junction/connectors';
-import { compileRoute } from '../compile';
+import { compileRoute, validateRoute } from '../compile';
 import { fullFormats } from 'ajv-formats/dist/formats';
 import { prng } from '../pan/pan-corpus';
 import { linearUrl } from '../schema/capped-formats';
+import { SCHEMA_MAX_DEPTH, schemaCompileCost } from '../schema/schema-cost';
 import { canonicalJson, firstDuplicate } from '../schema/unique-items';
 import { envelopeOf, testResources } from '../testing';
 
@@ -17,7 +18,11 @@ const route = (schema: unknown) => ({
 const uniqueLines = { properties: { lines: { type: 'array', uniqueItems: true } } };
 
 async function outcome(schema: unknown, body: unknown) {
-  const compiled = await compileRoute(route(schema), testResources({ protocols: CONNECTORS }));
+  // A clock that stands still: the message budget (compile.spec tests it) must not fail a large
+  // body on a busy machine.
+  const compiled = await compileRoute(route(schema), testResources({ protocols: CONNECTORS }), {
+    clock: () => 0,
+  });
   return compiled.run(envelopeOf(body));
 }
 
@@ -167,5 +172,74 @@ describe('validate: the schema is never written to the console', () => {
     } finally {
       for (const spy of spies) spy.mockRestore();
     }
+  });
+});
+
+describe('validate: what a schema may cost to compile', () => {
+  const route = (...schemas: unknown[]) => ({
+    id: 'costly',
+    source: { type: 'http', path: 'costly' },
+    pipeline: schemas.map((schema) => ({ validate: { schema } })),
+    destinations: [{ type: 'log' }],
+  });
+  const resources = () => testResources({ protocols: CONNECTORS });
+  const branches = (n: number) => ({ oneOf: Array.from({ length: n }, (_, i) => ({ const: i })) });
+
+  it('counts each object once, and what grows faster than the schema more', () => {
+    expect(schemaCompileCost({ type: 'string' })).toBe(1);
+    // oneOf and anyOf grow with the square of their branches, an enum with that of its values.
+    expect(schemaCompileCost(branches(600))).toBeGreaterThan(4 * schemaCompileCost(branches(150)));
+    const values = (n: number) => ({ enum: Array.from({ length: n }, (_, i) => `v${i}`) });
+    expect(schemaCompileCost(values(10_000))).toBeGreaterThan(1_500);
+    expect(schemaCompileCost(values(100))).toBe(3);
+    let deep: unknown = { type: 'string' };
+    for (let i = 0; i < SCHEMA_MAX_DEPTH; i++) deep = { not: deep };
+    expect(schemaCompileCost(deep)).toBeLessThan(100);
+    expect(schemaCompileCost({ items: [deep] })).toBe(Infinity);
+    // Counting stops once past the limit asked for.
+    expect(schemaCompileCost(branches(10_000), 1_500)).toBeLessThan(400_000);
+  });
+
+  it('refuses, at its field, a schema that would hold the event loop, before ajv sees it', async () => {
+    const problems = await validateRoute(route(branches(3000)), resources());
+    expect(problems).toEqual([
+      {
+        pointer: '/pipeline/0/validate/schema',
+        message: expect.stringMatching(
+          /^is too large to compile: the document's schemas may cost 1500 together/,
+        ),
+      },
+    ]);
+    let deep: unknown = { type: 'string' };
+    for (let i = 0; i <= SCHEMA_MAX_DEPTH; i++) deep = { type: 'array', items: deep };
+    expect((await validateRoute(route(deep), resources()))[0].message).toBe(
+      `is nested more than ${SCHEMA_MAX_DEPTH} levels deep`,
+    );
+  });
+
+  it('holds every validate stage of a document to one budget', async () => {
+    const half = branches(500); // about 1,380 each
+    expect(await validateRoute(route(half), resources())).toEqual([]);
+    const problems = await validateRoute(route(half, half, { type: 'object' }), resources());
+    expect(problems.map((p) => p.pointer)).toEqual(['/pipeline/1/validate/schema']);
+  });
+
+  it('checks $refs without copying what they point at', async () => {
+    const schema = {
+      $defs: {
+        address: { type: 'object', required: ['city'], properties: { city: { type: 'string' } } },
+      },
+      type: 'object',
+      properties: Object.fromEntries(
+        Array.from({ length: 200 }, (_, i) => [`a${i}`, { $ref: '#/$defs/address' }]),
+      ),
+    };
+    expect(
+      (await outcome(schema, { a0: { city: 'Berlin' }, a199: { city: 'Köln' } })).outcome,
+    ).toBe('deliver');
+    const failed = await outcome(schema, { a7: { town: 'Berlin' } });
+    expect(failed.outcome === 'error' && failed.error.message).toBe(
+      "body does not match the schema: /a7 must have required property 'city'",
+    );
   });
 });

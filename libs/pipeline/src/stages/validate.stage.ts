@@ -4,6 +4,7 @@ import addFormats from 'ajv-formats';
 import { RegexInputTooLong } from '../expression/regex-guard';
 import { PipelineError } from '../pipeline.error';
 import { useCappedFormats } from '../schema/capped-formats';
+import { SCHEMA_COST_LIMIT, SCHEMA_MAX_DEPTH, schemaCompileCost } from '../schema/schema-cost';
 import { useLinearUniqueItems } from '../schema/unique-items';
 import { Stage, StageDefinition } from './stage';
 
@@ -47,16 +48,36 @@ export const validateStage: StageDefinition<ValidateConfig> = {
     // name; a generated function it cannot compile, with every constant in it): that would
     // pass the schema's text, card numbers and line breaks included, around the redacting
     // logger. An unknown format is ignored either way.
-    const ajv = new Ajv({ allErrors: true, strict: false, code: { regExp }, logger: false });
+    // A $ref is a call to the function compiled for what it points at, never a copy of it: ajv
+    // inlines by default, so a compile grew with every use of a def times its size.
+    const ajv = new Ajv({
+      allErrors: true,
+      strict: false,
+      code: { regExp },
+      logger: false,
+      inlineRefs: false,
+    });
     addFormats(ajv);
     // ajv's own uniqueItems compares every pair of items: quadratic in what a sender sends.
     useLinearUniqueItems(ajv);
     useCappedFormats(ajv);
     let check: ValidateFunction | undefined;
-    try {
-      check = ajv.compile(config.schema);
-    } catch (err) {
-      context.problem('/schema', `is not a valid JSON Schema: ${(err as Error).message}`);
+    // ajv compiles on the event loop, whoever asks (a viewer's dry run too): a document whose
+    // schemas would hold it long is refused before ajv sees them.
+    const cost = schemaCompileCost(config.schema, SCHEMA_COST_LIMIT);
+    if (cost === Infinity) {
+      context.problem('/schema', `is nested more than ${SCHEMA_MAX_DEPTH} levels deep`);
+    } else if (!context.spendSchemaCost(cost)) {
+      context.problem(
+        '/schema',
+        `is too large to compile: the document's schemas may cost ${SCHEMA_COST_LIMIT} together (each subschema or object in them 1, a oneOf or anyOf of n branches n²/285 more, an enum of n values n/100 + n²/55,000 more, each level of nesting 1/100 more)`,
+      );
+    } else {
+      try {
+        check = ajv.compile(config.schema);
+      } catch (err) {
+        context.problem('/schema', `is not a valid JSON Schema: ${(err as Error).message}`);
+      }
     }
     return {
       kind: 'validate',
