@@ -75,6 +75,12 @@ export interface CompileOptions {
   messageBudgetMs?: number;
   /** The clock the budget is read on (ms, monotonic; default performance.now). For tests. */
   clock?: () => number;
+  /**
+   * What the document's JSON Schemas may cost to compile together (schema/schema-cost.ts;
+   * default SCHEMA_COST_LIMIT). A stored version a worker runs is not held to it: it may have
+   * been saved before the limit came, and a route that ran must not stop at an upgrade.
+   */
+  schemaCostLimit?: number;
 }
 
 /**
@@ -129,12 +135,15 @@ class ProblemCollector {
   /** What the document's JSON Schemas have cost so far (see schema/schema-cost.ts). */
   private schemaCost = 0;
 
+  constructor(private readonly schemaCostLimit = SCHEMA_COST_LIMIT) {}
+
   context(resources: RouteResources, pointer: string): StageBuildContext {
     return {
       resources,
       pointer,
       spendSchemaCost: (cost) => {
-        if (this.schemaCost + cost > SCHEMA_COST_LIMIT) return false;
+        if (this.schemaCostLimit === Infinity) return true;
+        if (this.schemaCost + cost > this.schemaCostLimit) return false;
         this.schemaCost += cost;
         return true;
       },
@@ -272,7 +281,7 @@ export async function compileRoute(
   options: CompileOptions = {},
 ): Promise<CompiledRoute> {
   assertRouteShape(doc, resources.protocols);
-  const collector = new ProblemCollector();
+  const collector = new ProblemCollector(options.schemaCostLimit);
   const { stages, destinations } = buildParts(doc, resources, collector, () => true);
   if (collector.problems.length === 0) await collector.compileAll(resources);
   if (collector.problems.length > 0)

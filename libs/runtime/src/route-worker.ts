@@ -184,7 +184,10 @@ export class RouteWorker {
     /** Where its connections are read from (default `deps.connection`; boot shares one read of each). */
     connection: (name: string) => Promise<ConnectorConnection> = deps.connection,
   ): Promise<RouteWorker> {
-    const compiled = await compileRoute(route.document, deps.resources);
+    // A stored version runs whatever its schemas cost: it may predate the limit (a save is held to it).
+    const compiled = await compileRoute(route.document, deps.resources, {
+      schemaCostLimit: Infinity,
+    });
     const connections = await resolveConnections(route.document, deps, connection);
     const connectionOf = (spec: RouteDestination) =>
       'connection' in spec ? connections.get(spec.connection) : undefined;

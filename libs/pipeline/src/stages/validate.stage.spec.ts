@@ -243,3 +243,24 @@ describe('validate: what a schema may cost to compile', () => {
     );
   });
 });
+
+describe('validate: a stored version and the compile budget', () => {
+  it('runs a stored version whatever its schema costs (it may predate the budget)', async () => {
+    const doc = {
+      id: 'old',
+      source: { type: 'http', path: 'old' },
+      pipeline: [
+        { validate: { schema: { oneOf: Array.from({ length: 700 }, (_, i) => ({ const: i })) } } },
+      ],
+      destinations: [{ type: 'log' }],
+    };
+    const resources = testResources({ protocols: CONNECTORS });
+    await expect(compileRoute(doc, resources)).rejects.toThrow(/is too large to compile/);
+    const compiled = await compileRoute(doc, resources, {
+      schemaCostLimit: Infinity,
+      clock: () => 0,
+    });
+    expect((await compiled.run(envelopeOf(699))).outcome).toBe('deliver');
+    expect((await compiled.run(envelopeOf(700))).outcome).toBe('error');
+  });
+});

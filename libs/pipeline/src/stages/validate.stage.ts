@@ -65,12 +65,12 @@ export const validateStage: StageDefinition<ValidateConfig> = {
     // ajv compiles on the event loop, whoever asks (a viewer's dry run too): a document whose
     // schemas would hold it long is refused before ajv sees them.
     const cost = schemaCompileCost(config.schema, SCHEMA_COST_LIMIT);
-    if (cost === Infinity) {
-      context.problem('/schema', `is nested more than ${SCHEMA_MAX_DEPTH} levels deep`);
-    } else if (!context.spendSchemaCost(cost)) {
+    if (!context.spendSchemaCost(cost)) {
       context.problem(
         '/schema',
-        `is too large to compile: the document's schemas may cost ${SCHEMA_COST_LIMIT} together (each subschema or object in them 1, a oneOf or anyOf of n branches n²/285 more, an enum of n values n/100 + n²/55,000 more, each level of nesting 1/100 more)`,
+        cost === Infinity
+          ? `is nested more than ${SCHEMA_MAX_DEPTH} levels deep`
+          : `is too large to compile: the document's schemas may cost ${SCHEMA_COST_LIMIT} together (each subschema or object in them 1, a oneOf or anyOf of n branches n²/285 more, an enum of n values n/100 + n²/55,000 more, each level of nesting 1/100 more)`,
       );
     } else {
       try {
