@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, ApiPropertyOptions } from '@nestjs/swagger';
 import { HoldsNoCardNumber } from '@junction/common';
 import { CONNECTOR_KINDS, CONNECTORS, type ConnectorKind } from '@junction/connectors';
+import { SOURCE_LIMITS } from '@junction/pipeline';
 import {
   Allow,
   IsIn,
@@ -264,11 +265,11 @@ export class UnsavedDryRunRequestDto {
 
   @ApiPropertyOptional({
     description: 'The route document as YAML or JSON text (not saved). Either this or `document`.',
-    maxLength: 524288,
+    maxLength: SOURCE_LIMITS.maxLength,
   })
   @IsOptional()
   @IsString()
-  @MaxLength(524288)
+  @MaxLength(SOURCE_LIMITS.maxLength)
   source?: string;
 
   @ApiProperty({ type: DryRunMessageDto })

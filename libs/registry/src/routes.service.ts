@@ -16,6 +16,7 @@ import {
   RouteResources,
   RunResult,
   parseRouteSource,
+  type ParsedSource,
   SourceFormat,
   validateRoute,
   withPositions,
@@ -43,6 +44,8 @@ export interface SourcedDocument {
   document: unknown;
   source: string;
   format: SourceFormat;
+  /** The parse of a YAML text, kept to place its problems (parsing it again cost as much). */
+  parsed?: ParsedSource;
 }
 
 export interface RouteSummary {
@@ -177,7 +180,7 @@ export class RoutesService {
             (parsed.problems[0].line ? ` (line ${parsed.problems[0].line})` : ''),
           { problems: parsed.problems },
         );
-      return { document: parsed.value, source: text, format: 'yaml' };
+      return { document: parsed.value, source: text, format: 'yaml', parsed };
     }
     return {
       document: input.document,
@@ -205,7 +208,7 @@ export class RoutesService {
       );
     // YAML texts get line and column (JSON clients keep the answer they always had).
     if (problems.length > 0 && sourced?.format === 'yaml') {
-      const parsed = parseRouteSource(sourced.source);
+      const parsed = sourced.parsed ?? parseRouteSource(sourced.source);
       if (parsed.problems.length === 0) problems = withPositions(problems, parsed);
     }
     return problems;
