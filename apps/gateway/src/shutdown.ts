@@ -24,7 +24,8 @@ export interface ShutdownDeps {
  */
 export function stopOnSignals(deps: ShutdownDeps): void {
   const signals = deps.signals ?? process;
-  const setTimer = deps.setTimer ?? ((callback, ms) => setTimeout(callback, ms).unref());
+  // Not unref'd: a stop stuck on a promise with nothing else pending must still say so and exit 1.
+  const setTimer = deps.setTimer ?? ((callback, ms) => setTimeout(callback, ms));
   let stopping = false;
   let exited = false;
   const exit = (code: number) => {
