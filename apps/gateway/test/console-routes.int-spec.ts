@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { RoutesService } from '@junction/registry';
 import { startHttpTarget } from './http-target';
 import { startTestGateway, TestGateway, TestResponse } from './test-gateway';
 
@@ -740,6 +741,50 @@ describe('samples that guard deploys', () => {
     );
     expect(put.status).toBe(200);
     expect(put.body).toMatchObject({ activeVersion: 3 });
+  });
+
+  it('lets the event loop run between the samples it runs', async () => {
+    // A run awaits only promises: a guard of many samples (or a dead-letter preview of many
+    // letters) never gave the event loop back, and froze the gateway for as long as it ran (an
+    // editor's 200 samples of a 50 ms transform: 10 s). Here: does a callback queued on the
+    // event loop when the first sample starts run before the last one does?
+    await gateway.create(editorToken, '/api/v1/routes', guarded('guard-turns', true));
+    const samples = 6;
+    for (let i = 0; i < samples; i++)
+      ok(
+        await gateway.request('PUT', `/api/v1/routes/guard-turns/samples/s${i}`, {
+          token: editorToken,
+          body: { body: { id: `o-${i}` } },
+        }),
+      );
+    ok(
+      await gateway.request('PUT', '/api/v1/routes/guard-turns', {
+        token: editorToken,
+        body: { ...guarded('guard-turns', true), description: 'v2' },
+      }),
+    );
+    const runDry = RoutesService.prototype.runDry;
+    let runs = 0;
+    let runsAtFirstTurn: number | undefined;
+    const spy = jest.spyOn(RoutesService.prototype, 'runDry').mockImplementation(function (
+      this: RoutesService,
+      ...args
+    ) {
+      runs += 1;
+      if (runs === 1) setImmediate(() => (runsAtFirstTurn = runs));
+      return runDry.apply(this, args);
+    });
+    try {
+      ok(
+        await gateway.request('POST', '/api/v1/routes/guard-turns/versions/2/activate', {
+          token: editorToken,
+        }),
+      );
+    } finally {
+      spy.mockRestore();
+    }
+    expect(runs).toBe(samples);
+    expect(runsAtFirstTurn).toBeLessThan(samples);
   });
 });
 
