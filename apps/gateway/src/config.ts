@@ -137,6 +137,12 @@ export const GATEWAY_CONFIG = {
     default: 1024 * 1024,
     parse: parse.integer(1024, 64 * 1024 * 1024),
   },
+  JUNCTION_REQUEST_TIMEOUT_MS: {
+    description:
+      'Longest a client may take to send one request, headers and body; then it is answered 408 and its connection closed. Without it a client that trickles a body held the connection, and what it had sent (up to the body limit), for ever.',
+    default: 30_000,
+    parse: parse.integer(1_000, 3_600_000),
+  },
   JUNCTION_EXPRESSION_TIMEOUT_MS: {
     description: 'Time limit of one JSONata evaluation.',
     default: 50,

@@ -298,6 +298,18 @@ export async function createGateway(
     }),
     new FastifyAdapter({
       bodyLimit: config.JUNCTION_BODY_LIMIT_BYTES,
+      // Fastify's default is no limit: a client sending a body a byte a minute, on many
+      // connections, held each one and what it had sent for ever. Given to the server as it is
+      // made, too: Node 20 applies a limit set later (as Fastify does) to the headers only.
+      // Node checks every `connectionsCheckingInterval` (30 s by default): a quarter of it here.
+      requestTimeout: config.JUNCTION_REQUEST_TIMEOUT_MS,
+      http: {
+        requestTimeout: config.JUNCTION_REQUEST_TIMEOUT_MS,
+        connectionsCheckingInterval: Math.min(
+          30_000,
+          Math.max(250, Math.floor(config.JUNCTION_REQUEST_TIMEOUT_MS / 4)),
+        ),
+      },
       trustProxy: false,
       // A message id (an Idempotency-Key, up to 200 characters) must fit in GET /audit/messages/{id}.
       routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
