@@ -128,4 +128,15 @@ describe('stringifyHeaders', () => {
     });
     expect(stringifyHeaders(undefined)).toEqual({});
   });
+
+  it('refuses, with a reason, a value nested deeper than a body may be', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 64; i++) deep = { a: deep };
+    expect(stringifyHeaders({ deep })).toEqual({ deep: expect.stringMatching(/^\{"a":/) });
+    // 100,000 levels (a table a sender fits in one frame is up to 18,000) overflowed the stack.
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(() => stringifyHeaders({ deep })).toThrow(
+      'a header value is nested deeper than 64 levels',
+    );
+  });
 });

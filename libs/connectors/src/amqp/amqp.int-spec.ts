@@ -39,6 +39,25 @@ function connectionTo(name: string, host: string, port: number): ConnectorConnec
   };
 }
 
+/** Publishes to a queue (argv: url, queue) two messages with deep headers, then a plain one. */
+const PUBLISH_DEEP = `
+const amqp = require(${JSON.stringify(require.resolve('amqplib'))});
+(async () => {
+  const [url, queue] = process.argv.slice(1);
+  const connection = await amqp.connect(url);
+  const channel = await connection.createConfirmChannel();
+  for (const depth of [3000, 8000]) {
+    let deep = 'x';
+    for (let i = 0; i < depth; i++) deep = { a: deep };
+    const id = 'm-' + depth;
+    channel.sendToQueue(queue, Buffer.from(JSON.stringify({ id })), { messageId: id, headers: { deep } });
+  }
+  channel.sendToQueue(queue, Buffer.from('{"id":"m-next"}'), { messageId: 'm-next' });
+  await channel.waitForConfirms();
+  await connection.close();
+})().catch((err) => { console.error(err); process.exit(1); });
+`;
+
 /** rabbitmqctl itself: `rabbitmqctl <args>`. */
 const rabbitmqctl = (...args: string[]) => run(CTL[0], [...CTL.slice(1), ...args]);
 
@@ -252,6 +271,39 @@ describe('amqp connectors', () => {
       await source.stop();
     }
   });
+
+  it('hands over messages whose headers nest too deep as unreadable, and goes on', async () => {
+    // A table nested 3,000 levels (21 KB) overflowed the stack where the source read its
+    // headers: the message was neither handed over nor acked, and held its prefetch slot (here
+    // the only one) until the channel closed. At 8,000 levels (56 KB; a frame holds 18,000)
+    // amqplib's own decoder overflowed while it read the frame: the connection closed, and every
+    // reconnect got the message again (patches/amqplib: deeper than 128 levels stays bytes).
+    const queue = freshQueue('deep');
+    const source = pool.source({ type: 'amqp', connection: name, queue, prefetch: 1 }, connection, {
+      routeId: 'deep',
+    });
+    const received: InboundMessage[] = [];
+    await source.start(async (message) => {
+      received.push(message);
+    });
+    try {
+      // amqplib's encoder recurses too: the sender gets a larger stack in a process of its own.
+      await run(process.execPath, ['--stack-size=4000', '-e', PUBLISH_DEEP, BROKER.href, queue]);
+      await until(async () => received.length === 3, 'the three messages handed over');
+      const reason = 'its headers cannot be read: a header value is nested deeper than 64 levels';
+      expect(received.map((m) => [m.id, m.unreadable])).toEqual([
+        ['m-3000', reason],
+        ['m-8000', reason],
+        ['m-next', undefined],
+      ]);
+      expect(received[0].payload.toString()).toBe('{"id":"m-3000"}');
+      await source.stop();
+      // Acknowledged, all: none went back to the queue when the source stopped.
+      expect((await adminChannel.checkQueue(queue)).messageCount).toBe(0);
+    } finally {
+      await source.stop();
+    }
+  }, 30_000);
 
   it('publishes to an exchange with the routing key, and refuses what no queue would get', async () => {
     const exchange = `junction.test.${RUN}.orders`;

@@ -158,11 +158,18 @@ export class AmqpSource implements Source {
     const inbound: InboundMessage = {
       id:
         typeof message.properties.messageId === 'string' ? message.properties.messageId : undefined,
-      headers: stringifyHeaders(message.properties.headers),
+      headers: {},
       payload: message.content,
       source: { type: 'amqp', name: this.spec.queue },
       redelivered: message.fields.redelivered,
     };
+    try {
+      inbound.headers = stringifyHeaders(message.properties.headers);
+    } catch (err) {
+      // Dead-lettered by the route like a body it cannot read: a throw here would leave the
+      // message unacknowledged, holding a prefetch slot until the channel closes.
+      inbound.unreadable = `its headers cannot be read: ${errorText(err)}`;
+    }
     try {
       await this.handler!(inbound);
     } catch (err) {
@@ -233,7 +240,16 @@ export class AmqpSource implements Source {
   }
 }
 
-/** AMQP header values as strings: byte arrays as UTF-8, tables and arrays as JSON. */
+/**
+ * Deepest nesting of tables and arrays a header value may have: a message body's (libs/pipeline).
+ * A sender may nest a table thousands of levels deep within one frame.
+ */
+export const MAX_HEADER_DEPTH = 64;
+
+/**
+ * AMQP header values as strings: byte arrays as UTF-8, tables and arrays as JSON. Throws when a
+ * value nests tables or arrays deeper than MAX_HEADER_DEPTH (the source dead-letters the message).
+ */
 export function stringifyHeaders(
   headers: Record<string, unknown> | undefined,
 ): Record<string, string> {
@@ -247,16 +263,18 @@ export function stringifyHeaders(
 }
 
 function headerString(value: unknown): string {
-  const plain = plainValue(value);
+  const plain = plainValue(value, 0);
   return typeof plain === 'string' ? plain : JSON.stringify(plain);
 }
 
-function plainValue(value: unknown): unknown {
+function plainValue(value: unknown, depth: number): unknown {
   if (Buffer.isBuffer(value)) return value.toString('utf8');
   if (value instanceof Date) return value.toISOString();
   if (typeof value === 'bigint') return value.toString();
-  if (Array.isArray(value)) return value.map(plainValue);
+  if (value !== null && typeof value === 'object' && depth >= MAX_HEADER_DEPTH)
+    throw new Error(`a header value is nested deeper than ${MAX_HEADER_DEPTH} levels`);
+  if (Array.isArray(value)) return value.map((v) => plainValue(v, depth + 1));
   if (value !== null && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainValue(v)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainValue(v, depth + 1)]));
   return typeof value === 'string' ? value : value === undefined ? null : value;
 }

@@ -50,6 +50,26 @@ describe('amqp10 messages', () => {
       ok: 'false',
     });
   });
+
+  it('reads a message nested too deep as unreadable, without throwing', () => {
+    // Read recursively, a map nested 100,000 levels overflowed the stack: the source never
+    // settled the message nor gave its credit back (a few such messages and the link took no more).
+    let deep: unknown = 'x';
+    for (let i = 0; i < 100_000; i++) deep = { a: deep };
+    expect(fromAmqp10Message({ message_id: 'm-1', delivery_count: 1, body: deep })).toEqual({
+      id: 'm-1',
+      headers: {},
+      payload: Buffer.alloc(0),
+      redelivered: true,
+      unreadable: 'it cannot be read: the body is nested deeper than 64 levels',
+    });
+    expect(
+      fromAmqp10Message({ application_properties: { ok: 1, deep }, body: 'x' }).unreadable,
+    ).toBe('it cannot be read: a header value is nested deeper than 64 levels');
+    expect(fromAmqp10Message({ application_properties: { ok: 1 }, body: 'x' }).unreadable).toBe(
+      undefined,
+    );
+  });
 });
 
 describe('amqp10 connections', () => {

@@ -1,6 +1,7 @@
 import { message as rheaMessage, type Message } from 'rhea';
 import type { OutboundMessage } from '../connector';
-import { stringifyHeaders } from '../amqp/amqp.source';
+import { MAX_HEADER_DEPTH, stringifyHeaders } from '../amqp/amqp.source';
+import { errorText } from '../logger';
 
 /** The body section codes of AMQP 1.0 (rhea keeps data and sequence bodies as a Section of one of these). */
 const DATA_SECTION = 0x75;
@@ -32,6 +33,8 @@ export interface Amqp10Inbound {
   payload: Buffer;
   /** The broker handed it out before (header delivery-count above 0). */
   redelivered: boolean;
+  /** Why it cannot be read (the route dead-letters it, unrun). */
+  unreadable?: string;
 }
 
 /** The parts of a received message read here (rhea has two Message typings; both fit). */
@@ -42,15 +45,29 @@ export interface ReceivedAmqp10Message {
   body?: unknown;
 }
 
-/** Reads a received message; never throws (a strange body is the route's to dead-letter, not a crash). */
+/**
+ * Reads a received message; never throws (a strange body is the route's to dead-letter, not a
+ * crash): one whose properties or body cannot be read (nested too deep) comes back `unreadable`.
+ */
 export function fromAmqp10Message(message: ReceivedAmqp10Message): Amqp10Inbound {
   const id = idText(message.message_id);
-  return {
-    ...(id !== undefined ? { id } : {}),
-    headers: stringifyHeaders(message.application_properties),
-    payload: bodyBytes(message.body),
-    redelivered: typeof message.delivery_count === 'number' && message.delivery_count > 0,
-  };
+  const redelivered = typeof message.delivery_count === 'number' && message.delivery_count > 0;
+  try {
+    return {
+      ...(id !== undefined ? { id } : {}),
+      headers: stringifyHeaders(message.application_properties),
+      payload: bodyBytes(message.body),
+      redelivered,
+    };
+  } catch (err) {
+    return {
+      ...(id !== undefined ? { id } : {}),
+      headers: {},
+      payload: Buffer.alloc(0),
+      redelivered,
+      unreadable: `it cannot be read: ${errorText(err)}`,
+    };
+  }
 }
 
 /** message-id may be a string, a number, a UUID or bytes: the id is its text. */
@@ -97,13 +114,18 @@ function isSection(
   );
 }
 
-/** JSON-safe: bytes as UTF-8 text, 64-bit integers as strings, dates as ISO text. */
-function plain(value: unknown): unknown {
+/**
+ * JSON-safe: bytes as UTF-8 text, 64-bit integers as strings, dates as ISO text. Throws past a
+ * body's nesting limit (a map or list nested thousands of levels deep would overflow the stack).
+ */
+function plain(value: unknown, depth = 0): unknown {
   if (Buffer.isBuffer(value)) return value.toString('utf8');
   if (typeof value === 'bigint') return value.toString();
   if (value instanceof Date) return value.toISOString();
-  if (Array.isArray(value)) return value.map(plain);
+  if (value !== null && typeof value === 'object' && depth >= MAX_HEADER_DEPTH)
+    throw new Error(`the body is nested deeper than ${MAX_HEADER_DEPTH} levels`);
+  if (Array.isArray(value)) return value.map((v) => plain(v, depth + 1));
   if (value !== null && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v, depth + 1)]));
   return value;
 }
