@@ -743,6 +743,37 @@ describe('samples that guard deploys', () => {
     expect(put.body).toMatchObject({ activeVersion: 3 });
   });
 
+  it('keeps at most 100 samples of 4 MiB together per route (413 beyond)', async () => {
+    // Unbounded, an editor's 60 samples of 880 KB made every GET of them (any viewer) hold the
+    // event loop 2.1 s, and every PUT open them all to answer.
+    await gateway.create(editorToken, '/api/v1/routes', guarded('guard-many', true));
+    const put = (name: string, body: unknown) =>
+      gateway.request('PUT', `/api/v1/routes/guard-many/samples/${name}`, {
+        token: editorToken,
+        body: { body },
+      });
+    const big = { note: 'x'.repeat(900_000) };
+    for (const name of ['big-1', 'big-2', 'big-3']) ok(await put(name, big));
+    const refused = await put('big-4', big);
+    expect(refused.status).toBe(413);
+    expect(refused.body).toMatchObject({ details: { code: 'SAMPLES_LIMIT', samples: 3 } });
+    ok(await put('big-3', big)); // replacing one counts it once
+    for (const name of ['big-1', 'big-2', 'big-3'])
+      expect(
+        (
+          await gateway.request('DELETE', `/api/v1/routes/guard-many/samples/${name}`, {
+            token: editorToken,
+          })
+        ).status,
+      ).toBe(204);
+    for (let i = 0; i < 100; i++) ok(await put(`s${i}`, { i }));
+    expect((await put('s100', { i: 100 })).status).toBe(413);
+    expect(
+      (await gateway.request('GET', '/api/v1/routes/guard-many/samples', { token: viewerToken }))
+        .body,
+    ).toHaveLength(100);
+  });
+
   it('lets the event loop run between the samples it runs', async () => {
     // A run awaits only promises: a guard of many samples (or a dead-letter preview of many
     // letters) never gave the event loop back, and froze the gateway for as long as it ran (an
