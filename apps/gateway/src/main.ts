@@ -37,6 +37,7 @@ import {
   type LogSettings,
 } from './core/logging';
 import { probeDatabase } from './database-probe';
+import { securityHeaders } from './core/security-headers';
 import { Readiness } from './health/readiness';
 import { IngestController } from './ingest/ingest.controller';
 import { buildOpenApi, serveOpenApi } from './openapi/openapi';
@@ -321,6 +322,7 @@ export async function createGateway(
     { logger: setUpLogging().service, bodyParser: false },
   );
   requestIds(app);
+  securityHeaders(app.getHttpAdapter().getInstance());
   rawIngestBodies(app);
   app.get(IngestController).mount(app.getHttpAdapter().getInstance());
   app.useGlobalPipes(

@@ -1,0 +1,66 @@
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * The API's replies are data, never a page: a reply opened in a browser (a link in a phishing
+ * mail, a frame on another site) runs nothing, loads nothing and cannot be framed.
+ */
+export const API_CSP = [
+  "default-src 'none'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+].join('; ');
+
+/**
+ * The API's reference at /docs (Swagger UI): its own scripts and styles (the page styles itself
+ * inline), calls to this origin only ("Try it out"), never framed.
+ */
+export const DOCS_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "object-src 'none'",
+  "base-uri 'none'",
+].join('; ');
+
+const COMMON: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+};
+
+/**
+ * Replies hold what a user may see and no more (audit records, route documents, session tokens):
+ * no cache, shared or the browser's own, keeps a copy for the next user of the machine.
+ */
+const API_HEADERS: Record<string, string> = {
+  ...COMMON,
+  'cache-control': 'no-store',
+  'content-security-policy': API_CSP,
+};
+
+const DOCS_HEADERS: Record<string, string> = {
+  ...COMMON,
+  'cache-control': 'no-cache',
+  'content-security-policy': DOCS_CSP,
+};
+
+/**
+ * The headers every reply starts with; a handler may set its own in their place (the console's
+ * pages and files, a sync ingest's reply from the far side).
+ */
+export function securityHeaders(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const url = request.url;
+    void reply.headers(
+      url === '/docs' || url.startsWith('/docs/') || url.startsWith('/docs?')
+        ? DOCS_HEADERS
+        : API_HEADERS,
+    );
+    done();
+  });
+}
