@@ -95,6 +95,35 @@ describe('route runtime: ingest, dead letters, replay, activation', () => {
     expect((await api('GET', `/api/v1/dead-letters/${details.deadLetterId}`)).status).toBe(404);
   });
 
+  it('dead-letters a body whose number a double would change, says where, and keeps it as sent', async () => {
+    // JSON.parse would make the id 12345678901234567000 and the fee null.
+    for (const [text, pointer] of [
+      ['{"id":12345678901234567890,"card":"4111111111111111"}', '/id'],
+      ['{"id":"o-9","fees":[1.5,1e400]}', '/fees/1'],
+    ]) {
+      const res = await ingest('orders', text, { 'content-type': 'application/json' });
+      expect(res.status).toBe(422);
+      const { message, details } = res.body as {
+        message: string;
+        details: { id: string; code: string; deadLetterId: string };
+      };
+      expect(details.code).toBe('INPUT_REJECTED');
+      expect(message).toContain(`at ${pointer}: the number`);
+      const one = await api('GET', `/api/v1/dead-letters/${details.deadLetterId}`);
+      expect(one.body).toMatchObject({
+        reasonCode: 'INPUT_REJECTED',
+        payload: text.replace('4111111111111111', '[PAN REDACTED]'),
+      });
+      // Audited as dead-lettered, with the reason.
+      await eventually(async () => {
+        const trail = await api('GET', `/api/v1/audit/messages/${details.id}`);
+        expect(trail.status).toBe(200);
+        expect(trail.text).toContain('dead-lettered');
+        expect(trail.text).toContain(`at ${pointer}: the number`);
+      });
+    }
+  });
+
   it('dead-letters a schema failure; after a fixed version is activated, replay delivers it', async () => {
     const res = await ingest('orders', { noId: true, card: PAN });
     expect(res.status).toBe(422);

@@ -1,3 +1,4 @@
+import { changedNumber } from './exact-numbers';
 import { PipelineError } from './pipeline.error';
 
 export interface DecodeLimits {
@@ -8,7 +9,8 @@ export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxBytes: 1024 * 1024 };
 
 /**
  * Turns a raw payload into a body. Never throws anything but a PipelineError with code
- * INPUT_REJECTED, so a source can dead-letter the message and go on. Nesting depth is checked
+ * INPUT_REJECTED, so a source can dead-letter the message and go on: a body that is not JSON,
+ * and one with a number a double would change (see exact-numbers). Nesting depth is checked
  * once, where every body enters the engine (CompiledRoute.run), not here as well.
  */
 export function decodeBody(
@@ -22,9 +24,10 @@ export function decodeBody(
       `body is ${size} bytes, over the ${limits.maxBytes}-byte limit`,
     );
   }
+  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
   let body: unknown;
   try {
-    body = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+    body = JSON.parse(text);
   } catch (err) {
     throw new PipelineError(
       'INPUT_REJECTED',
@@ -32,6 +35,15 @@ export function decodeBody(
       undefined,
       undefined,
       { cause: err },
+    );
+  }
+  const changed = changedNumber(text);
+  if (changed) {
+    throw new PipelineError(
+      'INPUT_REJECTED',
+      `body holds a number JSON cannot carry here unchanged, at ${changed.pointer === '' ? 'its top level' : changed.pointer}: ${changed.reason} (send it as a string)`,
+      undefined,
+      { pointer: changed.pointer },
     );
   }
   return body;

@@ -1,5 +1,5 @@
 import { JunctionError } from '@junction/common';
-import { redactPans } from '@junction/pipeline';
+import { changedNumber, redactPans } from '@junction/pipeline';
 import { DeadLetterEntity } from './dead-letter.entity';
 import {
   DeadLetterFilter,
@@ -184,6 +184,8 @@ export class DeadLettersService {
     } catch {
       payload = text;
     }
+    // Parsed, a number a double cannot hold would show changed: the operator sees what came.
+    if (typeof payload !== 'string' && changedNumber(text)) payload = text;
     const history = await this.store.replays(id);
     return {
       ...view(opened.row),
