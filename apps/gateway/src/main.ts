@@ -12,7 +12,12 @@ import { UsersService } from '@junction/auth';
 import { AnchorOptions, AuditTrail, loadSigningKey } from '@junction/audit';
 import { ConfigError, packageInfo, parse } from '@junction/common';
 import { EmbeddedPostgresServer, setUpEmbeddedRoles } from '@junction/database';
-import { maxDepthExceeded, redactPanText } from '@junction/pipeline';
+import {
+  changedNumber,
+  changedNumberText,
+  maxDepthExceeded,
+  redactPanText,
+} from '@junction/pipeline';
 import {
   PROCESS_NAME,
   ROUTE_SOURCE_TEXT,
@@ -171,6 +176,17 @@ function rawIngestBodies(app: NestFastifyApplication): void {
             new Error(`request body is nested deeper than ${API_MAX_JSON_DEPTH} levels`),
             { statusCode: 400 },
           ),
+          undefined,
+        );
+      }
+      // A number the parse changed (a 20-digit id, 1e400): refused as a message with it would
+      // be, rather than stored, dry-run or compared changed.
+      const changed = changedNumber(text);
+      if (changed) {
+        return done(
+          Object.assign(new Error(changedNumberText('the request body', changed)), {
+            statusCode: 400,
+          }),
           undefined,
         );
       }

@@ -328,6 +328,19 @@ describe('POST /routes/test: dry run of an unsaved document', () => {
     expect(res.text).not.toContain(visa);
   });
 
+  it('a number a double would change is 400 at its place, as the route would dead-letter it', async () => {
+    const res = await gateway.request('POST', '/api/v1/routes/test', {
+      token: viewerToken,
+      headers: { 'content-type': 'application/json' },
+      body: `{"document":${JSON.stringify(maskRoute('unsaved-big'))},"message":{"body":{"id":4111111111111111111}}}`,
+    });
+    expect(res.status).toBe(400);
+    expect((res.body as { message: string }).message).toBe(
+      'the request body holds a number JSON cannot carry here unchanged, at /message/body/id: the number has 19 digits and a double keeps about 16 of them: it would be sent on changed (send it as a string)',
+    );
+    expect(res.text).not.toContain('4111');
+  });
+
   it('an invalid document or text is 400 with every problem; neither or both is 400', async () => {
     const bad = await gateway.request('POST', '/api/v1/routes/test', {
       token: viewerToken,

@@ -1,4 +1,4 @@
-import { changedNumber } from './exact-numbers';
+import { changedNumber, changedNumberText } from './exact-numbers';
 import { PipelineError } from './pipeline.error';
 
 export interface DecodeLimits {
@@ -39,12 +39,9 @@ export function decodeBody(
   }
   const changed = changedNumber(text);
   if (changed) {
-    throw new PipelineError(
-      'INPUT_REJECTED',
-      `body holds a number JSON cannot carry here unchanged, at ${changed.pointer === '' ? 'its top level' : changed.pointer}: ${changed.reason} (send it as a string)`,
-      undefined,
-      { pointer: changed.pointer },
-    );
+    throw new PipelineError('INPUT_REJECTED', changedNumberText('body', changed), undefined, {
+      pointer: changed.pointer,
+    });
   }
   return body;
 }

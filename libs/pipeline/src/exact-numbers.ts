@@ -25,6 +25,12 @@ export interface ChangedNumber {
   reason: string;
 }
 
+/** The reason to give: `body` (a message) or `the request body` holds a number ... at where. */
+export function changedNumberText(subject: string, changed: ChangedNumber): string {
+  const at = changed.pointer === '' ? 'its top level' : changed.pointer;
+  return `${subject} holds a number JSON cannot carry here unchanged, at ${at}: ${changed.reason} (send it as a string)`;
+}
+
 /**
  * The first number of `text` (valid JSON, already parsed) whose double is not the number as
  * written, else undefined. `1.50` and `1.5e0` are 1.5 as written; `-0` is 0.

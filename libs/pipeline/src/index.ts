@@ -29,6 +29,6 @@ export {
   PAN_REDACTED,
 } from './pan/pan-detector';
 export { decodeBody } from './decode';
-export { changedNumber, type ChangedNumber } from './exact-numbers';
+export { changedNumber, changedNumberText, type ChangedNumber } from './exact-numbers';
 export { maxDepthExceeded } from './input-guard';
 export { envelopeOf, testResources } from './testing';
