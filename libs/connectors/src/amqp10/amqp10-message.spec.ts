@@ -70,6 +70,18 @@ describe('amqp10 messages', () => {
       undefined,
     );
   });
+
+  it('reads a body holding NaN or an infinity as unreadable: JSON would send it on as null', () => {
+    for (const bad of [NaN, Infinity, -Infinity])
+      expect(fromAmqp10Message({ body: { amount: bad, id: 'o-1' } }).unreadable).toBe(
+        `it cannot be read: the body holds ${String(bad)}, a number JSON cannot carry`,
+      );
+    expect(
+      fromAmqp10Message({
+        body: rheaMessage.sequence_section([1.5, -0, 1e308]),
+      }).payload.toString(),
+    ).toBe('[1.5,0,1e+308]');
+  });
 });
 
 describe('amqp10 connections', () => {

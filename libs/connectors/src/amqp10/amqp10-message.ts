@@ -116,9 +116,13 @@ function isSection(
 
 /**
  * JSON-safe: bytes as UTF-8 text, 64-bit integers as strings, dates as ISO text. Throws past a
- * body's nesting limit (a map or list nested thousands of levels deep would overflow the stack).
+ * body's nesting limit (a map or list nested thousands of levels deep would overflow the stack),
+ * and at a double JSON has no form for (NaN, an infinity).
  */
 function plain(value: unknown, depth = 0): unknown {
+  // JSON would write null: the message would go on changed (see libs/pipeline exact-numbers).
+  if (typeof value === 'number' && !Number.isFinite(value))
+    throw new Error(`the body holds ${String(value)}, a number JSON cannot carry`);
   if (Buffer.isBuffer(value)) return value.toString('utf8');
   if (typeof value === 'bigint') return value.toString();
   if (value instanceof Date) return value.toISOString();
