@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { changedNumber, changedNumberText } from './exact-numbers';
 import { PipelineError } from './pipeline.error';
 
@@ -10,7 +11,7 @@ export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxBytes: 1024 * 1024 };
 /**
  * Turns a raw payload into a body. Never throws anything but a PipelineError with code
  * INPUT_REJECTED, so a source can dead-letter the message and go on: a body that is not JSON,
- * and one with a number a double would change (see exact-numbers). Nesting depth is checked
+ * not UTF-8, or holds a number a double would change (see exact-numbers). Nesting depth is checked
  * once, where every body enters the engine (CompiledRoute.run), not here as well.
  */
 export function decodeBody(
@@ -37,6 +38,13 @@ export function decodeBody(
       { cause: err },
     );
   }
+  // Bytes that are not UTF-8 became U+FFFD above: the JSON parsed, and a string would go on changed.
+  if (typeof raw !== 'string' && !isUtf8(raw)) {
+    throw new PipelineError(
+      'INPUT_REJECTED',
+      `body is not valid UTF-8 (byte ${invalidUtf8At(raw).toString()} of ${raw.length.toString()}); JSON must be UTF-8, and a string with that byte would go on changed (was it sent in another encoding, such as Latin-1?)`,
+    );
+  }
   const changed = changedNumber(text);
   if (changed) {
     throw new PipelineError('INPUT_REJECTED', changedNumberText('body', changed), undefined, {
@@ -56,4 +64,36 @@ function jsonFault(err: Error): string {
   const quoted = /^(.*?), ".*" is not valid JSON$/s.exec(message);
   if (quoted) return quoted[1].replace(/'.*'/s, 'character').toLowerCase();
   return message.replace(/"[^"]*"/g, '(input)');
+}
+
+/**
+ * Where the first byte that is not part of well-formed UTF-8 is (Unicode's table 3-7: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or -1. Only asked once isUtf8 said no.
+ */
+export function invalidUtf8At(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length;) {
+    const lead = bytes[i];
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    let more: number;
+    let low = 0x80;
+    let high = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) more = 1;
+    else if (lead >= 0xe0 && lead <= 0xef) {
+      more = 2;
+      if (lead === 0xe0) low = 0xa0;
+      else if (lead === 0xed) high = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      more = 3;
+      if (lead === 0xf0) low = 0x90;
+      else if (lead === 0xf4) high = 0x8f;
+    } else return i;
+    if (i + more >= bytes.length) return i;
+    if (bytes[i + 1] < low || bytes[i + 1] > high) return i;
+    for (let k = 2; k <= more; k++) if (bytes[i + k] < 0x80 || bytes[i + k] > 0xbf) return i;
+    i += more + 1;
+  }
+  return -1;
 }
