@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { DestinationStream } from 'pino';
+import { isUtf8 } from 'node:buffer';
 import { generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -15,6 +16,7 @@ import { EmbeddedPostgresServer, setUpEmbeddedRoles } from '@junction/database';
 import {
   changedNumber,
   changedNumberText,
+  invalidUtf8At,
   maxDepthExceeded,
   redactPanText,
 } from '@junction/pipeline';
@@ -140,6 +142,20 @@ function warnLoudly(message: string): void {
 export const API_MAX_JSON_DEPTH = 128;
 
 /**
+ * A 400 for a request body that is not UTF-8 (JSON and YAML must be): read as text, each bad byte
+ * would become U+FFFD and be stored so (a route's text, a sample).
+ */
+function notUtf8(body: Buffer): Error | undefined {
+  if (isUtf8(body)) return undefined;
+  return Object.assign(
+    new Error(
+      `the request body is not valid UTF-8 (byte ${invalidUtf8At(body).toString()}); send it as UTF-8`,
+    ),
+    { statusCode: 400 },
+  );
+}
+
+/**
  * Ingest keeps the payload's bytes as sent (the audit hashes the original, and a payload that is
  * not JSON must reach the route to be dead-lettered, not be refused by the HTTP layer); every
  * other endpoint parses JSON as Fastify does by default.
@@ -153,6 +169,8 @@ function rawIngestBodies(app: NestFastifyApplication): void {
   fastify.removeContentTypeParser('text/plain');
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     if (request.url.startsWith('/ingest/')) return done(null, body);
+    const notText = notUtf8(body as Buffer);
+    if (notText) return done(notText, undefined);
     const text = (body as Buffer).toString('utf8');
     // A route document keeps the text it was sent as (stored with its version).
     if (takesRouteSource(request.method, request.url))
@@ -196,8 +214,11 @@ function rawIngestBodies(app: NestFastifyApplication): void {
   // Route documents may come as YAML: kept as text here, parsed (with limits) by the registry.
   fastify.addContentTypeParser(YAML_CONTENT_TYPES, { parseAs: 'buffer' }, (request, body, done) => {
     if (request.url.startsWith('/ingest/')) return done(null, body);
-    if (takesRouteSource(request.method, request.url))
+    if (takesRouteSource(request.method, request.url)) {
+      const notText = notUtf8(body as Buffer);
+      if (notText) return done(notText, undefined);
       return done(null, new RouteSourceText((body as Buffer).toString('utf8')));
+    }
     done(
       Object.assign(new Error('this endpoint takes application/json, not YAML'), {
         statusCode: 415,

@@ -341,6 +341,26 @@ describe('POST /routes/test: dry run of an unsaved document', () => {
     expect(res.text).not.toContain('4111');
   });
 
+  it('a body that is not UTF-8 is 400 at its byte, JSON or YAML, not stored with U+FFFD', async () => {
+    const latin1 = Buffer.concat([
+      Buffer.from('{"id":"caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('"}'),
+    ]);
+    for (const type of ['application/json', 'application/yaml']) {
+      const res = await gateway.app.inject({
+        method: 'POST',
+        url: '/api/v1/routes/validate',
+        headers: { authorization: `Bearer ${viewerToken}`, 'content-type': type },
+        payload: latin1,
+      });
+      expect({ type, status: res.statusCode }).toEqual({ type, status: 400 });
+      expect(res.json()).toMatchObject({
+        message: 'the request body is not valid UTF-8 (byte 10); send it as UTF-8',
+      });
+    }
+  });
+
   it('an invalid document or text is 400 with every problem; neither or both is 400', async () => {
     const bad = await gateway.request('POST', '/api/v1/routes/test', {
       token: viewerToken,
