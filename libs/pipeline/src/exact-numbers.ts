@@ -49,9 +49,22 @@ export function changedNumber(text: string): ChangedNumber | undefined {
       if (top?.keyed && top.key === undefined) top.key = [start, i];
     } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
       const start = i;
-      while (i < end && NUMBER_CHARS.has(text.charCodeAt(i))) i++;
-      const token = text.slice(start, i);
-      const reason = numberChange(token);
+      let digits = 0;
+      let exponent = -1;
+      for (; i < end; i++) {
+        const d = text.charCodeAt(i);
+        if (d >= ZERO && d <= NINE) {
+          if (exponent < 0) digits++;
+        } else if (d === LOWER_E || d === UPPER_E) exponent = i + 1;
+        else if (d !== DOT && d !== MINUS && d !== PLUS) break;
+      }
+      // 15 digits or fewer, well inside a double's range: always kept (most numbers end here).
+      if (
+        digits <= 15 &&
+        (exponent < 0 || Math.abs(Number(text.slice(exponent, i))) + digits <= 305)
+      )
+        continue;
+      const reason = numberChange(text.slice(start, i));
       if (reason !== undefined) return { pointer: pointer(text, frames), reason };
     } else {
       if (c === OPEN_BRACE) frames.push({ keyed: true, index: 0 });
@@ -85,13 +98,18 @@ const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
-const NUMBER_CHARS = new Set([...'-+.eE0123456789'].map((c) => c.charCodeAt(0)));
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const LOWER_E = 0x65;
+const UPPER_E = 0x45;
 
 /** Why a number's double is not the number as written, or undefined when it is. */
 export function numberChange(token: string): string | undefined {
   const value = Number(token);
   if (!Number.isFinite(value))
     return 'the number is beyond the range of a double (about 1.8e308); it would be sent on as null';
+  // Written as a double prints itself (a sender that serialised a double): kept.
+  if (String(value) === token) return undefined;
   const written = decimal(token);
   if (written === decimal(String(value))) return undefined;
   if (value === 0 && written !== '0')
@@ -107,7 +125,8 @@ export function numberChange(token: string): string | undefined {
 function decimal(text: string): string {
   const negative = text.startsWith('-');
   const unsigned = negative ? text.slice(1) : text;
-  const e = unsigned.search(/[eE]/);
+  const lower = unsigned.indexOf('e');
+  const e = lower >= 0 ? lower : unsigned.indexOf('E');
   const mantissa = e < 0 ? unsigned : unsigned.slice(0, e);
   const dot = mantissa.indexOf('.');
   const integer = dot < 0 ? mantissa : mantissa.slice(0, dot);
