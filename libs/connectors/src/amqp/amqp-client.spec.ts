@@ -114,6 +114,8 @@ describe('stringifyHeaders', () => {
         table: { count: 1, reason: 'rejected' },
         nothing: null,
         missing: undefined,
+        nan: NaN,
+        infinite: -Infinity,
       }),
     ).toEqual({
       s: 'text',
@@ -125,6 +127,8 @@ describe('stringifyHeaders', () => {
       date: '2024-01-02T03:04:05.000Z',
       list: '[1,"two","3"]',
       table: '{"count":1,"reason":"rejected"}',
+      nan: 'NaN',
+      infinite: '-Infinity',
     });
     expect(stringifyHeaders(undefined)).toEqual({});
   });

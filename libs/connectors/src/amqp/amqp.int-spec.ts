@@ -257,12 +257,27 @@ describe('amqp connectors', () => {
     try {
       adminChannel.sendToQueue(queue, Buffer.from('not json at all'), {
         messageId: 'm-1',
-        headers: { n: 42, yes: true, text: 'x', nested: { a: [1, 'b'] } },
+        headers: {
+          n: 42,
+          yes: true,
+          text: 'x',
+          nested: { a: [1, 'b'] },
+          // Read as a Number, it arrived as 1152921504606846976.
+          big: { '!': 'int64', value: 1152921504606846977n },
+          bigs: [{ '!': 'int64', value: -9223372036854775807n }],
+        },
       });
       const message = await received.promise;
       expect(message).toMatchObject({
         id: 'm-1',
-        headers: { n: '42', yes: 'true', text: 'x', nested: '{"a":[1,"b"]}' },
+        headers: {
+          n: '42',
+          yes: 'true',
+          text: 'x',
+          nested: '{"a":[1,"b"]}',
+          big: '1152921504606846977',
+          bigs: '["-9223372036854775807"]',
+        },
         source: { type: 'amqp', name: queue },
         redelivered: false,
       });

@@ -264,6 +264,8 @@ export function stringifyHeaders(
 
 function headerString(value: unknown): string {
   const plain = plainValue(value, 0);
+  // A number as its own text: JSON.stringify wrote NaN and the infinities as null.
+  if (typeof plain === 'number') return String(plain);
   return typeof plain === 'string' ? plain : JSON.stringify(plain);
 }
 
