@@ -127,6 +127,19 @@ describe('per account', () => {
     expect(await admit(s, ip(), name)).toBe(10); // the first lockout again
   });
 
+  it("counts a directory's spellings of one name, with spaces around or doubled, against it", async () => {
+    const s = service();
+    const name = user();
+    for (let i = 0; i < 3; i++) await s.failed('ldap', name);
+    for (const spelling of [` ${name}`, `${name} `, `${name}\u00a0`, `\u3000${name}  `])
+      await expect(s.admit(ip(), 'ldap', spelling)).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    const [head, tail] = [name.slice(0, 4), name.slice(4)];
+    for (let i = 0; i < 3; i++) await s.failed('ldap', `${head}  ${tail}`);
+    await expect(s.admit(ip(), 'ldap', `${head} ${tail}`)).rejects.toMatchObject({
+      code: 'RATE_LIMITED',
+    });
+  });
+
   it('keeps providers apart and survives names Postgres text cannot hold', async () => {
     const s = service();
     const name = `odd\u0000${user()}\ud800`;

@@ -126,8 +126,11 @@ function sourceKey(ip: string | undefined): string {
 }
 
 function accountKey(provider: string, username: string): string {
+  // A directory compares names with insignificant spaces (RFC 4518): ' bob', 'bob ', 'bob\u00a0'
+  // and 'bob  ' all sign in as bob there, so they count against one account here too.
+  const name = username.normalize('NFKC').replace(/\s+/gu, ' ').trim();
   // JSON-escaped: a typed name may hold anything (NUL, lone surrogates), which Postgres text cannot.
-  return `account:${provider}:${JSON.stringify(usernameSkeleton(username)).slice(1, -1)}`;
+  return `account:${provider}:${JSON.stringify(usernameSkeleton(name)).slice(1, -1)}`;
 }
 
 function limited(message: string, waitMs: number): JunctionError {
