@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { JunctionError } from '@junction/common';
 import { safeText } from './audit-json';
 import {
   Chained,
@@ -106,9 +107,65 @@ function eventWhere(f: EventFilter, p: Params): string[] {
   return where;
 }
 
-/** Reads of the audit tables (the writer role writes them; this reads as the gateway's own user). */
+/** How many audit reads may run at once: the rest wait their turn, not for a pool connection. */
+const CONCURRENT_READS = 2;
+/** Longest one read of the trail may run on the server. */
+const READ_TIMEOUT_MS = 30_000;
+
+/** Runs at most `limit` tasks at a time; the others wait in order. */
+class Turns {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((go) => this.waiting.push(go));
+    else this.running += 1;
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running -= 1;
+    }
+  }
+}
+
+/**
+ * Reads of the audit tables (the writer role writes them; this reads as the gateway's own user).
+ * A search that no index serves (free text, over millions of records) scans: such reads take
+ * turns on a few of the pool's connections and stop after `readTimeoutMs` (30 s), so that an
+ * auditor's searches cannot hold every connection the API, sign-in and readiness need.
+ */
 export class AuditRepository {
-  constructor(private readonly db: DataSource) {}
+  private readonly turns = new Turns(CONCURRENT_READS);
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly readTimeoutMs = READ_TIMEOUT_MS,
+  ) {}
+
+  /** A read that may scan: in turn, under the statement timeout. */
+  private scan(sql: string, params: unknown[]): Promise<Array<Record<string, unknown>>> {
+    return this.turns.run(async () => {
+      try {
+        return await this.db.transaction(async (m) => {
+          await m.query(`SET LOCAL statement_timeout = ${Math.round(this.readTimeoutMs)}`);
+          return (await m.query(sql, params)) as Array<Record<string, unknown>>;
+        });
+      } catch (err) {
+        const code = (err as { driverError?: { code?: unknown } }).driverError?.code;
+        if (code !== '57014') throw err;
+        throw new JunctionError(
+          'TIMEOUT',
+          `reading the audit trail took over ${this.readTimeoutMs / 1000} s; narrow the search (a time range, a route, an actor)`,
+          undefined,
+          { cause: err },
+        );
+      }
+    });
+  }
 
   messages(filter: MessageFilter, options: ReadOptions): Promise<Array<Chained<MessageRow>>> {
     const p = new Params();
@@ -248,11 +305,11 @@ export class AuditRepository {
         `(recorded_at, seq) ${cmp} (${p.add(options.after.recordedAt)}::timestamptz, ${p.add(options.after.seq)}::bigint)`,
       );
     }
-    const rows = (await this.db.query(
+    const rows = await this.scan(
       `SELECT * FROM ${table.name} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY recorded_at ${dir}, seq ${dir} LIMIT ${Math.max(1, Math.floor(options.limit))}`,
       p.values,
-    )) as Array<Record<string, unknown>>;
+    );
     return rows.map((row) => table.fromDb(row));
   }
 }

@@ -1,0 +1,85 @@
+/**
+ * Audit reads on the real Postgres share the gateway's pool: a search no index serves scans,
+ * and many at once must not take every connection (sign-in, readiness and the API need them).
+ */
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { createTestDatabase, TestDatabase } from '@junction/database';
+import { MIGRATIONS } from '../../../migrations';
+import { AuditRepository } from './audit.repository';
+
+describe('audit reads on Postgres', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  let locker: Client;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('audit_reads');
+    ds = new DataSource({
+      type: 'postgres',
+      url: db.url,
+      migrations: MIGRATIONS,
+      extra: { max: 4, application_name: 'audit-reads-spec' },
+    });
+    await ds.initialize();
+    await ds.runMigrations();
+    locker = new Client({ connectionString: db.url });
+    await locker.connect();
+  }, 60_000);
+
+  afterAll(async () => {
+    await locker?.end();
+    await ds?.destroy();
+    await db?.drop();
+  });
+
+  /** Backends of the pool waiting for the test's lock on the audit tables. */
+  async function waiting(): Promise<number> {
+    // The locker is inside a transaction, where pg_stat_activity is otherwise read once.
+    await locker.query('SELECT pg_stat_clear_snapshot()');
+    const [row] = (
+      await locker.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE application_name = 'audit-reads-spec' AND wait_event_type = 'Lock'`,
+      )
+    ).rows as Array<{ n: number }>;
+    return row.n;
+  }
+
+  async function until(check: () => Promise<boolean>, ms = 3_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  it('runs at most two reads at a time, so that a burst of searches leaves the pool to others', async () => {
+    const repo = new AuditRepository(ds);
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE');
+    const reads = Array.from({ length: 6 }, (_, i) =>
+      repo.events({ q: `nothing-${i}` }, { order: 'desc', limit: 51 }),
+    );
+    await until(async () => (await waiting()) === 2);
+    // The pool (4) still answers: the other reads wait their turn, not for a connection.
+    expect(await ds.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    expect(await waiting()).toBe(2);
+    await locker.query('COMMIT');
+    expect(await Promise.all(reads)).toEqual(Array.from({ length: 6 }, () => []));
+  });
+
+  it('stops a read that runs past its time with a TIMEOUT that says to narrow the search', async () => {
+    const repo = new AuditRepository(ds, 300);
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE audit_messages IN ACCESS EXCLUSIVE MODE');
+    try {
+      await expect(
+        repo.messages({ q: 'anything' }, { order: 'desc', limit: 51 }),
+      ).rejects.toMatchObject({ code: 'TIMEOUT', message: expect.stringMatching(/narrow/) });
+    } finally {
+      await locker.query('COMMIT');
+    }
+    expect(await ds.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+  });
+});
