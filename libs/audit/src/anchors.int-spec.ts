@@ -188,4 +188,21 @@ describe('signed audit anchors on Postgres', () => {
       await connection.close();
     }
   });
+
+  it('compares a record still there even where a retention mark says it was dropped', async () => {
+    await write(3);
+    const anchored = (await signer.anchorNow())!.chains.find((c) => c.table === 'audit_messages')!;
+    const changed = BigInt(anchored.seq) - 1n;
+    // The owner rewrites a record (its chain recomputed: a new hash), then marks it as dropped.
+    await ds.query(`BEGIN; SET LOCAL session_replication_role = replica;
+      UPDATE audit_messages SET hash = sha256(hash) WHERE seq = ${changed};
+      INSERT INTO audit_chain_anchors (table_name, seq, hash, recorded_at, reason)
+        VALUES ('audit_messages', ${anchored.seq}, sha256('x'), now(), 'retention'); COMMIT`);
+    expect(await check()).toMatchObject({
+      ok: false,
+      firstBrokenId: String(changed),
+      firstBrokenTable: 'audit_messages',
+      reason: expect.stringMatching(/differs from what the anchor signed/),
+    });
+  });
 });
