@@ -4,6 +4,7 @@
  * the whole gateway on a real Postgres. Started here when it is not running already.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -12,6 +13,7 @@ import {
   AuthEventSink,
   LdapDirectory,
   LdapSettings,
+  LdapSignInService,
   LdapUnavailableError,
   Permission,
   permits,
@@ -30,8 +32,9 @@ const BASE = 'dc=junction,dc=test';
 const GROUPS = `ou=groups,${BASE}`;
 const ADMIN_DN = `cn=admin,${BASE}`;
 const ADMIN_PASSWORD = 'admin-secret';
-const LDAP_URL = 'ldap://127.0.0.1:3389';
-const LDAPS_URL = 'ldaps://127.0.0.1:3636';
+// The ports scripts/ldap.sh listens on (its defaults unless the same variables say otherwise).
+const LDAP_URL = `ldap://127.0.0.1:${process.env.JUNCTION_LDAP_PORT ?? 3389}`;
+const LDAPS_URL = `ldaps://127.0.0.1:${process.env.JUNCTION_LDAPS_PORT ?? 3636}`;
 const INVALID = 'invalid user name or password';
 
 /** Spelled unlike the directory on purpose (case, spaces): DNs are compared normalised. */
@@ -313,6 +316,49 @@ describe('roles are refreshed at every sign-in', () => {
       roles: Role[];
     }[];
     expect(users.find((u) => u.provider === 'ldap' && u.username === 'dave')?.roles).toEqual([]);
+  });
+});
+
+describe('the directory check', () => {
+  it('withdraws the roles a directory user lost, and ends its sessions once it has none', async () => {
+    const uid = `gone-${randomBytes(4).toString('hex')}`;
+    ldapmodify(
+      `dn: uid=${uid},ou=people,${BASE}\nchangetype: add\nobjectClass: inetOrgPerson\n` +
+        `uid: ${uid}\ncn: ${uid}\nsn: ${uid}\nuserPassword: ${uid}-pass\n`,
+    );
+    member('add', 'gateway-editors', uid);
+    member('add', 'gateway-viewers', uid);
+    const login = await ldapLogin(gateway, uid, `${uid}-pass`);
+    expect(login.user.roles).toEqual(['editor', 'viewer']);
+    const check = () => gateway.app.get(LdapSignInService).checkDirectory();
+    const status = async (url: string) =>
+      (await gateway.request('GET', url, { token: login.token })).status;
+
+    await check();
+    expect(await status('/api/v1/connections')).toBe(200);
+    // Left a group: that role goes at the next check, without a sign-in; the session goes on.
+    member('delete', 'gateway-editors', uid);
+    await check();
+    expect(await status('/api/v1/connections')).toBe(403);
+    expect(await status('/api/v1/routes')).toBe(200);
+    // Gone from the directory (the leaver never signs in again): no role, no session.
+    member('delete', 'gateway-viewers', uid);
+    ldapmodify(`dn: uid=${uid},ou=people,${BASE}\nchangetype: delete\n`);
+    await check();
+    expect(await status('/api/v1/routes')).toBe(401);
+    const users = (await gateway.request('GET', '/api/v1/users', { token: adminToken })).body as {
+      username: string;
+      provider: string;
+      roles: Role[];
+    }[];
+    expect(users.find((u) => u.provider === 'ldap' && u.username === uid)?.roles).toEqual([]);
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        type: 'credentials.revoked',
+        user: uid,
+        reason: 'gone from the directory',
+      }),
+    );
   });
 });
 

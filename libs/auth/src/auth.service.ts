@@ -104,6 +104,33 @@ export class AuthService {
   }
 
   /**
+   * Takes from a directory user the roles the directory no longer grants, outside a sign-in (the
+   * directory check): the user may never sign in again to have them refreshed, and its sessions
+   * and API keys act with its grants. A user left with none has its sessions ended too, and the
+   * end of its credentials is audited. Roles the directory added wait for the next sign-in.
+   */
+  async withdrawExternal(user: UserEntity, roles: Role[], reason: string): Promise<void> {
+    const kept = rolesOf(user).filter((role) => roles.includes(role));
+    if (kept.length === rolesOf(user).length) return;
+    const updated = await this.users.upsertExternal(
+      user.provider as 'ldap' | 'oidc',
+      user.username,
+      { displayName: user.displayName, email: user.email },
+      kept,
+    );
+    if (updated.disabled || kept.length > 0) return;
+    await this.sessions.revokeAllOf(user.id);
+    await this.events.record({
+      type: 'credentials.revoked',
+      actor: 'system',
+      user: user.username,
+      userId: user.id,
+      provider: user.provider,
+      reason,
+    });
+  }
+
+  /**
    * The principal of a provider's bearer access token (no session): the user is created or its
    * roles refreshed only when they changed, so that a stream of API calls does not write.
    * Null when the user is disabled here or holds no role.

@@ -5,6 +5,7 @@ export { AuthModule } from './auth.module';
 export { AuthService } from './auth.service';
 export { UsersService } from './users.service';
 export { ApiKeysService } from './api-keys.service';
+export { LdapSignInService } from './ldap-sign-in.service';
 export type { ApiKeyView } from './api-keys.service';
 export { RoleMapping } from './role-mapping';
 export { normalizeDn, sameDn, DnSyntaxError } from './ldap/dn';

@@ -1,18 +1,29 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { JunctionError } from '@junction/common';
 import { AUTH_OPTIONS, AuthOptions } from './auth.options';
-import { AuthService, LoginResult } from './auth.service';
+import { AuthService, LoginResult, rolesOf } from './auth.service';
 import { LdapDirectory, LdapUnavailableError } from './ldap/ldap-directory';
 import { isLoopbackUrl } from './loopback';
+import { UsersRepository } from './users.repository';
 
-/** `POST /auth/login` with `provider: ldap`: the directory decides, the role mapping grants. */
+/** How often the directory is asked whether the users holding roles here still hold them. */
+const DIRECTORY_CHECK_MS = 5 * 60_000;
+
+/**
+ * `POST /auth/login` with `provider: ldap`: the directory decides, the role mapping grants. And
+ * every DIRECTORY_CHECK_MS, the directory check: a user removed from the directory or from a
+ * mapped group never signs in again to lose its roles, while its sessions and API keys would act
+ * with them; the check withdraws them.
+ */
 @Injectable()
-export class LdapSignInService {
+export class LdapSignInService implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger('LdapSignIn');
   private readonly directory?: LdapDirectory;
+  private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly auth: AuthService,
+    private readonly users: UsersRepository,
     @Inject(AUTH_OPTIONS) private readonly options: AuthOptions,
   ) {
     if (!options.ldap) return;
@@ -26,6 +37,46 @@ export class LdapSignInService {
 
   get enabled(): boolean {
     return this.directory !== undefined;
+  }
+
+  onModuleInit(): void {
+    if (!this.directory) return;
+    this.timer = setInterval(() => {
+      this.checkDirectory().catch((err: unknown) =>
+        this.log.warn(`the directory check did not run: ${(err as Error).message}`),
+      );
+    }, DIRECTORY_CHECK_MS);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  /**
+   * Asks the directory about every enabled LDAP user holding a role, and withdraws the roles it
+   * no longer grants (all of them from a user it no longer has). Changes nothing when the
+   * directory cannot be asked (throws). Returns how many users lost roles.
+   */
+  async checkDirectory(): Promise<number> {
+    if (!this.directory || !this.options.ldap) return 0;
+    const holders = (await this.users.list()).filter(
+      (u) => u.provider === 'ldap' && !u.disabled && rolesOf(u).length > 0,
+    );
+    const now = await this.directory.lookup(holders.map((u) => u.username));
+    let changed = 0;
+    for (const user of holders) {
+      const entry = now.get(user.username) ?? null;
+      const roles = entry ? this.options.ldap.groupRoles.rolesFor(entry.groups) : [];
+      if (rolesOf(user).every((role) => roles.includes(role))) continue;
+      changed += 1;
+      await this.auth.withdrawExternal(
+        user,
+        roles,
+        entry ? 'left the mapped groups in the directory' : 'gone from the directory',
+      );
+    }
+    return changed;
   }
 
   async login(

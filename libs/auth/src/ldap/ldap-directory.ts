@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, InvalidCredentialsError, ResultCodeError, type Entry } from 'ldapts';
-import { renderFilter } from './ldap-filter';
+import { escapeFilterValue, renderFilter } from './ldap-filter';
 
 /** How the gateway reaches and searches the directory (from validated configuration). */
 export interface LdapSettings {
@@ -81,17 +81,10 @@ export class LdapDirectory {
     const client = await this.connect();
     try {
       await this.bindService(client);
-      const found = await this.search(client, this.settings.userBase, {
-        filter: renderFilter(this.settings.userFilter, { username }),
-        attributes: [
-          this.settings.usernameAttribute,
-          'cn',
-          'displayName',
-          'mail',
-          ...(this.settings.groupMembership === 'memberOf' ? ['memberOf'] : []),
-        ],
-        sizeLimit: 2,
-      });
+      const found = await this.findUsers(
+        client,
+        renderFilter(this.settings.userFilter, { username }),
+      );
       if (found.length !== 1) {
         // Same work as a real attempt, so that timing does not tell unknown users apart.
         await this.bindUser(
@@ -104,32 +97,76 @@ export class LdapDirectory {
       const entry = found[0];
       if (!(await this.bindUser(client, entry.dn, password)))
         return { ok: false, reason: 'wrong password' };
-      const name = first(entry, this.settings.usernameAttribute) ?? username;
-      let groups: string[];
-      if (this.settings.groupMembership === 'memberOf') {
-        groups = all(entry, 'memberOf');
-      } else {
-        // Users may not be allowed to read groups: search them as the service account again.
-        await this.bindService(client);
-        const found = await this.search(client, this.settings.groupBase!, {
-          filter: renderFilter(this.settings.groupFilter, { dn: entry.dn, username: name }),
-          attributes: ['1.1'],
-        });
-        groups = found.map((g) => g.dn);
-      }
-      return {
-        ok: true,
-        user: {
-          dn: entry.dn,
-          username: name,
-          displayName: first(entry, 'displayName') ?? first(entry, 'cn'),
-          email: first(entry, 'mail'),
-          groups,
-        },
-      };
+      // Users may not be allowed to read groups: search them as the service account again.
+      if (this.settings.groupMembership === 'search') await this.bindService(client);
+      return { ok: true, user: await this.userOf(client, entry, username) };
     } finally {
       await client.unbind().catch(() => undefined);
     }
+  }
+
+  /**
+   * The users of these gateway user names (the directory's spelling, as sign-in stored them) as
+   * the directory has them now, read as the service account on one connection: null for a name
+   * the directory no longer has (or has twice). Throws LdapUnavailableError when it cannot tell.
+   */
+  async lookup(usernames: readonly string[]): Promise<Map<string, DirectoryUser | null>> {
+    const result = new Map<string, DirectoryUser | null>();
+    if (usernames.length === 0) return result;
+    const client = await this.connect();
+    try {
+      await this.bindService(client);
+      for (const username of usernames) {
+        // By the attribute the name was read from: the sign-in filter may match another one.
+        const found = await this.findUsers(
+          client,
+          `(${this.settings.usernameAttribute}=${escapeFilterValue(username)})`,
+        );
+        result.set(
+          username,
+          found.length === 1 ? await this.userOf(client, found[0], username) : null,
+        );
+      }
+      return result;
+    } finally {
+      await client.unbind().catch(() => undefined);
+    }
+  }
+
+  private findUsers(client: Client, filter: string): Promise<Entry[]> {
+    return this.search(client, this.settings.userBase, {
+      filter,
+      attributes: [
+        this.settings.usernameAttribute,
+        'cn',
+        'displayName',
+        'mail',
+        ...(this.settings.groupMembership === 'memberOf' ? ['memberOf'] : []),
+      ],
+      sizeLimit: 2,
+    });
+  }
+
+  /** A found entry as a user, with its groups (bound as the service account for `search`). */
+  private async userOf(client: Client, entry: Entry, username: string): Promise<DirectoryUser> {
+    const name = first(entry, this.settings.usernameAttribute) ?? username;
+    let groups: string[];
+    if (this.settings.groupMembership === 'memberOf') {
+      groups = all(entry, 'memberOf');
+    } else {
+      const found = await this.search(client, this.settings.groupBase!, {
+        filter: renderFilter(this.settings.groupFilter, { dn: entry.dn, username: name }),
+        attributes: ['1.1'],
+      });
+      groups = found.map((g) => g.dn);
+    }
+    return {
+      dn: entry.dn,
+      username: name,
+      displayName: first(entry, 'displayName') ?? first(entry, 'cn'),
+      email: first(entry, 'mail'),
+      groups,
+    };
   }
 
   /** Connects (and upgrades with StartTLS when configured); throws LdapUnavailableError. */
