@@ -1,5 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeReport } from '../libs/audit/src/verify-report';
 
 const ROOT = join(__dirname, '..');
 
@@ -82,6 +86,36 @@ describe('junction CLI (built)', () => {
     const r = junction('route', 'test', 'examples/orders-eu.route.yaml', message);
     expect(r.code).toBe(code);
     expect(r.stdout).toMatch(output);
+  });
+
+  it('audit verify --report trusts only the key given: a report made up and self-signed exits 1', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'junction-cli-report-'));
+    try {
+      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+      const made = makeReport(
+        {
+          ok: true,
+          checked: 123456,
+          tables: [],
+          anchors: { configured: true, ok: true, checked: 42, droppedByRetention: 0, anchors: [] },
+        },
+        { ranBy: { name: 'audrey', kind: 'user', provider: 'local' }, range: {}, now: new Date() },
+        privateKey,
+      );
+      const file = join(dir, 'report.json');
+      writeFileSync(file, JSON.stringify(made));
+      const alone = junction('audit', 'verify', '--report', file);
+      expect(alone.stdout).toMatch(/^NOT TRUSTED: signed by the key it carries/m);
+      expect(alone.code).toBe(1);
+      expect(junction('audit', 'verify', '--report', file, '--json').code).toBe(1);
+      const keyFile = join(dir, 'key.pub');
+      writeFileSync(keyFile, publicKey.export({ format: 'pem', type: 'spki' }));
+      const given = junction('audit', 'verify', '--report', file, '--public-key', keyFile);
+      expect(given.stdout).toMatch(/\(the key given\)/);
+      expect(given.code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a missing file or bad usage exits 2', () => {

@@ -106,8 +106,9 @@ export async function auditVerifyCommand(options: AuditVerifyOptions): Promise<n
 /**
  * Checks a verification report downloaded from the gateway (GET /audit/verify/report, or the
  * console's Verify screen): its Ed25519 signature, by the key it carries or, with --public-key,
- * by the gateway's key kept apart. Exit 0 signed and the trail verified, 1 the signature does not
- * verify or the report says the trail is broken, 2 bad usage, 5 the file could not be read.
+ * by the gateway's key kept apart. Exit 0 signed by that key and the trail verified, 1 the
+ * signature does not verify, no key was given to trust, or the report says the trail is broken,
+ * 2 bad usage, 5 the file could not be read.
  */
 async function reportCommand(file: string, options: AuditVerifyOptions): Promise<number> {
   const keyText = options.publicKey ?? process.env.JUNCTION_AUDIT_PUBLIC_KEY;
@@ -133,9 +134,12 @@ async function reportCommand(file: string, options: AuditVerifyOptions): Promise
   }
   const { report } = checked;
   const r = report.result;
+  // A report carries its signer's public key: whoever edits one, or makes one up, signs it with a
+  // key of their own and puts that key in. Only the gateway's key, kept apart, says who made it.
+  const verdict = checked.trusted && r.ok ? EXIT.DELIVER : EXIT.AUDIT_BROKEN;
   if (options.json) {
     out(JSON.stringify({ signatureValid: true, trusted: checked.trusted, report }, null, 2));
-    return r.ok ? EXIT.DELIVER : EXIT.AUDIT_BROKEN;
+    return verdict;
   }
   out(
     `signature valid: report ${report.id} signed by key ${checked.keyId}${checked.trusted ? ' (the key given)' : ' (the key it carries: pass --public-key to know whose it is)'}`,
@@ -149,5 +153,9 @@ async function reportCommand(file: string, options: AuditVerifyOptions): Promise
       `  BROKEN: first broken record ${r.firstBroken.id} of ${r.firstBroken.table}: ${r.firstBroken.reason}`,
     );
   else out(`  BROKEN: ${r.reason ?? 'see the report'}`);
-  return r.ok ? EXIT.DELIVER : EXIT.AUDIT_BROKEN;
+  if (!checked.trusted)
+    out(
+      `NOT TRUSTED: signed by the key it carries, which anyone can make; pass --public-key (or JUNCTION_AUDIT_PUBLIC_KEY) with the gateway's public key`,
+    );
+  return verdict;
 }
