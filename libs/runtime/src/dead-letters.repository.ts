@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { DataSource, SelectQueryBuilder } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { SecretBox } from '@junction/common';
-import { redactPanText } from '@junction/pipeline';
+import { DEFAULT_DECODE_LIMITS, redactPanText } from '@junction/pipeline';
 import type { SourceRef } from '@junction/pipeline';
 import { DeadLetterEntity } from './dead-letter.entity';
 
@@ -98,17 +98,37 @@ function storable(text: string | null | undefined): string | null {
   return redactPanText(text.split('\u0000').join('\uFFFD').replace(LONE_SURROGATE, '\uFFFD'));
 }
 
+/**
+ * The most of a payload a dead letter keeps: one byte over the message size limit, so that what
+ * is kept of a larger one is still refused by size if replayed, never run cut short. A broker
+ * hands over far larger messages (Mosquitto up to 256 MB, RabbitMQ 3 up to 128 MB): sealing and
+ * storing a 150 MB MQTT payload whole held the event loop 7.4 s and took 1.5 GB, every
+ * preview or replay that opened it again as much, and its sealed text nears V8's longest string.
+ */
+export const MAX_KEPT_PAYLOAD_BYTES = DEFAULT_DECODE_LIMITS.maxBytes + 1;
+
 export class DeadLettersRepository {
   constructor(
     private readonly db: DataSource,
     private readonly box: SecretBox,
   ) {}
 
-  /** Stores a dead letter; resolves once it is committed. */
+  /**
+   * Stores a dead letter; resolves once it is committed. A payload over the message size limit
+   * is kept to its first MAX_KEPT_PAYLOAD_BYTES (its size and SHA-256 are of the whole).
+   */
   async park(message: ParkedMessage): Promise<string> {
     const id = crypto.randomUUID();
+    const kept =
+      message.payload.length > MAX_KEPT_PAYLOAD_BYTES
+        ? message.payload.subarray(0, MAX_KEPT_PAYLOAD_BYTES)
+        : message.payload;
     const sealed = this.box.sealJson(
-      { payload: message.payload.toString('base64'), headers: message.headers },
+      {
+        payload: kept.toString('base64'),
+        headers: message.headers,
+        ...(kept !== message.payload ? { payloadBytes: message.payload.length } : {}),
+      },
       `dead-letter:${id}`,
     );
     const row = {
