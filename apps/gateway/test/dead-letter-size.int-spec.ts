@@ -1,7 +1,8 @@
 /**
- * A dead letter keeps at most a little over the message size limit of its payload, against a
- * real Postgres: brokers hand over messages far larger than any route runs (Mosquitto up to
- * 256 MB), and sealing and storing one whole held the event loop for seconds.
+ * Dead letters of large payloads, against a real Postgres. A dead letter keeps at most a little
+ * over the message size limit of its payload: brokers hand over messages far larger than any
+ * route runs (Mosquitto up to 256 MB), and sealing and storing one whole held the event loop for
+ * seconds. A preview opens the letters it runs a page at a time, not all 1,000 first.
  */
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
@@ -60,5 +61,37 @@ describe('dead letters of oversized payloads', () => {
     expect(payload.length).toBeLessThanOrEqual(MAX_KEPT_PAYLOAD_BYTES);
     const opened = await store.open(await park(payload));
     expect(opened!.payload.equals(payload)).toBe(true);
+  });
+
+  it('opens letters for a preview a page at a time, newest first', async () => {
+    const db = gw.app.get(DataSource);
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const id = await store.park({
+        messageId: `page-${i}`,
+        routeId: 'paged',
+        routeVersion: 1,
+        source: { type: 'http', name: 'paged' },
+        reasonCode: 'INPUT_REJECTED',
+        reason: 'not JSON',
+        attempts: 0,
+        payload: Buffer.from(`letter ${i}`),
+        headers: {},
+      });
+      await db.query(`UPDATE dead_letters SET created_at = $2 WHERE id = $1`, [
+        id,
+        new Date(Date.UTC(2026, 10, 1, 0, i)),
+      ]);
+      ids.push(id);
+    }
+    const seen: string[] = [];
+    for await (const letter of store.openMany({ routeId: 'paged' }, 40)) {
+      seen.push(letter.payload.toString());
+      // Read all at once, every letter was in memory already: now only the first page is.
+      if (seen.length === 1) await db.query(`DELETE FROM dead_letters WHERE route_id = 'paged'`);
+    }
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen.length).toBeLessThan(40);
+    expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => `letter ${39 - i}`));
   });
 });

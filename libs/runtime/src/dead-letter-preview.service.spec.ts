@@ -22,7 +22,9 @@ describe('dead-letter preview: one time budget for the whole request', () => {
     headers: {},
   }));
   const store = {
-    openMany: () => Promise.resolve(letters),
+    openMany: async function* () {
+      yield* letters;
+    },
     count: () => Promise.resolve([{ count: letters.length }]),
   } as unknown as DeadLettersRepository;
 

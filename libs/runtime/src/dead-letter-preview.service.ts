@@ -105,16 +105,18 @@ export class DeadLetterPreviewService {
       }
       return r;
     };
-    const [letters, counts] = await Promise.all([
-      this.store.openMany(filter, limit),
-      this.store.count(filter),
-    ]);
+    const counts = await this.store.count(filter);
     const matched = counts.reduce((n, c) => n + c.count, 0);
     const reasons = new Map<string, PreviewReason>();
     const deadline = this.clock() + PREVIEW_BUDGET_MS;
     let evaluated = 0;
-    for (const { row, payload, headers } of letters) {
-      if (this.clock() > deadline) break;
+    let cutShort = false;
+    // Opened as they are run, a page at a time: not all of them first (see openMany).
+    for await (const { row, payload, headers } of this.store.openMany(filter, limit)) {
+      if (this.clock() > deadline) {
+        cutShort = true;
+        break;
+      }
       evaluated += 1;
       const runner = target ?? (await runnerOf(row.routeId));
       const reason =
@@ -161,7 +163,7 @@ export class DeadLetterPreviewService {
       evaluated,
       matched,
       truncated: matched > evaluated,
-      cutShort: evaluated < letters.length,
+      cutShort,
       wouldDeliver: byReason.reduce((n, r) => n + r.wouldDeliver, 0),
       byReason,
     };
