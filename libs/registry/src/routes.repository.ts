@@ -16,6 +16,9 @@ export function isUniqueViolation(err: unknown): boolean {
   );
 }
 
+/** A version as the list shows it: no document, no source. */
+export type VersionListing = Omit<RouteVersionEntity, 'document' | 'source' | 'sourceFormat'>;
+
 @Injectable()
 export class RoutesRepository {
   constructor(private readonly db: DataSource) {}
@@ -55,10 +58,25 @@ export class RoutesRepository {
       .findOneBy({ routeId: id, incarnation, version });
   }
 
-  listVersions(id: string, incarnation: number): Promise<RouteVersionEntity[]> {
-    return this.db
-      .getRepository(RouteVersionEntity)
-      .find({ where: { routeId: id, incarnation }, order: { version: 'DESC' } });
+  /**
+   * Every version of one incarnation, newest first, without its document and source: the list
+   * shows neither, and an editor can make thousands of versions of a 128 KiB text (400 of them
+   * loaded 100 MB for each viewer's list).
+   */
+  listVersions(id: string, incarnation: number): Promise<VersionListing[]> {
+    return this.db.getRepository(RouteVersionEntity).find({
+      select: {
+        routeId: true,
+        incarnation: true,
+        version: true,
+        author: true,
+        comment: true,
+        checksum: true,
+        createdAt: true,
+      },
+      where: { routeId: id, incarnation },
+      order: { version: 'DESC' },
+    });
   }
 
   /** Every incarnation of a route id, deleted ones included, oldest first. */

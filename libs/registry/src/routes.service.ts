@@ -25,10 +25,9 @@ import { stringify as toYaml } from 'yaml';
 import { checksumOf } from './canonical-json';
 import { ConnectionsService } from './connections.service';
 import { RouteEntity } from './entities/route.entity';
-import { RouteVersionEntity } from './entities/route-version.entity';
 import { ROUTE_RESOURCES, ROUTE_RUNTIME_STATUS } from './registry.tokens';
 import { RouteEventBus } from './route-events';
-import { isUniqueViolation, RoutesRepository } from './routes.repository';
+import { isUniqueViolation, RoutesRepository, type VersionListing } from './routes.repository';
 import type { RouteSourceInput } from './route-source-body';
 import { SamplesService } from './samples.service';
 
@@ -749,7 +748,7 @@ export class RoutesService {
     };
   }
 
-  private versionSummary(v: RouteVersionEntity, route: RouteEntity): VersionSummary {
+  private versionSummary(v: VersionListing, route: RouteEntity): VersionSummary {
     return {
       incarnation: v.incarnation,
       version: v.version,
