@@ -7,7 +7,12 @@ import {
   type OutboundMessage,
 } from '../connector';
 import { mqttConnectorError, type MqttPublisher } from './mqtt-client';
-import { MQTT_ID_PROPERTY, topicNameProblem, type MqttDestinationSpec } from './mqtt.protocol';
+import {
+  MQTT_ID_PROPERTY,
+  mqttTextProblem,
+  topicNameProblem,
+  type MqttDestinationSpec,
+} from './mqtt.protocol';
 
 export interface MqttDestinationOptions {
   /** Longest a send waits for the broker's PUBACK or PUBCOMP (reconnects included). */
@@ -45,6 +50,11 @@ export class MqttDestination implements Destination {
         `mqtt destination topic ${spec.topic}: ${problem}`,
         false,
       );
+    for (const [key, value] of Object.entries(spec.headers ?? {})) {
+      const why = mqttTextProblem(key) ?? mqttTextProblem(value);
+      if (why)
+        throw new ConnectorError('REJECTED', `mqtt destination header '${key}': ${why}`, false);
+    }
   }
 
   send(message: OutboundMessage): Promise<DeliveryReceipt> {
@@ -72,15 +82,25 @@ export class MqttDestination implements Destination {
     if (this.publisher.isClosed)
       throw new ConnectorError('CLOSED', `${where}: client closed`, false);
     const options: IClientPublishOptions = { qos, retain: this.spec.retain ?? false };
-    if (settings.protocolVersion === 5)
-      options.properties = {
-        contentType: 'application/json',
-        userProperties: {
-          ...this.spec.headers,
-          ...message.headers,
-          [MQTT_ID_PROPERTY]: message.id,
-        },
+    if (settings.protocolVersion === 5) {
+      const userProperties = {
+        ...this.spec.headers,
+        ...message.headers,
+        [MQTT_ID_PROPERTY]: message.id,
       };
+      // A header from any source (a tab in an HTTP header, anything in an AMQP one) that the
+      // broker would take for a malformed packet fails this message, not the connection.
+      for (const [key, value] of Object.entries(userProperties)) {
+        const why = mqttTextProblem(key) ?? mqttTextProblem(value);
+        if (why)
+          throw new ConnectorError(
+            'REJECTED',
+            `${where}: header '${key}' cannot be a user property: its ${mqttTextProblem(key) ? 'name' : 'value'} ${why}`,
+            false,
+          );
+      }
+      options.properties = { contentType: 'application/json', userProperties };
+    }
     const timeoutMs = this.options.publishTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_resolve, reject) => {

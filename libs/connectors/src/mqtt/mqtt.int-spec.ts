@@ -11,7 +11,7 @@ import { describeConformance, testMessages } from '../conformance/conformance';
 import { deferred, until } from '../conformance/eventually';
 import { TcpProxy } from '../conformance/tcp-proxy';
 import { testLogger } from '../conformance/test-logger';
-import type { ConnectorConnection, InboundMessage, Source } from '../connector';
+import type { ConnectorConnection, InboundMessage, OutboundMessage, Source } from '../connector';
 import { ConnectorPool } from '../connector-pool';
 import { brokerHasRead, createMqttClient, endClient, mqttSettings } from './mqtt-client';
 import type { MqttPoolOptions } from './mqtt.factory';
@@ -250,6 +250,40 @@ describe('mqtt connectors', () => {
     });
     expect(() => destination({ topic: 'a', topicExpression: '"b"' })).toThrow(
       /not both|one of them/,
+    );
+  });
+
+  it('refuses for good, without sending it, a topic or header the broker would take for a malformed packet', async () => {
+    // Sent, each made Mosquitto drop the publisher's connection; the retry sent it again, and
+    // every message of every route on the connection failed meanwhile.
+    const topic = freshTopic('malformed');
+    const got: InboundMessage[] = [];
+    await source({ topic, clientId: `malformed-${RUN}` }).start(async (m) => {
+      got.push(m);
+    });
+    const dest = destination({ topicExpression: '$.topic' });
+    const [message] = testMessages('malformed', 1);
+    const malformed: Array<Partial<OutboundMessage>> = [
+      { routingKey: `${topic}/a\u0001b` },
+      { routingKey: `${topic}/\u0085` },
+      { routingKey: `${topic}/\ud800` },
+      { routingKey: `${topic}/\ufffe` },
+      { routingKey: topic, headers: { 'x-note': 'a\tb' } },
+      { routingKey: topic, headers: { 'x-\u0090': 'v' } },
+      { routingKey: topic, id: 'id-\u0001' },
+    ];
+    for (const bad of malformed)
+      await expect(dest.send({ ...message, ...bad })).rejects.toMatchObject({
+        name: 'ConnectorError',
+        code: 'REJECTED',
+        retryable: false,
+      });
+    // The connection stayed up: the next message goes at once.
+    await expect(dest.send({ ...message, routingKey: topic })).resolves.toMatchObject({ topic });
+    await until(() => got.length === 1, 'the good message');
+    expect(got[0].id).toBe(message.id);
+    expect(() => destination({ topic: 'static', headers: { 'x-static': 'a\u0007' } })).toThrow(
+      /control characters/,
     );
   });
 

@@ -59,6 +59,26 @@ export function topicNameProblem(topic: string): string | undefined {
   if (/[+#]/.test(topic)) return 'must not contain the wildcards + or # (they are for filters)';
   if (topic.includes('\u0000')) return 'must not contain NUL';
   if (topic.startsWith('$')) return 'must not start with $ (reserved for the broker)';
+  return mqttTextProblem(topic);
+}
+
+/**
+ * Why a string cannot go in an MQTT packet (a topic, a user property's name or value), or
+ * undefined. MQTT 5 (1.5.4) lets a broker take control characters (U+0001 to U+001F, U+007F to
+ * U+009F) and non-characters for a malformed packet, and Mosquitto does: it drops the
+ * connection, with every route publishing on it, and the retry sends the same packet again. A
+ * lone surrogate would go out as U+FFFD: another string than the route made.
+ */
+export function mqttTextProblem(text: string): string | undefined {
+  for (const char of text) {
+    const code = char.codePointAt(0)!;
+    const name = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+    if (code <= 0x1f || (code >= 0x7f && code <= 0x9f))
+      return `must not contain control characters (${name}): MQTT brokers drop the connection`;
+    if (code >= 0xd800 && code <= 0xdfff) return `must not contain a lone surrogate (${name})`;
+    if ((code >= 0xfdd0 && code <= 0xfdef) || (code & 0xfffe) === 0xfffe)
+      return `must not contain the non-character ${name}: MQTT brokers drop the connection`;
+  }
   return undefined;
 }
 
@@ -76,7 +96,7 @@ export function topicFilterProblem(filter: string): string | undefined {
       return '# must be a whole level, and the last one';
     if (level.includes('+') && level !== '+') return '+ must be a whole level';
   }
-  return undefined;
+  return mqttTextProblem(filter);
 }
 
 export const MQTT_CONNECTION_CONFIG_SCHEMA: JsonSchema = {
