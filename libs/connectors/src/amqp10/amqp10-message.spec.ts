@@ -1,4 +1,4 @@
-import { message as rheaMessage } from 'rhea';
+import { message as rheaMessage, types } from 'rhea';
 import type { ConnectorConnection } from '../connector';
 import { amqp10ConnectOptions, amqp10Target } from './amqp10-client';
 import { fromAmqp10Message, toAmqp10Message, type ReceivedAmqp10Message } from './amqp10-message';
@@ -51,6 +51,38 @@ describe('amqp10 messages', () => {
     });
   });
 
+  it('reads a typed body it cannot carry as JSON exactly as unreadable, not changed', () => {
+    const bytes = (hex: string) => Buffer.from(hex, 'hex');
+    // rhea's typings leave the decimal types out.
+    const decimal128 = (types as unknown as { Decimal128(bytes: Buffer): unknown }).Decimal128;
+    const read = (value: unknown) =>
+      fromAmqp10Message(roundTrip({ body: types.wrap_map({ value }) }));
+    // Each went on changed: the long and the decimal as garbage text, the double as null.
+    for (const [value, why] of [
+      [types.wrap_long(bytes('112210f47de98115')), /bytes that are not text/], // 1234567890123456789
+      [types.wrap_ulong(bytes('ffffffffffffffff')), /bytes that are not text/],
+      [decimal128(bytes('3040000000000000000000000000079f')), /bytes that are not text/],
+      [decimal128(bytes('30400000000000000000000000000064')), /bytes that are not text/],
+      [types.wrap_uuid(bytes('0123456789abcdef0123456789abcdef')), /bytes that are not text/],
+      [types.wrap_binary(bytes('ff00fe')), /bytes that are not text/],
+      [types.wrap_ulong(bytes('0020000000000001')), /64-bit integer beyond 2\^53/], // rounded to ...992
+      [types.wrap_double(Infinity), /Infinity, which JSON cannot carry/],
+      [types.wrap_double(NaN), /NaN, which JSON cannot carry/],
+    ] as const) {
+      const decoded = read(value);
+      expect(decoded.unreadable).toMatch(why);
+      expect(decoded.payload.length).toBe(0);
+    }
+    // What JSON carries goes on as before.
+    expect(read(types.wrap_binary(Buffer.from('grüße\n'))).payload.toString()).toBe(
+      '{"value":"grüße\\n"}',
+    );
+    expect(read(types.wrap_long(bytes('001fffffffffffff'))).payload.toString()).toBe(
+      '{"value":9007199254740991}',
+    );
+    expect(read(types.wrap_double(19.99)).payload.toString()).toBe('{"value":19.99}');
+  });
+
   it('reads a message nested too deep as unreadable, without throwing', () => {
     // Read recursively, a map nested 100,000 levels overflowed the stack: the source never
     // settled the message nor gave its credit back (a few such messages and the link took no more).
@@ -74,7 +106,7 @@ describe('amqp10 messages', () => {
   it('reads a body holding NaN or an infinity as unreadable: JSON would send it on as null', () => {
     for (const bad of [NaN, Infinity, -Infinity])
       expect(fromAmqp10Message({ body: { amount: bad, id: 'o-1' } }).unreadable).toBe(
-        `it cannot be read: the body holds ${String(bad)}, a number JSON cannot carry`,
+        `it cannot be read: the body holds ${String(bad)}, which JSON cannot carry`,
       );
     expect(
       fromAmqp10Message({

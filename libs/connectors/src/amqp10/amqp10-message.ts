@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { message as rheaMessage, type Message } from 'rhea';
 import type { OutboundMessage } from '../connector';
 import { MAX_HEADER_DEPTH, stringifyHeaders } from '../amqp/amqp.source';
@@ -117,13 +118,11 @@ function isSection(
 /**
  * JSON-safe: bytes as UTF-8 text, 64-bit integers as strings, dates as ISO text. Throws past a
  * body's nesting limit (a map or list nested thousands of levels deep would overflow the stack),
- * and at a double JSON has no form for (NaN, an infinity).
+ * and on a value JSON would not carry as sent (the message is dead-lettered, not changed).
  */
 function plain(value: unknown, depth = 0): unknown {
-  // JSON would write null: the message would go on changed (see libs/pipeline exact-numbers).
-  if (typeof value === 'number' && !Number.isFinite(value))
-    throw new Error(`the body holds ${String(value)}, a number JSON cannot carry`);
-  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  if (Buffer.isBuffer(value)) return bytesText(value);
+  if (typeof value === 'number') return exactNumber(value);
   if (typeof value === 'bigint') return value.toString();
   if (value instanceof Date) return value.toISOString();
   if (value !== null && typeof value === 'object' && depth >= MAX_HEADER_DEPTH)
@@ -131,5 +130,34 @@ function plain(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((v) => plain(v, depth + 1));
   if (value !== null && typeof value === 'object')
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v, depth + 1)]));
+  return value;
+}
+
+/**
+ * rhea reads a long or ulong beyond 2^53 + 2^32 (an id), a decimal32/64/128 (an amount) and a
+ * uuid as the bytes of their encoding, like binary: as text they came out as garbage
+ * (1234567890123456789 as "\u0011\"\u0010\ufffd}\ufffd\u0015"). Bytes that are not text
+ * (invalid UTF-8, or control characters) are refused; so is binary that is not text, which
+ * UTF-8 decoding would have changed.
+ */
+function bytesText(bytes: Buffer): string {
+  if (!isUtf8(bytes) || bytes.some(isControl))
+    throw new Error(
+      'the body holds bytes that are not text (binary, or a long, decimal or uuid rhea cannot read)',
+    );
+  return bytes.toString('utf8');
+}
+
+/** A control character other than tab, line feed and carriage return. */
+function isControl(byte: number): boolean {
+  return (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) || byte === 0x7f;
+}
+
+/** JSON writes NaN and the infinities as null; rhea reads a (u)long from 2^53 to 2^53 + 2^32 rounded. */
+function exactNumber(value: number): number {
+  if (!Number.isFinite(value))
+    throw new Error(`the body holds ${String(value)}, which JSON cannot carry`);
+  if (Number.isInteger(value) && Math.abs(value) >= 2 ** 53 && Math.abs(value) < 2 ** 53 + 2 ** 32)
+    throw new Error('the body holds a 64-bit integer beyond 2^53, which JSON cannot carry exactly');
   return value;
 }
