@@ -112,6 +112,9 @@ export function numberChange(token: string): string | undefined {
   if (String(value) === token) return undefined;
   const written = decimal(token);
   if (written === decimal(String(value))) return undefined;
+  // A double written with 17 digits (printf's %.17g, older runtimes' round-trip formats) is the
+  // same double as its shortest form: its sender wrote a double, and the double goes on.
+  if (significant(written) <= 17 && written === decimal(value.toPrecision(17))) return undefined;
   if (value === 0 && written !== '0')
     return 'the number is too small for a double (below about 5e-324); it would be sent on as 0';
   const digits = token.split(/[eE]/)[0].replace(/\D/g, '').replace(/^0+/, '').length;
@@ -141,6 +144,12 @@ function decimal(text: string): string {
   digits = digits.slice(0, trail);
   if (digits === '') return '0';
   return `${negative ? '-' : ''}${digits}e${exponent.toString()}`;
+}
+
+/** How many significant digits a `decimal` value has. */
+function significant(value: string): number {
+  const e = value.indexOf('e');
+  return e < 0 ? 1 : e - (value.startsWith('-') ? 1 : 0);
 }
 
 function pointer(text: string, frames: Frame[]): string {
