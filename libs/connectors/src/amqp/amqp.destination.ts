@@ -107,6 +107,10 @@ export class AmqpDestination implements Destination {
       },
       logger,
     );
+    // Connected and set up now, not at the first send: the connection's state is what readiness
+    // reports (an HTTP-fed route would stay 'connecting' until a message came), and a queue that
+    // cannot be declared is said at once.
+    this.keeper.open();
   }
 
   send(message: OutboundMessage): Promise<DeliveryReceipt> {

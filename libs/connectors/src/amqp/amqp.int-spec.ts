@@ -207,6 +207,35 @@ describe('amqp connectors', () => {
     );
   });
 
+  it('connects a destination as it is made: up for readiness before its first send', async () => {
+    // Connected on the first send only, an HTTP-fed route's AMQP connection kept /health/ready at
+    // 503 ("connecting") until a message came, which an orchestrator never sends to an unready one.
+    const own = new ConnectorPool({ logger: testLogger() });
+    const eagerName = `eager-${RUN}`;
+    const eager = connectionTo(eagerName, BROKER.hostname, Number(BROKER.port || 5672));
+    const queue = freshQueue('eager');
+    try {
+      const destination = own.destination({ type: 'amqp', connection: eagerName, queue }, eager);
+      await until(
+        async () => own.connectionStates().some((s) => s.connection === eagerName && s.up),
+        'the destination to connect without a send',
+      );
+      // Its queue is declared too: a destination that cannot be set up says so at once.
+      await until(async () => {
+        // A channel of its own: checking a queue that is not there closes the channel.
+        const channel = await admin.createChannel();
+        channel.on('error', () => undefined);
+        return channel.checkQueue(queue).then(
+          () => channel.close().then(() => true),
+          () => false,
+        );
+      }, 'the queue to be declared');
+      await destination.close();
+    } finally {
+      await own.close();
+    }
+  });
+
   it('declares the source queue durable and publishes persistent JSON messages with id and headers', async () => {
     const queue = freshQueue('props');
     const source = pool.source({ type: 'amqp', connection: name, queue }, connection, {
