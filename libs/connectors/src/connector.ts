@@ -47,6 +47,13 @@ export interface InboundMessage {
    * reason, unrun, so that the source acknowledges it and goes on past it.
    */
   unreadable?: string;
+  /**
+   * A destination refused this very record for good in an earlier try of its transaction
+   * (`delivery: exactly-once`: a record larger than the topic takes, say). The runtime
+   * dead-letters it with this reason, unsent: sent again, it would abort every try of its
+   * transaction and hold its partition for good.
+   */
+  undeliverable?: string;
 }
 
 /**

@@ -401,6 +401,16 @@ export class RouteWorker {
           traced,
         );
       }
+      if (message.undeliverable !== undefined) {
+        message.order?.issued();
+        return await this.park(
+          message,
+          id,
+          receivedAt,
+          new Failure('DELIVERY_FAILED', message.undeliverable, 'destinations', 0),
+          traced,
+        );
+      }
       let body: unknown;
       try {
         body = decodeBody(message.payload);

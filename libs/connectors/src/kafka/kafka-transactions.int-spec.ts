@@ -27,11 +27,14 @@ let pool: ConnectorPool;
 let count = 0;
 const topics: string[] = [];
 
-async function freshTopic(partitions = 1): Promise<string> {
+async function freshTopic(
+  partitions = 1,
+  configEntries: Array<{ name: string; value: string }> = [],
+): Promise<string> {
   const topic = `junction.eos.${RUN}.${++count}`;
   topics.push(topic);
   await admin.createTopics({
-    topics: [{ topic, numPartitions: partitions }],
+    topics: [{ topic, numPartitions: partitions, configEntries }],
     waitForLeaders: true,
   });
   return topic;
@@ -183,6 +186,59 @@ describe('kafka exactly-once', () => {
       ]);
     } finally {
       await route.close();
+    }
+  });
+
+  it('a record its destination refuses for good is marked undeliverable on the redo, not sent again', async () => {
+    const input = await freshTopic();
+    const output = await freshTopic(1, [{ name: 'max.message.bytes', value: '2000' }]);
+    const groupId = `${input}.group`;
+    await produce(input, ['t-0']);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: input,
+      messages: [
+        { value: JSON.stringify({ pad: 'x'.repeat(3000) }), headers: { 'junction-id': 't-1' } },
+      ],
+    });
+    await producer.disconnect();
+    await produce(input, ['t-2']);
+    const source = pool.source(
+      { type: 'kafka', connection: name, topic: input, groupId, fromBeginning: true },
+      connection,
+      { routeId: `eos-${RUN}`, delivery: 'exactly-once' },
+    );
+    const destination = pool.destination(
+      { type: 'kafka', connection: name, topic: output },
+      connection,
+    );
+    const sent: string[] = [];
+    const undeliverable: string[] = [];
+    // As the runtime does: an undeliverable message goes to the dead letters (here: the output), unsent.
+    void source.start(async (message) => {
+      sent.push(message.id!);
+      const dead = message.undeliverable !== undefined;
+      if (dead) undeliverable.push(message.undeliverable!);
+      await destination.send({
+        id: dead ? `dead-${message.id}` : message.id!,
+        headers: {},
+        body: dead ? Buffer.from('{}') : message.payload,
+        transaction: message.transaction,
+      });
+    });
+    try {
+      await until(async () => (await committed(groupId, input))[0] === '3', 'offset 3');
+      const seen = await read(output, (s) => s.has('t-2'));
+      expect(Object.fromEntries(seen)).toEqual({ 't-0': 1, 'dead-t-1': 1, 't-2': 1 });
+      // One try sent t-1 and was aborted; the redo dead-lettered it.
+      expect(sent).toEqual(['t-0', 't-1', 't-0', 't-1', 't-2']);
+      expect(undeliverable).toEqual([
+        expect.stringMatching(/^refused by its destination .*larger than the max message size/),
+      ]);
+    } finally {
+      await source.stop();
+      await destination.close();
     }
   });
 

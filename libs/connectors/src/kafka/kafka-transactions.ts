@@ -106,6 +106,32 @@ export function failTransaction(tx: KafkaTransaction, error: ConnectorError): Co
   );
 }
 
+/**
+ * Kafka's errors for a record itself, which the same record meets again however often it is sent
+ * (protocol error codes 2, 10, 18, 32, 87): too large for the topic, malformed, out of range.
+ */
+const RECORD_REFUSALS = new Set([
+  'CORRUPT_MESSAGE',
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_TIMESTAMP',
+  'INVALID_RECORD',
+]);
+
+/**
+ * Why a failed transaction failed for good because a destination refused the record it was
+ * sending (undefined for any other failure: a fenced producer, a broker out of reach, ...).
+ */
+export function recordRefusal(failure: unknown): string | undefined {
+  for (let err = failure; err !== undefined && err !== null;) {
+    const { type, cause } = err as { type?: unknown; cause?: unknown };
+    if (typeof type === 'string' && RECORD_REFUSALS.has(type))
+      return `refused by its destination in an earlier try of its transaction, which was aborted: ${errorText(failure)}`;
+    err = cause;
+  }
+  return undefined;
+}
+
 interface PartitionProducer {
   producer: Promise<Producer>;
   /** The group's committed offset was read again after this producer fenced the previous one. */
@@ -120,6 +146,8 @@ export class KafkaTransactions {
   private readonly partitions = new Map<number, PartitionProducer>();
   private readonly highest = new Map<number, bigint>();
   private readonly failures = new Map<number, number>();
+  /** Per partition, records a destination refused for good, by offset: dead-lettered on the redo. */
+  private readonly refused = new Map<number, Map<string, string>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private admin?: Promise<Admin>;
   private stopping = false;
@@ -266,7 +294,11 @@ export class KafkaTransactions {
         await tx.transaction.commit();
         resolveOffset(last);
         this.failures.delete(partition);
+        this.forgetRefused(partition, last);
       } catch (err) {
+        // A record the broker refuses as such would abort every try: the redo dead-letters it.
+        const refusal = done < chunk.length ? recordRefusal(tx?.error) : undefined;
+        if (refusal !== undefined) this.refuse(partition, chunk[done].offset, refusal);
         await this.abort(partition, entry, tx, err);
         const attempt = (this.failures.get(partition) ?? 0) + 1;
         this.failures.set(partition, attempt);
@@ -297,7 +329,23 @@ export class KafkaTransactions {
     };
     const unreadable = unreadableReason(topic, partition, message);
     if (unreadable !== undefined) inbound.unreadable = unreadable;
+    const refused = this.refused.get(partition)?.get(message.offset);
+    if (refused !== undefined) inbound.undeliverable = refused;
     return inbound;
+  }
+
+  private refuse(partition: number, offset: string, reason: string): void {
+    let offsets = this.refused.get(partition);
+    if (!offsets) this.refused.set(partition, (offsets = new Map()));
+    offsets.set(offset, reason);
+  }
+
+  /** Drops the refusals of records up to `last`, which are committed. */
+  private forgetRefused(partition: number, last: string): void {
+    const offsets = this.refused.get(partition);
+    if (!offsets) return;
+    for (const offset of offsets.keys()) if (BigInt(offset) <= BigInt(last)) offsets.delete(offset);
+    if (offsets.size === 0) this.refused.delete(partition);
   }
 
   /** Aborts; a producer that cannot abort (fenced, or its commit failed half way) is replaced. */
