@@ -333,6 +333,7 @@ function buildParts(
   const errors = doc.errors && typeof doc.errors === 'object' ? doc.errors : undefined;
   const deadLetter = errors?.deadLetter as DestinationSpec | undefined;
   checkDelivery(doc, deadLetter, resources.protocols, collector, sound);
+  checkLoop(doc, deadLetter, collector, sound);
   if (sound('/errors/deadLetter') && deadLetter)
     destinationKinds(resources.protocols)[deadLetter.type]?.check?.(
       deadLetter as unknown as Record<string, unknown>,
@@ -419,6 +420,43 @@ function checkDelivery(
     if (spec.type !== source.type) refuse(`${pointer} is ${spec.type}`);
     else if (spec.connection !== source.connection)
       refuse(`${pointer} is on connection ${spec.connection}, the source on ${source.connection}`);
+  }
+}
+
+/** The fields that name where a source reads and a destination writes, on one connection. */
+const PLACE_FIELDS = ['topic', 'queue', 'address'] as const;
+
+/**
+ * A destination (or the dead letters) that writes where the route's own source reads would feed
+ * every message back to the route, without end: one message to a route sending it twice to its
+ * own Kafka topic made 230,000 records in 20 s. Refused at the destination's pointer.
+ */
+function checkLoop(
+  doc: RouteDocument,
+  deadLetter: DestinationSpec | undefined,
+  collector: ProblemCollector,
+  sound: (pointer: string) => boolean,
+): void {
+  const source = doc.source as unknown as Record<string, unknown> | undefined;
+  if (!sound('/source') || typeof source !== 'object' || source === null) return;
+  const sides: Array<[string, DestinationSpec | undefined]> = (
+    Array.isArray(doc.destinations) ? doc.destinations : []
+  ).map((d, i) => [`/destinations/${i}`, d]);
+  sides.push(['/errors/deadLetter', deadLetter]);
+  for (const [pointer, spec] of sides) {
+    if (!spec || !sound(pointer)) continue;
+    const destination = spec as unknown as Record<string, unknown>;
+    if (destination.type !== source.type || destination.connection !== source.connection) continue;
+    // An AMQP destination with an exchange writes to the exchange, whatever its queue.
+    if (destination.exchange !== undefined) continue;
+    const field = PLACE_FIELDS.find(
+      (f) => typeof source[f] === 'string' && destination[f] === source[f],
+    );
+    if (field)
+      collector.problems.push({
+        pointer,
+        message: `writes to the route's own source (${String(source.type)} ${String(source.connection)} ${field} ${String(source[field])}): every message would come back to the route and be sent again, without end`,
+      });
   }
 }
 
