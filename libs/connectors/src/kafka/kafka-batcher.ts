@@ -330,9 +330,28 @@ export function producerBatchSend(
     });
     return recordPositions(records, metadata);
   };
+  // A record batch too large as a whole fails every record in it: a sender's one large message
+  // took every other message of its request to the dead letters with it. Each record again on
+  // its own: only one too large by itself fails (a copy of what did land is allowed: at least once).
+  const sendOrSplit = async (records: readonly BatchRecord[]) => {
+    try {
+      return await send(records);
+    } catch (err) {
+      if (records.length === 1 || !tooLarge(err)) throw err;
+      const results: Array<RecordPosition | Error> = [];
+      for (const record of records)
+        results.push(
+          await send([record]).then(
+            ([position]) => position,
+            (own: unknown) => (own instanceof Error ? own : new Error(String(own))),
+          ),
+        );
+      return results;
+    }
+  };
   return async (records) => {
     const topics = new Set(records.map((r) => r.topic));
-    if (topics.size === 1) return send(records);
+    if (topics.size === 1) return sendOrSplit(records);
     try {
       return await send(records);
     } catch {
@@ -342,7 +361,7 @@ export function producerBatchSend(
       for (const topic of topics) {
         const own = records.filter((r) => r.topic === topic);
         try {
-          const positions = await send(own);
+          const positions = await sendOrSplit(own);
           own.forEach((r, i) => results.set(r, positions[i]));
         } catch (err) {
           for (const r of own) results.set(r, err instanceof Error ? err : new Error(String(err)));
@@ -351,6 +370,15 @@ export function producerBatchSend(
       return records.map((r) => results.get(r)!);
     }
   };
+}
+
+/** Kafka refused a request's records for their size (the whole batch may be what is too large). */
+function tooLarge(err: unknown): boolean {
+  for (let e = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
+    const type = (e as { type?: unknown }).type;
+    if (type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE') return true;
+  }
+  return false;
 }
 
 /** Each record's position from the base offsets of the partitions its batch went to. */
