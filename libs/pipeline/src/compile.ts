@@ -411,16 +411,24 @@ function checkDelivery(
     refuse(`/source is ${source.type}`);
     return;
   }
-  const sides: Array<[string, DestinationSpec | undefined]> = (
-    Array.isArray(doc.destinations) ? doc.destinations : []
-  ).map((d, i) => [`/destinations/${i}`, d]);
-  sides.push(['/errors/deadLetter', deadLetter]);
-  for (const [pointer, spec] of sides) {
+  for (const [pointer, spec] of deliverySides(doc, deadLetter)) {
     if (!spec || !sound(pointer)) continue;
     if (spec.type !== source.type) refuse(`${pointer} is ${spec.type}`);
     else if (spec.connection !== source.connection)
       refuse(`${pointer} is on connection ${spec.connection}, the source on ${source.connection}`);
   }
+}
+
+/** Every place a route writes to, with its pointer: its destinations, then its dead letters. */
+function deliverySides(
+  doc: RouteDocument,
+  deadLetter: DestinationSpec | undefined,
+): Array<[string, DestinationSpec | undefined]> {
+  const sides: Array<[string, DestinationSpec | undefined]> = (
+    Array.isArray(doc.destinations) ? doc.destinations : []
+  ).map((d, i) => [`/destinations/${i}`, d]);
+  sides.push(['/errors/deadLetter', deadLetter]);
+  return sides;
 }
 
 /** The fields that name where a source reads and a destination writes, on one connection. */
@@ -439,11 +447,7 @@ function checkLoop(
 ): void {
   const source = doc.source as unknown as Record<string, unknown> | undefined;
   if (!sound('/source') || typeof source !== 'object' || source === null) return;
-  const sides: Array<[string, DestinationSpec | undefined]> = (
-    Array.isArray(doc.destinations) ? doc.destinations : []
-  ).map((d, i) => [`/destinations/${i}`, d]);
-  sides.push(['/errors/deadLetter', deadLetter]);
-  for (const [pointer, spec] of sides) {
+  for (const [pointer, spec] of deliverySides(doc, deadLetter)) {
     if (!spec || !sound(pointer)) continue;
     const destination = spec as unknown as Record<string, unknown>;
     if (destination.type !== source.type || destination.connection !== source.connection) continue;
