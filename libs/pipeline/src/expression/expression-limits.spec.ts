@@ -163,20 +163,35 @@ describe('bounded JSONata evaluation', () => {
   });
 
   it("many evaluations in flight do not eat each other's time budget", async () => {
-    // Each takes 1-2 ms; 1000 started together would blow a shared wall clock if they
-    // interleaved. The budget is 500 ms here, not 50: one evaluation would have to be descheduled
-    // for hundreds of times its own length to fail it on a loaded CI machine (a 250 ms budget
-    // did fail once), while 1000 together still outlast it.
-    const budget = 500;
-    const roomy = new JsonataEngine({ timeoutMs: budget });
-    const expression = roomy.compile('$count([1..1000].($ * 2))');
-    await expression.evaluate({}, bindings); // warm: a cold first run under jest can take most of the budget
-    const started = performance.now();
-    const results = await Promise.all(
-      Array.from({ length: 1000 }, () => expression.evaluate({}, bindings)),
+    // The time limit is measured by an injected stopwatch that moves one unit each time it is
+    // read, so the test counts work instead of waiting on a loaded machine's clock.
+    let ticks = 0;
+    const stopwatch = () => ++ticks;
+    const expression = new JsonataEngine({ timeoutMs: 1e9 }, { stopwatch }).compile(
+      '$count([1..1000].($ * 2))',
     );
-    expect(performance.now() - started).toBeGreaterThan(budget); // together they outlast one budget
+    await expression.evaluate({}, bindings);
+    const one = ticks; // what one evaluation reads
+    expect(one).toBeGreaterThan(10);
+
+    const budget = 2 * one;
+    const timed = new JsonataEngine({ timeoutMs: budget }, { stopwatch }).compile(
+      '$count([1..1000].($ * 2))',
+    );
+    ticks = 0;
+    const results = await Promise.all(
+      Array.from({ length: 1000 }, () => timed.evaluate({}, bindings)),
+    );
+    expect(ticks).toBeGreaterThan(100 * budget); // together they outlast one budget many times
     expect(results.every((r) => r === 1000)).toBe(true);
+
+    // and the same stopwatch does stop one evaluation that outlasts its budget
+    const tight = new JsonataEngine({ timeoutMs: one / 2 }, { stopwatch }).compile(
+      '$count([1..1000].($ * 2))',
+    );
+    await expect(tight.evaluate({}, bindings)).rejects.toMatchObject({
+      message: expect.stringMatching(/ran longer than/),
+    });
   });
 
   it('stops a sequence built item by item at the sequence limit (the patched guard)', async () => {

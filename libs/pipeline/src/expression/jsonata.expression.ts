@@ -61,19 +61,28 @@ export class JsonataEngine implements ExpressionEngine {
    * literals, comparisons, and/or, `in`, `? :`, `&`, arithmetic, object constructors, blocks
    * with variables, lambdas, and the common functions) are evaluated exactly without jsonata-js;
    * see fast-path.ts. `clock` (default Date.now): the time `$now()` and `$millis()` read, once
-   * per evaluation, on either path.
+   * per evaluation, on either path. `stopwatch` (default performance.now): the monotonic
+   * milliseconds the time limit is measured in (tests inject one to count instead of wait).
    */
   constructor(
     limits: Partial<ExpressionLimits> = {},
-    options: { fastPath?: boolean; analyzer?: RegexAnalyzer; clock?: () => number } = {},
+    options: {
+      fastPath?: boolean;
+      analyzer?: RegexAnalyzer;
+      clock?: () => number;
+      stopwatch?: () => number;
+    } = {},
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.fastPath = options.fastPath ?? true;
     this.analyzer = options.analyzer ?? sharedRegexAnalyzer();
     this.clock = options.clock ?? Date.now;
+    this.stopwatch = options.stopwatch ?? (() => performance.now());
   }
 
   private readonly clock: () => number;
+
+  private readonly stopwatch: () => number;
 
   compile(source: string, document?: DocumentScope): Expression {
     if (source.length > this.limits.maxSourceLength) {
@@ -82,7 +91,7 @@ export class JsonataEngine implements ExpressionEngine {
       );
     }
     let compiled: jsonata.Expression;
-    const guards = guardrails(this.limits, this.clock);
+    const guards = guardrails(this.limits, this.clock, this.stopwatch);
     try {
       compiled = jsonata(source, guards.options);
     } catch (err) {
@@ -365,7 +374,11 @@ interface Guardrails {
  * jsonata's own check then fails the evaluation with its timeout error (D1012), as it would have.
  * Depth and sequence guards stay on every step.
  */
-function guardrails(limits: ExpressionLimits, clock: () => number): Guardrails {
+function guardrails(
+  limits: ExpressionLimits,
+  clock: () => number,
+  stopwatch: () => number,
+): Guardrails {
   let steps = 0;
   let deadline = Infinity;
   let time: number | undefined;
@@ -373,13 +386,13 @@ function guardrails(limits: ExpressionLimits, clock: () => number): Guardrails {
     options: {
       get timeout(): number {
         if (++steps % CLOCK_EVERY !== 0) return 0;
-        return performance.now() > deadline ? 1 : 0;
+        return stopwatch() > deadline ? 1 : 0;
       },
       stack: limits.maxDepth,
       sequence: limits.maxSequence,
     },
     start() {
-      deadline = performance.now() + limits.timeoutMs;
+      deadline = stopwatch() + limits.timeoutMs;
       time = undefined;
     },
     now() {
