@@ -113,7 +113,7 @@ const CONCURRENT_READS = 2;
 const READ_TIMEOUT_MS = 30_000;
 
 /** Runs at most `limit` tasks at a time; the others wait in order. */
-class Turns {
+class ReadSlots {
   private running = 0;
   private readonly waiting: Array<() => void> = [];
 
@@ -139,7 +139,7 @@ class Turns {
  * auditor's searches cannot hold every connection the API, sign-in and readiness need.
  */
 export class AuditRepository {
-  private readonly turns = new Turns(CONCURRENT_READS);
+  private readonly slots = new ReadSlots(CONCURRENT_READS);
 
   constructor(
     private readonly db: DataSource,
@@ -148,7 +148,7 @@ export class AuditRepository {
 
   /** A read that may scan: in turn, under the statement timeout. */
   private scan(sql: string, params: unknown[]): Promise<Array<Record<string, unknown>>> {
-    return this.turns.run(async () => {
+    return this.slots.run(async () => {
       try {
         return await this.db.transaction(async (m) => {
           await m.query(`SET LOCAL statement_timeout = ${Math.round(this.readTimeoutMs)}`);

@@ -391,25 +391,16 @@ export class RouteWorker {
     const trace = tracing.begin(message, id, this);
     const traced = { ...options, trace };
     try {
-      if (message.unreadable !== undefined) {
+      // A source that already knows the message cannot go through says why: it is parked as is.
+      const refused =
+        message.unreadable !== undefined
+          ? new Failure('INPUT_REJECTED', message.unreadable, 'input', 0)
+          : message.undeliverable !== undefined
+            ? new Failure('DELIVERY_FAILED', message.undeliverable, 'destinations', 0)
+            : undefined;
+      if (refused) {
         message.order?.issued();
-        return await this.park(
-          message,
-          id,
-          receivedAt,
-          new Failure('INPUT_REJECTED', message.unreadable, 'input', 0),
-          traced,
-        );
-      }
-      if (message.undeliverable !== undefined) {
-        message.order?.issued();
-        return await this.park(
-          message,
-          id,
-          receivedAt,
-          new Failure('DELIVERY_FAILED', message.undeliverable, 'destinations', 0),
-          traced,
-        );
+        return await this.park(message, id, receivedAt, refused, traced);
       }
       let body: unknown;
       try {
