@@ -43,6 +43,13 @@ const WRITE: Array<[string, (digits: string) => string]> = [
   ['en dashes', (d) => d.replace(/(\d{4})(?=\d)/g, '$1\u2013')],
 ];
 
+/**
+ * A refusal takes milliseconds; what it guards against (backtracking over 40 characters, parsing
+ * 20,000 terms on the event loop) takes minutes to hours. The bound sits far from both, so a CI
+ * machine running suites side by side cannot fail it.
+ */
+const REFUSED_WITHIN_MS = 5_000;
+
 describe('security: no stall, no card number in any error', () => {
   let db: { url: string; drop(): Promise<void> };
   let gateway: Spawned;
@@ -239,11 +246,12 @@ describe('security: no stall, no card number in any error', () => {
     });
     expect(probes.length).toBeGreaterThan(5); // the analysis took a while, and health was asked throughout
     // Analysis on the event loop held it for seconds per document (the budget alone is 3 s).
-    // On a machine shared with other work, a probe of an idle gateway now and then takes over
-    // 100 ms: so 99% of the probes must answer under 100 ms, and every one under 500 ms.
+    // On a machine shared with other work (CI runs suites side by side), a probe of an idle
+    // gateway now and then takes some hundreds of ms: so 99% of the probes must answer under
+    // 300 ms, and every one under half the 3 s a stall of the event loop would last.
     const sorted = [...probes].sort((a, b) => a - b);
-    expect(sorted[Math.floor(sorted.length * 0.99)]).toBeLessThan(100);
-    expect(sorted[sorted.length - 1]).toBeLessThan(500);
+    expect(sorted[Math.floor(sorted.length * 0.99)]).toBeLessThan(300);
+    expect(sorted[sorted.length - 1]).toBeLessThan(1500);
   }, 120_000);
 
   it('saving a route with a ReDoS pattern is refused at the field; a safe one is saved', async () => {
@@ -285,18 +293,18 @@ describe('security: no stall, no card number in any error', () => {
       const ms = performance.now() - started;
       expect(res.status).toBe(422);
       expect(await res.text()).toMatch(/was not checked for catastrophic backtracking/);
-      expect(ms).toBeLessThan(1000);
+      expect(ms).toBeLessThan(REFUSED_WITHIN_MS);
     }
     const longCode = Array.from({ length: 20_000 }, (_, i) => `x = ${i}`).join(' or ');
     const started = performance.now();
     const long = await send(longCode);
     expect(long.status).toBe(422);
     expect(await long.text()).toMatch(/over the 8192-character limit/);
-    expect(performance.now() - started).toBeLessThan(1000);
+    expect(performance.now() - started).toBeLessThan(REFUSED_WITHIN_MS);
     // The process goes on: one probe, held to the stall test's bound for a single probe.
     const live = performance.now();
     expect((await fetch(`${base}/health/live`)).status).toBe(200);
-    expect(performance.now() - live).toBeLessThan(500);
+    expect(performance.now() - live).toBeLessThan(1500);
   }, 60_000);
 
   it('no card number, however written, reaches any error text: reply, AMQP header, dead-letter API and row, status, log', async () => {

@@ -192,7 +192,8 @@ describe('JSON Schema patterns of a validate stage go through the same analysis'
     const started = performance.now();
     const hostile = await route.run(envelopeOf({ b: 'a'.repeat(100_000) + '!' }));
     expect(hostile.outcome === 'error' && hostile.error.code).toBe('EXPRESSION_LIMIT');
-    expect(performance.now() - started).toBeLessThan(1000);
+    // Unguarded, this backtracks for about 10 s on this machine; refused, it takes milliseconds.
+    expect(performance.now() - started).toBeLessThan(3000);
   });
 });
 
