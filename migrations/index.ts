@@ -15,6 +15,7 @@ import { AuditTraceId1765100000000 } from './1765100000000-audit-trace-id';
 import { DeadLetterReplays1765110000000 } from './1765110000000-dead-letter-replays';
 import { AuditReplayIndex1765120000000 } from './1765120000000-audit-replay-index';
 import { ConnectionKindShape1765150000000 } from './1765150000000-connection-kind-shape';
+import { ProviderRefreshToken1765160000000 } from './1765160000000-provider-refresh-token';
 
 /** Every migration, in order. Listed explicitly so that source (tests) and dist (npm start) agree. */
 export const MIGRATIONS = [
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   DeadLetterReplays1765110000000,
   AuditReplayIndex1765120000000,
   ConnectionKindShape1765150000000,
+  ProviderRefreshToken1765160000000,
 ];

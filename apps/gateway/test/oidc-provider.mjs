@@ -9,6 +9,11 @@
  * PKCE is required of every client; logins go through oidc-provider's own development
  * interaction pages (any password is taken), which the tests fill in over HTTP.
  *
+ * Refresh tokens are issued to clients allowed the refresh_token grant.
+ * `PUT /__test/account?id=...&groups=a,b` sets an account's groups, `DELETE /__test/account?id=...`
+ * removes the account (its refresh tokens then fail with invalid_grant), as an admin at the
+ * provider would.
+ *
  * To test how the gateway treats a misbehaving provider, `POST /__test/tamper?mode=...` changes
  * the ID token of the next token response, re-signed with the provider's real key where it must
  * look genuine: signature (one signature byte changed), audience, expired, nonce, issuer,
@@ -38,6 +43,13 @@ const provider = new Provider(issuer, {
   jwks: { keys: [signingJwk] },
   cookies: { keys: ['oidc-test-cookie-key'] },
   pkce: { required: () => true },
+  // Every refresh spends its token, so a token used twice (two checks at once) is a reuse.
+  rotateRefreshToken: () => true,
+  // Refresh tokens to clients allowed the grant, as offline tokens (outliving the session at the
+  // provider). oidc-provider would honour offline_access only with prompt=consent, as the spec
+  // says; Keycloak, Okta and Entra ID, which the gateway meets, issue them without.
+  issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+  expiresWithSession: async () => false,
   claims: {
     openid: ['sub'],
     profile: ['name', 'preferred_username'],
@@ -117,6 +129,19 @@ async function tampered(idToken, mode, clientId) {
 }
 
 provider.use(async (ctx, next) => {
+  if (ctx.path === '/__test/account') {
+    const id = String(ctx.query.id);
+    if (ctx.method === 'DELETE') delete accounts[id];
+    else
+      accounts[id] = {
+        ...accounts[id],
+        groups: String(ctx.query.groups ?? '')
+          .split(',')
+          .filter(Boolean),
+      };
+    ctx.status = 204;
+    return;
+  }
   if (ctx.path === '/__test/tamper' && ctx.method === 'POST') {
     tamper = ctx.query.mode || null;
     ctx.status = 204;

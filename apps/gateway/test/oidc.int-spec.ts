@@ -8,7 +8,15 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { AUTH_EVENT_SINK, AuthEvent, AuthEventSink, Role } from '@junction/auth';
+import {
+  AUTH_EVENT_SINK,
+  AuthEvent,
+  AuthEventSink,
+  OidcSignInService,
+  PROVIDER_CHECK_MS,
+  Role,
+} from '@junction/auth';
+import { DataSource } from 'typeorm';
 import { loadGatewayConfig } from '../src/config';
 import { startTestGateway, TestGateway, TestResponse } from './test-gateway';
 
@@ -32,6 +40,15 @@ const SETUP = {
       token_endpoint_auth_method: 'client_secret_basic',
     },
     {
+      // The gateway as a client that may refresh: with offline_access, the provider check.
+      client_id: 'junction-offline',
+      client_secret: CLIENT_SECRET,
+      redirect_uris: [REDIRECT_URI],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    {
       // A command line tool of the user's, to get an access token for the API.
       client_id: 'junction-cli',
       redirect_uris: [CLI_REDIRECT_URI],
@@ -48,6 +65,9 @@ const SETUP = {
     },
     henry: { name: 'Henry Auditor', email: 'henry@idp.test', groups: ['gateway-auditors'] },
     ivan: { name: 'Ivan Outsider', groups: ['somebody-else'] },
+    kate: { name: 'Kate Leaver', groups: ['gateway-admins', 'gateway-viewers'] },
+    leo: { name: 'Leo Mover', groups: ['gateway-admins', 'gateway-viewers'] },
+    mia: { name: 'Mia Stayer', groups: ['gateway-admins'] },
   },
   apiAudience: API_AUDIENCE,
 };
@@ -226,15 +246,20 @@ async function accessToken(login: string): Promise<{ access: string; id: string 
 const claimsOf = (jwt: string) =>
   JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString()) as Record<string, unknown>;
 
-beforeAll(async () => {
-  await startProvider();
-  gateway = await startTestGateway(oidcEnv());
-  const sink = gateway.app.get<AuthEventSink>(AUTH_EVENT_SINK);
+/** Keeps what the gateway's auth event sink records in `events`, as well as recording it. */
+function recordEvents(gw: TestGateway): void {
+  const sink = gw.app.get<AuthEventSink>(AUTH_EVENT_SINK);
   const record = sink.record.bind(sink);
   jest.spyOn(sink, 'record').mockImplementation((event) => {
     events.push(event);
     return record(event);
   });
+}
+
+beforeAll(async () => {
+  await startProvider();
+  gateway = await startTestGateway(oidcEnv());
+  recordEvents(gateway);
   adminToken = await gateway.login('admin', gateway.adminPassword);
 });
 
@@ -639,5 +664,112 @@ describe('configuration and availability', () => {
     } finally {
       await Promise.all([off.close(), down.close()]);
     }
+  });
+});
+
+/** The sealed refresh token the gateway keeps for an OIDC user (null: none). */
+async function providerToken(gw: TestGateway, username: string): Promise<string | null> {
+  const rows = (await gw.app
+    .get(DataSource)
+    .query(`SELECT provider_token FROM users WHERE provider = 'oidc' AND username = $1`, [
+      username,
+    ])) as { provider_token: string | null }[];
+  return rows[0].provider_token;
+}
+
+describe('the provider check (offline_access): leavers lose what they held', () => {
+  let offline: TestGateway;
+  const later = (n: number) => new Date(Date.now() + n * (PROVIDER_CHECK_MS + 1_000));
+  const check = (n: number) => offline.app.get(OidcSignInService).checkProvider(later(n));
+  const atProvider = (method: 'PUT' | 'DELETE', query: string) =>
+    fetch(`${issuer}/__test/account?${query}`, { method }).then((res) =>
+      expect(res.status).toBe(204),
+    );
+  const kept = (gw: TestGateway, username: string) => providerToken(gw, username);
+
+  beforeAll(async () => {
+    offline = await startTestGateway(
+      oidcEnv({
+        JUNCTION_OIDC_CLIENT_ID: 'junction-offline',
+        JUNCTION_OIDC_SCOPES: 'openid profile email groups offline_access',
+      }),
+    );
+    recordEvents(offline);
+  });
+
+  afterAll(async () => {
+    await offline?.close();
+  });
+
+  async function offlineSignIn(login: string): Promise<{ token: string; roles: Role[] }> {
+    const res = await signIn(offline, login);
+    expect({ login, status: res.status }).toEqual({ login, status: 200 });
+    const { token, user } = res.body as { token: string; user: { roles: Role[] } };
+    return { token, roles: user.roles };
+  }
+
+  it('a user removed at the provider loses its roles, sessions and API keys at the next check', async () => {
+    const kate = await offlineSignIn('kate');
+    expect(kate.roles).toEqual(['admin', 'viewer']);
+    // The refresh token is kept sealed, never as the provider sent it.
+    expect(await kept(offline, 'kate')).toMatch(/^v1:[A-Za-z0-9+/=]+$/);
+    const key = (
+      await offline.request('POST', '/api/v1/api-keys', {
+        token: kate.token,
+        body: { name: 'kate-script', roles: ['viewer'] },
+      })
+    ).body as { key: string };
+    const withKey = async () =>
+      (await offline.request('GET', '/api/v1/routes', { apiKey: key.key })).status;
+    expect(await withKey()).toBe(200);
+
+    expect(await check(0)).toBe(0); // just signed in: not due yet
+    expect(await check(1)).toBe(0); // due, asked, still granted
+    await atProvider('DELETE', 'id=kate');
+    expect(await check(2)).toBe(1);
+    expect((await offline.request('GET', '/api/v1/auth/me', { token: kate.token })).status).toBe(
+      401,
+    );
+    expect(await withKey()).toBe(403);
+    expect(await kept(offline, 'kate')).toBeNull();
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        type: 'credentials.revoked',
+        user: 'kate',
+        provider: 'oidc',
+        reason: expect.stringMatching(/identity provider ended the grant/),
+      }),
+    );
+  });
+
+  it('a user who left a mapped group loses that role only; the session goes on', async () => {
+    const leo = await offlineSignIn('leo');
+    expect(leo.roles).toEqual(['admin', 'viewer']);
+    await atProvider('PUT', 'id=leo&groups=gateway-viewers');
+    expect(await check(1)).toBe(1);
+    const me = await offline.request('GET', '/api/v1/auth/me', { token: leo.token });
+    expect(me.body).toMatchObject({ name: 'leo', roles: ['viewer'] });
+    expect((await offline.request('GET', '/api/v1/users', { token: leo.token })).status).toBe(403);
+    // The rotated refresh token was kept: the next check asks again and changes nothing.
+    expect(await check(2)).toBe(0);
+    expect(await check(3)).toBe(0);
+  });
+
+  it('two checks at once spend the refresh token once (the provider would take a reuse as theft)', async () => {
+    const mia = await offlineSignIn('mia');
+    const both = await Promise.all([check(1), check(1), check(1)]);
+    expect(both).toEqual([0, 0, 0]);
+    const me = await offline.request('GET', '/api/v1/auth/me', { token: mia.token });
+    expect(me.body).toMatchObject({ name: 'mia', roles: ['admin'] });
+    expect(await check(2)).toBe(0);
+    expect((await offline.request('GET', '/api/v1/auth/me', { token: mia.token })).status).toBe(
+      200,
+    );
+  });
+
+  it('without offline_access nothing is kept and nothing is checked', async () => {
+    expect((await signIn(gateway, 'grace')).status).toBe(200);
+    expect(await providerToken(gateway, 'grace')).toBeNull();
+    expect(await gateway.app.get(OidcSignInService).checkProvider(later(5))).toBe(0);
   });
 });

@@ -6,6 +6,8 @@ export { AuthService } from './auth.service';
 export { UsersService } from './users.service';
 export { ApiKeysService } from './api-keys.service';
 export { LdapSignInService } from './ldap-sign-in.service';
+export { OidcSignInService } from './oidc-sign-in.service';
+export { PROVIDER_CHECK_MS } from './provider-check';
 export type { ApiKeyView } from './api-keys.service';
 export { RoleMapping } from './role-mapping';
 export { normalizeDn, sameDn, DnSyntaxError } from './ldap/dn';

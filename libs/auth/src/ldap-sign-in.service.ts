@@ -4,14 +4,12 @@ import { AUTH_OPTIONS, AuthOptions } from './auth.options';
 import { AuthService, LoginResult, rolesOf } from './auth.service';
 import { LdapDirectory, LdapUnavailableError } from './ldap/ldap-directory';
 import { isLoopbackUrl } from './loopback';
+import { everyProviderCheck } from './provider-check';
 import { UsersRepository } from './users.repository';
-
-/** How often the directory is asked whether the users holding roles here still hold them. */
-const DIRECTORY_CHECK_MS = 5 * 60_000;
 
 /**
  * `POST /auth/login` with `provider: ldap`: the directory decides, the role mapping grants. And
- * every DIRECTORY_CHECK_MS, the directory check: a user removed from the directory or from a
+ * every few minutes (PROVIDER_CHECK_MS), the directory check: a user removed from the directory or from a
  * mapped group never signs in again to lose its roles, while its sessions and API keys would act
  * with them; the check withdraws them.
  */
@@ -41,12 +39,7 @@ export class LdapSignInService implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     if (!this.directory) return;
-    this.timer = setInterval(() => {
-      this.checkDirectory().catch((err: unknown) =>
-        this.log.warn(`the directory check did not run: ${(err as Error).message}`),
-      );
-    }, DIRECTORY_CHECK_MS);
-    this.timer.unref();
+    this.timer = everyProviderCheck(this.log, 'directory', () => this.checkDirectory());
   }
 
   onModuleDestroy(): void {

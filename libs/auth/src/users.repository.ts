@@ -177,6 +177,42 @@ export class UsersRepository {
     );
   }
 
+  /** Keeps (or with null, forgets) the provider's sealed refresh token of a user's sign-in. */
+  async setProviderToken(id: string, sealed: string | null): Promise<void> {
+    await this.db
+      .getRepository(UserEntity)
+      .update({ id }, { providerToken: sealed, providerCheckedAt: new Date() });
+  }
+
+  /**
+   * Runs `ask` with the user's sealed provider token, unless the user has none, was asked about
+   * since `dueBefore`, or another process is asking right now (the row is locked for the
+   * question, so two processes never spend one refresh token). Stores the token `ask` returns
+   * (null forgets it) and the time of the question. Undefined when `ask` did not run.
+   */
+  async askProvider<T>(
+    id: string,
+    dueBefore: Date,
+    ask: (sealed: string) => Promise<{ token: string | null; result: T }>,
+  ): Promise<T | undefined> {
+    return this.db.transaction(async (manager) => {
+      const rows = (await manager.query(
+        `SELECT provider_token FROM users
+          WHERE id = $1 AND provider_token IS NOT NULL
+            AND (provider_checked_at IS NULL OR provider_checked_at < $2)
+          FOR UPDATE SKIP LOCKED`,
+        [id, dueBefore],
+      )) as { provider_token: string }[];
+      if (rows.length === 0) return undefined;
+      const { token, result } = await ask(rows[0].provider_token);
+      await manager.query(
+        `UPDATE users SET provider_token = $2, provider_checked_at = now() WHERE id = $1`,
+        [id, token],
+      );
+      return result;
+    });
+  }
+
   async touchLogin(id: string): Promise<void> {
     await this.db.getRepository(UserEntity).update({ id }, { lastLoginAt: new Date() });
   }

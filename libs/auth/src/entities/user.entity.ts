@@ -36,6 +36,14 @@ export class UserEntity {
   @Column({ name: 'last_login_at', type: 'timestamptz', nullable: true })
   lastLoginAt!: Date | null;
 
+  /** OIDC users: the provider's refresh token of the last sign-in, sealed (see OidcSignInService). */
+  @Column({ name: 'provider_token', type: 'text', nullable: true, select: false })
+  providerToken!: string | null;
+
+  /** When the identity provider was last asked about this user. */
+  @Column({ name: 'provider_checked_at', type: 'timestamptz', nullable: true, select: false })
+  providerCheckedAt!: Date | null;
+
   @OneToMany(() => RoleGrantEntity, (grant) => grant.user, { cascade: true })
   grants!: RoleGrantEntity[];
 }

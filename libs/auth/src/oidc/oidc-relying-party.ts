@@ -39,6 +39,12 @@ export interface PendingLogin {
 
 export type Claims = Record<string, unknown>;
 
+/** A completed sign-in: the user's claims, and the refresh token if the provider issued one. */
+export interface SignedIn {
+  claims: Claims;
+  refreshToken?: string;
+}
+
 /** The provider could not be reached or answered nonsense; not the user's fault. */
 export class OidcUnavailableError extends Error {
   override readonly name = 'OidcUnavailableError';
@@ -47,6 +53,11 @@ export class OidcUnavailableError extends Error {
 /** The sign-in or token was refused (state, signature, issuer, audience, expiry, nonce, alg). */
 export class OidcRefusedError extends Error {
   override readonly name = 'OidcRefusedError';
+}
+
+/** The provider no longer honours a refresh token (`invalid_grant`): the user's grant is gone. */
+export class OidcGrantEndedError extends Error {
+  override readonly name = 'OidcGrantEndedError';
 }
 
 /** A network failure, timeout or abort (as opposed to a refused answer). */
@@ -134,9 +145,10 @@ export class OidcRelyingParty {
   /**
    * Checks the provider's answer to the redirect (`query`: the callback's query string),
    * exchanges the code, and returns the verified ID token's claims, completed from the
-   * userinfo endpoint when the ID token lacks the roles claim.
+   * userinfo endpoint when the ID token lacks the roles claim, and the refresh token when the
+   * provider issued one.
    */
-  async complete(query: string, pending: PendingLogin): Promise<Claims> {
+  async complete(query: string, pending: PendingLogin): Promise<SignedIn> {
     if (Date.now() > pending.expiresAt) throw new OidcRefusedError('the sign-in took too long');
     const config = await this.discover();
     const current = new URL(this.settings.redirectUri);
@@ -156,14 +168,52 @@ export class OidcRelyingParty {
     }
     const idClaims = tokens.claims() as Claims | undefined;
     if (!idClaims) throw new OidcRefusedError('no ID token');
-    if (claimAt(idClaims, this.settings.rolesClaim) !== undefined || !tokens.access_token)
-      return idClaims;
+    return {
+      claims: await this.withRoles(config, idClaims, tokens.access_token),
+      refreshToken: tokens.refresh_token,
+    };
+  }
+
+  /**
+   * Asks the provider, with a refresh token, whether the user's grant still stands, and for the
+   * user's claims now (the new ID token's, completed from userinfo as at sign-in). Throws
+   * OidcGrantEndedError when the provider no longer honours the token (`invalid_grant`: the
+   * user was removed or disabled, or the grant revoked), OidcUnavailableError when it cannot be
+   * asked, OidcRefusedError for any other refusal (which says nothing about the user).
+   */
+  async refresh(refreshToken: string): Promise<{ claims: Claims; refreshToken: string }> {
+    const config = await this.discover();
+    let tokens: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>;
+    try {
+      tokens = await oidc.refreshTokenGrant(config, refreshToken);
+    } catch (err) {
+      if (isTransportError(err))
+        throw new OidcUnavailableError(`the token endpoint could not be reached`, { cause: err });
+      if ((err as { error?: unknown }).error === 'invalid_grant')
+        throw new OidcGrantEndedError(describe(err), { cause: err });
+      throw new OidcRefusedError(describe(err), { cause: err });
+    }
+    const idClaims = (tokens.claims() as Claims | undefined) ?? {};
+    return {
+      claims: await this.withRoles(config, idClaims, tokens.access_token),
+      // A provider that does not rotate refresh tokens sends none back: the old one stands.
+      refreshToken: tokens.refresh_token ?? refreshToken,
+    };
+  }
+
+  /** The ID token's claims, completed from userinfo when they lack the roles claim. */
+  private async withRoles(
+    config: oidc.Configuration,
+    idClaims: Claims,
+    accessToken: string | undefined,
+  ): Promise<Claims> {
+    if (claimAt(idClaims, this.settings.rolesClaim) !== undefined || !accessToken) return idClaims;
     if (!config.serverMetadata().userinfo_endpoint) return idClaims;
     try {
       const userinfo = (await oidc.fetchUserInfo(
         config,
-        tokens.access_token,
-        idClaims.sub as string,
+        accessToken,
+        typeof idClaims.sub === 'string' ? idClaims.sub : oidc.skipSubjectCheck,
       )) as Claims;
       // The ID token's verified claims win over userinfo's.
       return { ...userinfo, ...idClaims };
