@@ -39,6 +39,8 @@ export interface AppSettings {
   egress?: EgressPolicy;
   /** Most messages one HTTP-fed route handles at once. */
   maxInFlight?: number;
+  /** Routes of Junction a message may pass through before it is dead-lettered. */
+  maxHops?: number;
   /** This process's stable name (MQTT client ids); default the host name. */
   nodeName?: string;
   /** Whole days of audit trail kept (older days are dropped); unset keeps everything. */
@@ -109,6 +111,7 @@ export class AppModule {
         RuntimeModule.forRoot({
           egress: settings.egress ?? EgressPolicy.permissive(),
           maxInFlight: settings.maxInFlight ?? 256,
+          maxHops: settings.maxHops,
           nodeName: settings.nodeName,
           jitter: settings.retryJitter,
           replayJobs: { ...settings.replayJobs, clock: settings.replayClock },

@@ -182,6 +182,12 @@ export const GATEWAY_CONFIG = {
     default: 256,
     parse: parse.integer(1, 100_000),
   },
+  JUNCTION_MAX_HOPS: {
+    description:
+      'Routes of this gateway one message may pass through (counted in its junction-hops header); one that comes to more is dead-lettered, so routes that feed each other in a loop stop.',
+    default: 10,
+    parse: parse.integer(1, 1000),
+  },
   JUNCTION_AUDIT_EXPORT_ENABLED: {
     description:
       'false: GET /audit/export answers 403 (an administrator may forbid bulk copies of the trail); reading and verifying stay open to auditors.',

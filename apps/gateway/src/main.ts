@@ -316,6 +316,7 @@ export async function createGateway(
       authProviders: config.auth,
       egress: config.egress,
       maxInFlight: config.JUNCTION_ROUTE_MAX_IN_FLIGHT,
+      maxHops: config.JUNCTION_MAX_HOPS,
       nodeName: config.JUNCTION_NODE_NAME,
       auditRetentionDays: config.JUNCTION_AUDIT_RETENTION_DAYS,
       auditExportEnabled: config.JUNCTION_AUDIT_EXPORT_ENABLED,

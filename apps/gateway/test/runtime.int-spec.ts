@@ -415,6 +415,73 @@ describe('route runtime: ingest, dead letters, replay, activation', () => {
     }
   }, 60_000);
 
+  it('routes that feed each other in a loop stop a message after JUNCTION_MAX_HOPS routes (real RabbitMQ)', async () => {
+    // loop-a takes from one queue and writes to the other, loop-b the other way round: no route
+    // document shows the loop. Each delivery carries junction-hops up by one; the default limit
+    // is 10, so the message runs 10 times (hops 0 to 9) and the 11th arrival is dead-lettered.
+    const stamp = Date.now();
+    const [qa, qb] = [`junction.test.loop-a.${stamp}`, `junction.test.loop-b.${stamp}`];
+    const broker = await amqp.connect('amqp://guest:guest@127.0.0.1:5672');
+    const channel = await broker.createConfirmChannel();
+    const loop = (id: string, from: string, to: string) => ({
+      id,
+      source: { type: 'amqp', connection: 'loop-rabbit', queue: from },
+      pipeline: [{ transform: '$merge([$, { "turns": ($exists(turns) ? turns : 0) + 1 }])' }],
+      destinations: [{ type: 'amqp', connection: 'loop-rabbit', queue: to }],
+    });
+    try {
+      await channel.assertQueue(qa, { durable: true });
+      await channel.assertQueue(qb, { durable: true });
+      expect(
+        (
+          await api('POST', '/api/v1/connections', {
+            name: 'loop-rabbit',
+            type: 'amqp',
+            config: { url: 'amqp://guest@127.0.0.1:5672' },
+            secrets: { password: 'guest' },
+          })
+        ).status,
+      ).toBe(201);
+      expect((await api('POST', '/api/v1/routes', loop('loop-a', qa, qb))).status).toBe(201);
+      expect((await api('POST', '/api/v1/routes', loop('loop-b', qb, qa))).status).toBe(201);
+      await eventually(async () => {
+        for (const id of ['loop-a', 'loop-b'])
+          expect((await api('GET', `/api/v1/routes/${id}/status`)).body).toMatchObject({
+            state: 'running',
+          });
+      });
+      channel.sendToQueue(qa, Buffer.from(JSON.stringify({ id: 'round' })), {
+        messageId: 'round-1',
+      });
+      await channel.waitForConfirms();
+      const letters = await eventually(async () => {
+        const list = (await api('GET', '/api/v1/dead-letters?routeId=loop-a')).body as Array<{
+          id: string;
+          reasonCode: string;
+          reason: string;
+        }>;
+        expect(list).toHaveLength(1);
+        return list;
+      }, 20_000);
+      expect(letters[0]).toMatchObject({
+        reasonCode: 'INPUT_REJECTED',
+        reason: expect.stringMatching(/passed through 10 routes already .* 10 is the most allowed/),
+      });
+      // It went round 10 times, and stopped: both queues are empty and stay so.
+      const one = (await api('GET', `/api/v1/dead-letters/${letters[0].id}`)).body as {
+        payload: unknown;
+      };
+      expect(one.payload).toEqual({ id: 'round', turns: 10 });
+      for (const queue of [qa, qb]) expect((await channel.checkQueue(queue)).messageCount).toBe(0);
+      expect((await api('GET', '/api/v1/dead-letters?routeId=loop-b')).body).toEqual([]);
+    } finally {
+      for (const id of ['loop-a', 'loop-b']) await api('DELETE', `/api/v1/routes/${id}`);
+      await api('DELETE', '/api/v1/connections/loop-rabbit');
+      for (const queue of [qa, qb]) await channel.deleteQueue(queue).catch(() => undefined);
+      await broker.close();
+    }
+  }, 60_000);
+
   it('a second gateway process on the same database follows route changes (LISTEN/NOTIFY)', async () => {
     // In one test process both apps share passport's strategies, so they share the key too (as
     // real processes sharing a database must: it seals the secrets stored there).

@@ -197,6 +197,49 @@ describe('RouteWorker', () => {
     await worker.stop();
   });
 
+  it('counts the routes a message passed through, and dead-letters one that went round too often', async () => {
+    const out = new FakeDestination();
+    const { deps, source, records, parked } = fakeDeps([out]);
+    deps.maxHops = 4;
+    const worker = await started(route(), deps);
+    const hops = (value?: string) =>
+      source.deliver(
+        message({ total: 5 }, { headers: value === undefined ? {} : { 'junction-hops': value } }),
+      ) as Promise<ProcessResult>;
+    // None, a count, and a sender's junk (read as none): each goes on with its count plus one.
+    for (const [came, goes] of [
+      [undefined, '1'],
+      ['2', '3'],
+      ['3', '4'],
+      ['-1', '1'],
+      ['1e3', '1'],
+      ['99999999999', '1'],
+    ]) {
+      expect((await hops(came)).outcome).toBe('delivered');
+      expect(out.sent.pop()!.headers).toMatchObject({ 'junction-hops': goes });
+    }
+    // At the limit: dead-lettered unrun, and nothing is sent on.
+    for (const came of ['4', '5', '123456789']) {
+      const result = await hops(came);
+      expect(result.outcome).toBe('dead-lettered');
+      expect(out.sent).toHaveLength(0);
+    }
+    expect(parked.map((p) => p.reasonCode)).toEqual([
+      'INPUT_REJECTED',
+      'INPUT_REJECTED',
+      'INPUT_REJECTED',
+    ]);
+    expect(records.at(-1)).toMatchObject({
+      outcome: 'dead-lettered',
+      error: {
+        code: 'INPUT_REJECTED',
+        where: 'input',
+        message: expect.stringMatching(/passed through 123456789 routes .* 4 is the most allowed/),
+      },
+    });
+    await worker.stop();
+  });
+
   it('records a filtered message without delivering it', async () => {
     const out = new FakeDestination();
     const { deps, source, records } = fakeDeps([out]);

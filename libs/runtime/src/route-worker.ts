@@ -32,6 +32,7 @@ import { MessageAuditSink, MessageOutcome } from './message-audit';
 import { DeadLettersRepository } from './dead-letters.repository';
 import { Jitter, RetryInterrupted, RetryPolicy, retryPolicy, withRetry } from './retry';
 import { MessageTrace, MessageTracing, PropagatingTracing, TraceHeaders } from './tracing';
+import { DEFAULT_MAX_HOPS, HOPS_HEADER, hopsOf } from './hops';
 
 /** A destination of a route (a protocol's, or the built-in log). */
 type RouteDestination = RouteSpec['destinations'][number];
@@ -70,6 +71,8 @@ export interface WorkerDeps {
   jitter?: Jitter;
   /** Traces of messages (default: a caller's trace context is passed on, no spans). */
   tracing?: MessageTracing;
+  /** Routes of Junction a message may pass through before it is dead-lettered (see hops.ts). */
+  maxHops?: number;
 }
 
 const PASS_TRACE_ON = new PropagatingTracing();
@@ -391,13 +394,23 @@ export class RouteWorker {
     const trace = tracing.begin(message, id, this);
     const traced = { ...options, trace };
     try {
-      // A source that already knows the message cannot go through says why: it is parked as is.
+      // A source that already knows the message cannot go through says why, and a message that
+      // went round routes too often is refused: either is parked as is.
+      const hops = hopsOf(message.headers);
+      const maxHops = this.deps.maxHops ?? DEFAULT_MAX_HOPS;
       const refused =
         message.unreadable !== undefined
           ? new Failure('INPUT_REJECTED', message.unreadable, 'input', 0)
           : message.undeliverable !== undefined
             ? new Failure('DELIVERY_FAILED', message.undeliverable, 'destinations', 0)
-            : undefined;
+            : hops >= maxHops
+              ? new Failure(
+                  'INPUT_REJECTED',
+                  `the message has passed through ${hops} routes already (header ${HOPS_HEADER}) and ${maxHops} is the most allowed (JUNCTION_MAX_HOPS): do routes feed each other in a loop?`,
+                  'input',
+                  0,
+                )
+              : undefined;
       if (refused) {
         message.order?.issued();
         return await this.park(message, id, receivedAt, refused, traced);
@@ -627,7 +640,7 @@ export class RouteWorker {
     const destination = this.destinations[delivery.index];
     const out: OutboundMessage = {
       id: delivery.envelope.id,
-      headers: { ...traceHeaders },
+      headers: { ...traceHeaders, [HOPS_HEADER]: String(hopsOf(delivery.envelope.headers) + 1) },
       body,
       routingKey: delivery.routingKey,
       key: delivery.key,

@@ -8,6 +8,8 @@ export interface RuntimeOptions {
   egress?: EgressPolicy;
   /** Most messages one HTTP-fed route handles at once; more get 429. */
   maxInFlight: number;
+  /** Routes of Junction a message may pass through before it is dead-lettered (default 10). */
+  maxHops?: number;
   /** This process's stable name among gateway processes (MQTT sessions' client ids); default the host name. */
   nodeName?: string;
   /** The random part of retry backoffs (default Math.random; tests fix it). */

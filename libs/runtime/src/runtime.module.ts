@@ -304,6 +304,7 @@ function createSupervisor(
     connectionStates: () => pool.connectionStates(),
     jitter: options.jitter,
     tracing: options.tracing,
+    maxHops: options.maxHops,
     closeConnectors: () => pool.close(),
   });
 }
