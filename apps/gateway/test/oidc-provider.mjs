@@ -12,7 +12,8 @@
  * Refresh tokens are issued to clients allowed the refresh_token grant.
  * `PUT /__test/account?id=...&groups=a,b` sets an account's groups, `DELETE /__test/account?id=...`
  * removes the account (its refresh tokens then fail with invalid_grant), as an admin at the
- * provider would.
+ * provider would. `POST /__test/fail?what=userinfo` answers the next userinfo request 503;
+ * `what=token` lets the next token request run, then drops its connection unanswered.
  *
  * To test how the gateway treats a misbehaving provider, `POST /__test/tamper?mode=...` changes
  * the ID token of the next token response, re-signed with the provider's real key where it must
@@ -88,6 +89,7 @@ const provider = new Provider(issuer, {
 provider.on('server_error', (_ctx, err) => console.error(`oidc-provider: ${err.stack}`));
 
 let tamper = null;
+const failNext = new Set();
 
 async function resign(idToken, change) {
   const claims = { ...jose.decodeJwt(idToken), ...change };
@@ -142,12 +144,25 @@ provider.use(async (ctx, next) => {
     ctx.status = 204;
     return;
   }
+  if (ctx.path === '/__test/fail' && ctx.method === 'POST') {
+    failNext.add(String(ctx.query.what));
+    ctx.status = 204;
+    return;
+  }
+  if (ctx.path === '/me' && failNext.delete('userinfo')) {
+    ctx.status = 503;
+    return;
+  }
   if (ctx.path === '/__test/tamper' && ctx.method === 'POST') {
     tamper = ctx.query.mode || null;
     ctx.status = 204;
     return;
   }
   await next();
+  if (ctx.path === '/token' && failNext.delete('token')) {
+    ctx.req.socket.destroy();
+    return;
+  }
   if (ctx.path === '/token' && ctx.status === 200 && tamper && ctx.body?.id_token) {
     const mode = tamper;
     tamper = null;

@@ -104,21 +104,17 @@ export class AuthService {
   }
 
   /**
-   * Takes from a directory user the roles the directory no longer grants, outside a sign-in (the
-   * directory check): the user may never sign in again to have them refreshed, and its sessions
-   * and API keys act with its grants. A user left with none has its sessions ended too, and the
-   * end of its credentials is audited. Roles the directory added wait for the next sign-in.
+   * Takes from a directory or provider user the roles it no longer grants, outside a sign-in (the
+   * directory and provider checks): the user may never sign in again to have them refreshed, and
+   * its sessions and API keys act with its grants. The roles it holds now are narrowed (a user
+   * deleted or disabled meanwhile is left alone). A user left with none has its sessions ended
+   * too, and the end of its credentials is audited. Roles the provider added wait for the next
+   * sign-in. True when roles were withdrawn.
    */
-  async withdrawExternal(user: UserEntity, roles: Role[], reason: string): Promise<void> {
-    const kept = rolesOf(user).filter((role) => roles.includes(role));
-    if (kept.length === rolesOf(user).length) return;
-    const updated = await this.users.upsertExternal(
-      user.provider as 'ldap' | 'oidc',
-      user.username,
-      { displayName: user.displayName, email: user.email },
-      kept,
-    );
-    if (updated.disabled || kept.length > 0) return;
+  async withdrawExternal(user: UserEntity, roles: Role[], reason: string): Promise<boolean> {
+    const narrowed = await this.users.narrowRoles(user.id, roles, user.provider);
+    if (!narrowed || narrowed.after.length === narrowed.before.length) return false;
+    if (narrowed.after.length > 0) return true;
     await this.sessions.revokeAllOf(user.id);
     await this.events.record({
       type: 'credentials.revoked',
@@ -128,6 +124,7 @@ export class AuthService {
       provider: user.provider,
       reason,
     });
+    return true;
   }
 
   /**

@@ -62,12 +62,12 @@ export class LdapSignInService implements OnModuleInit, OnModuleDestroy {
       const entry = now.get(user.username) ?? null;
       const roles = entry ? this.options.ldap.groupRoles.rolesFor(entry.groups) : [];
       if (rolesOf(user).every((role) => roles.includes(role))) continue;
-      changed += 1;
-      await this.auth.withdrawExternal(
+      const withdrawn = await this.auth.withdrawExternal(
         user,
         roles,
         entry ? 'left the mapped groups in the directory' : 'gone from the directory',
       );
+      if (withdrawn) changed += 1;
     }
     return changed;
   }

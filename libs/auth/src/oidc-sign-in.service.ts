@@ -1,20 +1,19 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { JunctionError, SecretBox, derive } from '@junction/common';
 import { AUTH_OPTIONS, AuthOptions } from './auth.options';
-import { AuthService, LoginResult, rolesOf } from './auth.service';
-import { UserEntity } from './entities/user.entity';
+import { AuthService, LoginResult } from './auth.service';
+import { OidcGrants } from './oidc/oidc-grants';
 import { OidcLoginCookie } from './oidc/oidc-login-cookie';
 import {
   Claims,
   claimAt,
   claimValues,
-  OidcGrantEndedError,
   OidcRefusedError,
   OidcRelyingParty,
   OidcUnavailableError,
   SignedIn,
 } from './oidc/oidc-relying-party';
-import { everyProviderCheck, PROVIDER_CHECK_MS } from './provider-check';
+import { everyProviderCheck } from './provider-check';
 import { Principal, Role } from './roles';
 import { UsersRepository } from './users.repository';
 
@@ -27,27 +26,26 @@ const REFUSED = 'OpenID Connect sign-in failed; start again';
  * tokens of the provider. Every refusal is recorded with its reason and answered with one
  * message that says nothing about which check failed.
  *
- * With `offline_access` among the scopes, the provider check: the refresh token of each user's
- * sign-in is kept (sealed), and every PROVIDER_CHECK_MS the provider is asked with it whether the
- * grant still stands. A user the provider removed, disabled or whose grant it revoked
- * (`invalid_grant`) loses every role here, and with them its sessions and API keys; a user who
- * left mapped groups loses those roles. An offline token ends only so, unlike a session's
- * refresh token, which also ends when the user is idle at the provider: so without
- * `offline_access` nothing is checked (a warning says so).
+ * With `offline_access` among the scopes, the provider check (OidcGrants): a user the provider
+ * removed, disabled or whose grant it revoked (`invalid_grant`) loses every role here, and with
+ * them its sessions and API keys; a user who left mapped groups loses those roles. An offline
+ * token ends only so (or by the provider's policy, which the check tells apart by its scale),
+ * unlike a session's refresh token, which also ends when the user is idle at the provider: so
+ * without `offline_access` nothing is checked (a warning says so).
  */
 @Injectable()
 export class OidcSignInService implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger('OidcSignIn');
   private readonly party?: OidcRelyingParty;
   readonly cookie?: OidcLoginCookie;
-  /** Seals refresh tokens at rest; set when the provider check is on (offline_access). */
-  private readonly box?: SecretBox;
+  /** The provider check; set when it is on (offline_access). */
+  private readonly grants?: OidcGrants;
   private timer?: NodeJS.Timeout;
   private warnedNoRefreshToken = false;
 
   constructor(
     private readonly auth: AuthService,
-    private readonly users: UsersRepository,
+    users: UsersRepository,
     @Inject(AUTH_OPTIONS) private readonly options: AuthOptions,
   ) {
     if (options.oidc) {
@@ -57,7 +55,13 @@ export class OidcSignInService implements OnModuleInit, OnModuleDestroy {
         options.oidc.redirectUri.startsWith('https:'),
       );
       if (options.oidc.scopes.split(' ').includes('offline_access'))
-        this.box = new SecretBox(derive(options.tokenKey, 'junction/oidc-refresh-token'));
+        this.grants = new OidcGrants(
+          this.party,
+          new SecretBox(derive(options.tokenKey, 'junction/oidc-refresh-token')),
+          users,
+          auth,
+          options.oidc,
+        );
     }
   }
 
@@ -68,7 +72,7 @@ export class OidcSignInService implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     if (!this.party) return;
-    if (!this.box) {
+    if (!this.grants) {
       this.log.warn(
         'JUNCTION_OIDC_SCOPES has no offline_access: users removed at the identity provider keep their roles, sessions and API keys here until an admin disables them',
       );
@@ -77,78 +81,18 @@ export class OidcSignInService implements OnModuleInit, OnModuleDestroy {
     this.timer = everyProviderCheck(this.log, 'identity provider', () => this.checkProvider());
   }
 
-  onModuleDestroy(): void {
+  async onModuleDestroy(): Promise<void> {
     clearInterval(this.timer);
+    await this.grants?.settled();
   }
 
   /**
    * Asks the provider about every enabled OIDC user holding a role whose refresh token is kept
    * and who was not asked about in the last PROVIDER_CHECK_MS (by this or another process), and
-   * withdraws the roles it no longer grants. A provider that cannot be asked changes nothing.
-   * Returns how many users lost roles.
+   * withdraws the roles it no longer grants (see OidcGrants). Returns how many users lost roles.
    */
-  async checkProvider(now: Date = new Date()): Promise<number> {
-    if (!this.party || !this.box) return 0;
-    const holders = (await this.users.list()).filter(
-      (u) => u.provider === 'oidc' && !u.disabled && rolesOf(u).length > 0,
-    );
-    const due = new Date(now.getTime() - PROVIDER_CHECK_MS);
-    let changed = 0;
-    for (const user of holders) {
-      const verdict = await this.users.askProvider(user.id, due, (sealed) =>
-        this.askAbout(user, sealed),
-      );
-      if (!verdict || rolesOf(user).every((role) => verdict.roles.includes(role))) continue;
-      changed += 1;
-      await this.auth.withdrawExternal(user, verdict.roles, verdict.reason);
-    }
-    return changed;
-  }
-
-  /** One user's grant at the provider now: the roles it maps to, or none when it ended. */
-  private async askAbout(
-    user: UserEntity,
-    sealed: string,
-  ): Promise<{ token: string | null; result: { roles: Role[]; reason: string } | undefined }> {
-    const context = `oidc-refresh:${user.id}`;
-    let refreshToken: string;
-    try {
-      refreshToken = this.box!.open(sealed, context).toString('utf8');
-    } catch {
-      this.log.warn(`a kept refresh token did not open (master key changed?); it is dropped`);
-      return { token: null, result: undefined };
-    }
-    try {
-      const now = await this.party!.refresh(refreshToken);
-      const token = this.box!.seal(now.refreshToken, context);
-      if (this.username(now.claims) !== user.username) {
-        this.log.warn(
-          'the identity provider answered a refresh with another user; nothing changed',
-        );
-        return { token, result: undefined };
-      }
-      return {
-        token,
-        result: {
-          roles: this.rolesOf(now.claims),
-          reason: 'left the mapped groups at the identity provider',
-        },
-      };
-    } catch (err) {
-      if (err instanceof OidcGrantEndedError)
-        return {
-          token: null,
-          result: {
-            roles: [],
-            reason: 'the identity provider ended the grant (user removed, disabled or revoked)',
-          },
-        };
-      if (err instanceof OidcUnavailableError || err instanceof OidcRefusedError) {
-        this.log.warn(`the identity provider check of one user did not run: ${err.message}`);
-        return { token: sealed, result: undefined };
-      }
-      throw err;
-    }
+  checkProvider(): Promise<number> {
+    return this.grants?.check() ?? Promise.resolve(0);
   }
 
   /** The provider's authorization URL and the cookie that carries state, nonce and verifier. */
@@ -192,7 +136,7 @@ export class OidcSignInService implements OnModuleInit, OnModuleDestroy {
         this.rolesOf(claims),
         meta,
       );
-      await this.keepRefreshToken(result.principal.id, signedIn.refreshToken);
+      await this.keepRefreshToken(result.principal.id, signedIn.refreshToken, claims.sub);
       return { ...result, returnTo: pending.returnTo };
     } catch (err) {
       if (err instanceof JunctionError && err.code === 'UNAUTHENTICATED')
@@ -229,18 +173,19 @@ export class OidcSignInService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** With the provider check on: the sign-in's refresh token, sealed to its user (or none). */
-  private async keepRefreshToken(userId: string, refreshToken: string | undefined): Promise<void> {
-    if (!this.box) return;
+  private async keepRefreshToken(
+    userId: string,
+    refreshToken: string | undefined,
+    sub: unknown,
+  ): Promise<void> {
+    if (!this.grants) return;
     if (!refreshToken && !this.warnedNoRefreshToken) {
       this.warnedNoRefreshToken = true;
       this.log.warn(
         'the identity provider issued no refresh token for offline_access: its users cannot be checked (allow the refresh_token grant to this client)',
       );
     }
-    await this.users.setProviderToken(
-      userId,
-      refreshToken ? this.box.seal(refreshToken, `oidc-refresh:${userId}`) : null,
-    );
+    await this.grants.keep(userId, refreshToken, sub);
   }
 
   private rolesOf(claims: Claims): Role[] {

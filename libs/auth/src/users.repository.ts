@@ -179,38 +179,65 @@ export class UsersRepository {
 
   /** Keeps (or with null, forgets) the provider's sealed refresh token of a user's sign-in. */
   async setProviderToken(id: string, sealed: string | null): Promise<void> {
-    await this.db
-      .getRepository(UserEntity)
-      .update({ id }, { providerToken: sealed, providerCheckedAt: new Date() });
+    await this.db.query(
+      `UPDATE users SET provider_token = $2, provider_checked_at = now() WHERE id = $1`,
+      [id, sealed],
+    );
   }
 
   /**
-   * Runs `ask` with the user's sealed provider token, unless the user has none, was asked about
-   * since `dueBefore`, or another process is asking right now (the row is locked for the
-   * question, so two processes never spend one refresh token). Stores the token `ask` returns
-   * (null forgets it) and the time of the question. Undefined when `ask` did not run.
+   * Claims the provider check of one user: its sealed token, unless it has none, was asked about
+   * (or signed in) in the last `intervalMs` by the database's clock, or another process claimed it
+   * first (one statement: a second claimer finds the time already moved). No lock is held while
+   * the provider is asked.
    */
-  async askProvider<T>(
+  async claimProviderCheck(id: string, intervalMs: number): Promise<string | undefined> {
+    const [rows] = (await this.db.query(
+      `UPDATE users SET provider_checked_at = now()
+        WHERE id = $1 AND provider_token IS NOT NULL
+          AND (provider_checked_at IS NULL
+               OR provider_checked_at < now() - $2 * interval '1 millisecond')
+        RETURNING provider_token`,
+      [id, intervalMs],
+    )) as [{ provider_token: string }[], number];
+    return rows[0]?.provider_token;
+  }
+
+  /**
+   * Replaces a user's sealed provider token, only if it is still `expected` (a sign-in since the
+   * claim kept a newer one, which wins). False when it was not.
+   */
+  async swapProviderToken(id: string, expected: string, next: string | null): Promise<boolean> {
+    const [, count] = (await this.db.query(
+      `UPDATE users SET provider_token = $3 WHERE id = $1 AND provider_token = $2`,
+      [id, expected, next],
+    )) as [unknown, number];
+    return count === 1;
+  }
+
+  /**
+   * Keeps of an enabled directory or provider user's roles only those in `allowed`, as they are
+   * now (read under the row's lock, not as when a check began). Null when the user is gone or
+   * disabled; else the roles before and after.
+   */
+  async narrowRoles(
     id: string,
-    dueBefore: Date,
-    ask: (sealed: string) => Promise<{ token: string | null; result: T }>,
-  ): Promise<T | undefined> {
-    return this.db.transaction(async (manager) => {
-      const rows = (await manager.query(
-        `SELECT provider_token FROM users
-          WHERE id = $1 AND provider_token IS NOT NULL
-            AND (provider_checked_at IS NULL OR provider_checked_at < $2)
-          FOR UPDATE SKIP LOCKED`,
-        [id, dueBefore],
-      )) as { provider_token: string }[];
-      if (rows.length === 0) return undefined;
-      const { token, result } = await ask(rows[0].provider_token);
-      await manager.query(
-        `UPDATE users SET provider_token = $2, provider_checked_at = now() WHERE id = $1`,
-        [id, token],
-      );
-      return result;
-    });
+    allowed: Role[],
+    grantedBy: string,
+  ): Promise<{ before: Role[]; after: Role[] } | null> {
+    return this.changing(
+      this.db.transaction(async (manager) => {
+        const [row] = (await manager.query(`SELECT disabled FROM users WHERE id = $1 FOR UPDATE`, [
+          id,
+        ])) as { disabled: boolean }[];
+        if (!row || row.disabled) return null;
+        const grants = await manager.getRepository(RoleGrantEntity).find({ where: { userId: id } });
+        const before = grants.map((g) => g.role).sort();
+        const after = before.filter((role) => allowed.includes(role));
+        if (after.length < before.length) await this.replaceRoles(id, after, grantedBy, manager);
+        return { before, after };
+      }),
+    );
   }
 
   async touchLogin(id: string): Promise<void> {

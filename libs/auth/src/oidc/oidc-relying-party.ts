@@ -60,15 +60,23 @@ export class OidcGrantEndedError extends Error {
   override readonly name = 'OidcGrantEndedError';
 }
 
-/** A network failure, timeout or abort (as opposed to a refused answer). */
+/**
+ * A network failure, timeout or abort (as opposed to a refused answer), also when openid-client
+ * wraps it ("something went wrong" with the fetch failure as its cause).
+ */
 function isTransportError(err: unknown): boolean {
-  const e = err as { name?: string; message?: string; cause?: unknown };
-  return (
-    e?.name === 'AbortError' ||
-    e?.name === 'TimeoutError' ||
-    (e?.name === 'TypeError' && /fetch failed/i.test(e.message ?? ''))
-  );
+  for (let depth = 0, e = err as Fault | undefined; e && depth < 4; depth++, e = e.cause as Fault) {
+    if (
+      e.name === 'AbortError' ||
+      e.name === 'TimeoutError' ||
+      (e.name === 'TypeError' && /fetch failed/i.test(e.message ?? ''))
+    )
+      return true;
+  }
+  return false;
 }
+
+type Fault = { name?: string; message?: string; cause?: unknown };
 
 function sameUrl(a: string, b: string): boolean {
   try {
@@ -169,36 +177,53 @@ export class OidcRelyingParty {
     const idClaims = tokens.claims() as Claims | undefined;
     if (!idClaims) throw new OidcRefusedError('no ID token');
     return {
-      claims: await this.withRoles(config, idClaims, tokens.access_token),
+      claims: await this.withRoles(config, idClaims, tokens.access_token, idClaims.sub as string),
       refreshToken: tokens.refresh_token,
     };
   }
 
   /**
-   * Asks the provider, with a refresh token, whether the user's grant still stands, and for the
-   * user's claims now (the new ID token's, completed from userinfo as at sign-in). Throws
-   * OidcGrantEndedError when the provider no longer honours the token (`invalid_grant`: the
-   * user was removed or disabled, or the grant revoked), OidcUnavailableError when it cannot be
-   * asked, OidcRefusedError for any other refusal (which says nothing about the user).
+   * Asks the provider, with a refresh token, whether the user's grant still stands. Returns the
+   * token to keep (the new one; the old one when the provider does not rotate) and the new ID
+   * token's verified claims ({} without one): complete them with claimsWithRoles, after keeping
+   * the token, since a rotated token is spent from this answer on. Throws OidcGrantEndedError
+   * when the provider no longer honours the token (`invalid_grant`), OidcRefusedError for any
+   * other OAuth error answer (which says nothing about the user; the token is unspent), and
+   * OidcUnavailableError for anything else (the token may or may not be spent).
    */
-  async refresh(refreshToken: string): Promise<{ claims: Claims; refreshToken: string }> {
+  async refreshGrant(
+    refreshToken: string,
+  ): Promise<{ refreshToken: string; idClaims: Claims; accessToken?: string }> {
     const config = await this.discover();
     let tokens: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>;
     try {
       tokens = await oidc.refreshTokenGrant(config, refreshToken);
     } catch (err) {
-      if (isTransportError(err))
-        throw new OidcUnavailableError(`the token endpoint could not be reached`, { cause: err });
-      if ((err as { error?: unknown }).error === 'invalid_grant')
-        throw new OidcGrantEndedError(describe(err), { cause: err });
-      throw new OidcRefusedError(describe(err), { cause: err });
+      // Only an OAuth error answer says the request was refused as a whole; anything else (no
+      // answer, a 5xx page, an answer that does not verify) leaves it unknown whether the token
+      // was spent.
+      const error = err instanceof oidc.ResponseBodyError ? err.error : undefined;
+      if (error === 'invalid_grant') throw new OidcGrantEndedError(describe(err), { cause: err });
+      if (error !== undefined) throw new OidcRefusedError(describe(err), { cause: err });
+      throw new OidcUnavailableError(`the token endpoint: ${describe(err)}`, { cause: err });
     }
-    const idClaims = (tokens.claims() as Claims | undefined) ?? {};
     return {
-      claims: await this.withRoles(config, idClaims, tokens.access_token),
-      // A provider that does not rotate refresh tokens sends none back: the old one stands.
       refreshToken: tokens.refresh_token ?? refreshToken,
+      idClaims: (tokens.claims() as Claims | undefined) ?? {},
+      accessToken: tokens.access_token,
     };
+  }
+
+  /**
+   * The ID token's claims, completed from userinfo when they lack the roles claim (whose subject
+   * must be `subject`).
+   */
+  async claimsWithRoles(
+    idClaims: Claims,
+    accessToken: string | undefined,
+    subject: string,
+  ): Promise<Claims> {
+    return this.withRoles(await this.discover(), idClaims, accessToken, subject);
   }
 
   /** The ID token's claims, completed from userinfo when they lack the roles claim. */
@@ -206,15 +231,12 @@ export class OidcRelyingParty {
     config: oidc.Configuration,
     idClaims: Claims,
     accessToken: string | undefined,
+    subject: string,
   ): Promise<Claims> {
     if (claimAt(idClaims, this.settings.rolesClaim) !== undefined || !accessToken) return idClaims;
     if (!config.serverMetadata().userinfo_endpoint) return idClaims;
     try {
-      const userinfo = (await oidc.fetchUserInfo(
-        config,
-        accessToken,
-        typeof idClaims.sub === 'string' ? idClaims.sub : oidc.skipSubjectCheck,
-      )) as Claims;
+      const userinfo = (await oidc.fetchUserInfo(config, accessToken, subject)) as Claims;
       // The ID token's verified claims win over userinfo's.
       return { ...userinfo, ...idClaims };
     } catch (err) {
