@@ -360,6 +360,35 @@ describe('the directory check', () => {
       }),
     );
   });
+
+  it('a user whose entry no longer meets the user filter (a disabled account) is gone to the check', async () => {
+    const uid = `off-${randomBytes(4).toString('hex')}`;
+    ldapmodify(
+      `dn: uid=${uid},ou=people,${BASE}\nchangetype: add\nobjectClass: inetOrgPerson\n` +
+        `uid: ${uid}\ncn: ${uid}\nsn: ${uid}\nemployeeType: active\nuserPassword: ${uid}-pass\n`,
+    );
+    const settings = (userFilter: string): LdapSettings => ({
+      url: LDAP_URL,
+      bindDn: `cn=junction-svc,ou=services,${BASE}`,
+      bindPassword: 'svc-secret',
+      userBase: `ou=people,${BASE}`,
+      userFilter,
+      usernameAttribute: 'uid',
+      groupMembership: 'memberOf',
+      groupFilter: '(member={dn})',
+      startTls: false,
+      timeoutMs: 5000,
+    });
+    const strict = new LdapDirectory(settings('(&(uid={username})(!(employeeType=disabled)))'));
+    const plain = new LdapDirectory(settings('(uid={username})'));
+    expect((await strict.lookup([uid])).get(uid)).toMatchObject({ username: uid });
+    // Disabled in the directory: sign-in's filter refuses it, and so does the check now.
+    ldapmodify(
+      `dn: uid=${uid},ou=people,${BASE}\nchangetype: modify\nreplace: employeeType\nemployeeType: disabled\n`,
+    );
+    expect((await strict.lookup([uid])).get(uid)).toBeNull();
+    expect((await plain.lookup([uid])).get(uid)).toMatchObject({ username: uid });
+  });
 });
 
 describe('sessions of every provider', () => {

@@ -108,7 +108,9 @@ export class LdapDirectory {
   /**
    * The users of these gateway user names (the directory's spelling, as sign-in stored them) as
    * the directory has them now, read as the service account on one connection: null for a name
-   * the directory no longer has (or has twice). Throws LdapUnavailableError when it cannot tell.
+   * the directory no longer has (or has twice), or whose entry no longer meets the user filter's
+   * other conditions (a disabled account, say: the filter with `*` for the name, asked of the
+   * entry itself). Throws LdapUnavailableError when it cannot tell.
    */
   async lookup(usernames: readonly string[]): Promise<Map<string, DirectoryUser | null>> {
     const result = new Map<string, DirectoryUser | null>();
@@ -122,10 +124,16 @@ export class LdapDirectory {
           client,
           `(${this.settings.usernameAttribute}=${escapeFilterValue(username)})`,
         );
-        result.set(
-          username,
-          found.length === 1 ? await this.userOf(client, found[0], username) : null,
-        );
+        const still =
+          found.length === 1 &&
+          (
+            await this.search(client, found[0].dn, {
+              scope: 'base',
+              filter: this.settings.userFilter.replace(/\{username\}/g, '*'),
+              attributes: ['1.1'],
+            })
+          ).length === 1;
+        result.set(username, still ? await this.userOf(client, found[0], username) : null);
       }
       return result;
     } finally {
@@ -235,7 +243,7 @@ export class LdapDirectory {
   private async search(
     client: Client,
     base: string,
-    options: { filter: string; attributes: string[]; sizeLimit?: number },
+    options: { filter: string; attributes: string[]; sizeLimit?: number; scope?: 'base' | 'sub' },
   ): Promise<Entry[]> {
     try {
       const result = await client.search(base, { scope: 'sub', derefAliases: 'never', ...options });
