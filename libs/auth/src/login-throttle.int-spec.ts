@@ -131,7 +131,19 @@ describe('per account', () => {
     const s = service();
     const name = user();
     for (let i = 0; i < 3; i++) await s.failed('ldap', name);
-    for (const spelling of [` ${name}`, `${name} `, `${name}\u00a0`, `\u3000${name}  `])
+    const [h, t] = [name.slice(0, 2), name.slice(2)];
+    for (const spelling of [
+      ` ${name}`,
+      `${name} `,
+      `${name}\u00a0`,
+      `\u3000${name}  `,
+      `${name}\t`,
+      `${h}\u200b${t}`,
+      `${h}\u00ad${t}`,
+      `${name}\u2060`,
+      `${h}\u0001${t}`,
+      `\ufeff${name}`,
+    ])
       await expect(s.admit(ip(), 'ldap', spelling)).rejects.toMatchObject({ code: 'RATE_LIMITED' });
     const [head, tail] = [name.slice(0, 4), name.slice(4)];
     for (let i = 0; i < 3; i++) await s.failed('ldap', `${head}  ${tail}`);

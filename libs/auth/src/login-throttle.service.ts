@@ -127,8 +127,14 @@ function sourceKey(ip: string | undefined): string {
 
 function accountKey(provider: string, username: string): string {
   // A directory compares names with insignificant spaces (RFC 4518): ' bob', 'bob ', 'bob\u00a0'
-  // and 'bob  ' all sign in as bob there, so they count against one account here too.
-  const name = username.normalize('NFKC').replace(/\s+/gu, ' ').trim();
+  // and 'bob  ' all sign in as bob there, so they count against one account here too. RFC 4518
+  // also maps controls and invisible characters (soft hyphen, zero-width space, word joiner) to
+  // nothing; a directory that follows it would sign 'b\u200bob' in as bob: so they go too.
+  const name = username
+    .normalize('NFKC')
+    .replace(/[\p{Cc}\p{Default_Ignorable_Code_Point}]/gu, (c) => (/\s/u.test(c) ? ' ' : ''))
+    .replace(/\s+/gu, ' ')
+    .trim();
   // JSON-escaped: a typed name may hold anything (NUL, lone surrogates), which Postgres text cannot.
   return `account:${provider}:${JSON.stringify(usernameSkeleton(name)).slice(1, -1)}`;
 }
