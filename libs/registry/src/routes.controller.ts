@@ -32,6 +32,7 @@ import {
 } from '@nestjs/swagger';
 import { CurrentPrincipal, Principal, RequirePermission } from '@junction/auth';
 import { JunctionError } from '@junction/common';
+import { containsPan } from '@junction/pipeline';
 import {
   ActivateRequestDto,
   DryRunRequestDto,
@@ -77,6 +78,9 @@ class ParseNamePipe implements PipeTransform<string, string> {
         'BAD_REQUEST',
         'a sample name is 1-63 letters, digits, dots, dashes or underscores, starting with a letter or digit',
       );
+    // Listed to every viewer and named in the activation guard's refusals, as it is.
+    if (containsPan(value))
+      throw new JunctionError('BAD_REQUEST', 'a sample name must not hold a card number');
     return value;
   }
 }

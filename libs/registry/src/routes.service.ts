@@ -7,6 +7,7 @@ import type { RouteSpec } from '@junction/connectors';
 import {
   compileRoute,
   connectionRefs,
+  containsPan,
   Envelope,
   ingestPathKey,
   panPointers,
@@ -26,6 +27,7 @@ import { checksumOf } from './canonical-json';
 import { ConnectionsService } from './connections.service';
 import { RouteEntity } from './entities/route.entity';
 import { ROUTE_RESOURCES, ROUTE_RUNTIME_STATUS } from './registry.tokens';
+import { routeCardNumberProblems } from './route-card-numbers';
 import { RouteEventBus } from './route-events';
 import { isUniqueViolation, RoutesRepository, type VersionListing } from './routes.repository';
 import type { RouteSourceInput } from './route-source-body';
@@ -36,6 +38,12 @@ export interface ActivationGuard {
   admin: boolean;
   /** The reason an admin gives for activating although a sample leaks a card number. */
   overrideReason?: string;
+}
+
+/** A version's comment is listed with it to every viewer: one holding a card number is refused. */
+function refuseCardNumberComment(comment: string | undefined): void {
+  if (comment !== undefined && containsPan(comment))
+    throw new JunctionError('BAD_REQUEST', 'comment must not hold a card number');
 }
 
 /** A route document with the text it came as. */
@@ -205,6 +213,13 @@ export class RoutesService {
       problems = await this.connections.checkRefs(
         connectionRefs(doc as RouteSpec, this.resources.protocols),
       );
+    const reported = new Set(problems.map((p) => `${p.pointer}\u0000${p.message}`));
+    problems = [
+      ...problems,
+      ...routeCardNumberProblems(doc, sourced?.source).filter(
+        (p) => !reported.has(`${p.pointer}\u0000${p.message}`),
+      ),
+    ];
     // YAML texts get line and column (JSON clients keep the answer they always had).
     if (problems.length > 0 && sourced?.format === 'yaml') {
       const parsed = sourced.parsed ?? parseRouteSource(sourced.source);
@@ -319,6 +334,7 @@ export class RoutesService {
     comment?: string,
     sourced?: SourcedDocument,
   ): Promise<RouteView> {
+    refuseCardNumberComment(comment);
     const document = await this.checked(doc, sourced);
     const text = this.textOf(document, sourced);
     const exists = () =>
@@ -376,6 +392,7 @@ export class RoutesService {
       guard?: ActivationGuard;
     } = {},
   ): Promise<RouteView> {
+    refuseCardNumberComment(options.comment);
     const document = await this.checked(doc, options.sourced);
     const text = this.textOf(document, options.sourced);
     if (options.activate && (await this.routes.find(id)))
