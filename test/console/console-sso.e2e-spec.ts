@@ -7,9 +7,9 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { createTestDatabase, type TestDatabase } from '@junction/database';
-import { freePort, GatewayProcess } from '../gateway-process';
+import { ADMIN_PASSWORD, freePort, GatewayProcess } from '../gateway-process';
 import { checkScreen, launchBrowser, openPage, screenshot, type WatchedPage } from './browser';
 
 jest.setTimeout(180_000);
@@ -33,6 +33,13 @@ async function startProvider(
     ],
     accounts: {
       grace: { name: 'Grace Hopper', email: 'grace@idp.test', groups: ['gateway-editors'] },
+      // Claims a provider lets its users write themselves, holding card numbers.
+      carded: {
+        name: 'Card 4111 1111 1111 1111',
+        email: '5555555555554444@idp.test',
+        groups: ['gateway-editors'],
+      },
+      '4111111111111111': { name: 'Numbered', groups: ['gateway-editors'] },
     },
   };
   const child = spawn(
@@ -56,6 +63,12 @@ async function startProvider(
   });
   return { child, issuer };
 }
+
+const CARD_NUMBERS = [
+  /4111\D{0,3}1111\D{0,3}1111\D{0,3}1111/,
+  /5555\D{0,3}5555\D{0,3}5555\D{0,3}4444/,
+];
+const leaks = (text: string) => CARD_NUMBERS.some((p) => p.test(text));
 
 describe('console: LDAP and single sign-on land on the console', () => {
   let db: TestDatabase;
@@ -130,5 +143,49 @@ describe('console: LDAP and single sign-on land on the console', () => {
     await screenshot(page, 'signed-in-with-sso');
     const onConsole = watched.problems.filter((p) => p.includes(` at ${gw.base}/`));
     expect(onConsole).toEqual([]);
+  });
+  /** Through the provider's login and consent pages, from the console's sign-in. */
+  async function singleSignOn(page: Page, login: string): Promise<void> {
+    await page.goto(`${gw.base}/console/routes`);
+    await page.getByRole('link', { name: 'Sign in with single sign-on' }).click();
+    await page.waitForURL((url) => url.origin === new URL(provider.issuer).origin);
+    await page.locator('input[name="login"]').fill(login);
+    await page.locator('input[name="password"]').fill('any password');
+    await page.locator('button[type="submit"]').click();
+    await page.locator('button[type="submit"]').click(); // consent
+    await page.waitForURL((url) => url.origin === new URL(gw.base).origin);
+  }
+
+  it("keeps no card number from a provider's claims, and shows none", async () => {
+    const allowOrigins = [new URL(provider.issuer).origin];
+    const carded = await openPage(browser, gw.base, { allowOrigins });
+    await singleSignOn(carded.page, 'carded');
+    await carded.page.getByRole('heading', { name: 'Routes' }).waitFor();
+    expect(await carded.page.getByTestId('signed-in-as').innerText()).toBe('carded (editor)');
+    await carded.context.close();
+
+    // A user name that is a card number signs nobody in, and is kept nowhere.
+    const numbered = await openPage(browser, gw.base, { allowOrigins });
+    await singleSignOn(numbered.page, '4111111111111111');
+    expect(leaks(await numbered.page.innerText('body'))).toBe(false);
+    await numbered.context.close();
+
+    const users = await gw.api('GET', '/users');
+    expect(leaks(JSON.stringify(users.body))).toBe(false);
+    expect((users.body as Array<{ username: string }>).map((u) => u.username)).toContain('carded');
+
+    const admin = await openPage(browser, gw.base);
+    pages.push(admin);
+    await admin.page.goto(`${gw.base}/console/users`);
+    await admin.page.getByLabel('User name').fill('admin');
+    await admin.page.getByLabel(/^Password/).fill(ADMIN_PASSWORD);
+    await admin.page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await admin.page.getByRole('cell', { name: 'carded', exact: true }).waitFor();
+    expect(leaks(await admin.page.innerText('body'))).toBe(false);
+    await admin.page.goto(`${gw.base}/console/sessions`);
+    await admin.page.getByRole('cell', { name: 'carded', exact: true }).first().waitFor();
+    expect(leaks(await admin.page.innerText('body'))).toBe(false);
+    const events = await gw.api('GET', '/audit/events?limit=100');
+    expect(leaks(JSON.stringify(events.body))).toBe(false);
   });
 });

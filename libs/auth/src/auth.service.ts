@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { JunctionError } from '@junction/common';
+import { containsPan, redactPanText } from '@junction/pipeline';
 import { ApiKeyCache } from './api-key-cache';
 import { ApiKeysRepository } from './api-keys.repository';
 import { AUTH_EVENT_SINK, AUTH_OPTIONS, AuthEventSink, AuthOptions } from './auth.options';
@@ -38,6 +39,23 @@ export function hashApiKey(key: string): string {
 export function newApiKey(): { key: string; prefix: string } {
   const prefix = randomBytes(6).toString('hex');
   return { key: `jk_${prefix}_${randomBytes(24).toString('base64url')}`, prefix };
+}
+
+/**
+ * What a directory or an identity provider says of a user is kept and shown back as it is (the
+ * users and sessions screens, GET /auth/me, the audit trail). A local user's name, display name
+ * or address holding a card number is refused when it is entered; these are not entered here and
+ * cannot be refused, so a display name or address holding one is not kept (null), and a user
+ * name holding one signs nobody in.
+ */
+function withoutCardNumbers<T extends { displayName: string | null; email: string | null }>(
+  identity: T,
+): T {
+  return {
+    ...identity,
+    displayName: containsPan(identity.displayName) ? null : identity.displayName,
+    email: containsPan(identity.email) ? null : identity.email,
+  };
 }
 
 @Injectable()
@@ -90,6 +108,14 @@ export class AuthService {
     roles: Role[],
     meta: { ip?: string; userAgent?: string },
   ): Promise<LoginResult> {
+    if (containsPan(identity.username))
+      return this.refuse(
+        redactPanText(identity.username),
+        provider,
+        'the user name holds a card number',
+        meta.ip,
+      );
+    identity = withoutCardNumbers(identity);
     if (roles.length === 0) {
       const known = await this.users.findForLogin(provider, identity.username);
       if (known && !known.disabled) {
@@ -137,7 +163,8 @@ export class AuthService {
     identity: { username: string; displayName: string | null; email: string | null },
     roles: Role[],
   ): Promise<Principal | null> {
-    if (roles.length === 0) return null;
+    if (roles.length === 0 || containsPan(identity.username)) return null;
+    identity = withoutCardNumbers(identity);
     let user = await this.users.findForLogin(provider, identity.username);
     const same = user && rolesOf(user).join(',') === [...new Set(roles)].sort().join(',');
     if (!user || (!same && !user.disabled))
