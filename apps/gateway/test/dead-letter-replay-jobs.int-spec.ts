@@ -315,6 +315,20 @@ describe('dead-letter replay jobs', () => {
       {},
     ])
       expect((await api('POST', '/api/v1/dead-letters/replay-jobs', body)).status).toBe(400);
+    // A job keeps its filter and lists it to every operator (the console links it back into
+    // the search box): one holding a card number is refused, never quoted.
+    for (const filter of [
+      { routeId: 'rj', q: 'card 4111 1111 1111 1111' },
+      { routeId: '4111-1111-1111-1111' },
+      { reasonCode: ['4111111111111111'] },
+    ]) {
+      const refused = await api('POST', '/api/v1/dead-letters/replay-jobs', { filter });
+      expect(refused.status).toBe(400);
+      expect(JSON.stringify(refused.body)).toMatch(/must not hold a card number/);
+      expect(JSON.stringify(refused.body)).not.toMatch(/4111/);
+    }
+    const jobs = await api('GET', '/api/v1/dead-letters/replay-jobs');
+    expect(JSON.stringify(jobs.body)).not.toMatch(/4111/);
   }, 60_000);
 
   it('a job whose process stops is resumed by another process; no letter is replayed twice', async () => {

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
+import { HoldsNoCardNumber } from '@junction/common';
 import { DryRunResultDto } from '@junction/registry';
 import {
   IsArray,
@@ -18,13 +19,19 @@ import {
 
 /** Which dead letters: the same filter as `GET /dead-letters`, as JSON. */
 export class DeadLetterFilterDto {
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(200) routeId?: string;
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @HoldsNoCardNumber()
+  routeId?: string;
 
   @ApiPropertyOptional({ type: [String], description: 'Any of these reason codes.' })
   @IsOptional()
   @IsArray()
   @IsString({ each: true })
   @MaxLength(100, { each: true })
+  @HoldsNoCardNumber({ each: true })
   reasonCode?: string[];
 
   @ApiPropertyOptional({ format: 'date-time', description: 'Created at or after.' })
@@ -44,6 +51,9 @@ export class DeadLetterFilterDto {
   @IsOptional()
   @IsString()
   @MaxLength(200)
+  // It would find nothing (reasons are kept redacted), and a job keeps its filter and lists it to
+  // every operator, whose console puts it back into the search box.
+  @HoldsNoCardNumber()
   q?: string;
 }
 
