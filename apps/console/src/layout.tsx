@@ -1,5 +1,6 @@
 import {
   ActionIcon,
+  Alert,
   AppShell,
   Burger,
   Button,
@@ -16,7 +17,7 @@ import { useDisclosure } from '@mantine/hooks';
 import { Spotlight, spotlight, type SpotlightActionData } from '@mantine/spotlight';
 import { useQuery } from '@tanstack/react-query';
 import { Link, Outlet, useLocation, useNavigate, useRouter } from '@tanstack/react-router';
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
 import { api, data, type Permission } from './api';
 import { endSession, forgetSession, useMe, type Me } from './session';
 
@@ -159,8 +160,20 @@ export function Layout() {
   const location = useLocation();
   const navigate = useNavigate();
   const [opened, { toggle }] = useDisclosure();
+  const [signOutFailed, setSignOutFailed] = useState(false);
+  // Sign-in shows only once the gateway has ended the session (or says it was over already): a
+  // sign-out that did not arrive leaves the session open in this browser and on the server, and
+  // whoever comes to this browser next would be signed in as this user.
   const signOut = async () => {
-    await api.POST('/api/v1/auth/logout').catch(() => undefined);
+    setSignOutFailed(false);
+    const ended = await api.POST('/api/v1/auth/logout').then(
+      ({ response }) => response.ok || response.status === 401,
+      () => false,
+    );
+    if (!ended) {
+      setSignOutFailed(true);
+      return;
+    }
     await navigate({ to: '/sign-in', search: {} });
     forgetSession(false);
   };
@@ -221,6 +234,19 @@ export function Layout() {
         ))}
       </AppShell.Navbar>
       <AppShell.Main>
+        {signOutFailed && (
+          <Alert
+            color="red"
+            role="alert"
+            mb="md"
+            title="Not signed out"
+            data-testid="sign-out-failed"
+            withCloseButton
+            onClose={() => setSignOutFailed(false)}
+          >
+            The gateway did not confirm the sign-out: your session is still open. Try again.
+          </Alert>
+        )}
         <Outlet />
       </AppShell.Main>
       <Palette can={me.can} />
