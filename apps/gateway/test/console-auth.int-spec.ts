@@ -303,6 +303,20 @@ describe('GET /auth/me tells the console what the server allows', () => {
   });
 });
 
+describe('the sessions an admin lists', () => {
+  it('show no card number a signing-in client wrote into its User-Agent', async () => {
+    const res = await gateway.request('POST', '/api/v1/auth/login', {
+      body: { username: 'console-viewer', password: PASSWORD },
+      headers: { 'user-agent': 'Agent/1.0 (card 4111 1111 1111 1111)' },
+    });
+    expect(res.status).toBe(200);
+    const sessions = await gateway.request('GET', '/api/v1/sessions', { token: adminToken });
+    const agents = (sessions.body as Array<{ userAgent: string | null }>).map((s) => s.userAgent);
+    expect(agents).toContain('Agent/1.0 (card [PAN REDACTED])');
+    expect(sessions.text).not.toMatch(/4111/);
+  });
+});
+
 describe('what the console does for an admin, through the cookie and the CSRF token', () => {
   it('create a user, assign roles, disable; issue a key (shown once) and revoke it; list and end sessions', async () => {
     const b = await browserLogin('admin', gateway.adminPassword);

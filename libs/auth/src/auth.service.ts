@@ -195,7 +195,8 @@ export class AuthService {
       provider: user.provider,
       expiresAt,
       ip: meta.ip,
-      userAgent: meta.userAgent,
+      // Whoever signs in writes it, and GET /sessions shows it to admins as it is.
+      userAgent: meta.userAgent === undefined ? undefined : redactPanText(meta.userAgent),
     });
     await this.users.touchLogin(user.id);
     await this.throttle.succeeded(meta.ip, user.provider, user.username);
