@@ -68,6 +68,7 @@ describe('console: card numbers written into routes', () => {
     for (const [username, role] of [
       ['edna', 'editor'],
       ['vic', 'viewer'],
+      ['otto', 'operator'],
     ]) {
       const res = await gw.api('POST', '/users', { username, password: PASSWORD, roles: [role] });
       expect(res.status).toBe(201);
@@ -186,5 +187,29 @@ describe('console: card numbers written into routes', () => {
     await page.getByRole('heading', { name: `Versions of ${ROUTE_ID}` }).waitFor();
     expect(leaks(await screenText(page))).toBe(false);
     for (const p of pages) expect(p.problems.filter((m) => !/status of 4\d\d/.test(m))).toEqual([]);
+  });
+  it("an operator's editor offers no draft over the dead letters, and the API refuses one", async () => {
+    const watched = await openPage(browser, gw.base);
+    pages.push(watched);
+    const { page } = watched;
+    await signIn(page, gw.base, 'otto');
+    await page.locator('.cm-content').waitFor();
+    await page.getByTestId('problems').waitFor();
+    expect(await page.getByTestId('draft-preview').count()).toBe(0);
+    // The same request made with the operator's session: a draft that re-spells the number.
+    const status = await page.evaluate(async (routeId) => {
+      const { cookie } = (globalThis as unknown as { document: { cookie: string } }).document;
+      const csrf = /(?:^|; )junction_csrf=([^;]+)/.exec(cookie)![1];
+      const res = await fetch('/api/v1/dead-letters/preview', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+        body: JSON.stringify({
+          filter: { routeId },
+          document: `id: ${routeId}\nsource: { type: http, path: x }\npipeline: [{ transform: '$split(card, "")' }]\ndestinations: [{ type: log }]`,
+        }),
+      });
+      return res.status;
+    }, ROUTE_ID);
+    expect(status).toBe(403);
   });
 });

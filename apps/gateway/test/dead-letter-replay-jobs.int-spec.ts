@@ -424,6 +424,35 @@ describe('dead-letter replay jobs', () => {
       expect(JSON.stringify(after)).not.toContain(PAN);
       expect(JSON.stringify(after)).toContain('[PAN REDACTED]');
     }
+    // An operator may preview stored versions, not a draft of its own: the draft runs over the
+    // stored payloads, and one that spells the card number another way got it out in full.
+    expect(
+      (
+        await api('POST', '/api/v1/users', {
+          username: `rj-operator-${run}`,
+          password: 'rj-operator-password-1',
+          roles: ['operator'],
+        })
+      ).status,
+    ).toBe(201);
+    const operator = await a.login(`rj-operator-${run}`, 'rj-operator-password-1');
+    const asOperator = (body: Record<string, unknown>) =>
+      a.request('POST', '/api/v1/dead-letters/preview', {
+        token: operator,
+        body: { filter, ...body },
+      });
+    const spelled = {
+      ...fixed,
+      pipeline: [{ transform: '{ "id": id, "digits": $join($split(card, ""), "|") }' }],
+    };
+    const refused = await asOperator({ document: spelled });
+    expect(refused.status).toBe(403);
+    expect(refused.text).not.toMatch(/4\|1\|1\|1/);
+    expect(refused.text).toMatch(/routes\.write/);
+    expect((await asOperator({ version: 2 })).status).toBe(200);
+    // Who may write the route may: it could make the route deliver anything anyway.
+    expect((await preview({ document: spelled })).version).toBe('draft');
+
     const limited = await preview({ limit: 2 });
     expect(limited).toMatchObject({ evaluated: 2, matched: 5, truncated: true });
     // Nothing was delivered, nothing was replayed.

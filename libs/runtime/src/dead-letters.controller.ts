@@ -24,7 +24,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { ApiQueryOptions } from '@nestjs/swagger';
-import { CurrentPrincipal, Principal, RequirePermission } from '@junction/auth';
+import { CurrentPrincipal, permits, Principal, RequirePermission } from '@junction/auth';
+import { JunctionError } from '@junction/common';
 import { ANY_JSON } from '@junction/registry';
 import { DeadLetterPreviewService } from './dead-letter-preview.service';
 import { DeadLettersService } from './dead-letters.service';
@@ -253,7 +254,20 @@ export class DeadLettersController {
       "Runs up to `limit` (at most 1000) of the dead letters the filter matches, newest first, through `document` (a draft of filter.routeId), `version`, or each route's active version, as POST /routes/{id}/test does, and reports per reason code how many would now be delivered, with up to 3 before/after traces each (card numbers redacted).",
   })
   @ApiOkResponse({ type: PreviewResultDto })
-  preview(@Body() body: PreviewRequestDto): Promise<PreviewResultDto> {
+  preview(
+    @Body() body: PreviewRequestDto,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<PreviewResultDto> {
+    // A draft is code of the caller's own, run over the stored payloads as they came in (card
+    // numbers and all), and the traces show what it made of them: a draft that spells a card
+    // number another way ($split, $reverse) gets it past redaction. Only who may write the
+    // route itself (and so could make it deliver anything) may run one; a stored version
+    // (written by such a user) or the active one is for anyone who may read dead letters.
+    if (body.document !== undefined && !permits(principal.roles, 'routes.write'))
+      throw new JunctionError(
+        'FORBIDDEN',
+        "previewing a draft document needs the 'routes.write' permission (give a stored version instead)",
+      );
     return this.previews.preview(body) as Promise<PreviewResultDto>;
   }
 

@@ -614,7 +614,8 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
               </Alert>
             )}
             {dryRun.data && <DryRunView result={dryRun.data} />}
-            {routeId && me.can('deadletters.read') && (
+            {/* A draft runs over the stored payloads: for those who may write the route. */}
+            {routeId && me.can('deadletters.read') && me.can('routes.write') && (
               <DraftPreview routeId={routeId} document={text} />
             )}
           </Stack>
