@@ -1064,7 +1064,14 @@ describe('connections: names to complete', () => {
     const admin = new Kafka({ brokers: ['127.0.0.1:19092'], logLevel: 0 }).admin();
     await admin.connect();
     try {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+      // A producer may create topics (auto-creation), named with a card number too.
+      await admin.createTopics({
+        topics: [topic, 'names-card-4111-1111-1111-1111'].map((t) => ({
+          topic: t,
+          numPartitions: 1,
+        })),
+        waitForLeaders: true,
+      });
     } finally {
       await admin.disconnect();
     }
@@ -1090,6 +1097,7 @@ describe('connections: names to complete', () => {
     expect(live.topics).toEqual(expect.arrayContaining([topic, 'zz-stored-topic']));
     expect(live.topics).toEqual([...new Set(live.topics)].sort());
     expect(live.topics.some((t) => t.startsWith('__'))).toBe(false);
+    expect(live.topics.filter((t) => /4111/.test(t))).toEqual([]);
     expect(live.queues).toEqual([]);
     expect(ok(await names('n-kafka-down'))).toEqual({
       queues: [],

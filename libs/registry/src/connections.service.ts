@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { isUniqueViolation, JunctionError, SecretBox } from '@junction/common';
 import { EgressPolicy, parseAddress } from '@junction/connectors';
-import type { ConnectionRef } from '@junction/pipeline';
+import { containsPan, type ConnectionRef } from '@junction/pipeline';
 import {
   changedTargetFields,
   connectionConfigProblems,
@@ -70,9 +70,14 @@ export interface ConnectionNames {
 
 /** Sorted (code-point order, stable across locales), distinct, at most MAX_CONNECTION_NAMES. */
 export function sortedNames(names: Iterable<string>): string[] {
-  return [...new Set(names)]
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-    .slice(0, MAX_CONNECTION_NAMES);
+  return (
+    [...new Set(names)]
+      // A name holding a card number (a topic anyone who may produce can create) is no name a route
+      // may use (its text would be refused), and the editor would show it: left out.
+      .filter((n) => !containsPan(n))
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, MAX_CONNECTION_NAMES)
+  );
 }
 
 @Injectable()
