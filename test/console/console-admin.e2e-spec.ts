@@ -58,7 +58,8 @@ describe('console: an admin builds, tests, saves, activates and runs a route', (
   beforeAll(async () => {
     db = await createTestDatabase('console_admin');
     gw = new GatewayProcess(await freePort(), db.url, {
-      JUNCTION_ENV_NAME: 'console e2e',
+      // `$&` and `$'` are text in the banner, not String.replace patterns.
+      JUNCTION_ENV_NAME: "console e2e $& $'",
       JUNCTION_ENV_COLOR: '#862e9c',
     });
     await gw.start();
@@ -99,7 +100,7 @@ describe('console: an admin builds, tests, saves, activates and runs a route', (
 
     await page.goto(`${gw.base}/console/connections`);
     await page.getByRole('heading', { name: 'Sign in to Junction' }).waitFor();
-    await page.getByRole('note', { name: 'Environment: console e2e' }).waitFor();
+    await page.getByRole('note', { name: "Environment: console e2e $& $'" }).waitFor();
     a11y.push(...(await checkScreen(page, 'sign-in')));
   });
 

@@ -94,8 +94,9 @@ function loadAssets(dist: string, environment: ConsoleEnvironment): Map<string, 
       body = Buffer.from(
         body
           .toString('utf8')
-          .replace('%JUNCTION_ENV_NAME%', escapeAttribute(environment.name))
-          .replace('%JUNCTION_ENV_COLOR%', escapeAttribute(environment.color))
+          // Replaced by functions: a `$'` or `$&` in the name is text, not a replacement pattern.
+          .replace('%JUNCTION_ENV_NAME%', () => escapeAttribute(environment.name))
+          .replace('%JUNCTION_ENV_COLOR%', () => escapeAttribute(environment.color))
           .replace('%JUNCTION_AUDIT_EXPORT%', environment.auditExport === false ? 'off' : 'on'),
       );
     }
