@@ -17,7 +17,7 @@ import { DestinationSpec, RouteDocument } from './route-document';
 import { assertRouteShape, checkRouteShape } from './schema/route-validator';
 import { STAGES, StageKind } from './stages';
 import { SCHEMA_COST_LIMIT } from './schema/schema-cost';
-import { DROP, RouteResources, Stage, StageBuildContext } from './stages/stage';
+import { DROP, MESSAGE_BUDGET_MS, RouteResources, Stage, StageBuildContext } from './stages/stage';
 import type { ReportProblem, RouteProtocols } from './route-protocol';
 import { destinationKinds, transactional } from './schema/route-schema';
 
@@ -83,13 +83,7 @@ export interface CompileOptions {
   schemaCostLimit?: number;
 }
 
-/**
- * Every expression has its own 50 ms (ExpressionLimits.timeoutMs), but a route of many stages
- * could add them up to seconds per message on the event loop (a dry run of 500 stages held it
- * 10 s). Together, a message's stages and destination expressions have this long; the check
- * runs between them, so a message takes at most this plus one expression's limit.
- */
-export const MESSAGE_BUDGET_MS = 250;
+export { MESSAGE_BUDGET_MS };
 
 interface CompiledDestination {
   index: number;
@@ -141,6 +135,7 @@ class ProblemCollector {
     return {
       resources,
       pointer,
+      enforceSaveChecks: this.schemaCostLimit !== Infinity,
       spendSchemaCost: (cost) => {
         if (this.schemaCostLimit === Infinity) return true;
         if (this.schemaCost + cost > this.schemaCostLimit) return false;
@@ -498,6 +493,7 @@ class RouteExecutor implements CompiledRoute {
     let envelope = input;
     let at = 'input';
     const deadline = this.budget.clock() + this.budget.budgetMs;
+    const stageBudget = { deadline, clock: this.budget.clock, budgetMs: this.budget.budgetMs };
     try {
       if (maxDepthExceeded(envelope.body, this.maxInputDepth)) {
         throw new PipelineError(
@@ -511,7 +507,7 @@ class RouteExecutor implements CompiledRoute {
         const started = trace ? performance.now() : 0;
         let step: Envelope | typeof DROP | Promise<Envelope | typeof DROP>;
         try {
-          step = stage.run(envelope);
+          step = stage.run(envelope, stageBudget);
           if (step instanceof Promise) step = await step;
         } catch (err) {
           trace?.push({

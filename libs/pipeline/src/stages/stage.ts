@@ -7,10 +7,29 @@ import type { JsonSchema } from '../schema/json-schema';
 export const DROP: unique symbol = Symbol('junction.drop');
 export type StageResult = Envelope | typeof DROP;
 
+/**
+ * Every expression has its own 50 ms (ExpressionLimits.timeoutMs), but a route of many stages
+ * could add them up to seconds per message on the event loop (a dry run of 500 stages held it
+ * 10 s). Together, a message's stages and destination expressions have this long; the check
+ * runs between them, so a message takes at most this plus one expression's limit. A stage that
+ * may run long without an expression (a JSON Schema) checks it as it goes.
+ */
+export const MESSAGE_BUDGET_MS = 250;
+
+/** The time a message has left: past `deadline` on `clock` (ms, monotonic) it has run too long. */
+export interface StageBudget {
+  deadline: number;
+  clock: () => number;
+  budgetMs: number;
+}
+
 export interface Stage {
   readonly kind: string;
-  /** Returns a plain value when the stage has nothing to wait for, so the executor can skip a Promise. */
-  run(envelope: Envelope): StageResult | Promise<StageResult>;
+  /**
+   * Returns a plain value when the stage has nothing to wait for, so the executor can skip a
+   * Promise. `budget` is what the message has left (without it, the stage has MESSAGE_BUDGET_MS).
+   */
+  run(envelope: Envelope, budget?: StageBudget): StageResult | Promise<StageResult>;
 }
 
 /** What the runtime lends a route when compiling it; the engine itself does no I/O. */
@@ -49,6 +68,12 @@ export interface StageBuildContext {
    * JSON Schemas on the event loop; false, and nothing taken, when that would exceed it.
    */
   spendSchemaCost(cost: number): boolean;
+  /**
+   * False when a stored version is compiled to run it (the worker): a check added after the
+   * version may have been saved (a `$ref` into a value) must not stop it then; a save, a
+   * validation and a dry run are held to it.
+   */
+  readonly enforceSaveChecks: boolean;
 }
 
 /** One stage kind: data-described, so the same definition feeds validation, docs and the console. */

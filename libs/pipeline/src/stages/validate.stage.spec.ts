@@ -5,6 +5,7 @@ import { fullFormats } from 'ajv-formats/dist/formats';
 import { prng } from '../pan/pan-corpus';
 import { linearUrl } from '../schema/capped-formats';
 import { SCHEMA_MAX_DEPTH, schemaCompileCost } from '../schema/schema-cost';
+import { markSubschemas, STEP_MARK } from '../schema/schema-steps';
 import { canonicalJson, firstDuplicate } from '../schema/unique-items';
 import { envelopeOf, testResources } from '../testing';
 
@@ -262,5 +263,117 @@ describe('validate: a stored version and the compile budget', () => {
     });
     expect((await compiled.run(envelopeOf(699))).outcome).toBe('deliver');
     expect((await compiled.run(envelopeOf(700))).outcome).toBe('error');
+  });
+});
+
+describe('validate: a schema runs within the message budget', () => {
+  /** 2^n evaluations of the last def on any body: n = 28 held the event loop 4.5 s. */
+  const doubling = (n: number) => {
+    const defs: Record<string, unknown> = { [`d${n}`]: { type: 'string' } };
+    for (let i = 0; i < n; i++)
+      defs[`d${i}`] = { allOf: [{ $ref: `#/$defs/d${i + 1}` }, { $ref: `#/$defs/d${i + 1}` }] };
+    return { $defs: defs, $ref: '#/$defs/d0' };
+  };
+  /** A clock that moves 1 ms on every read, and counts them. */
+  const ticking = () => {
+    const clock = Object.assign(() => ++clock.reads, { reads: 0 });
+    return clock;
+  };
+
+  it('stops a schema that would run for hours at the deadline, as EXPRESSION_LIMIT', async () => {
+    const clock = ticking();
+    const compiled = await compileRoute(
+      route(doubling(60)),
+      testResources({ protocols: CONNECTORS }),
+      { clock, messageBudgetMs: 100 },
+    );
+    for (const body of ['a string', 1]) {
+      clock.reads = 0;
+      const result = await compiled.run(envelopeOf(body));
+      expect(result.outcome).toBe('error');
+      if (result.outcome !== 'error') return;
+      expect(result.error.code).toBe('EXPRESSION_LIMIT');
+      expect(result.error.where).toBe('/pipeline/0 (validate)');
+      expect(result.error.message).toMatch(/^the JSON Schema ran past the message's 100 ms/);
+      // The clock is read at the start and on every 8th subschema: about 100 reads, 800 steps.
+      expect(clock.reads).toBeGreaterThan(100);
+      expect(clock.reads).toBeLessThan(110);
+    }
+  });
+
+  it('lets a schema within the budget give its own answer', async () => {
+    const compiled = await compileRoute(
+      route(doubling(6)),
+      testResources({ protocols: CONNECTORS }),
+      { clock: ticking(), messageBudgetMs: 1000 },
+    );
+    expect((await compiled.run(envelopeOf('a string'))).outcome).toBe('deliver');
+    const failed = await compiled.run(envelopeOf(1));
+    expect(failed.outcome === 'error' && failed.error.code).toBe('SCHEMA_FAILED');
+  });
+
+  it('marks schemas only: values, property names and maps keep their meaning', async () => {
+    const schema = {
+      $comment: 'the author',
+      type: 'object',
+      required: ['$comment'],
+      properties: {
+        $comment: { const: { $comment: 'x', a: [1] } },
+        e: { enum: [{ b: 1 }, [{ c: 2 }]] },
+        d: { default: { z: 1 }, examples: [{ y: 2 }], type: ['string', 'null'] },
+      },
+      patternProperties: { '^p': { type: 'integer' } },
+      dependentRequired: { e: ['d'] },
+      dependencies: { d: ['e'], p1: { required: ['e'] } },
+      additionalProperties: false,
+      'x-extension': { any: { thing: true } },
+    };
+    const marked = markSubschemas(schema);
+    const at = (...keys: string[]): unknown =>
+      keys.reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], marked);
+    expect(at('$comment')).toBe(STEP_MARK);
+    expect(at('properties', '$comment', '$comment')).toBe(STEP_MARK);
+    expect(at('properties', '$comment', 'const')).toEqual({ $comment: 'x', a: [1] });
+    expect(at('properties', 'e', 'enum')).toEqual([{ b: 1 }, [{ c: 2 }]]);
+    expect(at('properties', 'd', 'default')).toEqual({ z: 1 });
+    expect(at('properties', 'd', 'examples')).toEqual([{ y: 2 }]);
+    expect(at('dependentRequired')).toEqual({ e: ['d'] });
+    expect(at('dependencies', 'd')).toEqual(['e']);
+    expect(at('dependencies', 'p1', '$comment')).toBe(STEP_MARK);
+    expect(Object.keys(at('properties') as object)).toEqual(['$comment', 'e', 'd']);
+    expect(at('patternProperties', '^p', '$comment')).toBe(STEP_MARK);
+    expect(schema.properties.$comment.const.$comment).toBe('x'); // the original is not touched
+    const body = { $comment: { $comment: 'x', a: [1] }, e: { b: 1 }, d: null, p1: 3 };
+    expect((await outcome(schema, body)).outcome).toBe('deliver');
+    for (const wrong of [
+      { ...body, $comment: { a: [1] } },
+      { ...body, e: [{ c: 2, $comment: STEP_MARK }] },
+      { ...body, p1: 'x' },
+      { ...body, extra: 1 },
+      { e: { b: 1 } },
+    ])
+      expect((await outcome(schema, wrong)).outcome).toBe('error');
+  });
+
+  it('refuses a $ref into a value, which would run as a schema unmarked', async () => {
+    const problems = await validateRoute(
+      route({
+        $defs: { a: { enum: [{ allOf: [{ $ref: '#/$defs/a/enum/0' }] }] } },
+        properties: { b: { $ref: '#/$defs/a/enum/0' }, c: { $ref: '#/$defs/a' } },
+      }),
+      testResources({ protocols: CONNECTORS }),
+    );
+    expect(problems.map((p) => p.pointer)).toEqual([
+      '/pipeline/0/validate/schema/properties/b/$ref',
+    ]);
+    expect(problems[0].message).toMatch(/must point at a schema, not into a value/);
+    // A stored version (the worker compiles it without the save-time checks) still runs.
+    const stored = await compileRoute(
+      route({ $defs: { a: { enum: [{ type: 'string' }] } }, $ref: '#/$defs/a/enum/0' }),
+      testResources({ protocols: CONNECTORS }),
+      { schemaCostLimit: Infinity, clock: () => 0 },
+    );
+    expect((await stored.run(envelopeOf('x'))).outcome).toBe('deliver');
+    expect((await stored.run(envelopeOf(1))).outcome).toBe('error');
   });
 });
