@@ -208,12 +208,35 @@ function plainStringJson(text: string): string | undefined {
       if (++digits >= 13) return undefined;
     } else if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) {
       return undefined;
-    } else if (c !== 32 && c !== 45 && c !== 46 && c !== 47 && c !== 95 && c !== 116) {
-      digits = 0; // space - . / _ and t (of \t) may separate the groups of a card number
+    } else if (c === 37 /* % */) {
+      // A percent-escape (`%20`, `%2D`, `%34`) separates groups or is a digit: the detector reads
+      // URLs both ways. Its letters must not end the run here.
+      if (HEX.test(text[i + 1] ?? '') && HEX.test(text[i + 2] ?? '')) {
+        for (const h of [text.charCodeAt(i + 1), text.charCodeAt(i + 2)])
+          if (h >= 48 && h <= 57) digits += 1;
+        digits += 1; // what it stands for may be a digit
+        i += 2;
+        if (digits >= 13) return undefined;
+      }
+    } else if (
+      c !== 32 &&
+      c !== 43 &&
+      c !== 45 &&
+      c !== 46 &&
+      c !== 47 &&
+      c !== 95 &&
+      c !== 116 &&
+      c !== 126
+    ) {
+      // space + - . / _ ~ and t (of \t) may separate the groups of a card number (`+` in a form's
+      // query, `~` of a JSON pointer's `~1`)
+      digits = 0;
     }
   }
   return `"${text}"`;
 }
+
+const HEX = /^[0-9A-Fa-f]$/;
 
 /**
  * One value as audit text, or undefined where JSON leaves it out (undefined, a function, a

@@ -305,4 +305,20 @@ describe('audit text: card numbers across line breaks and invisible characters',
     expect(text).not.toMatch(/4111|5555/);
     expect(canonicalJson(safeJson(body))).toBe(text);
   });
+
+  it('redacts card numbers written in a URL, a form query, a JSON pointer or JSON escapes', () => {
+    const spellings = [
+      'https://shop.example/pay?card=4111%201111%201111%201111',
+      'https://shop.example/pay?card=4111%2D1111%2D1111%2D1111',
+      'https://shop.example/pay?card=4111+1111+1111+1111&x=1',
+      '/order/4111~11111~11111~11111',
+      '{"card":"\\u0034111111111111111"',
+    ];
+    for (const spelling of spellings) {
+      const body = { note: spelling, [spelling]: 1, list: [spelling] };
+      const text = auditJson(body);
+      expect(text).not.toMatch(/4111|%34/);
+      expect(canonicalJson(safeJson(body))).toBe(text);
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { cardSample, ORDINARY_KINDS, prng } from './pan-corpus';
+import { cardNumber, cardSample, ORDINARY_KINDS, prng } from './pan-corpus';
 import {
   containsPan,
   luhnValid,
@@ -224,5 +224,81 @@ describe('PAN detector: line breaks, invisible and dash-like characters', () => 
       expect(out.slice(-40)).toBe(`${lead}${PAN_REDACTED} end`.slice(-40));
       expect(out === `${lead}${PAN_REDACTED} end`).toBe(true);
     }
+  });
+});
+
+describe('PAN detector: card numbers written with escapes', () => {
+  /** A card number as ASCII digits in groups, with one of the separators a URL or a key may hold. */
+  const written = (random: () => number) => {
+    const { digits } = cardNumber(random);
+    const separator = [' ', '-', '.', '/', '_', '\t', ''][Math.floor(random() * 7)];
+    const size = 2 + Math.floor(random() * 5);
+    const groups = digits.match(new RegExp(`.{1,${size}}`, 'g'))!;
+    return { digits, text: groups.join(separator) };
+  };
+  const pointerSegment = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
+  const jsonEscaped = (text: string) =>
+    text.replace(/[0-9]/g, (d) => `\\u${d.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const encodings: Array<[string, (text: string) => string, (text: string) => string]> = [
+    [
+      'encodeURIComponent',
+      (t) => `https://shop.example/pay?card=${encodeURIComponent(t)}&x=1`,
+      decodeURIComponent,
+    ],
+    [
+      'a form-encoded query',
+      (t) => `https://shop.example/pay?${new URLSearchParams({ card: t, x: '1' }).toString()}`,
+      (t) => t.replace(/\+/g, ' '),
+    ],
+    [
+      'a key in a JSON pointer',
+      (t) => `/order/${pointerSegment(t)}/qty must be integer`,
+      (t) => t.replace(/~1/g, '/').replace(/~0/g, '~'),
+    ],
+    [
+      'JSON escapes of its digits',
+      (t) => `{"pan":"${jsonEscaped(t)}"}`,
+      (t) => JSON.parse(t) as string,
+    ],
+  ];
+
+  it.each(encodings)('finds every card number in %s', (_name, encode, decode) => {
+    const random = prng(13);
+    const missed: string[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const card = written(random);
+      const text = encode(card.text);
+      const out = redactPanText(text);
+      const shown = String(decode(out)).replace(/[^0-9]/g, '');
+      if (shown.includes(card.digits) || !out.includes(PAN_REDACTED))
+        missed.push(`${JSON.stringify(text)} -> ${JSON.stringify(out)}`);
+      if (!mayHoldPan(text)) missed.push(`skipped ${JSON.stringify(text)}`);
+    }
+    expect(missed.slice(0, 5)).toEqual([]);
+  });
+
+  it.each([
+    ['%20', 'q=4111%201111%201111%201111&a=1', `q=${PAN_REDACTED}&a=1`],
+    ['+', 'q=4111+1111+1111+1111', `q=${PAN_REDACTED}`],
+    ['%2D', '4111%2D1111%2D1111%2D1111', PAN_REDACTED],
+    ['percent-escaped digits', '%34%31%31%31%31%31%31%31%31%31%31%31%31%31%31%31', PAN_REDACTED],
+    [
+      '~1 (a schema error on a key)',
+      '/4111~11111~11111~11111 must be string',
+      `/${PAN_REDACTED} must be string`,
+    ],
+    ['\\u0034 (a JSON text)', '{"card":"\\u0034111111111111111"', `{"card":"${PAN_REDACTED}"`],
+    ['an escape before it', 'x\\u00204111111111111111', `x\\u0020${PAN_REDACTED}`],
+    ['an escape glued to it, read as written', '50%4111111111111111', `50%${PAN_REDACTED}`],
+  ])('catches %s', (_name, input, expected) => {
+    expect(redactPanText(input)).toBe(expected);
+  });
+
+  it.each([
+    ['an international phone number', 'tel=%2B49+1512+3456+7897'],
+    ['a UUID in a query', 'id=123e4567-e89b-12d3-a456-426614174000+x'],
+    ['timestamps in a query', 't=1700000000000+1700000000001&u=1%2C2'],
+  ])('leaves %s alone', (_name, text) => {
+    expect(redactPanText(text)).toBe(text);
   });
 });

@@ -92,8 +92,20 @@ export function mayHoldPan(text: string): boolean {
       // `\n`, `\t`, `\"` ... are one gap; a lone backslash is a gap too.
       kind = GAP;
       if (SHORT_ESCAPE.has(next)) i++;
+    } else if (c === 37 /* % */ && HEX2.test(text.slice(i + 1, i + 3))) {
+      // `%XX`: one character in a URL, or a break and two characters (read as `\uXXXX` is).
+      const hex = text.slice(i + 1, i + 3);
+      const byte = parseInt(hex, 16);
+      let hexDigits = 0;
+      for (let k = 0; k < 2; k++) if (hex.charCodeAt(k) <= 57) hexDigits++;
+      i += 2;
+      digits += hexDigits + (byte >= 48 && byte <= 57 ? 1 : 0);
+      if (hexDigits > 0) gap = 0;
+      else if (++gap > MAX_GAP) digits = 0;
+      if (digits >= 13) return true;
+      continue;
     } else if (c < 0x80) {
-      kind = c >= 48 && c <= 57 ? DIGIT : asciiSeparator(c) ? GAP : BREAK;
+      kind = c >= 48 && c <= 57 ? DIGIT : asciiSeparator(c) || escapeGap(c) ? GAP : BREAK;
     } else {
       kind = classifyWide(text, i, c);
       // A surrogate pair is one character.
@@ -125,6 +137,15 @@ function kindOfUnit(unit: number): Kind {
 function asciiSeparator(c: number): boolean {
   // Controls (tab, line breaks, ...) and DEL, space, - . / _
   return c < 0x20 || c === 0x7f || c === 32 || c === 45 || c === 46 || c === 47 || c === 95;
+}
+
+/**
+ * What starts an escape the second reading takes (see redactEscaped): `%` (a percent-escape),
+ * `~` (a JSON pointer's `~0`, `~1`) and `+` (a space in a form-encoded query). The fast skip counts
+ * them as gaps, so that it answers true for both readings.
+ */
+function escapeGap(c: number): boolean {
+  return c === 37 || c === 126 || c === 43;
 }
 
 /**
@@ -211,21 +232,184 @@ const UUID =
  */
 export function redactPanText(text: string): string {
   if (!mayHoldPan(text)) return text; // the common case: nothing long enough to be a card
-  if (!text.includes('-')) return redactRuns(text);
+  return redactOutsideUuids(redactOutsideUuids(text, redactRuns), redactEscaped);
+}
+
+function redactOutsideUuids(text: string, redact: (part: string) => string): string {
+  if (!text.includes('-')) return redact(text);
   let out = '';
   let last = 0;
   for (const match of text.matchAll(UUID)) {
-    out += redactRuns(text.slice(last, match.index)) + match[0];
+    out += redact(text.slice(last, match.index)) + match[0];
     last = match.index + match[0].length;
   }
-  return last === 0 ? redactRuns(text) : out + redactRuns(text.slice(last));
+  return last === 0 ? redact(text) : out + redact(text.slice(last));
 }
 
 function redactRuns(text: string): string {
+  // A run of fewer than 13 characters holds fewer than 13 digits: no card number, no work.
   return text.replace(DIGIT_RUN, (run: string, offset: number) =>
-    redactRun(run, offset > 0 ? text[offset - 1] : ''),
+    run.length < 13 ? run : redactRun(run, offset > 0 ? text[offset - 1] : '', groupsOf(run)),
   );
 }
+
+/** Only texts with one of these can read differently with escapes decoded (see redactEscaped). */
+const ESCAPE_HINT = /\\u[0-9A-Fa-f]{4}|%[0-9A-Fa-f]{2}|~[01]|\+/;
+const HEX2 = /^[0-9A-Fa-f]{2}$/;
+
+/**
+ * The second reading of a text, after {@link redactRuns}: card numbers written with escapes that
+ * stand for digits or separators, as URLs, JSON texts and JSON pointers write them:
+ * `4111%201111%201111%201111` (encodeURIComponent), `4111+1111+1111+1111` (a form-encoded query),
+ * `\u0034111111111111111` (a JSON escape of a digit, in a text that holds JSON),
+ * `/4111~11111~11111~11111` (a key `4111/1111/1111/1111` in a JSON pointer, as schema errors name
+ * it). A percent-escape of `0`-`9` and a `\uXXXX` of any decimal digit are that digit; every other
+ * escape (`%XX`, `\uXXXX`, `\n`, `~0`, `~1`) and `+` separate, like the characters of
+ * SEPARATOR_CLASS. Escapes are read whole, never from the middle, so `\u0020` before a card number
+ * adds no digits to it. The first reading (escapes as the characters written) stays: `50%4111...`
+ * was redacted by it already. A run is judged here only when it holds an escape or a `+`: other
+ * runs read the same both ways. Linear: one pass over the characters, then one per run.
+ */
+function redactEscaped(text: string): string {
+  if (!ESCAPE_HINT.test(text)) return text;
+  let out = '';
+  let copied = 0;
+  // The run being read: where it starts and its last digit ends, the gaps since that digit, and
+  // its groups (as RunGroups has them, but in the text).
+  let runStart = -1;
+  let runEnd = -1;
+  let gaps = 0;
+  let digits = '';
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const offsets: number[] = [0];
+  const finish = (): void => {
+    if (runStart >= 0 && digits.length >= 13) {
+      const run = text.slice(runStart, runEnd);
+      const redacted = redactRun(run, runStart > 0 ? text[runStart - 1] : '', {
+        digits,
+        count: starts.length,
+        offsets: Int32Array.from(offsets),
+        starts: Int32Array.from(starts).map((at) => at - runStart),
+        ends: Int32Array.from(ends).map((at) => at - runStart),
+      });
+      if (redacted !== run) {
+        out += text.slice(copied, runStart) + redacted;
+        copied = runEnd;
+      }
+    }
+    runStart = -1;
+    gaps = 0;
+  };
+  for (let i = 0; i < text.length;) {
+    const kind = escapedToken(text, i);
+    const width = tokenWidth;
+    if (kind === DIGIT) {
+      if (runStart < 0) {
+        runStart = i;
+        digits = '';
+        starts.length = 0;
+        ends.length = 0;
+        offsets.length = 1;
+      }
+      if (runStart < i && gaps === 0) {
+        // Right after a digit: the same group goes on.
+        ends[ends.length - 1] = i + width;
+        offsets[offsets.length - 1] = digits.length + 1;
+      } else {
+        starts.push(i);
+        ends.push(i + width);
+        offsets.push(digits.length + 1);
+      }
+      digits += String.fromCharCode(48 + tokenValue);
+      runEnd = i + width;
+      gaps = 0;
+    } else if (kind === GAP && runStart >= 0) {
+      if (++gaps > MAX_GAP) finish();
+    } else if (runStart >= 0) {
+      finish();
+    }
+    i += width;
+  }
+  finish();
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+/** The value of the digit {@link escapedToken} read last, and how many characters it took. */
+let tokenValue = -1;
+let tokenWidth = 1;
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const lower = c | 0x20;
+  return lower >= 97 && lower <= 102 ? lower - 87 : -1;
+}
+
+/** `n` hex digits at `i` as a number, or -1. */
+function hexAt(text: string, i: number, n: number): number {
+  let value = 0;
+  for (let k = 0; k < n; k++) {
+    const h = hexValue(text.charCodeAt(i + k));
+    if (h < 0) return -1;
+    value = value * 16 + h;
+  }
+  return value;
+}
+
+/**
+ * The kind of the character or escape at `i`, as {@link redactEscaped} reads it; its width and a
+ * digit's value go to tokenWidth and tokenValue (no object per character: this runs on every
+ * character of a text that may hold an escape).
+ */
+function escapedToken(text: string, i: number): Kind {
+  const c = text.charCodeAt(i);
+  const next = text.charCodeAt(i + 1);
+  tokenValue = -1;
+  tokenWidth = 1;
+  if (c === 92 /* \ */) {
+    const unit = next === 117 /* u */ ? hexAt(text, i + 2, 4) : -1;
+    if (unit >= 0) {
+      tokenWidth = 6;
+      const kind = unit >= 0xd800 && unit <= 0xdfff ? GAP : kindOfUnit(unit);
+      if (kind === DIGIT) tokenValue = digitValue(String.fromCharCode(unit));
+      return kind;
+    }
+    if (SEPARATOR_ESCAPES.has(next)) {
+      tokenWidth = 2;
+      return GAP;
+    }
+    return BREAK;
+  }
+  if (c === 37 /* % */) {
+    const byte = hexAt(text, i + 1, 2);
+    if (byte < 0) return BREAK;
+    tokenWidth = 3;
+    if (byte >= 48 && byte <= 57) {
+      tokenValue = byte - 48;
+      return DIGIT;
+    }
+    // A byte of a UTF-8 sequence may be part of a separator: it separates; so does `%2B` (+).
+    return byte >= 0x80 || byte === 43 ? GAP : kindOfUnit(byte);
+  }
+  if (c === 126 /* ~ */) {
+    if (next !== 48 && next !== 49) return BREAK;
+    tokenWidth = 2;
+    return GAP;
+  }
+  if (c === 43 /* + */) return GAP;
+  if (c < 0x80) {
+    if (c < 48 || c > 57) return asciiSeparator(c) ? GAP : BREAK;
+    tokenValue = c - 48;
+    return DIGIT;
+  }
+  const kind = classifyWide(text, i, c);
+  if (c >= 0xd800 && c <= 0xdbff && (next & 0xfc00) === 0xdc00) tokenWidth = 2;
+  if (kind === DIGIT) tokenValue = digitValue(String.fromCodePoint(text.codePointAt(i)!));
+  return kind;
+}
+
+/** The letters of JSON's escapes of separators: b f n r t and / (see ESCAPED_SEPARATOR). */
+const SEPARATOR_ESCAPES = new Set([98, 102, 110, 114, 116, 47]);
 
 const LATIN1 = new TextDecoder('latin1');
 
@@ -310,8 +494,8 @@ function luhnPrefixes(digits: string): Int32Array {
  * CVV). Spans are tried from every group and merged where they overlap, so a chance Luhn-valid
  * span cannot hide part of a real card number; the groups around them stay.
  */
-function redactRun(run: string, before: string): string {
-  const { digits, count, offsets, starts, ends } = groupsOf(run);
+function redactRun(run: string, before: string, groups: RunGroups): string {
+  const { digits, count, offsets, starts, ends } = groups;
   const group = (g: number) => digits.slice(offsets[g], offsets[g + 1]);
   const separator = (g: number) => run.slice(ends[g], starts[g + 1]);
   // `+49 151 ...` is a phone number in international form; no card is written after a plus.
