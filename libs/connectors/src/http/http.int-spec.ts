@@ -92,6 +92,12 @@ beforeAll(async () => {
       res.writeHead(ok ? 201 : 415).end();
       return;
     }
+    if (path === '/echo') {
+      // A service that echoes its request's headers, as debug endpoints and some proxies do.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ headers: req.headers, query: req.url }));
+      return;
+    }
     if (path === '/moved') {
       res.writeHead(302, { location: `http://127.0.0.1:${elsewhere.port}/orders` }).end();
       return;
@@ -371,6 +377,39 @@ describe('http destination', () => {
       code: 'REJECTED',
       message: expect.stringContaining('reply larger than'),
     });
+  });
+
+  it("request: a reply never carries the connection's secrets back to the sender", async () => {
+    const secrets = {
+      bearerToken: 'tok-"secret"/1',
+      'header:X-Partner-Key': 'partner key 42',
+      hmacKey: 'hmac-key-for-ingest',
+    };
+    const destination = pool.destination(spec('/echo'), erp({ secrets }));
+    const sent = await destination.request!(testMessages('echo', 1)[0], 5_000);
+    expect(lastSeen().headers.authorization).toBe('Bearer tok-"secret"/1');
+    const text = (await sent.reply).body.toString();
+    const echoed = JSON.parse(text) as { headers: Record<string, string> };
+    expect(echoed.headers.authorization).toBe('***');
+    expect(echoed.headers['x-partner-key']).toBe('***');
+    expect(echoed.headers['idempotency-key']).toBe(lastSeen().headers['idempotency-key']);
+    for (const value of Object.values(secrets))
+      for (const form of [value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1)])
+        expect(text).not.toContain(form);
+    // Basic auth: the header's base64 value is a form of the password too.
+    const basic = pool.destination(
+      spec('/echo'),
+      erp({
+        config: { baseUrl: `http://ops@127.0.0.1:${target.port}` },
+        secrets: { basicPassword: 'pw-basic-77' },
+      }),
+    );
+    const basicReply = await (await basic.request!(testMessages('echo', 1)[0], 5_000)).reply;
+    expect(lastSeen().headers.authorization).toMatch(/^Basic /);
+    expect(
+      (JSON.parse(basicReply.body.toString()) as { headers: Record<string, string> }).headers
+        .authorization,
+    ).toBe('***');
   });
 
   it('refuses to send once closed', async () => {
