@@ -124,6 +124,23 @@ describe('message tracing', () => {
       });
     });
 
+    it('names the topic a message came on with its card numbers redacted', () => {
+      for (const topic of [
+        'devices/4111 1111 1111 1111/t',
+        'devices/4111%201111%201111%201111/t',
+      ]) {
+        const trace = tracing.begin(
+          { ...message({}), source: { type: 'mqtt', name: topic } },
+          'm-3',
+          ROUTE,
+        );
+        trace.end();
+        const [span] = exporter.getFinishedSpans();
+        expect(span.attributes['messaging.destination.name']).toBe('devices/[PAN REDACTED]/t');
+        exporter.reset();
+      }
+    });
+
     it('starts a new trace without a traceparent; a message given back ends in error', () => {
       const trace = tracing.begin(message({}), 'm-2', ROUTE);
       expect(trace.traceId).toMatch(/^[0-9a-f]{32}$/);

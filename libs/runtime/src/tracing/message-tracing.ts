@@ -17,7 +17,7 @@ import {
 } from '@opentelemetry/semantic-conventions';
 import { millisToHrTime } from '@opentelemetry/core';
 import type { DeliveryReceipt, InboundMessage } from '@junction/connectors';
-import type { StageTrace } from '@junction/pipeline';
+import { redactPanText, type StageTrace } from '@junction/pipeline';
 
 /** A destination as a route names it: any protocol's spec (read loosely for span attributes). */
 export type TracedDestination = { readonly type: string };
@@ -246,7 +246,9 @@ function sourceAttributes(message: InboundMessage, id: string, route: TracedRout
   }
   attributes[MESSAGING_SYSTEM] = source.type === 'amqp' ? 'rabbitmq' : source.type;
   attributes[MESSAGING_OPERATION_TYPE] = 'process';
-  attributes[MESSAGING_DESTINATION_NAME] = source.name;
+  // An MQTT source's name is the topic the message came on, which its sender chose
+  // (`devices/4111 1111 1111 1111/t` matches `devices/+/t`): spans leave the gateway.
+  attributes[MESSAGING_DESTINATION_NAME] = redactPanText(source.name);
   if (source.partition !== undefined) attributes[MESSAGING_PARTITION] = String(source.partition);
   if (source.offset !== undefined) attributes[MESSAGING_KAFKA_OFFSET] = Number(source.offset);
   if (message.redelivered) attributes['junction.redelivered'] = true;
