@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { decodeBody, invalidUtf8At } from './decode';
+import { decodeBody, invalidUtf8At, nestedDeeperThan } from './decode';
 import { prng } from './pan/pan-corpus';
 import { PipelineError } from './pipeline.error';
 
@@ -73,5 +73,30 @@ describe('decodeBody and UTF-8', () => {
     }
     expect(invalid).toBeGreaterThan(5_000);
     expect(invalid).toBeLessThan(15_000);
+  });
+});
+
+describe('decodeBody and nesting', () => {
+  it('refuses a large body nested too deep before parsing it, as the engine would', () => {
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      const deep = `${'['.repeat(520_000)}${']'.repeat(520_000)}`;
+      expect(() => decodeBody(deep)).toThrow('body is nested deeper than 64 levels');
+      expect(() => decodeBody(Buffer.from(`{"a":${deep}}`))).toThrow(/nested deeper than 64/);
+      expect(parse).not.toHaveBeenCalled();
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('counts brackets in strings as text, and lets a large body within the limit through', () => {
+    const wide = { s: '[[[['.repeat(20_000), items: Array.from({ length: 3000 }, (_, i) => [[i]]) };
+    expect(decodeBody(JSON.stringify(wide))).toEqual(wide);
+    const escaped = { s: `\\"${'['.repeat(100)}` };
+    expect(decodeBody(JSON.stringify(escaped).padEnd(20_000, ' '))).toEqual(escaped);
+    const nested = `${'['.repeat(64)}${' '.repeat(20_000)}${']'.repeat(64)}`;
+    expect(JSON.stringify(decodeBody(nested))).toBe(`${'['.repeat(64)}${']'.repeat(64)}`);
+    expect(nestedDeeperThan(`${'{"a":'.repeat(65)}1${'}'.repeat(65)}`, 64)).toBe(true);
+    expect(nestedDeeperThan(`${'{"a":'.repeat(64)}1${'}'.repeat(64)}`, 64)).toBe(false);
   });
 });

@@ -4,9 +4,21 @@ import { PipelineError } from './pipeline.error';
 
 export interface DecodeLimits {
   maxBytes: number;
+  /**
+   * Deepest nesting of arrays and objects; a deeper body is refused before it is parsed (the
+   * engine refuses it anyway: see CompiledRoute.run, whose default this is).
+   */
+  maxDepth?: number;
 }
 
-export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxBytes: 1024 * 1024 };
+export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxBytes: 1024 * 1024, maxDepth: 64 };
+
+/**
+ * Bodies of at least this many characters have their nesting counted before JSON.parse: parsing
+ * 520,000 nested arrays (a 1 MiB body) took 170 ms, and the message held the event loop 380 ms
+ * before it was refused for its depth. A smaller body parses fast however it nests.
+ */
+const DEPTH_SCAN_FROM = 16 * 1024;
 
 /**
  * Turns a raw payload into a body. Never throws anything but a PipelineError with code
@@ -26,6 +38,10 @@ export function decodeBody(
     );
   }
   const text = typeof raw === 'string' ? raw : raw.toString('utf8');
+  const maxDepth = limits.maxDepth ?? DEFAULT_DECODE_LIMITS.maxDepth!;
+  if (text.length >= DEPTH_SCAN_FROM && /^\s*[[{]/.test(text) && nestedDeeperThan(text, maxDepth)) {
+    throw new PipelineError('INPUT_REJECTED', `body is nested deeper than ${maxDepth} levels`);
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -52,6 +68,26 @@ export function decodeBody(
     });
   }
   return body;
+}
+
+/**
+ * Whether the JSON text nests arrays and objects deeper than `limit` (brackets in strings do not
+ * count). One pass, stopping at the first level too deep; malformed text is left to JSON.parse.
+ */
+export function nestedDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 /* [ */ || c === 123 /* { */) {
+      if (++depth > limit) return true;
+    } else if (c === 93 /* ] */ || c === 125 /* } */) depth--;
+  }
+  return false;
 }
 
 /**
