@@ -133,10 +133,16 @@ export function logoutCommand(): Promise<number> {
 
 type RouteView = Schemas['RouteViewDto'];
 
+/**
+ * `etag` is the route's state as the plan read it: the change is sent with it in If-Match, so a
+ * route that another editor changed between the diff and the apply is refused (412), not undone.
+ */
 type Plan =
   | { kind: 'created'; file: RouteFile }
-  | { kind: 'unchanged'; file: RouteFile; route: RouteView }
-  | { kind: 'updated'; file: RouteFile; route: RouteView; before: string };
+  | { kind: 'unchanged'; file: RouteFile; route: RouteView; etag?: string }
+  | { kind: 'updated'; file: RouteFile; route: RouteView; before: string; etag?: string };
+
+const ifMatch = (etag: string | undefined) => (etag ? { 'If-Match': etag } : {});
 
 const contentType = (f: RouteFile) =>
   f.format === 'json' ? 'application/json' : 'application/yaml';
@@ -189,14 +195,15 @@ async function plan(api: JunctionClient, f: RouteFile): Promise<Plan> {
   if (found.response.status === 404) return { kind: 'created', file: f };
   // JSON (the default), not the YAML text the same path also answers.
   const route = (await api.data(found)) as RouteView;
+  const etag = found.response.headers.get('etag') ?? undefined;
   // Compared with the latest version, as the server does when it decides on a new version.
   const latest = await api.data(
     api.GET('/api/v1/routes/{id}/versions/{version}', {
       params: { path: { id, version: route.latestVersion } },
     }),
   );
-  if (latest.source === f.text) return { kind: 'unchanged', file: f, route };
-  return { kind: 'updated', file: f, route, before: latest.source };
+  if (latest.source === f.text) return { kind: 'unchanged', file: f, route, etag };
+  return { kind: 'updated', file: f, route, before: latest.source, etag };
 }
 
 const state = (v: number, route: { activeVersion: number | null }) =>
@@ -230,7 +237,7 @@ export function routeApplyCommand(
           else {
             await api.data(
               api.POST('/api/v1/routes/{id}/versions/{version}/activate', {
-                params: { path: { id, version: v } },
+                params: { path: { id, version: v }, header: ifMatch(p.etag) },
               }),
             );
             counts.activated++;
@@ -258,7 +265,11 @@ export function routeApplyCommand(
       } else {
         const saved = await api.data(
           api.PUT('/api/v1/routes/{id}', {
-            params: { path: { id }, query: options.activate ? { activate: true } : {} },
+            params: {
+              path: { id },
+              query: options.activate ? { activate: true } : {},
+              header: ifMatch(p.etag),
+            },
             ...textBody(p.file.text, contentType(p.file)),
           }),
         );

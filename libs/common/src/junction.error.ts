@@ -12,6 +12,7 @@ export type JunctionErrorCode =
   | 'UNKNOWN_CONNECTION'
   | 'NOT_FOUND'
   | 'CONFLICT'
+  | 'PRECONDITION_FAILED'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'RATE_LIMITED'

@@ -21,11 +21,13 @@ import {
   ApiConflictResponse,
   ApiConsumes,
   ApiCreatedResponse,
+  ApiHeader,
   ApiProduces,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
+  ApiPreconditionFailedResponse,
   ApiQuery,
   ApiSecurity,
   ApiTags,
@@ -50,9 +52,37 @@ import {
   VersionViewDto,
 } from './registry.dto';
 import { INT4_MAX, IntParamPipe } from './int-param.pipe';
-import { RoutesService } from './routes.service';
+import { routeEtag } from './route-etag';
+import { RoutesService, type RouteView } from './routes.service';
 import { SamplesService } from './samples.service';
 import { RouteSource, RouteSourceInput, YAML_CONTENT_TYPES } from './route-source-body';
+
+/** `If-Match` on the calls that change a route: refused with 412 when the route moved on. */
+const IF_MATCH = {
+  name: 'If-Match',
+  required: false,
+  description:
+    "The route's `ETag` as read (GET /routes/{id} and every change answer it): the change is " +
+    'refused with 412 (`details.code: ROUTE_CHANGED`) when another version was stored, activated ' +
+    'or rolled back since, or the id was deleted and created again. Without it, the last write wins.',
+} as const;
+const PRECONDITION_FAILED = {
+  type: ErrorDto,
+  description:
+    'If-Match names another state of the route: `details` has its `etag`, `latestVersion` and `activeVersion` now.',
+} as const;
+
+/** The If-Match header (read by hand: a @Headers parameter would be documented as required). */
+function ifMatchOf(request: FastifyRequest): string | undefined {
+  const value = request.headers['if-match'];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** Answers the route's entity tag with a view of it (for the next change's If-Match). */
+function tagged(reply: FastifyReply, view: RouteView): RouteView {
+  void reply.header('etag', routeEtag(view));
+  return view;
+}
 
 /** Route documents come as JSON or as YAML text (kept verbatim with the version). */
 const ROUTE_BODY_TYPES = ['application/json', ...YAML_CONTENT_TYPES];
@@ -195,13 +225,14 @@ export class RoutesController {
     description:
       'The id exists, or the ingest path (normalised) belongs to another route: `details.routeId` names it.',
   })
-  create(
+  async create(
     @RouteSource() input: RouteSourceInput,
     @CurrentPrincipal() actor: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
     @Query('comment') comment?: string,
   ): Promise<RouteViewDto> {
     const sourced = this.routes.readSource(input);
-    return this.routes.create(sourced.document, actor.name, comment, sourced);
+    return tagged(reply, await this.routes.create(sourced.document, actor.name, comment, sourced));
   }
 
   @Get(':id')
@@ -229,9 +260,10 @@ export class RoutesController {
     ) {
       const text = await this.routes.yamlSource(id);
       void reply.header('content-type', 'application/yaml; charset=utf-8');
+      void reply.header('etag', routeEtag(await this.routes.get(id)));
       return text;
     }
-    return this.routes.get(id);
+    return tagged(reply, await this.routes.get(id));
   }
 
   @Put(':id')
@@ -254,40 +286,48 @@ export class RoutesController {
       'With activate=true, admins only: the reason to activate although a sample leaks a card number (audited).',
   })
   @ApiQuery({ name: 'comment', required: false })
+  @ApiHeader(IF_MATCH)
   @ApiOkResponse({ type: RouteViewDto })
+  @ApiPreconditionFailedResponse(PRECONDITION_FAILED)
   @ApiConflictResponse({
     type: ErrorDto,
     description:
       'The id exists, or the ingest path (normalised) belongs to another route: `details.routeId` names it.',
   })
-  update(
+  async update(
     @Param('id') id: string,
     @RouteSource() input: RouteSourceInput,
     @CurrentPrincipal() actor: Principal,
     @Query('activate', new DefaultValuePipe(false), ParseBoolPipe) activate: boolean,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Req() request: FastifyRequest,
     @Query('comment') comment?: string,
     @Query('override') override?: string,
   ): Promise<RouteViewDto> {
     const sourced = this.routes.readSource(input);
-    return this.routes.update(id, sourced.document, actor.name, {
+    const view = await this.routes.update(id, sourced.document, actor.name, {
       activate,
       comment,
       sourced,
+      ifMatch: ifMatchOf(request),
       guard: {
         admin: actor.roles.includes('admin'),
         overrideReason:
           override === undefined ? undefined : overrideReason({ override: { reason: override } }),
       },
     });
+    return tagged(reply, view);
   }
 
   @Delete(':id')
   @HttpCode(204)
   @RequirePermission('routes.write')
   @ApiOperation({ summary: 'Stop and delete a route (its versions are kept as history)' })
+  @ApiHeader(IF_MATCH)
   @ApiNoContentResponse()
-  async remove(@Param('id') id: string): Promise<void> {
-    await this.routes.delete(id);
+  @ApiPreconditionFailedResponse(PRECONDITION_FAILED)
+  async remove(@Param('id') id: string, @Req() request: FastifyRequest): Promise<void> {
+    await this.routes.delete(id, ifMatchOf(request));
   }
 
   @Get(':id/versions')
@@ -344,22 +384,29 @@ export class RoutesController {
   })
   @ApiParam(VERSION_PARAM)
   @ApiBody({ type: ActivateRequestDto, required: false })
+  @ApiHeader(IF_MATCH)
   @ApiOkResponse({ type: RouteViewDto })
+  @ApiPreconditionFailedResponse(PRECONDITION_FAILED)
   @ApiConflictResponse({
     type: ErrorDto,
     description:
       'The id exists, or the ingest path (normalised) belongs to another route: `details.routeId` names it.',
   })
-  activate(
+  async activate(
     @Param('id') id: string,
     @Param('version', versionParam) version: number,
     @CurrentPrincipal() actor: Principal,
     @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Req() request: FastifyRequest,
   ): Promise<RouteViewDto> {
-    return this.routes.activate(id, version, {
-      admin: actor.roles.includes('admin'),
-      overrideReason: overrideReason(body),
-    });
+    const view = await this.routes.activate(
+      id,
+      version,
+      { admin: actor.roles.includes('admin'), overrideReason: overrideReason(body) },
+      ifMatchOf(request),
+    );
+    return tagged(reply, view);
   }
 
   @Get(':id/samples')

@@ -28,6 +28,7 @@ import { ConnectionsService } from './connections.service';
 import { RouteEntity } from './entities/route.entity';
 import { ROUTE_RESOURCES, ROUTE_RUNTIME_STATUS } from './registry.tokens';
 import { routeCardNumberProblems } from './route-card-numbers';
+import { checkIfMatch } from './route-etag';
 import { RouteEventBus } from './route-events';
 import { isUniqueViolation, RoutesRepository, type VersionListing } from './routes.repository';
 import type { RouteSourceInput } from './route-source-body';
@@ -390,6 +391,8 @@ export class RoutesService {
       comment?: string;
       sourced?: SourcedDocument;
       guard?: ActivationGuard;
+      /** The `If-Match` header: the route's entity tag as the editor read it. */
+      ifMatch?: string;
     } = {},
   ): Promise<RouteView> {
     refuseCardNumberComment(options.comment);
@@ -407,6 +410,7 @@ export class RoutesService {
     await this.routes.transaction(async (m) => {
       const route = await this.routes.lock(m, id);
       if (!route || route.deletedAt) throw new JunctionError('NOT_FOUND', `no route '${id}'`);
+      checkIfMatch(route, options.ifMatch);
       const latest = (await this.routes.findVersion(
         id,
         route.incarnation,
@@ -448,10 +452,11 @@ export class RoutesService {
   }
 
   /** Stops the route and hides it; its versions stay, as the record of what ran. */
-  async delete(id: string): Promise<void> {
+  async delete(id: string, ifMatch?: string): Promise<void> {
     await this.routes.transaction(async (m) => {
       const route = await this.routes.lock(m, id);
       if (!route || route.deletedAt) throw new JunctionError('NOT_FOUND', `no route '${id}'`);
+      checkIfMatch(route, ifMatch);
       await this.routes.updateRoute(m, id, { deletedAt: new Date(), desiredState: 'stopped' });
       // A deleted route holds no path: another route (or this id, created again) may take it.
       await this.routes.claimPaths(m, id, []);
@@ -527,16 +532,33 @@ export class RoutesService {
   }
 
   /** Deploys a version, or rolls back to an older one (after the sample guard). */
-  async activate(id: string, version: number, guard?: ActivationGuard): Promise<RouteView> {
+  async activate(
+    id: string,
+    version: number,
+    guard?: ActivationGuard,
+    ifMatch?: string,
+  ): Promise<RouteView> {
     const route = await this.routes.find(id);
     const candidate = route && (await this.routes.findVersion(id, route.incarnation, version));
     if (candidate) await this.guardSamples(id, candidate.document, version, guard);
     await this.routes.transaction(async (m) => {
       const route = await this.routes.lock(m, id);
       if (!route || route.deletedAt) throw new JunctionError('NOT_FOUND', `no route '${id}'`);
+      checkIfMatch(route, ifMatch);
       if (version < 1 || version > route.latestVersion)
         throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${version}`);
       const stored = await this.routes.findVersion(id, route.incarnation, version, m);
+      // The samples ran before the lock: the id may have been deleted and created again since,
+      // and its version `version` be another document that no sample has seen.
+      if (
+        !candidate ||
+        candidate.incarnation !== route.incarnation ||
+        candidate.checksum !== stored!.checksum
+      )
+        throw new JunctionError(
+          'CONFLICT',
+          `route '${id}' was deleted and created again while version ${version} was being checked; activate it again`,
+        );
       // Connections may have changed since the version was saved: check again before it runs.
       const missing = await this.connections.checkRefs(
         connectionRefs(stored!.document, this.resources.protocols),

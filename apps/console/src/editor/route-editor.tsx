@@ -295,6 +295,13 @@ function Samples(props: {
   );
 }
 
+/** A route's ETag as the gateway makes it: incarnation, latest and active version. */
+function routeTag(route?: Schemas['RouteViewDto']): string | undefined {
+  return route
+    ? `"${route.incarnation}.${route.latestVersion}.${route.activeVersion ?? 0}"`
+    : undefined;
+}
+
 interface EditorProps {
   routeId?: string;
   initial: string;
@@ -315,6 +322,10 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
   const [message, setMessage] = useState<{ color: string; text: string }>();
   const [busy, setBusy] = useState(false);
   const [guard, setGuard] = useState<SampleGuardRefusal>();
+  // The route's state the buffer was read at (its ETag), sent with each change: a save or an
+  // activation after another editor's is refused (412) rather than silently undoing theirs.
+  const [base, setBase] = useState(() => routeTag(route));
+  const ifMatch = base ? { 'If-Match': base } : {};
   const completeConnection = useConnectionCompletion();
   const completeName = useEndpointNameCompletion();
   // Captured once by the editor at mount: both only close over the (stable) query client.
@@ -422,13 +433,18 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
       }
       const updated = await data(
         api.PUT('/api/v1/routes/{id}', {
-          params: { path: { id: routeId }, query: { comment: comment || undefined } },
+          params: {
+            path: { id: routeId },
+            query: { comment: comment || undefined },
+            header: ifMatch,
+          },
           body: text as unknown as Schemas['RouteDocument'],
           ...asYaml,
         }),
       );
       setSaved(text);
       setComment('');
+      setBase(routeTag(updated));
       client.setQueryData(['route', routeId], updated);
       await client.invalidateQueries({ queryKey: ['routes'] });
       await client.invalidateQueries({ queryKey: ['versions', routeId] });
@@ -452,10 +468,11 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
     try {
       const r = await data(
         api.POST('/api/v1/routes/{id}/versions/{version}/activate', {
-          params: { path: { id: routeId!, version } },
+          params: { path: { id: routeId!, version }, header: ifMatch },
           body: reason ? { override: { reason } } : {},
         }),
       );
+      setBase(routeTag(r));
       client.setQueryData(['route', routeId], r);
       await client.invalidateQueries({ queryKey: ['routes'] });
       await client.invalidateQueries({ queryKey: ['route-status', routeId] });
@@ -642,7 +659,8 @@ export function RouteEditor() {
   const latest = route.data?.latestVersion;
   // The text of the latest version as it was written (comments kept), once per route.
   const source = useQuery({
-    queryKey: ['route-source', id],
+    // Per version: a route another editor changed since is read again, not shown as it was.
+    queryKey: ['route-source', id, latest],
     enabled: latest !== undefined,
     staleTime: Infinity,
     queryFn: async () =>

@@ -29,6 +29,8 @@ function statusOf(code: JunctionErrorCode): number {
       return HttpStatus.NOT_FOUND;
     case 'CONFLICT':
       return HttpStatus.CONFLICT;
+    case 'PRECONDITION_FAILED':
+      return HttpStatus.PRECONDITION_FAILED;
     case 'PAYLOAD_TOO_LARGE':
       return HttpStatus.PAYLOAD_TOO_LARGE;
     case 'RATE_LIMITED':
@@ -48,6 +50,7 @@ const REASONS: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
+  412: 'Precondition Failed',
   413: 'Payload Too Large',
   414: 'URI Too Long',
   415: 'Unsupported Media Type',

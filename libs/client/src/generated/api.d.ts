@@ -4224,7 +4224,10 @@ export interface operations {
                 /** @description With activate=true, admins only: the reason to activate although a sample leaks a card number (audited). */
                 override?: string;
             };
-            header?: never;
+            header?: {
+                /** @description The route's `ETag` as read (GET /routes/{id} and every change answer it): the change is refused with 412 (`details.code: ROUTE_CHANGED`) when another version was stored, activated or rolled back since, or the id was deleted and created again. Without it, the last write wins. */
+                "If-Match"?: string;
+            };
             path: {
                 id: string;
             };
@@ -4256,6 +4259,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
+            /** @description If-Match names another state of the route: `details` has its `etag`, `latestVersion` and `activeVersion` now. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
             /** @description The request was refused; `message` says why. */
             "4XX": {
                 headers: {
@@ -4279,7 +4291,10 @@ export interface operations {
     RoutesController_remove: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The route's `ETag` as read (GET /routes/{id} and every change answer it): the change is refused with 412 (`details.code: ROUTE_CHANGED`) when another version was stored, activated or rolled back since, or the id was deleted and created again. Without it, the last write wins. */
+                "If-Match"?: string;
+            };
             path: {
                 id: string;
             };
@@ -4292,6 +4307,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description If-Match names another state of the route: `details` has its `etag`, `latestVersion` and `activeVersion` now. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
             /** @description The request was refused; `message` says why. */
             "4XX": {
@@ -4402,7 +4426,10 @@ export interface operations {
     RoutesController_activate: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The route's `ETag` as read (GET /routes/{id} and every change answer it): the change is refused with 412 (`details.code: ROUTE_CHANGED`) when another version was stored, activated or rolled back since, or the id was deleted and created again. Without it, the last write wins. */
+                "If-Match"?: string;
+            };
             path: {
                 id: string;
                 /** @description A version number (400 outside 1 to 2147483647, 404 when the route has no such version). */
@@ -4426,6 +4453,15 @@ export interface operations {
             };
             /** @description The id exists, or the ingest path (normalised) belongs to another route: `details.routeId` names it. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description If-Match names another state of the route: `details` has its `etag`, `latestVersion` and `activeVersion` now. */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };

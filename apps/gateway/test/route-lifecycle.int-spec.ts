@@ -1,0 +1,109 @@
+/**
+ * Editing one route from two places, and a route id used again, against real Postgres and
+ * RabbitMQ: a change made from a stale read is refused (If-Match, 412) instead of silently
+ * undoing another editor's.
+ */
+import * as amqp from 'amqplib';
+import { randomUUID } from 'node:crypto';
+import { startTestGateway, TestGateway } from './test-gateway';
+
+process.env.JUNCTION_LOG ??= 'silent';
+
+describe('route lifecycle', () => {
+  const run = randomUUID().slice(0, 8);
+  const oldQueue = `lifecycle-old-${run}`;
+  const newQueue = `lifecycle-new-${run}`;
+  let gw: TestGateway;
+  let token: string;
+  let broker: amqp.ChannelModel;
+  let channel: amqp.Channel;
+
+  const api = (method: string, url: string, body?: unknown, headers?: Record<string, string>) =>
+    gw.request(method, url, { token, body, headers });
+
+  const doc = (id: string, description: string, queue = oldQueue) => ({
+    id,
+    description,
+    source: { type: 'http', path: `${id}-${run}`, auth: 'none', mode: 'async' },
+    destinations: [{ type: 'amqp', connection: 'rabbit', queue }],
+  });
+
+  beforeAll(async () => {
+    gw = await startTestGateway({
+      JUNCTION_REPLAY_JOB_LEASE_MS: '1500',
+      JUNCTION_REPLAY_JOB_POLL_MS: '100',
+    });
+    token = await gw.login('admin', gw.adminPassword);
+    broker = await amqp.connect('amqp://guest:guest@127.0.0.1:5672');
+    channel = await broker.createChannel();
+    for (const q of [oldQueue, newQueue]) await channel.assertQueue(q, { durable: true });
+    await gw.create(token, '/api/v1/connections', {
+      name: 'rabbit',
+      type: 'amqp',
+      config: { url: 'amqp://guest@127.0.0.1:5672' },
+      secrets: { password: 'guest' },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const q of [oldQueue, newQueue]) await channel?.deleteQueue(q).catch(() => undefined);
+    await broker?.close();
+    await gw?.close();
+  }, 30_000);
+
+  it('answers an ETag and refuses a PUT, an activation or a delete from a stale read (412)', async () => {
+    const created = await api('POST', '/api/v1/routes', doc('tags', 'v1'));
+    expect(created.status).toBe(201);
+    expect(created.headers.etag).toBe('"1.1.1"');
+    const read = await api('GET', '/api/v1/routes/tags');
+    const tag = read.headers.etag as string;
+    expect(tag).toBe('"1.1.1"');
+
+    // Editor A saves version 2 and runs it, from the tag both editors read.
+    const a = await api('PUT', '/api/v1/routes/tags?activate=true', doc('tags', 'A'), {
+      'if-match': tag,
+    });
+    expect(a.status).toBe(200);
+    expect(a.headers.etag).toBe('"1.2.2"');
+    // Editor B, from the same stale read: refused, nothing stored, A's version still runs.
+    const b = await api('PUT', '/api/v1/routes/tags?activate=true', doc('tags', 'B'), {
+      'if-match': tag,
+    });
+    expect(b.status).toBe(412);
+    expect(b.body).toMatchObject({
+      statusCode: 412,
+      error: 'Precondition Failed',
+      details: { code: 'ROUTE_CHANGED', etag: '"1.2.2"', latestVersion: 2, activeVersion: 2 },
+    });
+    expect((await api('GET', '/api/v1/routes/tags')).body).toMatchObject({
+      latestVersion: 2,
+      activeVersion: 2,
+      document: { description: 'A' },
+    });
+
+    // A rollback from the stale read loses to the activation it did not see; from the new tag it runs.
+    const stale = await api('POST', '/api/v1/routes/tags/versions/1/activate', undefined, {
+      'if-match': tag,
+    });
+    expect(stale.status).toBe(412);
+    const rollback = await api('POST', '/api/v1/routes/tags/versions/1/activate', undefined, {
+      'if-match': 'W/"1.2.2"',
+    });
+    expect(rollback.status).toBe(200);
+    expect(rollback.headers.etag).toBe('"1.2.1"');
+
+    // The YAML read answers the same tag; `*` matches any state; no header: the last write wins.
+    const yaml = await api('GET', '/api/v1/routes/tags?format=yaml');
+    expect(yaml.headers.etag).toBe('"1.2.1"');
+    expect(
+      (await api('DELETE', '/api/v1/routes/tags', undefined, { 'if-match': tag })).status,
+    ).toBe(412);
+    expect(
+      (await api('PUT', '/api/v1/routes/tags', doc('tags', 'C'), { 'if-match': '*' })).status,
+    ).toBe(200);
+    expect((await api('PUT', '/api/v1/routes/tags', doc('tags', 'D'))).status).toBe(200);
+    expect(
+      (await api('DELETE', '/api/v1/routes/tags', undefined, { 'if-match': '"1.4.1"' })).status,
+    ).toBe(204);
+  }, 60_000);
+});
