@@ -1,13 +1,23 @@
 /**
  * Editing one route from two places, and a route id used again, against real Postgres and
  * RabbitMQ: a change made from a stale read is refused (If-Match, 412) instead of silently
- * undoing another editor's.
+ * undoing another editor's, and a deleted route's dead letters are never replayed into the
+ * unrelated route that later takes its id.
  */
 import * as amqp from 'amqplib';
 import { randomUUID } from 'node:crypto';
+import { DeadLettersRepository } from '@junction/runtime';
+import { eventually } from './eventually';
 import { startTestGateway, TestGateway } from './test-gateway';
 
 process.env.JUNCTION_LOG ??= 'silent';
+
+interface Job {
+  id: string;
+  state: string;
+  done: number;
+  failed: number;
+}
 
 describe('route lifecycle', () => {
   const run = randomUUID().slice(0, 8);
@@ -105,5 +115,65 @@ describe('route lifecycle', () => {
     expect(
       (await api('DELETE', '/api/v1/routes/tags', undefined, { 'if-match': '"1.4.1"' })).status,
     ).toBe(204);
+  }, 60_000);
+
+  it("does not replay a deleted route's dead letters into the route that took its id", async () => {
+    expect((await api('POST', '/api/v1/routes', doc('again', 'first life'))).status).toBe(201);
+    const store = gw.app.get(DeadLettersRepository, { strict: false });
+    const park = (incarnation: number, n: number) =>
+      store.park({
+        messageId: `again-${incarnation}-${n}-${run}`,
+        routeId: 'again',
+        routeVersion: 1,
+        routeIncarnation: incarnation,
+        source: { type: 'http', name: `again-${run}` },
+        reasonCode: 'LIFECYCLE',
+        reason: 'parked by the test',
+        attempts: 1,
+        payload: Buffer.from(JSON.stringify({ id: `life-${incarnation}-${n}` })),
+        headers: {},
+      });
+    const first = [await park(1, 0), await park(1, 1)];
+
+    // Deleted, then the id taken by another route that delivers elsewhere.
+    expect((await api('DELETE', '/api/v1/routes/again')).status).toBe(204);
+    const second = await api('POST', '/api/v1/routes', doc('again', 'second life', newQueue));
+    expect(second.body).toMatchObject({ incarnation: 2 });
+    await eventually(async () =>
+      expect((await api('GET', '/api/v1/routes/again/status')).body).toMatchObject({
+        state: 'running',
+      }),
+    );
+    const own = await park(2, 0);
+
+    const refused = await api('POST', `/api/v1/dead-letters/${first[0]}/replay`);
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({
+      details: { code: 'ROUTE_REPLACED', routeIncarnation: 1, currentIncarnation: 2 },
+    });
+
+    // A job over the id's letters replays the new life's own letter only.
+    const created = await api('POST', '/api/v1/dead-letters/replay-jobs', {
+      filter: { routeId: 'again', reasonCode: ['LIFECYCLE'] },
+    });
+    expect(created.status).toBe(202);
+    const job = await eventually(async () => {
+      const j = (await api('GET', `/api/v1/dead-letters/replay-jobs/${(created.body as Job).id}`))
+        .body as Job;
+      expect(j.state).toBe('done');
+      return j;
+    }, 20_000);
+    expect(job).toMatchObject({ done: 1, failed: 2 });
+
+    const delivered: string[] = [];
+    for (;;) {
+      const m = await channel.get(newQueue, { noAck: true });
+      if (!m) break;
+      delivered.push((JSON.parse(m.content.toString()) as { id: string }).id);
+    }
+    expect(delivered).toEqual(['life-2-0']);
+    expect((await api('GET', `/api/v1/dead-letters/${own}`)).body).toMatchObject({ replays: 1 });
+    for (const id of first)
+      expect((await api('GET', `/api/v1/dead-letters/${id}`)).body).toMatchObject({ replays: 0 });
   }, 60_000);
 });

@@ -221,6 +221,20 @@ export class DeadLettersService {
         'CONFLICT',
         `route '${opened.row.routeId}' is not running; start it to replay its dead letters`,
       );
+    // A deleted route's id may be taken again by another route (a new incarnation, from version
+    // 1, with its own destinations): its dead letters are not that route's messages.
+    if (worker.incarnation !== opened.row.routeIncarnation)
+      throw new JunctionError(
+        'CONFLICT',
+        `dead letter ${id} belongs to an earlier life of route '${opened.row.routeId}' ` +
+          `(incarnation ${opened.row.routeIncarnation}; the id was deleted and created again as ` +
+          `incarnation ${worker.incarnation}): it is not replayed into the new route`,
+        {
+          code: 'ROUTE_REPLACED',
+          routeIncarnation: opened.row.routeIncarnation,
+          currentIncarnation: worker.incarnation,
+        },
+      );
     const result = await worker.process(
       {
         id: opened.row.messageId,
