@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -6,6 +7,7 @@ import {
   duplicateIds,
   FilesError,
   formatProblem,
+  MAX_ROUTE_FILE_BYTES,
   readRouteFile,
   unifiedDiff,
 } from './route-files';
@@ -48,6 +50,50 @@ describe('route files for apply', () => {
     expect(() => collectRouteFiles([join(dir, 'nope')])).toThrow(FilesError);
     mkdirSync(join(dir, 'empty'));
     expect(() => collectRouteFiles([join(dir, 'empty')])).toThrow(/no route files/);
+  });
+
+  it('follows a symbolic link only to a file or folder inside the folder named', () => {
+    mkdirSync(join(dir, 'routes', 'sub'), { recursive: true });
+    mkdirSync(join(dir, 'elsewhere'));
+    writeFileSync(join(dir, 'routes', 'a.yaml'), route('a'));
+    writeFileSync(join(dir, 'elsewhere', 'secret.yaml'), 'token: s3cret\n');
+    const routes = join(dir, 'routes');
+    // Inside: followed; a link back up (a loop) is walked once.
+    symlinkSync(join(routes, 'a.yaml'), join(routes, 'sub', 'same.yaml'));
+    symlinkSync('..', join(routes, 'sub', 'up'));
+    expect(collectRouteFiles([routes]).map((f) => f.slice(routes.length + 1))).toEqual([
+      'a.yaml',
+      'sub/same.yaml',
+    ]);
+    // Outside: a file elsewhere on the runner, a device, the folder's parent.
+    for (const [name, target] of [
+      ['leak.yaml', join(dir, 'elsewhere', 'secret.yaml')],
+      ['zero.yaml', '/dev/zero'],
+      ['loop', '..'],
+    ]) {
+      symlinkSync(target, join(routes, name));
+      expect(() => collectRouteFiles([routes])).toThrow(
+        new RegExp(`${name} is a symbolic link to .*, outside .*: not followed`),
+      );
+      rmSync(join(routes, name));
+    }
+  });
+
+  it('refuses what is not a regular file or is too large, without reading it', async () => {
+    const fifo = join(dir, 'fifo.yaml');
+    execFileSync('mkfifo', [fifo]);
+    // Opening a FIFO for reading waits for a writer: the command hung for good.
+    expect(() => collectRouteFiles([dir])).toThrow(/fifo\.yaml is not a regular file/);
+    expect(() => collectRouteFiles([fifo])).toThrow(/fifo\.yaml is not a regular file/);
+    await expect(readRouteFile(fifo)).rejects.toThrow(/not a regular file/);
+    // Named directly, a device is refused too (it never ends: the CLI grew to 15 GB).
+    expect(() => collectRouteFiles(['/dev/zero'])).toThrow(/not a regular file/);
+    await expect(readRouteFile('/dev/zero')).rejects.toThrow(FilesError);
+    rmSync(fifo);
+    writeFileSync(join(dir, 'big.yaml'), Buffer.alloc(MAX_ROUTE_FILE_BYTES + 1, 0x20));
+    await expect(readRouteFile(join(dir, 'big.yaml'))).rejects.toThrow(
+      `big.yaml is ${MAX_ROUTE_FILE_BYTES + 1} bytes; a route file is at most ${MAX_ROUTE_FILE_BYTES}`,
+    );
   });
 
   it('checks each file offline: id, and problems with pointer, line and column', async () => {

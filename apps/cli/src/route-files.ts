@@ -1,14 +1,16 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { lstatSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { extname, join, relative, isAbsolute } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { CONNECTORS } from '@junction/connectors';
 import {
   JsonataEngine,
   parseRouteSource,
   RouteProblem,
+  SOURCE_LIMITS,
   validateRoute,
   withPositions,
 } from '@junction/pipeline';
+import { readBoundedText, UnreadableFile } from './bounded-read';
 
 /** A route document as kept in git: its file, its text and (when it parsed) its id. */
 export interface RouteFile {
@@ -23,19 +25,63 @@ const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
 export class FilesError extends Error {}
 
+/** Bytes a route file may have: the gateway takes SOURCE_LIMITS.maxLength characters of UTF-8. */
+export const MAX_ROUTE_FILE_BYTES = SOURCE_LIMITS.maxLength * 4;
+
+const errno = (err: unknown) => (err as NodeJS.ErrnoException).code ?? String(err);
+
+const inside = (root: string, path: string) => {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+};
+
 /**
  * The route files named by `-f`: a file as given, or every .yaml/.yml/.json under a folder
  * (recursively, hidden entries skipped), in a stable order so runs are reproducible.
+ *
+ * A folder is often a checkout that someone else wrote, read by CI: a symbolic link in it is
+ * followed only to a file or folder inside the folder named (a link to /dev/zero, to a secret
+ * elsewhere on the runner, or to an ancestor, which looped until ELOOP, is refused), and an
+ * entry with a route extension that is not a regular file (a FIFO, a device) is refused: the
+ * command stops before it reads anything.
  */
 export function collectRouteFiles(paths: string[]): string[] {
   const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir).sort()) {
+  const walk = (dir: string, root: string, seen: Set<string>) => {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch (err) {
+      throw new FilesError(`cannot read ${dir}: ${errno(err)}`);
+    }
+    for (const name of names) {
       if (name.startsWith('.')) continue;
       const path = join(dir, name);
-      const stat = statSync(path);
-      if (stat.isDirectory()) walk(path);
-      else if (EXTENSIONS.has(extname(name).toLowerCase())) out.push(path);
+      let stat: Stats;
+      try {
+        stat = lstatSync(path);
+        if (stat.isSymbolicLink()) {
+          const target = realpathSync(path);
+          if (!inside(root, target))
+            throw new FilesError(
+              `${path} is a symbolic link to ${target}, outside ${root}: not followed`,
+            );
+          stat = statSync(target);
+          if (stat.isDirectory() && seen.has(target)) continue;
+        }
+      } catch (err) {
+        if (err instanceof FilesError) throw err;
+        throw new FilesError(`cannot read ${path}: ${errno(err)}`);
+      }
+      if (stat.isDirectory()) {
+        const real = realpathSync(path);
+        if (seen.has(real)) continue;
+        seen.add(real);
+        walk(path, root, seen);
+      } else if (EXTENSIONS.has(extname(name).toLowerCase())) {
+        if (!stat.isFile()) throw new FilesError(`${path} is not a regular file`);
+        out.push(path);
+      }
     }
   };
   for (const path of paths) {
@@ -43,10 +89,13 @@ export function collectRouteFiles(paths: string[]): string[] {
     try {
       stat = statSync(path);
     } catch (err) {
-      throw new FilesError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+      throw new FilesError(`cannot read ${path}: ${errno(err)}`);
     }
-    if (stat.isDirectory()) walk(path);
-    else out.push(path);
+    if (stat.isDirectory()) {
+      const root = realpathSync(path);
+      walk(path, root, new Set([root]));
+    } else if (stat.isFile()) out.push(path);
+    else throw new FilesError(`${path} is not a regular file`);
   }
   if (out.length === 0)
     throw new FilesError(`no route files (.yaml, .yml, .json) in ${paths.join(', ')}`);
@@ -61,7 +110,12 @@ export async function readRouteFile(
   file: string,
   dryRunKey = 'junction-apply',
 ): Promise<RouteFile> {
-  const text = readFileSync(file, 'utf8');
+  let text: string;
+  try {
+    text = readBoundedText(file, MAX_ROUTE_FILE_BYTES, 'route file');
+  } catch (err) {
+    throw err instanceof UnreadableFile ? new FilesError(err.message) : err;
+  }
   const format = extname(file).toLowerCase() === '.json' ? 'json' : 'yaml';
   const parsed = parseRouteSource(text);
   if (parsed.problems.length > 0) return { file, text, format, problems: parsed.problems };

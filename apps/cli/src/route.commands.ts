@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import {
   compileRoute,
   decodeBody,
@@ -14,17 +13,22 @@ import {
   parseRouteText,
 } from '@junction/pipeline';
 import { CONNECTORS, connectorOf } from '@junction/connectors';
+import { readBoundedText, UnreadableFile } from './bounded-read';
 import { EXIT } from './exit-codes';
+import { MAX_ROUTE_FILE_BYTES } from './route-files';
 
 class UsageError extends Error {}
 
-function readText(file: string): string {
+/** A message file: the gateway takes 1 MiB; four times that still says so from decodeBody. */
+const MESSAGE_FILE_BYTES = 4 * 1024 * 1024;
+
+/** A route file, or a message file (a message past the gateway's limit fails there anyway). */
+function readText(file: string, maxBytes: number, what: string): string {
   try {
-    return readFileSync(file, 'utf8');
+    return readBoundedText(file, maxBytes, what);
   } catch (err) {
-    throw new UsageError(
-      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
+    if (err instanceof UnreadableFile) throw new UsageError(err.message);
+    throw err;
   }
 }
 
@@ -43,7 +47,7 @@ async function loadProblems(
 ): Promise<{ doc?: unknown; problems: RouteProblem[] }> {
   let doc: unknown;
   try {
-    doc = parseRouteText(readText(file));
+    doc = parseRouteText(readText(file, MAX_ROUTE_FILE_BYTES, 'route file'));
   } catch (err) {
     if (err instanceof RouteValidationError) return { problems: err.problems };
     throw err;
@@ -103,7 +107,7 @@ export function routeTestCommand(
     envelope.meta.source = { type: 'test', name: messageFile };
     let result: RunResult;
     try {
-      envelope.body = decodeBody(readText(messageFile));
+      envelope.body = decodeBody(readText(messageFile, MESSAGE_FILE_BYTES, 'message file'));
       result = await route.run(envelope, { trace: true });
     } catch (err) {
       if (!(err instanceof PipelineError)) throw err;
