@@ -10,6 +10,7 @@ import {
   type VerifyResult,
 } from '@junction/audit';
 import { EXIT } from './exit-codes';
+import { printable } from './terminal-text';
 
 export interface AuditVerifyOptions {
   /** A downloaded verification report to check (instead of the database). */
@@ -20,8 +21,8 @@ export interface AuditVerifyOptions {
   json?: boolean;
 }
 
-const out = (text: string) => process.stdout.write(`${text}\n`);
-const err = (text: string) => process.stderr.write(`junction audit verify: ${text}\n`);
+const out = (text: string) => process.stdout.write(`${printable(text)}\n`);
+const err = (text: string) => process.stderr.write(`junction audit verify: ${printable(text)}\n`);
 
 function describe(result: VerifyResult): string[] {
   const lines: string[] = [];

@@ -21,6 +21,7 @@ import {
   writeLogin,
 } from './cli-config';
 import { EXIT } from './exit-codes';
+import { printable } from './terminal-text';
 import {
   collectRouteFiles,
   duplicateIds,
@@ -31,8 +32,9 @@ import {
   unifiedDiff,
 } from './route-files';
 
-const out = (line = '') => process.stdout.write(`${line}\n`);
-const err = (line: string) => process.stderr.write(`${line}\n`);
+// Everything printed may hold text the gateway sent (sources, names, reasons): never raw controls.
+const out = (line = '') => process.stdout.write(`${printable(line)}\n`);
+const err = (line: string) => process.stderr.write(`${printable(line)}\n`);
 
 class Usage extends Error {}
 
@@ -255,7 +257,7 @@ export function routeApplyCommand(
           );
           out(`${id}: created (${state(made.latestVersion, made)}) ${where}`);
         }
-        process.stdout.write(unifiedDiff('/dev/null', p.file.file, '', p.file.text));
+        process.stdout.write(printable(unifiedDiff('/dev/null', p.file.file, '', p.file.text)));
         continue;
       }
       const from = p.route.latestVersion;
@@ -286,7 +288,9 @@ export function routeApplyCommand(
         );
       }
       process.stdout.write(
-        unifiedDiff(`${id} version ${from} (server)`, p.file.file, p.before, p.file.text),
+        printable(
+          unifiedDiff(`${id} version ${from} (server)`, p.file.file, p.before, p.file.text),
+        ),
       );
     }
     const total = [
@@ -318,7 +322,8 @@ export function routeExportCommand(id: string, options: { output?: string }): Pr
     if (options.output) {
       writeFileSync(options.output, yaml);
       err(`${id}: written to ${options.output}`);
-    } else process.stdout.write(yaml);
+    } else process.stdout.write(process.stdout.isTTY ? printable(yaml) : yaml);
+    // (Redirected to a file, the source is kept byte for byte; on a terminal it is shown safely.)
     return 0;
   });
 }

@@ -4,7 +4,11 @@ import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT } from './exit-codes';
-import { routeApplyCommand } from './remote.commands';
+import { deadLettersListCommand, routeApplyCommand } from './remote.commands';
+import { printable } from './terminal-text';
+
+/** Sequences a terminal acts on: retitle (OSC 0), cursor up and erase line, bidi override. */
+const HOSTILE = '\u001b]0;owned\u0007\u001b[1A\u001b[2K\r\u202e\u009b';
 
 const FILE_TEXT = `id: r1
 source: { type: http, path: r1, auth: none }
@@ -22,6 +26,8 @@ class FakeGateway {
   /** Another editor stores and activates version 2 once the CLI has read version 1's source. */
   raceAfterDiff = true;
   changes: Array<{ method: string; url: string; ifMatch?: string }> = [];
+  /** The stored source of every version (an editor may have put anything in a comment). */
+  serverSource = 'id: r1\n# the old text\n';
 
   etag(): string {
     const s = this.state;
@@ -62,9 +68,29 @@ class FakeGateway {
     const version = /^\/api\/v1\/routes\/r1\/versions\/(\d+)$/.exec(path);
     if (req.method === 'GET' && version) {
       if (this.raceAfterDiff) this.state = { incarnation: 1, latestVersion: 2, activeVersion: 2 };
-      const source = 'id: r1\n# the old text\n';
+      const source = this.serverSource;
       return json(200, { version: Number(version[1]), source, sourceFormat: 'yaml' });
     }
+    if (req.method === 'GET' && path === '/api/v1/dead-letters')
+      return json(200, [
+        {
+          id: '0193e3a4-0000-7000-8000-000000000000',
+          messageId: 'm',
+          routeId: 'r1',
+          routeVersion: 1,
+          routeIncarnation: 1,
+          source: {},
+          reasonCode: 'EXPRESSION_FAILED',
+          reason: `failed: ${HOSTILE}`,
+          failedAt: null,
+          attempts: 1,
+          payloadSha256: '0'.repeat(64),
+          createdAt: '2026-01-01T00:00:00.000Z',
+          replayedAt: null,
+          replays: 0,
+          lastReplayError: null,
+        },
+      ]);
     const ifMatch = req.headers['if-match'] as string | undefined;
     this.changes.push({ method: req.method!, url: req.url!, ifMatch });
     if (ifMatch !== undefined && ifMatch !== this.etag())
@@ -129,5 +155,54 @@ describe('route apply against a route changed after its diff', () => {
     gw.changes = [];
     expect(await routeApplyCommand([dir], {})).toBe(0);
     expect(gw.changes).toEqual([{ method: 'PUT', url: '/api/v1/routes/r1', ifMatch: '"1.2.2"' }]);
+  });
+});
+
+describe('text from the gateway printed to a terminal', () => {
+  it('shows control characters as visible escapes, keeping tabs, line ends and JSON', () => {
+    expect(printable(`a${HOSTILE}b\tc\r\nd\n`)).toBe(
+      'a\\u001b]0;owned\\u0007\\u001b[1A\\u001b[2K\\u000d\\u202e\\u009bb\tc\r\nd\n',
+    );
+    const json = JSON.stringify({ reason: HOSTILE });
+    expect(JSON.parse(printable(json))).toEqual({ reason: HOSTILE });
+  });
+
+  const gw = new FakeGateway();
+  let dir: string;
+  let output = '';
+  const saved = { url: process.env.JUNCTION_URL, key: process.env.JUNCTION_API_KEY };
+
+  beforeAll(async () => {
+    gw.raceAfterDiff = false;
+    gw.serverSource = `id: r1\n# ${HOSTILE} looks harmless\ndestinations: [{ type: http, connection: elsewhere }]\n`;
+    await gw.start();
+    dir = mkdtempSync(join(tmpdir(), 'junction-apply-text-'));
+    writeFileSync(join(dir, 'r1.yaml'), FILE_TEXT);
+    process.env.JUNCTION_URL = gw.url;
+    process.env.JUNCTION_API_KEY = 'test-key';
+    for (const stream of [process.stdout, process.stderr])
+      jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        output += chunk.toString();
+        return true;
+      });
+  });
+
+  afterAll(async () => {
+    jest.restoreAllMocks();
+    process.env.JUNCTION_URL = saved.url;
+    process.env.JUNCTION_API_KEY = saved.key;
+    if (saved.url === undefined) delete process.env.JUNCTION_URL;
+    if (saved.key === undefined) delete process.env.JUNCTION_API_KEY;
+    rmSync(dir, { recursive: true, force: true });
+    await new Promise((resolve) => gw.server.close(resolve));
+  });
+
+  it("route diff and dead-letters list print the server's text with no control character", async () => {
+    expect(await routeApplyCommand([dir], { diffOnly: true })).toBe(0);
+    expect(await deadLettersListCommand({})).toBe(0);
+    expect(output).toContain('-# \\u001b]0;owned\\u0007\\u001b[1A\\u001b[2K');
+    expect(output).toContain('-destinations: [{ type: http, connection: elsewhere }]');
+    expect(output).toContain('failed: \\u001b]0;owned');
+    for (const c of ['\u001b', '\u0007', '\u009b', '\u202e']) expect(output).not.toContain(c);
   });
 });

@@ -15,6 +15,7 @@ import {
 import { CONNECTORS, connectorOf } from '@junction/connectors';
 import { readBoundedText, UnreadableFile } from './bounded-read';
 import { EXIT } from './exit-codes';
+import { printable } from './terminal-text';
 import { MAX_ROUTE_FILE_BYTES } from './route-files';
 
 class UsageError extends Error {}
@@ -56,8 +57,11 @@ async function loadProblems(
 }
 
 function printProblems(file: string, problems: RouteProblem[]): void {
-  process.stderr.write(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
-  for (const p of problems) process.stderr.write(`  ${p.pointer || '/'}: ${p.message}\n`);
+  process.stderr.write(
+    printable(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`),
+  );
+  for (const p of problems)
+    process.stderr.write(printable(`  ${p.pointer || '/'}: ${p.message}\n`));
 }
 
 function guard(work: () => number | Promise<number>): Promise<number> {
@@ -65,7 +69,7 @@ function guard(work: () => number | Promise<number>): Promise<number> {
     .then(work)
     .catch((err: unknown) => {
       if (err instanceof UsageError) {
-        process.stderr.write(`junction: ${err.message}\n`);
+        process.stderr.write(printable(`junction: ${err.message}\n`));
         return EXIT.USAGE;
       }
       throw err;
@@ -77,12 +81,12 @@ export function routeValidateCommand(file: string, options: { json?: boolean }):
     const { doc, problems } = await loadProblems(file, resources());
     if (options.json) {
       process.stdout.write(
-        `${JSON.stringify({ valid: problems.length === 0, problems }, null, 2)}\n`,
+        printable(`${JSON.stringify({ valid: problems.length === 0, problems }, null, 2)}\n`),
       );
     } else if (problems.length > 0) {
       printProblems(file, problems);
     } else {
-      process.stdout.write(`${file}: valid route '${(doc as { id: string }).id}'\n`);
+      process.stdout.write(printable(`${file}: valid route '${(doc as { id: string }).id}'\n`));
     }
     return problems.length === 0 ? EXIT.DELIVER : EXIT.ROUTE_INVALID;
   });
@@ -114,7 +118,7 @@ export function routeTestCommand(
       result = { outcome: 'error', deliveries: [], error: err, trace: [] };
     }
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(show(toJson(result)), null, 2)}\n`);
+      process.stdout.write(printable(`${JSON.stringify(show(toJson(result)), null, 2)}\n`));
     } else {
       printResult(result, show);
     }
@@ -155,7 +159,7 @@ function describeTarget(d: RunResult['deliveries'][number]): string {
 }
 
 function printResult(result: RunResult, show: <T>(value: T) => T): void {
-  const out = (line = '') => process.stdout.write(`${line}\n`);
+  const out = (line = '') => process.stdout.write(`${printable(line)}\n`);
   const first = result.trace?.[0];
   if (first) out(`input\n${indent(JSON.stringify(show(first.input), null, 2))}`);
   for (const t of result.trace ?? []) {
