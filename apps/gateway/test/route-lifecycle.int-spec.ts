@@ -1,8 +1,8 @@
 /**
  * Editing one route from two places, and a route id used again, against real Postgres and
  * RabbitMQ: a change made from a stale read is refused (If-Match, 412) instead of silently
- * undoing another editor's, and a deleted route's dead letters are never replayed into the
- * unrelated route that later takes its id.
+ * undoing another editor's, a deleted route's dead letters are never replayed into the
+ * unrelated route that later takes its id, and no route reads a queue another route reads.
  */
 import * as amqp from 'amqplib';
 import { randomUUID } from 'node:crypto';
@@ -175,5 +175,56 @@ describe('route lifecycle', () => {
     expect((await api('GET', `/api/v1/dead-letters/${own}`)).body).toMatchObject({ replays: 1 });
     for (const id of first)
       expect((await api('GET', `/api/v1/dead-letters/${id}`)).body).toMatchObject({ replays: 0 });
+  }, 60_000);
+
+  it("refuses a route that reads another route's queue or consumer group, where the broker would split the messages", async () => {
+    await gw.create(token, '/api/v1/connections', {
+      name: 'kafka',
+      type: 'kafka',
+      config: { brokers: ['127.0.0.1:9'] },
+    });
+    const amqpRoute = (id: string, queue: string) => ({
+      id,
+      source: { type: 'amqp', connection: 'rabbit', queue },
+      destinations: [{ type: 'log' }],
+    });
+    const kafkaRoute = (id: string, groupId?: string) => ({
+      id,
+      source: { type: 'kafka', connection: 'kafka', topic: `orders-${run}`, groupId },
+      destinations: [{ type: 'log' }],
+    });
+    const shared = `orders-in-${run}`;
+    expect((await api('POST', '/api/v1/routes', amqpRoute('owner', shared))).status).toBe(201);
+
+    const thief = await api('POST', '/api/v1/routes', amqpRoute('thief', shared));
+    expect(thief.status).toBe(409);
+    expect(thief.body).toMatchObject({
+      details: {
+        routeId: 'owner',
+        problems: [{ pointer: '/source/queue', message: expect.stringContaining("'owner'") }],
+      },
+    });
+    expect((await api('GET', '/api/v1/routes/thief')).status).toBe(404);
+    // Elsewhere it is created; moved onto the owner's queue, refused, stored version or not.
+    expect((await api('POST', '/api/v1/routes', amqpRoute('thief', `${shared}-2`))).status).toBe(
+      201,
+    );
+    expect((await api('PUT', '/api/v1/routes/thief', amqpRoute('thief', shared))).status).toBe(409);
+    expect((await api('GET', '/api/v1/routes/thief')).body).toMatchObject({ latestVersion: 1 });
+
+    // Kafka: routes in their own groups each read the whole topic; one group is one reader.
+    expect((await api('POST', '/api/v1/routes', kafkaRoute('k-one'))).status).toBe(201);
+    expect((await api('POST', '/api/v1/routes', kafkaRoute('k-two'))).status).toBe(201);
+    const group = await api('POST', '/api/v1/routes', kafkaRoute('k-three', 'junction.k-one'));
+    expect(group.status).toBe(409);
+    expect(group.body).toMatchObject({
+      details: { routeId: 'k-one', problems: [{ pointer: '/source/groupId' }] },
+    });
+
+    // Once the owner is deleted, its queue is free.
+    expect((await api('DELETE', '/api/v1/routes/owner')).status).toBe(204);
+    expect((await api('PUT', '/api/v1/routes/thief', amqpRoute('thief', shared))).status).toBe(200);
+    for (const id of ['thief', 'k-one', 'k-two'])
+      expect((await api('DELETE', `/api/v1/routes/${id}`)).status).toBe(204);
   }, 60_000);
 });

@@ -196,6 +196,36 @@ export class RoutesRepository {
     return rows[0] ? { routeId: rows[0].id, desiredState: rows[0].desired_state } : null;
   }
 
+  /**
+   * Serialises the checks of where routes read (sourceClaim) across processes: every write that
+   * may give a route a new source takes this lock first, so two at once cannot both pass.
+   */
+  async lockSources(manager: EntityManager): Promise<void> {
+    await manager.query(`SELECT pg_advisory_xact_lock(hashtext('junction.route-sources'))`);
+  }
+
+  /**
+   * The active and latest documents of every other live route whose source is of `type` on
+   * `connection` (the only ones whose source can be the same place).
+   */
+  async sourcesOn(
+    manager: EntityManager,
+    type: string,
+    connection: string,
+    exceptId: string,
+  ): Promise<Array<{ routeId: string; document: RouteSpec }>> {
+    const rows: Array<{ route_id: string; document: RouteSpec }> = await manager.query(
+      `SELECT v.route_id, v.document FROM routes r JOIN route_versions v
+          ON v.route_id = r.id AND v.incarnation = r.incarnation
+         AND (v.version = r.latest_version OR v.version = r.active_version)
+        WHERE r.deleted_at IS NULL AND r.id <> $3
+          AND v.document->'source'->>'type' = $1 AND v.document->'source'->>'connection' = $2
+        ORDER BY v.route_id`,
+      [type, connection, exceptId],
+    );
+    return rows.map((r) => ({ routeId: r.route_id, document: r.document }));
+  }
+
   async notify(manager: EntityManager, id: string): Promise<void> {
     await manager.query('SELECT pg_notify($1, $2)', [ROUTE_CHANNEL, id]);
   }

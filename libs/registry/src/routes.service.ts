@@ -29,6 +29,7 @@ import { RouteEntity } from './entities/route.entity';
 import { ROUTE_RESOURCES, ROUTE_RUNTIME_STATUS } from './registry.tokens';
 import { routeCardNumberProblems } from './route-card-numbers';
 import { checkIfMatch } from './route-etag';
+import { sourceClaim } from './source-claims';
 import { RouteEventBus } from './route-events';
 import { isUniqueViolation, RoutesRepository, type VersionListing } from './routes.repository';
 import type { RouteSourceInput } from './route-source-body';
@@ -371,6 +372,7 @@ export class RoutesService {
           deletedAt: null,
         });
         await this.claimPaths(m, document.id, [document]);
+        await this.claimSources(m, document.id, [document], []);
         await this.routes.notify(m, document.id);
       })
       .catch((err: unknown) => {
@@ -417,6 +419,16 @@ export class RoutesService {
         route.latestVersion,
         m,
       ))!;
+      const running =
+        route.activeVersion === null || route.activeVersion === route.latestVersion
+          ? undefined
+          : await this.routes.findVersion(id, route.incarnation, route.activeVersion, m);
+      await this.claimSources(
+        m,
+        id,
+        [document],
+        [latest.document, ...(running ? [running.document] : [])],
+      );
       let version = route.latestVersion;
       // A YAML text that changed only in comments or layout is a new version too: the text is
       // what its author reads. The same document sent as JSON again is not.
@@ -570,6 +582,16 @@ export class RoutesService {
           { problems: missing },
         );
       const latest = await this.routes.findVersion(id, route.incarnation, route.latestVersion, m);
+      const running =
+        route.activeVersion === null
+          ? undefined
+          : await this.routes.findVersion(id, route.incarnation, route.activeVersion, m);
+      await this.claimSources(
+        m,
+        id,
+        [stored!.document],
+        [latest!.document, ...(running ? [running.document] : [])],
+      );
       await this.claimPaths(m, id, [stored!.document, latest!.document]);
       await this.routes.updateRoute(m, id, { activeVersion: version });
       await this.routes.notify(m, id);
@@ -757,6 +779,48 @@ export class RoutesService {
           problems: [{ pointer: '/source/path', message: `is route '${routeId}'s path` }],
         },
       );
+    }
+  }
+
+  /**
+   * Refuses (409) a document whose source reads where another live route's active or latest
+   * version reads, so the broker would split the messages between them (see sourceClaim). Only
+   * a place the route does not read already (`held`: its own active and latest documents) is
+   * checked: two routes that shared a queue before this check can still be edited apart.
+   */
+  private async claimSources(
+    m: EntityManager,
+    id: string,
+    documents: RouteSpec[],
+    held: RouteSpec[],
+  ): Promise<void> {
+    const heldKeys = new Set(held.map((d) => sourceClaim(id, d)?.key));
+    const fresh = documents.filter((d) => {
+      const claim = sourceClaim(id, d);
+      return claim !== undefined && !heldKeys.has(claim.key);
+    });
+    if (fresh.length === 0) return;
+    await this.routes.lockSources(m);
+    for (const document of fresh) {
+      const claim = sourceClaim(id, document)!;
+      const { type, connection } = document.source as unknown as Record<string, string>;
+      const owner = (await this.routes.sourcesOn(m, type, connection, id)).find(
+        (other) => sourceClaim(other.routeId, other.document)?.key === claim.key,
+      );
+      if (owner)
+        throw new JunctionError(
+          'CONFLICT',
+          `route '${owner.routeId}' reads ${claim.place} on connection '${connection}' already; two routes reading one place would split its messages between them (change that route, or delete it first)`,
+          {
+            routeId: owner.routeId,
+            problems: [
+              {
+                pointer: claim.pointer,
+                message: `is where route '${owner.routeId}' reads (${claim.place})`,
+              },
+            ],
+          },
+        );
     }
   }
 

@@ -1,0 +1,40 @@
+import type { RouteSpec } from '@junction/connectors';
+import { sourceClaim } from './source-claims';
+
+const route = (source: Record<string, unknown>) =>
+  ({ id: 'r', source, destinations: [{ type: 'log' }] }) as unknown as RouteSpec;
+
+const key = (id: string, source: Record<string, unknown>) => sourceClaim(id, route(source))?.key;
+
+describe('where a source takes messages no other route may take', () => {
+  it('an AMQP queue, whatever reads it', () => {
+    const q = { type: 'amqp', connection: 'rabbit', queue: 'orders' };
+    expect(key('a', q)).toBe(key('b', { ...q, prefetch: 5 }));
+    expect(key('a', q)).not.toBe(key('b', { ...q, connection: 'other' }));
+    expect(sourceClaim('a', route(q))).toMatchObject({ pointer: '/source/queue' });
+  });
+
+  it('a Kafka topic per consumer group (by default one group per route)', () => {
+    const t = { type: 'kafka', connection: 'kafka', topic: 'orders' };
+    expect(key('a', t)).not.toBe(key('b', t));
+    expect(key('a', t)).toBe(key('b', { ...t, groupId: 'junction.a' }));
+    expect(sourceClaim('a', route(t))).toMatchObject({ pointer: '/source/topic' });
+  });
+
+  it('an AMQP 1.0 queue, or a topic per subscription', () => {
+    const q = { type: 'amqp10', connection: 'artemis', address: 'orders' };
+    expect(key('a', q)).toBe(key('b', { ...q, capability: 'queue' }));
+    const t = { ...q, capability: 'topic' };
+    expect(key('a', t)).not.toBe(key('b', t));
+    expect(key('a', t)).toBe(key('b', { ...t, subscription: 'junction.a' }));
+    expect(key('a', t)).not.toBe(key('a', q));
+  });
+
+  it('an MQTT shared subscription only; plain subscriptions and HTTP paths claim nothing here', () => {
+    const m = { type: 'mqtt', connection: 'mosquitto', topic: 'orders/#' };
+    expect(key('a', m)).toBeUndefined();
+    expect(key('a', { ...m, shareGroup: 'g' })).toBe(key('b', { ...m, shareGroup: 'g' }));
+    expect(key('a', { ...m, shareGroup: 'g' })).not.toBe(key('b', { ...m, shareGroup: 'h' }));
+    expect(key('a', { type: 'http', path: 'orders', auth: 'none' })).toBeUndefined();
+  });
+});
