@@ -1,4 +1,4 @@
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, readFileSync, writeSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
@@ -21,6 +21,7 @@ import {
   writeLogin,
 } from './cli-config';
 import { EXIT } from './exit-codes';
+import { openOutputFile, UnwritableFile } from './output-file';
 import { printable } from './terminal-text';
 import {
   collectRouteFiles,
@@ -43,7 +44,12 @@ async function guarded(work: () => Promise<number>): Promise<number> {
   try {
     return await work();
   } catch (e) {
-    if (e instanceof Usage || e instanceof NotLoggedIn || e instanceof FilesError) {
+    if (
+      e instanceof Usage ||
+      e instanceof NotLoggedIn ||
+      e instanceof FilesError ||
+      e instanceof UnwritableFile
+    ) {
       err(`junction: ${e.message}`);
       return EXIT.USAGE;
     }
@@ -320,7 +326,12 @@ export function routeExportCommand(id: string, options: { output?: string }): Pr
       }),
     );
     if (options.output) {
-      writeFileSync(options.output, yaml);
+      const fd = openOutputFile(options.output, 0o644);
+      try {
+        writeSync(fd, yaml);
+      } finally {
+        closeSync(fd);
+      }
       err(`${id}: written to ${options.output}`);
     } else process.stdout.write(process.stdout.isTTY ? printable(yaml) : yaml);
     // (Redirected to a file, the source is kept byte for byte; on a terminal it is shown safely.)
@@ -414,7 +425,8 @@ export function auditExportCommand(options: {
     const download = await client().auditExport(query);
     const body = Readable.fromWeb(download.body as NodeReadableStream<Uint8Array>);
     if (options.output) {
-      await pipeline(body, createWriteStream(options.output, { mode: 0o600 }));
+      const fd = openOutputFile(options.output, 0o600);
+      await pipeline(body, createWriteStream('', { fd }));
       err(`audit export written to ${options.output}`);
     } else await pipeline(body, process.stdout, { end: false });
     return 0;

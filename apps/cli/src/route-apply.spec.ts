@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT } from './exit-codes';
-import { deadLettersListCommand, routeApplyCommand } from './remote.commands';
+import { deadLettersListCommand, routeApplyCommand, routeExportCommand } from './remote.commands';
 import { printable } from './terminal-text';
 
 /** Sequences a terminal acts on: retitle (OSC 0), cursor up and erase line, bidi override. */
@@ -204,5 +205,26 @@ describe('text from the gateway printed to a terminal', () => {
     expect(output).toContain('-destinations: [{ type: http, connection: elsewhere }]');
     expect(output).toContain('failed: \\u001b]0;owned');
     for (const c of ['\u001b', '\u0007', '\u009b', '\u202e']) expect(output).not.toContain(c);
+  });
+
+  it('export -o writes the file itself, never through a symbolic link or into a FIFO', async () => {
+    const victim = join(dir, 'bashrc');
+    writeFileSync(victim, 'export PS1=safe\n');
+    const link = join(dir, 'orders.yaml');
+    symlinkSync(victim, link);
+    expect(await routeExportCommand('r1', { output: link })).toBe(EXIT.USAGE);
+    expect(output).toContain('is a symbolic link: not written through it');
+    expect(readFileSync(victim, 'utf8')).toBe('export PS1=safe\n');
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+
+    const fifo = join(dir, 'fifo.yaml');
+    execFileSync('mkfifo', [fifo]);
+    expect(await routeExportCommand('r1', { output: fifo })).toBe(EXIT.USAGE);
+
+    const plain = join(dir, 'plain.yaml');
+    expect(await routeExportCommand('r1', { output: plain })).toBe(0);
+    writeFileSync(plain, 'old and longer than the export '.repeat(100));
+    expect(await routeExportCommand('r1', { output: plain })).toBe(0);
+    expect(JSON.parse(readFileSync(plain, 'utf8'))).toMatchObject({ id: 'r1' });
   });
 });
