@@ -1,7 +1,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { textBody } from '@junction/client';
-import { connect, failure } from './api-client';
+import { AnswerTooLarge, connect, failure } from './api-client';
 
 /** A real HTTP server on 127.0.0.1 that answers each path with a fixed status and body. */
 function serve(
@@ -116,5 +116,44 @@ describe('the CLI on @junction/client: what an exit code is made of', () => {
 
   it('anything else is not an API failure', () => {
     expect(failure(new Error('disk full'))).toBeUndefined();
+  });
+
+  it('stops reading an answer past the bound (a server that answers without end), except the audit export', async () => {
+    const endless = await serve((req, res) => {
+      res.writeHead(200, {
+        'content-type': req.url?.includes('format=yaml') ? 'application/yaml' : 'application/json',
+      });
+      // 2 MiB: twice the bound below; the audit export gets it whole.
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      for (let i = 0; i < 32; i++) res.write(chunk);
+      res.end('"x"');
+    });
+    try {
+      const api = connect({ url: endless.url, credentials: { apiKey: 'k1' } }, 5000, 1024 * 1024);
+      const text = await api
+        .data(
+          api.GET('/api/v1/routes/{id}', {
+            params: { path: { id: 'x' }, query: { format: 'yaml' } },
+            parseAs: 'text',
+          }),
+        )
+        .catch((e: unknown) => e);
+      expect(text).toBeInstanceOf(AnswerTooLarge);
+      expect(failure(text)).toEqual({
+        unavailable: true,
+        line: "the gateway's answer to /api/v1/routes/x is over 1048576 bytes; not read further",
+      });
+      const json = await api
+        .data(api.GET('/api/v1/routes/{id}', { params: { path: { id: 'x' } } }))
+        .catch((e: unknown) => e);
+      expect(json).toBeInstanceOf(AnswerTooLarge);
+      const exported = await api.auditExport({ format: 'ndjson' });
+      expect((await new Response(exported.body).arrayBuffer()).byteLength).toBe(
+        2 * 1024 * 1024 + 3,
+      );
+    } finally {
+      endless.server.closeAllConnections();
+      await new Promise((r) => endless.server.close(r));
+    }
   });
 });
