@@ -6,11 +6,47 @@
  */
 import * as amqp from 'amqplib';
 import { randomUUID } from 'node:crypto';
-import { DeadLettersRepository } from '@junction/runtime';
+import { DeadLettersRepository, ReplayClock } from '@junction/runtime';
 import { eventually } from './eventually';
 import { startTestGateway, TestGateway } from './test-gateway';
 
 process.env.JUNCTION_LOG ??= 'silent';
+
+/** A replay clock whose sleeps pass at once, or wait while held. */
+class HeldClock implements ReplayClock {
+  t = 1_000_000;
+  waiting = 0;
+  private held = false;
+  private waiters: Array<() => void> = [];
+
+  now(): number {
+    return this.t;
+  }
+
+  async sleep(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.held) {
+      this.waiting += 1;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          this.waiters.push(resolve);
+          signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+        });
+      } finally {
+        this.waiting -= 1;
+      }
+    }
+    this.t += ms;
+  }
+
+  hold(): void {
+    this.held = true;
+  }
+
+  release(): void {
+    this.held = false;
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
 
 interface Job {
   id: string;
@@ -27,6 +63,7 @@ describe('route lifecycle', () => {
   let token: string;
   let broker: amqp.ChannelModel;
   let channel: amqp.Channel;
+  const clock = new HeldClock();
 
   const api = (method: string, url: string, body?: unknown, headers?: Record<string, string>) =>
     gw.request(method, url, { token, body, headers });
@@ -39,10 +76,11 @@ describe('route lifecycle', () => {
   });
 
   beforeAll(async () => {
-    gw = await startTestGateway({
-      JUNCTION_REPLAY_JOB_LEASE_MS: '1500',
-      JUNCTION_REPLAY_JOB_POLL_MS: '100',
-    });
+    gw = await startTestGateway(
+      { JUNCTION_REPLAY_JOB_LEASE_MS: '1500', JUNCTION_REPLAY_JOB_POLL_MS: '100' },
+      undefined,
+      { replayClock: clock },
+    );
     token = await gw.login('admin', gw.adminPassword);
     broker = await amqp.connect('amqp://guest:guest@127.0.0.1:5672');
     channel = await broker.createChannel();
@@ -56,6 +94,7 @@ describe('route lifecycle', () => {
   }, 60_000);
 
   afterAll(async () => {
+    clock.release();
     for (const q of [oldQueue, newQueue]) await channel?.deleteQueue(q).catch(() => undefined);
     await broker?.close();
     await gw?.close();
@@ -226,5 +265,63 @@ describe('route lifecycle', () => {
     expect((await api('PUT', '/api/v1/routes/thief', amqpRoute('thief', shared))).status).toBe(200);
     for (const id of ['thief', 'k-one', 'k-two'])
       expect((await api('DELETE', `/api/v1/routes/${id}`)).status).toBe(204);
+  }, 60_000);
+
+  it('a replay job through a chosen version stops delivering once its route is deleted', async () => {
+    const pinnedQueue = `lifecycle-pinned-${run}`;
+    await channel.assertQueue(pinnedQueue, { durable: true });
+    const pinned = (pipeline: unknown[]) => ({
+      id: 'pinned',
+      source: { type: 'http', path: `pinned-${run}`, auth: 'none', mode: 'async' },
+      pipeline,
+      destinations: [{ type: 'amqp', connection: 'rabbit', queue: pinnedQueue }],
+    });
+    const strict = [{ validate: { schema: { type: 'object', required: ['ok'] } } }];
+    expect((await api('POST', '/api/v1/routes', pinned(strict))).status).toBe(201);
+    expect((await api('PUT', '/api/v1/routes/pinned', pinned([]))).body).toMatchObject({
+      latestVersion: 2,
+      activeVersion: 1,
+    });
+    const store = gw.app.get(DeadLettersRepository, { strict: false });
+    for (let n = 0; n < 3; n++)
+      await store.park({
+        messageId: `pinned-${n}-${run}`,
+        routeId: 'pinned',
+        routeVersion: 1,
+        source: { type: 'http', name: `pinned-${run}` },
+        reasonCode: 'SCHEMA_FAILED',
+        reason: 'no ok',
+        attempts: 1,
+        payload: Buffer.from(JSON.stringify({ id: `pinned-${n}` })),
+        headers: {},
+      });
+
+    // One letter a second: the job replays the first, then waits on the held clock.
+    clock.hold();
+    const created = await api('POST', '/api/v1/dead-letters/replay-jobs', {
+      filter: { routeId: 'pinned' },
+      version: 2,
+      ratePerSecond: 1,
+    });
+    expect(created.status).toBe(202);
+    const jobId = (created.body as Job).id;
+    await eventually(async () => expect(clock.waiting).toBe(1));
+    expect((await api('DELETE', '/api/v1/routes/pinned')).status).toBe(204);
+    clock.release();
+
+    const job = await eventually(async () => {
+      const j = (await api('GET', `/api/v1/dead-letters/replay-jobs/${jobId}`)).body as Job;
+      expect(j.state).toBe('done');
+      return j;
+    }, 20_000);
+    expect(job).toMatchObject({ done: 1, failed: 2 });
+    const delivered: string[] = [];
+    for (;;) {
+      const m = await channel.get(pinnedQueue, { noAck: true });
+      if (!m) break;
+      delivered.push((JSON.parse(m.content.toString()) as { id: string }).id);
+    }
+    expect(delivered).toHaveLength(1);
+    await channel.deleteQueue(pinnedQueue);
   }, 60_000);
 });

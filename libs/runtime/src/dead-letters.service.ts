@@ -221,6 +221,14 @@ export class DeadLettersService {
         'CONFLICT',
         `route '${opened.row.routeId}' is not running; start it to replay its dead letters`,
       );
+    // A worker of a chosen version (a replay job's) is the job's own: it would go on delivering
+    // through a route deleted while the job runs (15 of 20 letters went out after the delete).
+    if (through && !(await this.supervisor.lives(opened.row.routeId, through.incarnation)))
+      throw new JunctionError(
+        'CONFLICT',
+        `route '${opened.row.routeId}' was deleted (or created again) since the replay started; its dead letters are not replayed through it`,
+        { code: 'ROUTE_DELETED' },
+      );
     // A deleted route's id may be taken again by another route (a new incarnation, from version
     // 1, with its own destinations): its dead letters are not that route's messages.
     if (worker.incarnation !== opened.row.routeIncarnation)

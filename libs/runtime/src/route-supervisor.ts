@@ -276,6 +276,15 @@ export class RouteSupervisor {
     };
   }
 
+  /**
+   * Whether the route still lives as `incarnation` (not deleted, not created again since): a
+   * worker built for a replay of a chosen version must not outlive its route.
+   */
+  async lives(id: string, incarnation: number): Promise<boolean> {
+    const record = await this.store.find(id);
+    return !!record && !record.deleted && (record.incarnation ?? 1) === incarnation;
+  }
+
   worker(id: string): RouteWorker | undefined {
     return this.workers.get(id);
   }
