@@ -76,6 +76,10 @@ export function VersionsScreen() {
   const leftText = useVersionText(id, left);
   const rightText = useVersionText(id, right);
 
+  // The route's state as this list shows it (its ETag): an activation or rollback chosen from a
+  // list that another editor has changed since is refused (412), not applied over their change.
+  const shown = list[0] ? `"${list[0].incarnation}.${list[0].version}.${active ?? 0}"` : undefined;
+
   const activate = async (version: number, reason?: string) => {
     setMessage(undefined);
     setGuard(undefined);
@@ -83,7 +87,7 @@ export function VersionsScreen() {
     try {
       await data(
         api.POST('/api/v1/routes/{id}/versions/{version}/activate', {
-          params: { path: { id, version } },
+          params: { path: { id, version }, header: shown ? { 'If-Match': shown } : {} },
           body: reason ? { override: { reason } } : {},
         }),
       );
@@ -94,6 +98,8 @@ export function VersionsScreen() {
     } catch (err) {
       setGuard(sampleGuardRefusal(err, version));
       setMessage({ color: 'red', text: errorMessage(err) });
+      // A 412 means the list is out of date: show the route as it is now.
+      await client.invalidateQueries({ queryKey: ['versions', id] });
     } finally {
       setBusy(false);
     }

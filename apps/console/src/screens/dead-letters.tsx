@@ -460,7 +460,15 @@ function BulkReplay({ search, job }: { search: Filter; job?: string }) {
     run(async () => {
       await data(
         api.POST('/api/v1/routes/{id}/versions/{version}/activate', {
-          params: { path: { id: search.routeId!, version: chosen! } },
+          params: {
+            path: { id: search.routeId!, version: chosen! },
+            // The route as the version list shows it: refused (412) if it changed since.
+            header: versions.data?.[0]
+              ? {
+                  'If-Match': `"${versions.data[0].incarnation}.${versions.data[0].version}.${active ?? 0}"`,
+                }
+              : {},
+          },
           body: {},
         }),
       );
