@@ -1,7 +1,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { textBody } from '@junction/client';
-import { AnswerTooLarge, connect, failure } from './api-client';
+import { AnswerTimedOut, AnswerTooLarge, connect, failure } from './api-client';
 
 /** A real HTTP server on 127.0.0.1 that answers each path with a fixed status and body. */
 function serve(
@@ -154,6 +154,52 @@ describe('the CLI on @junction/client: what an exit code is made of', () => {
     } finally {
       endless.server.closeAllConnections();
       await new Promise((r) => endless.server.close(r));
+    }
+  });
+
+  it('a deadline that holds: an answer that never ends times out; the audit export only when it stalls', async () => {
+    const timers: NodeJS.Timeout[] = [];
+    const slow = await serve((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      if (req.url?.includes('steady')) {
+        // The audit export: 30 parts 50 ms apart, longer in all than the 1 s deadline.
+        let n = 0;
+        const t = setInterval(() => {
+          res.write('x');
+          if (++n === 30) {
+            clearInterval(t);
+            res.end();
+          }
+        }, 50);
+        timers.push(t);
+      } else if (req.url?.includes('export'))
+        res.write('x'); // one byte, then nothing
+      else timers.push(setInterval(() => res.write('a'), 50)); // a byte at a time, without end
+    });
+    try {
+      const api = connect({ url: slow.url, credentials: { apiKey: 'k1' } }, 1000);
+      const trickled = await api
+        .data(
+          api.GET('/api/v1/routes/{id}', {
+            params: { path: { id: 'x' }, query: { format: 'yaml' } },
+            parseAs: 'text',
+          }),
+        )
+        .catch((e: unknown) => e);
+      expect(trickled).toBeInstanceOf(AnswerTimedOut);
+      expect(failure(trickled)).toEqual({
+        unavailable: true,
+        line: 'the gateway did not answer within 1000 ms (/api/v1/routes/x)',
+      });
+      const stalled = await api.auditExport({ format: 'ndjson' });
+      await expect(new Response(stalled.body).text()).rejects.toBeInstanceOf(AnswerTimedOut);
+      const steady = connect({ url: `${slow.url}/steady`, credentials: { apiKey: 'k1' } }, 1000);
+      const exported = await steady.auditExport({ format: 'ndjson' });
+      expect(await new Response(exported.body).text()).toBe('x'.repeat(30));
+    } finally {
+      for (const t of timers) clearInterval(t);
+      slow.server.closeAllConnections();
+      await new Promise((r) => slow.server.close(r));
     }
   });
 });

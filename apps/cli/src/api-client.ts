@@ -18,25 +18,80 @@ export class AnswerTooLarge extends Error {
   override readonly name = 'AnswerTooLarge';
 }
 
+/** The gateway took too long: to answer, or (audit export) to send the next part of it. */
+export class AnswerTimedOut extends Error {
+  override readonly name = 'AnswerTimedOut';
+}
+
 const STREAMED = /\/api\/v1\/audit\/export$/;
 
-/** The answer with its body cut off, as an error, past `maxBytes`. */
-function bounded(response: Response, path: string, maxBytes: number): Response {
-  if (!response.body || STREAMED.test(path)) return response;
+/**
+ * One request with a deadline that holds: AbortSignal.timeout() inside AbortSignal.any() may be
+ * collected before it fires (a server trickling a byte every 2 s held `route export` past 80 s,
+ * though the deadline was 30 s; one run in three was cut off). The timer here lives as long as
+ * the request. An answer read into memory must arrive whole within `timeoutMs` and be at most
+ * `maxBytes`; the audit export, streamed to its file at any size, must only never pause longer
+ * than `timeoutMs`.
+ */
+async function fetchWithDeadline(
+  request: Request,
+  timeoutMs: number,
+  maxBytes: number,
+): Promise<Response> {
+  const path = new URL(request.url).pathname;
+  const streamed = STREAMED.test(path);
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (what: string) => {
+    clearTimeout(timer);
+    timer = setTimeout(
+      () =>
+        controller.abort(
+          new AnswerTimedOut(`the gateway did not ${what} within ${timeoutMs} ms (${path})`),
+        ),
+      timeoutMs,
+    );
+    // The open request keeps the process alive; the timer alone must not.
+    timer.unref();
+  };
+  const disarm = () => clearTimeout(timer);
+  if (request.signal.aborted) controller.abort(request.signal.reason);
+  else
+    request.signal.addEventListener('abort', () => controller.abort(request.signal.reason), {
+      once: true,
+    });
+  arm('answer');
+  let response: Response;
+  try {
+    response = await fetch(request, { redirect: 'manual', signal: controller.signal });
+  } catch (err) {
+    disarm();
+    throw controller.signal.reason instanceof AnswerTimedOut ? controller.signal.reason : err;
+  }
+  if (!response.body || response.headers.get('content-length') === '0') {
+    disarm();
+    return response;
+  }
+  if (streamed) arm('send more of its answer');
   let seen = 0;
-  const limit = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      seen += chunk.byteLength;
-      if (seen > maxBytes)
-        controller.error(
+  const guard = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, stream) {
+      if (streamed) arm('send more of its answer');
+      else if ((seen += chunk.byteLength) > maxBytes) {
+        disarm();
+        stream.error(
           new AnswerTooLarge(
             `the gateway's answer to ${path} is over ${maxBytes} bytes; not read further`,
           ),
         );
-      else controller.enqueue(chunk);
+        return;
+      }
+      stream.enqueue(chunk);
     },
+    flush: disarm,
   });
-  return new Response(response.body.pipeThrough(limit), {
+  const body = response.body.pipeThrough(guard);
+  return new Response(body, {
     status: response.status,
     statusText: response.statusText,
     headers: response.headers,
@@ -58,15 +113,7 @@ export function connect(
   return createJunctionClient({
     baseUrl: connection.url,
     ...connection.credentials,
-    fetch: async (request) =>
-      bounded(
-        await fetch(request, {
-          redirect: 'manual',
-          signal: AbortSignal.any([request.signal, AbortSignal.timeout(timeoutMs)]),
-        }),
-        new URL(request.url).pathname,
-        maxAnswerBytes,
-      ),
+    fetch: (request) => fetchWithDeadline(request, timeoutMs, maxAnswerBytes),
   });
 }
 
@@ -74,7 +121,7 @@ export function connect(
 export function failure(
   e: unknown,
 ): { unavailable: boolean; line: string; error?: ApiError } | undefined {
-  if (e instanceof NetworkError || e instanceof AnswerTooLarge)
+  if (e instanceof NetworkError || e instanceof AnswerTooLarge || e instanceof AnswerTimedOut)
     return { unavailable: true, line: e.message };
   if (!(e instanceof ApiError)) return undefined;
   const where = e.request ? `${e.request.method} ${e.request.path}: ` : '';
