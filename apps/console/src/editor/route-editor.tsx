@@ -663,6 +663,11 @@ export function RouteEditor() {
     queryKey: ['route-source', id, latest],
     enabled: latest !== undefined,
     staleTime: Infinity,
+    // While a newer version's text of the same route loads (after this editor's own save, say),
+    // the editor stays as it is: unmounting it would drop its buffer state and the save's
+    // message. Never another route's text.
+    placeholderData: (previous, previousQuery) =>
+      previousQuery?.queryKey[1] === id ? previous : undefined,
     queryFn: async () =>
       editableSource(
         await data(
