@@ -198,8 +198,9 @@ describe('MQTT routes through the gateway', () => {
       {
         topic: `${RUN}/a2m/de`,
         body: JSON.stringify({ id: 'o-1', country: 'DE' }),
-        // The source's headers are the route's to read ($headers), not forwarded.
-        props: { 'junction-id': `${RUN}-a2m-1`, 'x-via': 'junction' },
+        // The source's headers are the route's to read ($headers), not forwarded; the count of
+        // routes the message went through is (it stops loops between routes).
+        props: { 'junction-hops': '1', 'junction-id': `${RUN}-a2m-1`, 'x-via': 'junction' },
       },
     ]);
   }, 90_000);
