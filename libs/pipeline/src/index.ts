@@ -11,6 +11,11 @@ export { routeSchema, destinationKinds } from './schema/route-schema';
 export { checkRouteShape, parseRouteText, prepareRouteSchema } from './schema/route-validator';
 export { parseRouteSource, withPositions, SOURCE_LIMITS } from './schema/route-source';
 export type { ParsedSource, SourceFormat } from './schema/route-source';
+export {
+  RouteSourceParser,
+  SourceParserBusyError,
+  sharedRouteSourceParser,
+} from './schema/route-source-thread';
 export type { JsonSchema } from './schema/json-schema';
 export { useLinearUniqueItems } from './schema/unique-items';
 export { STAGES, STAGE_KINDS } from './stages';

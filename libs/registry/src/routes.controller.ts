@@ -173,7 +173,7 @@ export class RoutesController {
   @ApiBody({ schema: routeDocumentRef })
   @ApiOkResponse({ type: ValidationResultDto })
   async validate(@RouteSource() input: RouteSourceInput): Promise<ValidationResultDto> {
-    const sourced = this.routes.readSource(input);
+    const sourced = await this.routes.readSource(input);
     const problems = await this.routes.problems(sourced.document, sourced);
     return { valid: problems.length === 0, problems };
   }
@@ -231,7 +231,7 @@ export class RoutesController {
     @Res({ passthrough: true }) reply: FastifyReply,
     @Query('comment') comment?: string,
   ): Promise<RouteViewDto> {
-    const sourced = this.routes.readSource(input);
+    const sourced = await this.routes.readSource(input);
     return tagged(reply, await this.routes.create(sourced.document, actor.name, comment, sourced));
   }
 
@@ -304,7 +304,7 @@ export class RoutesController {
     @Query('comment') comment?: string,
     @Query('override') override?: string,
   ): Promise<RouteViewDto> {
-    const sourced = this.routes.readSource(input);
+    const sourced = await this.routes.readSource(input);
     const view = await this.routes.update(id, sourced.document, actor.name, {
       activate,
       comment,

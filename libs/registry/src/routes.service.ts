@@ -16,8 +16,9 @@ import {
   RouteProblem,
   RouteResources,
   RunResult,
-  parseRouteSource,
   type ParsedSource,
+  sharedRouteSourceParser,
+  SourceParserBusyError,
   SourceFormat,
   validateRoute,
   withPositions,
@@ -174,14 +175,25 @@ export class RoutesService {
     return this.events.emit('route.changed', { routeId: id });
   }
 
+  /** A YAML text parsed with limits, long ones off the event loop (503 when that is busy). */
+  private async parseSource(text: string): Promise<ParsedSource> {
+    try {
+      return await sharedRouteSourceParser().parse(text);
+    } catch (err) {
+      if (err instanceof SourceParserBusyError)
+        throw new JunctionError('UNAVAILABLE', err.message, undefined, { retryAfterSeconds: 1 });
+      throw err;
+    }
+  }
+
   /**
    * The document of a request body: YAML text parsed with limits (a text that does not parse is
    * refused, 400, with line and column), or parsed JSON with its text (pretty JSON when unknown).
    */
-  readSource(input: RouteSourceInput): SourcedDocument {
+  async readSource(input: RouteSourceInput): Promise<SourcedDocument> {
     if (input.format === 'yaml') {
       const text = input.text ?? '';
-      const parsed = parseRouteSource(text);
+      const parsed = await this.parseSource(text);
       if (parsed.problems.length > 0)
         throw new JunctionError(
           'ROUTE_INVALID',
@@ -224,7 +236,7 @@ export class RoutesService {
     ];
     // YAML texts get line and column (JSON clients keep the answer they always had).
     if (problems.length > 0 && sourced?.format === 'yaml') {
-      const parsed = sourced.parsed ?? parseRouteSource(sourced.source);
+      const parsed = sourced.parsed ?? (await this.parseSource(sourced.source));
       if (parsed.problems.length === 0) problems = withPositions(problems, parsed);
     }
     return problems;
@@ -666,8 +678,8 @@ export class RoutesService {
     if (options.document !== undefined) {
       const sourced =
         typeof options.document === 'string'
-          ? this.readSource({ format: 'yaml', text: options.document })
-          : this.readSource({ format: 'json', document: options.document });
+          ? await this.readSource({ format: 'yaml', text: options.document })
+          : await this.readSource({ format: 'json', document: options.document });
       const document = await this.checked(sourced.document, sourced);
       // A draft runs as version 0, as POST /routes/test does.
       return { version: 'draft', run: (message) => this.runDry(document, 0, message) };
@@ -699,8 +711,8 @@ export class RoutesService {
       });
     const sourced =
       input.source !== undefined
-        ? this.readSource({ format: 'yaml', text: input.source })
-        : this.readSource({ format: 'json', document: input.document });
+        ? await this.readSource({ format: 'yaml', text: input.source })
+        : await this.readSource({ format: 'json', document: input.document });
     const document = await this.checked(sourced.document, sourced);
     return this.runDry(document, 0, input.message);
   }

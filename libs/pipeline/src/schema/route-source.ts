@@ -43,8 +43,24 @@ export interface ParsedSource {
  * Never throws for bad input: every problem comes back with where it is.
  */
 export function parseRouteSource(text: string): ParsedSource {
+  return fromData(parseRouteSourceData(text));
+}
+
+/**
+ * What parseRouteSource finds, as plain data that can cross to another thread: the value, the
+ * problems, and where every node of the document starts (by JSON pointer).
+ */
+export interface ParsedSourceData {
+  value?: unknown;
+  problems: RouteProblem[];
+  /** [pointer, line, column] of every node, in document order. */
+  positions: Array<[string, number, number]>;
+}
+
+/** parseRouteSource's work, as data (see ParsedSourceData). */
+export function parseRouteSourceData(text: string): ParsedSourceData {
   const lines = new LineCounter();
-  const nowhere = { problems: [] as RouteProblem[], locate: () => undefined };
+  const nowhere = { problems: [] as RouteProblem[], positions: [] };
   if (text.length > SOURCE_LIMITS.maxLength) {
     return {
       ...nowhere,
@@ -81,18 +97,7 @@ export function parseRouteSource(text: string): ParsedSource {
     const { line, col } = lines.linePos(offset);
     return { line, column: col };
   };
-  const locate = (pointer: string) => {
-    const path = pointer
-      .split('/')
-      .slice(1)
-      .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-      .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-    for (let n = path.length; n >= 0; n--) {
-      const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
-      if (isNode(node) && node.range) return at(node.range[0]);
-    }
-    return undefined;
-  };
+  const positions = positionsOf(doc, lines);
   const errors = [
     ...doc.errors.map((e) => ({
       message: e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, ''),
@@ -107,7 +112,7 @@ export function parseRouteSource(text: string): ParsedSource {
         message: `cannot parse: ${e.message}`,
         ...at(e.offset),
       })),
-      locate,
+      positions,
     };
   }
   let value: unknown;
@@ -116,16 +121,61 @@ export function parseRouteSource(text: string): ParsedSource {
   } catch (err) {
     return {
       problems: [{ pointer: '', message: `cannot parse: ${(err as Error).message}` }],
-      locate,
+      positions,
     };
   }
   if (depthOf(value) > SOURCE_LIMITS.maxDepth) {
     return {
       problems: [{ pointer: '', message: `nested deeper than ${SOURCE_LIMITS.maxDepth} levels` }],
-      locate,
+      positions,
     };
   }
-  return { value, problems: [], locate };
+  return { value, problems: [], positions };
+}
+
+/** A ParsedSource from its data: `locate` finds a pointer's node, else its nearest ancestor's. */
+export function fromData(data: ParsedSourceData): ParsedSource {
+  const where = new Map<string, { line: number; column: number }>();
+  for (const [pointer, line, column] of data.positions)
+    if (!where.has(pointer)) where.set(pointer, { line, column });
+  const locate = (pointer: string) => {
+    for (let p = pointer; ; p = p.slice(0, p.lastIndexOf('/'))) {
+      const found = where.get(p);
+      if (found || p === '') return found;
+    }
+  };
+  return data.value === undefined
+    ? { problems: data.problems, locate }
+    : { value: data.value, problems: data.problems, locate };
+}
+
+/**
+ * Where each node of the document starts, by JSON pointer (a map's key unescaped as the pointer
+ * spells it, `~0` and `~1`), in document order: the first of two equal keys comes first.
+ */
+function positionsOf(doc: Document, lines: LineCounter): Array<[string, number, number]> {
+  const found: Array<[string, number, number]> = [];
+  const stack: Array<[unknown, string]> = [[doc.contents, '']];
+  while (stack.length > 0) {
+    const [node, pointer] = stack.pop()!;
+    if (!isNode(node)) continue;
+    if (node.range) {
+      const { line, col } = lines.linePos(node.range[0]);
+      found.push([pointer, line, col]);
+    }
+    const children: Array<[unknown, string]> = [];
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        const segment = String(key).replace(/~/g, '~0').replace(/\//g, '~1');
+        children.push([pair.value, `${pointer}/${segment}`]);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => children.push([item, `${pointer}/${i}`]));
+    }
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]);
+  }
+  return found;
 }
 
 /** Problems of a document given as text get the line and column of their pointer. */
