@@ -461,7 +461,10 @@ export class RouteWorker {
         await this.record(message, id, receivedAt, outcome, { attempts: 0, receipts: [], trace });
         return { id, outcome };
       }
-      return await this.deliverAll(message, id, receivedAt, result.deliveries, traced);
+      return await this.deliverAll(message, id, receivedAt, result.deliveries, {
+        ...traced,
+        hops: String(hops + 1),
+      });
     } finally {
       message.order?.issued();
       trace.end();
@@ -476,9 +479,14 @@ export class RouteWorker {
     id: string,
     receivedAt: string,
     deliveries: Delivery[],
-    options: { replay?: boolean; trace: MessageTrace },
+    options: {
+      replay?: boolean;
+      trace: MessageTrace;
+      /** The junction-hops header every delivery carries: the count the message came with + 1. */
+      hops: string;
+    },
   ): Promise<ProcessResult> {
-    const { trace } = options;
+    const { trace, hops } = options;
     // Every delivery carries the same final body: serialise it once, not once per destination.
     const bytes = Buffer.from(JSON.stringify(deliveries[0].envelope.body));
     const replyBy =
@@ -487,7 +495,7 @@ export class RouteWorker {
     const turn = message.order?.previous();
     if (turn) await turn;
     const sending = Promise.all(
-      deliveries.map((d) => this.deliver(d, bytes, replyBy, trace, message.transaction)),
+      deliveries.map((d) => this.deliver(d, bytes, replyBy, hops, trace, message.transaction)),
     );
     // The sends are issued: the stream's next message may send while these wait for receipts.
     message.order?.issued();
@@ -621,11 +629,12 @@ export class RouteWorker {
     delivery: Delivery,
     body: Buffer,
     replyBy: number,
+    hops: string,
     trace: MessageTrace,
     transaction: MessageTransaction | undefined,
   ): Promise<DeliverySuccess | DeliveryFailure | DeliveryInterrupted> {
     const span = trace.delivery(delivery.index, delivery.destination);
-    const settled = await this.send(delivery, body, replyBy, span.headers, transaction);
+    const settled = await this.send(delivery, body, replyBy, hops, span.headers, transaction);
     span.end(settled);
     return settled;
   }
@@ -634,13 +643,14 @@ export class RouteWorker {
     delivery: Delivery,
     body: Buffer,
     replyBy: number,
+    hops: string,
     traceHeaders: TraceHeaders | undefined,
     transaction: MessageTransaction | undefined,
   ): Promise<DeliverySuccess | DeliveryFailure | DeliveryInterrupted> {
     const destination = this.destinations[delivery.index];
     const out: OutboundMessage = {
       id: delivery.envelope.id,
-      headers: { ...traceHeaders, [HOPS_HEADER]: String(hopsOf(delivery.envelope.headers) + 1) },
+      headers: { ...traceHeaders, [HOPS_HEADER]: hops },
       body,
       routingKey: delivery.routingKey,
       key: delivery.key,
