@@ -7,7 +7,7 @@ import { OidcLoginCookie } from './oidc/oidc-login-cookie';
 import {
   Claims,
   claimAt,
-  claimValues,
+  rolesFromClaims,
   OidcRefusedError,
   OidcRelyingParty,
   OidcUnavailableError,
@@ -189,9 +189,7 @@ export class OidcSignInService implements OnModuleInit, OnModuleDestroy {
   }
 
   private rolesOf(claims: Claims): Role[] {
-    return this.options.oidc!.claimRoles.rolesFor(
-      claimValues(claims, this.options.oidc!.rolesClaim),
-    );
+    return rolesFromClaims(this.options.oidc!, claims);
   }
 
   private username(claims: Claims): string | null {

@@ -10,7 +10,7 @@ import type { UsersRepository } from '../users.repository';
 import {
   Claims,
   claimAt,
-  claimValues,
+  rolesFromClaims,
   OidcGrantEndedError,
   OidcRefusedError,
   OidcRelyingParty,
@@ -181,7 +181,7 @@ export class OidcGrants {
       return undefined;
     }
     if (claimAt(claims, this.options.rolesClaim) === undefined) return undefined;
-    const roles = this.options.claimRoles.rolesFor(claimValues(claims, this.options.rolesClaim));
+    const roles = rolesFromClaims(this.options, claims);
     return {
       user,
       roles,

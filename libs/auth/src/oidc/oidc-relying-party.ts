@@ -1,6 +1,8 @@
 import * as jose from 'jose';
 import * as oidc from 'openid-client';
+import type { OidcAuthOptions } from '../auth.options';
 import { isLoopbackUrl } from '../loopback';
+import type { Role } from '../roles';
 
 /** The OpenID provider and this gateway's client there (from validated configuration). */
 export interface OidcSettings {
@@ -114,6 +116,14 @@ export function claimValues(claims: Claims, path: string): string[] {
   if (typeof value === 'string') return [value];
   if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
   return [];
+}
+
+/** The roles a provider's claims grant: the roles claim's values, mapped. */
+export function rolesFromClaims(
+  options: Pick<OidcAuthOptions, 'claimRoles' | 'rolesClaim'>,
+  claims: Claims,
+): Role[] {
+  return options.claimRoles.rolesFor(claimValues(claims, options.rolesClaim));
 }
 
 /**
