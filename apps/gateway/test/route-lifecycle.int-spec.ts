@@ -144,6 +144,15 @@ describe('route lifecycle', () => {
     // The YAML read answers the same tag; `*` matches any state; no header: the last write wins.
     const yaml = await api('GET', '/api/v1/routes/tags?format=yaml');
     expect(yaml.headers.etag).toBe('"1.2.1"');
+    // Stopping and starting answer it too (they change no version: the same tag).
+    for (const action of ['stop', 'start']) {
+      const ran = await api('POST', `/api/v1/routes/tags/${action}`);
+      expect({ action, status: ran.status, etag: ran.headers.etag }).toEqual({
+        action,
+        status: 200,
+        etag: '"1.2.1"',
+      });
+    }
     expect(
       (await api('DELETE', '/api/v1/routes/tags', undefined, { 'if-match': tag })).status,
     ).toBe(412);

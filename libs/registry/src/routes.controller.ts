@@ -72,6 +72,14 @@ const PRECONDITION_FAILED = {
     'If-Match names another state of the route: `details` has its `etag`, `latestVersion` and `activeVersion` now.',
 } as const;
 
+/** The ETag answered with a route (for the next change's If-Match). */
+const ETAG = {
+  ETag: {
+    description: "The route's entity tag: send it as `If-Match` with the next change of the route.",
+    schema: { type: 'string' },
+  },
+} as const;
+
 /** The If-Match header (read by hand: a @Headers parameter would be documented as required). */
 function ifMatchOf(request: FastifyRequest): string | undefined {
   const value = request.headers['if-match'];
@@ -219,7 +227,7 @@ export class RoutesController {
   @ApiConsumes(...ROUTE_BODY_TYPES)
   @ApiBody({ schema: routeDocumentRef })
   @ApiQuery({ name: 'comment', required: false, description: 'Why (kept with the version).' })
-  @ApiCreatedResponse({ type: RouteViewDto })
+  @ApiCreatedResponse({ type: RouteViewDto, headers: ETAG })
   @ApiConflictResponse({
     type: ErrorDto,
     description:
@@ -246,7 +254,7 @@ export class RoutesController {
   })
   @ApiQuery({ name: 'format', required: false, enum: ['json', 'yaml'] })
   @ApiProduces('application/json', 'application/yaml')
-  @ApiOkResponse({ type: RouteViewDto })
+  @ApiOkResponse({ type: RouteViewDto, headers: ETAG })
   async get(
     @Param('id') id: string,
     @Req() request: FastifyRequest,
@@ -287,7 +295,7 @@ export class RoutesController {
   })
   @ApiQuery({ name: 'comment', required: false })
   @ApiHeader(IF_MATCH)
-  @ApiOkResponse({ type: RouteViewDto })
+  @ApiOkResponse({ type: RouteViewDto, headers: ETAG })
   @ApiPreconditionFailedResponse(PRECONDITION_FAILED)
   @ApiConflictResponse({
     type: ErrorDto,
@@ -385,7 +393,7 @@ export class RoutesController {
   @ApiParam(VERSION_PARAM)
   @ApiBody({ type: ActivateRequestDto, required: false })
   @ApiHeader(IF_MATCH)
-  @ApiOkResponse({ type: RouteViewDto })
+  @ApiOkResponse({ type: RouteViewDto, headers: ETAG })
   @ApiPreconditionFailedResponse(PRECONDITION_FAILED)
   @ApiConflictResponse({
     type: ErrorDto,
@@ -448,23 +456,29 @@ export class RoutesController {
   @HttpCode(200)
   @RequirePermission('routes.run')
   @ApiOperation({ summary: 'Run the active version' })
-  @ApiOkResponse({ type: RouteViewDto })
+  @ApiOkResponse({ type: RouteViewDto, headers: ETAG })
   @ApiConflictResponse({
     type: ErrorDto,
     description:
       'The id exists, or the ingest path (normalised) belongs to another route: `details.routeId` names it.',
   })
-  start(@Param('id') id: string): Promise<RouteViewDto> {
-    return this.routes.setRunState(id, 'running');
+  async start(
+    @Param('id') id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<RouteViewDto> {
+    return tagged(reply, await this.routes.setRunState(id, 'running'));
   }
 
   @Post(':id/stop')
   @HttpCode(200)
   @RequirePermission('routes.run')
   @ApiOperation({ summary: 'Stop taking messages (in-flight ones finish)' })
-  @ApiOkResponse({ type: RouteViewDto })
-  stop(@Param('id') id: string): Promise<RouteViewDto> {
-    return this.routes.setRunState(id, 'stopped');
+  @ApiOkResponse({ type: RouteViewDto, headers: ETAG })
+  async stop(
+    @Param('id') id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<RouteViewDto> {
+    return tagged(reply, await this.routes.setRunState(id, 'stopped'));
   }
 
   @Post(':id/test')

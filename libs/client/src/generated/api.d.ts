@@ -4138,6 +4138,8 @@ export interface operations {
         responses: {
             201: {
                 headers: {
+                    /** @description The route's entity tag: send it as `If-Match` with the next change of the route. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4188,6 +4190,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The route's entity tag: send it as `If-Match` with the next change of the route. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4244,6 +4248,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The route's entity tag: send it as `If-Match` with the next change of the route. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4445,6 +4451,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The route's entity tag: send it as `If-Match` with the next change of the route. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4623,6 +4631,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The route's entity tag: send it as `If-Match` with the next change of the route. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4671,6 +4681,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The route's entity tag: send it as `If-Match` with the next change of the route. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
