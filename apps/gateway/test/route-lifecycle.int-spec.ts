@@ -276,61 +276,69 @@ describe('route lifecycle', () => {
       expect((await api('DELETE', `/api/v1/routes/${id}`)).status).toBe(204);
   }, 60_000);
 
-  it('a replay job through a chosen version stops delivering once its route is deleted', async () => {
-    const pinnedQueue = `lifecycle-pinned-${run}`;
-    await channel.assertQueue(pinnedQueue, { durable: true });
-    const pinned = (pipeline: unknown[]) => ({
-      id: 'pinned',
-      source: { type: 'http', path: `pinned-${run}`, auth: 'none', mode: 'async' },
-      pipeline,
-      destinations: [{ type: 'amqp', connection: 'rabbit', queue: pinnedQueue }],
-    });
-    const strict = [{ validate: { schema: { type: 'object', required: ['ok'] } } }];
-    expect((await api('POST', '/api/v1/routes', pinned(strict))).status).toBe(201);
-    expect((await api('PUT', '/api/v1/routes/pinned', pinned([]))).body).toMatchObject({
-      latestVersion: 2,
-      activeVersion: 1,
-    });
-    const store = gw.app.get(DeadLettersRepository, { strict: false });
-    for (let n = 0; n < 3; n++)
-      await store.park({
-        messageId: `pinned-${n}-${run}`,
-        routeId: 'pinned',
-        routeVersion: 1,
-        source: { type: 'http', name: `pinned-${run}` },
-        reasonCode: 'SCHEMA_FAILED',
-        reason: 'no ok',
-        attempts: 1,
-        payload: Buffer.from(JSON.stringify({ id: `pinned-${n}` })),
-        headers: {},
+  it.each([
+    ['deleted', 'DELETE', '/api/v1/routes/pinned-deleted', 204],
+    ['stopped', 'POST', '/api/v1/routes/pinned-stopped/stop', 200],
+  ])(
+    'a replay job through a chosen version stops delivering once its route is %s',
+    async (_, method, url, status) => {
+      const pinnedQueue = `lifecycle-pinned-${_}-${run}`;
+      await channel.assertQueue(pinnedQueue, { durable: true });
+      const pinned = (pipeline: unknown[]) => ({
+        id: `pinned-${_}`,
+        source: { type: 'http', path: `pinned-${run}`, auth: 'none', mode: 'async' },
+        pipeline,
+        destinations: [{ type: 'amqp', connection: 'rabbit', queue: pinnedQueue }],
       });
+      const strict = [{ validate: { schema: { type: 'object', required: ['ok'] } } }];
+      expect((await api('POST', '/api/v1/routes', pinned(strict))).status).toBe(201);
+      expect((await api('PUT', `/api/v1/routes/pinned-${_}`, pinned([]))).body).toMatchObject({
+        latestVersion: 2,
+        activeVersion: 1,
+      });
+      const store = gw.app.get(DeadLettersRepository, { strict: false });
+      for (let n = 0; n < 3; n++)
+        await store.park({
+          messageId: `pinned-${_}-${n}-${run}`,
+          routeId: `pinned-${_}`,
+          routeVersion: 1,
+          source: { type: 'http', name: `pinned-${run}` },
+          reasonCode: 'SCHEMA_FAILED',
+          reason: 'no ok',
+          attempts: 1,
+          payload: Buffer.from(JSON.stringify({ id: `pinned-${n}` })),
+          headers: {},
+        });
 
-    // One letter a second: the job replays the first, then waits on the held clock.
-    clock.hold();
-    const created = await api('POST', '/api/v1/dead-letters/replay-jobs', {
-      filter: { routeId: 'pinned' },
-      version: 2,
-      ratePerSecond: 1,
-    });
-    expect(created.status).toBe(202);
-    const jobId = (created.body as Job).id;
-    await eventually(async () => expect(clock.waiting).toBe(1));
-    expect((await api('DELETE', '/api/v1/routes/pinned')).status).toBe(204);
-    clock.release();
+      // One letter a second: the job replays the first, then waits on the held clock.
+      clock.hold();
+      const created = await api('POST', '/api/v1/dead-letters/replay-jobs', {
+        filter: { routeId: `pinned-${_}` },
+        version: 2,
+        ratePerSecond: 1,
+      });
+      expect(created.status).toBe(202);
+      const jobId = (created.body as Job).id;
+      await eventually(async () => expect(clock.waiting).toBe(1));
+      expect((await api(method, url)).status).toBe(status);
+      clock.release();
 
-    const job = await eventually(async () => {
-      const j = (await api('GET', `/api/v1/dead-letters/replay-jobs/${jobId}`)).body as Job;
-      expect(j.state).toBe('done');
-      return j;
-    }, 20_000);
-    expect(job).toMatchObject({ done: 1, failed: 2 });
-    const delivered: string[] = [];
-    for (;;) {
-      const m = await channel.get(pinnedQueue, { noAck: true });
-      if (!m) break;
-      delivered.push((JSON.parse(m.content.toString()) as { id: string }).id);
-    }
-    expect(delivered).toHaveLength(1);
-    await channel.deleteQueue(pinnedQueue);
-  }, 60_000);
+      const job = await eventually(async () => {
+        const j = (await api('GET', `/api/v1/dead-letters/replay-jobs/${jobId}`)).body as Job;
+        expect(j.state).toBe('done');
+        return j;
+      }, 20_000);
+      expect(job).toMatchObject({ done: 1, failed: 2 });
+      const delivered: string[] = [];
+      for (;;) {
+        const m = await channel.get(pinnedQueue, { noAck: true });
+        if (!m) break;
+        delivered.push((JSON.parse(m.content.toString()) as { id: string }).id);
+      }
+      expect(delivered).toHaveLength(1);
+      await api('DELETE', `/api/v1/routes/pinned-${_}`);
+      await channel.deleteQueue(pinnedQueue);
+    },
+    60_000,
+  );
 });

@@ -210,17 +210,21 @@ export class DeadLettersService {
   }> {
     const opened = await this.store.open(id);
     if (!opened) throw new JunctionError('NOT_FOUND', `no dead letter ${id}`);
-    let worker = through ?? this.supervisor.worker(opened.row.routeId);
-    if (!worker) {
+    let running = this.supervisor.worker(opened.row.routeId);
+    if (!running) {
       // Just starting (this process booted, or the route was started a moment ago)?
       await this.supervisor.settled(opened.row.routeId);
-      worker = this.supervisor.worker(opened.row.routeId);
+      running = this.supervisor.worker(opened.row.routeId);
     }
-    if (!worker)
+    // A stopped route takes no messages, replayed ones included, whichever version they go
+    // through (a replay job's own worker of a chosen version kept delivering after a stop).
+    if (!running)
       throw new JunctionError(
         'CONFLICT',
         `route '${opened.row.routeId}' is not running; start it to replay its dead letters`,
+        { code: 'ROUTE_STOPPED' },
       );
+    const worker = through ?? running;
     // A worker of a chosen version (a replay job's) is the job's own: it would go on delivering
     // through a route deleted while the job runs (15 of 20 letters went out after the delete).
     if (through && !(await this.supervisor.lives(opened.row.routeId, through.incarnation)))
