@@ -133,6 +133,32 @@ describe('PAN detector on generated card numbers and ordinary numbers', () => {
   });
 });
 
+describe('PAN detector: many runs in one text', () => {
+  it('judges each run on its own, short and long, digits only or with separators, in any order', () => {
+    const random = prng(77);
+    const runs: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const { digits } = cardNumber(random);
+      const kind = i % 5;
+      runs.push(
+        kind === 0
+          ? digits // digits only
+          : kind === 1
+            ? digits.replace(/(\d{4})(?=\d)/g, '$1 ') // groups
+            : kind === 2
+              ? `${'12 '.repeat(50)}${digits}` // a long run (over 128 characters) ending in a card
+              : kind === 3
+                ? String(Math.floor(random() * 1e15)).padStart(16, '9') // digits, mostly no card
+                : `+${digits}`, // a phone number's form: left alone
+      );
+    }
+    const alone = runs.map((run) => redactPanText(run));
+    expect(redactPanText(runs.join(' ; '))).toBe(alone.join(' ; '));
+    expect(redactPans(runs)).toEqual(alone);
+    expect(alone.filter((r) => r.includes(PAN_REDACTED)).length).toBeGreaterThan(200);
+  });
+});
+
 describe('PAN detector: line breaks, invisible and dash-like characters', () => {
   it.each([
     ['a line feed', 'card 4111\n1111\n1111\n1111', `card ${PAN_REDACTED}`],

@@ -248,9 +248,14 @@ function redactOutsideUuids(text: string, redact: (part: string) => string): str
 
 function redactRuns(text: string): string {
   // A run of fewer than 13 characters holds fewer than 13 digits: no card number, no work.
-  return text.replace(DIGIT_RUN, (run: string, offset: number) =>
-    run.length < 13 ? run : redactRun(run, offset > 0 ? text[offset - 1] : '', groupsOf(run)),
-  );
+  return text.replace(DIGIT_RUN, (run: string, offset: number) => {
+    if (run.length < 13) return run;
+    const before = offset > 0 ? text[offset - 1] : '';
+    // Only ASCII digits (the usual way a card number is stored): one group, as redactRun judges
+    // it, without building the groups (their arrays were most of the time on digit-dense bodies).
+    if (ASCII_DIGITS.test(run)) return before !== '+' && isCardNumber(run) ? PAN_REDACTED : run;
+    return redactRun(run, before, groupsOf(run));
+  });
 }
 
 /** Only texts with one of these can read differently with escapes decoded (see redactEscaped). */
@@ -412,6 +417,19 @@ function escapedToken(text: string, i: number): Kind {
 const SEPARATOR_ESCAPES = new Set([98, 102, 110, 114, 116, 47]);
 
 const LATIN1 = new TextDecoder('latin1');
+const ASCII_DIGITS = /^[0-9]+$/;
+
+/**
+ * The arrays groupsOf fills for runs up to SMALL_RUN characters, made once: runs are mostly a
+ * card number's length, and four new typed arrays per run cost more than reading it.
+ */
+const SMALL_RUN = 128;
+const SMALL = {
+  offsets: new Int32Array((SMALL_RUN >> 1) + 3),
+  starts: new Int32Array((SMALL_RUN >> 1) + 2),
+  ends: new Int32Array((SMALL_RUN >> 1) + 2),
+  digits: new Uint8Array(SMALL_RUN),
+};
 
 /**
  * A run's groups of digits: all their digits in ASCII, where each group begins in those
@@ -424,10 +442,13 @@ const LATIN1 = new TextDecoder('latin1');
 function groupsOf(run: string): RunGroups {
   // A run of n characters has at most n / 2 + 1 groups, and n digits.
   const most = (run.length >> 1) + 2;
-  const offsets = new Int32Array(most + 1);
-  const starts = new Int32Array(most);
-  const ends = new Int32Array(most);
-  const digits = new Uint8Array(run.length);
+  // The shared arrays serve one run at a time: redactRun reads them before the next run is read.
+  const small = run.length <= SMALL_RUN;
+  const offsets = small ? SMALL.offsets : new Int32Array(most + 1);
+  const starts = small ? SMALL.starts : new Int32Array(most);
+  const ends = small ? SMALL.ends : new Int32Array(most);
+  const digits = small ? SMALL.digits : new Uint8Array(run.length);
+  offsets[0] = 0;
   let count = 0;
   let n = 0; // digits so far
   let inGroup = false;
@@ -457,7 +478,10 @@ function groupsOf(run: string): RunGroups {
     ends[count] = run.length;
     offsets[++count] = n;
   }
-  return { digits: LATIN1.decode(digits.subarray(0, n)), count, offsets, starts, ends };
+  const ascii = small
+    ? String.fromCharCode.apply(null, digits.subarray(0, n) as unknown as number[])
+    : LATIN1.decode(digits.subarray(0, n));
+  return { digits: ascii, count, offsets, starts, ends };
 }
 
 interface RunGroups {
