@@ -165,6 +165,27 @@ describe('route lifecycle', () => {
     ).toBe(204);
   }, 60_000);
 
+  it('takes an empty body labelled JSON as no body; a call that needs a document says so', async () => {
+    const json = { 'content-type': 'application/json' };
+    expect((await api('POST', '/api/v1/routes', doc('bodiless', 'v1'))).status).toBe(201);
+    // curl -H 'content-type: application/json' on every call, as scripts do.
+    for (const [method, url, status] of [
+      ['POST', '/api/v1/routes/bodiless/stop', 200],
+      ['POST', '/api/v1/routes/bodiless/start', 200],
+      ['POST', '/api/v1/routes/bodiless/versions/1/activate', 200],
+      ['DELETE', '/api/v1/routes/bodiless', 204],
+    ] as const)
+      expect({ url, status: (await api(method, url, '', json)).status }).toEqual({ url, status });
+    for (const url of ['/api/v1/routes', '/api/v1/routes/validate']) {
+      const none = await api('POST', url, '', json);
+      expect({ url, status: none.status, body: none.body }).toMatchObject({
+        url,
+        status: 400,
+        body: { message: expect.stringMatching(/send the route document as the request body/) },
+      });
+    }
+  });
+
   it("does not replay a deleted route's dead letters into the route that took its id", async () => {
     expect((await api('POST', '/api/v1/routes', doc('again', 'first life'))).status).toBe(201);
     const store = gw.app.get(DeadLettersRepository, { strict: false });

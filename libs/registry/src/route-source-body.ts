@@ -1,4 +1,5 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
+import { JunctionError } from '@junction/common';
 import type { SourceFormat } from '@junction/pipeline';
 
 /** A YAML request body, kept as the text it was (the gateway's body parser makes these). */
@@ -36,6 +37,11 @@ export const RouteSource = createParamDecorator(
       .switchToHttp()
       .getRequest<{ body: unknown; [ROUTE_SOURCE_TEXT]?: string }>();
     if (request.body instanceof RouteSourceText) return { format: 'yaml', text: request.body.text };
+    if (request.body === undefined)
+      throw new JunctionError(
+        'BAD_REQUEST',
+        'send the route document as the request body (application/json or application/yaml)',
+      );
     return { format: 'json', document: request.body, text: request[ROUTE_SOURCE_TEXT] };
   },
 );
