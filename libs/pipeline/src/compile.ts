@@ -328,7 +328,7 @@ function buildParts(
   const errors = doc.errors && typeof doc.errors === 'object' ? doc.errors : undefined;
   const deadLetter = errors?.deadLetter as DestinationSpec | undefined;
   checkDelivery(doc, deadLetter, resources.protocols, collector, sound);
-  checkLoop(doc, deadLetter, collector, sound);
+  checkLoop(doc, deadLetter, resources.protocols, collector, sound);
   if (sound('/errors/deadLetter') && deadLetter)
     destinationKinds(resources.protocols)[deadLetter.type]?.check?.(
       deadLetter as unknown as Record<string, unknown>,
@@ -426,35 +426,32 @@ function deliverySides(
   return sides;
 }
 
-/** The fields that name where a source reads and a destination writes, on one connection. */
-const PLACE_FIELDS = ['topic', 'queue', 'address'] as const;
-
 /**
  * A destination (or the dead letters) that writes where the route's own source reads would feed
  * every message back to the route, without end: one message to a route sending it twice to its
- * own Kafka topic made 230,000 records in 20 s. Refused at the destination's pointer.
+ * own Kafka topic made 230,000 records in 20 s. Refused at the destination's pointer. Each
+ * protocol says where its sources read and its destinations write (`reads`, `writes`).
  */
 function checkLoop(
   doc: RouteDocument,
   deadLetter: DestinationSpec | undefined,
+  protocols: RouteProtocols,
   collector: ProblemCollector,
   sound: (pointer: string) => boolean,
 ): void {
   const source = doc.source as unknown as Record<string, unknown> | undefined;
   if (!sound('/source') || typeof source !== 'object' || source === null) return;
+  const reads = protocols[String(source.type)]?.source?.reads?.(source);
+  if (!reads) return;
   for (const [pointer, spec] of deliverySides(doc, deadLetter)) {
     if (!spec || !sound(pointer)) continue;
     const destination = spec as unknown as Record<string, unknown>;
     if (destination.type !== source.type || destination.connection !== source.connection) continue;
-    // An AMQP destination with an exchange writes to the exchange, whatever its queue.
-    if (destination.exchange !== undefined) continue;
-    const field = PLACE_FIELDS.find(
-      (f) => typeof source[f] === 'string' && destination[f] === source[f],
-    );
-    if (field)
+    const writes = protocols[String(destination.type)]?.destination?.writes?.(destination);
+    if (writes?.field === reads.field && writes.value === reads.value)
       collector.problems.push({
         pointer,
-        message: `writes to the route's own source (${String(source.type)} ${String(source.connection)} ${field} ${String(source[field])}): every message would come back to the route and be sent again, without end`,
+        message: `writes to the route's own source (${String(source.type)} ${String(source.connection)} ${reads.field} ${reads.value}): every message would come back to the route and be sent again, without end`,
       });
   }
 }

@@ -54,6 +54,40 @@ export interface ProtocolSourceSpec extends ProtocolFields {
    * two versions of a route, so the next version starts taking them before the old one drains.
    */
   readonly pushed?: boolean;
+  /**
+   * Where this source reads on its connection: a destination of the same kind and connection
+   * that writes there (see ProtocolDestinationSpec.writes) feeds the route its own messages.
+   */
+  reads?(spec: Record<string, unknown>): ProtocolPlace | undefined;
+  /**
+   * Where this source takes messages that no other route may take too: a place whose broker
+   * hands each message to one of its readers (a queue, a consumer group, a shared subscription),
+   * so a second route reading there would take a share of this one's messages. Absent, or
+   * undefined for a spec: every route reads the place in full (or, HTTP, paths claim their own).
+   */
+  claim?(spec: Record<string, unknown>, routeId: string): SourcePlaceClaim | undefined;
+}
+
+/** A place on a connection: the field of the spec that names it, and its value. */
+export interface ProtocolPlace {
+  readonly field: string;
+  readonly value: string;
+}
+
+/** The place as the broker sees it (see ProtocolSourceSpec.claim). */
+export interface SourcePlaceClaim {
+  /** Compared between the routes of one connection. */
+  readonly parts: readonly string[];
+  /** The field that names the place, relative to the source (`/queue`). */
+  readonly pointer: string;
+  /** The place in words (`queue orders.in`). */
+  readonly place: string;
+}
+
+/** The place a string field of a spec names, if it is set. */
+export function placeAt(spec: Record<string, unknown>, field: string): ProtocolPlace | undefined {
+  const value = spec[field];
+  return typeof value === 'string' ? { field, value } : undefined;
 }
 
 export interface ProtocolDestinationSpec extends ProtocolFields {
@@ -61,6 +95,8 @@ export interface ProtocolDestinationSpec extends ProtocolFields {
   check?(spec: Record<string, unknown>, report: ReportProblem): void;
   /** Whether a destination of this kind can give a sync HTTP caller its answer (`reply: true`). */
   readonly replies?: boolean;
+  /** Where this destination writes on its connection (see ProtocolSourceSpec.reads). */
+  writes?(spec: Record<string, unknown>): ProtocolPlace | undefined;
   /**
    * Fields holding JSONata expressions evaluated per message, by the outbound slot they fill:
    * `routingKey` must give a string (AMQP routing key, a topic), `key` a string or number (Kafka

@@ -806,18 +806,19 @@ export class RoutesService {
     documents: RouteSpec[],
     held: RouteSpec[],
   ): Promise<void> {
-    const heldKeys = new Set(held.map((d) => sourceClaim(id, d)?.key));
+    const heldKeys = new Set(held.map((d) => sourceClaim(this.resources.protocols, id, d)?.key));
     const fresh = documents.filter((d) => {
-      const claim = sourceClaim(id, d);
+      const claim = sourceClaim(this.resources.protocols, id, d);
       return claim !== undefined && !heldKeys.has(claim.key);
     });
     if (fresh.length === 0) return;
     await this.routes.lockSources(m);
     for (const document of fresh) {
-      const claim = sourceClaim(id, document)!;
+      const claim = sourceClaim(this.resources.protocols, id, document)!;
       const { type, connection } = document.source as unknown as Record<string, string>;
       const owner = (await this.routes.sourcesOn(m, type, connection, id)).find(
-        (other) => sourceClaim(other.routeId, other.document)?.key === claim.key,
+        (other) =>
+          sourceClaim(this.resources.protocols, other.routeId, other.document)?.key === claim.key,
       );
       if (owner)
         throw new JunctionError(

@@ -1,24 +1,26 @@
-import type { RouteSpec } from '@junction/connectors';
+import { CONNECTORS, type RouteSpec } from '@junction/connectors';
 import { sourceClaim } from './source-claims';
 
 const route = (source: Record<string, unknown>) =>
   ({ id: 'r', source, destinations: [{ type: 'log' }] }) as unknown as RouteSpec;
 
-const key = (id: string, source: Record<string, unknown>) => sourceClaim(id, route(source))?.key;
+const claim = (id: string, source: Record<string, unknown>) =>
+  sourceClaim(CONNECTORS, id, route(source));
+const key = (id: string, source: Record<string, unknown>) => claim(id, source)?.key;
 
 describe('where a source takes messages no other route may take', () => {
   it('an AMQP queue, whatever reads it', () => {
     const q = { type: 'amqp', connection: 'rabbit', queue: 'orders' };
     expect(key('a', q)).toBe(key('b', { ...q, prefetch: 5 }));
     expect(key('a', q)).not.toBe(key('b', { ...q, connection: 'other' }));
-    expect(sourceClaim('a', route(q))).toMatchObject({ pointer: '/source/queue' });
+    expect(claim('a', q)).toMatchObject({ pointer: '/source/queue' });
   });
 
   it('a Kafka topic per consumer group (by default one group per route)', () => {
     const t = { type: 'kafka', connection: 'kafka', topic: 'orders' };
     expect(key('a', t)).not.toBe(key('b', t));
     expect(key('a', t)).toBe(key('b', { ...t, groupId: 'junction.a' }));
-    expect(sourceClaim('a', route(t))).toMatchObject({ pointer: '/source/topic' });
+    expect(claim('a', t)).toMatchObject({ pointer: '/source/topic' });
   });
 
   it('an AMQP 1.0 queue, or a topic per subscription', () => {
@@ -28,6 +30,11 @@ describe('where a source takes messages no other route may take', () => {
     expect(key('a', t)).not.toBe(key('b', t));
     expect(key('a', t)).toBe(key('b', { ...t, subscription: 'junction.a' }));
     expect(key('a', t)).not.toBe(key('a', q));
+    expect(claim('a', { ...t, subscription: 's' })).toEqual({
+      key: JSON.stringify(['amqp10', 'artemis', 'topic', 'orders', 's']),
+      pointer: '/source/subscription',
+      place: 'subscription s of topic orders',
+    });
   });
 
   it('an MQTT shared subscription only; plain subscriptions and HTTP paths claim nothing here', () => {
@@ -35,6 +42,12 @@ describe('where a source takes messages no other route may take', () => {
     expect(key('a', m)).toBeUndefined();
     expect(key('a', { ...m, shareGroup: 'g' })).toBe(key('b', { ...m, shareGroup: 'g' }));
     expect(key('a', { ...m, shareGroup: 'g' })).not.toBe(key('b', { ...m, shareGroup: 'h' }));
+    expect(claim('a', { ...m, shareGroup: 'g' })).toMatchObject({
+      pointer: '/source/shareGroup',
+      place: '$share/g/orders/#',
+    });
     expect(key('a', { type: 'http', path: 'orders', auth: 'none' })).toBeUndefined();
+    // A protocol that makes no claim (or none known) claims nothing.
+    expect(sourceClaim({}, 'a', route(m))).toBeUndefined();
   });
 });

@@ -1,4 +1,5 @@
 import type { RouteSpec } from '@junction/connectors';
+import type { RouteProtocols } from '@junction/pipeline';
 
 /**
  * Where a route's source takes messages that no other route may also take: the broker hands each
@@ -21,49 +22,20 @@ export interface SourceClaim {
   place: string;
 }
 
-export function sourceClaim(routeId: string, document: RouteSpec): SourceClaim | undefined {
+/** The claim of a route's source, as its protocol makes it (see ProtocolSourceSpec.claim). */
+export function sourceClaim(
+  protocols: RouteProtocols,
+  routeId: string,
+  document: RouteSpec,
+): SourceClaim | undefined {
   const s = document.source as unknown as Record<string, unknown>;
-  const text = (name: string) => (typeof s[name] === 'string' ? (s[name] as string) : undefined);
-  const connection = text('connection');
-  if (connection === undefined) return undefined;
-  const claim = (pointer: string, place: string, ...parts: string[]) => ({
-    key: JSON.stringify([s.type, connection, ...parts]),
-    pointer,
-    place,
-  });
-  switch (s.type) {
-    case 'amqp': {
-      const queue = text('queue');
-      return queue === undefined ? undefined : claim('/source/queue', `queue ${queue}`, queue);
+  if (typeof s.connection !== 'string') return undefined;
+  const found = protocols[String(s.type)]?.source?.claim?.(s, routeId);
+  return (
+    found && {
+      key: JSON.stringify([s.type, s.connection, ...found.parts]),
+      pointer: `/source${found.pointer}`,
+      place: found.place,
     }
-    case 'kafka': {
-      const topic = text('topic');
-      if (topic === undefined) return undefined;
-      const group = text('groupId') ?? `junction.${routeId}`;
-      const pointer = s.groupId === undefined ? '/source/topic' : '/source/groupId';
-      return claim(pointer, `topic ${topic} in consumer group ${group}`, topic, group);
-    }
-    case 'amqp10': {
-      const address = text('address');
-      if (address === undefined) return undefined;
-      if (s.capability !== 'topic')
-        return claim('/source/address', `address ${address}`, 'queue', address);
-      const subscription = text('subscription') ?? `junction.${routeId}`;
-      return claim(
-        s.subscription === undefined ? '/source/address' : '/source/subscription',
-        `subscription ${subscription} of topic ${address}`,
-        'topic',
-        address,
-        subscription,
-      );
-    }
-    case 'mqtt': {
-      const topic = text('topic');
-      const group = text('shareGroup');
-      if (topic === undefined || group === undefined) return undefined;
-      return claim('/source/shareGroup', `$share/${group}/${topic}`, topic, group);
-    }
-    default:
-      return undefined;
-  }
+  );
 }

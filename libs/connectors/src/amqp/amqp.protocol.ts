@@ -1,3 +1,4 @@
+import { placeAt } from '@junction/pipeline';
 import type { ConnectorPlugin } from '../plugin';
 import { CONNECTION_FIELD, tlsConfigSchema, urlSecretProblems, urlTarget } from '../spec-fields';
 import type { AmqpPoolOptions } from './amqp.factory';
@@ -126,6 +127,12 @@ export const amqpConnector: ConnectorPlugin<
       },
     },
     example: { type: 'amqp', connection: 'rabbit', queue: 'orders.in' },
+    reads: (spec) => placeAt(spec, 'queue'),
+    // The broker hands each message of a queue to one of its consumers.
+    claim(spec) {
+      const queue = placeAt(spec, 'queue');
+      return queue && { parts: [queue.value], pointer: '/queue', place: `queue ${queue.value}` };
+    },
   },
   destination: {
     description: 'Publish to RabbitMQ with publisher confirms.',
@@ -204,6 +211,8 @@ export const amqpConnector: ConnectorPlugin<
       routingKey: '"eu.orders"',
     },
     replies: true,
+    // With an exchange, the message goes to the exchange, whatever its queue.
+    writes: (spec) => (spec.exchange === undefined ? placeAt(spec, 'queue') : undefined),
     expressions: { routingKey: 'routingKey', priority: 'priority' },
     check(spec, report) {
       const hasExchange = spec.exchange !== undefined;

@@ -1,4 +1,4 @@
-import type { JsonSchema } from '@junction/pipeline';
+import { placeAt, type JsonSchema, type SourcePlaceClaim } from '@junction/pipeline';
 import type { ConnectorPlugin } from '../plugin';
 import { CONNECTION_FIELD, tlsConfigSchema, urlSecretProblems, urlTarget } from '../spec-fields';
 import type { Amqp10PoolOptions } from './amqp10.factory';
@@ -137,6 +137,24 @@ export const AMQP10_SOURCE = {
     if (spec.subscription !== undefined && spec.capability !== 'topic')
       report('/subscription', 'applies only with capability topic');
   },
+  reads: (spec: Record<string, unknown>) => placeAt(spec, 'address'),
+  /** An anycast address hands each message to one receiver; a topic, to one per subscription. */
+  claim(spec: Record<string, unknown>, routeId: string): SourcePlaceClaim | undefined {
+    const address = placeAt(spec, 'address');
+    if (!address) return undefined;
+    if (spec.capability !== 'topic')
+      return {
+        parts: ['queue', address.value],
+        pointer: '/address',
+        place: `address ${address.value}`,
+      };
+    const subscription = subscriptionName(spec as unknown as Amqp10SourceSpec, routeId);
+    return {
+      parts: ['topic', address.value, subscription],
+      pointer: spec.subscription === undefined ? '/address' : '/subscription',
+      place: `subscription ${subscription} of topic ${address.value}`,
+    };
+  },
 };
 
 /** What a route's amqp10 destination takes besides `type` (and `when`). */
@@ -169,6 +187,7 @@ export const AMQP10_DESTINATION = {
     },
   } satisfies Record<string, JsonSchema>,
   example: { type: 'amqp10', connection: 'artemis', address: 'orders.out' },
+  writes: (spec: Record<string, unknown>) => placeAt(spec, 'address'),
   expressions: { priority: 'priority' },
 };
 

@@ -1,3 +1,4 @@
+import { placeAt } from '@junction/pipeline';
 import type { ConnectorPlugin } from '../plugin';
 import { CONNECTION_FIELD, tlsConfigSchema } from '../spec-fields';
 import type { KafkaPoolOptions } from './kafka.factory';
@@ -175,6 +176,18 @@ export const kafkaConnector: ConnectorPlugin<
       },
     },
     example: { type: 'kafka', connection: 'kafka', topic: 'orders.in' },
+    reads: (spec) => placeAt(spec, 'topic'),
+    // Kafka hands each partition to one member of a consumer group: a topic is claimed per group.
+    claim(spec, routeId) {
+      const topic = placeAt(spec, 'topic');
+      if (!topic) return undefined;
+      const group = typeof spec.groupId === 'string' ? spec.groupId : `junction.${routeId}`;
+      return {
+        parts: [topic.value, group],
+        pointer: spec.groupId === undefined ? '/topic' : '/groupId',
+        place: `topic ${topic.value} in consumer group ${group}`,
+      };
+    },
   },
   destination: {
     description: 'Produce to Kafka with acks from all in-sync replicas.',
@@ -204,6 +217,7 @@ export const kafkaConnector: ConnectorPlugin<
       key: 'orderId',
       compression: 'zstd',
     },
+    writes: (spec) => placeAt(spec, 'topic'),
     expressions: { key: 'key' },
   },
   describeSource: (spec) => `kafka ${spec.connection} topic ${spec.topic}`,

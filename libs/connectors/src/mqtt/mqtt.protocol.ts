@@ -1,4 +1,4 @@
-import type { JsonSchema } from '@junction/pipeline';
+import { placeAt, type JsonSchema } from '@junction/pipeline';
 import type { ConnectorPlugin, ConnectionTarget } from '../plugin';
 import { CONNECTION_FIELD, tlsConfigSchema, urlTarget } from '../spec-fields';
 import type { MqttPoolOptions } from './mqtt.factory';
@@ -344,8 +344,28 @@ export const mqttConnector: ConnectorPlugin<
     egressTargets: mqttEgressTargets,
     embeddedSecretProblems: mqttEmbeddedSecretProblems,
   },
-  source: { ...MQTT_SOURCE_FIELDS, check: checkMqttSource },
-  destination: { ...MQTT_DESTINATION_FIELDS, check: checkMqttDestination },
+  source: {
+    ...MQTT_SOURCE_FIELDS,
+    check: checkMqttSource,
+    reads: (spec) => placeAt(spec, 'topic'),
+    // A plain subscription gets every message; a shared one ($share/<group>/...) one per group.
+    claim(spec) {
+      const topic = placeAt(spec, 'topic');
+      const group = placeAt(spec, 'shareGroup');
+      return topic && group
+        ? {
+            parts: [topic.value, group.value],
+            pointer: '/shareGroup',
+            place: `$share/${group.value}/${topic.value}`,
+          }
+        : undefined;
+    },
+  },
+  destination: {
+    ...MQTT_DESTINATION_FIELDS,
+    check: checkMqttDestination,
+    writes: (spec) => placeAt(spec, 'topic'),
+  },
   describeSource: describeMqttSource,
   describeDelivery: (spec, delivery) => describeMqttDelivery(spec, delivery),
   describeReceipt: describeMqttReceipt,

@@ -41,6 +41,27 @@ describe('route loops: a destination that writes to its own source', () => {
     expect(await problemsOf(doc({ exchange: 'orders', routingKey: '"in"' }))).toEqual([]);
   });
 
+  it('is refused for an MQTT topic and an AMQP 1.0 address: each protocol names its place', async () => {
+    expect(
+      await problemsOf({
+        id: 'loop',
+        source: { type: 'mqtt', connection: 'm', topic: 'orders/eu' },
+        destinations: [{ type: 'mqtt', connection: 'm', topic: 'orders/eu' }],
+      }),
+    ).toEqual([
+      `/destinations/0: writes to the route's own source (mqtt m topic orders/eu): ${LOOP}`,
+    ]);
+    expect(
+      await problemsOf({
+        id: 'loop',
+        source: { type: 'amqp10', connection: 'a', address: 'orders' },
+        destinations: [{ type: 'amqp10', connection: 'a', address: 'orders' }],
+      }),
+    ).toEqual([
+      `/destinations/0: writes to the route's own source (amqp10 a address orders): ${LOOP}`,
+    ]);
+  });
+
   it('accepts the same name on another connection or of another type', async () => {
     expect(
       await problemsOf({
