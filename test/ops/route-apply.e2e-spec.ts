@@ -233,6 +233,33 @@ describe('routes as code: junction login, route apply / diff / export, dead-lett
     expect((await gw.api('GET', '/routes/ops-amqp')).status).toBe(404);
   });
 
+  it("another route's ingest path is found before anything is applied; the set's own routes may swap", async () => {
+    const taken = join(dir, 'taken');
+    mkdirSync(taken);
+    // a-new would be created first; b-copy takes ops-payments' path (not in this set): nothing applied.
+    writeFileSync(
+      join(taken, 'a-new.json'),
+      PAYMENTS_JSON.replace('ops-payments', 'ops-fresh').replace('ops/payments', 'ops/fresh'),
+    );
+    writeFileSync(
+      join(taken, 'b-copy.json'),
+      PAYMENTS_JSON.replace('ops-payments', 'ops-copy').replace('ops/payments', 'OPS/Payments'),
+    );
+    const r = await junction(env, ['route', 'apply', '-f', taken]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/b-copy\.json: .*\/source\/path: is route 'ops-payments's path/);
+    expect((await gw.api('GET', '/routes/ops-fresh')).status).toBe(404);
+    // With ops-payments in the set, moving off that path, the conflict is left to the saves.
+    writeFileSync(
+      join(taken, 'c-payments.json'),
+      PAYMENTS_JSON.replace('ops/payments', 'ops/payments-v2'),
+    );
+    const moved = await junction(env, ['route', 'apply', '-f', taken]);
+    // b-copy is saved before c-payments moves off the path: the save's 409 (exit 6) says so.
+    expect(moved.code).toBe(6);
+    expect(moved.stderr).toContain("belongs to route 'ops-payments'");
+  });
+
   it('exit codes for CI: 6 refused (bad token), 5 unreachable, 2 not logged in', async () => {
     const refused = await junction(
       { ...env, JUNCTION_URL: gw.base, JUNCTION_TOKEN: 'not-a-token' },

@@ -179,13 +179,17 @@ async function checkedFiles(
   }
   if (invalid) return undefined;
   // The server knows the connections: every file is checked there before anything changes.
+  // A conflict with a route that is one of these files is left to the save: its file may move
+  // it away first (the server checks again, and answers 409 if it does not).
+  const applied = new Set(files.map((f) => f.id));
   for (const f of files) {
     const res = await api.POST('/api/v1/routes/validate', textBody(f.text, contentType(f)));
     if (res.error !== undefined && res.response.status !== 400) await api.data(res);
-    const problems: ApiProblem[] =
+    const problems: ApiProblem[] = (
       (res.data?.problems as ApiProblem[] | undefined) ??
       errorBody(res.error).details?.problems ??
-      [];
+      []
+    ).filter((p) => p.routeId === undefined || !applied.has(p.routeId));
     if (res.response.status === 400 || problems.length > 0) {
       printProblems(
         f.file,

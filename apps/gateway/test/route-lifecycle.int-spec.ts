@@ -168,6 +168,15 @@ describe('route lifecycle', () => {
   it('takes an empty body labelled JSON as no body; a call that needs a document says so', async () => {
     const json = { 'content-type': 'application/json' };
     expect((await api('POST', '/api/v1/routes', doc('bodiless', 'v1'))).status).toBe(201);
+    // Another route on its ingest path (spelled in another case): validate names the owner.
+    const copy = { ...doc('copycat', 'v1'), source: { ...doc('bodiless', 'v1').source } };
+    copy.source.path = copy.source.path.toUpperCase();
+    expect((await api('POST', '/api/v1/routes/validate', copy)).body).toEqual({
+      valid: false,
+      problems: [
+        { pointer: '/source/path', message: "is route 'bodiless's path", routeId: 'bodiless' },
+      ],
+    });
     // curl -H 'content-type: application/json' on every call, as scripts do.
     for (const [method, url, status] of [
       ['POST', '/api/v1/routes/bodiless/stop', 200],
@@ -280,6 +289,32 @@ describe('route lifecycle', () => {
     );
     expect((await api('PUT', '/api/v1/routes/thief', amqpRoute('thief', shared))).status).toBe(409);
     expect((await api('GET', '/api/v1/routes/thief')).body).toMatchObject({ latestVersion: 1 });
+    // Validate tells it before a save does (route apply checks every file first), with the owner;
+    // the owner's own document is no conflict, nor a place the route reads already.
+    expect((await api('POST', '/api/v1/routes/validate', amqpRoute('thief', shared))).body).toEqual(
+      {
+        valid: false,
+        problems: [
+          {
+            pointer: '/source/queue',
+            message: `is where route 'owner' reads (queue ${shared})`,
+            routeId: 'owner',
+          },
+        ],
+      },
+    );
+    const yaml = await api(
+      'POST',
+      '/api/v1/routes/validate',
+      `id: thief\nsource:\n  type: amqp\n  connection: rabbit\n  queue: ${shared}\ndestinations:\n  - type: log\n`,
+      { 'content-type': 'application/yaml' },
+    );
+    expect(yaml.body).toMatchObject({ problems: [{ pointer: '/source/queue', line: 5 }] });
+    for (const document of [amqpRoute('owner', shared), amqpRoute('thief', `${shared}-2`)])
+      expect((await api('POST', '/api/v1/routes/validate', document)).body).toEqual({
+        valid: true,
+        problems: [],
+      });
 
     // Kafka: routes in their own groups each read the whole topic; one group is one reader.
     expect((await api('POST', '/api/v1/routes', kafkaRoute('k-one'))).status).toBe(201);

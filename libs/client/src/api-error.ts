@@ -4,6 +4,8 @@ export interface ApiProblem {
   message: string;
   line?: number;
   column?: number;
+  /** A conflict with another live route (validate): its id. */
+  routeId?: string;
 }
 
 /** The error shape every endpoint answers with (the `ErrorDto` of the OpenAPI document). */

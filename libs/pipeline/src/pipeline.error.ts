@@ -47,6 +47,8 @@ export interface RouteProblem {
   /** Where in the source text (1-based), when the document came as text. */
   line?: number;
   column?: number;
+  /** The other route a conflict is with (`POST /routes/validate`: its path, or where it reads). */
+  routeId?: string;
 }
 
 export class RouteValidationError extends Error {

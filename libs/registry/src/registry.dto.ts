@@ -40,6 +40,11 @@ export class ProblemDto {
   line?: number;
   @ApiPropertyOptional({ description: 'Column in the source text (1-based).' })
   column?: number;
+  @ApiPropertyOptional({
+    description:
+      'A conflict with another live route (validate): its id. Its ingest path, or the place its source reads, is the one this document names.',
+  })
+  routeId?: string;
 }
 
 export class ErrorDto {

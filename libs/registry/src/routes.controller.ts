@@ -34,7 +34,8 @@ import {
 } from '@nestjs/swagger';
 import { CurrentPrincipal, Principal, RequirePermission } from '@junction/auth';
 import { JunctionError } from '@junction/common';
-import { containsPan } from '@junction/pipeline';
+import type { RouteSpec } from '@junction/connectors';
+import { containsPan, withPositions } from '@junction/pipeline';
 import {
   ActivateRequestDto,
   DryRunRequestDto,
@@ -175,14 +176,21 @@ export class RoutesController {
     summary: 'Check a route document: every problem, by JSON pointer (connections included)',
     description:
       'JSON, or YAML text (`application/yaml`, `text/yaml`): problems then carry the line and column too. ' +
-      'A YAML text that does not parse is a 400 with `details.problems` (line, column).',
+      'A YAML text that does not parse is a 400 with `details.problems` (line, column). ' +
+      'A sound document is also checked against the other live routes, as a save would be (there a 409): ' +
+      "an ingest path that is another route's, a queue, consumer group or shared subscription another route reads.",
   })
   @ApiConsumes(...ROUTE_BODY_TYPES)
   @ApiBody({ schema: routeDocumentRef })
   @ApiOkResponse({ type: ValidationResultDto })
   async validate(@RouteSource() input: RouteSourceInput): Promise<ValidationResultDto> {
     const sourced = await this.routes.readSource(input);
-    const problems = await this.routes.problems(sourced.document, sourced);
+    let problems = await this.routes.problems(sourced.document, sourced);
+    // A sound document: would a save be refused because of another route (409)?
+    if (problems.length === 0) {
+      const conflicts = await this.routes.conflicts(sourced.document as RouteSpec);
+      problems = sourced.parsed ? withPositions(conflicts, sourced.parsed) : conflicts;
+    }
     return { valid: problems.length === 0, problems };
   }
 

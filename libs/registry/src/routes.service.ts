@@ -30,7 +30,7 @@ import { RouteEntity } from './entities/route.entity';
 import { ROUTE_RESOURCES, ROUTE_RUNTIME_STATUS } from './registry.tokens';
 import { routeCardNumberProblems } from './route-card-numbers';
 import { checkIfMatch } from './route-etag';
-import { sourceClaim } from './source-claims';
+import { sourceClaim, type SourceClaim } from './source-claims';
 import { RouteEventBus } from './route-events';
 import { isUniqueViolation, RoutesRepository, type VersionListing } from './routes.repository';
 import type { RouteSourceInput } from './route-source-body';
@@ -806,35 +806,77 @@ export class RoutesService {
     documents: RouteSpec[],
     held: RouteSpec[],
   ): Promise<void> {
-    const heldKeys = new Set(held.map((d) => sourceClaim(this.resources.protocols, id, d)?.key));
+    const taken = await this.takenSource(m, id, documents, held, true);
+    if (taken) {
+      const { claim, owner, connection } = taken;
+      throw new JunctionError(
+        'CONFLICT',
+        `route '${owner}' reads ${claim.place} on connection '${connection}' already; two routes reading one place would split its messages between them (change that route, or delete it first)`,
+        { routeId: owner, problems: [takenSourceProblem(taken)] },
+      );
+    }
+  }
+
+  /**
+   * The first place `documents` read that no document of `held` reads and another live route's
+   * active or latest version does (see claimSources); `lock`: under the lock that serialises
+   * these checks across processes (a save), else as a look (a validation).
+   */
+  private async takenSource(
+    m: EntityManager,
+    id: string,
+    documents: RouteSpec[],
+    held: RouteSpec[],
+    lock: boolean,
+  ): Promise<TakenSource | undefined> {
+    const protocols = this.resources.protocols;
+    const heldKeys = new Set(held.map((d) => sourceClaim(protocols, id, d)?.key));
     const fresh = documents.filter((d) => {
-      const claim = sourceClaim(this.resources.protocols, id, d);
+      const claim = sourceClaim(protocols, id, d);
       return claim !== undefined && !heldKeys.has(claim.key);
     });
-    if (fresh.length === 0) return;
-    await this.routes.lockSources(m);
+    if (fresh.length === 0) return undefined;
+    if (lock) await this.routes.lockSources(m);
     for (const document of fresh) {
-      const claim = sourceClaim(this.resources.protocols, id, document)!;
+      const claim = sourceClaim(protocols, id, document)!;
       const { type, connection } = document.source as unknown as Record<string, string>;
       const owner = (await this.routes.sourcesOn(m, type, connection, id)).find(
-        (other) =>
-          sourceClaim(this.resources.protocols, other.routeId, other.document)?.key === claim.key,
+        (other) => sourceClaim(protocols, other.routeId, other.document)?.key === claim.key,
       );
-      if (owner)
-        throw new JunctionError(
-          'CONFLICT',
-          `route '${owner.routeId}' reads ${claim.place} on connection '${connection}' already; two routes reading one place would split its messages between them (change that route, or delete it first)`,
-          {
-            routeId: owner.routeId,
-            problems: [
-              {
-                pointer: claim.pointer,
-                message: `is where route '${owner.routeId}' reads (${claim.place})`,
-              },
-            ],
-          },
-        );
+      if (owner) return { claim, owner: owner.routeId, connection };
     }
+    return undefined;
+  }
+
+  /**
+   * What a save of `doc` would refuse with 409 because of other live routes: its ingest path is
+   * another route's, or its source reads where another route reads. `POST /routes/validate`
+   * tells these with the document's problems, so that `route apply` finds them all before it
+   * changes anything. A look, not a claim: a save checks again.
+   */
+  async conflicts(doc: RouteSpec): Promise<RouteProblem[]> {
+    const problems: RouteProblem[] = [];
+    const key = doc.source.type === 'http' ? ingestPathKey(doc.source.path) : undefined;
+    const pathOwner = key === undefined ? null : await this.routes.pathOwner(key);
+    if (pathOwner && pathOwner.routeId !== doc.id)
+      problems.push({
+        pointer: '/source/path',
+        message: `is route '${pathOwner.routeId}'s path`,
+        routeId: pathOwner.routeId,
+      });
+    const taken = await this.routes.transaction(async (m) => {
+      const route = await this.routes.find(doc.id, m);
+      const held: RouteSpec[] = [];
+      if (route && !route.deletedAt)
+        for (const version of new Set([route.latestVersion, route.activeVersion])) {
+          if (version === null) continue;
+          const stored = await this.routes.findVersion(doc.id, route.incarnation, version, m);
+          if (stored) held.push(stored.document);
+        }
+      return this.takenSource(m, doc.id, [doc], held, false);
+    });
+    if (taken) problems.push({ ...takenSourceProblem(taken), routeId: taken.owner });
+    return problems;
   }
 
   private incarnationOf(route: RouteEntity, incarnation: number | undefined): number {
@@ -936,4 +978,15 @@ export function dryRunView(version: number, result: RunResult) {
     })),
     panWarnings,
   });
+}
+
+/** A place a document would read that another live route reads already. */
+interface TakenSource {
+  claim: SourceClaim;
+  owner: string;
+  connection: string;
+}
+
+function takenSourceProblem({ claim, owner }: TakenSource): RouteProblem {
+  return { pointer: claim.pointer, message: `is where route '${owner}' reads (${claim.place})` };
 }

@@ -533,7 +533,7 @@ export interface paths {
         put?: never;
         /**
          * Check a route document: every problem, by JSON pointer (connections included)
-         * @description JSON, or YAML text (`application/yaml`, `text/yaml`): problems then carry the line and column too. A YAML text that does not parse is a 400 with `details.problems` (line, column).
+         * @description JSON, or YAML text (`application/yaml`, `text/yaml`): problems then carry the line and column too. A YAML text that does not parse is a 400 with `details.problems` (line, column). A sound document is also checked against the other live routes, as a save would be (there a 409): an ingest path that is another route's, a queue, consumer group or shared subscription another route reads.
          */
         post: operations["RoutesController_validate"];
         delete?: never;
@@ -1631,6 +1631,8 @@ export interface components {
             line?: number;
             /** @description Column in the source text (1-based). */
             column?: number;
+            /** @description A conflict with another live route (validate): its id. Its ingest path, or the place its source reads, is the one this document names. */
+            routeId?: string;
         };
         ValidationResultDto: {
             valid: boolean;
