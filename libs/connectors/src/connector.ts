@@ -54,6 +54,13 @@ export interface InboundMessage {
    * transaction and hold its partition for good.
    */
   undeliverable?: string;
+  /**
+   * Its dead letter was refused for good too, by the route's dead-letter destination, in a later
+   * try of its transaction (a dead-letter topic that takes records no larger than the one it
+   * refused). The runtime keeps it in the dead-letter table only: sent there again, it would abort
+   * every try as well.
+   */
+  deadLetterRefused?: string;
 }
 
 /**

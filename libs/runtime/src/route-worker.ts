@@ -722,7 +722,11 @@ export class RouteWorker {
       payload: message.payload,
       headers: message.headers,
     });
-    if (this.deadLetter) {
+    if (this.deadLetter && message.deadLetterRefused !== undefined) {
+      this.deps.log.warn(
+        `route ${this.routeId}: the dead-letter destination refused ${id} for good in an earlier try of its transaction; it is kept in the dead-letter table only`,
+      );
+    } else if (this.deadLetter) {
       const out: OutboundMessage = {
         id,
         headers: {

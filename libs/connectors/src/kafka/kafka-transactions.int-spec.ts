@@ -242,6 +242,65 @@ describe('kafka exactly-once', () => {
     }
   });
 
+  it('a record whose dead letter is refused for good too is kept from the dead-letter destination on the next redo', async () => {
+    const input = await freshTopic();
+    const output = await freshTopic(1, [{ name: 'max.message.bytes', value: '2000' }]);
+    const groupId = `${input}.group`;
+    await produce(input, ['r-0']);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: input,
+      messages: [
+        { value: JSON.stringify({ pad: 'x'.repeat(3000) }), headers: { 'junction-id': 'r-1' } },
+      ],
+    });
+    await producer.disconnect();
+    await produce(input, ['r-2']);
+    const source = pool.source(
+      { type: 'kafka', connection: name, topic: input, groupId, fromBeginning: true },
+      connection,
+      { routeId: `eos-dl-${RUN}`, delivery: 'exactly-once' },
+    );
+    const destination = pool.destination(
+      { type: 'kafka', connection: name, topic: output },
+      connection,
+    );
+    const tries: string[] = [];
+    // As the runtime does: an undeliverable message's dead letter carries its payload, here to a
+    // dead-letter topic (the output) that takes no larger records; unless that was refused too.
+    void source.start(async (message) => {
+      tries.push(
+        `${message.id}${message.undeliverable ? ' undeliverable' : ''}${message.deadLetterRefused ? ' kept' : ''}`,
+      );
+      if (message.deadLetterRefused !== undefined) return;
+      await destination.send({
+        id: message.undeliverable ? `dead-${message.id}` : message.id!,
+        headers: {},
+        body: message.payload,
+        transaction: message.transaction,
+      });
+    });
+    try {
+      // Without the second mark, every try aborts on r-1 and offset 3 is never committed.
+      await until(async () => (await committed(groupId, input))[0] === '3', 'offset 3');
+      const seen = await read(output, (s) => s.has('r-2'));
+      expect(Object.fromEntries(seen)).toEqual({ 'r-0': 1, 'r-2': 1 });
+      expect(tries).toEqual([
+        'r-0',
+        'r-1',
+        'r-0',
+        'r-1 undeliverable',
+        'r-0',
+        'r-1 undeliverable kept',
+        'r-2',
+      ]);
+    } finally {
+      await source.stop();
+      await destination.close();
+    }
+  });
+
   it('an aborted transaction moves no offset and its outputs stay invisible to read_committed', async () => {
     const [input, output] = [await freshTopic(), await freshTopic()];
     const groupId = `${input}.group`;

@@ -146,8 +146,14 @@ export class KafkaTransactions {
   private readonly partitions = new Map<number, PartitionProducer>();
   private readonly highest = new Map<number, bigint>();
   private readonly failures = new Map<number, number>();
-  /** Per partition, records a destination refused for good, by offset: dead-lettered on the redo. */
-  private readonly refused = new Map<number, Map<string, string>>();
+  /**
+   * Per partition, records a destination refused for good, by offset: dead-lettered on the redo;
+   * `deadLetter`: the dead-letter destination refused that too (kept in the table only).
+   */
+  private readonly refused = new Map<
+    number,
+    Map<string, { reason: string; deadLetter?: string }>
+  >();
   private readonly timers = new Set<NodeJS.Timeout>();
   private admin?: Promise<Admin>;
   private stopping = false;
@@ -330,14 +336,18 @@ export class KafkaTransactions {
     const unreadable = unreadableReason(topic, partition, message);
     if (unreadable !== undefined) inbound.unreadable = unreadable;
     const refused = this.refused.get(partition)?.get(message.offset);
-    if (refused !== undefined) inbound.undeliverable = refused;
+    if (refused !== undefined) inbound.undeliverable = refused.reason;
+    if (refused?.deadLetter !== undefined) inbound.deadLetterRefused = refused.deadLetter;
     return inbound;
   }
 
   private refuse(partition: number, offset: string, reason: string): void {
     let offsets = this.refused.get(partition);
     if (!offsets) this.refused.set(partition, (offsets = new Map()));
-    offsets.set(offset, reason);
+    const earlier = offsets.get(offset);
+    // Refused again: this try sent its dead letter, unsent the record itself; the next keeps it
+    // from the dead-letter destination too, or every try would abort for ever.
+    offsets.set(offset, earlier ? { ...earlier, deadLetter: reason } : { reason });
   }
 
   /** Drops the refusals of records up to `last`, which are committed. */
