@@ -252,6 +252,30 @@ describe('RouteWorker', () => {
     await worker.stop();
   });
 
+  it('keeps a dead letter its destination refused for good in the table only', async () => {
+    const out = new FakeDestination();
+    const dlq = new FakeDestination();
+    const { deps, source, parked } = fakeDeps([out], dlq);
+    const doc = route({
+      errors: { deadLetter: { type: 'amqp', connection: 'rabbit', queue: 'orders.dlq' } },
+    });
+    const worker = await started(doc, deps);
+    const refused = message(
+      { total: 5 },
+      { undeliverable: 'refused: too large', deadLetterRefused: 'refused: too large' },
+    );
+    expect(await source.deliver(refused)).toMatchObject({ outcome: 'dead-lettered' });
+    expect(parked).toEqual([expect.objectContaining({ messageId: 'm-1' })]);
+    expect(out.sent).toHaveLength(0);
+    expect(dlq.sent).toHaveLength(0);
+    // Refused once: the dead letter is sent as always.
+    expect(await source.deliver(message({ total: 5 }, { undeliverable: 'refused' }))).toMatchObject(
+      { outcome: 'dead-lettered' },
+    );
+    expect(dlq.sent).toHaveLength(1);
+    await worker.stop();
+  });
+
   it('dead-letters a payload that is no JSON, and acknowledges it', async () => {
     const out = new FakeDestination();
     const dlq = new FakeDestination();
