@@ -183,8 +183,11 @@ export class RoutesController {
   @ApiConsumes(...ROUTE_BODY_TYPES)
   @ApiBody({ schema: routeDocumentRef })
   @ApiOkResponse({ type: ValidationResultDto })
-  async validate(@RouteSource() input: RouteSourceInput): Promise<ValidationResultDto> {
-    const sourced = await this.routes.readSource(input);
+  async validate(
+    @RouteSource() input: RouteSourceInput,
+    @CurrentPrincipal() actor: Principal,
+  ): Promise<ValidationResultDto> {
+    const sourced = await this.routes.readSource(input, actor.name);
     let problems = await this.routes.problems(sourced.document, sourced);
     // A sound document: would a save be refused because of another route (409)?
     if (problems.length === 0) {
@@ -206,8 +209,11 @@ export class RoutesController {
       'lists where a card-number-like value would leave in a delivery. Card numbers in the answer are redacted.',
   })
   @ApiOkResponse({ type: DryRunResultDto })
-  testUnsaved(@Body() body: UnsavedDryRunRequestDto): Promise<DryRunResultDto> {
-    return this.routes.dryRunUnsaved(body);
+  testUnsaved(
+    @Body() body: UnsavedDryRunRequestDto,
+    @CurrentPrincipal() actor: Principal,
+  ): Promise<DryRunResultDto> {
+    return this.routes.dryRunUnsaved(body, actor.name);
   }
 
   @Get()
@@ -247,7 +253,7 @@ export class RoutesController {
     @Res({ passthrough: true }) reply: FastifyReply,
     @Query('comment') comment?: string,
   ): Promise<RouteViewDto> {
-    const sourced = await this.routes.readSource(input);
+    const sourced = await this.routes.readSource(input, actor.name);
     return tagged(reply, await this.routes.create(sourced.document, actor.name, comment, sourced));
   }
 
@@ -320,7 +326,7 @@ export class RoutesController {
     @Query('comment') comment?: string,
     @Query('override') override?: string,
   ): Promise<RouteViewDto> {
-    const sourced = await this.routes.readSource(input);
+    const sourced = await this.routes.readSource(input, actor.name);
     const view = await this.routes.update(id, sourced.document, actor.name, {
       activate,
       comment,

@@ -175,10 +175,13 @@ export class RoutesService {
     return this.events.emit('route.changed', { routeId: id });
   }
 
-  /** A YAML text parsed with limits, long ones off the event loop (503 when that is busy). */
-  private async parseSource(text: string): Promise<ParsedSource> {
+  /**
+   * A YAML text parsed with limits, long ones off the event loop (503 when that is busy, or when
+   * `owner`, who sent it, has enough texts waiting there already).
+   */
+  private async parseSource(text: string, owner?: string): Promise<ParsedSource> {
     try {
-      return await sharedRouteSourceParser().parse(text);
+      return await sharedRouteSourceParser().parse(text, owner);
     } catch (err) {
       if (err instanceof SourceParserBusyError)
         throw new JunctionError('UNAVAILABLE', err.message, undefined, { retryAfterSeconds: 1 });
@@ -190,10 +193,10 @@ export class RoutesService {
    * The document of a request body: YAML text parsed with limits (a text that does not parse is
    * refused, 400, with line and column), or parsed JSON with its text (pretty JSON when unknown).
    */
-  async readSource(input: RouteSourceInput): Promise<SourcedDocument> {
+  async readSource(input: RouteSourceInput, owner?: string): Promise<SourcedDocument> {
     if (input.format === 'yaml') {
       const text = input.text ?? '';
-      const parsed = await this.parseSource(text);
+      const parsed = await this.parseSource(text, owner);
       if (parsed.problems.length > 0)
         throw new JunctionError(
           'ROUTE_INVALID',
@@ -704,14 +707,14 @@ export class RoutesService {
    * Runs a message through a document that is not saved (the editor's buffer): checked like a
    * save (400 with every problem, lines and columns for a text), then run with no side effects.
    */
-  async dryRunUnsaved(input: UnsavedDryRunInput): Promise<DryRunView> {
+  async dryRunUnsaved(input: UnsavedDryRunInput, owner?: string): Promise<DryRunView> {
     if ((input.document === undefined) === (input.source === undefined))
       throw new JunctionError('BAD_REQUEST', 'send either `document` or `source`, not both', {
         problems: [{ pointer: '', message: 'exactly one of document and source is required' }],
       });
     const sourced =
       input.source !== undefined
-        ? await this.readSource({ format: 'yaml', text: input.source })
+        ? await this.readSource({ format: 'yaml', text: input.source }, owner)
         : await this.readSource({ format: 'json', document: input.document });
     const document = await this.checked(sourced.document, sourced);
     return this.runDry(document, 0, input.message);

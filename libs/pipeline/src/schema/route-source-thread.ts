@@ -27,7 +27,7 @@ export class SourceParserBusyError extends Error {
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 if (workerData.module.endsWith('.ts')) {
-  const swc = require('@swc/core');
+  const swc = require(workerData.swc);
   const fs = require('node:fs');
   require.extensions['.ts'] = (m, file) => m._compile(swc.transformSync(fs.readFileSync(file, 'utf8'), {
     filename: file, jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' },
@@ -39,7 +39,7 @@ parentPort.on('message', (job) => {
   try {
     data = parseRouteSourceData(job.text);
   } catch (err) {
-    data = { problems: [{ pointer: '', message: 'cannot parse: ' + err.message }], positions: [] };
+    data = { problems: [{ pointer: '', message: 'cannot parse: ' + err.message }], nodes: { parents: [], keys: [], lines: [], columns: [] } };
   }
   parentPort.postMessage({ id: job.id, data });
 });
@@ -48,17 +48,26 @@ parentPort.on('message', (job) => {
 interface Job {
   id: number;
   text: string;
+  owner?: string;
   resolve(parsed: ParsedSource): void;
   reject(err: Error): void;
 }
+
+/** A refusal as parse problems (a request gets 400 with it). */
+const refused = (why: string): ParsedSourceData => ({
+  problems: [{ pointer: '', message: `cannot parse: ${why}` }],
+  nodes: { parents: [], keys: [], lines: [], columns: [] },
+});
 
 /**
  * Parses route source texts as parseRouteSource does, the long ones on a thread of their own: a
  * 128 KiB YAML text takes 0.2 to 0.7 s to parse, and any viewer may send one to
  * `POST /routes/validate` as often as it likes; on the event loop that held every message and
- * request meanwhile. Texts are parsed one at a time in the order given; at most `maxQueued` wait
- * (then SourceParserBusyError), and a parse past `timeoutMs` stops the thread and is refused.
- * The thread starts on first use and does not keep the process alive.
+ * request meanwhile. Texts are parsed one at a time in the order given. At most `maxQueued` wait,
+ * and at most `maxPerOwner` of one owner (a user) wait or run, so that one user cannot keep the
+ * others' texts out (then SourceParserBusyError). A parse past `timeoutMs` stops the thread and
+ * is refused, as is a text that stops it otherwise (out of memory). The thread starts on first
+ * use and does not keep the process alive.
  */
 export class RouteSourceParser {
   private worker: Worker | undefined;
@@ -67,22 +76,36 @@ export class RouteSourceParser {
   private nextId = 0;
 
   constructor(
-    private readonly options: { inlineChars?: number; maxQueued?: number; timeoutMs?: number } = {},
+    private readonly options: {
+      inlineChars?: number;
+      maxQueued?: number;
+      maxPerOwner?: number;
+      timeoutMs?: number;
+    } = {},
   ) {}
 
-  parse(text: string): Promise<ParsedSource> {
+  /** Parses `text`; `owner` (who sent it) is held to maxPerOwner. */
+  parse(text: string, owner?: string): Promise<ParsedSource> {
     // Short texts, and texts over the limit (refused before any parsing), stay on this thread.
     if (
       text.length <= (this.options.inlineChars ?? INLINE_SOURCE_CHARS) ||
       text.length > SOURCE_LIMITS.maxLength
     )
       return Promise.resolve(parseRouteSource(text));
-    if (this.queue.length >= (this.options.maxQueued ?? 32))
+    const owned =
+      owner === undefined
+        ? 0
+        : this.queue.filter((j) => j.owner === owner).length +
+          (this.running?.job.owner === owner ? 1 : 0);
+    if (
+      this.queue.length >= (this.options.maxQueued ?? 32) ||
+      owned >= (this.options.maxPerOwner ?? 2)
+    )
       return Promise.reject(
         new SourceParserBusyError('too many route sources are being parsed; try again shortly'),
       );
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, text, resolve, reject });
+      this.queue.push({ id: this.nextId++, text, owner, resolve, reject });
       this.pump();
     });
   }
@@ -91,7 +114,12 @@ export class RouteSourceParser {
   async close(): Promise<void> {
     const stopped = new Error('the route source parser was closed');
     for (const job of this.queue.splice(0)) job.reject(stopped);
-    this.fail(stopped);
+    const running = this.running;
+    if (running) {
+      clearTimeout(running.timer);
+      this.running = undefined;
+      running.job.reject(stopped);
+    }
     const worker = this.worker;
     this.worker = undefined;
     await worker?.terminate();
@@ -110,10 +138,7 @@ export class RouteSourceParser {
       const stuck = this.worker;
       this.worker = undefined;
       void stuck?.terminate();
-      this.finish({
-        problems: [{ pointer: '', message: 'cannot parse: the source takes too long to parse' }],
-        positions: [],
-      });
+      this.finish(refused('the source takes too long to parse'));
     }, this.options.timeoutMs ?? 10_000);
     timer.unref();
     this.running = { job, timer };
@@ -129,30 +154,27 @@ export class RouteSourceParser {
     this.pump();
   }
 
-  /** The running job fails (the thread died or was closed); the next one gets a new thread. */
-  private fail(err: Error): void {
-    const running = this.running;
-    if (!running) return;
-    clearTimeout(running.timer);
-    this.running = undefined;
-    running.job.reject(err);
-    this.pump();
-  }
-
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
+    const module = require.resolve('./route-source');
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { module: require.resolve('./route-source') },
+      workerData: {
+        module,
+        // Resolved here: the worker's own require would look from the working directory.
+        swc: module.endsWith('.ts') ? require.resolve('@swc/core') : undefined,
+      },
       resourceLimits: { maxOldGenerationSizeMb: 512 },
     });
     worker.on('message', (message: { id: number; data: ParsedSourceData }) => {
       if (this.worker === worker && this.running?.job.id === message.id) this.finish(message.data);
     });
+    // The thread died under a text (out of memory, say): that text is refused, the next one
+    // gets a new thread.
     const died = (err: Error) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
-      this.fail(new Error(`route source parsing failed: ${err.message}`, { cause: err }));
+      this.finish(refused(`the parser stopped on it (${err.message})`));
     };
     worker.on('error', died);
     worker.on('exit', (code) => died(new Error(`the parsing thread exited (${code})`)));

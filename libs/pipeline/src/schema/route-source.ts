@@ -48,19 +48,32 @@ export function parseRouteSource(text: string): ParsedSource {
 
 /**
  * What parseRouteSource finds, as plain data that can cross to another thread: the value, the
- * problems, and where every node of the document starts (by JSON pointer).
+ * problems, and the document's nodes as a tree (each node's parent, its key, where it starts),
+ * so that any pointer can be placed later. Linear in the text: a node keeps its own key only,
+ * not its whole pointer (long keys over thousands of nodes would make pointers quadratic).
  */
 export interface ParsedSourceData {
   value?: unknown;
   problems: RouteProblem[];
-  /** [pointer, line, column] of every node, in document order. */
-  positions: Array<[string, number, number]>;
+  nodes: SourceNodes;
 }
+
+/** The nodes of a document in document order; node 0 is the root (when there is one). */
+export interface SourceNodes {
+  /** The parent's index (-1 for the root). */
+  parents: number[];
+  /** The key under the parent: a map's key as a pointer segment reads it, or an item's index. */
+  keys: string[];
+  lines: number[];
+  columns: number[];
+}
+
+const NO_NODES: SourceNodes = { parents: [], keys: [], lines: [], columns: [] };
 
 /** parseRouteSource's work, as data (see ParsedSourceData). */
 export function parseRouteSourceData(text: string): ParsedSourceData {
   const lines = new LineCounter();
-  const nowhere = { problems: [] as RouteProblem[], positions: [] };
+  const nowhere = { problems: [] as RouteProblem[], nodes: NO_NODES };
   if (text.length > SOURCE_LIMITS.maxLength) {
     return {
       ...nowhere,
@@ -97,7 +110,7 @@ export function parseRouteSourceData(text: string): ParsedSourceData {
     const { line, col } = lines.linePos(offset);
     return { line, column: col };
   };
-  const positions = positionsOf(doc, lines);
+  const nodes = nodesOf(doc, lines);
   const errors = [
     ...doc.errors.map((e) => ({
       message: e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, ''),
@@ -112,7 +125,7 @@ export function parseRouteSourceData(text: string): ParsedSourceData {
         message: `cannot parse: ${e.message}`,
         ...at(e.offset),
       })),
-      positions,
+      nodes,
     };
   }
   let value: unknown;
@@ -121,61 +134,80 @@ export function parseRouteSourceData(text: string): ParsedSourceData {
   } catch (err) {
     return {
       problems: [{ pointer: '', message: `cannot parse: ${(err as Error).message}` }],
-      positions,
+      nodes,
     };
   }
   if (depthOf(value) > SOURCE_LIMITS.maxDepth) {
     return {
       problems: [{ pointer: '', message: `nested deeper than ${SOURCE_LIMITS.maxDepth} levels` }],
-      positions,
+      nodes,
     };
   }
-  return { value, problems: [], positions };
+  return { value, problems: [], nodes };
 }
 
-/** A ParsedSource from its data: `locate` finds a pointer's node, else its nearest ancestor's. */
+/**
+ * A ParsedSource from its data: `locate` walks a pointer's segments down from the root and
+ * answers the deepest node it reaches (the pointer's own, else its nearest ancestor's). The first
+ * of two equal keys is the one found. A node's children are indexed when a pointer first passes.
+ */
 export function fromData(data: ParsedSourceData): ParsedSource {
-  const where = new Map<string, { line: number; column: number }>();
-  for (const [pointer, line, column] of data.positions)
-    if (!where.has(pointer)) where.set(pointer, { line, column });
-  const locate = (pointer: string) => {
-    for (let p = pointer; ; p = p.slice(0, p.lastIndexOf('/'))) {
-      const found = where.get(p);
-      if (found || p === '') return found;
+  const { parents, keys, lines, columns } = data.nodes;
+  const children = new Map<number, number[]>();
+  for (let i = 1; i < parents.length; i++) {
+    const list = children.get(parents[i]);
+    if (list) list.push(i);
+    else children.set(parents[i], [i]);
+  }
+  const indexed = new Map<number, Map<string, number>>();
+  const childOf = (node: number, key: string): number | undefined => {
+    let byKey = indexed.get(node);
+    if (!byKey) {
+      byKey = new Map();
+      for (const child of children.get(node) ?? [])
+        if (!byKey.has(keys[child])) byKey.set(keys[child], child);
+      indexed.set(node, byKey);
     }
+    return byKey.get(key);
+  };
+  const locate = (pointer: string) => {
+    if (parents.length === 0) return undefined;
+    let node = 0;
+    for (const segment of pointer.split('/').slice(1)) {
+      const next = childOf(node, segment.replace(/~1/g, '/').replace(/~0/g, '~'));
+      if (next === undefined) break;
+      node = next;
+    }
+    return { line: lines[node], column: columns[node] };
   };
   return data.value === undefined
     ? { problems: data.problems, locate }
     : { value: data.value, problems: data.problems, locate };
 }
 
-/**
- * Where each node of the document starts, by JSON pointer (a map's key unescaped as the pointer
- * spells it, `~0` and `~1`), in document order: the first of two equal keys comes first.
- */
-function positionsOf(doc: Document, lines: LineCounter): Array<[string, number, number]> {
-  const found: Array<[string, number, number]> = [];
-  const stack: Array<[unknown, string]> = [[doc.contents, '']];
+/** The document's nodes (see SourceNodes), walked without recursion. */
+function nodesOf(doc: Document, lines: LineCounter): SourceNodes {
+  const nodes: SourceNodes = { parents: [], keys: [], lines: [], columns: [] };
+  const stack: Array<[unknown, number, string]> = [[doc.contents, -1, '']];
   while (stack.length > 0) {
-    const [node, pointer] = stack.pop()!;
-    if (!isNode(node)) continue;
-    if (node.range) {
-      const { line, col } = lines.linePos(node.range[0]);
-      found.push([pointer, line, col]);
-    }
-    const children: Array<[unknown, string]> = [];
+    const [node, parent, key] = stack.pop()!;
+    if (!isNode(node) || !node.range) continue;
+    const index = nodes.parents.length;
+    const { line, col } = lines.linePos(node.range[0]);
+    nodes.parents.push(parent);
+    nodes.keys.push(key);
+    nodes.lines.push(line);
+    nodes.columns.push(col);
+    const kids: Array<[unknown, number, string]> = [];
     if (isMap(node)) {
-      for (const pair of node.items) {
-        const key = isScalar(pair.key) ? pair.key.value : pair.key;
-        const segment = String(key).replace(/~/g, '~0').replace(/\//g, '~1');
-        children.push([pair.value, `${pointer}/${segment}`]);
-      }
+      for (const pair of node.items)
+        kids.push([pair.value, index, String(isScalar(pair.key) ? pair.key.value : pair.key)]);
     } else if (isSeq(node)) {
-      node.items.forEach((item, i) => children.push([item, `${pointer}/${i}`]));
+      node.items.forEach((item, i) => kids.push([item, index, String(i)]));
     }
-    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]);
+    for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]);
   }
-  return found;
+  return nodes;
 }
 
 /** Problems of a document given as text get the line and column of their pointer. */
