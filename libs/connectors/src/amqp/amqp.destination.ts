@@ -75,6 +75,11 @@ export class AmqpDestination implements Destination {
   /** Requests waiting for their answer, by correlation id. */
   private readonly pending = new Map<string, PendingReply>();
   private closed = false;
+  /**
+   * A `queue` destination's queue was deleted under it (a publish came back unroutable): the
+   * next batch declares it again before it publishes, as the destination did when it opened.
+   */
+  private queueGone = false;
   private readonly batchSize: number;
   private readonly lingerMs: number;
   /** Sends waiting for the batch to go. */
@@ -169,15 +174,18 @@ export class AmqpDestination implements Destination {
       const id: unknown = returned.properties.messageId;
       if (typeof id === 'string') this.returned.set(id, (this.returned.get(id) ?? 0) + 1);
     });
-    if (this.queue !== undefined)
-      await channel.assertQueue(this.queue, {
-        durable: true,
-        ...(this.spec.maxPriority !== undefined ? { maxPriority: this.spec.maxPriority } : {}),
-      });
+    if (this.queue !== undefined) await this.declareQueue(channel, this.queue);
     if (this.spec.reply) {
       channel.once('close', () => this.dropReplies(channel, 'its channel closed'));
       await channel.consume(DIRECT_REPLY_TO, (reply) => this.onReply(reply), { noAck: true });
     }
+  }
+
+  private async declareQueue(channel: Channel, queue: string): Promise<void> {
+    await channel.assertQueue(queue, {
+      durable: true,
+      ...(this.spec.maxPriority !== undefined ? { maxPriority: this.spec.maxPriority } : {}),
+    });
   }
 
   private onReply(reply: ConsumeMessage | null): void {
@@ -246,6 +254,25 @@ export class AmqpDestination implements Destination {
     } catch (err) {
       for (const entry of entries) this.settle(entry, err as Error);
       return;
+    }
+    if (this.queueGone && this.queue !== undefined) {
+      this.queueGone = false;
+      try {
+        await this.declareQueue(channel, this.queue);
+      } catch (err) {
+        this.queueGone = true;
+        for (const entry of entries)
+          this.settle(
+            entry,
+            new ConnectorError(
+              'CLOSED',
+              `${this.where(entry)}: its queue is gone and could not be declared again: ${errorText(err)}`,
+              true,
+              { cause: err },
+            ),
+          );
+        return;
+      }
     }
     let open = entries.length;
     const timer = setTimeout(
@@ -322,6 +349,17 @@ export class AmqpDestination implements Destination {
    */
   private failure(entry: Queued, channel: Channel, err: unknown): ConnectorError {
     const where = this.where(entry);
+    if (!err && this.queue !== undefined) {
+      // The default exchange routes to every queue by name: the queue was deleted. Declared
+      // again before the next publish, so a retry delivers (a deleted queue had dead-lettered
+      // every message that came after, without a retry).
+      this.queueGone = true;
+      return new ConnectorError(
+        'CLOSED',
+        `${where}: the queue was deleted; it is declared again for the next try`,
+        true,
+      );
+    }
     if (!err) return new ConnectorError('REJECTED', `${where}: unroutable (no queue bound)`, false);
     const closedBy = this.channelErrors.get(channel);
     if (closedBy) {

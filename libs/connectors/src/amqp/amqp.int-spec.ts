@@ -377,6 +377,39 @@ describe('amqp connectors', () => {
     }
   });
 
+  it('declares a deleted queue of a queue destination again: the retry delivers', async () => {
+    const queue = freshQueue('deleted');
+    const destination = pool.destination({ type: 'amqp', connection: name, queue }, connection);
+    try {
+      const [before, lost, retried, after] = testMessages('deleted', 4);
+      await expect(destination.send(before)).resolves.toMatchObject({ routingKey: queue });
+      await adminChannel.deleteQueue(queue);
+      // The publish that finds the queue gone fails, retryably (not REJECTED: it is not the
+      // message's fault, and a route would dead-letter every message that came after).
+      await expect(destination.send(lost)).rejects.toMatchObject({
+        code: 'CLOSED',
+        retryable: true,
+      });
+      await expect(destination.send(retried)).resolves.toMatchObject({ routingKey: queue });
+      await expect(destination.send(after)).resolves.toMatchObject({ routingKey: queue });
+      const ids: string[] = [];
+      await until(async () => {
+        for (let got; (got = await adminChannel.get(queue, { noAck: true }));)
+          ids.push(String(got.properties.messageId));
+        return ids.length >= 2;
+      }, 'the messages sent after the queue was deleted');
+      expect(ids).toEqual([retried.id, after.id]);
+      const probe = await admin.createChannel();
+      probe.on('error', () => undefined);
+      // Declared as the destination declares it: durable.
+      await expect(probe.assertQueue(queue, { durable: false })).rejects.toMatchObject({
+        code: 406,
+      });
+    } finally {
+      await destination.close();
+    }
+  });
+
   it('rejects a publish to a missing exchange for good, and recovers its channel once it exists', async () => {
     const exchange = `junction.test.${RUN}.later`;
     const queue = freshQueue('later');
