@@ -46,6 +46,28 @@ describe('decodeBody and UTF-8', () => {
     expect(rejection(bytes([0x08, 0x96, 0x01, 0xff]))).toMatch(/^body is not valid JSON/);
   });
 
+  it.each([
+    ['at the start', 'x"4111 1111 1111 1111" and more text after it, enough to be cut'],
+    [
+      'inside a long body',
+      '["zzzzzzzzzzzzzzzzzzzz4111 1111", x 1111 1111", "bbbbbbbbbbbbbbbbbbbbbbbbbb"]',
+    ],
+    [
+      'between keys',
+      '{"first":"aaaaaaaaaaaaa","card":x4111111111111111,"b":"bbbbbbbbbbbbbbbbbbbbb"}',
+    ],
+    [
+      'as UTF-16',
+      Buffer.from('\ufeff{"card":"4111 1111 1111 1111"}', 'utf16le').toString('latin1'),
+    ],
+    ['short and whole', 'x4111 1111'],
+  ])('says why a body is not JSON without quoting any piece of it (%s)', (_, text) => {
+    const raw = Buffer.from(text, 'latin1');
+    expect(() => JSON.parse(raw.toString('utf8'))).toThrow(/Unexpected token/);
+    const why = rejection(raw);
+    expect(why).toBe('body is not valid JSON: unexpected token character');
+  });
+
   it('finds the first bad byte where isUtf8 finds one, in 20,000 seeded random byte strings', () => {
     const random = prng(1206);
     const pieces = [

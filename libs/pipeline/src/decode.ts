@@ -93,13 +93,15 @@ export function nestedDeeperThan(text: string, limit: number): boolean {
 /**
  * V8 quotes a stretch of the input in some parse errors (`Unexpected token 'x', "4111 1111 "...
  * is not valid JSON`): a piece of a card number cut where no detector can recognise it. The
- * reason is kept, the quote is not.
+ * reason is kept, the quote is not. A stretch from inside a longer input is cut with `...` on
+ * either side (`..."11 1111", x 1111 111"...`) and holds quotes of its own, so the whole
+ * stretch goes, whatever it holds; a message of another shape is cut at its first quote.
  */
 function jsonFault(err: Error): string {
   const message = String(err?.message ?? err);
-  const quoted = /^(.*?), ".*" is not valid JSON$/s.exec(message);
+  const quoted = /^(.*?), (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s.exec(message);
   if (quoted) return quoted[1].replace(/'.*'/s, 'character').toLowerCase();
-  return message.replace(/"[^"]*"/g, '(input)');
+  return message.replace(/\s*["'].*$/s, '') || 'unexpected input';
 }
 
 /**
