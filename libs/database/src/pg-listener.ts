@@ -4,7 +4,9 @@ import { Client } from 'pg';
  * Hears one Postgres LISTEN/NOTIFY channel (what every gateway process announces there, such as
  * a route change or an ended API key) on a connection of its own, and reconnects after a lost
  * connection. On reconnect it asks for a full resync, since notifications sent while it was away
- * are gone.
+ * are gone. A resync that fails (the database that dropped the connection may still refuse
+ * queries) is asked for again until one succeeds: it never becomes an unhandled rejection, which
+ * ends the process, nor leaves changes made meanwhile unapplied.
  */
 export class PgListener {
   private client?: Client;
@@ -15,8 +17,10 @@ export class PgListener {
     private readonly connectionString: string,
     private readonly channel: string,
     private readonly onChange: (payload: string) => void,
-    private readonly onResync: () => void,
+    private readonly onResync: () => void | Promise<void>,
     private readonly log: { warn(message: string): void },
+    /** The wait before reconnecting, or resyncing again after a resync failed. */
+    private readonly retryMs = 1000,
   ) {}
 
   async start(): Promise<void> {
@@ -51,12 +55,27 @@ export class PgListener {
     const retry = () => {
       this.retryTimer = setTimeout(() => {
         if (this.closed) return;
-        this.connect()
-          .then(() => this.onResync())
-          .catch(() => retry());
-      }, 1000);
+        this.connect().then(
+          () => this.resync(),
+          () => retry(),
+        );
+      }, this.retryMs);
       this.retryTimer.unref();
     };
     retry();
+  }
+
+  private resync(): void {
+    if (this.closed) return;
+    Promise.resolve()
+      .then(() => this.onResync())
+      .catch((err: unknown) => {
+        if (this.closed) return;
+        this.log.warn(
+          `listener on ${this.channel} could not resync (${(err as Error)?.message ?? String(err)}); trying again`,
+        );
+        this.retryTimer = setTimeout(() => this.resync(), this.retryMs);
+        this.retryTimer.unref();
+      });
   }
 }

@@ -126,7 +126,7 @@ export class RuntimeLifecycle implements OnApplicationBootstrap, BeforeApplicati
       (id) => {
         if (id) void this.supervisor.refresh(id);
       },
-      () => void this.supervisor.resync(),
+      () => this.supervisor.resync(),
       this.log,
     );
     await this.listener.start();
