@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { AnchorOptions, AuditModule } from '@junction/audit';
 import {
   AUTH_ENTITIES,
@@ -9,6 +10,7 @@ import {
   type LoginThrottleSettings,
 } from '@junction/auth';
 import { derive } from '@junction/common';
+import { guardPoolConnections } from '@junction/database';
 import { EgressPolicy } from '@junction/connectors';
 import { REGISTRY_ENTITIES, RegistryModule } from '@junction/registry';
 import { MessageTracing, ReplayClock, RUNTIME_ENTITIES, RuntimeModule } from '@junction/runtime';
@@ -67,20 +69,25 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        TypeOrmModule.forRoot({
-          type: 'postgres',
-          url: settings.databaseUrl,
-          entities: [...REGISTRY_ENTITIES, ...AUTH_ENTITIES, ...RUNTIME_ENTITIES],
-          migrations: MIGRATIONS,
-          migrationsRun: settings.migrationsRun ?? true,
-          migrationsTransactionMode: 'each',
-          synchronize: false,
-          // Off: a failed query's log line carries its parameters (hashes, documents). Our error filter logs what matters.
-          logging: false,
-          // One attempt: start-up has probed the database already (one clear line if it cannot).
-          retryAttempts: 1,
-          retryDelay: 1000,
-          extra: { max: 10, application_name: 'junction' },
+        TypeOrmModule.forRootAsync({
+          useFactory: () => ({
+            type: 'postgres',
+            url: settings.databaseUrl,
+            entities: [...REGISTRY_ENTITIES, ...AUTH_ENTITIES, ...RUNTIME_ENTITIES],
+            migrations: MIGRATIONS,
+            migrationsRun: settings.migrationsRun ?? true,
+            migrationsTransactionMode: 'each',
+            synchronize: false,
+            // Off: a failed query's log line carries its parameters (hashes, documents). Our error filter logs what matters.
+            logging: false,
+            // One attempt: start-up has probed the database already (one clear line if it cannot).
+            retryAttempts: 1,
+            retryDelay: 1000,
+            extra: { max: 10, application_name: 'junction' },
+          }),
+          // A backend terminated as its connection is handed out must not end the process.
+          dataSourceFactory: async (options) =>
+            guardPoolConnections(await new DataSource(options!).initialize()),
         }),
         CoreModule.forRoot({
           egress: settings.egress ?? EgressPolicy.permissive(),

@@ -3,3 +3,4 @@ export * from './embedded-postgres';
 export * from './test-database';
 export * from './embedded-roles';
 export * from './pg-listener';
+export * from './pool-connections';
