@@ -294,6 +294,49 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     });
   }, 120_000);
 
+  it('keeps a Kafka partition moving past records whose ids are too long to store', async () => {
+    const g = gateways[0];
+    const topic = `${RUN}.longid.in`;
+    const out = `${RUN}.longid.out`;
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    const route = {
+      id: `${RUN}-longid`,
+      source: { type: 'kafka', connection: 'kafka', topic },
+      destinations: [{ type: 'amqp', connection: RABBIT, queue: out }],
+    };
+    expect((await g.api('POST', '/routes', route)).status).toBe(201);
+    // Ids Postgres cannot index (over 2.7 KB), one of a good body and one of a bad one.
+    const long = (tag: string) => `${RUN}-${tag}-${randomBytes(6_000).toString('base64')}`;
+    const good = Array.from({ length: 20 }, (_, i) => `${RUN}-after-${i}`);
+    const record = (id: string, value = JSON.stringify({ id })) => ({
+      value,
+      headers: { 'junction-id': id },
+    });
+    await producer.send({
+      topic,
+      messages: [
+        record(long('good'), '{"ok":true}'),
+        ...good.slice(0, 10).map((id) => record(id)),
+        record(long('bad'), 'not json'),
+        ...good.slice(10).map((id) => record(id)),
+      ],
+    });
+    const seen = await readQueue(out, good);
+    // Each record was recorded once, the two of long ids under ids made from them.
+    const records = await eventually(async () => {
+      const res = await g.api('GET', `/audit/messages?routeId=${route.id}&limit=100`);
+      const items = (res.body as { items: Array<{ messageId: string; outcome: string }> }).items;
+      if (items.length < good.length + 2) throw new Error(`${items.length} records`);
+      return items;
+    });
+    expect(records.length).toBe(good.length + 2);
+    const others = records.filter((r) => !good.includes(r.messageId));
+    expect(others.map((r) => r.outcome).sort()).toEqual(['dead-lettered', 'delivered']);
+    for (const r of others) expect(r.messageId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8/);
+    // The partition did not loop: nothing came twice.
+    expect(duplicates(seen)).toBe(0);
+  }, 120_000);
+
   it('two gateway processes share one queue and one 4-partition topic; killing one loses nothing', async () => {
     const second = new Gateway(await freePort(), db.url);
     await second.start();

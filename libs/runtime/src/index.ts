@@ -12,4 +12,4 @@ export { DeadLettersRepository, MAX_KEPT_PAYLOAD_BYTES } from './dead-letters.re
 export { ReplayJobsService, SYSTEM_CLOCK } from './replay-jobs.service';
 export type { ReplayClock } from './replay-jobs.service';
 export * from './tracing';
-export { panFreeMessageId } from './message-id';
+export { keptMessageId, MAX_MESSAGE_ID_BYTES } from './message-id';

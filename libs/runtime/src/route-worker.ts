@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { v7 as uuidv7 } from 'uuid';
-import { panFreeMessageId } from './message-id';
+import { keptMessageId } from './message-id';
 import { isoNow, JunctionError } from '@junction/common';
 import {
   connectionFingerprint,
@@ -388,8 +388,9 @@ export class RouteWorker {
       );
     this.inFlight += 1;
     const receivedAt = isoNow();
-    // A source's own id that holds a card number would reach every record: see panFreeMessageId.
-    const id = message.id ? panFreeMessageId(message.id) : uuidv7();
+    // A source's own id that holds a card number, or is too long to keep, would reach every
+    // record: see keptMessageId.
+    const id = message.id ? keptMessageId(message.id) : uuidv7();
     const tracing = this.deps.tracing ?? PASS_TRACE_ON;
     const trace = tracing.begin(message, id, this);
     const traced = { ...options, trace };

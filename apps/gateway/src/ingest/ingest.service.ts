@@ -9,7 +9,7 @@ import {
 } from '@junction/connectors';
 import { containsPan, ingestPathKey } from '@junction/pipeline';
 import { ConnectionsService, RoutesService } from '@junction/registry';
-import { panFreeMessageId, ProcessResult, SYNC_TIMEOUT_MS } from '@junction/runtime';
+import { keptMessageId, ProcessResult, SYNC_TIMEOUT_MS } from '@junction/runtime';
 import { checkIngestSignature, SignatureMismatch } from './ingest-signature';
 
 export interface IngestRequest {
@@ -121,7 +121,7 @@ export class IngestService {
   ): { id: string; done: Promise<ProcessResult> } {
     const id =
       request.id !== undefined
-        ? panFreeMessageId(request.id)
+        ? keptMessageId(request.id)
         : messageId(request.headers['idempotency-key']);
     try {
       // The runtime's handler answers with its ProcessResult (see RouteWorker.handle).
