@@ -78,7 +78,7 @@ export const GATEWAY_CONFIG = {
   },
   JUNCTION_ADMIN_PASSWORD: {
     description:
-      'Password of the first admin (at least 12 characters). Generated and printed once when not set.',
+      'Password of the first admin (and of --reset-admin-password): the password policy of every user holds (at least 12 characters, not common, not the user name). Generated and printed once when not set.',
     sensitive: true,
     parse: parse.password,
   },

@@ -11,7 +11,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { join, resolve } from 'node:path';
 import { UsersService } from '@junction/auth';
 import { AnchorOptions, AuditTrail, loadSigningKey } from '@junction/audit';
-import { ConfigError, packageInfo, parse } from '@junction/common';
+import { ConfigError, JunctionError, packageInfo, parse } from '@junction/common';
 import { EmbeddedPostgresServer, setUpEmbeddedRoles } from '@junction/database';
 import {
   changedNumber,
@@ -417,8 +417,16 @@ async function firstStart(
       target: { type: 'user', id },
       details: { username, ...details },
     });
+  // Only a password of the environment can be weak; it is checked where it is used (a first
+  // start, a reset), so a value left set after the first start does not stop later ones.
+  const named = <T>(made: Promise<T>): Promise<T> =>
+    made.catch((err: unknown) => {
+      if (err instanceof JunctionError && err.code === 'BAD_REQUEST')
+        throw new ConfigError([`JUNCTION_ADMIN_PASSWORD: ${err.message}`]);
+      throw err;
+    });
   if (options.resetAdminPassword) {
-    const { id, created } = await users.resetAdmin(username, password);
+    const { id, created } = await named(users.resetAdmin(username, password));
     log.warn(`the password of ${username} was reset at start-up; its sessions have ended`);
     return {
       password: shown,
@@ -428,7 +436,7 @@ async function firstStart(
       }),
     };
   }
-  const id = await users.ensureAdmin(username, password);
+  const id = await named(users.ensureAdmin(username, password));
   if (!id) return {};
   const record = audit('user.created', id, { roles: ['admin'], reason: 'first start' });
   if (!config.JUNCTION_SEED_DEMO) return { password: shown, audit: record };

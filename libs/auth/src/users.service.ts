@@ -255,6 +255,10 @@ export class UsersService {
     username: string,
     password: string,
   ): Promise<{ id: string; created: boolean }> {
+    // The first admin's password comes from the environment: the same policy as any other, or
+    // the most powerful account would be the one with the weakest password.
+    const weak = passwordProblem(password, username);
+    if (weak) throw new JunctionError('BAD_REQUEST', weak);
     const existing = await this.users.findForLogin('local', username);
     if (existing) {
       await this.users.update(
