@@ -11,11 +11,25 @@ import {
 import { loadSigningKey } from '@junction/audit';
 import { ConfigError, loadConfig, parse } from '@junction/common';
 import { EgressPolicy, parseEgressEntry } from '@junction/connectors';
+import { checkAllowedHost, HostPolicy } from './core/allowed-hosts';
 
 /** The gateway's configuration, validated at start-up. Sensitive values are never printed. */
 export const GATEWAY_CONFIG = {
   HOST: { description: 'Address to listen on.', default: '127.0.0.1', parse: parse.string },
   PORT: { description: 'Port to listen on.', default: 8080, parse: parse.integer(0, 65535) },
+  JUNCTION_ALLOWED_HOSTS: {
+    description:
+      "Comma-separated host names the gateway answers to in the Host header (name, *.domain, or * for any); others get 403, so that a web page whose name was re-pointed at this address (DNS rebinding) cannot reach it. Addresses are always answered. Default: on a loopback HOST, localhost, *.localhost and the OIDC redirect URI's host; elsewhere any.",
+    parse: (raw: string) => {
+      const entries = raw
+        .split(',')
+        .map((e) => e.trim())
+        .filter((e) => e.length > 0);
+      const problem = entries.map(checkAllowedHost).find((p) => p !== null);
+      if (problem) throw new Error(problem);
+      return entries;
+    },
+  },
   DATABASE_URL: {
     description:
       'PostgreSQL URL. Without it Junction runs on an embedded PostgreSQL in JUNCTION_DATA_DIR.',
@@ -608,5 +622,10 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env) {
   };
   const egress = egressPolicy(values, problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...values, auth, egress: egress! };
+  const hosts = HostPolicy.forListener(
+    values.HOST,
+    values.JUNCTION_ALLOWED_HOSTS,
+    auth.oidc ? [new URL(auth.oidc.redirectUri).hostname] : [],
+  );
+  return { ...values, auth, egress: egress!, hosts };
 }

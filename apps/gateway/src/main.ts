@@ -45,6 +45,7 @@ import {
 } from './core/logging';
 import { probeDatabase } from './database-probe';
 import { securityHeaders } from './core/security-headers';
+import { allowedHosts } from './core/allowed-hosts';
 import { Readiness } from './health/readiness';
 import { IngestController } from './ingest/ingest.controller';
 import { buildOpenApi, serveOpenApi } from './openapi/openapi';
@@ -364,6 +365,7 @@ export async function createGateway(
   );
   requestIds(app);
   securityHeaders(app.getHttpAdapter().getInstance());
+  allowedHosts(app.getHttpAdapter().getInstance(), config.hosts);
   rawIngestBodies(app);
   app.get(IngestController).mount(app.getHttpAdapter().getInstance());
   app.useGlobalPipes(
