@@ -76,6 +76,27 @@ describe('per source address', () => {
     expect(await admit(b, from, user())).toBe('admitted'); // a new window
   });
 
+  it('counts an IPv6 address with its whole /64, and an IPv4-mapped one with its IPv4', async () => {
+    const s = service();
+    const [third, fourth] = [randomBytes(2).readUInt16BE(), randomBytes(2).readUInt16BE()];
+    const net = `2001:db8:${third.toString(16)}:${fourth.toString(16)}`;
+    const nextNet = `2001:db8:${third.toString(16)}:${(fourth ^ 1).toString(16)}`;
+    // Each attempt from another address of the network, as a host holding it can send.
+    for (let i = 1; i <= 5; i++) {
+      const from = `${net}:${randomBytes(2).toString('hex')}::${i}`;
+      expect(await admit(s, from, user())).toBe('admitted');
+      await s.failed('local', user(), from);
+    }
+    expect(await admit(s, `${net}::beef`, user())).toBe(60);
+    expect(await admit(s, `${nextNet}::1`, user())).toBe('admitted');
+
+    const v4 = ip();
+    for (let i = 0; i < 5; i++) await admit(s, i % 2 ? v4 : `::ffff:${v4}`, user());
+    expect(await admit(s, v4)).toBe(60);
+    expect(await admit(s, `::ffff:${v4}`)).toBe(60);
+    now += 60_000;
+  });
+
   it('gives a successful attempt back, and counts a parallel burst exactly', async () => {
     const s = service();
     const from = ip();

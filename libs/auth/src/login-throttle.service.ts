@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JunctionError } from '@junction/common';
 import { usernameSkeleton } from './account-policy';
@@ -24,8 +25,9 @@ const PRUNE_EVERY_MS = 60_000;
 /**
  * Sign-in limits that hold across gateway processes (the counters are rows in Postgres):
  *
- * - per source address: at most `sourceFailures` failed sign-ins in a `windowSeconds` window,
- *   whatever the user names (password spraying), then 429 until the window ends;
+ * - per source address (an IPv6 address's whole /64, see sourceOf): at most `sourceFailures`
+ *   failed sign-ins in a `windowSeconds` window, whatever the user names (password spraying),
+ *   then 429 until the window ends;
  * - per account (provider and user name's look-alike skeleton, so `Admin` and `аdmin` count
  *   against `admin`): `accountFailures` failures in a row lock it for `lockoutSeconds`, doubled at
  *   each further lockout up to `maxLockoutSeconds`; a success clears it.
@@ -122,7 +124,42 @@ export class LoginThrottleService {
 }
 
 function sourceKey(ip: string | undefined): string {
-  return `ip:${ip ?? 'unknown'}`;
+  return `ip:${ip === undefined ? 'unknown' : sourceOf(ip)}`;
+}
+
+/**
+ * What one source of sign-ins is: an IPv4 address, or an IPv6 address's /64 network. One host,
+ * home or customer is given a whole /64 (2^64 addresses, RFC 6177), and can take any of them:
+ * counted per address, it could spray passwords without end. An IPv4-mapped IPv6 address is its
+ * IPv4 address.
+ */
+export function sourceOf(ip: string): string {
+  const address = ip.split('%')[0].toLowerCase();
+  if (isIP(address) !== 6) return ip;
+  const groups = ipv6Groups(address);
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff)
+    return [groups[6] >> 8, groups[6] & 0xff, groups[7] >> 8, groups[7] & 0xff].join('.');
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address (`::` expanded, a dotted IPv4 tail split). */
+function ipv6Groups(address: string): number[] {
+  const parts = (text: string): number[] =>
+    text === ''
+      ? []
+      : text.split(':').flatMap((part) => {
+          if (!part.includes('.')) return [parseInt(part, 16)];
+          const [a, b, c, d] = part.split('.').map(Number);
+          return [(a << 8) | b, (c << 8) | d];
+        });
+  const gap = address.indexOf('::');
+  if (gap < 0) return parts(address);
+  const head = parts(address.slice(0, gap));
+  const tail = parts(address.slice(gap + 2));
+  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
 }
 
 function accountKey(provider: string, username: string): string {
