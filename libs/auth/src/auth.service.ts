@@ -27,6 +27,12 @@ export interface LoginResult {
 
 const INVALID_LOGIN = 'invalid user name or password';
 
+/** Live sessions one user keeps: a sign-in beyond them ends the oldest. */
+export const MAX_LIVE_SESSIONS = 50;
+
+/** Characters of a sign-in's User-Agent kept with its session (shown on the sessions screen). */
+export const MAX_USER_AGENT_LENGTH = 512;
+
 export function rolesOf(user: UserEntity): Role[] {
   return (user.grants ?? []).map((g) => g.role).sort();
 }
@@ -190,14 +196,21 @@ export class AuthService {
     meta: { ip?: string; userAgent?: string },
   ): Promise<LoginResult> {
     const expiresAt = new Date(Date.now() + this.options.tokenTtlSeconds * 1000);
-    const session = await this.sessions.create({
-      userId: user.id,
-      provider: user.provider,
-      expiresAt,
-      ip: meta.ip,
-      // Whoever signs in writes it, and GET /sessions shows it to admins as it is.
-      userAgent: meta.userAgent === undefined ? undefined : redactPanText(meta.userAgent),
-    });
+    const session = await this.sessions.create(
+      {
+        userId: user.id,
+        provider: user.provider,
+        expiresAt,
+        ip: meta.ip,
+        // Whoever signs in writes it, and GET /sessions shows it to admins: no card number, and
+        // not the 16 KB a header may hold (redacted first, so a cut cannot hide a number's start).
+        userAgent:
+          meta.userAgent === undefined
+            ? undefined
+            : [...redactPanText(meta.userAgent)].slice(0, MAX_USER_AGENT_LENGTH).join(''),
+      },
+      MAX_LIVE_SESSIONS,
+    );
     await this.users.touchLogin(user.id);
     await this.throttle.succeeded(meta.ip, user.provider, user.username);
     const claims: TokenClaims = { sub: user.id, sid: session.id, prv: user.provider };

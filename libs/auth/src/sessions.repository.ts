@@ -18,17 +18,38 @@ export interface LiveSession {
 export class SessionsRepository {
   constructor(private readonly db: DataSource) {}
 
-  async create(session: {
-    userId: string;
-    provider: string;
-    expiresAt: Date;
-    ip?: string;
-    userAgent?: string;
-  }): Promise<SessionEntity> {
-    const repo = this.db.getRepository(SessionEntity);
-    return repo.save(
-      repo.create({ ...session, ip: session.ip ?? null, userAgent: session.userAgent ?? null }),
-    );
+  /**
+   * Opens a session, and in the same transaction removes the user's sessions that ended (revoked
+   * or expired; the audit trail keeps each sign-in) and its live ones beyond the newest `keep`:
+   * so a user signing in again and again leaves `keep` rows, not one more each time.
+   */
+  async create(
+    session: {
+      userId: string;
+      provider: string;
+      expiresAt: Date;
+      ip?: string;
+      userAgent?: string;
+    },
+    keep: number,
+  ): Promise<SessionEntity> {
+    return this.db.transaction(async (m) => {
+      const repo = m.getRepository(SessionEntity);
+      const saved = await repo.save(
+        repo.create({ ...session, ip: session.ip ?? null, userAgent: session.userAgent ?? null }),
+      );
+      await m.query(
+        `DELETE FROM sessions
+          WHERE user_id = $1
+            AND (revoked_at IS NOT NULL OR expires_at <= now()
+                 OR id IN (SELECT id FROM sessions
+                            WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+                            ORDER BY created_at DESC, (id = $2) DESC
+                            OFFSET $3))`,
+        [session.userId, saved.id, keep],
+      );
+      return saved;
+    });
   }
 
   findLive(id: string): Promise<SessionEntity | null> {
