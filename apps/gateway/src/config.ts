@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import {
   checkFilterTemplate,
   isLoopbackUrl,
@@ -13,10 +14,34 @@ import { ConfigError, loadConfig, parse } from '@junction/common';
 import { EgressPolicy, parseEgressEntry } from '@junction/connectors';
 import { checkAllowedHost, HostPolicy } from './core/allowed-hosts';
 
+/** An entry of JUNCTION_TRUSTED_PROXIES: an address, a CIDR, or a named range. */
+function isProxyEntry(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address, prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
 /** The gateway's configuration, validated at start-up. Sensitive values are never printed. */
 export const GATEWAY_CONFIG = {
   HOST: { description: 'Address to listen on.', default: '127.0.0.1', parse: parse.string },
   PORT: { description: 'Port to listen on.', default: 8080, parse: parse.integer(0, 65535) },
+  JUNCTION_TRUSTED_PROXIES: {
+    description:
+      'Comma-separated addresses or CIDRs (or loopback, linklocal, uniquelocal) of the reverse proxies in front of the gateway: from these, X-Forwarded-For names the client (sign-in limits, audit records, sessions) and X-Forwarded-Proto the scheme (Secure cookies). Unset: the address of the connection, whatever a request says.',
+    parse: (raw: string) => {
+      const entries = raw
+        .split(',')
+        .map((e) => e.trim())
+        .filter((e) => e.length > 0);
+      const bad = entries.find((e) => !isProxyEntry(e));
+      if (bad !== undefined)
+        throw new Error(`'${bad}' is not an address, a CIDR, loopback, linklocal or uniquelocal`);
+      return entries;
+    },
+  },
   JUNCTION_ALLOWED_HOSTS: {
     description:
       "Comma-separated host names the gateway answers to in the Host header (name, *.domain, or * for any); others get 403, so that a web page whose name was re-pointed at this address (DNS rebinding) cannot reach it. Addresses are always answered. Default: on a loopback HOST, localhost, *.localhost and the OIDC redirect URI's host; elsewhere any.",

@@ -353,7 +353,9 @@ export async function createGateway(
           Math.max(250, Math.floor(config.JUNCTION_REQUEST_TIMEOUT_MS / 4)),
         ),
       },
-      trustProxy: false,
+      // X-Forwarded-For and -Proto only from the proxies named (the client's address is what the
+      // sign-in limits count): by default nobody's, since any caller can send them.
+      trustProxy: config.JUNCTION_TRUSTED_PROXIES ?? false,
       // A message id (an Idempotency-Key, up to 200 characters) must fit in GET /audit/messages/{id}.
       routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
       frameworkErrors: routerError,

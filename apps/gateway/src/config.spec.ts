@@ -1,0 +1,26 @@
+import { loadGatewayConfig } from './config';
+
+describe('JUNCTION_TRUSTED_PROXIES', () => {
+  it('takes addresses, CIDRs and the named ranges; unset, none', () => {
+    expect(loadGatewayConfig({}).JUNCTION_TRUSTED_PROXIES).toBeUndefined();
+    expect(
+      loadGatewayConfig({
+        JUNCTION_TRUSTED_PROXIES: ' 10.0.0.0/8, 192.0.2.7 ,fd00::/8,::1, loopback,uniquelocal',
+      }).JUNCTION_TRUSTED_PROXIES,
+    ).toEqual(['10.0.0.0/8', '192.0.2.7', 'fd00::/8', '::1', 'loopback', 'uniquelocal']);
+  });
+
+  it('stops the start, naming the variable, at anything else', () => {
+    for (const bad of [
+      '10.0.0.0/33',
+      '::1/129',
+      'proxy.example',
+      'http://10.0.0.1',
+      '10.0.0.1/8/8',
+      '*',
+    ])
+      expect(() => loadGatewayConfig({ JUNCTION_TRUSTED_PROXIES: bad })).toThrow(
+        /JUNCTION_TRUSTED_PROXIES=.*is not an address, a CIDR/,
+      );
+  });
+});
