@@ -5,6 +5,14 @@ import { AuditRepository } from './audit.repository';
 
 const BATCH = 5_000;
 
+/**
+ * Retention keeps today and at least one whole day before it (UTC): a record is dropped at the
+ * earliest at the start of the second day after its own, over 24 hours after it was recorded.
+ * An anchored record younger than this (an hour short of it, for the clocks of the database and
+ * the gateway) was not dropped by retention.
+ */
+const RETENTION_MIN_AGE_MS = 23 * 3_600_000;
+
 /** The newest anchor checked, and whether the database still holds what it signed. */
 export interface AnchorSummary {
   file: string;
@@ -45,6 +53,7 @@ export async function checkAnchors(
   files: AnchorFile[],
   publicKey: KeyObject,
   tables: ChainTableName[] = ['audit_messages', 'audit_events'],
+  now: Date = new Date(),
 ): Promise<AnchorCheckResult> {
   const anchors: Array<{ file: string; anchor: SignedAnchor }> = [];
   for (const { file, content } of files) {
@@ -63,6 +72,10 @@ export async function checkAnchors(
   const dropped = new Map<ChainTableName, bigint>();
   for (const table of tables) dropped.set(table, BigInt(await repo.droppedUpTo(table)));
   let first: Broken | undefined;
+  for (const table of tables) {
+    const broken = await notDroppedWhole(repo, table, dropped.get(table) ?? 0n, anchors, now);
+    if (broken && (!first || before(broken, first))) first = broken;
+  }
   const maxAnchored = new Map<ChainTableName, bigint>();
   const summaries: AnchorSummary[] = [];
   for (const { file, anchor } of anchors) {
@@ -108,6 +121,53 @@ const ORDER: ChainTableName[] = ['audit_messages', 'audit_events'];
 function before(a: Broken, b: Broken): boolean {
   if (a.table !== b.table) return ORDER.indexOf(a.table) < ORDER.indexOf(b.table);
   return a.seq < b.seq;
+}
+
+const utcDay = (iso: string) => iso.slice(0, 10);
+
+/**
+ * Whether records a retention mark says were dropped cannot have been: retention drops whole UTC
+ * days older than the day before, so every record of the day of the first one kept is still
+ * there, and no record of the last day is gone. Where an anchor signed a record (its head) up to
+ * the mark, recorded on such a day, the mark hides removed records: the owner of the database
+ * could otherwise delete any records up to one, add a mark over them, and every check would pass.
+ */
+async function notDroppedWhole(
+  repo: AuditRepository,
+  name: ChainTableName,
+  droppedUpTo: bigint,
+  anchors: Array<{ file: string; anchor: SignedAnchor }>,
+  now: Date,
+): Promise<Broken | undefined> {
+  if (droppedUpTo === 0n) return undefined;
+  const table = (name === 'audit_messages' ? MESSAGES : EVENTS) as ChainTable<unknown>;
+  const [kept] = await repo.bySeq(table, String(droppedUpTo), String(droppedUpTo + 1n), 1);
+  const keptDay = kept && BigInt(kept.seq) === droppedUpTo + 1n ? utcDay(kept.recordedAt) : '';
+  const suspects: Broken[] = [];
+  for (const { file, anchor } of anchors) {
+    for (const chain of anchor.chains) {
+      if (chain.table !== name || BigInt(chain.seq) > droppedUpTo) continue;
+      const why =
+        keptDay && utcDay(chain.recordedAt) >= keptDay
+          ? `was recorded on ${utcDay(chain.recordedAt)}, the day of record ${droppedUpTo + 1n} that is still there`
+          : now.getTime() - Date.parse(chain.recordedAt) < RETENTION_MIN_AGE_MS
+            ? `was recorded at ${chain.recordedAt}, too recently for retention to drop its day`
+            : undefined;
+      if (why)
+        suspects.push({
+          table: name,
+          seq: BigInt(chain.seq),
+          reason: `record ${chain.seq} of ${name} is missing: it ${why}, and retention drops whole days only; a retention mark up to ${droppedUpTo} hides removed records (anchor ${file})`,
+        });
+    }
+  }
+  suspects.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+  // A record still there is compared with its anchors as any other.
+  for (const suspect of suspects) {
+    const at = await repo.bySeq(table, String(suspect.seq - 1n), String(suspect.seq), 1);
+    if (at.length === 0) return suspect;
+  }
+  return undefined;
 }
 
 async function compare(

@@ -68,7 +68,10 @@ describe('signed audit anchors on Postgres', () => {
   const write = async (n: number) => {
     for (let i = 0; i < n; i++) await trail.recordMessage(record(randomUUID()));
   };
-  const check = async () => checkAnchors(repo, await directory.readAll(), publicKey);
+  // The verifier's clock: moved on where retention is made to drop a day.
+  let now = () => new Date();
+  const check = async () =>
+    checkAnchors(repo, await directory.readAll(), publicKey, undefined, now());
 
   beforeAll(async () => {
     db = await createTestDatabase('anchors');
@@ -139,9 +142,18 @@ describe('signed audit anchors on Postgres', () => {
       { aheadDays: 0, retentionDays: 1 },
       quiet,
     );
-    await maintenance.dropOlderThan(1, new Date(Date.now() + 2 * 86_400_000));
+    const later = Date.now() + 2 * 86_400_000;
+    now = () => new Date(later);
+    await maintenance.dropOlderThan(1, now());
     expect(await check()).toMatchObject({ ok: true, droppedByRetention: 13 });
-    // The chain goes on from where retention cut it, and is signed from there.
+    // The chain goes on from where retention cut it, two days on (the database's clock, as a
+    // writer that starts then reads it through the head), and is signed from there.
+    await trail.close();
+    await ds.query(
+      `UPDATE audit_chain_heads SET recorded_at = $1 WHERE table_name = 'audit_messages'`,
+      [now().toISOString()],
+    );
+    trail = new AuditTrail({ databaseUrl: db.url, log: quiet });
     await write(4);
     expect(
       (await signer.anchorNow())?.chains.find((c) => c.table === 'audit_messages'),
@@ -203,6 +215,74 @@ describe('signed audit anchors on Postgres', () => {
       firstBrokenId: String(changed),
       firstBrokenTable: 'audit_messages',
       reason: expect.stringMatching(/differs from what the anchor signed/),
+    });
+  });
+});
+
+describe('retention marks against signed anchors', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  let repo: AuditRepository;
+  let trail: AuditTrail;
+  let dir: string;
+  let directory: AnchorDirectory;
+  let signer: AnchorSigner;
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const write = async (n: number) => {
+    for (let i = 0; i < n; i++) await trail.recordMessage(record(randomUUID()));
+  };
+  const check = async () => checkAnchors(repo, await directory.readAll(), publicKey);
+  /** What the owner of the database can do: delete records and mark them as dropped by retention. */
+  const deleteAndMark = (upTo: number) =>
+    ds.query(`BEGIN; SET LOCAL session_replication_role = replica;
+      INSERT INTO audit_chain_anchors (table_name, seq, hash, recorded_at, reason)
+        SELECT 'audit_messages', seq, hash, recorded_at - interval '1 day', 'retention dropped audit_messages_p20200101'
+          FROM audit_messages WHERE seq = ${upTo};
+      DELETE FROM audit_messages WHERE seq <= ${upTo}; COMMIT`);
+
+  beforeAll(async () => {
+    db = await createTestDatabase('anchors_retention');
+    ds = new DataSource({ type: 'postgres', url: db.url, migrations: MIGRATIONS, logging: false });
+    await ds.initialize();
+    await ds.runMigrations();
+    repo = new AuditRepository(ds);
+    trail = new AuditTrail({ databaseUrl: db.url, log: quiet });
+    dir = mkdtempSync(join(tmpdir(), 'junction-anchors-retention-int-'));
+    directory = new AnchorDirectory(dir);
+    signer = new AnchorSigner(repo, directory, privateKey, quiet);
+  });
+
+  afterAll(async () => {
+    await trail?.close();
+    await ds?.destroy();
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('names records deleted under a retention mark while records of their day are kept', async () => {
+    await write(5);
+    await signer.anchorNow();
+    await write(5);
+    await signer.anchorNow();
+    await write(5);
+    await signer.anchorNow();
+    await deleteAndMark(12);
+    expect(await check()).toMatchObject({
+      ok: false,
+      firstBrokenId: '5',
+      firstBrokenTable: 'audit_messages',
+      reason: expect.stringMatching(
+        /^record 5 of audit_messages is missing: it was recorded on \d{4}-\d\d-\d\d, the day of record 13 that is still there, and retention drops whole days only/,
+      ),
+    });
+  });
+
+  it('names records deleted up to the head under a retention mark, younger than any retention', async () => {
+    await deleteAndMark(15);
+    expect(await check()).toMatchObject({
+      ok: false,
+      firstBrokenId: '5',
+      reason: expect.stringMatching(/too recently for retention to drop its day/),
     });
   });
 });
