@@ -238,6 +238,26 @@ export class AuditRepository {
     };
   }
 
+  /**
+   * The lowest seq of a row past the chain head (in a time range), if any: every append moves
+   * the head in the same transaction, so such a row is on no chain. Head and rows are read in
+   * one statement, one snapshot: a row appended meanwhile is never taken for one.
+   */
+  async pastHead(
+    table: ChainTableName,
+    range: { from?: string; to?: string },
+  ): Promise<string | undefined> {
+    const p = new Params();
+    const where = [`seq > (SELECT seq FROM audit_chain_heads WHERE table_name = ${p.add(table)})`];
+    if (range.from) where.push(`recorded_at >= ${p.add(range.from)}::timestamptz`);
+    if (range.to) where.push(`recorded_at < ${p.add(range.to)}::timestamptz`);
+    const rows = (await this.db.query(
+      `SELECT min(seq)::text AS seq FROM ${table} WHERE ${where.join(' AND ')}`,
+      p.values,
+    )) as Array<{ seq: string | null }>;
+    return rows[0]?.seq ?? undefined;
+  }
+
   /** Where a day dropped by retention ended, if `seq` was such an end. */
   async anchor(table: ChainTableName, seq: string): Promise<Buffer | undefined> {
     const rows = (await this.db.query(

@@ -51,9 +51,33 @@ export async function verifyChain<R>(
       },
     );
     for (const row of rows) {
+      // Its own content first: a record whose time was changed moves in the order, and is then
+      // named as changed rather than taken for a gap before the next.
+      const hash = chainHash(
+        table.name,
+        row.prevHash,
+        row.seq,
+        row.recordedAt,
+        table.content(row.row),
+      );
+      if (!hash.equals(row.hash))
+        return broken(row.seq, 'its content does not match its hash (it was changed)');
       let expected: Buffer;
       if (prev) {
+        if (BigInt(row.seq) <= BigInt(prev.seq)) {
+          return broken(
+            row.seq,
+            `it comes after record ${prev.seq} in time: a second record ${row.seq} was inserted, or its time was changed`,
+          );
+        }
         if (BigInt(row.seq) !== BigInt(prev.seq) + 1n) {
+          const wanted = (BigInt(prev.seq) + 1n).toString();
+          const [moved] = await repo.bySeq(table, prev.seq, wanted, 1);
+          if (moved?.seq === wanted)
+            return broken(
+              wanted,
+              `it is out of its place in time (recorded at ${moved.recordedAt}, after record ${row.seq}): its time was changed`,
+            );
           return broken(
             row.seq,
             `rows ${BigInt(prev.seq) + 1n} to ${BigInt(row.seq) - 1n} are missing before it`,
@@ -71,15 +95,6 @@ export async function verifyChain<R>(
           'it does not link to the row before it (that row, or this link, was changed)',
         );
       }
-      const hash = chainHash(
-        table.name,
-        row.prevHash,
-        row.seq,
-        row.recordedAt,
-        table.content(row.row),
-      );
-      if (!hash.equals(row.hash))
-        return broken(row.seq, 'its content does not match its hash (it was changed)');
       result.checked += 1;
       prev = row;
     }
@@ -102,6 +117,10 @@ export async function verifyChain<R>(
       return broken(prev.seq, 'the last row is not the chain head');
     }
   }
+  // A row the head never reached is on no chain: inserted, whatever it holds.
+  const stray = await repo.pastHead(table.name, range);
+  if (stray)
+    return broken(stray, 'it is past the chain head, where no append put it: it was inserted');
   return result;
 }
 

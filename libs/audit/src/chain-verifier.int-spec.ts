@@ -1,0 +1,147 @@
+/**
+ * The chain check against the real Postgres, as the database's own roles could tamper with it:
+ * the writer role (which the gateway's runtime role may take) can INSERT audit rows, and an
+ * owner with triggers off can change any column. Each tamper is named precisely, then undone.
+ */
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { createTestDatabase, TestDatabase } from '@junction/database';
+import type { MessageRecord } from '@junction/runtime';
+import { MIGRATIONS } from '../../../migrations';
+import { chainHash, MESSAGES } from './audit-tables';
+import { AuditTrail } from './audit-trail';
+import { AuditRepository } from './audit.repository';
+import { AuditService } from './audit.service';
+
+const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+function record(messageId: string): MessageRecord {
+  const now = new Date().toISOString();
+  return {
+    messageId,
+    routeId: 'orders',
+    routeVersion: 1,
+    source: { type: 'http', name: 'orders/in' },
+    outcome: 'delivered',
+    receipts: [{ destination: 0, receipt: { kind: 'log' } }],
+    attempts: 1,
+    receivedAt: now,
+    doneAt: now,
+    body: { id: messageId },
+    payload: Buffer.from(JSON.stringify({ id: messageId })),
+    auditPayload: 'masked',
+  };
+}
+
+describe('the chain check names records tampered with in the database', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  let repo: AuditRepository;
+  let service: AuditService;
+  let trail: AuditTrail;
+
+  /** As the owner with its triggers off. */
+  const asOwner = (sql: string, params: unknown[] = []) =>
+    ds.transaction(async (m) => {
+      await m.query('SET LOCAL session_replication_role = replica');
+      return m.query(sql, params) as Promise<unknown>;
+    });
+  /** As the writer role: INSERT only, what the gateway's runtime role may do. */
+  const asWriter = (sql: string, params: unknown[] = []) =>
+    ds.transaction(async (m) => {
+      await m.query('SET LOCAL ROLE junction_audit_writer');
+      return m.query(sql, params) as Promise<unknown>;
+    });
+  const times = async () =>
+    (
+      (await ds.query(
+        `SELECT seq::text, to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
+           FROM audit_messages ORDER BY seq`,
+      )) as Array<{ seq: string; at: string }>
+    ).map((r) => r.at);
+  /** A copy of record `seq` as another seq, at another time, with a hash of its own content. */
+  const forge = async (seq: string, as: string, at: string) => {
+    const [row] = await repo.bySeq(MESSAGES, String(BigInt(seq) - 1n), seq, 1);
+    const hash = chainHash('audit_messages', row.prevHash, as, at, MESSAGES.content(row.row));
+    await asWriter(
+      `INSERT INTO audit_messages
+         SELECT (jsonb_populate_record(m, jsonb_build_object('seq', $2::bigint, 'recorded_at', $3::timestamptz, 'hash', $4::text))).*
+           FROM audit_messages m WHERE seq = $1`,
+      [seq, as, at, `\\x${hash.toString('hex')}`],
+    );
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('chain_verifier');
+    ds = new DataSource({ type: 'postgres', url: db.url, migrations: MIGRATIONS, logging: false });
+    await ds.initialize();
+    await ds.runMigrations();
+    repo = new AuditRepository(ds);
+    service = new AuditService(repo);
+    trail = new AuditTrail({ databaseUrl: db.url, log: quiet });
+    for (let i = 0; i < 6; i++) await trail.recordMessage(record(randomUUID()));
+  }, 60_000);
+
+  afterAll(async () => {
+    await trail?.close();
+    await ds?.destroy();
+    await db?.drop();
+  });
+
+  afterEach(async () => {
+    expect(await service.verify({}, 'messages')).toMatchObject({ ok: true, checked: 6 });
+  });
+
+  it('names a record the writer role inserted past the head', async () => {
+    const last = (await times())[5];
+    await forge('6', '1000000', last);
+    expect(await service.verify({}, 'messages')).toMatchObject({
+      ok: false,
+      firstBrokenId: '1000000',
+      firstBrokenTable: 'audit_messages',
+      reason: expect.stringMatching(/past the chain head.*inserted/),
+    });
+    // Over a time range that holds it too.
+    expect(await service.verify({ from: last }, 'messages')).toMatchObject({
+      ok: false,
+      firstBrokenId: '1000000',
+    });
+    await asOwner(`DELETE FROM audit_messages WHERE seq = 1000000`);
+  });
+
+  it('names a second record with the seq of one on the chain', async () => {
+    const last = (await times())[5];
+    await forge('2', '2', last);
+    expect(await service.verify({}, 'messages')).toMatchObject({
+      ok: false,
+      firstBrokenId: '2',
+      reason: expect.stringMatching(/a second record 2 was inserted, or its time was changed/),
+    });
+    await asOwner(`DELETE FROM audit_messages WHERE seq = 2 AND recorded_at = $1`, [last]);
+  });
+
+  it('names a record whose time was moved later, not the one after it', async () => {
+    const at = await times();
+    await asOwner(
+      `UPDATE audit_messages SET recorded_at = $1::timestamptz + interval '1 millisecond' WHERE seq = 3`,
+      [at[5]],
+    );
+    expect(await service.verify({}, 'messages')).toMatchObject({
+      ok: false,
+      firstBrokenId: '3',
+      reason: expect.stringMatching(/out of its place in time .*its time was changed/),
+    });
+    await asOwner(`UPDATE audit_messages SET recorded_at = $1 WHERE seq = 3`, [at[2]]);
+  });
+
+  it('names a record whose time was moved earlier, not a gap after it', async () => {
+    const at = await times();
+    await asOwner(`UPDATE audit_messages SET recorded_at = $1 WHERE seq = 4`, [at[0]]);
+    expect(await service.verify({}, 'messages')).toMatchObject({
+      ok: false,
+      firstBrokenId: '4',
+      reason: 'its content does not match its hash (it was changed)',
+    });
+    await asOwner(`UPDATE audit_messages SET recorded_at = $1 WHERE seq = 4`, [at[3]]);
+  });
+});
