@@ -176,6 +176,7 @@ async function compare(
   chain: SignedAnchor['chains'][number],
   droppedUpTo: bigint,
   file: string,
+  recheck = true,
 ): Promise<Broken | undefined> {
   const digests = Buffer.from(chain.digests, 'base64');
   const from = BigInt(chain.fromSeq);
@@ -188,7 +189,12 @@ async function compare(
   // Only rows retention dropped may be missing. A row still there is compared all the same,
   // whatever audit_chain_anchors claims was dropped: its owner could otherwise rewrite records
   // and add a retention mark over them, and the anchors would no longer look at them.
-  const missing = (seq: bigint) => broken(seq > droppedUpTo ? seq : droppedUpTo + 1n, 'is missing');
+  const missing = async (seq: bigint): Promise<Broken | undefined> => {
+    // Retention may have dropped a day since the check began: compare again from where it cut.
+    const cut = recheck ? BigInt(await repo.droppedUpTo(table.name)) : droppedUpTo;
+    if (cut > droppedUpTo) return compare(repo, table, chain, cut, file, false);
+    return broken(seq > droppedUpTo ? seq : droppedUpTo + 1n, 'is missing');
+  };
   let expected = from + 1n;
   while (expected <= to) {
     const rows = await repo.bySeq(table, String(expected - 1n), chain.seq, BATCH);

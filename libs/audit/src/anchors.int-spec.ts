@@ -20,6 +20,7 @@ import { connect } from 'amqplib';
 import net from 'node:net';
 import { AuditTrail } from './audit-trail';
 import { AuditRepository } from './audit.repository';
+import type { Chained, ChainTable } from './audit-tables';
 import { PartitionMaintenance } from './partition-maintenance';
 
 /** A port nothing listens on (the OS gave it a moment ago): a broker that is down. */
@@ -284,5 +285,62 @@ describe('retention marks against signed anchors', () => {
       firstBrokenId: '5',
       reason: expect.stringMatching(/too recently for retention to drop its day/),
     });
+  });
+});
+
+describe('signed anchors while retention drops a day', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  let trail: AuditTrail;
+  let dir: string;
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+
+  /** Retention drops the day (as two days on) just as the check first reads rows of the chain. */
+  class DroppingRepository extends AuditRepository {
+    dropOnRead = false;
+    override async bySeq<R>(
+      table: ChainTable<R>,
+      after: string,
+      upTo: string,
+      limit: number,
+    ): Promise<Array<Chained<R>>> {
+      if (this.dropOnRead) {
+        this.dropOnRead = false;
+        await new PartitionMaintenance(trail, this, { aheadDays: 0 }, quiet).dropOlderThan(
+          1,
+          new Date(Date.now() + 2 * 86_400_000),
+        );
+      }
+      return super.bySeq(table, after, upTo, limit);
+    }
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase('anchors_dropping');
+    ds = new DataSource({ type: 'postgres', url: db.url, migrations: MIGRATIONS, logging: false });
+    await ds.initialize();
+    await ds.runMigrations();
+    trail = new AuditTrail({ databaseUrl: db.url, log: quiet });
+    dir = mkdtempSync(join(tmpdir(), 'junction-anchors-dropping-int-'));
+  });
+
+  afterAll(async () => {
+    await trail?.close();
+    await ds?.destroy();
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('takes records retention dropped during the check for dropped, not for removed', async () => {
+    const repo = new DroppingRepository(ds);
+    const directory = new AnchorDirectory(dir);
+    for (let i = 0; i < 5; i++) await trail.recordMessage(record(randomUUID()));
+    await new AnchorSigner(repo, directory, privateKey, quiet).anchorNow();
+    repo.dropOnRead = true;
+    const later = new Date(Date.now() + 2 * 86_400_000);
+    expect(
+      await checkAnchors(repo, await directory.readAll(), publicKey, undefined, later),
+    ).toMatchObject({ ok: true, checked: 1 });
+    expect(repo.dropOnRead).toBe(false);
   });
 });
