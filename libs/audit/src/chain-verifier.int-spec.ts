@@ -8,9 +8,10 @@ import { DataSource } from 'typeorm';
 import { createTestDatabase, TestDatabase } from '@junction/database';
 import type { MessageRecord } from '@junction/runtime';
 import { MIGRATIONS } from '../../../migrations';
-import { chainHash, MESSAGES } from './audit-tables';
+import { Chained, chainHash, ChainTable, MESSAGES } from './audit-tables';
 import { AuditTrail } from './audit-trail';
-import { AuditRepository } from './audit.repository';
+import { AuditRepository, ReadOptions } from './audit.repository';
+import { PartitionMaintenance } from './partition-maintenance';
 import { AuditService } from './audit.service';
 
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
@@ -143,5 +144,79 @@ describe('the chain check names records tampered with in the database', () => {
       reason: 'its content does not match its hash (it was changed)',
     });
     await asOwner(`UPDATE audit_messages SET recorded_at = $1 WHERE seq = 4`, [at[3]]);
+  });
+});
+
+describe('the chain check while retention drops a day', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  let trail: AuditTrail;
+
+  /** Retention drops the older day (as two days on) just after the walk's first batch. */
+  class DroppingRepository extends AuditRepository {
+    reads = 0;
+    override async chain<R>(
+      table: ChainTable<R>,
+      range: { from?: string; to?: string; maxSeq: string },
+      options: ReadOptions,
+    ): Promise<Array<Chained<R>>> {
+      this.reads += 1;
+      if (this.reads === 2)
+        await new PartitionMaintenance(trail, this, { aheadDays: 0 }, quiet).dropOlderThan(
+          1,
+          new Date(Date.now() + 2 * 86_400_000),
+        );
+      return super.chain(table, range, options);
+    }
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase('chain_verifier_dropping');
+    ds = new DataSource({ type: 'postgres', url: db.url, migrations: MIGRATIONS, logging: false });
+    await ds.initialize();
+    await ds.runMigrations();
+    trail = new AuditTrail({ databaseUrl: db.url, log: quiet });
+  }, 60_000);
+
+  afterAll(async () => {
+    await trail?.close();
+    await ds?.destroy();
+    await db?.drop();
+  });
+
+  it('goes on from where retention cut the chain under it, and still names a row deleted', async () => {
+    // More than one batch of the walk today; then the chain goes on tomorrow (the database's
+    // clock, as a writer that starts then reads it through the head).
+    for (let i = 0; i < 5; i++)
+      await Promise.all(
+        Array.from({ length: 500 }, () => trail.recordMessage(record(randomUUID()))),
+      );
+    await trail.close();
+    await ds.query(
+      `UPDATE audit_chain_heads SET recorded_at = recorded_at + interval '1 day' WHERE table_name = 'audit_messages'`,
+    );
+    trail = new AuditTrail({ databaseUrl: db.url, log: quiet });
+    for (let i = 0; i < 5; i++) await trail.recordMessage(record(randomUUID()));
+    // Rows deleted from the middle, under a mark, are named all the same.
+    const service = new AuditService(new AuditRepository(ds));
+    await ds.query(`BEGIN; SET LOCAL session_replication_role = replica;
+      CREATE TEMP TABLE kept AS SELECT * FROM audit_messages WHERE seq BETWEEN 2101 AND 2200;
+      INSERT INTO audit_chain_anchors (table_name, seq, hash, recorded_at, reason)
+        SELECT 'audit_messages', seq, hash, recorded_at, 'retention' FROM audit_messages WHERE seq = 2200;
+      DELETE FROM audit_messages WHERE seq BETWEEN 2101 AND 2200; COMMIT`);
+    expect(await service.verify({}, 'messages')).toMatchObject({
+      ok: false,
+      firstBrokenId: '2201',
+      reason: 'rows 2101 to 2200 are missing before it',
+    });
+    await ds.query(`BEGIN; SET LOCAL session_replication_role = replica;
+      INSERT INTO audit_messages SELECT * FROM kept;
+      DELETE FROM audit_chain_anchors; COMMIT`);
+    const dropping = new DroppingRepository(ds);
+    expect(await new AuditService(dropping).verify({}, 'messages')).toMatchObject({
+      ok: true,
+      checked: 2000 + 5,
+    });
+    expect(dropping.reads).toBeGreaterThanOrEqual(2);
   });
 });

@@ -70,7 +70,10 @@ export async function verifyChain<R>(
             `it comes after record ${prev.seq} in time: a second record ${row.seq} was inserted, or its time was changed`,
           );
         }
-        if (BigInt(row.seq) !== BigInt(prev.seq) + 1n) {
+        if (
+          BigInt(row.seq) !== BigInt(prev.seq) + 1n &&
+          !(await droppedUnderfoot(repo, table, prev, row))
+        ) {
           const wanted = (BigInt(prev.seq) + 1n).toString();
           const [moved] = await repo.bySeq(table, prev.seq, wanted, 1);
           if (moved?.seq === wanted)
@@ -83,7 +86,7 @@ export async function verifyChain<R>(
             `rows ${BigInt(prev.seq) + 1n} to ${BigInt(row.seq) - 1n} are missing before it`,
           );
         }
-        expected = prev.hash;
+        expected = BigInt(row.seq) === BigInt(prev.seq) + 1n ? prev.hash : row.prevHash;
       } else {
         const link = await linkBefore(repo, table, row);
         if (!link) return broken(row.seq, `the row before it (${BigInt(row.seq) - 1n}) is missing`);
@@ -122,6 +125,23 @@ export async function verifyChain<R>(
   if (stray)
     return broken(stray, 'it is past the chain head, where no append put it: it was inserted');
   return result;
+}
+
+/**
+ * Whether the rows between `prev` and `row` went with a day retention dropped while the walk
+ * went on: `row` links to where retention cut the chain, and `prev`, read a moment ago, is gone
+ * too. Rows deleted from the middle of the chain, under a mark or not, leave `prev` there.
+ */
+async function droppedUnderfoot<R>(
+  repo: AuditRepository,
+  table: ChainTable<R>,
+  prev: Chained<R>,
+  row: Chained<R>,
+): Promise<boolean> {
+  const cut = await repo.anchor(table.name, (BigInt(row.seq) - 1n).toString());
+  if (!cut?.equals(row.prevHash)) return false;
+  const [still] = await repo.bySeq(table, (BigInt(prev.seq) - 1n).toString(), prev.seq, 1);
+  return still?.seq !== prev.seq;
 }
 
 /** The hash the first row of a range must link to, or undefined when its predecessor is gone. */
