@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Readable } from 'node:stream';
-import { JunctionError } from '@junction/common';
+import { JunctionError, parseApiTime } from '@junction/common';
 import { redactPanText } from '@junction/pipeline';
 import { safeText } from './audit-json';
 import type { DeadLetterIdsPort } from './audit-ports';
@@ -58,10 +58,9 @@ const MAX_TRAIL = 1_000;
 
 function time(value: string | undefined, name: string): string | undefined {
   if (value === undefined || value === '') return undefined;
-  const t = Date.parse(value);
-  if (Number.isNaN(t))
-    throw new JunctionError('BAD_REQUEST', `${name} must be an ISO 8601 date-time`);
-  return new Date(t).toISOString();
+  const t = parseApiTime(value);
+  if (!t) throw new JunctionError('BAD_REQUEST', `${name} must be an ISO 8601 date-time`);
+  return t.toISOString();
 }
 
 function timeRange<F extends { from?: string; to?: string }>(filter: F): F {

@@ -1,4 +1,4 @@
-import { JunctionError } from '@junction/common';
+import { JunctionError, parseApiTime } from '@junction/common';
 import { StatsBucket, StatsRepository } from './stats.repository';
 
 const UNIT_MS: Record<StatsBucket, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
@@ -22,9 +22,8 @@ export interface StatsView {
 
 function date(name: string, text: string | undefined): Date | undefined {
   if (text === undefined || text === '') return undefined;
-  const d = new Date(text);
-  if (Number.isNaN(d.getTime()))
-    throw new JunctionError('BAD_REQUEST', `${name} must be an ISO date-time`);
+  const d = parseApiTime(text);
+  if (!d) throw new JunctionError('BAD_REQUEST', `${name} must be an ISO date-time`);
   return d;
 }
 

@@ -5,3 +5,4 @@ export * from './package-info';
 export * from './event-bus';
 export * from './iso-now';
 export * from './no-card-number';
+export * from './api-time';

@@ -1,4 +1,4 @@
-import { JunctionError } from '@junction/common';
+import { JunctionError, parseApiTime } from '@junction/common';
 import { changedNumber, redactPans } from '@junction/pipeline';
 import { DeadLetterEntity } from './dead-letter.entity';
 import {
@@ -49,9 +49,8 @@ export interface DeadLetterQuery {
 
 function date(name: string, text: string | undefined): Date | undefined {
   if (text === undefined || text === '') return undefined;
-  const d = new Date(text);
-  if (Number.isNaN(d.getTime()))
-    throw new JunctionError('BAD_REQUEST', `${name} must be an ISO date-time`);
+  const d = parseApiTime(text);
+  if (!d) throw new JunctionError('BAD_REQUEST', `${name} must be an ISO date-time`);
   return d;
 }
 
