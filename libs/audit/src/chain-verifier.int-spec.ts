@@ -121,6 +121,19 @@ describe('the chain check names records tampered with in the database', () => {
     await asOwner(`DELETE FROM audit_messages WHERE seq = 2 AND recorded_at = $1`, [last]);
   });
 
+  it('names records deleted from the end of the chain, over a range that holds only them', async () => {
+    const at = await times();
+    await asOwner(`CREATE TABLE tail AS SELECT * FROM audit_messages WHERE seq >= 5;
+      DELETE FROM audit_messages WHERE seq >= 5`);
+    expect(await service.verify({ from: at[4] }, 'messages')).toMatchObject({
+      ok: false,
+      checked: 0,
+      firstBrokenId: '5',
+      reason: 'rows 5 to 6 (the end of the chain) are missing',
+    });
+    await asOwner(`INSERT INTO audit_messages SELECT * FROM tail; DROP TABLE tail`);
+  });
+
   it('names a record whose time was moved later, not the one after it', async () => {
     const at = await times();
     await asOwner(

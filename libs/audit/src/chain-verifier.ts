@@ -111,7 +111,19 @@ export async function verifyChain<R>(
       const anchor = await repo.anchor(table.name, head.seq);
       if (!anchor?.equals(head.hash))
         return broken('1', 'the chain has no rows left up to its head');
-    } else if (lastSeq !== undefined && lastSeq < BigInt(head.seq)) {
+    } else if (lastSeq === undefined) {
+      // Nothing in the range, yet the head was recorded in it: the rows up to it are gone.
+      if (range.from && Date.parse(head.recordedAt) >= Date.parse(range.from)) {
+        const before = await repo.before(table, { recordedAt: range.from, seq: '0' });
+        const first = before
+          ? BigInt(before.seq) + 1n
+          : BigInt(await repo.droppedUpTo(table.name)) + 1n;
+        return broken(
+          String(first),
+          `rows ${first} to ${head.seq} (the end of the chain) are missing`,
+        );
+      }
+    } else if (lastSeq < BigInt(head.seq)) {
       return broken(
         String(lastSeq + 1n),
         `rows ${lastSeq + 1n} to ${head.seq} (the end of the chain) are missing`,
