@@ -54,6 +54,44 @@ describe('audit reads and the export switch', () => {
     ]);
   });
 
+  it('records who listed message records (their bodies), with the filter and the records read', async () => {
+    await gw.create(token, '/api/v1/routes', {
+      id: 'listed',
+      source: { type: 'http', path: 'listed', auth: 'none', mode: 'sync' },
+      pipeline: [],
+      destinations: [{ type: 'log' }],
+    });
+    for (const id of ['a', 'b'])
+      expect(
+        (
+          await gw.request('POST', '/ingest/listed', {
+            body: JSON.stringify({ id }),
+            headers: { 'content-type': 'application/json' },
+          })
+        ).status,
+      ).toBe(200);
+    const page = (
+      await gw.request('GET', '/api/v1/audit/messages?routeId=listed&limit=5', { token })
+    ).body as { items: Array<{ id: string; body: unknown }> };
+    expect(page.items.map((r) => r.body)).toEqual([{ id: 'b' }, { id: 'a' }]);
+    const listed = await eventually(async () => {
+      const items = (
+        (await gw.request('GET', '/api/v1/audit/events?type=audit.messages.listed', { token }))
+          .body as { items: Array<{ actor: string; details: Record<string, unknown> }> }
+      ).items;
+      expect(items).toHaveLength(1);
+      return items;
+    });
+    expect(listed[0]).toMatchObject({
+      actor: 'admin',
+      details: {
+        filter: { routeId: 'listed' },
+        count: 2,
+        records: { from: page.items[1].id, to: page.items[0].id },
+      },
+    });
+  });
+
   it('records who verified the trail, over what range, with the report it was given', async () => {
     const from = '2026-01-01T00:00:00.000Z';
     const plain = await gw.request('GET', `/api/v1/audit/verify?from=${from}`, { token });

@@ -43,9 +43,31 @@ export class AuditController {
   @Get('messages')
   @ApiOperation({ summary: 'Message records, newest first, with cursor paging' })
   @ApiOkResponse({ type: MessagePageDto })
-  messages(@Query() query: MessageQueryDto): Promise<MessagePageDto> {
+  async messages(
+    @Query() query: MessageQueryDto,
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+  ): Promise<MessagePageDto> {
     const { limit, cursor, ...filter } = query;
-    return this.audit.messages(filter, { limit, cursor });
+    const page = await this.audit.messages(filter, { limit, cursor });
+    // A page holds the records' bodies, as one record opened does: who read which is on the record.
+    await this.trail.recordEvent({
+      type: 'audit.messages.listed',
+      outcome: 'success',
+      actor: principal.name,
+      actorKind: principal.kind,
+      provider: principal.provider,
+      ip: request.ip,
+      details: {
+        filter,
+        cursor: cursor ?? null,
+        count: page.items.length,
+        records: page.items.length
+          ? { from: page.items[page.items.length - 1].id, to: page.items[0].id }
+          : null,
+      },
+    });
+    return page;
   }
 
   @Get('messages/:id')
