@@ -7,6 +7,10 @@ import { DataSource } from 'typeorm';
 import { createTestDatabase, TestDatabase } from '@junction/database';
 import { MIGRATIONS } from '../../../migrations';
 import { AuditRepository } from './audit.repository';
+import { AuditService } from './audit.service';
+import { AuditTrail } from './audit-trail';
+
+const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
 describe('audit reads on Postgres', () => {
   let db: TestDatabase;
@@ -81,5 +85,35 @@ describe('audit reads on Postgres', () => {
       await locker.query('COMMIT');
     }
     expect(await ds.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+  });
+
+  it('tells the story of a message whose records retention dropped by its replays', async () => {
+    const trail = new AuditTrail({ databaseUrl: db.url, log: quiet });
+    try {
+      // The records went with their day; the dead letter was kept, and replayed twice since.
+      await trail.recordEvent({
+        type: 'deadletter.replayed',
+        outcome: 'success',
+        actor: 'olivia',
+        target: { type: 'deadLetter', id: 'dl-1' },
+        details: { messageId: 'order-old', outcome: 'dead-lettered' },
+      });
+      await trail.recordEvent({
+        type: 'deadletter.replayed',
+        outcome: 'success',
+        actor: 'replay-job',
+        target: { type: 'deadLetter', id: 'dl-1' },
+        details: { replayJob: 'job-1', outcome: 'dead-lettered' },
+      });
+      const service = new AuditService(new AuditRepository(ds), undefined, {
+        idsOfMessage: (id) => Promise.resolve(id === 'order-old' ? ['dl-1'] : []),
+      });
+      const story = await service.message('order-old');
+      expect(story).toMatchObject({ messageId: 'order-old', records: [] });
+      expect(story.replays.map((e) => e.actor)).toEqual(['olivia', 'replay-job']);
+      await expect(service.message('order-never')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    } finally {
+      await trail.close();
+    }
   });
 });

@@ -107,16 +107,18 @@ export class AuditService {
     records: MessageAuditView[];
     replays: EventAuditView[];
   }> {
-    const rows = holdsCardNumber({ messageId })
-      ? []
-      : await this.repo.messages({ messageId }, { order: 'asc', limit: MAX_TRAIL });
-    if (rows.length === 0)
+    if (holdsCardNumber({ messageId }))
       throw new JunctionError('NOT_FOUND', `no audit record of message ${safeText(messageId)}`);
-    const stored = rows[0].row.messageId;
-    const letters = (await this.deadLetters?.idsOfMessage(safeText(stored))) ?? [];
+    const rows = await this.repo.messages({ messageId }, { order: 'asc', limit: MAX_TRAIL });
+    // Its records may be gone with a day retention dropped while its dead letter was kept and
+    // replayed since: a replay that failed again leaves only its event, which still tells it.
+    const stored = rows[0]?.row.messageId ?? safeText(messageId);
+    const letters = (await this.deadLetters?.idsOfMessage(stored)) ?? [];
     const replays = await this.repo.replaysOf(stored, letters, MAX_TRAIL);
+    if (rows.length === 0 && replays.length === 0)
+      throw new JunctionError('NOT_FOUND', `no audit record of message ${safeText(messageId)}`);
     return {
-      messageId: rows[0].row.messageId,
+      messageId: stored,
       records: rows.map(messageView),
       replays: replays.map(eventView),
     };
