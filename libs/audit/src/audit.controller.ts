@@ -154,8 +154,8 @@ export class AuditController {
     });
     const stream =
       kind === 'events'
-        ? this.audit.exportEvents(filter, format)
-        : this.audit.exportMessages(filter, format);
+        ? await this.audit.exportEvents(filter, format)
+        : await this.audit.exportMessages(filter, format);
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     return new StreamableFile(stream, {
       type: format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',

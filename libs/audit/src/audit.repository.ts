@@ -24,6 +24,8 @@ export interface MessageFilter {
   q?: string;
   /** The W3C trace id the message travelled in. */
   traceId?: string;
+  /** Records up to this place in the chain only (an export's end, fixed as it begins). */
+  maxSeq?: string;
 }
 
 export interface EventFilter {
@@ -35,6 +37,8 @@ export interface EventFilter {
   from?: string;
   to?: string;
   q?: string;
+  /** Records up to this place in the chain only (an export's end, fixed as it begins). */
+  maxSeq?: string;
 }
 
 /** A place in a chain: rows are ordered by (recorded_at, seq), which is also the chain order. */
@@ -75,6 +79,7 @@ function messageWhere(f: MessageFilter, p: Params): string[] {
   if (f.to) where.push(`recorded_at < ${p.add(f.to)}::timestamptz`);
   if (f.messageId) where.push(`message_id = ${p.add(safeText(f.messageId))}`);
   if (f.traceId) where.push(`trace_id = ${p.add(f.traceId)}`);
+  if (f.maxSeq) where.push(`seq <= ${p.add(f.maxSeq)}::bigint`);
   if (f.destination) {
     where.push(
       `EXISTS (SELECT 1 FROM unnest(targets) AS t(name) WHERE starts_with(t.name, ${p.add(safeText(f.destination))}))`,
@@ -98,6 +103,7 @@ function eventWhere(f: EventFilter, p: Params): string[] {
   if (f.outcome) where.push(`outcome = ${p.add(f.outcome)}`);
   if (f.from) where.push(`recorded_at >= ${p.add(f.from)}::timestamptz`);
   if (f.to) where.push(`recorded_at < ${p.add(f.to)}::timestamptz`);
+  if (f.maxSeq) where.push(`seq <= ${p.add(f.maxSeq)}::bigint`);
   if (f.q) {
     const like = p.add(`%${escapeLike(safeText(f.q))}%`);
     where.push(

@@ -133,21 +133,29 @@ export class AuditService {
     return this.page((o) => this.repo.events(timeRange(filter), o), eventView, page);
   }
 
-  /** The matching message records, oldest first, streamed. */
-  exportMessages(filter: MessageFilter, format: ExportFormat): Readable {
+  /**
+   * The matching message records, oldest first, streamed: those written before the export began
+   * (up to the chain head as read now), so that it ends however fast records come and however
+   * slowly the client reads.
+   */
+  async exportMessages(filter: MessageFilter, format: ExportFormat): Promise<Readable> {
     const f = timeRange(filter);
+    if (holdsCardNumber(f)) return exportStream(none(), format, MESSAGE_COLUMNS, () => undefined);
+    const upTo = { ...f, maxSeq: (await this.repo.head(MESSAGES.name)).seq };
     return exportStream(
-      holdsCardNumber(f) ? none() : this.batches((o) => this.repo.messages(f, o), messageView),
+      this.batches((o) => this.repo.messages(upTo, o), messageView),
       format,
       MESSAGE_COLUMNS,
       (err) => this.log.error(`message export failed: ${safeText(err.message)}`),
     );
   }
 
-  exportEvents(filter: EventFilter, format: ExportFormat): Readable {
+  async exportEvents(filter: EventFilter, format: ExportFormat): Promise<Readable> {
     const f = timeRange(filter);
+    if (holdsCardNumber(f)) return exportStream(none(), format, EVENT_COLUMNS, () => undefined);
+    const upTo = { ...f, maxSeq: (await this.repo.head(EVENTS.name)).seq };
     return exportStream(
-      holdsCardNumber(f) ? none() : this.batches((o) => this.repo.events(f, o), eventView),
+      this.batches((o) => this.repo.events(upTo, o), eventView),
       format,
       EVENT_COLUMNS,
       (err) => this.log.error(`event export failed: ${safeText(err.message)}`),
