@@ -234,6 +234,15 @@ export function authEventInput(event: AuthEvent): AuditEventInput {
         provider: event.provider,
         details: { reason: event.reason },
       };
+    case 'login.throttled':
+      return {
+        ...base,
+        type: event.type,
+        outcome: 'denied',
+        actorKind: 'anonymous',
+        provider: event.provider,
+        details: { until: event.until, failures: event.failures },
+      };
     case 'request.denied':
       return {
         ...base,

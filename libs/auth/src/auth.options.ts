@@ -61,6 +61,15 @@ export type AuthEvent =
       ip?: string;
     }
   | {
+      /** The address reached `failures` failed sign-ins in a window: its sign-ins are refused until `until`. */
+      type: 'login.throttled';
+      actor: string;
+      provider: string;
+      ip?: string;
+      until: string;
+      failures: number;
+    }
+  | {
       /** Failed sign-ins in a row locked the account until `until`. */
       type: 'account.locked';
       actor: string;

@@ -97,6 +97,32 @@ describe('per source address', () => {
     now += 60_000;
   });
 
+  it('records one event per address and window as it is first held back, over two processes', async () => {
+    const [a, b] = [service(), service()];
+    const from = ip();
+    const windowStart = now;
+    for (let i = 0; i < 5; i++) {
+      await admit(a, from, user());
+      await a.failed('local', undefined, from);
+    }
+    const held = () => events.filter((e) => e.type === 'login.throttled' && e.ip === from);
+    expect(held()).toEqual([]);
+    for (let i = 0; i < 4; i++) expect(await admit(i % 2 ? a : b, from, user())).toBe(60);
+    expect(held()).toEqual([
+      {
+        type: 'login.throttled',
+        actor: '(anonymous)',
+        provider: 'local',
+        ip: from,
+        until: new Date(windowStart + 60_000).toISOString(),
+        failures: 5,
+      },
+    ]);
+    now += 60_000;
+    for (let i = 0; i < 6; i++) await admit(b, from, user());
+    expect(held()).toHaveLength(2);
+  });
+
   it('gives a successful attempt back, and counts a parallel burst exactly', async () => {
     const s = service();
     const from = ip();

@@ -72,11 +72,21 @@ export class LoginThrottleService {
       new Date(now),
       this.windowMs,
     );
-    if (count > this.settings.sourceFailures)
-      throw limited(
-        'too many failed sign-ins from this address; try again later',
-        windowStart.getTime() + this.windowMs - now,
-      );
+    if (count > this.settings.sourceFailures) {
+      const until = windowStart.getTime() + this.windowMs;
+      // One event per address and window, as it is first held back (not per refused attempt):
+      // the auditor sees that it went on, and that whoever signs in from there is refused.
+      if (count === this.settings.sourceFailures + 1)
+        await this.events.record({
+          type: 'login.throttled',
+          actor: '(anonymous)',
+          provider,
+          ip,
+          until: new Date(until).toISOString(),
+          failures: this.settings.sourceFailures,
+        });
+      throw limited('too many failed sign-ins from this address; try again later', until - now);
+    }
   }
 
   /** A refused sign-in (or current password): counts toward the account's lockout. */
