@@ -233,31 +233,42 @@ describe('routes as code: junction login, route apply / diff / export, dead-lett
     expect((await gw.api('GET', '/routes/ops-amqp')).status).toBe(404);
   });
 
-  it("another route's ingest path is found before anything is applied; the set's own routes may swap", async () => {
+  it("another route's ingest path is found before anything is applied; a set may move routes off places", async () => {
+    const route = (id: string, path: string) =>
+      PAYMENTS_JSON.replace('ops-payments', id).replace('ops/payments', path);
+    expect(
+      (await gw.api('POST', '/routes', JSON.parse(route('ops-owner', 'ops/owner')))).status,
+    ).toBe(201);
     const taken = join(dir, 'taken');
     mkdirSync(taken);
-    // a-new would be created first; b-copy takes ops-payments' path (not in this set): nothing applied.
-    writeFileSync(
-      join(taken, 'a-new.json'),
-      PAYMENTS_JSON.replace('ops-payments', 'ops-fresh').replace('ops/payments', 'ops/fresh'),
-    );
-    writeFileSync(
-      join(taken, 'b-copy.json'),
-      PAYMENTS_JSON.replace('ops-payments', 'ops-copy').replace('ops/payments', 'OPS/Payments'),
-    );
+    // a-new would be created first; b-copy takes ops-owner's path (not in the set): nothing applied.
+    writeFileSync(join(taken, 'a-new.json'), route('ops-fresh', 'ops/fresh'));
+    writeFileSync(join(taken, 'b-copy.json'), route('ops-copy', 'OPS/Owner'));
     const r = await junction(env, ['route', 'apply', '-f', taken]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/b-copy\.json: .*\/source\/path: is route 'ops-payments's path/);
+    expect(r.stderr).toMatch(/b-copy\.json: .*\/source\/path: is route 'ops-owner's path/);
     expect((await gw.api('GET', '/routes/ops-fresh')).status).toBe(404);
-    // With ops-payments in the set, moving off that path, the conflict is left to the saves.
-    writeFileSync(
-      join(taken, 'c-payments.json'),
-      PAYMENTS_JSON.replace('ops/payments', 'ops/payments-v2'),
+    // ops-owner's file moves it to another path: a new version that is not active keeps the old
+    // path held, so still nothing is applied; activated, ops-owner is applied first, then b-copy.
+    writeFileSync(join(taken, 'c-owner.json'), route('ops-owner', 'ops/owner-v2'));
+    expect((await junction(env, ['route', 'apply', '-f', taken])).code).toBe(1);
+    const moved = await junction(env, ['route', 'apply', '-f', taken, '--activate']);
+    expect(moved.code).toBe(0);
+    expect(moved.stdout.indexOf('ops-owner: updated')).toBeLessThan(
+      moved.stdout.indexOf('ops-copy: created'),
     );
-    const moved = await junction(env, ['route', 'apply', '-f', taken]);
-    // b-copy is saved before c-payments moves off the path: the save's 409 (exit 6) says so.
-    expect(moved.code).toBe(6);
-    expect(moved.stderr).toContain("belongs to route 'ops-payments'");
+    expect((await gw.api('GET', '/routes/ops-copy')).status).toBe(200);
+    // Two files of one set on one path: found before anything is applied.
+    const twice = join(dir, 'twice');
+    mkdirSync(twice);
+    writeFileSync(join(twice, 'x1.json'), route('ops-x1', 'ops/twice'));
+    writeFileSync(join(twice, 'x2.json'), route('ops-x2', 'ops//Twice/'));
+    const both = await junction(env, ['route', 'apply', '-f', twice]);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toContain('routes of more than one file take ingest path ops/twice');
+    expect((await gw.api('GET', '/routes/ops-x1')).status).toBe(404);
+    for (const id of ['ops-owner', 'ops-copy', 'ops-fresh'])
+      expect((await gw.api('DELETE', `/routes/${id}`)).status).toBe(204);
   });
 
   it('exit codes for CI: 6 refused (bad token), 5 unreachable, 2 not logged in', async () => {

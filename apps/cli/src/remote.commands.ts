@@ -28,8 +28,10 @@ import {
   duplicateIds,
   FilesError,
   formatProblem,
+  inApplyOrder,
   readRouteFile,
   RouteFile,
+  sharedPlaces,
   unifiedDiff,
 } from './route-files';
 
@@ -160,10 +162,14 @@ function printProblems(file: string, problems: ApiProblem[]): void {
   for (const p of problems) err(`  ${formatProblem(file, p)}`);
 }
 
-/** Reads and checks every file, offline then on the server; undefined when any is invalid. */
+/**
+ * Reads and checks every file, offline then on the server; undefined when any is invalid. The
+ * files come back in the order to apply them (see `activate` below).
+ */
 async function checkedFiles(
   api: JunctionClient,
   paths: string[],
+  activate: boolean,
 ): Promise<RouteFile[] | undefined> {
   const files: RouteFile[] = [];
   for (const f of collectRouteFiles(paths)) files.push(await readRouteFile(f));
@@ -177,11 +183,27 @@ async function checkedFiles(
     err(`route '${id}' is in more than one file: ${list.join(', ')}`);
     invalid = true;
   }
+  for (const { what, files: list } of sharedPlaces(files).values()) {
+    err(`routes of more than one file take ${what}: ${list.join(', ')}`);
+    invalid = true;
+  }
   if (invalid) return undefined;
   // The server knows the connections: every file is checked there before anything changes.
-  // A conflict with a route that is one of these files is left to the save: its file may move
-  // it away first (the server checks again, and answers 409 if it does not).
-  const applied = new Set(files.map((f) => f.id));
+  // A conflict with a route of these files whose file moves it off that place is no problem when
+  // the new versions are activated (a route holds the places of its active version too): that
+  // file is applied first. The server checks each save again.
+  const byId = new Map(files.map((f) => [f.id, f]));
+  const waits = new Map<RouteFile, Set<string>>();
+  const movedAway = (f: RouteFile, p: ApiProblem): boolean => {
+    const owner = p.routeId === undefined ? undefined : byId.get(p.routeId);
+    const place = f.places?.find(
+      (x) => x.kind === (p.pointer === '/source/path' ? 'path' : 'claim'),
+    );
+    if (!activate || !owner || !place || owner.places?.some((x) => x.key === place.key))
+      return false;
+    waits.set(f, (waits.get(f) ?? new Set()).add(owner.id!));
+    return true;
+  };
   for (const f of files) {
     const res = await api.POST('/api/v1/routes/validate', textBody(f.text, contentType(f)));
     if (res.error !== undefined && res.response.status !== 400) await api.data(res);
@@ -189,7 +211,7 @@ async function checkedFiles(
       (res.data?.problems as ApiProblem[] | undefined) ??
       errorBody(res.error).details?.problems ??
       []
-    ).filter((p) => p.routeId === undefined || !applied.has(p.routeId));
+    ).filter((p) => !movedAway(f, p));
     if (res.response.status === 400 || problems.length > 0) {
       printProblems(
         f.file,
@@ -198,7 +220,7 @@ async function checkedFiles(
       invalid = true;
     }
   }
-  return invalid ? undefined : files;
+  return invalid ? undefined : inApplyOrder(files, waits);
 }
 
 async function plan(api: JunctionClient, f: RouteFile): Promise<Plan> {
@@ -232,7 +254,7 @@ export function routeApplyCommand(
 ): Promise<number> {
   return guarded(async () => {
     const api = client();
-    const files = await checkedFiles(api, paths);
+    const files = await checkedFiles(api, paths, options.activate === true);
     if (!files) return EXIT.ROUTE_INVALID;
     const plans: Plan[] = [];
     for (const f of files) plans.push(await plan(api, f));

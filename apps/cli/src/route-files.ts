@@ -1,8 +1,9 @@
 import { lstatSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { extname, join, relative, isAbsolute } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
-import { CONNECTORS } from '@junction/connectors';
+import { CONNECTORS, sourceClaim, type RouteSpec } from '@junction/connectors';
 import {
+  ingestPathKey,
   JsonataEngine,
   parseRouteSource,
   RouteProblem,
@@ -19,6 +20,30 @@ export interface RouteFile {
   format: 'yaml' | 'json';
   id?: string;
   problems: RouteProblem[];
+  /**
+   * Where a valid document's route takes messages that no other route may take too: its ingest
+   * path (`kind: path`, the problem pointer /source/path) or the place its source claims (see
+   * sourceClaim). `key` compares, `what` names it.
+   */
+  places?: RoutePlace[];
+}
+
+export interface RoutePlace {
+  kind: 'path' | 'claim';
+  key: string;
+  what: string;
+}
+
+/** The places a sound document's route holds (see RouteFile.places). */
+function placesOf(doc: RouteSpec): RoutePlace[] {
+  const places: RoutePlace[] = [];
+  if (doc.source.type === 'http') {
+    const key = ingestPathKey(doc.source.path);
+    if (key !== undefined) places.push({ kind: 'path', key, what: `ingest path ${key}` });
+  }
+  const claim = sourceClaim(CONNECTORS, doc.id, doc);
+  if (claim) places.push({ kind: 'claim', key: claim.key, what: claim.place });
+  return places;
 }
 
 const EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
@@ -128,7 +153,43 @@ export async function readRouteFile(
     parsed,
   );
   const id = (parsed.value as { id?: unknown } | null)?.id;
-  return { file, text, format, id: typeof id === 'string' ? id : undefined, problems };
+  return {
+    file,
+    text,
+    format,
+    id: typeof id === 'string' ? id : undefined,
+    problems,
+    ...(problems.length === 0 ? { places: placesOf(parsed.value as RouteSpec) } : {}),
+  };
+}
+
+/** Places two files' routes would both take: the second save would be refused (409). */
+export function sharedPlaces(files: RouteFile[]): Map<string, { what: string; files: string[] }> {
+  const byKey = new Map<string, { what: string; files: string[] }>();
+  for (const f of files)
+    for (const place of f.places ?? []) {
+      const seen = byKey.get(`${place.kind}\u0000${place.key}`);
+      if (seen) seen.files.push(f.file);
+      else byKey.set(`${place.kind}\u0000${place.key}`, { what: place.what, files: [f.file] });
+    }
+  return new Map([...byKey].filter(([, v]) => v.files.length > 1));
+}
+
+/**
+ * The files in an order that applies the routes a file waits for (`waits`: route ids, whose files
+ * move them off a place this file takes) before it; files in a cycle keep their order.
+ */
+export function inApplyOrder(files: RouteFile[], waits: Map<RouteFile, Set<string>>): RouteFile[] {
+  const done = new Set<string>();
+  const left = [...files];
+  const ordered: RouteFile[] = [];
+  while (left.length > 0) {
+    const ready = left.findIndex((f) => [...(waits.get(f) ?? [])].every((id) => done.has(id)));
+    const [next] = left.splice(ready < 0 ? 0 : ready, 1);
+    ordered.push(next);
+    if (next.id) done.add(next.id);
+  }
+  return ordered;
 }
 
 /** Two files that claim one route id: the folder is ambiguous, so nothing is applied. */

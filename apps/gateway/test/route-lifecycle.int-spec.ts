@@ -342,7 +342,7 @@ describe('route lifecycle', () => {
       await channel.assertQueue(pinnedQueue, { durable: true });
       const pinned = (pipeline: unknown[]) => ({
         id: `pinned-${_}`,
-        source: { type: 'http', path: `pinned-${run}`, auth: 'none', mode: 'async' },
+        source: { type: 'http', path: `pinned-${_}-${run}`, auth: 'none', mode: 'async' },
         pipeline,
         destinations: [{ type: 'amqp', connection: 'rabbit', queue: pinnedQueue }],
       });

@@ -1,5 +1,6 @@
 export * from './connector';
 export * from './connectors';
+export { sourceClaim, type SourceClaim } from './source-claims';
 export type * from './plugin';
 export { ConnectorPool, connectionFingerprint, type ConnectorPoolOptions } from './connector-pool';
 export {

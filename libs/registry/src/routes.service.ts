@@ -3,7 +3,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { compare, Operation } from 'fast-json-patch';
 import { JunctionError } from '@junction/common';
-import type { RouteSpec } from '@junction/connectors';
+import { sourceClaim, type RouteSpec, type SourceClaim } from '@junction/connectors';
 import {
   compileRoute,
   connectionRefs,
@@ -30,7 +30,6 @@ import { RouteEntity } from './entities/route.entity';
 import { ROUTE_RESOURCES, ROUTE_RUNTIME_STATUS } from './registry.tokens';
 import { routeCardNumberProblems } from './route-card-numbers';
 import { checkIfMatch } from './route-etag';
-import { sourceClaim, type SourceClaim } from './source-claims';
 import { RouteEventBus } from './route-events';
 import { isUniqueViolation, RoutesRepository, type VersionListing } from './routes.repository';
 import type { RouteSourceInput } from './route-source-body';

@@ -1,4 +1,4 @@
-import { CONNECTORS, type RouteSpec } from '@junction/connectors';
+import { CONNECTORS, type RouteSpec } from './connectors';
 import { sourceClaim } from './source-claims';
 
 const route = (source: Record<string, unknown>) =>

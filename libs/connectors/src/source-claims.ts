@@ -1,4 +1,4 @@
-import type { RouteSpec } from '@junction/connectors';
+import type { RouteSpec } from './connectors';
 import type { RouteProtocols } from '@junction/pipeline';
 
 /**
