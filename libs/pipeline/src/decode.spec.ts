@@ -68,6 +68,18 @@ describe('decodeBody and UTF-8', () => {
     expect(why).toBe('body is not valid JSON: unexpected token character');
   });
 
+  it.each([
+    ['{a:1}', "Expected property name or '}' in JSON at position 1"],
+    ['{"a" 1}', "Expected ':' after property name in JSON at position 5"],
+    ['[1 2]', "Expected ',' or ']' after array element in JSON at position 3"],
+    ['{"a":1,}', 'Expected double-quoted property name in JSON at position 7'],
+  ])(
+    'keeps the reason and the position of a message that quotes none of the body (%s)',
+    (text, reason) => {
+      expect(rejection(Buffer.from(text))).toBe(`body is not valid JSON: ${reason}`);
+    },
+  );
+
   it('finds the first bad byte where isUtf8 finds one, in 20,000 seeded random byte strings', () => {
     const random = prng(1206);
     const pieces = [

@@ -95,13 +95,16 @@ export function nestedDeeperThan(text: string, limit: number): boolean {
  * is not valid JSON`): a piece of a card number cut where no detector can recognise it. The
  * reason is kept, the quote is not. A stretch from inside a longer input is cut with `...` on
  * either side (`..."11 1111", x 1111 111"...`) and holds quotes of its own, so the whole
- * stretch goes, whatever it holds; a message of another shape is cut at its first quote.
+ * stretch goes, whatever it holds.
  */
 function jsonFault(err: Error): string {
   const message = String(err?.message ?? err);
   const quoted = /^(.*?), (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s.exec(message);
   if (quoted) return quoted[1].replace(/'.*'/s, 'character').toLowerCase();
-  return message.replace(/\s*["'].*$/s, '') || 'unexpected input';
+  // Other messages quote none of the input, only the syntax they expected (`Expected ',' or ']'
+  // after array element in JSON at position 3`): kept whole, but for any double-quoted stretch,
+  // which only the input could be.
+  return message.replace(/(?:\.\.\.)?"[\s\S]*"(?:\.\.\.)?/, '(input)') || 'unexpected input';
 }
 
 /**
