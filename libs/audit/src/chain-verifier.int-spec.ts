@@ -134,6 +134,20 @@ describe('the chain check names records tampered with in the database', () => {
     await asOwner(`INSERT INTO audit_messages SELECT * FROM tail; DROP TABLE tail`);
   });
 
+  it('finds nothing missing over a range whose records retention dropped, up to the head', async () => {
+    const at = await times();
+    await asOwner(`CREATE TABLE all_rows AS SELECT * FROM audit_messages;
+      INSERT INTO audit_chain_anchors (table_name, seq, hash, recorded_at, reason)
+        SELECT 'audit_messages', seq, hash, recorded_at, 'retention' FROM audit_messages WHERE seq = 6;
+      DELETE FROM audit_messages`);
+    expect(await service.verify({ from: at[4] }, 'messages')).toMatchObject({
+      ok: true,
+      checked: 0,
+    });
+    await asOwner(`INSERT INTO audit_messages SELECT * FROM all_rows; DROP TABLE all_rows;
+      DELETE FROM audit_chain_anchors`);
+  });
+
   it('names a record whose time was moved later, not the one after it', async () => {
     const at = await times();
     await asOwner(
