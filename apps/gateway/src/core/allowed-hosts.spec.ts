@@ -45,6 +45,10 @@ describe('HostPolicy', () => {
     expect(told.allows('localhost')).toBe(false);
     expect(told.allows('10.0.0.5')).toBe(true);
     expect(HostPolicy.forListener('127.0.0.1', ['*']).allows('rebind.example')).toBe(true);
+    // The OIDC redirect URI's host stays allowed with a list: the provider sends browsers there.
+    const withSso = HostPolicy.forListener('0.0.0.0', ['gateway.corp'], ['sso-cb.corp']);
+    expect(withSso.allows('sso-cb.corp')).toBe(true);
+    expect(withSso.allows('other.corp')).toBe(false);
   });
 
   it('reads the host of a Host header', () => {

@@ -29,17 +29,18 @@ export class HostPolicy {
   }
 
   /**
-   * The policy of a gateway listening on `listen`: the configured one, or without one, on a
-   * loopback address, this machine's names (`localhost`, `*.localhost`) and `extra` (the host
-   * names the gateway is configured to be reached by, e.g. its OIDC redirect URI's); elsewhere
-   * any name, since the names it is reached by are not known.
+   * The policy of a gateway listening on `listen`: the configured names, or without them, on a
+   * loopback address, this machine's names (`localhost`, `*.localhost`); elsewhere any name,
+   * since the names it is reached by are not known. `extra` (the host names the gateway is
+   * configured to be reached by, e.g. its OIDC redirect URI's) is allowed in every case: a
+   * provider sends the browser back there.
    */
   static forListener(
     listen: string,
     configured: readonly string[] | undefined,
     extra: readonly string[] = [],
   ): HostPolicy {
-    if (configured) return HostPolicy.of(configured);
+    if (configured) return HostPolicy.of([...configured, ...extra]);
     return isLoopbackAddress(listen)
       ? HostPolicy.of(['localhost', '*.localhost', ...extra])
       : HostPolicy.of(['*']);
@@ -80,7 +81,7 @@ export function checkAllowedHost(entry: string): string | null {
 
 function isLoopbackAddress(listen: string): boolean {
   const host = listen.replace(/^\[|\]$/g, '').toLowerCase();
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return host === 'localhost' || host === '::1' || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Refuses (403) every request whose Host header the policy does not allow, before any handler. */
