@@ -44,6 +44,7 @@ import {
   type LogSettings,
 } from './core/logging';
 import { probeDatabase } from './database-probe';
+import { forwardedFor } from './core/forwarded-for';
 import { securityHeaders } from './core/security-headers';
 import { allowedHosts } from './core/allowed-hosts';
 import { Readiness } from './health/readiness';
@@ -366,6 +367,7 @@ export async function createGateway(
     { logger: setUpLogging().service, bodyParser: false },
   );
   requestIds(app);
+  if (config.JUNCTION_TRUSTED_PROXIES) forwardedFor(app.getHttpAdapter().getInstance());
   securityHeaders(app.getHttpAdapter().getInstance());
   allowedHosts(app.getHttpAdapter().getInstance(), config.hosts);
   rawIngestBodies(app);
