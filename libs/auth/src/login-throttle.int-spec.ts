@@ -123,6 +123,20 @@ describe('per source address', () => {
     expect(held()).toHaveLength(2);
   });
 
+  it('holds an address back even when its event cannot be written', async () => {
+    const options = { loginThrottle: SETTINGS, clock: () => now } as AuthOptions;
+    const s = new LoginThrottleService(new LoginThrottleRepository(ds), options, {
+      record: () => Promise.reject(new Error('the audit database is away')),
+    });
+    const from = ip();
+    for (let i = 0; i < 5; i++) {
+      await admit(s, from, user());
+      await s.failed('local', undefined, from);
+    }
+    expect(await admit(s, from, user())).toBe(60); // a 429, not the event's failure
+    now += 60_000;
+  });
+
   it('gives a successful attempt back, and counts a parallel burst exactly', async () => {
     const s = service();
     const from = ip();

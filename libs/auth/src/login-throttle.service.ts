@@ -76,15 +76,21 @@ export class LoginThrottleService {
       const until = windowStart.getTime() + this.windowMs;
       // One event per address and window, as it is first held back (not per refused attempt):
       // the auditor sees that it went on, and that whoever signs in from there is refused.
-      if (count === this.settings.sourceFailures + 1)
-        await this.events.record({
-          type: 'login.throttled',
-          actor: '(anonymous)',
-          provider,
-          ip,
-          until: new Date(until).toISOString(),
-          failures: this.settings.sourceFailures,
-        });
+      // The refusal stands whether or not its event could be written (a 429, not a 500).
+      if (count === this.settings.sourceFailures + 1) {
+        try {
+          await this.events.record({
+            type: 'login.throttled',
+            actor: '(anonymous)',
+            provider,
+            ip,
+            until: new Date(until).toISOString(),
+            failures: this.settings.sourceFailures,
+          });
+        } catch (err) {
+          this.log.warn(`could not record login.throttled: ${(err as Error).message}`);
+        }
+      }
       throw limited('too many failed sign-ins from this address; try again later', until - now);
     }
   }
