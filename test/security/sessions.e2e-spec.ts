@@ -21,7 +21,9 @@ describe('sign-in sessions', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('security_sessions');
-    gw = new GatewayProcess(await freePort(), db.url);
+    gw = new GatewayProcess(await freePort(), db.url, {
+      JUNCTION_MAX_SESSIONS_PER_USER: String(KEPT),
+    });
     await gw.start();
   });
 

@@ -28,6 +28,7 @@ export interface AppSettings {
   databaseUrl: string;
   masterKey: Buffer;
   tokenTtlSeconds: number;
+  maxSessionsPerUser?: number;
   /** Sign-in limits per address and per account. */
   loginThrottle: LoginThrottleSettings;
   /** Anonymous 401s are audited as one event per address and this many ms. */
@@ -98,6 +99,7 @@ export class AppModule {
           {
             tokenKey: derive(settings.masterKey, 'junction/session-token'),
             tokenTtlSeconds: settings.tokenTtlSeconds,
+            maxSessionsPerUser: settings.maxSessionsPerUser,
             loginThrottle: settings.loginThrottle,
             cookieSecure: settings.cookieSecure,
             ...settings.authProviders,

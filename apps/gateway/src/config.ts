@@ -132,6 +132,12 @@ export const GATEWAY_CONFIG = {
     default: 8 * 3600,
     parse: parse.integer(1, 30 * 24 * 3600),
   },
+  JUNCTION_MAX_SESSIONS_PER_USER: {
+    description:
+      'Live sessions one user keeps; a sign-in beyond them ends its oldest (scripts that sign in on every run count).',
+    default: 200,
+    parse: parse.integer(1, 100_000),
+  },
   JUNCTION_LOGIN_WINDOW_SECONDS: {
     description:
       "Window in which one address's failed sign-ins are counted; also how long an account remembers a failure.",

@@ -308,6 +308,7 @@ export async function createGateway(
       databaseUrl,
       masterKey: key,
       tokenTtlSeconds: config.JUNCTION_TOKEN_TTL_SECONDS,
+      maxSessionsPerUser: config.JUNCTION_MAX_SESSIONS_PER_USER,
       loginThrottle: {
         windowSeconds: config.JUNCTION_LOGIN_WINDOW_SECONDS,
         sourceFailures: config.JUNCTION_LOGIN_SOURCE_FAILURES,

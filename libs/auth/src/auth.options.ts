@@ -17,6 +17,8 @@ export interface AuthOptions {
   /** Key that signs session tokens (derived from the master key). */
   tokenKey: Buffer;
   tokenTtlSeconds: number;
+  /** Live sessions one user keeps (default MAX_LIVE_SESSIONS): a sign-in beyond them ends the oldest. */
+  maxSessionsPerUser?: number;
   /** Sign-in limits per source address and per account (defaults: DEFAULT_LOGIN_THROTTLE). */
   loginThrottle?: LoginThrottleSettings;
   /** Milliseconds since the epoch; tests move it. Default Date.now. */

@@ -27,8 +27,12 @@ export interface LoginResult {
 
 const INVALID_LOGIN = 'invalid user name or password';
 
-/** Live sessions one user keeps: a sign-in beyond them ends the oldest. */
-export const MAX_LIVE_SESSIONS = 50;
+/**
+ * Live sessions one user keeps by default: a sign-in beyond them ends the oldest. Enough for a
+ * script that signs in on every run (the README's curl) within a session's 8 hours without
+ * ending its user's console session; few enough that sign-ins cannot fill the table.
+ */
+export const MAX_LIVE_SESSIONS = 200;
 
 /** Characters of a sign-in's User-Agent kept with its session (shown on the sessions screen). */
 export const MAX_USER_AGENT_LENGTH = 512;
@@ -209,7 +213,7 @@ export class AuthService {
             ? undefined
             : [...redactPanText(meta.userAgent)].slice(0, MAX_USER_AGENT_LENGTH).join(''),
       },
-      MAX_LIVE_SESSIONS,
+      this.options.maxSessionsPerUser ?? MAX_LIVE_SESSIONS,
     );
     await this.users.touchLogin(user.id);
     await this.throttle.succeeded(meta.ip, user.provider, user.username);
