@@ -271,6 +271,9 @@ function useRecords(kind: Kind, filters: Record<string, string>, enabled: boolea
   return useInfiniteQuery({
     queryKey: ['audit', kind, filters],
     enabled,
+    // Reading message records is itself audited (audit.messages.listed, one event per page): a
+    // focus of the window must not read every loaded page again. Search again to refresh.
+    refetchOnWindowFocus: false,
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (last: { nextCursor: string | null }) => last.nextCursor ?? undefined,
     queryFn: async ({ pageParam }) =>
