@@ -272,8 +272,10 @@ describe('retention marks against signed anchors', () => {
       ok: false,
       firstBrokenId: '5',
       firstBrokenTable: 'audit_messages',
+      // Records 5 and 13 share their day, unless written either side of midnight (UTC): then
+      // record 5 is still too young for retention to have dropped its day.
       reason: expect.stringMatching(
-        /^record 5 of audit_messages is missing: it was recorded on \d{4}-\d\d-\d\d, the day of record 13 that is still there, and retention drops whole days only/,
+        /^record 5 of audit_messages is missing: it was recorded (on \d{4}-\d\d-\d\d, the day of record 13 that is still there, and retention drops whole days only|.*too recently for retention to drop its day)/,
       ),
     });
   });
