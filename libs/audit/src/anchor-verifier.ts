@@ -86,7 +86,9 @@ export async function checkAnchors(
       const cut = dropped.get(chain.table) ?? 0n;
       if (BigInt(chain.seq) > (maxAnchored.get(chain.table) ?? 0n))
         maxAnchored.set(chain.table, BigInt(chain.seq));
-      const broken = await compare(repo, table, chain, cut, file);
+      const broken = await compare(repo, table, chain, cut, file, (moved) =>
+        notDroppedWhole(repo, chain.table, moved, anchors, now),
+      );
       if (!broken) continue;
       matched = false;
       if (!first || before(broken, first)) first = broken;
@@ -176,7 +178,8 @@ async function compare(
   chain: SignedAnchor['chains'][number],
   droppedUpTo: bigint,
   file: string,
-  recheck = true,
+  /** Checks a cut retention made since the check began as the first was (see notDroppedWhole); absent: none is asked. */
+  recheck?: (cut: bigint) => Promise<Broken | undefined>,
 ): Promise<Broken | undefined> {
   const digests = Buffer.from(chain.digests, 'base64');
   const from = BigInt(chain.fromSeq);
@@ -190,9 +193,10 @@ async function compare(
   // whatever audit_chain_anchors claims was dropped: its owner could otherwise rewrite records
   // and add a retention mark over them, and the anchors would no longer look at them.
   const missing = async (seq: bigint): Promise<Broken | undefined> => {
-    // Retention may have dropped a day since the check began: compare again from where it cut.
+    // Retention may have dropped a day since the check began: compare again from where it cut,
+    // a cut held to what retention can do like the first (an owner could delete and mark now).
     const cut = recheck ? BigInt(await repo.droppedUpTo(table.name)) : droppedUpTo;
-    if (cut > droppedUpTo) return compare(repo, table, chain, cut, file, false);
+    if (cut > droppedUpTo) return (await recheck!(cut)) ?? compare(repo, table, chain, cut, file);
     return broken(seq > droppedUpTo ? seq : droppedUpTo + 1n, 'is missing');
   };
   let expected = from + 1n;

@@ -346,3 +346,63 @@ describe('signed anchors while retention drops a day', () => {
     expect(repo.dropOnRead).toBe(false);
   });
 });
+
+describe('signed anchors while the owner cuts the chain during a check', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  let trail: AuditTrail;
+  let dir: string;
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+
+  beforeAll(async () => {
+    db = await createTestDatabase('anchors_forging');
+    ds = new DataSource({ type: 'postgres', url: db.url, migrations: MIGRATIONS, logging: false });
+    await ds.initialize();
+    await ds.runMigrations();
+    trail = new AuditTrail({ databaseUrl: db.url, log: quiet });
+    dir = mkdtempSync(join(tmpdir(), 'junction-anchors-forging-int-'));
+  });
+
+  afterAll(async () => {
+    await trail?.close();
+    await ds?.destroy();
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('holds a cut made during the check to what retention can do, as the first', async () => {
+    /** The owner deletes every record up to the head under a retention mark as the check reads. */
+    class ForgingRepository extends AuditRepository {
+      forgeUpTo?: string;
+      override async bySeq<R>(
+        table: ChainTable<R>,
+        after: string,
+        upTo: string,
+        limit: number,
+      ): Promise<Array<Chained<R>>> {
+        const cut = this.forgeUpTo;
+        // As the anchors are compared (in batches; the cut's own check reads one row).
+        if (cut !== undefined && limit > 1) {
+          this.forgeUpTo = undefined;
+          await ds.query(`BEGIN; SET LOCAL session_replication_role = replica;
+            INSERT INTO audit_chain_anchors (table_name, seq, hash, recorded_at, reason)
+              SELECT 'audit_messages', seq, hash, recorded_at, 'retention' FROM audit_messages WHERE seq = ${BigInt(cut)};
+            DELETE FROM audit_messages WHERE seq <= ${BigInt(cut)}; COMMIT`);
+        }
+        return super.bySeq(table, after, upTo, limit);
+      }
+    }
+    const repo = new ForgingRepository(ds);
+    const directory = new AnchorDirectory(dir);
+    for (let i = 0; i < 5; i++) await trail.recordMessage(record(randomUUID()));
+    await new AnchorSigner(repo, directory, privateKey, quiet).anchorNow();
+    const [{ head }] = (await ds.query(
+      `SELECT seq::text AS head FROM audit_chain_heads WHERE table_name = 'audit_messages'`,
+    )) as Array<{ head: string }>;
+    repo.forgeUpTo = head;
+    const result = await checkAnchors(repo, await directory.readAll(), publicKey);
+    expect(repo.forgeUpTo).toBeUndefined();
+    expect(result).toMatchObject({ ok: false });
+    expect(result.reason).toMatch(/retention drops whole days only|too recently for retention/);
+  });
+});
