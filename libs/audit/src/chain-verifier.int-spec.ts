@@ -239,6 +239,31 @@ describe('the chain check while retention drops a day', () => {
     await ds.query(`BEGIN; SET LOCAL session_replication_role = replica;
       INSERT INTO audit_messages SELECT * FROM kept;
       DELETE FROM audit_chain_anchors; COMMIT`);
+    // Nor is a middle cut out under a mark while the walk is past its start (with the row it
+    // read last): the rows before the cut are still there, so retention did not make it.
+    class CuttingRepository extends AuditRepository {
+      reads = 0;
+      override async chain<R>(
+        table: ChainTable<R>,
+        range: { from?: string; to?: string; maxSeq: string },
+        options: ReadOptions,
+      ): Promise<Array<Chained<R>>> {
+        if (++this.reads === 2)
+          await ds.query(`BEGIN; SET LOCAL session_replication_role = replica;
+            CREATE TABLE cut_out AS SELECT * FROM audit_messages WHERE seq BETWEEN 2000 AND 2200;
+            INSERT INTO audit_chain_anchors (table_name, seq, hash, recorded_at, reason)
+              SELECT 'audit_messages', seq, hash, recorded_at, 'retention' FROM audit_messages WHERE seq = 2200;
+            DELETE FROM audit_messages WHERE seq BETWEEN 2000 AND 2200; COMMIT`);
+        return super.chain(table, range, options);
+      }
+    }
+    expect(await new AuditService(new CuttingRepository(ds)).verify({}, 'messages')).toMatchObject({
+      ok: false,
+      firstBrokenId: '2201',
+    });
+    await ds.query(`BEGIN; SET LOCAL session_replication_role = replica;
+      INSERT INTO audit_messages SELECT * FROM cut_out; DROP TABLE cut_out;
+      DELETE FROM audit_chain_anchors; COMMIT`);
     const dropping = new DroppingRepository(ds);
     expect(await new AuditService(dropping).verify({}, 'messages')).toMatchObject({
       ok: true,

@@ -72,7 +72,7 @@ export async function verifyChain<R>(
         }
         if (
           BigInt(row.seq) !== BigInt(prev.seq) + 1n &&
-          !(await droppedUnderfoot(repo, table, prev, row))
+          !(await droppedUnderfoot(repo, table, row))
         ) {
           const wanted = (BigInt(prev.seq) + 1n).toString();
           const [moved] = await repo.bySeq(table, prev.seq, wanted, 1);
@@ -143,19 +143,20 @@ export async function verifyChain<R>(
 
 /**
  * Whether the rows between `prev` and `row` went with a day retention dropped while the walk
- * went on: `row` links to where retention cut the chain, and `prev`, read a moment ago, is gone
- * too. Rows deleted from the middle of the chain, under a mark or not, leave `prev` there.
+ * went on: `row` links to where retention cut the chain, and no row up to the cut is left (`prev`,
+ * read a moment ago, is gone too). Rows deleted from the middle of the chain, under a mark or not, leave `prev` there.
  */
 async function droppedUnderfoot<R>(
   repo: AuditRepository,
   table: ChainTable<R>,
-  prev: Chained<R>,
   row: Chained<R>,
 ): Promise<boolean> {
   const cut = await repo.anchor(table.name, (BigInt(row.seq) - 1n).toString());
   if (!cut?.equals(row.prevHash)) return false;
-  const [still] = await repo.bySeq(table, (BigInt(prev.seq) - 1n).toString(), prev.seq, 1);
-  return still?.seq !== prev.seq;
+  // Retention drops a prefix: no row up to the cut may be left (the owner could otherwise cut
+  // out a middle under a mark while the check is past its start).
+  const [left] = await repo.bySeq(table, '0', (BigInt(row.seq) - 1n).toString(), 1);
+  return left === undefined;
 }
 
 /** The hash the first row of a range must link to, or undefined when its predecessor is gone. */
