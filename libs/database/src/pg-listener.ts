@@ -12,6 +12,8 @@ export class PgListener {
   private client?: Client;
   private closed = false;
   private retryTimer?: NodeJS.Timeout;
+  /** Counts connection losses: a resync or reconnection of an earlier one stops. */
+  private generation = 0;
 
   constructor(
     private readonly connectionString: string,
@@ -52,11 +54,14 @@ export class PgListener {
     if (this.closed || this.client !== client) return;
     this.client = undefined;
     this.log.warn(`listener on ${this.channel} lost its connection (${err.message}); reconnecting`);
+    // One reconnection (and resync) at a time: a loss ends the one under way.
+    const generation = ++this.generation;
+    clearTimeout(this.retryTimer);
     const retry = () => {
       this.retryTimer = setTimeout(() => {
-        if (this.closed) return;
+        if (this.closed || generation !== this.generation) return;
         this.connect().then(
-          () => this.resync(),
+          () => this.resync(generation),
           () => retry(),
         );
       }, this.retryMs);
@@ -65,16 +70,16 @@ export class PgListener {
     retry();
   }
 
-  private resync(): void {
-    if (this.closed) return;
+  private resync(generation: number): void {
+    if (this.closed || generation !== this.generation) return;
     Promise.resolve()
       .then(() => this.onResync())
       .catch((err: unknown) => {
-        if (this.closed) return;
+        if (this.closed || generation !== this.generation) return;
         this.log.warn(
           `listener on ${this.channel} could not resync (${(err as Error)?.message ?? String(err)}); trying again`,
         );
-        this.retryTimer = setTimeout(() => this.resync(), this.retryMs);
+        this.retryTimer = setTimeout(() => this.resync(generation), this.retryMs);
         this.retryTimer.unref();
       });
   }
