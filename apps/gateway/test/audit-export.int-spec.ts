@@ -53,6 +53,10 @@ describe('audit export and shutdown', () => {
          now(), now(), jsonb_build_object('n', g, 'pad', repeat('x', 300)), '\\x00', '\\x00', '\\x00'
        FROM generate_series(1, ${ROWS}) AS g`,
     );
+    // An export reads up to the chain head as it begins: the head is where the bulk rows end.
+    await db.query(
+      `UPDATE audit_chain_heads SET seq = ${ROWS} WHERE table_name = 'audit_messages'`,
+    );
     await gw.app.listen(0, '127.0.0.1');
     const { port } = gw.app.getHttpServer().address() as { port: number };
 
