@@ -290,11 +290,37 @@ describe('retention marks against signed anchors', () => {
   });
 });
 
+/** A describe's own database (migrated), audit trail and anchor folder: made before its tests, gone after. */
+function ownChain(name: string): {
+  db: TestDatabase;
+  ds: DataSource;
+  trail: AuditTrail;
+  dir: string;
+} {
+  const own = {} as { db: TestDatabase; ds: DataSource; trail: AuditTrail; dir: string };
+  beforeAll(async () => {
+    own.db = await createTestDatabase(name);
+    own.ds = new DataSource({
+      type: 'postgres',
+      url: own.db.url,
+      migrations: MIGRATIONS,
+      logging: false,
+    });
+    await own.ds.initialize();
+    await own.ds.runMigrations();
+    own.trail = new AuditTrail({ databaseUrl: own.db.url, log: quiet });
+    own.dir = mkdtempSync(join(tmpdir(), `junction-${name}-int-`));
+  });
+  afterAll(async () => {
+    await own.trail?.close();
+    await own.ds?.destroy();
+    await own.db?.drop();
+    if (own.dir) rmSync(own.dir, { recursive: true, force: true });
+  });
+  return own;
+}
+
 describe('signed anchors while retention drops a day', () => {
-  let db: TestDatabase;
-  let ds: DataSource;
-  let trail: AuditTrail;
-  let dir: string;
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 
   /** Retention drops the day (as two days on) just as the check first reads rows of the chain. */
@@ -308,7 +334,7 @@ describe('signed anchors while retention drops a day', () => {
     ): Promise<Array<Chained<R>>> {
       if (this.dropOnRead) {
         this.dropOnRead = false;
-        await new PartitionMaintenance(trail, this, { aheadDays: 0 }, quiet).dropOlderThan(
+        await new PartitionMaintenance(own.trail, this, { aheadDays: 0 }, quiet).dropOlderThan(
           1,
           new Date(Date.now() + 2 * 86_400_000),
         );
@@ -317,26 +343,12 @@ describe('signed anchors while retention drops a day', () => {
     }
   }
 
-  beforeAll(async () => {
-    db = await createTestDatabase('anchors_dropping');
-    ds = new DataSource({ type: 'postgres', url: db.url, migrations: MIGRATIONS, logging: false });
-    await ds.initialize();
-    await ds.runMigrations();
-    trail = new AuditTrail({ databaseUrl: db.url, log: quiet });
-    dir = mkdtempSync(join(tmpdir(), 'junction-anchors-dropping-int-'));
-  });
-
-  afterAll(async () => {
-    await trail?.close();
-    await ds?.destroy();
-    await db?.drop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const own = ownChain('anchors_dropping');
 
   it('takes records retention dropped during the check for dropped, not for removed', async () => {
-    const repo = new DroppingRepository(ds);
-    const directory = new AnchorDirectory(dir);
-    for (let i = 0; i < 5; i++) await trail.recordMessage(record(randomUUID()));
+    const repo = new DroppingRepository(own.ds);
+    const directory = new AnchorDirectory(own.dir);
+    for (let i = 0; i < 5; i++) await own.trail.recordMessage(record(randomUUID()));
     await new AnchorSigner(repo, directory, privateKey, quiet).anchorNow();
     repo.dropOnRead = true;
     const later = new Date(Date.now() + 2 * 86_400_000);
@@ -348,27 +360,9 @@ describe('signed anchors while retention drops a day', () => {
 });
 
 describe('signed anchors while the owner cuts the chain during a check', () => {
-  let db: TestDatabase;
-  let ds: DataSource;
-  let trail: AuditTrail;
-  let dir: string;
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 
-  beforeAll(async () => {
-    db = await createTestDatabase('anchors_forging');
-    ds = new DataSource({ type: 'postgres', url: db.url, migrations: MIGRATIONS, logging: false });
-    await ds.initialize();
-    await ds.runMigrations();
-    trail = new AuditTrail({ databaseUrl: db.url, log: quiet });
-    dir = mkdtempSync(join(tmpdir(), 'junction-anchors-forging-int-'));
-  });
-
-  afterAll(async () => {
-    await trail?.close();
-    await ds?.destroy();
-    await db?.drop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const own = ownChain('anchors_forging');
 
   it('holds a cut made during the check to what retention can do, as the first', async () => {
     /** The owner deletes every record up to the head under a retention mark as the check reads. */
@@ -384,7 +378,7 @@ describe('signed anchors while the owner cuts the chain during a check', () => {
         // As the anchors are compared (in batches; the cut's own check reads one row).
         if (cut !== undefined && limit > 1) {
           this.forgeUpTo = undefined;
-          await ds.query(`BEGIN; SET LOCAL session_replication_role = replica;
+          await own.ds.query(`BEGIN; SET LOCAL session_replication_role = replica;
             INSERT INTO audit_chain_anchors (table_name, seq, hash, recorded_at, reason)
               SELECT 'audit_messages', seq, hash, recorded_at, 'retention' FROM audit_messages WHERE seq = ${BigInt(cut)};
             DELETE FROM audit_messages WHERE seq <= ${BigInt(cut)}; COMMIT`);
@@ -392,11 +386,11 @@ describe('signed anchors while the owner cuts the chain during a check', () => {
         return super.bySeq(table, after, upTo, limit);
       }
     }
-    const repo = new ForgingRepository(ds);
-    const directory = new AnchorDirectory(dir);
-    for (let i = 0; i < 5; i++) await trail.recordMessage(record(randomUUID()));
+    const repo = new ForgingRepository(own.ds);
+    const directory = new AnchorDirectory(own.dir);
+    for (let i = 0; i < 5; i++) await own.trail.recordMessage(record(randomUUID()));
     await new AnchorSigner(repo, directory, privateKey, quiet).anchorNow();
-    const [{ head }] = (await ds.query(
+    const [{ head }] = (await own.ds.query(
       `SELECT seq::text AS head FROM audit_chain_heads WHERE table_name = 'audit_messages'`,
     )) as Array<{ head: string }>;
     repo.forgeUpTo = head;

@@ -11,6 +11,7 @@ import {
 import type { FastifyRequest } from 'fastify';
 import { JunctionError } from '@junction/common';
 import { CurrentPrincipal, Principal, RequirePermission } from '@junction/auth';
+import type { AuditEventInput } from './audit-rows';
 import { AuditTrail } from './audit-trail';
 import {
   EventPageDto,
@@ -51,13 +52,9 @@ export class AuditController {
     const { limit, cursor, ...filter } = query;
     const page = await this.audit.messages(filter, { limit, cursor });
     // A page holds the records' bodies, as one record opened does: who read which is on the record.
-    await this.trail.recordEvent({
+    await this.recordBy(principal, request, {
       type: 'audit.messages.listed',
       outcome: 'success',
-      actor: principal.name,
-      actorKind: principal.kind,
-      provider: principal.provider,
-      ip: request.ip,
       details: {
         filter,
         cursor: cursor ?? null,
@@ -82,13 +79,9 @@ export class AuditController {
     @Req() request: FastifyRequest,
   ): Promise<MessageTrailDto> {
     // Bodies are shown here: who looked at which message is itself on the record.
-    await this.trail.recordEvent({
+    await this.recordBy(principal, request, {
       type: 'audit.message.viewed',
       outcome: 'success',
-      actor: principal.name,
-      actorKind: principal.kind,
-      provider: principal.provider,
-      ip: request.ip,
       target: { type: 'message', id },
     });
     return this.audit.message(id);
@@ -128,13 +121,9 @@ export class AuditController {
   ): Promise<StreamableFile> {
     const { format, kind = 'messages', ...filter } = query;
     if (this.options.exportEnabled === false) {
-      await this.trail.recordEvent({
+      await this.recordBy(principal, request, {
         type: 'audit.export.refused',
         outcome: 'denied',
-        actor: principal.name,
-        actorKind: principal.kind,
-        provider: principal.provider,
-        ip: request.ip,
         details: { kind, format, filter },
       });
       throw new JunctionError(
@@ -143,13 +132,9 @@ export class AuditController {
       );
     }
     // Who took a copy of the trail, and of what, is itself on the record.
-    await this.trail.recordEvent({
+    await this.recordBy(principal, request, {
       type: 'audit.exported',
       outcome: 'success',
-      actor: principal.name,
-      actorKind: principal.kind,
-      provider: principal.provider,
-      ip: request.ip,
       details: { kind, format, filter },
     });
     const stream =
@@ -215,13 +200,9 @@ export class AuditController {
     result: VerifyResult,
     reportId?: string,
   ): Promise<void> {
-    return this.trail.recordEvent({
+    return this.recordBy(principal, request, {
       type: 'audit.verified',
       outcome: 'success',
-      actor: principal.name,
-      actorKind: principal.kind,
-      provider: principal.provider,
-      ip: request.ip,
       details: {
         from: query.from ?? null,
         to: query.to ?? null,
@@ -232,6 +213,21 @@ export class AuditController {
         firstBrokenTable: result.firstBrokenTable ?? null,
         ...(reportId ? { reportId } : {}),
       },
+    });
+  }
+
+  /** An event done by the caller: who (the principal, from which address) comes from the request. */
+  private recordBy(
+    principal: Principal,
+    request: FastifyRequest,
+    event: Omit<AuditEventInput, 'actor' | 'actorKind' | 'provider' | 'ip'>,
+  ): Promise<void> {
+    return this.trail.recordEvent({
+      ...event,
+      actor: principal.name,
+      actorKind: principal.kind,
+      provider: principal.provider,
+      ip: request.ip,
     });
   }
 }
