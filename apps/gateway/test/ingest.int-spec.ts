@@ -363,7 +363,23 @@ describe('ingest: HMAC signatures and request-reply', () => {
 
     beforeAll(async () => {
       erp = await startHttpTarget((body, res, req) => {
-        const order = JSON.parse(body) as { id: string };
+        const order = JSON.parse(body) as { id: string; card?: string };
+        // A service that answers with the card number it was sent, in each form a reply takes.
+        if (order.id === 'echo-json') {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          return res.end(
+            `{"card":"${order.card}","asNumber":4111111111111111,"note":"on card ${order.card}","ok":true}`,
+          );
+        }
+        if (order.id === 'echo-long-number') {
+          // 19 digits past a double's precision: JSON.parse reads another number.
+          res.writeHead(200, { 'content-type': 'application/json' });
+          return res.end('{"card":6222000000000000004}');
+        }
+        if (order.id === 'echo-text') {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          return res.end(`charged ${order.card}`);
+        }
         res.writeHead(201, { 'content-type': 'application/json; charset=utf-8' });
         res.end(JSON.stringify({ erpId: `erp-${order.id}`, key: req.headers['idempotency-key'] }));
       });
@@ -395,6 +411,53 @@ describe('ingest: HMAC signatures and request-reply', () => {
       });
       expect(res.body).toEqual({ erpId: 'erp-o-7', key: res.headers['x-junction-id'] });
       expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    });
+
+    it('redacts every card number in the reply, whatever form the service answered in', async () => {
+      const card = '4000 0566 5566 5556';
+      const json = await post('erp-sync', JSON.stringify({ id: 'echo-json', card }));
+      expect(json.status).toBe(200);
+      expect(json.body).toEqual({
+        card: '[PAN REDACTED]',
+        asNumber: '[PAN REDACTED]',
+        note: 'on card [PAN REDACTED]',
+        ok: true,
+      });
+      const long = await post('erp-sync', JSON.stringify({ id: 'echo-long-number' }));
+      expect(long.status).toBe(200);
+      expect(JSON.stringify(long.body ?? long.text)).not.toMatch(/6222/);
+      const text = await post('erp-sync', JSON.stringify({ id: 'echo-text', card }));
+      expect(text.status).toBe(200);
+      expect(text.text).toBe('charged [PAN REDACTED]');
+    });
+
+    it("answers a route's result without the card numbers its masks left in", async () => {
+      const created = await api('POST', '/api/v1/routes', {
+        id: 'echo-sync',
+        source: { type: 'http', path: 'echo-sync', auth: 'none', mode: 'sync' },
+        pipeline: [{ mask: [{ path: 'card.pan', with: 'pan' }] }],
+        destinations: [{ type: 'log' }],
+      });
+      expect(created.status).toBe(201);
+      const res = await eventually(async () => {
+        const r = await post(
+          'echo-sync',
+          JSON.stringify({
+            card: { pan: '4111111111111111' },
+            note: 'second card 5555-5555-5555-4444',
+            ref: 4242424242424242,
+            plain: 'ORD-1',
+          }),
+        );
+        expect(r.status).toBe(200);
+        return r;
+      });
+      expect(res.body).toEqual({
+        card: { pan: '411111******1111' },
+        note: 'second card [PAN REDACTED]',
+        ref: '[PAN REDACTED]',
+        plain: 'ORD-1',
+      });
     });
   });
 });

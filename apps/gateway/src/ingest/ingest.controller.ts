@@ -1,8 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AUTH_EVENT_SINK, AuthEventSink, AuthService, permits } from '@junction/auth';
+import { isUtf8 } from 'node:buffer';
 import { JunctionError } from '@junction/common';
 import type { HttpSourceSpec, Reply } from '@junction/connectors';
+import { changedNumber, redactPans, redactPanText } from '@junction/pipeline';
 import type { ProcessResult } from '@junction/runtime';
 import { sendError } from '../core/error.filter';
 import { SIGNATURE_HEADER } from './ingest-signature';
@@ -102,19 +104,22 @@ export class IngestController {
         }
         if (result.reply) {
           // The far side's bytes, served from the gateway's origin: never sniffed, never active.
+          const contentType = replyContentType(result.reply);
           void reply
             .status(200)
             .header('x-junction-id', result.id)
-            .header('content-type', replyContentType(result.reply))
+            .header('content-type', contentType)
             .header('x-content-type-options', 'nosniff')
             .header('content-security-policy', "sandbox; default-src 'none'")
-            .send(result.reply.body);
+            .send(replyWithoutPans(result.reply.body, contentType));
           return;
         }
+        // The route's result as it left: a field the route did not mask still holds no card
+        // number on the way back (a reply is no place for one, even to its own sender).
         void reply
           .status(200)
           .header('x-junction-id', result.id)
-          .send(result.body ?? null);
+          .send(redactPans(result.body ?? null));
         return;
       case 'filtered':
       case 'unroutable':
@@ -231,6 +236,32 @@ export class IngestController {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * A reply's bytes with every card number redacted, as everything the gateway answers: JSON
+ * structurally (a card number as a JSON number would otherwise leave invalid JSON behind), other
+ * UTF-8 text, and JSON with a number a double cannot hold, as text. The very same bytes when none is found. Bytes that are not UTF-8 (an image,
+ * a PDF) go as they are: their digit runs are not text, and rewriting them would corrupt them.
+ */
+function replyWithoutPans(body: Buffer, contentType: string): Buffer {
+  if (!isUtf8(body)) return body;
+  const text = body.toString('utf8');
+  const safeText = redactPanText(text);
+  if (safeText === text) return body;
+  if (/^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined; // says JSON, is not: redacted as text
+    }
+    // A number past a double's precision would be written back as another number (and one
+    // that is a card number may not read as one once parsed): such JSON is redacted as text.
+    if (parsed !== undefined && !changedNumber(text))
+      return Buffer.from(JSON.stringify(redactPans(parsed)));
+  }
+  return Buffer.from(safeText);
 }
 
 /** A media type as a header may carry it: type/subtype, optional parameters, no control characters. */
