@@ -464,6 +464,12 @@ export const OIDC_CONFIG = {
     default: 'sub',
     parse: parse.string,
   },
+  JUNCTION_OIDC_REQUIRE_VERIFIED_EMAIL: {
+    description:
+      "With JUNCTION_OIDC_USERNAME_CLAIM=email: refuse a sign-in whose email_verified is not true (true/false). Many providers let anyone set an unverified address, a victim's included.",
+    default: true,
+    parse: parseBoolean,
+  },
   JUNCTION_OIDC_ROLES_CLAIM: {
     description: 'Claim (or dotted path, e.g. realm_access.roles) listing groups or roles.',
     default: 'groups',
@@ -608,6 +614,7 @@ function oidcProvider(
     scopes: c.JUNCTION_OIDC_SCOPES,
     algorithm: c.JUNCTION_OIDC_ALGORITHM,
     usernameClaim: c.JUNCTION_OIDC_USERNAME_CLAIM,
+    requireVerifiedEmail: c.JUNCTION_OIDC_REQUIRE_VERIFIED_EMAIL,
     rolesClaim: c.JUNCTION_OIDC_ROLES_CLAIM,
     claimRoles: c.JUNCTION_OIDC_CLAIM_ROLES!,
     acceptBearer: c.JUNCTION_OIDC_ACCEPT_BEARER,

@@ -61,7 +61,15 @@ const SETUP = {
     grace: {
       name: 'Grace Hopper',
       email: 'grace@idp.test',
+      email_verified: true,
       groups: ['gateway-admins', 'gateway-viewers'],
+    },
+    // Typed grace's address at a provider that lets anyone set an unverified one.
+    mallory: {
+      name: 'Mallory',
+      email: 'grace@idp.test',
+      email_verified: false,
+      groups: ['gateway-viewers'],
     },
     henry: { name: 'Henry Auditor', email: 'henry@idp.test', groups: ['gateway-auditors'] },
     ivan: { name: 'Ivan Outsider', groups: ['somebody-else'] },
@@ -667,6 +675,46 @@ describe('configuration and availability', () => {
       await down.login('admin', down.adminPassword);
     } finally {
       await Promise.all([off.close(), down.close()]);
+    }
+  });
+});
+
+describe('the e-mail address as the user name', () => {
+  it("signs in only an address the provider verified: another's unverified claim to it is refused", async () => {
+    const byEmail = await startTestGateway(oidcEnv({ JUNCTION_OIDC_USERNAME_CLAIM: 'email' }));
+    const trusting = await startTestGateway(
+      oidcEnv({
+        JUNCTION_OIDC_USERNAME_CLAIM: 'email',
+        JUNCTION_OIDC_REQUIRE_VERIFIED_EMAIL: 'false',
+      }),
+    );
+    try {
+      recordEvents(byEmail);
+      const grace = await signIn(byEmail, 'grace');
+      expect({ status: grace.status, body: grace.body }).toMatchObject({
+        status: 200,
+        body: { user: { name: 'grace@idp.test', provider: 'oidc' } },
+      });
+      const before = events.length;
+      expectRefused(await signIn(byEmail, 'mallory'), 'mallory');
+      expect(events.slice(before)).toContainEqual(
+        expect.objectContaining({
+          type: 'login.failed',
+          provider: 'oidc',
+          reason: "the 'email' claim is not verified (email_verified)",
+        }),
+      );
+      // Her bearer access tokens carry no verified address either.
+      const { access } = await accessToken('mallory');
+      expect((await byEmail.request('GET', '/api/v1/auth/me', { token: access })).status).toBe(401);
+      // A provider whose addresses are all its own (the operator says so) signs her in.
+      const taken = await signIn(trusting, 'mallory');
+      expect({ status: taken.status, body: taken.body }).toMatchObject({
+        status: 200,
+        body: { user: { name: 'grace@idp.test' } },
+      });
+    } finally {
+      await Promise.all([byEmail.close(), trusting.close()]);
     }
   });
 });

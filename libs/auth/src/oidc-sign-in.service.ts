@@ -127,8 +127,7 @@ export class OidcSignInService implements OnModuleInit, OnModuleDestroy {
     }
     const { claims } = signedIn;
     const username = this.username(claims);
-    if (!username)
-      return this.refuse('(unknown)', `no '${this.options.oidc!.usernameClaim}' claim`, meta.ip);
+    if (typeof username !== 'string') return this.refuse('(unknown)', username.refused, meta.ip);
     try {
       const result = await this.auth.signInExternal(
         'oidc',
@@ -164,7 +163,7 @@ export class OidcSignInService implements OnModuleInit, OnModuleDestroy {
     }
     if (!claims) return null;
     const username = this.username(claims);
-    if (!username) return null;
+    if (typeof username !== 'string') return null;
     return this.auth.principalFromProvider(
       'oidc',
       this.identity(username, claims),
@@ -192,9 +191,22 @@ export class OidcSignInService implements OnModuleInit, OnModuleDestroy {
     return rolesFromClaims(this.options.oidc!, claims);
   }
 
-  private username(claims: Claims): string | null {
-    const value = claimAt(claims, this.options.oidc!.usernameClaim);
-    return typeof value === 'string' && value.length > 0 && value.length <= 256 ? value : null;
+  /** The user name the claims give, or why they give none. */
+  private username(claims: Claims): string | { refused: string } {
+    const { usernameClaim, requireVerifiedEmail = true } = this.options.oidc!;
+    const value = claimAt(claims, usernameClaim);
+    if (typeof value !== 'string' || value.length === 0 || value.length > 256)
+      return { refused: `no '${usernameClaim}' claim` };
+    // An address is a user name only once the provider vouches for it: many let a user type any
+    // address, a victim's included, and would hand over that victim's account here.
+    if (
+      usernameClaim === 'email' &&
+      requireVerifiedEmail &&
+      claims.email_verified !== true &&
+      claims.email_verified !== 'true'
+    )
+      return { refused: "the 'email' claim is not verified (email_verified)" };
+    return value;
   }
 
   private identity(username: string, claims: Claims) {

@@ -20,6 +20,11 @@ export interface OidcSettings {
   algorithm: string;
   /** Claim whose value becomes the gateway's user name (stable and unique: `sub` by default). */
   usernameClaim: string;
+  /**
+   * With `email` as the user name claim: sign in only those whose provider vouches for the
+   * address (`email_verified`). Default true.
+   */
+  requireVerifiedEmail?: boolean;
   /** Claim (or dotted path) holding the groups or roles that the mapping turns into roles. */
   rolesClaim: string;
   /** Accept the provider's JWT access tokens as `Authorization: Bearer` on API calls. */
