@@ -146,9 +146,20 @@ export class ConnectorError extends Error {
     message: string,
     /** False for failures the same message will meet again (a 4xx, a host not on the allowlist). */
     readonly retryable: boolean,
-    options?: { cause?: unknown },
+    options?: {
+      cause?: unknown;
+      /** How long the far side asked not to be tried again (an HTTP `Retry-After`), in ms. */
+      retryAfterMs?: number;
+    },
   ) {
     // A target's reply (a 4xx body) may quote the message: its text is redacted where it is made.
-    super(redactPanText(message), options);
+    super(
+      redactPanText(message),
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
+
+  /** How long the far side asked not to be tried again, in ms, when it said. */
+  readonly retryAfterMs?: number;
 }

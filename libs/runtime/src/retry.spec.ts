@@ -55,6 +55,21 @@ describe('withRetry', () => {
     expect(waiting.calls).toHaveLength(1);
   });
 
+  it("waits as long as the far side's Retry-After asks, but no longer than maxBackoffMs", async () => {
+    const busy = (retryAfterMs: number) =>
+      new ConnectorError('REJECTED', 'answered 429', true, { retryAfterMs });
+    // The jitter draws no wait at all: what is waited is what the far side asked.
+    const s = flaky([busy(80), busy(60_000)]);
+    const capped = { attempts: 3, backoffMs: 10, maxBackoffMs: 120 };
+    await expect(withRetry(capped, s.send, undefined, () => 0)).resolves.toMatchObject({
+      attempts: 3,
+    });
+    expect(s.calls[1] - s.calls[0]).toBeGreaterThanOrEqual(79);
+    // A minute asked, the route's longest wait (120 ms) taken.
+    expect(s.calls[2] - s.calls[1]).toBeGreaterThanOrEqual(119);
+    expect(s.calls[2] - s.calls[1]).toBeLessThan(10_000);
+  });
+
   it('retries retryable failures, waiting before each new attempt, and counts the attempts', async () => {
     const s = flaky([transient(), transient()]);
     await expect(withRetry(policy, s.send)).resolves.toEqual({ value: 'ok', attempts: 3 });

@@ -35,7 +35,8 @@ export type Jitter = () => number;
 /**
  * Runs `send` until it succeeds, a failure says retrying cannot help, or the attempts are spent.
  * Before each retry it waits `jitter()` times `backoffMs * 2^(retry-1)`, capped at
- * `maxBackoffMs` ("full jitter"). Resolves with the result and the attempts used; rejects with
+ * `maxBackoffMs` ("full jitter"), or as long as the failure's `retryAfterMs` asks, up to
+ * `maxBackoffMs`. Resolves with the result and the attempts used; rejects with
  * the last error and the attempts.
  *
  * When `signal` aborts, a wait between attempts ends at once (its timer is cleared) and no new
@@ -63,8 +64,15 @@ export async function withRetry<T>(
         policy.maxBackoffMs,
         policy.backoffMs * 2 ** Math.min(attempts - 1, 30),
       );
+      // A far side that said when to come back (an HTTP Retry-After) is not asked sooner, nor
+      // later than the route's longest wait.
+      const asked = err instanceof ConnectorError ? (err.retryAfterMs ?? 0) : 0;
+      const wait = Math.max(
+        Math.round(jitter() * Math.max(1, ceiling)),
+        Math.min(asked, policy.maxBackoffMs),
+      );
       try {
-        await sleep(Math.round(jitter() * Math.max(1, ceiling)), undefined, { signal });
+        await sleep(wait, undefined, { signal });
       } catch {
         throw new RetryInterrupted(attempts, err);
       }

@@ -186,9 +186,23 @@ export class HttpDestination implements Destination {
       }
       if (status === 408)
         throw new ConnectorError('TIMEOUT', `${where}: answered 408 Request Timeout`, true);
+      // A busy or down partner may say when to come back: the retry waits at least that long.
+      const retryAfterMs =
+        status === 429 || status >= 500 ? retryAfter(response.headers['retry-after']) : undefined;
+      const after =
+        retryAfterMs === undefined ? '' : ` (Retry-After: ${Math.ceil(retryAfterMs / 1000)} s)`;
       if (status === 429)
-        throw new ConnectorError('REJECTED', `${where}: answered 429 Too Many Requests`, true);
-      throw new ConnectorError('REJECTED', `${where}: answered ${status}`, status >= 500);
+        throw new ConnectorError(
+          'REJECTED',
+          `${where}: answered 429 Too Many Requests${after}`,
+          true,
+          {
+            retryAfterMs,
+          },
+        );
+      throw new ConnectorError('REJECTED', `${where}: answered ${status}${after}`, status >= 500, {
+        retryAfterMs,
+      });
     } catch (err) {
       if (err instanceof ConnectorError) throw err;
       throw httpConnectorError(err, where, abort.signal.aborted, this.timeoutMs);
@@ -208,6 +222,25 @@ const TLS_REFUSALS = new Set([
   'CERT_NOT_YET_VALID',
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
+
+/** The longest wait a `Retry-After` is taken at (a route's maxBackoffMs caps it further). */
+const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * A `Retry-After` header in ms (RFC 9110 10.2.3: delay-seconds, or an HTTP-date counted from
+ * now), or undefined when there is none or it is neither.
+ */
+export function retryAfter(
+  header: string | string[] | undefined,
+  now: number = Date.now(),
+): number | undefined {
+  const value = (Array.isArray(header) ? header[0] : header)?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Math.min(Number(value) * 1000, MAX_RETRY_AFTER_MS);
+  if (!/^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(value)) return undefined;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
+}
 
 function httpConnectorError(
   err: unknown,

@@ -69,6 +69,20 @@ beforeAll(async () => {
       '/broken': 500,
       '/away': 503,
     };
+    if (path === '/busy-for-2s') {
+      res.writeHead(429, { 'retry-after': '2' }).end();
+      return;
+    }
+    if (path === '/down-till') {
+      // An HTTP-date 90 s on, as a server behind maintenance says it.
+      const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 90_000).toUTCString();
+      res.writeHead(503, { 'retry-after': at }).end();
+      return;
+    }
+    if (path === '/busy-nonsense') {
+      res.writeHead(429, { 'retry-after': 'soon, 4111 1111 1111 1111' }).end();
+      return;
+    }
     if (path === '/slow') {
       hanging.push(res);
       return;
@@ -203,6 +217,28 @@ describe('http destination', () => {
     expect(failure).toBeInstanceOf(ConnectorError);
     expect(failure).toMatchObject({ code, retryable });
     expect((failure as Error).message).toContain(String(status));
+  });
+
+  it("carries the partner's Retry-After (seconds or a date) on a 429 or 5xx, and ignores nonsense", async () => {
+    const failure = (path: string): Promise<ConnectorError> =>
+      pool
+        .destination(spec(path), erp())
+        .send(message())
+        .then(
+          () => Promise.reject(new Error(`${path} was taken`)),
+          (e: unknown) => e as ConnectorError,
+        );
+    const busy = await failure('/busy-for-2s');
+    expect(busy).toMatchObject({ code: 'REJECTED', retryable: true, retryAfterMs: 2000 });
+    expect(busy.message).toMatch(/answered 429 Too Many Requests \(Retry-After: 2 s\)$/);
+    const down = await failure('/down-till');
+    expect(down.retryAfterMs).toBeGreaterThan(80_000);
+    expect(down.retryAfterMs).toBeLessThanOrEqual(91_000);
+    const nonsense = await failure('/busy-nonsense');
+    expect(nonsense.retryAfterMs).toBeUndefined();
+    expect(nonsense.message).not.toMatch(/4111/);
+    // A 4xx that is not 429 is final: its Retry-After would change nothing.
+    expect((await failure('/bad')).retryAfterMs).toBeUndefined();
   });
 
   it('gives up after timeoutMs with a retryable TIMEOUT', async () => {
