@@ -595,6 +595,15 @@ describe('gateway API against real Postgres', () => {
       expect((await gw.request('GET', '/api/v1/auth/me', { token: janeToken })).body).toMatchObject(
         { roles: ['operator', 'viewer'] },
       );
+      // A change of nothing (no body, an empty one, `{}`) says so.
+      for (const body of [undefined, '', {}]) {
+        const none = await call('PATCH', `/api/v1/users/${jane.id}`, body);
+        expect({
+          body,
+          status: none.status,
+          message: (none.body as { message: string }).message,
+        }).toEqual({ body, status: 400, message: expect.stringMatching(/^nothing to change/) });
+      }
       await call('PATCH', `/api/v1/users/${jane.id}`, { password: 'another-long-password' });
       expect((await gw.request('GET', '/api/v1/auth/me', { token: janeToken })).status).toBe(401); // sessions ended
       await gw.login('jane', 'another-long-password');

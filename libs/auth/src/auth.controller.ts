@@ -27,6 +27,7 @@ import {
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { JunctionError } from '@junction/common';
 import { ApiKeysService } from './api-keys.service';
 import { CurrentPrincipal, Public, RequirePermission } from './auth.decorators';
 import {
@@ -248,6 +249,12 @@ export class UsersController {
     @Body() body: UpdateUserDto,
     @CurrentPrincipal() actor: Principal,
   ): Promise<UserDto> {
+    // A call that changes nothing is a client's mistake (a body lost on the way), not a success.
+    if (!body || Object.values(body).every((value) => value === undefined))
+      throw new JunctionError(
+        'BAD_REQUEST',
+        'nothing to change: send one or more of password, roles, disabled, displayName, email',
+      );
     return this.users.update(id, body, actor);
   }
 
