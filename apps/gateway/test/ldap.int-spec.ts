@@ -506,6 +506,27 @@ describe('TLS', () => {
     }
   });
 
+  it('a user found by two spellings (uid or mail) has one lockout budget, not one per spelling', async () => {
+    const gw = await startTestGateway({
+      ...ldapEnv({ JUNCTION_LDAP_USER_FILTER: '(|(uid={username})(mail={username}))' }),
+      JUNCTION_LOGIN_ACCOUNT_FAILURES: '3',
+    });
+    try {
+      // Three wrong passwords, spread over the spellings: no spelling failed three times alone.
+      for (const name of ['carol', 'carol@junction.test', 'CAROL@junction.test'])
+        expectRefused(await signIn(gw, name, 'not-her-password'), name);
+      // The user is locked under every spelling, the right password included.
+      for (const name of ['carol@junction.test', 'Carol@Junction.test', 'carol']) {
+        const locked = await signIn(gw, name, 'carol-pass');
+        expect({ name, status: locked.status }).toEqual({ name, status: 429 });
+      }
+      // Another user of the directory is not held back by it.
+      expect((await ldapLogin(gw, 'alice@junction.test', 'alice-pass')).user.name).toBe('alice');
+    } finally {
+      await gw.close();
+    }
+  });
+
   it('a directory that cannot be reached answers 503, not 401', async () => {
     const gw = await startTestGateway(
       ldapEnv({ JUNCTION_LDAP_URL: 'ldap://127.0.0.1:9', JUNCTION_LDAP_TIMEOUT_MS: '2000' }),
@@ -553,6 +574,7 @@ describe('group search instead of memberOf', () => {
     expect(await directory.authenticate('alice', 'nope')).toEqual({
       ok: false,
       reason: 'wrong password',
+      account: 'alice',
     });
   });
 });

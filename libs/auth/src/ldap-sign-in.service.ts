@@ -3,6 +3,7 @@ import { JunctionError } from '@junction/common';
 import { AUTH_OPTIONS, AuthOptions } from './auth.options';
 import { AuthService, LoginResult, rolesOf } from './auth.service';
 import { LdapDirectory, LdapUnavailableError } from './ldap/ldap-directory';
+import { LoginThrottleService } from './login-throttle.service';
 import { isLoopbackUrl } from './loopback';
 import { everyProviderCheck } from './provider-check';
 import { UsersRepository } from './users.repository';
@@ -23,6 +24,7 @@ export class LdapSignInService implements OnModuleInit, OnModuleDestroy {
     private readonly auth: AuthService,
     private readonly users: UsersRepository,
     @Inject(AUTH_OPTIONS) private readonly options: AuthOptions,
+    private readonly throttle: LoginThrottleService,
   ) {
     if (!options.ldap) return;
     this.directory = new LdapDirectory(options.ldap);
@@ -82,8 +84,14 @@ export class LdapSignInService implements OnModuleInit, OnModuleDestroy {
     if (!username || !password)
       return this.auth.refuse(username, 'ldap', 'empty user name or password', meta.ip);
     let result: Awaited<ReturnType<LdapDirectory['authenticate']>>;
+    // A user filter may match several spellings of one user (uid or mail, say): each would have
+    // its own lockout budget, so the user the directory found is held to its own as well.
+    const otherSpelling = (account: string) =>
+      !this.throttle.sameAccount('ldap', account, username);
     try {
-      result = await this.directory.authenticate(username, password);
+      result = await this.directory.authenticate(username, password, (account) =>
+        otherSpelling(account) ? this.throttle.admitAccount('ldap', account) : Promise.resolve(),
+      );
     } catch (err) {
       if (!(err instanceof LdapUnavailableError)) throw err;
       this.log.warn(err.message);
@@ -99,7 +107,11 @@ export class LdapSignInService implements OnModuleInit, OnModuleDestroy {
         },
       );
     }
-    if (!result.ok) return this.auth.refuse(username, 'ldap', result.reason, meta.ip);
+    if (!result.ok) {
+      if (result.account !== undefined && otherSpelling(result.account))
+        await this.throttle.failed('ldap', result.account, meta.ip);
+      return this.auth.refuse(username, 'ldap', result.reason, meta.ip);
+    }
     const { user } = result;
     const roles = this.options.ldap.groupRoles.rolesFor(user.groups);
     return this.auth.signInExternal(

@@ -59,14 +59,7 @@ export class LoginThrottleService {
     username: string | undefined,
   ): Promise<void> {
     const now = this.now();
-    if (username) {
-      const account = await this.counters.read(accountKey(provider, username));
-      if (account?.lockedUntil && account.lockedUntil.getTime() > now)
-        throw limited(
-          'too many failed sign-ins for this account; try again later',
-          account.lockedUntil.getTime() - now,
-        );
-    }
+    if (username) await this.admitAccount(provider, username);
     const { count, windowStart } = await this.counters.charge(
       sourceKey(ip),
       new Date(now),
@@ -93,6 +86,22 @@ export class LoginThrottleService {
       }
       throw limited('too many failed sign-ins from this address; try again later', until - now);
     }
+  }
+
+  /** Throws RATE_LIMITED when the account is locked (the source is not charged). */
+  async admitAccount(provider: string, username: string): Promise<void> {
+    const now = this.now();
+    const account = await this.counters.read(accountKey(provider, username));
+    if (account?.lockedUntil && account.lockedUntil.getTime() > now)
+      throw limited(
+        'too many failed sign-ins for this account; try again later',
+        account.lockedUntil.getTime() - now,
+      );
+  }
+
+  /** Whether two user names count as one account (see accountKey). */
+  sameAccount(provider: string, a: string, b: string): boolean {
+    return accountKey(provider, a) === accountKey(provider, b);
   }
 
   /** A refused sign-in (or current password): counts toward the account's lockout. */

@@ -42,7 +42,12 @@ export interface DirectoryUser {
 
 export type LdapAuthResult =
   | { ok: true; user: DirectoryUser }
-  | { ok: false; reason: 'unknown user' | 'ambiguous user' | 'wrong password' };
+  | {
+      ok: false;
+      reason: 'unknown user' | 'ambiguous user' | 'wrong password';
+      /** The directory's own name of the user the password was tried for, when one was found. */
+      account?: string;
+    };
 
 /** The directory could not be asked (down, TLS refused, service account refused). */
 export class LdapUnavailableError extends Error {
@@ -74,7 +79,16 @@ function all(entry: Entry, attribute: string): string[] {
 export class LdapDirectory {
   constructor(private readonly settings: LdapSettings) {}
 
-  async authenticate(username: string, password: string): Promise<LdapAuthResult> {
+  /**
+   * `beforeBind` is told the directory's own name of the user found (a filter may match several
+   * spellings of one user: uid and mail, say) before the password is tried against it, and may
+   * throw to stop there.
+   */
+  async authenticate(
+    username: string,
+    password: string,
+    beforeBind?: (account: string) => Promise<void>,
+  ): Promise<LdapAuthResult> {
     // An empty password is an "unauthenticated bind" (RFC 4513), which some servers accept as
     // anonymous: never send one. The caller refuses it too; this is the last line.
     if (!username || !password) return { ok: false, reason: 'wrong password' };
@@ -95,8 +109,10 @@ export class LdapDirectory {
         return { ok: false, reason: found.length === 0 ? 'unknown user' : 'ambiguous user' };
       }
       const entry = found[0];
+      const account = first(entry, this.settings.usernameAttribute) ?? username;
+      await beforeBind?.(account);
       if (!(await this.bindUser(client, entry.dn, password)))
-        return { ok: false, reason: 'wrong password' };
+        return { ok: false, reason: 'wrong password', account };
       // Users may not be allowed to read groups: search them as the service account again.
       if (this.settings.groupMembership === 'search') await this.bindService(client);
       return { ok: true, user: await this.userOf(client, entry, username) };
