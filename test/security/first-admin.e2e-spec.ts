@@ -32,7 +32,7 @@ describe('the first admin', () => {
     await db?.drop();
   });
 
-  const start = async (password: string, args: string[] = []) => {
+  const start = async (password: string, args: string[] = [], env: Record<string, string> = {}) => {
     const port = await freePort();
     const proc = spawnNode(
       ['bin/gateway.js', ...args],
@@ -43,6 +43,7 @@ describe('the first admin', () => {
         JUNCTION_SEED_DEMO: 'false',
         JUNCTION_LOG: 'silent',
         PORT: String(port),
+        ...env,
       },
       ROOT,
     );
@@ -79,6 +80,22 @@ describe('the first admin', () => {
       expect(proc.output()).toMatch(/invalid configuration: JUNCTION_ADMIN_PASSWORD: /);
       expect(proc.output()).toMatch(why);
       expect(proc.output()).not.toContain(weak);
+      expect(await admins()).toBe(0);
+    }
+  });
+
+  it('refuses a first admin name no user may have, naming the variable, and makes no admin', async () => {
+    for (const [name, why] of [
+      [' admin', /cannot start or end with a space/],
+      ['ad\u200bmin', /control or invisible characters/],
+      ['(system)', /reserved name/],
+      ['4111 1111 1111 1111', /must not hold a card number/],
+    ] as const) {
+      const { proc } = await start(STRONG, [], { JUNCTION_ADMIN_USER: name });
+      expect(await proc.exited(90_000)).toBe(1);
+      expect(proc.output()).toMatch(/invalid configuration: JUNCTION_ADMIN_USER: /);
+      expect(proc.output()).toMatch(why);
+      expect(proc.output()).not.toMatch(/4111 1111 1111 1111/);
       expect(await admins()).toBe(0);
     }
   });

@@ -425,11 +425,16 @@ async function firstStart(
       details: { username, ...details },
     });
   // Only a password of the environment can be weak; it is checked where it is used (a first
-  // start, a reset), so a value left set after the first start does not stop later ones.
+  // start, a reset), so a value left set after the first start does not stop later ones. So is
+  // the name (JUNCTION_ADMIN_USER) of an admin made then.
   const named = <T>(made: Promise<T>): Promise<T> =>
     made.catch((err: unknown) => {
       if (err instanceof JunctionError && err.code === 'BAD_REQUEST')
-        throw new ConfigError([`JUNCTION_ADMIN_PASSWORD: ${err.message}`]);
+        throw new ConfigError([
+          err.message.startsWith('JUNCTION_ADMIN_USER: ')
+            ? err.message
+            : `JUNCTION_ADMIN_PASSWORD: ${err.message}`,
+        ]);
       throw err;
     });
   if (options.resetAdminPassword) {

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { isUniqueViolation, JunctionError } from '@junction/common';
+import { redactPanText } from '@junction/pipeline';
 import { passwordProblem, usernameProblem } from './account-policy';
 import { ApiKeysRepository } from './api-keys.repository';
 import { AUTH_EVENT_SINK, AuthEventSink } from './auth.options';
@@ -272,6 +273,9 @@ export class UsersService {
       );
       return { id: existing.id, created: false };
     }
+    // Its name too (JUNCTION_ADMIN_USER): the rules every user name is held to.
+    const badName = usernameProblem(username) ?? cardNumberProblem(username);
+    if (badName) throw new JunctionError('BAD_REQUEST', `JUNCTION_ADMIN_USER: ${badName}`);
     const created = await this.users.create(
       { username, provider: 'local', passwordHash: await hashPassword(password) },
       ['admin'],
@@ -314,4 +318,9 @@ export class UsersService {
       throw new JunctionError('CONFLICT', 'this would leave no enabled admin');
     }
   }
+}
+
+/** Why a name is refused for holding a card number (as the API's HoldsNoCardNumber refuses it). */
+function cardNumberProblem(name: string): string | null {
+  return redactPanText(name) === name ? null : 'a user name must not hold a card number';
 }
