@@ -61,6 +61,11 @@ export interface InboundMessage {
    * every try as well.
    */
   deadLetterRefused?: string;
+  /**
+   * The record's key (Kafka), as it came: a Kafka destination that does not choose one sends it
+   * on, so records of one key stay in order downstream.
+   */
+  key?: Buffer;
 }
 
 /**
@@ -101,7 +106,7 @@ export interface OutboundMessage {
   /** AMQP routing key (exchange destinations). */
   routingKey?: string;
   /** Kafka message key (null: none). */
-  key?: string | null;
+  key?: string | Buffer | null;
   /** Message priority 0..255 (AMQP 0-9-1 `priority`, AMQP 1.0 header `priority`); absent: the broker's default. */
   priority?: number;
   /** Send inside this transaction of the source (only a destination that can join it may). */

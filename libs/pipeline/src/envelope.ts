@@ -6,6 +6,8 @@ export interface SourceRef {
   name: string;
   partition?: number;
   offset?: string;
+  /** The source record's key as text (Kafka; absent without one, or when it is not UTF-8). */
+  key?: string;
 }
 
 export interface EnvelopeMeta {

@@ -19,6 +19,32 @@ export interface ParkedMessage {
   attempts: number;
   payload: Buffer;
   headers: Record<string, string>;
+  /** The source record's key (Kafka), kept sealed with the payload for a replay. */
+  key?: Buffer;
+}
+
+/** A dead letter's sealed part, as stored (binary parts in base64). */
+interface SealedLetter {
+  payload: string;
+  headers: Record<string, string>;
+  key?: string;
+  payloadBytes?: number;
+}
+
+/** A dead letter's sealed part, opened. */
+export interface OpenedLetter {
+  payload: Buffer;
+  headers: Record<string, string>;
+  /** The source record's key (Kafka), when it had one. */
+  key?: Buffer;
+}
+
+function unsealed(letter: SealedLetter): OpenedLetter {
+  return {
+    payload: Buffer.from(letter.payload, 'base64'),
+    headers: letter.headers,
+    ...(letter.key !== undefined ? { key: Buffer.from(letter.key, 'base64') } : {}),
+  };
 }
 
 /** What a replay was: the version it ran through, its outcome, and who asked (a user, or a job's). */
@@ -130,6 +156,7 @@ export class DeadLettersRepository {
       {
         payload: kept.toString('base64'),
         headers: message.headers,
+        ...(message.key !== undefined ? { key: message.key.toString('base64') } : {}),
         ...(kept !== message.payload ? { payloadBytes: message.payload.length } : {}),
       },
       `dead-letter:${id}`,
@@ -196,7 +223,7 @@ export class DeadLettersRepository {
   async *openMany(
     filter: DeadLetterFilter,
     limit: number,
-  ): AsyncGenerator<{ row: DeadLetterEntity; payload: Buffer; headers: Record<string, string> }> {
+  ): AsyncGenerator<{ row: DeadLetterEntity } & OpenedLetter> {
     const rows = await whereDeadLetters(
       this.db.getRepository(DeadLetterEntity).createQueryBuilder('d'),
       filter,
@@ -216,11 +243,7 @@ export class DeadLettersRepository {
         const text = byId.get(row.id);
         if (text === undefined) continue;
         byId.delete(row.id);
-        const opened = this.box.openJson<{ payload: string; headers: Record<string, string> }>(
-          text,
-          `dead-letter:${row.id}`,
-        );
-        yield { row, payload: Buffer.from(opened.payload, 'base64'), headers: opened.headers };
+        yield { row, ...unsealed(this.box.openJson<SealedLetter>(text, `dead-letter:${row.id}`)) };
       }
     }
   }
@@ -256,9 +279,7 @@ export class DeadLettersRepository {
   }
 
   /** The original payload and headers, decrypted (for replay only). */
-  async open(
-    id: string,
-  ): Promise<{ row: DeadLetterEntity; payload: Buffer; headers: Record<string, string> } | null> {
+  async open(id: string): Promise<({ row: DeadLetterEntity } & OpenedLetter) | null> {
     const row = await this.db
       .getRepository(DeadLetterEntity)
       .createQueryBuilder('d')
@@ -266,11 +287,8 @@ export class DeadLettersRepository {
       .where('d.id = :id', { id })
       .getOne();
     if (!row) return null;
-    const opened = this.box.openJson<{ payload: string; headers: Record<string, string> }>(
-      row.sealed,
-      `dead-letter:${id}`,
-    );
-    return { row, payload: Buffer.from(opened.payload, 'base64'), headers: opened.headers };
+    const opened = this.box.openJson<SealedLetter>(row.sealed, `dead-letter:${id}`);
+    return { row, ...unsealed(opened) };
   }
 
   /** Counts a replay on the dead letter and keeps it in the letter's replay history. */

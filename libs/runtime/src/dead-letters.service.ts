@@ -253,6 +253,7 @@ export class DeadLettersService {
         payload: opened.payload,
         source: opened.row.source,
         redelivered: true,
+        ...(opened.key !== undefined ? { key: opened.key } : {}),
       },
       { replay: true },
     );

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { setMaxListeners } from 'node:events';
 import { v7 as uuidv7 } from 'uuid';
 import { keptMessageId } from './message-id';
@@ -10,7 +11,6 @@ import {
   type DeliveryReceipt,
   type Destination,
   type InboundMessage,
-  type MessageTransaction,
   type OutboundMessage,
   type Reply,
   type RouteSpec,
@@ -442,6 +442,9 @@ export class RouteWorker {
           redelivered: message.redelivered,
           partition: message.source.partition,
           offset: message.source.offset,
+          ...(message.key !== undefined && isUtf8(message.key)
+            ? { key: message.key.toString('utf8') }
+            : {}),
         },
       };
       const result = await this.compiled.run(envelope, tracing.recording ? RECORD : undefined);
@@ -496,7 +499,7 @@ export class RouteWorker {
     const turn = message.order?.previous();
     if (turn) await turn;
     const sending = Promise.all(
-      deliveries.map((d) => this.deliver(d, bytes, replyBy, hops, trace, message.transaction)),
+      deliveries.map((d) => this.deliver(d, bytes, replyBy, hops, trace, message)),
     );
     // The sends are issued: the stream's next message may send while these wait for receipts.
     message.order?.issued();
@@ -632,10 +635,10 @@ export class RouteWorker {
     replyBy: number,
     hops: string,
     trace: MessageTrace,
-    transaction: MessageTransaction | undefined,
+    message: InboundMessage,
   ): Promise<DeliverySuccess | DeliveryFailure | DeliveryInterrupted> {
     const span = trace.delivery(delivery.index, delivery.destination);
-    const settled = await this.send(delivery, body, replyBy, hops, span.headers, transaction);
+    const settled = await this.send(delivery, body, replyBy, hops, span.headers, message);
     span.end(settled);
     return settled;
   }
@@ -646,15 +649,17 @@ export class RouteWorker {
     replyBy: number,
     hops: string,
     traceHeaders: TraceHeaders | undefined,
-    transaction: MessageTransaction | undefined,
+    message: InboundMessage,
   ): Promise<DeliverySuccess | DeliveryFailure | DeliveryInterrupted> {
     const destination = this.destinations[delivery.index];
+    const transaction = message.transaction;
     const out: OutboundMessage = {
       id: delivery.envelope.id,
       headers: { ...traceHeaders, [HOPS_HEADER]: hops },
       body,
       routingKey: delivery.routingKey,
-      key: delivery.key,
+      // A destination that names no key sends the source record's on (Kafka to Kafka).
+      key: delivery.key !== undefined ? delivery.key : carriedKey(message),
       ...(delivery.priority !== undefined ? { priority: delivery.priority } : {}),
       ...(transaction ? { transaction } : {}),
     };
@@ -722,6 +727,7 @@ export class RouteWorker {
       attempts: failure.attempts,
       payload: message.payload,
       headers: message.headers,
+      ...(message.key !== undefined ? { key: message.key } : {}),
     });
     if (this.deadLetter && message.deadLetterRefused !== undefined) {
       this.deps.log.warn(
@@ -737,6 +743,7 @@ export class RouteWorker {
           'x-junction-dead-letter': deadLetterId,
         },
         body: message.payload,
+        key: carriedKey(message),
         ...(message.transaction ? { transaction: message.transaction } : {}),
       };
       try {
@@ -864,4 +871,16 @@ interface DeliveryInterrupted {
   index: number;
   interrupted: RetryInterrupted;
   attempts: number;
+}
+
+/**
+ * The source record's key to send on where a destination names none: as it came, unless it
+ * holds a card number (a topic keyed by card number; the route masks the body, not the key),
+ * then none. Null without one.
+ */
+function carriedKey(message: InboundMessage): Buffer | null {
+  const key = message.key;
+  if (key === undefined) return null;
+  const text = key.toString(isUtf8(key) ? 'utf8' : 'latin1');
+  return redactPanText(text) === text ? key : null;
 }

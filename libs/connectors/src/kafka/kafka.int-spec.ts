@@ -340,7 +340,7 @@ describe('kafka connectors', () => {
       const byKey = new Map<string, Array<{ partition: number; offset: bigint }>>();
       receipts.forEach((r, i) => {
         if (r.kind !== 'kafka') throw new Error('a kafka receipt');
-        const key = messages[i].key!;
+        const key = String(messages[i].key);
         byKey.set(key, [
           ...(byKey.get(key) ?? []),
           { partition: r.partition, offset: BigInt(r.offset) },

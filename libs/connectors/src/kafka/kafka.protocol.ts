@@ -199,7 +199,7 @@ export const kafkaConnector: ConnectorPlugin<
         type: 'string',
         minLength: 1,
         description:
-          'JSONata expression giving the message key; messages with one key keep their order.',
+          "JSONata expression giving the message key; messages with one key keep their order. Without it, a Kafka source record's key is sent on as it came (none if it holds a card number).",
         examples: ['orderId'],
       },
       compression: {

@@ -321,6 +321,7 @@ export class KafkaSource implements Source {
       redelivered,
       order,
     };
+    if (message.key && message.key.length > 0) inbound.key = message.key;
     const unreadable = unreadableReason(topic, partition, message);
     if (unreadable !== undefined) inbound.unreadable = unreadable;
     return inbound;
