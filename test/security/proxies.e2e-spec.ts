@@ -65,6 +65,14 @@ describe('reverse proxies', () => {
     const cookies = colleague.headers.getSetCookie();
     expect(cookies.length).toBeGreaterThan(0);
     expect(cookies.every((c) => /; Secure$/.test(c))).toBe(true);
+    // Browsers are told to keep to HTTPS for this host (HSTS), and only over HTTPS.
+    expect(colleague.headers.get('strict-transport-security')).toBe('max-age=31536000');
+    const plain = await fetch(`${proxied.base}/health/live`);
+    expect(plain.headers.get('strict-transport-security')).toBeNull();
+    const page = await fetch(`${proxied.base}/console/`, {
+      headers: { 'x-forwarded-proto': 'https' },
+    });
+    expect(page.headers.get('strict-transport-security')).toBe('max-age=31536000');
 
     const events = (await proxied.api('GET', '/audit/events?type=login.succeeded')).body as {
       items: { ip: string }[];
@@ -103,5 +111,10 @@ describe('reverse proxies', () => {
         ).status,
       );
     expect(statuses).toEqual([401, 401, 401, 429]);
+    // Nor its scheme: no HSTS from a header anyone may send.
+    const claimed = await fetch(`${direct.base}/health/live`, {
+      headers: { 'x-forwarded-proto': 'https' },
+    });
+    expect(claimed.headers.get('strict-transport-security')).toBeNull();
   });
 });
