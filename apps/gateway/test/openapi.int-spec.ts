@@ -32,6 +32,7 @@ interface OpenApiDoc {
 const API_ROUTES: Record<string, { body: boolean; isPublic?: boolean }> = {
   'POST /api/v1/auth/login': { body: true, isPublic: true },
   'POST /api/v1/auth/logout': { body: false },
+  'POST /api/v1/auth/logout-everywhere': { body: false },
   'POST /api/v1/auth/password': { body: true },
   'GET /api/v1/auth/oidc/login': { body: false, isPublic: true },
   'GET /api/v1/auth/oidc/callback': { body: false, isPublic: true },

@@ -25,6 +25,7 @@ const ENDPOINTS: Record<string, Permission | 'signed-in' | 'public'> = {
   // libs/auth/src/auth.controller.ts: AuthController
   'POST /api/v1/auth/login': 'public',
   'POST /api/v1/auth/logout': 'signed-in',
+  'POST /api/v1/auth/logout-everywhere': 'signed-in',
   'POST /api/v1/auth/password': 'signed-in',
   'GET /api/v1/auth/me': 'signed-in',
   'GET /api/v1/auth/providers': 'public',
@@ -229,6 +230,17 @@ const CALLS: Record<string, Call> = {
       if (kind === 'session' && role)
         return { url: '/api/v1/auth/logout', auth: { token: await login(`rbac-${role}`) } };
       return { url: '/api/v1/auth/logout' };
+    },
+  },
+  'POST /api/v1/auth/logout-everywhere': {
+    ok: 200,
+    okFor: { apiKey: 403 },
+    async prepare(kind, role) {
+      // A fresh user of the same roles: the fixtures' sessions live on.
+      if (kind !== 'session' || !role) return { url: '/api/v1/auth/logout-everywhere' };
+      const username = `le-${role}-${next()}`;
+      await admin('POST', '/api/v1/users', { username, password: PASSWORD, roles: rolesOf(role) });
+      return { url: '/api/v1/auth/logout-everywhere', auth: { token: await login(username) } };
     },
   },
   'GET /api/v1/auth/me': { ok: 200, prepare: async () => ({ url: '/api/v1/auth/me' }) },
@@ -813,6 +825,37 @@ describe('credentials that are no good', () => {
     // Only that session ended: the user's other session lives on.
     expect((await gateway.request('GET', '/api/v1/routes', callers.session.editor)).status).toBe(
       200,
+    );
+  });
+
+  it("logout-everywhere ends every session of the caller's user, and only theirs", async () => {
+    const user = (await admin('POST', '/api/v1/users', {
+      username: `everywhere-${next()}`,
+      password: PASSWORD,
+      roles: ['viewer'],
+    })) as { username: string };
+    const laptop = await login(user.username);
+    const phone = await login(user.username);
+    const out = await gateway.request('POST', '/api/v1/auth/logout-everywhere', { token: phone });
+    expect({ status: out.status, body: out.body }).toEqual({
+      status: 200,
+      body: { sessionsEnded: 2 },
+    });
+    expect(String(out.headers['set-cookie'])).toMatch(/junction_session=;.*Max-Age=0/);
+    await expectRefused({ token: laptop }, 'the other session');
+    await expectRefused({ token: phone }, 'this session');
+    // Others' sessions live on; the user signs in again as usual.
+    expect((await gateway.request('GET', '/api/v1/routes', callers.session.viewer)).status).toBe(
+      200,
+    );
+    expect(await login(user.username)).toEqual(expect.any(String));
+    const events = (
+      await gateway.request('GET', '/api/v1/audit/events?type=logout.everywhere', {
+        token: adminToken,
+      })
+    ).body as { items: { actor: string; details: Record<string, unknown> }[] };
+    expect(events.items).toContainEqual(
+      expect.objectContaining({ actor: user.username, details: { sessionsEnded: 2 } }),
     );
   });
 

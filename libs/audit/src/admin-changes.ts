@@ -202,6 +202,13 @@ export const ADMIN_CHANGES: Record<string, AdminChange> = {
     targetId: () => undefined,
     after: () => undefined,
   },
+  'POST /api/v1/auth/logout-everywhere': {
+    type: 'logout.everywhere',
+    targetType: 'session',
+    targetId: () => undefined,
+    after: () => undefined,
+    details: (_r, result) => ({ sessionsEnded: field(result, 'sessionsEnded') ?? null }),
+  },
 
   'POST /api/v1/dead-letters/:id/replay': {
     type: 'deadletter.replayed',

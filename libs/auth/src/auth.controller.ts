@@ -34,6 +34,7 @@ import {
   ApiKeyDto,
   ChangePasswordDto,
   PasswordChangedDto,
+  SessionsEndedDto,
   CreateApiKeyDto,
   CreatedApiKeyDto,
   CreateUserDto,
@@ -156,6 +157,27 @@ export class AuthController {
   ): Promise<void> {
     await this.auth.logout(principal);
     void reply.header('set-cookie', this.cookies.clear(request));
+  }
+
+  @Post('logout-everywhere')
+  @HttpCode(200)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: 'End every session of yours, this one included',
+    description:
+      'For a token or a device you no longer trust: every session of your user is refused from the next request on, ' +
+      'whichever provider signed it in (local, LDAP or OIDC); both cookies are removed. Audited. 403 for API keys ' +
+      '(they have no sessions: revoke the key).',
+  })
+  @ApiOkResponse({ type: SessionsEndedDto })
+  async logoutEverywhere(
+    @CurrentPrincipal() principal: Principal,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<SessionsEndedDto> {
+    const sessionsEnded = await this.auth.logoutEverywhere(principal);
+    void reply.header('set-cookie', this.cookies.clear(request));
+    return { sessionsEnded };
   }
 
   @Post('password')

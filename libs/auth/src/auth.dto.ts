@@ -61,6 +61,11 @@ export class PasswordChangedDto {
   sessionsEnded!: number;
 }
 
+export class SessionsEndedDto {
+  @ApiProperty({ description: "How many of the user's sessions ended (this one included)." })
+  sessionsEnded!: number;
+}
+
 export class PrincipalDto {
   @ApiProperty({ enum: ['user', 'apiKey'] }) kind!: 'user' | 'apiKey';
   @ApiProperty({ format: 'uuid' }) id!: string;

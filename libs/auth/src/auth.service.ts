@@ -283,6 +283,16 @@ export class AuthService {
     if (principal.sessionId) await this.sessions.revoke(principal.sessionId);
   }
 
+  /** Ends every live session of the caller's user; how many ended. */
+  async logoutEverywhere(principal: Principal): Promise<number> {
+    if (principal.kind !== 'user')
+      throw new JunctionError(
+        'FORBIDDEN',
+        'an API key has no sessions to end: revoke the key instead (DELETE /api-keys/{id})',
+      );
+    return this.sessions.revokeAllOf(principal.id);
+  }
+
   private principalOf(user: UserEntity, sessionId: string, expiresAt: Date): Principal {
     return {
       kind: 'user',

@@ -79,6 +79,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/logout-everywhere": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End every session of yours, this one included
+         * @description For a token or a device you no longer trust: every session of your user is refused from the next request on, whichever provider signed it in (local, LDAP or OIDC); both cookies are removed. Audited. 403 for API keys (they have no sessions: revoke the key).
+         */
+        post: operations["AuthController_logoutEverywhere"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/password": {
         parameters: {
             query?: never;
@@ -1031,6 +1051,10 @@ export interface components {
             /** Format: date-time */
             expiresAt: string;
             user: components["schemas"]["PrincipalDto"];
+        };
+        SessionsEndedDto: {
+            /** @description How many of the user's sessions ended (this one included). */
+            sessionsEnded: number;
         };
         ChangePasswordDto: {
             /**
@@ -2639,6 +2663,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The request was refused; `message` says why. */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The gateway failed; `message` carries an incident id. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+        };
+    };
+    AuthController_logoutEverywhere: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionsEndedDto"];
+                };
             };
             /** @description The request was refused; `message` says why. */
             "4XX": {
