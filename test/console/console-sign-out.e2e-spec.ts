@@ -71,4 +71,34 @@ describe('console: signing out', () => {
     const aborted = /net::ERR_FAILED|status of 503/;
     expect(watched.problems.filter((p) => !aborted.test(p))).toEqual([]);
   });
+
+  it("'Sign out everywhere' in the command palette ends this session and the user's others", async () => {
+    const { page } = watched;
+    // Another device of the same user.
+    const elsewhere = (
+      (await (
+        await fetch(`${gw.base}/api/v1/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+        })
+      ).json()) as { token: string }
+    ).token;
+    const status = async (token: string) =>
+      (await fetch(`${gw.base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } }))
+        .status;
+    expect(await status(elsewhere)).toBe(200);
+    await page.goto(`${gw.base}/console/routes`);
+    await page.getByLabel('User name').fill('admin');
+    await page.getByLabel(/^Password/).fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Routes' }).waitFor();
+    await page.getByRole('button', { name: /^Commands/ }).click();
+    await page.getByLabel('Command').fill('everywhere');
+    await page.getByRole('button', { name: /Sign out everywhere/ }).click();
+    await page.getByRole('heading', { name: 'Sign in to Junction' }).waitFor();
+    expect(await status(elsewhere)).toBe(401);
+    await page.goto(`${gw.base}/console/routes`);
+    await page.getByRole('heading', { name: 'Sign in to Junction' }).waitFor();
+  });
 });

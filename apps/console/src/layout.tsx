@@ -96,7 +96,14 @@ export function firstScreen(me: Me): Screen['to'] {
   return SCREENS.find((s) => me.can(s.permission))?.to ?? '/routes';
 }
 
-function Palette({ can }: { can: (p: Permission) => boolean }) {
+function Palette({
+  can,
+  signOutEverywhere,
+}: {
+  can: (p: Permission) => boolean;
+  /** Ends every session of this user (a token or device no longer trusted). */
+  signOutEverywhere?: () => void;
+}) {
   const navigate = useNavigate();
   const routes = useQuery({
     queryKey: ['routes'],
@@ -117,6 +124,16 @@ function Palette({ can }: { can: (p: Permission) => boolean }) {
             id: 'route:new',
             label: 'New route',
             onClick: (): void => void navigate({ to: '/routes/new' }),
+          },
+        ]
+      : []),
+    ...(signOutEverywhere
+      ? [
+          {
+            id: 'sign-out-everywhere',
+            label: 'Sign out everywhere',
+            description: 'End every session of yours, on every device, this one included',
+            onClick: signOutEverywhere,
           },
         ]
       : []),
@@ -164,12 +181,14 @@ export function Layout() {
   // Sign-in shows only once the gateway has ended the session (or says it was over already): a
   // sign-out that did not arrive leaves the session open in this browser and on the server, and
   // whoever comes to this browser next would be signed in as this user.
-  const signOut = async () => {
+  const signOut = async (everywhere = false) => {
     setSignOutFailed(false);
-    const ended = await api.POST('/api/v1/auth/logout').then(
-      ({ response }) => response.ok || response.status === 401,
-      () => false,
-    );
+    const ended = await api
+      .POST(everywhere ? '/api/v1/auth/logout-everywhere' : '/api/v1/auth/logout')
+      .then(
+        ({ response }) => response.ok || response.status === 401,
+        () => false,
+      );
     if (!ended) {
       setSignOutFailed(true);
       return;
@@ -249,7 +268,10 @@ export function Layout() {
         )}
         <Outlet />
       </AppShell.Main>
-      <Palette can={me.can} />
+      <Palette
+        can={me.can}
+        signOutEverywhere={me.principal.kind === 'user' ? () => void signOut(true) : undefined}
+      />
     </AppShell>
   );
 }
