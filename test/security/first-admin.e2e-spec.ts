@@ -90,6 +90,7 @@ describe('the first admin', () => {
       ['ad\u200bmin', /control or invisible characters/],
       ['(system)', /reserved name/],
       ['4111 1111 1111 1111', /must not hold a card number/],
+      ['(4111 1111 1111 1111)', /must not hold a card number/],
     ] as const) {
       const { proc } = await start(STRONG, [], { JUNCTION_ADMIN_USER: name });
       expect(await proc.exited(90_000)).toBe(1);

@@ -171,6 +171,12 @@ export const GATEWAY_CONFIG = {
     default: false,
     parse: (raw: string) => parseBoolean(raw),
   },
+  JUNCTION_HSTS_MAX_AGE: {
+    description:
+      'Seconds browsers keep to HTTPS for this host once they saw a reply over HTTPS (Strict-Transport-Security); 0: no such header (before moving the host off TLS, lower it first).',
+    default: 31_536_000,
+    parse: parse.integer(0, 2 * 31_536_000),
+  },
   JUNCTION_AUDIT_DENIAL_WINDOW_SECONDS: {
     description:
       'Anonymous denied requests (401) are audited as one event per source address and window, with their count.',

@@ -369,7 +369,7 @@ export async function createGateway(
   );
   requestIds(app);
   if (config.JUNCTION_TRUSTED_PROXIES) forwardedFor(app.getHttpAdapter().getInstance());
-  securityHeaders(app.getHttpAdapter().getInstance());
+  securityHeaders(app.getHttpAdapter().getInstance(), config.JUNCTION_HSTS_MAX_AGE);
   allowedHosts(app.getHttpAdapter().getInstance(), config.hosts);
   rawIngestBodies(app);
   app.get(IngestController).mount(app.getHttpAdapter().getInstance());

@@ -380,6 +380,26 @@ describe('ingest: HMAC signatures and request-reply', () => {
           res.writeHead(200, { 'content-type': 'text/plain' });
           return res.end(`charged ${order.card}`);
         }
+        if (order.id === 'echo-latin1') {
+          // An older partner: ISO-8859-1 text (one byte over 0x7f: not UTF-8).
+          res.writeHead(200, {
+            'content-type': 'text/plain; charset=iso-8859-1; ref=4111111111111111',
+          });
+          return res.end(Buffer.from(`Zahlung f\u00fcr ${order.card}`, 'latin1'));
+        }
+        if (order.id === 'echo-utf16') {
+          res.writeHead(200, { 'content-type': 'text/plain; charset=utf-16le' });
+          return res.end(Buffer.from(`paid ${order.card}`, 'utf16le'));
+        }
+        if (order.id === 'echo-exponent') {
+          // 41111111111111110e-1 is 4111111111111111 once read.
+          res.writeHead(200, { 'content-type': 'application/json' });
+          return res.end('{"card":41111111111111110e-1}');
+        }
+        if (order.id === 'echo-image') {
+          res.writeHead(200, { 'content-type': 'image/png' });
+          return res.end(Buffer.from(`\x89PNG 4111111111111111`, 'latin1'));
+        }
         res.writeHead(201, { 'content-type': 'application/json; charset=utf-8' });
         res.end(JSON.stringify({ erpId: `erp-${order.id}`, key: req.headers['idempotency-key'] }));
       });
@@ -429,6 +449,19 @@ describe('ingest: HMAC signatures and request-reply', () => {
       const text = await post('erp-sync', JSON.stringify({ id: 'echo-text', card }));
       expect(text.status).toBe(200);
       expect(text.text).toBe('charged [PAN REDACTED]');
+      const latin1 = await post('erp-sync', JSON.stringify({ id: 'echo-latin1', card }));
+      expect(latin1.status).toBe(200);
+      expect(latin1.headers['content-type']).toBe(
+        'text/plain; charset=iso-8859-1; ref=[PAN REDACTED]',
+      );
+      expect(latin1.raw.toString('latin1')).toBe('Zahlung f\u00fcr [PAN REDACTED]');
+      const utf16 = await post('erp-sync', JSON.stringify({ id: 'echo-utf16', card }));
+      expect(utf16.raw.toString('utf16le')).toBe('paid [PAN REDACTED]');
+      const exponent = await post('erp-sync', JSON.stringify({ id: 'echo-exponent' }));
+      expect(exponent.body).toEqual({ card: '[PAN REDACTED]' });
+      // Bytes of a binary type are not text: they go as they came.
+      const image = await post('erp-sync', JSON.stringify({ id: 'echo-image' }));
+      expect(image.raw.toString('latin1')).toBe('\x89PNG 4111111111111111');
     });
 
     it("answers a route's result without the card numbers its masks left in", async () => {

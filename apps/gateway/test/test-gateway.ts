@@ -14,6 +14,8 @@ export interface TestResponse {
   status: number;
   body: unknown;
   text: string;
+  /** The reply's bytes as they came (`text` is them read as UTF-8). */
+  raw: Buffer;
   headers: Record<string, unknown>;
 }
 
@@ -87,7 +89,13 @@ export async function startTestGateway(
     } catch {
       body = res.body;
     }
-    return { status: res.statusCode, body, text: res.body, headers: res.headers };
+    return {
+      status: res.statusCode,
+      body,
+      text: res.body,
+      raw: res.rawPayload,
+      headers: res.headers,
+    };
   };
   return {
     app: running,

@@ -190,8 +190,15 @@ export class AuthService {
   }
 
   /** Records a refused sign-in and throws the one message every refusal has. */
-  async refuse(actor: string, provider: string, reason: string, ip?: string): Promise<never> {
-    return this.fail(actor, provider, reason, ip);
+  /** `account`: whose lockout budget the failure counts against, when not the name typed. */
+  async refuse(
+    actor: string,
+    provider: string,
+    reason: string,
+    ip?: string,
+    account: string = actor,
+  ): Promise<never> {
+    return this.fail(actor, provider, reason, ip, account);
   }
 
   /** Opens a session for a user a provider has already authenticated (local, LDAP or OIDC). */
@@ -305,10 +312,20 @@ export class AuthService {
     };
   }
 
-  private async fail(actor: string, provider: string, reason: string, ip?: string): Promise<never> {
+  private async fail(
+    actor: string,
+    provider: string,
+    reason: string,
+    ip?: string,
+    account: string = actor,
+  ): Promise<never> {
     // An unreachable provider says nothing about the password: it does not count toward a lockout.
     if (!/unavailable/.test(reason))
-      await this.throttle.failed(provider, actor && !actor.startsWith('(') ? actor : undefined, ip);
+      await this.throttle.failed(
+        provider,
+        account && !account.startsWith('(') ? account : undefined,
+        ip,
+      );
     await this.events.record({
       type: 'login.failed',
       actor: actor || '(empty)',

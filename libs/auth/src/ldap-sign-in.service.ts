@@ -85,12 +85,12 @@ export class LdapSignInService implements OnModuleInit, OnModuleDestroy {
       return this.auth.refuse(username, 'ldap', 'empty user name or password', meta.ip);
     let result: Awaited<ReturnType<LdapDirectory['authenticate']>>;
     // A user filter may match several spellings of one user (uid or mail, say): each would have
-    // its own lockout budget, so the user the directory found is held to its own as well.
-    const otherSpelling = (account: string) =>
-      !this.throttle.sameAccount('ldap', account, username);
+    // its own lockout budget, so a user the directory found is held to the budget of its own
+    // name, whatever spelling found it. Every path reads one budget and charges one, so that the
+    // work done does not tell a known name from an unknown one.
     try {
       result = await this.directory.authenticate(username, password, (account) =>
-        otherSpelling(account) ? this.throttle.admitAccount('ldap', account) : Promise.resolve(),
+        this.throttle.admitAccount('ldap', account ?? username),
       );
     } catch (err) {
       if (!(err instanceof LdapUnavailableError)) throw err;
@@ -107,11 +107,8 @@ export class LdapSignInService implements OnModuleInit, OnModuleDestroy {
         },
       );
     }
-    if (!result.ok) {
-      if (result.account !== undefined && otherSpelling(result.account))
-        await this.throttle.failed('ldap', result.account, meta.ip);
-      return this.auth.refuse(username, 'ldap', result.reason, meta.ip);
-    }
+    if (!result.ok)
+      return this.auth.refuse(username, 'ldap', result.reason, meta.ip, result.account);
     const { user } = result;
     const roles = this.options.ldap.groupRoles.rolesFor(user.groups);
     return this.auth.signInExternal(

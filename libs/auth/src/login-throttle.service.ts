@@ -99,11 +99,6 @@ export class LoginThrottleService {
       );
   }
 
-  /** Whether two user names count as one account (see accountKey). */
-  sameAccount(provider: string, a: string, b: string): boolean {
-    return accountKey(provider, a) === accountKey(provider, b);
-  }
-
   /** A refused sign-in (or current password): counts toward the account's lockout. */
   async failed(provider: string, username: string | undefined, ip?: string): Promise<void> {
     const now = this.now();

@@ -274,7 +274,8 @@ export class UsersService {
       return { id: existing.id, created: false };
     }
     // Its name too (JUNCTION_ADMIN_USER): the rules every user name is held to.
-    const badName = usernameProblem(username) ?? cardNumberProblem(username);
+    // A card number first: the other reasons quote the name.
+    const badName = cardNumberProblem(username) ?? usernameProblem(username);
     if (badName) throw new JunctionError('BAD_REQUEST', `JUNCTION_ADMIN_USER: ${badName}`);
     const created = await this.users.create(
       { username, provider: 'local', passwordHash: await hashPassword(password) },

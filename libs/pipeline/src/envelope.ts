@@ -6,8 +6,6 @@ export interface SourceRef {
   name: string;
   partition?: number;
   offset?: string;
-  /** The source record's key as text (Kafka; absent without one, or when it is not UTF-8). */
-  key?: string;
 }
 
 export interface EnvelopeMeta {
@@ -19,6 +17,11 @@ export interface EnvelopeMeta {
   redelivered: boolean;
   partition?: number;
   offset?: string;
+  /**
+   * The source record's key as text (Kafka; absent without one, or when it is not UTF-8), card
+   * numbers redacted: an expression never sees one the route did not mask.
+   */
+  key?: string;
 }
 
 /** One message on its way through a route. Stages never mutate an envelope; they return a new one. */

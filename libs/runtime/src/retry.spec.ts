@@ -68,6 +68,13 @@ describe('withRetry', () => {
     // A minute asked, the route's longest wait (120 ms) taken.
     expect(s.calls[2] - s.calls[1]).toBeGreaterThanOrEqual(119);
     expect(s.calls[2] - s.calls[1]).toBeLessThan(10_000);
+    // A caller who stops waiting sooner than the far side asks: no wait, the last error.
+    const late = flaky([busy(60_000)]);
+    const failure = await withRetry(capped, late.send, undefined, () => 0, Date.now() + 5_000)
+      .then(() => undefined)
+      .catch((e: unknown) => e);
+    expect(failure).toMatchObject({ code: 'REJECTED', attempts: 1 });
+    expect(late.calls).toHaveLength(1);
   });
 
   it('retries retryable failures, waiting before each new attempt, and counts the attempts', async () => {

@@ -52,6 +52,11 @@ export async function withRetry<T>(
   send: () => Promise<T>,
   signal?: AbortSignal,
   jitter: Jitter = Math.random,
+  /**
+   * When a caller stops waiting (epoch ms; a sync request's reply time): a far side that asks to
+   * be tried again only after it is not waited for (the message is dead-lettered, replayable).
+   */
+  deadline?: number,
 ): Promise<{ value: T; attempts: number }> {
   for (let attempts = 1; ; attempts += 1) {
     try {
@@ -67,6 +72,8 @@ export async function withRetry<T>(
       // A far side that said when to come back (an HTTP Retry-After) is not asked sooner, nor
       // later than the route's longest wait.
       const asked = err instanceof ConnectorError ? (err.retryAfterMs ?? 0) : 0;
+      if (asked > 0 && deadline !== undefined && Date.now() + asked >= deadline)
+        throw withAttempts(err, attempts);
       const wait = Math.max(
         Math.round(jitter() * Math.max(1, ceiling)),
         Math.min(asked, policy.maxBackoffMs),

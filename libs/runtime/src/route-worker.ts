@@ -443,7 +443,7 @@ export class RouteWorker {
           partition: message.source.partition,
           offset: message.source.offset,
           ...(message.key !== undefined && isUtf8(message.key)
-            ? { key: message.key.toString('utf8') }
+            ? { key: redactPanText(message.key.toString('utf8')) }
             : {}),
         },
       };
@@ -658,8 +658,11 @@ export class RouteWorker {
       headers: { ...traceHeaders, [HOPS_HEADER]: hops },
       body,
       routingKey: delivery.routingKey,
-      // A destination that names no key sends the source record's on (Kafka to Kafka).
-      key: delivery.key !== undefined ? delivery.key : carriedKey(message),
+      // A Kafka destination that names no key sends the source record's on.
+      key:
+        delivery.key !== undefined || delivery.destination.type !== 'kafka'
+          ? delivery.key
+          : carriedKey(message),
       ...(delivery.priority !== undefined ? { priority: delivery.priority } : {}),
       ...(transaction ? { transaction } : {}),
     };
@@ -670,6 +673,7 @@ export class RouteWorker {
           () => destination.request!(out, Math.max(1, replyBy - Date.now())),
           this.halt.signal,
           this.deps.jitter,
+          replyBy,
         );
         return { index: delivery.index, receipt: value.receipt, attempts, reply: value.reply };
       }
@@ -678,6 +682,7 @@ export class RouteWorker {
         () => destination.send(out),
         this.halt.signal,
         this.deps.jitter,
+        message.replyBy,
       );
       return { index: delivery.index, receipt: value, attempts };
     } catch (err) {
@@ -743,7 +748,9 @@ export class RouteWorker {
           'x-junction-dead-letter': deadLetterId,
         },
         body: message.payload,
-        key: carriedKey(message),
+        ...((this.document.errors?.deadLetter as RouteDestination | undefined)?.type === 'kafka'
+          ? { key: carriedKey(message) }
+          : {}),
         ...(message.transaction ? { transaction: message.transaction } : {}),
       };
       try {

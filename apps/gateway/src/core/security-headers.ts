@@ -50,18 +50,15 @@ const DOCS_HEADERS: Record<string, string> = {
 };
 
 /**
- * Over HTTPS (a trusted proxy's X-Forwarded-Proto, see JUNCTION_TRUSTED_PROXIES): browsers go on
- * using HTTPS for this host for a year, so a later plain-HTTP link cannot strip it (a session
- * cookie is Secure there, the CSRF cookie and the console's first page are not). Plain HTTP gets
- * none (browsers ignore it there, and a gateway on localhost must stay reachable without TLS).
- */
-const HSTS = 'max-age=31536000';
-
-/**
- * The headers every reply starts with; a handler may set its own in their place (the console's
+ * The headers every reply starts with; over HTTPS (a trusted proxy's X-Forwarded-Proto, see
+ * JUNCTION_TRUSTED_PROXIES) also Strict-Transport-Security for `hstsMaxAgeSeconds`
+ * (JUNCTION_HSTS_MAX_AGE, a year; 0: none), so that a later plain-HTTP link cannot strip TLS off
+ * the console. Plain HTTP gets none (browsers ignore it there, and a gateway on localhost must
+ * stay reachable without TLS); a handler may set its own in their place (the console's
  * pages and files, a sync ingest's reply from the far side).
  */
-export function securityHeaders(fastify: FastifyInstance): void {
+export function securityHeaders(fastify: FastifyInstance, hstsMaxAgeSeconds = 31_536_000): void {
+  const hsts = hstsMaxAgeSeconds > 0 ? `max-age=${hstsMaxAgeSeconds}` : undefined;
   fastify.addHook('onRequest', (request, reply, done) => {
     const url = request.url;
     void reply.headers(
@@ -69,7 +66,7 @@ export function securityHeaders(fastify: FastifyInstance): void {
         ? DOCS_HEADERS
         : API_HEADERS,
     );
-    if (request.protocol === 'https') void reply.header('strict-transport-security', HSTS);
+    if (hsts && request.protocol === 'https') void reply.header('strict-transport-security', hsts);
     done();
   });
 }

@@ -239,29 +239,57 @@ export class IngestController {
 }
 
 /**
- * A reply's bytes with every card number redacted, as everything the gateway answers: JSON
- * structurally (a card number as a JSON number would otherwise leave invalid JSON behind), other
- * UTF-8 text, and JSON with a number a double cannot hold, as text. The very same bytes when none is found. Bytes that are not UTF-8 (an image,
- * a PDF) go as they are: their digit runs are not text, and rewriting them would corrupt them.
+ * Media types whose bytes are not text: their digit runs are not numbers anyone reads, and
+ * rewriting them would corrupt them (an image, a PDF, an archive).
+ */
+const BINARY_MEDIA =
+  /^(?:image|audio|video|font)\/|^application\/(?:octet-stream|pdf|zip|gzip|x-tar|x-7z-compressed|vnd\.ms-excel|vnd\.openxmlformats-officedocument\.[\w.]+|x-protobuf|protobuf|cbor|msgpack|x-msgpack|avro)\b/i;
+
+/**
+ * A reply's bytes with every card number redacted, as everything the gateway answers. JSON
+ * structurally (a card number as a JSON number would otherwise leave invalid JSON behind; one a
+ * double cannot hold makes it text); other text in its own encoding: UTF-8, UTF-16 when its
+ * charset says so, and any other bytes as Latin-1, byte for byte (ISO-8859-1 and Windows-1252
+ * partners spell digits as ASCII). The very same bytes when none is found. A binary media type
+ * goes as it came.
  */
 function replyWithoutPans(body: Buffer, contentType: string): Buffer {
-  if (!isUtf8(body)) return body;
-  const text = body.toString('utf8');
-  const safeText = redactPanText(text);
-  if (safeText === text) return body;
+  if (BINARY_MEDIA.test(contentType)) return body;
+  const charset = /;\s*charset\s*=\s*"?([\w-]+)/i.exec(contentType)?.[1].toLowerCase();
+  if (charset === 'utf-16' || charset === 'utf-16le' || charset === 'utf-16be') {
+    const big =
+      charset === 'utf-16be' || (charset === 'utf-16' && body[0] === 0xfe && body[1] === 0xff);
+    const bytes = big ? Buffer.from(body).swap16() : body;
+    if (bytes.length % 2 !== 0) return redactBytes(body, 'latin1');
+    const text = bytes.toString('utf16le');
+    const safe = redactPanText(text);
+    if (safe === text) return body;
+    const out = Buffer.from(safe, 'utf16le');
+    return big ? out.swap16() : out;
+  }
+  if (!isUtf8(body)) return redactBytes(body, 'latin1');
   if (/^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType)) {
+    const text = body.toString('utf8');
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
       parsed = undefined; // says JSON, is not: redacted as text
     }
-    // A number past a double's precision would be written back as another number (and one
-    // that is a card number may not read as one once parsed): such JSON is redacted as text.
-    if (parsed !== undefined && !changedNumber(text))
-      return Buffer.from(JSON.stringify(redactPans(parsed)));
+    if (parsed !== undefined && !changedNumber(text)) {
+      // The values as parsed (41111111111111110e-1 is a card number too), then the text.
+      const safe = redactPans(parsed);
+      if (safe !== parsed) return Buffer.from(JSON.stringify(safe));
+    }
   }
-  return Buffer.from(safeText);
+  return redactBytes(body, 'utf8');
+}
+
+/** `body` read as `encoding`, its card numbers redacted; the very same bytes when none is. */
+function redactBytes(body: Buffer, encoding: 'utf8' | 'latin1'): Buffer {
+  const text = body.toString(encoding);
+  const safe = redactPanText(text);
+  return safe === text ? body : Buffer.from(safe, encoding);
 }
 
 /** A media type as a header may carry it: type/subtype, optional parameters, no control characters. */
@@ -273,7 +301,10 @@ const MEDIA_TYPE = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[\x20-\x7e]*)?$/;
  */
 function replyContentType(answer: Reply): string {
   if (answer.contentType) {
-    return MEDIA_TYPE.test(answer.contentType) ? answer.contentType : 'application/octet-stream';
+    // Its parameters are the far side's text too (`text/plain; ref=4111...`).
+    return MEDIA_TYPE.test(answer.contentType)
+      ? redactPanText(answer.contentType)
+      : 'application/octet-stream';
   }
   try {
     JSON.parse(answer.body.toString('utf8'));

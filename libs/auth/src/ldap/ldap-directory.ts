@@ -81,13 +81,14 @@ export class LdapDirectory {
 
   /**
    * `beforeBind` is told the directory's own name of the user found (a filter may match several
-   * spellings of one user: uid and mail, say) before the password is tried against it, and may
-   * throw to stop there.
+   * spellings of one user: uid and mail, say), or undefined when none was, before the password is
+   * tried, and may throw to stop there. It is called on every path, so that its cost does not tell
+   * a known name from an unknown one.
    */
   async authenticate(
     username: string,
     password: string,
-    beforeBind?: (account: string) => Promise<void>,
+    beforeBind?: (account: string | undefined) => Promise<void>,
   ): Promise<LdapAuthResult> {
     // An empty password is an "unauthenticated bind" (RFC 4513), which some servers accept as
     // anonymous: never send one. The caller refuses it too; this is the last line.
@@ -101,6 +102,7 @@ export class LdapDirectory {
       );
       if (found.length !== 1) {
         // Same work as a real attempt, so that timing does not tell unknown users apart.
+        await beforeBind?.(undefined);
         await this.bindUser(
           client,
           `cn=${randomBytes(12).toString('hex')},${this.settings.userBase}`,

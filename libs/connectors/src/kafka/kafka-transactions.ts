@@ -333,6 +333,7 @@ export class KafkaTransactions {
       source: { type: 'kafka', name: topic, partition, offset: message.offset },
       redelivered,
     };
+    if (message.key && message.key.length > 0) inbound.key = message.key;
     const unreadable = unreadableReason(topic, partition, message);
     if (unreadable !== undefined) inbound.unreadable = unreadable;
     const refused = this.refused.get(partition)?.get(message.offset);
