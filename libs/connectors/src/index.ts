@@ -52,3 +52,4 @@ export {
   type EgressPolicyOptions,
 } from './egress/egress-policy';
 export { listKafkaTopics, probeConnection, type ProbeOptions } from './probe';
+export { SecretScrubber } from './secret-scrubber';

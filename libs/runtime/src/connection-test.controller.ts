@@ -1,7 +1,7 @@
 import { Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { RequirePermission } from '@junction/auth';
-import { listKafkaTopics, probeConnection } from '@junction/connectors';
+import { listKafkaTopics, probeConnection, SecretScrubber } from '@junction/connectors';
 import { redactPanText } from '@junction/pipeline';
 import {
   ConnectionNamesDto,
@@ -17,15 +17,11 @@ const PROBE_TIMEOUT_MS = 5_000;
 const TOPICS_TIMEOUT_MS = 3_000;
 
 /**
- * Replaces every secret value (and its URL-encoded form) found in a message: a driver may quote
- * what it was given.
+ * Replaces every secret value found in a message, in any escaped form (SecretScrubber): a driver
+ * may quote what it was given.
  */
 function withoutSecrets(message: string, secrets: Record<string, string>): string {
-  let out = message;
-  for (const value of Object.values(secrets))
-    if (value.length >= 3)
-      for (const form of new Set([value, encodeURIComponent(value)]))
-        out = out.split(form).join('***');
+  const out = new SecretScrubber(Object.values(secrets)).text(message);
   return redactPanText(out.replace(/\/\/[^/@\s]*:[^/@\s]*@/g, '//***@'));
 }
 

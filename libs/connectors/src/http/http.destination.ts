@@ -14,6 +14,7 @@ import {
   type SentRequest,
 } from '../connector';
 import { errorText } from '../logger';
+import { SecretScrubber } from '../secret-scrubber';
 import type { EgressPolicy } from '../egress/egress-policy';
 import { RESERVED_HEADERS, secretHeaderProblem, TOKEN } from './http-headers';
 import { targetUrl } from './http-target';
@@ -55,8 +56,8 @@ export class HttpDestination implements Destination {
   /** Why the policy refuses this destination's host, if it does. */
   private readonly refused?: string;
   private readonly fixedHeaders: Record<string, string>;
-  /** Every form of the connection's secrets a reply must not carry back (see withoutSecrets). */
-  private readonly secretForms: Buffer[];
+  /** The connection's secrets, which a reply must not carry back in any form (see SecretScrubber). */
+  private readonly secrets: SecretScrubber;
   private readonly gzip: boolean;
   private readonly inFlight = new InFlight();
   private closed = false;
@@ -84,7 +85,10 @@ export class HttpDestination implements Destination {
     );
     const credentials = { ...secretHeaders(connection), ...authHeader(connection, base) };
     this.fixedHeaders = { ...staticHeaders(connection), ...credentials };
-    this.secretForms = secretForms([
+    // A reply goes back to whoever posted the message (anyone, on a route without ingest auth),
+    // and a service that echoes its request's headers (a debug endpoint, a proxy's echo, an error
+    // page answered 200) would hand them the gateway's credentials for that service.
+    this.secrets = new SecretScrubber([
       ...Object.values(connection.secrets),
       ...Object.values(credentials),
     ]);
@@ -159,7 +163,7 @@ export class HttpDestination implements Destination {
         const reply = readCapped(response.body, MAX_REPLY_BYTES, where)
           .then(
             (body): Reply => ({
-              body: withoutSecrets(body, this.secretForms),
+              body: this.secrets.bytes(body),
               ...(typeof contentType === 'string' ? { contentType } : {}),
             }),
             (err: unknown) => {
@@ -294,50 +298,6 @@ async function readCapped(
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);
-}
-
-/** What stands in a reply for a secret of the connection. */
-const SECRET_REMOVED = Buffer.from('***');
-
-/**
- * The forms in which a secret the gateway sent may come back in a reply: as sent (a token, a
- * header's whole value such as `Bearer ...` or `Basic <base64>`), URL-encoded and JSON-escaped.
- * Longest first, so that a header value goes whole before the token inside it. Values under 3
- * characters are left (they would match everywhere).
- */
-function secretForms(values: string[]): Buffer[] {
-  const forms = new Set<string>();
-  for (const value of values) {
-    if (value.length < 3) continue;
-    forms.add(value);
-    forms.add(encodeURIComponent(value));
-    forms.add(JSON.stringify(value).slice(1, -1));
-  }
-  return [...forms].sort((a, b) => b.length - a.length).map((form) => Buffer.from(form, 'utf8'));
-}
-
-/**
- * A reply with every secret of the connection replaced: the reply goes back to whoever posted
- * the message (anyone, on a route without ingest auth), and a service that echoes its request's
- * headers (a debug endpoint, a proxy's echo, an error page answered 200) would hand them the
- * gateway's credentials for that service.
- */
-function withoutSecrets(body: Buffer, forms: readonly Buffer[]): Buffer {
-  let out = body;
-  for (const form of forms) {
-    let at = out.indexOf(form);
-    if (at < 0) continue;
-    const parts: Buffer[] = [];
-    let from = 0;
-    while (at >= 0) {
-      parts.push(out.subarray(from, at), SECRET_REMOVED);
-      from = at + form.length;
-      at = out.indexOf(form, from);
-    }
-    parts.push(out.subarray(from));
-    out = Buffer.concat(parts);
-  }
-  return out;
 }
 
 function redirectHost(location: string, from: URL): string {

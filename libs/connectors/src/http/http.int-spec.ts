@@ -112,6 +112,22 @@ beforeAll(async () => {
       res.end(JSON.stringify({ headers: req.headers, query: req.url }));
       return;
     }
+    if (path === '/echo-php') {
+      // The same from PHP (json_encode writes every '/' as '\/'), as most shop systems answer.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ headers: req.headers }).replace(/\//g, '\\/'));
+      return;
+    }
+    if (path === '/echo-html') {
+      // An error page answered 200, its text escaped for HTML (hex references, as OWASP's encoder).
+      res.writeHead(200, { 'content-type': 'text/html' });
+      const text = JSON.stringify(req.headers).replace(
+        /[&<>"'/+=]/g,
+        (c) => `&#x${c.charCodeAt(0).toString(16).toUpperCase()};`,
+      );
+      res.end(`<html><body><pre>${text}</pre></body></html>`);
+      return;
+    }
     if (path === '/moved') {
       res.writeHead(302, { location: `http://127.0.0.1:${elsewhere.port}/orders` }).end();
       return;
@@ -446,6 +462,24 @@ describe('http destination', () => {
       (JSON.parse(basicReply.body.toString()) as { headers: Record<string, string> }).headers
         .authorization,
     ).toBe('***');
+  });
+
+  it("request: a reply never carries the connection's secrets back however the service escaped them", async () => {
+    // Base64 tokens hold '/', '+' and '=', which PHP's JSON and HTML escape.
+    const secrets = {
+      bearerToken: 'sk_live/Zm9vYmFy+c2VjcmV0/dG9rZW4=',
+      'header:X-Shop-Key': 'ShopKq/77+x=',
+    };
+    for (const path of ['/echo-php', '/echo-html']) {
+      const destination = pool.destination(spec(path), erp({ secrets }));
+      const sent = await destination.request!(testMessages('echo', 1)[0], 5_000);
+      expect(lastSeen().headers.authorization).toBe(`Bearer ${secrets.bearerToken}`);
+      const text = (await sent.reply).body.toString();
+      expect(text).toContain('***');
+      expect(text).toContain('idempotency-key'); // the rest of the reply is left as it was
+      for (const part of ['Zm9vYmFy', 'c2VjcmV0', 'dG9rZW4', 'ShopKq'])
+        expect(text).not.toContain(part);
+    }
   });
 
   it('refuses to send once closed', async () => {
