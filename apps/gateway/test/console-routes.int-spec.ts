@@ -589,6 +589,44 @@ describe('GET /routes: the list in one call', () => {
     expect(await ids('nothing-like-this')).toEqual([]);
     expect(await ids('')).toEqual(['list-busy', 'list-idle']);
   });
+
+  it("a message's failure text, which may quote the message, only for those who may read messages", async () => {
+    await gateway.create(editorToken, '/api/v1/routes', {
+      ...httpRoute('list-quotes', 'fails quoting the message'),
+      source: { type: 'http', path: 'list/list-quotes', mode: 'async', auth: 'none' },
+      pipeline: [{ transform: '{ "n": $number(email) }' }],
+    });
+    const email = 'jane.doe@private.example';
+    expect(
+      (await gateway.request('POST', '/ingest/list/list-quotes', { body: { email } })).status,
+    ).toBe(422);
+    const operator = await gateway.create(adminToken, '/api/v1/api-keys', {
+      name: 'list-quotes-operator',
+      roles: ['operator'],
+    });
+    const lastErrors = async (auth: { token?: string; apiKey?: string }) => {
+      const status = ok(
+        await gateway.request('GET', '/api/v1/routes/list-quotes/status', auth),
+      ) as { lastError: string; lastErrorSummary?: unknown };
+      expect(status).not.toHaveProperty('lastErrorSummary');
+      const listed = (
+        ok(await gateway.request('GET', '/api/v1/routes?q=list-quotes', auth)) as Array<{
+          lastError: string;
+          processes: Array<{ lastError: string }>;
+        }>
+      )[0];
+      return [status.lastError, listed.lastError, listed.processes[0].lastError];
+    };
+    // Readers of routes (a viewer, an editor) see where and why, not the message's words.
+    for (const token of [viewerToken, editorToken])
+      for (const lastError of await lastErrors({ token })) {
+        expect(lastError).not.toContain('jane');
+        expect(lastError).toMatch(/^EXPRESSION_FAILED at \/pipeline\/0 \(transform\) /);
+      }
+    // Who may read the dead letter (operator, admin) reads the whole text, as in the dead letter.
+    for (const auth of [{ token: adminToken }, { apiKey: (operator.body as { key: string }).key }])
+      for (const lastError of await lastErrors(auth)) expect(lastError).toContain(email);
+  });
 });
 
 describe('samples that guard deploys', () => {

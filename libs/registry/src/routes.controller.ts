@@ -221,13 +221,15 @@ export class RoutesController {
   @ApiOperation({
     summary: 'List routes with their live state, counts and last error, in one call',
     description:
-      '`processes` holds the run state as this gateway process sees it; `lastError` is redacted. ' +
+      '`processes` holds the run state as this gateway process sees it; `lastError` is redacted, and a ' +
+      "message's failure is shown without its text (which may quote the message) to callers who may not " +
+      'read dead letters or the audit trail. ' +
       '`q` filters on id and description (case-insensitive substring).',
   })
   @ApiQuery({ name: 'q', required: false, description: 'Text to look for in id or description.' })
   @ApiOkResponse({ type: RouteListItemDto, isArray: true })
-  list(@Query('q') q?: string): Promise<RouteListItemDto[]> {
-    return this.routes.list(q);
+  list(@CurrentPrincipal() caller: Principal, @Query('q') q?: string): Promise<RouteListItemDto[]> {
+    return this.routes.list(q, caller);
   }
 
   @Post()
@@ -509,9 +511,14 @@ export class RoutesController {
 
   @Get(':id/status')
   @RequirePermission('routes.read')
-  @ApiOperation({ summary: 'Run state, messages in flight, counts and the last error' })
+  @ApiOperation({
+    summary: 'Run state, messages in flight, counts and the last error',
+    description:
+      "`lastError` of a message's failure is shown without its text (which may quote the message) to " +
+      'callers who may not read dead letters or the audit trail: `EXPRESSION_FAILED at /pipeline/0 (transform) (...)`.',
+  })
   @ApiOkResponse({ type: RouteStatusDto })
-  status(@Param('id') id: string): Promise<RouteStatusDto> {
-    return this.routes.status(id);
+  status(@CurrentPrincipal() caller: Principal, @Param('id') id: string): Promise<RouteStatusDto> {
+    return this.routes.status(id, caller);
   }
 }

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { compare, Operation } from 'fast-json-patch';
+import { permits, type Principal } from '@junction/auth';
 import { JunctionError } from '@junction/common';
 import { sourceClaim, type RouteSpec, type SourceClaim } from '@junction/connectors';
 import {
@@ -73,6 +74,20 @@ export interface RouteSummary {
 /** This gateway process, as the route list names it (several may run one database). */
 export const PROCESS_NAME = `${hostname()}:${process.pid}`;
 
+/**
+ * A route's last error as a caller may see it. The text of a message's failure may quote the
+ * message (`Unable to cast value to a number: "jane@example.com"`, a JSON parse error's excerpt),
+ * and messages are for those who may read dead letters or the audit trail: anyone else who reads
+ * routes (a viewer, an editor) gets where and why it failed, without the text. A failure of the
+ * route itself (it could not start, its broker refused) quotes no message and is shown to all.
+ */
+export function lastErrorFor(live: RuntimeStatus, caller?: Principal): string | null {
+  if (live.lastError === null || !live.lastErrorSummary || !caller) return live.lastError;
+  if (permits(caller.roles, 'deadletters.read') || permits(caller.roles, 'audit.read'))
+    return live.lastError;
+  return `${live.lastErrorSummary} (the error's text may quote the message: shown to those who may read dead letters)`;
+}
+
 export interface RouteListItem extends RouteSummary {
   processes: Array<{
     process: string;
@@ -118,6 +133,8 @@ export interface RuntimeStatus {
   processed: number;
   failed: number;
   lastError: string | null;
+  /** `lastError` without its text, when it is a message's failure (which may quote the message). */
+  lastErrorSummary?: string | null;
   /** Why it is not running (the broker's words, redacted), while it is not. */
   reason?: string | null;
   /** Since when it is in this state, in this process. */
@@ -269,7 +286,7 @@ export class RoutesService {
    * process's run state, counts and last error (redacted). `q` filters on id and description
    * (case-insensitive).
    */
-  async list(q?: string): Promise<RouteListItem[]> {
+  async list(q?: string, caller?: Principal): Promise<RouteListItem[]> {
     const needle = q?.trim().toLowerCase();
     return (await this.routes.listWithDocument())
       .map(({ route, document }) => this.summary(route, document))
@@ -281,7 +298,8 @@ export class RoutesService {
       )
       .map((summary) => {
         const live = this.liveStatus(summary);
-        const lastError = live.lastError === null ? null : redactPanText(live.lastError);
+        const shown = lastErrorFor(live, caller);
+        const lastError = shown === null ? null : redactPanText(shown);
         const reason = live.reason ? redactPanText(live.reason) : null;
         const since = live.since ?? null;
         return {
@@ -636,7 +654,10 @@ export class RoutesService {
     return this.get(id);
   }
 
-  async status(id: string): Promise<
+  async status(
+    id: string,
+    caller?: Principal,
+  ): Promise<
     {
       id: string;
       desiredState: string;
@@ -646,22 +667,24 @@ export class RoutesService {
     } & RuntimeStatus & { reason: string | null; since: string | null }
   > {
     const route = await this.require(id);
-    const live = this.runtime?.status(id);
+    const live: RuntimeStatus = this.runtime?.status(id) ?? {
+      state: route.activeVersion === null ? 'not-deployed' : 'stopped',
+      inFlight: 0,
+      processed: 0,
+      failed: 0,
+      lastError: null,
+    };
+    const { lastErrorSummary: _withheld, ...shown } = live;
     return {
       id,
       desiredState: route.desiredState,
       activeVersion: route.activeVersion,
       latestVersion: route.latestVersion,
       process: PROCESS_NAME,
-      ...(live ?? {
-        state: route.activeVersion === null ? 'not-deployed' : 'stopped',
-        inFlight: 0,
-        processed: 0,
-        failed: 0,
-        lastError: null,
-      }),
-      reason: live?.reason ?? null,
-      since: live?.since ?? null,
+      ...shown,
+      lastError: lastErrorFor(live, caller),
+      reason: live.reason ?? null,
+      since: live.since ?? null,
     };
   }
 

@@ -104,6 +104,12 @@ export interface WorkerStatus {
   processed: number;
   failed: number;
   lastError: string | null;
+  /**
+   * `lastError` without its text, when it is a message's failure (`EXPRESSION_FAILED at
+   * /pipeline/1 (transform)`): such a text may quote the message (a JSONata error names the value
+   * it could not use), which only those who may read messages are shown.
+   */
+  lastErrorSummary?: string | null;
   /** Why it is not running (the broker's words, card numbers redacted), while it is not. */
   reason?: string | null;
   /** Since when it is in this state (ISO 8601). */
@@ -156,6 +162,7 @@ export class RouteWorker {
   private processed = 0;
   private failed = 0;
   private lastError: string | null = null;
+  private lastErrorSummary: string | null = null;
   /** Stopped for good: its destinations are closed. */
   private closed = false;
   /** Aborted by stop(): waits between delivery attempts end and the message goes back. */
@@ -295,8 +302,10 @@ export class RouteWorker {
       // A source that could not start still holds its share of the broker client.
       if (source && !(err instanceof StartCancelled)) await source.stop().catch(() => undefined);
       this.state = err instanceof StartCancelled ? 'stopped' : 'failed';
-      if (!(err instanceof StartCancelled))
+      if (!(err instanceof StartCancelled)) {
         this.lastError = `could not start: ${(err as Error).message}`;
+        this.lastErrorSummary = null;
+      }
       throw err;
     }
   }
@@ -340,6 +349,7 @@ export class RouteWorker {
       processed: this.processed,
       failed: this.failed,
       lastError: this.lastError,
+      lastErrorSummary: this.lastErrorSummary,
     };
     const spec = this.document.source;
     if (this.state === 'starting' && spec.connection !== undefined) {
@@ -714,6 +724,7 @@ export class RouteWorker {
   ): Promise<ProcessResult> {
     this.failed += 1;
     this.lastError = `${failure.code}: ${failure.message}`;
+    this.lastErrorSummary = failure.where ? `${failure.code} at ${failure.where}` : failure.code;
     const error = { code: failure.code, message: failure.message, where: failure.where };
     // A replay that fails again stays the one dead letter it was (the caller records the attempt).
     if (options.replay) {

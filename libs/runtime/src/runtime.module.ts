@@ -93,6 +93,7 @@ function runtimeStatus(supervisor: RouteSupervisor): RouteRuntimeStatus {
           processed: s.processed,
           failed: s.failed,
           lastError: s.lastError,
+          lastErrorSummary: s.lastErrorSummary ?? null,
           reason: s.reason ?? null,
           since: s.since ?? null,
         }

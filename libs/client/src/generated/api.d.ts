@@ -591,7 +591,7 @@ export interface paths {
         };
         /**
          * List routes with their live state, counts and last error, in one call
-         * @description `processes` holds the run state as this gateway process sees it; `lastError` is redacted. `q` filters on id and description (case-insensitive substring).
+         * @description `processes` holds the run state as this gateway process sees it; `lastError` is redacted, and a message's failure is shown without its text (which may quote the message) to callers who may not read dead letters or the audit trail. `q` filters on id and description (case-insensitive substring).
          */
         get: operations["RoutesController_list"];
         put?: never;
@@ -778,7 +778,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Run state, messages in flight, counts and the last error */
+        /**
+         * Run state, messages in flight, counts and the last error
+         * @description `lastError` of a message's failure is shown without its text (which may quote the message) to callers who may not read dead letters or the audit trail: `EXPRESSION_FAILED at /pipeline/0 (transform) (...)`.
+         */
         get: operations["RoutesController_status"];
         put?: never;
         post?: never;
