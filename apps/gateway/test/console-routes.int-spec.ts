@@ -388,6 +388,41 @@ describe('POST /routes/test: dry run of an unsaved document', () => {
     }
   });
 
+  it("a dry run's hash pseudonyms are not the route's: no reader of routes can hash what it likes", async () => {
+    await gateway.create(editorToken, '/api/v1/routes', {
+      id: 'hash-oracle',
+      source: { type: 'http', path: 'mask/hash-oracle', mode: 'sync', auth: 'none' },
+      pipeline: [{ mask: [{ path: 'email', with: 'hash' }] }],
+      destinations: [{ type: 'log' }],
+    });
+    const email = 'jane.doe@private.example';
+    const delivered = await gateway.request('POST', '/ingest/mask/hash-oracle', {
+      body: { email },
+    });
+    expect(delivered.status).toBe(200);
+    const real = (delivered.body as { email: string }).email;
+    expect(real).toMatch(/^[0-9a-f]{64}$/);
+    const dry = async (url: string, body: Record<string, unknown>) => {
+      const res = await gateway.request('POST', url, { token: viewerToken, body });
+      return (ok(res) as { deliveries: Array<{ body: { email: string } }> }).deliveries[0].body
+        .email;
+    };
+    const message = { body: { email } };
+    const saved = await dry('/api/v1/routes/hash-oracle/test', { message });
+    const unsaved = await dry('/api/v1/routes/test', {
+      document: {
+        ...maskRoute('hash-oracle-draft'),
+        pipeline: [{ mask: [{ path: 'email', with: 'hash' }] }],
+      },
+      message,
+    });
+    // The shape of a real pseudonym, the same in every dry run, and not the one delivered.
+    expect(saved).toMatch(/^[0-9a-f]{64}$/);
+    expect(unsaved).toBe(saved);
+    expect(await dry('/api/v1/routes/hash-oracle/test', { message })).toBe(saved);
+    expect(saved).not.toBe(real);
+  });
+
   it('the saved-route dry run lists mask changes and PAN warnings too', async () => {
     await gateway.create(editorToken, '/api/v1/routes', maskRoute('saved-mask'));
     const [pan] = cardNumbers();

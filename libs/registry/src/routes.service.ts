@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
@@ -171,8 +172,25 @@ export interface UnsavedDryRunInput {
   message: DryRunMessage;
 }
 
+/**
+ * The resources a dry run compiles with: the route's own, but the `hash` mask keyed with a key of
+ * its own, derived one way from the real one. A dry run may be asked by anyone who reads routes,
+ * with any message: with the real key it would give the pseudonym of any value a reader cares to
+ * try (every e-mail address of a list), and so undo the pseudonymisation of whatever the route
+ * delivered. Dry-run pseudonyms have the real ones' shape and are as stable (the same value gives
+ * the same pseudonym in every dry run and process), but are not the ones the route delivers.
+ */
+export function dryRunResources(resources: RouteResources): RouteResources {
+  return {
+    ...resources,
+    hmacKey: createHmac('sha256', resources.hmacKey).update('junction/dry-run').digest(),
+  };
+}
+
 @Injectable()
 export class RoutesService {
+  private readonly dryRunWith: RouteResources;
+
   constructor(
     private readonly routes: RoutesRepository,
     private readonly connections: ConnectionsService,
@@ -180,7 +198,9 @@ export class RoutesService {
     private readonly samples: SamplesService,
     private readonly events: RouteEventBus,
     @Optional() @Inject(ROUTE_RUNTIME_STATUS) private readonly runtime?: RouteRuntimeStatus,
-  ) {}
+  ) {
+    this.dryRunWith = dryRunResources(resources);
+  }
 
   /**
    * Announces a committed change, and waits for this process's runtime to apply it, so that a
@@ -751,7 +771,7 @@ export class RoutesService {
    */
   async runDry(document: RouteSpec, version: number, message: DryRunMessage): Promise<DryRunView> {
     await new Promise((resolve) => setImmediate(resolve));
-    const compiled = await compileRoute(document, this.resources);
+    const compiled = await compileRoute(document, this.dryRunWith);
     const envelope: Envelope = {
       id: 'dry-run',
       headers: Object.fromEntries(
