@@ -171,7 +171,12 @@ export function createJunctionClient(options: JunctionClientOptions = {}): Junct
   const send = options.fetch ?? ((request: Request) => globalThis.fetch(request));
   const client = createClient<paths>({
     baseUrl,
-    ...(options.browser ? { credentials: 'same-origin' as const } : {}),
+    // A redirect is an answer, not followed: fetch would carry X-API-Key (it drops only
+    // Authorization) to wherever a proxy, a mistyped URL or anyone on the path sends it. The
+    // browser (the console) sends only its same-origin cookie and keeps fetch's default.
+    ...(options.browser
+      ? { credentials: 'same-origin' as const }
+      : { redirect: 'manual' as const }),
     // A failed connection says which gateway, never the request (its headers hold credentials).
     fetch: async (request: Request) => {
       try {

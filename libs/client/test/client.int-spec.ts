@@ -5,6 +5,7 @@
  * as the one the gateway serves (so a drift fails here as well as in `npm run build`).
  */
 import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -181,6 +182,34 @@ describe('@junction/client against the gateway', () => {
     expect(err).toBeInstanceOf(NetworkError);
     expect((err as Error).message).toBe(`cannot reach http://127.0.0.1:${port}: ECONNREFUSED`);
     expect(inspect(err)).not.toContain(token);
+  });
+
+  it('never carries the credential to where a redirect points: the redirect is the answer', async () => {
+    const seen: Array<Record<string, unknown>> = [];
+    const elsewhere = createHttpServer((req, res) => {
+      seen.push(req.headers);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+    });
+    const redirecting = createHttpServer((req, res) => {
+      const { port } = elsewhere.address() as { port: number };
+      res.writeHead(307, { location: `http://127.0.0.1:${port}${req.url}` }).end();
+    });
+    for (const server of [elsewhere, redirecting])
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = redirecting.address() as { port: number };
+      const apiKey = `jk_0123456789ab_${'k'.repeat(32)}`;
+      for (const credential of [{ apiKey }, { token }]) {
+        const api = createJunctionClient({ baseUrl: `http://127.0.0.1:${port}`, ...credential });
+        const err = await api.data(api.GET('/api/v1/routes')).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ApiError);
+        expect(err).toMatchObject({ status: 307 });
+      }
+      expect(seen).toEqual([]);
+    } finally {
+      for (const server of [elsewhere, redirecting])
+        await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('streams an audit export', async () => {
