@@ -169,6 +169,51 @@ describe('ingest: HMAC signatures and request-reply', () => {
       expect(old.status).toBe(401);
     }, 30_000);
 
+    it("one signing key, one route: a request signed for one path is not taken at another's", async () => {
+      // A request signed for 'signed' (an order) sent to a second route on the same key (its
+      // cancellation) would pass there too: the signature does not cover the path.
+      const cancel = {
+        id: 'signed-cancel',
+        source: { type: 'http', path: 'signed/cancel', auth: 'hmac', connection: 'partner' },
+        destinations: [{ type: 'log' }],
+      };
+      const validated = await api('POST', '/api/v1/routes/validate', cancel);
+      expect(validated.body).toMatchObject({
+        valid: false,
+        problems: [expect.objectContaining({ pointer: '/source/connection', routeId: 'signed' })],
+      });
+      const refused = await api('POST', '/api/v1/routes', cancel);
+      expect(refused.status).toBe(409);
+      expect(refused.body).toMatchObject({
+        message: expect.stringContaining('a signature does not name the path'),
+        details: { routeId: 'signed' },
+      });
+      const signedBody = JSON.stringify({ id: 'o-1' });
+      expect(
+        (
+          await post('signed/cancel', signedBody, {
+            'x-junction-signature': signIngest(key, signedBody, now()),
+          })
+        ).status,
+      ).toBe(404);
+      // With a key of its own it is a route like any other.
+      await api('POST', '/api/v1/connections', {
+        name: 'partner-cancel',
+        type: 'http',
+        config: { baseUrl: 'http://127.0.0.1:1' },
+        secrets: { hmacKey: `${key}-cancel` },
+      });
+      const own = await api('POST', '/api/v1/routes', {
+        ...cancel,
+        source: { ...cancel.source, connection: 'partner-cancel' },
+      });
+      expect(own.status).toBe(201);
+      const replayed = await post('signed/cancel', signedBody, {
+        'x-junction-signature': signIngest(key, signedBody, now()),
+      });
+      expect(replayed.status).toBe(401);
+    });
+
     it('refuses to save an HMAC route without a connection, or whose connection has no hmacKey', async () => {
       const noConnection = await api('POST', '/api/v1/routes/validate', {
         id: 'signed-2',

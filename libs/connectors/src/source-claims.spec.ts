@@ -47,7 +47,18 @@ describe('where a source takes messages no other route may take', () => {
       place: '$share/g/orders/#',
     });
     expect(key('a', { type: 'http', path: 'orders', auth: 'none' })).toBeUndefined();
+    expect(key('a', { type: 'http', path: 'orders' })).toBeUndefined();
     // A protocol that makes no claim (or none known) claims nothing.
     expect(sourceClaim({}, 'a', route(m))).toBeUndefined();
+  });
+
+  it("an HTTP source checking signatures: its connection's signing key, whatever the path", () => {
+    const signed = { type: 'http', path: 'orders', auth: 'hmac', connection: 'partner' };
+    expect(key('a', signed)).toBe(key('b', { ...signed, path: 'orders/cancel', mode: 'sync' }));
+    expect(key('a', signed)).not.toBe(key('b', { ...signed, connection: 'other-partner' }));
+    expect(claim('a', signed)).toMatchObject({
+      pointer: '/source/connection',
+      why: expect.stringContaining('a signature does not name the path'),
+    });
   });
 });

@@ -11,7 +11,8 @@ import type { RouteProtocols } from '@junction/pipeline';
  *
  * Sources every route reads in full (an MQTT topic without a share group, a Kafka topic in
  * another group, an AMQP 1.0 topic under another subscription) claim nothing; HTTP paths have
- * their own claims.
+ * their own claims. An HTTP source that checks signatures claims its connection's signing key:
+ * a signature does not name the path it was made for.
  */
 export interface SourceClaim {
   /** Compared between routes: type, connection and the place, as the broker sees it. */
@@ -20,6 +21,8 @@ export interface SourceClaim {
   pointer: string;
   /** The place in words, for the message. */
   place: string;
+  /** Why two routes may not share it (see SourcePlaceClaim.why). */
+  why?: string;
 }
 
 /** The claim of a route's source, as its protocol makes it (see ProtocolSourceSpec.claim). */
@@ -36,6 +39,7 @@ export function sourceClaim(
       key: JSON.stringify([s.type, s.connection, ...found.parts]),
       pointer: `/source${found.pointer}`,
       place: found.place,
+      ...(found.why ? { why: found.why } : {}),
     }
   );
 }

@@ -82,6 +82,11 @@ export interface SourcePlaceClaim {
   readonly pointer: string;
   /** The place in words (`queue orders.in`). */
   readonly place: string;
+  /**
+   * Why two routes may not share it, for the refusal; absent: the broker would split the place's
+   * messages between them.
+   */
+  readonly why?: string;
 }
 
 /** The place a string field of a spec names, if it is set. */

@@ -856,7 +856,9 @@ export class RoutesService {
       const { claim, owner, connection } = taken;
       throw new JunctionError(
         'CONFLICT',
-        `route '${owner}' reads ${claim.place} on connection '${connection}' already; two routes reading one place would split its messages between them (change that route, or delete it first)`,
+        claim.why
+          ? `route '${owner}' takes ${claim.place} already: ${claim.why}`
+          : `route '${owner}' reads ${claim.place} on connection '${connection}' already; two routes reading one place would split its messages between them (change that route, or delete it first)`,
         { routeId: owner, problems: [takenSourceProblem(taken)] },
       );
     }
@@ -1033,5 +1035,10 @@ interface TakenSource {
 }
 
 function takenSourceProblem({ claim, owner }: TakenSource): RouteProblem {
-  return { pointer: claim.pointer, message: `is where route '${owner}' reads (${claim.place})` };
+  return {
+    pointer: claim.pointer,
+    message: claim.why
+      ? `route '${owner}' takes ${claim.place}: ${claim.why}`
+      : `is where route '${owner}' reads (${claim.place})`,
+  };
 }

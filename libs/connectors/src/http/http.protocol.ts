@@ -152,6 +152,19 @@ export const httpConnector: ConnectorPlugin<
     connectionSecret: 'hmacKey',
     pushed: true,
     awaitsReply: (spec) => spec.mode === 'sync',
+    // A signature covers its time, Idempotency-Key and body, not the path it was sent to: two
+    // routes checking with one key would each take the other's signed requests, and a request
+    // captured on its way to one (an order) could be sent to the other (its cancellation) within
+    // the 300 s a timestamp is good for. So a signing key belongs to one route.
+    claim(spec) {
+      if (spec.auth !== 'hmac' || typeof spec.connection !== 'string') return undefined;
+      return {
+        parts: ['hmacKey'],
+        pointer: '/connection',
+        place: `requests signed with the hmacKey of connection '${spec.connection}'`,
+        why: 'a signature does not name the path it was made for, so each route would take requests signed for the other (one captured on its way to one route could be sent to the other within 300 s); give each signed route a connection (a key) of its own',
+      };
+    },
     check(spec, report) {
       // An ingest path is whatever its normalised form is (see ingest-path.ts): one that has
       // none could never be matched, and one spelled with look-alikes must not pass for another.
