@@ -94,6 +94,25 @@ describe('secrets written into config', () => {
     },
   );
 
+  it.each([
+    ['Host', 'erp.attacker.example', /is set by Junction itself/],
+    ['content-length', '0', /is set by Junction itself/],
+    ['Transfer-Encoding', 'chunked', /is set by Junction itself/],
+    ['Idempotency-Key', 'fixed', /is set by Junction itself/],
+    ['x tenant', 'eu', /is not a valid header name/],
+    ['x-tenant', 'eu\r\nx-injected: 1', /cannot be sent/],
+  ])(
+    'refuses a %s header when saved, as the destination would at start',
+    (name, value, message) => {
+      expect(
+        connectionConfigProblems('http', {
+          baseUrl: 'https://erp.internal',
+          headers: { [name]: value, 'x-ok': 'fine' },
+        }),
+      ).toEqual([{ pointer: `/config/headers/${name}`, message: expect.stringMatching(message) }]);
+    },
+  );
+
   it('keeps ordinary headers', () => {
     expect(
       connectionConfigProblems('http', {

@@ -20,6 +20,8 @@ export const RESERVED_HEADERS = new Set([
 ]);
 /** An HTTP header name (RFC 9110 token). */
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A header value that can be sent: no line break or other control character but a tab. */
+export const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /**
  * Credential headers kept as secrets (`secrets["header:X-Api-Key"]`), so that they are stored

@@ -16,7 +16,7 @@ import {
 import { errorText } from '../logger';
 import { SecretScrubber } from '../secret-scrubber';
 import type { EgressPolicy } from '../egress/egress-policy';
-import { RESERVED_HEADERS, secretHeaderProblem, TOKEN } from './http-headers';
+import { FIELD_VALUE, RESERVED_HEADERS, secretHeaderProblem, TOKEN } from './http-headers';
 import { targetUrl } from './http-target';
 
 export interface HttpDestinationOptions {
@@ -36,9 +36,6 @@ const gzipAsync = promisify(gzip);
 const DEFAULT_TIMEOUT_MS = 5_000;
 /** Largest response body returned as a reply. */
 const MAX_REPLY_BYTES = 5 * 1024 * 1024;
-
-/** Headers a message may not set: framing and hop-by-hop headers, and the ones this destination owns. */
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /**
  * Sends each message as one JSON request (POST by default, or PUT or PATCH) to `config.baseUrl +

@@ -9,7 +9,7 @@ import {
   urlTarget,
 } from '../spec-fields';
 import type { HttpPoolOptions } from './http.factory';
-import { secretHeaderProblem } from './http-headers';
+import { FIELD_VALUE, RESERVED_HEADERS, secretHeaderProblem, TOKEN } from './http-headers';
 
 export interface HttpSourceSpec {
   type: 'http';
@@ -95,7 +95,26 @@ export const httpConnector: ConnectorPlugin<
       const headers = config.headers;
       if (headers !== null && typeof headers === 'object')
         for (const [name, value] of Object.entries(headers as Record<string, unknown>))
+          // What the destination refuses when it starts, refused when saved: stored, a `Host`
+          // (pointing the connection's credentials at another virtual host of the same address)
+          // or a header that cannot be sent stopped every route of the connection at its restart.
+          // (An Authorization header is a credential: its slot is named below.)
           if (
+            !TOKEN.test(name) ||
+            (RESERVED_HEADERS.has(name.toLowerCase()) && name.toLowerCase() !== 'authorization')
+          )
+            problems.push({
+              pointer: `/config/headers/${name}`,
+              message: TOKEN.test(name)
+                ? `is set by Junction itself (${[...RESERVED_HEADERS].join(', ')} are)`
+                : 'is not a valid header name',
+            });
+          else if (typeof value === 'string' && !FIELD_VALUE.test(value))
+            problems.push({
+              pointer: `/config/headers/${name}`,
+              message: 'cannot be sent: a header value holds no line break or control character',
+            });
+          else if (
             CREDENTIAL_NAME.test(name) ||
             (typeof value === 'string' && CREDENTIAL_VALUE.test(value))
           )
