@@ -90,7 +90,7 @@ export class AuthService {
     meta: { ip?: string; userAgent?: string },
   ): Promise<LoginResult> {
     if (!username || !password)
-      return this.fail(username, 'local', 'empty user name or password', meta.ip);
+      return this.refuse(username, 'local', 'empty user name or password', meta.ip);
     // A NUL cannot be in Postgres text (so in no user name): an unknown user, not a failed query.
     const user =
       username.includes('\u0000') || /\p{Cs}/u.test(username)
@@ -98,8 +98,8 @@ export class AuthService {
         : await this.users.findForLogin('local', username);
     const ok = await verifyPassword(user?.passwordHash ?? (await decoyHash()), password);
     if (!user || !ok)
-      return this.fail(username, 'local', user ? 'wrong password' : 'unknown user', meta.ip);
-    if (user.disabled) return this.fail(username, 'local', 'user disabled', meta.ip);
+      return this.refuse(username, 'local', user ? 'wrong password' : 'unknown user', meta.ip);
+    if (user.disabled) return this.refuse(username, 'local', 'user disabled', meta.ip);
     return this.startSession(user, meta);
   }
 
@@ -187,18 +187,6 @@ export class AuthService {
       provider,
       roles: rolesOf(user),
     };
-  }
-
-  /** Records a refused sign-in and throws the one message every refusal has. */
-  /** `account`: whose lockout budget the failure counts against, when not the name typed. */
-  async refuse(
-    actor: string,
-    provider: string,
-    reason: string,
-    ip?: string,
-    account: string = actor,
-  ): Promise<never> {
-    return this.fail(actor, provider, reason, ip, account);
   }
 
   /** Opens a session for a user a provider has already authenticated (local, LDAP or OIDC). */
@@ -312,7 +300,11 @@ export class AuthService {
     };
   }
 
-  private async fail(
+  /**
+   * Records a refused sign-in and throws the one message every refusal has. `account`: whose
+   * lockout budget the failure counts against, when not the name typed.
+   */
+  async refuse(
     actor: string,
     provider: string,
     reason: string,
