@@ -2536,8 +2536,8 @@ export interface operations {
                         checks?: {
                             /** @enum {string} */
                             startup?: "ok" | "pending";
-                            /** @description `ok`, or why not */
-                            database?: string;
+                            /** @enum {string} */
+                            database?: "ok" | "does not answer";
                             /** @description Broker connections the running routes use. */
                             connections?: {
                                 connection?: string;
@@ -2546,7 +2546,6 @@ export interface operations {
                                 up?: boolean;
                                 /** Format: date-time */
                                 since?: string;
-                                error?: string;
                             }[];
                         };
                         /** @description With 503: what is not ready. */
@@ -2566,8 +2565,8 @@ export interface operations {
                         checks?: {
                             /** @enum {string} */
                             startup?: "ok" | "pending";
-                            /** @description `ok`, or why not */
-                            database?: string;
+                            /** @enum {string} */
+                            database?: "ok" | "does not answer";
                             /** @description Broker connections the running routes use. */
                             connections?: {
                                 connection?: string;
@@ -2576,7 +2575,6 @@ export interface operations {
                                 up?: boolean;
                                 /** Format: date-time */
                                 since?: string;
-                                error?: string;
                             }[];
                         };
                         /** @description With 503: what is not ready. */
