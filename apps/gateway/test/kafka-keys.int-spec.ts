@@ -156,6 +156,18 @@ it('sends the source key on where the destination names none, and keeps it on de
   ]);
 });
 
+it('a dry run takes the key as a run does: $meta.key, and the key a keyless destination sends', async () => {
+  const dry = async (key: string) => {
+    const res = await api('POST', `/api/v1/routes/keys-${RUN}/test`, {
+      message: { body: { id: 9 }, key },
+    });
+    expect(res.status).toBe(200);
+    return (res.body as { deliveries: { key: string | null; body: unknown }[] }).deliveries[0];
+  };
+  expect(await dry('order-9')).toMatchObject({ key: 'order-9', body: { id: 9, k: 'order-' } });
+  expect(await dry('4111111111111111')).toMatchObject({ key: null, body: { id: 9, k: '[PAN R' } });
+});
+
 it('sends the key on in an exactly-once route too', async () => {
   await gw.create(token, '/api/v1/routes', {
     id: `eos-keys-${RUN}`,

@@ -240,6 +240,17 @@ export class DryRunMessageDto {
   @IsOptional()
   @IsObject()
   headers?: Record<string, string>;
+
+  @ApiPropertyOptional({
+    description:
+      "A Kafka source record's key: `$meta.key` in expressions (card numbers redacted), and the key a Kafka destination that names none sends on.",
+    example: 'ORD-2026-000123',
+    maxLength: 65536,
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(65536)
+  key?: string;
 }
 
 export class DryRunRequestDto {

@@ -158,6 +158,11 @@ export interface RouteRuntimeStatus {
 export interface DryRunMessage {
   body: unknown;
   headers?: Record<string, string>;
+  /**
+   * A Kafka source record's key: `$meta.key` (card numbers redacted), and the key a Kafka
+   * destination that names none sends on (none when it holds a card number), as a run does.
+   */
+  key?: string;
 }
 
 export interface DryRunInput {
@@ -784,9 +789,14 @@ export class RoutesService {
         source: { type: 'test', name: 'dry-run' },
         receivedAt: new Date().toISOString(),
         redelivered: false,
+        ...(message.key !== undefined ? { key: redactPanText(message.key) } : {}),
       },
     };
-    return dryRunView(version, await compiled.run(envelope, { trace: true }));
+    const result = await compiled.run(envelope, { trace: true });
+    if (message.key !== undefined && redactPanText(message.key) === message.key)
+      for (const d of result.deliveries)
+        if (d.key === undefined && d.destination.type === 'kafka') d.key = message.key;
+    return dryRunView(version, result);
   }
 
   private textOf(

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import { JunctionError } from '@junction/common';
 import { decodeBody, PipelineError, PipelineErrorCode, redactPanText } from '@junction/pipeline';
@@ -112,7 +113,9 @@ export class DeadLetterPreviewService {
     let evaluated = 0;
     let cutShort = false;
     // Opened as they are run, a page at a time: not all of them first (see openMany).
-    for await (const { row, payload, headers } of this.store.openMany(filter, limit)) {
+    for await (const { row, payload, headers, key } of this.store.openMany(filter, limit)) {
+      // The record's key as a replay gives it (Kafka): a route that reads $meta.key runs alike.
+      const keyText = key !== undefined && isUtf8(key) ? key.toString('utf8') : undefined;
       if (this.clock() > deadline) {
         cutShort = true;
         break;
@@ -133,7 +136,7 @@ export class DeadLetterPreviewService {
           .get(row.reasonCode)!;
       reason.total += 1;
       const after = runner
-        ? await run(runner, payload, headers)
+        ? await run(runner, payload, headers, keyText)
         : notRunnable(`route '${row.routeId}' has no version to run`);
       if (after.outcome === 'deliver') reason.wouldDeliver += 1;
       else if (after.outcome === 'drop') reason.dropped += 1;
@@ -149,7 +152,7 @@ export class DeadLetterPreviewService {
             reasonCode: row.reasonCode,
             reason: row.reasonRedacted,
             failedAt: row.failedAt,
-            run: own ? await run(own, payload, headers) : null,
+            run: own ? await run(own, payload, headers, keyText) : null,
           },
           after,
         });
@@ -175,6 +178,7 @@ async function run(
   runner: Runner,
   payload: Buffer,
   headers: Record<string, string>,
+  key?: string,
 ): Promise<DryRunView> {
   let body: unknown;
   try {
@@ -184,7 +188,7 @@ async function run(
       return notRunnable(err.message, err.code, runner.version === 'draft' ? 0 : runner.version);
     throw err;
   }
-  return runner.run({ body, headers });
+  return runner.run({ body, headers, ...(key !== undefined ? { key } : {}) });
 }
 
 function notRunnable(

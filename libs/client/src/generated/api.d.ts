@@ -1684,6 +1684,11 @@ export interface components {
             headers?: {
                 [key: string]: string;
             };
+            /**
+             * @description A Kafka source record's key: `$meta.key` in expressions (card numbers redacted), and the key a Kafka destination that names none sends on.
+             * @example ORD-2026-000123
+             */
+            key?: string;
         };
         UnsavedDryRunRequestDto: {
             /** @description The route document to run (not saved). Either this or `source`. */
