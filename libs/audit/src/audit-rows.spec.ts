@@ -62,6 +62,14 @@ describe('audit rows', () => {
     expect(row.doneAt).toBe('2025-01-02T03:04:06.000Z');
   });
 
+  it("takes the runtime's SHA-256 of a payload it hashed already, and hashes it itself when that is no SHA-256", () => {
+    const given = 'ab'.repeat(32);
+    expect(messageRow(record({ payloadSha256: given })).payloadSha256).toBe(given);
+    expect(messageRowText(record({ payloadSha256: given })).content).toContain(`"${given}"`);
+    const own = createHash('sha256').update(`{"card":"${PAN}"}`).digest('hex');
+    expect(messageRow(record({ payloadSha256: `${PAN} not a digest` })).payloadSha256).toBe(own);
+  });
+
   it("keeps no body with auditPayload 'none', and survives what Postgres cannot store", () => {
     expect(messageRow(record({ auditPayload: 'none' })).body).toBeNull();
     const odd = messageRow(

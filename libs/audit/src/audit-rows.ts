@@ -61,9 +61,12 @@ function targetOf(receipt: unknown): string {
 }
 
 const NO_PAYLOAD = Buffer.alloc(0);
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
-/** The hex SHA-256 of the payload as received. */
+/** The hex SHA-256 of the payload as received (the runtime's own, when it hashed it already). */
 function payloadSha256(record: MessageRecord): string {
+  if (typeof record.payloadSha256 === 'string' && SHA256_HEX.test(record.payloadSha256))
+    return record.payloadSha256;
   return hash('sha256', record.payload ?? NO_PAYLOAD, 'hex');
 }
 

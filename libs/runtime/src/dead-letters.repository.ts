@@ -18,6 +18,8 @@ export interface ParkedMessage {
   failedAt?: string;
   attempts: number;
   payload: Buffer;
+  /** The hex SHA-256 of the whole payload, when the caller hashed it already (see payloadSha256). */
+  payloadSha256?: string;
   headers: Record<string, string>;
   /** The source record's key (Kafka), kept sealed with the payload for a replay. */
   key?: Buffer;
@@ -174,7 +176,8 @@ export class DeadLettersRepository {
       failedAt: storable(message.failedAt),
       attempts: message.attempts,
       sealed,
-      payloadSha256: createHash('sha256').update(message.payload).digest('hex'),
+      payloadSha256:
+        message.payloadSha256 ?? createHash('sha256').update(message.payload).digest('hex'),
     };
     await this.db
       .getRepository(DeadLetterEntity)

@@ -19,6 +19,11 @@ export interface MessageRecord {
   body?: unknown;
   /** The payload as received, for hashing; never stored as is. */
   payload: Buffer;
+  /**
+   * The hex SHA-256 of `payload`, when the runtime has it already: a dead letter's payload may be
+   * far over the message limit, and is hashed once, off the event loop's critical path.
+   */
+  payloadSha256?: string;
   auditPayload: 'masked' | 'none';
   /** The W3C trace the message belongs to (its caller's, or the one tracing started). */
   traceId?: string;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   CONNECTORS,
   ConnectorError,
@@ -12,7 +13,8 @@ import {
   type Source,
 } from '@junction/connectors';
 import { testResources } from '@junction/pipeline';
-import type { DeadLettersRepository } from './dead-letters.repository';
+import { MAX_KEPT_PAYLOAD_BYTES, type DeadLettersRepository } from './dead-letters.repository';
+import { DIGEST_SLICE_BYTES } from './payload-digest';
 import type { MessageRecord } from './message-audit';
 import { RouteWorker, type ProcessResult, type WorkerDeps } from './route-worker';
 
@@ -295,6 +297,46 @@ describe('RouteWorker', () => {
     });
     expect(records.map((r) => r.outcome)).toEqual(['dead-lettered']);
     expect(worker.status()).toMatchObject({ failed: 1 });
+    await worker.stop();
+  });
+
+  it('sends a message over the size limit to the dead-letter destination cut as the dead letter keeps it, hashed once without holding the event loop', async () => {
+    const dlq = new FakeDestination();
+    const { deps, source, records, parked } = fakeDeps([new FakeDestination()], dlq);
+    const doc = route({
+      errors: { deadLetter: { type: 'amqp', connection: 'rabbit', queue: 'orders.dlq' } },
+    });
+    const worker = await started(doc, deps);
+    // A broker hands over far more than a route runs (Mosquitto up to 256 MB).
+    const payload = Buffer.alloc(8 * DIGEST_SLICE_BYTES + 5, 0x20);
+    const whole = createHash('sha256').update(payload).digest('hex');
+    let turns = 0;
+    let turning = true;
+    const tick = (): void => {
+      turns += 1;
+      if (turning) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const result = (await source.deliver(message('', { payload }))) as ProcessResult;
+    turning = false;
+    expect(result).toMatchObject({ outcome: 'dead-lettered', error: { code: 'INPUT_REJECTED' } });
+    // The event loop turned between the slices of the one hash.
+    expect(turns).toBeGreaterThanOrEqual(8);
+    expect(dlq.sent).toHaveLength(1);
+    expect(dlq.sent[0].body.length).toBe(MAX_KEPT_PAYLOAD_BYTES);
+    expect(dlq.sent[0].body.equals(payload.subarray(0, MAX_KEPT_PAYLOAD_BYTES))).toBe(true);
+    expect(dlq.sent[0].headers).toMatchObject({
+      'x-junction-payload-bytes': String(payload.length),
+      'x-junction-payload-sha256': whole,
+    });
+    expect(parked).toEqual([expect.objectContaining({ payloadSha256: whole })]);
+    expect(records).toEqual([expect.objectContaining({ payloadSha256: whole })]);
+    // A message within the limit goes to the dead-letter destination whole, without those headers.
+    await source.deliver(
+      message('{not json', { headers: { 'x-junction-payload-bytes': '99999999' } }),
+    );
+    expect(dlq.sent[1].body.toString()).toBe('{not json');
+    expect(dlq.sent[1].headers['x-junction-payload-bytes']).toBeUndefined();
     await worker.stop();
   });
 

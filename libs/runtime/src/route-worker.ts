@@ -29,7 +29,8 @@ import {
   RouteResources,
 } from '@junction/pipeline';
 import { MessageAuditSink, MessageOutcome } from './message-audit';
-import { DeadLettersRepository } from './dead-letters.repository';
+import { DeadLettersRepository, MAX_KEPT_PAYLOAD_BYTES } from './dead-letters.repository';
+import { payloadSha256 } from './payload-digest';
 import { Jitter, RetryInterrupted, RetryPolicy, retryPolicy, withRetry } from './retry';
 import { MessageTrace, MessageTracing, PropagatingTracing, TraceHeaders } from './tracing';
 import { DEFAULT_MAX_HOPS, HOPS_HEADER, hopsOf } from './hops';
@@ -731,6 +732,8 @@ export class RouteWorker {
       options.trace.outcome('dead-lettered', error);
       return { id, outcome: 'dead-lettered', error };
     }
+    // Hashed once, for the dead letter and its record alike (in slices: it may be 200 MB).
+    const payloadDigest = await payloadSha256(message.payload);
     const deadLetterId = await this.deps.deadLetters.park({
       messageId: id,
       routeId: this.routeId,
@@ -742,6 +745,7 @@ export class RouteWorker {
       failedAt: failure.where,
       attempts: failure.attempts,
       payload: message.payload,
+      payloadSha256: payloadDigest,
       headers: message.headers,
       ...(message.key !== undefined ? { key: message.key } : {}),
     });
@@ -750,15 +754,27 @@ export class RouteWorker {
         `route ${this.routeId}: the dead-letter destination refused ${id} for good in an earlier try of its transaction; it is kept in the dead-letter table only`,
       );
     } else if (this.deadLetter) {
+      // A payload over the message limit goes as the dead letter keeps it (its first part):
+      // publishing a 200 MB MQTT message whole held the event loop 250 ms, and RabbitMQ closes
+      // the channel (every dead letter in flight on it) for one over its own 128 MB limit.
+      const cut = message.payload.length > MAX_KEPT_PAYLOAD_BYTES;
+      const headers: Record<string, string> = {
+        ...message.headers,
+        'x-junction-route': this.routeId,
+        'x-junction-error': `${failure.code}: ${failure.message}`.slice(0, 1000),
+        'x-junction-dead-letter': deadLetterId,
+        'x-junction-payload-bytes': String(message.payload.length),
+        'x-junction-payload-sha256': payloadDigest,
+      };
+      // Said only of a cut copy (and never as the sender said it).
+      if (!cut) {
+        delete headers['x-junction-payload-bytes'];
+        delete headers['x-junction-payload-sha256'];
+      }
       const out: OutboundMessage = {
         id,
-        headers: {
-          ...message.headers,
-          'x-junction-route': this.routeId,
-          'x-junction-error': `${failure.code}: ${failure.message}`.slice(0, 1000),
-          'x-junction-dead-letter': deadLetterId,
-        },
-        body: message.payload,
+        headers,
+        body: cut ? message.payload.subarray(0, MAX_KEPT_PAYLOAD_BYTES) : message.payload,
         ...((this.document.errors?.deadLetter as RouteDestination | undefined)?.type === 'kafka'
           ? { key: carriedKey(message) }
           : {}),
@@ -783,6 +799,7 @@ export class RouteWorker {
       attempts: failure.attempts,
       receipts,
       body,
+      payloadSha256: payloadDigest,
       error,
       trace: options.trace,
     });
@@ -814,6 +831,7 @@ export class RouteWorker {
       body?: unknown;
       error?: ProcessResult['error'];
       trace: MessageTrace;
+      payloadSha256?: string;
     },
   ): Promise<void> {
     extra.trace.outcome(outcome, extra.error);
@@ -830,6 +848,7 @@ export class RouteWorker {
       error: extra.error,
       body: extra.body,
       payload: message.payload,
+      ...(extra.payloadSha256 !== undefined ? { payloadSha256: extra.payloadSha256 } : {}),
       auditPayload: this.document.audit?.payload ?? 'masked',
       traceId: extra.trace.traceId,
     });
