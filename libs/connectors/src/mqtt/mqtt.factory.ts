@@ -24,6 +24,8 @@ export type MqttPoolOptions = Omit<MqttClientOptions, 'egress'> & {
   startTimeoutMs?: number;
   /** How long a send waits for PUBACK / PUBCOMP. Default 10 s. */
   publishTimeoutMs?: number;
+  /** Most payload bytes of QoS 0 messages a source holds while its route is behind. Default 64 MiB. */
+  qos0WaitingBytes?: number;
 };
 
 /** Client ids allow any UTF-8 in MQTT 5 and Mosquitto, but brokers limited to 3.1's set exist. */
@@ -69,6 +71,7 @@ export const mqttFactories: ConnectorFactories<
         routeId: route.routeId,
         clientId: mqttSourceClientId(spec, route.routeId, context.options.nodeName),
         startTimeoutMs: context.options.startTimeoutMs ?? 30_000,
+        qos0WaitingBytes: context.options.qos0WaitingBytes,
         client: clientOptions(context),
       },
       context.logger,

@@ -16,6 +16,7 @@ import { ConnectorPool } from '../connector-pool';
 import { brokerHasRead, createMqttClient, endClient, mqttSettings } from './mqtt-client';
 import type { MqttPoolOptions } from './mqtt.factory';
 import type { MqttDestinationSpec, MqttSourceSpec } from './mqtt.protocol';
+import type { MqttSource } from './mqtt.source';
 
 const BROKER = new URL(process.env.MQTT_URL ?? 'mqtt://127.0.0.1:18830');
 const TLS_BROKER = new URL(process.env.MQTTS_URL ?? 'mqtts://127.0.0.1:18831');
@@ -345,6 +346,39 @@ describe('mqtt connectors', () => {
         });
       await until(() => seen.length === 5, `5 messages at QoS ${destinationQos}`);
       expect(seen.map((m) => m.id)).toEqual(messages.map((m) => m.id));
+    }
+  });
+
+  it('holds QoS 0 messages for a route that is behind only up to its byte budget, and drops the rest', async () => {
+    const small = testPool({ startTimeoutMs: 5_000, qos0WaitingBytes: 1024 * 1024 });
+    const topic = freshTopic('qos0-budget');
+    const clientId = `qos0-budget-${RUN}`;
+    sessions.add(clientId);
+    const made = small.source(
+      { type: 'mqtt', connection: connection.name, topic, qos: 0, prefetch: 1, clientId },
+      connection,
+      { routeId: `route-${RUN}` },
+    ) as MqttSource;
+    const release = deferred();
+    const seen: Buffer[] = [];
+    try {
+      await made.start(async (m) => {
+        seen.push(m.payload);
+        await release.promise;
+      });
+      // 300 KiB each: one runs, three wait (900 KiB), the six after them would pass 1 MiB.
+      const raw = await rawClient();
+      for (let i = 0; i < 10; i++)
+        await raw.publishAsync(topic, Buffer.alloc(300 * 1024, 0x30 + i), { qos: 1 });
+      await raw.endAsync();
+      await until(() => made.dropped === 6, 'six QoS 0 messages dropped');
+      release.resolve();
+      await until(() => seen.length === 4, 'the first four handled');
+      expect(seen.map((payload) => payload[0] - 0x30)).toEqual([0, 1, 2, 3]);
+    } finally {
+      release.resolve();
+      await made.stop();
+      await small.close();
     }
   });
 

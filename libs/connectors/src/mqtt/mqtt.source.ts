@@ -33,12 +33,20 @@ export interface MqttSourceOptions {
   clientId: string;
   /** How long `start()` waits for the broker (connected and subscribed). */
   startTimeoutMs: number;
+  /** Most payload bytes of QoS 0 messages held waiting for a handler (default 64 MiB). */
+  qos0WaitingBytes?: number;
   client: MqttClientOptions;
 }
 
 export const DEFAULT_MQTT_PREFETCH = 20;
 /** QoS 0 messages held beyond the prefetch; more are dropped (QoS 0 promises no delivery). */
 const MAX_WAITING_QOS0 = 10_000;
+/**
+ * And their payloads' bytes: the broker sends QoS 0 messages as fast as it has them, with no
+ * receive maximum, and a route behind a slow destination held 1,000 of 1 MB (1 GB) within
+ * seconds; at the count alone, 10,000 of them, or a few of Mosquitto's 256 MB ones, could be held.
+ */
+export const DEFAULT_QOS0_WAITING_BYTES = 64 * 1024 * 1024;
 
 interface Delivery {
   packet: IPublishPacket;
@@ -65,7 +73,10 @@ export class MqttSource implements Source {
   private connection = 0;
   private running = 0;
   private failures = 0;
-  private dropped = 0;
+  private droppedCount = 0;
+  /** Payload bytes of the messages in `waiting`. */
+  private waitingBytes = 0;
+  private readonly qos0WaitingBytes: number;
   private readonly prefetch: number;
   private readonly qos: 0 | 1;
   private readonly filter: string;
@@ -85,6 +96,7 @@ export class MqttSource implements Source {
     if (!Number.isInteger(this.prefetch) || this.prefetch < 1 || this.prefetch > 65535)
       throw new RangeError(`prefetch must be an integer from 1 to 65535, not ${spec.prefetch}`);
     this.qos = spec.qos ?? 1;
+    this.qos0WaitingBytes = options.qos0WaitingBytes ?? DEFAULT_QOS0_WAITING_BYTES;
     const problem = topicFilterProblem(spec.topic);
     if (problem)
       throw new ConnectorError('REJECTED', `mqtt source topic ${spec.topic}: ${problem}`, false);
@@ -93,6 +105,11 @@ export class MqttSource implements Source {
 
   private get name(): string {
     return `mqtt source ${this.filter} (route ${this.options.routeId})`;
+  }
+
+  /** QoS 0 messages dropped so far because the route was behind (more waiting than allowed). */
+  get dropped(): number {
+    return this.droppedCount;
   }
 
   async start(handler: MessageHandler): Promise<void> {
@@ -191,6 +208,7 @@ export class MqttSource implements Source {
     this.abortStart?.(new ConnectorError('CLOSED', `${this.name}: stopped while starting`, false));
     // Not acknowledged: they stay in the session for the next start.
     this.waiting.splice(0);
+    this.waitingBytes = 0;
     for (const backoff of this.backoffs) backoff.cancel();
     await this.inFlight.settled();
     // The acks sent last are read by the broker before the DISCONNECT: see brokerHasRead.
@@ -208,14 +226,19 @@ export class MqttSource implements Source {
   private onPublish(delivery: Delivery): void {
     if (this.stopping) return; // unacknowledged: the session keeps it
     if (this.running < this.prefetch) return this.run(delivery);
-    if (delivery.packet.qos === 0 && this.waiting.length >= MAX_WAITING_QOS0) {
-      this.dropped += 1;
-      if (this.dropped % 1000 === 1)
+    const bytes = delivery.packet.payload.length;
+    if (
+      delivery.packet.qos === 0 &&
+      (this.waiting.length >= MAX_WAITING_QOS0 || this.waitingBytes + bytes > this.qos0WaitingBytes)
+    ) {
+      this.droppedCount += 1;
+      if (this.droppedCount % 1000 === 1)
         this.logger.warn(
-          `${this.name}: QoS 0 messages dropped, the route is behind (${this.dropped} so far)`,
+          `${this.name}: QoS 0 messages dropped, the route is behind (${this.droppedCount} so far; at most ${MAX_WAITING_QOS0} messages or ${this.qos0WaitingBytes} bytes wait)`,
         );
       return;
     }
+    this.waitingBytes += bytes;
     this.waiting.push(delivery);
   }
 
@@ -224,7 +247,10 @@ export class MqttSource implements Source {
     const done = this.handle(delivery).finally(() => {
       this.running -= 1;
       const next = this.stopping ? undefined : this.waiting.shift();
-      if (next) this.run(next);
+      if (next) {
+        this.waitingBytes -= next.packet.payload.length;
+        this.run(next);
+      }
     });
     void this.inFlight.track(done);
   }
