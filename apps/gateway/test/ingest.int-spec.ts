@@ -255,6 +255,15 @@ describe('ingest: HMAC signatures and request-reply', () => {
         if (!msg) return;
         const order = JSON.parse(msg.content.toString()) as { orderId: string; total: number };
         if (order.orderId === 'silent') return responder.ack(msg); // never answers
+        if (order.orderId === 'untyped-pan') {
+          // An answer naming no type, that is not JSON: sent as bytes, still read for card numbers.
+          responder.sendToQueue(
+            msg.properties.replyTo as string,
+            Buffer.from('charged 4111 1111 1111 1111'),
+            { correlationId: msg.properties.correlationId as string },
+          );
+          return responder.ack(msg);
+        }
         if (order.orderId === 'odd-type') {
           // A content type no header may carry: served as bytes instead.
           responder.sendToQueue(msg.properties.replyTo as string, Buffer.from('<b>hi</b>'), {
@@ -315,6 +324,13 @@ describe('ingest: HMAC signatures and request-reply', () => {
       });
       expect(JSON.stringify(trail.body)).toContain('delivered');
     }, 20_000);
+
+    it('reads a reply that names no type for card numbers all the same', async () => {
+      const res = await post('quote', JSON.stringify({ id: 'untyped-pan', total: 1 }));
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toBe('application/octet-stream');
+      expect(res.text).toBe('charged [PAN REDACTED]');
+    });
 
     it('serves a reply whose content type is malformed as bytes, not as what it claims', async () => {
       const res = await post('quote', JSON.stringify({ id: 'odd-type', total: 1 }));

@@ -117,6 +117,12 @@ export interface OutboundMessage {
 export type DeliveryReceipt = ConnectorReceipt | { kind: 'log' };
 
 /** The far side's answer to a request (an AMQP reply message, an HTTP response body). */
+/**
+ * Largest reply a request-reply destination hands back (HTTP reads no more; an AMQP answer over
+ * it is refused): the reply goes, whole, to the HTTP caller waiting for it.
+ */
+export const MAX_REPLY_BYTES = 5 * 1024 * 1024;
+
 export interface Reply {
   body: Buffer;
   /** As the far side named it; absent when it did not. */

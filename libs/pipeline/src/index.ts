@@ -33,7 +33,7 @@ export {
   isPanSeparator,
   PAN_REDACTED,
 } from './pan/pan-detector';
-export { decodeBody, DEFAULT_DECODE_LIMITS, invalidUtf8At } from './decode';
+export { decodeBody, DEFAULT_DECODE_LIMITS, invalidUtf8At, nestedDeeperThan } from './decode';
 export { changedNumber, changedNumberText, type ChangedNumber } from './exact-numbers';
 export { maxDepthExceeded } from './input-guard';
 export { envelopeOf, testResources } from './testing';

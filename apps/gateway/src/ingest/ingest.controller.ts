@@ -1,13 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AUTH_EVENT_SINK, AuthEventSink, AuthService, permits } from '@junction/auth';
-import { isUtf8 } from 'node:buffer';
 import { JunctionError } from '@junction/common';
-import type { HttpSourceSpec, Reply } from '@junction/connectors';
-import { changedNumber, redactPans, redactPanText } from '@junction/pipeline';
+import type { HttpSourceSpec } from '@junction/connectors';
+import { redactPans } from '@junction/pipeline';
 import type { ProcessResult } from '@junction/runtime';
 import { sendError } from '../core/error.filter';
 import { SIGNATURE_HEADER } from './ingest-signature';
+import { replyContentType, replyWithoutPans } from './ingest-reply';
 import { IngestService } from './ingest.service';
 
 /** How much longer than its timeout a sync caller waits for a message still being delivered. */
@@ -111,7 +111,15 @@ export class IngestController {
             .header('content-type', contentType)
             .header('x-content-type-options', 'nosniff')
             .header('content-security-policy', "sandbox; default-src 'none'")
-            .send(replyWithoutPans(result.reply.body, contentType));
+            .send(
+              replyWithoutPans(
+                result.reply.body,
+                // What the far side declared: a type guessed for a reply that named none is
+                // no reason to pass its bytes unread.
+                result.reply.contentType ??
+                  (contentType === 'application/json' ? contentType : 'text/plain'),
+              ),
+            );
           return;
         }
         // The route's result as it left: a field the route did not mask still holds no card
@@ -235,81 +243,5 @@ export class IngestController {
     } finally {
       clearTimeout(timer);
     }
-  }
-}
-
-/**
- * Media types whose bytes are not text: their digit runs are not numbers anyone reads, and
- * rewriting them would corrupt them (an image, a PDF, an archive).
- */
-const BINARY_MEDIA =
-  /^(?:image|audio|video|font)\/|^application\/(?:octet-stream|pdf|zip|gzip|x-tar|x-7z-compressed|vnd\.ms-excel|vnd\.openxmlformats-officedocument\.[\w.]+|x-protobuf|protobuf|cbor|msgpack|x-msgpack|avro)\b/i;
-
-/**
- * A reply's bytes with every card number redacted, as everything the gateway answers. JSON
- * structurally (a card number as a JSON number would otherwise leave invalid JSON behind; one a
- * double cannot hold makes it text); other text in its own encoding: UTF-8, UTF-16 when its
- * charset says so, and any other bytes as Latin-1, byte for byte (ISO-8859-1 and Windows-1252
- * partners spell digits as ASCII). The very same bytes when none is found. A binary media type
- * goes as it came.
- */
-function replyWithoutPans(body: Buffer, contentType: string): Buffer {
-  if (BINARY_MEDIA.test(contentType)) return body;
-  const charset = /;\s*charset\s*=\s*"?([\w-]+)/i.exec(contentType)?.[1].toLowerCase();
-  if (charset === 'utf-16' || charset === 'utf-16le' || charset === 'utf-16be') {
-    const big =
-      charset === 'utf-16be' || (charset === 'utf-16' && body[0] === 0xfe && body[1] === 0xff);
-    const bytes = big ? Buffer.from(body).swap16() : body;
-    if (bytes.length % 2 !== 0) return redactBytes(body, 'latin1');
-    const text = bytes.toString('utf16le');
-    const safe = redactPanText(text);
-    if (safe === text) return body;
-    const out = Buffer.from(safe, 'utf16le');
-    return big ? out.swap16() : out;
-  }
-  if (!isUtf8(body)) return redactBytes(body, 'latin1');
-  if (/^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType)) {
-    const text = body.toString('utf8');
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined; // says JSON, is not: redacted as text
-    }
-    if (parsed !== undefined && !changedNumber(text)) {
-      // The values as parsed (41111111111111110e-1 is a card number too), then the text.
-      const safe = redactPans(parsed);
-      if (safe !== parsed) return Buffer.from(JSON.stringify(safe));
-    }
-  }
-  return redactBytes(body, 'utf8');
-}
-
-/** `body` read as `encoding`, its card numbers redacted; the very same bytes when none is. */
-function redactBytes(body: Buffer, encoding: 'utf8' | 'latin1'): Buffer {
-  const text = body.toString(encoding);
-  const safe = redactPanText(text);
-  return safe === text ? body : Buffer.from(safe, encoding);
-}
-
-/** A media type as a header may carry it: type/subtype, optional parameters, no control characters. */
-const MEDIA_TYPE = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[\x20-\x7e]*)?$/;
-
-/**
- * The reply's own content type when it is a well-formed one; JSON when it said none and parses
- * as JSON; else bytes.
- */
-function replyContentType(answer: Reply): string {
-  if (answer.contentType) {
-    // Its parameters are the far side's text too (`text/plain; ref=4111...`).
-    return MEDIA_TYPE.test(answer.contentType)
-      ? redactPanText(answer.contentType)
-      : 'application/octet-stream';
-  }
-  try {
-    JSON.parse(answer.body.toString('utf8'));
-    return 'application/json';
-  } catch {
-    return 'application/octet-stream';
   }
 }

@@ -4,6 +4,7 @@ import type { AmqpDestinationSpec } from './amqp.protocol';
 import { InFlight } from '../backoff';
 import {
   ConnectorError,
+  MAX_REPLY_BYTES,
   type DeliveryReceipt,
   type Destination,
   type OutboundMessage,
@@ -195,6 +196,17 @@ export class AmqpDestination implements Destination {
     if (!entry) return; // late (timed out) or not ours: nothing waits for it
     this.pending.delete(id);
     clearTimeout(entry.timer);
+    // The replier may answer anything up to RabbitMQ's 128 MB; the HTTP caller gets it whole.
+    if (reply.content.length > MAX_REPLY_BYTES) {
+      entry.reject(
+        new ConnectorError(
+          'REJECTED',
+          `reply of ${reply.content.length} bytes, larger than ${MAX_REPLY_BYTES}`,
+          false,
+        ),
+      );
+      return;
+    }
     const contentType: unknown = reply.properties.contentType;
     entry.resolve({
       body: reply.content,

@@ -13,6 +13,7 @@ import { deferred, until } from '../conformance/eventually';
 import { TcpProxy } from '../conformance/tcp-proxy';
 import { testLogger } from '../conformance/test-logger';
 import {
+  MAX_REPLY_BYTES,
   ConnectorError,
   type ConnectorConnection,
   type InboundMessage,
@@ -503,6 +504,34 @@ describe('amqp connectors', () => {
           service.answer(msg, `answer to ${msg.properties.messageId as string}`);
         const replies = await Promise.all(sent.map((s) => s.reply));
         replies.forEach((r, i) => expect(r.body.toString()).toBe(`answer to ${messages[i].id}`));
+      } finally {
+        await destination.close();
+        await service.close();
+      }
+    });
+
+    it('refuses an answer larger than a reply may be, and takes the next one', async () => {
+      const queue = freshQueue('rpc-large');
+      const service = await responder(queue);
+      const destination = pool.destination(
+        { type: 'amqp', connection: name, queue, reply: true },
+        connection,
+      );
+      try {
+        const [large, small] = testMessages('rpc-large', 2);
+        const first = await destination.request!(large, 10_000);
+        await until(async () => service.waiting.length === 1, 'the first request');
+        // RabbitMQ carries up to 128 MB; it would reach the HTTP caller whole.
+        service.answer(service.waiting[0], 'x'.repeat(MAX_REPLY_BYTES + 1));
+        await expect(first.reply).rejects.toMatchObject({
+          code: 'REJECTED',
+          retryable: false,
+          message: expect.stringContaining(`larger than ${MAX_REPLY_BYTES}`),
+        });
+        const second = await destination.request!(small, 10_000);
+        await until(async () => service.waiting.length === 2, 'the second request');
+        service.answer(service.waiting[1], 'x'.repeat(MAX_REPLY_BYTES));
+        expect((await second.reply).body.length).toBe(MAX_REPLY_BYTES);
       } finally {
         await destination.close();
         await service.close();

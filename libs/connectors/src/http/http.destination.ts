@@ -9,6 +9,7 @@ import {
   type ConnectorConnection,
   type DeliveryReceipt,
   type Destination,
+  MAX_REPLY_BYTES,
   type OutboundMessage,
   type Reply,
   type SentRequest,
@@ -34,8 +35,6 @@ const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443 };
 const gzipAsync = promisify(gzip);
 
 const DEFAULT_TIMEOUT_MS = 5_000;
-/** Largest response body returned as a reply. */
-const MAX_REPLY_BYTES = 5 * 1024 * 1024;
 
 /**
  * Sends each message as one JSON request (POST by default, or PUT or PATCH) to `config.baseUrl +

@@ -1,0 +1,36 @@
+import { replyContentType } from './ingest-reply';
+
+const reply = (body: string | Buffer, contentType?: string) => ({
+  body: typeof body === 'string' ? Buffer.from(body) : body,
+  ...(contentType !== undefined ? { contentType } : {}),
+});
+
+describe('the content type of a sync reply', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it("keeps the reply's own well-formed type, and makes a malformed one bytes", () => {
+    expect(replyContentType(reply('<b/>', 'text/html; charset=utf-8'))).toBe(
+      'text/html; charset=utf-8',
+    );
+    expect(replyContentType(reply('{}', 'text/html\u0001'))).toBe('application/octet-stream');
+  });
+
+  it('calls a reply that said none JSON when it parses as a message would', () => {
+    expect(replyContentType(reply('{"ok":true}'))).toBe('application/json');
+    expect(replyContentType(reply('not json'))).toBe('application/octet-stream');
+  });
+
+  it('never parses a reply larger or deeper than a message to tell (it would hold the event loop)', () => {
+    const parse = jest.spyOn(JSON, 'parse');
+    // A partner's 5 MiB of nested arrays held the event loop 1.3 s in JSON.parse.
+    expect(replyContentType(reply(Buffer.alloc(5 * 1024 * 1024, '[')))).toBe(
+      'application/octet-stream',
+    );
+    // Valid JSON, but more than a message may be: bytes, unparsed.
+    const wide = `[${'1,'.repeat(600 * 1024)}1]`;
+    expect(replyContentType(reply(wide))).toBe('application/octet-stream');
+    const deep = `${'['.repeat(100)}${']'.repeat(100)}`;
+    expect(replyContentType(reply(deep))).toBe('application/octet-stream');
+    expect(parse).not.toHaveBeenCalled();
+  });
+});
