@@ -128,6 +128,7 @@ export class SecretScrubber {
   private readonly secrets: string[];
   private bytePatterns?: Matcher[];
   private textPatterns?: Matcher[];
+  private anyCasePatterns?: Matcher[];
 
   constructor(values: Iterable<string>) {
     this.secrets = [...new Set(values)]
@@ -150,6 +151,37 @@ export class SecretScrubber {
     this.textPatterns ??= this.secrets.map((secret) => matcher(secret, false));
     return scrub(message, this.textPatterns);
   }
+
+  /**
+   * A text that may have changed the secrets' letter case on the way (a URL's host comes
+   * lower-cased, as do some parsers' quotes of what they read).
+   */
+  textAnyCase(message: string): string {
+    if (this.secrets.length === 0 || message.length === 0) return message;
+    this.anyCasePatterns ??= this.secrets.map((secret) => {
+      const m = matcher(secret, false);
+      return m instanceof RegExp ? new RegExp(m.source, 'gi') : m.map((f) => f.toLowerCase());
+    });
+    let out = message;
+    for (const m of this.anyCasePatterns)
+      if (m instanceof RegExp) out = out.replace(m, REPLACEMENT);
+      else for (const form of m) out = withoutAnyCase(out, form);
+    return out;
+  }
+}
+
+/** `text` with `form` (in lower case) replaced in whatever case it stands there. */
+function withoutAnyCase(text: string, form: string): string {
+  // Lower-casing keeps the length but for a few letters (İ): such a text goes lower-cased.
+  const out = text.toLowerCase().length === text.length ? text : text.toLowerCase();
+  const lower = out.toLowerCase();
+  const parts: string[] = [];
+  let from = 0;
+  for (let at = lower.indexOf(form); at >= 0; at = lower.indexOf(form, from)) {
+    parts.push(out.slice(from, at), REPLACEMENT);
+    from = at + form.length;
+  }
+  return parts.length === 0 ? out : parts.join('') + out.slice(from);
 }
 
 function scrub(text: string, matchers: readonly Matcher[]): string {

@@ -119,6 +119,19 @@ export class HttpDestination implements Destination {
     return undefined;
   }
 
+  /**
+   * A failure whose text quotes the far side (a redirect's host, what the HTTP parser or the TLS
+   * check found in its answer) with every form of the connection's secrets replaced, whatever
+   * their case (a URL's host comes lower-cased): the text reaches the dead letter, the audit
+   * record and route status, which a viewer reads, and a partner answering `Location:
+   * http://<its bearer token>.example/` had put the token there. Its cause, holding the same
+   * text, is dropped then.
+   */
+  private withoutSecrets(err: ConnectorError): ConnectorError {
+    const message = this.secrets.textAnyCase(err.message);
+    return message === err.message ? err : new ConnectorError(err.code, message, err.retryable);
+  }
+
   /** Waits for requests in flight; the agent belongs to the pool. */
   async close(): Promise<void> {
     this.closed = true;
@@ -163,9 +176,16 @@ export class HttpDestination implements Destination {
               ...(typeof contentType === 'string' ? { contentType } : {}),
             }),
             (err: unknown) => {
-              throw err instanceof ConnectorError
-                ? err
-                : httpConnectorError(err, `${where} (reply)`, abort.signal.aborted, this.timeoutMs);
+              throw this.withoutSecrets(
+                err instanceof ConnectorError
+                  ? err
+                  : httpConnectorError(
+                      err,
+                      `${where} (reply)`,
+                      abort.signal.aborted,
+                      this.timeoutMs,
+                    ),
+              );
             },
           )
           .finally(() => clearTimeout(timer));
@@ -204,8 +224,11 @@ export class HttpDestination implements Destination {
         retryAfterMs,
       });
     } catch (err) {
-      if (err instanceof ConnectorError) throw err;
-      throw httpConnectorError(err, where, abort.signal.aborted, this.timeoutMs);
+      throw this.withoutSecrets(
+        err instanceof ConnectorError
+          ? err
+          : httpConnectorError(err, where, abort.signal.aborted, this.timeoutMs),
+      );
     } finally {
       if (!readingReply) clearTimeout(timer);
     }

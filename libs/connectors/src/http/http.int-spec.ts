@@ -132,6 +132,12 @@ beforeAll(async () => {
       res.writeHead(302, { location: `http://127.0.0.1:${elsewhere.port}/orders` }).end();
       return;
     }
+    if (path === '/moved-to-token') {
+      // A far side that spells the credential it was sent in a redirect's host name.
+      const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+      res.writeHead(307, { location: `http://${token}.partner.example/orders` }).end();
+      return;
+    }
     res.writeHead(status[path] ?? 404, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ ok: status[path] !== undefined && status[path] < 300 }));
   });
@@ -291,6 +297,19 @@ describe('http destination', () => {
     expect(failure).toMatchObject({ code: 'REJECTED', retryable: false });
     expect((failure as Error).message).toContain(`127.0.0.1:${elsewhere.port}`);
     expect(elsewhere.seen.length).toBe(before);
+  });
+
+  it("never quotes the connection's secrets from the far side's answer in a failure, in any case", async () => {
+    const destination = pool.destination(
+      spec('/moved-to-token'),
+      erp({ secrets: { bearerToken: 'Partner-Token-77' } }),
+    );
+    const failure = await destination.send(message()).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ code: 'REJECTED', retryable: false });
+    // The host comes lower-cased: partner-token-77.partner.example.
+    expect((failure as Error).message).toContain('a redirect to ***.partner.example');
+    expect((failure as Error).message.toLowerCase()).not.toContain('partner-token-77');
+    expect((failure as Error).cause).toBeUndefined();
   });
 
   describe('allowlist', () => {
