@@ -90,11 +90,23 @@ describe('SecretScrubber', () => {
   });
 
   it('handles a PEM private key (a few KB) in a large reply', () => {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 4096 });
+    // 1024 bits: a PEM of about 900 characters is as long as the test needs, and generating a
+    // 4096-bit one took seconds on a loaded machine.
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
     const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const pemScrubber = new SecretScrubber([pem, TOKEN]);
     const reply = Buffer.from(`${'x'.repeat(1024 * 1024)}${JSON.stringify({ key: pem })}`);
     const out = pemScrubber.bytes(reply).toString();
     expect(out.endsWith('{"key":"***"}')).toBe(true);
+  });
+
+  it('reads a reply of backslashes in linear time (an echo of JSON nested in JSON doubles them)', () => {
+    // Each escape takes one to eight backslashes: unbounded, every start in a run of N read the
+    // whole run and backed off, N² steps (minutes for this reply, on the event loop).
+    const reply = Buffer.from(`${'\\'.repeat(1024 * 1024)}\\u0073k_live`);
+    const started = process.hrtime.bigint();
+    scrubber.bytes(reply);
+    scrubber.text(reply.toString());
+    expect(Number(process.hrtime.bigint() - started) / 1e9).toBeLessThan(10);
   });
 });

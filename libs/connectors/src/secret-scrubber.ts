@@ -22,6 +22,8 @@ const MIN_SECRET_LENGTH = 3;
  */
 const MAX_PATTERN_LENGTH = 256;
 const REPLACEMENT = '***';
+/** Secrets shorter than this are matched in their own letter case only (see textAnyCase). */
+const MIN_ANY_CASE_LENGTH = 8;
 
 /** A regular expression source matching the code unit `unit` (0..0xffff) exactly. */
 function unit(code: number): string {
@@ -37,10 +39,12 @@ function hex(n: number, width: number): string {
 
 /**
  * A backslash escape, also as a text nested in another one writes it: JSON in JSON doubles the
- * backslash (`\\/`, or `\\\/` from PHP), so one backslash or more.
+ * backslash (`\\/`, or `\\\/` from PHP), so one backslash or more: at most 8 (JSON three
+ * levels deep). Unbounded, each start in a run of N backslashes read the whole run and backed off:
+ * N² steps, and a reply echoing 1 MiB of them held the event loop for minutes.
  */
 function backslashed(rest: string): string {
-  return `\\\\+${rest}`;
+  return `\\\\{1,8}${rest}`;
 }
 
 const JSON_SHORT: Record<string, string> = {
@@ -154,11 +158,13 @@ export class SecretScrubber {
 
   /**
    * A text that may have changed the secrets' letter case on the way (a URL's host comes
-   * lower-cased, as do some parsers' quotes of what they read).
+   * lower-cased, as do some parsers' quotes of what they read). Secrets under 8 characters are
+   * matched in their own case only: in any case they would turn up in ordinary words.
    */
   textAnyCase(message: string): string {
     if (this.secrets.length === 0 || message.length === 0) return message;
     this.anyCasePatterns ??= this.secrets.map((secret) => {
+      if (secret.length < MIN_ANY_CASE_LENGTH) return matcher(secret, false);
       const m = matcher(secret, false);
       return m instanceof RegExp ? new RegExp(m.source, 'gi') : m.map((f) => f.toLowerCase());
     });

@@ -21,7 +21,8 @@ const TOPICS_TIMEOUT_MS = 3_000;
  * may quote what it was given.
  */
 function withoutSecrets(message: string, secrets: Record<string, string>): string {
-  const out = new SecretScrubber(Object.values(secrets)).text(message);
+  // In any letter case: a driver's error names a host lower-cased.
+  const out = new SecretScrubber(Object.values(secrets)).textAnyCase(message);
   return redactPanText(out.replace(/\/\/[^/@\s]*:[^/@\s]*@/g, '//***@'));
 }
 

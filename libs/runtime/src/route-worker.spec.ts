@@ -337,6 +337,25 @@ describe('RouteWorker', () => {
     );
     expect(dlq.sent[1].body.toString()).toBe('{not json');
     expect(dlq.sent[1].headers['x-junction-payload-bytes']).toBeUndefined();
+    // Nor does a sender's own x-junction-* header reach it, in whatever letter case (MQTT and
+    // AMQP keep the sender's): a reader of dead letters takes those for the gateway's word.
+    await source.deliver(
+      message('{not json', {
+        headers: {
+          'X-Junction-Payload-Sha256': 'forged',
+          'X-JUNCTION-ROUTE': 'another',
+          'x-partner': 'kept',
+        },
+      }),
+    );
+    const names = Object.keys(dlq.sent[2].headers);
+    expect(names.filter((n) => /^x-junction-/i.test(n)).sort()).toEqual([
+      'x-junction-dead-letter',
+      'x-junction-error',
+      'x-junction-route',
+    ]);
+    expect(dlq.sent[2].headers['x-junction-route']).not.toBe('another');
+    expect(dlq.sent[2].headers['x-partner']).toBe('kept');
     await worker.stop();
   });
 

@@ -758,15 +758,17 @@ export class RouteWorker {
       // publishing a 200 MB MQTT message whole held the event loop 250 ms, and RabbitMQ closes
       // the channel (every dead letter in flight on it) for one over its own 128 MB limit.
       const cut = message.payload.length > MAX_KEPT_PAYLOAD_BYTES;
+      // The sender's own x-junction-* headers go, in whatever letter case (MQTT and AMQP keep
+      // the sender's): a dead letter's reader takes what these say as the gateway's word.
       const headers: Record<string, string> = {
-        ...message.headers,
+        ...withoutJunctionHeaders(message.headers),
         'x-junction-route': this.routeId,
         'x-junction-error': `${failure.code}: ${failure.message}`.slice(0, 1000),
         'x-junction-dead-letter': deadLetterId,
         'x-junction-payload-bytes': String(message.payload.length),
         'x-junction-payload-sha256': payloadDigest,
       };
-      // Said only of a cut copy (and never as the sender said it).
+      // Said only of a cut copy.
       if (!cut) {
         delete headers['x-junction-payload-bytes'];
         delete headers['x-junction-payload-sha256'];
@@ -920,4 +922,15 @@ function carriedKey(message: InboundMessage): Buffer | null {
   if (key === undefined) return null;
   const text = key.toString(isUtf8(key) ? 'utf8' : 'latin1');
   return redactPanText(text) === text ? key : null;
+}
+
+/** Headers without any `x-junction-*` one, in whatever letter case it came. */
+function withoutJunctionHeaders(headers: Record<string, string>): Record<string, string> {
+  let out: Record<string, string> | undefined;
+  for (const name of Object.keys(headers))
+    if (name.length > 11 && name.slice(0, 11).toLowerCase() === 'x-junction-') {
+      out ??= { ...headers };
+      delete out[name];
+    }
+  return out ?? headers;
 }

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import type { Reply } from '@junction/connectors';
+import { MAX_REPLY_BYTES, type Reply } from '@junction/connectors';
 import {
   changedNumber,
   DEFAULT_DECODE_LIMITS,
@@ -13,25 +13,51 @@ const MEDIA_TYPE = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[\x20-\x7e]*)?$/;
 
 const BYTES = 'application/octet-stream';
 
-/**
- * The content type a sync caller gets with a reply: the reply's own when it is a well-formed one;
- * JSON when it said none and parses as JSON; else bytes. Only what a message could be (1 MiB,
- * nested 64 levels) is parsed to tell: JSON.parse runs on the event loop, and a partner's 5 MiB
- * reply of nested arrays held it 1.3 s, an AMQP replier's 50 MB one 5.7 s.
- */
-export function replyContentType(answer: Reply): string {
-  // Its parameters are the far side's text too (`text/plain; ref=4111...`).
-  if (answer.contentType)
-    return MEDIA_TYPE.test(answer.contentType) ? redactPanText(answer.contentType) : BYTES;
-  return parsedAsMessage(answer.body) !== undefined ? 'application/json' : BYTES;
+/** The reply's own content type when it is a well-formed one (else none). */
+function declaredType(answer: Reply): string | undefined {
+  return answer.contentType && MEDIA_TYPE.test(answer.contentType) ? answer.contentType : undefined;
 }
 
 /**
- * The body parsed as JSON when a message could be it (1 MiB, nested 64 levels: checked by the
- * linear depth scan before JSON.parse); undefined when it is larger, deeper, or not JSON.
+ * The content type a sync caller gets with a reply: the reply's own when it is a well-formed one
+ * (card numbers in its parameters redacted); JSON when it said none and parses as JSON; else
+ * bytes. Only what a message could be (1 MiB, nested 64 levels) is parsed to tell: JSON.parse
+ * runs on the event loop, and a partner's 5 MiB reply of nested arrays held it 1.3 s, an AMQP
+ * replier's 50 MB one 5.7 s.
  */
-function parsedAsMessage(body: Buffer): unknown {
-  if (body.length > DEFAULT_DECODE_LIMITS.maxBytes) return undefined;
+export function replyContentType(answer: Reply): string {
+  return servedReply(answer).contentType;
+}
+
+/** What a sync caller gets of a reply: its content type and its bytes, card numbers redacted. */
+export function servedReply(answer: Reply): { contentType: string; body: Buffer } {
+  const declared = declaredType(answer);
+  if (declared)
+    return {
+      // Its parameters are the far side's text too (`text/plain; ref=4111...`).
+      contentType: redactPanText(declared),
+      body: replyWithoutPans(answer.body, declared),
+    };
+  // One no header may carry: bytes, read as text all the same (what it claimed is no reason to
+  // pass them unread).
+  if (answer.contentType)
+    return { contentType: BYTES, body: replyWithoutPans(answer.body, 'text/plain') };
+  // Named none: guessed, and read as text all the same.
+  const parsed = parsedJson(answer.body, DEFAULT_DECODE_LIMITS.maxBytes);
+  return parsed === undefined
+    ? { contentType: BYTES, body: replyWithoutPans(answer.body, 'text/plain') }
+    : {
+        contentType: 'application/json',
+        body: replyWithoutPans(answer.body, 'application/json', parsed),
+      };
+}
+
+/**
+ * The body parsed as JSON when it is at most `maxBytes` and nested at most 64 levels (checked by
+ * the linear depth scan before JSON.parse); undefined when it is larger, deeper, or not JSON.
+ */
+function parsedJson(body: Buffer, maxBytes: number): unknown {
+  if (body.length > maxBytes) return undefined;
   const text = body.toString('utf8');
   if (nestedDeeperThan(text, DEFAULT_DECODE_LIMITS.maxDepth ?? 64)) return undefined;
   try {
@@ -54,10 +80,9 @@ const BINARY_MEDIA =
  * leave invalid JSON behind; one a double cannot hold makes it text); other text in its own
  * encoding: UTF-8, UTF-16 when its charset says so, and any other bytes as Latin-1, byte for
  * byte (ISO-8859-1 and Windows-1252 partners spell digits as ASCII). The very same bytes when
- * none is found. A binary media type goes as it came: one the far side declared (`contentType`;
- * one guessed for a reply that named none is still read as text).
+ * none is found. A binary media type the far side declared goes as it came.
  */
-export function replyWithoutPans(body: Buffer, contentType: string): Buffer {
+export function replyWithoutPans(body: Buffer, contentType: string, parsed?: unknown): Buffer {
   if (BINARY_MEDIA.test(contentType)) return body;
   const charset = /;\s*charset\s*=\s*"?([\w-]+)/i.exec(contentType)?.[1].toLowerCase();
   if (charset === 'utf-16' || charset === 'utf-16le' || charset === 'utf-16be') {
@@ -73,7 +98,8 @@ export function replyWithoutPans(body: Buffer, contentType: string): Buffer {
   }
   if (!isUtf8(body)) return redactBytes(body, 'latin1');
   if (/^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType)) {
-    const parsed = parsedAsMessage(body);
+    // A reply may be 5 MiB: parsed whole when the depth scan lets it (the stall was nesting).
+    parsed ??= parsedJson(body, MAX_REPLY_BYTES);
     if (parsed !== undefined && !changedNumber(body.toString('utf8'))) {
       // The values as parsed (41111111111111110e-1 is a card number too), then the text.
       const safe = redactPans(parsed);

@@ -7,7 +7,7 @@ import { redactPans } from '@junction/pipeline';
 import type { ProcessResult } from '@junction/runtime';
 import { sendError } from '../core/error.filter';
 import { SIGNATURE_HEADER } from './ingest-signature';
-import { replyContentType, replyWithoutPans } from './ingest-reply';
+import { servedReply } from './ingest-reply';
 import { IngestService } from './ingest.service';
 
 /** How much longer than its timeout a sync caller waits for a message still being delivered. */
@@ -104,22 +104,14 @@ export class IngestController {
         }
         if (result.reply) {
           // The far side's bytes, served from the gateway's origin: never sniffed, never active.
-          const contentType = replyContentType(result.reply);
+          const served = servedReply(result.reply);
           void reply
             .status(200)
             .header('x-junction-id', result.id)
-            .header('content-type', contentType)
+            .header('content-type', served.contentType)
             .header('x-content-type-options', 'nosniff')
             .header('content-security-policy', "sandbox; default-src 'none'")
-            .send(
-              replyWithoutPans(
-                result.reply.body,
-                // What the far side declared: a type guessed for a reply that named none is
-                // no reason to pass its bytes unread.
-                result.reply.contentType ??
-                  (contentType === 'application/json' ? contentType : 'text/plain'),
-              ),
-            );
+            .send(served.body);
           return;
         }
         // The route's result as it left: a field the route did not mask still holds no card

@@ -129,7 +129,11 @@ export class HttpDestination implements Destination {
    */
   private withoutSecrets(err: ConnectorError): ConnectorError {
     const message = this.secrets.textAnyCase(err.message);
-    return message === err.message ? err : new ConnectorError(err.code, message, err.retryable);
+    return message === err.message
+      ? err
+      : new ConnectorError(err.code, message, err.retryable, {
+          ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
+        });
   }
 
   /** Waits for requests in flight; the agent belongs to the pool. */
@@ -173,7 +177,10 @@ export class HttpDestination implements Destination {
           .then(
             (body): Reply => ({
               body: this.secrets.bytes(body),
-              ...(typeof contentType === 'string' ? { contentType } : {}),
+              // Its parameters are the far side's text too.
+              ...(typeof contentType === 'string'
+                ? { contentType: this.secrets.text(contentType) }
+                : {}),
             }),
             (err: unknown) => {
               throw this.withoutSecrets(
