@@ -51,6 +51,8 @@ interface Received {
 const SPECIAL: Record<string, string> = {
   'POST /api/v1/auth/logout':
     "sent with an admin API key, not the admin's session token: logout would end the session the rest of the fuzz runs on (an API key has no session to end)",
+  'POST /api/v1/auth/logout-everywhere':
+    'sent with an admin API key, as logout is: a success would end every session of the admin, the one the rest of the fuzz runs on included; a key gets 403 (it has no sessions). Its success is tested in apps/gateway/test/rbac.int-spec.ts and test/console/console-sign-out.e2e-spec.ts',
   'DELETE /api/v1/users/{id}':
     'fuzzed with hostile and unknown ids only, never a fixture (the admin or the fixture user), which later operations need',
   'DELETE /api/v1/api-keys/{id}':
@@ -83,6 +85,7 @@ const NO_SUCCESS_EXPECTED = new Set(
       k.startsWith('DELETE') ||
       k.includes('/oidc/') ||
       k === 'POST /api/v1/auth/password' ||
+      k === 'POST /api/v1/auth/logout-everywhere' ||
       k === 'POST /api/v1/dead-letters/replay-jobs/{id}/cancel',
   ),
 );
@@ -479,7 +482,8 @@ describe('bad input never gets a 5xx (fuzzed from the OpenAPI document)', () => 
         if (extra) pairs.push(extra);
         if (pairs.length > 0) url += `?${pairs.join('&')}`;
         const headers: Record<string, string> =
-          key(op) === 'POST /api/v1/auth/logout'
+          key(op) === 'POST /api/v1/auth/logout' ||
+          key(op) === 'POST /api/v1/auth/logout-everywhere'
             ? { 'x-api-key': apiKey }
             : { authorization: `Bearer ${gw.token}` };
         const [idem, signature, apiKeyHeader] = ingestHeaders;
