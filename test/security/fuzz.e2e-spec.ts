@@ -314,6 +314,10 @@ describe('bad input never gets a 5xx (fuzzed from the OpenAPI document)', () => 
       filter: fc.constant({ routeId: 'fuzz-ingest' }),
       dryRun: fc.boolean(),
     });
+    validBodies['POST /api/v1/api-keys'] = fc.record({
+      name: fc.uuid().map((u) => `fuzz-key-${u.slice(0, 8)}`),
+      roles: fc.constantFrom(['viewer'], ['ingest'], ['operator', 'viewer']),
+    });
     validBodies['PUT /api/v1/routes/{id}/samples/{name}'] = fc.record({
       body: fc.record({ id: fc.integer(), total: fc.integer({ min: 0, max: 1000 }) }),
     });
