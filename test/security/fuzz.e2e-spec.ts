@@ -316,7 +316,7 @@ describe('bad input never gets a 5xx (fuzzed from the OpenAPI document)', () => 
     });
     validBodies['POST /api/v1/api-keys'] = fc.record({
       name: fc.uuid().map((u) => `fuzz-key-${u.slice(0, 8)}`),
-      roles: fc.constantFrom(['viewer'], ['ingest'], ['operator', 'viewer']),
+      roles: fc.constantFrom<Value[]>(['viewer'], ['ingest'], ['operator', 'viewer']),
     });
     validBodies['PUT /api/v1/routes/{id}/samples/{name}'] = fc.record({
       body: fc.record({ id: fc.integer(), total: fc.integer({ min: 0, max: 1000 }) }),
