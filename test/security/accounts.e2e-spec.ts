@@ -586,7 +586,7 @@ describe('accounts, sign-in and credentials (gateway process, real Postgres)', (
         const added = (await rows()) - before;
         // One row per 2-second window the flood spanned, +1 for the edges, +1 for a window of earlier denials.
         expect(added).toBeLessThanOrEqual(Math.ceil(seconds / 2) + 3);
-        // A signed-in caller's denials stay one event each.
+        // A signed-in caller's first denials of a window are one event each.
         const viewer = await newUser(['viewer']);
         const viewerAuth = { token: await gw.token(viewer.username, viewer.password) };
         for (let i = 0; i < 5; i++)

@@ -33,6 +33,8 @@ export interface AppSettings {
   loginThrottle: LoginThrottleSettings;
   /** Anonymous 401s are audited as one event per address and this many ms. */
   auditDenialWindowMs?: number;
+  /** A signed-in caller's denials written one by one per window; the rest counted. */
+  auditDenialsPerCaller?: number;
   /** Console cookies always Secure (else only over TLS). */
   cookieSecure?: boolean;
   expressionTimeoutMs: number;
@@ -114,6 +116,7 @@ export class AppModule {
           exportEnabled: settings.auditExportEnabled ?? true,
           anchors: settings.auditAnchors,
           denialWindowMs: settings.auditDenialWindowMs,
+          denialsPerCaller: settings.auditDenialsPerCaller,
         }),
         RegistryModule,
         MetricsModule,

@@ -179,9 +179,15 @@ export const GATEWAY_CONFIG = {
   },
   JUNCTION_AUDIT_DENIAL_WINDOW_SECONDS: {
     description:
-      'Anonymous denied requests (401) are audited as one event per source address and window, with their count.',
+      "Anonymous denied requests (401) are audited as one event per source address and window, with their count; a signed-in caller's past JUNCTION_AUDIT_DENIALS_PER_CALLER in a window as one event per caller.",
     default: 10,
     parse: parse.integer(1, 24 * 3600),
+  },
+  JUNCTION_AUDIT_DENIALS_PER_CALLER: {
+    description:
+      "A signed-in caller's denied requests (403) audited one by one per window (JUNCTION_AUDIT_DENIAL_WINDOW_SECONDS); the rest of its window as one event with their count.",
+    default: 20,
+    parse: parse.integer(1, 1_000_000),
   },
   JUNCTION_BODY_LIMIT_BYTES: {
     description: 'Largest request body accepted (API and ingest).',

@@ -317,6 +317,7 @@ export async function createGateway(
         maxLockoutSeconds: config.JUNCTION_LOGIN_LOCKOUT_MAX_SECONDS,
       },
       auditDenialWindowMs: config.JUNCTION_AUDIT_DENIAL_WINDOW_SECONDS * 1000,
+      auditDenialsPerCaller: config.JUNCTION_AUDIT_DENIALS_PER_CALLER,
       cookieSecure: config.JUNCTION_COOKIE_SECURE,
       expressionTimeoutMs: config.JUNCTION_EXPRESSION_TIMEOUT_MS,
       authProviders: config.auth,

@@ -416,6 +416,41 @@ describe('the audit trail through the gateway', () => {
       );
     });
 
+    it("writes a signed-in caller's first denials of a window one by one and counts the rest", async () => {
+      // A viewer loops on a call it may not make: 20 rows, then one count, not 45 rows.
+      const created = await api('POST', '/api/v1/users', {
+        username: 'wendy-viewer',
+        password: `${SECRET}-pw`,
+        roles: ['viewer'],
+      });
+      expect(created.status).toBe(201);
+      const wendy = await gw.login('wendy-viewer', `${SECRET}-pw`);
+      for (let i = 0; i < 45; i++)
+        expect((await api('GET', '/api/v1/audit/messages', undefined, wendy)).status).toBe(403);
+      await gw.app.get(DenialAggregator).flush(true);
+      const mine = await events('type=request.denied&actor=wendy-viewer');
+      const alone = mine.filter((e) => !e.details.aggregated);
+      const counted = mine.filter((e) => e.details.aggregated);
+      // The window may turn during the loop: each window lets 20 through and counts the rest.
+      expect(alone.length + counted.reduce((n, e) => n + (e.details.count as number), 0)).toBe(45);
+      expect(alone.length).toBeGreaterThanOrEqual(20);
+      expect(alone.length).toBeLessThanOrEqual(40);
+      expect(alone[0].details).toEqual({
+        method: 'GET',
+        path: '/api/v1/audit/messages',
+        status: 403,
+      });
+      expect(counted[0]).toMatchObject({
+        actor: 'wendy-viewer',
+        outcome: 'denied',
+        details: {
+          status: 403,
+          aggregated: true,
+          paths: { 'GET /api/v1/audit/messages': counted[0].details.count },
+        },
+      });
+    });
+
     it('records route changes with who, what, and the diff', async () => {
       const v2 = route('plain', { description: 'now with a description' });
       expect((await api('PUT', '/api/v1/routes/plain', v2)).status).toBe(200);

@@ -64,6 +64,8 @@ export interface AuditModuleOptions extends Omit<AuditTrailOptions, 'databaseUrl
   anchors?: AnchorOptions;
   /** Anonymous 401s are written as one event per source address and window this long (default 10 s). */
   denialWindowMs?: number;
+  /** A signed-in caller's denials written one by one per window (default 20); the rest counted. */
+  denialsPerCaller?: number;
   /** False: GET /audit/export answers 403 (default true). */
   exportEnabled?: boolean;
 }
@@ -215,6 +217,7 @@ export class AuditModule {
             const log = new Logger('Audit');
             return new DenialAggregator((event) => t.recordEvent(event), {
               windowMs: options.denialWindowMs ?? 10_000,
+              individualPerWindow: options.denialsPerCaller,
               onError: (err) =>
                 log.warn(`could not record denied requests yet: ${(err as Error).message}`),
             });

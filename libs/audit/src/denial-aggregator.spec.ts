@@ -1,14 +1,14 @@
 import { AuditEventInput } from './audit-rows';
 import { DenialAggregator, MANY_SOURCES } from './denial-aggregator';
 
-function setup(maxSources?: number) {
+function setup(maxSources?: number, individualPerWindow?: number) {
   let now = 1_000_000;
   const written: AuditEventInput[] = [];
   const aggregator = new DenialAggregator(
     async (event) => {
       written.push(event);
     },
-    { windowMs: 10_000, maxSources, now: () => now },
+    { windowMs: 10_000, maxSources, individualPerWindow, now: () => now },
   );
   return { aggregator, written, advance: (ms: number) => (now += ms) };
 }
@@ -68,5 +68,71 @@ describe('DenialAggregator', () => {
     fail = false;
     await aggregator.flush(true);
     expect(written.map(count)).toEqual([1]);
+  });
+
+  it("lets a signed-in caller's first denials of a window through, and counts the rest by name", async () => {
+    const { aggregator, written, advance } = setup(2, 3);
+    const denied = (actor: string, i: number) => ({
+      actor,
+      method: 'GET',
+      path: `/api/v1/audit/messages?p=${i % 2}`,
+      status: 403,
+      ip: '10.0.0.9',
+    });
+    const admitted = Array.from({ length: 1000 }, (_, i) =>
+      aggregator.admit(denied('key:viewer', i)),
+    );
+    expect(admitted.filter(Boolean)).toHaveLength(3);
+    expect(admitted.slice(0, 3)).toEqual([true, true, true]);
+    // Another caller has its own allowance, and anonymous sources do not crowd callers out.
+    expect(aggregator.admit(denied('victor', 0))).toBe(true);
+    for (let i = 0; i < 5; i++)
+      aggregator.add({ method: 'GET', path: '/x', status: 401, ip: `10.1.0.${i}` });
+    advance(10_000);
+    // A new window: the allowance is back.
+    expect(aggregator.admit(denied('key:viewer', 0))).toBe(true);
+    await aggregator.flush(false);
+    const mine = written.filter((e) => e.actor === 'key:viewer');
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({
+      type: 'request.denied',
+      outcome: 'denied',
+      actorKind: null,
+      ip: '10.0.0.9',
+      details: {
+        status: 403,
+        aggregated: true,
+        count: 997,
+        paths: {
+          'GET /api/v1/audit/messages?p=0': 498,
+          'GET /api/v1/audit/messages?p=1': 499,
+        },
+      },
+    });
+    // The anonymous 401s: two sources kept apart, the rest as many; none under a caller's name.
+    expect(written.filter((e) => e.actor === '(anonymous)').map((e) => e.ip)).toEqual([
+      '10.1.0.0',
+      '10.1.0.1',
+      MANY_SOURCES,
+    ]);
+    expect(written).toHaveLength(4);
+  });
+
+  it("keeps a caller's count apart per status, and its addresses as many when they differ", async () => {
+    const { aggregator, written } = setup(undefined, 1);
+    for (const [status, ip] of [
+      [403, '10.0.0.1'],
+      [403, '10.0.0.1'],
+      [403, '10.0.0.2'],
+      [401, '10.0.0.1'],
+    ] as const)
+      aggregator.admit({ actor: 'alice', method: 'POST', path: '/a', status, ip });
+    await aggregator.stop();
+    expect(
+      written.map((e) => [e.actor, e.ip, (e.details as { status: number }).status, count(e)]),
+    ).toEqual([
+      ['alice', MANY_SOURCES, 403, 2],
+      ['alice', '10.0.0.1', 401, 1],
+    ]);
   });
 });

@@ -6,10 +6,15 @@ export interface DeniedRequest {
   path: string;
   status: number;
   ip?: string;
+  /** Who was refused: a signed-in caller's name (its events keep it); none for anonymous. */
+  actor?: string;
 }
 
 interface Bucket {
   windowStart: number;
+  /** The signed-in caller these denials were of; undefined for anonymous ones. */
+  actor?: string;
+  status: number;
   ip: string;
   count: number;
   firstAt: number;
@@ -23,6 +28,12 @@ export interface DenialAggregatorOptions {
   windowMs: number;
   /** Distinct sources kept apart in one window; more share the `(many sources)` event. */
   maxSources?: number;
+  /**
+   * A signed-in caller's denials written one by one per window before the rest of the window is
+   * counted (default 20): an auditor sees each of a person's first refusals in full, and a key
+   * that loops on a forbidden call adds at most this many rows and one count per window.
+   */
+  individualPerWindow?: number;
   now?: () => number;
   onError?: (err: unknown) => void;
 }
@@ -36,12 +47,17 @@ export const MANY_SOURCES = '(many sources)';
  * per source address and window, with the count, when the window closes (or the gateway stops).
  * So a flood of unauthenticated requests adds at most `maxSources + 1` rows per window and
  * process to the append-only trail, and the auditor still sees how many there were, from where
- * and on which paths. A signed-in caller's denials are not given here: they stay one event each.
+ * and on which paths. A signed-in caller's denials are written one by one up to
+ * `individualPerWindow` per window ({@link admit}); the rest of its window is counted here, in
+ * one event per caller and status, with its name.
  */
 export class DenialAggregator {
   private readonly buckets = new Map<string, Bucket>();
   private readonly windowMs: number;
   private readonly maxSources: number;
+  private readonly individualPerWindow: number;
+  /** Signed-in callers' denials written one by one, per `window|actor` (open windows only). */
+  private readonly individual = new Map<string, number>();
   private readonly now: () => number;
   private timer?: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
@@ -52,27 +68,65 @@ export class DenialAggregator {
   ) {
     this.windowMs = options.windowMs;
     this.maxSources = options.maxSources ?? 1000;
+    this.individualPerWindow = options.individualPerWindow ?? 20;
     this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Whether a signed-in caller's denial is to be written on its own (true for its first
+   * `individualPerWindow` of a window); false: it was counted here instead.
+   */
+  admit(denied: DeniedRequest & { actor: string }): boolean {
+    const windowStart = this.windowOf(this.now());
+    const key = `${windowStart}|${denied.actor}`;
+    const seen = this.individual.get(key) ?? 0;
+    if (seen < this.individualPerWindow) {
+      this.individual.set(key, seen + 1);
+      return true;
+    }
+    this.add(denied);
+    return false;
   }
 
   add(denied: DeniedRequest): void {
     const at = this.now();
-    const windowStart = Math.floor(at / this.windowMs) * this.windowMs;
+    const windowStart = this.windowOf(at);
+    const { actor, status } = denied;
     let ip = denied.ip ?? 'unknown';
-    let bucket = this.buckets.get(`${windowStart}|${ip}`);
-    if (!bucket && this.sourcesIn(windowStart) >= this.maxSources) {
-      ip = MANY_SOURCES;
-      bucket = this.buckets.get(`${windowStart}|${ip}`);
+    let bucket: Bucket | undefined;
+    let key: string;
+    if (actor !== undefined) {
+      // One count per caller and status: its addresses are kept as one, or as many.
+      key = `${windowStart}|${status}|@${actor}`;
+      bucket = this.buckets.get(key);
+      if (bucket && bucket.ip !== ip) bucket.ip = MANY_SOURCES;
+    } else {
+      key = `${windowStart}|${status}|${ip}`;
+      bucket = this.buckets.get(key);
+      if (!bucket && this.sourcesIn(windowStart) >= this.maxSources) {
+        ip = MANY_SOURCES;
+        key = `${windowStart}|${status}|${ip}`;
+        bucket = this.buckets.get(key);
+      }
     }
     if (!bucket) {
-      bucket = { windowStart, ip, count: 0, firstAt: at, lastAt: at, paths: new Map() };
-      this.buckets.set(`${windowStart}|${ip}`, bucket);
+      bucket = {
+        windowStart,
+        actor,
+        status,
+        ip,
+        count: 0,
+        firstAt: at,
+        lastAt: at,
+        paths: new Map(),
+      };
+      this.buckets.set(key, bucket);
     }
     bucket.count++;
     bucket.lastAt = at;
     const path = `${denied.method} ${denied.path}`.slice(0, 300);
-    const key = bucket.paths.has(path) || bucket.paths.size < MAX_PATHS ? path : OTHER_PATHS;
-    bucket.paths.set(key, (bucket.paths.get(key) ?? 0) + 1);
+    const kept = bucket.paths.has(path) || bucket.paths.size < MAX_PATHS ? path : OTHER_PATHS;
+    bucket.paths.set(kept, (bucket.paths.get(kept) ?? 0) + 1);
   }
 
   /** Checks for closed windows this often (unref'd: it never keeps the process alive). */
@@ -95,14 +149,23 @@ export class DenialAggregator {
     await this.flush(true);
   }
 
+  private windowOf(at: number): number {
+    return Math.floor(at / this.windowMs) * this.windowMs;
+  }
+
+  /** Anonymous sources kept apart in a window (signed-in callers are not counted against them). */
   private sourcesIn(windowStart: number): number {
     let n = 0;
-    for (const b of this.buckets.values()) if (b.windowStart === windowStart) n++;
+    for (const b of this.buckets.values())
+      if (b.windowStart === windowStart && b.actor === undefined) n++;
     return n;
   }
 
   private async writeDue(all: boolean): Promise<void> {
     const now = this.now();
+    const current = this.windowOf(now);
+    for (const key of this.individual.keys())
+      if (Number(key.slice(0, key.indexOf('|'))) < current) this.individual.delete(key);
     const due = [...this.buckets.entries()].filter(
       ([, b]) => all || b.windowStart + this.windowMs <= now,
     );
@@ -129,12 +192,12 @@ function eventOf(bucket: Bucket, windowMs: number): AuditEventInput {
   return {
     type: 'request.denied',
     outcome: 'denied',
-    actor: '(anonymous)',
-    actorKind: 'anonymous',
+    actor: bucket.actor ?? '(anonymous)',
+    actorKind: bucket.actor === undefined ? 'anonymous' : null,
     ip: bucket.ip,
     occurredAt: new Date(bucket.firstAt).toISOString(),
     details: {
-      status: 401,
+      status: bucket.status,
       aggregated: true,
       count: bucket.count,
       windowStart: new Date(bucket.windowStart).toISOString(),
