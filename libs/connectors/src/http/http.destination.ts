@@ -28,6 +28,8 @@ export interface HttpDestinationOptions {
   egress: EgressPolicy;
   /** The pool's undici agent, whose connector applies the same policy. */
   dispatcher: Dispatcher;
+  /** The clock a partner's Retry-After is held by (tests give their own). */
+  now?: () => number;
 }
 
 const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443 };
@@ -57,6 +59,9 @@ export class HttpDestination implements Destination {
   private readonly gzip: boolean;
   private readonly inFlight = new InFlight();
   private closed = false;
+  /** Until when (ms, this.now()) the partner asked not to be called (Retry-After). */
+  private holdUntil = 0;
+  private readonly now: () => number;
 
   constructor(
     connection: ConnectorConnection,
@@ -72,6 +77,7 @@ export class HttpDestination implements Destination {
       throw badConfig(connection, `cannot call ${spec.path}: ${errorText(err)}`);
     }
     this.receiptUrl = `${this.url.origin}${this.url.pathname}`;
+    this.now = options.now ?? Date.now;
     this.method = spec.method ?? 'POST';
     this.gzip = spec.compression === 'gzip';
     this.timeoutMs = configNumber(connection, 'timeoutMs') ?? DEFAULT_TIMEOUT_MS;
@@ -91,7 +97,7 @@ export class HttpDestination implements Destination {
   }
 
   send(message: OutboundMessage): Promise<DeliveryReceipt> {
-    const refused = this.refusal();
+    const refused = this.refusal() ?? this.held();
     if (refused) return Promise.reject(refused);
     return this.inFlight.track(this.call(message).then((r) => r.receipt));
   }
@@ -102,7 +108,7 @@ export class HttpDestination implements Destination {
    * never the delivery: the message is not sent again for it.
    */
   async request(message: OutboundMessage): Promise<SentRequest> {
-    const refused = this.refusal();
+    const refused = this.refusal() ?? this.held();
     if (refused) throw refused;
     const { receipt, reply } = await this.inFlight.track(this.call(message, true));
     return { receipt, reply: reply! };
@@ -117,6 +123,29 @@ export class HttpDestination implements Destination {
         false,
       );
     return undefined;
+  }
+
+  /**
+   * While the partner's last Retry-After runs, a retryable failure for the time left, without a
+   * request: a partner that is limiting (429) or down (503) said when to come back, and every
+   * message in flight (a prefetch of 100) calling it meanwhile would only prolong it. Each
+   * message's retry waits that long (up to its route's maxBackoffMs) and tries again.
+   */
+  private held(): ConnectorError | undefined {
+    const left = this.holdUntil - this.now();
+    if (left <= 0) return undefined;
+    return new ConnectorError(
+      'REJECTED',
+      `http ${this.method} ${this.receiptUrl}: not called: the partner asked to wait (Retry-After), ${Math.ceil(left / 1000)} s left`,
+      true,
+      { retryAfterMs: left },
+    );
+  }
+
+  /** Holds every send for a partner's Retry-After, up to MAX_HOLD_MS (see held()). */
+  private hold(retryAfterMs: number | undefined): void {
+    if (retryAfterMs === undefined || retryAfterMs <= 0) return;
+    this.holdUntil = Math.max(this.holdUntil, this.now() + Math.min(retryAfterMs, MAX_HOLD_MS));
   }
 
   /**
@@ -216,6 +245,7 @@ export class HttpDestination implements Destination {
       // A busy or down partner may say when to come back: the retry waits at least that long.
       const retryAfterMs =
         status === 429 || status >= 500 ? retryAfter(response.headers['retry-after']) : undefined;
+      this.hold(retryAfterMs);
       const after =
         retryAfterMs === undefined ? '' : ` (Retry-After: ${Math.ceil(retryAfterMs / 1000)} s)`;
       if (status === 429)
@@ -252,6 +282,12 @@ const TLS_REFUSALS = new Set([
   'CERT_NOT_YET_VALID',
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
+
+/**
+ * The longest a Retry-After holds the whole destination: a partner's `Retry-After: 86400` must
+ * not stop a route for a day unseen (each message still waits what its own retry allows).
+ */
+const MAX_HOLD_MS = 5 * 60 * 1000;
 
 /** The longest wait a `Retry-After` is taken at (a route's maxBackoffMs caps it further). */
 const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;

@@ -14,6 +14,8 @@ import { testLogger } from '../conformance/test-logger';
 import { ConnectorError, type ConnectorConnection, type OutboundMessage } from '../connector';
 import { ConnectorPool } from '../connector-pool';
 import { EgressPolicy } from '../egress/egress-policy';
+import { HttpDestination } from './http.destination';
+import { Agent } from 'undici';
 
 interface Seen {
   method: string;
@@ -71,6 +73,10 @@ beforeAll(async () => {
     };
     if (path === '/busy-for-2s') {
       res.writeHead(429, { 'retry-after': '2' }).end();
+      return;
+    }
+    if (path === '/busy-for-a-day') {
+      res.writeHead(429, { 'retry-after': '86400' }).end();
       return;
     }
     if (path === '/down-till') {
@@ -261,6 +267,67 @@ describe('http destination', () => {
     expect(nonsense.message).not.toMatch(/4111/);
     // A 4xx that is not 429 is final: its Retry-After would change nothing.
     expect((await failure('/bad')).retryAfterMs).toBeUndefined();
+  });
+
+  it("holds every message for the partner's Retry-After, without calling it meanwhile", async () => {
+    let now = 1_000_000;
+    const dispatcher = new Agent();
+    const destination = new HttpDestination(erp(), spec('/busy-for-2s'), {
+      egress: EgressPolicy.permissive(),
+      dispatcher,
+      now: () => now,
+    });
+    try {
+      const calls = () => target.seen.filter((s) => s.url === '/busy-for-2s').length;
+      const before = calls();
+      await expect(destination.send(message())).rejects.toMatchObject({ retryAfterMs: 2000 });
+      expect(calls()).toBe(before + 1);
+      // Other messages in flight are not sent while it runs: each is told how long is left.
+      now += 500;
+      const held = destination.send(message());
+      await expect(held).rejects.toMatchObject({
+        code: 'REJECTED',
+        retryable: true,
+        retryAfterMs: 1500,
+      });
+      await expect(held).rejects.toThrow(
+        /not called: the partner asked to wait \(Retry-After\), 2 s left$/,
+      );
+      await expect(destination.request(message())).rejects.toMatchObject({ retryAfterMs: 1500 });
+      expect(calls()).toBe(before + 1);
+      // Then the partner is called again (it is still busy here, and says so again).
+      now += 1500;
+      await expect(destination.send(message())).rejects.toMatchObject({ retryAfterMs: 2000 });
+      expect(calls()).toBe(before + 2);
+    } finally {
+      await destination.close();
+      await dispatcher.close();
+    }
+  });
+
+  it("holds a destination no longer than 5 minutes, whatever the partner's Retry-After says", async () => {
+    let now = 5_000_000;
+    const dispatcher = new Agent();
+    const destination = new HttpDestination(erp(), spec('/busy-for-a-day'), {
+      egress: EgressPolicy.permissive(),
+      dispatcher,
+      now: () => now,
+    });
+    try {
+      const calls = () => target.seen.filter((s) => s.url === '/busy-for-a-day').length;
+      const before = calls();
+      // The message is told the whole day (its route's maxBackoffMs caps its own wait).
+      await expect(destination.send(message())).rejects.toMatchObject({ retryAfterMs: 86_400_000 });
+      now += 5 * 60_000 - 1;
+      await expect(destination.send(message())).rejects.toMatchObject({ retryAfterMs: 1 });
+      expect(calls()).toBe(before + 1);
+      now += 1;
+      await expect(destination.send(message())).rejects.toMatchObject({ retryAfterMs: 86_400_000 });
+      expect(calls()).toBe(before + 2);
+    } finally {
+      await destination.close();
+      await dispatcher.close();
+    }
   });
 
   it('gives up after timeoutMs with a retryable TIMEOUT', async () => {
