@@ -125,6 +125,7 @@ export class AppModule {
           maxInFlight: settings.maxInFlight ?? 256,
           maxHops: settings.maxHops,
           nodeName: settings.nodeName,
+          mqttClientIdKey: derive(settings.masterKey, 'junction/mqtt-client-id'),
           jitter: settings.retryJitter,
           replayJobs: { ...settings.replayJobs, clock: settings.replayClock },
           tracing: settings.tracing,

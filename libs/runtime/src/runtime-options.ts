@@ -12,6 +12,11 @@ export interface RuntimeOptions {
   maxHops?: number;
   /** This process's stable name among gateway processes (MQTT sessions' client ids); default the host name. */
   nodeName?: string;
+  /**
+   * Keys the secret part of MQTT sessions' client ids: a key derived from the master key for this
+   * alone (stable across restarts, so sessions resume; never the master or mask key itself).
+   */
+  mqttClientIdKey: Buffer;
   /** The random part of retry backoffs (default Math.random; tests fix it). */
   jitter?: Jitter;
   /** Dead-letter replay jobs: lease and poll (ms), and the clock their rate limit waits on. */

@@ -267,7 +267,7 @@ function createSupervisor(
   const pool = new ConnectorPool({
     egress: options.egress ?? EgressPolicy.permissive(),
     http: { ingest, maxInFlight: options.maxInFlight },
-    mqtt: { nodeName: options.nodeName },
+    mqtt: { nodeName: options.nodeName, clientIdKey: options.mqttClientIdKey },
     logger: {
       debug: (m: string) => connectorLog.debug(m),
       info: (m: string) => connectorLog.log(m),

@@ -327,3 +327,30 @@ export async function endClient(client: MqttClient, gracefulMs = 5_000): Promise
   if (!(await settleWithin(graceful, gracefulMs)))
     await client.endAsync(true).catch(() => undefined);
 }
+
+/**
+ * Ends the session of `clientId` at the broker: a clean connection with that client id (3.1.1:
+ * clean session; 5: clean start, no expiry) makes the broker drop the session and what it queued.
+ */
+export async function endSession(
+  settings: MqttSettings,
+  clientId: string,
+  options: MqttClientOptions,
+): Promise<void> {
+  const client = createMqttClient(
+    settings,
+    { clientId, persistent: false },
+    { ...options, reconnectPeriodMs: 0 },
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', (err) => reject(mqttConnectorError(err, `mqtt ${settings.safeUrl}`)));
+      client.once('close', () =>
+        reject(mqttConnectorError(new Error('connection closed'), `mqtt ${settings.safeUrl}`)),
+      );
+    });
+  } finally {
+    await endClient(client);
+  }
+}

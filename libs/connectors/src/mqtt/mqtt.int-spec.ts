@@ -3,10 +3,10 @@
  * default mqtt://127.0.0.1:18830; TLS on MQTTS_URL, default mqtts://127.0.0.1:18831, with the CA
  * it generated; user junction). Never the system broker on 1883.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { connect, connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { describeConformance, testMessages } from '../conformance/conformance';
 import { deferred, until } from '../conformance/eventually';
 import { TcpProxy } from '../conformance/tcp-proxy';
@@ -14,7 +14,7 @@ import { testLogger } from '../conformance/test-logger';
 import type { ConnectorConnection, InboundMessage, OutboundMessage, Source } from '../connector';
 import { ConnectorPool } from '../connector-pool';
 import { brokerHasRead, createMqttClient, endClient, mqttSettings } from './mqtt-client';
-import type { MqttPoolOptions } from './mqtt.factory';
+import { mqttLegacySourceClientId, mqttSourceClientId, type MqttPoolOptions } from './mqtt.factory';
 import type { MqttDestinationSpec, MqttSourceSpec } from './mqtt.protocol';
 import type { MqttSource } from './mqtt.source';
 
@@ -29,6 +29,9 @@ const CA_FILE =
     'tls/ca.crt',
   );
 const RUN = randomUUID().slice(0, 8);
+const NODE = `test-${RUN}`;
+/** The gateway's client id key, the same for every pool of the run (a restart keeps it). */
+const CLIENT_ID_KEY = randomBytes(32);
 
 function connectionTo(
   name: string,
@@ -39,11 +42,14 @@ function connectionTo(
   return { name, config: { url, username: USER, ...extra }, secrets };
 }
 
-/** A pool as the runtime makes it, quick to reconnect; `nodeName` fixed for the run. */
-function testPool(options: MqttPoolOptions = {}): ConnectorPool {
+/** A pool as the runtime makes it, quick to reconnect; node name and client id key fixed for the run. */
+function testPool(
+  options: MqttPoolOptions = {},
+  logger: ReturnType<typeof testLogger> = testLogger(),
+): ConnectorPool {
   return new ConnectorPool({
-    logger: testLogger(),
-    mqtt: { nodeName: `test-${RUN}`, reconnectPeriodMs: 200, ...options },
+    logger,
+    mqtt: { nodeName: NODE, clientIdKey: CLIENT_ID_KEY, reconnectPeriodMs: 200, ...options },
   });
 }
 
@@ -463,4 +469,135 @@ describe('mqtt connectors', () => {
       expect((refused as Error).message).not.toContain('nope');
     }, 20_000);
   });
+});
+
+describe('mqtt source client ids', () => {
+  const connection = connectionTo(`mqtt-ids-${RUN}`, BROKER.href);
+  const pools: ConnectorPool[] = [];
+  const sources: Source[] = [];
+
+  function pool(options: MqttPoolOptions = {}, logger = testLogger()): ConnectorPool {
+    const made = testPool({ startTimeoutMs: 5_000, legacyDrainIdleMs: 300, ...options }, logger);
+    pools.push(made);
+    return made;
+  }
+
+  function routeSource(on: ConnectorPool, spec: MqttSourceSpec, routeId: string): Source {
+    const made = on.source(spec, connection, { routeId });
+    sources.push(made);
+    return made;
+  }
+
+  /** Whether the broker holds a session for `clientId` (asked by a session that ends at once). */
+  async function hasSession(clientId: string): Promise<boolean> {
+    const client = connect(BROKER.href, {
+      username: USER,
+      password: PASSWORD,
+      protocolVersion: 5,
+      clientId,
+      clean: false,
+      properties: { sessionExpiryInterval: 0 },
+      reconnectPeriod: 0,
+    });
+    try {
+      return await new Promise<boolean>((resolve, reject) => {
+        client.once('connect', (connack) => resolve(connack.sessionPresent));
+        client.once('error', reject);
+      });
+    } finally {
+      await client.endAsync();
+    }
+  }
+
+  afterEach(async () => {
+    for (const source of sources.splice(0).reverse()) await source.stop();
+    for (const made of pools.splice(0)) await made.close();
+  });
+
+  async function publish(topic: string, bodies: string[]): Promise<void> {
+    const client = await rawClient();
+    for (const body of bodies) await client.publishAsync(topic, body, { qos: 1 });
+    await client.endAsync();
+  }
+
+  it('keys the client id: not computable from route, node and topic, and stable across restarts', async () => {
+    const topic = freshTopic('keyed');
+    const routeId = `keyed-${RUN}`;
+    const spec: MqttSourceSpec = { type: 'mqtt', connection: connection.name, topic };
+    const legacyId = mqttLegacySourceClientId(spec, routeId, NODE)!;
+    const otherKeyId = mqttSourceClientId(spec, routeId, randomBytes(32), NODE);
+    const ownId = mqttSourceClientId(spec, routeId, CLIENT_ID_KEY, NODE);
+    for (const id of [legacyId, otherKeyId, ownId]) sessions.add(id);
+
+    // The route ran once (its session exists) and is stopped; messages queue for it meanwhile.
+    const first = routeSource(pool(), spec, routeId);
+    await first.start(async () => undefined);
+    await first.stop();
+    const bodies = ['k-1', 'k-2', 'k-3'];
+    await publish(topic, bodies);
+
+    // A client of the broker that knows the route id, the node name and the topic finds no
+    // session under the id it can compute, nor under the one another key gives.
+    expect(await hasSession(legacyId)).toBe(false);
+    expect(await hasSession(otherKeyId)).toBe(false);
+
+    // The same node with the same key after a restart resumes the session: nothing was lost.
+    const got: string[] = [];
+    await routeSource(pool(), spec, routeId).start(async (m) => {
+      got.push(m.payload.toString());
+    });
+    await until(() => got.length >= bodies.length, 'the messages queued while stopped');
+    expect([...new Set(got)].sort()).toEqual(bodies);
+  });
+
+  it('drains the session of the former, guessable client id once, then ends it', async () => {
+    const topic = freshTopic('legacy');
+    const routeId = `legacy-${RUN}`;
+    const spec: MqttSourceSpec = { type: 'mqtt', connection: connection.name, topic };
+    const legacyId = mqttLegacySourceClientId(spec, routeId, NODE)!;
+    sessions.add(legacyId);
+    sessions.add(mqttSourceClientId(spec, routeId, CLIENT_ID_KEY, NODE));
+
+    // The former version ran the route under the former id, and stopped (upgrade).
+    const before = routeSource(pool(), { ...spec, clientId: legacyId }, routeId);
+    await before.start(async () => undefined);
+    await before.stop();
+    // Anyone could connect with that id: one did, and subscribed it to a topic of its choice.
+    const elsewhere = freshTopic('elsewhere');
+    const intruder = await rawClient({
+      clientId: legacyId,
+      clean: false,
+      properties: { sessionExpiryInterval: 600 },
+    });
+    await intruder.subscribeAsync(elsewhere, { qos: 1 });
+    await intruder.endAsync();
+    const queued = Array.from({ length: 30 }, (_, i) => `old-${i}`);
+    await publish(topic, queued);
+    await publish(elsewhere, ['not-this-route']);
+
+    const logger = testLogger();
+    const got: string[] = [];
+    await routeSource(pool({}, logger), { ...spec, prefetch: 5 }, routeId).start(async (m) => {
+      got.push(m.payload.toString());
+    });
+    const after = ['new-1', 'new-2'];
+    await publish(topic, after);
+    await until(
+      () => [...queued, ...after].every((body) => got.includes(body)),
+      'the messages queued under the former id, and the new ones',
+      15_000,
+    );
+    await until(
+      () => logger.lines.some((line) => line.includes('former session ended')),
+      'the former session ended',
+      15_000,
+    );
+    // The message on another topic did not go through the route.
+    expect(got).not.toContain('not-this-route');
+    expect(
+      logger.lines.filter((line) => line.includes(`on ${elsewhere}, not a topic`)),
+    ).toHaveLength(1);
+    // Gone from the broker: nobody who computes the former id finds anything there any more.
+    expect(await hasSession(legacyId)).toBe(false);
+  }, 40_000);
 });

@@ -1,13 +1,14 @@
 import Ajv2020 from 'ajv/dist/2020';
 import type { IPublishPacket } from 'mqtt';
 import { mqttSettings } from './mqtt-client';
-import { mqttSourceClientId } from './mqtt.factory';
+import { mqttLegacySourceClientId, mqttSourceClientId } from './mqtt.factory';
 import {
   checkMqttDestination,
   mqttConnector,
   mqttEgressTargets,
   mqttEmbeddedSecretProblems,
   topicFilterProblem,
+  topicMatchesFilter,
   topicNameProblem,
 } from './mqtt.protocol';
 import { inboundMessage } from './mqtt.source';
@@ -58,17 +59,43 @@ describe('mqtt topics', () => {
 describe('mqtt source sessions', () => {
   const spec = { type: 'mqtt' as const, connection: 'm', topic: 'a/+' };
 
+  const key = Buffer.from('a key of the gateway');
+
   it('keeps a client id per route, node and subscription', () => {
-    const id = mqttSourceClientId(spec, 'orders', 'gw-1');
-    expect(id).toMatch(/^junction-orders-gw-1-[0-9a-f]{8}$/);
-    expect(mqttSourceClientId(spec, 'orders', 'gw-1')).toBe(id);
-    expect(mqttSourceClientId(spec, 'orders', 'gw-2')).not.toBe(id);
-    expect(mqttSourceClientId({ ...spec, topic: 'b/+' }, 'orders', 'gw-1')).not.toBe(id);
-    expect(mqttSourceClientId({ ...spec, shareGroup: 'g' }, 'orders', 'gw-1')).not.toBe(id);
-    expect(mqttSourceClientId({ ...spec, clientId: 'mine' }, 'orders', 'gw-1')).toBe('mine');
-    expect(mqttSourceClientId(spec, 'orders', 'host name/ü')).toMatch(
+    const id = mqttSourceClientId(spec, 'orders', key, 'gw-1');
+    expect(id).toMatch(/^junction-orders-gw-1-[0-9a-f]{16}$/);
+    expect(mqttSourceClientId(spec, 'orders', key, 'gw-1')).toBe(id);
+    expect(mqttSourceClientId(spec, 'orders', key, 'gw-2')).not.toBe(id);
+    expect(mqttSourceClientId({ ...spec, topic: 'b/+' }, 'orders', key, 'gw-1')).not.toBe(id);
+    expect(mqttSourceClientId({ ...spec, shareGroup: 'g' }, 'orders', key, 'gw-1')).not.toBe(id);
+    expect(mqttSourceClientId({ ...spec, clientId: 'mine' }, 'orders', key, 'gw-1')).toBe('mine');
+    expect(mqttSourceClientId(spec, 'orders', key, 'host name/ü')).toMatch(
       /^junction-orders-host-name--/,
     );
+  });
+
+  it('keys the client id: not computable from route, node and topic alone', () => {
+    const id = mqttSourceClientId(spec, 'orders', key, 'gw-1');
+    expect(mqttSourceClientId(spec, 'orders', Buffer.from('another key'), 'gw-1')).not.toBe(id);
+    // Not the former, guessable id (its session is drained and ended, not resumed).
+    const legacy = mqttLegacySourceClientId(spec, 'orders', 'gw-1');
+    expect(legacy).toMatch(/^junction-orders-gw-1-[0-9a-f]{8}$/);
+    expect(id).not.toBe(legacy);
+    expect(mqttLegacySourceClientId({ ...spec, clientId: 'mine' }, 'orders', 'gw-1')).toBe(
+      undefined,
+    );
+    expect(() => mqttSourceClientId(spec, 'orders', undefined, 'gw-1')).toThrow(/no key/);
+  });
+
+  it('matches topics against filters', () => {
+    expect(topicMatchesFilter('a/+/c', 'a/b/c')).toBe(true);
+    expect(topicMatchesFilter('a/+/c', 'a/b/d')).toBe(false);
+    expect(topicMatchesFilter('a/#', 'a')).toBe(true);
+    expect(topicMatchesFilter('a/#', 'a/b/c')).toBe(true);
+    expect(topicMatchesFilter('a/+', 'a/b/c')).toBe(false);
+    expect(topicMatchesFilter('a/b', 'a/b/c')).toBe(false);
+    expect(topicMatchesFilter('#', '$SYS/x')).toBe(false);
+    expect(topicMatchesFilter('+/x', '$SYS/x')).toBe(false);
   });
 
   it('turns a PUBLISH into a message: user properties, topic, retain, DUP', () => {

@@ -18,7 +18,7 @@ export interface MqttSourceSpec {
   qos?: 0 | 1;
   /** Most messages in the gateway's hands at once (MQTT 5: the receive maximum). */
   prefetch?: number;
-  /** The session's client id; default `junction-<route id>-<node name>-<hash of the subscription>`. */
+  /** The session's client id; default `junction-<route id>-<node name>-<secret>` (see mqttSourceClientId). */
   clientId?: string;
 }
 
@@ -97,6 +97,19 @@ export function topicFilterProblem(filter: string): string | undefined {
     if (level.includes('+') && level !== '+') return '+ must be a whole level';
   }
   return mqttTextProblem(filter);
+}
+
+/** Whether a topic matches a (valid) filter: `+` one level, `#` the rest (MQTT 4.7.1). */
+export function topicMatchesFilter(filter: string, topic: string): boolean {
+  const want = filter.split('/');
+  const have = topic.split('/');
+  // Wildcards in the first level do not match topics starting with $ (4.7.2).
+  if (topic.startsWith('$') && (want[0] === '+' || want[0] === '#')) return false;
+  for (let i = 0; i < want.length; i += 1) {
+    if (want[i] === '#') return true;
+    if (i >= have.length || (want[i] !== '+' && want[i] !== have[i])) return false;
+  }
+  return want.length === have.length;
 }
 
 export const MQTT_CONNECTION_CONFIG_SCHEMA: JsonSchema = {
@@ -212,7 +225,7 @@ export const MQTT_SOURCE_FIELDS = {
       type: 'string',
       pattern: '^[A-Za-z0-9._:-]{1,128}$',
       description:
-        "The session's client id. Default: junction-<route id>-<node name>-<hash of topic and group>, the same after a restart (so the session and its unacknowledged messages are picked up again) and different in each gateway process. Set it only with one process.",
+        "The session's client id. Default: junction-<route id>-<node name>-<secret>, the secret an HMAC of route, node, topic and group under a key of the gateway, so that no other client of the broker can compute it and take the session over; the same after a restart (so the session and its unacknowledged messages are picked up again) and different in each gateway process. One set here is taken as written: anyone who knows it can take the session over unless the broker binds it to the gateway's account. Set it only with one process.",
       examples: ['junction-telemetry'],
     },
   } as Record<string, JsonSchema>,

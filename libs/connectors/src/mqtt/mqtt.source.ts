@@ -11,6 +11,7 @@ import {
   assertCanAcknowledge,
   createMqttClient,
   endClient,
+  endSession,
   mqttConnectorError,
   mqttSettings,
   MqttConnectionWatch,
@@ -23,6 +24,7 @@ import {
   MQTT_RETAIN_HEADER,
   MQTT_TOPIC_HEADER,
   topicFilterProblem,
+  topicMatchesFilter,
   type MqttSourceSpec,
 } from './mqtt.protocol';
 import type { ConnectorConnection } from '../connector';
@@ -31,6 +33,16 @@ export interface MqttSourceOptions {
   routeId: string;
   /** The session's client id: the same after a restart, different in each gateway process. */
   clientId: string;
+  /**
+   * The client id this route's session had before (a guessable one, see
+   * mqttLegacySourceClientId): once subscribed, the source takes what that session still holds
+   * through the route and then ends it.
+   */
+  legacyClientId?: string;
+  /** How long the drain of the former session waits with nothing coming before it ends it. */
+  legacyDrainIdleMs?: number;
+  /** Internal: the drain of a former session: resumes it, never subscribes, unsubscribes it. */
+  draining?: boolean;
   /** How long `start()` waits for the broker (connected and subscribed). */
   startTimeoutMs: number;
   /** Most payload bytes of QoS 0 messages held waiting for a handler (default 64 MiB). */
@@ -80,11 +92,19 @@ export class MqttSource implements Source {
   private readonly prefetch: number;
   private readonly qos: 0 | 1;
   private readonly filter: string;
+  private readonly spec: MqttSourceSpec;
   private readonly inFlight = new InFlight();
   private readonly waiting: Delivery[] = [];
   private readonly backoffs = new Set<{ cancel(): void }>();
   /** Fails a start still waiting for its subscription (a stop came first). */
   private abortStart?: (err: Error) => void;
+  /** Draining: whether the broker still had the session. */
+  private sessionFound = false;
+  /** Draining: told of each message in and each one done, to see the session run dry. */
+  private activity?: () => void;
+  /** The drain of the former session, running beside this one. */
+  private legacy?: { source: MqttSource; done: Promise<void> };
+  private stopped?: Promise<void>;
 
   constructor(
     private readonly stored: ConnectorConnection,
@@ -101,6 +121,7 @@ export class MqttSource implements Source {
     if (problem)
       throw new ConnectorError('REJECTED', `mqtt source topic ${spec.topic}: ${problem}`, false);
     this.filter = spec.shareGroup ? `$share/${spec.shareGroup}/${spec.topic}` : spec.topic;
+    this.spec = spec;
   }
 
   private get name(): string {
@@ -116,6 +137,7 @@ export class MqttSource implements Source {
     if (this.client) throw new Error(`${this.name}: already started`);
     this.handler = handler;
     this.stopping = false;
+    this.stopped = undefined;
     const settings = mqttSettings(this.stored);
     const client = createMqttClient(
       settings,
@@ -149,6 +171,7 @@ export class MqttSource implements Source {
     this.abortStart = failed;
     client.on('connect', (connack) => {
       this.connection += 1;
+      if (this.options.draining) return this.resumed(client, connack.sessionPresent, subscribed);
       // 3.1.1: a kept session keeps its subscription (subscribing again would resend retained
       // messages). 5: subscribed on every connection; retain handling 1 sends retained messages
       // only when the subscription is new.
@@ -199,12 +222,98 @@ export class MqttSource implements Source {
       failed = undefined;
       this.abortStart = undefined;
     }
+    // After this session is subscribed: what is published from now on is kept here, so ending
+    // the former session loses nothing.
+    const legacyClientId = this.options.legacyClientId;
+    if (legacyClientId && legacyClientId !== this.options.clientId) {
+      const source = new MqttSource(
+        this.stored,
+        this.spec,
+        { ...this.options, clientId: legacyClientId, legacyClientId: undefined, draining: true },
+        this.logger,
+      );
+      this.legacy = { source, done: this.drainLegacy(source, handler) };
+    }
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Draining: a session found is unsubscribed (so it gets nothing new; what it holds still comes,
+   * MQTT 3.10.4, as Mosquitto does), and its messages run through the route as any other.
+   */
+  private resumed(client: MqttClient, found: boolean, ready?: () => void): void {
+    if (this.connection > 1) return; // a reconnection: the first connection said it all
+    this.sessionFound = found;
+    if (!found) return ready?.();
+    client.unsubscribe(this.filter, (err) => {
+      if (err) this.logger.warn(`${this.name}: unsubscribe failed: ${errorText(err)}`);
+      ready?.();
+    });
+  }
+
+  /**
+   * Takes what the former (guessable) session still holds through the route, then ends it: once
+   * nothing came and nothing was in hand for `legacyDrainIdleMs`, its acks read by the broker, a
+   * clean connection with its client id makes the broker drop it. A failure or a stop leaves it
+   * with what it still holds, for the next start.
+   */
+  private async drainLegacy(source: MqttSource, handler: MessageHandler): Promise<void> {
+    try {
+      await source.start(handler);
+      if (source.sessionFound) {
+        this.logger.info(`${source.name}: taking the messages of the former session`);
+        await source.quiet(this.options.legacyDrainIdleMs ?? 2_000);
+      }
+      // Stopped: the session keeps what it still holds, for the next start.
+      if (this.stopping) return;
+      await source.stop();
+      if (this.stopping) return;
+      await endSession(mqttSettings(this.stored), source.options.clientId, this.options.client);
+      if (source.sessionFound) this.logger.info(`${source.name}: former session ended`);
+    } catch (err) {
+      await source.stop().catch(() => undefined);
+      if (!this.stopping)
+        this.logger.warn(
+          `${source.name}: former session not drained, tried again at the next start: ${errorText(err)}`,
+        );
+    }
+  }
+
+  /** Resolves once no message came and none was in hand for `idleMs`, or on stop. */
+  private quiet(idleMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        clearTimeout(timer);
+        this.activity = undefined;
+        resolve();
+      };
+      this.activity = () => {
+        clearTimeout(timer);
+        if (this.stopping) return done();
+        if (this.running === 0 && this.waiting.length === 0) timer = setTimeout(done, idleMs);
+      };
+      this.activity();
+    });
+  }
+
+  stop(): Promise<void> {
+    // Once: the drain of a former session and the route may both stop it.
+    this.stopped ??= this.stopNow();
+    return this.stopped;
+  }
+
+  private async stopNow(): Promise<void> {
+    const legacy = this.legacy;
+    this.legacy = undefined;
+    if (legacy) {
+      this.stopping = true;
+      await legacy.source.stop();
+      await legacy.done;
+    }
     const client = this.client;
     if (!client) return;
     this.stopping = true;
+    this.activity?.();
     this.abortStart?.(new ConnectorError('CLOSED', `${this.name}: stopped while starting`, false));
     // Not acknowledged: they stay in the session for the next start.
     this.waiting.splice(0);
@@ -244,6 +353,7 @@ export class MqttSource implements Source {
 
   private run(delivery: Delivery): void {
     this.running += 1;
+    this.activity?.();
     const done = this.handle(delivery).finally(() => {
       this.running -= 1;
       const next = this.stopping ? undefined : this.waiting.shift();
@@ -251,11 +361,21 @@ export class MqttSource implements Source {
         this.waitingBytes -= next.packet.payload.length;
         this.run(next);
       }
+      this.activity?.();
     });
     void this.inFlight.track(done);
   }
 
   private async handle({ packet, connection }: Delivery): Promise<void> {
+    // A former session could have been taken by anyone (its client id was guessable) and
+    // subscribed to other topics: only the route's own go through the route.
+    if (this.options.draining && !topicMatchesFilter(this.spec.topic, packet.topic)) {
+      this.logger.warn(
+        `${this.name}: dropped a message of the former session on ${packet.topic}, not a topic of this route`,
+      );
+      this.acknowledge(packet, connection);
+      return;
+    }
     let message = inboundMessage(packet);
     for (;;) {
       try {
