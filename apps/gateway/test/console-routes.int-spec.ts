@@ -662,6 +662,42 @@ describe('GET /routes: the list in one call', () => {
     for (const auth of [{ token: adminToken }, { apiKey: (operator.body as { key: string }).key }])
       for (const lastError of await lastErrors(auth)) expect(lastError).toContain(email);
   });
+  it("a delivery failure's kind (connector code and status) for those who may not read messages", async () => {
+    const target = await startHttpTarget((_body, res) =>
+      res.writeHead(401, { 'content-type': 'text/plain' }).end('no such token, jane.doe'),
+    );
+    try {
+      await gateway.create(adminToken, '/api/v1/connections', {
+        name: 'list-partner',
+        type: 'http',
+        config: { baseUrl: target.baseUrl },
+        secrets: {},
+      });
+      await gateway.create(editorToken, '/api/v1/routes', {
+        ...httpRoute('list-refused', 'a partner that refuses'),
+        source: { type: 'http', path: 'list/list-refused', mode: 'sync', auth: 'none' },
+        pipeline: [],
+        destinations: [{ type: 'http', connection: 'list-partner', path: '/orders/jane.doe' }],
+        errors: { retry: { attempts: 1, backoffMs: 1, maxBackoffMs: 1 } },
+      });
+      const res = await gateway.request('POST', '/ingest/list/list-refused', { body: { id: 1 } });
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      const status = async (token: string) =>
+        (
+          ok(await gateway.request('GET', '/api/v1/routes/list-refused/status', { token })) as {
+            lastError: string;
+          }
+        ).lastError;
+      for (const token of [viewerToken, editorToken]) {
+        const lastError = await status(token);
+        expect(lastError).toMatch(/^DELIVERY_FAILED at destinations\/0 \(REJECTED 401\) /);
+        expect(lastError).not.toContain('jane');
+      }
+      expect(await status(adminToken)).toContain('answered 401');
+    } finally {
+      await target.close();
+    }
+  });
 });
 
 describe('samples that guard deploys', () => {

@@ -161,6 +161,8 @@ export class ConnectorError extends Error {
       cause?: unknown;
       /** How long the far side asked not to be tried again (an HTTP `Retry-After`), in ms. */
       retryAfterMs?: number;
+      /** The far side's status code, when it answered with one (an HTTP status). */
+      status?: number;
     },
   ) {
     // A target's reply (a 4xx body) may quote the message: its text is redacted where it is made.
@@ -169,7 +171,11 @@ export class ConnectorError extends Error {
       options?.cause === undefined ? undefined : { cause: options.cause },
     );
     if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+    if (options?.status !== undefined) this.status = options.status;
   }
+
+  /** The far side's status code (HTTP), when it answered with one. */
+  readonly status?: number;
 
   /** How long the far side asked not to be tried again, in ms, when it said. */
   readonly retryAfterMs?: number;

@@ -5,6 +5,7 @@ import { keptMessageId } from './message-id';
 import { isoNow, JunctionError } from '@junction/common';
 import {
   connectionFingerprint,
+  ConnectorError,
   errorText,
   type ConnectionState,
   type ConnectorConnection,
@@ -138,6 +139,11 @@ class Failure extends Error {
     message: string,
     readonly where: string | undefined,
     readonly attempts: number,
+    /**
+     * What kind of failure it was, in words that cannot quote a message (a connector's code and
+     * status): route status shows it to those who may not read the message text.
+     */
+    readonly kind?: string,
   ) {
     super(redactPanText(message));
   }
@@ -544,7 +550,13 @@ export class RouteWorker {
         message,
         id,
         receivedAt,
-        new Failure('DELIVERY_FAILED', reason, `destinations/${failures[0].index}`, attempts),
+        new Failure(
+          'DELIVERY_FAILED',
+          reason,
+          `destinations/${failures[0].index}`,
+          attempts,
+          failures[0].kind,
+        ),
         options,
         receipts,
         finalBody,
@@ -699,10 +711,12 @@ export class RouteWorker {
     } catch (err) {
       if (err instanceof RetryInterrupted)
         return { index: delivery.index, interrupted: err, attempts: err.attempts };
+      const kind = failureKind(err);
       return {
         index: delivery.index,
         error: (err as Error).message,
         attempts: (err as { attempts?: number }).attempts ?? this.retry.attempts,
+        ...(kind ? { kind } : {}),
       };
     }
   }
@@ -725,7 +739,9 @@ export class RouteWorker {
   ): Promise<ProcessResult> {
     this.failed += 1;
     this.lastError = `${failure.code}: ${failure.message}`;
-    this.lastErrorSummary = failure.where ? `${failure.code} at ${failure.where}` : failure.code;
+    this.lastErrorSummary =
+      (failure.where ? `${failure.code} at ${failure.where}` : failure.code) +
+      (failure.kind ? ` (${failure.kind})` : '');
     const error = { code: failure.code, message: failure.message, where: failure.where };
     // A replay that fails again stays the one dead letter it was (the caller records the attempt).
     if (options.replay) {
@@ -890,6 +906,14 @@ interface DeliveryFailure {
   index: number;
   error: string;
   attempts: number;
+  /** What kind of failure, in the connector's words only (`REJECTED 401`): see Failure.kind. */
+  kind?: string;
+}
+
+/** A connector's failure as its code and status (`REJECTED 401`), quoting nothing it was sent. */
+function failureKind(err: unknown): string | undefined {
+  if (!(err instanceof ConnectorError)) return undefined;
+  return err.status === undefined ? err.code : `${err.code} ${err.status}`;
 }
 
 /** The stop signal of a worker: every message waiting to retry listens to it (no listener limit). */

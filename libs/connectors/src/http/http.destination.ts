@@ -162,6 +162,7 @@ export class HttpDestination implements Destination {
       ? err
       : new ConnectorError(err.code, message, err.retryable, {
           ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
+          ...(err.status !== undefined ? { status: err.status } : {}),
         });
   }
 
@@ -238,10 +239,13 @@ export class HttpDestination implements Destination {
           'REJECTED',
           `${where}: answered ${status}, a redirect to ${to}; redirects are not followed`,
           false,
+          { status },
         );
       }
       if (status === 408)
-        throw new ConnectorError('TIMEOUT', `${where}: answered 408 Request Timeout`, true);
+        throw new ConnectorError('TIMEOUT', `${where}: answered 408 Request Timeout`, true, {
+          status,
+        });
       // A busy or down partner may say when to come back: the retry waits at least that long.
       const retryAfterMs =
         status === 429 || status >= 500 ? retryAfter(response.headers['retry-after']) : undefined;
@@ -253,12 +257,11 @@ export class HttpDestination implements Destination {
           'REJECTED',
           `${where}: answered 429 Too Many Requests${after}`,
           true,
-          {
-            retryAfterMs,
-          },
+          { retryAfterMs, status },
         );
       throw new ConnectorError('REJECTED', `${where}: answered ${status}${after}`, status >= 500, {
         retryAfterMs,
+        status,
       });
     } catch (err) {
       throw this.withoutSecrets(
