@@ -72,6 +72,7 @@ describe('egress policy: metadata and link-local', () => {
   const linkLocal = [
     [169, 254, 169, 254],
     [169, 254, 170, 2],
+    [169, 254, 170, 23],
     [169, 254, 0, 1],
     ...Array.from({ length: 20 }, () => randomIn(gen, [169, 254])),
     [100, 100, 100, 200],
@@ -103,6 +104,17 @@ describe('egress policy: metadata and link-local', () => {
     'febf:ffff::1',
     'fd00:ec2::254',
     'fd00:0ec2:0000:0000:0000:0000:0000:0254',
+    'FD00:EC2::254',
+    '[fd00:ec2::254]',
+    'fd00:ec2::254%eth0',
+    'fd00:ec2::23',
+    'fd00:0ec2:0000:0000:0000:0000:0000:0023',
+    'fd00:ec2:0:0:0:0:0:23',
+    'FD00:EC2::23',
+    '[fd00:ec2::23]',
+    '[FD00:0EC2::0023]',
+    'fd00:ec2::23%eth0',
+    'fd00:ec2::23%25eth0',
     '::ffff:100.100.100.200',
   ])('refuses the IPv6 link-local or metadata address %s', (address) => {
     expect(permissive.refusesName(address, 80)).toMatch(/refused unless listed explicitly/);

@@ -7,6 +7,7 @@ import ipaddr from 'ipaddr.js';
  * nothing).
  *
  * - Cloud metadata and link-local addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254,
+ *   fd00:ec2::23,
  *   100.100.100.200, 168.63.129.16, 192.0.0.192, metadata.google.internal, ... and the same
  *   addresses inside IPv6 forms (mapped, translated, NAT64, 6to4, Teredo) or
  *   spelled in decimal, octal or hex) are refused in every mode unless an entry names them
@@ -64,6 +65,8 @@ const SPECIAL_RANGES: ReadonlyArray<{ range: [Address, number]; label: string }>
   ['192.0.0.192/32', 'cloud metadata'],
   ['fe80::/10', 'link-local'],
   ['fd00:ec2::254/128', 'cloud metadata'],
+  // EKS Pod Identity's credential agent over IPv6 (169.254.170.23 over IPv4, in the /16 above).
+  ['fd00:ec2::23/128', 'cloud metadata'],
 ].map(([cidr, label]) => ({ range: ipaddr.parseCIDR(cidr), label }));
 
 /**
