@@ -83,6 +83,45 @@ describe('amqp10 messages', () => {
     expect(read(types.wrap_double(19.99)).payload.toString()).toBe('{"value":19.99}');
   });
 
+  it('reads every message-id type as its own stable text, never [object Object]', () => {
+    const bytes = (hex: string) => Buffer.from(hex, 'hex');
+    const idOf = (message_id: unknown) => fromAmqp10Message(roundTrip({ message_id })).id;
+    const map = { order: 'o-1', seq: 2 };
+    const cases: Array<[string, unknown, string]> = [
+      ['string', 'm-1', 'm-1'],
+      ['ulong', types.wrap_ulong(42), '42'],
+      ['ulong past 2^53', types.wrap_ulong(bytes('112210f47de98115')), '1234567890123456789'],
+      ['largest ulong', types.wrap_ulong(bytes('ffffffffffffffff')), '18446744073709551615'],
+      [
+        'uuid',
+        types.wrap_uuid(bytes('0123456789abcdef0123456789abcdef')),
+        '01234567-89ab-cdef-0123-456789abcdef',
+      ],
+      ['binary', types.wrap_binary(bytes('ff00fe')), 'ff00fe'],
+      ['map', types.wrap_map(map), '{"order":"o-1","seq":2}'],
+      ['other map', types.wrap_map({ order: 'o-2', seq: 2 }), '{"order":"o-2","seq":2}'],
+      ['list', types.wrap_list([1, 'x', bytes('00ff')]), '[1,"x","00ff"]'],
+      ['list of a list', types.wrap_list([[1, 'x']]), '[[1,"x"]]'],
+      ['timestamp', types.wrap_timestamp(Date.UTC(2026, 0, 2)), '2026-01-02T00:00:00.000Z'],
+    ];
+    const seen = cases.map(([what, id, text]) => [what, idOf(id), text]);
+    expect(seen).toEqual(cases.map(([what, , text]) => [what, text, text]));
+    // The same id on every delivery; a huge one as a digest of its whole text.
+    expect(idOf(types.wrap_map(map))).toBe(idOf(types.wrap_map({ ...map })));
+    const big = (last: string) => types.wrap_list([...Array<string>(300).fill('abcd'), last]);
+    expect(idOf(big('a'))).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(idOf(big('a'))).toBe(idOf(big('a')));
+    expect(idOf(big('a'))).not.toBe(idOf(big('b')));
+    expect(idOf(types.wrap_binary(Buffer.alloc(4096, 1)))).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // One nested too deep has no text: the message is unreadable, its id made up by the runtime.
+    let deep: unknown = 'x';
+    for (let i = 0; i < 100; i++) deep = [deep];
+    expect(fromAmqp10Message({ message_id: deep, body: 'x' })).toMatchObject({
+      unreadable: 'it cannot be read: the message-id is nested deeper than 64 levels',
+    });
+    expect(fromAmqp10Message({ message_id: deep, body: 'x' }).id).toBeUndefined();
+  });
+
   it('reads a message nested too deep as unreadable, without throwing', () => {
     // Read recursively, a map nested 100,000 levels overflowed the stack: the source never
     // settled the message nor gave its credit back (a few such messages and the link took no more).

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import { message as rheaMessage, type Message } from 'rhea';
 import type { OutboundMessage } from '../connector';
 import { MAX_HEADER_DEPTH, stringifyHeaders } from '../amqp/amqp.source';
@@ -51,9 +52,10 @@ export interface ReceivedAmqp10Message {
  * crash): one whose properties or body cannot be read (nested too deep) comes back `unreadable`.
  */
 export function fromAmqp10Message(message: ReceivedAmqp10Message): Amqp10Inbound {
-  const id = idText(message.message_id);
   const redelivered = typeof message.delivery_count === 'number' && message.delivery_count > 0;
+  let id: string | undefined;
   try {
+    id = idText(message.message_id);
     return {
       ...(id !== undefined ? { id } : {}),
       headers: stringifyHeaders(message.application_properties),
@@ -71,13 +73,54 @@ export function fromAmqp10Message(message: ReceivedAmqp10Message): Amqp10Inbound
   }
 }
 
-/** message-id may be a string, a number, a UUID or bytes: the id is its text. */
+/** The longest id text kept as written; a longer one (a big map or list) becomes its digest. */
+const MAX_ID_TEXT = 1024;
+
+/**
+ * message-id as text: one text per distinct id, the same on every redelivery (receivers and
+ * the audit trail tell messages apart by it). A string as is, a number (ulong) in decimal, a uuid
+ * as its text, binary as hex, a timestamp as ISO text, anything else a sender's stack may put
+ * there (a map, a list) as JSON, bytes inside it as hex. rhea reads a uuid, binary and a ulong
+ * past 2^53 + 2^32 all as bytes: 16 of them read as a uuid, 8 as a ulong (a 64-bit id; binary
+ * of that length reads as its unsigned value, still one text per id), others as hex. Longer than
+ * MAX_ID_TEXT, the text becomes `sha256:<hex>` of it. Card numbers are the runtime's to replace
+ * (keptMessageId), as for any source's id. Throws past the nesting limit.
+ */
 function idText(id: unknown): string | undefined {
   if (id === undefined || id === null) return undefined;
   if (typeof id === 'string') return id;
-  if (typeof id === 'number' || typeof id === 'bigint') return String(id);
-  if (Buffer.isBuffer(id)) return id.length === 16 ? uuidText(id) : id.toString('hex');
-  return String(id);
+  let text: string;
+  if (Buffer.isBuffer(id))
+    text =
+      id.length === 16
+        ? uuidText(id)
+        : id.length === 8
+          ? id.readBigUInt64BE().toString()
+          : id.toString('hex');
+  else {
+    const plainId = plainIdPart(id, 0);
+    text = typeof plainId === 'string' ? plainId : JSON.stringify(plainId);
+  }
+  return text.length <= MAX_ID_TEXT
+    ? text
+    : `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`;
+}
+
+/** JSON-safe and faithful: bytes as hex, 64-bit integers and non-finite numbers as text. */
+function plainIdPart(value: unknown, depth: number): unknown {
+  if (Buffer.isBuffer(value)) return value.toString('hex');
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Date)
+    return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
+  if (value !== null && typeof value === 'object' && depth >= MAX_HEADER_DEPTH)
+    throw new Error(`the message-id is nested deeper than ${MAX_HEADER_DEPTH} levels`);
+  if (Array.isArray(value)) return value.map((v) => plainIdPart(v, depth + 1));
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, plainIdPart(v, depth + 1)]),
+    );
+  return value === undefined ? null : value;
 }
 
 function uuidText(bytes: Buffer): string {
