@@ -1,4 +1,4 @@
-import { replyContentType } from './ingest-reply';
+import { replyContentType, servedReply } from './ingest-reply';
 
 const reply = (body: string | Buffer, contentType?: string) => ({
   body: typeof body === 'string' ? Buffer.from(body) : body,
@@ -32,5 +32,35 @@ describe('the content type of a sync reply', () => {
     const deep = `${'['.repeat(100)}${']'.repeat(100)}`;
     expect(replyContentType(reply(deep))).toBe('application/octet-stream');
     expect(parse).not.toHaveBeenCalled();
+  });
+});
+
+describe('a JSON sync reply holding a number a double cannot carry', () => {
+  const served = (body: string) => servedReply(reply(body, 'application/json')).body.toString();
+  const big = '123456789012345678901234567890';
+
+  it('stays valid JSON with its card numbers redacted, every other number as written', () => {
+    for (const [body, expected] of [
+      // A 19-digit card number, past a double's precision.
+      ['{"card":6222000000000000004}', '{"card":"[PAN REDACTED]"}'],
+      [`{"card":4111111111111111, "big": ${big}}`, `{"card":"[PAN REDACTED]", "big": ${big}}`],
+      [
+        `[41111111111111110e-1,-4111111111111111,${big}]`,
+        `["[PAN REDACTED]","[PAN REDACTED]",${big}]`,
+      ],
+      [
+        `{"4111111111111111":"on card 4111 1111 1111 1111 \\"","n":${big}}`,
+        `{"[PAN REDACTED]":"on card [PAN REDACTED] \\"","n":${big}}`,
+      ],
+    ]) {
+      const out = served(body);
+      expect([body, out]).toEqual([body, expected]);
+      expect(() => JSON.parse(out) as unknown).not.toThrow();
+    }
+  });
+
+  it('goes as it came when it holds no card number', () => {
+    const body = `{"id":${big},"amount":0.1000000000000000055,"ref":"x"}`;
+    expect(served(body)).toBe(body);
   });
 });

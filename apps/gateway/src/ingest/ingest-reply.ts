@@ -2,8 +2,10 @@ import { isUtf8 } from 'node:buffer';
 import { MAX_REPLY_BYTES, type Reply } from '@junction/connectors';
 import {
   changedNumber,
+  containsPan,
   DEFAULT_DECODE_LIMITS,
   nestedDeeperThan,
+  PAN_REDACTED,
   redactPans,
   redactPanText,
 } from '@junction/pipeline';
@@ -77,7 +79,8 @@ const BINARY_MEDIA =
 /**
  * A reply's bytes with every card number redacted, as everything the gateway answers. JSON
  * structurally, when a message could be it (a card number as a JSON number would otherwise
- * leave invalid JSON behind; one a double cannot hold makes it text); other text in its own
+ * leave invalid JSON behind; one holding a number a double cannot hold token by token, so that
+ * number goes as written); other text in its own
  * encoding: UTF-8, UTF-16 when its charset says so, and any other bytes as Latin-1, byte for
  * byte (ISO-8859-1 and Windows-1252 partners spell digits as ASCII). The very same bytes when
  * none is found. A binary media type the far side declared goes as it came.
@@ -100,7 +103,10 @@ export function replyWithoutPans(body: Buffer, contentType: string, parsed?: unk
   if (/^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType)) {
     // A reply may be 5 MiB: parsed whole when the depth scan lets it (the stall was nesting).
     parsed ??= parsedJson(body, MAX_REPLY_BYTES);
-    if (parsed !== undefined && !changedNumber(body.toString('utf8'))) {
+    if (parsed !== undefined) {
+      const text = body.toString('utf8');
+      // Parsed values would send a number a double cannot hold on changed: token by token.
+      if (changedNumber(text)) return redactBytes(body, 'utf8', jsonTextWithoutPans);
       // The values as parsed (41111111111111110e-1 is a card number too), then the text.
       const safe = redactPans(parsed);
       if (safe !== parsed) return Buffer.from(JSON.stringify(safe));
@@ -110,8 +116,69 @@ export function replyWithoutPans(body: Buffer, contentType: string, parsed?: unk
 }
 
 /** `body` read as `encoding`, its card numbers redacted; the very same bytes when none is. */
-function redactBytes(body: Buffer, encoding: 'utf8' | 'latin1'): Buffer {
+function redactBytes(
+  body: Buffer,
+  encoding: 'utf8' | 'latin1',
+  redact: (text: string) => string = redactPanText,
+): Buffer {
   const text = body.toString(encoding);
-  const safe = redactPanText(text);
+  const safe = redact(text);
   return safe === text ? body : Buffer.from(safe, encoding);
+}
+
+/**
+ * Valid JSON text with its card numbers redacted as redactPans would, without parsing its numbers
+ * into doubles (each stays as written): a number holding one, as written or by value
+ * (41111111111111110e-1), becomes the string PAN_REDACTED, a string or key its text redacted.
+ * Redacted as plain text instead, `{"card":4111111111111111,"id":123456789012345678901}` came
+ * out as `{"card":[PAN REDACTED],...}`, which no JSON client reads. A card number only the
+ * whole text shows (spread over several tokens) is redacted in the text all the same.
+ */
+function jsonTextWithoutPans(text: string): string {
+  let out = '';
+  let copied = 0;
+  for (let i = 0; i < text.length;) {
+    const c = text[i];
+    let end = i + 1;
+    let replaced: string | undefined;
+    if (c === '"') {
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      end++;
+      const value = JSON.parse(text.slice(i, end)) as string;
+      const safe = redactPanText(value);
+      if (safe !== value) replaced = JSON.stringify(safe);
+    } else if (c === '-' || (c >= '0' && c <= '9')) {
+      while (end < text.length && /[\d.eE+-]/.test(text[end])) end++;
+      const token = text.slice(i, end);
+      if (containsPan(token) || containsPan(Number(token)) || containsPan(exactDecimal(token)))
+        replaced = JSON.stringify(PAN_REDACTED);
+    }
+    if (replaced !== undefined) {
+      out += text.slice(copied, i) + replaced;
+      copied = end;
+    }
+    i = end;
+  }
+  const tokens = copied === 0 ? text : out + text.slice(copied);
+  return redactPanText(tokens);
+}
+
+/**
+ * A JSON number's exact value in plain decimal (`41111111111111110e-1` is `4111111111111111`),
+ * or the token itself when its exponent is beyond any card number's reach.
+ */
+function exactDecimal(token: string): string {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(token);
+  const exponent = Number(m?.[4] ?? 0);
+  if (!m || Math.abs(exponent) > 64) return token;
+  let digits = m[2] + (m[3] ?? '');
+  let point = m[2].length + exponent;
+  if (point <= 0) {
+    digits = '0'.repeat(1 - point) + digits;
+    point = 1;
+  }
+  digits = digits.padEnd(point, '0');
+  const integer = digits.slice(0, point).replace(/^0+(?=\d)/, '');
+  const fraction = digits.slice(point).replace(/0+$/, '');
+  return `${m[1]}${integer}${fraction ? `.${fraction}` : ''}`;
 }
