@@ -228,6 +228,77 @@ describe('gateway API against real Postgres', () => {
       });
     });
 
+    it("tells callers who may not read connections no connection's type or secrets", async () => {
+      const probe = (source: Record<string, unknown>) => ({
+        id: 'probe',
+        source,
+        destinations: [{ type: 'log' }],
+      });
+      // No such connection; one of another type; one without the secret the route needs.
+      const ghost = probe({ type: 'amqp', connection: 'ghost', queue: 'q' });
+      const wrongType = probe({ type: 'amqp', connection: 'kafka', queue: 'q' });
+      const noKey = probe({ type: 'http', path: 'probe', auth: 'hmac', connection: 'erp' });
+      const problemsOf = async (token: string, doc: unknown) => {
+        const validated = await call('POST', '/api/v1/routes/validate', doc, token);
+        expect(validated.status).toBe(200);
+        // The unsaved dry run checks the document as a save would: a 400 with the same problems.
+        const tested = await call(
+          'POST',
+          '/api/v1/routes/test',
+          { document: doc, message: { body: {} } },
+          token,
+        );
+        const { valid, problems } = validated.body as { valid: boolean; problems: unknown };
+        expect(tested.status).toBe(valid ? 200 : 400);
+        if (!valid) expect((tested.body as { details: unknown }).details).toEqual({ problems });
+        return (validated.body as { problems: Array<{ pointer: string; message: string }> })
+          .problems;
+      };
+      const users: string[] = [];
+      const tokenOf = async (username: string, roles: string[]) => {
+        const created = await call('POST', '/api/v1/users', {
+          username,
+          password: 'a-long-password-1',
+          roles,
+        });
+        users.push((created.body as { id: string }).id);
+        return gw.login(username, 'a-long-password-1');
+      };
+      try {
+        for (const token of [
+          await tokenOf('vera', ['viewer']),
+          await tokenOf('otto', ['operator']),
+        ]) {
+          const amqp =
+            'connection unusable here: this must name a connection of type amqp (which of these is missing is shown to those who may read connections)';
+          expect(await problemsOf(token, ghost)).toEqual([
+            { pointer: '/source/connection', message: amqp },
+          ]);
+          expect(await problemsOf(token, wrongType)).toEqual([
+            { pointer: '/source/connection', message: amqp },
+          ]);
+          expect(await problemsOf(token, noKey)).toEqual([
+            {
+              pointer: '/source/connection',
+              message:
+                'connection unusable here: this must name a connection of type http with a hmacKey secret (which of these is missing is shown to those who may read connections)',
+            },
+          ]);
+          expect(await problemsOf(token, ordersRoute)).toEqual([]);
+        }
+        const editor = await tokenOf('eddie', ['editor']);
+        expect((await problemsOf(editor, ghost))[0].message).toMatch(/no connection named 'ghost'/);
+        expect((await problemsOf(editor, wrongType))[0].message).toBe(
+          "connection 'kafka' is of type kafka, not amqp",
+        );
+        expect((await problemsOf(editor, noKey))[0].message).toMatch(
+          /connection 'erp' has no hmacKey secret/,
+        );
+      } finally {
+        for (const id of users) await call('DELETE', `/api/v1/users/${id}`);
+      }
+    });
+
     it('creates a route as version 1, active and running', async () => {
       const res = await call('POST', '/api/v1/routes?comment=first', ordersRoute);
       expect(res.status).toBe(201);

@@ -59,6 +59,12 @@ function view(c: ConnectionEntity): ConnectionView {
   };
 }
 
+/** What a caller who may not read connections is told of a reference that cannot be used. */
+function undetailedRefProblem(ref: ConnectionRef): string {
+  const secret = ref.secret === undefined ? '' : ` with a ${ref.secret} secret`;
+  return `connection unusable here: this must name a connection of type ${ref.type}${secret} (which of these is missing is shown to those who may read connections)`;
+}
+
 /** The most names of one kind the console is offered (a completion list, not an inventory). */
 export const MAX_CONNECTION_NAMES = 500;
 
@@ -225,8 +231,16 @@ export class ConnectionsService {
       : {};
   }
 
-  /** Which of these names are missing or of another type. */
-  async checkRefs(refs: ConnectionRef[]): Promise<Array<{ pointer: string; message: string }>> {
+  /**
+   * Which of these names are missing, of another type or without the secret the route needs.
+   * `detailed: false` (a caller who may not read connections, such as a viewer validating a
+   * draft): one message per unusable reference, the same whichever check failed, naming no
+   * other connection's type nor which secrets it holds.
+   */
+  async checkRefs(
+    refs: ConnectionRef[],
+    { detailed = true }: { detailed?: boolean } = {},
+  ): Promise<Array<{ pointer: string; message: string }>> {
     const found = new Map(
       (await this.connections.findMany([...new Set(refs.map((r) => r.name))])).map((c) => [
         c.name,
@@ -235,6 +249,12 @@ export class ConnectionsService {
     );
     return refs.flatMap((ref) => {
       const c = found.get(ref.name);
+      if (!detailed)
+        return c &&
+          c.type === ref.type &&
+          (ref.secret === undefined || c.secretKeys.includes(ref.secret))
+          ? []
+          : [{ pointer: ref.pointer, message: undetailedRefProblem(ref) }];
       if (!c)
         return [
           {

@@ -188,7 +188,7 @@ export class RoutesController {
     @CurrentPrincipal() actor: Principal,
   ): Promise<ValidationResultDto> {
     const sourced = await this.routes.readSource(input, actor.name);
-    let problems = await this.routes.problems(sourced.document, sourced);
+    let problems = await this.routes.problems(sourced.document, sourced, actor);
     // A sound document: would a save be refused because of another route (409)?
     if (problems.length === 0) {
       const conflicts = await this.routes.conflicts(sourced.document as RouteSpec);
@@ -213,7 +213,7 @@ export class RoutesController {
     @Body() body: UnsavedDryRunRequestDto,
     @CurrentPrincipal() actor: Principal,
   ): Promise<DryRunResultDto> {
-    return this.routes.dryRunUnsaved(body, actor.name);
+    return this.routes.dryRunUnsaved(body, actor);
   }
 
   @Get()

@@ -263,13 +263,19 @@ export class RoutesService {
 
   /**
    * Everything wrong with a document: shape, expressions, and connections it names; with the
-   * line and column of each in the source text, when there is one.
+   * line and column of each in the source text, when there is one. A `caller` who may not read
+   * connections is not told which part of a connection reference fails (see checkRefs).
    */
-  async problems(doc: unknown, sourced?: SourcedDocument): Promise<RouteProblem[]> {
+  async problems(
+    doc: unknown,
+    sourced?: SourcedDocument,
+    caller?: Principal,
+  ): Promise<RouteProblem[]> {
     let problems = await validateRoute(doc, this.resources);
     if (problems.length === 0)
       problems = await this.connections.checkRefs(
         connectionRefs(doc as RouteSpec, this.resources.protocols),
+        { detailed: !caller || permits(caller.roles, 'connections.read') },
       );
     const reported = new Set(problems.map((p) => `${p.pointer}\u0000${p.message}`));
     problems = [
@@ -754,7 +760,8 @@ export class RoutesService {
    * Runs a message through a document that is not saved (the editor's buffer): checked like a
    * save (400 with every problem, lines and columns for a text), then run with no side effects.
    */
-  async dryRunUnsaved(input: UnsavedDryRunInput, owner?: string): Promise<DryRunView> {
+  async dryRunUnsaved(input: UnsavedDryRunInput, caller?: Principal): Promise<DryRunView> {
+    const owner = caller?.name;
     if ((input.document === undefined) === (input.source === undefined))
       throw new JunctionError('BAD_REQUEST', 'send either `document` or `source`, not both', {
         problems: [{ pointer: '', message: 'exactly one of document and source is required' }],
@@ -763,7 +770,7 @@ export class RoutesService {
       input.source !== undefined
         ? await this.readSource({ format: 'yaml', text: input.source }, owner)
         : await this.readSource({ format: 'json', document: input.document });
-    const document = await this.checked(sourced.document, sourced);
+    const document = await this.checked(sourced.document, sourced, caller);
     return this.runDry(document, 0, input.message);
   }
 
@@ -808,8 +815,12 @@ export class RoutesService {
       : { source: JSON.stringify(document, null, 2), sourceFormat: 'json' };
   }
 
-  private async checked(doc: unknown, sourced?: SourcedDocument): Promise<RouteSpec> {
-    const problems = await this.problems(doc, sourced);
+  private async checked(
+    doc: unknown,
+    sourced?: SourcedDocument,
+    caller?: Principal,
+  ): Promise<RouteSpec> {
+    const problems = await this.problems(doc, sourced, caller);
     if (problems.length > 0) {
       const unknownConnection = problems.every(
         (p) => p.message.startsWith('no connection named') || p.message.startsWith('connection '),
