@@ -185,7 +185,7 @@ describe('ingest: HMAC signatures and request-reply', () => {
       const refused = await api('POST', '/api/v1/routes', cancel);
       expect(refused.status).toBe(409);
       expect(refused.body).toMatchObject({
-        message: expect.stringContaining('a signature does not name the path'),
+        message: expect.stringContaining('a v1 signature does not name the path'),
         details: { routeId: 'signed' },
       });
       const signedBody = JSON.stringify({ id: 'o-1' });
@@ -212,6 +212,53 @@ describe('ingest: HMAC signatures and request-reply', () => {
         'x-junction-signature': signIngest(key, signedBody, now()),
       });
       expect(replayed.status).toBe(401);
+    });
+
+    it('signature v2 names the path: routes share a key, and a request is taken at its own path only', async () => {
+      await api('POST', '/api/v1/connections', {
+        name: 'partner-v2',
+        type: 'http',
+        config: { baseUrl: 'http://127.0.0.1:1' },
+        secrets: { hmacKey: `${key}-v2` },
+      });
+      const v2Key = `${key}-v2`;
+      const route = (id: string, path: string) => ({
+        id,
+        source: { type: 'http', path, auth: 'hmac', connection: 'partner-v2', signature: 'v2' },
+        destinations: [{ type: 'log' }],
+      });
+      // Both save on one key (v2 routes claim none); the path is signed as normalised.
+      expect((await api('POST', '/api/v1/routes', route('v2-orders', 'v2/Orders/'))).status).toBe(
+        201,
+      );
+      expect(
+        (await api('POST', '/api/v1/routes', route('v2-cancel', 'v2/orders/cancel'))).status,
+      ).toBe(201);
+      const body = JSON.stringify({ id: 'o-2' });
+      const forOrders = signIngest(v2Key, body, now(), 'v2-o-2', 'v2/orders');
+      const send = (path: string, signature: string) =>
+        post(path, body, { 'x-junction-signature': signature, 'idempotency-key': 'v2-o-2' });
+      expect((await send('v2/orders', forOrders)).status).toBe(202);
+      // Captured on its way to the order route and sent to the cancellation: refused.
+      const replayed = await send('v2/orders/cancel', forOrders);
+      expect(replayed.status).toBe(401);
+      expect(replayed.body).toMatchObject({ message: expect.stringContaining('the path, for v2') });
+      // A v1 signature with the right key is refused on a v2 route, saying which version it takes.
+      const v1 = await send('v2/orders', signIngest(v2Key, body, now(), 'v2-o-2'));
+      expect(v1.status).toBe(401);
+      expect(v1.body).toMatchObject({
+        message: expect.stringContaining('takes v2 signatures only'),
+      });
+      // signature applies only to signed routes.
+      const unsigned = await api('POST', '/api/v1/routes/validate', {
+        id: 'v2-open',
+        source: { type: 'http', path: 'v2/open', auth: 'none', signature: 'v2' },
+        destinations: [{ type: 'log' }],
+      });
+      expect(unsigned.body).toMatchObject({
+        valid: false,
+        problems: [{ pointer: '/source/signature', message: 'applies only with auth: hmac' }],
+      });
     });
 
     it('refuses to save an HMAC route without a connection, or whose connection has no hmacKey', async () => {

@@ -58,7 +58,10 @@ describe('where a source takes messages no other route may take', () => {
     expect(key('a', signed)).not.toBe(key('b', { ...signed, connection: 'other-partner' }));
     expect(claim('a', signed)).toMatchObject({
       pointer: '/source/connection',
-      why: expect.stringContaining('a signature does not name the path'),
+      why: expect.stringContaining('a v1 signature does not name the path'),
     });
+    // A v2 signature names the path: v2 routes claim no key, and share one.
+    expect(key('a', { ...signed, signature: 'v2' })).toBeUndefined();
+    expect(key('a', { ...signed, signature: 'v1' })).toBe(key('b', signed));
   });
 });

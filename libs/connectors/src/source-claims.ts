@@ -12,7 +12,7 @@ import type { RouteProtocols } from '@junction/pipeline';
  * Sources every route reads in full (an MQTT topic without a share group, a Kafka topic in
  * another group, an AMQP 1.0 topic under another subscription) claim nothing; HTTP paths have
  * their own claims. An HTTP source that checks signatures claims its connection's signing key:
- * a signature does not name the path it was made for.
+ * a v1 signature does not name the path it was made for (a v2 one does, and claims nothing).
  */
 export interface SourceClaim {
   /** Compared between routes: type, connection and the place, as the broker sees it. */

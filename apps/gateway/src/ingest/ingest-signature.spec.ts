@@ -63,4 +63,46 @@ describe('ingest signatures', () => {
     for (const header of cases)
       expect(() => checkIngestSignature(header, body, key, nowMs)).toThrow(SignatureMismatch);
   });
+
+  describe('v2: the route path signed too', () => {
+    it('signs HMAC-SHA256 over "v2\\n<t>\\n<path>\\n<Idempotency-Key>\\n<body>" as t=…,v2=<hex>', () => {
+      const mac = createHmac('sha256', key)
+        .update(`v2\n${t}\npartner/orders\norder-1\n{"id":"o-1"}`)
+        .digest('hex');
+      expect(signIngest(key, body, t, 'order-1', 'partner/orders')).toBe(`t=${t},v2=${mac}`);
+    });
+
+    it('takes a v2 signature made for its own path only', () => {
+      const signed = signIngest(key, body, t, 'order-1', 'partner/orders');
+      expect(() =>
+        checkIngestSignature(signed, body, key, nowMs, 'order-1', 'partner/orders'),
+      ).not.toThrow();
+      // The same request sent to another route that shares the key.
+      expect(() =>
+        checkIngestSignature(signed, body, key, nowMs, 'order-1', 'partner/orders/cancel'),
+      ).toThrow(SignatureMismatch);
+      // A v1 route does not read v2 values: a v2 request is no v1 one.
+      expect(() => checkIngestSignature(signed, body, key, nowMs, 'order-1')).toThrow(
+        /takes v1 signatures only/,
+      );
+    });
+
+    it('refuses a v1 signature on a v2 route, even one beside a v2 value for another path', () => {
+      const v1 = signIngest(key, body, t, 'order-1');
+      expect(() => checkIngestSignature(v1, body, key, nowMs, 'order-1', 'partner/orders')).toThrow(
+        /takes v2 signatures only: X-Junction-Signature: t=<unix seconds>,v2=/,
+      );
+      const elsewhere = signIngest(key, body, t, 'order-1', 'partner/refunds').split(',')[1];
+      expect(() =>
+        checkIngestSignature(`${v1},${elsewhere}`, body, key, nowMs, 'order-1', 'partner/orders'),
+      ).toThrow(SignatureMismatch);
+    });
+
+    it('a v1 value relabelled v2 does not pass: the version leads what is signed', () => {
+      const v1 = signIngest(key, body, t, 'order-1').replace(',v1=', ',v2=');
+      expect(() => checkIngestSignature(v1, body, key, nowMs, 'order-1', 'partner/orders')).toThrow(
+        SignatureMismatch,
+      );
+    });
+  });
 });

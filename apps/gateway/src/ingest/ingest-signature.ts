@@ -8,15 +8,24 @@ export const SIGNATURE_TOLERANCE_S = 300;
 
 const FORMAT =
   't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>\\n<Idempotency-Key, or nothing>\\n<raw body>">';
+const FORMAT_V2 =
+  't=<unix seconds>,v2=<hex HMAC-SHA256 of "v2\\n<t>\\n<route path>\\n<Idempotency-Key, or nothing>\\n<raw body>">';
 
-/** What is signed: the timestamp and the Idempotency-Key (neither holds a newline), then the body. */
+/**
+ * What is signed: v1, the timestamp and the Idempotency-Key (neither holds a newline), then the
+ * body; v2 (a `path` given), `v2`, the timestamp, the route's normalised ingest path (no newline
+ * either) and the Idempotency-Key, then the body: the version leads, so no v1 text is a v2 one.
+ */
 function mac(
   key: Buffer | string,
   t: number,
   idempotencyKey: string,
   body: Buffer | string,
+  path?: string,
 ): Buffer {
-  return createHmac('sha256', key).update(`${t}\n${idempotencyKey}\n`).update(body).digest();
+  const head =
+    path === undefined ? `${t}\n${idempotencyKey}\n` : `v2\n${t}\n${path}\n${idempotencyKey}\n`;
+  return createHmac('sha256', key).update(head).update(body).digest();
 }
 
 /**
@@ -30,15 +39,20 @@ export function signIngest(
   body: Buffer | string,
   t: number,
   idempotencyKey = '',
+  /** v2: the route's ingest path as normalised (`partner/orders`); v1 without. */
+  path?: string,
 ): string {
-  return `t=${t},v1=${mac(key, t, idempotencyKey, body).toString('hex')}`;
+  const version = path === undefined ? 'v1' : 'v2';
+  return `t=${t},${version}=${mac(key, t, idempotencyKey, body, path).toString('hex')}`;
 }
 
 /**
- * Checks `X-Junction-Signature` (several `v1=` values are allowed, so a sender can sign with an
- * old and a new key while the secret is being rotated). Throws UNAUTHENTICATED with what is wrong
- * ({@link SignatureMismatch}: well-formed, but signed with another key, body or Idempotency-Key).
- * Returns the signature that matched.
+ * Checks `X-Junction-Signature` (several values are allowed, so a sender can sign with an old and
+ * a new key while the secret is being rotated). With `path` (a route with `signature: v2`) only
+ * `v2=` values count, made for that path: a v1 signature, or one made for another route's path,
+ * is refused, so a request captured on its way to one route cannot be sent to another that shares
+ * the key. Throws UNAUTHENTICATED with what is wrong ({@link SignatureMismatch}: well-formed, but
+ * signed with another key, body, Idempotency-Key or path). Returns the signature that matched.
  */
 export function checkIngestSignature(
   header: string | string[] | undefined,
@@ -46,26 +60,36 @@ export function checkIngestSignature(
   key: Buffer,
   nowMs: number,
   idempotencyKey = '',
+  path?: string,
 ): Buffer {
+  const version = path === undefined ? 'v1' : 'v2';
+  const format = path === undefined ? FORMAT : FORMAT_V2;
   if (typeof header !== 'string' || header.trim() === '')
     throw new JunctionError(
       'UNAUTHENTICATED',
-      `this ingest path needs a signed request: X-Junction-Signature: ${FORMAT}`,
+      `this ingest path needs a signed request: X-Junction-Signature: ${format}`,
     );
   let t: number | undefined;
+  let otherVersion = false;
   const signatures: Buffer[] = [];
   for (const part of header.split(',')) {
     const eq = part.indexOf('=');
     const name = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
     if (name === 't' && /^\d{1,12}$/.test(value)) t = Number(value);
-    else if (name === 'v1' && /^[0-9a-fA-F]{64}$/.test(value))
+    else if (name === version && /^[0-9a-fA-F]{64}$/.test(value))
       signatures.push(Buffer.from(value, 'hex'));
+    else if (name !== version && /^v\d$/.test(name)) otherVersion = true;
   }
+  if (t !== undefined && signatures.length === 0 && otherVersion)
+    throw new JunctionError(
+      'UNAUTHENTICATED',
+      `this ingest path takes ${version} signatures only: X-Junction-Signature: ${format}`,
+    );
   if (t === undefined || signatures.length === 0)
     throw new JunctionError(
       'UNAUTHENTICATED',
-      `X-Junction-Signature is malformed; expected ${FORMAT}`,
+      `X-Junction-Signature is malformed; expected ${format}`,
     );
   const skew = Math.round(Math.abs(nowMs / 1000 - t));
   if (skew > SIGNATURE_TOLERANCE_S)
@@ -73,7 +97,7 @@ export function checkIngestSignature(
       'UNAUTHENTICATED',
       `X-Junction-Signature is ${skew} s away from the gateway's clock (tolerance ${SIGNATURE_TOLERANCE_S} s); sign each request when it is sent`,
     );
-  const expected = mac(key, t, idempotencyKey, body);
+  const expected = mac(key, t, idempotencyKey, body, path);
   if (!signatures.some((s) => timingSafeEqual(s, expected))) throw new SignatureMismatch();
   return expected;
 }
@@ -82,7 +106,7 @@ export class SignatureMismatch extends JunctionError {
   constructor() {
     super(
       'UNAUTHENTICATED',
-      'X-Junction-Signature does not match the body (and Idempotency-Key, when one is sent)',
+      'X-Junction-Signature does not match the body (and Idempotency-Key, when one is sent, and the path, for v2)',
     );
   }
 }

@@ -99,14 +99,16 @@ export class IngestService {
   ): Promise<Buffer> {
     const name = source.connection!;
     const now = Date.now();
+    // v2: made for this route's path (as normalised: the route's path is valid, so it has one).
+    const path = source.signature === 'v2' ? (ingestPathKey(source.path) ?? '') : undefined;
     let cached = this.keys.get(name);
     if (!cached || now - cached.readAt > KEY_TTL_MS) cached = await this.readKey(name);
     try {
-      return checkIngestSignature(signature, body, cached.key, now, idempotencyKey);
+      return checkIngestSignature(signature, body, cached.key, now, idempotencyKey, path);
     } catch (err) {
       if (!(err instanceof SignatureMismatch) || now - cached.readAt < KEY_RECHECK_MS) throw err;
       const key = (await this.readKey(name)).key;
-      return checkIngestSignature(signature, body, key, now, idempotencyKey);
+      return checkIngestSignature(signature, body, key, now, idempotencyKey, path);
     }
   }
 

@@ -27,7 +27,7 @@ export function buildOpenApi(app: INestApplication, version: string): OpenAPIObj
         in: 'header',
         name: 'X-Junction-Signature',
         description:
-          'HMAC-signed ingest (routes with `auth: hmac`): `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>\\n<Idempotency-Key or nothing>\\n<raw body>">`, keyed with the `hmacKey` secret of the connection the route names; 300 s tolerance; several `v1=` allowed while keys rotate.',
+          'HMAC-signed ingest (routes with `auth: hmac`): `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>\\n<Idempotency-Key or nothing>\\n<raw body>">`, keyed with the `hmacKey` secret of the connection the route names; 300 s tolerance; several values allowed while keys rotate. A route with `signature: v2` takes only `v2=<hex HMAC-SHA256 of "v2\\n<t>\\n<route path as normalised>\\n<Idempotency-Key or nothing>\\n<raw body>">`, which names the path.',
       },
       'ingestSignature',
     )

@@ -18,6 +18,11 @@ export interface HttpSourceSpec {
   auth?: 'none' | 'apiKey' | 'hmac';
   /** auth: hmac: an http connection whose `hmacKey` secret checks the signatures. */
   connection?: string;
+  /**
+   * auth: hmac: which signatures are taken. `v1` (the default) signs time, Idempotency-Key and
+   * body; `v2` signs the route's path too, and only v2 signatures are taken then.
+   */
+  signature?: 'v1' | 'v2';
   /** mode: sync: longest a caller waits for the result or the reply (504 after). */
   timeoutMs?: number;
 }
@@ -149,8 +154,15 @@ export const httpConnector: ConnectorPlugin<
         enum: ['none', 'apiKey', 'hmac'],
         default: 'apiKey',
         description:
-          'How callers authenticate: an API key (X-API-Key), an HMAC signature of the body (X-Junction-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>\\n<Idempotency-Key or nothing>\\n<body>">), or none.',
+          'How callers authenticate: an API key (X-API-Key), an HMAC signature of the body (X-Junction-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>\\n<Idempotency-Key or nothing>\\n<body>">; see signature for v2), or none.',
         examples: ['apiKey'],
+      },
+      signature: {
+        enum: ['v1', 'v2'],
+        default: 'v1',
+        description:
+          'auth: hmac only. v1: the signature covers time, Idempotency-Key and body, so its key may sign for this route only. v2: it covers the route\'s path too (X-Junction-Signature: t=<unix seconds>,v2=<hex HMAC-SHA256 of "v2\\n<t>\\n<path as normalised, e.g. partner/orders>\\n<Idempotency-Key or nothing>\\n<body>">), only v2 values are taken, and several v2 routes may share one key.',
+        examples: ['v2'],
       },
       connection: {
         ...CONNECTION_FIELD,
@@ -175,13 +187,15 @@ export const httpConnector: ConnectorPlugin<
     // routes checking with one key would each take the other's signed requests, and a request
     // captured on its way to one (an order) could be sent to the other (its cancellation) within
     // the 300 s a timestamp is good for. So a signing key belongs to one route.
+    // A v2 signature names the path: such routes share a key safely, and claim none.
     claim(spec) {
       if (spec.auth !== 'hmac' || typeof spec.connection !== 'string') return undefined;
+      if (spec.signature === 'v2') return undefined;
       return {
         parts: ['hmacKey'],
         pointer: '/connection',
         place: `requests signed with the hmacKey of connection '${spec.connection}'`,
-        why: 'a signature does not name the path it was made for, so each route would take requests signed for the other (one captured on its way to one route could be sent to the other within 300 s); give each signed route a connection (a key) of its own',
+        why: 'a v1 signature does not name the path it was made for, so each route would take requests signed for the other (one captured on its way to one route could be sent to the other within 300 s); give each signed route a connection (a key) of its own, or sign with v2 (signature: v2), which names the path',
       };
     },
     check(spec, report) {
@@ -197,6 +211,8 @@ export const httpConnector: ConnectorPlugin<
         );
       if (!hmac && spec.connection !== undefined)
         report('/connection', 'applies only with auth: hmac');
+      if (!hmac && spec.signature !== undefined)
+        report('/signature', 'applies only with auth: hmac');
       if (spec.mode !== 'sync' && spec.timeoutMs !== undefined)
         report('/timeoutMs', 'applies only with mode: sync');
     },
