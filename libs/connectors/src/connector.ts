@@ -163,6 +163,11 @@ export class ConnectorError extends Error {
       retryAfterMs?: number;
       /** The far side's status code, when it answered with one (an HTTP status). */
       status?: number;
+      /**
+       * The far side was not called: the destination held the message back until `retryAfterMs`
+       * (a partner's Retry-After). A retry does not count such a try as an attempt.
+       */
+      notSent?: boolean;
     },
   ) {
     // A target's reply (a 4xx body) may quote the message: its text is redacted where it is made.
@@ -172,7 +177,11 @@ export class ConnectorError extends Error {
     );
     if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
     if (options?.status !== undefined) this.status = options.status;
+    if (options?.notSent) this.notSent = true;
   }
+
+  /** The far side was not called (held back until `retryAfterMs`): not an attempt. */
+  readonly notSent?: boolean;
 
   /** The far side's status code (HTTP), when it answered with one. */
   readonly status?: number;

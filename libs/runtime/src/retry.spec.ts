@@ -77,6 +77,33 @@ describe('withRetry', () => {
     expect(late.calls).toHaveLength(1);
   });
 
+  it("does not count a try the destination held back without calling (a partner's Retry-After)", async () => {
+    // The partner asked for 40 ms: every message in flight is told the time left, uncalled.
+    const held = (left: number) =>
+      new ConnectorError('REJECTED', 'not called: the partner asked to wait', true, {
+        retryAfterMs: left,
+        notSent: true,
+      });
+    // Two attempts in all, a route that never waits (maxBackoffMs 0): the held tries are not
+    // attempts, so the message is still called (twice) and delivered, not dead-lettered uncalled.
+    const s = flaky([held(40), held(20), held(5), transient()]);
+    const eager = { attempts: 2, backoffMs: 0, maxBackoffMs: 0 };
+    await expect(withRetry(eager, s.send, undefined, () => 0)).resolves.toEqual({
+      value: 'ok',
+      attempts: 2,
+    });
+    expect(s.calls).toHaveLength(5);
+    // Each held try waited the time it was told was left (timers may fire a millisecond early).
+    expect(s.calls[1] - s.calls[0]).toBeGreaterThanOrEqual(39);
+    expect(s.calls[2] - s.calls[1]).toBeGreaterThanOrEqual(19);
+    // A sync caller's deadline before the hold ends still gives up at once.
+    const late = flaky([held(60_000)]);
+    await expect(
+      withRetry(eager, late.send, undefined, () => 0, Date.now() + 5_000),
+    ).rejects.toMatchObject({ notSent: true });
+    expect(late.calls).toHaveLength(1);
+  });
+
   it('retries retryable failures, waiting before each new attempt, and counts the attempts', async () => {
     const s = flaky([transient(), transient()]);
     await expect(withRetry(policy, s.send)).resolves.toEqual({ value: 'ok', attempts: 3 });

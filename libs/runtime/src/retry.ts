@@ -63,21 +63,28 @@ export async function withRetry<T>(
       return { value: await send(), attempts };
     } catch (err) {
       const retryable = !(err instanceof ConnectorError && !err.retryable);
-      if (!retryable || attempts >= policy.attempts) throw withAttempts(err, attempts);
+      // A destination that held the message back (a partner's Retry-After holds it whole) called
+      // nobody: not an attempt, and its wait is the time left (the hold ends; it never calls before).
+      const notSent = err instanceof ConnectorError && err.notSent === true && retryable;
+      if (!retryable || (!notSent && attempts >= policy.attempts))
+        throw withAttempts(err, attempts);
       if (signal?.aborted) throw new RetryInterrupted(attempts, err);
       const ceiling = Math.min(
         policy.maxBackoffMs,
         policy.backoffMs * 2 ** Math.min(attempts - 1, 30),
       );
       // A far side that said when to come back (an HTTP Retry-After) is not asked sooner, nor
-      // later than the route's longest wait.
+      // later than the route's longest wait (a held try waits the hold out: see notSent).
       const asked = err instanceof ConnectorError ? (err.retryAfterMs ?? 0) : 0;
       if (asked > 0 && deadline !== undefined && Date.now() + asked >= deadline)
         throw withAttempts(err, attempts);
-      const wait = Math.max(
-        Math.round(jitter() * Math.max(1, ceiling)),
-        Math.min(asked, policy.maxBackoffMs),
-      );
+      const wait = notSent
+        ? Math.max(1, asked)
+        : Math.max(
+            Math.round(jitter() * Math.max(1, ceiling)),
+            Math.min(asked, policy.maxBackoffMs),
+          );
+      if (notSent) attempts -= 1;
       try {
         await sleep(wait, undefined, { signal });
       } catch {

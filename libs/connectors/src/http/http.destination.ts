@@ -129,7 +129,8 @@ export class HttpDestination implements Destination {
    * While the partner's last Retry-After runs, a retryable failure for the time left, without a
    * request: a partner that is limiting (429) or down (503) said when to come back, and every
    * message in flight (a prefetch of 100) calling it meanwhile would only prolong it. Each
-   * message's retry waits that long (up to its route's maxBackoffMs) and tries again.
+   * message's retry waits that long and tries again: a try that called nobody is not one of its
+   * attempts (else one Retry-After would dead-letter every message of the hold uncalled).
    */
   private held(): ConnectorError | undefined {
     const left = this.holdUntil - this.now();
@@ -138,7 +139,7 @@ export class HttpDestination implements Destination {
       'REJECTED',
       `http ${this.method} ${this.receiptUrl}: not called: the partner asked to wait (Retry-After), ${Math.ceil(left / 1000)} s left`,
       true,
-      { retryAfterMs: left },
+      { retryAfterMs: left, notSent: true },
     );
   }
 
@@ -163,6 +164,7 @@ export class HttpDestination implements Destination {
       : new ConnectorError(err.code, message, err.retryable, {
           ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
           ...(err.status !== undefined ? { status: err.status } : {}),
+          ...(err.notSent ? { notSent: true } : {}),
         });
   }
 

@@ -289,6 +289,8 @@ describe('http destination', () => {
         code: 'REJECTED',
         retryable: true,
         retryAfterMs: 1500,
+        // Called nobody: the message's retry does not count it as an attempt.
+        notSent: true,
       });
       await expect(held).rejects.toThrow(
         /not called: the partner asked to wait \(Retry-After\), 2 s left$/,
