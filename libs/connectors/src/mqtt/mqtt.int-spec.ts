@@ -600,4 +600,45 @@ describe('mqtt source client ids', () => {
     // Gone from the broker: nobody who computes the former id finds anything there any more.
     expect(await hasSession(legacyId)).toBe(false);
   }, 40_000);
+
+  it('does not take a session made under the former id again once its own session exists', async () => {
+    const topic = freshTopic('replayed');
+    const routeId = `replayed-${RUN}`;
+    const spec: MqttSourceSpec = { type: 'mqtt', connection: connection.name, topic };
+    const legacyId = mqttLegacySourceClientId(spec, routeId, NODE)!;
+    sessions.add(legacyId);
+    sessions.add(mqttSourceClientId(spec, routeId, CLIENT_ID_KEY, NODE));
+
+    // Upgraded and run once: the new session exists (the former one was looked for then).
+    const first = routeSource(pool(), spec, routeId);
+    await first.start(async () => undefined);
+    await first.stop();
+    // Then a client of the broker computes the former id and subscribes a session of its own
+    // to the route's topic: it gets a copy of every message the route's session gets.
+    const intruder = await rawClient({
+      clientId: legacyId,
+      clean: false,
+      properties: { sessionExpiryInterval: 600 },
+    });
+    await intruder.subscribeAsync(topic, { qos: 1 });
+    await intruder.endAsync();
+    const bodies = ['r-1', 'r-2', 'r-3'];
+    await publish(topic, bodies);
+
+    const logger = testLogger();
+    const got: string[] = [];
+    await routeSource(pool({}, logger), spec, routeId).start(async (m) => {
+      got.push(m.payload.toString());
+    });
+    // The restart takes its own session's messages, and does not go and take the copies.
+    expect(logger.lines.some((line) => line.includes('former session is not looked for'))).toBe(
+      true,
+    );
+    await until(() => bodies.every((body) => got.includes(body)), 'the queued messages');
+    expect(got.sort()).toEqual(bodies);
+    expect(logger.lines.some((line) => line.includes('taking the messages'))).toBe(false);
+    // The copies stay with the session that asked for them, untouched.
+    for (const source of sources.splice(0).reverse()) await source.stop();
+    expect(await hasSession(legacyId)).toBe(true);
+  }, 40_000);
 });

@@ -169,9 +169,11 @@ export class MqttSource implements Source {
       failed = reject;
     });
     this.abortStart = failed;
+    let sessionWasNew = false;
     client.on('connect', (connack) => {
       this.connection += 1;
       if (this.options.draining) return this.resumed(client, connack.sessionPresent, subscribed);
+      if (this.connection === 1) sessionWasNew = !connack.sessionPresent;
       // 3.1.1: a kept session keeps its subscription (subscribing again would resend retained
       // messages). 5: subscribed on every connection; retain handling 1 sends retained messages
       // only when the subscription is new.
@@ -223,9 +225,17 @@ export class MqttSource implements Source {
       this.abortStart = undefined;
     }
     // After this session is subscribed: what is published from now on is kept here, so ending
-    // the former session loses nothing.
+    // the former session loses nothing. Only while this session is new (the first start after
+    // the upgrade): once it exists, every message of the topic comes here too, and a session
+    // under the former, guessable id holds copies made by whoever subscribed it (any client of
+    // the broker may): taking them through the route at each start would deliver each message
+    // again, under a new id. (What a stopped first drain left stays there until it expires.)
     const legacyClientId = this.options.legacyClientId;
-    if (legacyClientId && legacyClientId !== this.options.clientId) {
+    if (legacyClientId && legacyClientId !== this.options.clientId && !sessionWasNew)
+      this.logger.debug(
+        `${this.name}: its session was kept, so the former session is not looked for`,
+      );
+    else if (legacyClientId && legacyClientId !== this.options.clientId) {
       const source = new MqttSource(
         this.stored,
         this.spec,
@@ -254,7 +264,7 @@ export class MqttSource implements Source {
    * Takes what the former (guessable) session still holds through the route, then ends it: once
    * nothing came and nothing was in hand for `legacyDrainIdleMs`, its acks read by the broker, a
    * clean connection with its client id makes the broker drop it. A failure or a stop leaves it
-   * with what it still holds, for the next start.
+   * with what it still holds (looked for again only by a start whose own session is new).
    */
   private async drainLegacy(source: MqttSource, handler: MessageHandler): Promise<void> {
     try {
