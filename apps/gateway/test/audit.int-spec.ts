@@ -451,6 +451,35 @@ describe('the audit trail through the gateway', () => {
       });
     });
 
+    it('names the endpoint a caller tried past its first denials, whatever junk came before', async () => {
+      // A viewer spends its rows and fills its count's paths with junk ids, then tries a delete.
+      const created = await api('POST', '/api/v1/users', {
+        username: 'yves-viewer',
+        password: `${SECRET}-pw`,
+        roles: ['viewer'],
+      });
+      expect(created.status).toBe(201);
+      const yves = await gw.login('yves-viewer', `${SECRET}-pw`);
+      for (let i = 0; i < 45; i++)
+        expect((await api('DELETE', `/api/v1/routes/junk-${i}`, undefined, yves)).status).toBe(403);
+      expect((await api('DELETE', '/api/v1/connections/erp', undefined, yves)).status).toBe(403);
+      await gw.app.get(DenialAggregator).flush(true);
+      const mine = await events('type=request.denied&actor=yves-viewer');
+      const counted = mine.filter((e) => e.details.aggregated);
+      expect(counted.length).toBeGreaterThan(0);
+      for (const e of counted) expect(e.details.paths).not.toHaveProperty(['(other paths)']);
+      // Counted by the route's pattern once the paths are full (or by its path, or alone, if the
+      // window turned meanwhile): never out of sight.
+      const seen = mine.some(
+        (e) =>
+          e.details.path === '/api/v1/connections/erp' ||
+          Object.keys((e.details.paths as Record<string, number> | undefined) ?? {}).some((p) =>
+            ['DELETE /api/v1/connections/:name', 'DELETE /api/v1/connections/erp'].includes(p),
+          ),
+      );
+      expect(seen).toBe(true);
+    });
+
     it('records route changes with who, what, and the diff', async () => {
       const v2 = route('plain', { description: 'now with a description' });
       expect((await api('PUT', '/api/v1/routes/plain', v2)).status).toBe(200);

@@ -118,6 +118,48 @@ describe('DenialAggregator', () => {
     expect(written).toHaveLength(4);
   });
 
+  it('names the endpoints tried past the first paths, so junk paths cannot hide them', async () => {
+    const { aggregator, written } = setup(undefined, 1);
+    const denied = (method: string, path: string, route: string) => ({
+      actor: 'key:viewer',
+      method,
+      path,
+      route,
+      status: 403,
+      ip: '10.0.0.9',
+    });
+    // A viewer key spends its one row, fills the count's paths with junk ids, then tries to mint
+    // itself an admin key and to read a route's secrets.
+    aggregator.admit(denied('GET', '/api/v1/routes/junk', '/api/v1/routes/:id'));
+    for (let i = 0; i < 30; i++)
+      aggregator.admit(denied('GET', `/api/v1/routes/junk-${i}`, '/api/v1/routes/:id'));
+    aggregator.admit(denied('POST', '/api/v1/api-keys', '/api/v1/api-keys'));
+    aggregator.admit(
+      denied('GET', '/api/v1/connections/erp/secrets', '/api/v1/connections/:name/secrets'),
+    );
+    // Anonymous ones too.
+    for (let i = 0; i < 25; i++)
+      aggregator.add({
+        method: 'GET',
+        path: `/api/v1/x/${i}`,
+        route: '/api/v1/x/:id',
+        status: 401,
+        ip: '10.1.0.1',
+      });
+    await aggregator.stop();
+    const [mine, anonymous] = written.map(
+      (e) => (e.details as { paths: Record<string, number> }).paths,
+    );
+    expect(Object.keys(mine)).toHaveLength(23);
+    expect(mine).toMatchObject({
+      'GET /api/v1/routes/:id': 10,
+      'POST /api/v1/api-keys': 1,
+      'GET /api/v1/connections/:name/secrets': 1,
+    });
+    expect(mine['(other paths)']).toBeUndefined();
+    expect(anonymous['GET /api/v1/x/:id']).toBe(5);
+  });
+
   it("keeps a caller's count apart per status, and its addresses as many when they differ", async () => {
     const { aggregator, written } = setup(undefined, 1);
     for (const [status, ip] of [

@@ -4,6 +4,12 @@ import { AuditEventInput } from './audit-rows';
 export interface DeniedRequest {
   method: string;
   path: string;
+  /**
+   * The matched route's pattern (`/api/v1/routes/:id`): once a window's bucket holds MAX_PATHS
+   * paths, further ones are counted by it, so that filling the paths with junk cannot hide
+   * which endpoints were tried (there are only so many).
+   */
+  route?: string;
   status: number;
   ip?: string;
   /** Who was refused: a signed-in caller's name (its events keep it); none for anonymous. */
@@ -19,7 +25,10 @@ interface Bucket {
   count: number;
   firstAt: number;
   lastAt: number;
-  /** Requests per `METHOD path`, up to MAX_PATHS; the rest under OTHER_PATHS. */
+  /**
+   * Requests per `METHOD path`, up to MAX_PATHS; the rest per `METHOD route pattern` (up to
+   * MAX_ROUTES more), and only then under OTHER_PATHS.
+   */
   paths: Map<string, number>;
 }
 
@@ -39,6 +48,8 @@ export interface DenialAggregatorOptions {
 }
 
 const MAX_PATHS = 20;
+/** Route patterns kept beyond MAX_PATHS: more than the API has (a bound all the same). */
+const MAX_ROUTES = 200;
 const OTHER_PATHS = '(other paths)';
 export const MANY_SOURCES = '(many sources)';
 
@@ -124,8 +135,7 @@ export class DenialAggregator {
     }
     bucket.count++;
     bucket.lastAt = at;
-    const path = `${denied.method} ${denied.path}`.slice(0, 300);
-    const kept = bucket.paths.has(path) || bucket.paths.size < MAX_PATHS ? path : OTHER_PATHS;
+    const kept = keptPath(bucket.paths, denied);
     bucket.paths.set(kept, (bucket.paths.get(kept) ?? 0) + 1);
   }
 
@@ -186,6 +196,15 @@ export class DenialAggregator {
       }
     }
   }
+}
+
+/** Where a denial is counted in its bucket's paths: see Bucket.paths. */
+function keptPath(paths: Map<string, number>, denied: DeniedRequest): string {
+  const path = `${denied.method} ${denied.path}`.slice(0, 300);
+  if (paths.has(path) || paths.size < MAX_PATHS) return path;
+  if (denied.route === undefined) return OTHER_PATHS;
+  const route = `${denied.method} ${denied.route}`.slice(0, 300);
+  return paths.has(route) || paths.size < MAX_PATHS + MAX_ROUTES ? route : OTHER_PATHS;
 }
 
 function eventOf(bucket: Bucket, windowMs: number): AuditEventInput {

@@ -85,6 +85,7 @@ export class JunctionAuthGuard extends AuthGuard([
       actor,
       method: request.method,
       path: request.url.split('?')[0],
+      ...(request.routeOptions?.url ? { route: request.routeOptions.url } : {}),
       status,
       ip: request.ip,
     });

@@ -59,6 +59,8 @@ export type AuthEvent =
       actor: string;
       method: string;
       path: string;
+      /** The matched route's pattern (`/api/v1/routes/:id`), when one matched. */
+      route?: string;
       status: 401 | 403;
       ip?: string;
     }

@@ -198,6 +198,7 @@ export class IngestController {
           actor,
           method: request.method,
           path: request.url.split('?')[0],
+          ...(request.routeOptions?.url ? { route: request.routeOptions.url } : {}),
           status: err.code === 'FORBIDDEN' ? 403 : 401,
           ip: request.ip,
         });
