@@ -176,5 +176,20 @@ describe('DenialAggregator', () => {
       ['alice', MANY_SOURCES, 403, 2],
       ['alice', '10.0.0.1', 401, 1],
     ]);
+    // A key used from several places: the count still says from where (one place: `ip` says it).
+    expect(written.map((e) => (e.details as { addresses?: unknown }).addresses)).toEqual([
+      { '10.0.0.1': 1, '10.0.0.2': 1 },
+      undefined,
+    ]);
+  });
+
+  it("bounds the addresses kept for one caller's count", async () => {
+    const { aggregator, written } = setup(undefined, 1);
+    for (let i = 0; i < 50; i++)
+      aggregator.admit({ actor: 'bob', method: 'GET', path: '/a', status: 403, ip: `10.2.0.${i}` });
+    await aggregator.stop();
+    const addresses = (written[0].details as { addresses: Record<string, number> }).addresses;
+    expect(Object.keys(addresses)).toHaveLength(21);
+    expect(addresses[MANY_SOURCES]).toBe(29);
   });
 });

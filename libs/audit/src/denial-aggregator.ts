@@ -22,6 +22,12 @@ interface Bucket {
   actor?: string;
   status: number;
   ip: string;
+  /**
+   * A signed-in caller's denials per address (up to MAX_ADDRESSES; the rest under
+   * MANY_SOURCES): a key used from several places is counted as `(many sources)` in `ip`, and
+   * the auditor must still see from where.
+   */
+  addresses?: Map<string, number>;
   count: number;
   firstAt: number;
   lastAt: number;
@@ -48,6 +54,7 @@ export interface DenialAggregatorOptions {
 }
 
 const MAX_PATHS = 20;
+const MAX_ADDRESSES = 20;
 /** Route patterns kept beyond MAX_PATHS: more than the API has (a bound all the same). */
 const MAX_ROUTES = 200;
 const OTHER_PATHS = '(other paths)';
@@ -107,7 +114,8 @@ export class DenialAggregator {
     let bucket: Bucket | undefined;
     let key: string;
     if (actor !== undefined) {
-      // One count per caller and status: its addresses are kept as one, or as many.
+      // One count per caller and status: its address in `ip` as one, or as many (each is
+      // counted in `addresses` below).
       key = `${windowStart}|${status}|@${actor}`;
       bucket = this.buckets.get(key);
       if (bucket && bucket.ip !== ip) bucket.ip = MANY_SOURCES;
@@ -135,6 +143,11 @@ export class DenialAggregator {
     }
     bucket.count++;
     bucket.lastAt = at;
+    if (actor !== undefined) {
+      const addresses = (bucket.addresses ??= new Map());
+      const address = addresses.has(ip) || addresses.size < MAX_ADDRESSES ? ip : MANY_SOURCES;
+      addresses.set(address, (addresses.get(address) ?? 0) + 1);
+    }
     const kept = keptPath(bucket.paths, denied);
     bucket.paths.set(kept, (bucket.paths.get(kept) ?? 0) + 1);
   }
@@ -190,6 +203,9 @@ export class DenialAggregator {
           back.count += bucket.count;
           back.firstAt = Math.min(back.firstAt, bucket.firstAt);
           for (const [p, n] of bucket.paths) back.paths.set(p, (back.paths.get(p) ?? 0) + n);
+          if (back.ip !== bucket.ip) back.ip = MANY_SOURCES;
+          for (const [a, n] of bucket.addresses ?? [])
+            back.addresses?.set(a, (back.addresses.get(a) ?? 0) + n);
         } else this.buckets.set(key, bucket);
         this.options.onError?.(err);
         return;
@@ -224,6 +240,13 @@ function eventOf(bucket: Bucket, windowMs: number): AuditEventInput {
       firstAt: new Date(bucket.firstAt).toISOString(),
       lastAt: new Date(bucket.lastAt).toISOString(),
       paths: Object.fromEntries([...bucket.paths.entries()].sort((a, b) => b[1] - a[1])),
+      ...(bucket.addresses && bucket.addresses.size > 1
+        ? {
+            addresses: Object.fromEntries(
+              [...bucket.addresses.entries()].sort((a, b) => b[1] - a[1]),
+            ),
+          }
+        : {}),
     },
   };
 }
