@@ -28,7 +28,10 @@ export interface HttpDestinationOptions {
   egress: EgressPolicy;
   /** The pool's undici agent, whose connector applies the same policy. */
   dispatcher: Dispatcher;
-  /** The clock a partner's Retry-After is held by (tests give their own). */
+  /**
+   * The clock a partner's Retry-After is held by, in ms (tests give their own). Default a
+   * monotonic one: a wall clock set back an hour must not hold the destination an hour more.
+   */
   now?: () => number;
 }
 
@@ -59,7 +62,7 @@ export class HttpDestination implements Destination {
   private readonly gzip: boolean;
   private readonly inFlight = new InFlight();
   private closed = false;
-  /** Until when (ms, this.now()) the partner asked not to be called (Retry-After). */
+  /** Until when (ms on this.now(), a monotonic clock) the partner asked not to be called. */
   private holdUntil = 0;
   private readonly now: () => number;
 
@@ -77,7 +80,7 @@ export class HttpDestination implements Destination {
       throw badConfig(connection, `cannot call ${spec.path}: ${errorText(err)}`);
     }
     this.receiptUrl = `${this.url.origin}${this.url.pathname}`;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => performance.now());
     this.method = spec.method ?? 'POST';
     this.gzip = spec.compression === 'gzip';
     this.timeoutMs = configNumber(connection, 'timeoutMs') ?? DEFAULT_TIMEOUT_MS;

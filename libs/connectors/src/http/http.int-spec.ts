@@ -307,6 +307,35 @@ describe('http destination', () => {
     }
   });
 
+  it('holds by a clock that a wall clock set back does not move', async () => {
+    // Only Date is faked (the HTTP client keeps its real timers): the host's wall clock.
+    jest.useFakeTimers({
+      doNotFake: [
+        'hrtime',
+        'nextTick',
+        'performance',
+        'queueMicrotask',
+        'setImmediate',
+        'clearImmediate',
+        'setInterval',
+        'clearInterval',
+        'setTimeout',
+        'clearTimeout',
+      ],
+    });
+    try {
+      const destination = pool.destination(spec('/busy-for-2s'), erp());
+      await expect(destination.send(message())).rejects.toMatchObject({ retryAfterMs: 2000 });
+      // The clock is set back an hour (NTP, an operator): the hold still ends 2 s on.
+      jest.setSystemTime(Date.now() - 3_600_000);
+      const held = await destination.send(message()).catch((e: unknown) => e);
+      expect(held).toMatchObject({ notSent: true });
+      expect((held as ConnectorError).retryAfterMs).toBeLessThanOrEqual(2000);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it("holds a destination no longer than 5 minutes, whatever the partner's Retry-After says", async () => {
     let now = 5_000_000;
     const dispatcher = new Agent();
