@@ -293,9 +293,11 @@ const TLS_REFUSALS = new Set([
 
 /**
  * The longest a Retry-After holds the whole destination: a partner's `Retry-After: 86400` must
- * not stop a route for a day unseen (each message still waits what its own retry allows).
+ * not stop a route for a day unseen, and a held message is in flight meanwhile, unacknowledged
+ * (RabbitMQ closes a channel whose delivery stays unacknowledged 30 minutes; a held try is no
+ * attempt): past a minute, one message calls the partner again, and a new answer holds again.
  */
-const MAX_HOLD_MS = 5 * 60 * 1000;
+const MAX_HOLD_MS = 60 * 1000;
 
 /** The longest wait a `Retry-After` is taken at (a route's maxBackoffMs caps it further). */
 const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;

@@ -336,7 +336,7 @@ describe('http destination', () => {
     }
   });
 
-  it("holds a destination no longer than 5 minutes, whatever the partner's Retry-After says", async () => {
+  it("holds a destination no longer than a minute, whatever the partner's Retry-After says", async () => {
     let now = 5_000_000;
     const dispatcher = new Agent();
     const destination = new HttpDestination(erp(), spec('/busy-for-a-day'), {
@@ -349,7 +349,7 @@ describe('http destination', () => {
       const before = calls();
       // The message is told the whole day (its route's maxBackoffMs caps its own wait).
       await expect(destination.send(message())).rejects.toMatchObject({ retryAfterMs: 86_400_000 });
-      now += 5 * 60_000 - 1;
+      now += 60_000 - 1;
       await expect(destination.send(message())).rejects.toMatchObject({ retryAfterMs: 1 });
       expect(calls()).toBe(before + 1);
       now += 1;
