@@ -64,6 +64,8 @@ export class HttpDestination implements Destination {
   private closed = false;
   /** Until when (ms on this.now(), a monotonic clock) the partner asked not to be called. */
   private holdUntil = 0;
+  /** The status of the answer that asked for the hold (429, 503). */
+  private holdStatus = 0;
   private readonly now: () => number;
 
   constructor(
@@ -140,16 +142,20 @@ export class HttpDestination implements Destination {
     if (left <= 0) return undefined;
     return new ConnectorError(
       'REJECTED',
-      `http ${this.method} ${this.receiptUrl}: not called: the partner asked to wait (Retry-After), ${Math.ceil(left / 1000)} s left`,
+      `http ${this.method} ${this.receiptUrl}: not called: the partner asked to wait (${this.holdStatus} with Retry-After), ${Math.ceil(left / 1000)} s left`,
       true,
-      { retryAfterMs: left, notSent: true },
+      // The status it answered: a message whose last try was held failed for that.
+      { retryAfterMs: left, notSent: true, status: this.holdStatus },
     );
   }
 
   /** Holds every send for a partner's Retry-After, up to MAX_HOLD_MS (see held()). */
-  private hold(retryAfterMs: number | undefined): void {
+  private hold(retryAfterMs: number | undefined, status: number): void {
     if (retryAfterMs === undefined || retryAfterMs <= 0) return;
-    this.holdUntil = Math.max(this.holdUntil, this.now() + Math.min(retryAfterMs, MAX_HOLD_MS));
+    const until = this.now() + Math.min(retryAfterMs, MAX_HOLD_MS);
+    if (until <= this.holdUntil) return;
+    this.holdUntil = until;
+    this.holdStatus = status;
   }
 
   /**
@@ -254,7 +260,7 @@ export class HttpDestination implements Destination {
       // A busy or down partner may say when to come back: the retry waits at least that long.
       const retryAfterMs =
         status === 429 || status >= 500 ? retryAfter(response.headers['retry-after']) : undefined;
-      this.hold(retryAfterMs);
+      this.hold(retryAfterMs, status);
       const after =
         retryAfterMs === undefined ? '' : ` (Retry-After: ${Math.ceil(retryAfterMs / 1000)} s)`;
       if (status === 429)

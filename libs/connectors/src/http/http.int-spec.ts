@@ -289,11 +289,13 @@ describe('http destination', () => {
         code: 'REJECTED',
         retryable: true,
         retryAfterMs: 1500,
-        // Called nobody: the message's retry does not count it as an attempt.
+        // Called nobody: the message's retry does not count it as an attempt. It failed for the
+        // 429 that asked for the hold (route status shows REJECTED 429).
         notSent: true,
+        status: 429,
       });
       await expect(held).rejects.toThrow(
-        /not called: the partner asked to wait \(Retry-After\), 2 s left$/,
+        /not called: the partner asked to wait \(429 with Retry-After\), 2 s left$/,
       );
       await expect(destination.request(message())).rejects.toMatchObject({ retryAfterMs: 1500 });
       expect(calls()).toBe(before + 1);
