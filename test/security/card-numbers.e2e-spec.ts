@@ -161,6 +161,23 @@ describe('security: card numbers in spellings, replies, ids and names', () => {
         '/connections',
         { name: '4111111111111111', type: 'amqp', config: { url: 'amqp://127.0.0.1:5672' } },
       ],
+      [
+        'POST',
+        '/connections',
+        {
+          name: 'rabbit-pan',
+          type: 'amqp',
+          config: { url: 'amqp://127.0.0.1:5672', vhost: 'shop 4111 1111 1111 1111' },
+        },
+      ],
+      [
+        'PUT',
+        '/connections/erp-pan',
+        {
+          type: 'http',
+          config: { baseUrl: 'http://127.0.0.1:9', headers: { 'x-tenant': '5555555555554444' } },
+        },
+      ],
       ['POST', '/api-keys', { name: 'key 4111-1111-1111-1111', roles: ['viewer'] }],
       [
         'POST',
@@ -174,6 +191,9 @@ describe('security: card numbers in spellings, replies, ids and names', () => {
         { name: 'mine', kind: 'messages', query: { q: '5555555555554444' } },
       ],
     ];
+    // A connection's config is shown back as written, as a route is: refused on a change too.
+    const erp = { type: 'http', config: { baseUrl: 'http://127.0.0.1:9' } };
+    expect((await g.api('POST', '/connections', { name: 'erp-pan', ...erp })).status).toBe(201);
     for (const [method, path, body] of attempts) {
       const res = await g.api(method, path, body);
       expect([path, res.status]).toEqual([path, 400]);
@@ -182,6 +202,8 @@ describe('security: card numbers in spellings, replies, ids and names', () => {
     }
     const routes = await g.api('GET', '/routes');
     expect(leaks(JSON.stringify(routes.body))).toBe(false);
+    const connections = await g.api('GET', '/connections');
+    expect(leaks(JSON.stringify(connections.body))).toBe(false);
     const metrics = await (await fetch(`${g.base}/metrics`)).text();
     expect(leaks(metrics)).toBe(false);
   });

@@ -29,6 +29,45 @@ describe('connection config', () => {
   });
 });
 
+describe('card numbers in config', () => {
+  // Config is stored and shown back as written (GET /connections, the console), as a route is.
+  it.each([
+    ['amqp', { url: 'amqp://rabbit.internal', vhost: 'shop 4111 1111 1111 1111' }, '/config/vhost'],
+    ['amqp', { url: 'amqp://rabbit.internal/5555555555554444' }, '/config/url'],
+    ['kafka', { brokers: ['k:9093'], clientId: 'c-4111-1111-1111-1111' }, '/config/clientId'],
+    ['http', { baseUrl: 'https://erp.internal/4111111111111111' }, '/config/baseUrl'],
+    [
+      'http',
+      { baseUrl: 'https://erp.internal', headers: { 'x-tenant': '\u0034111111111111111' } },
+      '/config/headers/x-tenant',
+    ],
+    [
+      'http',
+      { baseUrl: 'https://erp.internal', headers: { 'x-4111-1111-1111-1111': 'a' } },
+      '/config/headers',
+    ],
+  ] as const)('refuses %s %j at %s, never quoting the number', (type, config, pointer) => {
+    const problems = connectionConfigProblems(type, config);
+    expect(problems).toContainEqual({
+      pointer,
+      message: expect.stringMatching(/must not hold a card number/),
+    });
+    expect(JSON.stringify(problems)).not.toMatch(/4111|5555|u0034/);
+  });
+
+  it('leaves certificates, ordinary numbers and dates alone', () => {
+    const cert = `-----BEGIN CERTIFICATE-----\n${'4111111111111111/'.repeat(4)}\n-----END CERTIFICATE-----\n`;
+    expect(
+      connectionConfigProblems('http', {
+        baseUrl: 'https://erp.internal/orders/2026-12-07/1733567400000',
+        timeoutMs: 300000,
+        headers: { 'x-tenant': 'eu-1234567' },
+        tls: { ca: cert },
+      }),
+    ).toEqual([]);
+  });
+});
+
 describe('secrets written into config', () => {
   const KEYS = [
     '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n',

@@ -5,7 +5,7 @@ import {
   type ConnectionTarget,
   type ConnectorKind,
 } from '@junction/connectors';
-import { type JsonSchema, useLinearUniqueItems } from '@junction/pipeline';
+import { containsPan, type JsonSchema, useLinearUniqueItems } from '@junction/pipeline';
 import { canonicalJson } from './canonical-json';
 
 /** The connection types: the connector kinds (`CONNECTORS` in libs/connectors). */
@@ -85,6 +85,39 @@ const ajv = new Ajv2020({ allErrors: true, strict: false });
 useLinearUniqueItems(ajv);
 const validators = byKind((kind) => ajv.compile(CONNECTION_CONFIG_SCHEMAS[kind]));
 
+/** A PEM block (a certificate): base64, whose digit runs are no number anyone reads. */
+const PEM_BLOCK = /-----BEGIN [A-Z0-9 ]+-----[\s\S]*?-----END [A-Z0-9 ]+-----/g;
+
+/**
+ * Config values and keys holding a card number, wherever in config (a vhost, a client id, a
+ * header, a URL's path): config is stored and shown back as it was written (GET /connections,
+ * the console's connection screen), as route documents are, so it is refused at save like them,
+ * never redacted, and never quoted back. A key is named by its object (its own pointer would
+ * quote it). PEM blocks are left out: their base64 spells no number.
+ */
+export function cardNumberProblems(
+  value: unknown,
+  pointer = '/config',
+): Array<{ pointer: string; message: string }> {
+  if (typeof value === 'string')
+    return containsPan(value.replace(PEM_BLOCK, ' '))
+      ? [{ pointer, message: 'must not hold a card number' }]
+      : [];
+  if (typeof value === 'number' || typeof value === 'bigint')
+    return containsPan(value) ? [{ pointer, message: 'must not hold a card number' }] : [];
+  if (value === null || typeof value !== 'object') return [];
+  const problems: Array<{ pointer: string; message: string }> = [];
+  for (const [key, child] of Object.entries(value)) {
+    if (!Array.isArray(value) && containsPan(key))
+      problems.push({ pointer, message: 'a key of this object must not hold a card number' });
+    else
+      problems.push(
+        ...cardNumberProblems(child, `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`),
+      );
+  }
+  return problems;
+}
+
 /** A PEM private key block, of any algorithm (PKCS#8, RSA, EC, encrypted). */
 const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 
@@ -123,6 +156,7 @@ export function connectionConfigProblems(
     // Secrets written into config would be stored in plaintext and shown by every read.
     return [
       ...privateKeyProblems(config),
+      ...cardNumberProblems(config),
       ...('embeddedSecretProblems' in connection && connection.embeddedSecretProblems
         ? connection.embeddedSecretProblems(config as Record<string, unknown>)
         : []),
