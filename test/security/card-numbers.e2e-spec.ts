@@ -181,6 +181,11 @@ describe('security: card numbers in spellings, replies, ids and names', () => {
       ['POST', '/api-keys', { name: 'key 4111-1111-1111-1111', roles: ['viewer'] }],
       [
         'POST',
+        '/api-keys',
+        { name: 'shop', roles: ['ingest'], ingestRoutes: ['orders', '4111-1111-1111-1111'] },
+      ],
+      [
+        'POST',
         '/users',
         { username: '4111111111111111', password: 'a-long-enough-password-1', roles: ['viewer'] },
       ],
@@ -204,6 +209,8 @@ describe('security: card numbers in spellings, replies, ids and names', () => {
     expect(leaks(JSON.stringify(routes.body))).toBe(false);
     const connections = await g.api('GET', '/connections');
     expect(leaks(JSON.stringify(connections.body))).toBe(false);
+    const keys = await g.api('GET', '/api-keys');
+    expect(leaks(JSON.stringify(keys.body))).toBe(false);
     const metrics = await (await fetch(`${g.base}/metrics`)).text();
     expect(leaks(metrics)).toBe(false);
   });

@@ -213,6 +213,8 @@ export class CreateApiKeyDto {
     each: true,
     message: 'each ingestRoutes entry must be a route id',
   })
+  // Shown back with the key (GET /api-keys, the console); no route id holds one anyway.
+  @HoldsNoCardNumber()
   ingestRoutes?: string[];
 
   @ApiPropertyOptional({ format: 'date-time' })
