@@ -18,6 +18,17 @@ export const RESERVED_HEADERS = new Set([
   'content-encoding',
   'idempotency-key',
 ]);
+/**
+ * Headers a message may carry (an ingest caller's, an AMQP or Kafka producer's) that a dead-letter
+ * copy to an HTTP destination must not pass on: they are sent with the connection's credentials,
+ * and frameworks, proxies and gateways take them to change the request those credentials make
+ * (`X-HTTP-Method-Override: DELETE`, `X-Original-URL: /admin/...`), or where it came from
+ * (`X-Forwarded-For` past an address allowlist), or they are credentials of the sender's own
+ * (`X-Api-Key`, `Cookie`) that the far side could take instead of the connection's.
+ */
+export const MESSAGE_HEADER_REFUSED =
+  /^(?:x-(?:http-)?method(?:-override)?|x-http-method-override|x-original-(?:url|uri|method|host)|x-rewrite-url|x-override-url|x-host|forwarded|x-forwarded(?:-.*)?|x-real-ip|x-client-ip|true-client-ip|x-cluster-client-ip|cf-connecting-ip|fastly-client-ip)$/i;
+
 /** An HTTP header name (RFC 9110 token). */
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** A header value that can be sent: no line break or other control character but a tab. */

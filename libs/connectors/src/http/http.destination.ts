@@ -16,8 +16,15 @@ import {
 } from '../connector';
 import { errorText } from '../logger';
 import { SecretScrubber } from '../secret-scrubber';
+import { CREDENTIAL_NAME, CREDENTIAL_VALUE } from '../spec-fields';
 import type { EgressPolicy } from '../egress/egress-policy';
-import { FIELD_VALUE, RESERVED_HEADERS, secretHeaderProblem, TOKEN } from './http-headers';
+import {
+  FIELD_VALUE,
+  MESSAGE_HEADER_REFUSED,
+  RESERVED_HEADERS,
+  secretHeaderProblem,
+  TOKEN,
+} from './http-headers';
 import { targetUrl } from './http-target';
 
 export interface HttpDestinationOptions {
@@ -429,12 +436,17 @@ function authHeader(connection: ConnectorConnection, base: URL): Record<string, 
   return {};
 }
 
-/** Message headers that can travel as HTTP headers; framing, auth and malformed ones are dropped. */
+/**
+ * Message headers that can travel as HTTP headers; framing, auth, credentials, overrides of the
+ * method or URL, forwarding claims and malformed ones are dropped (see MESSAGE_HEADER_REFUSED).
+ */
 function forwardableHeaders(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
     if (RESERVED_HEADERS.has(lower) || lower.startsWith('proxy-')) continue;
+    if (MESSAGE_HEADER_REFUSED.test(lower) || CREDENTIAL_NAME.test(lower)) continue;
+    if (typeof value === 'string' && CREDENTIAL_VALUE.test(value)) continue;
     if (!TOKEN.test(name) || typeof value !== 'string' || !FIELD_VALUE.test(value)) continue;
     out[lower] = value;
   }

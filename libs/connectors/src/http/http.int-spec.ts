@@ -491,7 +491,7 @@ describe('http destination', () => {
       expect(Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString()).toBe('shop@eu:p:ss');
     });
 
-    it('sends static headers and message headers, but never lets a message set framing or auth', async () => {
+    it('sends static headers and message headers, but never lets a message set framing, auth, method, URL or origin', async () => {
       const destination = pool.destination(
         spec('/orders'),
         erp({
@@ -508,10 +508,39 @@ describe('http destination', () => {
           'idempotency-key': 'forged',
           'x-tenant': 'forged',
           'bad header': 'dropped',
+          // What would change the request the connection's credentials make, or where it came
+          // from, or be taken for a credential (a dead letter carries its sender's headers).
+          'X-HTTP-Method-Override': 'DELETE',
+          'x-http-method': 'DELETE',
+          'x-method-override': 'PUT',
+          'X-Original-URL': '/admin/users/1',
+          'x-rewrite-url': '/admin',
+          'x-forwarded-for': '10.0.0.1',
+          'x-forwarded-host': 'evil.example',
+          forwarded: 'for=10.0.0.1;host=evil.example',
+          'x-real-ip': '10.0.0.1',
+          'x-api-key': 'the-senders-own',
+          cookie: 'session=abc',
+          'x-partner': 'Bearer the-senders-own',
         },
       };
       await destination.send(sent);
       const { headers } = lastSeen();
+      for (const name of [
+        'x-http-method-override',
+        'x-http-method',
+        'x-method-override',
+        'x-original-url',
+        'x-rewrite-url',
+        'x-forwarded-for',
+        'x-forwarded-host',
+        'forwarded',
+        'x-real-ip',
+        'x-api-key',
+        'cookie',
+        'x-partner',
+      ])
+        expect([name, headers[name]]).toEqual([name, undefined]);
       expect(headers).toMatchObject({
         'x-trace': 't-1',
         'x-tenant': 'eu',
