@@ -43,6 +43,7 @@ export {
 export { HttpDestination, type HttpDestinationOptions } from './http/http.destination';
 export { secretHeaderProblem } from './http/http-headers';
 export { targetUrl } from './http/http-target';
+export { queryCredentialNames } from './spec-fields';
 export {
   EgressEntryError,
   EgressPolicy,

@@ -69,6 +69,20 @@ export const CREDENTIAL_VALUE =
   /^\s*(bearer|basic|digest|token|negotiate|hmac|aws4-hmac-sha256)\s+\S/i;
 
 /**
+ * The query parameters of a URL, or of a path with a query, whose names say they carry a
+ * credential (CREDENTIAL_NAME), percent-decoded as a server reads them; none when it has no query.
+ */
+export function queryCredentialNames(value: unknown): string[] {
+  if (typeof value !== 'string') return [];
+  const beforeFragment = value.split('#')[0];
+  const at = beforeFragment.indexOf('?');
+  if (at < 0) return [];
+  return [...new URLSearchParams(beforeFragment.slice(at + 1)).keys()].filter((k) =>
+    CREDENTIAL_NAME.test(k),
+  );
+}
+
+/**
  * Credentials written into a URL config field, where they would be stored in plaintext and shown
  * by every read and audit record: a password, a credential in the query. Each problem names the
  * secret slot to use instead.
@@ -84,16 +98,12 @@ export function urlSecretProblems(
   const problems: Array<{ pointer: string; message: string }> = [];
   if (/^[a-z][a-z0-9+.-]*:\/\/[^/?#@]*:[^/?#@]*@/i.test(raw))
     problems.push({ pointer, message: `must not contain a password; put it in ${slots.password}` });
-  try {
-    const url = new URL(raw);
-    const names = [...url.searchParams.keys()].filter((k) => CREDENTIAL_NAME.test(k));
-    if (names.length > 0)
-      problems.push({
-        pointer,
-        message: `must not carry credentials in its query (${names.join(', ')}); put them in ${slots.query}`,
-      });
-  } catch {
-    // the schema's pattern reports a URL that does not parse
-  }
+  // The schema's pattern reports a URL that does not parse.
+  const names = URL.canParse(raw) ? queryCredentialNames(raw) : [];
+  if (names.length > 0)
+    problems.push({
+      pointer,
+      message: `must not carry credentials in its query (${names.join(', ')}); put them in ${slots.query}`,
+    });
   return problems;
 }

@@ -31,6 +31,7 @@ import { ConnectionsService } from './connections.service';
 import { RouteEntity } from './entities/route.entity';
 import { ROUTE_RESOURCES, ROUTE_RUNTIME_STATUS } from './registry.tokens';
 import { routeCardNumberProblems } from './route-card-numbers';
+import { routeCredentialProblems } from './route-credentials';
 import { checkIfMatch } from './route-etag';
 import { RouteEventBus } from './route-events';
 import { isUniqueViolation, RoutesRepository, type VersionListing } from './routes.repository';
@@ -280,7 +281,7 @@ export class RoutesService {
     const reported = new Set(problems.map((p) => `${p.pointer}\u0000${p.message}`));
     problems = [
       ...problems,
-      ...routeCardNumberProblems(doc, sourced?.source).filter(
+      ...[...routeCredentialProblems(doc), ...routeCardNumberProblems(doc, sourced?.source)].filter(
         (p) => !reported.has(`${p.pointer}\u0000${p.message}`),
       ),
     ];
