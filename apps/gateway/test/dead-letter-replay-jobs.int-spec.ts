@@ -287,6 +287,31 @@ describe('dead-letter replay jobs', () => {
     ).toBe(400);
   }, 60_000);
 
+  it('an operator replays through the running version only: another one runs as an activation would', async () => {
+    // Version 2 was stored, never activated (a draft, or one the sample guard kept from running).
+    const created = await api('POST', '/api/v1/users', {
+      username: `op-${run}`,
+      password: 'an-operator-password-1',
+      roles: ['operator'],
+    });
+    expect(created.status).toBe(201);
+    const operator = await a.login(`op-${run}`, 'an-operator-password-1');
+    const asOperator = (body: unknown) =>
+      a.request('POST', '/api/v1/dead-letters/replay-jobs', { token: operator, body });
+    await park('OPERATOR_V2', 2, (i) => ({ id: `op-v2-${i}` }));
+    const filter = { routeId: 'rj', reasonCode: ['OPERATOR_V2'] };
+    const refused = await asOperator({ filter, version: 2 });
+    expect(refused.status).toBe(403);
+    expect(JSON.stringify(refused.body)).toContain('routes.activate');
+    // The running version (pinned or not) is the operator's to replay through.
+    const pinned = await asOperator({ filter, version: 1 });
+    expect(pinned.status).toBe(202);
+    expect(await finished((pinned.body as Job).id)).toMatchObject({ done: 0, failed: 2 });
+    expect(await drain()).toEqual([]);
+    const jobs = (await api('GET', '/api/v1/dead-letters/replay-jobs')).body as Job[];
+    expect(jobs.filter((j) => j.startedBy === `op-${run}`)).toHaveLength(1);
+  }, 60_000);
+
   it('cancel stops a running job before its next item; a queued-looking bad request is refused', async () => {
     await park('CANCEL_ME', 3, (i) => ({ id: `cancel-${i}`, total: i }));
     clockA.hold();

@@ -22,7 +22,7 @@ import {
   ApiTags,
   getSchemaPath,
 } from '@nestjs/swagger';
-import { CurrentPrincipal, Principal, RequirePermission } from '@junction/auth';
+import { CurrentPrincipal, permits, Principal, RequirePermission } from '@junction/auth';
 import { CreateReplayJobDto, ReplayJobDryRunDto, ReplayJobDto } from './replay-jobs.dto';
 import { ReplayJobsService } from './replay-jobs.service';
 
@@ -58,7 +58,11 @@ export class ReplayJobsController {
         ratePerSecond: body.ratePerSecond,
         dryRun: body.dryRun,
       },
-      { name: principal.name, kind: principal.kind },
+      {
+        name: principal.name,
+        kind: principal.kind,
+        mayActivate: permits(principal.roles, 'routes.activate'),
+      },
     );
     void reply.status('dryRun' in result ? 200 : 202);
     return result as ReplayJobDto | ReplayJobDryRunDto;

@@ -67,7 +67,7 @@ export class CreateReplayJobDto {
   @ApiPropertyOptional({
     minimum: 1,
     description:
-      "Replay through this version of the route (needs filter.routeId); default: the version running when each item is replayed. Another version than the running one is used for these replays only; it takes nothing from the route's source.",
+      "Replay through this version of the route (needs filter.routeId); default: the version running when each item is replayed. Another version than the running one is used for these replays only; it takes nothing from the route's source. Choosing one other than the running one runs it as activating it would, so it needs the 'routes.activate' permission too (403 otherwise).",
   })
   @IsOptional()
   @IsInt()

@@ -41,6 +41,12 @@ export interface ReplayJobOptions {
 export interface Actor {
   name: string;
   kind: 'user' | 'apiKey';
+  /**
+   * Whether the caller may choose which version of a route runs (`routes.activate`). Replaying
+   * through a version that is not the running one runs it, to its destinations, as an activation
+   * would: a version never activated, or one the sample guard kept from running.
+   */
+  mayActivate?: boolean;
 }
 
 export interface ReplayJobView {
@@ -129,6 +135,16 @@ export class ReplayJobsService {
         `ratePerSecond must be above 0 and at most ${MAX_RATE}`,
       );
     if (input.dryRun) return { dryRun: true, total: await this.repo.count(filter) };
+    if (input.version !== undefined && !actor.mayActivate) {
+      const running = await this.supervisor.replayWorker(filter.routeId!);
+      const runningVersion = running?.worker.version;
+      await running?.release();
+      if (runningVersion !== input.version)
+        throw new JunctionError(
+          'FORBIDDEN',
+          `replaying through version ${input.version}, which is not the running one, runs it as activating it would; that needs the 'routes.activate' permission (give no version to replay through the running one)`,
+        );
+    }
     if (input.version !== undefined) {
       const probe = await this.supervisor.replayWorker(filter.routeId!, input.version);
       if (!probe)

@@ -2082,7 +2082,7 @@ export interface components {
         };
         CreateReplayJobDto: {
             filter: components["schemas"]["DeadLetterFilterDto"];
-            /** @description Replay through this version of the route (needs filter.routeId); default: the version running when each item is replayed. Another version than the running one is used for these replays only; it takes nothing from the route's source. */
+            /** @description Replay through this version of the route (needs filter.routeId); default: the version running when each item is replayed. Another version than the running one is used for these replays only; it takes nothing from the route's source. Choosing one other than the running one runs it as activating it would, so it needs the 'routes.activate' permission too (403 otherwise). */
             version?: number;
             /** @description Most replays per second; default: as fast as they go. */
             ratePerSecond?: number;
