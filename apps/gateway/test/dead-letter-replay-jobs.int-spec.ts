@@ -312,6 +312,35 @@ describe('dead-letter replay jobs', () => {
     expect(jobs.filter((j) => j.startedBy === `op-${run}`)).toHaveLength(1);
   }, 60_000);
 
+  it('a job through a version that is not the running one passes the sample guard, as its activation would', async () => {
+    // A sample with a card number: version 2 (no mask) lets it out; version 1 (running) too, but
+    // it runs already. Even one who may activate (an admin here) is refused version 2 as a job.
+    const sample = '/api/v1/routes/rj/samples/with-card';
+    expect(
+      (await api('PUT', sample, { body: { id: 'g-1', total: 1, card: '4111111111111111' } }))
+        .status,
+    ).toBe(200);
+    try {
+      await park('GUARDED_V2', 1, (i) => ({ id: `guarded-${i}` }));
+      const filter = { routeId: 'rj', reasonCode: ['GUARDED_V2'] };
+      const refused = await api('POST', '/api/v1/dead-letters/replay-jobs', { filter, version: 2 });
+      expect(refused.status).toBe(409);
+      expect(refused.body).toMatchObject({
+        details: { code: 'SAMPLE_LEAKS_PAN', samples: [{ name: 'with-card' }] },
+      });
+      expect(JSON.stringify(refused.body)).not.toContain('4111111111111111');
+      const jobs = (await api('GET', '/api/v1/dead-letters/replay-jobs')).body as Job[];
+      expect(jobs.filter((j) => j.version === 2 && j.total === 1)).toEqual([]);
+      // Through the running version the job is made: the guard is the activation's, passed then.
+      const running = await api('POST', '/api/v1/dead-letters/replay-jobs', { filter, version: 1 });
+      expect(running.status).toBe(202);
+      await finished((running.body as Job).id);
+      await drain();
+    } finally {
+      expect((await api('DELETE', sample)).status).toBe(204);
+    }
+  }, 60_000);
+
   it('cancel stops a running job before its next item; a queued-looking bad request is refused', async () => {
     await park('CANCEL_ME', 3, (i) => ({ id: `cancel-${i}`, total: i }));
     clockA.hold();

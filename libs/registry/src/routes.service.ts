@@ -607,6 +607,18 @@ export class RoutesService {
       );
   }
 
+  /**
+   * The sample guard on a stored version that is to run without being activated (a replay job
+   * through it): 409 SAMPLE_LEAKS_PAN as its activation would get. No override: an admin who
+   * means it activates the version with a reason.
+   */
+  async guardStoredVersion(id: string, version: number): Promise<void> {
+    const route = await this.routes.find(id);
+    const stored = route && (await this.routes.findVersion(id, route.incarnation, version));
+    if (!stored) throw new JunctionError('NOT_FOUND', `route '${id}' has no version ${version}`);
+    await this.guardSamples(id, stored.document, version);
+  }
+
   /** Deploys a version, or rolls back to an older one (after the sample guard). */
   async activate(
     id: string,

@@ -36,6 +36,11 @@ export interface ReplayJobOptions {
   /** How often an idle process looks for a job to run (or resume). */
   pollMs: number;
   clock: ReplayClock;
+  /**
+   * The registry's sample guard on a stored version (see RoutesService.guardStoredVersion): a
+   * job through a version that is not the running one runs it as its activation would.
+   */
+  guardVersion?: (routeId: string, version: number) => Promise<void>;
 }
 
 export interface Actor {
@@ -135,17 +140,16 @@ export class ReplayJobsService {
         `ratePerSecond must be above 0 and at most ${MAX_RATE}`,
       );
     if (input.dryRun) return { dryRun: true, total: await this.repo.count(filter) };
-    if (input.version !== undefined && !actor.mayActivate) {
+    if (input.version !== undefined) {
       const running = await this.supervisor.replayWorker(filter.routeId!);
       const runningVersion = running?.worker.version;
       await running?.release();
-      if (runningVersion !== input.version)
+      const another = runningVersion !== input.version;
+      if (another && !actor.mayActivate)
         throw new JunctionError(
           'FORBIDDEN',
           `replaying through version ${input.version}, which is not the running one, runs it as activating it would; that needs the 'routes.activate' permission (give no version to replay through the running one)`,
         );
-    }
-    if (input.version !== undefined) {
       const probe = await this.supervisor.replayWorker(filter.routeId!, input.version);
       if (!probe)
         throw new JunctionError(
@@ -153,6 +157,9 @@ export class ReplayJobsService {
           `route '${filter.routeId}' has no version ${input.version}`,
         );
       await probe.release();
+      // And as an activation, it passes the sample guard first (a version the guard kept from
+      // running would otherwise run here, to its destinations, over the stored payloads).
+      if (another) await this.options.guardVersion?.(filter.routeId!, input.version);
     }
     const id = await this.repo.create({
       filter,

@@ -217,6 +217,7 @@ export class RuntimeModule {
             DeadLettersService,
             RouteSupervisor,
             RUNTIME_OPTIONS,
+            RoutesService,
             { token: EVENT_AUDIT_SINK, optional: true },
           ],
           useFactory: (
@@ -224,6 +225,7 @@ export class RuntimeModule {
             deadLetters: DeadLettersService,
             supervisor: RouteSupervisor,
             opts: RuntimeOptions,
+            routes: RoutesService,
             audit: EventAuditSink | undefined,
           ) => {
             const log = new Logger('ReplayJobs');
@@ -236,6 +238,7 @@ export class RuntimeModule {
                 leaseMs: opts.replayJobs?.leaseMs ?? 30_000,
                 pollMs: opts.replayJobs?.pollMs ?? 2_000,
                 clock: opts.replayJobs?.clock ?? SYSTEM_CLOCK,
+                guardVersion: (routeId, version) => routes.guardStoredVersion(routeId, version),
               },
               { warn: (m) => log.warn(m) },
             );
