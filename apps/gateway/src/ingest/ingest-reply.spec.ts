@@ -1,4 +1,11 @@
+import { containsPan } from '@junction/pipeline';
 import { replyContentType, servedReply } from './ingest-reply';
+
+// Counted, not timed: how much work a large reply makes, whatever else the machine runs.
+jest.mock('@junction/pipeline', () => {
+  const actual = jest.requireActual<typeof import('@junction/pipeline')>('@junction/pipeline');
+  return { ...actual, containsPan: jest.fn(actual.containsPan) };
+});
 
 const reply = (body: string | Buffer, contentType?: string) => ({
   body: typeof body === 'string' ? Buffer.from(body) : body,
@@ -62,5 +69,20 @@ describe('a JSON sync reply holding a number a double cannot carry', () => {
   it('goes as it came when it holds no card number', () => {
     const body = `{"id":${big},"amount":0.1000000000000000055,"ref":"x"}`;
     expect(served(body)).toBe(body);
+  });
+
+  it('looks into a number or a string only when it could hold a card number', () => {
+    // A 5 MiB reply of small numbers beside one long one: three card checks of each number held
+    // the event loop 5 s, a JSON.parse of each plain string most of a second.
+    const body = `[${big},${'1,"a",2.5,'.repeat(10_000)}"4111111111111111",41111111111111110e-1]`;
+    const check = jest.mocked(containsPan);
+    check.mockClear();
+    const parse = jest.spyOn(JSON, 'parse');
+    const out = served(body);
+    expect(out).toBe(`[${big},${'1,"a",2.5,'.repeat(10_000)}"[PAN REDACTED]","[PAN REDACTED]"]`);
+    expect(check.mock.calls.length).toBeLessThan(10);
+    // The body's own parse (is it JSON?), and none per string.
+    expect(parse.mock.calls.length).toBeLessThan(3);
+    parse.mockRestore();
   });
 });
