@@ -85,4 +85,18 @@ describe('a JSON sync reply holding a number a double cannot carry', () => {
     expect(parse.mock.calls.length).toBeLessThan(3);
     parse.mockRestore();
   });
+
+  it('finds a card number by value however many zeros pad it, and reads long zero runs once', () => {
+    const zeros = '0'.repeat(70);
+    for (const number of [
+      `6222000000000000004${zeros}e-70`,
+      `0.${zeros}6222000000000000004e89`,
+      `4111111111111111.${zeros}`,
+    ])
+      expect(served(`[${number},${big}]`)).toBe(`["[PAN REDACTED]",${big}]`);
+    // A number with a long run of zeros is no card number; it goes as written, at once
+    // (a /0+$/ over the run took minutes).
+    const long = `[1.${'0'.repeat(300_000)}1e11,${big}]`;
+    expect(served(long)).toBe(long);
+  });
 });

@@ -203,20 +203,29 @@ const UPPER_E = 0x45;
 
 /**
  * A JSON number's exact value in plain decimal (`41111111111111110e-1` is `4111111111111111`),
- * or the token itself when its exponent is beyond any card number's reach.
+ * or the token itself when its value is beyond any card number's reach (64 digits either side of
+ * the point). Zeros before the first and after the last other digit change no value, so they do
+ * not count towards that reach (a card number written with 70 zeros and e-70 is one), and they
+ * are counted by hand: `/0+$/` over a long run of zeros is quadratic.
  */
 function exactDecimal(token: string): string {
   const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(token);
-  const exponent = Number(m?.[4] ?? 0);
-  if (!m || Math.abs(exponent) > 64) return token;
-  let digits = m[2] + (m[3] ?? '');
-  let point = m[2].length + exponent;
+  if (!m) return token;
+  const written = m[2] + (m[3] ?? '');
+  let first = 0;
+  while (first < written.length && written.charCodeAt(first) === ZERO) first++;
+  let last = written.length;
+  while (last > first && written.charCodeAt(last - 1) === ZERO) last--;
+  if (first === last) return `${m[1]}0`;
+  let digits = written.slice(first, last);
+  // The point's place, counted from the first significant digit.
+  let point = m[2].length - first + Number(m[4] ?? 0);
+  if (!(Math.abs(point) <= 64)) return token;
   if (point <= 0) {
     digits = '0'.repeat(1 - point) + digits;
     point = 1;
   }
   digits = digits.padEnd(point, '0');
-  const integer = digits.slice(0, point).replace(/^0+(?=\d)/, '');
-  const fraction = digits.slice(point).replace(/0+$/, '');
-  return `${m[1]}${integer}${fraction ? `.${fraction}` : ''}`;
+  const fraction = digits.slice(point);
+  return `${m[1]}${digits.slice(0, point)}${fraction ? `.${fraction}` : ''}`;
 }
