@@ -190,6 +190,45 @@ describe('gateway API against real Postgres', () => {
         ).status,
       ).toBe(400);
     });
+
+    it('lets a connection stored with a card-number-like value before the rule be edited', async () => {
+      const config = { baseUrl: 'https://erp.example.com/merchants/4539578763621486' };
+      expect(
+        (
+          await call('POST', '/api/v1/connections', {
+            name: 'erp-merchant',
+            type: 'http',
+            config: { baseUrl: 'https://erp.example.com' },
+            secrets: { bearerToken: CANARY },
+          })
+        ).status,
+      ).toBe(201);
+      // Stored as it was before card numbers in config were refused (a partner's merchant id).
+      const pg = new Client({ connectionString: gw.databaseUrl });
+      await pg.connect();
+      try {
+        await pg.query(`UPDATE connections SET config = $1 WHERE name = 'erp-merchant'`, [config]);
+      } finally {
+        await pg.end();
+      }
+      const rotated = await call('PUT', '/api/v1/connections/erp-merchant', {
+        type: 'http',
+        config,
+        secrets: { bearerToken: `${CANARY}-2` },
+      });
+      expect([rotated.status, rotated.body]).toEqual([200, expect.objectContaining({ config })]);
+      const added = await call('PUT', '/api/v1/connections/erp-merchant', {
+        type: 'http',
+        config: { ...config, headers: { 'x-ref': '5555555555554444' } },
+      });
+      expect(added.status).toBe(400);
+      expect(added.body).toMatchObject({
+        details: {
+          problems: [{ pointer: '/config/headers/x-ref', message: 'must not hold a card number' }],
+        },
+      });
+      expect((await call('DELETE', '/api/v1/connections/erp-merchant')).status).toBe(204);
+    });
   });
 
   describe('routes', () => {

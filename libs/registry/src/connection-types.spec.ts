@@ -66,6 +66,47 @@ describe('card numbers in config', () => {
       }),
     ).toEqual([]);
   });
+
+  it('takes an edit of a connection stored before the rule, refusing only what is new', () => {
+    // A partner's numeric merchant id that passes the Luhn check, saved before card numbers in
+    // config were refused: its connection's token must still be rotatable (PUT, same config).
+    const stored = {
+      baseUrl: 'https://erp.internal/merchants/4539578763621486',
+      headers: { 'x-4111-1111-1111-1111': 'a', 'x-ref': '5555555555554444' },
+    };
+    expect(connectionConfigProblems('http', structuredClone(stored), stored)).toEqual([]);
+    expect(
+      connectionConfigProblems(
+        'http',
+        {
+          baseUrl: 'https://erp.internal/merchants/4539578763621486',
+          headers: { 'x-4111-1111-1111-1111': 'a', 'x-ref': '4111111111111111' },
+        },
+        stored,
+      ),
+    ).toEqual([{ pointer: '/config/headers/x-ref', message: 'must not hold a card number' }]);
+    // A kept key's value is checked all the same, named by its object.
+    expect(
+      connectionConfigProblems(
+        'http',
+        { ...stored, headers: { ...stored.headers, 'x-4111-1111-1111-1111': '4111111111111111' } },
+        stored,
+      ),
+    ).toEqual([
+      { pointer: '/config/headers', message: 'a value of this object must not hold a card number' },
+    ]);
+    // Moved elsewhere, or a new key: refused as in a new connection.
+    expect(
+      connectionConfigProblems(
+        'http',
+        {
+          baseUrl: 'https://erp.internal',
+          headers: { 'x-5555-5555-5555-4444': '4539578763621486' },
+        },
+        stored,
+      ).map((p) => p.pointer),
+    ).toEqual(['/config/headers']);
+  });
 });
 
 describe('secrets written into config', () => {

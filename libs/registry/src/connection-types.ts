@@ -93,26 +93,45 @@ const PEM_BLOCK = /-----BEGIN [A-Z0-9 ]+-----[\s\S]*?-----END [A-Z0-9 ]+-----/g;
  * header, a URL's path): config is stored and shown back as it was written (GET /connections,
  * the console's connection screen), as route documents are, so it is refused at save like them,
  * never redacted, and never quoted back. A key is named by its object (its own pointer would
- * quote it). PEM blocks are left out: their base64 spells no number.
+ * quote it). PEM blocks are left out: their base64 spells no number. `stored` is the config as
+ * saved before this check came in: a value or key it already holds at the same place is not
+ * refused, so such a connection can still be edited (a secret rotated) without that value
+ * changing, which is often a partner's (a numeric merchant id in a base URL).
  */
 export function cardNumberProblems(
   value: unknown,
   pointer = '/config',
+  stored?: unknown,
 ): Array<{ pointer: string; message: string }> {
   if (typeof value === 'string')
-    return containsPan(value.replace(PEM_BLOCK, ' '))
+    return value !== stored && containsPan(value.replace(PEM_BLOCK, ' '))
       ? [{ pointer, message: 'must not hold a card number' }]
       : [];
   if (typeof value === 'number' || typeof value === 'bigint')
-    return containsPan(value) ? [{ pointer, message: 'must not hold a card number' }] : [];
+    return value !== stored && containsPan(value)
+      ? [{ pointer, message: 'must not hold a card number' }]
+      : [];
   if (value === null || typeof value !== 'object') return [];
+  const before =
+    stored !== null && typeof stored === 'object' && Array.isArray(stored) === Array.isArray(value)
+      ? (stored as Record<string, unknown>)
+      : undefined;
   const problems: Array<{ pointer: string; message: string }> = [];
   for (const [key, child] of Object.entries(value)) {
-    if (!Array.isArray(value) && containsPan(key))
-      problems.push({ pointer, message: 'a key of this object must not hold a card number' });
-    else
+    const kept = before !== undefined && Object.prototype.hasOwnProperty.call(before, key);
+    if (!Array.isArray(value) && containsPan(key)) {
+      if (!kept)
+        problems.push({ pointer, message: 'a key of this object must not hold a card number' });
+      // A key kept from before: what it holds is checked all the same, named by the object.
+      else if (cardNumberProblems(child, pointer, before[key]).length > 0)
+        problems.push({ pointer, message: 'a value of this object must not hold a card number' });
+    } else
       problems.push(
-        ...cardNumberProblems(child, `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`),
+        ...cardNumberProblems(
+          child,
+          `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`,
+          kept ? before[key] : undefined,
+        ),
       );
   }
   return problems;
@@ -149,6 +168,8 @@ export function privateKeyProblems(
 export function connectionConfigProblems(
   type: ConnectorKind,
   config: unknown,
+  /** The config stored before (an edit): card numbers it holds already are not refused again. */
+  stored?: unknown,
 ): Array<{ pointer: string; message: string }> {
   const validate = validators[type];
   if (validate(config)) {
@@ -156,7 +177,7 @@ export function connectionConfigProblems(
     // Secrets written into config would be stored in plaintext and shown by every read.
     return [
       ...privateKeyProblems(config),
-      ...cardNumberProblems(config),
+      ...cardNumberProblems(config, '/config', stored),
       ...('embeddedSecretProblems' in connection && connection.embeddedSecretProblems
         ? connection.embeddedSecretProblems(config as Record<string, unknown>)
         : []),

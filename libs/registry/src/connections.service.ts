@@ -141,7 +141,7 @@ export class ConnectionsService {
       );
     }
     const current = this.opened(existing);
-    const secrets = this.checkedSecrets(input, current);
+    const secrets = this.checkedSecrets(input, current, existing.config);
     this.checkSecretsFollowTarget(name, existing, input, current);
     await this.checkEgress(input);
     await this.connections.save({
@@ -289,8 +289,9 @@ export class ConnectionsService {
   private checkedSecrets(
     input: ConnectionInput,
     current: Record<string, string>,
+    storedConfig?: unknown,
   ): Record<string, string> {
-    const problems = connectionConfigProblems(input.type, input.config);
+    const problems = connectionConfigProblems(input.type, input.config, storedConfig);
     const next = { ...current };
     for (const [key, value] of Object.entries(input.secrets ?? {})) {
       const problem =
