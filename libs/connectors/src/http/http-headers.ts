@@ -19,15 +19,19 @@ export const RESERVED_HEADERS = new Set([
   'idempotency-key',
 ]);
 /**
- * Headers a message may carry (an ingest caller's, an AMQP or Kafka producer's) that a dead-letter
- * copy to an HTTP destination must not pass on: they are sent with the connection's credentials,
- * and frameworks, proxies and gateways take them to change the request those credentials make
- * (`X-HTTP-Method-Override: DELETE`, `X-Original-URL: /admin/...`), or where it came from
- * (`X-Forwarded-For` past an address allowlist), or they are credentials of the sender's own
- * (`X-Api-Key`, `Cookie`) that the far side could take instead of the connection's.
+ * Headers a message may carry (an ingest caller's, an AMQP or Kafka producer's) that an HTTP
+ * destination never passes on, whatever the route says: they are sent with the connection's
+ * credentials, and frameworks, proxies and gateways take them to change the request those
+ * credentials make (`X-HTTP-Method-Override: DELETE`, `X-Original-URL: /admin/...`), where it came
+ * from (`X-Forwarded-For` past an address allowlist), or who sent it: the identity an
+ * authenticating proxy in front of the far side asserts (oauth2-proxy's `X-Auth-Request-User`,
+ * IAP's `X-Goog-Authenticated-User-Email`, ALB's `X-Amzn-Oidc-Identity`, App Service's
+ * `X-MS-Client-Principal`, Cloudflare Access, `X-Remote-User`), which the service trusts as is.
+ * A sender's own credentials (`X-Api-Key`, a token) are dropped too, unless the destination
+ * names them in `passHeaders` (see forwardableHeaders).
  */
 export const MESSAGE_HEADER_REFUSED =
-  /^(?:x-(?:http-)?method(?:-override)?|x-http-method-override|x-original-(?:url|uri|method|host)|x-rewrite-url|x-override-url|x-host|forwarded|x-forwarded(?:-.*)?|x-real-ip|x-client-ip|true-client-ip|x-cluster-client-ip|cf-connecting-ip|fastly-client-ip)$/i;
+  /^(?:x-(?:http-)?method(?:-override)?|x-http-method-override|x-original-(?:url|uri|method|host)|x-rewrite-url|x-override-url|x-host|forwarded|x-forwarded(?:-.*)?|x-real-ip|x-client-ip|true-client-ip|x-cluster-client-ip|cf-connecting-ip|fastly-client-ip|(?:x-)?remote-user|x-auth-request-.*|x-authenticated-.*|x-endpoint-api-userinfo|x-goog-authenticated-user-.*|x-goog-iap-jwt-assertion|x-amzn-oidc-.*|x-ms-client-principal(?:-.*)?|cf-access-.*|x-pomerium-.*|x-user(?:-.*)?|x-email)$/i;
 
 /** An HTTP header name (RFC 9110 token). */
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

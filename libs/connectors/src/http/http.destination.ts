@@ -67,6 +67,8 @@ export class HttpDestination implements Destination {
   /** The connection's secrets, which a reply must not carry back in any form (see SecretScrubber). */
   private readonly secrets: SecretScrubber;
   private readonly gzip: boolean;
+  /** Message headers sent on although they look like credentials (spec.passHeaders). */
+  private readonly passHeaders: ReadonlySet<string>;
   private readonly inFlight = new InFlight();
   private closed = false;
   /** Until when (ms on this.now(), a monotonic clock) the partner asked not to be called. */
@@ -92,6 +94,7 @@ export class HttpDestination implements Destination {
     this.now = options.now ?? (() => performance.now());
     this.method = spec.method ?? 'POST';
     this.gzip = spec.compression === 'gzip';
+    this.passHeaders = new Set((spec.passHeaders ?? []).map((name) => name.toLowerCase()));
     this.timeoutMs = configNumber(connection, 'timeoutMs') ?? DEFAULT_TIMEOUT_MS;
     this.refused = options.egress.refusesName(
       this.url.hostname,
@@ -204,7 +207,7 @@ export class HttpDestination implements Destination {
         method: this.method,
         dispatcher: this.options.dispatcher,
         headers: {
-          ...forwardableHeaders(message.headers),
+          ...forwardableHeaders(message.headers, this.passHeaders),
           ...this.fixedHeaders,
           'content-type': 'application/json',
           ...(this.gzip ? { 'content-encoding': 'gzip' } : {}),
@@ -437,16 +440,23 @@ function authHeader(connection: ConnectorConnection, base: URL): Record<string, 
 }
 
 /**
- * Message headers that can travel as HTTP headers; framing, auth, credentials, overrides of the
- * method or URL, forwarding claims and malformed ones are dropped (see MESSAGE_HEADER_REFUSED).
+ * Message headers that can travel as HTTP headers; framing, auth, overrides of the method or URL,
+ * forwarding and identity claims (MESSAGE_HEADER_REFUSED) and malformed ones are dropped, and
+ * credentials and signatures by name or value unless the route's `passHeaders` names them (a
+ * webhook's `Stripe-Signature` relayed to a service that checks it).
  */
-function forwardableHeaders(headers: Record<string, string>): Record<string, string> {
+function forwardableHeaders(
+  headers: Record<string, string>,
+  pass: ReadonlySet<string>,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
     if (RESERVED_HEADERS.has(lower) || lower.startsWith('proxy-')) continue;
-    if (MESSAGE_HEADER_REFUSED.test(lower) || CREDENTIAL_NAME.test(lower)) continue;
-    if (typeof value === 'string' && CREDENTIAL_VALUE.test(value)) continue;
+    if (MESSAGE_HEADER_REFUSED.test(lower)) continue;
+    const credential =
+      CREDENTIAL_NAME.test(lower) || (typeof value === 'string' && CREDENTIAL_VALUE.test(value));
+    if (credential && !pass.has(lower)) continue;
     if (!TOKEN.test(name) || typeof value !== 'string' || !FIELD_VALUE.test(value)) continue;
     out[lower] = value;
   }

@@ -550,6 +550,50 @@ describe('http destination', () => {
       });
     });
 
+    it("passes a signature or credential header on when the route names it, never a proxy's identity claim", async () => {
+      const headers = {
+        'stripe-signature': 't=1,v1=abc',
+        'X-Hub-Signature-256': 'sha256=abc',
+        'x-api-key': 'the-senders-own',
+        // What an authenticating proxy in front of the far side asserts: never sent.
+        'x-auth-request-user': 'admin',
+        'X-Goog-Authenticated-User-Email': 'accounts.google.com:admin@example.com',
+        'x-amzn-oidc-identity': 'admin',
+        'x-ms-client-principal-name': 'admin',
+        'cf-access-authenticated-user-email': 'admin@example.com',
+        'x-remote-user': 'admin',
+        'x-user-id': '1',
+      };
+      const claims = [
+        'x-auth-request-user',
+        'x-goog-authenticated-user-email',
+        'x-amzn-oidc-identity',
+        'x-ms-client-principal-name',
+        'cf-access-authenticated-user-email',
+        'x-remote-user',
+        'x-user-id',
+      ];
+      // Without passHeaders: no credential, no signature, no claim.
+      await pool.destination(spec('/orders'), erp()).send({ ...message(), headers });
+      for (const name of ['stripe-signature', 'x-hub-signature-256', 'x-api-key', ...claims])
+        expect([name, lastSeen().headers[name]]).toEqual([name, undefined]);
+      // Named: the relayed webhook's signatures go on; the claims still do not, even if named.
+      const relay = pool.destination(
+        {
+          ...spec('/orders'),
+          passHeaders: ['Stripe-Signature', 'x-hub-signature-256', 'x-remote-user'],
+        },
+        erp(),
+      );
+      await relay.send({ ...message(), headers });
+      expect(lastSeen().headers).toMatchObject({
+        'stripe-signature': 't=1,v1=abc',
+        'x-hub-signature-256': 'sha256=abc',
+      });
+      for (const name of ['x-api-key', ...claims])
+        expect([name, lastSeen().headers[name]]).toEqual([name, undefined]);
+    });
+
     it('refuses a connection whose static headers try to set what Junction owns', () => {
       expect(() =>
         pool.destination(

@@ -9,7 +9,13 @@ import {
   urlTarget,
 } from '../spec-fields';
 import type { HttpPoolOptions } from './http.factory';
-import { FIELD_VALUE, RESERVED_HEADERS, secretHeaderProblem, TOKEN } from './http-headers';
+import {
+  FIELD_VALUE,
+  MESSAGE_HEADER_REFUSED,
+  RESERVED_HEADERS,
+  secretHeaderProblem,
+  TOKEN,
+} from './http-headers';
 
 export interface HttpSourceSpec {
   type: 'http';
@@ -36,6 +42,11 @@ export interface HttpDestinationSpec {
   reply?: boolean;
   /** gzip: the body is sent gzipped with `Content-Encoding: gzip`. Default none. */
   compression?: 'none' | 'gzip';
+  /**
+   * Message headers sent on although their names or values say they carry a credential or a
+   * signature (a webhook's `Stripe-Signature`, relayed to a service that checks it).
+   */
+  passHeaders?: string[];
   when?: string;
 }
 
@@ -241,6 +252,29 @@ export const httpConnector: ConnectorPlugin<
           'gzip: send the body gzipped with Content-Encoding: gzip (the receiver must accept it); fewer bytes on the wire for some CPU.',
         examples: ['gzip'],
       },
+      passHeaders: {
+        type: 'array',
+        maxItems: 20,
+        uniqueItems: true,
+        items: { type: 'string', minLength: 1, maxLength: 100, pattern: TOKEN.source },
+        description:
+          "Message headers sent on although their names or values say they carry a credential or a signature, which are otherwise not sent (a webhook's Stripe-Signature or X-Hub-Signature-256, relayed to a service that checks it). Overrides of the method or URL, forwarding and identity claims of a proxy, and the headers Junction sets are never sent.",
+        examples: [['stripe-signature']],
+      },
+    },
+    check(spec, report) {
+      const names = Array.isArray(spec.passHeaders) ? (spec.passHeaders as unknown[]) : [];
+      names.forEach((name, i) => {
+        if (typeof name !== 'string') return;
+        const lower = name.toLowerCase();
+        if (RESERVED_HEADERS.has(lower) || lower.startsWith('proxy-'))
+          report(`/passHeaders/${i}`, 'is a header Junction sets itself; it is never passed on');
+        else if (MESSAGE_HEADER_REFUSED.test(lower))
+          report(
+            `/passHeaders/${i}`,
+            'overrides the method or URL, or claims where the request came from or who sent it: never passed on',
+          );
+      });
     },
     example: { type: 'http', connection: 'erp', path: '/orders', method: 'POST' },
     replies: true,
