@@ -1,0 +1,52 @@
+import { CREDENTIAL_NAME, queryCredentialNames } from './spec-fields';
+
+describe('credential names (headers a message may not pass on, query parameters a URL may not carry)', () => {
+  it.each([
+    'authorization',
+    'Proxy-Authorization',
+    'x-auth-token',
+    'X-Api-Key',
+    'apikey',
+    'access_token',
+    'token',
+    'x-csrf-token',
+    'oauth_token',
+    'client_secret',
+    'password',
+    'pwd',
+    'cookie',
+    'x-session-id',
+    'Stripe-Signature',
+    'x-hub-signature-256',
+    'x-amz-security-token',
+    'private_key',
+    'key',
+    'sig',
+    'pass',
+  ])('%s is one', (name) => {
+    expect(CREDENTIAL_NAME.test(name)).toBe(true);
+  });
+
+  it.each([
+    'author',
+    'x-author',
+    'authority',
+    'page_token',
+    'nextToken',
+    'continuation-token',
+    'sort_key',
+    'partition_key',
+    'idempotency_key',
+    'passenger',
+    'monkey',
+    'x-tenant',
+  ])('%s is none', (name) => {
+    expect(CREDENTIAL_NAME.test(name)).toBe(false);
+  });
+
+  it('reads them in a query as a server does', () => {
+    expect(queryCredentialNames('/posts?author=jane&page_token=abc&api%5Fkey=k')).toEqual([
+      'api_key',
+    ]);
+  });
+});
