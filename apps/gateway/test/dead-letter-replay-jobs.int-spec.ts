@@ -310,6 +310,21 @@ describe('dead-letter replay jobs', () => {
     expect(await drain()).toEqual([]);
     const jobs = (await api('GET', '/api/v1/dead-letters/replay-jobs')).body as Job[];
     expect(jobs.filter((j) => j.startedBy === `op-${run}`)).toHaveLength(1);
+    // The active version is the registry's, whether or not this process runs the route now.
+    expect((await api('POST', '/api/v1/routes/rj/stop')).status).toBe(200);
+    try {
+      const stopped = await asOperator({ filter, version: 1 });
+      expect(stopped.status).toBe(202);
+      await finished((stopped.body as Job).id);
+      expect((await asOperator({ filter, version: 2 })).status).toBe(403);
+    } finally {
+      expect((await api('POST', '/api/v1/routes/rj/start')).status).toBe(200);
+      await eventually(async () =>
+        expect((await api('GET', '/api/v1/routes/rj/status')).body).toMatchObject({
+          state: 'running',
+        }),
+      );
+    }
   }, 60_000);
 
   it('a job through a version that is not the running one passes the sample guard, as its activation would', async () => {

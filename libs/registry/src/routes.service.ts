@@ -607,6 +607,12 @@ export class RoutesService {
       );
   }
 
+  /** The route's active version (the registry's word, whichever process runs it); null if none. */
+  async activeVersionOf(id: string): Promise<number | null> {
+    const route = await this.routes.find(id);
+    return route && !route.deletedAt ? route.activeVersion : null;
+  }
+
   /**
    * The sample guard on a stored version that is to run without being activated (a replay job
    * through it): 409 SAMPLE_LEAKS_PAN as its activation would get. No override: an admin who

@@ -41,6 +41,12 @@ export interface ReplayJobOptions {
    * job through a version that is not the running one runs it as its activation would.
    */
   guardVersion?: (routeId: string, version: number) => Promise<void>;
+  /**
+   * The route's active version as the registry has it (every process agrees on it, where the
+   * version this process runs may differ a moment, or be none on a stopped route); without it,
+   * the version this process runs.
+   */
+  activeVersion?: (routeId: string) => Promise<number | null>;
 }
 
 export interface Actor {
@@ -141,9 +147,14 @@ export class ReplayJobsService {
       );
     if (input.dryRun) return { dryRun: true, total: await this.repo.count(filter) };
     if (input.version !== undefined) {
-      const running = await this.supervisor.replayWorker(filter.routeId!);
-      const runningVersion = running?.worker.version;
-      await running?.release();
+      let runningVersion: number | null | undefined;
+      if (this.options.activeVersion) {
+        runningVersion = await this.options.activeVersion(filter.routeId!);
+      } else {
+        const running = await this.supervisor.replayWorker(filter.routeId!);
+        runningVersion = running?.worker.version;
+        await running?.release();
+      }
       const another = runningVersion !== input.version;
       if (another && !actor.mayActivate)
         throw new JunctionError(
