@@ -43,6 +43,7 @@ const FILTERS = [
 export const auditRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/audit',
+  staticData: { permission: 'audit.read' },
   validateSearch: (s: Record<string, unknown>): AuditSearch => {
     const out: AuditSearch = { kind: s.kind === 'events' ? 'events' : undefined };
     for (const k of FILTERS) out[k] = str(s[k]);
@@ -54,12 +55,14 @@ export const auditRoute = createRoute({
 export const auditStoryRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/audit/messages/$id',
+  staticData: { permission: 'audit.read' },
   component: lazyRouteComponent(() => import('./screens/audit'), 'AuditStoryScreen'),
 });
 
 export const verifyRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/verify',
+  staticData: { permission: 'audit.read' },
   validateSearch: (s: Record<string, unknown>): { from?: string; to?: string } => ({
     from: str(s.from),
     to: str(s.to),

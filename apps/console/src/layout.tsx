@@ -16,9 +16,17 @@ import {
 import { useDisclosure } from '@mantine/hooks';
 import { Spotlight, spotlight, type SpotlightActionData } from '@mantine/spotlight';
 import { useQuery } from '@tanstack/react-query';
-import { Link, Outlet, useLocation, useNavigate, useRouter } from '@tanstack/react-router';
+import {
+  Link,
+  Outlet,
+  useLocation,
+  useMatches,
+  useNavigate,
+  useRouter,
+} from '@tanstack/react-router';
 import { useEffect, useState } from 'react';
 import { api, data, type Permission } from './api';
+import { Forbidden } from './forbidden';
 import { endSession, forgetSession, useMe, type Me } from './session';
 
 /** The environment this gateway says it is (JUNCTION_ENV_NAME / JUNCTION_ENV_COLOR), from index.html. */
@@ -176,6 +184,11 @@ export function Layout() {
   }, [expiresAt, router]);
   const location = useLocation();
   const navigate = useNavigate();
+  // A screen the caller may not use says so, rather than rendering and failing call by call.
+  const needed = useMatches({
+    select: (matches) => matches.map((m) => m.staticData.permission),
+  });
+  const missing = needed.find((p) => p !== undefined && !me.can(p));
   const [opened, { toggle }] = useDisclosure();
   const [signOutFailed, setSignOutFailed] = useState(false);
   // Sign-in shows only once the gateway has ended the session (or says it was over already): a
@@ -266,7 +279,7 @@ export function Layout() {
             The gateway did not confirm the sign-out: your session is still open. Try again.
           </Alert>
         )}
-        <Outlet />
+        {missing ? <Forbidden permission={missing} /> : <Outlet />}
       </AppShell.Main>
       <Palette
         can={me.can}

@@ -17,12 +17,14 @@ export interface DeadLetterSearch {
 export const dashboardRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/dashboard',
+  staticData: { permission: 'routes.run' },
   component: lazyRouteComponent(() => import('./screens/dashboard'), 'DashboardScreen'),
 });
 
 export const deadLettersRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/dead-letters',
+  staticData: { permission: 'deadletters.read' },
   validateSearch: (s: Record<string, unknown>): DeadLetterSearch => ({
     routeId: str(s.routeId),
     reasonCode: str(s.reasonCode),
@@ -37,6 +39,7 @@ export const deadLettersRoute = createRoute({
 export const deadLetterRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/dead-letters/$id',
+  staticData: { permission: 'deadletters.read' },
   component: lazyRouteComponent(() => import('./screens/dead-letter'), 'DeadLetterScreen'),
 });
 

@@ -13,6 +13,7 @@ import { ApiKeysScreen, SessionsScreen, UsersScreen } from './screens/admin';
 import { RoutesScreen } from './screens/routes';
 import { SignInScreen } from './screens/sign-in';
 import { OPS_ROUTES } from './ops-routes';
+import type { Permission } from './api';
 import { meQuery, queryClient, sessionState, whenSessionEnds } from './session';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
@@ -69,6 +70,7 @@ const indexRoute = createRoute({
 export const routesRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/routes',
+  staticData: { permission: 'routes.read' },
   validateSearch: (s: Record<string, unknown>): { q?: string; state?: string } => ({
     q: str(s.q),
     state: str(s.state),
@@ -79,12 +81,14 @@ export const routesRoute = createRoute({
 export const newRouteRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/routes/new',
+  staticData: { permission: 'routes.write' },
   component: lazyRouteComponent(() => import('./editor/route-editor'), 'NewRouteEditor'),
 });
 
 export const routeRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/routes/$id',
+  staticData: { permission: 'routes.read' },
   validateSearch: (s: Record<string, unknown>): { sample?: string } => ({ sample: str(s.sample) }),
   component: lazyRouteComponent(() => import('./editor/route-editor'), 'RouteEditor'),
 });
@@ -92,6 +96,7 @@ export const routeRoute = createRoute({
 export const versionsRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/routes/$id/versions',
+  staticData: { permission: 'routes.read' },
   validateSearch: (s: Record<string, unknown>): { left?: number; right?: number } => ({
     left: int(s.left),
     right: int(s.right),
@@ -102,6 +107,7 @@ export const versionsRoute = createRoute({
 export const connectionsRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/connections',
+  staticData: { permission: 'connections.read' },
   validateSearch: (s: Record<string, unknown>): { edit?: string } => ({ edit: str(s.edit) }),
   component: ConnectionsScreen,
 });
@@ -109,16 +115,19 @@ export const connectionsRoute = createRoute({
 const usersRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/users',
+  staticData: { permission: 'users.manage' },
   component: UsersScreen,
 });
 const apiKeysRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/api-keys',
+  staticData: { permission: 'apikeys.manage' },
   component: ApiKeysScreen,
 });
 const sessionsRoute = createRoute({
   getParentRoute: () => appRoute,
   path: '/sessions',
+  staticData: { permission: 'sessions.manage' },
   component: SessionsScreen,
 });
 
@@ -154,5 +163,12 @@ whenSessionEnds(async () => {
 declare module '@tanstack/react-router' {
   interface Register {
     router: typeof router;
+  }
+  interface StaticDataRouteOption {
+    /**
+     * What a screen needs: without it the layout says "Not available" instead of rendering a
+     * screen whose every call the server refuses (a bookmark or a link from someone else).
+     */
+    permission?: Permission;
   }
 }

@@ -1,14 +1,6 @@
-import { Alert, Code } from '@mantine/core';
-import type { Permission } from '../api';
+import { Code } from '@mantine/core';
 
-/** A screen the caller's roles do not open (a deep link from someone else, say). */
-export function Forbidden({ permission }: { permission: Permission }) {
-  return (
-    <Alert color="yellow" title="Not available" role="alert">
-      This screen needs the <Code>{permission}</Code> permission, which your roles do not grant.
-    </Alert>
-  );
-}
+export { Forbidden } from '../forbidden';
 
 /** A value as indented JSON, in a labelled, scrollable block. */
 export function Json({ value, label }: { value: unknown; label: string }) {
