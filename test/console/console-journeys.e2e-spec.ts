@@ -1,12 +1,20 @@
 /**
  * The console along the journeys the other browser tests do not take: a viewer or an auditor
- * following a link to a screen their roles do not open.
+ * following a link to a screen their roles do not open; an editor whose session ends in the
+ * middle of an edit.
  */
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { createTestDatabase, type TestDatabase } from '@junction/database';
-import { freePort, GatewayProcess } from '../gateway-process';
-import { checkScreen, launchBrowser, openPage, type WatchedPage } from './browser';
+import { eventually, freePort, GatewayProcess } from '../gateway-process';
+import {
+  checkScreen,
+  launchBrowser,
+  openPage,
+  screenshot,
+  setEditorText,
+  type WatchedPage,
+} from './browser';
 
 jest.setTimeout(240_000);
 
@@ -24,8 +32,8 @@ const ROUTE = {
   destinations: [{ type: 'log' }],
 };
 
-async function signIn(page: Page, base: string, username: string, path: string): Promise<void> {
-  await page.goto(`${base}/console${path}`);
+async function signIn(page: Page, base: string, username: string, path?: string): Promise<void> {
+  if (path) await page.goto(`${base}/console${path}`);
   await page.getByLabel('User name').fill(username);
   await page.getByLabel(/^Password/).fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -99,6 +107,65 @@ describe('console: journeys', () => {
       a11y.push(...(await checkScreen(page, `forbidden-${username}`)));
       expect(refused).toEqual([]);
     }
+  });
+
+  it('an editor whose session ends mid-edit gets the edit back after signing in again, and a sign-out forgets it', async () => {
+    const watched = await openPage(browser, gw.base);
+    pages.push(watched);
+    const { page } = watched;
+    const editor = page.locator('.cm-content');
+    await signIn(page, gw.base, 'edna', `/routes/${ROUTE_ID}`);
+    await page.getByTestId('outcome').waitFor();
+    const original = await editor.innerText();
+    expect(original).toContain('description: Journeys test');
+    const edit = (original.trimEnd() + '\n').replace(
+      'description: Journeys test',
+      'description: Zahlungen für Bestellungen — überarbeitet ✓',
+    );
+    await setEditorText(page, edit);
+
+    // An admin ends the session while the edit is unsaved: the console goes to sign-in.
+    const sessions = (await gw.api('GET', '/sessions')).body as { id: string; username: string }[];
+    for (const s of sessions.filter((x) => x.username === 'edna'))
+      expect((await gw.api('DELETE', `/sessions/${s.id}`)).status).toBe(204);
+    await page.getByRole('status').filter({ hasText: 'Session ended' }).waitFor();
+    await signIn(page, gw.base, 'edna');
+    await page.getByRole('heading', { name: `Route ${ROUTE_ID}` }).waitFor();
+    const notice = page.getByTestId('draft-restored');
+    await notice.waitFor();
+    expect(await notice.innerText()).toContain('made on version 1');
+    await eventually(async () => expect(await editor.innerText()).toContain('überarbeitet ✓'));
+    a11y.push(...(await checkScreen(page, 'draft-restored')));
+
+    // Saved: nothing to offer back any more, a reload shows the version as saved.
+    await page.getByRole('button', { name: 'Save as version 2' }).click();
+    await eventually(async () =>
+      expect(await page.getByTestId('editor-message').innerText()).toContain('Saved as version 2'),
+    );
+    expect(await notice.count()).toBe(0);
+    await page.reload();
+    await page.getByTestId('outcome').waitFor();
+    expect(await editor.innerText()).toContain('überarbeitet ✓');
+    expect(await notice.count()).toBe(0);
+
+    // A reload or another screen keeps an unsaved edit too; a sign-out forgets it.
+    await setEditorText(page, edit.replace('überarbeitet', 'noch einmal'));
+    await page.getByRole('link', { name: 'Routes', exact: true }).click();
+    await page.getByRole('link', { name: ROUTE_ID }).click();
+    await notice.waitFor();
+    expect(await notice.innerText()).toContain('made on version 2');
+    expect(await editor.innerText()).toContain('noch einmal');
+    await screenshot(page, 'draft-restored');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in to Junction' }).waitFor();
+    await signIn(page, gw.base, 'edna');
+    await page.getByRole('link', { name: ROUTE_ID }).click();
+    await page.getByTestId('outcome').waitFor();
+    expect(await editor.innerText()).toContain('überarbeitet ✓');
+    expect(await notice.count()).toBe(0);
+    // The calls the ended session made are HTTP 401s (Chrome logs them); they are the point here.
+    for (let i = watched.problems.length - 1; i >= 0; i--)
+      if (watched.problems[i].includes('status of 401')) watched.problems.splice(i, 1);
   });
 
   it('had no console error, no foreign request and no serious accessibility violation', () => {

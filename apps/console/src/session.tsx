@@ -1,5 +1,6 @@
 import { QueryClient, queryOptions, useQuery } from '@tanstack/react-query';
 import { api, data, maybeSignedIn, onSessionExpired, type Permission, type Schemas } from './api';
+import { dropAllDrafts } from './drafts';
 
 export const queryClient = new QueryClient({
   defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: true } },
@@ -31,6 +32,8 @@ export const sessionState = { expired: false };
 /** Forgets everything cached for the caller (at sign-out and when the session ended). */
 export function forgetSession(expired: boolean): void {
   sessionState.expired = expired;
+  // A session that ended under the user's feet keeps their unsaved edits for when they are back.
+  if (!expired) dropAllDrafts();
   queryClient.clear();
   queryClient.setQueryData(meQuery.queryKey, null);
 }

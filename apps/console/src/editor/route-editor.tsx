@@ -18,9 +18,10 @@ import { useDebouncedValue } from '@mantine/hooks';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { AnchorLink } from '../links';
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import routeSchema from '../../generated/route-schema.json';
 import { api, data, errorMessage, type Schemas } from '../api';
+import { dropDraft, keepDraft, readDraft } from '../drafts';
 import { routeRoute } from '../router';
 import { StateBadge, StatusDot } from '../screens/routes';
 import { useMe } from '../session';
@@ -314,8 +315,20 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
   const me = useMe();
   const client = useQueryClient();
   const navigate = useNavigate();
-  const [text, setText] = useState(initial);
+  const canWrite = me.can('routes.write');
+  // An unsaved edit of this user's that something took away (the session ending, a reload, a
+  // click elsewhere) is offered back, on the version it was made on.
+  const [user] = useState(me.principal.id);
+  const draftKey = routeId ?? 'new';
+  const [restored, setRestored] = useState(() => {
+    const draft = canWrite ? readDraft(user, draftKey) : undefined;
+    return draft && draft.text !== initial ? draft : undefined;
+  });
+  // Bumped to put a text into the editor (the editor owns its text after mount).
+  const [generation, setGeneration] = useState(0);
+  const [text, setText] = useState(restored?.text ?? initial);
   const [saved, setSaved] = useState(initial);
+  const [startedOn, setStartedOn] = useState(restored ? restored.version : route?.latestVersion);
   const [sample, setSample] = useState(initialSample ?? DEFAULT_SAMPLE);
   const [comment, setComment] = useState('');
   const [problems, setProblems] = useState<{ pointer?: string; message: string }[]>([]);
@@ -324,16 +337,35 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
   const [guard, setGuard] = useState<SampleGuardRefusal>();
   // The route's state the buffer was read at (its ETag), sent with each change: a save or an
   // activation after another editor's is refused (412) rather than silently undoing theirs.
-  const [base, setBase] = useState(() => routeTag(route));
+  const [base, setBase] = useState(() => (restored ? restored.base : routeTag(route)));
   const ifMatch = base ? { 'If-Match': base } : {};
   const completeConnection = useConnectionCompletion();
   const completeName = useEndpointNameCompletion();
   // Captured once by the editor at mount: both only close over the (stable) query client.
   const complete: CompletionSource = async (context) =>
     (await completeName(context)) ?? completeConnection(context);
-  const canWrite = me.can('routes.write');
   const canActivate = me.can('routes.activate');
   const [debouncedText] = useDebouncedValue(text, 400);
+  const draft = useRef({ text, saved, base, startedOn });
+  draft.current = { text, saved, base, startedOn };
+  const remember = useRef(() => {
+    if (!canWrite) return;
+    const d = draft.current;
+    if (d.text === d.saved) dropDraft(user, draftKey);
+    else keepDraft(user, draftKey, { text: d.text, base: d.base, version: d.startedOn });
+  }).current;
+  useEffect(remember, [debouncedText, saved, remember]);
+  // And as the editor goes (the session ended, another screen): the last keystrokes too.
+  useEffect(() => remember, [remember]);
+  const discardDraft = () => {
+    dropDraft(user, draftKey);
+    setRestored(undefined);
+    setText(initial);
+    setSaved(initial);
+    setBase(routeTag(route));
+    setStartedOn(route?.latestVersion);
+    setGeneration((g) => g + 1);
+  };
   const [debouncedSample] = useDebouncedValue(sample, 400);
   // The dry run waits for a document the server found valid (else it would only repeat the problems).
   const [validText, setValidText] = useState<string>();
@@ -427,6 +459,9 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
             ...asYaml,
           }),
         );
+        setSaved(text);
+        draft.current.saved = text;
+        dropDraft(user, draftKey);
         await client.invalidateQueries({ queryKey: ['routes'] });
         await navigate({ to: '/routes/$id', params: { id: created.id } });
         return;
@@ -443,6 +478,8 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
         }),
       );
       setSaved(text);
+      setRestored(undefined);
+      setStartedOn(updated.latestVersion);
       setComment('');
       setBase(routeTag(updated));
       client.setQueryData(['route', routeId], updated);
@@ -521,8 +558,32 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
             <Text component="label" fw={500} id="editor-label">
               Route document (YAML)
             </Text>
+            {restored && (
+              <Alert
+                color="blue"
+                role="status"
+                data-testid="draft-restored"
+                title="Your unsaved changes are back"
+              >
+                <Stack gap="xs" align="start">
+                  <Text size="sm">
+                    The editor holds the changes you had not saved
+                    {restored.version !== undefined ? `, made on version ${restored.version}` : ''}.
+                    {route &&
+                    restored.version !== undefined &&
+                    restored.version !== route.latestVersion
+                      ? ` Version ${route.latestVersion} has been saved since: compare them before saving.`
+                      : ''}
+                  </Text>
+                  <Button size="xs" variant="default" onClick={discardDraft}>
+                    Discard my changes
+                  </Button>
+                </Stack>
+              </Alert>
+            )}
             <CodeEditor
-              initial={initial}
+              key={generation}
+              initial={restored?.text ?? initial}
               label="Route document (YAML)"
               schema={routeSchema}
               onChange={setText}

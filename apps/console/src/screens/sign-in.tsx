@@ -17,6 +17,7 @@ import { useState, type FormEvent } from 'react';
 import { api, data, errorMessage } from '../api';
 import { EnvironmentBanner, ThemeToggle } from '../layout';
 import { signInRoute } from '../router';
+import { reopenDrafts } from '../drafts';
 import { meQuery, sessionState } from '../session';
 
 /**
@@ -50,6 +51,7 @@ export function SignInScreen() {
     try {
       await data(api.POST('/api/v1/auth/login', { body: { username, password, provider } }));
       sessionState.expired = false;
+      reopenDrafts();
       await client.fetchQuery({ ...meQuery, staleTime: 0 });
       await navigate({ to: safeRedirect(redirect) });
     } catch (err) {
