@@ -1,7 +1,7 @@
 /**
  * The console along the journeys the other browser tests do not take: a viewer or an auditor
  * following a link to a screen their roles do not open; an editor whose session ends in the
- * middle of an edit.
+ * middle of an edit; two editors saving the same route from two tabs.
  */
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
@@ -53,6 +53,7 @@ describe('console: journeys', () => {
     expect((await gw.api('POST', '/routes', ROUTE)).status).toBe(201);
     for (const [username, role] of [
       ['edna', 'editor'],
+      ['eddie', 'editor'],
       ['vic', 'viewer'],
       ['aud', 'auditor'],
     ]) {
@@ -166,6 +167,72 @@ describe('console: journeys', () => {
     // The calls the ended session made are HTTP 401s (Chrome logs them); they are the point here.
     for (let i = watched.problems.length - 1; i >= 0; i--)
       if (watched.problems[i].includes('status of 401')) watched.problems.splice(i, 1);
+  });
+
+  it('two editors on the same route: the later save is refused, says so, keeps the text and offers to save it over', async () => {
+    const first = await openPage(browser, gw.base);
+    const second = await openPage(browser, gw.base);
+    pages.push(first, second);
+    const route = async () =>
+      (await gw.api('GET', `/routes/${ROUTE_ID}`)).body as { latestVersion: number };
+    const latest = (await route()).latestVersion;
+    for (const [watched, username] of [
+      [first, 'edna'],
+      [second, 'eddie'],
+    ] as const) {
+      await signIn(watched.page, gw.base, username, `/routes/${ROUTE_ID}`);
+      await watched.page.getByTestId('outcome').waitFor();
+    }
+    const original = await first.page.locator('.cm-content').innerText();
+    await setEditorText(first.page, original.replace(/description: .*/, 'description: by edna'));
+    await first.page.getByRole('button', { name: `Save as version ${latest + 1}` }).click();
+    await eventually(async () =>
+      expect(await first.page.getByTestId('editor-message').innerText()).toContain(
+        `Saved as version ${latest + 1}`,
+      ),
+    );
+
+    // The second tab still shows the route as it read it; its save is refused, not applied.
+    const { page } = second;
+    await setEditorText(page, original.replace(/description: .*/, 'description: by eddie'));
+    await page.getByRole('button', { name: `Save as version ${latest + 1}` }).click();
+    const conflict = page.getByTestId('conflict');
+    await conflict.waitFor();
+    await eventually(async () =>
+      expect(await conflict.innerText()).toContain(`it is now at version ${latest + 1}`),
+    );
+    expect((await route()).latestVersion).toBe(latest + 1);
+    // Where the route is now, without a reload; the text typed is still there.
+    await eventually(async () =>
+      expect(await page.getByTestId('versions-summary').innerText()).toContain(
+        `latest v${latest + 1}`,
+      ),
+    );
+    expect(await page.locator('.cm-content').innerText()).toContain('description: by eddie');
+    const compare = page.getByRole('link', {
+      name: `Compare version ${latest} with version ${latest + 1}`,
+    });
+    const href = new URL((await compare.getAttribute('href'))!, gw.base);
+    expect(href.pathname).toBe(`/console/routes/${ROUTE_ID}/versions`);
+    expect(href.searchParams.get('left')).toBe(String(latest));
+    expect(href.searchParams.get('right')).toBe(String(latest + 1));
+    a11y.push(...(await checkScreen(page, 'save-conflict')));
+
+    // Chosen knowingly: saved over it as the next version (edna's stays in the history).
+    await page.getByRole('button', { name: `Save my text as version ${latest + 2}` }).click();
+    await eventually(async () =>
+      expect(await page.getByTestId('editor-message').innerText()).toContain(
+        `Saved as version ${latest + 2}`,
+      ),
+    );
+    expect(await conflict.count()).toBe(0);
+    const saved = await gw.api('GET', `/routes/${ROUTE_ID}/versions/${latest + 2}`);
+    expect((saved.body as { source: string; author: string }).source).toContain('by eddie');
+    expect((saved.body as { author: string }).author).toBe('eddie');
+    // The refusal is an HTTP 412 (Chrome logs it); it is the point of this test.
+    const refused = second.problems.findIndex((p) => p.includes('status of 412'));
+    expect(refused).toBeGreaterThanOrEqual(0);
+    second.problems.splice(refused, 1);
   });
 
   it('had no console error, no foreign request and no serious accessibility violation', () => {

@@ -17,10 +17,10 @@ import {
 import { useDebouncedValue } from '@mantine/hooks';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
-import { AnchorLink } from '../links';
+import { AnchorLink, ButtonLink } from '../links';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import routeSchema from '../../generated/route-schema.json';
-import { api, data, errorMessage, type Schemas } from '../api';
+import { api, ApiError, data, errorMessage, type Schemas } from '../api';
 import { dropDraft, keepDraft, readDraft } from '../drafts';
 import { routeRoute } from '../router';
 import { StateBadge, StatusDot } from '../screens/routes';
@@ -335,10 +335,11 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
   const [message, setMessage] = useState<{ color: string; text: string }>();
   const [busy, setBusy] = useState(false);
   const [guard, setGuard] = useState<SampleGuardRefusal>();
+  // Another editor saved or activated a version since this buffer was read (a 412).
+  const [conflict, setConflict] = useState(false);
   // The route's state the buffer was read at (its ETag), sent with each change: a save or an
   // activation after another editor's is refused (412) rather than silently undoing theirs.
   const [base, setBase] = useState(() => (restored ? restored.base : routeTag(route)));
-  const ifMatch = base ? { 'If-Match': base } : {};
   const completeConnection = useConnectionCompletion();
   const completeName = useEndpointNameCompletion();
   // Captured once by the editor at mount: both only close over the (stable) query client.
@@ -354,7 +355,7 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
     if (d.text === d.saved) dropDraft(user, draftKey);
     else keepDraft(user, draftKey, { text: d.text, base: d.base, version: d.startedOn });
   }).current;
-  useEffect(remember, [debouncedText, saved, remember]);
+  useEffect(remember, [debouncedText, saved, base, remember]);
   // And as the editor goes (the session ended, another screen): the last keystrokes too.
   useEffect(() => remember, [remember]);
   const discardDraft = () => {
@@ -442,7 +443,20 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
     headers: { 'content-type': 'application/yaml' },
   };
 
-  const save = async () => {
+  /**
+   * A 412: someone else's version came in between. The route is read again (the summary and the
+   * buttons show where it is now) and the buffer stays; the user chooses what to do.
+   */
+  const conflicted = async (err: unknown): Promise<boolean> => {
+    if (!(err instanceof ApiError && err.status === 412)) return false;
+    setConflict(true);
+    setMessage(undefined);
+    await client.invalidateQueries({ queryKey: ['route', routeId] });
+    return true;
+  };
+
+  const save = async (over = base) => {
+    const ifMatch = over ? { 'If-Match': over } : {};
     const parsed = parseYaml(text);
     if (parsed.errors.length) {
       setMessage({ color: 'red', text: 'The YAML does not parse: fix it first.' });
@@ -478,6 +492,7 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
         }),
       );
       setSaved(text);
+      setConflict(false);
       setRestored(undefined);
       setStartedOn(updated.latestVersion);
       setComment('');
@@ -493,7 +508,7 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
             : `Saved as version ${updated.latestVersion}.`,
       });
     } catch (err) {
-      setMessage({ color: 'red', text: errorMessage(err) });
+      if (!(await conflicted(err))) setMessage({ color: 'red', text: errorMessage(err) });
     } finally {
       setBusy(false);
     }
@@ -505,7 +520,7 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
     try {
       const r = await data(
         api.POST('/api/v1/routes/{id}/versions/{version}/activate', {
-          params: { path: { id: routeId!, version }, header: ifMatch },
+          params: { path: { id: routeId!, version }, header: base ? { 'If-Match': base } : {} },
           body: reason ? { override: { reason } } : {},
         }),
       );
@@ -515,6 +530,7 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
       await client.invalidateQueries({ queryKey: ['route-status', routeId] });
       setMessage({ color: 'green', text: `Version ${version} is active.` });
     } catch (err) {
+      if (await conflicted(err)) return;
       setGuard(sampleGuardRefusal(err, version));
       setMessage({ color: 'red', text: errorMessage(err) });
     } finally {
@@ -638,6 +654,53 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
               >
                 Activate version {route.latestVersion}
               </Button>
+            )}
+            {conflict && route && (
+              <Alert
+                color="orange"
+                role="alert"
+                data-testid="conflict"
+                title="Someone else changed this route"
+                styles={{ title: { color: 'var(--mantine-color-text)' } }}
+              >
+                <Stack gap="xs" align="start">
+                  <Text size="sm">
+                    Since you started
+                    {startedOn !== undefined ? ` on version ${startedOn}` : ''}, the route has moved
+                    on: it is now at version {route.latestVersion}, with{' '}
+                    {route.activeVersion === null ? 'no version' : `version ${route.activeVersion}`}{' '}
+                    active. Nothing of yours was saved; your text is still here.
+                  </Text>
+                  {startedOn !== undefined && startedOn !== route.latestVersion && (
+                    <ButtonLink
+                      // A default button: the link's blue on the alert's tint is too faint.
+                      size="xs"
+                      variant="default"
+                      to="/routes/$id/versions"
+                      params={{ id: route.id }}
+                      search={{ left: startedOn, right: route.latestVersion }}
+                    >
+                      Compare version {startedOn} with version {route.latestVersion}
+                    </ButtonLink>
+                  )}
+                  {canWrite && (
+                    <Button
+                      size="xs"
+                      variant="default"
+                      loading={busy}
+                      onClick={() => {
+                        const now = routeTag(route);
+                        setBase(now);
+                        setStartedOn(route.latestVersion);
+                        setConflict(false);
+                        void save(now);
+                      }}
+                    >
+                      Save my text as version {route.latestVersion + 1}
+                    </Button>
+                  )}
+                </Stack>
+              </Alert>
             )}
             {guard && (
               <SampleGuard
