@@ -1,7 +1,8 @@
 /**
  * The console along the journeys the other browser tests do not take: a viewer or an auditor
  * following a link to a screen their roles do not open; an editor whose session ends in the
- * middle of an edit; two editors saving the same route from two tabs.
+ * middle of an edit; two editors saving the same route from two tabs; an editor breaking the
+ * document and the sample in the ways people do, and the live test saying what it ran.
  */
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
@@ -21,6 +22,9 @@ jest.setTimeout(240_000);
 const suffix = randomBytes(4).toString('hex');
 const ROUTE_ID = `console-journeys-${suffix}`;
 const PASSWORD = 'console-journeys-password';
+/** Card numbers as a sample may hold them; none may reach the screen but in the sample itself. */
+const CARDS = ['378282246310005', '5500 0000 0000 0004', '4111-1111-1111-1111'];
+
 const ROUTE = {
   id: ROUTE_ID,
   description: 'Journeys test',
@@ -233,6 +237,66 @@ describe('console: journeys', () => {
     const refused = second.problems.findIndex((p) => p.includes('status of 412'));
     expect(refused).toBeGreaterThanOrEqual(0);
     second.problems.splice(refused, 1);
+  });
+
+  it('the live test runs only what is on screen: a broken document or sample is said so, never an older result', async () => {
+    const watched = await openPage(browser, gw.base);
+    pages.push(watched);
+    const { page } = watched;
+    await signIn(page, gw.base, 'edna', `/routes/${ROUTE_ID}`);
+    const outcome = page.getByTestId('outcome');
+    const notRun = page.getByTestId('not-run');
+    const problems = page.getByTestId('problems');
+    await outcome.waitFor();
+    const good = (await page.locator('.cm-content').innerText()).trimEnd() + '\n';
+    const sample = page.getByLabel('Sample message (JSON)');
+
+    // Each a way to break it: bad indentation, a stage that does not exist, a JSONata error.
+    const broken = [
+      good.replace('  path:', '   path:'),
+      good.replace('- transform:', '- transmogrify:'),
+      good.replace('"orderId": id,', '"orderId": id,,'),
+    ];
+    for (const text of broken) {
+      await setEditorText(page, text);
+      await notRun.waitFor();
+      expect(await notRun.innerText()).toBe(
+        'Not run: the document has problems (listed under it).',
+      );
+      expect(await page.getByTestId('dry-run').count()).toBe(0);
+      expect(await problems.innerText()).not.toMatch(/^(No problems\.|Checking…)$/);
+      // Fixed again: it runs, and nothing typed was lost on the way.
+      await setEditorText(page, good);
+      await outcome.waitFor();
+      expect(await notRun.count()).toBe(0);
+    }
+
+    // A sample cut short: said so, and the result of the last one is not shown as this one's.
+    await sample.fill('{ "id": "o-2", "payment": ');
+    await notRun.waitFor();
+    expect(await notRun.innerText()).toBe('Not run: the sample is not valid JSON.');
+    expect(await page.getByTestId('dry-run').count()).toBe(0);
+    a11y.push(...(await checkScreen(page, 'live-test-not-run')));
+
+    // Card numbers written three ways: the result shows none of them, and masks the mapped one.
+    await sample.fill(
+      JSON.stringify({
+        id: 'o-3',
+        notes: [`paid with ${CARDS[1]}`],
+        payment: { card: { pan: CARDS[0] } },
+        extra: { cc: CARDS[2] },
+      }),
+    );
+    await outcome.waitFor();
+    await eventually(async () =>
+      expect(await page.getByTestId('masked-fields').innerText()).toContain('/card/pan'),
+    );
+    for (const details of await page.locator('[data-testid="dry-run"] details').all())
+      await details.locator('summary').click();
+    const shown = await page.getByTestId('dry-run').innerText();
+    expect(shown).toContain('"orderId": "o-3"');
+    for (const card of CARDS) expect(shown).not.toContain(card);
+    expect(shown).not.toContain(CARDS[0].slice(6, 11));
   });
 
   it('had no console error, no foreign request and no serious accessibility violation', () => {

@@ -417,6 +417,14 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
     }
   }, [debouncedSample]);
 
+  // Why the live test has not run this text and sample, once that is known: the last result
+  // (of another text or sample) is not shown as if it were this one's.
+  const notRun = !sampleBody.ok
+    ? 'Not run: the sample is not valid JSON.'
+    : checked === text && validText !== text
+      ? 'Not run: the document has problems (listed under it).'
+      : undefined;
+
   const dryRun = useQuery({
     queryKey: ['dry-run', debouncedText, debouncedSample],
     enabled: sampleBody.ok && validText !== undefined && validText === debouncedText,
@@ -749,12 +757,20 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
             <Text size="sm" c="dimmed">
               Runs on every edit of the document or the sample; nothing is saved or sent.
             </Text>
-            {dryRun.isError && (
-              <Alert color="red" role="alert">
-                {errorMessage(dryRun.error)}
-              </Alert>
+            {notRun ? (
+              <Text size="sm" fw={600} role="status" data-testid="not-run">
+                {notRun}
+              </Text>
+            ) : (
+              <>
+                {dryRun.isError && (
+                  <Alert color="red" role="alert">
+                    {errorMessage(dryRun.error)}
+                  </Alert>
+                )}
+                {dryRun.data && <DryRunView result={dryRun.data} />}
+              </>
             )}
-            {dryRun.data && <DryRunView result={dryRun.data} />}
             {/* A draft runs over the stored payloads: for those who may write the route. */}
             {routeId && me.can('deadletters.read') && me.can('routes.write') && (
               <DraftPreview routeId={routeId} document={text} />
