@@ -142,3 +142,20 @@ export async function tabTo(page: Page, selector: string, max = 60): Promise<voi
   }
   throw new Error(`${selector} was not reached with Tab`);
 }
+
+/**
+ * Replaces the text of the CodeMirror editor on the page with a paste (a clipboard event), for a
+ * long text: typed in, 10,000 lines would take the browser minutes.
+ */
+export async function pasteEditorText(page: Page, text: string): Promise<void> {
+  await page.locator('.cm-content').first().click();
+  await page.keyboard.press('ControlOrMeta+A');
+  // A string, run in the page (this file is compiled without the DOM's types).
+  await page.evaluate(`(() => {
+    const data = new DataTransfer();
+    data.setData('text/plain', ${JSON.stringify(text)});
+    document.querySelector('.cm-content').dispatchEvent(
+      new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }),
+    );
+  })()`);
+}

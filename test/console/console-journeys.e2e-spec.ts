@@ -2,7 +2,8 @@
  * The console along the journeys the other browser tests do not take: a viewer or an auditor
  * following a link to a screen their roles do not open; an editor whose session ends in the
  * middle of an edit; two editors saving the same route from two tabs; an editor breaking the
- * document and the sample in the ways people do, and the live test saying what it ran.
+ * document and the sample in the ways people do, and the live test saying what it ran; a
+ * 10,000-line document.
  */
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
@@ -12,6 +13,7 @@ import {
   checkScreen,
   launchBrowser,
   openPage,
+  pasteEditorText,
   screenshot,
   setEditorText,
   type WatchedPage,
@@ -297,6 +299,50 @@ describe('console: journeys', () => {
     expect(shown).toContain('"orderId": "o-3"');
     for (const card of CARDS) expect(shown).not.toContain(card);
     expect(shown).not.toContain(CARDS[0].slice(6, 11));
+  });
+
+  it('a 10,000-line document: each problem names its line, and one too long to save is said so before saving', async () => {
+    const watched = await openPage(browser, gw.base);
+    pages.push(watched);
+    const { page } = watched;
+    await signIn(page, gw.base, 'edna', '/routes/new');
+    await page.getByTestId('outcome').waitFor();
+    const problems = page.getByTestId('problems');
+    const notes = Array.from({ length: 9_990 }, (_, i) => `# ${i}`);
+    const long = (transform: string) =>
+      [
+        `id: long-${suffix}`,
+        `description: "Routen für Aufträge — 長い ✓"`,
+        'source: { type: http, path: long/route, auth: none }',
+        ...notes,
+        'pipeline:',
+        `  - transform: '${transform}'`,
+        'destinations: [{ type: log }]',
+        '',
+      ].join('\n');
+    const line = notes.length + 5;
+
+    // A JSONata error at the bottom: the list says where, not only which field.
+    await pasteEditorText(page, long('{ "orderId": id,, }'));
+    await eventually(async () =>
+      expect(await problems.innerText()).toContain(`line ${line}: /pipeline/0/transform`),
+    );
+    await pasteEditorText(page, long('{ "orderId": id }'));
+    await eventually(async () => expect(await problems.innerText()).toBe('No problems.'));
+    await page.getByTestId('outcome').waitFor();
+
+    // Past the length a save takes: said so now, not after 'No problems.' at the save.
+    const tooLong = long('{ "orderId": id }').replace(/^# (\d+)$/gm, '# note $1 of a long comment');
+    expect(tooLong.length).toBeGreaterThan(128 * 1024);
+    await pasteEditorText(page, tooLong);
+    await eventually(async () =>
+      expect(await problems.innerText()).toContain('the source is longer than 131072 characters'),
+    );
+    await page.getByTestId('not-run').waitFor();
+    a11y.push(...(await checkScreen(page, 'long-document')));
+    // The refused validation is an HTTP 400 (Chrome logs it); it is the point of this test.
+    for (let i = watched.problems.length - 1; i >= 0; i--)
+      if (watched.problems[i].includes('status of 400')) watched.problems.splice(i, 1);
   });
 
   it('had no console error, no foreign request and no serious accessibility violation', () => {

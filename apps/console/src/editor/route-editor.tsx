@@ -53,6 +53,37 @@ const DEFAULT_SAMPLE = JSON.stringify(
 );
 
 type DryRun = Schemas['DryRunResultDto'];
+type Problem = { pointer?: string; message: string; line?: number };
+
+/**
+ * Sent as the YAML text itself: saved so, its comments and layout are kept with the version;
+ * validated so, it is checked as a save would check it (its length, its keys), and each problem
+ * comes with its line.
+ */
+const AS_YAML = {
+  bodySerializer: (body: unknown) => body as string,
+  headers: { 'content-type': 'application/yaml' },
+};
+
+/** Where a 1-based line starts and ends in a text (at least one character, for a mark). */
+function lineRange(text: string, line: number): [number, number] {
+  let from = 0;
+  for (let l = 1; l < line; l++) {
+    const next = text.indexOf('\n', from);
+    if (next === -1) break;
+    from = next + 1;
+  }
+  const end = text.indexOf('\n', from);
+  const to = end === -1 ? text.length : end;
+  return [Math.min(from, text.length), Math.max(to, from + 1)];
+}
+
+/** The 1-based line of an offset in a text. */
+function lineAt(text: string, offset: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) line++;
+  return line;
+}
 
 function Json({ value }: { value: unknown }) {
   return (
@@ -331,7 +362,7 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
   const [startedOn, setStartedOn] = useState(restored ? restored.version : route?.latestVersion);
   const [sample, setSample] = useState(initialSample ?? DEFAULT_SAMPLE);
   const [comment, setComment] = useState('');
-  const [problems, setProblems] = useState<{ pointer?: string; message: string }[]>([]);
+  const [problems, setProblems] = useState<Problem[]>([]);
   const [message, setMessage] = useState<{ color: string; text: string }>();
   const [busy, setBusy] = useState(false);
   const [guard, setGuard] = useState<SampleGuardRefusal>();
@@ -380,7 +411,9 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
     const parsed = parseYaml(source);
     if (parsed.errors.length) {
       setValidText(undefined);
-      setProblems(parsed.errors.map((e) => ({ message: `YAML: ${e.message}` })));
+      setProblems(
+        parsed.errors.map((e) => ({ message: `YAML: ${e.message}`, line: lineAt(source, e.from) })),
+      );
       return done(
         parsed.errors.map((e) => ({
           from: e.from,
@@ -391,19 +424,30 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
       );
     }
     const result = await data(
-      api.POST('/api/v1/routes/validate', { body: parsed.value as Schemas['RouteDocument'] }),
-    ).catch(() => undefined);
+      api.POST('/api/v1/routes/validate', {
+        body: source as unknown as Schemas['RouteDocument'],
+        ...AS_YAML,
+      }),
+    ).catch((err: unknown) => {
+      // A text the server would not even read (too long, say): its problems, as a save's.
+      const refused = err instanceof ApiError && err.status === 400 && err.body.details?.problems;
+      return refused ? { valid: false, problems: refused as Problem[] } : undefined;
+    });
     if (!result) return done([]);
     setProblems(result.problems);
     setValidText(result.valid ? source : undefined);
     return done(
-      result.problems.map((p) => {
-        const [from, to] = pointerRange(parsed.doc, p.pointer, source.length);
+      result.problems.map((p: Problem) => {
+        const pointer = p.pointer ?? '';
+        const [from, to] =
+          pointer === '' && p.line !== undefined
+            ? lineRange(source, p.line)
+            : pointerRange(parsed.doc, pointer, source.length);
         return {
           from,
           to: Math.min(to, source.length),
           severity: 'error',
-          message: `${p.pointer || '/'}: ${p.message}`,
+          message: `${pointer || '/'}: ${p.message}`,
         } as Diagnostic;
       }),
     );
@@ -445,12 +489,6 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
     placeholderData: (previous) => previous,
   });
 
-  /** Saved as the YAML text itself, so that its comments and layout are kept with the version. */
-  const asYaml = {
-    bodySerializer: (body: unknown) => body as string,
-    headers: { 'content-type': 'application/yaml' },
-  };
-
   /**
    * A 412: someone else's version came in between. The route is read again (the summary and the
    * buttons show where it is now) and the buffer stays; the user chooses what to do.
@@ -478,7 +516,7 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
           api.POST('/api/v1/routes', {
             body: text as unknown as Schemas['RouteDocument'],
             params: { query: { comment: comment || undefined } },
-            ...asYaml,
+            ...AS_YAML,
           }),
         );
         setSaved(text);
@@ -496,7 +534,7 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
             header: ifMatch,
           },
           body: text as unknown as Schemas['RouteDocument'],
-          ...asYaml,
+          ...AS_YAML,
         }),
       );
       setSaved(text);
@@ -625,6 +663,7 @@ function Editor({ routeId, initial, route, initialSample }: EditorProps) {
                 <List size="sm">
                   {problems.map((p, i) => (
                     <List.Item key={i}>
+                      {p.line !== undefined ? `line ${p.line}: ` : ''}
                       {p.pointer !== undefined ? <Code>{p.pointer || '/'}</Code> : null} {p.message}
                     </List.Item>
                   ))}
