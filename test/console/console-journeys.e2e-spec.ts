@@ -3,7 +3,7 @@
  * following a link to a screen their roles do not open; an editor whose session ends in the
  * middle of an edit; two editors saving the same route from two tabs; an editor breaking the
  * document and the sample in the ways people do, and the live test saying what it ran; a
- * 10,000-line document.
+ * 10,000-line document; a link to a version comparison the route cannot make.
  */
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
@@ -343,6 +343,25 @@ describe('console: journeys', () => {
     // The refused validation is an HTTP 400 (Chrome logs it); it is the point of this test.
     for (let i = watched.problems.length - 1; i >= 0; i--)
       if (watched.problems[i].includes('status of 400')) watched.problems.splice(i, 1);
+  });
+
+  it('a link comparing a version the route does not have says so, instead of loading forever', async () => {
+    const watched = await openPage(browser, gw.base);
+    pages.push(watched);
+    const { page } = watched;
+    await signIn(page, gw.base, 'vic', `/routes/${ROUTE_ID}/versions?left=99&right=1`);
+    await page.getByTestId('version-row-1').waitFor();
+    const error = page.getByTestId('diff-error');
+    await error.waitFor();
+    expect(await error.innerText()).toContain('no version 99');
+    expect(await page.getByText('Loading…').count()).toBe(0);
+    // Another pair from the list works from there, without a reload.
+    await page.getByRole('radio', { name: 'Compare version 2 on the left' }).check();
+    await page.getByTestId('version-diff').waitFor();
+    expect(await error.count()).toBe(0);
+    // The refused read is an HTTP 404 (Chrome logs it); it is the point of this test.
+    for (let i = watched.problems.length - 1; i >= 0; i--)
+      if (watched.problems[i].includes('status of 404')) watched.problems.splice(i, 1);
   });
 
   it('had no console error, no foreign request and no serious accessibility violation', () => {

@@ -7,7 +7,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from '@tanstack/react-router';
 import { AnchorLink } from '../links';
 import { useEffect, useRef, useState } from 'react';
-import { api, data, errorMessage } from '../api';
+import { api, ApiError, data, errorMessage } from '../api';
 import { versionsRoute } from '../router';
 import { StatusDot } from '../screens/routes';
 import { useMe } from '../session';
@@ -27,6 +27,8 @@ function useVersionText(id: string, version: number | undefined) {
       return editableSource(v);
     },
     staleTime: Infinity,
+    // A version that is not there will not come by asking again.
+    retry: (count, err) => !(err instanceof ApiError && err.status === 404) && count < 1,
   });
 }
 
@@ -203,7 +205,12 @@ export function VersionsScreen() {
           <Title order={3} size="h4">
             Version {left} (left) against version {right} (right)
           </Title>
-          {leftText.data !== undefined && rightText.data !== undefined ? (
+          {leftText.error || rightText.error ? (
+            // A version this route does not have (a hand-made or old link): said, not loading.
+            <Alert color="red" role="alert" data-testid="diff-error">
+              {errorMessage(leftText.error ?? rightText.error)}
+            </Alert>
+          ) : leftText.data !== undefined && rightText.data !== undefined ? (
             <Diff
               left={leftText.data}
               right={rightText.data}
