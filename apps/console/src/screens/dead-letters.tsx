@@ -435,6 +435,10 @@ function BulkReplay({ search, job }: { search: Filter; job?: string }) {
   const [preview, setPreview] = useState<{ key: string; result: Schemas['PreviewResultDto'] }>();
   const chosen = version ? Number(version) : undefined;
   const active = versions.data?.find((v) => v.active)?.version;
+  // Running a version other than the active one is activating it, for the replay: those who may
+  // not activate preview any version, and replay through the active one.
+  const mayChoose = me.can('routes.activate');
+  const throughChosen = chosen !== undefined && chosen !== active && mayChoose;
 
   const run = async (what: () => Promise<void>) => {
     setBusy(true);
@@ -484,7 +488,7 @@ function BulkReplay({ search, job }: { search: Filter; job?: string }) {
           body: {
             filter: bodyFilter(search),
             dryRun: false,
-            ...(chosen && chosen !== active ? { version: chosen } : {}),
+            ...(throughChosen ? { version: chosen } : {}),
             ...(rate && perSecond > 0 ? { ratePerSecond: perSecond } : {}),
           },
         }),
@@ -551,6 +555,11 @@ function BulkReplay({ search, job }: { search: Filter; job?: string }) {
               {`Replay ${total ?? ''} dead letter${total === 1 ? '' : 's'}`}
             </Button>
           </Group>
+          {chosen !== undefined && chosen !== active && !mayChoose && (
+            <Text size="sm" data-testid="replay-through-active">
+              {`The replay goes through the active version${active ? ` (${active})` : ''}: running version ${chosen} needs the routes.activate permission (an editor's), as activating it would.`}
+            </Text>
+          )}
           {shownPreview && <PreviewResult result={shownPreview} />}
         </Stack>
       )}
