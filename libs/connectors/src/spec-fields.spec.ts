@@ -23,6 +23,11 @@ describe('credential names (headers a message may not pass on, query parameters 
     'key',
     'sig',
     'pass',
+    // the sort/partition/... look-alikes are keys only: a signature or a password by any prefix is one
+    'message_sig',
+    'X-Order-Sig',
+    'group_pass',
+    'row-pass',
   ])('%s is one', (name) => {
     expect(CREDENTIAL_NAME.test(name)).toBe(true);
   });

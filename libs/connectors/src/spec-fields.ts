@@ -65,10 +65,11 @@ export function urlTarget(
  * Query parameters and header names that carry credentials. Not the look-alikes that carry none:
  * `author` (but `authorization`), a pagination `page_token` / `nextToken`, a `sort_key`,
  * `partition_key` or `idempotency_key` (a destination path `/posts?author=...` was refused as a
- * credential, and an `X-Author` header dropped).
+ * credential, and an `X-Author` header dropped). The look-alike list is for keys only: a `message_sig`
+ * or a `group_pass` still is one.
  */
 export const CREDENTIAL_NAME =
-  /auth(?!or(?!i[sz]))|(?<!(?:page|next|continuation|pagination|sync|cursor)[-_]?)token|secret|passw|pwd|cookie|session|signature|credential|api[-_]?key|access[-_]?key|private[-_]?key|(^|[-_])(?<!(?:sort|partition|primary|routing|cache|object|group|row|hash|range|foreign|idempotency|dedup|message|order)[-_])(key|sig|pass)$/i;
+  /auth(?!or(?!i[sz]))|(?<!(?:page|next|continuation|pagination|sync|cursor)[-_]?)token|secret|passw|pwd|cookie|session|signature|credential|api[-_]?key|access[-_]?key|private[-_]?key|(^|[-_])((?<!(?:sort|partition|primary|routing|cache|object|group|row|hash|range|foreign|idempotency|dedup|message|order)[-_])key|sig|pass)$/i;
 /** Header values that are credentials whatever the header is called. */
 export const CREDENTIAL_VALUE =
   /^\s*(bearer|basic|digest|token|negotiate|hmac|aws4-hmac-sha256)\s+\S/i;
