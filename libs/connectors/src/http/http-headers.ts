@@ -26,12 +26,13 @@ export const RESERVED_HEADERS = new Set([
  * from (`X-Forwarded-For` past an address allowlist), or who sent it: the identity an
  * authenticating proxy in front of the far side asserts (oauth2-proxy's `X-Auth-Request-User`,
  * IAP's `X-Goog-Authenticated-User-Email`, ALB's `X-Amzn-Oidc-Identity`, App Service's
- * `X-MS-Client-Principal`, Cloudflare Access, `X-Remote-User`), which the service trusts as is.
+ * `X-MS-Client-Principal`, Cloudflare Access, Kong's `X-Consumer-*`, the Kubernetes front proxy's
+ * `X-Remote-User` / `X-Remote-Group` / `X-Remote-Extra-*`), which the service trusts as is.
  * A sender's own credentials (`X-Api-Key`, a token) are dropped too, unless the destination
  * names them in `passHeaders` (see forwardableHeaders).
  */
 export const MESSAGE_HEADER_REFUSED =
-  /^(?:x-(?:http-)?method(?:-override)?|x-http-method-override|x-original-(?:url|uri|method|host)|x-rewrite-url|x-override-url|x-host|forwarded|x-forwarded(?:-.*)?|x-real-ip|x-client-ip|true-client-ip|x-cluster-client-ip|cf-connecting-ip|fastly-client-ip|(?:x-)?remote-user|x-auth-request-.*|x-authenticated-.*|x-endpoint-api-userinfo|x-goog-authenticated-user-.*|x-goog-iap-jwt-assertion|x-amzn-oidc-.*|x-ms-client-principal(?:-.*)?|cf-access-.*|x-pomerium-.*|x-user(?:-.*)?|x-email)$/i;
+  /^(?:x-(?:http-)?method(?:-override)?|x-http-method-override|x-original-(?:url|uri|method|host)|x-rewrite-url|x-override-url|x-host|forwarded|x-forwarded(?:-.*)?|x-real-ip|x-client-ip|true-client-ip|x-cluster-client-ip|cf-connecting-ip|fastly-client-ip|(?:x-)?remote-(?:user|group|extra-.*)|x-consumer-.*|x-credential-identifier|x-anonymous-consumer|x-apigateway-api-userinfo|x-auth-request-.*|x-authenticated-.*|x-endpoint-api-userinfo|x-goog-authenticated-user-.*|x-goog-iap-jwt-assertion|x-amzn-oidc-.*|x-ms-client-principal(?:-.*)?|cf-access-.*|x-pomerium-.*|x-user(?:-.*)?|x-email)$/i;
 
 /** An HTTP header name (RFC 9110 token). */
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

@@ -41,6 +41,22 @@ describe('http destination passHeaders', () => {
     ]);
   });
 
+  it("refuses the rest of a proxy's identity claim: groups and extras beside the user, Kong's consumer", async () => {
+    const claims = [
+      'X-Remote-Group',
+      'x-remote-extra-scopes',
+      'X-Consumer-Username',
+      'x-credential-identifier',
+      'X-Apigateway-Api-Userinfo',
+    ];
+    expect(await problemsOf(route({ passHeaders: claims }))).toEqual(
+      claims.map(
+        (_, i) =>
+          `/destinations/0/passHeaders/${i}: overrides the method or URL, or claims where the request came from or who sent it: never passed on`,
+      ),
+    );
+  });
+
   it('refuses what is no header name, and more than 20', async () => {
     expect((await problemsOf(route({ passHeaders: ['bad header'] })))[0]).toMatch(
       /^\/destinations\/0\/passHeaders\/0: /,
