@@ -33,11 +33,22 @@ function luhn(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-/** A run of 13 to 19 digits (spaces or dashes between groups allowed) that passes the Luhn check. */
+/**
+ * 13 to 19 digits that pass the Luhn check, written whole or in groups (spaces, tabs, dashes, dots,
+ * slashes or underscores between them), anywhere in a run of groups: `4111 1111 1111 1111 123`
+ * (a card number and its CVV) or `ref 12 4111-1111-1111-1111` hold one although the whole run
+ * does not pass the check.
+ */
 export function looksLikeCardNumber(text: string): boolean {
-  for (const match of text.matchAll(/\d(?:[ -]?\d){12,18}/g)) {
-    const digits = match[0].replace(/[ -]/g, '');
-    if (digits.length >= 13 && digits.length <= 19 && luhn(digits)) return true;
+  for (const run of text.matchAll(/\d+(?:[ \t\-._/]{1,3}\d+)*/g)) {
+    const groups = run[0].split(/\D+/);
+    for (let i = 0; i < groups.length; i++) {
+      let digits = '';
+      for (let j = i; j < groups.length && digits.length < 19; j++) {
+        digits += groups[j];
+        if (digits.length >= 13 && digits.length <= 19 && luhn(digits)) return true;
+      }
+    }
   }
   return false;
 }
