@@ -175,6 +175,40 @@ describe('console: journeys', () => {
       if (watched.problems[i].includes('status of 401')) watched.problems.splice(i, 1);
   });
 
+  it("another user signing in on the tab where an editor's session ended finds none of their unsaved edits in it", async () => {
+    const watched = await openPage(browser, gw.base);
+    pages.push(watched);
+    const { page } = watched;
+    const editor = page.locator('.cm-content');
+    await signIn(page, gw.base, 'eddie', `/routes/${ROUTE_ID}`);
+    await page.getByTestId('outcome').waitFor();
+    const original = await editor.innerText();
+    await setEditorText(
+      page,
+      (original.trimEnd() + '\n').replace(
+        /description: .*/,
+        'description: eddies geheimer Entwurf',
+      ),
+    );
+    // The drafts this tab's storage holds, whoever's (a string: no DOM types in the tests).
+    const drafts = () =>
+      page.evaluate<string[]>(
+        `Object.keys(sessionStorage).filter((k) => k.startsWith('junction.draft:')).map((k) => sessionStorage.getItem(k))`,
+      );
+    await eventually(async () => expect((await drafts()).join()).toContain('geheimer Entwurf'));
+
+    // eddie walks away; his session is ended; the viewer signs in on the same tab.
+    const sessions = (await gw.api('GET', '/sessions')).body as { id: string; username: string }[];
+    for (const s of sessions.filter((x) => x.username === 'eddie'))
+      expect((await gw.api('DELETE', `/sessions/${s.id}`)).status).toBe(204);
+    await page.getByRole('status').filter({ hasText: 'Session ended' }).waitFor();
+    await signIn(page, gw.base, 'vic');
+    await page.getByRole('link', { name: 'Routes', exact: true }).waitFor();
+    await eventually(async () => expect(await drafts()).toEqual([]));
+    for (let i = watched.problems.length - 1; i >= 0; i--)
+      if (watched.problems[i].includes('status of 401')) watched.problems.splice(i, 1);
+  });
+
   it('two editors on the same route: the later save is refused, says so, keeps the text and offers to save it over', async () => {
     const first = await openPage(browser, gw.base);
     const second = await openPage(browser, gw.base);

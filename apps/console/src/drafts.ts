@@ -17,7 +17,9 @@ export interface Draft {
 const PREFIX = 'junction.draft:';
 /** False from a sign-out to the next sign-in: an editor that goes only then keeps nothing. */
 let open = true;
-const key = (user: string, route: string) => `${PREFIX}${user}:${route}`;
+/** Both parts escaped: no user's prefix is another's (`a` and `a:b`). */
+const ownerPrefix = (user: string) => `${PREFIX}${encodeURIComponent(user)}:`;
+const key = (user: string, route: string) => `${ownerPrefix(user)}${encodeURIComponent(route)}`;
 
 export function readDraft(user: string, route: string): Draft | undefined {
   try {
@@ -55,6 +57,22 @@ export function dropAllDrafts(): void {
     for (let i = sessionStorage.length - 1; i >= 0; i--) {
       const k = sessionStorage.key(i);
       if (k?.startsWith(PREFIX)) sessionStorage.removeItem(k);
+    }
+  } catch {
+    // Nothing kept.
+  }
+}
+
+/**
+ * Signed in as `user`: the unsaved edits anyone else left in this tab (a session that ran out on a
+ * shared computer) are forgotten, not left for the next user to read out of the tab's storage.
+ */
+export function dropDraftsNotOf(user: string): void {
+  const own = ownerPrefix(user);
+  try {
+    for (let i = sessionStorage.length - 1; i >= 0; i--) {
+      const k = sessionStorage.key(i);
+      if (k?.startsWith(PREFIX) && !k.startsWith(own)) sessionStorage.removeItem(k);
     }
   } catch {
     // Nothing kept.

@@ -1,6 +1,6 @@
 import { QueryClient, queryOptions, useQuery } from '@tanstack/react-query';
 import { api, data, maybeSignedIn, onSessionExpired, type Permission, type Schemas } from './api';
-import { dropAllDrafts } from './drafts';
+import { dropAllDrafts, dropDraftsNotOf } from './drafts';
 
 export const queryClient = new QueryClient({
   defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: true } },
@@ -20,8 +20,13 @@ function toMe(principal: Schemas['MeDto']): Me {
 
 export const meQuery = queryOptions({
   queryKey: ['me'],
-  queryFn: async (): Promise<Me | null> =>
-    maybeSignedIn() ? toMe(await data(api.GET('/api/v1/auth/me'))) : null,
+  queryFn: async (): Promise<Me | null> => {
+    if (!maybeSignedIn()) return null;
+    const me = toMe(await data(api.GET('/api/v1/auth/me')));
+    // Whoever signs in on this tab finds no one else's unsaved edits in its storage.
+    dropDraftsNotOf(me.principal.id);
+    return me;
+  },
   retry: false,
   staleTime: 60_000,
 });
