@@ -20,6 +20,10 @@ describe('credential names (headers a message may not pass on, query parameters 
     'x-hub-signature-256',
     'x-amz-security-token',
     'private_key',
+    // PagerDuty's integration key, Azure's primary key, a gateway's hash key: credentials.
+    'routing_key',
+    'primary_key',
+    'hash_key',
     'key',
     'sig',
     'pass',

@@ -69,7 +69,7 @@ export function urlTarget(
  * or a `group_pass` still is one.
  */
 export const CREDENTIAL_NAME =
-  /auth(?!or(?!i[sz]))|(?<!(?:page|next|continuation|pagination|sync|cursor)[-_]?)token|secret|passw|pwd|cookie|session|signature|credential|api[-_]?key|access[-_]?key|private[-_]?key|(^|[-_])((?<!(?:sort|partition|primary|routing|cache|object|group|row|hash|range|foreign|idempotency|dedup|message|order)[-_])key|sig|pass)$/i;
+  /auth(?!or(?!i[sz]))|(?<!(?:page|next|continuation|pagination|sync|cursor)[-_]?)token|secret|passw|pwd|cookie|session|signature|credential|api[-_]?key|access[-_]?key|private[-_]?key|(^|[-_])((?<!(?:sort|partition|cache|object|group|row|range|foreign|idempotency|dedup|message|order)[-_])key|sig|pass)$/i;
 /** Header values that are credentials whatever the header is called. */
 export const CREDENTIAL_VALUE =
   /^\s*(bearer|basic|digest|token|negotiate|hmac|aws4-hmac-sha256)\s+\S/i;
