@@ -306,6 +306,8 @@ describe('dead-letter replay jobs', () => {
     // The running version (pinned or not) is the operator's to replay through.
     const pinned = await asOperator({ filter, version: 1 });
     expect(pinned.status).toBe(202);
+    // Not kept: the job follows the active version (a rollback is not undone by a pinned job).
+    expect((pinned.body as Job).version).toBeNull();
     expect(await finished((pinned.body as Job).id)).toMatchObject({ done: 0, failed: 2 });
     expect(await drain()).toEqual([]);
     const jobs = (await api('GET', '/api/v1/dead-letters/replay-jobs')).body as Job[];

@@ -174,7 +174,9 @@ export class ReplayJobsService {
     }
     const id = await this.repo.create({
       filter,
-      routeVersion: input.version ?? null,
+      // One who may not activate names the active version at most: the job follows the active
+      // one (a rollback from it, say for leaking card numbers, is not undone by a pinned job).
+      routeVersion: actor.mayActivate ? (input.version ?? null) : null,
       ratePerSecond: rate ?? null,
       startedBy: actor.name,
     });
