@@ -377,3 +377,83 @@ describe('validate: a schema runs within the message budget', () => {
     expect((await stored.run(envelopeOf(1))).outcome).toBe('error');
   });
 });
+
+describe('validate: the JSON Schema dialect', () => {
+  const resources = () => testResources({ protocols: CONNECTORS });
+  const stored = async (schema: unknown, body: unknown) =>
+    (
+      await compileRoute(route(schema), resources(), { clock: () => 0, schemaCostLimit: Infinity })
+    ).run(envelopeOf(body));
+  const D2020 = 'https://json-schema.org/draft/2020-12/schema';
+
+  it('reads a schema without $schema as draft 2020-12: its keywords are applied, not ignored', async () => {
+    const closed = { type: 'object', properties: { id: {} }, unevaluatedProperties: false };
+    expect((await outcome(closed, { id: 1 })).outcome).toBe('deliver');
+    const extra = await outcome(closed, { id: 1, pan: 'x' });
+    expect(extra.outcome === 'error' && extra.error.message).toMatch(
+      /must NOT have unevaluated properties/,
+    );
+    const paired = { dependentRequired: { card: ['expiry'] } };
+    expect((await outcome(paired, { card: 'c' })).outcome).toBe('error');
+    expect((await outcome(paired, { card: 'c', expiry: '12/30' })).outcome).toBe('deliver');
+    const tuple = { type: 'array', prefixItems: [{ type: 'string' }], items: { type: 'number' } };
+    expect((await outcome(tuple, ['a', 1, 2])).outcome).toBe('deliver');
+    expect((await outcome(tuple, [1])).outcome).toBe('error');
+    expect((await outcome(tuple, ['a', 'b'])).outcome).toBe('error');
+  });
+
+  it('takes the dialect a schema names, in either spelling of its address', async () => {
+    for (const $schema of [D2020, `${D2020}#`, 'http://json-schema.org/draft/2020-12/schema']) {
+      expect(await validateRoute(route({ $schema, type: 'string' }), resources())).toEqual([]);
+      expect((await outcome({ $schema, type: 'string' }, 1)).outcome).toBe('error');
+    }
+    const d2019 = 'https://json-schema.org/draft/2019-09/schema';
+    expect(
+      (await outcome({ $schema: d2019, dependentRequired: { a: ['b'] } }, { a: 1 })).outcome,
+    ).toBe('error');
+    for (const $schema of [
+      'http://json-schema.org/draft-07/schema#',
+      'https://json-schema.org/draft-06/schema',
+    ]) {
+      // A list under `items` is a tuple in these drafts.
+      const tuple = { $schema, type: 'array', items: [{ type: 'string' }] };
+      expect(await validateRoute(route(tuple), resources())).toEqual([]);
+      expect((await outcome(tuple, ['a', 1])).outcome).toBe('deliver');
+      expect((await outcome(tuple, [1])).outcome).toBe('error');
+    }
+  });
+
+  it('refuses a dialect it does not read, at $schema, and an older draft`s list under items with a hint', async () => {
+    for (const $schema of [
+      'http://json-schema.org/draft-04/schema#',
+      'https://example.com/my-dialect',
+      42,
+    ]) {
+      const problems = await validateRoute(route({ $schema, type: 'string' }), resources());
+      expect(problems).toEqual([
+        expect.objectContaining({
+          pointer: '/pipeline/0/validate/schema/$schema',
+          message: expect.stringMatching(
+            /names a dialect Junction does not read: use https:\/\/json-schema\.org\/draft\/2020-12/,
+          ),
+        }),
+      ]);
+    }
+    const problems = await validateRoute(route({ items: [{ type: 'string' }] }), resources());
+    expect(problems).toEqual([
+      expect.objectContaining({
+        pointer: '/pipeline/0/validate/schema',
+        message: expect.stringMatching(/a list of them is `prefixItems`, or name draft-07/),
+      }),
+    ]);
+  });
+
+  it('runs a stored version that names no dialect and is valid only in draft-07 as it ran before', async () => {
+    const tuple = { type: 'array', items: [{ type: 'string' }] };
+    expect((await stored(tuple, ['a', 1])).outcome).toBe('deliver');
+    expect((await stored(tuple, [1])).outcome).toBe('error');
+    // One valid in 2020-12 is read as 2020-12 there too.
+    const closed = { type: 'object', unevaluatedProperties: false };
+    expect((await stored(closed, { a: 1 })).outcome).toBe('error');
+  });
+});

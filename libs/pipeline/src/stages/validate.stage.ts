@@ -1,10 +1,18 @@
 import { performance } from 'node:perf_hooks';
-import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import type { ErrorObject, Options, ValidateFunction } from 'ajv';
+import type { default as AjvCore } from 'ajv/dist/core';
 import type { RegExpEngine } from 'ajv/dist/types';
 import addFormats from 'ajv-formats';
 import { RegexInputTooLong } from '../expression/regex-guard';
 import { PipelineError } from '../pipeline.error';
 import { useCappedFormats } from '../schema/capped-formats';
+import {
+  ajvFor,
+  KNOWN_DIALECTS,
+  SchemaDialect,
+  schemaDialect,
+  withDialectAddress,
+} from '../schema/dialects';
 import { SCHEMA_COST_LIMIT, SCHEMA_MAX_DEPTH, schemaCompileCost } from '../schema/schema-cost';
 import {
   markSubschemas,
@@ -32,7 +40,7 @@ export function describeSchemaErrors(errors: ErrorObject[] | null | undefined): 
 export const validateStage: StageDefinition<ValidateConfig> = {
   kind: 'validate',
   description:
-    'Checks the body against a JSON Schema (draft 2020-12). A body that fails is an error: retried never, dead-lettered with the reasons.',
+    'Checks the body against a JSON Schema (draft 2020-12 unless its `$schema` names 2019-09, draft-07 or draft-06). A body that fails is an error: retried never, dead-lettered with the reasons.',
   configSchema: {
     type: 'object',
     description: 'Validate the message body with a JSON Schema.',
@@ -42,7 +50,7 @@ export const validateStage: StageDefinition<ValidateConfig> = {
       schema: {
         type: ['object', 'boolean'],
         description:
-          'A JSON Schema (draft 2020-12) the body must satisfy. Formats such as email and date-time are checked.',
+          'A JSON Schema the body must satisfy: draft 2020-12, or the dialect its `$schema` names (2019-09, draft-07, draft-06). Formats such as email and date-time are checked.',
         examples: [
           { type: 'object', required: ['id', 'total'], properties: { total: { type: 'number' } } },
         ],
@@ -66,18 +74,22 @@ export const validateStage: StageDefinition<ValidateConfig> = {
     // (see schema-steps.ts): a schema of a few defs can take exponential time. The clock is read
     // on every 8th (every one cost a typical order's validation 3 µs more, every 8th under 1 µs).
     const steps = new SchemaSteps(8);
-    const ajv = new Ajv({
+    const options: Options = {
       allErrors: true,
       strict: false,
       code: { regExp },
       logger: false,
       inlineRefs: false,
       $comment: steps.hook,
-    });
-    addFormats(ajv);
-    // ajv's own uniqueItems compares every pair of items: quadratic in what a sender sends.
-    useLinearUniqueItems(ajv);
-    useCappedFormats(ajv);
+    };
+    const makeAjv = (dialect: SchemaDialect): AjvCore => {
+      const ajv = ajvFor(dialect, options);
+      addFormats(ajv as unknown as Parameters<typeof addFormats>[0]);
+      // ajv's own uniqueItems compares every pair of items: quadratic in what a sender sends.
+      useLinearUniqueItems(ajv);
+      useCappedFormats(ajv);
+      return ajv;
+    };
     let check: ValidateFunction | undefined;
     // ajv compiles on the event loop, whoever asks (a viewer's dry run too): a document whose
     // schemas would hold it long is refused before ajv sees them.
@@ -97,10 +109,33 @@ export const validateStage: StageDefinition<ValidateConfig> = {
             `/schema${pointer}`,
             'must point at a schema, not into a value (enum, const, default, examples, ...)',
           );
-      try {
-        check = ajv.compile(markSubschemas(config.schema) as typeof config.schema);
-      } catch (err) {
-        context.problem('/schema', `is not a valid JSON Schema: ${(err as Error).message}`);
+      // Read in the dialect the schema names (2020-12 when it names none), never another: under
+      // draft-07's rules a 2020-12 keyword (unevaluatedProperties, dependentRequired, prefixItems)
+      // would be ignored without a word, and every body would pass it.
+      const dialect = schemaDialect(config.schema);
+      if (dialect === null) {
+        context.problem(
+          '/schema/$schema',
+          `names a dialect Junction does not read: use ${KNOWN_DIALECTS}`,
+        );
+      } else {
+        const marked = withDialectAddress(
+          markSubschemas(config.schema) as typeof config.schema,
+          dialect,
+        );
+        try {
+          check = makeAjv(dialect).compile(marked);
+        } catch (err) {
+          // Versions stored before 2020-12 was applied were compiled with draft-07's rules: one
+          // that names no dialect and is valid only there (`items` as a list) runs as it did.
+          const stored = !context.enforceSaveChecks && isUndeclared(config.schema);
+          check = stored ? compileOrUndefined(makeAjv('draft-07'), marked) : undefined;
+          if (!check)
+            context.problem(
+              '/schema',
+              `is not a valid JSON Schema: ${(err as Error).message}${dialect === '2020-12' ? hintFor2020(err as Error) : ''}`,
+            );
+        }
       }
     }
     return {
@@ -138,3 +173,22 @@ export const validateStage: StageDefinition<ValidateConfig> = {
     };
   },
 };
+
+function isUndeclared(schema: unknown): boolean {
+  return typeof schema !== 'object' || schema === null || !('$schema' in schema);
+}
+
+function compileOrUndefined(ajv: AjvCore, schema: unknown): ValidateFunction | undefined {
+  try {
+    return ajv.compile(schema as Record<string, unknown>);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What an author of an older draft most often needs to hear when 2020-12 refuses their schema. */
+function hintFor2020(err: Error): string {
+  return /\/items must be object,boolean/.test(err.message)
+    ? ' (in draft 2020-12 `items` takes one schema; a list of them is `prefixItems`, or name draft-07 in `$schema`)'
+    : '';
+}
