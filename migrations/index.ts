@@ -16,6 +16,7 @@ import { DeadLetterReplays1765110000000 } from './1765110000000-dead-letter-repl
 import { AuditReplayIndex1765120000000 } from './1765120000000-audit-replay-index';
 import { ConnectionKindShape1765150000000 } from './1765150000000-connection-kind-shape';
 import { ProviderRefreshToken1765160000000 } from './1765160000000-provider-refresh-token';
+import { KeyProvenance1765170000000 } from './1765170000000-key-provenance';
 
 /** Every migration, in order. Listed explicitly so that source (tests) and dist (npm start) agree. */
 export const MIGRATIONS = [
@@ -37,4 +38,5 @@ export const MIGRATIONS = [
   AuditReplayIndex1765120000000,
   ConnectionKindShape1765150000000,
   ProviderRefreshToken1765160000000,
+  KeyProvenance1765170000000,
 ];

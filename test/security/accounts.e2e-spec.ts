@@ -257,6 +257,83 @@ describe('accounts, sign-in and credentials (gateway process, real Postgres)', (
       );
     }, 120_000);
 
+    it('revoking a leaked key with cascade ends every key and user made through it, and nothing else', async () => {
+      const owner = await newUser(['admin'], 'owner');
+      const ownerToken = await gw.token(owner.username, owner.password);
+      const leaked = await newKey(['admin'], { token: ownerToken });
+      const rotated = await newKey(['admin'], { token: ownerToken }); // made by the human: kept
+      // The attacker's harvest: a key from the key, a user from the key (whose password the
+      // attacker set). A key cannot be given admin, so what it makes makes nothing in turn.
+      const minted = await newKey(['editor', 'operator'], { key: leaked.key });
+      const madeByKey = await gw.expect(
+        201,
+        'POST',
+        '/api/v1/users',
+        { username: name('sleeper'), password: strongPassword(), roles: ['editor', 'viewer'] },
+        { key: leaked.key },
+      );
+      const sleeper = { id: madeByKey.body.id as string, username: madeByKey.body.username };
+      expect(madeByKey.body.createdByKeyId).toBe(leaked.id);
+      const sleeperPassword = strongPassword();
+      await gw.expect(
+        200,
+        'PATCH',
+        `/api/v1/users/${sleeper.id}`,
+        { password: sleeperPassword },
+        {
+          key: leaked.key,
+        },
+      );
+      const sleeperToken = await gw.token(sleeper.username as string, sleeperPassword);
+      const innocent = await newUser(['viewer']); // made by a human admin: kept
+
+      // cascade is true or false, nothing else.
+      await gw.expect(400, 'DELETE', `/api/v1/api-keys/${leaked.id}?cascade=yes`, undefined, admin);
+      const ended = await gw.expect(
+        200,
+        'DELETE',
+        `/api/v1/api-keys/${leaked.id}?cascade=true`,
+        undefined,
+        admin,
+      );
+      expect([...(ended.body.revokedKeys as string[])].sort()).toEqual(
+        [leaked.id, minted.id].sort(),
+      );
+      expect([...(ended.body.disabledUsers as string[])].sort()).toEqual([sleeper.id]);
+      for (const auth of [{ key: leaked.key }, { key: minted.key }, { token: sleeperToken }])
+        expect((await me(auth)).status).toBe(401);
+      expect((await gw.login(sleeper.username as string, sleeperPassword)).status).toBe(401);
+      // What a human made stays.
+      expect((await me({ key: rotated.key })).status).toBe(200);
+      expect((await me({ token: ownerToken })).status).toBe(200);
+      const users = (await gw.expect(200, 'GET', '/api/v1/users', undefined, admin))
+        .body as unknown as { id: string; disabled: boolean }[];
+      expect(users.find((u) => u.id === innocent.id)?.disabled).toBe(false);
+      // Again: nothing left to end, still an answer (the key may be revoked already).
+      const again = await gw.expect(
+        200,
+        'DELETE',
+        `/api/v1/api-keys/${leaked.id}?cascade=true`,
+        undefined,
+        admin,
+      );
+      expect(again.body).toEqual({ revokedKeys: [], disabledUsers: [] });
+      // The trail names what the cascade ended.
+      const revoked = (await auditEvents('apikey.revoked')).find(
+        (e) => (e.details.cascade as { revokedKeys?: string[] } | undefined)?.revokedKeys?.length,
+      );
+      expect(revoked?.details.cascade).toEqual(ended.body);
+      // A key without apikeys.manage revokes nothing; a key cannot end its own lineage.
+      const other = await newKey(['admin'], { token: ownerToken });
+      const child = await newKey(['viewer'], { key: other.key });
+      await gw.expect(403, 'DELETE', `/api/v1/api-keys/${child.id}?cascade=true`, undefined, {
+        key: (await newKey(['editor'], { token: ownerToken })).key,
+      });
+      await gw.expect(400, 'DELETE', `/api/v1/api-keys/${other.id}?cascade=true`, undefined, {
+        key: other.key,
+      });
+    }, 120_000);
+
     it('the last enabled admin cannot be disabled, demoted or deleted, and a key does not count as one', async () => {
       // A fresh database: admin is the only human admin; an admin key of it exists.
       const lone = await createTestDatabase('accounts-lone');

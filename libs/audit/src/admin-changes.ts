@@ -188,6 +188,8 @@ export const ADMIN_CHANGES: Record<string, AdminChange> = {
     targetId: (r) => r.params.id,
     before: (s, r) => s.apiKey(r.params.id),
     after: (s, r) => s.apiKey(r.params.id),
+    // With cascade: what else it ended (each disabled user has its own user.updated event too).
+    details: (r, result) => (r.query?.cascade === 'true' && result ? { cascade: result } : {}),
   },
 
   'DELETE /api/v1/sessions/:id': {

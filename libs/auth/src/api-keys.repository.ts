@@ -37,6 +37,8 @@ export class ApiKeysRepository {
     ownerId: string;
     ingestRoutes: string[] | null;
     createdBy: string;
+    /** The key it came from (see ApiKeyEntity.createdByKeyId); none when absent. */
+    createdByKeyId?: string | null;
     expiresAt: Date | null;
   }): Promise<ApiKeyEntity> {
     const repo = this.db.getRepository(ApiKeyEntity);
@@ -85,6 +87,38 @@ export class ApiKeysRepository {
       .getRepository(ApiKeyEntity)
       .update({ ownerId, revokedAt: IsNull() }, { revokedAt: new Date() });
     return result.affected ?? 0;
+  }
+
+  /**
+   * What came from a key: it and every key made by one of them (transitively), and the users made
+   * by any of them that are not disabled yet. Read only: the caller ends them.
+   */
+  async madeThrough(id: string): Promise<{ keyIds: string[]; userIds: string[] }> {
+    const keys = await this.db.query<{ id: string }[]>(
+      `WITH RECURSIVE made(id) AS (
+         SELECT id FROM api_keys WHERE id = $1
+         UNION SELECT k.id FROM api_keys k JOIN made m ON k.created_by_key_id = m.id)
+       SELECT id FROM made`,
+      [id],
+    );
+    const keyIds = keys.map((k) => k.id);
+    if (keyIds.length === 0) return { keyIds, userIds: [] };
+    const users = await this.db.query<{ id: string }[]>(
+      `SELECT id FROM users WHERE created_by_key_id = ANY($1::uuid[]) AND NOT disabled ORDER BY created_at`,
+      [keyIds],
+    );
+    return { keyIds, userIds: users.map((u) => u.id) };
+  }
+
+  /** Revokes those of `ids` still live, at once; answers which it revoked. */
+  async revokeMany(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.query<{ id: string }[]>(
+      `UPDATE api_keys SET revoked_at = now() WHERE id = ANY($1::uuid[]) AND revoked_at IS NULL RETURNING id`,
+      [ids],
+    );
+    await this.keyChanges.committed();
+    return (Array.isArray(rows[0]) ? (rows[0] as { id: string }[]) : rows).map((r) => r.id);
   }
 
   async touch(id: string): Promise<void> {

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { JunctionError } from '@junction/common';
 import { ApiKeysRepository } from './api-keys.repository';
+import { UsersRepository } from './users.repository';
+import { UsersService } from './users.service';
 import { hashApiKey, newApiKey } from './auth.service';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { covers, permits, Principal, Role } from './roles';
@@ -14,6 +16,8 @@ export interface ApiKeyView {
   ownerId: string | null;
   ingestRoutes: string[] | null;
   createdBy: string;
+  /** The API key this one came from (made by it, or by a user that came from it), if any. */
+  createdByKeyId: string | null;
   createdAt: string;
   expiresAt: string | null;
   lastUsedAt: string | null;
@@ -29,6 +33,7 @@ function view(key: ApiKeyEntity): ApiKeyView {
     ownerId: key.ownerId,
     ingestRoutes: key.ingestRoutes,
     createdBy: key.createdBy,
+    createdByKeyId: key.createdByKeyId ?? null,
     createdAt: key.createdAt.toISOString(),
     expiresAt: key.expiresAt?.toISOString() ?? null,
     lastUsedAt: key.lastUsedAt?.toISOString() ?? null,
@@ -38,7 +43,11 @@ function view(key: ApiKeyEntity): ApiKeyView {
 
 @Injectable()
 export class ApiKeysService {
-  constructor(private readonly keys: ApiKeysRepository) {}
+  constructor(
+    private readonly keys: ApiKeysRepository,
+    private readonly users: UsersRepository,
+    private readonly usersService: UsersService,
+  ) {}
 
   async list(): Promise<ApiKeyView[]> {
     return (await this.keys.list()).map(view);
@@ -86,6 +95,7 @@ export class ApiKeysService {
       ownerId,
       ingestRoutes: input.ingestRoutes ? [...new Set(input.ingestRoutes)].sort() : null,
       createdBy: actor.name,
+      createdByKeyId: await originKey(actor, this.users),
       expiresAt,
     });
     return { ...view(row), key };
@@ -102,4 +112,51 @@ export class ApiKeysService {
     if (!(await this.keys.revoke(id)))
       throw new JunctionError('NOT_FOUND', `no live API key ${id}`);
   }
+
+  /**
+   * Revokes a key and ends what came from it (a leaked key's harvest): every key made through it
+   * and every user made through it (disabled, which ends their sessions and keys), whatever was
+   * made from those in turn. Needs `users.manage` too. A key already revoked may be given: what
+   * it made may still be live.
+   */
+  async revokeWithAllMade(id: string, actor: Principal): Promise<RevokedThrough> {
+    if (!permits(actor.roles, 'users.manage'))
+      throw new JunctionError(
+        'FORBIDDEN',
+        'revoking with cascade disables users made through the key: it needs users.manage',
+      );
+    if (!(await this.keys.find(id))) throw new JunctionError('NOT_FOUND', `no API key ${id}`);
+    if (actor.kind === 'apiKey' && actor.id === id)
+      throw new JunctionError('BAD_REQUEST', 'a key cannot revoke itself with cascade');
+    const { keyIds, userIds } = await this.keys.madeThrough(id);
+    if (actor.kind === 'apiKey' && keyIds.includes(actor.id))
+      throw new JunctionError(
+        'BAD_REQUEST',
+        'the key you call with came from this key: revoke it with another key or signed in',
+      );
+    const revokedKeys = await this.keys.revokeMany(keyIds);
+    const disabledUsers: string[] = [];
+    for (const userId of userIds) {
+      if (actor.kind === 'user' && actor.id === userId) continue;
+      await this.usersService.update(userId, { disabled: true }, actor);
+      disabledUsers.push(userId);
+    }
+    return { revokedKeys, disabledUsers };
+  }
+}
+
+export interface RevokedThrough {
+  /** The keys this call revoked (the one named first, if it was live). */
+  revokedKeys: string[];
+  /** The users it disabled. */
+  disabledUsers: string[];
+}
+
+/**
+ * The API key a new key or user made by `actor` comes from: the calling key itself, or the one
+ * the calling user came from (null for a user no key made).
+ */
+export async function originKey(actor: Principal, users: UsersRepository): Promise<string | null> {
+  if (actor.kind === 'apiKey') return actor.id;
+  return users.originKeyOf(actor.id);
 }

@@ -43,6 +43,7 @@ import {
   MeDto,
   PrincipalDto,
   ProvidersDto,
+  RevokedThroughDto,
   SessionDto,
   UpdateUserDto,
   UserDto,
@@ -318,10 +319,27 @@ export class ApiKeysController {
   }
 
   @Delete(':id')
-  @HttpCode(204)
-  @ApiOperation({ summary: 'Revoke an API key' })
+  @ApiOperation({
+    summary: 'Revoke an API key',
+    description:
+      'With `cascade=true` (needs users.manage too), also revokes every key made through this one and disables every user made through it (ending their sessions and keys), and answers 200 with what it ended: for a key that leaked. Without it, 204.',
+  })
+  @ApiQuery({ name: 'cascade', required: false, enum: ['true', 'false'] })
   @ApiNoContentResponse()
-  async revoke(@Param('id', new ParseUUIDPipe()) id: string): Promise<void> {
+  @ApiOkResponse({ type: RevokedThroughDto })
+  async revoke(
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Query('cascade') cascade: string | undefined,
+    @CurrentPrincipal() actor: Principal,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<RevokedThroughDto | void> {
+    if (cascade !== undefined && cascade !== 'true' && cascade !== 'false')
+      throw new JunctionError('BAD_REQUEST', "cascade must be 'true' or 'false'");
+    if (cascade === 'true') {
+      reply.status(200);
+      return this.keys.revokeWithAllMade(id, actor);
+    }
+    reply.status(204);
     await this.keys.revoke(id);
   }
 }

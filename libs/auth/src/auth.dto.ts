@@ -110,6 +110,14 @@ export class UserDto {
   @ApiProperty({ nullable: true, type: String }) email!: string | null;
   @ApiProperty({ enum: ROLES, isArray: true }) roles!: Role[];
   @ApiProperty() disabled!: boolean;
+  @ApiProperty({
+    format: 'uuid',
+    nullable: true,
+    type: String,
+    description:
+      'The API key this user came from: the key that made it, or the one the user who made it came from. Revoking that key with `cascade=true` ends it.',
+  })
+  createdByKeyId!: string | null;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) lastLoginAt!: string | null;
 }
@@ -244,10 +252,35 @@ export class ApiKeyDto {
   })
   ingestRoutes!: string[] | null;
   @ApiProperty() createdBy!: string;
+  @ApiProperty({
+    format: 'uuid',
+    nullable: true,
+    type: String,
+    description:
+      'The API key this key came from: the key that made it, or the one the user who made it came from. Revoking that key with `cascade=true` ends it.',
+  })
+  createdByKeyId!: string | null;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) expiresAt!: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) lastUsedAt!: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) revokedAt!: string | null;
+}
+
+export class RevokedThroughDto {
+  @ApiProperty({
+    type: String,
+    isArray: true,
+    description:
+      'The keys this call revoked: the one named (if it was live) and every live key made through it.',
+  })
+  revokedKeys!: string[];
+  @ApiProperty({
+    type: String,
+    isArray: true,
+    description:
+      'The users this call disabled (their sessions and keys ended): those made through the key.',
+  })
+  disabledUsers!: string[];
 }
 
 export class CreatedApiKeyDto extends ApiKeyDto {

@@ -11,6 +11,8 @@ export interface NewUser {
   passwordHash: string | null;
   displayName?: string | null;
   email?: string | null;
+  /** The API key the user came from (see UserEntity.createdByKeyId). */
+  createdByKeyId?: string | null;
 }
 
 @Injectable()
@@ -62,6 +64,12 @@ export class UsersRepository {
       .innerJoin('g.user', 'u')
       .where(`g.role = 'admin' AND NOT u.disabled`)
       .getCount();
+  }
+
+  /** The API key a user came from, if any (see UserEntity.createdByKeyId). */
+  async originKeyOf(id: string): Promise<string | null> {
+    const user = await this.db.getRepository(UserEntity).findOneBy({ id });
+    return user?.createdByKeyId ?? null;
   }
 
   /**

@@ -21,6 +21,8 @@ export interface UserView {
   email: string | null;
   roles: Role[];
   disabled: boolean;
+  /** The API key the user came from (made by it, or by a user that came from it), if any. */
+  createdByKeyId: string | null;
   createdAt: string;
   lastLoginAt: string | null;
 }
@@ -34,6 +36,7 @@ export function userView(user: UserEntity): UserView {
     email: user.email,
     roles: rolesOf(user),
     disabled: user.disabled,
+    createdByKeyId: user.createdByKeyId ?? null,
     createdAt: user.createdAt.toISOString(),
     lastLoginAt: user.lastLoginAt?.toISOString() ?? null,
   };
@@ -80,6 +83,8 @@ export class UsersService {
           passwordHash: await hashPassword(input.password),
           displayName: input.displayName ?? null,
           email: input.email ?? null,
+          createdByKeyId:
+            actor.kind === 'apiKey' ? actor.id : await this.users.originKeyOf(actor.id),
         },
         input.roles,
         actor.name,

@@ -36,11 +36,11 @@ function Outcome({ value }: { value?: { color: string; text: string } }) {
 
 function useOutcome() {
   const [value, set] = useState<{ color: string; text: string }>();
-  const run = async (what: () => Promise<unknown>, done: string) => {
+  const run = async <T,>(what: () => Promise<T>, done: string | ((result: T) => string)) => {
     set(undefined);
     try {
-      await what();
-      set({ color: 'green', text: done });
+      const result = await what();
+      set({ color: 'green', text: typeof done === 'function' ? done(result) : done });
       return true;
     } catch (err) {
       set({ color: 'red', text: errorMessage(err) });
@@ -219,6 +219,7 @@ export function ApiKeysScreen() {
             <Table.Th>Name</Table.Th>
             <Table.Th>Prefix</Table.Th>
             <Table.Th>Roles</Table.Th>
+            <Table.Th>Made by key</Table.Th>
             <Table.Th>Last used</Table.Th>
             <Table.Th>State</Table.Th>
           </Table.Tr>
@@ -232,33 +233,62 @@ export function ApiKeysScreen() {
               </Table.Td>
               <Table.Td>{k.roles.join(', ')}</Table.Td>
               <Table.Td>
+                {k.createdByKeyId
+                  ? (keys.data?.find((p) => p.id === k.createdByKeyId)?.name ?? 'a key')
+                  : ''}
+              </Table.Td>
+              <Table.Td>
                 {k.lastUsedAt ? new Date(k.lastUsedAt).toLocaleString() : 'never'}
               </Table.Td>
               <Table.Td>
-                {k.revokedAt ? (
-                  'revoked'
-                ) : (
+                <Group gap="xs">
+                  {k.revokedAt ? (
+                    'revoked'
+                  ) : (
+                    <Button
+                      size="xs"
+                      color="var(--mantine-color-error)"
+                      variant="outline"
+                      onClick={() =>
+                        void outcome
+                          .run(
+                            () =>
+                              data(
+                                api.DELETE('/api/v1/api-keys/{id}', {
+                                  params: { path: { id: k.id } },
+                                }),
+                              ),
+                            `Key ${k.name} revoked.`,
+                          )
+                          .then(refresh)
+                      }
+                    >
+                      Revoke {k.name}
+                    </Button>
+                  )}
                   <Button
                     size="xs"
                     color="var(--mantine-color-error)"
                     variant="outline"
+                    title="For a key that leaked: also revokes every key and disables every user made through it"
                     onClick={() =>
                       void outcome
                         .run(
-                          () =>
-                            data(
+                          async () =>
+                            (await data(
                               api.DELETE('/api/v1/api-keys/{id}', {
-                                params: { path: { id: k.id } },
+                                params: { path: { id: k.id }, query: { cascade: 'true' } },
                               }),
-                            ),
-                          `Key ${k.name} revoked.`,
+                            )) as Schemas['RevokedThroughDto'] | undefined,
+                          (made) =>
+                            `Key ${k.name} and what was made through it ended: ${made?.revokedKeys.length ?? 0} key(s) revoked, ${made?.disabledUsers.length ?? 0} user(s) disabled.`,
                         )
                         .then(refresh)
                     }
                   >
-                    Revoke {k.name}
+                    Revoke {k.name} and all it made
                   </Button>
-                )}
+                </Group>
               </Table.Td>
             </Table.Tr>
           ))}

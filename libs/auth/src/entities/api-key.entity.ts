@@ -30,6 +30,10 @@ export class ApiKeyEntity {
   @Column({ name: 'created_by', type: 'text' })
   createdBy!: string;
 
+  /** The API key that made this one, if a key did (revoking that key with cascade ends this one). */
+  @Column({ name: 'created_by_key_id', type: 'uuid', nullable: true })
+  createdByKeyId!: string | null;
+
   @Column({ name: 'created_at', type: 'timestamptz', insert: false, update: false })
   createdAt!: Date;
 

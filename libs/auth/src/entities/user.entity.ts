@@ -27,6 +27,13 @@ export class UserEntity {
   @Column({ type: 'boolean' })
   disabled!: boolean;
 
+  /**
+   * The API key this user came from: the one that made it, or the one the user that made it came
+   * from. Revoking that key with cascade disables this user.
+   */
+  @Column({ name: 'created_by_key_id', type: 'uuid', nullable: true })
+  createdByKeyId!: string | null;
+
   @Column({ name: 'created_at', type: 'timestamptz', insert: false, update: false })
   createdAt!: Date;
 

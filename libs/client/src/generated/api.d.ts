@@ -261,7 +261,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revoke an API key */
+        /**
+         * Revoke an API key
+         * @description With `cascade=true` (needs users.manage too), also revokes every key made through this one and disables every user made through it (ending their sessions and keys), and answers 200 with what it ended: for a key that leaked. Without it, 204.
+         */
         delete: operations["ApiKeysController_revoke"];
         options?: never;
         head?: never;
@@ -1111,6 +1114,11 @@ export interface components {
             email: string | null;
             roles: ("admin" | "editor" | "operator" | "auditor" | "viewer" | "ingest")[];
             disabled: boolean;
+            /**
+             * Format: uuid
+             * @description The API key this user came from: the key that made it, or the one the user who made it came from. Revoking that key with `cascade=true` ends it.
+             */
+            createdByKeyId: string | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -1155,6 +1163,11 @@ export interface components {
             /** @description The only routes the key may post to; null: any. */
             ingestRoutes: string[] | null;
             createdBy: string;
+            /**
+             * Format: uuid
+             * @description The API key this key came from: the key that made it, or the one the user who made it came from. Revoking that key with `cascade=true` ends it.
+             */
+            createdByKeyId: string | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -1199,6 +1212,11 @@ export interface components {
             /** @description The only routes the key may post to; null: any. */
             ingestRoutes: string[] | null;
             createdBy: string;
+            /**
+             * Format: uuid
+             * @description The API key this key came from: the key that made it, or the one the user who made it came from. Revoking that key with `cascade=true` ends it.
+             */
+            createdByKeyId: string | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -1209,6 +1227,12 @@ export interface components {
             revokedAt: string | null;
             /** @description The key. Shown in this answer only: store it now. */
             key: string;
+        };
+        RevokedThroughDto: {
+            /** @description The keys this call revoked: the one named (if it was live) and every live key made through it. */
+            revokedKeys: string[];
+            /** @description The users this call disabled (their sessions and keys ended): those made through the key. */
+            disabledUsers: string[];
         };
         SessionDto: {
             /**
@@ -3214,7 +3238,9 @@ export interface operations {
     };
     ApiKeysController_revoke: {
         parameters: {
-            query?: never;
+            query?: {
+                cascade?: "true" | "false";
+            };
             header?: never;
             path: {
                 id: string;
@@ -3223,6 +3249,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevokedThroughDto"];
+                };
+            };
             204: {
                 headers: {
                     [name: string]: unknown;
