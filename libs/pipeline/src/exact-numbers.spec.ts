@@ -1,5 +1,5 @@
 import { decodeBody } from './decode';
-import { changedNumber, numberChange } from './exact-numbers';
+import { changedNumber, decimal, numberChange } from './exact-numbers';
 import { prng } from './pan/pan-corpus';
 import { PipelineError } from './pipeline.error';
 
@@ -116,5 +116,29 @@ describe('changedNumber', () => {
     // Both kinds were tried, many times.
     expect(changed).toBeGreaterThan(20_000);
     expect(changed).toBeLessThan(80_000);
+  });
+});
+
+describe('decimal', () => {
+  it('writes one value one way, whatever its spelling', () => {
+    for (const [text, value] of [
+      ['0', '0'],
+      ['-0.000e5', '0'],
+      ['4111111111111111', '4111111111111111e16'],
+      ['41111111111111110e-1', '4111111111111111e16'],
+      ['0.0004111111111111111e19', '4111111111111111e16'],
+      ['-1.50', '-15e1'],
+      ['0.001', '1e-2'],
+      ['12E+2', '12e4'],
+    ])
+      expect([text, decimal(text)]).toEqual([text, value]);
+  });
+
+  it('is linear in the length of long runs of zeros', () => {
+    const zeros = '0'.repeat(500_000);
+    const started = process.hrtime.bigint();
+    expect(decimal(`${zeros}1.${zeros}e-3`)).toBe('1e-2');
+    expect(decimal(`1${zeros}`)).toBe('1e500001');
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(1_000);
   });
 });

@@ -123,9 +123,10 @@ export function numberChange(token: string): string | undefined {
 
 /**
  * A decimal number's value as `[-]digits e exponent` (the value is 0.digits × 10^exponent),
- * without leading or trailing zeros, so that two spellings of one value compare equal.
+ * without leading or trailing zeros, so that two spellings of one value compare equal: `'0'` for
+ * zero. `text` is a well-formed JSON number; its cost is linear in its length.
  */
-function decimal(text: string): string {
+export function decimal(text: string): string {
   const negative = text.startsWith('-');
   const unsigned = negative ? text.slice(1) : text;
   const lower = unsigned.indexOf('e');

@@ -34,6 +34,6 @@ export {
   PAN_REDACTED,
 } from './pan/pan-detector';
 export { decodeBody, DEFAULT_DECODE_LIMITS, invalidUtf8At, nestedDeeperThan } from './decode';
-export { changedNumber, changedNumberText, type ChangedNumber } from './exact-numbers';
+export { changedNumber, changedNumberText, decimal, type ChangedNumber } from './exact-numbers';
 export { maxDepthExceeded } from './input-guard';
 export { envelopeOf, testResources } from './testing';

@@ -3,6 +3,7 @@ import { MAX_REPLY_BYTES, type Reply } from '@junction/connectors';
 import {
   changedNumber,
   containsPan,
+  decimal,
   DEFAULT_DECODE_LIMITS,
   nestedDeeperThan,
   PAN_REDACTED,
@@ -204,22 +205,18 @@ const UPPER_E = 0x45;
 /**
  * A JSON number's exact value in plain decimal (`41111111111111110e-1` is `4111111111111111`),
  * or the token itself when its value is beyond any card number's reach (64 digits either side of
- * the point). Zeros before the first and after the last other digit change no value, so they do
- * not count towards that reach (a card number written with 70 zeros and e-70 is one), and they
- * are counted by hand: `/0+$/` over a long run of zeros is quadratic.
+ * the point). Built on `decimal`, which drops the zeros before the first and after the last other
+ * digit (they change no value, so a card number written with 70 zeros and e-70 is one) in linear
+ * time.
  */
 function exactDecimal(token: string): string {
-  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(token);
-  if (!m) return token;
-  const written = m[2] + (m[3] ?? '');
-  let first = 0;
-  while (first < written.length && written.charCodeAt(first) === ZERO) first++;
-  let last = written.length;
-  while (last > first && written.charCodeAt(last - 1) === ZERO) last--;
-  if (first === last) return `${m[1]}0`;
-  let digits = written.slice(first, last);
-  // The point's place, counted from the first significant digit.
-  let point = m[2].length - first + Number(m[4] ?? 0);
+  const value = decimal(token);
+  const e = value.lastIndexOf('e');
+  if (e < 0) return value;
+  const sign = value.startsWith('-') ? '-' : '';
+  let digits = value.slice(sign.length, e);
+  // The point's place, counted from the first significant digit (the value is 0.digits × 10^point).
+  let point = Number(value.slice(e + 1));
   if (!(Math.abs(point) <= 64)) return token;
   if (point <= 0) {
     digits = '0'.repeat(1 - point) + digits;
@@ -227,5 +224,5 @@ function exactDecimal(token: string): string {
   }
   digits = digits.padEnd(point, '0');
   const fraction = digits.slice(point);
-  return `${m[1]}${digits.slice(0, point)}${fraction ? `.${fraction}` : ''}`;
+  return `${sign}${digits.slice(0, point)}${fraction ? `.${fraction}` : ''}`;
 }
