@@ -79,6 +79,13 @@ export interface MessageTransaction {
    * be given back (its handler rejects), not dead-lettered: the dead letter would be aborted too.
    */
   readonly failed: boolean;
+  /**
+   * It failed because a destination refused the very record it was sending (too large for the
+   * topic, say): the record meets the same refusal however often it is sent, and the source marks
+   * it on the redo (`undeliverable`, `deadLetterRefused`). False for any other failure (a topic
+   * that does not exist, a refused authorisation, a broker out of reach), which may pass.
+   */
+  readonly recordRefused?: boolean;
 }
 
 /**

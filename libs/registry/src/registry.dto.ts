@@ -89,6 +89,7 @@ const RUN_STATES = [
   'connecting',
   'retrying',
   'failed',
+  'degraded',
   'not-deployed',
 ];
 
@@ -110,9 +111,9 @@ export class RouteCountsDto {
 
 export class RouteRuntimeDto {
   @ApiProperty({
-    enum: ['running', 'stopped', 'starting', 'connecting', 'retrying', 'failed', 'not-deployed'],
+    enum: RUN_STATES,
     description:
-      "This process's worker of the route: connecting (waiting for its broker), retrying (the broker refused or is away; reason says why), failed (restarted after a delay).",
+      "This process's worker of the route: connecting (waiting for its broker), retrying (the broker refused or is away; reason says why), failed (restarted after a delay), degraded (it runs, but messages wait in their source because the dead-letter destination refuses their dead letters for a reason that may pass; reason says why, and they are tried again).",
   })
   state!: string;
   @ApiProperty({
@@ -201,7 +202,7 @@ export class RouteStatusDto {
   @ApiProperty({ nullable: true, type: Number }) activeVersion!: number | null;
   @ApiProperty() latestVersion!: number;
   @ApiProperty({
-    enum: ['running', 'stopped', 'starting', 'connecting', 'retrying', 'failed', 'not-deployed'],
+    enum: RUN_STATES,
   })
   state!: string;
   @ApiProperty() inFlight!: number;
@@ -211,7 +212,8 @@ export class RouteStatusDto {
   @ApiProperty({
     nullable: true,
     type: String,
-    description: 'Why it is not running (connecting, retrying, failed), card numbers redacted.',
+    description:
+      'Why it is not running (connecting, retrying, failed) or runs degraded, card numbers redacted.',
   })
   reason!: string | null;
   @ApiProperty({

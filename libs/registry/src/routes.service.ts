@@ -130,7 +130,15 @@ export interface VersionView extends VersionSummary {
 }
 
 export interface RuntimeStatus {
-  state: 'running' | 'stopped' | 'starting' | 'connecting' | 'retrying' | 'failed' | 'not-deployed';
+  state:
+    | 'running'
+    | 'stopped'
+    | 'starting'
+    | 'connecting'
+    | 'retrying'
+    | 'failed'
+    | 'degraded'
+    | 'not-deployed';
   inFlight: number;
   processed: number;
   failed: number;
@@ -360,7 +368,7 @@ export class RoutesService {
     return {
       routes: using.map((r) => ({
         ...r,
-        running: this.liveStatus(r).state === 'running',
+        running: ['running', 'degraded'].includes(this.liveStatus(r).state),
       })),
     };
   }

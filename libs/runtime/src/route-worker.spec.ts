@@ -479,6 +479,81 @@ describe('RouteWorker', () => {
     await worker.stop();
   });
 
+  it('a transaction whose dead letter is refused for a reason that is not the record degrades the route once, holds the message and recovers', async () => {
+    const dlq = new FakeDestination();
+    const { deps, source, parked, records } = fakeDeps([new FakeDestination()], dlq);
+    const warnings: string[] = [];
+    const lines: string[] = [];
+    const text = (line: string | { msg: string }) => (typeof line === 'string' ? line : line.msg);
+    deps.log = {
+      log: (line) => lines.push(text(line)),
+      warn: (line) => warnings.push(text(line)),
+      error: (line) => warnings.push(text(line)),
+    };
+    const deleted: string[] = [];
+    deps.deadLetters.delete = (id: string) => {
+      deleted.push(id);
+      return Promise.resolve(true);
+    };
+    // As the Kafka destination does: a failed send dooms the transaction, and says whether the
+    // record itself was refused.
+    let refusal: 'environment' | 'record' | undefined = 'environment';
+    const send = dlq.send.bind(dlq);
+    dlq.send = (m) => {
+      if (!refusal) return send(m);
+      const tx = m.transaction as { failed: boolean; recordRefused: boolean };
+      tx.failed = true;
+      tx.recordRefused = refusal === 'record';
+      return Promise.reject(
+        new ConnectorError(
+          'UNREACHABLE',
+          `kafka produce to dead: not hosted; card 4111111111111111`,
+          false,
+        ),
+      );
+    };
+    const doc = route({
+      errors: { deadLetter: { type: 'amqp', connection: 'rabbit', queue: 'orders.dlq' } },
+    });
+    const worker = await started(doc, deps);
+    const held = () =>
+      message('{not json', {
+        source: { type: 'kafka', name: 'orders.in', partition: 2, offset: '41' },
+        transaction: { failed: false, recordRefused: false },
+      });
+    await expect(source.deliver(held())).rejects.toThrow(/aborted and redone/);
+    const first = worker.status();
+    expect(first).toMatchObject({ state: 'degraded', deadLetterFailures: 1 });
+    expect(first.reason).toMatch(
+      /^the dead-letter destination refuses dead letters \(kafka produce to dead: not hosted; card \[PAN REDACTED\]\): the message at kafka orders.in partition 2 offset 41 waits/,
+    );
+    // Its row goes: the message waits in its source and parks again on the redo.
+    expect(deleted).toEqual(['dl-1']);
+    await expect(source.deliver(held())).rejects.toThrow(/aborted and redone/);
+    await expect(source.deliver(held())).rejects.toThrow(/aborted and redone/);
+    expect(worker.status()).toMatchObject({
+      state: 'degraded',
+      deadLetterFailures: 3,
+      since: first.since,
+    });
+    expect(deleted).toEqual(['dl-1', 'dl-2', 'dl-3']);
+    expect(records).toEqual([]);
+    // One warning for the state change, not one per try.
+    expect(warnings.filter((w) => /degraded/.test(w))).toHaveLength(1);
+    expect(warnings.join('\n')).not.toContain('4111111111111111');
+    // The cause goes away: the dead letter goes, the route is running again, and says so once.
+    refusal = undefined;
+    await expect(source.deliver(held())).resolves.toMatchObject({ outcome: 'dead-lettered' });
+    expect(worker.status()).toMatchObject({ state: 'running', deadLetterFailures: 3 });
+    expect(lines.filter((l) => /takes dead letters again/.test(l))).toHaveLength(1);
+    expect(parked).toHaveLength(4);
+    // A refusal of the record itself is the source's to mark on the redo: nothing to degrade.
+    refusal = 'record';
+    await expect(source.deliver(held())).rejects.toThrow(/aborted and redone/);
+    expect(worker.status()).toMatchObject({ state: 'running', deadLetterFailures: 4 });
+    await worker.stop();
+  });
+
   it('returns the answer of the reply destination to a source that awaits one', async () => {
     const answer: Reply = { body: Buffer.from('{"ok":true}'), contentType: 'application/json' };
     const out = new FakeDestination([], answer);

@@ -99,9 +99,12 @@ export interface WorkerStatus {
   /**
    * `connecting`: waiting for its broker's first answer; `retrying`: the broker refused or could
    * not be reached, and it tries again (`reason` says why); `failed`: it could not start and is
-   * restarted after a delay.
+   * restarted after a delay; `degraded`: it runs, but messages wait in their source because
+   * the dead-letter destination refuses their dead letters for a reason that may pass (a topic
+   * that does not exist, say: `delivery: exactly-once`, where a dead letter is part of the
+   * source's transaction); `reason` says why, and they are tried again until it passes.
    */
-  state: 'running' | 'stopped' | 'starting' | 'connecting' | 'retrying' | 'failed';
+  state: 'running' | 'stopped' | 'starting' | 'connecting' | 'retrying' | 'failed' | 'degraded';
   inFlight: number;
   processed: number;
   failed: number;
@@ -116,6 +119,8 @@ export interface WorkerStatus {
   reason?: string | null;
   /** Since when it is in this state (ISO 8601). */
   since?: string;
+  /** Dead letters its dead-letter destination did not take (each try counts). */
+  deadLetterFailures?: number;
 }
 
 /** A start given up because the route's stored state changed while it waited for its broker. */
@@ -170,6 +175,12 @@ export class RouteWorker {
   private failed = 0;
   private lastError: string | null = null;
   private lastErrorSummary: string | null = null;
+  private deadLetterFailures = 0;
+  /**
+   * Set while a message waits in its source because the dead-letter destination refused its dead
+   * letter for a reason that may pass (`delivery: exactly-once`): the route is `degraded`.
+   */
+  private deadLetterHold?: { at: string; reason: string; since: Date };
   /** Stopped for good: its destinations are closed. */
   private closed = false;
   /** Aborted by stop(): waits between delivery attempts end and the message goes back. */
@@ -357,7 +368,11 @@ export class RouteWorker {
       failed: this.failed,
       lastError: this.lastError,
       lastErrorSummary: this.lastErrorSummary,
+      deadLetterFailures: this.deadLetterFailures,
     };
+    const hold = this.deadLetterHold;
+    if (this.state === 'running' && hold)
+      return { ...base, state: 'degraded', reason: hold.reason, since: hold.since.toISOString() };
     const spec = this.document.source;
     if (this.state === 'starting' && spec.connection !== undefined) {
       // Still waiting for the source's broker: say whether it answered and why it refused.
@@ -748,6 +763,9 @@ export class RouteWorker {
       options.trace.outcome('dead-lettered', error);
       return { id, outcome: 'dead-lettered', error };
     }
+    // Its transaction failed already (a send of it, or of a message before it in the same
+    // transaction): the dead letter would be aborted with it.
+    if (message.transaction?.failed) this.abandonTransaction(id, []);
     // Hashed once, for the dead letter and its record alike (in slices: it may be 200 MB).
     const payloadDigest = await payloadSha256(message.payload);
     const deadLetterId = await this.deps.deadLetters.park({
@@ -804,15 +822,29 @@ export class RouteWorker {
           () => this.deadLetter!.send(out),
           this.halt.signal,
         );
+        this.deadLetterTaken();
       } catch (err) {
+        this.deadLetterFailures += 1;
         // In a transaction, the dead letter is lost with it: the whole transaction comes again.
-        if (message.transaction?.failed) this.abandonTransaction(id, []);
+        if (message.transaction?.failed) {
+          // Nor is the row kept: the message waits in its source and parks again on the redo (a
+          // row per try piled up duplicates, one every few seconds while the cause lasted).
+          await this.deps.deadLetters.delete(deadLetterId).catch((deleteErr: unknown) => {
+            this.deps.log.warn(
+              `route ${this.routeId}: dead letter ${deadLetterId} of ${id}, whose transaction failed, could not be removed (it comes again): ${errorText(deleteErr)}`,
+            );
+          });
+          if (!message.transaction.recordRefused) this.deadLetterRefused(message, err);
+          this.abandonTransaction(id, []);
+        }
         // The encrypted copy is committed: the message is safe and can be replayed from there.
         this.deps.log.warn(
           `route ${this.routeId}: dead-letter destination failed for ${id} (kept in the table): ${(err as Error).message}`,
         );
       }
     }
+    // The message that was held is through (kept in the table only, say): nothing waits now.
+    if (this.deadLetterHold?.at === holdKey(message)) this.deadLetterTaken();
     await this.record(message, id, receivedAt, 'dead-lettered', {
       attempts: failure.attempts,
       receipts,
@@ -836,6 +868,49 @@ export class RouteWorker {
       ...(options.trace.traceId ? { traceId: options.trace.traceId } : {}),
     });
     return { id, outcome: 'dead-lettered', error, deadLetterId };
+  }
+
+  /**
+   * The dead-letter destination refused a dead letter of a transaction, not for the record itself
+   * (that one the source marks, and the redo keeps it from the destination): a topic that does not
+   * exist, an authorisation, a broker away. The message waits in its source (its offset is not
+   * committed) and is tried again after a growing pause; the route is `degraded` until a dead
+   * letter goes through. One warning when it begins, one when it ends, not one per try.
+   */
+  private deadLetterRefused(message: InboundMessage, err: unknown): void {
+    const { source } = message;
+    const where =
+      source.partition === undefined
+        ? `${source.type} ${source.name}`
+        : `${source.type} ${source.name} partition ${source.partition} offset ${source.offset}`;
+    const reason = redactPanText(
+      `the dead-letter destination refuses dead letters (${errorText(err)}): the message at ${where} waits in its source, with those after it, and is tried again`,
+    );
+    const held = this.deadLetterHold;
+    this.deadLetterHold = { at: holdKey(message), reason, since: held?.since ?? new Date() };
+    if (held) {
+      this.deps.log.debug?.(`route ${this.routeId}: ${reason}`);
+      return;
+    }
+    this.deps.log.warn({
+      msg: `route ${this.routeId}: degraded: ${reason}`,
+      event: 'route.degraded',
+      route: this.routeId,
+      routeVersion: this.version,
+    });
+  }
+
+  /** A dead letter went through (or the held message was done with): no longer degraded. */
+  private deadLetterTaken(): void {
+    const held = this.deadLetterHold;
+    if (!held) return;
+    this.deadLetterHold = undefined;
+    this.deps.log.log({
+      msg: `route ${this.routeId}: the dead-letter destination takes dead letters again (refused since ${held.since.toISOString()}); no longer degraded`,
+      event: 'route.recovered',
+      route: this.routeId,
+      routeVersion: this.version,
+    });
   }
 
   private record(
@@ -946,6 +1021,12 @@ function carriedKey(message: InboundMessage): Buffer | null {
   if (key === undefined) return null;
   const text = key.toString(isUtf8(key) ? 'utf8' : 'latin1');
   return redactPanText(text) === text ? key : null;
+}
+
+/** Where a message stands in its source, to know it when it comes again. */
+function holdKey(message: InboundMessage): string {
+  const { source } = message;
+  return `${source.type}\u0000${source.name}\u0000${source.partition ?? ''}\u0000${source.offset ?? ''}`;
 }
 
 /** Headers without any `x-junction-*` one, in whatever letter case it came. */

@@ -293,7 +293,7 @@ export function DashboardScreen() {
   if (!me.can('routes.run')) return <Forbidden permission="routes.run" />;
   const list = routes.data ?? [];
   const failing = list.filter((r) =>
-    r.processes.some((p) => p.state === 'failed' || p.state === 'retrying'),
+    r.processes.some((p) => ['failed', 'retrying', 'degraded'].includes(p.state)),
   );
   return (
     <>

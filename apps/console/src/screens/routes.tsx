@@ -42,9 +42,11 @@ export function StateBadge({ state }: { state: string }) {
       ? 'green'
       : state === 'failed'
         ? 'red'
-        : state === 'starting'
-          ? 'yellow'
-          : 'gray';
+        : state === 'degraded'
+          ? 'orange'
+          : state === 'starting'
+            ? 'yellow'
+            : 'gray';
   return (
     <StatusDot color={color} testId="route-state">
       {state}

@@ -87,12 +87,34 @@ export function registerRuntimeGauges(
   const routes = () => supervisor.statuses();
   new Gauge({
     name: 'junction_route_running',
-    help: '1 while the route runs in this process, 0 while it is starting or failed to start.',
+    help: '1 while the route runs in this process (degraded too), 0 while it is starting or failed to start.',
     labelNames: ['route'],
     registers,
     collect() {
       this.reset();
-      for (const r of routes()) this.set({ route: r.routeId }, r.state === 'running' ? 1 : 0);
+      for (const r of routes())
+        this.set({ route: r.routeId }, r.state === 'running' || r.state === 'degraded' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'junction_route_degraded',
+    help: '1 while the route runs but messages wait in their source because its dead-letter destination refuses their dead letters (route status says why).',
+    labelNames: ['route'],
+    registers,
+    collect() {
+      this.reset();
+      for (const r of routes()) this.set({ route: r.routeId }, r.state === 'degraded' ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'junction_dead_letter_failures_total',
+    help: "Dead letters the route's dead-letter destination did not take, each try counted (kept in the dead-letter table; on an exactly-once route the message waits in its source and is tried again).",
+    labelNames: ['route'],
+    registers,
+    collect() {
+      this.reset();
+      for (const r of routes())
+        if (r.deadLetterFailures) this.inc({ route: r.routeId }, r.deadLetterFailures);
     },
   });
   new Gauge({

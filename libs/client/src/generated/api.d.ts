@@ -1796,7 +1796,7 @@ export interface components {
              */
             process: string;
             /** @enum {string} */
-            state: "running" | "stopped" | "starting" | "connecting" | "retrying" | "failed" | "not-deployed";
+            state: "running" | "stopped" | "starting" | "connecting" | "retrying" | "failed" | "degraded" | "not-deployed";
             /**
              * Format: date-time
              * @description Since when (when known).
@@ -1812,10 +1812,10 @@ export interface components {
         };
         RouteRuntimeDto: {
             /**
-             * @description This process's worker of the route: connecting (waiting for its broker), retrying (the broker refused or is away; reason says why), failed (restarted after a delay).
+             * @description This process's worker of the route: connecting (waiting for its broker), retrying (the broker refused or is away; reason says why), failed (restarted after a delay), degraded (it runs, but messages wait in their source because the dead-letter destination refuses their dead letters for a reason that may pass; reason says why, and they are tried again).
              * @enum {string}
              */
-            state: "running" | "stopped" | "starting" | "connecting" | "retrying" | "failed" | "not-deployed";
+            state: "running" | "stopped" | "starting" | "connecting" | "retrying" | "failed" | "degraded" | "not-deployed";
             /**
              * @description Why it is not running, in the broker's words (card numbers redacted).
              * @example Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN..."
@@ -1985,12 +1985,12 @@ export interface components {
             activeVersion: number | null;
             latestVersion: number;
             /** @enum {string} */
-            state: "running" | "stopped" | "starting" | "connecting" | "retrying" | "failed" | "not-deployed";
+            state: "running" | "stopped" | "starting" | "connecting" | "retrying" | "failed" | "degraded" | "not-deployed";
             inFlight: number;
             processed: number;
             failed: number;
             lastError: string | null;
-            /** @description Why it is not running (connecting, retrying, failed), card numbers redacted. */
+            /** @description Why it is not running (connecting, retrying, failed) or runs degraded, card numbers redacted. */
             reason: string | null;
             /**
              * Format: date-time

@@ -101,6 +101,7 @@ export function kafkaClientConfig(
 }
 
 const CONCURRENT_TRANSACTIONS = 'another concurrent operation on the same transaction';
+const LIMITED_RETRIES = 'Limiting retries for the idempotent producer';
 
 /** The connection's `batch` settings over the defaults (validated at save time; checked again here). */
 export function kafkaBatchOptions(
@@ -121,9 +122,10 @@ export function kafkaBatchOptions(
 }
 
 /**
- * kafkajs logs into the connector logger. Its ERROR lines for single failed responses
- * ("Response Metadata ... This server does not host this topic-partition") are retried by kafkajs
- * itself and are warnings to us; what fails for good surfaces as an error from send or a crash.
+ * kafkajs logs into the connector logger. Its lines for single failed responses ("Response
+ * Metadata ... This server does not host this topic-partition") are retried by kafkajs itself:
+ * debug to us, or a cause that lasts wrote a dozen warnings every few seconds for as long as it
+ * lasted; what fails for good surfaces as an error from send or a crash, and is told there.
  */
 function kafkaLogCreator(logger: ConnectorLogger): logCreator {
   return () =>
@@ -132,8 +134,15 @@ function kafkaLogCreator(logger: ConnectorLogger): logCreator {
       const line = `kafkajs ${namespace}: ${message}${error ? `: ${errorText(error)}` : ''}`;
       // CONCURRENT_TRANSACTIONS: a transaction's first send while the coordinator still writes
       // the previous one's markers, which an exactly-once route meets after most commits; retried.
-      if (line.includes(CONCURRENT_TRANSACTIONS)) logger.debug(line);
-      else if (level === logLevel.ERROR && !message.startsWith('Response ')) logger.error(line);
+      // LIMITED_RETRIES: said of every transactional producer, whose retries are bounded on
+      // purpose (one whose send failed is replaced: see kafka-transactions.ts).
+      if (
+        line.includes(CONCURRENT_TRANSACTIONS) ||
+        line.includes(LIMITED_RETRIES) ||
+        message.startsWith('Response ')
+      )
+        logger.debug(line);
+      else if (level === logLevel.ERROR) logger.error(line);
       else if (level <= logLevel.WARN) logger.warn(line);
       else if (level === logLevel.INFO) logger.info(line);
       else logger.debug(line);

@@ -57,6 +57,10 @@ export class KafkaTransaction implements MessageTransaction {
     return this.failure !== undefined;
   }
 
+  get recordRefused(): boolean {
+    return recordRefusal(this.failure) !== undefined;
+  }
+
   /** Why it failed (undefined while it has not). */
   get error(): unknown {
     return this.failure;
@@ -131,6 +135,9 @@ export function recordRefusal(failure: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** kafkajs's retries of a transaction's requests (see connect): 10 ms doubling to 2 s, 12 times. */
+export const TRANSACTION_RETRY = { initialRetryTime: 10, maxRetryTime: 2_000, retries: 12 };
 
 interface PartitionProducer {
   producer: Promise<Producer>;
@@ -228,8 +235,11 @@ export class KafkaTransactions {
       transactionTimeout: this.options.transactionTimeout,
       // The first send of each transaction may find the previous one still completing
       // (CONCURRENT_TRANSACTIONS, a few ms): kafkajs's default first retry after 300 ms would
-      // idle the partition that long after every commit.
-      retry: { initialRetryTime: 10, retries: Number.MAX_SAFE_INTEGER },
+      // idle the partition that long after every commit. Bounded (about 10 s in all): with no
+      // bound, a send that fails for a reason that lasts (a topic that does not exist and cannot
+      // be made, say) was retried inside kafkajs for ever, holding the partition with nobody
+      // told; failed, the transaction is aborted and redone after a pause, and the route says why.
+      retry: TRANSACTION_RETRY,
     });
     try {
       await producer.connect();
@@ -299,15 +309,20 @@ export class KafkaTransactions {
         });
         await tx.transaction.commit();
         resolveOffset(last);
+        const failed = this.failures.get(partition);
+        if (failed !== undefined)
+          this.logger.info(
+            `${this.name}: partition ${partition} commits again, after ${failed} aborted ${failed === 1 ? 'try' : 'tries'}`,
+          );
         this.failures.delete(partition);
         this.forgetRefused(partition, last);
       } catch (err) {
         // A record the broker refuses as such would abort every try: the redo dead-letters it.
         const refusal = done < chunk.length ? recordRefusal(tx?.error) : undefined;
         if (refusal !== undefined) this.refuse(partition, chunk[done].offset, refusal);
-        await this.abort(partition, entry, tx, err);
         const attempt = (this.failures.get(partition) ?? 0) + 1;
         this.failures.set(partition, attempt);
+        await this.abort(partition, entry, tx, err, attempt);
         seekBack(consumer, { topic, partition, offset: chunk[0].offset }, attempt, {
           pause,
           timers: this.timers,
@@ -365,16 +380,25 @@ export class KafkaTransactions {
     entry: PartitionProducer,
     tx: KafkaTransaction | undefined,
     err: unknown,
+    attempt: number,
   ): Promise<void> {
-    this.logger.warn(
-      `${this.name}: transaction on partition ${partition} aborted: ${errorText(err)}`,
-    );
+    // One warning when a partition begins to fail, not one per try: a cause that lasts (a
+    // dead-letter topic that does not exist) would write a line every few seconds for hours. The
+    // route's status says what holds it meanwhile; the next commit says it passed.
+    const line = `${this.name}: transaction on partition ${partition} aborted: ${errorText(err)}`;
+    if (attempt === 1)
+      this.logger.warn(`${line}; it is redone (further aborts in a row are logged at debug level)`);
+    else this.logger.debug(`${line} (${attempt} in a row)`);
     // Abortable only while it is open: a commit or abort that failed half way, or a producer
     // that could not begin one (fenced, coordinator lost), leaves kafkajs's producer unusable.
     if (tx?.transaction.isActive()) {
       try {
         await tx.transaction.abort();
-        return;
+        // A send of it that failed (kafkajs's bounded retries ran out) may have reached the
+        // broker all the same, leaving the producer's sequence numbers behind the broker's: the
+        // next transaction's first record could be taken for a duplicate and dropped. Replaced,
+        // the producer starts a new epoch with fresh sequence numbers.
+        if (!tx.failed) return;
       } catch (abortErr) {
         this.logger.warn(
           `${this.name}: abort on partition ${partition} failed: ${errorText(abortErr)}`,
