@@ -17,6 +17,7 @@ import { AuditReplayIndex1765120000000 } from './1765120000000-audit-replay-inde
 import { ConnectionKindShape1765150000000 } from './1765150000000-connection-kind-shape';
 import { ProviderRefreshToken1765160000000 } from './1765160000000-provider-refresh-token';
 import { KeyProvenance1765170000000 } from './1765170000000-key-provenance';
+import { ReplayJobApprovedActive1765180000000 } from './1765180000000-replay-job-approved-active';
 
 /** Every migration, in order. Listed explicitly so that source (tests) and dist (npm start) agree. */
 export const MIGRATIONS = [
@@ -39,4 +40,5 @@ export const MIGRATIONS = [
   ConnectionKindShape1765150000000,
   ProviderRefreshToken1765160000000,
   KeyProvenance1765170000000,
+  ReplayJobApprovedActive1765180000000,
 ];

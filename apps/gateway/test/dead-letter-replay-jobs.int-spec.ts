@@ -64,6 +64,7 @@ interface Job {
   version: number | null;
   cancelRequested: boolean;
   finishedAt: string | null;
+  error: string | null;
 }
 
 describe('dead-letter replay jobs', () => {
@@ -356,6 +357,81 @@ describe('dead-letter replay jobs', () => {
       await finished((running.body as Job).id);
       await drain();
     } finally {
+      expect((await api('DELETE', sample)).status).toBe(204);
+    }
+  }, 60_000);
+
+  it('a job pinned to a version stops, before its next item, once the route is rolled back from that version', async () => {
+    await park('ROLLED_BACK', 3, (i) => ({ id: `rolled-back-${i}` }));
+    const filter = { routeId: 'rj', reasonCode: ['ROLLED_BACK'] };
+    // Version 2 runs, and the job is pinned to it (by one who may activate).
+    expect((await api('POST', '/api/v1/routes/rj/versions/2/activate')).status).toBe(200);
+    try {
+      clockA.hold();
+      const created = await api('POST', '/api/v1/dead-letters/replay-jobs', {
+        filter,
+        version: 2,
+        ratePerSecond: 1,
+      });
+      expect(created.body).toMatchObject({ version: 2, total: 3 });
+      const id = (created.body as Job).id;
+      await eventually(async () => {
+        expect(await job(id)).toMatchObject({ state: 'running', done: 1 });
+        expect(clockA.waiting).toBe(1);
+      });
+      // Rolled back (version 2 leaks, say): the job must not replay on through it.
+      expect((await api('POST', '/api/v1/routes/rj/versions/1/activate')).status).toBe(200);
+      clockA.release();
+      const failed = await finished(id, 'failed');
+      expect(failed).toMatchObject({ done: 1, failed: 0, total: 3 });
+      expect(failed.error).toMatch(
+        /version 2, made while version 2 was active; the route's active version is now 1 \(a rollback/,
+      );
+      expect(await drain()).toEqual(['rolled-back-0']);
+      // One made now is approved against the route as it runs now (all three: a replayed letter
+      // stays, marked replayed).
+      const again = await api('POST', '/api/v1/dead-letters/replay-jobs', { filter, version: 2 });
+      expect(again.status).toBe(202);
+      expect(await finished((again.body as Job).id)).toMatchObject({ done: 3, failed: 0 });
+      expect((await drain()).sort()).toEqual([0, 1, 2].map((i) => `rolled-back-${i}`));
+    } finally {
+      clockA.release();
+      expect((await api('POST', '/api/v1/routes/rj/versions/1/activate')).status).toBe(200);
+    }
+    await drain();
+  }, 60_000);
+
+  it('a job pinned to a version that is not the running one stops once the sample guard refuses that version', async () => {
+    await park('GUARD_LATER', 3, (i) => ({ id: `guard-later-${i}` }));
+    const filter = { routeId: 'rj', reasonCode: ['GUARD_LATER'] };
+    const sample = '/api/v1/routes/rj/samples/later-card';
+    clockA.hold();
+    try {
+      // Made while version 2 passes the guard; a batch lasts GUARD_EVERY.ms (5 s) on the clock.
+      const created = await api('POST', '/api/v1/dead-letters/replay-jobs', {
+        filter,
+        version: 2,
+        ratePerSecond: 0.1,
+      });
+      expect(created.status).toBe(202);
+      const id = (created.body as Job).id;
+      await eventually(async () => {
+        expect(await job(id)).toMatchObject({ state: 'running', done: 1 });
+        expect(clockA.waiting).toBe(1);
+      });
+      // A sample that version 2 (no mask) lets a card number out of, added meanwhile.
+      expect(
+        (await api('PUT', sample, { body: { id: 'l-1', total: 1, card: '4111111111111111' } }))
+          .status,
+      ).toBe(200);
+      clockA.release();
+      const failed = await finished(id, 'failed');
+      expect(failed).toMatchObject({ done: 1, failed: 0, total: 3 });
+      expect(failed.error).toMatch(/version 2 may not run any more: .*card number.*later-card/);
+      expect(JSON.stringify(failed)).not.toMatch(CARD);
+      expect(await drain()).toEqual(['guard-later-0']);
+    } finally {
+      clockA.release();
       expect((await api('DELETE', sample)).status).toBe(204);
     }
   }, 60_000);

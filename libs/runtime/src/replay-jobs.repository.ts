@@ -18,6 +18,8 @@ export interface ReplayJobRow {
   state: ReplayJobState;
   filter: StoredFilter;
   routeVersion: number | null;
+  /** The route's active version when a job pinned to `routeVersion` was made (else null). */
+  routeActiveVersion: number | null;
   ratePerSecond: number | null;
   total: number;
   done: number;
@@ -36,7 +38,8 @@ export interface ClaimedItem {
   deadLetterId: string;
 }
 
-const COLUMNS = `id, state, filter, route_version AS "routeVersion", rate_per_second AS "ratePerSecond",
+const COLUMNS = `id, state, filter, route_version AS "routeVersion",
+  route_active_version AS "routeActiveVersion", rate_per_second AS "ratePerSecond",
   total, done, failed, started_by AS "startedBy", created_at AS "createdAt", started_at AS "startedAt",
   finished_at AS "finishedAt", cancel_requested AS "cancelRequested", lease_owner AS "leaseOwner", error`;
 
@@ -61,16 +64,19 @@ export class ReplayJobsRepository {
   async create(job: {
     filter: DeadLetterFilter;
     routeVersion: number | null;
+    routeActiveVersion: number | null;
     ratePerSecond: number | null;
     startedBy: string;
   }): Promise<string> {
     return this.db.transaction(async (m) => {
       const [{ id }] = (await m.query(
-        `INSERT INTO dead_letter_replay_jobs (filter, route_version, rate_per_second, total, started_by)
-         VALUES ($1, $2, $3, 0, $4) RETURNING id`,
+        `INSERT INTO dead_letter_replay_jobs
+           (filter, route_version, route_active_version, rate_per_second, total, started_by)
+         VALUES ($1, $2, $3, $4, 0, $5) RETURNING id`,
         [
           JSON.stringify(storedFilter(job.filter)),
           job.routeVersion,
+          job.routeActiveVersion,
           job.ratePerSecond,
           job.startedBy,
         ],

@@ -38,16 +38,23 @@ export interface ReplayJobOptions {
   clock: ReplayClock;
   /**
    * The registry's sample guard on a stored version (see RoutesService.guardStoredVersion): a
-   * job through a version that is not the running one runs it as its activation would.
+   * job through a version that is not the running one runs it as its activation would, when it
+   * is made and again at each batch while it runs. Required: no job may skip it.
    */
-  guardVersion?: (routeId: string, version: number) => Promise<void>;
+  guardVersion: (routeId: string, version: number) => Promise<void>;
   /**
    * The route's active version as the registry has it (every process agrees on it, where the
-   * version this process runs may differ a moment, or be none on a stopped route); without it,
-   * the version this process runs.
+   * version this process runs may differ a moment, or be none on a stopped route). Required: a
+   * job pinned to a version checks it before each item.
    */
-  activeVersion?: (routeId: string) => Promise<number | null>;
+  activeVersion: (routeId: string) => Promise<number | null>;
 }
+
+/**
+ * A batch of a job pinned to a version that is not the active one: the sample guard runs on the
+ * version again after this many items, or this long (on the job's clock), whichever comes first.
+ */
+export const GUARD_EVERY = { items: 100, ms: 5_000 };
 
 export interface Actor {
   name: string;
@@ -146,16 +153,10 @@ export class ReplayJobsService {
         `ratePerSecond must be above 0 and at most ${MAX_RATE}`,
       );
     if (input.dryRun) return { dryRun: true, total: await this.repo.count(filter) };
+    let activeVersion: number | null = null;
     if (input.version !== undefined) {
-      let runningVersion: number | null | undefined;
-      if (this.options.activeVersion) {
-        runningVersion = await this.options.activeVersion(filter.routeId!);
-      } else {
-        const running = await this.supervisor.replayWorker(filter.routeId!);
-        runningVersion = running?.worker.version;
-        await running?.release();
-      }
-      const another = runningVersion !== input.version;
+      activeVersion = await this.options.activeVersion(filter.routeId!);
+      const another = activeVersion !== input.version;
       if (another && !actor.mayActivate)
         throw new JunctionError(
           'FORBIDDEN',
@@ -170,13 +171,16 @@ export class ReplayJobsService {
       await probe.release();
       // And as an activation, it passes the sample guard first (a version the guard kept from
       // running would otherwise run here, to its destinations, over the stored payloads).
-      if (another) await this.options.guardVersion?.(filter.routeId!, input.version);
+      if (another) await this.options.guardVersion(filter.routeId!, input.version);
     }
+    // One who may not activate names the active version at most: the job follows the active
+    // one (a rollback from it, say for leaking card numbers, is not undone by a pinned job).
+    const routeVersion = actor.mayActivate ? (input.version ?? null) : null;
     const id = await this.repo.create({
       filter,
-      // One who may not activate names the active version at most: the job follows the active
-      // one (a rollback from it, say for leaking card numbers, is not undone by a pinned job).
-      routeVersion: actor.mayActivate ? (input.version ?? null) : null,
+      routeVersion,
+      // What the pin was approved against: see versionRefusal.
+      routeActiveVersion: routeVersion === null ? null : activeVersion,
       ratePerSecond: rate ?? null,
       startedBy: actor.name,
     });
@@ -288,6 +292,7 @@ export class ReplayJobsService {
       }
       const interval = job.ratePerSecond ? 1000 / job.ratePerSecond : 0;
       const startedAt = this.options.clock.now();
+      let guarded: { n: number; at: number } | undefined;
       for (let n = 0; ; n++) {
         if (interval > 0 && n > 0) {
           // Nothing left: end now rather than wait out one more interval.
@@ -301,6 +306,15 @@ export class ReplayJobsService {
         if (!lease.held) return; // taken over: the other process goes on from here
         if (lease.cancelRequested) {
           await this.finish(job, 'cancelled', null);
+          return;
+        }
+        const now = this.options.clock.now();
+        const guardDue =
+          !guarded || n - guarded.n >= GUARD_EVERY.items || now - guarded.at >= GUARD_EVERY.ms;
+        if (guardDue) guarded = { n, at: now };
+        const refused = await this.versionRefusal(job, guardDue);
+        if (refused !== undefined) {
+          await this.finish(job, 'failed', refused);
           return;
         }
         const item = await this.repo.takeNext(job.id, this.owner);
@@ -333,6 +347,37 @@ export class ReplayJobsService {
       throw err;
     } finally {
       await through?.release().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Why a job pinned to a version may not replay its next item through it (undefined: it may).
+   * The pin was allowed to one who may activate, as an activation would be: through the active
+   * version, or through another one that passed the sample guard while the route ran the version
+   * it ran then. Checked before each item (the active version) and each batch (GUARD_EVERY: the
+   * guard, whose samples may have changed since), so that neither a rollback
+   * from the pinned version, nor another activation, nor a sample it now lets a card number out
+   * of, leaves a job (queued or running) replaying through it.
+   */
+  private async versionRefusal(job: ReplayJobRow, guardDue: boolean): Promise<string | undefined> {
+    const version = job.routeVersion;
+    if (version === null) return undefined;
+    const routeId = job.filter.routeId!;
+    const active = await this.options.activeVersion(routeId);
+    if (active === version) return undefined;
+    const approved = job.routeActiveVersion;
+    if (active === null)
+      return `stopped: route '${routeId}' has no active version any more (it was deleted), so version ${version} may not run for the job.`;
+    if (approved !== null && active !== approved)
+      return `stopped: the job replays through version ${version}, made while version ${approved} was active; the route's active version is now ${active} (a rollback or another activation), so version ${version} may not run for it any more. Start a new job to go on.`;
+    if (!guardDue) return undefined;
+    try {
+      await this.options.guardVersion(routeId, version);
+      return undefined;
+    } catch (err) {
+      const e = err as { code?: unknown; message?: unknown };
+      if (e.code !== 'CONFLICT' && e.code !== 'NOT_FOUND') throw err;
+      return `stopped: version ${version} may not run any more: ${String(e.message)}`;
     }
   }
 
