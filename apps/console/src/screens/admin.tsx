@@ -15,7 +15,7 @@ import {
   Title,
 } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState, type FormEvent } from 'react';
+import { useState, type FormEvent, type ReactNode } from 'react';
 import { api, data, errorMessage, type Schemas } from '../api';
 
 const ROLES = ['admin', 'editor', 'operator', 'auditor', 'viewer'] as const;
@@ -31,6 +31,21 @@ function Outcome({ value }: { value?: { color: string; text: string } }) {
     >
       {value.text}
     </Alert>
+  );
+}
+
+/** A small outlined button for what ends something (a key, a session). */
+function DangerButton(props: { onClick: () => void; title?: string; children: ReactNode }) {
+  return (
+    <Button
+      size="xs"
+      color="var(--mantine-color-error)"
+      variant="outline"
+      title={props.title}
+      onClick={props.onClick}
+    >
+      {props.children}
+    </Button>
   );
 }
 
@@ -245,10 +260,7 @@ export function ApiKeysScreen() {
                   {k.revokedAt ? (
                     'revoked'
                   ) : (
-                    <Button
-                      size="xs"
-                      color="var(--mantine-color-error)"
-                      variant="outline"
+                    <DangerButton
                       onClick={() =>
                         void outcome
                           .run(
@@ -264,12 +276,9 @@ export function ApiKeysScreen() {
                       }
                     >
                       Revoke {k.name}
-                    </Button>
+                    </DangerButton>
                   )}
-                  <Button
-                    size="xs"
-                    color="var(--mantine-color-error)"
-                    variant="outline"
+                  <DangerButton
                     title="For a key that leaked: also revokes every key and disables every user made through it"
                     onClick={() =>
                       void outcome
@@ -287,7 +296,7 @@ export function ApiKeysScreen() {
                     }
                   >
                     Revoke {k.name} and all it made
-                  </Button>
+                  </DangerButton>
                 </Group>
               </Table.Td>
             </Table.Tr>
@@ -329,10 +338,7 @@ export function SessionsScreen() {
               <Table.Td>{new Date(s.expiresAt).toLocaleString()}</Table.Td>
               <Table.Td>{s.ip ?? ''}</Table.Td>
               <Table.Td>
-                <Button
-                  size="xs"
-                  color="var(--mantine-color-error)"
-                  variant="outline"
+                <DangerButton
                   onClick={() =>
                     void outcome
                       .run(
@@ -346,7 +352,7 @@ export function SessionsScreen() {
                   }
                 >
                   End session of {s.username}
-                </Button>
+                </DangerButton>
               </Table.Td>
             </Table.Tr>
           ))}
