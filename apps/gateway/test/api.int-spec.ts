@@ -338,23 +338,33 @@ describe('gateway API against real Postgres', () => {
       }
     });
 
-    it('refuses a credential in an HTTP destination path, which every reader of routes sees', async () => {
-      const doc = {
-        id: 'erp-key',
-        source: { type: 'http', path: 'erp-key', auth: 'none' },
-        destinations: [{ type: 'http', connection: 'erp', path: '/orders?api_key=k-1' }],
-      };
-      const problem = {
-        pointer: '/destinations/0/path',
-        message: expect.stringMatching(/^must not carry credentials in its query \(api_key\)/),
-      };
-      const checked = await call('POST', '/api/v1/routes/validate', doc);
-      expect(checked.body).toEqual({ valid: false, problems: [problem] });
-      const saved = await call('POST', '/api/v1/routes', doc);
-      expect(saved.status).toBe(400);
-      expect(JSON.stringify(saved.body)).not.toContain('k-1');
-      expect((await call('GET', '/api/v1/routes/erp-key')).status).toBe(404);
-    });
+    it.each([
+      ['/orders?api_key=k-1', 'api_key'],
+      // Azure Functions' function key; an Azure SAS token's signature.
+      ['/api/orders?code=k-1', 'code'],
+      ['/orders?sv=2022-11-02&sp=rw&sig=k-1', 'sig'],
+    ])(
+      'refuses a credential in an HTTP destination path (%s), which every reader of routes sees',
+      async (path, name) => {
+        const doc = {
+          id: 'erp-key',
+          source: { type: 'http', path: 'erp-key', auth: 'none' },
+          destinations: [{ type: 'http', connection: 'erp', path }],
+        };
+        const problem = {
+          pointer: '/destinations/0/path',
+          message: expect.stringMatching(
+            new RegExp(`^must not carry credentials in its query \\(${name}\\)`),
+          ),
+        };
+        const checked = await call('POST', '/api/v1/routes/validate', doc);
+        expect(checked.body).toEqual({ valid: false, problems: [problem] });
+        const saved = await call('POST', '/api/v1/routes', doc);
+        expect(saved.status).toBe(400);
+        expect(JSON.stringify(saved.body)).not.toContain('k-1');
+        expect((await call('GET', '/api/v1/routes/erp-key')).status).toBe(404);
+      },
+    );
 
     it('creates a route as version 1, active and running', async () => {
       const res = await call('POST', '/api/v1/routes?comment=first', ordersRoute);

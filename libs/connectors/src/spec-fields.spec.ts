@@ -32,6 +32,12 @@ describe('credential names (headers a message may not pass on, query parameters 
     'X-Order-Sig',
     'group_pass',
     'row-pass',
+    'jwt',
+    'X-JWT-Assertion',
+    'client_assertion',
+    'x-hmac',
+    'passphrase',
+    'passcode',
   ])('%s is one', (name) => {
     expect(CREDENTIAL_NAME.test(name)).toBe(true);
   });
@@ -51,6 +57,15 @@ describe('credential names (headers a message may not pass on, query parameters 
     'x-tenant',
   ])('%s is none', (name) => {
     expect(CREDENTIAL_NAME.test(name)).toBe(false);
+  });
+
+  it('takes a query parameter named `code` for a credential (Azure Functions, OAuth), never a kind of code', () => {
+    expect(queryCredentialNames('/api/orders?code=k&country_code=DE&promo-code=X&Code=k')).toEqual([
+      'code',
+      'Code',
+    ]);
+    // As a header name it is none: message headers named so pass on as before.
+    expect(CREDENTIAL_NAME.test('code')).toBe(false);
   });
 
   it('reads them in a query as a server does', () => {

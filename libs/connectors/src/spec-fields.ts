@@ -69,22 +69,29 @@ export function urlTarget(
  * or a `group_pass` still is one.
  */
 export const CREDENTIAL_NAME =
-  /auth(?!or(?!i[sz]))|(?<!(?:page|next|continuation|pagination|sync|cursor)[-_]?)token|secret|passw|pwd|cookie|session|signature|credential|api[-_]?key|access[-_]?key|private[-_]?key|(^|[-_])((?<!(?:sort|partition|cache|object|group|row|range|foreign|idempotency|dedup|message|order)[-_])key|sig|pass)$/i;
+  /auth(?!or(?!i[sz]))|(?<!(?:page|next|continuation|pagination|sync|cursor)[-_]?)token|secret|passw|pass(?:phrase|code)|pwd|cookie|session|signature|credential|assertion|jwt|hmac|api[-_]?key|access[-_]?key|private[-_]?key|(^|[-_])((?<!(?:sort|partition|cache|object|group|row|range|foreign|idempotency|dedup|message|order)[-_])key|sig|pass)$/i;
+
+/**
+ * Query parameters that carry a credential under a name that elsewhere carries none: Azure
+ * Functions' function key and an OAuth authorization code both travel as `?code=`. Only the whole
+ * name: a `country_code` or `promo-code` is no credential, nor is a message header called `code`.
+ */
+const QUERY_CREDENTIAL_NAME = /^code$/i;
 /** Header values that are credentials whatever the header is called. */
 export const CREDENTIAL_VALUE =
   /^\s*(bearer|basic|digest|token|negotiate|hmac|aws4-hmac-sha256)\s+\S/i;
 
 /**
  * The query parameters of a URL, or of a path with a query, whose names say they carry a
- * credential (CREDENTIAL_NAME), percent-decoded as a server reads them; none when it has no query.
+ * credential (CREDENTIAL_NAME, QUERY_CREDENTIAL_NAME), percent-decoded as a server reads them; none when it has no query.
  */
 export function queryCredentialNames(value: unknown): string[] {
   if (typeof value !== 'string') return [];
   const beforeFragment = value.split('#')[0];
   const at = beforeFragment.indexOf('?');
   if (at < 0) return [];
-  return [...new URLSearchParams(beforeFragment.slice(at + 1)).keys()].filter((k) =>
-    CREDENTIAL_NAME.test(k),
+  return [...new URLSearchParams(beforeFragment.slice(at + 1)).keys()].filter(
+    (k) => CREDENTIAL_NAME.test(k) || QUERY_CREDENTIAL_NAME.test(k),
   );
 }
 
