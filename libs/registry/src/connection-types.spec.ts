@@ -1,3 +1,4 @@
+import { rootCertificates } from 'node:tls';
 import {
   CONNECTION_TARGET_FIELDS,
   changedTargetFields,
@@ -56,15 +57,47 @@ describe('card numbers in config', () => {
   });
 
   it('leaves certificates, ordinary numbers and dates alone', () => {
-    const cert = `-----BEGIN CERTIFICATE-----\n${'4111111111111111/'.repeat(4)}\n-----END CERTIFICATE-----\n`;
+    // Every CA certificate Node trusts: real base64 bodies spell no card number.
     expect(
       connectionConfigProblems('http', {
         baseUrl: 'https://erp.internal/orders/2026-12-07/1733567400000',
         timeoutMs: 300000,
         headers: { 'x-tenant': 'eu-1234567' },
-        tls: { ca: cert },
+        tls: { ca: rootCertificates.join('\n') },
       }),
     ).toEqual([]);
+    for (const cert of rootCertificates)
+      expect(connectionConfigProblems('http', { baseUrl: 'https://e', tls: { ca: cert } })).toEqual(
+        [],
+      );
+  });
+
+  it('finds no card number in random base64 bodies (a certificate is random bytes to the detector)', () => {
+    let seed = 20261207;
+    const byte = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed >>> 24;
+    };
+    for (let i = 0; i < 300; i++) {
+      const body = Buffer.from(Array.from({ length: 1200 }, byte))
+        .toString('base64')
+        .replace(/.{64}/g, '$&\n');
+      const ca = `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
+      expect(connectionConfigProblems('http', { baseUrl: 'https://e', tls: { ca } })).toEqual([]);
+    }
+  });
+
+  it.each([
+    ['a card number as the body', '4111111111111111'],
+    ['card numbers in base64 lines', '4111111111111111/'.repeat(4)],
+    ['a card number within base64', `MIIB${'A'.repeat(60)}\nAAAA4111 1111 1111 1111AAAA\n`],
+    ['a card number in a header line', 'Proc-Type: 4111-1111-1111-1111\n\nMIIB'],
+  ])('refuses a PEM-looking block holding %s: it is shown back as written', (_name, body) => {
+    const ca = `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
+    const problems = connectionConfigProblems('http', { baseUrl: 'https://e', tls: { ca } });
+    expect(problems).toEqual([
+      { pointer: '/config/tls/ca', message: 'must not hold a card number' },
+    ]);
   });
 
   it('takes an edit of a connection stored before the rule, refusing only what is new', () => {

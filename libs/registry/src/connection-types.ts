@@ -85,18 +85,18 @@ const ajv = new Ajv2020({ allErrors: true, strict: false });
 useLinearUniqueItems(ajv);
 const validators = byKind((kind) => ajv.compile(CONNECTION_CONFIG_SCHEMAS[kind]));
 
-/** A PEM block (a certificate): base64, whose digit runs are no number anyone reads. */
-const PEM_BLOCK = /-----BEGIN [A-Z0-9 ]+-----[\s\S]*?-----END [A-Z0-9 ]+-----/g;
-
 /**
  * Config values and keys holding a card number, wherever in config (a vhost, a client id, a
  * header, a URL's path): config is stored and shown back as it was written (GET /connections,
  * the console's connection screen), as route documents are, so it is refused at save like them,
  * never redacted, and never quoted back. A key is named by its object (its own pointer would
- * quote it). PEM blocks are left out: their base64 spells no number. `stored` is the config as
- * saved before this check came in: a value or key it already holds at the same place is not
- * refused, so such a connection can still be edited (a secret rotated) without that value
- * changing, which is often a partner's (a numeric merchant id in a base URL).
+ * quote it). PEM blocks are read like any text: skipping what stood between BEGIN and END lines
+ * let any text, a card number included, be saved and shown back, and a real certificate's base64
+ * holds no card number (letters break digit runs: none of Node's root certificates does, nor
+ * megabytes of random base64). `stored` is the config as saved before this check came in: a
+ * value or key it already holds at the same place is not refused, so such a connection can still
+ * be edited (a secret rotated) without that value changing, which is often a partner's (a
+ * numeric merchant id in a base URL).
  */
 export function cardNumberProblems(
   value: unknown,
@@ -104,7 +104,7 @@ export function cardNumberProblems(
   stored?: unknown,
 ): Array<{ pointer: string; message: string }> {
   if (typeof value === 'string')
-    return value !== stored && containsPan(value.replace(PEM_BLOCK, ' '))
+    return value !== stored && containsPan(value)
       ? [{ pointer, message: 'must not hold a card number' }]
       : [];
   if (typeof value === 'number' || typeof value === 'bigint')
