@@ -53,6 +53,7 @@ const dense: Array<[string, string]> = [
   ['1\\n1\\n ... (JSON)', '1\\n'],
   ['Arabic-Indic digits', '\u0661 '],
   ['4111 1111 1111 111 ...', '4111 1111 1111 111 '],
+  ['1234-5678- ...', '1234-5678-'],
 ];
 let baselineMs = 0;
 for (const [kind, unit] of dense) {

@@ -3,6 +3,7 @@ import {
   containsPan,
   luhnValid,
   mayHoldPan,
+  panDetectorSteps,
   PAN_REDACTED,
   redactPans,
   redactPanText,
@@ -326,5 +327,36 @@ describe('PAN detector: card numbers written with escapes', () => {
     ['timestamps in a query', 't=1700000000000+1700000000001&u=1%2C2'],
   ])('leaves %s alone', (_name, text) => {
     expect(redactPanText(text)).toBe(text);
+  });
+});
+
+describe('PAN detector: linear work', () => {
+  // Counted in steps (characters read, spans tried), not in time: four times the text takes at
+  // most four times the steps, and a bounded number per character, whatever the text is.
+  const shapes: Array<[string, string]> = [
+    ['dashed digits', '1234-5678-'],
+    ['digits and spaces', '1 '],
+    ['one long digit run', '1'],
+    ['card numbers', '4111-1111-1111-1111 '],
+    ['pipes', '1234|5678|'],
+    ['table cells', '| 4111 '],
+    ['JSON escapes', '1\\n'],
+    ['percent escapes', '1%20'],
+    ['zero-width spaces', '1\u200b'],
+    ['UUID-like', '12345678-1234-1234-1234-'],
+    ['prose', 'The order 12 ships on Monday. '],
+  ];
+  it.each(shapes)('%s', (_name, unit) => {
+    const MIB = 1 << 20;
+    const text = (size: number) => unit.repeat(Math.ceil(size / unit.length)).slice(0, size);
+    const steps = (size: number) => {
+      const before = panDetectorSteps();
+      redactPanText(text(size));
+      return panDetectorSteps() - before;
+    };
+    const one = steps(MIB);
+    const four = steps(4 * MIB);
+    expect(four).toBeLessThanOrEqual(4 * one + 1000);
+    expect(four / (4 * MIB)).toBeLessThan(64);
   });
 });

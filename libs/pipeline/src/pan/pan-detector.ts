@@ -29,26 +29,29 @@ export function isPanSeparator(ch: string): boolean {
 }
 
 /**
- * A JSON escape of a separator, as a log line or any JSON text writes it (`\n`, `\t`, `\u2028`;
- * any `\uXXXX`, since JSON writers escape only what is odd). Texts that hold JSON (a body written
- * into a log line) are redacted as they are, so the escapes separate groups too.
- */
-const ESCAPED_SEPARATOR = '\\\\(?:u[0-9A-Fa-f]{4}|[bfnrt/])';
-
-/**
  * A run of decimal digits of any script (ASCII, full-width, Arabic-Indic, ...), up to 8 separators
- * (characters or JSON escapes) between two of them. A separator starts with no digit, so matching
- * is linear.
+ * (SEPARATOR_CLASS characters, or JSON escapes of them as a log line or any JSON text writes them:
+ * `\n`, `\t`, `\u2028`, any `\uXXXX`) between two of them: what {@link redactRuns} reads, by
+ * hand in one pass (a regex for it, `\p{Nd}(?:(?:SEP|\\(?:u[0-9A-Fa-f]{4}|[bfnrt/])){0,8}\p{Nd})*`,
+ * took a third of the time on digit-dense text). Texts that hold JSON (a body written into a log
+ * line) are redacted as they are, so the escapes separate groups too.
  */
-const DIGIT_RUN = new RegExp(
-  `\\p{Nd}(?:(?:${SEPARATOR_CLASS}|${ESCAPED_SEPARATOR}){0,8}\\p{Nd})*`,
-  'gu',
-);
 const ND = /\p{Nd}/u;
 const LETTER = /\p{L}/u;
 
-/** At most this many separators between two digits of a run (see DIGIT_RUN). */
+/** At most this many separators between two digits of a run. */
 const MAX_GAP = 8;
+
+/**
+ * Work done so far, in steps: characters read and spans tried, by every reading. Tests compare it
+ * between texts of different sizes to show the detector is linear, which a clock cannot show.
+ */
+let steps = 0;
+
+/** The detector's work so far, in steps (see above); only differences mean anything. */
+export function panDetectorSteps(): number {
+  return steps;
+}
 
 type Kind = 0 | 1 | 2; // digit, gap (may separate), break (surely ends a run)
 const DIGIT: Kind = 0;
@@ -218,10 +221,35 @@ function digitValue(ch: string): number {
   return value;
 }
 
-// A whole UUID (not part of a longer run of hex digits): 32 hex digits in 8-4-4-4-12
-// groups are no card number, though their digits may happen to pass the Luhn check.
-const UUID =
-  /(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f])/g;
+/**
+ * Where whole UUIDs are (not part of a longer run of hex digits): 32 hex digits in 8-4-4-4-12
+ * groups are no card number, though their digits may happen to pass the Luhn check. Start and end
+ * of each, in order. Found from the dashes by hand: a regex tried at every character took a
+ * quarter of the time on dashed digit text.
+ */
+function uuidSpans(text: string): number[] {
+  const spans: number[] = [];
+  for (let dash = text.indexOf('-', 8); dash >= 0; dash = text.indexOf('-', dash + 1)) {
+    steps++;
+    const start = dash - 8;
+    if (isUuidAt(text, start)) {
+      spans.push(start, start + 36);
+      dash = start + 35;
+    }
+  }
+  return spans;
+}
+
+function isUuidAt(text: string, start: number): boolean {
+  if (start + 36 > text.length) return false;
+  if (start > 0 && hexValue(text.charCodeAt(start - 1)) >= 0) return false;
+  if (start + 36 < text.length && hexValue(text.charCodeAt(start + 36)) >= 0) return false;
+  for (let k = 0; k < 36; k++) {
+    const c = text.charCodeAt(start + k);
+    if (k === 8 || k === 13 || k === 18 || k === 23 ? c !== 45 : hexValue(c) < 0) return false;
+  }
+  return true;
+}
 
 /**
  * Replaces every card number in a text, however it is written: digits of any script, any
@@ -236,27 +264,122 @@ export function redactPanText(text: string): string {
 }
 
 function redactOutsideUuids(text: string, redact: (part: string) => string): string {
-  if (!text.includes('-')) return redact(text);
+  const spans = uuidSpans(text);
+  if (spans.length === 0) return redact(text);
   let out = '';
   let last = 0;
-  for (const match of text.matchAll(UUID)) {
-    out += redact(text.slice(last, match.index)) + match[0];
-    last = match.index + match[0].length;
+  for (let k = 0; k < spans.length; k += 2) {
+    out += redact(text.slice(last, spans[k])) + text.slice(spans[k], spans[k + 1]);
+    last = spans[k + 1];
   }
-  return last === 0 ? redact(text) : out + redact(text.slice(last));
+  return out + redact(text.slice(last));
 }
 
+/**
+ * The first reading: every run of digits and separators (see SEPARATOR_CLASS), judged on its own.
+ * One pass by hand; a run is read again only when it may hold a card number (13 digits or more).
+ */
 function redactRuns(text: string): string {
-  // A run of fewer than 13 characters holds fewer than 13 digits: no card number, no work.
-  return text.replace(DIGIT_RUN, (run: string, offset: number) => {
-    if (run.length < 13) return run;
-    const before = offset > 0 ? text[offset - 1] : '';
+  let out = '';
+  let copied = 0;
+  const n = text.length;
+  for (let i = 0; i < n;) {
+    steps++;
+    // Outside a run every character is read on its own, as a regex would try each.
+    const c = text.charCodeAt(i);
+    runWidth = 1;
+    const kind = c < 0x80 ? (c >= 48 && c <= 57 ? DIGIT : BREAK) : runKind(text, i, c);
+    if (kind !== DIGIT) {
+      i += c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+      continue;
+    }
+    const start = i;
+    let end = i + runWidth;
+    let digits = 1;
+    let plain = c < 0x80; // ASCII digits only, no separator
+    // Extend over up to MAX_GAP separators (characters or escapes) followed by a digit.
+    for (let at = end, gaps = 0; at < n;) {
+      steps++;
+      const k = runToken(text, at);
+      if (k === DIGIT) {
+        if (gaps > 0 || text.charCodeAt(at) >= 0x80) plain = false;
+        digits++;
+        at += runWidth;
+        end = at;
+        gaps = 0;
+      } else if (k === GAP && ++gaps <= MAX_GAP) at += runWidth;
+      else break;
+    }
+    i = end;
+    if (digits < 13) continue;
+    const run = text.slice(start, end);
+    const before = start > 0 ? text[start - 1] : '';
     // Only ASCII digits (the usual way a card number is stored): one group, as redactRun judges
     // it, without building the groups (their arrays were most of the time on digit-dense bodies).
-    if (ASCII_DIGITS.test(run)) return before !== '+' && isCardNumber(run) ? PAN_REDACTED : run;
-    return redactRun(run, before, groupsOf(run));
-  });
+    const redacted = plain
+      ? before !== '+' && isCardNumber(run)
+        ? PAN_REDACTED
+        : run
+      : redactRun(run, before, groupsOf(run));
+    if (redacted !== run) {
+      out += text.slice(copied, start) + redacted;
+      copied = end;
+    }
+  }
+  return copied === 0 ? text : out + text.slice(copied);
 }
+
+/** How many characters the token {@link runToken} or {@link runKind} read last takes. */
+let runWidth = 1;
+
+/**
+ * The token at `i` inside a run: a digit, a separator (a SEPARATOR_CLASS character, or a JSON
+ * escape `\uXXXX`, `\b`, `\f`, `\n`, `\r`, `\t`, `\/`), or anything else (BREAK).
+ */
+function runToken(text: string, i: number): Kind {
+  const c = text.charCodeAt(i);
+  runWidth = 1;
+  if (c < 0x80) {
+    if (c >= 48 && c <= 57) return DIGIT;
+    if (c !== 92 /* \ */) return asciiSeparator(c) ? GAP : BREAK;
+    const next = text.charCodeAt(i + 1);
+    if (next === 117 /* u */) {
+      if (hexAt(text, i + 2, 4) < 0) return BREAK;
+      runWidth = 6;
+      return GAP;
+    }
+    // \n \t \r \b \f \/ (SEPARATOR_ESCAPES, without a set lookup per character)
+    if (next !== 110 && next !== 116 && next !== 114 && next !== 98 && next !== 102 && next !== 47)
+      return BREAK;
+    runWidth = 2;
+    return GAP;
+  }
+  return runKind(text, i, c);
+}
+
+/**
+ * A non-ASCII character (or the pair it starts) as SEPARATOR_CLASS and `\p{Nd}` have it: a digit,
+ * a separator, or neither (BREAK). Each BMP code unit is worked out once.
+ */
+function runKind(text: string, i: number, c: number): Kind {
+  runWidth = 1;
+  if ((c >= 0x4e00 && c <= 0x9fff) || (c >= 0xac00 && c <= 0xd7a3)) return BREAK; // CJK, Hangul
+  if (c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+    runWidth = 2;
+    const ch = String.fromCodePoint(text.codePointAt(i)!);
+    return ND.test(ch) ? DIGIT : isPanSeparator(ch) ? GAP : BREAK;
+  }
+  let kind = runKinds[c];
+  if (kind === 255) {
+    const ch = String.fromCharCode(c); // a lone surrogate is a separator (\p{C})
+    kind = ND.test(ch) ? DIGIT : isPanSeparator(ch) ? GAP : BREAK;
+    runKinds[c] = kind;
+  }
+  return kind as Kind;
+}
+
+/** The kind of each non-ASCII BMP code unit for the run reading (255: not yet). */
+const runKinds = new Uint8Array(0x10000).fill(255);
 
 /** Only texts with one of these can read differently with escapes decoded (see redactEscaped). */
 const ESCAPE_HINT = /\\u[0-9A-Fa-f]{4}|%[0-9A-Fa-f]{2}|~[01]|\+/;
@@ -307,6 +430,7 @@ function redactEscaped(text: string): string {
     gaps = 0;
   };
   for (let i = 0; i < text.length;) {
+    steps++;
     const kind = escapedToken(text, i);
     const width = tokenWidth;
     if (kind === DIGIT) {
@@ -417,7 +541,6 @@ function escapedToken(text: string, i: number): Kind {
 const SEPARATOR_ESCAPES = new Set([98, 102, 110, 114, 116, 47]);
 
 const LATIN1 = new TextDecoder('latin1');
-const ASCII_DIGITS = /^[0-9]+$/;
 
 /**
  * The arrays groupsOf fills for runs up to SMALL_RUN characters, made once: runs are mostly a
@@ -436,7 +559,7 @@ const SMALL = {
  * (`offsets`, one more at the end), and where each is written in the run. A group is a run of
  * decimal digits of any script (mixed scripts make one group); an escaped separator (`\n`,
  * `\u2028`) is skipped whole, so its hex digits are no group: in a run every backslash starts one
- * (see DIGIT_RUN). One pass by hand: a run of a million one-digit groups took 130 ms through a
+ * (see redactRuns). One pass by hand: a run of a million one-digit groups took 130 ms through a
  * group regex.
  */
 function groupsOf(run: string): RunGroups {
@@ -452,6 +575,7 @@ function groupsOf(run: string): RunGroups {
   let count = 0;
   let n = 0; // digits so far
   let inGroup = false;
+  steps += run.length;
   for (let i = 0; i < run.length;) {
     const c = run.charCodeAt(i);
     let width = 1;
@@ -502,6 +626,7 @@ interface RunGroups {
  */
 function luhnPrefixes(digits: string): Int32Array {
   const sums = new Int32Array(2 * digits.length + 2);
+  steps += digits.length;
   for (let k = 0; k < digits.length; k++) {
     const d = digits.charCodeAt(k) - 48;
     const doubled = d > 4 ? 2 * d - 9 : 2 * d;
@@ -528,40 +653,55 @@ function redactRun(run: string, before: string, groups: RunGroups): string {
   if (onlyDates(count, group, separator)) return run;
   if (!phone && isCardNumber(digits)) return PAN_REDACTED;
   if (digits.length < 13) return run;
-  const hit = new Uint8Array(count);
-  // A span's groups and the separators inside it vanish into one marker.
-  const joined = new Uint8Array(count);
   // Every span of whole groups of 13 to 19 digits, each checked in constant time from the prefix
   // sums: linear in the run (a run of a million one-digit groups took half a second with a Luhn
-  // pass per span).
+  // pass per span). Spans come by start; where they share a group they merge into one marker,
+  // their groups and the separators inside it vanish; the text around them stays as written.
   const sums = luhnPrefixes(digits);
+  let out = '';
+  let copied = 0; // where in the run the text not yet copied begins
+  let mergedStart = -1;
+  let mergedEnd = -1; // the groups of the spans merged so far
+  const flush = () => {
+    out += run.slice(copied, starts[mergedStart]) + PAN_REDACTED;
+    copied = ends[mergedEnd];
+  };
+  // The first group that can end a span from `start` (13 digits or more): it never moves back.
+  let least = 0;
   for (let start = phone ? 1 : 0; start < count; start++) {
+    steps++;
     const from = offsets[start];
+    if (least < start) least = start;
+    while (least < count && offsets[least + 1] - from < 13) {
+      least++;
+      steps++;
+    }
+    if (least >= count) break;
     const first = digits.charCodeAt(from) - 48;
     if (first === 0) continue; // no issuer number starts with 0
-    for (let last = start; last < count; last++) {
+    for (let last = least; last < count; last++) {
+      steps++;
       const to = offsets[last + 1];
       const length = to - from;
       if (length > 19) break;
-      if (length < 13 || (length === 13 && (first < 4 || first > 6))) continue;
+      if (length === 13 && (first < 4 || first > 6)) continue;
       // The span's last digit is not doubled, nor any at an even distance from it: with the
       // last digit at place to - 1, the doubled places have the other parity.
       const parity = (to - 1) & 1; // 0: doubled at odd places (sums[2k + 1]), 1: at even ones
       const sum = sums[2 * to + 1 - parity] - sums[2 * from + 1 - parity];
       if (sum % 10 !== 0) continue;
-      for (let g = start; g <= last; g++) hit[g] = 1;
-      for (let g = start; g < last; g++) joined[g] = 1;
+      if (start <= mergedEnd) {
+        if (last > mergedEnd) mergedEnd = last;
+      } else {
+        if (mergedEnd >= 0) flush();
+        mergedStart = start;
+        mergedEnd = last;
+      }
     }
   }
-  if (!hit.includes(1)) return run;
-  // Rebuild from the written groups (not their ASCII digits) so the text stays as it was.
-  let out = '';
-  for (let g = 0; g < count; g++) {
-    if (!hit[g]) out += run.slice(starts[g], ends[g]);
-    else if (g === 0 || !joined[g - 1]) out += PAN_REDACTED;
-    if (g < count - 1 && !joined[g]) out += separator(g);
-  }
-  return out;
+  if (mergedEnd < 0) return run;
+  flush();
+  return out + run.slice(copied);
 }
 
 /**
