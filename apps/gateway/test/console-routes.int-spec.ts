@@ -311,6 +311,27 @@ describe('POST /routes/test: dry run of an unsaved document', () => {
     });
   });
 
+  it('a card number written with punctuation between its printed groups is found and not shown', async () => {
+    const [visa] = cardNumbers();
+    const groups = visa.match(/\d{4}/g)!;
+    for (const separator of ['|', ':', ' | ', '*', '\uff5c']) {
+      const written = groups.join(separator);
+      const res = await gateway.request('POST', '/api/v1/routes/test', {
+        token: viewerToken,
+        body: {
+          document: { ...maskRoute('unsaved-punct'), pipeline: [] },
+          message: { body: { note: `paid with ${written}` } },
+        },
+      });
+      expect({ separator, warnings: (res.body as { panWarnings: string[] }).panWarnings }).toEqual({
+        separator,
+        warnings: ['/deliveries/0/body/note'],
+      });
+      expect(res.text).not.toContain(written);
+      expect(res.text).not.toContain(JSON.stringify(written).slice(1, -1));
+    }
+  });
+
   it('a card number in a header or a number is found too', async () => {
     const [visa] = cardNumbers();
     const res = await gateway.request('POST', '/api/v1/routes/test', {

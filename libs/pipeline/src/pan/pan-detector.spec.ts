@@ -330,6 +330,103 @@ describe('PAN detector: card numbers written with escapes', () => {
   });
 });
 
+describe('PAN detector: punctuation between the groups of a card number', () => {
+  // A card number written in its printed groups with any punctuation between them is still read
+  // as one (`4111|1111|1111|1111` in a log line or a preview), as is one in groups of a layout
+  // brands print: 4-4-4-4, 4-4-4-4-3, 4-4-4-1, 4-6-5 (Amex), 4-6-4 (Diners). Commas and semicolons
+  // are left out: they separate the numbers of a list (`[2019,2020,2021,2022]`).
+  const PUNCTUATION = [
+    '|',
+    ':',
+    '*',
+    '#',
+    '~',
+    "'",
+    '"',
+    '\\',
+    '=',
+    '!',
+    '^',
+    '`',
+    '<',
+    '>',
+    '(',
+    ')',
+    '[',
+    ']',
+    '{',
+    '}',
+    '@',
+    '$',
+    '&',
+    '?',
+    '%',
+    '+',
+    ' | ',
+    ' : ',
+    '\u00a6', // broken bar
+    '\u2502', // box drawing vertical
+    '\uff5c', // full-width vertical line
+    '\uff1a', // full-width colon
+    '\u2236', // ratio
+    '\u00d7', // multiplication sign
+    '\u00a0|\u00a0',
+    '|\u200b',
+  ];
+  const layout = (length: number, random: () => number): number[] => {
+    if (length === 15 && random() < 0.5) return [4, 6, 5];
+    if (length === 14 && random() < 0.5) return [4, 6, 4];
+    const sizes: number[] = [];
+    for (let left = length; left > 0; left -= 4) sizes.push(Math.min(4, left));
+    return sizes;
+  };
+
+  it.each(PUNCTUATION.map((p) => [JSON.stringify(p), p]))(
+    'catches a card number in printed groups with %s between them',
+    (_name, separator) => {
+      const random = prng(5);
+      const missed: string[] = [];
+      for (let i = 0; i < 200; i++) {
+        const { digits } = cardNumber(random);
+        const groups: string[] = [];
+        let at = 0;
+        for (const size of layout(digits.length, random))
+          groups.push(digits.slice(at, (at += size)));
+        const text = `card ${groups.join(separator)} ok`;
+        const out = redactPanText(text);
+        if (out !== `card ${PAN_REDACTED} ok`) missed.push(`${JSON.stringify(text)} -> ${out}`);
+        if (!mayHoldPan(text) || !mayHoldPan(JSON.stringify(text))) missed.push(`skipped ${text}`);
+      }
+      expect(missed.slice(0, 5)).toEqual([]);
+    },
+  );
+
+  it.each([
+    ['pipes', 'a|4111|1111|1111|1111|b', `a|${PAN_REDACTED}|b`],
+    ['a table cell', '| 12 | 4111 | 1111 | 1111 | 1111 | 99 |', `| 12 | ${PAN_REDACTED} | 99 |`],
+    ['colons', 'pan:4111:1111:1111:1111', `pan:${PAN_REDACTED}`],
+    ['full-width digits and bars', '４１１１｜１１１１｜１１１１｜１１１１', PAN_REDACTED],
+    ['Amex with pipes', '3782|822463|10005', PAN_REDACTED],
+    ['Visa 13 with colons', '4222:2222:2222:2', PAN_REDACTED],
+    ['two cards', '4111|1111|1111|1111|5105|1051|0510|5100', `${PAN_REDACTED}|${PAN_REDACTED}`],
+  ])('catches %s', (_name, input, expected) => {
+    expect(redactPanText(input)).toBe(expected);
+  });
+
+  it.each([
+    ['times', '10:30:45 11:00:00 12:15:30 13:45:10'],
+    ['a timestamp in a log line', '2026-01-15 10:30:45.123 | order 1234 | 5678 ok'],
+    ['a list of years', '| 2019 | 2020 | 2021 | 2022 | 2023 |'],
+    ['a ratio and a version', '16:9 v1.2.3:4567'],
+    ['numbers in a comma list', '[1234,5678,9012,3456]'],
+    ['numbers in a semicolon list', '4111;1111;1111;1111'],
+    ['a phone number', '+1 (555) 123-4567'],
+    ['a table of small numbers', '| 1 | 22 | 333 | 4444 | 55 | 6 | 77 | 888 |'],
+  ])('leaves %s alone', (_name, text) => {
+    expect(redactPanText(text)).toBe(text);
+  });
+});
+
 describe('PAN detector: linear work', () => {
   // Counted in steps (characters read, spans tried), not in time: four times the text takes at
   // most four times the steps, and a bounded number per character, whatever the text is.

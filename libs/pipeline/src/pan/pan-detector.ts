@@ -9,7 +9,9 @@ export const PAN_REDACTED = '[PAN REDACTED]';
  * category, blank on screen), every dash (Pd), dots, underscores, slashes (ASCII and full-width)
  * and dash- or bullet-like signs (minus, middle dots, bullets). A false positive (digits that span
  * lines redacted) costs far less than a card number in a log: when in doubt, it separates.
- * The class holds no decimal digit, which keeps matching linear.
+ * The class holds no decimal digit, which keeps matching linear. Other punctuation (`|`, `:`,
+ * `*`, full-width bars ...) joins groups too, but only in the layouts brands print (see
+ * redactPunctuated): it also separates the numbers of tables and times.
  */
 const SEPARATOR_CLASS =
   '[\\p{White_Space}\\p{C}\\p{M}\\p{Default_Ignorable_Code_Point}\\p{Pd}' +
@@ -66,7 +68,7 @@ const wideKinds = new Uint8Array(0x10000).fill(255);
  * JSON escapes of them such as `\n` or `\u2028`) between two of them. Never false where the
  * detector would find one, in a text or in the compact JSON of a value; false for most clean
  * text, cheaply. Anything that is no digit, and not surely a break (a letter that is no
- * separator, ASCII punctuation the detector does not skip), counts as a gap.
+ * separator, a comma, a semicolon), counts as a gap.
  */
 export function mayHoldPan(text: string): boolean {
   let digits = 0;
@@ -108,7 +110,7 @@ export function mayHoldPan(text: string): boolean {
       if (digits >= 13) return true;
       continue;
     } else if (c < 0x80) {
-      kind = c >= 48 && c <= 57 ? DIGIT : asciiSeparator(c) || escapeGap(c) ? GAP : BREAK;
+      kind = c >= 48 && c <= 57 ? DIGIT : asciiPunctuation(c) ? GAP : BREAK;
     } else {
       kind = classifyWide(text, i, c);
       // A surrogate pair is one character.
@@ -143,12 +145,15 @@ function asciiSeparator(c: number): boolean {
 }
 
 /**
- * What starts an escape the second reading takes (see redactEscaped): `%` (a percent-escape),
- * `~` (a JSON pointer's `~0`, `~1`) and `+` (a space in a form-encoded query). The fast skip counts
- * them as gaps, so that it answers true for both readings.
+ * An ASCII character that may stand between the printed groups of a card number in the third
+ * reading (see redactPunctuated): anything but a digit, a letter, a comma or a semicolon. It holds
+ * the first reading's separators and what starts an escape in the second (`%`, `~`, `+`): the fast
+ * skip counts them all as gaps, so that it answers true for every reading.
  */
-function escapeGap(c: number): boolean {
-  return c === 37 || c === 126 || c === 43;
+function asciiPunctuation(c: number): boolean {
+  if (c >= 48 && c <= 57) return false;
+  const letter = c | 0x20;
+  return !(letter >= 97 && letter <= 122) && c !== 44 && c !== 59;
 }
 
 /**
@@ -260,7 +265,8 @@ function isUuidAt(text: string, start: number): boolean {
  */
 export function redactPanText(text: string): string {
   if (!mayHoldPan(text)) return text; // the common case: nothing long enough to be a card
-  return redactOutsideUuids(redactOutsideUuids(text, redactRuns), redactEscaped);
+  const runs = redactOutsideUuids(text, redactRuns);
+  return redactOutsideUuids(redactOutsideUuids(runs, redactEscaped), redactPunctuated);
 }
 
 function redactOutsideUuids(text: string, redact: (part: string) => string): string {
@@ -702,6 +708,199 @@ function redactRun(run: string, before: string, groups: RunGroups): string {
   if (mergedEnd < 0) return run;
   flush();
   return out + run.slice(copied);
+}
+
+/**
+ * The third reading: a card number in the groups brands print (4-4-4-4, 4-4-4-4-3, 4-4-4-1 to
+ * 4-4-4-3, Amex 4-6-5, Diners 4-6-4) with any punctuation between them: `4111|1111|1111|1111`,
+ * `4111:1111:1111:1111`, `4111 * 1111 * ...`, full-width bars, `(4111)(1111)...`. Readable as a
+ * card number to anyone, so written so to slip past a detector that knows only the separators of
+ * the first reading. Only these layouts, because punctuation also separates the numbers of
+ * tables, times and lists: reading every span of them as the first reading does would redact
+ * table rows and times (`10:30:45`) by the Luhn check's chance one in ten. Commas and semicolons
+ * (of any script) never join groups: they separate list items (`[2019,2020,2021,2022]`);
+ * letters never do. A layout of four-digit years only (`| 2019 | 2020 | 2021 | 2022 |`) and one
+ * after a plus (a phone number) stay. Up to MAX_GAP characters between two groups. One pass,
+ * three layouts tried at the end of each group: linear.
+ */
+function redactPunctuated(text: string): string {
+  // Without a sign the first reading does not skip, it found all there is to find.
+  if (!PUNCTUATION_HINT.test(text)) return text;
+  punctuatedOut = '';
+  punctuatedCopied = 0;
+  // The current chain (groups joined by punctuation): where each group starts and ends, and for
+  // each the last group of the longest card-number span starting there (-1: none). No closure
+  // over these: the loop keeps them in registers.
+  let { starts, ends, reach } = chainArrays;
+  let count = 0;
+  let hits = false;
+  let gap = 0;
+  // Whether the characters since the last group hold one the first reading does not skip.
+  let punctuated = false;
+  // The chain index of the last group that followed such characters: a span without one was
+  // judged by the first reading already, which tries every span of its groups.
+  let lastPunctuated = -1;
+  for (let i = 0; i < text.length;) {
+    steps++;
+    const c = text.charCodeAt(i);
+    let kind: Kind;
+    let width = 1;
+    if (c < 0x80) kind = c >= 48 && c <= 57 ? DIGIT : asciiPunctuation(c) ? GAP : BREAK;
+    else if (c === 0xff0c || c === 0xff1b || c === 0x060c || c === 0x061b || c === 0x3001)
+      kind = BREAK; // full-width, Arabic and ideographic commas and semicolons
+    else {
+      kind = classifyWide(text, i, c); // a letter breaks; other signs join
+      if (c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) width = 2;
+    }
+    if (kind !== DIGIT) {
+      if (kind === BREAK || ++gap > MAX_GAP) {
+        if (hits) emitChain(text, count, starts, ends, reach);
+        count = 0;
+        hits = false;
+        gap = 0;
+        punctuated = false;
+        lastPunctuated = -1;
+      } else if (!punctuated)
+        punctuated = c < 0x80 ? !asciiSeparator(c) : runKind(text, i, c) !== GAP;
+      i += width;
+      continue;
+    }
+    // A group: every digit up to the next non-digit; the digits of a short one kept (a printed
+    // group has at most six).
+    const start = i;
+    const chain = count;
+    const slot = (chain % 5) * 6;
+    let size = 0;
+    while (i < text.length) {
+      const d = text.charCodeAt(i);
+      let value: number;
+      if (d >= 48 && d <= 57) {
+        value = d - 48;
+        i++;
+      } else if (d >= 0x80 && classifyWide(text, i, d) === DIGIT) {
+        const cp = text.codePointAt(i)!;
+        value = digitValue(String.fromCodePoint(cp));
+        i += cp > 0xffff ? 2 : 1;
+      } else break;
+      if (size < 6) chainDigits[slot + size] = value;
+      size++;
+      steps++;
+    }
+    if (count === starts.length) ({ starts, ends, reach } = growChain(count));
+    starts[count] = start;
+    ends[count] = i;
+    reach[count++] = -1;
+    chainSizes[chain % 5] = size;
+    if (punctuated && chain > 0) lastPunctuated = chain;
+    punctuated = false;
+    gap = 0;
+    for (let k = 3; k <= 5 && k <= chain + 1; k++) {
+      steps++;
+      const first = chain + 1 - k;
+      // Only spans with punctuation inside, laid out as printed, after no plus (a phone number).
+      if (lastPunctuated <= first || !printedLayout(first, k)) continue;
+      if (starts[first] > 0 && text[starts[first] - 1] === '+') continue;
+      if (!printedCard(first, k)) continue;
+      reach[first] = chain;
+      hits = true;
+    }
+  }
+  if (hits) emitChain(text, count, starts, ends, reach);
+  if (starts.length > SMALL_CHAIN) chainArrays = newChain(SMALL_CHAIN); // give a long one back
+  const out = punctuatedOut;
+  punctuatedOut = '';
+  return punctuatedCopied === 0 ? text : out + text.slice(punctuatedCopied);
+}
+
+/**
+ * A character that joins groups in redactPunctuated but not in redactRuns: ASCII punctuation but
+ * `,` `;` and the separators `-` `.` `/` `_`, or any non-ASCII character (checked there).
+ */
+const PUNCTUATION_HINT = /[!-+:<-@[-^`{-~\u0080-\uffff]/;
+
+/** The text redactPunctuated has built so far, and where in its input the rest begins. */
+let punctuatedOut = '';
+let punctuatedCopied = 0;
+
+/** Writes out a chain's spans, by start, merged where they share a group: one marker each. */
+function emitChain(
+  text: string,
+  count: number,
+  starts: Int32Array,
+  ends: Int32Array,
+  reach: Int32Array,
+): void {
+  for (let g = 0, last = -1, from = -1; g <= count; g++) {
+    steps++;
+    if (from >= 0 && (g === count || g > last)) {
+      punctuatedOut += text.slice(punctuatedCopied, starts[from]) + PAN_REDACTED;
+      punctuatedCopied = ends[last];
+      from = -1;
+    }
+    if (g < count && reach[g] >= 0) {
+      if (from < 0) from = g;
+      if (reach[g] > last) last = reach[g];
+    }
+  }
+}
+
+/**
+ * Where the groups of a chain start and end, and the reach of the spans from each (see
+ * redactPunctuated): made once, grown for a long chain, and given back after it.
+ */
+const SMALL_CHAIN = 1024;
+const newChain = (size: number) => ({
+  starts: new Int32Array(size),
+  ends: new Int32Array(size),
+  reach: new Int32Array(size),
+});
+let chainArrays = newChain(SMALL_CHAIN);
+
+function growChain(count: number): typeof chainArrays {
+  const grown = newChain(2 * count);
+  grown.starts.set(chainArrays.starts);
+  grown.ends.set(chainArrays.ends);
+  grown.reach.set(chainArrays.reach);
+  chainArrays = grown;
+  return grown;
+}
+
+/** The sizes of the last five groups of the chain, and their first six digits (see above). */
+const chainSizes = new Int32Array(5);
+const chainDigits = new Uint8Array(5 * 6);
+
+/** Whether the `k` groups of the chain from `first` are laid out as brands print card numbers. */
+function printedLayout(first: number, k: number): boolean {
+  const size = (g: number) => chainSizes[(first + g) % 5];
+  if (k === 3) return size(0) === 4 && size(1) === 6 && (size(2) === 5 || size(2) === 4);
+  for (let g = 0; g < k - 1; g++) if (size(g) !== 4) return false;
+  const last = size(k - 1);
+  return last >= 1 && last <= (k === 4 ? 4 : 3);
+}
+
+/**
+ * Whether the `k` groups of the chain from `first` (laid out as printed) make a card number, and
+ * not a list of four-digit years (`2019 | 2020 | 2021 | 2022`): isCardNumber on their digits.
+ */
+function printedCard(first: number, k: number): boolean {
+  let sum = 0;
+  let length = 0;
+  let years = true;
+  // Luhn from the last digit: every second one from it doubled.
+  for (let g = first + k - 1; g >= first; g--) {
+    const slot = (g % 5) * 6;
+    const size = chainSizes[g % 5];
+    for (let j = size - 1; j >= 0; j--, length++) {
+      let d = chainDigits[slot + j];
+      if (length & 1) d = d > 4 ? 2 * d - 9 : 2 * d;
+      sum += d;
+    }
+    const century = 10 * chainDigits[slot] + chainDigits[slot + 1];
+    if (size === 4 && century !== 19 && century !== 20) years = false;
+  }
+  const lead = chainDigits[(first % 5) * 6];
+  if (years || lead === 0 || (length === 13 && (lead < 4 || lead > 6))) return false;
+  return sum % 10 === 0;
 }
 
 /**
