@@ -48,6 +48,32 @@ describe('ingest: HMAC signatures and request-reply', () => {
     });
   const now = () => Math.floor(Date.now() / 1000);
 
+  it("never hands a caller's credentials to the route ($headers): a route author could copy them on", async () => {
+    const created = await api('POST', '/api/v1/routes', {
+      id: 'echo-headers',
+      source: { type: 'http', path: 'echo-headers', mode: 'sync', auth: 'none' },
+      pipeline: [{ transform: '$headers' }],
+      destinations: [{ type: 'log' }],
+    });
+    expect(created.status).toBe(201);
+    const res = await eventually(async () => {
+      const r = await post('echo-headers', '{}', {
+        authorization: 'Bearer caller-token',
+        'proxy-authorization': 'Basic cHJveHk6c2VjcmV0',
+        cookie: 'session=s1',
+        'x-api-key': 'jk_caller',
+        'x-tenant': 'eu',
+      });
+      expect(r.status).toBe(200);
+      return r;
+    });
+    const seen = res.body as Record<string, string>;
+    expect(seen['x-tenant']).toBe('eu');
+    for (const name of ['authorization', 'proxy-authorization', 'cookie', 'x-api-key'])
+      expect(seen[name]).toBeUndefined();
+    expect(JSON.stringify(seen)).not.toMatch(/caller-token|cHJveHk6c2VjcmV0|s1|jk_caller/);
+  });
+
   describe('HMAC-signed ingest', () => {
     const key = `partner-secret-${run}`;
     const body = JSON.stringify({ id: 'o-1', total: 12 });

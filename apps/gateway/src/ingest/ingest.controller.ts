@@ -13,7 +13,17 @@ import { IngestService } from './ingest.service';
 /** How much longer than its timeout a sync caller waits for a message still being delivered. */
 const SYNC_GRACE_MS = 1000;
 
-const CREDENTIAL_HEADERS = new Set(['authorization', 'x-api-key', 'cookie', SIGNATURE_HEADER]);
+/**
+ * What a caller (or a proxy on the way) authenticates with: never handed to the route as
+ * `$headers`, where an expression could copy it into a body or a header that goes on.
+ */
+const CREDENTIAL_HEADERS = new Set([
+  'authorization',
+  'proxy-authorization',
+  'x-api-key',
+  'cookie',
+  SIGNATURE_HEADER,
+]);
 
 function flatHeaders(request: FastifyRequest): Record<string, string> {
   const out: Record<string, string> = {};
