@@ -13,6 +13,12 @@ describe('looksLikeCardNumber', () => {
     'ref 12 4111-1111-1111-1111',
     '4111.1111.1111.1111',
     '4111/1111/1111/1111',
+    // printed groups with other punctuation between them, as the gateway's detector reads them
+    '4111|1111|1111|1111',
+    '4111:1111:1111:1111',
+    '4111 * 1111 * 1111 * 1111',
+    '4111\uff5c1111\uff5c1111\uff5c1111',
+    '4111\u00a01111\u200b1111 1111',
   ])('finds one in %j', (text) => {
     expect(looksLikeCardNumber(text)).toBe(true);
   });

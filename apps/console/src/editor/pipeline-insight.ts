@@ -35,12 +35,14 @@ function luhn(digits: string): boolean {
 
 /**
  * 13 to 19 digits that pass the Luhn check, written whole or in groups (spaces, tabs, dashes, dots,
- * slashes or underscores between them), anywhere in a run of groups: `4111 1111 1111 1111 123`
+ * slashes, underscores or other punctuation between them: `|`, `:`, `*`, `#`, `=`, `~`, `+`, a
+ * non-breaking or zero-width space, a full-width bar or colon; broader than the gateway's detector,
+ * which is fine for a hint and for what a draft may keep), anywhere in a run of groups: `4111 1111 1111 1111 123`
  * (a card number and its CVV) or `ref 12 4111-1111-1111-1111` hold one although the whole run
  * does not pass the check.
  */
 export function looksLikeCardNumber(text: string): boolean {
-  for (const run of text.matchAll(/\d+(?:[ \t\-._/]{1,3}\d+)*/g)) {
+  for (const run of text.matchAll(/\d+(?:[ \t\-._/|:*#=~+\u00a0\u200b\uff5c\uff1a]{1,3}\d+)*/g)) {
     const groups = run[0].split(/\D+/);
     for (let i = 0; i < groups.length; i++) {
       let digits = '';
