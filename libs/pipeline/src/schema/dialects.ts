@@ -3,6 +3,8 @@ import Ajv2019 from 'ajv/dist/2019';
 import Ajv2020 from 'ajv/dist/2020';
 import type { default as AjvCore } from 'ajv/dist/core';
 import draft06 from 'ajv/dist/refs/json-schema-draft-06.json';
+import addFormats from 'ajv-formats';
+import { useCappedFormats } from './capped-formats';
 
 /** The JSON Schema dialects a validate stage compiles, by the `$schema` that names them. */
 export type SchemaDialect = '2020-12' | '2019-09' | 'draft-07' | 'draft-06';
@@ -57,7 +59,10 @@ export function withDialectAddress<S>(schema: S, dialect: SchemaDialect): S {
   return { ...schema, $schema: ADDRESSES[dialect] };
 }
 
-/** A fresh ajv for the dialect, with the given options. */
+/**
+ * A fresh ajv for the dialect, with the given options. With `meta: false` it knows no
+ * meta-schema: give it `validateSchema: false` too, and check schemas with {@link metaSchemaErrors}.
+ */
 export function ajvFor(dialect: SchemaDialect, options: Options): AjvCore {
   switch (dialect) {
     case '2020-12':
@@ -68,8 +73,34 @@ export function ajvFor(dialect: SchemaDialect, options: Options): AjvCore {
       return new Ajv(options);
     case 'draft-06': {
       const ajv = new Ajv(options);
-      ajv.addMetaSchema(draft06);
+      if (options.meta !== false) ajv.addMetaSchema(draft06);
       return ajv;
     }
   }
+}
+
+/** One ajv per dialect that only checks schemas against the dialect's meta-schema. */
+const metaCheckers = new Map<SchemaDialect, AjvCore>();
+
+/**
+ * Why `schema` is not a valid schema of `dialect` (ajv's words: `schema is invalid: data/items
+ * must be object,boolean`), or null when it is. The meta-schemas are compiled once per process
+ * by an ajv of plain options, not by each stage's: a stage's ajv runs its regular expressions
+ * through the route's guarded engine, which refuses a pattern the route did not hold (the 2020-12
+ * and 2019-09 meta-schemas check `$anchor`, `$dynamicAnchor` and `$id` with patterns) and counts
+ * each one against the document's regex limit; and each stage compiled the whole meta-schema
+ * again (about 50 ms for 2020-12), on the event loop, outside the compile budget. The patterns
+ * here are the meta-schemas' own (anchored character classes, linear), never a route's.
+ */
+export function metaSchemaErrors(schema: unknown, dialect: SchemaDialect): string | null {
+  let checker = metaCheckers.get(dialect);
+  if (!checker) {
+    checker = ajvFor(dialect, { allErrors: true, strict: false, logger: false });
+    addFormats(checker as unknown as Parameters<typeof addFormats>[0]);
+    useCappedFormats(checker);
+    metaCheckers.set(dialect, checker);
+  }
+  if (typeof schema === 'boolean') return null;
+  const valid = checker.validateSchema(schema as Record<string, unknown>) as boolean;
+  return valid ? null : `schema is invalid: ${checker.errorsText(checker.errors)}`;
 }

@@ -448,6 +448,74 @@ describe('validate: the JSON Schema dialect', () => {
     ]);
   });
 
+  it("takes 2020-12's and 2019-09's anchors and dynamic references (their meta-schemas' patterns are not the route's)", async () => {
+    // A tree whose nodes an extending schema may close: the meta-schema checks $dynamicAnchor,
+    // $anchor and $id with patterns, which the stage's guarded regex engine refused ("was not
+    // checked for catastrophic backtracking") and counted against the document's 100 regexes.
+    const tree = {
+      $id: 'https://example.com/tree',
+      $dynamicAnchor: 'node',
+      type: 'object',
+      properties: { data: true, children: { type: 'array', items: { $dynamicRef: '#node' } } },
+    };
+    const strict = {
+      $id: 'https://example.com/strict-tree',
+      $dynamicAnchor: 'node',
+      $ref: 'tree',
+      unevaluatedProperties: false,
+      $defs: { tree },
+    };
+    expect(await validateRoute(route(strict), resources())).toEqual([]);
+    expect((await outcome(strict, { children: [{ data: 1, children: [] }] })).outcome).toBe(
+      'deliver',
+    );
+    expect((await outcome(strict, { children: [{ daat: 1 }] })).outcome).toBe('error');
+    const anchored = { $defs: { id: { $anchor: 'id', type: 'string' } }, $ref: '#id' };
+    expect(await validateRoute(route(anchored), resources())).toEqual([]);
+    expect((await outcome(anchored, 1)).outcome).toBe('error');
+    const recursive = {
+      $schema: 'https://json-schema.org/draft/2019-09/schema',
+      $id: 'https://example.com/list',
+      $recursiveAnchor: true,
+      type: 'array',
+      items: { $recursiveRef: '#' },
+    };
+    expect(await validateRoute(route(recursive), resources())).toEqual([]);
+    expect((await outcome(recursive, [[], [[]]])).outcome).toBe('deliver');
+    expect((await outcome(recursive, [[1]])).outcome).toBe('error');
+    // Many validate stages: the meta-schema's patterns are none of the document's regexes.
+    const many = Array.from({ length: 60 }, () => ({ validate: { schema: anchored } }));
+    expect(await validateRoute({ ...route(true), pipeline: many }, resources())).toEqual([]);
+  });
+
+  it('stops a dynamic reference that doubles at each step at the deadline', async () => {
+    const n = 60;
+    const defs: Record<string, unknown> = {
+      [`d${n}`]: { $dynamicAnchor: `a${n}`, type: 'string' },
+    };
+    for (let i = 0; i < n; i++)
+      defs[`d${i}`] = {
+        $dynamicAnchor: `a${i}`,
+        allOf: [{ $dynamicRef: `#a${i + 1}` }, { $dynamicRef: `#a${i + 1}` }],
+      };
+    let reads = 0;
+    const compiled = await compileRoute(route({ $defs: defs, $ref: '#/$defs/d0' }), resources(), {
+      clock: () => ++reads,
+      messageBudgetMs: 100,
+    });
+    const result = await compiled.run(envelopeOf('x'));
+    expect(result.outcome === 'error' && result.error.code).toBe('EXPRESSION_LIMIT');
+  });
+
+  it('does not pull a meta-schema into a stage: it would compile and run unmarked and uncounted', async () => {
+    for (const $ref of [D2020, 'http://json-schema.org/draft-07/schema#']) {
+      const problems = await validateRoute(route({ $ref }), resources());
+      expect(problems).toEqual([
+        expect.objectContaining({ message: expect.stringMatching(/can't resolve reference/) }),
+      ]);
+    }
+  });
+
   it('runs a stored version that names no dialect and is valid only in draft-07 as it ran before', async () => {
     const tuple = { type: 'array', items: [{ type: 'string' }] };
     expect((await stored(tuple, ['a', 1])).outcome).toBe('deliver');

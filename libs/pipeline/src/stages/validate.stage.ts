@@ -9,6 +9,7 @@ import { useCappedFormats } from '../schema/capped-formats';
 import {
   ajvFor,
   KNOWN_DIALECTS,
+  metaSchemaErrors,
   SchemaDialect,
   schemaDialect,
   withDialectAddress,
@@ -81,6 +82,11 @@ export const validateStage: StageDefinition<ValidateConfig> = {
       logger: false,
       inlineRefs: false,
       $comment: steps.hook,
+      // The stage's ajv knows no meta-schema: each schema is checked against its dialect's by
+      // metaSchemaErrors (compiled once per process, without the route's regex engine), and a
+      // `$ref` to a meta-schema cannot pull an unmarked, uncounted schema into the stage.
+      meta: false,
+      validateSchema: false,
     };
     const makeAjv = (dialect: SchemaDialect): AjvCore => {
       const ajv = ajvFor(dialect, options);
@@ -124,7 +130,7 @@ export const validateStage: StageDefinition<ValidateConfig> = {
           dialect,
         );
         try {
-          check = makeAjv(dialect).compile(marked);
+          check = compileIn(makeAjv(dialect), marked, dialect);
         } catch (err) {
           // Versions stored before 2020-12 was applied were compiled with draft-07's rules: one
           // that names no dialect and is valid only there (`items` as a list) runs as it did.
@@ -178,9 +184,16 @@ function isUndeclared(schema: unknown): boolean {
   return typeof schema !== 'object' || schema === null || !('$schema' in schema);
 }
 
+/** Checks the schema against its dialect's meta-schema, then compiles it; throws as ajv does. */
+function compileIn(ajv: AjvCore, schema: unknown, dialect: SchemaDialect): ValidateFunction {
+  const invalid = metaSchemaErrors(schema, dialect);
+  if (invalid !== null) throw new Error(invalid);
+  return ajv.compile(schema as Record<string, unknown>);
+}
+
 function compileOrUndefined(ajv: AjvCore, schema: unknown): ValidateFunction | undefined {
   try {
-    return ajv.compile(schema as Record<string, unknown>);
+    return compileIn(ajv, schema, 'draft-07');
   } catch {
     return undefined;
   }
