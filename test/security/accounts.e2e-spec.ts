@@ -334,6 +334,47 @@ describe('accounts, sign-in and credentials (gateway process, real Postgres)', (
       });
     }, 120_000);
 
+    it('a user whose password a leaked key set comes from that key: revoking it with cascade disables the user', async () => {
+      const owner = await newUser(['admin'], 'owner');
+      const ownerToken = await gw.token(owner.username, owner.password);
+      const leaked = await newKey(['admin'], { token: ownerToken });
+      // Made by a human admin; the attacker takes it over by its password instead of making one.
+      const victim = await newUser(['editor', 'viewer'], 'victim');
+      const bystander = await newUser(['viewer'], 'bystander');
+      const taken = strongPassword();
+      const patched = await gw.expect(
+        200,
+        'PATCH',
+        `/api/v1/users/${victim.id}`,
+        { password: taken },
+        { key: leaked.key },
+      );
+      expect(patched.body.createdByKeyId).toBe(leaked.id);
+      // A change that hands over no password records nothing.
+      const renamed = await gw.expect(
+        200,
+        'PATCH',
+        `/api/v1/users/${bystander.id}`,
+        { displayName: 'renamed' },
+        { key: leaked.key },
+      );
+      expect(renamed.body.createdByKeyId).toBeNull();
+      const attackerToken = await gw.token(victim.username, taken);
+      const ended = await gw.expect(
+        200,
+        'DELETE',
+        `/api/v1/api-keys/${leaked.id}?cascade=true`,
+        undefined,
+        admin,
+      );
+      expect(ended.body.disabledUsers).toEqual([victim.id]);
+      expect((await me({ token: attackerToken })).status).toBe(401);
+      expect((await gw.login(victim.username, taken)).status).toBe(401);
+      expect(
+        (await me({ token: await gw.token(bystander.username, bystander.password) })).status,
+      ).toBe(200);
+    }, 120_000);
+
     it('the last enabled admin cannot be disabled, demoted or deleted, and a key does not count as one', async () => {
       // A fresh database: admin is the only human admin; an admin key of it exists.
       const lone = await createTestDatabase('accounts-lone');

@@ -110,6 +110,7 @@ export class UsersRepository {
       displayName?: string | null;
       email?: string | null;
       roles?: Role[];
+      createdByKeyId?: string | null;
     },
     actor: string,
     check?: (manager: EntityManager) => Promise<void>,

@@ -137,12 +137,22 @@ export class UsersService {
       if (weak) throw new JunctionError('BAD_REQUEST', weak);
     }
     const disabling = input.disabled === true && !existing.disabled;
+    // Whoever sets a password holds the account: one set through a key (or a user that came
+    // from one) makes the user come from that key, as creating it would, or a leaked key could
+    // take over an existing user by its password and outlive revoking the key with cascade.
+    const origin =
+      input.password !== undefined
+        ? actor.kind === 'apiKey'
+          ? actor.id
+          : await this.users.originKeyOf(actor.id)
+        : null;
     const updated = await this.users.update(
       id,
       {
         ...(input.password !== undefined
           ? { passwordHash: await hashPassword(input.password) }
           : {}),
+        ...(origin !== null ? { createdByKeyId: origin } : {}),
         ...(input.disabled !== undefined ? { disabled: input.disabled } : {}),
         ...(input.displayName !== undefined ? { displayName: input.displayName } : {}),
         ...(input.email !== undefined ? { email: input.email } : {}),
