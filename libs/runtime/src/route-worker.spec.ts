@@ -479,6 +479,46 @@ describe('RouteWorker', () => {
     await worker.stop();
   });
 
+  it('a route degraded by a held message is running again once that message goes through without a dead letter', async () => {
+    // The destination is away, then back: the first try dead-letters, the redo delivers.
+    const destination = new FakeDestination(['fail', 'fail']);
+    const dlq = new FakeDestination();
+    const { deps, source } = fakeDeps([destination], dlq);
+    const lines: string[] = [];
+    const text = (line: string | { msg: string }) => (typeof line === 'string' ? line : line.msg);
+    deps.log = { log: (line) => lines.push(text(line)), warn: () => {}, error: () => {} };
+    deps.deadLetters.delete = () => Promise.resolve(true);
+    dlq.send = (m) => {
+      (m.transaction as { failed: boolean }).failed = true;
+      return Promise.reject(
+        new ConnectorError('UNREACHABLE', 'kafka produce to dead: away', false),
+      );
+    };
+    const doc = route({
+      pipeline: [],
+      errors: {
+        retry: { attempts: 2, backoffMs: 0, maxBackoffMs: 0 },
+        deadLetter: { type: 'amqp', connection: 'rabbit', queue: 'orders.dlq' },
+      },
+    });
+    const worker = await started(doc, deps);
+    const held = () =>
+      message(
+        { id: 1, total: 5 },
+        {
+          source: { type: 'kafka', name: 'orders.in', partition: 0, offset: '7' },
+          transaction: { failed: false, recordRefused: false },
+        },
+      );
+    await expect(source.deliver(held())).rejects.toThrow(/aborted and redone/);
+    expect(worker.status().state).toBe('degraded');
+    await expect(source.deliver(held())).resolves.toMatchObject({ outcome: 'delivered' });
+    // Nothing waits any more: not 'degraded' until the next dead letter, which may never come.
+    expect(worker.status().state).toBe('running');
+    expect(lines.filter((l) => /no longer degraded/.test(l))).toHaveLength(1);
+    await worker.stop();
+  });
+
   it('a transaction whose dead letter is refused for a reason that is not the record degrades the route once, holds the message and recovers', async () => {
     const dlq = new FakeDestination();
     const { deps, source, parked, records } = fakeDeps([new FakeDestination()], dlq);

@@ -900,13 +900,19 @@ export class RouteWorker {
     });
   }
 
-  /** A dead letter went through (or the held message was done with): no longer degraded. */
-  private deadLetterTaken(): void {
+  /**
+   * A dead letter went through, or the held message was done with (`how`: what became of it):
+   * no longer degraded.
+   */
+  private deadLetterTaken(how?: string): void {
     const held = this.deadLetterHold;
     if (!held) return;
     this.deadLetterHold = undefined;
+    const what = how
+      ? `the message held by a refused dead letter is through (${how})`
+      : 'the dead-letter destination takes dead letters again';
     this.deps.log.log({
-      msg: `route ${this.routeId}: the dead-letter destination takes dead letters again (refused since ${held.since.toISOString()}); no longer degraded`,
+      msg: `route ${this.routeId}: ${what} (refused since ${held.since.toISOString()}); no longer degraded`,
       event: 'route.recovered',
       route: this.routeId,
       routeVersion: this.version,
@@ -928,6 +934,11 @@ export class RouteWorker {
     },
   ): Promise<void> {
     extra.trace.outcome(outcome, extra.error);
+    // The message a refused dead letter held is done with, whatever became of it (delivered on
+    // the redo, say, its destination back): nothing waits now. Only a dead letter cleared the
+    // hold before, and the route said `degraded` until the next one, which may never come.
+    if (this.deadLetterHold?.at === holdKey(message))
+      this.deadLetterTaken(outcome === 'dead-lettered' ? undefined : `its message was ${outcome}`);
     return this.deps.audit.record({
       messageId: id,
       routeId: this.routeId,
