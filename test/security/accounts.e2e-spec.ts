@@ -375,6 +375,42 @@ describe('accounts, sign-in and credentials (gateway process, real Postgres)', (
       ).toBe(200);
     }, 120_000);
 
+    it('a cascade that a key may not finish (an admin made through the leaked key) ends nothing', async () => {
+      const owner = await newUser(['admin'], 'owner');
+      const ownerToken = await gw.token(owner.username, owner.password);
+      const leaked = await newKey(['admin'], { token: ownerToken });
+      const made = await gw.expect(
+        201,
+        'POST',
+        '/api/v1/users',
+        { username: name('made'), password: strongPassword(), roles: ['viewer'] },
+        { key: leaked.key },
+      );
+      const madeId = made.body.id as string;
+      // A human makes it an admin later: a key may not disable it.
+      await gw.expect(200, 'PATCH', `/api/v1/users/${madeId}`, { roles: ['admin'] }, admin);
+      const adminKey = await newKey(['admin'], { token: ownerToken });
+      const refused = await gw.expect(
+        403,
+        'DELETE',
+        `/api/v1/api-keys/${leaked.id}?cascade=true`,
+        undefined,
+        { key: adminKey.key },
+      );
+      expect(refused.body.message).toMatch(/sign in as an admin .*nothing was ended/);
+      // Nothing half done: the trail's failed revoke is true, the key is still to be revoked.
+      expect((await me({ key: leaked.key })).status).toBe(200);
+      const ended = await gw.expect(
+        200,
+        'DELETE',
+        `/api/v1/api-keys/${leaked.id}?cascade=true`,
+        undefined,
+        admin,
+      );
+      expect(ended.body).toEqual({ revokedKeys: [leaked.id], disabledUsers: [madeId] });
+      expect((await me({ key: leaked.key })).status).toBe(401);
+    }, 120_000);
+
     it('the last enabled admin cannot be disabled, demoted or deleted, and a key does not count as one', async () => {
       // A fresh database: admin is the only human admin; an admin key of it exists.
       const lone = await createTestDatabase('accounts-lone');

@@ -3,7 +3,7 @@ import { JunctionError } from '@junction/common';
 import { ApiKeysRepository } from './api-keys.repository';
 import { UsersRepository } from './users.repository';
 import { UsersService } from './users.service';
-import { hashApiKey, newApiKey } from './auth.service';
+import { hashApiKey, newApiKey, rolesOf } from './auth.service';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { covers, permits, Principal, Role } from './roles';
 
@@ -134,6 +134,17 @@ export class ApiKeysService {
         'BAD_REQUEST',
         'the key you call with came from this key: revoke it with another key or signed in',
       );
+    // All or nothing: a user that a key may not disable (one made an admin since) would fail the
+    // loop below after the keys were revoked, with the trail saying the revoke failed.
+    if (actor.kind === 'apiKey')
+      for (const userId of userIds) {
+        const user = await this.users.findById(userId);
+        if (user && rolesOf(user).includes('admin'))
+          throw new JunctionError(
+            'FORBIDDEN',
+            `user '${user.username}', made through this key, is an admin now, and an API key cannot disable an admin: sign in as an admin to revoke with cascade (nothing was ended)`,
+          );
+      }
     const revokedKeys = await this.keys.revokeMany(keyIds);
     const disabledUsers: string[] = [];
     for (const userId of userIds) {
