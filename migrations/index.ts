@@ -18,6 +18,7 @@ import { ConnectionKindShape1765150000000 } from './1765150000000-connection-kin
 import { ProviderRefreshToken1765160000000 } from './1765160000000-provider-refresh-token';
 import { KeyProvenance1765170000000 } from './1765170000000-key-provenance';
 import { ReplayJobApprovedActive1765180000000 } from './1765180000000-replay-job-approved-active';
+import { RouteActivations1765190000000 } from './1765190000000-route-activations';
 
 /** Every migration, in order. Listed explicitly so that source (tests) and dist (npm start) agree. */
 export const MIGRATIONS = [
@@ -41,4 +42,5 @@ export const MIGRATIONS = [
   ProviderRefreshToken1765160000000,
   KeyProvenance1765170000000,
   ReplayJobApprovedActive1765180000000,
+  RouteActivations1765190000000,
 ];

@@ -401,6 +401,39 @@ describe('dead-letter replay jobs', () => {
     await drain();
   }, 60_000);
 
+  it('a job pinned to a stored version stops once that version is activated and rolled back', async () => {
+    await park('ACTIVATED_ROLLED_BACK', 3, (i) => ({ id: `aba-${i}` }));
+    const filter = { routeId: 'rj', reasonCode: ['ACTIVATED_ROLLED_BACK'] };
+    clockA.hold();
+    try {
+      // Made while version 1 runs, through stored version 2 (it passes the sample guard).
+      const created = await api('POST', '/api/v1/dead-letters/replay-jobs', {
+        filter,
+        version: 2,
+        ratePerSecond: 1,
+      });
+      expect(created.status).toBe(202);
+      const id = (created.body as Job).id;
+      await eventually(async () => {
+        expect(await job(id)).toMatchObject({ state: 'running', done: 1 });
+        expect(clockA.waiting).toBe(1);
+      });
+      // Version 2 is tried live and rolled back (it leaks, say): version 1 is active again, as
+      // when the job was made, but version 2 was taken out of service since.
+      expect((await api('POST', '/api/v1/routes/rj/versions/2/activate')).status).toBe(200);
+      expect((await api('POST', '/api/v1/routes/rj/versions/1/activate')).status).toBe(200);
+      clockA.release();
+      const failed = await finished(id, 'failed');
+      expect(failed).toMatchObject({ done: 1, failed: 0, total: 3 });
+      expect(failed.error).toMatch(/rollback or another activation/);
+      expect(await drain()).toEqual(['aba-0']);
+    } finally {
+      clockA.release();
+      expect((await api('POST', '/api/v1/routes/rj/versions/1/activate')).status).toBe(200);
+    }
+    await drain();
+  }, 60_000);
+
   it('a job pinned to a version that is not the running one stops once the sample guard refuses that version', async () => {
     await park('GUARD_LATER', 3, (i) => ({ id: `guard-later-${i}` }));
     const filter = { routeId: 'rj', reasonCode: ['GUARD_LATER'] };

@@ -622,6 +622,18 @@ export class RoutesService {
   }
 
   /**
+   * The active version with the count of changes of it (RouteEntity.activations): a version
+   * number alone does not tell 'still 1' from '1 again, after 2 ran'. Null when none is active.
+   */
+  async activeVersionAndActivations(
+    id: string,
+  ): Promise<{ version: number; activations: number } | null> {
+    const route = await this.routes.find(id);
+    if (!route || route.deletedAt || route.activeVersion === null) return null;
+    return { version: route.activeVersion, activations: route.activations };
+  }
+
+  /**
    * The sample guard on a stored version that is to run without being activated (a replay job
    * through it): 409 SAMPLE_LEAKS_PAN as its activation would get. No override: an admin who
    * means it activates the version with a reason.

@@ -20,6 +20,8 @@ export interface ReplayJobRow {
   routeVersion: number | null;
   /** The route's active version when a job pinned to `routeVersion` was made (else null). */
   routeActiveVersion: number | null;
+  /** The count of the route's activations then (RouteEntity.activations; null: not pinned, or older). */
+  routeActivations: number | null;
   ratePerSecond: number | null;
   total: number;
   done: number;
@@ -39,7 +41,8 @@ export interface ClaimedItem {
 }
 
 const COLUMNS = `id, state, filter, route_version AS "routeVersion",
-  route_active_version AS "routeActiveVersion", rate_per_second AS "ratePerSecond",
+  route_active_version AS "routeActiveVersion", route_activations AS "routeActivations",
+  rate_per_second AS "ratePerSecond",
   total, done, failed, started_by AS "startedBy", created_at AS "createdAt", started_at AS "startedAt",
   finished_at AS "finishedAt", cancel_requested AS "cancelRequested", lease_owner AS "leaseOwner", error`;
 
@@ -65,18 +68,21 @@ export class ReplayJobsRepository {
     filter: DeadLetterFilter;
     routeVersion: number | null;
     routeActiveVersion: number | null;
+    routeActivations: number | null;
     ratePerSecond: number | null;
     startedBy: string;
   }): Promise<string> {
     return this.db.transaction(async (m) => {
       const [{ id }] = (await m.query(
         `INSERT INTO dead_letter_replay_jobs
-           (filter, route_version, route_active_version, rate_per_second, total, started_by)
-         VALUES ($1, $2, $3, $4, 0, $5) RETURNING id`,
+           (filter, route_version, route_active_version, route_activations, rate_per_second,
+            total, started_by)
+         VALUES ($1, $2, $3, $4, $5, 0, $6) RETURNING id`,
         [
           JSON.stringify(storedFilter(job.filter)),
           job.routeVersion,
           job.routeActiveVersion,
+          job.routeActivations,
           job.ratePerSecond,
           job.startedBy,
         ],

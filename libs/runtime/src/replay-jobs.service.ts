@@ -47,7 +47,7 @@ export interface ReplayJobOptions {
    * version this process runs may differ a moment, or be none on a stopped route). Required: a
    * job pinned to a version checks it before each item.
    */
-  activeVersion: (routeId: string) => Promise<number | null>;
+  activeVersion: (routeId: string) => Promise<{ version: number; activations: number } | null>;
 }
 
 /**
@@ -154,8 +154,11 @@ export class ReplayJobsService {
       );
     if (input.dryRun) return { dryRun: true, total: await this.repo.count(filter) };
     let activeVersion: number | null = null;
+    let activations: number | null = null;
     if (input.version !== undefined) {
-      activeVersion = await this.options.activeVersion(filter.routeId!);
+      const active = await this.options.activeVersion(filter.routeId!);
+      activeVersion = active?.version ?? null;
+      activations = active?.activations ?? null;
       const another = activeVersion !== input.version;
       if (another && !actor.mayActivate)
         throw new JunctionError(
@@ -181,6 +184,7 @@ export class ReplayJobsService {
       routeVersion,
       // What the pin was approved against: see versionRefusal.
       routeActiveVersion: routeVersion === null ? null : activeVersion,
+      routeActivations: routeVersion === null ? null : activations,
       ratePerSecond: rate ?? null,
       startedBy: actor.name,
     });
@@ -363,13 +367,20 @@ export class ReplayJobsService {
     const version = job.routeVersion;
     if (version === null) return undefined;
     const routeId = job.filter.routeId!;
-    const active = await this.options.activeVersion(routeId);
+    const current = await this.options.activeVersion(routeId);
+    const active = current?.version ?? null;
     if (active === version) return undefined;
     const approved = job.routeActiveVersion;
     if (active === null)
       return `stopped: route '${routeId}' has no active version any more (it was deleted), so version ${version} may not run for the job.`;
-    if (approved !== null && active !== approved)
-      return `stopped: the job replays through version ${version}, made while version ${approved} was active; the route's active version is now ${active} (a rollback or another activation), so version ${version} may not run for it any more. Start a new job to go on.`;
+    // The count, not only the number: 2 activated and rolled back leaves 1 active again, as
+    // when the job was made, with version 2 taken out of service meanwhile.
+    const moved =
+      job.routeActivations !== null &&
+      current !== null &&
+      current.activations !== job.routeActivations;
+    if ((approved !== null && active !== approved) || moved)
+      return `stopped: the job replays through version ${version}, made while version ${approved ?? '(another)'} was active; the route's active version is now ${active}${active === approved ? ' again' : ''} (a rollback or another activation since), so version ${version} may not run for it any more. Start a new job to go on.`;
     if (!guardDue) return undefined;
     try {
       await this.options.guardVersion(routeId, version);

@@ -239,7 +239,7 @@ export class RuntimeModule {
                 pollMs: opts.replayJobs?.pollMs ?? 2_000,
                 clock: opts.replayJobs?.clock ?? SYSTEM_CLOCK,
                 guardVersion: (routeId, version) => routes.guardStoredVersion(routeId, version),
-                activeVersion: (routeId) => routes.activeVersionOf(routeId),
+                activeVersion: (routeId) => routes.activeVersionAndActivations(routeId),
               },
               { warn: (m) => log.warn(m) },
             );

@@ -15,6 +15,13 @@ export class RouteEntity {
   @Column({ name: 'active_version', type: 'integer', nullable: true })
   activeVersion!: number | null;
 
+  /**
+   * How many times the active version (or the incarnation) changed: counted by the database
+   * (migration 1765190000000), never written here.
+   */
+  @Column({ type: 'integer', insert: false, update: false })
+  activations!: number;
+
   @Column({ name: 'desired_state', type: 'text' })
   desiredState!: 'running' | 'stopped';
 
