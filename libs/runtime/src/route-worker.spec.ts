@@ -16,7 +16,12 @@ import { testResources } from '@junction/pipeline';
 import { MAX_KEPT_PAYLOAD_BYTES, type DeadLettersRepository } from './dead-letters.repository';
 import { DIGEST_SLICE_BYTES } from './payload-digest';
 import type { MessageRecord } from './message-audit';
-import { RouteWorker, type ProcessResult, type WorkerDeps } from './route-worker';
+import {
+  DEAD_LETTER_HOLD_STALE_MS,
+  RouteWorker,
+  type ProcessResult,
+  type WorkerDeps,
+} from './route-worker';
 
 /** A source the test feeds by hand: what its handler resolves or rejects is the ack or the nack. */
 class FakeSource implements Source {
@@ -516,6 +521,52 @@ describe('RouteWorker', () => {
     // Nothing waits any more: not 'degraded' until the next dead letter, which may never come.
     expect(worker.status().state).toBe('running');
     expect(lines.filter((l) => /no longer degraded/.test(l))).toHaveLength(1);
+    await worker.stop();
+  });
+
+  it('a route degraded by a held message no try renews (its partition went to another process) is running again after a minute', async () => {
+    const dlq = new FakeDestination();
+    const { deps, source } = fakeDeps([new FakeDestination(['fail', 'fail', 'fail', 'fail'])], dlq);
+    const lines: string[] = [];
+    const text = (line: string | { msg: string }) => (typeof line === 'string' ? line : line.msg);
+    deps.log = { log: (line) => lines.push(text(line)), warn: () => {}, error: () => {} };
+    deps.deadLetters.delete = () => Promise.resolve(true);
+    let now = 1_000;
+    deps.monotonicNow = () => now;
+    dlq.send = (m) => {
+      (m.transaction as { failed: boolean }).failed = true;
+      return Promise.reject(
+        new ConnectorError('UNREACHABLE', 'kafka produce to dead: away', false),
+      );
+    };
+    const doc = route({
+      pipeline: [],
+      errors: {
+        retry: { attempts: 2, backoffMs: 0, maxBackoffMs: 0 },
+        deadLetter: { type: 'amqp', connection: 'rabbit', queue: 'orders.dlq' },
+      },
+    });
+    const worker = await started(doc, deps);
+    const held = () =>
+      message(
+        { id: 1, total: 5 },
+        {
+          source: { type: 'kafka', name: 'orders.in', partition: 3, offset: '9' },
+          transaction: { failed: false, recordRefused: false },
+        },
+      );
+    await expect(source.deliver(held())).rejects.toThrow(/aborted and redone/);
+    // Tried again within the minute: still held, still degraded.
+    now += DEAD_LETTER_HOLD_STALE_MS - 1;
+    expect(worker.status().state).toBe('degraded');
+    await expect(source.deliver(held())).rejects.toThrow(/aborted and redone/);
+    now += DEAD_LETTER_HOLD_STALE_MS;
+    expect(worker.status().state).toBe('degraded');
+    // Then no try for over a minute: the message is no longer this process's to hold.
+    now += 1;
+    expect(worker.status().state).toBe('running');
+    expect(lines.filter((l) => /not tried here for 60 s/.test(l))).toHaveLength(1);
+    expect(worker.status().state).toBe('running');
     await worker.stop();
   });
 

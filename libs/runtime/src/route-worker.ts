@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { setMaxListeners } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { v7 as uuidv7 } from 'uuid';
 import { keptMessageId } from './message-id';
 import { isoNow, JunctionError } from '@junction/common';
@@ -75,7 +76,18 @@ export interface WorkerDeps {
   tracing?: MessageTracing;
   /** Routes of Junction a message may pass through before it is dead-lettered (see hops.ts). */
   maxHops?: number;
+  /** A monotonic clock in ms (default performance.now): how long since a held message was tried. */
+  monotonicNow?: () => number;
 }
+
+/**
+ * How long a message held by a refused dead letter (see RouteWorker.deadLetterRefused) may go
+ * untried here before the route stops saying `degraded`: its source tries it again after at most
+ * 5 s plus a send's bounded retries (about 10 s), so a hold no try renewed for a minute is no
+ * longer this process's (its partition went to another process in a rebalance, or the route's
+ * source let it go).
+ */
+export const DEAD_LETTER_HOLD_STALE_MS = 60_000;
 
 const PASS_TRACE_ON = new PropagatingTracing();
 
@@ -180,7 +192,7 @@ export class RouteWorker {
    * Set while a message waits in its source because the dead-letter destination refused its dead
    * letter for a reason that may pass (`delivery: exactly-once`): the route is `degraded`.
    */
-  private deadLetterHold?: { at: string; reason: string; since: Date };
+  private deadLetterHold?: { at: string; reason: string; since: Date; triedAt: number };
   /** Stopped for good: its destinations are closed. */
   private closed = false;
   /** Aborted by stop(): waits between delivery attempts end and the message goes back. */
@@ -371,8 +383,18 @@ export class RouteWorker {
       deadLetterFailures: this.deadLetterFailures,
     };
     const hold = this.deadLetterHold;
-    if (this.state === 'running' && hold)
-      return { ...base, state: 'degraded', reason: hold.reason, since: hold.since.toISOString() };
+    if (hold && this.monotonicNow() - hold.triedAt > DEAD_LETTER_HOLD_STALE_MS)
+      this.deadLetterTaken(
+        `not tried here for ${DEAD_LETTER_HOLD_STALE_MS / 1000} s: its partition is another process's now, or its source let it go`,
+        true,
+      );
+    if (this.state === 'running' && this.deadLetterHold)
+      return {
+        ...base,
+        state: 'degraded',
+        reason: this.deadLetterHold.reason,
+        since: this.deadLetterHold.since.toISOString(),
+      };
     const spec = this.document.source;
     if (this.state === 'starting' && spec.connection !== undefined) {
       // Still waiting for the source's broker: say whether it answered and why it refused.
@@ -887,7 +909,12 @@ export class RouteWorker {
       `the dead-letter destination refuses dead letters (${errorText(err)}): the message at ${where} waits in its source, with those after it, and is tried again`,
     );
     const held = this.deadLetterHold;
-    this.deadLetterHold = { at: holdKey(message), reason, since: held?.since ?? new Date() };
+    this.deadLetterHold = {
+      at: holdKey(message),
+      reason,
+      since: held?.since ?? new Date(),
+      triedAt: this.monotonicNow(),
+    };
     if (held) {
       this.deps.log.debug?.(`route ${this.routeId}: ${reason}`);
       return;
@@ -904,13 +931,19 @@ export class RouteWorker {
    * A dead letter went through, or the held message was done with (`how`: what became of it):
    * no longer degraded.
    */
-  private deadLetterTaken(how?: string): void {
+  private monotonicNow(): number {
+    return this.deps.monotonicNow?.() ?? performance.now();
+  }
+
+  private deadLetterTaken(how?: string, stale = false): void {
     const held = this.deadLetterHold;
     if (!held) return;
     this.deadLetterHold = undefined;
-    const what = how
-      ? `the message held by a refused dead letter is through (${how})`
-      : 'the dead-letter destination takes dead letters again';
+    const what = stale
+      ? `the message held by a refused dead letter was ${how}`
+      : how
+        ? `the message held by a refused dead letter is through (${how})`
+        : 'the dead-letter destination takes dead letters again';
     this.deps.log.log({
       msg: `route ${this.routeId}: ${what} (refused since ${held.since.toISOString()}); no longer degraded`,
       event: 'route.recovered',
