@@ -1,8 +1,10 @@
 import { cardNumber, cardSample, ORDINARY_KINDS, prng } from './pan-corpus';
 import {
   containsPan,
+  longRuns,
   luhnValid,
   mayHoldPan,
+  PAN_DIGIT_RUN,
   panDetectorSteps,
   PAN_REDACTED,
   redactPans,
@@ -455,5 +457,71 @@ describe('PAN detector: linear work', () => {
     const four = steps(4 * MIB);
     expect(four).toBeLessThanOrEqual(4 * one + 1000);
     expect(four / (4 * MIB)).toBeLessThan(64);
+  });
+});
+
+describe('PAN detector: texts made to be slow to read', () => {
+  // Digits of several scripts (an astral one too), separators, escapes of both readings (JSON
+  // escapes with and without hex digits among them: a run can start inside one), breaks.
+  const atoms = ['4', '1', '0', '7', '\u0664', '\uff14', '\u{1d7d2}', ' ', '-', '.', '\t', '\n'];
+  atoms.push('\u200b', '\u2028', '\ud800', '\\u0034', '\\u0020', '\\n', '\\/', '\\x', '\\');
+  atoms.push('%20', '%34', '+', '~1', 'a', ',', '|', '\u0301', '\u4e2d', '        ', '\\u4111');
+  atoms.push('\\uabcd', '\\u00a4', '\\t', '111111111111', '4111111111111111', '\\u004');
+
+  it('finds the runs of 13 digits or more that the PAN_DIGIT_RUN rule finds, and only those', () => {
+    const random = prng(2026);
+    const escapes = /\\(?:u[0-9A-Fa-f]{4}|[bfnrt/])/g;
+    const mismatches: string[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      let text = '';
+      const size = 1 + Math.floor(random() * 60);
+      // Half of the texts: mostly JSON escapes, where a run starts in one escape's hex digits
+      // after the separators the run before it read.
+      const pool = i % 2 === 0 ? atoms : atoms.slice(14, 21).concat(atoms.slice(-6));
+      for (let k = 0; k < size; k++) text += pool[Math.floor(random() * pool.length)];
+      const expected: number[] = [];
+      for (const match of text.matchAll(PAN_DIGIT_RUN)) {
+        const digits = match[0].replace(escapes, '').match(/\p{Nd}/gu)?.length ?? 0;
+        if (digits < 13) continue;
+        const plain = /^[0-9]+$/.test(match[0]) ? 1 : 0;
+        expected.push(match.index, match.index + match[0].length, plain);
+      }
+      if (JSON.stringify(longRuns(text)) !== JSON.stringify(expected))
+        mismatches.push(JSON.stringify(text));
+    }
+    expect(mismatches.slice(0, 5)).toEqual([]);
+  });
+
+  it('reads separators once where every JSON escape starts a run of its hex digits', () => {
+    // `\u0034\u0034...` (a JSON body holding `\\u0034`, parsed) starts a run inside every escape;
+    // each run read up to nine escapes ahead again: 3 steps a character, now under 2.
+    for (const unit of ['\\u0034', '\\u0034 ', '\\u2028', '\\u0020\\n', '\\n\\u4111', '4+']) {
+      const text = unit.repeat(Math.ceil((1 << 20) / unit.length));
+      const before = panDetectorSteps();
+      expect(longRuns(text)).toEqual([]);
+      expect((panDetectorSteps() - before) / text.length).toBeLessThan(2);
+    }
+    // Where the count of separators matters: a run from the hex digits of the fourth escape after
+    // a digit reaches the digits after eight more separators, and no further.
+    const run = (gaps: number) =>
+      '1' + '\\n'.repeat(3) + '\\u4111' + '\\uabcd'.repeat(gaps) + '111111111111';
+    expect(redactPanText(run(8))).toBe('1' + '\\n'.repeat(3) + '\\u' + PAN_REDACTED);
+    expect(redactPanText(run(9))).toBe(run(9));
+  });
+
+  it('redacts 1 MiB of digits glued by escapes the second reading takes, whole', () => {
+    // Each of these took 100 to 400 ms to read (bench/pan.bench.ts measures them; jest's module
+    // sandbox runs this code too slowly to compare times here).
+    const size = 1 << 20;
+    const cases: Array<[string, string]> = [
+      ['4+', '+'],
+      ['4%20', '%20'],
+      ['4~1', '~1'],
+      ['\\u0034 ', ' '],
+    ];
+    for (const [unit, rest] of cases) {
+      const text = unit.repeat(Math.floor(size / unit.length));
+      expect(redactPanText(text) === PAN_REDACTED + rest).toBe(true);
+    }
   });
 });

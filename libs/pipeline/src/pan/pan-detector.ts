@@ -36,8 +36,14 @@ export function isPanSeparator(ch: string): boolean {
  * `\n`, `\t`, `\u2028`, any `\uXXXX`) between two of them: what {@link redactRuns} reads, by
  * hand in one pass (a regex for it, `\p{Nd}(?:(?:SEP|\\(?:u[0-9A-Fa-f]{4}|[bfnrt/])){0,8}\p{Nd})*`,
  * took a third of the time on digit-dense text). Texts that hold JSON (a body written into a log
- * line) are redacted as they are, so the escapes separate groups too.
+ * line) are redacted as they are, so the escapes separate groups too. The rule as that regex, for
+ * the spec to hold {@link longRuns} to:
  */
+export const PAN_DIGIT_RUN = new RegExp(
+  `\\p{Nd}(?:(?:${SEPARATOR_CLASS}|\\\\(?:u[0-9A-Fa-f]{4}|[bfnrt/])){0,8}\\p{Nd})*`,
+  'gu',
+);
+
 const ND = /\p{Nd}/u;
 const LETTER = /\p{L}/u;
 
@@ -283,15 +289,47 @@ function redactOutsideUuids(text: string, redact: (part: string) => string): str
 
 /**
  * The first reading: every run of digits and separators (see SEPARATOR_CLASS), judged on its own.
- * One pass by hand; a run is read again only when it may hold a card number (13 digits or more).
+ * One pass by hand (longRuns); a run is read again only when it may hold a card number (13 digits
+ * or more).
  */
 function redactRuns(text: string): string {
+  const runs = longRuns(text);
   let out = '';
   let copied = 0;
+  for (let r = 0; r < runs.length; r += 3) {
+    const start = runs[r];
+    const end = runs[r + 1];
+    const run = text.slice(start, end);
+    const before = start > 0 ? text[start - 1] : '';
+    // Only ASCII digits (the usual way a card number is stored): one group, as redactRun judges
+    // it, without building the groups (their arrays were most of the time on digit-dense bodies).
+    const redacted =
+      runs[r + 2] === 1
+        ? before !== '+' && isCardNumber(run)
+          ? PAN_REDACTED
+          : run
+        : redactRun(run, before, groupsOf(run));
+    if (redacted !== run) {
+      out += text.slice(copied, start) + redacted;
+      copied = end;
+    }
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+/**
+ * The runs of {@link PAN_DIGIT_RUN} in `text` that hold 13 digits or more, as `[start, end, plain]`
+ * triples (`plain` 1 for ASCII digits only), in the order the regex finds them; exported for the
+ * spec, which holds it to the regex. Outside a run every character is read on its own, as the
+ * regex's search tries each (a digit in an escape's hex, `\u0034`, starts a run); inside one an
+ * escape is one separator.
+ */
+export function longRuns(text: string): number[] {
+  const found: number[] = [];
+  gapCount = 0;
   const n = text.length;
   for (let i = 0; i < n;) {
     steps++;
-    // Outside a run every character is read on its own, as a regex would try each.
     const c = text.charCodeAt(i);
     runWidth = 1;
     const kind = c < 0x80 ? (c >= 48 && c <= 57 ? DIGIT : BREAK) : runKind(text, i, c);
@@ -303,8 +341,21 @@ function redactRuns(text: string): string {
     let end = i + runWidth;
     let digits = 1;
     let plain = c < 0x80; // ASCII digits only, no separator
-    // Extend over up to MAX_GAP separators (characters or escapes) followed by a digit.
-    for (let at = end, gaps = 0; at < n;) {
+    // The digits that follow, then up to MAX_GAP separators (characters or escapes) before each
+    // next digit. Where the run begins inside the separators after the last run (the hex digits
+    // of `\u0034`), those read already are not read again (see gapEnds).
+    let at = end;
+    for (let d = text.charCodeAt(at); d >= 48 && d <= 57; d = text.charCodeAt(++at)) {
+      steps++;
+      digits++;
+    }
+    end = at;
+    let gaps = knownGaps(end);
+    if (gaps > 0) {
+      at = gapEnds[gapCount];
+      shiftGaps(gapCount - gaps);
+    }
+    while (at < n) {
       steps++;
       const k = runToken(text, at);
       if (k === DIGIT) {
@@ -313,26 +364,43 @@ function redactRuns(text: string): string {
         at += runWidth;
         end = at;
         gaps = 0;
-      } else if (k === GAP && ++gaps <= MAX_GAP) at += runWidth;
-      else break;
+      } else if (k === GAP && ++gaps <= MAX_GAP) {
+        if (gaps === 1) {
+          gapEnds[0] = at;
+          gapCount = 0;
+        }
+        at += runWidth;
+        gapEnds[++gapCount] = at;
+      } else break;
     }
+    // The regex's search goes on right after the run's last digit.
     i = end;
-    if (digits < 13) continue;
-    const run = text.slice(start, end);
-    const before = start > 0 ? text[start - 1] : '';
-    // Only ASCII digits (the usual way a card number is stored): one group, as redactRun judges
-    // it, without building the groups (their arrays were most of the time on digit-dense bodies).
-    const redacted = plain
-      ? before !== '+' && isCardNumber(run)
-        ? PAN_REDACTED
-        : run
-      : redactRun(run, before, groupsOf(run));
-    if (redacted !== run) {
-      out += text.slice(copied, start) + redacted;
-      copied = end;
-    }
+    if (digits >= 13) found.push(start, end, plain ? 1 : 0);
   }
-  return copied === 0 ? text : out + text.slice(copied);
+  return found;
+}
+
+/**
+ * The last separators (characters or escapes) longRuns read in a row after a digit: they begin
+ * at `gapEnds[0]` and the k-th ends at `gapEnds[k]` (`gapCount` of them). Text such as `\u0034\u0034...` (JSON escapes of digits in a text, as a JSON body
+ * holding `\\u0034` parses to) starts a run of four digits inside every escape, and each run read
+ * up to nine escapes ahead again (120 to 250 ms per MB): the next run takes the separators after
+ * it from here. Among separators a run can only start in an escape's hex digits, and when it
+ * reaches the escape's end it goes on at one of these ends (a hex letter ends it).
+ */
+const gapEnds = new Int32Array(MAX_GAP + 2);
+let gapCount = 0;
+
+/** How many separators read already follow a run whose digits end at `end` (0: none known). */
+function knownGaps(end: number): number {
+  for (let k = 1; k < gapCount; k++) if (gapEnds[k] === end) return gapCount - k;
+  return 0;
+}
+
+/** Drops the first `k` separators of gapEnds: the next run's separators begin after them. */
+function shiftGaps(k: number): void {
+  gapCount -= k;
+  for (let g = 0; g <= gapCount; g++) gapEnds[g] = gapEnds[g + k];
 }
 
 /** How many characters the token {@link runToken} or {@link runKind} read last takes. */
@@ -409,32 +477,15 @@ function redactEscaped(text: string): string {
   let out = '';
   let copied = 0;
   // The run being read: where it starts and its last digit ends, the gaps since that digit, and
-  // its groups (as RunGroups has them, but in the text).
+  // its groups (as RunGroups has them, relative to the run) in typed arrays kept from run to run:
+  // the arrays and the string grown for every digit of every run held the event loop 240 ms on
+  // 1 MiB of `4+4+...`, whose runs are mostly one digit long.
   let runStart = -1;
   let runEnd = -1;
   let gaps = 0;
-  let digits = '';
-  const starts: number[] = [];
-  const ends: number[] = [];
-  const offsets: number[] = [0];
-  const finish = (): void => {
-    if (runStart >= 0 && digits.length >= 13) {
-      const run = text.slice(runStart, runEnd);
-      const redacted = redactRun(run, runStart > 0 ? text[runStart - 1] : '', {
-        digits,
-        count: starts.length,
-        offsets: Int32Array.from(offsets),
-        starts: Int32Array.from(starts).map((at) => at - runStart),
-        ends: Int32Array.from(ends).map((at) => at - runStart),
-      });
-      if (redacted !== run) {
-        out += text.slice(copied, runStart) + redacted;
-        copied = runEnd;
-      }
-    }
-    runStart = -1;
-    gaps = 0;
-  };
+  let count = 0; // groups so far
+  let n = 0; // digits so far
+  let { starts, ends, offsets, digits } = escapedArrays;
   for (let i = 0; i < text.length;) {
     steps++;
     const kind = escapedToken(text, i);
@@ -442,32 +493,58 @@ function redactEscaped(text: string): string {
     if (kind === DIGIT) {
       if (runStart < 0) {
         runStart = i;
-        digits = '';
-        starts.length = 0;
-        ends.length = 0;
-        offsets.length = 1;
+        count = 0;
+        n = 0;
       }
-      if (runStart < i && gaps === 0) {
-        // Right after a digit: the same group goes on.
-        ends[ends.length - 1] = i + width;
-        offsets[offsets.length - 1] = digits.length + 1;
-      } else {
-        starts.push(i);
-        ends.push(i + width);
-        offsets.push(digits.length + 1);
-      }
-      digits += String.fromCharCode(48 + tokenValue);
+      if (n === digits.length) ({ starts, ends, offsets, digits } = growEscaped(n));
+      if (count === 0 || gaps > 0) starts[count++] = i - runStart; // else the same group goes on
+      ends[count - 1] = i + width - runStart;
+      digits[n++] = 48 + tokenValue;
+      offsets[count] = n;
       runEnd = i + width;
       gaps = 0;
-    } else if (kind === GAP && runStart >= 0) {
-      if (++gaps > MAX_GAP) finish();
-    } else if (runStart >= 0) {
-      finish();
+    } else if (runStart >= 0 && (kind === BREAK || ++gaps > MAX_GAP)) {
+      if (n >= 13) {
+        const redacted = redactEscapedRun(text, runStart, runEnd, count, n);
+        if (redacted !== undefined) {
+          out += text.slice(copied, runStart) + redacted;
+          copied = runEnd;
+        }
+      }
+      runStart = -1;
+      gaps = 0;
     }
     i += width;
   }
-  finish();
+  if (runStart >= 0 && n >= 13) {
+    const redacted = redactEscapedRun(text, runStart, runEnd, count, n);
+    if (redacted !== undefined) {
+      out += text.slice(copied, runStart) + redacted;
+      copied = runEnd;
+    }
+  }
+  if (escapedArrays.digits.length > SMALL_RUN) escapedArrays = newEscaped(SMALL_RUN); // give back
   return copied === 0 ? text : out + text.slice(copied);
+}
+
+/** The run of redactEscaped at `[from, to)` judged by redactRun: its redacted form, or undefined. */
+function redactEscapedRun(
+  text: string,
+  from: number,
+  to: number,
+  count: number,
+  n: number,
+): string | undefined {
+  const { starts, ends, offsets, digits } = escapedArrays;
+  const run = text.slice(from, to);
+  const redacted = redactRun(run, from > 0 ? text[from - 1] : '', {
+    digits: LATIN1.decode(digits.subarray(0, n)),
+    count,
+    offsets,
+    starts,
+    ends,
+  });
+  return redacted === run ? undefined : redacted;
 }
 
 /** The value of the digit {@link escapedToken} read last, and how many characters it took. */
@@ -561,6 +638,28 @@ const SMALL = {
 };
 
 /**
+ * The groups of the run redactEscaped is reading (see RunGroups; `digits` as ASCII codes): made
+ * once, grown for a long run (a run of n digits has at most n groups), given back after it.
+ */
+const newEscaped = (size: number) => ({
+  starts: new Int32Array(size),
+  ends: new Int32Array(size),
+  offsets: new Int32Array(size + 1),
+  digits: new Uint8Array(size),
+});
+let escapedArrays = newEscaped(SMALL_RUN);
+
+function growEscaped(n: number): typeof escapedArrays {
+  const grown = newEscaped(2 * n);
+  grown.starts.set(escapedArrays.starts);
+  grown.ends.set(escapedArrays.ends);
+  grown.offsets.set(escapedArrays.offsets);
+  grown.digits.set(escapedArrays.digits);
+  escapedArrays = grown;
+  return grown;
+}
+
+/**
  * A run's groups of digits: all their digits in ASCII, where each group begins in those
  * (`offsets`, one more at the end), and where each is written in the run. A group is a run of
  * decimal digits of any script (mixed scripts make one group); an escaped separator (`\n`,
@@ -625,6 +724,9 @@ interface RunGroups {
   ends: Int32Array;
 }
 
+/** 1 for the Luhn sums of up to 19 digits (at most 171) that are no multiple of 10. */
+const LUHN_MISS = Uint8Array.from({ length: 172 }, (_, sum) => (sum % 10 === 0 ? 0 : 1));
+
 /**
  * Luhn sums of every prefix of `digits`, for both parities: `sums[2k]` with the digits at even
  * places doubled, `sums[2k + 1]` with those at odd places, over the first k digits. Any span's
@@ -685,7 +787,10 @@ function redactRun(run: string, before: string, groups: RunGroups): string {
     if (least >= count) break;
     const first = digits.charCodeAt(from) - 48;
     if (first === 0) continue; // no issuer number starts with 0
-    for (let last = least; last < count; last++) {
+    // A span that ends within the groups merged already changes nothing: the search starts past
+    // them (a run of one-digit groups with card numbers from nearly every group, 1 MiB of
+    // `4+4+...` read as one run of half a million groups, tried every span of 13 digits or more).
+    for (let last = Math.max(least, mergedEnd + 1); last < count; last++) {
       steps++;
       const to = offsets[last + 1];
       const length = to - from;
@@ -695,7 +800,7 @@ function redactRun(run: string, before: string, groups: RunGroups): string {
       // last digit at place to - 1, the doubled places have the other parity.
       const parity = (to - 1) & 1; // 0: doubled at odd places (sums[2k + 1]), 1: at even ones
       const sum = sums[2 * to + 1 - parity] - sums[2 * from + 1 - parity];
-      if (sum % 10 !== 0) continue;
+      if (LUHN_MISS[sum]) continue;
       if (start <= mergedEnd) {
         if (last > mergedEnd) mergedEnd = last;
       } else {
