@@ -484,15 +484,19 @@ describe('RouteWorker', () => {
     await worker.stop();
   });
 
-  it('a route degraded by a held message is running again once that message goes through without a dead letter', async () => {
-    // The destination is away, then back: the first try dead-letters, the redo delivers.
-    const destination = new FakeDestination(['fail', 'fail']);
+  /**
+   * An exactly-once route whose destination fails `fails` sends and whose dead-letter destination
+   * refuses every dead letter for a reason outside the record: `held()` is the Kafka record it holds.
+   */
+  async function degradedRoute(fails: number) {
     const dlq = new FakeDestination();
-    const { deps, source } = fakeDeps([destination], dlq);
+    const { deps, source } = fakeDeps([new FakeDestination(Array(fails).fill('fail'))], dlq);
     const lines: string[] = [];
     const text = (line: string | { msg: string }) => (typeof line === 'string' ? line : line.msg);
     deps.log = { log: (line) => lines.push(text(line)), warn: () => {}, error: () => {} };
     deps.deadLetters.delete = () => Promise.resolve(true);
+    const clock = { now: 1_000 };
+    deps.monotonicNow = () => clock.now;
     dlq.send = (m) => {
       (m.transaction as { failed: boolean }).failed = true;
       return Promise.reject(
@@ -515,6 +519,12 @@ describe('RouteWorker', () => {
           transaction: { failed: false, recordRefused: false },
         },
       );
+    return { worker, source, held, lines, clock };
+  }
+
+  it('a route degraded by a held message is running again once that message goes through without a dead letter', async () => {
+    // The destination is away, then back: the first try dead-letters, the redo delivers.
+    const { worker, source, held, lines } = await degradedRoute(2);
     await expect(source.deliver(held())).rejects.toThrow(/aborted and redone/);
     expect(worker.status().state).toBe('degraded');
     await expect(source.deliver(held())).resolves.toMatchObject({ outcome: 'delivered' });
@@ -525,45 +535,16 @@ describe('RouteWorker', () => {
   });
 
   it('a route degraded by a held message no try renews (its partition went to another process) is running again after a minute', async () => {
-    const dlq = new FakeDestination();
-    const { deps, source } = fakeDeps([new FakeDestination(['fail', 'fail', 'fail', 'fail'])], dlq);
-    const lines: string[] = [];
-    const text = (line: string | { msg: string }) => (typeof line === 'string' ? line : line.msg);
-    deps.log = { log: (line) => lines.push(text(line)), warn: () => {}, error: () => {} };
-    deps.deadLetters.delete = () => Promise.resolve(true);
-    let now = 1_000;
-    deps.monotonicNow = () => now;
-    dlq.send = (m) => {
-      (m.transaction as { failed: boolean }).failed = true;
-      return Promise.reject(
-        new ConnectorError('UNREACHABLE', 'kafka produce to dead: away', false),
-      );
-    };
-    const doc = route({
-      pipeline: [],
-      errors: {
-        retry: { attempts: 2, backoffMs: 0, maxBackoffMs: 0 },
-        deadLetter: { type: 'amqp', connection: 'rabbit', queue: 'orders.dlq' },
-      },
-    });
-    const worker = await started(doc, deps);
-    const held = () =>
-      message(
-        { id: 1, total: 5 },
-        {
-          source: { type: 'kafka', name: 'orders.in', partition: 3, offset: '9' },
-          transaction: { failed: false, recordRefused: false },
-        },
-      );
+    const { worker, source, held, lines, clock } = await degradedRoute(4);
     await expect(source.deliver(held())).rejects.toThrow(/aborted and redone/);
     // Tried again within the minute: still held, still degraded.
-    now += DEAD_LETTER_HOLD_STALE_MS - 1;
+    clock.now += DEAD_LETTER_HOLD_STALE_MS - 1;
     expect(worker.status().state).toBe('degraded');
     await expect(source.deliver(held())).rejects.toThrow(/aborted and redone/);
-    now += DEAD_LETTER_HOLD_STALE_MS;
+    clock.now += DEAD_LETTER_HOLD_STALE_MS;
     expect(worker.status().state).toBe('degraded');
     // Then no try for over a minute: the message is no longer this process's to hold.
-    now += 1;
+    clock.now += 1;
     expect(worker.status().state).toBe('running');
     expect(lines.filter((l) => /not tried here for 60 s/.test(l))).toHaveLength(1);
     expect(worker.status().state).toBe('running');
