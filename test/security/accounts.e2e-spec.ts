@@ -179,6 +179,9 @@ describe('accounts, sign-in and credentials (gateway process, real Postgres)', (
   }
 
   const me = (auth: Auth) => gw.call('GET', '/api/v1/auth/me', undefined, auth);
+  /** Revokes a key and what was made through it; fails unless the answer is `status`. */
+  const cascade = (id: string, auth: Auth, status: number) =>
+    gw.expect(status, 'DELETE', `/api/v1/api-keys/${id}?cascade=true`, undefined, auth);
 
   describe('class 8: credentials die with their owner', () => {
     it('an admin key stops working once its admin is disabled or deleted, and cannot make an admin of its own first', async () => {
@@ -289,13 +292,7 @@ describe('accounts, sign-in and credentials (gateway process, real Postgres)', (
 
       // cascade is true or false, nothing else.
       await gw.expect(400, 'DELETE', `/api/v1/api-keys/${leaked.id}?cascade=yes`, undefined, admin);
-      const ended = await gw.expect(
-        200,
-        'DELETE',
-        `/api/v1/api-keys/${leaked.id}?cascade=true`,
-        undefined,
-        admin,
-      );
+      const ended = await cascade(leaked.id, admin, 200);
       expect([...(ended.body.revokedKeys as string[])].sort()).toEqual(
         [leaked.id, minted.id].sort(),
       );
@@ -310,13 +307,7 @@ describe('accounts, sign-in and credentials (gateway process, real Postgres)', (
         .body as unknown as { id: string; disabled: boolean }[];
       expect(users.find((u) => u.id === innocent.id)?.disabled).toBe(false);
       // Again: nothing left to end, still an answer (the key may be revoked already).
-      const again = await gw.expect(
-        200,
-        'DELETE',
-        `/api/v1/api-keys/${leaked.id}?cascade=true`,
-        undefined,
-        admin,
-      );
+      const again = await cascade(leaked.id, admin, 200);
       expect(again.body).toEqual({ revokedKeys: [], disabledUsers: [] });
       // The trail names what the cascade ended.
       const revoked = (await auditEvents('apikey.revoked')).find(
@@ -326,12 +317,9 @@ describe('accounts, sign-in and credentials (gateway process, real Postgres)', (
       // A key without apikeys.manage revokes nothing; a key cannot end its own lineage.
       const other = await newKey(['admin'], { token: ownerToken });
       const child = await newKey(['viewer'], { key: other.key });
-      await gw.expect(403, 'DELETE', `/api/v1/api-keys/${child.id}?cascade=true`, undefined, {
-        key: (await newKey(['editor'], { token: ownerToken })).key,
-      });
-      await gw.expect(400, 'DELETE', `/api/v1/api-keys/${other.id}?cascade=true`, undefined, {
-        key: other.key,
-      });
+      const editorKey = await newKey(['editor'], { token: ownerToken });
+      await cascade(child.id, { key: editorKey.key }, 403);
+      await cascade(other.id, { key: other.key }, 400);
     }, 120_000);
 
     it('a user whose password a leaked key set comes from that key: revoking it with cascade disables the user', async () => {
@@ -360,13 +348,7 @@ describe('accounts, sign-in and credentials (gateway process, real Postgres)', (
       );
       expect(renamed.body.createdByKeyId).toBeNull();
       const attackerToken = await gw.token(victim.username, taken);
-      const ended = await gw.expect(
-        200,
-        'DELETE',
-        `/api/v1/api-keys/${leaked.id}?cascade=true`,
-        undefined,
-        admin,
-      );
+      const ended = await cascade(leaked.id, admin, 200);
       expect(ended.body.disabledUsers).toEqual([victim.id]);
       expect((await me({ token: attackerToken })).status).toBe(401);
       expect((await gw.login(victim.username, taken)).status).toBe(401);
@@ -390,23 +372,11 @@ describe('accounts, sign-in and credentials (gateway process, real Postgres)', (
       // A human makes it an admin later: a key may not disable it.
       await gw.expect(200, 'PATCH', `/api/v1/users/${madeId}`, { roles: ['admin'] }, admin);
       const adminKey = await newKey(['admin'], { token: ownerToken });
-      const refused = await gw.expect(
-        403,
-        'DELETE',
-        `/api/v1/api-keys/${leaked.id}?cascade=true`,
-        undefined,
-        { key: adminKey.key },
-      );
+      const refused = await cascade(leaked.id, { key: adminKey.key }, 403);
       expect(refused.body.message).toMatch(/sign in as an admin .*nothing was ended/);
       // Nothing half done: the trail's failed revoke is true, the key is still to be revoked.
       expect((await me({ key: leaked.key })).status).toBe(200);
-      const ended = await gw.expect(
-        200,
-        'DELETE',
-        `/api/v1/api-keys/${leaked.id}?cascade=true`,
-        undefined,
-        admin,
-      );
+      const ended = await cascade(leaked.id, admin, 200);
       expect(ended.body).toEqual({ revokedKeys: [leaked.id], disabledUsers: [madeId] });
       expect((await me({ key: leaked.key })).status).toBe(401);
     }, 120_000);
