@@ -198,15 +198,16 @@ describe('bounded JSONata evaluation', () => {
   it('stops a sequence built item by item at the sequence limit (the patched guard)', async () => {
     // patches/jsonata+2.2.2.patch (applied by npm's postinstall) shares one guarded push per
     // evaluation; the guard itself must hold as before.
+    // (No array of the input is longer than the limit: each step refuses one that is.)
     const small = new JsonataEngine({ maxSequence: 5 }, { fastPath: false });
-    const items = Array.from({ length: 10 }, (_, i) => ({ n: i }));
+    const items = Array.from({ length: 3 }, (_, i) => ({ n: [i, i, i] }));
     await expect(small.compile('items.n').evaluate({ items }, bindings)).rejects.toMatchObject({
       code: 'EXPRESSION_LIMIT',
       message: expect.stringMatching(/sequence longer than 5 items/),
     });
     await expect(
-      small.compile('items.n').evaluate({ items: items.slice(0, 5) }, bindings),
-    ).resolves.toEqual([0, 1, 2, 3, 4]);
+      small.compile('items.n').evaluate({ items: items.slice(0, 1) }, bindings),
+    ).resolves.toEqual([0, 0, 0]);
     expect(readFileSync(require.resolve('jsonata'), 'utf8')).toContain(
       'sequence.push = guardedPush',
     );
@@ -370,8 +371,11 @@ describe('the fast path keeps within the same limits', () => {
 
 describe('builtins that jsonata-js runs beyond the reach of any step', () => {
   /** A time the quadratic builtins took far beyond, at the sizes below; their rewrites, far under. */
+  // Under a roomy time limit: these check that the work is linear, and a loaded machine would
+  // otherwise stop them at 50 ms (every builtin here is metered against the limit).
+  const roomy = new JsonataEngine({ timeoutMs: 60_000 });
   const timed = async (source: string): Promise<{ result: unknown; ms: number }> => {
-    const expression = engine.compile(source);
+    const expression = roomy.compile(source);
     const started = performance.now();
     const result = await expression.evaluate({}, bindings);
     return { result, ms: performance.now() - started };
@@ -394,7 +398,7 @@ describe('builtins that jsonata-js runs beyond the reach of any step', () => {
   });
 
   it('stops a sort whose comparator is a builtin at the time limit', async () => {
-    const { error, ms } = await failure('$sort($split($pad("", 999999, "a"), ""), $contains)');
+    const { error, ms } = await failure('$sort($split($pad("", 99999, "a"), ""), $contains)');
     expect(error.message).toMatch(/ran longer than 50 ms/);
     expect(ms).toBeLessThan(STOPPED_WITHIN_MS);
   });
@@ -421,5 +425,124 @@ describe('builtins that jsonata-js runs beyond the reach of any step', () => {
   it('a sort with the wrong kind of array fails as in jsonata-js (D3070)', async () => {
     const { error } = await failure('$sort([1, "a"])');
     expect(error.message).toMatch(/D3070/);
+  });
+});
+
+describe('no one builtin call runs past the limits', () => {
+  /**
+   * The time limit read from an injected stopwatch that moves one unit at each read: a builtin's
+   * work is counted, not timed, so these run the same on a loaded machine. A builtin that never
+   * looked at the clock (the engine before) ran each of these to the end in one synchronous call.
+   */
+  const counted = (timeoutMs: number) => {
+    const clock = { reads: 0 };
+    const engine = new JsonataEngine(
+      { timeoutMs },
+      { stopwatch: () => ++clock.reads, fastPath: false },
+    );
+    return { engine, clock };
+  };
+  const refused = async (source: string, input: unknown = {}) => {
+    const { engine, clock } = counted(20);
+    const expression = engine.compile(source);
+    await engine.settle([expression]);
+    const error = await expression.evaluate(input, bindings).then(
+      (result) => new Error(`expected a failure, got ${JSON.stringify(result)?.slice(0, 80)}`),
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(PipelineError);
+    return { error: error as PipelineError, reads: clock.reads };
+  };
+  const S = '$split($pad("", 999999, "a"), "")';
+  const A = '$split($pad("", 99999, "a"), "")';
+  // Built outside the expression, so that it takes a step or two to reach them: the limit is
+  // then the builtin's to meet. One object of 2,000 keys, listed 50,000 times.
+  const o = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`k${i}`, i]));
+  const input = {
+    o,
+    big: Object.fromEntries(Array.from({ length: 99_999 }, (_, i) => [`k${i}`, i])),
+    list: Array.from({ length: 50_000 }, () => o),
+    lists: Array.from({ length: 1000 }, () => Array.from({ length: 99_999 }, () => o)),
+    wrapped: Array.from({ length: 50_000 }, (_, i) => ({ o, i })),
+  };
+
+  it.each([
+    // The probe's: each builtin on a million characters held the thread 300 to 850 ms.
+    [`$count($zip(${S}, ${S}))`],
+    [`$count($sort(${S}))`],
+    [`$count($shuffle(${S}))`],
+    [`$count(${S})`],
+  ])('no step builds or reads an array longer than the sequence limit: %s', async (source) => {
+    const { error } = await failure(source);
+    expect(error.code).toBe('EXPRESSION_LIMIT');
+    expect(error.message).toMatch(/array longer than 100000 items \(the sequence limit\)/);
+  });
+
+  it.each([
+    // $spread appended with a copy per item (quadratic): 77 s for 99,999 numbers.
+    ['$spread', `$count($spread([1..99999]))`],
+    ['$zip', `$count($zip(${A}, ${A}, ${A}, ${A}, ${A}, ${A}, ${A}, ${A}))`],
+    // A function argument that is a builtin is no step: 100,000 calls, never timed.
+    ['$map', `$count($map(${A}, $uppercase))`],
+    ['$filter', `$count($filter(${A}, $boolean))`],
+    ['$reduce', `$reduce(${A}, $append)`],
+    ['$single', `$single(${A}, $not)`],
+    ['$each', `$count($each(big, $string))`],
+    ['$sift', `$count($sift(big, $boolean))`],
+    // One big object listed many times: every key of every listing, in one call.
+    ['$merge', `$count($keys($merge(list)))`],
+    ['$keys', `$count($keys(list))`],
+    ['$lookup', `$count($lookup(lists, "x"))`],
+    ['$distinct', `$count($distinct(wrapped))`],
+    // A match loop is no step either.
+    ['$replace (a string)', `$length($replace($pad("", 999999, "a"), "a", "b"))`],
+    ['$replace (a regex)', `$length($replace($pad("", 999999, "a"), /a/, "b"))`],
+    ['$split (a regex)', `$count($split($pad("", 999999, "a"), /a/))`],
+    ['$match', `$count($match($pad("", 999999, "a"), /a/, 99999))`],
+  ])('%s looks at the time limit as it works', async (_name, source) => {
+    // 20 reads of the stopwatch: the few steps around the call take fewer; without the meter
+    // the call ran to its end, or to another limit.
+    const { error } = await refused(source, input);
+    expect(error.code).toBe('EXPRESSION_LIMIT');
+    expect(error.message).toMatch(/ran longer than 20 ms/);
+  });
+
+  it('the metered builtins answer as jsonata-js does', async () => {
+    const sources = [
+      '$spread([{"a": 1, "b": 2}, [{"c": 3}], 4, [], {"d": [5]}])',
+      '$spread({"a": 1})',
+      '$spread([])',
+      '$spread([[]])',
+      '$spread("x")',
+      '$zip([1, 2, 3], [4, 5], [6, 7, 8])',
+      '$zip(1, [2])',
+      '$merge([{"a": 1}, {"a": 2, "b": 3}])',
+      '$keys([{"a": 1}, {"b": 2, "a": 3}, [{"c": 1}]])',
+      '$keys({"x": 1})',
+      '$lookup([{"a": 1}, {"a": [2, 3]}, {"b": 4}, [{"a": 5}]], "a")',
+      '$lookup({"a": 1}, "a")',
+      '$map([1, 2, 3], function($v, $i, $a){ $v + $i + $count($a) })',
+      '$map(["a", "b"], $uppercase)',
+      '$filter([1, 2, 3, 4], function($v){ $v % 2 = 0 })',
+      '$reduce([1, 2, 3], function($a, $b){ $a + $b }, 10)',
+      '$reduce([[1], [2, 3]], $append)',
+      '$single([1, 2, 3], function($v){ $v = 2 })',
+      '$each({"a": 1, "b": 2}, function($v, $k){ $k & $v })',
+      '$sift({"a": 1, "b": 0}, function($v){ $v })',
+      '($f := $map(?, function($x){ $x * $x }); $f([1, 2, 3]))',
+      '$replace("abcabc", "b", "X")',
+      '$replace("abcabc", "b", "X", 1)',
+      '$replace("abc", "z", "Q")',
+      '$replace("abcabc", /b/, "[$0]")',
+      '$count($split($pad("", 99999, "a"), ""))',
+    ];
+    for (const source of sources) {
+      const reference = (await jsonata(source).evaluate({})) as unknown;
+      const ours = await (await engine.compileChecked(source)).evaluate({}, bindings);
+      expect({ source, value: JSON.stringify(ours) }).toEqual({
+        source,
+        value: JSON.stringify(reference),
+      });
+    }
   });
 });

@@ -114,7 +114,10 @@ export class JsonataEngine implements ExpressionEngine {
       );
     }
     const regexes = new RegexSet(literals);
-    guards.options.RegexEngine = guardedRegexEngine(regexes) as unknown as RegExpConstructor;
+    // A match loop ($match, $replace, $split, $contains) is no step: each match is metered.
+    guards.options.RegexEngine = guardedRegexEngine(regexes, () =>
+      guards.spend(CALL_UNITS),
+    ) as unknown as RegExpConstructor;
     // Every step's result is held to the size limits, and so is what `&` is about to stringify.
     compiled.assign(EVALUATE_ENTRY, watchConcat);
     compiled.assign(EVALUATE_EXIT, sizeGuard(this.limits));
@@ -132,7 +135,22 @@ export class JsonataEngine implements ExpressionEngine {
     compiled.registerFunction('eval', boundedEval(this.limits.maxSourceLength), '<sx?:x>');
     // Quadratic in jsonata-js, in calls no time limit reaches: linear, or checked as they go.
     compiled.registerFunction('sort', boundedSort(guards), '<af?:a>');
-    compiled.registerFunction('distinct', linearDistinct, '<x:x>');
+    compiled.registerFunction('distinct', linearDistinct(guards, this.limits), '<x:x>');
+    // One call does work no step measures: over every item, every key, or a function called per
+    // item. Each is metered against the time limit as it goes (spreading was also quadratic).
+    compiled.registerFunction('spread', meteredSpread(guards), '<x-:a<o>>');
+    compiled.registerFunction(
+      'replace',
+      meteredReplace(guards, this.limits.maxStringLength),
+      '<s-(sf)(sf)n?:s>',
+    );
+    compiled.registerFunction('zip', meteredZip(guards), '<a+>');
+    compiled.registerFunction('merge', meteredMerge(guards), '<a<o>:o>');
+    compiled.registerFunction('keys', meteredKeys(guards), '<x-:a<s>>');
+    compiled.registerFunction('lookup', meteredLookup(guards), '<x-s:x>');
+    for (const [name, signature] of HIGHER_ORDER) {
+      compiled.registerFunction(name, meteredCalls(name, guards), signature);
+    }
     // $now and $millis read the engine's clock, once per evaluation (as jsonata-js fixes them).
     compiled.registerFunction('now', clockedNow(guards, this.limits.maxStringLength), '<s?s?:s>');
     compiled.registerFunction('millis', () => guards.now(), '<:n>');
@@ -242,7 +260,24 @@ const natives = {
   string: native('string'),
   join: native('join'),
   fromMillis: native('fromMillis'),
+  replace: native('replace'),
+  map: native('map'),
+  filter: native('filter'),
+  single: native('single'),
+  reduce: native('reduce'),
+  each: native('each'),
+  sift: native('sift'),
 };
+
+/** jsonata-js's builtins that call a function per item or key, with their signatures. */
+const HIGHER_ORDER = [
+  ['map', '<af>'],
+  ['filter', '<af>'],
+  ['single', '<af?>'],
+  ['reduce', '<afj?:j>'],
+  ['each', '<o-f:a>'],
+  ['sift', '<o-f?:o>'],
+] as const;
 
 /** jsonata-js's $now, at the evaluation's time as the engine's clock gave it. */
 function clockedNow(guards: Guardrails, maxString: number) {
@@ -254,11 +289,12 @@ function clockedNow(guards: Guardrails, maxString: number) {
 }
 
 /**
- * The longest array a step may build: a sequence's limit, or a `$split` of the longest string
- * into characters.
+ * The longest array a step may build or hand on (from the input too): a sequence's limit. A
+ * `$split` of the longest string into characters (a million) is refused: each builtin handed such
+ * an array held the thread ten times as long in one call (`$zip` of two, 850 ms).
  */
 export function maxArrayLength(limits: ExpressionLimits): number {
-  return Math.max(limits.maxSequence, limits.maxStringLength);
+  return limits.maxSequence;
 }
 
 /** The symbols jsonata-js's evaluate looks up before and after every step. */
@@ -290,7 +326,9 @@ function sizeGuard(limits: ExpressionLimits) {
       if (result.length > maxString) throw stringTooLong(maxString);
     } else if (typeof result === 'object' && result !== null) {
       if (Array.isArray(result) && result.length > maxArray)
-        throw new LimitExceeded(`expression built an array longer than ${maxArray} items`);
+        throw new LimitExceeded(
+          `expression built or read an array longer than ${maxArray} items (the sequence limit)`,
+        );
       if (concatOperands.has(expr) && jsonLongerThan(result, maxString))
         throw new LimitExceeded(`& would build a string longer than ${maxString} characters`);
     }
@@ -361,7 +399,7 @@ function boundedSort(guards: Guardrails) {
       let j = 0;
       while (i < left.length && j < right.length) {
         // The time limit, as every step of an evaluation reads it.
-        if (guards.options.timeout) throw { stack: new Error().stack, code: 'D1012' };
+        if (guards.options.timeout) throw timeoutFault();
         if (await compare(left[i], right[j])) merged.push(right[j++]);
         else merged.push(left[i++]);
       }
@@ -381,11 +419,15 @@ function boundedSort(guards: Guardrails) {
  * de-duplicates would hold it a minute. Values that are not JSON data (functions) are compared
  * as jsonata-js does.
  */
-function linearDistinct(this: unknown, arr: unknown): unknown {
+function linearDistinct(guards: Guardrails, limits: ExpressionLimits) {
+  return function (this: unknown, arr: unknown): unknown {
+    return distinctOf(this as Focus, arr, guards, limits.maxStringLength);
+  };
+}
+
+function distinctOf(focus: Focus, arr: unknown, guards: Guardrails, maxString: number): unknown {
   if (arr === undefined) return undefined;
   if (!Array.isArray(arr) || arr.length <= 1) return arr;
-  // jsonata-js hands its builtins the evaluation's sequence maker (a guarded push) as `this`.
-  const focus = this as { createSequence(): unknown[] };
   const results = isSequence(arr) ? focus.createSequence() : [];
   // Strings, numbers, booleans and null by value (a Set's equality is ===, but for NaN, which
   // JSONata never makes); objects and arrays by canonical text.
@@ -393,13 +435,22 @@ function linearDistinct(this: unknown, arr: unknown): unknown {
   const seen = new Set<string>();
   const others: unknown[] = [];
   for (const value of arr) {
+    guards.spend(1);
     if (value === null || (typeof value !== 'object' && typeof value !== 'function')) {
       if (primitives.has(value)) continue;
       primitives.add(value);
       results.push(value);
       continue;
     }
+    // Each item's text is bounded (one object referred to many times would be written out whole
+    // each time), and its length metered.
+    if (jsonLongerThan(value, maxString)) {
+      throw new LimitExceeded(
+        `$distinct of a value whose JSON is longer than ${maxString} characters`,
+      );
+    }
     const key = jsonKey(value);
+    guards.spend(key === undefined ? 1 : key.length >> 4);
     if (key === undefined) {
       if (others.some((other) => jsonataDeepEqual(value, other))) continue;
       others.push(value);
@@ -410,6 +461,221 @@ function linearDistinct(this: unknown, arr: unknown): unknown {
     results.push(value);
   }
   return results;
+}
+
+/** What jsonata-js hands a builtin as `this`: the evaluation's sequence maker (a guarded push) and options. */
+interface Focus {
+  createSequence(): unknown[];
+  options?: { sequence?: number };
+}
+
+/** jsonata-js's isFunction. */
+function isJsonataFunction(value: unknown): boolean {
+  if (typeof value === 'function') return true;
+  if (value === null || typeof value !== 'object') return false;
+  const flags = value as { _jsonata_function?: unknown; _jsonata_lambda?: unknown };
+  return flags._jsonata_function === true || flags._jsonata_lambda === true;
+}
+
+/**
+ * jsonata-js's $spread (an object as objects of one key each; an array's items spread and
+ * appended in turn), in linear time: jsonata-js appended each item's spread with `concat`, a
+ * copy of everything so far, and `$spread([1..99999])` held the thread 77 s.
+ */
+function meteredSpread(guards: Guardrails) {
+  const spread = (focus: Focus, arg: unknown): unknown => {
+    if (Array.isArray(arg)) {
+      // fn.append: an undefined spread is skipped; any other, even an empty array, makes the
+      // result a plain array (concat's copy, no sequence).
+      const max = focus.options?.sequence;
+      let out: unknown[] | undefined;
+      for (const item of arg) {
+        guards.spend(1);
+        const part = spread(focus, item);
+        if (part === undefined) continue;
+        out ??= [];
+        const size = out.length + (Array.isArray(part) ? part.length : 1);
+        if (max && size > max) throw { code: 'D2015', stack: new Error().stack, value: size };
+        if (Array.isArray(part)) for (const value of part) out.push(value);
+        else out.push(part);
+      }
+      return out ?? focus.createSequence();
+    }
+    if (
+      arg !== null &&
+      typeof arg === 'object' &&
+      (arg as { _jsonata_lambda?: unknown })._jsonata_lambda !== true
+    ) {
+      const result = focus.createSequence();
+      for (const key of Object.keys(arg)) {
+        guards.spend(1);
+        const one = Object.create(null) as Record<string, unknown>;
+        one[key] = (arg as Record<string, unknown>)[key];
+        result.push(one);
+      }
+      return result;
+    }
+    return arg;
+  };
+  return function (this: unknown, arg: unknown): unknown {
+    return spread(this as Focus, arg);
+  };
+}
+
+/**
+ * jsonata-js's $replace. A string pattern is replaced here, metered per match and held to the
+ * string limit as it grows (a million one-character matches held the thread 600 ms); a regex is
+ * jsonata-js's, each match metered by the regex engine.
+ */
+function meteredReplace(guards: Guardrails, maxString: number) {
+  return async function (
+    this: unknown,
+    str: string | undefined,
+    pattern: unknown,
+    replacement: unknown,
+    limit?: number,
+  ): Promise<unknown> {
+    if (str === undefined) return undefined;
+    if (typeof pattern !== 'string' || typeof replacement !== 'string' || pattern === '') {
+      const original = await natives.replace;
+      return arguments.length > 3
+        ? original.implementation.call(this, str, pattern, replacement, limit)
+        : original.implementation.call(this, str, pattern, replacement);
+    }
+    if (limit !== undefined && limit < 0)
+      throw { code: 'D3011', stack: new Error().stack, value: limit, index: 4 };
+    if (limit !== undefined && limit <= 0) return str;
+    let result = '';
+    let position = 0;
+    let count = 0;
+    let index = str.indexOf(pattern, position);
+    while (index !== -1 && (limit === undefined || count < limit)) {
+      guards.spend(1);
+      result += str.substring(position, index) + replacement;
+      if (result.length > maxString) throw stringTooLong(maxString);
+      position = index + pattern.length;
+      count++;
+      index = str.indexOf(pattern, position);
+    }
+    return result + str.substring(position);
+  };
+}
+
+/** jsonata-js's $zip (the i-th items of each array, up to the shortest), metered per item. */
+function meteredZip(guards: Guardrails) {
+  return function (): unknown[] {
+    // Any number of arrays, and no named parameter (partial application reads them), as jsonata-js's.
+    // eslint-disable-next-line prefer-rest-params
+    const args = Array.prototype.slice.call(arguments) as unknown[];
+    const result: unknown[] = [];
+    const length = Math.min(...args.map((arg) => (Array.isArray(arg) ? arg.length : 0)));
+    for (let i = 0; i < length; i++) {
+      guards.spend(args.length);
+      result.push(args.map((arg) => (arg as unknown[])[i]));
+    }
+    return result;
+  };
+}
+
+/** jsonata-js's $merge (later keys win), metered per key: one big object may be listed many times. */
+function meteredMerge(guards: Guardrails) {
+  return function (arg: unknown[] | undefined): unknown {
+    if (arg === undefined) return undefined;
+    const result = Object.create(null) as Record<string, unknown>;
+    for (const obj of arg) {
+      const keys = typeof obj === 'object' && obj !== null ? Object.keys(obj) : [];
+      guards.spend(1 + keys.length);
+      for (const key of keys) result[key] = (obj as Record<string, unknown>)[key];
+    }
+    return result;
+  };
+}
+
+/** jsonata-js's $keys (of an array: every item's keys, once each), metered per key. */
+function meteredKeys(guards: Guardrails) {
+  const keys = (focus: Focus, arg: unknown): unknown[] => {
+    let result = focus.createSequence();
+    if (Array.isArray(arg)) {
+      const merged = Object.create(null) as Record<string, boolean>;
+      for (const item of arg) {
+        const all = keys(focus, item);
+        guards.spend(1 + all.length);
+        for (const key of all) merged[key as string] = true;
+      }
+      result = keys(focus, merged);
+    } else if (arg !== null && typeof arg === 'object' && !isJsonataFunction(arg)) {
+      const all = Object.keys(arg);
+      guards.spend(all.length);
+      for (const key of all) result.push(key);
+    }
+    return result;
+  };
+  return function (this: unknown, arg: unknown): unknown[] {
+    return keys(this as Focus, arg);
+  };
+}
+
+/** jsonata-js's $lookup (of an array: each item's value, arrays flattened), metered per item. */
+function meteredLookup(guards: Guardrails) {
+  const lookup = (focus: Focus, input: unknown, key: string): unknown => {
+    if (Array.isArray(input)) {
+      const result = focus.createSequence();
+      for (const item of input) {
+        guards.spend(1);
+        const value = lookup(focus, item, key);
+        if (value === undefined) continue;
+        if (Array.isArray(value)) for (const v of value) result.push(v);
+        else result.push(value);
+      }
+      return result;
+    }
+    if (
+      input !== null &&
+      typeof input === 'object' &&
+      Object.prototype.hasOwnProperty.call(input, key) &&
+      !isJsonataFunction(input)
+    )
+      return (input as Record<string, unknown>)[key];
+    return undefined;
+  };
+  return function (this: unknown, input: unknown, key: string): unknown {
+    return lookup(this as Focus, input, key);
+  };
+}
+
+/**
+ * jsonata-js's own higher-order builtin `name`, with each call of its function argument metered:
+ * a lambda's steps meet the time limit, but a builtin handed as the function (`$map(a,
+ * $uppercase)`) is no step, and 100,000 calls of it held the thread.
+ */
+function meteredCalls(name: (typeof HIGHER_ORDER)[number][0], guards: Guardrails) {
+  const call = async function (this: unknown, args: unknown[]): Promise<unknown> {
+    const metered = args.map((arg) => {
+      if (typeof arg !== 'function') return arg;
+      const fn = arg as ((...a: unknown[]) => unknown) & { arity?: number };
+      const wrapped = function (this: unknown, ...params: unknown[]): unknown {
+        guards.spend(CALL_UNITS);
+        return fn.apply(this, params);
+      };
+      // jsonata-js hands a function only the arguments its arity asks for.
+      (wrapped as { arity?: number }).arity = fn.arity ?? fn.length;
+      return wrapped;
+    });
+    const original = await natives[name];
+    return original.implementation.apply(this, metered);
+  };
+  // Named parameters as jsonata-js's own: partial application (`$map(?, $f)`) reads them from the
+  // function's source, and a function's arity is how many it declares.
+  if (name === 'reduce') {
+    return function (this: unknown, _sequence: unknown, _func: unknown, _init?: unknown) {
+      // eslint-disable-next-line prefer-rest-params
+      return call.call(this, Array.prototype.slice.call(arguments) as unknown[]);
+    };
+  }
+  return function (this: unknown, _arr: unknown, _func: unknown) {
+    // eslint-disable-next-line prefer-rest-params
+    return call.call(this, Array.prototype.slice.call(arguments) as unknown[]);
+  };
 }
 
 /** canonicalJson of a JSON value (plain objects, arrays, strings, finite numbers, booleans, null), else undefined. */
@@ -500,6 +766,26 @@ interface Guardrails {
   start(): void;
   /** The evaluation's time for $now and $millis: the clock read once, at the first use. */
   now(): number;
+  /**
+   * Counts `units` of a builtin's work (an item, a key, a call, a match): past the time limit it
+   * throws jsonata's timeout (D1012). The clock is read once in WORK_PER_LOOK units.
+   */
+  spend(units: number): void;
+}
+
+/** How many units of a builtin's work (each well under a microsecond) pass between two looks at the clock. */
+const WORK_PER_LOOK = 1024;
+
+/**
+ * The units of one call of a function argument, or one match of a regex: far more than an item's,
+ * as the work of one (`$append` of what is folded so far, a match and its replacement) grows with
+ * the data. The clock is read once in 32 of them, as once in 32 steps.
+ */
+const CALL_UNITS = WORK_PER_LOOK / 32;
+
+/** jsonata-js's timeout error, as its own guard throws it. */
+function timeoutFault(): JsonataFault & { stack?: string } {
+  return { stack: new Error().stack, code: 'D1012' };
 }
 
 /**
@@ -516,6 +802,7 @@ function guardrails(
   stopwatch: () => number,
 ): Guardrails {
   let steps = 0;
+  let work = 0;
   let deadline = Infinity;
   let time: number | undefined;
   return {
@@ -530,9 +817,15 @@ function guardrails(
     start() {
       deadline = stopwatch() + limits.timeoutMs;
       time = undefined;
+      work = 0;
     },
     now() {
       return (time ??= clock());
+    },
+    spend(units) {
+      if ((work += units) < WORK_PER_LOOK) return;
+      work = 0;
+      if (stopwatch() > deadline) throw timeoutFault();
     },
   };
 }

@@ -203,6 +203,8 @@ export class RegexInputTooLong extends Error {}
  */
 export function guardedRegexEngine(
   set: RegexSet,
+  /** Called before each match is looked for (the time limit's meter: a match loop is no step). */
+  onExec: () => void = () => undefined,
 ): new (regex: RegExp) => { lastIndex: number; exec(text: string): RegExpExecArray | null } {
   return class GuardedRegExp {
     private readonly inner: RegExp;
@@ -232,6 +234,7 @@ export function guardedRegexEngine(
           `regular expression /${this.inner.source}/ may backtrack heavily; it runs only on strings up to ${this.maxInput} characters, this one has ${text.length}`,
         );
       }
+      onExec();
       return this.inner.exec(text);
     }
   };
