@@ -6,7 +6,13 @@
  */
 import * as amqp from 'amqplib';
 import { randomUUID } from 'node:crypto';
-import { DeadLettersRepository, ReplayClock, ReplayJobsService } from '@junction/runtime';
+import { DataSource } from 'typeorm';
+import {
+  DeadLettersRepository,
+  MAX_OPEN_REPLAY_JOBS,
+  ReplayClock,
+  ReplayJobsService,
+} from '@junction/runtime';
 import { eventually } from './eventually';
 import { startTestGateway, TestGateway } from './test-gateway';
 
@@ -653,5 +659,81 @@ describe('dead-letter replay jobs', () => {
       const r = await api('POST', '/api/v1/dead-letters/preview', body);
       expect([400, 422]).toContain(r.status);
     }
+  }, 60_000);
+
+  it('at most MAX_OPEN_REPLAY_JOBS are open at once, one is made at a time, and an ended job keeps no item rows', async () => {
+    const db = a.app.get(DataSource);
+    const items = async (ids: string[]) =>
+      (
+        (await db.query(
+          `SELECT count(*)::int AS n FROM dead_letter_replay_job_items WHERE job_id = ANY($1::uuid[])`,
+          [ids],
+        )) as Array<{ n: number }>
+      )[0]!.n;
+    const openJobs = async () =>
+      (
+        (await db.query(
+          `SELECT count(*)::int AS n FROM dead_letter_replay_jobs WHERE state IN ('queued', 'running')`,
+        )) as Array<{ n: number }>
+      )[0]!.n;
+    // Only A runs jobs here (B's clock never waits: it would end them as they are made).
+    await b?.app.get(ReplayJobsService, { strict: false }).stop();
+    await park('CAPPED', 4, (i) => ({ id: `capped-${i}`, total: i }));
+    await drain();
+    const create = () =>
+      api('POST', '/api/v1/dead-letters/replay-jobs', {
+        filter: { routeId: 'rj', reasonCode: ['CAPPED'] },
+        ratePerSecond: 1,
+      });
+    // The first runs (waiting on the held clock after its first item); the rest stay queued.
+    clockA.hold();
+    const ids: string[] = [];
+    const first = await create();
+    expect(first.status).toBe(202);
+    ids.push((first.body as Job).id);
+    await eventually(async () => expect(clockA.waiting).toBe(1));
+    while ((await openJobs()) < MAX_OPEN_REPLAY_JOBS) {
+      const made = await create();
+      expect(made.status).toBe(202);
+      ids.push((made.body as Job).id);
+    }
+    const refused = await create();
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({
+      details: { code: 'TOO_MANY_REPLAY_JOBS', max: MAX_OPEN_REPLAY_JOBS },
+    });
+    expect(await openJobs()).toBe(MAX_OPEN_REPLAY_JOBS);
+    // A row per letter and open job (the running one has taken one of its four).
+    expect(await items(ids)).toBe(4 * ids.length);
+
+    for (const id of ids)
+      expect((await api('POST', `/api/v1/dead-letters/replay-jobs/${id}/cancel`)).status).toBe(200);
+    clockA.release();
+    for (const id of ids) await finished(id, 'cancelled');
+    expect(await drain()).toEqual(['capped-0']);
+    // Ended (cancelled at once, or by its runner): nothing of theirs is kept but the job row.
+    expect(await items(ids)).toBe(0);
+
+    // While another request makes a job (here: holds the lock it takes), one more is told to
+    // send again rather than wait on a database connection.
+    const holder = db.createQueryRunner();
+    await holder.connect();
+    try {
+      await holder.query(`SELECT pg_advisory_lock(hashtext('junction.replay-jobs.create'))`);
+      const busy = await create();
+      expect(busy.status).toBe(429);
+      expect(busy.headers['retry-after']).toBe('2');
+    } finally {
+      await holder.query(`SELECT pg_advisory_unlock(hashtext('junction.replay-jobs.create'))`);
+      await holder.release();
+    }
+    // A job that runs to its end forgets its items too.
+    const again = await create();
+    expect(again.status).toBe(202);
+    const done = await finished((again.body as Job).id);
+    expect(done.done).toBe(done.total);
+    expect(done.total).toBeGreaterThanOrEqual(3);
+    expect(await items([(again.body as Job).id])).toBe(0);
+    await drain();
   }, 60_000);
 });

@@ -14,12 +14,14 @@ import type { FastifyReply } from 'fastify';
 import {
   ApiAcceptedResponse,
   ApiBearerAuth,
+  ApiConflictResponse,
   ApiExtraModels,
   ApiOkResponse,
   ApiOperation,
   ApiQuery,
   ApiSecurity,
   ApiTags,
+  ApiTooManyRequestsResponse,
   getSchemaPath,
 } from '@nestjs/swagger';
 import { CurrentPrincipal, permits, Principal, RequirePermission } from '@junction/auth';
@@ -45,6 +47,13 @@ export class ReplayJobsController {
   @ApiOkResponse({
     description: 'dryRun: how many dead letters match.',
     schema: { $ref: getSchemaPath(ReplayJobDryRunDto) },
+  })
+  @ApiConflictResponse({
+    description:
+      'TOO_MANY_REPLAY_JOBS: 20 jobs are open (queued or running) already; wait for one to end, or cancel one.',
+  })
+  @ApiTooManyRequestsResponse({
+    description: 'Another job is being created just now: send again after Retry-After.',
   })
   async create(
     @Body() body: CreateReplayJobDto,

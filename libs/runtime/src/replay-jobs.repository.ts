@@ -1,6 +1,13 @@
 import { DataSource } from 'typeorm';
+import { JunctionError } from '@junction/common';
 import { DeadLetterEntity } from './dead-letter.entity';
 import { DeadLetterFilter, whereDeadLetters } from './dead-letters.repository';
+
+/**
+ * Replay jobs open (queued or running) at once, gateway-wide: each holds a row per dead letter it
+ * covers, and they run one at a time per process anyway (a bound, not a tuning knob).
+ */
+export const MAX_OPEN_REPLAY_JOBS = 20;
 
 export type ReplayJobState = 'queued' | 'running' | 'done' | 'cancelled' | 'failed';
 
@@ -63,7 +70,12 @@ export function storedFilter(filter: DeadLetterFilter): StoredFilter {
 export class ReplayJobsRepository {
   constructor(private readonly db: DataSource) {}
 
-  /** Creates a job over every dead letter the filter matches now (oldest first); returns its id. */
+  /**
+   * Creates a job over every dead letter the filter matches now (oldest first); returns its id.
+   * One job is made at a time (gateway-wide: another caller is told to send again, not queued
+   * on a connection), and at most MAX_OPEN_REPLAY_JOBS are open, since each holds a row per
+   * dead letter it covers until it ends.
+   */
   async create(job: {
     filter: DeadLetterFilter;
     routeVersion: number | null;
@@ -73,6 +85,25 @@ export class ReplayJobsRepository {
     startedBy: string;
   }): Promise<string> {
     return this.db.transaction(async (m) => {
+      const [{ locked }] = (await m.query(
+        `SELECT pg_try_advisory_xact_lock(hashtext('junction.replay-jobs.create')) AS locked`,
+      )) as Array<{ locked: boolean }>;
+      if (!locked)
+        throw new JunctionError(
+          'SATURATED',
+          'another replay job is being created just now; send the request again in a moment',
+          undefined,
+          { retryAfterSeconds: 2 },
+        );
+      const [{ open }] = (await m.query(
+        `SELECT count(*)::int AS open FROM dead_letter_replay_jobs WHERE state IN ('queued', 'running')`,
+      )) as Array<{ open: number }>;
+      if (open >= MAX_OPEN_REPLAY_JOBS)
+        throw new JunctionError(
+          'CONFLICT',
+          `${open} replay jobs are open (queued or running), the most there may be at once; wait for one to end, or cancel one`,
+          { code: 'TOO_MANY_REPLAY_JOBS', open, max: MAX_OPEN_REPLAY_JOBS },
+        );
       const [{ id }] = (await m.query(
         `INSERT INTO dead_letter_replay_jobs
            (filter, route_version, route_active_version, route_activations, rate_per_second,
@@ -140,14 +171,20 @@ export class ReplayJobsRepository {
    * answers `cancelled: true`; a running one stops before its next item.
    */
   async requestCancel(id: string): Promise<{ cancelledNow: boolean } | null> {
+    // Cancelled here and now: its items go in the same statement (see `end`).
     const rows = (await this.db.query(
-      `UPDATE dead_letter_replay_jobs
-          SET cancel_requested = true,
-              state = CASE WHEN lease_until IS NULL OR lease_until < now() THEN 'cancelled' ELSE state END,
-              finished_at = CASE WHEN lease_until IS NULL OR lease_until < now() THEN now() ELSE finished_at END,
-              lease_owner = CASE WHEN lease_until IS NULL OR lease_until < now() THEN NULL ELSE lease_owner END
-        WHERE id = $1 AND state IN ('queued', 'running')
-        RETURNING state`,
+      `WITH changed AS (
+         UPDATE dead_letter_replay_jobs
+            SET cancel_requested = true,
+                state = CASE WHEN lease_until IS NULL OR lease_until < now() THEN 'cancelled' ELSE state END,
+                finished_at = CASE WHEN lease_until IS NULL OR lease_until < now() THEN now() ELSE finished_at END,
+                lease_owner = CASE WHEN lease_until IS NULL OR lease_until < now() THEN NULL ELSE lease_owner END
+          WHERE id = $1 AND state IN ('queued', 'running')
+          RETURNING id, state),
+       dropped AS (
+         DELETE FROM dead_letter_replay_job_items
+          WHERE job_id IN (SELECT id FROM changed WHERE state = 'cancelled'))
+       SELECT state FROM changed`,
       [id],
     )) as [Array<{ state: string }>, number] | Array<{ state: string }>;
     const list = Array.isArray(rows[0])
@@ -291,7 +328,12 @@ export class ReplayJobsRepository {
     );
   }
 
-  /** Ends a job this owner holds; false when the lease was lost meanwhile. */
+  /**
+   * Ends a job this owner holds; false when the lease was lost meanwhile. Its items go in the
+   * same statement: nothing reads them once it has ended (its counts are on the job, each
+   * replay is in the audit trail), and kept they would let a loop of create and cancel grow the
+   * table by a row per dead letter each time.
+   */
   async end(
     id: string,
     owner: string,
@@ -299,13 +341,16 @@ export class ReplayJobsRepository {
     error: string | null = null,
   ): Promise<boolean> {
     const rows = (await this.db.query(
-      `UPDATE dead_letter_replay_jobs
-          SET state = $3, finished_at = now(), lease_owner = NULL, lease_until = NULL, error = $4
-        WHERE id = $1 AND lease_owner = $2 AND state = 'running'
-        RETURNING id`,
+      `WITH ended AS (
+         UPDATE dead_letter_replay_jobs
+            SET state = $3, finished_at = now(), lease_owner = NULL, lease_until = NULL, error = $4
+          WHERE id = $1 AND lease_owner = $2 AND state = 'running'
+          RETURNING id),
+       dropped AS (DELETE FROM dead_letter_replay_job_items WHERE job_id IN (SELECT id FROM ended))
+       SELECT id FROM ended`,
       [id, owner, state, error],
-    )) as [unknown[], number];
-    return (rows[0]?.length ?? 0) > 0;
+    )) as unknown[];
+    return rows.length > 0;
   }
 
   /** Gives a lease back at shutdown, so another process resumes the job at once. */
