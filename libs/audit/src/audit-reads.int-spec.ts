@@ -151,4 +151,57 @@ describe('audit reads on Postgres', () => {
       await trail.close();
     }
   });
+
+  it('a page and an export batch stop at a byte budget: big bodies come a few at a time, none lost', async () => {
+    const trail = new AuditTrail({ databaseUrl: db.url, log: quiet });
+    try {
+      // 30 records of about 10 kB; a budget of 40 kB takes 4 of them a read (the one that
+      // reaches it included), where the count alone would take all 30 at once.
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          trail.recordMessage({
+            messageId: `big-${i}`,
+            routeId: 'big-bodies',
+            routeVersion: 1,
+            source: { type: 'http', name: 'big' },
+            outcome: 'delivered',
+            receipts: [],
+            attempts: 1,
+            receivedAt: new Date().toISOString(),
+            doneAt: new Date().toISOString(),
+            body: { i, pad: 'x'.repeat(10_000) },
+            payload: Buffer.from('{}'),
+            auditPayload: 'masked',
+          }),
+        ),
+      );
+      const repo = new AuditRepository(ds);
+      const sizes: number[] = [];
+      const read = repo.messages.bind(repo);
+      repo.messages = async (filter, options) => {
+        const rows = await read(filter, options);
+        sizes.push(rows.length);
+        return rows;
+      };
+      const service = new AuditService(repo, undefined, undefined, 40_000);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await service.messages({ routeId: 'big-bodies' }, { limit: 500, cursor });
+        seen.push(...page.items.map((m) => m.messageId));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      expect(seen.sort()).toEqual(Array.from({ length: 30 }, (_, i) => `big-${i}`).sort());
+      expect(Math.max(...sizes)).toBe(4);
+
+      sizes.length = 0;
+      const stream = await service.exportMessages({ routeId: 'big-bodies' }, 'ndjson');
+      let text = '';
+      for await (const chunk of stream) text += String(chunk);
+      expect(text.trim().split('\n').length).toBe(30);
+      expect(Math.max(...sizes)).toBe(4);
+    } finally {
+      await trail.close();
+    }
+  });
 });

@@ -52,7 +52,16 @@ export interface ReadOptions {
   limit: number;
   /** Rows strictly past this position, in the order asked. */
   after?: ChainPosition;
+  /**
+   * Stop once the rows read add up to this many bytes (as text; the first row always comes):
+   * a message record keeps its body, up to the body limit each, so a count alone does not
+   * bound what a page or an export batch holds in memory. The result is then `cut`.
+   */
+  maxBytes?: number;
 }
+
+/** Rows read; `cut` when `maxBytes` stopped the read before `limit` (more may follow). */
+export type ReadRows<R> = Array<Chained<R>> & { cut?: boolean };
 
 export interface ChainHead {
   seq: string;
@@ -173,12 +182,12 @@ export class AuditRepository {
     });
   }
 
-  messages(filter: MessageFilter, options: ReadOptions): Promise<Array<Chained<MessageRow>>> {
+  messages(filter: MessageFilter, options: ReadOptions): Promise<ReadRows<MessageRow>> {
     const p = new Params();
     return this.read(MESSAGES, messageWhere(filter, p), p, options);
   }
 
-  events(filter: EventFilter, options: ReadOptions): Promise<Array<Chained<EventRow>>> {
+  events(filter: EventFilter, options: ReadOptions): Promise<ReadRows<EventRow>> {
     const p = new Params();
     return this.read(EVENTS, eventWhere(filter, p), p, options);
   }
@@ -323,7 +332,7 @@ export class AuditRepository {
     where: string[],
     p: Params,
     options: ReadOptions,
-  ): Promise<Array<Chained<R>>> {
+  ): Promise<ReadRows<R>> {
     const dir = options.order === 'asc' ? 'ASC' : 'DESC';
     if (options.after) {
       const cmp = options.order === 'asc' ? '>' : '<';
@@ -331,11 +340,28 @@ export class AuditRepository {
         `(recorded_at, seq) ${cmp} (${p.add(options.after.recordedAt)}::timestamptz, ${p.add(options.after.seq)}::bigint)`,
       );
     }
+    const order = `ORDER BY recorded_at ${dir}, seq ${dir}`;
+    const select = `SELECT * FROM ${table.name} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+        ${order} LIMIT ${Math.max(1, Math.floor(options.limit))}`;
+    if (options.maxBytes === undefined)
+      return (await this.scan(select, p.values)).map((row) => table.fromDb(row));
+    // The rows up to the one that reaches the budget: sizes are summed over the limited rows
+    // only (in Postgres: what is left out never reaches this process).
+    const budget = p.add(Math.max(1, Math.floor(options.maxBytes)));
     const rows = await this.scan(
-      `SELECT * FROM ${table.name} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY recorded_at ${dir}, seq ${dir} LIMIT ${Math.max(1, Math.floor(options.limit))}`,
+      `SELECT * FROM (
+         SELECT l.*, sum(l.row_bytes) OVER (${order} ROWS UNBOUNDED PRECEDING) - l.row_bytes AS bytes_before,
+                count(*) OVER () AS rows_read
+           FROM (SELECT t.*, octet_length(t::text)::bigint AS row_bytes FROM (${select}) t) l
+       ) w WHERE w.bytes_before < ${budget}::bigint ${order}`,
       p.values,
     );
-    return rows.map((row) => table.fromDb(row));
+    const read = Number(rows[0]?.rows_read ?? 0);
+    const out: ReadRows<R> = rows.map((row) => {
+      const { row_bytes: _b, bytes_before: _s, rows_read: _n, ...own } = row;
+      return table.fromDb(own);
+    });
+    out.cut = rows.length < read;
+    return out;
   }
 }

@@ -12,6 +12,7 @@ import {
   EventFilter,
   MessageFilter,
   ReadOptions,
+  ReadRows,
 } from './audit.repository';
 import {
   decodeCursor,
@@ -54,6 +55,11 @@ export interface VerifyResult {
 }
 
 const EXPORT_BATCH = 1_000;
+/**
+ * Most bytes of records one page or export batch reads (a message record holds its body, up to
+ * the body limit each): a page then has fewer items, and a nextCursor, rather than 500 MiB.
+ */
+export const READ_MAX_BYTES = 8 * 1024 * 1024;
 const MAX_TRAIL = 1_000;
 
 function time(value: string | undefined, name: string): string | undefined {
@@ -87,6 +93,7 @@ export class AuditService {
     private readonly repo: AuditRepository,
     private readonly anchorSource?: AnchorSource,
     private readonly deadLetters?: DeadLetterIdsPort,
+    private readonly maxBytes = READ_MAX_BYTES,
   ) {}
 
   /** Message records, newest first. */
@@ -224,19 +231,19 @@ export class AuditService {
   }
 
   private async page<R, V>(
-    read: (options: ReadOptions) => Promise<Array<Chained<R>>>,
+    read: (options: ReadOptions) => Promise<ReadRows<R>>,
     view: (row: Chained<R>) => V,
     page: { limit?: number; cursor?: string },
   ): Promise<Page<V>> {
     const limit = Math.min(Math.max(page.limit ?? 50, 1), 500);
     const after = page.cursor ? decodeCursor(page.cursor) : undefined;
-    const rows = await read({ order: 'desc', limit: limit + 1, after });
+    const rows = await read({ order: 'desc', limit: limit + 1, after, maxBytes: this.maxBytes });
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
     return {
       items: items.map(view),
       nextCursor:
-        rows.length > limit && last
+        (rows.length > limit || rows.cut) && last
           ? encodeCursor({ recordedAt: last.recordedAt, seq: last.seq })
           : null,
     };
@@ -244,14 +251,19 @@ export class AuditService {
 
   /** Keyset reads a batch at a time: never the whole result in memory. */
   private async *batches<R, V>(
-    read: (options: ReadOptions) => Promise<Array<Chained<R>>>,
+    read: (options: ReadOptions) => Promise<ReadRows<R>>,
     view: (row: Chained<R>) => V,
   ): AsyncGenerator<V> {
     let after: ChainPosition | undefined;
     for (;;) {
-      const rows = await read({ order: 'asc', limit: EXPORT_BATCH, after });
+      const rows = await read({
+        order: 'asc',
+        limit: EXPORT_BATCH,
+        after,
+        maxBytes: this.maxBytes,
+      });
       for (const row of rows) yield view(row);
-      if (rows.length < EXPORT_BATCH) return;
+      if (rows.length < EXPORT_BATCH && !rows.cut) return;
       const last = rows[rows.length - 1];
       after = { recordedAt: last.recordedAt, seq: last.seq };
     }
