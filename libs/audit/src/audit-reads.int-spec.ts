@@ -177,10 +177,12 @@ describe('audit reads on Postgres', () => {
       );
       const repo = new AuditRepository(ds);
       const sizes: number[] = [];
+      const limits: number[] = [];
       const read = repo.messages.bind(repo);
       repo.messages = async (filter, options) => {
         const rows = await read(filter, options);
         sizes.push(rows.length);
+        limits.push(options.limit);
         return rows;
       };
       const service = new AuditService(repo, undefined, undefined, 40_000);
@@ -195,11 +197,17 @@ describe('audit reads on Postgres', () => {
       expect(Math.max(...sizes)).toBe(4);
 
       sizes.length = 0;
+      limits.length = 0;
       const stream = await service.exportMessages({ routeId: 'big-bodies' }, 'ndjson');
       let text = '';
       for await (const chunk of stream) text += String(chunk);
       expect(text.trim().split('\n').length).toBe(30);
       expect(Math.max(...sizes)).toBe(4);
+      // Past the first batch, Postgres sizes twice what fitted, not a full batch each time.
+      expect(limits[0]).toBe(1_000);
+      expect(Math.max(...limits.slice(1))).toBe(8);
+      // Rows sized in all: 30 for the first read (all there are), at most 8 for each other one.
+      expect(limits.length).toBeLessThanOrEqual(9);
     } finally {
       await trail.close();
     }

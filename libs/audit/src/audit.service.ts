@@ -255,15 +255,17 @@ export class AuditService {
     view: (row: Chained<R>) => V,
   ): AsyncGenerator<V> {
     let after: ChainPosition | undefined;
+    // Postgres sizes every row up to `limit` to find where the budget cuts: after a cut batch
+    // the next asks for twice what fitted (not 1,000 again), so that big records are not read
+    // over and over, batch after batch.
+    let limit = EXPORT_BATCH;
     for (;;) {
-      const rows = await read({
-        order: 'asc',
-        limit: EXPORT_BATCH,
-        after,
-        maxBytes: this.maxBytes,
-      });
+      const rows = await read({ order: 'asc', limit, after, maxBytes: this.maxBytes });
       for (const row of rows) yield view(row);
-      if (rows.length < EXPORT_BATCH && !rows.cut) return;
+      if (rows.length < limit && !rows.cut) return;
+      limit = rows.cut
+        ? Math.min(EXPORT_BATCH, rows.length * 2)
+        : Math.min(EXPORT_BATCH, limit * 2);
       const last = rows[rows.length - 1];
       after = { recordedAt: last.recordedAt, seq: last.seq };
     }
