@@ -445,6 +445,18 @@ describe('gateway API against real Postgres', () => {
       });
       const same = await call('PUT', '/api/v1/routes/orders-eu', changed);
       expect(same.body).toMatchObject({ latestVersion: 2 });
+      // Every comment is in every listing of the history: a long one is refused, nothing kept.
+      const long = await call('PUT', `/api/v1/routes/orders-eu?comment=${'c'.repeat(1_001)}`, {
+        ...changed,
+        description: 'with a long comment',
+      });
+      expect(long.status).toBe(400);
+      expect(long.body).toMatchObject({
+        message: expect.stringMatching(/at most 1000 characters/),
+      });
+      expect((await call('GET', '/api/v1/routes/orders-eu')).body).toMatchObject({
+        latestVersion: 2,
+      });
       const v3 = await call('PUT', '/api/v1/routes/orders-eu?activate=true', {
         ...changed,
         description: 'v3',

@@ -45,8 +45,23 @@ export interface ActivationGuard {
   overrideReason?: string;
 }
 
-/** A version's comment is listed with it to every viewer: one holding a card number is refused. */
+/**
+ * Longest comment a version keeps: every version's comment is in the history listing (all of a
+ * route's versions, to every viewer), so 15 kB comments over a few thousand saves made each
+ * listing tens of megabytes.
+ */
+export const MAX_VERSION_COMMENT_LENGTH = 1_000;
+
+/**
+ * A version's comment is listed with it to every viewer: one holding a card number is refused,
+ * and one longer than MAX_VERSION_COMMENT_LENGTH.
+ */
 function refuseCardNumberComment(comment: string | undefined): void {
+  if (comment !== undefined && comment.length > MAX_VERSION_COMMENT_LENGTH)
+    throw new JunctionError(
+      'BAD_REQUEST',
+      `comment is at most ${MAX_VERSION_COMMENT_LENGTH} characters; say the rest in the route's description or elsewhere`,
+    );
   if (comment !== undefined && containsPan(comment))
     throw new JunctionError('BAD_REQUEST', 'comment must not hold a card number');
 }
