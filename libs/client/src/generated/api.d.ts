@@ -5007,6 +5007,20 @@ export interface operations {
                     "application/json": components["schemas"]["ReplayJobDto"];
                 };
             };
+            /** @description TOO_MANY_REPLAY_JOBS: 20 jobs are open (queued or running) already; wait for one to end, or cancel one. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Another job is being created just now: send again after Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The request was refused; `message` says why. */
             "4XX": {
                 headers: {
