@@ -415,6 +415,13 @@ describe('PAN detector: punctuation between the groups of a card number', () => 
     expect(redactPanText(input)).toBe(expected);
   });
 
+  it('does not join numbered lines (a route document with comments `# 0` to `# 9989`)', () => {
+    const text = Array.from({ length: 9_990 }, (_, i) => `# ${i}`).join('\n');
+    expect(redactPanText(text)).toBe(text);
+    const crlf = Array.from({ length: 2_000 }, (_, i) => `- ${1000 + i}:`).join('\r\n');
+    expect(redactPanText(crlf)).toBe(crlf);
+  });
+
   it.each([
     ['times', '10:30:45 11:00:00 12:15:30 13:45:10'],
     ['a timestamp in a log line', '2026-01-15 10:30:45.123 | order 1234 | 5678 ok'],

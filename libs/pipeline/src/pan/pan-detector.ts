@@ -850,9 +850,23 @@ function redactPunctuated(text: string): string {
     const c = text.charCodeAt(i);
     let kind: Kind;
     let width = 1;
-    if (c < 0x80) kind = c >= 48 && c <= 57 ? DIGIT : asciiPunctuation(c) ? GAP : BREAK;
-    else if (c === 0xff0c || c === 0xff1b || c === 0x060c || c === 0x061b || c === 0x3001)
-      kind = BREAK; // full-width, Arabic and ideographic commas and semicolons
+    // A line break ends a chain here: a card is printed on one line, while numbered lines (`# 1004`
+    // under `# 1003`, a list's items) are not one number. (The first reading still joins groups
+    // broken over lines by white space alone.)
+    if (c < 0x80)
+      kind =
+        c >= 48 && c <= 57 ? DIGIT : c >= 10 && c <= 13 ? BREAK : asciiPunctuation(c) ? GAP : BREAK;
+    else if (
+      c === 0xff0c ||
+      c === 0xff1b ||
+      c === 0x060c ||
+      c === 0x061b ||
+      c === 0x3001 ||
+      c === 0x85 ||
+      c === 0x2028 ||
+      c === 0x2029
+    )
+      kind = BREAK; // full-width, Arabic and ideographic commas and semicolons; line breaks
     else {
       kind = classifyWide(text, i, c); // a letter breaks; other signs join
       if (c >= 0xd800 && c <= 0xdbff && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) width = 2;
