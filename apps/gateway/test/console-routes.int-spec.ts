@@ -18,6 +18,13 @@ let editorToken: string;
 let viewerToken: string;
 const PASSWORD = 'console-routes-0123456789';
 
+/**
+ * "Refused quickly" means refused before a hang or a run to the end, which would take minutes:
+ * the status or error code proves the limit fired, and this bound only catches a refusal that
+ * came after the work was done. It is wide because a loaded CI machine once took 7 s here.
+ */
+const QUICKLY_MS = 30_000;
+
 const yaml = (token: string) => ({ token, headers: { 'content-type': 'application/yaml' } });
 
 function ok(res: TestResponse, status = 200): unknown {
@@ -188,7 +195,7 @@ describe('routes keep their YAML source verbatim per version', () => {
         body,
       });
       expect({ what, status: res.status }).toEqual({ what, status: 400 });
-      expect(Date.now() - started).toBeLessThan(5000);
+      expect(Date.now() - started).toBeLessThan(QUICKLY_MS);
     }
   });
 
@@ -541,7 +548,7 @@ describe('POST /expressions/evaluate: one expression, as a route evaluates it', 
       });
       expect(body.error.message).toMatch(message);
       expect(body.result).toBeUndefined();
-      expect(Date.now() - started).toBeLessThan(5000);
+      expect(Date.now() - started).toBeLessThan(QUICKLY_MS);
     }
   });
 
@@ -572,7 +579,7 @@ describe('POST /expressions/evaluate: one expression, as a route evaluates it', 
         code: expect.stringMatching(/^(EXPRESSION_LIMIT|D1012)$/),
       });
       expect(body.error?.message).toMatch(/sequence limit|ran longer than 50 ms/);
-      expect(Date.now() - started).toBeLessThan(5000);
+      expect(Date.now() - started).toBeLessThan(QUICKLY_MS);
     }
   });
 
