@@ -11,6 +11,7 @@ import {
 import { ARTEMIS, ArtemisAdmin } from '../libs/connectors/src/amqp10/artemis-admin';
 import { duplicates, readAmqpQueue } from './broker-readers';
 import { eventually, freePort, GatewayProcess as Gateway } from './gateway-process';
+import { printFigure } from './figures';
 
 /**
  * AMQP 1.0 through the compiled gateway, against the ActiveMQ Artemis of scripts/artemis.sh and
@@ -213,8 +214,8 @@ describe('AMQP 1.0 (ActiveMQ Artemis) through the gateway', () => {
     await gateway.start();
     const seen = await readRabbit(out, ids);
     const lost = ids.filter((id) => !seen.has(id)).length;
-    process.stdout.write(
-      `AMQP 1.0 -> AMQP 0-9-1 after kill -9: ${ids.length} ids, ${lost} lost, ${duplicates(seen)} duplicates\n`,
+    printFigure(
+      `AMQP 1.0 -> AMQP 0-9-1 after kill -9: ${ids.length} ids, ${lost} lost, ${duplicates(seen)} duplicates`,
     );
     expect(lost).toBe(0);
     await channel.deleteQueue(out);
@@ -263,8 +264,8 @@ describe('AMQP 1.0 (ActiveMQ Artemis) through the gateway', () => {
     await gateway.start();
     const seen = await readRabbit(out, ids);
     const lost = ids.filter((id) => !seen.has(id)).length;
-    process.stdout.write(
-      `AMQP 1.0 topic after kill -9: ${ids.length} ids, ${lost} lost, ${duplicates(seen)} duplicates\n`,
+    printFigure(
+      `AMQP 1.0 topic after kill -9: ${ids.length} ids, ${lost} lost, ${duplicates(seen)} duplicates`,
     );
     expect(lost).toBe(0);
     await admin.destroyQueue(`junction.${routes[1].id}:global`);

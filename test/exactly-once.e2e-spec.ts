@@ -4,6 +4,7 @@ import { countKafkaIds } from '../libs/connectors/src/conformance/kafka-reader';
 import { createTestDatabase } from '@junction/database';
 import { duplicates } from './broker-readers';
 import { eventually, freePort, GatewayProcess as Gateway } from './gateway-process';
+import { printFigure } from './figures';
 
 /**
  * delivery: exactly-once through kill -9: a Kafka -> Kafka route is killed hard mid-stream (once
@@ -126,8 +127,8 @@ describe('exactly-once from Kafka to Kafka through kill -9', () => {
   it('exactly-once: a read_committed reader sees every id once', async () => {
     const { seen, ids, atKill } = await killMidStream('exactly-once');
     const lost = ids.filter((id) => !seen.has(id)).length;
-    process.stdout.write(
-      `exactly-once after kill -9 (${atKill} committed at the kill): ${ids.length} ids, ${lost} lost, ${duplicates(seen)} duplicates\n`,
+    printFigure(
+      `exactly-once after kill -9 (${atKill} committed at the kill): ${ids.length} ids, ${lost} lost, ${duplicates(seen)} duplicates`,
     );
     expect(lost).toBe(0);
     expect(duplicates(seen)).toBe(0);
@@ -137,8 +138,8 @@ describe('exactly-once from Kafka to Kafka through kill -9', () => {
   it('at-least-once, the same run: none lost, duplicates counted', async () => {
     const { seen, ids, atKill } = await killMidStream('at-least-once');
     const lost = ids.filter((id) => !seen.has(id)).length;
-    process.stdout.write(
-      `at-least-once after kill -9 (${atKill} seen at the kill): ${ids.length} ids, ${lost} lost, ${duplicates(seen)} duplicates\n`,
+    printFigure(
+      `at-least-once after kill -9 (${atKill} seen at the kill): ${ids.length} ids, ${lost} lost, ${duplicates(seen)} duplicates`,
     );
     expect(lost).toBe(0);
     expect(duplicates(seen)).toBeGreaterThanOrEqual(0);

@@ -6,6 +6,7 @@ import { createTestDatabase } from '@junction/database';
 import { duplicates, readAmqpQueue } from './broker-readers';
 import { closeRabbitConnections } from './rabbitmq-connections';
 import { eventually, freePort, GatewayProcess as Gateway } from './gateway-process';
+import { printFigure } from './figures';
 
 /**
  * The failures our users fear, against the real brokers and the gateway as a process:
@@ -140,8 +141,8 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     await g.kill('SIGKILL');
     await g.start();
     const seen = await readKafka(topic, ids);
-    process.stdout.write(
-      `AMQP->Kafka after kill -9: ${ids.length} ids delivered, ${duplicates(seen)} duplicates\n`,
+    printFigure(
+      `AMQP->Kafka after kill -9: ${ids.length} ids delivered, ${duplicates(seen)} duplicates`,
     );
     expect(ids.every((id) => seen.has(id))).toBe(true);
   }, 240_000);
@@ -174,8 +175,8 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     await g.kill('SIGKILL');
     await g.start();
     const seen = await readQueue(queue, ids);
-    process.stdout.write(
-      `Kafka->AMQP after kill -9: ${ids.length} ids delivered, ${duplicates(seen)} duplicates\n`,
+    printFigure(
+      `Kafka->AMQP after kill -9: ${ids.length} ids delivered, ${duplicates(seen)} duplicates`,
     );
     expect(ids.every((id) => seen.has(id))).toBe(true);
   }, 240_000);
@@ -209,8 +210,8 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     const through = (await channel.checkQueue(out)).messageCount;
     await g.start();
     const seen = await readQueue(out, ids);
-    process.stdout.write(
-      `SIGTERM mid-stream, AMQP->Kafka->AMQP (${through} through at the stop): ${ids.length} ids delivered, ${duplicates(seen)} duplicates\n`,
+    printFigure(
+      `SIGTERM mid-stream, AMQP->Kafka->AMQP (${through} through at the stop): ${ids.length} ids delivered, ${duplicates(seen)} duplicates`,
     );
     expect(ids.every((id) => seen.has(id))).toBe(true);
     // A drained stop acknowledges and commits all it finished: nothing comes twice.
@@ -236,8 +237,8 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     expect(closeRabbitConnections(`junction:${RABBIT}`, 'junction fault test')).toBeGreaterThan(0);
     await publishAmqp(queue, ids.slice(1000));
     const seen = await readQueue(out, ids);
-    process.stdout.write(
-      `AMQP connection drop: ${ids.length} ids delivered, ${duplicates(seen)} duplicates\n`,
+    printFigure(
+      `AMQP connection drop: ${ids.length} ids delivered, ${duplicates(seen)} duplicates`,
     );
     expect(ids.every((id) => seen.has(id))).toBe(true);
   }, 180_000);
@@ -383,8 +384,8 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     );
     await second.kill('SIGKILL');
     const seen = await readQueue(out, ids, 120_000);
-    process.stdout.write(
-      `two processes, one killed: ${ids.length} ids delivered, ${duplicates(seen)} duplicates\n`,
+    printFigure(
+      `two processes, one killed: ${ids.length} ids delivered, ${duplicates(seen)} duplicates`,
     );
     expect(ids.every((id) => seen.has(id))).toBe(true);
   }, 300_000);

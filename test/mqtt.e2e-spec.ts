@@ -5,6 +5,7 @@ import * as amqp from 'amqplib';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { createTestDatabase } from '@junction/database';
 import { eventually, freePort, GatewayProcess as Gateway } from './gateway-process';
+import { printFigure } from './figures';
 
 /**
  * MQTT routes through the compiled gateway, against the Mosquitto of `scripts/mosquitto.sh`
@@ -242,8 +243,8 @@ describe('MQTT routes through the gateway', () => {
       // Mosquitto keeps the killed member's share in its session: it comes back under its name.
       await second.start();
       const seen = await readQueue(queue, ids);
-      process.stdout.write(
-        `two processes on $share, one killed: ${ids.length} ids delivered, ${duplicates(seen)} duplicates\n`,
+      printFigure(
+        `two processes on $share, one killed: ${ids.length} ids delivered, ${duplicates(seen)} duplicates`,
       );
       expect(ids.filter((id) => !seen.has(id))).toEqual([]);
     } finally {
@@ -268,8 +269,8 @@ describe('MQTT routes through the gateway', () => {
     await publishing; // the broker queues the rest in the route's session meanwhile
     await gateway.start();
     const seen = await readQueue(queue, ids);
-    process.stdout.write(
-      `MQTT->AMQP after kill -9: ${ids.length} ids delivered, ${duplicates(seen)} duplicates\n`,
+    printFigure(
+      `MQTT->AMQP after kill -9: ${ids.length} ids delivered, ${duplicates(seen)} duplicates`,
     );
     expect(ids.filter((id) => !seen.has(id))).toEqual([]);
   }, 240_000);

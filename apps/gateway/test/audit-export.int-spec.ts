@@ -8,6 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Client } from 'pg';
 import { startTestGateway, TestGateway } from './test-gateway';
+import { printFigure } from '../../../test/figures';
 
 const ROWS = 200_000;
 
@@ -121,8 +122,8 @@ describe('audit export and shutdown', () => {
       // The answer is over 100 MB; the gateway held a small part of it at any time.
       expect(bytes).toBeGreaterThan(100 * 1024 * 1024);
       expect(peak).toBeLessThan(limit);
-      process.stdout.write(
-        `export ${format}: ${(bytes / 1024 / 1024).toFixed(0)} MB streamed, peak heap+buffers growth ${(peak / 1024 / 1024).toFixed(1)} MB\n`,
+      printFigure(
+        `export ${format}: ${(bytes / 1024 / 1024).toFixed(0)} MB streamed, peak heap+buffers growth ${(peak / 1024 / 1024).toFixed(1)} MB`,
       );
     }
   }, 300_000);
