@@ -3,7 +3,12 @@ import { Kafka, logLevel } from 'kafkajs';
 import { countKafkaIds } from '../libs/connectors/src/conformance/kafka-reader';
 import { createTestDatabase } from '@junction/database';
 import { duplicates } from './broker-readers';
-import { eventually, freePort, GatewayProcess as Gateway } from './gateway-process';
+import {
+  eventually,
+  freePort,
+  GatewayProcess as Gateway,
+  KAFKA_FAILOVER_ENV,
+} from './gateway-process';
 import { printFigure } from './figures';
 
 /**
@@ -29,7 +34,7 @@ describe('exactly-once from Kafka to Kafka through kill -9', () => {
     db = await createTestDatabase('eos');
     await admin.connect();
     await producer.connect();
-    gateway = new Gateway(await freePort(), db.url);
+    gateway = new Gateway(await freePort(), db.url, KAFKA_FAILOVER_ENV);
     await gateway.start();
     const created = await gateway.api('POST', '/connections', {
       name: 'kafka',

@@ -5,7 +5,12 @@ import { countKafkaIds } from '../libs/connectors/src/conformance/kafka-reader';
 import { createTestDatabase } from '@junction/database';
 import { duplicates, readAmqpQueue } from './broker-readers';
 import { closeRabbitConnections } from './rabbitmq-connections';
-import { eventually, freePort, GatewayProcess as Gateway } from './gateway-process';
+import {
+  eventually,
+  freePort,
+  GatewayProcess as Gateway,
+  KAFKA_FAILOVER_ENV,
+} from './gateway-process';
 import { printFigure } from './figures';
 
 /**
@@ -38,7 +43,7 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
     channel = await amqpConnection.createConfirmChannel();
     await admin.connect();
     await producer.connect();
-    const first = new Gateway(await freePort(), db.url);
+    const first = new Gateway(await freePort(), db.url, KAFKA_FAILOVER_ENV);
     await first.start();
     gateways.push(first);
     expect(
@@ -339,7 +344,7 @@ describe('faults: at-least-once through crashes, broker loss and poison', () => 
   }, 120_000);
 
   it('two gateway processes share one queue and one 4-partition topic; killing one loses nothing', async () => {
-    const second = new Gateway(await freePort(), db.url);
+    const second = new Gateway(await freePort(), db.url, KAFKA_FAILOVER_ENV);
     await second.start();
     gateways.push(second);
     const queue = `${RUN}.shared.in`;

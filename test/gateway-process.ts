@@ -11,6 +11,11 @@ const ROOT = existsSync(join(__dirname, '..', 'bin', 'gateway.js'))
   : join(__dirname, '..', '..');
 export const ADMIN_PASSWORD = 'gateway-admin-password';
 export const MASTER_KEY = randomBytes(32).toString('hex');
+/**
+ * For tests that kill a gateway reading Kafka: its partitions move to the next member after 10 s
+ * instead of the default 30 s (JUNCTION_KAFKA_SESSION_TIMEOUT_MS), so a restart resumes sooner.
+ */
+export const KAFKA_FAILOVER_ENV = { JUNCTION_KAFKA_SESSION_TIMEOUT_MS: '10000' };
 
 /**
  * Random hex for a W3C trace or span id, every eighth digit an f: a run of 13 decimal digits

@@ -44,6 +44,8 @@ export interface AppSettings {
   egress?: EgressPolicy;
   /** Most messages one HTTP-fed route handles at once. */
   maxInFlight?: number;
+  /** Kafka consumers: how long the brokers wait for a heartbeat before they move the partitions. */
+  kafkaSessionTimeoutMs?: number;
   /** Routes of Junction a message may pass through before it is dead-lettered. */
   maxHops?: number;
   /** This process's stable name (MQTT client ids); default the host name. */
@@ -124,6 +126,7 @@ export class AppModule {
           egress: settings.egress ?? EgressPolicy.permissive(),
           maxInFlight: settings.maxInFlight ?? 256,
           maxHops: settings.maxHops,
+          kafkaSessionTimeoutMs: settings.kafkaSessionTimeoutMs,
           nodeName: settings.nodeName,
           mqttClientIdKey: derive(settings.masterKey, 'junction/mqtt-client-id'),
           jitter: settings.retryJitter,

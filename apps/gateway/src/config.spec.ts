@@ -24,3 +24,20 @@ describe('JUNCTION_TRUSTED_PROXIES', () => {
       );
   });
 });
+
+describe('JUNCTION_KAFKA_SESSION_TIMEOUT_MS', () => {
+  it('is 30 s unless set; takes what Kafka brokers accept by default', () => {
+    expect(loadGatewayConfig({}).JUNCTION_KAFKA_SESSION_TIMEOUT_MS).toBe(30_000);
+    expect(
+      loadGatewayConfig({ JUNCTION_KAFKA_SESSION_TIMEOUT_MS: '6000' })
+        .JUNCTION_KAFKA_SESSION_TIMEOUT_MS,
+    ).toBe(6_000);
+  });
+
+  it('stops the start, naming the variable, below 6 s, above 30 min or not a number', () => {
+    for (const bad of ['5999', '1800001', '10s', '-1'])
+      expect(() => loadGatewayConfig({ JUNCTION_KAFKA_SESSION_TIMEOUT_MS: bad })).toThrow(
+        /JUNCTION_KAFKA_SESSION_TIMEOUT_MS/,
+      );
+  });
+});

@@ -239,6 +239,12 @@ export const GATEWAY_CONFIG = {
     default: 256,
     parse: parse.integer(1, 100_000),
   },
+  JUNCTION_KAFKA_SESSION_TIMEOUT_MS: {
+    description:
+      "How long Kafka waits to hear from a gateway process's consumer before it gives the consumer's partitions to the other members of its group: the partitions of a process that died (kill -9, a lost host) stand still that long. Heartbeats go every third of it, at most every 3 s. Must lie within the brokers' group.min.session.timeout.ms and group.max.session.timeout.ms (by default 6 s and 30 min).",
+    default: 30_000,
+    parse: parse.integer(6_000, 1_800_000),
+  },
   JUNCTION_MAX_HOPS: {
     description:
       'Routes of this gateway one message may pass through (counted in its junction-hops header); one that comes to more is dead-lettered, so routes that feed each other in a loop stop.',

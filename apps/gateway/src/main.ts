@@ -324,6 +324,7 @@ export async function createGateway(
       egress: config.egress,
       maxInFlight: config.JUNCTION_ROUTE_MAX_IN_FLIGHT,
       maxHops: config.JUNCTION_MAX_HOPS,
+      kafkaSessionTimeoutMs: config.JUNCTION_KAFKA_SESSION_TIMEOUT_MS,
       nodeName: config.JUNCTION_NODE_NAME,
       auditRetentionDays: config.JUNCTION_AUDIT_RETENTION_DAYS,
       auditExportEnabled: config.JUNCTION_AUDIT_EXPORT_ENABLED,

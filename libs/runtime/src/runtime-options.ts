@@ -17,6 +17,11 @@ export interface RuntimeOptions {
    * alone (stable across restarts, so sessions resume; never the master or mask key itself).
    */
   mqttClientIdKey: Buffer;
+  /**
+   * Kafka consumers' group session: how long the brokers wait for a heartbeat before they move a
+   * silent consumer's partitions (default 30 s); heartbeats every third of it, at most every 3 s.
+   */
+  kafkaSessionTimeoutMs?: number;
   /** The random part of retry backoffs (default Math.random; tests fix it). */
   jitter?: Jitter;
   /** Dead-letter replay jobs: lease and poll (ms), and the clock their rate limit waits on. */

@@ -272,6 +272,9 @@ function createSupervisor(
     egress: options.egress ?? EgressPolicy.permissive(),
     http: { ingest, maxInFlight: options.maxInFlight },
     mqtt: { nodeName: options.nodeName, clientIdKey: options.mqttClientIdKey },
+    ...(options.kafkaSessionTimeoutMs === undefined
+      ? {}
+      : { kafka: { sessionTimeout: options.kafkaSessionTimeoutMs } }),
     logger: {
       debug: (m: string) => connectorLog.debug(m),
       info: (m: string) => connectorLog.log(m),

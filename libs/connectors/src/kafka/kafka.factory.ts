@@ -19,9 +19,9 @@ export type KafkaPoolOptions = KafkaClientOptions & {
   partitionsConsumedConcurrently?: number;
   /** Messages of one partition a source handles at once, unless its spec says. Default 100. */
   concurrency?: number;
-  /** Default 30 s. */
+  /** How long the brokers wait for a consumer's heartbeat before they move its partitions. Default 30 s. */
   sessionTimeout?: number;
-  /** Default 3 s. */
+  /** Default: a third of the session timeout, at most 3 s. */
   heartbeatInterval?: number;
   /** `delivery: exactly-once`: most messages in one transaction. Default 500. */
   transactionMaxMessages?: number;
@@ -50,6 +50,7 @@ export const kafkaFactories: ConnectorFactories<
     const kafka = context.options;
     const client = sharedClient(connection, context);
     const groupId = spec.groupId ?? `junction.${route.routeId}`;
+    const sessionTimeout = kafka.sessionTimeout ?? 30_000;
     return new KafkaSource(
       client,
       spec,
@@ -58,8 +59,9 @@ export const kafkaFactories: ConnectorFactories<
         maxWaitTimeInMs: kafka.maxWaitTimeInMs ?? 250,
         partitionsConsumedConcurrently: kafka.partitionsConsumedConcurrently ?? 8,
         concurrency: kafka.concurrency ?? DEFAULT_CONCURRENCY,
-        sessionTimeout: kafka.sessionTimeout ?? 30_000,
-        heartbeatInterval: kafka.heartbeatInterval ?? 3_000,
+        sessionTimeout,
+        heartbeatInterval:
+          kafka.heartbeatInterval ?? Math.min(3_000, Math.floor(sessionTimeout / 3)),
         ...(route.delivery === 'exactly-once'
           ? {
               transactions: new KafkaTransactions(
