@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import * as amqp from 'amqplib';
 import { createTestDatabase, TestDatabase } from '@junction/database';
 import { eventually, freePort, GatewayProcess } from '../gateway-process';
@@ -107,6 +107,67 @@ describe('graceful stop: its deadline', () => {
     } finally {
       await gateway.kill();
       await channel.deleteQueue(queue).catch(() => undefined);
+    }
+  });
+
+  it('brokers that never finish their handshake do not hold the stop: it ends cleanly at once', async () => {
+    // Takes connections and never says a word: a wedged broker, or a port that swallows traffic.
+    const sockets = new Set<Socket>();
+    const silent = createTcpServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    // Far below kafkajs' request time-outs and retries (30 s and more) that held the stop before.
+    const gateway = new GatewayProcess(await freePort(), db.url, {
+      JUNCTION_SHUTDOWN_TIMEOUT_MS: '8000',
+      JUNCTION_LOG: 'error',
+    });
+    await gateway.start();
+    try {
+      for (const [path, body] of [
+        [
+          '/connections',
+          { name: 'wedged-kafka', type: 'kafka', config: { brokers: [`127.0.0.1:${port}`] } },
+        ],
+        [
+          '/connections',
+          { name: 'wedged-amqp', type: 'amqp', config: { url: `amqp://127.0.0.1:${port}` } },
+        ],
+        [
+          '/routes',
+          {
+            id: `${RUN}-kafka`,
+            source: { type: 'kafka', connection: 'wedged-kafka', topic: `${RUN}.topic` },
+            destinations: [{ type: 'log' }],
+          },
+        ],
+        [
+          '/routes',
+          {
+            id: `${RUN}-amqp`,
+            source: { type: 'amqp', connection: 'wedged-amqp', queue: `${RUN}.wedged` },
+            destinations: [{ type: 'log' }],
+          },
+        ],
+      ] as const)
+        expect((await gateway.api('POST', path, body)).status).toBe(201);
+      // Both sources are connecting to it, neither will ever get an answer.
+      await eventually(() => {
+        if (sockets.size < 2) throw new Error(`${sockets.size} connections so far`);
+      });
+      for (const id of [`${RUN}-kafka`, `${RUN}-amqp`]) {
+        const { body } = await gateway.api('GET', `/routes/${id}/status`);
+        expect((body as { state: string }).state).toBe('connecting');
+      }
+
+      expect(await gateway.stop()).toBe(0);
+      expect(gateway.process!.output()).not.toMatch(/the stop did not finish/);
+    } finally {
+      await gateway.kill();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
     }
   });
 });

@@ -164,6 +164,8 @@ export class KafkaClient {
   private readonly batchOptions: KafkaBatchOptions;
   private producing?: Promise<Producer>;
   private readonly consumers = new Set<Consumer>();
+  /** Consumers that joined their group (see isMember). */
+  private readonly members = new WeakSet<Consumer>();
   private closed = false;
   /** Set while the last thing a member of this client tried against the cluster failed. */
   private failing?: { error: string; attempts: number };
@@ -231,7 +233,10 @@ export class KafkaClient {
   consumer(config: ConsumerConfig): Consumer {
     if (this.closed) throw new ConnectorError('CLOSED', 'kafka client is closed', false);
     const consumer = this.kafka.consumer(config);
-    consumer.on(consumer.events.GROUP_JOIN, () => this.reached());
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.members.add(consumer);
+      this.reached();
+    });
     consumer.on(consumer.events.CRASH, ({ payload }) => this.unreachable(payload.error));
     this.consumers.add(consumer);
     return consumer;
@@ -276,6 +281,14 @@ export class KafkaClient {
     this.since = new Date();
   }
 
+  /**
+   * Whether the consumer ever joined its group: a member leaves it on disconnect (so that its
+   * partitions move at once), while one still connecting has nothing to leave.
+   */
+  isMember(consumer: Consumer): boolean {
+    return this.members.has(consumer);
+  }
+
   /** Called by a source once it disconnected its consumer itself. */
   forget(consumer: Consumer): void {
     this.consumers.delete(consumer);
@@ -292,8 +305,13 @@ export class KafkaClient {
       this.producing = undefined;
       return producing?.then((p) => p.disconnect());
     });
+    // Members leave their groups. A consumer still connecting (a broker that never answers its
+    // handshake) is not waited for: its connect runs on in kafkajs through time-outs and retries,
+    // which would hold the stop past any shutdown limit, and it has no group to leave.
+    const consumers = [...this.consumers];
+    for (const c of consumers) if (!this.members.has(c)) void c.disconnect().catch(() => undefined);
     const closing = Promise.allSettled([
-      ...[...this.consumers].map((c) => c.disconnect()),
+      ...consumers.filter((c) => this.members.has(c)).map((c) => c.disconnect()),
       leaving,
     ]);
     if (!(await settleWithin(closing, this.closeTimeoutMs)))

@@ -27,6 +27,9 @@ export interface KafkaSourceOptions {
   transactions?: KafkaTransactions;
 }
 
+/** How long a stop waits for a consumer that never joined its group to disconnect. */
+const NOT_JOINED_WAIT_MS = 1_000;
+
 /** Header carrying the message id (the producer side sets it too). */
 export const JUNCTION_ID_HEADER = 'junction-id';
 
@@ -107,10 +110,17 @@ export class KafkaSource implements Source {
       const leaving = consumer.disconnect().catch((err: unknown) => {
         this.logger.warn(`${this.name}: disconnect failed: ${errorText(err)}`);
       });
-      // A consumer whose connections are wedged would hold the stop for request time-outs and retries.
-      if (!(await settleWithin(leaving, this.options.sessionTimeout)))
+      // A member leaves its group, so that its partitions move at once; but a consumer whose
+      // connections are wedged would hold the stop for request time-outs and retries, and the
+      // group times a silent member out after the session timeout anyway. A consumer still
+      // connecting (a broker that never answers its handshake) has no group to leave: its
+      // connect goes on in kafkajs until it fails, and run() then disconnects it.
+      const member = this.client.isMember(consumer);
+      if (!(await settleWithin(leaving, member ? this.options.sessionTimeout : NOT_JOINED_WAIT_MS)))
         this.logger.warn(
-          `${this.name}: disconnect still pending; the group will time the member out`,
+          member
+            ? `${this.name}: disconnect still pending; the group will time the member out`
+            : `${this.name}: stopped while still connecting`,
         );
       this.client.forget(consumer);
     }
