@@ -110,7 +110,7 @@ describe('graceful stop: its deadline', () => {
     }
   });
 
-  it('brokers that never finish their handshake do not hold the stop: it ends cleanly at once', async () => {
+  it('brokers (Kafka, AMQP 0-9-1 and 1.0, MQTT) that never finish their handshake do not hold the stop: it ends cleanly at once', async () => {
     // Takes connections and never says a word: a wedged broker, or a port that swallows traffic.
     const sockets = new Set<Socket>();
     const silent = createTcpServer((socket) => {
@@ -136,6 +136,30 @@ describe('graceful stop: its deadline', () => {
           { name: 'wedged-amqp', type: 'amqp', config: { url: `amqp://127.0.0.1:${port}` } },
         ],
         [
+          '/connections',
+          { name: 'wedged-mqtt', type: 'mqtt', config: { url: `mqtt://127.0.0.1:${port}` } },
+        ],
+        [
+          '/connections',
+          { name: 'wedged-amqp10', type: 'amqp10', config: { url: `amqp://127.0.0.1:${port}` } },
+        ],
+        [
+          '/routes',
+          {
+            id: `${RUN}-mqtt`,
+            source: { type: 'mqtt', connection: 'wedged-mqtt', topic: `${RUN}/in` },
+            destinations: [{ type: 'log' }],
+          },
+        ],
+        [
+          '/routes',
+          {
+            id: `${RUN}-amqp10`,
+            source: { type: 'amqp10', connection: 'wedged-amqp10', address: `${RUN}.in` },
+            destinations: [{ type: 'log' }],
+          },
+        ],
+        [
           '/routes',
           {
             id: `${RUN}-kafka`,
@@ -153,11 +177,12 @@ describe('graceful stop: its deadline', () => {
         ],
       ] as const)
         expect((await gateway.api('POST', path, body)).status).toBe(201);
-      // Both sources are connecting to it, neither will ever get an answer.
+      // Every source is connecting to it; none will ever get an answer.
+      const routes = ['kafka', 'amqp', 'mqtt', 'amqp10'].map((kind) => `${RUN}-${kind}`);
       await eventually(() => {
-        if (sockets.size < 2) throw new Error(`${sockets.size} connections so far`);
+        if (sockets.size < routes.length) throw new Error(`${sockets.size} connections so far`);
       });
-      for (const id of [`${RUN}-kafka`, `${RUN}-amqp`]) {
+      for (const id of routes) {
         const { body } = await gateway.api('GET', `/routes/${id}/status`);
         expect((body as { state: string }).state).toBe('connecting');
       }
