@@ -10,6 +10,7 @@ import { DataSource } from 'typeorm';
 import {
   DeadLettersRepository,
   MAX_OPEN_REPLAY_JOBS,
+  MAX_REPLAY_JOB_ITEMS,
   ReplayClock,
   ReplayJobsService,
 } from '@junction/runtime';
@@ -736,4 +737,50 @@ describe('dead-letter replay jobs', () => {
     expect(await items([(again.body as Job).id])).toBe(0);
     await drain();
   }, 60_000);
+
+  it('a job covers at most MAX_REPLAY_JOB_ITEMS letters: a larger filter is refused, pointing at how to narrow it', async () => {
+    const db = a.app.get(DataSource);
+    const [original] = await park('HUGE', 1, () => ({ id: 'huge-0', total: 1 }));
+    // One letter past the most a job takes: the parked one and copies of it (never replayed here).
+    await db.query(
+      `INSERT INTO dead_letters (message_id, route_id, route_version, route_incarnation, source,
+         reason_code, reason, reason_redacted, failed_at, attempts, sealed, payload_sha256)
+       SELECT message_id || '-' || g, route_id, route_version, route_incarnation, source,
+         reason_code, 'a copy', 'a copy', failed_at, attempts, sealed, payload_sha256
+         FROM dead_letters, generate_series(1, $2::int) g WHERE id = $1`,
+      [original, MAX_REPLAY_JOB_ITEMS],
+    );
+    try {
+      const jobsBefore = (await db.query(
+        `SELECT count(*)::int AS n FROM dead_letter_replay_jobs`,
+      )) as Array<{ n: number }>;
+      const dry = await api('POST', '/api/v1/dead-letters/replay-jobs', {
+        filter: { routeId: 'rj', reasonCode: ['HUGE'] },
+        dryRun: true,
+      });
+      expect(dry.body).toEqual({ dryRun: true, total: MAX_REPLAY_JOB_ITEMS + 1 });
+      const refused = await api('POST', '/api/v1/dead-letters/replay-jobs', {
+        filter: { routeId: 'rj', reasonCode: ['HUGE'] },
+      });
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({
+        details: { code: 'REPLAY_JOB_TOO_LARGE', max: MAX_REPLAY_JOB_ITEMS },
+      });
+      expect((refused.body as { message: string }).message).toMatch(/narrow it \(filter\.from/);
+      // Nothing was made: no job, no item.
+      expect(await db.query(`SELECT count(*)::int AS n FROM dead_letter_replay_jobs`)).toEqual(
+        jobsBefore,
+      );
+      // Narrowed below the limit, it is a job as any other.
+      const narrowed = await api('POST', '/api/v1/dead-letters/replay-jobs', {
+        filter: { routeId: 'rj', reasonCode: ['HUGE'], q: 'failed HUGE' },
+      });
+      expect(narrowed.status).toBe(202);
+      expect((narrowed.body as Job).total).toBe(1);
+      await finished((narrowed.body as Job).id);
+      expect(await drain()).toEqual(['huge-0']);
+    } finally {
+      await db.query(`DELETE FROM dead_letters WHERE reason_code = 'HUGE' AND reason = 'a copy'`);
+    }
+  }, 120_000);
 });

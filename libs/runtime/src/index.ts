@@ -9,7 +9,7 @@ export { DeadLetterEntity } from './dead-letter.entity';
 import { DeadLetterEntity } from './dead-letter.entity';
 export const RUNTIME_ENTITIES = [DeadLetterEntity];
 export { DeadLettersRepository, MAX_KEPT_PAYLOAD_BYTES } from './dead-letters.repository';
-export { MAX_OPEN_REPLAY_JOBS } from './replay-jobs.repository';
+export { MAX_OPEN_REPLAY_JOBS, MAX_REPLAY_JOB_ITEMS } from './replay-jobs.repository';
 export { ReplayJobsService, SYSTEM_CLOCK } from './replay-jobs.service';
 export type { ReplayClock } from './replay-jobs.service';
 export * from './tracing';

@@ -13,6 +13,7 @@ import {
 import type { FastifyReply } from 'fastify';
 import {
   ApiAcceptedResponse,
+  ApiBadRequestResponse,
   ApiBearerAuth,
   ApiConflictResponse,
   ApiExtraModels,
@@ -41,12 +42,16 @@ export class ReplayJobsController {
   @ApiOperation({
     summary: 'Replay every dead letter a filter matches, as a job (or count them: dryRun)',
     description:
-      'Answers 202 with the job; it runs in the background on any gateway process (resumed by another if its process stops) at most `ratePerSecond`. With `dryRun: true` answers 200 with the count only.',
+      'Answers 202 with the job; it runs in the background on any gateway process (resumed by another if its process stops) at most `ratePerSecond`. With `dryRun: true` answers 200 with the count only. One job covers at most 100,000 dead letters: a filter matching more is refused (400 `REPLAY_JOB_TOO_LARGE`); replay a larger backlog with several jobs over narrower filters (`from`/`to` windows).',
   })
   @ApiAcceptedResponse({ type: ReplayJobDto, description: 'The job, queued.' })
   @ApiOkResponse({
     description: 'dryRun: how many dead letters match.',
     schema: { $ref: getSchemaPath(ReplayJobDryRunDto) },
+  })
+  @ApiBadRequestResponse({
+    description:
+      'A bad filter, version or rate; or REPLAY_JOB_TOO_LARGE: the filter matches more than 100,000 dead letters, the most one job takes (narrow it).',
   })
   @ApiConflictResponse({
     description:

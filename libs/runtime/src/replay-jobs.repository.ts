@@ -9,6 +9,14 @@ import { DeadLetterFilter, whereDeadLetters } from './dead-letters.repository';
  */
 export const MAX_OPEN_REPLAY_JOBS = 20;
 
+/**
+ * Dead letters one replay job may cover. Its items are copied in one statement when it is made:
+ * over millions of letters that statement held the database for minutes and the job a row per
+ * letter. A larger backlog is replayed by several jobs, each over a narrower filter (a time
+ * window, a reason code); a dry run tells how many a filter matches.
+ */
+export const MAX_REPLAY_JOB_ITEMS = 100_000;
+
 export type ReplayJobState = 'queued' | 'running' | 'done' | 'cancelled' | 'failed';
 
 /** The filter as stored with a job (dates as ISO text). */
@@ -104,6 +112,23 @@ export class ReplayJobsRepository {
           `${open} replay jobs are open (queued or running), the most there may be at once; wait for one to end, or cancel one`,
           { code: 'TOO_MANY_REPLAY_JOBS', open, max: MAX_OPEN_REPLAY_JOBS },
         );
+      const letters = () =>
+        whereDeadLetters(m.getRepository(DeadLetterEntity).createQueryBuilder('d'), job.filter);
+      // Counted no further than one past the most a job takes (no order: it stops there).
+      const [counting, countParams] = letters()
+        .select('1')
+        .limit(MAX_REPLAY_JOB_ITEMS + 1)
+        .getQueryAndParameters();
+      const [{ matched }] = (await m.query(
+        `SELECT count(*)::int AS matched FROM (${counting}) s`,
+        countParams,
+      )) as Array<{ matched: number }>;
+      if (matched > MAX_REPLAY_JOB_ITEMS)
+        throw new JunctionError(
+          'BAD_REQUEST',
+          `the filter matches more than ${MAX_REPLAY_JOB_ITEMS} dead letters, the most one replay job takes: narrow it (filter.from and filter.to, filter.reasonCode, filter.routeId) and replay the rest with further jobs (a dry run counts what a filter matches)`,
+          { code: 'REPLAY_JOB_TOO_LARGE', max: MAX_REPLAY_JOB_ITEMS },
+        );
       const [{ id }] = (await m.query(
         `INSERT INTO dead_letter_replay_jobs
            (filter, route_version, route_active_version, route_activations, rate_per_second,
@@ -118,13 +143,11 @@ export class ReplayJobsRepository {
           job.startedBy,
         ],
       )) as Array<{ id: string }>;
-      const [select, params] = whereDeadLetters(
-        m.getRepository(DeadLetterEntity).createQueryBuilder('d'),
-        job.filter,
-      )
+      const [select, params] = letters()
         .select('d.id', 'id')
         .orderBy('d.createdAt', 'ASC')
         .addOrderBy('d.id', 'ASC')
+        .limit(MAX_REPLAY_JOB_ITEMS)
         .getQueryAndParameters();
       const n = params.length;
       await m.query(

@@ -826,7 +826,7 @@ export interface paths {
         put?: never;
         /**
          * Replay every dead letter a filter matches, as a job (or count them: dryRun)
-         * @description Answers 202 with the job; it runs in the background on any gateway process (resumed by another if its process stops) at most `ratePerSecond`. With `dryRun: true` answers 200 with the count only.
+         * @description Answers 202 with the job; it runs in the background on any gateway process (resumed by another if its process stops) at most `ratePerSecond`. With `dryRun: true` answers 200 with the count only. One job covers at most 100,000 dead letters: a filter matching more is refused (400 `REPLAY_JOB_TOO_LARGE`); replay a larger backlog with several jobs over narrower filters (`from`/`to` windows).
          */
         post: operations["ReplayJobsController_create"];
         delete?: never;
@@ -5006,6 +5006,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ReplayJobDto"];
                 };
+            };
+            /** @description A bad filter, version or rate; or REPLAY_JOB_TOO_LARGE: the filter matches more than 100,000 dead letters, the most one job takes (narrow it). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description TOO_MANY_REPLAY_JOBS: 20 jobs are open (queued or running) already; wait for one to end, or cancel one. */
             409: {
