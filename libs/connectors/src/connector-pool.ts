@@ -43,6 +43,10 @@ export class ConnectorPool {
   private readonly users = new Map<SharedClient, number>();
   private closed = false;
   private readonly egress: EgressPolicy;
+  /** Each shared client's name, for a stop that gives up: `<kind> connection '<name>'`. */
+  private readonly labels = new WeakMap<SharedClient, string>();
+  /** Clients whose close has not finished, while the pool closes. */
+  private readonly closing = new Set<SharedClient>();
 
   constructor(private readonly options: ConnectorPoolOptions = {}) {
     this.logger = options.logger ?? consoleLogger;
@@ -82,10 +86,18 @@ export class ConnectorPool {
     this.closed = true;
     const clients = [...this.clients.values()];
     this.clients.clear();
-    const results = await Promise.allSettled(clients.map((c) => c.close()));
+    for (const client of clients) this.closing.add(client);
+    const results = await Promise.allSettled(
+      clients.map((c) => c.close().finally(() => this.closing.delete(c))),
+    );
     for (const result of results)
       if (result.status === 'rejected')
         this.logger.warn(`closing a connector client failed: ${String(result.reason)}`);
+  }
+
+  /** While close() runs: the clients it still waits for, a line each. */
+  stillClosing(): string[] {
+    return [...this.closing].map((c) => `${this.labels.get(c) ?? 'a connection'}: still closing`);
   }
 
   /** The state of every broker connection open now that reports one (AMQP, Kafka). */
@@ -119,6 +131,7 @@ export class ConnectorPool {
         if (!client) {
           client = create();
           this.clients.set(key, client);
+          this.labels.set(client, `${kind} connection '${conn.name}'`);
         }
         leased.push(client);
         return client;

@@ -58,6 +58,39 @@ describe('RouteSupervisor (through fakes of WorkerDeps)', () => {
 
   afterEach(() => supervisor.stop());
 
+  it('names what a stop still waits for: a source still closing, then a connection', async () => {
+    const release = { source: () => undefined as void, connectors: () => undefined as void };
+    const stuck = new RouteSupervisor(store, {
+      connectors: {
+        source: () => ({
+          start: () => Promise.resolve(),
+          stop: () => new Promise<void>((resolve) => (release.source = resolve)),
+        }),
+        destination: () => new LogDestination('reborn', 'info', () => undefined),
+      },
+      connection: () => Promise.reject(new Error('no connections here')),
+      resources: testResources({ protocols: CONNECTORS }),
+      deadLetters: {} as DeadLettersRepository,
+      audit: NO_AUDIT,
+      log: quiet,
+      closeConnectors: () => new Promise<void>((resolve) => (release.connectors = resolve)),
+      closingConnectors: () => ["amqp connection 'rabbit': still closing"],
+    });
+    await stuck.refresh('reborn');
+    expect(stuck.stillStopping()).toEqual([]);
+    const stopping = stuck.stop();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stuck.stillStopping()).toEqual([
+      'route reborn: its source or destinations still closing',
+      "amqp connection 'rabbit': still closing",
+    ]);
+    release.source();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stuck.stillStopping()).toEqual(["amqp connection 'rabbit': still closing"]);
+    release.connectors();
+    await stopping;
+  });
+
   it('finds a worker by its normalised path only', async () => {
     await supervisor.refresh('reborn');
     expect(ingest.find('old/path')?.route.routeId).toBe('reborn');

@@ -121,11 +121,15 @@ export class RouteSupervisor {
   private readonly freshness = new Map<string, number>();
   private snapshots = 0;
   private stopped = false;
+  /** Workers stop() still waits for. */
+  private readonly stopping = new Set<RouteWorker>();
 
   constructor(
     private readonly store: RouteStore,
     private readonly deps: WorkerDeps & {
       closeConnectors(): Promise<void>;
+      /** While closeConnectors runs: the clients it still waits for, a line each. */
+      closingConnectors?(): string[];
       /** Every broker connection the pool holds, for readiness and metrics. */
       connectionStates?(): ConnectionState[];
     },
@@ -319,9 +323,29 @@ export class RouteSupervisor {
     for (const failure of this.failures.values()) clearTimeout(failure.timer);
     // Starts still waiting for a broker are not waited for: closing the clients ends them, and
     // `apply` stops a worker that finished starting after this point.
-    await Promise.all([...this.workers.values()].map((w) => this.stopWorker(w)));
+    const workers = [...this.workers.values()];
+    for (const worker of workers) this.stopping.add(worker);
+    await Promise.all(
+      workers.map((w) => this.stopWorker(w).finally(() => this.stopping.delete(w))),
+    );
     this.workers.clear();
     await this.deps.closeConnectors();
+  }
+
+  /**
+   * While stop() runs: what it still waits for, a line each (a shutdown that gives up names
+   * them): routes with messages in flight, routes whose source or destinations are still
+   * closing, broker connections still closing.
+   */
+  stillStopping(): string[] {
+    if (!this.stopped) return [];
+    const routes = [...this.stopping].map((w) => {
+      const { inFlight } = w.status();
+      return inFlight > 0
+        ? `route ${w.routeId}: ${inFlight} message(s) in flight`
+        : `route ${w.routeId}: its source or destinations still closing`;
+    });
+    return [...routes, ...(this.deps.closingConnectors?.() ?? [])];
   }
 
   private async apply(id: string, row?: SnapshotRow): Promise<void> {

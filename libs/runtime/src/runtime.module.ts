@@ -314,5 +314,6 @@ function createSupervisor(
     tracing: options.tracing,
     maxHops: options.maxHops,
     closeConnectors: () => pool.close(),
+    closingConnectors: () => pool.stillClosing(),
   });
 }
