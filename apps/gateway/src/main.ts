@@ -674,14 +674,7 @@ export async function main(options: StartOptions = {}): Promise<void> {
   }
   stopOnSignals({
     close: () => gateway.close(),
-    pending: () => {
-      const supervisor = gateway.app.get(RouteSupervisor);
-      const inFlight = supervisor
-        .statuses()
-        .filter((s) => s.inFlight > 0)
-        .map((s) => `route ${s.routeId}: ${s.inFlight} message(s) in flight`);
-      return [...new Set([...inFlight, ...supervisor.stillStopping()])];
-    },
+    pending: () => gateway.app.get(RouteSupervisor).stillStopping(),
     timeoutMs: gateway.shutdownTimeoutMs,
     log: (message) => log.log(message),
     error: (message) => log.error(message),

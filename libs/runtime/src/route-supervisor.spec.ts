@@ -39,12 +39,23 @@ describe('RouteSupervisor (through fakes of WorkerDeps)', () => {
       deleted: false,
       document: httpRoute('Old//Path/'),
     });
-    supervisor = new RouteSupervisor(store, {
+    supervisor = new RouteSupervisor(
+      store,
+      fakeDeps((spec, _connection, route) => {
+        if (spec.type !== 'http') throw new Error('only http sources here');
+        return new HttpIngestSource(spec, route, ingest, 10);
+      }),
+    );
+  });
+
+  /** The deps of these cases: `source` makes the sources, the rest is fixed (or `more`). */
+  function fakeDeps(
+    source: ConstructorParameters<typeof RouteSupervisor>[1]['connectors']['source'],
+    more: Partial<ConstructorParameters<typeof RouteSupervisor>[1]> = {},
+  ): ConstructorParameters<typeof RouteSupervisor>[1] {
+    return {
       connectors: {
-        source: (spec, _connection, route) => {
-          if (spec.type !== 'http') throw new Error('only http sources here');
-          return new HttpIngestSource(spec, route, ingest, 10);
-        },
+        source,
         destination: () => new LogDestination('reborn', 'info', () => undefined),
       },
       connection: () => Promise.reject(new Error('no connections here')),
@@ -53,29 +64,27 @@ describe('RouteSupervisor (through fakes of WorkerDeps)', () => {
       audit: NO_AUDIT,
       log: quiet,
       closeConnectors: () => Promise.resolve(),
-    });
-  });
+      ...more,
+    };
+  }
 
   afterEach(() => supervisor.stop());
 
   it('names what a stop still waits for: a source still closing, then a connection', async () => {
     const release = { source: () => undefined as void, connectors: () => undefined as void };
-    const stuck = new RouteSupervisor(store, {
-      connectors: {
-        source: () => ({
+    const stuck = new RouteSupervisor(
+      store,
+      fakeDeps(
+        () => ({
           start: () => Promise.resolve(),
           stop: () => new Promise<void>((resolve) => (release.source = resolve)),
         }),
-        destination: () => new LogDestination('reborn', 'info', () => undefined),
-      },
-      connection: () => Promise.reject(new Error('no connections here')),
-      resources: testResources({ protocols: CONNECTORS }),
-      deadLetters: {} as DeadLettersRepository,
-      audit: NO_AUDIT,
-      log: quiet,
-      closeConnectors: () => new Promise<void>((resolve) => (release.connectors = resolve)),
-      closingConnectors: () => ["amqp connection 'rabbit': still closing"],
-    });
+        {
+          closeConnectors: () => new Promise<void>((resolve) => (release.connectors = resolve)),
+          closingConnectors: () => ["amqp connection 'rabbit': still closing"],
+        },
+      ),
+    );
     await stuck.refresh('reborn');
     expect(stuck.stillStopping()).toEqual([]);
     const stopping = stuck.stop();

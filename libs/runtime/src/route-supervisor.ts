@@ -333,19 +333,19 @@ export class RouteSupervisor {
   }
 
   /**
-   * While stop() runs: what it still waits for, a line each (a shutdown that gives up names
-   * them): routes with messages in flight, routes whose source or destinations are still
-   * closing, broker connections still closing.
+   * What a stop waits for, a line each (a shutdown that gives up names them): routes with
+   * messages in flight; once stop() runs, routes whose source or destinations are still closing
+   * and connections still closing.
    */
   stillStopping(): string[] {
-    if (!this.stopped) return [];
-    const routes = [...this.stopping].map((w) => {
-      const { inFlight } = w.status();
-      return inFlight > 0
-        ? `route ${w.routeId}: ${inFlight} message(s) in flight`
-        : `route ${w.routeId}: its source or destinations still closing`;
-    });
-    return [...routes, ...(this.deps.closingConnectors?.() ?? [])];
+    const inFlight = this.statuses()
+      .filter((s) => s.inFlight > 0)
+      .map((s) => `route ${s.routeId}: ${s.inFlight} message(s) in flight`);
+    if (!this.stopped) return inFlight;
+    const closing = [...this.stopping]
+      .filter((w) => w.status().inFlight === 0)
+      .map((w) => `route ${w.routeId}: its source or destinations still closing`);
+    return [...inFlight, ...closing, ...(this.deps.closingConnectors?.() ?? [])];
   }
 
   private async apply(id: string, row?: SnapshotRow): Promise<void> {
